@@ -1,0 +1,153 @@
+"""The ``stratus`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stratus import __version__
+from stratus.common import config as config_mod
+
+log = logging.getLogger("stratus")
+
+STARTED = time.monotonic()
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _load(data_dir: Path, overrides: dict[str, Any] | None = None) -> config_mod.Config:
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    config_mod.write_default(data_dir)
+    try:
+        return config_mod.load(data_dir, overrides)
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("data"),
+    show_default=True,
+    help="Folder holding the configuration, database, keys and data.",
+)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="stratus")
+def main() -> None:
+    """Stratus: an open cloud that speaks the OpenStack APIs."""
+
+
+@main.command()
+@data_dir_option
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1, or stratus.toml].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8080, or stratus.toml].")
+def up(data_dir: Path, host: str | None, port: int | None) -> None:
+    """Start every enabled service in this process, in the foreground."""
+    overrides: dict[str, Any] = {"server": {}}
+    if host is not None:
+        overrides["server"]["host"] = host
+    if port is not None:
+        overrides["server"]["port"] = port
+    cfg = _load(data_dir, overrides)
+    _setup_logging(cfg.logging.level)
+
+    import uvicorn
+
+    from stratus.app import Cloud
+    from stratus.identity.service.bootstrap import CLOUD_NAME, CLOUDS_FILE
+
+    cloud = Cloud(cfg)
+    clouds = (cfg.data_dir / CLOUDS_FILE).resolve()
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                elapsed = time.monotonic() - STARTED
+                log.info("stratus %s ready at %s in %.2fs", __version__, cfg.public_url, elapsed)
+                print(
+                    f"Stratus is up at {cfg.public_url}. Use it with: "
+                    f"export OS_CLIENT_CONFIG_FILE={clouds} OS_CLOUD={CLOUD_NAME}",
+                    flush=True,
+                )
+
+    server = Server(
+        uvicorn.Config(
+            cloud.asgi(),
+            host=cfg.server.host,
+            port=cfg.server.port,
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=cfg.logging.access_log,
+            log_level=cfg.logging.level.lower(),
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    server.run()
+    if not server.started:
+        sys.exit(1)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@data_dir_option
+def db_upgrade(data_dir: Path) -> None:
+    """Apply schema migrations (``stratus up`` does this too)."""
+    cfg = _load(data_dir)
+    _setup_logging(cfg.logging.level)
+    from stratus.common.db import Database
+
+    async def run() -> None:
+        database = Database(cfg.database_url)
+        try:
+            await database.migrate()
+        finally:
+            await database.close()
+
+    asyncio.run(run())
+    click.echo("database schema is current")
+
+
+@main.group("token-keys")
+def token_keys() -> None:
+    """The keys that encrypt tokens."""
+
+
+@token_keys.command("rotate")
+@data_dir_option
+def token_keys_rotate(data_dir: Path) -> None:
+    """Promote the staged key to primary and stage a new one.
+
+    Restart (or copy the keys to) every API process afterwards."""
+    cfg = _load(data_dir)
+    from stratus.identity.service.keys import KeyRepository
+
+    repo = KeyRepository(cfg.data_dir / "fernet-keys", cfg.identity.max_active_keys)
+    primary = repo.rotate()
+    click.echo(f"token keys rotated; primary key is now {primary}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()

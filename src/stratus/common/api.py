@@ -1,0 +1,261 @@
+"""The shape every service's API shares: a routes table whose entries name a
+handler and its request schemas, turned into an ASGI app.
+
+The wrapper around each handler does, in order: authenticate the caller
+(unless the route is public), validate the query and the body against the
+route's schemas, call the handler, and render any error in the service's
+upstream format.  Handlers therefore only see validated input and a typed
+``RequestContext``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route as StarletteRoute
+
+from stratus.common.context import RequestContext
+from stratus.common.errors import (
+    BadRequest,
+    ErrorRenderer,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    StratusError,
+    Unauthorized,
+)
+from stratus.common.policy import Enforcer
+
+log = logging.getLogger(__name__)
+
+MAX_JSON_BODY = 1 << 20  # 1 MiB of JSON is plenty for any control-plane call
+REQUEST_ID_KEY = "stratus.request_id"
+
+
+class Schema(BaseModel):
+    """Base of request schemas: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoBody(Schema):
+    """The route takes no request body."""
+
+
+class NoQuery(BaseModel):
+    """The route reads no query parameters (unknown ones are ignored, as
+    OpenStack services do)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class Query(BaseModel):
+    """Base of query schemas: unknown parameters are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class TokenValidator(Protocol):
+    async def validate(self, token: str, request_id: str) -> RequestContext: ...
+
+
+Handler = Callable[["ApiRequest"], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    body: type[BaseModel] = NoBody
+    query: type[BaseModel] = NoQuery
+    public: bool = False  # no token needed (discovery, authentication)
+
+
+@dataclass
+class ApiRequest:
+    raw: Request
+    ctx: RequestContext
+    params: Mapping[str, str]
+    body: Any
+    query: Any
+    service: Any
+    enforcer: Enforcer
+    base_url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def authorize(self, action: str, target: Mapping[str, Any] | None = None) -> None:
+        self.enforcer.authorize(action, self.ctx, target)
+
+    def allowed(self, action: str, target: Mapping[str, Any] | None = None) -> bool:
+        return self.enforcer.allowed(action, self.ctx, target)
+
+    @property
+    def url(self) -> str:
+        """This request's URL as clients reach it."""
+        path = self.raw.scope["path"][len(self.raw.scope.get("root_path", "")) :]
+        qs = self.raw.scope.get("query_string", b"").decode("latin-1")
+        return f"{self.base_url}{path}" + (f"?{qs}" if qs else "")
+
+
+def json_response(
+    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(data), status_code=status, headers=headers, media_type="application/json"
+    )
+
+
+def empty_response(status: int = 204, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(b"", status_code=status, headers=headers)
+
+
+def request_id_of(scope: Mapping[str, Any]) -> str:
+    return str(scope.get(REQUEST_ID_KEY, "req-unknown"))
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:3]:
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "additional properties are not allowed"
+        parts.append(f"Invalid input for field '{loc}': {msg}.")
+    return " ".join(parts)
+
+
+async def _read_json(request: Request) -> Any:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise PayloadTooLarge()
+    if not body.strip():
+        return None
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"Malformed request body: the body is not valid JSON ({exc}).") from exc
+
+
+def _query_dict(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+class ServiceAPI:
+    """Everything one service's handlers share."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        routes: list[Route],
+        service: Any,
+        renderer: ErrorRenderer,
+        validator: TokenValidator,
+        enforcer: Enforcer,
+        base_url: str,
+    ):
+        self.name = name
+        self.routes = routes
+        self.service = service
+        self.renderer = renderer
+        self.validator = validator
+        self.enforcer = enforcer
+        self.base_url = base_url.rstrip("/")
+
+    def _endpoint(self, route: Route) -> Callable[[Request], Awaitable[Response]]:
+        takes_body = route.body is not NoBody
+
+        async def endpoint(request: Request) -> Response:
+            request_id = request_id_of(request.scope)
+            try:
+                if route.public:
+                    ctx = RequestContext(request_id=request_id)
+                    token = request.headers.get("x-auth-token")
+                    if token:
+                        try:
+                            ctx = await self.validator.validate(token, request_id)
+                        except StratusError:
+                            pass  # a public route works with a bad token too
+                else:
+                    token = request.headers.get("x-auth-token")
+                    if not token:
+                        raise Unauthorized()
+                    ctx = await self.validator.validate(token, request_id)
+                try:
+                    query = route.query.model_validate(_query_dict(request))
+                except ValidationError as exc:
+                    raise BadRequest(describe_validation_error(exc)) from exc
+                body: Any = None
+                if takes_body:
+                    raw = await _read_json(request)
+                    try:
+                        body = route.body.model_validate(raw if raw is not None else {})
+                    except ValidationError as exc:
+                        raise BadRequest(describe_validation_error(exc)) from exc
+                api_request = ApiRequest(
+                    raw=request,
+                    ctx=ctx,
+                    params=request.path_params,
+                    body=body,
+                    query=query,
+                    service=self.service,
+                    enforcer=self.enforcer,
+                    base_url=self.base_url,
+                )
+                return await route.handler(api_request)
+            except StratusError as exc:
+                return self.renderer(exc)
+            except Exception:
+                log.exception(
+                    "%s: unexpected error on %s %s [%s]",
+                    self.name,
+                    request.method,
+                    request.url.path,
+                    request_id,
+                )
+                return self.renderer(StratusError())
+
+        return endpoint
+
+    def asgi(self) -> Starlette:
+        # One Starlette route per path, dispatching on the method, so that HEAD
+        # reaches its own handler or else the GET handler.
+        by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+        for route in self.routes:
+            by_path.setdefault(route.path, {})[route.method] = self._endpoint(route)
+        routes = []
+        for path, methods in by_path.items():
+            if "GET" in methods and "HEAD" not in methods:
+                methods["HEAD"] = methods["GET"]
+            routes.append(StarletteRoute(path, _dispatch(methods), methods=list(methods), name=path))
+
+        async def http_error(request: Request, exc: Exception) -> Response:
+            status = exc.status_code if isinstance(exc, HTTPException) else 500
+            if status == 404:
+                return self.renderer(NotFound())
+            if status == 405:
+                return self.renderer(MethodNotAllowed())
+            return self.renderer(StratusError())
+
+        return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+
+
+def _dispatch(
+    methods: dict[str, Callable[[Request], Awaitable[Response]]],
+) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        return await methods[request.method](request)
+
+    return endpoint

@@ -1,0 +1,132 @@
+"""Token validation for services that do not hold the identity keys: ask the
+identity service, and cache its answers for ``[auth] cache_ttl`` seconds (as
+keystonemiddleware does).  A revoked token may therefore keep working in such
+a process until its cache entry ages out; the all-in-one validates locally and
+sees revocations at once."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any
+
+import httpx
+
+from stratus.common.config import AuthConfig
+from stratus.common.context import RequestContext
+from stratus.common.errors import StratusError, Unauthorized
+
+log = logging.getLogger(__name__)
+
+MAX_CACHED = 10000
+RENEW_BEFORE = 120.0  # seconds before expiry a service token is renewed
+
+
+class IdentityUnavailable(StratusError):
+    status = 503
+    title = "Service Unavailable"
+    default_message = "The identity service cannot be reached to validate the token."
+
+
+def context_from_token(body: dict[str, Any], token: str, request_id: str) -> RequestContext:
+    """A request context from a Keystone token body (``{"token": {...}}``)."""
+    t = body["token"]
+    user, project, domain = t["user"], t.get("project") or {}, t.get("domain") or {}
+    roles = t.get("roles") or []
+    return RequestContext(
+        request_id=request_id,
+        user_id=user["id"],
+        user_name=user.get("name"),
+        user_domain_id=(user.get("domain") or {}).get("id"),
+        user_domain_name=(user.get("domain") or {}).get("name"),
+        project_id=project.get("id"),
+        project_name=project.get("name"),
+        project_domain_id=(project.get("domain") or {}).get("id"),
+        project_domain_name=(project.get("domain") or {}).get("name"),
+        domain_id=domain.get("id"),
+        domain_name=domain.get("name"),
+        system_scope="all" if t.get("system") else None,
+        roles=tuple(r["name"] for r in roles),
+        role_ids=tuple(r["id"] for r in roles),
+        auth_methods=tuple(t.get("methods") or ()),
+        audit_ids=tuple(t.get("audit_ids") or ()),
+        application_credential_id=(t.get("application_credential") or {}).get("id"),
+        expires_at=t.get("expires_at"),
+        token=token,
+    )
+
+
+class RemoteValidator:
+    def __init__(self, cfg: AuthConfig, client: httpx.AsyncClient | None = None):
+        if not cfg.identity_url:
+            raise ValueError("[auth] mode = 'remote' needs [auth] identity_url")
+        self.cfg = cfg
+        self.base = cfg.identity_url.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=10.0)
+        self._cache: dict[str, tuple[float, RequestContext | None]] = {}
+        self._service_token: tuple[str, float] | None = None
+
+    async def _get_service_token(self) -> str:
+        if self._service_token and self._service_token[1] - RENEW_BEFORE > time.time():
+            return self._service_token[0]
+        body = {
+            "auth": {
+                "identity": {
+                    "methods": ["password"],
+                    "password": {
+                        "user": {
+                            "name": self.cfg.service_username,
+                            "domain": {"name": self.cfg.service_domain},
+                            "password": self.cfg.service_password,
+                        }
+                    },
+                },
+                "scope": {
+                    "project": {"name": self.cfg.service_project, "domain": {"name": self.cfg.service_domain}}
+                },
+            }
+        }
+        resp = await self.client.post(f"{self.base}/v3/auth/tokens?nocatalog", json=body)
+        if resp.status_code != 201:
+            log.error("auth: the service user cannot authenticate (%s)", resp.status_code)
+            raise IdentityUnavailable("This service cannot authenticate to the identity service.")
+        expires = context_from_token(resp.json(), "", "").expires_at or ""
+        from datetime import datetime
+
+        deadline = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp() if expires else time.time() + 300
+        token = resp.headers["x-subject-token"]
+        self._service_token = (token, deadline)
+        return token
+
+    async def validate(self, token: str, request_id: str) -> RequestContext:
+        now = time.monotonic()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            if hit[1] is None:
+                raise Unauthorized()
+            return dataclasses.replace(hit[1], request_id=request_id)
+        try:
+            resp = await self.client.get(
+                f"{self.base}/v3/auth/tokens?nocatalog",
+                headers={"X-Auth-Token": await self._get_service_token(), "X-Subject-Token": token},
+            )
+        except httpx.HTTPError as exc:
+            log.error("auth: identity service unreachable: %s", exc)
+            raise IdentityUnavailable() from exc
+        if len(self._cache) >= MAX_CACHED:
+            self._cache.clear()
+        if resp.status_code == 200:
+            ctx = context_from_token(resp.json(), token, request_id)
+            self._cache[token] = (now + self.cfg.cache_ttl, ctx)
+            return ctx
+        if resp.status_code in (401, 404):
+            self._cache[token] = (now + self.cfg.cache_ttl, None)
+            raise Unauthorized()
+        if resp.status_code == 403:
+            self._service_token = None
+        log.error("auth: identity answered %s validating a token", resp.status_code)
+        raise IdentityUnavailable()
+
+    async def close(self) -> None:
+        await self.client.aclose()

@@ -1,0 +1,239 @@
+"""Configuration: one TOML file in the data folder, plus environment overrides.
+
+Every option lives in a section of ``DATA_DIR/stratus.toml``.  An environment
+variable ``STRATUS_<SECTION>__<OPTION>`` overrides the file (for example
+``STRATUS_DATABASE__URL=postgresql+asyncpg://...``).  The file is written with
+every option documented the first time the cloud starts; docs/configuration.md
+holds the same text.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+ENV_PREFIX = "STRATUS_"
+CONFIG_FILE = "stratus.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    # The address clients reach; the catalog and clouds.yaml use it.
+    # Empty means http://HOST:PORT (the machine's name when HOST is a wildcard).
+    public_url: str = ""
+
+
+class DatabaseConfig(_Section):
+    # Empty means SQLite in the data folder.
+    url: str = ""
+    echo: bool = False
+
+
+class IdentityConfig(_Section):
+    token_expiration: int = Field(3600, ge=60, description="token lifetime in seconds")
+    max_active_keys: int = Field(3, ge=2, description="token keys kept (staged + primary + secondary)")
+    # argon2id parameters; the defaults are OWASP's recommended minimum.
+    argon2_time_cost: int = Field(2, ge=1)
+    argon2_memory_cost_kib: int = Field(19456, ge=8)
+    argon2_parallelism: int = Field(1, ge=1)
+    # Largest page a list returns; 0 means no limit (Keystone's list_limit).
+    list_limit: int = Field(0, ge=0)
+    # How often (seconds) a process looks for identity changes made by others
+    # (revocations, role changes) when several API processes share a database.
+    sync_interval: float = Field(1.0, gt=0)
+
+
+class AuthConfig(_Section):
+    # "local": validate tokens with the local key repository (all-in-one, or
+    # an API process that shares the identity keys).  "remote": ask the identity
+    # service at identity_url, caching answers for cache_ttl seconds.
+    mode: Literal["local", "remote"] = "local"
+    identity_url: str = ""
+    service_username: str = ""
+    service_password: str = ""
+    service_project: str = ""
+    service_domain: str = "Default"
+    cache_ttl: float = Field(30.0, ge=0)
+
+
+class PolicyConfig(_Section):
+    # A TOML file of rule overrides (relative paths are in the data folder).
+    file: str = "policy.toml"
+
+
+class ServicesConfig(_Section):
+    enabled: list[str] = ["identity"]
+
+
+class LoggingConfig(_Section):
+    level: str = "INFO"
+    access_log: bool = False
+
+
+class Config(_Section):
+    data_dir: Path = Path("data")
+    region: str = "RegionOne"
+    server: ServerConfig = ServerConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    identity: IdentityConfig = IdentityConfig()
+    auth: AuthConfig = AuthConfig()
+    policy: PolicyConfig = PolicyConfig()
+    services: ServicesConfig = ServicesConfig()
+    logging: LoggingConfig = LoggingConfig()
+
+    @property
+    def database_url(self) -> str:
+        if self.database.url:
+            return self.database.url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'stratus.db').resolve()}"
+
+    @property
+    def public_url(self) -> str:
+        if self.server.public_url:
+            return self.server.public_url.rstrip("/")
+        host = self.server.host
+        if host in ("0.0.0.0", "::", ""):
+            host = socket.gethostname()
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.server.port}"
+
+    def data_path(self, name: str) -> Path:
+        path = Path(name)
+        return path if path.is_absolute() else self.data_dir / path
+
+
+class ConfigError(Exception):
+    """The configuration file or environment holds a bad value."""
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX) or key.startswith(ENV_PREFIX + "TEST_"):
+            continue
+        parts = key[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) == 1:
+            if parts[0] in ("region",):
+                out[parts[0]] = value
+            continue
+        section, option = parts[0], "__".join(parts[1:])
+        parsed: Any = value
+        if value.startswith("["):
+            parsed = [v.strip().strip("'\"") for v in value.strip("[]").split(",") if v.strip()]
+        out.setdefault(section, {})[option] = parsed
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load(
+    data_dir: Path,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Read DATA_DIR/stratus.toml, then the environment, then ``overrides``."""
+    raw: dict[str, Any] = {}
+    path = data_dir / CONFIG_FILE
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    raw = _merge(raw, _env_overrides(dict(os.environ if environ is None else environ)))
+    raw = _merge(raw, overrides or {})
+    raw["data_dir"] = data_dir
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"bad configuration ({path} or STRATUS_* variables): {problems}") from exc
+
+
+DEFAULT_FILE = """\
+# Stratus configuration.  Every option is shown with its default value.
+# An environment variable STRATUS_<SECTION>__<OPTION> overrides this file,
+# e.g. STRATUS_DATABASE__URL or STRATUS_SERVER__PORT.  See docs/configuration.md.
+
+# Region of the service catalog.
+region = "RegionOne"
+
+[server]
+# Address and port `stratus up` listens on (the command-line flags win).
+host = "127.0.0.1"
+port = 8080
+# Address clients reach, used in the catalog and clouds.yaml.
+# Empty means http://HOST:PORT.
+public_url = ""
+
+[database]
+# SQLAlchemy URL.  Empty means SQLite in the data folder.  For PostgreSQL:
+# "postgresql+asyncpg://USER:PASSWORD@HOST:5432/DBNAME".
+url = ""
+echo = false
+
+[identity]
+# Token lifetime in seconds.
+token_expiration = 3600
+# Token keys kept in DATA_DIR/fernet-keys (staged, primary and older ones).
+max_active_keys = 3
+# argon2id password hashing; the defaults are OWASP's recommended minimum.
+argon2_time_cost = 2
+argon2_memory_cost_kib = 19456
+argon2_parallelism = 1
+# Largest page a list returns; 0 means unlimited.
+list_limit = 0
+# Seconds between checks for changes made by other API processes
+# sharing the database (revocations, role changes).
+sync_interval = 1.0
+
+[auth]
+# How API processes validate tokens: "local" (with the token keys) or
+# "remote" (ask identity_url, caching answers for cache_ttl seconds).
+mode = "local"
+identity_url = ""
+service_username = ""
+service_password = ""
+service_project = ""
+service_domain = "Default"
+cache_ttl = 30.0
+
+[policy]
+# TOML file of policy rule overrides, relative to the data folder.
+file = "policy.toml"
+
+[services]
+# Services started by `stratus up`.
+enabled = ["identity"]
+
+[logging]
+level = "INFO"
+access_log = false
+"""
+
+
+def write_default(data_dir: Path) -> Path:
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        path.write_text(DEFAULT_FILE)
+    return path

@@ -1,0 +1,155 @@
+"""Domains, projects and project tags."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from stratus.common.api import ApiRequest, empty_response, json_response
+from stratus.identity.api import views
+from stratus.identity.errors import not_found
+from stratus.identity.service import IdentityService
+
+
+def _svc(req: ApiRequest) -> IdentityService:
+    return req.service  # type: ignore[no-any-return]
+
+
+def default_domain(req: ApiRequest) -> str | None:
+    return req.ctx.project_domain_id or req.ctx.domain_id or req.ctx.user_domain_id
+
+
+# -- domains ---------------------------------------------------------------------
+
+
+async def domain_index(req: ApiRequest) -> Response:
+    req.authorize("identity:list_domains")
+    q = req.query
+    page = await _svc(req).projects.list_domains(q.filters("name"), q.enabled, q.limit, q.marker)
+    return json_response(views.page("domains", page, views.domain, req.base_url, req.url))
+
+
+async def domain_show(req: ApiRequest) -> Response:
+    domain_id = req.params["domain_id"]
+    req.authorize("identity:get_domain", {"target.domain.id": domain_id})
+    domain = await _svc(req).projects.get_domain(domain_id)
+    return json_response({"domain": views.domain(domain, req.base_url)})
+
+
+async def domain_create(req: ApiRequest) -> Response:
+    req.authorize("identity:create_domain")
+    domain = await _svc(req).projects.create_domain(req.body.domain.attrs())
+    return json_response({"domain": views.domain(domain, req.base_url)}, status=201)
+
+
+async def domain_update(req: ApiRequest) -> Response:
+    req.authorize("identity:update_domain", {"target.domain.id": req.params["domain_id"]})
+    domain = await _svc(req).projects.update_domain(req.params["domain_id"], req.body.domain.attrs())
+    return json_response({"domain": views.domain(domain, req.base_url)})
+
+
+async def domain_delete(req: ApiRequest) -> Response:
+    req.authorize("identity:delete_domain", {"target.domain.id": req.params["domain_id"]})
+    await _svc(req).projects.delete_domain(req.params["domain_id"])
+    return empty_response()
+
+
+# -- projects ---------------------------------------------------------------------
+
+
+async def index(req: ApiRequest) -> Response:
+    req.authorize("identity:list_projects")
+    q = req.query
+    extra = q.model_extra or {}
+    tags = {k: extra.get(k) for k in ("tags", "tags-any", "not-tags", "not-tags-any")}
+    if q.is_domain:
+        page = await _svc(req).projects.list({}, ids=[])
+    else:
+        page = await _svc(req).projects.list(
+            q.filters("name", "domain_id", "parent_id"),
+            enabled=q.enabled, tags=tags, limit=q.limit, marker=q.marker,
+        )
+    return json_response(views.page("projects", page, views.project, req.base_url, req.url))
+
+
+async def show(req: ApiRequest) -> Response:
+    project_id = req.params["project_id"]
+    req.authorize("identity:get_project", {"target.project.id": project_id})
+    project = await _svc(req).projects.get(project_id)
+    return json_response({"project": views.project(project, req.base_url)})
+
+
+async def create(req: ApiRequest) -> Response:
+    req.authorize("identity:create_project")
+    project = await _svc(req).projects.create(req.body.project.attrs(), default_domain(req))
+    return json_response({"project": views.project(project, req.base_url)}, status=201)
+
+
+async def update(req: ApiRequest) -> Response:
+    project_id = req.params["project_id"]
+    req.authorize("identity:update_project", {"target.project.id": project_id})
+    project = await _svc(req).projects.update(project_id, req.body.project.attrs())
+    return json_response({"project": views.project(project, req.base_url)})
+
+
+async def delete(req: ApiRequest) -> Response:
+    project_id = req.params["project_id"]
+    req.authorize("identity:delete_project", {"target.project.id": project_id})
+    await _svc(req).projects.delete(project_id)
+    return empty_response()
+
+
+async def user_projects(req: ApiRequest) -> Response:
+    user_id = req.params["user_id"]
+    req.authorize("identity:list_user_projects", {"target.user.id": user_id})
+    svc = _svc(req)
+    await svc.users.get(user_id)
+    ids = await svc.roles.user_project_ids(user_id)
+    page = await svc.projects.list(req.query.filters("name", "domain_id"), enabled=req.query.enabled, ids=ids)
+    return json_response(views.page("projects", page, views.project, req.base_url, req.url))
+
+
+# -- tags ---------------------------------------------------------------------------
+
+
+async def tag_index(req: ApiRequest) -> Response:
+    project_id = req.params["project_id"]
+    req.authorize("identity:list_project_tags", {"target.project.id": project_id})
+    project = await _svc(req).projects.get(project_id)
+    return json_response({"tags": [t.name for t in project.tags]})
+
+
+async def tag_show(req: ApiRequest) -> Response:
+    project_id, tag = req.params["project_id"], req.params["tag"]
+    req.authorize("identity:get_project_tag", {"target.project.id": project_id})
+    project = await _svc(req).projects.get(project_id)
+    if tag not in [t.name for t in project.tags]:
+        raise not_found("project tag", tag)
+    return empty_response()
+
+
+async def tags_update(req: ApiRequest) -> Response:
+    project_id = req.params["project_id"]
+    req.authorize("identity:update_project_tags", {"target.project.id": project_id})
+    project = await _svc(req).projects.set_tags(project_id, req.body.tags)
+    return json_response({"tags": [t.name for t in project.tags]})
+
+
+async def tag_create(req: ApiRequest) -> Response:
+    project_id, tag = req.params["project_id"], req.params["tag"]
+    req.authorize("identity:create_project_tag", {"target.project.id": project_id})
+    await _svc(req).projects.add_tag(project_id, tag)
+    return empty_response(201, headers={"Location": f"{req.base_url}/v3/projects/{project_id}/tags/{tag}"})
+
+
+async def tags_delete(req: ApiRequest) -> Response:
+    project_id = req.params["project_id"]
+    req.authorize("identity:delete_project_tags", {"target.project.id": project_id})
+    await _svc(req).projects.delete_tag(project_id, None)
+    return empty_response()
+
+
+async def tag_delete(req: ApiRequest) -> Response:
+    project_id, tag = req.params["project_id"], req.params["tag"]
+    req.authorize("identity:delete_project_tag", {"target.project.id": project_id})
+    await _svc(req).projects.delete_tag(project_id, tag)
+    return empty_response()

@@ -1,0 +1,66 @@
+"""The identity service layer: one facade over its parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from stratus.common.config import Config
+from stratus.common.context import RequestContext
+from stratus.common.db import Database
+from stratus.identity.service.auth import Auth
+from stratus.identity.service.bootstrap import bootstrap
+from stratus.identity.service.catalog import Catalog
+from stratus.identity.service.core import Core
+from stratus.identity.service.credentials import Credentials
+from stratus.identity.service.projects import Projects
+from stratus.identity.service.roles import Roles
+from stratus.identity.service.users import Users
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = 600.0
+
+
+class IdentityService:
+    def __init__(self, cfg: Config, db: Database):
+        self.core = Core(cfg, db)
+        self.projects = Projects(self.core)
+        self.users = Users(self.core)
+        self.roles = Roles(self.core)
+        self.catalog = Catalog(self.core)
+        self.credentials = Credentials(self.core)
+        self.auth = Auth(self.core, self.roles, self.catalog)
+        self._sync_task: asyncio.Task[None] | None = None
+
+    async def start(self, *, bootstrap_cloud: bool = True) -> None:
+        if bootstrap_cloud:
+            await bootstrap(self.core)
+        await self.core.state.sync(self.core.db)
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="identity-sync")
+
+    async def _sync_loop(self) -> None:
+        interval = self.core.cfg.identity.sync_interval
+        since_purge = 0.0
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.core.state.sync(self.core.db)
+                since_purge += interval
+                if since_purge >= PURGE_EVERY:
+                    since_purge = 0.0
+                    await self.core.state.purge_expired(self.core.db)
+            except Exception:
+                log.exception("identity: sync with the database failed; retrying")
+
+    async def stop(self) -> None:
+        if self._sync_task is not None:
+            self._sync_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sync_task
+        self.core.hasher.close()
+
+    async def validate(self, token: str, request_id: str) -> RequestContext:
+        """The local token validator every service's middleware may use."""
+        return await self.auth.context(token, request_id)

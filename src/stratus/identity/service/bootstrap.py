@@ -1,0 +1,167 @@
+"""First-start set-up of identity (idempotent: every start reconciles)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stratus.common.config import Config
+from stratus.common.db import utcnow
+from stratus.identity import models as m
+from stratus.identity.service.core import Core
+from stratus.identity.service.projects import DEFAULT_DOMAIN_ID
+from stratus.identity.service.roles import NULL_DOMAIN
+from stratus.registry import SERVICES
+
+log = logging.getLogger(__name__)
+
+ROLES = ("admin", "manager", "member", "reader", "service", "ResellerAdmin")
+IMPLIED = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
+INTERFACES = ("public", "internal", "admin")
+PASSWORD_FILE = "admin-password"
+CLOUDS_FILE = "clouds.yaml"
+CLOUD_NAME = "stratus"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner can read, replacing it atomically."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def admin_password(data_dir: Path) -> tuple[str, bool]:
+    """The admin password kept in the data folder; created when absent."""
+    path = data_dir / PASSWORD_FILE
+    if path.exists():
+        return path.read_text().strip(), False
+    password = secrets.token_urlsafe(24)
+    write_private(path, password + "\n")
+    return password, True
+
+
+def clouds_yaml(cfg: Config, password: str) -> str:
+    auth_url = f"{cfg.public_url}{SERVICES['identity'].prefix}/v3"
+    quoted = password.replace("'", "''")
+    return (
+        "# Written by `stratus up`: the admin's cloud.  Use it with\n"
+        f"#   export OS_CLIENT_CONFIG_FILE={(cfg.data_dir / CLOUDS_FILE).resolve()} OS_CLOUD={CLOUD_NAME}\n"
+        "clouds:\n"
+        f"  {CLOUD_NAME}:\n"
+        "    auth:\n"
+        f"      auth_url: {auth_url}\n"
+        "      username: admin\n"
+        f"      password: '{quoted}'\n"
+        "      project_name: admin\n"
+        "      user_domain_name: Default\n"
+        "      project_domain_name: Default\n"
+        f"    region_name: {cfg.region}\n"
+        "    interface: public\n"
+        "    identity_api_version: 3\n"
+    )
+
+
+async def _ensure_role(s: AsyncSession, name: str) -> m.Role:
+    role = await s.scalar(select(m.Role).where(m.Role.name == name, m.Role.domain_id == NULL_DOMAIN))
+    if role is None:
+        role = m.Role(id=m.new_id(), name=name, domain_id=NULL_DOMAIN, description="", extra={})
+        s.add(role)
+    return role
+
+
+async def _ensure_project(s: AsyncSession, name: str, description: str) -> m.Project:
+    project = await s.scalar(
+        select(m.Project).where(m.Project.domain_id == DEFAULT_DOMAIN_ID, m.Project.name == name)
+    )
+    if project is None:
+        project = m.Project(
+            id=m.new_id(), name=name, domain_id=DEFAULT_DOMAIN_ID, description=description, enabled=True, extra={}
+        )
+        project.tags = []
+        s.add(project)
+    return project
+
+
+async def _ensure_grant(s: AsyncSession, kind: str, actor: str, target: str, role: str) -> None:
+    key = (kind, actor, target, role, False)
+    if await s.get(m.RoleAssignment, key) is None:
+        s.add(m.RoleAssignment(type=kind, actor_id=actor, target_id=target, role_id=role, inherited=False))
+
+
+async def _ensure_catalog(s: AsyncSession, cfg: Config) -> None:
+    if await s.get(m.Region, cfg.region) is None:
+        s.add(m.Region(id=cfg.region, description="", parent_region_id=None, extra={}))
+        await s.flush()
+    for name in cfg.services.enabled:
+        info = SERVICES.get(name)
+        if info is None:
+            continue
+        service = await s.scalar(select(m.Service).where(m.Service.type == info.type).order_by(m.Service.id))
+        if service is None:
+            service = m.Service(id=m.new_id(), type=info.type, name=info.catalog_name, description="", enabled=True, extra={})
+            s.add(service)
+            await s.flush()
+        url = info.endpoint_url(cfg.public_url)
+        for interface in INTERFACES:
+            endpoint = await s.scalar(
+                select(m.Endpoint).where(
+                    m.Endpoint.service_id == service.id,
+                    m.Endpoint.interface == interface,
+                    m.Endpoint.region_id == cfg.region,
+                )
+            )
+            if endpoint is None:
+                s.add(
+                    m.Endpoint(
+                        id=m.new_id(), service_id=service.id, region_id=cfg.region, interface=interface,
+                        url=url, enabled=True, extra={},
+                    )
+                )
+            elif endpoint.url != url and endpoint.extra.get("managed_by") != "operator":
+                log.info("identity: %s %s endpoint moves to %s", info.type, interface, url)
+                endpoint.url = url
+
+
+async def bootstrap(core: Core) -> None:
+    cfg = core.cfg
+    password, created = admin_password(cfg.data_dir)
+    async with core.write() as s:
+        if await s.get(m.Domain, DEFAULT_DOMAIN_ID) is None:
+            s.add(m.Domain(id=DEFAULT_DOMAIN_ID, name="Default", description="The default domain", enabled=True, extra={}))
+            await s.flush()
+        roles = {name: await _ensure_role(s, name) for name in ROLES}
+        await s.flush()
+        for prior, implied in IMPLIED:
+            key = (roles[prior].id, roles[implied].id)
+            if await s.get(m.ImpliedRole, key) is None:
+                s.add(m.ImpliedRole(prior_role_id=key[0], implied_role_id=key[1]))
+        admin_project = await _ensure_project(s, "admin", "Bootstrap project for the cloud administrator")
+        await _ensure_project(s, "service", "Project of the cloud's own services")
+        admin = await s.scalar(
+            select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == "admin")
+        )
+        if admin is None:
+            admin = m.User(
+                id=m.new_id(), name="admin", domain_id=DEFAULT_DOMAIN_ID, enabled=True,
+                default_project_id=admin_project.id, password_hash=await core.hasher.hash(password),
+                password_created_at=utcnow(), extra={},
+            )
+            s.add(admin)
+            log.info("identity: created the admin user (password in %s)", cfg.data_dir / PASSWORD_FILE)
+        elif created:
+            log.warning("identity: %s was missing; the admin keeps its old password", PASSWORD_FILE)
+        await s.flush()
+        admin_role = roles["admin"].id
+        await _ensure_grant(s, m.USER_PROJECT, admin.id, admin_project.id, admin_role)
+        await _ensure_grant(s, m.USER_DOMAIN, admin.id, DEFAULT_DOMAIN_ID, admin_role)
+        await _ensure_grant(s, m.USER_SYSTEM, admin.id, m.SYSTEM_TARGET, admin_role)
+        await _ensure_catalog(s, cfg)
+    write_private(cfg.data_dir / CLOUDS_FILE, clouds_yaml(cfg, password))

@@ -1,0 +1,43 @@
+"""What every identity service module shares: configuration, database,
+keys, hashing and the in-memory state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stratus.common.config import Config
+from stratus.common.db import Database
+from stratus.identity.service.keys import KeyRepository
+from stratus.identity.service.passwords import Hasher
+from stratus.identity.service.state import State
+from stratus.identity.service.tokens import TokenFormatter
+
+
+class Core:
+    def __init__(self, cfg: Config, db: Database):
+        self.cfg = cfg
+        self.db = db
+        self.keys = KeyRepository(cfg.data_dir / "fernet-keys", cfg.identity.max_active_keys)
+        self.keys.ensure()
+        self.tokens = TokenFormatter(self.keys.load())
+        self.hasher = Hasher(cfg.identity)
+        self.state = State()
+
+    def reload_keys(self) -> None:
+        self.tokens = TokenFormatter(self.keys.load())
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction that changes identity data: caches everywhere are
+        dropped once it commits."""
+        async with self.db.transaction() as session:
+            yield session
+            await self.state.bump(session)
+        self.state.invalidate()
+
+    @property
+    def list_limit(self) -> int:
+        return self.cfg.identity.list_limit

@@ -1,0 +1,23 @@
+"""The services Stratus can run: their catalog type and name, and where the
+all-in-one mounts them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ServiceInfo:
+    name: str  # the Stratus service name used in [services] enabled
+    type: str  # the catalog type clients look for
+    catalog_name: str  # the display name OpenStack uses
+    prefix: str  # the path prefix in the all-in-one
+    endpoint_suffix: str = ""  # appended to the prefix in catalog URLs
+
+    def endpoint_url(self, public_url: str) -> str:
+        return f"{public_url.rstrip('/')}{self.prefix}{self.endpoint_suffix}"
+
+
+SERVICES: dict[str, ServiceInfo] = {
+    "identity": ServiceInfo("identity", "identity", "keystone", "/identity"),
+}
