@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -26,9 +27,11 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def _load(data_dir: Path, overrides: dict[str, Any] | None = None) -> config_mod.Config:
+    os.umask(0o077)  # the data folder holds secrets: keys, password hashes
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     config_mod.write_default(data_dir)
     try:
@@ -100,9 +103,22 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
             timeout_graceful_shutdown=10,
         )
     )
-    server.run()
+    # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the
+    # signal to the handlers it found: make those end the process with 0.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+    try:
+        server.run()
+    except SystemExit as exc:
+        if exc.code == 0 and server.started:
+            log.info("stratus stopped")
+        raise
     if not server.started:
         sys.exit(1)
+
+
+def _exit_cleanly(signum: int, _frame: Any) -> None:
+    sys.exit(0)
 
 
 @main.group()

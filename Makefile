@@ -1,0 +1,21 @@
+# The two commands of the README, and a few more for developers.
+ARGS ?=
+
+.PHONY: up test setup bench lint
+
+up:  ## set everything up and start the cloud in the foreground
+	scripts/up.sh $(ARGS)
+
+test:  ## set everything up and run the whole test suite
+	scripts/test.sh $(ARGS)
+
+setup:
+	scripts/setup.sh test
+
+bench:  ## print the performance figures (see bench/README.md)
+	scripts/setup.sh test
+	bench/run.sh
+
+lint:
+	.venv/bin/ruff check src tests bench
+	.venv/bin/mypy

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Set up everything Stratus needs on a Debian 12 machine, as root:
+# Debian packages, then a virtual environment in .venv with Stratus in it.
+#   scripts/setup.sh          what running the cloud needs
+#   scripts/setup.sh test     also what the test suite needs (PostgreSQL, the OpenStack clients)
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-run}
+packages=(python3 python3-venv python3-dev gcc)
+if [ "$mode" = test ]; then
+    packages+=(postgresql)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+    echo "setup: Stratus needs Python 3.11 or newer ($python is $("$python" --version))" >&2
+    exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+    echo "setup: creating the virtual environment in .venv"
+    "$python" -m venv .venv
+fi
+
+extras=""
+[ "$mode" = test ] && extras="[test]"
+# Reinstall only when the dependencies changed.
+stamp=".venv/.stratus-installed$extras"
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "setup: installing Stratus${extras} into .venv"
+    .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip >/dev/null
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras}"
+    echo "$want" > "$stamp"
+fi
