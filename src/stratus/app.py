@@ -55,7 +55,9 @@ class Cloud:
     def asgi(self) -> Any:
         mounts: list[Any] = [Route("/", self._root, methods=["GET"])]
         if "identity" in self.cfg.services.enabled:
-            mounts.append(Mount(SERVICES["identity"].prefix, identity_app.build(self.identity, self.enforcer)))
+            mounts.append(
+                Mount(SERVICES["identity"].prefix, identity_app.build(self.identity, self.enforcer))
+            )
 
         @asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -66,7 +68,9 @@ class Cloud:
                 await self.stop()
 
         async def not_found(request: Request, exc: Exception) -> Response:
-            return json_response({"error": {"code": 404, "title": "Not Found", "message": "No service here."}}, 404)
+            return json_response(
+                {"error": {"code": 404, "title": "Not Found", "message": "No service here."}}, 404
+            )
 
         app = Starlette(routes=mounts, lifespan=lifespan, exception_handlers={404: not_found})
         return RequestIdMiddleware(app)

@@ -57,8 +57,12 @@ def main() -> None:
 
 @main.command()
 @data_dir_option
-@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1, or stratus.toml].")
-@click.option("--port", type=int, default=None, help="Port to listen on [default: 8080, or stratus.toml].")
+@click.option(
+    "--host", default=None, help="Address to listen on [default: 127.0.0.1, or stratus.toml]."
+)
+@click.option(
+    "--port", type=int, default=None, help="Port to listen on [default: 8080, or stratus.toml]."
+)
 def up(data_dir: Path, host: str | None, port: int | None) -> None:
     """Start every enabled service in this process, in the foreground."""
     overrides: dict[str, Any] = {"server": {}}

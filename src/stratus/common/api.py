@@ -239,7 +239,9 @@ class ServiceAPI:
         for path, methods in by_path.items():
             if "GET" in methods and "HEAD" not in methods:
                 methods["HEAD"] = methods["GET"]
-            routes.append(StarletteRoute(path, _dispatch(methods), methods=list(methods), name=path))
+            routes.append(
+                StarletteRoute(path, _dispatch(methods), methods=list(methods), name=path)
+            )
 
         async def http_error(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500

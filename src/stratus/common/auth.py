@@ -83,7 +83,10 @@ class RemoteValidator:
                     },
                 },
                 "scope": {
-                    "project": {"name": self.cfg.service_project, "domain": {"name": self.cfg.service_domain}}
+                    "project": {
+                        "name": self.cfg.service_project,
+                        "domain": {"name": self.cfg.service_domain},
+                    }
                 },
             }
         }
@@ -94,7 +97,11 @@ class RemoteValidator:
         expires = context_from_token(resp.json(), "", "").expires_at or ""
         from datetime import datetime
 
-        deadline = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp() if expires else time.time() + 300
+        deadline = (
+            datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+            if expires
+            else time.time() + 300
+        )
         token = resp.headers["x-subject-token"]
         self._service_token = (token, deadline)
         return token

@@ -41,7 +41,9 @@ class DatabaseConfig(_Section):
 
 class IdentityConfig(_Section):
     token_expiration: int = Field(3600, ge=60, description="token lifetime in seconds")
-    max_active_keys: int = Field(3, ge=2, description="token keys kept (staged + primary + secondary)")
+    max_active_keys: int = Field(
+        3, ge=2, description="token keys kept (staged + primary + secondary)"
+    )
     # argon2id parameters; the defaults are OWASP's recommended minimum.
     argon2_time_cost: int = Field(2, ge=1)
     argon2_memory_cost_kib: int = Field(19456, ge=8)
@@ -122,7 +124,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     for key, value in environ.items():
         if not key.startswith(ENV_PREFIX) or key.startswith(ENV_PREFIX + "TEST_"):
             continue
-        parts = key[len(ENV_PREFIX):].lower().split("__")
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
         if len(parts) == 1:
             if parts[0] in ("region",):
                 out[parts[0]] = value

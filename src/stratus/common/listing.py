@@ -45,7 +45,11 @@ def filter_strings(
             stmt = stmt.where(col == val)
         else:
             escaped = val.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            pattern = {"contains": f"%{escaped}%", "startswith": f"{escaped}%", "endswith": f"%{escaped}"}[base]
+            pattern = {
+                "contains": f"%{escaped}%",
+                "startswith": f"{escaped}%",
+                "endswith": f"%{escaped}",
+            }[base]
             stmt = stmt.where(col.like(pattern, escape="\\"))
     return stmt
 

@@ -217,7 +217,9 @@ class Enforcer:
             return False
         return check(self, creds, target)
 
-    def allowed(self, action: str, ctx: RequestContext, target: Mapping[str, Any] | None = None) -> bool:
+    def allowed(
+        self, action: str, ctx: RequestContext, target: Mapping[str, Any] | None = None
+    ) -> bool:
         return self.check_rule(action, ctx.credentials(), target or {})
 
     def authorize(

@@ -12,7 +12,9 @@ from stratus.identity.service import IdentityService
 from stratus.registry import SERVICES
 
 
-def build(service: IdentityService, enforcer: Enforcer, validator: TokenValidator | None = None) -> Starlette:
+def build(
+    service: IdentityService, enforcer: Enforcer, validator: TokenValidator | None = None
+) -> Starlette:
     """Identity always validates tokens itself, with its own keys."""
     cfg = service.core.cfg
     api = ServiceAPI(

@@ -72,7 +72,9 @@ async def service_create(req: ApiRequest) -> Response:
 
 async def service_update(req: ApiRequest) -> Response:
     req.authorize("identity:update_service")
-    service = await _svc(req).catalog.update_service(req.params["service_id"], req.body.service.attrs())
+    service = await _svc(req).catalog.update_service(
+        req.params["service_id"], req.body.service.attrs()
+    )
     return json_response({"service": views.service(service, req.base_url)})
 
 
@@ -85,7 +87,16 @@ async def service_delete(req: ApiRequest) -> Response:
 async def endpoint_index(req: ApiRequest) -> Response:
     req.authorize("identity:list_endpoints")
     q = req.query
-    filters = {k: v for k, v in {"service_id": q.service_id, "interface": q.interface, "region_id": q.region_id, "region": q.region}.items() if v}
+    filters = {
+        k: v
+        for k, v in {
+            "service_id": q.service_id,
+            "interface": q.interface,
+            "region_id": q.region_id,
+            "region": q.region,
+        }.items()
+        if v
+    }
     page = await _svc(req).catalog.list_endpoints(filters, q.limit, q.marker)
     return json_response(views.page("endpoints", page, views.endpoint, req.base_url, req.url))
 
@@ -104,7 +115,9 @@ async def endpoint_create(req: ApiRequest) -> Response:
 
 async def endpoint_update(req: ApiRequest) -> Response:
     req.authorize("identity:update_endpoint")
-    endpoint = await _svc(req).catalog.update_endpoint(req.params["endpoint_id"], req.body.endpoint.attrs())
+    endpoint = await _svc(req).catalog.update_endpoint(
+        req.params["endpoint_id"], req.body.endpoint.attrs()
+    )
     return json_response({"endpoint": views.endpoint(endpoint, req.base_url)})
 
 

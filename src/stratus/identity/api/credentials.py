@@ -20,11 +20,15 @@ def _target(req: ApiRequest) -> dict[str, str]:
 async def index(req: ApiRequest) -> Response:
     req.authorize("identity:list_application_credentials", _target(req))
     svc = _svc(req)
-    creds = await svc.credentials.list(req.params["user_id"], req.query.name)
+    creds = await svc.credentials.list_credentials(req.params["user_id"], req.query.name)
     roles = await svc.roles.names()
     return json_response(
         views.collection(
-            "application_credentials", creds, lambda c, b: views.app_cred(c, roles, b), req.base_url, req.url
+            "application_credentials",
+            creds,
+            lambda c, b: views.app_cred(c, roles, b),
+            req.base_url,
+            req.url,
         )
     )
 
@@ -33,7 +37,9 @@ async def show(req: ApiRequest) -> Response:
     req.authorize("identity:get_application_credential", _target(req))
     svc = _svc(req)
     cred = await svc.credentials.get(req.params["user_id"], req.params["credential_id"])
-    return json_response({"application_credential": views.app_cred(cred, await svc.roles.names(), req.base_url)})
+    return json_response(
+        {"application_credential": views.app_cred(cred, await svc.roles.names(), req.base_url)}
+    )
 
 
 async def create(req: ApiRequest) -> Response:

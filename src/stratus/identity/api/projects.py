@@ -43,7 +43,9 @@ async def domain_create(req: ApiRequest) -> Response:
 
 async def domain_update(req: ApiRequest) -> Response:
     req.authorize("identity:update_domain", {"target.domain.id": req.params["domain_id"]})
-    domain = await _svc(req).projects.update_domain(req.params["domain_id"], req.body.domain.attrs())
+    domain = await _svc(req).projects.update_domain(
+        req.params["domain_id"], req.body.domain.attrs()
+    )
     return json_response({"domain": views.domain(domain, req.base_url)})
 
 
@@ -62,11 +64,14 @@ async def index(req: ApiRequest) -> Response:
     extra = q.model_extra or {}
     tags = {k: extra.get(k) for k in ("tags", "tags-any", "not-tags", "not-tags-any")}
     if q.is_domain:
-        page = await _svc(req).projects.list({}, ids=[])
+        page = await _svc(req).projects.list_projects({}, ids=[])
     else:
-        page = await _svc(req).projects.list(
+        page = await _svc(req).projects.list_projects(
             q.filters("name", "domain_id", "parent_id"),
-            enabled=q.enabled, tags=tags, limit=q.limit, marker=q.marker,
+            enabled=q.enabled,
+            tags=tags,
+            limit=q.limit,
+            marker=q.marker,
         )
     return json_response(views.page("projects", page, views.project, req.base_url, req.url))
 
@@ -104,7 +109,9 @@ async def user_projects(req: ApiRequest) -> Response:
     svc = _svc(req)
     await svc.users.get(user_id)
     ids = await svc.roles.user_project_ids(user_id)
-    page = await svc.projects.list(req.query.filters("name", "domain_id"), enabled=req.query.enabled, ids=ids)
+    page = await svc.projects.list_projects(
+        req.query.filters("name", "domain_id"), enabled=req.query.enabled, ids=ids
+    )
     return json_response(views.page("projects", page, views.project, req.base_url, req.url))
 
 
@@ -138,7 +145,9 @@ async def tag_create(req: ApiRequest) -> Response:
     project_id, tag = req.params["project_id"], req.params["tag"]
     req.authorize("identity:create_project_tag", {"target.project.id": project_id})
     await _svc(req).projects.add_tag(project_id, tag)
-    return empty_response(201, headers={"Location": f"{req.base_url}/v3/projects/{project_id}/tags/{tag}"})
+    return empty_response(
+        201, headers={"Location": f"{req.base_url}/v3/projects/{project_id}/tags/{tag}"}
+    )
 
 
 async def tags_delete(req: ApiRequest) -> Response:

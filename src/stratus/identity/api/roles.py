@@ -24,7 +24,7 @@ def _svc(req: ApiRequest) -> IdentityService:
 async def index(req: ApiRequest) -> Response:
     req.authorize("identity:list_roles")
     q = req.query
-    page = await _svc(req).roles.list(q.filters("name"), q.domain_id, q.limit, q.marker)
+    page = await _svc(req).roles.list_roles(q.filters("name"), q.domain_id, q.limit, q.marker)
     return json_response(views.page("roles", page, views.role, req.base_url, req.url))
 
 
@@ -59,7 +59,10 @@ async def inference_index(req: ApiRequest) -> Response:
     req.authorize("identity:list_role_inference_rules")
     rules = await _svc(req).roles.list_implied()
     return json_response(
-        {"role_inferences": [views.implied(p, i, req.base_url) for p, i in rules], "links": {"self": req.url}}
+        {
+            "role_inferences": [views.implied(p, i, req.base_url) for p, i in rules],
+            "links": {"self": req.url},
+        }
     )
 
 
@@ -67,22 +70,40 @@ async def implied_index(req: ApiRequest) -> Response:
     req.authorize("identity:list_implied_roles")
     rules = await _svc(req).roles.list_implied(req.params["prior_role_id"])
     prior, implied = rules[0]
-    return json_response({"role_inference": views.implied(prior, implied, req.base_url), "links": {"self": req.url}})
+    return json_response(
+        {"role_inference": views.implied(prior, implied, req.base_url), "links": {"self": req.url}}
+    )
 
 
 async def implied_show(req: ApiRequest) -> Response:
     req.authorize("identity:get_implied_role")
-    prior, implied = await _svc(req).roles.get_implied(req.params["prior_role_id"], req.params["implied_role_id"])
+    prior, implied = await _svc(req).roles.get_implied(
+        req.params["prior_role_id"], req.params["implied_role_id"]
+    )
     if req.raw.method == "HEAD":
         return empty_response()
-    return json_response({"role_inference": {"prior_role": views.role_ref(prior, req.base_url), "implies": views.role_ref(implied, req.base_url)}})
+    return json_response(
+        {
+            "role_inference": {
+                "prior_role": views.role_ref(prior, req.base_url),
+                "implies": views.role_ref(implied, req.base_url),
+            }
+        }
+    )
 
 
 async def implied_create(req: ApiRequest) -> Response:
     req.authorize("identity:create_implied_role")
-    prior, implied = await _svc(req).roles.create_implied(req.params["prior_role_id"], req.params["implied_role_id"])
+    prior, implied = await _svc(req).roles.create_implied(
+        req.params["prior_role_id"], req.params["implied_role_id"]
+    )
     return json_response(
-        {"role_inference": {"prior_role": views.role_ref(prior, req.base_url), "implies": views.role_ref(implied, req.base_url)}},
+        {
+            "role_inference": {
+                "prior_role": views.role_ref(prior, req.base_url),
+                "implies": views.role_ref(implied, req.base_url),
+            }
+        },
         status=201,
     )
 
@@ -113,19 +134,25 @@ def grant_handlers(actor: str, target: str, inherited: bool = False) -> dict[str
     async def create(req: ApiRequest) -> Response:
         req.authorize("identity:create_grant")
         actor_id, target_id = ids(req)
-        await _svc(req).roles.grant(actor, actor_id, target, target_id, req.params["role_id"], inherited)
+        await _svc(req).roles.grant(
+            actor, actor_id, target, target_id, req.params["role_id"], inherited
+        )
         return empty_response()
 
     async def check(req: ApiRequest) -> Response:
         req.authorize("identity:check_grant")
         actor_id, target_id = ids(req)
-        await _svc(req).roles.check_grant(actor, actor_id, target, target_id, req.params["role_id"], inherited)
+        await _svc(req).roles.check_grant(
+            actor, actor_id, target, target_id, req.params["role_id"], inherited
+        )
         return empty_response()
 
     async def delete(req: ApiRequest) -> Response:
         req.authorize("identity:revoke_grant")
         actor_id, target_id = ids(req)
-        await _svc(req).roles.revoke(actor, actor_id, target, target_id, req.params["role_id"], inherited)
+        await _svc(req).roles.revoke(
+            actor, actor_id, target, target_id, req.params["role_id"], inherited
+        )
         return empty_response()
 
     return {"list": list_, "create": create, "check": check, "delete": delete}
@@ -134,10 +161,14 @@ def grant_handlers(actor: str, target: str, inherited: bool = False) -> dict[str
 async def _names(svc: IdentityService) -> dict[str, dict[str, Any]]:
     async with svc.core.db.session() as s:
         out: dict[str, dict[str, Any]] = {}
-        for key, model in (
-            ("roles", m.Role), ("users", m.User), ("groups", m.Group),
-            ("projects", m.Project), ("domains", m.Domain),
-        ):
+        models: dict[str, Any] = {
+            "roles": m.Role,
+            "users": m.User,
+            "groups": m.Group,
+            "projects": m.Project,
+            "domains": m.Domain,
+        }
+        for key, model in models.items():
             out[key] = {row.id: row for row in (await s.scalars(select(model))).all()}
         return out
 

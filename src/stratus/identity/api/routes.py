@@ -38,7 +38,9 @@ ROUTES: list[Route] = [
     Route("GET", "/v3", discovery.version, public=True),
     Route("GET", "/v3/", discovery.version, public=True),
     # auth
-    Route("POST", "/v3/auth/tokens", tokens.create, body=s.AuthBody, query=s.TokenQuery, public=True),
+    Route(
+        "POST", "/v3/auth/tokens", tokens.create, body=s.AuthBody, query=s.TokenQuery, public=True
+    ),
     Route("GET", "/v3/auth/tokens", tokens.show, query=s.TokenQuery),
     Route("HEAD", "/v3/auth/tokens", tokens.show, query=s.TokenQuery),
     Route("DELETE", "/v3/auth/tokens", tokens.delete),
@@ -75,10 +77,22 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/users/{user_id}/groups", users.user_groups, query=s.GroupListQuery),
     Route("GET", "/v3/users/{user_id}/projects", projects.user_projects, query=s.ProjectListQuery),
     # application credentials
-    Route("GET", "/v3/users/{user_id}/application_credentials", credentials.index, query=s.AppCredListQuery),
-    Route("POST", "/v3/users/{user_id}/application_credentials", credentials.create, body=s.AppCredCreateBody),
+    Route(
+        "GET",
+        "/v3/users/{user_id}/application_credentials",
+        credentials.index,
+        query=s.AppCredListQuery,
+    ),
+    Route(
+        "POST",
+        "/v3/users/{user_id}/application_credentials",
+        credentials.create,
+        body=s.AppCredCreateBody,
+    ),
     Route("GET", "/v3/users/{user_id}/application_credentials/{credential_id}", credentials.show),
-    Route("DELETE", "/v3/users/{user_id}/application_credentials/{credential_id}", credentials.delete),
+    Route(
+        "DELETE", "/v3/users/{user_id}/application_credentials/{credential_id}", credentials.delete
+    ),
     # groups
     Route("GET", "/v3/groups", users.group_index, query=s.GroupListQuery),
     Route("POST", "/v3/groups", users.group_create, body=s.GroupCreateBody),
@@ -119,7 +133,9 @@ ROUTES: list[Route] = [
     Route("GET", "/v3/endpoints", catalog.endpoint_index, query=s.EndpointListQuery),
     Route("POST", "/v3/endpoints", catalog.endpoint_create, body=s.EndpointCreateBody),
     Route("GET", "/v3/endpoints/{endpoint_id}", catalog.endpoint_show),
-    Route("PATCH", "/v3/endpoints/{endpoint_id}", catalog.endpoint_update, body=s.EndpointUpdateBody),
+    Route(
+        "PATCH", "/v3/endpoints/{endpoint_id}", catalog.endpoint_update, body=s.EndpointUpdateBody
+    ),
     Route("DELETE", "/v3/endpoints/{endpoint_id}", catalog.endpoint_delete),
 ]
 

@@ -200,7 +200,8 @@ class AuthBody(Schema):
                 p = scope.project
                 kind = "project"
                 ref = NamedRef(
-                    id=p.id, name=p.name,
+                    id=p.id,
+                    name=p.name,
                     domain_id=p.domain.id if p.domain else None,
                     domain_name=p.domain.name if p.domain else None,
                 )

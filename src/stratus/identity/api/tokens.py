@@ -55,7 +55,7 @@ async def delete(req: ApiRequest) -> Response:
 async def projects(req: ApiRequest) -> Response:
     svc: IdentityService = req.service
     ids = await svc.roles.user_project_ids(req.ctx.user_id or "")
-    page = await svc.projects.list({}, enabled=True, ids=ids)
+    page = await svc.projects.list_projects({}, enabled=True, ids=ids)
     return json_response(views.page("projects", page, views.project, req.base_url, req.url))
 
 
@@ -70,7 +70,10 @@ async def system(req: ApiRequest) -> Response:
     svc: IdentityService = req.service
     has = await svc.roles.user_has_system(req.ctx.user_id or "")
     return json_response(
-        {"system": [{"all": True}] if has else [], "links": {"self": req.url, "previous": None, "next": None}}
+        {
+            "system": [{"all": True}] if has else [],
+            "links": {"self": req.url, "previous": None, "next": None},
+        }
     )
 
 
@@ -79,4 +82,6 @@ async def catalog(req: ApiRequest) -> Response:
     if req.ctx.project_id is None and req.ctx.domain_id is None and req.ctx.system_scope is None:
         raise Forbidden("An unscoped token has no catalog.")
     entries = await svc.catalog.for_scope(req.ctx.project_id, req.ctx.user_id)
-    return json_response({"catalog": entries, "links": {"self": req.url, "previous": None, "next": None}})
+    return json_response(
+        {"catalog": entries, "links": {"self": req.url, "previous": None, "next": None}}
+    )

@@ -17,7 +17,9 @@ def _svc(req: ApiRequest) -> IdentityService:
 async def index(req: ApiRequest) -> Response:
     req.authorize("identity:list_users")
     q = req.query
-    page = await _svc(req).users.list(q.filters("name", "domain_id"), q.enabled, q.limit, q.marker)
+    page = await _svc(req).users.list_users(
+        q.filters("name", "domain_id"), q.enabled, q.limit, q.marker
+    )
     return json_response(views.page("users", page, views.user, req.base_url, req.url))
 
 
@@ -60,7 +62,9 @@ async def user_groups(req: ApiRequest) -> Response:
     user_id = req.params["user_id"]
     req.authorize("identity:list_groups_for_user", {"target.user.id": user_id})
     q = req.query
-    page = await _svc(req).users.list_groups(q.filters("name", "domain_id"), q.limit, q.marker, user_id=user_id)
+    page = await _svc(req).users.list_groups(
+        q.filters("name", "domain_id"), q.limit, q.marker, user_id=user_id
+    )
     return json_response(views.page("groups", page, views.group, req.base_url, req.url))
 
 
@@ -101,8 +105,12 @@ async def group_delete(req: ApiRequest) -> Response:
 async def member_index(req: ApiRequest) -> Response:
     req.authorize("identity:list_users_in_group", {"target.group.id": req.params["group_id"]})
     q = req.query
-    page = await _svc(req).users.list(
-        q.filters("name", "domain_id"), q.enabled, q.limit, q.marker, group_id=req.params["group_id"]
+    page = await _svc(req).users.list_users(
+        q.filters("name", "domain_id"),
+        q.enabled,
+        q.limit,
+        q.marker,
+        group_id=req.params["group_id"],
     )
     return json_response(views.page("users", page, views.user, req.base_url, req.url))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit, parse_qsl
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from stratus.common.listing import Page
 from stratus.identity import models as m
@@ -172,7 +172,9 @@ def collection(
     return out
 
 
-def page(key: str, p: Page[T], render: Callable[[T, str], dict[str, Any]], base: str, url: str) -> dict[str, Any]:
+def page(
+    key: str, p: Page[T], render: Callable[[T, str], dict[str, Any]], base: str, url: str
+) -> dict[str, Any]:
     return collection(key, p.items, render, base, url, p)
 
 

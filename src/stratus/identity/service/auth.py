@@ -103,7 +103,9 @@ class Auth:
 
     async def validate(self, token: str) -> tuple[TokenPayload, AuthInfo]:
         payload = self.decode(token)
-        info = await self.resolve(payload.user_id, payload.scope, payload.scope_id, payload.app_cred_id)
+        info = await self.resolve(
+            payload.user_id, payload.scope, payload.scope_id, payload.app_cred_id
+        )
         if info.app_cred_expires is not None and info.app_cred_expires <= time.time():
             raise TokenInvalid("The application credential has expired.")
         return payload, info
@@ -112,7 +114,9 @@ class Auth:
         payload, info = await self.validate(token)
         return to_context(payload, info, token, request_id)
 
-    async def resolve(self, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None) -> AuthInfo:
+    async def resolve(
+        self, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None
+    ) -> AuthInfo:
         cache = self.core.state.cache("auth")
         key = (user_id, scope, scope_id, app_cred_id)
         info = cache.get(key)
@@ -123,7 +127,12 @@ class Auth:
         return info  # type: ignore[no-any-return]
 
     async def _resolve(
-        self, s: AsyncSession, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None
+        self,
+        s: AsyncSession,
+        user_id: str,
+        scope: int,
+        scope_id: str | None,
+        app_cred_id: str | None,
     ) -> AuthInfo:
         user = await s.get(m.User, user_id)
         if user is None or not user.enabled:
@@ -186,15 +195,21 @@ class Auth:
         if ref.id:
             return await s.get(m.User, ref.id)
         if not ref.name:
-            raise BadRequest("Invalid input for field 'user': an id, or a name and a domain, is required.")
+            raise BadRequest(
+                "Invalid input for field 'user': an id, or a name and a domain, is required."
+            )
         domain_id = ref.domain_id
         if domain_id is None:
             if ref.domain_name is None:
-                raise BadRequest("Invalid input for field 'user': a user named by name needs a domain.")
+                raise BadRequest(
+                    "Invalid input for field 'user': a user named by name needs a domain."
+                )
             domain_id = await s.scalar(select(m.Domain.id).where(m.Domain.name == ref.domain_name))
             if domain_id is None:
                 return None
-        return await s.scalar(select(m.User).where(m.User.domain_id == domain_id, m.User.name == ref.name))
+        return await s.scalar(
+            select(m.User).where(m.User.domain_id == domain_id, m.User.name == ref.name)
+        )
 
     async def _scope_target(self, s: AsyncSession, req: AuthRequest) -> tuple[int, str | None]:
         ref = req.scope
@@ -206,7 +221,9 @@ class Auth:
             if ref.id:
                 return DOMAIN, ref.id
             if not ref.name:
-                raise BadRequest("Invalid input for field 'scope.domain': an id or a name is required.")
+                raise BadRequest(
+                    "Invalid input for field 'scope.domain': an id or a name is required."
+                )
             domain_id = await s.scalar(select(m.Domain.id).where(m.Domain.name == ref.name))
             if domain_id is None:
                 raise Unauthorized(f"Could not find domain: {ref.name}.")
@@ -214,8 +231,12 @@ class Auth:
         if ref.id:
             return PROJECT, ref.id
         if not ref.name or not (ref.domain_id or ref.domain_name):
-            raise BadRequest("Invalid input for field 'scope.project': an id, or a name and a domain, is required.")
-        domain_id = ref.domain_id or await s.scalar(select(m.Domain.id).where(m.Domain.name == ref.domain_name))
+            raise BadRequest(
+                "Invalid input for field 'scope.project': an id, or a name and a domain, is required."
+            )
+        domain_id = ref.domain_id or await s.scalar(
+            select(m.Domain.id).where(m.Domain.name == ref.domain_name)
+        )
         project_id = await s.scalar(
             select(m.Project.id).where(m.Project.domain_id == domain_id, m.Project.name == ref.name)
         )
@@ -226,13 +247,15 @@ class Auth:
     async def authenticate(self, req: AuthRequest) -> tuple[str, TokenPayload, AuthInfo]:
         methods = tuple(dict.fromkeys(req.methods))
         if not methods:
-            raise BadRequest("Invalid input for field 'identity.methods': at least one method is required.")
+            raise BadRequest(
+                "Invalid input for field 'identity.methods': at least one method is required."
+            )
         for method in methods:
             if method not in SUPPORTED_METHODS:
                 raise Unauthorized(f"Unsupported authentication method: {method}.")
         now = time.time()
         expires = now + self.core.cfg.identity.token_expiration
-        audit_ids = (new_audit_id(),)
+        audit_ids: tuple[str, ...] = (new_audit_id(),)
         user_id: str | None = None
         app_cred: m.ApplicationCredential | None = None
         token_methods: list[str] = []
@@ -249,16 +272,22 @@ class Auth:
                 token_methods = list(parent.methods)
             if "password" in methods:
                 if req.password_user is None or req.password is None:
-                    raise BadRequest("Invalid input for field 'identity.password': a user and a password are required.")
+                    raise BadRequest(
+                        "Invalid input for field 'identity.password': a user and a password are required."
+                    )
                 user = await self._find_user(s, req.password_user)
-                ok = await self.core.hasher.verify(user.password_hash if user else None, req.password)
+                ok = await self.core.hasher.verify(
+                    user.password_hash if user else None, req.password
+                )
                 if not ok or user is None or not user.enabled or (user_id and user.id != user_id):
                     log.info("identity: password authentication failed")
                     raise Unauthorized(GENERIC_FAILURE)
                 user_id = user.id
             if "application_credential" in methods:
                 app_cred = await self._find_app_cred(s, req)
-                ok = await self.core.hasher.verify(app_cred.secret_hash if app_cred else None, req.app_cred_secret or "")
+                ok = await self.core.hasher.verify(
+                    app_cred.secret_hash if app_cred else None, req.app_cred_secret or ""
+                )
                 if not ok or app_cred is None or (user_id and app_cred.user_id != user_id):
                     log.info("identity: application credential authentication failed")
                     raise Unauthorized(GENERIC_FAILURE)
@@ -272,7 +301,9 @@ class Auth:
                 if req.scope_kind is not None:
                     scope, scope_id = await self._scope_target(s, req)
                     if scope != PROJECT or scope_id != app_cred.project_id:
-                        raise Unauthorized("An application credential is scoped to its own project only.")
+                        raise Unauthorized(
+                            "An application credential is scoped to its own project only."
+                        )
                 scope, scope_id = PROJECT, app_cred.project_id
             else:
                 scope, scope_id = await self._scope_target(s, req)
@@ -293,12 +324,18 @@ class Auth:
         except TokenInvalid as exc:
             if scope == UNSCOPED:
                 raise Unauthorized(GENERIC_FAILURE) from exc
-            raise Unauthorized(f"The user has no access to the requested scope: {exc.message}") from exc
+            raise Unauthorized(
+                f"The user has no access to the requested scope: {exc.message}"
+            ) from exc
         return self.core.tokens.encode(payload), payload, info
 
-    async def _find_app_cred(self, s: AsyncSession, req: AuthRequest) -> m.ApplicationCredential | None:
+    async def _find_app_cred(
+        self, s: AsyncSession, req: AuthRequest
+    ) -> m.ApplicationCredential | None:
         if req.app_cred_secret is None:
-            raise BadRequest("Invalid input for field 'identity.application_credential': a secret is required.")
+            raise BadRequest(
+                "Invalid input for field 'identity.application_credential': a secret is required."
+            )
         if req.app_cred_id:
             return await s.get(m.ApplicationCredential, req.app_cred_id)
         if not req.app_cred_name or req.app_cred_user is None:
@@ -310,7 +347,8 @@ class Auth:
             return None
         return await s.scalar(
             select(m.ApplicationCredential).where(
-                m.ApplicationCredential.user_id == user.id, m.ApplicationCredential.name == req.app_cred_name
+                m.ApplicationCredential.user_id == user.id,
+                m.ApplicationCredential.name == req.app_cred_name,
             )
         )
 
@@ -358,7 +396,9 @@ def render_token(payload: TokenPayload, info: AuthInfo, *, catalog: bool = True)
     return {"token": token}
 
 
-def to_context(payload: TokenPayload, info: AuthInfo, token: str, request_id: str) -> RequestContext:
+def to_context(
+    payload: TokenPayload, info: AuthInfo, token: str, request_id: str
+) -> RequestContext:
     project = info.project or {}
     project_domain = project.get("domain") or {}
     domain = info.domain or {}

@@ -70,7 +70,9 @@ def clouds_yaml(cfg: Config, password: str) -> str:
 
 
 async def _ensure_role(s: AsyncSession, name: str) -> m.Role:
-    role = await s.scalar(select(m.Role).where(m.Role.name == name, m.Role.domain_id == NULL_DOMAIN))
+    role = await s.scalar(
+        select(m.Role).where(m.Role.name == name, m.Role.domain_id == NULL_DOMAIN)
+    )
     if role is None:
         role = m.Role(id=m.new_id(), name=name, domain_id=NULL_DOMAIN, description="", extra={})
         s.add(role)
@@ -83,7 +85,12 @@ async def _ensure_project(s: AsyncSession, name: str, description: str) -> m.Pro
     )
     if project is None:
         project = m.Project(
-            id=m.new_id(), name=name, domain_id=DEFAULT_DOMAIN_ID, description=description, enabled=True, extra={}
+            id=m.new_id(),
+            name=name,
+            domain_id=DEFAULT_DOMAIN_ID,
+            description=description,
+            enabled=True,
+            extra={},
         )
         project.tags = []
         s.add(project)
@@ -93,7 +100,11 @@ async def _ensure_project(s: AsyncSession, name: str, description: str) -> m.Pro
 async def _ensure_grant(s: AsyncSession, kind: str, actor: str, target: str, role: str) -> None:
     key = (kind, actor, target, role, False)
     if await s.get(m.RoleAssignment, key) is None:
-        s.add(m.RoleAssignment(type=kind, actor_id=actor, target_id=target, role_id=role, inherited=False))
+        s.add(
+            m.RoleAssignment(
+                type=kind, actor_id=actor, target_id=target, role_id=role, inherited=False
+            )
+        )
 
 
 async def _ensure_catalog(s: AsyncSession, cfg: Config) -> None:
@@ -104,9 +115,18 @@ async def _ensure_catalog(s: AsyncSession, cfg: Config) -> None:
         info = SERVICES.get(name)
         if info is None:
             continue
-        service = await s.scalar(select(m.Service).where(m.Service.type == info.type).order_by(m.Service.id))
+        service = await s.scalar(
+            select(m.Service).where(m.Service.type == info.type).order_by(m.Service.id)
+        )
         if service is None:
-            service = m.Service(id=m.new_id(), type=info.type, name=info.catalog_name, description="", enabled=True, extra={})
+            service = m.Service(
+                id=m.new_id(),
+                type=info.type,
+                name=info.catalog_name,
+                description="",
+                enabled=True,
+                extra={},
+            )
             s.add(service)
             await s.flush()
         url = info.endpoint_url(cfg.public_url)
@@ -121,8 +141,13 @@ async def _ensure_catalog(s: AsyncSession, cfg: Config) -> None:
             if endpoint is None:
                 s.add(
                     m.Endpoint(
-                        id=m.new_id(), service_id=service.id, region_id=cfg.region, interface=interface,
-                        url=url, enabled=True, extra={},
+                        id=m.new_id(),
+                        service_id=service.id,
+                        region_id=cfg.region,
+                        interface=interface,
+                        url=url,
+                        enabled=True,
+                        extra={},
                     )
                 )
             elif endpoint.url != url and endpoint.extra.get("managed_by") != "operator":
@@ -135,7 +160,15 @@ async def bootstrap(core: Core) -> None:
     password, created = admin_password(cfg.data_dir)
     async with core.write() as s:
         if await s.get(m.Domain, DEFAULT_DOMAIN_ID) is None:
-            s.add(m.Domain(id=DEFAULT_DOMAIN_ID, name="Default", description="The default domain", enabled=True, extra={}))
+            s.add(
+                m.Domain(
+                    id=DEFAULT_DOMAIN_ID,
+                    name="Default",
+                    description="The default domain",
+                    enabled=True,
+                    extra={},
+                )
+            )
             await s.flush()
         roles = {name: await _ensure_role(s, name) for name in ROLES}
         await s.flush()
@@ -143,19 +176,28 @@ async def bootstrap(core: Core) -> None:
             key = (roles[prior].id, roles[implied].id)
             if await s.get(m.ImpliedRole, key) is None:
                 s.add(m.ImpliedRole(prior_role_id=key[0], implied_role_id=key[1]))
-        admin_project = await _ensure_project(s, "admin", "Bootstrap project for the cloud administrator")
+        admin_project = await _ensure_project(
+            s, "admin", "Bootstrap project for the cloud administrator"
+        )
         await _ensure_project(s, "service", "Project of the cloud's own services")
         admin = await s.scalar(
             select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == "admin")
         )
         if admin is None:
             admin = m.User(
-                id=m.new_id(), name="admin", domain_id=DEFAULT_DOMAIN_ID, enabled=True,
-                default_project_id=admin_project.id, password_hash=await core.hasher.hash(password),
-                password_created_at=utcnow(), extra={},
+                id=m.new_id(),
+                name="admin",
+                domain_id=DEFAULT_DOMAIN_ID,
+                enabled=True,
+                default_project_id=admin_project.id,
+                password_hash=await core.hasher.hash(password),
+                password_created_at=utcnow(),
+                extra={},
             )
             s.add(admin)
-            log.info("identity: created the admin user (password in %s)", cfg.data_dir / PASSWORD_FILE)
+            log.info(
+                "identity: created the admin user (password in %s)", cfg.data_dir / PASSWORD_FILE
+            )
         elif created:
             log.warning("identity: %s was missing; the admin keeps its old password", PASSWORD_FILE)
         await s.flush()

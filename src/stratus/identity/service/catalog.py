@@ -51,12 +51,16 @@ class Catalog:
             raise not_found("region", region_id)
         return region
 
-    async def list_regions(self, parent_region_id: str | None, limit: int | None, marker: str | None) -> Page[m.Region]:
+    async def list_regions(
+        self, parent_region_id: str | None, limit: int | None, marker: str | None
+    ) -> Page[m.Region]:
         stmt = select(m.Region)
         if parent_region_id:
             stmt = stmt.where(m.Region.parent_region_id == parent_region_id)
         async with self.core.db.session() as s:
-            return await paginate(s, stmt, m.Region.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Region.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create_region(self, attrs: dict[str, Any]) -> m.Region:
         async with self.core.write() as s:
@@ -66,7 +70,12 @@ class Catalog:
             parent = attrs.pop("parent_region_id", None)
             if parent and await s.get(m.Region, parent) is None:
                 raise ValidationError(f"Could not find parent region {parent}.")
-            region = m.Region(id=region_id, description=attrs.pop("description", None) or "", parent_region_id=parent, extra=attrs)
+            region = m.Region(
+                id=region_id,
+                description=attrs.pop("description", None) or "",
+                parent_region_id=parent,
+                extra=attrs,
+            )
             s.add(region)
         return region
 
@@ -94,9 +103,13 @@ class Catalog:
     async def delete_region(self, region_id: str) -> None:
         async with self.core.write() as s:
             region = await self.get_region(region_id, s)
-            if await s.scalar(select(m.Region.id).where(m.Region.parent_region_id == region_id).limit(1)):
+            if await s.scalar(
+                select(m.Region.id).where(m.Region.parent_region_id == region_id).limit(1)
+            ):
                 raise Forbidden("Cannot delete a region that has child regions.")
-            if await s.scalar(select(m.Endpoint.id).where(m.Endpoint.region_id == region_id).limit(1)):
+            if await s.scalar(
+                select(m.Endpoint.id).where(m.Endpoint.region_id == region_id).limit(1)
+            ):
                 raise Forbidden("Cannot delete a region that has endpoints.")
             await s.delete(region)
 
@@ -111,10 +124,16 @@ class Catalog:
             raise not_found("service", service_id)
         return service
 
-    async def list_services(self, filters: Mapping[str, str], limit: int | None, marker: str | None) -> Page[m.Service]:
-        stmt = filter_strings(select(m.Service), {"name": m.Service.name, "type": m.Service.type}, filters)
+    async def list_services(
+        self, filters: Mapping[str, str], limit: int | None, marker: str | None
+    ) -> Page[m.Service]:
+        stmt = filter_strings(
+            select(m.Service), {"name": m.Service.name, "type": m.Service.type}, filters
+        )
         async with self.core.db.session() as s:
-            return await paginate(s, stmt, m.Service.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Service.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create_service(self, attrs: dict[str, Any]) -> m.Service:
         async with self.core.write() as s:
@@ -157,18 +176,28 @@ class Catalog:
             raise not_found("endpoint", endpoint_id)
         return endpoint
 
-    async def list_endpoints(self, filters: Mapping[str, str], limit: int | None, marker: str | None) -> Page[m.Endpoint]:
-        columns = {"service_id": m.Endpoint.service_id, "interface": m.Endpoint.interface, "region_id": m.Endpoint.region_id}
+    async def list_endpoints(
+        self, filters: Mapping[str, str], limit: int | None, marker: str | None
+    ) -> Page[m.Endpoint]:
+        columns = {
+            "service_id": m.Endpoint.service_id,
+            "interface": m.Endpoint.interface,
+            "region_id": m.Endpoint.region_id,
+        }
         params = dict(filters)
         if "region" in params and "region_id" not in params:
             params["region_id"] = params.pop("region")
         stmt = filter_strings(select(m.Endpoint), columns, params)
         async with self.core.db.session() as s:
-            return await paginate(s, stmt, m.Endpoint.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Endpoint.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def _check_endpoint(self, s: AsyncSession, attrs: dict[str, Any]) -> None:
         if "interface" in attrs and attrs["interface"] not in INTERFACES:
-            raise ValidationError(f"Invalid interface {attrs['interface']!r}: one of {', '.join(INTERFACES)}.")
+            raise ValidationError(
+                f"Invalid interface {attrs['interface']!r}: one of {', '.join(INTERFACES)}."
+            )
         if "service_id" in attrs and await s.get(m.Service, attrs["service_id"]) is None:
             raise ValidationError(f"Could not find service: {attrs['service_id']}.")
         if attrs.get("region_id") and await s.get(m.Region, attrs["region_id"]) is None:
@@ -220,8 +249,20 @@ class Catalog:
         cache = self.core.state.cache("catalog")
         if "entries" not in cache:
             async with self.core.db.session() as s:
-                services = (await s.scalars(select(m.Service).where(m.Service.enabled.is_(True)).order_by(m.Service.type))).all()
-                endpoints = (await s.scalars(select(m.Endpoint).where(m.Endpoint.enabled.is_(True)).order_by(m.Endpoint.interface))).all()
+                services = (
+                    await s.scalars(
+                        select(m.Service)
+                        .where(m.Service.enabled.is_(True))
+                        .order_by(m.Service.type)
+                    )
+                ).all()
+                endpoints = (
+                    await s.scalars(
+                        select(m.Endpoint)
+                        .where(m.Endpoint.enabled.is_(True))
+                        .order_by(m.Endpoint.interface)
+                    )
+                ).all()
             by_service: dict[str, list[m.Endpoint]] = {}
             for e in endpoints:
                 by_service.setdefault(e.service_id, []).append(e)
@@ -239,7 +280,20 @@ class Catalog:
                 if url is None:
                     continue
                 rendered.append(
-                    {"id": e.id, "interface": e.interface, "region_id": e.region_id, "region": e.region_id, "url": url}
+                    {
+                        "id": e.id,
+                        "interface": e.interface,
+                        "region_id": e.region_id,
+                        "region": e.region_id,
+                        "url": url,
+                    }
                 )
-            catalog.append({"id": service.id, "type": service.type, "name": service.name, "endpoints": rendered})
+            catalog.append(
+                {
+                    "id": service.id,
+                    "type": service.type,
+                    "name": service.name,
+                    "endpoints": rendered,
+                }
+            )
         return catalog

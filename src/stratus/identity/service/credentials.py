@@ -21,7 +21,9 @@ class Credentials:
     def __init__(self, core: Core):
         self.core = core
 
-    async def get(self, user_id: str, cred_id: str, s: AsyncSession | None = None) -> m.ApplicationCredential:
+    async def get(
+        self, user_id: str, cred_id: str, s: AsyncSession | None = None
+    ) -> m.ApplicationCredential:
         if s is None:
             async with self.core.db.session() as session:
                 return await self.get(user_id, cred_id, session)
@@ -30,7 +32,9 @@ class Credentials:
             raise not_found("application credential", cred_id)
         return cred
 
-    async def list(self, user_id: str, name: str | None) -> list[m.ApplicationCredential]:
+    async def list_credentials(
+        self, user_id: str, name: str | None
+    ) -> list[m.ApplicationCredential]:
         async with self.core.db.session() as s:
             if await s.get(m.User, user_id) is None:
                 raise not_found("user", user_id)
@@ -50,7 +54,9 @@ class Credentials:
             async with self.core.db.session() as s:
                 parent = await s.get(m.ApplicationCredential, ctx.application_credential_id)
             if parent is None or not parent.unrestricted:
-                raise Forbidden("A restricted application credential cannot create application credentials.")
+                raise Forbidden(
+                    "A restricted application credential cannot create application credentials."
+                )
         if attrs.get("access_rules"):
             raise ValidationError("Access rules are not supported; leave access_rules empty.")
         expires_at: datetime | None = attrs.get("expires_at")
@@ -71,7 +77,9 @@ class Credentials:
                 if rid is None:
                     rid = next((i for i, n in held.items() if n == ref.get("name")), None)
                 if rid is None or rid not in held:
-                    raise Forbidden(f"You hold no role {ref.get('id') or ref.get('name')!r} on this project.")
+                    raise Forbidden(
+                        f"You hold no role {ref.get('id') or ref.get('name')!r} on this project."
+                    )
                 role_ids.append(rid)
             name = attrs["name"]
             if await s.scalar(

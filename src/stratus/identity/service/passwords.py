@@ -22,7 +22,11 @@ class Hasher:
             "memory_cost": cfg.argon2_memory_cost_kib,
             "parallelism": cfg.argon2_parallelism,
         }
-        self._ph = PasswordHasher(**self.params)
+        self._ph = PasswordHasher(
+            time_cost=cfg.argon2_time_cost,
+            memory_cost=cfg.argon2_memory_cost_kib,
+            parallelism=cfg.argon2_parallelism,
+        )
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="argon2")
         self._dummy: str | None = None
 

@@ -24,7 +24,9 @@ def _split_tags(value: str | None) -> list[str]:
 def _check_tags(tags: list[str]) -> list[str]:
     for tag in tags:
         if not tag or len(tag) > 255 or "/" in tag or "," in tag:
-            raise ValidationError(f"Invalid project tag {tag!r}: tags are 1-255 characters without '/' or ','.")
+            raise ValidationError(
+                f"Invalid project tag {tag!r}: tags are 1-255 characters without '/' or ','."
+            )
     if len(tags) > MAX_TAGS:
         raise ValidationError(f"A project has at most {MAX_TAGS} tags.")
     return list(dict.fromkeys(tags))
@@ -45,20 +47,28 @@ class Projects:
             raise not_found("domain", domain_id)
         return domain
 
-    async def find_domain(self, *, id: str | None = None, name: str | None = None) -> m.Domain | None:
+    async def find_domain(
+        self, *, id: str | None = None, name: str | None = None
+    ) -> m.Domain | None:
         async with self.core.db.session() as s:
             if id:
                 return await s.get(m.Domain, id)
             return await s.scalar(select(m.Domain).where(m.Domain.name == name))
 
     async def list_domains(
-        self, filters: Mapping[str, str], enabled: bool | None, limit: int | None, marker: str | None
+        self,
+        filters: Mapping[str, str],
+        enabled: bool | None,
+        limit: int | None,
+        marker: str | None,
     ) -> Page[m.Domain]:
         stmt = filter_strings(select(m.Domain), {"name": m.Domain.name}, filters)
         if enabled is not None:
             stmt = stmt.where(m.Domain.enabled == enabled)
         async with self.core.db.session() as s:
-            return await paginate(s, stmt, m.Domain.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Domain.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create_domain(self, attrs: dict[str, Any]) -> m.Domain:
         async with self.core.write() as s:
@@ -83,7 +93,11 @@ class Projects:
                 domain.name = attrs.pop("name")
             for key in ("description", "enabled"):
                 if key in attrs:
-                    setattr(domain, key, attrs.pop(key) if key != "description" else (attrs.pop(key) or ""))
+                    setattr(
+                        domain,
+                        key,
+                        attrs.pop(key) if key != "description" else (attrs.pop(key) or ""),
+                    )
             if attrs:
                 domain.extra = {**domain.extra, **attrs}
         return domain
@@ -110,9 +124,13 @@ class Projects:
             await s.execute(delete(m.User).where(m.User.domain_id == domain_id))
             await s.execute(delete(m.Group).where(m.Group.domain_id == domain_id))
             # Children before parents.
-            rows = (await s.execute(
-                select(m.Project.id, m.Project.parent_id).where(m.Project.domain_id == domain_id)
-            )).all()
+            rows = (
+                await s.execute(
+                    select(m.Project.id, m.Project.parent_id).where(
+                        m.Project.domain_id == domain_id
+                    )
+                )
+            ).all()
             parents = {pid: parent for pid, parent in rows}
 
             def depth(pid: str | None) -> int:
@@ -133,7 +151,7 @@ class Projects:
             raise not_found("project", project_id)
         return project
 
-    async def list(
+    async def list_projects(
         self,
         filters: Mapping[str, str],
         *,
@@ -145,7 +163,11 @@ class Projects:
     ) -> Page[m.Project]:
         stmt = filter_strings(
             select(m.Project),
-            {"name": m.Project.name, "domain_id": m.Project.domain_id, "parent_id": m.Project.parent_id},
+            {
+                "name": m.Project.name,
+                "domain_id": m.Project.domain_id,
+                "parent_id": m.Project.parent_id,
+            },
             filters,
         )
         if enabled is not None:
@@ -161,7 +183,9 @@ class Projects:
             stmt = stmt.where(has(tag))
         if any_tags := _split_tags(tags.get("tags-any")):
             stmt = stmt.where(
-                exists().where(m.ProjectTag.project_id == m.Project.id, m.ProjectTag.name.in_(any_tags))
+                exists().where(
+                    m.ProjectTag.project_id == m.Project.id, m.ProjectTag.name.in_(any_tags)
+                )
             )
         if not_tags := _split_tags(tags.get("not-tags")):
             stmt = stmt.where(
@@ -176,11 +200,15 @@ class Projects:
         for tag in _split_tags(tags.get("not-tags-any")):
             stmt = stmt.where(~has(tag))
         async with self.core.db.session() as s:
-            return await paginate(s, stmt, m.Project.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Project.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create(self, attrs: dict[str, Any], default_domain_id: str | None) -> m.Project:
         if attrs.pop("is_domain", False):
-            raise ValidationError("Projects acting as domains are not supported; create a domain instead.")
+            raise ValidationError(
+                "Projects acting as domains are not supported; create a domain instead."
+            )
         async with self.core.write() as s:
             parent_id = attrs.pop("parent_id", None)
             domain_id = attrs.pop("domain_id", None)
@@ -212,7 +240,9 @@ class Projects:
                 description=attrs.pop("description", None) or "",
                 enabled=attrs.pop("enabled", True),
             )
-            project.tags = [m.ProjectTag(name=t) for t in _check_tags(attrs.pop("tags", None) or [])]
+            project.tags = [
+                m.ProjectTag(name=t) for t in _check_tags(attrs.pop("tags", None) or [])
+            ]
             attrs.pop("options", None)
             project.extra = attrs
             s.add(project)
@@ -248,9 +278,13 @@ class Projects:
     async def delete(self, project_id: str) -> None:
         async with self.core.write() as s:
             project = await self.get(project_id, s)
-            if await s.scalar(select(m.Project.id).where(m.Project.parent_id == project.id).limit(1)):
+            if await s.scalar(
+                select(m.Project.id).where(m.Project.parent_id == project.id).limit(1)
+            ):
                 raise Forbidden("Cannot delete a project that has child projects.")
-            await s.execute(delete(m.RoleAssignment).where(m.RoleAssignment.target_id == project.id))
+            await s.execute(
+                delete(m.RoleAssignment).where(m.RoleAssignment.target_id == project.id)
+            )
             await s.delete(project)
 
     # -- tags ---------------------------------------------------------------

@@ -58,19 +58,27 @@ class Roles:
             raise not_found("role", role_id)
         return role
 
-    async def list(
-        self, filters: Mapping[str, str], domain_id: str | None, limit: int | None, marker: str | None
+    async def list_roles(
+        self,
+        filters: Mapping[str, str],
+        domain_id: str | None,
+        limit: int | None,
+        marker: str | None,
     ) -> Page[m.Role]:
         stmt = filter_strings(select(m.Role), {"name": m.Role.name}, filters)
         stmt = stmt.where(m.Role.domain_id == (domain_id or NULL_DOMAIN))
         async with self.core.db.session() as s:
-            return await paginate(s, stmt, m.Role.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Role.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create(self, attrs: dict[str, Any]) -> m.Role:
         async with self.core.write() as s:
             domain_id = attrs.pop("domain_id", None) or NULL_DOMAIN
             name = attrs.pop("name")
-            if await s.scalar(select(m.Role.id).where(m.Role.name == name, m.Role.domain_id == domain_id)):
+            if await s.scalar(
+                select(m.Role.id).where(m.Role.name == name, m.Role.domain_id == domain_id)
+            ):
                 raise conflict("role", f"a role named {name!r} exists")
             if domain_id != NULL_DOMAIN and await s.get(m.Domain, domain_id) is None:
                 raise ValidationError(f"Could not find domain: {domain_id}.")
@@ -92,7 +100,9 @@ class Roles:
                 raise ValidationError("A role's domain_id cannot be changed.")
             if "name" in attrs and attrs["name"] != role.name:
                 if await s.scalar(
-                    select(m.Role.id).where(m.Role.name == attrs["name"], m.Role.domain_id == role.domain_id)
+                    select(m.Role.id).where(
+                        m.Role.name == attrs["name"], m.Role.domain_id == role.domain_id
+                    )
                 ):
                     raise conflict("role", f"a role named {attrs['name']!r} exists")
                 role.name = attrs["name"]
@@ -114,7 +124,11 @@ class Roles:
     async def implications(self, session: AsyncSession) -> dict[str, set[str]]:
         cache = self.core.state.cache("implied_roles")
         if "map" not in cache:
-            rows = (await session.execute(select(m.ImpliedRole.prior_role_id, m.ImpliedRole.implied_role_id))).all()
+            rows = (
+                await session.execute(
+                    select(m.ImpliedRole.prior_role_id, m.ImpliedRole.implied_role_id)
+                )
+            ).all()
             direct: dict[str, set[str]] = {}
             for prior, implied in rows:
                 direct.setdefault(prior, set()).add(implied)
@@ -192,7 +206,13 @@ class Roles:
             raise not_found("domain", target_id)
 
     async def grant(
-        self, actor: str, actor_id: str, target: str, target_id: str, role_id: str, inherited: bool = False
+        self,
+        actor: str,
+        actor_id: str,
+        target: str,
+        target_id: str,
+        role_id: str,
+        inherited: bool = False,
     ) -> None:
         async with self.core.write() as s:
             await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
@@ -200,28 +220,50 @@ class Roles:
             if await s.get(m.RoleAssignment, key) is None:
                 s.add(
                     m.RoleAssignment(
-                        type=key[0], actor_id=actor_id, target_id=target_id, role_id=role_id, inherited=inherited
+                        type=key[0],
+                        actor_id=actor_id,
+                        target_id=target_id,
+                        role_id=role_id,
+                        inherited=inherited,
                     )
                 )
 
     async def check_grant(
-        self, actor: str, actor_id: str, target: str, target_id: str, role_id: str, inherited: bool = False
+        self,
+        actor: str,
+        actor_id: str,
+        target: str,
+        target_id: str,
+        role_id: str,
+        inherited: bool = False,
     ) -> None:
         async with self.core.db.session() as s:
             await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
             key = (assignment_type(actor, target), actor_id, target_id, role_id, inherited)
             if await s.get(m.RoleAssignment, key) is None:
-                raise not_found("role assignment", f"role {role_id} for {actor} {actor_id} on {target} {target_id}")
+                raise not_found(
+                    "role assignment",
+                    f"role {role_id} for {actor} {actor_id} on {target} {target_id}",
+                )
 
     async def revoke(
-        self, actor: str, actor_id: str, target: str, target_id: str, role_id: str, inherited: bool = False
+        self,
+        actor: str,
+        actor_id: str,
+        target: str,
+        target_id: str,
+        role_id: str,
+        inherited: bool = False,
     ) -> None:
         async with self.core.write() as s:
             key = (assignment_type(actor, target), actor_id, target_id, role_id, inherited)
             row = await s.get(m.RoleAssignment, key)
             if row is None:
                 await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
-                raise not_found("role assignment", f"role {role_id} for {actor} {actor_id} on {target} {target_id}")
+                raise not_found(
+                    "role assignment",
+                    f"role {role_id} for {actor} {actor_id} on {target} {target_id}",
+                )
             await s.delete(row)
 
     async def list_grants(
@@ -253,7 +295,13 @@ class Roles:
     # -- effective roles (token scopes) --------------------------------------------
 
     async def user_groups(self, s: AsyncSession, user_id: str) -> list[str]:
-        return list((await s.scalars(select(m.GroupMembership.group_id).where(m.GroupMembership.user_id == user_id))).all())
+        return list(
+            (
+                await s.scalars(
+                    select(m.GroupMembership.group_id).where(m.GroupMembership.user_id == user_id)
+                )
+            ).all()
+        )
 
     async def project_ancestry(self, s: AsyncSession, project: m.Project) -> list[str]:
         chain: list[str] = []
@@ -264,8 +312,13 @@ class Roles:
         return chain
 
     async def direct_role_ids(
-        self, s: AsyncSession, user_id: str, *, project: m.Project | None = None,
-        domain_id: str | None = None, system: bool = False,
+        self,
+        s: AsyncSession,
+        user_id: str,
+        *,
+        project: m.Project | None = None,
+        domain_id: str | None = None,
+        system: bool = False,
     ) -> list[str]:
         """Role ids the user holds on one scope (through groups and
         inheritance too), before inference."""
@@ -274,7 +327,11 @@ class Roles:
         if project is not None:
             inherited_targets = [project.domain_id, *await self.project_ancestry(s, project)]
             cond = or_(
-                and_(ra.type.in_([m.USER_PROJECT, m.GROUP_PROJECT]), ra.target_id == project.id, ra.inherited.is_(False)),
+                and_(
+                    ra.type.in_([m.USER_PROJECT, m.GROUP_PROJECT]),
+                    ra.target_id == project.id,
+                    ra.inherited.is_(False),
+                ),
                 and_(
                     ra.type.in_([m.USER_PROJECT, m.GROUP_PROJECT, m.USER_DOMAIN, m.GROUP_DOMAIN]),
                     ra.target_id.in_(inherited_targets),
@@ -282,9 +339,15 @@ class Roles:
                 ),
             )
         elif domain_id is not None:
-            cond = and_(ra.type.in_([m.USER_DOMAIN, m.GROUP_DOMAIN]), ra.target_id == domain_id, ra.inherited.is_(False))
+            cond = and_(
+                ra.type.in_([m.USER_DOMAIN, m.GROUP_DOMAIN]),
+                ra.target_id == domain_id,
+                ra.inherited.is_(False),
+            )
         elif system:
-            cond = and_(ra.type.in_([m.USER_SYSTEM, m.GROUP_SYSTEM]), ra.target_id == m.SYSTEM_TARGET)
+            cond = and_(
+                ra.type.in_([m.USER_SYSTEM, m.GROUP_SYSTEM]), ra.target_id == m.SYSTEM_TARGET
+            )
         else:
             return []
         rows = await s.scalars(select(ra.role_id).where(ra.actor_id.in_(actors), cond).distinct())
@@ -337,15 +400,28 @@ class Roles:
             if inherited is not None and a.inherited != inherited:
                 continue
             out.append(a)
-        return sorted(out, key=lambda a: (a.user_id or "", a.group_id or "", a.project_id or "", a.domain_id or "", a.role_id))
+        return sorted(
+            out,
+            key=lambda a: (
+                a.user_id or "",
+                a.group_id or "",
+                a.project_id or "",
+                a.domain_id or "",
+                a.role_id,
+            ),
+        )
 
     async def _effective(self, s: AsyncSession, raw: list[Assignment]) -> list[Assignment]:
         """Expand groups into their members, inherited grants onto projects,
         and roles into the roles they imply."""
         members: dict[str, list[str]] = {}
-        for gid, uid in (await s.execute(select(m.GroupMembership.group_id, m.GroupMembership.user_id))).all():
+        for gid, uid in (
+            await s.execute(select(m.GroupMembership.group_id, m.GroupMembership.user_id))
+        ).all():
             members.setdefault(gid, []).append(uid)
-        projects = (await s.execute(select(m.Project.id, m.Project.domain_id, m.Project.parent_id))).all()
+        projects = (
+            await s.execute(select(m.Project.id, m.Project.domain_id, m.Project.parent_id))
+        ).all()
         children: dict[str, list[str]] = {}
         in_domain: dict[str, list[str]] = {}
         for pid, did, parent in projects:
@@ -371,14 +447,32 @@ class Roles:
         for a in placed:
             if a.group_id:
                 for uid in members.get(a.group_id, []):
-                    users.append(Assignment(a.role_id, uid, None, a.project_id, a.domain_id, a.system, False, via_group_id=a.group_id))
+                    users.append(
+                        Assignment(
+                            a.role_id,
+                            uid,
+                            None,
+                            a.project_id,
+                            a.domain_id,
+                            a.system,
+                            False,
+                            via_group_id=a.group_id,
+                        )
+                    )
             else:
                 users.append(a)
         out: dict[tuple[Any, ...], Assignment] = {}
         for a in users:
             for rid in await self.expand(s, [a.role_id]):
                 implied = Assignment(
-                    rid, a.user_id, None, a.project_id, a.domain_id, a.system, False, a.via_group_id,
+                    rid,
+                    a.user_id,
+                    None,
+                    a.project_id,
+                    a.domain_id,
+                    a.system,
+                    False,
+                    a.via_group_id,
                     implied_by=a.role_id if rid != a.role_id else None,
                 )
                 key = (rid, a.user_id, a.project_id, a.domain_id, a.system)

@@ -83,7 +83,9 @@ class State:
         generation = generation or 0
         if generation != self.generation:
             if self.generation != -1:
-                log.debug("identity: generation %d -> %d, caches dropped", self.generation, generation)
+                log.debug(
+                    "identity: generation %d -> %d, caches dropped", self.generation, generation
+                )
             self.invalidate()
             self.generation = generation
 

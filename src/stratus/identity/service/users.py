@@ -38,7 +38,7 @@ class Users:
             raise not_found("user", user_id)
         return user
 
-    async def list(
+    async def list_users(
         self,
         filters: Mapping[str, str],
         enabled: bool | None,
@@ -58,7 +58,9 @@ class Users:
         async with self.core.db.session() as s:
             if group_id is not None and await s.get(m.Group, group_id) is None:
                 raise not_found("group", group_id)
-            return await paginate(s, stmt, m.User.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.User.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create(self, attrs: dict[str, Any], default_domain_id: str | None) -> m.User:
         password = attrs.pop("password", None)
@@ -68,7 +70,9 @@ class Users:
             if await s.get(m.Domain, domain_id) is None:
                 raise ValidationError(f"Could not find domain: {domain_id}.")
             name = attrs.pop("name")
-            if await s.scalar(select(m.User.id).where(m.User.domain_id == domain_id, m.User.name == name)):
+            if await s.scalar(
+                select(m.User.id).where(m.User.domain_id == domain_id, m.User.name == name)
+            ):
                 raise conflict("user", f"a user named {name!r} exists in domain {domain_id}")
             default_project = attrs.pop("default_project_id", None)
             if default_project and await s.get(m.Project, default_project) is None:
@@ -96,7 +100,9 @@ class Users:
                 raise ValidationError("A user's domain_id cannot be changed.")
             if "name" in attrs and attrs["name"] != user.name:
                 if await s.scalar(
-                    select(m.User.id).where(m.User.domain_id == user.domain_id, m.User.name == attrs["name"])
+                    select(m.User.id).where(
+                        m.User.domain_id == user.domain_id, m.User.name == attrs["name"]
+                    )
                 ):
                     raise conflict("user", f"a user named {attrs['name']!r} exists")
                 user.name = attrs["name"]
@@ -147,7 +153,11 @@ class Users:
         return group
 
     async def list_groups(
-        self, filters: Mapping[str, str], limit: int | None, marker: str | None, user_id: str | None = None
+        self,
+        filters: Mapping[str, str],
+        limit: int | None,
+        marker: str | None,
+        user_id: str | None = None,
     ) -> Page[m.Group]:
         stmt = filter_strings(
             select(m.Group), {"name": m.Group.name, "domain_id": m.Group.domain_id}, filters
@@ -159,7 +169,9 @@ class Users:
         async with self.core.db.session() as s:
             if user_id is not None:
                 await self.get(user_id, s)
-            return await paginate(s, stmt, m.Group.id, limit=limit, marker=marker, max_limit=self.core.list_limit)
+            return await paginate(
+                s, stmt, m.Group.id, limit=limit, marker=marker, max_limit=self.core.list_limit
+            )
 
     async def create_group(self, attrs: dict[str, Any], default_domain_id: str | None) -> m.Group:
         async with self.core.write() as s:
@@ -167,7 +179,9 @@ class Users:
             if await s.get(m.Domain, domain_id) is None:
                 raise ValidationError(f"Could not find domain: {domain_id}.")
             name = attrs.pop("name")
-            if await s.scalar(select(m.Group.id).where(m.Group.domain_id == domain_id, m.Group.name == name)):
+            if await s.scalar(
+                select(m.Group.id).where(m.Group.domain_id == domain_id, m.Group.name == name)
+            ):
                 raise conflict("group", f"a group named {name!r} exists in domain {domain_id}")
             group = m.Group(
                 id=attrs.pop("id", None) or m.new_id(),
@@ -186,7 +200,9 @@ class Users:
                 raise ValidationError("A group's domain_id cannot be changed.")
             if "name" in attrs and attrs["name"] != group.name:
                 if await s.scalar(
-                    select(m.Group.id).where(m.Group.domain_id == group.domain_id, m.Group.name == attrs["name"])
+                    select(m.Group.id).where(
+                        m.Group.domain_id == group.domain_id, m.Group.name == attrs["name"]
+                    )
                 ):
                     raise conflict("group", f"a group named {attrs['name']!r} exists")
                 group.name = attrs["name"]
