@@ -17,13 +17,14 @@ def build(
 ) -> Starlette:
     """Identity always validates tokens itself, with its own keys."""
     cfg = service.core.cfg
+    base_url = SERVICES["identity"].endpoint_url(cfg.public_url)
     api = ServiceAPI(
         name="identity",
         routes=ROUTES,
         service=service,
-        renderer=errors.render,
+        renderer=errors.renderer(base_url),
         validator=validator or service,
         enforcer=enforcer,
-        base_url=SERVICES["identity"].endpoint_url(cfg.public_url),
+        base_url=base_url,
     )
     return api.asgi()

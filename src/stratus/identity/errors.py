@@ -8,6 +8,7 @@ from starlette.responses import Response
 from stratus.common.errors import (
     BadRequest,
     Conflict,
+    ErrorRenderer,
     Forbidden,
     NotFound,
     StratusError,
@@ -21,7 +22,7 @@ __all__ = [
     "NotFound",
     "Unauthorized",
     "ValidationError",
-    "render",
+    "renderer",
 ]
 
 
@@ -37,11 +38,20 @@ def conflict(kind: str, detail: str) -> Conflict:
     return Conflict(f"Conflict occurred attempting to store {kind} - {detail}.")
 
 
-def render(exc: StratusError) -> Response:
-    body = {"error": {"code": exc.status, "title": exc.title, "message": exc.message}}
-    headers = dict(exc.headers)
-    if exc.status == 401:
-        headers.setdefault("WWW-Authenticate", 'Keystone uri="/identity"')
-    return Response(
-        orjson.dumps(body), status_code=exc.status, headers=headers, media_type="application/json"
-    )
+def renderer(base_url: str) -> ErrorRenderer:
+    """The error renderer of an identity API reached at ``base_url``."""
+    challenge = f'Keystone uri="{base_url}"'
+
+    def render(exc: StratusError) -> Response:
+        body = {"error": {"code": exc.status, "title": exc.title, "message": exc.message}}
+        headers = dict(exc.headers)
+        if exc.status == 401:
+            headers.setdefault("WWW-Authenticate", challenge)
+        return Response(
+            orjson.dumps(body),
+            status_code=exc.status,
+            headers=headers,
+            media_type="application/json",
+        )
+
+    return render
