@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything Stratus needs on a Debian 12 machine, as root:
-# Debian packages, then a virtual environment in .venv with Stratus in it.
+# Debian packages, then a virtual environment in .venv with Stratus and the
+# OpenStack clients (openstack, openstacksdk) in it.
 #   scripts/setup.sh          what running the cloud needs
 #   scripts/setup.sh test     also what the test suite needs (PostgreSQL, the OpenStack clients)
 # Safe to run again: it installs only what is missing.
@@ -35,7 +36,7 @@ if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
 
-extras=""
+extras="[clients]"
 [ "$mode" = test ] && extras="[test]"
 # Reinstall only when the dependencies changed.
 stamp=".venv/.stratus-installed$extras"
