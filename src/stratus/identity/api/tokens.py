@@ -8,7 +8,7 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.identity.api import views
 from stratus.identity.errors import BadRequest, Forbidden, NotFound
 from stratus.identity.service import IdentityService
-from stratus.identity.service.auth import TokenInvalid, render_token
+from stratus.identity.service.auth import AuthInfo, TokenInvalid, render_token
 from stratus.identity.service.tokens import TokenPayload
 
 
@@ -19,26 +19,22 @@ async def create(req: ApiRequest) -> Response:
     return json_response(body, status=201, headers={"X-Subject-Token": token})
 
 
-async def _subject(req: ApiRequest, action: str) -> tuple[str, TokenPayload]:
+async def _subject(req: ApiRequest, action: str) -> tuple[str, TokenPayload, AuthInfo]:
+    """The token named by X-Subject-Token, validated, once the caller may act on it."""
     subject = req.raw.headers.get("x-subject-token")
     if not subject:
         raise BadRequest("The X-Subject-Token header names the token to act on.")
     svc: IdentityService = req.service
     try:
-        payload = svc.auth.decode(subject)
-    except TokenInvalid as exc:
-        raise NotFound(f"Could not find token: {exc.message}") from exc
-    req.authorize(action, {"target.token.user_id": payload.user_id})
-    return subject, payload
-
-
-async def show(req: ApiRequest) -> Response:
-    svc: IdentityService = req.service
-    subject, _ = await _subject(req, "identity:validate_token")
-    try:
         payload, info = await svc.auth.validate(subject)
     except TokenInvalid as exc:
         raise NotFound(f"Could not find token: {exc.message}") from exc
+    req.authorize(action, {"target.token.user_id": payload.user_id})
+    return subject, payload, info
+
+
+async def show(req: ApiRequest) -> Response:
+    subject, payload, info = await _subject(req, "identity:validate_token")
     if req.raw.method == "HEAD":
         return empty_response(200, headers={"X-Subject-Token": subject})
     body = render_token(payload, info, catalog=not req.query.nocatalog)
@@ -47,7 +43,7 @@ async def show(req: ApiRequest) -> Response:
 
 async def delete(req: ApiRequest) -> Response:
     svc: IdentityService = req.service
-    _, payload = await _subject(req, "identity:revoke_token")
+    _, payload, _ = await _subject(req, "identity:revoke_token")
     await svc.auth.revoke(payload)
     return empty_response()
 
