@@ -21,6 +21,9 @@ from stratus.common.policy import Enforcer
 from stratus.identity import app as identity_app
 from stratus.identity import policies as identity_policies
 from stratus.identity.service import IdentityService
+from stratus.image import app as image_app
+from stratus.image import policies as image_policies
+from stratus.image.service import ImageService
 from stratus.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -32,8 +35,13 @@ class Cloud:
     def __init__(self, cfg: Config):
         self.cfg = cfg
         self.db = Database(cfg.database_url, echo=cfg.database.echo)
-        self.enforcer = Enforcer.from_file(identity_policies.RULES, cfg.data_path(cfg.policy.file))
+        self.enforcer = Enforcer.from_file(
+            {**identity_policies.RULES, **image_policies.RULES}, cfg.data_path(cfg.policy.file)
+        )
         self.identity = IdentityService(cfg, self.db)
+        self.image: ImageService | None = None
+        if "image" in cfg.services.enabled:
+            self.image = ImageService(cfg, self.db)
         self.remote: RemoteValidator | None = None
         if cfg.auth.mode == "remote":
             self.remote = RemoteValidator(cfg.auth)
@@ -45,8 +53,12 @@ class Cloud:
     async def start(self) -> None:
         await self.db.migrate()
         await self.identity.start()
+        if self.image is not None:
+            await self.image.start()
 
     async def stop(self) -> None:
+        if self.image is not None:
+            await self.image.stop()
         await self.identity.stop()
         if self.remote is not None:
             await self.remote.close()
@@ -57,6 +69,10 @@ class Cloud:
         if "identity" in self.cfg.services.enabled:
             mounts.append(
                 Mount(SERVICES["identity"].prefix, identity_app.build(self.identity, self.enforcer))
+            )
+        if self.image is not None:
+            mounts.append(
+                Mount(SERVICES["image"].prefix, image_app.build(self.image, self.enforcer, self.validator))
             )
 
         @asynccontextmanager

@@ -1,3 +1,4 @@
 """Every service's tables, imported so that one metadata knows them all."""
 
 from stratus.identity import models as identity_models  # noqa: F401
+from stratus.image import models as image_models  # noqa: F401

@@ -20,4 +20,5 @@ class ServiceInfo:
 
 SERVICES: dict[str, ServiceInfo] = {
     "identity": ServiceInfo("identity", "identity", "keystone", "/identity"),
+    "image": ServiceInfo("image", "image", "glance", "/image"),
 }

@@ -32,6 +32,7 @@ from stratus.common.errors import (
     PayloadTooLarge,
     StratusError,
     Unauthorized,
+    UnsupportedMediaType,
 )
 from stratus.common.policy import Enforcer
 
@@ -49,6 +50,11 @@ class Schema(BaseModel):
 
 class NoBody(Schema):
     """The route takes no request body."""
+
+
+class RawBody(Schema):
+    """The handler reads the request body itself, as a stream
+    (``req.raw.stream()``): uploads of any size, never held in memory."""
 
 
 class NoQuery(BaseModel):
@@ -79,6 +85,8 @@ class Route:
     body: type[BaseModel] = NoBody
     query: type[BaseModel] = NoQuery
     public: bool = False  # no token needed (discovery, authentication)
+    # Content types a body may have (None: any); others get 415.
+    content_types: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -175,7 +183,9 @@ class ServiceAPI:
         self.base_url = base_url.rstrip("/")
 
     def _endpoint(self, route: Route) -> Callable[[Request], Awaitable[Response]]:
-        takes_body = route.body is not NoBody
+        takes_body = route.body not in (NoBody, RawBody)
+        # A body schema whose JSON is not an object names the field it fills.
+        wrap_key: str | None = getattr(route.body, "wrap_key", None)
 
         async def endpoint(request: Request) -> Response:
             request_id = request_id_of(request.scope)
@@ -198,8 +208,17 @@ class ServiceAPI:
                 except ValidationError as exc:
                     raise BadRequest(describe_validation_error(exc)) from exc
                 body: Any = None
+                if route.content_types is not None and route.body is not NoBody:
+                    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if ctype not in route.content_types:
+                        raise UnsupportedMediaType(
+                            f"Content-Type {ctype or '(none)'} is not accepted here; "
+                            f"use {' or '.join(route.content_types)}."
+                        )
                 if takes_body:
                     raw = await _read_json(request)
+                    if wrap_key is not None:
+                        raw = {wrap_key: raw}
                     try:
                         body = route.body.model_validate(raw if raw is not None else {})
                     except ValidationError as exc:

@@ -68,13 +68,28 @@ class AuthConfig(_Section):
     cache_ttl: float = Field(30.0, ge=0)
 
 
+class ImageConfig(_Section):
+    store: Literal["file"] = "file"
+    # Folder of the file store (relative paths are in the data folder).
+    file_dir: str = "images"
+    max_image_size: int = Field(1 << 40, ge=1)
+    # Per-project defaults; 0 means unlimited.
+    quota_images: int = Field(0, ge=0)
+    quota_bytes: int = Field(0, ge=0)
+    import_methods: list[str] = ["glance-direct", "web-download"]
+    # Hosts (name or name:port) web-download may fetch from; none by default.
+    web_download_allowed_hosts: list[str] = []
+    # Convert imported images to this disk format with qemu-img ("" = keep).
+    import_convert_to: str = ""
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity"]
+    enabled: list[str] = ["identity", "image"]
 
 
 class LoggingConfig(_Section):
@@ -89,6 +104,7 @@ class Config(_Section):
     database: DatabaseConfig = DatabaseConfig()
     identity: IdentityConfig = IdentityConfig()
     auth: AuthConfig = AuthConfig()
+    image: ImageConfig = ImageConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -220,13 +236,30 @@ service_project = ""
 service_domain = "Default"
 cache_ttl = 30.0
 
+[image]
+# Where image data is kept: "file" (a folder).
+store = "file"
+file_dir = "images"
+# Largest image, in bytes (1 TiB).
+max_image_size = 1099511627776
+# Per-project quotas (0 = unlimited); identity's unified limits
+# image_count_total and image_size_total (MiB) override them per project.
+quota_images = 0
+quota_bytes = 0
+# Interoperable import methods offered.
+import_methods = ["glance-direct", "web-download"]
+# Hosts (name or name:port) web-download may fetch from; none by default.
+web_download_allowed_hosts = []
+# Convert imported images to this disk format with qemu-img ("" = keep).
+import_convert_to = ""
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity"]
+enabled = ["identity", "image"]
 
 [logging]
 level = "INFO"

@@ -1,0 +1,84 @@
+"""Image request schemas.
+
+Glance takes an image's free-form properties at the top level of the create
+body, so that body is validated as one ``image`` field (``wrap_key``) whose
+model keeps unknown keys; their values are checked by the service (strings,
+as Glance's schema says)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from stratus.common.api import Query, Schema
+
+PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",)
+DATA_TYPES = ("application/octet-stream",)
+
+
+class ImageCreate(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class ImageCreateBody(Schema):
+    wrap_key: ClassVar[str] = "image"
+    image: ImageCreate
+
+
+class PatchOp(Schema):
+    op: str
+    path: str
+    value: Any = None
+
+
+class PatchBody(Schema):
+    wrap_key: ClassVar[str] = "ops"
+    ops: list[PatchOp] = Field(max_length=500)
+
+
+class MemberCreate(Schema):
+    member: str = Field(min_length=1, max_length=255)
+
+
+class MemberUpdate(Schema):
+    status: str
+
+
+class ImportMethod(Schema):
+    name: str
+    uri: str | None = Field(default=None, max_length=4096)
+    glance_image_id: str | None = Field(default=None)
+    glance_region: str | None = Field(default=None)
+    glance_service_interface: str | None = Field(default=None)
+
+
+class ImportBody(Schema):
+    method: ImportMethod
+    all_stores: bool | None = None
+    all_stores_must_succeed: bool | None = None
+    stores: list[str] | None = None
+
+
+class ImageListQuery(Query):
+    model_config = ConfigDict(extra="allow")
+    limit: int = Field(default=25, ge=0)
+    marker: str | None = None
+    sort_key: str | None = None
+    sort_dir: str | None = None
+    sort: str | None = None
+    name: str | None = None
+    status: str | None = None
+    visibility: str | None = None
+    owner: str | None = None
+    member_status: str | None = None
+    size_min: int | None = Field(default=None, ge=0)
+    size_max: int | None = Field(default=None, ge=0)
+    id: str | None = None
+    disk_format: str | None = None
+    container_format: str | None = None
+    protected: str | None = None
+    os_hidden: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    tag: str | None = None

@@ -1,0 +1,62 @@
+"""Image errors, rendered as Glance (webob) renders them for JSON clients."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response
+
+from stratus.common.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    StratusError,
+    UnsupportedMediaType,
+)
+
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "PayloadTooLarge",
+    "UnsupportedMediaType",
+    "render",
+    "image_not_found",
+]
+
+
+class QuotaExceeded(StratusError):
+    status = 413
+    title = "Request Entity Too Large"
+    default_message = "The project's image quota is exceeded."
+
+
+class ServiceUnavailable(StratusError):
+    status = 503
+    title = "Service Unavailable"
+    default_message = "The image store is unavailable."
+
+
+def image_not_found(image_id: str) -> NotFound:
+    return NotFound(f"No image found with ID {image_id}")
+
+
+def render(exc: StratusError) -> Response:
+    body = {"message": exc.message, "code": f"{exc.status} {exc.title}", "title": exc.title}
+    return Response(
+        orjson.dumps(body),
+        status_code=exc.status,
+        headers=dict(exc.headers),
+        media_type="application/json",
+    )
+
+
+class RangeNotSatisfiable(StratusError):
+    status = 416
+    title = "Requested Range Not Satisfiable"
+    default_message = "The requested range is outside the image data."
+
+    def __init__(self, size: int):
+        super().__init__(headers={"Content-Range": f"bytes */{size}"})

@@ -1,0 +1,51 @@
+"""The image service layer: one facade over its parts."""
+
+from __future__ import annotations
+
+import logging
+
+from stratus.common.config import Config
+from stratus.common.db import Database
+from stratus.image.drivers.base import Store
+from stratus.image.drivers.file import FileStore
+from stratus.image.service.data import Data
+from stratus.image.service.images import Images
+from stratus.image.service.imports import Imports
+from stratus.image.service.quota import LimitLookup, Quota
+
+log = logging.getLogger(__name__)
+
+
+def make_store(cfg: Config) -> Store:
+    if cfg.image.store == "file":
+        return FileStore(cfg.data_path(cfg.image.file_dir))
+    raise ValueError(f"unknown image store {cfg.image.store!r}")
+
+
+class ImageService:
+    def __init__(
+        self,
+        cfg: Config,
+        db: Database,
+        store: Store | None = None,
+        limits: LimitLookup | None = None,
+    ):
+        self.cfg = cfg
+        self.store = store or make_store(cfg)
+        self.quota = Quota(db, cfg.image.quota_images, cfg.image.quota_bytes, limits)
+        self.images = Images(db, self.quota)
+        self.data = Data(db, self.images, self.store, self.quota, cfg.image.max_image_size)
+        self.imports = Imports(
+            db,
+            self.images,
+            self.data,
+            methods=cfg.image.import_methods,
+            allowed_hosts=cfg.image.web_download_allowed_hosts,
+            convert_to=cfg.image.import_convert_to,
+        )
+
+    async def start(self) -> None:
+        await self.imports.recover()
+
+    async def stop(self) -> None:
+        await self.imports.stop()
