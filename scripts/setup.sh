@@ -9,7 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-run}
-packages=(python3 python3-venv python3-dev gcc)
+# qemu-utils: qemu-img, for image conversion at import (and compute later).
+packages=(python3 python3-venv python3-dev gcc qemu-utils)
 if [ "$mode" = test ]; then
     packages+=(postgresql)
 fi

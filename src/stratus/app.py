@@ -72,7 +72,10 @@ class Cloud:
             )
         if self.image is not None:
             mounts.append(
-                Mount(SERVICES["image"].prefix, image_app.build(self.image, self.enforcer, self.validator))
+                Mount(
+                    SERVICES["image"].prefix,
+                    image_app.build(self.image, self.enforcer, self.validator),
+                )
             )
 
         @asynccontextmanager

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import orjson
+import html
+
 from starlette.responses import Response
 
 from stratus.common.errors import (
@@ -44,12 +45,18 @@ def image_not_found(image_id: str) -> NotFound:
 
 
 def render(exc: StratusError) -> Response:
-    body = {"message": exc.message, "code": f"{exc.status} {exc.title}", "title": exc.title}
+    """Glance answers errors as webob's HTML page; its clients parse that
+    (glanceclient cannot read a JSON error body)."""
+    status = f"{exc.status} {exc.title}"
+    body = (
+        f"<html>\n <head>\n  <title>{status}</title>\n </head>\n <body>\n"
+        f"  <h1>{status}</h1>\n  {html.escape(exc.message)}<br /><br />\n\n\n\n </body>\n</html>"
+    )
     return Response(
-        orjson.dumps(body),
+        body.encode(),
         status_code=exc.status,
         headers=dict(exc.headers),
-        media_type="application/json",
+        media_type="text/html; charset=UTF-8",
     )
 
 
