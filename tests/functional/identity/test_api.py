@@ -296,6 +296,27 @@ def test_project_tags(server: Server) -> None:
         assert c.get(f"/projects/{pid}/tags").json()["tags"] == []
 
 
+def test_concurrent_tag_replacement_is_atomic(server: Server) -> None:
+    """PUT /tags replaces the whole set: concurrent replacements leave one of them, whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    token = client(server).headers["X-Auth-Token"]
+    with client(server) as c:
+        project = make_project(c)
+    url = f"{server.auth_url}/projects/{project['id']}/tags"
+
+    def put(i: int) -> int:
+        body = {"tags": ["a", "b", f"c{i}"]}
+        return httpx.put(url, json=body, headers={"X-Auth-Token": token}, timeout=30).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(put, range(8)))
+    assert codes == [200] * 8
+    with client(server) as c:
+        tags = sorted(c.get(f"/projects/{project['id']}/tags").json()["tags"])
+    assert len(tags) == 3 and tags[:2] == ["a", "b"] and tags[2].startswith("c"), tags
+
+
 def test_project_tag_filters(server: Server) -> None:
     a, b = unique("ta"), unique("tb")
     with client(server) as c:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -191,7 +193,6 @@ def test_no_500_on_odd_input(server: Server) -> None:
         odd = [
             c.get("/projects", params={"limit": "-1"}),
             c.get("/projects", params={"limit": "abc"}),
-            c.get("/projects", params={"marker": "\x00"}),
             c.get("/projects", params={"enabled": "maybe"}),
             c.get("/projects", params={"name__contains": "%_\\"}),
             c.get("/role_assignments", params={"user.id": "nope", "effective": "true"}),
@@ -230,3 +231,105 @@ def test_no_500_on_odd_input(server: Server) -> None:
         assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
         if resp.status_code >= 400:
             assert_keystone_error(resp, resp.status_code)
+
+
+def test_nul_character_is_not_500(server: Server) -> None:
+    """A NUL character anywhere in the input is refused or ignored, never a crash."""
+    with client(server) as c:
+        responses = [
+            c.get("/projects", params={"marker": "\x00"}),
+            c.get("/projects", params={"name": "a\x00b"}),
+            c.get("/projects", params={"name__contains": "a\x00b"}),
+            c.get("/projects", params={"tags": "a\x00"}),
+            c.get("/projects", params={"domain_id": "\x00"}),
+            c.get("/users", params={"name": "a\x00"}),
+            c.get("/projects/a%00b"),
+            c.get("/users/a%00b"),
+            c.get("/domains/%00"),
+            c.post("/projects", json={"project": {"name": unique("nul") + "\x00"}}),
+            c.post("/users", json={"user": {"name": unique("nul") + "\x00"}}),
+            c.post("/roles", json={"role": {"name": unique("nul") + "\x00"}}),
+            c.post("/regions", json={"region": {"id": unique("nul") + "\x00"}}),
+        ]
+    for resp in responses:
+        assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code}"
+        if resp.status_code >= 400:
+            assert_keystone_error(resp, resp.status_code)
+
+
+def test_nul_character_in_login_is_401_not_500(server: Server) -> None:
+    """Unauthenticated callers must not be able to crash the token endpoint."""
+    by_name = issue(server, password_auth({"name": "ad\x00min", "domain": {"id": "default"}}, "x"))
+    by_id = issue(server, password_auth("ad\x00min", "x"))
+    for resp in (by_name, by_id):
+        assert resp.status_code in (400, 401), resp.text
+        assert_keystone_error(resp, resp.status_code)
+
+
+def test_huge_limit_is_not_500(server: Server) -> None:
+    with client(server) as c:
+        resp = c.get("/projects", params={"limit": "99999999999999999999"})
+    assert resp.status_code in (200, 400), resp.text
+    if resp.status_code == 200:
+        assert any(p["name"] == "admin" for p in resp.json()["projects"])
+    else:
+        assert_keystone_error(resp, 400)
+
+
+@pytest.mark.parametrize("attr", ["name", "enabled"])
+def test_null_user_attribute_is_400(server: Server, attr: str) -> None:
+    with client(server) as c:
+        user = make_user(c)
+        resp = c.patch(f"/users/{user['id']}", json={"user": {attr: None}})
+        assert_keystone_error(resp, 400)
+        shown = c.get(f"/users/{user['id']}").json()["user"]
+    assert shown["name"] == user["name"]
+    assert shown["enabled"] is True
+
+
+@pytest.mark.parametrize("kind", ["project", "user", "group", "role", "domain"])
+def test_whitespace_only_name_is_400(server: Server, kind: str) -> None:
+    """Keystone's name schema requires a non-blank character."""
+    with client(server) as c:
+        resp = c.post(f"/{kind}s", json={kind: {"name": "   "}})
+    assert_keystone_error(resp, 400)
+
+
+def _parallel(count: int, call: Any) -> list[int]:
+    with ThreadPoolExecutor(count) as pool:
+        return sorted(pool.map(lambda i: call(i).status_code, range(count)))
+
+
+@pytest.mark.parametrize("kind", ["project", "user", "group", "role", "domain"])
+def test_concurrent_duplicate_creates_are_409_not_500(server: Server, kind: str) -> None:
+    name = f"race-{kind}-{uuid.uuid4().hex[:8]}"
+    token = admin_token(server)
+    url = f"{server.auth_url}/{kind}s"
+    codes = _parallel(
+        16, lambda _: httpx.post(url, json={kind: {"name": name}}, headers={"X-Auth-Token": token}, timeout=30)
+    )
+    assert codes == [201] + [409] * 15
+    with client(server) as c:
+        assert len(c.get(f"/{kind}s", params={"name": name}).json()[f"{kind}s"]) == 1
+
+
+def test_concurrent_idempotent_puts_are_not_500(server: Server) -> None:
+    """PUT of a grant, a membership or a tag may be repeated, also at the same time."""
+    token = admin_token(server)
+    with client(server) as c:
+        user = make_user(c)
+        project = make_project(c)
+        group = c.post("/groups", json={"group": {"name": unique("g")}}).json()["group"]
+        rid = c.get("/roles", params={"name": "member"}).json()["roles"][0]["id"]
+    headers = {"X-Auth-Token": token}
+    base = server.auth_url
+    grant_url = f"{base}/projects/{project['id']}/users/{user['id']}/roles/{rid}"
+    member_url = f"{base}/groups/{group['id']}/users/{user['id']}"
+    tag_url = f"{base}/projects/{project['id']}/tags/shared"
+    assert _parallel(8, lambda _: httpx.put(grant_url, headers=headers, timeout=30)) == [204] * 8
+    assert _parallel(8, lambda _: httpx.put(member_url, headers=headers, timeout=30)) == [204] * 8
+    assert _parallel(8, lambda _: httpx.put(tag_url, headers=headers, timeout=30)) == [201] * 8
+    with client(server) as c:
+        rows = c.get("/role_assignments", params={"user.id": user["id"]}).json()["role_assignments"]
+        assert len(rows) == 1
+        assert c.get(f"/projects/{project['id']}/tags").json()["tags"] == ["shared"]
