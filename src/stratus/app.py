@@ -41,10 +41,13 @@ class Cloud:
         self.identity = IdentityService(cfg, self.db)
         self.image: ImageService | None = None
         if "image" in cfg.services.enabled:
-            self.image = ImageService(cfg, self.db)
+            self.image = ImageService(cfg, self.db, limits=self._image_limit)
         self.remote: RemoteValidator | None = None
         if cfg.auth.mode == "remote":
             self.remote = RemoteValidator(cfg.auth)
+
+    async def _image_limit(self, project_id: str, resource: str) -> int | None:
+        return await self.identity.limits.effective(project_id, "image", resource)
 
     @property
     def validator(self) -> TokenValidator:

@@ -207,3 +207,39 @@ class IdentityState(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RegisteredLimit(Base):
+    """A default limit on a resource of a service (Keystone unified limits)."""
+
+    __tablename__ = "identity_registered_limit"
+    __table_args__ = (UniqueConstraint("service_id", "region_id", "resource_name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_service.id", ondelete="CASCADE"), index=True
+    )
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("identity_region.id"), nullable=True)
+    resource_name: Mapped[str] = mapped_column(String(255))
+    default_limit: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Limit(Base):
+    """A project's own limit on a resource, overriding the registered default."""
+
+    __tablename__ = "identity_limit"
+    __table_args__ = (UniqueConstraint("project_id", "service_id", "region_id", "resource_name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    domain_id: Mapped[str | None] = mapped_column(ID, nullable=True)
+    service_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_service.id", ondelete="CASCADE"), index=True
+    )
+    region_id: Mapped[str | None] = mapped_column(ForeignKey("identity_region.id"), nullable=True)
+    resource_name: Mapped[str] = mapped_column(String(255))
+    resource_limit: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -85,6 +85,18 @@ RULES: dict[str, str] = {
     "identity:create_endpoint": "rule:admin_required",
     "identity:update_endpoint": "rule:admin_required",
     "identity:delete_endpoint": "rule:admin_required",
+    # unified limits
+    "identity:get_registered_limit": "@",
+    "identity:list_registered_limits": "@",
+    "identity:create_registered_limits": "rule:admin_required",
+    "identity:update_registered_limit": "rule:admin_required",
+    "identity:delete_registered_limit": "rule:admin_required",
+    "identity:get_limit_model": "@",
+    "identity:get_limit": "rule:admin_required or project_id:%(target.limit.project_id)s",
+    "identity:list_limits": "@",
+    "identity:create_limits": "rule:admin_required",
+    "identity:update_limit": "rule:admin_required",
+    "identity:delete_limit": "rule:admin_required",
     # application credentials
     "identity:get_application_credential": "rule:admin_or_owner",
     "identity:list_application_credentials": "rule:admin_or_owner",

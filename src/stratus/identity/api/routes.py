@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
-from stratus.common.api import NoBody, NoQuery, Route
-from stratus.identity.api import catalog, credentials, discovery, projects, roles, tokens, users
+from stratus.common.api import Route
+from stratus.identity.api import (
+    catalog,
+    credentials,
+    discovery,
+    limits,
+    projects,
+    roles,
+    tokens,
+    users,
+)
 from stratus.identity.api import schemas as s
 
 
@@ -137,6 +146,23 @@ ROUTES: list[Route] = [
         "PATCH", "/v3/endpoints/{endpoint_id}", catalog.endpoint_update, body=s.EndpointUpdateBody
     ),
     Route("DELETE", "/v3/endpoints/{endpoint_id}", catalog.endpoint_delete),
+    # unified limits
+    Route("GET", "/v3/registered_limits", limits.registered_index, query=s.LimitListQuery),
+    Route(
+        "POST", "/v3/registered_limits", limits.registered_create, body=s.RegisteredLimitsCreateBody
+    ),
+    Route("GET", "/v3/registered_limits/{limit_id}", limits.registered_show),
+    Route(
+        "PATCH",
+        "/v3/registered_limits/{limit_id}",
+        limits.registered_update,
+        body=s.RegisteredLimitUpdateBody,
+    ),
+    Route("DELETE", "/v3/registered_limits/{limit_id}", limits.registered_delete),
+    Route("GET", "/v3/limits/model", limits.model),
+    Route("GET", "/v3/limits", limits.index, query=s.LimitListQuery),
+    Route("POST", "/v3/limits", limits.create, body=s.LimitsCreateBody),
+    Route("GET", "/v3/limits/{limit_id}", limits.show),
+    Route("PATCH", "/v3/limits/{limit_id}", limits.update, body=s.LimitUpdateBody),
+    Route("DELETE", "/v3/limits/{limit_id}", limits.delete),
 ]
-
-__all__ = ["ROUTES", "NoBody", "NoQuery"]

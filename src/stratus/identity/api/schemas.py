@@ -451,3 +451,61 @@ class AppCredCreate(Schema):
 
 class AppCredCreateBody(Schema):
     application_credential: AppCredCreate
+
+
+# -- unified limits -----------------------------------------------------------------
+
+
+class RegisteredLimitCreate(Schema):
+    service_id: Id
+    region_id: str | None = None
+    resource_name: Name
+    default_limit: int
+    description: Description = None
+
+
+class RegisteredLimitUpdate(Schema):
+    service_id: Id | None = None
+    region_id: str | None = None
+    resource_name: Name | None = None
+    default_limit: int | None = None
+    description: Description = None
+
+
+class RegisteredLimitsCreateBody(Schema):
+    registered_limits: list[RegisteredLimitCreate] = Field(min_length=1)
+
+
+class RegisteredLimitUpdateBody(Schema):
+    registered_limit: RegisteredLimitUpdate
+
+
+class LimitCreate(Schema):
+    project_id: Id | None = None
+    domain_id: Id | None = None
+    service_id: Id
+    region_id: str | None = None
+    resource_name: Name
+    resource_limit: int
+    description: Description = None
+
+
+class LimitUpdate(Schema):
+    resource_limit: int | None = None
+    description: Description = None
+
+
+class LimitsCreateBody(Schema):
+    limits: list[LimitCreate] = Field(min_length=1)
+
+
+class LimitUpdateBody(Schema):
+    limit: LimitUpdate
+
+
+class LimitListQuery(Query):
+    service_id: str | None = None
+    region_id: str | None = None
+    resource_name: str | None = None
+    project_id: str | None = None
+    domain_id: str | None = None

@@ -233,3 +233,29 @@ def implied(prior: m.Role, implies: Sequence[m.Role], base: str) -> dict[str, An
         "prior_role": role_ref(prior, base),
         "implies": [role_ref(r, base) for r in implies],
     }
+
+
+def registered_limit(r: m.RegisteredLimit, base: str) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "service_id": r.service_id,
+        "region_id": r.region_id,
+        "resource_name": r.resource_name,
+        "default_limit": r.default_limit,
+        "description": r.description,
+        "links": _link(base, f"registered_limits/{r.id}"),
+    }
+
+
+def limit(r: m.Limit, base: str) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "project_id": r.project_id,
+        "domain_id": r.domain_id,
+        "service_id": r.service_id,
+        "region_id": r.region_id,
+        "resource_name": r.resource_name,
+        "resource_limit": r.resource_limit,
+        "description": r.description,
+        "links": _link(base, f"limits/{r.id}"),
+    }

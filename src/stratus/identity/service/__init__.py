@@ -14,6 +14,7 @@ from stratus.identity.service.bootstrap import bootstrap
 from stratus.identity.service.catalog import Catalog
 from stratus.identity.service.core import Core
 from stratus.identity.service.credentials import Credentials
+from stratus.identity.service.limits import Limits
 from stratus.identity.service.projects import Projects
 from stratus.identity.service.roles import Roles
 from stratus.identity.service.users import Users
@@ -31,6 +32,7 @@ class IdentityService:
         self.roles = Roles(self.core)
         self.catalog = Catalog(self.core)
         self.credentials = Credentials(self.core)
+        self.limits = Limits(self.core)
         self.auth = Auth(self.core, self.roles, self.catalog)
         self._sync_task: asyncio.Task[None] | None = None
 
