@@ -790,3 +790,47 @@ def test_deleting_user_invalidates_tokens(server: Server) -> None:
     with client(server, token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 401
 
+
+
+def test_domain_role_and_inherited_project_role(server: Server) -> None:
+    with client(server) as c:
+        user = make_user(c)
+        domain = create(c, "domain", {"name": unique("dom")})
+        project = make_project(c, domain_id=domain["id"])
+        reader, member = role_id(c, "reader"), role_id(c, "member")
+        assert c.put(f"/domains/{domain['id']}/users/{user['id']}/roles/{reader}").status_code == 204
+        inherited = f"/OS-INHERIT/domains/{domain['id']}/users/{user['id']}/roles/{member}/inherited_to_projects"
+        assert c.put(inherited).status_code == 204
+        assert c.head(inherited).status_code == 204
+    dom_token = issue(server, password_auth(user["id"], user["password"], {"domain": {"id": domain["id"]}}))
+    assert dom_token.status_code == 201, dom_token.text
+    assert dom_token.json()["token"]["domain"]["id"] == domain["id"]
+    assert role_names(dom_token.json()["token"]) == {"reader"}
+    proj_token = issue(server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}}))
+    assert proj_token.status_code == 201, proj_token.text
+    assert role_names(proj_token.json()["token"]) == {"member", "reader"}
+    unscoped = token_for(server, user["id"], user["password"])
+    with client(server, unscoped) as c:
+        assert [d["id"] for d in c.get("/auth/domains").json()["domains"]] == [domain["id"]]
+        assert [p["id"] for p in c.get("/auth/projects").json()["projects"]] == [project["id"]]
+
+
+def test_disabled_project_or_domain_refuses_tokens(server: Server) -> None:
+    with client(server) as c:
+        user = make_user(c)
+        domain = create(c, "domain", {"name": unique("dom")})
+        project = make_project(c, domain_id=domain["id"])
+        grant(c, project["id"], user["id"], "member")
+    scope = {"project": {"id": project["id"]}}
+    token = token_for(server, user["id"], user["password"], project["id"])
+    with client(server) as c:
+        c.patch(f"/projects/{project['id']}", json={"project": {"enabled": False}})
+    assert issue(server, password_auth(user["id"], user["password"], scope)).status_code == 401
+    with client(server, token) as c:
+        assert c.get(f"/projects/{project['id']}").status_code == 401
+    with client(server) as c:
+        c.patch(f"/projects/{project['id']}", json={"project": {"enabled": True}})
+    assert issue(server, password_auth(user["id"], user["password"], scope)).status_code == 201
+    with client(server) as c:
+        c.patch(f"/domains/{domain['id']}", json={"domain": {"enabled": False}})
+    assert issue(server, password_auth(user["id"], user["password"], scope)).status_code == 401
