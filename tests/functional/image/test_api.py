@@ -1,0 +1,751 @@
+"""The Glance v2 API in detail, over raw HTTP."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from urllib.parse import urljoin
+
+import httpx
+import pytest
+
+from tests.conftest import Server
+from tests.functional.image.conftest import (
+    OCTET,
+    PATCH_TYPE,
+    User,
+    active_image,
+    admin,
+    create_image,
+    make_user,
+    md5,
+    patch,
+    show,
+    unique,
+    upload,
+)
+
+
+@pytest.fixture(scope="module")
+def member(image_server: Server) -> User:
+    return make_user(image_server)
+
+
+@pytest.fixture()
+def c(member: User) -> Iterator[httpx.Client]:
+    with member.client() as client:
+        yield client
+
+
+@pytest.fixture()
+def ac(image_server: Server) -> Iterator[httpx.Client]:
+    with admin(image_server).client() as client:
+        yield client
+
+
+# -- discovery and schemas -------------------------------------------------------------------
+
+
+def test_version_discovery(image_server: Server) -> None:
+    resp = httpx.get(f"{image_server.url}/image/")
+    assert resp.status_code == 300
+    assert resp.headers.get("x-openstack-request-id")
+    versions = resp.json()["versions"]
+    current = [v for v in versions if v["status"] == "CURRENT"]
+    assert [v["id"] for v in current] == ["v2.16"]
+    href = current[0]["links"][0]["href"]
+    assert href == f"{image_server.url}/image/v2/"
+    assert {"v2.0", "v2.1", "v2.15"} <= {v["id"] for v in versions}
+
+
+def test_versions_list(image_server: Server) -> None:
+    resp = httpx.get(f"{image_server.url}/image/versions")
+    assert resp.status_code == 200
+    assert any(v["id"] == "v2.16" for v in resp.json()["versions"])
+
+
+@pytest.mark.parametrize("name", ["image", "images", "member", "members", "task", "tasks"])
+def test_schemas(c: httpx.Client, name: str) -> None:
+    resp = c.get(f"/v2/schemas/{name}")
+    assert resp.status_code == 200, resp.text
+    doc = resp.json()
+    assert doc.get("name") == name or name in str(doc.get("name", "")), doc
+
+
+def test_image_schema_allows_string_properties(c: httpx.Client) -> None:
+    doc = c.get("/v2/schemas/image").json()
+    assert doc["additionalProperties"] == {"type": "string"}
+    props = doc["properties"]
+    for key in ("id", "name", "status", "visibility", "checksum", "os_hash_value", "disk_format"):
+        assert key in props
+    assert props["status"].get("readOnly") is True
+
+
+def test_unknown_schema_is_404(c: httpx.Client) -> None:
+    assert c.get("/v2/schemas/nope").status_code == 404
+
+
+def test_import_info(c: httpx.Client) -> None:
+    resp = c.get("/v2/info/import")
+    assert resp.status_code == 200
+    assert set(resp.json()["import-methods"]["value"]) == {"glance-direct", "web-download"}
+
+
+def test_unauthenticated_is_401(image_server: Server) -> None:
+    resp = httpx.get(f"{image_server.url}/image/v2/images")
+    assert resp.status_code == 401
+    resp = httpx.get(f"{image_server.url}/image/v2/images", headers={"X-Auth-Token": "bogus"})
+    assert resp.status_code == 401
+
+
+# -- create ---------------------------------------------------------------------------------------
+
+
+def test_create(c: httpx.Client, member: User) -> None:
+    resp = c.post(
+        "/v2/images",
+        json={
+            "name": "created",
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "hw_disk_bus": "scsi",
+            "min_ram": 512,
+            "tags": ["a", "b"],
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    image = resp.json()
+    assert image["status"] == "queued"
+    assert image["hw_disk_bus"] == "scsi"
+    assert "properties" not in image
+    assert image["visibility"] == "shared"
+    assert image["owner"] == member.project_id
+    assert image["min_ram"] == 512
+    assert sorted(image["tags"]) == ["a", "b"]
+    assert image["size"] is None and image["checksum"] is None
+    assert image["self"] == f"/v2/images/{image['id']}"
+    assert image["file"] == f"/v2/images/{image['id']}/file"
+    assert resp.headers["location"].endswith(f"/v2/images/{image['id']}")
+    assert show(c, image["id"])["hw_disk_bus"] == "scsi"
+
+
+def test_create_with_id(c: httpx.Client) -> None:
+    image_id = "7b8fae36-3b3e-4d6d-9a67-0a9e5e5c4d21"
+    if c.get(f"/v2/images/{image_id}").status_code == 200:
+        c.delete(f"/v2/images/{image_id}")
+    assert create_image(c, id=image_id)["id"] == image_id
+    assert c.post("/v2/images", json={"id": image_id}).status_code == 409
+    assert c.post("/v2/images", json={"id": "not-a-uuid"}).status_code == 400
+
+
+@pytest.mark.parametrize("attr", ["status", "checksum", "size", "created_at", "os_hash_value", "locations"])
+def test_create_read_only_attribute_403(c: httpx.Client, attr: str) -> None:
+    value: object = 5 if attr == "size" else ([] if attr == "locations" else "x")
+    resp = c.post("/v2/images", json={"name": "ro", attr: value})
+    assert resp.status_code == 403, resp.text
+    assert resp.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"disk_format": "floppy"},
+        {"container_format": "zip"},
+        {"visibility": "everyone"},
+        {"min_ram": -1},
+        {"min_disk": "1"},
+        {"protected": "yes"},
+        {"name": "x" * 256},
+        {"custom": 5},
+        {"tags": "notalist"},
+    ],
+)
+def test_create_invalid_values_400(c: httpx.Client, body: dict[str, object]) -> None:
+    resp = c.post("/v2/images", json=body)
+    assert resp.status_code == 400, resp.text
+
+
+def test_create_bad_json_400(c: httpx.Client) -> None:
+    resp = c.post("/v2/images", content=b"{nope", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400
+    resp = c.post("/v2/images", json=["a", "list"])
+    assert resp.status_code == 400
+
+
+def test_create_reserved_property_403(c: httpx.Client) -> None:
+    resp = c.post("/v2/images", json={"os_glance_foo": "x"})
+    assert resp.status_code == 403
+
+
+def test_non_admin_public_403_admin_ok(c: httpx.Client, ac: httpx.Client) -> None:
+    assert c.post("/v2/images", json={"name": "pub", "visibility": "public"}).status_code == 403
+    image = create_image(c)
+    assert patch(c, image["id"], [{"op": "replace", "path": "/visibility", "value": "public"}]).status_code == 403
+    assert show(c, image["id"])["visibility"] == "shared"
+    resp = patch(ac, image["id"], [{"op": "replace", "path": "/visibility", "value": "public"}])
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["visibility"] == "public"
+    created = create_image(ac, visibility="public")
+    assert created["visibility"] == "public"
+
+
+def test_non_admin_cannot_set_another_owner(c: httpx.Client, ac: httpx.Client, member: User) -> None:
+    other = make_user(member.server)
+    assert c.post("/v2/images", json={"owner": other.project_id}).status_code == 403
+    image = create_image(ac, owner=other.project_id)
+    assert image["owner"] == other.project_id
+    with other.client() as oc:
+        assert show(oc, image["id"])["owner"] == other.project_id
+
+
+def test_reader_cannot_create(image_server: Server) -> None:
+    reader = make_user(image_server, role="reader")
+    with reader.client() as rc:
+        assert rc.post("/v2/images", json={"name": "r"}).status_code == 403
+        assert rc.get("/v2/images").status_code == 200
+
+
+# -- update (JSON patch) ------------------------------------------------------------------------------
+
+
+def test_patch_requires_content_type(c: httpx.Client) -> None:
+    image = create_image(c)
+    ops = [{"op": "replace", "path": "/name", "value": "n"}]
+    resp = c.patch(f"/v2/images/{image['id']}", json=ops)
+    assert resp.status_code == 415, resp.text
+    resp = patch(c, image["id"], ops)
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["name"] == "n"
+
+
+def test_patch_add_replace_remove(c: httpx.Client) -> None:
+    image = create_image(c, color="red")
+    resp = patch(c, image["id"], [{"op": "add", "path": "/color", "value": "blue"}])
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["color"] == "blue"
+    resp = patch(
+        c,
+        image["id"],
+        [
+            {"op": "add", "path": "/shape", "value": "round"},
+            {"op": "replace", "path": "/color", "value": "green"},
+            {"op": "replace", "path": "/min_disk", "value": 3},
+        ],
+    )
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["shape"], body["color"], body["min_disk"]) == ("round", "green", 3)
+    resp = patch(c, image["id"], [{"op": "remove", "path": "/shape"}])
+    assert resp.status_code == 200, resp.text
+    assert "shape" not in resp.json()
+    assert "shape" not in show(c, image["id"])
+    # Removing or replacing what is not there is a conflict.
+    assert patch(c, image["id"], [{"op": "remove", "path": "/shape"}]).status_code == 409
+    assert patch(c, image["id"], [{"op": "replace", "path": "/nothing", "value": "x"}]).status_code == 409
+
+
+def test_patch_is_atomic(c: httpx.Client) -> None:
+    image = create_image(c, name="before")
+    resp = patch(
+        c,
+        image["id"],
+        [
+            {"op": "replace", "path": "/name", "value": "after"},
+            {"op": "replace", "path": "/size", "value": 1},
+        ],
+    )
+    assert resp.status_code == 403
+    assert show(c, image["id"])["name"] == "before"
+
+
+@pytest.mark.parametrize("path", ["/a/b", "/", "", "name", "/name/"])
+def test_patch_bad_path_400(c: httpx.Client, path: str) -> None:
+    image = create_image(c)
+    resp = patch(c, image["id"], [{"op": "add", "path": path, "value": "x"}])
+    assert resp.status_code == 400, resp.text
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        [{"op": "move", "path": "/name", "from": "/x"}],
+        [{"op": "add", "path": "/name"}],
+        [{"path": "/name", "value": "x"}],
+        {"op": "add", "path": "/name", "value": "x"},
+        [{"op": "replace", "path": "/visibility", "value": "nope"}],
+        [{"op": "add", "path": "/custom", "value": 3}],
+    ],
+)
+def test_patch_bad_operations_400(c: httpx.Client, ops: object) -> None:
+    image = create_image(c)
+    resp = patch(c, image["id"], ops)  # type: ignore[arg-type]
+    assert resp.status_code == 400, resp.text
+
+
+@pytest.mark.parametrize("path", ["/size", "/status", "/checksum", "/id", "/os_glance_x", "/created_at"])
+def test_patch_read_only_403(c: httpx.Client, path: str) -> None:
+    image = create_image(c)
+    resp = patch(c, image["id"], [{"op": "replace", "path": path, "value": "1"}])
+    assert resp.status_code == 403, resp.text
+
+
+def test_patch_core_remove_403(c: httpx.Client) -> None:
+    image = create_image(c)
+    assert patch(c, image["id"], [{"op": "remove", "path": "/name"}]).status_code == 403
+
+
+def test_patch_disk_format_only_while_queued(c: httpx.Client) -> None:
+    image = active_image(c)
+    resp = patch(c, image["id"], [{"op": "replace", "path": "/disk_format", "value": "qcow2"}])
+    assert resp.status_code == 403
+    assert show(c, image["id"])["disk_format"] == "raw"
+
+
+def test_patch_tags(c: httpx.Client) -> None:
+    image = create_image(c)
+    resp = patch(c, image["id"], [{"op": "replace", "path": "/tags", "value": ["x", "y", "x"]}])
+    assert resp.status_code == 200
+    assert sorted(resp.json()["tags"]) == ["x", "y"]
+
+
+def test_other_project_cannot_patch_or_delete(image_server: Server, c: httpx.Client) -> None:
+    image = create_image(c, visibility="community")
+    other = make_user(image_server)
+    with other.client() as oc:
+        assert show(oc, image["id"])["id"] == image["id"]
+        resp = patch(oc, image["id"], [{"op": "replace", "path": "/name", "value": "x"}])
+        assert resp.status_code in (403, 404), resp.text
+        assert oc.delete(f"/v2/images/{image['id']}").status_code in (403, 404)
+        assert oc.put(f"/v2/images/{image['id']}/tags/t").status_code in (403, 404)
+        assert upload(oc, image["id"], b"x").status_code in (403, 404)
+    assert show(c, image["id"])["status"] == "queued"
+
+
+# -- protection, deactivation, delete ------------------------------------------------------------------
+
+
+def test_protected_image_cannot_be_deleted(c: httpx.Client) -> None:
+    image = create_image(c, protected=True)
+    resp = c.delete(f"/v2/images/{image['id']}")
+    assert resp.status_code == 403
+    assert show(c, image["id"])["protected"] is True
+    assert patch(c, image["id"], [{"op": "replace", "path": "/protected", "value": False}]).status_code == 200
+    assert c.delete(f"/v2/images/{image['id']}").status_code == 204
+    assert c.get(f"/v2/images/{image['id']}").status_code == 404
+    assert c.delete(f"/v2/images/{image['id']}").status_code == 404
+
+
+def test_deactivate_reactivate(c: httpx.Client, ac: httpx.Client) -> None:
+    data = os.urandom(3000)
+    image = active_image(c, data)
+    image_id = image["id"]
+    assert c.post(f"/v2/images/{image_id}/actions/deactivate").status_code == 403
+    assert ac.post(f"/v2/images/{image_id}/actions/deactivate").status_code == 204
+    assert show(c, image_id)["status"] == "deactivated"
+    assert c.get(f"/v2/images/{image_id}/file").status_code == 403
+    resp = ac.get(f"/v2/images/{image_id}/file")
+    assert resp.status_code == 200 and resp.content == data
+    assert c.post(f"/v2/images/{image_id}/actions/reactivate").status_code == 403
+    assert ac.post(f"/v2/images/{image_id}/actions/reactivate").status_code == 204
+    assert show(c, image_id)["status"] == "active"
+    resp = c.get(f"/v2/images/{image_id}/file")
+    assert resp.status_code == 200 and resp.content == data
+
+
+def test_deactivate_queued_image_403(c: httpx.Client, ac: httpx.Client) -> None:
+    image = create_image(c)
+    assert ac.post(f"/v2/images/{image['id']}/actions/deactivate").status_code == 403
+    assert ac.post(f"/v2/images/{image['id']}/actions/reactivate").status_code == 403
+
+
+# -- tags -------------------------------------------------------------------------------------------------
+
+
+def test_tags(c: httpx.Client) -> None:
+    image = create_image(c)
+    image_id = image["id"]
+    assert c.put(f"/v2/images/{image_id}/tags/alpha").status_code == 204
+    assert c.put(f"/v2/images/{image_id}/tags/alpha").status_code == 204
+    assert c.put(f"/v2/images/{image_id}/tags/beta").status_code == 204
+    assert sorted(show(c, image_id)["tags"]) == ["alpha", "beta"]
+    assert c.delete(f"/v2/images/{image_id}/tags/alpha").status_code == 204
+    assert show(c, image_id)["tags"] == ["beta"]
+    assert c.delete(f"/v2/images/{image_id}/tags/alpha").status_code == 404
+    assert c.put("/v2/images/00000000-0000-0000-0000-000000000000/tags/x").status_code == 404
+
+
+# -- list ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def listing(image_server: Server) -> tuple[User, str, list[dict[str, object]]]:
+    """A fresh project with five images to filter and page through."""
+    user = make_user(image_server)
+    mark = unique("lst")
+    made = []
+    with user.client() as c:
+        made.append(active_image(c, b"a" * 10, name=f"{mark}-c", flavor=mark, tags=["red"]))
+        made.append(active_image(c, b"b" * 100, name=f"{mark}-a", tags=["red", "blue"]))
+        made.append(active_image(c, b"c" * 1000, name=f"{mark}-e", disk_format="ami"))
+        made.append(create_image(c, name=f"{mark}-b", visibility="private"))
+        made.append(create_image(c, name=f"{mark}-d", flavor=mark))
+    return user, mark, made
+
+
+def _ids(resp: httpx.Response) -> set[str]:
+    assert resp.status_code == 200, resp.text
+    return {i["id"] for i in resp.json()["images"]}
+
+
+def test_list_filters(listing: tuple[User, str, list[dict[str, object]]]) -> None:
+    user, mark, made = listing
+    ids = [str(i["id"]) for i in made]
+    with user.client() as c:
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id})) == set(ids)
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "name": f"{mark}-a"})) == {ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "name": f"in:{mark}-a,{mark}-e"})) == {ids[1], ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "status": "active"})) == set(ids[:3])
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "status": "queued"})) == set(ids[3:])
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "visibility": "private"})) == {ids[3]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "visibility": "shared"})) == set(ids) - {ids[3]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id})) == set(ids)
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "tag": "red"})) == {ids[0], ids[1]}
+        assert _ids(c.get("/v2/images", params=[("owner", user.project_id), ("tag", "red"), ("tag", "blue")])) == {ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_min": 50})) == {ids[1], ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_max": 100})) == {ids[0], ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_min": 50, "size_max": 500})) == {ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "id": f"in:{ids[0]},{ids[4]}"})) == {ids[0], ids[4]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "id": ids[2]})) == {ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "flavor": mark})) == {ids[0], ids[4]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "disk_format": "ami"})) == {ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "flavor": mark, "status": "active"})) == {ids[0]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "name": "no-such-name"})) == set()
+
+
+def test_list_bad_filters_400(c: httpx.Client) -> None:
+    for params in (
+        {"visibility": "everyone"},
+        {"sort_key": "nope"},
+        {"sort_dir": "up"},
+        {"sort": "name:sideways"},
+        {"limit": "-1"},
+        {"limit": "x"},
+        {"size_min": "big"},
+        {"marker": "00000000-0000-0000-0000-000000000000"},
+        {"created_at": "soon"},
+    ):
+        resp = c.get("/v2/images", params=params)
+        assert resp.status_code == 400, (params, resp.status_code, resp.text)
+
+
+def _names(resp: httpx.Response) -> list[str]:
+    assert resp.status_code == 200, resp.text
+    return [i["name"] for i in resp.json()["images"]]
+
+
+def test_list_sort(listing: tuple[User, str, list[dict[str, object]]]) -> None:
+    user, mark, _ = listing
+    want = [f"{mark}-{x}" for x in "abcde"]
+    with user.client() as c:
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort_key": "name", "sort_dir": "asc"})) == want
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort_key": "name", "sort_dir": "desc"})) == want[::-1]
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "name:asc"})) == want
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "name:desc"})) == want[::-1]
+        # Default: newest first.
+        assert _names(c.get("/v2/images", params={"owner": user.project_id})) == [f"{mark}-{x}" for x in "dbeac"]
+        by_size = _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "size:desc,name:asc"}))
+        assert by_size[:3] == [f"{mark}-e", f"{mark}-a", f"{mark}-c"]
+
+
+def _walk(c: httpx.Client, first: str, params: dict[str, object]) -> list[dict[str, object]]:
+    seen: list[dict[str, object]] = []
+    resp = c.get(first, params=params)
+    pages = 0
+    while True:
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        seen += body["images"]
+        pages += 1
+        assert pages < 20, "pagination does not end"
+        if "next" not in body:
+            return seen
+        assert body["next"].startswith("/v2/images?"), body["next"]
+        resp = c.get(urljoin(f"{c.base_url}/", body["next"].lstrip("/")))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"sort_key": "name", "sort_dir": "asc"},
+        {"sort": "name:desc"},
+        {"sort_key": "size", "sort_dir": "asc"},
+        {"sort_key": "size", "sort_dir": "desc"},
+        {"sort": "status:asc,size:desc"},
+        {"sort_key": "created_at", "sort_dir": "asc"},
+    ],
+)
+def test_pagination(listing: tuple[User, str, list[dict[str, object]]], params: dict[str, object]) -> None:
+    user, _, made = listing
+    with user.client() as c:
+        full = c.get("/v2/images", params={**params, "owner": user.project_id}).json()["images"]
+        pages = _walk(c, "/v2/images", {**params, "owner": user.project_id, "limit": 2})
+    ids = [i["id"] for i in pages]
+    assert len(ids) == len(set(ids)), "duplicates across pages"
+    assert set(ids) == {i["id"] for i in made}
+    assert ids == [i["id"] for i in full]
+
+
+def test_pagination_next_keeps_filters(listing: tuple[User, str, list[dict[str, object]]]) -> None:
+    user, mark, made = listing
+    with user.client() as c:
+        pages = _walk(c, "/v2/images", {"status": "active", "owner": user.project_id, "limit": 1})
+    assert {i["id"] for i in pages} == {i["id"] for i in made[:3]}
+
+
+def test_get_by_name_is_404(listing: tuple[User, str, list[dict[str, object]]]) -> None:
+    user, mark, _ = listing
+    with user.client() as c:
+        assert c.get(f"/v2/images/{mark}-a").status_code == 404
+
+
+def test_list_hides_other_projects_private(
+    listing: tuple[User, str, list[dict[str, object]]], c: httpx.Client, ac: httpx.Client
+) -> None:
+    user, mark, made = listing
+    assert not _ids(c.get("/v2/images", params={"owner": user.project_id}))
+    assert c.get(f"/v2/images/{made[3]['id']}").status_code == 404
+    assert c.get(f"/v2/images/{made[0]['id']}").status_code == 404
+    # The admin sees everything.
+    assert _ids(ac.get("/v2/images", params={"owner": user.project_id, "limit": 100})) == {
+        i["id"] for i in made
+    }
+
+
+def test_community_and_hidden(c: httpx.Client, image_server: Server) -> None:
+    community = create_image(c, visibility="community")
+    hidden = create_image(c, os_hidden=True)
+    other = make_user(image_server)
+    with other.client() as oc:
+        assert community["id"] not in _ids(oc.get("/v2/images"))
+        assert community["id"] in _ids(oc.get("/v2/images", params={"visibility": "community"}))
+        assert show(oc, community["id"])["visibility"] == "community"
+    assert hidden["id"] not in _ids(c.get("/v2/images"))
+    assert hidden["id"] in _ids(c.get("/v2/images", params={"os_hidden": "true"}))
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def blob(image_server: Server, member: User) -> tuple[str, bytes]:
+    data = os.urandom(100_000)
+    with member.client() as c:
+        return str(active_image(c, data)["id"]), data
+
+
+def test_download_full_has_content_md5(c: httpx.Client, blob: tuple[str, bytes]) -> None:
+    image_id, data = blob
+    resp = c.get(f"/v2/images/{image_id}/file")
+    assert resp.status_code == 200
+    assert resp.content == data
+    assert resp.headers["content-md5"] == md5(data) == show(c, image_id)["checksum"]
+    assert resp.headers["content-type"] == OCTET
+    assert int(resp.headers["content-length"]) == len(data)
+
+
+@pytest.mark.parametrize(
+    ("header", "start", "end"),
+    [
+        ("bytes=0-9", 0, 9),
+        ("bytes=10-", 10, 99_999),
+        ("bytes=-5", 99_995, 99_999),
+        ("bytes=99990-200000", 99_990, 99_999),
+        ("bytes=-200000", 0, 99_999),
+    ],
+)
+def test_download_range(c: httpx.Client, blob: tuple[str, bytes], header: str, start: int, end: int) -> None:
+    image_id, data = blob
+    resp = c.get(f"/v2/images/{image_id}/file", headers={"Range": header})
+    assert resp.status_code == 206, resp.text
+    assert resp.content == data[start : end + 1]
+    assert resp.headers["content-range"] == f"bytes {start}-{end}/{len(data)}"
+
+
+@pytest.mark.parametrize("header", ["bytes=100000-", "bytes=200000-200010"])
+def test_download_range_not_satisfiable(c: httpx.Client, blob: tuple[str, bytes], header: str) -> None:
+    image_id, data = blob
+    resp = c.get(f"/v2/images/{image_id}/file", headers={"Range": header})
+    assert resp.status_code == 416
+    assert resp.headers.get("content-range") == f"bytes */{len(data)}"
+
+
+def test_download_without_data_204(c: httpx.Client) -> None:
+    image = create_image(c)
+    resp = c.get(f"/v2/images/{image['id']}/file")
+    assert resp.status_code == 204
+    assert resp.content == b""
+
+
+def test_upload_to_active_409(c: httpx.Client, blob: tuple[str, bytes]) -> None:
+    image_id, data = blob
+    resp = upload(c, image_id, b"other data")
+    assert resp.status_code == 409
+    assert c.get(f"/v2/images/{image_id}/file").content == data
+
+
+def test_upload_without_disk_format_400(c: httpx.Client) -> None:
+    resp = c.post("/v2/images", json={"name": "nofmt"})
+    image_id = resp.json()["id"]
+    assert upload(c, image_id, b"data").status_code == 400
+    assert show(c, image_id)["status"] == "queued"
+    # Once the formats are set, the upload works.
+    resp = patch(
+        c,
+        image_id,
+        [
+            {"op": "add", "path": "/disk_format", "value": "raw"},
+            {"op": "add", "path": "/container_format", "value": "bare"},
+        ],
+    )
+    assert resp.status_code == 200, resp.text
+    assert upload(c, image_id, b"data").status_code == 204
+    assert show(c, image_id)["status"] == "active"
+
+
+def test_upload_wrong_content_type_415(c: httpx.Client) -> None:
+    image = create_image(c)
+    resp = c.put(f"/v2/images/{image['id']}/file", content=b"x", headers={"Content-Type": "text/plain"})
+    assert resp.status_code == 415
+    assert show(c, image["id"])["status"] == "queued"
+
+
+def test_upload_chunked(c: httpx.Client) -> None:
+    data = os.urandom(5 * 1024 * 1024 + 17)
+    image = create_image(c)
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(data), 65536):
+            yield data[i : i + 65536]
+
+    resp = c.put(f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET})
+    assert resp.status_code == 204, resp.text
+    got = show(c, image["id"])
+    assert (got["status"], got["size"], got["checksum"]) == ("active", len(data), md5(data))
+    assert got["virtual_size"] == len(data)
+    assert c.get(f"/v2/images/{image['id']}/file").content == data
+
+
+def test_empty_upload(c: httpx.Client) -> None:
+    image = create_image(c)
+    assert upload(c, image["id"], b"").status_code == 204
+    got = show(c, image["id"])
+    assert (got["status"], got["size"], got["checksum"]) == ("active", 0, md5(b""))
+    resp = c.get(f"/v2/images/{image['id']}/file")
+    assert resp.status_code == 200 and resp.content == b""
+
+
+def test_upload_unknown_image_404(c: httpx.Client) -> None:
+    assert upload(c, "00000000-0000-0000-0000-000000000000", b"x").status_code == 404
+
+
+def test_stage_then_upload_conflicts(c: httpx.Client) -> None:
+    image = create_image(c)
+    resp = c.put(f"/v2/images/{image['id']}/stage", content=b"abc", headers={"Content-Type": OCTET})
+    assert resp.status_code == 204
+    assert show(c, image["id"])["status"] == "uploading"
+    assert upload(c, image["id"], b"abc").status_code == 409
+
+
+def test_delete_image_with_data_removes_file(image_server: Server, c: httpx.Client) -> None:
+    image = active_image(c, b"to be deleted")
+    path = image_server.data_dir / "images" / image["id"]
+    assert path.read_bytes() == b"to be deleted"
+    assert c.delete(f"/v2/images/{image['id']}").status_code == 204
+    assert not path.exists()
+    assert c.get(f"/v2/images/{image['id']}/file").status_code == 404
+
+
+# -- members over HTTP ---------------------------------------------------------------------------------------
+
+
+def test_members_need_shared_visibility(c: httpx.Client, image_server: Server) -> None:
+    other = make_user(image_server)
+    image = create_image(c, visibility="private")
+    resp = c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id})
+    assert resp.status_code == 403
+    assert patch(c, image["id"], [{"op": "replace", "path": "/visibility", "value": "shared"}]).status_code == 200
+    resp = c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status"] == "pending"
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 409
+    resp = c.get(f"/v2/images/{image['id']}/members/{other.project_id}")
+    assert resp.status_code == 200 and resp.json()["member_id"] == other.project_id
+    with other.client() as oc:
+        # A pending member may look the image up by id, but does not list it.
+        assert show(oc, image["id"])["id"] == image["id"]
+        assert image["id"] not in _ids(oc.get("/v2/images"))
+        assert image["id"] in _ids(oc.get("/v2/images", params={"member_status": "pending"}))
+        resp = oc.put(f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "bogus"})
+        assert resp.status_code == 400
+        resp = oc.put(f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "rejected"})
+        assert resp.status_code == 200
+        assert image["id"] not in _ids(oc.get("/v2/images"))
+
+
+def test_member_update_accepts_member_field(c: httpx.Client, image_server: Server) -> None:
+    """openstacksdk sends {"member": ..., "status": ...} to update a membership;
+    Glance reads the status and ignores the rest."""
+    other = make_user(image_server)
+    image = create_image(c)
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 200
+    with other.client() as oc:
+        resp = oc.put(
+            f"/v2/images/{image['id']}/members/{other.project_id}",
+            json={"member": other.project_id, "status": "accepted"},
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["status"] == "accepted"
+
+
+# -- cross-cutting ---------------------------------------------------------------------------------------------
+
+
+def test_errors_are_html_and_carry_request_id(c: httpx.Client) -> None:
+    resp = c.get("/v2/images/00000000-0000-0000-0000-000000000000")
+    assert resp.status_code == 404
+    assert resp.headers["content-type"].startswith("text/html")
+    assert "404 Not Found" in resp.text
+    assert resp.headers["x-openstack-request-id"].startswith("req-")
+
+
+def test_unknown_route_and_method(c: httpx.Client) -> None:
+    assert c.get("/v2/nothing").status_code == 404
+    assert c.request("PUT", "/v2/images").status_code == 405
+
+
+def test_tasks_listing(c: httpx.Client, ac: httpx.Client) -> None:
+    assert c.get("/v2/tasks").status_code == 403
+    assert ac.get("/v2/tasks").status_code == 200
+    assert c.get("/v2/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_no_server_errors_in_log(image_server: Server, request: pytest.FixtureRequest) -> None:
+    """Runs last in this module: nothing above made the server fail."""
+    text = image_server.log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-4000:]
+    assert " 500 " not in text
+
+
+@pytest.fixture(autouse=True)
+def _every_response_has_request_id_and_no_500(
+    c: httpx.Client, ac: httpx.Client
+) -> Iterator[None]:
+    """Every response seen by the clients above has a request id and is not a 5xx."""
+    seen: list[httpx.Response] = []
+    for client in (c, ac):
+        client.event_hooks["response"].append(seen.append)
+    yield
+    for resp in seen:
+        assert resp.headers.get("x-openstack-request-id"), resp.request.url
+        assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code}"
