@@ -12,7 +12,6 @@ import pytest
 from tests.conftest import Server
 from tests.functional.image.conftest import (
     OCTET,
-    PATCH_TYPE,
     User,
     active_image,
     admin,
@@ -730,13 +729,6 @@ def test_tasks_listing(c: httpx.Client, ac: httpx.Client) -> None:
     assert c.get("/v2/tasks/00000000-0000-0000-0000-000000000000").status_code == 404
 
 
-def test_no_server_errors_in_log(image_server: Server, request: pytest.FixtureRequest) -> None:
-    """Runs last in this module: nothing above made the server fail."""
-    text = image_server.log.read_text(errors="replace")
-    assert "Traceback" not in text, text[-4000:]
-    assert " 500 " not in text
-
-
 @pytest.fixture(autouse=True)
 def _every_response_has_request_id_and_no_500(
     c: httpx.Client, ac: httpx.Client
@@ -749,3 +741,155 @@ def _every_response_has_request_id_and_no_500(
     for resp in seen:
         assert resp.headers.get("x-openstack-request-id"), resp.request.url
         assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code}"
+
+
+# -- limits, deletion, id reuse -------------------------------------------------------------------
+
+
+def test_too_many_properties_413(c: httpx.Client) -> None:
+    """Glance answers 413 when an image passes its property or tag limit."""
+    props = {f"p{i}": "v" for i in range(129)}
+    resp = c.post("/v2/images", json=props)
+    assert resp.status_code == 413, resp.status_code
+    resp = c.post("/v2/images", json={"tags": [f"t{i}" for i in range(129)]})
+    assert resp.status_code == 413, resp.status_code
+
+
+def test_delete_image_with_import_task(c: httpx.Client) -> None:
+    from tests.functional.image.conftest import wait_task
+
+    image = create_image(c)
+    resp = c.put(f"/v2/images/{image['id']}/stage", content=b"staged", headers={"Content-Type": OCTET})
+    assert resp.status_code == 204
+    assert c.post(f"/v2/images/{image['id']}/import", json={"method": {"name": "glance-direct"}}).status_code == 202
+    wait_task(c, image["id"])
+    assert c.delete(f"/v2/images/{image['id']}").status_code == 204
+    assert c.get(f"/v2/images/{image['id']}").status_code == 404
+
+
+def test_deleted_image_id_cannot_be_reused(c: httpx.Client, ac: httpx.Client, image_server: Server) -> None:
+    """Glance keeps deleted image records so that an id is never reused
+    (OSSN-0075): another project must not take over a deleted image's id,
+    nor inherit its members."""
+    trusting = make_user(image_server)
+    image = create_image(c)
+    image_id = image["id"]
+    assert c.post(f"/v2/images/{image_id}/members", json={"member": trusting.project_id}).status_code == 200
+    with trusting.client() as tc:
+        assert tc.put(f"/v2/images/{image_id}/members/{trusting.project_id}", json={"status": "accepted"}).status_code == 200
+    assert c.delete(f"/v2/images/{image_id}").status_code == 204
+    attacker = make_user(image_server)
+    with attacker.client() as xc:
+        resp = xc.post("/v2/images", json={"id": image_id, "name": "evil", "disk_format": "raw", "container_format": "bare"})
+        assert resp.status_code == 409, resp.text
+
+
+def test_deleted_image_members_are_gone(c: httpx.Client, ac: httpx.Client, image_server: Server) -> None:
+    """Even where an id is reused (by the admin), the old members do not carry over."""
+    trusting = make_user(image_server)
+    image = create_image(c)
+    image_id = image["id"]
+    assert c.post(f"/v2/images/{image_id}/members", json={"member": trusting.project_id}).status_code == 200
+    with trusting.client() as tc:
+        assert tc.put(f"/v2/images/{image_id}/members/{trusting.project_id}", json={"status": "accepted"}).status_code == 200
+    assert c.delete(f"/v2/images/{image_id}").status_code == 204
+    resp = ac.post("/v2/images", json={"id": image_id, "name": "reused"})
+    if resp.status_code == 409:
+        return
+    assert resp.status_code == 201
+    with trusting.client() as tc:
+        assert tc.get(f"/v2/images/{image_id}").status_code == 404
+        assert image_id not in _ids(tc.get("/v2/images"))
+
+
+def test_non_admin_cannot_change_owner(c: httpx.Client, image_server: Server) -> None:
+    other = make_user(image_server)
+    image = create_image(c)
+    resp = patch(c, image["id"], [{"op": "replace", "path": "/owner", "value": other.project_id}])
+    assert resp.status_code == 403
+    assert show(c, image["id"])["owner"] != other.project_id
+
+
+def test_members_of_public_image_403(ac: httpx.Client, image_server: Server) -> None:
+    other = make_user(image_server)
+    image = create_image(ac, visibility="public")
+    resp = ac.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id})
+    assert resp.status_code == 403
+
+
+def test_stage_twice_409(c: httpx.Client) -> None:
+    image = create_image(c)
+    assert c.put(f"/v2/images/{image['id']}/stage", content=b"a", headers={"Content-Type": OCTET}).status_code == 204
+    assert c.put(f"/v2/images/{image['id']}/stage", content=b"b", headers={"Content-Type": OCTET}).status_code == 409
+
+
+def test_upload_to_deactivated_409(c: httpx.Client, ac: httpx.Client) -> None:
+    image = active_image(c)
+    assert ac.post(f"/v2/images/{image['id']}/actions/deactivate").status_code == 204
+    assert upload(c, image["id"], b"x").status_code == 409
+    assert ac.post(f"/v2/images/{image['id']}/actions/reactivate").status_code == 204
+
+
+def test_shared_member_cannot_download_deactivated(c: httpx.Client, ac: httpx.Client, image_server: Server) -> None:
+    other = make_user(image_server)
+    image = active_image(c, b"shared data")
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 200
+    with other.client() as oc:
+        assert oc.put(f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "accepted"}).status_code == 200
+        assert oc.get(f"/v2/images/{image['id']}/file").content == b"shared data"
+        assert ac.post(f"/v2/images/{image['id']}/actions/deactivate").status_code == 204
+        assert oc.get(f"/v2/images/{image['id']}/file").status_code == 403
+
+
+def test_list_member_status_all(c: httpx.Client, image_server: Server) -> None:
+    other = make_user(image_server)
+    image = create_image(c)
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 200
+    with other.client() as oc:
+        assert image["id"] in _ids(oc.get("/v2/images", params={"member_status": "all"}))
+        assert image["id"] not in _ids(oc.get("/v2/images", params={"member_status": "accepted"}))
+        assert oc.get("/v2/images", params={"member_status": "maybe"}).status_code == 400
+
+
+def test_pagination_with_null_names(c: httpx.Client, image_server: Server) -> None:
+    user = make_user(image_server)
+    with user.client() as uc:
+        made = {create_image(uc, name=None)["id"] for _ in range(3)}
+        made |= {create_image(uc, name=n)["id"] for n in ("x", "y")}
+        for direction in ("asc", "desc"):
+            pages = _walk(uc, "/v2/images", {"owner": user.project_id, "sort_key": "name", "sort_dir": direction, "limit": 2})
+            ids = [i["id"] for i in pages]
+            assert len(ids) == len(set(ids)) == 5 and set(ids) == made, direction
+
+
+def test_client_disconnect_mid_upload(c: httpx.Client, member: User) -> None:
+    """A client that goes away mid-upload leaves no active image, and the
+    image does not stay stuck in saving."""
+    import socket
+    import time
+    from urllib.parse import urlsplit
+
+    from tests.functional.image.conftest import wait_status
+
+    image = create_image(c)
+    parts = urlsplit(str(c.base_url))
+    with socket.create_connection((parts.hostname, parts.port)) as sock:
+        head = (
+            f"PUT /image/v2/images/{image['id']}/file HTTP/1.1\r\n"
+            f"Host: {parts.hostname}:{parts.port}\r\n"
+            f"X-Auth-Token: {member.token}\r\n"
+            f"Content-Type: {OCTET}\r\n"
+            f"Content-Length: {10 * 1024 * 1024}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b"x" * 100_000)
+        time.sleep(0.5)
+    got = wait_status(c, image["id"], ("queued", "killed", "active"), timeout=10)
+    assert got["status"] in ("queued", "killed"), got
+    assert c.get(f"/v2/images/{image['id']}/file").status_code == 204
+
+
+def test_no_server_errors_in_log(image_server: Server, request: pytest.FixtureRequest) -> None:
+    """Runs last in this module: nothing above made the server fail."""
+    text = image_server.log.read_text(errors="replace")
+    assert "Traceback" not in text, text[-4000:]
+    assert " 500 " not in text
