@@ -156,8 +156,23 @@ async def _read_json(request: Request) -> Any:
         raise BadRequest(f"Malformed request body: the body is not valid JSON ({exc}).") from exc
 
 
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 def _query_dict(request: Request) -> dict[str, str]:
-    return dict(request.query_params)
+    """The query parameters (the last of repeated ones).  NUL characters
+    are refused everywhere: no database stores them faithfully."""
+    query = dict(request.query_params)
+    if _has_nul(query) or _has_nul(dict(request.path_params)):
+        raise BadRequest("NUL characters are not allowed in the URL.")
+    return query
 
 
 class ServiceAPI:
@@ -219,6 +234,8 @@ class ServiceAPI:
                     raw = await _read_json(request)
                     if wrap_key is not None:
                         raw = {wrap_key: raw}
+                    if _has_nul(raw):
+                        raise BadRequest("NUL characters are not allowed in the request body.")
                     try:
                         body = route.body.model_validate(raw if raw is not None else {})
                     except ValidationError as exc:

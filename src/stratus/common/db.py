@@ -3,6 +3,7 @@ and Alembic migrations applied at start."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -67,12 +68,25 @@ def utcnow() -> datetime:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event emit BEGIN itself (see _sqlite_begin).
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA busy_timeout=10000")
     cur.close()
+
+
+WRITE_OPTION = "stratus_write"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Write transactions take SQLite's write lock up front (BEGIN IMMEDIATE),
+    so concurrent writers wait for each other (busy_timeout) instead of
+    failing when a read lock cannot be upgraded."""
+    immediate = conn.get_execution_options().get(WRITE_OPTION)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -87,7 +101,12 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_engine = self.engine.execution_options(**{WRITE_OPTION: True})
+        # SQLite has one writer at a time: queue this process's writers here
+        # rather than in SQLite's busy-wait, holding no pooled connection.
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -98,8 +117,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits at the end, or rolls back on error."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        if self._write_lock is None:
+            async with self.sessions(bind=self.write_engine) as session, session.begin():
+                yield session
+            return
+        async with self._write_lock:
+            async with self.sessions(bind=self.write_engine) as session, session.begin():
+                yield session
 
     async def migrate(self) -> None:
         """Bring the schema to the newest revision (a no-op when it is there)."""

@@ -5,14 +5,15 @@ user's "email")."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from stratus.common.api import Query, Schema
 from stratus.identity.service.auth import AuthRequest, NamedRef
 
-Name = Annotated[str, Field(min_length=1, max_length=255)]
+# A name has at least one character that is not white space (as Keystone's).
+Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
 Description = Annotated[str | None, Field(default=None, max_length=65535)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -36,6 +37,24 @@ class Entity(BaseModel):
     """An entity body: typed known fields, unknown attributes kept."""
 
     model_config = ConfigDict(extra="allow")
+    # Fields that may be left out but never set to null.
+    not_null: ClassVar[tuple[str, ...]] = (
+        "name",
+        "enabled",
+        "type",
+        "interface",
+        "url",
+        "service_id",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for key in cls.not_null:
+                if key in data and data[key] is None:
+                    raise ValueError(f"'{key}' cannot be null")
+        return data
 
     def attrs(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
@@ -46,7 +65,7 @@ class Entity(BaseModel):
 
 class ListQuery(Query):
     model_config = ConfigDict(extra="allow")
-    limit: int | None = Field(default=None, ge=1)
+    limit: int | None = Field(default=None, ge=1, le=1_000_000)
     marker: str | None = None
     name: str | None = None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
@@ -119,12 +120,30 @@ class Auth:
     ) -> AuthInfo:
         cache = self.core.state.cache("auth")
         key = (user_id, scope, scope_id, app_cred_id)
-        info = cache.get(key)
-        if info is None:
-            async with self.core.db.session() as s:
-                info = await self._resolve(s, user_id, scope, scope_id, app_cred_id)
-            cache[key] = info
-        return info  # type: ignore[no-any-return]
+        found: asyncio.Future[AuthInfo] | None = cache.get(key)
+        if found is None:
+            # One lookup per key at a time: concurrent requests after a cache
+            # drop share it instead of each taking a database connection.
+            found = asyncio.ensure_future(self._load(user_id, scope, scope_id, app_cred_id))
+            cache[key] = found
+        hit: asyncio.Future[AuthInfo] = found
+        try:
+            return await asyncio.shield(hit)
+        except BaseException:
+            if cache.get(key) is hit and hit.done():
+                del cache[key]  # failures are not cached
+            raise
+
+    async def _load(
+        self, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None
+    ) -> AuthInfo:
+        async with self.core.db.session() as s:
+            info = await self._resolve(s, user_id, scope, scope_id, app_cred_id)
+        if scope != UNSCOPED:
+            # After the session is closed: never hold two connections at once.
+            project_id = info.project["id"] if info.project else None
+            info.catalog = await self.catalog.for_scope(project_id, user_id)
+        return info
 
     async def _resolve(
         self,
@@ -185,8 +204,6 @@ class Auth:
                 raise TokenInvalid("The user has no role on the token's scope.")
             names = await self.roles.names(s)
             info.roles = [{"id": r, "name": names[r].name} for r in effective if r in names]
-            project_id = info.project["id"] if info.project else None
-            info.catalog = await self.catalog.for_scope(project_id, user.id)
         return info
 
     # -- authentication --------------------------------------------------------
@@ -259,44 +276,46 @@ class Auth:
         user_id: str | None = None
         app_cred: m.ApplicationCredential | None = None
         token_methods: list[str] = []
-        async with self.core.db.session() as s:
-            if "token" in methods:
-                if not req.token:
-                    raise BadRequest("Invalid input for field 'identity.token': an id is required.")
-                parent, _ = await self.validate(req.token)
-                if parent.app_cred_id is not None:
-                    raise Forbidden("A token from an application credential cannot be re-scoped.")
-                user_id = parent.user_id
-                expires = parent.expires_at
-                audit_ids = (audit_ids[0], parent.audit_ids[-1])
-                token_methods = list(parent.methods)
-            if "password" in methods:
-                if req.password_user is None or req.password is None:
-                    raise BadRequest(
-                        "Invalid input for field 'identity.password': a user and a password are required."
-                    )
+        # Sessions stay short and never overlap: no connection is held while
+        # a password hashes or another token validates.
+        if "token" in methods:
+            if not req.token:
+                raise BadRequest("Invalid input for field 'identity.token': an id is required.")
+            parent, _ = await self.validate(req.token)
+            if parent.app_cred_id is not None:
+                raise Forbidden("A token from an application credential cannot be re-scoped.")
+            user_id = parent.user_id
+            expires = parent.expires_at
+            audit_ids = (audit_ids[0], parent.audit_ids[-1])
+            token_methods = list(parent.methods)
+        if "password" in methods:
+            if req.password_user is None or req.password is None:
+                raise BadRequest(
+                    "Invalid input for field 'identity.password': a user and a password are required."
+                )
+            async with self.core.db.session() as s:
                 user = await self._find_user(s, req.password_user)
-                ok = await self.core.hasher.verify(
-                    user.password_hash if user else None, req.password
-                )
-                if not ok or user is None or not user.enabled or (user_id and user.id != user_id):
-                    log.info("identity: password authentication failed")
-                    raise Unauthorized(GENERIC_FAILURE)
-                user_id = user.id
-            if "application_credential" in methods:
+            ok = await self.core.hasher.verify(user.password_hash if user else None, req.password)
+            if not ok or user is None or not user.enabled or (user_id and user.id != user_id):
+                log.info("identity: password authentication failed")
+                raise Unauthorized(GENERIC_FAILURE)
+            user_id = user.id
+        if "application_credential" in methods:
+            async with self.core.db.session() as s:
                 app_cred = await self._find_app_cred(s, req)
-                ok = await self.core.hasher.verify(
-                    app_cred.secret_hash if app_cred else None, req.app_cred_secret or ""
-                )
-                if not ok or app_cred is None or (user_id and app_cred.user_id != user_id):
-                    log.info("identity: application credential authentication failed")
-                    raise Unauthorized(GENERIC_FAILURE)
-                if app_cred.expires_at is not None and app_cred.expires_at.timestamp() <= now:
-                    raise Unauthorized(GENERIC_FAILURE)
-                user_id = app_cred.user_id
-                if app_cred.expires_at is not None:
-                    expires = min(expires, app_cred.expires_at.timestamp())
-            assert user_id is not None
+            ok = await self.core.hasher.verify(
+                app_cred.secret_hash if app_cred else None, req.app_cred_secret or ""
+            )
+            if not ok or app_cred is None or (user_id and app_cred.user_id != user_id):
+                log.info("identity: application credential authentication failed")
+                raise Unauthorized(GENERIC_FAILURE)
+            if app_cred.expires_at is not None and app_cred.expires_at.timestamp() <= now:
+                raise Unauthorized(GENERIC_FAILURE)
+            user_id = app_cred.user_id
+            if app_cred.expires_at is not None:
+                expires = min(expires, app_cred.expires_at.timestamp())
+        assert user_id is not None
+        async with self.core.db.session() as s:
             if app_cred is not None:
                 if req.scope_kind is not None:
                     scope, scope_id = await self._scope_target(s, req)

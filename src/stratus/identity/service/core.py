@@ -6,10 +6,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.config import Config
 from stratus.common.db import Database
+from stratus.identity.errors import Conflict
 from stratus.identity.service.keys import KeyRepository
 from stratus.identity.service.passwords import Hasher
 from stratus.identity.service.state import State
@@ -31,12 +33,20 @@ class Core:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A transaction that changes identity data: caches everywhere are
-        dropped once it commits."""
-        async with self.db.transaction() as session:
-            yield session
-            await self.state.bump(session)
-        self.state.invalidate()
+        """A transaction that changes identity data.
+
+        It first locks the shared generation row, so identity writes run one
+        at a time (read-check-write stays consistent on PostgreSQL too), and
+        caches everywhere are dropped once it commits.  A uniqueness race lost
+        anyway is a 409, never a 500."""
+        try:
+            async with self.db.transaction() as session:
+                await self.state.bump(session)
+                yield session
+        except IntegrityError as exc:
+            raise Conflict("The request conflicts with data stored meanwhile; try again.") from exc
+        finally:
+            self.state.invalidate()
 
     @property
     def list_limit(self) -> int:
