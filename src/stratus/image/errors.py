@@ -34,6 +34,10 @@ class QuotaExceeded(StratusError):
     default_message = "The project's image quota is exceeded."
 
 
+class TooMany(PayloadTooLarge):
+    """Glance answers 413 when an image would pass a limit on its tags or properties."""
+
+
 class ServiceUnavailable(StratusError):
     status = 503
     title = "Service Unavailable"

@@ -1,7 +1,7 @@
 """Disk image format inspection, from headers only.
 
 Uploads are checked against their declared ``disk_format`` without running
-any tool on the data: the inspector reads the first megabyte and the last 512
+any tool on the data: the inspector reads the first 4 MiB and the last 512
 bytes of the data (kept while it streams past) and parses the headers itself.
 It refuses images that point outside themselves, the class of attacks
 OpenStack fixed in 2024: a qcow2 with a backing file or an external data file,
@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import re
 import struct
+import uuid
 from dataclasses import dataclass, field
 
-HEAD_BYTES = 1 << 20
+HEAD_BYTES = 4 << 20  # enough for VHDX metadata, which qemu-img puts at 2 MiB
 TAIL_BYTES = 512
 SECTOR = 512
 
@@ -162,6 +163,48 @@ def _vhd(footer: bytes) -> Inspection:
     return Inspection("vhd", current_size, problems)
 
 
+VHDX_REGION_TABLE = 192 * 1024
+VHDX_METADATA_REGION = uuid.UUID("8B7CA206-4790-4B9A-B8FE-575F050F886E").bytes_le
+VHDX_VIRTUAL_DISK_SIZE = uuid.UUID("2FA54224-CD1B-4876-B211-5DBED83BF4B8").bytes_le
+VHDX_PARENT_LOCATOR = uuid.UUID("A8D35F2D-B30B-454D-ABF7-D3D84834AB0C").bytes_le
+
+
+def _vhdx(head: bytes, size: int) -> Inspection:
+    """Find the virtual size in the metadata region named by the region table."""
+    table = head[VHDX_REGION_TABLE : VHDX_REGION_TABLE + 64 * 1024]
+    if len(table) < 16 or table[:4] != b"regi":
+        return Inspection("vhdx", None, ["the VHDX region table is missing"])
+    count = struct.unpack("<I", table[8:12])[0]
+    meta_offset = meta_length = None
+    for i in range(min(count, 2047)):
+        entry = table[16 + 32 * i : 48 + 32 * i]
+        if len(entry) < 32:
+            break
+        if entry[:16] == VHDX_METADATA_REGION:
+            meta_offset, meta_length = struct.unpack("<QI", entry[16:28])
+    if meta_offset is None:
+        return Inspection("vhdx", None, ["the VHDX has no metadata region"])
+    if meta_offset + (meta_length or 0) > size:
+        return Inspection("vhdx", None, ["the VHDX metadata lies beyond the end of the data"])
+    meta = head[meta_offset : meta_offset + (meta_length or 0)]
+    if len(meta) < 32 or meta[:8] != b"metadata":
+        # Too far into the file to read from the kept head: size unknown.
+        return Inspection("vhdx", None)
+    entries = struct.unpack("<H", meta[10:12])[0]
+    virtual_size = None
+    problems = []
+    for i in range(min(entries, 2047)):
+        entry = meta[32 + 32 * i : 64 + 32 * i]
+        if len(entry) < 32:
+            break
+        item, offset = entry[:16], struct.unpack("<I", entry[16:20])[0]
+        if item == VHDX_PARENT_LOCATOR:
+            problems.append("the VHDX is a differencing disk with a parent")
+        if item == VHDX_VIRTUAL_DISK_SIZE and offset + 8 <= len(meta):
+            virtual_size = struct.unpack("<Q", meta[offset : offset + 8])[0]
+    return Inspection("vhdx", virtual_size, problems)
+
+
 def _vdi(head: bytes) -> Inspection:
     if len(head) < 376:
         return Inspection("vdi", None, ["the VDI header is truncated"])
@@ -178,7 +221,7 @@ def inspect(head: bytes, tail: bytes, size: int) -> Inspection:
     if head.startswith(b"# Disk DescriptorFile"):
         return Inspection("vmdk", None, ["a VMDK descriptor file keeps its data in other files"])
     if head.startswith(VHDX_SIGNATURE):
-        return Inspection("vhdx", None)
+        return _vhdx(head, size)
     if head.startswith(VHD_COOKIE) and len(head) >= 512:
         return _vhd(head[:512])
     if tail.startswith(VHD_COOKIE) and len(tail) >= 512:

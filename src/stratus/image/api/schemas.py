@@ -43,6 +43,8 @@ class MemberCreate(Schema):
 
 class MemberUpdate(Schema):
     status: str
+    # openstacksdk sends the member id too; Glance reads only the status.
+    member: str | None = None
 
 
 class ImportMethod(Schema):

@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
+from stratus.common.errors import StratusError
 from stratus.image import formats
 from stratus.image import models as m
 from stratus.image.drivers.base import Store
@@ -19,6 +20,7 @@ from stratus.image.errors import (
     BadRequest,
     Conflict,
     Forbidden,
+    PayloadTooLarge,
     RangeNotSatisfiable,
     image_not_found,
 )
@@ -71,16 +73,26 @@ class Data:
             raise BadRequest(
                 "Properties disk_format, container_format must be set prior to saving data."
             )
-        if declared is not None:
-            if declared > self.max_size:
-                raise BadRequest(f"The image is larger than the {self.max_size}-byte limit.")
-            await self.quota.check_bytes(image.owner, declared, exclude=image.id)
         return image
+
+    async def _check_declared(self, image: m.Image, declared: int | None, failed: str) -> None:
+        """Refuse an upload whose Content-Length is over a limit before any
+        data moves; the upload has failed, so the image goes to ``failed``."""
+        if declared is None:
+            return
+        try:
+            if declared > self.max_size:
+                raise PayloadTooLarge(f"The image is larger than the {self.max_size}-byte limit.")
+            await self.quota.check_bytes(image.owner, declared, exclude=image.id)
+        except StratusError:
+            await self.transition(image.id, (m.QUEUED,), failed)
+            raise
 
     async def upload(
         self, ctx: RequestContext, image_id: str, source: AsyncIterator[bytes], declared: int | None
     ) -> m.Image:
         image = await self._prepare(ctx, image_id, declared)
+        await self._check_declared(image, declared, m.KILLED)
         if not await self.transition(image_id, (m.QUEUED,), m.SAVING):
             raise Conflict("Another upload to this image is in progress.")
         writer = self.store.writer(image_id)
@@ -144,6 +156,7 @@ class Data:
         self, ctx: RequestContext, image_id: str, source: AsyncIterator[bytes], declared: int | None
     ) -> None:
         image = await self._prepare(ctx, image_id, declared)
+        await self._check_declared(image, declared, m.QUEUED)
         if not await self.transition(image_id, (m.QUEUED,), m.UPLOADING):
             raise Conflict("The image is not queued.")
         writer = self.store.writer(staged_key(image_id))
@@ -187,10 +200,10 @@ def parse_range(header: str, size: int) -> tuple[int, int]:
         end = int(last) if last else size - 1
     except ValueError as exc:
         raise BadRequest(f"Invalid Range header {header!r}.") from exc
-    if start < 0 or start > end:
-        raise BadRequest(f"Invalid Range header {header!r}.")
     if start >= size:
         raise RangeNotSatisfiable(size)
+    if start < 0 or start > end:
+        raise BadRequest(f"Invalid Range header {header!r}.")
     return start, min(end, size - 1)
 
 

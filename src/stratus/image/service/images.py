@@ -10,14 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.image import formats
 from stratus.image import models as m
-from stratus.image.errors import BadRequest, Conflict, Forbidden, NotFound, image_not_found
+from stratus.image.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooMany,
+    image_not_found,
+)
 
 READ_ONLY = frozenset(
     {
@@ -124,7 +131,8 @@ def _check_value(key: str, value: Any) -> Any:
             and all(isinstance(t, str) and 0 < len(t) <= 255 for t in value),
             "a list of strings",
         )
-        need(len(value) <= MAX_TAGS, f"at most {MAX_TAGS} tags")
+        if len(value) > MAX_TAGS:
+            raise TooMany(f"An image has at most {MAX_TAGS} tags.")
     elif key == "owner":
         need(value is None or (isinstance(value, str) and len(value) <= 255), "a project id")
     else:
@@ -208,7 +216,7 @@ class Images:
         core = {k: attrs.pop(k) for k in list(attrs) if k in CORE}
         tags = list(dict.fromkeys(core.pop("tags", None) or []))
         if len(attrs) > MAX_PROPERTIES:
-            raise Forbidden(f"An image has at most {MAX_PROPERTIES} custom properties.")
+            raise TooMany(f"An image has at most {MAX_PROPERTIES} custom properties.")
         await self.quota.check_count(owner)
         async with self.db.transaction() as s:
             if image_id and await s.get(m.Image, image_id) is not None:
@@ -335,7 +343,7 @@ class Images:
             for key, value in state.items():
                 setattr(image, key, value)
             if len(props) > MAX_PROPERTIES:
-                raise Forbidden(f"An image has at most {MAX_PROPERTIES} custom properties.")
+                raise TooMany(f"An image has at most {MAX_PROPERTIES} custom properties.")
             image.properties = props
             have = {t.name: t for t in image.tags}
             image.tags = [have.get(t) or m.ImageTag(name=t) for t in tags]
@@ -347,7 +355,12 @@ class Images:
             image = await self.get(ctx, image_id, s)
             if image.protected:
                 raise Forbidden(f"Image {image_id} is protected and cannot be deleted.")
-            await s.delete(image)
+            # The record stays, marked deleted, so that its id is never reused
+            # (another project must not inherit trust placed in this id).
+            image.status = m.DELETED
+            image.tags = []
+            image.updated_at = utcnow()
+            await s.execute(delete(m.ImageMember).where(m.ImageMember.image_id == image_id))
         return image
 
     async def set_status(self, ctx: RequestContext, image_id: str, want: str) -> None:
@@ -372,7 +385,7 @@ class Images:
             image = await self.get(ctx, image_id, s)
             if tag not in [t.name for t in image.tags]:
                 if len(image.tags) >= MAX_TAGS:
-                    raise Forbidden(f"An image has at most {MAX_TAGS} tags.")
+                    raise TooMany(f"An image has at most {MAX_TAGS} tags.")
                 image.tags.append(m.ImageTag(name=tag))
                 image.updated_at = utcnow()
 

@@ -47,7 +47,9 @@ class Quota:
             return
         async with self.db.session() as s:
             used = await s.scalar(
-                select(func.count()).select_from(m.Image).where(m.Image.owner == project)
+                select(func.count())
+                .select_from(m.Image)
+                .where(m.Image.owner == project, m.Image.status != m.DELETED)
             )
         if (used or 0) >= limit:
             raise QuotaExceeded(
@@ -63,7 +65,9 @@ class Quota:
         if limit is None:
             return
         async with self.db.session() as s:
-            stmt = select(func.coalesce(func.sum(m.Image.size), 0)).where(m.Image.owner == project)
+            stmt = select(func.coalesce(func.sum(m.Image.size), 0)).where(
+                m.Image.owner == project, m.Image.status != m.DELETED
+            )
             if exclude:
                 stmt = stmt.where(m.Image.id != exclude)
             used = int(await s.scalar(stmt) or 0)
