@@ -9,7 +9,14 @@ from typing import Any
 import httpx
 
 from tests.conftest import BIN, Server
-from tests.functional.identity.helpers import client, issue, make_project, make_user, password_auth, unique
+from tests.functional.identity.helpers import (
+    client,
+    issue,
+    make_project,
+    make_user,
+    password_auth,
+    unique,
+)
 
 
 def run(server: Server, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from tests.conftest import Server
-from tests.functional.identity.helpers import client, make_project, make_user, unique, user_with_role
+from tests.functional.identity.helpers import (
+    client,
+    make_project,
+    make_user,
+    unique,
+    user_with_role,
+)
 
 
 def test_member_cannot_create_users(server: Server) -> None:
