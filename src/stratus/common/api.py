@@ -34,6 +34,7 @@ from stratus.common.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from stratus.common.microversion import Microversions, Version
 from stratus.common.policy import Enforcer
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,7 @@ class ApiRequest:
     enforcer: Enforcer
     base_url: str
     headers: dict[str, str] = field(default_factory=dict)
+    version: Version | None = None  # the negotiated microversion, if the API has them
 
     def authorize(self, action: str, target: Mapping[str, Any] | None = None) -> None:
         self.enforcer.authorize(action, self.ctx, target)
@@ -188,7 +190,9 @@ class ServiceAPI:
         validator: TokenValidator,
         enforcer: Enforcer,
         base_url: str,
+        microversions: Microversions | None = None,
     ):
+        self.microversions = microversions
         self.name = name
         self.routes = routes
         self.service = service
@@ -204,6 +208,17 @@ class ServiceAPI:
 
         async def endpoint(request: Request) -> Response:
             request_id = request_id_of(request.scope)
+            if self.microversions is None:
+                return await handle(request, request_id, None)
+            try:
+                version = self.microversions.negotiate(request.headers)
+            except StratusError as exc:
+                return self.renderer(exc)
+            response = await handle(request, request_id, version)
+            response.headers.update(self.microversions.headers(version))
+            return response
+
+        async def handle(request: Request, request_id: str, version: Version | None) -> Response:
             try:
                 if route.public:
                     ctx = RequestContext(request_id=request_id)
@@ -249,6 +264,7 @@ class ServiceAPI:
                     service=self.service,
                     enforcer=self.enforcer,
                     base_url=self.base_url,
+                    version=version,
                 )
                 return await route.handler(api_request)
             except StratusError as exc:

@@ -1,0 +1,132 @@
+"""The hypervisor driver interface: small, typed, plain dataclasses in and
+out.  Drivers never see database rows or HTTP objects, and never import each
+other.  Optional abilities are declared in ``capabilities``, never stubbed:
+the service refuses (409) an action whose capability a driver lacks.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+
+class Power(enum.Enum):
+    """Nova's power states."""
+
+    NOSTATE = 0
+    RUNNING = 1
+    PAUSED = 3
+    SHUTDOWN = 4
+    CRASHED = 6
+    SUSPENDED = 7
+
+
+class Capability(enum.StrEnum):
+    PAUSE = "pause"
+    SUSPEND = "suspend"  # save the guest's state to disk and resume it later
+    SNAPSHOT = "snapshot"
+    LIVE_MIGRATION = "live_migration"
+    CONSOLE_LOG = "console_log"
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    hostname: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    hypervisor_type: str  # "QEMU", "KVM", ...
+    hypervisor_version: int  # e.g. 7002000 for 7.2.0
+    accelerator: str  # "kvm" or "tcg"
+    cpu_info: str = "{}"
+
+
+@dataclass(frozen=True)
+class PortForward:
+    """A host TCP port forwarded to a guest port (user-mode networking)."""
+
+    host_port: int
+    guest_port: int
+    host_address: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    """Everything a driver needs to run one guest."""
+
+    uuid: str
+    name: str
+    vcpus: int
+    memory_mb: int
+    root_gb: int
+    # The cached base image, read-only; the driver boots an overlay of it.
+    base_image: Path
+    base_format: str  # "qcow2" or "raw"
+    # The folder the driver keeps this guest's files in (disk, console log,
+    # sockets, saved state).  It exists and belongs to this guest alone.
+    directory: Path
+    config_drive: Path | None = None  # an ISO9660 image labelled config-2
+    forwards: tuple[PortForward, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def console_log(self) -> Path:
+        return self.directory / "console.log"
+
+
+@dataclass(frozen=True)
+class GuestStatus:
+    uuid: str
+    power: Power
+    pid: int | None = None
+
+
+class DriverError(Exception):
+    """A driver could not do what was asked; the message is for the user."""
+
+
+class Driver(Protocol):
+    name: str
+    capabilities: frozenset[Capability]
+
+    async def host_info(self) -> HostInfo:
+        """This host's resources and hypervisor."""
+
+    async def guests(self) -> list[GuestStatus]:
+        """Every guest the driver finds on this host, including ones started
+        before the agent (re)started: the agent adopts or reports them."""
+
+    async def status(self, uuid: str) -> GuestStatus:
+        """One guest's power state (SHUTDOWN or NOSTATE when not running)."""
+
+    async def spawn(self, spec: GuestSpec) -> GuestStatus:
+        """Create the guest's disk (a copy-on-write overlay of the base, sized
+        to root_gb) and start it.  Idempotent: an existing disk is kept."""
+
+    async def start(self, spec: GuestSpec) -> GuestStatus:
+        """Power on a guest whose disk exists (or resume its saved state)."""
+
+    async def stop(self, uuid: str, timeout: float) -> None:
+        """Shut down cleanly (ACPI) within ``timeout`` seconds, then power off."""
+
+    async def reboot(self, spec: GuestSpec, hard: bool, timeout: float) -> GuestStatus:
+        """Soft: ACPI shutdown and start again (hard after ``timeout``).
+        Hard: reset at once."""
+
+    async def pause(self, uuid: str) -> None: ...
+
+    async def unpause(self, uuid: str) -> None: ...
+
+    async def suspend(self, uuid: str) -> None:
+        """Save the guest's memory and state to its folder and stop it."""
+
+    async def resume(self, spec: GuestSpec) -> GuestStatus:
+        """Start a suspended guest from its saved state."""
+
+    async def destroy(self, uuid: str, directory: Path) -> None:
+        """Stop the guest at once and delete its folder.  Idempotent."""
+
+    async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
+        """The last ``length`` lines of the serial console log (all if None)."""
