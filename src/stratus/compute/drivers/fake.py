@@ -1,0 +1,225 @@
+"""An in-memory driver for unit tests: no processes, no disks.
+
+It follows the same power transitions as the QEMU driver, keeps a fake
+console log per guest, and lets tests inject trouble:
+
+* ``crash(uuid)`` makes a guest stop behind the agent's back;
+* ``fail_next("spawn", "no room")`` makes the next call of a method raise
+  ``DriverError("no room")``;
+* ``calls`` records every call as ``(method, uuid)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stratus.compute.drivers.base import (
+    Capability,
+    DriverError,
+    GuestSpec,
+    GuestStatus,
+    HostInfo,
+    Power,
+)
+
+READY_MARKER = "stratus-tiny: ready"
+
+
+@dataclass
+class FakeGuest:
+    spec: GuestSpec
+    power: Power = Power.SHUTDOWN
+    pid: int | None = None
+    console: list[str] = field(default_factory=list)
+    boots: int = 0
+    has_disk: bool = False
+
+
+class FakeDriver:
+    name = "fake"
+
+    def __init__(
+        self,
+        hostname: str = "fake-host",
+        *,
+        vcpus: int = 8,
+        memory_mb: int = 16384,
+        disk_gb: int = 200,
+        accelerator: str = "tcg",
+        capabilities: frozenset[Capability] | None = None,
+        host: HostInfo | None = None,
+    ) -> None:
+        self.capabilities = capabilities if capabilities is not None else frozenset(Capability)
+        self.host = host or HostInfo(
+            hostname=hostname,
+            vcpus=vcpus,
+            memory_mb=memory_mb,
+            disk_gb=disk_gb,
+            hypervisor_type="QEMU",
+            hypervisor_version=7002000,
+            accelerator=accelerator,
+        )
+        self.instances: dict[str, FakeGuest] = {}
+        self.calls: list[tuple[str, str | None]] = []
+        self._failures: dict[str, list[str]] = {}
+        self._pids = itertools.count(10_000)
+
+    # -- test controls --------------------------------------------------------
+
+    def crash(self, uuid: str, power: Power = Power.SHUTDOWN) -> None:
+        """The guest stops (or crashes) without the driver being asked."""
+        guest = self._guest(uuid)
+        guest.power = power
+        guest.pid = None
+        guest.console.append("fake: the guest went down unexpectedly")
+
+    def fail_next(self, method: str, message: str = "injected failure") -> None:
+        """The next call of ``method`` raises DriverError(message)."""
+        self._failures.setdefault(method, []).append(message)
+
+    def write_console(self, uuid: str, *lines: str) -> None:
+        self._guest(uuid).console.extend(lines)
+
+    def set_host(self, **changes: object) -> None:
+        values = {**self.host.__dict__, **changes}
+        self.host = HostInfo(**values)  # type: ignore[arg-type]
+
+    # -- the Driver protocol --------------------------------------------------
+
+    async def host_info(self) -> HostInfo:
+        await self._enter("host_info", None)
+        return self.host
+
+    async def guests(self) -> list[GuestStatus]:
+        await self._enter("guests", None)
+        return [self._status(g) for g in self.instances.values()]
+
+    async def status(self, uuid: str) -> GuestStatus:
+        await self._enter("status", uuid)
+        guest = self.instances.get(uuid)
+        return self._status(guest) if guest else GuestStatus(uuid, Power.NOSTATE)
+
+    async def spawn(self, spec: GuestSpec) -> GuestStatus:
+        await self._enter("spawn", spec.uuid)
+        guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
+        guest.spec = spec
+        guest.has_disk = True
+        if guest.power == Power.SUSPENDED:
+            return await self._resume(guest)
+        if guest.pid is None:
+            self._boot(guest)
+        return self._status(guest)
+
+    async def start(self, spec: GuestSpec) -> GuestStatus:
+        await self._enter("start", spec.uuid)
+        guest = self.instances.get(spec.uuid)
+        if guest is None or not guest.has_disk:
+            raise DriverError(f"guest {spec.uuid} has no disk on this host")
+        guest.spec = spec
+        if guest.power == Power.SUSPENDED:
+            return await self._resume(guest)
+        if guest.pid is None:
+            self._boot(guest)
+        return self._status(guest)
+
+    async def stop(self, uuid: str, timeout: float) -> None:
+        await self._enter("stop", uuid)
+        guest = self.instances.get(uuid)
+        if guest is None or guest.pid is None:
+            return
+        guest.console.append("fake: powering off")
+        guest.power = Power.SHUTDOWN
+        guest.pid = None
+
+    async def reboot(self, spec: GuestSpec, hard: bool, timeout: float) -> GuestStatus:
+        await self._enter("reboot", spec.uuid)
+        guest = self.instances.get(spec.uuid)
+        if guest is None or not guest.has_disk:
+            raise DriverError(f"guest {spec.uuid} has no disk on this host")
+        guest.spec = spec
+        if guest.power == Power.SUSPENDED:
+            return await self._resume(guest)
+        guest.console.append("fake: " + ("reset" if hard else "rebooting"))
+        guest.pid = None
+        self._boot(guest)
+        return self._status(guest)
+
+    async def pause(self, uuid: str) -> None:
+        await self._enter("pause", uuid)
+        self._running(uuid).power = Power.PAUSED
+
+    async def unpause(self, uuid: str) -> None:
+        await self._enter("unpause", uuid)
+        self._running(uuid).power = Power.RUNNING
+
+    async def suspend(self, uuid: str) -> None:
+        await self._enter("suspend", uuid)
+        guest = self._running(uuid)
+        guest.power = Power.SUSPENDED
+        guest.pid = None
+
+    async def resume(self, spec: GuestSpec) -> GuestStatus:
+        await self._enter("resume", spec.uuid)
+        guest = self.instances.get(spec.uuid)
+        if guest is None:
+            raise DriverError(f"guest {spec.uuid} is not on this host")
+        if guest.pid is not None:
+            return self._status(guest)
+        if guest.power != Power.SUSPENDED:
+            raise DriverError(f"guest {spec.uuid} has no saved state to resume")
+        return await self._resume(guest)
+
+    async def destroy(self, uuid: str, directory: Path) -> None:
+        await self._enter("destroy", uuid)
+        self.instances.pop(uuid, None)
+        await asyncio.to_thread(shutil.rmtree, directory, True)
+
+    async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
+        await self._enter("console_output", uuid)
+        guest = self.instances.get(uuid)
+        lines = guest.console if guest else []
+        if length is not None:
+            lines = lines[-length:] if length > 0 else []
+        return "".join(line + "\n" for line in lines)
+
+    # -- internals ------------------------------------------------------------
+
+    async def _enter(self, method: str, uuid: str | None) -> None:
+        self.calls.append((method, uuid))
+        await asyncio.sleep(0)  # a real driver yields; so does this one
+        pending = self._failures.get(method)
+        if pending:
+            raise DriverError(pending.pop(0))
+
+    def _guest(self, uuid: str) -> FakeGuest:
+        guest = self.instances.get(uuid)
+        if guest is None:
+            raise DriverError(f"guest {uuid} is not on this host")
+        return guest
+
+    def _running(self, uuid: str) -> FakeGuest:
+        guest = self._guest(uuid)
+        if guest.pid is None:
+            raise DriverError(f"guest {uuid} is not running")
+        return guest
+
+    def _boot(self, guest: FakeGuest) -> None:
+        guest.boots += 1
+        guest.pid = next(self._pids)
+        guest.power = Power.RUNNING
+        guest.console.append(f"fake: booting {guest.spec.name} ({guest.boots})")
+        guest.console.append(READY_MARKER)
+
+    async def _resume(self, guest: FakeGuest) -> GuestStatus:
+        guest.pid = next(self._pids)
+        guest.power = Power.RUNNING
+        guest.console.append("fake: resumed")
+        return self._status(guest)
+
+    @staticmethod
+    def _status(guest: FakeGuest) -> GuestStatus:
+        return GuestStatus(guest.spec.uuid, guest.power, guest.pid)

@@ -1,0 +1,257 @@
+"""The QEMU driver against real qemu processes and the tiny guest image.
+
+One guest is shared by the whole module and boots three times (spawn, start
+after an ACPI stop, hard reboot); the tests run in file order.  A user_data
+script counts boots on the guest's own disk, serves a page on port 8080 and
+prints the guest's uptime every second, so the tests can see that the disk
+kept data, that port forwarding works and that a resumed guest's clock goes
+on instead of restarting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+import shutil
+import socket
+import tempfile
+import time
+import uuid as uuidlib
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from stratus.compute.drivers.base import GuestSpec, PortForward, Power
+from stratus.compute.drivers.qemu import QemuDriver, process_runs
+
+BOOT_TIMEOUT = 90.0
+READY = "stratus-tiny: ready"
+USER_DATA = b"""#!/bin/sh
+n=$(cat /mnt/disk/boots 2>/dev/null || echo 0)
+n=$((n + 1))
+echo $n > /mnt/disk/boots
+sync
+mkdir -p /www
+echo "hello from boot $n" > /www/index.html
+httpd -p 8080 -h /www
+echo "e2e: boot $n"
+(while :; do echo "e2e: uptime $(cut -d' ' -f1 /proc/uptime)"; sleep 1; done) >/dev/ttyS0 2>&1 &
+"""
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None or shutil.which("qemu-img") is None,
+    reason="needs qemu-system-x86_64 and qemu-img",
+)
+
+
+@dataclass
+class Guest:
+    driver: QemuDriver
+    spec: GuestSpec
+    base_digest: str
+    timings: dict[str, float]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def console(guest: Guest) -> str:
+    return await guest.driver.console_output(guest.spec.uuid, guest.spec.directory, None)
+
+
+async def wait_console(guest: Guest, text: str, timeout: float = BOOT_TIMEOUT) -> float:
+    """Wait for ``text`` on the serial console; return the seconds it took."""
+    started = time.monotonic()
+    while text not in await console(guest):
+        status = await guest.driver.status(guest.spec.uuid)
+        assert status.power in (Power.RUNNING, Power.PAUSED), f"guest is {status.power}"
+        if time.monotonic() - started > timeout:
+            tail = await guest.driver.console_output(guest.spec.uuid, guest.spec.directory, 20)
+            pytest.fail(f"no {text!r} on the console within {timeout:g} s; it ends:\n{tail}")
+        await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+def uptimes(text: str) -> list[float]:
+    return [float(v) for v in re.findall(r"e2e: uptime ([0-9.]+)", text)]
+
+
+@pytest.fixture(scope="module")
+def workdir() -> Iterator[Path]:
+    # Short: a unix socket path (DIR/qmp.sock) must stay under 108 bytes.
+    path = Path(tempfile.mkdtemp(prefix="stratus-e2e-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def guest(workdir: Path) -> AsyncIterator[Guest]:
+    tiny = pytest.importorskip("stratus.compute.guest.tiny")
+    configdrive = pytest.importorskip("stratus.compute.agent.configdrive")
+    try:
+        base = await asyncio.to_thread(tiny.build_tiny_image, workdir / "images")
+    except Exception as exc:  # missing host packages: skip, do not fail
+        pytest.skip(f"cannot build the tiny guest image: {exc}")
+    uuid = str(uuidlib.uuid4())
+    directory = workdir / "instances" / uuid
+    directory.mkdir(parents=True)
+    drive = workdir / f"{uuid}.config.iso"
+    meta = {"uuid": uuid, "name": "e2e", "hostname": "e2e"}
+    await asyncio.to_thread(
+        configdrive.build_config_drive,
+        drive,
+        meta_data=meta,
+        user_data=USER_DATA,
+        network_data={"links": [], "networks": [], "services": []},
+    )
+    spec = GuestSpec(
+        uuid=uuid,
+        name="e2e",
+        vcpus=1,
+        memory_mb=256,
+        root_gb=1,
+        base_image=base,
+        base_format="qcow2",
+        directory=directory,
+        config_drive=drive,
+        forwards=(PortForward(host_port=free_port(), guest_port=8080),),
+    )
+    driver = QemuDriver(workdir / "instances", hostname="e2e-host")
+    state = Guest(driver, spec, digest(base), {})
+    yield state
+    await driver.destroy(uuid, directory)
+
+
+async def test_host_info_reports_the_accelerator(guest: Guest) -> None:
+    info = await guest.driver.host_info()
+    assert info.accelerator in ("kvm", "tcg")
+    assert info.hypervisor_version >= 2_000_000
+    assert info.vcpus >= 1 and info.memory_mb > 0 and info.disk_gb > 0
+
+
+async def test_spawn_boots_to_the_marker(guest: Guest) -> None:
+    started = time.monotonic()
+    status = await guest.driver.spawn(guest.spec)
+    assert status.power == Power.RUNNING and status.pid
+    assert (guest.spec.directory / "disk.qcow2").exists()
+    assert guest.spec.uuid in (guest.spec.directory / "qemu.cmdline").read_text()
+    await wait_console(guest, READY)
+    await wait_console(guest, "e2e: boot 1")
+    guest.timings["boot"] = time.monotonic() - started
+    # Idempotent: spawning again keeps the disk and the process.
+    again = await guest.driver.spawn(guest.spec)
+    assert again.pid == status.pid
+
+
+async def test_port_forward_reaches_the_guest(guest: Guest) -> None:
+    url = f"http://127.0.0.1:{guest.spec.forwards[0].host_port}/"
+    async with httpx.AsyncClient(timeout=5) as client:
+        for _ in range(50):
+            try:
+                response = await client.get(url)
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.2)
+        else:
+            pytest.fail("the forwarded port never answered")
+    assert response.status_code == 200
+    assert "hello from boot 1" in response.text
+
+
+async def test_a_new_driver_adopts_the_running_guest(guest: Guest) -> None:
+    mine = await guest.driver.status(guest.spec.uuid)
+    other = QemuDriver(guest.driver.instances_root, hostname="e2e-host", accel="tcg")
+    found = {s.uuid: s for s in await other.guests()}
+    assert found[guest.spec.uuid].power == Power.RUNNING
+    assert found[guest.spec.uuid].pid == mine.pid
+    assert (await other.status(guest.spec.uuid)).pid == mine.pid
+
+
+async def test_pause_and_unpause(guest: Guest) -> None:
+    await guest.driver.pause(guest.spec.uuid)
+    assert (await guest.driver.status(guest.spec.uuid)).power == Power.PAUSED
+    await guest.driver.unpause(guest.spec.uuid)
+    assert (await guest.driver.status(guest.spec.uuid)).power == Power.RUNNING
+
+
+async def test_suspend_and_resume_keep_the_guest_clock(guest: Guest) -> None:
+    uuid, directory = guest.spec.uuid, guest.spec.directory
+    while len(uptimes(await console(guest))) < 3:
+        await asyncio.sleep(0.3)
+    pid = (await guest.driver.status(uuid)).pid
+    assert pid is not None
+
+    started = time.monotonic()
+    await guest.driver.suspend(uuid)
+    guest.timings["suspend"] = time.monotonic() - started
+    before = uptimes(await console(guest))[-1]
+    assert not process_runs(pid, uuid)
+    assert (directory / "state.sav").stat().st_size > 0
+    status = await guest.driver.status(uuid)
+    assert status.power == Power.SUSPENDED and status.pid is None
+    seen = len(await console(guest))
+
+    started = time.monotonic()
+    status = await guest.driver.resume(guest.spec)
+    guest.timings["resume"] = time.monotonic() - started
+    assert status.power == Power.RUNNING and status.pid not in (None, pid)
+    assert not (directory / "state.sav").exists()
+    while not uptimes((await console(guest))[seen:]):
+        assert time.monotonic() - started < 30, "no uptime line after resume"
+        await asyncio.sleep(0.2)
+    after = (await console(guest))[seen:]
+    assert READY not in after  # resumed, not rebooted
+    assert uptimes(after)[0] >= before  # the clock went on
+
+
+async def test_stop_with_acpi_and_start_keeps_the_disk(guest: Guest) -> None:
+    uuid = guest.spec.uuid
+    pid = (await guest.driver.status(uuid)).pid
+    assert pid is not None
+    started = time.monotonic()
+    await guest.driver.stop(uuid, timeout=30)
+    guest.timings["acpi stop"] = time.monotonic() - started
+    assert not process_runs(pid, uuid)
+    assert (await guest.driver.status(uuid)).power == Power.SHUTDOWN
+    assert "stratus-tiny: stopping" in await console(guest)  # a clean shutdown
+    assert guest.timings["acpi stop"] < 25  # ACPI worked, not the forced power-off
+
+    started = time.monotonic()
+    status = await guest.driver.start(guest.spec)
+    assert status.power == Power.RUNNING
+    await wait_console(guest, "e2e: boot 2")  # the counter on the disk survived
+    guest.timings["boot 2"] = time.monotonic() - started
+
+
+async def test_hard_reboot(guest: Guest) -> None:
+    pid = (await guest.driver.status(guest.spec.uuid)).pid
+    started = time.monotonic()
+    status = await guest.driver.reboot(guest.spec, hard=True, timeout=10)
+    assert status.power == Power.RUNNING and status.pid == pid  # same process, reset
+    await wait_console(guest, "e2e: boot 3")
+    guest.timings["boot 3 (reset)"] = time.monotonic() - started
+
+
+async def test_destroy_removes_everything(guest: Guest) -> None:
+    uuid, directory = guest.spec.uuid, guest.spec.directory
+    pid = (await guest.driver.status(uuid)).pid
+    assert pid is not None
+    await guest.driver.destroy(uuid, directory)
+    assert not directory.exists()
+    assert not process_runs(pid, uuid)
+    assert (await guest.driver.status(uuid)).power == Power.NOSTATE
+    await guest.driver.destroy(uuid, directory)  # idempotent
+    assert digest(guest.spec.base_image) == guest.base_digest  # the base was never written
+    print("timings:", {k: round(v, 2) for k, v in guest.timings.items()})
