@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy import select
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +20,9 @@ from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.common.middleware import RequestIdMiddleware
 from stratus.common.policy import Enforcer
+from stratus.compute import app as compute_app
+from stratus.compute import policies as compute_policies
+from stratus.compute.service import ComputeService
 from stratus.identity import app as identity_app
 from stratus.identity import policies as identity_policies
 from stratus.identity.service import IdentityService
@@ -36,12 +41,19 @@ class Cloud:
         self.cfg = cfg
         self.db = Database(cfg.database_url, echo=cfg.database.echo)
         self.enforcer = Enforcer.from_file(
-            {**identity_policies.RULES, **image_policies.RULES}, cfg.data_path(cfg.policy.file)
+            {**identity_policies.RULES, **image_policies.RULES, **compute_policies.RULES},
+            cfg.data_path(cfg.policy.file),
         )
         self.identity = IdentityService(cfg, self.db)
         self.image: ImageService | None = None
         if "image" in cfg.services.enabled:
             self.image = ImageService(cfg, self.db, limits=self._image_limit)
+        self.compute: ComputeService | None = None
+        if "compute" in cfg.services.enabled:
+            self.compute = ComputeService(
+                cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
+            )
+        self._background: set[asyncio.Task[None]] = set()
         self.remote: RemoteValidator | None = None
         if cfg.auth.mode == "remote":
             self.remote = RemoteValidator(cfg.auth)
@@ -58,8 +70,47 @@ class Cloud:
         await self.identity.start()
         if self.image is not None:
             await self.image.start()
+        if self.compute is not None:
+            await self._start_compute(self.compute)
+
+    async def _start_compute(self, compute: ComputeService) -> None:
+        from stratus.compute.agent.runner import build_agent
+        from stratus.compute.service.bootstrap import ensure_flavors
+
+        await ensure_flavors(self.db)
+        await compute.start()
+        agent = build_agent(self.cfg, self.db)
+        compute.agents[agent.host] = agent
+        # The agent registers itself and adopts guests; the tiny image is
+        # built in the background too, so the cloud is ready at once.
+        self._spawn(agent.start(), "compute-agent-start")
+        if self.cfg.compute.tiny_image and self.image is not None:
+            self._spawn(self._tiny_image(), "compute-tiny-image")
+
+    async def _tiny_image(self) -> None:
+        from stratus.compute.service.bootstrap import ensure_tiny_image
+        from stratus.identity import models as idm
+
+        async with self.db.session() as s:
+            owner = await s.scalar(select(idm.Project.id).where(idm.Project.name == "service"))
+        await ensure_tiny_image(self.cfg, self.image, owner or "")
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception:
+                log.exception("stratus: %s failed", name)
+
+        task = asyncio.create_task(guarded(), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        if self.compute is not None:
+            await self.compute.stop()
         if self.image is not None:
             await self.image.stop()
         await self.identity.stop()
@@ -78,6 +129,13 @@ class Cloud:
                 Mount(
                     SERVICES["image"].prefix,
                     image_app.build(self.image, self.enforcer, self.validator),
+                )
+            )
+        if self.compute is not None:
+            mounts.append(
+                Mount(
+                    SERVICES["compute"].prefix,
+                    compute_app.build(self.compute, self.enforcer, self.validator),
                 )
             )
 

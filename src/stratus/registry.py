@@ -21,4 +21,5 @@ class ServiceInfo:
 SERVICES: dict[str, ServiceInfo] = {
     "identity": ServiceInfo("identity", "identity", "keystone", "/identity"),
     "image": ServiceInfo("image", "image", "glance", "/image"),
+    "compute": ServiceInfo("compute", "compute", "nova", "/compute", "/v2.1"),
 }

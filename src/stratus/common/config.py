@@ -83,13 +83,43 @@ class ImageConfig(_Section):
     import_convert_to: str = ""
 
 
+class ComputeConfig(_Section):
+    # "qemu" (the default) or "fake" (tests only: no real guests).
+    driver: Literal["qemu", "fake"] = "qemu"
+    # The all-in-one's compute host name; empty means the machine's name.
+    host: str = ""
+    # Folder of instance disks and the image cache (relative: in the data folder).
+    instances_dir: str = "compute"
+    accel: Literal["auto", "kvm", "tcg"] = "auto"
+    cpu_allocation_ratio: float = Field(4.0, gt=0)
+    ram_allocation_ratio: float = Field(1.0, gt=0)
+    disk_allocation_ratio: float = Field(1.0, gt=0)
+    reserved_host_memory_mb: int = Field(512, ge=0)
+    # Seconds between an agent's checks of its guests' power states.
+    sync_interval: float = Field(10.0, gt=0)
+    # Seconds a clean (ACPI) shutdown may take before the guest is powered off.
+    shutdown_timeout: float = Field(60.0, ge=0)
+    # An agent silent for this long is down.
+    service_down_time: float = Field(60.0, gt=0)
+    # Register the built-in tiny guest image at first start.
+    tiny_image: bool = True
+    # Default quotas per project.
+    quota_instances: int = 10
+    quota_cores: int = 20
+    quota_ram: int = 51200
+    quota_key_pairs: int = 100
+    quota_metadata_items: int = 128
+    quota_server_groups: int = 10
+    quota_server_group_members: int = 10
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image"]
+    enabled: list[str] = ["identity", "image", "compute"]
 
 
 class LoggingConfig(_Section):
@@ -105,6 +135,7 @@ class Config(_Section):
     identity: IdentityConfig = IdentityConfig()
     auth: AuthConfig = AuthConfig()
     image: ImageConfig = ImageConfig()
+    compute: ComputeConfig = ComputeConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -253,13 +284,43 @@ web_download_allowed_hosts = []
 # Convert imported images to this disk format with qemu-img ("" = keep).
 import_convert_to = ""
 
+[compute]
+# Hypervisor driver: "qemu" (QEMU through QMP, no daemon).  "fake" is for tests only.
+driver = "qemu"
+# This machine's compute host name; empty means the machine's name.
+host = ""
+# Folder of instance disks and the image cache, relative to the data folder.
+instances_dir = "compute"
+# Accelerator: "auto" probes KVM and falls back to TCG (software emulation).
+accel = "auto"
+cpu_allocation_ratio = 4.0
+ram_allocation_ratio = 1.0
+disk_allocation_ratio = 1.0
+reserved_host_memory_mb = 512
+# Seconds between checks of the guests' power states.
+sync_interval = 10.0
+# Seconds a clean shutdown may take before the guest is powered off.
+shutdown_timeout = 60.0
+# Seconds of silence after which a compute agent counts as down.
+service_down_time = 60.0
+# Register the built-in tiny guest image and the m1 flavors at first start.
+tiny_image = true
+# Default quotas per project (os-quota-sets overrides them per project).
+quota_instances = 10
+quota_cores = 20
+quota_ram = 51200
+quota_key_pairs = 100
+quota_metadata_items = 128
+quota_server_groups = 10
+quota_server_group_members = 10
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image"]
+enabled = ["identity", "image", "compute"]
 
 [logging]
 level = "INFO"

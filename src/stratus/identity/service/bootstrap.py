@@ -24,6 +24,8 @@ ROLES = ("admin", "manager", "member", "reader", "service", "ResellerAdmin")
 IMPLIED = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
 INTERFACES = ("public", "internal", "admin")
 PASSWORD_FILE = "admin-password"
+SERVICE_PASSWORD_FILE = "service-password"
+SERVICE_USER = "stratus"
 CLOUDS_FILE = "clouds.yaml"
 CLOUD_NAME = "stratus"
 
@@ -38,9 +40,9 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def admin_password(data_dir: Path) -> tuple[str, bool]:
-    """The admin password kept in the data folder; created when absent."""
-    path = data_dir / PASSWORD_FILE
+def admin_password(data_dir: Path, name: str = PASSWORD_FILE) -> tuple[str, bool]:
+    """A password kept in the data folder; created when absent."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip(), False
     password = secrets.token_urlsafe(24)
@@ -179,7 +181,7 @@ async def bootstrap(core: Core) -> None:
         admin_project = await _ensure_project(
             s, "admin", "Bootstrap project for the cloud administrator"
         )
-        await _ensure_project(s, "service", "Project of the cloud's own services")
+        service_project = await _ensure_project(s, "service", "Project of the cloud's own services")
         admin = await s.scalar(
             select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == "admin")
         )
@@ -205,5 +207,27 @@ async def bootstrap(core: Core) -> None:
         await _ensure_grant(s, m.USER_PROJECT, admin.id, admin_project.id, admin_role)
         await _ensure_grant(s, m.USER_DOMAIN, admin.id, DEFAULT_DOMAIN_ID, admin_role)
         await _ensure_grant(s, m.USER_SYSTEM, admin.id, m.SYSTEM_TARGET, admin_role)
+        # The user Stratus's own agents act as (compute agents fetch images).
+        service_user = await s.scalar(
+            select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == SERVICE_USER)
+        )
+        if service_user is None:
+            service_password, _ = admin_password(cfg.data_dir, SERVICE_PASSWORD_FILE)
+            service_user = m.User(
+                id=m.new_id(),
+                name=SERVICE_USER,
+                domain_id=DEFAULT_DOMAIN_ID,
+                enabled=True,
+                default_project_id=service_project.id,
+                password_hash=await core.hasher.hash(service_password),
+                password_created_at=utcnow(),
+                extra={},
+            )
+            s.add(service_user)
+            await s.flush()
+        for role in ("admin", "service"):
+            await _ensure_grant(
+                s, m.USER_PROJECT, service_user.id, service_project.id, roles[role].id
+            )
         await _ensure_catalog(s, cfg)
     write_private(cfg.data_dir / CLOUDS_FILE, clouds_yaml(cfg, password))

@@ -1,0 +1,101 @@
+"""The image cache of a compute host: each image is downloaded once from the
+image service, its checksum verified, and kept read-only as the shared base
+of every server booted from it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from stratus.common.service_auth import ServiceSession
+
+log = logging.getLogger(__name__)
+
+
+class ImageFetchError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CachedImage:
+    path: Path
+    disk_format: str
+
+
+class ImageCache:
+    def __init__(
+        self,
+        root: Path,
+        image_url: str,
+        session: ServiceSession,
+        client: httpx.AsyncClient | None = None,
+    ):
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.image_url = image_url.rstrip("/")
+        self.session = session
+        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=300.0))
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def ensure(self, image_id: str) -> CachedImage:
+        """The cached base of an image, fetched and verified when missing."""
+        lock = self._locks.setdefault(image_id, asyncio.Lock())
+        async with lock:
+            token = await self.session.token()
+            headers = {"X-Auth-Token": token}
+            resp = await self.client.get(f"{self.image_url}/v2/images/{image_id}", headers=headers)
+            if resp.status_code != 200:
+                raise ImageFetchError(
+                    f"image {image_id}: the image service answered {resp.status_code}"
+                )
+            record = resp.json()
+            disk_format = record.get("disk_format") or "raw"
+            if disk_format not in ("qcow2", "raw", "ami"):
+                raise ImageFetchError(
+                    f"image {image_id}: disk format {disk_format} cannot be booted here"
+                )
+            path = self.root / image_id
+            if path.exists():
+                return CachedImage(path, "qcow2" if disk_format == "qcow2" else "raw")
+            await self._download(image_id, record, path, headers)
+            return CachedImage(path, "qcow2" if disk_format == "qcow2" else "raw")
+
+    async def _download(
+        self, image_id: str, record: dict[str, object], path: Path, headers: dict[str, str]
+    ) -> None:
+        want_hash = record.get("os_hash_value")
+        algo = str(record.get("os_hash_algo") or "sha512")
+        digest = hashlib.new(algo) if want_hash else hashlib.md5(usedforsecurity=False)
+        want = want_hash or record.get("checksum")
+        tmp = path.with_name(f".{image_id}.partial")
+        log.info("compute: fetching image %s into the cache", image_id)
+        try:
+            with tmp.open("wb") as f:
+                async with self.client.stream(
+                    "GET", f"{self.image_url}/v2/images/{image_id}/file", headers=headers
+                ) as resp:
+                    if resp.status_code != 200:
+                        raise ImageFetchError(
+                            f"image {image_id}: download answered {resp.status_code}"
+                        )
+                    async for chunk in resp.aiter_bytes(1 << 20):
+                        digest.update(chunk)
+                        await asyncio.to_thread(f.write, chunk)
+                await asyncio.to_thread(os.fsync, f.fileno())
+            if want and digest.hexdigest() != want:
+                raise ImageFetchError(f"image {image_id}: the data does not match its checksum")
+            os.chmod(tmp, 0o444)  # the shared base is never written
+            os.replace(tmp, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+    async def close(self) -> None:
+        await self.client.aclose()

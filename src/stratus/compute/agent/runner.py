@@ -1,0 +1,65 @@
+"""Building a compute agent from the configuration: in the all-in-one, and
+as `stratus compute-agent --host NAME`."""
+
+from __future__ import annotations
+
+import socket
+
+from stratus.common.config import Config
+from stratus.common.db import Database
+from stratus.common.service_auth import ServiceSession
+from stratus.compute.agent.agent import ComputeAgent
+from stratus.compute.agent.configdrive import build_config_drive
+from stratus.compute.agent.images import ImageCache
+from stratus.compute.drivers.base import Driver
+from stratus.compute.service.actions import Actions
+from stratus.identity.service.bootstrap import SERVICE_PASSWORD_FILE, SERVICE_USER
+from stratus.registry import SERVICES
+
+
+def host_name(cfg: Config) -> str:
+    return cfg.compute.host or socket.gethostname()
+
+
+def make_driver(cfg: Config, host: str) -> Driver:
+    root = cfg.data_path(cfg.compute.instances_dir) / host / "instances"
+    if cfg.compute.driver == "fake":
+        from stratus.compute.drivers.fake import FakeDriver
+
+        return FakeDriver(host)
+    from stratus.compute.drivers.qemu import QemuDriver
+
+    return QemuDriver(root, hostname=host, accel=cfg.compute.accel)
+
+
+def service_session(cfg: Config) -> ServiceSession:
+    """The agent's identity: the configured service user, or (all-in-one)
+    the one bootstrap made, with its password in the data folder."""
+    identity = cfg.auth.identity_url or SERVICES["identity"].endpoint_url(cfg.public_url)
+    if cfg.auth.service_username:
+        return ServiceSession(
+            identity,
+            cfg.auth.service_username,
+            cfg.auth.service_password,
+            cfg.auth.service_project,
+            cfg.auth.service_domain,
+        )
+    password = (cfg.data_dir / SERVICE_PASSWORD_FILE).read_text().strip()
+    return ServiceSession(identity, SERVICE_USER, password, "service")
+
+
+def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAgent:
+    host = host or host_name(cfg)
+    root = cfg.data_path(cfg.compute.instances_dir) / host
+    image_url = SERVICES["image"].endpoint_url(cfg.public_url)
+    return ComputeAgent(
+        db,
+        host=host,
+        driver=make_driver(cfg, host),
+        images=ImageCache(root / "images", image_url, service_session(cfg)),
+        instances=root / "instances",
+        actions=Actions(db),
+        sync_interval=cfg.compute.sync_interval,
+        shutdown_timeout=cfg.compute.shutdown_timeout,
+        config_drive=build_config_drive,
+    )

@@ -1,0 +1,275 @@
+"""Discovery, server groups, limits, quota sets, services and hypervisors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.responses import Response
+
+from stratus.common.api import ApiRequest, empty_response, json_response
+from stratus.common.microversion import Version
+from stratus.compute.api import views
+from stratus.compute.errors import BadRequest, NotFound
+from stratus.compute.service import ComputeService
+from stratus.compute.service.quotas import LEGACY, RESOURCES
+
+MIN_VERSION, MAX_VERSION = "2.1", "2.96"
+UPDATED = "2013-07-23T11:33:21Z"
+
+
+def _svc(req: ApiRequest) -> ComputeService:
+    return req.service  # type: ignore[no-any-return]
+
+
+def _v(req: ApiRequest) -> Version:
+    assert req.version is not None
+    return req.version
+
+
+def _version(base: str) -> dict[str, Any]:
+    return {
+        "id": "v2.1",
+        "status": "CURRENT",
+        "version": MAX_VERSION,
+        "min_version": MIN_VERSION,
+        "updated": UPDATED,
+        "links": [{"rel": "self", "href": f"{base}/"}],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2.1",
+            }
+        ],
+    }
+
+
+async def versions(req: ApiRequest) -> Response:
+    return json_response({"versions": [_version(req.base_url)]})
+
+
+async def version(req: ApiRequest) -> Response:
+    return json_response({"version": _version(req.base_url)})
+
+
+# -- server groups ----------------------------------------------------------------------------
+
+
+async def group_index(req: ApiRequest) -> Response:
+    req.authorize("compute:server_groups:index")
+    all_projects = req.query.all_projects is not None and req.ctx.is_admin
+    svc = _svc(req)
+    rows = await svc.groups.list_groups(req.ctx, all_projects)
+    members = await svc.groups.members([g.id for g in rows])
+    return json_response({"server_groups": [views.group(g, members[g.id], _v(req)) for g in rows]})
+
+
+async def group_show(req: ApiRequest) -> Response:
+    req.authorize("compute:server_groups:index")
+    svc = _svc(req)
+    group = await svc.groups.get(req.ctx, req.params["group_id"])
+    members = await svc.groups.members([group.id])
+    return json_response({"server_group": views.group(group, members[group.id], _v(req))})
+
+
+async def group_create(req: ApiRequest) -> Response:
+    req.authorize("compute:server_groups:create", {"project_id": req.ctx.project_id})
+    b = req.body.server_group
+    v = _v(req)
+    if v >= Version.parse("2.64"):
+        if b.policies is not None or not b.policy:
+            raise BadRequest(
+                "Since microversion 2.64 a server group takes one 'policy' (and 'rules')."
+            )
+        policy, rules = b.policy, b.rules or {}
+    else:
+        if b.policy is not None or b.rules is not None or not b.policies or len(b.policies) != 1:
+            raise BadRequest(
+                "A server group takes 'policies' with exactly one policy before microversion 2.64."
+            )
+        policy, rules = b.policies[0], {}
+        if policy.startswith("soft") and v < Version.parse("2.15"):
+            raise BadRequest("Soft affinity policies need microversion 2.15.")
+    group = await _svc(req).groups.create(req.ctx, b.name, policy, rules)
+    return json_response({"server_group": views.group(group, [], v)})
+
+
+async def group_delete(req: ApiRequest) -> Response:
+    req.authorize("compute:server_groups:delete")
+    await _svc(req).groups.delete(req.ctx, req.params["group_id"])
+    return empty_response()
+
+
+# -- limits and quotas ----------------------------------------------------------------------------
+
+
+async def limits(req: ApiRequest) -> Response:
+    svc = _svc(req)
+    project = req.ctx.project_id or ""
+    lim = await svc.quotas.limits(project)
+    used = await svc.quotas.usage(project)
+    absolute = {
+        "maxTotalInstances": lim["instances"],
+        "maxTotalCores": lim["cores"],
+        "maxTotalRAMSize": lim["ram"],
+        "maxTotalKeypairs": lim["key_pairs"],
+        "maxServerMeta": lim["metadata_items"],
+        "maxServerGroups": lim["server_groups"],
+        "maxServerGroupMembers": lim["server_group_members"],
+        "totalInstancesUsed": used["instances"],
+        "totalCoresUsed": used["cores"],
+        "totalRAMUsed": used["ram"],
+        "totalServerGroupsUsed": used["server_groups"],
+    }
+    if _v(req) < Version.parse("2.57"):
+        absolute.update({"maxPersonality": -1, "maxPersonalitySize": -1, "maxImageMeta": 128})
+    if _v(req) < Version.parse("2.36"):
+        absolute.update(
+            {
+                "maxSecurityGroups": -1,
+                "maxSecurityGroupRules": -1,
+                "maxTotalFloatingIps": -1,
+                "totalFloatingIpsUsed": 0,
+                "totalSecurityGroupsUsed": 0,
+            }
+        )
+    return json_response({"limits": {"rate": [], "absolute": absolute}})
+
+
+def _quota_body(project_id: str, values: dict[str, int], v: Version) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": project_id, **{r: values[r] for r in RESOURCES}}
+    if v < Version.parse("2.57"):
+        body.update({k: val for k, val in LEGACY.items() if k.startswith("injected")})
+    if v < Version.parse("2.36"):
+        body.update({k: val for k, val in LEGACY.items() if not k.startswith("injected")})
+    return body
+
+
+async def quota_show(req: ApiRequest) -> Response:
+    project = req.params["project_id"]
+    req.authorize("compute:quotas:show", {"project_id": project})
+    values = await _svc(req).quotas.limits(project)
+    return json_response({"quota_set": _quota_body(project, values, _v(req))})
+
+
+async def quota_defaults(req: ApiRequest) -> Response:
+    project = req.params["project_id"]
+    req.authorize("compute:quotas:show", {"project_id": project})
+    return json_response(
+        {"quota_set": _quota_body(project, dict(_svc(req).quotas.defaults), _v(req))}
+    )
+
+
+async def quota_update(req: ApiRequest) -> Response:
+    project = req.params["project_id"]
+    req.authorize("compute:quotas:update")
+    raw = dict(req.body.quota_set.model_extra or {})
+    values: dict[str, int] = {}
+    for key, value in raw.items():
+        if key in LEGACY:
+            continue
+        if key not in RESOURCES:
+            raise BadRequest(f"Bad key(s) {key} in quota_set")
+        try:
+            number = int(value)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest(f"Invalid input for field/attribute {key}. Value: {value}.") from exc
+        if number < -1:
+            raise BadRequest(f"Invalid input for field/attribute {key}: -1 (unlimited) or more.")
+        values[key] = number
+    result = await _svc(req).quotas.set(project, values)
+    body = _quota_body(project, result, _v(req))
+    body.pop("id")
+    return json_response({"quota_set": body})
+
+
+async def quota_delete(req: ApiRequest) -> Response:
+    req.authorize("compute:quotas:update")
+    await _svc(req).quotas.reset(req.params["project_id"])
+    return empty_response(202)
+
+
+# -- services and hypervisors ------------------------------------------------------------------------
+
+
+async def service_index(req: ApiRequest) -> Response:
+    req.authorize("compute:services")
+    rows = await _svc(req).hosts.list_hosts()
+    q = req.query.model_extra or {}
+    if host := q.get("host"):
+        rows = [h for h in rows if h.host.host == host]
+    if (binary := q.get("binary")) and binary != "nova-compute":
+        rows = []
+    return json_response({"services": [views.service(h, _v(req)) for h in rows]})
+
+
+async def service_update(req: ApiRequest) -> Response:
+    req.authorize("compute:services")
+    if _v(req) < Version.parse("2.53"):
+        raise BadRequest("Updating a service by id needs microversion 2.53.")
+    b = req.body
+    disabled = None
+    if b.status is not None:
+        if b.status not in ("enabled", "disabled"):
+            raise BadRequest("Invalid status: enabled or disabled.")
+        disabled = b.status == "disabled"
+    if b.disabled_reason is not None and b.status != "disabled":
+        raise BadRequest("disabled_reason goes with status 'disabled'.")
+    view = await _svc(req).hosts.set_state(
+        req.params["service_id"],
+        disabled=disabled,
+        reason=b.disabled_reason,
+        forced_down=b.forced_down,
+    )
+    return json_response({"service": views.service(view, _v(req))})
+
+
+async def hypervisor_index(req: ApiRequest) -> Response:
+    req.authorize("compute:hypervisors")
+    rows = await _svc(req).hosts.list_hosts()
+    return json_response(
+        {"hypervisors": [views.hypervisor(h, _v(req), detail=False) for h in rows]}
+    )
+
+
+async def hypervisor_detail(req: ApiRequest) -> Response:
+    req.authorize("compute:hypervisors")
+    rows = await _svc(req).hosts.list_hosts()
+    return json_response({"hypervisors": [views.hypervisor(h, _v(req), detail=True) for h in rows]})
+
+
+async def hypervisor_show(req: ApiRequest) -> Response:
+    req.authorize("compute:hypervisors")
+    view = await _svc(req).hosts.find(req.params["hypervisor_id"])
+    return json_response({"hypervisor": views.hypervisor(view, _v(req), detail=True)})
+
+
+async def hypervisor_statistics(req: ApiRequest) -> Response:
+    req.authorize("compute:hypervisors")
+    if _v(req) >= Version.parse("2.88"):
+        raise NotFound("Hypervisor statistics are gone since microversion 2.88.")
+    rows = await _svc(req).hosts.list_hosts()
+    stats = {
+        "count": len(rows),
+        "vcpus": sum(h.host.vcpus for h in rows),
+        "memory_mb": sum(h.host.memory_mb for h in rows),
+        "local_gb": sum(h.host.local_gb for h in rows),
+        "vcpus_used": sum(h.used.vcpus for h in rows),
+        "memory_mb_used": sum(h.used.memory_mb for h in rows),
+        "local_gb_used": sum(h.used.disk_gb for h in rows),
+        "free_ram_mb": sum(h.host.memory_mb - h.used.memory_mb for h in rows),
+        "free_disk_gb": sum(h.host.local_gb - h.used.disk_gb for h in rows),
+        "current_workload": 0,
+        "running_vms": sum(h.used.servers for h in rows),
+        "disk_available_least": sum(h.host.local_gb - h.used.disk_gb for h in rows),
+    }
+    return json_response({"hypervisor_statistics": stats})
+
+
+async def zones(req: ApiRequest) -> Response:
+    return json_response(
+        {
+            "availabilityZoneInfo": [
+                {"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}
+            ]
+        }
+    )

@@ -1,0 +1,335 @@
+"""Nova's JSON shapes, per microversion: a request without a version header
+gets exactly the 2.1 fields (strict clients check for extras)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from stratus.common.microversion import Version
+from stratus.compute import models as m
+from stratus.compute.service.hosts import HostView
+
+V = Version.parse
+GUEST_ADDR, GUEST_MAC = "10.0.2.15", "52:54:00:12:34:56"
+
+
+def isotime(t: datetime | None) -> str | None:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+
+
+def usgtime(t: datetime | None) -> str | None:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f") if t else None
+
+
+def links(base: str, kind: str, ident: str) -> list[dict[str, str]]:
+    bookmark = base.rsplit("/v2.1", 1)[0]
+    return [
+        {"rel": "self", "href": f"{base}/{kind}/{ident}"},
+        {"rel": "bookmark", "href": f"{bookmark}/{kind}/{ident}"},
+    ]
+
+
+def status(server: m.Server) -> str:
+    if server.vm_state == m.ACTIVE:
+        return {
+            "reboot_started": "REBOOT",
+            "reboot_started_hard": "HARD_REBOOT",
+            "rebuilding": "REBUILD",
+        }.get(server.task_state or "", "ACTIVE")
+    return {
+        m.BUILDING: "BUILD",
+        m.STOPPED: "SHUTOFF",
+        m.PAUSED: "PAUSED",
+        m.SUSPENDED: "SUSPENDED",
+        m.ERROR: "ERROR",
+        m.DELETED: "DELETED",
+    }.get(server.vm_state, "UNKNOWN")
+
+
+def addresses(server: m.Server) -> dict[str, list[dict[str, Any]]]:
+    if server.networks == "none" or server.vm_state == m.BUILDING and server.host_port is None:
+        return {}
+    fixed = {
+        "version": 4,
+        "addr": GUEST_ADDR,
+        "OS-EXT-IPS:type": "fixed",
+        "OS-EXT-IPS-MAC:mac_addr": GUEST_MAC,
+    }
+    if not server.host_port:
+        return {"user": [fixed]}
+    # Until there is a network service, a guest is reached through a port of
+    # the host forwarded to its port 22; the network's label says which.
+    forwarded = {
+        "version": 4,
+        "addr": "127.0.0.1",
+        "OS-EXT-IPS:type": "floating",
+        "OS-EXT-IPS-MAC:mac_addr": GUEST_MAC,
+    }
+    return {f"user-hostfwd-127.0.0.1-{server.host_port}": [fixed, forwarded]}
+
+
+def server(
+    s: m.Server,
+    v: Version,
+    base: str,
+    *,
+    admin: bool,
+    image_base: str,
+    host_status: str | None = None,
+) -> dict[str, Any]:
+    host_id = hashlib.sha224(f"{s.project_id}{s.host}".encode()).hexdigest() if s.host else ""
+    out: dict[str, Any] = {
+        "id": s.id,
+        "name": s.name,
+        "status": status(s),
+        "tenant_id": s.project_id,
+        "user_id": s.user_id,
+        "metadata": dict(s.metadata_),
+        "hostId": host_id,
+        "image": {
+            "id": s.image_ref,
+            "links": [{"rel": "bookmark", "href": f"{image_base}/images/{s.image_ref}"}],
+        }
+        if s.image_ref
+        else "",
+        "created": isotime(s.created_at),
+        "updated": isotime(s.updated_at),
+        "addresses": addresses(s),
+        "accessIPv4": "",
+        "accessIPv6": "",
+        "links": links(base, "servers", s.id),
+        "key_name": s.key_name,
+        "config_drive": "True" if s.config_drive else "",
+        "progress": s.progress if s.vm_state in (m.BUILDING, m.ACTIVE) else 0,
+        "OS-DCF:diskConfig": "MANUAL",
+        "OS-EXT-AZ:availability_zone": s.availability_zone or "",
+        "OS-EXT-STS:task_state": s.task_state,
+        "OS-EXT-STS:vm_state": s.vm_state,
+        "OS-EXT-STS:power_state": s.power_state,
+        "os-extended-volumes:volumes_attached": [],
+        "OS-SRV-USG:launched_at": usgtime(s.launched_at),
+        "OS-SRV-USG:terminated_at": usgtime(s.terminated_at),
+    }
+    if s.networks != "none":
+        out["security_groups"] = [{"name": "default"}]
+    if v >= V("2.47"):
+        f = s.flavor
+        out["flavor"] = {
+            "vcpus": f["vcpus"],
+            "ram": f["ram"],
+            "disk": f["disk"],
+            "ephemeral": f["ephemeral"],
+            "swap": f["swap"],
+            "original_name": f["name"],
+            "extra_specs": dict(f.get("extra_specs", {})),
+        }
+    else:
+        out["flavor"] = {
+            "id": s.flavor_id,
+            "links": [
+                {"rel": "bookmark", "href": f"{base.rsplit('/v2.1', 1)[0]}/flavors/{s.flavor_id}"}
+            ],
+        }
+    if admin:
+        out["OS-EXT-SRV-ATTR:host"] = s.host
+        out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.host
+        out["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{int(s.id[:8], 16):08x}"
+        if v >= V("2.3"):
+            out.update(
+                {
+                    "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
+                    "OS-EXT-SRV-ATTR:launch_index": 0,
+                    "OS-EXT-SRV-ATTR:hostname": s.hostname,
+                    "OS-EXT-SRV-ATTR:kernel_id": "",
+                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                    "OS-EXT-SRV-ATTR:user_data": s.user_data,
+                }
+            )
+    elif v >= V("2.90"):
+        out["OS-EXT-SRV-ATTR:hostname"] = s.hostname
+    if s.vm_state == m.ERROR and s.fault:
+        fault = {
+            "code": s.fault.get("code", 500),
+            "created": s.fault.get("created"),
+            "message": s.fault.get("message", ""),
+        }
+        if admin:
+            fault["details"] = s.fault.get("details", "")
+        out["fault"] = fault
+    if v >= V("2.9"):
+        out["locked"] = s.locked
+    if v >= V("2.16") and admin and host_status is not None:
+        out["host_status"] = host_status
+    if v >= V("2.19"):
+        out["description"] = s.description
+    if v >= V("2.26"):
+        out["tags"] = list(s.tags)
+    if v >= V("2.63"):
+        out["trusted_image_certificates"] = None
+    if v >= V("2.71"):
+        out["server_groups"] = [s.group_id] if s.group_id else []
+    if v >= V("2.73"):
+        out["locked_reason"] = s.locked_reason
+    if v >= V("2.96"):
+        out["pinned_availability_zone"] = (
+            s.requested_zone.split(":")[0] if s.requested_zone else None
+        )
+    return out
+
+
+def server_brief(s: m.Server, base: str) -> dict[str, Any]:
+    return {"id": s.id, "name": s.name, "links": links(base, "servers", s.id)}
+
+
+def flavor(
+    f: m.Flavor, v: Version, base: str, *, detail: bool = True, show_specs: bool = True
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": f.id, "name": f.name, "links": links(base, "flavors", f.id)}
+    if v >= V("2.55"):
+        out["description"] = f.description
+    if not detail:
+        return out
+    out.update(
+        {
+            "ram": f.memory_mb,
+            "disk": f.root_gb,
+            "vcpus": f.vcpus,
+            "OS-FLV-EXT-DATA:ephemeral": f.ephemeral_gb,
+            "OS-FLV-DISABLED:disabled": f.disabled,
+            "os-flavor-access:is_public": f.is_public,
+            "swap": f.swap if v >= V("2.75") else (f.swap or ""),
+            "rxtx_factor": f.rxtx_factor,
+        }
+    )
+    if v >= V("2.61") and show_specs:
+        out["extra_specs"] = dict(f.extra_specs)
+    return out
+
+
+def keypair(
+    k: m.KeyPair, v: Version, *, full: bool = False, private_key: str | None = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": k.name, "public_key": k.public_key, "fingerprint": k.fingerprint}
+    if v >= V("2.2"):
+        out["type"] = k.type
+    if full:
+        out.update(
+            {
+                "user_id": k.user_id,
+                "created_at": usgtime(k.created_at),
+                "deleted": False,
+                "deleted_at": None,
+                "updated_at": None,
+                "id": k.id,
+            }
+        )
+    if private_key is not None:
+        out["private_key"] = private_key
+        out["user_id"] = k.user_id
+    return out
+
+
+def group(g: m.ServerGroup, members: list[str], v: Version) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": g.id, "name": g.name, "members": members}
+    if v >= V("2.64"):
+        out.update({"policy": g.policy, "rules": dict(g.rules)})
+    else:
+        out.update({"policies": [g.policy], "metadata": {}})
+    if v >= V("2.13"):
+        out.update({"project_id": g.project_id, "user_id": g.user_id})
+    return out
+
+
+def service(h: HostView, v: Version) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": h.host.uuid if v >= V("2.53") else h.host.id,
+        "binary": "nova-compute",
+        "host": h.host.host,
+        "zone": h.host.availability_zone,
+        "status": "disabled" if h.host.disabled else "enabled",
+        "state": "up" if h.alive else "down",
+        "updated_at": usgtime(h.host.heartbeat),
+        "disabled_reason": h.host.disabled_reason,
+    }
+    if v >= V("2.11"):
+        out["forced_down"] = h.host.forced_down
+    return out
+
+
+def hypervisor(h: HostView, v: Version, *, detail: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": h.host.uuid if v >= V("2.53") else h.host.id,
+        "hypervisor_hostname": h.host.host,
+        "state": "up" if h.alive else "down",
+        "status": "disabled" if h.host.disabled else "enabled",
+    }
+    if not detail:
+        return out
+    out.update(
+        {
+            "hypervisor_type": h.host.hypervisor_type,
+            "hypervisor_version": h.host.hypervisor_version,
+            "host_ip": "127.0.0.1",
+            "service": {
+                "host": h.host.host,
+                "id": h.host.uuid if v >= V("2.53") else h.host.id,
+                "disabled_reason": h.host.disabled_reason,
+            },
+        }
+    )
+    if v < V("2.88"):
+        out.update(
+            {
+                "vcpus": h.host.vcpus,
+                "memory_mb": h.host.memory_mb,
+                "local_gb": h.host.local_gb,
+                "vcpus_used": h.used.vcpus,
+                "memory_mb_used": h.used.memory_mb,
+                "local_gb_used": h.used.disk_gb,
+                "free_ram_mb": h.host.memory_mb - h.used.memory_mb,
+                "free_disk_gb": h.host.local_gb - h.used.disk_gb,
+                "current_workload": 0,
+                "running_vms": h.used.servers,
+                "disk_available_least": h.host.local_gb - h.used.disk_gb,
+                "cpu_info": h.host.cpu_info,
+            }
+        )
+    else:
+        out["uptime"] = None
+    return out
+
+
+def action(a: m.InstanceAction, v: Version) -> dict[str, Any]:
+    out = {
+        "action": a.action,
+        "instance_uuid": a.server_id,
+        "request_id": a.request_id,
+        "user_id": a.user_id,
+        "project_id": a.project_id,
+        "start_time": usgtime(a.start_time),
+        "message": a.message,
+    }
+    if v >= V("2.58"):
+        out["updated_at"] = usgtime(a.updated_at)
+    return out
+
+
+def event(e: m.InstanceActionEvent, v: Version, admin: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "event": e.event,
+        "start_time": usgtime(e.start_time),
+        "finish_time": usgtime(e.finish_time),
+        "result": e.result,
+    }
+    if admin:
+        out["traceback"] = None
+    if v >= V("2.62"):
+        if admin:
+            out["host"] = e.host
+        out["hostId"] = hashlib.sha224(f"{e.host}".encode()).hexdigest() if e.host else ""
+    if v >= V("2.84") and admin:
+        out["details"] = e.details
+    return out

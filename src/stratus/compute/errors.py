@@ -1,0 +1,45 @@
+"""Compute errors, rendered in Nova's ``{"itemNotFound": {...}}`` format."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.responses import Response
+
+from stratus.common.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    StratusError,
+)
+
+__all__ = ["BadRequest", "Conflict", "Forbidden", "NotFound", "QuotaExceeded", "render"]
+
+_KEYS = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "notAcceptable",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+class QuotaExceeded(Forbidden):
+    """Nova answers 403 when a quota would be passed."""
+
+
+def render(exc: StratusError) -> Response:
+    key = _KEYS.get(exc.status, "computeFault")
+    body = {key: {"code": exc.status, "message": exc.message}}
+    return Response(
+        orjson.dumps(body),
+        status_code=exc.status,
+        headers=dict(exc.headers),
+        media_type="application/json",
+    )

@@ -1,0 +1,191 @@
+"""Compute tables."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from stratus.common.db import Base, UTCDateTime, utcnow
+
+# vm_state values (Nova's), and the API status they show as.
+BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED = (
+    "building",
+    "active",
+    "stopped",
+    "paused",
+    "suspended",
+)
+ERROR, DELETED = "error", "deleted"
+
+# Power states (Nova's numbers).
+NOSTATE, RUNNING, POWER_PAUSED, SHUTDOWN, CRASHED, POWER_SUSPENDED = 0, 1, 3, 4, 6, 7
+
+
+class Flavor(Base):
+    __tablename__ = "compute_flavor"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Nova's flavorid
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    memory_mb: Mapped[int] = mapped_column(Integer)
+    vcpus: Mapped[int] = mapped_column(Integer)
+    root_gb: Mapped[int] = mapped_column(Integer, default=0)
+    ephemeral_gb: Mapped[int] = mapped_column(Integer, default=0)
+    swap: Mapped[int] = mapped_column(Integer, default=0)
+    rxtx_factor: Mapped[float] = mapped_column(Float, default=1.0)
+    is_public: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    extra_specs: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FlavorAccess(Base):
+    __tablename__ = "compute_flavor_access"
+
+    flavor_id: Mapped[str] = mapped_column(
+        ForeignKey("compute_flavor.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class KeyPair(Base):
+    __tablename__ = "compute_keypair"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, default=0)
+    type: Mapped[str] = mapped_column(String(8), default="ssh")
+    public_key: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Server(Base):
+    """An instance.  The API records what is wanted (vm_state, task_state);
+    the compute agent of ``host`` makes it so and records the outcome."""
+
+    __tablename__ = "compute_server"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    hostname: Mapped[str] = mapped_column(String(255), default="")
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    image_ref: Mapped[str] = mapped_column(String(36), default="")
+    flavor_id: Mapped[str] = mapped_column(String(255))
+    flavor: Mapped[dict[str, Any]] = mapped_column(JSON)  # the flavor as booted
+    key_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    key_data: Mapped[str | None] = mapped_column(Text, nullable=True)
+    user_data: Mapped[str | None] = mapped_column(Text, nullable=True)  # base64, as given
+    config_drive: Mapped[bool] = mapped_column(Boolean, default=True)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    requested_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    vm_state: Mapped[str] = mapped_column(String(16), default=BUILDING, index=True)
+    task_state: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    power_state: Mapped[int] = mapped_column(Integer, default=NOSTATE)
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    locked_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    fault: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    networks: Mapped[str] = mapped_column(String(16), default="auto")  # auto | none
+    host_port: Mapped[int | None] = mapped_column(Integer, nullable=True)  # forwarded to guest :22
+    group_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Bumped for every requested change, so an agent acts on each exactly once.
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    terminated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ServerGroup(Base):
+    __tablename__ = "compute_server_group"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    policy: Mapped[str] = mapped_column(String(32))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class InstanceAction(Base):
+    __tablename__ = "compute_instance_action"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finish_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class InstanceActionEvent(Base):
+    __tablename__ = "compute_instance_action_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(
+        ForeignKey("compute_instance_action.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str] = mapped_column(String(255))
+    result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    details: Mapped[str | None] = mapped_column(Text, nullable=True)
+    start_time: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finish_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class QuotaLimit(Base):
+    """A project's own quota on one resource (os-quota-sets)."""
+
+    __tablename__ = "compute_quota"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+
+
+class ComputeHost(Base):
+    """A compute agent and the hypervisor it drives (os-services and
+    os-hypervisors both show it)."""
+
+    __tablename__ = "compute_host"
+    __table_args__ = (UniqueConstraint("uuid"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=lambda: _uuid())
+    host: Mapped[str] = mapped_column(String(255), unique=True)
+    hypervisor_type: Mapped[str] = mapped_column(String(32), default="QEMU")
+    hypervisor_version: Mapped[int] = mapped_column(Integer, default=0)
+    driver: Mapped[str] = mapped_column(String(32), default="qemu")
+    accelerator: Mapped[str] = mapped_column(String(8), default="tcg")
+    vcpus: Mapped[int] = mapped_column(Integer, default=0)
+    memory_mb: Mapped[int] = mapped_column(Integer, default=0)
+    local_gb: Mapped[int] = mapped_column(Integer, default=0)
+    cpu_info: Mapped[str] = mapped_column(Text, default="{}")
+    availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    forced_down: Mapped[bool] = mapped_column(Boolean, default=False)
+    heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+def _uuid() -> str:
+    return str(uuid.uuid4())

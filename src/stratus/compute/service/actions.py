@@ -1,0 +1,98 @@
+"""Instance actions and their events (``openstack server event list``)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stratus.common.db import Database, utcnow
+from stratus.compute import models as m
+
+
+def start_action(
+    s: AsyncSession,
+    server_id: str,
+    action: str,
+    request_id: str,
+    user_id: str | None,
+    project_id: str | None,
+) -> m.InstanceAction:
+    row = m.InstanceAction(
+        server_id=server_id,
+        action=action,
+        request_id=request_id,
+        user_id=user_id,
+        project_id=project_id,
+    )
+    s.add(row)
+    return row
+
+
+class Actions:
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def list_actions(self, server_id: str) -> list[m.InstanceAction]:
+        async with self.db.session() as s:
+            stmt = select(m.InstanceAction).where(m.InstanceAction.server_id == server_id)
+            return list(
+                (
+                    await s.scalars(
+                        stmt.order_by(
+                            m.InstanceAction.start_time.desc(), m.InstanceAction.id.desc()
+                        )
+                    )
+                ).all()
+            )
+
+    async def get(
+        self, server_id: str, request_id: str
+    ) -> tuple[m.InstanceAction, list[m.InstanceActionEvent]] | None:
+        async with self.db.session() as s:
+            action = await s.scalar(
+                select(m.InstanceAction).where(
+                    m.InstanceAction.server_id == server_id,
+                    m.InstanceAction.request_id == request_id,
+                )
+            )
+            if action is None:
+                return None
+            events = (
+                await s.scalars(
+                    select(m.InstanceActionEvent).where(
+                        m.InstanceActionEvent.action_id == action.id
+                    )
+                )
+            ).all()
+        return action, list(events)
+
+    async def event(
+        self, server_id: str, event: str, host: str | None, result: str, details: str | None = None
+    ) -> None:
+        """Record an agent's step on the server's newest unfinished action."""
+        async with self.db.transaction() as s:
+            action = await s.scalar(
+                select(m.InstanceAction)
+                .where(
+                    m.InstanceAction.server_id == server_id, m.InstanceAction.finish_time.is_(None)
+                )
+                .order_by(m.InstanceAction.id.desc())
+                .limit(1)
+            )
+            if action is None:
+                return
+            now = utcnow()
+            s.add(
+                m.InstanceActionEvent(
+                    action_id=action.id,
+                    event=event,
+                    result=result,
+                    host=host,
+                    details=details,
+                    start_time=now,
+                    finish_time=now,
+                )
+            )
+            action.finish_time = now
+            if result == "Error":
+                action.message = "Error"

@@ -1,0 +1,56 @@
+"""Compute hosts as os-services and os-hypervisors show them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from stratus.common.db import Database
+from stratus.compute import models as m
+from stratus.compute.errors import NotFound
+from stratus.compute.service.scheduler import Scheduler, Usage
+
+
+@dataclass
+class HostView:
+    host: m.ComputeHost
+    alive: bool
+    used: Usage
+
+
+class Hosts:
+    def __init__(self, db: Database, scheduler: Scheduler):
+        self.db = db
+        self.scheduler = scheduler
+
+    async def list_hosts(self) -> list[HostView]:
+        async with self.db.session() as s:
+            hosts = (await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.id))).all()
+            usage = await self.scheduler.usage(s)
+        return [HostView(h, self.scheduler.alive(h), usage.get(h.host, Usage())) for h in hosts]
+
+    async def find(self, ident: str) -> HostView:
+        for view in await self.list_hosts():
+            if ident in (str(view.host.id), view.host.uuid, view.host.host):
+                return view
+        raise NotFound(f"Compute host {ident} could not be found.")
+
+    async def set_state(
+        self,
+        ident: str,
+        *,
+        disabled: bool | None = None,
+        reason: str | None = None,
+        forced_down: bool | None = None,
+    ) -> HostView:
+        view = await self.find(ident)
+        async with self.db.transaction() as s:
+            row = await s.get(m.ComputeHost, view.host.id)
+            assert row is not None
+            if disabled is not None:
+                row.disabled = disabled
+                row.disabled_reason = reason if disabled else None
+            if forced_down is not None:
+                row.forced_down = forced_down
+        return await self.find(ident)

@@ -1,0 +1,68 @@
+"""What compute asks of the image service, over its API (the same in the
+all-in-one and scaled out): an image's record, as the calling user sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from stratus.common.context import RequestContext
+from stratus.compute.errors import BadRequest
+
+
+class ImageServiceUnavailable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    id: str
+    name: str | None
+    status: str
+    size: int | None
+    disk_format: str | None
+    min_ram: int
+    min_disk: int
+    properties: dict[str, Any]
+
+
+class ImageClient:
+    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None):
+        self.base = base_url.rstrip("/")
+        self.client = client or httpx.AsyncClient(timeout=30.0)
+
+    async def get(self, ctx: RequestContext, image_id: str) -> ImageInfo:
+        """The image if the caller may use it: 400 otherwise, as Nova answers
+        a bad imageRef."""
+        try:
+            resp = await self.client.get(
+                f"{self.base}/v2/images/{image_id}",
+                headers={"X-Auth-Token": ctx.token or "", "X-Openstack-Request-Id": ctx.request_id},
+            )
+        except httpx.HTTPError as exc:
+            raise ImageServiceUnavailable(str(exc)) from exc
+        if resp.status_code == 404:
+            raise BadRequest(f"Image {image_id} could not be found.")
+        if resp.status_code != 200:
+            raise BadRequest(
+                f"Image {image_id} cannot be used (the image service said {resp.status_code})."
+            )
+        data = resp.json()
+        if data.get("status") != "active":
+            raise BadRequest(f"Image {image_id} is not active.")
+        core = {"id", "name", "status", "size", "disk_format", "min_ram", "min_disk"}
+        return ImageInfo(
+            id=data["id"],
+            name=data.get("name"),
+            status=data["status"],
+            size=data.get("size"),
+            disk_format=data.get("disk_format"),
+            min_ram=int(data.get("min_ram") or 0),
+            min_disk=int(data.get("min_disk") or 0),
+            properties={k: v for k, v in data.items() if k not in core},
+        )
+
+    async def close(self) -> None:
+        await self.client.aclose()

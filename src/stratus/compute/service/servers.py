@@ -1,0 +1,417 @@
+"""Servers: create (validate, claim quota, record desired state), list,
+show, update, delete and actions.  The API records what is wanted; the
+scheduler picks a host and the host's agent does the work."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from stratus.common.context import RequestContext
+from stratus.common.db import Database, utcnow
+from stratus.compute import models as m
+from stratus.compute.errors import BadRequest, Conflict, Forbidden, NotFound
+from stratus.compute.service.actions import start_action
+from stratus.compute.service.flavors import Flavors, flavor_snapshot
+from stratus.compute.service.images import ImageClient
+from stratus.compute.service.keypairs import KeyPairs
+from stratus.compute.service.quotas import Quotas
+
+# action -> (vm_states it is allowed from, task_state it starts)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "stop": (frozenset({m.ACTIVE, m.ERROR}), "powering-off"),
+    "start": (frozenset({m.STOPPED}), "powering-on"),
+    "reboot": (frozenset({m.ACTIVE}), "reboot_started"),
+    "reboot_hard": (
+        frozenset({m.ACTIVE, m.STOPPED, m.PAUSED, m.SUSPENDED, m.ERROR}),
+        "reboot_started_hard",
+    ),
+    "pause": (frozenset({m.ACTIVE}), "pausing"),
+    "unpause": (frozenset({m.PAUSED}), "unpausing"),
+    "suspend": (frozenset({m.ACTIVE}), "suspending"),
+    "resume": (frozenset({m.SUSPENDED}), "resuming"),
+    "rebuild": (frozenset({m.ACTIVE, m.STOPPED, m.ERROR}), "rebuilding"),
+}
+ACTION_NAMES = {
+    "stop": "stop",
+    "start": "start",
+    "reboot": "reboot",
+    "reboot_hard": "reboot",
+    "pause": "pause",
+    "unpause": "unpause",
+    "suspend": "suspend",
+    "resume": "resume",
+    "rebuild": "rebuild",
+}
+STATUS_FILTER = {
+    "ACTIVE": m.ACTIVE,
+    "BUILD": m.BUILDING,
+    "SHUTOFF": m.STOPPED,
+    "PAUSED": m.PAUSED,
+    "SUSPENDED": m.SUSPENDED,
+    "ERROR": m.ERROR,
+    "DELETED": m.DELETED,
+}
+MAX_USER_DATA = 65535
+
+
+@dataclass
+class CreateRequest:
+    name: str
+    image_ref: str
+    flavor_ref: str
+    key_name: str | None
+    user_data: str | None
+    config_drive: bool
+    metadata: dict[str, str]
+    networks: str  # "auto" or "none"
+    min_count: int
+    max_count: int
+    availability_zone: str | None
+    group_id: str | None
+    description: str | None
+    hostname: str | None
+    tags: list[str]
+    admin_pass: str | None
+
+
+@dataclass
+class ListFilter:
+    name: str | None = None
+    status: str | None = None
+    changes_since: datetime | None = None
+    ip: str | None = None
+    host: str | None = None
+    all_projects: bool = False
+    project_id: str | None = None
+    flavor: str | None = None
+    image: str | None = None
+    locked: bool | None = None
+    limit: int | None = None
+    marker: str | None = None
+    deleted: bool = False
+
+
+def _hostname(name: str) -> str:
+    host = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63]
+    return host or "server"
+
+
+class Servers:
+    def __init__(
+        self,
+        db: Database,
+        flavors: Flavors,
+        keypairs: KeyPairs,
+        quotas: Quotas,
+        images: ImageClient,
+        wake: Callable[[str | None], None],
+    ):
+        self.db = db
+        self.flavors = flavors
+        self.keypairs = keypairs
+        self.quotas = quotas
+        self.images = images
+        self.wake = wake  # wake the agent of a host (None: the scheduler)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def get(self, ctx: RequestContext, server_id: str) -> m.Server:
+        """The server if the caller may see it (404 otherwise, as Nova)."""
+        async with self.db.session() as s:
+            server = await s.get(m.Server, server_id)
+        if server is None or server.deleted_at is not None:
+            raise NotFound(f"Instance {server_id} could not be found.")
+        if not ctx.is_admin and server.project_id != ctx.project_id:
+            raise NotFound(f"Instance {server_id} could not be found.")
+        return server
+
+    async def list_servers(self, ctx: RequestContext, f: ListFilter) -> list[m.Server]:
+        stmt = select(m.Server)
+        if not (ctx.is_admin and f.all_projects):
+            stmt = stmt.where(m.Server.project_id == ctx.project_id)
+        elif f.project_id:
+            stmt = stmt.where(m.Server.project_id == f.project_id)
+        if not (ctx.is_admin and f.deleted):
+            if f.changes_since is None:
+                stmt = stmt.where(m.Server.deleted_at.is_(None))
+        if f.changes_since is not None:
+            stmt = stmt.where(m.Server.updated_at >= f.changes_since)
+        if f.status:
+            vm_state = STATUS_FILTER.get(f.status.upper())
+            if vm_state is None:
+                return []
+            stmt = stmt.where(m.Server.vm_state == vm_state)
+        if f.host and ctx.is_admin:
+            stmt = stmt.where(m.Server.host == f.host)
+        if f.flavor:
+            stmt = stmt.where(m.Server.flavor_id == f.flavor)
+        if f.image:
+            stmt = stmt.where(m.Server.image_ref == f.image)
+        if f.locked is not None:
+            stmt = stmt.where(m.Server.locked.is_(f.locked))
+        async with self.db.session() as s:
+            rows = list(
+                (
+                    await s.scalars(stmt.order_by(m.Server.created_at.desc(), m.Server.id.desc()))
+                ).all()
+            )
+        if f.name:
+            try:
+                pattern = re.compile(f.name)
+            except re.error as exc:
+                raise BadRequest(f"Invalid name filter {f.name!r}: {exc}") from exc
+            rows = [r for r in rows if pattern.search(r.name)]
+        if f.ip:
+            try:
+                ip = re.compile(f.ip)
+            except re.error as exc:
+                raise BadRequest(f"Invalid ip filter {f.ip!r}: {exc}") from exc
+            rows = [
+                r
+                for r in rows
+                if r.networks != "none" and (ip.search("10.0.2.15") or ip.search("127.0.0.1"))
+            ]
+        if f.marker:
+            ids = [r.id for r in rows]
+            if f.marker not in ids:
+                raise BadRequest(f"marker [{f.marker}] not found")
+            rows = rows[ids.index(f.marker) + 1 :]
+        return rows[: f.limit] if f.limit else rows
+
+    # -- create ------------------------------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, req: CreateRequest) -> tuple[list[m.Server], str]:
+        if req.min_count < 1 or req.max_count < req.min_count:
+            raise BadRequest("min_count must be at least 1 and no more than max_count.")
+        if req.user_data is not None and len(req.user_data) > MAX_USER_DATA:
+            raise BadRequest(f"User data is too long: at most {MAX_USER_DATA} bytes of base64.")
+        flavor = await self.flavors.get(ctx, req.flavor_ref)
+        if flavor.disabled:
+            raise BadRequest(f"Flavor {flavor.id} is disabled.")
+        image = await self.images.get(ctx, req.image_ref)
+        if image.min_ram > flavor.memory_mb:
+            raise BadRequest("Flavor's memory is too small for requested image.")
+        if image.min_disk > flavor.root_gb and flavor.root_gb > 0:
+            raise BadRequest("Flavor's disk is too small for requested image.")
+        key_data = None
+        if req.key_name:
+            key_data = (await self.keypairs.get(ctx.user_id or "", req.key_name)).public_key
+        limits = await self.quotas.limits(ctx.project_id)
+        if limits["metadata_items"] >= 0 and len(req.metadata) > limits["metadata_items"]:
+            raise Forbidden(
+                f"Quota exceeded for metadata_items: Requested {len(req.metadata)}, but already used 0 of {limits['metadata_items']} metadata_items"
+            )
+        if req.group_id:
+            await self._check_group(ctx, req.group_id)
+        count = req.max_count
+        used = await self.quotas.usage(ctx.project_id or "")
+        # Nova boots max_count if quota allows, else as many as quota allows down to min_count.
+        for n in range(req.max_count, req.min_count - 1, -1):
+            try:
+                await self.quotas.check(
+                    ctx.project_id,
+                    {
+                        "instances": (used["instances"], n),
+                        "cores": (used["cores"], n * flavor.vcpus),
+                        "ram": (used["ram"], n * flavor.memory_mb),
+                    },
+                )
+                count = n
+                break
+            except Forbidden:
+                if n == req.min_count:
+                    raise
+        zone = req.availability_zone
+        if zone and zone.split(":")[0] != "nova":
+            raise BadRequest(f"The requested availability zone {zone!r} is not available.")
+        admin_pass = req.admin_pass or secrets.token_urlsafe(9)
+        servers = []
+        async with self.db.transaction() as s:
+            for i in range(count):
+                name = req.name if count == 1 else f"{req.name}-{i + 1}"
+                server = m.Server(
+                    id=str(uuid.uuid4()),
+                    name=name,
+                    hostname=_hostname(req.hostname or name),
+                    description=req.description,
+                    project_id=ctx.project_id or "",
+                    user_id=ctx.user_id or "",
+                    image_ref=image.id,
+                    flavor_id=flavor.id,
+                    flavor=flavor_snapshot(flavor),
+                    key_name=req.key_name,
+                    key_data=key_data,
+                    user_data=req.user_data,
+                    config_drive=True,
+                    metadata_=dict(req.metadata),
+                    availability_zone="nova",
+                    requested_zone=zone,
+                    vm_state=m.BUILDING,
+                    task_state="scheduling",
+                    networks=req.networks,
+                    group_id=req.group_id,
+                    tags=list(req.tags),
+                )
+                s.add(server)
+                start_action(s, server.id, "create", ctx.request_id, ctx.user_id, ctx.project_id)
+                servers.append(server)
+        self.wake(None)
+        return servers, admin_pass
+
+    async def _check_group(self, ctx: RequestContext, group_id: str) -> None:
+        async with self.db.session() as s:
+            group = await s.get(m.ServerGroup, group_id)
+        if group is None or (group.project_id != ctx.project_id and not ctx.is_admin):
+            raise BadRequest(f"Invalid server group {group_id}: it could not be found.")
+
+    # -- update, delete, actions ---------------------------------------------------------------
+
+    @staticmethod
+    def _check_lock(ctx: RequestContext, server: m.Server) -> None:
+        if server.locked and not ctx.is_admin:
+            raise Conflict(f"Instance {server.id} is locked")
+
+    async def update(self, ctx: RequestContext, server_id: str, attrs: dict[str, Any]) -> m.Server:
+        async with self.db.transaction() as s:
+            server = await s.get(m.Server, server_id)
+            if (
+                server is None
+                or server.deleted_at is not None
+                or (not ctx.is_admin and server.project_id != ctx.project_id)
+            ):
+                raise NotFound(f"Instance {server_id} could not be found.")
+            if "name" in attrs:
+                server.name = attrs["name"]
+            if "description" in attrs:
+                server.description = attrs["description"]
+            if "hostname" in attrs:
+                server.hostname = _hostname(attrs["hostname"])
+            server.updated_at = utcnow()
+        return server
+
+    async def request(
+        self, ctx: RequestContext, server_id: str, action: str, **values: Any
+    ) -> m.Server:
+        """Record a wanted change (compare-and-swap on the states) and wake
+        the server's agent."""
+        allowed, task = TRANSITIONS[action]
+        async with self.db.transaction() as s:
+            server = await s.get(m.Server, server_id)
+            if (
+                server is None
+                or server.deleted_at is not None
+                or (not ctx.is_admin and server.project_id != ctx.project_id)
+            ):
+                raise NotFound(f"Instance {server_id} could not be found.")
+            self._check_lock(ctx, server)
+            verb = ACTION_NAMES[action]
+            if server.task_state is not None:
+                raise Conflict(
+                    f"Cannot '{verb}' instance {server_id} while it is in task_state {server.task_state}"
+                )
+            if server.vm_state not in allowed:
+                raise Conflict(
+                    f"Cannot '{verb}' instance {server_id} while it is in vm_state {server.vm_state}"
+                )
+            server.task_state = task
+            server.generation += 1
+            for key, value in values.items():
+                setattr(server, key, value)
+            start_action(s, server.id, verb, ctx.request_id, ctx.user_id, ctx.project_id)
+        self.wake(server.host)
+        return server
+
+    async def delete(self, ctx: RequestContext, server_id: str) -> None:
+        async with self.db.transaction() as s:
+            server = await s.get(m.Server, server_id)
+            if (
+                server is None
+                or server.deleted_at is not None
+                or (not ctx.is_admin and server.project_id != ctx.project_id)
+            ):
+                raise NotFound(f"Instance {server_id} could not be found.")
+            self._check_lock(ctx, server)
+            start_action(s, server.id, "delete", ctx.request_id, ctx.user_id, ctx.project_id)
+            if server.host is None:
+                # Never reached a host: nothing to clean up anywhere.
+                server.vm_state, server.task_state = m.DELETED, None
+                server.deleted_at = server.terminated_at = utcnow()
+            else:
+                server.task_state = "deleting"
+                server.generation += 1
+            host = server.host
+        self.wake(host)
+
+    async def set_lock(
+        self, ctx: RequestContext, server_id: str, locked: bool, reason: str | None
+    ) -> None:
+        async with self.db.transaction() as s:
+            server = await s.get(m.Server, server_id)
+            if (
+                server is None
+                or server.deleted_at is not None
+                or (not ctx.is_admin and server.project_id != ctx.project_id)
+            ):
+                raise NotFound(f"Instance {server_id} could not be found.")
+            if not locked and server.locked and server.locked_by == "admin" and not ctx.is_admin:
+                raise Forbidden("The server was locked by an administrator.")
+            server.locked = locked
+            server.locked_reason = reason if locked else None
+            server.locked_by = ("admin" if ctx.is_admin else "owner") if locked else None
+            start_action(
+                s,
+                server.id,
+                "lock" if locked else "unlock",
+                ctx.request_id,
+                ctx.user_id,
+                ctx.project_id,
+            )
+
+    # -- metadata ---------------------------------------------------------------------------------
+
+    async def set_metadata(
+        self, ctx: RequestContext, server_id: str, items: dict[str, str], replace: bool
+    ) -> dict[str, str]:
+        limits = await self.quotas.limits(ctx.project_id)
+        async with self.db.transaction() as s:
+            server = await s.get(m.Server, server_id)
+            if (
+                server is None
+                or server.deleted_at is not None
+                or (not ctx.is_admin and server.project_id != ctx.project_id)
+            ):
+                raise NotFound(f"Instance {server_id} could not be found.")
+            self._check_lock(ctx, server)
+            merged = dict(items) if replace else {**server.metadata_, **items}
+            limit = limits["metadata_items"]
+            if limit >= 0 and len(merged) > limit:
+                raise Forbidden(
+                    f"Quota exceeded for metadata_items: Requested {len(merged)}, but already used 0 of {limit} metadata_items"
+                )
+            server.metadata_ = merged
+            server.updated_at = utcnow()
+        return merged
+
+    async def delete_metadata(self, ctx: RequestContext, server_id: str, key: str) -> None:
+        async with self.db.transaction() as s:
+            server = await s.get(m.Server, server_id)
+            if (
+                server is None
+                or server.deleted_at is not None
+                or (not ctx.is_admin and server.project_id != ctx.project_id)
+            ):
+                raise NotFound(f"Instance {server_id} could not be found.")
+            self._check_lock(ctx, server)
+            if key not in server.metadata_:
+                raise NotFound(f"Metadata item was not found: {key}")
+            items = dict(server.metadata_)
+            del items[key]
+            server.metadata_ = items
