@@ -125,6 +125,35 @@ def _exit_cleanly(signum: int, _frame: Any) -> None:
     sys.exit(0)
 
 
+@main.command("compute-agent")
+@data_dir_option
+@click.option("--host", "host", default=None, help="This compute host's name [default: the machine's name].")
+def compute_agent(data_dir: Path, host: str | None) -> None:
+    """Run a compute agent for one host, as a process of its own.
+
+    It shares the cloud's database (``[database] url``) and reaches identity
+    and images over HTTP as the configured service user ([auth] service_*)."""
+    cfg = _load(data_dir)
+    _setup_logging(cfg.logging.level)
+    from stratus.common.db import Database
+    from stratus.compute.agent.runner import build_agent
+
+    async def run() -> None:
+        database = Database(cfg.database_url)
+        agent = build_agent(cfg, database, host)
+        await agent.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        click.echo(f"compute agent for host {agent.host} running", err=True)
+        await stop.wait()
+        await agent.stop()
+        await database.close()
+
+    asyncio.run(run())
+
+
 @main.group()
 def db() -> None:
     """Database schema."""
