@@ -1,0 +1,335 @@
+"""The built-in tiny guest image, built from the host's Debian packages.
+
+`build_tiny_image(out_dir)` makes `out_dir/tiny-<kernel>-<digest>.qcow2`: a
+32 MiB disk with one FAT16 partition at 1 MiB holding syslinux, the host's
+Debian kernel and an initrd made of busybox-static, the kernel modules a QEMU
+guest needs and the scripts of `tiny_files`. Busybox init is PID 1; the guest
+finds an OpenStack config drive, runs its user_data and prints
+`stratus-tiny: ready` on ttyS0 (see `tiny_files.RCS` for the whole start-up).
+
+Nothing is downloaded. The initrd is written here in Python (cpio "newc");
+mkfs.vfat, mcopy, syslinux and qemu-img do the disk. A build takes a couple of
+seconds, happens in a temporary folder inside `out_dir` and ends with an atomic
+rename, so concurrent builds are safe. The image is left read-only (0444): boot
+overlays on it, never the image itself.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import stat
+import struct
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from stratus.compute.guest import tiny_files
+
+# Bump when the build changes in a way the digest of the inputs does not see.
+BUILD_VERSION = "1"
+KERNEL_CMDLINE = "console=ttyS0,115200 quiet"
+DISK_SECTORS = 32 * 2048  # 32 MiB of 512-byte sectors
+PART_START = 2048  # the FAT partition starts at 1 MiB
+PART_OFFSET = PART_START * 512
+FIXED_MTIME = 1_700_000_000  # file times in the image, so that builds are reproducible
+
+# Kernel modules for the guest (their dependencies come along). The required
+# ones must be modules or built in; the others are taken when the kernel has them.
+REQUIRED_MODULES = ("virtio_pci", "virtio_blk", "virtio_net", "isofs", "vfat", "sr_mod")
+OPTIONAL_MODULES = (
+    "virtio_scsi", "virtio_balloon", "virtio_rng", "virtio_console", "e1000", "ata_piix",
+    "ata_generic", "sd_mod", "nls_cp437", "nls_ascii", "nls_utf8", "nls_iso8859_1",
+    "button", "evdev",
+)  # fmt: skip
+
+BUSYBOX = Path("/bin/busybox")
+MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
+TOOLS = {
+    "mkfs.vfat": "dosfstools",
+    "mcopy": "mtools",
+    "syslinux": "syslinux",
+    "qemu-img": "qemu-utils",
+}
+SYSLINUX_CFG = f"""SERIAL 0 115200
+DEFAULT linux
+PROMPT 0
+TIMEOUT 0
+LABEL linux
+  KERNEL /vmlinuz
+  INITRD /initrd.img
+  APPEND {KERNEL_CMDLINE}
+"""
+
+
+class TinyImageError(RuntimeError):
+    """The tiny image cannot be built; the message names what is missing."""
+
+
+def build_tiny_image(
+    out_dir: Path, *, force: bool = False, kernel_version: str | None = None
+) -> Path:
+    """Build (or reuse) the tiny guest image in `out_dir` and return its path."""
+    out_dir = Path(out_dir)
+    kver = kernel_version or newest_kernel()
+    kernel = _kernel_path(kver)
+    target = out_dir / image_name(kver)
+    if target.is_file() and not force:
+        return target
+    tools = find_tools()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(out_dir)
+    work = Path(tempfile.mkdtemp(prefix=".tiny-build-", dir=out_dir))
+    try:
+        initrd = work / "initrd.img"
+        initrd.write_bytes(gzip.compress(make_initrd(kver), compresslevel=6, mtime=0))
+        cfg = work / "syslinux.cfg"
+        cfg.write_text(SYSLINUX_CFG)
+        for f in (initrd, cfg):
+            os.utime(f, (FIXED_MTIME, FIXED_MTIME))
+        raw = work / "disk.raw"
+        _make_disk(raw, tools, [(kernel, "vmlinuz"), (initrd, "initrd.img"), (cfg, "syslinux.cfg")])
+        qcow = work / "disk.qcow2"
+        _run([tools["qemu-img"], "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw), str(qcow)])
+        qcow.chmod(0o444)
+        os.replace(qcow, target)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def image_name(kver: str) -> str:
+    """The image's file name: the kernel version and a digest of what goes in
+    (a kernel package rebuilt under the same version changes its size or time)."""
+    kst = _kernel_path(kver).stat()
+    h = hashlib.sha256(f"{BUILD_VERSION}\0{kver}\0{kst.st_size}\0{kst.st_mtime_ns}\0".encode())
+    h.update(KERNEL_CMDLINE.encode())
+    h.update(repr((REQUIRED_MODULES, OPTIONAL_MODULES, SYSLINUX_CFG)).encode())
+    h.update(repr((tiny_files.FILES, tiny_files.DIRS, tiny_files.SYMLINKS)).encode())
+    return f"tiny-{kver}-{h.hexdigest()[:12]}.qcow2"
+
+
+def _version_key(v: str) -> list[tuple[int, str]]:
+    return [(int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-+~]", v)]
+
+
+def newest_kernel() -> str:
+    """The newest installed kernel that has both /boot/vmlinuz-V and its modules."""
+    found = [
+        p.name.removeprefix("vmlinuz-")
+        for p in Path("/boot").glob("vmlinuz-*")
+        if (Path("/lib/modules") / p.name.removeprefix("vmlinuz-") / "modules.dep").is_file()
+    ]
+    if not found:
+        raise TinyImageError(
+            "no kernel with modules in /boot and /lib/modules: "
+            "install the Debian package linux-image-amd64"
+        )
+    return max(found, key=_version_key)
+
+
+def _kernel_path(kver: str) -> Path:
+    kernel = Path(f"/boot/vmlinuz-{kver}")
+    if not kernel.is_file() or not os.access(kernel, os.R_OK):
+        raise TinyImageError(f"{kernel} missing or unreadable: install linux-image-{kver}")
+    return kernel
+
+
+def find_tools() -> dict[str, str]:
+    """Absolute paths of the host tools; raise naming every missing package."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin", "/bin"])
+    tools: dict[str, str] = {}
+    missing: list[str] = []
+    for name, package in TOOLS.items():
+        found = shutil.which(name, path=path)
+        if found:
+            tools[name] = found
+        else:
+            missing.append(f"{name} (Debian package {package})")
+    if not MBR_BIN.is_file():
+        missing.append(f"{MBR_BIN} (Debian package syslinux-common)")
+    if not BUSYBOX.is_file():
+        missing.append(f"{BUSYBOX} (Debian package busybox-static)")
+    elif not _is_static(BUSYBOX):
+        missing.append(f"a static {BUSYBOX} (Debian package busybox-static, not busybox)")
+    if missing:
+        raise TinyImageError("cannot build the tiny guest image, missing: " + ", ".join(missing))
+    return tools
+
+
+def _is_static(elf: Path) -> bool:
+    """True when the ELF file has no program interpreter (PT_INTERP)."""
+    with elf.open("rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only
+            return False
+        (phoff,) = struct.unpack_from("<Q", head, 32)
+        phentsize, phnum = struct.unpack_from("<HH", head, 54)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+    return all(struct.unpack_from("<I", table, i * phentsize)[0] != 3 for i in range(phnum))
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> None:
+    try:
+        subprocess.run(argv, check=True, capture_output=True, env=env, timeout=120)
+    except subprocess.CalledProcessError as e:
+        err = (e.stderr or b"").decode(errors="replace").strip()
+        raise TinyImageError(f"{' '.join(argv)} failed ({e.returncode}): {err}") from None
+    except OSError as e:
+        raise TinyImageError(f"cannot run {argv[0]}: {e}") from None
+
+
+def _remove_stale_builds(out_dir: Path) -> None:
+    """Remove temporary folders that builds killed more than an hour ago left."""
+    for p in out_dir.glob(".tiny-build-*"):
+        try:
+            if p.is_dir() and time.time() - p.stat().st_mtime > 3600:
+                shutil.rmtree(p, ignore_errors=True)
+        except OSError:
+            pass
+
+
+# --- the initrd --------------------------------------------------------------
+
+
+class Cpio:
+    """An in-memory cpio archive in the "newc" format the kernel unpacks."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.names: set[str] = set()
+        self.ino = 1
+
+    def add(self, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)) -> None:
+        parent = name.rpartition("/")[0]
+        if parent and parent not in self.names:
+            self.add(parent, stat.S_IFDIR | 0o755)
+        if name in self.names:
+            return
+        self.names.add(name)
+        self._entry(name, mode, data, rdev)
+
+    def _entry(self, name: str, mode: int, data: bytes, rdev: tuple[int, int]) -> None:
+        raw = name.encode() + b"\0"
+        nlink = 2 if stat.S_ISDIR(mode) else 1
+        fields = (self.ino, mode, 0, 0, nlink, FIXED_MTIME, len(data), 0, 0, *rdev, len(raw), 0)
+        self.ino += 1
+        header = b"070701" + b"".join(b"%08X" % v for v in fields)
+        self.parts += [header, raw, _pad(len(header) + len(raw)), data, _pad(len(data))]
+
+    def finish(self) -> bytes:
+        self._entry("TRAILER!!!", 0, b"", (0, 0))
+        return b"".join(self.parts)
+
+
+def _pad(n: int) -> bytes:
+    return b"\0" * (-n % 4)
+
+
+def make_initrd(kver: str) -> bytes:
+    """The guest's root file system as an uncompressed cpio archive."""
+    archive = Cpio()
+    for d in tiny_files.DIRS:
+        archive.add(d, stat.S_IFDIR | 0o755)
+    archive.add("dev/console", stat.S_IFCHR | 0o600, rdev=(5, 1))
+    archive.add("bin/busybox", stat.S_IFREG | 0o755, BUSYBOX.read_bytes())
+    listing = subprocess.run(
+        [str(BUSYBOX), "--list-full"], check=True, capture_output=True, text=True
+    ).stdout
+    for applet in listing.split():
+        if applet.strip("/") != "bin/busybox":
+            archive.add(applet.strip("/"), stat.S_IFLNK | 0o777, b"/bin/busybox")
+    archive.add("init", stat.S_IFLNK | 0o777, b"/bin/busybox")
+    for link, target in tiny_files.SYMLINKS.items():
+        archive.add(link, stat.S_IFLNK | 0o777, target.encode())
+    for path, (mode, text) in tiny_files.FILES.items():
+        archive.add(path, stat.S_IFREG | mode, text.encode())
+    for path, data in guest_modules(kver).items():
+        archive.add(path, stat.S_IFREG | 0o644, data)
+    return archive.finish()
+
+
+def _modname(path: str) -> str:
+    return path.rpartition("/")[2].split(".ko")[0].replace("-", "_")
+
+
+def guest_modules(kver: str) -> dict[str, bytes]:
+    """The guest's kernel modules with their dependencies, and the busybox
+    modprobe index files (modules.dep, modules.alias, modules.builtin) for them."""
+    base = Path("/lib/modules") / kver
+    deps: dict[str, tuple[str, list[str]]] = {}
+    for line in (base / "modules.dep").read_text().splitlines():
+        path, _, rest = line.partition(":")
+        deps[_modname(path)] = (path, rest.split())
+    builtin_file = base / "modules.builtin"
+    builtin_text = builtin_file.read_text() if builtin_file.is_file() else ""
+    builtin = {_modname(p) for p in builtin_text.split()}
+    wanted: set[str] = set()
+    todo = [m for m in REQUIRED_MODULES + OPTIONAL_MODULES if m in deps]
+    absent = [m for m in REQUIRED_MODULES if m not in deps and m not in builtin]
+    if absent:
+        raise TinyImageError(f"kernel {kver} has no module {', '.join(absent)}")
+    while todo:
+        name = todo.pop()
+        if name not in wanted:
+            wanted.add(name)
+            todo += [_modname(d) for d in deps[name][1]]
+    prefix = f"lib/modules/{kver}/"
+    out: dict[str, bytes] = {}
+    dep_lines = []
+    for name in sorted(wanted):
+        path, needs = deps[name]
+        out[prefix + path] = (base / path).read_bytes()
+        dep_lines.append(f"{path}: {' '.join(needs)}".rstrip() + "\n")
+    alias_lines = [
+        line + "\n"
+        for line in (base / "modules.alias").read_text().splitlines()
+        if line.startswith("alias ") and line.split()[-1] in wanted
+    ]
+    out[prefix + "modules.dep"] = "".join(dep_lines).encode()
+    out[prefix + "modules.alias"] = "".join(alias_lines).encode()
+    out[prefix + "modules.builtin"] = builtin_text.encode()
+    return out
+
+
+# --- the disk ----------------------------------------------------------------
+
+
+def _chs(lba: int) -> bytes:
+    """Cylinder/head/sector of an LBA for a 255-head, 63-sector geometry."""
+    c, h, s = lba // (255 * 63), (lba // 63) % 255, lba % 63 + 1
+    if c > 1023:
+        c, h, s = 1023, 254, 63
+    return bytes([h, ((c >> 2) & 0xC0) | s, c & 0xFF])
+
+
+def _mbr() -> bytes:
+    """Syslinux's boot code, then one bootable FAT16 (LBA) partition from 1 MiB."""
+    code = MBR_BIN.read_bytes()[:440].ljust(440, b"\0")
+    count = DISK_SECTORS - PART_START
+    entry = struct.pack(
+        "<B3sB3sII", 0x80, _chs(PART_START), 0x0E, _chs(DISK_SECTORS - 1), PART_START, count
+    )
+    return code + b"STRT\0\0" + entry + b"\0" * 48 + b"\x55\xaa"
+
+
+def _make_disk(raw: Path, tools: dict[str, str], files: list[tuple[Path, str]]) -> None:
+    with raw.open("wb") as f:
+        f.truncate(DISK_SECTORS * 512)
+    kib = (DISK_SECTORS - PART_START) // 2
+    _run([
+        tools["mkfs.vfat"], "-F", "16", "-n", tiny_files.BOOT_LABEL, "-i", "5354524b",
+        "--invariant", f"--offset={PART_START}", "-h", str(PART_START), str(raw), str(kib),
+    ])  # fmt: skip
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    image = f"{raw}@@{PART_OFFSET}"
+    for src, name in files:
+        _run([tools["mcopy"], "-m", "-o", "-i", image, str(src), f"::/{name}"], env=env)
+    _run([tools["syslinux"], "--install", f"--offset={PART_OFFSET}", str(raw)], env=env)
+    with raw.open("r+b") as f:
+        f.write(_mbr())
