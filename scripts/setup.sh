@@ -9,8 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mode=${1:-run}
-# qemu-utils: qemu-img, for image conversion at import (and compute later).
-packages=(python3 python3-venv python3-dev gcc qemu-utils)
+# qemu-utils: qemu-img (image conversion, instance disks); qemu-system-x86: the
+# hypervisor; busybox-static, syslinux, syslinux-common, mtools, dosfstools and
+# linux-image-amd64: the built-in tiny guest image is made from them.
+packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
+          busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64)
 if [ "$mode" = test ]; then
     packages+=(postgresql)
 fi
@@ -24,7 +27,7 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 python=${PYTHON:-python3}

@@ -158,6 +158,15 @@ async def _read_json(request: Request) -> Any:
         raise BadRequest(f"Malformed request body: the body is not valid JSON ({exc}).") from exc
 
 
+def _header(request: Request, name: bytes) -> str | None:
+    """One request header, read straight from the ASGI scope (the hot path
+    avoids building a Headers object)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def _has_nul(value: Any) -> bool:
     if isinstance(value, str):
         return "\x00" in value
@@ -220,23 +229,26 @@ class ServiceAPI:
 
         async def handle(request: Request, request_id: str, version: Version | None) -> Response:
             try:
+                token = _header(request, b"x-auth-token")
                 if route.public:
                     ctx = RequestContext(request_id=request_id)
-                    token = request.headers.get("x-auth-token")
                     if token:
                         try:
                             ctx = await self.validator.validate(token, request_id)
                         except StratusError:
                             pass  # a public route works with a bad token too
                 else:
-                    token = request.headers.get("x-auth-token")
                     if not token:
                         raise Unauthorized()
                     ctx = await self.validator.validate(token, request_id)
-                try:
-                    query = route.query.model_validate(_query_dict(request))
-                except ValidationError as exc:
-                    raise BadRequest(describe_validation_error(exc)) from exc
+                query: Any = None
+                if route.query is not NoQuery or request.scope.get("query_string"):
+                    try:
+                        query = route.query.model_validate(_query_dict(request))
+                    except ValidationError as exc:
+                        raise BadRequest(describe_validation_error(exc)) from exc
+                elif request.path_params and _has_nul(dict(request.path_params)):
+                    raise BadRequest("NUL characters are not allowed in the URL.")
                 body: Any = None
                 if route.content_types is not None and route.body is not NoBody:
                     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()

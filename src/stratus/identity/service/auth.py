@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -32,6 +34,7 @@ from stratus.identity.service.tokens import (
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "The request you have made requires authentication."
+DECODED_CACHE = 50_000  # tokens whose decrypted payload and context are kept
 SUPPORTED_METHODS = ("password", "token", "application_credential")
 
 
@@ -79,6 +82,7 @@ class AuthInfo:
     app_cred_expires: float | None = None
 
 
+@functools.lru_cache(maxsize=65536)
 def isotime(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -88,14 +92,24 @@ class Auth:
         self.core = core
         self.roles = roles
         self.catalog = catalog
+        self._decoded: dict[str, TokenPayload] = {}
+        # The context built for a token, valid while its resolved identity
+        # (AuthInfo, dropped on any identity change) is the same object.
+        self._contexts: dict[str, tuple[AuthInfo, RequestContext]] = {}
 
     # -- validation ---------------------------------------------------------
 
     def decode(self, token: str) -> TokenPayload:
-        try:
-            payload = self.core.tokens.decode(token)
-        except TokenFormatError as exc:
-            raise TokenInvalid() from exc
+        payload = self._decoded.get(token)
+        if payload is None:
+            try:
+                payload = self.core.tokens.decode(token)
+            except TokenFormatError as exc:
+                raise TokenInvalid() from exc
+            # A token's payload never changes: decrypt each token once.
+            if len(self._decoded) >= DECODED_CACHE:
+                self._decoded.clear()
+            self._decoded[token] = payload
         if payload.expires_at <= time.time():
             raise TokenInvalid("The token has expired.")
         if self.core.state.revocations.revoked(payload):
@@ -113,7 +127,14 @@ class Auth:
 
     async def context(self, token: str, request_id: str) -> RequestContext:
         payload, info = await self.validate(token)
-        return to_context(payload, info, token, request_id)
+        cached = self._contexts.get(token)
+        if cached is not None and cached[0] is info:
+            return dataclasses.replace(cached[1], request_id=request_id)
+        ctx = to_context(payload, info, token, request_id)
+        if len(self._contexts) >= DECODED_CACHE:
+            self._contexts.clear()
+        self._contexts[token] = (info, ctx)
+        return ctx
 
     async def resolve(
         self, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None
