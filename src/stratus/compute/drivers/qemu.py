@@ -471,6 +471,10 @@ async def run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
         kill(process.pid)
         await process.wait()
         return -1, "", f"{cmd[0]} timed out after {timeout:g} s"
+    except BaseException:
+        # Cancelled (the agent is stopping): never leave the child behind.
+        kill(process.pid)
+        raise
     rc = process.returncode if process.returncode is not None else -1
     return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
