@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -26,6 +27,7 @@ from starlette.routing import Route as StarletteRoute
 from stratus.common.context import RequestContext
 from stratus.common.errors import (
     BadRequest,
+    Conflict,
     ErrorRenderer,
     MethodNotAllowed,
     NotFound,
@@ -281,6 +283,9 @@ class ServiceAPI:
                 return await route.handler(api_request)
             except StratusError as exc:
                 return self.renderer(exc)
+            except IntegrityError:
+                # A uniqueness race lost to a concurrent request.
+                return self.renderer(Conflict("The request conflicts with data stored meanwhile; try again."))
             except Exception:
                 log.exception(
                     "%s: unexpected error on %s %s [%s]",
