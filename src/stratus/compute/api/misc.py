@@ -151,6 +151,20 @@ async def quota_show(req: ApiRequest) -> Response:
     return json_response({"quota_set": _quota_body(project, values, _v(req))})
 
 
+async def quota_detail(req: ApiRequest) -> Response:
+    project = req.params["project_id"]
+    req.authorize("compute:quotas:show", {"project_id": project})
+    svc = _svc(req)
+    limits = await svc.quotas.limits(project)
+    used = await svc.quotas.usage(project)
+    key_pairs = len(await svc.keypairs.list_keypairs(req.ctx.user_id or ""))
+    used["key_pairs"] = key_pairs if project == req.ctx.project_id else 0
+    body: dict[str, Any] = {"id": project}
+    for resource in RESOURCES:
+        body[resource] = {"limit": limits[resource], "in_use": used.get(resource, 0), "reserved": 0}
+    return json_response({"quota_set": body})
+
+
 async def quota_defaults(req: ApiRequest) -> Response:
     project = req.params["project_id"]
     req.authorize("compute:quotas:show", {"project_id": project})

@@ -72,6 +72,7 @@ ROUTES: list[Route] = [
     Route("GET", "/v2.1/limits", misc.limits),
     Route("GET", "/v2.1/os-quota-sets/{project_id}", misc.quota_show),
     Route("GET", "/v2.1/os-quota-sets/{project_id}/defaults", misc.quota_defaults),
+    Route("GET", "/v2.1/os-quota-sets/{project_id}/detail", misc.quota_detail),
     Route("PUT", "/v2.1/os-quota-sets/{project_id}", misc.quota_update, body=s.QuotaUpdateBody),
     Route("DELETE", "/v2.1/os-quota-sets/{project_id}", misc.quota_delete),
     # hosts
