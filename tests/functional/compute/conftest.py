@@ -120,8 +120,6 @@ class Nova:
     def action(self, server_id: str, body: dict[str, Any], **kw: Any) -> httpx.Response:
         return self.post(f"/servers/{server_id}/action", json=body, **kw)
 
-    _image: str | None = None
-
     def server_image(self) -> str:
         return tiny_image(self.server)
 
