@@ -83,9 +83,14 @@ class Cloud:
         compute.agents[agent.host] = agent
         # The agent registers itself and adopts guests; the tiny image is
         # built in the background too, so the cloud is ready at once.
-        self._spawn(agent.start(), "compute-agent-start")
+        self._spawn(self._start_agent(compute, agent), "compute-agent-start")
         if self.cfg.compute.tiny_image and self.image is not None:
             self._spawn(self._tiny_image(), "compute-tiny-image")
+
+    @staticmethod
+    async def _start_agent(compute: ComputeService, agent: Any) -> None:
+        await agent.start()
+        compute.wake(None)  # servers asked for before the host registered
 
     async def _tiny_image(self) -> None:
         from stratus.compute.service.bootstrap import ensure_tiny_image

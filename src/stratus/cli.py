@@ -127,7 +127,9 @@ def _exit_cleanly(signum: int, _frame: Any) -> None:
 
 @main.command("compute-agent")
 @data_dir_option
-@click.option("--host", "host", default=None, help="This compute host's name [default: the machine's name].")
+@click.option(
+    "--host", "host", default=None, help="This compute host's name [default: the machine's name]."
+)
 def compute_agent(data_dir: Path, host: str | None) -> None:
     """Run a compute agent for one host, as a process of its own.
 

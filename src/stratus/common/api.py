@@ -285,7 +285,9 @@ class ServiceAPI:
                 return self.renderer(exc)
             except IntegrityError:
                 # A uniqueness race lost to a concurrent request.
-                return self.renderer(Conflict("The request conflicts with data stored meanwhile; try again."))
+                return self.renderer(
+                    Conflict("The request conflicts with data stored meanwhile; try again.")
+                )
             except Exception:
                 log.exception(
                     "%s: unexpected error on %s %s [%s]",

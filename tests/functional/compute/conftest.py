@@ -73,7 +73,7 @@ class Nova:
 
     def create_server(self, name: str | None = None, flavor: str = "1", **extra: Any) -> httpx.Response:
         body: dict[str, Any] = {
-            "name": name or unique("vm"),
+            "name": name if name is not None else unique("vm"),
             "imageRef": self.server_image(),
             "flavorRef": flavor,
         }

@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server
-from tests.functional.compute.conftest import Nova, fake_cloud, project_user, stop_cloud, unique, user_in_project
+from tests.functional.compute.conftest import (
+    Nova,
+    fake_cloud,
+    project_user,
+    stop_cloud,
+    unique,
+    user_in_project,
+)
 
 
 @pytest.fixture(scope="module")

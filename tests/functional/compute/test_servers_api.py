@@ -4,7 +4,7 @@ and pagination, metadata, rebuild, and the error contract (fake driver)."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -203,7 +203,7 @@ def test_rename_and_description(nova96: Nova, nova: Nova, active: dict[str, Any]
 
 
 def test_list_filters(nova96: Nova) -> None:
-    stamp = datetime.now(timezone.utc) - timedelta(seconds=1)
+    stamp = datetime.now(UTC) - timedelta(seconds=1)
     prefix = unique("flt")
     a = nova96.boot(f"{prefix}-alpha")
     b = nova96.boot(f"{prefix}-beta")
@@ -222,7 +222,7 @@ def test_list_filters(nova96: Nova) -> None:
     assert names(name=prefix, status="SHUTOFF") == {b["name"]}
     assert names(name=prefix, status="ACTIVE") == {a["name"]}
     assert names(name=prefix, **{"changes-since": stamp.isoformat()}) == {a["name"], b["name"]}
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    future = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert names(name=prefix, **{"changes-since": future}) == set()
     assert names(name=prefix, deleted="False") == {a["name"], b["name"]}  # literal the CLI sends
     resp = nova96.get("/servers/detail", params={"changes-since": "yesterday"})

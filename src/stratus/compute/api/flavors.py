@@ -117,7 +117,7 @@ async def spec_show(req: ApiRequest) -> Response:
 async def spec_update(req: ApiRequest) -> Response:
     req.authorize("compute:flavors:manage")
     key = req.params["key"]
-    body = req.body.extra_specs if hasattr(req.body, "extra_specs") else {}
+    body = req.body.item
     if list(body) != [key]:
         raise BadRequest("The request body and the URI must name the same single key.")
     specs = {key: str(body[key])}
@@ -128,7 +128,7 @@ async def spec_update(req: ApiRequest) -> Response:
 async def spec_delete(req: ApiRequest) -> Response:
     req.authorize("compute:flavors:manage")
     await _svc(req).flavors.delete_extra_spec(req.params["flavor_id"], req.params["key"])
-    return empty_response()
+    return empty_response(200)
 
 
 async def access_index(req: ApiRequest) -> Response:

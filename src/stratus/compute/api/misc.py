@@ -208,10 +208,10 @@ async def quota_delete(req: ApiRequest) -> Response:
 async def service_index(req: ApiRequest) -> Response:
     req.authorize("compute:services")
     rows = await _svc(req).hosts.list_hosts()
-    q = req.query.model_extra or {}
-    if host := q.get("host"):
-        rows = [h for h in rows if h.host.host == host]
-    if (binary := q.get("binary")) and binary != "nova-compute":
+    q = req.query
+    if q is not None and q.host:
+        rows = [h for h in rows if h.host.host == q.host]
+    if q is not None and q.binary and q.binary != "nova-compute":
         rows = []
     return json_response({"services": [views.service(h, _v(req)) for h in rows]})
 

@@ -53,7 +53,7 @@ ROUTES: list[Route] = [
         "PUT",
         "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
         flavors.spec_update,
-        body=s.ExtraSpecsBody,
+        body=s.ExtraSpecBody,
     ),
     Route("DELETE", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", flavors.spec_delete),
     Route("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access", flavors.access_index),
@@ -76,7 +76,7 @@ ROUTES: list[Route] = [
     Route("PUT", "/v2.1/os-quota-sets/{project_id}", misc.quota_update, body=s.QuotaUpdateBody),
     Route("DELETE", "/v2.1/os-quota-sets/{project_id}", misc.quota_delete),
     # hosts
-    Route("GET", "/v2.1/os-services", misc.service_index, query=s.AllProjectsQuery),
+    Route("GET", "/v2.1/os-services", misc.service_index, query=s.ServiceListQuery),
     Route("PUT", "/v2.1/os-services/{service_id}", misc.service_update, body=s.ServiceUpdate),
     Route("GET", "/v2.1/os-hypervisors", misc.hypervisor_index),
     Route("GET", "/v2.1/os-hypervisors/detail", misc.hypervisor_detail),

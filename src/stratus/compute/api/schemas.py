@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -198,6 +198,13 @@ class ExtraSpecsBody(Aliased):
     extra_specs: dict[Annotated[str, Field(min_length=1, max_length=255)], str | int | float | bool]
 
 
+class ExtraSpecBody(Aliased):
+    """PUT of one extra spec: the body is ``{"key": "value"}``."""
+
+    wrap_key: ClassVar[str] = "item"
+    item: dict[Annotated[str, Field(min_length=1, max_length=255)], str | int | float | bool]
+
+
 class FlavorActionAdd(Aliased):
     tenant: str
 
@@ -268,6 +275,11 @@ class FlavorListQuery(Query):
     minDisk: int | None = None  # noqa: N815
     limit: int | None = Field(default=None, ge=0)
     marker: str | None = None
+
+
+class ServiceListQuery(Query):
+    host: str | None = None
+    binary: str | None = None
 
 
 class AllProjectsQuery(Query):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +48,11 @@ def _count(value: int | str | None, what: str) -> int | None:
     if number < 1:
         raise BadRequest(f"Invalid input for field/attribute {what}: it must be at least 1.")
     return number
+
+
+def _ref(value: str) -> str:
+    """An id, also when given as the resource's URL (Nova takes both)."""
+    return value.rstrip("/").rsplit("/", 1)[-1] if "/" in value else value
 
 
 def render(req: ApiRequest, server: m.Server, host_status: str | None = None) -> dict[str, Any]:
@@ -177,7 +184,7 @@ async def create(req: ApiRequest) -> Response:
                 f"Network {ref.uuid or ref.port} could not be found: this cloud has no network service."
             )
         networks = "auto"
-    image_ref = b.imageRef or ""
+    image_ref = _ref(b.imageRef or "")
     for bdm in b.block_device_mapping_v2 or []:
         local_image = bdm.source_type == "image" and bdm.destination_type in (None, "local")
         if not local_image or (bdm.uuid and image_ref and bdm.uuid != image_ref):
@@ -197,6 +204,13 @@ async def create(req: ApiRequest) -> Response:
         zone = f"{(zone or 'nova').split(':')[0]}:{b.host or b.hypervisor_hostname}"
     min_count = _count(b.min_count, "min_count") or 1
     max_count = _count(b.max_count, "max_count") or min_count
+    if b.user_data is not None:
+        try:
+            base64.b64decode(b.user_data, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise BadRequest(
+                "Invalid input for field/attribute user_data: it must be base64."
+            ) from exc
     if b.config_drive not in (None, True, False, "True", "true", "False", "false", ""):
         raise BadRequest(
             f"Invalid input for field/attribute config_drive. Value: {b.config_drive}."
@@ -206,7 +220,7 @@ async def create(req: ApiRequest) -> Response:
         CreateRequest(
             name=b.name,
             image_ref=image_ref,
-            flavor_ref=str(b.flavorRef),
+            flavor_ref=_ref(str(b.flavorRef)),
             key_name=b.key_name,
             user_data=b.user_data,
             config_drive=True,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import shlex
@@ -240,6 +241,7 @@ class QemuDriver:
                 kill(pid)
                 if not await wait_exit(pid, uuid, 10):
                     raise DriverError(f"guest {uuid} (pid {pid}) did not die")
+            clean_runtime_files(directory)
             await asyncio.to_thread(shutil.rmtree, directory, True)
             self._dirs.pop(uuid, None)
 
@@ -320,8 +322,6 @@ class QemuDriver:
     async def _launch(self, spec: GuestSpec, incoming: Path | None = None) -> None:
         directory = spec.directory
         sock = qmp_socket(directory)
-        if len(os.fsencode(sock)) >= 108:
-            raise DriverError(f"the guest folder's path is too long for a unix socket: {sock}")
         clean_runtime_files(directory)
         cmd = self.command_line(spec, await self.accelerator(), incoming)
         (directory / "qemu.cmdline").write_text(shlex.join(cmd) + "\n")
@@ -372,8 +372,20 @@ def state_file(directory: Path) -> Path:
     return directory / "state.sav"
 
 
+SOCKET_PATH_MAX = 100  # a unix socket path is at most 107 bytes
+
+
 def qmp_socket(directory: Path) -> Path:
-    return directory / "qmp.sock"
+    """The guest's QMP socket: in its folder, or, when that path is too long
+    for a unix socket, in a short folder under the temporary directory, named
+    after the guest folder (so a restarted agent finds it again)."""
+    path = directory / "qmp.sock"
+    if len(os.fsencode(path)) < SOCKET_PATH_MAX:
+        return path
+    short = Path(tempfile.gettempdir()) / "stratus-qmp"
+    short.mkdir(mode=0o700, exist_ok=True)
+    digest = hashlib.sha256(os.fsencode(directory.resolve())).hexdigest()[:24]
+    return short / f"{digest}.sock"
 
 
 def pid_file(directory: Path) -> Path:

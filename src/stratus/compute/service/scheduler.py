@@ -37,6 +37,10 @@ class NoValidHost(Exception):
     pass
 
 
+class NoHostsYet(NoValidHost):
+    """No agent has registered at all (yet: the cloud may be starting)."""
+
+
 class Scheduler:
     def __init__(self, db: Database, cfg: ComputeConfig, wake_host: Callable[[str], None]):
         self.db = db
@@ -99,7 +103,7 @@ class Scheduler:
         """Filters, then weighers; raises NoValidHost saying why."""
         hosts = list((await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.host))).all())
         if not hosts:
-            raise NoValidHost("There are no compute hosts.")
+            raise NoHostsYet("There are no compute hosts.")
         used = await self.usage(s, exclude=server.id)
         policy, members = await self._group(s, server)
         reasons: list[str] = []
@@ -183,6 +187,20 @@ class Scheduler:
                 return
             try:
                 host = await self.select_host(s, server)
+            except NoHostsYet:
+                # Right after a start the agent may not have registered yet:
+                # wait for it a while before giving up.
+                if (utcnow() - server.created_at).total_seconds() < self.cfg.service_down_time:
+                    return
+                exc_message = "No valid host was found. There are no compute hosts."
+                log.info("compute: server %s: %s", server.id, exc_message)
+                server.vm_state, server.task_state = m.ERROR, None
+                server.fault = {
+                    "code": 500,
+                    "message": exc_message,
+                    "created": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+                return
             except NoValidHost as exc:
                 log.info("compute: server %s: %s", server.id, exc)
                 server.vm_state, server.task_state = m.ERROR, None

@@ -193,7 +193,10 @@ class Servers:
             raise BadRequest("min_count must be at least 1 and no more than max_count.")
         if req.user_data is not None and len(req.user_data) > MAX_USER_DATA:
             raise BadRequest(f"User data is too long: at most {MAX_USER_DATA} bytes of base64.")
-        flavor = await self.flavors.get(ctx, req.flavor_ref)
+        try:
+            flavor = await self.flavors.get(ctx, req.flavor_ref)
+        except NotFound as exc:
+            raise BadRequest(f"Flavor {req.flavor_ref} could not be found.") from exc
         if flavor.disabled:
             raise BadRequest(f"Flavor {flavor.id} is disabled.")
         image = await self.images.get(ctx, req.image_ref)
@@ -203,7 +206,10 @@ class Servers:
             raise BadRequest("Flavor's disk is too small for requested image.")
         key_data = None
         if req.key_name:
-            key_data = (await self.keypairs.get(ctx.user_id or "", req.key_name)).public_key
+            try:
+                key_data = (await self.keypairs.get(ctx.user_id or "", req.key_name)).public_key
+            except NotFound as exc:
+                raise BadRequest(f"Invalid key_name provided: {req.key_name}.") from exc
         limits = await self.quotas.limits(ctx.project_id)
         if limits["metadata_items"] >= 0 and len(req.metadata) > limits["metadata_items"]:
             raise Forbidden(
