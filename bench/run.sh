@@ -1,22 +1,50 @@
 #!/usr/bin/env bash
-# Print the performance figures of the identity service (see bench/README.md).
-#   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]
-# Needs the virtual environment (scripts/setup.sh) and wrk, which it installs
-# from Debian when missing (as root). All traffic stays on 127.0.0.1.
+# Print the performance figures of Stratus (see bench/README.md).
+#   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]   identity, as before
+#   bench/run.sh identity|image|compute [options]                          one benchmark
+#   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the three in turn
+# Each benchmark's --help lists its options. Needs the virtual environment
+# (scripts/setup.sh); identity needs wrk, which it installs from Debian when
+# missing (as root); compute needs qemu-system-x86_64 and qemu-img. All traffic
+# stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-if ! command -v wrk >/dev/null 2>&1; then
-    echo "bench: installing wrk from Debian"
-    if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; then
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
-    fi
-fi
 
 python=.venv/bin/python
 if [ ! -x "$python" ]; then
     echo "bench: no .venv; run scripts/setup.sh first" >&2
     exit 2
 fi
-exec "$python" bench/identity.py "$@"
+
+need_wrk() {
+    if ! command -v wrk >/dev/null 2>&1; then
+        echo "bench: installing wrk from Debian"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; then
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+        fi
+    fi
+}
+
+which=identity
+case "${1:-}" in
+    identity|image|compute|all) which=$1; shift ;;
+esac
+
+case "$which" in
+    identity)
+        need_wrk
+        exec "$python" bench/identity.py "$@" ;;
+    image|compute)
+        exec "$python" "bench/$which.py" "$@" ;;
+    all)
+        # Only the options every benchmark knows are passed on.
+        need_wrk
+        status=0
+        for b in identity image compute; do
+            echo "=== bench/$b.py"
+            "$python" "bench/$b.py" "$@" || status=$?
+            echo
+        done
+        exit "$status" ;;
+esac

@@ -1,0 +1,582 @@
+"""Performance figures of the Stratus image service (Glance v2).
+
+Starts its own ``stratus up`` on a fresh temporary data folder and a free port
+on 127.0.0.1 (file store, the default), then measures, on the same filesystem:
+
+1. the machine's sequential disk throughput with dd (the baseline, in the same
+   run): a write of ``--size`` MiB with ``conv=fdatasync`` and a read of it with
+   ``iflag=direct``;
+2. upload: PUT /v2/images/{id}/file of ``--size`` MiB of random data (a pool of
+   random 1 MiB blocks, cycled; disk_format raw), streamed from a generator
+   with chunked transfer encoding, as the OpenStack clients send it: MB/s, the
+   server's CPU per GiB, and its resident memory sampled every 20 ms (it must
+   stay flat: the data is streamed, never held);
+3. download: GET /v2/images/{id}/file streamed to /dev/null by curl (httpx
+   without curl), once after the
+   stored file was dropped from the page cache (from the disk) and once
+   straight after (from the page cache);
+4. the object-store backend: not available yet.
+
+Throughput is in MB/s (10^6 bytes a second), as dd prints it.  The server is
+pinned to CPU 0 and this client to CPU 1.  CPU times come from /proc/PID/stat;
+"other load" is the CPU used meanwhile by processes other than the server and
+this client (QUIET / busy / NOISY).
+
+Exit status: 0 when every figure was measured, even if a target was missed
+(missed targets say MISSED); 1 when a measurement itself went wrong.
+
+Usage: .venv/bin/python bench/image.py [--size 1024] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import identity as ib  # noqa: E402  (the shared helpers of the identity benchmark)
+
+HOST = ib.HOST  # 127.0.0.1, never anything else
+CLK_TCK = ib.CLK_TCK
+MIB = 1 << 20
+BLOCKS = 16  # distinct random 1 MiB blocks, cycled
+
+TARGET_UPLOAD_SHARE = 0.70  # file-store upload >= 70 % of dd's write rate
+RSS_GROWTH_MIB = 64.0  # "flat": peak RSS during the upload at most this above the start
+
+fail = ib.fail
+
+
+def noise(others: float) -> str:
+    return "QUIET" if others < 0.1 else ("busy" if others < 0.5 else "NOISY: figures understated")
+
+
+# -- dd --------------------------------------------------------------------------------------
+
+
+def drop_file_cache(path: Path) -> None:
+    """Drop one file's pages from the page cache (GNU dd's nocache, count=0):
+    affects nothing but this file, unlike /proc/sys/vm/drop_caches."""
+    subprocess.run(
+        ["dd", f"if={path}", "iflag=nocache", "count=0", "status=none"], check=False
+    )
+
+
+def dd(argv: list[str], size: int) -> tuple[float, float, str]:
+    """Run dd; (MB/s by our clock, others' load, dd's own summary line)."""
+    _, busy0, _ = ib.machine_ticks()
+    kids0 = ib.children_cpu()
+    t0 = time.monotonic()
+    out = subprocess.run(["dd", *argv], capture_output=True, text=True, check=True)
+    seconds = time.monotonic() - t0
+    _, busy1, _ = ib.machine_ticks()
+    others = max(0.0, (busy1 - busy0) / CLK_TCK - (ib.children_cpu() - kids0)) / seconds
+    last = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ""
+    return size / seconds / 1e6, others, last
+
+
+@dataclass
+class DdResult:
+    write: float
+    read: float
+    write_others: float
+    read_others: float
+    write_line: str
+    read_line: str
+
+
+def measure_dd(work: Path, mib: int) -> DdResult:
+    target = work / "dd.bin"
+    ib.wait_quiet()
+    write, wo, wl = dd(
+        [
+            "if=/dev/zero", f"of={target}", "bs=1M", f"count={mib}", "conv=fdatasync",
+        ],
+        mib * MIB,
+    )  # fmt: skip
+    drop_file_cache(target)
+    ib.wait_quiet()
+    try:
+        read, ro, rl = dd([f"if={target}", "of=/dev/null", "bs=1M", "iflag=direct"], mib * MIB)
+    except subprocess.CalledProcessError:  # no O_DIRECT on this filesystem
+        drop_file_cache(target)
+        read, ro, rl = dd([f"if={target}", "of=/dev/null", "bs=1M"], mib * MIB)
+        rl += " (page cache dropped for the file; no O_DIRECT)"
+    target.unlink()
+    return DdResult(write, read, wo, ro, wl, rl)
+
+
+# -- the cloud -------------------------------------------------------------------------------
+
+
+class Cloud:
+    def __init__(self, data_dir: Path, cpu: int | None):
+        self.server = ib.Server(data_dir, cpu=cpu)
+        self.url = ""
+        self.token = ""
+        self.http = httpx.Client(timeout=httpx.Timeout(60.0, read=600.0, write=600.0))
+
+    def start(self) -> None:
+        self.server.start()
+        self.url = f"http://{HOST}:{self.server.port}/image"
+        self.server.wait_ready(self.http, timeout=60.0)
+        self.token, _ = ib.issue(
+            self.http, self.server.base, ib.password_body(self.server.password())
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.server.pid
+
+    def cpu(self) -> float:
+        user, system = self.server.cpu_times()
+        return user + system
+
+    def kib(self, key: str) -> int:
+        return self.server.status_kib(key)
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"X-Auth-Token": self.token, **extra}
+
+    def create(self, name: str) -> str:
+        body = {"name": name, "disk_format": "raw", "container_format": "bare"}
+        resp = self.http.post(f"{self.url}/v2/images", json=body, headers=self.headers())
+        if resp.status_code != 201:
+            raise RuntimeError(f"POST /v2/images answered {resp.status_code}: {resp.text[:300]}")
+        return str(resp.json()["id"])
+
+    def show(self, image_id: str) -> dict[str, object]:
+        resp = self.http.get(f"{self.url}/v2/images/{image_id}", headers=self.headers())
+        resp.raise_for_status()
+        return dict(resp.json())
+
+    def delete(self, image_id: str) -> None:
+        self.http.delete(f"{self.url}/v2/images/{image_id}", headers=self.headers())
+
+    def stop(self) -> None:
+        self.http.close()
+        self.server.stop()
+
+
+# -- transfers ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Transfer:
+    name: str
+    mbps: float
+    seconds: float
+    server_cpu_per_gib: float  # s
+    client_cpu_per_gib: float  # s
+    busy: float  # server CPU s per wall s
+    others: float
+    rss_start_mib: float = 0.0
+    rss_peak_mib: float = 0.0
+    rss_end_mib: float = 0.0
+    runs: tuple[float, ...] = ()
+
+
+def data_blocks(seed_blocks: int = BLOCKS) -> list[bytes]:
+    return [os.urandom(MIB) for _ in range(seed_blocks)]
+
+
+def generator(blocks: list[bytes], mib: int) -> Iterator[bytes]:
+    for i in range(mib):
+        yield blocks[i % len(blocks)]
+
+
+class RssSampler(threading.Thread):
+    """VmRSS of a process every ``interval`` s, until stopped; the peak."""
+
+    def __init__(self, cloud: Cloud, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.cloud = cloud
+        self.interval = interval
+        self.peak = 0
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                self.peak = max(self.peak, self.cloud.kib("VmRSS"))
+            except (OSError, KeyError):
+                return
+            self.done.wait(self.interval)
+
+    def stop(self) -> int:
+        self.done.set()
+        self.join()
+        return self.peak
+
+
+def measure(cloud: Cloud, name: str, size: int, action: callable) -> Transfer:  # type: ignore[valid-type]
+    ib.wait_quiet()
+    rss0 = cloud.kib("VmRSS")
+    sampler = RssSampler(cloud)
+    cpu0, me0 = cloud.cpu(), time.process_time() + ib.children_cpu()
+    _, busy0, _ = ib.machine_ticks()
+    sampler.start()
+    t0 = time.monotonic()
+    action()
+    seconds = time.monotonic() - t0
+    peak = sampler.stop()
+    cpu1, me1 = cloud.cpu(), time.process_time() + ib.children_cpu()
+    _, busy1, _ = ib.machine_ticks()
+    server_cpu, client_cpu = cpu1 - cpu0, me1 - me0
+    others = max(0.0, (busy1 - busy0) / CLK_TCK - server_cpu - client_cpu) / seconds
+    gib = size / (1 << 30)
+    return Transfer(
+        name=name,
+        mbps=size / seconds / 1e6,
+        seconds=seconds,
+        server_cpu_per_gib=server_cpu / gib,
+        client_cpu_per_gib=client_cpu / gib,
+        busy=server_cpu / seconds,
+        others=others,
+        rss_start_mib=rss0 / 1024,
+        rss_peak_mib=max(peak, rss0) / 1024,
+        rss_end_mib=cloud.kib("VmRSS") / 1024,
+    )
+
+
+def upload(cloud: Cloud, image_id: str, blocks: list[bytes], mib: int) -> None:
+    resp = cloud.http.put(
+        f"{cloud.url}/v2/images/{image_id}/file",
+        content=generator(blocks, mib),
+        headers=cloud.headers(**{"Content-Type": "application/octet-stream"}),
+    )
+    if resp.status_code != 204:
+        raise RuntimeError(f"PUT file answered {resp.status_code}: {resp.text[:300]}")
+
+
+def download(cloud: Cloud, image_id: str, size: int) -> None:
+    """GET the file to nowhere: with curl when there is one (pinned beside this
+    client), as Python's HTTP clients cost more CPU per byte than the server;
+    else with httpx."""
+    url = f"{cloud.url}/v2/images/{image_id}/file"
+    if shutil.which("curl"):
+        argv = ["curl", "-sS", "-f", "-o", "/dev/null", "-w", "%{size_download}"]
+        argv += ["-H", f"X-Auth-Token: {cloud.token}", url]
+        out = subprocess.run(ib.pinned(1, argv), capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            raise RuntimeError(f"curl GET file failed ({out.returncode}): {out.stderr.strip()}")
+        got = int(float(out.stdout.strip() or 0))
+    else:
+        got = 0
+        with cloud.http.stream("GET", url, headers=cloud.headers()) as resp:
+            if resp.status_code != 200:
+                raise RuntimeError(f"GET file answered {resp.status_code}")
+            for chunk in resp.iter_raw(MIB):
+                got += len(chunk)
+    if got != size:
+        raise RuntimeError(f"GET file returned {got} bytes, not {size}")
+
+
+def print_transfer(t: Transfer, dd_rate: float, dd_name: str) -> None:
+    print(
+        f"  throughput      {t.mbps:8.0f} MB/s   ({t.mbps / dd_rate * 100:.0f} % of dd's {dd_name} "
+        f"{dd_rate:.0f} MB/s)  {t.seconds:.2f} s"
+    )
+    print(
+        f"  server CPU      {t.server_cpu_per_gib:8.2f} s per GiB   (busy {t.busy * 100:.0f} % of a core;"
+        f" CPU-bound ceiling {1.073741824e3 / t.server_cpu_per_gib if t.server_cpu_per_gib else 0:.0f} MB/s)"
+    )
+    print(f"  client CPU      {t.client_cpu_per_gib:8.2f} s per GiB")
+    print(
+        f"  server RSS      start {t.rss_start_mib:.0f} MiB, peak {t.rss_peak_mib:.0f} MiB "
+        f"(+{t.rss_peak_mib - t.rss_start_mib:.0f}), end {t.rss_end_mib:.0f} MiB"
+    )
+    print(f"  other load      {t.others * 100:8.0f} % of a core by other processes ({noise(t.others)})")
+    if len(t.runs) > 1:
+        print(f"  repeats         best of {', '.join(f'{x:.0f}' for x in t.runs)} MB/s")
+    sys.stdout.flush()
+
+
+def best(results: list[Transfer]) -> Transfer:
+    top = max(results, key=lambda t: t.mbps)
+    top.runs = tuple(t.mbps for t in results)
+    return top
+
+
+def profile_upload(cloud: Cloud, blocks: list[bytes], mib: int, out: Path) -> str:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        return "py-spy is not installed (.venv/bin/pip install py-spy)"
+    image_id = cloud.create("bench-profile")
+    argv = [py_spy, "record", "-p", str(cloud.pid), "-r", "200", "-f", "raw", "-o", str(out)]
+    argv += ["--threads", "-d", "600"]
+    spy = subprocess.Popen(ib.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(1.0)
+    try:
+        upload(cloud, image_id, blocks, mib)
+    finally:
+        spy.send_signal(2)  # SIGINT: py-spy writes what it has
+        spy.communicate(timeout=60)
+        cloud.delete(image_id)
+    if not out.exists():
+        return "py-spy failed"
+    own: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        leaf = frames[-1]
+        if "wait" in leaf and "threading" in stack and "_worker" in stack and "os.write" not in stack:
+            continue  # idle pool threads
+        total += int(count)
+        own[leaf] = own.get(leaf, 0) + int(count)
+    lines = [f"{total} busy samples (all threads); own time:"]
+    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:15]:
+        lines.append(f"{n * 100 / max(1, total):5.1f} %  {f}")
+    return "\n".join(lines)
+
+
+def hash_costs(blocks: list[bytes], mib: int = 256) -> dict[str, float]:
+    """CPU seconds per GiB of md5 and sha512 (the two digests the upload keeps)
+    and of copying into a bytearray, in a thread pinned like the server."""
+    costs: dict[str, float] = {}
+
+    def run() -> None:
+        if ib.PIN:
+            os.sched_setaffinity(0, {0})  # this thread only: the server's core
+        for name in ("md5", "sha512"):
+            h = hashlib.new(name, usedforsecurity=False)
+            t0 = time.thread_time()
+            for chunk in generator(blocks, mib):
+                h.update(chunk)
+            costs[name] = (time.thread_time() - t0) * 1024 / mib
+        buf = bytearray()
+        t0 = time.thread_time()
+        for i, chunk in enumerate(generator(blocks, mib)):
+            buf += chunk
+            if i % 4 == 3:
+                buf = bytearray()
+        costs["copy"] = (time.thread_time() - t0) * 1024 / mib
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return costs
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--size", type=int, default=1024, help="MiB per image and per dd run [1024]")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each figure; the best is kept [1]")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=ib.QUIET_WAIT,
+        help=f"seconds to wait, at most, for other load to stop before each run [{ib.QUIET_WAIT:g}]",
+    )
+    ap.add_argument("--commit", metavar="REV", help="measure the src/ of this git commit")
+    ap.add_argument(
+        "--no-pin", action="store_true", help="let the server use every core (default: CPU 0 only)"
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="sample the server with py-spy during one more upload"
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
+    args = ap.parse_args()
+    # A SIGTERM unwinds like an exception, so that every server and qemu of
+    # ours is cleaned up on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    ib.QUIET_WAIT = args.quiet_wait
+    mib, size = args.size, args.size * MIB
+    if args.no_pin:
+        ib.PIN = False
+
+    tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-"))
+    if args.commit:
+        try:
+            source = ib.extract_commit(args.commit, tmp / "source")
+        except (subprocess.CalledProcessError, OSError) as exc:
+            print(f"bench: cannot extract {args.commit}: {exc}", file=sys.stderr)
+            shutil.rmtree(tmp, ignore_errors=True)
+            return 2
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            [str(source), *filter(None, [os.environ.get("PYTHONPATH")])]
+        )
+    else:
+        source = ib.describe_tree()
+    free = shutil.disk_usage(tmp).free
+    if free < 3 * size:
+        print(f"bench: {free / 2**30:.1f} GiB free in {tmp}; need {3 * size / 2**30:.1f}", file=sys.stderr)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 2
+    fs = subprocess.run(
+        ["df", "--output=source,fstype", str(tmp)], capture_output=True, text=True, check=False
+    ).stdout.split()[-2:]
+    print(f"Stratus image benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    print(f"machine: {os.cpu_count()} CPUs, {ib.cpu_model()}; python {sys.version.split()[0]}")
+    print(f"filesystem: {' '.join(fs)} ({tmp}); image {mib} MiB, raw, random data")
+    print(f"pinning: {'server on CPU 0, client on CPU 1' if ib.PIN else 'none'}")
+    print(f"stratus: {source}")
+    print(f"work folder: {tmp}\n", flush=True)
+
+    rows: list[tuple[str, str, str, bool | None]] = []
+    cloud: Cloud | None = None
+    try:
+        # 1. dd -------------------------------------------------------------------------------
+        print(f"1. baseline: dd, {mib} x 1 MiB on the same filesystem")
+        runs = [measure_dd(tmp, mib) for _ in range(max(1, args.repeat))]
+        write = max(runs, key=lambda r: r.write)
+        read = max(runs, key=lambda r: r.read)
+        print(
+            f"  write (conv=fdatasync)  {write.write:6.0f} MB/s   other load {write.write_others * 100:.0f} %"
+            f" ({noise(write.write_others)})   dd: {write.write_line}"
+        )
+        print(
+            f"  read (iflag=direct)     {read.read:6.0f} MB/s   other load {read.read_others * 100:.0f} %"
+            f" ({noise(read.read_others)})   dd: {read.read_line}"
+        )
+        if len(runs) > 1:
+            print(f"  repeats  write {', '.join(f'{r.write:.0f}' for r in runs)}; read {', '.join(f'{r.read:.0f}' for r in runs)} MB/s")
+        print(flush=True)
+
+        # the cloud ---------------------------------------------------------------------------
+        cloud = Cloud(tmp / "cloud", cpu=0 if ib.PIN else None)
+        cloud.start()
+        if ib.PIN:
+            os.sched_setaffinity(0, {1})
+        blocks = data_blocks()
+        ib.wait_quiet()
+        costs = hash_costs(blocks)
+        print(
+            f"CPU cost on the server's core, per GiB: md5 {costs['md5']:.2f} s, sha512 {costs['sha512']:.2f} s,"
+            f" a copy into a bytearray {costs['copy']:.2f} s (the upload hashes with both)\n"
+        )
+        md5 = hashlib.md5(usedforsecurity=False)
+        for chunk in generator(blocks, mib):
+            md5.update(chunk)
+        want_md5 = md5.hexdigest()
+
+        ups: list[Transfer] = []
+        colds: list[Transfer] = []
+        warms: list[Transfer] = []
+        for i in range(max(1, args.repeat)):
+            image_id = cloud.create(f"bench-{i}")
+            ups.append(measure(cloud, "upload", size, lambda i=image_id: upload(cloud, i, blocks, mib)))
+            record = cloud.show(image_id)
+            if record.get("status") != "active" or record.get("size") != size:
+                fail(f"image {image_id}: status {record.get('status')}, size {record.get('size')}")
+            if record.get("checksum") not in (None, want_md5):
+                fail(f"image {image_id}: checksum {record.get('checksum')} is not {want_md5}")
+            stored = cloud.server.data_dir / "images" / image_id
+            if stored.exists():
+                drop_file_cache(stored)
+            colds.append(measure(cloud, "download (disk)", size, lambda i=image_id: download(cloud, i, size)))
+            warms.append(measure(cloud, "download (page cache)", size, lambda i=image_id: download(cloud, i, size)))
+            cloud.delete(image_id)
+
+        up, cold, warm = best(ups), best(colds), best(warms)
+        print(f"2. upload: PUT /v2/images/{{id}}/file, {mib} MiB streamed (chunked), file store")
+        print_transfer(up, write.write, "write")
+        print()
+        print(f"3. download: GET /v2/images/{{id}}/file, {mib} MiB to /dev/null ({'curl' if shutil.which('curl') else 'httpx'})")
+        print("  from the disk (the file dropped from the page cache first):")
+        print_transfer(cold, read.read, "read")
+        print("  from the page cache (straight after):")
+        print_transfer(warm, read.read, "read")
+        print()
+        print("4. object-store backend: not available yet\n", flush=True)
+
+        if args.profile:
+            print("profile of one more upload (py-spy, all threads of the server):")
+            print("  " + profile_upload(cloud, blocks, mib, tmp / "upload.pyspy").replace("\n", "\n  "))
+            print(flush=True)
+
+        share = up.mbps / write.write
+        growth = up.rss_peak_mib - up.rss_start_mib
+        rows += [
+            ("dd write (conv=fdatasync)", f"{write.write:.0f} MB/s", "-", None),
+            ("dd read (iflag=direct)", f"{read.read:.0f} MB/s", "-", None),
+            (
+                f"upload {mib} MiB, file store",
+                f"{up.mbps:.0f} MB/s ({share:.0%} of dd), {up.server_cpu_per_gib:.2f} s CPU/GiB",
+                f">= {TARGET_UPLOAD_SHARE:.0%} of dd write",
+                share >= TARGET_UPLOAD_SHARE,
+            ),
+            (
+                "server peak RSS during upload",
+                f"{up.rss_peak_mib:.0f} MiB (+{growth:.0f} MiB)",
+                f"flat (< +{RSS_GROWTH_MIB:g} MiB)",
+                growth < RSS_GROWTH_MIB,
+            ),
+            (
+                f"download {mib} MiB, from disk",
+                f"{cold.mbps:.0f} MB/s ({cold.mbps / read.read:.0%} of dd), {cold.server_cpu_per_gib:.2f} s CPU/GiB",
+                "-",
+                None,
+            ),
+            (
+                f"download {mib} MiB, page cache",
+                f"{warm.mbps:.0f} MB/s, {warm.server_cpu_per_gib:.2f} s CPU/GiB",
+                "-",
+                None,
+            ),
+            ("upload/download, object store", "not available yet", "-", None),
+        ]
+    except Exception as exc:  # report, clean up, exit 1 below
+        fail(f"{type(exc).__name__}: {exc}")
+        if cloud is not None:
+            print(cloud.server.log_tail(), file=sys.stderr)
+    finally:
+        if ib.PIN:
+            os.sched_setaffinity(0, {0, 1})
+        if cloud is not None:
+            cloud.stop()
+        if args.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    print("Summary")
+    header = ("figure", "measured", "target", "met?")
+    widths = [
+        max([len(header[i]), *(len(str(r[i]) if i != 3 else "MISSED") for r in rows)])
+        for i in range(4)
+    ]
+
+    def line(cells: tuple[str, ...]) -> str:
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    print(line(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for label, measured, target, met in rows:
+        print(line((label, measured, target, "-" if met is None else ("yes" if met else "MISSED"))))
+    missed = [r[0] for r in rows if r[3] is False]
+    print()
+    print(f"MISSED {len(missed)} target(s): {'; '.join(missed)}" if missed else "All targets met.")
+    if ib.failures:
+        print(f"\n!!! {len(ib.failures)} measurement failure(s):")
+        for f in ib.failures:
+            print(f"!!!   {f}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
