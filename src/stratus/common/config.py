@@ -91,7 +91,7 @@ class ComputeConfig(_Section):
     # Folder of instance disks and the image cache (relative: in the data folder).
     instances_dir: str = "compute"
     accel: Literal["auto", "kvm", "tcg"] = "auto"
-    cpu_allocation_ratio: float = Field(4.0, gt=0)
+    cpu_allocation_ratio: float = Field(16.0, gt=0)
     ram_allocation_ratio: float = Field(1.0, gt=0)
     disk_allocation_ratio: float = Field(1.0, gt=0)
     reserved_host_memory_mb: int = Field(512, ge=0)
@@ -293,7 +293,7 @@ host = ""
 instances_dir = "compute"
 # Accelerator: "auto" probes KVM and falls back to TCG (software emulation).
 accel = "auto"
-cpu_allocation_ratio = 4.0
+cpu_allocation_ratio = 16.0
 ram_allocation_ratio = 1.0
 disk_allocation_ratio = 1.0
 reserved_host_memory_mb = 512

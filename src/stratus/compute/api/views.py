@@ -3,6 +3,7 @@ gets exactly the 2.1 fields (strict clients check for extras)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import datetime
 from typing import Any
@@ -11,7 +12,8 @@ from stratus.common.microversion import Version
 from stratus.compute import models as m
 from stratus.compute.service.hosts import HostView
 
-V = Version.parse
+# Parsed once: views compare against these for every server rendered.
+V = functools.lru_cache(maxsize=None)(Version.parse)
 GUEST_ADDR, GUEST_MAC = "10.0.2.15", "52:54:00:12:34:56"
 
 
