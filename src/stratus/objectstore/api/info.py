@@ -1,0 +1,65 @@
+"""Discovery without a token: ``/info`` (capabilities), ``/healthcheck``,
+``/crossdomain.xml``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from stratus.common.api import ApiRequest
+from stratus.objectstore.api.request import VERSIONS
+from stratus.objectstore.proxy.accounts import POLICY_NAME
+from stratus.objectstore.service import Limits
+
+SWIFT_VERSION = "2.38.0"
+
+CROSSDOMAIN = (
+    '<?xml version="1.0"?>\n'
+    '<!DOCTYPE cross-domain-policy SYSTEM "http://www.adobe.com/xml/dtds/cross-domain-policy.dtd" >\n'
+    "<cross-domain-policy>\n"
+    '<allow-access-from domain="*" secure="false" />\n'
+    "</cross-domain-policy>"
+)
+
+
+def capabilities(limits: Limits) -> dict[str, Any]:
+    """What ``/info`` shows: Swift's core section and the features that exist."""
+    return {
+        "swift": {
+            "version": SWIFT_VERSION,
+            "max_file_size": limits.max_file_size,
+            "max_meta_name_length": limits.max_meta_name_length,
+            "max_meta_value_length": limits.max_meta_value_length,
+            "max_meta_count": limits.max_meta_count,
+            "max_meta_overall_size": limits.max_meta_overall_size,
+            "max_header_size": limits.max_header_size,
+            "max_object_name_length": limits.max_object_name_length,
+            "max_container_name_length": limits.max_container_name_length,
+            "max_account_name_length": limits.max_account_name_length,
+            "container_listing_limit": limits.container_listing_limit,
+            "account_listing_limit": limits.account_listing_limit,
+            "extra_header_count": limits.extra_header_count,
+            "account_autocreate": True,
+            "allow_account_management": False,
+            "strict_cors_mode": True,
+            "valid_api_versions": list(VERSIONS),
+            "policies": [{"name": POLICY_NAME, "aliases": POLICY_NAME, "default": True}],
+        },
+        "container_quotas": {},
+        "crossdomain": {},
+    }
+
+
+async def show(req: ApiRequest) -> Response:
+    body = orjson.dumps(capabilities(req.service.limits))
+    return Response(body, 200, media_type="application/json; charset=UTF-8")
+
+
+async def healthcheck(req: ApiRequest) -> Response:
+    return Response(b"OK", 200, media_type="text/plain")
+
+
+async def crossdomain(req: ApiRequest) -> Response:
+    return Response(CROSSDOMAIN.encode(), 200, media_type="application/xml")
