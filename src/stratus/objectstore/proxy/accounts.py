@@ -14,6 +14,7 @@ from stratus.objectstore.timestamp import Timestamp
 
 POLICY_NAME = "Policy-0"
 _COUNTERS = ("container-count", "object-count", "bytes-used")
+_BY_INDEX = "x-account-storage-policy-"
 
 
 @dataclass
@@ -28,7 +29,15 @@ class Listing:
 def account_headers(headers: dict[str, str]) -> dict[str, str]:
     """The client's account headers: the three counters always, and the same
     three for the policy when the account has containers."""
-    out = client_headers(headers)
+    out: dict[str, str] = {}
+    for key, value in client_headers(headers).items():
+        # Nodes name policies by index; clients see their names.
+        if key.startswith(_BY_INDEX):
+            index, _, rest = key[len(_BY_INDEX) :].partition("-")
+            if index.isdigit():
+                name = POLICY_NAME if index == "0" else f"policy-{index}"
+                key = f"{_BY_INDEX}{name.lower()}-{rest}"
+        out[key] = value
     for name in _COUNTERS:
         out.setdefault(f"x-account-{name}", "0")
     has_policy = any(k.startswith("x-account-storage-policy-") for k in out)
