@@ -18,6 +18,7 @@ from stratus.common.api import TokenValidator, json_response
 from stratus.common.auth import RemoteValidator
 from stratus.common.config import Config
 from stratus.common.db import Database
+from stratus.common.memory import trim
 from stratus.common.middleware import RequestIdMiddleware
 from stratus.common.policy import Enforcer
 from stratus.compute import app as compute_app
@@ -99,6 +100,7 @@ class Cloud:
         async with self.db.session() as s:
             owner = await s.scalar(select(idm.Project.id).where(idm.Project.name == "service"))
         await ensure_tiny_image(self.cfg, self.image, owner or "")
+        trim()
 
     def _spawn(self, coro: Any, name: str) -> None:
         async def guarded() -> None:

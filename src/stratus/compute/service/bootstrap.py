@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -53,10 +54,32 @@ async def _read(path: Path) -> AsyncIterator[bytes]:
             yield chunk
 
 
+async def _build_in_child(out_dir: Path) -> Path:
+    """Build the image in a child process: the build's buffers then never
+    weigh on the long-running server's memory."""
+    code = (
+        "import sys; from pathlib import Path; "
+        "from stratus.compute.guest.tiny import build_tiny_image; "
+        "print(build_tiny_image(Path(sys.argv[1])))"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        str(out_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        detail = err.decode(errors="replace").strip()[-500:]
+        raise RuntimeError(f"building the tiny image failed: {detail}")
+    return Path(out.decode().strip().splitlines()[-1])
+
+
 async def ensure_tiny_image(cfg: Config, image_service: object, owner: str) -> None:
     """Build the tiny guest image from the host's Debian packages and
     register it once, as a public image owned by the service project."""
-    from stratus.compute.guest.tiny import build_tiny_image
     from stratus.image import models as im
     from stratus.image.service import ImageService
 
@@ -72,9 +95,7 @@ async def ensure_tiny_image(cfg: Config, image_service: object, owner: str) -> N
         ).all()
     if any(i.properties.get(TINY_MARK) == "tiny" for i in found):
         return
-    path = await asyncio.to_thread(
-        build_tiny_image, cfg.data_path(cfg.compute.instances_dir) / "tiny"
-    )
+    path = await _build_in_child(cfg.data_path(cfg.compute.instances_dir) / "tiny")
     image = await image_service.images.create(
         ctx,
         {
