@@ -30,6 +30,7 @@ from stratus.identity.service import IdentityService
 from stratus.image import app as image_app
 from stratus.image import policies as image_policies
 from stratus.image.service import ImageService
+from stratus.objectstore import policies as objectstore_policies
 from stratus.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,12 @@ class Cloud:
         self.cfg = cfg
         self.db = Database(cfg.database_url, echo=cfg.database.echo)
         self.enforcer = Enforcer.from_file(
-            {**identity_policies.RULES, **image_policies.RULES, **compute_policies.RULES},
+            {
+                **identity_policies.RULES,
+                **image_policies.RULES,
+                **compute_policies.RULES,
+                **objectstore_policies.RULES,
+            },
             cfg.data_path(cfg.policy.file),
         )
         self.identity = IdentityService(cfg, self.db)
@@ -54,10 +60,40 @@ class Cloud:
             self.compute = ComputeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
+        self.objectstore: Any = None
+        self.storage_node: Any = None
+        if "object-store" in cfg.services.enabled:
+            self._make_objectstore()
         self._background: set[asyncio.Task[None]] = set()
         self.remote: RemoteValidator | None = None
         if cfg.auth.mode == "remote":
             self.remote = RemoteValidator(cfg.auth)
+
+    def _make_objectstore(self) -> None:
+        from stratus.objectstore import bootstrap
+        from stratus.objectstore.node.client import HttpNodeClient, LocalNodeClient
+        from stratus.objectstore.node.server import StorageNode
+        from stratus.objectstore.service import ObjectStoreService
+
+        cfg = self.cfg
+        bootstrap.ensure_rings(cfg)
+        client: Any
+        if cfg.objectstore.nodes == "local":
+            oc = cfg.objectstore
+            self.storage_node = StorageNode(
+                bootstrap.devices_root(cfg),
+                ip=oc.node_ip,
+                port=oc.node_port,
+                ring_dir=bootstrap.ring_dir(cfg),
+            )
+            client = LocalNodeClient({(oc.node_ip, oc.node_port): self.storage_node})
+        else:
+            client = HttpNodeClient()
+        self.objectstore = ObjectStoreService.from_ring_dir(
+            bootstrap.ring_dir(cfg),
+            client,
+            public_url=SERVICES["object-store"].endpoint_url(cfg.public_url),
+        )
 
     async def _image_limit(self, project_id: str, resource: str) -> int | None:
         return await self.identity.limits.effective(project_id, "image", resource)
@@ -73,6 +109,8 @@ class Cloud:
             await self.image.start()
         if self.compute is not None:
             await self._start_compute(self.compute)
+        if self.objectstore is not None:
+            await self.objectstore.start()
 
     async def _start_compute(self, compute: ComputeService) -> None:
         from stratus.compute.agent.runner import build_agent
@@ -118,6 +156,10 @@ class Cloud:
             task.cancel()
         if self.compute is not None:
             await self.compute.stop()
+        if self.objectstore is not None:
+            await self.objectstore.stop()
+        if self.storage_node is not None:
+            await self.storage_node.close()
         if self.image is not None:
             await self.image.stop()
         await self.identity.stop()
@@ -143,6 +185,15 @@ class Cloud:
                 Mount(
                     SERVICES["compute"].prefix,
                     compute_app.build(self.compute, self.enforcer, self.validator),
+                )
+            )
+        if self.objectstore is not None:
+            from stratus.objectstore.api.app import build as build_objectstore
+
+            mounts.append(
+                Mount(
+                    SERVICES["object-store"].prefix,
+                    build_objectstore(self.objectstore, self.enforcer, self.validator),
                 )
             )
 

@@ -22,4 +22,7 @@ SERVICES: dict[str, ServiceInfo] = {
     "identity": ServiceInfo("identity", "identity", "keystone", "/identity"),
     "image": ServiceInfo("image", "image", "glance", "/image"),
     "compute": ServiceInfo("compute", "compute", "nova", "/compute", "/v2.1"),
+    "object-store": ServiceInfo(
+        "object-store", "object-store", "swift", "/object-store", "/v1/AUTH_$(project_id)s"
+    ),
 }

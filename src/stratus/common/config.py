@@ -113,13 +113,27 @@ class ComputeConfig(_Section):
     quota_server_group_members: int = 10
 
 
+class ObjectStoreConfig(_Section):
+    # Folder of the storage devices (relative: in the data folder).
+    devices_dir: str = "objectstore/devices"
+    # Folder of account.ring.gz, container.ring.gz and object.ring.gz.
+    ring_dir: str = "objectstore/rings"
+    # The all-in-one's in-process node: its device and the address rings name.
+    device: str = "sda"
+    node_ip: str = "127.0.0.1"
+    node_port: int = Field(6200, ge=1, le=65535)
+    # "local": the all-in-one's node runs in this process; "http": nodes are
+    # `stratus storage-node` processes reached over HTTP.
+    nodes: Literal["local", "http"] = "local"
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image", "compute"]
+    enabled: list[str] = ["identity", "image", "compute", "object-store"]
 
 
 class LoggingConfig(_Section):
@@ -136,6 +150,7 @@ class Config(_Section):
     auth: AuthConfig = AuthConfig()
     image: ImageConfig = ImageConfig()
     compute: ComputeConfig = ComputeConfig()
+    objectstore: ObjectStoreConfig = ObjectStoreConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -314,13 +329,25 @@ quota_metadata_items = 128
 quota_server_groups = 10
 quota_server_group_members = 10
 
+[objectstore]
+# Folder of the storage devices, and of the rings (relative: in the data folder).
+devices_dir = "objectstore/devices"
+ring_dir = "objectstore/rings"
+# The all-in-one's in-process storage node: its device and the address the
+# rings name for it.
+device = "sda"
+node_ip = "127.0.0.1"
+node_port = 6200
+# "local" (the node runs in this process) or "http" (storage-node processes).
+nodes = "local"
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute"]
+enabled = ["identity", "image", "compute", "object-store"]
 
 [logging]
 level = "INFO"
