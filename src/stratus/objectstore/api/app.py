@@ -28,8 +28,10 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError
 from stratus.common.policy import Enforcer
 from stratus.objectstore import errors
-from stratus.objectstore.api.request import parse_path, raw_path_of
+from stratus.objectstore.api.auth import PREAUTH
+from stratus.objectstore.api.request import CONTAINER, OBJECT, decode, parse_path, raw_path_of
 from stratus.objectstore.api.routes import ROUTES
+from stratus.objectstore.features import formpost, tempurl
 from stratus.objectstore.service import ObjectStoreService
 from stratus.objectstore.timestamp import Timestamp
 
@@ -105,16 +107,36 @@ class SwiftApp:
         await response(scope, receive, send_with_headers)
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> Response:
-        path = parse_path(raw_path_of(scope), self.service.limits)
+        raw = raw_path_of(scope)
+        path = parse_path(raw, self.service.limits)
         if not path.template:
             raise errors.NotFound()
         method = scope["method"]
+        request = Request(scope, receive)
+        if method == "POST" and path.template in (CONTAINER, OBJECT) and formpost.is_form(request):
+            return await formpost.handle(self.service, path, request)
         route = self.table.get((method, path.template))
         if route is None:
             allow = ", ".join(sorted(self.allow.get(path.template, [])))
             raise errors.MethodNotAllowed(headers={"allow": allow})
-        request = Request(scope, receive)
-        ctx = await self._context(request, request_id, route.public)
+        grant: tempurl.Grant | None = None
+        if "temp_url_sig" in request.query_params or "temp_url_expires" in request.query_params:
+            if path.template != OBJECT or path.account is None:
+                raise tempurl.invalid(path.account or "")
+            assert path.container is not None and path.obj is not None
+            grant = await tempurl.check(
+                self.service.proxy,
+                method,
+                decode(raw),
+                path.account,
+                path.container,
+                path.obj,
+                request.query_params,
+            )
+            scope[PREAUTH] = path.account
+            ctx = RequestContext(request_id=request_id)
+        else:
+            ctx = await self._context(request, request_id, route.public)
         query: Any = None
         if route.query is not NoQuery:
             try:
@@ -131,7 +153,10 @@ class SwiftApp:
             enforcer=self.enforcer,
             base_url=self.service.public_url,
         )
-        return await route.handler(api)
+        response = await route.handler(api)
+        if grant is not None:
+            tempurl.finish(response, grant, method, path.obj or "")
+        return response
 
     async def _context(self, request: Request, request_id: str, public: bool) -> RequestContext:
         """The caller; anonymous without a token (ACLs may still let it in),

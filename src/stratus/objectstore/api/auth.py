@@ -20,6 +20,8 @@ from stratus.common.context import RequestContext
 from stratus.objectstore.errors import Forbidden, Unauthorized
 
 ACCOUNT_PREFIX = "AUTH_"
+# Scope key: the account a TempURL or FormPost signature opened for this request.
+PREAUTH = "stratus.objectstore.preauth"
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,7 @@ async def authorize(
 ) -> None:
     """Let the request through, or raise 401/403.  ``acl`` names the container
     header that may grant it to others (``x-container-read`` or ``-write``)."""
-    if is_owner(req, action, account):
+    if req.raw.scope.get(PREAUTH) == account or is_owner(req, action, account):
         return
     if acl is None or container is None:
         raise deny(req)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.request import VERSIONS
+from stratus.objectstore.features import tempurl
 from stratus.objectstore.proxy.accounts import POLICY_NAME
 from stratus.objectstore.service import Limits
 
@@ -49,6 +50,15 @@ def capabilities(limits: Limits) -> dict[str, Any]:
         },
         "container_quotas": {},
         "crossdomain": {},
+        "tempurl": {
+            "methods": list(tempurl.METHODS),
+            "incoming_remove_headers": ["x-timestamp"],
+            "incoming_allow_headers": [],
+            "outgoing_remove_headers": [tempurl.OUTGOING_REMOVE + "*"],
+            "outgoing_allow_headers": [tempurl.OUTGOING_ALLOW + "*"],
+            "allowed_digests": sorted(tempurl.DIGESTS),
+        },
+        "formpost": {"allowed_digests": sorted(tempurl.DIGESTS)},
     }
 
 
