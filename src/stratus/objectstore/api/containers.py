@@ -51,6 +51,15 @@ async def index(req: ApiRequest) -> Response:
     result = await service.containers.get(account, container, query)
     if result.status >= 300:
         raise for_status(result.status)
+    for entry in result.entries:
+        # A large object's listing ETag carries its own: "<md5>; slo_etag=<etag>".
+        value = entry.get("hash")
+        if isinstance(value, str) and ";" in value:
+            entry["hash"], *params = (p.strip() for p in value.split(";"))
+            for param in params:
+                key, _, val = param.partition("=")
+                if key == "slo_etag":
+                    entry["slo_etag"] = f'"{val}"'
     return listing.render(media, "container", container, result.entries, result.headers)
 
 

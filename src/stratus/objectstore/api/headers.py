@@ -24,7 +24,14 @@ KEPT = {
         "x-versions-location",
         "x-history-location",
     ),
-    "object": ("content-type", "content-encoding", "content-disposition", "etag", "x-delete-at"),
+    "object": (
+        "content-type",
+        "content-encoding",
+        "content-disposition",
+        "etag",
+        "x-delete-at",
+        "x-object-manifest",
+    ),
 }
 
 

@@ -20,11 +20,15 @@ from stratus.objectstore.errors import (
     LengthRequired,
     NotImplementedYet,
     PreconditionFailed,
+    RangeNotSatisfiable,
+    TooLarge,
     body_of,
     for_status,
 )
+from stratus.objectstore.features import dlo, large, slo
 from stratus.objectstore.timestamp import Timestamp
 
+SYSMETA = ("x-object-sysmeta-", "x-object-transient-sysmeta-")
 READ_ACL = "x-container-read"
 WRITE_ACL = "x-container-write"
 
@@ -68,6 +72,13 @@ async def create(req: ApiRequest) -> Response:
     length = _length(req)
     copy_from = req.raw.headers.get("x-copy-from")
     headers = object_headers(req.raw.headers.items(), obj, service.limits, new=True)
+    mm = req.raw.query_params.get("multipart-manifest")
+    if "x-static-large-object" in req.raw.headers and mm != "put":
+        raise BadRequest(slo.RESERVED)
+    if "x-object-manifest" in headers:
+        headers["x-object-manifest"] = dlo.check(headers["x-object-manifest"])
+    if mm == "put" and copy_from is None:
+        return await _put_manifest(req, (account, container, obj), headers, length)
     if copy_from is not None:
         if length:
             raise BadRequest("Copy requests require a zero byte body")
@@ -75,6 +86,24 @@ async def create(req: ApiRequest) -> Response:
         src_account = req.raw.headers.get("x-copy-from-account") or account
         return await _copy(req, (src_account, src_container, src_obj), (account, container, obj))
     resp = await service.objects.put(account, container, obj, headers, _body(req), length)
+    return status_only(resp.status, resp.headers)
+
+
+async def _put_manifest(
+    req: ApiRequest, names: tuple[str, str, str], headers: dict[str, str], length: int | None
+) -> Response:
+    if length is not None and length > slo.MAX_MANIFEST_SIZE:
+        raise TooLarge(f"Manifest File > {slo.MAX_MANIFEST_SIZE} bytes")
+    data = b""
+    async for chunk in _body(req):
+        data += chunk
+        if len(data) > slo.MAX_MANIFEST_SIZE:
+            raise TooLarge(f"Manifest File > {slo.MAX_MANIFEST_SIZE} bytes")
+
+    async def may_read(c: str) -> None:
+        await authorize(req, "object_store:get_object", names[0], c, acl=READ_ACL)
+
+    resp = await slo.put(svc(req), *names, headers, data, may_read)
     return status_only(resp.status, resp.headers)
 
 
@@ -114,20 +143,40 @@ async def download(req: ApiRequest) -> Response:
 async def _read(req: ApiRequest, method: str) -> Response:
     account, container, obj = _names(req)
     await authorize(req, "object_store:get_object", account, container, acl=READ_ACL)
+    service = svc(req)
     wanted = {k.lower(): v for k, v in req.raw.headers.items()}
+    mm = req.raw.query_params.get("multipart-manifest")
     forward = {}
     if method == "GET" and "range" in wanted:
         forward["range"] = wanted["range"]
-    resp = await svc(req).objects.read(method, account, container, obj, forward)
+    resp = await service.objects.read(method, account, container, obj, forward)
+    if forward and resp.status in (206, 416):
+        # A manifest's bytes are not the large object's: read it whole.
+        probe = await service.objects.read("HEAD", account, container, obj)
+        if probe.status < 300 and large.is_large(probe.headers) and mm != "get":
+            await _close(resp.body)
+            resp = await service.objects.read(method, account, container, obj)
+    if resp.status == 416 and "content-range" in resp.headers:
+        raise RangeNotSatisfiable(headers={"content-range": resp.headers["content-range"]})
     if resp.status >= 300 and resp.status != 206:
         raise for_status(resp.status)
-    headers = resp.headers
+    whole: large.Whole | None = None
+    if mm == "get" and slo.is_slo(resp.headers) and method == "GET":
+        return await large.manifest(resp, req.raw.query_params.get("format") == "raw")
+    if mm != "get" and large.is_large(resp.headers):
+
+        async def may_read(c: str) -> None:
+            await authorize(req, "object_store:get_object", account, c, acl=READ_ACL)
+
+        whole = await large.expand(service, account, resp, method, may_read)
+        resp.body = None
+    headers = whole.headers if whole is not None else resp.headers
+    headers = {k: v for k, v in headers.items() if not k.startswith(SYSMETA)}
     stamp = headers.get("x-timestamp")
     if "last-modified" not in headers and stamp:
         headers["last-modified"] = Timestamp(stamp).http_date
     headers.setdefault("accept-ranges", "bytes")
     headers.setdefault("content-type", "application/octet-stream")
-    media = headers.pop("content-type")
     body = resp.body
     try:
         outcome = ranges.evaluate(wanted, headers.get("etag", ""), headers.get("last-modified", ""))
@@ -141,7 +190,8 @@ async def _read(req: ApiRequest, method: str) -> Response:
         }
         return Response(b"", 304, headers=kept)
     status = resp.status
-    if status == 200 and "range" in wanted:
+    span: tuple[int, int] | None = None
+    if status == 200 and "range" in wanted and method == "GET":
         size = int(headers.get("content-length", "0"))
         try:
             span = ranges.parse_range(wanted["range"], size)
@@ -154,10 +204,12 @@ async def _read(req: ApiRequest, method: str) -> Response:
             headers["content-range"] = f"bytes {first}-{last}/{size}"
             headers["content-length"] = str(last - first + 1)
             body = ranges.slice_stream(body, first, last) if body is not None else None
+    if whole is not None and method == "GET":
+        body = whole.body(service, account, span)
     if method == "HEAD" or body is None:
         await _close(body)
-        return Response(b"", status, headers=headers, media_type=media)
-    return StreamingResponse(body, status, headers=headers, media_type=media)
+        return Response(b"", status, headers=headers)
+    return StreamingResponse(body, status, headers=headers)
 
 
 async def _close(body: AsyncIterator[bytes] | None) -> None:
@@ -180,5 +232,12 @@ async def update(req: ApiRequest) -> Response:
 async def delete(req: ApiRequest) -> Response:
     account, container, obj = _names(req)
     await authorize(req, "object_store:delete_object", account, container, acl=WRITE_ACL)
+    if req.raw.query_params.get("multipart-manifest") == "delete":
+
+        async def may_delete(c: str) -> None:
+            await authorize(req, "object_store:delete_object", account, c, acl=WRITE_ACL)
+
+        accept = req.raw.headers.get("accept", "")
+        return await large.delete(svc(req), account, container, obj, accept, may_delete)
     resp = await svc(req).objects.delete(account, container, obj)
     return status_only(resp.status)
