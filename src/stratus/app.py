@@ -18,6 +18,7 @@ from stratus.common.api import TokenValidator, json_response
 from stratus.common.auth import RemoteValidator
 from stratus.common.config import Config
 from stratus.common.db import Database
+from stratus.common.errors import StratusError
 from stratus.common.memory import trim
 from stratus.common.middleware import RequestIdMiddleware
 from stratus.common.policy import Enforcer
@@ -144,6 +145,8 @@ class Cloud:
         async def guarded() -> None:
             try:
                 await coro
+            except StratusError as exc:  # a refusal, e.g. a quota: no traceback
+                log.error("stratus: %s failed: %s", name, exc.message)
             except Exception:
                 log.exception("stratus: %s failed", name)
 
