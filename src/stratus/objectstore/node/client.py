@@ -10,7 +10,7 @@ its iterator closed) to give the connection back to the pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
@@ -96,13 +96,35 @@ class HttpNodeClient:
         if req.method == "HEAD" or resp.status_code in (204, 304):
             await resp.aclose()
             return NodeResponse(resp.status_code, out)
-        return NodeResponse(resp.status_code, out, _stream(resp, f"{ip}:{port}"))
+        return NodeResponse(resp.status_code, out, _Body(resp, f"{ip}:{port}"))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-async def _stream(resp: httpx.Response, where: str) -> AsyncIterator[bytes]:
+class _Body:
+    """A response body that gives the connection back when closed, even if it
+    was never iterated (closing a never-started async generator skips its
+    ``finally``, which would leak the pooled connection)."""
+
+    def __init__(self, resp: httpx.Response, where: str) -> None:
+        self._resp = resp
+        self._chunks = _stream(resp, where)
+
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        try:
+            await self._chunks.aclose()
+        finally:
+            await self._resp.aclose()
+
+
+async def _stream(resp: httpx.Response, where: str) -> AsyncGenerator[bytes, None]:
     try:
         async for chunk in resp.aiter_raw():
             yield chunk

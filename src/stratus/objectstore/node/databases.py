@@ -54,6 +54,13 @@ class OpenDatabases:
             old.close()
         return db
 
+    def discard(self, path: str) -> None:
+        """Close the database at ``path`` if open (before its file goes away)."""
+        with self._lock:
+            db = self._open.pop(path, None)
+        if db is not None:
+            db.close()
+
     def close(self) -> None:
         with self._lock:
             dbs = list(self._open.values())

@@ -80,6 +80,7 @@ def make_app(node: StorageNode) -> ASGIApp:
             while True:
                 message = await receive()
                 if message["type"] == "lifespan.startup":
+                    await node.start()
                     await send({"type": "lifespan.startup.complete"})
                 elif message["type"] == "lifespan.shutdown":
                     await node.close()
@@ -143,10 +144,19 @@ async def serve_node(
     ip: str | None = None,
     workers: int = 16,
     log_level: str = "warning",
+    worker_interval: float | None = None,
 ) -> None:
     """Run a storage node over HTTP until stopped (SIGINT/SIGTERM or cancel).
-    ``ip`` is the address the rings give the node, when it differs from ``host``."""
-    node = StorageNode(devices_root, ip=ip or host, port=port, ring_dir=ring_dir, workers=workers)
+    ``ip`` is the address the rings give the node, when it differs from ``host``;
+    with ``worker_interval`` the background workers run in the node's process."""
+    node = StorageNode(
+        devices_root,
+        ip=ip or host,
+        port=port,
+        ring_dir=ring_dir,
+        workers=workers,
+        worker_interval=worker_interval,
+    )
     server = node_server(node, host=host, port=port, log_level=log_level)
     try:
         await server.serve()

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import time
 from typing import Any
@@ -17,6 +19,8 @@ from stratus.objectstore.diskfile import (
 from stratus.objectstore.hashes import parse_name, select_files
 from stratus.objectstore.node.replies import NodeError
 from stratus.objectstore.timestamp import Timestamp
+
+log = logging.getLogger(__name__)
 
 SMALL = 256 * 1024  # bodies read or written whole, in one hop
 CHUNK = 1 << 20  # the unit of streamed reads and writes
@@ -83,10 +87,17 @@ def open_object(
     reader = open_live(dev, partition, name_hash)
     if read_small and reader.size <= SMALL:
         try:
-            return reader, reader.read()
+            data = reader.read()
         except BaseException:
             reader.close()
             raise
+        if hashlib.md5(data, usedforsecurity=False).hexdigest() != reader.metadata.etag:
+            # Corrupted on disk: never serve it; the replicator restores a copy.
+            reader.close()
+            dev.quarantine(partition, name_hash)
+            log.warning("quarantined %s: its MD5 does not match its ETag", reader.path)
+            raise NodeError(404)
+        return reader, data
     return reader, None
 
 

@@ -27,6 +27,7 @@ from stratus.objectstore.diskfile import (
     ObjectReader,
     ObjectWriter,
 )
+from stratus.objectstore.node import expiring
 from stratus.objectstore.node import objectfiles as files
 from stratus.objectstore.node.conditions import etag_list, evaluate, parse_range
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
@@ -76,7 +77,7 @@ class ObjectServer:
         if method == "DELETE":
             return await self.delete(req, root)
         if method == "POST":
-            return await self.post(req)
+            return await self.post(req, root)
         raise NodeError(405, f"{method} not allowed", {"allow": "GET, HEAD, PUT, POST, DELETE"})
 
     def _locate(self, req: NodeRequest) -> tuple[str, str, int]:
@@ -107,6 +108,9 @@ class ObjectServer:
         else:
             writer = await self.node.run(files.open_writer, args, size)
             meta = await self._stream_in(writer, req.body, size, commit)
+        if "x-delete-at" in keep:
+            at = int(keep["x-delete-at"])
+            await self.node.run(expiring.add, root, name, name_hash, req.partition, policy, at)
         await self._update_container(req, targets, root, name_hash, ts, policy, meta)
         return reply(201, {"etag": meta.etag, "x-timestamp": ts.internal})
 
@@ -304,7 +308,7 @@ class ObjectServer:
         await self._update_container(req, targets, root, name_hash, ts, policy, None)
         return reply(204 if existed else 404, {"x-timestamp": ts.internal})
 
-    async def post(self, req: NodeRequest) -> NodeResponse:
+    async def post(self, req: NodeRequest, root: str) -> NodeResponse:
         ts = timestamp_of(req.headers)
         name, name_hash, policy = self._locate(req)
         _check_delete_at(req.headers)
@@ -314,6 +318,9 @@ class ObjectServer:
         await self.node.run(
             files.post_object, dev, req.partition, name_hash, name, ts, headers, content_type
         )
+        if headers.get("x-delete-at"):
+            at = int(headers["x-delete-at"])
+            await self.node.run(expiring.add, root, name, name_hash, req.partition, policy, at)
         return reply(202, {"x-timestamp": ts.internal})
 
 

@@ -29,6 +29,8 @@ from stratus.objectstore.node.containers import ContainerServer
 from stratus.objectstore.node.databases import OpenDatabases
 from stratus.objectstore.node.objects import ObjectServer
 from stratus.objectstore.node.protocol import NodeClient, NodeRequest, NodeResponse
+from stratus.objectstore.node.replication import OP as REPLICATE_OP
+from stratus.objectstore.node.replication import Replication
 from stratus.objectstore.node.replies import NodeError, reply
 from stratus.objectstore.node.updates import Updater
 from stratus.objectstore.ring import Ring, hash_path
@@ -56,6 +58,7 @@ class StorageNode:
         hash_prefix: str | None = None,
         hash_suffix: str | None = None,
         use_xattr: bool = True,
+        worker_interval: float | None = None,
     ) -> None:
         self.devices_root = Path(devices_root)
         self.ip = ip
@@ -79,6 +82,11 @@ class StorageNode:
         self.objects = ObjectServer(self)
         self.containers = ContainerServer(self)
         self.accounts = AccountServer(self)
+        self.replication = Replication(self)
+        # Seconds between passes of the background workers (replicator,
+        # auditor, updater, expirer) started by start(); None: none run here.
+        self.worker_interval = worker_interval
+        self.background: Any = None
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -159,6 +167,8 @@ class StorageNode:
             if not req.account or (req.obj is not None and not req.container):
                 raise NodeError(400, "Bad path")
             root = self.device_root(req.device)
+            if req.method == "REPLICATE" or REPLICATE_OP in req.headers:
+                return await self.replication.handle(req, root)
             server = req.headers.get("x-backend-server")
             if server is None:
                 if req.obj is not None:
@@ -177,6 +187,14 @@ class StorageNode:
             log.exception("%s %s/%s failed", req.method, req.device, req.partition)
             return reply(500, body=b"Internal error")
 
+    async def start(self) -> None:
+        """Start the background workers, when ``worker_interval`` asks for them."""
+        if self.worker_interval is not None and self.background is None:
+            from stratus.objectstore.workers import BackgroundWorkers
+
+            self.background = BackgroundWorkers(self)
+            self.background.start(self.worker_interval)
+
     async def drain(self) -> None:
         """Wait for background work: updates and stats reports still in flight."""
         for _ in range(3):
@@ -187,6 +205,8 @@ class StorageNode:
         if self._closed:
             return
         self._closed = True
+        if self.background is not None:
+            await self.background.stop()
         await self.drain()
         if self._own_client is not None:
             aclose = getattr(self._own_client, "aclose", None)
