@@ -86,6 +86,7 @@ class Cloud:
                 ip=oc.node_ip,
                 port=oc.node_port,
                 ring_dir=bootstrap.ring_dir(cfg),
+                worker_interval=oc.worker_interval,
             )
             client = LocalNodeClient({(oc.node_ip, oc.node_port): self.storage_node})
         else:
@@ -110,6 +111,8 @@ class Cloud:
             await self.image.start()
         if self.compute is not None:
             await self._start_compute(self.compute)
+        if self.storage_node is not None:
+            await self.storage_node.start()
         if self.objectstore is not None:
             await self.objectstore.start()
 

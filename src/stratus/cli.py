@@ -173,8 +173,21 @@ def compute_agent(data_dir: Path, host: str | None) -> None:
 @click.option("--port", type=int, default=6200, show_default=True, help="Port to listen on.")
 @click.option("--ip", default=None, help="The address the rings give this node [default: --host].")
 @click.option("--workers", type=int, default=16, show_default=True, help="Disk worker threads.")
+@click.option(
+    "--workers-interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds between passes of the replicator, auditor, updater and expirer.",
+)
 def storage_node(
-    devices: Path, ring_dir: Path, host: str, port: int, ip: str | None, workers: int
+    devices: Path,
+    ring_dir: Path,
+    host: str,
+    port: int,
+    ip: str | None,
+    workers: int,
+    workers_interval: float,
 ) -> None:
     """Run an object storage node as a process of its own (HTTP from the proxy)."""
     _setup_logging("INFO")
@@ -183,7 +196,17 @@ def storage_node(
     from stratus.objectstore.node.http import serve_node
 
     click.echo(f"storage node on {host}:{port}, devices in {devices}", err=True)
-    uvloop.run(serve_node(devices, host=host, port=port, ring_dir=ring_dir, ip=ip, workers=workers))
+    uvloop.run(
+        serve_node(
+            devices,
+            host=host,
+            port=port,
+            ring_dir=ring_dir,
+            ip=ip,
+            workers=workers,
+            worker_interval=workers_interval,
+        )
+    )
 
 
 @main.group()
@@ -200,12 +223,20 @@ ring_file = click.argument("builder", type=click.Path(dir_okay=False, path_type=
 @click.option("--replicas", type=click.IntRange(1, 16), default=3, show_default=True)
 @click.option("--min-part-hours", type=click.IntRange(0), default=1, show_default=True)
 def ring_create(builder: Path, part_power: int, replicas: int, min_part_hours: int) -> None:
-    """Create an empty ring (e.g. DIR/object.ring.gz)."""
-    from stratus.objectstore.ringbuilder import RingBuilder
+    """Create an empty ring (e.g. DIR/object.ring.gz).  Rings in one folder
+    share the hash salt of the first one made there."""
+    from stratus.objectstore.ringbuilder import RingBuilder, folder_salt
 
     if builder.exists():
         raise click.ClickException(f"{builder} exists already")
-    RingBuilder.create(part_power, replicas, min_part_hours).save(builder)
+    salt = folder_salt(builder.parent)
+    RingBuilder(
+        part_power,
+        replicas,
+        min_part_hours,
+        hash_prefix=salt[0] if salt else None,
+        hash_suffix=salt[1] if salt else None,
+    ).save(builder)
     click.echo(f"created {builder}: 2^{part_power} partitions, {replicas} replicas")
 
 

@@ -125,6 +125,9 @@ class ObjectStoreConfig(_Section):
     # "local": the all-in-one's node runs in this process; "http": nodes are
     # `stratus storage-node` processes reached over HTTP.
     nodes: Literal["local", "http"] = "local"
+    # Seconds between passes of the in-process node's background workers
+    # (replicator, auditor, updater, expirer).
+    worker_interval: float = Field(30.0, gt=0)
 
 
 class PolicyConfig(_Section):
@@ -340,6 +343,8 @@ node_ip = "127.0.0.1"
 node_port = 6200
 # "local" (the node runs in this process) or "http" (storage-node processes).
 nodes = "local"
+# Seconds between passes of the node's replicator, auditor, updater and expirer.
+worker_interval = 30.0
 
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.

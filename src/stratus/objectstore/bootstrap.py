@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 from stratus.common.config import Config
-from stratus.objectstore.ringbuilder import RingBuilder
+from stratus.objectstore.ringbuilder import RingBuilder, folder_salt
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,13 @@ def ensure_rings(cfg: Config) -> None:
         path = rings / f"{kind}.ring.gz"
         if path.exists():
             continue
-        builder = RingBuilder(PART_POWER, 1)
+        salt = folder_salt(rings)
+        builder = RingBuilder(
+            PART_POWER,
+            1,
+            hash_prefix=salt[0] if salt else None,
+            hash_suffix=salt[1] if salt else None,
+        )
         builder.add_device(1, 1, cfg.objectstore.node_ip, cfg.objectstore.node_port, device, 100.0)
         builder.rebalance()
         builder.save(path)

@@ -429,3 +429,15 @@ def _round_shares(shares: dict[int, float], total: int) -> dict[int, int]:
     for key in list(by_remainder)[: max(short, 0)]:
         out[key] += 1
     return out
+
+
+def folder_salt(folder: str | Path) -> tuple[str, str] | None:
+    """The hash prefix and suffix of a ring already in ``folder``: every ring
+    of a cluster must share them (like Swift's swift_hash_path_* settings)."""
+    for path in sorted(Path(folder).glob("*.ring.gz")):
+        try:
+            ring = RingBuilder.load(path)
+        except Exception:  # noqa: BLE001 - an unreadable file has no salt to share
+            continue
+        return ring.hash_prefix, ring.hash_suffix
+    return None
