@@ -9,6 +9,7 @@ from stratus.objectstore.api import listing
 from stratus.objectstore.api.auth import authorize
 from stratus.objectstore.api.headers import write_headers
 from stratus.objectstore.errors import for_status
+from stratus.objectstore.features import bulk
 from stratus.objectstore.service import ObjectStoreService
 
 
@@ -44,8 +45,28 @@ async def index(req: ApiRequest) -> Response:
 
 async def update(req: ApiRequest) -> Response:
     account = req.params["account"]
+    if "bulk-delete" in req.raw.query_params:
+        return await _bulk_delete(req, account)
     await authorize(req, "object_store:post_account", account)
     service = svc(req)
     headers = write_headers(req.raw.headers.items(), "account", service.limits)
     resp = await service.accounts.post(account, headers)
     return status_only(resp.status)
+
+
+async def _bulk_delete(req: ApiRequest, account: str) -> Response:
+    """``?bulk-delete``: each path deleted as its own DELETE would be."""
+    from stratus.objectstore.api.objects import WRITE_ACL, delete_one
+
+    paths = await bulk.read_paths(req)
+    service = svc(req)
+
+    async def one(container: str, obj: str | None) -> int:
+        if obj is None:
+            await authorize(req, "object_store:delete_container", account)
+            return (await service.containers.delete(account, container)).status
+        await authorize(req, "object_store:delete_object", account, container, acl=WRITE_ACL)
+        return await delete_one(req, account, container, obj)
+
+    outcome = await bulk.run(paths, one)
+    return bulk.render(outcome, req.raw.headers.get("accept", ""))

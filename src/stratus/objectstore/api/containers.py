@@ -10,6 +10,7 @@ from stratus.objectstore.api.accounts import status_only, svc
 from stratus.objectstore.api.auth import authorize
 from stratus.objectstore.api.headers import write_headers
 from stratus.objectstore.errors import BadRequest, for_status
+from stratus.objectstore.features import versioning
 from stratus.objectstore.proxy.accounts import POLICY_NAME
 
 
@@ -21,7 +22,9 @@ def _headers(req: ApiRequest) -> dict[str, str]:
     policy = req.raw.headers.get("x-storage-policy")
     if policy is not None and policy.strip().lower() != POLICY_NAME.lower():
         raise BadRequest(f'Invalid X-Storage-Policy "{policy}"')
-    return write_headers(req.raw.headers.items(), "container", svc(req).limits)
+    headers = write_headers(req.raw.headers.items(), "container", svc(req).limits)
+    versioning.check_headers(headers)
+    return headers
 
 
 async def create(req: ApiRequest) -> Response:

@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.request import VERSIONS
-from stratus.objectstore.features import tempurl
+from stratus.objectstore.features import bulk, dlo, slo, tempurl
 from stratus.objectstore.proxy.accounts import POLICY_NAME
 from stratus.objectstore.service import Limits
 
@@ -59,6 +59,19 @@ def capabilities(limits: Limits) -> dict[str, Any]:
             "allowed_digests": sorted(tempurl.DIGESTS),
         },
         "formpost": {"allowed_digests": sorted(tempurl.DIGESTS)},
+        "slo": {
+            "max_manifest_segments": slo.MAX_SEGMENTS,
+            "max_manifest_size": slo.MAX_MANIFEST_SIZE,
+            "min_segment_size": slo.MIN_SEGMENT_SIZE,
+            "yield_frequency": 10,
+            "allow_async_delete": False,
+        },
+        "dlo": {"max_segments": dlo.MAX_SEGMENTS},
+        "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
+        "bulk_delete": {
+            "max_deletes_per_request": bulk.MAX_DELETES,
+            "max_failed_deletes": bulk.MAX_FAILED,
+        },
     }
 
 

@@ -25,7 +25,7 @@ from stratus.objectstore.errors import (
     body_of,
     for_status,
 )
-from stratus.objectstore.features import dlo, large, slo
+from stratus.objectstore.features import dlo, large, slo, versioning
 from stratus.objectstore.timestamp import Timestamp
 
 SYSMETA = ("x-object-sysmeta-", "x-object-transient-sysmeta-")
@@ -77,6 +77,8 @@ async def create(req: ApiRequest) -> Response:
         raise BadRequest(slo.RESERVED)
     if "x-object-manifest" in headers:
         headers["x-object-manifest"] = dlo.check(headers["x-object-manifest"])
+    if copy_from is None:
+        await versioning.before_put(service, account, container, obj, _writer(req, account))
     if mm == "put" and copy_from is None:
         return await _put_manifest(req, (account, container, obj), headers, length)
     if copy_from is not None:
@@ -124,6 +126,7 @@ async def _copy(
 ) -> Response:
     await authorize(req, "object_store:get_object", source[0], source[1], acl=READ_ACL)
     service = svc(req)
+    await versioning.before_put(service, *dest, _writer(req, dest[0]))
     headers = object_headers(req.raw.headers.items(), dest[2], service.limits, new=False)
     if "content-type" in req.raw.headers:
         headers["content-type"] = req.raw.headers["content-type"]
@@ -239,5 +242,20 @@ async def delete(req: ApiRequest) -> Response:
 
         accept = req.raw.headers.get("accept", "")
         return await large.delete(svc(req), account, container, obj, accept, may_delete)
-    resp = await svc(req).objects.delete(account, container, obj)
-    return status_only(resp.status)
+    return status_only(await delete_one(req, account, container, obj))
+
+
+async def delete_one(req: ApiRequest, account: str, container: str, obj: str) -> int:
+    """The status of an object's DELETE (versioning applied), the caller authorized."""
+    service = svc(req)
+    resp = await versioning.delete(service, account, container, obj, _writer(req, account))
+    if resp is None:
+        resp = await service.objects.delete(account, container, obj)
+    return resp.status
+
+
+def _writer(req: ApiRequest, account: str) -> versioning.Check:
+    async def may_write(c: str) -> None:
+        await authorize(req, "object_store:put_object", account, c, acl=WRITE_ACL)
+
+    return may_write
