@@ -69,7 +69,10 @@ class AuthConfig(_Section):
 
 
 class ImageConfig(_Section):
-    store: Literal["file"] = "file"
+    # "file" (a folder) or "swift" (the object store, in the service's account).
+    store: Literal["file", "swift"] = "file"
+    swift_container: str = "images"
+    swift_segment_size: int = Field(200 << 20, ge=1 << 20)
     # Folder of the file store (relative paths are in the data folder).
     file_dir: str = "images"
     max_image_size: int = Field(1 << 40, ge=1)
@@ -286,8 +289,11 @@ service_domain = "Default"
 cache_ttl = 30.0
 
 [image]
-# Where image data is kept: "file" (a folder).
+# Where image data is kept: "file" (a folder) or "swift" (the object store:
+# segments of swift_segment_size bytes in the service project's account).
 store = "file"
+swift_container = "images"
+swift_segment_size = 209715200
 file_dir = "images"
 # Largest image, in bytes (1 TiB).
 max_image_size = 1099511627776

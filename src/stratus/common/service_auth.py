@@ -5,12 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import httpx
 
+from stratus.common.config import Config
+from stratus.registry import SERVICES
+
 RENEW_BEFORE = 120.0
+# The user the all-in-one's own agents act as, made at bootstrap; its password
+# is kept in the data folder.
+SERVICE_USER = "stratus"
+SERVICE_PASSWORD_FILE = "service-password"
 
 
 class ServiceAuthError(Exception):
@@ -22,7 +30,7 @@ class ServiceSession:
         self,
         identity_url: str,
         username: str,
-        password: str,
+        password: str | Callable[[], str],
         project: str,
         domain: str = "Default",
         client: httpx.AsyncClient | None = None,
@@ -33,27 +41,33 @@ class ServiceSession:
                 "identity": {
                     "methods": ["password"],
                     "password": {
-                        "user": {"name": username, "domain": {"name": domain}, "password": password}
+                        "user": {"name": username, "domain": {"name": domain}, "password": ""}
                     },
                 },
                 "scope": {"project": {"name": project, "domain": {"name": domain}}},
             }
         }
+        self.password = password
         self.client = client or httpx.AsyncClient(timeout=30.0)
         self._token: tuple[str, float] | None = None
+        self.project_id: str | None = None  # the token's project, once authenticated
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
         async with self._lock:
             if self._token and self._token[1] - RENEW_BEFORE > time.time():
                 return self._token[0]
+            password = self.password() if callable(self.password) else self.password
+            self.body["auth"]["identity"]["password"]["user"]["password"] = password
             try:
                 resp = await self.client.post(f"{self.auth_url}?nocatalog", json=self.body)
             except httpx.HTTPError as exc:
                 raise ServiceAuthError(f"identity unreachable: {exc}") from exc
             if resp.status_code != 201:
                 raise ServiceAuthError(f"the service user cannot authenticate ({resp.status_code})")
-            expires = resp.json()["token"]["expires_at"]
+            body = resp.json()["token"]
+            self.project_id = (body.get("project") or {}).get("id")
+            expires = body["expires_at"]
             deadline = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
             self._token = (resp.headers["x-subject-token"], deadline)
             return self._token[0]
@@ -63,3 +77,20 @@ class ServiceSession:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def service_session(cfg: Config) -> ServiceSession:
+    """Stratus's own identity (agents, stores): the configured service user,
+    or (all-in-one) the one bootstrap made, its password in the data folder."""
+    identity = cfg.auth.identity_url or SERVICES["identity"].endpoint_url(cfg.public_url)
+    if cfg.auth.service_username:
+        return ServiceSession(
+            identity,
+            cfg.auth.service_username,
+            cfg.auth.service_password,
+            cfg.auth.service_project,
+            cfg.auth.service_domain,
+        )
+    path = cfg.data_dir / SERVICE_PASSWORD_FILE
+    # Read when first needed: bootstrap writes it after the services are built.
+    return ServiceSession(identity, SERVICE_USER, lambda: path.read_text().strip(), "service")

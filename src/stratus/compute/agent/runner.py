@@ -7,13 +7,12 @@ import socket
 
 from stratus.common.config import Config
 from stratus.common.db import Database
-from stratus.common.service_auth import ServiceSession
+from stratus.common.service_auth import service_session
 from stratus.compute.agent.agent import ComputeAgent
 from stratus.compute.agent.configdrive import build_config_drive
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver
 from stratus.compute.service.actions import Actions
-from stratus.identity.service.bootstrap import SERVICE_PASSWORD_FILE, SERVICE_USER
 from stratus.registry import SERVICES
 
 
@@ -30,22 +29,6 @@ def make_driver(cfg: Config, host: str) -> Driver:
     from stratus.compute.drivers.qemu import QemuDriver
 
     return QemuDriver(root, hostname=host, accel=cfg.compute.accel)
-
-
-def service_session(cfg: Config) -> ServiceSession:
-    """The agent's identity: the configured service user, or (all-in-one)
-    the one bootstrap made, with its password in the data folder."""
-    identity = cfg.auth.identity_url or SERVICES["identity"].endpoint_url(cfg.public_url)
-    if cfg.auth.service_username:
-        return ServiceSession(
-            identity,
-            cfg.auth.service_username,
-            cfg.auth.service_password,
-            cfg.auth.service_project,
-            cfg.auth.service_domain,
-        )
-    password = (cfg.data_dir / SERVICE_PASSWORD_FILE).read_text().strip()
-    return ServiceSession(identity, SERVICE_USER, password, "service")
 
 
 def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAgent:

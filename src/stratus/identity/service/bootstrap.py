@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.config import Config
 from stratus.common.db import utcnow
+from stratus.common.service_auth import SERVICE_PASSWORD_FILE, SERVICE_USER
 from stratus.identity import models as m
 from stratus.identity.service.core import Core
 from stratus.identity.service.projects import DEFAULT_DOMAIN_ID
@@ -24,8 +25,7 @@ ROLES = ("admin", "manager", "member", "reader", "service", "ResellerAdmin")
 IMPLIED = (("admin", "manager"), ("manager", "member"), ("member", "reader"))
 INTERFACES = ("public", "internal", "admin")
 PASSWORD_FILE = "admin-password"
-SERVICE_PASSWORD_FILE = "service-password"
-SERVICE_USER = "stratus"
+
 CLOUDS_FILE = "clouds.yaml"
 CLOUD_NAME = "stratus"
 

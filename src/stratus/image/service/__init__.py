@@ -19,6 +19,18 @@ log = logging.getLogger(__name__)
 def make_store(cfg: Config) -> Store:
     if cfg.image.store == "file":
         return FileStore(cfg.data_path(cfg.image.file_dir))
+    if cfg.image.store == "swift":
+        from stratus.common.service_auth import service_session
+        from stratus.image.drivers.swift import SwiftStore
+        from stratus.registry import SERVICES
+
+        info = SERVICES["object-store"]
+        return SwiftStore(
+            f"{cfg.public_url}{info.prefix}/v1",
+            service_session(cfg),
+            container=cfg.image.swift_container,
+            segment_size=cfg.image.swift_segment_size,
+        )
     raise ValueError(f"unknown image store {cfg.image.store!r}")
 
 
