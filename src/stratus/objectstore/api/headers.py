@@ -89,6 +89,10 @@ def write_headers(headers: Iterable[tuple[str, str]], level: str, limits: Limits
                 out.setdefault(name, "")
         elif key.startswith(prefix) or key in kept:
             out[key] = value.strip() if key not in ("content-type",) else value
+    for quota in ("x-container-meta-quota-bytes", "x-container-meta-quota-count"):
+        given = out.get(quota)
+        if given and not (given.isdigit() and given.isascii()):
+            raise BadRequest(f"Invalid {quota}: a quota is a whole number of at least 0.")
     return out
 
 
@@ -110,6 +114,11 @@ def object_headers(
         out.pop("etag", None)
     elif "etag" in out:
         out["etag"] = out["etag"].strip('"').lower()
+    if new and "if-none-match" in lowered:
+        # Only "*" (create, don't overwrite) means something on a PUT.
+        if lowered["if-none-match"].strip() != "*":
+            raise BadRequest("If-None-Match only supports *")
+        out["if-none-match"] = "*"
     return out
 
 

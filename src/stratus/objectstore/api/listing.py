@@ -88,6 +88,8 @@ def render(
     headers: dict[str, str],
 ) -> Response:
     """The listing response; an empty plain listing is 204, as Swift's."""
+    # The node's own Content-Type (always json) must not override the format.
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
     if media == JSON:
         body = orjson.dumps(entries)
     elif media == XML:

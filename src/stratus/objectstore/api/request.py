@@ -89,6 +89,8 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
             f"Container name length of {len(container.encode())} longer than "
             f"{limits.max_container_name_length}"
         )
+    if container in (".", ".."):
+        raise BadRequest("Container name cannot be '.' or '..'")
     if obj is None:
         return SwiftPath(CONTAINER, account, container)
     check_object_name(obj, limits)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from stratus.objectstore.diskfile import (
     POST_REPLACES,
+    ObjectDevice,
     ObjectMetadata,
     ObjectReader,
     ObjectWriter,
@@ -321,6 +322,11 @@ class ObjectServer:
         if headers.get("x-delete-at"):
             at = int(headers["x-delete-at"])
             await self.node.run(expiring.add, root, name, name_hash, req.partition, policy, at)
+        targets = targets_from(req.headers, "container")
+        if content_type and targets:
+            # A new content type shows in the container listing too.
+            meta = await self.node.run(_metadata, dev, req.partition, name_hash)
+            await self._update_container(req, targets, root, name_hash, ts, policy, meta)
         return reply(202, {"x-timestamp": ts.internal})
 
 
@@ -338,6 +344,14 @@ async def _read_body(body: AsyncIterator[bytes] | None, size: int) -> bytes:
     if len(data) > size:
         raise NodeError(400, "Body longer than Content-Length")
     return data
+
+
+def _metadata(dev: ObjectDevice, partition: int, name_hash: str) -> ObjectMetadata:
+    reader, _ = files.open_object(dev, partition, name_hash, False)
+    try:
+        return reader.metadata
+    finally:
+        reader.close()
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -123,12 +123,18 @@ class Objects:
         """202; the POST replaces the object's user metadata."""
         await self.container_info(account, container)
         stamp = Timestamp.now().internal
+        # A new Content-Type must reach the listing: tell the nodes where it is.
+        targets = self.proxy.update_targets(account, container) if "content-type" in headers else None
         resp = await self.proxy.write(
             "POST",
             account,
             container,
             obj,
-            headers_for=lambda _i: {**headers, "x-timestamp": stamp},
+            headers_for=lambda i: {
+                **headers,
+                "x-timestamp": stamp,
+                **(targets(i) if targets is not None else {}),
+            },
         )
         return NodeResponse(202 if resp.status < 300 else resp.status)
 
