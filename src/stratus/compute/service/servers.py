@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
@@ -99,6 +100,18 @@ class ListFilter:
     deleted: bool = False
 
 
+async def _visible(s: AsyncSession, ctx: RequestContext, server_id: str) -> m.Server:
+    """The server if the caller may see it (404 otherwise, as Nova)."""
+    server = await s.get(m.Server, server_id)
+    if (
+        server is None
+        or server.deleted_at is not None
+        or (not ctx.is_admin and server.project_id != ctx.project_id)
+    ):
+        raise NotFound(f"Instance {server_id} could not be found.")
+    return server
+
+
 def _hostname(name: str) -> str:
     host = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:63]
     return host or "server"
@@ -126,12 +139,7 @@ class Servers:
     async def get(self, ctx: RequestContext, server_id: str) -> m.Server:
         """The server if the caller may see it (404 otherwise, as Nova)."""
         async with self.db.session() as s:
-            server = await s.get(m.Server, server_id)
-        if server is None or server.deleted_at is not None:
-            raise NotFound(f"Instance {server_id} could not be found.")
-        if not ctx.is_admin and server.project_id != ctx.project_id:
-            raise NotFound(f"Instance {server_id} could not be found.")
-        return server
+            return await _visible(s, ctx, server_id)
 
     async def list_servers(self, ctx: RequestContext, f: ListFilter) -> list[m.Server]:
         stmt = select(m.Server)
@@ -287,13 +295,7 @@ class Servers:
 
     async def update(self, ctx: RequestContext, server_id: str, attrs: dict[str, Any]) -> m.Server:
         async with self.db.transaction() as s:
-            server = await s.get(m.Server, server_id)
-            if (
-                server is None
-                or server.deleted_at is not None
-                or (not ctx.is_admin and server.project_id != ctx.project_id)
-            ):
-                raise NotFound(f"Instance {server_id} could not be found.")
+            server = await _visible(s, ctx, server_id)
             if "name" in attrs:
                 server.name = attrs["name"]
             if "description" in attrs:
@@ -310,13 +312,7 @@ class Servers:
         the server's agent."""
         allowed, task = TRANSITIONS[action]
         async with self.db.transaction() as s:
-            server = await s.get(m.Server, server_id)
-            if (
-                server is None
-                or server.deleted_at is not None
-                or (not ctx.is_admin and server.project_id != ctx.project_id)
-            ):
-                raise NotFound(f"Instance {server_id} could not be found.")
+            server = await _visible(s, ctx, server_id)
             self._check_lock(ctx, server)
             verb = ACTION_NAMES[action]
             if server.task_state is not None:
@@ -337,13 +333,7 @@ class Servers:
 
     async def delete(self, ctx: RequestContext, server_id: str) -> None:
         async with self.db.transaction() as s:
-            server = await s.get(m.Server, server_id)
-            if (
-                server is None
-                or server.deleted_at is not None
-                or (not ctx.is_admin and server.project_id != ctx.project_id)
-            ):
-                raise NotFound(f"Instance {server_id} could not be found.")
+            server = await _visible(s, ctx, server_id)
             self._check_lock(ctx, server)
             start_action(s, server.id, "delete", ctx.request_id, ctx.user_id, ctx.project_id)
             if server.host is None:
@@ -360,13 +350,7 @@ class Servers:
         self, ctx: RequestContext, server_id: str, locked: bool, reason: str | None
     ) -> None:
         async with self.db.transaction() as s:
-            server = await s.get(m.Server, server_id)
-            if (
-                server is None
-                or server.deleted_at is not None
-                or (not ctx.is_admin and server.project_id != ctx.project_id)
-            ):
-                raise NotFound(f"Instance {server_id} could not be found.")
+            server = await _visible(s, ctx, server_id)
             if not locked and server.locked and server.locked_by == "admin" and not ctx.is_admin:
                 raise Forbidden("The server was locked by an administrator.")
             server.locked = locked
@@ -388,13 +372,7 @@ class Servers:
     ) -> dict[str, str]:
         limits = await self.quotas.limits(ctx.project_id)
         async with self.db.transaction() as s:
-            server = await s.get(m.Server, server_id)
-            if (
-                server is None
-                or server.deleted_at is not None
-                or (not ctx.is_admin and server.project_id != ctx.project_id)
-            ):
-                raise NotFound(f"Instance {server_id} could not be found.")
+            server = await _visible(s, ctx, server_id)
             self._check_lock(ctx, server)
             merged = dict(items) if replace else {**server.metadata_, **items}
             limit = limits["metadata_items"]
@@ -408,13 +386,7 @@ class Servers:
 
     async def delete_metadata(self, ctx: RequestContext, server_id: str, key: str) -> None:
         async with self.db.transaction() as s:
-            server = await s.get(m.Server, server_id)
-            if (
-                server is None
-                or server.deleted_at is not None
-                or (not ctx.is_admin and server.project_id != ctx.project_id)
-            ):
-                raise NotFound(f"Instance {server_id} could not be found.")
+            server = await _visible(s, ctx, server_id)
             self._check_lock(ctx, server)
             if key not in server.metadata_:
                 raise NotFound(f"Metadata item was not found: {key}")
