@@ -64,6 +64,9 @@ class NodeProcess:
                 IP,
                 "--port",
                 str(self.port),
+                # The test runs the workers itself, one pass at a time.
+                "--workers-interval",
+                "3600",
             ],
             stdout=self.log.open("ab"),
             stderr=subprocess.STDOUT,
@@ -308,13 +311,21 @@ def test_the_updater_sends_a_listing_update_that_failed(cluster: Cluster) -> Non
     first.kill()
     name = "while-container-down"
     assert cluster.api.put(f"/{cluster.container}/{name}", content=b"x").status_code == 201
-    pendings = [
-        p
-        for n in cluster.nodes
-        for p in (n.devices / n.device / "async_pending").rglob("*")
-        if p.is_file()
-    ]
-    assert pendings  # on the nodes that wrote the object
+
+    def pendings() -> list[Path]:
+        return [
+            p
+            for n in cluster.nodes
+            for p in (n.devices / n.device / "async_pending").rglob("*")
+            if p.is_file()
+        ]
+
+    # The node answers the PUT after at most its update timeout, and records
+    # the failed update as an async pending right after: wait for it.
+    deadline = time.monotonic() + 15
+    while not pendings():
+        assert time.monotonic() < deadline, "no async pending was written"
+        time.sleep(0.1)
     first.start()
     assert name not in cluster.listing()
     updaters = cluster.run_all(ObjectUpdater)
