@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Print the performance figures of Stratus (see bench/README.md).
 #   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]   identity, as before
-#   bench/run.sh identity|image|compute [options]                          one benchmark
-#   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the three in turn
+#   bench/run.sh identity|image|compute|objectstore [options]              one benchmark
+#   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
 # Each benchmark's --help lists its options. Needs the virtual environment
-# (scripts/setup.sh); identity needs wrk, which it installs from Debian when
+# (scripts/setup.sh); identity and objectstore need wrk, which it installs from Debian when
 # missing (as root); compute needs qemu-system-x86_64 and qemu-img. All traffic
 # stays on 127.0.0.1.
 set -euo pipefail
@@ -28,20 +28,20 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|all) which=$1; shift ;;
+    identity|image|compute|objectstore|all) which=$1; shift ;;
 esac
 
 case "$which" in
-    identity)
+    identity|objectstore)
         need_wrk
-        exec "$python" bench/identity.py "$@" ;;
+        exec "$python" "bench/$which.py" "$@" ;;
     image|compute)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.
         need_wrk
         status=0
-        for b in identity image compute; do
+        for b in identity image compute objectstore; do
             echo "=== bench/$b.py"
             "$python" "bench/$b.py" "$@" || status=$?
             echo
