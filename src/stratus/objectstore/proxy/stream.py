@@ -168,7 +168,26 @@ async def put_object(
             results.append(await feed.task)
         except (asyncio.CancelledError, Exception):
             results.append(None)
+    for resp in results:
+        await _buffer_body(resp)  # frees each node connection for reuse
     return lower(best_response(results, quorum))
+
+
+async def _buffer_body(resp: NodeResponse | None) -> None:
+    """Read a (small) node answer's body now, so its connection goes back to
+    the pool whichever answer the proxy passes on."""
+    if resp is None or resp.body is None:
+        return
+    try:
+        data = await resp.read()
+    except Exception:  # the node went away: no body to pass on
+        data = b""
+
+    async def again() -> AsyncIterator[bytes]:
+        if data:
+            yield data
+
+    resp.body = again()
 
 
 def _next(it: Iterator[Device]) -> Device | None:
