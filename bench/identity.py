@@ -234,22 +234,8 @@ def issue(client: httpx.Client, base: str, body: dict[str, Any]) -> tuple[str, d
 
 # The request is set from the environment; every response outside 2xx is
 # counted per thread, and done() prints one JSON line of exact figures.
-WRK_LUA = r"""
-wrk.method = os.getenv("BENCH_METHOD") or "GET"
-local body = os.getenv("BENCH_BODY")
-if body and body ~= "" then
-  wrk.body = body
-  wrk.headers["Content-Type"] = "application/json"
-end
-local auth = os.getenv("BENCH_AUTH_TOKEN")
-if auth and auth ~= "" then wrk.headers["X-Auth-Token"] = auth end
-local subject = os.getenv("BENCH_SUBJECT_TOKEN")
-if subject and subject ~= "" then wrk.headers["X-Subject-Token"] = subject end
-
-local threads = {}
-function setup(thread) table.insert(threads, thread) end
-function init(args) bad = 0; bad_status = 0 end
-function response(status, headers, body)
+# How every wrk run reports: one BENCH line of JSON (the other benchmarks reuse it).
+WRK_REPORT_LUA = r"""function response(status, headers, body)
   if status < 200 or status > 299 then
     bad = bad + 1
     bad_status = status
@@ -270,6 +256,23 @@ function done(summary, latency, requests)
     latency:percentile(99), latency.max, non2xx, status, e.connect, e.read, e.write, e.timeout))
 end
 """
+
+WRK_LUA = r"""
+wrk.method = os.getenv("BENCH_METHOD") or "GET"
+local body = os.getenv("BENCH_BODY")
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+local auth = os.getenv("BENCH_AUTH_TOKEN")
+if auth and auth ~= "" then wrk.headers["X-Auth-Token"] = auth end
+local subject = os.getenv("BENCH_SUBJECT_TOKEN")
+if subject and subject ~= "" then wrk.headers["X-Subject-Token"] = subject end
+
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function init(args) bad = 0; bad_status = 0 end
+""" + WRK_REPORT_LUA
 
 
 @dataclass

@@ -325,27 +325,7 @@ function request()
   end
   return wrk.format(method, path, headers, body)
 end
-function response(status, headers, body)
-  if status < 200 or status > 299 then
-    bad = bad + 1
-    bad_status = status
-  end
-end
-function done(summary, latency, requests)
-  local non2xx, status = 0, 0
-  for _, t in ipairs(threads) do
-    non2xx = non2xx + t:get("bad")
-    if t:get("bad_status") ~= 0 then status = t:get("bad_status") end
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, ' ..
-    '"max_us": %d, "non2xx": %d, "bad_status": %d, "connect": %d, "read": %d, "write": %d, ' ..
-    '"timeout": %d}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
-    latency:percentile(99), latency.max, non2xx, status, e.connect, e.read, e.write, e.timeout))
-end
-"""
+""" + ib.WRK_REPORT_LUA
 
 RUN_ID = [0]  # runs so far: a new object-name prefix for every PUT run
 
@@ -648,10 +628,7 @@ def print_transfer(t: Transfer, ref: str = "") -> None:
     sys.stdout.flush()
 
 
-def best(results: list[Transfer]) -> Transfer:
-    top = max(results, key=lambda t: t.mbps)
-    top.runs = tuple(t.mbps for t in results)
-    return top
+best = imb.best  # the same pick: the fastest run, with every run's rate
 
 
 def big_objects(
