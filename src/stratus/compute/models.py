@@ -99,6 +99,9 @@ class Server(Base):
     host_port: Mapped[int | None] = mapped_column(Integer, nullable=True)  # forwarded to guest :22
     group_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Internal state of long actions (Nova's system_metadata): the image a
+    # snapshot goes to, the flavor before a resize, the shelved image, ...
+    system_metadata: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Bumped for every requested change, so an agent acts on each exactly once.
     generation: Mapped[int] = mapped_column(Integer, default=0)
     launched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -183,9 +186,44 @@ class ComputeHost(Base):
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     forced_down: Mapped[bool] = mapped_column(Boolean, default=False)
     heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Where other agents reach this one (disk transfer, console output); None
+    # for the all-in-one's in-process agent.
+    agent_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
 def _uuid() -> str:
     return str(uuid.uuid4())
+
+
+class Migration(Base):
+    """One move of a server between hosts (os-migrations): a cold migration,
+    a resize, a live migration or an evacuation, with its progress."""
+
+    __tablename__ = "compute_migration"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=lambda: _uuid(), unique=True)
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # migration | resize | live-migration | evacuation
+    migration_type: Mapped[str] = mapped_column(String(32))
+    # Nova's statuses: pre-migrating, migrating, post-migrating, finished,
+    # confirming, confirmed, reverting, reverted, running, preparing,
+    # completed, cancelled, error, failed, done, accepted
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    source_compute: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    dest_compute: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    dest_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    old_flavor_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    new_flavor_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    memory_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    memory_processed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    memory_remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    disk_total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    disk_processed: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    disk_remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
