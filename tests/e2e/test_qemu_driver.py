@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import shutil
 import socket
+import subprocess
 import tempfile
 import time
 import uuid as uuidlib
@@ -242,6 +244,33 @@ async def test_hard_reboot(guest: Guest) -> None:
     assert status.power == Power.RUNNING and status.pid == pid  # same process, reset
     await wait_console(guest, "e2e: boot 3")
     guest.timings["boot 3 (reset)"] = time.monotonic() - started
+
+
+async def test_live_snapshot_is_a_standalone_copy_with_the_guests_data(
+    guest: Guest, workdir: Path
+) -> None:
+    pid = (await guest.driver.status(guest.spec.uuid)).pid
+    target = workdir / "snapshot.qcow2"
+    started = time.monotonic()
+    await guest.driver.snapshot(guest.spec, target)
+    guest.timings["live snapshot"] = time.monotonic() - started
+    assert (await guest.driver.status(guest.spec.uuid)).pid == pid  # it kept running
+    info = json.loads(
+        subprocess.run(
+            ["qemu-img", "info", "--output=json", str(target)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+    assert info["format"] == "qcow2"
+    assert "backing-filename" not in info  # standalone: boots without the cached base
+    raw = workdir / "snapshot.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(target), str(raw)], check=True)
+    boots = subprocess.run(
+        ["mtype", "-i", f"{raw}@@1048576", "::/boots"], check=True, capture_output=True, text=True
+    ).stdout
+    assert boots.strip() == "3"  # what the guest wrote before the snapshot
 
 
 async def test_destroy_removes_everything(guest: Guest) -> None:

@@ -189,6 +189,9 @@ class ComputeHost(Base):
     # Where other agents reach this one (disk transfer, console output); None
     # for the all-in-one's in-process agent.
     agent_url: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # What the host's driver can do (drivers.base.Capability values): the API
+    # refuses (409) an action the server's host cannot do.
+    capabilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

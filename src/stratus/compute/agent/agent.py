@@ -111,6 +111,7 @@ class ComputeAgent:
             row.hypervisor_type = info.hypervisor_type
             row.hypervisor_version = info.hypervisor_version
             row.driver = self.driver.name
+            row.capabilities = sorted(self.driver.capabilities)
             row.accelerator = info.accelerator
             row.vcpus, row.memory_mb, row.local_gb = info.vcpus, info.memory_mb, info.disk_gb
             row.cpu_info = info.cpu_info

@@ -26,8 +26,10 @@ class Power(enum.Enum):
 class Capability(enum.StrEnum):
     PAUSE = "pause"
     SUSPEND = "suspend"  # save the guest's state to disk and resume it later
-    SNAPSHOT = "snapshot"
+    SNAPSHOT = "snapshot"  # a consistent standalone copy of the disk, running or not
+    MIGRATE = "migrate"  # cold migration and resize: the disk leaves and arrives as a file
     LIVE_MIGRATION = "live_migration"
+    RESCUE = "rescue"
     CONSOLE_LOG = "console_log"
 
 
@@ -130,3 +132,8 @@ class Driver(Protocol):
 
     async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
         """The last ``length`` lines of the serial console log (all if None)."""
+
+    async def snapshot(self, spec: GuestSpec, target: Path) -> None:
+        """Write a standalone qcow2 image of the guest's disk to ``target``,
+        consistent at one instant, whether the guest runs (a live backup) or
+        not.  Needs ``Capability.SNAPSHOT``."""

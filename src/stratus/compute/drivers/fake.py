@@ -188,6 +188,13 @@ class FakeDriver:
 
     # -- internals ------------------------------------------------------------
 
+    async def snapshot(self, spec: GuestSpec, target: Path) -> None:
+        await self._enter("snapshot", spec.uuid)
+        guest = self._guest(spec.uuid)
+        # A fake guest's disk is its base image; its "snapshot" is a copy.
+        data = spec.base_image.read_bytes() if spec.base_image.exists() else b""
+        target.write_bytes(data + f"fake snapshot of {guest.spec.uuid}".encode())
+
     async def _enter(self, method: str, uuid: str | None) -> None:
         self.calls.append((method, uuid))
         await asyncio.sleep(0)  # a real driver yields; so does this one

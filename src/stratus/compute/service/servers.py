@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
+from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
@@ -50,6 +51,13 @@ ACTION_NAMES = {
     "suspend": "suspend",
     "resume": "resume",
     "rebuild": "rebuild",
+}
+# action -> the driver capability it needs on the server's host
+NEEDS: dict[str, Capability] = {
+    "pause": Capability.PAUSE,
+    "unpause": Capability.PAUSE,
+    "suspend": Capability.SUSPEND,
+    "resume": Capability.SUSPEND,
 }
 STATUS_FILTER = {
     "ACTIVE": m.ACTIVE,
@@ -289,6 +297,20 @@ class Servers:
     # -- update, delete, actions ---------------------------------------------------------------
 
     @staticmethod
+    async def check_capability(
+        s: AsyncSession, server: m.Server, capability: Capability, verb: str
+    ) -> None:
+        """409 when the driver of the server's host cannot do ``verb``."""
+        if server.host is None:
+            return
+        host = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == server.host))
+        if host is not None and capability.value not in host.capabilities:
+            raise Conflict(
+                f"Cannot '{verb}' instance {server.id}: the {host.driver} driver of host "
+                f"{host.host} does not support {capability.value.replace('_', ' ')}"
+            )
+
+    @staticmethod
     def _check_lock(ctx: RequestContext, server: m.Server) -> None:
         if server.locked and not ctx.is_admin:
             raise Conflict(f"Instance {server.id} is locked")
@@ -323,6 +345,8 @@ class Servers:
                 raise Conflict(
                     f"Cannot '{verb}' instance {server_id} while it is in vm_state {server.vm_state}"
                 )
+            if action in NEEDS:
+                await self.check_capability(s, server, NEEDS[action], verb)
             server.task_state = task
             server.generation += 1
             for key, value in values.items():

@@ -51,6 +51,9 @@ def upgrade() -> None:
 
     with op.batch_alter_table("compute_host", schema=None) as batch_op:
         batch_op.add_column(sa.Column("agent_url", sa.String(length=255), nullable=True))
+        batch_op.add_column(
+            sa.Column("capabilities", sa.JSON(), nullable=False, server_default="[]")
+        )
 
     with op.batch_alter_table("compute_server", schema=None) as batch_op:
         batch_op.add_column(
@@ -66,6 +69,7 @@ def downgrade() -> None:
         batch_op.drop_column("system_metadata")
 
     with op.batch_alter_table("compute_host", schema=None) as batch_op:
+        batch_op.drop_column("capabilities")
         batch_op.drop_column("agent_url")
 
     with op.batch_alter_table("compute_migration", schema=None) as batch_op:
