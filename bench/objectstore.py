@@ -99,6 +99,19 @@ def proc_cpu(pid: int) -> tuple[float, float]:
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (the API workers of ``[server] workers``)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
 def proc_kib(pid: int, key: str) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
@@ -150,12 +163,14 @@ class Cloud:
     """``stratus up`` with identity and the object store; with ``replicas`` 3,
     also three ``stratus storage-node`` processes it reaches over HTTP."""
 
-    def __init__(self, root: Path, replicas: int = 1, nodes: str = "local"):
+    def __init__(self, root: Path, replicas: int = 1, nodes: str = "local", workers: int = 1):
         self.root = root
         self.replicas = replicas
         self.local = nodes == "local"
         root.mkdir(parents=True)
         env = dict(SERVICES_ENV)
+        env["STRATUS_SERVER__WORKERS"] = str(workers)
+        self.workers: list[int] = []
         self.nodes: list[subprocess.Popen[bytes]] = []
         self.node_ports: list[int] = []
         if replicas > 1:
@@ -221,10 +236,11 @@ class Cloud:
         )
         project = body["project"]["id"]
         self.account = f"http://{HOST}:{self.server.port}/object-store/v1/AUTH_{project}"
+        self.workers = child_pids(self.server.pid)
 
     @property
     def pids(self) -> list[int]:
-        return [self.server.pid, *(p.pid for p in self.nodes)]
+        return [self.server.pid, *self.workers, *(p.pid for p in self.nodes)]
 
     def cpu(self) -> tuple[float, float]:
         """(user, system) seconds of every server process together."""
@@ -694,6 +710,14 @@ def measure_listing(cloud: Cloud, container: str, count: int, times: int) -> Lis
 # -- main ------------------------------------------------------------------------------------------------
 
 
+def pin_modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """Pinned (server on CPU 0, client on CPU 1) and unpinned; only unpinned
+    with several API workers, which are there to use both cores."""
+    if ib.PIN and args.workers == 1:
+        return [("pinned", True), ("unpinned", False)]
+    return [("unpinned", False)]
+
+
 def load_figures(
     cloud: Cloud, args: argparse.Namespace, tmp: Path, label: str, baseline: bool, profile: bool
 ) -> dict[str, ib.LoadResult]:
@@ -711,8 +735,7 @@ def load_figures(
         cloud, "bench-get", [f"get-{i:06d}" for i in range(args.objects)], b"g" * 4096
     )
     print(f"  ({args.objects} objects of 4 KiB made for the GETs in {t:.1f} s)")
-    modes = [("pinned", True), ("unpinned", False)] if ib.PIN else [("unpinned", False)]
-    for mode, pin in modes:
+    for mode, pin in pin_modes(args):
         if ib.PIN:
             os.sched_setaffinity(0, {1} if pin else {0, 1})
         where = "server processes on CPU 0, wrk on CPU 1" if pin else "no pinning, both cores"
@@ -734,7 +757,8 @@ def load_figures(
         print(f"\n{label} 4 KiB GET, {mode}: {args.objects} objects, cycled -- {where}")
         r = out[f"get {mode}"] = wrk(
             cloud, f"{label} GET {mode}", f"{cloud.account}/bench-get/",
-            prefix="get-", objects=args.objects, pin=pin, **common,
+            prefix="get-", objects=args.objects, pin=pin,
+            profile=tmp / f"get-{label.replace(' ', '-')}.pyspy" if profile and pin else None, **common,
         )  # fmt: skip
         ib.print_load(r, base)
     if ib.PIN:
@@ -748,6 +772,10 @@ def main() -> int:
     )
     ap.add_argument("--duration", type=float, default=10.0, help="seconds of each load run [10]")
     ap.add_argument("--connections", type=int, default=16, help="wrk connections [16]")
+    ap.add_argument(
+        "--workers", type=int, default=1,
+        help="processes serving the port ([server] workers); above 1, unpinned runs only [1]",
+    )  # fmt: skip
     ap.add_argument("--objects", type=int, default=1000, help="4 KiB objects for the GETs [1000]")
     ap.add_argument("--big", type=int, default=256, help="MiB of the big object [256]")
     ap.add_argument("--dd-size", type=int, default=1024, help="MiB of dd's write and read [1024]")
@@ -809,7 +837,7 @@ def main() -> int:
         f"load: wrk -t1 -c{args.connections} -d{args.duration:g}s, best of {args.repeat} run(s) each,"
         f" after a 2 s warm-up; pinned (server processes on CPU 0, wrk on CPU 1) and unpinned"
     )
-    print(f"stratus: {source}")
+    print(f"stratus: {source}; [server] workers = {args.workers}")
     print(f"work folder: {tmp}\n", flush=True)
 
     rows: list[tuple[str, str, str, bool | None, str]] = []
@@ -842,7 +870,7 @@ def main() -> int:
 
         # 2-3. one replica: 4 KiB PUT and GET ----------------------------------------------------------
         print("2-3. one replica (the all-in-one's in-process node, device sda): 4 KiB PUT and GET")
-        cloud = Cloud(tmp / "one", replicas=1)
+        cloud = Cloud(tmp / "one", replicas=1, workers=args.workers)
         cloud.start()
         if ib.PIN:
             os.sched_setaffinity(0, {1})
@@ -852,7 +880,7 @@ def main() -> int:
         # 4. big objects ----------------------------------------------------------------------------
         blocks = imb.data_blocks()
         cloud.put_container("bench-big")
-        for mode, pin in ([("pinned", True), ("unpinned", False)] if ib.PIN else [("unpinned", False)]):
+        for mode, pin in pin_modes(args):
             big[mode] = big_objects(cloud, "bench-big", blocks, args.big, args.repeat, pin, mode)
             where = "server on CPU 0, client on CPU 1" if pin else "no pinning"
             print(f"4. {args.big} MiB PUT, {mode} ({where}): streamed from a generator by httpx, chunked")
@@ -893,7 +921,7 @@ def main() -> int:
             else:
                 print("6. three replicas: three `stratus storage-node` processes (one device each, zones 1-3)"
                       " behind `stratus up` (nodes = http); CPU summed over the four processes")  # fmt: skip
-            cloud = Cloud(tmp / "three", replicas=3, nodes=args.nodes)
+            cloud = Cloud(tmp / "three", replicas=3, nodes=args.nodes, workers=args.workers)
             cloud.start()
             if ib.PIN:
                 os.sched_setaffinity(0, {1})
@@ -924,6 +952,8 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     # -- summary -----------------------------------------------------------------------------------------
+    w = f", {args.workers} workers" if args.workers > 1 else ""
+
     def lat(r: ib.LoadResult) -> str:
         return f"{r.rps:.0f}/s, {r.cpu_ms:.2f} ms CPU, p99 {r.p99_ms:.1f} ms [{noise(r.others)}]"
 
@@ -937,14 +967,14 @@ def main() -> int:
         if f"put {mode}" in loads:
             r = loads[f"put {mode}"]
             rows.append((
-                f"4 KiB PUT, 1 replica, {mode}", lat(r),
+                f"4 KiB PUT, 1 replica{w}, {mode}", lat(r),
                 f">= {TARGET_PUT_RPS:,.0f}/s, <= {TARGET_PUT_CPU_MS:g} ms CPU",
                 r.rps >= TARGET_PUT_RPS and r.cpu_ms <= TARGET_PUT_CPU_MS, SWIFT["put"],
             ))  # fmt: skip
         if f"get {mode}" in loads:
             r = loads[f"get {mode}"]
             rows.append((
-                f"4 KiB GET, 1 replica, {mode}", lat(r),
+                f"4 KiB GET, 1 replica{w}, {mode}", lat(r),
                 f">= {TARGET_GET_RPS:,.0f}/s, <= {TARGET_GET_CPU_MS:g} ms CPU",
                 r.rps >= TARGET_GET_RPS and r.cpu_ms <= TARGET_GET_CPU_MS, SWIFT["get"],
             ))  # fmt: skip

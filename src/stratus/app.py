@@ -38,10 +38,17 @@ log = logging.getLogger(__name__)
 
 
 class Cloud:
-    """The services of one process, their shared database and policy."""
+    """The services of one process, their shared database and policy.
 
-    def __init__(self, cfg: Config):
+    The primary (``stratus up``) also runs what must exist once: migrations,
+    bootstrap, the compute scheduler and agent, background workers.  An API
+    worker (``primary=False``, see ``stratus.workers``) serves requests only."""
+
+    def __init__(self, cfg: Config, *, primary: bool = True):
         self.cfg = cfg
+        self.primary = primary
+        self.workers: Any = None  # the primary's API worker processes
+        self._wake_receiver: Any = None
         self.db = Database(cfg.database_url, echo=cfg.database.echo)
         self.enforcer = Enforcer.from_file(
             {
@@ -86,7 +93,7 @@ class Cloud:
                 ip=oc.node_ip,
                 port=oc.node_port,
                 ring_dir=bootstrap.ring_dir(cfg),
-                worker_interval=oc.worker_interval,
+                worker_interval=oc.worker_interval if self.primary else None,
             )
             client = LocalNodeClient({(oc.node_ip, oc.node_port): self.storage_node})
         else:
@@ -105,16 +112,33 @@ class Cloud:
         return self.remote or self.identity
 
     async def start(self) -> None:
+        if not self.primary:
+            await self._start_api_worker()
+            return
         await self.db.migrate()
         await self.identity.start()
         if self.image is not None:
             await self.image.start()
         if self.compute is not None:
             await self._start_compute(self.compute)
+            if self.cfg.server.workers > 1:
+                from stratus.workers import WakeReceiver
+
+                self._wake_receiver = WakeReceiver(self.compute.wake)
         if self.storage_node is not None:
             await self.storage_node.start()
         if self.objectstore is not None:
             await self.objectstore.start()
+
+    async def _start_api_worker(self) -> None:
+        """Everything was set up by the primary: serve requests, and send
+        compute wake-ups to the primary's scheduler and agent."""
+        from stratus.workers import WakeSender, primary_pid
+
+        await self.identity.start(bootstrap_cloud=False)
+        pid = primary_pid()
+        if self.compute is not None and pid is not None:
+            self.compute.forward_wake = WakeSender(pid)
 
     async def _start_compute(self, compute: ComputeService) -> None:
         from stratus.compute.agent.runner import build_agent
@@ -158,6 +182,10 @@ class Cloud:
         task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
+        if self.workers is not None:
+            await self.workers.stop()
+        if self._wake_receiver is not None:
+            self._wake_receiver.close()
         for task in list(self._background):
             task.cancel()
         if self.compute is not None:

@@ -78,14 +78,19 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
 
     from stratus.app import Cloud
     from stratus.identity.service.bootstrap import CLOUD_NAME, CLOUDS_FILE
+    from stratus.workers import Workers, listen
 
     cloud = Cloud(cfg)
     clouds = (cfg.data_dir / CLOUDS_FILE).resolve()
+    sock = listen(cfg.server.host, cfg.server.port) if cfg.server.workers > 1 else None
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
             await super().startup(sockets)
             if self.started:
+                if sock is not None:  # the primary is ready: start the others
+                    cloud.workers = Workers(cfg.data_dir, sock, cfg.server.workers - 1)
+                    cloud.workers.start()
                 elapsed = time.monotonic() - STARTED
                 log.info("stratus %s ready at %s in %.2fs", __version__, cfg.public_url, elapsed)
                 print(
@@ -113,7 +118,7 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
     try:
-        server.run()
+        server.run(sockets=[sock] if sock is not None else None)
     except SystemExit as exc:
         if exc.code == 0 and server.started:
             log.info("stratus stopped")
@@ -124,6 +129,46 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
 
 def _exit_cleanly(signum: int, _frame: Any) -> None:
     sys.exit(0)
+
+
+@main.command("api-worker", hidden=True)
+@data_dir_option
+@click.option("--listen", "host", required=True, help="The primary's address.")
+@click.option("--port", type=int, required=True, help="The primary's port.")
+def api_worker(data_dir: Path, host: str, port: int) -> None:
+    """An extra process serving the APIs on the primary's socket
+    ([server] workers > 1); started by `stratus up`, not by hand."""
+    from stratus.workers import die_with_parent, listen, primary_pid
+
+    die_with_parent()
+    if primary_pid() is None:
+        raise click.UsageError("api-worker is started by `stratus up` ([server] workers)")
+    # The primary's address, also when it came from `stratus up --port`: the
+    # catalog and the services' calls to each other use it.
+    cfg = _load(data_dir, {"server": {"host": host, "port": port}})
+    _setup_logging(cfg.logging.level)
+
+    import uvicorn
+
+    from stratus.app import Cloud
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            Cloud(cfg, primary=False).asgi(),
+            loop="uvloop",
+            http="httptools",
+            lifespan="on",
+            access_log=cfg.logging.access_log,
+            log_level=cfg.logging.level.lower(),
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+    )
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+    server.run(sockets=[listen(host, port)])
+    if not server.started:
+        sys.exit(1)
 
 
 @main.command("compute-agent")

@@ -31,6 +31,9 @@ class ServerConfig(_Section):
     # The address clients reach; the catalog and clouds.yaml use it.
     # Empty means http://HOST:PORT (the machine's name when HOST is a wildcard).
     public_url: str = ""
+    # Processes serving the port: 1 (this process only), or more to use more
+    # cores (API workers; see docs/configuration.md).
+    workers: int = Field(1, ge=1, le=64)
 
 
 class DatabaseConfig(_Section):

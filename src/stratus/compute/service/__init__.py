@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from stratus.common.config import Config
 from stratus.common.db import Database
@@ -41,8 +42,14 @@ class ComputeService:
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Set in an API worker process: wake-ups go to the primary's scheduler
+        # and agents (stratus.workers).
+        self.forward_wake: Callable[[str | None], None] | None = None
 
     def wake(self, host: str | None) -> None:
+        if self.forward_wake is not None:  # an API worker: the primary acts
+            self.forward_wake(host)
+            return
         if host is None:
             self._schedule.set()
         else:

@@ -9,11 +9,15 @@ from typing import Any
 import httpx
 
 from stratus.common.context import RequestContext
+from stratus.common.errors import StratusError
 from stratus.compute.errors import BadRequest
 
 
-class ImageServiceUnavailable(Exception):
-    pass
+class ImageServiceUnavailable(StratusError):
+    """The image service did not answer: 503, as Nova answers, not a fault."""
+
+    status = 503
+    title = "Service Unavailable"
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,9 @@ class ImageClient:
                 headers={"X-Auth-Token": ctx.token or "", "X-Openstack-Request-Id": ctx.request_id},
             )
         except httpx.HTTPError as exc:
-            raise ImageServiceUnavailable(str(exc)) from exc
+            raise ImageServiceUnavailable(
+                f"The image service is unavailable ({type(exc).__name__}); try again later."
+            ) from exc
         if resp.status_code == 404:
             raise BadRequest(f"Image {image_id} could not be found.")
         if resp.status_code != 200:

@@ -124,7 +124,9 @@ class Objects:
         await self.container_info(account, container)
         stamp = Timestamp.now().internal
         # A new Content-Type must reach the listing: tell the nodes where it is.
-        targets = self.proxy.update_targets(account, container) if "content-type" in headers else None
+        targets = (
+            self.proxy.update_targets(account, container) if "content-type" in headers else None
+        )
         resp = await self.proxy.write(
             "POST",
             account,
