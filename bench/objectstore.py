@@ -163,13 +163,18 @@ class Cloud:
     """``stratus up`` with identity and the object store; with ``replicas`` 3,
     also three ``stratus storage-node`` processes it reaches over HTTP."""
 
-    def __init__(self, root: Path, replicas: int = 1, nodes: str = "local", workers: int = 1):
+    def __init__(
+        self, root: Path, replicas: int = 1, nodes: str = "local", workers: int = 1,
+        cpu_affinity: bool = False,
+    ):  # fmt: skip
         self.root = root
         self.replicas = replicas
         self.local = nodes == "local"
         root.mkdir(parents=True)
         env = dict(SERVICES_ENV)
         env["STRATUS_SERVER__WORKERS"] = str(workers)
+        env["STRATUS_SERVER__CPU_AFFINITY"] = "true" if cpu_affinity else "false"
+        self.cpu_affinity = cpu_affinity  # the servers pin themselves: leave them be
         self.workers: list[int] = []
         self.nodes: list[subprocess.Popen[bytes]] = []
         self.node_ports: list[int] = []
@@ -254,6 +259,8 @@ class Cloud:
         return sum(proc_kib(pid, "VmRSS") for pid in self.pids)
 
     def pin(self, cpus: set[int]) -> None:
+        if self.cpu_affinity:
+            return
         for pid in self.pids:
             set_affinity(pid, cpus)
 
@@ -776,6 +783,10 @@ def main() -> int:
         "--workers", type=int, default=1,
         help="processes serving the port ([server] workers); above 1, unpinned runs only [1]",
     )  # fmt: skip
+    ap.add_argument(
+        "--cpu-affinity", action="store_true",
+        help="[server] cpu_affinity: each server process on its own CPU (with --workers)",
+    )  # fmt: skip
     ap.add_argument("--objects", type=int, default=1000, help="4 KiB objects for the GETs [1000]")
     ap.add_argument("--big", type=int, default=256, help="MiB of the big object [256]")
     ap.add_argument("--dd-size", type=int, default=1024, help="MiB of dd's write and read [1024]")
@@ -837,7 +848,7 @@ def main() -> int:
         f"load: wrk -t1 -c{args.connections} -d{args.duration:g}s, best of {args.repeat} run(s) each,"
         f" after a 2 s warm-up; pinned (server processes on CPU 0, wrk on CPU 1) and unpinned"
     )
-    print(f"stratus: {source}; [server] workers = {args.workers}")
+    print(f"stratus: {source}; [server] workers = {args.workers}, cpu_affinity = {args.cpu_affinity}")
     print(f"work folder: {tmp}\n", flush=True)
 
     rows: list[tuple[str, str, str, bool | None, str]] = []
@@ -870,7 +881,9 @@ def main() -> int:
 
         # 2-3. one replica: 4 KiB PUT and GET ----------------------------------------------------------
         print("2-3. one replica (the all-in-one's in-process node, device sda): 4 KiB PUT and GET")
-        cloud = Cloud(tmp / "one", replicas=1, workers=args.workers)
+        cloud = Cloud(
+            tmp / "one", replicas=1, workers=args.workers, cpu_affinity=args.cpu_affinity
+        )
         cloud.start()
         if ib.PIN:
             os.sched_setaffinity(0, {1})
@@ -921,7 +934,10 @@ def main() -> int:
             else:
                 print("6. three replicas: three `stratus storage-node` processes (one device each, zones 1-3)"
                       " behind `stratus up` (nodes = http); CPU summed over the four processes")  # fmt: skip
-            cloud = Cloud(tmp / "three", replicas=3, nodes=args.nodes, workers=args.workers)
+            cloud = Cloud(
+                tmp / "three", replicas=3, nodes=args.nodes, workers=args.workers,
+                cpu_affinity=args.cpu_affinity,
+            )  # fmt: skip
             cloud.start()
             if ib.PIN:
                 os.sched_setaffinity(0, {1})

@@ -89,7 +89,12 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
             await super().startup(sockets)
             if self.started:
                 if sock is not None:  # the primary is ready: start the others
-                    cloud.workers = Workers(cfg.data_dir, sock, cfg.server.workers - 1)
+                    cloud.workers = Workers(
+                        cfg.data_dir,
+                        sock,
+                        cfg.server.workers - 1,
+                        cpu_affinity=cfg.server.cpu_affinity,
+                    )
                     cloud.workers.start()
                 elapsed = time.monotonic() - STARTED
                 log.info("stratus %s ready at %s in %.2fs", __version__, cfg.public_url, elapsed)
@@ -135,12 +140,15 @@ def _exit_cleanly(signum: int, _frame: Any) -> None:
 @data_dir_option
 @click.option("--listen", "host", required=True, help="The primary's address.")
 @click.option("--port", type=int, required=True, help="The primary's port.")
-def api_worker(data_dir: Path, host: str, port: int) -> None:
+@click.option("--cpu-index", type=int, default=None, help="Pin to this CPU (round robin).")
+def api_worker(data_dir: Path, host: str, port: int, cpu_index: int | None) -> None:
     """An extra process serving the APIs on the primary's socket
     ([server] workers > 1); started by `stratus up`, not by hand."""
-    from stratus.workers import die_with_parent, listen, primary_pid
+    from stratus.workers import die_with_parent, listen, pin_to_cpu, primary_pid
 
     die_with_parent()
+    if cpu_index is not None:
+        pin_to_cpu(cpu_index)
     if primary_pid() is None:
         raise click.UsageError("api-worker is started by `stratus up` ([server] workers)")
     # The primary's address, also when it came from `stratus up --port`: the

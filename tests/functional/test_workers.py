@@ -175,3 +175,23 @@ def test_the_workers_die_with_a_killed_primary(tmp_path: Path) -> None:
     while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(worker)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
+def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path) -> None:
+    server = start_server(
+        tmp_path / "pin", STRATUS_SERVER__WORKERS="2", STRATUS_SERVER__CPU_AFFINITY="true"
+    )
+    try:
+        (worker,) = wait_workers(server, 1)
+        deadline = time.monotonic() + 15
+        pins: list[set[int]] = []
+        while time.monotonic() < deadline:
+            pins = [os.sched_getaffinity(pid) for pid in (server.process.pid, worker)]
+            if all(len(p) == 1 for p in pins):
+                break
+            time.sleep(0.1)
+        assert all(len(p) == 1 for p in pins) and pins[0] != pins[1], pins
+        assert httpx.get(f"{server.url}/identity/v3").status_code == 200
+    finally:
+        assert server.stop() == 0

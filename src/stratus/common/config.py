@@ -34,6 +34,9 @@ class ServerConfig(_Section):
     # Processes serving the port: 1 (this process only), or more to use more
     # cores (API workers; see docs/configuration.md).
     workers: int = Field(1, ge=1, le=64)
+    # With several workers: pin process k (the primary is 0) to CPU k mod the
+    # CPUs this process may use, so that each keeps its threads on one core.
+    cpu_affinity: bool = False
 
 
 class DatabaseConfig(_Section):
