@@ -15,7 +15,9 @@ on 127.0.0.1 (file store, the default), then measures, on the same filesystem:
    without curl), once after the
    stored file was dropped from the page cache (from the disk) and once
    straight after (from the page cache);
-4. the object-store backend: not available yet.
+4. the same upload and downloads with the object-store backend
+   (``[image] store = "swift"``: the image as segments and a manifest in the
+   all-in-one's object store, one replica), on a second cloud.
 
 Throughput is in MB/s (10^6 bytes a second), as dd prints it.  The server is
 pinned to CPU 0 and this client to CPU 1.  CPU times come from /proc/PID/stat;
@@ -124,9 +126,47 @@ def measure_dd(work: Path, mib: int) -> DdResult:
 # -- the cloud -------------------------------------------------------------------------------
 
 
+SWIFT_ENV = {
+    "STRATUS_IMAGE__STORE": "swift",
+    "STRATUS_SERVICES__ENABLED": '["identity", "image", "object-store"]',
+}
+
+
+def transfers(
+    cloud: Cloud, blocks: list[bytes], mib: int, repeat: int, want_md5: str
+) -> tuple[Transfer, Transfer, Transfer]:
+    """Upload, download from the disk, download from the page cache: the best
+    of ``repeat`` each, every image checked (active, size, md5) and deleted."""
+    size = mib * MIB
+    ups: list[Transfer] = []
+    colds: list[Transfer] = []
+    warms: list[Transfer] = []
+    for i in range(max(1, repeat)):
+        image_id = cloud.create(f"bench-{i}")
+        ups.append(measure(cloud, "upload", size, lambda i=image_id: upload(cloud, i, blocks, mib)))
+        record = cloud.show(image_id)
+        if record.get("status") != "active" or record.get("size") != size:
+            fail(f"image {image_id}: status {record.get('status')}, size {record.get('size')}")
+        if record.get("checksum") not in (None, want_md5):
+            fail(f"image {image_id}: checksum {record.get('checksum')} is not {want_md5}")
+        drop_stored(cloud.server.data_dir)
+        colds.append(measure(cloud, "download (disk)", size, lambda i=image_id: download(cloud, i, size)))
+        warms.append(measure(cloud, "download (page cache)", size, lambda i=image_id: download(cloud, i, size)))
+        cloud.delete(image_id)
+    return best(ups), best(colds), best(warms)
+
+
+def drop_stored(data_dir: Path) -> None:
+    """Drop the stored image from the page cache: the file store's file, or
+    the object store's segment files (every file of at least 1 MiB)."""
+    for path in data_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size >= MIB and path.suffix != ".db":
+            drop_file_cache(path)
+
+
 class Cloud:
-    def __init__(self, data_dir: Path, cpu: int | None):
-        self.server = ib.Server(data_dir, cpu=cpu)
+    def __init__(self, data_dir: Path, cpu: int | None, env: dict[str, str] | None = None):
+        self.server = ib.Server(data_dir, cpu=cpu, env=env)
         self.url = ""
         self.token = ""
         self.http = httpx.Client(timeout=httpx.Timeout(60.0, read=600.0, write=600.0))
@@ -473,25 +513,7 @@ def main() -> int:
             md5.update(chunk)
         want_md5 = md5.hexdigest()
 
-        ups: list[Transfer] = []
-        colds: list[Transfer] = []
-        warms: list[Transfer] = []
-        for i in range(max(1, args.repeat)):
-            image_id = cloud.create(f"bench-{i}")
-            ups.append(measure(cloud, "upload", size, lambda i=image_id: upload(cloud, i, blocks, mib)))
-            record = cloud.show(image_id)
-            if record.get("status") != "active" or record.get("size") != size:
-                fail(f"image {image_id}: status {record.get('status')}, size {record.get('size')}")
-            if record.get("checksum") not in (None, want_md5):
-                fail(f"image {image_id}: checksum {record.get('checksum')} is not {want_md5}")
-            stored = cloud.server.data_dir / "images" / image_id
-            if stored.exists():
-                drop_file_cache(stored)
-            colds.append(measure(cloud, "download (disk)", size, lambda i=image_id: download(cloud, i, size)))
-            warms.append(measure(cloud, "download (page cache)", size, lambda i=image_id: download(cloud, i, size)))
-            cloud.delete(image_id)
-
-        up, cold, warm = best(ups), best(colds), best(warms)
+        up, cold, warm = transfers(cloud, blocks, mib, args.repeat, want_md5)
         print(f"2. upload: PUT /v2/images/{{id}}/file, {mib} MiB streamed (chunked), file store")
         print_transfer(up, write.write, "write")
         print()
@@ -501,12 +523,27 @@ def main() -> int:
         print("  from the page cache (straight after):")
         print_transfer(warm, read.read, "read")
         print()
-        print("4. object-store backend: not available yet\n", flush=True)
-
         if args.profile:
-            print("profile of one more upload (py-spy, all threads of the server):")
+            print("profile of one more upload to the file store (py-spy, all threads of the server):")
             print("  " + profile_upload(cloud, blocks, mib, tmp / "upload.pyspy").replace("\n", "\n  "))
             print(flush=True)
+        cloud.stop()
+        cloud = None
+        print(flush=True)
+
+        # 4. the object-store backend ---------------------------------------------------------
+        cloud = Cloud(tmp / "swift", cpu=0 if ib.PIN else None, env=SWIFT_ENV)
+        cloud.start()
+        sup, scold, swarm = transfers(cloud, blocks, mib, args.repeat, want_md5)
+        print(f"4. object-store backend ([image] store = swift; segments + manifest, one replica), {mib} MiB")
+        print("  upload:")
+        print_transfer(sup, write.write, "write")
+        print("  download from the disk (the segments dropped from the page cache first):")
+        print_transfer(scold, read.read, "read")
+        print("  download from the page cache (straight after):")
+        print_transfer(swarm, read.read, "read")
+        print(flush=True)
+
 
         share = up.mbps / write.write
         growth = up.rss_peak_mib - up.rss_start_mib
@@ -537,7 +574,24 @@ def main() -> int:
                 "-",
                 None,
             ),
-            ("upload/download, object store", "not available yet", "-", None),
+            (
+                f"upload {mib} MiB, object store",
+                f"{sup.mbps:.0f} MB/s ({sup.mbps / write.write:.0%} of dd), {sup.server_cpu_per_gib:.2f} s CPU/GiB",
+                "-",
+                None,
+            ),
+            (
+                f"download {mib} MiB, object store, from disk",
+                f"{scold.mbps:.0f} MB/s, {scold.server_cpu_per_gib:.2f} s CPU/GiB",
+                "-",
+                None,
+            ),
+            (
+                f"download {mib} MiB, object store, page cache",
+                f"{swarm.mbps:.0f} MB/s, {swarm.server_cpu_per_gib:.2f} s CPU/GiB",
+                "-",
+                None,
+            ),
         ]
     except Exception as exc:  # report, clean up, exit 1 below
         fail(f"{type(exc).__name__}: {exc}")

@@ -128,6 +128,7 @@ def test_capabilities() -> None:
         Capability.PAUSE,
         Capability.SUSPEND,
         Capability.CONSOLE_LOG,
+        Capability.SNAPSHOT,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):
