@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -23,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 
-from stratus.compute.drivers.base import Capability, GuestSpec, Power
+from stratus.compute.drivers.base import Capability, GuestSpec, PortForward, Power
 from tests.e2e import libvirtd
 
 pytestmark = pytest.mark.skipif(
@@ -41,6 +43,9 @@ n=$(cat /mnt/disk/boots 2>/dev/null || echo 0)
 n=$((n + 1))
 echo $n > /mnt/disk/boots
 sync
+mkdir -p /www
+echo "hello from boot $n" > /www/index.html
+httpd -p 8080 -h /www
 echo "e2e: boot $n"
 (while :; do echo "e2e: uptime $(cut -d' ' -f1 /proc/uptime)"; sleep 1; done) >/dev/ttyS0 2>&1 &
 """
@@ -60,6 +65,12 @@ def digest(path: Path) -> str:
 
 def uptimes(text: str) -> list[float]:
     return [float(v) for v in re.findall(r"e2e: uptime ([0-9.]+)", text)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def qemu_pids(uuid: str) -> list[int]:
@@ -117,6 +128,7 @@ async def guest(system_libvirt: None, workdir: Path) -> AsyncIterator[Guest]:
         base_format="qcow2",
         directory=directory,
         config_drive=drive,
+        forwards=(PortForward(host_port=free_port(), guest_port=8080),),
     )
     driver = LibvirtDriver(workdir / "instances", hostname="e2e-host", uri=libvirtd.URI)
     state = Guest(driver, spec, digest(base), {})
@@ -175,6 +187,21 @@ async def test_spawn_defines_a_tcg_domain_and_boots(guest: Guest) -> None:
     )
     again = await guest.driver.spawn(guest.spec)
     assert again.power == Power.RUNNING and qemu_pids(guest.spec.uuid) == [status.pid]
+
+
+async def test_port_forward_reaches_the_guest(guest: Guest) -> None:
+    url = f"http://127.0.0.1:{guest.spec.forwards[0].host_port}/"
+    async with httpx.AsyncClient(timeout=5) as client:
+        for _ in range(100):
+            try:
+                response = await client.get(url)
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.2)
+        else:
+            pytest.fail("the forwarded port never answered")
+    assert response.status_code == 200
+    assert "hello from boot 1" in response.text
 
 
 async def test_a_new_driver_adopts_the_guest(guest: Guest) -> None:

@@ -133,7 +133,7 @@ def test_port_forwards_go_to_qemu_user_networking(tmp_path: Path) -> None:
     args = [a.get("value") for a in root.findall(f"{{{QEMU_NS}}}commandline/{{{QEMU_NS}}}arg")]
     assert args[0] == "-netdev"
     assert "hostfwd=tcp:127.0.0.1:2222-:22" in str(args[1])
-    assert args[2:] == ["-device", f"virtio-net-pci,netdev=stratus-net0,mac={GUEST_MAC}"]
+    assert args[2:] == ["-device", f"virtio-net-pci,netdev=stratus-net0,mac={GUEST_MAC},addr=0x10"]
     assert root.find("seclabel") is None  # not asked to: a session or remote URI
 
 

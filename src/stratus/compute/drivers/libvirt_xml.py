@@ -24,6 +24,8 @@ METADATA_KEY = "stratus"
 QEMU_NS = "http://libvirt.org/schemas/domain/qemu/1.0"
 # The MAC the config drive's network_data names for eth0.
 GUEST_MAC = "52:54:00:12:34:56"
+# The PCI slot of the user-mode NIC given to QEMU directly (with port forwards).
+NIC_SLOT = "0x10"
 
 ET.register_namespace("qemu", QEMU_NS)
 ET.register_namespace(METADATA_KEY, METADATA_NS)
@@ -230,8 +232,11 @@ def _network(root: ET.Element, devices: ET.Element, spec: GuestSpec, virt: VirtT
     netdev = "user,id=stratus-net0"
     for fwd in spec.forwards:
         netdev += f",hostfwd=tcp:{fwd.host_address}:{fwd.host_port}-:{fwd.guest_port}"
+    # QEMU sees these arguments before libvirt's own devices, which libvirt
+    # places from PCI slot 2 upwards: the NIC takes a slot of its own.
     commandline = _sub(root, f"{{{QEMU_NS}}}commandline")
-    args = ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=stratus-net0,mac={GUEST_MAC}"]
+    device = f"virtio-net-pci,netdev=stratus-net0,mac={GUEST_MAC},addr={NIC_SLOT}"
+    args = ["-netdev", netdev, "-device", device]
     for value in args:
         _sub(commandline, f"{{{QEMU_NS}}}arg", value=value)
 
