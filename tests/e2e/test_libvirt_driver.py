@@ -228,6 +228,31 @@ async def test_pause_and_unpause(guest: Guest) -> None:
     assert (await driver.status(uuid)).power == Power.RUNNING
 
 
+async def test_suspend_and_resume_keep_the_guest_clock(guest: Guest) -> None:
+    driver, uuid = guest.driver, guest.spec.uuid
+    while len(uptimes(await console(guest))) < 3:
+        await asyncio.sleep(0.3)
+    started = time.monotonic()
+    await driver.suspend(uuid)  # libvirt's managed save
+    guest.timings["suspend"] = time.monotonic() - started
+    before = uptimes(await console(guest))[-1]
+    assert not qemu_pids(uuid)
+    status = await driver.status(uuid)
+    assert status.power == Power.SUSPENDED and status.pid is None
+    seen = len(await console(guest))
+
+    started = time.monotonic()
+    status = await driver.resume(guest.spec)
+    guest.timings["resume"] = time.monotonic() - started
+    assert status.power == Power.RUNNING and qemu_pids(uuid) == [status.pid]
+    while not uptimes((await console(guest))[seen:]):
+        assert time.monotonic() - started < 60, "no uptime line after resume"
+        await asyncio.sleep(0.3)
+    after = (await console(guest))[seen:]
+    assert READY not in after  # resumed, not rebooted
+    assert uptimes(after)[0] >= before  # the clock went on
+
+
 async def test_live_snapshot_is_standalone_and_holds_the_guests_data(
     guest: Guest, workdir: Path
 ) -> None:
