@@ -87,14 +87,16 @@ def cloud() -> Iterator[LibvirtCloud]:
         pytest.skip(f"libvirt is unavailable: {exc}")
     if shutil.which("virsh") is None:
         pytest.skip("needs virsh (libvirt-clients)")
-    c = LibvirtCloud()
-    yield c
-    for folder in c.instances.iterdir() if c.instances.exists() else []:
-        virsh("destroy", folder.name)
-        virsh("undefine", "--managed-save", folder.name)
-    c.server.stop()
-    shutil.rmtree(c.dir, ignore_errors=True)
-    libvirtd.stop_started()
+    try:
+        c = LibvirtCloud()
+        yield c
+        for folder in c.instances.iterdir() if c.instances.exists() else []:
+            virsh("destroy", folder.name)
+            virsh("undefine", "--managed-save", folder.name)
+        c.server.stop()
+        shutil.rmtree(c.dir, ignore_errors=True)
+    finally:
+        libvirtd.stop_started()
 
 
 @pytest.fixture(scope="module")
