@@ -326,3 +326,59 @@ async def test_console_output_tails_the_serial_log(driver: LibvirtDriver, tmp_pa
     assert await driver.console_output("u", directory, None) == "one\ntwo\nthree\n"
     assert await driver.console_output("u", directory, 2) == "two\nthree\n"
     assert await driver.console_output("u", tmp_path / "none", 5) == ""
+
+
+class HostWithout:
+    """A stand-in connection to a QEMU host whose libvirt has no backup jobs
+    (or cannot run the asked virt type at all)."""
+
+    def __init__(self, domcaps: str | None) -> None:
+        self.domcaps = domcaps
+
+    def isAlive(self) -> bool:  # noqa: N802 (libvirt's name)
+        return True
+
+    def getDomainCapabilities(self, *args: object) -> str:  # noqa: N802
+        if self.domcaps is None:
+            raise libvirt.libvirtError(
+                "invalid argument: KVM is not supported by '/usr/bin/qemu-system-x86_64' on this host"
+            )
+        return self.domcaps
+
+    def getInfo(self) -> list[object]:  # noqa: N802
+        return ["x86_64", 2048, 2, 0, 1, 1, 2, 1]
+
+    def getVersion(self) -> int:  # noqa: N802
+        return 7002022
+
+
+async def test_snapshot_is_not_declared_without_backup_jobs(tmp_path: Path) -> None:
+    driver = LibvirtDriver(tmp_path, hostname="h", uri="qemu:///system")
+    driver._conn = HostWithout(
+        "<domainCapabilities><features><backup supported='no'/></features></domainCapabilities>"
+    )
+    info = await driver.host_info()
+    assert (info.hypervisor_type, info.accelerator, info.hypervisor_version) == (
+        "QEMU",
+        "tcg",
+        7002022,
+    )
+    assert Capability.SNAPSHOT not in driver.capabilities
+    assert Capability.PAUSE in driver.capabilities
+
+    able = LibvirtDriver(tmp_path, hostname="h", uri="qemu:///system")
+    able._conn = HostWithout(
+        "<domainCapabilities><features><backup supported='yes'/></features></domainCapabilities>"
+    )
+    await able.host_info()
+    assert Capability.SNAPSHOT in able.capabilities
+
+
+async def test_a_virt_type_the_host_cannot_run_is_a_clear_error(tmp_path: Path) -> None:
+    driver = LibvirtDriver(tmp_path, hostname="h", uri="qemu:///system", virt_type="kvm")
+    driver._conn = HostWithout(None)
+    with pytest.raises(
+        DriverError,
+        match="reading the host's capabilities for kvm domains failed: .*KVM is not supported",
+    ):
+        await driver.host_info()

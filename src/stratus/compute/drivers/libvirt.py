@@ -26,6 +26,7 @@ import contextlib
 import logging
 import shutil
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -150,6 +151,7 @@ class LibvirtDriver:
 
     async def host_info(self) -> HostInfo:
         conn = await self.connection()
+        await self._check_domain_capabilities(conn)
         info = await self._call("reading the host's resources", conn.getInfo)
         version = await self._call("reading the hypervisor version", conn.getVersion)
         self.instances_root.mkdir(parents=True, exist_ok=True)
@@ -164,6 +166,29 @@ class LibvirtDriver:
             hypervisor_version=int(version),
             accelerator=accelerator,
         )
+
+    async def _check_domain_capabilities(self, conn: Any) -> None:
+        """Ask a QEMU host what it can run: a virt type it cannot run is a
+        clear error at start, and without backup jobs the driver does not
+        declare snapshots."""
+        if self.virt.name not in ("qemu", "kvm"):
+            return
+        xml = await self._call(
+            f"reading the host's capabilities for {self.virt.name} domains",
+            conn.getDomainCapabilities,
+            None,
+            None,
+            None,
+            self.virt.name,
+            0,
+        )
+        if not backup_supported(xml) and Capability.SNAPSHOT in self.capabilities:
+            log.warning(
+                "libvirt: %s has no backup jobs for %s domains: snapshots are not offered",
+                self.uri,
+                self.virt.name,
+            )
+            self.capabilities = self.capabilities - {Capability.SNAPSHOT}
 
     # -- inventory --------------------------------------------------------------
 
@@ -459,6 +484,16 @@ def power_from_state(state: int, saved: bool = False) -> Power:
     if state == libvirt.VIR_DOMAIN_PMSUSPENDED:
         return Power.SUSPENDED
     return Power.NOSTATE
+
+
+def backup_supported(domain_capabilities: str) -> bool:
+    """Whether domain capabilities XML says backup jobs work."""
+    try:
+        root = ET.fromstring(domain_capabilities)
+    except ET.ParseError:
+        return False
+    backup = root.find("features/backup")
+    return backup is not None and backup.get("supported") == "yes"
 
 
 def backup_xml(target: Path) -> str:
