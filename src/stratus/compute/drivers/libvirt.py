@@ -118,7 +118,15 @@ class LibvirtDriver:
                     return self._conn
                 log.warning("libvirt: the connection to %s was lost: reconnecting", self.uri)
                 self._conn = None
-            self._conn = await self._call(f"connecting to {self.uri}", libvirt.open, self.uri)
+            try:
+                self._conn = await asyncio.to_thread(libvirt.open, self.uri)
+            except libvirt.libvirtError as exc:
+                hint = ""
+                if self.uri.startswith("qemu:///"):
+                    hint = " (is libvirtd running? scripts/libvirtd.sh starts it without systemd)"
+                raise DriverError(
+                    f"libvirt: cannot connect to {self.uri}: {message(exc)}{hint}"
+                ) from exc
             log.info("libvirt: connected to %s (%s guests)", self.uri, self.virt.label)
             return self._conn
 
