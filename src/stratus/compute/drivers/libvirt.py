@@ -309,7 +309,10 @@ class LibvirtDriver:
                     await self._call(f"shutting down guest {uuid}", dom.shutdown)
                     clean = await wait_inactive(dom, timeout)
             if not clean:
-                log.info("guest %s ignored ACPI shutdown for %g s: powering off", uuid, timeout)
+                if state == libvirt.VIR_DOMAIN_RUNNING:
+                    log.info("guest %s ignored ACPI shutdown for %g s: powering off", uuid, timeout)
+                else:
+                    log.info("guest %s is not running (state %s): powering off", uuid, state)
                 await self._power_off(dom, uuid)
 
     async def _power_off(self, dom: Any, uuid: str) -> None:
