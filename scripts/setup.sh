@@ -3,7 +3,8 @@
 # Debian packages, then a virtual environment in .venv with Stratus and the
 # OpenStack clients (openstack, openstacksdk) in it.
 #   scripts/setup.sh          what running the cloud needs
-#   scripts/setup.sh test     also what the test suite needs (PostgreSQL, the OpenStack clients)
+#   scripts/setup.sh libvirt  also the libvirt driver: libvirt's daemons and libvirt-python
+#   scripts/setup.sh test     also what the test suite needs (PostgreSQL, libvirt, the OpenStack clients)
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,9 +15,17 @@ mode=${1:-run}
 # linux-image-amd64: the built-in tiny guest image is made from them.
 packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
           busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64)
-if [ "$mode" = test ]; then
-    packages+=(postgresql)
-fi
+# The libvirt driver: libvirt's daemons and QEMU driver, and what building
+# libvirt-python needs (libvirt-dev, pkg-config; gcc is above).  Without
+# systemd, start them by hand as root: `virtlogd -d && libvirtd -d`.
+libvirt_packages=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qemu
+                  libvirt-dev pkg-config)
+case "$mode" in
+    run) ;;
+    libvirt) packages+=("${libvirt_packages[@]}") ;;
+    test) packages+=(postgresql "${libvirt_packages[@]}") ;;
+    *) echo "usage: scripts/setup.sh [run|libvirt|test]" >&2; exit 2 ;;
+esac
 
 missing=()
 for pkg in "${packages[@]}"; do
@@ -41,6 +50,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 extras="[clients]"
+[ "$mode" = libvirt ] && extras="[clients,libvirt]"
 [ "$mode" = test ] && extras="[test]"
 # Reinstall only when the dependencies changed.
 stamp=".venv/.stratus-installed$extras"

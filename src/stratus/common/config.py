@@ -93,8 +93,14 @@ class ImageConfig(_Section):
 
 
 class ComputeConfig(_Section):
-    # "qemu" (the default) or "fake" (tests only: no real guests).
-    driver: Literal["qemu", "fake"] = "qemu"
+    # "qemu" (the default), "libvirt" or "fake" (tests only: no real guests).
+    driver: Literal["qemu", "libvirt", "fake"] = "qemu"
+    # The libvirt driver's connection URI, and the domain type of its guests
+    # ("" : the URI's own: qemu:// gives "qemu", i.e. TCG; set "kvm" for KVM).
+    libvirt_uri: str = "qemu:///system"
+    libvirt_virt_type: Literal["", "qemu", "kvm", "xen", "lxc", "vmware", "hyperv", "test"] = ""
+    # Tests only: the capabilities the fake driver declares (None: all of them).
+    fake_capabilities: list[str] | None = None
     # The all-in-one's compute host name; empty means the machine's name.
     host: str = ""
     # Folder of instance disks and the image cache (relative: in the data folder).
@@ -315,8 +321,16 @@ web_download_allowed_hosts = []
 import_convert_to = ""
 
 [compute]
-# Hypervisor driver: "qemu" (QEMU through QMP, no daemon).  "fake" is for tests only.
+# Hypervisor driver: "qemu" (QEMU through QMP, no daemon) or "libvirt"
+# (libvirt-python: pip install 'stratus[libvirt]').  "fake" is for tests only.
 driver = "qemu"
+# The libvirt driver's connection URI: qemu:///system, xen:///system,
+# lxc:///system, esx://HOST, hyperv://HOST, ...
+libvirt_uri = "qemu:///system"
+# Domain type of the libvirt driver's guests: "" means the URI's own
+# ("qemu" for qemu:// URIs, software emulation); "kvm", "xen", "lxc",
+# "vmware" or "hyperv" to choose.
+libvirt_virt_type = ""
 # This machine's compute host name; empty means the machine's name.
 host = ""
 # Folder of instance disks and the image cache, relative to the data folder.

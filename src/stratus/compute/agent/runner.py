@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 
-from stratus.common.config import Config
+from stratus.common.config import Config, ConfigError
 from stratus.common.db import Database
 from stratus.common.service_auth import service_session
 from stratus.compute.agent.agent import ComputeAgent
@@ -23,9 +23,27 @@ def host_name(cfg: Config) -> str:
 def make_driver(cfg: Config, host: str) -> Driver:
     root = cfg.data_path(cfg.compute.instances_dir) / host / "instances"
     if cfg.compute.driver == "fake":
+        from stratus.compute.drivers.base import Capability
         from stratus.compute.drivers.fake import FakeDriver
 
-        return FakeDriver(host)
+        wanted = cfg.compute.fake_capabilities
+        known = {c.value for c in Capability}
+        if wanted is not None and not set(wanted) <= known:
+            raise ConfigError(
+                f"compute.fake_capabilities: unknown {sorted(set(wanted) - known)}; "
+                f"known: {sorted(known)}"
+            )
+        caps = None if wanted is None else frozenset(Capability(c) for c in wanted)
+        return FakeDriver(host, capabilities=caps)
+    if cfg.compute.driver == "libvirt":
+        from stratus.compute.drivers.libvirt import LibvirtDriver
+
+        return LibvirtDriver(
+            root,
+            hostname=host,
+            uri=cfg.compute.libvirt_uri,
+            virt_type=cfg.compute.libvirt_virt_type,
+        )
     from stratus.compute.drivers.qemu import QemuDriver
 
     return QemuDriver(root, hostname=host, accel=cfg.compute.accel)

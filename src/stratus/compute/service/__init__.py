@@ -10,6 +10,7 @@ from collections.abc import Callable
 from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.compute import models as m
+from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import Conflict
 from stratus.compute.service.actions import Actions
 from stratus.compute.service.flavors import Flavors
@@ -88,4 +89,6 @@ class ComputeService:
             raise Conflict(
                 f"The console of instance {server.id} is not reachable from this API process."
             )
+        async with self.db.session() as s:
+            await Servers.check_capability(s, server, Capability.CONSOLE_LOG, "os-getConsoleOutput")
         return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,586 @@
+"""The libvirt driver: guests are persistent libvirt domains, one driver for
+every hypervisor libvirt speaks to (QEMU/KVM, Xen, LXC, ESX, Hyper-V), chosen
+by the connection URI (``[compute] libvirt_uri``) and the virt type.
+
+Each guest keeps its files in its own folder, as with the QEMU driver:
+
+    disk.qcow2    copy-on-write overlay of the shared, read-only base image
+    console.log   the serial console (a file chardev), appended across boots
+    domain.xml    the definition last given to libvirt, for debugging
+
+The domain is named ``stratus-<uuid>``, has the server's uuid and carries a
+Stratus metadata element naming its folder, so a restarted agent adopts its
+guests by listing domains.  Guests run as the agent's own user with
+relabelling off: libvirt never chowns the guest's files or the cached base.
+Snapshots never use block-commit (which can write into the shared base): a
+running guest is copied by a libvirt push backup job, a stopped one by
+``qemu-img convert``.
+
+libvirt-python is blocking; every call runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from xml.sax.saxutils import quoteattr
+
+from stratus.compute.drivers.base import (
+    Capability,
+    DriverError,
+    GuestSpec,
+    GuestStatus,
+    HostInfo,
+    Power,
+)
+from stratus.compute.drivers.libvirt_xml import (
+    METADATA_NS,
+    NAME_PREFIX,
+    VirtType,
+    XMLError,
+    current_identity,
+    disk_path,
+    domain_xml,
+    metadata_directory,
+    virt_type_for,
+)
+
+try:
+    import libvirt
+except ImportError:  # an optional extra: make_driver explains what is missing
+    libvirt = None
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_SNAPSHOT_TIMEOUT = 600.0
+_DESTROY_TIMEOUT = 30.0
+
+
+def _quiet(_ctx: object, _err: object) -> None:
+    """libvirt prints every error on stderr by default; they are raised too."""
+
+
+class LibvirtDriver:
+    name = "libvirt"
+
+    def __init__(
+        self,
+        instances_root: Path,
+        *,
+        hostname: str,
+        uri: str = "qemu:///system",
+        virt_type: str = "",
+        qemu_img: str = "qemu-img",
+    ) -> None:
+        if libvirt is None:
+            raise DriverError(
+                "the libvirt driver needs libvirt-python: pip install 'stratus[libvirt]' "
+                "(it builds against libvirt-dev, pkg-config and gcc)"
+            )
+        try:
+            self.virt: VirtType = virt_type_for(uri, virt_type)
+        except XMLError as exc:
+            raise DriverError(str(exc)) from exc
+        self.instances_root = Path(instances_root)
+        self.hostname = hostname
+        self.uri = uri
+        self.qemu_img = qemu_img
+        self.capabilities: frozenset[Capability] = self.virt.capabilities
+        self._conn: Any = None
+        self._conn_lock = asyncio.Lock()
+        self._locks: dict[str, asyncio.Lock] = {}
+        libvirt.registerErrorHandler(_quiet, None)
+
+    # -- connection -----------------------------------------------------------
+
+    async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking libvirt call in a thread; its errors become
+        DriverErrors that say what was being done."""
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except libvirt.libvirtError as exc:
+            raise DriverError(f"libvirt ({self.uri}): {what} failed: {message(exc)}") from exc
+
+    async def connection(self) -> Any:
+        async with self._conn_lock:
+            if self._conn is not None:
+                alive = await asyncio.to_thread(_alive, self._conn)
+                if alive:
+                    return self._conn
+                log.warning("libvirt: the connection to %s was lost: reconnecting", self.uri)
+                self._conn = None
+            try:
+                self._conn = await asyncio.to_thread(libvirt.open, self.uri)
+            except libvirt.libvirtError as exc:
+                hint = ""
+                if self.uri.startswith("qemu:///"):
+                    hint = " (is libvirtd running? scripts/libvirtd.sh starts it without systemd)"
+                raise DriverError(
+                    f"libvirt: cannot connect to {self.uri}: {message(exc)}{hint}"
+                ) from exc
+            log.info("libvirt: connected to %s (%s guests)", self.uri, self.virt.label)
+            return self._conn
+
+    async def close(self) -> None:
+        async with self._conn_lock:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(self._conn.close)
+                self._conn = None
+
+    async def _domain(self, uuid: str) -> Any | None:
+        conn = await self.connection()
+        try:
+            return await asyncio.to_thread(conn.lookupByUUIDString, uuid)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise DriverError(f"libvirt: cannot look up guest {uuid}: {message(exc)}") from exc
+
+    async def _require(self, uuid: str) -> Any:
+        dom = await self._domain(uuid)
+        if dom is None:
+            raise DriverError(f"guest {uuid} is not defined in libvirt on this host")
+        return dom
+
+    def _lock(self, uuid: str) -> asyncio.Lock:
+        return self._locks.setdefault(uuid, asyncio.Lock())
+
+    # -- host -------------------------------------------------------------------
+
+    async def host_info(self) -> HostInfo:
+        conn = await self.connection()
+        await self._check_domain_capabilities(conn)
+        info = await self._call("reading the host's resources", conn.getInfo)
+        version = await self._call("reading the hypervisor version", conn.getVersion)
+        self.instances_root.mkdir(parents=True, exist_ok=True)
+        disk = await asyncio.to_thread(shutil.disk_usage, self.instances_root)
+        accelerator = {"kvm": "kvm", "qemu": "tcg"}.get(self.virt.name, self.virt.name)
+        return HostInfo(
+            hostname=self.hostname,
+            vcpus=int(info[2]),
+            memory_mb=int(info[1]),
+            disk_gb=disk.total // 2**30,
+            hypervisor_type=self.virt.hypervisor_type,
+            hypervisor_version=int(version),
+            accelerator=accelerator,
+        )
+
+    async def _check_domain_capabilities(self, conn: Any) -> None:
+        """Ask a QEMU host what it can run: a virt type it cannot run is a
+        clear error at start, and without backup jobs the driver does not
+        declare snapshots."""
+        if self.virt.name not in ("qemu", "kvm"):
+            return
+        xml = await self._call(
+            f"reading the host's capabilities for {self.virt.name} domains",
+            conn.getDomainCapabilities,
+            None,
+            None,
+            None,
+            self.virt.name,
+            0,
+        )
+        if not backup_supported(xml) and Capability.SNAPSHOT in self.capabilities:
+            log.warning(
+                "libvirt: %s has no backup jobs for %s domains: snapshots are not offered",
+                self.uri,
+                self.virt.name,
+            )
+            self.capabilities = self.capabilities - {Capability.SNAPSHOT}
+
+    # -- inventory --------------------------------------------------------------
+
+    async def guests(self) -> list[GuestStatus]:
+        conn = await self.connection()
+        domains = await self._call("listing domains", conn.listAllDomains, 0)
+        found = []
+        for dom in domains:
+            if not dom.name().startswith(NAME_PREFIX) or await self._owned(dom) is None:
+                continue
+            found.append(await self._status(dom))
+        return found
+
+    async def _owned(self, dom: Any) -> Path | None:
+        """The folder of a domain Stratus defined (its metadata element)."""
+        try:
+            xml = await asyncio.to_thread(
+                dom.metadata, libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0
+            )
+        except libvirt.libvirtError:
+            return None
+        return metadata_directory(xml)
+
+    async def status(self, uuid: str) -> GuestStatus:
+        dom = await self._domain(uuid)
+        if dom is None:
+            return GuestStatus(uuid, Power.NOSTATE)
+        return await self._status(dom)
+
+    async def _status(self, dom: Any) -> GuestStatus:
+        uuid = dom.UUIDString()
+        try:
+            state, _reason = await asyncio.to_thread(dom.state, 0)
+            saved = False
+            if state == libvirt.VIR_DOMAIN_SHUTOFF:
+                saved = bool(await asyncio.to_thread(dom.hasManagedSaveImage, 0))
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return GuestStatus(uuid, Power.NOSTATE)
+            raise DriverError(f"libvirt: cannot read guest {uuid}'s state: {message(exc)}") from exc
+        power = power_from_state(int(state), saved)
+        pid = self._pid(dom.name()) if power in (Power.RUNNING, Power.PAUSED) else None
+        return GuestStatus(uuid, power, pid)
+
+    def _pid(self, name: str) -> int | None:
+        """The QEMU process of a local qemu:///system domain (libvirt's pidfile)."""
+        if self.virt.name not in ("qemu", "kvm"):
+            return None
+        with contextlib.suppress(OSError, ValueError):
+            return int(Path(f"/run/libvirt/qemu/{name}.pid").read_text().strip())
+        return None
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    async def spawn(self, spec: GuestSpec) -> GuestStatus:
+        await self._prepare(spec)
+        if not disk_path(spec.directory).exists():
+            await self._create_overlay(spec)
+        return await self.start(spec)
+
+    async def start(self, spec: GuestSpec) -> GuestStatus:
+        """Define (or redefine) the domain from the spec and start it; a
+        domain with a managed save image is restored from it instead."""
+        await self._prepare(spec)
+        if not disk_path(spec.directory).exists():
+            raise DriverError(f"guest {spec.uuid} has no disk on this host")
+        async with self._lock(spec.uuid):
+            dom = await self._domain(spec.uuid)
+            if dom is not None and await self._call("reading state", dom.isActive):
+                return await self._status(dom)
+            saved = dom is not None and await self._call(
+                "checking for saved state", dom.hasManagedSaveImage, 0
+            )
+            if dom is None or not saved:
+                dom = await self._define(spec)
+            started = time.monotonic()
+            await self._call(f"starting guest {spec.uuid}", dom.create)
+            log.info(
+                "libvirt: guest %s %s in %.2f s",
+                spec.uuid,
+                "restored" if saved else "started",
+                time.monotonic() - started,
+            )
+            return await self._status(dom)
+
+    async def _define(self, spec: GuestSpec) -> Any:
+        xml = domain_xml(spec, self.virt, run_as=self._run_as())
+        (spec.directory / "domain.xml").write_text(xml + "\n")
+        conn = await self.connection()
+        return await self._call(f"defining guest {spec.uuid}", conn.defineXML, xml)
+
+    def _run_as(self) -> tuple[int, int] | None:
+        """A local system hypervisor would run guests as its own user and
+        chown their files (the cached base included): run them as the agent's
+        user instead, who owns the files."""
+        return current_identity() if self.uri.endswith(":///system") else None
+
+    async def stop(self, uuid: str, timeout: float) -> None:
+        dom = await self._domain(uuid)
+        if dom is None:
+            return
+        async with self._lock(uuid):
+            state, _ = await self._call("reading state", dom.state, 0)
+            if state in (libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_NOSTATE):
+                return
+            clean = False
+            if state == libvirt.VIR_DOMAIN_RUNNING:
+                # A paused guest cannot see the ACPI event: it is powered off.
+                with contextlib.suppress(DriverError):
+                    await self._call(f"shutting down guest {uuid}", dom.shutdown)
+                    clean = await wait_inactive(dom, timeout)
+            if not clean:
+                if state == libvirt.VIR_DOMAIN_RUNNING:
+                    log.info("guest %s ignored ACPI shutdown for %g s: powering off", uuid, timeout)
+                else:
+                    log.info("guest %s is not running (state %s): powering off", uuid, state)
+                await self._power_off(dom, uuid)
+
+    async def _power_off(self, dom: Any, uuid: str) -> None:
+        try:
+            await asyncio.to_thread(dom.destroy)
+        except libvirt.libvirtError as exc:
+            if await asyncio.to_thread(dom.isActive):
+                raise DriverError(
+                    f"libvirt: cannot power off guest {uuid}: {message(exc)}"
+                ) from exc
+        if not await wait_inactive(dom, _DESTROY_TIMEOUT):
+            raise DriverError(f"guest {uuid} did not power off")
+
+    async def reboot(self, spec: GuestSpec, hard: bool, timeout: float) -> GuestStatus:
+        dom = await self._domain(spec.uuid)
+        if dom is None or not await self._call("reading state", dom.isActive):
+            return await self.start(spec)
+        if hard:
+            async with self._lock(spec.uuid):
+                await self._call(f"resetting guest {spec.uuid}", dom.reset, 0)
+                state, _ = await self._call("reading state", dom.state, 0)
+                if state == libvirt.VIR_DOMAIN_PAUSED:
+                    await self._call(f"resuming guest {spec.uuid}", dom.resume)
+                return await self._status(dom)
+        await self.stop(spec.uuid, timeout)
+        return await self.start(spec)
+
+    async def pause(self, uuid: str) -> None:
+        dom = await self._running(uuid)
+        async with self._lock(uuid):
+            await self._call(f"pausing guest {uuid}", dom.suspend)
+
+    async def unpause(self, uuid: str) -> None:
+        dom = await self._running(uuid)
+        async with self._lock(uuid):
+            await self._call(f"unpausing guest {uuid}", dom.resume)
+
+    async def suspend(self, uuid: str) -> None:
+        """libvirt's managed save: memory and device state go to a file
+        libvirt keeps; the next start restores it."""
+        dom = await self._running(uuid)
+        async with self._lock(uuid):
+            started = time.monotonic()
+            await self._call(f"saving guest {uuid}", dom.managedSave, 0)
+            log.info("libvirt: guest %s saved in %.2f s", uuid, time.monotonic() - started)
+
+    async def resume(self, spec: GuestSpec) -> GuestStatus:
+        dom = await self._require(spec.uuid)
+        active = await self._call("reading state", dom.isActive)
+        if not active and not await self._call(
+            "checking for saved state", dom.hasManagedSaveImage, 0
+        ):
+            raise DriverError(f"guest {spec.uuid} has no saved state to resume")
+        return await self.start(spec)
+
+    async def destroy(self, uuid: str, directory: Path) -> None:
+        async with self._lock(uuid):
+            dom = await self._domain(uuid)
+            if dom is not None:
+                if await self._call("reading state", dom.isActive):
+                    await self._power_off(dom, uuid)
+                flags = (
+                    libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                    | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+                )
+                try:
+                    await asyncio.to_thread(dom.undefineFlags, flags)
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise DriverError(
+                            f"libvirt: cannot undefine guest {uuid}: {message(exc)}"
+                        ) from exc
+            await asyncio.to_thread(shutil.rmtree, directory, True)
+        self._locks.pop(uuid, None)
+
+    async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
+        if Capability.CONSOLE_LOG not in self.capabilities:
+            raise DriverError(f"{self.virt.label} guests have no console log file")
+        return await asyncio.to_thread(tail_lines, directory / "console.log", length)
+
+    async def snapshot(self, spec: GuestSpec, target: Path) -> None:
+        """Running: a libvirt push backup job (QEMU's blockdev-backup,
+        sync=full) writes a standalone qcow2 of the disk as of the instant it
+        starts while the guest runs on.  Stopped: ``qemu-img convert``."""
+        if Capability.SNAPSHOT not in self.capabilities:
+            raise DriverError(f"{self.virt.label} guests cannot be snapshotted by this driver")
+        disk = disk_path(spec.directory)
+        if not disk.exists():
+            raise DriverError(f"guest {spec.uuid} has no disk to snapshot")
+        partial = target.with_name(target.name + ".partial")
+        partial.unlink(missing_ok=True)
+        async with self._lock(spec.uuid):
+            dom = await self._domain(spec.uuid)
+            if dom is not None and await self._call("reading state", dom.isActive):
+                await self._backup(dom, spec.uuid, partial)
+            else:
+                cmd = [self.qemu_img, "convert", "-U", "-f", "qcow2", "-O", "qcow2"]
+                rc, out, err = await run([*cmd, str(disk), str(partial)], timeout=600)
+                if rc != 0:
+                    partial.unlink(missing_ok=True)
+                    raise DriverError(f"could not copy the disk: {(err or out).strip()}")
+        partial.rename(target)
+
+    async def _backup(self, dom: Any, uuid: str, target: Path) -> None:
+        started = time.monotonic()
+        try:
+            await self._call(
+                f"starting a backup of guest {uuid}", dom.backupBegin, backup_xml(target), None, 0
+            )
+            stats = await wait_job(dom, _SNAPSHOT_TIMEOUT)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(dom.abortJob)
+            target.unlink(missing_ok=True)
+            raise
+        if stats.get("type") != libvirt.VIR_DOMAIN_JOB_COMPLETED:
+            target.unlink(missing_ok=True)
+            reason = stats.get("errmsg") or "the backup job did not complete"
+            raise DriverError(f"live snapshot of guest {uuid} failed: {reason}")
+        log.info("libvirt: guest %s backed up in %.2f s", uuid, time.monotonic() - started)
+
+    # -- helpers -------------------------------------------------------------------
+
+    async def _running(self, uuid: str) -> Any:
+        dom = await self._require(uuid)
+        if not await self._call("reading state", dom.isActive):
+            raise DriverError(f"guest {uuid} is not running")
+        return dom
+
+    async def _prepare(self, spec: GuestSpec) -> None:
+        spec.directory.mkdir(parents=True, exist_ok=True)
+
+    async def _create_overlay(self, spec: GuestSpec) -> None:
+        base = spec.base_image.resolve()
+        if not base.is_file():
+            raise DriverError(f"base image {base} is missing")
+        disk = disk_path(spec.directory)
+        partial = disk.with_suffix(".partial")
+        cmd = [self.qemu_img, "create", "-q", "-f", "qcow2", "-b", str(base)]
+        cmd += ["-F", spec.base_format, str(partial)]
+        if spec.root_gb > 0:
+            cmd.append(f"{spec.root_gb}G")
+        rc, out, err = await run(cmd, timeout=60)
+        if rc != 0:
+            partial.unlink(missing_ok=True)
+            raise DriverError(f"could not create the disk: {(err or out).strip()}")
+        partial.rename(disk)
+
+
+# -- libvirt facts ----------------------------------------------------------------
+
+
+def message(exc: Exception) -> str:
+    get = getattr(exc, "get_error_message", None)
+    text = get() if callable(get) else None
+    return str(text or exc)
+
+
+def _alive(conn: Any) -> bool:
+    try:
+        return bool(conn.isAlive())
+    except Exception:
+        return False
+
+
+def power_from_state(state: int, saved: bool = False) -> Power:
+    """libvirt's domain state -> Nova's power state."""
+    if libvirt is None:
+        raise DriverError("libvirt-python is not installed")
+    if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
+        return Power.RUNNING
+    if state == libvirt.VIR_DOMAIN_SHUTDOWN:  # shutting down: still running
+        return Power.RUNNING
+    if state == libvirt.VIR_DOMAIN_PAUSED:
+        return Power.PAUSED
+    if state == libvirt.VIR_DOMAIN_SHUTOFF:
+        return Power.SUSPENDED if saved else Power.SHUTDOWN
+    if state == libvirt.VIR_DOMAIN_CRASHED:
+        return Power.CRASHED
+    if state == libvirt.VIR_DOMAIN_PMSUSPENDED:
+        return Power.SUSPENDED
+    return Power.NOSTATE
+
+
+def backup_supported(domain_capabilities: str) -> bool:
+    """Whether domain capabilities XML says backup jobs work."""
+    try:
+        root = ET.fromstring(domain_capabilities)
+    except ET.ParseError:
+        return False
+    backup = root.find("features/backup")
+    return backup is not None and backup.get("supported") == "yes"
+
+
+def backup_xml(target: Path) -> str:
+    """A push backup of the root disk (vda) to a new standalone qcow2;
+    other disks (the read-only config drive) are left out."""
+    return (
+        "<domainbackup mode='push'><disks>"
+        f"<disk name='vda' backup='yes' type='file'><target file={quoteattr(str(target))}/>"
+        "<driver type='qcow2'/></disk>"
+        "</disks></domainbackup>"
+    )
+
+
+async def wait_inactive(dom: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if not await asyncio.to_thread(dom.isActive):
+                return True
+        except Exception:
+            return True  # gone
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(0.2)
+
+
+async def wait_job(dom: Any, timeout: float) -> dict[str, Any]:
+    """Wait for a domain's job to end; its completed statistics."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = await asyncio.to_thread(dom.jobStats, 0)
+        if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
+            break
+        if time.monotonic() >= deadline:
+            raise DriverError(f"the backup job did not finish within {timeout:g} s")
+        await asyncio.sleep(0.05)
+    completed = await asyncio.to_thread(dom.jobStats, libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
+    return dict(completed)
+
+
+async def run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run a command without blocking the event loop: (status, stdout, stderr)."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *cmd,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except OSError as exc:
+        return 127, "", str(exc)
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        return -1, "", f"{cmd[0]} timed out after {timeout:g} s"
+    except BaseException:
+        # Cancelled (the agent is stopping): never leave the child behind.
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        raise
+    rc = process.returncode if process.returncode is not None else -1
+    return rc, out.decode(errors="replace"), err.decode(errors="replace")
+
+
+def tail_lines(path: Path, length: int | None) -> str:
+    """The last ``length`` lines of a file (all if None), decoded leniently."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ""
+    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    if length is None:
+        return text
+    if length <= 0:
+        return ""
+    return "".join(text.splitlines(keepends=True)[-length:])
