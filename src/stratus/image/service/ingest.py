@@ -1,5 +1,10 @@
 """Streaming data into a store while hashing it and keeping what the format
-inspector needs (the first megabyte and the last 512 bytes)."""
+inspector needs (the first megabyte and the last 512 bytes).
+
+Data goes to the threads in ``BATCH`` pieces, double-buffered: while one
+piece is hashed (md5 and sha512) and written, the event loop receives the
+next, so receiving and hashing overlap instead of taking turns.  At most two
+pieces are held at once."""
 
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ class Ingest:
         self.head = bytearray()
         self.tail = b""
         self.buf = bytearray()
+        self.pending: asyncio.Future[tuple[None, None, None]] | None = None  # in the threads
 
     async def feed(self, chunk: bytes) -> None:
         if not chunk:
@@ -57,16 +63,30 @@ class Ingest:
             return
         data, self.buf = self.buf, bytearray()
         self.tail = (self.tail + bytes(data[-formats.TAIL_BYTES :]))[-formats.TAIL_BYTES :]
+        await self.wait()  # pieces are hashed and written in order
         loop = asyncio.get_running_loop()
         # Both hashes and the write run at once: hashlib and os.write release the GIL.
-        await asyncio.gather(
+        self.pending = asyncio.gather(
             loop.run_in_executor(self.pool, self.md5.update, data),
             loop.run_in_executor(self.pool, self.sha512.update, data),
             self.writer.write(data),
         )
 
+    async def wait(self) -> None:
+        """Until the piece in the threads is hashed and written (its error, if any)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            await pending
+
+    async def abandon(self) -> None:
+        """Let the piece in the threads finish before the writer is aborted."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            await asyncio.gather(pending, return_exceptions=True)
+
     async def finish(self) -> Ingested:
         await self._flush()
+        await self.wait()
         return Ingested(
             self.size, self.md5.hexdigest(), self.sha512.hexdigest(), bytes(self.head), self.tail
         )
@@ -77,6 +97,10 @@ async def ingest(
 ) -> Ingested:
     """Stream ``source`` into ``writer`` (not committed) and describe it."""
     job = Ingest(writer, pool, max_size)
-    async for chunk in source:
-        await job.feed(chunk)
-    return await job.finish()
+    try:
+        async for chunk in source:
+            await job.feed(chunk)
+        return await job.finish()
+    except BaseException:
+        await job.abandon()
+        raise
