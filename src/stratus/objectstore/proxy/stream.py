@@ -11,6 +11,10 @@ upload goes on while a quorum of replicas is still reading.  When the upload
 cannot finish (the client went away, the body is too large, the quorum is
 lost), every replica's body ends with an error and its request is cancelled,
 so that no node keeps a partial object.
+
+A small body of known length (up to ``SMALL``) is read whole first and then
+sent to every replica at once, without the queues: the same answers, with
+less work per request for the many small objects.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from stratus.objectstore.ring import Device
 DEPTH = 4  # chunks buffered per replica
 _END = object()  # sentinel: the body is complete
 MAX_CHUNK = 1 << 20
+SMALL = 64 << 10  # bodies read whole before the replicas are asked
 
 
 class BodyAborted(Exception):
@@ -94,6 +99,35 @@ async def put_object(
     place = proxy.place(account, container, obj)
     quorum = quorum_size(len(place.nodes))
     handoffs = iter(list(proxy.candidates(ring, place))[len(place.nodes) :])
+    if expected_length is not None and expected_length <= min(SMALL, max_size):
+        data = await _read_small(body, expected_length)
+
+        async def whole(index: int, dev: Device) -> NodeResponse | None:
+            while True:
+                req = NodeRequest(
+                    "PUT",
+                    dev.device,
+                    place.partition,
+                    account,
+                    container,
+                    obj,
+                    headers=headers_for(index),
+                    body=_once(data),
+                )
+                resp = await proxy.send(dev, req, timeout=proxy.node_timeout)
+                if resp is not None and resp.status != 507:
+                    await _buffer_body(resp)
+                    return resp
+                nxt = _next(handoffs)
+                if nxt is None:
+                    return None
+                dev = nxt
+
+        if len(place.nodes) == 1:
+            replies = [await whole(0, place.nodes[0])]
+        else:
+            replies = list(await asyncio.gather(*(whole(i, d) for i, d in enumerate(place.nodes))))
+        return lower(best_response(replies, quorum))
 
     async def connect(index: int, dev: Device) -> _Feed | NodeResponse | None:
         while True:
@@ -171,6 +205,31 @@ async def put_object(
     for resp in results:
         await _buffer_body(resp)  # frees each node connection for reuse
     return lower(best_response(results, quorum))
+
+
+async def _read_small(body: AsyncIterator[bytes], length: int) -> bytes:
+    """A small body of known length, whole; ClientDisconnect when it is not
+    that long."""
+    parts: list[bytes] = []
+    total = 0
+    try:
+        async for chunk in body:
+            total += len(chunk)
+            if total > length:
+                raise ClientDisconnect()
+            parts.append(chunk)
+    except ClientDisconnect:
+        raise
+    except Exception as exc:
+        raise ClientDisconnect() from exc
+    if total != length:
+        raise ClientDisconnect()
+    return b"".join(parts)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    if data:
+        yield data
 
 
 async def _buffer_body(resp: NodeResponse | None) -> None:
