@@ -139,6 +139,9 @@ async def show(req: ApiRequest) -> Response:
     return await _read(req, "HEAD")
 
 
+SMALL_BODY = 64 << 10  # object bodies up to this size are answered in one piece
+
+
 async def download(req: ApiRequest) -> Response:
     return await _read(req, "GET")
 
@@ -212,6 +215,17 @@ async def _read(req: ApiRequest, method: str) -> Response:
     if method == "HEAD" or body is None:
         await _close(body)
         return Response(b"", status, headers=headers)
+    length = headers.get("content-length", "")
+    if whole is None and length.isdigit() and int(length) <= SMALL_BODY:
+        # Small: read whole and answered in one piece, without a streaming
+        # response's machinery (a task group watching for a disconnect).
+        try:
+            data = b"".join([chunk async for chunk in body])
+        except Exception:
+            data = b""
+        if len(data) == int(length):
+            return Response(data, status, headers=headers)
+        raise for_status(503)  # the replica went away mid-read
     return StreamingResponse(body, status, headers=headers)
 
 
