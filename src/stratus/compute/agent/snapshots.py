@@ -101,6 +101,7 @@ class ServerImageWork:
             raise DriverError(f"image {image_id} is {record.get('status')}: it cannot be written")
         spec = await self.agent.spec(server)
         target = self.agent.directory(server) / f"snapshot-{image_id}.qcow2"
+        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             started = time.monotonic()
             await self.agent.driver.snapshot(spec, target)
