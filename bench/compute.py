@@ -862,8 +862,13 @@ def baseline_snapshot(cloud: Cloud, server_id: str, tmp: Path) -> tuple[float, f
     image_id = cloud.request("POST", "/image/v2/images", (201,), json=body).json()["id"]
     data = target.read_bytes()
     t1 = time.monotonic()
-    cloud.request("PUT", f"/image/v2/images/{image_id}/file", (204,), content=data,
-                  headers={**cloud.headers(), "Content-Type": "application/octet-stream"})  # fmt: skip
+    assert cloud.http is not None
+    resp = cloud.http.put(
+        f"{cloud.url}/image/v2/images/{image_id}/file", content=data,
+        headers={"X-Auth-Token": cloud.token, "Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    if resp.status_code != 204:
+        raise RuntimeError(f"baseline upload answered {resp.status_code}: {resp.text[:300]}")
     upload = time.monotonic() - t1
     cloud.request("DELETE", f"/image/v2/images/{image_id}", (204,))
     target.unlink(missing_ok=True)
