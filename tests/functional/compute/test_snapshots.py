@@ -303,3 +303,26 @@ def test_rescue_unrescue(cloud: Server, nova96: Nova) -> None:
     bad = nova96.action(vm["id"], {"rescue": {"rescue_image_ref": "00000000-0000-0000-0000-000000000000"}})
     assert bad.status_code == 400, bad.text
     assert nova96.action(vm["id"], {"unrescue": None}).status_code == 409
+
+
+def test_image_quota_is_a_clear_403(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The image service's count quota (here 1 image per project) refuses the
+    second snapshot: Nova's 403, and the server is left as it was."""
+    srv = fake_cloud(tmp_path_factory, "imagequota", STRATUS_IMAGE__QUOTA_IMAGES="1")
+    try:
+        member, _ = project_user(srv)
+        vm = member.boot(unique("quota"))
+        first = member.action(vm["id"], {"createImage": {"name": "one"}})
+        assert first.status_code == 202, first.text
+        wait_image(srv, first.json()["image_id"])
+        member.wait(vm["id"], "ACTIVE")
+        resp = member.action(vm["id"], {"createImage": {"name": "two"}})
+        assert resp.status_code == 403, resp.text
+        assert "Quota exceeded for images" in resp.json()["forbidden"]["message"]
+        shown = member.wait(vm["id"], "ACTIVE")
+        assert shown["OS-EXT-STS:task_state"] is None
+        resp = member.action(vm["id"], {"shelve": None})
+        assert resp.status_code == 403, resp.text
+        assert member.show(vm["id"])["status"] == "ACTIVE"
+    finally:
+        stop_cloud(srv)
