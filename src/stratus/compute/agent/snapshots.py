@@ -274,4 +274,4 @@ class ServerImageWork:
         await self.agent._finish(server, vm_state=m.ACTIVE, power_state=_power(status))
 
     async def close(self) -> None:
-        await self.records.client.aclose()
+        await self.records.close()
