@@ -326,3 +326,67 @@ def test_image_quota_is_a_clear_403(tmp_path_factory: pytest.TempPathFactory) ->
         assert member.show(vm["id"])["status"] == "ACTIVE"
     finally:
         stop_cloud(srv)
+
+
+def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """-1: a shelved server keeps its host until an admin offloads it;
+    unshelving a SHELVED server starts it where it is.  Then the offloaded
+    one is unshelved through the scheduler; a disabled host leaves it
+    offloaded with the reason in its actions; delete takes the shelved image."""
+    srv = fake_cloud(tmp_path_factory, "keep", STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="-1")
+    try:
+        nova = Nova(srv, srv.admin_token(), "2.96")
+        vm = nova.boot(unique("kept"))
+        assert nova.action(vm["id"], {"shelve": None}).status_code == 202
+        shown = nova.wait(vm["id"], "SHELVED")
+        assert shown["OS-EXT-STS:vm_state"] == "shelved" and shown["OS-EXT-SRV-ATTR:host"] == "fakehost"
+        assert shown["OS-EXT-STS:power_state"] == 4
+        (image,) = glance(srv, "/images", name=f"{vm['name']}-shelved").json()["images"]
+        assert nova.action(vm["id"], {"unshelve": None}).status_code == 202
+        assert nova.wait(vm["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fakehost"
+        wait_image_gone(srv, image["id"])
+
+        assert nova.action(vm["id"], {"shelve": None}).status_code == 202
+        nova.wait(vm["id"], "SHELVED")
+        # 2.77: a zone only for an offloaded server
+        assert nova.at("2.77").action(vm["id"], {"unshelve": {"availability_zone": "nova"}}).status_code == 409
+        assert nova.action(vm["id"], {"shelveOffload": None}).status_code == 202
+        assert nova.wait(vm["id"], "SHELVED_OFFLOADED")["OS-EXT-SRV-ATTR:host"] is None
+
+        (service,) = nova.get("/os-services", version="2.53").json()["services"]
+        nova.put(f"/os-services/{service['id']}", version="2.53", json={"status": "disabled"})
+        try:
+            assert nova.action(vm["id"], {"unshelve": None}).status_code == 202
+            shown = nova.wait(vm["id"], "SHELVED_OFFLOADED")
+            assert shown["OS-EXT-SRV-ATTR:host"] is None
+            unshelves = [a for a in events(nova, vm["id"]) if a["action"] == "unshelve"]
+            assert unshelves[0]["events"][0]["result"] == "Error"
+            assert "No valid host" in (unshelves[0]["events"][0].get("details") or "")
+        finally:
+            nova.put(f"/os-services/{service['id']}", version="2.53", json={"status": "enabled"})
+        assert nova.at("2.77").action(vm["id"], {"unshelve": {"availability_zone": "nova"}}).status_code == 202
+        assert nova.wait(vm["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fakehost"
+
+        # deleting a shelved server deletes its shelved image too
+        assert nova.action(vm["id"], {"shelve": None}).status_code == 202
+        nova.wait(vm["id"], "SHELVED")
+        (image,) = glance(srv, "/images", name=f"{vm['name']}-shelved").json()["images"]
+        assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+        nova.wait_gone(vm["id"])
+        wait_image_gone(srv, image["id"])
+    finally:
+        stop_cloud(srv)
+
+
+def test_shelved_servers_are_offloaded_after_the_offload_time(tmp_path_factory: pytest.TempPathFactory) -> None:
+    srv = fake_cloud(tmp_path_factory, "later", STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="1")
+    try:
+        nova = Nova(srv, srv.admin_token(), "2.96")
+        vm = nova.boot(unique("later"))
+        assert nova.action(vm["id"], {"shelve": None}).status_code == 202
+        # the scheduling loop looks every 5 s at most
+        assert nova.wait(vm["id"], "SHELVED_OFFLOADED", timeout=30)["OS-EXT-SRV-ATTR:host"] is None
+        # shelved first, then offloaded by the periodic check (its own action)
+        assert [a["action"] for a in events(nova, vm["id"])][:2] == ["shelveOffload", "shelve"]
+    finally:
+        stop_cloud(srv)
