@@ -300,3 +300,18 @@ async def test_rescue_and_unrescue(setup: Any) -> None:
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state) == (m.ACTIVE, None)
     assert driver.instances[server.id].rescue_image is None
+
+
+async def test_a_failed_shelve_deletes_the_image_and_restarts_the_guest(setup: Any) -> None:
+    db, agent, driver, images = setup
+    image_id = images.add(name="vm-shelved")
+    meta = {"image_task": {"image_id": image_id, "kind": "shelve"}, "shelved_image_id": image_id, "shelve_offload": True}
+    server = await server_with_task(db, driver, agent, "shelving", meta)
+    driver.fail_next("snapshot", "no space")
+    await agent._work(server.id)
+    after = await reload(agent, server.id)
+    assert (after.vm_state, after.task_state, after.host) == (m.ACTIVE, None, "h1")
+    assert image_id not in images.images
+    assert not any(k.startswith(("shelve", "image_task")) for k in after.system_metadata)
+    assert driver.instances[server.id].power.name == "RUNNING"
+    assert [c for c, _ in driver.calls][-3:] == ["stop", "snapshot", "start"]

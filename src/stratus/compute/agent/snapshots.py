@@ -15,6 +15,7 @@ agent records the error on the server's action (``openstack server event``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -133,11 +134,12 @@ class ServerImageWork:
             await self._write_image(server, image_id, "image_pending_upload", "image_uploading")
         except Exception:
             await self._discard(image_id)
-            await self._step(
-                server,
-                server.task_state,
-                system_metadata=_without(server.system_metadata, IMAGE_TASK),
-            )
+            with contextlib.suppress(DriverError):  # a deleted server needs no cleanup
+                await self._step(
+                    server,
+                    server.task_state,
+                    system_metadata=_without(server.system_metadata, IMAGE_TASK),
+                )
             raise
         if task.get("kind") == "backup":
             await self._rotate(
@@ -181,9 +183,10 @@ class ServerImageWork:
         except Exception:
             await self._discard(image_id)
             meta = _without(server.system_metadata, IMAGE_TASK, *SHELVED_KEYS)
-            await self._step(server, server.task_state, system_metadata=meta)
-            if was.power == Power.RUNNING:
-                await self._boot(server)
+            with contextlib.suppress(DriverError):
+                await self._step(server, server.task_state, system_metadata=meta)
+                if was.power == Power.RUNNING:
+                    await self._boot(server)  # as it was before the shelve
             raise
         meta = _without(server.system_metadata, IMAGE_TASK, "shelve_offload")
         meta.update(
