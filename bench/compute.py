@@ -14,7 +14,13 @@ ports on 127.0.0.1, then measures:
    POST -> ACTIVE.
 3. ``--burst`` (10) servers requested at once (parallel POSTs, real qemu):
    time to all ACTIVE and to all ready markers, and any ERROR.
-4. ``server list`` of ``--servers`` (500) servers on a second cloud with the
+4. snapshot of a running tiny server to an active image (``--snapshots``, 3):
+   createImage POST -> the image ``active``, split into the snapshot (until
+   the task leaves ``image_snapshot``) and the upload, with the server's CPU
+   time; against a baseline made by hand in the same run: ``qemu-img
+   convert`` of the same running disk plus a plain upload of that file to a
+   new image over the image API.
+5. ``server list`` of ``--servers`` (500) servers on a second cloud with the
    fake driver: GET /servers/detail and GET /servers, x20 each, p50/p99 and
    the server's CPU time per request, beside a baseline measured in the same
    run (the same lists with no servers, and GET /compute/v2.1).
@@ -28,7 +34,7 @@ Exit status: 0 when every figure was measured, even if a target was missed
 (missed targets say MISSED); 1 when a measurement itself went wrong (a server
 that did not start, an unexpected HTTP status, a boot that never finished).
 
-Usage: .venv/bin/python bench/compute.py [--boots 5] [--burst 10] [--servers 500]
+Usage: .venv/bin/python bench/compute.py [--boots 5] [--burst 10] [--snapshots 3] [--servers 500]
 """
 
 from __future__ import annotations
@@ -64,6 +70,7 @@ COMPUTE_HOST = "bench"
 TARGET_ACTIVE_P50 = 1.0  # s, POST -> ACTIVE
 TARGET_READY_RATIO = 1.10  # Stratus ready marker <= 110 % of bare qemu's
 TARGET_LIST_MS = 100.0  # server list of 500, p50
+TARGET_SNAPSHOT = 3.0  # s, createImage of a running tiny server -> image active
 NOVA_RALLY = "Nova/Rally on KVM: ~8 s avg"
 
 POLL = 0.025  # seconds between polls of a booting server (20-50 ms)
@@ -521,7 +528,8 @@ def main() -> int:
         "--quiet-wait", type=float, default=ib.QUIET_WAIT,
         help=f"seconds to wait, at most, for other load to stop before each boot or run [{ib.QUIET_WAIT:g}]",
     )  # fmt: skip
-    ap.add_argument("--only", choices=["boot", "burst", "list"], action="append", help="run only these parts (repeatable)")
+    ap.add_argument("--snapshots", type=int, default=3, help="snapshots of a running server [3]")
+    ap.add_argument("--only", choices=["boot", "burst", "snapshot", "list"], action="append", help="run only these parts (repeatable)")
     ap.add_argument("--commit", metavar="REV", help="measure the src/ of this git commit instead of the working tree")
     ap.add_argument("--profile", action="store_true", help="sample the fake cloud with py-spy during extra list runs")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
@@ -530,9 +538,9 @@ def main() -> int:
     # ours is cleaned up on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ib.QUIET_WAIT = args.quiet_wait
-    parts = set(args.only or ["boot", "burst", "list"])
+    parts = set(args.only or ["boot", "burst", "snapshot", "list"])
 
-    if shutil.which("qemu-system-x86_64") is None and parts & {"boot", "burst"}:
+    if shutil.which("qemu-system-x86_64") is None and parts & {"boot", "burst", "snapshot"}:
         print("bench: qemu-system-x86_64 is missing (apt-get install qemu-system-x86)", file=sys.stderr)
         return 2
 
@@ -559,7 +567,7 @@ def main() -> int:
     cloud: Cloud | None = None
     leftover: list[str] = []
     try:
-        if parts & {"boot", "burst"}:
+        if parts & {"boot", "burst", "snapshot"}:
             cloud = Cloud(tmp / "qemu", {"STRATUS_COMPUTE__HOST": COMPUTE_HOST, "STRATUS_COMPUTE__DRIVER": "qemu"})
             ready = cloud.start()
             t_img = time.monotonic()
@@ -577,6 +585,9 @@ def main() -> int:
         if "burst" in parts:
             assert cloud is not None
             run_burst(cloud, image, args, rows, leftover)
+        if "snapshot" in parts:
+            assert cloud is not None
+            run_snapshots(cloud, image, args, tmp, rows, leftover)
         if cloud is not None:
             cloud.stop()
             cloud = None
@@ -798,9 +809,119 @@ def run_burst(cloud: Cloud, image: str, args: argparse.Namespace, rows: list, le
     rows.append((f"{n} servers requested at once", measured, "all ACTIVE, no error", ok))
 
 
+@dataclass
+class Snap:
+    snapshot: float  # s from POST to the task leaving image_snapshot
+    active: float  # s from POST to the image active
+    post: float  # s the POST took
+    server_cpu: float  # server CPU s (own + reaped children) from POST to active
+    others: float
+    size: int
+
+
+def snapshot_one(cloud: Cloud, server_id: str, name: str) -> tuple[str, Snap]:
+    """POST createImage (2.45) and poll the server and the image every POLL s."""
+    load = Load()
+    cpu0, kids0 = cloud.cpu()
+    t0 = time.monotonic()
+    resp = cloud.compute("POST", f"/servers/{server_id}/action", (202,), json={"createImage": {"name": name}})
+    post = time.monotonic() - t0
+    image_id = str(resp.json()["image_id"])
+    snapshot = None
+    deadline = t0 + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        if snapshot is None:
+            task = cloud.show(server_id).get("OS-EXT-STS:task_state")
+            if task != "image_snapshot":
+                snapshot = time.monotonic() - t0
+        image = cloud.request("GET", f"/image/v2/images/{image_id}", (200,)).json()
+        if image["status"] == "active":
+            active = time.monotonic() - t0
+            break
+        if image["status"] not in ("queued", "saving"):
+            raise RuntimeError(f"snapshot image {image_id} went {image['status']}")
+        time.sleep(POLL)
+    else:
+        raise RuntimeError(f"snapshot image {image_id} not active in {BOOT_TIMEOUT:g} s")
+    cpu1, kids1 = cloud.cpu()
+    used = cpu1 - cpu0 + kids1 - kids0
+    snap = Snap(snapshot or active, active, post, used, load.others(used), int(image.get("size") or 0))
+    return image_id, snap
+
+
+def baseline_snapshot(cloud: Cloud, server_id: str, tmp: Path) -> tuple[float, float, int]:
+    """By hand: qemu-img convert of the running server's disk, then a plain
+    upload of that file to a new image; (convert s, upload s, bytes)."""
+    disk = instance_dir(cloud, server_id) / "disk.qcow2"
+    target = tmp / "baseline-snapshot.qcow2"
+    target.unlink(missing_ok=True)
+    t0 = time.monotonic()
+    subprocess.run(["qemu-img", "convert", "-U", "-f", "qcow2", "-O", "qcow2", str(disk), str(target)], check=True)
+    convert = time.monotonic() - t0
+    body = {"name": "bench-baseline", "disk_format": "qcow2", "container_format": "bare"}
+    image_id = cloud.request("POST", "/image/v2/images", (201,), json=body).json()["id"]
+    data = target.read_bytes()
+    t1 = time.monotonic()
+    assert cloud.http is not None
+    resp = cloud.http.put(
+        f"{cloud.url}/image/v2/images/{image_id}/file", content=data,
+        headers={"X-Auth-Token": cloud.token, "Content-Type": "application/octet-stream"},
+    )  # fmt: skip
+    if resp.status_code != 204:
+        raise RuntimeError(f"baseline upload answered {resp.status_code}: {resp.text[:300]}")
+    upload = time.monotonic() - t1
+    cloud.request("DELETE", f"/image/v2/images/{image_id}", (204,))
+    target.unlink(missing_ok=True)
+    return convert, upload, len(data)
+
+
+def run_snapshots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path, rows: list, leftover: list[str]) -> None:
+    print("4. snapshot of a running tiny server to an active image (createImage @2.45; GET every 25 ms)")
+    ib.wait_quiet()
+    b = boot_one(cloud, image, "bench-snap")
+    leftover.append(b.server_id)
+    print(f"  server booted: ACTIVE {b.active:.2f} s, ready {b.ready:.2f} s")
+    snaps: list[Snap] = []
+    base: list[tuple[float, float, int]] = []
+    made: list[str] = []
+    for i in range(args.snapshots):
+        ib.wait_quiet()
+        image_id, r = snapshot_one(cloud, b.server_id, f"bench-snap-{i}")
+        made.append(image_id)
+        snaps.append(r)
+        deadline = time.monotonic() + 30
+        while cloud.show(b.server_id).get("OS-EXT-STS:task_state") is not None and time.monotonic() < deadline:
+            time.sleep(POLL)
+        print(
+            f"  snapshot {i + 1}: active {r.active:.2f} s = snapshot {r.snapshot:.2f} s + upload {r.active - r.snapshot:.2f} s "
+            f"({r.size / 2**20:.1f} MiB); POST {r.post * 1000:.0f} ms; server CPU {r.server_cpu * 1000:.0f} ms; "
+            f"other load {r.others * 100:.0f} % ({noise(r.others)})",
+            flush=True,
+        )
+        ib.wait_quiet()
+        base.append(baseline_snapshot(cloud, b.server_id, tmp))
+        convert, upload, size = base[-1]
+        print(f"  baseline {i + 1}: qemu-img convert {convert:.2f} s + plain upload {upload:.2f} s ({size / 2**20:.1f} MiB)", flush=True)
+    for image_id in made:
+        cloud.request("DELETE", f"/image/v2/images/{image_id}", (204, 404))
+    delete_one(cloud, b)
+    leftover.remove(b.server_id)
+    active = [r.active for r in snaps]
+    p50 = statistics.median(active)
+    shot = statistics.median(r.snapshot for r in snaps)
+    floor = statistics.median(c + u for c, u, _ in base)
+    cpu = statistics.median(r.server_cpu for r in snaps) * 1000
+    print(f"\n  createImage -> image active  {fmt_s(active)}  (x{len(active)})")
+    print(f"  of which the snapshot (p50) {shot:.2f} s, the upload {p50 - shot:.2f} s")
+    print(f"  baseline by hand (convert + upload) p50 {floor:.2f} s; Stratus over it {p50 - floor:+.2f} s")
+    print(f"  server CPU per snapshot p50 {cpu:.0f} ms (API, agent, image service, qemu-img children)\n", flush=True)
+    rows.append(("snapshot of a running tiny server to active image", f"p50 {p50:.2f} s (snapshot {shot:.2f} + upload {p50 - shot:.2f}), max {max(active):.2f} s; {cpu:.0f} ms CPU", f"< {TARGET_SNAPSHOT:g} s", p50 < TARGET_SNAPSHOT))
+    rows.append(("baseline: qemu-img convert + plain upload", f"p50 {floor:.2f} s", "-", None))
+
+
 def run_list(tmp: Path, args: argparse.Namespace, rows: list) -> None:
     total = args.servers
-    print(f"4. server list of {total} servers, fake driver (server on CPU 0, client on CPU 1)")
+    print(f"5. server list of {total} servers, fake driver (server on CPU 0, client on CPU 1)")
     env = {
         "STRATUS_COMPUTE__DRIVER": "fake",
         "STRATUS_COMPUTE__HOST": "fakehost",

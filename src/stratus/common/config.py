@@ -116,6 +116,9 @@ class ComputeConfig(_Section):
     shutdown_timeout: float = Field(60.0, ge=0)
     # An agent silent for this long is down.
     service_down_time: float = Field(60.0, gt=0)
+    # Seconds a shelved server keeps its host before it is offloaded: 0 at
+    # once (Nova's default), -1 never.
+    shelved_offload_time: int = Field(0, ge=-1)
     # Register the built-in tiny guest image at first start.
     tiny_image: bool = True
     # Default quotas per project.

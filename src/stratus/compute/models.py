@@ -20,6 +20,10 @@ BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED = (
     "suspended",
 )
 ERROR, DELETED = "error", "deleted"
+# Shelved and rescued servers.  The column holds 16 characters, so a
+# shelved-offloaded server is stored as "shelved_offload"; the API shows
+# Nova's "shelved_offloaded" (views.VM_STATE_NAMES).
+SHELVED, SHELVED_OFFLOADED, RESCUED = "shelved", "shelved_offload", "rescued"
 
 # Power states (Nova's numbers).
 NOSTATE, RUNNING, POWER_PAUSED, SHUTDOWN, CRASHED, POWER_SUSPENDED = 0, 1, 3, 4, 6, 7

@@ -107,6 +107,25 @@ def test_command_line_without_extras_and_with_incoming(tmp_path: Path) -> None:
     assert option(cmd, "-accel") == ["kvm"]
 
 
+def test_command_line_of_a_rescued_guest(tmp_path: Path) -> None:
+    """While rescue.qcow2 exists the guest boots it (first virtio disk, vda)
+    and its own disk comes second (vdb)."""
+    d = tmp_path / "g"
+    d.mkdir()
+    (d / "rescue.qcow2").write_bytes(b"")
+    cmd = build_command(make_spec(d), qemu_binary="qemu", accel="tcg")
+    drives = option(cmd, "-drive")
+    assert drives[0] == f"file={d / 'rescue.qcow2'},if=none,id=rescue0,format=qcow2"
+    assert drives[1] == f"file={d / 'disk.qcow2'},if=none,id=disk0,format=qcow2"
+    devices = [x for x in option(cmd, "-device") if x.startswith("virtio-blk-pci")]
+    assert devices == [
+        "virtio-blk-pci,drive=rescue0,bootindex=0",
+        "virtio-blk-pci,drive=disk0,bootindex=1",
+    ]
+    (d / "rescue.qcow2").unlink()
+    assert len(option(build_command(make_spec(d), qemu_binary="qemu", accel="tcg"), "-drive")) == 1
+
+
 async def test_the_driver_writes_its_command_line(tmp_path: Path) -> None:
     script = tmp_path / "qemu-fails"
     script.write_text("#!/bin/sh\necho 'qemu: -m 512: cannot allocate memory' >&2\nexit 1\n")
@@ -129,6 +148,7 @@ def test_capabilities() -> None:
         Capability.SUSPEND,
         Capability.CONSOLE_LOG,
         Capability.SNAPSHOT,
+        Capability.RESCUE,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):

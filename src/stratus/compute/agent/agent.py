@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 from stratus.compute.agent.images import ImageCache
+from stratus.compute.agent.snapshots import ServerImageWork
 from stratus.compute.drivers.base import Driver, GuestSpec, PortForward, Power
 from stratus.compute.service.actions import Actions
 
@@ -81,6 +82,7 @@ class ComputeAgent:
         self.busy: dict[str, asyncio.Task[None]] = {}
         self.boots = asyncio.Semaphore(MAX_BOOTS_AT_ONCE)
         self._task: asyncio.Task[None] | None = None
+        self.image_work = ServerImageWork(self)  # snapshots, backups, shelve, rescue
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -100,6 +102,7 @@ class ComputeAgent:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.image_work.close()
 
     async def register(self) -> None:
         info = await self.driver.host_info()
@@ -232,13 +235,16 @@ class ComputeAgent:
             "suspending": self._suspend,
             "resuming": self._resume,
             "deleting": self._delete,
+            **self.image_work.handlers(),
         }
 
     def directory(self, server: m.Server) -> Path:
         return self.instances / server.id
 
-    async def spec(self, server: m.Server) -> GuestSpec:
-        cached = await self.images.ensure(server.image_ref)
+    async def spec(self, server: m.Server, image_id: str | None = None) -> GuestSpec:
+        """The guest as the driver needs it; ``image_id`` overrides the base
+        image of a new disk (unshelving spawns from the shelved image)."""
+        cached = await self.images.ensure(image_id or server.image_ref)
         forwards: tuple[PortForward, ...] = ()
         if server.networks != "none" and server.host_port:
             forwards = (PortForward(server.host_port, 22),)

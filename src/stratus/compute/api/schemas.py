@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from stratus.common.api import Query, Schema
 
@@ -122,9 +122,19 @@ class CreateImage(Aliased):
 
 class CreateBackup(Aliased):
     name: Name
-    backup_type: str
-    rotation: int | str
+    backup_type: StrictStr
+    rotation: StrictInt | StrictStr
     metadata: dict[str, str] | None = None
+
+
+class Unshelve(Aliased):
+    availability_zone: str | None = None
+    host: str | None = None
+
+
+class Rescue(Aliased):
+    adminPass: str | None = None  # noqa: N815
+    rescue_image_ref: str | None = None
 
 
 class ActionBody(Aliased):
@@ -143,6 +153,11 @@ class ActionBody(Aliased):
     console: ConsoleOutput | None = Field(default=None, alias="os-getConsoleOutput")
     create_image: CreateImage | None = Field(default=None, alias="createImage")
     create_backup: CreateBackup | None = Field(default=None, alias="createBackup")
+    shelve: None = None
+    shelve_offload: None = Field(default=None, alias="shelveOffload")
+    unshelve: Unshelve | None = None
+    rescue: Rescue | None = None
+    unrescue: None = None
 
     @model_validator(mode="after")
     def _one(self) -> ActionBody:

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
-from stratus.compute.api import views
+from stratus.compute.api import server_images, views
 from stratus.compute.api.schemas import ServerCreateBody, ServerListQuery
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service import ComputeService
@@ -270,6 +270,7 @@ async def update(req: ApiRequest) -> Response:
 async def delete(req: ApiRequest) -> Response:
     server = await _load(req, "compute:servers:delete")
     await _svc(req).servers.delete(req.ctx, server.id)
+    await _svc(req).server_images.forget_shelved_image(server)
     return empty_response()
 
 
@@ -296,9 +297,8 @@ async def action(req: ApiRequest) -> Response:
             raise Conflict(f"Instance {server.id} is not ready yet.")
         output = await svc.console_output(server, length)
         return json_response({"output": output})
-    if name in ("create_image", "create_backup"):
-        await _load(req, "compute:servers:action")
-        raise Conflict("Snapshots are not supported by this cloud's hypervisor driver yet.")
+    if name in server_images.ACTIONS:
+        return await server_images.act(req, name)
     server = await _load(req, "compute:servers:action")
     if name in ("lock", "unlock"):
         reason = body.lock.locked_reason if name == "lock" and body.lock else None

@@ -47,7 +47,14 @@ def status(server: m.Server) -> str:
         m.SUSPENDED: "SUSPENDED",
         m.ERROR: "ERROR",
         m.DELETED: "DELETED",
+        m.SHELVED: "SHELVED",
+        m.SHELVED_OFFLOADED: "SHELVED_OFFLOADED",
+        m.RESCUED: "RESCUE",
     }.get(server.vm_state, "UNKNOWN")
+
+
+# Stored vm_state -> the name Nova shows, where they differ (the column is short).
+VM_STATE_NAMES = {m.SHELVED_OFFLOADED: "shelved_offloaded"}
 
 
 def addresses(server: m.Server) -> dict[str, list[dict[str, Any]]]:
@@ -108,7 +115,7 @@ def server(
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": s.availability_zone or "",
         "OS-EXT-STS:task_state": s.task_state,
-        "OS-EXT-STS:vm_state": s.vm_state,
+        "OS-EXT-STS:vm_state": VM_STATE_NAMES.get(s.vm_state, s.vm_state),
         "OS-EXT-STS:power_state": s.power_state,
         "os-extended-volumes:volumes_attached": [],
         "OS-SRV-USG:launched_at": usgtime(s.launched_at),

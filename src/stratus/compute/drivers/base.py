@@ -137,3 +137,12 @@ class Driver(Protocol):
         """Write a standalone qcow2 image of the guest's disk to ``target``,
         consistent at one instant, whether the guest runs (a live backup) or
         not.  Needs ``Capability.SNAPSHOT``."""
+
+    async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
+        """Power the guest off and boot it from a fresh copy-on-write disk of
+        the rescue ``image``, with its own disk attached as the second disk.
+        Needs ``Capability.RESCUE``."""
+
+    async def unrescue(self, spec: GuestSpec) -> GuestStatus:
+        """Power the rescue boot off, drop its disk, and boot the guest from
+        its own disk again.  Needs ``Capability.RESCUE``."""

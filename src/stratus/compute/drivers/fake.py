@@ -37,6 +37,7 @@ class FakeGuest:
     console: list[str] = field(default_factory=list)
     boots: int = 0
     has_disk: bool = False
+    rescue_image: Path | None = None  # booted from this image, own disk second
 
 
 class FakeDriver:
@@ -194,6 +195,27 @@ class FakeDriver:
         # A fake guest's disk is its base image; its "snapshot" is a copy.
         data = spec.base_image.read_bytes() if spec.base_image.exists() else b""
         target.write_bytes(data + f"fake snapshot of {guest.spec.uuid}".encode())
+
+    async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
+        await self._enter("rescue", spec.uuid)
+        guest = self._guest(spec.uuid)
+        if not guest.has_disk:
+            raise DriverError(f"guest {spec.uuid} has no disk on this host")
+        guest.spec = spec
+        guest.rescue_image = image
+        guest.console.append(f"fake: rescue boot from {image.name}, own disk second")
+        guest.pid = None
+        self._boot(guest)
+        return self._status(guest)
+
+    async def unrescue(self, spec: GuestSpec) -> GuestStatus:
+        await self._enter("unrescue", spec.uuid)
+        guest = self._guest(spec.uuid)
+        guest.spec = spec
+        guest.rescue_image = None
+        guest.pid = None
+        self._boot(guest)
+        return self._status(guest)
 
     async def _enter(self, method: str, uuid: str | None) -> None:
         self.calls.append((method, uuid))

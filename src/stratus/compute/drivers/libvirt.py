@@ -393,6 +393,14 @@ class LibvirtDriver:
             raise DriverError(f"{self.virt.label} guests have no console log file")
         return await asyncio.to_thread(tail_lines, directory / "console.log", length)
 
+    # -- not declared: the API refuses these (409) before a driver is asked ------
+
+    async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
+        raise DriverError("the libvirt driver does not rescue guests (no 'rescue' capability)")
+
+    async def unrescue(self, spec: GuestSpec) -> GuestStatus:
+        raise DriverError("the libvirt driver does not rescue guests (no 'rescue' capability)")
+
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
         """Running: a libvirt push backup job (QEMU's blockdev-backup,
         sync=full) writes a standalone qcow2 of the disk as of the instant it

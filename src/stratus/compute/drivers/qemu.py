@@ -50,7 +50,13 @@ _SNAPSHOT_TIMEOUT = 600.0
 class QemuDriver:
     name = "qemu"
     capabilities = frozenset(
-        {Capability.PAUSE, Capability.SUSPEND, Capability.CONSOLE_LOG, Capability.SNAPSHOT}
+        {
+            Capability.PAUSE,
+            Capability.SUSPEND,
+            Capability.CONSOLE_LOG,
+            Capability.SNAPSHOT,
+            Capability.RESCUE,
+        }
     )
 
     def __init__(
@@ -297,6 +303,47 @@ class QemuDriver:
             target.unlink(missing_ok=True)
             raise DriverError(f"live snapshot of {uuid} failed: {error}")
 
+    async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
+        """Power off, then boot a fresh overlay of the rescue image
+        (``rescue.qcow2``) with the guest's own disk as the second disk.
+        While ``rescue.qcow2`` exists every launch boots the rescue disk."""
+        await self._prepare(spec)
+        if not disk_path(spec.directory).exists():
+            raise DriverError(f"guest {spec.uuid} has no disk to rescue")
+        async with self._lock(spec.uuid):
+            pid = live_pid(spec.directory, spec.uuid)
+            if pid is not None:
+                await self._force_off(spec.directory, spec.uuid, pid)
+            state_file(spec.directory).unlink(missing_ok=True)
+            rescue = rescue_disk_path(spec.directory)
+            rescue.unlink(missing_ok=True)  # a rescue always starts from a clean image
+            await self._overlay(image.resolve(), image_format, rescue, spec.root_gb)
+            await self._launch(spec)
+            return await self._status(spec.uuid, spec.directory)
+
+    async def unrescue(self, spec: GuestSpec) -> GuestStatus:
+        await self._prepare(spec)
+        async with self._lock(spec.uuid):
+            pid = live_pid(spec.directory, spec.uuid)
+            if pid is not None:
+                await self._force_off(spec.directory, spec.uuid, pid)
+            rescue_disk_path(spec.directory).unlink(missing_ok=True)
+        return await self.start(spec)
+
+    async def _overlay(self, base: Path, base_format: str, target: Path, size_gb: int) -> None:
+        if not base.is_file():
+            raise DriverError(f"image {base} is missing")
+        partial = target.with_suffix(".partial")
+        cmd = [self.qemu_img, "create", "-q", "-f", "qcow2", "-b", str(base)]
+        cmd += ["-F", base_format, str(partial)]
+        if size_gb > 0:
+            cmd.append(f"{size_gb}G")
+        rc, out, err = await run(cmd, timeout=60)
+        if rc != 0:
+            partial.unlink(missing_ok=True)
+            raise DriverError(f"could not create the disk: {(err or out).strip()}")
+        partial.rename(target)
+
     def command_line(self, spec: GuestSpec, accel: str, incoming: Path | None = None) -> list[str]:
         return build_command(spec, qemu_binary=self.qemu_binary, accel=accel, incoming=incoming)
 
@@ -417,6 +464,11 @@ def disk_path(directory: Path) -> Path:
 
 def state_file(directory: Path) -> Path:
     return directory / "state.sav"
+
+
+def rescue_disk_path(directory: Path) -> Path:
+    """The rescue boot's disk: present only while the guest is rescued."""
+    return directory / "rescue.qcow2"
 
 
 SOCKET_PATH_MAX = 100  # a unix socket path is at most 107 bytes
@@ -610,8 +662,17 @@ def build_command(
         "-qmp", f"unix:{_opt(qmp_socket(directory))},server=on,wait=off",
         "-chardev", f"file,id=ser0,path={_opt(spec.console_log)},append=on",
         "-serial", "chardev:ser0",
+    ]  # fmt: skip
+    rescue = rescue_disk_path(directory)
+    if rescue.exists():
+        # Rescued: boot the rescue disk (vda); the guest's own disk is vdb.
+        cmd += [
+            "-drive", f"file={_opt(rescue)},if=none,id=rescue0,format=qcow2",
+            "-device", "virtio-blk-pci,drive=rescue0,bootindex=0",
+        ]  # fmt: skip
+    cmd += [
         "-drive", f"file={_opt(disk_path(directory))},if=none,id=disk0,format=qcow2",
-        "-device", "virtio-blk-pci,drive=disk0,bootindex=0",
+        "-device", f"virtio-blk-pci,drive=disk0,bootindex={1 if rescue.exists() else 0}",
     ]  # fmt: skip
     if spec.config_drive is not None:
         cmd += [

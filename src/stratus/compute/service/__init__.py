@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from stratus.common.config import Config
 from stratus.common.db import Database
+from stratus.common.service_auth import service_session
 from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import Conflict
@@ -16,11 +17,14 @@ from stratus.compute.service.actions import Actions
 from stratus.compute.service.flavors import Flavors
 from stratus.compute.service.groups import Groups
 from stratus.compute.service.hosts import Hosts
+from stratus.compute.service.image_records import ImageRecords
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
 from stratus.compute.service.quotas import Quotas
+from stratus.compute.service.rescue import Rescues
 from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.servers import Servers
+from stratus.compute.service.snapshots import ServerImages
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +44,18 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         self.servers = Servers(db, self.flavors, self.keypairs, self.quotas, self.images, self.wake)
         self.hosts = Hosts(db, self.scheduler)
+        # Snapshots, backups, shelve and rescue write images as the service user.
+        self.image_records = ImageRecords(image_url, service_session(cfg))
+        self.server_images = ServerImages(
+            db,
+            cfg.compute,
+            self.quotas,
+            self.image_records,
+            self.scheduler,
+            self.actions,
+            self.wake,
+        )
+        self.rescues = Rescues(self.server_images, self.images)
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -71,6 +87,7 @@ class ComputeService:
             self._schedule.clear()
             try:
                 await self.scheduler.schedule_pending()
+                await self.server_images.periodic()
             except Exception:
                 log.exception("compute: scheduling failed; retrying")
 
@@ -82,6 +99,8 @@ class ComputeService:
         for agent in self.agents.values():
             await agent.stop()  # type: ignore[attr-defined]
         await self.images.close()
+        await self.image_records.close()
+        await self.image_records.session.close()
 
     async def console_output(self, server: m.Server, length: int | None) -> str:
         agent = self.agents.get(server.host or "")
