@@ -20,6 +20,7 @@ BUILDING, ACTIVE, STOPPED, PAUSED, SUSPENDED = (
     "suspended",
 )
 ERROR, DELETED = "error", "deleted"
+RESIZED = "resized"  # moved or resized, waiting for confirmResize or revertResize
 
 # Power states (Nova's numbers).
 NOSTATE, RUNNING, POWER_PAUSED, SHUTDOWN, CRASHED, POWER_SUSPENDED = 0, 1, 3, 4, 6, 7

@@ -24,6 +24,8 @@ from sqlalchemy import select, update
 
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
+from stratus.compute.agent import moves
+from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver, GuestSpec, PortForward, Power
 from stratus.compute.service.actions import Actions
@@ -81,6 +83,10 @@ class ComputeAgent:
         self.busy: dict[str, asyncio.Task[None]] = {}
         self.boots = asyncio.Semaphore(MAX_BOOTS_AT_ONCE)
         self._task: asyncio.Task[None] | None = None
+        # The agent channel (disks between hosts, console output); see channel.py.
+        self.channel: ChannelServer | None = None
+        self.peers: ChannelClient | None = None
+        self.url: str | None = None
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -88,7 +94,11 @@ class ComputeAgent:
     # -- life ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.channel is not None:
+            self.url = await self.channel.start()
         await self.register()
+        moves.write_host_marker(self)
+        await moves.clean_evacuated(self)
         await self.sync_power(adopt=True)
         self._task = asyncio.create_task(self._run(), name=f"compute-agent-{self.host}")
         self.wake()
@@ -100,6 +110,10 @@ class ComputeAgent:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.channel is not None:
+            await self.channel.stop()
+        if self.peers is not None:
+            await self.peers.close()
 
     async def register(self) -> None:
         info = await self.driver.host_info()
@@ -115,6 +129,7 @@ class ComputeAgent:
             row.accelerator = info.accelerator
             row.vcpus, row.memory_mb, row.local_gb = info.vcpus, info.memory_mb, info.disk_gb
             row.cpu_info = info.cpu_info
+            row.agent_url = self.url
             row.heartbeat = utcnow()
         log.info(
             "compute: host %s up (%s, %s, %d vCPU, %d MiB)",
@@ -232,6 +247,7 @@ class ComputeAgent:
             "suspending": self._suspend,
             "resuming": self._resume,
             "deleting": self._delete,
+            **moves.handlers(self),
         }
 
     def directory(self, server: m.Server) -> Path:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
+
+from sqlalchemy import select
 
 from stratus.common.config import Config
 from stratus.common.db import Database
@@ -16,6 +19,7 @@ from stratus.compute.service.groups import Groups
 from stratus.compute.service.hosts import Hosts
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
+from stratus.compute.service.moves import Moves
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.servers import Servers
@@ -38,6 +42,8 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         self.servers = Servers(db, self.flavors, self.keypairs, self.quotas, self.images, self.wake)
         self.hosts = Hosts(db, self.scheduler)
+        self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake)
+        self._peers: Any = None  # a ChannelClient, made when first needed
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -74,11 +80,29 @@ class ComputeService:
         for agent in self.agents.values():
             await agent.stop()  # type: ignore[attr-defined]
         await self.images.close()
+        if self._peers is not None:
+            await self._peers.close()
 
     async def console_output(self, server: m.Server, length: int | None) -> str:
         agent = self.agents.get(server.host or "")
-        if agent is None:
-            raise Conflict(
-                f"The console of instance {server.id} is not reachable from this API process."
+        if agent is not None:
+            return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]
+        # An agent of its own process: ask it over the agent channel.
+        from stratus.common.service_auth import service_session
+        from stratus.compute.agent.channel import ChannelClient, ChannelError
+
+        async with self.db.session() as s:
+            url = await s.scalar(
+                select(m.ComputeHost.agent_url).where(m.ComputeHost.host == server.host)
             )
-        return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]
+        if not url:
+            raise Conflict(
+                f"The console of instance {server.id} is not reachable: host {server.host} "
+                "has no agent channel."
+            )
+        if self._peers is None:
+            self._peers = ChannelClient(service_session(self.cfg))
+        try:
+            return await self._peers.console(url, server.id, length)  # type: ignore[no-any-return]
+        except ChannelError as exc:
+            raise Conflict(f"The console of instance {server.id} is not reachable: {exc}") from exc
