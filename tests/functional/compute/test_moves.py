@@ -335,3 +335,19 @@ def test_evacuate(two_hosts: tuple[Server, Agent], nova: Nova) -> None:
     while time.monotonic() < deadline and host_row(srv, "fake2") is None:
         time.sleep(0.1)
     nova.delete(f"/servers/{server['id']}")
+
+
+def test_delete_while_waiting_for_confirmation(two_hosts: tuple[Server, Agent], nova: Nova) -> None:
+    srv, _ = two_hosts
+    server = boot_on(nova, "fakehost")
+    assert nova.action(server["id"], {"migrate": None}).status_code == 202
+    wait_status(nova, server["id"], "VERIFY_RESIZE")
+    aside = srv.data_dir / "compute" / "fakehost" / "moves" / server["id"]
+    assert aside.is_dir()  # the source keeps its copy until confirmed
+    assert nova.delete(f"/servers/{server['id']}").status_code == 204
+    nova.wait_gone(server["id"])
+    deadline = time.monotonic() + 10
+    while aside.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not aside.exists()
+    assert migrations_of(nova, server["id"])[0]["status"] == "confirmed"

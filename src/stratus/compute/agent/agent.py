@@ -385,6 +385,8 @@ class ComputeAgent:
 
     async def _delete(self, server: m.Server) -> None:
         await self.driver.destroy(server.id, self.directory(server))
+        if server.vm_state == m.RESIZED:
+            await moves.forget_move(self, server)
         now = utcnow()
         await self._finish(
             server, vm_state=m.DELETED, power_state=m.NOSTATE, deleted_at=now, terminated_at=now

@@ -229,6 +229,24 @@ async def resize_confirming(agent: ComputeAgent, server: m.Server) -> None:
         await set_migration(agent, int(move["migration"]), "confirmed")
 
 
+async def forget_move(agent: ComputeAgent, server: m.Server) -> None:
+    """A server deleted while waiting for confirmation: its source's copy
+    goes too (Nova confirms the resize at delete)."""
+    move = (server.system_metadata or {}).get("move")
+    if not isinstance(move, dict) or move.get("kind") == "evacuation":
+        return
+    source = str(move.get("source"))
+    try:
+        if source == agent.host:
+            await drop_moved(agent, server.id)
+        elif agent.peers is not None:
+            await agent.peers.drop_moved(await agent_url(agent, source), server.id)
+    except ChannelError as exc:
+        log.warning("compute: server %s: old copy on %s not deleted: %s", server.id, source, exc)
+        return
+    await set_migration(agent, int(move["migration"]), "confirmed")
+
+
 async def resize_reverting(agent: ComputeAgent, server: m.Server) -> None:
     move = _move(server)
     source = str(move["source"])
