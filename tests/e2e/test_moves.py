@@ -36,7 +36,9 @@ from tests.compute_agents import Agent, start_agent
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
 
-pytestmark = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64")
+pytestmark = pytest.mark.skipif(
+    shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
+)
 
 BOOT = 180
 MARK = "moves-7e21"
@@ -57,7 +59,9 @@ class TwoHosts:
     def __init__(self) -> None:
         # a short folder: the guests' QMP sockets live in it
         self.dir = Path(tempfile.mkdtemp(prefix="sm-", dir="/tmp"))
-        self.server: Server = start_server(self.dir, port=free_port(), STRATUS_COMPUTE__HOST="hosta", **ENV)
+        self.server: Server = start_server(
+            self.dir, port=free_port(), STRATUS_COMPUTE__HOST="hosta", **ENV
+        )
         self.agent: Agent = start_agent(self.server, "hostb", **ENV)
 
     def instances(self, host: str) -> Path:
@@ -65,7 +69,11 @@ class TwoHosts:
 
     def osc(self, *args: str, timeout: float = 400) -> str:
         proc = subprocess.run(
-            [str(BIN / "openstack"), *args], env=self.server.env(), capture_output=True, text=True, timeout=timeout
+            [str(BIN / "openstack"), *args],
+            env=self.server.env(),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
         return proc.stdout
@@ -118,8 +126,20 @@ def vm1(cloud: TwoHosts, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     tiny_image(cloud.server)
     server = json.loads(
         cloud.osc(
-            "server", "create", "--image", "tiny", "--flavor", "m1.tiny", "--availability-zone", "nova:hosta",
-            "--user-data", str(script), "--wait", "vm1", "-f", "json",
+            "server",
+            "create",
+            "--image",
+            "tiny",
+            "--flavor",
+            "m1.tiny",
+            "--availability-zone",
+            "nova:hosta",
+            "--user-data",
+            str(script),
+            "--wait",
+            "vm1",
+            "-f",
+            "json",
         )
     )
     cloud.wait_console(rf"{MARK} wrote the note")
@@ -143,7 +163,9 @@ def test_migrate_then_revert(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
     # hosta's console log goes on: the note is found after the boot that wrote it.
     out = cloud.wait_console(rf"wrote the note[\s\S]*{MARK} found: written-{MARK}")
     assert out
-    migrations = json.loads(cloud.osc("server", "migration", "list", "--server", "vm1", "-f", "json"))
+    migrations = json.loads(
+        cloud.osc("server", "migration", "list", "--server", "vm1", "-f", "json")
+    )
     assert [m["Status"] for m in migrations] == ["reverted"]
 
 
@@ -175,8 +197,16 @@ def test_resize_then_confirm_shows_the_new_memory(cloud: TwoHosts, vm1: dict[str
     assert f"{MARK} found: written-{MARK}" in out
     # The disk grew to the new flavor's 20 GiB.
     info = subprocess.run(
-        ["qemu-img", "info", "-U", "--output=json", str(cloud.instances("hosta") / vm1["id"] / "disk.qcow2")],
-        capture_output=True, text=True, check=True,
+        [
+            "qemu-img",
+            "info",
+            "-U",
+            "--output=json",
+            str(cloud.instances("hosta") / vm1["id"] / "disk.qcow2"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(info.stdout)["virtual-size"] == 20 * 2**30
 

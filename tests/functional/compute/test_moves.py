@@ -61,7 +61,9 @@ def service_token(srv: Server) -> str:
         "auth": {
             "identity": {
                 "methods": ["password"],
-                "password": {"user": {"name": "stratus", "domain": {"id": "default"}, "password": password}},
+                "password": {
+                    "user": {"name": "stratus", "domain": {"id": "default"}, "password": password}
+                },
             },
             "scope": {"project": {"name": "service", "domain": {"id": "default"}}},
         }
@@ -180,7 +182,10 @@ def test_migrate_errors(nova: Nova) -> None:
     assert nova.action(sid, {"pause": None}).status_code == 202
     wait_status(nova, sid, "PAUSED")
     paused = nova.action(sid, {"migrate": None})
-    assert paused.status_code == 409 and "vm_state paused" in paused.json()["conflictingRequest"]["message"]
+    assert (
+        paused.status_code == 409
+        and "vm_state paused" in paused.json()["conflictingRequest"]["message"]
+    )
     nova.delete(f"/servers/{sid}")
 
 
@@ -280,22 +285,39 @@ def test_migrations_fields_per_microversion(nova: Nova) -> None:
     assert v80["user_id"] and v80["project_id"]
     # Filters.
     n = nova.at("2.80")
-    assert n.get("/os-migrations", params={"migration_type": "evacuation", "instance_uuid": server["id"]}).json()["migrations"] == []
-    assert len(n.get("/os-migrations", params={"status": "finished", "instance_uuid": server["id"]}).json()["migrations"]) == 1
+    assert (
+        n.get(
+            "/os-migrations", params={"migration_type": "evacuation", "instance_uuid": server["id"]}
+        ).json()["migrations"]
+        == []
+    )
+    assert (
+        len(
+            n.get(
+                "/os-migrations", params={"status": "finished", "instance_uuid": server["id"]}
+            ).json()["migrations"]
+        )
+        == 1
+    )
     assert n.get("/os-migrations", params={"host": "nowhere"}).json()["migrations"] == []
     assert n.get("/os-migrations", params={"user_id": v80["user_id"]}).json()["migrations"]
     assert nova.get("/os-migrations", params={"user_id": "x"}, version="2.79").status_code == 400
     # Paging (2.59): a limit gives a next link with the last uuid as marker.
     page = n.get("/os-migrations", params={"limit": 1}).json()
     assert len(page["migrations"]) == 1 and "marker=" in page["migrations_links"][0]["href"]
-    rest = n.get("/os-migrations", params={"marker": page["migrations"][0]["uuid"]}).json()["migrations"]
+    rest = n.get("/os-migrations", params={"marker": page["migrations"][0]["uuid"]}).json()[
+        "migrations"
+    ]
     assert page["migrations"][0]["uuid"] not in {m["uuid"] for m in rest}
     assert n.get("/os-migrations", params={"marker": "no-such-uuid"}).status_code == 404
     # /servers/{id}/migrations lists live migrations under way only.
     assert nova.get(f"/servers/{server['id']}/migrations", version="2.22").status_code == 404
     listed = nova.get(f"/servers/{server['id']}/migrations", version="2.23")
     assert listed.status_code == 200 and listed.json() == {"migrations": []}
-    assert nova.get(f"/servers/{server['id']}/migrations/{v21['id']}", version="2.23").status_code == 404
+    assert (
+        nova.get(f"/servers/{server['id']}/migrations/{v21['id']}", version="2.23").status_code
+        == 404
+    )
     assert nova.action(server["id"], {"revertResize": None}).status_code == 202
     wait_status(nova, server["id"], "ACTIVE")
     nova.delete(f"/servers/{server['id']}")

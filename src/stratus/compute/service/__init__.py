@@ -44,6 +44,7 @@ class ComputeService:
         self.hosts = Hosts(db, self.scheduler)
         self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake)
         self._peers: Any = None  # a ChannelClient, made when first needed
+        self._wakes: set[asyncio.Task[None]] = set()
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -58,6 +59,31 @@ class ComputeService:
         agent = self.agents.get(host)
         if agent is not None:
             agent.wake()  # type: ignore[attr-defined]
+        else:
+            # An agent of its own process: a wake-up over its channel saves
+            # it waiting for its next poll.
+            task = asyncio.create_task(self._wake_remote(host), name=f"wake-{host}")
+            self._wakes.add(task)
+            task.add_done_callback(self._wakes.discard)
+
+    async def _wake_remote(self, host: str) -> None:
+        try:
+            async with self.db.session() as s:
+                url = await s.scalar(
+                    select(m.ComputeHost.agent_url).where(m.ComputeHost.host == host)
+                )
+            if url:
+                await self._channel().wake(url)
+        except Exception as exc:  # it polls anyway
+            log.debug("compute: could not wake the agent of %s: %s", host, exc)
+
+    def _channel(self) -> Any:
+        if self._peers is None:
+            from stratus.common.service_auth import service_session
+            from stratus.compute.agent.channel import ChannelClient
+
+            self._peers = ChannelClient(service_session(self.cfg))
+        return self._peers
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._scheduler_loop(), name="compute-scheduler")
@@ -88,8 +114,7 @@ class ComputeService:
         if agent is not None:
             return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]
         # An agent of its own process: ask it over the agent channel.
-        from stratus.common.service_auth import service_session
-        from stratus.compute.agent.channel import ChannelClient, ChannelError
+        from stratus.compute.agent.channel import ChannelError
 
         async with self.db.session() as s:
             url = await s.scalar(
@@ -100,9 +125,7 @@ class ComputeService:
                 f"The console of instance {server.id} is not reachable: host {server.host} "
                 "has no agent channel."
             )
-        if self._peers is None:
-            self._peers = ChannelClient(service_session(self.cfg))
         try:
-            return await self._peers.console(url, server.id, length)  # type: ignore[no-any-return]
+            return await self._channel().console(url, server.id, length)  # type: ignore[no-any-return]
         except ChannelError as exc:
             raise Conflict(f"The console of instance {server.id} is not reachable: {exc}") from exc
