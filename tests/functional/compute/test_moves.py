@@ -373,3 +373,69 @@ def test_delete_while_waiting_for_confirmation(two_hosts: tuple[Server, Agent], 
         time.sleep(0.1)
     assert not aside.exists()
     assert migrations_of(nova, server["id"])[0]["status"] == "confirmed"
+
+
+def test_resize_needs_quota_for_the_difference(two_hosts: tuple[Server, Agent], nova: Nova) -> None:
+    srv, _ = two_hosts
+    member, project = project_user(srv, "member")
+    resp = nova.put(f"/os-quota-sets/{project['id']}", json={"quota_set": {"ram": 1024}})
+    assert resp.status_code == 200, resp.text
+    own = member.boot(unique("quota"))
+    over = member.action(own["id"], {"resize": {"flavorRef": "2"}})
+    assert over.status_code == 403 and "ram" in over.json()["forbidden"]["message"]
+    member.delete(f"/servers/{own['id']}")
+
+
+def test_no_other_host_names_the_option(nova: Nova) -> None:
+    server = boot_on(nova, "fakehost", flavorRef="1")
+    n = nova.at("2.53")
+    (svc,) = [s for s in n.get("/os-services").json()["services"] if s["host"] == "fake2"]
+    assert n.put(f"/os-services/{svc['id']}", json={"status": "disabled"}).status_code == 200
+    try:
+        resp = nova.action(server["id"], {"resize": {"flavorRef": "2"}})
+        assert resp.status_code == 400
+        message = resp.json()["badRequest"]["message"]
+        assert "No valid host" in message and "allow_resize_to_same_host" in message
+        resp = nova.action(server["id"], {"migrate": None})
+        assert resp.status_code == 400 and "fake2: disabled" in resp.json()["badRequest"]["message"]
+    finally:
+        assert n.put(f"/os-services/{svc['id']}", json={"status": "enabled"}).status_code == 200
+    nova.delete(f"/servers/{server['id']}")
+
+
+@pytest.fixture(scope="module")
+def one_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nova]:
+    srv = fake_cloud(
+        tmp_path_factory, "samehost", STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true"
+    )
+    yield Nova(srv, srv.admin_token(), "2.96")
+    stop_cloud(srv)
+
+
+def test_resize_on_the_same_host_when_allowed(one_host: Nova) -> None:
+    nova = one_host
+    srv = nova.server
+    server = nova.boot(unique("same"), flavorRef="1")
+    sid = server["id"]
+    assert nova.action(sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    resized = wait_status(nova, sid, "VERIFY_RESIZE")
+    assert resized[HOST] == "fakehost" and resized["flavor"]["original_name"] == "m1.small"
+    assert (srv.data_dir / "compute" / "fakehost" / "moves" / sid).is_dir()
+    assert nova.action(sid, {"revertResize": None}).status_code == 202
+    back = wait_status(nova, sid, "ACTIVE")
+    assert back["flavor"]["original_name"] == "m1.tiny"
+    assert not (srv.data_dir / "compute" / "fakehost" / "moves" / sid).exists()
+    # Cold migration never stays: with one host there is nowhere to go.
+    resp = nova.action(sid, {"migrate": None})
+    assert resp.status_code == 400 and "own host" in resp.json()["badRequest"]["message"]
+    assert nova.action(sid, {"resize": {"flavorRef": "2"}}).status_code == 202
+    wait_status(nova, sid, "VERIFY_RESIZE")
+    assert nova.action(sid, {"confirmResize": None}).status_code == 204
+    done = wait_status(nova, sid, "ACTIVE")
+    assert done["flavor"]["original_name"] == "m1.small"
+    assert not (srv.data_dir / "compute" / "fakehost" / "moves" / sid).exists()
+    (mig, _older) = nova.get("/os-migrations", params={"instance_uuid": sid}).json()["migrations"]
+    assert (
+        mig["status"] == "confirmed" and mig["source_compute"] == mig["dest_compute"] == "fakehost"
+    )
+    nova.delete(f"/servers/{sid}")

@@ -40,7 +40,8 @@ def status(server: m.Server) -> str:
     if server.task_state in RESIZING and server.vm_state in (m.ACTIVE, m.STOPPED):
         return "RESIZE"
     if server.vm_state == m.RESIZED:
-        return "REVERT_RESIZE" if server.task_state == "resize_reverting" else "VERIFY_RESIZE"
+        reverting = server.task_state in ("resize_reverting", "resize_revert_finish")
+        return "REVERT_RESIZE" if reverting else "VERIFY_RESIZE"
     if server.vm_state == m.ACTIVE:
         return {
             "reboot_started": "REBOOT",

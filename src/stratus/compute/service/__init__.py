@@ -42,7 +42,7 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         self.servers = Servers(db, self.flavors, self.keypairs, self.quotas, self.images, self.wake)
         self.hosts = Hosts(db, self.scheduler)
-        self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake)
+        self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake, self.quotas)
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process

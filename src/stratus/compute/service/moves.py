@@ -26,6 +26,7 @@ from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
+from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import NoValidHost, Scheduler
 from stratus.compute.service.servers import Servers, _visible
 
@@ -82,7 +83,9 @@ class Moves:
         scheduler: Scheduler,
         flavors: Flavors,
         wake: Callable[[str | None], None],
+        quotas: Quotas | None = None,
     ):
+        self.quotas = quotas
         self.db = db
         self.cfg = cfg
         self.scheduler = scheduler
@@ -112,6 +115,7 @@ class Moves:
             if flavor.disabled:
                 raise BadRequest(f"Flavor {flavor.id} is disabled.")
             new_flavor = flavor_snapshot(flavor)
+            await self._check_quota(ctx, server_id, new_flavor)
         async with self.db.transaction() as s:
             await s.execute(select(m.ComputeHost.id).with_for_update())
             server = await _visible(s, ctx, server_id)
@@ -139,7 +143,7 @@ class Moves:
                         f"Cannot migrate instance {server.id} to its own host {host}: "
                         "name another host, or none to let the scheduler choose."
                     )
-            dest = await self._destination(s, server, new_flavor, host, same_host_ok)
+            dest = await self._destination(s, server, new_flavor, host, same_host_ok, kind)
             if Capability.MIGRATE.value not in dest.capabilities:
                 raise Conflict(
                     f"Cannot '{verb}' instance {server.id}: the {dest.driver} driver of "
@@ -180,6 +184,25 @@ class Moves:
         self.wake(source)
         return migration
 
+    async def _check_quota(
+        self, ctx: RequestContext, server_id: str, flavor: dict[str, Any]
+    ) -> None:
+        """An upsize needs quota for the difference (403 otherwise, as Nova)."""
+        if self.quotas is None:
+            return
+        async with self.db.session() as s:
+            server = await _visible(s, ctx, server_id)
+        used = await self.quotas.usage(server.project_id)
+        cores = int(flavor["vcpus"]) - int(server.flavor.get("vcpus", 0))
+        ram = int(flavor["ram"]) - int(server.flavor.get("ram", 0))
+        wanted = {}
+        if cores > 0:
+            wanted["cores"] = (used["cores"], cores)
+        if ram > 0:
+            wanted["ram"] = (used["ram"], ram)
+        if wanted:
+            await self.quotas.check(server.project_id, wanted)
+
     async def _destination(
         self,
         s: Any,
@@ -187,6 +210,7 @@ class Moves:
         flavor: dict[str, Any],
         host: str | None,
         same_host_ok: bool,
+        kind: str,
     ) -> m.ComputeHost:
         zone = (server.requested_zone or "").partition(":")[0]
         probe = m.Server(
@@ -272,7 +296,9 @@ class Moves:
                     raise NotFound(f"Compute host {host} could not be found.")
                 if host == source:
                     raise BadRequest(f"The target host {host} is the instance's own host.")
-            dest = await self._destination(s, server, dict(server.flavor), host, False)
+            dest = await self._destination(
+                s, server, dict(server.flavor), host, False, "evacuation"
+            )
             migration = m.Migration(
                 server_id=server.id,
                 project_id=ctx.project_id,
