@@ -304,8 +304,9 @@ class ChannelClient:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=600.0))
 
     async def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        extra = kw.pop("headers", {})
         for attempt in (1, 2):
-            headers = {"X-Auth-Token": await self.session.token(), **kw.pop("headers", {})}
+            headers = {"X-Auth-Token": await self.session.token(), **extra}
             try:
                 resp = await self.http.request(method, url, headers=headers, **kw)
             except httpx.HTTPError as exc:
