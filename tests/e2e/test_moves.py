@@ -3,16 +3,19 @@ openstack CLI: the all-in-one's host ``hosta`` and a
 `stratus compute-agent --host hostb` process on the same data folder and
 database.  The disk travels over the agent channel.
 
-One guest, ``vm1``, and five boots in all, one at a time:
+One guest, ``vm1``, and six boots in all, one at a time:
 
-1. booted on hosta; its user data writes a note to its disk;
-2. `server migrate --wait`: VERIFY_RESIZE on hostb, where it finds its note
-   (its console comes from hostb's agent through the channel);
-3. `server resize revert`: ACTIVE on hosta again, note intact;
-4. `server migrate --wait` + `server resize confirm`: ACTIVE on hostb, note
-   intact, hosta's copy gone;
-5. `server resize --flavor m1.small --wait` + confirm: the guest sees the new
-   memory size.
+1. booted on hostb (its console comes from hostb's agent through the
+   channel); its user data writes a note to its disk;
+2. `server migrate --wait`: VERIFY_RESIZE on hosta, where it finds its note;
+   `server resize confirm`: ACTIVE there, hostb's copy gone;
+3. `server migrate --wait` (to hostb) and 4. `server resize revert`: ACTIVE on
+   hosta again, its folder untouched;
+5. `server resize --flavor m1.small --wait` + confirm (on hostb): the guest
+   sees the new memory size and a disk grown to 20 GiB;
+6. hostb's agent and guest are killed, the host is forced down, and
+   `server evacuate` brings vm1 back on hosta with its note; hostb's
+   agent, started again, deletes its stale copy.
 """
 
 from __future__ import annotations
@@ -126,60 +129,52 @@ def vm1(cloud: TwoHosts, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     tiny_image(cloud.server)
     server = json.loads(
         cloud.osc(
-            "server",
-            "create",
-            "--image",
-            "tiny",
-            "--flavor",
-            "m1.tiny",
-            "--availability-zone",
-            "nova:hosta",
-            "--user-data",
-            str(script),
-            "--wait",
-            "vm1",
-            "-f",
-            "json",
+            "server", "create", "--image", "tiny", "--flavor", "m1.tiny", "--availability-zone", "nova:hostb",
+            "--user-data", str(script), "--wait", "vm1", "-f", "json",
         )
-    )
+    )  # fmt: skip
+    # hostb's agent is a process of its own: its console comes over the channel.
     cloud.wait_console(rf"{MARK} wrote the note")
     return server  # type: ignore[no-any-return]
 
 
+def migration_statuses(cloud: TwoHosts) -> list[str]:
+    rows = json.loads(cloud.osc("server", "migration", "list", "--server", "vm1", "-f", "json"))
+    return [row["Status"] for row in rows]
+
+
+def test_migrate_then_confirm(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
+    assert cloud.show()["OS-EXT-SRV-ATTR:host"] == "hostb"
+    cloud.osc("server", "migrate", "--wait", "vm1")
+    moved = cloud.wait("VERIFY_RESIZE")
+    assert moved["OS-EXT-SRV-ATTR:host"] == "hosta"
+    console = cloud.wait_console(rf"{MARK} found: written-{MARK}")
+    assert "wrote the note" not in console  # a fresh console on hosta, booted from the moved disk
+    # hostb keeps its copy, set aside, until the move is confirmed.
+    assert (cloud.dir / "compute" / "hostb" / "moves" / vm1["id"] / "disk.qcow2").is_file()
+    cloud.osc("server", "resize", "confirm", "vm1")
+    done = cloud.wait("ACTIVE")
+    assert done["OS-EXT-SRV-ATTR:host"] == "hosta"
+    assert qemu_pids(vm1["id"])
+    assert not (cloud.dir / "compute" / "hostb" / "moves" / vm1["id"]).exists()
+    assert not (cloud.instances("hostb") / vm1["id"]).exists()
+    assert migration_statuses(cloud) == ["confirmed"]
+
+
 def test_migrate_then_revert(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
-    assert cloud.show()["OS-EXT-SRV-ATTR:host"] == "hosta"
-    out = cloud.osc("server", "migrate", "--wait", "vm1")
-    assert "Complete" in out or out == "", out
+    cloud.osc("server", "migrate", "--wait", "vm1")
     moved = cloud.wait("VERIFY_RESIZE")
     assert moved["OS-EXT-SRV-ATTR:host"] == "hostb"
-    # hostb's agent is a process of its own: its console comes over the channel.
-    console = cloud.wait_console(rf"{MARK} found: written-{MARK}")
-    assert "wrote the note" not in console  # a fresh console on hostb, booted from the moved disk
+    cloud.wait_console(rf"{MARK} found: written-{MARK}")
     assert (cloud.instances("hostb") / vm1["id"] / "disk.qcow2").is_file()
     cloud.osc("server", "resize", "revert", "vm1")
     back = cloud.wait("ACTIVE")
     assert back["OS-EXT-SRV-ATTR:host"] == "hosta"
     assert not (cloud.instances("hostb") / vm1["id"]).exists()
-    # hosta's console log goes on: the note is found after the boot that wrote it.
-    out = cloud.wait_console(rf"wrote the note[\s\S]*{MARK} found: written-{MARK}")
-    assert out
-    migrations = json.loads(
-        cloud.osc("server", "migration", "list", "--server", "vm1", "-f", "json")
-    )
-    assert [m["Status"] for m in migrations] == ["reverted"]
-
-
-def test_migrate_then_confirm(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
-    cloud.osc("server", "migrate", "--wait", "vm1")
-    assert cloud.wait("VERIFY_RESIZE")["OS-EXT-SRV-ATTR:host"] == "hostb"
-    cloud.osc("server", "resize", "confirm", "vm1")
-    done = cloud.wait("ACTIVE")
-    assert done["OS-EXT-SRV-ATTR:host"] == "hostb"
-    cloud.wait_console(rf"{MARK} found: written-{MARK}")
-    assert qemu_pids(vm1["id"])
-    # hosta's copy (set aside until the confirmation) is gone.
-    assert not (cloud.instances("hosta") / vm1["id"]).exists()
-    assert not (cloud.dir / "compute" / "hosta" / "moves" / vm1["id"]).exists()
+    # hosta's own folder came back untouched: its console log goes on.
+    out = cloud.wait_console(rf"{MARK} found[\s\S]*{MARK} found[\s\S]*{MARK} MemTotal")
+    assert out.count(f"{MARK} found: written-{MARK}") >= 2
+    assert migration_statuses(cloud) == ["reverted", "confirmed"]
 
 
 def test_resize_then_confirm_shows_the_new_memory(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
@@ -187,7 +182,7 @@ def test_resize_then_confirm_shows_the_new_memory(cloud: TwoHosts, vm1: dict[str
     assert before and before[-1] < 300 * 1024  # m1.tiny: 256 MiB
     cloud.osc("server", "resize", "--flavor", "m1.small", "--wait", "vm1")
     resized = cloud.wait("VERIFY_RESIZE")
-    assert resized["OS-EXT-SRV-ATTR:host"] == "hosta"  # never the own host by default
+    assert resized["OS-EXT-SRV-ATTR:host"] == "hostb"  # never the own host by default
     cloud.osc("server", "resize", "confirm", "vm1")
     done = cloud.wait("ACTIVE")
     assert "m1.small" in json.dumps(done["flavor"])
@@ -196,19 +191,58 @@ def test_resize_then_confirm_shows_the_new_memory(cloud: TwoHosts, vm1: dict[str
     assert total > 1500 * 1024, out[-2000:]  # m1.small: 2048 MiB
     assert f"{MARK} found: written-{MARK}" in out
     # The disk grew to the new flavor's 20 GiB.
+    disk = cloud.instances("hostb") / vm1["id"] / "disk.qcow2"
     info = subprocess.run(
-        [
-            "qemu-img",
-            "info",
-            "-U",
-            "--output=json",
-            str(cloud.instances("hosta") / vm1["id"] / "disk.qcow2"),
-        ],
+        ["qemu-img", "info", "-U", "--output=json", str(disk)],
         capture_output=True,
         text=True,
         check=True,
     )
     assert json.loads(info.stdout)["virtual-size"] == 20 * 2**30
+
+
+def test_evacuate_keeps_the_data(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
+    assert cloud.show()["OS-EXT-SRV-ATTR:host"] == "hostb"
+    # hostb fails: its agent dies, and so does the guest (fenced).
+    cloud.agent.process.kill()
+    cloud.agent.process.wait()
+    for pid in qemu_pids(vm1["id"]):
+        os.kill(pid, signal.SIGKILL)
+    cloud.osc(
+        "--os-compute-api-version",
+        "2.53",
+        "compute",
+        "service",
+        "set",
+        "--down",
+        "hostb",
+        "nova-compute",
+    )
+    # (no --wait: this openstackclient compares "active" with "ACTIVE" and waits forever)
+    cloud.osc("server", "evacuate", "vm1")
+    done = cloud.wait("ACTIVE")
+    assert done["OS-EXT-SRV-ATTR:host"] == "hosta"
+    out = cloud.wait_console(rf"{MARK} found: written-{MARK}[\s\S]*{MARK} MemTotal")
+    assert int(MEMTOTAL.findall(out)[-1]) > 1500 * 1024  # still m1.small
+    assert migration_statuses(cloud)[0] == "done"
+    # hostb comes back: its stale copy is deleted at start.
+    cloud.osc(
+        "--os-compute-api-version",
+        "2.53",
+        "compute",
+        "service",
+        "set",
+        "--up",
+        "hostb",
+        "nova-compute",
+    )
+    cloud.agent = start_agent(cloud.server, "hostb", **ENV)
+    deadline = time.monotonic() + 60
+    while migration_statuses(cloud)[0] != "completed":
+        assert time.monotonic() < deadline, migration_statuses(cloud)
+        time.sleep(1)
+    assert not (cloud.instances("hostb") / vm1["id"]).exists()
+    assert qemu_pids(vm1["id"])
 
 
 def test_console_of_a_separate_agent_needs_the_service_token(cloud: TwoHosts) -> None:

@@ -336,27 +336,37 @@ def _set_forced_down(nova: Nova, host: str, down: bool) -> None:
 def test_evacuate(two_hosts: tuple[Server, Agent], nova: Nova) -> None:
     srv, _ = two_hosts
     server = boot_on(nova, "fake2")
+    old_style = boot_on(nova, "fake2")
     up = nova.action(server["id"], {"evacuate": {}})
     assert up.status_code == 409 and "still in use" in up.json()["conflictingRequest"]["message"]
     _set_forced_down(nova, "fake2", True)
     try:
         unknown = nova.action(server["id"], {"evacuate": {"host": "nowhere"}})
         assert unknown.status_code == 404
+        early = nova.action(server["id"], {"evacuate": {"onSharedStorage": False}})
+        assert early.status_code == 400  # gone in 2.14
         resp = nova.action(server["id"], {"evacuate": {}})
         assert resp.status_code == 200, resp.text
-        moved = wait_status(nova, server["id"], "ACTIVE")
+        # From 2.95 an evacuated server arrives stopped.
+        moved = wait_status(nova, server["id"], "SHUTOFF")
         assert moved[HOST] == "fakehost"
         (mig,) = migrations_of(nova, server["id"])
         assert mig["migration_type"] == "evacuation" and mig["status"] == "done"
         # The source's folder was reachable (one machine): the disk was kept.
         log = srv.log.read_text()
         assert f"server {server['id']} evacuated from fake2 to fakehost (disk kept)" in log
+        # Before 2.14 the answer carries the admin password; before 2.95 a
+        # running server comes back running.
+        resp = nova.action(old_style["id"], {"evacuate": {"onSharedStorage": True}}, version="2.1")
+        assert resp.status_code == 200 and resp.json()["adminPass"]
+        assert wait_status(nova, old_style["id"], "ACTIVE")[HOST] == "fakehost"
     finally:
         _set_forced_down(nova, "fake2", False)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and host_row(srv, "fake2") is None:
         time.sleep(0.1)
     nova.delete(f"/servers/{server['id']}")
+    nova.delete(f"/servers/{old_style['id']}")
 
 
 def test_delete_while_waiting_for_confirmation(two_hosts: tuple[Server, Agent], nova: Nova) -> None:

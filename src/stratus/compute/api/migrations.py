@@ -74,9 +74,8 @@ async def action(req: ApiRequest, server: m.Server) -> Response:
         raise BadRequest("onSharedStorage was removed in microversion 2.14.")
     if e.force is not None and not V("2.29") <= v < V("2.68"):
         raise BadRequest("force is only accepted from microversion 2.29 to 2.67.")
-    if e.targetState is not None and (v < V("2.95") or e.targetState not in ("stopped",)):
-        raise BadRequest("targetState needs microversion 2.95 and may only be 'stopped'.")
-    await svc.moves.evacuate(req.ctx, server.id, e.host)
+    # From 2.95 an evacuated server arrives stopped: its owner starts it.
+    await svc.moves.evacuate(req.ctx, server.id, e.host, stop=v >= V("2.95"))
     if v < V("2.14"):
         import secrets
 

@@ -141,7 +141,6 @@ class Evacuate(Aliased):
     adminPass: str | None = None  # noqa: N815
     onSharedStorage: bool | str | None = None  # noqa: N815
     force: bool | None = None
-    targetState: str | None = None  # noqa: N815
 
 
 class MigrationListQuery(Query):

@@ -278,7 +278,11 @@ class Moves:
 
     # -- evacuate ----------------------------------------------------------------------------------
 
-    async def evacuate(self, ctx: RequestContext, server_id: str, host: str | None) -> m.Migration:
+    async def evacuate(
+        self, ctx: RequestContext, server_id: str, host: str | None, stop: bool = False
+    ) -> m.Migration:
+        """Rebuild a server of a dead host elsewhere; ``stop``: it arrives
+        stopped (Nova from 2.95), else as it was (stopped stays stopped)."""
         async with self.db.transaction() as s:
             await s.execute(select(m.ComputeHost.id).with_for_update())
             server = await _visible(s, ctx, server_id)
@@ -313,7 +317,7 @@ class Moves:
             )
             s.add(migration)
             await s.flush()
-            state = m.STOPPED if server.vm_state == m.STOPPED else m.ACTIVE
+            state = m.STOPPED if stop or server.vm_state == m.STOPPED else m.ACTIVE
             server.system_metadata = {
                 **(server.system_metadata or {}),
                 "move": {
