@@ -24,14 +24,16 @@ from tests.functional.compute.conftest import (
 )
 
 HOST = "OS-EXT-SRV-ATTR:host"
+AGENTS: list[Agent] = []  # fake2's agent (the newest, after a restart)
 
 
 @pytest.fixture(scope="module")
 def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Agent]]:
     srv = fake_cloud(tmp_path_factory, "moves")
     agent = start_agent(srv, "fake2", **FAKE)
+    AGENTS.append(agent)
     yield srv, agent
-    assert agent.stop() == 0, agent.log.read_text()[-3000:]
+    assert AGENTS[-1].stop() == 0, AGENTS[-1].log.read_text()[-3000:]
     stop_cloud(srv)
 
 
@@ -465,3 +467,27 @@ def test_resize_on_the_same_host_when_allowed(one_host: Nova) -> None:
         mig["status"] == "confirmed" and mig["source_compute"] == mig["dest_compute"] == "fakehost"
     )
     nova.delete(f"/servers/{sid}")
+
+
+def test_a_failed_send_puts_the_server_back(two_hosts: tuple[Server, Agent], nova: Nova) -> None:
+    srv, _ = two_hosts
+    server = boot_on(nova, "fakehost")
+    before = ram_used(nova, "fake2")
+    # fake2's agent stops; its heartbeat is still fresh, so it is chosen, and
+    # the disk cannot reach it.
+    assert AGENTS[-1].stop() == 0
+    try:
+        assert nova.action(server["id"], {"migrate": None}).status_code == 202
+        back = wait_status(nova, server["id"], "ACTIVE")
+        assert back[HOST] == "fakehost"
+        assert "unreachable" in srv.log.read_text()
+        assert migrations_of(nova, server["id"])[0]["status"] == "error"
+        assert ram_used(nova, "fake2") == before  # no claim left behind
+        assert (srv.data_dir / "compute" / "fakehost" / "instances" / server["id"]).is_dir()
+        assert not (srv.data_dir / "compute" / "fakehost" / "moves" / server["id"]).exists()
+        assert back["OS-EXT-STS:power_state"] == 1  # booted again where it was
+        out = nova.action(server["id"], {"os-getConsoleOutput": {}}).json()["output"]
+        assert "stratus-tiny: ready" in out
+    finally:
+        AGENTS.append(start_agent(srv, "fake2", **FAKE))
+    nova.delete(f"/servers/{server['id']}")

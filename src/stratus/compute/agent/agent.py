@@ -385,7 +385,7 @@ class ComputeAgent:
 
     async def _delete(self, server: m.Server) -> None:
         await self.driver.destroy(server.id, self.directory(server))
-        if server.vm_state == m.RESIZED:
+        if (server.system_metadata or {}).get("move"):
             await moves.forget_move(self, server)
         now = utcnow()
         await self._finish(

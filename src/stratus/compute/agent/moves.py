@@ -147,6 +147,8 @@ async def resize_prep(agent: ComputeAgent, server: m.Server) -> None:
     except BaseException:
         await _restore(agent, server, move)
         await set_migration(agent, int(move["migration"]), "error")
+        # The server stays where it was: no move, no claim on the destination.
+        await agent._finish(server, task_state=None, system_metadata=_without_move(server))
         raise
     await set_migration(agent, int(move["migration"]), "post-migrating")
     log.info("compute: server %s: disk sent from %s to %s", server.id, agent.host, dest)
@@ -230,8 +232,9 @@ async def resize_confirming(agent: ComputeAgent, server: m.Server) -> None:
 
 
 async def forget_move(agent: ComputeAgent, server: m.Server) -> None:
-    """A server deleted while waiting for confirmation: its source's copy
-    goes too (Nova confirms the resize at delete)."""
+    """A server deleted with a move recorded (waiting for confirmation, or
+    in ERROR after a failed arrival): the copy its source set aside goes too
+    (Nova confirms the resize at delete)."""
     move = (server.system_metadata or {}).get("move")
     if not isinstance(move, dict) or move.get("kind") == "evacuation":
         return
@@ -244,13 +247,18 @@ async def forget_move(agent: ComputeAgent, server: m.Server) -> None:
     except ChannelError as exc:
         log.warning("compute: server %s: old copy on %s not deleted: %s", server.id, source, exc)
         return
-    await set_migration(agent, int(move["migration"]), "confirmed")
+    if server.vm_state == m.RESIZED:
+        await set_migration(agent, int(move["migration"]), "confirmed")
 
 
 async def resize_reverting(agent: ComputeAgent, server: m.Server) -> None:
     move = _move(server)
-    source = str(move["source"])
-    await agent.driver.destroy(server.id, agent.directory(server))
+    source, dest = str(move["source"]), str(move["dest"])
+    # Drop the destination's copy, unless a retried revert finds the server
+    # handed back already (then the folder here is the source's own).
+    aside = moved_folder(agent, server.id)
+    if agent.host == dest and (source != dest or aside.exists()):
+        await agent.driver.destroy(server.id, agent.directory(server))
     if await agent._finish(
         server,
         task_state="resize_revert_finish",

@@ -254,7 +254,8 @@ class Moves:
             self._check_state(ctx, server, verb, frozenset({m.RESIZED}))
             move = (server.system_metadata or {}).get("move") or {}
             migration = await s.get(m.Migration, move.get("migration", -1))
-            if migration is None or migration.status != "finished":
+            # A failed confirm or revert (an agent unreachable) may be retried.
+            if migration is None or migration.status not in ("finished", "confirming", "reverting"):
                 raise BadRequest(f"Instance {server.id} has not been resized.")
             migration.status = "confirming" if confirm else "reverting"
             server.task_state = "resize_confirming" if confirm else "resize_reverting"
