@@ -129,6 +129,15 @@ class ComputeConfig(_Section):
     quota_metadata_items: int = 128
     quota_server_groups: int = 10
     quota_server_group_members: int = 10
+    # The agent channel: each compute agent's authenticated HTTP server (disks
+    # moving between hosts, console output).  Port 0 picks a free port.
+    agent_listen: str = "127.0.0.1"
+    agent_port: int = Field(0, ge=0, le=65535)
+    # The URL other agents and API processes reach this agent at; empty means
+    # http://agent_listen:port.
+    agent_url: str = ""
+    # Whether a resize may keep the server on its host (Nova's option).
+    allow_resize_to_same_host: bool = False
 
 
 class ObjectStoreConfig(_Section):
@@ -360,6 +369,13 @@ quota_key_pairs = 100
 quota_metadata_items = 128
 quota_server_groups = 10
 quota_server_group_members = 10
+# The agent channel: every compute agent serves disks and console output to
+# the others over HTTP, authenticated with the service user's token.
+agent_listen = "127.0.0.1"
+agent_port = 0
+agent_url = ""
+# Whether a resize may keep the server on its own host (Nova's option).
+allow_resize_to_same_host = false
 
 [objectstore]
 # Folder of the storage devices, and of the rings (relative: in the data folder).

@@ -24,6 +24,7 @@ ERROR, DELETED = "error", "deleted"
 # shelved-offloaded server is stored as "shelved_offload"; the API shows
 # Nova's "shelved_offloaded" (views.VM_STATE_NAMES).
 SHELVED, SHELVED_OFFLOADED, RESCUED = "shelved", "shelved_offload", "rescued"
+RESIZED = "resized"  # moved or resized, waiting for confirmResize or revertResize
 
 # Power states (Nova's numbers).
 NOSTATE, RUNNING, POWER_PAUSED, SHUTDOWN, CRASHED, POWER_SUSPENDED = 0, 1, 3, 4, 6, 7

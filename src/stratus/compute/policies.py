@@ -29,4 +29,14 @@ RULES: dict[str, str] = {
     "compute:quotas:update": "rule:admin_required",
     "compute:services": "rule:admin_required",
     "compute:hypervisors": "rule:admin_required",
+    # Nova's defaults: moving servers between hosts is the operator's call,
+    # resizing (and answering a resize) the owner's.
+    "compute:servers:migrate": "rule:admin_required",
+    "compute:servers:migrate:host": "rule:admin_required",
+    "compute:servers:resize": "rule:admin_or_member",
+    "compute:servers:confirm_resize": "rule:admin_or_member",
+    "compute:servers:revert_resize": "rule:admin_or_member",
+    "compute:servers:evacuate": "rule:admin_required",
+    "compute:migrations:index": "rule:admin_required",
+    "compute:servers:migrations": "rule:admin_required",
 }

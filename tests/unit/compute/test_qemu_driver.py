@@ -149,6 +149,7 @@ def test_capabilities() -> None:
         Capability.CONSOLE_LOG,
         Capability.SNAPSHOT,
         Capability.RESCUE,
+        Capability.MIGRATE,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):

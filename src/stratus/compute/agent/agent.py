@@ -24,6 +24,8 @@ from sqlalchemy import select, update
 
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
+from stratus.compute.agent import moves
+from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.agent.snapshots import ServerImageWork
 from stratus.compute.drivers.base import Driver, GuestSpec, PortForward, Power
@@ -83,6 +85,10 @@ class ComputeAgent:
         self.boots = asyncio.Semaphore(MAX_BOOTS_AT_ONCE)
         self._task: asyncio.Task[None] | None = None
         self.image_work = ServerImageWork(self)  # snapshots, backups, shelve, rescue
+        # The agent channel (disks between hosts, console output); see channel.py.
+        self.channel: ChannelServer | None = None
+        self.peers: ChannelClient | None = None
+        self.url: str | None = None
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -90,7 +96,11 @@ class ComputeAgent:
     # -- life ------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.channel is not None:
+            self.url = await self.channel.start()
         await self.register()
+        moves.write_host_marker(self)
+        await moves.clean_evacuated(self)
         await self.sync_power(adopt=True)
         self._task = asyncio.create_task(self._run(), name=f"compute-agent-{self.host}")
         self.wake()
@@ -103,6 +113,10 @@ class ComputeAgent:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.image_work.close()
+        if self.channel is not None:
+            await self.channel.stop()
+        if self.peers is not None:
+            await self.peers.close()
 
     async def register(self) -> None:
         info = await self.driver.host_info()
@@ -118,6 +132,7 @@ class ComputeAgent:
             row.accelerator = info.accelerator
             row.vcpus, row.memory_mb, row.local_gb = info.vcpus, info.memory_mb, info.disk_gb
             row.cpu_info = info.cpu_info
+            row.agent_url = self.url
             row.heartbeat = utcnow()
         log.info(
             "compute: host %s up (%s, %s, %d vCPU, %d MiB)",
@@ -236,6 +251,7 @@ class ComputeAgent:
             "resuming": self._resume,
             "deleting": self._delete,
             **self.image_work.handlers(),
+            **moves.handlers(self),
         }
 
     def directory(self, server: m.Server) -> Path:
@@ -375,6 +391,8 @@ class ComputeAgent:
 
     async def _delete(self, server: m.Server) -> None:
         await self.driver.destroy(server.id, self.directory(server))
+        if (server.system_metadata or {}).get("move"):
+            await moves.forget_move(self, server)
         now = utcnow()
         await self._finish(
             server, vm_state=m.DELETED, power_state=m.NOSTATE, deleted_at=now, terminated_at=now

@@ -9,6 +9,7 @@ from stratus.common.config import Config, ConfigError
 from stratus.common.db import Database
 from stratus.common.service_auth import service_session
 from stratus.compute.agent.agent import ComputeAgent
+from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.configdrive import build_config_drive
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver
@@ -53,14 +54,19 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAg
     host = host or host_name(cfg)
     root = cfg.data_path(cfg.compute.instances_dir) / host
     image_url = SERVICES["image"].endpoint_url(cfg.public_url)
-    return ComputeAgent(
+    session = service_session(cfg)
+    agent = ComputeAgent(
         db,
         host=host,
         driver=make_driver(cfg, host),
-        images=ImageCache(root / "images", image_url, service_session(cfg)),
+        images=ImageCache(root / "images", image_url, session),
         instances=root / "instances",
         actions=Actions(db),
         sync_interval=cfg.compute.sync_interval,
         shutdown_timeout=cfg.compute.shutdown_timeout,
         config_drive=build_config_drive,
     )
+    c = cfg.compute
+    agent.channel = ChannelServer(agent, session, c.agent_listen, c.agent_port, c.agent_url)
+    agent.peers = ChannelClient(session)
+    return agent

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.common.api import Route
-from stratus.compute.api import flavors, keypairs, misc, servers
+from stratus.compute.api import flavors, keypairs, migrations, misc, servers
 from stratus.compute.api import schemas as s
 
 ROUTES: list[Route] = [
@@ -34,6 +34,9 @@ ROUTES: list[Route] = [
     Route(
         "GET", "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", servers.actions_show
     ),
+    Route("GET", "/v2.1/servers/{server_id}/migrations", migrations.server_index),
+    Route("GET", "/v2.1/servers/{server_id}/migrations/{migration_id}", migrations.server_show),
+    Route("GET", "/v2.1/os-migrations", migrations.index, query=s.MigrationListQuery),
     # flavors
     Route("GET", "/v2.1/flavors", flavors.index, query=s.FlavorListQuery),
     Route("GET", "/v2.1/flavors/detail", flavors.detail, query=s.FlavorListQuery),

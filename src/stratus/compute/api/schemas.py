@@ -135,6 +135,35 @@ class Unshelve(Aliased):
 class Rescue(Aliased):
     adminPass: str | None = None  # noqa: N815
     rescue_image_ref: str | None = None
+class Migrate(Aliased):
+    host: str | None = None
+
+
+class Resize(Aliased):
+    flavorRef: str | int  # noqa: N815
+    disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
+
+
+class Evacuate(Aliased):
+    host: str | None = None
+    adminPass: str | None = None  # noqa: N815
+    onSharedStorage: bool | str | None = None  # noqa: N815
+    force: bool | None = None
+
+
+class MigrationListQuery(Query):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    host: str | None = None
+    status: str | None = None
+    instance_uuid: str | None = None
+    source_compute: str | None = None
+    migration_type: str | None = None
+    user_id: str | None = None
+    project_id: str | None = None
+    changes_since: str | None = Field(default=None, alias="changes-since")
+    changes_before: str | None = Field(default=None, alias="changes-before")
+    limit: int | None = Field(default=None, ge=0)
+    marker: str | None = None
 
 
 class ActionBody(Aliased):
@@ -158,6 +187,11 @@ class ActionBody(Aliased):
     unshelve: Unshelve | None = None
     rescue: Rescue | None = None
     unrescue: None = None
+    migrate: Migrate | None = None
+    resize: Resize | None = None
+    confirm_resize: None = Field(default=None, alias="confirmResize")
+    revert_resize: None = Field(default=None, alias="revertResize")
+    evacuate: Evacuate | None = None
 
     @model_validator(mode="after")
     def _one(self) -> ActionBody:

@@ -33,12 +33,21 @@ def links(base: str, kind: str, ident: str) -> list[dict[str, str]]:
     ]
 
 
+RESIZING = frozenset({"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"})
+
+
 def status(server: m.Server) -> str:
+    if server.task_state in RESIZING and server.vm_state in (m.ACTIVE, m.STOPPED):
+        return "RESIZE"
+    if server.vm_state == m.RESIZED:
+        reverting = server.task_state in ("resize_reverting", "resize_revert_finish")
+        return "REVERT_RESIZE" if reverting else "VERIFY_RESIZE"
     if server.vm_state == m.ACTIVE:
         return {
             "reboot_started": "REBOOT",
             "reboot_started_hard": "HARD_REBOOT",
             "rebuilding": "REBUILD",
+            "rebuild_spawning": "REBUILD",
         }.get(server.task_state or "", "ACTIVE")
     return {
         m.BUILDING: "BUILD",

@@ -146,3 +146,14 @@ class Driver(Protocol):
     async def unrescue(self, spec: GuestSpec) -> GuestStatus:
         """Power the rescue boot off, drop its disk, and boot the guest from
         its own disk again.  Needs ``Capability.RESCUE``."""
+    async def export_disk(self, uuid: str, directory: Path) -> Path:
+        """The one file that holds the stopped guest's own disk data in
+        ``directory``, to send to another host (QEMU: the qcow2 overlay; its
+        base is the image, which the destination fetches itself).  Needs
+        ``Capability.MIGRATE``."""
+
+    async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
+        """Make ``disk`` (from ``export_disk``, maybe on another host) this
+        guest's disk in ``spec.directory``: on this host's copy of
+        ``spec.base_image``, grown to ``spec.root_gb`` when that is larger.
+        ``start`` then boots it.  Needs ``Capability.MIGRATE``."""

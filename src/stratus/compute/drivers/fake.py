@@ -216,6 +216,28 @@ class FakeDriver:
         guest.pid = None
         self._boot(guest)
         return self._status(guest)
+    async def export_disk(self, uuid: str, directory: Path) -> Path:
+        await self._enter("export_disk", uuid)
+        guest = self.instances.get(uuid)
+        if guest is not None and guest.pid is not None:
+            raise DriverError(f"guest {uuid} is running: stop it before moving its disk")
+        # A fake disk is a small file naming its guest, so that it can travel.
+        disk = directory / "fake-disk"
+        if not disk.exists():
+            disk.write_text(f"fake disk of {uuid}\n")
+        return disk
+
+    async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
+        await self._enter("import_disk", spec.uuid)
+        if not disk.is_file() or spec.uuid not in disk.read_text():
+            raise DriverError(f"{disk} is not a disk of guest {spec.uuid}")
+        spec.directory.mkdir(parents=True, exist_ok=True)
+        target = spec.directory / "fake-disk"
+        if disk.resolve() != target.resolve():
+            disk.replace(target)
+        guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
+        guest.spec = spec
+        guest.has_disk = True
 
     async def _enter(self, method: str, uuid: str | None) -> None:
         self.calls.append((method, uuid))

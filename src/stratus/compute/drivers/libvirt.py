@@ -401,6 +401,12 @@ class LibvirtDriver:
     async def unrescue(self, spec: GuestSpec) -> GuestStatus:
         raise DriverError("the libvirt driver does not rescue guests (no 'rescue' capability)")
 
+    async def export_disk(self, uuid: str, directory: Path) -> Path:
+        raise DriverError("the libvirt driver does not move disks (no 'migrate' capability)")
+
+    async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
+        raise DriverError("the libvirt driver does not move disks (no 'migrate' capability)")
+
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
         """Running: a libvirt push backup job (QEMU's blockdev-backup,
         sync=full) writes a standalone qcow2 of the disk as of the instant it

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import shlex
@@ -56,6 +57,7 @@ class QemuDriver:
             Capability.CONSOLE_LOG,
             Capability.SNAPSHOT,
             Capability.RESCUE,
+            Capability.MIGRATE,
         }
     )
 
@@ -279,6 +281,38 @@ class QemuDriver:
                     partial.unlink(missing_ok=True)
                     raise DriverError(f"could not copy the disk: {(err or out).strip()}")
         partial.rename(target)
+
+    async def export_disk(self, uuid: str, directory: Path) -> Path:
+        disk = disk_path(directory)
+        if not disk.is_file():
+            raise DriverError(f"guest {uuid} has no disk in {directory}")
+        if live_pid(directory, uuid) is not None:
+            raise DriverError(f"guest {uuid} is running: stop it before moving its disk")
+        return disk
+
+    async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
+        """Rebase the overlay onto this host's cached base (``-u``: the base
+        holds the same image, only its path differs) and grow it."""
+        await self._prepare(spec)
+        target = disk_path(spec.directory)
+        if disk.resolve() != target.resolve():
+            disk.replace(target)
+        base = spec.base_image.resolve()
+        cmd = [self.qemu_img, "rebase", "-u", "-b", str(base), "-F", spec.base_format, "-f"]
+        rc, out, err = await run([*cmd, "qcow2", str(target)], timeout=60)
+        if rc != 0:
+            raise DriverError(f"could not rebase the disk of {spec.uuid}: {(err or out).strip()}")
+        rc, out, err = await run([self.qemu_img, "info", "--output=json", str(target)], timeout=60)
+        if rc != 0:
+            raise DriverError(f"could not read the disk of {spec.uuid}: {(err or out).strip()}")
+        size = int(json.loads(out).get("virtual-size", 0))
+        wanted = spec.root_gb * 2**30
+        if wanted > size:
+            cmd = [self.qemu_img, "resize", "-f", "qcow2", str(target), str(wanted)]
+            rc, out, err = await run(cmd, timeout=60)
+            if rc != 0:
+                raise DriverError(f"could not grow the disk of {spec.uuid}: {(err or out).strip()}")
+            log.info("guest %s: disk grown to %d GiB", spec.uuid, spec.root_gb)
 
     async def _live_backup(self, uuid: str, directory: Path, target: Path) -> None:
         job = f"snapshot-{uuid[:8]}"

@@ -6,6 +6,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
 
 from stratus.common.config import Config
 from stratus.common.db import Database
@@ -20,6 +23,7 @@ from stratus.compute.service.hosts import Hosts
 from stratus.compute.service.image_records import ImageRecords
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
+from stratus.compute.service.moves import Moves
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.rescue import Rescues
 from stratus.compute.service.scheduler import Scheduler
@@ -56,6 +60,9 @@ class ComputeService:
             self.wake,
         )
         self.rescues = Rescues(self.server_images, self.images)
+        self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake, self.quotas)
+        self._peers: Any = None  # a ChannelClient, made when first needed
+        self._wakes: set[asyncio.Task[None]] = set()
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -76,6 +83,31 @@ class ComputeService:
         agent = self.agents.get(host)
         if agent is not None:
             agent.wake()  # type: ignore[attr-defined]
+        else:
+            # An agent of its own process: a wake-up over its channel saves
+            # it waiting for its next poll.
+            task = asyncio.create_task(self._wake_remote(host), name=f"wake-{host}")
+            self._wakes.add(task)
+            task.add_done_callback(self._wakes.discard)
+
+    async def _wake_remote(self, host: str) -> None:
+        try:
+            async with self.db.session() as s:
+                url = await s.scalar(
+                    select(m.ComputeHost.agent_url).where(m.ComputeHost.host == host)
+                )
+            if url:
+                await self._channel().wake(url)
+        except Exception as exc:  # it polls anyway
+            log.debug("compute: could not wake the agent of %s: %s", host, exc)
+
+    def _channel(self) -> Any:
+        if self._peers is None:
+            from stratus.common.service_auth import service_session
+            from stratus.compute.agent.channel import ChannelClient
+
+            self._peers = ChannelClient(service_session(self.cfg))
+        return self._peers
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._scheduler_loop(), name="compute-scheduler")
@@ -101,13 +133,28 @@ class ComputeService:
         await self.images.close()
         await self.image_records.close()
         await self.image_records.session.close()
+        if self._peers is not None:
+            await self._peers.close()
 
     async def console_output(self, server: m.Server, length: int | None) -> str:
-        agent = self.agents.get(server.host or "")
-        if agent is None:
-            raise Conflict(
-                f"The console of instance {server.id} is not reachable from this API process."
-            )
         async with self.db.session() as s:
             await Servers.check_capability(s, server, Capability.CONSOLE_LOG, "os-getConsoleOutput")
-        return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]
+        agent = self.agents.get(server.host or "")
+        if agent is not None:
+            return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]
+        # An agent of its own process: ask it over the agent channel.
+        from stratus.compute.agent.channel import ChannelError
+
+        async with self.db.session() as s:
+            url = await s.scalar(
+                select(m.ComputeHost.agent_url).where(m.ComputeHost.host == server.host)
+            )
+        if not url:
+            raise Conflict(
+                f"The console of instance {server.id} is not reachable: host {server.host} "
+                "has no agent channel."
+            )
+        try:
+            return await self._channel().console(url, server.id, length)  # type: ignore[no-any-return]
+        except ChannelError as exc:
+            raise Conflict(f"The console of instance {server.id} is not reachable: {exc}") from exc

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +17,12 @@ from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 
 log = logging.getLogger(__name__)
+
+
+def move_claims(server: m.Server) -> list[tuple[str, dict[str, Any]]]:
+    from stratus.compute.service.moves import claims
+
+    return claims(server)
 
 
 @dataclass
@@ -75,6 +82,12 @@ class Scheduler:
             u.memory_mb += int(server.flavor.get("ram", 0))
             u.disk_gb += int(server.flavor.get("disk", 0))
             u.servers += 1
+            # A move under way also holds room on its other host.
+            for host, flavor in move_claims(server):
+                c = out.setdefault(host, Usage())
+                c.vcpus += int(flavor.get("vcpus", 0))
+                c.memory_mb += int(flavor.get("ram", 0))
+                c.disk_gb += int(flavor.get("disk", 0))
         return out
 
     async def _group(self, s: AsyncSession, server: m.Server) -> tuple[str | None, dict[str, int]]:
@@ -99,8 +112,11 @@ class Scheduler:
                 per_host[host] = per_host.get(host, 0) + 1
         return group.policy, per_host
 
-    async def select_host(self, s: AsyncSession, server: m.Server) -> m.ComputeHost:
-        """Filters, then weighers; raises NoValidHost saying why."""
+    async def select_host(
+        self, s: AsyncSession, server: m.Server, exclude: str | None = None
+    ) -> m.ComputeHost:
+        """Filters, then weighers; raises NoValidHost saying why.  ``exclude``
+        is a host never chosen (a move's source)."""
         hosts = list((await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.host))).all())
         if not hosts:
             raise NoHostsYet("There are no compute hosts.")
@@ -112,6 +128,9 @@ class Scheduler:
         flavor = server.flavor
         for host in hosts:
             if forced_host and host.host != forced_host:
+                continue
+            if host.host == exclude:
+                reasons.append(f"{host.host}: the server's own host")
                 continue
             if host.disabled:
                 reasons.append(f"{host.host}: disabled")

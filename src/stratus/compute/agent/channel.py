@@ -1,0 +1,365 @@
+"""The agent channel: a small authenticated HTTP server in every compute
+agent, and the client other agents and API processes use to reach it.
+
+It carries what cannot go through the database: a server's disk moving to
+another host (streamed, SHA-256 checked, constant memory), console output of
+a guest on a host of its own, the cleanup of a moved server's old copy, and a
+wake-up.  Callers present the service user's token (``X-Auth-Token``); the
+agent has the identity service validate it (as ``stratus`` itself) and
+accepts only tokens that carry the ``service`` role.  Anything else is 401.
+
+Routes (all under the agent's URL, recorded in ``compute_host.agent_url``):
+
+    GET    /servers/{id}/console?length=N   the serial console's last N lines
+    GET    /servers/{id}/disk               the server's disk (its own copy)
+    PUT    /servers/{id}/disk               a disk arriving for the server
+    DELETE /servers/{id}/moved              drop the copy a confirmed move left
+    POST   /wake                            run the reconcile loop now
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from stratus.common.service_auth import ServiceSession
+from stratus.compute.drivers.base import DriverError
+
+if TYPE_CHECKING:
+    from stratus.compute.agent.agent import ComputeAgent
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1024 * 1024
+TOKEN_TTL = 30.0  # seconds a validated token is trusted without asking identity again
+CHECKSUM_HEADER = "X-Checksum-SHA256"
+INCOMING = "incoming.disk"  # the name an arriving disk gets in the server's folder
+
+
+class ChannelError(Exception):
+    """Another agent could not be reached or refused; the message says why."""
+
+
+# -- authentication ----------------------------------------------------------------------
+
+
+class TokenCheck:
+    """Validates callers' tokens with the identity service, as the service
+    user, caching the answer (yes or no) for ``TOKEN_TTL`` seconds."""
+
+    def __init__(self, session: ServiceSession, role: str = "service"):
+        self.session = session
+        self.role = role
+        self._cache: dict[str, tuple[float, bool]] = {}
+
+    async def allowed(self, token: str) -> bool:
+        if not token:
+            return False
+        now = time.monotonic()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        resp = await self.session.client.get(
+            f"{self.session.auth_url}?nocatalog",
+            headers={"X-Auth-Token": await self.session.token(), "X-Subject-Token": token},
+        )
+        if resp.status_code == 401:
+            self.session.forget()  # our own token may have been revoked
+        ok = resp.status_code == 200 and any(
+            r.get("name") == self.role for r in resp.json()["token"].get("roles") or []
+        )
+        if len(self._cache) > 1000:
+            self._cache.clear()
+        self._cache[token] = (now + TOKEN_TTL, ok)
+        return ok
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _read_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            yield chunk
+
+
+async def file_chunks(path: Path) -> AsyncIterator[bytes]:
+    """A file's bytes, read in a thread one chunk at a time."""
+    chunks = _read_chunks(path)
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, b"")
+        if not chunk:
+            return
+        yield chunk
+
+
+async def receive_file(chunks: AsyncIterator[bytes], target: Path, checksum: str) -> int:
+    """Write a stream to ``target`` (through a partial file, fsynced, renamed
+    into place only when its SHA-256 is ``checksum``); its size."""
+    partial = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    size = 0
+    f = await asyncio.to_thread(open, partial, "wb")
+    try:
+        async for chunk in chunks:
+            digest.update(chunk)
+            size += len(chunk)
+            await asyncio.to_thread(f.write, chunk)
+        await asyncio.to_thread(f.flush)
+        await asyncio.to_thread(os.fsync, f.fileno())
+    except BaseException:
+        f.close()
+        partial.unlink(missing_ok=True)
+        raise
+    f.close()
+    if digest.hexdigest() != checksum.lower():
+        partial.unlink(missing_ok=True)
+        raise ChannelError(f"the disk arrived damaged: SHA-256 {digest.hexdigest()} != {checksum}")
+    partial.rename(target)
+    return size
+
+
+# -- the server ------------------------------------------------------------------------------
+
+
+def make_app(agent: ComputeAgent, check: TokenCheck) -> Starlette:
+    def guarded(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def wrapper(request: Request) -> Response:
+            try:
+                ok = await check.allowed(request.headers.get("x-auth-token", ""))
+            except httpx.HTTPError as exc:
+                log.error("agent channel: identity unreachable: %s", exc)
+                return JSONResponse({"error": "identity unreachable"}, status_code=503)
+            if not ok:
+                return JSONResponse({"error": "authentication required"}, status_code=401)
+            try:
+                return await handler(request)
+            except ChannelError as exc:
+                return JSONResponse({"error": str(exc)}, status_code=409)
+
+        return wrapper
+
+    def folder(request: Request) -> tuple[str, Path]:
+        server_id = request.path_params["server_id"]
+        if "/" in server_id or server_id.startswith("."):
+            raise ChannelError(f"bad server id {server_id!r}")
+        return server_id, agent.instances / server_id
+
+    async def console(request: Request) -> Response:
+        server_id, directory = folder(request)
+        raw = request.query_params.get("length")
+        length = int(raw) if raw not in (None, "") else None
+        text = await agent.driver.console_output(server_id, directory, length)
+        return PlainTextResponse(text)
+
+    async def disk_out(request: Request) -> Response:
+        from stratus.compute.agent.moves import moved_folder
+
+        server_id, directory = folder(request)
+        # A server being moved away keeps its disk in the moves folder.
+        for candidate in (moved_folder(agent, server_id), directory):
+            if not candidate.is_dir():
+                continue
+            try:
+                disk = await agent.driver.export_disk(server_id, candidate)
+            except DriverError as exc:
+                raise ChannelError(str(exc)) from exc
+            if disk.is_file():
+                checksum = await asyncio.to_thread(sha256_file, disk)
+                return StreamingResponse(
+                    file_chunks(disk),
+                    media_type="application/octet-stream",
+                    headers={CHECKSUM_HEADER: checksum, "Content-Length": str(disk.stat().st_size)},
+                )
+        return JSONResponse({"error": f"no disk of server {server_id} here"}, status_code=404)
+
+    async def disk_in(request: Request) -> Response:
+        server_id, directory = folder(request)
+        checksum = request.headers.get(CHECKSUM_HEADER.lower(), "")
+        if len(checksum) != 64:
+            return JSONResponse({"error": f"{CHECKSUM_HEADER} is required"}, status_code=400)
+        await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        started = time.monotonic()
+        size = await receive_file(request.stream(), directory / INCOMING, checksum)
+        log.info(
+            "agent channel: received the disk of server %s (%d bytes in %.2f s)",
+            server_id,
+            size,
+            time.monotonic() - started,
+        )
+        return JSONResponse({"size": size}, status_code=201)
+
+    async def moved(request: Request) -> Response:
+        from stratus.compute.agent.moves import drop_moved
+
+        server_id, _ = folder(request)
+        await drop_moved(agent, server_id)
+        return Response(status_code=204)
+
+    async def wake(request: Request) -> Response:
+        agent.wake()
+        return Response(status_code=204)
+
+    return Starlette(
+        routes=[
+            Route("/servers/{server_id}/console", guarded(console), methods=["GET"]),
+            Route("/servers/{server_id}/disk", guarded(disk_out), methods=["GET"]),
+            Route("/servers/{server_id}/disk", guarded(disk_in), methods=["PUT"]),
+            Route("/servers/{server_id}/moved", guarded(moved), methods=["DELETE"]),
+            Route("/wake", guarded(wake), methods=["POST"]),
+        ]
+    )
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server inside a process that has its own signal handling."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class ChannelServer:
+    """Runs the channel of one agent: binds first (so a free port is known
+    before the agent registers its URL), then serves in a task."""
+
+    def __init__(
+        self, agent: ComputeAgent, session: ServiceSession, listen: str, port: int, url: str
+    ):
+        self.agent = agent
+        self.session = session
+        self.listen = listen
+        self.port = port
+        self.public_url = url
+        self.url = ""
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> str:
+        family = socket.AF_INET6 if ":" in self.listen else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.listen, self.port))
+        sock.listen(128)
+        sock.setblocking(False)
+        port = sock.getsockname()[1]
+        host = f"[{self.listen}]" if family == socket.AF_INET6 else self.listen
+        self.url = self.public_url or f"http://{host}:{port}"
+        config = uvicorn.Config(
+            make_app(self.agent, TokenCheck(self.session)),
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=30,
+            server_header=False,
+        )
+        self._server = _QuietServer(config)
+        self._task = asyncio.create_task(
+            self._server.serve(sockets=[sock]), name=f"agent-channel-{self.agent.host}"
+        )
+        log.info("compute: agent %s channel at %s", self.agent.host, self.url)
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._task, 10)
+
+
+# -- the client ------------------------------------------------------------------------------
+
+
+class ChannelClient:
+    """Calls agents' channels with the service user's token."""
+
+    def __init__(self, session: ServiceSession):
+        self.session = session
+        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=600.0))
+
+    async def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        extra = kw.pop("headers", {})
+        for attempt in (1, 2):
+            headers = {"X-Auth-Token": await self.session.token(), **extra}
+            try:
+                resp = await self.http.request(method, url, headers=headers, **kw)
+            except httpx.HTTPError as exc:
+                raise ChannelError(f"agent at {url} unreachable: {exc}") from exc
+            if resp.status_code == 401 and attempt == 1 and "content" not in kw:
+                self.session.forget()
+                continue
+            return resp
+        return resp
+
+    @staticmethod
+    def _check(resp: httpx.Response, what: str) -> None:
+        if resp.status_code >= 300:
+            try:
+                reason = resp.json().get("error", resp.text)
+            except ValueError:
+                reason = resp.text
+            raise ChannelError(f"{what}: {resp.status_code} {reason}")
+
+    async def console(self, url: str, server_id: str, length: int | None) -> str:
+        params = {} if length is None else {"length": str(length)}
+        resp = await self._request("GET", f"{url}/servers/{server_id}/console", params=params)
+        self._check(resp, "console output")
+        return resp.text
+
+    async def push_disk(self, url: str, server_id: str, disk: Path) -> None:
+        checksum = await asyncio.to_thread(sha256_file, disk)
+        headers = {CHECKSUM_HEADER: checksum, "Content-Length": str(disk.stat().st_size)}
+        resp = await self._request(
+            "PUT", f"{url}/servers/{server_id}/disk", content=file_chunks(disk), headers=headers
+        )
+        self._check(resp, "disk transfer")
+
+    async def fetch_disk(self, url: str, server_id: str, target: Path) -> None:
+        headers = {"X-Auth-Token": await self.session.token()}
+        try:
+            async with self.http.stream(
+                "GET", f"{url}/servers/{server_id}/disk", headers=headers
+            ) as resp:
+                if resp.status_code != 200:
+                    await resp.aread()
+                    self._check(resp, "disk transfer")
+                await receive_file(resp.aiter_bytes(CHUNK), target, resp.headers[CHECKSUM_HEADER])
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"agent at {url} unreachable: {exc}") from exc
+
+    async def drop_moved(self, url: str, server_id: str) -> None:
+        resp = await self._request("DELETE", f"{url}/servers/{server_id}/moved")
+        self._check(resp, "cleanup of the old copy")
+
+    async def wake(self, url: str) -> None:
+        with contextlib.suppress(ChannelError):
+            await self._request("POST", f"{url}/wake")
+
+    async def close(self) -> None:
+        await self.http.aclose()

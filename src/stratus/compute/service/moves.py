@@ -1,0 +1,386 @@
+"""Moving servers between hosts: cold migration, resize (confirm, revert)
+and evacuation, and the migration records os-migrations lists.
+
+The API side validates, picks the destination with the scheduler (its
+filters, minus the source host) and records, in one transaction, the move
+in the server's ``system_metadata["move"]``, a ``compute_migration`` row and
+the first task; the agents do the rest (``compute/agent/moves.py``).  The
+scheduler counts a move's claim on the host the server is not on yet (or
+still holds), so that concurrent requests never overcommit either host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from stratus.common.config import ComputeConfig
+from stratus.common.context import RequestContext
+from stratus.common.db import Database
+from stratus.compute import models as m
+from stratus.compute.drivers.base import Capability
+from stratus.compute.errors import BadRequest, Conflict, NotFound
+from stratus.compute.service.actions import start_action
+from stratus.compute.service.flavors import Flavors, flavor_snapshot
+from stratus.compute.service.quotas import Quotas
+from stratus.compute.service.scheduler import NoValidHost, Scheduler
+from stratus.compute.service.servers import Servers, _visible
+
+# Tasks of a cold move, as Nova names them (status RESIZE while they run).
+RESIZE_TASKS = frozenset({"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"})
+# Migration statuses of a move still under way.
+IN_PROGRESS = frozenset(
+    {
+        "accepted",
+        "pre-migrating",
+        "migrating",
+        "post-migrating",
+        "queued",
+        "preparing",
+        "running",
+        "finished",
+        "confirming",
+        "reverting",
+    }
+)
+LIVE_IN_PROGRESS = frozenset({"queued", "preparing", "running", "post-migrating"})
+
+
+@dataclass
+class MigrationFilter:
+    host: str | None = None
+    status: str | None = None
+    instance_uuid: str | None = None
+    source_compute: str | None = None
+    migration_type: str | None = None
+    user_id: str | None = None
+    project_id: str | None = None
+    changes_since: datetime | None = None
+    changes_before: datetime | None = None
+    limit: int | None = None
+    marker: str | None = None
+
+
+def claims(server: m.Server) -> list[tuple[str, dict[str, Any]]]:
+    """The (host, flavor) a server's move holds besides its own host's."""
+    move = (server.system_metadata or {}).get("move")
+    if not isinstance(move, dict) or move.get("kind") == "evacuation":
+        return []
+    if server.host == move.get("source"):
+        return [(str(move["dest"]), dict(move["new_flavor"]))]
+    return [(str(move["source"]), dict(move["old_flavor"]))]
+
+
+class Moves:
+    def __init__(
+        self,
+        db: Database,
+        cfg: ComputeConfig,
+        scheduler: Scheduler,
+        flavors: Flavors,
+        wake: Callable[[str | None], None],
+        quotas: Quotas | None = None,
+    ):
+        self.quotas = quotas
+        self.db = db
+        self.cfg = cfg
+        self.scheduler = scheduler
+        self.flavors = flavors
+        self.wake = wake
+
+    # -- migrate and resize ----------------------------------------------------------------------
+
+    async def migrate(
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        *,
+        host: str | None = None,
+        flavor_ref: str | None = None,
+    ) -> m.Migration:
+        """Cold migration (``flavor_ref`` None) or resize: validate, choose
+        the destination, record the move; the source agent starts it."""
+        kind = "resize" if flavor_ref is not None else "migration"
+        verb = "resize" if flavor_ref is not None else "migrate"
+        new_flavor: dict[str, Any] | None = None
+        if flavor_ref is not None:
+            try:
+                flavor = await self.flavors.get(ctx, flavor_ref)
+            except NotFound as exc:
+                raise BadRequest(f"Flavor {flavor_ref} could not be found.") from exc
+            if flavor.disabled:
+                raise BadRequest(f"Flavor {flavor.id} is disabled.")
+            new_flavor = flavor_snapshot(flavor)
+            await self._check_quota(ctx, server_id, new_flavor)
+        async with self.db.transaction() as s:
+            await s.execute(select(m.ComputeHost.id).with_for_update())
+            server = await _visible(s, ctx, server_id)
+            self._check_state(ctx, server, verb, frozenset({m.ACTIVE, m.STOPPED}))
+            await Servers.check_capability(s, server, Capability.MIGRATE, verb)
+            old = dict(server.flavor)
+            if new_flavor is None:
+                new_flavor = old
+            else:
+                if new_flavor["id"] == server.flavor_id:
+                    raise BadRequest("When resizing, instances must change flavor!")
+                if int(new_flavor["disk"]) < int(old.get("disk", 0)):
+                    raise BadRequest(
+                        f"Resizing to a smaller disk is not possible: flavor {new_flavor['id']} "
+                        f"has {new_flavor['disk']} GiB, the server has {old.get('disk', 0)} GiB."
+                    )
+            source = server.host or ""
+            same_host_ok = kind == "resize" and self.cfg.allow_resize_to_same_host
+            if host is not None:
+                target = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == host))
+                if target is None:
+                    raise BadRequest(f"Compute host {host} could not be found.")
+                if host == source:
+                    raise BadRequest(
+                        f"Cannot migrate instance {server.id} to its own host {host}: "
+                        "name another host, or none to let the scheduler choose."
+                    )
+            dest = await self._destination(s, server, new_flavor, host, same_host_ok, kind)
+            if Capability.MIGRATE.value not in dest.capabilities:
+                raise Conflict(
+                    f"Cannot '{verb}' instance {server.id}: the {dest.driver} driver of "
+                    f"host {dest.host} does not support migrate"
+                )
+            migration = m.Migration(
+                server_id=server.id,
+                project_id=ctx.project_id,
+                user_id=ctx.user_id,
+                migration_type=kind,
+                status="pre-migrating",
+                source_compute=source,
+                dest_compute=dest.host,
+                dest_host=dest.host,
+                old_flavor_id=server.flavor_id,
+                new_flavor_id=str(new_flavor["id"]),
+            )
+            s.add(migration)
+            await s.flush()
+            server.system_metadata = {
+                **(server.system_metadata or {}),
+                "move": {
+                    "kind": kind,
+                    "migration": migration.id,
+                    "source": source,
+                    "dest": dest.host,
+                    "old_flavor": old,
+                    "old_flavor_id": server.flavor_id,
+                    "new_flavor": new_flavor,
+                    "new_flavor_id": str(new_flavor["id"]),
+                    "vm_state": server.vm_state,
+                    "host_port": server.host_port,
+                },
+            }
+            server.task_state = "resize_prep"
+            server.generation += 1
+            start_action(s, server.id, verb, ctx.request_id, ctx.user_id, ctx.project_id)
+        self.wake(source)
+        return migration
+
+    async def _check_quota(
+        self, ctx: RequestContext, server_id: str, flavor: dict[str, Any]
+    ) -> None:
+        """An upsize needs quota for the difference (403 otherwise, as Nova)."""
+        if self.quotas is None:
+            return
+        async with self.db.session() as s:
+            server = await _visible(s, ctx, server_id)
+        used = await self.quotas.usage(server.project_id)
+        cores = int(flavor["vcpus"]) - int(server.flavor.get("vcpus", 0))
+        ram = int(flavor["ram"]) - int(server.flavor.get("ram", 0))
+        wanted = {}
+        if cores > 0:
+            wanted["cores"] = (used["cores"], cores)
+        if ram > 0:
+            wanted["ram"] = (used["ram"], ram)
+        if wanted:
+            await self.quotas.check(server.project_id, wanted)
+
+    async def _destination(
+        self,
+        s: Any,
+        server: m.Server,
+        flavor: dict[str, Any],
+        host: str | None,
+        same_host_ok: bool,
+        kind: str,
+    ) -> m.ComputeHost:
+        zone = (server.requested_zone or "").partition(":")[0]
+        probe = m.Server(
+            id=server.id,
+            flavor=flavor,
+            group_id=server.group_id,
+            requested_zone=f"{zone}:{host}" if host else zone or None,
+        )
+        exclude = None if same_host_ok else server.host
+        try:
+            return await self.scheduler.select_host(s, probe, exclude=exclude)
+        except NoValidHost as exc:
+            hint = ""
+            if exclude and not host:
+                hint = " The server's own host is never a destination" + (
+                    " (a resize may stay on it with [compute] allow_resize_to_same_host)."
+                    if flavor is not server.flavor
+                    else "."
+                )
+            raise BadRequest(f"{exc}{hint}") from exc
+
+    @staticmethod
+    def _check_state(
+        ctx: RequestContext, server: m.Server, verb: str, allowed: frozenset[str]
+    ) -> None:
+        if server.locked and not ctx.is_admin:
+            raise Conflict(f"Instance {server.id} is locked")
+        if server.task_state is not None:
+            raise Conflict(
+                f"Cannot '{verb}' instance {server.id} while it is in task_state {server.task_state}"
+            )
+        if server.vm_state not in allowed:
+            raise Conflict(
+                f"Cannot '{verb}' instance {server.id} while it is in vm_state {server.vm_state}"
+            )
+
+    async def _answer(self, ctx: RequestContext, server_id: str, confirm: bool) -> None:
+        verb = "confirmResize" if confirm else "revertResize"
+        async with self.db.transaction() as s:
+            server = await _visible(s, ctx, server_id)
+            self._check_state(ctx, server, verb, frozenset({m.RESIZED}))
+            move = (server.system_metadata or {}).get("move") or {}
+            migration = await s.get(m.Migration, move.get("migration", -1))
+            # A failed confirm or revert (an agent unreachable) may be retried.
+            if migration is None or migration.status not in ("finished", "confirming", "reverting"):
+                raise BadRequest(f"Instance {server.id} has not been resized.")
+            migration.status = "confirming" if confirm else "reverting"
+            server.task_state = "resize_confirming" if confirm else "resize_reverting"
+            server.generation += 1
+            start_action(
+                s,
+                server.id,
+                "confirmResize" if confirm else "revertResize",
+                ctx.request_id,
+                ctx.user_id,
+                ctx.project_id,
+            )
+            host = server.host
+        self.wake(host)
+
+    async def confirm(self, ctx: RequestContext, server_id: str) -> None:
+        await self._answer(ctx, server_id, True)
+
+    async def revert(self, ctx: RequestContext, server_id: str) -> None:
+        await self._answer(ctx, server_id, False)
+
+    # -- evacuate ----------------------------------------------------------------------------------
+
+    async def evacuate(
+        self, ctx: RequestContext, server_id: str, host: str | None, stop: bool = False
+    ) -> m.Migration:
+        """Rebuild a server of a dead host elsewhere; ``stop``: it arrives
+        stopped (Nova from 2.95), else as it was (stopped stays stopped)."""
+        async with self.db.transaction() as s:
+            await s.execute(select(m.ComputeHost.id).with_for_update())
+            server = await _visible(s, ctx, server_id)
+            self._check_state(ctx, server, "evacuate", frozenset({m.ACTIVE, m.STOPPED, m.ERROR}))
+            source = server.host or ""
+            row = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == source))
+            if row is not None and self.scheduler.alive(row):
+                raise Conflict(
+                    f"Compute service of {source} is still in use: evacuate only servers "
+                    "of a host whose agent is down (or forced down)."
+                )
+            if host is not None:
+                target = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == host))
+                if target is None:
+                    raise NotFound(f"Compute host {host} could not be found.")
+                if host == source:
+                    raise BadRequest(f"The target host {host} is the instance's own host.")
+            dest = await self._destination(
+                s, server, dict(server.flavor), host, False, "evacuation"
+            )
+            migration = m.Migration(
+                server_id=server.id,
+                project_id=ctx.project_id,
+                user_id=ctx.user_id,
+                migration_type="evacuation",
+                status="accepted",
+                source_compute=source,
+                dest_compute=dest.host,
+                dest_host=dest.host,
+                old_flavor_id=server.flavor_id,
+                new_flavor_id=server.flavor_id,
+            )
+            s.add(migration)
+            await s.flush()
+            state = m.STOPPED if stop or server.vm_state == m.STOPPED else m.ACTIVE
+            server.system_metadata = {
+                **(server.system_metadata or {}),
+                "move": {
+                    "kind": "evacuation",
+                    "migration": migration.id,
+                    "source": source,
+                    "dest": dest.host,
+                    "vm_state": state,
+                },
+            }
+            server.host = dest.host
+            server.task_state = "rebuild_spawning"
+            server.generation += 1
+            start_action(s, server.id, "evacuate", ctx.request_id, ctx.user_id, ctx.project_id)
+        self.wake(dest.host)
+        return migration
+
+    # -- listings --------------------------------------------------------------------------------
+
+    async def list_migrations(self, f: MigrationFilter) -> list[m.Migration]:
+        stmt = select(m.Migration)
+        if f.host:
+            stmt = stmt.where(
+                (m.Migration.source_compute == f.host) | (m.Migration.dest_compute == f.host)
+            )
+        if f.status:
+            stmt = stmt.where(m.Migration.status == f.status)
+        if f.instance_uuid:
+            stmt = stmt.where(m.Migration.server_id == f.instance_uuid)
+        if f.source_compute:
+            stmt = stmt.where(m.Migration.source_compute == f.source_compute)
+        if f.migration_type:
+            stmt = stmt.where(m.Migration.migration_type == f.migration_type)
+        if f.user_id:
+            stmt = stmt.where(m.Migration.user_id == f.user_id)
+        if f.project_id:
+            stmt = stmt.where(m.Migration.project_id == f.project_id)
+        if f.changes_since is not None:
+            stmt = stmt.where(m.Migration.updated_at >= f.changes_since)
+        if f.changes_before is not None:
+            stmt = stmt.where(m.Migration.updated_at <= f.changes_before)
+        stmt = stmt.order_by(m.Migration.created_at.desc(), m.Migration.id.desc())
+        async with self.db.session() as s:
+            rows = list((await s.scalars(stmt)).all())
+        if f.marker:
+            ids = [r.uuid for r in rows]
+            if f.marker not in ids:
+                raise BadRequest(f"Marker {f.marker} could not be found.")
+            rows = rows[ids.index(f.marker) + 1 :]
+        return rows[: f.limit] if f.limit is not None else rows
+
+    async def server_migrations(
+        self, ctx: RequestContext, server_id: str, migration_id: int | None = None
+    ) -> list[m.Migration]:
+        """The server's live migrations under way (what Nova lists there)."""
+        async with self.db.session() as s:
+            await _visible(s, ctx, server_id)
+            stmt = select(m.Migration).where(
+                m.Migration.server_id == server_id,
+                m.Migration.migration_type == "live-migration",
+                m.Migration.status.in_(LIVE_IN_PROGRESS),
+            )
+            if migration_id is not None:
+                stmt = stmt.where(m.Migration.id == migration_id)
+            return list((await s.scalars(stmt.order_by(m.Migration.id))).all())
