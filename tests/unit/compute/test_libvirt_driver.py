@@ -343,6 +343,9 @@ class HostWithout:
 
     def getDomainCapabilities(self, *args: object) -> str:  # noqa: N802
         if self.domcaps is None:
+            # libvirtError takes its message from the thread's last libvirt
+            # error when there is one (an earlier test's failed connection).
+            libvirt.virResetLastError()
             raise libvirt.libvirtError(
                 "invalid argument: KVM is not supported by '/usr/bin/qemu-system-x86_64' on this host"
             )
