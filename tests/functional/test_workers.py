@@ -43,13 +43,31 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def listens(pid: int, port: int) -> bool:
+    """Whether the process holds a socket listening on 127.0.0.1:port."""
+    inodes = set()
+    for row in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":  # LISTEN
+            inodes.add(fields[9])
+    try:
+        links = [os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir()]
+    except OSError:
+        return False
+    return any(link == f"socket:[{inode}]" for link in links for inode in inodes)
+
+
 def wait_workers(server: Server, count: int) -> list[int]:
-    """The API workers, once each has said its application started."""
+    """The API workers, once each listens on the cloud's port."""
+    port = int(server.url.rsplit(":", 1)[1])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        workers = children(server.process.pid)
-        started = server.log.read_text().count("Application startup complete")
-        if len(workers) == count and started >= count + 1:
+        workers = [
+            pid
+            for pid in children(server.process.pid)
+            if b"api-worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        if len(workers) == count and all(listens(pid, port) for pid in workers):
             return workers
         time.sleep(0.1)
     raise AssertionError(f"no {count} API workers:\n{server.log.read_text()[-3000:]}")

@@ -274,7 +274,10 @@ class ChannelServer:
             make_app(self.agent, TokenCheck(self.session)),
             lifespan="off",
             access_log=False,
-            log_level="warning",
+            # Leave logging alone: uvicorn would otherwise reconfigure its
+            # loggers for the whole process (the API server's included).
+            log_config=None,
+            log_level=None,
             timeout_keep_alive=30,
             server_header=False,
         )
