@@ -12,6 +12,8 @@ RULES: dict[str, str] = {
     "compute:servers:delete": "rule:admin_or_member",
     "compute:servers:action": "rule:admin_or_member",
     "compute:servers:console_output": "rule:admin_or_member",
+    "compute:servers:migrate_live": "rule:admin_required",
+    "compute:server_migrations": "rule:admin_required",
     "compute:flavors:index": "@",
     "compute:flavors:manage": "rule:admin_required",
     "compute:keypairs": "rule:admin_required or user_id:%(user_id)s",

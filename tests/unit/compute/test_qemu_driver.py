@@ -128,6 +128,8 @@ def test_capabilities() -> None:
         Capability.PAUSE,
         Capability.SUSPEND,
         Capability.CONSOLE_LOG,
+        Capability.SNAPSHOT,
+        Capability.LIVE_MIGRATION,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):

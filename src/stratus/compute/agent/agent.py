@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 from stratus.compute.agent.images import ImageCache
+from stratus.compute.agent.live import LiveMigrations
 from stratus.compute.drivers.base import Driver, GuestSpec, PortForward, Power
 from stratus.compute.service.actions import Actions
 
@@ -81,9 +82,11 @@ class ComputeAgent:
         self.busy: dict[str, asyncio.Task[None]] = {}
         self.boots = asyncio.Semaphore(MAX_BOOTS_AT_ONCE)
         self._task: asyncio.Task[None] | None = None
+        self.live = LiveMigrations(self)
 
     def wake(self) -> None:
         self.wakeup.set()
+        self.live.wake()
 
     # -- life ------------------------------------------------------------------------------
 
@@ -91,9 +94,11 @@ class ComputeAgent:
         await self.register()
         await self.sync_power(adopt=True)
         self._task = asyncio.create_task(self._run(), name=f"compute-agent-{self.host}")
+        self.live.start()
         self.wake()
 
     async def stop(self) -> None:
+        await self.live.stop()
         tasks = [t for t in [self._task, *self.busy.values()] if t is not None]
         for task in tasks:
             task.cancel()

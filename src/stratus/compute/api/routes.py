@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.common.api import Route
-from stratus.compute.api import flavors, keypairs, misc, servers
+from stratus.compute.api import flavors, keypairs, misc, server_migrations, servers
 from stratus.compute.api import schemas as s
 
 ROUTES: list[Route] = [
@@ -33,6 +33,18 @@ ROUTES: list[Route] = [
     Route("GET", "/v2.1/servers/{server_id}/os-instance-actions", servers.actions_index),
     Route(
         "GET", "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", servers.actions_show
+    ),
+    # live migrations of a server (api/server_migrations.py)
+    Route("GET", "/v2.1/servers/{server_id}/migrations", server_migrations.index),
+    Route("GET", "/v2.1/servers/{server_id}/migrations/{migration_id}", server_migrations.show),
+    Route(
+        "DELETE", "/v2.1/servers/{server_id}/migrations/{migration_id}", server_migrations.delete
+    ),
+    Route(
+        "POST",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
+        server_migrations.action,
+        body=s.ForceCompleteBody,
     ),
     # flavors
     Route("GET", "/v2.1/flavors", flavors.index, query=s.FlavorListQuery),

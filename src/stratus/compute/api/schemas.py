@@ -127,6 +127,27 @@ class CreateBackup(Aliased):
     metadata: dict[str, str] | None = None
 
 
+class MigrateLive(Aliased):
+    """os-migrateLive; which fields a microversion requires or refuses is
+    checked by the handler (api/server_migrations.py)."""
+
+    host: str | None = None
+    block_migration: bool | str | None = None
+    disk_over_commit: bool | str | None = None
+    force: bool | str | None = None
+
+
+class ForceCompleteBody(Aliased):
+    force_complete: None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "force_complete" not in data:
+            raise ValueError("the body must be {\"force_complete\": null}")
+        return data
+
+
 class ActionBody(Aliased):
     """One server action: exactly one of these keys."""
 
@@ -143,6 +164,7 @@ class ActionBody(Aliased):
     console: ConsoleOutput | None = Field(default=None, alias="os-getConsoleOutput")
     create_image: CreateImage | None = Field(default=None, alias="createImage")
     create_backup: CreateBackup | None = Field(default=None, alias="createBackup")
+    migrate_live: MigrateLive | None = Field(default=None, alias="os-migrateLive")
 
     @model_validator(mode="after")
     def _one(self) -> ActionBody:

@@ -39,7 +39,10 @@ def status(server: m.Server) -> str:
             "reboot_started": "REBOOT",
             "reboot_started_hard": "HARD_REBOOT",
             "rebuilding": "REBUILD",
+            "migrating": "MIGRATING",
         }.get(server.task_state or "", "ACTIVE")
+    if server.vm_state == m.PAUSED and server.task_state == "migrating":
+        return "MIGRATING"
     return {
         m.BUILDING: "BUILD",
         m.STOPPED: "SHUTOFF",

@@ -16,6 +16,7 @@ from stratus.compute.service.groups import Groups
 from stratus.compute.service.hosts import Hosts
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
+from stratus.compute.service.live import LiveMigrations
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.servers import Servers
@@ -38,6 +39,7 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         self.servers = Servers(db, self.flavors, self.keypairs, self.quotas, self.images, self.wake)
         self.hosts = Hosts(db, self.scheduler)
+        self.live = LiveMigrations(db, self.scheduler, self.wake)
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
