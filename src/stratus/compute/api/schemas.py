@@ -144,7 +144,7 @@ class ForceCompleteBody(Aliased):
     @classmethod
     def _present(cls, data: Any) -> Any:
         if not isinstance(data, dict) or "force_complete" not in data:
-            raise ValueError("the body must be {\"force_complete\": null}")
+            raise ValueError('the body must be {"force_complete": null}')
         return data
 
 

@@ -145,8 +145,10 @@ class LiveMigrations:
     async def start(self, ctx: RequestContext, server_id: str, req: LiveRequest) -> m.Migration:
         async with self.db.transaction() as s:
             server = await _visible(s, ctx, server_id)
-            if server.locked and not ctx.is_admin:
-                raise Conflict(f"Instance {server.id} is locked")
+            if server.locked:
+                # Stricter than Nova (which lets an admin act on a locked
+                # server): a lock says "do not move it", and only admins migrate.
+                raise Conflict(f"Instance {server.id} is locked: unlock it to migrate it.")
             if server.task_state is not None:
                 raise Conflict(
                     f"Cannot 'os-migrateLive' instance {server.id} while it is in task_state {server.task_state}"
