@@ -220,3 +220,94 @@ def test_disk_written_before_the_moves_is_kept(cloud: TwoHosts, vm1: dict[str, A
     cloud.osc("server", "start", "vm1")
     out = cloud.wait_console(vm1, rf"{MARK} boot count 2")
     assert f"{MARK} found: written-before-{MARK}" in out
+
+
+# -- the QEMU driver alone: abort and force-complete -------------------------------------------
+
+
+def test_qemu_driver_abort_then_force_complete(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Two QemuDrivers (two hosts' folders) and one guest: an aborted live
+    migration leaves it running on the source (same process, counter going
+    on) and the destination's waiting qemu gone; a force-completed one (the
+    source guest paused so the copy converges) ends with the guest running
+    on the destination."""
+    import asyncio
+
+    from stratus.compute.agent.configdrive import build_config_drive
+    from stratus.compute.drivers.base import GuestSpec, Power
+    from stratus.compute.drivers.live import LiveControl, LiveProgress
+    from stratus.compute.drivers.qemu import QemuDriver
+    from stratus.compute.guest.tiny import build_tiny_image
+
+    work = Path(tempfile.mkdtemp(prefix="sq-", dir="/tmp"))
+    try:
+        base = build_tiny_image(work / "images")
+        uuid = "5b0c5e1e-0000-4000-8000-00000000abcd"
+        drivers = {h: QemuDriver(work / h, hostname=h, accel="tcg") for h in ("ha", "hb")}
+
+        def spec(host: str) -> GuestSpec:
+            directory = work / host / uuid
+            directory.mkdir(parents=True, exist_ok=True)
+            drive = directory / "config.iso"
+            if not drive.exists():
+                build_config_drive(
+                    drive, meta_data={"uuid": uuid, "name": "q", "hostname": "q"},
+                    user_data=SCRIPT.encode(), network_data={"links": [], "networks": [], "services": []},
+                )  # fmt: skip
+            return GuestSpec(
+                uuid=uuid, name="q", vcpus=1, memory_mb=256, root_gb=1, base_image=base,
+                base_format="qcow2", directory=directory, config_drive=drive,
+            )  # fmt: skip
+
+        def console(host: str) -> str:
+            path = work / host / uuid / "console.log"
+            return path.read_text(errors="replace") if path.exists() else ""
+
+        async def scenario() -> None:
+            booted = await drivers["ha"].spawn(spec("ha"))
+            deadline = time.monotonic() + BOOT
+            while "tick 2" not in console("ha"):
+                assert time.monotonic() < deadline, console("ha")[-2000:]
+                await asyncio.sleep(0.5)
+            phases: list[str] = []
+
+            async def abort(report: LiveProgress) -> LiveControl:
+                phases.append(report.phase)
+                return LiveControl.ABORT if report.phase == "memory" else LiveControl.CONTINUE
+
+            target = await drivers["hb"].prepare_incoming(spec("hb"))
+            assert target.disk_uri.startswith("nbd:127.0.0.1:")
+            result = await drivers["ha"].live_migrate(spec("ha"), target, abort)
+            assert not result.completed and "memory" in phases
+            after = await drivers["ha"].status(uuid)
+            assert after.power == Power.RUNNING and after.pid == booted.pid
+            await drivers["hb"].abort_incoming(uuid, work / "hb" / uuid)
+            assert (await drivers["hb"].status(uuid)).power == Power.NOSTATE
+            assert not (work / "hb" / uuid).exists()
+            counted = max(ticks(console("ha")))
+            while max(ticks(console("ha"))) < counted + 2:
+                await asyncio.sleep(0.5)
+
+            async def force(report: LiveProgress) -> LiveControl:
+                return LiveControl.FORCE_COMPLETE if report.phase == "memory" else LiveControl.CONTINUE
+
+            target = await drivers["hb"].prepare_incoming(spec("hb"))
+            result = await drivers["ha"].live_migrate(spec("ha"), target, force)
+            assert result.completed and result.downtime_ms is not None
+            assert (await drivers["ha"].status(uuid)).power in (Power.SHUTDOWN, Power.NOSTATE)
+            arrived = await drivers["hb"].finish_incoming(spec("hb"), running=True)
+            assert arrived.power == Power.RUNNING
+            counted = max(ticks(console("ha")))
+            deadline = time.monotonic() + 60
+            while not ticks(console("hb")) or max(ticks(console("hb"))) < counted + 2:
+                assert time.monotonic() < deadline, console("hb")[-2000:]
+                await asyncio.sleep(0.5)
+            assert 1 not in ticks(console("hb"))
+            await drivers["hb"].destroy(uuid, work / "hb" / uuid)
+            await drivers["ha"].destroy(uuid, work / "ha" / uuid)
+
+        asyncio.run(scenario())
+    finally:
+        for pid in qemu_pids("5b0c5e1e-0000-4000-8000-00000000abcd"):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(work, ignore_errors=True)

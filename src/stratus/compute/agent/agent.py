@@ -394,7 +394,7 @@ class ComputeAgent:
                 )
             ).all()
         known = {srv.id for srv in servers}
-        for uuid in guests.keys() - known:
+        for uuid in guests.keys() - known - self.live.incoming():
             log.warning("compute: guest %s runs on host %s but no server owns it", uuid, self.host)
         for server in servers:
             if server.task_state is not None:

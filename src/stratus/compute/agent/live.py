@@ -60,6 +60,7 @@ class LiveMigrations:
         self.host = agent.host
         self.wakeup = asyncio.Event()
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._servers: dict[str, str] = {}  # migration uuid -> server id
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -73,6 +74,10 @@ class LiveMigrations:
 
     def wake(self) -> None:
         self.wakeup.set()
+
+    def incoming(self) -> set[str]:
+        """Servers whose guest is arriving here: not yet this host's, not strays."""
+        return {self._servers.get(key[0], "") for key in self.tasks if key[1] == "dest"}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"live-migrations-{self.host}")
@@ -119,6 +124,7 @@ class LiveMigrations:
                 key = (row.uuid, role)
                 if key in self.tasks:
                     continue
+                self._servers[row.uuid] = row.server_id
                 fresh = row.status in ("queued", "preparing")
                 task = asyncio.create_task(
                     self._guard(key, work(row.uuid, fresh)), name=f"live-{role}-{row.uuid}"
@@ -132,6 +138,8 @@ class LiveMigrations:
             log.exception("compute: live migration %s (%s side) failed", key[0], key[1])
         finally:
             self.tasks.pop(key, None)
+            if not any(k[0] == key[0] for k in self.tasks):
+                self._servers.pop(key[0], None)
 
     # -- reading the shared rows -------------------------------------------------------
 
@@ -392,6 +400,9 @@ class LiveMigrations:
         row, server = await self._load(migration_uuid)
         driver = self.driver
         if row is None or server is None or driver is None:
+            return
+        if server.deleted_at is not None:  # deleted while it moved
+            await self._discard(server)
             return
         try:
             spec = await self._spec(server, server.host_port)
