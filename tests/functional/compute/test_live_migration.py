@@ -169,6 +169,7 @@ def test_bad_requests(nova: Nova) -> None:
     error(live(nova, sid, "2.24", host=None, block_migration="auto", disk_over_commit=False), 400, "block_migration")
     error(live(nova, sid, "2.24", host=None, block_migration=False), 400, "disk_over_commit")
     error(live(nova, sid, "2.25", host=None, block_migration=True, disk_over_commit=False), 400, "disk_over_commit")
+    error(live(nova, sid, "2.25", host=None, block_migration=False), 400, "shared storage")
     error(live(nova, sid, "2.30", host=None, block_migration=True, force=True), 400, "non-provided destination")
     error(live(nova, sid, "2.68", host=other(source), block_migration=True, force=False), 400, "force")
     resp = nova.action(sid, {"os-migrateLive": {"host": None, "block_migration": "auto", "bogus": 1}}, version="2.30")

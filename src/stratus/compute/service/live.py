@@ -160,8 +160,13 @@ class LiveMigrations:
             if server.host is None:
                 raise Conflict(f"Instance {server.id} is not on any host yet.")
             await Servers.check_capability(s, server, Capability.LIVE_MIGRATION, "os-migrateLive")
+            if req.block_migration is False:
+                raise BadRequest(
+                    "block_migration false asks for a migration over shared storage, and the "
+                    "hosts of this cloud share none: use true or 'auto' (the disk is copied)."
+                )
             await s.execute(select(m.ComputeHost.id).with_for_update())  # claims one at a time
-            dest = await self._destination(s, server, req.host)
+            dest = await self._destination(s, server, req.host, req.force)
             migration = m.Migration(
                 uuid=str(uuid.uuid4()),
                 server_id=server.id,
@@ -188,8 +193,11 @@ class LiveMigrations:
         return migration
 
     async def _destination(
-        self, s: AsyncSession, server: m.Server, wanted: str | None
+        self, s: AsyncSession, server: m.Server, wanted: str | None, force: bool = False
     ) -> m.ComputeHost:
+        """The named host or the scheduler's pick: enabled, alive, able to
+        live-migrate, with room for the flavor (not checked when ``force``,
+        as Nova's 2.30 force bypasses the scheduler), never the source."""
         hosts = list((await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.host))).all())
         if wanted is not None:
             named = [h for h in hosts if h.host == wanted]
@@ -200,13 +208,13 @@ class LiveMigrations:
                     f"Unable to migrate instance ({server.id}) to current host ({wanted})."
                 )
             hosts = named
-        used = await self.scheduler.usage(s)
+        used = await self._usage(s)
         reasons: list[str] = []
         fits: list[tuple[float, m.ComputeHost]] = []
         for host in hosts:
             if host.host == server.host:
                 continue
-            reason = self._unfit(host, server, used.get(host.host, Usage()))
+            reason = self._unfit(host, server, used.get(host.host, Usage()), force)
             if reason:
                 reasons.append(f"{host.host}: {reason}")
                 continue
@@ -217,13 +225,31 @@ class LiveMigrations:
             raise BadRequest(f"No valid host was found. {detail}")
         return max(fits, key=lambda pair: pair[0])[1]
 
-    def _unfit(self, host: m.ComputeHost, server: m.Server, used: Usage) -> str | None:
+    async def _usage(self, s: AsyncSession) -> dict[str, Usage]:
+        """The scheduler's usage per host, plus the servers on their way to a
+        host by a live migration in progress (claimed there already)."""
+        used = await self.scheduler.usage(s)
+        moving = await s.execute(
+            select(m.Migration.dest_compute, m.Server.flavor)
+            .join(m.Server, m.Server.id == m.Migration.server_id)
+            .where(m.Migration.migration_type == TYPE, m.Migration.status.in_(IN_PROGRESS))
+        )
+        for dest, flavor in moving.all():
+            u = used.setdefault(dest or "", Usage())
+            u.vcpus += int(flavor.get("vcpus", 0))
+            u.memory_mb += int(flavor.get("ram", 0))
+            u.disk_gb += int(flavor.get("disk", 0))
+        return used
+
+    def _unfit(self, host: m.ComputeHost, server: m.Server, used: Usage, force: bool) -> str | None:
         if host.disabled:
             return "disabled"
         if not self.scheduler.alive(host):
             return "its agent is down"
         if Capability.LIVE_MIGRATION.value not in host.capabilities:
             return f"the {host.driver} driver does not support live migration"
+        if force:
+            return None
         cpus, ram, disk = self.scheduler.capacity(host)
         flavor = server.flavor
         if used.vcpus + int(flavor.get("vcpus", 0)) > cpus:
