@@ -170,7 +170,8 @@ class ComputeAgent:
                 )
             ).all()
         for server_id, task_state in rows:
-            if server_id in self.busy or task_state == "scheduling":
+            # A live migration is driven by self.live, not by a handler here.
+            if server_id in self.busy or task_state in ("scheduling", "migrating"):
                 continue
             task = asyncio.create_task(self._work(server_id), name=f"compute-{server_id}")
             self.busy[server_id] = task

@@ -55,7 +55,7 @@ LOOPBACK = "127.0.0.1"
 EXPORT = "disk0"  # the NBD export name: the guest's disk drive id
 MAX_BANDWIDTH = 8 * 2**30  # bytes/s: qemu's default cap (32 MiB/s) would take seconds
 DOWNTIME_LIMIT_MS = 100
-POLL = 0.05
+POLL = 0.02  # query-migrate / query-block-jobs are cheap; a coarser poll adds to the total
 
 
 def incoming_file(directory: Path) -> Path:
@@ -274,7 +274,8 @@ async def _mirror(
                     return
         await _report(qmp, progress, state, LiveProgress("disk", **_disk_fields(state)))
         state.check_time()
-        await asyncio.sleep(POLL)
+        with contextlib.suppress(QMPError):  # READY (or an error) ends the wait early
+            await qmp.wait_event("BLOCK_JOB_READY", POLL * 5)
 
 
 async def _migrate(
