@@ -252,3 +252,39 @@ def test_cli_live_migration(nova: Nova) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert osc_json(srv, "server", "show", server["id"])["OS-EXT-SRV-ATTR:host"] == source
+
+
+@pytest.mark.parametrize(
+    "key, side, event",
+    [
+        ("fake_live_migration_failure", "source", "compute_live_migration"),
+        ("fake_incoming_failure", "dest", "compute_pre_live_migration"),
+    ],
+)
+def test_failure_leaves_the_server_where_it_was(nova: Nova, key: str, side: str, event: str) -> None:
+    message = f"injected {side} failure {unique('x')}"
+    server = nova.boot(unique("fails"), metadata={key: message})
+    source = host_of(nova, server["id"])
+    assert live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code == 202
+    done = nova.wait(server["id"], "ACTIVE")
+    assert done["OS-EXT-SRV-ATTR:host"] == source
+    assert done["OS-EXT-STS:power_state"] == 1
+    actions = nova.get(f"/servers/{server['id']}/os-instance-actions", version="2.84").json()["instanceActions"]
+    act = next(a for a in actions if a["action"] == "live-migration")
+    assert act["message"] == "Error"
+    detail = nova.get(f"/servers/{server['id']}/os-instance-actions/{act['request_id']}", version="2.84")
+    (failed,) = [e for e in detail.json()["instanceAction"]["events"] if e["event"] == event]
+    assert failed["result"] == "Error" and message in failed["details"]
+    assert failed["host"] == (source if side == "source" else other(source))
+    db = sqlite3.connect(nova.server.data_dir / "stratus.db")
+    try:
+        (status,) = db.execute(
+            "SELECT status FROM compute_migration WHERE server_id = ? ORDER BY id DESC", (server["id"],)
+        ).fetchone()
+    finally:
+        db.close()
+    assert status == "error"
+    # and it can still move once the trouble is gone
+    assert nova.delete(f"/servers/{server['id']}/metadata/{key}").status_code == 204
+    assert live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code == 202
+    assert nova.wait(server["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == other(source)

@@ -36,8 +36,12 @@ from stratus.compute.drivers.live import (
 )
 
 READY_MARKER = "stratus-tiny: ready"
-# Server metadata key: how long a fake live migration takes (tests of abort).
+# Server metadata keys for tests through the API: how long a fake live
+# migration takes (abort, force-complete), and a failure to inject on the
+# source (the migration) or the destination (its preparation).
 MIGRATION_SECONDS = "fake_live_migration_seconds"
+MIGRATION_FAILURE = "fake_live_migration_failure"
+INCOMING_FAILURE = "fake_incoming_failure"
 
 
 @dataclass
@@ -211,6 +215,8 @@ class FakeDriver:
 
     async def prepare_incoming(self, spec: GuestSpec) -> IncomingGuest:
         await self._enter("prepare_incoming", spec.uuid)
+        if INCOMING_FAILURE in spec.metadata:
+            raise DriverError(spec.metadata[INCOMING_FAILURE])
         guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
         guest.spec, guest.has_disk, guest.power = spec, True, Power.PAUSED
         if guest.pid is None:
@@ -225,6 +231,8 @@ class FakeDriver:
         (0.2 by default), half disk and half memory, then the guest is gone."""
         await self._enter("live_migrate", spec.uuid)
         guest = self._running(spec.uuid)
+        if MIGRATION_FAILURE in spec.metadata:
+            raise DriverError(spec.metadata[MIGRATION_FAILURE])
         seconds = float(spec.metadata.get(MIGRATION_SECONDS, "0.2"))
         started = asyncio.get_running_loop().time()
         total = spec.memory_mb * 2**20
