@@ -291,20 +291,27 @@ def test_qemu_driver_abort_then_force_complete(tmp_path_factory: pytest.TempPath
             async def force(report: LiveProgress) -> LiveControl:
                 return LiveControl.FORCE_COMPLETE if report.phase == "memory" else LiveControl.CONTINUE
 
+            # an agent restarted with nothing in flight: nothing to recover
+            assert not await drivers["ha"].recover_outgoing(spec("ha"))
+            assert (await drivers["ha"].status(uuid)).pid == booted.pid
             target = await drivers["hb"].prepare_incoming(spec("hb"))
             result = await drivers["ha"].live_migrate(spec("ha"), target, force)
             assert result.completed and result.downtime_ms is not None
+            # the source's copy is stopped; a restarted agent would see the move done
+            assert (await drivers["ha"].status(uuid)).power == Power.PAUSED
+            assert await drivers["ha"].recover_outgoing(spec("ha"))
+            counted = max(ticks(console("ha")))
+            await drivers["ha"].finish_outgoing(uuid, work / "ha" / uuid)
             assert (await drivers["ha"].status(uuid)).power in (Power.SHUTDOWN, Power.NOSTATE)
+            assert not (work / "ha" / uuid).exists()
             arrived = await drivers["hb"].finish_incoming(spec("hb"), running=True)
             assert arrived.power == Power.RUNNING
-            counted = max(ticks(console("ha")))
             deadline = time.monotonic() + 60
             while not ticks(console("hb")) or max(ticks(console("hb"))) < counted + 2:
                 assert time.monotonic() < deadline, console("hb")[-2000:]
                 await asyncio.sleep(0.5)
             assert 1 not in ticks(console("hb"))
             await drivers["hb"].destroy(uuid, work / "hb" / uuid)
-            await drivers["ha"].destroy(uuid, work / "ha" / uuid)
 
         asyncio.run(scenario())
     finally:

@@ -51,6 +51,9 @@ async def test_complete(tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]) ->
     result = await source.live_migrate(spec(tmp_path, "h1"), target, progress)
     assert result.completed and result.total_ms is not None
     assert {r.phase for r in seen} == {"disk", "memory"}
+    assert (await source.status("u1")).power == Power.PAUSED  # stopped, until finish_outgoing
+    assert await source.recover_outgoing(spec(tmp_path, "h1"))  # a restarted agent would see it done
+    await source.finish_outgoing("u1", tmp_path / "h1" / "u1")
     assert (await source.status("u1")).power == Power.NOSTATE
     status = await dest.finish_incoming(spec(tmp_path, "h2"), running=True)
     assert status.power == Power.RUNNING
@@ -72,6 +75,7 @@ async def test_abort_keeps_the_guest_on_the_source(tmp_path: Path, hosts: tuple[
     assert not result.completed
     after = await source.status("u1")
     assert after.power == Power.RUNNING and after.pid == booted.pid
+    assert not await source.recover_outgoing(spec(tmp_path, "h1"))
     await dest.abort_incoming("u1", tmp_path / "h2" / "u1")
     assert (await dest.status("u1")).power == Power.NOSTATE
 

@@ -171,14 +171,12 @@ class LiveMigrations:
         if server is None or server.deleted_at is not None or server.host != self.host:
             await shared.set_status(self.db, row.uuid, "error", only_from=shared.IN_PROGRESS)
             return
-        if not fresh:
-            await self._fail(
-                row, server, "the live migration was interrupted: the source agent restarted"
-            )
-            return
         driver = self.driver
         if driver is None:
             await self._fail(row, server, f"the driver of host {self.host} cannot live-migrate")
+            return
+        if not fresh:
+            await self._recover(row, server, driver)
             return
         incoming = await self._wait_for_destination(row.uuid)
         if incoming is None:
@@ -187,7 +185,6 @@ class LiveMigrations:
             return
         row, server = await self._load(migration_uuid)
         assert row is not None and server is not None
-        state = self._state(server)
         spec = await self._spec(server, server.host_port)
         log.info(
             "compute: server %s: live migration %s to %s started",
@@ -218,22 +215,42 @@ class LiveMigrations:
                 finish=True,
             )
             return
+        await self._complete(
+            row,
+            server,
+            driver,
+            values,
+            f"completed in {result.total_ms} ms, downtime {result.downtime_ms} ms",
+        )
+
+    async def _complete(
+        self,
+        row: m.Migration,
+        server: m.Server,
+        driver: LiveMigrationDriver,
+        values: dict[str, int],
+        details: str,
+    ) -> None:
+        """The guest runs on the destination: record the move, then end the
+        stopped copy here."""
+        state = self._state(server)
         await shared.set_status(self.db, row.uuid, "completed", only_from=("running",), **values)
         host_port = state.get("host_port", server.host_port)
         await shared.release(
             self.db, server.id, host=row.dest_compute, host_port=host_port, progress=100
         )
         log.info(
-            "compute: server %s now runs on host %s (live migration %s: %s ms, downtime %s ms)",
+            "compute: server %s now runs on host %s (live migration %s: %s)",
             server.id,
             row.dest_compute,
             row.id,
-            result.total_ms,
-            result.downtime_ms,
+            details,
         )
         self.agent.wake()
-        with contextlib.suppress(Exception):
-            await self.agent.driver.destroy(server.id, self.agent.directory(server))
+        try:
+            await driver.finish_outgoing(server.id, self.agent.directory(server))
+        except Exception as exc:
+            log.warning("compute: server %s: cleaning up after it left failed: %s", server.id, exc)
         await shared.record_event(
             self.db,
             server.id,
@@ -241,9 +258,29 @@ class LiveMigrations:
             "compute_live_migration",
             self.host,
             "Success",
-            f"completed in {result.total_ms} ms, downtime {result.downtime_ms} ms",
+            details,
             finish=True,
         )
+
+    async def _recover(
+        self, row: m.Migration, server: m.Server, driver: LiveMigrationDriver
+    ) -> None:
+        """This agent restarted while the migration ran: qemu went on alone.
+        Finish the bookkeeping if it completed, else cancel what is left."""
+        try:
+            spec = await self._spec(server, server.host_port)
+            completed = await driver.recover_outgoing(spec)
+        except Exception as exc:
+            await self._fail(row, server, f"interrupted by a restart of the source agent: {exc}")
+            return
+        if completed:
+            await self._complete(
+                row, server, driver, {}, "completed while the source agent restarted"
+            )
+        else:
+            await self._fail(
+                row, server, "the live migration was interrupted by a restart of the source agent"
+            )
 
     async def _wait_for_destination(self, migration_uuid: str) -> IncomingGuest | None:
         deadline = time.monotonic() + PREPARE_TIMEOUT

@@ -52,6 +52,7 @@ class FakeGuest:
     console: list[str] = field(default_factory=list)
     boots: int = 0
     has_disk: bool = False
+    migrated: bool = False  # live-migrated away, stopped here until finish_outgoing
 
 
 class FakeDriver:
@@ -258,9 +259,19 @@ class FakeDriver:
             if control == LiveControl.FORCE_COMPLETE:
                 break
             await asyncio.sleep(0.02)
-        self.instances.pop(spec.uuid, None)
+        guest.power, guest.migrated = Power.PAUSED, True  # stopped here until finish_outgoing
         elapsed = int((asyncio.get_running_loop().time() - started) * 1000)
         return LiveResult(True, total_ms=elapsed, downtime_ms=1, progress=report)
+
+    async def finish_outgoing(self, uuid: str, directory: Path) -> None:
+        await self._enter("finish_outgoing", uuid)
+        self.instances.pop(uuid, None)
+        await asyncio.to_thread(shutil.rmtree, directory, True)
+
+    async def recover_outgoing(self, spec: GuestSpec) -> bool:
+        await self._enter("recover_outgoing", spec.uuid)
+        guest = self.instances.get(spec.uuid)
+        return guest is not None and guest.migrated
 
     async def finish_incoming(self, spec: GuestSpec, running: bool) -> GuestStatus:
         await self._enter("finish_incoming", spec.uuid)

@@ -80,9 +80,18 @@ class LiveMigrationDriver(Protocol):
     ) -> LiveResult:
         """Source: copy the disk and then the memory to ``target`` while the
         guest runs; at the end the guest runs on the destination and this
-        host's process has exited.  ``progress`` is awaited every few tens of
+        host's copy is stopped, until ``finish_outgoing``.  ``progress`` is awaited every few tens of
         milliseconds and may abort or force the migration.  On failure it
         raises DriverError and the guest keeps running here."""
+
+    async def finish_outgoing(self, uuid: str, directory: Path) -> None:
+        """Source, once the move is recorded: end the stopped copy here and
+        delete its folder.  Idempotent."""
+
+    async def recover_outgoing(self, spec: GuestSpec) -> bool:
+        """Source, when its agent restarted during a migration: True if the
+        migration had completed (the guest runs on the destination); else
+        cancel what is left of it, the guest running here as before."""
 
     async def finish_incoming(self, spec: GuestSpec, running: bool) -> GuestStatus:
         """Destination, after a completed migration: stop exporting the disk

@@ -326,6 +326,16 @@ class QemuDriver:
     async def abort_incoming(self, uuid: str, directory: Path) -> None:
         await self.destroy(uuid, directory)
 
+    async def finish_outgoing(self, uuid: str, directory: Path) -> None:
+        from stratus.compute.drivers import qemu_live
+
+        await qemu_live.finish_outgoing(self, uuid, directory)
+
+    async def recover_outgoing(self, spec: GuestSpec) -> bool:
+        from stratus.compute.drivers import qemu_live
+
+        return await qemu_live.recover_outgoing(self, spec)
+
     def command_line(
         self, spec: GuestSpec, accel: str, incoming: Path | str | None = None
     ) -> list[str]:

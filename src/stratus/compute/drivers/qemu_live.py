@@ -10,8 +10,9 @@ overlay's clusters into the NBD export and then mirrors every new write; once
 the job is READY, ``migrate`` sends the memory and device state (bandwidth
 cap raised, downtime limited) while ``query-migrate`` is polled for progress.
 When it completes the destination guest runs (no ``-S``: it starts by itself
-when the source was running), the source cancels the mirror
-(``block-job-cancel``, which on a READY mirror just ends it) and quits.
+when the source was running) and the source cancels the mirror
+(``block-job-cancel``, which on a READY mirror just ends it); once the agent
+has recorded the move, ``finish_outgoing`` quits the source qemu.
 
 Destination again (``finish_incoming``): ``nbd-server-stop``, and ``cont``
 when the guest should run but is paused (a force-completed migration paused
@@ -187,14 +188,8 @@ async def live_migrate(
                     await _undo(qmp, job, state)
                     raise DriverError(f"live migration of {uuid} failed: {exc}") from exc
                 await _cancel_mirror(qmp, job)
-                with contextlib.suppress(QMPError):
-                    await qmp.execute("quit")
         except QMPError as exc:  # the monitor itself failed (qemu died?)
             raise DriverError(f"live migration of {uuid} failed: {exc}") from exc
-        if not await wait_exit(pid, uuid, 5):
-            kill(pid)
-            await wait_exit(pid, uuid, 5)
-        clean_runtime_files(directory)
     total = int((time.monotonic() - started) * 1000)
     downtime = info.get("downtime")
     log.info("guest %s: live migration completed in %d ms (downtime %s ms)", uuid, total, downtime)
@@ -204,6 +199,49 @@ async def live_migrate(
         downtime_ms=int(downtime) if downtime is not None else None,
         progress=state.last,
     )
+
+
+async def finish_outgoing(driver: QemuDriver, uuid: str, directory: Path) -> None:
+    """Quit the source's stopped (postmigrate) qemu and delete its folder."""
+    async with driver._lock(uuid):
+        pid = live_pid(directory, uuid)
+        if pid is not None:
+            with contextlib.suppress(QMPError):
+                async with driver._qmp(directory) as qmp:
+                    await qmp.execute("quit")
+            if not await wait_exit(pid, uuid, 5):
+                kill(pid)
+                await wait_exit(pid, uuid, 5)
+        clean_runtime_files(directory)
+    await driver.destroy(uuid, directory)
+
+
+async def recover_outgoing(driver: QemuDriver, spec: GuestSpec) -> bool:
+    """After the source agent restarted mid-migration: True when qemu had
+    completed it (the guest runs on the destination); otherwise whatever is
+    left (migration, mirror) is cancelled and the guest runs here."""
+    uuid, directory = spec.uuid, spec.directory
+    async with driver._lock(uuid):
+        if live_pid(directory, uuid) is None:
+            return False
+        try:
+            async with driver._qmp(directory) as qmp:
+                info = await qmp.execute("query-migrate")
+                status = info.get("status")
+                if status == "completed":
+                    for job in await qmp.execute("query-block-jobs"):
+                        await _cancel_mirror(qmp, str(job.get("device")))
+                    return True
+                state = _State()
+                state.migrating = status not in (None, "none", "failed", "cancelled")
+                runstate = (await qmp.execute("query-status")).get("status")
+                state.was_running = runstate in ("running", "finish-migrate")
+                jobs = [str(j.get("device", "")) for j in await qmp.execute("query-block-jobs")]
+                mirrors = [j for j in jobs if j.startswith("live-")]
+                await _undo(qmp, mirrors[0] if mirrors else "", state)
+        except QMPError as exc:
+            raise DriverError(f"could not check guest {uuid}'s migration: {exc}") from exc
+        return False
 
 
 class _State:
