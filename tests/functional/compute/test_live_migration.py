@@ -117,6 +117,10 @@ def test_status_is_migrating_meanwhile_and_progress_is_listed(nova: Nova) -> Non
     assert (row["source_compute"], row["dest_compute"]) == (source, other(source))
     assert row["memory_total_bytes"] == 256 * 2**20  # fake: the flavor's RAM
     assert row["disk_total_bytes"] and "uuid" in row and "project_id" in row
+    deadline = time.monotonic() + 10
+    while not 0 < nova.show(server["id"])["progress"] < 100:  # the migration's progress
+        assert time.monotonic() < deadline, "no migration progress shown"
+        time.sleep(0.2)
     shown = nova.get(f"/servers/{server['id']}/migrations/{row['id']}", version="2.23")
     assert shown.status_code == 200, shown.text
     assert "uuid" not in shown.json()["migration"]  # 2.59
@@ -128,6 +132,7 @@ def test_status_is_migrating_meanwhile_and_progress_is_listed(nova: Nova) -> Non
     assert resp.status_code == 202, resp.text
     done = nova.wait(server["id"], "ACTIVE")
     assert done["OS-EXT-SRV-ATTR:host"] == source
+    assert done["progress"] == 100
     assert nova.get(f"/servers/{server['id']}/migrations", version="2.23").json()["migrations"] == []
     gone = nova.get(f"/servers/{server['id']}/migrations/{row['id']}", version="2.23")
     assert gone.status_code == 404 and "not in progress" in gone.json()["itemNotFound"]["message"]

@@ -502,6 +502,15 @@ class _Reporter:
             only_from=("running",),
             **_progress_values(report),
         )
+        await shared.set_progress(
+            db,
+            self.server_id,
+            shared.percent(
+                report.phase,
+                (report.disk_processed, report.disk_total),
+                (report.memory_processed, report.memory_total),
+            ),
+        )
         async with db.session() as s:
             state = await shared.shared_state(s, self.server_id)
         if state.get("abort"):

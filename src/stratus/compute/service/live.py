@@ -89,9 +89,33 @@ async def release(db: Database, server_id: str, **values: Any) -> None:
         server.system_metadata = meta
         if server.task_state == TASK:
             server.task_state = None
+        server.progress = 100  # it showed the migration's progress meanwhile
         for key, value in values.items():
             setattr(server, key, value)
         server.updated_at = utcnow()
+
+
+async def set_progress(db: Database, server_id: str, percent: int) -> None:
+    """The server's ``progress`` during a live migration (Nova shows it too)."""
+    async with db.transaction() as s:
+        await s.execute(
+            update(m.Server)
+            .where(m.Server.id == server_id, m.Server.task_state == TASK)
+            .values(progress=max(0, min(percent, 99)))
+        )
+
+
+def percent(
+    phase: str, disk: tuple[int | None, int | None], memory: tuple[int | None, int | None]
+) -> int:
+    """Half for the disk copy, half for the memory: ``(processed, total)`` each."""
+
+    def part(done: int | None, total: int | None) -> float:
+        return min(done / total, 1.0) if done is not None and total else 0.0
+
+    if phase == "disk":
+        return int(50 * part(*disk))
+    return 50 + int(50 * part(*memory))
 
 
 async def record_event(
