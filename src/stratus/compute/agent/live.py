@@ -203,7 +203,6 @@ class LiveMigrations:
             await shared.set_status(
                 self.db, row.uuid, "cancelled", only_from=("running",), **values
             )
-            await shared.release(self.db, server.id)
             await shared.record_event(
                 self.db,
                 server.id,
@@ -214,6 +213,7 @@ class LiveMigrations:
                 "the live migration was aborted on request; the server stays on its host",
                 finish=True,
             )
+            await shared.release(self.db, server.id, row.uuid)
             return
         await self._complete(
             row,
@@ -235,9 +235,19 @@ class LiveMigrations:
         stopped copy here."""
         state = self._state(server)
         await shared.set_status(self.db, row.uuid, "completed", only_from=("running",), **values)
+        await shared.record_event(
+            self.db,
+            server.id,
+            shared.ACTION,
+            "compute_live_migration",
+            self.host,
+            "Success",
+            details,
+            finish=True,
+        )
         host_port = state.get("host_port", server.host_port)
         await shared.release(
-            self.db, server.id, host=row.dest_compute, host_port=host_port, progress=100
+            self.db, server.id, row.uuid, host=row.dest_compute, host_port=host_port, progress=100
         )
         log.info(
             "compute: server %s now runs on host %s (live migration %s: %s)",
@@ -251,16 +261,6 @@ class LiveMigrations:
             await driver.finish_outgoing(server.id, self.agent.directory(server))
         except Exception as exc:
             log.warning("compute: server %s: cleaning up after it left failed: %s", server.id, exc)
-        await shared.record_event(
-            self.db,
-            server.id,
-            shared.ACTION,
-            "compute_live_migration",
-            self.host,
-            "Success",
-            details,
-            finish=True,
-        )
 
     async def _recover(
         self, row: m.Migration, server: m.Server, driver: LiveMigrationDriver
@@ -284,20 +284,25 @@ class LiveMigrations:
 
     async def _wait_for_destination(self, migration_uuid: str) -> IncomingGuest | None:
         deadline = time.monotonic() + PREPARE_TIMEOUT
+        failed_at: float | None = None
         while True:
             row, server = await self._load(migration_uuid)
             if row is None or server is None:
                 return None
             state = self._state(server)
             if row.status not in ("queued", "preparing"):
-                # The destination failed (error): it has released the server.
-                await shared.release(self.db, server.id)
-                return None
+                # The destination failed (error): it records why and releases
+                # the server; this side does it only if that does not happen.
+                failed_at = failed_at or time.monotonic()
+                if server.task_state != shared.TASK or time.monotonic() - failed_at > 5:
+                    await shared.release(self.db, server.id, row.uuid)
+                    return None
+                await asyncio.sleep(WAIT_POLL)
+                continue
             if state.get("abort"):
                 if await shared.set_status(
                     self.db, row.uuid, "cancelled", only_from=("queued", "preparing")
                 ):
-                    await shared.release(self.db, server.id)
                     await shared.record_event(
                         self.db,
                         server.id,
@@ -308,6 +313,7 @@ class LiveMigrations:
                         "the live migration was aborted on request before it started",
                         finish=True,
                     )
+                    await shared.release(self.db, server.id, row.uuid)
                 return None
             if state.get("migration") == row.uuid and state.get("incoming"):
                 return IncomingGuest.from_dict(state["incoming"])
@@ -330,7 +336,6 @@ class LiveMigrations:
             message,
         )
         await shared.set_status(self.db, row.uuid, "error", only_from=shared.IN_PROGRESS)
-        await shared.release(self.db, server.id)
         await shared.record_event(
             self.db,
             server.id,
@@ -341,6 +346,7 @@ class LiveMigrations:
             message,
             finish=True,
         )
+        await shared.release(self.db, server.id, row.uuid)
 
     # -- destination ------------------------------------------------------------------------
 
@@ -366,8 +372,6 @@ class LiveMigrations:
                     message,
                 )
                 await shared.set_status(self.db, row.uuid, "error", only_from=shared.IN_PROGRESS)
-                await shared.release(self.db, server.id)
-                await self._discard(server)
                 await shared.record_event(
                     self.db,
                     server.id,
@@ -378,6 +382,8 @@ class LiveMigrations:
                     message,
                     finish=True,
                 )
+                await shared.release(self.db, server.id, row.uuid)
+                await self._discard(server)
                 return
         # Wait for the source to finish, one way or the other.
         while True:

@@ -77,12 +77,16 @@ async def set_status(
     return bool(getattr(result, "rowcount", 0))
 
 
-async def release(db: Database, server_id: str, **values: Any) -> None:
-    """The migration is over: clear the server's task (unless another
-    request replaced it) and its shared live migration state."""
+async def release(db: Database, server_id: str, migration: str, **values: Any) -> None:
+    """Live migration ``migration`` is over: clear the server's task (unless
+    another request replaced it) and its shared state (unless it is already
+    another migration's)."""
     async with db.transaction() as s:
         server = await s.scalar(select(m.Server).where(m.Server.id == server_id).with_for_update())
         if server is None:
+            return
+        current = ((server.system_metadata or {}).get(KEY) or {}).get("migration")
+        if current not in (None, migration):
             return
         meta = dict(server.system_metadata or {})
         meta.pop(KEY, None)
