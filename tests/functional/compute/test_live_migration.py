@@ -214,8 +214,9 @@ def test_paused_server_stays_paused(nova: Nova) -> None:
 
 
 def test_host_without_live_migration_is_refused(nova: Nova) -> None:
-    """A host whose driver lacks the capability (its row says so) is never a
-    destination, and a server on it cannot be live-migrated: 409 / 400."""
+    """A host whose driver lacks the capability (its row says so) is refused
+    as a named destination (409), never picked by the scheduler (400: no valid
+    host), and a server on it cannot be live-migrated (409)."""
     server = nova.boot(unique("nocap"))
     source = host_of(nova, server["id"])
     db = sqlite3.connect(nova.server.data_dir / "stratus.db")
@@ -227,6 +228,8 @@ def test_host_without_live_migration_is_refused(nova: Nova) -> None:
         )
         db.commit()
         resp = live(nova, server["id"], "2.30", host=other(source), block_migration="auto")
+        assert resp.status_code == 409 and "does not support live migration" in resp.text, resp.text
+        resp = live(nova, server["id"], "2.30", host=None, block_migration="auto")  # the scheduler's pick
         assert resp.status_code == 400 and "does not support live migration" in resp.text, resp.text
         db.execute("UPDATE compute_host SET capabilities = ? WHERE host = ?", (caps.replace('"live_migration",', "").replace(', "live_migration"', ""), source))
         db.commit()

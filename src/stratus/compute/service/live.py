@@ -235,6 +235,11 @@ class LiveMigrations:
                 raise BadRequest(
                     f"Unable to migrate instance ({server.id}) to current host ({wanted})."
                 )
+            if Capability.LIVE_MIGRATION.value not in named[0].capabilities:
+                raise Conflict(
+                    f"Cannot 'os-migrateLive' instance {server.id} to host {wanted}: its "
+                    f"{named[0].driver} driver does not support live migration"
+                )
             hosts = named
         used = await self._usage(s)
         reasons: list[str] = []
