@@ -19,6 +19,8 @@ RULES: dict[str, str] = {
     "compute:servers:unshelve": "rule:admin_or_member",
     "compute:servers:unshelve:host": "rule:admin_required",
     "compute:servers:rescue": "rule:admin_or_member",
+    "compute:servers:migrate_live": "rule:admin_required",
+    "compute:server_migrations": "rule:admin_required",
     "compute:flavors:index": "@",
     "compute:flavors:manage": "rule:admin_required",
     "compute:keypairs": "rule:admin_required or user_id:%(user_id)s",

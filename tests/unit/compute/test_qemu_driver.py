@@ -150,6 +150,7 @@ def test_capabilities() -> None:
         Capability.SNAPSHOT,
         Capability.RESCUE,
         Capability.MIGRATE,
+        Capability.LIVE_MIGRATION,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):

@@ -27,6 +27,7 @@ from stratus.compute import models as m
 from stratus.compute.agent import moves
 from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.images import ImageCache
+from stratus.compute.agent.live import LiveMigrations
 from stratus.compute.agent.snapshots import ServerImageWork
 from stratus.compute.drivers.base import Driver, GuestSpec, PortForward, Power
 from stratus.compute.service.actions import Actions
@@ -89,9 +90,11 @@ class ComputeAgent:
         self.channel: ChannelServer | None = None
         self.peers: ChannelClient | None = None
         self.url: str | None = None
+        self.live = LiveMigrations(self)
 
     def wake(self) -> None:
         self.wakeup.set()
+        self.live.wake()
 
     # -- life ------------------------------------------------------------------------------
 
@@ -103,9 +106,11 @@ class ComputeAgent:
         await moves.clean_evacuated(self)
         await self.sync_power(adopt=True)
         self._task = asyncio.create_task(self._run(), name=f"compute-agent-{self.host}")
+        self.live.start()
         self.wake()
 
     async def stop(self) -> None:
+        await self.live.stop()
         tasks = [t for t in [self._task, *self.busy.values()] if t is not None]
         for task in tasks:
             task.cancel()
@@ -183,7 +188,8 @@ class ComputeAgent:
                 )
             ).all()
         for server_id, task_state in rows:
-            if server_id in self.busy or task_state == "scheduling":
+            # A live migration is driven by self.live, not by a handler here.
+            if server_id in self.busy or task_state in ("scheduling", "migrating"):
                 continue
             task = asyncio.create_task(self._work(server_id), name=f"compute-{server_id}")
             self.busy[server_id] = task
@@ -413,7 +419,7 @@ class ComputeAgent:
                 )
             ).all()
         known = {srv.id for srv in servers}
-        for uuid in guests.keys() - known:
+        for uuid in guests.keys() - known - self.live.incoming():
             log.warning("compute: guest %s runs on host %s but no server owns it", uuid, self.host)
         for server in servers:
             if server.task_state is not None:

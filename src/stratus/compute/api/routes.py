@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.common.api import Route
-from stratus.compute.api import flavors, keypairs, migrations, misc, servers
+from stratus.compute.api import flavors, keypairs, migrations, misc, server_migrations, servers
 from stratus.compute.api import schemas as s
 
 ROUTES: list[Route] = [
@@ -34,9 +34,19 @@ ROUTES: list[Route] = [
     Route(
         "GET", "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", servers.actions_show
     ),
-    Route("GET", "/v2.1/servers/{server_id}/migrations", migrations.server_index),
-    Route("GET", "/v2.1/servers/{server_id}/migrations/{migration_id}", migrations.server_show),
     Route("GET", "/v2.1/os-migrations", migrations.index, query=s.MigrationListQuery),
+    # live migrations of a server (api/server_migrations.py)
+    Route("GET", "/v2.1/servers/{server_id}/migrations", server_migrations.index),
+    Route("GET", "/v2.1/servers/{server_id}/migrations/{migration_id}", server_migrations.show),
+    Route(
+        "DELETE", "/v2.1/servers/{server_id}/migrations/{migration_id}", server_migrations.delete
+    ),
+    Route(
+        "POST",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
+        server_migrations.action,
+        body=s.ForceCompleteBody,
+    ),
     # flavors
     Route("GET", "/v2.1/flavors", flavors.index, query=s.FlavorListQuery),
     Route("GET", "/v2.1/flavors/detail", flavors.detail, query=s.FlavorListQuery),

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
-from stratus.compute.api import migrations, server_images, views
+from stratus.compute.api import migrations, server_images, server_migrations, views
 from stratus.compute.api.schemas import ServerCreateBody, ServerListQuery
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service import ComputeService
@@ -302,6 +302,8 @@ async def action(req: ApiRequest) -> Response:
     server = await _load(req, "compute:servers:action")
     if name in migrations.ACTIONS:
         return await migrations.action(req, server)
+    if name == "migrate_live":
+        return await server_migrations.migrate_live(req, server)
     if name in ("lock", "unlock"):
         reason = body.lock.locked_reason if name == "lock" and body.lock else None
         if reason and _v(req) < V("2.73"):

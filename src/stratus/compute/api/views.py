@@ -48,7 +48,10 @@ def status(server: m.Server) -> str:
             "reboot_started_hard": "HARD_REBOOT",
             "rebuilding": "REBUILD",
             "rebuild_spawning": "REBUILD",
+            "migrating": "MIGRATING",
         }.get(server.task_state or "", "ACTIVE")
+    if server.vm_state == m.PAUSED and server.task_state == "migrating":
+        return "MIGRATING"
     return {
         m.BUILDING: "BUILD",
         m.STOPPED: "SHUTOFF",

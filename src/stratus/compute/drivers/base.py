@@ -146,6 +146,7 @@ class Driver(Protocol):
     async def unrescue(self, spec: GuestSpec) -> GuestStatus:
         """Power the rescue boot off, drop its disk, and boot the guest from
         its own disk again.  Needs ``Capability.RESCUE``."""
+
     async def export_disk(self, uuid: str, directory: Path) -> Path:
         """The one file that holds the stopped guest's own disk data in
         ``directory``, to send to another host (QEMU: the qcow2 overlay; its

@@ -38,6 +38,7 @@ from stratus.compute.drivers.base import (
     HostInfo,
     Power,
 )
+from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
 from stratus.compute.drivers.qmp import QMPClient, QMPError
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class QemuDriver:
             Capability.SNAPSHOT,
             Capability.RESCUE,
             Capability.MIGRATE,
+            Capability.LIVE_MIGRATION,
         }
     )
 
@@ -378,7 +380,41 @@ class QemuDriver:
             raise DriverError(f"could not create the disk: {(err or out).strip()}")
         partial.rename(target)
 
-    def command_line(self, spec: GuestSpec, accel: str, incoming: Path | None = None) -> list[str]:
+    # -- live migration (the sequence is in qemu_live.py) --------------------
+
+    async def prepare_incoming(self, spec: GuestSpec) -> IncomingGuest:
+        from stratus.compute.drivers import qemu_live
+
+        return await qemu_live.prepare_incoming(self, spec)
+
+    async def live_migrate(
+        self, spec: GuestSpec, target: IncomingGuest, progress: ProgressCallback
+    ) -> LiveResult:
+        from stratus.compute.drivers import qemu_live
+
+        return await qemu_live.live_migrate(self, spec, target, progress)
+
+    async def finish_incoming(self, spec: GuestSpec, running: bool) -> GuestStatus:
+        from stratus.compute.drivers import qemu_live
+
+        return await qemu_live.finish_incoming(self, spec, running)
+
+    async def abort_incoming(self, uuid: str, directory: Path) -> None:
+        await self.destroy(uuid, directory)
+
+    async def finish_outgoing(self, uuid: str, directory: Path) -> None:
+        from stratus.compute.drivers import qemu_live
+
+        await qemu_live.finish_outgoing(self, uuid, directory)
+
+    async def recover_outgoing(self, spec: GuestSpec) -> bool:
+        from stratus.compute.drivers import qemu_live
+
+        return await qemu_live.recover_outgoing(self, spec)
+
+    def command_line(
+        self, spec: GuestSpec, accel: str, incoming: Path | str | None = None
+    ) -> list[str]:
         return build_command(spec, qemu_binary=self.qemu_binary, accel=accel, incoming=incoming)
 
     def _lock(self, uuid: str) -> asyncio.Lock:
@@ -447,7 +483,7 @@ class QemuDriver:
             raise DriverError(f"could not create the disk: {(err or out).strip()}")
         partial.rename(disk)
 
-    async def _launch(self, spec: GuestSpec, incoming: Path | None = None) -> None:
+    async def _launch(self, spec: GuestSpec, incoming: Path | str | None = None) -> None:
         directory = spec.directory
         sock = qmp_socket(directory)
         clean_runtime_files(directory)
@@ -677,7 +713,7 @@ def _opt(value: object) -> str:
 
 
 def build_command(
-    spec: GuestSpec, *, qemu_binary: str, accel: str, incoming: Path | None = None
+    spec: GuestSpec, *, qemu_binary: str, accel: str, incoming: Path | str | None = None
 ) -> list[str]:
     directory = spec.directory
     cmd = [
@@ -717,7 +753,9 @@ def build_command(
     for fwd in spec.forwards:
         netdev += f",hostfwd=tcp:{fwd.host_address}:{fwd.host_port}-:{fwd.guest_port}"
     cmd += ["-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"]
-    if incoming is not None:
+    if isinstance(incoming, str):  # a migration URI, e.g. "defer" (live migration)
+        cmd += ["-incoming", incoming]
+    elif incoming is not None:
         cmd += ["-incoming", "exec:cat " + shlex.quote(str(incoming))]
     return cmd
 

@@ -23,6 +23,7 @@ from stratus.compute.service.hosts import Hosts
 from stratus.compute.service.image_records import ImageRecords
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
+from stratus.compute.service.live import LiveMigrations
 from stratus.compute.service.moves import Moves
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.rescue import Rescues
@@ -63,6 +64,7 @@ class ComputeService:
         self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake, self.quotas)
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
+        self.live = LiveMigrations(db, self.scheduler, self.wake)
         self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
