@@ -41,6 +41,8 @@ def host_row(server: Server, host: str) -> dict[str, object] | None:
 def start_agent(server: Server, host: str, timeout: float = 60, **env: str) -> Agent:
     """Start an agent for ``host`` and wait until it has registered its channel."""
     log = server.data_dir / f"agent-{host}.log"
+    # A restarted agent: its host row still names the last one's channel.
+    before = (host_row(server, host) or {}).get("agent_url")
     port = server.url.rsplit(":", 1)[1]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
     environ.update(STRATUS_SERVER__PORT=port, **env)
@@ -56,7 +58,7 @@ def start_agent(server: Server, host: str, timeout: float = 60, **env: str) -> A
         if process.poll() is not None:
             raise RuntimeError(f"the agent exited with {process.returncode}:\n{log.read_text()}")
         row = host_row(server, host)
-        if row and row.get("agent_url") and row.get("heartbeat"):
+        if row and row.get("agent_url") not in (None, before) and row.get("heartbeat"):
             return agent
         time.sleep(0.2)
     agent.stop()

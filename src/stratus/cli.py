@@ -189,19 +189,23 @@ def compute_agent(data_dir: Path, host: str | None) -> None:
 
     It shares the cloud's database (``[database] url``) and reaches identity
     and images over HTTP as the configured service user ([auth] service_*)."""
+    # A stop asked for while starting ends the process cleanly too (guests
+    # outlive their agent either way).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
     cfg = _load(data_dir)
     _setup_logging(cfg.logging.level)
     from stratus.common.db import Database
     from stratus.compute.agent.runner import build_agent
 
     async def run() -> None:
-        database = Database(cfg.database_url)
-        agent = build_agent(cfg, database, host)
-        await agent.start()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        database = Database(cfg.database_url)
+        agent = build_agent(cfg, database, host)
+        await agent.start()
         click.echo(f"compute agent for host {agent.host} running", err=True)
         await stop.wait()
         await agent.stop()
