@@ -827,6 +827,10 @@ async def run_probe(qemu_binary: str, accel: str, timeout: float) -> bool:
         cmd = [qemu_binary, "-accel", accel, "-machine", "pc", "-m", "16"]
         cmd += ["-display", "none", "-nodefaults", "-no-user-config", "-bios", str(rom)]
         cmd += ["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+        if shutil.which("timeout"):
+            # A probe that hangs (KVM here does) is killed even when this
+            # process dies first: a hung KVM guest spins a core forever.
+            cmd = ["timeout", "-s", "KILL", f"{timeout + 2:g}", *cmd]
         started = time.monotonic()
         rc, _out, err = await run(cmd, timeout)
     ok = rc == PROBE_EXIT_STATUS
