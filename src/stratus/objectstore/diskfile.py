@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import mmap
 import os
 import struct
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -130,13 +132,27 @@ def merge_post(data: ObjectMetadata, post: ObjectMetadata) -> ObjectMetadata:
     )
 
 
+_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers are multiples of this
+_buffers = threading.local()  # one aligned read buffer per disk thread
+
+
+def _aligned_buffer(size: int) -> mmap.mmap:
+    buf: mmap.mmap | None = getattr(_buffers, "buf", None)
+    if buf is None or len(buf) < size:
+        buf = mmap.mmap(-1, size)  # anonymous mappings are page-aligned
+        _buffers.buf = buf
+    return buf
+
+
 class ObjectReader:
-    """An open object: its metadata and its bytes (read with pread)."""
+    """An open object: its metadata and its bytes (read with pread, or with
+    ``pread_direct`` around the page cache)."""
 
     def __init__(self, fd: int, metadata: ObjectMetadata, path: str) -> None:
         self.fd = fd
         self.metadata = metadata
         self.path = path
+        self._direct = -2  # the O_DIRECT descriptor: -2 not opened yet, -1 unusable
 
     @property
     def size(self) -> int:
@@ -161,10 +177,37 @@ class ObjectReader:
     def read(self, start: int = 0, end: int | None = None) -> bytes:
         return b"".join(self.iter_range(start, end, chunk=max(CHUNK, self.size)))
 
+    def pread_direct(self, pos: int, length: int) -> bytes | None:
+        """Up to ``length`` bytes at ``pos`` read with O_DIRECT, straight from
+        the disk into an aligned buffer: no page cache to fill and evict,
+        which costs far less kernel CPU per byte for big sequential reads.
+        None when the filesystem cannot (the caller reads as usual)."""
+        if self._direct == -2:
+            try:
+                self._direct = os.open(self.path, os.O_RDONLY | os.O_DIRECT)
+            except OSError:  # gone since (a newer version), or no O_DIRECT here
+                self._direct = -1
+        if self._direct < 0:
+            return None
+        start = pos - pos % _ALIGN
+        size = -(-(pos + length - start) // _ALIGN) * _ALIGN
+        buf = _aligned_buffer(size)
+        try:
+            got = os.preadv(self._direct, [memoryview(buf)[:size]], start)
+        except OSError:
+            os.close(self._direct)
+            self._direct = -1
+            return None
+        skip = pos - start
+        return bytes(memoryview(buf)[skip : skip + max(0, min(got - skip, length))])
+
     def close(self) -> None:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+        if self._direct >= 0:
+            os.close(self._direct)
+            self._direct = -1
 
     def __enter__(self) -> ObjectReader:
         return self

@@ -226,3 +226,28 @@ def test_suffix_hashes_follow_changes(device: ObjectDevice) -> None:
 def test_policy_folders(tmp_path: Path) -> None:
     dev = ObjectDevice(tmp_path, policy=2)
     assert dev.objects_dir.endswith("objects-2")
+
+
+def test_big_objects_are_read_around_the_page_cache(device: ObjectDevice) -> None:
+    from stratus.objectstore.node import objectfiles
+
+    data = os.urandom(objectfiles.DIRECT_MIN + 12345)
+    put(device, 1.0, data)
+    with device.open(PART, HASH) as reader:
+        spans = [(0, 100), (4095, 10000), (5000, 2 << 20), (len(data) - 777, len(data))]
+        for start, end in spans:
+            got = b""
+            pos = start
+            while pos < end:
+                chunk = objectfiles.pread(reader, pos, end)
+                got += chunk
+                pos += len(chunk)
+            assert got == data[start:end], (start, end)
+        try:
+            os.close(os.open(reader.path, os.O_RDONLY | os.O_DIRECT))
+        except OSError:
+            pass  # tmpfs, say: the buffered reads served
+        else:
+            assert reader._direct >= 0  # the direct reads served
+    with device.open(PART, HASH) as reader:
+        assert reader.read() == data  # the buffered path agrees
