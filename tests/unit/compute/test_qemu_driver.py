@@ -31,6 +31,7 @@ from stratus.compute.drivers.qemu import (
     parse_qemu_version,
     probe_rom,
     process_runs,
+    run,
     run_probe,
     tail_lines,
 )
@@ -398,3 +399,29 @@ async def test_qmp_connect_failures(tmp_path: Path) -> None:
             await QMPClient(path).connect(timeout=0.2)
     finally:
         server.close()
+
+
+def _running(marker: str) -> bool:
+    import subprocess as sp
+
+    return sp.run(["pgrep", "-f", marker], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("how", ["timeout", "cancel"])
+async def test_a_command_that_is_given_up_on_leaves_no_child_behind(how: str) -> None:
+    marker = f"sleep 3{os.getpid() % 1000}.{'1' if how == 'timeout' else '2'}"
+    cmd = ["sh", "-c", f"{marker} & wait"]  # a wrapper and its own child, like timeout + qemu
+    if how == "timeout":
+        rc, _out, err = await run(cmd, timeout=0.5)
+        assert rc == -1 and "timed out" in err
+    else:
+        task = asyncio.ensure_future(run(cmd, timeout=30))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    for _ in range(50):
+        if not _running(marker):
+            break
+        await asyncio.sleep(0.1)
+    assert not _running(marker)

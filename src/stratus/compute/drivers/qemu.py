@@ -625,6 +625,12 @@ def kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
+def kill_group(pid: int) -> None:
+    """SIGKILL a process group (led by ``pid``): a wrapper and what it runs."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
 async def wait_exit(pid: int, uuid: str, timeout: float) -> bool:
     """Wait for a process that is not our child to end; True if it did."""
     deadline = time.monotonic() + timeout
@@ -643,18 +649,19 @@ async def run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: killed with its children
         )
     except OSError as exc:
         return 127, "", str(exc)
     try:
         out, err = await asyncio.wait_for(process.communicate(), timeout)
     except TimeoutError:
-        kill(process.pid)
+        kill_group(process.pid)
         await process.wait()
         return -1, "", f"{cmd[0]} timed out after {timeout:g} s"
     except BaseException:
         # Cancelled (the agent is stopping): never leave the child behind.
-        kill(process.pid)
+        kill_group(process.pid)
         raise
     rc = process.returncode if process.returncode is not None else -1
     return rc, out.decode(errors="replace"), err.decode(errors="replace")
