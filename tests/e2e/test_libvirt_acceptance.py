@@ -2,7 +2,8 @@
 ``STRATUS_COMPUTE__DRIVER=libvirt`` on ``qemu:///system`` (libvirtd started
 by the tests when it is not running), driven by the real `openstack` CLI.
 
-One guest boots twice (create, start after stop) in the whole module.
+One guest boots twice (create, start after stop) in the whole module; a
+snapshot of it is taken live through `openstack server image create`.
 """
 
 from __future__ import annotations
@@ -151,6 +152,34 @@ def test_stop_and_start_keep_the_disk(cloud: LibvirtCloud, vm1: dict[str, Any]) 
     assert domain_state(vm1["id"]) == "running"
     out = cloud.wait_console("vm1", rf"{MARK} boot count 2")
     assert f"{MARK} found: kept-{MARK}" in out  # what the first boot wrote
+
+
+def test_snapshot_through_the_cli_holds_the_guests_data(
+    cloud: LibvirtCloud, vm1: dict[str, Any], tmp_path: Path
+) -> None:
+    pids = qemu_pids(vm1["id"])
+    proc = cloud.osc(
+        "server", "image", "create", "--wait", "--name", "lv-snap", "vm1", "-f", "json"
+    )  # fmt: skip
+    image = json.loads(proc.stdout)
+    shown = json.loads(cloud.osc("image", "show", image["id"], "-f", "json").stdout)
+    assert shown["status"] == "active" and shown["disk_format"] == "qcow2"
+    assert shown["properties"]["image_type"] == "snapshot"
+    assert shown["properties"]["instance_uuid"] == vm1["id"]
+    assert cloud.wait("vm1", "ACTIVE")["OS-EXT-STS:power_state"] == 1
+    assert qemu_pids(vm1["id"]) == pids  # taken live: the same guest process runs on
+    saved = tmp_path / "lv-snap.qcow2"
+    cloud.osc("image", "save", "--file", str(saved), image["id"])
+    raw = tmp_path / "lv-snap.raw"
+    subprocess.run(["qemu-img", "convert", "-O", "raw", str(saved), str(raw)], check=True)
+    note = subprocess.run(
+        ["mtype", "-i", f"{raw}@@1048576", "::/lv-note.txt"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert note.strip() == f"kept-{MARK}"  # what the guest wrote before the snapshot
+    cloud.osc("image", "delete", image["id"])
 
 
 def test_delete_undefines_the_domain(cloud: LibvirtCloud, vm1: dict[str, Any]) -> None:
