@@ -51,6 +51,7 @@ from stratus.compute.drivers.libvirt_xml import (
     metadata_directory,
     virt_type_for,
 )
+from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 try:
     import libvirt
@@ -460,20 +461,13 @@ class LibvirtDriver:
         spec.directory.mkdir(parents=True, exist_ok=True)
 
     async def _create_overlay(self, spec: GuestSpec) -> None:
-        base = spec.base_image.resolve()
-        if not base.is_file():
-            raise DriverError(f"base image {base} is missing")
-        disk = disk_path(spec.directory)
-        partial = disk.with_suffix(".partial")
-        cmd = [self.qemu_img, "create", "-q", "-f", "qcow2", "-b", str(base)]
-        cmd += ["-F", spec.base_format, str(partial)]
-        if spec.root_gb > 0:
-            cmd.append(f"{spec.root_gb}G")
-        rc, out, err = await run(cmd, timeout=60)
-        if rc != 0:
-            partial.unlink(missing_ok=True)
-            raise DriverError(f"could not create the disk: {(err or out).strip()}")
-        partial.rename(disk)
+        await create_overlay(
+            self.qemu_img,
+            spec.base_image.resolve(),
+            spec.base_format,
+            disk_path(spec.directory),
+            spec.root_gb,
+        )
 
 
 # -- libvirt facts ----------------------------------------------------------------
@@ -557,44 +551,3 @@ async def wait_job(dom: Any, timeout: float) -> dict[str, Any]:
         await asyncio.sleep(0.05)
     completed = await asyncio.to_thread(dom.jobStats, libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
     return dict(completed)
-
-
-async def run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
-    """Run a command without blocking the event loop: (status, stdout, stderr)."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *cmd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-    except OSError as exc:
-        return 127, "", str(exc)
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        await process.wait()
-        return -1, "", f"{cmd[0]} timed out after {timeout:g} s"
-    except BaseException:
-        # Cancelled (the agent is stopping): never leave the child behind.
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
-        raise
-    rc = process.returncode if process.returncode is not None else -1
-    return rc, out.decode(errors="replace"), err.decode(errors="replace")
-
-
-def tail_lines(path: Path, length: int | None) -> str:
-    """The last ``length`` lines of a file (all if None), decoded leniently."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return ""
-    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
-    if length is None:
-        return text
-    if length <= 0:
-        return ""
-    return "".join(text.splitlines(keepends=True)[-length:])

@@ -40,6 +40,7 @@ from stratus.compute.drivers.base import (
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
 from stratus.compute.drivers.qmp import QMPClient, QMPError
+from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 log = logging.getLogger(__name__)
 
@@ -353,7 +354,9 @@ class QemuDriver:
             state_file(spec.directory).unlink(missing_ok=True)
             rescue = rescue_disk_path(spec.directory)
             rescue.unlink(missing_ok=True)  # a rescue always starts from a clean image
-            await self._overlay(image.resolve(), image_format, rescue, spec.root_gb)
+            await create_overlay(
+                self.qemu_img, image.resolve(), image_format, rescue, spec.root_gb, what="image"
+            )
             await self._launch(spec)
             return await self._status(spec.uuid, spec.directory)
 
@@ -365,20 +368,6 @@ class QemuDriver:
                 await self._force_off(spec.directory, spec.uuid, pid)
             rescue_disk_path(spec.directory).unlink(missing_ok=True)
         return await self.start(spec)
-
-    async def _overlay(self, base: Path, base_format: str, target: Path, size_gb: int) -> None:
-        if not base.is_file():
-            raise DriverError(f"image {base} is missing")
-        partial = target.with_suffix(".partial")
-        cmd = [self.qemu_img, "create", "-q", "-f", "qcow2", "-b", str(base)]
-        cmd += ["-F", base_format, str(partial)]
-        if size_gb > 0:
-            cmd.append(f"{size_gb}G")
-        rc, out, err = await run(cmd, timeout=60)
-        if rc != 0:
-            partial.unlink(missing_ok=True)
-            raise DriverError(f"could not create the disk: {(err or out).strip()}")
-        partial.rename(target)
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 
@@ -468,20 +457,13 @@ class QemuDriver:
             await self._execute(uuid, directory, command)
 
     async def _create_overlay(self, spec: GuestSpec) -> None:
-        base = spec.base_image.resolve()
-        if not base.is_file():
-            raise DriverError(f"base image {base} is missing")
-        disk = disk_path(spec.directory)
-        partial = disk.with_suffix(".partial")
-        cmd = [self.qemu_img, "create", "-q", "-f", "qcow2", "-b", str(base)]
-        cmd += ["-F", spec.base_format, str(partial)]
-        if spec.root_gb > 0:
-            cmd.append(f"{spec.root_gb}G")
-        rc, out, err = await run(cmd, timeout=60)
-        if rc != 0:
-            partial.unlink(missing_ok=True)
-            raise DriverError(f"could not create the disk: {(err or out).strip()}")
-        partial.rename(disk)
+        await create_overlay(
+            self.qemu_img,
+            spec.base_image.resolve(),
+            spec.base_format,
+            disk_path(spec.directory),
+            spec.root_gb,
+        )
 
     async def _launch(self, spec: GuestSpec, incoming: Path | str | None = None) -> None:
         directory = spec.directory
@@ -625,12 +607,6 @@ def kill(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def kill_group(pid: int) -> None:
-    """SIGKILL a process group (led by ``pid``): a wrapper and what it runs."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-
-
 async def wait_exit(pid: int, uuid: str, timeout: float) -> bool:
     """Wait for a process that is not our child to end; True if it did."""
     deadline = time.monotonic() + timeout
@@ -639,32 +615,6 @@ async def wait_exit(pid: int, uuid: str, timeout: float) -> bool:
             return False
         await asyncio.sleep(0.1)
     return True
-
-
-async def run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
-    """Run a command without blocking the event loop: (status, stdout, stderr)."""
-    try:
-        process = await asyncio.create_subprocess_exec(
-            *cmd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,  # its own process group: killed with its children
-        )
-    except OSError as exc:
-        return 127, "", str(exc)
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout)
-    except TimeoutError:
-        kill_group(process.pid)
-        await process.wait()
-        return -1, "", f"{cmd[0]} timed out after {timeout:g} s"
-    except BaseException:
-        # Cancelled (the agent is stopping): never leave the child behind.
-        kill_group(process.pid)
-        raise
-    rc = process.returncode if process.returncode is not None else -1
-    return rc, out.decode(errors="replace"), err.decode(errors="replace")
 
 
 # -- QMP sequences -----------------------------------------------------------------
@@ -852,38 +802,6 @@ async def run_probe(qemu_binary: str, accel: str, timeout: float) -> bool:
 
 
 # -- console ---------------------------------------------------------------------------
-
-
-def tail_lines(path: Path, length: int | None) -> str:
-    """The last ``length`` lines of a file (all if None), decoded leniently."""
-    try:
-        with open(path, "rb") as f:
-            if length is None:
-                data = f.read()
-            else:
-                data = _tail_bytes(f, max(length, 0))
-    except FileNotFoundError:
-        return ""
-    text = data.decode("utf-8", errors="replace").replace("\r\n", "\n")
-    if length is None:
-        return text
-    if length <= 0:
-        return ""
-    lines = text.splitlines(keepends=True)
-    return "".join(lines[-length:])
-
-
-def _tail_bytes(f: Any, lines: int, block: int = 65536) -> bytes:
-    f.seek(0, os.SEEK_END)
-    end = position = f.tell()
-    while position > 0:
-        position = max(0, position - block)
-        f.seek(position)
-        chunk = f.read(end - position)
-        if chunk.count(b"\n") > lines:
-            return bytes(chunk)
-    f.seek(0)
-    return bytes(f.read(end))
 
 
 def read_from(path: Path, offset: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,18 +83,30 @@ class Actions:
             )
             if action is None:
                 return
-            now = utcnow()
-            s.add(
-                m.InstanceActionEvent(
-                    action_id=action.id,
-                    event=event,
-                    result=result,
-                    host=host,
-                    details=details,
-                    start_time=now,
-                    finish_time=now,
-                )
-            )
-            action.finish_time = now
+            action.finish_time = add_event(s, action, event, host, result, details)
             if result == "Error":
                 action.message = "Error"
+
+
+def add_event(
+    s: AsyncSession,
+    action: m.InstanceAction,
+    event: str,
+    host: str | None,
+    result: str,
+    details: str | None,
+) -> datetime:
+    """One finished step (``server event show``) of ``action``; its time."""
+    now = utcnow()
+    s.add(
+        m.InstanceActionEvent(
+            action_id=action.id,
+            event=event,
+            result=result,
+            host=host,
+            details=details,
+            start_time=now,
+            finish_time=now,
+        )
+    )
+    return now

@@ -26,7 +26,7 @@ from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
-from stratus.compute.service.actions import start_action
+from stratus.compute.service.actions import add_event, start_action
 from stratus.compute.service.scheduler import Scheduler, Usage
 from stratus.compute.service.servers import Servers, _visible
 
@@ -144,18 +144,7 @@ async def record_event(
         )
         if row is None:
             return
-        now = utcnow()
-        s.add(
-            m.InstanceActionEvent(
-                action_id=row.id,
-                event=event,
-                result=result,
-                host=host,
-                details=details,
-                start_time=now,
-                finish_time=now,
-            )
-        )
+        now = add_event(s, row, event, host, result, details)
         if finish:
             row.finish_time = now
         if result == "Error":
