@@ -27,16 +27,15 @@ from __future__ import annotations
 
 import errno
 import hashlib
-import mmap
 import os
 import struct
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import msgpack
 
+from stratus.common import directio
 from stratus.objectstore.hashes import SuffixHashes, parse_name, select_files
 from stratus.objectstore.timestamp import Timestamp
 
@@ -132,18 +131,6 @@ def merge_post(data: ObjectMetadata, post: ObjectMetadata) -> ObjectMetadata:
     )
 
 
-_ALIGN = 4096  # O_DIRECT offsets, lengths and buffers are multiples of this
-_buffers = threading.local()  # one aligned read buffer per disk thread
-
-
-def _aligned_buffer(size: int) -> mmap.mmap:
-    buf: mmap.mmap | None = getattr(_buffers, "buf", None)
-    if buf is None or len(buf) < size:
-        buf = mmap.mmap(-1, size)  # anonymous mappings are page-aligned
-        _buffers.buf = buf
-    return buf
-
-
 class ObjectReader:
     """An open object: its metadata and its bytes (read with pread, or with
     ``pread_direct`` around the page cache)."""
@@ -189,17 +176,12 @@ class ObjectReader:
                 self._direct = -1
         if self._direct < 0:
             return None
-        start = pos - pos % _ALIGN
-        size = -(-(pos + length - start) // _ALIGN) * _ALIGN
-        buf = _aligned_buffer(size)
         try:
-            got = os.preadv(self._direct, [memoryview(buf)[:size]], start)
+            return directio.pread(self._direct, pos, length)
         except OSError:
             os.close(self._direct)
             self._direct = -1
             return None
-        skip = pos - start
-        return bytes(memoryview(buf)[skip : skip + max(0, min(got - skip, length))])
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -7,7 +7,7 @@ from typing import Protocol
 
 
 class StoreWriter(Protocol):
-    async def write(self, data: bytes | bytearray) -> None:
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
         """Append data (large chunks: the caller batches)."""
 
     async def commit(self) -> None:

@@ -9,7 +9,7 @@ class FakeWriter:
     def __init__(self, store: FakeStore, key: str):
         self.store, self.key, self.buf = store, key, bytearray()
 
-    async def write(self, data: bytes | bytearray) -> None:
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
         self.buf += data
 
     async def commit(self) -> None:

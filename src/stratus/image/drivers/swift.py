@@ -55,8 +55,8 @@ class SwiftWriter:
             await self.upload
         self.queue = self.upload = None
 
-    async def write(self, data: bytes | bytearray) -> None:
-        view = memoryview(bytes(data))
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)  # the caller reuses its buffer: the pieces are copies
         while view:
             if self.queue is None:
                 await self._open_segment()
