@@ -25,7 +25,7 @@ from stratus.image import formats
 from stratus.image.drivers.base import StoreWriter
 from stratus.image.errors import PayloadTooLarge
 
-BATCH = 8 << 20  # hand data to the threads in 4 MiB pieces
+BATCH = 8 << 20  # hand data to the threads in 8 MiB pieces
 PIECES = 3  # buffers per upload: the one being filled and the ones in the lanes
 
 
