@@ -104,20 +104,7 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
                     flush=True,
                 )
 
-    server = Server(
-        uvicorn.Config(
-            cloud.asgi(),
-            host=cfg.server.host,
-            port=cfg.server.port,
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=cfg.logging.access_log,
-            log_level=cfg.logging.level.lower(),
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
-    )
+    server = Server(_uvicorn_config(cfg, cloud.asgi(), host=cfg.server.host, port=cfg.server.port))
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the
     # signal to the handlers it found: make those end the process with 0.
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -134,6 +121,23 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
 
 def _exit_cleanly(signum: int, _frame: Any) -> None:
     sys.exit(0)
+
+
+def _uvicorn_config(cfg: config_mod.Config, app: Any, **listen: Any) -> Any:
+    """How every API process serves: uvloop, httptools, graceful stop."""
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=cfg.logging.access_log,
+        log_level=cfg.logging.level.lower(),
+        server_header=False,
+        timeout_graceful_shutdown=10,
+        **listen,
+    )
 
 
 @main.command("api-worker", hidden=True)
@@ -160,18 +164,7 @@ def api_worker(data_dir: Path, host: str, port: int, cpu_index: int | None) -> N
 
     from stratus.app import Cloud
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            Cloud(cfg, primary=False).asgi(),
-            loop="uvloop",
-            http="httptools",
-            lifespan="on",
-            access_log=cfg.logging.access_log,
-            log_level=cfg.logging.level.lower(),
-            server_header=False,
-            timeout_graceful_shutdown=10,
-        )
-    )
+    server = uvicorn.Server(_uvicorn_config(cfg, Cloud(cfg, primary=False).asgi()))
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
     server.run(sockets=[listen(host, port)])

@@ -10,68 +10,34 @@ data across stop/start and that a snapshot holds what the guest wrote.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-import uuid as uuidlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from stratus.compute.drivers.base import Capability, GuestSpec, PortForward, Power
+from stratus.compute.drivers.base import Capability, Power
 from tests.e2e import libvirtd
+from tests.e2e.guests import (
+    READY,
+    Guest,
+    console,
+    digest,
+    get_forwarded_page,
+    tiny_guest_spec,
+    uptimes,
+    wait_console,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None or shutil.which("qemu-img") is None,
     reason="needs qemu-system-x86_64 and qemu-img",
 )
-
-BOOT_TIMEOUT = 120.0
-READY = "stratus-tiny: ready"
-USER_DATA = b"""#!/bin/sh
-n=$(cat /mnt/disk/boots 2>/dev/null || echo 0)
-n=$((n + 1))
-echo $n > /mnt/disk/boots
-sync
-mkdir -p /www
-echo "hello from boot $n" > /www/index.html
-httpd -p 8080 -h /www
-echo "e2e: boot $n"
-(while :; do echo "e2e: uptime $(cut -d' ' -f1 /proc/uptime)"; sleep 1; done) >/dev/ttyS0 2>&1 &
-"""
-
-
-@dataclass
-class Guest:
-    driver: Any  # a LibvirtDriver (imported only when libvirt-python is)
-    spec: GuestSpec
-    base_digest: str
-    timings: dict[str, float]
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def uptimes(text: str) -> list[float]:
-    return [float(v) for v in re.findall(r"e2e: uptime ([0-9.]+)", text)]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def qemu_pids(uuid: str) -> list[int]:
     out = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True).stdout
@@ -99,60 +65,15 @@ def workdir() -> Iterator[Path]:
 
 @pytest_asyncio.fixture(scope="module")
 async def guest(system_libvirt: None, workdir: Path) -> AsyncIterator[Guest]:
-    from stratus.compute.agent.configdrive import build_config_drive
     from stratus.compute.drivers.libvirt import LibvirtDriver
-    from stratus.compute.guest import tiny
 
-    try:
-        base = await asyncio.to_thread(tiny.build_tiny_image, workdir / "images")
-    except Exception as exc:  # missing host packages: skip, do not fail
-        pytest.skip(f"cannot build the tiny guest image: {exc}")
-    uuid = str(uuidlib.uuid4())
-    directory = workdir / "instances" / uuid
-    directory.mkdir(parents=True)
-    drive = directory / "config.iso"
-    await asyncio.to_thread(
-        build_config_drive,
-        drive,
-        meta_data={"uuid": uuid, "name": "e2e-lv", "hostname": "e2e-lv"},
-        user_data=USER_DATA,
-        network_data={"links": [], "networks": [], "services": []},
-    )
-    spec = GuestSpec(
-        uuid=uuid,
-        name="e2e-lv",
-        vcpus=1,
-        memory_mb=256,
-        root_gb=1,
-        base_image=base,
-        base_format="qcow2",
-        directory=directory,
-        config_drive=drive,
-        forwards=(PortForward(host_port=free_port(), guest_port=8080),),
-    )
+    spec = await tiny_guest_spec(workdir, "e2e-lv", drive_in_folder=True)
     driver = LibvirtDriver(workdir / "instances", hostname="e2e-host", uri=libvirtd.URI)
-    state = Guest(driver, spec, digest(base), {})
-    yield state
+    yield Guest(driver, spec, digest(spec.base_image), {})
     try:
-        await driver.destroy(uuid, directory)
+        await driver.destroy(spec.uuid, spec.directory)
     finally:
         await driver.close()
-
-
-async def console(guest: Guest) -> str:
-    return await guest.driver.console_output(guest.spec.uuid, guest.spec.directory, None)
-
-
-async def wait_console(guest: Guest, text: str, timeout: float = BOOT_TIMEOUT) -> float:
-    started = time.monotonic()
-    while text not in await console(guest):
-        status = await guest.driver.status(guest.spec.uuid)
-        assert status.power in (Power.RUNNING, Power.PAUSED), f"guest is {status.power}"
-        if time.monotonic() - started > timeout:
-            tail = (await console(guest))[-2000:]
-            pytest.fail(f"no {text!r} on the console within {timeout:g} s; it ends:\n{tail}")
-        await asyncio.sleep(0.3)
-    return time.monotonic() - started
 
 
 async def test_host_info_is_tcg_qemu(guest: Guest) -> None:
@@ -190,16 +111,7 @@ async def test_spawn_defines_a_tcg_domain_and_boots(guest: Guest) -> None:
 
 
 async def test_port_forward_reaches_the_guest(guest: Guest) -> None:
-    url = f"http://127.0.0.1:{guest.spec.forwards[0].host_port}/"
-    async with httpx.AsyncClient(timeout=5) as client:
-        for _ in range(100):
-            try:
-                response = await client.get(url)
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.2)
-        else:
-            pytest.fail("the forwarded port never answered")
+    response = await get_forwarded_page(guest)
     assert response.status_code == 200
     assert "hello from boot 1" in response.text
 

@@ -11,83 +11,34 @@ on instead of restarting.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
-import uuid as uuidlib
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from stratus.compute.drivers.base import GuestSpec, PortForward, Power
+from stratus.compute.drivers.base import Power
 from stratus.compute.drivers.qemu import QemuDriver, process_runs
-
-BOOT_TIMEOUT = 90.0
-READY = "stratus-tiny: ready"
-USER_DATA = b"""#!/bin/sh
-n=$(cat /mnt/disk/boots 2>/dev/null || echo 0)
-n=$((n + 1))
-echo $n > /mnt/disk/boots
-sync
-mkdir -p /www
-echo "hello from boot $n" > /www/index.html
-httpd -p 8080 -h /www
-echo "e2e: boot $n"
-(while :; do echo "e2e: uptime $(cut -d' ' -f1 /proc/uptime)"; sleep 1; done) >/dev/ttyS0 2>&1 &
-"""
+from tests.e2e.guests import (
+    READY,
+    Guest,
+    console,
+    digest,
+    get_forwarded_page,
+    tiny_guest_spec,
+    uptimes,
+    wait_console,
+)
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None or shutil.which("qemu-img") is None,
     reason="needs qemu-system-x86_64 and qemu-img",
 )
-
-
-@dataclass
-class Guest:
-    driver: QemuDriver
-    spec: GuestSpec
-    base_digest: str
-    timings: dict[str, float]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-async def console(guest: Guest) -> str:
-    return await guest.driver.console_output(guest.spec.uuid, guest.spec.directory, None)
-
-
-async def wait_console(guest: Guest, text: str, timeout: float = BOOT_TIMEOUT) -> float:
-    """Wait for ``text`` on the serial console; return the seconds it took."""
-    started = time.monotonic()
-    while text not in await console(guest):
-        status = await guest.driver.status(guest.spec.uuid)
-        assert status.power in (Power.RUNNING, Power.PAUSED), f"guest is {status.power}"
-        if time.monotonic() - started > timeout:
-            tail = await guest.driver.console_output(guest.spec.uuid, guest.spec.directory, 20)
-            pytest.fail(f"no {text!r} on the console within {timeout:g} s; it ends:\n{tail}")
-        await asyncio.sleep(0.2)
-    return time.monotonic() - started
-
-
-def uptimes(text: str) -> list[float]:
-    return [float(v) for v in re.findall(r"e2e: uptime ([0-9.]+)", text)]
 
 
 @pytest.fixture(scope="module")
@@ -100,40 +51,10 @@ def workdir() -> Iterator[Path]:
 
 @pytest_asyncio.fixture(scope="module")
 async def guest(workdir: Path) -> AsyncIterator[Guest]:
-    tiny = pytest.importorskip("stratus.compute.guest.tiny")
-    configdrive = pytest.importorskip("stratus.compute.agent.configdrive")
-    try:
-        base = await asyncio.to_thread(tiny.build_tiny_image, workdir / "images")
-    except Exception as exc:  # missing host packages: skip, do not fail
-        pytest.skip(f"cannot build the tiny guest image: {exc}")
-    uuid = str(uuidlib.uuid4())
-    directory = workdir / "instances" / uuid
-    directory.mkdir(parents=True)
-    drive = workdir / f"{uuid}.config.iso"
-    meta = {"uuid": uuid, "name": "e2e", "hostname": "e2e"}
-    await asyncio.to_thread(
-        configdrive.build_config_drive,
-        drive,
-        meta_data=meta,
-        user_data=USER_DATA,
-        network_data={"links": [], "networks": [], "services": []},
-    )
-    spec = GuestSpec(
-        uuid=uuid,
-        name="e2e",
-        vcpus=1,
-        memory_mb=256,
-        root_gb=1,
-        base_image=base,
-        base_format="qcow2",
-        directory=directory,
-        config_drive=drive,
-        forwards=(PortForward(host_port=free_port(), guest_port=8080),),
-    )
+    spec = await tiny_guest_spec(workdir, "e2e", drive_in_folder=False)
     driver = QemuDriver(workdir / "instances", hostname="e2e-host")
-    state = Guest(driver, spec, digest(base), {})
-    yield state
-    await driver.destroy(uuid, directory)
+    yield Guest(driver, spec, digest(spec.base_image), {})
+    await driver.destroy(spec.uuid, spec.directory)
 
 
 async def test_host_info_reports_the_accelerator(guest: Guest) -> None:
@@ -158,16 +79,7 @@ async def test_spawn_boots_to_the_marker(guest: Guest) -> None:
 
 
 async def test_port_forward_reaches_the_guest(guest: Guest) -> None:
-    url = f"http://127.0.0.1:{guest.spec.forwards[0].host_port}/"
-    async with httpx.AsyncClient(timeout=5) as client:
-        for _ in range(50):
-            try:
-                response = await client.get(url)
-                break
-            except httpx.TransportError:
-                await asyncio.sleep(0.2)
-        else:
-            pytest.fail("the forwarded port never answered")
+    response = await get_forwarded_page(guest)
     assert response.status_code == 200
     assert "hello from boot 1" in response.text
 

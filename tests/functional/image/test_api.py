@@ -620,15 +620,20 @@ def test_upload_wrong_content_type_415(c: httpx.Client) -> None:
     assert show(c, image["id"])["status"] == "queued"
 
 
+def put_chunked(c: httpx.Client, image_id: str, data: bytes, step: int) -> httpx.Response:
+    """Upload ``data`` with chunked transfer encoding, ``step`` bytes a chunk."""
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(0, len(data), step):
+            yield data[i : i + step]
+
+    return c.put(f"/v2/images/{image_id}/file", content=chunks(), headers={"Content-Type": OCTET})
+
+
 def test_upload_chunked(c: httpx.Client) -> None:
     data = os.urandom(5 * 1024 * 1024 + 17)
     image = create_image(c)
-
-    def chunks() -> Iterator[bytes]:
-        for i in range(0, len(data), 65536):
-            yield data[i : i + 65536]
-
-    resp = c.put(f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET})
+    resp = put_chunked(c, image["id"], data, 65536)
     assert resp.status_code == 204, resp.text
     got = show(c, image["id"])
     assert (got["status"], got["size"], got["checksum"]) == ("active", len(data), md5(data))
@@ -641,12 +646,7 @@ def test_big_upload_and_ranges(c: httpx.Client) -> None:
     and both digests right, and ranges at odd offsets across read chunks."""
     data = os.urandom(21 * 1024 * 1024 + 4099)
     image = create_image(c)
-
-    def chunks() -> Iterator[bytes]:
-        for i in range(0, len(data), 1_000_003):
-            yield data[i : i + 1_000_003]
-
-    resp = c.put(f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET})
+    resp = put_chunked(c, image["id"], data, 1_000_003)
     assert resp.status_code == 204, resp.text
     got = show(c, image["id"])
     assert (got["status"], got["size"], got["checksum"]) == ("active", len(data), md5(data))

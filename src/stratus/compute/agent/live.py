@@ -203,17 +203,11 @@ class LiveMigrations:
             await shared.set_status(
                 self.db, row.uuid, "cancelled", only_from=("running",), **values
             )
-            await shared.record_event(
-                self.db,
-                server.id,
-                shared.ACTION,
-                "compute_live_migration",
-                self.host,
-                "Error",
+            await self._ended(
+                row,
+                server,
                 "the live migration was aborted on request; the server stays on its host",
-                finish=True,
             )
-            await shared.release(self.db, server.id, row.uuid)
             return
         await self._complete(
             row,
@@ -303,17 +297,9 @@ class LiveMigrations:
                 if await shared.set_status(
                     self.db, row.uuid, "cancelled", only_from=("queued", "preparing")
                 ):
-                    await shared.record_event(
-                        self.db,
-                        server.id,
-                        shared.ACTION,
-                        "compute_live_migration",
-                        self.host,
-                        "Error",
-                        "the live migration was aborted on request before it started",
-                        finish=True,
+                    await self._ended(
+                        row, server, "the live migration was aborted on request before it started"
                     )
-                    await shared.release(self.db, server.id, row.uuid)
                 return None
             if state.get("migration") == row.uuid and state.get("incoming"):
                 return IncomingGuest.from_dict(state["incoming"])
@@ -327,24 +313,35 @@ class LiveMigrations:
                 return None
             await asyncio.sleep(WAIT_POLL)
 
-    async def _fail(self, row: m.Migration, server: m.Server, message: str) -> None:
+    async def _fail(
+        self,
+        row: m.Migration,
+        server: m.Server,
+        message: str,
+        event: str = "compute_live_migration",
+    ) -> None:
         log.warning(
-            "compute: server %s: live migration %s to %s failed: %s",
+            "compute: server %s: live migration %s to %s failed on %s: %s",
             server.id,
             row.id,
             row.dest_compute,
+            self.host,
             message,
         )
         await shared.set_status(self.db, row.uuid, "error", only_from=shared.IN_PROGRESS)
+        await self._ended(row, server, message, event)
+
+    async def _ended(
+        self,
+        row: m.Migration,
+        server: m.Server,
+        message: str,
+        event: str = "compute_live_migration",
+    ) -> None:
+        """The migration ended without moving the server: an Error event says
+        why, and the server is released on its host."""
         await shared.record_event(
-            self.db,
-            server.id,
-            shared.ACTION,
-            "compute_live_migration",
-            self.host,
-            "Error",
-            message,
-            finish=True,
+            self.db, server.id, shared.ACTION, event, self.host, "Error", message, finish=True
         )
         await shared.release(self.db, server.id, row.uuid)
 
@@ -364,25 +361,7 @@ class LiveMigrations:
                 await self._prepare(server, driver, row)
             except Exception as exc:
                 message = str(exc) or type(exc).__name__
-                log.warning(
-                    "compute: server %s: preparing live migration %s on %s failed: %s",
-                    server.id,
-                    row.id,
-                    self.host,
-                    message,
-                )
-                await shared.set_status(self.db, row.uuid, "error", only_from=shared.IN_PROGRESS)
-                await shared.record_event(
-                    self.db,
-                    server.id,
-                    shared.ACTION,
-                    "compute_pre_live_migration",
-                    self.host,
-                    "Error",
-                    message,
-                    finish=True,
-                )
-                await shared.release(self.db, server.id, row.uuid)
+                await self._fail(row, server, message, "compute_pre_live_migration")
                 await self._discard(server)
                 return
         # Wait for the source to finish, one way or the other.

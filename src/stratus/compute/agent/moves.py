@@ -158,17 +158,24 @@ async def resize_prep(agent: ComputeAgent, server: m.Server) -> None:
         await _wake(agent, dest)
 
 
-async def _restore(agent: ComputeAgent, server: m.Server, move: dict[str, Any]) -> None:
-    """Undo a failed prep: the folder back in place, the guest as it was."""
+async def _put_back(agent: ComputeAgent, server: m.Server) -> None:
+    """The folder set aside for the move (if it still is) back in place, and
+    the driver's guest made from its disk again."""
     directory = agent.directory(server)
     aside = moved_folder(agent, server.id)
+    if aside.exists():
+        if directory.exists():
+            await asyncio.to_thread(shutil.rmtree, directory)
+        aside.rename(directory)
+    disk = await agent.driver.export_disk(server.id, directory)
+    await agent.driver.import_disk(await agent.spec(server), disk)
+
+
+async def _restore(agent: ComputeAgent, server: m.Server, move: dict[str, Any]) -> None:
+    """Undo a failed prep: the folder back in place, the guest as it was."""
     try:
-        if aside.exists():
-            if directory.exists():
-                await asyncio.to_thread(shutil.rmtree, directory)
-            aside.rename(directory)
-            disk = await agent.driver.export_disk(server.id, directory)
-            await agent.driver.import_disk(await agent.spec(server), disk)
+        if moved_folder(agent, server.id).exists():
+            await _put_back(agent, server)
         await _boot(agent, server, move.get("vm_state") == m.ACTIVE)
     except Exception:
         log.exception("compute: server %s: could not undo the failed move", server.id)
@@ -272,14 +279,7 @@ async def resize_revert_finish(agent: ComputeAgent, server: m.Server) -> None:
     move = _move(server)
     server.flavor = dict(move["old_flavor"])
     server.host_port = move.get("host_port")
-    directory = agent.directory(server)
-    aside = moved_folder(agent, server.id)
-    if aside.exists():
-        if directory.exists():
-            await asyncio.to_thread(shutil.rmtree, directory)
-        aside.rename(directory)
-    disk = await agent.driver.export_disk(server.id, directory)
-    await agent.driver.import_disk(await agent.spec(server), disk)
+    await _put_back(agent, server)
     power = await _boot(agent, server, move.get("vm_state") == m.ACTIVE)
     if await agent._finish(
         server,

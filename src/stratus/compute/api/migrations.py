@@ -13,7 +13,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
-from stratus.compute.api.views import isotime, usgtime
+from stratus.compute.api.views import usgtime
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
 from stratus.compute.service.moves import MigrationFilter
@@ -125,33 +125,6 @@ def migration(row: m.Migration, v: Version, base: str) -> dict[str, Any]:
     return out
 
 
-def server_migration(row: m.Migration, v: Version) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": row.id,
-        "server_uuid": row.server_id,
-        "status": row.status,
-        "source_compute": row.source_compute,
-        "source_node": row.source_compute,
-        "dest_compute": row.dest_compute,
-        "dest_node": row.dest_compute,
-        "dest_host": row.dest_host,
-        "memory_total_bytes": row.memory_total,
-        "memory_processed_bytes": row.memory_processed,
-        "memory_remaining_bytes": row.memory_remaining,
-        "disk_total_bytes": row.disk_total,
-        "disk_processed_bytes": row.disk_processed,
-        "disk_remaining_bytes": row.disk_remaining,
-        "created_at": isotime(row.created_at),
-        "updated_at": isotime(row.updated_at),
-    }
-    if v >= V("2.59"):
-        out["uuid"] = row.uuid
-    if v >= V("2.80"):
-        out["user_id"] = row.user_id
-        out["project_id"] = row.project_id
-    return out
-
-
 # -- listings ---------------------------------------------------------------------------------------
 
 
@@ -205,31 +178,3 @@ async def index(req: ApiRequest) -> Response:
             {"rel": "next", "href": f"{req.base_url}/os-migrations?{urlencode(query)}"}
         ]
     return json_response(out)
-
-
-async def _server(req: ApiRequest) -> m.Server:
-    if _v(req) < V("2.23"):
-        raise NotFound("The resource could not be found.")
-    server = await _svc(req).servers.get(req.ctx, req.params["server_id"])
-    req.authorize("compute:servers:migrations", {"project_id": server.project_id})
-    return server
-
-
-async def server_index(req: ApiRequest) -> Response:
-    server = await _server(req)
-    rows = await _svc(req).moves.server_migrations(req.ctx, server.id)
-    return json_response({"migrations": [server_migration(r, _v(req)) for r in rows]})
-
-
-async def server_show(req: ApiRequest) -> Response:
-    server = await _server(req)
-    raw = req.params["migration_id"]
-    rows = []
-    if raw.isdigit():
-        rows = await _svc(req).moves.server_migrations(req.ctx, server.id, int(raw))
-    if not rows:
-        raise NotFound(
-            f"Migration {raw} of instance {server.id} could not be found or is not an "
-            "in-progress live migration."
-        )
-    return json_response({"migration": server_migration(rows[0], _v(req))})

@@ -47,7 +47,6 @@ IN_PROGRESS = frozenset(
         "reverting",
     }
 )
-LIVE_IN_PROGRESS = frozenset({"queued", "preparing", "running", "post-migrating"})
 
 
 @dataclass
@@ -369,18 +368,3 @@ class Moves:
                 raise BadRequest(f"Marker {f.marker} could not be found.")
             rows = rows[ids.index(f.marker) + 1 :]
         return rows[: f.limit] if f.limit is not None else rows
-
-    async def server_migrations(
-        self, ctx: RequestContext, server_id: str, migration_id: int | None = None
-    ) -> list[m.Migration]:
-        """The server's live migrations under way (what Nova lists there)."""
-        async with self.db.session() as s:
-            await _visible(s, ctx, server_id)
-            stmt = select(m.Migration).where(
-                m.Migration.server_id == server_id,
-                m.Migration.migration_type == "live-migration",
-                m.Migration.status.in_(LIVE_IN_PROGRESS),
-            )
-            if migration_id is not None:
-                stmt = stmt.where(m.Migration.id == migration_id)
-            return list((await s.scalars(stmt.order_by(m.Migration.id))).all())

@@ -99,22 +99,27 @@ async def put_object(
     place = proxy.place(account, container, obj)
     quorum = quorum_size(len(place.nodes))
     handoffs = iter(list(proxy.candidates(ring, place))[len(place.nodes) :])
+
+    def request(index: int, dev: Device, body: AsyncIterator[bytes]) -> NodeRequest:
+        return NodeRequest(
+            "PUT",
+            dev.device,
+            place.partition,
+            account,
+            container,
+            obj,
+            headers=headers_for(index),
+            body=body,
+        )
+
     if expected_length is not None and expected_length <= min(SMALL, max_size):
         data = await _read_small(body, expected_length)
 
         async def whole(index: int, dev: Device) -> NodeResponse | None:
             while True:
-                req = NodeRequest(
-                    "PUT",
-                    dev.device,
-                    place.partition,
-                    account,
-                    container,
-                    obj,
-                    headers=headers_for(index),
-                    body=_once(data),
+                resp = await proxy.send(
+                    dev, request(index, dev, _once(data)), timeout=proxy.node_timeout
                 )
-                resp = await proxy.send(dev, req, timeout=proxy.node_timeout)
                 if resp is not None and resp.status != 507:
                     await _buffer_body(resp)
                     return resp
@@ -132,17 +137,7 @@ async def put_object(
     async def connect(index: int, dev: Device) -> _Feed | NodeResponse | None:
         while True:
             feed = _Feed()
-            req = NodeRequest(
-                "PUT",
-                dev.device,
-                place.partition,
-                account,
-                container,
-                obj,
-                headers=headers_for(index),
-                body=feed.stream(),
-            )
-            feed.task = asyncio.ensure_future(proxy.send(dev, req))
+            feed.task = asyncio.ensure_future(proxy.send(dev, request(index, dev, feed.stream())))
             pulled = asyncio.ensure_future(feed.pulled.wait())
             await asyncio.wait(
                 {feed.task, pulled}, timeout=proxy.node_timeout, return_when=asyncio.FIRST_COMPLETED
