@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start Debian's PostgreSQL cluster (creating it if needed) and give the tests
-# an empty database.  Prints the SQLAlchemy URL to use, and nothing else on
+# an empty database (STRATUS_TEST_PG_DB names it; default stratus_test, so that
+# several checkouts can test at once).  Prints the SQLAlchemy URL to use, and nothing else on
 # stdout: what the PostgreSQL tools say (for example "Removed stale pid file."
 # after an unclean stop) goes to stderr.
 set -euo pipefail
@@ -29,6 +30,7 @@ for _ in $(seq 1 50); do psql_admin -c 'select 1' >/dev/null 2>&1 && break; slee
 if [ "$(psql_admin -c "select 1 from pg_roles where rolname = 'stratus'")" != 1 ]; then
     psql_admin -c "create role stratus login password 'stratus' createdb"
 fi
-psql_admin -c "drop database if exists stratus_test with (force)"
-psql_admin -c "create database stratus_test owner stratus"
-echo "postgresql+asyncpg://stratus:stratus@127.0.0.1:${port}/stratus_test"
+db=${STRATUS_TEST_PG_DB:-stratus_test}
+psql_admin -c "drop database if exists $db with (force)"
+psql_admin -c "create database $db owner stratus"
+echo "postgresql+asyncpg://stratus:stratus@127.0.0.1:${port}/$db"
