@@ -1,0 +1,1 @@
+"""Networking: Neutron v2.0."""

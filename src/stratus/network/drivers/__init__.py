@@ -1,0 +1,1 @@
+"""The network data plane drivers."""
