@@ -20,6 +20,7 @@ import os
 import shlex
 import signal
 import subprocess
+import sys
 import threading
 import time
 import types
@@ -38,6 +39,7 @@ from stratus.network.drivers import base as b
 from stratus.network.drivers.linux import LinuxDataPlane, LinuxSettings
 
 ROOT = os.geteuid() == 0
+REPO = Path(__file__).resolve().parents[3]
 needs_root = pytest.mark.skipif(not ROOT, reason="the data plane needs root (namespaces, nftables)")
 
 UDHCPC_SCRIPT = r"""#!/bin/sh
@@ -431,6 +433,63 @@ class Lab:
         thread.start()
         self.agents[host] = thread
         return thread
+
+    # -- an agent in a process of its own (agent_main.py) --
+
+    def write_state(self, host: str) -> None:
+        path = self.dir / f"{host}.state.json"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(encode(self.topo.state(host)))
+        os.replace(tmp, path)
+
+    def statuses(self, host: str) -> dict[str, str]:
+        path = self.dir / f"{host}.status.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def spawn_agent(self, host: str) -> subprocess.Popen[bytes]:
+        """Start ``host``'s agent as a process and wait until it has
+        reported every port of the host again."""
+        settings = dataclasses.asdict(self.settings[host])
+        settings["state_dir"] = str(settings["state_dir"])
+        (self.dir / f"{host}.settings.json").write_text(json.dumps(settings))
+        self.write_state(host)
+        (self.dir / f"{host}.status.json").unlink(missing_ok=True)
+        log = open(self.dir / f"{host}.agent.log", "ab")  # noqa: SIM115 (the process keeps it)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.functional.network.agent_main",
+             *(str(self.dir / f"{host}.{k}.json") for k in ("settings", "state", "status"))],
+            stdout=log, stderr=log, cwd=REPO, start_new_session=True,
+        )  # fmt: skip
+        self.processes.append(proc)
+        ports = [p.id for h, p in self.topo.ports.values() if h == host]
+        wait_for(
+            f"agent of {host} to report its ports",
+            lambda: all(self.statuses(host).get(p) == b.ACTIVE for p in ports) or proc.poll() is not None,
+            timeout=60,
+        )
+        assert proc.poll() is None, (self.dir / f"{host}.agent.log").read_text()[-3000:]
+        return proc
+
+    def snapshot(self, host: str) -> dict[str, Any]:
+        """What the host holds, to compare before and after a restart."""
+        ns = self.hostns(host)
+        namespaces = sorted(
+            n["name"] for n in json.loads(sh("ip", "-json", "netns", "list") or "[]")
+            if n["name"].startswith(ns + "-")
+        )
+        return {
+            "links": sorted(sh("ip", "-n", ns, "-o", "link", "show").split("\n")),
+            "rules": sorted(sh("ip", "netns", "exec", ns, "nft", "list", "ruleset").split("\n")),
+            "namespaces": {
+                n: sorted(
+                    sh("ip", "netns", "exec", n, "nft", "list", "ruleset").split("\n")
+                    + sh("ip", "-n", n, "-o", "addr", "show").replace(" tentative", "").split("\n")
+                    + sh("ip", "-n", n, "route", "show").split("\n")
+                )
+                for n in namespaces
+            },
+            "dnsmasq": sorted(self.dnsmasq_pids()),
+        }
 
     def stop_agent(self, host: str) -> None:
         thread = self.agents.pop(host, None)

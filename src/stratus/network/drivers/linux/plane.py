@@ -108,13 +108,13 @@ class LinuxDataPlane:
         if bridge is None:
             log.info("creating the underlay bridge %s (no address, no uplink)", s.underlay_bridge)
             await links.ensure_bridge(
-                root, s.underlay_bridge, alias="stratus network underlay", mtu=1500, up=True
+                root, s.underlay_bridge, alias="stratus-underlay", mtu=1500, up=True
             )
         digest = hashlib.sha256(s.host_namespace.encode()).hexdigest()
         mac = "02:" + ":".join(digest[i : i + 2] for i in range(0, 10, 2))
         await links.ensure_veth(
             root, f"ul-{digest[:12]}", self.place, n.UNDERLAY_NS_IF,
-            mac=mac, bridge=s.underlay_bridge, alias=f"underlay of {s.host_namespace}", mtu=1500,
+            mac=mac, bridge=s.underlay_bridge, alias=f"underlay-of-{s.host_namespace}", mtu=1500,
         )  # fmt: skip
         address = s.tunnel_address if "/" in s.tunnel_address else f"{s.tunnel_address}/24"
         await links.set_addresses(self.place, n.UNDERLAY_NS_IF, [address])
