@@ -42,7 +42,9 @@ class FileSource:
         os.replace(tmp, self.statuses)
         return True
 
-    async def register_agent(self, host: str, tunnel_ip: str | None, configurations: Any = None) -> str:
+    async def register_agent(
+        self, host: str, tunnel_ip: str | None, configurations: Any = None
+    ) -> str:
         return host
 
     async def agent_heartbeat(self, host: str) -> bool:
@@ -81,5 +83,7 @@ async def main(settings_file: Path, state: Path, statuses: Path) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     asyncio.run(main(*(Path(a) for a in sys.argv[1:4])))

@@ -67,9 +67,7 @@ exit 0
 
 
 def sh(*argv: str, check: bool = True, timeout: float = 30, input: str | None = None) -> str:
-    proc = subprocess.run(
-        list(argv), capture_output=True, text=True, timeout=timeout, input=input
-    )
+    proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, input=input)
     if check and proc.returncode != 0:
         raise AssertionError(f"{shlex.join(argv)}: exit {proc.returncode}: {proc.stderr.strip()}")
     return proc.stdout
@@ -176,8 +174,12 @@ class Topo:
         host, spec = self.dhcp[network_id]
         hosts = tuple(
             b.DhcpHost(
-                p.mac_address, f.ip_address, "host-" + f.ip_address.replace(".", "-"),
-                port_id=p.id, device_id=p.device_id, project_id=p.project_id,
+                p.mac_address,
+                f.ip_address,
+                "host-" + f.ip_address.replace(".", "-"),
+                port_id=p.id,
+                device_id=p.device_id,
+                project_id=p.project_id,
             )  # fmt: skip
             for _, p in self.ports.values()
             if p.network_id == network_id
@@ -208,9 +210,15 @@ class Topo:
         dhcp = tuple(d for h, d in self.dhcp.values() if h == host)
         routers = tuple(r for h, r in self.routers.values() if h == host)
         used = {p.network_id for p in ports} | {d.network.id for d in dhcp}
-        used |= {rp.network_id for r in routers for rp in (*r.interfaces, *([r.gateway] if r.gateway else []))}
+        used |= {
+            rp.network_id
+            for r in routers
+            for rp in (*r.interfaces, *([r.gateway] if r.gateway else []))
+        }
         wanted = {g for p in ports for g in p.security_group_ids}
-        wanted |= {r.remote_group_id for g in wanted for r in self.groups[g].rules if r.remote_group_id}
+        wanted |= {
+            r.remote_group_id for g in wanted for r in self.groups[g].rules if r.remote_group_id
+        }
         peers = {}
         for net_id in used:
             holders = {h for h, p in self.ports.values() if p.network_id == net_id}
@@ -221,7 +229,9 @@ class Topo:
                 for rp in (*r.interfaces, *([r.gateway] if r.gateway else []))
                 if rp.network_id == net_id
             }
-            peers[net_id] = tuple(sorted(self.tunnels[h] for h in holders - {host} if h in self.tunnels))
+            peers[net_id] = tuple(
+                sorted(self.tunnels[h] for h in holders - {host} if h in self.tunnels)
+            )
         return b.HostState(
             host=host,
             networks=tuple(self.networks[n] for n in sorted(used)),
@@ -233,7 +243,9 @@ class Topo:
         )
 
 
-def allow(direction: str = "ingress", protocol: str | None = None, port: int | None = None, **kw: Any) -> b.RuleSpec:
+def allow(
+    direction: str = "ingress", protocol: str | None = None, port: int | None = None, **kw: Any
+) -> b.RuleSpec:
     return b.RuleSpec(
         id=uid(), direction=direction, ethertype=kw.pop("ethertype", "IPv4"), protocol=protocol,
         port_range_min=port, port_range_max=port, **kw,
@@ -363,7 +375,19 @@ class Guest:
 
     def ping(self, ip: str, count: int = 1, wait: int = 1) -> bool:
         out = subprocess.run(
-            ["ip", "netns", "exec", self.netns, "ping", "-n", "-c", str(count), "-W", str(wait), ip],
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.netns,
+                "ping",
+                "-n",
+                "-c",
+                str(count),
+                "-W",
+                str(wait),
+                ip,
+            ],
             capture_output=True,
         )
         return out.returncode == 0
@@ -464,7 +488,10 @@ class Lab:
         ports = [p.id for h, p in self.topo.ports.values() if h == host]
         wait_for(
             f"agent of {host} to report its ports",
-            lambda: all(self.statuses(host).get(p) == b.ACTIVE for p in ports) or proc.poll() is not None,
+            lambda: (
+                all(self.statuses(host).get(p) == b.ACTIVE for p in ports)
+                or proc.poll() is not None
+            ),
             timeout=60,
         )
         assert proc.poll() is None, (self.dir / f"{host}.agent.log").read_text()[-3000:]
@@ -474,7 +501,8 @@ class Lab:
         """What the host holds, to compare before and after a restart."""
         ns = self.hostns(host)
         namespaces = sorted(
-            n["name"] for n in json.loads(sh("ip", "-json", "netns", "list") or "[]")
+            n["name"]
+            for n in json.loads(sh("ip", "-json", "netns", "list") or "[]")
             if n["name"].startswith(ns + "-")
         )
         return {
@@ -512,7 +540,17 @@ class Lab:
             return
 
         def forwarding() -> bool:
-            out = sh("bridge", "-n", self.hostns(host), "-json", "link", "show", "dev", guest.port.tap, check=False)
+            out = sh(
+                "bridge",
+                "-n",
+                self.hostns(host),
+                "-json",
+                "link",
+                "show",
+                "dev",
+                guest.port.tap,
+                check=False,
+            )
             return any(e.get("state") == "forwarding" for e in json.loads(out or "[]"))
 
         wait_for(f"{guest.port.tap} forwarding", forwarding)
@@ -522,7 +560,19 @@ class Lab:
 
     def host_pings(self, host: str, ip: str, count: int = 1) -> bool:
         """Whether the host itself (its namespace) gets an answer from ``ip``."""
-        argv = ["ip", "netns", "exec", self.hostns(host), "ping", "-n", "-c", str(count), "-W", "1", ip]
+        argv = [
+            "ip",
+            "netns",
+            "exec",
+            self.hostns(host),
+            "ping",
+            "-n",
+            "-c",
+            str(count),
+            "-W",
+            "1",
+            ip,
+        ]
         return subprocess.run(argv, capture_output=True).returncode == 0
 
     def on_host(self, host: str, *argv: str, check: bool = True) -> str:
@@ -539,7 +589,19 @@ class Lab:
         self.guests.append(guest)
         sh("ip", "-n", self.hostns(host), "link", "add", port.tap, "type", "veth",
            "peer", "name", "eth0", "netns", netns)  # fmt: skip
-        sh("ip", "-n", netns, "link", "set", "eth0", "address", port.mac_address, "mtu", str(port.mtu), "up")
+        sh(
+            "ip",
+            "-n",
+            netns,
+            "link",
+            "set",
+            "eth0",
+            "address",
+            port.mac_address,
+            "mtu",
+            str(port.mtu),
+            "up",
+        )
         sh("ip", "-n", netns, "link", "set", "lo", "up")
         return guest
 
@@ -602,7 +664,13 @@ def decode(cls: Any, data: Any) -> Any:
     origin = typing.get_origin(cls)
     if dataclasses.is_dataclass(cls):
         hints = typing.get_type_hints(cls)
-        return cls(**{f.name: decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data})
+        return cls(
+            **{
+                f.name: decode(hints[f.name], data[f.name])
+                for f in dataclasses.fields(cls)
+                if f.name in data
+            }
+        )
     if origin is tuple:
         (item, *_) = typing.get_args(cls)
         return tuple(decode(item, d) for d in data)

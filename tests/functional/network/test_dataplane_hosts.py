@@ -35,9 +35,14 @@ def test_two_hosts_share_a_network_over_vxlan(lab: Lab) -> None:
     assert not g3.ping("10.71.0.12", count=2)
 
     # Each host holds only its own: the tunnels go to the other host only.
-    fdb = json.loads(sh("bridge", "-n", s1.host_namespace, "-json", "fdb", "show", "dev", "vx" + net.id[:11]))
+    fdb = json.loads(
+        sh("bridge", "-n", s1.host_namespace, "-json", "fdb", "show", "dev", "vx" + net.id[:11])
+    )
     assert {e["dst"] for e in fdb if e.get("dst")} == {"100.127.2.1"}
     links_h2 = sh("ip", "-n", s2.host_namespace, "-br", "link")
     assert p1.tap not in links_h2 and p2.tap in links_h2
     # The underlay is a bridge without an address in the root namespace.
-    assert json.loads(sh("ip", "-json", "addr", "show", "dev", lab.underlay))[0].get("addr_info", []) == []
+    assert (
+        json.loads(sh("ip", "-json", "addr", "show", "dev", lab.underlay))[0].get("addr_info", [])
+        == []
+    )

@@ -56,7 +56,10 @@ def test_restart_and_sigkill_keep_everything_once(lab: Lab) -> None:
 
     assert lab.snapshot("h1") == before
     assert g2.dhcp() == "10.81.0.12"
-    assert lab.on_host("h1", "socat", "-T", "3", "-", "TCP:198.18.0.60:80,connect-timeout=3").strip() == "hello"
+    assert (
+        lab.on_host("h1", "socat", "-T", "3", "-", "TCP:198.18.0.60:80,connect-timeout=3").strip()
+        == "hello"
+    )
 
     # Killed, then the world changes: a port goes, another comes.
     agent.send_signal(signal.SIGKILL)

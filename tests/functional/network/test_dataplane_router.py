@@ -50,10 +50,16 @@ def test_a_router_routes_snats_and_holds_floating_ips(lab: Lab) -> None:
     assert not lab.host_pings("h1", "198.18.0.50")
 
     # A floating IP: the host reaches the guest on it, and the guest goes out as it.
-    t.router("h1", replace(router, floating_ips=(FloatingIPSpec(uid(), "198.18.0.50", "10.41.0.11", pa.id),)))
+    t.router(
+        "h1",
+        replace(router, floating_ips=(FloatingIPSpec(uid(), "198.18.0.50", "10.41.0.11", pa.id),)),
+    )
     lab.apply()
     assert lab.host_pings("h1", "198.18.0.50", count=3)
-    assert lab.on_host("h1", "socat", "-T", "3", "-", "TCP:198.18.0.50:80,connect-timeout=3").strip() == "hello"
+    assert (
+        lab.on_host("h1", "socat", "-T", "3", "-", "TCP:198.18.0.50:80,connect-timeout=3").strip()
+        == "hello"
+    )
     assert ga.connect("198.18.0.1", 8080) == "198.18.0.50"
     # Other guests reach it on its floating IP too, through the router, from
     # another subnet or its own (answered back through the router).

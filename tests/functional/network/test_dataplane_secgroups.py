@@ -53,10 +53,14 @@ def test_rules_follow_changes_and_are_stateful(lab: Lab) -> None:
     assert not gs.ping("10.51.0.11")  # the client's group admits no ICMP
 
     # A remote prefix: only that range.
-    t.set_rules(server_sg, (allow("egress"), allow("ingress", "tcp", 22, remote_ip_prefix="10.51.0.0/28")))
+    t.set_rules(
+        server_sg, (allow("egress"), allow("ingress", "tcp", 22, remote_ip_prefix="10.51.0.0/28"))
+    )
     lab.apply()
     assert gc.connect("10.51.0.12", 22) == "hello"
-    t.set_rules(server_sg, (allow("egress"), allow("ingress", "tcp", 22, remote_ip_prefix="10.51.0.128/25")))
+    t.set_rules(
+        server_sg, (allow("egress"), allow("ingress", "tcp", 22, remote_ip_prefix="10.51.0.128/25"))
+    )
     lab.apply()
     assert gc.connect("10.51.0.12", 22) is None
 

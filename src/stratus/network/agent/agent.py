@@ -90,7 +90,9 @@ class NetworkAgent:
     async def heartbeat(self) -> None:
         if not await self.source.agent_heartbeat(self.host):
             log.warning("%s: this agent's registration is gone; registering again", self.host)
-            await self.source.register_agent(self.host, self.info.tunnel_ip, self.info.configurations)
+            await self.source.register_agent(
+                self.host, self.info.tunnel_ip, self.info.configurations
+            )
 
     async def adopt(self) -> None:
         async with self._lock:
@@ -126,7 +128,9 @@ class NetworkAgent:
             for k in list(self.applied):
                 if k not in found or k in present.degraded:
                     if k in desired:
-                        log.warning("%s: %s is missing or broken on the host; repairing", self.host, k)
+                        log.warning(
+                            "%s: %s is missing or broken on the host; repairing", self.host, k
+                        )
                     self.applied.pop(k)
             await self._remove_orphans(found - set(desired) - set(self.applied))
         self.wake()
@@ -155,7 +159,9 @@ class NetworkAgent:
                 except Exception as exc:
                     delay = min(2 * self.retry.get(k, (0.0, FIRST_RETRY / 2))[1], MAX_RETRY)
                     self.retry[k] = (time.monotonic() + delay, delay)
-                    log.error("%s: %s failed (%s); trying again in %.1f s", self.host, k, exc, delay)
+                    log.error(
+                        "%s: %s failed (%s); trying again in %.1f s", self.host, k, exc, delay
+                    )
 
         await asyncio.gather(*(one(k) for k in keys))
 

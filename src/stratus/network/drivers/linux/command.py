@@ -33,8 +33,7 @@ class CommandError(DataPlaneError):
         """The object acted on does not exist."""
         text = self.stderr.lower()
         return any(
-            s in text
-            for s in ("does not exist", "cannot find device", "no such file", "not found")
+            s in text for s in ("does not exist", "cannot find device", "no such file", "not found")
         )
 
 

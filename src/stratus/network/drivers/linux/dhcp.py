@@ -77,11 +77,15 @@ def ranges(spec: DhcpSpec) -> list[str]:
     for subnet in _served(spec):
         net = ipaddress.ip_network(subnet.cidr, strict=False)
         if net.version == 4:
-            out.append(f"--dhcp-range=set:{_tag(subnet)},{net.network_address},static,{net.netmask},{LEASE}")
+            out.append(
+                f"--dhcp-range=set:{_tag(subnet)},{net.network_address},static,{net.netmask},{LEASE}"
+            )
             continue
         mode = _v6_mode(subnet)
         if mode is not None:
-            out.append(f"--dhcp-range=set:{_tag(subnet)},{net.network_address},{mode},{net.prefixlen},{LEASE}")
+            out.append(
+                f"--dhcp-range=set:{_tag(subnet)},{net.network_address},{mode},{net.prefixlen},{LEASE}"
+            )
     return out
 
 
@@ -136,7 +140,9 @@ def options(spec: DhcpSpec, metadata: bool) -> str:
                 servers = ",".join(f"[{d}]" for d in subnet.dns_nameservers)
                 lines.append(f"{tag},option6:dns-server,{servers}")
             continue
-        lines.append(f"{tag},option:router" + (f",{subnet.gateway_ip}" if subnet.gateway_ip else ""))
+        lines.append(
+            f"{tag},option:router" + (f",{subnet.gateway_ip}" if subnet.gateway_ip else "")
+        )
         if subnet.dns_nameservers:
             lines.append(f"{tag},option:dns-server,{','.join(subnet.dns_nameservers)}")
         lines.append(f"{tag},option:mtu,{spec.network.mtu}")

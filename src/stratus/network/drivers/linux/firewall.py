@@ -29,8 +29,7 @@ class Firewall:
 
     async def _load(self) -> None:
         self.slots = {
-            key: value & r.MAX_SLOT
-            for key, value in await self._map("bridge", "in_marks")
+            key: value & r.MAX_SLOT for key, value in await self._map("bridge", "in_marks")
         }
         self.zones = dict(await self._map("inet", "zones"))
 
@@ -46,9 +45,7 @@ class Firewall:
         """Names of the chains in this host's tables."""
         found = await self.place.nft_json("list", "chains")
         return {
-            c["chain"]["name"]
-            for c in found
-            if "chain" in c and c["chain"].get("table") == n.TABLE
+            c["chain"]["name"] for c in found if "chain" in c and c["chain"].get("table") == n.TABLE
         }
 
     async def _apply(self, script: str) -> None:

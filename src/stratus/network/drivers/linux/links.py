@@ -216,7 +216,6 @@ async def set_addresses(place: Place, name: str, wanted: list[str]) -> None:
     # IPv6 addresses without duplicate detection, usable at once (dnsmasq
     # binds them); the addresses are the network service's to give.
     lines += [
-        f"addr replace {a} dev {name}" + (" nodad" if ":" in a else "")
-        for a in sorted(want - have)
+        f"addr replace {a} dev {name}" + (" nodad" if ":" in a else "") for a in sorted(want - have)
     ]
     await place.batch(lines)

@@ -179,7 +179,11 @@ class MetadataProxy:
         if host is None:
             return 404, [("content-type", "text/plain")], b"no port has this address\n"
         if not self.upstream:
-            return 503, [("content-type", "text/plain")], b"the metadata service is not configured\n"
+            return (
+                503,
+                [("content-type", "text/plain")],
+                b"the metadata service is not configured\n",
+            )
         headers = [
             (k.decode(), v.decode())
             for k, v in request.headers

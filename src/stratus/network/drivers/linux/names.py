@@ -101,4 +101,6 @@ class Names:
 
     def _strip(self, netns: str, kind: str) -> str | None:
         prefix = self.netns_prefix + kind
-        return netns[len(prefix) :] if netns.startswith(prefix) and len(netns) > len(prefix) else None
+        return (
+            netns[len(prefix) :] if netns.startswith(prefix) and len(netns) > len(prefix) else None
+        )

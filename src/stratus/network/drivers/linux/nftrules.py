@@ -85,7 +85,11 @@ add rule inet {T} postrouting meta mark vmap @ingress
 
 
 def _ips(spec: PortSpec, version: int) -> list[str]:
-    return [f.ip_address for f in spec.fixed_ips if ipaddress.ip_address(f.ip_address).version == version]
+    return [
+        f.ip_address
+        for f in spec.fixed_ips
+        if ipaddress.ip_address(f.ip_address).version == version
+    ]
 
 
 def link_local(mac: str) -> str:
@@ -167,18 +171,29 @@ def _chain(family: str, chain: str, rules: list[str]) -> list[str]:
 
 def _forget_chain(family: str, chain: str) -> list[str]:
     # Idempotent without nft's "destroy" (1.0.8): make it, then delete it.
-    return [f"add chain {family} {T} {chain}", f"flush chain {family} {T} {chain}", f"delete chain {family} {T} {chain}"]
+    return [
+        f"add chain {family} {T} {chain}",
+        f"flush chain {family} {T} {chain}",
+        f"delete chain {family} {T} {chain}",
+    ]
 
 
 def _forget_element(family: str, map_: str, key: str, value: str) -> list[str]:
-    return [f"add element {family} {T} {map_} {{ {key} : {value} }}", f"delete element {family} {T} {map_} {{ {key} }}"]
+    return [
+        f"add element {family} {T} {map_} {{ {key} : {value} }}",
+        f"delete element {family} {T} {map_} {{ {key} }}",
+    ]
 
 
 def port_script(spec: PortSpec, slot: int) -> str:
     tap, pid = f'"{spec.tap}"', spec.id
     inside, outside = IN_MARK | slot, OUT_MARK | slot
     s, e, i = n.spoof_chain(pid), n.egress_chain(pid), n.ingress_chain(pid)
-    lines = [f"add chain inet {T} {n.group_chain(g, d)}" for g in spec.security_group_ids for d in ("ingress", "egress")]
+    lines = [
+        f"add chain inet {T} {n.group_chain(g, d)}"
+        for g in spec.security_group_ids
+        for d in ("ingress", "egress")
+    ]
     lines += _chain("bridge", s, spoof_rules(spec))
     lines += _chain("inet", e, egress_rules(spec))
     lines += _chain("inet", i, ingress_rules(spec))
@@ -282,7 +297,10 @@ def ungroup_script(group_id: str) -> str:
     lines = _forget_chain("inet", n.group_chain(group_id, "ingress"))
     lines += _forget_chain("inet", n.group_chain(group_id, "egress"))
     for version in (4, 6):
-        lines += [_set_decl(group_id, version), f"flush set inet {T} {n.member_set(group_id, version)}"]
+        lines += [
+            _set_decl(group_id, version),
+            f"flush set inet {T} {n.member_set(group_id, version)}",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -132,7 +132,9 @@ class LinuxDataPlane:
             if link.kind == "bridge" and link.alias and bridge_name(link.alias) == link.name
         }
         ports = {
-            link.alias for link in found.values() if link.alias and tap_name(link.alias) == link.name
+            link.alias
+            for link in found.values()
+            if link.alias and tap_name(link.alias) == link.name
         }
         namespaces = await netns_list()
         dhcp = {d for ns in namespaces if (d := self.names.dhcp_of(ns))}
@@ -143,8 +145,7 @@ class LinuxDataPlane:
         degraded |= {
             f"dhcp:{d}"
             for d in dhcp
-            if self.dnsmasq.pid(d) is None
-            or (d in self._metadata and not self.metadata.serving(d))
+            if self.dnsmasq.pid(d) is None or (d in self._metadata and not self.metadata.serving(d))
         }
         return Present(
             networks=frozenset(networks),

@@ -63,7 +63,9 @@ def nat_script(spec: RouterSpec) -> str:
         lines.append(f"add rule ip {t} output ip daddr {f} dnat to {x}")
     if inside:
         names = _set([f'"{i}"' for i in inside])
-        lines.append(f"add rule ip {t} postrouting oifname {names} meta mark {HAIRPIN_MARK:#x} masquerade")
+        lines.append(
+            f"add rule ip {t} postrouting oifname {names} meta mark {HAIRPIN_MARK:#x} masquerade"
+        )
     for fip in spec.floating_ips:
         lines.append(
             f'add rule ip {t} postrouting oifname "{qg}" ip saddr {fip.fixed_ip_address} '
