@@ -417,7 +417,7 @@ class Lab:
     def __init__(self, directory: Path):
         self.prefix = "nd" + os.urandom(2).hex()
         self.dir = directory
-        self.dir.chmod(0o755)  # dnsmasq's user reads its files under it
+        self.dir.mkdir(parents=True, exist_ok=True)
         self.topo = Topo()
         self.source = StaticSource(self.topo)
         self.agents: dict[str, AgentThread] = {}
