@@ -272,6 +272,7 @@ class StaticSource:
     def __init__(self, topo: Topo):
         self.topo = topo
         self.statuses: dict[str, str] = {}
+        self.reported_at: dict[str, float] = {}  # port id -> time.monotonic() of its last report
         self.agents: dict[str, str | None] = {}
         self.changed = threading.Condition()
         self._watchers: list[tuple[str | None, asyncio.AbstractEventLoop, Callable[[], None]]] = []
@@ -282,6 +283,7 @@ class StaticSource:
     async def set_port_status(self, port_id: str, status: str) -> bool:
         with self.changed:
             self.statuses[port_id] = status
+            self.reported_at[port_id] = time.monotonic()
             self.changed.notify_all()
         return True
 
@@ -403,7 +405,7 @@ class Guest:
             lambda: f":{port} " in self.run("ss", "-ltnH", check=False),
         )
 
-    def connect(self, ip: str, port: int, timeout: int = 2) -> str | None:
+    def connect(self, ip: str, port: int, timeout: float = 2) -> str | None:
         """The answer of a TCP server, or None when it cannot be reached."""
         proc = subprocess.run(
             ["ip", "netns", "exec", self.netns, "socat", "-T", str(timeout), "-",
