@@ -370,28 +370,16 @@ class Guest:
         f = self.port.fixed_ips[0]
         net = self.lab.topo.networks[self.port.network_id]
         prefix = ipaddress.ip_network(net.subnets[0].cidr).prefixlen
-        self.run("ip", "addr", "replace", f"{f.ip_address}/{prefix}", "dev", "eth0")
+        nodad = ["nodad"] if ":" in f.ip_address else []
+        self.run("ip", "addr", "replace", f"{f.ip_address}/{prefix}", "dev", "eth0", *nodad)
         gw = net.subnets[0].gateway_ip
         if gw:
             self.run("ip", "route", "replace", "default", "via", gw)
 
-    def ping(self, ip: str, count: int = 1, wait: int = 1) -> bool:
-        out = subprocess.run(
-            [
-                "ip",
-                "netns",
-                "exec",
-                self.netns,
-                "ping",
-                "-n",
-                "-c",
-                str(count),
-                "-W",
-                str(wait),
-                ip,
-            ],
-            capture_output=True,
-        )
+    def ping(self, ip: str, count: int = 1, wait: int = 1, source: str | None = None) -> bool:
+        frm = ["-I", source] if source else []
+        argv = ["ping", "-n", "-c", str(count), "-W", str(wait), *frm, ip]
+        out = subprocess.run(["ip", "netns", "exec", self.netns, *argv], capture_output=True)
         return out.returncode == 0
 
     def serve(self, port: int, text: str = "hello") -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from stratus.network import vif
+from stratus.network.drivers.base import DataPlaneError
 from tests.functional.network.lab import Lab, allow, sh
 
 
@@ -41,6 +45,16 @@ def test_two_hosts_share_a_network_over_vxlan(lab: Lab) -> None:
     assert {e["dst"] for e in fdb if e.get("dst")} == {"100.127.2.1"}
     links_h2 = sh("ip", "-n", s2.host_namespace, "-br", "link")
     assert p1.tap not in links_h2 and p2.tap in links_h2
+    # A restarted agent adopts the tunnels as they are (nothing made again).
+    before = sh("ip", "-n", s1.host_namespace, "-o", "link", "show")
+    lab.stop_agent("h1")
+    lab.start_agent("h1", s1)
+    lab.apply()
+    assert sh("ip", "-n", s1.host_namespace, "-o", "link", "show") == before
+    assert g1.ping("10.71.0.12", count=2)
+    # Only the agent makes taps: asking for one that does not exist fails.
+    with pytest.raises(DataPlaneError, match="does not exist"):
+        vif.open_tap(p3.id, s1.host_namespace)
     # The underlay is a bridge without an address in the root namespace.
     assert (
         json.loads(sh("ip", "-json", "addr", "show", "dev", lab.underlay))[0].get("addr_info", [])

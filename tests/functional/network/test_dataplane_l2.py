@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from stratus.network.drivers.base import AddressPair
-from tests.functional.network.lab import Lab, allow, default_rules
+from tests.functional.network.lab import Lab, allow, default_rules, wait_for
 
 
 def test_guests_on_a_network_get_their_addresses_and_reach_each_other(lab: Lab) -> None:
@@ -72,3 +72,53 @@ def test_a_guest_cannot_send_as_another_address_or_mac(lab: Lab) -> None:
     g1.run("ip", "addr", "flush", "dev", "eth0")
     g1.run("ip", "addr", "add", "10.33.0.60/24", "dev", "eth0")
     assert g1.ping("10.33.0.12", count=3)
+
+
+def test_a_guest_cannot_answer_as_a_dhcp_server(lab: Lab) -> None:
+    settings = lab.host_settings("h1", 1, tunnel=False)
+    t = lab.topo
+    net = t.network("10.34.0.0/24", dhcp=False)
+    sg = t.group((allow("egress"), allow("ingress", "udp", 5000)))
+    rogue = lab.guest("h1", t.port("h1", net, "10.34.0.11", (sg,)))
+    victim = lab.guest("h1", t.port("h1", net, "10.34.0.12", (sg,)))
+    lab.start_agent("h1", settings)
+    lab.apply()
+    rogue.configure()
+    victim.configure()
+
+    def received(source_port: int, dest_port: int) -> str:
+        listener = lab.background(
+            "ip", "netns", "exec", victim.netns, "sh", "-c",
+            f"timeout 3 socat -u UDP-RECV:{dest_port} - > {lab.dir}/got-{source_port}",
+        )  # fmt: skip
+        wait_for("the listener", lambda: f":{dest_port} " in victim.run("ss", "-lunH"))
+        rogue.run(
+            "sh",
+            "-c",
+            f"echo offer | socat -u - UDP-SENDTO:10.34.0.12:{dest_port},sourceport={source_port}",
+        )
+        listener.wait(10)
+        return (lab.dir / f"got-{source_port}").read_text()
+
+    assert received(4000, 5000) == "offer\n"  # what the rule allows arrives
+    assert received(67, 68) == ""  # a DHCP server's answer from a guest does not
+
+
+def test_ipv6_neighbours_reach_each_other_and_spoofing_is_dropped(lab: Lab) -> None:
+    settings = lab.host_settings("h1", 1, tunnel=False)
+    t = lab.topo
+    net = t.network("fd00:35::/64", dhcp=False, gateway=False)
+    sg = t.group()
+    t.set_rules(sg, default_rules(sg))
+    p1 = t.port("h1", net, "fd00:35::11", (sg,))
+    p2 = t.port("h1", net, "fd00:35::12", (sg,))
+    p3 = t.port("h1", net, "fd00:35::13", (t.group((allow("egress", ethertype="IPv6"),)),))
+    g1, g2, g3 = lab.guest("h1", p1), lab.guest("h1", p2), lab.guest("h1", p3)
+    lab.start_agent("h1", settings)
+    lab.apply()
+    for g in (g1, g2, g3):
+        g.configure()
+    assert g1.ping("fd00:35::12", count=3)  # neighbour discovery passes, the group admits members
+    assert not g3.ping("fd00:35::12", count=2)  # not a member
+    g1.run("ip", "addr", "add", "fd00:35::99/64", "dev", "eth0", "nodad")
+    assert not g1.ping("fd00:35::12", count=2, source="fd00:35::99")

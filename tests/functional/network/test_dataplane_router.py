@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from stratus.network.drivers.base import FloatingIPSpec, RouterSpec
-from tests.functional.network.lab import Lab, allow, uid
+from stratus.network.drivers.base import FloatingIPSpec, Route, RouterSpec
+from tests.functional.network.lab import Lab, allow, sh, uid
 
 PEER = "SYSTEM:echo $SOCAT_PEERADDR"  # a server that answers with who asked
 
@@ -66,6 +66,15 @@ def test_a_router_routes_snats_and_holds_floating_ips(lab: Lab) -> None:
     assert gb.connect("198.18.0.50", 80) == "hello"
     assert gc.dhcp() == "10.41.0.13"
     assert gc.connect("198.18.0.50", 80) == "hello"
+
+    # Static routes land in the router's namespace, and go when removed.
+    t.router("h1", replace(router, routes=(Route("10.43.0.0/24", "10.41.0.13"),)))
+    lab.apply()
+    ns = f"{lab.hostns('h1')}-qrouter-{router.id}"
+    assert "10.43.0.0/24 via 10.41.0.13" in sh("ip", "-n", ns, "route", "show")
+    t.router("h1", router)
+    lab.apply()
+    assert "10.43.0.0/24" not in sh("ip", "-n", ns, "route", "show")
 
     # Without SNAT, the inside does not reach the outside (no route back).
     t.router("h1", replace(router, enable_snat=False))

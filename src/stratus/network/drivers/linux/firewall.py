@@ -22,6 +22,9 @@ class Firewall:
         self.slots: dict[str, int] = {}  # tap name -> slot
         self.zones: dict[str, int] = {}  # bridge name -> conntrack zone
         self._lock = asyncio.Lock()  # slots are given out one at a time
+        # One transaction at a time: nft reads the ruleset, then commits; a
+        # commit by another nft in between makes it fail or retry.
+        self._serial = asyncio.Lock()
 
     async def start(self) -> None:
         await self.place.nft(r.base_script())
@@ -50,7 +53,8 @@ class Firewall:
 
     async def _apply(self, script: str) -> None:
         try:
-            await self.place.nft(script)
+            async with self._serial:
+                await self.place.nft(script)
         except CommandError:
             # What this process remembers may be behind the ruleset (another
             # run changed it): read it again, and let the caller retry.
@@ -85,7 +89,8 @@ class Firewall:
     async def remove_group(self, group_id: str) -> None:
         await self._apply(r.ungroup_script(group_id))
         try:
-            await self.place.nft(r.unset_script(group_id))
+            async with self._serial:
+                await self.place.nft(r.unset_script(group_id))
         except CommandError as exc:
             # Another group's rule still names it as remote: left empty.
             log.debug("member sets of group %s kept: %s", group_id, exc.stderr)
