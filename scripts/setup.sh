@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 # qemu-utils: qemu-img (image conversion, instance disks); qemu-system-x86: the
 # hypervisor; busybox-static, syslinux, syslinux-common, mtools, dosfstools and
-# linux-image-amd64: the built-in tiny guest image is made from them.
+# linux-image-amd64: the built-in tiny guest image is made from them (with
+# dropbear-bin, its SSH server).
 packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
-          busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64)
+          busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64
+          dropbear-bin)
 # The libvirt driver: libvirt's daemons and QEMU driver, and what building
 # libvirt-python needs (libvirt-dev, pkg-config; gcc is above).  Without
 # systemd, start them by hand as root: `virtlogd -d && libvirtd -d`.
