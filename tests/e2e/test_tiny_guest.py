@@ -2,9 +2,11 @@
 
 The one boot checks the whole start-up: the config drive is found as an IDE
 cdrom, its user_data runs with its output on the serial console, the guest
-prints `stratus-tiny: ready`, an ACPI power button press (QMP
-`system_powerdown`) powers it off by itself, and a file the user_data wrote on
-/mnt/disk is in the overlay afterwards.
+prints `stratus-tiny: ready`, root logs in over SSH (dropbear) with the key
+from the config drive, a NIC and a disk plugged in and out through QMP are
+announced on the console, an ACPI power button press (QMP `system_powerdown`)
+powers it off by itself, and a file the user_data wrote on /mnt/disk is in the
+overlay afterwards.
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ class Qmp:
         json.loads(self.file.readline())  # the greeting
         self.execute("qmp_capabilities")
 
-    def execute(self, command: str) -> object:
-        self.file.write(json.dumps({"execute": command}).encode() + b"\n")
+    def execute(self, command: str, **arguments: object) -> object:
+        request: dict[str, object] = {"execute": command}
+        if arguments:
+            request["arguments"] = arguments
+        self.file.write(json.dumps(request).encode() + b"\n")
         self.file.flush()
         while True:
             reply = json.loads(self.file.readline())
@@ -77,6 +82,23 @@ class Qmp:
     def close(self) -> None:
         self.file.close()
         self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_line(console: Path, line: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        text = console.read_text(errors="replace")
+        # (a line may follow the console's "Please press Enter" prompt)
+        if any(x.strip().endswith(line) for x in text.splitlines()):
+            return
+        assert time.monotonic() < deadline, f"no {line!r} on the console:\n{text[-2000:]}"
+        time.sleep(0.1)
 
 
 def wait_for_socket(path: Path, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -100,10 +122,19 @@ def test_tiny_guest_boots_runs_user_data_and_powers_off(tmp_path: Path) -> None:
         check=True,
     )
     uuid = str(uuidlib.uuid4())
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    public_key = (tmp_path / "id_ed25519.pub").read_text().strip()
+    ssh_port = free_port()
     drive = tmp_path / "config.iso"
     build_config_drive(
         drive,
-        meta_data={"uuid": uuid, "name": "tiny-e2e", "hostname": "tiny-e2e"},
+        meta_data={
+            "uuid": uuid,
+            "name": "tiny-e2e",
+            "hostname": "tiny-e2e",
+            "public_keys": {"k": public_key},
+        },
         user_data=USER_DATA,
         network_data={"links": [], "networks": [], "services": []},
     )
@@ -114,7 +145,7 @@ def test_tiny_guest_boots_runs_user_data_and_powers_off(tmp_path: Path) -> None:
         "-nodefaults", "-no-user-config", "-display", "none",
         "-drive", f"file={overlay},if=virtio,format=qcow2",
         "-drive", f"file={drive},media=cdrom,if=ide,format=raw,readonly=on",
-        "-netdev", "user,id=net0,restrict=on",
+        "-netdev", f"user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
         "-device", "virtio-net-pci,netdev=net0,romfile=",
         "-serial", f"file:{console}",
         "-qmp", f"unix:{qmp_path},server=on,wait=off",
@@ -140,6 +171,38 @@ def test_tiny_guest_boots_runs_user_data_and_powers_off(tmp_path: Path) -> None:
         assert any(line.startswith("uptime: ") for line in lines)
         assert "stratus-tiny: disk /dev/vda1 on /mnt/disk" in lines
         assert "stratus-tiny: user_data exited with status 0" in lines
+
+        # Root logs in with the config drive's key.
+        ssh = [
+            "ssh", "-i", str(key), "-p", str(ssh_port), "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
+            "-o", "ConnectTimeout=30", "root@127.0.0.1",
+        ]  # fmt: skip
+        who = subprocess.run(
+            [*ssh, "id -u; hostname"], capture_output=True, text=True, timeout=120
+        )
+        assert who.returncode == 0, who.stderr
+        assert who.stdout.split() == ["0", "tiny-e2e"]
+
+        # A NIC and a disk come and go, and the guest says so.
+        qmp.execute("netdev_add", type="user", id="net1")
+        qmp.execute(
+            "device_add", driver="virtio-net-pci", id="nic1", netdev="net1",
+            mac="fa:16:3e:00:00:01", romfile="",
+        )  # fmt: skip
+        wait_for_line(console, "stratus-tiny: nic added eth1 fa:16:3e:00:00:01")
+        disk = tmp_path / "extra.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(disk), "16M"], check=True)
+        qmp.execute(
+            "blockdev-add", driver="qcow2", **{"node-name": "extra"},
+            file={"driver": "file", "filename": str(disk)},
+        )  # fmt: skip
+        qmp.execute("device_add", driver="virtio-blk-pci", id="disk1", drive="extra")
+        wait_for_line(console, "stratus-tiny: disk added vdb")
+        qmp.execute("device_del", id="nic1")
+        wait_for_line(console, "stratus-tiny: nic removed eth1")
+        qmp.execute("device_del", id="disk1")
+        wait_for_line(console, "stratus-tiny: disk removed vdb")
 
         qmp.execute("system_powerdown")
         proc.wait(timeout=30)  # the guest powers itself off

@@ -48,12 +48,19 @@ OPTIONAL_MODULES = (
 )  # fmt: skip
 
 BUSYBOX = Path("/bin/busybox")
+# The guest's SSH server (Debian's dropbear-bin) and its key tool, with the
+# shared libraries they load, copied from the host as they are.
+SSH_PROGRAMS = {
+    "usr/sbin/dropbear": Path("/usr/sbin/dropbear"),
+    "usr/bin/dropbearkey": Path("/usr/bin/dropbearkey"),
+}
 MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
 TOOLS = {
     "mkfs.vfat": "dosfstools",
     "mcopy": "mtools",
     "syslinux": "syslinux",
     "qemu-img": "qemu-utils",
+    "ldd": "libc-bin",
 }
 SYSLINUX_CFG = f"""SERIAL 0 115200
 DEFAULT linux
@@ -110,6 +117,9 @@ def image_name(kver: str) -> str:
     h.update(KERNEL_CMDLINE.encode())
     h.update(repr((REQUIRED_MODULES, OPTIONAL_MODULES, SYSLINUX_CFG)).encode())
     h.update(repr((tiny_files.FILES, tiny_files.DIRS, tiny_files.SYMLINKS)).encode())
+    for prog in SSH_PROGRAMS.values():
+        pst = prog.stat()
+        h.update(f"{prog}\0{pst.st_size}\0{pst.st_mtime_ns}\0".encode())
     return f"tiny-{kver}-{h.hexdigest()[:12]}.qcow2"
 
 
@@ -156,6 +166,7 @@ def find_tools() -> dict[str, str]:
         missing.append(f"{BUSYBOX} (Debian package busybox-static)")
     elif not _is_static(BUSYBOX):
         missing.append(f"a static {BUSYBOX} (Debian package busybox-static, not busybox)")
+    missing += [f"{p} (Debian package dropbear-bin)" for p in SSH_PROGRAMS.values() if not p.is_file()]
     if missing:
         raise TinyImageError("cannot build the tiny guest image, missing: " + ", ".join(missing))
     return tools
@@ -251,7 +262,26 @@ def make_initrd(kver: str) -> bytes:
         archive.add(path, stat.S_IFREG | mode, text.encode())
     for path, data in guest_modules(kver).items():
         archive.add(path, stat.S_IFREG | 0o644, data)
+    for path, data in ssh_server_files().items():
+        archive.add(path, stat.S_IFREG | 0o755, data)
     return archive.finish()
+
+
+def ssh_server_files() -> dict[str, bytes]:
+    """dropbear, dropbearkey and every shared library they load (with the
+    dynamic loader), at the paths the host has them."""
+    out = {name: prog.read_bytes() for name, prog in SSH_PROGRAMS.items()}
+    for prog in SSH_PROGRAMS.values():
+        listing = subprocess.run(
+            ["ldd", str(prog)], check=True, capture_output=True, text=True, timeout=30
+        ).stdout
+        for line in listing.splitlines():
+            # "libz.so.1 => /lib/x86_64-linux-gnu/libz.so.1 (0x...)" or "/lib64/ld-linux-x86-64.so.2 (0x...)"
+            words = line.split()
+            lib = words[2] if len(words) > 2 and words[1] == "=>" else words[0] if words else ""
+            if lib.startswith("/"):
+                out[lib.lstrip("/")] = Path(lib).read_bytes()
+    return out
 
 
 def _modname(path: str) -> str:

@@ -51,8 +51,13 @@ ip link set lo up
 if [ -e /sys/class/net/eth0 ]; then
     ip link set eth0 up
     # Waits about 3 s at most for a lease, then goes on trying in the background.
-    udhcpc -i eth0 -t 3 -T 1 -b -S >/dev/null 2>&1
+    # Classless static routes (option 121) carry the metadata service's route.
+    udhcpc -i eth0 -t 3 -T 1 -b -S -O staticroutes -O mtu -p /run/udhcpc.eth0.pid \
+        >/dev/null 2>&1
 fi
+# NICs and disks plugged in later (server add network / add volume): busybox
+# uevent runs the helper for each kernel event (the kernel has no uevent helper).
+uevent /sbin/hotplug </dev/null >/dev/null 2>&1 &
 
 # The image's own boot partition, read-write: what is written there persists.
 boot=$(findfs LABEL=TINYBOOT 2>/dev/null)
@@ -80,9 +85,30 @@ until find_config; do
     sleep 0.2
 done
 
+# Without a config drive, the metadata service (as cloud-init falls back to).
+fetch_metadata() {
+    [ -e /sys/class/net/eth0 ] || return 1
+    url=http://169.254.169.254/openstack/latest
+    mkdir -p /run/md/openstack/latest
+    tries=0
+    until wget -q -T 2 -O /run/md/openstack/latest/meta_data.json $url/meta_data.json; do
+        tries=$((tries + 1))
+        [ $tries -lt 5 ] || return 1
+        sleep 1
+    done
+    wget -q -T 2 -O /run/md/openstack/latest/user_data $url/user_data ||
+        rm -f /run/md/openstack/latest/user_data
+    return 0
+}
+
 meta=/mnt/config/openstack/latest
+source="config drive $dev"
+if [ ! -f $meta/meta_data.json ] && fetch_metadata; then
+    meta=/run/md/openstack/latest
+    source="metadata service"
+fi
 if [ -f $meta/meta_data.json ]; then
-    say "config drive $dev"
+    say "$source"
     mkdir -p /run/meta
     awk -v dir=/run/meta -f /etc/stratus/meta.awk $meta/meta_data.json
     uuid=$(cat /run/meta/uuid 2>/dev/null)
@@ -106,6 +132,8 @@ if [ -f $meta/meta_data.json ]; then
 else
     say "no config drive"
 fi
+# The SSH server: root logs in with the keys above (host keys made on first use).
+dropbear -R -s -E -p 22 -P /run/dropbear.pid 2>>/var/log/dropbear.log
 say "ready"
 """
 
@@ -122,6 +150,35 @@ POWER_BUTTON = """#!/bin/sh
 poweroff
 """
 
+# busybox uevent, started by rcS, runs this on every kernel device event: it
+# loads the driver a new device needs, brings up a new NIC with DHCP, and
+# says on the console what came and went.
+HOTPLUG = r"""#!/bin/sh
+[ "$ACTION" = add ] && [ -n "$MODALIAS" ] && modprobe -q "$MODALIAS"
+say() { echo "stratus-tiny: $*" > /dev/ttyS0; }
+case "$SUBSYSTEM:$ACTION" in
+net:add)
+    case "$INTERFACE" in eth*) ;; *) exit 0 ;; esac
+    say "nic added $INTERFACE $(cat /sys/class/net/$INTERFACE/address 2>/dev/null)"
+    ip link set "$INTERFACE" up
+    udhcpc -i "$INTERFACE" -b -S -O staticroutes -O mtu -p "/run/udhcpc.$INTERFACE.pid" \
+        >/dev/null 2>&1
+    ;;
+net:remove)
+    case "$INTERFACE" in eth*) ;; *) exit 0 ;; esac
+    say "nic removed $INTERFACE"
+    [ -f "/run/udhcpc.$INTERFACE.pid" ] && kill "$(cat "/run/udhcpc.$INTERFACE.pid")" 2>/dev/null
+    ;;
+block:add)
+    case "$DEVNAME" in vd* | sd*) say "disk added $DEVNAME" ;; esac
+    ;;
+block:remove)
+    case "$DEVNAME" in vd* | sd*) say "disk removed $DEVNAME" ;; esac
+    ;;
+esac
+exit 0
+"""
+
 UDHCPC_SCRIPT = r"""#!/bin/sh
 # udhcpc calls this on DHCP events; $ip, $mask (prefix length), $router, $dns.
 case "$1" in
@@ -131,8 +188,18 @@ deconfig)
     ;;
 bound)
     ip -4 addr flush dev "$interface"
+    [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
     ip addr add "$ip/${mask:-24}" dev "$interface"
-    for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+    if [ -n "$staticroutes" ]; then
+        # Option 121 replaces the router option (RFC 3442): "dest/len gw ...".
+        set -- $staticroutes
+        while [ $# -ge 2 ]; do
+            ip route add "$1" via "$2" dev "$interface" 2>/dev/null
+            shift 2
+        done
+    else
+        for r in $router; do ip route add default via "$r" dev "$interface"; break; done
+    fi
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
     echo "stratus-tiny: $interface $ip" > /dev/ttyS0
@@ -198,6 +265,8 @@ FILES: dict[str, tuple[int, str]] = {
     "etc/init.d/rcS": (0o755, RCS),
     "etc/init.d/rcK": (0o755, RCK),
     "etc/acpi/PWRF/00000080": (0o755, POWER_BUTTON),
+    "sbin/hotplug": (0o755, HOTPLUG),
+    "etc/shells": (0o644, "/bin/sh\n"),
     "etc/udhcpc/default.script": (0o755, UDHCPC_SCRIPT),
     "etc/stratus/meta.awk": (0o644, META_AWK),
     "etc/profile": (0o644, PROFILE),
@@ -209,5 +278,8 @@ FILES: dict[str, tuple[int, str]] = {
 }
 
 # Empty folders of the root file system.
-DIRS = ("dev", "proc", "sys", "tmp", "run", "root", "mnt/disk", "mnt/config", "var/log")
+DIRS = (
+    "dev", "proc", "sys", "tmp", "run", "root", "mnt/disk", "mnt/config", "var/log",
+    "etc/dropbear",
+)  # fmt: skip
 SYMLINKS = {"var/run": "/run"}

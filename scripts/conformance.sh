@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Run the OpenStack Powered interop guideline's required tests (Tempest)
+# against a fresh all-in-one cloud, and print the counts per service.
+#   scripts/conformance.sh [--keep] [--list FILE] [--regex RE]
+# --keep leaves the cloud running afterwards (its data folder is printed).
+# The guideline's list and run-tempest.sh come from STRATUS_CONFORMANCE_DIR
+# (default ../shared/conformance beside this checkout); Tempest installs into a
+# virtual environment of its own (~/.cache/stratus-conformance/venv) on first use.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+conformance=${STRATUS_CONFORMANCE_DIR:-$root/../shared/conformance}
+list=$conformance/interop-platform-2020.06.txt
+regex=""
+keep=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --keep) keep=1 ;;
+        --list) list=$2; shift ;;
+        --regex) regex=$2; list=""; shift ;;
+        *) echo "usage: scripts/conformance.sh [--keep] [--list FILE] [--regex RE]" >&2; exit 2 ;;
+    esac
+    shift
+done
+[ -x "$conformance/run-tempest.sh" ] || {
+    echo "conformance: no run-tempest.sh in $conformance (set STRATUS_CONFORMANCE_DIR)" >&2; exit 2; }
+
+scripts/setup.sh run
+data=$(mktemp -d /tmp/stratus-conformance.XXXXXX)
+port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+echo "conformance: starting a cloud in $data on port $port"
+.venv/bin/stratus up --data-dir "$data" --port "$port" >"$data/server.log" 2>&1 &
+cloud=$!
+stop_cloud() {
+    if [ "$keep" = 0 ] && kill -0 "$cloud" 2>/dev/null; then
+        kill -TERM "$cloud"; wait "$cloud" || true
+    fi
+}
+trap stop_cloud EXIT
+for _ in $(seq 1 300); do
+    curl -fs "http://127.0.0.1:$port/identity/v3" >/dev/null 2>&1 && break
+    kill -0 "$cloud" 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+# The tiny image is registered in the background at the first start.
+for _ in $(seq 1 600); do
+    grep -q "tiny image" "$data/server.log" 2>/dev/null && break
+    sleep 0.1
+done
+
+export OS_AUTH_URL="http://127.0.0.1:$port/identity/v3" OS_USERNAME=admin \
+    OS_PASSWORD="$(cat "$data/admin-password")" OS_PROJECT_NAME=admin
+work="$data/tempest"
+export TEMPEST_WORKDIR=$work
+[ -n "$list" ] && export TEMPEST_LIST_FILE=$list
+[ -n "$regex" ] && export TEMPEST_REGEX=$regex
+set +e
+"$conformance/run-tempest.sh" >"$data/run-tempest.out" 2>&1
+set -e
+tail -n 1 "$data/run-tempest.out"
+.venv/bin/python - "$work/tempest-run.log" "${list:-}" <<'PYEOF'
+import re, sys
+from collections import Counter
+log, wanted_file = sys.argv[1], sys.argv[2]
+wanted = set()
+if wanted_file:
+    wanted = {line.strip() for line in open(wanted_file) if line.strip().startswith("tempest.")}
+line_re = re.compile(r"(tempest\.api\.[\w.]+?)(?:\[[^\]]*\])?\s.*\.\.\. (ok|FAILED|SKIPPED)")
+result: dict[str, str] = {}
+try:
+    text = open(log, errors="replace").read()
+except OSError:
+    text = ""
+for m in line_re.finditer(text):
+    result[m.group(1)] = {"ok": "passed", "FAILED": "failed", "SKIPPED": "skipped"}[m.group(2)]
+names = {"compute": "compute", "identity": "identity", "image": "image",
+         "object_storage": "object storage", "network": "network", "volume": "block storage"}
+counts: dict[str, Counter[str]] = {}
+for test in sorted(wanted or result):
+    service = names.get(test.split(".")[2], test.split(".")[2])
+    counts.setdefault(service, Counter())[result.get(test, "not run")] += 1
+total: Counter[str] = Counter()
+print(f"{'service':<16}{'passed':>8}{'failed':>8}{'skipped':>9}{'not run':>9}{'of':>6}")
+for service, c in counts.items():
+    total.update(c)
+    print(f"{service:<16}{c['passed']:>8}{c['failed']:>8}{c['skipped']:>9}{c['not run']:>9}"
+          f"{sum(c.values()):>6}")
+print(f"{'all':<16}{total['passed']:>8}{total['failed']:>8}{total['skipped']:>9}"
+      f"{total['not run']:>9}{sum(total.values()):>6}")
+failed = sorted(t for t, r in result.items() if r == "failed")
+if failed:
+    print("\nfailed:")
+    print("\n".join(f"  {t}" for t in failed))
+PYEOF
+echo "conformance: the cloud's log is $data/server.log; Tempest's workspace is $work"
+[ "$keep" = 1 ] && echo "conformance: the cloud keeps running (pid $cloud, port $port)"
+exit 0
