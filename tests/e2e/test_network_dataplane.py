@@ -27,24 +27,12 @@ from tests.functional.network.test_dataplane_metadata import upstream  # noqa: F
 
 QEMU = shutil.which("qemu-system-x86_64")
 BOOT_TIMEOUT = 240
+# The route to 169.254.169.254 comes by DHCP (option 121); a NIC plugged in
+# later gets its address from the image's hot-plug helper.
 USER_DATA = b"""#!/bin/sh
 mkdir -p /www && echo "hello from the guest" > /www/index.html
 httpd -p 8080 -h /www
-ip route add 169.254.169.254 via 10.91.0.2
 echo "e2e-meta: $(wget -qO- http://169.254.169.254/openstack/latest/meta_data.json)"
-(
-    seen=""
-    while :; do
-        for nic in /sys/class/net/eth*; do
-            n=${nic##*/}
-            case " $seen " in *" $n "*) continue ;; esac
-            seen="$seen $n"
-            echo "e2e: nic $n"
-            [ "$n" = eth0 ] || udhcpc -i "$n" -t 10 -T 1 -n -q >/dev/null 2>&1
-        done
-        sleep 0.5
-    done
-) >/dev/ttyS0 2>&1 &
 """
 
 
