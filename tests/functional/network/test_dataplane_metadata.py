@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
@@ -14,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.functional.network.lab import Lab, allow
+from tests.functional.network.lab import Lab, allow, sh, wait_for
 
 
 class Upstream(BaseHTTPRequestHandler):
@@ -69,6 +71,25 @@ def test_guests_get_their_own_metadata(lab: Lab, upstream: str) -> None:
         assert headers["x-forwarded-for"] == port.fixed_ips[0].ip_address
         expected = hmac.new(b"s3cret", port.device_id.encode(), hashlib.sha256).hexdigest()
         assert headers["x-instance-id-signature"] == expected
+
+    # Behind the agent's back, its dnsmasq is killed and then the whole
+    # DHCP namespace deleted: the next comparison with the host repairs both.
+    agent = lab.agents["h1"]
+    for breakage in ("kill", "delete"):
+        if breakage == "kill":
+            for pid in lab.dnsmasq_pids():
+                os.kill(pid, signal.SIGKILL)
+            wait_for("dnsmasq gone", lambda: not lab.dnsmasq_pids())
+        else:
+            sh("ip", "netns", "delete", f"{settings.host_namespace}-qdhcp-{net.id}")
+        agent.call(agent.agent.resync())
+        lab.apply()
+        assert g1.dhcp() == "10.61.0.11"
+        out = g1.run(
+            "curl", "-sf", "-m", "10", "http://169.254.169.254/openstack/latest/meta_data.json"
+        )
+        assert json.loads(out)["headers"]["X-Instance-ID"] == p1.device_id
+    assert len(lab.dnsmasq_pids()) == 1
 
     # An address no port has gets nothing.
     g2.run("ip", "addr", "flush", "dev", "eth0")

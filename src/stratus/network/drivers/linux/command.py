@@ -127,15 +127,19 @@ async def netns_list() -> set[str]:
     return {d["name"] for d in data if d.get("name")}
 
 
-async def netns_add(name: str) -> None:
-    """Create a named namespace (no error when it exists) with lo up."""
+async def netns_add(name: str) -> bool:
+    """Create a named namespace (no error when it exists) with lo up; True
+    when it was made now."""
+    made = False
     if name not in await netns_list():
         try:
             await run(["ip", "netns", "add", name])
+            made = True
         except CommandError as exc:
             if "exist" not in exc.stderr.lower():
                 raise
     await run(["ip", "-n", name, "link", "set", "lo", "up"])
+    return made
 
 
 async def netns_delete(name: str) -> None:

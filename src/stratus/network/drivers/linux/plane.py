@@ -238,7 +238,11 @@ class LinuxDataPlane:
     async def ensure_dhcp(self, spec: DhcpSpec) -> None:
         net = spec.network
         ns = self.names.dhcp_netns(net.id)
-        await netns_add(ns)
+        if await netns_add(ns):
+            # A namespace made anew (at first, or after someone deleted it):
+            # a dnsmasq or a metadata socket of the old one serves nobody.
+            await self.dnsmasq.stop(net.id)
+            await self.metadata.stop(net.id)
         inner = Place(ns)
         inside = n.dhcp_ns_if(spec.port_id)
         for name in await links.links(inner):
