@@ -13,10 +13,11 @@ mode=${1:-run}
 # qemu-utils: qemu-img (image conversion, instance disks); qemu-system-x86: the
 # hypervisor; busybox-static, syslinux, syslinux-common, mtools, dosfstools and
 # linux-image-amd64: the built-in tiny guest image is made from them (with
-# dropbear-bin, its SSH server).
+# dropbear-bin, its SSH server).  iproute2, nftables and dnsmasq-base: the
+# network data plane (bridges, VXLAN, namespaces, filtering and NAT, DHCP).
 packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
           busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64
-          dropbear-bin)
+          dropbear-bin iproute2 nftables dnsmasq-base)
 # The libvirt driver: libvirt's daemons and QEMU driver, and what building
 # libvirt-python needs (libvirt-dev, pkg-config; gcc is above).  Without
 # systemd, start them by hand as root: `virtlogd -d && libvirtd -d`.
@@ -25,7 +26,8 @@ libvirt_packages=(libvirt-daemon-system libvirt-clients libvirt-daemon-driver-qe
 case "$mode" in
     run) ;;
     libvirt) packages+=("${libvirt_packages[@]}") ;;
-    test) packages+=(postgresql "${libvirt_packages[@]}") ;;
+    # socat, curl and ping: the network tests' stand-in guests talk with them.
+    test) packages+=(postgresql "${libvirt_packages[@]}" socat curl iputils-ping) ;;
     *) echo "usage: scripts/setup.sh [run|libvirt|test]" >&2; exit 2 ;;
 esac
 

@@ -207,6 +207,41 @@ def compute_agent(data_dir: Path, host: str | None) -> None:
     asyncio.run(run())
 
 
+@main.command("network-agent")
+@data_dir_option
+@click.option(
+    "--host", "host", default=None, help="This host's name [default: the compute host's name]."
+)
+def network_agent(data_dir: Path, host: str | None) -> None:
+    """Run the network agent of one host, as a process of its own.
+
+    It shares the cloud's database (``[database] url``), makes the host's
+    bridges, taps, rules, DHCP servers and routers what the network service
+    says (``[network]``), and needs root.  What it made keeps working while
+    it is stopped."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+    cfg = _load(data_dir)
+    _setup_logging(cfg.logging.level)
+    from stratus.common.db import Database
+    from stratus.network.agent.runner import build_agent, service_source
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        database = Database(cfg.database_url)
+        agent = build_agent(cfg, service_source(cfg, database), host)
+        await agent.start()
+        click.echo(f"network agent for host {agent.host} running", err=True)
+        await stop.wait()
+        await agent.stop()
+        await database.close()
+
+    asyncio.run(run())
+
+
 @main.command("storage-node")
 @click.option(
     "--devices",

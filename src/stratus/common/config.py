@@ -157,6 +157,38 @@ class ObjectStoreConfig(_Section):
     worker_interval: float = Field(30.0, gt=0)
 
 
+class NetworkConfig(_Section):
+    # The network agent's data plane: "linux" (bridges, VXLAN, nftables,
+    # dnsmasq, namespaces; needs root) or "fake" (tests only).
+    driver: Literal["linux", "fake"] = "linux"
+    # The agent's folder (dnsmasq's files per host), relative to the data folder.
+    state_dir: str = "network"
+    # The network namespace holding this host's bridges and taps; empty
+    # means the root namespace (the all-in-one).  Several hosts on one
+    # machine each take their own, joined by the underlay bridge.
+    host_namespace: str = ""
+    # This host's VXLAN endpoint ("IP" or "IP/PREFIX"); empty: no tunnels
+    # (a single host).  With a host namespace it is the address of the
+    # namespace's veth into underlay_bridge.
+    tunnel_address: str = ""
+    underlay_bridge: str = Field("stratus-under", min_length=1, max_length=15)
+    # What the host holds on the external network's bridge: "gateway" (the
+    # external subnets' gateway addresses), "" (nothing), or an address
+    # with its prefix ("198.18.0.1/24").
+    external_bridge_address: str = "gateway"
+    # The domain dnsmasq gives guests (Neutron's dns_domain).
+    dns_domain: str = "openstacklocal"
+    # Where the metadata proxy forwards guests' requests (Nova's metadata
+    # API): an http:// URL or unix:/path; empty answers 503.
+    metadata_upstream: str = ""
+    # The secret of X-Instance-ID-Signature (Nova's
+    # metadata_proxy_shared_secret); empty: DATA_DIR/metadata-secret,
+    # made once.
+    metadata_shared_secret: str = ""
+    # Seconds between the agent's full comparisons with the host.
+    sync_interval: float = Field(30.0, gt=0)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
@@ -181,6 +213,7 @@ class Config(_Section):
     image: ImageConfig = ImageConfig()
     compute: ComputeConfig = ComputeConfig()
     objectstore: ObjectStoreConfig = ObjectStoreConfig()
+    network: NetworkConfig = NetworkConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -390,6 +423,30 @@ node_port = 6200
 nodes = "local"
 # Seconds between passes of the node's replicator, auditor, updater and expirer.
 worker_interval = 30.0
+
+[network]
+# The network agent's data plane: "linux" (needs root) or "fake" (tests only).
+driver = "linux"
+# The agent's folder (dnsmasq's files), relative to the data folder.
+state_dir = "network"
+# Network namespace of this host's bridges and taps ("" = the root one).
+host_namespace = ""
+# This host's VXLAN endpoint, "IP" or "IP/PREFIX" ("" = no tunnels).
+tunnel_address = ""
+# With a host namespace: the root namespace's bridge joining the hosts.
+underlay_bridge = "stratus-under"
+# The host's address on the external network's bridge: "gateway" (the
+# external subnets' gateways), "" (none) or "ADDRESS/PREFIX".
+external_bridge_address = "gateway"
+# The domain guests get by DHCP.
+dns_domain = "openstacklocal"
+# Nova's metadata API the metadata proxy forwards to (http://... or
+# unix:/path); empty answers 503.
+metadata_upstream = ""
+# Secret of X-Instance-ID-Signature; empty: DATA_DIR/metadata-secret.
+metadata_shared_secret = ""
+# Seconds between the agent's full comparisons with the host.
+sync_interval = 30.0
 
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.

@@ -17,6 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# Port statuses an agent reports (Neutron's).
+ACTIVE = "ACTIVE"
+DOWN = "DOWN"
+
 # Linux interface names hold 15 characters.
 BRIDGE_PREFIX = "brq"  # brq + 11 characters of the network id
 TAP_PREFIX = "tap"  # tap + 11 characters of the port id
@@ -93,6 +97,10 @@ class SecurityGroupSpec:
     member_ips: tuple[str, ...] = ()
 
 
+class DataPlaneError(Exception):
+    """A data plane operation failed; the message says which and why."""
+
+
 @dataclass(frozen=True)
 class PortSpec:
     """A port whose device is on this host: a guest's tap, plugged by the
@@ -104,6 +112,7 @@ class PortSpec:
     fixed_ips: tuple[FixedIP, ...]
     device_owner: str = ""
     device_id: str = ""
+    project_id: str = ""
     admin_state_up: bool = True
     port_security_enabled: bool = True
     security_group_ids: tuple[str, ...] = ()
@@ -120,6 +129,12 @@ class DhcpHost:
     mac_address: str
     ip_address: str
     hostname: str
+    # Who owns the address, for the metadata proxy: the asking guest is
+    # told apart by its network, address and MAC, and its port's
+    # device_id (the server) and project are sent upstream.
+    port_id: str = ""
+    device_id: str = ""
+    project_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -173,7 +188,8 @@ class HostState:
     host: str
     networks: tuple[NetworkSpec, ...] = ()  # every network with something on this host
     ports: tuple[PortSpec, ...] = ()  # the guests' ports bound to this host
-    security_groups: tuple[SecurityGroupSpec, ...] = ()  # those the ports use
+    # Those the ports use, and those their rules name as remote groups.
+    security_groups: tuple[SecurityGroupSpec, ...] = ()
     dhcp: tuple[DhcpSpec, ...] = ()  # the networks whose DHCP this host serves
     routers: tuple[RouterSpec, ...] = ()  # the routers this host runs
     # The tunnel addresses of the other hosts sharing each network, by network id.
@@ -190,6 +206,11 @@ class Present:
     ports: frozenset[str] = frozenset()  # taps that exist (plugged or not)
     dhcp: frozenset[str] = frozenset()  # network ids
     routers: frozenset[str] = frozenset()
+    security_groups: frozenset[str] = frozenset()
+    # Objects that exist but need repair, as "kind:id" (kind: network, port,
+    # dhcp, router, security_group): a dnsmasq that died, a port whose
+    # rules went missing.  The agent ensures them again.
+    degraded: frozenset[str] = frozenset()
 
 
 class DataPlane(Protocol):
@@ -199,18 +220,31 @@ class DataPlane(Protocol):
 
     name: str
 
+    async def start(self) -> None:
+        """Prepare the host (its namespace, the underlay, the base rules)
+        and learn what a previous run left; before any other call."""
+
+    async def close(self) -> None:
+        """Stop what lives in this process (the metadata proxy); what runs
+        on the host (bridges, taps, rules, dnsmasq) stays."""
+
     async def present(self) -> Present: ...
 
     async def ensure_network(self, spec: NetworkSpec, peers: tuple[str, ...]) -> None: ...
 
     async def remove_network(self, network_id: str) -> None: ...
 
-    async def ensure_port(
-        self, spec: PortSpec, groups: tuple[SecurityGroupSpec, ...]
-    ) -> bool:
-        """The port's filtering (anti-spoofing, security groups) and its
-        place on the bridge; True when its guest's tap is plugged, so the
-        port is ACTIVE."""
+    async def ensure_security_group(self, spec: SecurityGroupSpec) -> None:
+        """The group's rules and its members' addresses, shared by every
+        port in the group (a rule change touches the group, not each port)."""
+
+    async def remove_security_group(self, group_id: str) -> None: ...
+
+    async def ensure_port(self, spec: PortSpec) -> bool:
+        """The port's tap on its network's bridge and its filtering
+        (anti-spoofing, its security groups' rules); True when the port is
+        plugged, so that it is ACTIVE (with ``admin_state_up``).  The
+        groups are ensured first; a group not (yet) ensured admits nothing."""
 
     async def remove_port(self, port_id: str) -> None: ...
 

@@ -1,0 +1,219 @@
+"""The network agent of one host, on the shared reconcile loop.
+
+At start it registers, then compares what the host holds (``present``)
+with the host's desired state: what belongs to nothing is removed (and
+logged), the rest is ensured once (adopted: ensuring what already matches
+changes nothing, and a port's rules are replaced in one transaction, so a
+running guest never loses them).  On a wake-up it reads the desired state,
+diffs it against what it last applied and applies only the difference, in
+dependency order, several objects at once.  An object that fails is tried
+again later on its own (backing off), without holding up the others.  On an
+interval it compares with the host again and repairs drift.  It reports
+each port's status (ACTIVE when plugged with its rules, DOWN when disabled).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+
+from stratus.common.reconciler import Reconciler, Timing
+from stratus.network.agent import plan as p
+from stratus.network.agent.source import AgentInfo, StateSource
+from stratus.network.drivers.base import (
+    ACTIVE,
+    DOWN,
+    DataPlane,
+    DhcpSpec,
+    NetworkSpec,
+    PortSpec,
+    RouterSpec,
+    SecurityGroupSpec,
+)
+
+log = logging.getLogger(__name__)
+
+PARALLEL = 4  # objects worked on at once (each runs a few short commands)
+FIRST_RETRY = 0.5
+MAX_RETRY = 60.0
+
+
+class NetworkAgent:
+    def __init__(
+        self,
+        info: AgentInfo,
+        source: StateSource,
+        driver: DataPlane,
+        timing: Timing = Timing(),
+    ):
+        self.info = info
+        self.host = info.host
+        self.source = source
+        self.driver = driver
+        self.loop = Reconciler(f"network-agent {self.host}", self, timing)
+        self.applied: p.Objects = {}
+        self.statuses: dict[str, str] = {}  # port id -> status reported
+        self.unreported: dict[str, str] = {}  # port id -> status to report
+        self.retry: dict[str, tuple[float, float]] = {}  # key -> (when, delay)
+        self._desired: p.Objects | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(PARALLEL)
+
+    # -- running ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._unsubscribe = self.source.subscribe(self.host, self.wake)
+        await self.loop.start()
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self.loop.stop()
+        await self.driver.close()
+
+    def wake(self) -> None:
+        self.loop.wake()
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        await self.loop.idle(timeout)
+
+    # -- the loop's workflows ------------------------------------------------------
+
+    async def register(self) -> None:
+        await self.driver.start()
+        await self.source.register_agent(self.host, self.info.tunnel_ip, self.info.configurations)
+
+    async def heartbeat(self) -> None:
+        if not await self.source.agent_heartbeat(self.host):
+            log.warning("%s: this agent's registration is gone; registering again", self.host)
+            await self.source.register_agent(
+                self.host, self.info.tunnel_ip, self.info.configurations
+            )
+
+    async def adopt(self) -> None:
+        async with self._lock:
+            desired = await self._read()
+            present = await self.driver.present()
+            found = p.present_keys(present)
+            orphans = found - set(desired)
+            kept = found & set(desired)
+            log.info(
+                "%s: found %d objects on the host: %d wanted (adopted), %d belonging to nothing",
+                self.host, len(found), len(kept), len(orphans),
+            )  # fmt: skip
+            await self._remove_orphans(orphans)
+            self.applied = {}  # ensure everything once; what matches is left as it is
+            self.statuses = {}
+
+    async def pending(self) -> Iterable[str]:
+        self._desired = await self._read()
+        work = p.plan(self._desired, self.applied, self._waiting())
+        return [self.host] if work or self.unreported else []
+
+    async def work(self, key: str) -> None:
+        async with self._lock:
+            desired = self._desired if self._desired is not None else await self._read()
+            await self._apply(p.plan(desired, self.applied, self._waiting()), desired)
+            await self._report()
+
+    async def resync(self) -> None:
+        async with self._lock:
+            desired = await self._read()
+            present = await self.driver.present()
+            found = p.present_keys(present)
+            for k in list(self.applied):
+                if k not in found or k in present.degraded:
+                    if k in desired:
+                        log.warning(
+                            "%s: %s is missing or broken on the host; repairing", self.host, k
+                        )
+                    self.applied.pop(k)
+            await self._remove_orphans(found - set(desired) - set(self.applied))
+        self.wake()
+
+    # -- applying ------------------------------------------------------------------
+
+    async def _read(self) -> p.Objects:
+        return p.objects(await self.source.host_state(self.host))
+
+    def _waiting(self) -> set[str]:
+        now = time.monotonic()
+        return {k for k, (when, _) in self.retry.items() if when > now}
+
+    async def _apply(self, work: p.Plan, desired: p.Objects) -> None:
+        for phase in work.remove:
+            await self._each(phase, self._remove)
+        for phase in work.ensure:
+            await self._each(phase, lambda k: self._ensure(k, desired[k]))
+
+    async def _each(self, keys: list[str], action: Callable[[str], Awaitable[None]]) -> None:
+        async def one(k: str) -> None:
+            async with self._slots:
+                try:
+                    await action(k)
+                    self.retry.pop(k, None)
+                except Exception as exc:
+                    delay = min(2 * self.retry.get(k, (0.0, FIRST_RETRY / 2))[1], MAX_RETRY)
+                    self.retry[k] = (time.monotonic() + delay, delay)
+                    log.error(
+                        "%s: %s failed (%s); trying again in %.1f s", self.host, k, exc, delay
+                    )
+
+        await asyncio.gather(*(one(k) for k in keys))
+
+    async def _ensure(self, k: str, spec: Hashable) -> None:
+        if isinstance(spec, tuple):  # a network and its VXLAN peers
+            net, peers = spec
+            assert isinstance(net, NetworkSpec)
+            await self.driver.ensure_network(net, peers)
+        elif isinstance(spec, SecurityGroupSpec):
+            await self.driver.ensure_security_group(spec)
+        elif isinstance(spec, PortSpec):
+            plugged = await self.driver.ensure_port(spec)
+            self._status(spec.id, ACTIVE if plugged and spec.admin_state_up else DOWN)
+        elif isinstance(spec, DhcpSpec):
+            await self.driver.ensure_dhcp(spec)
+        elif isinstance(spec, RouterSpec):
+            await self.driver.ensure_router(spec)
+        self.applied[k] = spec
+
+    async def _remove(self, k: str) -> None:
+        kind, id = p.split(k)
+        removers = {
+            p.NETWORK: self.driver.remove_network,
+            p.SECURITY_GROUP: self.driver.remove_security_group,
+            p.PORT: self.driver.remove_port,
+            p.DHCP: self.driver.remove_dhcp,
+            p.ROUTER: self.driver.remove_router,
+        }
+        await removers[kind](id)
+        self.applied.pop(k, None)
+        if kind == p.PORT:
+            self.statuses.pop(id, None)
+            self.unreported.pop(id, None)
+
+    async def _remove_orphans(self, keys: set[str]) -> None:
+        for k in sorted(keys):
+            log.warning("%s: removing %s, which belongs to nothing", self.host, k)
+        for phase in p.removal(keys):
+            await self._each(phase, self._remove)
+
+    def _status(self, port_id: str, status: str) -> None:
+        if self.statuses.get(port_id) != status:
+            self.unreported[port_id] = status
+
+    async def _report(self) -> None:
+        for port_id, status in list(self.unreported.items()):
+            try:
+                # False: the port is gone (deleted meanwhile); nothing to report.
+                await self.source.set_port_status(port_id, status)
+            except Exception as exc:
+                log.error("%s: reporting port %s %s failed: %s", self.host, port_id, status, exc)
+                continue
+            self.statuses[port_id] = status
+            if self.unreported.get(port_id) == status:
+                del self.unreported[port_id]

@@ -1,0 +1,95 @@
+"""Building a network agent from the configuration: in the all-in-one (with
+the network service of the same process as its source), and as
+``stratus network-agent --host NAME``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from pathlib import Path
+
+from stratus.common.config import Config
+from stratus.common.db import Database
+from stratus.common.reconciler import Timing
+from stratus.network.agent.agent import NetworkAgent
+from stratus.network.agent.source import AgentInfo, StateSource
+from stratus.network.drivers.base import DataPlane
+
+SECRET_FILE = "metadata-secret"
+
+
+def host_name(cfg: Config) -> str:
+    """The agent's host: the compute host it serves (ports are bound to it)."""
+    return cfg.compute.host or socket.gethostname()
+
+
+def metadata_secret(cfg: Config) -> str:
+    """The metadata proxy's shared secret: configured, or made once in the
+    data folder (where compute's metadata API reads it too)."""
+    if cfg.network.metadata_shared_secret:
+        return cfg.network.metadata_shared_secret
+    path = cfg.data_dir / SECRET_FILE
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip()
+
+
+def state_dir(cfg: Config, host: str) -> Path:
+    return cfg.data_path(cfg.network.state_dir) / host
+
+
+def make_driver(cfg: Config, host: str) -> DataPlane:
+    if cfg.network.driver == "fake":
+        from stratus.network.drivers.fake import FakeDataPlane
+
+        return FakeDataPlane()
+    from stratus.network.drivers.linux import LinuxDataPlane, LinuxSettings
+
+    net = cfg.network
+    return LinuxDataPlane(
+        LinuxSettings(
+            host=host,
+            state_dir=state_dir(cfg, host),
+            host_namespace=net.host_namespace,
+            tunnel_address=net.tunnel_address,
+            underlay_bridge=net.underlay_bridge,
+            external_address=net.external_bridge_address,
+            dns_domain=net.dns_domain,
+            metadata_upstream=net.metadata_upstream,
+            metadata_secret=metadata_secret(cfg),
+        )
+    )
+
+
+def build_agent(
+    cfg: Config,
+    source: StateSource,
+    host: str | None = None,
+    driver: DataPlane | None = None,
+) -> NetworkAgent:
+    host = host or host_name(cfg)
+    net = cfg.network
+    tunnel_ip = net.tunnel_address.split("/")[0] or None
+    info = AgentInfo(
+        host=host,
+        tunnel_ip=tunnel_ip,
+        configurations={
+            "driver": net.driver,
+            "host_namespace": net.host_namespace,
+            "tunnel_types": ["vxlan"] if tunnel_ip else [],
+        },
+    )
+    timing = Timing(poll_interval=2.0, sync_interval=net.sync_interval, heartbeat_interval=10.0)
+    return NetworkAgent(info, source, driver or make_driver(cfg, host), timing)
+
+
+def service_source(cfg: Config, db: Database) -> StateSource:
+    """The network service's facade over the shared database: what
+    ``stratus network-agent`` reads (it is not woken in-process: it polls)."""
+    from stratus.network.service import NetworkService  # the control plane
+
+    source: StateSource = NetworkService(cfg, db)
+    return source
