@@ -207,6 +207,40 @@ def compute_agent(data_dir: Path, host: str | None) -> None:
     asyncio.run(run())
 
 
+@main.command("volume-agent")
+@data_dir_option
+@click.option(
+    "--host", "host", default=None, help="This volume host's name [default: the machine's name]."
+)
+def volume_agent(data_dir: Path, host: str | None) -> None:
+    """Run a volume agent for one host, as a process of its own.
+
+    It shares the cloud's database (``[database] url``), keeps its volumes
+    in its own folder of the data folder, and reaches images and the object
+    store over HTTP as the configured service user ([auth] service_*)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _exit_cleanly)
+    cfg = _load(data_dir)
+    _setup_logging(cfg.logging.level)
+    from stratus.common.db import Database
+    from stratus.volume.agent.runner import build_agent
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        database = Database(cfg.database_url)
+        agent = build_agent(cfg, database, host)
+        await agent.start()
+        click.echo(f"volume agent for host {agent.host} running", err=True)
+        await stop.wait()
+        await agent.stop()
+        await database.close()
+
+    asyncio.run(run())
+
+
 @main.command("storage-node")
 @click.option(
     "--devices",
