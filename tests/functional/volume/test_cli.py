@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tests.conftest import Server
+from tests.functional.compute.conftest import tiny_image
 from tests.functional.volume.conftest import (
     osc,
     osc_json,
@@ -20,8 +21,7 @@ from tests.functional.volume.conftest import (
 
 def tiny_file(cloud: Server) -> Path:
     """The tiny image's data, as the image store keeps it."""
-    image = osc_json(cloud, "image", "show", "tiny")
-    path = cloud.data_dir / "images" / image["id"]
+    path = cloud.data_dir / "images" / tiny_image(cloud)
     assert path.exists(), path
     return path
 
