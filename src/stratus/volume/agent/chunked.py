@@ -186,7 +186,10 @@ async def load_metadata(store: BackupStore, container: str, prefix: str) -> dict
 
 
 def _unpack(chunk: dict[str, Any], raw: bytes) -> bytes:
-    data = zlib.decompress(raw) if chunk["compression"] == "zlib" else raw
+    try:
+        data = zlib.decompress(raw) if chunk["compression"] == "zlib" else raw
+    except zlib.error as exc:
+        raise BackupDamaged(f"the chunk at offset {chunk['offset']} is damaged: {exc}") from exc
     if len(data) != chunk["length"] or hashlib.sha256(data).hexdigest() != chunk["sha256"]:
         raise BackupDamaged(f"the chunk at offset {chunk['offset']} does not match its checksum")
     return data
