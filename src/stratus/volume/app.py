@@ -30,4 +30,8 @@ def build(service: VolumeService, enforcer: Enforcer, validator: TokenValidator)
         base_url=f"{service.cfg.public_url.rstrip('/')}{info.prefix}",
         microversions=MICROVERSIONS,
     )
-    return api.asgi()
+    app = api.asgi()
+    # Cinder answers a path with a trailing slash (``volumes/``: an empty
+    # id) with 404, where Starlette would redirect to the collection.
+    app.router.redirect_slashes = False
+    return app

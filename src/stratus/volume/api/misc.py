@@ -15,31 +15,34 @@ from stratus.volume.service.hosts import agent_of
 
 MIN_VERSION, MAX_VERSION = "3.0", "3.71"
 UPDATED = "2024-09-01T00:00:00Z"
+# (alias, name, description) of the API extensions Cinder lists.
 EXTENSIONS = (
-    ("OS-SCH-HNT", "Pass arbitrary key/value pairs to the scheduler."),
-    ("backups", "Backups support."),
-    ("capabilities", "Capabilities support."),
-    ("cgsnapshots", "cgsnapshots support."),
-    ("os-admin-actions", "Enable admin actions."),
-    ("os-availability-zone", "Describe Availability Zones."),
-    ("os-extended-services", "Extended services support."),
-    ("os-extended-snapshot-attributes", "Extended SnapshotAttributes support."),
-    ("os-quota-sets", "Quota management support."),
-    ("os-services", "Services support."),
-    ("os-snapshot-actions", "Enable snapshot manager actions."),
-    ("os-types-extra-specs", "Type extra specs support."),
-    ("os-types-manage", "Types manage support."),
-    ("os-used-limits", "Provide data on limited resources that are being used."),
-    ("os-vol-host-attr", "Expose host as an attribute of a volume."),
-    ("os-vol-image-meta", "Show image metadata associated with the volume."),
-    ("os-vol-mig-status-attr", "Expose migration_status as an attribute of a volume."),
-    ("os-vol-tenant-attr", "Expose the internal project_id as an attribute of a volume."),
-    ("os-volume-actions", "Enable volume actions."),
-    ("os-volume-transfer", "Volume transfer management support."),
-    ("os-volume-type-access", "Volume type access support."),
-    ("qos-specs", "QoS specs support."),
-    ("scheduler-stats", "Scheduler stats support."),
-)
+    ("OS-SCH-HNT", "SchedulerHints", "Pass arbitrary key/value pairs to the scheduler."),
+    ("backups", "Backups", "Backups support."),
+    ("os-admin-actions", "AdminActions", "Enable admin actions."),
+    ("os-availability-zone", "AvailabilityZones", "Describe Availability Zones."),
+    ("os-extended-services", "ExtendedServices", "Extended services support."),
+    ("os-extended-snapshot-attributes", "ExtendedSnapshotAttributes",
+     "Extended SnapshotAttributes support."),
+    ("os-hosts", "Hosts", "Admin-only host administration."),
+    ("os-quota-sets", "Quotas", "Quota management support."),
+    ("os-services", "Services", "Services support."),
+    ("os-snapshot-actions", "SnapshotActions", "Enable snapshot manager actions."),
+    ("os-types-extra-specs", "TypesExtraSpecs", "Type extra specs support."),
+    ("os-types-manage", "TypesManage", "Types manage support."),
+    ("os-used-limits", "UsedLimits", "Provide data on limited resources that are being used."),
+    ("os-vol-host-attr", "VolumeHostAttribute", "Expose host as an attribute of a volume."),
+    ("os-vol-image-meta", "VolumeImageMetadata", "Show image metadata associated with the volume."),
+    ("os-vol-mig-status-attr", "VolumeMigStatusAttribute",
+     "Expose migration_status as an attribute of a volume."),
+    ("os-vol-tenant-attr", "VolumeTenantAttribute",
+     "Expose the internal project_id as an attribute of a volume."),
+    ("os-volume-actions", "VolumeActions", "Enable volume actions."),
+    ("os-volume-transfer", "VolumeTransfer", "Volume transfer management support."),
+    ("os-volume-type-access", "VolumeTypeAccess", "Volume type access support."),
+    ("qos-specs", "Qos_specs_manage", "QoS specs support."),
+    ("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
+)  # fmt: skip
 
 
 def _version_doc(root: str) -> dict[str, Any]:
@@ -72,9 +75,9 @@ async def extensions(req: ApiRequest) -> Response:
     return json_response(
         {
             "extensions": [
-                {"alias": alias, "name": alias, "description": text, "links": [],
+                {"alias": alias, "name": name, "description": text, "links": [],
                  "updated": "2013-04-18T00:00:00+00:00"}
-                for alias, text in EXTENSIONS
+                for alias, name, text in EXTENSIONS
             ]
         }
     )  # fmt: skip
@@ -219,6 +222,51 @@ async def service_update(req: ApiRequest) -> Response:
         await hosts.set_service(b.host, "cinder-volume", frozen=action == "freeze")
         return empty_response(200)
     raise NotFound(f"Unknown action {action}.")
+
+
+async def hosts(req: ApiRequest) -> Response:
+    """os-hosts: every volume and backup service, Cinder's older view."""
+    p.check_project(req)
+    req.authorize("volume:services")
+    out = []
+    for view in await p.svc(req).hosts.list_hosts():
+        row = view.row
+        for service, host, disabled in (
+            ("cinder-volume", row.host, row.disabled),
+            ("cinder-backup", agent_of(row.host), row.backup_disabled),
+        ):
+            out.append(
+                {
+                    "service-status": "available" if view.up else "unavailable",
+                    "service": service,
+                    "zone": row.availability_zone,
+                    "service-state": "disabled" if disabled else "enabled",
+                    "host_name": host,
+                    "last-update": views.ts(row.heartbeat),
+                }
+            )
+    return json_response({"hosts": out})
+
+
+async def host_show(req: ApiRequest) -> Response:
+    """What each project keeps on one volume host."""
+    p.check_project(req)
+    req.authorize("volume:services")
+    host = req.params["host_name"]
+    names = {v.row.host for v in await p.svc(req).hosts.list_hosts()}
+    if host not in names:
+        raise NotFound(f"Host {host} could not be found.")
+    usage = await p.svc(req).hosts.usage(host)
+    return json_response(
+        {
+            "host": [
+                {"resource": {"host": host, "project": project, "volume_count": str(c[0]),
+                              "total_volume_gb": str(c[1]), "snapshot_count": str(c[2]),
+                              "total_snapshot_gb": str(c[3])}}
+                for project, c in sorted(usage.items())
+            ]
+        }
+    )  # fmt: skip
 
 
 async def pools(req: ApiRequest) -> Response:

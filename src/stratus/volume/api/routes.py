@@ -143,6 +143,8 @@ ROUTES: list[Route] = [
     Route("GET", f"{P}/os-availability-zone", misc.zones),
     Route("GET", f"{P}/os-services", misc.services, query=s.ServiceListQuery),
     Route("PUT", f"{P}/os-services/{{action}}", misc.service_update, body=s.ServiceUpdateBody),
+    Route("GET", f"{P}/os-hosts", misc.hosts),
+    Route("GET", f"{P}/os-hosts/{{host_name}}", misc.host_show),
     Route("GET", f"{P}/scheduler-stats/get_pools", misc.pools, query=s.PoolQuery),
     Route("GET", f"{P}/messages", misc.message_index),
     Route("GET", f"{P}/messages/{{message_id}}", misc.message_show),

@@ -253,7 +253,7 @@ class AttachmentListQuery(Query):
 
 
 class SnapshotCreate(Aliased):
-    volume_id: str
+    volume_id: str | None  # null is allowed, and names no volume: 404, as Cinder
     force: Flag | None = None
     name: Text255 | None = None
     display_name: Text255 | None = None

@@ -25,9 +25,9 @@ SORT_KEYS = {
 }
 
 
-def render(req: ApiRequest, snap: m.Snapshot) -> dict[str, Any]:
+def render(req: ApiRequest, snap: m.Snapshot, extended: bool = True) -> dict[str, Any]:
     admin = req.allowed("volume:admin_fields", {"project_id": snap.project_id})
-    return views.snapshot(snap, p.version(req), admin=admin)
+    return views.snapshot(snap, p.version(req), admin=admin, extended=extended)
 
 
 async def _load(req: ApiRequest, action: str) -> m.Snapshot:
@@ -59,13 +59,7 @@ async def _list(req: ApiRequest, detail: bool) -> Response:
     )
     if detail:
         return json_response({"snapshots": [render(req, s) for s in rows]})
-    return json_response(
-        {
-            "snapshots": [
-                {k: v for k, v in render(req, s).items() if not k.startswith("os-")} for s in rows
-            ]
-        }
-    )
+    return json_response({"snapshots": [render(req, s, extended=False) for s in rows]})
 
 
 async def index(req: ApiRequest) -> Response:
@@ -80,6 +74,8 @@ async def create(req: ApiRequest) -> Response:
     p.check_project(req)
     req.authorize("volume:snapshots:create", {"project_id": req.ctx.project_id})
     b = req.body.snapshot
+    if b.volume_id is None:
+        raise NotFound("Volume None could not be found.")
     snap = await p.svc(req).snapshots.create(
         req.ctx,
         b.volume_id,
@@ -89,7 +85,7 @@ async def create(req: ApiRequest) -> Response:
         metadata=dict(b.metadata or {}),
         version=p.version(req),
     )
-    return json_response({"snapshot": render(req, snap)}, 202)
+    return json_response({"snapshot": render(req, snap, extended=False)}, 202)
 
 
 async def show(req: ApiRequest) -> Response:
@@ -108,7 +104,7 @@ async def update(req: ApiRequest) -> Response:
     if not changes:
         raise BadRequest("Invalid input received: the snapshot update names nothing to change.")
     snap = await p.svc(req).snapshots.update(req.ctx, req.params["snapshot_id"], changes)
-    return json_response({"snapshot": render(req, snap)})
+    return json_response({"snapshot": render(req, snap, extended=False)})
 
 
 async def delete(req: ApiRequest) -> Response:

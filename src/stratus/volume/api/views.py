@@ -40,7 +40,11 @@ def volume_summary(d: VolumeDetail, base: str) -> dict[str, Any]:
     return {"id": v.id, "name": v.name, "links": links(base, "volumes", v.id, v.project_id)}
 
 
-def volume(d: VolumeDetail, base: str, version: Version, *, admin: bool) -> dict[str, Any]:
+def volume(
+    d: VolumeDetail, base: str, version: Version, *, admin: bool, extended: bool = True
+) -> dict[str, Any]:
+    """A volume; ``extended``: with the attributes Cinder's API extensions
+    add to shows and listings (not to the answers of create and update)."""
     v = d.volume
     out: dict[str, Any] = {
         "id": v.id,
@@ -65,14 +69,16 @@ def volume(d: VolumeDetail, base: str, version: Version, *, admin: bool) -> dict
         "source_volid": v.source_volid,
         "user_id": v.user_id,
         "volume_type": d.type_name,
-        "os-vol-tenant-attr:tenant_id": v.project_id,
-        "os-vol-mig-status-attr:migstat": v.migration_status,
     }
-    if v.image_metadata:
-        out["volume_image_metadata"] = dict(v.image_metadata)
-    if admin:
+    if extended:
+        out["os-vol-tenant-attr:tenant_id"] = v.project_id
+        if v.image_metadata:
+            out["volume_image_metadata"] = dict(v.image_metadata)
+    if extended and admin:
         out["os-vol-host-attr:host"] = v.host
+        out["os-vol-mig-status-attr:migstat"] = v.migration_status
         out["os-vol-mig-status-attr:name_id"] = None
+        out["migration_status"] = v.migration_status
     if version.at_least("3.13"):
         out["group_id"] = None
     if version.at_least("3.21") and admin:
@@ -89,7 +95,9 @@ def volume(d: VolumeDetail, base: str, version: Version, *, admin: bool) -> dict
     return out
 
 
-def snapshot(s: m.Snapshot, version: Version, *, admin: bool) -> dict[str, Any]:
+def snapshot(
+    s: m.Snapshot, version: Version, *, admin: bool, extended: bool = True
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": s.id,
         "name": s.name,
@@ -100,9 +108,10 @@ def snapshot(s: m.Snapshot, version: Version, *, admin: bool) -> dict[str, Any]:
         "created_at": ts(s.created_at),
         "updated_at": ts(s.updated_at),
         "metadata": dict(s.metadata_),
-        "os-extended-snapshot-attributes:project_id": s.project_id,
-        "os-extended-snapshot-attributes:progress": s.progress,
     }
+    if extended:
+        out["os-extended-snapshot-attributes:project_id"] = s.project_id
+        out["os-extended-snapshot-attributes:progress"] = s.progress
     if version.at_least("3.14"):
         out["group_snapshot_id"] = None
     if version.at_least("3.41"):

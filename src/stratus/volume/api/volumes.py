@@ -18,9 +18,9 @@ from stratus.volume.service.volumes import SORT_KEYS, CreateVolume, ListFilter
 FILTER_COLUMNS = {"status": "status", "availability_zone": "availability_zone"}
 
 
-def render(req: ApiRequest, d: VolumeDetail) -> dict[str, Any]:
+def render(req: ApiRequest, d: VolumeDetail, extended: bool = True) -> dict[str, Any]:
     admin = req.allowed("volume:admin_fields", {"project_id": d.volume.project_id})
-    return views.volume(d, p.base(req), p.version(req), admin=admin)
+    return views.volume(d, p.base(req), p.version(req), admin=admin, extended=extended)
 
 
 async def _load(req: ApiRequest, action: str) -> m.Volume:
@@ -136,7 +136,7 @@ async def create(req: ApiRequest) -> Response:
             else False,
         ),
     )
-    return json_response({"volume": render(req, detail_)}, 202)
+    return json_response({"volume": render(req, detail_, extended=False)}, 202)
 
 
 # -- one volume -------------------------------------------------------------------------------
@@ -159,7 +159,7 @@ async def update(req: ApiRequest) -> Response:
     if v.metadata is not None:
         changes["metadata"] = v.metadata
     d = await p.svc(req).volumes.update(req.ctx, req.params["volume_id"], changes)
-    return json_response({"volume": render(req, d)})
+    return json_response({"volume": render(req, d, extended=False)})
 
 
 async def delete(req: ApiRequest) -> Response:

@@ -96,6 +96,31 @@ class Hosts:
             raise NoValidBackend("No valid backend was found.")
         return best[1]
 
+    async def usage(self, backend: str) -> dict[str, list[int]]:
+        """project -> [volumes, GiB, snapshots, GiB] kept on ``host@backend``."""
+        out: dict[str, list[int]] = {"(total)": [0, 0, 0, 0]}
+        async with self.db.session() as s:
+            volumes = await s.execute(
+                select(m.Volume.id, m.Volume.project_id, m.Volume.size).where(
+                    m.Volume.host.like(f"{backend}#%")
+                )
+            )
+            ids = set()
+            for volume_id, project, size in volumes.tuples():
+                ids.add(volume_id)
+                for key in (project, "(total)"):
+                    row = out.setdefault(key, [0, 0, 0, 0])
+                    row[0], row[1] = row[0] + 1, row[1] + size
+            snaps = await s.execute(
+                select(m.Snapshot.volume_id, m.Snapshot.project_id, m.Snapshot.size)
+            )
+            for volume_id, project, size in snaps.tuples():
+                if volume_id in ids:
+                    for key in (project, "(total)"):
+                        row = out.setdefault(key, [0, 0, 0, 0])
+                        row[2], row[3] = row[2] + 1, row[3] + size
+        return out
+
     async def check_host_alive(self, s: AsyncSession, host: str | None) -> bool:
         row = await s.get(m.VolumeHost, backend_of(host))
         return row is not None and self._alive(row) and not row.frozen
