@@ -3,6 +3,7 @@
 #   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]   identity, as before
 #   bench/run.sh identity|image|compute|objectstore [options]              one benchmark
 #   bench/run.sh compute-live [--repeat 5] [--quiet-wait 20] [--keep]      live migration
+#   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
 #   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
 # Each benchmark's --help lists its options. Needs the virtual environment
 # (scripts/setup.sh); identity and objectstore need wrk, which it installs from Debian when
@@ -29,7 +30,7 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|all) which=$1; shift ;;
+    identity|image|compute|objectstore|volume|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
 esac
 
@@ -37,7 +38,7 @@ case "$which" in
     identity|objectstore)
         need_wrk
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live)
+    image|compute|compute_live|volume)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

@@ -178,7 +178,7 @@ class VolumeConfig(_Section):
     # Backups: the object store container when none is named, the size of
     # their chunks and how chunks are compressed ("zlib" or "none").
     backup_container: str = "volumebackups"
-    backup_chunk_size: int = Field(32 << 20, ge=1 << 20, le=1 << 30)
+    backup_chunk_size: int = Field(16 << 20, ge=1 << 20, le=1 << 30)
     backup_compression: Literal["zlib", "none"] = "zlib"
     # Seconds between an agent's comparisons of its files with the database.
     sync_interval: float = Field(30.0, gt=0)
@@ -450,7 +450,7 @@ default_volume_type = "__DEFAULT__"
 # Backups go to the object store: the default container, chunk size (bytes)
 # and compression of the chunks ("zlib" or "none").
 backup_container = "volumebackups"
-backup_chunk_size = 33554432
+backup_chunk_size = 16777216
 backup_compression = "zlib"
 # Seconds between checks of the agent's files against the database.
 sync_interval = 30.0

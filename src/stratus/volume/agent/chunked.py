@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import struct
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -66,18 +67,87 @@ def metadata_name(prefix: str) -> str:
     return f"{prefix}_metadata"
 
 
+FRAME = 1 << 20  # chunks are compressed a frame at a time
+SAMPLE = 8 << 10  # bytes of a frame tried before compressing it
+STORED_MAX = 0xFFFF  # the longest stored deflate block
+
+
+def _compressible(frame: memoryview) -> bool:
+    """Whether zlib pays for this frame, judged on two samples (random or
+    already compressed data is stored as it is: zlib runs at a few tens of
+    MB/s on it, for nothing)."""
+    if len(frame) <= 2 * SAMPLE:
+        return True
+    for start in (0, len(frame) // 2):
+        if len(zlib.compress(frame[start : start + SAMPLE], 1)) < SAMPLE * GIVE_UP_RATIO:
+            return True
+    return False
+
+
+def _stored(frame: memoryview) -> list[bytes | memoryview]:
+    """A frame as non-final stored deflate blocks (byte-aligned)."""
+    out: list[bytes | memoryview] = []
+    for start in range(0, len(frame), STORED_MAX):
+        piece = frame[start : start + STORED_MAX]
+        out.append(struct.pack("<BHH", 0, len(piece), len(piece) ^ 0xFFFF))
+        out.append(piece)
+    return out
+
+
+_ZERO_FRAMES: dict[int, bytes] = {}
+
+
+def _zero_frame(length: int) -> bytes:
+    """A frame of zeros, compressed (once: it is always the same)."""
+    if length not in _ZERO_FRAMES:
+        packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+        _ZERO_FRAMES[length] = packer.compress(bytes(length)) + packer.flush(zlib.Z_SYNC_FLUSH)
+    return _ZERO_FRAMES[length]
+
+
+def deflate(data: bytes) -> bytes:
+    """A standard zlib stream (``zlib.decompress`` reads it) in which each
+    frame is compressed on its own, or stored when it would not shrink.
+    Each compressed frame starts a fresh compressor (no back-references
+    across frames) and ends on a sync flush, so frames of both kinds can
+    follow one another in one deflate stream."""
+    view = memoryview(data)
+    parts: list[bytes | memoryview] = [b"\x78\x01"]
+    for start in range(0, len(view), FRAME):
+        frame = view[start : start + FRAME]
+        if _zero(frame):
+            parts.append(_zero_frame(len(frame)))
+        elif _compressible(frame):
+            packer = zlib.compressobj(1, zlib.DEFLATED, -15)
+            parts.append(packer.compress(frame) + packer.flush(zlib.Z_SYNC_FLUSH))
+        else:
+            parts.extend(_stored(frame))
+    parts.append(b"\x01\x00\x00\xff\xff")  # the final, empty, stored block
+    parts.append(struct.pack(">I", zlib.adler32(view)))
+    return b"".join(parts)
+
+
 def _pack(data: bytes, compression: str) -> tuple[str, bytes, str]:
     """(sha256, stored bytes, compression) of one chunk; runs in a thread."""
+    if _zero(data):
+        return zero_sha(len(data)), b"", "zero"
     digest = hashlib.sha256(data).hexdigest()
     if compression == "zlib":
-        packed = zlib.compress(data, 1)
+        packed = deflate(data)
         if len(packed) < len(data) * GIVE_UP_RATIO:
             return digest, packed, "zlib"
     return digest, data, "none"
 
 
-def _zero(data: bytes) -> bool:
-    return not data.strip(b"\0")
+_ZEROS: dict[int, bytes] = {}
+
+
+def _zero(data: bytes | memoryview) -> bool:
+    zeros = _ZEROS.get(len(data))
+    if zeros is None:
+        zeros = _ZEROS[len(data)] = bytes(len(data))
+    # bytes compare with memcmp; a memoryview compares element by element
+    return (data.tobytes() if isinstance(data, memoryview) else data) == zeros
 
 
 ZERO_SHA: dict[int, str] = {}
@@ -122,6 +192,9 @@ async def backup(
         try:
             digest, packed, how = await asyncio.to_thread(_pack, data, compression)
             chunk.sha256 = digest
+            if how == "zero":
+                chunk.compression, chunk.object = "zero", None
+                return
             old = known.get(chunk.offset)
             if old and old["sha256"] == digest and old["length"] == chunk.length:
                 chunk.compression, chunk.object = old["compression"], old["object"]
@@ -142,10 +215,6 @@ async def backup(
         await slots.acquire()
         _raise_failed(pending)
         data = await reader.read(offset, length)
-        if _zero(data):
-            slots.release()
-            chunks.append(Chunk(index, offset, length, zero_sha(length), "zero", None))
-            continue
         chunk = Chunk(index, offset, length, "", "", name)
         chunks.append(chunk)
         task = asyncio.create_task(store_chunk(chunk, data))

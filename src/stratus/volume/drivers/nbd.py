@@ -14,6 +14,7 @@ import ctypes
 import os
 import shutil
 import signal
+import socket
 import struct
 import tempfile
 import time
@@ -37,11 +38,12 @@ START_TIMEOUT = 15.0
 
 
 class NbdClient:
-    """One connection to an export; requests are sent one at a time."""
+    """One connection to an export; requests go one at a time, each done
+    whole in a worker thread on a blocking socket (the data lands straight
+    in its buffer: no copies through an event loop's stream)."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.reader = reader
-        self.writer = writer
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
         self.size = 0
         self.flags = 0
         self._handle = 0
@@ -49,60 +51,73 @@ class NbdClient:
 
     @classmethod
     async def connect(cls, path: Path) -> NbdClient:
-        reader, writer = await asyncio.open_unix_connection(str(path), limit=MAX_REQUEST + 1024)
-        client = cls(reader, writer)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            await client._handshake()
+            await asyncio.to_thread(sock.connect, str(path))
+            client = cls(sock)
+            await asyncio.to_thread(client._handshake)
         except BaseException:
-            writer.close()
+            sock.close()
             raise
         return client
 
-    async def _handshake(self) -> None:
-        head = await self.reader.readexactly(18)
+    def _recv(self, size: int) -> bytearray:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        got = 0
+        while got < size:
+            n = self.sock.recv_into(view[got:], size - got)
+            if n == 0:
+                raise DriverError("the NBD server closed the connection")
+            got += n
+        return buf
+
+    def _handshake(self) -> None:
+        head = self._recv(18)
         if head[:8] != NBDMAGIC or struct.unpack(">Q", head[8:16])[0] != IHAVEOPT:
             raise DriverError("the NBD server does not speak the newstyle protocol")
         server_flags = struct.unpack(">H", head[16:18])[0]
         no_zeroes = bool(server_flags & FLAG_NO_ZEROES)
         client_flags = FLAG_FIXED_NEWSTYLE | (FLAG_NO_ZEROES if no_zeroes else 0)
-        self.writer.write(struct.pack(">I", client_flags))
-        self.writer.write(struct.pack(">QII", IHAVEOPT, OPT_EXPORT_NAME, 0))
-        await self.writer.drain()
-        self.size, self.flags = struct.unpack(">QH", await self.reader.readexactly(10))
+        self.sock.sendall(struct.pack(">I", client_flags))
+        self.sock.sendall(struct.pack(">QII", IHAVEOPT, OPT_EXPORT_NAME, 0))
+        self.size, self.flags = struct.unpack(">QH", self._recv(10))
         if not no_zeroes:
-            await self.reader.readexactly(124)
+            self._recv(124)
 
-    async def _request(self, cmd: int, offset: int, length: int, data: bytes = b"") -> bytes:
+    def _exchange(
+        self, cmd: int, offset: int, length: int, data: memoryview | None
+    ) -> bytearray | None:
+        self._handle += 1
+        header = struct.pack(">IHHQQI", REQUEST_MAGIC, 0, cmd, self._handle, offset, length)
+        if data is not None:
+            self.sock.sendmsg([header, data])
+        else:
+            self.sock.sendall(header)
+        magic, error, handle = struct.unpack(">IIQ", self._recv(16))
+        if magic != REPLY_MAGIC or handle != self._handle:
+            raise DriverError("the NBD server sent a reply out of order")
+        if error:
+            raise DriverError(f"the NBD server refused the request (error {error})")
+        return self._recv(length) if cmd == CMD_READ else None
+
+    async def _request(
+        self, cmd: int, offset: int, length: int, data: memoryview | None = None
+    ) -> bytearray | None:
         async with self._lock:
-            self._handle += 1
-            self.writer.write(
-                struct.pack(">IHHQQI", REQUEST_MAGIC, 0, cmd, self._handle, offset, length)
-            )
-            if data:
-                self.writer.write(data)
-            await self.writer.drain()
-            magic, error, handle = struct.unpack(">IIQ", await self.reader.readexactly(16))
-            if magic != REPLY_MAGIC or handle != self._handle:
-                raise DriverError("the NBD server sent a reply out of order")
-            if error:
-                raise DriverError(f"the NBD server refused the request (error {error})")
-            if cmd == CMD_READ:
-                return await self.reader.readexactly(length)
-            return b""
+            return await asyncio.to_thread(self._exchange, cmd, offset, length, data)
 
     async def read(self, offset: int, length: int) -> bytes:
-        if length <= MAX_REQUEST:
-            return await self._request(CMD_READ, offset, length)
         parts = []
         for start in range(offset, offset + length, MAX_REQUEST):
             size = min(MAX_REQUEST, offset + length - start)
-            parts.append(await self._request(CMD_READ, start, size))
-        return b"".join(parts)
+            parts.append(await self._request(CMD_READ, start, size) or b"")
+        return bytes(parts[0]) if len(parts) == 1 else b"".join(parts)
 
     async def write(self, offset: int, data: bytes | memoryview) -> None:
         view = memoryview(data)
         for start in range(0, len(view), MAX_REQUEST):
-            piece = bytes(view[start : start + MAX_REQUEST])
+            piece = view[start : start + MAX_REQUEST]
             await self._request(CMD_WRITE, offset + start, len(piece), piece)
 
     async def write_zeroes(self, offset: int, length: int) -> None:
@@ -118,12 +133,9 @@ class NbdClient:
         await self._request(CMD_FLUSH, 0, 0)
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.write(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_DISC, 0, 0, 0))
-            await self.writer.drain()
-        self.writer.close()
-        with contextlib.suppress(Exception):
-            await self.writer.wait_closed()
+        with contextlib.suppress(OSError):
+            self.sock.sendall(struct.pack(">IHHQQI", REQUEST_MAGIC, 0, CMD_DISC, 0, 0, 0))
+        self.sock.close()
 
 
 def _die_with_parent() -> None:
