@@ -299,13 +299,9 @@ async def restore(
             task.cancel()
 
 
-async def own_objects(store: BackupStore, container: str, prefix: str) -> list[str]:
-    """The objects a backup stored itself (its chunks and metadata)."""
-    return [o.name async for o in store.list(container, prefix)]
-
-
 async def delete(store: BackupStore, container: str, prefix: str) -> int:
-    names = await own_objects(store, container, prefix)
+    """Remove the objects a backup stored itself (its chunks and metadata)."""
+    names = [o.name async for o in store.list(container, prefix)]
     for name in names:
         await store.delete(container, name)
     return len(names)

@@ -95,7 +95,3 @@ class Recorder:
         async with self.db.session() as s:
             rows = await s.scalars(select(m.Snapshot).where(m.Snapshot.volume_id == volume_id))
             return list(rows.all())
-
-    async def message(self, row: Any, resource: str, event: str, text: str) -> None:
-        async with self.db.transaction() as s:
-            add_message(s, row.project_id, resource, row.id, event, text)

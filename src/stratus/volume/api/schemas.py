@@ -20,7 +20,15 @@ class Aliased(Schema):
 
 
 class OneOf(Aliased):
-    """An envelope naming exactly one action."""
+    """An envelope naming exactly one action; ``{"os-reserve": null}``
+    means the action with no arguments."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {k: ({} if v is None else v) for k, v in data.items()}
+        return data
 
     @model_validator(mode="after")
     def _one(self) -> OneOf:
@@ -175,14 +183,6 @@ class VolumeActionBody(OneOf):
     show_image_metadata: Empty | None = Field(default=None, alias="os-show_image_metadata")
     revert: Revert | None = None
 
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls(cls, data: Any) -> Any:
-        """``{"os-reserve": null}`` means the action with no arguments."""
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
-
 
 class VolumeListQuery(Query):
     all_tenants: str | None = None
@@ -234,13 +234,6 @@ class AttachmentUpdateBody(Aliased):
 class AttachmentActionBody(OneOf):
     complete: Empty | None = Field(default=None, alias="os-complete")
 
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
-
 
 class AttachmentListQuery(Query):
     all_tenants: str | None = None
@@ -286,13 +279,6 @@ class SnapshotActionBody(OneOf):
     reset_status: SnapshotStatus | None = Field(default=None, alias="os-reset_status")
     force_delete: Empty | None = Field(default=None, alias="os-force_delete")
     update_status: SnapshotStatus | None = Field(default=None, alias="os-update_snapshot_status")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
 
 
 class SnapshotListQuery(Query):
@@ -446,13 +432,6 @@ class BackupStatus(Aliased):
 class BackupActionBody(OneOf):
     reset_status: BackupStatus | None = Field(default=None, alias="os-reset_status")
     force_delete: Empty | None = Field(default=None, alias="os-force_delete")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {k: ({} if v is None else v) for k, v in data.items()}
-        return data
 
 
 class BackupListQuery(Query):

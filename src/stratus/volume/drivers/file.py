@@ -225,10 +225,7 @@ class FileDriver:
             src, fmt = self._find(snapshot.volume_id)
             await self._copy(volume, src, fmt, f"snapshot-{snapshot.id}")
         else:
-            await self._copy(volume, self._snapshot_file(snapshot.id), self._snapshot_fmt(), None)
-
-    def _snapshot_fmt(self) -> str:
-        return self.fmt
+            await self._copy(volume, self._snapshot_file(snapshot.id), self.fmt, None)
 
     async def _copy(self, volume: VolumeRef, src: Path, fmt: str, snapshot: str | None) -> None:
         partial = self._partial(volume.id)

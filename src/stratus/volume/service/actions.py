@@ -12,11 +12,9 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.common.microversion import Version
 from stratus.volume import models as m
-from stratus.volume.errors import BadRequest, InvalidVolume
+from stratus.volume.errors import BadRequest
 from stratus.volume.service.common import (
-    VolumeDetail,
     Wake,
-    details,
     require_status,
     start_task,
     visible_snapshot,
@@ -205,18 +203,3 @@ class VolumeActions:
                 volume.migration_status = values["migration_status"] or None
             volume.task = None
             volume.generation += 1
-
-    async def detail(self, ctx: RequestContext, volume_id: str) -> VolumeDetail:
-        async with self.db.session() as s:
-            return (await details(s, [await visible_volume(s, ctx, volume_id)]))[0]
-
-
-def parse_bool(value: Any, what: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "t", "1", "yes", "y", "on"):
-        return True
-    if text in ("false", "f", "0", "no", "n", "off"):
-        return False
-    raise InvalidVolume(f"Invalid value '{value}' for {what}: it must be true or false.")

@@ -22,7 +22,7 @@ from stratus.common.config import VolumeConfig
 from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.volume import models as m
-from stratus.volume.errors import BadRequest, NotFound
+from stratus.volume.errors import BadRequest
 from stratus.volume.service.common import (
     Wake,
     start_task,
@@ -289,10 +289,4 @@ class Backups:
             await s.flush()
             host = backup.host
         self.wake(f"{host}@")
-        return backup
-
-    async def require(self, ctx: RequestContext, backup_id: str) -> m.Backup:
-        backup = await self.get(ctx, backup_id)
-        if backup is None:
-            raise NotFound(f"Backup {backup_id} could not be found.")
         return backup
