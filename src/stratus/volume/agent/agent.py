@@ -8,6 +8,7 @@ belong to nothing are removed and logged."""
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable
 
 from sqlalchemy import select
@@ -228,4 +229,7 @@ class VolumeAgent:
                 await self.driver.remove_snapshot_orphan(volume_id, snapshot_id)
         for path in inventory.scratch:
             log.warning("volume: removing %s, left by an interrupted operation", path)
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)

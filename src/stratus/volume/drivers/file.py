@@ -319,13 +319,13 @@ class FileDriver:
         else:
             path, fmt = self._find(volume_id)
             name = f"snapshot-{snapshot.id}" if snapshot is not None else None
-        async with nbd.served(path, fmt, snapshot=name) as client:
+        async with nbd.served(path, fmt, snapshot=name, scratch=self.tmp) as client:
             yield _Reader(client, path, fmt, name)
 
     @asynccontextmanager
     async def writer(self, volume_id: str) -> AsyncIterator[BlockWriter]:
         path, fmt = self._find(volume_id)
-        async with nbd.served(path, fmt, writable=True) as client:
+        async with nbd.served(path, fmt, writable=True, scratch=self.tmp) as client:
             yield client
 
     async def export(self, volume_id: str, fmt: str, target: Path) -> None:

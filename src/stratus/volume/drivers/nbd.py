@@ -35,6 +35,7 @@ CMD_READ, CMD_WRITE, CMD_DISC, CMD_FLUSH, CMD_WRITE_ZEROES = 0, 1, 2, 3, 6
 TFLAG_SEND_WRITE_ZEROES = 1 << 6
 MAX_REQUEST = 32 << 20  # qemu-nbd's largest request
 START_TIMEOUT = 15.0
+SOCKET_PATH_MAX = 108
 
 
 class NbdClient:
@@ -153,11 +154,17 @@ async def served(
     *,
     writable: bool = False,
     snapshot: str | None = None,
+    scratch: Path | None = None,
     qemu_nbd: str = "qemu-nbd",
 ) -> AsyncIterator[NbdClient]:
     """Serve ``path`` with qemu-nbd for as long as the block runs and yield a
-    connected client."""
-    folder = Path(tempfile.mkdtemp(prefix="stratus-nbd-"))
+    connected client.  The socket goes in ``scratch`` (which the agent empties
+    at start, so a crash leaves nothing) when its path fits a unix socket's
+    108 bytes, else in the system's temporary folder."""
+    fits = scratch is not None and len(str(scratch.resolve())) < SOCKET_PATH_MAX - 24
+    folder = Path(
+        tempfile.mkdtemp(prefix="nbd-" if fits else "stratus-nbd-", dir=scratch if fits else None)
+    )
     sock = folder / "s"
     cmd = [qemu_nbd, "--format", fmt, "--socket", str(sock), "--cache", "writeback"]
     if writable:
