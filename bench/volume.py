@@ -137,7 +137,9 @@ def put_rate(base: str, token: str, project: str, size: int) -> tuple[float, flo
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--creates", type=int, default=20)
     parser.add_argument("--from-image", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
@@ -205,7 +207,9 @@ def main() -> int:
     return 0
 
 
-def backup_figures(api: Api, server: ib.Server, base: str, token: str, project: str, tmp: Path) -> None:
+def backup_figures(
+    api: Api, server: ib.Server, base: str, token: str, project: str, tmp: Path
+) -> None:
     vid, _ = api.volume({"size": 1})
     path = tmp / "data" / "volumes" / "bench" / "volumes" / f"volume-{vid}.qcow2"
     data = fill_half(path, tmp)
@@ -251,19 +255,25 @@ def admin(server: ib.Server) -> tuple[str, str]:
 
 
 def service_project(base: str, token: str) -> str:
-    resp = httpx.get(f"{base}/identity/v3/projects", params={"name": "service"}, headers={"X-Auth-Token": token})
+    resp = httpx.get(
+        f"{base}/identity/v3/projects", params={"name": "service"}, headers={"X-Auth-Token": token}
+    )
     return str(resp.json()["projects"][0]["id"])
 
 
 def image_id(base: str, token: str, name: str) -> str:
-    resp = httpx.get(f"{base}/image/v2/images", params={"name": name}, headers={"X-Auth-Token": token})
+    resp = httpx.get(
+        f"{base}/image/v2/images", params={"name": name}, headers={"X-Auth-Token": token}
+    )
     return str(resp.json()["images"][0]["id"])
 
 
 def wait_tiny(base: str, token: str) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
-        resp = httpx.get(f"{base}/image/v2/images", params={"name": "tiny"}, headers={"X-Auth-Token": token})
+        resp = httpx.get(
+            f"{base}/image/v2/images", params={"name": "tiny"}, headers={"X-Auth-Token": token}
+        )
         images = resp.json().get("images", [])
         if images and images[0]["status"] == "active":
             return

@@ -30,7 +30,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def volume_cloud(factory: pytest.TempPathFactory, database: str, name: str = "volume", **env: str) -> Server:
+def volume_cloud(
+    factory: pytest.TempPathFactory, database: str, name: str = "volume", **env: str
+) -> Server:
     url = POSTGRES_URL if database == "postgres" else ""
     if url:
         reset_postgres(url)
@@ -43,7 +45,9 @@ def stop_cloud(srv: Server) -> None:
 
 
 @pytest.fixture(scope="module", params=_database_params())
-def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def cloud(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     srv = volume_cloud(tmp_path_factory, request.param)
     yield srv
     stop_cloud(srv)
@@ -89,7 +93,9 @@ class Cinder:
         return self.post(f"/volumes/{volume_id}/action", json=body)
 
     def create(self, size: int = 1, status: str = "available", **extra: Any) -> dict[str, Any]:
-        resp = self.post("/volumes", json={"volume": {"size": size, "name": unique("vol"), **extra}})
+        resp = self.post(
+            "/volumes", json={"volume": {"size": size, "name": unique("vol"), **extra}}
+        )
         assert resp.status_code == 202, resp.text
         return self.wait(resp.json()["volume"]["id"], status)
 
@@ -98,7 +104,9 @@ class Cinder:
         assert resp.status_code == 200, resp.text
         return resp.json()["volume"]  # type: ignore[no-any-return]
 
-    def wait(self, volume_id: str, status: str = "available", timeout: float = 60) -> dict[str, Any]:
+    def wait(
+        self, volume_id: str, status: str = "available", timeout: float = 60
+    ) -> dict[str, Any]:
         return wait_for(lambda: self.show(volume_id), status, timeout, f"volume {volume_id}")
 
     def wait_gone(self, path: str, timeout: float = 60) -> None:
@@ -114,7 +122,10 @@ class Cinder:
         assert resp.status_code == 202, resp.text
         sid = resp.json()["snapshot"]["id"]
         return wait_for(
-            lambda: self.get(f"/snapshots/{sid}").json()["snapshot"], "available", 60, f"snapshot {sid}"
+            lambda: self.get(f"/snapshots/{sid}").json()["snapshot"],
+            "available",
+            60,
+            f"snapshot {sid}",
         )
 
     def backup(self, volume_id: str, status: str = "available", **extra: Any) -> dict[str, Any]:
@@ -141,7 +152,9 @@ def wait_for(fetch: Any, status: str, timeout: float, what: str) -> dict[str, An
 
 def admin_project(server: Server) -> str:
     token = server.admin_token()
-    resp = httpx.get(f"{server.auth_url}/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token})
+    resp = httpx.get(
+        f"{server.auth_url}/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token}
+    )
     return resp.json()["token"]["project"]["id"]  # type: ignore[no-any-return]
 
 
@@ -151,7 +164,9 @@ def cinder(cloud: Server) -> Cinder:
     return Cinder(cloud, cloud.admin_token(), admin_project(cloud))
 
 
-def project_user(server: Server, role: str = "member") -> tuple[Cinder, dict[str, Any], dict[str, Any]]:
+def project_user(
+    server: Server, role: str = "member"
+) -> tuple[Cinder, dict[str, Any], dict[str, Any]]:
     """A fresh project with a user holding ``role``: their client, the user, the project."""
     user, project, token = user_with_role(server, role)
     return Cinder(server, token, project["id"]), user, project
@@ -182,8 +197,17 @@ def qemu_write(path: Path, pattern: int, offset: int, length: int) -> None:
 def same_content(a: Path, b: Path) -> bool:
     """Whether two images hold the same bytes (qemu-img compare)."""
     proc = subprocess.run(
-        ["qemu-img", "compare", "-U", "-f", a.suffix.lstrip(".") if a.suffix in (".qcow2", ".raw") else "qcow2",
-         "-F", b.suffix.lstrip(".") if b.suffix in (".qcow2", ".raw") else "qcow2", str(a), str(b)],
+        [
+            "qemu-img",
+            "compare",
+            "-U",
+            "-f",
+            a.suffix.lstrip(".") if a.suffix in (".qcow2", ".raw") else "qcow2",
+            "-F",
+            b.suffix.lstrip(".") if b.suffix in (".qcow2", ".raw") else "qcow2",
+            str(a),
+            str(b),
+        ],
         capture_output=True,
         text=True,
     )
@@ -191,19 +215,32 @@ def same_content(a: Path, b: Path) -> bool:
 
 
 def image_format(path: Path) -> str:
-    out = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(path)], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return str(json.loads(out.stdout)["format"])
 
 
 # -- the openstack CLI ----------------------------------------------------------------------------
 
 
-def osc(server: Server, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def osc(
+    server: Server, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
-        [str(BIN / "openstack"), *args], env=env or server.env(), capture_output=True, text=True, timeout=120
+        [str(BIN / "openstack"), *args],
+        env=env or server.env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     if check:
-        assert proc.returncode == 0, f"openstack {' '.join(args)} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        assert proc.returncode == 0, (
+            f"openstack {' '.join(args)} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -211,7 +248,9 @@ def osc_json(server: Server, *args: str, env: dict[str, str] | None = None) -> A
     return json.loads(osc(server, *args, "-f", "json", env=env).stdout)
 
 
-def osc_wait(server: Server, kind: str, name: str, status: str = "available", timeout: float = 120) -> dict[str, Any]:
+def osc_wait(
+    server: Server, kind: str, name: str, status: str = "available", timeout: float = 120
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     last: dict[str, Any] = {}
     while time.monotonic() < deadline:

@@ -30,7 +30,9 @@ from tests.functional.volume.conftest import (
 
 
 @pytest.fixture(scope="module", params=_database_params())
-def cloud(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def cloud(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
     srv = volume_cloud(tmp_path_factory, request.param, name="agents")
     yield srv
     if srv.process.poll() is None:
@@ -53,7 +55,11 @@ def nbd_servers(data_dir: Path) -> list[int]:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"qemu-nbd") and any(str(data_dir).encode() in a for a in cmdline):
+        if (
+            cmdline
+            and cmdline[0].endswith(b"qemu-nbd")
+            and any(str(data_dir).encode() in a for a in cmdline)
+        ):
             found.append(int(pid))
     return found
 
@@ -63,7 +69,9 @@ def fill_random(path: Path, mib: int) -> None:
     with raw.open("wb") as f:
         for _ in range(mib):
             f.write(os.urandom(1 << 20))
-    subprocess.run(["qemu-img", "convert", "-n", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True)
+    subprocess.run(
+        ["qemu-img", "convert", "-n", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True
+    )
     raw.unlink()
 
 
@@ -98,13 +106,19 @@ def test_crash_during_create_from_image_and_backup(cloud: Server) -> None:
     backup = cinder.post("/backups", json={"backup": {"volume_id": source["id"], "name": "crash"}})
     assert backup.status_code == 202
     bid = backup.json()["backup"]["id"]
-    made = cinder.post("/volumes", json={"volume": {"size": 1, "imageRef": image_id, "name": "crash"}})
+    made = cinder.post(
+        "/volumes", json={"volume": {"size": 1, "imageRef": image_id, "name": "crash"}}
+    )
     vid = made.json()["volume"]["id"]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         v = cinder.show(vid)["status"]
         b = cinder.get(f"/backups/{bid}").json()["backup"]["status"]
-        if v in ("downloading", "creating") and b == "creating" and cinder.show(source["id"])["status"] == "backing-up":
+        if (
+            v in ("downloading", "creating")
+            and b == "creating"
+            and cinder.show(source["id"])["status"] == "backing-up"
+        ):
             break
         time.sleep(0.02)
     time.sleep(0.3)  # both under way
@@ -118,14 +132,21 @@ def test_crash_during_create_from_image_and_backup(cloud: Server) -> None:
     messages = cinder.get("/messages").json()["messages"]
     assert any(m["resource_uuid"] == vid and "interrupted" in m["user_message"] for m in messages)
     del volume
-    back = wait_for(lambda: cinder.get(f"/backups/{bid}").json()["backup"], "error", 60, "the interrupted backup")
+    back = wait_for(
+        lambda: cinder.get(f"/backups/{bid}").json()["backup"],
+        "error",
+        60,
+        "the interrupted backup",
+    )
     assert "interrupted" in back["fail_reason"]
     assert cinder.wait(source["id"])["status"] == "available"
 
     # Nothing left behind: files of live volumes only, no scratch, no servers, no objects.
     root = srv.data_dir / "volumes" / "volhost"
     files = {p.name for p in (root / "volumes").iterdir()}
-    live = {f"volume-{v['id']}.qcow2" for v in cinder.get("/volumes").json()["volumes"]} - {f"volume-{vid}.qcow2"}
+    live = {f"volume-{v['id']}.qcow2" for v in cinder.get("/volumes").json()["volumes"]} - {
+        f"volume-{vid}.qcow2"
+    }
     assert files == live, files
     assert list((root / "tmp").iterdir()) == []
     assert nbd_servers(srv.data_dir) == []
@@ -181,14 +202,18 @@ def test_a_second_volume_host_of_its_own(cloud: Server) -> None:
         volume = cinder.create()
         shown = cinder.show(volume["id"])
         assert shown["os-vol-host-attr:host"] == "far@file#file"
-        assert (cloud.data_dir / "volumes" / "far" / "volumes" / f"volume-{volume['id']}.qcow2").exists()
+        assert (
+            cloud.data_dir / "volumes" / "far" / "volumes" / f"volume-{volume['id']}.qcow2"
+        ).exists()
         backup = cinder.backup(volume["id"])
         assert backup["status"] == "available"
         assert cinder.delete(f"/backups/{backup['id']}").status_code == 202
         cinder.wait_gone(f"/backups/{backup['id']}")
         assert cinder.delete(f"/volumes/{volume['id']}").status_code == 202
         cinder.wait_gone(f"/volumes/{volume['id']}")
-        assert not (cloud.data_dir / "volumes" / "far" / "volumes" / f"volume-{volume['id']}.qcow2").exists()
+        assert not (
+            cloud.data_dir / "volumes" / "far" / "volumes" / f"volume-{volume['id']}.qcow2"
+        ).exists()
     finally:
         cinder.put("/os-services/enable", json={"host": "volhost@file", "binary": "cinder-volume"})
         agent.send_signal(signal.SIGTERM)

@@ -39,7 +39,9 @@ def write_random(path: Path, offset: int, length: int, scratch: Path) -> None:
     with raw.open("r+b") as f:
         f.seek(offset)
         f.write(os.urandom(length))
-    subprocess.run(["qemu-img", "convert", "-n", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True)
+    subprocess.run(
+        ["qemu-img", "convert", "-n", "-f", "raw", "-O", "qcow2", str(raw), str(path)], check=True
+    )
     raw.unlink()
 
 
@@ -74,11 +76,15 @@ def test_full_and_incremental_backup_restore(cloud: Server, tmp_path: Path) -> N
     assert full_chunks, stored
 
     write_random(path, 600 << 20, 1 << 20, tmp_path / "r2")
-    incr = osc_json(cloud, "volume", "backup", "create", "--incremental", "--name", unique("incr"), name)["id"]
+    incr = osc_json(
+        cloud, "volume", "backup", "create", "--incremental", "--name", unique("incr"), name
+    )["id"]
     b2 = osc_wait(cloud, "volume backup", incr)
     assert b2["is_incremental"] is True
     second = snapshot_of(path, tmp_path / "second.qcow2")
-    incr_chunks = [o for o in objects(cloud, "volumebackups") if incr in o and not o.endswith("_metadata")]
+    incr_chunks = [
+        o for o in objects(cloud, "volumebackups") if incr in o and not o.endswith("_metadata")
+    ]
     assert 0 < len(incr_chunks) < len(full_chunks), "an incremental stores only what changed"
     assert osc_wait(cloud, "volume", name)["status"] == "available"
 
@@ -116,7 +122,9 @@ def test_export_import_record(cinder: Cinder, cloud: Server) -> None:
     other = Cinder(cloud, cinder.token, cinder.project_id)
     dup = other.post("/backups/import_record", json={"backup-record": record})
     assert dup.status_code == 400 and "already exists" in dup.json()["badRequest"]["message"]
-    bad = other.post("/backups/import_record", json={"backup-record": {**record, "backup_url": "eA=="}})
+    bad = other.post(
+        "/backups/import_record", json={"backup-record": {**record, "backup_url": "eA=="}}
+    )
     assert bad.status_code == 400
 
 
@@ -124,14 +132,19 @@ def test_transfer_between_projects(cloud: Server) -> None:
     giver, _, giver_project = project_user(cloud)
     taker, taker_user, taker_project = project_user(cloud)
     volume = giver.create()
-    resp = giver.post("/os-volume-transfer", json={"transfer": {"volume_id": volume["id"], "name": "t"}})
+    resp = giver.post(
+        "/os-volume-transfer", json={"transfer": {"volume_id": volume["id"], "name": "t"}}
+    )
     assert resp.status_code == 202, resp.text
     transfer = resp.json()["transfer"]
     assert giver.show(volume["id"])["status"] == "awaiting-transfer"
-    wrong = taker.post(f"/os-volume-transfer/{transfer['id']}/accept", json={"accept": {"auth_key": "nope"}})
+    wrong = taker.post(
+        f"/os-volume-transfer/{transfer['id']}/accept", json={"accept": {"auth_key": "nope"}}
+    )
     assert wrong.status_code == 400 and "badRequest" in wrong.json()
     ok = taker.post(
-        f"/os-volume-transfer/{transfer['id']}/accept", json={"accept": {"auth_key": transfer["auth_key"]}}
+        f"/os-volume-transfer/{transfer['id']}/accept",
+        json={"accept": {"auth_key": transfer["auth_key"]}},
     )
     assert ok.status_code == 202, ok.text
     assert taker.show(volume["id"])["status"] == "available"
@@ -148,6 +161,15 @@ def test_transfer_with_the_cli(cloud: Server) -> None:
     assert request["auth_key"]
     listed = osc_json(cloud, "volume", "transfer", "request", "list")
     assert any(t["ID"] == request["id"] for t in listed)
-    osc(cloud, "volume", "transfer", "request", "accept", "--auth-key", request["auth_key"], request["id"])
+    osc(
+        cloud,
+        "volume",
+        "transfer",
+        "request",
+        "accept",
+        "--auth-key",
+        request["auth_key"],
+        request["id"],
+    )
     assert osc_json(cloud, "volume", "show", name)["status"] == "available"
     wait_for(lambda: osc_json(cloud, "volume", "show", name), "available", 10, name)

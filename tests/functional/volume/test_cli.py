@@ -61,7 +61,10 @@ def test_snapshot_source_and_clone_hold_the_data(cloud: Server) -> None:
     osc_wait(cloud, "volume snapshot", snap)
     # Written after the snapshot: the snapshot and volumes made from it must not see it.
     before = volume_file(cloud, vid).with_name("expected.qcow2")
-    subprocess.run(["qemu-img", "convert", "-U", "-O", "qcow2", str(volume_file(cloud, vid)), str(before)], check=True)
+    subprocess.run(
+        ["qemu-img", "convert", "-U", "-O", "qcow2", str(volume_file(cloud, vid)), str(before)],
+        check=True,
+    )
     qemu_write(volume_file(cloud, vid), 0xC3, 0, 4096)
 
     from_snap = unique("fromsnap")
@@ -117,7 +120,9 @@ def test_extend(cloud: Server) -> None:
         if shown["size"] == 2 and shown["status"] == "available":
             break
     assert shown["size"] == 2 and shown["status"] == "available"
-    info = subprocess.run(["qemu-img", "info", "-U", str(volume_file(cloud, vid))], capture_output=True, text=True)
+    info = subprocess.run(
+        ["qemu-img", "info", "-U", str(volume_file(cloud, vid))], capture_output=True, text=True
+    )
     assert "2 GiB" in info.stdout
     out = subprocess.run(
         ["qemu-io", "-U", "-f", "qcow2", "-c", "read -P 0x5a 0 4096", str(volume_file(cloud, vid))],
@@ -130,13 +135,25 @@ def test_extend(cloud: Server) -> None:
 def test_types_qos_zones_services_quotas(cloud: Server) -> None:
     vtype = unique("type")
     osc(cloud, "volume", "type", "create", "--property", "multiattach=<is> True", vtype)
-    assert osc_json(cloud, "volume", "type", "show", vtype)["properties"] == {"multiattach": "<is> True"}
+    assert osc_json(cloud, "volume", "type", "show", vtype)["properties"] == {
+        "multiattach": "<is> True"
+    }
     private = unique("private")
     osc(cloud, "volume", "type", "create", "--private", private)
     osc(cloud, "volume", "type", "set", "--project", "admin", private)
     assert private in {t["Name"] for t in osc_json(cloud, "volume", "type", "list")}
     qos = unique("qos")
-    osc(cloud, "volume", "qos", "create", "--consumer", "front-end", "--property", "total_iops_sec=500", qos)
+    osc(
+        cloud,
+        "volume",
+        "qos",
+        "create",
+        "--consumer",
+        "front-end",
+        "--property",
+        "total_iops_sec=500",
+        qos,
+    )
     osc(cloud, "volume", "qos", "associate", qos, vtype)
     shown = osc_json(cloud, "volume", "qos", "show", qos)
     assert shown["consumer"] == "front-end" and shown["properties"] == {"total_iops_sec": "500"}

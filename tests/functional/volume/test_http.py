@@ -42,7 +42,10 @@ def test_bad_input_in_cinders_format(cinder: Cinder) -> None:
         assert resp.status_code == 400, (size, resp.text)
         assert resp.json()["badRequest"]["code"] == 400
     assert cinder.post("/volumes", json={"volume": {"size": 1, "bogus": 1}}).status_code == 400
-    assert cinder.post("/volumes", json={"volume": {"size": 1, "volume_type": "nope"}}).status_code == 404
+    assert (
+        cinder.post("/volumes", json={"volume": {"size": 1, "volume_type": "nope"}}).status_code
+        == 404
+    )
     assert cinder.post("/volumes", json={"volume": {"snapshot_id": "nope"}}).status_code == 404
     assert cinder.post("/volumes", json={"volume": {"source_volid": "nope"}}).status_code == 404
     zone = cinder.post("/volumes", json={"volume": {"size": 1, "availability_zone": "elsewhere"}})
@@ -66,7 +69,10 @@ def test_size_below_image_extend_smaller_and_delete_attached(cloud: Server, cind
     httpx.patch(
         f"{cloud.url}/image/v2/images/{tiny['id']}",
         json=[{"op": "replace", "path": "/min_disk", "value": 2}],
-        headers={"X-Auth-Token": token, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+        headers={
+            "X-Auth-Token": token,
+            "Content-Type": "application/openstack-images-v2.1-json-patch",
+        },
     ).raise_for_status()
     try:
         small = cinder.post("/volumes", json={"volume": {"size": 1, "imageRef": tiny["id"]}})
@@ -75,7 +81,10 @@ def test_size_below_image_extend_smaller_and_delete_attached(cloud: Server, cind
         httpx.patch(
             f"{cloud.url}/image/v2/images/{tiny['id']}",
             json=[{"op": "replace", "path": "/min_disk", "value": 0}],
-            headers={"X-Auth-Token": token, "Content-Type": "application/openstack-images-v2.1-json-patch"},
+            headers={
+                "X-Auth-Token": token,
+                "Content-Type": "application/openstack-images-v2.1-json-patch",
+            },
         )
     volume = cinder.create(size=2)
     smaller = cinder.action(volume["id"], {"os-extend": {"new_size": 1}})
@@ -94,11 +103,17 @@ def test_size_below_image_extend_smaller_and_delete_attached(cloud: Server, cind
 def test_attachments_api_flow(cinder: Cinder) -> None:
     volume = cinder.create()
     instance = unique("server")
-    reserved = cinder.post("/attachments", json={"attachment": {"volume_uuid": volume["id"], "instance_uuid": instance}})
+    reserved = cinder.post(
+        "/attachments",
+        json={"attachment": {"volume_uuid": volume["id"], "instance_uuid": instance}},
+    )
     assert reserved.status_code == 200, reserved.text
     att = reserved.json()["attachment"]
     assert att["status"] == "reserved" and cinder.show(volume["id"])["status"] == "reserved"
-    second = cinder.post("/attachments", json={"attachment": {"volume_uuid": volume["id"], "instance_uuid": unique("other")}})
+    second = cinder.post(
+        "/attachments",
+        json={"attachment": {"volume_uuid": volume["id"], "instance_uuid": unique("other")}},
+    )
     assert second.status_code == 400, "a volume goes to one server unless it is multiattach"
     updated = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": CONNECTOR}})
     assert updated.status_code == 200, updated.text
@@ -125,8 +140,15 @@ def test_legacy_attach_flow_and_multiattach(cinder: Cinder) -> None:
     assert cinder.action(vid, {"os-reserve": None}).status_code == 202
     assert cinder.show(vid)["status"] == "attaching"
     conn = cinder.action(vid, {"os-initialize_connection": {"connector": CONNECTOR}})
-    assert conn.status_code == 200 and conn.json()["connection_info"]["driver_volume_type"] == "file"
-    assert cinder.action(vid, {"os-attach": {"instance_uuid": "i-1", "mountpoint": "/dev/vdb"}}).status_code == 202
+    assert (
+        conn.status_code == 200 and conn.json()["connection_info"]["driver_volume_type"] == "file"
+    )
+    assert (
+        cinder.action(
+            vid, {"os-attach": {"instance_uuid": "i-1", "mountpoint": "/dev/vdb"}}
+        ).status_code
+        == 202
+    )
     assert cinder.show(vid)["status"] == "in-use"
     assert cinder.action(vid, {"os-reserve": None}).status_code == 400, "in-use for a second server"
     assert cinder.action(vid, {"os-begin_detaching": None}).status_code == 202
@@ -134,7 +156,9 @@ def test_legacy_attach_flow_and_multiattach(cinder: Cinder) -> None:
     assert cinder.action(vid, {"os-roll_detaching": None}).status_code == 202
     assert cinder.show(vid)["status"] == "in-use"
     assert cinder.action(vid, {"os-begin_detaching": None}).status_code == 202
-    assert cinder.action(vid, {"os-terminate_connection": {"connector": CONNECTOR}}).status_code == 202
+    assert (
+        cinder.action(vid, {"os-terminate_connection": {"connector": CONNECTOR}}).status_code == 202
+    )
     assert cinder.action(vid, {"os-detach": {}}).status_code == 202
     assert cinder.show(vid)["status"] == "available"
     assert cinder.action(vid, {"os-unreserve": None}).status_code == 202
@@ -147,11 +171,18 @@ def test_legacy_attach_flow_and_multiattach(cinder: Cinder) -> None:
         resp = cinder.post("/attachments", json={"attachment": {"volume_uuid": shared["id"],
                                                                 "instance_uuid": server, "connector": CONNECTOR}})  # fmt: skip
         assert resp.status_code == 200, resp.text
-        cinder.post(f"/attachments/{resp.json()['attachment']['id']}/action", json={"os-complete": None})
+        cinder.post(
+            f"/attachments/{resp.json()['attachment']['id']}/action", json={"os-complete": None}
+        )
     assert len(cinder.show(shared["id"])["attachments"]) == 2
     readonly = cinder.create()
-    assert cinder.action(readonly["id"], {"os-update_readonly_flag": {"readonly": True}}).status_code == 202
-    ro = cinder.post("/attachments", json={"attachment": {"volume_uuid": readonly["id"], "connector": CONNECTOR}})
+    assert (
+        cinder.action(readonly["id"], {"os-update_readonly_flag": {"readonly": True}}).status_code
+        == 202
+    )
+    ro = cinder.post(
+        "/attachments", json={"attachment": {"volume_uuid": readonly["id"], "connector": CONNECTOR}}
+    )
     assert ro.json()["attachment"]["connection_info"]["data"]["access_mode"] == "ro"
 
 
@@ -164,7 +195,9 @@ def test_other_projects_and_readers(cloud: Server, cinder: Cinder) -> None:
     assert stranger.get(f"/volumes/{vid}").status_code == 404
     assert vid not in {v["id"] for v in stranger.get("/volumes").json()["volumes"]}
     assert stranger.post("/snapshots", json={"snapshot": {"volume_id": vid}}).status_code == 404
-    grab = stranger.post("/attachments", json={"attachment": {"volume_uuid": vid, "connector": CONNECTOR}})
+    grab = stranger.post(
+        "/attachments", json={"attachment": {"volume_uuid": vid, "connector": CONNECTOR}}
+    )
     assert grab.status_code == 404
     assert stranger.action(vid, {"os-reserve": None}).status_code == 404
     assert stranger.delete(f"/volumes/{vid}").status_code == 404
@@ -178,27 +211,38 @@ def test_other_projects_and_readers(cloud: Server, cinder: Cinder) -> None:
 
 def test_quota_over_limit(cloud: Server, cinder: Cinder) -> None:
     user, _, project = project_user(cloud)
-    set_quota = cinder.put(f"/os-quota-sets/{project['id']}", json={"quota_set": {"volumes": 1, "gigabytes": 3}})
+    set_quota = cinder.put(
+        f"/os-quota-sets/{project['id']}", json={"quota_set": {"volumes": 1, "gigabytes": 3}}
+    )
     assert set_quota.status_code == 200 and set_quota.json()["quota_set"]["volumes"] == 1
     first = user.create()
     second = user.post("/volumes", json={"volume": {"size": 1}})
     assert second.status_code == 413 and second.json()["overLimit"]["code"] == 413
     too_big = user.action(first["id"], {"os-extend": {"new_size": 4}})
     assert too_big.status_code == 413
-    usage = user.get(f"/os-quota-sets/{project['id']}", params={"usage": "true"}).json()["quota_set"]
+    usage = user.get(f"/os-quota-sets/{project['id']}", params={"usage": "true"}).json()[
+        "quota_set"
+    ]
     assert usage["volumes"] == {"limit": 1, "in_use": 1, "reserved": 0, "allocated": 0}
     limits = user.get("/limits").json()["limits"]["absolute"]
     assert limits["maxTotalVolumes"] == 1 and limits["totalVolumesUsed"] == 1
-    assert user.put(f"/os-quota-sets/{project['id']}", json={"quota_set": {"volumes": 5}}).status_code == 403
+    assert (
+        user.put(f"/os-quota-sets/{project['id']}", json={"quota_set": {"volumes": 5}}).status_code
+        == 403
+    )
 
 
 def test_status_actions_and_listing(cinder: Cinder) -> None:
     tag = unique("list")
     made = [cinder.create(metadata={"tag": tag}) for _ in range(3)]
-    listed = cinder.get("/volumes/detail", params={"metadata": f'{{"tag": "{tag}"}}', "sort": "id:asc"})
+    listed = cinder.get(
+        "/volumes/detail", params={"metadata": f'{{"tag": "{tag}"}}', "sort": "id:asc"}
+    )
     ids = [v["id"] for v in listed.json()["volumes"]]
     assert ids == sorted(v["id"] for v in made)
-    page = cinder.get("/volumes", params={"metadata": f'{{"tag": "{tag}"}}', "sort": "id:asc", "limit": 2})
+    page = cinder.get(
+        "/volumes", params={"metadata": f'{{"tag": "{tag}"}}', "sort": "id:asc", "limit": 2}
+    )
     assert len(page.json()["volumes"]) == 2 and page.json()["volumes_links"]
     rest = cinder.get(
         "/volumes",

@@ -21,9 +21,18 @@ async def disk_with(size: int, writes: dict[int, bytes]) -> _Disk:
     return disk
 
 
-async def run_backup(disk: _Disk, store: FakeBackupStore, prefix: str, parent: dict | None = None) -> dict:
+async def run_backup(
+    disk: _Disk, store: FakeBackupStore, prefix: str, parent: dict | None = None
+) -> dict:
     return await chunked.backup(
-        disk, store, "c", prefix, chunk_size=MiB, compression="zlib", parent=parent, header={"backup_id": prefix}
+        disk,
+        store,
+        "c",
+        prefix,
+        chunk_size=MiB,
+        compression="zlib",
+        parent=parent,
+        header={"backup_id": prefix},
     )
 
 
@@ -51,7 +60,9 @@ async def test_incremental_stores_only_changed_chunks() -> None:
     incr = await run_backup(disk, store, "incr", parent=full)
     own = [c for c in incr["chunks"] if c["object"] and c["object"].startswith("incr")]
     assert [c["offset"] for c in own] == [2 * MiB]
-    assert sum(1 for n in store.containers["c"] if n.startswith("incr")) == 2  # a chunk, the metadata
+    assert (
+        sum(1 for n in store.containers["c"] if n.startswith("incr")) == 2
+    )  # a chunk, the metadata
     target = _Disk(4 * MiB)
     await chunked.restore(target, store, "c", incr)
     assert await target.read(0, 4 * MiB) == await disk.read(0, 4 * MiB)
