@@ -4,6 +4,7 @@
 #   bench/run.sh identity|image|compute|objectstore [options]              one benchmark
 #   bench/run.sh compute-live [--repeat 5] [--quiet-wait 20] [--keep]      live migration
 #   bench/run.sh network-dataplane [--repeat 10] [--seconds 5]             the network data plane (root)
+#   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
 #   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
 # Each benchmark's --help lists its options. Needs the virtual environment
 # (scripts/setup.sh); identity and objectstore need wrk, which it installs from Debian when
@@ -30,7 +31,7 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|all) which=$1; shift ;;
+    identity|image|compute|objectstore|volume|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
     network-dataplane) which=network_dataplane; shift ;;
 esac
@@ -39,7 +40,7 @@ case "$which" in
     identity|objectstore)
         need_wrk
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live|network_dataplane)
+    image|compute|compute_live|network_dataplane|volume)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

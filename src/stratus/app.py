@@ -33,6 +33,7 @@ from stratus.image import policies as image_policies
 from stratus.image.service import ImageService
 from stratus.objectstore import policies as objectstore_policies
 from stratus.registry import SERVICES
+from stratus.volume import policies as volume_policies
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Cloud:
                 **image_policies.RULES,
                 **compute_policies.RULES,
                 **objectstore_policies.RULES,
+                **volume_policies.RULES,
             },
             cfg.data_path(cfg.policy.file),
         )
@@ -66,6 +68,13 @@ class Cloud:
         self.compute: ComputeService | None = None
         if "compute" in cfg.services.enabled:
             self.compute = ComputeService(
+                cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
+            )
+        self.volume: Any = None
+        if "volume" in cfg.services.enabled:
+            from stratus.volume.service import VolumeService
+
+            self.volume = VolumeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
         self.objectstore: Any = None
@@ -129,6 +138,18 @@ class Cloud:
             await self.storage_node.start()
         if self.objectstore is not None:
             await self.objectstore.start()
+        if self.volume is not None:
+            await self._start_volume(self.volume)
+
+    async def _start_volume(self, volume: Any) -> None:
+        from stratus.volume.agent.runner import build_agent
+
+        await volume.start()
+        agent = build_agent(self.cfg, self.db)
+        volume.agents[agent.host] = agent
+        # The agent registers itself and puts right what a crash left, in
+        # the background, so the cloud is ready at once.
+        self._spawn(agent.start(), "volume-agent-start")
 
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send
@@ -190,6 +211,8 @@ class Cloud:
             task.cancel()
         if self.compute is not None:
             await self.compute.stop()
+        if self.volume is not None:
+            await self.volume.stop()
         if self.objectstore is not None:
             await self.objectstore.stop()
         if self.storage_node is not None:
@@ -219,6 +242,15 @@ class Cloud:
                 Mount(
                     SERVICES["compute"].prefix,
                     compute_app.build(self.compute, self.enforcer, self.validator),
+                )
+            )
+        if self.volume is not None:
+            from stratus.volume.app import build as build_volume
+
+            mounts.append(
+                Mount(
+                    SERVICES["volume"].prefix,
+                    build_volume(self.volume, self.enforcer, self.validator),
                 )
             )
         if self.objectstore is not None:

@@ -182,14 +182,36 @@ def compute_agent(data_dir: Path, host: str | None) -> None:
 
     It shares the cloud's database (``[database] url``) and reaches identity
     and images over HTTP as the configured service user ([auth] service_*)."""
-    # A stop asked for while starting ends the process cleanly too (guests
-    # outlive their agent either way).
+    from stratus.compute.agent.runner import build_agent
+
+    _serve_agent(data_dir, host, build_agent, "compute")
+
+
+@main.command("volume-agent")
+@data_dir_option
+@click.option(
+    "--host", "host", default=None, help="This volume host's name [default: the machine's name]."
+)
+def volume_agent(data_dir: Path, host: str | None) -> None:
+    """Run a volume agent for one host, as a process of its own.
+
+    It shares the cloud's database (``[database] url``), keeps its volumes in
+    its own folder of the data folder, and reaches images and the object store
+    over HTTP as the configured service user ([auth] service_*)."""
+    from stratus.volume.agent.runner import build_agent
+
+    _serve_agent(data_dir, host, build_agent, "volume")
+
+
+def _serve_agent(data_dir: Path, host: str | None, build: Any, kind: str) -> None:
+    """Run one agent (``build(cfg, database, host)``) until SIGINT or SIGTERM.
+    A stop asked for while starting ends the process cleanly too (guests and
+    volumes outlive their agent either way)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _exit_cleanly)
     cfg = _load(data_dir)
     _setup_logging(cfg.logging.level)
     from stratus.common.db import Database
-    from stratus.compute.agent.runner import build_agent
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -197,9 +219,9 @@ def compute_agent(data_dir: Path, host: str | None) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         database = Database(cfg.database_url)
-        agent = build_agent(cfg, database, host)
+        agent = build(cfg, database, host)
         await agent.start()
-        click.echo(f"compute agent for host {agent.host} running", err=True)
+        click.echo(f"{kind} agent for host {agent.host} running", err=True)
         await stop.wait()
         await agent.stop()
         await database.close()

@@ -13,6 +13,13 @@ class ServiceInfo:
     catalog_name: str  # the display name OpenStack uses
     prefix: str  # the path prefix in the all-in-one
     endpoint_suffix: str = ""  # appended to the prefix in catalog URLs
+    # More (type, name) catalog entries for the same endpoint, as devstack
+    # registers Cinder twice (block-storage and volumev3).
+    also: tuple[tuple[str, str], ...] = ()
+
+    def catalog_entries(self) -> list[tuple[str, str]]:
+        """Every (type, name) under which the catalog lists this service."""
+        return [(self.type, self.catalog_name), *self.also]
 
     def endpoint_url(self, public_url: str) -> str:
         return f"{public_url.rstrip('/')}{self.prefix}{self.endpoint_suffix}"
@@ -24,5 +31,13 @@ SERVICES: dict[str, ServiceInfo] = {
     "compute": ServiceInfo("compute", "compute", "nova", "/compute", "/v2.1"),
     "object-store": ServiceInfo(
         "object-store", "object-store", "swift", "/object-store", "/v1/AUTH_$(project_id)s"
+    ),
+    "volume": ServiceInfo(
+        "volume",
+        "block-storage",
+        "cinder",
+        "/volume",
+        "/v3/$(project_id)s",
+        also=(("volumev3", "cinderv3"),),
     ),
 }

@@ -189,13 +189,50 @@ class NetworkConfig(_Section):
     sync_interval: float = Field(30.0, gt=0)
 
 
+class VolumeConfig(_Section):
+    # "file" (the default: volumes are qcow2 or raw files) or "fake" (tests only).
+    driver: Literal["file", "fake"] = "file"
+    # The all-in-one's volume host name; empty means the machine's name.
+    host: str = ""
+    # The backend's name: volumes live on "HOST@BACKEND#POOL" (pool = backend).
+    backend_name: str = "file"
+    availability_zone: str = "nova"
+    # Folder of volume files, per host (relative: in the data folder).
+    volumes_dir: str = "volumes"
+    # Format of new volume files: "qcow2" (internal snapshots) or "raw".
+    file_format: Literal["qcow2", "raw"] = "qcow2"
+    # GiB the backend offers; 0 means the size of the filesystem holding it.
+    capacity_gb: int = Field(0, ge=0)
+    # Thin provisioning: GiB allocated may pass capacity by this ratio.
+    max_over_subscription_ratio: float = Field(20.0, gt=0)
+    # The volume type used when none is asked for.
+    default_volume_type: str = "__DEFAULT__"
+    # Backups: the object store container when none is named, the size of
+    # their chunks and how chunks are compressed ("zlib" or "none").
+    backup_container: str = "volumebackups"
+    backup_chunk_size: int = Field(16 << 20, ge=1 << 20, le=1 << 30)
+    backup_compression: Literal["zlib", "none"] = "zlib"
+    # Seconds between an agent's comparisons of its files with the database.
+    sync_interval: float = Field(30.0, gt=0)
+    # An agent silent for this long is down.
+    service_down_time: float = Field(60.0, gt=0)
+    # Default quotas per project (-1: unlimited).
+    quota_volumes: int = Field(10, ge=-1)
+    quota_gigabytes: int = Field(1000, ge=-1)
+    quota_snapshots: int = Field(10, ge=-1)
+    quota_backups: int = Field(10, ge=-1)
+    quota_backup_gigabytes: int = Field(1000, ge=-1)
+    quota_per_volume_gigabytes: int = Field(-1, ge=-1)
+    quota_groups: int = Field(10, ge=-1)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image", "compute", "object-store"]
+    enabled: list[str] = ["identity", "image", "compute", "object-store", "volume"]
 
 
 class LoggingConfig(_Section):
@@ -214,6 +251,7 @@ class Config(_Section):
     compute: ComputeConfig = ComputeConfig()
     objectstore: ObjectStoreConfig = ObjectStoreConfig()
     network: NetworkConfig = NetworkConfig()
+    volume: VolumeConfig = VolumeConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -448,13 +486,49 @@ metadata_shared_secret = ""
 # Seconds between the agent's full comparisons with the host.
 sync_interval = 30.0
 
+[volume]
+# Volume backend: "file" (volumes are qcow2 or raw files on the agent's host).
+# "fake" is for tests only.
+driver = "file"
+# This machine's volume host name; empty means the machine's name.
+host = ""
+backend_name = "file"
+availability_zone = "nova"
+# Folder of volume files, relative to the data folder.
+volumes_dir = "volumes"
+# Format of new volume files: "qcow2" or "raw".
+file_format = "qcow2"
+# GiB the backend offers (0: the size of its filesystem) and how far thin
+# provisioning may pass it.
+capacity_gb = 0
+max_over_subscription_ratio = 20.0
+# The volume type used when a request names none.
+default_volume_type = "__DEFAULT__"
+# Backups go to the object store: the default container, chunk size (bytes)
+# and compression of the chunks ("zlib" or "none").
+backup_container = "volumebackups"
+backup_chunk_size = 16777216
+backup_compression = "zlib"
+# Seconds between checks of the agent's files against the database.
+sync_interval = 30.0
+# Seconds of silence after which a volume agent counts as down.
+service_down_time = 60.0
+# Default quotas per project (-1: unlimited); `openstack quota set` overrides.
+quota_volumes = 10
+quota_gigabytes = 1000
+quota_snapshots = 10
+quota_backups = 10
+quota_backup_gigabytes = 1000
+quota_per_volume_gigabytes = -1
+quota_groups = 10
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute", "object-store"]
+enabled = ["identity", "image", "compute", "object-store", "volume"]
 
 [logging]
 level = "INFO"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import orjson
 from starlette.responses import Response
 
 
@@ -72,3 +73,32 @@ class UnsupportedMediaType(StratusError):
 
 # Renders one error as a response in a service's upstream format.
 ErrorRenderer = Callable[[StratusError], Response]
+
+
+# The fault names of the Nova-style error body ``{"itemNotFound": {"code":
+# 404, "message": ...}}``, which Nova and Cinder share.
+FAULT_NAMES = {
+    400: "badRequest",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "itemNotFound",
+    405: "badMethod",
+    406: "notAcceptable",
+    409: "conflictingRequest",
+    413: "overLimit",
+    415: "badMediaType",
+    501: "notImplemented",
+    503: "serviceUnavailable",
+}
+
+
+def render_fault(exc: StratusError) -> Response:
+    """An error in the Nova/Cinder fault format."""
+    key = FAULT_NAMES.get(exc.status, "computeFault")
+    body = {key: {"code": exc.status, "message": exc.message}}
+    return Response(
+        orjson.dumps(body),
+        status_code=exc.status,
+        headers=dict(exc.headers),
+        media_type="application/json",
+    )

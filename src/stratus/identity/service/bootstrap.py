@@ -117,44 +117,51 @@ async def _ensure_catalog(s: AsyncSession, cfg: Config) -> None:
         info = SERVICES.get(name)
         if info is None:
             continue
-        service = await s.scalar(
-            select(m.Service).where(m.Service.type == info.type).order_by(m.Service.id)
-        )
-        if service is None:
-            service = m.Service(
-                id=m.new_id(),
-                type=info.type,
-                name=info.catalog_name,
-                description="",
-                enabled=True,
-                extra={},
-            )
-            s.add(service)
-            await s.flush()
         url = info.endpoint_url(cfg.public_url)
-        for interface in INTERFACES:
-            endpoint = await s.scalar(
-                select(m.Endpoint).where(
-                    m.Endpoint.service_id == service.id,
-                    m.Endpoint.interface == interface,
-                    m.Endpoint.region_id == cfg.region,
+        for service_type, service_name in info.catalog_entries():
+            await _ensure_service(s, cfg, service_type, service_name, url)
+
+
+async def _ensure_service(
+    s: AsyncSession, cfg: Config, service_type: str, service_name: str, url: str
+) -> None:
+    service = await s.scalar(
+        select(m.Service).where(m.Service.type == service_type).order_by(m.Service.id)
+    )
+    if service is None:
+        service = m.Service(
+            id=m.new_id(),
+            type=service_type,
+            name=service_name,
+            description="",
+            enabled=True,
+            extra={},
+        )
+        s.add(service)
+        await s.flush()
+    for interface in INTERFACES:
+        endpoint = await s.scalar(
+            select(m.Endpoint).where(
+                m.Endpoint.service_id == service.id,
+                m.Endpoint.interface == interface,
+                m.Endpoint.region_id == cfg.region,
+            )
+        )
+        if endpoint is None:
+            s.add(
+                m.Endpoint(
+                    id=m.new_id(),
+                    service_id=service.id,
+                    region_id=cfg.region,
+                    interface=interface,
+                    url=url,
+                    enabled=True,
+                    extra={},
                 )
             )
-            if endpoint is None:
-                s.add(
-                    m.Endpoint(
-                        id=m.new_id(),
-                        service_id=service.id,
-                        region_id=cfg.region,
-                        interface=interface,
-                        url=url,
-                        enabled=True,
-                        extra={},
-                    )
-                )
-            elif endpoint.url != url and endpoint.extra.get("managed_by") != "operator":
-                log.info("identity: %s %s endpoint moves to %s", info.type, interface, url)
-                endpoint.url = url
+        elif endpoint.url != url and endpoint.extra.get("managed_by") != "operator":
+            log.info("identity: %s %s endpoint moves to %s", service_type, interface, url)
+            endpoint.url = url
 
 
 async def bootstrap(core: Core) -> None:

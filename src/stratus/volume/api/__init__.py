@@ -1,0 +1,1 @@
+"""The block storage API (Cinder v3)."""
