@@ -31,6 +31,8 @@ from stratus.identity.service import IdentityService
 from stratus.image import app as image_app
 from stratus.image import policies as image_policies
 from stratus.image.service import ImageService
+from stratus.network import policies as network_policies
+from stratus.network.service import NetworkService
 from stratus.objectstore import policies as objectstore_policies
 from stratus.registry import SERVICES
 
@@ -56,6 +58,7 @@ class Cloud:
                 **image_policies.RULES,
                 **compute_policies.RULES,
                 **objectstore_policies.RULES,
+                **network_policies.RULES,
             },
             cfg.data_path(cfg.policy.file),
         )
@@ -68,6 +71,9 @@ class Cloud:
             self.compute = ComputeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
+        self.network: NetworkService | None = None
+        if "network" in cfg.services.enabled:
+            self.network = NetworkService(cfg, self.db)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -119,6 +125,8 @@ class Cloud:
         await self.identity.start()
         if self.image is not None:
             await self.image.start()
+        if self.network is not None:
+            await self.network.start()
         if self.compute is not None:
             await self._start_compute(self.compute)
             if self.cfg.server.workers > 1:
@@ -136,6 +144,8 @@ class Cloud:
         from stratus.workers import WakeSender, primary_pid
 
         await self.identity.start(bootstrap_cloud=False)
+        if self.network is not None:
+            await self.network.start(bootstrap_cloud=False)
         pid = primary_pid()
         if self.compute is not None and pid is not None:
             self.compute.forward_wake = WakeSender(pid)
@@ -196,6 +206,8 @@ class Cloud:
             await self.storage_node.close()
         if self.image is not None:
             await self.image.stop()
+        if self.network is not None:
+            await self.network.stop()
         await self.identity.stop()
         if self.remote is not None:
             await self.remote.close()
@@ -219,6 +231,15 @@ class Cloud:
                 Mount(
                     SERVICES["compute"].prefix,
                     compute_app.build(self.compute, self.enforcer, self.validator),
+                )
+            )
+        if self.network is not None:
+            from stratus.network.app import build as build_network
+
+            mounts.append(
+                Mount(
+                    SERVICES["network"].prefix,
+                    build_network(self.network, self.enforcer, self.validator),
                 )
             )
         if self.objectstore is not None:

@@ -25,4 +25,6 @@ SERVICES: dict[str, ServiceInfo] = {
     "object-store": ServiceInfo(
         "object-store", "object-store", "swift", "/object-store", "/v1/AUTH_$(project_id)s"
     ),
+    # Neutron's catalog URL has no version: clients discover /v2.0 themselves.
+    "network": ServiceInfo("network", "network", "neutron", "/network"),
 }

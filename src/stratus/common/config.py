@@ -157,13 +157,45 @@ class ObjectStoreConfig(_Section):
     worker_interval: float = Field(30.0, gt=0)
 
 
+class NetworkConfig(_Section):
+    # The host whose agent serves every network's DHCP and runs every router
+    # (the "network node"); empty means the compute host's name.
+    host: str = ""
+    # MTU of project networks (VXLAN's 50 bytes of headers under 1500).
+    mtu: int = Field(1450, ge=68, le=9000)
+    # VXLAN network identifiers given to networks, lowest free first.
+    vni_min: int = Field(1, ge=1, le=16777215)
+    vni_max: int = Field(16777215, ge=1, le=16777215)
+    # The external network made at bootstrap (shared=false, router:external):
+    # a range reserved for testing, reachable from this host only.
+    external_network: str = "public"
+    external_cidr: str = "198.18.0.0/24"
+    # Its gateway (the host's own address on it); empty means the first address.
+    external_gateway: str = ""
+    # The default subnet pool projects' subnets (and "get me a network")
+    # are carved from, and the prefix length of each subnet.
+    default_subnet_pool: str = "10.0.0.0/8"
+    default_prefixlen: int = Field(24, ge=8, le=30)
+    # Seconds of silence after which a network agent counts as down.
+    agent_down_time: float = Field(75.0, gt=0)
+    # Default quotas per project (-1: unlimited).
+    quota_network: int = Field(100, ge=-1)
+    quota_subnet: int = Field(100, ge=-1)
+    quota_port: int = Field(500, ge=-1)
+    quota_router: int = Field(10, ge=-1)
+    quota_floatingip: int = Field(50, ge=-1)
+    quota_security_group: int = Field(10, ge=-1)
+    quota_security_group_rule: int = Field(100, ge=-1)
+    quota_subnetpool: int = Field(-1, ge=-1)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image", "compute", "object-store"]
+    enabled: list[str] = ["identity", "image", "compute", "object-store", "network"]
 
 
 class LoggingConfig(_Section):
@@ -181,6 +213,7 @@ class Config(_Section):
     image: ImageConfig = ImageConfig()
     compute: ComputeConfig = ComputeConfig()
     objectstore: ObjectStoreConfig = ObjectStoreConfig()
+    network: NetworkConfig = NetworkConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -391,13 +424,44 @@ nodes = "local"
 # Seconds between passes of the node's replicator, auditor, updater and expirer.
 worker_interval = 30.0
 
+[network]
+# The host whose agent serves every network's DHCP and runs every router;
+# empty means the compute host's name.
+host = ""
+# MTU of project networks (VXLAN between hosts takes 50 bytes of 1500).
+mtu = 1450
+# VXLAN network identifiers given to networks, lowest free first.
+vni_min = 1
+vni_max = 16777215
+# The external network made at start: router:external, owned by the admin
+# project, on a range reserved for testing that only this host reaches.
+external_network = "public"
+external_cidr = "198.18.0.0/24"
+# Its gateway, which the host holds; empty means the first address.
+external_gateway = ""
+# The default subnet pool ("get me a network" carves project subnets of
+# default_prefixlen from it).
+default_subnet_pool = "10.0.0.0/8"
+default_prefixlen = 24
+# Seconds of silence after which a network agent counts as down.
+agent_down_time = 75.0
+# Default quotas per project (-1 = unlimited); /v2.0/quotas overrides them.
+quota_network = 100
+quota_subnet = 100
+quota_port = 500
+quota_router = 10
+quota_floatingip = 50
+quota_security_group = 10
+quota_security_group_rule = 100
+quota_subnetpool = -1
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute", "object-store"]
+enabled = ["identity", "image", "compute", "object-store", "network"]
 
 [logging]
 level = "INFO"

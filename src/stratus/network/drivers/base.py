@@ -205,9 +205,7 @@ class DataPlane(Protocol):
 
     async def remove_network(self, network_id: str) -> None: ...
 
-    async def ensure_port(
-        self, spec: PortSpec, groups: tuple[SecurityGroupSpec, ...]
-    ) -> bool:
+    async def ensure_port(self, spec: PortSpec, groups: tuple[SecurityGroupSpec, ...]) -> bool:
         """The port's filtering (anti-spoofing, security groups) and its
         place on the bridge; True when its guest's tap is plugged, so the
         port is ACTIVE."""
