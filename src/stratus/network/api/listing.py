@@ -18,7 +18,8 @@ from urllib.parse import urlencode
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, json_response
-from stratus.network.errors import BadRequest
+from stratus.common.errors import BadRequest as HTTPBadRequest
+from stratus.network.errors import BadRequest, InvalidInput
 
 # How an attribute's filter values are read: "str" (as given), "bool", "int",
 # "list" (matches a member), "fixed_ips", or "none" (not filterable).
@@ -36,7 +37,7 @@ def to_bool(value: str) -> bool:
         return True
     if lowered in FALSE:
         return False
-    raise BadRequest(f"Invalid input for operation: '{value}' cannot be converted to boolean.")
+    raise InvalidInput(f"'{value}' cannot be converted to boolean")
 
 
 @dataclass
@@ -61,7 +62,7 @@ class Query:
 def _multi(req: ApiRequest) -> list[tuple[str, str]]:
     items = list(req.raw.query_params.multi_items())
     if any("\x00" in k or "\x00" in v for k, v in items):
-        raise BadRequest("NUL characters are not allowed in the URL.")
+        raise HTTPBadRequest("NUL characters are not allowed in the URL.")
     return items
 
 
@@ -76,13 +77,11 @@ def _convert(name: str, kind: str, value: str) -> Any:
         try:
             return int(value)
         except ValueError:
-            raise BadRequest(
-                f"Invalid input for operation: '{value}' is not an integer for {name}."
-            ) from None
+            raise InvalidInput(f"'{value}' is not an integer for {name}") from None
     if kind == "fixed_ips":
         key, sep, wanted = value.partition("=")
         if not sep or key not in FIXED_IP_KEYS:
-            raise BadRequest(f"Invalid input for operation: invalid fixed_ips filter '{value}'.")
+            raise InvalidInput(f"invalid fixed_ips filter '{value}'")
         return (key, wanted)
     return value
 
@@ -122,7 +121,7 @@ def parse(req: ApiRequest, kinds: Kinds) -> Query:
         else:
             q.filters.setdefault(key, []).append(_convert(key, kinds[key], value))
     if unknown:
-        raise BadRequest(f"{sorted(set(unknown))} is invalid attribute for filtering")
+        raise HTTPBadRequest(f"{sorted(set(unknown))} is invalid attribute for filtering")
     q.sorts = _sorts(sort_keys, sort_dirs, kinds)
     q.limit = q.limit or None
     return q
@@ -130,14 +129,16 @@ def parse(req: ApiRequest, kinds: Kinds) -> Query:
 
 def _sorts(keys: list[str], dirs: list[str], kinds: Kinds) -> list[tuple[str, bool]]:
     if len(keys) != len(dirs) and dirs:
-        raise BadRequest("The number of sort_keys and sort_dirs must be same")
+        raise HTTPBadRequest("The number of sort_keys and sort_dirs must be same")
     bad = [k for k in keys if kinds.get(k) not in ("str", "bool", "int")]
     if bad:
-        raise BadRequest(f"{bad} is invalid attribute for sort_keys")
+        raise HTTPBadRequest(f"{bad} is invalid attribute for sort_keys")
     dirs = dirs or ["asc"] * len(keys)
     wrong = [d for d in dirs if d not in ("asc", "desc")]
     if wrong:
-        raise BadRequest(f"{wrong} is invalid value for sort_dirs, valid value is 'asc' and 'desc'")
+        raise HTTPBadRequest(
+            f"{wrong} is invalid value for sort_dirs, valid value is 'asc' and 'desc'"
+        )
     return [(k, d == "asc") for k, d in zip(keys, dirs, strict=True)]
 
 
