@@ -325,8 +325,6 @@ class Ports:
         else:
             wanted = list(dict.fromkeys(asked))
         if wanted is not None:
-            if wanted and not secured:
-                raise PortSecurityAndIPRequiredForSecurityGroups()
             for group_id in wanted:
                 group = await s.get(m.SecurityGroup, group_id)
                 if group is None or not (
@@ -335,6 +333,8 @@ class Ports:
                     or group.project_id == ctx.project_id
                 ):
                     raise SecurityGroupNotFound(group_id)
+            if wanted and not secured:
+                raise PortSecurityAndIPRequiredForSecurityGroups()
             await self._set_groups(s, port, wanted)
         elif not port.port_security_enabled:
             current = (await records.groups_of(s, [port.id]))[port.id]
