@@ -4,6 +4,7 @@ admin-only."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -169,5 +170,6 @@ def test_admin_binds_a_port_to_a_host(admin: Neutron, owned: dict[str, Any]) -> 
 
 def test_agents_are_admin_only(admin: Neutron, alice: Project) -> None:
     assert admin.get("/agents").status_code == 200
-    resp = alice.api.get("/agents")
+    assert alice.api.get("/agents").json() == {"agents": []}
+    resp = alice.api.get(f"/agents/{uuid.uuid4()}")
     assert resp.status_code == 403 and error_type(resp) == "PolicyNotAuthorized"

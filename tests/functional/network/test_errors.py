@@ -460,3 +460,11 @@ def test_revision_constraint(me: Project) -> None:
         ).status_code
         == 204
     )
+
+
+def test_an_external_network_goes_with_its_idle_floating_ips(admin: Neutron) -> None:
+    external = admin.network(**{"router:external": True})
+    admin.subnet(external["id"], "198.19.0.0/24", enable_dhcp=False)
+    fip = admin.create("floatingip", floating_network_id=external["id"])
+    assert admin.delete(f"/networks/{external['id']}").status_code == 204
+    expect(admin.get(f"/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")

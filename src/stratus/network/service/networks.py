@@ -249,6 +249,21 @@ class Networks:
         await self.core.write(work)
 
     async def delete_in(self, s: AsyncSession, ch: Changes, net: m.Network) -> None:
+        if net.external:
+            # Floating IPs nobody uses go with their network, as in Neutron.
+            idle = (
+                await s.scalars(
+                    select(m.FloatingIP).where(
+                        m.FloatingIP.floating_network_id == net.id,
+                        m.FloatingIP.fixed_port_id.is_(None),
+                    )
+                )
+            ).all()
+            await drop_tags(s, [f.id for f in idle])
+            for fip in idle:
+                await s.delete(fip)
+            await s.flush()
+            await s.execute(delete(m.Port).where(m.Port.id.in_([f.floating_port_id for f in idle])))
         ports = (await s.scalars(select(m.Port).where(m.Port.network_id == net.id))).all()
         if any(p.device_owner != m.DHCP for p in ports):
             raise NetworkInUse(net.id)
