@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print the performance figures of Stratus (see bench/README.md).
 #   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]   identity, as before
-#   bench/run.sh identity|image|compute|objectstore [options]              one benchmark
+#   bench/run.sh identity|image|compute|objectstore|network [options]      one benchmark
 #   bench/run.sh compute-live [--repeat 5] [--quiet-wait 20] [--keep]      live migration
 #   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
 # Each benchmark's --help lists its options. Needs the virtual environment
@@ -29,7 +29,7 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|all) which=$1; shift ;;
+    identity|image|compute|objectstore|network|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
 esac
 
@@ -37,7 +37,7 @@ case "$which" in
     identity|objectstore)
         need_wrk
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live)
+    image|compute|compute_live|network)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

@@ -13,16 +13,18 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
-    JSON,
     Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 from stratus.common.db import Base, UTCDateTime, utcnow
 
@@ -35,6 +37,21 @@ COMPUTE_PREFIX = "compute:"
 
 # Port statuses.
 ACTIVE, DOWN, BUILD = "ACTIVE", "DOWN", "BUILD"
+
+
+class JSON(TypeDecorator[Any]):
+    """JSON kept as text, (de)serialized with orjson: listing thousands of
+    ports decodes three of these each, and the standard library's decoder
+    was a quarter of the time."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else orjson.loads(value)
 
 
 def new_uuid() -> str:

@@ -15,7 +15,8 @@ DNS_DOMAIN = "openstacklocal."
 
 
 def ts(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """Neutron's timestamps: 2026-01-02T03:04:05Z (UTC)."""
+    return value.isoformat(timespec="seconds")[:19] + "Z"
 
 
 def _standard(row: Any, tags: list[str]) -> dict[str, Any]:
@@ -125,12 +126,13 @@ SUBNET_KINDS = {
 def port(rec: records.PortRecord) -> dict[str, Any]:
     p = rec.row
     domain = rec.dns_domain or DNS_DOMAIN
+    mac = p.mac_address
     fixed = [{"subnet_id": sid, "ip_address": ip} for sid, ip in rec.fixed_ips]
     return {
         **_standard(p, rec.tags),
         "name": p.name,
         "network_id": p.network_id,
-        "mac_address": p.mac_address,
+        "mac_address": mac,
         "admin_state_up": p.admin_state_up,
         "status": p.status,
         "device_id": p.device_id,
@@ -139,7 +141,7 @@ def port(rec: records.PortRecord) -> dict[str, Any]:
         "security_groups": rec.security_groups,
         "port_security_enabled": p.port_security_enabled,
         "allowed_address_pairs": [
-            {"ip_address": a["ip_address"], "mac_address": a.get("mac_address") or p.mac_address}
+            {"ip_address": a["ip_address"], "mac_address": a.get("mac_address") or mac}
             for a in p.allowed_address_pairs
         ],
         "binding:host_id": p.binding_host,
@@ -148,15 +150,13 @@ def port(rec: records.PortRecord) -> dict[str, Any]:
         "binding:vnic_type": p.binding_vnic_type,
         "binding:profile": p.binding_profile,
         "dns_name": p.dns_name,
-        "dns_assignment": [
-            {
-                "hostname": hostname(p, ip),
-                "ip_address": ip,
-                "fqdn": f"{hostname(p, ip)}.{domain.rstrip('.')}.",
-            }
-            for _sid, ip in rec.fixed_ips
-        ],
+        "dns_assignment": [_dns(p, ip, domain) for _sid, ip in rec.fixed_ips],
     }
+
+
+def _dns(port: Any, ip: str, domain: str) -> dict[str, str]:
+    name = hostname(port, ip)
+    return {"hostname": name, "ip_address": ip, "fqdn": f"{name}.{domain.rstrip('.')}."}
 
 
 PORT_KINDS = {

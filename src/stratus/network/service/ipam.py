@@ -183,11 +183,24 @@ async def _lock_subnet(s: AsyncSession, subnet_id: str) -> None:
     await s.execute(select(m.Subnet.id).where(m.Subnet.id == subnet_id).with_for_update())
 
 
+TAKEN = "stratus.ipam.taken"  # the session's cache: subnet id -> its taken addresses
+
+
 async def allocated(s: AsyncSession, subnet_id: str) -> set[int]:
-    rows = await s.scalars(
-        select(m.IPAllocation.ip_address).where(m.IPAllocation.subnet_id == subnet_id)
-    )
-    return {int(ipaddress.ip_address(ip)) for ip in rows}
+    """The subnet's taken addresses, read once per transaction (a bulk
+    create would otherwise read them again for every port)."""
+    cache: dict[str, set[int]] = s.info.setdefault(TAKEN, {})
+    if subnet_id not in cache:
+        rows = await s.scalars(
+            select(m.IPAllocation.ip_address).where(m.IPAllocation.subnet_id == subnet_id)
+        )
+        cache[subnet_id] = {int(ipaddress.ip_address(ip)) for ip in rows}
+    return cache[subnet_id]
+
+
+def forget(s: AsyncSession) -> None:
+    """Addresses were released: read them again when next needed."""
+    s.info.pop(TAKEN, None)
 
 
 async def _first_free(s: AsyncSession, subnet: m.Subnet) -> str | None:
@@ -216,6 +229,9 @@ async def take(s: AsyncSession, subnet: m.Subnet, port_id: str, ip: str) -> None
             network_id=subnet.network_id, ip_address=ip, subnet_id=subnet.id, port_id=port_id
         )
     )
+    taken = s.info.get(TAKEN, {}).get(subnet.id)
+    if taken is not None:
+        taken.add(int(ipaddress.ip_address(ip)))
 
 
 async def allocate_one(
@@ -308,6 +324,7 @@ async def allocate_default(
 
 
 async def release(s: AsyncSession, port_id: str, subnet_id: str | None = None) -> None:
+    forget(s)
     stmt = delete(m.IPAllocation).where(m.IPAllocation.port_id == port_id)
     if subnet_id is not None:
         stmt = stmt.where(m.IPAllocation.subnet_id == subnet_id)
