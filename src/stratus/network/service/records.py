@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +31,7 @@ class SubnetRecord:
 
 @dataclass
 class PortRecord:
-    row: m.Port
+    row: m.Port | Any  # a Port, or its columns as attributes (lists)
     fixed_ips: list[tuple[str, str]] = field(default_factory=list)  # (subnet id, address)
     security_groups: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
@@ -130,7 +131,7 @@ async def groups_of(s: AsyncSession, port_ids: Sequence[str]) -> dict[str, list[
     return out
 
 
-async def ports(s: AsyncSession, rows: Sequence[m.Port]) -> list[PortRecord]:
+async def ports(s: AsyncSession, rows: Sequence[m.Port | Any]) -> list[PortRecord]:
     ids = [r.id for r in rows]
     ips = await fixed_ips_of(s, ids)
     groups = await groups_of(s, ids)
