@@ -29,7 +29,8 @@ from stratus.network.service.core import (
     push_filters,
     sees_network,
 )
-from stratus.network.service.ports import Ports, assign, check_dns_name, new_port
+from stratus.network.service.devices import assign, check_dns_name, new_port
+from stratus.network.service.ports import Ports
 from stratus.network.service.quotas import Quotas
 from stratus.network.service.tags import drop_tags, set_tags
 

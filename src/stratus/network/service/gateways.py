@@ -19,7 +19,7 @@ from stratus.network.errors import (
 )
 from stratus.network.service import ipam
 from stratus.network.service.core import Changes, sees_network
-from stratus.network.service.ports import assign, new_port, requests_of
+from stratus.network.service.devices import assign, new_port, requests_of
 from stratus.network.service.tags import drop_tags
 
 

@@ -24,7 +24,8 @@ from stratus.network.errors import (
 )
 from stratus.network.service import gateways, ipam, records
 from stratus.network.service.core import Changes, Core, check_revision, owned, push_filters
-from stratus.network.service.ports import Ports, assign, bind, new_port
+from stratus.network.service.devices import assign, bind, new_port
+from stratus.network.service.ports import Ports
 from stratus.network.service.quotas import Quotas
 from stratus.network.service.subnets import Subnets
 from stratus.network.service.tags import drop_tags, set_tags

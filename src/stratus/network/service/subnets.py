@@ -24,7 +24,7 @@ from stratus.network.errors import (
 )
 from stratus.network.service import ipam, records
 from stratus.network.service.core import Changes, Core, check_revision, push_filters
-from stratus.network.service.ports import new_port
+from stratus.network.service.devices import new_port
 from stratus.network.service.quotas import Quotas
 from stratus.network.service.subnetpools import SubnetPools
 from stratus.network.service.tags import drop_tags, set_tags
