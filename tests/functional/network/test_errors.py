@@ -468,3 +468,16 @@ def test_an_external_network_goes_with_its_idle_floating_ips(admin: Neutron) -> 
     fip = admin.create("floatingip", floating_network_id=external["id"])
     assert admin.delete(f"/networks/{external['id']}").status_code == 204
     expect(admin.get(f"/floatingips/{fip['id']}"), 404, "FloatingIPNotFound")
+
+
+def test_null_attributes_are_not_given(me: Project) -> None:
+    resp = me.api.post(
+        "/networks",
+        json={"network": {"name": None, "admin_state_up": None, "port_security_enabled": None}},
+    )
+    assert resp.status_code == 201, resp.text
+    net = resp.json()["network"]
+    assert (net["name"], net["admin_state_up"], net["port_security_enabled"]) == ("", True, True)
+    subnet = me.api.subnet(net["id"], "10.21.0.0/24", gateway_ip=None)
+    assert subnet["gateway_ip"] is None
+    assert subnet["allocation_pools"] == [{"start": "10.21.0.1", "end": "10.21.0.254"}]

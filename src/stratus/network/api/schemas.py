@@ -29,11 +29,18 @@ VnicType = Literal[
 
 class Body(Schema):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Attributes whose null means something (no gateway, disassociate...);
+    # any other attribute given as null counts as not given.
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
 
     def attrs(self) -> dict[str, Any]:
         """The attributes given, by Neutron's names, ``tenant_id`` read as
         ``project_id``."""
-        out = self.model_dump(exclude_unset=True, by_alias=True)
+        out = {
+            k: v
+            for k, v in self.model_dump(exclude_unset=True, by_alias=True).items()
+            if v is not None or k in self.NULLABLE
+        }
         tenant = out.pop("tenant_id", None)
         if tenant is not None:
             out.setdefault("project_id", tenant)
@@ -105,6 +112,7 @@ class NetworkUpdateBody(Body):
 
 
 class SubnetFields(Body):
+    NULLABLE = frozenset({"gateway_ip"})
     name: Name | None = None
     description: Text | None = None
     gateway_ip: StrictStr | None = None
@@ -156,6 +164,7 @@ PrefixLen = Annotated[StrictInt, Field(ge=0, le=128)]
 
 
 class SubnetPoolFields(Body):
+    NULLABLE = frozenset({"default_quota"})
     name: Name | None = None
     description: Text | None = None
     prefixes: list[StrictStr] | None = None
@@ -189,6 +198,9 @@ class FixedIP(Body):
 
 
 class PortFields(Body):
+    NULLABLE = frozenset(
+        {"allowed_address_pairs", "binding:profile", "binding:host_id", "dns_name"}
+    )
     name: Name | None = None
     description: Text | None = None
     admin_state_up: bool | None = None
@@ -237,6 +249,7 @@ class Route(Body):
 
 
 class RouterFields(Body):
+    NULLABLE = frozenset({"external_gateway_info"})
     name: Name | None = None
     description: Text | None = None
     admin_state_up: bool | None = None
@@ -252,6 +265,7 @@ class RouterCreateBody(Body):
 
 
 class RouterUpdate(RouterFields):
+    NULLABLE = frozenset({"external_gateway_info", "routes"})
     routes: list[Route] | None = None
 
 
@@ -292,6 +306,7 @@ class FloatingIPCreateBody(Body):
 
 
 class FloatingIPUpdate(Body):
+    NULLABLE = frozenset({"port_id"})
     port_id: Id | None = None
     fixed_ip_address: StrictStr | None = None
     description: Text | None = None

@@ -27,7 +27,7 @@ from stratus.network.service.core import (
     visible_networks,
 )
 from stratus.network.service.quotas import Quotas
-from stratus.network.service.tags import drop_tags
+from stratus.network.service.tags import drop_tags, set_tags
 
 if TYPE_CHECKING:
     from stratus.network.service.secgroups import SecurityGroups
@@ -128,8 +128,6 @@ class Networks:
         await s.flush()
         ch.networks.add(net.id)
         if attrs.get("tags"):
-            from stratus.network.service.tags import set_tags
-
             await set_tags(s, net.id, attrs["tags"])
         return net
 
