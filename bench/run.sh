@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Print the performance figures of Stratus (see bench/README.md).
 #   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]   identity, as before
-#   bench/run.sh identity|image|compute|objectstore [options]              one benchmark
+#   bench/run.sh identity|image|compute|objectstore|network [options]      one benchmark
 #   bench/run.sh compute-live [--repeat 5] [--quiet-wait 20] [--keep]      live migration
 #   bench/run.sh network-dataplane [--repeat 10] [--seconds 5]             the network data plane (root)
 #   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
@@ -31,7 +31,7 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|volume|all) which=$1; shift ;;
+    identity|image|compute|objectstore|volume|network|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
     network-dataplane) which=network_dataplane; shift ;;
 esac
@@ -40,7 +40,7 @@ case "$which" in
     identity|objectstore)
         need_wrk
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live|network_dataplane|volume)
+    image|compute|compute_live|network_dataplane|volume|network)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

@@ -88,6 +88,9 @@ def start_server(data_dir: Path, database_url: str = "", port: int | None = None
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
     if database_url:
         environ["STRATUS_DATABASE__URL"] = database_url
+    # A real data plane holds the machine's root namespace: only the tests
+    # that exercise it ask for it (STRATUS_NETWORK__DRIVER="linux").
+    environ["STRATUS_NETWORK__DRIVER"] = "fake"
     environ.update(env)
     process = subprocess.Popen(
         [str(BIN / "stratus"), "up", "--data-dir", str(data_dir), "--port", str(port)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +32,8 @@ from stratus.identity.service import IdentityService
 from stratus.image import app as image_app
 from stratus.image import policies as image_policies
 from stratus.image.service import ImageService
+from stratus.network import policies as network_policies
+from stratus.network.service import NetworkService
 from stratus.objectstore import policies as objectstore_policies
 from stratus.registry import SERVICES
 from stratus.volume import policies as volume_policies
@@ -58,6 +61,7 @@ class Cloud:
                 **compute_policies.RULES,
                 **objectstore_policies.RULES,
                 **volume_policies.RULES,
+                **network_policies.RULES,
             },
             cfg.data_path(cfg.policy.file),
         )
@@ -77,6 +81,11 @@ class Cloud:
             self.volume = VolumeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
+        self.network: NetworkService | None = None
+        self.network_agent: Any = None
+        self._network_lock: int | None = None
+        if "network" in cfg.services.enabled:
+            self.network = NetworkService(cfg, self.db)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -128,6 +137,8 @@ class Cloud:
         await self.identity.start()
         if self.image is not None:
             await self.image.start()
+        if self.network is not None:
+            await self._start_network(self.network)
         if self.compute is not None:
             await self._start_compute(self.compute)
             if self.cfg.server.workers > 1:
@@ -140,6 +151,26 @@ class Cloud:
             await self.objectstore.start()
         if self.volume is not None:
             await self._start_volume(self.volume)
+
+    async def _start_network(self, network: NetworkService) -> None:
+        from stratus.network.agent.runner import (
+            DataPlaneUnavailable,
+            build_agent,
+            claim_data_plane,
+        )
+
+        await network.start()
+        try:
+            self._network_lock = claim_data_plane(self.cfg)
+        except DataPlaneUnavailable as exc:
+            log.warning(
+                "network: no data plane on this host (%s): the network API works, "
+                "ports stay DOWN, and guests keep user-mode networking",
+                exc,
+            )
+            return
+        self.network_agent = build_agent(self.cfg, network)
+        self._spawn(self.network_agent.start(), "network-agent-start")
 
     async def _start_volume(self, volume: Any) -> None:
         from stratus.volume.agent.runner import build_agent
@@ -157,6 +188,8 @@ class Cloud:
         from stratus.workers import WakeSender, primary_pid
 
         await self.identity.start(bootstrap_cloud=False)
+        if self.network is not None:
+            await self.network.start(bootstrap_cloud=False)
         pid = primary_pid()
         if self.compute is not None and pid is not None:
             self.compute.forward_wake = WakeSender(pid)
@@ -219,6 +252,12 @@ class Cloud:
             await self.storage_node.close()
         if self.image is not None:
             await self.image.stop()
+        if self.network_agent is not None:
+            await self.network_agent.stop()
+        if self._network_lock is not None:
+            os.close(self._network_lock)
+        if self.network is not None:
+            await self.network.stop()
         await self.identity.stop()
         if self.remote is not None:
             await self.remote.close()
@@ -251,6 +290,15 @@ class Cloud:
                 Mount(
                     SERVICES["volume"].prefix,
                     build_volume(self.volume, self.enforcer, self.validator),
+                )
+            )
+        if self.network is not None:
+            from stratus.network.app import build as build_network
+
+            mounts.append(
+                Mount(
+                    SERVICES["network"].prefix,
+                    build_network(self.network, self.enforcer, self.validator),
                 )
             )
         if self.objectstore is not None:

@@ -246,7 +246,17 @@ def network_agent(data_dir: Path, host: str | None) -> None:
     cfg = _load(data_dir)
     _setup_logging(cfg.logging.level)
     from stratus.common.db import Database
-    from stratus.network.agent.runner import build_agent, service_source
+    from stratus.network.agent.runner import (
+        DataPlaneUnavailable,
+        build_agent,
+        claim_data_plane,
+        service_source,
+    )
+
+    try:
+        claim_data_plane(cfg)
+    except DataPlaneUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
 
     async def run() -> None:
         stop = asyncio.Event()

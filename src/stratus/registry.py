@@ -40,4 +40,6 @@ SERVICES: dict[str, ServiceInfo] = {
         "/v3/$(project_id)s",
         also=(("volumev3", "cinderv3"),),
     ),
+    # Neutron's catalog URL has no version: clients discover /v2.0 themselves.
+    "network": ServiceInfo("network", "network", "neutron", "/network"),
 }

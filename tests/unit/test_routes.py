@@ -8,6 +8,7 @@ from stratus.common.api import NoBody, Route
 from stratus.compute.api.routes import ROUTES as COMPUTE_ROUTES
 from stratus.identity.api.routes import ROUTES as IDENTITY_ROUTES
 from stratus.image.api.routes import ROUTES as IMAGE_ROUTES
+from stratus.network.api.routes import ROUTES as NETWORK_ROUTES
 from stratus.volume.api.routes import ROUTES as VOLUME_ROUTES
 
 ALL_ROUTES: list[tuple[str, Route]] = (
@@ -15,6 +16,7 @@ ALL_ROUTES: list[tuple[str, Route]] = (
     + [("image", r) for r in IMAGE_ROUTES]
     + [("compute", r) for r in COMPUTE_ROUTES]
     + [("volume", r) for r in VOLUME_ROUTES]
+    + [("network", r) for r in NETWORK_ROUTES]
 )
 
 
@@ -56,6 +58,6 @@ def test_writes_without_a_body_are_deliberate() -> None:
 
 
 def test_no_two_routes_share_a_method_and_path() -> None:
-    for service in ("identity", "image", "compute", "volume"):
+    for service in ("identity", "image", "compute", "volume", "network"):
         seen = [(r.method, r.path) for s, r in ALL_ROUTES if s == service]
         assert len(seen) == len(set(seen)), service

@@ -158,6 +158,35 @@ class ObjectStoreConfig(_Section):
 
 
 class NetworkConfig(_Section):
+    # The host whose agent serves every network's DHCP and runs every router
+    # (the "network node"); empty means the compute host's name.
+    host: str = ""
+    # MTU of project networks (VXLAN's 50 bytes of headers under 1500).
+    mtu: int = Field(1450, ge=68, le=9000)
+    # VXLAN network identifiers given to networks, lowest free first.
+    vni_min: int = Field(1, ge=1, le=16777215)
+    vni_max: int = Field(16777215, ge=1, le=16777215)
+    # The external network made at bootstrap (shared=false, router:external):
+    # a range reserved for testing, reachable from this host only.
+    external_network: str = "public"
+    external_cidr: str = "198.18.0.0/24"
+    # Its gateway (the host's own address on it); empty means the first address.
+    external_gateway: str = ""
+    # The default subnet pool projects' subnets (and "get me a network")
+    # are carved from, and the prefix length of each subnet.
+    default_subnet_pool: str = "10.0.0.0/8"
+    default_prefixlen: int = Field(24, ge=8, le=30)
+    # Seconds of silence after which a network agent counts as down.
+    agent_down_time: float = Field(75.0, gt=0)
+    # Default quotas per project (-1: unlimited).
+    quota_network: int = Field(100, ge=-1)
+    quota_subnet: int = Field(100, ge=-1)
+    quota_port: int = Field(500, ge=-1)
+    quota_router: int = Field(10, ge=-1)
+    quota_floatingip: int = Field(50, ge=-1)
+    quota_security_group: int = Field(10, ge=-1)
+    quota_security_group_rule: int = Field(100, ge=-1)
+    quota_subnetpool: int = Field(-1, ge=-1)
     # The network agent's data plane: "linux" (bridges, VXLAN, nftables,
     # dnsmasq, namespaces; needs root) or "fake" (tests only).
     driver: Literal["linux", "fake"] = "linux"
@@ -232,7 +261,7 @@ class PolicyConfig(_Section):
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image", "compute", "object-store", "volume"]
+    enabled: list[str] = ["identity", "image", "compute", "object-store", "volume", "network"]
 
 
 class LoggingConfig(_Section):
@@ -463,6 +492,35 @@ nodes = "local"
 worker_interval = 30.0
 
 [network]
+# The host whose agent serves every network's DHCP and runs every router;
+# empty means the compute host's name.
+host = ""
+# MTU of project networks (VXLAN between hosts takes 50 bytes of 1500).
+mtu = 1450
+# VXLAN network identifiers given to networks, lowest free first.
+vni_min = 1
+vni_max = 16777215
+# The external network made at start: router:external, owned by the admin
+# project, on a range reserved for testing that only this host reaches.
+external_network = "public"
+external_cidr = "198.18.0.0/24"
+# Its gateway, which the host holds; empty means the first address.
+external_gateway = ""
+# The default subnet pool ("get me a network" carves project subnets of
+# default_prefixlen from it).
+default_subnet_pool = "10.0.0.0/8"
+default_prefixlen = 24
+# Seconds of silence after which a network agent counts as down.
+agent_down_time = 75.0
+# Default quotas per project (-1 = unlimited); /v2.0/quotas overrides them.
+quota_network = 100
+quota_subnet = 100
+quota_port = 500
+quota_router = 10
+quota_floatingip = 50
+quota_security_group = 10
+quota_security_group_rule = 100
+quota_subnetpool = -1
 # The network agent's data plane: "linux" (needs root) or "fake" (tests only).
 driver = "linux"
 # The agent's folder (dnsmasq's files), relative to the data folder.
@@ -528,7 +586,7 @@ file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute", "object-store", "volume"]
+enabled = ["identity", "image", "compute", "object-store", "volume", "network"]
 
 [logging]
 level = "INFO"

@@ -177,8 +177,13 @@ class NetworkAgent:
             self._status(spec.id, ACTIVE if plugged and spec.admin_state_up else DOWN)
         elif isinstance(spec, DhcpSpec):
             await self.driver.ensure_dhcp(spec)
+            self._status(spec.port_id, ACTIVE)
         elif isinstance(spec, RouterSpec):
             await self.driver.ensure_router(spec)
+            # The router's own ports are up once its namespace holds them.
+            up = ACTIVE if spec.admin_state_up else DOWN
+            for port in (*spec.interfaces, *([spec.gateway] if spec.gateway else [])):
+                self._status(port.port_id, up)
         self.applied[k] = spec
 
     async def _remove(self, k: str) -> None:

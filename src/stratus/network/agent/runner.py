@@ -4,6 +4,7 @@ the network service of the same process as its source), and as
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import socket
@@ -17,6 +18,36 @@ from stratus.network.agent.source import AgentInfo, StateSource
 from stratus.network.drivers.base import DataPlane
 
 SECRET_FILE = "metadata-secret"
+LOCK_DIR = Path("/run/stratus")
+
+
+class DataPlaneUnavailable(Exception):
+    """This process cannot run a real data plane; the message says why."""
+
+
+def claim_data_plane(cfg: Config) -> int | None:
+    """Make sure no other agent on this machine drives the same namespace's
+    data plane (it would remove what this one made as belonging to nothing):
+    an exclusive lock held for the life of the process.  Returns the lock's
+    file descriptor (None for the fake driver)."""
+    if cfg.network.driver != "linux":
+        return None
+    if os.geteuid() != 0:
+        raise DataPlaneUnavailable("the Linux data plane needs root")
+    LOCK_DIR.mkdir(parents=True, exist_ok=True)
+    name = cfg.network.host_namespace or "root-namespace"
+    fd = os.open(LOCK_DIR / f"network-{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataPlaneUnavailable(
+            f"another network agent on this machine drives the data plane of {name} "
+            "(set [network] host_namespace to run a second host here)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
 
 
 def host_name(cfg: Config) -> str:
