@@ -8,9 +8,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import DatabaseNotFound, after_prefix, db_path, listing_json
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.drivers.containerdb import ContainerDB, ObjectRow
+from stratus.objectstore.drivers.database import (
+    DatabaseNotFound,
+    after_prefix,
+    db_path,
+    listing_json,
+)
+from stratus.objectstore.drivers.timestamp import Timestamp
 
 NAMES = [
     "a", "a/", "a/b", "a/b/c", "a/b/d", "a/c", "b", "b-1", "b/x", "c/d/e", "photos/", "photos/1.jpg",

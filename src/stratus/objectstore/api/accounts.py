@@ -9,7 +9,7 @@ from stratus.objectstore.api import listing
 from stratus.objectstore.api.auth import authorize
 from stratus.objectstore.api.headers import write_headers
 from stratus.objectstore.errors import for_status
-from stratus.objectstore.features import bulk
+from stratus.objectstore.layers import bulk
 from stratus.objectstore.service import ObjectStoreService
 
 

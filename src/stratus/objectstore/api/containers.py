@@ -10,8 +10,8 @@ from stratus.objectstore.api.accounts import status_only, svc
 from stratus.objectstore.api.auth import authorize
 from stratus.objectstore.api.headers import write_headers
 from stratus.objectstore.errors import BadRequest, for_status
-from stratus.objectstore.features import versioning
-from stratus.objectstore.proxy.accounts import POLICY_NAME
+from stratus.objectstore.layers import versioning
+from stratus.objectstore.service.accounts import POLICY_NAME
 
 
 def _names(req: ApiRequest) -> tuple[str, str]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 
 from stratus.objectstore.errors import BadRequest
-from stratus.objectstore.service import Limits
+from stratus.objectstore.service.limits import Limits
 
 # Headers a write keeps besides metadata, per level.
 KEPT = {

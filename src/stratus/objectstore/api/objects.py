@@ -13,6 +13,7 @@ from stratus.objectstore.api.accounts import status_only, svc
 from stratus.objectstore.api.auth import authorize
 from stratus.objectstore.api.headers import object_headers, true
 from stratus.objectstore.api.request import split_target
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import (
     HTML,
     BadRequest,
@@ -25,8 +26,7 @@ from stratus.objectstore.errors import (
     body_of,
     for_status,
 )
-from stratus.objectstore.features import dlo, large, slo, versioning
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.layers import dlo, large, slo, versioning
 
 SYSMETA = ("x-object-sysmeta-", "x-object-transient-sysmeta-")
 READ_ACL = "x-container-read"

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from stratus.objectstore.errors import BadRequest, PreconditionFailed
-from stratus.objectstore.service import Limits
+from stratus.objectstore.service.limits import Limits
 
 VERSIONS = ("v1", "v1.0")
 INVALID_UTF8 = "Invalid UTF8 or contains NULL"

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from stratus.objectstore.accountdb import AccountDB, ContainerRow
-from stratus.objectstore.database import ZERO, DatabaseNotFound, db_path, listing_json
+from stratus.objectstore.drivers.accountdb import AccountDB, ContainerRow
+from stratus.objectstore.drivers.database import ZERO, DatabaseNotFound, db_path, listing_json
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.containers import JSON, listing_query, metadata_updates
 from stratus.objectstore.node.databases import GroupCommit
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, int_of, policy_of, reply, timestamp_of
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode

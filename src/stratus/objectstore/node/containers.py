@@ -17,13 +17,13 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import DatabaseNotFound, db_path, listing_json
+from stratus.objectstore.drivers.containerdb import ContainerDB, ObjectRow
+from stratus.objectstore.drivers.database import DatabaseNotFound, db_path, listing_json
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.databases import GroupCommit
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, int_of, policy_of, reply, timestamp_of
 from stratus.objectstore.node.updates import Target, Update, targets_from
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from stratus.objectstore.database import Database
+from stratus.objectstore.drivers.database import Database
 
 D = TypeVar("D", bound=Database)
 R = TypeVar("R")

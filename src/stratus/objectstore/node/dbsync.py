@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import orjson
 
-from stratus.objectstore.accountdb import AccountDB, ContainerRow
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import Database, DatabaseNotFound, db_path
+from stratus.objectstore.drivers.accountdb import AccountDB, ContainerRow
+from stratus.objectstore.drivers.containerdb import ContainerDB, ObjectRow
+from stratus.objectstore.drivers.database import Database, DatabaseNotFound, db_path
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.replies import NodeError, reply
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.protocol import NodeRequest, NodeResponse

@@ -9,16 +9,16 @@ import os
 import time
 from typing import Any
 
-from stratus.objectstore.diskfile import (
+from stratus.objectstore.drivers.diskfile import (
     ObjectDevice,
     ObjectMetadata,
     ObjectNotFound,
     ObjectReader,
     ObjectWriter,
 )
-from stratus.objectstore.hashes import parse_name, select_files
+from stratus.objectstore.drivers.hashes import parse_name, select_files
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.replies import NodeError
-from stratus.objectstore.timestamp import Timestamp
 
 log = logging.getLogger(__name__)
 

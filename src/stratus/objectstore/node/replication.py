@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import orjson
 
-from stratus.objectstore.diskfile import ObjectDevice, ObjectMetadata, ObjectWriter
-from stratus.objectstore.hashes import parse_name, select_files
+from stratus.objectstore.drivers.diskfile import ObjectDevice, ObjectMetadata, ObjectWriter
+from stratus.objectstore.drivers.hashes import parse_name, select_files
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node import expiring
 from stratus.objectstore.node.dbsync import DatabaseSync
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, policy_of, reply
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode

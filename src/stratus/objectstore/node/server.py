@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from stratus.objectstore.diskfile import ObjectDevice
+from stratus.objectstore.drivers.diskfile import ObjectDevice
 from stratus.objectstore.node.accounts import AccountServer
 from stratus.objectstore.node.containers import ContainerServer
 from stratus.objectstore.node.databases import OpenDatabases
@@ -33,7 +33,7 @@ from stratus.objectstore.node.replication import OP as REPLICATE_OP
 from stratus.objectstore.node.replication import Replication
 from stratus.objectstore.node.replies import NodeError, reply
 from stratus.objectstore.node.updates import Updater
-from stratus.objectstore.ring import Ring, hash_path
+from stratus.objectstore.ring.ring import Ring, hash_path
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,7 @@ class StorageNode:
     async def start(self) -> None:
         """Start the background workers, when ``worker_interval`` asks for them."""
         if self.worker_interval is not None and self.background is None:
-            from stratus.objectstore.workers import BackgroundWorkers
+            from stratus.objectstore.agent import BackgroundWorkers
 
             self.background = BackgroundWorkers(self)
             self.background.start(self.worker_interval)

@@ -1,0 +1,376 @@
+"""What container and account databases share: files, durability, metadata,
+replication bookkeeping and the Swift listing walk.
+
+One SQLite file per container (and per account), on the devices the ring gives
+for its name: ``DEVICE/containers/<part>/<suffix>/<hash>/<hash>.db``.
+
+Durability: ``journal_mode=WAL`` with ``synchronous=FULL``.  In WAL mode FULL
+costs one fsync of the WAL per *commit* (the main file is only synced at
+checkpoints), and a commit that has returned survives power loss -- the same
+promise as the object's data.  NORMAL would skip that fsync and could lose the
+last commits on power loss, so a listing could silently miss an acknowledged
+object; the updater could not know to resend it.  The fsync is amortised
+instead: ``merge_items()`` applies any number of rows in one transaction, so a
+container server that queues concurrent updates and commits them together
+(group commit) pays one fsync per batch, not per object.
+
+Rows are never updated in place: a change deletes the old row and inserts the
+new one, so ``ROWID`` (AUTOINCREMENT, never reused) orders changes, and a
+replica asks for ``get_items_since(sync_point)``.  Deletes are rows with
+``deleted = 1`` until reclaimed.  One index, ``(deleted, name)``, serves both
+the listing (a range scan of ``deleted = 0``) and lookups by name
+(``deleted IN (0, 1) AND name = ?``).  Names are TEXT; SQLite's BINARY
+collation compares their UTF-8 bytes, which is Swift's order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, Self
+
+import orjson
+
+from stratus.objectstore.drivers.timestamp import Timestamp
+
+PRAGMAS = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -4096",  # KiB
+)
+BUSY_TIMEOUT = 25.0
+ZERO = "0000000000.00000"
+
+COMMON_STAT = """
+    account TEXT NOT NULL,
+    container TEXT,
+    created_at TEXT NOT NULL,
+    put_timestamp TEXT NOT NULL DEFAULT '0000000000.00000',
+    delete_timestamp TEXT NOT NULL DEFAULT '0000000000.00000',
+    status_changed_at TEXT NOT NULL DEFAULT '0000000000.00000',
+    id TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+"""
+SYNC_SCHEMA = """
+CREATE TABLE sync (
+    remote_id TEXT NOT NULL,
+    incoming INTEGER NOT NULL,
+    sync_point INTEGER NOT NULL,
+    PRIMARY KEY (remote_id, incoming)
+);
+"""
+
+Entry = dict[str, Any]
+
+
+class DatabaseNotFound(Exception):
+    pass
+
+
+def db_path(device_root: str, kind: str, partition: int, name_hash: str) -> str:
+    """``kind`` is ``"containers"`` or ``"accounts"``."""
+    return os.path.join(
+        device_root, kind, str(partition), name_hash[-3:], name_hash, name_hash + ".db"
+    )
+
+
+def after_prefix(text: str) -> str:
+    """The least string greater than every string starting with ``text``."""
+    while text:
+        last = ord(text[-1])
+        if last < 0x10FFFF:
+            nxt = last + 1
+            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be UTF-8
+                nxt = 0xE000
+            return text[:-1] + chr(nxt)
+        text = text[:-1]
+    raise ValueError("no string follows this prefix")
+
+
+class Database:
+    """A container or account database (see the subclasses)."""
+
+    TABLE: ClassVar[str]
+    SCHEMA: ClassVar[str]
+    ROW_COLUMNS: ClassVar[str]  # what get_items_since() reads, ROWID last
+
+    def __init__(self, path: str, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.conn = conn
+        self.lock = threading.RLock()
+
+    # -- files -----------------------------------------------------------------
+
+    @classmethod
+    def _connect(cls, path: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+        )
+        for pragma in PRAGMAS:
+            conn.execute(pragma)
+        return conn
+
+    @classmethod
+    def open(cls, path: str) -> Self:
+        if not os.path.exists(path):
+            raise DatabaseNotFound(path)
+        return cls(path, cls._connect(path))
+
+    @classmethod
+    def _create(cls, path: str, stat: dict[str, Any]) -> Self:
+        """Build the file aside and rename it in, so no half-made database is seen."""
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        tmp = f"{path}.{uuid.uuid4().hex}.tmp"
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.executescript(cls.SCHEMA + SYNC_SCHEMA)
+            columns = ", ".join(stat)
+            marks = ", ".join("?" * len(stat))
+            conn.execute("BEGIN")
+            conn.execute(f"INSERT INTO stat ({columns}) VALUES ({marks})", tuple(stat.values()))
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+        try:
+            os.link(tmp, path)  # fails if another creator won
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return cls.open(path)
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    def _stat(self, columns: str) -> tuple[Any, ...]:
+        with self.lock:
+            row = self.conn.execute(f"SELECT {columns} FROM stat").fetchone()
+        return tuple(row)
+
+    # -- own timestamps ----------------------------------------------------------
+
+    def set_put_timestamp(self, timestamp: Timestamp) -> None:
+        """A (re-)PUT of the container or account itself; newer wins."""
+        ts = timestamp.internal
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE stat SET put_timestamp = ?, status_changed_at = ? WHERE put_timestamp < ?",
+                (ts, ts, ts),
+            )
+
+    def set_delete_timestamp(self, timestamp: Timestamp) -> None:
+        """A DELETE of the container or account itself; newer wins."""
+        ts = timestamp.internal
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE stat SET delete_timestamp = ?, status_changed_at = ? "
+                "WHERE delete_timestamp < ?",
+                (ts, ts, ts),
+            )
+
+    # -- metadata ----------------------------------------------------------------
+
+    def metadata_timestamps(self) -> dict[str, tuple[str, str]]:
+        """Every key with its value and timestamp, deletions ("" values) included."""
+        (raw,) = self._stat("metadata")
+        return {k: (v[0], v[1]) for k, v in json.loads(raw).items()}
+
+    def get_metadata(self) -> dict[str, str]:
+        return {k: v for k, (v, _) in self.metadata_timestamps().items() if v != ""}
+
+    def update_metadata(self, updates: dict[str, tuple[str, Timestamp | str]]) -> None:
+        """Set keys (an empty value deletes); per key, the newer timestamp wins."""
+        with self.transaction() as conn:
+            (raw,) = conn.execute("SELECT metadata FROM stat").fetchone()
+            current = json.loads(raw)
+            changed = False
+            for key, (value, ts) in updates.items():
+                ts = Timestamp(ts).internal
+                if key not in current or current[key][1] < ts:
+                    current[key] = [value, ts]
+                    changed = True
+            if changed:
+                conn.execute("UPDATE stat SET metadata = ?", (json.dumps(current),))
+
+    # -- replication -------------------------------------------------------------
+
+    def max_row(self) -> int:
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT seq FROM sqlite_sequence WHERE name = ?", (self.TABLE,)
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def get_sync(self, remote_id: str, incoming: bool = True) -> int:
+        """How far this database has merged (incoming) or pushed (outgoing)
+        the rows of ``remote_id``; -1 if never."""
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT sync_point FROM sync WHERE remote_id = ? AND incoming = ?",
+                (remote_id, int(incoming)),
+            ).fetchone()
+        return int(row[0]) if row else -1
+
+    def set_sync(self, remote_id: str, sync_point: int, incoming: bool = True) -> None:
+        with self.transaction() as conn:
+            self._set_sync(conn, remote_id, sync_point, incoming)
+
+    @staticmethod
+    def _set_sync(conn: sqlite3.Connection, remote_id: str, point: int, incoming: bool) -> None:
+        conn.execute(
+            "INSERT INTO sync (remote_id, incoming, sync_point) VALUES (?, ?, ?) "
+            "ON CONFLICT (remote_id, incoming) DO UPDATE SET sync_point = "
+            "max(sync_point, excluded.sync_point)",
+            (remote_id, int(incoming), point),
+        )
+
+    def _rows_since(self, row_id: int, count: int) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self.conn.execute(
+                f"SELECT {self.ROW_COLUMNS} FROM {self.TABLE} WHERE ROWID > ? "
+                "ORDER BY ROWID LIMIT ?",
+                (row_id, count),
+            ).fetchall()
+
+    def reclaim(self, before: Timestamp) -> int:
+        """Forget deleted rows older than ``before`` (the reclaim age)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                f"DELETE FROM {self.TABLE} WHERE deleted = 1 AND {self._row_time} < ?",
+                (before.internal,),
+            )
+        return cur.rowcount
+
+    _row_time: ClassVar[str] = "created_at"
+
+    # -- listing -----------------------------------------------------------------
+
+    def _list(
+        self,
+        select: str,
+        to_entry: Callable[[tuple[Any, ...]], Entry],
+        *,
+        prefix: str | None,
+        delimiter: str | None,
+        marker: str | None,
+        end_marker: str | None,
+        limit: int,
+        reverse: bool,
+        path: str | None,
+    ) -> list[Entry]:
+        """Swift's listing: names in byte order (or reverse), after ``marker``,
+        before ``end_marker``, under ``prefix``; with a ``delimiter``, names
+        with the delimiter after the prefix roll up into one ``subdir`` entry.
+        ``path`` lists one pseudo folder: prefix ``path/``, no roll-ups, and
+        names deeper than one level left out.  With ``reverse``, ``marker`` is
+        the upper bound and ``end_marker`` the lower one, as in Swift."""
+        if path is not None:
+            prefix = path.rstrip("/") + "/" if path else ""
+            path = prefix
+            delimiter = "/"
+        if limit <= 0:
+            return []
+        # Bounds: lo < name (or lo <= name if lo_incl) and name < hi.
+        lo, hi = (end_marker, marker) if reverse else (marker, end_marker)
+        lo = lo or None
+        hi = hi or None
+        lo_incl = False
+        if prefix:
+            if lo is None or lo < prefix:
+                lo, lo_incl = prefix, True
+            nxt = after_prefix(prefix)
+            if hi is None or hi > nxt:
+                hi = nxt
+        order = "DESC" if reverse else "ASC"
+        orig_marker = marker
+        plen = len(prefix or "")
+        results: list[Entry] = []
+        while len(results) < limit:
+            where, args = ["deleted = 0"], []
+            if lo is not None:
+                where.append("name >= ?" if lo_incl else "name > ?")
+                args.append(lo)
+            if hi is not None:
+                where.append("name < ?")
+                args.append(hi)
+            sql = f"{select} WHERE {' AND '.join(where)} ORDER BY name {order} LIMIT ?"
+            requested = limit - len(results)
+            with self.lock:
+                cursor = self.conn.execute(sql, (*args, requested))
+                if not delimiter:
+                    results.extend(map(to_entry, cursor.fetchall()))
+                    break
+                # Read lazily: a roll-up stops the walk after one row.
+                seen = 0
+                requery = False
+                for row in cursor:
+                    seen += 1
+                    name: str = row[0]
+                    if reverse:
+                        hi = name
+                    else:
+                        lo, lo_incl = name, False
+                    end = name.find(delimiter, plen)
+                    if path is not None:
+                        if name == path:
+                            continue
+                        if end >= 0 and len(name) > end + len(delimiter):
+                            # Deeper than one level: skip the whole folder.
+                            folder = name[: end + len(delimiter)]
+                            if reverse:
+                                hi = folder
+                            else:
+                                lo, lo_incl = after_prefix(folder), True
+                            requery = True
+                            break
+                    elif end >= 0:
+                        folder = name[: end + len(delimiter)]
+                        if folder != orig_marker:
+                            results.append({"subdir": folder})
+                        if reverse:
+                            hi = folder
+                        else:
+                            lo, lo_incl = after_prefix(folder), True
+                        requery = True
+                        break
+                    results.append(to_entry(row))
+                cursor.close()
+            if not requery and seen < requested:
+                break  # the range is exhausted
+        return results
+
+
+def listing_json(rows: Sequence[Entry]) -> bytes:
+    """A listing as Swift's JSON body (UTF-8, unescaped)."""
+    return orjson.dumps(rows)
