@@ -7,6 +7,7 @@ and renders them in its upstream format through an ``ErrorRenderer``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from starlette.responses import Response
 
@@ -72,3 +73,37 @@ class UnsupportedMediaType(StratusError):
 
 # Renders one error as a response in a service's upstream format.
 ErrorRenderer = Callable[[StratusError], Response]
+
+
+class ErrorHandlers:
+    """One service's error rendering: a map from exception class to the
+    renderer of its answer, looked up along the exception's class hierarchy
+    (the most specific registered class wins), as Starlette's exception
+    middleware does.  Every service registers its upstream format here:
+    Keystone's and Nova's JSON, Glance's pages, Swift's plain text."""
+
+    def __init__(self, handlers: dict[type[Exception], Callable[[Any], Response]]) -> None:
+        self._handlers = dict(handlers)
+        self._resolved: dict[type[Exception], Callable[[Any], Response] | None] = {}
+
+    def add(self, cls: type[Exception], handler: Callable[[Any], Response]) -> None:
+        self._handlers[cls] = handler
+        self._resolved.clear()
+
+    def lookup(self, exc: Exception) -> Callable[[Any], Response] | None:
+        cls = type(exc)
+        try:
+            return self._resolved[cls]
+        except KeyError:
+            pass
+        found = next((self._handlers[c] for c in cls.__mro__ if c in self._handlers), None)
+        self._resolved[cls] = found
+        return found
+
+    def render(self, exc: Exception) -> Response:
+        """The registered answer to ``exc``; an unregistered one is answered
+        as the registry answers a bare ``StratusError`` (a 500)."""
+        handler = self.lookup(exc)
+        if handler is None:
+            return self.render(StratusError())
+        return handler(exc)

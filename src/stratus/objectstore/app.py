@@ -10,6 +10,7 @@ from stratus.common.api import TokenValidator
 from stratus.common.config import Config
 from stratus.common.policy import Enforcer
 from stratus.objectstore.api.swift import SwiftApp
+from stratus.objectstore.layers import build_stack
 from stratus.objectstore.node.client import HttpNodeClient, LocalNodeClient
 from stratus.objectstore.node.protocol import NodeClient
 from stratus.objectstore.node.server import StorageNode
@@ -49,5 +50,7 @@ def make(cfg: Config, public_url: str, *, primary: bool = True) -> ObjectStore:
 
 
 def build(service: ObjectStoreService, enforcer: Enforcer, validator: TokenValidator) -> SwiftApp:
-    """The app the all-in-one mounts under ``/object-store``."""
-    return SwiftApp(service, enforcer, validator)
+    """The app the all-in-one mounts under ``/object-store``: Swift's API
+    over the layers over ``service``."""
+    store = build_stack(service, enforcer)
+    return SwiftApp(store, service.limits, enforcer, validator, public_url=service.public_url)

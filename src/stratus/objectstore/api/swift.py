@@ -25,15 +25,15 @@ from stratus.common.api import (
     describe_validation_error,
 )
 from stratus.common.context import RequestContext
-from stratus.common.errors import StratusError
+from stratus.common.errors import ErrorHandlers, StratusError
 from stratus.common.policy import Enforcer
 from stratus.objectstore import errors
-from stratus.objectstore.api.auth import PREAUTH
-from stratus.objectstore.api.request import CONTAINER, OBJECT, decode, parse_path, raw_path_of
+from stratus.objectstore.api.request import CALLER, parse_path, raw_path_of
 from stratus.objectstore.api.routes import ROUTES
 from stratus.objectstore.drivers.timestamp import Timestamp
-from stratus.objectstore.layers import formpost, tempurl
-from stratus.objectstore.service import ObjectStoreService
+from stratus.objectstore.service.interface import Caller, ObjectStore
+from stratus.objectstore.service.limits import Limits
+from stratus.objectstore.service.names import decode
 
 log = logging.getLogger(__name__)
 
@@ -46,21 +46,27 @@ def trans_id() -> str:
 
 
 class SwiftApp:
-    """Routes Swift's requests to the handlers of the routes table."""
+    """Routes Swift's requests to the handlers of the routes table; the
+    handlers call ``store``, the top of the layer stack."""
 
     def __init__(
         self,
-        service: ObjectStoreService,
+        store: ObjectStore,
+        limits: Limits,
         enforcer: Enforcer,
         validator: TokenValidator,
         *,
+        public_url: str = "",
         routes: list[Route] | None = None,
         date_header: bool = False,
     ) -> None:
-        self.service = service
+        self.store = store
+        self.limits = limits
+        self.public_url = public_url
         self.enforcer = enforcer
         self.validator = validator
         self.date_header = date_header  # uvicorn adds Date itself
+        self.errors = ErrorHandlers({StratusError: errors.render})
         self.table: dict[tuple[str, str], Route] = {}
         self.allow: dict[str, list[str]] = {}
         for route in routes if routes is not None else ROUTES:
@@ -80,12 +86,12 @@ class SwiftApp:
         try:
             response = await self._handle(scope, receive, request_id)
         except StratusError as exc:
-            response = errors.render(exc)
+            response = self.errors.render(exc)
         except Exception:
             log.exception(
                 "objectstore: unexpected error on %s %s [%s]", method, scope.get("path"), txid
             )
-            response = errors.render(errors.SwiftError())
+            response = self.errors.render(errors.SwiftError())
         extra: list[tuple[bytes, bytes]] = [(b"x-trans-id", txid.encode())]
         if standalone:
             extra.append((b"x-openstack-request-id", txid.encode()))
@@ -108,64 +114,48 @@ class SwiftApp:
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> Response:
         raw = raw_path_of(scope)
-        path = parse_path(raw, self.service.limits)
+        path = parse_path(raw, self.limits)
         if not path.template:
             raise errors.NotFound()
         method = scope["method"]
-        request = Request(scope, receive)
-        if method == "POST" and path.template in (CONTAINER, OBJECT) and formpost.is_form(request):
-            return await formpost.handle(self.service, path, request)
         route = self.table.get((method, path.template))
         if route is None:
             allow = ", ".join(sorted(self.allow.get(path.template, [])))
             raise errors.MethodNotAllowed(headers={"allow": allow})
-        grant: tempurl.Grant | None = None
-        if "temp_url_sig" in request.query_params or "temp_url_expires" in request.query_params:
-            if path.template != OBJECT or path.account is None:
-                raise tempurl.invalid(path.account or "")
-            assert path.container is not None and path.obj is not None
-            grant = await tempurl.check(
-                self.service.proxy,
-                method,
-                decode(raw),
-                path.account,
-                path.container,
-                path.obj,
-                request.query_params,
-            )
-            scope[PREAUTH] = path.account
-            ctx = RequestContext(request_id=request_id)
-        else:
-            ctx = await self._context(request, request_id, route.public)
+        request = Request(scope, receive)
+        params = dict(request.query_params)
         query: Any = None
         if route.query is not NoQuery:
             try:
-                query = route.query.model_validate(dict(request.query_params))
+                query = route.query.model_validate(params)
             except ValidationError as exc:
                 raise errors.BadRequest(describe_validation_error(exc)) from exc
+        headers = request.headers
+        token = (
+            None if route.public else headers.get("x-auth-token") or headers.get("x-storage-token")
+        )
+        scope[CALLER] = Caller(
+            request_id,
+            path=decode(raw),
+            params=params,
+            token=token,
+            validate=self.validator.validate,
+            referer=headers.get("referer"),
+        )
         api = ApiRequest(
             raw=request,
-            ctx=ctx,
+            ctx=_ANONYMOUS,
             params=path.params,
             body=None,
             query=query,
-            service=self.service,
+            service=self.store,
             enforcer=self.enforcer,
-            base_url=self.service.public_url,
+            base_url=self.public_url,
         )
-        response = await route.handler(api)
-        if grant is not None:
-            tempurl.finish(response, grant, method, path.obj or "")
-        return response
+        return await route.handler(api)
 
-    async def _context(self, request: Request, request_id: str, public: bool) -> RequestContext:
-        """The caller; anonymous without a token (ACLs may still let it in),
-        401 with a token that does not validate."""
-        headers = request.headers
-        token = headers.get("x-auth-token") or headers.get("x-storage-token")
-        if not token or public:
-            return RequestContext(request_id=request_id)
-        return await self.validator.validate(token, request_id)
+
+_ANONYMOUS = RequestContext(request_id="")  # handlers use the Caller (see request.caller_of)
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

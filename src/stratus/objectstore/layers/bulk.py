@@ -14,10 +14,11 @@ from urllib.parse import unquote
 from xml.sax.saxutils import escape
 
 import orjson
-from starlette.responses import Response
 
-from stratus.common.api import ApiRequest
 from stratus.objectstore.errors import REASONS, SwiftError, TooLarge
+from stratus.objectstore.layers.base import Layer
+from stratus.objectstore.service.interface import Body, Caller, Headers, Reply
+from stratus.objectstore.service.quorum import iterate
 
 MAX_DELETES = 10000
 MAX_FAILED = 1000
@@ -78,7 +79,7 @@ def media_of(accept: str) -> str:
     return best
 
 
-def render(outcome: Outcome, accept: str) -> Response:
+def reply(outcome: Outcome, accept: str) -> Reply:
     media = media_of(accept)
     data = outcome.as_dict()
     if media == "application/json":
@@ -99,7 +100,8 @@ def render(outcome: Outcome, accept: str) -> Response:
         text = "".join(f"{k}: {data[k]}\n" for k in sorted(data))
         text += "Errors:\n" + "\n".join(f"{n}, {s}" for n, s in outcome.errors)
         body = text.encode()
-    return Response(body, 200, media_type=media)
+    headers = {"content-type": media, "content-length": str(len(body))}
+    return Reply(200, headers, iterate(body))
 
 
 Deleter = Callable[[str, str | None], Awaitable[int]]  # (container, object) -> status
@@ -124,11 +126,11 @@ async def run(paths: list[str], delete: Deleter) -> Outcome:
     return outcome
 
 
-async def read_paths(req: ApiRequest) -> list[str]:
+async def read_paths(body: Body | None) -> list[str]:
     """The request body's paths, decoded (413 past the limit)."""
     data = b""
     limit = MAX_DELETES * (MAX_PATH_BYTES * 3 + 1)
-    async for chunk in req.raw.stream():
+    async for chunk in body or iterate(b""):
         data += chunk
         if len(data) > limit:
             raise TooLarge(f"Maximum Bulk Deletes: {MAX_DELETES} per request")
@@ -140,3 +142,27 @@ async def read_paths(req: ApiRequest) -> list[str]:
     if len(paths) > MAX_DELETES:
         raise TooLarge(f"Maximum Bulk Deletes: {MAX_DELETES} per request")
     return paths
+
+
+NO_PARAMS: dict[str, str] = {}
+
+
+class BulkLayer(Layer):
+    """``POST /v1/<account>?bulk-delete``: each path deleted through the
+    layers beneath, as its own DELETE would be (access checked for each)."""
+
+    async def post_account(
+        self, caller: Caller, account: str, headers: Headers, params: Headers, body: Body | None
+    ) -> Reply:
+        if "bulk-delete" not in params:
+            return await self.app.post_account(caller, account, headers, params, body)
+        paths = await read_paths(body)
+
+        async def one(container: str, obj: str | None) -> int:
+            if obj is None:
+                return (await self.app.delete_container(caller, account, container)).status
+            names = (account, container, obj)
+            return (await self.app.delete_object(caller, names, {}, NO_PARAMS)).status
+
+        outcome = await run(paths, one)
+        return reply(outcome, headers.get("accept", ""))

@@ -10,8 +10,18 @@ from typing import Any
 from urllib.parse import unquote
 
 from stratus.objectstore.errors import BadRequest, Unavailable
-from stratus.objectstore.layers.segments import Segment
-from stratus.objectstore.service import ObjectStoreService
+from stratus.objectstore.layers.access import READ_ACL
+from stratus.objectstore.layers.base import Layer
+from stratus.objectstore.layers.segments import Segment, answer, read_whole
+from stratus.objectstore.service.interface import (
+    Body,
+    Caller,
+    Headers,
+    Names,
+    ObjectStore,
+    Reply,
+)
+from stratus.objectstore.service.quorum import close_body
 
 MAX_SEGMENTS = 10000
 PAGE = 1000
@@ -33,7 +43,7 @@ def target(value: str) -> tuple[str, str]:
 
 
 async def listing(
-    service: ObjectStoreService, account: str, container: str, prefix: str
+    app: ObjectStore, caller: Caller, account: str, container: str, prefix: str
 ) -> list[dict[str, Any]]:
     """The segments' listing entries, in name order (at most MAX_SEGMENTS)."""
     entries: list[dict[str, Any]] = []
@@ -42,7 +52,7 @@ async def listing(
         query = {"prefix": prefix, "limit": str(PAGE)}
         if marker:
             query["marker"] = marker
-        page = await service.containers.get(account, container, query)
+        page = await app.list_container(caller, account, container, query)
         if page.status == 404:
             return entries
         if page.status >= 300:
@@ -72,3 +82,39 @@ def etag_of(entries: list[dict[str, Any]]) -> str:
 
 def size_of(entries: list[dict[str, Any]]) -> int:
     return sum(int(e.get("bytes", 0)) for e in entries)
+
+
+def is_dlo(headers: Headers) -> bool:
+    return "x-object-manifest" in headers
+
+
+class DloLayer(Layer):
+    """Checks a manifest's X-Object-Manifest on PUT; a GET or HEAD of a
+    manifest answers the whole (unless ``multipart-manifest=get``)."""
+
+    async def put_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        manifest = headers.get("x-object-manifest")
+        if manifest is not None:
+            headers = {**headers, "x-object-manifest": check(manifest)}
+        return await self.app.put_object(caller, names, headers, params, body)
+
+    async def get_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, *, head: bool
+    ) -> Reply:
+        resp = await self.app.get_object(caller, names, headers, params, head=head)
+        if params.get("multipart-manifest") == "get":
+            return resp
+        resp = await read_whole(self.app, caller, names, headers, params, resp, is_dlo)
+        if resp.status >= 300 or not is_dlo(resp.headers):
+            return resp
+        await close_body(resp)
+        out = dict(resp.headers)
+        container, prefix = target(out["x-object-manifest"])
+        await caller.check("object_store:get_object", names[0], container, acl=READ_ACL)
+        entries = await listing(self.app, caller, names[0], container, prefix)
+        out["etag"] = etag_of(entries)
+        out["content-length"] = str(size_of(entries))
+        parts = plan(container, entries)
+        return answer(self.app, caller, names[0], out, parts, headers, head)

@@ -18,13 +18,8 @@ from collections.abc import AsyncIterator
 from html import escape
 from urllib.parse import quote
 
-from starlette.requests import ClientDisconnect as StarletteDisconnect
-from starlette.requests import Request
-from starlette.responses import Response
-
-from stratus.objectstore.api.headers import delete_at_of
-from stratus.objectstore.api.request import SwiftPath, decode, raw_path_of
-from stratus.objectstore.errors import REASONS, ClientDisconnect, SwiftError, TooLarge
+from stratus.objectstore.errors import REASONS, SwiftError, TooLarge
+from stratus.objectstore.layers.base import Layer
 from stratus.objectstore.layers.multipart import (
     FormReader,
     MalformedForm,
@@ -37,7 +32,16 @@ from stratus.objectstore.layers.tempurl import (
     DIGESTS,
     parse_signature,
 )
-from stratus.objectstore.service import ObjectStoreService
+from stratus.objectstore.service.headers import delete_at_of
+from stratus.objectstore.service.interface import (
+    Body,
+    Caller,
+    Headers,
+    Names,
+    ObjectStore,
+    Reply,
+)
+from stratus.objectstore.service.quorum import iterate
 
 FIELD_LIMIT = 8192
 ATTRIBUTES = ("redirect", "max_file_size", "max_file_count", "expires", "signature")
@@ -51,8 +55,8 @@ class FormUnauthorized(Exception):
     """A 401 (never redirected)."""
 
 
-def is_form(request: Request) -> bool:
-    return boundary_of(request.headers.get("content-type", "")) is not None
+def is_form(headers: Headers) -> bool:
+    return boundary_of(headers.get("content-type", "")) is not None
 
 
 def form_signature(key: str, path: str, redirect: str, size: int, count: int, expires: int) -> str:
@@ -61,23 +65,18 @@ def form_signature(key: str, path: str, redirect: str, size: int, count: int, ex
     return hmac.new(key.encode(), body, DIGESTS["sha256"]).hexdigest()
 
 
-async def _body(request: Request) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in request.stream():
-            if chunk:
-                yield chunk
-    except StarletteDisconnect as exc:
-        raise ClientDisconnect() from exc
-
-
-async def handle(service: ObjectStoreService, path: SwiftPath, request: Request) -> Response:
-    boundary = boundary_of(request.headers.get("content-type", ""))
-    assert boundary is not None and path.account and path.container
+async def handle(
+    app: ObjectStore, caller: Caller, names: Names, headers: Headers, body: Body | None
+) -> Reply:
+    """A form's answer: 201 (or the form's redirect with the status), 400
+    for a bad form, 401 for a bad signature."""
+    boundary = boundary_of(headers.get("content-type", ""))
+    assert boundary is not None
     fields: dict[str, str] = {}
     try:
-        status, message = await _process(service, path, request, boundary, fields)
+        status, message = await _process(app, caller, names, body or iterate(b""), boundary, fields)
     except FormUnauthorized as exc:
-        return Response(f"FormPost: {exc}".encode(), 401, media_type="text/plain; charset=UTF-8")
+        return _page(401, f"FormPost: {exc}".encode(), "text/plain; charset=UTF-8")
     except (FormInvalid, MalformedForm) as exc:
         status, message = 400, str(exc)
     redirect = fields.get("redirect", "")
@@ -86,20 +85,27 @@ async def handle(service: ObjectStoreService, path: SwiftPath, request: Request)
         sep = "&" if "?" in redirect else "?"
         location = f"{redirect}{sep}status={status}&message={quote(message)}"
         link = f'<html><body><p><a href="{escape(location)}">Click to continue...</a></p></body></html>'
-        return Response(link.encode(), 303, headers={"location": location}, media_type="text/html")
-    page = f"<html><body><h1>{status} {reason}</h1><p>FormPost: {escape(message)}</p></body></html>"
-    return Response(page.encode(), status, media_type="text/html")
+        reply = _page(303, link.encode(), "text/html")
+        reply.headers["location"] = location
+        return reply
+    text = f"<html><body><h1>{status} {reason}</h1><p>FormPost: {escape(message)}</p></body></html>"
+    return _page(status, text.encode(), "text/html")
+
+
+def _page(status: int, body: bytes, media: str) -> Reply:
+    headers = {"content-type": media, "content-length": str(len(body))}
+    return Reply(status, headers, iterate(body))
 
 
 async def _process(
-    service: ObjectStoreService,
-    path: SwiftPath,
-    request: Request,
+    app: ObjectStore,
+    caller: Caller,
+    names: Names,
+    body: Body,
     boundary: str,
     fields: dict[str, str],
 ) -> tuple[int, str]:
-    assert path.account and path.container
-    reader = FormReader(_body(request), boundary)
+    reader = FormReader(body, boundary)
     checked = False
     stored = 0
     async for headers in reader.parts():
@@ -109,23 +115,23 @@ async def _process(
             fields[params.get("name", "")] = value.decode("utf-8", "replace")
             continue
         if not checked:
-            await _check(service, path, request, fields)
+            await _check(app, caller, names, fields)
             checked = True
         if not params["filename"]:
             continue  # an empty file input
         if stored >= _int(fields, "max_file_count"):
             raise FormInvalid("max file count exceeded")
         stored += 1
-        await _store(service, path, headers, params["filename"], reader, fields)
+        await _store(app, caller, names, headers, params["filename"], reader, fields)
     if not checked:
-        await _check(service, path, request, fields)
+        await _check(app, caller, names, fields)
     return 201, ""
 
 
-async def _check(
-    service: ObjectStoreService, path: SwiftPath, request: Request, fields: dict[str, str]
-) -> None:
-    assert path.account and path.container
+async def _check(app: ObjectStore, caller: Caller, names: Names, fields: dict[str, str]) -> None:
+    """The form's signature, by the account's or the container's key; the
+    account is then open to this request (the caller's token is ignored)."""
+    account, container, _prefix = names
     expires = _int(fields, "expires")
     if expires < time.time():
         raise FormUnauthorized("Form Expired")
@@ -134,33 +140,34 @@ async def _check(
         raise FormUnauthorized("Invalid Signature")
     digest, raw = parsed
     keys: list[str] = []
-    acct = await service.proxy.info(path.account)
+    acct = await app.info(account)
     if acct.status < 300:
         keys += [acct.headers[k] for k in ACCOUNT_KEYS if acct.headers.get(k)]
-    cont = await service.proxy.info(path.account, path.container)
+    cont = await app.info(account, container)
     if cont.status < 300:
         keys += [cont.headers[k] for k in CONTAINER_KEYS if cont.headers.get(k)]
-    signed = "\n".join(
-        [decode(raw_path_of(request.scope))] + [fields.get(name, "") for name in ATTRIBUTES[:4]]
-    ).encode()
+    signed = "\n".join([caller.path] + [fields.get(name, "") for name in ATTRIBUTES[:4]]).encode()
     for key in keys:
         if hmac.compare_digest(hmac.new(key.encode(), signed, DIGESTS[digest]).digest(), raw):
+            caller.preauth = account
+            caller.token = None
             return
     raise FormUnauthorized("Invalid Signature")
 
 
 async def _store(
-    service: ObjectStoreService,
-    path: SwiftPath,
+    app: ObjectStore,
+    caller: Caller,
+    names: Names,
     headers: dict[str, str],
     filename: str,
     reader: FormReader,
     fields: dict[str, str],
 ) -> None:
-    assert path.account and path.container
-    name = (path.obj or "") + filename
+    account, container, prefix = names
     meta: dict[str, str] = {
-        "content-type": headers.get("content-type") or "application/octet-stream"
+        "content-type": headers.get("content-type") or "application/octet-stream",
+        "transfer-encoding": "chunked",
     }
     lifetime = {
         k.replace("_", "-"): fields[k] for k in ("x_delete_at", "x_delete_after") if k in fields
@@ -173,8 +180,8 @@ async def _store(
         meta["x-delete-at"] = str(delete_at)
     limit = _int(fields, "max_file_size")
     try:
-        resp = await service.objects.put(
-            path.account, path.container, name, meta, _capped(reader.data(), limit), None
+        resp = await app.put_object(
+            caller, (account, container, prefix + filename), meta, {}, _capped(reader.data(), limit)
         )
     except TooLarge as exc:
         raise FormInvalid("max_file_size exceeded") from exc
@@ -204,3 +211,33 @@ def _int(fields: dict[str, str], name: str) -> int:
         if name == "expires":
             raise FormUnauthorized("Form Expired") from exc
         raise FormInvalid(f"{name} invalid") from exc
+
+
+class FormPostLayer(Layer):
+    """A POST of ``multipart/form-data`` to a container (or an object name,
+    the prefix of the files' names) is a FormPost; any other POST passes."""
+
+    async def post_container(
+        self,
+        caller: Caller,
+        account: str,
+        container: str,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        if not is_form(headers):
+            return await self.app.post_container(caller, account, container, headers, params, body)
+        return await handle(self.app, caller, (account, container, ""), headers, body)
+
+    async def post_object(
+        self,
+        caller: Caller,
+        names: Names,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        if not is_form(headers):
+            return await self.app.post_object(caller, names, headers, params, body)
+        return await handle(self.app, caller, names, headers, body)

@@ -1,14 +1,25 @@
-"""A large object's segments, streamed in order: the byte span of each
-segment object that makes up the whole, restricted to a client's range."""
+"""What static and dynamic large objects share: the segments that make up
+the whole, streamed in order from the layer beneath, restricted to a
+client's range; and the answer to a GET or HEAD of the whole."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
-from stratus.objectstore.api.ranges import slice_stream
-from stratus.objectstore.service import ObjectStoreService
+from stratus.common.ranges import parse_ranges
+from stratus.objectstore.drivers.timestamp import Timestamp
+from stratus.objectstore.errors import RangeNotSatisfiable
+from stratus.objectstore.service.conditions import evaluate, slice_stream
+from stratus.objectstore.service.interface import (
+    Caller,
+    Headers,
+    Names,
+    ObjectStore,
+    Pieced,
+    Reply,
+)
 from stratus.objectstore.service.quorum import close_body
 
 log = logging.getLogger(__name__)
@@ -25,6 +36,9 @@ class Segment:
     @property
     def size(self) -> int:
         return self.last - self.first + 1
+
+
+RAW = {"multipart-manifest": "get"}  # a segment as stored, never expanded
 
 
 class SegmentError(Exception):
@@ -49,7 +63,7 @@ def trim(segments: list[Segment], first: int, last: int) -> list[Segment]:
 
 
 async def stream(
-    service: ObjectStoreService, account: str, segments: list[Segment]
+    app: ObjectStore, caller: Caller, account: str, segments: list[Segment]
 ) -> AsyncIterator[bytes]:
     """The segments' bytes, one segment after the other.  A segment that
     fails ends the stream early (the client sees a short body, as Swift's)."""
@@ -57,7 +71,8 @@ async def stream(
         headers = {"range": f"bytes={seg.first}-{seg.last}"}
         if seg.etag:
             headers["if-match"] = seg.etag
-        resp = await service.objects.read("GET", account, seg.container, seg.obj, headers)
+        names = (account, seg.container, seg.obj)
+        resp = await app.get_object(caller, names, headers, RAW, head=False)
         if resp.status not in (200, 206) or resp.body is None:
             await close_body(resp)
             log.warning(
@@ -83,3 +98,70 @@ async def stream(
                     break
         finally:
             await close_body(resp)
+
+
+async def read_whole(
+    app: ObjectStore,
+    caller: Caller,
+    names: Names,
+    headers: Headers,
+    params: Headers,
+    first: Reply,
+    is_manifest: Callable[[Headers], bool],
+) -> Reply:
+    """A ranged GET answers the manifest's own bytes: when ``first`` (that
+    answer) is of a manifest, the manifest read whole instead."""
+    if "range" not in headers or first.status not in (206, 416):
+        return first
+    probe = first.headers
+    if first.status == 416:
+        head = await app.get_object(caller, names, {}, params, head=True)
+        probe = head.headers if head.status < 300 else {}
+    if not is_manifest(probe):
+        return first
+    await close_body(first)
+    whole = {k: v for k, v in headers.items() if k != "range"}
+    return await app.get_object(caller, names, whole, params, head=False)
+
+
+def answer(
+    app: ObjectStore,
+    caller: Caller,
+    account: str,
+    headers: dict[str, str],
+    parts: list[Segment],
+    request: Headers,
+    head: bool,
+) -> Reply:
+    """The large object's answer: its headers, and for a GET its segments'
+    bytes, or those of the one range asked for (206; 416 when none is in
+    it).  A failed precondition leaves the answer whole for the API to
+    judge, as for any object."""
+    size = int(headers.get("content-length", "0") or 0)
+    status = 200
+    span: tuple[int, int] | None = None
+    wanted = request.get("range")
+    if (
+        wanted
+        and not head
+        and evaluate(request, headers.get("etag", ""), _modified(headers)) is None
+    ):
+        ranges = parse_ranges(wanted)
+        if ranges is not None and len(ranges) == 1:
+            span = ranges[0].span(size)
+            if span is None:
+                raise RangeNotSatisfiable(headers={"content-range": f"bytes */{size}"})
+            status = 206
+            headers["content-range"] = f"bytes {span[0]}-{span[1]}/{size}"
+            headers["content-length"] = str(span[1] - span[0] + 1)
+    if head:
+        return Reply(status, headers)
+    chosen = parts if span is None else trim(parts, *span)
+    return Reply(status, headers, Pieced(stream(app, caller, account, chosen)))
+
+
+def _modified(headers: dict[str, str]) -> str:
+    stamp = headers.get("x-timestamp")
+    if "last-modified" not in headers and stamp:
+        return Timestamp(stamp).http_date
+    return headers.get("last-modified", "")

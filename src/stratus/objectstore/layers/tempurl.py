@@ -17,14 +17,21 @@ import hashlib
 import hmac
 import time
 from calendar import timegm
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
-from starlette.responses import Response
-
 from stratus.objectstore.errors import Unauthorized
-from stratus.objectstore.service.quorum import Proxy
+from stratus.objectstore.layers.base import Layer
+from stratus.objectstore.service.interface import (
+    Body,
+    Caller,
+    Headers,
+    Names,
+    ObjectStore,
+    Reply,
+)
 
 METHODS = ("GET", "HEAD", "PUT", "POST", "DELETE")
 DIGESTS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}
@@ -96,7 +103,7 @@ def _keys(headers: Mapping[str, str], names: tuple[str, ...]) -> list[str]:
 
 
 async def check(
-    proxy: Proxy,
+    app: ObjectStore,
     method: str,
     path: str,
     account: str,
@@ -120,10 +127,10 @@ async def check(
     else:
         signed = path
     keys = []
-    acct = await proxy.info(account)
+    acct = await app.info(account)
     if acct.status < 300:
         keys += _keys(acct.headers, ACCOUNT_KEYS)
-    cont = await proxy.info(account, container)
+    cont = await app.info(account, container)
     if cont.status < 300:
         keys += _keys(cont.headers, CONTAINER_KEYS)
     methods = [method] if method != "HEAD" else ["HEAD", "GET", "PUT", "POST"]
@@ -145,25 +152,111 @@ def _container_path(path: str, container: str, obj: str) -> str:
     return path[: len(path) - len(obj)]
 
 
-def finish(response: Response, grant: Grant, method: str, obj: str) -> None:
-    """The response as a TempURL user gets it: metadata hidden, and a
+def finish(reply: Reply, grant: Grant, method: str, obj: str) -> Reply:
+    """The answer as a TempURL user gets it: metadata hidden, and a
     Content-Disposition on a successful GET (``filename``, ``inline``)."""
-    for name in list(response.headers.keys()):
-        if name.startswith(OUTGOING_REMOVE) and not name.startswith(OUTGOING_ALLOW):
-            del response.headers[name]
-    if method != "GET" or response.status_code >= 300:
-        return
+    headers = reply.headers
+    for name in [n for n in headers if n.startswith(OUTGOING_REMOVE)]:
+        if not name.startswith(OUTGOING_ALLOW):
+            del headers[name]
+    if method != "GET" or reply.status >= 300:
+        return reply
     if grant.inline:
         value = "inline" + (_filename(grant.filename) if grant.filename else "")
     elif grant.filename:
         value = "attachment" + _filename(grant.filename)
-    elif "content-disposition" in response.headers:
-        return
+    elif "content-disposition" in headers:
+        return reply
     else:
         value = "attachment" + _filename(obj.rsplit("/", 1)[-1])
-    response.headers["content-disposition"] = value
+    headers["content-disposition"] = value
+    return reply
 
 
 def _filename(name: str) -> str:
     escaped = name.replace('"', '\\"')
     return f"; filename=\"{escaped}\"; filename*=UTF-8''{quote(name)}"
+
+
+def signed(params: Mapping[str, str]) -> bool:
+    return "temp_url_sig" in params or "temp_url_expires" in params
+
+
+# Account and container requests: never signed (a signature there is invalid).
+_UNSIGNED = (
+    "head_account",
+    "list_account",
+    "post_account",
+    "put_container",
+    "head_container",
+    "list_container",
+    "post_container",
+    "delete_container",
+)
+
+
+class TempUrlLayer(Layer):
+    """Opens the object a valid signature names for this one request (no
+    token needed; any token is ignored)."""
+
+    def __init__(self, app: ObjectStore) -> None:
+        super().__init__(app)
+        for name in _UNSIGNED:
+            setattr(self, name, _refuse_signed(getattr(app, name)))
+
+    async def _open(self, caller: Caller, method: str, names: Names) -> Grant | None:
+        if not signed(caller.params):
+            return None
+        grant = await check(self.app, method, caller.path, *names, caller.params)
+        caller.preauth = names[0]
+        caller.token = None  # a signed request is anonymous
+        return grant
+
+    async def get_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, *, head: bool
+    ) -> Reply:
+        method = "HEAD" if head else "GET"
+        grant = await self._open(caller, method, names)
+        reply = await self.app.get_object(caller, names, headers, params, head=head)
+        return reply if grant is None else finish(reply, grant, method, names[2])
+
+    async def put_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        grant = await self._open(caller, "PUT", names)
+        reply = await self.app.put_object(caller, names, headers, params, body)
+        return reply if grant is None else finish(reply, grant, "PUT", names[2])
+
+    async def copy_object(
+        self, caller: Caller, source: Names, dest: Names, headers: Headers
+    ) -> Reply:
+        await self._open(caller, "COPY", source)  # not a method a signature covers
+        return await self.app.copy_object(caller, source, dest, headers)
+
+    async def post_object(
+        self,
+        caller: Caller,
+        names: Names,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        grant = await self._open(caller, "POST", names)
+        reply = await self.app.post_object(caller, names, headers, params, body)
+        return reply if grant is None else finish(reply, grant, "POST", names[2])
+
+    async def delete_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers
+    ) -> Reply:
+        grant = await self._open(caller, "DELETE", names)
+        reply = await self.app.delete_object(caller, names, headers, params)
+        return reply if grant is None else finish(reply, grant, "DELETE", names[2])
+
+
+def _refuse_signed(op: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    async def unsigned(caller: Caller, account: str, *args: Any) -> Any:
+        if signed(caller.params):
+            raise invalid(account)
+        return await op(caller, account, *args)
+
+    return unsigned

@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
-import orjson
-
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import Unavailable
 from stratus.objectstore.node.protocol import NodeResponse
+from stratus.objectstore.service.interface import Listing
+from stratus.objectstore.service.listing import parse_listing
 from stratus.objectstore.service.quorum import Proxy, client_headers, close_body, count
 
 POLICY_NAME = "Policy-0"
 _COUNTERS = ("container-count", "object-count", "bytes-used")
 _BY_INDEX = "x-account-storage-policy-"
-
-
-@dataclass
-class Listing:
-    """An account's or container's answer with its entries (JSON-ready)."""
-
-    status: int
-    headers: dict[str, str]
-    entries: list[dict[str, Any]] = field(default_factory=list)
 
 
 def account_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -51,17 +39,6 @@ def _new_account_headers() -> dict[str, str]:
     """What HEAD of an account never written answers (Swift's autocreate)."""
     now = Timestamp.now()
     return account_headers({"x-timestamp": now.normal, "x-put-timestamp": now.normal})
-
-
-async def parse_listing(resp: NodeResponse) -> list[dict[str, Any]]:
-    data = await resp.read()
-    if not data.strip():
-        return []
-    try:
-        entries = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise Unavailable() from exc
-    return entries if isinstance(entries, list) else []
 
 
 class Accounts:

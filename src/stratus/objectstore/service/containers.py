@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.protocol import NodeResponse
-from stratus.objectstore.service.accounts import POLICY_NAME, Accounts, Listing, parse_listing
+from stratus.objectstore.service.accounts import POLICY_NAME, Accounts
+from stratus.objectstore.service.interface import Listing
+from stratus.objectstore.service.listing import parse_listing
 from stratus.objectstore.service.quorum import Proxy, client_headers, close_body
 
 POLICY_INDEX = "0"

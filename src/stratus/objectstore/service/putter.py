@@ -21,13 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from asyncio import FIRST_COMPLETED
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from stratus.objectstore.errors import ClientDisconnect, TooLarge, Unavailable
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.ring.ring import Device
-from stratus.objectstore.service.quorum import HeadersFor, Proxy, best_response, lower, quorum_size
+from stratus.objectstore.service.quorum import (
+    HeadersFor,
+    Place,
+    Proxy,
+    best_response,
+    lower,
+    quorum_size,
+)
 
 DEPTH = 4  # chunks buffered per replica
 _END = object()  # sentinel: the body is complete
@@ -39,14 +47,74 @@ class BodyAborted(Exception):
     """Raised inside a replica's body stream when the upload is abandoned."""
 
 
-@dataclass(eq=False)
-class _Feed:
-    queue: asyncio.Queue[object] = field(default_factory=lambda: asyncio.Queue(DEPTH))
-    pulled: asyncio.Event = field(default_factory=asyncio.Event)
-    task: asyncio.Task[NodeResponse | None] | None = None
-    dead: bool = False
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One object PUT: where it goes, what each replica is told, the body."""
+
+    proxy: Proxy
+    names: tuple[str, str, str]
+    place: Place
+    handoffs: Iterator[Device]
+    headers_for: HeadersFor
+
+    def request(self, index: int, dev: Device, body: AsyncIterator[bytes]) -> NodeRequest:
+        return NodeRequest(
+            "PUT",
+            dev.device,
+            self.place.partition,
+            *self.names,
+            headers=self.headers_for(index),
+            body=body,
+        )
+
+    def next_device(self) -> Device | None:
+        """The next handoff, standing in for a primary that failed."""
+        return next(self.handoffs, None)
+
+
+class Putter:
+    """The PUT to one replica, as Swift's proxy keeps one per connection: the
+    node reads the body from this putter's own small queue (``DEPTH``
+    chunks), so memory stays constant and the upload goes as fast as the
+    slowest live replica.  It counts as connected once the node starts
+    reading (Swift's ``100 Continue``)."""
+
+    def __init__(self, upload: Upload, index: int) -> None:
+        self.upload = upload
+        self.index = index
+        self.queue: asyncio.Queue[object] = asyncio.Queue(DEPTH)
+        self.pulled = asyncio.Event()
+        self.task: asyncio.Task[NodeResponse | None] | None = None
+        self.dead = False
+
+    @classmethod
+    async def connect(cls, upload: Upload, index: int, dev: Device) -> Putter | NodeResponse | None:
+        """A putter whose node is reading, trying handoffs for a node that
+        cannot be reached or answers 507; or the answer of a node that
+        answered without reading; None when every candidate failed."""
+        timeout = upload.proxy.node_timeout
+        while True:
+            putter = cls(upload, index)
+            request = upload.request(index, dev, putter.stream())
+            task = putter.task = asyncio.ensure_future(upload.proxy.send(dev, request))
+            pulled = asyncio.ensure_future(putter.pulled.wait())
+            await asyncio.wait({task, pulled}, timeout=timeout, return_when=FIRST_COMPLETED)
+            pulled.cancel()
+            if putter.pulled.is_set():
+                return putter
+            if task.done():
+                resp = task.result()
+                if resp is not None and resp.status != 507:
+                    return resp  # answered without reading: that replica's answer
+            else:
+                task.cancel()
+            nxt = upload.next_device()
+            if nxt is None:
+                return None
+            dev = nxt
 
     async def stream(self) -> AsyncIterator[bytes]:
+        """The body as the node reads it."""
         self.pulled.set()
         while True:
             chunk = await self.queue.get()
@@ -56,7 +124,7 @@ class _Feed:
                 return
             yield chunk  # type: ignore[misc]
 
-    async def put(self, chunk: object) -> bool:
+    async def send(self, chunk: object) -> bool:
         """Hand one chunk to the replica; False if it stopped reading."""
         assert self.task is not None
         if self.dead or self.task.done():
@@ -68,14 +136,25 @@ class _Feed:
         except asyncio.QueueFull:
             pass
         put = asyncio.ensure_future(self.queue.put(chunk))
-        done, _ = await asyncio.wait({put, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({put, self.task}, return_when=FIRST_COMPLETED)
         if put in done:
             return True
         put.cancel()
         self.dead = True
         return False
 
+    async def finish(self) -> NodeResponse | None:
+        """The node's answer, once the whole body went (None if it failed)."""
+        assert self.task is not None
+        try:
+            resp = await self.task
+        except (asyncio.CancelledError, Exception):
+            return None
+        await _buffer_body(resp)  # frees the node connection for reuse
+        return resp
+
     def abort(self) -> None:
+        """End the node's body with an error, so it keeps no partial object."""
         while not self.queue.empty():
             self.queue.get_nowait()
         self.queue.put_nowait(None)
@@ -95,111 +174,84 @@ async def put_object(
     max_size: int,
 ) -> NodeResponse:
     """PUT an object's data to its replicas; the quorum's answer."""
-    ring = proxy.object_ring
     place = proxy.place(account, container, obj)
-    quorum = quorum_size(len(place.nodes))
-    handoffs = iter(list(proxy.candidates(ring, place))[len(place.nodes) :])
-
-    def request(index: int, dev: Device, body: AsyncIterator[bytes]) -> NodeRequest:
-        return NodeRequest(
-            "PUT",
-            dev.device,
-            place.partition,
-            account,
-            container,
-            obj,
-            headers=headers_for(index),
-            body=body,
-        )
-
+    handoffs = iter(list(proxy.candidates(proxy.object_ring, place))[len(place.nodes) :])
+    upload = Upload(proxy, (account, container, obj), place, handoffs, headers_for)
     if expected_length is not None and expected_length <= min(SMALL, max_size):
-        data = await _read_small(body, expected_length)
-
-        async def whole(index: int, dev: Device) -> NodeResponse | None:
-            while True:
-                resp = await proxy.send(
-                    dev, request(index, dev, _once(data)), timeout=proxy.node_timeout
-                )
-                if resp is not None and resp.status != 507:
-                    await _buffer_body(resp)
-                    return resp
-                nxt = _next(handoffs)
-                if nxt is None:
-                    return None
-                dev = nxt
-
-        if len(place.nodes) == 1:
-            replies = [await whole(0, place.nodes[0])]
-        else:
-            replies = list(await asyncio.gather(*(whole(i, d) for i, d in enumerate(place.nodes))))
-        return lower(best_response(replies, quorum))
-
-    async def connect(index: int, dev: Device) -> _Feed | NodeResponse | None:
-        while True:
-            feed = _Feed()
-            feed.task = asyncio.ensure_future(proxy.send(dev, request(index, dev, feed.stream())))
-            pulled = asyncio.ensure_future(feed.pulled.wait())
-            await asyncio.wait(
-                {feed.task, pulled}, timeout=proxy.node_timeout, return_when=asyncio.FIRST_COMPLETED
-            )
-            pulled.cancel()
-            if feed.pulled.is_set():
-                return feed
-            if feed.task.done():
-                resp = feed.task.result()
-                if resp is not None and resp.status != 507:
-                    return resp  # answered without reading: that replica's answer
-            else:
-                feed.task.cancel()
-            nxt = _next(handoffs)
-            if nxt is None:
-                return None
-            dev = nxt
-
-    slots = await asyncio.gather(*(connect(i, d) for i, d in enumerate(place.nodes)))
-    feeds = [s for s in slots if isinstance(s, _Feed)]
-    answers: list[NodeResponse | None] = [s for s in slots if not isinstance(s, _Feed)]
-    if len(feeds) < quorum:
-        await _abandon(feeds)
+        return await _put_small(upload, await _read_small(body, expected_length))
+    quorum = quorum_size(len(place.nodes))
+    slots = await asyncio.gather(*(Putter.connect(upload, i, d) for i, d in enumerate(place.nodes)))
+    putters = [s for s in slots if isinstance(s, Putter)]
+    answers: list[NodeResponse | None] = [s for s in slots if not isinstance(s, Putter)]
+    if len(putters) < quorum:
+        await _abandon(putters)
         return best_response(answers, quorum) if answers else NodeResponse(503)
-
-    total = 0
     try:
-        async for chunk in body:
-            if not chunk:
-                continue
-            total += len(chunk)
-            if total > max_size:
-                raise TooLarge("Your request is too large.")
-            if expected_length is not None and total > expected_length:
-                raise ClientDisconnect()
-            for view in _split(chunk):
-                live = 0
-                for feed in feeds:
-                    live += await feed.put(view)
-                if live < quorum:
-                    raise Unavailable()
-        if expected_length is not None and total != expected_length:
-            raise ClientDisconnect()
-        for feed in feeds:
-            await feed.put(_END)
+        await _feed(putters, body, expected_length, max_size, quorum)
     except BaseException as exc:
-        await _abandon(feeds)
+        await _abandon(putters)
         if isinstance(exc, Exception) and not isinstance(
             exc, TooLarge | ClientDisconnect | Unavailable
         ):
             raise ClientDisconnect() from exc
         raise
-    results: list[NodeResponse | None] = list(answers)
-    for feed in feeds:
-        assert feed.task is not None
-        try:
-            results.append(await feed.task)
-        except (asyncio.CancelledError, Exception):
-            results.append(None)
-    for resp in results:
-        await _buffer_body(resp)  # frees each node connection for reuse
+    results = answers + [await p.finish() for p in putters]
+    for resp in answers:
+        await _buffer_body(resp)
     return lower(best_response(results, quorum))
+
+
+async def _feed(
+    putters: list[Putter],
+    body: AsyncIterator[bytes],
+    expected_length: int | None,
+    max_size: int,
+    quorum: int,
+) -> None:
+    """The client's body to every putter, checked against the declared
+    length and the size limit; 503 once fewer than a quorum still read."""
+    total = 0
+    async for chunk in body:
+        if not chunk:
+            continue
+        total += len(chunk)
+        if total > max_size:
+            raise TooLarge("Your request is too large.")
+        if expected_length is not None and total > expected_length:
+            raise ClientDisconnect()
+        for view in _split(chunk):
+            live = 0
+            for putter in putters:
+                live += await putter.send(view)
+            if live < quorum:
+                raise Unavailable()
+    if expected_length is not None and total != expected_length:
+        raise ClientDisconnect()
+    for putter in putters:
+        await putter.send(_END)
+
+
+async def _put_small(upload: Upload, data: bytes) -> NodeResponse:
+    """A small body, known whole, sent to every replica at once (no queues)."""
+    proxy, nodes = upload.proxy, upload.place.nodes
+
+    async def whole(index: int, dev: Device) -> NodeResponse | None:
+        while True:
+            request = upload.request(index, dev, _once(data))
+            resp = await proxy.send(dev, request, timeout=proxy.node_timeout)
+            if resp is not None and resp.status != 507:
+                await _buffer_body(resp)
+                return resp
+            nxt = upload.next_device()
+            if nxt is None:
+                return None
+            dev = nxt
+
+    if len(nodes) == 1:
+        replies = [await whole(0, nodes[0])]
+    else:
+        replies = list(await asyncio.gather(*(whole(i, d) for i, d in enumerate(nodes))))
+    return lower(best_response(replies, quorum_size(len(nodes))))
 
 
 async def _read_small(body: AsyncIterator[bytes], length: int) -> bytes:
@@ -244,10 +296,6 @@ async def _buffer_body(resp: NodeResponse | None) -> None:
     resp.body = again()
 
 
-def _next(it: Iterator[Device]) -> Device | None:
-    return next(it, None)
-
-
 def _split(chunk: bytes) -> Iterator[bytes]:
     """Large client chunks in pieces, so the buffers stay bounded."""
     if len(chunk) <= MAX_CHUNK:
@@ -258,10 +306,10 @@ def _split(chunk: bytes) -> Iterator[bytes]:
         yield bytes(view[start : start + MAX_CHUNK])
 
 
-async def _abandon(feeds: list[_Feed]) -> None:
-    for feed in feeds:
-        feed.abort()
-    for feed in feeds:
-        if feed.task is not None:
+async def _abandon(putters: list[Putter]) -> None:
+    for putter in putters:
+        putter.abort()
+    for putter in putters:
+        if putter.task is not None:
             with contextlib.suppress(BaseException):
-                await feed.task
+                await putter.task

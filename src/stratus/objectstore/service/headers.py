@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import mimetypes
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from stratus.objectstore.errors import BadRequest
+from stratus.objectstore.errors import BadRequest, LengthRequired, NotImplementedYet
 from stratus.objectstore.service.limits import Limits
 
 # Headers a write keeps besides metadata, per level.
@@ -152,3 +152,34 @@ def _true(value: str | None) -> bool:
 
 def true(value: str | None) -> bool:
     return _true(value)
+
+
+# Header names a client may not set: the layers' and the nodes' own (Swift's
+# gatekeeper removes them from every client request).
+INTERNAL = (
+    "x-object-sysmeta-",
+    "x-object-transient-sysmeta-",
+    "x-container-sysmeta-",
+    "x-account-sysmeta-",
+    "x-backend-",
+)
+
+
+def declared_length(headers: Mapping[str, str]) -> int | None:
+    """A body's declared length; None for a chunked body (411 without either,
+    501 for another transfer coding, 400 for a garbled length)."""
+    encoding = headers.get("transfer-encoding")
+    if encoding is not None:
+        if encoding.strip().lower() != "chunked":
+            raise NotImplementedYet()
+        return None
+    value = headers.get("content-length")
+    if value is None:
+        raise LengthRequired()
+    try:
+        length = int(value)
+    except ValueError as exc:
+        raise BadRequest("Invalid Content-Length") from exc
+    if length < 0:
+        raise BadRequest("Invalid Content-Length")
+    return length

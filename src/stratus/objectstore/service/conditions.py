@@ -1,14 +1,14 @@
-"""Conditional requests and byte ranges on object GET and HEAD, as Swift's
-``swob`` evaluates them: If-Match and If-Unmodified-Since fail with 412,
-If-None-Match and If-Modified-Since answer 304; a Range that cannot be
-parsed is ignored, one that the object cannot satisfy is 416."""
+"""Conditional requests on object GET and HEAD, as Swift's ``swob``
+evaluates them: If-Match and If-Unmodified-Since fail with 412,
+If-None-Match and If-Modified-Since answer 304; and a byte span cut from a
+stream of the whole."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from email.utils import parsedate_to_datetime
 
-from stratus.objectstore.errors import PreconditionFailed, RangeNotSatisfiable
+from stratus.objectstore.errors import PreconditionFailed
 
 
 def _etags(value: str) -> list[str]:
@@ -22,7 +22,7 @@ def _http_time(value: str) -> float | None:
         return None
 
 
-def evaluate(request: dict[str, str], etag: str, last_modified: str) -> int | None:
+def evaluate(request: Mapping[str, str], etag: str, last_modified: str) -> int | None:
     """304 or 412 when a condition says so (412 raised), else None."""
     etag = etag.strip('"')
     if_match = request.get("if-match")
@@ -47,37 +47,6 @@ def evaluate(request: dict[str, str], etag: str, last_modified: str) -> int | No
         if bound is not None and modified <= bound:
             return 304
     return None
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One ``bytes=`` range as (first, last) inclusive; None to send the whole
-    object (no header, a header that does not parse, or several ranges).
-    Raises 416 when no byte of the object is in the range."""
-    if not header:
-        return None
-    unit, _, spec = header.strip().partition("=")
-    if unit.strip().lower() != "bytes" or not spec or "," in spec:
-        return None
-    first_text, dash, last_text = spec.strip().partition("-")
-    if not dash:
-        return None
-    try:
-        if first_text == "":
-            if not last_text:
-                return None
-            suffix = int(last_text)
-            if suffix <= 0:
-                raise RangeNotSatisfiable(headers={"content-range": f"bytes */{size}"})
-            return max(0, size - suffix), size - 1
-        first = int(first_text)
-        last = int(last_text) if last_text else size - 1
-    except ValueError:
-        return None
-    if first < 0 or (last_text and last < first):
-        return None
-    if first >= size:
-        raise RangeNotSatisfiable(headers={"content-range": f"bytes */{size}"})
-    return first, min(last, size - 1)
 
 
 async def slice_stream(body: AsyncIterator[bytes], first: int, last: int) -> AsyncIterator[bytes]:
