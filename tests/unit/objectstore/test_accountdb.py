@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratus.objectstore.drivers.accountdb import AccountDB, PolicyStats
+from stratus.objectstore.drivers.accountdb import AccountDB
+from stratus.objectstore.drivers.base import PolicyStats
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 

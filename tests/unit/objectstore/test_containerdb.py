@@ -8,7 +8,8 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stratus.objectstore.drivers.containerdb import ContainerDB, ObjectRow
+from stratus.objectstore.drivers.base import ObjectRow
+from stratus.objectstore.drivers.containerdb import ContainerDB
 from stratus.objectstore.drivers.database import (
     DatabaseNotFound,
     after_prefix,

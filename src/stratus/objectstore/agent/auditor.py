@@ -28,7 +28,7 @@ import msgpack
 from stratus.objectstore.agent.base import RateLimiter, Worker
 from stratus.objectstore.agent.dbreplicator import find_databases
 from stratus.objectstore.agent.replicator import policies_on
-from stratus.objectstore.drivers.diskfile import ObjectDevice
+from stratus.objectstore.drivers.diskfile import DiskDevice
 from stratus.objectstore.drivers.hashes import select_files
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Auditor(Worker):
         self.stats = AuditStats()
         for local in self.devices():
             for policy in policies_on(local.root):
-                dev = await asyncio.to_thread(self.node.object_device, local.name, policy)
+                dev = await asyncio.to_thread(self.disk_device, local.name, policy)
                 await asyncio.to_thread(self.audit_device, dev)
             if self.check_databases:
                 await asyncio.to_thread(self.audit_databases, local.root)
@@ -84,13 +84,13 @@ class Auditor(Worker):
 
     # -- objects (blocking) ------------------------------------------------------------
 
-    def audit_device(self, dev: ObjectDevice) -> None:
+    def audit_device(self, dev: DiskDevice) -> None:
         for part in dev.hashes.partitions():
             for suffix in dev.hashes.suffixes(part):
                 for name_hash in dev.hashes.hash_dirs(part, suffix):
                     self.audit_object(dev, part, name_hash)
 
-    def audit_object(self, dev: ObjectDevice, part: int, name_hash: str) -> bool:
+    def audit_object(self, dev: DiskDevice, part: int, name_hash: str) -> bool:
         """Check one object's current files; False when it was quarantined."""
         hdir = dev.hash_dir(part, name_hash)
         try:
@@ -114,7 +114,7 @@ class Auditor(Worker):
                 return False
         return True
 
-    def _check(self, dev: ObjectDevice, path: str) -> str | None:
+    def _check(self, dev: DiskDevice, path: str) -> str | None:
         """What is wrong with one file, or None."""
         self.stats.files += 1
         try:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from stratus.objectstore.drivers.diskfile import DiskDevice
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse, NodeUnavailable
 from stratus.objectstore.ring.ring import Device, Ring
 
@@ -85,6 +86,14 @@ class Worker:
             for n in names
             if os.path.isdir(os.path.join(root, n))
         ]
+
+    def disk_device(self, device: str, policy: int) -> DiskDevice:
+        """The objects of a local device as files: the workers repair what
+        the disk driver keeps (blocking the first time)."""
+        dev = self.node.object_device(device, policy)
+        if not isinstance(dev, DiskDevice):
+            raise TypeError(f"{self.name} works on files: the node's objects are not on disk")
+        return dev
 
     def ring(self, kind: str) -> Ring | None:
         return self.node.ring(f"{kind}.ring.gz")

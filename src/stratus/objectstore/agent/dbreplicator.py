@@ -34,7 +34,7 @@ import orjson
 from stratus.objectstore.agent.base import LocalDevice, Worker
 from stratus.objectstore.drivers.database import Database
 from stratus.objectstore.drivers.timestamp import Timestamp
-from stratus.objectstore.node.dbsync import DB_ID, KINDS, db_state, rows_to_wire, snapshot
+from stratus.objectstore.node.dbsync import DB_ID, db_state, rows_to_wire, snapshot
 from stratus.objectstore.node.protocol import NodeRequest
 from stratus.objectstore.node.replication import OP
 from stratus.objectstore.ring.ring import Device
@@ -151,8 +151,11 @@ class DatabaseReplicator(Worker):
         if ring is None or part >= ring.partitions:
             return
         self.stats.databases += 1
-        cls = KINDS[kind][0]
-        db = await asyncio.to_thread(self.node.dbs.get, path, cls)
+        db = await asyncio.to_thread(self.node.dbs.of_kind, path, kind)
+        if not isinstance(db, Database):
+            raise TypeError(
+                f"{self.name} works on files: the node's databases are not SQLite files"
+            )
         before = Timestamp(time.time() - self.reclaim_age)
         await asyncio.to_thread(db.reclaim, before)
         primaries = ring.nodes(part)

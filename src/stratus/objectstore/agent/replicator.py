@@ -34,14 +34,13 @@ from typing import TYPE_CHECKING
 import msgpack
 
 from stratus.objectstore.agent.base import LocalDevice, Worker
-from stratus.objectstore.drivers.diskfile import ObjectDevice
+from stratus.objectstore.drivers.diskfile import DiskDevice
 from stratus.objectstore.drivers.hashes import parse_name
 from stratus.objectstore.node.protocol import NodeRequest
 from stratus.objectstore.node.replication import (
     OP,
     SYNC_FILE,
     SYNC_METADATA,
-    list_suffixes,
     metadata_to_header,
 )
 from stratus.objectstore.ring.ring import Device
@@ -102,7 +101,7 @@ class ObjectReplicator(Worker):
         for local in self.devices():
             full = local.root not in self._rehashed
             for policy in policies_on(local.root):
-                dev = await asyncio.to_thread(self.node.object_device, local.name, policy)
+                dev = await asyncio.to_thread(self.disk_device, local.name, policy)
                 for part in await asyncio.to_thread(dev.hashes.partitions):
                     jobs.append(self._guarded(limit, local, dev, policy, part, full))
             self._rehashed.add(local.root)
@@ -122,7 +121,7 @@ class ObjectReplicator(Worker):
         self,
         limit: asyncio.Semaphore,
         local: LocalDevice,
-        dev: ObjectDevice,
+        dev: DiskDevice,
         policy: int,
         part: int,
         full: bool,
@@ -135,7 +134,7 @@ class ObjectReplicator(Worker):
                 log.exception("%s: partition %s of %s failed", self.name, part, local.name)
 
     async def replicate_partition(
-        self, local: LocalDevice, dev: ObjectDevice, policy: int, part: int, full: bool = False
+        self, local: LocalDevice, dev: DiskDevice, policy: int, part: int, full: bool = False
     ) -> None:
         ring = self.ring("object")
         if ring is None or part >= ring.partitions:
@@ -157,7 +156,7 @@ class ObjectReplicator(Worker):
             log.info("%s: handed off partition %s of %s", self.name, part, local.name)
 
     async def _sync_to(
-        self, dev: ObjectDevice, policy: int, part: int, hashes: dict[str, str], target: Device
+        self, dev: DiskDevice, policy: int, part: int, hashes: dict[str, str], target: Device
     ) -> bool:
         """Push what ``target`` lacks of the partition; True when it has it all."""
         remote = await self._ask(target, part, policy, {})
@@ -171,7 +170,7 @@ class ObjectReplicator(Worker):
         if theirs is None:
             self.stats.failures += 1
             return False
-        mine = await asyncio.to_thread(list_suffixes, dev, part, differ)
+        mine = await asyncio.to_thread(dev.list_files, part, differ)
         ok = True
         for suffix in differ:
             remote_dirs = theirs.get(suffix, {})
@@ -202,7 +201,7 @@ class ObjectReplicator(Worker):
 
     async def _push(
         self,
-        dev: ObjectDevice,
+        dev: DiskDevice,
         policy: int,
         part: int,
         name_hash: str,
@@ -245,7 +244,7 @@ class ObjectReplicator(Worker):
         self.stats.pushed.append(path)
         return True
 
-    async def _quarantine(self, dev: ObjectDevice, part: int, name_hash: str, why: str) -> None:
+    async def _quarantine(self, dev: DiskDevice, part: int, name_hash: str, why: str) -> None:
         try:
             where = await asyncio.to_thread(dev.quarantine, part, name_hash)
         except FileNotFoundError:

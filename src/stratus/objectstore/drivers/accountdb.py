@@ -12,60 +12,14 @@ account's totals, overall and per storage policy, change incrementally.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from stratus.objectstore.drivers.database import COMMON_STAT, ZERO, Database, Entry
+from stratus.objectstore.drivers.base import AccountInfo, ContainerRow, PolicyStats
+from stratus.objectstore.drivers.database import COMMON_STAT, Database, Entry, last_modified_sql
 from stratus.objectstore.drivers.timestamp import Timestamp
 
-_LAST_MODIFIED = (
-    "strftime('%Y-%m-%dT%H:%M:%S', CAST(substr(put_timestamp, 1, 10) AS INTEGER), 'unixepoch')"
-    " || '.' || substr(put_timestamp, 12, 5) || '0'"
-)
-
-
-@dataclass(slots=True)
-class ContainerRow:
-    name: str
-    put_timestamp: str
-    delete_timestamp: str = ZERO
-    object_count: int = 0
-    bytes_used: int = 0
-    stats_timestamp: str = ZERO
-    storage_policy_index: int = 0
-    row_id: int = 0
-
-    @property
-    def deleted(self) -> bool:
-        return self.delete_timestamp > self.put_timestamp
-
-
-@dataclass(slots=True)
-class PolicyStats:
-    container_count: int = 0
-    object_count: int = 0
-    bytes_used: int = 0
-
-
-@dataclass(slots=True)
-class AccountInfo:
-    account: str
-    created_at: str
-    put_timestamp: str
-    delete_timestamp: str
-    status_changed_at: str
-    id: str
-    container_count: int
-    object_count: int
-    bytes_used: int
-    max_row: int
-    policies: dict[int, PolicyStats] = field(default_factory=dict)
-
-    @property
-    def deleted(self) -> bool:
-        return self.delete_timestamp > self.put_timestamp
+_LAST_MODIFIED = last_modified_sql("put_timestamp")
 
 
 class AccountDB(Database):
@@ -102,28 +56,20 @@ CREATE TABLE policy_stat (
 );
 """
 
+    @staticmethod
+    def stat_of(account: str, put_timestamp: Timestamp) -> dict[str, Any]:
+        return Database.new_stat(account, put_timestamp)
+
     @classmethod
     def create(cls, path: str, account: str, put_timestamp: Timestamp) -> AccountDB:
-        ts = put_timestamp.internal
-        db = cls._create(
-            path,
-            {
-                "account": account,
-                "created_at": Timestamp.now().internal,
-                "put_timestamp": ts,
-                "status_changed_at": ts,
-                "id": str(uuid.uuid4()),
-            },
-        )
-        db.set_put_timestamp(put_timestamp)  # when another creator won
-        return db
+        """Create the database, or open it if another request just did."""
+        return cls.create_file(path, cls.stat_of(account, put_timestamp), put_timestamp)
 
     def info(self) -> AccountInfo:
-        columns = (
+        values = self.stat_as(
             "account, created_at, put_timestamp, delete_timestamp, status_changed_at, id, "
             "container_count, object_count, bytes_used"
         )
-        values = dict(zip(columns.split(", "), self._stat(columns), strict=True))
         with self.lock:
             policies = {
                 p: PolicyStats(c, o, b)
@@ -185,7 +131,7 @@ CREATE TABLE policy_stat (
                     (policy, containers, objects, size),
                 )
             if source is not None and max_row >= 0:
-                self._set_sync(conn, source, max_row, True)
+                self.record_sync(conn, source, max_row, True)
         return changed
 
     @staticmethod

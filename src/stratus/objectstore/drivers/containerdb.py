@@ -9,52 +9,15 @@ counts.
 from __future__ import annotations
 
 import sqlite3
-import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from stratus.objectstore.drivers.database import COMMON_STAT, Database, Entry
+from stratus.objectstore.drivers.base import ContainerInfo, ObjectRow
+from stratus.objectstore.drivers.database import COMMON_STAT, Database, Entry, last_modified_sql
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 # last_modified as Swift shows it, computed by SQLite from the normal timestamp.
-_LAST_MODIFIED = (
-    "strftime('%Y-%m-%dT%H:%M:%S', CAST(substr(created_at, 1, 10) AS INTEGER), 'unixepoch')"
-    " || '.' || substr(created_at, 12, 5) || '0'"
-)
-
-
-@dataclass(slots=True)
-class ObjectRow:
-    """One object in a listing, or its deletion (``deleted``)."""
-
-    name: str
-    created_at: str  # Timestamp.internal
-    size: int = 0
-    content_type: str = ""
-    etag: str = ""
-    deleted: bool = False
-    storage_policy_index: int = 0
-    row_id: int = 0  # in the database it came from
-
-
-@dataclass(slots=True)
-class ContainerInfo:
-    account: str
-    container: str
-    created_at: str
-    put_timestamp: str
-    delete_timestamp: str
-    status_changed_at: str
-    id: str
-    object_count: int
-    bytes_used: int
-    storage_policy_index: int
-    max_row: int
-
-    @property
-    def deleted(self) -> bool:
-        return self.delete_timestamp > self.put_timestamp and self.object_count == 0
+_LAST_MODIFIED = last_modified_sql("created_at")
 
 
 class ContainerDB(Database):
@@ -86,6 +49,14 @@ CREATE TABLE stat (
 );
 """
 
+    @staticmethod
+    def stat_of(
+        account: str, container: str, put_timestamp: Timestamp, storage_policy_index: int = 0
+    ) -> dict[str, Any]:
+        return Database.new_stat(
+            account, put_timestamp, container=container, storage_policy_index=storage_policy_index
+        )
+
     @classmethod
     def create(
         cls,
@@ -96,32 +67,22 @@ CREATE TABLE stat (
         storage_policy_index: int = 0,
     ) -> ContainerDB:
         """Create the database, or open it if another request just did."""
-        ts = put_timestamp.internal
-        db = cls._create(
-            path,
-            {
-                "account": account,
-                "container": container,
-                "created_at": Timestamp.now().internal,
-                "put_timestamp": ts,
-                "status_changed_at": ts,
-                "id": str(uuid.uuid4()),
-                "storage_policy_index": storage_policy_index,
-            },
-        )
-        db.set_put_timestamp(put_timestamp)  # when another creator won
-        return db
+        stat = cls.stat_of(account, container, put_timestamp, storage_policy_index)
+        return cls.create_file(path, stat, put_timestamp)
 
     def info(self) -> ContainerInfo:
-        columns = (
+        values = self.stat_as(
             "account, container, created_at, put_timestamp, delete_timestamp, "
             "status_changed_at, id, object_count, bytes_used, storage_policy_index"
         )
-        values = dict(zip(columns.split(", "), self._stat(columns), strict=True))
         return ContainerInfo(**values, max_row=self.max_row())
 
+    def set_storage_policy(self, policy: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE stat SET storage_policy_index = ?", (policy,))
+
     def is_empty(self) -> bool:
-        return int(self._stat("object_count")[0]) == 0
+        return int(self.stat("object_count")[0]) == 0
 
     # -- rows ------------------------------------------------------------------
 
@@ -166,7 +127,7 @@ CREATE TABLE stat (
                     (count_delta, bytes_delta),
                 )
             if source is not None and max_row >= 0:
-                self._set_sync(conn, source, max_row, True)
+                self.record_sync(conn, source, max_row, True)
         return changed
 
     @staticmethod
@@ -214,7 +175,7 @@ CREATE TABLE stat (
 
     def unreported(self) -> dict[str, Any] | None:
         """What to send to the account, if it changed since ``mark_reported()``."""
-        row = self._stat(
+        row = self.stat(
             "put_timestamp, delete_timestamp, object_count, bytes_used, storage_policy_index, "
             "reported_put_timestamp, reported_delete_timestamp, reported_object_count, "
             "reported_bytes_used"

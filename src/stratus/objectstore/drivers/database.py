@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Self
 
 import orjson
 
+from stratus.objectstore.drivers.base import DatabaseNotFound
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 PRAGMAS = (
@@ -45,7 +46,6 @@ PRAGMAS = (
     "PRAGMA cache_size = -4096",  # KiB
 )
 BUSY_TIMEOUT = 25.0
-ZERO = "0000000000.00000"
 
 COMMON_STAT = """
     account TEXT NOT NULL,
@@ -67,10 +67,6 @@ CREATE TABLE sync (
 """
 
 Entry = dict[str, Any]
-
-
-class DatabaseNotFound(Exception):
-    pass
 
 
 def db_path(device_root: str, kind: str, partition: int, name_hash: str) -> str:
@@ -122,21 +118,41 @@ class Database:
             raise DatabaseNotFound(path)
         return cls(path, cls._connect(path))
 
+    @staticmethod
+    def new_stat(account: str, put_timestamp: Timestamp, **more: Any) -> dict[str, Any]:
+        """The ``stat`` row of a new database (``more``: the kind's own columns)."""
+        ts = put_timestamp.internal
+        return {
+            "account": account,
+            "created_at": Timestamp.now().internal,
+            "put_timestamp": ts,
+            "status_changed_at": ts,
+            "id": str(uuid.uuid4()),
+            **more,
+        }
+
     @classmethod
-    def _create(cls, path: str, stat: dict[str, Any]) -> Self:
-        """Build the file aside and rename it in, so no half-made database is seen."""
+    def _init(cls, conn: sqlite3.Connection, stat: dict[str, Any]) -> None:
+        """The schema and the ``stat`` row, in an empty database."""
+        conn.executescript(cls.SCHEMA + SYNC_SCHEMA)
+        columns = ", ".join(stat)
+        marks = ", ".join("?" * len(stat))
+        conn.execute("BEGIN")
+        conn.execute(f"INSERT INTO stat ({columns}) VALUES ({marks})", tuple(stat.values()))
+        conn.execute("COMMIT")
+
+    @classmethod
+    def create_file(cls, path: str, stat: dict[str, Any], put_timestamp: Timestamp) -> Self:
+        """Create the database, or open it if another request just did (its
+        put timestamp renewed).  The file is built aside and renamed in, so
+        no half-made database is ever seen."""
         folder = os.path.dirname(path)
         os.makedirs(folder, exist_ok=True)
         tmp = f"{path}.{uuid.uuid4().hex}.tmp"
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
             conn.execute("PRAGMA synchronous = FULL")
-            conn.executescript(cls.SCHEMA + SYNC_SCHEMA)
-            columns = ", ".join(stat)
-            marks = ", ".join("?" * len(stat))
-            conn.execute("BEGIN")
-            conn.execute(f"INSERT INTO stat ({columns}) VALUES ({marks})", tuple(stat.values()))
-            conn.execute("COMMIT")
+            cls._init(conn, stat)
         finally:
             conn.close()
         try:
@@ -150,7 +166,16 @@ class Database:
             os.fsync(fd)
         finally:
             os.close(fd)
-        return cls.open(path)
+        db = cls.open(path)
+        db.set_put_timestamp(put_timestamp)  # when another creator won
+        return db
+
+    @classmethod
+    def in_memory(cls, path: str, stat: dict[str, Any]) -> Self:
+        """The same database kept in memory (the fake driver's)."""
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        cls._init(conn, stat)
+        return cls(path, conn)
 
     def close(self) -> None:
         with self.lock:
@@ -173,10 +198,14 @@ class Database:
                 raise
             self.conn.execute("COMMIT")
 
-    def _stat(self, columns: str) -> tuple[Any, ...]:
+    def stat(self, columns: str) -> tuple[Any, ...]:
+        """Columns of the ``stat`` row (``"a, b"``)."""
         with self.lock:
             row = self.conn.execute(f"SELECT {columns} FROM stat").fetchone()
         return tuple(row)
+
+    def stat_as(self, columns: str) -> dict[str, Any]:
+        return dict(zip(columns.split(", "), self.stat(columns), strict=True))
 
     # -- own timestamps ----------------------------------------------------------
 
@@ -203,7 +232,7 @@ class Database:
 
     def metadata_timestamps(self) -> dict[str, tuple[str, str]]:
         """Every key with its value and timestamp, deletions ("" values) included."""
-        (raw,) = self._stat("metadata")
+        (raw,) = self.stat("metadata")
         return {k: (v[0], v[1]) for k, v in json.loads(raw).items()}
 
     def get_metadata(self) -> dict[str, str]:
@@ -244,10 +273,11 @@ class Database:
 
     def set_sync(self, remote_id: str, sync_point: int, incoming: bool = True) -> None:
         with self.transaction() as conn:
-            self._set_sync(conn, remote_id, sync_point, incoming)
+            self.record_sync(conn, remote_id, sync_point, incoming)
 
     @staticmethod
-    def _set_sync(conn: sqlite3.Connection, remote_id: str, point: int, incoming: bool) -> None:
+    def record_sync(conn: sqlite3.Connection, remote_id: str, point: int, incoming: bool) -> None:
+        """Within a transaction: how far ``remote_id``'s rows are merged (or pushed)."""
         conn.execute(
             "INSERT INTO sync (remote_id, incoming, sync_point) VALUES (?, ?, ?) "
             "ON CONFLICT (remote_id, incoming) DO UPDATE SET sync_point = "
@@ -369,6 +399,15 @@ class Database:
             if not requery and seen < requested:
                 break  # the range is exhausted
         return results
+
+
+def last_modified_sql(column: str) -> str:
+    """SQL for Swift's ``last_modified`` (``2026-01-02T03:04:05.123450``)
+    of a normal timestamp column."""
+    return (
+        f"strftime('%Y-%m-%dT%H:%M:%S', CAST(substr({column}, 1, 10) AS INTEGER), 'unixepoch')"
+        f" || '.' || substr({column}, 12, 5) || '0'"
+    )
 
 
 def listing_json(rows: Sequence[Entry]) -> bytes:

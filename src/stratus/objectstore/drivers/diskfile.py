@@ -30,12 +30,18 @@ import hashlib
 import os
 import struct
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
 
 import msgpack
 
 from stratus.common import directio
+from stratus.objectstore.drivers.base import (
+    DiskFileError,
+    ObjectMetadata,
+    ObjectNotFound,
+    ObjectQuarantined,
+    merge_post,
+)
 from stratus.objectstore.drivers.hashes import SuffixHashes, parse_name, select_files
 from stratus.objectstore.drivers.timestamp import Timestamp
 
@@ -46,89 +52,6 @@ _NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP}
 _TOO_BIG = {errno.E2BIG, errno.ENOSPC, errno.ERANGE}
 CHUNK = 64 * 1024
 PREALLOCATE_FROM = 1 << 20
-
-# Headers a POST replaces (matched case-insensitively, by prefix).
-POST_REPLACES = (
-    "x-object-meta-",
-    "x-object-transient-sysmeta-",
-    "content-disposition",
-    "content-encoding",
-    "x-delete-at",
-    "x-robots-tag",
-)
-
-
-class DiskFileError(Exception):
-    pass
-
-
-class ObjectNotFound(DiskFileError):
-    """No object; ``tombstone`` is the delete's timestamp when one is known."""
-
-    def __init__(self, message: str = "", tombstone: Timestamp | None = None) -> None:
-        super().__init__(message)
-        self.tombstone = tombstone
-
-
-class ObjectQuarantined(ObjectNotFound):
-    """The copy was unreadable and has been moved to quarantine."""
-
-
-@dataclass(slots=True)
-class ObjectMetadata:
-    """What is stored with an object (or a tombstone, or a POST)."""
-
-    name: str  # /account/container/object
-    timestamp: Timestamp
-    content_length: int = 0
-    etag: str = ""
-    content_type: str = ""
-    headers: dict[str, str] = field(default_factory=dict)
-    meta_timestamp: Timestamp | None = None  # of the POST in effect, if any
-
-    @property
-    def delete_at(self) -> int | None:
-        for key, value in self.headers.items():
-            if key.lower() == "x-delete-at":
-                return int(value)
-        return None
-
-    def pack(self) -> bytes:
-        return msgpack.packb(
-            [
-                1,
-                self.name,
-                self.timestamp.internal,
-                self.content_length,
-                self.etag,
-                self.content_type,
-                self.headers,
-            ],
-            use_bin_type=True,
-        )
-
-    @classmethod
-    def unpack(cls, blob: bytes) -> ObjectMetadata:
-        version, name, ts, length, etag, ctype, headers = msgpack.unpackb(blob, raw=False)
-        if version != 1 or not isinstance(headers, dict):
-            raise ValueError("unknown metadata format")
-        return cls(name, Timestamp(ts), length, etag, ctype, headers)
-
-
-def merge_post(data: ObjectMetadata, post: ObjectMetadata) -> ObjectMetadata:
-    """The object as a later POST left it: the POST's headers replace the
-    replaceable ones, and its content type (when it has one) the object's."""
-    kept = {k: v for k, v in data.headers.items() if not k.lower().startswith(POST_REPLACES)}
-    kept.update(post.headers)
-    return ObjectMetadata(
-        data.name,
-        data.timestamp,
-        data.content_length,
-        data.etag,
-        post.content_type or data.content_type,
-        kept,
-        post.timestamp,
-    )
 
 
 class ObjectReader:
@@ -163,6 +86,9 @@ class ObjectReader:
 
     def read(self, start: int = 0, end: int | None = None) -> bytes:
         return b"".join(self.iter_range(start, end, chunk=max(CHUNK, self.size)))
+
+    def pread(self, pos: int, length: int) -> bytes:
+        return os.pread(self.fd, length, pos)
 
     def pread_direct(self, pos: int, length: int) -> bytes | None:
         """Up to ``length`` bytes at ``pos`` read with O_DIRECT, straight from
@@ -205,7 +131,7 @@ class ObjectWriter:
     """A PUT in progress: a temp file in DEVICE/tmp, renamed into place on commit."""
 
     def __init__(
-        self, device: ObjectDevice, partition: int, name_hash: str, size: int | None = None
+        self, device: DiskDevice, partition: int, name_hash: str, size: int | None = None
     ) -> None:
         self.device = device
         self.partition = partition
@@ -262,7 +188,7 @@ class ObjectWriter:
         self.abort()  # a no-op after commit
 
 
-class ObjectDevice:
+class DiskDevice:
     """The objects of one storage policy on one device folder."""
 
     def __init__(
@@ -391,6 +317,44 @@ class ObjectDevice:
 
     # -- reads -----------------------------------------------------------------
 
+    def current(self, partition: int, name_hash: str) -> tuple[Timestamp | None, bool]:
+        """The timestamp of the stored data or tombstone, and whether it is data."""
+        try:
+            names = os.listdir(self.hash_dir(partition, name_hash))
+        except FileNotFoundError:
+            return None, False
+        keep, _ = select_files(names, None)
+        winner = next((n for n in keep if not n.endswith(".meta")), None)
+        if winner is None:
+            return None, False
+        ts, ext = parse_name(winner)
+        return ts, ext == ".data"
+
+    def has_file(self, partition: int, name_hash: str, filename: str) -> bool:
+        return os.path.exists(os.path.join(self.hash_dir(partition, name_hash), filename))
+
+    def suffix_hashes(
+        self, partition: int, recalculate: Iterable[str] | bool = False
+    ) -> dict[str, str]:
+        return self.hashes.get(partition, recalculate)
+
+    def list_files(
+        self, partition: int, suffixes: Sequence[str]
+    ) -> dict[str, dict[str, list[str]]]:
+        out: dict[str, dict[str, list[str]]] = {}
+        for suffix in suffixes:
+            folders: dict[str, list[str]] = {}
+            for name_hash in self.hashes.hash_dirs(partition, suffix):
+                try:
+                    names = os.listdir(self.hash_dir(partition, name_hash))
+                except (FileNotFoundError, NotADirectoryError):
+                    continue
+                keep, _ = select_files(names, None)
+                if keep:
+                    folders[name_hash] = keep
+            out[suffix] = folders
+        return out
+
     def open(self, partition: int, name_hash: str) -> ObjectReader:
         """The current version, or ObjectNotFound (with the tombstone's time)."""
         hdir = self.hash_dir(partition, name_hash)
@@ -505,3 +469,13 @@ def _makedirs(path: str) -> list[str]:
         except FileExistsError:
             pass
     return created
+
+
+class DiskDriver:
+    """Objects as files: a ``DiskDevice`` per device folder and policy."""
+
+    def __init__(self, *, use_xattr: bool = True) -> None:
+        self.use_xattr = use_xattr
+
+    def device(self, root: str, policy: int) -> DiskDevice:
+        return DiskDevice(root, policy, use_xattr=self.use_xattr)

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from stratus.objectstore.drivers.diskfile import (
+from stratus.objectstore.drivers.base import (
     POST_REPLACES,
     ObjectDevice,
     ObjectMetadata,
