@@ -8,14 +8,10 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stratus.objectstore.drivers.base import ObjectRow
+from stratus.objectstore.drivers.base import DatabaseNotFound, ObjectRow
 from stratus.objectstore.drivers.containerdb import ContainerDB
-from stratus.objectstore.drivers.database import (
-    DatabaseNotFound,
-    after_prefix,
-    db_path,
-    listing_json,
-)
+from stratus.objectstore.drivers.database import db_path, listing_json
+from stratus.objectstore.drivers.listing import after_prefix
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 NAMES = [

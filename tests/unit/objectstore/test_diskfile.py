@@ -13,8 +13,8 @@ import pytest
 
 from stratus.objectstore.drivers import diskfile as diskfile_module
 from stratus.objectstore.drivers.base import ObjectNotFound, ObjectQuarantined
-from stratus.objectstore.drivers.diskfile import XATTR
 from stratus.objectstore.drivers.diskfile import DiskDevice as ObjectDevice
+from stratus.objectstore.drivers.diskio import XATTR
 from stratus.objectstore.drivers.hashes import select_files
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.ring.ring import hash_path

@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from stratus.objectstore.drivers.base import AccountInfo, ContainerRow, PolicyStats
-from stratus.objectstore.drivers.database import COMMON_STAT, Database, Entry, last_modified_sql
+from stratus.objectstore.drivers.database import COMMON_STAT, Database, last_modified_sql
+from stratus.objectstore.drivers.listing import Entry
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 _LAST_MODIFIED = last_modified_sql("put_timestamp")

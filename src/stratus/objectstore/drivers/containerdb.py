@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 from stratus.objectstore.drivers.base import ContainerInfo, ObjectRow
-from stratus.objectstore.drivers.database import COMMON_STAT, Database, Entry, last_modified_sql
+from stratus.objectstore.drivers.database import COMMON_STAT, Database, last_modified_sql
+from stratus.objectstore.drivers.listing import Entry
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 # last_modified as Swift shows it, computed by SQLite from the normal timestamp.

@@ -37,6 +37,7 @@ from typing import Any, ClassVar, Self
 import orjson
 
 from stratus.objectstore.drivers.base import DatabaseNotFound
+from stratus.objectstore.drivers.listing import Entry, ListingQuery, walk
 from stratus.objectstore.drivers.timestamp import Timestamp
 
 PRAGMAS = (
@@ -66,27 +67,12 @@ CREATE TABLE sync (
 );
 """
 
-Entry = dict[str, Any]
-
 
 def db_path(device_root: str, kind: str, partition: int, name_hash: str) -> str:
     """``kind`` is ``"containers"`` or ``"accounts"``."""
     return os.path.join(
         device_root, kind, str(partition), name_hash[-3:], name_hash, name_hash + ".db"
     )
-
-
-def after_prefix(text: str) -> str:
-    """The least string greater than every string starting with ``text``."""
-    while text:
-        last = ord(text[-1])
-        if last < 0x10FFFF:
-            nxt = last + 1
-            if 0xD800 <= nxt <= 0xDFFF:  # surrogates cannot be UTF-8
-                nxt = 0xE000
-            return text[:-1] + chr(nxt)
-        text = text[:-1]
-    raise ValueError("no string follows this prefix")
 
 
 class Database:
@@ -319,86 +305,9 @@ class Database:
         reverse: bool,
         path: str | None,
     ) -> list[Entry]:
-        """Swift's listing: names in byte order (or reverse), after ``marker``,
-        before ``end_marker``, under ``prefix``; with a ``delimiter``, names
-        with the delimiter after the prefix roll up into one ``subdir`` entry.
-        ``path`` lists one pseudo folder: prefix ``path/``, no roll-ups, and
-        names deeper than one level left out.  With ``reverse``, ``marker`` is
-        the upper bound and ``end_marker`` the lower one, as in Swift."""
-        if path is not None:
-            prefix = path.rstrip("/") + "/" if path else ""
-            path = prefix
-            delimiter = "/"
-        if limit <= 0:
-            return []
-        # Bounds: lo < name (or lo <= name if lo_incl) and name < hi.
-        lo, hi = (end_marker, marker) if reverse else (marker, end_marker)
-        lo = lo or None
-        hi = hi or None
-        lo_incl = False
-        if prefix:
-            if lo is None or lo < prefix:
-                lo, lo_incl = prefix, True
-            nxt = after_prefix(prefix)
-            if hi is None or hi > nxt:
-                hi = nxt
-        order = "DESC" if reverse else "ASC"
-        orig_marker = marker
-        plen = len(prefix or "")
-        results: list[Entry] = []
-        while len(results) < limit:
-            where, args = ["deleted = 0"], []
-            if lo is not None:
-                where.append("name >= ?" if lo_incl else "name > ?")
-                args.append(lo)
-            if hi is not None:
-                where.append("name < ?")
-                args.append(hi)
-            sql = f"{select} WHERE {' AND '.join(where)} ORDER BY name {order} LIMIT ?"
-            requested = limit - len(results)
-            with self.lock:
-                cursor = self.conn.execute(sql, (*args, requested))
-                if not delimiter:
-                    results.extend(map(to_entry, cursor.fetchall()))
-                    break
-                # Read lazily: a roll-up stops the walk after one row.
-                seen = 0
-                requery = False
-                for row in cursor:
-                    seen += 1
-                    name: str = row[0]
-                    if reverse:
-                        hi = name
-                    else:
-                        lo, lo_incl = name, False
-                    end = name.find(delimiter, plen)
-                    if path is not None:
-                        if name == path:
-                            continue
-                        if end >= 0 and len(name) > end + len(delimiter):
-                            # Deeper than one level: skip the whole folder.
-                            folder = name[: end + len(delimiter)]
-                            if reverse:
-                                hi = folder
-                            else:
-                                lo, lo_incl = after_prefix(folder), True
-                            requery = True
-                            break
-                    elif end >= 0:
-                        folder = name[: end + len(delimiter)]
-                        if folder != orig_marker:
-                            results.append({"subdir": folder})
-                        if reverse:
-                            hi = folder
-                        else:
-                            lo, lo_incl = after_prefix(folder), True
-                        requery = True
-                        break
-                    results.append(to_entry(row))
-                cursor.close()
-            if not requery and seen < requested:
-                break  # the range is exhausted
-        return results
+        """Swift's listing of this database's rows (see :mod:`.listing`)."""
+        query = ListingQuery(prefix, delimiter, marker, end_marker, limit, reverse, path)
+        return walk(self.conn, self.lock, select, to_entry, query)
 
 
 def last_modified_sql(column: str) -> str:

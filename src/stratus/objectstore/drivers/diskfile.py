@@ -25,16 +25,12 @@ Nothing is verified on read; the auditor checks MD5s and quarantines.
 
 from __future__ import annotations
 
-import errno
-import hashlib
 import os
-import struct
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 import msgpack
 
-from stratus.common import directio
 from stratus.objectstore.drivers.base import (
     DiskFileError,
     ObjectMetadata,
@@ -42,150 +38,16 @@ from stratus.objectstore.drivers.base import (
     ObjectQuarantined,
     merge_post,
 )
+from stratus.objectstore.drivers.diskio import (
+    ObjectReader,
+    ObjectWriter,
+    fsync_dir,
+    makedirs,
+    read_metadata,
+    write_metadata,
+)
 from stratus.objectstore.drivers.hashes import SuffixHashes, parse_name, select_files
 from stratus.objectstore.drivers.timestamp import Timestamp
-
-XATTR = "user.stratus.meta"
-MAGIC = b"STRMETA1"
-_FOOTER = struct.Struct("<I8s")
-_NO_XATTR = {errno.ENOTSUP, errno.EOPNOTSUPP}
-_TOO_BIG = {errno.E2BIG, errno.ENOSPC, errno.ERANGE}
-CHUNK = 64 * 1024
-PREALLOCATE_FROM = 1 << 20
-
-
-class ObjectReader:
-    """An open object: its metadata and its bytes (read with pread, or with
-    ``pread_direct`` around the page cache)."""
-
-    def __init__(self, fd: int, metadata: ObjectMetadata, path: str) -> None:
-        self.fd = fd
-        self.metadata = metadata
-        self.path = path
-        self._direct = -2  # the O_DIRECT descriptor: -2 not opened yet, -1 unusable
-
-    @property
-    def size(self) -> int:
-        return self.metadata.content_length
-
-    def fileno(self) -> int:
-        return self.fd
-
-    def iter_range(
-        self, start: int = 0, end: int | None = None, chunk: int = CHUNK
-    ) -> Iterator[bytes]:
-        """Bytes ``start`` up to (not including) ``end``, in chunks."""
-        end = self.size if end is None else min(end, self.size)
-        pos = max(start, 0)
-        while pos < end:
-            data = os.pread(self.fd, min(chunk, end - pos), pos)
-            if not data:
-                raise DiskFileError(f"{self.path}: shorter than its metadata says")
-            pos += len(data)
-            yield data
-
-    def read(self, start: int = 0, end: int | None = None) -> bytes:
-        return b"".join(self.iter_range(start, end, chunk=max(CHUNK, self.size)))
-
-    def pread(self, pos: int, length: int) -> bytes:
-        return os.pread(self.fd, length, pos)
-
-    def pread_direct(self, pos: int, length: int) -> bytes | None:
-        """Up to ``length`` bytes at ``pos`` read with O_DIRECT, straight from
-        the disk into an aligned buffer: no page cache to fill and evict,
-        which costs far less kernel CPU per byte for big sequential reads.
-        None when the filesystem cannot (the caller reads as usual)."""
-        if self._direct == -2:
-            try:
-                self._direct = os.open(self.path, os.O_RDONLY | os.O_DIRECT)
-            except OSError:  # gone since (a newer version), or no O_DIRECT here
-                self._direct = -1
-        if self._direct < 0:
-            return None
-        try:
-            return directio.pread(self._direct, pos, length)
-        except OSError:
-            os.close(self._direct)
-            self._direct = -1
-            return None
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-        if self._direct >= 0:
-            os.close(self._direct)
-            self._direct = -1
-
-    def __enter__(self) -> ObjectReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        self.close()
-
-
-class ObjectWriter:
-    """A PUT in progress: a temp file in DEVICE/tmp, renamed into place on commit."""
-
-    def __init__(
-        self, device: DiskDevice, partition: int, name_hash: str, size: int | None = None
-    ) -> None:
-        self.device = device
-        self.partition = partition
-        self.name_hash = name_hash
-        self.tmp_path = os.path.join(device.tmp_dir, f"{name_hash}.{uuid.uuid4().hex}")
-        self.fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-        self.bytes_written = 0
-        self._md5 = hashlib.md5(usedforsecurity=False)
-        if size is not None and size >= PREALLOCATE_FROM:
-            try:
-                os.posix_fallocate(self.fd, 0, size)
-            except OSError as e:
-                self.abort()
-                if e.errno == errno.ENOSPC:
-                    raise DiskFileError("no space on device") from e
-                raise
-
-    @property
-    def etag(self) -> str:
-        return self._md5.hexdigest()
-
-    def write(self, chunk: bytes) -> None:
-        self._md5.update(chunk)
-        _write_all(self.fd, chunk)
-        self.bytes_written += len(chunk)
-
-    def commit(
-        self,
-        name: str,
-        timestamp: Timestamp,
-        content_type: str = "application/octet-stream",
-        headers: dict[str, str] | None = None,
-    ) -> ObjectMetadata:
-        """Make the object durable and visible; returns what was stored."""
-        meta = ObjectMetadata(
-            name, timestamp, self.bytes_written, self.etag, content_type, dict(headers or {})
-        )
-        self.device._finish(self, meta, ".data")
-        return meta
-
-    def abort(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-            try:
-                os.unlink(self.tmp_path)
-            except FileNotFoundError:
-                pass
-
-    def __enter__(self) -> ObjectWriter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.abort()  # a no-op after commit
 
 
 class DiskDevice:
@@ -214,7 +76,7 @@ class DiskDevice:
     # -- writes ----------------------------------------------------------------
 
     def writer(self, partition: int, name_hash: str, size: int | None = None) -> ObjectWriter:
-        return ObjectWriter(self, partition, name_hash, size)
+        return ObjectWriter(self.tmp_dir, partition, name_hash, size, self.install)
 
     def put(
         self,
@@ -234,7 +96,7 @@ class DiskDevice:
     def delete(self, partition: int, name_hash: str, name: str, timestamp: Timestamp) -> None:
         """Write a tombstone: older versions go, newer ones stay."""
         with self.writer(partition, name_hash) as w:
-            self._finish(w, ObjectMetadata(name, timestamp), ".ts")
+            self.install(w, ObjectMetadata(name, timestamp), ".ts")
 
     def post(
         self,
@@ -248,40 +110,26 @@ class DiskDevice:
         """Record a POST's metadata beside the data (the caller checks the object exists)."""
         with self.writer(partition, name_hash) as w:
             meta = ObjectMetadata(name, timestamp, content_type=content_type, headers=headers)
-            self._finish(w, meta, ".meta")
+            self.install(w, meta, ".meta")
 
-    def _finish(self, w: ObjectWriter, meta: ObjectMetadata, ext: str) -> None:
-        blob = meta.pack()
-        if not self._set_xattr(w.fd, blob):
-            _write_all(w.fd, blob + _FOOTER.pack(len(blob), MAGIC))
+    def install(self, w: ObjectWriter, meta: ObjectMetadata, ext: str) -> None:
+        """Make a written file durable and current: metadata, fsync, rename
+        into the object's folder, older versions cleaned up."""
+        self.use_xattr = write_metadata(w.fd, meta.pack(), self.use_xattr)
         os.fsync(w.fd)
         os.close(w.fd)
         w.fd = -1
         hdir = self.hash_dir(w.partition, w.name_hash)
         target = os.path.join(hdir, meta.timestamp.internal + ext)
         created = self._rename_into(w.tmp_path, hdir, target)
-        _fsync_dir(hdir)
+        fsync_dir(hdir)
         if created:
             # New folders: their entries in the parents must be durable too.
             for parent in created:
-                _fsync_dir(parent)
+                fsync_dir(parent)
         else:
             self.cleanup(hdir)
         self.hashes.invalidate(w.partition, w.name_hash[-3:])
-
-    def _set_xattr(self, fd: int, blob: bytes) -> bool:
-        if not self.use_xattr:
-            return False
-        try:
-            os.setxattr(fd, XATTR, blob)
-            return True
-        except OSError as e:
-            if e.errno in _NO_XATTR:
-                self.use_xattr = False
-                return False
-            if e.errno in _TOO_BIG:
-                return False
-            raise
 
     def _rename_into(self, tmp: str, hdir: str, target: str) -> list[str]:
         """Rename, creating the folders when missing; returns the parents of the
@@ -293,7 +141,7 @@ class DiskDevice:
             except FileNotFoundError:
                 if not os.path.exists(tmp):
                     raise
-                created = _makedirs(hdir)
+                created = makedirs(hdir)
                 try:
                     os.rename(tmp, target)
                 except FileNotFoundError:
@@ -382,12 +230,12 @@ class DiskDevice:
         path = os.path.join(hdir, data_name)
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            meta = self._read_meta(fd, check_size=True)
+            meta = read_metadata(fd, check_size=True)
             post = next((n for n in keep if n.endswith(".meta")), None)
             if post is not None:
                 post_fd = os.open(os.path.join(hdir, post), os.O_RDONLY | os.O_CLOEXEC)
                 try:
-                    meta = merge_post(meta, self._read_meta(post_fd, check_size=False))
+                    meta = merge_post(meta, read_metadata(post_fd, check_size=False))
                 finally:
                     os.close(post_fd)
         except (ValueError, KeyError, TypeError, msgpack.UnpackException) as e:
@@ -399,30 +247,11 @@ class DiskDevice:
             raise
         return ObjectReader(fd, meta, path)
 
-    def _read_meta(self, fd: int, check_size: bool) -> ObjectMetadata:
-        size = os.fstat(fd).st_size
-        try:
-            meta = ObjectMetadata.unpack(os.getxattr(fd, XATTR))
-            data_size = size
-        except OSError as e:
-            if e.errno not in _NO_XATTR and e.errno != errno.ENODATA:
-                raise
-            if size < _FOOTER.size:
-                raise ValueError("no metadata") from None
-            length, magic = _FOOTER.unpack(os.pread(fd, _FOOTER.size, size - _FOOTER.size))
-            if magic != MAGIC or length > size - _FOOTER.size:
-                raise ValueError("no metadata") from None
-            data_size = size - _FOOTER.size - length
-            meta = ObjectMetadata.unpack(os.pread(fd, length, data_size))
-        if check_size and data_size != meta.content_length:
-            raise ValueError(f"size {data_size} but Content-Length {meta.content_length}")
-        return meta
-
     def read_metadata(self, path: str) -> ObjectMetadata:
         """The metadata of one file (for the auditor and the replicator)."""
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            return self._read_meta(fd, check_size=path.endswith(".data"))
+            return read_metadata(fd, check_size=path.endswith(".data"))
         finally:
             os.close(fd)
 
@@ -436,39 +265,9 @@ class DiskDevice:
         if os.path.exists(dest):
             dest += "-" + uuid.uuid4().hex
         os.rename(hdir, dest)
-        _fsync_dir(os.path.dirname(hdir))
+        fsync_dir(os.path.dirname(hdir))
         self.hashes.invalidate(partition, name_hash[-3:])
         return dest
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _makedirs(path: str) -> list[str]:
-    """mkdir -p, returning the folders this call created (outermost first)."""
-    missing: list[str] = []
-    while not os.path.isdir(path):
-        missing.append(path)
-        path = os.path.dirname(path)
-    created = []
-    for folder in reversed(missing):
-        try:
-            os.mkdir(folder)
-            created.append(folder)
-        except FileExistsError:
-            pass
-    return created
 
 
 class DiskDriver:

@@ -20,16 +20,15 @@ partition-replicas.
 
 from __future__ import annotations
 
-import heapq
 import random
 import secrets
-import time
 from array import array
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from stratus.objectstore.ring.balance import Rebalance
 from stratus.objectstore.ring.ring import (
     FORMAT,
     MAX_PART_POWER,
@@ -154,145 +153,26 @@ class RingBuilder:
     # -- rebalancing -----------------------------------------------------------
 
     def rebalance(self, seed: int | None = None) -> RebalanceResult:
-        rng = random.Random(seed)
-        parts, replicas = self.partitions, self.replicas
-        targets = self.targets()
-        devs = self.devices
-        now = int(time.time() // 60)
-        hold = self.min_part_hours * 60
-        last_moved = self.last_moved
+        """Move as few partition-replicas as it takes to meet the targets
+        (see the module's description)."""
         if self.assignments is None:
-            self.assignments = [array("H", [NO_DEVICE]) * parts for _ in range(replicas)]
-        rows = self.assignments
-        previous = [array("H", row) for row in rows]
-        n_zones = len({devs[i].zone_key for i in targets})
-        counts = dict.fromkeys(targets, 0)
-        held: dict[int, list[tuple[int, int]]] = {i: [] for i in targets}
-        free: list[tuple[int, int]] = []
-        moved_parts: set[int] = set()
-
-        # 1. Slots that must or may move: removed, zero weight, duplicates.
-        for part in range(parts):
-            may_move = not hold or now - last_moved[part] >= hold
-            seen_devs: set[int] = set()
-            seen_zones: set[tuple[int, int]] = set()
-            for r in range(replicas):
-                dev_id = rows[r][part]
-                if dev_id == NO_DEVICE:
-                    free.append((part, r))
-                    continue
-                gone = dev_id in self.removed
-                unwanted = dev_id not in targets
-                zone = devs[dev_id].zone_key
-                dup = dev_id in seen_devs or (zone in seen_zones and n_zones >= replicas)
-                if gone or (may_move and (unwanted or dup) and part not in moved_parts):
-                    rows[r][part] = NO_DEVICE
-                    free.append((part, r))
-                    moved_parts.add(part)
-                    continue
-                seen_devs.add(dev_id)
-                seen_zones.add(zone)
-                if not unwanted:
-                    counts[dev_id] += 1
-                    held[dev_id].append((part, r))
-
-        # 2. The surplus of devices above target.
-        wanting_zones = {devs[i].zone_key for i in targets if counts[i] < targets[i]}
-        for dev_id in targets:
-            surplus = counts[dev_id] - targets[dev_id]
-            if surplus <= 0:
-                continue
-            own_zone = devs[dev_id].zone_key
-            slots = held[dev_id]
-            rng.shuffle(slots)
-            for part, r in slots:
-                if surplus <= 0:
-                    break
-                if part in moved_parts or (hold and now - last_moved[part] < hold):
-                    continue
-                if own_zone not in wanting_zones:
-                    other = {devs[rows[x][part]].zone_key for x in range(replicas) if x != r}
-                    if wanting_zones <= other:
-                        continue  # nowhere better to go in a zone of its own
-                rows[r][part] = NO_DEVICE
-                free.append((part, r))
-                moved_parts.add(part)
-                counts[dev_id] -= 1
-                surplus -= 1
-
-        # 3. Give every free slot to the device that wants it most.
-        self._assign(free, targets, counts, rng)
-
-        moved = 0
-        touched = {part for part, _ in free}
-        for r in range(replicas):
-            new, old = rows[r], previous[r]
-            for part in touched:
-                if new[part] != old[part]:
-                    last_moved[part] = now
-                    if old[part] != NO_DEVICE:
-                        moved += 1
+            self.assignments = [
+                array("H", [NO_DEVICE]) * self.partitions for _ in range(self.replicas)
+            ]
+        moved = Rebalance(
+            self.assignments,
+            self.devices,
+            self.targets(),
+            self.removed,
+            self.last_moved,
+            self.min_part_hours,
+            random.Random(seed),
+        ).run()
         for dev_id in list(self.removed):
             del self.devices[dev_id]
         self.removed.clear()
         self.version += 1
         return RebalanceResult(moved=moved, balance=self.balance())
-
-    def _assign(
-        self,
-        free: list[tuple[int, int]],
-        targets: dict[int, int],
-        counts: dict[int, int],
-        rng: random.Random,
-    ) -> None:
-        assert self.assignments is not None
-        rows, devs, replicas = self.assignments, self.devices, self.replicas
-        n_regions = len({devs[i].region for i in targets})
-        n_zones = len({devs[i].zone_key for i in targets})
-        heap = [(counts[i] - targets[i], rng.random(), i) for i in targets]
-        heapq.heapify(heap)
-        free.sort()
-        for part, r in free:
-            used = [rows[x][part] for x in range(replicas) if rows[x][part] != NO_DEVICE]
-            used_zones = {devs[i].zone_key for i in used}
-            used_regions = {devs[i].region for i in used}
-            region_possible = len(used_regions) < n_regions
-            zone_possible = len(used_zones) < n_zones
-            best: tuple[int, int, int, int] | None = None
-            best_entry: tuple[int, float, int] | None = None
-            popped: list[tuple[int, float, int]] = []
-            while heap:
-                entry = heapq.heappop(heap)
-                neg_want, _, dev_id = entry
-                if neg_want != counts[dev_id] - targets[dev_id]:
-                    continue  # stale
-                popped.append(entry)
-                dev = devs[dev_id]
-                if dev_id in used:
-                    level = 2
-                elif dev.zone_key in used_zones:
-                    level = 1
-                else:
-                    level = 0
-                region_level = 0 if dev.region not in used_regions else 1
-                key = (level, 0 if neg_want < 0 else 1, region_level, neg_want)
-                if best is None or key < best:
-                    best, best_entry = key, entry
-                ideal_level = 0 if zone_possible else 1
-                if key[0] == ideal_level and key[1] == 0:
-                    if key[2] == 0 or not region_possible:
-                        break
-                if neg_want >= 0 and best[0] == ideal_level:
-                    break  # nothing further wants partitions
-            if best_entry is None:
-                raise ValueError("no device can take a partition")
-            dev_id = best_entry[2]
-            rows[r][part] = dev_id
-            counts[dev_id] += 1
-            for entry in popped:
-                if entry is not best_entry:
-                    heapq.heappush(heap, entry)
-            heapq.heappush(heap, (counts[dev_id] - targets[dev_id], rng.random(), dev_id))
 
     # -- reporting -------------------------------------------------------------
 
