@@ -104,6 +104,10 @@ class ErrorHandlers:
         """The registered answer to ``exc``; an unregistered one is answered
         as the registry answers a bare ``StratusError`` (a 500)."""
         handler = self.lookup(exc)
+        if handler is not None:
+            return handler(exc)
+        fallback = StratusError()
+        handler = self.lookup(fallback)
         if handler is None:
-            return self.render(StratusError())
-        return handler(exc)
+            raise LookupError(f"no renderer for {type(exc).__name__} nor StratusError") from exc
+        return handler(fallback)
