@@ -31,6 +31,7 @@ OBJECT = "/v1/{account}/{container}/{object:path}"
 @dataclass(frozen=True, slots=True)
 class SwiftPath:
     template: str  # the route path this request matches
+    decoded: str = ""  # the whole path, percent-decoded
     account: str | None = None
     container: str | None = None
     obj: str | None = None
@@ -63,7 +64,7 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
     """The route and names of a request path (raw, below the mount)."""
     path = decode(raw)
     if path in ("/info", "/healthcheck", "/crossdomain.xml"):
-        return SwiftPath(path)
+        return SwiftPath(path, path)
     parts = path[1:].split("/", 3) if path.startswith("/") else []
     if len(parts) < 2 or parts[0] not in VERSIONS or not parts[1]:
         return SwiftPath("")
@@ -78,7 +79,7 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
             f"{limits.max_account_name_length}"
         )
     if container is None:
-        return SwiftPath(ACCOUNT, account)
+        return SwiftPath(ACCOUNT, path, account)
     if len(container.encode()) > limits.max_container_name_length:
         raise BadRequest(
             f"Container name length of {len(container.encode())} longer than "
@@ -87,9 +88,9 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
     if container in (".", ".."):
         raise BadRequest("Container name cannot be '.' or '..'")
     if obj is None:
-        return SwiftPath(CONTAINER, account, container)
+        return SwiftPath(CONTAINER, path, account, container)
     check_object_name(obj, limits)
-    return SwiftPath(OBJECT, account, container, obj)
+    return SwiftPath(OBJECT, path, account, container, obj)
 
 
 def caller_of(req: ApiRequest) -> Caller:

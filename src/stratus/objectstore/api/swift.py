@@ -33,7 +33,6 @@ from stratus.objectstore.api.routes import ROUTES
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.service.interface import Caller, ObjectStore
 from stratus.objectstore.service.limits import Limits
-from stratus.objectstore.service.names import decode
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +122,7 @@ class SwiftApp:
             allow = ", ".join(sorted(self.allow.get(path.template, [])))
             raise errors.MethodNotAllowed(headers={"allow": allow})
         request = Request(scope, receive)
-        params = dict(request.query_params)
+        params = dict(request.query_params) if scope.get("query_string") else {}
         query: Any = None
         if route.query is not NoQuery:
             try:
@@ -136,7 +135,7 @@ class SwiftApp:
         )
         scope[CALLER] = Caller(
             request_id,
-            path=decode(raw),
+            path=path.decoded,
             params=params,
             token=token,
             validate=self.validator.validate,

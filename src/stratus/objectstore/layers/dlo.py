@@ -106,7 +106,8 @@ class DloLayer(Layer):
         resp = await self.app.get_object(caller, names, headers, params, head=head)
         if params.get("multipart-manifest") == "get":
             return resp
-        resp = await read_whole(self.app, caller, names, headers, params, resp, is_dlo)
+        if resp.status in (206, 416):
+            resp = await read_whole(self.app, caller, names, headers, params, resp, is_dlo)
         if resp.status >= 300 or not is_dlo(resp.headers):
             return resp
         await close_body(resp)

@@ -290,7 +290,8 @@ class SloLayer(Layer):
             if not head and resp.status == 200 and is_slo(resp.headers):
                 return await _manifest_reply(resp, params.get("format") == "raw")
             return resp
-        resp = await read_whole(self.app, caller, names, headers, params, resp, is_slo)
+        if resp.status in (206, 416):
+            resp = await read_whole(self.app, caller, names, headers, params, resp, is_slo)
         if resp.status >= 300 or not is_slo(resp.headers):
             return resp
         view = client_view(resp.headers)
