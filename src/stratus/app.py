@@ -96,31 +96,15 @@ class Cloud:
             self.remote = RemoteValidator(cfg.auth)
 
     def _make_objectstore(self) -> None:
-        from stratus.objectstore import bootstrap
-        from stratus.objectstore.node.client import HttpNodeClient, LocalNodeClient
-        from stratus.objectstore.node.server import StorageNode
-        from stratus.objectstore.service import ObjectStoreService
+        from stratus.objectstore.app import make
 
-        cfg = self.cfg
-        bootstrap.ensure_rings(cfg)
-        client: Any
-        if cfg.objectstore.nodes == "local":
-            oc = cfg.objectstore
-            self.storage_node = StorageNode(
-                bootstrap.devices_root(cfg),
-                ip=oc.node_ip,
-                port=oc.node_port,
-                ring_dir=bootstrap.ring_dir(cfg),
-                worker_interval=oc.worker_interval if self.primary else None,
-            )
-            client = LocalNodeClient({(oc.node_ip, oc.node_port): self.storage_node})
-        else:
-            client = HttpNodeClient()
-        self.objectstore = ObjectStoreService.from_ring_dir(
-            bootstrap.ring_dir(cfg),
-            client,
-            public_url=SERVICES["object-store"].endpoint_url(cfg.public_url),
+        store = make(
+            self.cfg,
+            SERVICES["object-store"].endpoint_url(self.cfg.public_url),
+            primary=self.primary,
         )
+        self.objectstore = store.service
+        self.storage_node = store.node
 
     async def _image_limit(self, project_id: str, resource: str) -> int | None:
         return await self.identity.limits.effective(project_id, "image", resource)
@@ -302,7 +286,7 @@ class Cloud:
                 )
             )
         if self.objectstore is not None:
-            from stratus.objectstore.api.app import build as build_objectstore
+            from stratus.objectstore.app import build as build_objectstore
 
             mounts.append(
                 Mount(

@@ -343,7 +343,7 @@ ring_file = click.argument("builder", type=click.Path(dir_okay=False, path_type=
 def ring_create(builder: Path, part_power: int, replicas: int, min_part_hours: int) -> None:
     """Create an empty ring (e.g. DIR/object.ring.gz).  Rings in one folder
     share the hash salt of the first one made there."""
-    from stratus.objectstore.ringbuilder import RingBuilder, folder_salt
+    from stratus.objectstore.ring.builder import RingBuilder, folder_salt
 
     if builder.exists():
         raise click.ClickException(f"{builder} exists already")
@@ -370,7 +370,7 @@ def ring_add(
     builder: Path, region: int, zone: int, ip: str, port: int, device: str, weight: float
 ) -> None:
     """Add a device (takes effect at the next rebalance)."""
-    from stratus.objectstore.ringbuilder import RingBuilder
+    from stratus.objectstore.ring.builder import RingBuilder
 
     rb = RingBuilder.load(builder)
     dev = rb.add_device(region, zone, ip, port, device, weight)
@@ -382,7 +382,7 @@ def ring_add(
 @ring_file
 def ring_rebalance(builder: Path) -> None:
     """Assign partitions to devices, moving as few as possible."""
-    from stratus.objectstore.ringbuilder import RingBuilder
+    from stratus.objectstore.ring.builder import RingBuilder
 
     rb = RingBuilder.load(builder)
     result = rb.rebalance()
@@ -396,7 +396,7 @@ def ring_rebalance(builder: Path) -> None:
 @ring_file
 def ring_show(builder: Path) -> None:
     """Devices, weights, partitions and balance."""
-    from stratus.objectstore.ringbuilder import RingBuilder
+    from stratus.objectstore.ring.builder import RingBuilder
 
     click.echo(RingBuilder.load(builder).describe())
 

@@ -28,6 +28,7 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import (
     BadRequest,
     Conflict,
+    ErrorHandlers,
     ErrorRenderer,
     MethodNotAllowed,
     NotFound,
@@ -207,7 +208,9 @@ class ServiceAPI:
         self.name = name
         self.routes = routes
         self.service = service
-        self.renderer = renderer
+        # Every service's errors are answered through one registry.
+        self.errors = ErrorHandlers({StratusError: renderer})
+        self.renderer = self.errors.render
         self.validator = validator
         self.enforcer = enforcer
         self.base_url = base_url.rstrip("/")

@@ -7,6 +7,7 @@ and renders them in its upstream format through an ``ErrorRenderer``.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 from starlette.responses import Response
@@ -102,3 +103,39 @@ def render_fault(exc: StratusError) -> Response:
         headers=dict(exc.headers),
         media_type="application/json",
     )
+class ErrorHandlers:
+    """One service's error rendering: a map from exception class to the
+    renderer of its answer, looked up along the exception's class hierarchy
+    (the most specific registered class wins), as Starlette's exception
+    middleware does.  Every service registers its upstream format here:
+    Keystone's and Nova's JSON, Glance's pages, Swift's plain text."""
+
+    def __init__(self, handlers: dict[type[Exception], Callable[[Any], Response]]) -> None:
+        self._handlers = dict(handlers)
+        self._resolved: dict[type[Exception], Callable[[Any], Response] | None] = {}
+
+    def add(self, cls: type[Exception], handler: Callable[[Any], Response]) -> None:
+        self._handlers[cls] = handler
+        self._resolved.clear()
+
+    def lookup(self, exc: Exception) -> Callable[[Any], Response] | None:
+        cls = type(exc)
+        try:
+            return self._resolved[cls]
+        except KeyError:
+            pass
+        found = next((self._handlers[c] for c in cls.__mro__ if c in self._handlers), None)
+        self._resolved[cls] = found
+        return found
+
+    def render(self, exc: Exception) -> Response:
+        """The registered answer to ``exc``; an unregistered one is answered
+        as the registry answers a bare ``StratusError`` (a 500)."""
+        handler = self.lookup(exc)
+        if handler is not None:
+            return handler(exc)
+        fallback = StratusError()
+        handler = self.lookup(fallback)
+        if handler is None:
+            raise LookupError(f"no renderer for {type(exc).__name__} nor StratusError") from exc
+        return handler(fallback)

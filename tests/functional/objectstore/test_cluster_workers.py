@@ -25,17 +25,17 @@ from typing import Any
 import httpx
 import pytest
 
-from stratus.objectstore.node.server import StorageNode
-from stratus.objectstore.node.updates import read_pending
-from stratus.objectstore.ring import Ring
-from stratus.objectstore.ringbuilder import RingBuilder
-from stratus.objectstore.workers import (
+from stratus.objectstore.agent import (
     Auditor,
     DatabaseReplicator,
     Expirer,
     ObjectReplicator,
     ObjectUpdater,
 )
+from stratus.objectstore.node.server import StorageNode
+from stratus.objectstore.node.updates import read_pending
+from stratus.objectstore.ring.builder import RingBuilder
+from stratus.objectstore.ring.ring import Ring
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.objectstore.conftest import STORE_ENV, Swift, admin_account, md5
 

@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from stratus.objectstore.features.formpost import form_signature
+from stratus.objectstore.layers.formpost import form_signature
 from tests.functional.objectstore.conftest import Account, Swift, run_cli, unique
 
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import orjson
 import pytest
 
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.client import HttpNodeClient
 from stratus.objectstore.node.http import node_server
 from stratus.objectstore.node.protocol import NodeRequest, NodeUnavailable
 from stratus.objectstore.node.server import StorageNode
 from stratus.objectstore.node.updates import list_pending, read_pending
-from stratus.objectstore.timestamp import Timestamp
 
 
 def free_port() -> int:

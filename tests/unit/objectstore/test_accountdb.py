@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratus.objectstore.accountdb import AccountDB, PolicyStats
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.drivers.accountdb import AccountDB
+from stratus.objectstore.drivers.base import PolicyStats
+from stratus.objectstore.drivers.timestamp import Timestamp
 
 
 def make(tmp_path: Path, name: str = "a.db") -> AccountDB:

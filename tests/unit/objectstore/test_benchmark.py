@@ -7,11 +7,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import listing_json
-from stratus.objectstore.diskfile import ObjectDevice
-from stratus.objectstore.ring import hash_path
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.drivers.base import ObjectRow
+from stratus.objectstore.drivers.containerdb import ContainerDB
+from stratus.objectstore.drivers.database import listing_json
+from stratus.objectstore.drivers.diskfile import DiskDevice as ObjectDevice
+from stratus.objectstore.drivers.timestamp import Timestamp
+from stratus.objectstore.ring.ring import hash_path
 
 
 def _report(label: str, n: int, wall: float, cpu: float) -> None:

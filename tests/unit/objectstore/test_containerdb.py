@@ -8,9 +8,11 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import DatabaseNotFound, after_prefix, db_path, listing_json
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.drivers.base import DatabaseNotFound, ObjectRow
+from stratus.objectstore.drivers.containerdb import ContainerDB
+from stratus.objectstore.drivers.database import db_path, listing_json
+from stratus.objectstore.drivers.listing import after_prefix
+from stratus.objectstore.drivers.timestamp import Timestamp
 
 NAMES = [
     "a", "a/", "a/b", "a/b/c", "a/b/d", "a/c", "b", "b-1", "b/x", "c/d/e", "photos/", "photos/1.jpg",

@@ -11,16 +11,13 @@ from typing import Any
 
 import pytest
 
-from stratus.objectstore import diskfile as diskfile_module
-from stratus.objectstore.diskfile import (
-    XATTR,
-    ObjectDevice,
-    ObjectNotFound,
-    ObjectQuarantined,
-)
-from stratus.objectstore.hashes import select_files
-from stratus.objectstore.ring import hash_path
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.drivers import diskfile as diskfile_module
+from stratus.objectstore.drivers.base import ObjectNotFound, ObjectQuarantined
+from stratus.objectstore.drivers.diskfile import DiskDevice as ObjectDevice
+from stratus.objectstore.drivers.diskio import XATTR
+from stratus.objectstore.drivers.hashes import select_files
+from stratus.objectstore.drivers.timestamp import Timestamp
+from stratus.objectstore.ring.ring import hash_path
 
 NAME = "/AUTH_a/c/o"
 HASH = hash_path("AUTH_a", "c", "o").hex()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from stratus.objectstore.ring import Ring, hash_path
-from stratus.objectstore.ringbuilder import RingBuilder
+from stratus.objectstore.ring.builder import RingBuilder
+from stratus.objectstore.ring.ring import Ring, hash_path
 
 
 def build(

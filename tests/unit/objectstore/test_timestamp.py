@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stratus.objectstore.timestamp import Timestamp
+from stratus.objectstore.drivers.timestamp import Timestamp
 
 
 def test_normal_and_internal_forms() -> None:

@@ -8,6 +8,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 
 from stratus.common.api import ApiRequest, empty_response, json_response
+from stratus.common.ranges import ByteRange, parse_ranges
 from stratus.image.errors import BadRequest
 from stratus.image.service import ImageService
 
@@ -46,7 +47,7 @@ async def download(req: ApiRequest) -> Response:
     svc = _svc(req)
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:download_image", {"project_id": image.owner})
-    got = await svc.data.download(req.ctx, image.id, req.raw.headers.get("range"))
+    got = await svc.data.download(req.ctx, image.id, _range(req.raw.headers.get("range")))
     if got.body is None:
         return empty_response()
     headers = {"Content-Length": str(got.end - got.start + 1)}
@@ -96,3 +97,13 @@ async def stores_info(req: ApiRequest) -> Response:
     return json_response(
         {"stores": [{"id": store.name, "description": f"The {store.name} store", "default": True}]}
     )
+
+
+def _range(header: str | None) -> ByteRange | None:
+    """The one ``bytes=`` range a download may ask for (Glance refuses others)."""
+    if not header:
+        return None
+    ranges = parse_ranges(header)
+    if ranges is None or len(ranges) != 1:
+        raise BadRequest(f"Invalid Range header {header!r}: one bytes range is supported.")
+    return ranges[0]

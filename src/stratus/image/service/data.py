@@ -13,6 +13,7 @@ from sqlalchemy import update
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.common.errors import StratusError
+from stratus.common.ranges import ByteRange
 from stratus.image import formats
 from stratus.image import models as m
 from stratus.image.drivers.base import Store
@@ -135,7 +136,9 @@ class Data:
             location=f"{self.store.name}:{image_id}",
         )
 
-    async def download(self, ctx: RequestContext, image_id: str, ranges: str | None) -> Download:
+    async def download(
+        self, ctx: RequestContext, image_id: str, wanted: ByteRange | None
+    ) -> Download:
         image = await self.images.get(ctx, image_id)
         if image.status == m.DEACTIVATED and not ctx.is_admin:
             raise Forbidden("The image is deactivated; only an administrator may download it.")
@@ -143,8 +146,11 @@ class Data:
             return Download(image, None)
         size = image.size
         start, end, partial = 0, size - 1, False
-        if ranges:
-            start, end = parse_range(ranges, size)
+        if wanted is not None:
+            span = wanted.span(size)
+            if span is None:
+                raise RangeNotSatisfiable(size)
+            start, end = span
             partial = True
         if size == 0:
             return Download(image, _empty(), 0, -1, False)
@@ -183,28 +189,4 @@ async def _empty() -> AsyncIterator[bytes]:
     yield b""  # pragma: no cover
 
 
-def parse_range(header: str, size: int) -> tuple[int, int]:
-    """One ``bytes=`` range (first-last, first-, or -suffix) within ``size``;
-    raises RangeNotSatisfiable or BadRequest."""
-    unit, _, spec = header.partition("=")
-    if unit.strip().lower() != "bytes" or "," in spec or "-" not in spec:
-        raise BadRequest(f"Invalid Range header {header!r}: one bytes range is supported.")
-    first, _, last = spec.strip().partition("-")
-    try:
-        if first == "":
-            length = int(last)
-            if length <= 0:
-                raise RangeNotSatisfiable(size)
-            return max(size - length, 0), size - 1
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError as exc:
-        raise BadRequest(f"Invalid Range header {header!r}.") from exc
-    if start >= size:
-        raise RangeNotSatisfiable(size)
-    if start < 0 or start > end:
-        raise BadRequest(f"Invalid Range header {header!r}.")
-    return start, min(end, size - 1)
-
-
-__all__ = ["Data", "Download", "image_not_found", "parse_range", "staged_key"]
+__all__ = ["Data", "Download", "image_not_found", "staged_key"]

@@ -6,52 +6,29 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api import listing
-from stratus.objectstore.api.accounts import status_only, svc
-from stratus.objectstore.api.auth import authorize
-from stratus.objectstore.api.headers import write_headers
-from stratus.objectstore.errors import BadRequest, for_status
-from stratus.objectstore.features import versioning
-from stratus.objectstore.proxy.accounts import POLICY_NAME
-
-
-def _names(req: ApiRequest) -> tuple[str, str]:
-    return req.params["account"], req.params["container"]
-
-
-def _headers(req: ApiRequest) -> dict[str, str]:
-    policy = req.raw.headers.get("x-storage-policy")
-    if policy is not None and policy.strip().lower() != POLICY_NAME.lower():
-        raise BadRequest(f'Invalid X-Storage-Policy "{policy}"')
-    headers = write_headers(req.raw.headers.items(), "container", svc(req).limits)
-    versioning.check_headers(headers)
-    return headers
+from stratus.objectstore.api.accounts import store
+from stratus.objectstore.api.render import answer, body_of, status_only
+from stratus.objectstore.api.request import caller_of, client_headers
+from stratus.objectstore.errors import for_status
 
 
 async def create(req: ApiRequest) -> Response:
-    account, container = _names(req)
-    await authorize(req, "object_store:put_container", account)
-    resp = await svc(req).containers.put(account, container, _headers(req))
+    account, container = req.params["account"], req.params["container"]
+    headers = client_headers(req)
+    resp = await store(req).put_container(caller_of(req), account, container, headers)
     return status_only(resp.status)
 
 
 async def show(req: ApiRequest) -> Response:
-    account, container = _names(req)
-    await authorize(
-        req, "object_store:get_container", account, container, acl="x-container-read", listing=True
-    )
-    resp = await svc(req).containers.head(account, container)
+    account, container = req.params["account"], req.params["container"]
+    resp = await store(req).head_container(caller_of(req), account, container)
     return status_only(resp.status, resp.headers)
 
 
 async def index(req: ApiRequest) -> Response:
-    account, container = _names(req)
-    await authorize(
-        req, "object_store:get_container", account, container, acl="x-container-read", listing=True
-    )
-    service = svc(req)
-    query = listing.node_query(req.query, service.limits.container_listing_limit)
-    media = listing.content_type(req.query, req.raw.headers.get("accept", ""))
-    result = await service.containers.get(account, container, query)
+    account, container = req.params["account"], req.params["container"]
+    query = listing.query_of(req.query)
+    result = await store(req).list_container(caller_of(req), account, container, query)
     if result.status >= 300:
         raise for_status(result.status)
     for entry in result.entries:
@@ -63,18 +40,20 @@ async def index(req: ApiRequest) -> Response:
                 key, _, val = param.partition("=")
                 if key == "slo_etag":
                     entry["slo_etag"] = f'"{val}"'
+    media = listing.content_type(req.query, req.raw.headers.get("accept", ""))
     return listing.render(media, "container", container, result.entries, result.headers)
 
 
 async def update(req: ApiRequest) -> Response:
-    account, container = _names(req)
-    await authorize(req, "object_store:post_container", account)
-    resp = await svc(req).containers.post(account, container, _headers(req))
-    return status_only(resp.status)
+    caller = caller_of(req)
+    account, container = req.params["account"], req.params["container"]
+    headers = client_headers(req)
+    body = body_of(req.raw)
+    resp = await store(req).post_container(caller, account, container, headers, caller.params, body)
+    return await answer(resp)
 
 
 async def delete(req: ApiRequest) -> Response:
-    account, container = _names(req)
-    await authorize(req, "object_store:delete_container", account)
-    resp = await svc(req).containers.delete(account, container)
+    account, container = req.params["account"], req.params["container"]
+    resp = await store(req).delete_container(caller_of(req), account, container)
     return status_only(resp.status)

@@ -10,9 +10,9 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.request import VERSIONS
-from stratus.objectstore.features import bulk, dlo, slo, tempurl
-from stratus.objectstore.proxy.accounts import POLICY_NAME
-from stratus.objectstore.service import Limits
+from stratus.objectstore.layers import bulk, dlo, slo, tempurl
+from stratus.objectstore.service.accounts import POLICY_NAME
+from stratus.objectstore.service.limits import Limits
 
 SWIFT_VERSION = "2.38.0"
 

@@ -10,12 +10,10 @@ import orjson
 from starlette.responses import Response
 
 from stratus.common.api import Query
-from stratus.objectstore.errors import BadRequest, PreconditionFailed
 
 JSON = "application/json; charset=utf-8"
 XML = "application/xml; charset=utf-8"
 PLAIN = "text/plain; charset=utf-8"
-_PASSED = ("prefix", "delimiter", "marker", "end_marker", "path")
 
 
 class ListingQuery(Query):
@@ -29,35 +27,9 @@ class ListingQuery(Query):
     path: str | None = None
 
 
-def node_query(query: ListingQuery, max_limit: int) -> dict[str, str]:
-    """The listing query for the node, checked as Swift checks it."""
-    out: dict[str, str] = {}
-    for name in _PASSED:
-        value = getattr(query, name)
-        if value is None:
-            continue
-        if "\x00" in value:
-            raise PreconditionFailed("Invalid UTF8 or contains NULL")
-        if len(value.encode()) > 1024 and name != "delimiter":
-            raise PreconditionFailed(f"{name} too long")
-        out[name] = value
-    delimiter = out.get("delimiter")
-    if delimiter is not None and len(delimiter) > 1:
-        raise PreconditionFailed("Bad delimiter")
-    limit = max_limit
-    if query.limit is not None:
-        try:
-            limit = int(query.limit)
-        except ValueError as exc:
-            raise BadRequest("Value of limit must be a positive integer") from exc
-        if limit < 0:
-            raise BadRequest("Value of limit must be a positive integer")
-        if limit > max_limit:
-            raise PreconditionFailed(f"Maximum limit is {max_limit}")
-    out["limit"] = str(limit)
-    if (query.reverse or "").lower() in ("1", "true", "yes", "on", "t", "y"):
-        out["reverse"] = "true"
-    return out
+def query_of(query: ListingQuery) -> dict[str, str]:
+    """The listing parameters given (the service checks them)."""
+    return {k: v for k, v in query.model_dump().items() if v is not None and k != "format"}
 
 
 def content_type(query: ListingQuery, accept: str) -> str:

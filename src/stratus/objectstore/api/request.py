@@ -10,13 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes
 
-from stratus.objectstore.errors import BadRequest, PreconditionFailed
-from stratus.objectstore.service import Limits
+from stratus.common.api import ApiRequest
+from stratus.objectstore.errors import BadRequest
+from stratus.objectstore.service.headers import INTERNAL
+from stratus.objectstore.service.interface import Caller
+from stratus.objectstore.service.limits import Limits
+from stratus.objectstore.service.names import check_object_name, decode
 
 VERSIONS = ("v1", "v1.0")
-INVALID_UTF8 = "Invalid UTF8 or contains NULL"
+
+# Scope key: the request's Caller (who calls, what it addressed).
+CALLER = "stratus.objectstore.caller"
 
 ACCOUNT = "/v1/{account}"
 CONTAINER = "/v1/{account}/{container}"
@@ -26,6 +31,7 @@ OBJECT = "/v1/{account}/{container}/{object:path}"
 @dataclass(frozen=True, slots=True)
 class SwiftPath:
     template: str  # the route path this request matches
+    decoded: str = ""  # the whole path, percent-decoded
     account: str | None = None
     container: str | None = None
     obj: str | None = None
@@ -54,21 +60,11 @@ def raw_path_of(scope: Mapping[str, Any]) -> bytes:
     return raw or b"/"
 
 
-def decode(raw: bytes) -> str:
-    try:
-        text = unquote_to_bytes(raw).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise PreconditionFailed(INVALID_UTF8) from exc
-    if "\x00" in text:
-        raise PreconditionFailed(INVALID_UTF8)
-    return text
-
-
 def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
     """The route and names of a request path (raw, below the mount)."""
     path = decode(raw)
     if path in ("/info", "/healthcheck", "/crossdomain.xml"):
-        return SwiftPath(path)
+        return SwiftPath(path, path)
     parts = path[1:].split("/", 3) if path.startswith("/") else []
     if len(parts) < 2 or parts[0] not in VERSIONS or not parts[1]:
         return SwiftPath("")
@@ -83,7 +79,7 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
             f"{limits.max_account_name_length}"
         )
     if container is None:
-        return SwiftPath(ACCOUNT, account)
+        return SwiftPath(ACCOUNT, path, account)
     if len(container.encode()) > limits.max_container_name_length:
         raise BadRequest(
             f"Container name length of {len(container.encode())} longer than "
@@ -92,33 +88,17 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
     if container in (".", ".."):
         raise BadRequest("Container name cannot be '.' or '..'")
     if obj is None:
-        return SwiftPath(CONTAINER, account, container)
+        return SwiftPath(CONTAINER, path, account, container)
     check_object_name(obj, limits)
-    return SwiftPath(OBJECT, account, container, obj)
+    return SwiftPath(OBJECT, path, account, container, obj)
 
 
-def check_object_name(obj: str, limits: Limits) -> None:
-    size = len(obj.encode())
-    if size > limits.max_object_name_length:
-        raise BadRequest(
-            f"Object name length of {size} longer than {limits.max_object_name_length}"
-        )
-    if any(seg in (".", "..") for seg in obj.split("/")):
-        raise BadRequest("Object name cannot contain '.' or '..' path segments")
+def caller_of(req: ApiRequest) -> Caller:
+    caller: Caller = req.raw.scope[CALLER]
+    return caller
 
 
-def split_target(value: str, limits: Limits) -> tuple[str, str]:
-    """``container/object`` of a Destination or X-Copy-From header (412 when
-    it is not of that form, as Swift)."""
-    text = decode(value.encode("latin-1"))
-    text = text.lstrip("/")
-    container, _, obj = text.partition("/")
-    if not container or not obj:
-        raise PreconditionFailed("Bad URL: the value must be of the form /container/object")
-    if len(container.encode()) > limits.max_container_name_length:
-        raise BadRequest(
-            f"Container name length of {len(container.encode())} longer than "
-            f"{limits.max_container_name_length}"
-        )
-    check_object_name(obj, limits)
-    return container, obj
+def client_headers(req: ApiRequest) -> dict[str, str]:
+    """The request's headers, lower-case, without the names a client may
+    not set (Swift's gatekeeper: sysmeta and backend headers)."""
+    return {k: v for k, v in req.raw.headers.items() if not k.startswith(INTERNAL)}

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from stratus.objectstore.accountdb import AccountDB, ContainerRow
-from stratus.objectstore.database import ZERO, DatabaseNotFound, db_path, listing_json
+from stratus.objectstore.drivers.base import ZERO, AccountDatabase, ContainerRow, DatabaseNotFound
+from stratus.objectstore.drivers.database import db_path, listing_json
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.containers import JSON, listing_query, metadata_updates
 from stratus.objectstore.node.databases import GroupCommit
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, int_of, policy_of, reply, timestamp_of
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode
@@ -35,9 +35,9 @@ class AccountServer:
     def _db_path(self, req: NodeRequest, root: str) -> str:
         return db_path(root, "accounts", req.partition, self.node.hash(req.account))
 
-    def _open(self, path: str) -> AccountDB:
+    def _open(self, path: str) -> AccountDatabase:
         try:
-            return self.node.dbs.get(path, AccountDB)
+            return self.node.dbs.account(path)
         except DatabaseNotFound:
             raise NodeError(404) from None
 
@@ -70,9 +70,9 @@ class AccountServer:
         meta: dict[str, tuple[str, Timestamp | str]],
     ) -> bool:
         try:
-            db = self.node.dbs.get(path, AccountDB)
+            db = self.node.dbs.account(path)
         except DatabaseNotFound:
-            db = self.node.dbs.add(path, AccountDB.create(path, account, ts))
+            db = self.node.dbs.create_account(path, account, ts)
             created = True
         else:
             was_deleted = db.info().deleted
@@ -159,9 +159,9 @@ class AccountServer:
 
             def apply(rows: Sequence[ContainerRow]) -> int:
                 try:
-                    db = self.node.dbs.get(path, AccountDB)
+                    db = self.node.dbs.account(path)
                 except DatabaseNotFound:
-                    db = self.node.dbs.add(path, AccountDB.create(path, account, Timestamp.now()))
+                    db = self.node.dbs.create_account(path, account, Timestamp.now())
                 if db.info().deleted:
                     raise NodeError(404, "Account deleted")
                 return db.merge_items(rows)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
+from stratus.common.ranges import parse_ranges
+
 MAX_RANGES = 50
 
 
@@ -62,32 +64,8 @@ def parse_range(value: str, size: int) -> list[tuple[int, int]] | None:
     """Spans ``(start, end)`` (end excluded) for ``bytes=...``; ``None`` when
     the header is to be ignored (malformed, not bytes); ``[]`` when no span
     can be satisfied (416)."""
-    unit, eq, spec = value.partition("=")
-    if not eq or unit.strip().lower() != "bytes":
+    ranges = parse_ranges(value, MAX_RANGES)
+    if ranges is None:
         return None
-    spans: list[tuple[int, int]] = []
-    items = [s.strip() for s in spec.split(",")]
-    if not items or len(items) > MAX_RANGES:
-        return None
-    for item in items:
-        first, dash, last = item.partition("-")
-        first, last = first.strip(), last.strip()
-        if not dash or (first and not first.isdigit()) or (last and not last.isdigit()):
-            return None
-        if not first:
-            if not last:
-                return None
-            length = int(last)
-            if length == 0:
-                continue  # unsatisfiable on its own
-            spans.append((max(size - length, 0), size))
-            continue
-        start = int(first)
-        end = int(last) + 1 if last else size
-        if last and end <= start:
-            return None  # bytes=5-2 is invalid: ignore the header
-        if start >= size:
-            continue
-        spans.append((start, min(end, size)))
-    # A zero-byte object has no byte to give.
-    return [s for s in spans if s[0] < s[1]]
+    spans = (r.span(size) for r in ranges)
+    return [(first, last + 1) for first, last in (s for s in spans if s is not None)]

@@ -17,13 +17,13 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import DatabaseNotFound, db_path, listing_json
+from stratus.objectstore.drivers.base import ContainerDatabase, DatabaseNotFound, ObjectRow
+from stratus.objectstore.drivers.database import db_path, listing_json
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.databases import GroupCommit
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, int_of, policy_of, reply, timestamp_of
 from stratus.objectstore.node.updates import Target, Update, targets_from
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode
@@ -81,9 +81,9 @@ class ContainerServer:
         name_hash = self.node.hash(req.account, req.container)
         return db_path(root, "containers", req.partition, name_hash), name_hash
 
-    def _open(self, path: str) -> ContainerDB:
+    def _open(self, path: str) -> ContainerDatabase:
         try:
-            return self.node.dbs.get(path, ContainerDB)
+            return self.node.dbs.container(path)
         except DatabaseNotFound:
             raise NodeError(404) from None
 
@@ -127,12 +127,10 @@ class ContainerServer:
         meta: dict[str, tuple[str, Timestamp | str]],
     ) -> bool:
         try:
-            db = self.node.dbs.get(path, ContainerDB)
+            db = self.node.dbs.container(path)
         except DatabaseNotFound:
-            new = ContainerDB.create(
-                path, account, container, ts, default if policy is None else policy
-            )
-            db = self.node.dbs.add(path, new)
+            chosen = default if policy is None else policy
+            db = self.node.dbs.create_container(path, account, container, ts, chosen)
             created = True
         else:
             info = db.info()
@@ -143,8 +141,7 @@ class ContainerServer:
                         "Storage policy differs",
                         {"x-backend-storage-policy-index": str(info.storage_policy_index)},
                     )
-                with db.transaction() as conn:
-                    conn.execute("UPDATE stat SET storage_policy_index = ?", (policy,))
+                db.set_storage_policy(policy)
             db.set_put_timestamp(ts)
             created = info.deleted and not db.info().deleted
         if meta:

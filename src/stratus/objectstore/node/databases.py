@@ -15,29 +15,55 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Generic, TypeVar
 
-from stratus.objectstore.database import Database
+from stratus.objectstore.drivers.base import (
+    AccountDatabase,
+    ContainerDatabase,
+    DatabaseDriver,
+    ListingDatabase,
+)
+from stratus.objectstore.drivers.timestamp import Timestamp
 
-D = TypeVar("D", bound=Database)
+D = TypeVar("D", bound=ListingDatabase)
 R = TypeVar("R")
 
 
 class OpenDatabases:
-    """A bounded cache of open databases, safe to use from the thread pool."""
+    """A bounded cache of open databases, safe to use from the thread pool;
+    they are opened and created by the node's ``DatabaseDriver``."""
 
-    def __init__(self, size: int = 2048) -> None:
+    def __init__(self, driver: DatabaseDriver, size: int = 2048) -> None:
+        self.driver = driver
         self.size = size
-        self._open: OrderedDict[str, Database] = OrderedDict()
+        self._open: OrderedDict[str, ListingDatabase] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: str, cls: type[D]) -> D:
+    def container(self, path: str) -> ContainerDatabase:
         """The open database at ``path`` (blocking; DatabaseNotFound if none)."""
+        return self._get(path, self.driver.open_container)
+
+    def account(self, path: str) -> AccountDatabase:
+        return self._get(path, self.driver.open_account)
+
+    def of_kind(self, path: str, kind: str) -> ContainerDatabase | AccountDatabase:
+        """``kind`` is ``"containers"`` or ``"accounts"`` (the folder's name)."""
+        return self.container(path) if kind == "containers" else self.account(path)
+
+    def create_container(
+        self, path: str, account: str, container: str, put_timestamp: Timestamp, policy: int
+    ) -> ContainerDatabase:
+        made = self.driver.create_container(path, account, container, put_timestamp, policy)
+        return self.add(path, made)
+
+    def create_account(self, path: str, account: str, put_timestamp: Timestamp) -> AccountDatabase:
+        return self.add(path, self.driver.create_account(path, account, put_timestamp))
+
+    def _get(self, path: str, opener: Callable[[str], D]) -> D:
         with self._lock:
             db = self._open.get(path)
             if db is not None:
                 self._open.move_to_end(path)
                 return db  # type: ignore[return-value]
-        db = cls.open(path)
-        return self.add(path, db)  # type: ignore[return-value]
+        return self.add(path, opener(path))
 
     def add(self, path: str, db: D) -> D:
         with self._lock:

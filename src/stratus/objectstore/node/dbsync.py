@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 import orjson
 
-from stratus.objectstore.accountdb import AccountDB, ContainerRow
-from stratus.objectstore.containerdb import ContainerDB, ObjectRow
-from stratus.objectstore.database import Database, DatabaseNotFound, db_path
+from stratus.objectstore.drivers.accountdb import AccountDB
+from stratus.objectstore.drivers.base import ContainerRow, DatabaseNotFound, ObjectRow
+from stratus.objectstore.drivers.containerdb import ContainerDB
+from stratus.objectstore.drivers.database import Database, db_path
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.replies import NodeError, reply
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
@@ -45,13 +46,14 @@ KINDS: dict[str, tuple[type[Database], type[Any]]] = {
     "containers": (ContainerDB, ObjectRow),
     "accounts": (AccountDB, ContainerRow),
 }
+KIND_OF = {cls: kind for kind, (cls, _rows) in KINDS.items()}
 DB_ID = "x-backend-db-id"
 MERGE_BATCH = 1000
 
 
 def db_state(db: Database) -> dict[str, Any]:
     """What ``db-sync`` sends: the database's id, rows and own timestamps."""
-    put_ts, delete_ts, db_id = db._stat("put_timestamp, delete_timestamp, id")
+    put_ts, delete_ts, db_id = db.stat("put_timestamp, delete_timestamp, id")
     return {
         "id": db_id,
         "max_row": db.max_row(),
@@ -68,7 +70,7 @@ def merge_state(db: Database, state: dict[str, Any]) -> dict[str, Any]:
     meta = {str(k): (str(v[0]), str(v[1])) for k, v in state.get("metadata", {}).items()}
     if meta:
         db.update_metadata(meta)  # type: ignore[arg-type]
-    (db_id,) = db._stat("id")
+    (db_id,) = db.stat("id")
     return {"id": db_id, "max_row": db.max_row(), "point": db.get_sync(str(state["id"]))}
 
 
@@ -120,9 +122,9 @@ class DatabaseSync:
             return reply(201 if installed else 202)
         raise NodeError(400, f"Unknown replication op {op!r}")
 
-    def _open(self, path: str, cls: type[Database]) -> Database:
+    def _open(self, path: str, cls: type[Database]) -> Any:
         try:
-            return self.node.dbs.get(path, cls)
+            return self.node.dbs.of_kind(path, KIND_OF[cls])
         except DatabaseNotFound:
             raise NodeError(404) from None
 
@@ -149,7 +151,7 @@ class DatabaseSync:
         try:
             max_row = copy.max_row()
             if os.path.exists(path):
-                db = self.node.dbs.get(path, cls)
+                db = self._open(path, cls)
                 merge_state(db, db_state(copy))
                 point = db.get_sync(source)
                 while rows := copy.get_items_since(point, MERGE_BATCH):  # type: ignore[attr-defined]
@@ -159,7 +161,7 @@ class DatabaseSync:
             with copy.transaction() as conn:
                 conn.execute("UPDATE stat SET id = ?", (str(uuid.uuid4()),))
                 conn.execute("DELETE FROM sync WHERE incoming = 0")
-                Database._set_sync(conn, source, max_row, True)
+                Database.record_sync(conn, source, max_row, True)
             copy.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             copy.close()

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import time
 from typing import Any
 
-from stratus.objectstore.diskfile import (
+from stratus.objectstore.drivers.base import (
     ObjectDevice,
     ObjectMetadata,
     ObjectNotFound,
     ObjectReader,
     ObjectWriter,
 )
-from stratus.objectstore.hashes import parse_name, select_files
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.replies import NodeError
-from stratus.objectstore.timestamp import Timestamp
 
 log = logging.getLogger(__name__)
 
@@ -29,20 +27,6 @@ CHUNK = 1 << 20  # the unit of streamed reads and writes
 # them so costs a fraction of the kernel CPU of filling the cache.
 DIRECT_MIN = 8 << 20
 DIRECT_CHUNK = CHUNK  # 4 MiB reads were barely faster and held 4x the memory
-
-
-def current(dev: ObjectDevice, partition: int, name_hash: str) -> tuple[Timestamp | None, bool]:
-    """The timestamp of the stored data or tombstone, and whether it is data."""
-    try:
-        names = os.listdir(dev.hash_dir(partition, name_hash))
-    except FileNotFoundError:
-        return None, False
-    keep, _ = select_files(names, None)
-    winner = next((n for n in keep if not n.endswith(".meta")), None)
-    if winner is None:
-        return None, False
-    ts, ext = parse_name(winner)
-    return ts, ext == ".data"
 
 
 def commit_checked(
@@ -62,7 +46,7 @@ def open_writer(args: tuple[Any, ...], size: int | None) -> ObjectWriter:
     """A writer for a PUT, after checking it is newer than what is stored (409)
     and, with ``If-None-Match: *``, that nothing is (412)."""
     dev, partition, name_hash, ts, if_none_match = args
-    stored, is_data = current(dev, partition, name_hash)
+    stored, is_data = dev.current(partition, name_hash)
     if stored is not None and stored >= ts:
         raise NodeError(409, "", {"x-backend-timestamp": stored.internal})
     if if_none_match and is_data and stored is not None:
@@ -125,7 +109,7 @@ def pread(reader: ObjectReader, pos: int, end: int) -> bytes:
     if reader.size >= DIRECT_MIN:
         data = reader.pread_direct(pos, min(DIRECT_CHUNK, end - pos))
     if not data:
-        data = os.pread(reader.fd, min(CHUNK, end - pos), pos)
+        data = reader.pread(pos, min(CHUNK, end - pos))
     if not data:
         raise OSError(f"{reader.path}: shorter than its metadata says")
     return data
@@ -140,7 +124,7 @@ def delete_object(
     if_delete_at: str | None,
 ) -> bool:
     """Write the tombstone; True when a live object was there."""
-    stored, is_data = current(dev, partition, name_hash)
+    stored, is_data = dev.current(partition, name_hash)
     if stored is not None and stored >= ts:
         raise NodeError(409, "", {"x-backend-timestamp": stored.internal})
     existed = False

@@ -21,13 +21,14 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from stratus.objectstore.diskfile import (
+from stratus.objectstore.drivers.base import (
     POST_REPLACES,
     ObjectDevice,
     ObjectMetadata,
     ObjectReader,
     ObjectWriter,
 )
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node import expiring
 from stratus.objectstore.node import objectfiles as files
 from stratus.objectstore.node.conditions import etag_list, evaluate, parse_range
@@ -41,7 +42,6 @@ from stratus.objectstore.node.replies import (
     timestamp_of,
 )
 from stratus.objectstore.node.updates import Target, Update, targets_from
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode

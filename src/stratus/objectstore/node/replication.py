@@ -21,20 +21,19 @@ Databases (``/<dev>/<part>/containers/<hash>`` or ``accounts``) are in
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 import orjson
 
-from stratus.objectstore.diskfile import ObjectDevice, ObjectMetadata, ObjectWriter
-from stratus.objectstore.hashes import parse_name, select_files
+from stratus.objectstore.drivers.base import ObjectMetadata, ObjectWriter
+from stratus.objectstore.drivers.hashes import parse_name
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node import expiring
 from stratus.objectstore.node.dbsync import DatabaseSync
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, policy_of, reply
-from stratus.objectstore.timestamp import Timestamp
 
 if TYPE_CHECKING:
     from stratus.objectstore.node.server import StorageNode
@@ -75,25 +74,6 @@ def metadata_from_header(value: str) -> ObjectMetadata:
     return meta
 
 
-def list_suffixes(
-    dev: ObjectDevice, partition: int, suffixes: list[str]
-) -> dict[str, dict[str, list[str]]]:
-    """The files that count in each object folder of ``suffixes`` (blocking)."""
-    out: dict[str, dict[str, list[str]]] = {}
-    for suffix in suffixes:
-        folders: dict[str, list[str]] = {}
-        for name_hash in dev.hashes.hash_dirs(partition, suffix):
-            try:
-                names = os.listdir(dev.hash_dir(partition, name_hash))
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            keep, _ = select_files(names, None)
-            if keep:
-                folders[name_hash] = keep
-        out[suffix] = folders
-    return out
-
-
 def _split(value: str | None) -> list[str]:
     return [s for s in (value or "").split(",") if s]
 
@@ -116,11 +96,11 @@ class Replication:
         dev = self.node.object_device(req.device, policy_of(req.headers))
         if op == "hashes":
             recalc = _split(req.query.get("recalculate"))
-            hashes = await self.node.run(dev.hashes.get, req.partition, recalc or False)
+            hashes = await self.node.run(dev.suffix_hashes, req.partition, recalc or False)
             return _packed(hashes)
         if op == "list":
             suffixes = _split(req.query.get("suffixes"))
-            listing = await self.node.run(list_suffixes, dev, req.partition, suffixes)
+            listing = await self.node.run(dev.list_files, req.partition, suffixes)
             return _packed(listing)
         raise NodeError(400, f"Unknown replication op {op!r}")
 
@@ -139,9 +119,7 @@ class Replication:
         name_hash = self.node.hash(req.account, req.container, req.obj)
         dev = self.node.object_device(req.device, policy_of(req.headers))
         part = req.partition
-        if await self.node.run(
-            os.path.exists, os.path.join(dev.hash_dir(part, name_hash), filename)
-        ):
+        if await self.node.run(dev.has_file, part, name_hash, filename):
             await _drain(req.body)
             return reply(202)
         if ext == ".ts":

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.protocol import NodeResponse
-from stratus.objectstore.timestamp import Timestamp
 
 
 class NodeError(Exception):

@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from stratus.objectstore.diskfile import ObjectDevice
+from stratus.objectstore.drivers.base import DatabaseDriver, ObjectDevice, ObjectDriver
+from stratus.objectstore.drivers.diskfile import DiskDriver
+from stratus.objectstore.drivers.sqlite import SqliteDatabases
 from stratus.objectstore.node.accounts import AccountServer
 from stratus.objectstore.node.containers import ContainerServer
 from stratus.objectstore.node.databases import OpenDatabases
@@ -33,7 +35,7 @@ from stratus.objectstore.node.replication import OP as REPLICATE_OP
 from stratus.objectstore.node.replication import Replication
 from stratus.objectstore.node.replies import NodeError, reply
 from stratus.objectstore.node.updates import Updater
-from stratus.objectstore.ring import Ring, hash_path
+from stratus.objectstore.ring.ring import Ring, hash_path
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +61,15 @@ class StorageNode:
         hash_suffix: str | None = None,
         use_xattr: bool = True,
         worker_interval: float | None = None,
+        objects: ObjectDriver | None = None,
+        databases: DatabaseDriver | None = None,
     ) -> None:
         self.devices_root = Path(devices_root)
         self.ip = ip
         self.port = port
         self.ring_dir = Path(ring_dir) if ring_dir is not None else None
         self.use_xattr = use_xattr
+        self.objects_driver: ObjectDriver = objects or DiskDriver(use_xattr=use_xattr)
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix=f"node-{port}")
         self._client = client
         self._closed = False
@@ -77,7 +82,7 @@ class StorageNode:
         self._prefix = hash_prefix.encode()
         self._suffix = hash_suffix.encode()
         self._devices: dict[tuple[str, int], ObjectDevice] = {}
-        self.dbs = OpenDatabases()
+        self.dbs = OpenDatabases(databases or SqliteDatabases())
         self.updater = Updater(lambda: self.client, self.run, update_timeout)
         self.objects = ObjectServer(self)
         self.containers = ContainerServer(self)
@@ -152,9 +157,7 @@ class StorageNode:
         key = (device, policy)
         dev = self._devices.get(key)
         if dev is None:
-            dev = ObjectDevice(
-                os.path.join(self.devices_root, device), policy, use_xattr=self.use_xattr
-            )
+            dev = self.objects_driver.device(os.path.join(self.devices_root, device), policy)
             self._devices[key] = dev
         return dev
 
@@ -190,7 +193,7 @@ class StorageNode:
     async def start(self) -> None:
         """Start the background workers, when ``worker_interval`` asks for them."""
         if self.worker_interval is not None and self.background is None:
-            from stratus.objectstore.workers import BackgroundWorkers
+            from stratus.objectstore.agent import BackgroundWorkers
 
             self.background = BackgroundWorkers(self)
             self.background.start(self.worker_interval)

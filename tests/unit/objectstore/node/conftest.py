@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.protocol import NodeRequest
 from stratus.objectstore.node.server import StorageNode
-from stratus.objectstore.timestamp import Timestamp
 
 _ticks = itertools.count(int(time.time() * 100_000))
 

@@ -1,0 +1,85 @@
+"""The object store's background workers, for one storage node's devices.
+
+- :class:`ObjectReplicator`: repairs missing and stale object copies, hands off.
+- :class:`DatabaseReplicator`: container and account databases, by sync points.
+- :class:`Auditor`: quarantines corrupted copies, for the replicator to restore.
+- :class:`ObjectUpdater`: resends listing updates kept as async pendings.
+- :class:`Expirer`: deletes objects whose ``X-Delete-At`` has passed.
+
+``BackgroundWorkers(node).start(interval)`` runs them all in the node's
+process (``StorageNode(worker_interval=...)`` does it when the node starts);
+each one's ``run_once()`` is one pass, for tests and one-shot runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from stratus.objectstore.agent.auditor import Auditor
+from stratus.objectstore.agent.base import Worker
+from stratus.objectstore.agent.dbreplicator import DatabaseReplicator
+from stratus.objectstore.agent.expirer import Expirer
+from stratus.objectstore.agent.replicator import ObjectReplicator
+from stratus.objectstore.agent.updater import ObjectUpdater
+
+if TYPE_CHECKING:
+    from stratus.objectstore.node.server import StorageNode
+
+__all__ = [
+    "Auditor",
+    "BackgroundWorkers",
+    "DatabaseReplicator",
+    "Expirer",
+    "ObjectReplicator",
+    "ObjectUpdater",
+    "Worker",
+]
+
+log = logging.getLogger(__name__)
+
+# The auditor reads every byte: it passes less often than the others.
+AUDIT_EVERY = 10
+
+
+class BackgroundWorkers:
+    """All the workers of a node, as tasks of the running event loop."""
+
+    def __init__(self, node: StorageNode) -> None:
+        self.node = node
+        self.replicator = ObjectReplicator(node)
+        self.db_replicator = DatabaseReplicator(node)
+        self.auditor = Auditor(node)
+        self.updater = ObjectUpdater(node)
+        self.expirer = Expirer(node)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def workers(self) -> list[Worker]:
+        return [self.replicator, self.db_replicator, self.auditor, self.updater, self.expirer]
+
+    async def run_once(self) -> None:
+        """One pass of each, in an order where each helps the next: expire and
+        update first, audit, then replicate what the audit quarantined."""
+        for worker in (
+            self.expirer,
+            self.updater,
+            self.auditor,
+            self.replicator,
+            self.db_replicator,
+        ):
+            await worker.run_once()
+
+    def start(self, interval: float) -> None:
+        for worker in self.workers:
+            every = interval * AUDIT_EVERY if worker is self.auditor else interval
+            task = asyncio.create_task(worker.run_forever(every), name=worker.name)
+            self._tasks.append(task)
+        log.info("background workers started (every %.1f s)", interval)
+
+    async def stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

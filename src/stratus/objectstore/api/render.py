@@ -1,0 +1,53 @@
+"""Answers of the object store's interface as HTTP responses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from starlette.requests import ClientDisconnect as StarletteDisconnect
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from stratus.objectstore.api import listing
+from stratus.objectstore.errors import ClientDisconnect, for_status
+from stratus.objectstore.service.interface import Reply
+
+
+def status_only(status: int, headers: dict[str, str] | None = None) -> Response:
+    """A bodiless answer, or Swift's error for the status."""
+    if status >= 300:
+        raise for_status(status)
+    return Response(b"", status, headers=headers, media_type=listing.PLAIN)
+
+
+async def answer(reply: Reply) -> Response:
+    """A layer's own answer with its body (a bulk delete's outcome, a
+    manifest, a FormPost page) as it is; a bodiless one as ``status_only``."""
+    if reply.body is None:
+        return status_only(reply.status, reply.headers)
+    data = await reply.read()
+    headers = {
+        k: v for k, v in reply.headers.items() if k not in ("content-length", "content-type")
+    }
+    media = reply.headers.get("content-type", listing.PLAIN)
+    return Response(data, reply.status, headers=headers, media_type=media)
+
+
+async def body_of(request: Request) -> AsyncIterator[bytes]:
+    """The request's body; a client gone midway is Swift's 499."""
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+    except StarletteDisconnect as exc:
+        raise ClientDisconnect() from exc
+
+
+async def close(body: AsyncIterator[bytes] | None) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+def streaming(body: AsyncIterator[bytes], status: int, headers: dict[str, str]) -> Response:
+    return StreamingResponse(body, status, headers=headers)

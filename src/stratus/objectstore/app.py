@@ -1,0 +1,56 @@
+"""The object store as the cloud runs it: its service over the rings (with
+the all-in-one's storage node in this process, or the rings' nodes over
+HTTP) and its ASGI app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stratus.common.api import TokenValidator
+from stratus.common.config import Config
+from stratus.common.policy import Enforcer
+from stratus.objectstore.api.swift import SwiftApp
+from stratus.objectstore.layers import build_stack
+from stratus.objectstore.node.client import HttpNodeClient, LocalNodeClient
+from stratus.objectstore.node.protocol import NodeClient
+from stratus.objectstore.node.server import StorageNode
+from stratus.objectstore.ring import bootstrap
+from stratus.objectstore.service import ObjectStoreService
+
+
+@dataclass
+class ObjectStore:
+    service: ObjectStoreService
+    node: StorageNode | None  # the in-process node of the all-in-one
+
+
+def make(cfg: Config, public_url: str, *, primary: bool = True) -> ObjectStore:
+    """The service over ``objectstore.ring_dir``'s rings (made at the first
+    start); with ``objectstore.nodes = "local"`` the node runs here, and its
+    background workers too in the primary process."""
+    bootstrap.ensure_rings(cfg)
+    oc = cfg.objectstore
+    node: StorageNode | None = None
+    client: NodeClient
+    if oc.nodes == "local":
+        node = StorageNode(
+            bootstrap.devices_root(cfg),
+            ip=oc.node_ip,
+            port=oc.node_port,
+            ring_dir=bootstrap.ring_dir(cfg),
+            worker_interval=oc.worker_interval if primary else None,
+        )
+        client = LocalNodeClient({(oc.node_ip, oc.node_port): node})
+    else:
+        client = HttpNodeClient()
+    service = ObjectStoreService.from_ring_dir(
+        bootstrap.ring_dir(cfg), client, public_url=public_url
+    )
+    return ObjectStore(service, node)
+
+
+def build(service: ObjectStoreService, enforcer: Enforcer, validator: TokenValidator) -> SwiftApp:
+    """The app the all-in-one mounts under ``/object-store``: Swift's API
+    over the layers over ``service``."""
+    store = build_stack(service, enforcer)
+    return SwiftApp(store, service.limits, enforcer, validator, public_url=service.public_url)

@@ -1,0 +1,47 @@
+"""Swift's middleware features as layers over the object-store interface
+(:mod:`stratus.objectstore.service.interface`), each wrapping the one
+beneath it and speaking only that interface, as Swift's middleware wraps
+the app below it: the core never learns that a feature exists.
+
+``LAYERS`` is the stack, from the top (what the API calls) down to the
+core.  A new feature is a ``Layer`` subclass overriding the operations it
+changes, put in its place in that list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stratus.common.policy import Enforcer
+from stratus.objectstore.layers.access import AccessLayer
+from stratus.objectstore.layers.base import Layer, stack
+from stratus.objectstore.layers.bulk import BulkLayer
+from stratus.objectstore.layers.copy import CopyLayer
+from stratus.objectstore.layers.dlo import DloLayer
+from stratus.objectstore.layers.formpost import FormPostLayer
+from stratus.objectstore.layers.slo import SloLayer
+from stratus.objectstore.layers.tempurl import TempUrlLayer
+from stratus.objectstore.layers.versioning import VersioningLayer
+from stratus.objectstore.service.interface import ObjectStore
+
+__all__ = ["LAYERS", "Layer", "build_stack"]
+
+
+def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  # noqa: N802
+    """The stack, top first: requests split or signed before access is
+    checked; large objects and versions beneath it, the core at the bottom."""
+    return [
+        BulkLayer,  # POST ?bulk-delete: one DELETE per path, each checked
+        FormPostLayer,  # signed browser uploads
+        TempUrlLayer,  # signed object URLs
+        lambda app: AccessLayer(app, enforcer),  # policy rules and container ACLs
+        CopyLayer,  # PUT with X-Copy-From
+        SloLayer,  # static large objects
+        DloLayer,  # dynamic large objects
+        VersioningLayer,  # X-Versions-Location, X-History-Location
+    ]
+
+
+def build_stack(core: ObjectStore, enforcer: Enforcer) -> ObjectStore:
+    """The layers over ``core``; the top is what the API calls."""
+    return stack(core, *reversed(LAYERS(enforcer)))

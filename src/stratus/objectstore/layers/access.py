@@ -1,0 +1,229 @@
+"""The access layer: who may do what, as Swift's keystoneauth decides: the
+account's own project through the policy rules, others through the
+container's ACLs, and anyone through an account a signature opened for the
+request (TempURL, FormPost: ``Caller.preauth``).  It checks each request as
+the client made it, and is the ``Access`` the layers beneath ask about the
+other containers they reach (segments, archives, copy sources).
+
+ACL entries (comma-separated):
+
+- ``.r:*`` (any referrer, no token needed), ``.r:example.com``, ``.r:.example.com``,
+  ``.r:-host`` (denied): referrers, for object reads (X-Container-Read only);
+- ``.rlistings``: referrers may also list the container;
+- ``<project_id>:<user_id>``, ``<project_id>:*``, ``*:<user_id>``, ``*:*``,
+  or the same with names: callers with a token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from stratus.common.context import RequestContext
+from stratus.common.policy import Enforcer
+from stratus.objectstore.errors import Forbidden, Unauthorized
+from stratus.objectstore.layers.base import Layer
+from stratus.objectstore.service.interface import (
+    Body,
+    Caller,
+    Headers,
+    Listing,
+    Names,
+    ObjectStore,
+    Reply,
+)
+
+ACCOUNT_PREFIX = "AUTH_"
+READ_ACL = "x-container-read"
+WRITE_ACL = "x-container-write"
+
+
+@dataclass(frozen=True)
+class Acl:
+    referrers: list[str] = field(default_factory=list)
+    listings: bool = False
+    grants: list[str] = field(default_factory=list)
+
+
+def parse_acl(value: str | None) -> Acl:
+    acl = Acl()
+    for item in (value or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item == ".rlistings":
+            acl = Acl(acl.referrers, True, acl.grants)
+        elif item.startswith((".r:", ".ref:", ".referer:", ".referrer:")):
+            acl.referrers.append(item.split(":", 1)[1].strip())
+        else:
+            acl.grants.append(item)
+    return acl
+
+
+def referrer_allowed(referer: str | None, referrers: list[str]) -> bool:
+    """Swift's referrer rule: the last entry that matches decides."""
+    host = urlparse(referer).hostname if referer else None
+    allowed = False
+    for entry in referrers:
+        deny = entry.startswith("-")
+        pattern = entry[1:] if deny else entry
+        if pattern == "*" or (
+            host and (host == pattern or (pattern.startswith(".") and host.endswith(pattern)))
+        ):
+            allowed = not deny
+    return allowed
+
+
+def grant_matches(ctx: RequestContext, grants: list[str]) -> bool:
+    if not ctx.authenticated:
+        return False
+    projects = {"*", ctx.project_id or "", ctx.project_name or ""} - {""}
+    users = {"*", ctx.user_id or "", ctx.user_name or ""} - {""}
+    roles = {r.lower() for r in ctx.roles}
+    for grant in grants:
+        project, sep, user = grant.partition(":")
+        if not sep:
+            if grant.lower() in roles:  # Swift's role-name entries
+                return True
+            continue
+        if project in projects and user in users:
+            return True
+    return False
+
+
+def project_of(account: str) -> str:
+    return account[len(ACCOUNT_PREFIX) :] if account.startswith(ACCOUNT_PREFIX) else ""
+
+
+def deny(ctx: RequestContext) -> Exception:
+    return Forbidden() if ctx.authenticated else Unauthorized()
+
+
+class AccessLayer(Layer):
+    """Checks every request against the policy rules and container ACLs."""
+
+    def __init__(self, app: ObjectStore, enforcer: Enforcer) -> None:
+        super().__init__(app)
+        self.enforcer = enforcer
+
+    async def check(
+        self,
+        caller: Caller,
+        action: str,
+        account: str,
+        container: str | None = None,
+        *,
+        acl: str | None = None,
+        listing: bool = False,
+    ) -> None:
+        """Let the request through, or raise 401/403.  ``acl`` names the
+        container header that may grant it to others (``x-container-read``
+        or ``-write``)."""
+        caller.access = self
+        if caller.preauth == account:
+            return
+        ctx = await caller.context()
+        if ctx.authenticated and self.enforcer.allowed(
+            action, ctx, {"project_id": project_of(account)}
+        ):
+            return
+        if acl is None or container is None:
+            raise deny(ctx)
+        info = await self.app.info(account, container)
+        if info.status >= 300:
+            raise deny(ctx)
+        parsed = parse_acl(info.headers.get(acl))
+        if grant_matches(ctx, parsed.grants):
+            return
+        if acl == READ_ACL and (parsed.listings or not listing):
+            if referrer_allowed(caller.referer, parsed.referrers):
+                return
+        raise deny(ctx)
+
+    # -- every client request, checked before it goes down ----------------------------
+
+    async def head_account(self, caller: Caller, account: str) -> Reply:
+        await self.check(caller, "object_store:get_account", account)
+        return await self.app.head_account(caller, account)
+
+    async def list_account(self, caller: Caller, account: str, query: Headers) -> Listing:
+        await self.check(caller, "object_store:get_account", account)
+        return await self.app.list_account(caller, account, query)
+
+    async def post_account(
+        self, caller: Caller, account: str, headers: Headers, params: Headers, body: Body | None
+    ) -> Reply:
+        await self.check(caller, "object_store:post_account", account)
+        return await self.app.post_account(caller, account, headers, params, body)
+
+    async def put_container(
+        self, caller: Caller, account: str, container: str, headers: Headers
+    ) -> Reply:
+        await self.check(caller, "object_store:put_container", account)
+        return await self.app.put_container(caller, account, container, headers)
+
+    async def head_container(self, caller: Caller, account: str, container: str) -> Reply:
+        await self.check(
+            caller, "object_store:get_container", account, container, acl=READ_ACL, listing=True
+        )
+        return await self.app.head_container(caller, account, container)
+
+    async def list_container(
+        self, caller: Caller, account: str, container: str, query: Headers
+    ) -> Listing:
+        await self.check(
+            caller, "object_store:get_container", account, container, acl=READ_ACL, listing=True
+        )
+        return await self.app.list_container(caller, account, container, query)
+
+    async def post_container(
+        self,
+        caller: Caller,
+        account: str,
+        container: str,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        await self.check(caller, "object_store:post_container", account)
+        return await self.app.post_container(caller, account, container, headers, params, body)
+
+    async def delete_container(self, caller: Caller, account: str, container: str) -> Reply:
+        await self.check(caller, "object_store:delete_container", account)
+        return await self.app.delete_container(caller, account, container)
+
+    async def get_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, *, head: bool
+    ) -> Reply:
+        await self.check(caller, "object_store:get_object", names[0], names[1], acl=READ_ACL)
+        return await self.app.get_object(caller, names, headers, params, head=head)
+
+    async def put_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        await self.check(caller, "object_store:put_object", names[0], names[1], acl=WRITE_ACL)
+        return await self.app.put_object(caller, names, headers, params, body)
+
+    async def copy_object(
+        self, caller: Caller, source: Names, dest: Names, headers: Headers
+    ) -> Reply:
+        await self.check(caller, "object_store:put_object", dest[0], dest[1], acl=WRITE_ACL)
+        await self.check(caller, "object_store:get_object", source[0], source[1], acl=READ_ACL)
+        return await self.app.copy_object(caller, source, dest, headers)
+
+    async def post_object(
+        self,
+        caller: Caller,
+        names: Names,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        await self.check(caller, "object_store:post_object", names[0], names[1], acl=WRITE_ACL)
+        return await self.app.post_object(caller, names, headers, params, body)
+
+    async def delete_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers
+    ) -> Reply:
+        await self.check(caller, "object_store:delete_object", names[0], names[1], acl=WRITE_ACL)
+        return await self.app.delete_object(caller, names, headers, params)

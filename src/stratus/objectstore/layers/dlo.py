@@ -1,0 +1,121 @@
+"""Dynamic large objects, as Swift's ``dlo`` middleware: a manifest object
+with ``X-Object-Manifest: <container>/<prefix>`` reads as the objects of
+that container whose names start with the prefix, in name order.  Its ETag
+is the MD5 of their ETags (quoted), its length the sum of theirs."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+from urllib.parse import unquote
+
+from stratus.objectstore.errors import BadRequest, Unavailable
+from stratus.objectstore.layers.access import READ_ACL
+from stratus.objectstore.layers.base import Layer
+from stratus.objectstore.layers.segments import Segment, answer, read_whole
+from stratus.objectstore.service.interface import (
+    Body,
+    Caller,
+    Headers,
+    Names,
+    ObjectStore,
+    Reply,
+)
+from stratus.objectstore.service.quorum import close_body
+
+MAX_SEGMENTS = 10000
+PAGE = 1000
+FORMAT_ERROR = "X-Object-Manifest must be in the format container/prefix"
+
+
+def check(value: str) -> str:
+    """A client's X-Object-Manifest, checked (400 when not container/prefix)."""
+    text = unquote(value.strip())
+    container, sep, _prefix = text.partition("/")
+    if not sep or not container or text.startswith("/") or "?" in value or "#" in value:
+        raise BadRequest(FORMAT_ERROR)
+    return value.strip()
+
+
+def target(value: str) -> tuple[str, str]:
+    container, _, prefix = unquote(value.strip()).partition("/")
+    return container, prefix
+
+
+async def listing(
+    app: ObjectStore, caller: Caller, account: str, container: str, prefix: str
+) -> list[dict[str, Any]]:
+    """The segments' listing entries, in name order (at most MAX_SEGMENTS)."""
+    entries: list[dict[str, Any]] = []
+    marker = ""
+    while len(entries) < MAX_SEGMENTS:
+        query = {"prefix": prefix, "limit": str(PAGE)}
+        if marker:
+            query["marker"] = marker
+        page = await app.list_container(caller, account, container, query)
+        if page.status == 404:
+            return entries
+        if page.status >= 300:
+            raise Unavailable()
+        items = [e for e in page.entries if "name" in e]
+        entries.extend(items)
+        if len(page.entries) < PAGE or not items:
+            break
+        marker = str(items[-1]["name"])
+    return entries[:MAX_SEGMENTS]
+
+
+def plan(container: str, entries: list[dict[str, Any]]) -> list[Segment]:
+    return [
+        Segment(container, str(e["name"]), 0, int(e.get("bytes", 0)) - 1)
+        for e in entries
+        if int(e.get("bytes", 0)) > 0
+    ]
+
+
+def etag_of(entries: list[dict[str, Any]]) -> str:
+    md5 = hashlib.md5(usedforsecurity=False)
+    for e in entries:
+        md5.update(str(e.get("hash", "")).split(";")[0].strip().encode())
+    return f'"{md5.hexdigest()}"'
+
+
+def size_of(entries: list[dict[str, Any]]) -> int:
+    return sum(int(e.get("bytes", 0)) for e in entries)
+
+
+def is_dlo(headers: Headers) -> bool:
+    return "x-object-manifest" in headers
+
+
+class DloLayer(Layer):
+    """Checks a manifest's X-Object-Manifest on PUT; a GET or HEAD of a
+    manifest answers the whole (unless ``multipart-manifest=get``)."""
+
+    async def put_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        manifest = headers.get("x-object-manifest")
+        if manifest is not None:
+            headers = {**headers, "x-object-manifest": check(manifest)}
+        return await self.app.put_object(caller, names, headers, params, body)
+
+    async def get_object(
+        self, caller: Caller, names: Names, headers: Headers, params: Headers, *, head: bool
+    ) -> Reply:
+        resp = await self.app.get_object(caller, names, headers, params, head=head)
+        if params.get("multipart-manifest") == "get":
+            return resp
+        if resp.status in (206, 416):
+            resp = await read_whole(self.app, caller, names, headers, params, resp, is_dlo)
+        if resp.status >= 300 or not is_dlo(resp.headers):
+            return resp
+        await close_body(resp)
+        out = dict(resp.headers)
+        container, prefix = target(out["x-object-manifest"])
+        await caller.check("object_store:get_object", names[0], container, acl=READ_ACL)
+        entries = await listing(self.app, caller, names[0], container, prefix)
+        out["etag"] = etag_of(entries)
+        out["content-length"] = str(size_of(entries))
+        parts = plan(container, entries)
+        return answer(self.app, caller, names[0], out, parts, headers, head)
