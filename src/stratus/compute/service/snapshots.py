@@ -36,7 +36,7 @@ from stratus.compute.service.image_records import (
 )
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import NoValidHost, Scheduler
-from stratus.compute.service.servers import Servers, _visible
+from stratus.compute.service.servers import Servers, visible_server
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class ServerImages:
 
     @staticmethod
     async def _check(s: Any, ctx: RequestContext, server: m.Server, step: Step) -> None:
-        Servers._check_lock(ctx, server)
+        Servers.check_lock(ctx, server)
         if server.task_state is not None:
             raise Conflict(
                 f"Cannot '{step.verb}' instance {server.id} while it is in task_state "
@@ -122,7 +122,7 @@ class ServerImages:
     async def precheck(self, ctx: RequestContext, server_id: str, step: Step) -> m.Server:
         """Refuse early (before an image is made) what the swap would refuse."""
         async with self.db.session() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             await self._check(s, ctx, server, step)
             return server
 
@@ -136,7 +136,7 @@ class ServerImages:
     ) -> m.Server:
         """Record the task (compare-and-swap on the states) and wake the agent."""
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             await self._check(s, ctx, server, step)
             server.task_state = step.task
             server.generation += 1
