@@ -4,7 +4,7 @@ import inspect
 
 from pydantic import BaseModel
 
-from stratus.common.api import NoBody, Route
+from stratus.common.api import NoBody, NoQuery, Route
 from stratus.compute.api.routes import ROUTES as COMPUTE_ROUTES
 from stratus.identity.api.routes import ROUTES as IDENTITY_ROUTES
 from stratus.image.api.routes import ROUTES as IMAGE_ROUTES
@@ -20,6 +20,10 @@ def test_every_route_declares_schemas() -> None:
     problems = []
     for service, route in ALL_ROUTES:
         name = f"{service}: {route.method} {route.path}"
+        if route.action:
+            name += f" ({route.action})"
+        for schema in route.undeclared:
+            problems.append(f"{name} names no {schema} schema (NoBody / NoQuery when none)")
         if not (isinstance(route.body, type) and issubclass(route.body, BaseModel)):
             problems.append(f"{name} has no body schema (NoBody when it takes none)")
         elif route.body.model_config.get("extra") != "forbid":
@@ -53,7 +57,15 @@ def test_writes_without_a_body_are_deliberate() -> None:
     assert not odd, odd
 
 
+def test_a_route_without_schemas_is_found() -> None:
+    async def handler(req: object) -> None: ...
+
+    assert Route("GET", "/x", handler).undeclared == ("body", "query")  # type: ignore[arg-type]
+    named = Route("GET", "/x", handler, body=NoBody, query=NoQuery)  # type: ignore[arg-type]
+    assert named.undeclared == ()
+
+
 def test_no_two_routes_share_a_method_and_path() -> None:
     for service in ("identity", "image", "compute"):
-        seen = [(r.method, r.path) for s, r in ALL_ROUTES if s == service]
+        seen = [(r.method, r.path, r.action) for s, r in ALL_ROUTES if s == service]
         assert len(seen) == len(set(seen)), service

@@ -6,7 +6,7 @@ and renders them in its upstream format through an ``ErrorRenderer``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from starlette.responses import Response
 
@@ -72,3 +72,6 @@ class UnsupportedMediaType(StratusError):
 
 # Renders one error as a response in a service's upstream format.
 ErrorRenderer = Callable[[StratusError], Response]
+# Exceptions of a service's own layers (its database's, say) and the error
+# each becomes: every service translates its own (``ServiceAPI(translations=)``).
+ErrorTranslations = Mapping[type[Exception], Callable[[Exception], StratusError]]

@@ -28,6 +28,7 @@ from stratus.compute.service.moves import Moves
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.rescue import Rescues
 from stratus.compute.service.scheduler import Scheduler
+from stratus.compute.service.server_actions import ServerActions
 from stratus.compute.service.servers import Servers
 from stratus.compute.service.snapshots import ServerImages
 
@@ -71,6 +72,7 @@ class ComputeService:
             self.wake,
         )
         self.rescues = Rescues(self.server_images, self.images)
+        self.server_actions = ServerActions(self.servers, self.images, self.server_images)
         self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake, self.quotas)
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
@@ -149,6 +151,9 @@ class ComputeService:
             await self._peers.close()
 
     async def console_output(self, server: m.Server, length: int | None) -> str:
+        """The last ``length`` lines of the guest's serial console (all: None)."""
+        if server.vm_state == m.BUILDING or server.host is None:
+            raise Conflict(f"Instance {server.id} is not ready yet.")
         async with self.db.session() as s:
             await Servers.check_capability(s, server, Capability.CONSOLE_LOG, "os-getConsoleOutput")
         agent = self.agents.get(server.host or "")

@@ -25,9 +25,10 @@ from sqlalchemy import select
 from stratus.common.config import ComputeConfig
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
+from stratus.common.errors import StratusError
 from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
-from stratus.compute.errors import BadRequest, Conflict, Forbidden, StratusError
+from stratus.compute.errors import BadRequest, Conflict, Forbidden
 from stratus.compute.service.actions import Actions, start_action
 from stratus.compute.service.image_records import (
     ImageRecords,
@@ -215,8 +216,17 @@ class ServerImages:
             log.warning("compute: could not delete image %s: %s", image_id, exc)
 
     async def create_image(
-        self, ctx: RequestContext, server_id: str, name: str, metadata: dict[str, str]
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        name: str,
+        metadata: dict[str, str],
+        *,
+        quota_metadata: bool = False,
     ) -> str:
+        """Snapshot the server into a new image; ``quota_metadata``: its
+        metadata counts against metadata_items (up to microversion 2.38)."""
+        await self.check_metadata(ctx, metadata, quota_metadata)
         server = await self.precheck(ctx, server_id, CREATE_IMAGE)
         image_id = await self._new_image(ctx, server, name, "snapshot", metadata)
         task = {"image_id": image_id, "kind": "snapshot"}
@@ -232,7 +242,10 @@ class ServerImages:
         backup_type: str,
         rotation: int,
         metadata: dict[str, str],
+        *,
+        quota_metadata: bool = False,
     ) -> str:
+        await self.check_metadata(ctx, metadata, quota_metadata)
         server = await self.precheck(ctx, server_id, CREATE_BACKUP)
         image_id = await self._new_image(
             ctx, server, name, "backup", metadata, {"backup_type": backup_type}
