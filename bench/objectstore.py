@@ -373,40 +373,14 @@ def wrk(
         return dict(json.loads(match.group(1)))
 
     def measured() -> bh.LoadResult:
-        (user0, sys0), (tot0, busy0, steal0) = cloud.cpu(), bh.machine_ticks()
-        wrk0 = bh.children_cpu()
+        cpu0, ticks0, wrk0 = cloud.cpu(), bh.machine_ticks(), bh.children_cpu()
         r = run(duration)
-        (user1, sys1), (tot1, busy1, steal1) = cloud.cpu(), bh.machine_ticks()
+        cpu1, ticks1 = cloud.cpu(), bh.machine_ticks()
         wrk_cpu = bh.children_cpu() - wrk0
-        server_cpu = user1 + sys1 - user0 - sys0
-        seconds = r["duration_us"] / 1e6
-        requests = max(1, r["requests"])
-        socket_errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
-        result = bh.LoadResult(
-            name=name,
-            rps=r["requests"] / seconds,
-            requests=r["requests"],
-            p50_ms=r["p50_us"] / 1000,
-            p90_ms=r["p90_us"] / 1000,
-            p99_ms=r["p99_us"] / 1000,
-            non2xx=r["non2xx"],
-            socket_errors=socket_errors,
-            cpu_ms=server_cpu * 1000 / requests,
-            busy=server_cpu / seconds,
-            sys_share=(sys1 - sys0) / max(1e-9, server_cpu),
-            others=max(0.0, (busy1 - busy0) / CLK_TCK - server_cpu - wrk_cpu) / seconds,
-            steal=(steal1 - steal0) / max(1, tot1 - tot0),
-        )
-        result.extra["wrk CPU"] = f"{wrk_cpu * 1000 / requests:.3f} ms per request"
+        result = bh.load_result(name, r, (cpu0, cpu1), (ticks0, ticks1), wrk_cpu)
+        result.extra["wrk CPU"] = f"{wrk_cpu * 1000 / max(1, r['requests']):.3f} ms per request"
         if not r["requests"]:
             fail(f"{name}: no request completed in {duration:g} s")
-        if result.non2xx:
-            fail(f"{name}: {result.non2xx} non-2xx responses (last status {r['bad_status']})")
-        if socket_errors:
-            fail(
-                f"{name}: socket errors: connect {r['connect']}, read {r['read']}, "
-                f"write {r['write']}, timeout {r['timeout']}"
-            )
         return result
 
     if warmup > 0:

@@ -393,12 +393,7 @@ def migration(row: m.Migration, v: Version, base: str) -> dict[str, Any]:
                 {"rel": "self", "href": f"{base}/{path}"},
                 {"rel": "bookmark", "href": f"{bookmark}/{path}"},
             ]
-    if v >= V("2.59"):
-        out["uuid"] = row.uuid
-    if v >= V("2.80"):
-        out["user_id"] = row.user_id
-        out["project_id"] = row.project_id
-    return out
+    return _migration_owner(out, row, v)
 
 
 def live_migration(row: m.Migration, v: Version) -> dict[str, Any]:
@@ -421,6 +416,12 @@ def live_migration(row: m.Migration, v: Version) -> dict[str, Any]:
         "status": row.status,
         "updated_at": usgtime(row.updated_at),
     }
+    return _migration_owner(out, row, v)
+
+
+def _migration_owner(out: dict[str, Any], row: m.Migration, v: Version) -> dict[str, Any]:
+    """The fields both migration views add by microversion: uuid (2.59),
+    user and project (2.80)."""
     if v >= V("2.59"):
         out["uuid"] = row.uuid
     if v >= V("2.80"):
