@@ -51,7 +51,7 @@ import harness as bh  # noqa: E402  (what every benchmark shares)
 # OWASP's argon2id minimums: (memory KiB, iterations) pairs, parallelism 1.
 OWASP_ARGON2 = [(47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5)]
 
-# Targets of the bh.issue, and OpenStack Keystone's figures on the same kind of
+# Targets of the issue, and OpenStack Keystone's figures on the same kind of
 # machine (uwsgi, 2 workers; in brackets with memcached), for comparison.
 TARGET_VALIDATE = 5000.0
 TARGET_RESCOPE = 1000.0
@@ -123,7 +123,7 @@ def wrk(
     warmup: float = 2.0,
     workdir: Path,
 ) -> bh.LoadResult:
-    """Load ``path`` with wrk ``repeat`` bh.times; the run with the most requests/s
+    """Load ``path`` with wrk ``repeat`` times; the run with the most requests/s
     is returned (interference on a shared machine only ever slows a run)."""
     script = workdir / "bench.lua"
     script.write_text(WRK_LUA)
@@ -173,7 +173,7 @@ def wrk(
 
 def measure_startup(tmp: Path, starts: int) -> dict[str, list[float]]:
     """Spawn -> ready and spawn -> first token, fresh and restarted."""
-    bh.times: dict[str, list[float]] = {
+    times: dict[str, list[float]] = {
         "fresh_ready": [],
         "fresh_token": [],
         "restart_ready": [],
@@ -192,12 +192,12 @@ def measure_startup(tmp: Path, starts: int) -> dict[str, list[float]]:
                     token = time.monotonic() - srv.spawned
                 finally:
                     srv.stop()
-                bh.times[f"{kind}_ready"].append(ready)
-                bh.times[f"{kind}_token"].append(token)
+                times[f"{kind}_ready"].append(ready)
+                times[f"{kind}_token"].append(token)
                 print(
                     f"  {kind:7s} start: ready {ready:.3f} s, first token {token:.3f} s", flush=True
                 )
-    return bh.times
+    return times
 
 
 def argon2_params(data_dir: Path) -> dict[str, int]:
