@@ -59,10 +59,10 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import identity as ib  # noqa: E402  (the shared helpers of the identity benchmark)
+import harness as bh  # noqa: E402  (what every benchmark shares)
 
-HOST = ib.HOST  # 127.0.0.1, never anything else
-CLK_TCK = ib.CLK_TCK
+HOST = bh.HOST  # 127.0.0.1, never anything else
+CLK_TCK = bh.CLK_TCK
 READY = b"stratus-tiny: ready"
 API_VERSION = {"OpenStack-API-Version": "compute 2.96"}
 COMPUTE_HOST = "bench"
@@ -77,8 +77,8 @@ POLL = 0.025  # seconds between polls of a booting server (20-50 ms)
 BOOT_TIMEOUT = 120.0  # one boot, alone, under TCG
 BURST_TIMEOUT = 600.0  # the burst, to all ready markers
 
-fail = ib.fail
-pct = ib.pct
+fail = bh.fail
+pct = bh.pct
 
 
 # -- cloud -----------------------------------------------------------------------------
@@ -88,7 +88,7 @@ class Cloud:
     """A ``stratus up`` with an admin token and helpers for /compute and /image."""
 
     def __init__(self, data_dir: Path, env: dict[str, str], cpu: int | None = None):
-        self.server = ib.Server(data_dir, cpu=cpu, env=env)
+        self.server = bh.Server(data_dir, cpu=cpu, env=env)
         self.url = ""
         self.token = ""
         self.project_id = ""
@@ -104,8 +104,8 @@ class Cloud:
 
     def login(self) -> None:
         assert self.http is not None
-        token, body = ib.issue(
-            self.http, f"{self.url}/identity", ib.password_body(self.server.password())
+        token, body = bh.issue(
+            self.http, f"{self.url}/identity", bh.password_body(self.server.password())
         )
         self.token, self.project_id = token, body["project"]["id"]
 
@@ -189,29 +189,15 @@ def find_pids(needle: str) -> list[int]:
 
 
 def pid_cpu(pid: int) -> float:
+    """utime + stime of a process, 0 when it is gone."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(bh.proc_cpu(pid))
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-class Load:
-    """CPU used by the whole machine over a window, minus what we account for."""
-
-    def __init__(self) -> None:
-        _, self.busy0, _ = ib.machine_ticks()
-        self.t0 = time.monotonic()
-
-    def others(self, accounted: float) -> float:
-        """Cores used by other processes: machine busy time minus ``accounted`` CPU s."""
-        _, busy1, _ = ib.machine_ticks()
-        seconds = max(1e-6, time.monotonic() - self.t0)
-        return max(0.0, (busy1 - self.busy0) / CLK_TCK - accounted) / seconds
-
-
-def noise(others: float) -> str:
-    return "QUIET" if others < 0.1 else ("busy" if others < 0.5 else "NOISY")
+Load = bh.Load
+noise = bh.noise
 
 
 def kill_pid(pid: int) -> None:
@@ -326,7 +312,7 @@ def delete_one(cloud: Cloud, b: Boot) -> float:
 
 
 def bare_argv(directory: Path, uuid: str, memory_mb: int, vcpus: int, config_drive: Path | None) -> list[str]:
-    """The qemu driver's command line (src/stratus/compute/drivers/qemu.py,
+    """The qemu driver's command line (src/stratus/compute/drivers/qemu_command.py,
     build_command), written out here, for a guest in ``directory``."""
     def opt(value: object) -> str:
         return str(value).replace(",", ",,")
@@ -395,7 +381,7 @@ def bare_boot(work: Path, base: Path, base_format: str, root_gb: int, config_dri
         shutil.copyfile(config_drive, drive)
     load = Load()
     t0 = time.monotonic()
-    usage0 = ib.children_cpu()
+    usage0 = bh.children_cpu()
     subprocess.run(
         ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(base), "-F", base_format,
          str(directory / "disk.qcow2"), f"{root_gb}G"],
@@ -426,7 +412,7 @@ def bare_boot(work: Path, base: Path, base_format: str, root_gb: int, config_dri
         qemu_cpu = pid_cpu(pid)
     finally:
         kill_pid(pid)  # the qemu we started, by its pid
-    others = load.others(qemu_cpu + ib.children_cpu() - usage0)
+    others = load.others(qemu_cpu + bh.children_cpu() - usage0)
     if ready is None:
         raise RuntimeError(f"bare qemu: no ready marker in {BOOT_TIMEOUT:g} s:\n{console.read_text(errors='replace')[-2000:]}")
     shutil.rmtree(directory, ignore_errors=True)
@@ -525,8 +511,8 @@ def main() -> int:
     ap.add_argument("--lists", type=int, default=20, help="timed GETs of each list [20]")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the list figures; the best is kept [1]")
     ap.add_argument(
-        "--quiet-wait", type=float, default=ib.QUIET_WAIT,
-        help=f"seconds to wait, at most, for other load to stop before each boot or run [{ib.QUIET_WAIT:g}]",
+        "--quiet-wait", type=float, default=bh.QUIET_WAIT,
+        help=f"seconds to wait, at most, for other load to stop before each boot or run [{bh.QUIET_WAIT:g}]",
     )  # fmt: skip
     ap.add_argument("--snapshots", type=int, default=3, help="snapshots of a running server [3]")
     ap.add_argument("--only", choices=["boot", "burst", "snapshot", "list"], action="append", help="run only these parts (repeatable)")
@@ -537,7 +523,7 @@ def main() -> int:
     # A SIGTERM unwinds like an exception, so that every server and qemu of
     # ours is cleaned up on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ib.QUIET_WAIT = args.quiet_wait
+    bh.QUIET_WAIT = args.quiet_wait
     parts = set(args.only or ["boot", "burst", "snapshot", "list"])
 
     if shutil.which("qemu-system-x86_64") is None and parts & {"boot", "burst", "snapshot"}:
@@ -545,18 +531,12 @@ def main() -> int:
         return 2
 
     tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-"))
-    if args.commit:
-        try:
-            source = ib.extract_commit(args.commit, tmp / "source")
-        except (subprocess.CalledProcessError, OSError) as exc:
-            print(f"bench: cannot extract {args.commit}: {exc}", file=sys.stderr)
-            shutil.rmtree(tmp, ignore_errors=True)
-            return 2
-        os.environ["PYTHONPATH"] = os.pathsep.join([str(source), *filter(None, [os.environ.get("PYTHONPATH")])])
-    else:
-        source = ib.describe_tree()
+    source = bh.use_source(args.commit, tmp)
+    if source is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 2
     print(f"Stratus compute benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    print(f"machine: {os.cpu_count()} CPUs, {ib.cpu_model()}; python {sys.version.split()[0]}")
+    print(bh.machine())
     kvm = "usable" if os.access("/dev/kvm", os.R_OK | os.W_OK) else "not usable"
     qv = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True, check=False).stdout
     print(f"qemu: {qv.splitlines()[0] if qv else 'missing'}; /dev/kvm {kvm}")
@@ -617,32 +597,14 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     print("\nSummary")
-    header = ("figure", "measured", "target", "met?")
-    widths = [max([len(header[i]), *(len(str(r[i]) if i != 3 else "MISSED") for r in rows)]) for i in range(4)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for label, measured, target, met in rows:
-        print(line((label, measured, target, "-" if met is None else ("yes" if met else "MISSED"))))
-    missed = [r[0] for r in rows if r[3] is False]
-    print()
-    print(f"MISSED {len(missed)} target(s): {'; '.join(missed)}" if missed else "All targets met.")
-    if ib.failures:
-        print(f"\n!!! {len(ib.failures)} measurement failure(s):")
-        for f in ib.failures:
-            print(f"!!!   {f}")
-        return 1
-    return 0
+    return bh.print_summary(rows)
 
 
 def run_boots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path, rows: list, leftover: list[str]) -> None:
     print("1. POST /servers -> ACTIVE, real qemu driver, one server at a time (GET every 25 ms)")
     cache = cloud.server.data_dir / "compute" / COMPUTE_HOST / "images"
     cached_before = cache.is_dir() and any(p.name == image for p in cache.iterdir())
-    ib.wait_quiet()
+    bh.wait_quiet()
     cold = boot_one(cloud, image, "bench-cold")
     leftover.append(cold.server_id)
     base = cache / image
@@ -672,7 +634,7 @@ def run_boots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path, row
     warm: list[Boot] = []
     bare: list[BareBoot] = []
     for i in range(args.boots):
-        ib.wait_quiet()
+        bh.wait_quiet()
         b = boot_one(cloud, image, f"bench-{i}")
         leftover.append(b.server_id)
         dt = delete_one(cloud, b)
@@ -684,7 +646,7 @@ def run_boots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path, row
             f"+ {b.kids_cpu * 1000:.0f} ms children; delete {dt:.2f} s; other load {b.others * 100:.0f} % ({noise(b.others)})",
             flush=True,
         )
-        ib.wait_quiet()
+        bh.wait_quiet()
         r = bare_boot(tmp / "bare", base, base_format, 1, drive)
         bare.append(r)
         print(
@@ -720,7 +682,7 @@ def run_boots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path, row
 def run_burst(cloud: Cloud, image: str, args: argparse.Namespace, rows: list, leftover: list[str]) -> None:
     n = args.burst
     print(f"3. {n} servers requested at once (parallel POSTs, real qemu, m1.tiny)")
-    ib.wait_quiet()
+    bh.wait_quiet()
     load = Load()
     barrier = threading.Barrier(n)
     t0 = time.monotonic()
@@ -877,7 +839,7 @@ def baseline_snapshot(cloud: Cloud, server_id: str, tmp: Path) -> tuple[float, f
 
 def run_snapshots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path, rows: list, leftover: list[str]) -> None:
     print("4. snapshot of a running tiny server to an active image (createImage @2.45; GET every 25 ms)")
-    ib.wait_quiet()
+    bh.wait_quiet()
     b = boot_one(cloud, image, "bench-snap")
     leftover.append(b.server_id)
     print(f"  server booted: ACTIVE {b.active:.2f} s, ready {b.ready:.2f} s")
@@ -885,7 +847,7 @@ def run_snapshots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path,
     base: list[tuple[float, float, int]] = []
     made: list[str] = []
     for i in range(args.snapshots):
-        ib.wait_quiet()
+        bh.wait_quiet()
         image_id, r = snapshot_one(cloud, b.server_id, f"bench-snap-{i}")
         made.append(image_id)
         snaps.append(r)
@@ -898,7 +860,7 @@ def run_snapshots(cloud: Cloud, image: str, args: argparse.Namespace, tmp: Path,
             f"other load {r.others * 100:.0f} % ({noise(r.others)})",
             flush=True,
         )
-        ib.wait_quiet()
+        bh.wait_quiet()
         base.append(baseline_snapshot(cloud, b.server_id, tmp))
         convert, upload, size = base[-1]
         print(f"  baseline {i + 1}: qemu-img convert {convert:.2f} s + plain upload {upload:.2f} s ({size / 2**20:.1f} MiB)", flush=True)
@@ -937,14 +899,14 @@ def run_list(tmp: Path, args: argparse.Namespace, rows: list) -> None:
     try:
         cloud.start()
         image = cloud.wait_image()
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {1})
         best: dict[str, ListResult] = {}
 
         def measure(name: str, path: str, key: str | None = "servers") -> ListResult:
             runs = []
             for _ in range(max(1, args.repeat)):
-                ib.wait_quiet()
+                bh.wait_quiet()
                 runs.append(time_list(cloud, path, name, args.lists, key))
             r = min(runs, key=lambda x: x.p50_ms)
             best[name] = r
@@ -967,7 +929,7 @@ def run_list(tmp: Path, args: argparse.Namespace, rows: list) -> None:
         rows.append((f"server list of {total} (no detail)", f"p50 {plain.p50_ms:.0f} ms, p99 {plain.p99_ms:.0f} ms, {plain.cpu_ms:.0f} ms CPU", f"< {TARGET_LIST_MS:g} ms", plain.p50_ms < TARGET_LIST_MS))
         rows.append(("baseline: GET /compute/v2.1", f"p50 {base.p50_ms:.1f} ms, {base.cpu_ms:.1f} ms CPU", "-", None))
     finally:
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {0, 1})
         cloud.stop()
 
@@ -986,7 +948,7 @@ def profile_list(cloud: Cloud, tmp: Path, path: str, seconds: int = 8) -> str:
     spy.communicate(timeout=seconds + 30)
     if not out.exists():
         return "py-spy failed"
-    return "  profile of GET " + path + ":\n    " + ib.summarize_profile(out).replace("\n", "\n    ")
+    return "  profile of GET " + path + ":\n    " + bh.summarize_profile(out).replace("\n", "\n    ")
 
 
 if __name__ == "__main__":

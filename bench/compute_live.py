@@ -58,9 +58,9 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import compute as cb  # noqa: E402  (the compute benchmark's cloud and process helpers)
-import identity as ib  # noqa: E402  (the shared helpers of the identity benchmark)
+import harness as bh  # noqa: E402  (what every benchmark shares)
 
-HOST = ib.HOST  # 127.0.0.1, never anything else
+HOST = bh.HOST  # 127.0.0.1, never anything else
 A, B = "bench-a", "bench-b"
 TARGET_TOTAL_S = 2.0
 TARGET_DOWNTIME_MS = 100.0
@@ -102,7 +102,7 @@ def label(others: float) -> str:
 
 
 def quiet(max_wait: float) -> float:
-    return ib.wait_quiet(max_wait)
+    return bh.wait_quiet(max_wait)
 
 
 # -- Stratus: two hosts ---------------------------------------------------------------------
@@ -125,7 +125,7 @@ class TwoHosts:
         )
         with open(self.agent_log, "ab") as log:
             self.agent = subprocess.Popen(
-                [*ib.stratus_command(), "compute-agent", "--data-dir", str(self.data), "--host", B],
+                [*bh.stratus_command(), "compute-agent", "--data-dir", str(self.data), "--host", B],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -262,7 +262,7 @@ async def bare_runs(work: Path, base: Path, repeat: int, quiet_wait: float) -> l
             subprocess.run(argv, check=True, stdin=subprocess.DEVNULL)
             pids.append(int((dst / "qemu.pid").read_text()))
             others = quiet(quiet_wait)
-            nbd, mem = ib.free_port(), ib.free_port()
+            nbd, mem = bh.free_port(), bh.free_port()
             incoming = QMPClient(dst / "qmp.sock")
             outgoing = QMPClient(src / "qmp.sock")
             await incoming.connect()
@@ -324,7 +324,7 @@ def main() -> int:
             return 1
     work = Path(tempfile.mkdtemp(prefix="sb-live-", dir="/tmp"))  # short: QMP socket paths
     print(f"Stratus live migration benchmark, {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
-    print(f"machine: {os.cpu_count()} CPUs, {ib.cpu_model()}; python {sys.version.split()[0]}")
+    print(bh.machine())
     print(subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True, text=True).stdout.splitlines()[0])
     print(f"work folder: {work}\n")
     hosts = TwoHosts(work)

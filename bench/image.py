@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,21 +53,22 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import identity as ib  # noqa: E402  (the shared helpers of the identity benchmark)
+import harness as bh  # noqa: E402  (what every benchmark shares)
 
-HOST = ib.HOST  # 127.0.0.1, never anything else
-CLK_TCK = ib.CLK_TCK
+HOST = bh.HOST  # 127.0.0.1, never anything else
+CLK_TCK = bh.CLK_TCK
 MIB = 1 << 20
 BLOCKS = 16  # distinct random 1 MiB blocks, cycled
 
 TARGET_UPLOAD_SHARE = 0.70  # file-store upload >= 70 % of dd's write rate
 RSS_GROWTH_MIB = 64.0  # "flat": peak RSS during the upload at most this above the start
 
-fail = ib.fail
+fail = bh.fail
 
 
-def noise(others: float) -> str:
-    return "QUIET" if others < 0.1 else ("busy" if others < 0.5 else "NOISY: figures understated")
+noise = bh.noise
+Transfer = bh.Transfer
+best = bh.best
 
 
 # -- dd --------------------------------------------------------------------------------------
@@ -83,13 +84,13 @@ def drop_file_cache(path: Path) -> None:
 
 def dd(argv: list[str], size: int) -> tuple[float, float, str]:
     """Run dd; (MB/s by our clock, others' load, dd's own summary line)."""
-    _, busy0, _ = ib.machine_ticks()
-    kids0 = ib.children_cpu()
+    _, busy0, _ = bh.machine_ticks()
+    kids0 = bh.children_cpu()
     t0 = time.monotonic()
     out = subprocess.run(["dd", *argv], capture_output=True, text=True, check=True)
     seconds = time.monotonic() - t0
-    _, busy1, _ = ib.machine_ticks()
-    others = max(0.0, (busy1 - busy0) / CLK_TCK - (ib.children_cpu() - kids0)) / seconds
+    _, busy1, _ = bh.machine_ticks()
+    others = max(0.0, (busy1 - busy0) / CLK_TCK - (bh.children_cpu() - kids0)) / seconds
     last = out.stderr.strip().splitlines()[-1] if out.stderr.strip() else ""
     return size / seconds / 1e6, others, last
 
@@ -106,7 +107,7 @@ class DdResult:
 
 def measure_dd(work: Path, mib: int) -> DdResult:
     target = work / "dd.bin"
-    ib.wait_quiet()
+    bh.wait_quiet()
     write, wo, wl = dd(
         [
             "if=/dev/zero", f"of={target}", "bs=1M", f"count={mib}", "conv=fdatasync",
@@ -114,7 +115,7 @@ def measure_dd(work: Path, mib: int) -> DdResult:
         mib * MIB,
     )  # fmt: skip
     drop_file_cache(target)
-    ib.wait_quiet()
+    bh.wait_quiet()
     try:
         read, ro, rl = dd([f"if={target}", "of=/dev/null", "bs=1M", "iflag=direct"], mib * MIB)
     except subprocess.CalledProcessError:  # no O_DIRECT on this filesystem
@@ -171,7 +172,7 @@ def drop_stored(data_dir: Path) -> None:
 
 class Cloud:
     def __init__(self, data_dir: Path, cpu: int | None, env: dict[str, str] | None = None):
-        self.server = ib.Server(data_dir, cpu=cpu, env=env)
+        self.server = bh.Server(data_dir, cpu=cpu, env=env)
         self.url = ""
         self.token = ""
         self.http = httpx.Client(timeout=httpx.Timeout(60.0, read=600.0, write=600.0))
@@ -180,8 +181,8 @@ class Cloud:
         self.server.start()
         self.url = f"http://{HOST}:{self.server.port}/image"
         self.server.wait_ready(self.http, timeout=60.0)
-        self.token, _ = ib.issue(
-            self.http, self.server.base, ib.password_body(self.server.password())
+        self.token, _ = bh.issue(
+            self.http, self.server.base, bh.password_body(self.server.password())
         )
 
     @property
@@ -221,21 +222,6 @@ class Cloud:
 # -- transfers ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Transfer:
-    name: str
-    mbps: float
-    seconds: float
-    server_cpu_per_gib: float  # s
-    client_cpu_per_gib: float  # s
-    busy: float  # server CPU s per wall s
-    others: float
-    rss_start_mib: float = 0.0
-    rss_peak_mib: float = 0.0
-    rss_end_mib: float = 0.0
-    runs: tuple[float, ...] = ()
-
-
 def data_blocks(seed_blocks: int = BLOCKS) -> list[bytes]:
     return [os.urandom(MIB) for _ in range(seed_blocks)]
 
@@ -245,57 +231,9 @@ def generator(blocks: list[bytes], mib: int) -> Iterator[bytes]:
         yield blocks[i % len(blocks)]
 
 
-class RssSampler(threading.Thread):
-    """VmRSS of a process every ``interval`` s, until stopped; the peak."""
-
-    def __init__(self, cloud: Cloud, interval: float = 0.02):
-        super().__init__(daemon=True)
-        self.cloud = cloud
-        self.interval = interval
-        self.peak = 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                self.peak = max(self.peak, self.cloud.kib("VmRSS"))
-            except (OSError, KeyError):
-                return
-            self.done.wait(self.interval)
-
-    def stop(self) -> int:
-        self.done.set()
-        self.join()
-        return self.peak
-
-
-def measure(cloud: Cloud, name: str, size: int, action: callable) -> Transfer:  # type: ignore[valid-type]
-    ib.wait_quiet()
-    rss0 = cloud.kib("VmRSS")
-    sampler = RssSampler(cloud)
-    cpu0, me0 = cloud.cpu(), time.process_time() + ib.children_cpu()
-    _, busy0, _ = ib.machine_ticks()
-    sampler.start()
-    t0 = time.monotonic()
-    action()
-    seconds = time.monotonic() - t0
-    peak = sampler.stop()
-    cpu1, me1 = cloud.cpu(), time.process_time() + ib.children_cpu()
-    _, busy1, _ = ib.machine_ticks()
-    server_cpu, client_cpu = cpu1 - cpu0, me1 - me0
-    others = max(0.0, (busy1 - busy0) / CLK_TCK - server_cpu - client_cpu) / seconds
-    gib = size / (1 << 30)
-    return Transfer(
-        name=name,
-        mbps=size / seconds / 1e6,
-        seconds=seconds,
-        server_cpu_per_gib=server_cpu / gib,
-        client_cpu_per_gib=client_cpu / gib,
-        busy=server_cpu / seconds,
-        others=others,
-        rss_start_mib=rss0 / 1024,
-        rss_peak_mib=max(peak, rss0) / 1024,
-        rss_end_mib=cloud.kib("VmRSS") / 1024,
+def measure(cloud: Cloud, name: str, size: int, action: Callable[[], None]) -> Transfer:
+    return bh.measure_transfer(
+        name, size, action, cpu=cloud.cpu, rss=lambda: cloud.kib("VmRSS")
     )
 
 
@@ -317,7 +255,7 @@ def download(cloud: Cloud, image_id: str, size: int) -> None:
     if shutil.which("curl"):
         argv = ["curl", "-sS", "-f", "-o", "/dev/null", "-w", "%{size_download}"]
         argv += ["-H", f"X-Auth-Token: {cloud.token}", url]
-        out = subprocess.run(ib.pinned(1, argv), capture_output=True, text=True, check=False)
+        out = subprocess.run(bh.pinned(1, argv), capture_output=True, text=True, check=False)
         if out.returncode != 0:
             raise RuntimeError(f"curl GET file failed ({out.returncode}): {out.stderr.strip()}")
         got = int(float(out.stdout.strip() or 0))
@@ -352,12 +290,6 @@ def print_transfer(t: Transfer, dd_rate: float, dd_name: str) -> None:
     sys.stdout.flush()
 
 
-def best(results: list[Transfer]) -> Transfer:
-    top = max(results, key=lambda t: t.mbps)
-    top.runs = tuple(t.mbps for t in results)
-    return top
-
-
 def profile_upload(cloud: Cloud, blocks: list[bytes], mib: int, out: Path) -> str:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
@@ -365,7 +297,7 @@ def profile_upload(cloud: Cloud, blocks: list[bytes], mib: int, out: Path) -> st
     image_id = cloud.create("bench-profile")
     argv = [py_spy, "record", "-p", str(cloud.pid), "-r", "200", "-f", "raw", "-o", str(out)]
     argv += ["--threads", "-d", "600"]
-    spy = subprocess.Popen(ib.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spy = subprocess.Popen(bh.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)
     try:
         upload(cloud, image_id, blocks, mib)
@@ -399,7 +331,7 @@ def hash_costs(blocks: list[bytes], mib: int = 256) -> dict[str, float]:
     costs: dict[str, float] = {}
 
     def run() -> None:
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {0})  # this thread only: the server's core
         for name in ("md5", "sha512"):
             h = hashlib.new(name, usedforsecurity=False)
@@ -433,8 +365,8 @@ def main() -> int:
     ap.add_argument(
         "--quiet-wait",
         type=float,
-        default=ib.QUIET_WAIT,
-        help=f"seconds to wait, at most, for other load to stop before each run [{ib.QUIET_WAIT:g}]",
+        default=bh.QUIET_WAIT,
+        help=f"seconds to wait, at most, for other load to stop before each run [{bh.QUIET_WAIT:g}]",
     )
     ap.add_argument("--commit", metavar="REV", help="measure the src/ of this git commit")
     ap.add_argument(
@@ -452,24 +384,16 @@ def main() -> int:
     # A SIGTERM unwinds like an exception, so that every server and qemu of
     # ours is cleaned up on the way out.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ib.QUIET_WAIT = args.quiet_wait
+    bh.QUIET_WAIT = args.quiet_wait
     mib, size = args.size, args.size * MIB
     if not args.pin:
-        ib.PIN = False
+        bh.PIN = False
 
     tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-"))
-    if args.commit:
-        try:
-            source = ib.extract_commit(args.commit, tmp / "source")
-        except (subprocess.CalledProcessError, OSError) as exc:
-            print(f"bench: cannot extract {args.commit}: {exc}", file=sys.stderr)
-            shutil.rmtree(tmp, ignore_errors=True)
-            return 2
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            [str(source), *filter(None, [os.environ.get("PYTHONPATH")])]
-        )
-    else:
-        source = ib.describe_tree()
+    source = bh.use_source(args.commit, tmp)
+    if source is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 2
     free = shutil.disk_usage(tmp).free
     if free < 3 * size:
         print(f"bench: {free / 2**30:.1f} GiB free in {tmp}; need {3 * size / 2**30:.1f}", file=sys.stderr)
@@ -479,9 +403,9 @@ def main() -> int:
         ["df", "--output=source,fstype", str(tmp)], capture_output=True, text=True, check=False
     ).stdout.split()[-2:]
     print(f"Stratus image benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    print(f"machine: {os.cpu_count()} CPUs, {ib.cpu_model()}; python {sys.version.split()[0]}")
+    print(bh.machine())
     print(f"filesystem: {' '.join(fs)} ({tmp}); image {mib} MiB, raw, random data")
-    print(f"pinning: {'server on CPU 0, client on CPU 1' if ib.PIN else 'none'}")
+    print(f"pinning: {'server on CPU 0, client on CPU 1' if bh.PIN else 'none'}")
     print(f"stratus: {source}")
     print(f"work folder: {tmp}\n", flush=True)
 
@@ -506,12 +430,12 @@ def main() -> int:
         print(flush=True)
 
         # the cloud ---------------------------------------------------------------------------
-        cloud = Cloud(tmp / "cloud", cpu=0 if ib.PIN else None, env=FILE_ENV)
+        cloud = Cloud(tmp / "cloud", cpu=0 if bh.PIN else None, env=FILE_ENV)
         cloud.start()
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {1})
         blocks = data_blocks()
-        ib.wait_quiet()
+        bh.wait_quiet()
         costs = hash_costs(blocks)
         print(
             f"CPU cost on the server's core, per GiB: md5 {costs['md5']:.2f} s, sha512 {costs['sha512']:.2f} s,"
@@ -544,7 +468,7 @@ def main() -> int:
         print(flush=True)
 
         # 4. the object-store backend ---------------------------------------------------------
-        cloud = Cloud(tmp / "swift", cpu=0 if ib.PIN else None, env=SWIFT_ENV)
+        cloud = Cloud(tmp / "swift", cpu=0 if bh.PIN else None, env=SWIFT_ENV)
         cloud.start()
         sup, scold, swarm = transfers(cloud, blocks, mib, args.repeat, want_md5)
         print(f"4. object-store backend ([image] store = swift; segments + manifest, one replica), {mib} MiB")
@@ -610,7 +534,7 @@ def main() -> int:
         if cloud is not None:
             print(cloud.server.log_tail(), file=sys.stderr)
     finally:
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {0, 1})
         if cloud is not None:
             cloud.stop()
@@ -620,28 +544,7 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
 
     print("Summary")
-    header = ("figure", "measured", "target", "met?")
-    widths = [
-        max([len(header[i]), *(len(str(r[i]) if i != 3 else "MISSED") for r in rows)])
-        for i in range(4)
-    ]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for label, measured, target, met in rows:
-        print(line((label, measured, target, "-" if met is None else ("yes" if met else "MISSED"))))
-    missed = [r[0] for r in rows if r[3] is False]
-    print()
-    print(f"MISSED {len(missed)} target(s): {'; '.join(missed)}" if missed else "All targets met.")
-    if ib.failures:
-        print(f"\n!!! {len(ib.failures)} measurement failure(s):")
-        for f in ib.failures:
-            print(f"!!!   {f}")
-        return 1
-    return 0
+    return bh.print_summary(rows)
 
 
 if __name__ == "__main__":

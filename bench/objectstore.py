@@ -49,7 +49,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,11 +59,11 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import identity as ib  # noqa: E402  (the shared helpers of the identity benchmark)
+import harness as bh  # noqa: E402  (what every benchmark shares)
 import image as imb  # noqa: E402  (dd and the page-cache helpers of the image benchmark)
 
-HOST = ib.HOST  # 127.0.0.1, never anything else
-CLK_TCK = ib.CLK_TCK
+HOST = bh.HOST  # 127.0.0.1, never anything else
+CLK_TCK = bh.CLK_TCK
 MIB = 1 << 20
 SERVICES_ENV = {"STRATUS_SERVICES__ENABLED": '["identity", "object-store"]'}
 
@@ -86,17 +85,17 @@ SWIFT = {
     "list": "250-390 ms",
 }
 
-fail = ib.fail
-noise = imb.noise
+fail = bh.fail
+noise = bh.noise
+Transfer = bh.Transfer
+best = bh.best
+proc_cpu = bh.proc_cpu
+proc_kib = bh.proc_kib
+tail = bh.tail
+stop_proc = bh.stop_proc
 
 
 # -- processes -------------------------------------------------------------------------------
-
-
-def proc_cpu(pid: int) -> tuple[float, float]:
-    """(utime, stime) of a process, all its threads, in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def child_pids(pid: int) -> list[int]:
@@ -110,13 +109,6 @@ def child_pids(pid: int) -> list[int]:
         if int(fields[1]) == pid:
             out.append(int(stat.parent.name))
     return out
-
-
-def proc_kib(pid: int, key: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def set_affinity(pid: int, cpus: set[int]) -> None:
@@ -139,24 +131,6 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: floa
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"storage node on port {port} not listening after {timeout:.0f} s")
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
-
-
-def stop_proc(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 class Cloud:
@@ -183,9 +157,9 @@ class Cloud:
             env["STRATUS_OBJECTSTORE__NODES"] = nodes
             env["STRATUS_OBJECTSTORE__RING_DIR"] = str(self.rings)
             if self.local:  # one in-process node holding the three devices
-                self.local_port = ib.free_port()
+                self.local_port = bh.free_port()
                 env["STRATUS_OBJECTSTORE__NODE_PORT"] = str(self.local_port)
-        self.server = ib.Server(root / "data", env=env)
+        self.server = bh.Server(root / "data", env=env)
         self.http = httpx.Client(timeout=httpx.Timeout(60.0, read=600.0, write=600.0))
         self.token = ""
         self.account = ""
@@ -196,8 +170,8 @@ class Cloud:
         if self.local:
             self.node_ports = [self.local_port] * self.replicas
         else:
-            self.node_ports = [ib.free_port() for _ in range(self.replicas)]
-        stratus = ib.stratus_command()
+            self.node_ports = [bh.free_port() for _ in range(self.replicas)]
+        stratus = bh.stratus_command()
         for kind in ("account", "container", "object"):
             builder = str(self.rings / f"{kind}.ring.gz")
             run = [*stratus, "ring"]
@@ -227,7 +201,7 @@ class Cloud:
                 log = self.root / f"node{i + 1}.log"
                 with open(log, "ab") as out:
                     proc = subprocess.Popen(
-                        [*ib.stratus_command(), "storage-node", "--devices", str(devices),
+                        [*bh.stratus_command(), "storage-node", "--devices", str(devices),
                          "--ring-dir", str(self.rings), "--host", HOST, "--port", str(port)],
                         stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                         env={**os.environ, **SERVICES_ENV},
@@ -236,8 +210,8 @@ class Cloud:
                 wait_port(port, proc, log)
         self.server.start()
         self.server.wait_ready(self.http, timeout=60.0)
-        self.token, body = ib.issue(
-            self.http, self.server.base, ib.password_body(self.server.password())
+        self.token, body = bh.issue(
+            self.http, self.server.base, bh.password_body(self.server.password())
         )
         project = body["project"]["id"]
         self.account = f"http://{HOST}:{self.server.port}/object-store/v1/AUTH_{project}"
@@ -348,7 +322,7 @@ function request()
   end
   return wrk.format(method, path, headers, body)
 end
-""" + ib.WRK_REPORT_LUA
+""" + bh.WRK_REPORT_LUA
 
 RUN_ID = [0]  # runs so far: a new object-name prefix for every PUT run
 
@@ -370,12 +344,12 @@ def wrk(
     workdir: Path,
     warmup: float = 2.0,
     profile: Path | None = None,
-) -> ib.LoadResult:
+) -> bh.LoadResult:
     """Load ``url`` with wrk ``repeat`` times; the run with the most requests/s is
     returned.  Pinned: every server process on CPU 0, wrk on CPU 1; else all free."""
     script = workdir / "objectstore.lua"
     script.write_text(WRK_LUA)
-    cloud.pin({0} if pin and ib.PIN else set(range(os.cpu_count() or 1)))
+    cloud.pin({0} if pin and bh.PIN else set(range(os.cpu_count() or 1)))
     base, path = re.match(r"(https?://[^/]+)(/.*)", url).groups()  # type: ignore[union-attr]
 
     def run(seconds: float) -> dict[str, Any]:
@@ -391,55 +365,29 @@ def wrk(
         }
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout=10s",
                 "-s", str(script), base]  # fmt: skip
-        argv = ib.pinned(1, argv) if pin else argv
+        argv = bh.pinned(1, argv) if pin else argv
         out = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
         match = re.search(r"^BENCH (\{.*\})$", out.stdout, re.M)
         if out.returncode != 0 or match is None:
             raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
         return dict(json.loads(match.group(1)))
 
-    def measured() -> ib.LoadResult:
-        (user0, sys0), (tot0, busy0, steal0) = cloud.cpu(), ib.machine_ticks()
-        wrk0 = ib.children_cpu()
+    def measured() -> bh.LoadResult:
+        cpu0, ticks0, wrk0 = cloud.cpu(), bh.machine_ticks(), bh.children_cpu()
         r = run(duration)
-        (user1, sys1), (tot1, busy1, steal1) = cloud.cpu(), ib.machine_ticks()
-        wrk_cpu = ib.children_cpu() - wrk0
-        server_cpu = user1 + sys1 - user0 - sys0
-        seconds = r["duration_us"] / 1e6
-        requests = max(1, r["requests"])
-        socket_errors = r["connect"] + r["read"] + r["write"] + r["timeout"]
-        result = ib.LoadResult(
-            name=name,
-            rps=r["requests"] / seconds,
-            requests=r["requests"],
-            p50_ms=r["p50_us"] / 1000,
-            p90_ms=r["p90_us"] / 1000,
-            p99_ms=r["p99_us"] / 1000,
-            non2xx=r["non2xx"],
-            socket_errors=socket_errors,
-            cpu_ms=server_cpu * 1000 / requests,
-            busy=server_cpu / seconds,
-            sys_share=(sys1 - sys0) / max(1e-9, server_cpu),
-            others=max(0.0, (busy1 - busy0) / CLK_TCK - server_cpu - wrk_cpu) / seconds,
-            steal=(steal1 - steal0) / max(1, tot1 - tot0),
-        )
-        result.extra["wrk CPU"] = f"{wrk_cpu * 1000 / requests:.3f} ms per request"
+        cpu1, ticks1 = cloud.cpu(), bh.machine_ticks()
+        wrk_cpu = bh.children_cpu() - wrk0
+        result = bh.load_result(name, r, (cpu0, cpu1), (ticks0, ticks1), wrk_cpu)
+        result.extra["wrk CPU"] = f"{wrk_cpu * 1000 / max(1, r['requests']):.3f} ms per request"
         if not r["requests"]:
             fail(f"{name}: no request completed in {duration:g} s")
-        if result.non2xx:
-            fail(f"{name}: {result.non2xx} non-2xx responses (last status {r['bad_status']})")
-        if socket_errors:
-            fail(
-                f"{name}: socket errors: connect {r['connect']}, read {r['read']}, "
-                f"write {r['write']}, timeout {r['timeout']}"
-            )
         return result
 
     if warmup > 0:
         run(warmup)
     results = []
     for _ in range(max(1, repeat)):
-        ib.wait_quiet()
+        bh.wait_quiet()
         results.append(measured())
     best = max(results, key=lambda x: x.rps)
     best.runs = [x.rps for x in results]
@@ -460,7 +408,7 @@ def profile_run(cloud: Cloud, out: Path, load: Callable[[], dict[str, Any]], dur
     argv = [py_spy, "record", "-p", str(cloud.server.pid), "-d", str(seconds), "-r", str(rate)]
     argv += ["--gil", "--threads", "-f", "raw", "-o", str(out)]
     user0, sys0 = cloud.cpu()
-    spy = subprocess.Popen(ib.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    spy = subprocess.Popen(bh.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     r = load()
     _, err = spy.communicate(timeout=duration + 30)
     user1, sys1 = cloud.cpu()
@@ -525,67 +473,9 @@ def summarize_profile(path: Path, rate: int, requests: float, top: int = 16) -> 
 # -- big objects ------------------------------------------------------------------------------------
 
 
-@dataclass
-class Transfer:
-    name: str
-    mbps: float
-    seconds: float
-    server_cpu_per_gib: float
-    busy: float
-    others: float
-    rss_start_mib: float
-    rss_peak_mib: float
-    rss_end_mib: float
-    runs: tuple[float, ...] = ()
-
-
-class RssSampler(threading.Thread):
-    """The servers' VmRSS (summed) every 20 ms until stopped; the peak."""
-
-    def __init__(self, cloud: Cloud):
-        super().__init__(daemon=True)
-        self.cloud = cloud
-        self.peak = 0
-        self.done = threading.Event()
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                self.peak = max(self.peak, self.cloud.rss_kib())
-            except (OSError, KeyError):
-                return
-            self.done.wait(0.02)
-
-    def stop(self) -> int:
-        self.done.set()
-        self.join()
-        return self.peak
-
-
 def measure_transfer(cloud: Cloud, name: str, size: int, action: Callable[[], None]) -> Transfer:
-    ib.wait_quiet()
-    rss0 = cloud.rss_kib()
-    sampler = RssSampler(cloud)
-    cpu0, me0 = sum(cloud.cpu()), time.process_time() + ib.children_cpu()
-    _, busy0, _ = ib.machine_ticks()
-    sampler.start()
-    t0 = time.monotonic()
-    action()
-    seconds = time.monotonic() - t0
-    peak = sampler.stop()
-    cpu1, me1 = sum(cloud.cpu()), time.process_time() + ib.children_cpu()
-    _, busy1, _ = ib.machine_ticks()
-    server_cpu, client_cpu = cpu1 - cpu0, me1 - me0
-    return Transfer(
-        name=name,
-        mbps=size / seconds / 1e6,
-        seconds=seconds,
-        server_cpu_per_gib=server_cpu / (size / (1 << 30)),
-        busy=server_cpu / seconds,
-        others=max(0.0, (busy1 - busy0) / CLK_TCK - server_cpu - client_cpu) / seconds,
-        rss_start_mib=rss0 / 1024,
-        rss_peak_mib=max(peak, rss0) / 1024,
-        rss_end_mib=cloud.rss_kib() / 1024,
+    return bh.measure_transfer(
+        name, size, action, cpu=lambda: sum(cloud.cpu()), rss=cloud.rss_kib
     )
 
 
@@ -607,7 +497,7 @@ def get_big(cloud: Cloud, url: str, size: int, pin: bool) -> None:
         argv = ["curl", "-sS", "-f", "-o", "/dev/null", "-w", "%{size_download}"]
         argv += ["-H", f"X-Auth-Token: {cloud.token}", url]
         out = subprocess.run(
-            ib.pinned(1, argv) if pin else argv, capture_output=True, text=True, check=False
+            bh.pinned(1, argv) if pin else argv, capture_output=True, text=True, check=False
         )
         if out.returncode != 0:
             raise RuntimeError(f"curl GET failed ({out.returncode}): {out.stderr.strip()}")
@@ -662,8 +552,8 @@ def big_objects(
     for chunk in imb.generator(blocks, mib):
         md5.update(chunk)
     etag = md5.hexdigest()
-    cloud.pin({0} if pin and ib.PIN else set(range(os.cpu_count() or 1)))
-    if ib.PIN:
+    cloud.pin({0} if pin and bh.PIN else set(range(os.cpu_count() or 1)))
+    if bh.PIN:
         os.sched_setaffinity(0, {1} if pin else {0, 1})
     puts, colds, warms = [], [], []
     for i in range(max(1, repeat)):
@@ -690,10 +580,10 @@ class Listing:
 def measure_listing(cloud: Cloud, container: str, count: int, times: int) -> Listing:
     url = f"{cloud.account}/{container}?format=json&limit={count}"
     cloud.http.get(url, headers=cloud.headers()).raise_for_status()  # warm
-    ib.wait_quiet()
+    bh.wait_quiet()
     walls: list[float] = []
     cpu0 = sum(cloud.cpu())
-    _, busy0, _ = ib.machine_ticks()
+    _, busy0, _ = bh.machine_ticks()
     me0 = time.process_time()
     t_all = time.monotonic()
     size = 0
@@ -709,7 +599,7 @@ def measure_listing(cloud: Cloud, container: str, count: int, times: int) -> Lis
             raise RuntimeError(f"the listing has {got} objects, not {count}")
     seconds = time.monotonic() - t_all
     cpu = sum(cloud.cpu()) - cpu0
-    _, busy1, _ = ib.machine_ticks()
+    _, busy1, _ = bh.machine_ticks()
     others = max(0.0, (busy1 - busy0) / CLK_TCK - cpu - (time.process_time() - me0)) / seconds
     return Listing(walls, cpu * 1000 / times, size, others)
 
@@ -720,16 +610,16 @@ def measure_listing(cloud: Cloud, container: str, count: int, times: int) -> Lis
 def pin_modes(args: argparse.Namespace) -> list[tuple[str, bool]]:
     """Pinned (server on CPU 0, client on CPU 1) and unpinned; only unpinned
     with several API workers, which are there to use both cores."""
-    if ib.PIN and args.workers == 1:
+    if bh.PIN and args.workers == 1:
         return [("pinned", True), ("unpinned", False)]
     return [("unpinned", False)]
 
 
 def load_figures(
     cloud: Cloud, args: argparse.Namespace, tmp: Path, label: str, baseline: bool, profile: bool
-) -> dict[str, ib.LoadResult]:
+) -> dict[str, bh.LoadResult]:
     """Baseline (optional), 4 KiB PUT and 4 KiB GET, pinned then unpinned."""
-    out: dict[str, ib.LoadResult] = {}
+    out: dict[str, bh.LoadResult] = {}
     common: dict[str, Any] = {
         "connections": args.connections,
         "duration": args.duration,
@@ -743,7 +633,7 @@ def load_figures(
     )
     print(f"  ({args.objects} objects of 4 KiB made for the GETs in {t:.1f} s)")
     for mode, pin in pin_modes(args):
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {1} if pin else {0, 1})
         where = "server processes on CPU 0, wrk on CPU 1" if pin else "no pinning, both cores"
         base = None
@@ -753,22 +643,22 @@ def load_figures(
                 cloud, "baseline", f"http://{HOST}:{cloud.server.port}/object-store/healthcheck",
                 auth=False, pin=pin, **common,
             )  # fmt: skip
-            ib.print_load(base, None)
+            bh.print_load(base, None)
         print(f"\n{label} 4 KiB PUT, {mode}: a new object per request, fsynced -- {where}")
         r = out[f"put {mode}"] = wrk(
             cloud, f"{label} PUT {mode}", f"{cloud.account}/bench-put/",
             method="PUT", prefix="put", size=4096, pin=pin,
             profile=tmp / f"put-{label.replace(' ', '-')}.pyspy" if profile and pin else None, **common,
         )  # fmt: skip
-        ib.print_load(r, base)
+        bh.print_load(r, base)
         print(f"\n{label} 4 KiB GET, {mode}: {args.objects} objects, cycled -- {where}")
         r = out[f"get {mode}"] = wrk(
             cloud, f"{label} GET {mode}", f"{cloud.account}/bench-get/",
             prefix="get-", objects=args.objects, pin=pin,
             profile=tmp / f"get-{label.replace(' ', '-')}.pyspy" if profile and pin else None, **common,
         )  # fmt: skip
-        ib.print_load(r, base)
-    if ib.PIN:
+        bh.print_load(r, base)
+    if bh.PIN:
         os.sched_setaffinity(0, {1})
     return out
 
@@ -795,8 +685,8 @@ def main() -> int:
     ap.add_argument(
         "--quiet-wait",
         type=float,
-        default=ib.QUIET_WAIT,
-        help=f"seconds to wait, at most, for other load to stop before each run [{ib.QUIET_WAIT:g}]",
+        default=bh.QUIET_WAIT,
+        help=f"seconds to wait, at most, for other load to stop before each run [{bh.QUIET_WAIT:g}]",
     )
     ap.add_argument("--commit", metavar="REV", help="measure the src/ of this git commit")
     ap.add_argument("--no-replicas", action="store_true", help="skip the three-replica figures")
@@ -815,24 +705,16 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwind: servers are stopped
-    ib.QUIET_WAIT = args.quiet_wait
+    bh.QUIET_WAIT = args.quiet_wait
 
     if shutil.which("wrk") is None:
         print("bench: wrk is missing; run bench/run.sh, which installs it", file=sys.stderr)
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-"))
-    if args.commit:
-        try:
-            source = ib.extract_commit(args.commit, tmp / "source")
-        except (subprocess.CalledProcessError, OSError) as exc:
-            print(f"bench: cannot extract {args.commit}: {exc}", file=sys.stderr)
-            shutil.rmtree(tmp, ignore_errors=True)
-            return 2
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            [str(source), *filter(None, [os.environ.get("PYTHONPATH")])]
-        )
-    else:
-        source = ib.describe_tree()
+    source = bh.use_source(args.commit, tmp)
+    if source is None:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return 2
     need = (args.dd_size + 4 * args.big) * MIB
     if shutil.disk_usage(tmp).free < need:
         print(f"bench: less than {need / 2**30:.1f} GiB free in {tmp}", file=sys.stderr)
@@ -842,7 +724,7 @@ def main() -> int:
         ["df", "--output=source,fstype", str(tmp)], capture_output=True, text=True, check=False
     ).stdout.split()[-2:]
     print(f"Stratus object store benchmark, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    print(f"machine: {os.cpu_count()} CPUs, {ib.cpu_model()}; python {sys.version.split()[0]}")
+    print(bh.machine())
     print(f"filesystem: {' '.join(fs)} ({tmp})")
     print(
         f"load: wrk -t1 -c{args.connections} -d{args.duration:g}s, best of {args.repeat} run(s) each,"
@@ -852,8 +734,8 @@ def main() -> int:
     print(f"work folder: {tmp}\n", flush=True)
 
     rows: list[tuple[str, str, str, bool | None, str]] = []
-    loads: dict[str, ib.LoadResult] = {}
-    loads3: dict[str, ib.LoadResult] = {}
+    loads: dict[str, bh.LoadResult] = {}
+    loads3: dict[str, bh.LoadResult] = {}
     big: dict[str, dict[str, Transfer]] = {}
     big3: dict[str, Transfer] = {}
     listing: Listing | None = None
@@ -885,7 +767,7 @@ def main() -> int:
             tmp / "one", replicas=1, workers=args.workers, cpu_affinity=args.cpu_affinity
         )
         cloud.start()
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {1})
         loads = load_figures(cloud, args, tmp, "1 replica", baseline=True, profile=args.profile)
         print(flush=True)
@@ -909,11 +791,11 @@ def main() -> int:
         print(f"5. JSON listing of a container of {args.listing} objects, x10")
         cloud.put_container("bench-list")
         cloud.pin(set(range(os.cpu_count() or 1)))
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {0, 1})
         t = create_objects(cloud, "bench-list", [f"obj/{i:08d}" for i in range(args.listing)], b"")
         print(f"  {args.listing} empty objects made by 16 parallel PUTs in {t:.1f} s ({args.listing / t:.0f}/s, unpinned)")
-        if ib.PIN:
+        if bh.PIN:
             cloud.pin({0})
             os.sched_setaffinity(0, {1})
         listing = measure_listing(cloud, "bench-list", args.listing, 10)
@@ -939,7 +821,7 @@ def main() -> int:
                 cpu_affinity=args.cpu_affinity,
             )  # fmt: skip
             cloud.start()
-            if ib.PIN:
+            if bh.PIN:
                 os.sched_setaffinity(0, {1})
             loads3 = load_figures(cloud, args, tmp, "3 replicas", baseline=False, profile=False)
             print()
@@ -958,7 +840,7 @@ def main() -> int:
         if cloud is not None:
             print(cloud.log_tail(), file=sys.stderr)
     finally:
-        if ib.PIN:
+        if bh.PIN:
             os.sched_setaffinity(0, {0, 1})
         if cloud is not None:
             cloud.stop()
@@ -970,7 +852,7 @@ def main() -> int:
     # -- summary -----------------------------------------------------------------------------------------
     w = f", {args.workers} workers" if args.workers > 1 else ""
 
-    def lat(r: ib.LoadResult) -> str:
+    def lat(r: bh.LoadResult) -> str:
         return f"{r.rps:.0f}/s, {r.cpu_ms:.2f} ms CPU, p99 {r.p99_ms:.1f} ms [{noise(r.others)}]"
 
     if dd_write:
@@ -1037,28 +919,7 @@ def main() -> int:
                      f"{big3['warm'].mbps:.0f} MB/s", "-", None, ""))  # fmt: skip
 
     print("Summary")
-    header = ("figure", "measured", "target", "met?", "Swift 2.38 (comparison)")
-    widths = [
-        max([len(header[i]), *(len(str(r[i]) if i != 3 else "MISSED") for r in rows)])
-        for i in range(5)
-    ]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "| " + " | ".join(c.ljust(wd) for c, wd in zip(cells, widths, strict=True)) + " |"
-
-    print(line(header))
-    print("|" + "|".join("-" * (wd + 2) for wd in widths) + "|")
-    for label, measured, target, met, ref in rows:
-        print(line((label, measured, target, "-" if met is None else ("yes" if met else "MISSED"), ref)))
-    missed = [r[0] for r in rows if r[3] is False]
-    print()
-    print(f"MISSED {len(missed)} target(s): {'; '.join(missed)}" if missed else "All targets met.")
-    if ib.failures:
-        print(f"\n!!! {len(ib.failures)} measurement failure(s):")
-        for f in ib.failures:
-            print(f"!!!   {f}")
-        return 1
-    return 0
+    return bh.print_summary(rows, extra=("Swift 2.38 (comparison)",))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ import pytest
 import pytest_asyncio
 
 from stratus.compute.drivers.base import Power
-from stratus.compute.drivers.qemu import QemuDriver, process_runs
+from stratus.compute.drivers.qemu import QemuDriver
+from stratus.compute.drivers.qemu_files import process_runs
 from tests.e2e.guests import (
     READY,
     Guest,

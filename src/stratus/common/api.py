@@ -4,32 +4,39 @@ handler and its request schemas, turned into an ASGI app.
 The wrapper around each handler does, in order: authenticate the caller
 (unless the route is public), validate the query and the body against the
 route's schemas, call the handler, and render any error in the service's
-upstream format.  Handlers therefore only see validated input and a typed
-``RequestContext``.
+upstream format.  Handlers therefore only see validated input, a typed
+``RequestContext`` and their service, typed: ``ApiRequest[ComputeService]``.
+
+Every route names its schemas (``NoBody`` / ``NoQuery`` when it takes none).
+Routes that share a method and path and differ by the one key of their JSON
+body (OpenStack's ``POST .../action``) each name that key (``action``): the
+body's key picks the route, whose schema then validates it.  Body schemas
+see the negotiated microversion as their validation context
+(``info.context["version"]``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
-from sqlalchemy.exc import IntegrityError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from stratus.common.action_bodies import ActionBodies
 from stratus.common.context import RequestContext
 from stratus.common.errors import (
     BadRequest,
-    Conflict,
     ErrorHandlers,
     ErrorRenderer,
+    ErrorTranslations,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -78,29 +85,65 @@ class TokenValidator(Protocol):
     async def validate(self, token: str, request_id: str) -> RequestContext: ...
 
 
-Handler = Callable[["ApiRequest"], Awaitable[Response]]
+S = TypeVar("S")
+Handler = Callable[["ApiRequest[Any]"], Awaitable[Response]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Route:
+    """One route: method, path, handler and request schemas.  The schemas
+    are named on purpose, ``NoBody`` / ``NoQuery`` for none: a route that
+    names neither is ``undeclared``, which ``ServiceAPI`` refuses and the
+    route-schema test reports."""
+
     method: str
     path: str
     handler: Handler
-    body: type[BaseModel] = NoBody
-    query: type[BaseModel] = NoQuery
-    public: bool = False  # no token needed (discovery, authentication)
+    body: type[BaseModel]
+    query: type[BaseModel]
+    public: bool  # no token needed (discovery, authentication)
     # Content types a body may have (None: any); others get 415.
-    content_types: tuple[str, ...] | None = None
+    content_types: tuple[str, ...] | None
+    # The one key of the JSON body that selects this route among those of
+    # the same method and path (OpenStack's server actions).
+    action: str | None
+    undeclared: tuple[str, ...]  # the schemas not named ("body", "query")
+
+    def __init__(
+        self,
+        method: str,
+        path: str,
+        handler: Handler,
+        *,
+        body: type[BaseModel] | None = None,
+        query: type[BaseModel] | None = None,
+        public: bool = False,
+        content_types: tuple[str, ...] | None = None,
+        action: str | None = None,
+    ) -> None:
+        values = {
+            "method": method,
+            "path": path,
+            "handler": handler,
+            "body": body or NoBody,
+            "query": query or NoQuery,
+            "public": public,
+            "content_types": content_types,
+            "action": action,
+            "undeclared": tuple(n for n, s in (("body", body), ("query", query)) if s is None),
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
 
 
 @dataclass
-class ApiRequest:
+class ApiRequest(Generic[S]):
     raw: Request
     ctx: RequestContext
     params: Mapping[str, str]
     body: Any
     query: Any
-    service: Any
+    service: S
     enforcer: Enforcer
     base_url: str
     headers: dict[str, str] = field(default_factory=dict)
@@ -203,7 +246,11 @@ class ServiceAPI:
         enforcer: Enforcer,
         base_url: str,
         microversions: Microversions | None = None,
+        translations: ErrorTranslations | None = None,
     ):
+        undeclared = [f"{r.method} {r.path}" for r in routes if r.undeclared]
+        if undeclared:
+            raise ValueError(f"{name}: routes that name no schemas: {', '.join(undeclared)}")
         self.microversions = microversions
         self.name = name
         self.routes = routes
@@ -214,11 +261,13 @@ class ServiceAPI:
         self.validator = validator
         self.enforcer = enforcer
         self.base_url = base_url.rstrip("/")
+        self.translations = dict(translations or {})
 
-    def _endpoint(self, route: Route) -> Callable[[Request], Awaitable[Response]]:
-        takes_body = route.body not in (NoBody, RawBody)
-        # A body schema whose JSON is not an object names the field it fills.
-        wrap_key: str | None = getattr(route.body, "wrap_key", None)
+    def _endpoint(self, routes: Sequence[Route]) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint of one method of one path: one route, or the routes
+        told apart by their body's key (``Route.action``)."""
+        pick = _ActionPicker(routes) if routes[0].action is not None else None
+        route = routes[0]
 
         async def endpoint(request: Request) -> Response:
             request_id = request_id_of(request.scope)
@@ -234,45 +283,13 @@ class ServiceAPI:
 
         async def handle(request: Request, request_id: str, version: Version | None) -> Response:
             try:
-                token = _header(request, b"x-auth-token")
-                if route.public:
-                    ctx = RequestContext(request_id=request_id)
-                    if token:
-                        try:
-                            ctx = await self.validator.validate(token, request_id)
-                        except StratusError:
-                            pass  # a public route works with a bad token too
+                ctx = await self._authenticate(request, route, request_id)
+                query = _query(request, route)
+                if pick is not None:
+                    chosen, body = pick(await _read_json(request), version)
                 else:
-                    if not token:
-                        raise Unauthorized()
-                    ctx = await self.validator.validate(token, request_id)
-                query: Any = None
-                if route.query is not NoQuery or request.scope.get("query_string"):
-                    try:
-                        query = route.query.model_validate(_query_dict(request))
-                    except ValidationError as exc:
-                        raise BadRequest(describe_validation_error(exc)) from exc
-                elif request.path_params and _has_nul(dict(request.path_params)):
-                    raise BadRequest("NUL characters are not allowed in the URL.")
-                body: Any = None
-                if route.content_types is not None and route.body is not NoBody:
-                    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-                    if ctype not in route.content_types:
-                        raise UnsupportedMediaType(
-                            f"Content-Type {ctype or '(none)'} is not accepted here; "
-                            f"use {' or '.join(route.content_types)}."
-                        )
-                if takes_body:
-                    raw = await _read_json(request)
-                    if wrap_key is not None:
-                        raw = {wrap_key: raw}
-                    if _has_nul(raw):
-                        raise BadRequest("NUL characters are not allowed in the request body.")
-                    try:
-                        body = route.body.model_validate(raw if raw is not None else {})
-                    except ValidationError as exc:
-                        raise BadRequest(describe_validation_error(exc)) from exc
-                api_request = ApiRequest(
+                    chosen, body = route, await _body(request, route, version)
+                api_request: ApiRequest[Any] = ApiRequest(
                     raw=request,
                     ctx=ctx,
                     params=request.path_params,
@@ -283,15 +300,13 @@ class ServiceAPI:
                     base_url=self.base_url,
                     version=version,
                 )
-                return await route.handler(api_request)
+                return await chosen.handler(api_request)
             except StratusError as exc:
                 return self.renderer(exc)
-            except IntegrityError:
-                # A uniqueness race lost to a concurrent request.
-                return self.renderer(
-                    Conflict("The request conflicts with data stored meanwhile; try again.")
-                )
-            except Exception:
+            except Exception as exc:
+                translated = self._translate(exc)
+                if translated is not None:
+                    return self.renderer(translated)
                 log.exception(
                     "%s: unexpected error on %s %s [%s]",
                     self.name,
@@ -303,14 +318,38 @@ class ServiceAPI:
 
         return endpoint
 
+    def _translate(self, exc: Exception) -> StratusError | None:
+        """The service's own error for an exception of its layers, if any."""
+        for cls in type(exc).__mro__:
+            translate = self.translations.get(cls)
+            if translate is not None:
+                return translate(exc)
+        return None
+
+    async def _authenticate(
+        self, request: Request, route: Route, request_id: str
+    ) -> RequestContext:
+        token = _header(request, b"x-auth-token")
+        if not route.public:
+            if not token:
+                raise Unauthorized()
+            return await self.validator.validate(token, request_id)
+        if token:
+            try:
+                return await self.validator.validate(token, request_id)
+            except StratusError:
+                pass  # a public route works with a bad token too
+        return RequestContext(request_id=request_id)
+
     def asgi(self) -> Starlette:
         # One Starlette route per path, dispatching on the method, so that HEAD
         # reaches its own handler or else the GET handler.
-        by_path: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {}
+        grouped: dict[str, dict[str, list[Route]]] = {}
         for route in self.routes:
-            by_path.setdefault(route.path, {})[route.method] = self._endpoint(route)
+            grouped.setdefault(route.path, {}).setdefault(route.method, []).append(route)
         routes = []
-        for path, methods in by_path.items():
+        for path, by_method in grouped.items():
+            methods = {method: self._endpoint(group) for method, group in by_method.items()}
             if "GET" in methods and "HEAD" not in methods:
                 methods["HEAD"] = methods["GET"]
             routes.append(
@@ -326,6 +365,62 @@ class ServiceAPI:
             return self.renderer(StratusError())
 
         return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+
+
+def _query(request: Request, route: Route) -> Any:
+    if route.query is not NoQuery or request.scope.get("query_string"):
+        try:
+            return route.query.model_validate(_query_dict(request))
+        except ValidationError as exc:
+            raise BadRequest(describe_validation_error(exc)) from exc
+    if request.path_params and _has_nul(dict(request.path_params)):
+        raise BadRequest("NUL characters are not allowed in the URL.")
+    return None
+
+
+async def _body(request: Request, route: Route, version: Version | None) -> Any:
+    if route.content_types is not None and route.body is not NoBody:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype not in route.content_types:
+            raise UnsupportedMediaType(
+                f"Content-Type {ctype or '(none)'} is not accepted here; "
+                f"use {' or '.join(route.content_types)}."
+            )
+    if route.body in (NoBody, RawBody):
+        return None
+    raw = await _read_json(request)
+    # A body schema whose JSON is not an object names the field it fills.
+    wrap_key: str | None = getattr(route.body, "wrap_key", None)
+    if wrap_key is not None:
+        raw = {wrap_key: raw}
+    return _validate(route.body, raw, version)
+
+
+def _validate(schema: type[BaseModel], raw: Any, version: Version | None) -> Any:
+    if _has_nul(raw):
+        raise BadRequest("NUL characters are not allowed in the request body.")
+    try:
+        return schema.model_validate(raw if raw is not None else {}, context={"version": version})
+    except ValidationError as exc:
+        raise BadRequest(describe_validation_error(exc)) from exc
+
+
+class _ActionPicker:
+    """Picks the route of an action body by its one key (``ActionBodies``)."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = {str(r.action): r for r in routes}
+        if len(self.routes) != len(routes) or None in (r.action for r in routes):
+            raise ValueError(f"{routes[0].method} {routes[0].path}: actions need distinct names")
+        self.bodies = ActionBodies({key: r.body for key, r in self.routes.items()})
+
+    def __call__(self, raw: Any, version: Version | None) -> tuple[Route, Any]:
+        key = self.bodies.key(raw)
+        if key is None:
+            _validate(self.bodies.union, raw, version)  # refuses it, as the union does
+            raise BadRequest("The request body names no known action.")
+        route = self.routes[key]
+        return route, _validate(route.body, raw, version)
 
 
 def _dispatch(

@@ -16,11 +16,11 @@ import httpx
 from stratus.common.config import AuthConfig
 from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError, Unauthorized
+from stratus.common.service_auth import ServiceAuthError, ServiceSession, service_client
 
 log = logging.getLogger(__name__)
 
 MAX_CACHED = 10000
-RENEW_BEFORE = 120.0  # seconds before expiry a service token is renewed
 
 
 class IdentityUnavailable(StratusError):
@@ -63,48 +63,15 @@ class RemoteValidator:
             raise ValueError("[auth] mode = 'remote' needs [auth] identity_url")
         self.cfg = cfg
         self.base = cfg.identity_url.rstrip("/")
-        self.client = client or httpx.AsyncClient(timeout=10.0)
-        self._cache: dict[str, tuple[float, RequestContext | None]] = {}
-        self._service_token: tuple[str, float] | None = None
-
-    async def _get_service_token(self) -> str:
-        if self._service_token and self._service_token[1] - RENEW_BEFORE > time.time():
-            return self._service_token[0]
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {
-                            "name": self.cfg.service_username,
-                            "domain": {"name": self.cfg.service_domain},
-                            "password": self.cfg.service_password,
-                        }
-                    },
-                },
-                "scope": {
-                    "project": {
-                        "name": self.cfg.service_project,
-                        "domain": {"name": self.cfg.service_domain},
-                    }
-                },
-            }
-        }
-        resp = await self.client.post(f"{self.base}/v3/auth/tokens?nocatalog", json=body)
-        if resp.status_code != 201:
-            log.error("auth: the service user cannot authenticate (%s)", resp.status_code)
-            raise IdentityUnavailable("This service cannot authenticate to the identity service.")
-        expires = context_from_token(resp.json(), "", "").expires_at or ""
-        from datetime import datetime
-
-        deadline = (
-            datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
-            if expires
-            else time.time() + 300
+        self.session = ServiceSession(
+            self.base,
+            cfg.service_username,
+            cfg.service_password,
+            cfg.service_project,
+            cfg.service_domain,
         )
-        token = resp.headers["x-subject-token"]
-        self._service_token = (token, deadline)
-        return token
+        self.client = client or service_client(self.session, 10.0)
+        self._cache: dict[str, tuple[float, RequestContext | None]] = {}
 
     async def validate(self, token: str, request_id: str) -> RequestContext:
         now = time.monotonic()
@@ -115,9 +82,16 @@ class RemoteValidator:
             return dataclasses.replace(hit[1], request_id=request_id)
         try:
             resp = await self.client.get(
-                f"{self.base}/v3/auth/tokens?nocatalog",
-                headers={"X-Auth-Token": await self._get_service_token(), "X-Subject-Token": token},
+                f"{self.base}/v3/auth/tokens?nocatalog", headers={"X-Subject-Token": token}
             )
+        except ServiceAuthError as exc:
+            if isinstance(exc.__cause__, httpx.HTTPError):
+                log.error("auth: identity service unreachable: %s", exc.__cause__)
+                raise IdentityUnavailable() from exc
+            log.error("auth: the service user cannot authenticate (%s)", exc)
+            raise IdentityUnavailable(
+                "This service cannot authenticate to the identity service."
+            ) from exc
         except httpx.HTTPError as exc:
             log.error("auth: identity service unreachable: %s", exc)
             raise IdentityUnavailable() from exc
@@ -131,9 +105,10 @@ class RemoteValidator:
             self._cache[token] = (now + self.cfg.cache_ttl, None)
             raise Unauthorized()
         if resp.status_code == 403:
-            self._service_token = None
+            self.session.forget()
         log.error("auth: identity answered %s validating a token", resp.status_code)
         raise IdentityUnavailable()
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.session.close()

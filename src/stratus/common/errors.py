@@ -6,7 +6,7 @@ and renders them in its upstream format through an ``ErrorRenderer``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -103,6 +103,8 @@ def render_fault(exc: StratusError) -> Response:
         headers=dict(exc.headers),
         media_type="application/json",
     )
+
+
 class ErrorHandlers:
     """One service's error rendering: a map from exception class to the
     renderer of its answer, looked up along the exception's class hierarchy
@@ -139,3 +141,8 @@ class ErrorHandlers:
         if handler is None:
             raise LookupError(f"no renderer for {type(exc).__name__} nor StratusError") from exc
         return handler(fallback)
+
+
+# Exceptions of a service's own layers (its database's, say) and the error
+# each becomes: every service translates its own (``ServiceAPI(translations=)``).
+ErrorTranslations = Mapping[type[Exception], Callable[[Exception], StratusError]]

@@ -1,11 +1,25 @@
-"""A token for Stratus's own services (agents, validators): password
-authentication of a service user, renewed before it expires."""
+"""How one Stratus service calls another: as the cloud's service user.
+
+``ServiceSession`` holds the service user's token (password authentication,
+renewed before it expires).  ``ServiceTokenAuth`` is the ``httpx.Auth`` every
+client of another service uses: it puts that token in ``X-Auth-Token`` and,
+when the other side answers 401 (the token expired early or was revoked),
+authenticates again and sends the request once more.  ``service_client``
+makes such a client::
+
+    session = service_session(cfg)              # one per process is enough
+    images = service_client(session, timeout=30.0)
+    resp = await images.get(f"{image_url}/v2/images/{image_id}")
+
+A request whose body is a stream (an upload) cannot be sent twice: its 401
+is returned to the caller, and the next request has the new token.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable, Generator
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +91,40 @@ class ServiceSession:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+class ServiceTokenAuth(httpx.Auth):
+    """The service user's token on every request; one new token and one
+    retry when the other service answers 401.  Raises ``ServiceAuthError``
+    when the service user cannot authenticate at all."""
+
+    def __init__(self, session: ServiceSession) -> None:
+        self.session = session
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, Any, None]:
+        raise RuntimeError("ServiceTokenAuth works with httpx.AsyncClient only")
+        yield request  # pragma: no cover
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        replayable = isinstance(request.stream, httpx.ByteStream)  # not a stream being sent
+        request.headers["X-Auth-Token"] = await self.session.token()
+        response = yield request
+        if response.status_code != 401:
+            return
+        self.session.forget()
+        if not replayable:
+            return  # a streamed body is spent: the caller sees the 401
+        request.headers["X-Auth-Token"] = await self.session.token()
+        yield request
+
+
+def service_client(
+    session: ServiceSession, timeout: httpx.Timeout | float = 30.0, **options: Any
+) -> httpx.AsyncClient:
+    """An HTTP client that calls other services as the service user."""
+    return httpx.AsyncClient(auth=ServiceTokenAuth(session), timeout=timeout, **options)
 
 
 def service_session(cfg: Config) -> ServiceSession:

@@ -30,6 +30,7 @@ def build(service: ComputeService, enforcer: Enforcer, validator: TokenValidator
         renderer=errors.render,
         validator=validator,
         enforcer=enforcer,
+        translations=errors.DATABASE_ERRORS,
         base_url=info.endpoint_url(service.cfg.public_url),
         microversions=MICROVERSIONS,
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from stratus.common.errors import (
     BadRequest,
     Conflict,
+    ErrorTranslations,
     Forbidden,
     NotFound,
     StratusError,
@@ -43,3 +45,12 @@ def render(exc: StratusError) -> Response:
         headers=dict(exc.headers),
         media_type="application/json",
     )
+
+
+def _lost_race(exc: Exception) -> Conflict:
+    return Conflict("The request conflicts with data stored meanwhile; try again.")
+
+
+# This service's database errors as its API answers them (``ServiceAPI``):
+# a uniqueness race lost to a concurrent request.
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}

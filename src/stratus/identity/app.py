@@ -25,6 +25,7 @@ def build(
         renderer=errors.renderer(base_url),
         validator=validator or service,
         enforcer=enforcer,
+        translations=errors.DATABASE_ERRORS,
         base_url=base_url,
     )
     return api.asgi()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import orjson
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from stratus.common.errors import (
     BadRequest,
     Conflict,
     ErrorRenderer,
+    ErrorTranslations,
     Forbidden,
     NotFound,
     StratusError,
@@ -55,3 +57,12 @@ def renderer(base_url: str) -> ErrorRenderer:
         )
 
     return render
+
+
+def _lost_race(exc: Exception) -> Conflict:
+    return Conflict("The request conflicts with data stored meanwhile; try again.")
+
+
+# This service's database errors as its API answers them (``ServiceAPI``):
+# a uniqueness race lost to a concurrent request.
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from stratus.common.db import Base, UTCDateTime, new_id, utcnow
+from stratus.common.db import Base, UTCDateTime, utcnow
+from stratus.common.db import new_id as new_id  # the services make ids with m.new_id()
 
 ID = String(64)
 

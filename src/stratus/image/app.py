@@ -20,6 +20,7 @@ def build(service: ImageService, enforcer: Enforcer, validator: TokenValidator) 
         renderer=errors.render,
         validator=validator,
         enforcer=enforcer,
+        translations=errors.DATABASE_ERRORS,
         base_url=SERVICES["image"].endpoint_url(service.cfg.public_url),
     )
     return api.asgi()

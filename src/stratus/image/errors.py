@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 
+from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
 from stratus.common.errors import (
     BadRequest,
     Conflict,
+    ErrorTranslations,
     Forbidden,
     NotFound,
     PayloadTooLarge,
@@ -71,3 +73,12 @@ class RangeNotSatisfiable(StratusError):
 
     def __init__(self, size: int):
         super().__init__(headers={"Content-Range": f"bytes */{size}"})
+
+
+def _lost_race(exc: Exception) -> Conflict:
+    return Conflict("The request conflicts with data stored meanwhile; try again.")
+
+
+# This service's database errors as its API answers them (``ServiceAPI``):
+# a uniqueness race lost to a concurrent request.
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}

@@ -18,6 +18,7 @@ def build(service: NetworkService, enforcer: Enforcer, validator: TokenValidator
         routes=ROUTES,
         service=service,
         renderer=errors.render,
+        translations=errors.DATABASE_ERRORS,
         validator=validator,
         enforcer=enforcer,
         base_url=SERVICES["network"].endpoint_url(service.cfg.public_url),

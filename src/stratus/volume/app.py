@@ -25,6 +25,7 @@ def build(service: VolumeService, enforcer: Enforcer, validator: TokenValidator)
         routes=ROUTES,
         service=service,
         renderer=errors.render,
+        translations=errors.DATABASE_ERRORS,
         validator=validator,
         enforcer=enforcer,
         base_url=f"{service.cfg.public_url.rstrip('/')}{info.prefix}",

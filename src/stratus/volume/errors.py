@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from stratus.common.errors import (
     BadRequest,
     Conflict,
+    ErrorTranslations,
     Forbidden,
     NotFound,
     StratusError,
@@ -42,3 +45,12 @@ class ServiceUnavailable(StratusError):
 
 
 render = render_fault
+
+
+def _lost_race(exc: Exception) -> Conflict:
+    return Conflict("The request conflicts with data stored meanwhile; try again.")
+
+
+# This service's database errors as its API answers them (``ServiceAPI``):
+# a uniqueness race lost to a concurrent request.
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}

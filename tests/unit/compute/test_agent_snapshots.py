@@ -82,18 +82,17 @@ async def setup(tmp_path: Path) -> Any:
     base = tmp_path / "base.qcow2"
     base.write_bytes(b"QFI\xfb base image")
     driver = FakeDriver("h1")
+    images = FakeImages()
     agent = ComputeAgent(
         db,
         host="h1",
         driver=driver,
-        images=FakeCache(base),  # type: ignore[arg-type]
+        images=FakeCache(base),
+        image_records=images,
         instances=tmp_path / "instances",
-        actions=Actions(db),
         sync_interval=10,
         shutdown_timeout=1,
     )
-    images = FakeImages()
-    agent.image_work.records = images  # type: ignore[assignment]
     yield db, agent, driver, images
     await db.engine.dispose()
 
@@ -116,14 +115,14 @@ async def server_with_task(
             )
         )  # fmt: skip
         start_action(s, server_id, "createImage", "req-1", "u1", "p1")
-    server = await agent._load(server_id)
+    server = await agent.recorder.load(server_id)
     assert server is not None
-    await driver.spawn(await agent.spec(server))
+    await driver.spawn(await agent.guests.spec(server))
     return server
 
 
 async def reload(agent: ComputeAgent, server_id: str) -> m.Server:
-    server = await agent._load(server_id)
+    server = await agent.recorder.load(server_id)
     assert server is not None
     return server
 
@@ -138,7 +137,7 @@ async def test_snapshot_uploads_and_returns_the_server(setup: Any) -> None:
         "image_snapshot",
         {"image_task": {"image_id": image_id, "kind": "snapshot"}},
     )
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state) == (m.ACTIVE, None)
     assert "image_task" not in after.system_metadata
@@ -161,7 +160,7 @@ async def test_a_failed_snapshot_deletes_the_image_and_records_the_error(setup: 
         {"image_task": {"image_id": image_id, "kind": "snapshot"}},
     )
     driver.fail_next("snapshot", "disk on fire")
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state) == (m.ACTIVE, None)
     assert image_id not in images.images
@@ -182,7 +181,7 @@ async def test_an_image_deleted_meanwhile_fails_the_snapshot(setup: Any) -> None
         "image_snapshot",
         {"image_task": {"image_id": "gone", "kind": "snapshot"}},
     )
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert after.task_state is None
     (_, events) = (await Actions(db).get(server.id, "req-1")) or (None, [])
@@ -208,7 +207,7 @@ async def test_backup_rotation_keeps_the_newest(setup: Any) -> None:
                 assert row is not None
                 row.task_state, row.system_metadata = "image_backup", {"image_task": task}
         made.append(image_id)
-        await agent._work(server_id)
+        await agent.work(server_id)
         assert (await reload(agent, server_id)).task_state is None
     left = await images.backups(server_id, "daily")
     assert [i["id"] for i in left] == [made[-1]]
@@ -232,7 +231,7 @@ async def test_backup_rotation_keeps_the_newest(setup: Any) -> None:
         row = await s.get(m.Server, server_id)
         assert row is not None
         row.task_state, row.system_metadata = "image_backup", {"image_task": task}
-    await agent._work(server_id)
+    await agent.work(server_id)
     assert [i["id"] for i in await images.backups(server_id, "daily")] == [other]
 
 
@@ -245,7 +244,7 @@ async def test_shelve_offloads_and_unshelve_spawns_from_the_shelved_image(setup:
         "shelve_offload": True,
     }
     server = await server_with_task(db, driver, agent, "shelving", meta)
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state, after.host) == (m.SHELVED_OFFLOADED, None, None)
     assert after.system_metadata["shelved_image_id"] == image_id
@@ -256,7 +255,7 @@ async def test_shelve_offloads_and_unshelve_spawns_from_the_shelved_image(setup:
         row = await s.get(m.Server, server.id)
         assert row is not None
         row.host, row.task_state = "h1", "unshelving"
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state, after.host) == (m.ACTIVE, None, "h1")
     assert image_id not in images.images
@@ -277,7 +276,7 @@ async def test_a_failed_unshelve_leaves_the_server_offloaded(setup: Any) -> None
     )
     await driver.destroy(server.id, agent.directory(server))
     driver.fail_next("spawn", "no room")
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state, after.host) == (m.SHELVED_OFFLOADED, None, None)
     assert image_id in images.images, "the shelved image must survive a failed unshelve"
@@ -288,7 +287,7 @@ async def test_rescue_and_unrescue(setup: Any) -> None:
     server = await server_with_task(
         db, driver, agent, "rescuing", {"rescue_image_ref": "rescue-img"}
     )
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state, after.power_state) == (m.RESCUED, None, m.RUNNING)
     assert driver.instances[server.id].rescue_image is not None
@@ -296,7 +295,7 @@ async def test_rescue_and_unrescue(setup: Any) -> None:
         row = await s.get(m.Server, server.id)
         assert row is not None
         row.task_state = "unrescuing"
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state) == (m.ACTIVE, None)
     assert driver.instances[server.id].rescue_image is None
@@ -308,7 +307,7 @@ async def test_a_failed_shelve_deletes_the_image_and_restarts_the_guest(setup: A
     meta = {"image_task": {"image_id": image_id, "kind": "shelve"}, "shelved_image_id": image_id, "shelve_offload": True}
     server = await server_with_task(db, driver, agent, "shelving", meta)
     driver.fail_next("snapshot", "no space")
-    await agent._work(server.id)
+    await agent.work(server.id)
     after = await reload(agent, server.id)
     assert (after.vm_state, after.task_state, after.host) == (m.ACTIVE, None, "h1")
     assert image_id not in images.images

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from stratus.compute.drivers import matrix
+from stratus.compute import matrix
 from stratus.compute.drivers.base import Capability
 from stratus.compute.drivers.libvirt_xml import VIRT_TYPES
 from stratus.compute.drivers.qemu import QemuDriver
@@ -17,7 +17,7 @@ DOC = Path(__file__).resolve().parents[3] / "docs" / "hypervisors.md"
 def test_committed_page_is_what_the_code_generates() -> None:
     assert DOC.read_text() == matrix.page(), (
         "docs/hypervisors.md is stale: run "
-        "`python -m stratus.compute.drivers.matrix --write docs/hypervisors.md`"
+        "`python -m stratus.compute.matrix --write docs/hypervisors.md`"
     )
 
 
@@ -46,7 +46,7 @@ def test_columns_follow_the_declarations() -> None:
 
 def test_module_prints_the_page() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "stratus.compute.drivers.matrix"],
+        [sys.executable, "-m", "stratus.compute.matrix"],
         check=True,
         capture_output=True,
         text=True,

@@ -24,18 +24,16 @@ from stratus.compute.drivers.base import (
     PortForward,
     Power,
 )
-from stratus.compute.drivers.qemu import (
-    QemuDriver,
+from stratus.compute.drivers.qemu import QemuDriver
+from stratus.compute.drivers.qemu_command import (
     build_command,
-    live_pid,
     parse_qemu_version,
     probe_rom,
-    process_runs,
-    run,
     run_probe,
-    tail_lines,
 )
+from stratus.compute.drivers.qemu_files import live_pid, process_runs
 from stratus.compute.drivers.qmp import QMPClient, QMPError
+from stratus.compute.drivers.tools import run, tail_lines
 
 UUID = "6f1c1a5e-2b1d-4c55-9a1e-0c3f9f0d7a11"
 

@@ -28,7 +28,7 @@ import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 import uvicorn
@@ -37,18 +37,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from stratus.common.service_auth import ServiceSession
+from stratus.common.service_auth import ServiceSession, service_client
+from stratus.compute.agent.folders import INCOMING, drop_moved, moved_folder
 from stratus.compute.drivers.base import DriverError
-
-if TYPE_CHECKING:
-    from stratus.compute.agent.agent import ComputeAgent
 
 log = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 TOKEN_TTL = 30.0  # seconds a validated token is trusted without asking identity again
 CHECKSUM_HEADER = "X-Checksum-SHA256"
-INCOMING = "incoming.disk"  # the name an arriving disk gets in the server's folder
 
 
 class ChannelError(Exception):
@@ -63,7 +60,8 @@ class TokenCheck:
     user, caching the answer (yes or no) for ``TOKEN_TTL`` seconds."""
 
     def __init__(self, session: ServiceSession, role: str = "service"):
-        self.session = session
+        self.auth_url = session.auth_url
+        self.http = service_client(session)
         self.role = role
         self._cache: dict[str, tuple[float, bool]] = {}
 
@@ -74,12 +72,7 @@ class TokenCheck:
         hit = self._cache.get(token)
         if hit is not None and hit[0] > now:
             return hit[1]
-        resp = await self.session.client.get(
-            f"{self.session.auth_url}?nocatalog",
-            headers={"X-Auth-Token": await self.session.token(), "X-Subject-Token": token},
-        )
-        if resp.status_code == 401:
-            self.session.forget()  # our own token may have been revoked
+        resp = await self.http.get(f"{self.auth_url}?nocatalog", headers={"X-Subject-Token": token})
         ok = resp.status_code == 200 and any(
             r.get("name") == self.role for r in resp.json()["token"].get("roles") or []
         )
@@ -87,6 +80,9 @@ class TokenCheck:
             self._cache.clear()
         self._cache[token] = (now + TOKEN_TTL, ok)
         return ok
+
+    async def close(self) -> None:
+        await self.http.aclose()
 
 
 # -- files ---------------------------------------------------------------------------------
@@ -145,7 +141,34 @@ async def receive_file(chunks: AsyncIterator[bytes], target: Path, checksum: str
 # -- the server ------------------------------------------------------------------------------
 
 
-def make_app(agent: ComputeAgent, check: TokenCheck) -> Starlette:
+class GuestDisks(Protocol):
+    """What the channel reads of a driver (``drivers.base.Driver``)."""
+
+    async def console_output(self, uuid: str, directory: Path, length: int | None) -> str: ...
+
+    async def export_disk(self, uuid: str, directory: Path) -> Path: ...
+
+
+class ChannelHost(Protocol):
+    """The agent as its channel serves it."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def instances(self) -> Path: ...
+
+    @property
+    def driver(self) -> GuestDisks: ...
+
+    def wake(self) -> None: ...
+
+
+class Check(Protocol):
+    async def allowed(self, token: str) -> bool: ...
+
+
+def make_app(agent: ChannelHost, check: Check) -> Starlette:
     def guarded(
         handler: Callable[[Request], Awaitable[Response]],
     ) -> Callable[[Request], Awaitable[Response]]:
@@ -178,11 +201,9 @@ def make_app(agent: ComputeAgent, check: TokenCheck) -> Starlette:
         return PlainTextResponse(text)
 
     async def disk_out(request: Request) -> Response:
-        from stratus.compute.agent.moves import moved_folder
-
         server_id, directory = folder(request)
         # A server being moved away keeps its disk in the moves folder.
-        for candidate in (moved_folder(agent, server_id), directory):
+        for candidate in (moved_folder(agent.instances, server_id), directory):
             if not candidate.is_dir():
                 continue
             try:
@@ -215,10 +236,8 @@ def make_app(agent: ComputeAgent, check: TokenCheck) -> Starlette:
         return JSONResponse({"size": size}, status_code=201)
 
     async def moved(request: Request) -> Response:
-        from stratus.compute.agent.moves import drop_moved
-
         server_id, _ = folder(request)
-        await drop_moved(agent, server_id)
+        await drop_moved(agent.instances, server_id)
         return Response(status_code=204)
 
     async def wake(request: Request) -> Response:
@@ -249,10 +268,10 @@ class ChannelServer:
     before the agent registers its URL), then serves in a task."""
 
     def __init__(
-        self, agent: ComputeAgent, session: ServiceSession, listen: str, port: int, url: str
+        self, agent: ChannelHost, session: ServiceSession, listen: str, port: int, url: str
     ):
         self.agent = agent
-        self.session = session
+        self.check = TokenCheck(session)
         self.listen = listen
         self.port = port
         self.public_url = url
@@ -271,7 +290,7 @@ class ChannelServer:
         host = f"[{self.listen}]" if family == socket.AF_INET6 else self.listen
         self.url = self.public_url or f"http://{host}:{port}"
         config = uvicorn.Config(
-            make_app(self.agent, TokenCheck(self.session)),
+            make_app(self.agent, self.check),
             lifespan="off",
             access_log=False,
             # Leave logging alone: uvicorn would otherwise reconfigure its
@@ -294,6 +313,7 @@ class ChannelServer:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, 10)
+        await self.check.close()
 
 
 # -- the client ------------------------------------------------------------------------------
@@ -303,22 +323,13 @@ class ChannelClient:
     """Calls agents' channels with the service user's token."""
 
     def __init__(self, session: ServiceSession):
-        self.session = session
-        self.http = httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=600.0))
+        self.http = service_client(session, httpx.Timeout(60.0, read=600.0))
 
     async def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        extra = kw.pop("headers", {})
-        for attempt in (1, 2):
-            headers = {"X-Auth-Token": await self.session.token(), **extra}
-            try:
-                resp = await self.http.request(method, url, headers=headers, **kw)
-            except httpx.HTTPError as exc:
-                raise ChannelError(f"agent at {url} unreachable: {exc}") from exc
-            if resp.status_code == 401 and attempt == 1 and "content" not in kw:
-                self.session.forget()
-                continue
-            return resp
-        return resp
+        try:
+            return await self.http.request(method, url, **kw)
+        except httpx.HTTPError as exc:
+            raise ChannelError(f"agent at {url} unreachable: {exc}") from exc
 
     @staticmethod
     def _check(resp: httpx.Response, what: str) -> None:
@@ -344,11 +355,8 @@ class ChannelClient:
         self._check(resp, "disk transfer")
 
     async def fetch_disk(self, url: str, server_id: str, target: Path) -> None:
-        headers = {"X-Auth-Token": await self.session.token()}
         try:
-            async with self.http.stream(
-                "GET", f"{url}/servers/{server_id}/disk", headers=headers
-            ) as resp:
+            async with self.http.stream("GET", f"{url}/servers/{server_id}/disk") as resp:
                 if resp.status_code != 200:
                     await resp.aread()
                     self._check(resp, "disk transfer")

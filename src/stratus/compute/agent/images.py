@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from stratus.common.service_auth import ServiceSession
+from stratus.common.service_auth import ServiceSession, service_client
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,14 @@ class ImageCache:
         self.root.mkdir(parents=True, exist_ok=True)
         self.image_url = image_url.rstrip("/")
         self.session = session
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(30.0, read=300.0))
+        self.client = client or service_client(session, httpx.Timeout(30.0, read=300.0))
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def ensure(self, image_id: str) -> CachedImage:
         """The cached base of an image, fetched and verified when missing."""
         lock = self._locks.setdefault(image_id, asyncio.Lock())
         async with lock:
-            token = await self.session.token()
-            headers = {"X-Auth-Token": token}
-            resp = await self.client.get(f"{self.image_url}/v2/images/{image_id}", headers=headers)
+            resp = await self.client.get(f"{self.image_url}/v2/images/{image_id}")
             if resp.status_code != 200:
                 raise ImageFetchError(
                     f"image {image_id}: the image service answered {resp.status_code}"
@@ -64,12 +62,10 @@ class ImageCache:
             path = self.root / image_id
             if path.exists():
                 return CachedImage(path, "qcow2" if disk_format == "qcow2" else "raw")
-            await self._download(image_id, record, path, headers)
+            await self._download(image_id, record, path)
             return CachedImage(path, "qcow2" if disk_format == "qcow2" else "raw")
 
-    async def _download(
-        self, image_id: str, record: dict[str, object], path: Path, headers: dict[str, str]
-    ) -> None:
+    async def _download(self, image_id: str, record: dict[str, object], path: Path) -> None:
         want_hash = record.get("os_hash_value")
         algo = str(record.get("os_hash_algo") or "sha512")
         digest = hashlib.new(algo) if want_hash else hashlib.md5(usedforsecurity=False)
@@ -79,7 +75,7 @@ class ImageCache:
         try:
             with tmp.open("wb") as f:
                 async with self.client.stream(
-                    "GET", f"{self.image_url}/v2/images/{image_id}/file", headers=headers
+                    "GET", f"{self.image_url}/v2/images/{image_id}/file"
                 ) as resp:
                     if resp.status_code != 200:
                         raise ImageFetchError(

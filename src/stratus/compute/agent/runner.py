@@ -13,7 +13,7 @@ from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.configdrive import build_config_drive
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver
-from stratus.compute.service.actions import Actions
+from stratus.compute.service.image_records import ImageRecords
 from stratus.registry import SERVICES
 
 
@@ -60,13 +60,13 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAg
         host=host,
         driver=make_driver(cfg, host),
         images=ImageCache(root / "images", image_url, session),
+        image_records=ImageRecords(image_url, session),
         instances=root / "instances",
-        actions=Actions(db),
         sync_interval=cfg.compute.sync_interval,
         shutdown_timeout=cfg.compute.shutdown_timeout,
         config_drive=build_config_drive,
+        peers=ChannelClient(session),
     )
     c = cfg.compute
     agent.channel = ChannelServer(agent, session, c.agent_listen, c.agent_port, c.agent_url)
-    agent.peers = ChannelClient(session)
     return agent

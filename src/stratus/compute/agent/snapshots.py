@@ -18,18 +18,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
-
-from sqlalchemy import update
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from stratus.common.db import utcnow
 from stratus.compute import models as m
+from stratus.compute.agent.guests import Images, power_state
+from stratus.compute.agent.recorder import ServerChanged, free_port
+from stratus.compute.agent.workflow import AgentParts, Step
 from stratus.compute.drivers.base import DriverError, GuestStatus, Power
-from stratus.compute.service.image_records import ImageRecords, ImageServiceError
-
-if TYPE_CHECKING:
-    from stratus.compute.agent.agent import ComputeAgent
+from stratus.compute.service.image_records import ImageServiceError
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +35,38 @@ IMAGE_TASK = "image_task"  # service.snapshots.IMAGE_TASK
 SHELVED_KEYS = ("shelved_image_id", "shelved_at", "shelved_host", "shelve_offload")
 
 
-def _power(status: GuestStatus) -> int:
-    from stratus.compute.agent.agent import POWER
+class ImageStore(Protocol):
+    """The image service as the agent writes to it (``ImageRecords``)."""
 
-    return POWER[status.power]
+    async def get(self, image_id: str) -> dict[str, Any] | None: ...
+
+    async def set_formats(self, image_id: str, disk_format: str, container_format: str) -> None: ...
+
+    async def upload(self, image_id: str, path: Any) -> None: ...
+
+    async def delete(self, image_id: str) -> bool: ...
+
+    async def backups(self, server_id: str, backup_type: str) -> list[dict[str, Any]]: ...
+
+    async def close(self) -> None: ...
 
 
 def _without(meta: dict[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if k not in keys}
 
 
-class ServerImageWork:
-    def __init__(self, agent: ComputeAgent):
-        self.agent = agent
-        self.records = ImageRecords(agent.images.image_url, agent.images.session)
+class ImageWorkflow:
+    """Snapshots, backups, shelving and rescue."""
 
-    def handlers(self) -> dict[str, Callable[[m.Server], Awaitable[None]]]:
+    def __init__(self, parts: AgentParts, records: ImageStore, images: Images) -> None:
+        self.parts = parts
+        self.driver = parts.driver
+        self.recorder = parts.recorder
+        self.guests = parts.guests
+        self.records = records
+        self.images = images
+
+    def steps(self) -> Mapping[str, Step]:
         """Task state -> step.  The intermediate states are there so that an
         agent restarted in the middle of a snapshot finishes it."""
         return {
@@ -70,17 +84,6 @@ class ServerImageWork:
         }
 
     # -- steps --------------------------------------------------------------------------
-
-    async def _step(self, server: m.Server, task_state: str | None, **values: Any) -> None:
-        """Record progress (no generation bump); stop if the server changed."""
-        async with self.agent.db.transaction() as s:
-            result = await s.execute(
-                update(m.Server)
-                .where(m.Server.id == server.id, m.Server.generation == server.generation)
-                .values(task_state=task_state, updated_at=utcnow(), **values)
-            )
-        if not getattr(result, "rowcount", 0):
-            raise DriverError(f"server {server.id} changed meanwhile; its {task_state} step stops")
 
     async def _discard(self, image_id: str) -> None:
         try:
@@ -100,16 +103,16 @@ class ServerImageWork:
             return  # an earlier run of this step finished the upload
         if record.get("status") != "queued":
             raise DriverError(f"image {image_id} is {record.get('status')}: it cannot be written")
-        spec = await self.agent.spec(server)
-        target = self.agent.directory(server) / f"snapshot-{image_id}.qcow2"
+        spec = await self.guests.spec(server)
+        target = self.guests.directory(server) / f"snapshot-{image_id}.qcow2"
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             started = time.monotonic()
-            await self.agent.driver.snapshot(spec, target)
+            await self.driver.snapshot(spec, target)
             taken = time.monotonic()
-            await self._step(server, pending)
+            await self.recorder.step(server, pending)
             await self.records.set_formats(image_id, "qcow2", "bare")
-            await self._step(server, uploading)
+            await self.recorder.step(server, uploading)
             size = target.stat().st_size
             await self.records.upload(image_id, target)
             log.info(
@@ -134,8 +137,8 @@ class ServerImageWork:
             await self._write_image(server, image_id, "image_pending_upload", "image_uploading")
         except Exception:
             await self._discard(image_id)
-            with contextlib.suppress(DriverError):  # a deleted server needs no cleanup
-                await self._step(
+            with contextlib.suppress(ServerChanged):  # a deleted server needs no cleanup
+                await self.recorder.step(
                     server,
                     server.task_state,
                     system_metadata=_without(server.system_metadata, IMAGE_TASK),
@@ -145,7 +148,7 @@ class ServerImageWork:
             await self._rotate(
                 server, image_id, str(task.get("backup_type")), int(task["rotation"])
             )
-        await self.agent._finish(
+        await self.recorder.succeed(
             server, system_metadata=_without(server.system_metadata, IMAGE_TASK)
         )
 
@@ -174,8 +177,8 @@ class ServerImageWork:
         image_id = task.get("image_id")
         if not image_id:
             raise DriverError(f"server {server.id} names no image to shelve to")
-        was = await self.agent.driver.status(server.id)
-        await self.agent.driver.stop(server.id, self.agent.shutdown_timeout)
+        was = await self.driver.status(server.id)
+        await self.driver.stop(server.id, self.parts.shutdown_timeout)
         try:
             await self._write_image(
                 server, image_id, "shelving_image_pending_upload", "shelving_image_uploading"
@@ -183,8 +186,8 @@ class ServerImageWork:
         except Exception:
             await self._discard(image_id)
             meta = _without(server.system_metadata, IMAGE_TASK, *SHELVED_KEYS)
-            with contextlib.suppress(DriverError):
-                await self._step(server, server.task_state, system_metadata=meta)
+            with contextlib.suppress(ServerChanged, DriverError):
+                await self.recorder.step(server, server.task_state, system_metadata=meta)
                 if was.power == Power.RUNNING:
                     await self._boot(server)  # as it was before the shelve
             raise
@@ -192,30 +195,30 @@ class ServerImageWork:
         meta.update(
             shelved_image_id=image_id,
             shelved_at=utcnow().isoformat(),
-            shelved_host=self.agent.host,
+            shelved_host=self.parts.host,
         )
         values: dict[str, Any] = dict(
             vm_state=m.SHELVED, power_state=m.SHUTDOWN, system_metadata=meta
         )
         log.info("compute: server %s shelved to image %s", server.id, image_id)
         if not server.system_metadata.get("shelve_offload"):
-            await self.agent._finish(server, **values)
+            await self.recorder.succeed(server, **values)
             return
-        await self._step(server, "shelving_offloading", **values)
+        await self.recorder.step(server, "shelving_offloading", **values)
         await self.offload(server)
 
     async def offload(self, server: m.Server) -> None:
         """Free the host: the guest and its folder go; the server keeps its
         shelved image and no host."""
-        await self.agent.driver.destroy(server.id, self.agent.directory(server))
-        await self.agent._finish(
+        await self.driver.destroy(server.id, self.guests.directory(server))
+        await self.recorder.succeed(
             server,
             vm_state=m.SHELVED_OFFLOADED,
             power_state=m.NOSTATE,
             host=None,
             host_port=None,
         )
-        log.info("compute: server %s offloaded from host %s", server.id, self.agent.host)
+        log.info("compute: server %s offloaded from host %s", server.id, self.parts.host)
 
     async def unshelve(self, server: m.Server) -> None:
         image_id = server.system_metadata.get("shelved_image_id")
@@ -228,53 +231,53 @@ class ServerImageWork:
                 status = await self._spawn_from(server, str(image_id))
             except Exception:
                 # Nova leaves it offloaded: nothing of it stays on this host.
-                await self.agent.driver.destroy(server.id, self.agent.directory(server))
-                await self._step(server, server.task_state, host=None, host_port=None)
+                await self.driver.destroy(server.id, self.guests.directory(server))
+                await self.recorder.step(server, server.task_state, host=None, host_port=None)
                 raise
-        await self.agent._finish(
+        await self.recorder.succeed(
             server,
             vm_state=m.ACTIVE,
-            power_state=_power(status),
+            power_state=power_state(status),
             system_metadata=_without(server.system_metadata, *SHELVED_KEYS),
         )
         if image_id:
             await self._discard(str(image_id))
-        log.info("compute: server %s unshelved on host %s", server.id, self.agent.host)
+        log.info("compute: server %s unshelved on host %s", server.id, self.parts.host)
 
     async def _boot(self, server: m.Server) -> GuestStatus:
-        async with self.agent.boots:
-            return await self.agent.driver.start(await self.agent.spec(server))
+        async with self.parts.boots:
+            return await self.driver.start(await self.guests.spec(server))
 
     async def _spawn_from(self, server: m.Server, image_id: str) -> GuestStatus:
-        from stratus.compute.agent.agent import free_port
-
-        self.agent.directory(server).mkdir(parents=True, exist_ok=True)
+        self.guests.directory(server).mkdir(parents=True, exist_ok=True)
         if server.host_port is None and server.networks != "none":
             server.host_port = free_port()
-            await self._step(server, server.task_state, host_port=server.host_port)
-        await self.agent._write_config_drive(server)
-        spec = await self.agent.spec(server, image_id=image_id)
-        async with self.agent.boots:
-            return await self.agent.driver.spawn(spec)
+            await self.recorder.step(server, server.task_state, host_port=server.host_port)
+        await self.guests.write_config_drive(server)
+        spec = await self.guests.spec(server, image_id=image_id)
+        async with self.parts.boots:
+            return await self.driver.spawn(spec)
 
     # -- rescue ------------------------------------------------------------------------------
 
     async def rescue(self, server: m.Server) -> None:
         ref = str(server.system_metadata.get("rescue_image_ref") or server.image_ref)
-        rescue_image = await self.agent.images.ensure(ref)
-        spec = await self.agent.spec(server)
-        async with self.agent.boots:
-            status = await self.agent.driver.rescue(
-                spec, rescue_image.path, rescue_image.disk_format
-            )
-        await self.agent._finish(server, vm_state=m.RESCUED, power_state=_power(status))
+        spec = await self.guests.spec(server)
+        if ref == server.image_ref:  # fetched once
+            image, image_format = spec.base_image, spec.base_format
+        else:
+            rescue_image = await self.images.ensure(ref)
+            image, image_format = rescue_image.path, rescue_image.disk_format
+        async with self.parts.boots:
+            status = await self.driver.rescue(spec, image, image_format)
+        await self.recorder.succeed(server, vm_state=m.RESCUED, power_state=power_state(status))
         log.info("compute: server %s rescued from image %s", server.id, ref)
 
     async def unrescue(self, server: m.Server) -> None:
-        spec = await self.agent.spec(server)
-        async with self.agent.boots:
-            status = await self.agent.driver.unrescue(spec)
-        await self.agent._finish(server, vm_state=m.ACTIVE, power_state=_power(status))
+        spec = await self.guests.spec(server)
+        async with self.parts.boots:
+            status = await self.driver.unrescue(spec)
+        await self.recorder.succeed(server, vm_state=m.ACTIVE, power_state=power_state(status))
 
     async def close(self) -> None:
         await self.records.close()

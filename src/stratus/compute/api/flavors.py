@@ -11,11 +11,7 @@ from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
 
 
-def _svc(req: ApiRequest) -> ComputeService:
-    return req.service  # type: ignore[no-any-return]
-
-
-def _v(req: ApiRequest) -> Version:
+def _v(req: ApiRequest[ComputeService]) -> Version:
     assert req.version is not None
     return req.version
 
@@ -33,10 +29,10 @@ def _is_public(value: str | None, admin: bool) -> bool | None:
     raise BadRequest(f"Invalid is_public filter [{value}]")
 
 
-async def _list(req: ApiRequest, detail: bool) -> Response:
+async def _list(req: ApiRequest[ComputeService], detail: bool) -> Response:
     req.authorize("compute:flavors:index")
     q = req.query
-    rows = await _svc(req).flavors.list_flavors(
+    rows = await req.service.flavors.list_flavors(
         req.ctx,
         is_public=_is_public(q.is_public, req.ctx.is_admin),
         min_ram=q.minRam,
@@ -49,21 +45,21 @@ async def _list(req: ApiRequest, detail: bool) -> Response:
     )
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[ComputeService]) -> Response:
     return await _list(req, False)
 
 
-async def detail(req: ApiRequest) -> Response:
+async def detail(req: ApiRequest[ComputeService]) -> Response:
     return await _list(req, True)
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:index")
-    flavor = await _svc(req).flavors.get(req.ctx, req.params["flavor_id"])
+    flavor = await req.service.flavors.get(req.ctx, req.params["flavor_id"])
     return json_response({"flavor": views.flavor(flavor, _v(req), req.base_url)})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
     attrs = req.body.flavor.model_dump(exclude_none=True, by_alias=True)
     if "description" in attrs and _v(req) < Version.parse("2.55"):
@@ -72,81 +68,81 @@ async def create(req: ApiRequest) -> Response:
         if attrs["swap"] != "":
             raise BadRequest("Invalid input for field/attribute swap.")
         attrs["swap"] = 0
-    flavor = await _svc(req).flavors.create(attrs)
+    flavor = await req.service.flavors.create(attrs)
     return json_response({"flavor": views.flavor(flavor, _v(req), req.base_url)})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
     if _v(req) < Version.parse("2.55"):
         raise BadRequest("Updating a flavor needs microversion 2.55.")
-    flavor = await _svc(req).flavors.update_description(
+    flavor = await req.service.flavors.update_description(
         req.params["flavor_id"], req.body.flavor.description
     )
     return json_response({"flavor": views.flavor(flavor, _v(req), req.base_url)})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
-    await _svc(req).flavors.delete(req.params["flavor_id"])
+    await req.service.flavors.delete(req.params["flavor_id"])
     return empty_response(202)
 
 
-async def specs_index(req: ApiRequest) -> Response:
+async def specs_index(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:index")
-    flavor = await _svc(req).flavors.get(req.ctx, req.params["flavor_id"])
+    flavor = await req.service.flavors.get(req.ctx, req.params["flavor_id"])
     return json_response({"extra_specs": dict(flavor.extra_specs)})
 
 
-async def specs_create(req: ApiRequest) -> Response:
+async def specs_create(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
     specs = {k: str(v) for k, v in req.body.extra_specs.items()}
-    await _svc(req).flavors.set_extra_specs(req.params["flavor_id"], specs)
+    await req.service.flavors.set_extra_specs(req.params["flavor_id"], specs)
     return json_response({"extra_specs": specs})
 
 
-async def spec_show(req: ApiRequest) -> Response:
+async def spec_show(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:index")
-    flavor = await _svc(req).flavors.get(req.ctx, req.params["flavor_id"])
+    flavor = await req.service.flavors.get(req.ctx, req.params["flavor_id"])
     key = req.params["key"]
     if key not in flavor.extra_specs:
         raise NotFound(f"Flavor {flavor.id} has no extra specs with key {key}.")
     return json_response({key: flavor.extra_specs[key]})
 
 
-async def spec_update(req: ApiRequest) -> Response:
+async def spec_update(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
     key = req.params["key"]
     body = req.body.item
     if list(body) != [key]:
         raise BadRequest("The request body and the URI must name the same single key.")
     specs = {key: str(body[key])}
-    await _svc(req).flavors.set_extra_specs(req.params["flavor_id"], specs)
+    await req.service.flavors.set_extra_specs(req.params["flavor_id"], specs)
     return json_response(specs)
 
 
-async def spec_delete(req: ApiRequest) -> Response:
+async def spec_delete(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
-    await _svc(req).flavors.delete_extra_spec(req.params["flavor_id"], req.params["key"])
+    await req.service.flavors.delete_extra_spec(req.params["flavor_id"], req.params["key"])
     return empty_response(200)
 
 
-async def access_index(req: ApiRequest) -> Response:
+async def access_index(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
-    projects = await _svc(req).flavors.access(req.params["flavor_id"])
+    projects = await req.service.flavors.access(req.params["flavor_id"])
     flavor_id = req.params["flavor_id"]
     return json_response(
         {"flavor_access": [{"flavor_id": flavor_id, "tenant_id": p} for p in projects]}
     )
 
 
-async def action(req: ApiRequest) -> Response:
+async def action(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:flavors:manage")
     flavor_id = req.params["flavor_id"]
     body = req.body
     if (body.add is None) == (body.remove is None):
         raise BadRequest("Give exactly one of addTenantAccess or removeTenantAccess.")
-    svc = _svc(req).flavors
+    svc = req.service.flavors
     if body.add is not None:
         projects = await svc.add_access(flavor_id, body.add.tenant)
     else:

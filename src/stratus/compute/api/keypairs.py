@@ -11,34 +11,30 @@ from stratus.compute.errors import BadRequest
 from stratus.compute.service import ComputeService
 
 
-def _svc(req: ApiRequest) -> ComputeService:
-    return req.service  # type: ignore[no-any-return]
-
-
-def _v(req: ApiRequest) -> Version:
+def _v(req: ApiRequest[ComputeService]) -> Version:
     assert req.version is not None
     return req.version
 
 
-def _user(req: ApiRequest, asked: str | None) -> str:
+def _user(req: ApiRequest[ComputeService], asked: str | None) -> str:
     user = asked or req.ctx.user_id or ""
     req.authorize("compute:keypairs", {"user_id": user})
     return user
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[ComputeService]) -> Response:
     user = _user(req, req.query.user_id)
-    rows = await _svc(req).keypairs.list_keypairs(user)
+    rows = await req.service.keypairs.list_keypairs(user)
     return json_response({"keypairs": [{"keypair": views.keypair(k, _v(req))} for k in rows]})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[ComputeService]) -> Response:
     user = _user(req, req.query.user_id)
-    row = await _svc(req).keypairs.get(user, req.params["name"])
+    row = await req.service.keypairs.get(user, req.params["name"])
     return json_response({"keypair": views.keypair(row, _v(req), full=True)})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[ComputeService]) -> Response:
     b = req.body.keypair
     v = _v(req)
     user = _user(req, b.user_id if v >= Version.parse("2.10") else None)
@@ -53,7 +49,7 @@ async def create(req: ApiRequest) -> Response:
         raise BadRequest(
             "Generating key pairs is not available since microversion 2.92: give a public_key."
         )
-    row, private = await _svc(req).keypairs.create(
+    row, private = await req.service.keypairs.create(
         user, req.ctx.project_id, b.name, b.public_key, key_type
     )
     body = views.keypair(row, v, private_key=private)
@@ -61,7 +57,7 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"keypair": body}, status=201 if v >= Version.parse("2.2") else 200)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[ComputeService]) -> Response:
     user = _user(req, req.query.user_id)
-    await _svc(req).keypairs.delete(user, req.params["name"])
+    await req.service.keypairs.delete(user, req.params["name"])
     return empty_response(204 if _v(req) >= Version.parse("2.2") else 202)

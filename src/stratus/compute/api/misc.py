@@ -17,11 +17,7 @@ MIN_VERSION, MAX_VERSION = "2.1", "2.96"
 UPDATED = "2013-07-23T11:33:21Z"
 
 
-def _svc(req: ApiRequest) -> ComputeService:
-    return req.service  # type: ignore[no-any-return]
-
-
-def _v(req: ApiRequest) -> Version:
+def _v(req: ApiRequest[ComputeService]) -> Version:
     assert req.version is not None
     return req.version
 
@@ -43,35 +39,35 @@ def _version(base: str) -> dict[str, Any]:
     }
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"versions": [_version(req.base_url)]})
 
 
-async def version(req: ApiRequest) -> Response:
+async def version(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"version": _version(req.base_url)})
 
 
 # -- server groups ----------------------------------------------------------------------------
 
 
-async def group_index(req: ApiRequest) -> Response:
+async def group_index(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:server_groups:index")
     all_projects = req.query.all_projects is not None and req.ctx.is_admin
-    svc = _svc(req)
+    svc = req.service
     rows = await svc.groups.list_groups(req.ctx, all_projects)
     members = await svc.groups.members([g.id for g in rows])
     return json_response({"server_groups": [views.group(g, members[g.id], _v(req)) for g in rows]})
 
 
-async def group_show(req: ApiRequest) -> Response:
+async def group_show(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:server_groups:index")
-    svc = _svc(req)
+    svc = req.service
     group = await svc.groups.get(req.ctx, req.params["group_id"])
     members = await svc.groups.members([group.id])
     return json_response({"server_group": views.group(group, members[group.id], _v(req))})
 
 
-async def group_create(req: ApiRequest) -> Response:
+async def group_create(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:server_groups:create", {"project_id": req.ctx.project_id})
     b = req.body.server_group
     v = _v(req)
@@ -89,21 +85,21 @@ async def group_create(req: ApiRequest) -> Response:
         policy, rules = b.policies[0], {}
         if policy.startswith("soft") and v < Version.parse("2.15"):
             raise BadRequest("Soft affinity policies need microversion 2.15.")
-    group = await _svc(req).groups.create(req.ctx, b.name, policy, rules)
+    group = await req.service.groups.create(req.ctx, b.name, policy, rules)
     return json_response({"server_group": views.group(group, [], v)})
 
 
-async def group_delete(req: ApiRequest) -> Response:
+async def group_delete(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:server_groups:delete")
-    await _svc(req).groups.delete(req.ctx, req.params["group_id"])
+    await req.service.groups.delete(req.ctx, req.params["group_id"])
     return empty_response()
 
 
 # -- limits and quotas ----------------------------------------------------------------------------
 
 
-async def limits(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def limits(req: ApiRequest[ComputeService]) -> Response:
+    svc = req.service
     project = req.ctx.project_id or ""
     lim = await svc.quotas.limits(project)
     used = await svc.quotas.usage(project)
@@ -144,17 +140,17 @@ def _quota_body(project_id: str, values: dict[str, int], v: Version) -> dict[str
     return body
 
 
-async def quota_show(req: ApiRequest) -> Response:
+async def quota_show(req: ApiRequest[ComputeService]) -> Response:
     project = req.params["project_id"]
     req.authorize("compute:quotas:show", {"project_id": project})
-    values = await _svc(req).quotas.limits(project)
+    values = await req.service.quotas.limits(project)
     return json_response({"quota_set": _quota_body(project, values, _v(req))})
 
 
-async def quota_detail(req: ApiRequest) -> Response:
+async def quota_detail(req: ApiRequest[ComputeService]) -> Response:
     project = req.params["project_id"]
     req.authorize("compute:quotas:show", {"project_id": project})
-    svc = _svc(req)
+    svc = req.service
     limits = await svc.quotas.limits(project)
     used = await svc.quotas.usage(project)
     key_pairs = len(await svc.keypairs.list_keypairs(req.ctx.user_id or ""))
@@ -165,15 +161,15 @@ async def quota_detail(req: ApiRequest) -> Response:
     return json_response({"quota_set": body})
 
 
-async def quota_defaults(req: ApiRequest) -> Response:
+async def quota_defaults(req: ApiRequest[ComputeService]) -> Response:
     project = req.params["project_id"]
     req.authorize("compute:quotas:show", {"project_id": project})
     return json_response(
-        {"quota_set": _quota_body(project, dict(_svc(req).quotas.defaults), _v(req))}
+        {"quota_set": _quota_body(project, dict(req.service.quotas.defaults), _v(req))}
     )
 
 
-async def quota_update(req: ApiRequest) -> Response:
+async def quota_update(req: ApiRequest[ComputeService]) -> Response:
     project = req.params["project_id"]
     req.authorize("compute:quotas:update")
     raw = dict(req.body.quota_set.model_extra or {})
@@ -190,24 +186,24 @@ async def quota_update(req: ApiRequest) -> Response:
         if number < -1:
             raise BadRequest(f"Invalid input for field/attribute {key}: -1 (unlimited) or more.")
         values[key] = number
-    result = await _svc(req).quotas.set(project, values)
+    result = await req.service.quotas.set(project, values)
     body = _quota_body(project, result, _v(req))
     body.pop("id")
     return json_response({"quota_set": body})
 
 
-async def quota_delete(req: ApiRequest) -> Response:
+async def quota_delete(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:quotas:update")
-    await _svc(req).quotas.reset(req.params["project_id"])
+    await req.service.quotas.reset(req.params["project_id"])
     return empty_response(202)
 
 
 # -- services and hypervisors ------------------------------------------------------------------------
 
 
-async def service_index(req: ApiRequest) -> Response:
+async def service_index(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:services")
-    rows = await _svc(req).hosts.list_hosts()
+    rows = await req.service.hosts.list_hosts()
     q = req.query
     if q is not None and q.host:
         rows = [h for h in rows if h.host.host == q.host]
@@ -216,7 +212,7 @@ async def service_index(req: ApiRequest) -> Response:
     return json_response({"services": [views.service(h, _v(req)) for h in rows]})
 
 
-async def service_update(req: ApiRequest) -> Response:
+async def service_update(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:services")
     if _v(req) < Version.parse("2.53"):
         raise BadRequest("Updating a service by id needs microversion 2.53.")
@@ -228,7 +224,7 @@ async def service_update(req: ApiRequest) -> Response:
         disabled = b.status == "disabled"
     if b.disabled_reason is not None and b.status != "disabled":
         raise BadRequest("disabled_reason goes with status 'disabled'.")
-    view = await _svc(req).hosts.set_state(
+    view = await req.service.hosts.set_state(
         req.params["service_id"],
         disabled=disabled,
         reason=b.disabled_reason,
@@ -237,31 +233,31 @@ async def service_update(req: ApiRequest) -> Response:
     return json_response({"service": views.service(view, _v(req))})
 
 
-async def hypervisor_index(req: ApiRequest) -> Response:
+async def hypervisor_index(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:hypervisors")
-    rows = await _svc(req).hosts.list_hosts()
+    rows = await req.service.hosts.list_hosts()
     return json_response(
         {"hypervisors": [views.hypervisor(h, _v(req), detail=False) for h in rows]}
     )
 
 
-async def hypervisor_detail(req: ApiRequest) -> Response:
+async def hypervisor_detail(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:hypervisors")
-    rows = await _svc(req).hosts.list_hosts()
+    rows = await req.service.hosts.list_hosts()
     return json_response({"hypervisors": [views.hypervisor(h, _v(req), detail=True) for h in rows]})
 
 
-async def hypervisor_show(req: ApiRequest) -> Response:
+async def hypervisor_show(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:hypervisors")
-    view = await _svc(req).hosts.find(req.params["hypervisor_id"])
+    view = await req.service.hosts.find(req.params["hypervisor_id"])
     return json_response({"hypervisor": views.hypervisor(view, _v(req), detail=True)})
 
 
-async def hypervisor_statistics(req: ApiRequest) -> Response:
+async def hypervisor_statistics(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:hypervisors")
     if _v(req) >= Version.parse("2.88"):
         raise NotFound("Hypervisor statistics are gone since microversion 2.88.")
-    rows = await _svc(req).hosts.list_hosts()
+    rows = await req.service.hosts.list_hosts()
     stats = {
         "count": len(rows),
         "vcpus": sum(h.host.vcpus for h in rows),
@@ -279,7 +275,7 @@ async def hypervisor_statistics(req: ApiRequest) -> Response:
     return json_response({"hypervisor_statistics": stats})
 
 
-async def zones(req: ApiRequest) -> Response:
+async def zones(req: ApiRequest[ComputeService]) -> Response:
     return json_response(
         {
             "availabilityZoneInfo": [

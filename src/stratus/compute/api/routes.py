@@ -2,98 +2,280 @@
 
 from __future__ import annotations
 
-from stratus.common.api import Route
-from stratus.compute.api import flavors, keypairs, migrations, misc, server_migrations, servers
+from pydantic import BaseModel
+
+from stratus.common.api import Handler, NoBody, NoQuery, Route
+from stratus.compute.api import action_schemas as a
+from stratus.compute.api import (
+    flavors,
+    keypairs,
+    migrations,
+    misc,
+    server_actions,
+    server_images,
+    server_migrations,
+    servers,
+)
 from stratus.compute.api import schemas as s
 
+ACTION = "/v2.1/servers/{server_id}/action"
+# The body's key, the handler, the request schema.
+SERVER_ACTIONS: list[tuple[str, Handler, type[BaseModel]]] = [
+    ("os-stop", server_actions.stop, a.StopAction),
+    ("os-start", server_actions.start, a.StartAction),
+    ("reboot", server_actions.reboot, a.RebootAction),
+    ("pause", server_actions.pause, a.PauseAction),
+    ("unpause", server_actions.unpause, a.UnpauseAction),
+    ("suspend", server_actions.suspend, a.SuspendAction),
+    ("resume", server_actions.resume, a.ResumeAction),
+    ("rebuild", server_actions.rebuild, a.RebuildAction),
+    ("lock", server_actions.lock, a.LockAction),
+    ("unlock", server_actions.unlock, a.UnlockAction),
+    ("os-getConsoleOutput", server_actions.console_output, a.ConsoleAction),
+    ("createImage", server_images.create_image, a.CreateImageAction),
+    ("createBackup", server_images.create_backup, a.CreateBackupAction),
+    ("shelve", server_images.shelve, a.ShelveAction),
+    ("shelveOffload", server_images.shelve_offload, a.ShelveOffloadAction),
+    ("unshelve", server_images.unshelve, a.UnshelveAction),
+    ("rescue", server_images.rescue, a.RescueAction),
+    ("unrescue", server_images.unrescue, a.UnrescueAction),
+    ("migrate", migrations.migrate, a.MigrateAction),
+    ("resize", migrations.resize, a.ResizeAction),
+    ("confirmResize", migrations.confirm_resize, a.ConfirmResizeAction),
+    ("revertResize", migrations.revert_resize, a.RevertResizeAction),
+    ("evacuate", migrations.evacuate, a.EvacuateAction),
+    ("os-migrateLive", server_migrations.migrate_live, a.MigrateLiveAction),
+]
+
 ROUTES: list[Route] = [
-    Route("GET", "/", misc.versions, public=True),
-    Route("GET", "/v2.1", misc.version, public=True),
-    Route("GET", "/v2.1/", misc.version, public=True),
+    Route("GET", "/", misc.versions, body=NoBody, query=NoQuery, public=True),
+    Route("GET", "/v2.1", misc.version, body=NoBody, query=NoQuery, public=True),
+    Route("GET", "/v2.1/", misc.version, body=NoBody, query=NoQuery, public=True),
     # servers
-    Route("GET", "/v2.1/servers", servers.index, query=s.ServerListQuery),
-    Route("GET", "/v2.1/servers/detail", servers.detail, query=s.ServerListQuery),
-    Route("POST", "/v2.1/servers", servers.create, body=s.ServerCreateBody),
-    Route("GET", "/v2.1/servers/{server_id}", servers.show),
-    Route("PUT", "/v2.1/servers/{server_id}", servers.update, body=s.ServerUpdateBody),
-    Route("DELETE", "/v2.1/servers/{server_id}", servers.delete),
-    Route("POST", "/v2.1/servers/{server_id}/action", servers.action, body=s.ActionBody),
-    Route("GET", "/v2.1/servers/{server_id}/metadata", servers.metadata_index),
+    Route("GET", "/v2.1/servers", servers.index, body=NoBody, query=s.ServerListQuery),
+    Route("GET", "/v2.1/servers/detail", servers.detail, body=NoBody, query=s.ServerListQuery),
+    Route("POST", "/v2.1/servers", servers.create, query=NoQuery, body=s.ServerCreateBody),
+    Route("GET", "/v2.1/servers/{server_id}", servers.show, body=NoBody, query=NoQuery),
     Route(
-        "PUT", "/v2.1/servers/{server_id}/metadata", servers.metadata_replace, body=s.MetadataBody
+        "PUT", "/v2.1/servers/{server_id}", servers.update, query=NoQuery, body=s.ServerUpdateBody
+    ),
+    Route("DELETE", "/v2.1/servers/{server_id}", servers.delete, body=NoBody, query=NoQuery),
+    # server actions: one route each, told apart by the body's key
+    *[
+        Route("POST", ACTION, handler, body=schema, query=NoQuery, action=key)
+        for key, handler, schema in SERVER_ACTIONS
+    ],
+    Route(
+        "GET",
+        "/v2.1/servers/{server_id}/metadata",
+        servers.metadata_index,
+        body=NoBody,
+        query=NoQuery,
     ),
     Route(
-        "POST", "/v2.1/servers/{server_id}/metadata", servers.metadata_update, body=s.MetadataBody
+        "PUT",
+        "/v2.1/servers/{server_id}/metadata",
+        servers.metadata_replace,
+        query=NoQuery,
+        body=s.MetadataBody,
     ),
-    Route("GET", "/v2.1/servers/{server_id}/metadata/{key}", servers.metadata_show),
     Route(
-        "PUT", "/v2.1/servers/{server_id}/metadata/{key}", servers.metadata_set, body=s.MetaItemBody
+        "POST",
+        "/v2.1/servers/{server_id}/metadata",
+        servers.metadata_update,
+        query=NoQuery,
+        body=s.MetadataBody,
     ),
-    Route("DELETE", "/v2.1/servers/{server_id}/metadata/{key}", servers.metadata_delete),
-    Route("GET", "/v2.1/servers/{server_id}/os-instance-actions", servers.actions_index),
     Route(
-        "GET", "/v2.1/servers/{server_id}/os-instance-actions/{request_id}", servers.actions_show
+        "GET",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        servers.metadata_show,
+        body=NoBody,
+        query=NoQuery,
     ),
-    Route("GET", "/v2.1/os-migrations", migrations.index, query=s.MigrationListQuery),
+    Route(
+        "PUT",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        servers.metadata_set,
+        query=NoQuery,
+        body=s.MetaItemBody,
+    ),
+    Route(
+        "DELETE",
+        "/v2.1/servers/{server_id}/metadata/{key}",
+        servers.metadata_delete,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/servers/{server_id}/os-instance-actions",
+        servers.actions_index,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
+        servers.actions_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),
     # live migrations of a server (api/server_migrations.py)
-    Route("GET", "/v2.1/servers/{server_id}/migrations", server_migrations.index),
-    Route("GET", "/v2.1/servers/{server_id}/migrations/{migration_id}", server_migrations.show),
     Route(
-        "DELETE", "/v2.1/servers/{server_id}/migrations/{migration_id}", server_migrations.delete
+        "GET",
+        "/v2.1/servers/{server_id}/migrations",
+        server_migrations.index,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}",
+        server_migrations.show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "DELETE",
+        "/v2.1/servers/{server_id}/migrations/{migration_id}",
+        server_migrations.delete,
+        body=NoBody,
+        query=NoQuery,
     ),
     Route(
         "POST",
         "/v2.1/servers/{server_id}/migrations/{migration_id}/action",
         server_migrations.action,
+        query=NoQuery,
         body=s.ForceCompleteBody,
     ),
     # flavors
-    Route("GET", "/v2.1/flavors", flavors.index, query=s.FlavorListQuery),
-    Route("GET", "/v2.1/flavors/detail", flavors.detail, query=s.FlavorListQuery),
-    Route("POST", "/v2.1/flavors", flavors.create, body=s.FlavorCreateBody),
-    Route("GET", "/v2.1/flavors/{flavor_id}", flavors.show),
-    Route("PUT", "/v2.1/flavors/{flavor_id}", flavors.update, body=s.FlavorUpdateBody),
-    Route("DELETE", "/v2.1/flavors/{flavor_id}", flavors.delete),
-    Route("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs", flavors.specs_index),
+    Route("GET", "/v2.1/flavors", flavors.index, body=NoBody, query=s.FlavorListQuery),
+    Route("GET", "/v2.1/flavors/detail", flavors.detail, body=NoBody, query=s.FlavorListQuery),
+    Route("POST", "/v2.1/flavors", flavors.create, query=NoQuery, body=s.FlavorCreateBody),
+    Route("GET", "/v2.1/flavors/{flavor_id}", flavors.show, body=NoBody, query=NoQuery),
+    Route(
+        "PUT", "/v2.1/flavors/{flavor_id}", flavors.update, query=NoQuery, body=s.FlavorUpdateBody
+    ),
+    Route("DELETE", "/v2.1/flavors/{flavor_id}", flavors.delete, body=NoBody, query=NoQuery),
+    Route(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs",
+        flavors.specs_index,
+        body=NoBody,
+        query=NoQuery,
+    ),
     Route(
         "POST",
         "/v2.1/flavors/{flavor_id}/os-extra_specs",
         flavors.specs_create,
+        query=NoQuery,
         body=s.ExtraSpecsBody,
     ),
-    Route("GET", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", flavors.spec_show),
+    Route(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        flavors.spec_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
     Route(
         "PUT",
         "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
         flavors.spec_update,
+        query=NoQuery,
         body=s.ExtraSpecBody,
     ),
-    Route("DELETE", "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}", flavors.spec_delete),
-    Route("GET", "/v2.1/flavors/{flavor_id}/os-flavor-access", flavors.access_index),
-    Route("POST", "/v2.1/flavors/{flavor_id}/action", flavors.action, body=s.FlavorActionBody),
+    Route(
+        "DELETE",
+        "/v2.1/flavors/{flavor_id}/os-extra_specs/{key}",
+        flavors.spec_delete,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/flavors/{flavor_id}/os-flavor-access",
+        flavors.access_index,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "POST",
+        "/v2.1/flavors/{flavor_id}/action",
+        flavors.action,
+        query=NoQuery,
+        body=s.FlavorActionBody,
+    ),
     # key pairs
-    Route("GET", "/v2.1/os-keypairs", keypairs.index, query=s.AllProjectsQuery),
-    Route("POST", "/v2.1/os-keypairs", keypairs.create, body=s.KeypairCreateBody),
-    Route("GET", "/v2.1/os-keypairs/{name}", keypairs.show, query=s.AllProjectsQuery),
-    Route("DELETE", "/v2.1/os-keypairs/{name}", keypairs.delete, query=s.AllProjectsQuery),
+    Route("GET", "/v2.1/os-keypairs", keypairs.index, body=NoBody, query=s.AllProjectsQuery),
+    Route("POST", "/v2.1/os-keypairs", keypairs.create, query=NoQuery, body=s.KeypairCreateBody),
+    Route("GET", "/v2.1/os-keypairs/{name}", keypairs.show, body=NoBody, query=s.AllProjectsQuery),
+    Route(
+        "DELETE", "/v2.1/os-keypairs/{name}", keypairs.delete, body=NoBody, query=s.AllProjectsQuery
+    ),
     # server groups
-    Route("GET", "/v2.1/os-server-groups", misc.group_index, query=s.AllProjectsQuery),
-    Route("POST", "/v2.1/os-server-groups", misc.group_create, body=s.GroupCreateBody),
-    Route("GET", "/v2.1/os-server-groups/{group_id}", misc.group_show),
-    Route("DELETE", "/v2.1/os-server-groups/{group_id}", misc.group_delete),
+    Route("GET", "/v2.1/os-server-groups", misc.group_index, body=NoBody, query=s.AllProjectsQuery),
+    Route(
+        "POST", "/v2.1/os-server-groups", misc.group_create, query=NoQuery, body=s.GroupCreateBody
+    ),
+    Route("GET", "/v2.1/os-server-groups/{group_id}", misc.group_show, body=NoBody, query=NoQuery),
+    Route(
+        "DELETE", "/v2.1/os-server-groups/{group_id}", misc.group_delete, body=NoBody, query=NoQuery
+    ),
     # limits and quotas
-    Route("GET", "/v2.1/limits", misc.limits),
-    Route("GET", "/v2.1/os-quota-sets/{project_id}", misc.quota_show),
-    Route("GET", "/v2.1/os-quota-sets/{project_id}/defaults", misc.quota_defaults),
-    Route("GET", "/v2.1/os-quota-sets/{project_id}/detail", misc.quota_detail),
-    Route("PUT", "/v2.1/os-quota-sets/{project_id}", misc.quota_update, body=s.QuotaUpdateBody),
-    Route("DELETE", "/v2.1/os-quota-sets/{project_id}", misc.quota_delete),
+    Route("GET", "/v2.1/limits", misc.limits, body=NoBody, query=NoQuery),
+    Route("GET", "/v2.1/os-quota-sets/{project_id}", misc.quota_show, body=NoBody, query=NoQuery),
+    Route(
+        "GET",
+        "/v2.1/os-quota-sets/{project_id}/defaults",
+        misc.quota_defaults,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/os-quota-sets/{project_id}/detail",
+        misc.quota_detail,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "PUT",
+        "/v2.1/os-quota-sets/{project_id}",
+        misc.quota_update,
+        query=NoQuery,
+        body=s.QuotaUpdateBody,
+    ),
+    Route(
+        "DELETE", "/v2.1/os-quota-sets/{project_id}", misc.quota_delete, body=NoBody, query=NoQuery
+    ),
     # hosts
-    Route("GET", "/v2.1/os-services", misc.service_index, query=s.ServiceListQuery),
-    Route("PUT", "/v2.1/os-services/{service_id}", misc.service_update, body=s.ServiceUpdate),
-    Route("GET", "/v2.1/os-hypervisors", misc.hypervisor_index),
-    Route("GET", "/v2.1/os-hypervisors/detail", misc.hypervisor_detail),
-    Route("GET", "/v2.1/os-hypervisors/statistics", misc.hypervisor_statistics),
-    Route("GET", "/v2.1/os-hypervisors/{hypervisor_id}", misc.hypervisor_show),
-    Route("GET", "/v2.1/os-availability-zone", misc.zones),
+    Route("GET", "/v2.1/os-services", misc.service_index, body=NoBody, query=s.ServiceListQuery),
+    Route(
+        "PUT",
+        "/v2.1/os-services/{service_id}",
+        misc.service_update,
+        query=NoQuery,
+        body=s.ServiceUpdate,
+    ),
+    Route("GET", "/v2.1/os-hypervisors", misc.hypervisor_index, body=NoBody, query=NoQuery),
+    Route("GET", "/v2.1/os-hypervisors/detail", misc.hypervisor_detail, body=NoBody, query=NoQuery),
+    Route(
+        "GET",
+        "/v2.1/os-hypervisors/statistics",
+        misc.hypervisor_statistics,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/os-hypervisors/{hypervisor_id}",
+        misc.hypervisor_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route("GET", "/v2.1/os-availability-zone", misc.zones, body=NoBody, query=NoQuery),
 ]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
 from stratus.common.api import Query, Schema
+from stratus.common.microversion import Version
+from stratus.compute.errors import BadRequest
+from stratus.compute.service.servers import CreateRequest
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
 
@@ -43,6 +48,11 @@ class SecurityGroupRef(Aliased):
 
 
 class ServerCreate(Aliased):
+    """The server of ``POST /servers``.  Only an image booted to local disk
+    and the "auto"/"none" networks exist here (no block storage or network
+    service yet); the checks of Nova's schema and API are here, with the
+    microversion as the validation context."""
+
     name: Name
     imageRef: str | None = None  # noqa: N815
     flavorRef: str | int  # noqa: N815
@@ -70,11 +80,134 @@ class ServerCreate(Aliased):
     host: str | None = None
     hypervisor_hostname: str | None = None
 
+    _network_mode: str = PrivateAttr("auto")
+    _image_id: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _rules(self, info: ValidationInfo) -> ServerCreate:
+        self._network_mode = self._networks(version_of(info))
+        self._image_id = self._image()
+        _count(self.min_count, "min_count")
+        _count(self.max_count, "max_count")
+        if self.user_data is not None:
+            try:
+                base64.b64decode(self.user_data, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise BadRequest(
+                    "Invalid input for field/attribute user_data: it must be base64."
+                ) from exc
+        if self.config_drive not in (None, True, False, "True", "true", "False", "false", ""):
+            raise BadRequest(
+                f"Invalid input for field/attribute config_drive. Value: {self.config_drive}."
+            )
+        return self
+
+    def _networks(self, v: Version) -> str:
+        if self.networks is None:
+            if v >= Version.parse("2.37"):
+                raise BadRequest(
+                    "Invalid input for field/attribute networks: it is required since microversion 2.37."
+                )
+            return "auto"
+        if isinstance(self.networks, str):
+            if self.networks not in ("auto", "none") or v < Version.parse("2.37"):
+                raise BadRequest(
+                    f"Invalid input for field/attribute networks. Value: {self.networks}."
+                )
+            return self.networks
+        for ref in self.networks:
+            raise BadRequest(
+                f"Network {ref.uuid or ref.port} could not be found: this cloud has no network service."
+            )
+        return "auto"
+
+    def _image(self) -> str:
+        image_ref = ref_id(self.imageRef or "")
+        for bdm in self.block_device_mapping_v2 or []:
+            local_image = bdm.source_type == "image" and bdm.destination_type in (None, "local")
+            if not local_image or (bdm.uuid and image_ref and bdm.uuid != image_ref):
+                raise BadRequest(
+                    "Only an image booted to local disk is supported: this cloud has no block storage."
+                )
+            image_ref = image_ref or bdm.uuid or ""
+        if not image_ref:
+            raise BadRequest("An image is required (imageRef).")
+        return image_ref
+
+    @property
+    def image_id(self) -> str:
+        """The image to boot: imageRef, or the block device mapping's image."""
+        return self._image_id
+
+    @property
+    def network_mode(self) -> str:
+        """ "auto" or "none"."""
+        return self._network_mode
+
+    @property
+    def forces_host(self) -> bool:
+        """A host named (``zone:host``, or ``host`` from 2.74): admin only."""
+        zone = self.availability_zone
+        return bool((zone and ":" in zone) or self.host or self.hypervisor_hostname)
+
+    @property
+    def zone(self) -> str | None:
+        if self.host or self.hypervisor_hostname:
+            return f"{(self.availability_zone or 'nova').split(':')[0]}:{self.host or self.hypervisor_hostname}"
+        return self.availability_zone
+
+
+def _count(value: int | str | None, what: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError as exc:
+        raise BadRequest(f"Invalid input for field/attribute {what}. Value: {value}.") from exc
+    if number < 1:
+        raise BadRequest(f"Invalid input for field/attribute {what}: it must be at least 1.")
+    return number
+
+
+def ref_id(value: str) -> str:
+    """An id, also when given as the resource's URL (Nova takes both)."""
+    return value.rstrip("/").rsplit("/", 1)[-1] if "/" in value else value
+
+
+def version_of(info: ValidationInfo) -> Version:
+    """The request's microversion (the oldest when validated without one)."""
+    found = (info.context or {}).get("version")
+    return found if isinstance(found, Version) else Version.parse("2.1")
+
 
 class ServerCreateBody(Aliased):
     server: ServerCreate
     scheduler_hints: dict[str, Any] | None = Field(default=None, alias="os:scheduler_hints")
     legacy_hints: dict[str, Any] | None = Field(default=None, alias="OS-SCH-HNT:scheduler_hints")
+
+    def create_request(self) -> CreateRequest:
+        b = self.server
+        hints = self.scheduler_hints or self.legacy_hints or {}
+        group = hints.get("group")
+        min_count = _count(b.min_count, "min_count") or 1
+        return CreateRequest(
+            name=b.name,
+            image_ref=b.image_id,
+            flavor_ref=ref_id(str(b.flavorRef)),
+            key_name=b.key_name,
+            user_data=b.user_data,
+            config_drive=True,
+            metadata=dict(b.metadata),
+            networks=b.network_mode,
+            min_count=min_count,
+            max_count=_count(b.max_count, "max_count") or min_count,
+            availability_zone=b.zone,
+            group_id=str(group) if group else None,
+            description=b.description,
+            hostname=b.hostname,
+            tags=list(b.tags or []),
+            admin_pass=b.adminPass,
+        )
 
 
 class ServerUpdate(Aliased):
@@ -88,69 +221,6 @@ class ServerUpdate(Aliased):
 
 class ServerUpdateBody(Aliased):
     server: ServerUpdate
-
-
-class Reboot(Aliased):
-    type: str
-
-
-class Rebuild(Aliased):
-    imageRef: str  # noqa: N815
-    name: Name | None = None
-    adminPass: str | None = None  # noqa: N815
-    metadata: dict[str, str] | None = None
-    preserve_ephemeral: bool | None = None
-    description: str | None = None
-    key_name: str | None = None
-    user_data: str | None = None
-    hostname: str | None = None
-    disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
-
-
-class Lock(Aliased):
-    locked_reason: Annotated[str, Field(max_length=255)] | None = None
-
-
-class ConsoleOutput(Aliased):
-    length: int | str | None = None
-
-
-class CreateImage(Aliased):
-    name: Name
-    metadata: dict[str, str] | None = None
-
-
-class CreateBackup(Aliased):
-    name: Name
-    backup_type: StrictStr
-    rotation: StrictInt | StrictStr
-    metadata: dict[str, str] | None = None
-
-
-class Unshelve(Aliased):
-    availability_zone: str | None = None
-    host: str | None = None
-
-
-class Rescue(Aliased):
-    adminPass: str | None = None  # noqa: N815
-    rescue_image_ref: str | None = None
-
-
-class Migrate(Aliased):
-    host: str | None = None
-
-
-class Resize(Aliased):
-    flavorRef: str | int  # noqa: N815
-    disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
-
-
-class Evacuate(Aliased):
-    host: str | None = None
-    adminPass: str | None = None  # noqa: N815
-    onSharedStorage: bool | str | None = None  # noqa: N815
-    force: bool | None = None
 
 
 class MigrationListQuery(Query):
@@ -168,16 +238,6 @@ class MigrationListQuery(Query):
     marker: str | None = None
 
 
-class MigrateLive(Aliased):
-    """os-migrateLive; which fields a microversion requires or refuses is
-    checked by the handler (api/server_migrations.py)."""
-
-    host: str | None = None
-    block_migration: bool | str | None = None
-    disk_over_commit: bool | str | None = None
-    force: bool | str | None = None
-
-
 class ForceCompleteBody(Aliased):
     force_complete: None
 
@@ -187,45 +247,6 @@ class ForceCompleteBody(Aliased):
         if not isinstance(data, dict) or "force_complete" not in data:
             raise ValueError('the body must be {"force_complete": null}')
         return data
-
-
-class ActionBody(Aliased):
-    """One server action: exactly one of these keys."""
-
-    os_stop: None = Field(default=None, alias="os-stop")
-    os_start: None = Field(default=None, alias="os-start")
-    reboot: Reboot | None = None
-    pause: None = None
-    unpause: None = None
-    suspend: None = None
-    resume: None = None
-    rebuild: Rebuild | None = None
-    lock: Lock | None = None
-    unlock: None = None
-    console: ConsoleOutput | None = Field(default=None, alias="os-getConsoleOutput")
-    create_image: CreateImage | None = Field(default=None, alias="createImage")
-    create_backup: CreateBackup | None = Field(default=None, alias="createBackup")
-    shelve: None = None
-    shelve_offload: None = Field(default=None, alias="shelveOffload")
-    unshelve: Unshelve | None = None
-    rescue: Rescue | None = None
-    unrescue: None = None
-    migrate: Migrate | None = None
-    resize: Resize | None = None
-    confirm_resize: None = Field(default=None, alias="confirmResize")
-    revert_resize: None = Field(default=None, alias="revertResize")
-    evacuate: Evacuate | None = None
-    migrate_live: MigrateLive | None = Field(default=None, alias="os-migrateLive")
-
-    @model_validator(mode="after")
-    def _one(self) -> ActionBody:
-        if len(self.model_fields_set) != 1:
-            raise ValueError("a server action body names exactly one action")
-        return self
-
-    @property
-    def name(self) -> str:
-        return next(iter(self.model_fields_set))
 
 
 class MetadataBody(Aliased):

@@ -7,138 +7,93 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
-from stratus.compute import models as m
-from stratus.compute.errors import BadRequest
+from stratus.compute.api.action_schemas import UnshelveAction
+from stratus.compute.api.servers import load
 from stratus.compute.service import ComputeService
 
 V = Version.parse
-ACTIONS = frozenset(
-    {"create_image", "create_backup", "shelve", "shelve_offload", "unshelve", "rescue", "unrescue"}
-)
+Req = ApiRequest[ComputeService]
 # Up to this microversion the image's metadata counts against metadata_items.
 LAST_METADATA_QUOTA = V("2.38")
 # From this microversion createImage/createBackup answer {"image_id"} and no Location.
 IMAGE_ID_BODY = V("2.45")
 
 
-def _svc(req: ApiRequest) -> ComputeService:
-    return req.service  # type: ignore[no-any-return]
-
-
-def _v(req: ApiRequest) -> Version:
+def _v(req: Req) -> Version:
     assert req.version is not None
     return req.version
 
 
-async def _load(req: ApiRequest, action: str) -> m.Server:
-    server = await _svc(req).servers.get(req.ctx, req.params["server_id"])
-    req.authorize(action, {"project_id": server.project_id})
-    return server
-
-
-def _name(value: str) -> str:
-    name = value.strip()
-    if not name:
-        raise BadRequest("Invalid input for field/attribute name: it must not be blank.")
-    return name
-
-
-def _rotation(value: int | str | bool) -> int:
-    if isinstance(value, bool) or (isinstance(value, str) and not value.strip().isdigit()):
-        raise BadRequest(
-            f"Invalid input for field/attribute rotation. Value: {value}. "
-            "It must be an integer of 0 or more."
-        )
-    rotation = int(value)
-    if rotation < 0:
-        raise BadRequest(
-            f"Invalid input for field/attribute rotation. Value: {value}. "
-            "It must be an integer of 0 or more."
-        )
-    return rotation
-
-
-def _image_answer(req: ApiRequest, image_id: str, location: bool = True) -> Response:
+def _image_answer(req: Req, image_id: str, location: bool = True) -> Response:
     if _v(req) >= IMAGE_ID_BODY:
         return json_response({"image_id": image_id}, status=202)
     headers = {"Location": f"{req.base_url}/images/{image_id}"} if location else None
     return empty_response(202, headers=headers)
 
 
-async def act(req: ApiRequest, name: str) -> Response:
-    body = req.body
-    svc = _svc(req)
-    ctx = req.ctx
-    if name == "create_image":
-        server = await _load(req, "compute:servers:create_image")
-        b = body.create_image
-        metadata = dict(b.metadata or {})
-        await svc.server_images.check_metadata(ctx, metadata, _v(req) <= LAST_METADATA_QUOTA)
-        image_id = await svc.server_images.create_image(ctx, server.id, _name(b.name), metadata)
-        return _image_answer(req, image_id)
-    if name == "create_backup":
-        server = await _load(req, "compute:servers:create_backup")
-        b = body.create_backup
-        rotation = _rotation(b.rotation)
-        metadata = dict(b.metadata or {})
-        await svc.server_images.check_metadata(ctx, metadata, _v(req) <= LAST_METADATA_QUOTA)
-        image_id = await svc.server_images.create_backup(
-            ctx, server.id, _name(b.name), b.backup_type, rotation, metadata
-        )
-        # Nova names no Location when the rotation deletes every backup.
-        return _image_answer(req, image_id, location=rotation > 0)
-    if name == "shelve":
-        server = await _load(req, "compute:servers:shelve")
-        await svc.server_images.shelve(ctx, server.id)
-        return empty_response(202)
-    if name == "shelve_offload":
-        server = await _load(req, "compute:servers:shelve_offload")
-        await svc.server_images.shelve_offload(ctx, server.id)
-        return empty_response(202)
-    if name == "unshelve":
-        return await _unshelve(req)
-    if name == "rescue":
-        server = await _load(req, "compute:servers:rescue")
-        r = body.rescue
-        password = await svc.rescues.rescue(
-            ctx,
-            server.id,
-            r.adminPass if r else None,
-            r.rescue_image_ref if r else None,
-        )
-        return json_response({"adminPass": password})
-    server = await _load(req, "compute:servers:rescue")
-    await svc.rescues.unrescue(ctx, server.id)
+async def create_image(req: Req) -> Response:
+    b = req.body.create_image
+    server = await load(req, "compute:servers:create_image")
+    image_id = await req.service.server_images.create_image(
+        req.ctx,
+        server.id,
+        b.name,
+        dict(b.metadata or {}),
+        quota_metadata=_v(req) <= LAST_METADATA_QUOTA,
+    )
+    return _image_answer(req, image_id)
+
+
+async def create_backup(req: Req) -> Response:
+    b = req.body.create_backup
+    server = await load(req, "compute:servers:create_backup")
+    image_id = await req.service.server_images.create_backup(
+        req.ctx,
+        server.id,
+        b.name,
+        b.backup_type,
+        b.rotation,
+        dict(b.metadata or {}),
+        quota_metadata=_v(req) <= LAST_METADATA_QUOTA,
+    )
+    # Nova names no Location when the rotation deletes every backup.
+    return _image_answer(req, image_id, location=b.rotation > 0)
+
+
+async def shelve(req: Req) -> Response:
+    server = await load(req, "compute:servers:shelve")
+    await req.service.server_images.shelve(req.ctx, server.id)
     return empty_response(202)
 
 
-async def _unshelve(req: ApiRequest) -> Response:
-    server = await _load(req, "compute:servers:unshelve")
-    u = req.body.unshelve
-    zone = host = None
-    unpin = False
-    if u is not None:
-        given = u.model_fields_set
-        if _v(req) < V("2.77"):
-            raise BadRequest("Invalid input for field/attribute unshelve: it must be null.")
-        if "host" in given:
-            if _v(req) < V("2.91"):
-                raise BadRequest("Invalid input for field/attribute unshelve: host needs 2.91.")
-            req.authorize("compute:servers:unshelve:host", {"project_id": server.project_id})
-            host = u.host
-            if not host:
-                raise BadRequest("Invalid input for field/attribute host: it must not be blank.")
-        if "availability_zone" in given:
-            if u.availability_zone is None:
-                if _v(req) < V("2.91"):
-                    raise BadRequest(
-                        "Invalid input for field/attribute availability_zone: "
-                        "null needs microversion 2.91."
-                    )
-                unpin = True
-            else:
-                zone = u.availability_zone
-        if not given:
-            raise BadRequest("Invalid input for field/attribute unshelve: an empty object.")
-    await _svc(req).server_images.unshelve(req.ctx, server.id, zone, host, unpin)
+async def shelve_offload(req: Req) -> Response:
+    server = await load(req, "compute:servers:shelve_offload")
+    await req.service.server_images.shelve_offload(req.ctx, server.id)
+    return empty_response(202)
+
+
+async def unshelve(req: Req) -> Response:
+    body: UnshelveAction = req.body
+    server = await load(req, "compute:servers:unshelve")
+    if body.host is not None:
+        req.authorize("compute:servers:unshelve:host", {"project_id": server.project_id})
+    await req.service.server_images.unshelve(req.ctx, server.id, body.zone, body.host, body.unpin)
+    return empty_response(202)
+
+
+async def rescue(req: Req) -> Response:
+    r = req.body.rescue
+    server = await load(req, "compute:servers:rescue")
+    password = await req.service.rescues.rescue(
+        req.ctx,
+        server.id,
+        r.adminPass if r else None,
+        r.rescue_image_ref if r else None,
+    )
+    return json_response({"adminPass": password})
+
+
+async def unrescue(req: Req) -> Response:
+    server = await load(req, "compute:servers:rescue")
+    await req.service.rescues.unrescue(req.ctx, server.id)
     return empty_response(202)

@@ -38,9 +38,7 @@ from stratus.compute.drivers.live import (
     LiveResult,
     ProgressCallback,
 )
-from stratus.compute.drivers.qemu import (
-    _MIGRATE_TIMEOUT,
-    QemuDriver,
+from stratus.compute.drivers.qemu_files import (
     clean_runtime_files,
     disk_path,
     kill,
@@ -48,6 +46,7 @@ from stratus.compute.drivers.qemu import (
     wait_exit,
     wait_incoming,
 )
+from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, GuestProcesses
 from stratus.compute.drivers.qmp import QMPClient, QMPError
 
 log = logging.getLogger(__name__)
@@ -73,19 +72,19 @@ def free_port() -> int:
 # -- destination ---------------------------------------------------------------------
 
 
-async def prepare_incoming(driver: QemuDriver, spec: GuestSpec) -> IncomingGuest:
-    await driver._prepare(spec)
+async def prepare_incoming(guests: GuestProcesses, spec: GuestSpec) -> IncomingGuest:
+    await guests.prepare(spec)
     directory = spec.directory
-    async with driver._lock(spec.uuid):
+    async with guests.lock(spec.uuid):
         saved = incoming_file(directory)
         if live_pid(directory, spec.uuid) is not None and saved.exists():
             return IncomingGuest.from_dict(json.loads(saved.read_text()))
         started = time.monotonic()
         disk_path(directory).unlink(missing_ok=True)  # a leftover of an earlier attempt
-        await driver._create_overlay(spec)
+        await guests.create_overlay(spec)
         try:
-            await driver._launch(spec, incoming="defer")
-            target = await _listen(driver, directory)
+            await guests.launch(spec, incoming="defer")
+            target = await _listen(guests, directory)
         except (DriverError, QMPError, OSError) as exc:
             pid = live_pid(directory, spec.uuid)
             if pid is not None:
@@ -104,10 +103,10 @@ async def prepare_incoming(driver: QemuDriver, spec: GuestSpec) -> IncomingGuest
         return target
 
 
-async def _listen(driver: QemuDriver, directory: Path) -> IncomingGuest:
+async def _listen(guests: GuestProcesses, directory: Path) -> IncomingGuest:
     """Export the disk and wait for the memory, each on a free port (tried
     again on another port if one was taken meanwhile)."""
-    async with driver._qmp(directory) as qmp:
+    async with guests.qmp(directory) as qmp:
         nbd_port = await _retry_port(
             lambda port: qmp.execute(
                 "nbd-server-start",
@@ -136,13 +135,13 @@ async def _retry_port(call: Any, attempts: int = 3) -> int:
     raise AssertionError("unreachable")
 
 
-async def finish_incoming(driver: QemuDriver, spec: GuestSpec, running: bool) -> GuestStatus:
+async def finish_incoming(guests: GuestProcesses, spec: GuestSpec, running: bool) -> GuestStatus:
     directory = spec.directory
-    async with driver._lock(spec.uuid):
+    async with guests.lock(spec.uuid):
         if live_pid(directory, spec.uuid) is None:
             raise DriverError(f"the migrated guest {spec.uuid} is not running on this host")
         try:
-            async with driver._qmp(directory) as qmp:
+            async with guests.qmp(directory) as qmp:
                 await wait_incoming(qmp, 60)
                 with contextlib.suppress(QMPError):  # already stopped
                     await qmp.execute("nbd-server-stop")
@@ -152,7 +151,7 @@ async def finish_incoming(driver: QemuDriver, spec: GuestSpec, running: bool) ->
         except QMPError as exc:
             raise DriverError(f"could not take over the migrated guest {spec.uuid}: {exc}") from exc
         incoming_file(directory).unlink(missing_ok=True)
-        return await driver._status(spec.uuid, directory)
+        return await guests.status(spec.uuid, directory)
 
 
 # -- source ----------------------------------------------------------------------------
@@ -163,18 +162,18 @@ class _Aborted(Exception):
 
 
 async def live_migrate(
-    driver: QemuDriver, spec: GuestSpec, target: IncomingGuest, progress: ProgressCallback
+    guests: GuestProcesses, spec: GuestSpec, target: IncomingGuest, progress: ProgressCallback
 ) -> LiveResult:
     uuid, directory = spec.uuid, spec.directory
     job = f"live-{uuid[:8]}"
-    async with driver._lock(uuid):
+    async with guests.lock(uuid):
         pid = live_pid(directory, uuid)
         if pid is None:
             raise DriverError(f"guest {uuid} is not running")
         started = time.monotonic()
         state = _State()
         try:
-            async with driver._qmp(directory) as qmp:
+            async with guests.qmp(directory) as qmp:
                 status = (await qmp.execute("query-status")).get("status")
                 state.was_running = status == "running"
                 try:
@@ -201,31 +200,31 @@ async def live_migrate(
     )
 
 
-async def finish_outgoing(driver: QemuDriver, uuid: str, directory: Path) -> None:
+async def finish_outgoing(guests: GuestProcesses, uuid: str, directory: Path) -> None:
     """Quit the source's stopped (postmigrate) qemu and delete its folder."""
-    async with driver._lock(uuid):
+    async with guests.lock(uuid):
         pid = live_pid(directory, uuid)
         if pid is not None:
             with contextlib.suppress(QMPError):
-                async with driver._qmp(directory) as qmp:
+                async with guests.qmp(directory) as qmp:
                     await qmp.execute("quit")
             if not await wait_exit(pid, uuid, 5):
                 kill(pid)
                 await wait_exit(pid, uuid, 5)
         clean_runtime_files(directory)
-    await driver.destroy(uuid, directory)
+    await guests.destroy(uuid, directory)
 
 
-async def recover_outgoing(driver: QemuDriver, spec: GuestSpec) -> bool:
+async def recover_outgoing(guests: GuestProcesses, spec: GuestSpec) -> bool:
     """After the source agent restarted mid-migration: True when qemu had
     completed it (the guest runs on the destination); otherwise whatever is
     left (migration, mirror) is cancelled and the guest runs here."""
     uuid, directory = spec.uuid, spec.directory
-    async with driver._lock(uuid):
+    async with guests.lock(uuid):
         if live_pid(directory, uuid) is None:
             return False
         try:
-            async with driver._qmp(directory) as qmp:
+            async with guests.qmp(directory) as qmp:
                 info = await qmp.execute("query-migrate")
                 status = info.get("status")
                 if status == "completed":
@@ -246,7 +245,7 @@ async def recover_outgoing(driver: QemuDriver, spec: GuestSpec) -> bool:
 
 class _State:
     def __init__(self) -> None:
-        self.deadline = time.monotonic() + _MIGRATE_TIMEOUT
+        self.deadline = time.monotonic() + MIGRATE_TIMEOUT
         self.was_running = True
         self.forced = False  # the guest was paused to make the migration converge
         self.migrating = False
@@ -255,7 +254,7 @@ class _State:
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise DriverError(f"the live migration did not finish within {_MIGRATE_TIMEOUT:g} s")
+            raise DriverError(f"the live migration did not finish within {MIGRATE_TIMEOUT:g} s")
 
 
 def _disk_fields(state: _State) -> dict[str, int]:
@@ -378,3 +377,28 @@ async def _cancel_mirror(qmp: QMPClient, job: str, force: bool = False) -> None:
             if job not in jobs:
                 return
             await asyncio.sleep(POLL)
+
+
+class QemuLiveMigration:
+    """The QEMU driver's live migration (its ``LiveMigrationDriver`` methods),
+    on the host's guest processes."""
+
+    def __init__(self, guests: GuestProcesses) -> None:
+        self.guests = guests
+
+    async def prepare_incoming(self, spec: GuestSpec) -> IncomingGuest:
+        return await prepare_incoming(self.guests, spec)
+
+    async def live_migrate(
+        self, spec: GuestSpec, target: IncomingGuest, progress: ProgressCallback
+    ) -> LiveResult:
+        return await live_migrate(self.guests, spec, target, progress)
+
+    async def finish_incoming(self, spec: GuestSpec, running: bool) -> GuestStatus:
+        return await finish_incoming(self.guests, spec, running)
+
+    async def finish_outgoing(self, uuid: str, directory: Path) -> None:
+        await finish_outgoing(self.guests, uuid, directory)
+
+    async def recover_outgoing(self, spec: GuestSpec) -> bool:
+        return await recover_outgoing(self.guests, spec)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 
@@ -28,12 +28,23 @@ from stratus.compute.service.moves import Moves
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.rescue import Rescues
 from stratus.compute.service.scheduler import Scheduler
+from stratus.compute.service.server_actions import ServerActions
 from stratus.compute.service.servers import Servers
 from stratus.compute.service.snapshots import ServerImages
 
 log = logging.getLogger(__name__)
 
 SCHEDULER_POLL = 5.0
+
+
+class LocalAgent(Protocol):
+    """A compute agent running in this process (``agent.ComputeAgent``)."""
+
+    def wake(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def console_output(self, server_id: str, length: int | None) -> str: ...
 
 
 class ComputeService:
@@ -61,11 +72,12 @@ class ComputeService:
             self.wake,
         )
         self.rescues = Rescues(self.server_images, self.images)
+        self.server_actions = ServerActions(self.servers, self.images, self.server_images)
         self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake, self.quotas)
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
         self.live = LiveMigrations(db, self.scheduler, self.wake)
-        self.agents: dict[str, object] = {}  # host -> ComputeAgent running in this process
+        self.agents: dict[str, LocalAgent] = {}  # host -> the agent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # Set in an API worker process: wake-ups go to the primary's scheduler
@@ -84,7 +96,7 @@ class ComputeService:
     def wake_host(self, host: str) -> None:
         agent = self.agents.get(host)
         if agent is not None:
-            agent.wake()  # type: ignore[attr-defined]
+            agent.wake()
         else:
             # An agent of its own process: a wake-up over its channel saves
             # it waiting for its next poll.
@@ -131,7 +143,7 @@ class ComputeService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         for agent in self.agents.values():
-            await agent.stop()  # type: ignore[attr-defined]
+            await agent.stop()
         await self.images.close()
         await self.image_records.close()
         await self.image_records.session.close()
@@ -139,11 +151,14 @@ class ComputeService:
             await self._peers.close()
 
     async def console_output(self, server: m.Server, length: int | None) -> str:
+        """The last ``length`` lines of the guest's serial console (all: None)."""
+        if server.vm_state == m.BUILDING or server.host is None:
+            raise Conflict(f"Instance {server.id} is not ready yet.")
         async with self.db.session() as s:
             await Servers.check_capability(s, server, Capability.CONSOLE_LOG, "os-getConsoleOutput")
         agent = self.agents.get(server.host or "")
         if agent is not None:
-            return await agent.console_output(server, length)  # type: ignore[attr-defined, no-any-return]
+            return await agent.console_output(server.id, length)
         # An agent of its own process: ask it over the agent channel.
         from stratus.compute.agent.channel import ChannelError
 

@@ -73,19 +73,30 @@ class Actions:
     ) -> None:
         """Record an agent's step on the server's newest unfinished action."""
         async with self.db.transaction() as s:
-            action = await s.scalar(
-                select(m.InstanceAction)
-                .where(
-                    m.InstanceAction.server_id == server_id, m.InstanceAction.finish_time.is_(None)
-                )
-                .order_by(m.InstanceAction.id.desc())
-                .limit(1)
-            )
-            if action is None:
-                return
-            action.finish_time = add_event(s, action, event, host, result, details)
-            if result == "Error":
-                action.message = "Error"
+            await add_agent_event(s, server_id, event, host, result, details)
+
+
+async def add_agent_event(
+    s: AsyncSession,
+    server_id: str,
+    event: str,
+    host: str | None,
+    result: str,
+    details: str | None = None,
+) -> None:
+    """An agent's step on the server's newest unfinished action, which it
+    finishes (an Error marks the action so)."""
+    action = await s.scalar(
+        select(m.InstanceAction)
+        .where(m.InstanceAction.server_id == server_id, m.InstanceAction.finish_time.is_(None))
+        .order_by(m.InstanceAction.id.desc())
+        .limit(1)
+    )
+    if action is None:
+        return
+    action.finish_time = add_event(s, action, event, host, result, details)
+    if result == "Error":
+        action.message = "Error"
 
 
 def add_event(

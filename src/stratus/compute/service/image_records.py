@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 import httpx
 
-from stratus.common.service_auth import ServiceAuthError, ServiceSession
+from stratus.common.service_auth import ServiceAuthError, ServiceSession, service_client
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +67,15 @@ class ImageRecords:
     ):
         self.base = image_url.rstrip("/")
         self.session = session
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(30.0, write=600.0))
-
-    async def _headers(self, **extra: str) -> dict[str, str]:
-        try:
-            token = await self.session.token()
-        except ServiceAuthError as exc:
-            raise ImageServiceError(f"the compute service cannot authenticate: {exc}") from exc
-        return {"X-Auth-Token": token, **extra}
+        self.client = client or service_client(session, httpx.Timeout(30.0, write=600.0))
 
     async def _call(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = await self._headers(**kw.pop("headers", {}))
         try:
-            resp = await self.client.request(method, f"{self.base}{path}", headers=headers, **kw)
+            return await self.client.request(method, f"{self.base}{path}", **kw)
+        except ServiceAuthError as exc:
+            raise ImageServiceError(f"the compute service cannot authenticate: {exc}") from exc
         except httpx.HTTPError as exc:
             raise ImageServiceError(f"the image service is unreachable: {exc}") from exc
-        if resp.status_code == 401:
-            self.session.forget()
-        return resp
 
     async def get(self, image_id: str) -> dict[str, Any] | None:
         """The image's record, or None when it is gone."""

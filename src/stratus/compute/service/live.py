@@ -28,7 +28,7 @@ from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.actions import add_event, start_action
 from stratus.compute.service.scheduler import Scheduler, Usage
-from stratus.compute.service.servers import Servers, _visible
+from stratus.compute.service.servers import Servers, visible_server
 
 KEY = "live_migration"  # in Server.system_metadata
 TASK = "migrating"  # the server's task_state during a live migration
@@ -161,7 +161,7 @@ class LiveMigrations:
 
     async def start(self, ctx: RequestContext, server_id: str, req: LiveRequest) -> m.Migration:
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             if server.locked:
                 # Stricter than Nova (which lets an admin act on a locked
                 # server): a lock says "do not move it", and only admins migrate.
@@ -286,7 +286,7 @@ class LiveMigrations:
 
     async def in_progress(self, ctx: RequestContext, server_id: str) -> list[m.Migration]:
         async with self.db.session() as s:
-            await _visible(s, ctx, server_id)
+            await visible_server(s, ctx, server_id)
             rows = await s.scalars(
                 select(m.Migration)
                 .where(
@@ -301,7 +301,7 @@ class LiveMigrations:
     async def get(self, ctx: RequestContext, server_id: str, migration_id: str) -> m.Migration:
         """An in-progress live migration of the server (404 otherwise, as Nova)."""
         async with self.db.session() as s:
-            await _visible(s, ctx, server_id)
+            await visible_server(s, ctx, server_id)
             row = await self._find(s, server_id, migration_id)
         if row is None:
             raise NotFound(
@@ -340,7 +340,7 @@ class LiveMigrations:
         verb = "abort live migration" if what == "abort" else "force_complete"
         missing = BadRequest if what == "force_complete" else NotFound
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             if server.locked and not ctx.is_admin:
                 raise Conflict(f"Instance {server.id} is locked")
             if server.task_state != TASK:

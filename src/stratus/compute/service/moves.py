@@ -28,7 +28,7 @@ from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import NoValidHost, Scheduler
-from stratus.compute.service.servers import Servers, _visible
+from stratus.compute.service.servers import Servers, visible_server
 
 # Tasks of a cold move, as Nova names them (status RESIZE while they run).
 RESIZE_TASKS = frozenset({"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"})
@@ -62,16 +62,6 @@ class MigrationFilter:
     changes_before: datetime | None = None
     limit: int | None = None
     marker: str | None = None
-
-
-def claims(server: m.Server) -> list[tuple[str, dict[str, Any]]]:
-    """The (host, flavor) a server's move holds besides its own host's."""
-    move = (server.system_metadata or {}).get("move")
-    if not isinstance(move, dict) or move.get("kind") == "evacuation":
-        return []
-    if server.host == move.get("source"):
-        return [(str(move["dest"]), dict(move["new_flavor"]))]
-    return [(str(move["source"]), dict(move["old_flavor"]))]
 
 
 class Moves:
@@ -117,7 +107,7 @@ class Moves:
             await self._check_quota(ctx, server_id, new_flavor)
         async with self.db.transaction() as s:
             await s.execute(select(m.ComputeHost.id).with_for_update())
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             self._check_state(ctx, server, verb, frozenset({m.ACTIVE, m.STOPPED}))
             await Servers.check_capability(s, server, Capability.MIGRATE, verb)
             old = dict(server.flavor)
@@ -190,7 +180,7 @@ class Moves:
         if self.quotas is None:
             return
         async with self.db.session() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
         used = await self.quotas.usage(server.project_id)
         cores = int(flavor["vcpus"]) - int(server.flavor.get("vcpus", 0))
         ram = int(flavor["ram"]) - int(server.flavor.get("ram", 0))
@@ -249,7 +239,7 @@ class Moves:
     async def _answer(self, ctx: RequestContext, server_id: str, confirm: bool) -> None:
         verb = "confirmResize" if confirm else "revertResize"
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             self._check_state(ctx, server, verb, frozenset({m.RESIZED}))
             move = (server.system_metadata or {}).get("move") or {}
             migration = await s.get(m.Migration, move.get("migration", -1))
@@ -285,7 +275,7 @@ class Moves:
         stopped (Nova from 2.95), else as it was (stopped stays stopped)."""
         async with self.db.transaction() as s:
             await s.execute(select(m.ComputeHost.id).with_for_update())
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             self._check_state(ctx, server, "evacuate", frozenset({m.ACTIVE, m.STOPPED, m.ERROR}))
             source = server.host or ""
             row = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == source))

@@ -47,7 +47,7 @@ class Quotas:
                         m.QuotaLimit.project_id == project_id
                     )
                 )
-                limits.update(dict(rows.all()))  # type: ignore[arg-type]
+                limits.update(dict(rows.all()))
         return limits
 
     async def usage(self, project_id: str) -> dict[str, int]:

@@ -20,9 +20,14 @@ log = logging.getLogger(__name__)
 
 
 def move_claims(server: m.Server) -> list[tuple[str, dict[str, Any]]]:
-    from stratus.compute.service.moves import claims
-
-    return claims(server)
+    """The (host, flavor) a server's move (``service/moves.py``) holds
+    besides its own host's."""
+    move = (server.system_metadata or {}).get("move")
+    if not isinstance(move, dict) or move.get("kind") == "evacuation":
+        return []
+    if server.host == move.get("source"):
+        return [(str(move["dest"]), dict(move["new_flavor"]))]
+    return [(str(move["source"]), dict(move["old_flavor"]))]
 
 
 @dataclass

@@ -112,7 +112,7 @@ class ListFilter:
     deleted: bool = False
 
 
-async def _visible(s: AsyncSession, ctx: RequestContext, server_id: str) -> m.Server:
+async def visible_server(s: AsyncSession, ctx: RequestContext, server_id: str) -> m.Server:
     """The server if the caller may see it (404 otherwise, as Nova)."""
     server = await s.get(m.Server, server_id)
     if (
@@ -151,7 +151,7 @@ class Servers:
     async def get(self, ctx: RequestContext, server_id: str) -> m.Server:
         """The server if the caller may see it (404 otherwise, as Nova)."""
         async with self.db.session() as s:
-            return await _visible(s, ctx, server_id)
+            return await visible_server(s, ctx, server_id)
 
     async def list_servers(self, ctx: RequestContext, f: ListFilter) -> list[m.Server]:
         stmt = select(m.Server)
@@ -315,13 +315,13 @@ class Servers:
             )
 
     @staticmethod
-    def _check_lock(ctx: RequestContext, server: m.Server) -> None:
+    def check_lock(ctx: RequestContext, server: m.Server) -> None:
         if server.locked and not ctx.is_admin:
             raise Conflict(f"Instance {server.id} is locked")
 
     async def update(self, ctx: RequestContext, server_id: str, attrs: dict[str, Any]) -> m.Server:
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             if "name" in attrs:
                 server.name = attrs["name"]
             if "description" in attrs:
@@ -338,8 +338,8 @@ class Servers:
         the server's agent."""
         allowed, task = TRANSITIONS[action]
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
-            self._check_lock(ctx, server)
+            server = await visible_server(s, ctx, server_id)
+            self.check_lock(ctx, server)
             verb = ACTION_NAMES[action]
             if server.task_state is not None:
                 raise Conflict(
@@ -361,8 +361,8 @@ class Servers:
 
     async def delete(self, ctx: RequestContext, server_id: str) -> None:
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
-            self._check_lock(ctx, server)
+            server = await visible_server(s, ctx, server_id)
+            self.check_lock(ctx, server)
             start_action(s, server.id, "delete", ctx.request_id, ctx.user_id, ctx.project_id)
             if server.host is None:
                 # Never reached a host: nothing to clean up anywhere.
@@ -378,7 +378,7 @@ class Servers:
         self, ctx: RequestContext, server_id: str, locked: bool, reason: str | None
     ) -> None:
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             if not locked and server.locked and server.locked_by == "admin" and not ctx.is_admin:
                 raise Forbidden("The server was locked by an administrator.")
             server.locked = locked
@@ -400,8 +400,8 @@ class Servers:
     ) -> dict[str, str]:
         limits = await self.quotas.limits(ctx.project_id)
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
-            self._check_lock(ctx, server)
+            server = await visible_server(s, ctx, server_id)
+            self.check_lock(ctx, server)
             merged = dict(items) if replace else {**server.metadata_, **items}
             limit = limits["metadata_items"]
             if limit >= 0 and len(merged) > limit:
@@ -414,8 +414,8 @@ class Servers:
 
     async def delete_metadata(self, ctx: RequestContext, server_id: str, key: str) -> None:
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
-            self._check_lock(ctx, server)
+            server = await visible_server(s, ctx, server_id)
+            self.check_lock(ctx, server)
             if key not in server.metadata_:
                 raise NotFound(f"Metadata item was not found: {key}")
             items = dict(server.metadata_)

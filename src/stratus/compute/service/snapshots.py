@@ -25,9 +25,10 @@ from sqlalchemy import select
 from stratus.common.config import ComputeConfig
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
+from stratus.common.errors import StratusError
 from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
-from stratus.compute.errors import BadRequest, Conflict, Forbidden, StratusError
+from stratus.compute.errors import BadRequest, Conflict, Forbidden
 from stratus.compute.service.actions import Actions, start_action
 from stratus.compute.service.image_records import (
     ImageRecords,
@@ -36,7 +37,7 @@ from stratus.compute.service.image_records import (
 )
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import NoValidHost, Scheduler
-from stratus.compute.service.servers import Servers, _visible
+from stratus.compute.service.servers import Servers, visible_server
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ class ServerImages:
 
     @staticmethod
     async def _check(s: Any, ctx: RequestContext, server: m.Server, step: Step) -> None:
-        Servers._check_lock(ctx, server)
+        Servers.check_lock(ctx, server)
         if server.task_state is not None:
             raise Conflict(
                 f"Cannot '{step.verb}' instance {server.id} while it is in task_state "
@@ -122,7 +123,7 @@ class ServerImages:
     async def precheck(self, ctx: RequestContext, server_id: str, step: Step) -> m.Server:
         """Refuse early (before an image is made) what the swap would refuse."""
         async with self.db.session() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             await self._check(s, ctx, server, step)
             return server
 
@@ -136,7 +137,7 @@ class ServerImages:
     ) -> m.Server:
         """Record the task (compare-and-swap on the states) and wake the agent."""
         async with self.db.transaction() as s:
-            server = await _visible(s, ctx, server_id)
+            server = await visible_server(s, ctx, server_id)
             await self._check(s, ctx, server, step)
             server.task_state = step.task
             server.generation += 1
@@ -215,8 +216,17 @@ class ServerImages:
             log.warning("compute: could not delete image %s: %s", image_id, exc)
 
     async def create_image(
-        self, ctx: RequestContext, server_id: str, name: str, metadata: dict[str, str]
+        self,
+        ctx: RequestContext,
+        server_id: str,
+        name: str,
+        metadata: dict[str, str],
+        *,
+        quota_metadata: bool = False,
     ) -> str:
+        """Snapshot the server into a new image; ``quota_metadata``: its
+        metadata counts against metadata_items (up to microversion 2.38)."""
+        await self.check_metadata(ctx, metadata, quota_metadata)
         server = await self.precheck(ctx, server_id, CREATE_IMAGE)
         image_id = await self._new_image(ctx, server, name, "snapshot", metadata)
         task = {"image_id": image_id, "kind": "snapshot"}
@@ -232,7 +242,10 @@ class ServerImages:
         backup_type: str,
         rotation: int,
         metadata: dict[str, str],
+        *,
+        quota_metadata: bool = False,
     ) -> str:
+        await self.check_metadata(ctx, metadata, quota_metadata)
         server = await self.precheck(ctx, server_id, CREATE_BACKUP)
         image_id = await self._new_image(
             ctx, server, name, "backup", metadata, {"backup_type": backup_type}

@@ -7,6 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, json_response
+from stratus.identity.service import IdentityService
 
 VERSION = "v3.14"
 UPDATED = "2020-04-07T00:00:00Z"
@@ -24,9 +25,9 @@ def _version(base: str) -> dict[str, Any]:
     }
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[IdentityService]) -> Response:
     return json_response({"versions": {"values": [_version(req.base_url)]}}, status=300)
 
 
-async def version(req: ApiRequest) -> Response:
+async def version(req: ApiRequest[IdentityService]) -> Response:
     return json_response({"version": _version(req.base_url)})

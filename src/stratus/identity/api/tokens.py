@@ -12,14 +12,16 @@ from stratus.identity.service.auth import AuthInfo, TokenInvalid, render_token
 from stratus.identity.service.tokens import TokenPayload
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
     token, payload, info = await svc.auth.authenticate(req.body.request())
     body = render_token(payload, info, catalog=not req.query.nocatalog)
     return json_response(body, status=201, headers={"X-Subject-Token": token})
 
 
-async def _subject(req: ApiRequest, action: str) -> tuple[str, TokenPayload, AuthInfo]:
+async def _subject(
+    req: ApiRequest[IdentityService], action: str
+) -> tuple[str, TokenPayload, AuthInfo]:
     """The token named by X-Subject-Token, validated, once the caller may act on it."""
     subject = req.raw.headers.get("x-subject-token")
     if not subject:
@@ -33,7 +35,7 @@ async def _subject(req: ApiRequest, action: str) -> tuple[str, TokenPayload, Aut
     return subject, payload, info
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[IdentityService]) -> Response:
     subject, payload, info = await _subject(req, "identity:validate_token")
     if req.raw.method == "HEAD":
         return empty_response(200, headers={"X-Subject-Token": subject})
@@ -41,28 +43,28 @@ async def show(req: ApiRequest) -> Response:
     return json_response(body, headers={"X-Subject-Token": subject})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
     _, payload, _ = await _subject(req, "identity:revoke_token")
     await svc.auth.revoke(payload)
     return empty_response()
 
 
-async def projects(req: ApiRequest) -> Response:
+async def projects(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
     ids = await svc.roles.user_project_ids(req.ctx.user_id or "")
     page = await svc.projects.list_projects({}, enabled=True, ids=ids)
     return json_response(views.page("projects", page, views.project, req.base_url, req.url))
 
 
-async def domains(req: ApiRequest) -> Response:
+async def domains(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
     ids = await svc.roles.user_domain_ids(req.ctx.user_id or "")
     found = [d for d in [await svc.projects.find_domain(id=i) for i in ids] if d and d.enabled]
     return json_response(views.collection("domains", found, views.domain, req.base_url, req.url))
 
 
-async def system(req: ApiRequest) -> Response:
+async def system(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
     has = await svc.roles.user_has_system(req.ctx.user_id or "")
     return json_response(
@@ -73,7 +75,7 @@ async def system(req: ApiRequest) -> Response:
     )
 
 
-async def catalog(req: ApiRequest) -> Response:
+async def catalog(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
     if req.ctx.project_id is None and req.ctx.domain_id is None and req.ctx.system_scope is None:
         raise Forbidden("An unscoped token has no catalog.")

@@ -10,59 +10,55 @@ from stratus.identity.api.projects import default_domain
 from stratus.identity.service import IdentityService
 
 
-def _svc(req: ApiRequest) -> IdentityService:
-    return req.service  # type: ignore[no-any-return]
-
-
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:list_users")
     q = req.query
-    page = await _svc(req).users.list_users(
+    page = await req.service.users.list_users(
         q.filters("name", "domain_id"), q.enabled, q.limit, q.marker
     )
     return json_response(views.page("users", page, views.user, req.base_url, req.url))
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[IdentityService]) -> Response:
     user_id = req.params["user_id"]
     req.authorize("identity:get_user", {"target.user.id": user_id})
-    user = await _svc(req).users.get(user_id)
+    user = await req.service.users.get(user_id)
     return json_response({"user": views.user(user, req.base_url)})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:create_user")
-    user = await _svc(req).users.create(req.body.user.attrs(), default_domain(req))
+    user = await req.service.users.create(req.body.user.attrs(), default_domain(req))
     return json_response({"user": views.user(user, req.base_url)}, status=201)
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[IdentityService]) -> Response:
     user_id = req.params["user_id"]
     req.authorize("identity:update_user", {"target.user.id": user_id})
-    user = await _svc(req).users.update(user_id, req.body.user.attrs())
+    user = await req.service.users.update(user_id, req.body.user.attrs())
     return json_response({"user": views.user(user, req.base_url)})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[IdentityService]) -> Response:
     user_id = req.params["user_id"]
     req.authorize("identity:delete_user", {"target.user.id": user_id})
-    await _svc(req).users.delete(user_id)
+    await req.service.users.delete(user_id)
     return empty_response()
 
 
-async def change_password(req: ApiRequest) -> Response:
+async def change_password(req: ApiRequest[IdentityService]) -> Response:
     user_id = req.params["user_id"]
     req.authorize("identity:change_password", {"target.user.id": user_id})
     body = req.body.user
-    await _svc(req).users.change_password(user_id, body.original_password, body.password)
+    await req.service.users.change_password(user_id, body.original_password, body.password)
     return empty_response()
 
 
-async def user_groups(req: ApiRequest) -> Response:
+async def user_groups(req: ApiRequest[IdentityService]) -> Response:
     user_id = req.params["user_id"]
     req.authorize("identity:list_groups_for_user", {"target.user.id": user_id})
     q = req.query
-    page = await _svc(req).users.list_groups(
+    page = await req.service.users.list_groups(
         q.filters("name", "domain_id"), q.limit, q.marker, user_id=user_id
     )
     return json_response(views.page("groups", page, views.group, req.base_url, req.url))
@@ -71,41 +67,41 @@ async def user_groups(req: ApiRequest) -> Response:
 # -- groups ------------------------------------------------------------------------
 
 
-async def group_index(req: ApiRequest) -> Response:
+async def group_index(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:list_groups")
     q = req.query
-    page = await _svc(req).users.list_groups(q.filters("name", "domain_id"), q.limit, q.marker)
+    page = await req.service.users.list_groups(q.filters("name", "domain_id"), q.limit, q.marker)
     return json_response(views.page("groups", page, views.group, req.base_url, req.url))
 
 
-async def group_show(req: ApiRequest) -> Response:
+async def group_show(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:get_group", {"target.group.id": req.params["group_id"]})
-    group = await _svc(req).users.get_group(req.params["group_id"])
+    group = await req.service.users.get_group(req.params["group_id"])
     return json_response({"group": views.group(group, req.base_url)})
 
 
-async def group_create(req: ApiRequest) -> Response:
+async def group_create(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:create_group")
-    group = await _svc(req).users.create_group(req.body.group.attrs(), default_domain(req))
+    group = await req.service.users.create_group(req.body.group.attrs(), default_domain(req))
     return json_response({"group": views.group(group, req.base_url)}, status=201)
 
 
-async def group_update(req: ApiRequest) -> Response:
+async def group_update(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:update_group", {"target.group.id": req.params["group_id"]})
-    group = await _svc(req).users.update_group(req.params["group_id"], req.body.group.attrs())
+    group = await req.service.users.update_group(req.params["group_id"], req.body.group.attrs())
     return json_response({"group": views.group(group, req.base_url)})
 
 
-async def group_delete(req: ApiRequest) -> Response:
+async def group_delete(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:delete_group", {"target.group.id": req.params["group_id"]})
-    await _svc(req).users.delete_group(req.params["group_id"])
+    await req.service.users.delete_group(req.params["group_id"])
     return empty_response()
 
 
-async def member_index(req: ApiRequest) -> Response:
+async def member_index(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:list_users_in_group", {"target.group.id": req.params["group_id"]})
     q = req.query
-    page = await _svc(req).users.list_users(
+    page = await req.service.users.list_users(
         q.filters("name", "domain_id"),
         q.enabled,
         q.limit,
@@ -115,19 +111,19 @@ async def member_index(req: ApiRequest) -> Response:
     return json_response(views.page("users", page, views.user, req.base_url, req.url))
 
 
-async def member_add(req: ApiRequest) -> Response:
+async def member_add(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:add_user_to_group", {"target.group.id": req.params["group_id"]})
-    await _svc(req).users.add_member(req.params["group_id"], req.params["user_id"])
+    await req.service.users.add_member(req.params["group_id"], req.params["user_id"])
     return empty_response()
 
 
-async def member_check(req: ApiRequest) -> Response:
+async def member_check(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:check_user_in_group", {"target.group.id": req.params["group_id"]})
-    await _svc(req).users.is_member(req.params["group_id"], req.params["user_id"])
+    await req.service.users.is_member(req.params["group_id"], req.params["user_id"])
     return empty_response()
 
 
-async def member_remove(req: ApiRequest) -> Response:
+async def member_remove(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:remove_user_from_group", {"target.group.id": req.params["group_id"]})
-    await _svc(req).users.remove_member(req.params["group_id"], req.params["user_id"])
+    await req.service.users.remove_member(req.params["group_id"], req.params["user_id"])
     return empty_response()

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.identity import models as m
 from stratus.identity.errors import ValidationError, conflict, not_found
 from stratus.identity.service.core import Core
+
+LimitRow = m.RegisteredLimit | m.Limit
 
 
 class Limits:
@@ -30,21 +32,71 @@ class Limits:
             if key in attrs and attrs[key] < -1:
                 raise ValidationError(f"{key} is -1 (unlimited) or more.")
 
+    # -- both kinds ------------------------------------------------------------------
+
+    async def _list(
+        self,
+        model: type[LimitRow],
+        keys: tuple[str, ...],
+        filters: Mapping[str, str],
+        *where: ColumnElement[bool],
+    ) -> list[Any]:
+        stmt = select(model).where(*where)
+        for key in keys:
+            if filters.get(key):
+                stmt = stmt.where(getattr(model, key) == filters[key])
+        return await self._rows(stmt.order_by(model.id))
+
+    async def _rows(self, stmt: Select[Any]) -> list[Any]:
+        async with self.core.db.session() as s:
+            return list((await s.scalars(stmt)).all())
+
+    async def _get(self, model: type[LimitRow], kind: str, limit_id: str) -> Any:
+        async with self.core.db.session() as s:
+            row = await s.get(model, limit_id)
+        if row is None:
+            raise not_found(kind, limit_id)
+        return row
+
+    async def _update(
+        self, model: type[LimitRow], kind: str, limit_id: str, attrs: dict[str, Any]
+    ) -> Any:
+        async with self.core.write() as s:
+            row = await s.get(model, limit_id)
+            if row is None:
+                raise not_found(kind, limit_id)
+            await self._check_refs(s, attrs)
+            for key, value in attrs.items():
+                setattr(row, key, value)
+        return row
+
+    async def _delete(self, model: type[LimitRow], kind: str, limit_id: str) -> None:
+        async with self.core.write() as s:
+            row = await s.get(model, limit_id)
+            if row is None:
+                raise not_found(kind, limit_id)
+            await s.delete(row)
+
+    @staticmethod
+    async def _registered_id(s: AsyncSession, attrs: Mapping[str, Any]) -> str | None:
+        """The registered limit of the same service, region and resource."""
+        found = await s.scalar(
+            select(m.RegisteredLimit.id).where(
+                m.RegisteredLimit.service_id == attrs["service_id"],
+                m.RegisteredLimit.region_id == attrs.get("region_id"),
+                m.RegisteredLimit.resource_name == attrs["resource_name"],
+            )
+        )
+        return str(found) if found else None
+
     # -- registered limits ---------------------------------------------------------
 
     async def list_registered(self, filters: Mapping[str, str]) -> list[m.RegisteredLimit]:
-        stmt = select(m.RegisteredLimit)
-        for key in ("service_id", "region_id", "resource_name"):
-            if filters.get(key):
-                stmt = stmt.where(getattr(m.RegisteredLimit, key) == filters[key])
-        async with self.core.db.session() as s:
-            return list((await s.scalars(stmt.order_by(m.RegisteredLimit.id))).all())
+        keys = ("service_id", "region_id", "resource_name")
+        return await self._list(m.RegisteredLimit, keys, filters)
 
     async def get_registered(self, limit_id: str) -> m.RegisteredLimit:
-        async with self.core.db.session() as s:
-            row = await s.get(m.RegisteredLimit, limit_id)
-        if row is None:
-            raise not_found("registered limit", limit_id)
+        row: m.RegisteredLimit = await self._get(m.RegisteredLimit, "registered limit", limit_id)
         return row
 
     async def create_registered(self, items: list[dict[str, Any]]) -> list[m.RegisteredLimit]:
@@ -52,14 +104,7 @@ class Limits:
         async with self.core.write() as s:
             for attrs in items:
                 await self._check_refs(s, attrs)
-                dup = await s.scalar(
-                    select(m.RegisteredLimit.id).where(
-                        m.RegisteredLimit.service_id == attrs["service_id"],
-                        m.RegisteredLimit.region_id == attrs.get("region_id"),
-                        m.RegisteredLimit.resource_name == attrs["resource_name"],
-                    )
-                )
-                if dup:
+                if await self._registered_id(s, attrs):
                     raise conflict(
                         "registered limit", f"{attrs['resource_name']} is already registered"
                     )
@@ -69,41 +114,27 @@ class Limits:
         return out
 
     async def update_registered(self, limit_id: str, attrs: dict[str, Any]) -> m.RegisteredLimit:
-        async with self.core.write() as s:
-            row = await s.get(m.RegisteredLimit, limit_id)
-            if row is None:
-                raise not_found("registered limit", limit_id)
-            await self._check_refs(s, attrs)
-            for key, value in attrs.items():
-                setattr(row, key, value)
+        row: m.RegisteredLimit = await self._update(
+            m.RegisteredLimit, "registered limit", limit_id, attrs
+        )
         return row
 
     async def delete_registered(self, limit_id: str) -> None:
-        async with self.core.write() as s:
-            row = await s.get(m.RegisteredLimit, limit_id)
-            if row is None:
-                raise not_found("registered limit", limit_id)
-            await s.delete(row)
+        await self._delete(m.RegisteredLimit, "registered limit", limit_id)
 
     # -- project limits --------------------------------------------------------------
 
     async def list_limits(
         self, filters: Mapping[str, str], project_id: str | None
     ) -> list[m.Limit]:
-        stmt = select(m.Limit)
-        for key in ("service_id", "region_id", "resource_name", "project_id", "domain_id"):
-            if filters.get(key):
-                stmt = stmt.where(getattr(m.Limit, key) == filters[key])
-        if project_id is not None:
-            stmt = stmt.where(m.Limit.project_id == project_id)
-        async with self.core.db.session() as s:
-            return list((await s.scalars(stmt.order_by(m.Limit.id))).all())
+        """Project limits, those of ``project_id`` only when given."""
+        keys = ("service_id", "region_id", "resource_name", "project_id", "domain_id")
+        own = () if project_id is None else (m.Limit.project_id == project_id,)
+        rows: list[m.Limit] = await self._list(m.Limit, keys, filters, *own)
+        return rows
 
     async def get_limit(self, limit_id: str) -> m.Limit:
-        async with self.core.db.session() as s:
-            row = await s.get(m.Limit, limit_id)
-        if row is None:
-            raise not_found("limit", limit_id)
+        row: m.Limit = await self._get(m.Limit, "limit", limit_id)
         return row
 
     async def create_limits(self, items: list[dict[str, Any]]) -> list[m.Limit]:
@@ -113,14 +144,7 @@ class Limits:
                 if not attrs.get("project_id"):
                     raise ValidationError("A limit names the project it applies to (project_id).")
                 await self._check_refs(s, attrs)
-                registered = await s.scalar(
-                    select(m.RegisteredLimit.id).where(
-                        m.RegisteredLimit.service_id == attrs["service_id"],
-                        m.RegisteredLimit.region_id == attrs.get("region_id"),
-                        m.RegisteredLimit.resource_name == attrs["resource_name"],
-                    )
-                )
-                if registered is None:
+                if await self._registered_id(s, attrs) is None:
                     raise ValidationError(
                         f"No registered limit for {attrs['resource_name']}: "
                         "register a default limit first."
@@ -143,21 +167,11 @@ class Limits:
         return out
 
     async def update_limit(self, limit_id: str, attrs: dict[str, Any]) -> m.Limit:
-        async with self.core.write() as s:
-            row = await s.get(m.Limit, limit_id)
-            if row is None:
-                raise not_found("limit", limit_id)
-            await self._check_refs(s, attrs)
-            for key, value in attrs.items():
-                setattr(row, key, value)
+        row: m.Limit = await self._update(m.Limit, "limit", limit_id, attrs)
         return row
 
     async def delete_limit(self, limit_id: str) -> None:
-        async with self.core.write() as s:
-            row = await s.get(m.Limit, limit_id)
-            if row is None:
-                raise not_found("limit", limit_id)
-            await s.delete(row)
+        await self._delete(m.Limit, "limit", limit_id)
 
     # -- for services ------------------------------------------------------------------
 

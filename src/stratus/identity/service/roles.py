@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.listing import Page, filter_strings, paginate
 from stratus.identity import models as m
-from stratus.identity.errors import Forbidden, ValidationError, conflict, not_found
+from stratus.identity.errors import Forbidden, NotFound, ValidationError, conflict, not_found
 from stratus.identity.service.core import Core
 
 NULL_DOMAIN = "<<null>>"
@@ -191,10 +191,11 @@ class Roles:
 
     # -- grants -------------------------------------------------------------------------
 
-    async def _check_grant_parts(
-        self, s: AsyncSession, actor: str, actor_id: str, target: str, target_id: str, role_id: str
+    @staticmethod
+    async def _check_actor_target(
+        s: AsyncSession, actor: str, actor_id: str, target: str, target_id: str
     ) -> None:
-        await self.get(role_id, s)
+        """404 when the user or group, or the project or domain, is missing."""
         if actor == "user":
             if await s.get(m.User, actor_id) is None:
                 raise not_found("user", actor_id)
@@ -204,6 +205,18 @@ class Roles:
             raise not_found("project", target_id)
         if target == "domain" and await s.get(m.Domain, target_id) is None:
             raise not_found("domain", target_id)
+
+    async def _check_grant_parts(
+        self, s: AsyncSession, actor: str, actor_id: str, target: str, target_id: str, role_id: str
+    ) -> None:
+        await self.get(role_id, s)
+        await self._check_actor_target(s, actor, actor_id, target, target_id)
+
+    @staticmethod
+    def _no_grant(actor: str, actor_id: str, target: str, target_id: str, role_id: str) -> NotFound:
+        return not_found(
+            "role assignment", f"role {role_id} for {actor} {actor_id} on {target} {target_id}"
+        )
 
     async def grant(
         self,
@@ -241,10 +254,7 @@ class Roles:
             await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
             key = (assignment_type(actor, target), actor_id, target_id, role_id, inherited)
             if await s.get(m.RoleAssignment, key) is None:
-                raise not_found(
-                    "role assignment",
-                    f"role {role_id} for {actor} {actor_id} on {target} {target_id}",
-                )
+                raise self._no_grant(actor, actor_id, target, target_id, role_id)
 
     async def revoke(
         self,
@@ -260,25 +270,14 @@ class Roles:
             row = await s.get(m.RoleAssignment, key)
             if row is None:
                 await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
-                raise not_found(
-                    "role assignment",
-                    f"role {role_id} for {actor} {actor_id} on {target} {target_id}",
-                )
+                raise self._no_grant(actor, actor_id, target, target_id, role_id)
             await s.delete(row)
 
     async def list_grants(
         self, actor: str, actor_id: str, target: str, target_id: str, inherited: bool = False
     ) -> list[m.Role]:
         async with self.core.db.session() as s:
-            if actor == "user":
-                if await s.get(m.User, actor_id) is None:
-                    raise not_found("user", actor_id)
-            elif await s.get(m.Group, actor_id) is None:
-                raise not_found("group", actor_id)
-            if target == "project" and await s.get(m.Project, target_id) is None:
-                raise not_found("project", target_id)
-            if target == "domain" and await s.get(m.Domain, target_id) is None:
-                raise not_found("domain", target_id)
+            await self._check_actor_target(s, actor, actor_id, target, target_id)
             stmt = (
                 select(m.Role)
                 .join(m.RoleAssignment, m.RoleAssignment.role_id == m.Role.id)
@@ -501,3 +500,19 @@ class Roles:
 
     async def delete_for_target(self, s: AsyncSession, target_id: str) -> None:
         await s.execute(delete(m.RoleAssignment).where(m.RoleAssignment.target_id == target_id))
+
+    async def assignment_names(self) -> dict[str, dict[str, Any]]:
+        """Every role, user, group, project and domain by id: the names a
+        role assignment list shows with ``include_names``."""
+        models: dict[str, Any] = {
+            "roles": m.Role,
+            "users": m.User,
+            "groups": m.Group,
+            "projects": m.Project,
+            "domains": m.Domain,
+        }
+        async with self.core.db.session() as s:
+            return {
+                key: {row.id: row for row in (await s.scalars(select(model))).all()}
+                for key, model in models.items()
+            }

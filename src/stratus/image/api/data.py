@@ -13,11 +13,7 @@ from stratus.image.errors import BadRequest
 from stratus.image.service import ImageService
 
 
-def _svc(req: ApiRequest) -> ImageService:
-    return req.service  # type: ignore[no-any-return]
-
-
-def _declared(req: ApiRequest) -> int | None:
+def _declared(req: ApiRequest[ImageService]) -> int | None:
     value = req.raw.headers.get("content-length")
     if value is None:
         return None
@@ -27,7 +23,7 @@ def _declared(req: ApiRequest) -> int | None:
         raise BadRequest("Invalid Content-Length.") from exc
 
 
-async def _body(req: ApiRequest) -> AsyncIterator[bytes]:
+async def _body(req: ApiRequest[ImageService]) -> AsyncIterator[bytes]:
     try:
         async for chunk in req.raw.stream():
             yield chunk
@@ -35,16 +31,16 @@ async def _body(req: ApiRequest) -> AsyncIterator[bytes]:
         raise BadRequest("The client went away before the data was complete.") from exc
 
 
-async def upload(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def upload(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:upload_image", {"project_id": image.owner})
     await svc.data.upload(req.ctx, image.id, _body(req), _declared(req))
     return empty_response()
 
 
-async def download(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def download(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:download_image", {"project_id": image.owner})
     got = await svc.data.download(req.ctx, image.id, _range(req.raw.headers.get("range")))
@@ -62,16 +58,16 @@ async def download(req: ApiRequest) -> Response:
     )
 
 
-async def stage(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def stage(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:stage_image", {"project_id": image.owner})
     await svc.data.stage(req.ctx, image.id, _body(req), _declared(req))
     return empty_response()
 
 
-async def import_(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def import_(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:import_image", {"project_id": image.owner})
     method = req.body.method
@@ -79,8 +75,8 @@ async def import_(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def import_info(req: ApiRequest) -> Response:
-    methods = _svc(req).imports.methods
+async def import_info(req: ApiRequest[ImageService]) -> Response:
+    methods = req.service.imports.methods
     return json_response(
         {
             "import-methods": {
@@ -92,8 +88,8 @@ async def import_info(req: ApiRequest) -> Response:
     )
 
 
-async def stores_info(req: ApiRequest) -> Response:
-    store = _svc(req).store
+async def stores_info(req: ApiRequest[ImageService]) -> Response:
+    store = req.service.store
     return json_response(
         {"stores": [{"id": store.name, "description": f"The {store.name} store", "default": True}]}
     )

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, json_response
 from stratus.image.api import jsonschemas
 from stratus.image.errors import NotFound
+from stratus.image.service import ImageService
 
 CURRENT = "v2.16"
 SUPPORTED = (
@@ -39,15 +40,15 @@ def _versions(base: str) -> dict[str, Any]:
     }
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[ImageService]) -> Response:
     return json_response(_versions(req.base_url), status=300)
 
 
-async def versions_list(req: ApiRequest) -> Response:
+async def versions_list(req: ApiRequest[ImageService]) -> Response:
     return json_response(_versions(req.base_url))
 
 
-async def schema(req: ApiRequest) -> Response:
+async def schema(req: ApiRequest[ImageService]) -> Response:
     make = jsonschemas.DOCUMENTS.get(req.params["name"])
     if make is None:
         raise NotFound(f"No schema named {req.params['name']}.")

@@ -18,10 +18,6 @@ MAX_LIMIT = 1000
 KNOWN_QUERY = set(ImageListQuery.model_fields) | {"tag"}
 
 
-def _svc(req: ApiRequest) -> ImageService:
-    return req.service  # type: ignore[no-any-return]
-
-
 def _bool(key: str, value: str) -> bool:
     lowered = value.lower()
     if lowered in ("true", "1", "yes"):
@@ -55,7 +51,7 @@ def _sort(q: ImageListQuery, keys: list[str], dirs: list[str]) -> list[tuple[str
     return pairs
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[ImageService]) -> Response:
     req.authorize("image:get_images")
     q: ImageListQuery = req.query
     raw = req.raw.query_params
@@ -93,7 +89,7 @@ async def index(req: ApiRequest) -> Response:
         limit=min(q.limit, MAX_LIMIT),
         marker=q.marker,
     )
-    rows, next_marker = await _svc(req).images.list_images(req.ctx, params)
+    rows, next_marker = await req.service.images.list_images(req.ctx, params)
     body: dict[str, Any] = {
         "images": [views.image(i) for i in rows],
         "first": "/v2/images",
@@ -106,17 +102,17 @@ async def index(req: ApiRequest) -> Response:
     return json_response(body)
 
 
-async def show(req: ApiRequest) -> Response:
-    image = await _svc(req).images.get(req.ctx, req.params["image_id"])
+async def show(req: ApiRequest[ImageService]) -> Response:
+    image = await req.service.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:get_image", {"project_id": image.owner})
     return json_response(views.image(image))
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[ImageService]) -> Response:
     attrs = req.body.image.model_dump()
     owner = attrs.get("owner") or req.ctx.project_id
     req.authorize("image:add_image", {"project_id": owner})
-    image = await _svc(req).images.create(
+    image = await req.service.images.create(
         req.ctx,
         attrs,
         may_set_owner=req.allowed("image:set_owner", {"project_id": owner}),
@@ -127,8 +123,8 @@ async def create(req: ApiRequest) -> Response:
     )
 
 
-async def update(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def update(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     target = {"project_id": image.owner}
     req.authorize("image:modify_image", target)
@@ -143,8 +139,8 @@ async def update(req: ApiRequest) -> Response:
     return json_response(views.image(updated))
 
 
-async def delete(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def delete(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:delete_image", {"project_id": image.owner})
     deleted = await svc.images.delete(req.ctx, image.id)
@@ -152,32 +148,32 @@ async def delete(req: ApiRequest) -> Response:
     return empty_response()
 
 
-async def deactivate(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def deactivate(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:deactivate", {"project_id": image.owner})
     await svc.images.set_status(req.ctx, image.id, "deactivated")
     return empty_response()
 
 
-async def reactivate(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def reactivate(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:reactivate", {"project_id": image.owner})
     await svc.images.set_status(req.ctx, image.id, "active")
     return empty_response()
 
 
-async def tag_add(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def tag_add(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:modify_image", {"project_id": image.owner})
     await svc.images.add_tag(req.ctx, image.id, req.params["tag"])
     return empty_response()
 
 
-async def tag_delete(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def tag_delete(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:modify_image", {"project_id": image.owner})
     await svc.images.delete_tag(req.ctx, image.id, req.params["tag"])
@@ -187,8 +183,8 @@ async def tag_delete(req: ApiRequest) -> Response:
 # -- members ---------------------------------------------------------------------------
 
 
-async def member_index(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def member_index(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:get_members", {"project_id": image.owner})
     rows = await svc.images.members(req.ctx, image.id)
@@ -197,24 +193,24 @@ async def member_index(req: ApiRequest) -> Response:
     )
 
 
-async def member_show(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def member_show(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:get_member", {"project_id": image.owner})
     row = await svc.images.member(req.ctx, image.id, req.params["member_id"])
     return json_response(views.member(row))
 
 
-async def member_create(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def member_create(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:add_member", {"project_id": image.owner})
     row = await svc.images.add_member(req.ctx, image.id, req.body.member)
     return json_response(views.member(row))
 
 
-async def member_update(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def member_update(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     member_id = req.params["member_id"]
     req.authorize("image:modify_member", {"project_id": image.owner, "member_id": member_id})
@@ -222,8 +218,8 @@ async def member_update(req: ApiRequest) -> Response:
     return json_response(views.member(row))
 
 
-async def member_delete(req: ApiRequest) -> Response:
-    svc = _svc(req)
+async def member_delete(req: ApiRequest[ImageService]) -> Response:
+    svc = req.service
     image = await svc.images.get(req.ctx, req.params["image_id"])
     req.authorize("image:delete_member", {"project_id": image.owner})
     await svc.images.delete_member(req.ctx, image.id, req.params["member_id"])

@@ -9,13 +9,9 @@ from stratus.image.api import views
 from stratus.image.service import ImageService
 
 
-def _svc(req: ApiRequest) -> ImageService:
-    return req.service  # type: ignore[no-any-return]
-
-
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[ImageService]) -> Response:
     req.authorize("image:get_tasks")
-    rows = await _svc(req).imports.tasks(req.ctx)
+    rows = await req.service.imports.tasks(req.ctx)
     return json_response(
         {
             "tasks": [views.task(t) for t in rows],
@@ -25,12 +21,12 @@ async def index(req: ApiRequest) -> Response:
     )
 
 
-async def show(req: ApiRequest) -> Response:
-    task = await _svc(req).imports.task(req.ctx, req.params["task_id"])
+async def show(req: ApiRequest[ImageService]) -> Response:
+    task = await req.service.imports.task(req.ctx, req.params["task_id"])
     req.authorize("image:get_task", {"project_id": task.owner})
     return json_response(views.task(task))
 
 
-async def image_tasks(req: ApiRequest) -> Response:
-    rows = await _svc(req).imports.tasks(req.ctx, req.params["image_id"])
+async def image_tasks(req: ApiRequest[ImageService]) -> Response:
+    rows = await req.service.imports.tasks(req.ctx, req.params["image_id"])
     return json_response({"tasks": [views.task(t) for t in rows]})

@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from stratus.common.service_auth import ServiceSession
+from stratus.common.service_auth import ServiceSession, service_client
 
 log = logging.getLogger(__name__)
 
@@ -105,26 +105,23 @@ class SwiftStore:
         self.container = container
         self.segments_container = f"{container}_segments"
         self.segment_size = segment_size
-        self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(60.0, read=600.0))
+        self.client = client or service_client(session, httpx.Timeout(60.0, read=600.0))
         self._ready = False
 
     def segment_name(self, key: str, index: int) -> str:
         return f"{key}/{index:08d}"
 
     async def _url(self, container: str, name: str | None = None) -> str:
-        await self.session.token()
+        await self.session.token()  # learns the service project, the account's name
         account = f"AUTH_{self.session.project_id}"
         url = f"{self.base}/{account}/{quote(container)}"
         return f"{url}/{quote(name)}" if name is not None else url
-
-    async def _headers(self) -> dict[str, str]:
-        return {"X-Auth-Token": await self.session.token()}
 
     async def _ensure_containers(self) -> None:
         if self._ready:
             return
         for container in (self.container, self.segments_container):
-            resp = await self.client.put(await self._url(container), headers=await self._headers())
+            resp = await self.client.put(await self._url(container))
             if resp.status_code not in (201, 202):
                 raise SwiftStoreError(f"cannot create container {container}: {resp.status_code}")
         self._ready = True
@@ -138,7 +135,6 @@ class SwiftStore:
     ) -> None:
         await self._ensure_containers()
         headers = {
-            **await self._headers(),
             **(extra or {}),
             "Content-Type": "application/octet-stream",
         }
@@ -163,7 +159,6 @@ class SwiftStore:
             resp = await self.client.get(
                 await self._url(self.segments_container),
                 params={"prefix": f"{key}/", "format": "json", "marker": marker},
-                headers=await self._headers(),
             )
             if resp.status_code == 404:
                 return out
@@ -187,7 +182,7 @@ class SwiftStore:
                 continue
             first = max(offset - seg_start, 0)
             last = size - 1 if end is None else min(end - seg_start, size) - 1
-            headers = await self._headers()
+            headers: dict[str, str] = {}
             if first > 0 or last < size - 1:
                 headers["Range"] = f"bytes={first}-{last}"
             url = await self._url(self.segments_container, name)
@@ -202,20 +197,14 @@ class SwiftStore:
     async def size(self, key: str) -> int | None:
         segments = await self._segments(key)
         if not segments:
-            resp = await self.client.head(
-                await self._url(self.container, key), headers=await self._headers()
-            )
+            resp = await self.client.head(await self._url(self.container, key))
             return 0 if resp.status_code == 200 else None
         return sum(size for _, size in segments)
 
     async def delete(self, key: str) -> None:
         for name, _ in await self._segments(key):
-            await self.client.delete(
-                await self._url(self.segments_container, name), headers=await self._headers()
-            )
-        await self.client.delete(
-            await self._url(self.container, key), headers=await self._headers()
-        )
+            await self.client.delete(await self._url(self.segments_container, name))
+        await self.client.delete(await self._url(self.container, key))
 
     def local_path(self, key: str) -> str | None:
         return None

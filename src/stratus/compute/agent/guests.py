@@ -1,0 +1,102 @@
+"""The guest builder: what a driver needs to run a server on this host.
+
+``spec`` turns a server's record into a ``GuestSpec`` (its folder, flavor,
+forwarded port and the cached base image, fetched into the image cache when
+this host lacks it); ``write_config_drive`` writes the config drive whose
+contents the service defines (``service/metadata.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from stratus.compute import models as m
+from stratus.compute.agent.images import CachedImage
+from stratus.compute.drivers.base import GuestSpec, GuestStatus, PortForward, Power
+from stratus.compute.service.metadata import config_drive_contents
+
+POWER = {
+    Power.NOSTATE: m.NOSTATE,
+    Power.RUNNING: m.RUNNING,
+    Power.PAUSED: m.POWER_PAUSED,
+    Power.SHUTDOWN: m.SHUTDOWN,
+    Power.CRASHED: m.CRASHED,
+    Power.SUSPENDED: m.POWER_SUSPENDED,
+}
+
+ConfigDriveWriter = Callable[..., None]  # configdrive.build_config_drive
+
+
+def power_state(status: GuestStatus) -> int:
+    """The server's power_state for what the driver reports."""
+    return POWER[status.power]
+
+
+class Images(Protocol):
+    """The host's image cache (``images.ImageCache``)."""
+
+    async def ensure(self, image_id: str) -> CachedImage: ...
+
+
+def forwards(server: m.Server, host_port: int | None) -> tuple[PortForward, ...]:
+    """The guest's SSH port forwarded from ``host_port`` on this host."""
+    if server.networks != "none" and host_port:
+        return (PortForward(host_port, 22),)
+    return ()
+
+
+class GuestBuilder:
+    def __init__(
+        self, instances: Path, images: Images, config_drive: ConfigDriveWriter | None = None
+    ) -> None:
+        self.instances = instances
+        self.images = images
+        self.config_drive = config_drive
+
+    def directory(self, server: m.Server) -> Path:
+        return self.instances / server.id
+
+    async def spec(
+        self, server: m.Server, image_id: str | None = None, **changes: Any
+    ) -> GuestSpec:
+        """The guest as the driver needs it; ``image_id`` overrides the base
+        image of a new disk (unshelving spawns from the shelved image), and
+        ``changes`` replace fields of the spec."""
+        cached = await self.images.ensure(image_id or server.image_ref)
+        directory = self.directory(server)
+        drive = directory / "config.iso"
+        spec = GuestSpec(
+            uuid=server.id,
+            name=server.name,
+            vcpus=int(server.flavor["vcpus"]),
+            memory_mb=int(server.flavor["ram"]),
+            root_gb=max(int(server.flavor["disk"]), 1),
+            base_image=cached.path,
+            base_format=cached.disk_format,
+            directory=directory,
+            config_drive=drive if drive.exists() else None,
+            forwards=forwards(server, server.host_port),
+        )
+        return dataclasses.replace(spec, **changes) if changes else spec
+
+    async def write_config_drive(self, server: m.Server) -> None:
+        """Write (or rewrite) the server's config drive into its folder."""
+        if self.config_drive is None:
+            return
+        contents = config_drive_contents(server)
+        path = self.directory(server) / "config.iso"
+        await asyncio.to_thread(
+            self.config_drive,
+            path,
+            meta_data=contents.meta_data,
+            user_data=contents.user_data,
+            network_data=contents.network_data,
+        )
+
+    async def prepare(self, server: m.Server) -> None:
+        """The server's folder and config drive, before a first boot here."""
+        self.directory(server).mkdir(parents=True, exist_ok=True)
+        await self.write_config_drive(server)

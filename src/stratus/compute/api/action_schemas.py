@@ -1,0 +1,386 @@
+"""Request schemas of the server actions (``POST /servers/{id}/action``), one
+per action: the body is ``{"<action>": ...}``, and its one key picks the
+route (``common.api.Route.action``).  The rules that depend on the
+microversion are here too: schemas see it as their validation context."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from pydantic import Field, StrictInt, StrictStr, ValidationInfo, field_validator, model_validator
+
+from stratus.common.microversion import Version
+from stratus.compute.api.schemas import Aliased, Name, ref_id
+from stratus.compute.api.schemas import version_of as version
+from stratus.compute.errors import BadRequest
+from stratus.compute.service.live import LiveRequest
+
+V = Version.parse
+TRUE = {"true", "1", "on", "yes", "t", "y"}
+FALSE = {"false", "0", "off", "no", "f", "n"}
+
+
+def boolean(value: Any, field: str, auto: bool = False) -> bool | None:
+    """Nova's lenient boolean (``"yes"``, ``"off"``, ...; ``"auto"`` when allowed)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if auto and text == "auto":
+        return None
+    if text in TRUE:
+        return True
+    if text in FALSE:
+        return False
+    allowed = "a boolean or 'auto'" if auto else "a boolean"
+    raise BadRequest(
+        f"Invalid input for field/attribute {field}. Value: {value}. It must be {allowed}."
+    )
+
+
+def _image_name(value: str) -> str:
+    name = value.strip()
+    if not name:
+        raise BadRequest("Invalid input for field/attribute name: it must not be blank.")
+    return name
+
+
+# -- power, lock, rebuild, console ------------------------------------------------------------
+
+
+class StopAction(Aliased):
+    os_stop: None = Field(alias="os-stop")
+
+
+class StartAction(Aliased):
+    os_start: None = Field(alias="os-start")
+
+
+class PauseAction(Aliased):
+    pause: None
+
+
+class UnpauseAction(Aliased):
+    unpause: None
+
+
+class SuspendAction(Aliased):
+    suspend: None
+
+
+class ResumeAction(Aliased):
+    resume: None
+
+
+class Reboot(Aliased):
+    type: str
+
+    @field_validator("type")
+    @classmethod
+    def _kind(cls, value: str) -> str:
+        if value.upper() not in ("SOFT", "HARD"):
+            raise BadRequest(f"Invalid reboot type {value!r}: SOFT or HARD.")
+        return value.upper()
+
+
+class RebootAction(Aliased):
+    reboot: Reboot
+
+
+class Rebuild(Aliased):
+    imageRef: str  # noqa: N815
+    name: Name | None = None
+    adminPass: str | None = None  # noqa: N815
+    metadata: dict[str, str] | None = None
+    preserve_ephemeral: bool | None = None
+    description: str | None = None
+    key_name: str | None = None
+    user_data: str | None = None
+    hostname: str | None = None
+    disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
+
+
+class RebuildAction(Aliased):
+    rebuild: Rebuild
+
+
+class Lock(Aliased):
+    locked_reason: Annotated[str, Field(max_length=255)] | None = None
+
+    @model_validator(mode="after")
+    def _since(self, info: ValidationInfo) -> Lock:
+        if self.locked_reason and version(info) < V("2.73"):
+            raise BadRequest("locked_reason needs microversion 2.73.")
+        return self
+
+
+class LockAction(Aliased):
+    lock: Lock | None
+
+
+class UnlockAction(Aliased):
+    unlock: None
+
+
+class ConsoleOutput(Aliased):
+    length: int | None = None  # the last N lines; None for all
+
+    @field_validator("length", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError as exc:
+                raise BadRequest("Invalid input for field/attribute length.") from exc
+        return value
+
+    @field_validator("length")
+    @classmethod
+    def _lines(cls, value: int | None) -> int | None:
+        if value is not None and value < -1:
+            raise BadRequest("Invalid input for field/attribute length: it must be -1 or more.")
+        return None if value == -1 else value
+
+
+class ConsoleAction(Aliased):
+    console: ConsoleOutput = Field(alias="os-getConsoleOutput")
+
+
+# -- images: createImage, createBackup, shelve, unshelve, rescue -----------------------------
+
+
+class CreateImage(Aliased):
+    name: Name
+    metadata: dict[str, str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _image_name(value)
+
+
+class CreateImageAction(Aliased):
+    create_image: CreateImage = Field(alias="createImage")
+
+
+class CreateBackup(Aliased):
+    name: Name
+    backup_type: StrictStr
+    rotation: StrictInt | StrictStr
+    metadata: dict[str, str] | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        return _image_name(value)
+
+    @field_validator("rotation")
+    @classmethod
+    def _rotation(cls, value: int | str) -> int:
+        if isinstance(value, bool) or (isinstance(value, str) and not value.strip().isdigit()):
+            raise BadRequest(
+                f"Invalid input for field/attribute rotation. Value: {value}. "
+                "It must be an integer of 0 or more."
+            )
+        rotation = int(value)
+        if rotation < 0:
+            raise BadRequest(
+                f"Invalid input for field/attribute rotation. Value: {value}. "
+                "It must be an integer of 0 or more."
+            )
+        return rotation
+
+
+class CreateBackupAction(Aliased):
+    create_backup: CreateBackup = Field(alias="createBackup")
+
+
+class ShelveAction(Aliased):
+    shelve: None
+
+
+class ShelveOffloadAction(Aliased):
+    shelve_offload: None = Field(alias="shelveOffload")
+
+
+class Unshelve(Aliased):
+    availability_zone: str | None = None
+    host: str | None = None
+
+
+class UnshelveAction(Aliased):
+    """``unshelve``: null, or from 2.77 an availability zone, from 2.91 a
+    host (admin) or a null zone (unpin)."""
+
+    unshelve: Unshelve | None
+
+    @model_validator(mode="after")
+    def _since(self, info: ValidationInfo) -> UnshelveAction:
+        u, v = self.unshelve, version(info)
+        if u is None:
+            return self
+        given = u.model_fields_set
+        if v < V("2.77"):
+            raise BadRequest("Invalid input for field/attribute unshelve: it must be null.")
+        if "host" in given:
+            if v < V("2.91"):
+                raise BadRequest("Invalid input for field/attribute unshelve: host needs 2.91.")
+            if not u.host:
+                raise BadRequest("Invalid input for field/attribute host: it must not be blank.")
+        if "availability_zone" in given and u.availability_zone is None and v < V("2.91"):
+            raise BadRequest(
+                "Invalid input for field/attribute availability_zone: null needs microversion 2.91."
+            )
+        if not given:
+            raise BadRequest("Invalid input for field/attribute unshelve: an empty object.")
+        return self
+
+    @property
+    def host(self) -> str | None:
+        return self.unshelve.host if self.unshelve is not None else None
+
+    @property
+    def zone(self) -> str | None:
+        return self.unshelve.availability_zone if self.unshelve is not None else None
+
+    @property
+    def unpin(self) -> bool:
+        """A null availability zone: the server may go to any zone."""
+        u = self.unshelve
+        return (
+            u is not None
+            and "availability_zone" in u.model_fields_set
+            and u.availability_zone is None
+        )
+
+
+class Rescue(Aliased):
+    adminPass: str | None = None  # noqa: N815
+    rescue_image_ref: str | None = None
+
+
+class RescueAction(Aliased):
+    rescue: Rescue | None
+
+
+class UnrescueAction(Aliased):
+    unrescue: None
+
+
+# -- moves: migrate, resize, confirm, revert, evacuate, live migration ------------------------
+
+
+class Migrate(Aliased):
+    host: str | None = None
+
+    @model_validator(mode="after")
+    def _since(self, info: ValidationInfo) -> Migrate:
+        if self.model_fields_set and version(info) < V("2.56"):
+            raise BadRequest(
+                "Invalid input for field/attribute migrate: a body needs microversion 2.56."
+            )
+        return self
+
+
+class MigrateAction(Aliased):
+    migrate: Migrate | None
+
+
+class Resize(Aliased):
+    flavorRef: str | int  # noqa: N815
+    disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
+
+    @property
+    def flavor_id(self) -> str:
+        """The flavor's id, also when given as its URL."""
+        return ref_id(str(self.flavorRef))
+
+
+class ResizeAction(Aliased):
+    resize: Resize
+
+
+class ConfirmResizeAction(Aliased):
+    confirm_resize: None = Field(alias="confirmResize")
+
+
+class RevertResizeAction(Aliased):
+    revert_resize: None = Field(alias="revertResize")
+
+
+class Evacuate(Aliased):
+    host: str | None = None
+    adminPass: str | None = None  # noqa: N815
+    onSharedStorage: bool | str | None = None  # noqa: N815
+    force: bool | None = None
+
+    @model_validator(mode="after")
+    def _since(self, info: ValidationInfo) -> Evacuate:
+        v = version(info)
+        if self.onSharedStorage is not None and v >= V("2.14"):
+            raise BadRequest("onSharedStorage was removed in microversion 2.14.")
+        if self.force is not None and not V("2.29") <= v < V("2.68"):
+            raise BadRequest("force is only accepted from microversion 2.29 to 2.67.")
+        return self
+
+    def admin_pass(self) -> str:
+        """The password answered before 2.14 (given, or made up)."""
+        return self.adminPass or secrets.token_urlsafe(9)
+
+
+class EvacuateAction(Aliased):
+    evacuate: Evacuate
+
+
+class MigrateLive(Aliased):
+    """os-migrateLive, per microversion: ``host`` and ``block_migration``
+    always required; ``disk_over_commit`` required up to 2.24 and refused
+    after; ``block_migration: "auto"`` from 2.25; ``force`` from 2.30 to 2.67."""
+
+    host: str | None = None
+    block_migration: bool | str | None = None
+    disk_over_commit: bool | str | None = None
+    force: bool | str | None = None
+
+    @model_validator(mode="after")
+    def _rules(self, info: ValidationInfo) -> MigrateLive:
+        self.request(version(info))
+        return self
+
+    def request(self, v: Version) -> LiveRequest:
+        given = self.model_fields_set
+        for field in ("host", "block_migration"):
+            if field not in given:
+                raise BadRequest(
+                    f"Invalid input for field/attribute os-migrateLive: '{field}' is a required property"
+                )
+        if v < V("2.25"):
+            if "disk_over_commit" not in given:
+                raise BadRequest(
+                    "Invalid input for field/attribute os-migrateLive: 'disk_over_commit' is a required property"
+                )
+            boolean(self.disk_over_commit, "disk_over_commit")
+        elif "disk_over_commit" in given:
+            raise BadRequest(
+                "Invalid input for field/attribute os-migrateLive: 'disk_over_commit' is not allowed "
+                "since microversion 2.25"
+            )
+        block = boolean(self.block_migration, "block_migration", auto=v >= V("2.25"))
+        force = False
+        if "force" in given:
+            if not V("2.30") <= v < V("2.68"):
+                raise BadRequest(
+                    "Invalid input for field/attribute os-migrateLive: 'force' is allowed only in "
+                    "microversions 2.30 to 2.67"
+                )
+            force = bool(boolean(self.force, "force"))
+            if force and not self.host:
+                raise BadRequest("Can't force to a non-provided destination")
+        if self.host is not None and not self.host.strip():
+            raise BadRequest("Invalid input for field/attribute host: it must not be empty.")
+        return LiveRequest(host=self.host, block_migration=block, force=force)
+
+
+class MigrateLiveAction(Aliased):
+    migrate_live: MigrateLive = Field(alias="os-migrateLive")

@@ -1,0 +1,95 @@
+"""The server actions that change a server's power, disk or lock, and its
+console output: one route each (``POST /servers/{id}/action``, told apart by
+the body's key), one request schema each (``action_schemas.py``), one
+service verb each (``service/server_actions.py``)."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from stratus.common.api import ApiRequest, empty_response, json_response
+from stratus.compute import models as m
+from stratus.compute.api.action_schemas import (
+    ConsoleAction,
+    LockAction,
+    RebootAction,
+    RebuildAction,
+)
+from stratus.compute.api.servers import load, render
+from stratus.compute.service import ComputeService
+from stratus.compute.service.server_actions import RebuildRequest
+
+Req = ApiRequest[ComputeService]
+ACTION = "compute:servers:action"
+
+
+async def _server(req: Req) -> m.Server:
+    return await load(req, ACTION)
+
+
+async def stop(req: Req) -> Response:
+    await req.service.server_actions.stop(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def start(req: Req) -> Response:
+    await req.service.server_actions.start(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def pause(req: Req) -> Response:
+    await req.service.server_actions.pause(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def unpause(req: Req) -> Response:
+    await req.service.server_actions.unpause(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def suspend(req: Req) -> Response:
+    await req.service.server_actions.suspend(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def resume(req: Req) -> Response:
+    await req.service.server_actions.resume(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def reboot(req: Req) -> Response:
+    body: RebootAction = req.body
+    server = await _server(req)
+    await req.service.server_actions.reboot(req.ctx, server.id, body.reboot.type == "HARD")
+    return empty_response(202)
+
+
+async def rebuild(req: Req) -> Response:
+    body: RebuildAction = req.body
+    r = body.rebuild
+    server = await _server(req)
+    rebuilt = RebuildRequest(
+        image_ref=r.imageRef, name=r.name, metadata=r.metadata, user_data=r.user_data
+    )
+    updated = await req.service.server_actions.rebuild(req.ctx, server, rebuilt)
+    return json_response({"server": render(req, updated)}, status=202)
+
+
+async def lock(req: Req) -> Response:
+    body: LockAction = req.body
+    server = await _server(req)
+    reason = body.lock.locked_reason if body.lock is not None else None
+    await req.service.server_actions.lock(req.ctx, server.id, reason)
+    return empty_response(202)
+
+
+async def unlock(req: Req) -> Response:
+    await req.service.server_actions.unlock(req.ctx, (await _server(req)).id)
+    return empty_response(202)
+
+
+async def console_output(req: Req) -> Response:
+    body: ConsoleAction = req.body
+    server = await load(req, "compute:servers:console_output")
+    output = await req.service.console_output(server, body.console.length)
+    return json_response({"output": output})
