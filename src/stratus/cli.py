@@ -22,13 +22,9 @@ STARTED = time.monotonic()
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("alembic", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from stratus.common import logs
+
+    logs.setup(level)
 
 
 def _load(data_dir: Path, overrides: dict[str, Any] | None = None) -> config_mod.Config:
@@ -73,6 +69,7 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
         overrides["server"]["port"] = port
     cfg = _load(data_dir, overrides)
     _setup_logging(cfg.logging.level)
+    _prepare_metrics(cfg.data_dir / "run" / "metrics")
 
     import uvicorn
 
@@ -119,6 +116,17 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
         sys.exit(1)
 
 
+def _prepare_metrics(directory: Path) -> None:
+    """Before prometheus-client is imported (it picks its mode then): an
+    empty folder for the metric files of the primary and its API workers
+    (what a previous run left would be counted again), inherited by them."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
 def _exit_cleanly(signum: int, _frame: Any) -> None:
     sys.exit(0)
 
@@ -132,8 +140,9 @@ def _uvicorn_config(cfg: config_mod.Config, app: Any, **listen: Any) -> Any:
         loop="uvloop",
         http="httptools",
         lifespan="on",
-        access_log=cfg.logging.access_log,
+        access_log=False,  # the middleware writes the access log (common.logs)
         log_level=cfg.logging.level.lower(),
+        log_config=None,  # keep the handlers of common.logs
         server_header=False,
         timeout_graceful_shutdown=10,
         **listen,

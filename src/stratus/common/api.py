@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from stratus.common import logs
 from stratus.common.context import RequestContext
 from stratus.common.errors import (
     BadRequest,
@@ -219,6 +220,7 @@ class ServiceAPI:
 
         async def endpoint(request: Request) -> Response:
             request_id = request_id_of(request.scope)
+            logs.note_route(route.path)
             if self.microversions is None:
                 return await handle(request, request_id, None)
             try:
@@ -243,6 +245,7 @@ class ServiceAPI:
                     if not token:
                         raise Unauthorized()
                     ctx = await self.validator.validate(token, request_id)
+                logs.note_caller(ctx.project_id, ctx.user_id)
                 query: Any = None
                 if route.query is not NoQuery or request.scope.get("query_string"):
                     try:

@@ -168,7 +168,17 @@ class ServicesConfig(_Section):
 
 class LoggingConfig(_Section):
     level: str = "INFO"
-    access_log: bool = False
+    # One line per request (method, path, status, bytes, duration, request
+    # id, project, user) on the logger "stratus.access".
+    access_log: bool = True
+
+
+class MetricsConfig(_Section):
+    # Serve Prometheus metrics at /metrics on the API port.
+    enabled: bool = True
+    # Who may read them: "loopback" (no token from 127.0.0.0/8 and ::1, an
+    # admin token from elsewhere) or "token" (an admin token always).
+    access: Literal["loopback", "token"] = "loopback"
 
 
 class Config(_Section):
@@ -184,6 +194,7 @@ class Config(_Section):
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def database_url(self) -> str:
@@ -401,7 +412,17 @@ enabled = ["identity", "image", "compute", "object-store"]
 
 [logging]
 level = "INFO"
-access_log = false
+# One access-log line per request (logger "stratus.access"): client, method,
+# path, status, bytes, seconds, project and user, with the request id.
+access_log = true
+
+[metrics]
+# Prometheus metrics at /metrics on the API port (all API processes in one
+# scrape).  access = "loopback": readable without a token from the machine
+# itself (127.0.0.0/8, ::1), with an admin token from elsewhere; "token": an
+# admin token always (X-Auth-Token).
+enabled = true
+access = "loopback"
 """
 
 

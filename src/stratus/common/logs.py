@@ -1,0 +1,143 @@
+"""Logging: the request id in every line a request causes, and the access log.
+
+The API middleware (``common.middleware``) names each request and keeps a
+``Request`` (its id, then its route, project and user as they become known) in
+a context variable.  asyncio copies the context into every task a request
+starts, so the id follows the request's own work; an agent that works on a
+resource for a request sets it again with ``acting_for`` (the id is recorded
+with the task).  ``RequestIdFilter`` puts it into every log record as
+``%(request_id)s`` ("-" outside any request).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+ACCESS_LOGGER = "stratus.access"
+FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+NO_REQUEST = "-"
+
+
+@dataclass(slots=True)
+class Request:
+    """What the logs and metrics know of the request being served."""
+
+    id: str
+    route: str | None = None  # the route's template, e.g. /v2.1/servers/{server_id}
+    project: str | None = None
+    user: str | None = None
+
+
+CURRENT: ContextVar[Request | None] = ContextVar("stratus_request", default=None)
+
+
+def current() -> Request | None:
+    return CURRENT.get()
+
+
+def current_request_id() -> str | None:
+    req = CURRENT.get()
+    return req.id if req is not None else None
+
+
+def note_route(template: str) -> None:
+    """The route template that matched (for the metrics' labels)."""
+    req = CURRENT.get()
+    if req is not None:
+        req.route = template
+
+
+def note_caller(project: str | None, user: str | None) -> None:
+    """Who the request's token names (for the access log)."""
+    req = CURRENT.get()
+    if req is not None:
+        req.project, req.user = project, user
+
+
+def bind_request_id(request_id: str | None) -> None:
+    """Log the rest of this asyncio task under ``request_id``: an agent's
+    work on one resource (a task of its own) for the request that asked for
+    it, which the API recorded with the task."""
+    if request_id:
+        CURRENT.set(Request(request_id))
+
+
+@contextmanager
+def acting_for(request_id: str | None) -> Iterator[None]:
+    """Log what follows under ``request_id``: an agent working on a resource
+    for the request that asked for the work."""
+    if not request_id:
+        yield
+        return
+    token = CURRENT.set(Request(request_id))
+    try:
+        yield
+    finally:
+        CURRENT.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Gives every record ``request_id`` (the current request's, or "-")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "request_id"):
+            req = CURRENT.get()
+            record.request_id = req.id if req is not None else NO_REQUEST
+        return True
+
+
+def setup(level: str, stream: Any = None) -> None:
+    """Configure the root logger of a Stratus process."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # uvicorn's own access logger is off: the middleware writes the access log.
+    logging.getLogger("uvicorn.access").disabled = True
+
+
+class AccessLog:
+    """One line per request: client, method, path, status, bytes, duration,
+    project and user (the request id is in the line's prefix)."""
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.logger = logging.getLogger(ACCESS_LOGGER)
+        self.enabled = enabled
+
+    def write(
+        self,
+        scope: Mapping[str, Any],
+        req: Request,
+        status: int,
+        size: int,
+        duration: float,
+    ) -> None:
+        if not self.enabled or not self.logger.isEnabledFor(logging.INFO):
+            return
+        client = scope.get("client")
+        path = scope.get("raw_path") or scope.get("path", "").encode()
+        query = scope.get("query_string")
+        target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
+        self.logger.info(
+            '%s "%s %s" %d %d %.4fs project=%s user=%s',
+            client[0] if client else "-",
+            scope.get("method", "-"),
+            target,
+            status,
+            size,
+            duration,
+            req.project or "-",
+            req.user or "-",
+        )
