@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from stratus.common import logs, metrics
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 from stratus.compute.agent import moves
@@ -91,6 +92,7 @@ class ComputeAgent:
         self.peers: ChannelClient | None = None
         self.url: str | None = None
         self.live = LiveMigrations(self)
+        self.name = f"compute-agent-{host}"  # the metrics' agent label
 
     def wake(self) -> None:
         self.wakeup.set()
@@ -105,7 +107,7 @@ class ComputeAgent:
         moves.write_host_marker(self)
         await moves.clean_evacuated(self)
         await self.sync_power(adopt=True)
-        self._task = asyncio.create_task(self._run(), name=f"compute-agent-{self.host}")
+        self._task = asyncio.create_task(self._run(), name=self.name)
         self.live.start()
         self.wake()
 
@@ -162,8 +164,8 @@ class ComputeAgent:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wakeup.wait(), POLL_INTERVAL)
             self.wakeup.clear()
+            now = time.monotonic()
             try:
-                now = time.monotonic()
                 if now - last_beat >= min(self.sync_interval, 10.0):
                     await self.heartbeat()
                     last_beat = now
@@ -172,7 +174,10 @@ class ComputeAgent:
                     await self.sync_power()
                     last_sync = now
             except Exception:
+                metrics.AGENT_LOOP_ERRORS.labels(self.name).inc()
                 log.exception("compute: agent %s loop failed; retrying", self.host)
+            finally:
+                metrics.AGENT_LOOP.labels(self.name).observe(time.monotonic() - now)
 
     # -- work -------------------------------------------------------------------------------
 
@@ -210,6 +215,7 @@ class ComputeAgent:
         return bool(getattr(result, "rowcount", 0))
 
     async def _work(self, server_id: str) -> None:
+        started = time.monotonic()
         try:
             server = await self._load(server_id)
             if server is None or server.host != self.host or server.task_state is None:
@@ -217,11 +223,20 @@ class ComputeAgent:
             handler = self._handlers().get(server.task_state)
             if handler is None:
                 return
+            # This task's log lines carry the id of the request that asked.
+            logs.bind_request_id(await self.actions.request_id(server.id))
             event = f"compute_{server.task_state.replace('-', '_')}"
             try:
                 await handler(server)
+                log.info(
+                    "compute: server %s: %s done in %.2f s",
+                    server.id,
+                    server.task_state,
+                    time.monotonic() - started,
+                )
                 await self.actions.event(server.id, event, self.host, "Success")
             except Exception as exc:
+                metrics.AGENT_WORK_ERRORS.labels(self.name).inc()
                 message = str(exc) or type(exc).__name__
                 log.warning(
                     "compute: server %s: %s failed: %s", server.id, server.task_state, message
@@ -240,6 +255,7 @@ class ComputeAgent:
                     await self._finish(server, fault=fault)
                 await self.actions.event(server.id, event, self.host, "Error", message)
         finally:
+            metrics.AGENT_WORK.labels(self.name).observe(time.monotonic() - started)
             self.busy.pop(server_id, None)
             self.wake()  # a request may have come while this one ran
 
