@@ -168,7 +168,7 @@ class Cloud:
             await self.image.start()
         if self.compute is not None:
             await self._start_compute(self.compute)
-            if self.cfg.server.workers > 1:
+            if self.cfg.server_workers > 1:
                 from stratus.workers import WakeReceiver
 
                 self._wake_receiver = WakeReceiver(self.compute.wake)

@@ -13,12 +13,13 @@ import os
 import socket
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "STRATUS_"
 CONFIG_FILE = "stratus.toml"
+MAX_AUTO_WORKERS = 16  # "auto" workers: one per core, at most this many
 
 
 class _Section(BaseModel):
@@ -31,9 +32,9 @@ class ServerConfig(_Section):
     # The address clients reach; the catalog and clouds.yaml use it.
     # Empty means http://HOST:PORT (the machine's name when HOST is a wildcard).
     public_url: str = ""
-    # Processes serving the port: 1 (this process only), or more to use more
-    # cores (API workers; see docs/configuration.md).
-    workers: int = Field(1, ge=1, le=64)
+    # Processes serving the port: "auto" (one per core this process may use),
+    # 1 (this process only), or N (API workers; see docs/configuration.md).
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
     # With several workers: pin process k (the primary is 0) to CPU k mod the
     # CPUs this process may use, so that each keeps its threads on one core.
     cpu_affinity: bool = False
@@ -203,6 +204,13 @@ class Config(_Section):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'stratus.db').resolve()}"
 
     @property
+    def server_workers(self) -> int:
+        """How many processes serve the API port (``[server] workers``)."""
+        if self.server.workers == "auto":
+            return max(1, min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS))
+        return self.server.workers
+
+    @property
     def public_url(self) -> str:
         if self.server.public_url:
             return self.server.public_url.rstrip("/")
@@ -290,6 +298,8 @@ port = 8080
 # Address clients reach, used in the catalog and clouds.yaml.
 # Empty means http://HOST:PORT.
 public_url = ""
+# Processes serving the port: "auto" (one per core), 1 (this process only) or N.
+workers = "auto"
 
 [database]
 # SQLAlchemy URL.  Empty means SQLite in the data folder.  For PostgreSQL:
