@@ -86,6 +86,8 @@ def start_server(data_dir: Path, database_url: str = "", port: int | None = None
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
+    # One process unless a test asks for more: a second costs time and memory.
+    environ["STRATUS_SERVER__WORKERS"] = "1"
     if database_url:
         environ["STRATUS_DATABASE__URL"] = database_url
     environ.update(env)
