@@ -10,18 +10,21 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import BIN, free_port
+from tests.conftest import BIN, drop_database, free_port, new_database
 
 
 def stratus(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "stratus"), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
-def test_detach_status_stop(tmp_path: Path) -> None:
+def test_detach_status_stop(tmp_path: Path, database: str) -> None:
     data = tmp_path / "cloud"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
     env.update(STRATUS_COMPUTE__DRIVER="fake", STRATUS_COMPUTE__HOST=f"status-{port}", STRATUS_SERVER__WORKERS="2")
+    url = new_database(database)
+    if url:
+        env["STRATUS_DATABASE__URL"] = url
     up = stratus("up", "--detach", "--data-dir", str(data), "--port", str(port), env=env)
     assert up.returncode == 0, up.stdout + up.stderr
     try:
@@ -47,6 +50,7 @@ def test_detach_status_stop(tmp_path: Path) -> None:
         assert f"running at http://127.0.0.1:{port}" in text and f"pid {pid}" in text
     finally:
         stopped = stratus("stop", "--data-dir", str(data), env=env)
+        drop_database(url)
     assert stopped.returncode == 0, stopped.stderr
     assert f"stopped the cloud (pid {pid})" in stopped.stdout
     assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
