@@ -224,13 +224,17 @@ def _exit_cleanly(signum: int, _frame: Any) -> None:
 
 
 def _uvicorn_config(cfg: config_mod.Config, app: Any, **listen: Any) -> Any:
-    """How every API process serves: uvloop, httptools, graceful stop."""
+    """How every API process serves: uvloop, httptools with header and body
+    timeouts and a connection limit (common.httpserver), graceful stop."""
     import uvicorn
 
+    from stratus.common.httpserver import guarded_protocol
+
+    s = cfg.server
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(s.header_timeout, s.body_timeout, s.max_connections),
         lifespan="on",
         access_log=False,  # the middleware writes the access log (common.logs)
         log_level=cfg.logging.level.lower(),

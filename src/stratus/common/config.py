@@ -38,6 +38,12 @@ class ServerConfig(_Section):
     # With several workers: pin process k (the primary is 0) to CPU k mod the
     # CPUs this process may use, so that each keeps its threads on one core.
     cpu_affinity: bool = False
+    # Seconds a client may take to send a request's headers, and the longest
+    # silence while it sends a body; then the connection is closed.
+    header_timeout: float = Field(20.0, gt=0)
+    body_timeout: float = Field(60.0, gt=0)
+    # Connections one process holds at most; more are closed at once.
+    max_connections: int = Field(4096, ge=16)
 
 
 class DatabaseConfig(_Section):
@@ -300,6 +306,14 @@ port = 8080
 public_url = ""
 # Processes serving the port: "auto" (one per core), 1 (this process only) or N.
 workers = "auto"
+# Pin each process to its own CPU (see docs/configuration.md).
+cpu_affinity = false
+# Seconds a client may take to send a request's headers, and the longest
+# silence while it sends a body, before its connection is closed.
+header_timeout = 20.0
+body_timeout = 60.0
+# Connections one process holds at most; more are closed at once.
+max_connections = 4096
 
 [database]
 # SQLAlchemy URL.  Empty means SQLite in the data folder.  For PostgreSQL:

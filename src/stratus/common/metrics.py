@@ -89,6 +89,11 @@ AGENT_WORK = Histogram(
 AGENT_WORK_ERRORS = Counter(
     "stratus_agent_work_errors_total", "Work on a resource that failed (and is retried).", ["agent"]
 )
+CONNECTIONS_CLOSED = Counter(
+    "stratus_http_connections_closed_total",
+    "Connections the server closed: too slow to send headers or body, or over the limit.",
+    ["reason"],
+)
 PROCESS_RSS = Gauge(
     "stratus_process_resident_memory_bytes",
     "Resident memory of each process of the cloud.",

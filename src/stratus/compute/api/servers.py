@@ -319,6 +319,7 @@ async def action(req: ApiRequest) -> Response:
     if name == "rebuild":
         r = body.rebuild
         image = await svc.images.get(req.ctx, r.imageRef)
+        image.check_fits(int(server.flavor.get("disk", 0)))
         values: dict[str, Any] = {"image_ref": image.id, "vm_state": server.vm_state}
         if r.name:
             values["name"] = r.name

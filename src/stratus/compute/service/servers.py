@@ -222,8 +222,7 @@ class Servers:
         image = await self.images.get(ctx, req.image_ref)
         if image.min_ram > flavor.memory_mb:
             raise BadRequest("Flavor's memory is too small for requested image.")
-        if image.min_disk > flavor.root_gb and flavor.root_gb > 0:
-            raise BadRequest("Flavor's disk is too small for requested image.")
+        image.check_fits(flavor.root_gb)
         key_data = None
         if req.key_name:
             try:
