@@ -104,12 +104,20 @@ class ComputeAgent:
         if self.channel is not None:
             self.url = await self.channel.start()
         await self.register()
+        self._sweep_snapshots()
         moves.write_host_marker(self)
         await moves.clean_evacuated(self)
         await self.sync_power(adopt=True)
         self._task = asyncio.create_task(self._run(), name=self.name)
         self.live.start()
         self.wake()
+
+    def _sweep_snapshots(self) -> None:
+        """Snapshot disks a crash left in the servers' folders: no snapshot
+        runs before the loop starts, and one still wanted is taken again."""
+        for path in self.instances.glob("*/snapshot-*.qcow2"):
+            path.unlink(missing_ok=True)
+            log.warning("compute: removed %s, left by an interrupted snapshot", path)
 
     async def stop(self) -> None:
         await self.live.stop()
