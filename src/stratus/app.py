@@ -176,6 +176,8 @@ class Cloud:
             await self.storage_node.start()
         if self.objectstore is not None:
             await self.objectstore.start()
+        if self.image is not None:  # the swift store needs the object store up
+            self._spawn(self.image.sweep(), "image-sweep")
 
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send
