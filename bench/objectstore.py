@@ -322,6 +322,8 @@ local size = tonumber(os.getenv("BENCH_SIZE") or "0")
 local headers = {}
 local token = os.getenv("BENCH_AUTH_TOKEN")
 if token and token ~= "" then headers["X-Auth-Token"] = token end
+local subject = os.getenv("BENCH_SUBJECT_TOKEN")
+if subject and subject ~= "" then headers["X-Subject-Token"] = subject end
 local body = nil
 if method == "PUT" then
   body = string.rep("0123456789abcdef", size / 16)
@@ -363,6 +365,7 @@ def wrk(
     objects: int = 1,
     size: int = 0,
     auth: bool = True,
+    subject: str = "",
     pin: bool,
     connections: int,
     duration: float,
@@ -388,6 +391,7 @@ def wrk(
             "BENCH_OBJECTS": str(objects),
             "BENCH_SIZE": str(size),
             "BENCH_AUTH_TOKEN": cloud.token if auth else "",
+            "BENCH_SUBJECT_TOKEN": subject,
         }
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout=10s",
                 "-s", str(script), base]  # fmt: skip

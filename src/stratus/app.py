@@ -307,7 +307,7 @@ class Cloud:
         return RequestIdMiddleware(
             app,
             access_log=logs.AccessLog(self.cfg.logging.access_log),
-            metrics=self.metrics.http,
+            metrics=self.metrics.http if self.cfg.metrics.enabled else None,
             services=self._services_by_segment(),
             route_namers={"object-store": _swift_route},
         )

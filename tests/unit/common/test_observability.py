@@ -154,3 +154,53 @@ async def test_resource_gauges_come_from_their_services_and_a_broken_one_is_skip
     metrics.add_gauges("things", things)
     text = (await metrics.render()).decode()
     assert 'stratus_test_things{state="shiny"} 3.0' in text
+
+
+def test_batched_observations_equal_observe() -> None:
+    """The recorder's added-up observations land where Histogram.observe puts them."""
+    from prometheus_client import CollectorRegistry, Histogram
+
+    registry = CollectorRegistry()
+    reference = Histogram("ref_seconds", "r", ["x"], buckets=metrics_mod.LATENCY_BUCKETS, registry=registry)
+    batched = Histogram("bat_seconds", "b", ["x"], buckets=metrics_mod.LATENCY_BUCKETS, registry=registry)
+    values = [0.0004, 0.001, 0.003, 0.02, 0.7, 3.0, 45.0, 0.001]
+    bounds = (*metrics_mod.LATENCY_BUCKETS, float("inf"))
+    counts = [0] * len(bounds)
+    import bisect
+
+    for v in values:
+        reference.labels("a").observe(v)
+        counts[bisect.bisect_left(bounds, v)] += 1
+    metrics_mod._add_to_histogram(batched.labels("a"), sum(values), counts)
+    for suffix in ("_count", "_sum"):
+        assert registry.get_sample_value(f"bat_seconds{suffix}", {"x": "a"}) == pytest.approx(
+            registry.get_sample_value(f"ref_seconds{suffix}", {"x": "a"})
+        )
+    for le in ("0.001", "0.005", "1.0", "+Inf"):
+        assert registry.get_sample_value("bat_seconds_bucket", {"x": "a", "le": le}) == registry.get_sample_value(
+            "ref_seconds_bucket", {"x": "a", "le": le}
+        )
+
+
+def test_the_fast_access_log_writes_what_the_formatter_would(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    stream = io.StringIO()
+    monkeypatch.setattr(logs, "_HANDLER", None)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        logs.setup("INFO", stream=stream)
+        access = logs.AccessLog(True)
+        req = logs.Request("req-1", project="p", user="u")
+        scope = {"client": ("10.0.0.1", 9), "raw_path": b"/a/b", "query_string": b"x=1", "method": "PUT"}
+        access.write(scope, req, 201, 12, 0.5)  # no event loop: written at once
+        with logs.acting_for("req-2"):
+            logging.getLogger(logs.ACCESS_LOGGER).info("through logging")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    fast, slow = stream.getvalue().splitlines()
+    assert fast.endswith(' INFO stratus.access [req-1] 10.0.0.1 "PUT /a/b?x=1" 201 12 0.5000s project=p user=u')
+    # the same prefix as the handler's own lines: date, time with milliseconds
+    assert fast[:24].count(":") == 2 and fast[19] == "," and len(fast.split(" INFO ")[0]) == len(slow.split(" INFO ")[0])
