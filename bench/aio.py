@@ -48,9 +48,9 @@ TARGET_OVERHEAD = 0.05
 QUIET_OFF = {"STRATUS_LOGGING__ACCESS_LOG": "false", "STRATUS_METRICS__ENABLED": "false"}
 
 
-class StratusAIO:
-    """``stratus up`` with its defaults (plus ``env``), duck-typed like
-    ``objectstore.Cloud`` for ``objectstore.wrk``."""
+class StratusAIO(ob.Served):
+    """``stratus up`` with its defaults (plus ``env``), loaded by
+    ``objectstore.wrk`` as ``objectstore.Cloud`` is."""
 
     def __init__(self, root: Path, env: dict[str, str] | None = None):
         root.mkdir(parents=True)
@@ -75,28 +75,7 @@ class StratusAIO:
 
     @property
     def pids(self) -> list[int]:
-        return [p for p in swift_aio.tree(self.server.pid) if b"stratus" in Path(f"/proc/{p}/cmdline").read_bytes()]
-
-    def cpu(self) -> tuple[float, float]:
-        user = system = 0.0
-        for pid in self.pids:
-            try:
-                u, s = ob.proc_cpu(pid)
-            except OSError:
-                continue
-            user, system = user + u, system + s
-        return user, system
-
-    def pin(self, cpus: set[int]) -> None:
-        """The default cloud places its processes itself."""
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {"X-Auth-Token": self.token, **extra}
-
-    def put_container(self, name: str) -> None:
-        resp = self.http.put(f"{self.account}/{name}", headers=self.headers())
-        if resp.status_code not in (201, 202):
-            raise RuntimeError(f"PUT container {name} answered {resp.status_code}: {resp.text[:200]}")
+        return [p for p in ob.tree(self.server.pid) if b"stratus" in Path(f"/proc/{p}/cmdline").read_bytes()]
 
     def stop(self) -> None:
         self.http.close()
@@ -127,7 +106,7 @@ def load(target: Target, kind: str, label: str, args: argparse.Namespace, tmp: P
 def versus_swift(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str, str, str]]:
     print("\n1. 4 KiB objects: the default Stratus all-in-one beside Swift 2.38's, one after the other", flush=True)
     rows = []
-    stratus = StratusAIO(tmp / "stratus-default")
+    stratus = StratusAIO(tmp / "stratus-default", dict(kv.split("=", 1) for kv in args.set))
     swift = swift_aio.SwiftAIO(tmp / "swift") if not args.no_swift else None
     try:
         stratus.start()
@@ -212,6 +191,10 @@ def main() -> int:
     ap.add_argument("--objects", type=int, default=1000, help="4 KiB objects cycled by the GETs [1000]")
     ap.add_argument("--no-swift", action="store_true", help="skip Swift")
     ap.add_argument("--only", choices=("swift", "overhead"), help="one of the two parts")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="STRATUS_X__Y=V",
+        help="a setting for the default cloud of part 1 (to compare with the defaults)",
+    )
     args = ap.parse_args()
     for key in [k for k in os.environ if k.startswith("STRATUS_")]:
         del os.environ[key]  # the clouds run with their defaults, whatever this shell says

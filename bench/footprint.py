@@ -36,29 +36,11 @@ import httpx
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import identity as ib  # noqa: E402  (servers, quiet waits, commits)
+import objectstore as ob  # noqa: E402  (process trees)
 
 TARGET_START_S = 3.0
 TARGET_PSS_MIB = 250.0
 MIB = 1 << 20
-
-
-def tree(root: int) -> list[int]:
-    """``root`` and every process descending from it."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        parents.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += parents.get(pid, [])
-    return out
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -121,7 +103,7 @@ def measure(label: str, tmp: Path, starts: int, settle: float) -> Figures:
                     if kind == "restart":
                         wait_tiny(client, srv)
                         time.sleep(settle)
-                        pids = tree(srv.pid)
+                        pids = ob.tree(srv.pid)
                         mem = [memory(pid) for pid in pids]
                         figures.pss.append(sum(m["pss"] for m in mem))
                         figures.uss.append(sum(m["uss"] for m in mem))

@@ -75,25 +75,8 @@ def ensure_installed() -> Path:
     return VENV
 
 
-def tree(root: int) -> list[int]:
-    """``root`` and every process descending from it (a Swift server's workers)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(stat.parent.name))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
-
-
-class SwiftAIO:
-    """A Swift all-in-one, duck-typed like ``objectstore.Cloud`` for ``objectstore.wrk``."""
+class SwiftAIO(ob.Served):
+    """A Swift all-in-one, loaded by ``objectstore.wrk`` as ``objectstore.Cloud`` is."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -195,29 +178,8 @@ class SwiftAIO:
         out: list[int] = []
         for proc in self.procs.values():
             if proc.poll() is None:
-                out += tree(proc.pid)
+                out += ob.tree(proc.pid)
         return out
-
-    def cpu(self) -> tuple[float, float]:
-        user = system = 0.0
-        for pid in self.pids:
-            try:
-                u, s = ob.proc_cpu(pid)
-            except OSError:
-                continue  # a worker that just ended
-            user, system = user + u, system + s
-        return user, system
-
-    def pin(self, cpus: set[int]) -> None:
-        """Swift places its processes itself (as the default Stratus does)."""
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {"X-Auth-Token": self.token, **extra}
-
-    def put_container(self, name: str) -> None:
-        resp = self.http.put(f"{self.account}/{name}", headers=self.headers())
-        if resp.status_code not in (201, 202):
-            raise RuntimeError(f"PUT container {name} answered {resp.status_code}: {resp.text[:200]}")
 
     def stop(self) -> None:
         self.http.close()
