@@ -167,9 +167,22 @@ def new_database(kind: str) -> str:
 
 
 def drop_database(url: str) -> None:
-    if url:
-        name = url.rpartition("/")[2]
-        _pg_run(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """Drop a database of ``new_database`` (its cloud stopped).  An autovacuum
+    worker may still be on it, which our role cannot end: try again a while."""
+    if not url:
+        return
+    import asyncpg
+
+    name = url.rpartition("/")[2]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            _pg_run(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except (asyncpg.InsufficientPrivilegeError, asyncpg.ObjectInUseError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def reset_postgres(url: str) -> None:
