@@ -3,6 +3,8 @@
 #   bench/run.sh [--duration 10] [--connections 32] [--starts 5] [--keep]   identity, as before
 #   bench/run.sh identity|image|compute|objectstore [options]              one benchmark
 #   bench/run.sh compute-live [--repeat 5] [--quiet-wait 20] [--keep]      live migration
+#   bench/run.sh aio [--repeat 3]            the default cloud beside Swift 2.38; logs and metrics on/off
+#   bench/run.sh footprint [--commit REV]    start time and idle memory of the default cloud
 #   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
 # Each benchmark's --help lists its options. Needs the virtual environment
 # (scripts/setup.sh); identity and objectstore need wrk, which it installs from Debian when
@@ -29,15 +31,15 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|all) which=$1; shift ;;
+    identity|image|compute|objectstore|aio|footprint|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
 esac
 
 case "$which" in
-    identity|objectstore)
+    identity|objectstore|aio)
         need_wrk
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live)
+    image|compute|compute_live|footprint)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

@@ -95,6 +95,7 @@ class Cloud:
         if cfg.auth.mode == "remote":
             self.remote = RemoteValidator(cfg.auth)
         self.metrics = metrics_mod.Metrics("primary" if primary else "api-worker")
+        self.access_log = logs.AccessLog(cfg.logging.access_log)
         self._add_gauges()
 
     def _add_gauges(self) -> None:
@@ -236,6 +237,8 @@ class Cloud:
         task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
+        self.access_log.flush()
+        self.metrics.http.flush()
         if self.workers is not None:
             await self.workers.stop()
         if self._wake_receiver is not None:
@@ -306,7 +309,7 @@ class Cloud:
         app = Starlette(routes=mounts, lifespan=lifespan, exception_handlers={404: not_found})
         return RequestIdMiddleware(
             app,
-            access_log=logs.AccessLog(self.cfg.logging.access_log),
+            access_log=self.access_log,
             metrics=self.metrics.http if self.cfg.metrics.enabled else None,
             services=self._services_by_segment(),
             route_namers={"object-store": _swift_route},

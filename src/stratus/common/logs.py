@@ -120,10 +120,13 @@ class AccessLog:
     project and user (the request id is in the line's prefix).
 
     In a process set up by ``setup`` the lines are formatted here, as the
-    handler would, and the lines of one turn of the event loop go to its
-    stream in one write: the logging module's machinery costs several times
-    a small request's share of the CPU.  Elsewhere (tests) they go through
-    the ``stratus.access`` logger."""
+    handler would, and the lines of 50 ms go to its stream in one write (the
+    logging module's machinery, and a write per line, would cost a small
+    request several percent of its CPU); ``flush`` at shutdown.  Elsewhere
+    (tests) they go through the ``stratus.access`` logger."""
+
+    FLUSH_AFTER = 0.05  # seconds a line may wait for others to share its write
+    MAX_LINES = 256
 
     def __init__(self, enabled: bool = True) -> None:
         self.logger = logging.getLogger(ACCESS_LOGGER)
@@ -144,20 +147,27 @@ class AccessLog:
         if not self.enabled or not self.logger.isEnabledFor(logging.INFO):
             return
         client = scope.get("client")
-        path = scope.get("raw_path") or scope.get("path", "").encode()
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         query = scope.get("query_string")
-        target = path.decode("latin-1") + ("?" + query.decode("latin-1") if query else "")
-        message = (
-            f'{client[0] if client else "-"} "{scope.get("method", "-")} {target}" {status} '
-            f"{size} {duration:.4f}s project={req.project or '-'} user={req.user or '-'}"
-        )
+        if query:
+            target += "?" + query.decode("latin-1")
         if self.handler is None:
-            self.logger.info("%s", message)
+            self.logger.info(
+                '%s "%s %s" %d %d %.4fs project=%s user=%s',
+                client[0] if client else "-", scope["method"], target, status, size, duration,
+                req.project or "-", req.user or "-",
+            )  # fmt: skip
             return
-        self._lines.append(f"{self._now()} INFO {ACCESS_LOGGER} [{req.id}] {message}\n")
-        if len(self._lines) == 1:
+        self._lines.append(
+            f"{self._now()} INFO stratus.access [{req.id}] {client[0] if client else '-'} "
+            f'"{scope["method"]} {target}" {status} {size} {duration:.4f}s '
+            f"project={req.project or '-'} user={req.user or '-'}\n"
+        )
+        if len(self._lines) >= self.MAX_LINES:
+            self.flush()
+        elif len(self._lines) == 1:
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                asyncio.get_running_loop().call_later(self.FLUSH_AFTER, self.flush)
             except RuntimeError:  # no event loop: at once
                 self.flush()
 
