@@ -332,7 +332,6 @@ class Cloud:
         )
 
 
-
 _SWIFT_PREFIX = SERVICES["object-store"].prefix.encode()
 _SWIFT_LEVELS = ("/v1/{account}", "/v1/{account}/{container}", "/v1/{account}/{container}/{object}")
 
