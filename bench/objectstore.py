@@ -111,6 +111,59 @@ def child_pids(pid: int) -> list[int]:
     return out
 
 
+def tree(root: int) -> list[int]:
+    """``root`` and every process descending from it (API workers, a Swift
+    server's workers)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+class Served:
+    """What ``wrk`` and ``create_objects`` need of a server under load besides
+    ``pids``, ``token``, ``account`` and ``http``: its CPU time, headers, containers."""
+
+    token: str
+    account: str
+    http: httpx.Client
+
+    @property
+    def pids(self) -> list[int]:
+        raise NotImplementedError
+
+    def cpu(self) -> tuple[float, float]:
+        """(user, system) seconds of every server process together."""
+        user = system = 0.0
+        for pid in self.pids:
+            try:
+                u, s = proc_cpu(pid)
+            except OSError:
+                continue  # a worker that just ended
+            user, system = user + u, system + s
+        return user, system
+
+    def pin(self, cpus: set[int]) -> None:
+        """Servers that place their processes themselves are left alone."""
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"X-Auth-Token": self.token, **extra}
+
+    def put_container(self, name: str) -> None:
+        resp = self.http.put(f"{self.account}/{name}", headers=self.headers())
+        if resp.status_code not in (201, 202):
+            raise RuntimeError(f"PUT container {name} answered {resp.status_code}: {resp.text[:200]}")
+
+
 def set_affinity(pid: int, cpus: set[int]) -> None:
     """Every thread of a process (threads made later inherit it)."""
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -133,7 +186,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: floa
     raise RuntimeError(f"storage node on port {port} not listening after {timeout:.0f} s")
 
 
-class Cloud:
+class Cloud(Served):
     """``stratus up`` with identity and the object store; with ``replicas`` 3,
     also three ``stratus storage-node`` processes it reaches over HTTP."""
 
@@ -221,14 +274,6 @@ class Cloud:
     def pids(self) -> list[int]:
         return [self.server.pid, *self.workers, *(p.pid for p in self.nodes)]
 
-    def cpu(self) -> tuple[float, float]:
-        """(user, system) seconds of every server process together."""
-        user = system = 0.0
-        for pid in self.pids:
-            u, s = proc_cpu(pid)
-            user, system = user + u, system + s
-        return user, system
-
     def rss_kib(self) -> int:
         return sum(proc_kib(pid, "VmRSS") for pid in self.pids)
 
@@ -237,14 +282,6 @@ class Cloud:
             return
         for pid in self.pids:
             set_affinity(pid, cpus)
-
-    def headers(self, **extra: str) -> dict[str, str]:
-        return {"X-Auth-Token": self.token, **extra}
-
-    def put_container(self, name: str) -> None:
-        resp = self.http.put(f"{self.account}/{name}", headers=self.headers())
-        if resp.status_code not in (201, 202):
-            raise RuntimeError(f"PUT container {name} answered {resp.status_code}: {resp.text[:200]}")
 
     def stop(self) -> None:
         self.http.close()
@@ -296,6 +333,8 @@ local size = tonumber(os.getenv("BENCH_SIZE") or "0")
 local headers = {}
 local token = os.getenv("BENCH_AUTH_TOKEN")
 if token and token ~= "" then headers["X-Auth-Token"] = token end
+local subject = os.getenv("BENCH_SUBJECT_TOKEN")
+if subject and subject ~= "" then headers["X-Subject-Token"] = subject end
 local body = nil
 if method == "PUT" then
   body = string.rep("0123456789abcdef", size / 16)
@@ -337,6 +376,7 @@ def wrk(
     objects: int = 1,
     size: int = 0,
     auth: bool = True,
+    subject: str = "",
     pin: bool,
     connections: int,
     duration: float,
@@ -362,6 +402,7 @@ def wrk(
             "BENCH_OBJECTS": str(objects),
             "BENCH_SIZE": str(size),
             "BENCH_AUTH_TOKEN": cloud.token if auth else "",
+            "BENCH_SUBJECT_TOKEN": subject,
         }
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout=10s",
                 "-s", str(script), base]  # fmt: skip

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import BIN, Server
+from tests.conftest import BIN, Server, sql
 
 
 @dataclass
@@ -31,11 +30,10 @@ class Agent:
 
 
 def host_row(server: Server, host: str) -> dict[str, object] | None:
-    """The compute_host row of ``host`` (read straight from the SQLite file)."""
-    with sqlite3.connect(server.data_dir / "stratus.db", timeout=30) as db:
-        db.row_factory = sqlite3.Row
-        row = db.execute("SELECT * FROM compute_host WHERE host = ?", (host,)).fetchone()
-    return dict(row) if row else None
+    """The compute_host row of ``host`` (its channel and heartbeat), read
+    straight from the database."""
+    rows = sql(server, "SELECT agent_url, heartbeat FROM compute_host WHERE host = ?", host)
+    return {"agent_url": rows[0][0], "heartbeat": rows[0][1]} if rows else None
 
 
 def start_agent(server: Server, host: str, timeout: float = 60, **env: str) -> Agent:
@@ -45,7 +43,7 @@ def start_agent(server: Server, host: str, timeout: float = 60, **env: str) -> A
     before = (host_row(server, host) or {}).get("agent_url")
     port = server.url.rsplit(":", 1)[1]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
-    environ.update(STRATUS_SERVER__PORT=port, **env)
+    environ.update(STRATUS_SERVER__PORT=port, **server.shared_env(), **env)
     process = subprocess.Popen(
         [str(BIN / "stratus"), "compute-agent", "--data-dir", str(server.data_dir), "--host", host],
         stdout=log.open("ab"),

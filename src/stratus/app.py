@@ -15,9 +15,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
+from stratus.common import logs
+from stratus.common import metrics as metrics_mod
 from stratus.common.api import TokenValidator, json_response
 from stratus.common.auth import RemoteValidator
 from stratus.common.config import Config
+from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.common.errors import StratusError
 from stratus.common.memory import trim
@@ -39,6 +42,21 @@ from stratus.registry import SERVICES
 from stratus.volume import policies as volume_policies
 
 log = logging.getLogger(__name__)
+
+PROCESS_SAMPLE_INTERVAL = 15.0  # seconds between samples of a process's memory and files
+
+
+class NotingValidator:
+    """A token validator that tells the access log who called (for apps
+    that validate tokens themselves rather than through ``common.api``)."""
+
+    def __init__(self, inner: TokenValidator) -> None:
+        self.inner = inner
+
+    async def validate(self, token: str, request_id: str) -> RequestContext:
+        ctx = await self.inner.validate(token, request_id)
+        logs.note_caller(ctx.project_id, ctx.user_id)
+        return ctx
 
 
 class Cloud:
@@ -94,6 +112,35 @@ class Cloud:
         self.remote: RemoteValidator | None = None
         if cfg.auth.mode == "remote":
             self.remote = RemoteValidator(cfg.auth)
+        self.metrics = metrics_mod.Metrics("primary" if primary else "api-worker")
+        self.access_log = logs.AccessLog(cfg.logging.access_log)
+        self._add_gauges()
+
+    def _add_gauges(self) -> None:
+        """Each service's resource gauges, read from the database when
+        /metrics is scraped."""
+        if self.compute is not None:
+            from stratus.compute.service.gauges import gauges as compute_gauges
+
+            self.metrics.add_gauges("compute", lambda: compute_gauges(self.db))
+        if self.image is not None:
+            from stratus.image.service.gauges import gauges as image_gauges
+
+            self.metrics.add_gauges("image", lambda: image_gauges(self.db))
+        if self.objectstore is not None:
+            from stratus.objectstore.api.auth import ACCOUNT_PREFIX
+            from stratus.objectstore.gauges import gauges as objectstore_gauges
+
+            async def accounts() -> list[str]:
+                from stratus.identity import models as idm
+
+                async with self.db.session() as s:
+                    ids = await s.scalars(select(idm.Project.id).order_by(idm.Project.id))
+                    return [f"{ACCOUNT_PREFIX}{pid}" for pid in ids]
+
+            self.metrics.add_gauges(
+                "object-store", lambda: objectstore_gauges(self.objectstore, accounts)
+            )
 
     def _make_objectstore(self) -> None:
         from stratus.objectstore.app import make
@@ -114,6 +161,7 @@ class Cloud:
         return self.remote or self.identity
 
     async def start(self) -> None:
+        self._spawn(self._sample_process(), "process-metrics")
         if not self.primary:
             await self._start_api_worker()
             return
@@ -125,7 +173,7 @@ class Cloud:
             await self._start_network(self.network)
         if self.compute is not None:
             await self._start_compute(self.compute)
-            if self.cfg.server.workers > 1:
+            if self.cfg.server_workers > 1:
                 from stratus.workers import WakeReceiver
 
                 self._wake_receiver = WakeReceiver(self.compute.wake)
@@ -135,6 +183,8 @@ class Cloud:
             await self.objectstore.start()
         if self.volume is not None:
             await self._start_volume(self.volume)
+        if self.image is not None:  # the swift store needs the object store up
+            self._spawn(self.image.sweep(), "image-sweep")
 
     async def _start_network(self, network: NetworkService) -> None:
         from stratus.network.agent.runner import (
@@ -206,6 +256,11 @@ class Cloud:
         await ensure_tiny_image(self.cfg, self.image, owner or "")
         trim()
 
+    async def _sample_process(self) -> None:
+        while True:
+            metrics_mod.sample_process(self.metrics.role)
+            await asyncio.sleep(PROCESS_SAMPLE_INTERVAL)
+
     def _spawn(self, coro: Any, name: str) -> None:
         async def guarded() -> None:
             try:
@@ -220,6 +275,8 @@ class Cloud:
         task.add_done_callback(self._background.discard)
 
     async def stop(self) -> None:
+        self.access_log.flush()
+        self.metrics.http.flush()
         if self.workers is not None:
             await self.workers.stop()
         if self._wake_receiver is not None:
@@ -291,7 +348,9 @@ class Cloud:
             mounts.append(
                 Mount(
                     SERVICES["object-store"].prefix,
-                    build_objectstore(self.objectstore, self.enforcer, self.validator),
+                    build_objectstore(
+                        self.objectstore, self.enforcer, NotingValidator(self.validator)
+                    ),
                 )
             )
 
@@ -308,8 +367,22 @@ class Cloud:
                 {"error": {"code": 404, "title": "Not Found", "message": "No service here."}}, 404
             )
 
+        if self.cfg.metrics.enabled:
+            handler = metrics_mod.endpoint(self.metrics, self.validator, self.cfg.metrics.access)
+            mounts.append(Route("/metrics", handler, methods=["GET"]))
         app = Starlette(routes=mounts, lifespan=lifespan, exception_handlers={404: not_found})
-        return RequestIdMiddleware(app)
+        return RequestIdMiddleware(
+            app,
+            access_log=self.access_log,
+            metrics=self.metrics.http if self.cfg.metrics.enabled else None,
+            services=self._services_by_segment(),
+            route_namers={"object-store": _swift_route},
+        )
+
+    def _services_by_segment(self) -> dict[str, str]:
+        out = {info.prefix.strip("/"): name for name, info in SERVICES.items()}
+        out.update({"metrics": "metrics", "": "root"})
+        return out
 
     async def _root(self, request: Request) -> Response:
         return json_response(
@@ -321,3 +394,22 @@ class Cloud:
                 }
             }
         )
+
+
+_SWIFT_PREFIX = SERVICES["object-store"].prefix.encode()
+_SWIFT_LEVELS = ("/v1/{account}", "/v1/{account}/{container}", "/v1/{account}/{container}/{object}")
+
+
+def _swift_route(scope: Any) -> str | None:
+    """The object store's route template (its Swift paths: account,
+    container or object; /info, /healthcheck), from the raw path."""
+    raw: bytes = scope.get("raw_path") or str(scope["path"]).encode()
+    raw = raw.split(b"?", 1)[0]
+    if raw.startswith(_SWIFT_PREFIX):
+        raw = raw[len(_SWIFT_PREFIX) :]
+    if raw in (b"/info", b"/healthcheck", b"/crossdomain.xml"):
+        return raw.decode()
+    parts = [p for p in raw[1:].split(b"/", 3) if p]
+    if len(parts) < 2 or parts[0] not in (b"v1", b"v1.0"):
+        return None
+    return _SWIFT_LEVELS[len(parts) - 2]

@@ -22,13 +22,9 @@ STARTED = time.monotonic()
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("alembic", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from stratus.common import logs
+
+    logs.setup(level)
 
 
 def _load(data_dir: Path, overrides: dict[str, Any] | None = None) -> config_mod.Config:
@@ -64,15 +60,31 @@ def main() -> None:
 @click.option(
     "--port", type=int, default=None, help="Port to listen on [default: 8080, or stratus.toml]."
 )
-def up(data_dir: Path, host: str | None, port: int | None) -> None:
-    """Start every enabled service in this process, in the foreground."""
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="Run in the background (log in DATA_DIR/stratus.log); `stratus stop` ends it.",
+)
+def up(data_dir: Path, host: str | None, port: int | None, detach: bool) -> None:
+    """Start every enabled service, in the foreground (or --detach)."""
     overrides: dict[str, Any] = {"server": {}}
     if host is not None:
         overrides["server"]["host"] = host
     if port is not None:
         overrides["server"]["port"] = port
     cfg = _load(data_dir, overrides)
+    if detach:
+        _detach(cfg, host, port)
+        return
     _setup_logging(cfg.logging.level)
+    from stratus.status import AlreadyRunning, PidFile, local_url
+
+    pid_file = PidFile(cfg.data_dir)
+    try:
+        pid_file.acquire(local_url(cfg))
+    except AlreadyRunning as exc:
+        raise click.ClickException(f"{exc}; `stratus stop --data-dir {data_dir}` ends it") from exc
+    _prepare_metrics(cfg.data_dir / "run" / "metrics")
 
     import uvicorn
 
@@ -82,7 +94,8 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
 
     cloud = Cloud(cfg)
     clouds = (cfg.data_dir / CLOUDS_FILE).resolve()
-    sock = listen(cfg.server.host, cfg.server.port) if cfg.server.workers > 1 else None
+    workers = cfg.server_workers
+    sock = listen(cfg.server.host, cfg.server.port) if workers > 1 else None
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:
@@ -92,7 +105,7 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
                     cloud.workers = Workers(
                         cfg.data_dir,
                         sock,
-                        cfg.server.workers - 1,
+                        workers - 1,
                         cpu_affinity=cfg.server.cpu_affinity,
                     )
                     cloud.workers.start()
@@ -115,8 +128,95 @@ def up(data_dir: Path, host: str | None, port: int | None) -> None:
         if exc.code == 0 and server.started:
             log.info("stratus stopped")
         raise
+    finally:
+        pid_file.release()
     if not server.started:
         sys.exit(1)
+
+
+DETACH_TIMEOUT = 120.0
+
+
+def _detach(cfg: config_mod.Config, host: str | None, port: int | None) -> None:
+    """Start `stratus up` in a session of its own, logging to
+    DATA_DIR/stratus.log, and return once it answers (or failed)."""
+    import subprocess
+
+    import httpx
+
+    from stratus.status import LOG_FILE, local_url, running_pid
+
+    pid = running_pid(cfg.data_dir)
+    if pid is not None:
+        raise click.ClickException(f"a cloud already runs from {cfg.data_dir} (pid {pid})")
+    command = [sys.executable, "-m", "stratus", "up", "--data-dir", str(cfg.data_dir.resolve())]
+    command += ["--host", host] if host is not None else []
+    command += ["--port", str(port)] if port is not None else []
+    log_path = cfg.data_dir / LOG_FILE
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    url = local_url(cfg)
+    deadline = time.monotonic() + DETACH_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise click.ClickException(f"stratus up exited with {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    else:
+        raise click.ClickException(f"stratus up (pid {process.pid}) did not answer at {url}")
+    click.echo(f"Stratus is up at {cfg.public_url} (pid {process.pid}, log {log_path.resolve()}).")
+    click.echo(f"Stop it with: stratus stop --data-dir {cfg.data_dir}")
+
+
+@main.command("stop")
+@data_dir_option
+@click.option("--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait.")
+def stop_cmd(data_dir: Path, timeout: float) -> None:
+    """Stop the cloud running from the data folder (SIGTERM, then SIGKILL)."""
+    from stratus.status import stop
+
+    pid = stop(data_dir, timeout)
+    if pid is None:
+        raise click.ClickException(f"no cloud runs from {data_dir}")
+    click.echo(f"stopped the cloud (pid {pid})")
+
+
+@main.command("status")
+@data_dir_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def status_cmd(data_dir: Path, as_json: bool) -> None:
+    """What runs, where and since when; the health of every agent and worker.
+
+    Exits 0 when the cloud runs and is healthy, 1 otherwise."""
+    import json
+
+    from stratus import status
+
+    if not (data_dir / config_mod.CONFIG_FILE).exists():
+        raise click.ClickException(f"{data_dir} holds no cloud (no {config_mod.CONFIG_FILE})")
+    cfg = _load(data_dir)
+    logging.getLogger().setLevel(logging.ERROR)
+    st = asyncio.run(status.gather(cfg))
+    click.echo(json.dumps(status.as_json(st), indent=2) if as_json else status.render(st))
+    sys.exit(0 if st.healthy else 1)
+
+
+def _prepare_metrics(directory: Path) -> None:
+    """Before prometheus-client is imported (it picks its mode then): an
+    empty folder for the metric files of the primary and its API workers
+    (what a previous run left would be counted again), inherited by them."""
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def _exit_cleanly(signum: int, _frame: Any) -> None:
@@ -124,16 +224,21 @@ def _exit_cleanly(signum: int, _frame: Any) -> None:
 
 
 def _uvicorn_config(cfg: config_mod.Config, app: Any, **listen: Any) -> Any:
-    """How every API process serves: uvloop, httptools, graceful stop."""
+    """How every API process serves: uvloop, httptools with header and body
+    timeouts and a connection limit (common.httpserver), graceful stop."""
     import uvicorn
 
+    from stratus.common.httpserver import guarded_protocol
+
+    s = cfg.server
     return uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=guarded_protocol(s.header_timeout, s.body_timeout, s.max_connections),
         lifespan="on",
-        access_log=cfg.logging.access_log,
+        access_log=False,  # the middleware writes the access log (common.logs)
         log_level=cfg.logging.level.lower(),
+        log_config=None,  # keep the handlers of common.logs
         server_header=False,
         timeout_graceful_shutdown=10,
         **listen,

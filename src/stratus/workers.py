@@ -46,6 +46,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from stratus.common import metrics
+
 log = logging.getLogger(__name__)
 
 PRIMARY_ENV = "STRATUS_PRIMARY_PID"
@@ -178,4 +180,5 @@ class Workers:
                 log.warning("workers: API worker %d did not stop; killing it", process.pid)
                 process.kill()
                 await asyncio.to_thread(process.wait)
+            metrics.process_dead(process.pid)
         self.processes.clear()

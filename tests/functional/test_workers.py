@@ -4,7 +4,6 @@ the database and the disks, and the primary keeps what must exist once."""
 from __future__ import annotations
 
 import os
-import signal
 import time
 import uuid
 from collections.abc import Iterator
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, drop_database, start_cloud, stop_cloud
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -74,9 +73,10 @@ def wait_workers(server: Server, count: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[int]]]:
-    server = start_server(
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[tuple[Server, list[int]]]:
+    server = start_cloud(
         tmp_path_factory.mktemp("workers"),
+        database,
         STRATUS_SERVER__WORKERS="2",
         STRATUS_COMPUTE__DRIVER="fake",
         STRATUS_COMPUTE__HOST="fakehost",
@@ -85,7 +85,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, li
     try:
         yield server, wait_workers(server, 1)
     finally:
-        server.stop()
+        stop_cloud(server)
 
 
 def fresh(method: str, url: str, **kw: object) -> httpx.Response:
@@ -179,25 +179,26 @@ def test_servers_asked_of_either_process_become_active(cloud: tuple[Server, list
 QUIET = {"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_COMPUTE__TINY_IMAGE": "false"}
 
 
-def test_the_workers_stop_with_the_primary(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "stop", STRATUS_SERVER__WORKERS="3", **QUIET)
+def test_the_workers_stop_with_the_primary(tmp_path: Path, database: str) -> None:
+    server = start_cloud(tmp_path / "stop", database, STRATUS_SERVER__WORKERS="3", **QUIET)
     try:
         workers = wait_workers(server, 2)
     finally:
-        assert server.stop(signal.SIGTERM) == 0
+        stop_cloud(server)
     deadline = time.monotonic() + 15
     while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(alive(pid) for pid in workers)
 
 
-def test_the_workers_die_with_a_killed_primary(tmp_path: Path) -> None:
-    server = start_server(tmp_path / "kill", STRATUS_SERVER__WORKERS="2", **QUIET)
+def test_the_workers_die_with_a_killed_primary(tmp_path: Path, database: str) -> None:
+    server = start_cloud(tmp_path / "kill", database, STRATUS_SERVER__WORKERS="2", **QUIET)
     try:
         (worker,) = wait_workers(server, 1)
     finally:
         server.process.kill()
-    server.process.wait()
+        server.process.wait()
+        drop_database(server.database_url)
     deadline = time.monotonic() + 15
     while alive(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -205,9 +206,9 @@ def test_the_workers_die_with_a_killed_primary(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
-def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path) -> None:
-    server = start_server(
-        tmp_path / "pin", STRATUS_SERVER__WORKERS="2", STRATUS_SERVER__CPU_AFFINITY="true", **QUIET
+def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path, database: str) -> None:
+    server = start_cloud(
+        tmp_path / "pin", database, STRATUS_SERVER__WORKERS="2", STRATUS_SERVER__CPU_AFFINITY="true", **QUIET
     )
     try:
         (worker,) = wait_workers(server, 1)
@@ -221,4 +222,4 @@ def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path) -> None:
         assert all(len(p) == 1 for p in pins) and pins[0] != pins[1], pins
         assert httpx.get(f"{server.url}/identity/v3").status_code == 200
     finally:
-        assert server.stop() == 0
+        stop_cloud(server)

@@ -18,18 +18,22 @@ see the negotiated microversion as their validation context
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Protocol, Self, TypeVar, get_args
+from urllib.parse import quote
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
+from stratus.common import logs
 from stratus.common.action_bodies import ActionBodies
 from stratus.common.context import RequestContext
 from stratus.common.errors import (
@@ -51,12 +55,104 @@ log = logging.getLogger(__name__)
 
 MAX_JSON_BODY = 1 << 20  # 1 MiB of JSON is plenty for any control-plane call
 REQUEST_ID_KEY = "stratus.request_id"
+CLIENT_CLOSED = 499  # the status logged for a client that left mid-request (nginx's)
+
+
+INT32 = (-(2**31), 2**31 - 1)  # an Integer column (PostgreSQL's integer)
+INT64 = (-(2**63), 2**63 - 1)  # a BigInteger column
+
+
+class _Wide:
+    """Marks an integer field stored in a BigInteger column (``BigInt``)."""
+
+
+BigInt = Annotated[int, _Wide()]
+
+
+def _out_of_range(value: Any, bounds: tuple[int, int]) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return not bounds[0] <= value <= bounds[1]
+    # JSON integers beyond 64 bits arrive as floats (orjson): never storable.
+    return isinstance(value, float) and not -(2.0**63) <= value < 2.0**63
+
+
+def _check_value(value: Any, bounds: tuple[int, int], where: str) -> None:
+    if isinstance(value, (Schema, Query)):
+        return  # checked by its own validator
+    if isinstance(value, BaseModel):
+        _check_ints(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_value(item, bounds, f"{where}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_value(item, bounds, where)
+    elif _out_of_range(value, bounds):
+        raise PydanticCustomError(
+            "int_range",
+            "{field}: {value} is out of range (from {low} to {high})",
+            {"field": where, "value": value, "low": bounds[0], "high": bounds[1]},
+        )
+
+
+def _wide(annotation: Any) -> bool:
+    """Whether a field's type is (or holds, as in ``BigInt | None``) a BigInt."""
+    if any(isinstance(meta, _Wide) for meta in getattr(annotation, "__metadata__", ())):
+        return True
+    return any(_wide(arg) for arg in get_args(annotation))
+
+
+_BOUNDS: dict[type[BaseModel], dict[str, tuple[int, int]]] = {}
+
+
+def _field_bounds(cls: type[BaseModel]) -> dict[str, tuple[int, int]]:
+    bounds = _BOUNDS.get(cls)
+    if bounds is None:
+        bounds = {}
+        for name, info in cls.model_fields.items():
+            wide = any(isinstance(m, _Wide) for m in info.metadata) or _wide(info.annotation)
+            bounds[name] = INT64 if wide else INT32
+        _BOUNDS[cls] = bounds
+    return bounds
+
+
+def _check_ints(model: BaseModel) -> None:
+    """Every integer of a request fits the column it is stored in: 32 bits
+    unless the field is a ``BigInt`` (values in free-form fields too), so a
+    number too big for the database is a 400, never a database error."""
+    for name, bounds in _field_bounds(type(model)).items():
+        _check_value(getattr(model, name), bounds, name)
+    for name, value in (model.model_extra or {}).items():
+        _check_value(value, INT32, name)
+
+
+_DIGITS = re.compile(r"^\s*-?[0-9]+\s*$")
+
+
+def numeric_string(value: Any) -> Any:
+    """A string of digits as the integer it spells (OpenStack APIs take
+    ``"10"`` for 10 in places), so the integer rule applies to it too."""
+    if isinstance(value, str) and _DIGITS.match(value):
+        return int(value)
+    return value
+
+
+# An integer that may be sent as a string of digits; other strings stay strings.
+IntOrString = Annotated[int | str, BeforeValidator(numeric_string)]
 
 
 class Schema(BaseModel):
-    """Base of request schemas: unknown fields are refused."""
+    """Base of request schemas: unknown fields are refused, and integers
+    must fit their columns (``BigInt`` for 64-bit ones)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _integers_fit(self) -> Self:
+        _check_ints(self)
+        return self
 
 
 class NoBody(Schema):
@@ -76,9 +172,15 @@ class NoQuery(BaseModel):
 
 
 class Query(BaseModel):
-    """Base of query schemas: unknown parameters are ignored."""
+    """Base of query schemas: unknown parameters are ignored; integers must
+    fit their columns, as in ``Schema``."""
 
     model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="after")
+    def _integers_fit(self) -> Self:
+        _check_ints(self)
+        return self
 
 
 class TokenValidator(Protocol):
@@ -163,16 +265,40 @@ class ApiRequest(Generic[S]):
         return f"{self.base_url}{path}" + (f"?{qs}" if qs else "")
 
 
+_URL_HEADERS = frozenset({"location", "content-location"})
+
+
+def header_value(value: str, url: bool = False) -> str:
+    """A header value as HTTP can carry it: unchanged when it is Latin-1 (a
+    URL: ASCII), else with every other character percent-encoded as UTF-8,
+    so that a name echoed back (a tag in a ``Location``) never fails the
+    response of a write that happened."""
+    try:
+        value.encode("ascii" if url else "latin-1")
+        return value
+    except UnicodeEncodeError:
+        return "".join(c if ord(c) < 0x80 else quote(c, safe="") for c in value)
+
+
+def safe_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    if headers is None:
+        return None
+    return {k: header_value(v, k.lower() in _URL_HEADERS) for k, v in headers.items()}
+
+
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
-        orjson.dumps(data), status_code=status, headers=headers, media_type="application/json"
+        orjson.dumps(data),
+        status_code=status,
+        headers=safe_headers(headers),
+        media_type="application/json",
     )
 
 
 def empty_response(status: int = 204, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(b"", status_code=status, headers=headers)
+    return Response(b"", status_code=status, headers=safe_headers(headers))
 
 
 def request_id_of(scope: Mapping[str, Any]) -> str:
@@ -271,6 +397,7 @@ class ServiceAPI:
 
         async def endpoint(request: Request) -> Response:
             request_id = request_id_of(request.scope)
+            logs.note_route(route.path)
             if self.microversions is None:
                 return await handle(request, request_id, None)
             try:
@@ -284,6 +411,7 @@ class ServiceAPI:
         async def handle(request: Request, request_id: str, version: Version | None) -> Response:
             try:
                 ctx = await self._authenticate(request, route, request_id)
+                logs.note_caller(ctx.project_id, ctx.user_id)
                 query = _query(request, route)
                 if pick is not None:
                     chosen, body = pick(await _read_json(request), version)
@@ -303,6 +431,11 @@ class ServiceAPI:
                 return await chosen.handler(api_request)
             except StratusError as exc:
                 return self.renderer(exc)
+            except ClientDisconnect:
+                # The client went away (or was dropped for being too slow)
+                # before its request was read: nobody to answer.
+                log.info("%s: the client left before its request was read", self.name)
+                return Response(status_code=CLIENT_CLOSED)
             except Exception as exc:
                 translated = self._translate(exc)
                 if translated is not None:

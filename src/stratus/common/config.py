@@ -13,12 +13,13 @@ import os
 import socket
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 ENV_PREFIX = "STRATUS_"
 CONFIG_FILE = "stratus.toml"
+MAX_AUTO_WORKERS = 16  # "auto" workers: one per core, at most this many
 
 
 class _Section(BaseModel):
@@ -31,12 +32,18 @@ class ServerConfig(_Section):
     # The address clients reach; the catalog and clouds.yaml use it.
     # Empty means http://HOST:PORT (the machine's name when HOST is a wildcard).
     public_url: str = ""
-    # Processes serving the port: 1 (this process only), or more to use more
-    # cores (API workers; see docs/configuration.md).
-    workers: int = Field(1, ge=1, le=64)
+    # Processes serving the port: "auto" (one per core this process may use),
+    # 1 (this process only), or N (API workers; see docs/configuration.md).
+    workers: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = "auto"
     # With several workers: pin process k (the primary is 0) to CPU k mod the
     # CPUs this process may use, so that each keeps its threads on one core.
     cpu_affinity: bool = False
+    # Seconds a client may take to send a request's headers, and the longest
+    # silence while it sends a body; then the connection is closed.
+    header_timeout: float = Field(20.0, gt=0)
+    body_timeout: float = Field(60.0, gt=0)
+    # Connections one process holds at most; more are closed at once.
+    max_connections: int = Field(4096, ge=16)
 
 
 class DatabaseConfig(_Section):
@@ -266,7 +273,17 @@ class ServicesConfig(_Section):
 
 class LoggingConfig(_Section):
     level: str = "INFO"
-    access_log: bool = False
+    # One line per request (method, path, status, bytes, duration, request
+    # id, project, user) on the logger "stratus.access".
+    access_log: bool = True
+
+
+class MetricsConfig(_Section):
+    # Serve Prometheus metrics at /metrics on the API port.
+    enabled: bool = True
+    # Who may read them: "loopback" (no token from 127.0.0.0/8 and ::1, an
+    # admin token from elsewhere) or "token" (an admin token always).
+    access: Literal["loopback", "token"] = "loopback"
 
 
 class Config(_Section):
@@ -284,12 +301,20 @@ class Config(_Section):
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def database_url(self) -> str:
         if self.database.url:
             return self.database.url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'stratus.db').resolve()}"
+
+    @property
+    def server_workers(self) -> int:
+        """How many processes serve the API port (``[server] workers``)."""
+        if self.server.workers == "auto":
+            return max(1, min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS))
+        return self.server.workers
 
     @property
     def public_url(self) -> str:
@@ -379,6 +404,16 @@ port = 8080
 # Address clients reach, used in the catalog and clouds.yaml.
 # Empty means http://HOST:PORT.
 public_url = ""
+# Processes serving the port: "auto" (one per core), 1 (this process only) or N.
+workers = "auto"
+# Pin each process to its own CPU (see docs/configuration.md).
+cpu_affinity = false
+# Seconds a client may take to send a request's headers, and the longest
+# silence while it sends a body, before its connection is closed.
+header_timeout = 20.0
+body_timeout = 60.0
+# Connections one process holds at most; more are closed at once.
+max_connections = 4096
 
 [database]
 # SQLAlchemy URL.  Empty means SQLite in the data folder.  For PostgreSQL:
@@ -590,7 +625,17 @@ enabled = ["identity", "image", "compute", "object-store", "volume", "network"]
 
 [logging]
 level = "INFO"
-access_log = false
+# One access-log line per request (logger "stratus.access"): client, method,
+# path, status, bytes, seconds, project and user, with the request id.
+access_log = true
+
+[metrics]
+# Prometheus metrics at /metrics on the API port (all API processes in one
+# scrape).  access = "loopback": readable without a token from the machine
+# itself (127.0.0.0/8, ::1), with an admin token from elsewhere; "token": an
+# admin token always (X-Auth-Token).
+enabled = true
+access = "loopback"
 """
 
 

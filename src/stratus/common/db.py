@@ -4,6 +4,7 @@ and Alembic migrations applied at start."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -87,6 +88,18 @@ def _sqlite_begin(conn: Any) -> None:
     failing when a read lock cannot be upgraded."""
     immediate = conn.get_execution_options().get(WRITE_OPTION)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def serialize(s: AsyncSession, *scope: str) -> None:
+    """Make the write transactions of one scope (a project's quota) wait for
+    each other until this one ends, so that a check and the insert it guards
+    are one step: a PostgreSQL advisory transaction lock on the scope.
+    SQLite's write transactions are serialized already (BEGIN IMMEDIATE)."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(":".join(scope).encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    await s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 class Database:

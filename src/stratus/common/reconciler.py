@@ -6,7 +6,14 @@ its own, never two at once for the same resource.
 An agent gives the loop its ``Workflows``: how it registers and adopts what
 runs at start, which resources have work, the work itself, the periodic
 comparison with the host, and its heartbeat.  The loop owns the timing, the
-concurrency and the error logging, so each agent keeps only its workflows.
+concurrency, the error logging and the metrics (each pass of the loop and
+each resource's work: ``stratus_agent_*`` in /metrics), so each agent keeps
+only its workflows.
+
+Each resource's work runs in an asyncio task of its own: ``work`` calls
+``logs.bind_request_id`` with the id of the request that asked for the work
+(the API records it with the task, e.g. beside the task state), and every log
+line of that work, the loop's own included, carries it.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+
+from stratus.common import metrics
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +48,9 @@ class Workflows(Protocol):
         (an error status with its reason), so that the resource is no longer
         pending.  Idempotent: an agent that died half-way does it again from
         the start.  An exception that escapes is logged and the resource is
-        tried again later, backing off up to a minute."""
+        tried again later, backing off up to a minute.  Call
+        ``logs.bind_request_id`` with the request id recorded with the task
+        first, so that the work's log lines carry it."""
 
     async def resync(self) -> None:
         """Compare the host with the database and correct drift."""
@@ -100,8 +111,8 @@ class Reconciler:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.timing.poll_interval)
             self._wakeup.clear()
+            now = time.monotonic()
             try:
-                now = time.monotonic()
                 if now - last_beat >= self.timing.heartbeat_interval:
                     await self.workflows.heartbeat()
                     last_beat = now
@@ -110,7 +121,10 @@ class Reconciler:
                     await self.workflows.resync()
                     last_sync = now
             except Exception:
+                metrics.AGENT_LOOP_ERRORS.labels(self.name).inc()
                 log.exception("%s: loop failed; retrying", self.name)
+            finally:
+                metrics.AGENT_LOOP.labels(self.name).observe(time.monotonic() - now)
 
     async def _dispatch(self) -> None:
         now = time.monotonic()
@@ -120,16 +134,20 @@ class Reconciler:
                 self.busy[key] = asyncio.create_task(self._work(key), name=f"{self.name}-{key}")
 
     async def _work(self, key: str) -> None:
+        started = time.monotonic()
         try:
             async with self._slots:
+                started = time.monotonic()
                 await self.workflows.work(key)
             self._backoff.pop(key, None)
         except asyncio.CancelledError:
             raise
         except Exception:
+            metrics.AGENT_WORK_ERRORS.labels(self.name).inc()
             delay = min(2 * self._backoff.get(key, (0.0, 0.5))[1], 60.0)
             self._backoff[key] = (time.monotonic() + delay, delay)
             log.exception("%s: work on %s failed; retrying in %.0f s", self.name, key, delay)
         finally:
+            metrics.AGENT_WORK.labels(self.name).observe(time.monotonic() - started)
             self.busy.pop(key, None)
             self.wake()  # a request may have come while this one ran

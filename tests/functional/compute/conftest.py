@@ -1,10 +1,10 @@
 """Fixtures and helpers for the compute (Nova v2.1) functional tests.
 
-Every module runs its own SQLite cloud with the in-memory ``fake`` driver
-(started with ``start_server``), so that tests which disable the host, shrink
-it or lower quotas cannot disturb the others.  ``cloud`` is module-scoped;
-modules that need other settings start a server of their own with
-``fake_cloud(tmp_path_factory, **env)``.
+Every module runs its own cloud with the in-memory ``fake`` driver, once on
+SQLite and once on PostgreSQL (``database``), so that tests which disable the
+host, shrink it or lower quotas cannot disturb the others.  ``cloud`` is
+module-scoped; modules that need other settings start a server of their own
+with ``fake_cloud(tmp_path_factory, database=database, **env)``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, Server, start_server
+from tests.conftest import BIN, Server, start_cloud, stop_cloud
 from tests.functional.identity.helpers import user_with_role
 
 FAKE = {"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_COMPUTE__HOST": "fakehost"}
@@ -145,20 +145,23 @@ def tiny_image(server: Server) -> str:
     raise AssertionError("the bootstrap image `tiny` never became active")
 
 
-def fake_cloud(factory: pytest.TempPathFactory, name: str = "compute", **env: str) -> Server:
-    srv = start_server(factory.mktemp(name), **{**FAKE, **env})
-    tiny_image(srv)
+def fake_cloud(
+    factory: pytest.TempPathFactory, name: str = "compute", *, database: str, **env: str
+) -> Server:
+    """A cloud with the fake driver on a database of ``database``'s kind
+    (stop it with ``stop_cloud``)."""
+    srv = start_cloud(factory.mktemp(name), database, **{**FAKE, **env})
+    try:
+        tiny_image(srv)
+    except BaseException:
+        stop_cloud(srv)
+        raise
     return srv
 
 
-def stop_cloud(srv: Server) -> None:
-    code = srv.stop()
-    assert code == 0, f"stratus did not stop cleanly ({code}):\n{srv.log.read_text()[-4000:]}"
-
-
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = fake_cloud(tmp_path_factory)
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = fake_cloud(tmp_path_factory, database=database)
     yield srv
     stop_cloud(srv)
 

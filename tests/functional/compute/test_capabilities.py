@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, drop_database, start_cloud
 from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc, stop_cloud, tiny_image
 
 
 @pytest.fixture(scope="module")
-def narrow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = fake_cloud(tmp_path_factory, "narrow", STRATUS_COMPUTE__FAKE_CAPABILITIES="[console_log]")
+def narrow(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = fake_cloud(tmp_path_factory, "narrow", database=database, STRATUS_COMPUTE__FAKE_CAPABILITIES="[console_log]")
     yield srv
     stop_cloud(srv)
 
@@ -63,8 +63,8 @@ def test_cli_shows_the_reason(narrow: Server, vm: dict[str, Any]) -> None:
     assert "409" in proc.stderr
 
 
-def test_console_log_needs_its_capability(tmp_path_factory: pytest.TempPathFactory) -> None:
-    srv = fake_cloud(tmp_path_factory, "noconsole", STRATUS_COMPUTE__FAKE_CAPABILITIES="[]")
+def test_console_log_needs_its_capability(tmp_path_factory: pytest.TempPathFactory, database: str) -> None:
+    srv = fake_cloud(tmp_path_factory, "noconsole", database=database, STRATUS_COMPUTE__FAKE_CAPABILITIES="[]")
     try:
         nova = Nova(srv, srv.admin_token(), "2.96")
         vm = nova.boot("quiet")
@@ -76,11 +76,11 @@ def test_console_log_needs_its_capability(tmp_path_factory: pytest.TempPathFacto
 
 
 def test_unknown_test_capability_is_a_clear_startup_error(
-    tmp_path_factory: pytest.TempPathFactory,
+    tmp_path_factory: pytest.TempPathFactory, database: str
 ) -> None:
     data = tmp_path_factory.mktemp("badcaps")
     try:
-        srv = start_server(data, **FAKE, STRATUS_COMPUTE__FAKE_CAPABILITIES="[warp_drive]")
+        srv = start_cloud(data, database, **FAKE, STRATUS_COMPUTE__FAKE_CAPABILITIES="[warp_drive]")
     except RuntimeError as exc:
         assert "compute.fake_capabilities: unknown ['warp_drive']" in str(exc)
     else:  # the API came up: the agent must have refused to start
@@ -90,3 +90,4 @@ def test_unknown_test_capability_is_a_clear_startup_error(
             assert "compute.fake_capabilities: unknown ['warp_drive']" in log, log[-3000:]
         finally:
             srv.stop()
+            drop_database(srv.database_url)

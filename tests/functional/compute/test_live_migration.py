@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, Server
+from tests.conftest import BIN, Server, sql
 from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc_json, stop_cloud, unique
 
 HOSTS = {"fakehost", "fake2"}
@@ -25,10 +24,10 @@ SLOW = {"fake_live_migration_seconds": "60"}
 
 
 @pytest.fixture(scope="module")
-def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = fake_cloud(tmp_path_factory, "live")
+def two_hosts(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = fake_cloud(tmp_path_factory, "live", database=database)
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
-    env.update(FAKE, STRATUS_SERVER__PUBLIC_URL=srv.url)
+    env.update(FAKE, STRATUS_SERVER__PUBLIC_URL=srv.url, **srv.shared_env())
     log = srv.data_dir / "agent-fake2.log"
     agent = subprocess.Popen(
         [str(BIN / "stratus"), "compute-agent", "--data-dir", str(srv.data_dir), "--host", "fake2"],
@@ -219,26 +218,20 @@ def test_host_without_live_migration_is_refused(nova: Nova) -> None:
     host), and a server on it cannot be live-migrated (409)."""
     server = nova.boot(unique("nocap"))
     source = host_of(nova, server["id"])
-    db = sqlite3.connect(nova.server.data_dir / "stratus.db")
+    srv = nova.server
     try:
-        (caps,) = db.execute("SELECT capabilities FROM compute_host WHERE host = ?", (other(source),)).fetchone()
-        db.execute(
-            "UPDATE compute_host SET capabilities = ? WHERE host = ?",
-            (caps.replace('"live_migration",', "").replace(', "live_migration"', ""), other(source)),
-        )
-        db.commit()
+        ((caps,),) = sql(srv, "SELECT capabilities FROM compute_host WHERE host = ?", other(source))
+        without = caps.replace('"live_migration",', "").replace(', "live_migration"', "")
+        sql(srv, "UPDATE compute_host SET capabilities = ? WHERE host = ?", without, other(source))
         resp = live(nova, server["id"], "2.30", host=other(source), block_migration="auto")
         assert resp.status_code == 409 and "does not support live migration" in resp.text, resp.text
         resp = live(nova, server["id"], "2.30", host=None, block_migration="auto")  # the scheduler's pick
         assert resp.status_code == 400 and "does not support live migration" in resp.text, resp.text
-        db.execute("UPDATE compute_host SET capabilities = ? WHERE host = ?", (caps.replace('"live_migration",', "").replace(', "live_migration"', ""), source))
-        db.commit()
+        sql(srv, "UPDATE compute_host SET capabilities = ? WHERE host = ?", without, source)
         resp = live(nova, server["id"], "2.30", host=other(source), block_migration="auto")
         assert resp.status_code == 409 and "does not support live migration" in resp.text, resp.text
     finally:
-        db.execute("UPDATE compute_host SET capabilities = ? WHERE host IN (?, ?)", (caps, source, other(source)))
-        db.commit()
-        db.close()
+        sql(srv, "UPDATE compute_host SET capabilities = ? WHERE host IN (?, ?)", caps, source, other(source))
 
 
 def test_cli_live_migration(nova: Nova) -> None:
@@ -284,13 +277,9 @@ def test_failure_leaves_the_server_where_it_was(nova: Nova, key: str, side: str,
     (failed,) = [e for e in detail.json()["instanceAction"]["events"] if e["event"] == event]
     assert failed["result"] == "Error" and message in failed["details"]
     assert failed["host"] == (source if side == "source" else other(source))
-    db = sqlite3.connect(nova.server.data_dir / "stratus.db")
-    try:
-        (status,) = db.execute(
-            "SELECT status FROM compute_migration WHERE server_id = ? ORDER BY id DESC", (server["id"],)
-        ).fetchone()
-    finally:
-        db.close()
+    ((status,), *_) = sql(
+        nova.server, "SELECT status FROM compute_migration WHERE server_id = ? ORDER BY id DESC", server["id"]
+    )
     assert status == "error"
     # and it can still move once the trouble is gone
     assert nova.delete(f"/servers/{server['id']}/metadata/{key}").status_code == 204

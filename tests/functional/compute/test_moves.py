@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.compute_agents import Agent, host_row, start_agent
-from tests.conftest import Server
+from tests.conftest import Server, sql
 from tests.functional.compute.conftest import (
     FAKE,
     Nova,
@@ -28,8 +28,8 @@ AGENTS: list[Agent] = []  # fake2's agent (the newest, after a restart)
 
 
 @pytest.fixture(scope="module")
-def two_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Agent]]:
-    srv = fake_cloud(tmp_path_factory, "moves")
+def two_hosts(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[tuple[Server, Agent]]:
+    srv = fake_cloud(tmp_path_factory, "moves", database=database)
     agent = start_agent(srv, "fake2", **FAKE)
     AGENTS.append(agent)
     yield srv, agent
@@ -201,22 +201,16 @@ def test_migrate_errors(nova: Nova) -> None:
 
 
 def test_a_host_without_the_capability_refuses(two_hosts: tuple[Server, Agent], nova: Nova) -> None:
-    import sqlite3
-
     srv, _ = two_hosts
     server = boot_on(nova, "fakehost")
-    db = sqlite3.connect(srv.data_dir / "stratus.db", timeout=30)
-    saved = db.execute("SELECT capabilities FROM compute_host WHERE host='fakehost'").fetchone()[0]
-    db.execute("UPDATE compute_host SET capabilities='[\"pause\"]' WHERE host='fakehost'")
-    db.commit()
+    ((saved,),) = sql(srv, "SELECT capabilities FROM compute_host WHERE host='fakehost'")
+    sql(srv, "UPDATE compute_host SET capabilities='[\"pause\"]' WHERE host='fakehost'")
     try:
         resp = nova.action(server["id"], {"migrate": None})
         assert resp.status_code == 409
         assert "does not support migrate" in resp.json()["conflictingRequest"]["message"]
     finally:
-        db.execute("UPDATE compute_host SET capabilities=? WHERE host='fakehost'", (saved,))
-        db.commit()
-        db.close()
+        sql(srv, "UPDATE compute_host SET capabilities=? WHERE host='fakehost'", saved)
     nova.delete(f"/servers/{server['id']}")
 
 
@@ -432,9 +426,9 @@ def test_no_other_host_names_the_option(nova: Nova) -> None:
 
 
 @pytest.fixture(scope="module")
-def one_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nova]:
+def one_host(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Nova]:
     srv = fake_cloud(
-        tmp_path_factory, "samehost", STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true"
+        tmp_path_factory, "samehost", database=database, STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true"
     )
     yield Nova(srv, srv.admin_token(), "2.96")
     stop_cloud(srv)

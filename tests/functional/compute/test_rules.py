@@ -19,8 +19,8 @@ from tests.functional.compute.conftest import (
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = fake_cloud(tmp_path_factory, STRATUS_COMPUTE__QUOTA_INSTANCES="1")
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = fake_cloud(tmp_path_factory, database=database, STRATUS_COMPUTE__QUOTA_INSTANCES="1")
     yield srv
     stop_cloud(srv)
 

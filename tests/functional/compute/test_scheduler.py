@@ -15,10 +15,11 @@ FITS = 3  # m1.small (2048 MiB) servers that fit on the fake host (16384 MiB)
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
     reserved = 16384 - FITS * 2048 - 1000  # room for FITS m1.small and not one more
     srv = fake_cloud(
         tmp_path_factory,
+        database=database,
         STRATUS_COMPUTE__RESERVED_HOST_MEMORY_MB=str(reserved),
         STRATUS_COMPUTE__QUOTA_INSTANCES="100",
         STRATUS_COMPUTE__QUOTA_CORES="100",

@@ -14,9 +14,10 @@ from tests.functional.compute.conftest import Nova, fake_cloud, stop_cloud, tiny
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Any:
     srv = fake_cloud(
         tmp_path_factory,
+        database=database,
         STRATUS_COMPUTE__QUOTA_INSTANCES="200",
         STRATUS_COMPUTE__QUOTA_CORES="400",
         STRATUS_COMPUTE__QUOTA_RAM="1000000",

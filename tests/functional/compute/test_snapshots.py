@@ -6,7 +6,6 @@ error contract."""
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, sql
 from tests.functional.compute.conftest import (
     Nova,
     fake_cloud,
@@ -26,8 +25,8 @@ from tests.functional.compute.conftest import (
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = fake_cloud(tmp_path_factory, "snapshots", STRATUS_COMPUTE__QUOTA_METADATA_ITEMS="3")
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = fake_cloud(tmp_path_factory, "snapshots", database=database, STRATUS_COMPUTE__QUOTA_METADATA_ITEMS="3")
     yield srv
     stop_cloud(srv)
 
@@ -170,11 +169,9 @@ def test_locked_server_refuses_its_owner_but_not_admin(cloud: Server) -> None:
 
 
 def test_a_host_without_snapshots_refuses_with_409(cloud: Server, nova96: Nova, vm: dict[str, Any]) -> None:
-    db = sqlite3.connect(cloud.data_dir / "stratus.db")
+    ((caps,),) = sql(cloud, "select capabilities from compute_host")
     try:
-        (caps,) = db.execute("select capabilities from compute_host").fetchone()
-        db.execute("update compute_host set capabilities = ?", (json.dumps(["pause"]),))
-        db.commit()
+        sql(cloud, "update compute_host set capabilities = ?", json.dumps(["pause"]))
         for body in (
             {"createImage": {"name": "x"}},
             {"createBackup": {"name": "x", "backup_type": "daily", "rotation": 1}},
@@ -186,9 +183,7 @@ def test_a_host_without_snapshots_refuses_with_409(cloud: Server, nova96: Nova, 
             message = resp.json()["conflictingRequest"]["message"]
             assert "does not support" in message and "fake driver" in message
     finally:
-        db.execute("update compute_host set capabilities = ?", (caps,))
-        db.commit()
-        db.close()
+        sql(cloud, "update compute_host set capabilities = ?", caps)
     assert not glance(cloud, "/images", name="x").json()["images"]
 
 
@@ -305,10 +300,10 @@ def test_rescue_unrescue(cloud: Server, nova96: Nova) -> None:
     assert nova96.action(vm["id"], {"unrescue": None}).status_code == 409
 
 
-def test_image_quota_is_a_clear_403(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_image_quota_is_a_clear_403(tmp_path_factory: pytest.TempPathFactory, database: str) -> None:
     """The image service's count quota (here 1 image per project) refuses the
     second snapshot: Nova's 403, and the server is left as it was."""
-    srv = fake_cloud(tmp_path_factory, "imagequota", STRATUS_IMAGE__QUOTA_IMAGES="1")
+    srv = fake_cloud(tmp_path_factory, "imagequota", database=database, STRATUS_IMAGE__QUOTA_IMAGES="1")
     try:
         member, _ = project_user(srv)
         vm = member.boot(unique("quota"))
@@ -328,12 +323,12 @@ def test_image_quota_is_a_clear_403(tmp_path_factory: pytest.TempPathFactory) ->
         stop_cloud(srv)
 
 
-def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory, database: str) -> None:
     """-1: a shelved server keeps its host until an admin offloads it;
     unshelving a SHELVED server starts it where it is.  Then the offloaded
     one is unshelved through the scheduler; a disabled host leaves it
     offloaded with the reason in its actions; delete takes the shelved image."""
-    srv = fake_cloud(tmp_path_factory, "keep", STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="-1")
+    srv = fake_cloud(tmp_path_factory, "keep", database=database, STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="-1")
     try:
         nova = Nova(srv, srv.admin_token(), "2.96")
         vm = nova.boot(unique("kept"))
@@ -378,8 +373,10 @@ def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory) -> None:
         stop_cloud(srv)
 
 
-def test_shelved_servers_are_offloaded_after_the_offload_time(tmp_path_factory: pytest.TempPathFactory) -> None:
-    srv = fake_cloud(tmp_path_factory, "later", STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="1")
+def test_shelved_servers_are_offloaded_after_the_offload_time(
+    tmp_path_factory: pytest.TempPathFactory, database: str
+) -> None:
+    srv = fake_cloud(tmp_path_factory, "later", database=database, STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="1")
     try:
         nova = Nova(srv, srv.admin_token(), "2.96")
         vm = nova.boot(unique("later"))

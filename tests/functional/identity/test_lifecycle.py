@@ -1,4 +1,4 @@
-"""A cloud's life on disk: restarts, clean signals, secret files.  SQLite only."""
+"""A cloud's life on disk: restarts, clean signals, secret files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.identity.helpers import issue, password_auth, unique
 
 ADMIN = {"name": "admin", "domain": {"id": "default"}}
@@ -18,12 +18,13 @@ ADMIN_SCOPE = {"project": {"name": "admin", "domain": {"id": "default"}}}
 
 
 @pytest.fixture
-def cloud(tmp_path: Path) -> Iterator[Server]:
-    srv = start_server(tmp_path / "cloud")
+def cloud(tmp_path: Path, database: str) -> Iterator[Server]:
+    srv = start_cloud(tmp_path / "cloud", database)
     yield srv
     if srv.process.poll() is None:
         srv.process.kill()
         srv.process.wait()
+    drop_database(srv.database_url)
 
 
 def test_state_survives_restart(cloud: Server) -> None:
@@ -40,7 +41,7 @@ def test_state_survives_restart(cloud: Server) -> None:
     endpoints_before = httpx.get(f"{cloud.auth_url}/endpoints", headers={"X-Auth-Token": token}).json()["endpoints"]
 
     assert cloud.stop(signal.SIGTERM) == 0
-    again = start_server(cloud.data_dir)
+    again = start_server(cloud.data_dir, cloud.database_url)
     try:
         assert again.admin_password == password
         # The admin password still works and the project is there.
@@ -74,7 +75,7 @@ def test_revocation_survives_restart(cloud: Server) -> None:
     )
     assert revoked.status_code == 204
     assert cloud.stop(signal.SIGTERM) == 0
-    again = start_server(cloud.data_dir)
+    again = start_server(cloud.data_dir, cloud.database_url)
     try:
         assert httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code == 401
         assert httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": keep}).status_code == 200

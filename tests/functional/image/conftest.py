@@ -1,9 +1,9 @@
 """Fixtures and helpers for the image (Glance v2) tests.
 
-The image tests run their own SQLite servers (started with ``start_server``)
-rather than the shared, database-parametrized ``server`` fixture: most tests
-use one server that allows web-download from 127.0.0.1; the quota and
-conversion tests start small servers of their own."""
+The image tests run their own servers (``start_cloud``, on SQLite and on
+PostgreSQL: ``database``) rather than the shared ``server`` fixture: most
+tests use one server per module that allows web-download from 127.0.0.1; the
+quota and conversion tests start small servers of their own."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, Server, start_server
+from tests.conftest import BIN, Server, start_cloud, stop_cloud
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
 OCTET = "application/octet-stream"
@@ -97,16 +97,16 @@ def data_file_qcow2(images_dir: Path) -> Path:
 # -- servers -------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def image_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The image tests' main server: SQLite, web-download allowed from 127.0.0.1."""
-    srv = start_server(
+@pytest.fixture(scope="module")
+def image_server(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    """The image tests' main server: web-download allowed from 127.0.0.1."""
+    srv = start_cloud(
         tmp_path_factory.mktemp("stratus-image"),
+        database,
         STRATUS_IMAGE__WEB_DOWNLOAD_ALLOWED_HOSTS='["127.0.0.1"]',
     )
     yield srv
-    code = srv.stop()
-    assert code == 0, f"stratus did not stop cleanly ({code}):\n{srv.log.read_text()}"
+    stop_cloud(srv)
 
 
 def server_log_has_no_traceback(srv: Server) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, start_cloud, stop_cloud
 from tests.functional.image.conftest import (
     OCTET,
     User,
@@ -180,10 +180,10 @@ def test_web_download_redirect_not_followed(c: httpx.Client, web: WebServer) -> 
 
 
 def test_web_download_refused_without_allow_list(
-    tmp_path_factory: pytest.TempPathFactory, web: WebServer
+    tmp_path_factory: pytest.TempPathFactory, web: WebServer, database: str
 ) -> None:
     web.files["/x.raw"] = b"some data"
-    srv = start_server(tmp_path_factory.mktemp("stratus-image-noallow"))
+    srv = start_cloud(tmp_path_factory.mktemp("stratus-image-noallow"), database)
     try:
         user = make_user(srv)
         with user.client() as c:
@@ -192,18 +192,19 @@ def test_web_download_refused_without_allow_list(
             assert resp.status_code == 403, resp.text
             assert show(c, image["id"])["status"] == "queued"
     finally:
-        assert srv.stop() == 0
+        stop_cloud(srv)
 
 
 @pytest.fixture(scope="module")
-def convert_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
+def convert_server(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = start_cloud(
         tmp_path_factory.mktemp("stratus-image-convert"),
+        database,
         STRATUS_IMAGE__IMPORT_CONVERT_TO="raw",
         STRATUS_IMAGE__WEB_DOWNLOAD_ALLOWED_HOSTS='["127.0.0.1"]',
     )
     yield srv
-    assert srv.stop() == 0
+    stop_cloud(srv)
 
 
 def test_import_converts_to_raw(convert_server: Server, tiny_qcow2: Path) -> None:

@@ -7,21 +7,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, start_cloud, stop_cloud
 from tests.functional.image.conftest import OCTET, create_image, make_user, show, upload
 
 QUOTA_BYTES = 100_000
 
 
 @pytest.fixture(scope="module")
-def quota_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
+def quota_server(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = start_cloud(
         tmp_path_factory.mktemp("stratus-image-quota"),
+        database,
         STRATUS_IMAGE__QUOTA_IMAGES="2",
         STRATUS_IMAGE__QUOTA_BYTES=str(QUOTA_BYTES),
     )
     yield srv
-    assert srv.stop() == 0
+    stop_cloud(srv)
 
 
 def test_image_count_quota(quota_server: Server) -> None:

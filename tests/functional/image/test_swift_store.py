@@ -12,22 +12,23 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, start_server
+from tests.conftest import Server, start_cloud, stop_cloud
 
 GIB = 1 << 30
 BLOCK = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_server(
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    srv = start_cloud(
         tmp_path_factory.mktemp("swift-store"),
+        database,
         STRATUS_SERVICES__ENABLED='["identity", "image", "object-store"]',
         STRATUS_IMAGE__STORE="swift",
         STRATUS_IMAGE__SWIFT_SEGMENT_SIZE=str(256 << 20),
     )
     yield srv
-    srv.stop()
+    stop_cloud(srv)
 
 
 def _service_account(cloud: Server, token: str) -> str:

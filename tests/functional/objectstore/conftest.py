@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, Server, start_server
+from tests.conftest import BIN, Server, start_cloud, stop_cloud
 from tests.functional.identity.helpers import user_with_role
 
 STORE_ENV = {"STRATUS_SERVICES__ENABLED": '["identity", "image", "object-store"]'}
@@ -163,12 +163,11 @@ def project_account(server: Server, role: str = "member") -> Account:
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """This module's all-in-one with the object store (SQLite, no compute)."""
-    srv = start_server(tmp_path_factory.mktemp("stratus-objectstore"), **STORE_ENV)
+def store(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
+    """This module's all-in-one with the object store (no compute)."""
+    srv = start_cloud(tmp_path_factory.mktemp("stratus-objectstore"), database, **STORE_ENV)
     yield srv
-    code = srv.stop()
-    assert code == 0, f"stratus did not stop cleanly ({code}):\n{srv.log.read_text()[-5000:]}"
+    stop_cloud(srv)
 
 
 @pytest.fixture(scope="module")

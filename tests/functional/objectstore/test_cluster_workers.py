@@ -36,7 +36,7 @@ from stratus.objectstore.node.server import StorageNode
 from stratus.objectstore.node.updates import read_pending
 from stratus.objectstore.ring.builder import RingBuilder
 from stratus.objectstore.ring.ring import Ring
-from tests.conftest import BIN, Server, free_port, start_server
+from tests.conftest import BIN, Server, drop_database, free_port, start_cloud
 from tests.functional.objectstore.conftest import STORE_ENV, Swift, admin_account, md5
 
 IP = "127.0.0.1"
@@ -158,7 +158,7 @@ def data_file(folder: Path) -> Path | None:
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def cluster(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Cluster]:
     top = tmp_path_factory.mktemp("cluster")
     ring_dir = top / "rings"
     ring_dir.mkdir()
@@ -176,8 +176,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         node = NodeProcess(i, devices, f"sd{'abc'[i]}", port, ring_dir, top / f"node{i + 1}.log")
         node.start()
         nodes.append(node)
-    proxy = start_server(
+    proxy = start_cloud(
         top / "proxy",
+        database,
         **STORE_ENV,
         STRATUS_OBJECTSTORE__NODES="http",
         STRATUS_OBJECTSTORE__RING_DIR=str(ring_dir),
@@ -191,6 +192,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     finally:
         api.close()
         proxy.stop()
+        drop_database(proxy.database_url)
         for node in nodes:
             node.stop()
 

@@ -147,3 +147,24 @@ def test_stratus_up_reports_bad_config(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "identity.token_expiration" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_workers_default_to_one_per_core(tmp_path: Path) -> None:
+    import os
+
+    cfg = load(tmp_path, environ={})
+    assert cfg.server.workers == "auto"
+    assert cfg.server_workers == min(len(os.sched_getaffinity(0)), 16)
+    assert load(tmp_path, environ={"STRATUS_SERVER__WORKERS": "3"}).server_workers == 3
+    with pytest.raises(ConfigError):
+        load(tmp_path, environ={"STRATUS_SERVER__WORKERS": "many"})
+    with pytest.raises(ConfigError):
+        load(tmp_path, environ={"STRATUS_SERVER__WORKERS": "0"})
+
+
+def test_access_log_and_metrics_are_on_by_default(tmp_path: Path) -> None:
+    cfg = load(tmp_path, environ={})
+    assert cfg.logging.access_log is True
+    assert (cfg.metrics.enabled, cfg.metrics.access) == (True, "loopback")
+    off = load(tmp_path, environ={"STRATUS_LOGGING__ACCESS_LOG": "false", "STRATUS_METRICS__ACCESS": "token"})
+    assert off.logging.access_log is False and off.metrics.access == "token"

@@ -4,7 +4,9 @@ back-off after a failure, resync and stop."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable
+from typing import Any
 
 from stratus.common.reconciler import Reconciler, Timing
 
@@ -111,3 +113,50 @@ async def test_resync_and_heartbeat_run_on_their_interval() -> None:
     count = len(rec.calls)
     await asyncio.sleep(0.1)
     assert len(rec.calls) == count  # stopped means stopped
+
+
+def _sample(name: str, agent: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, {"agent": agent}) or 0.0
+
+
+async def test_work_and_loop_are_measured_and_failures_counted() -> None:
+    rec = Recorder()
+    rec.todo = {"bad", "good"}
+    rec.fail = {"bad"}
+    loop = Reconciler("metered", rec, Timing(poll_interval=0.01, sync_interval=60))
+    await loop.start()
+    try:
+        await asyncio.sleep(0.3)
+    finally:
+        await loop.stop()
+    tries = rec.calls.count("work:bad") + rec.calls.count("work:good")
+    assert _sample("stratus_agent_work_duration_seconds_count", "metered") == tries
+    assert _sample("stratus_agent_work_errors_total", "metered") == rec.calls.count("work:bad")
+    assert _sample("stratus_agent_loop_duration_seconds_count", "metered") >= 2
+
+
+async def test_the_request_id_bound_by_work_is_in_its_log_lines(caplog: Any) -> None:
+    from stratus.common import logs
+
+    class Bound(Recorder):
+        async def work(self, key: str) -> None:
+            logs.bind_request_id(f"req-for-{key}")
+            logging.getLogger("agent-test").warning("working on %s", key)
+            raise RuntimeError("boom")
+
+    rec = Bound()
+    rec.todo = {"x"}
+    loop = Reconciler("bound", rec, Timing(poll_interval=0.01, sync_interval=60))
+    caplog.handler.addFilter(logs.RequestIdFilter())
+    with caplog.at_level(logging.INFO):
+        await loop.start()
+        try:
+            await asyncio.sleep(0.1)
+        finally:
+            await loop.stop()
+    ids = {r.getMessage().split()[0]: r.request_id for r in caplog.records if "x" in r.getMessage()}
+    assert ids["working"] == "req-for-x"
+    assert ids["bound:"] == "req-for-x"  # the loop's own "work on x failed" line
+    assert logs.current_request_id() is None  # nothing leaked out of the work's task

@@ -189,3 +189,30 @@ async def test_ingest_refuses_more_than_the_limit(store: FileStore) -> None:
         await writer.abort()
         pool.shutdown()
     assert list(store.root.iterdir()) == []
+
+
+async def test_sweep_removes_unfinished_and_unkept_writes_from_before_only(store: FileStore) -> None:
+    import time
+
+    root = store.root
+    for name in ("kept", "old-image", ".old-image.partial", ".kept.partial", "new-image", ".new.partial"):
+        (root / name).write_bytes(b"data")
+    (root / "not a key!").write_bytes(b"someone else's")
+    before = time.time()
+    past = before - 60
+    for name in ("kept", "old-image", ".old-image.partial", ".kept.partial", "not a key!"):
+        os.utime(root / name, (past, past))
+    for name in ("new-image", ".new.partial"):
+        os.utime(root / name, (before + 1, before + 1))
+    gone = await store.sweep({"kept"}.__contains__, before)
+    assert sorted(gone) == [".kept.partial", ".old-image.partial", "old-image"]
+    left = sorted(p.name for p in root.iterdir())
+    # written after `before`: an upload begun since the start, left alone
+    assert left == [".new.partial", "kept", "new-image", "not a key!"]
+
+
+async def test_delete_takes_an_unfinished_write_with_it(store: FileStore) -> None:
+    (store.root / "img").write_bytes(b"data")
+    (store.root / ".img.partial").write_bytes(b"half")
+    await store.delete("img")
+    assert list(store.root.iterdir()) == []

@@ -17,9 +17,11 @@ agent and are adopted at start."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from stratus.common import logs, metrics
 from stratus.common.db import Database
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
@@ -135,9 +137,17 @@ class ComputeAgent:
         )
 
     async def adopt(self) -> None:
+        self._sweep_snapshots()
         self.moves.mark_host()
         await self.moves.clean_evacuated()
         await self.sync_power(adopt=True)
+
+    def _sweep_snapshots(self) -> None:
+        """Snapshot disks a crash left in the servers' folders: no snapshot
+        runs before the loop starts, and one still wanted is taken again."""
+        for path in self.instances.glob("*/snapshot-*.qcow2"):
+            path.unlink(missing_ok=True)
+            log.warning("compute: removed %s, left by an interrupted snapshot", path)
 
     async def heartbeat(self) -> None:
         await self.recorder.heartbeat()
@@ -157,9 +167,19 @@ class ComputeAgent:
         step = self.steps.get(server.task_state)
         if step is None:
             return
+        # This task's log lines carry the id of the request that asked.
+        logs.bind_request_id(await self.recorder.request_id(server.id))
+        started = time.monotonic()
         try:
             await step(server)
+            log.info(
+                "compute: server %s: %s done in %.2f s",
+                server.id,
+                server.task_state,
+                time.monotonic() - started,
+            )
         except Exception as exc:
+            metrics.AGENT_WORK_ERRORS.labels(self.loop.name).inc()
             message = str(exc) or type(exc).__name__
             log.warning("compute: server %s: %s failed: %s", server.id, server.task_state, message)
             if server.task_state in ("spawning", "rebuilding"):

@@ -21,7 +21,7 @@ from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 from stratus.compute.drivers.base import HostInfo
 from stratus.compute.service import live as shared
-from stratus.compute.service.actions import add_agent_event
+from stratus.compute.service.actions import Actions, add_agent_event
 
 
 class ServerChanged(Exception):
@@ -74,6 +74,11 @@ class Recorder:
             row.cpu_info = info.cpu_info
             row.agent_url = url
             row.heartbeat = utcnow()
+
+    async def request_id(self, server_id: str) -> str | None:
+        """The id of the request behind the server's newest action (recorded
+        by the API with the task): the agent's log lines for the work carry it."""
+        return await Actions(self.db).request_id(server_id)
 
     async def heartbeat(self) -> None:
         async with self.db.transaction() as s:

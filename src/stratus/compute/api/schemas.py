@@ -8,12 +8,18 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
 
-from stratus.common.api import Query, Schema
+from stratus.common.api import IntOrString, Query, Schema, numeric_string
 from stratus.common.microversion import Version
 from stratus.compute.errors import BadRequest
 from stratus.compute.service.servers import CreateRequest
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
+# Nova's flavor id pattern: letters, digits, ". _-", no space at either end
+# (a "/" would make the flavor unreachable by its URL).
+FlavorId = Annotated[
+    str,
+    Field(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._-]([a-zA-Z0-9. _-]*[a-zA-Z0-9._-])?$"),
+]
 
 
 class Aliased(Schema):
@@ -63,8 +69,8 @@ class ServerCreate(Aliased):
         Annotated[str, Field(min_length=1, max_length=255)], Annotated[str, Field(max_length=255)]
     ] = {}
     networks: str | list[NetworkRef] | None = None
-    min_count: int | str = 1
-    max_count: int | str | None = None
+    min_count: IntOrString = 1
+    max_count: IntOrString | None = None
     availability_zone: str | None = None
     block_device_mapping_v2: list[BlockDevice] | None = None
     security_groups: list[SecurityGroupRef] | None = None
@@ -266,7 +272,7 @@ class FlavorCreate(Aliased):
     ram: Annotated[int, Field(ge=1)]
     vcpus: Annotated[int, Field(ge=1)]
     disk: Annotated[int, Field(ge=0)] = 0
-    id: str | int | None = None
+    id: FlavorId | int | None = None
     ephemeral: Annotated[int, Field(ge=0)] | None = Field(
         default=None, alias="OS-FLV-EXT-DATA:ephemeral"
     )
@@ -333,6 +339,14 @@ class GroupCreateBody(Aliased):
 class QuotaUpdate(Aliased):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     force: bool | str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _numbers(cls, data: Any) -> Any:
+        # Nova takes "10" for 10: as integers, the range rule applies to them.
+        if isinstance(data, dict):
+            return {k: v if k == "force" else numeric_string(v) for k, v in data.items()}
+        return data
 
 
 class QuotaUpdateBody(Aliased):

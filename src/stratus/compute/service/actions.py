@@ -68,6 +68,19 @@ class Actions:
             ).all()
         return action, list(events)
 
+    async def request_id(self, server_id: str) -> str | None:
+        """The id of the request behind the server's newest action: the API
+        records the action with the task, so it names who asked for the
+        work an agent is doing."""
+        async with self.db.session() as s:
+            found = await s.scalar(
+                select(m.InstanceAction.request_id)
+                .where(m.InstanceAction.server_id == server_id)
+                .order_by(m.InstanceAction.id.desc())
+                .limit(1)
+            )
+        return str(found) if found else None
+
     async def event(
         self, server_id: str, event: str, host: str | None, result: str, details: str | None = None
     ) -> None:

@@ -58,6 +58,7 @@ class Groups:
         if rules and policy != "anti-affinity":
             raise BadRequest("Only the anti-affinity policy takes rules.")
         async with self.db.transaction() as s:
+            await self.quotas.lock(s, ctx.project_id)  # the check and the insert: one step
             used = await s.scalar(
                 select(func.count())
                 .select_from(m.ServerGroup)

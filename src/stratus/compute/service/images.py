@@ -30,6 +30,31 @@ class ImageInfo:
     min_ram: int
     min_disk: int
     properties: dict[str, Any]
+    virtual_size: int | None = None
+
+    def check_fits(self, disk_gb: int) -> None:
+        """Refuse (400, as Nova) a root disk of ``disk_gb`` GiB smaller than
+        the image's data, its virtual disk or its ``min_disk``; a flavor's 0
+        means the image's own size, so there is nothing to check."""
+        if disk_gb <= 0:
+            return
+        disk = disk_gb * 2**30
+        image = max(self.size or 0, self.virtual_size or 0)
+        if image > disk:
+            raise FlavorDiskSmallerThanImage(
+                "Flavor's disk is too small for requested image. Flavor disk "
+                f"is {disk} bytes, image is {image} bytes."
+            )
+        if self.min_disk * 2**30 > disk:
+            raise BadRequest(
+                "Flavor's disk is smaller than the minimum size specified in image "
+                f"metadata. Flavor disk is {disk} bytes, minimum size is "
+                f"{self.min_disk * 2**30} bytes."
+            )
+
+
+class FlavorDiskSmallerThanImage(BadRequest):
+    """Nova's name for it: the image would not fit the flavor's root disk."""
 
 
 class ImageClient:
@@ -58,7 +83,8 @@ class ImageClient:
         data = resp.json()
         if data.get("status") != "active":
             raise BadRequest(f"Image {image_id} is not active.")
-        core = {"id", "name", "status", "size", "disk_format", "min_ram", "min_disk"}
+        core = {"id", "name", "status", "size", "virtual_size", "disk_format"}
+        core |= {"min_ram", "min_disk"}
         return ImageInfo(
             id=data["id"],
             name=data.get("name"),
@@ -67,6 +93,7 @@ class ImageClient:
             disk_format=data.get("disk_format"),
             min_ram=int(data.get("min_ram") or 0),
             min_disk=int(data.get("min_disk") or 0),
+            virtual_size=data.get("virtual_size"),
             properties={k: v for k, v in data.items() if k not in core},
         )
 

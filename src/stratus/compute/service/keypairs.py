@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select
 
-from stratus.common.db import Database
+from stratus.common.db import Database, serialize
 from stratus.compute import models as m
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.quotas import Quotas
@@ -91,6 +91,7 @@ class KeyPairs:
             public_key, private = generate()
         fp = fingerprint(public_key)
         async with self.db.transaction() as s:
+            await serialize(s, "compute-key-pairs", user_id)  # the check and the insert: one step
             count = await s.scalar(
                 select(func.count()).select_from(m.KeyPair).where(m.KeyPair.user_id == user_id)
             )

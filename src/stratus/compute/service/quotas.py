@@ -3,12 +3,15 @@ and usage counted from the servers themselves."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.config import ComputeConfig
-from stratus.common.db import Database
+from stratus.common.db import Database, serialize
 from stratus.compute import models as m
 from stratus.compute.errors import QuotaExceeded
 
@@ -33,15 +36,31 @@ LEGACY = {
 }
 
 
+@asynccontextmanager
+async def _session(db: Database, s: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+    """``s`` when given (the caller's transaction), else a read session."""
+    if s is not None:
+        yield s
+        return
+    async with db.session() as own:
+        yield own
+
+
 class Quotas:
     def __init__(self, db: Database, cfg: ComputeConfig):
         self.db = db
         self.defaults = {r: getattr(cfg, f"quota_{r}") for r in RESOURCES}
 
-    async def limits(self, project_id: str | None) -> dict[str, int]:
+    @staticmethod
+    async def lock(s: AsyncSession, project_id: str | None) -> None:
+        """Serialize the project's quota checks with their inserts: call at
+        the start of the transaction that checks and inserts."""
+        await serialize(s, "compute-quota", project_id or "")
+
+    async def limits(self, project_id: str | None, s: AsyncSession | None = None) -> dict[str, int]:
         limits = dict(self.defaults)
         if project_id:
-            async with self.db.session() as s:
+            async with _session(self.db, s) as s:
                 rows = await s.execute(
                     select(m.QuotaLimit.resource, m.QuotaLimit.hard_limit).where(
                         m.QuotaLimit.project_id == project_id
@@ -50,8 +69,10 @@ class Quotas:
                 limits.update(dict(rows.all()))
         return limits
 
-    async def usage(self, project_id: str) -> dict[str, int]:
-        async with self.db.session() as s:
+    async def usage(self, project_id: str, s: AsyncSession | None = None) -> dict[str, int]:
+        """What the project uses (read in ``s``, a transaction holding the
+        project's quota lock, when the answer guards an insert)."""
+        async with _session(self.db, s) as s:
             servers = (
                 await s.scalars(
                     select(m.Server).where(
@@ -71,10 +92,28 @@ class Quotas:
             "server_groups": groups or 0,
         }
 
-    async def check(self, project_id: str | None, requests: dict[str, tuple[int, int]]) -> None:
+    def allowed(
+        self, limits: dict[str, int], used: dict[str, int], per_item: dict[str, int]
+    ) -> int | None:
+        """How many items costing ``per_item`` fit the limits (None: any)."""
+        room: int | None = None
+        for resource, cost in per_item.items():
+            limit = limits.get(resource, -1)
+            if limit < 0 or cost <= 0:
+                continue
+            fits = max((limit - used.get(resource, 0)) // cost, 0)
+            room = fits if room is None else min(room, fits)
+        return room
+
+    async def check(
+        self,
+        project_id: str | None,
+        requests: dict[str, tuple[int, int]],
+        limits: dict[str, int] | None = None,
+    ) -> None:
         """Refuse (403, naming the quota) when a request would pass a limit;
         ``requests`` maps a resource to (already used, requested now)."""
-        limits = await self.limits(project_id)
+        limits = limits if limits is not None else await self.limits(project_id)
         for resource, (used, requested) in requests.items():
             limit = limits.get(resource, -1)
             if limit >= 0 and used + requested > limit:

@@ -54,6 +54,7 @@ class ServerActions:
         """A new disk from the image (which the caller must be able to use),
         with a new name, metadata or user data when given."""
         image = await self.images.get(ctx, req.image_ref)
+        image.check_fits(int(server.flavor.get("disk", 0)))
         values: dict[str, Any] = {"image_ref": image.id, "vm_state": server.vm_state}
         if req.name:
             values["name"] = req.name

@@ -222,45 +222,24 @@ class Servers:
         image = await self.images.get(ctx, req.image_ref)
         if image.min_ram > flavor.memory_mb:
             raise BadRequest("Flavor's memory is too small for requested image.")
-        if image.min_disk > flavor.root_gb and flavor.root_gb > 0:
-            raise BadRequest("Flavor's disk is too small for requested image.")
+        image.check_fits(flavor.root_gb)
         key_data = None
         if req.key_name:
             try:
                 key_data = (await self.keypairs.get(ctx.user_id or "", req.key_name)).public_key
             except NotFound as exc:
                 raise BadRequest(f"Invalid key_name provided: {req.key_name}.") from exc
-        limits = await self.quotas.limits(ctx.project_id)
-        if limits["metadata_items"] >= 0 and len(req.metadata) > limits["metadata_items"]:
-            raise Forbidden(
-                f"Quota exceeded for metadata_items: Requested {len(req.metadata)}, but already used 0 of {limits['metadata_items']} metadata_items"
-            )
         if req.group_id:
             await self._check_group(ctx, req.group_id)
-        count = req.max_count
-        used = await self.quotas.usage(ctx.project_id or "")
-        # Nova boots max_count if quota allows, else as many as quota allows down to min_count.
-        for n in range(req.max_count, req.min_count - 1, -1):
-            try:
-                await self.quotas.check(
-                    ctx.project_id,
-                    {
-                        "instances": (used["instances"], n),
-                        "cores": (used["cores"], n * flavor.vcpus),
-                        "ram": (used["ram"], n * flavor.memory_mb),
-                    },
-                )
-                count = n
-                break
-            except Forbidden:
-                if n == req.min_count:
-                    raise
         zone = req.availability_zone
         if zone and zone.split(":")[0] != "nova":
             raise BadRequest(f"The requested availability zone {zone!r} is not available.")
         admin_pass = req.admin_pass or secrets.token_urlsafe(9)
         servers = []
         async with self.db.transaction() as s:
+            # The quota check and the inserts it allows are one step: two
+            # creates of one project at once cannot both pass.
+            count = await self._quota_count(s, ctx, req, flavor)
             for i in range(count):
                 name = req.name if count == 1 else f"{req.name}-{i + 1}"
                 server = m.Server(
@@ -291,6 +270,26 @@ class Servers:
                 servers.append(server)
         self.wake(None)
         return servers, admin_pass
+
+    async def _quota_count(
+        self, s: AsyncSession, ctx: RequestContext, req: CreateRequest, flavor: m.Flavor
+    ) -> int:
+        """How many servers of the request the project's quota allows: as
+        Nova, max_count if it can, else as many as fit down to min_count."""
+        await self.quotas.lock(s, ctx.project_id)
+        limits = await self.quotas.limits(ctx.project_id, s)
+        if limits["metadata_items"] >= 0 and len(req.metadata) > limits["metadata_items"]:
+            raise Forbidden(
+                f"Quota exceeded for metadata_items: Requested {len(req.metadata)}, but already used 0 of {limits['metadata_items']} metadata_items"
+            )
+        used = await self.quotas.usage(ctx.project_id or "", s)
+        each = {"instances": 1, "cores": flavor.vcpus, "ram": flavor.memory_mb}
+        room = self.quotas.allowed(limits, used, each)
+        count = req.max_count if room is None else min(req.max_count, room)
+        if count < req.min_count:  # refused, naming the quota that is short
+            wanted = {r: (used[r], req.min_count * cost) for r, cost in each.items()}
+            await self.quotas.check(ctx.project_id, wanted, limits)
+        return count
 
     async def _check_group(self, ctx: RequestContext, group_id: str) -> None:
         async with self.db.session() as s:

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from stratus.common.api import Query, Schema
+from stratus.common.api import BigInt, Query, Schema
 
 PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",)
 DATA_TYPES = ("application/octet-stream",)
@@ -74,8 +74,8 @@ class ImageListQuery(Query):
     visibility: str | None = None
     owner: str | None = None
     member_status: str | None = None
-    size_min: int | None = Field(default=None, ge=0)
-    size_max: int | None = Field(default=None, ge=0)
+    size_min: BigInt | None = Field(default=None, ge=0)
+    size_max: BigInt | None = Field(default=None, ge=0)
     id: str | None = None
     disk_format: str | None = None
     container_format: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 
@@ -33,7 +33,13 @@ class Store(Protocol):
         """The stored size, or None when the key holds nothing."""
 
     async def delete(self, key: str) -> None:
-        """Remove the data; a missing key is not an error."""
+        """Remove the data, and what an unfinished write of it left; a
+        missing key is not an error."""
+
+    async def sweep(self, keep: Callable[[str], bool], before: float) -> list[str]:
+        """Remove what was written before ``before`` (a time.time()) and is
+        not kept: unfinished writes, and keys ``keep`` refuses.  The names
+        removed (for the log)."""
 
     def local_path(self, key: str) -> str | None:
         """A filesystem path to the data when the store has one (for qemu-img)."""

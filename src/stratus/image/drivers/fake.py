@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 
 class FakeWriter:
@@ -41,6 +41,12 @@ class FakeStore:
 
     async def delete(self, key: str) -> None:
         self.blobs.pop(key, None)
+
+    async def sweep(self, keep: Callable[[str], bool], before: float) -> list[str]:
+        gone = [key for key in self.blobs if not keep(key)]
+        for key in gone:
+            del self.blobs[key]
+        return gone
 
     def local_path(self, key: str) -> str | None:
         return None

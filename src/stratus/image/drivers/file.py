@@ -10,7 +10,7 @@ import functools
 import os
 import re
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -221,8 +221,32 @@ class FileStore:
             return None
 
     async def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            _path(self.root, key).unlink()
+        path = _path(self.root, key)
+        for name in (path, path.with_name(f".{key}.partial")):
+            with contextlib.suppress(FileNotFoundError):
+                name.unlink()
+
+    async def sweep(self, keep: Callable[[str], bool], before: float) -> list[str]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self.pool, self._sweep, keep, before
+        )
+
+    def _sweep(self, keep: Callable[[str], bool], before: float) -> list[str]:
+        gone = []
+        for entry in os.scandir(self.root):
+            name = entry.name
+            partial = name.startswith(".") and name.endswith(".partial")
+            key = name[1 : -len(".partial")] if partial else name
+            if not _KEY.match(key) or key.startswith("."):
+                continue  # not a file of this store
+            try:
+                if entry.stat().st_mtime >= before or (not partial and keep(key)):
+                    continue
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            gone.append(name)
+        return gone
 
     def local_path(self, key: str) -> str | None:
         return str(_path(self.root, key))

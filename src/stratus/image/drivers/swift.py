@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -24,6 +26,14 @@ QUEUE_DEPTH = 4  # chunks buffered per segment upload: memory stays flat
 
 class SwiftStoreError(Exception):
     pass
+
+
+def _timestamp(value: str) -> float:
+    """A listing's last_modified (UTC, ISO 8601) as a time.time(); 0 if garbled."""
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        return 0.0
 
 
 class SwiftWriter:
@@ -151,24 +161,48 @@ class SwiftStore:
     def writer(self, key: str) -> SwiftWriter:
         return SwiftWriter(self, key)
 
-    async def _segments(self, key: str) -> list[tuple[str, int]]:
-        """(name, bytes) of an image's segments, in order."""
-        out: list[tuple[str, int]] = []
+    async def _listing(self, container: str, prefix: str = "") -> list[dict[str, Any]]:
+        """Every entry of a container's listing (under ``prefix``), in order."""
+        out: list[dict[str, Any]] = []
         marker = ""
         while True:
             resp = await self.client.get(
-                await self._url(self.segments_container),
-                params={"prefix": f"{key}/", "format": "json", "marker": marker},
+                await self._url(container),
+                params={"prefix": prefix, "format": "json", "marker": marker},
             )
             if resp.status_code == 404:
                 return out
             if resp.status_code not in (200, 204):
-                raise SwiftStoreError(f"listing segments of {key} failed: {resp.status_code}")
+                raise SwiftStoreError(f"listing {container}/{prefix} failed: {resp.status_code}")
             page = resp.json() if resp.status_code == 200 else []
             if not page:
                 return out
-            out += [(e["name"], int(e["bytes"])) for e in page]
+            out += page
             marker = page[-1]["name"]
+
+    async def _segments(self, key: str) -> list[tuple[str, int]]:
+        """(name, bytes) of an image's segments, in order."""
+        entries = await self._listing(self.segments_container, f"{key}/")
+        return [(e["name"], int(e["bytes"])) for e in entries]
+
+    async def sweep(self, keep: Callable[[str], bool], before: float) -> list[str]:
+        """Manifests not kept, and segments without a manifest (an upload
+        that never finished), older than ``before``."""
+        newest: dict[str, float] = {}  # key -> its newest object's time
+        manifests = set()
+        for container in (self.container, self.segments_container):
+            for entry in await self._listing(container):
+                key = entry["name"].split("/", 1)[0]
+                when = _timestamp(entry.get("last_modified", ""))
+                newest[key] = max(newest.get(key, 0.0), when)
+                if container == self.container:
+                    manifests.add(key)
+        gone = []
+        for key, when in newest.items():
+            if when < before and not (key in manifests and keep(key)):
+                await self.delete(key)
+                gone.append(key)
+        return gone
 
     async def read(
         self, key: str, offset: int = 0, length: int | None = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.image.drivers.base import Store
 from stratus.image.drivers.file import FileStore
+from stratus.image.service import recovery
 from stratus.image.service.data import Data
 from stratus.image.service.images import Images
 from stratus.image.service.imports import Imports
@@ -43,6 +45,8 @@ class ImageService:
         limits: LimitLookup | None = None,
     ):
         self.cfg = cfg
+        self.db = db
+        self.started_at = time.time()
         self.store = store or make_store(cfg)
         self.quota = Quota(db, cfg.image.quota_images, cfg.image.quota_bytes, limits)
         self.images = Images(db, self.quota)
@@ -57,7 +61,14 @@ class ImageService:
         )
 
     async def start(self) -> None:
+        """In the primary, before it serves: interrupted imports and uploads."""
+        self.started_at = time.time()
         await self.imports.recover()
+        await recovery.reset_uploads(self.db)
+
+    async def sweep(self) -> None:
+        """Remove what a crash left in the store (the primary, once started)."""
+        await recovery.sweep(self.db, self.store, self.started_at)
 
     async def stop(self) -> None:
         await self.imports.stop()

@@ -4,11 +4,12 @@ ranges, and staging for interoperable import."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
@@ -55,10 +56,19 @@ class Data:
         self.pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="image-hash")
 
     async def transition(
-        self, image_id: str, old: tuple[str, ...], new: str, **values: object
+        self,
+        image_id: str,
+        old: tuple[str, ...],
+        new: str,
+        guard: Callable[[AsyncSession], Awaitable[None]] | None = None,
+        **values: object,
     ) -> bool:
-        """Compare-and-swap an image's status; False when it was not in ``old``."""
+        """Compare-and-swap an image's status; False when it was not in
+        ``old``.  ``guard`` runs first in the same transaction (a quota
+        check that may refuse the change)."""
         async with self.db.transaction() as s:
+            if guard is not None:
+                await guard(s)
             result = await s.execute(
                 update(m.Image)
                 .where(m.Image.id == image_id, m.Image.status.in_(old))
@@ -107,7 +117,15 @@ class Data:
             await self.transition(image_id, (m.SAVING,), m.KILLED)
             log.info("image %s: upload failed, image killed: %s", image_id, exc)
             raise
-        if not await self.activate(image_id, (m.SAVING,), got, image.disk_format or "raw"):
+        try:
+            activated = await self.activate(
+                image_id, (m.SAVING,), got, image.disk_format or "raw", image.owner
+            )
+        except StratusError:  # the quota, checked again as the bytes start to count
+            await self.store.delete(image_id)
+            await self.transition(image_id, (m.SAVING,), m.KILLED)
+            raise
+        if not activated:
             await self.store.delete(image_id)
             raise Conflict("The image was deleted or changed during the upload.")
         return await self.images.get(ctx, image_id)
@@ -120,13 +138,26 @@ class Data:
             raise BadRequest(str(exc)) from exc
 
     async def activate(
-        self, image_id: str, old: tuple[str, ...], got: Ingested, disk_format: str
+        self,
+        image_id: str,
+        old: tuple[str, ...],
+        got: Ingested,
+        disk_format: str,
+        owner: str | None = None,
     ) -> bool:
+        """Make the image active with its data's facts; with ``owner``, the
+        project's bytes quota is checked in the same transaction, so that
+        two uploads finishing at once cannot both pass it."""
+
+        async def quota(s: AsyncSession) -> None:
+            await self.quota.check_bytes(owner, got.size, exclude=image_id, s=s)
+
         found = got.inspect()
         return await self.transition(
             image_id,
             old,
             m.ACTIVE,
+            guard=quota if owner is not None else None,
             size=got.size,
             virtual_size=found.virtual_size,
             checksum=got.md5,

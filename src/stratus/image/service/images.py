@@ -217,8 +217,8 @@ class Images:
         tags = list(dict.fromkeys(core.pop("tags", None) or []))
         if len(attrs) > MAX_PROPERTIES:
             raise TooMany(f"An image has at most {MAX_PROPERTIES} custom properties.")
-        await self.quota.check_count(owner)
         async with self.db.transaction() as s:
+            await self.quota.check_count(owner, s)  # the check and the insert: one step
             if image_id and await s.get(m.Image, image_id) is not None:
                 raise Conflict(f"An image with identifier {image_id} already exists.")
             image = m.Image(

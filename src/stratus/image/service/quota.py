@@ -7,11 +7,13 @@ unified limits (resource names ``image_count_total`` and
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from stratus.common.db import Database
+from stratus.common.db import Database, serialize
 from stratus.image import models as m
 from stratus.image.errors import QuotaExceeded
 
@@ -39,13 +41,25 @@ class Quota:
             return default
         return None if value < 0 else value * scale
 
-    async def check_count(self, project: str | None) -> None:
+    @asynccontextmanager
+    async def _counting(self, project: str, s: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        """Where to count: ``s``, the transaction of the insert the count
+        guards, made to wait for the project's other checks; else a read."""
+        if s is not None:
+            await serialize(s, "image-quota", project)
+            yield s
+            return
+        async with self.db.session() as own:
+            yield own
+
+    async def check_count(self, project: str | None, s: AsyncSession | None = None) -> None:
+        """Refuse one more image; with ``s``, in the transaction that inserts it."""
         if project is None:
             return
         limit = await self._limit(project, "image_count_total", self.default_images)
         if limit is None:
             return
-        async with self.db.session() as s:
+        async with self._counting(project, s) as s:
             used = await s.scalar(
                 select(func.count())
                 .select_from(m.Image)
@@ -57,14 +71,20 @@ class Quota:
             )
 
     async def check_bytes(
-        self, project: str | None, adding: int, exclude: str | None = None
+        self,
+        project: str | None,
+        adding: int,
+        exclude: str | None = None,
+        s: AsyncSession | None = None,
     ) -> None:
+        """Refuse ``adding`` bytes more; with ``s``, in the transaction that
+        makes them count (the image's activation)."""
         if project is None:
             return
         limit = await self._limit(project, "image_size_total", self.default_bytes, 1024 * 1024)
         if limit is None:
             return
-        async with self.db.session() as s:
+        async with self._counting(project, s) as s:
             stmt = select(func.coalesce(func.sum(m.Image.size), 0)).where(
                 m.Image.owner == project, m.Image.status != m.DELETED
             )
