@@ -1,7 +1,7 @@
 """volume
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-05 16:21:16.559213
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import stratus.common.db
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
