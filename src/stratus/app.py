@@ -128,8 +128,8 @@ class Cloud:
 
             self.metrics.add_gauges("image", lambda: image_gauges(self.db))
         if self.objectstore is not None:
-            from stratus.objectstore.api.auth import ACCOUNT_PREFIX
-            from stratus.objectstore.gauges import gauges as objectstore_gauges
+            from stratus.objectstore.layers.access import ACCOUNT_PREFIX
+            from stratus.objectstore.service.gauges import gauges as objectstore_gauges
 
             async def accounts() -> list[str]:
                 from stratus.identity import models as idm

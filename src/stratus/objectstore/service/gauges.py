@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from stratus.common.metrics import GaugeFamily
-from stratus.objectstore.proxy.core import count
+from stratus.objectstore.service.quorum import count
 from stratus.objectstore.service import ObjectStoreService
 
 MAX_ACCOUNTS = 1000  # a scrape reads at most this many accounts
