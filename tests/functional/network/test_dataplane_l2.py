@@ -4,10 +4,11 @@ another address or MAC."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
-from stratus.network.drivers.base import AddressPair
-from tests.functional.network.lab import Lab, allow, default_rules, wait_for
+from stratus.network.drivers.base import AddressPair, ns_port_name
+from tests.functional.network.lab import Lab, allow, default_rules, sh, wait_for
 
 
 def test_guests_on_a_network_get_their_addresses_and_reach_each_other(lab: Lab) -> None:
@@ -122,3 +123,46 @@ def test_ipv6_neighbours_reach_each_other_and_spoofing_is_dropped(lab: Lab) -> N
     assert not g3.ping("fd00:35::12", count=2)  # not a member
     g1.run("ip", "addr", "add", "fd00:35::99/64", "dev", "eth0", "nodad")
     assert not g1.ping("fd00:35::12", count=2, source="fd00:35::99")
+
+
+def test_a_namespace_port_is_a_service_address_on_the_network(lab: Lab) -> None:
+    """A port bound with ``binding:profile`` ``{"netns": NAME}`` (a load
+    balancer's VIP, a database's address) becomes an interface in that
+    namespace, with its address and the subnet's gateway as default route,
+    filtered like a guest's port."""
+    settings = lab.host_settings("h1", 1, tunnel=False)
+    t = lab.topo
+    net = t.network("10.34.0.0/24", dhcp=False)
+    sg = t.group()
+    t.set_rules(sg, (*default_rules(sg), allow("ingress", "icmp")))
+    p1 = t.port("h1", net, "10.34.0.11", (sg,))
+    g1 = lab.guest("h1", p1)
+    vip_sg = t.group()
+    t.set_rules(vip_sg, (allow("ingress", "icmp"),))
+    service_ns = f"{lab.prefix}svc"
+    sh("ip", "netns", "add", service_ns)  # the service makes its namespace first
+    vip = t.port(
+        "h1", net, "10.34.0.20", (vip_sg,),
+        netns=service_ns, addresses=("10.34.0.20/24",), gateway="10.34.0.1",
+    )  # fmt: skip
+    lab.start_agent("h1", settings)
+    lab.apply()
+    lab.source.wait_status(vip.id)
+    g1.configure()
+
+    inside = json.loads(sh("ip", "-n", service_ns, "-json", "addr", "show"))
+    addrs = {(i["ifname"], a["local"]) for i in inside for a in i.get("addr_info", [])}
+    assert (ns_port_name(vip.id), "10.34.0.20") in addrs
+    assert "default via 10.34.0.1" in sh("ip", "-n", service_ns, "route")
+    wait_for("the VIP answers", lambda: g1.ping("10.34.0.20"))
+    # Its filtering is a port's: without the ICMP rule, no answer.
+    t.set_rules(vip_sg, ())
+    lab.apply()
+    wait_for("ICMP refused", lambda: not g1.ping("10.34.0.20"))
+    # Gone with its port; the namespace itself is its owner's.
+    t.drop_port(vip.id)
+    lab.apply()
+    wait_for(
+        "the interface removed",
+        lambda: ns_port_name(vip.id) not in sh("ip", "-n", service_ns, "link"),
+    )

@@ -183,3 +183,35 @@ async def test_port_status_from_the_data_plane(network: NetworkService, topology
     }
     assert await network.agent_heartbeat("compute1")
     assert not await network.agent_heartbeat("nowhere")
+
+
+async def test_a_namespace_port_is_held_with_its_addresses_and_gateway(
+    network: NetworkService, topology: Topology
+) -> None:
+    """A service's port (a load balancer's VIP) bound with a namespace in its
+    binding profile is held by its host, whatever its device owner; a port
+    bound without one and not a guest's is not."""
+    ctx = context("proj")
+    ports = []
+    for owner, profile in (
+        ("Octavia", {"netns": "lb-1"}),
+        ("trove", {"netns": "db-1", "gateway": False}),
+        ("Octavia", {}),
+    ):
+        (port,) = await network.ports.create(ctx, [{"network_id": topology.net}])
+        ports.append(
+            await network.ports.update(
+                ADMIN,
+                port.row.id,
+                {"binding:host_id": "compute2", "device_owner": owner, "binding:profile": profile},
+                None,
+            )
+        )
+    state = await network.host_state("compute2")
+    held = {p.id: p for p in state.ports}
+    assert set(held) == {topology.vm2, ports[0].row.id, ports[1].row.id}
+    lb, db = held[ports[0].row.id], held[ports[1].row.id]
+    assert lb.netns == "lb-1" and lb.gateway == "10.0.0.1"
+    assert lb.addresses == (f"{ports[0].fixed_ips[0][1]}/24",)
+    assert db.netns == "db-1" and db.gateway is None
+    assert held[topology.vm2].netns == "" and held[topology.vm2].addresses == ()

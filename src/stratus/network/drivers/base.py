@@ -34,6 +34,11 @@ def tap_name(port_id: str) -> str:
     return f"{TAP_PREFIX}{port_id[:11]}"
 
 
+def ns_port_name(port_id: str) -> str:
+    """A namespace port's interface inside its namespace."""
+    return f"ns-{port_id[:11]}"
+
+
 @dataclass(frozen=True)
 class FixedIP:
     subnet_id: str
@@ -104,7 +109,13 @@ class DataPlaneError(Exception):
 @dataclass(frozen=True)
 class PortSpec:
     """A port whose device is on this host: a guest's tap, plugged by the
-    compute driver into the network's bridge here."""
+    compute driver into the network's bridge here; or, with ``netns``, an
+    interface in a namespace of this host that a service made (a load
+    balancer's VIP, a database's address: ``binding:profile`` ``{"netns":
+    NAME}``).  Then the agent makes a veth pair, the tap end on the bridge
+    with the port's filtering, the other end in ``netns`` as
+    ``ns_port_name(id)`` with ``addresses`` and a default route via
+    ``gateway``."""
 
     id: str
     network_id: str
@@ -118,6 +129,9 @@ class PortSpec:
     security_group_ids: tuple[str, ...] = ()
     allowed_address_pairs: tuple[AddressPair, ...] = ()
     mtu: int = 1450
+    netns: str = ""
+    addresses: tuple[str, ...] = ()  # with their prefix, "10.0.0.5/24" (netns ports)
+    gateway: str | None = None  # the default route's next hop (netns ports)
 
     @property
     def tap(self) -> str:

@@ -38,14 +38,20 @@ class _Builder:
 
     async def build(self) -> dp.HostState:
         s = self.s
-        guests = (
+        # Guests' ports, and ports a service put into a namespace of this
+        # host (``binding:profile`` ``{"netns": NAME}``: a load balancer's
+        # VIP, a database's address).
+        bound = (
             await s.scalars(
                 select(m.Port).where(
                     m.Port.binding_host == self.host,
-                    m.Port.device_owner.startswith(m.COMPUTE_PREFIX),
+                    m.Port.device_owner.not_in(
+                        (m.DHCP, m.ROUTER_INTERFACE, m.ROUTER_GATEWAY, m.FLOATINGIP)
+                    ),
                 )
             )
         ).all()
+        guests = [p for p in bound if p.device_owner.startswith(m.COMPUTE_PREFIX) or _netns(p)]
         dhcp_nets = (
             await s.scalars(select(m.Network).where(m.Network.dhcp_host == self.host))
         ).all()
@@ -135,7 +141,26 @@ class _Builder:
             security_group_ids=tuple(groups),
             allowed_address_pairs=pairs,
             mtu=net.mtu,
+            **self._namespace(port),
         )
+
+    def _namespace(self, port: m.Port) -> dict[str, Any]:
+        """A namespace port's place, addresses and default route (the first
+        IPv4 subnet's gateway unless its profile says ``"gateway": false``)."""
+        netns = _netns(port)
+        if not netns:
+            return {}
+        gateway = None
+        if port.binding_profile.get("gateway", True) is not False:
+            gateway = next(
+                (
+                    sn.gateway_ip
+                    for sid, _ip in self.ips.get(port.id, [])
+                    if (sn := self.subnets.get(sid)) and sn.ip_version == 4 and sn.gateway_ip
+                ),
+                None,
+            )
+        return {"netns": netns, "addresses": self._with_prefix(port), "gateway": gateway}
 
     @staticmethod
     def _dhcp_port(ports: Sequence[m.Port], network_id: str) -> m.Port | None:
@@ -276,3 +301,9 @@ class _Builder:
 
 async def build(s: AsyncSession, host: str) -> dp.HostState:
     return await _Builder(s, host).build()
+
+
+def _netns(port: m.Port) -> str:
+    profile = port.binding_profile if isinstance(port.binding_profile, dict) else {}
+    value = profile.get("netns")
+    return value if isinstance(value, str) else ""

@@ -28,6 +28,7 @@ from stratus.network.drivers.base import (
     RouterSpec,
     SecurityGroupSpec,
     bridge_name,
+    ns_port_name,
     tap_name,
 )
 from stratus.network.drivers.linux import links
@@ -221,12 +222,33 @@ class LinuxDataPlane:
         else:
             await self.firewall.remove_port(spec.id)
             self._secured.discard(spec.id)
+        if spec.netns:
+            await self._plug_into_namespace(spec, bridge)
+            return True
         new = await links.ensure_tap(self.place, spec.tap)
         await links.plug(
             self.place, spec.tap, new=new, bridge=bridge, alias=spec.id,
             mtu=spec.mtu, up=spec.admin_state_up,
         )  # fmt: skip
         return True
+
+    async def _plug_into_namespace(self, spec: PortSpec, bridge: str) -> None:
+        """A veth from the bridge into the namespace its owner made, with the
+        port's addresses and default route inside."""
+        if spec.netns not in await netns_list():
+            raise DataPlaneError(f"port {spec.id}: namespace {spec.netns} does not exist")
+        inner = Place(spec.netns)
+        inside = ns_port_name(spec.id)
+        await links.ensure_veth(
+            self.place, spec.tap, inner, inside,
+            mac=spec.mac_address, bridge=bridge, alias=spec.id,
+            mtu=spec.mtu, up=spec.admin_state_up,
+        )  # fmt: skip
+        await links.set_addresses(inner, inside, list(spec.addresses))
+        lines = ["link set dev lo up"]
+        if spec.gateway:
+            lines.append(f"route replace default via {spec.gateway} dev {inside}")
+        await inner.batch(lines)
 
     async def remove_port(self, port_id: str) -> None:
         await links.delete(self.place, tap_name(port_id))  # the tap first, then its rules
