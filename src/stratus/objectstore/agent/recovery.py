@@ -17,6 +17,8 @@ nothing else repairs:
   row sent twice changes nothing).  Listing replicas on other nodes are not
   read from here: they are sent the row unconditionally (and only the rows
   found behind on this node are logged one by one).
+- **older versions** a crash kept from their cleanup beside the new one,
+  and empty object folders: removed as the folders are compared.
 - **container stats the account never saw**: the reporter's first pass
   (``reporter.py``) runs right after, so account listings and totals catch
   up with the containers.
@@ -32,6 +34,7 @@ recovery has finished, so a crash during recovery repeats it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -66,6 +69,7 @@ class RecoveryStats:
     tmp_files: int = 0
     tmp_bytes: int = 0
     examined: int = 0  # object folders compared with their listing
+    obsolete: int = 0  # older versions a crash kept from their cleanup
     resent: list[str] = field(default_factory=list)  # /a/c/o whose row was behind here
     sent_remote: int = 0  # rows sent only to listing replicas on other nodes
 
@@ -229,7 +233,16 @@ class Recovery(Worker):
     def _current(
         self, dev: DiskDevice, part: int, name_hash: str, hdir: str, policy: int
     ) -> Candidate | None:
-        keep, _ = select_files(os.listdir(hdir), None)
+        names = os.listdir(hdir)
+        keep, obsolete = select_files(names, None)
+        for name in obsolete:  # a crash between the rename and the cleanup
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(hdir, name))
+                self.stats.obsolete += 1
+                log.info("%s: removed %s/%s, an older version", self.name, hdir, name)
+        if not names:  # a crash between the folder's creation and the rename
+            with contextlib.suppress(OSError):
+                os.rmdir(hdir)
         winner = next((n for n in keep if not n.endswith(".meta")), None)
         if winner is None:
             return None
