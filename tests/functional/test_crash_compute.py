@@ -2,11 +2,13 @@
 snapshotted (the fake driver holds both midway, the snapshot with half its
 disk written), then a restart: the create finishes, the snapshot ends
 without a stuck image or server, nothing is left in the servers' folders or
-the image store, and the cloud works on."""
+the image store (a folder of a server that is gone, planted while the cloud
+is down, goes too), and the cloud works on."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +63,10 @@ def crashed(tmp_path: Path, database: str) -> Iterator[Crashed]:
         kill_cloud(srv)
         spawn_hold.unlink()
         snapshot_hold.unlink()
+        # what a crash between a server's end and its folder's removal leaves
+        stray = instances(srv) / str(uuid.uuid4())
+        stray.mkdir()
+        (stray / "disk.qcow2").write_bytes(b"the disk of a server that is gone")
         restarted = start_server(srv.data_dir, srv.database_url, **FAKE)
         yield Crashed(restarted, creating, snapped["id"], image)
     finally:
@@ -102,6 +108,7 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
     eventually(settled, timeout=60)
     log = srv.log.read_text()
     assert "left by an interrupted snapshot" in log
+    assert "which no longer exists" in log
     assert "Traceback" not in log
 
     # the cloud works on: a new server, and a snapshot of the resumed one
