@@ -16,6 +16,7 @@ import hashlib
 import os
 import random
 import shutil
+import signal
 import sqlite3
 import threading
 import time
@@ -31,6 +32,7 @@ from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.ring.ring import Ring
 from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.crashing import (
+    children,
     devices,
     eventually,
     kill_cloud,
@@ -137,6 +139,16 @@ def forget_reports(data_dir: Path, backup: Path) -> None:
             conn.close()
 
 
+def plant_object(data_dir: Path, account: str, container: str, obj: str) -> str:
+    """An object renamed into place whose listing update a crash stopped."""
+    ring = Ring.load(data_dir / "objectstore" / "rings" / "object.ring.gz")
+    (device,) = devices(data_dir)
+    data = f"{obj}: renamed into place, never listed".encode()
+    part, name_hash, _ = ring.locate(account, container, obj)
+    DiskDevice(device).put(part, name_hash, f"/{account}/{container}/{obj}", Timestamp.now(), data)
+    return md5(data)
+
+
 def plant(data_dir: Path, account: str) -> dict[str, str | None]:
     """Objects renamed into place whose listing update a crash stopped: a new
     object in c1 and a tombstone over ``c2/kept-0``; an older version beside
@@ -144,11 +156,9 @@ def plant(data_dir: Path, account: str) -> dict[str, str | None]:
     ring = Ring.load(data_dir / "objectstore" / "rings" / "object.ring.gz")
     (device,) = devices(data_dir)
     disk = DiskDevice(device)
-    planted: dict[str, str | None] = {}
-    data = b"renamed into place, never listed"
-    part, name_hash, _ = ring.locate(account, "c1", "planted")
-    disk.put(part, name_hash, f"/{account}/c1/planted", Timestamp.now(), data)
-    planted["c1/planted"] = md5(data)
+    planted: dict[str, str | None] = {
+        "c1/planted": plant_object(data_dir, account, "c1", "planted")
+    }
     part, name_hash, _ = ring.locate(account, "c2", "kept-0")
     disk.delete(part, name_hash, f"/{account}/c2/kept-0", Timestamp.now())
     planted["c2/kept-0"] = None
@@ -305,3 +315,36 @@ def test_listings_equal_the_disk_after_a_kill_mid_write(crashed: Crashed) -> Non
     assert f"/{account.name}/c2/kept-0: its listing row was behind what is on disk" in log
     assert "stats sent to the account" in log
     assert "Traceback" not in log
+
+
+def test_a_worker_killed_mid_write_is_followed_by_recovery(tmp_path: Path, database: str) -> None:
+    """One API worker dies (the primary runs on): what its unfinished writes
+    left, here an object renamed into place without its listing row, is
+    listed within a minute, and the remaining processes serve on."""
+    srv = start_cloud(tmp_path / "cloud", database, **ENV)
+    try:
+        account = admin_account(srv)
+        with account.client() as c:
+            assert c.put("/c1").status_code == 201
+            for i in range(20):
+                assert c.put(f"/c1/before-{i}", content=b"x" * i).status_code == 201
+        (worker,) = children(srv.process.pid)
+        os.kill(worker, signal.SIGKILL)
+        planted = plant_object(srv.data_dir, account.name, "c1", "worker-crashed")
+
+        def listed() -> None:
+            with account.client() as c:
+                names = {e["name"] for e in listing(c, "/c1")}
+            assert names == {f"before-{i}" for i in range(20)} | {"worker-crashed"}
+
+        eventually(listed, timeout=60)
+        with account.client() as c:
+            assert md5(c.get("/c1/worker-crashed").content) == planted
+            head = c.head("")
+            assert head.headers["x-account-object-count"] == "21"
+        log = srv.log.read_text()
+        assert f"workers: API worker {worker} exited" in log
+        assert "Traceback" not in log
+    finally:
+        srv.stop()
+        drop_database(srv.database_url)

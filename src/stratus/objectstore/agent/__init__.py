@@ -108,6 +108,16 @@ class BackgroundWorkers:
         except Exception:
             log.exception("recovery at start failed; the next start repeats it")
 
+    async def recover_since(self, since: float) -> None:
+        """After another process writing to these devices died (an API
+        worker): its listing rows, and the stats reports it had scheduled."""
+        try:
+            await self.recovery.recover_since(since)
+            await self.node.drain()
+            await self.reporter.run_once()
+        except Exception:
+            log.exception("recovery after a worker's end failed")
+
     async def stop(self) -> None:
         tasks, self._tasks = self._tasks, []
         for task in tasks:

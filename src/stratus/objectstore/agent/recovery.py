@@ -23,6 +23,10 @@ nothing else repairs:
   (``reporter.py``) runs right after, so account listings and totals catch
   up with the containers.
 
+When one API worker dies while the primary runs on, the primary calls
+``recover_since(worker start)``: the same comparison for the folders changed
+since, and the partial writes idle in ``tmp/`` for ``TMP_IDLE`` seconds.
+
 Whether the previous run ended cleanly is kept per device in ``DEVICE/node.state``
 (JSON): ``{"clean": true}`` after a clean stop, ``{"running_since": T}`` while
 a node runs.  After a crash only the object folders modified since ``T``
@@ -60,6 +64,9 @@ STATE_FILE = "node.state"
 # Folders modified this long before the previous start are compared too:
 # clocks of the folder's mtime and of time.time() may differ by a tick.
 MARGIN = 5.0
+# A write in tmp/ idle this long belongs to no live request (bodies time out
+# after [server] body_timeout, 60 s by default).
+TMP_IDLE = 600
 # Names logged one by one; beyond, only the counts.
 LOG_EACH = 50
 
@@ -140,6 +147,23 @@ class Recovery(Worker):
             await self.reconcile_listings(local, since)
         await asyncio.to_thread(write_state, local.root, {"running_since": self.started_at})
 
+    async def recover_since(self, since: float) -> None:
+        """What a process of this node that died had begun since ``since``:
+        listing rows behind the disk, and its partial writes in ``tmp/``
+        (those idle longer than a body may be, so no live write's)."""
+        idle = time.time() - TMP_IDLE
+        for local in self.devices():
+            removed = await asyncio.to_thread(self.sweep_tmp, local.root, idle)
+            if removed:
+                log.warning(
+                    "%s: %s: removed %d partial writes idle for %d s in tmp/",
+                    self.name,
+                    local.name,
+                    removed,
+                    TMP_IDLE,
+                )
+            await self.reconcile_listings(local, since - MARGIN)
+
     def mark_clean(self) -> None:
         """After a clean stop (every update sent or kept as a pending): the
         next start has nothing to compare."""
@@ -153,8 +177,10 @@ class Recovery(Worker):
 
     # -- tmp/ (blocking) ------------------------------------------------------------
 
-    def sweep_tmp(self, root: str) -> int:
-        """Remove what writes older than this start left in ``tmp/``."""
+    def sweep_tmp(self, root: str, before: float | None = None) -> int:
+        """Remove what writes older than this start (or ``before``) left in
+        ``tmp/``."""
+        before = self.started_at if before is None else before
         tmp = os.path.join(root, "tmp")
         try:
             names = os.listdir(tmp)
@@ -165,7 +191,7 @@ class Recovery(Worker):
             path = os.path.join(tmp, name)
             try:
                 st = os.lstat(path)
-                if st.st_mtime >= self.started_at or not os.path.isfile(path):
+                if st.st_mtime >= before or not os.path.isfile(path):
                     continue
                 os.unlink(path)
             except FileNotFoundError:
