@@ -216,6 +216,17 @@ class Cloud:
         # the background, so the cloud is ready at once.
         self._spawn(agent.start(), "volume-agent-start")
 
+    def watch_workers(self) -> None:
+        """In the primary, once its API workers started: one that dies is
+        followed by the object store's recovery of what it left."""
+        if self.workers is not None:
+            self._spawn(self.workers.watch(self._worker_died), "workers-watch")
+
+    async def _worker_died(self, started_at: float) -> None:
+        background = getattr(self.storage_node, "background", None)
+        if background is not None:
+            await background.recover_since(started_at)
+
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send
         compute wake-ups to the primary's scheduler and agent."""
@@ -279,6 +290,9 @@ class Cloud:
         self.metrics.http.flush()
         if self.workers is not None:
             await self.workers.stop()
+            background = getattr(self.storage_node, "background", None)
+            if self.workers.killed and background is not None:
+                background.recovery.done = False  # the next start compares again
         if self._wake_receiver is not None:
             self._wake_receiver.close()
         for task in list(self._background):

@@ -109,6 +109,7 @@ def up(data_dir: Path, host: str | None, port: int | None, detach: bool) -> None
                         cpu_affinity=cfg.server.cpu_affinity,
                     )
                     cloud.workers.start()
+                    cloud.watch_workers()
                 elapsed = time.monotonic() - STARTED
                 log.info("stratus %s ready at %s in %.2fs", __version__, cfg.public_url, elapsed)
                 print(

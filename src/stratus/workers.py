@@ -43,7 +43,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from stratus.common import metrics
@@ -52,6 +53,7 @@ log = logging.getLogger(__name__)
 
 PRIMARY_ENV = "STRATUS_PRIMARY_PID"
 STOP_GRACE = 10.0
+WATCH_INTERVAL = 1.0
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -150,8 +152,12 @@ class Workers:
         self.count = count
         self.cpu_affinity = cpu_affinity
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.started_at = 0.0
+        self.killed = False  # a worker was killed at stop: its requests did not finish
+        self._stopping = False
 
     def start(self) -> None:
+        self.started_at = time.time()
         env = {**os.environ, PRIMARY_ENV: str(os.getpid())}
         host, port = self.sock.getsockname()[:2]
         command = [sys.executable, "-m", "stratus", "api-worker", "--data-dir", str(self.data_dir)]
@@ -169,7 +175,23 @@ class Workers:
             " ".join(str(p.pid) for p in self.processes),
         )
 
+    async def watch(self, on_exit: Callable[[float], Awaitable[None]]) -> None:
+        """Notice a worker that dies (it is not replaced: the others take its
+        share), and have ``on_exit(started_at)`` put right what its
+        unfinished requests left."""
+        while not self._stopping:
+            await asyncio.sleep(WATCH_INTERVAL)
+            for process in list(self.processes):
+                code = process.poll()
+                if code is None or self._stopping:
+                    continue
+                self.processes.remove(process)
+                metrics.process_dead(process.pid)
+                log.warning("workers: API worker %d exited (%s)", process.pid, code)
+                await on_exit(self.started_at)
+
     async def stop(self) -> None:
+        self._stopping = True
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()
@@ -178,6 +200,7 @@ class Workers:
                 await asyncio.to_thread(process.wait, STOP_GRACE)
             except subprocess.TimeoutExpired:
                 log.warning("workers: API worker %d did not stop; killing it", process.pid)
+                self.killed = True
                 process.kill()
                 await asyncio.to_thread(process.wait)
             metrics.process_dead(process.pid)

@@ -16,10 +16,13 @@ agent and are adopted at start."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from uuid import UUID
 
 from stratus.common import logs, metrics
 from stratus.common.db import Database
@@ -138,6 +141,7 @@ class ComputeAgent:
 
     async def adopt(self) -> None:
         self._sweep_snapshots()
+        await self._sweep_folders()
         self.moves.mark_host()
         await self.moves.clean_evacuated()
         await self.sync_power(adopt=True)
@@ -148,6 +152,24 @@ class ComputeAgent:
         for path in self.instances.glob("*/snapshot-*.qcow2"):
             path.unlink(missing_ok=True)
             log.warning("compute: removed %s, left by an interrupted snapshot", path)
+
+    async def _sweep_folders(self) -> None:
+        """Folders of servers that are gone (deleted, or never recorded) and
+        whose guest does not run here: what a crash between a server's end
+        and its folder's removal leaves.  A folder of any server still in
+        the database stays (it may be moving here or away)."""
+        names = [p.name for p in self.instances.iterdir() if p.is_dir() and _is_uuid(p.name)]
+        if not names:
+            return
+        keep = await self.recorder.live_ids(names)
+        keep |= {g.uuid for g in await self.driver.guests()}
+        for name in sorted(set(names) - keep):
+            await asyncio.to_thread(shutil.rmtree, self.instances / name, True)
+            log.warning(
+                "compute: removed %s, the folder of server %s, which no longer exists",
+                self.instances / name,
+                name,
+            )
 
     async def heartbeat(self) -> None:
         await self.recorder.heartbeat()
@@ -234,3 +256,10 @@ def registry(workflows: Iterable[Workflow]) -> dict[str, Step]:
                 raise ValueError(f"two workflows handle task state {state!r}")
             steps[state] = step
     return steps
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(UUID(name)) == name
+    except ValueError:
+        return False

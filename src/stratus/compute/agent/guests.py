@@ -79,6 +79,7 @@ class GuestBuilder:
             directory=directory,
             config_drive=drive if drive.exists() else None,
             forwards=forwards(server, server.host_port),
+            metadata=dict(server.metadata_ or {}),
         )
         return dataclasses.replace(spec, **changes) if changes else spec
 

@@ -118,6 +118,16 @@ class Recorder:
             stmt = select(m.Server).where(m.Server.host == self.host, m.Server.deleted_at.is_(None))
             return list((await s.scalars(stmt)).all())
 
+    async def live_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` are servers not deleted (on any host)."""
+        if not ids:
+            return set()
+        async with self.db.session() as s:
+            stmt = select(m.Server.id).where(
+                m.Server.id.in_(list(ids)), m.Server.deleted_at.is_(None)
+            )
+            return {str(i) for i in (await s.scalars(stmt)).all()}
+
     @staticmethod
     async def _swap(s: AsyncSession, server: m.Server, values: dict[str, Any]) -> bool:
         result = await s.execute(

@@ -8,7 +8,10 @@ console log per guest, and lets tests inject trouble:
   ``DriverError("no room")``;
 * ``calls`` records every call as ``(method, uuid)``;
 * a live migration lasts ``metadata[MIGRATION_SECONDS]`` seconds of the
-  guest's spec (0.2 s by default), so that tests can abort or force it.
+  guest's spec (0.2 s by default), so that tests can abort or force it;
+* a spawn or a snapshot waits while the file named by ``metadata[SPAWN_HOLD]``
+  (``metadata[SNAPSHOT_HOLD]``) exists, a snapshot having written half its
+  disk: crash tests kill the cloud in the middle of one.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ READY_MARKER = "stratus-tiny: ready"
 MIGRATION_SECONDS = "fake_live_migration_seconds"
 MIGRATION_FAILURE = "fake_live_migration_failure"
 INCOMING_FAILURE = "fake_incoming_failure"
+SPAWN_HOLD = "fake_spawn_hold"
+SNAPSHOT_HOLD = "fake_snapshot_hold"
 
 
 @dataclass
@@ -122,6 +127,7 @@ class FakeDriver:
 
     async def spawn(self, spec: GuestSpec) -> GuestStatus:
         await self._enter("spawn", spec.uuid)
+        await _hold(spec, SPAWN_HOLD)
         guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
         guest.spec = spec
         guest.has_disk = True
@@ -210,6 +216,9 @@ class FakeDriver:
         guest = self._guest(spec.uuid)
         # A fake guest's disk is its base image; its "snapshot" is a copy.
         data = spec.base_image.read_bytes() if spec.base_image.exists() else b""
+        if SNAPSHOT_HOLD in spec.metadata:
+            target.write_bytes(data[: len(data) // 2])
+            await _hold(spec, SNAPSHOT_HOLD)
         target.write_bytes(data + f"fake snapshot of {guest.spec.uuid}".encode())
 
     async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
@@ -365,3 +374,13 @@ class FakeDriver:
     @staticmethod
     def _status(guest: FakeGuest) -> GuestStatus:
         return GuestStatus(guest.spec.uuid, guest.power, guest.pid)
+
+
+async def _hold(spec: GuestSpec, key: str) -> None:
+    """Wait while the file the spec's metadata names under ``key`` exists."""
+    hold = spec.metadata.get(key)
+    if not hold:
+        return
+    path = Path(hold)
+    while await asyncio.to_thread(path.exists):
+        await asyncio.sleep(0.05)

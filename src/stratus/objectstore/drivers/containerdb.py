@@ -172,6 +172,18 @@ CREATE TABLE stat (
             for n, c, s, t, e, d, p, r in self._rows_since(row_id, count)
         ]
 
+    def row(self, name: str) -> ObjectRow | None:
+        """The listing's row of one object (a deletion too), or None."""
+        with self.lock:
+            found = self.conn.execute(
+                f"SELECT {self.ROW_COLUMNS} FROM object WHERE deleted IN (0, 1) AND name = ?",
+                (name,),
+            ).fetchone()
+        if found is None:
+            return None
+        n, c, s, t, e, d, p, r = found
+        return ObjectRow(n, c, s, t, e, bool(d), p, r)
+
     # -- reporting to the account ------------------------------------------------
 
     def unreported(self) -> dict[str, Any] | None:

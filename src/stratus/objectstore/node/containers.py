@@ -286,13 +286,20 @@ class ContainerServer:
             await asyncio.sleep(self.report_delay)
         finally:
             self._reports.pop(path, None)
+        await self.report(root, path, name_hash, account, container)
+
+    async def report(
+        self, root: str, path: str, name_hash: str, account: str, container: str
+    ) -> list[int | None]:
+        """Send the container's stats to the account replicas if the account
+        has not seen them (the reporter worker resends after a crash)."""
         ring = self.node.ring("account.ring.gz")
         if ring is not None:
             part = ring.partition(account)
             targets = [Target(d.ip, d.port, d.device, part) for d in ring.nodes(part)]
         else:
             targets = self._account_targets.get(path, [])
-        await self._report(root, path, name_hash, account, container, targets)
+        return await self._report(root, path, name_hash, account, container, targets)
 
     async def _report(
         self,

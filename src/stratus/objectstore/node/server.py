@@ -211,6 +211,8 @@ class StorageNode:
         if self.background is not None:
             await self.background.stop()
         await self.drain()
+        if self.background is not None:
+            await asyncio.to_thread(self.background.stopped_cleanly)
         if self._own_client is not None:
             aclose = getattr(self._own_client, "aclose", None)
             if aclose is not None:
