@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Run the OpenStack Powered interop guideline's required tests (Tempest)
 # against a fresh all-in-one cloud, and print the counts per service.
-#   scripts/conformance.sh [--keep] [--list FILE] [--regex RE]
+#   scripts/conformance.sh [--keep] [--list FILE] [--services LIST] [--regex RE]
+# --services keeps only the list's tests of those services (Tempest's names,
+# comma-separated: identity,image,object_storage,compute,network,volume).
 # --keep leaves the cloud running afterwards (its data folder is printed).
 # The guideline's list and run-tempest.sh come from STRATUS_CONFORMANCE_DIR
-# (default ../shared/conformance beside this checkout); Tempest installs into a
+# (default ../shared/conformance beside this checkout, or beside the main
+# checkout from a worktree); Tempest installs into a
 # virtual environment of its own (~/.cache/stratus-conformance/venv) on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 conformance=${STRATUS_CONFORMANCE_DIR:-$root/../shared/conformance}
+if [ -z "${STRATUS_CONFORMANCE_DIR:-}" ] && [ ! -d "$conformance" ]; then
+    # a worktree: ../shared beside the main checkout
+    main=$(cd "$(git rev-parse --git-common-dir)/.." && pwd)
+    conformance=$main/../shared/conformance
+fi
 list=$conformance/interop-platform-2020.06.txt
 regex=""
+services=""
 keep=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --keep) keep=1 ;;
         --list) list=$2; shift ;;
+        --services) services=$2; shift ;;
         --regex) regex=$2; list=""; shift ;;
-        *) echo "usage: scripts/conformance.sh [--keep] [--list FILE] [--regex RE]" >&2; exit 2 ;;
+        *) echo "usage: scripts/conformance.sh [--keep] [--list FILE] [--services LIST] [--regex RE]" >&2
+           exit 2 ;;
     esac
     shift
 done
@@ -53,6 +64,13 @@ export OS_AUTH_URL="http://127.0.0.1:$port/identity/v3" OS_USERNAME=admin \
     OS_PASSWORD="$(cat "$data/admin-password")" OS_PROJECT_NAME=admin
 work="$data/tempest"
 export TEMPEST_WORKDIR=$work
+if [ -n "$services" ] && [ -n "$list" ]; then
+    mkdir -p "$work"
+    pattern="^tempest\\.api\\.($(echo "$services" | tr ',' '|'))\\."
+    grep -E "$pattern" "$list" >"$work/subset.txt" || true
+    list=$work/subset.txt
+    echo "conformance: $(wc -l <"$list") tests of $services"
+fi
 [ -n "$list" ] && export TEMPEST_LIST_FILE=$list
 [ -n "$regex" ] && export TEMPEST_REGEX=$regex
 set +e

@@ -63,6 +63,21 @@ class IdentityService:
                 await self._sync_task
         self.core.hasher.close()
 
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may change identity data under this one
+        (several API workers, or a database other servers use)."""
+        cfg = self.core.cfg
+        return cfg.server_workers > 1 or not cfg.database_url.startswith("sqlite")
+
+    async def catch_up(self) -> None:
+        """Read what other processes changed (revocations, roles) now rather
+        than at the next sync: before an answer that must be exact, as the
+        identity API's own validation of a token is (a token revoked through
+        another worker is gone at once, as in Keystone)."""
+        if self.shared:
+            await self.core.state.sync(self.core.db)
+
     async def validate(self, token: str, request_id: str) -> RequestContext:
         """The local token validator every service's middleware may use."""
         return await self.auth.context(token, request_id)

@@ -89,7 +89,7 @@ def is_dlo(headers: Headers) -> bool:
 
 
 class DloLayer(Layer):
-    """Checks a manifest's X-Object-Manifest on PUT; a GET or HEAD of a
+    """Checks a manifest's X-Object-Manifest on PUT and POST; a GET or HEAD of a
     manifest answers the whole (unless ``multipart-manifest=get``)."""
 
     async def put_object(
@@ -99,6 +99,19 @@ class DloLayer(Layer):
         if manifest is not None:
             headers = {**headers, "x-object-manifest": check(manifest)}
         return await self.app.put_object(caller, names, headers, params, body)
+
+    async def post_object(
+        self,
+        caller: Caller,
+        names: Names,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        manifest = headers.get("x-object-manifest")
+        if manifest is not None:
+            headers = {**headers, "x-object-manifest": check(manifest)}
+        return await self.app.post_object(caller, names, headers, params, body)
 
     async def get_object(
         self, caller: Caller, names: Names, headers: Headers, params: Headers, *, head: bool

@@ -28,9 +28,13 @@ KEPT = {
         "content-type",
         "content-encoding",
         "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
         "etag",
         "x-delete-at",
         "x-object-manifest",
+        "x-robots-tag",
     ),
 }
 
