@@ -93,6 +93,13 @@ class ImageListQuery(Query):
     member_status: str | None = None
     size_min: BigInt | None = Field(default=None, ge=0)
     size_max: BigInt | None = Field(default=None, ge=0)
+    # Core attributes match exactly, as in Glance (not as extra properties).
+    size: BigInt | None = Field(default=None, ge=0)
+    virtual_size: BigInt | None = Field(default=None, ge=0)
+    min_disk: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    min_ram: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    checksum: str | None = None
+    os_hash_value: str | None = None
     id: str | None = None
     disk_format: str | None = None
     container_format: str | None = None

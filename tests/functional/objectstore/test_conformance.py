@@ -1,0 +1,143 @@
+"""Where the object store differed from Swift for the interop guideline's
+tests and for Swift's own tools: signatures over the storage URL's path,
+account quotas, and DLO manifests made by a POST."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+
+from stratus.objectstore.layers.formpost import form_signature
+from tests.functional.objectstore.conftest import (
+    Account,
+    Swift,
+    run_cli,
+    unique,
+    wait_until,
+)
+
+
+def storage_path(account: Account) -> str:
+    """The path of the storage URL the catalog gives (mount point included)."""
+    return httpx.URL(account.url).path
+
+
+def test_tempurl_signed_over_the_catalog_urls_path(
+    owner: Account, api: Swift, container: str
+) -> None:
+    """``swift tempurl`` on the path of the catalog's storage URL, as
+    Tempest and most tools sign it, fetched with no token."""
+    key = unique("key")
+    assert api.post("", headers={"X-Account-Meta-Temp-URL-Key": key}).status_code == 204
+    data = b"signed over the whole path " * 40
+    assert api.put(f"/{container}/doc.txt", content=data).status_code == 201
+    path = f"{storage_path(owner)}/{container}/doc.txt"
+    assert path.startswith("/object-store/v1/AUTH_")
+    env = owner.env()
+    out = run_cli("swift", env, "tempurl", "GET", "3600", path, key).stdout.strip()
+    assert out.startswith(path + "?temp_url_sig="), out
+    resp = httpx.get(f"{owner.server.url}{out}", timeout=30)
+    assert resp.status_code == 200 and resp.content == data
+    assert httpx.head(f"{owner.server.url}{out}", timeout=30).status_code == 200
+    # A PUT signature over the same path uploads; a GET one does not.
+    resp = httpx.put(f"{owner.server.url}{out}", content=b"nope", timeout=30)
+    assert resp.status_code == 401
+    out = run_cli("swift", env, "tempurl", "PUT", "3600", path, key).stdout.strip()
+    resp = httpx.put(f"{owner.server.url}{out}", content=b"replaced", timeout=30)
+    assert resp.status_code == 201
+    assert api.get(f"/{container}/doc.txt").content == b"replaced"
+    # Signed for another object: refused.
+    other = out.replace("/doc.txt?", "/other.txt?")
+    assert httpx.put(f"{owner.server.url}{other}", content=b"x", timeout=30).status_code == 401
+
+
+def test_formpost_signed_over_the_catalog_urls_path(
+    owner: Account, api: Swift, container: str
+) -> None:
+    key = unique("fkey")
+    assert api.post("", headers={"X-Account-Meta-Temp-URL-Key": key}).status_code == 204
+    path = f"{storage_path(owner)}/{container}/in/"
+    expires = int(time.time()) + 300
+    fields = {
+        "redirect": "",
+        "max_file_size": "1000",
+        "max_file_count": "1",
+        "expires": str(expires),
+        "signature": form_signature(key, path, "", 1000, 1, expires),
+    }
+    files = [("file", ("note.txt", b"posted", "text/plain"))]
+    resp = httpx.post(f"{owner.server.url}{path}", data=fields, files=files, timeout=30)
+    assert resp.status_code == 201, resp.text
+    assert api.get(f"/{container}/in/note.txt").content == b"posted"
+
+
+def test_account_quotas_only_a_reseller_sets(owner: Account, admin: Account, api: Swift) -> None:
+    info = httpx.get(f"{owner.server.url}/object-store/info", timeout=30).json()
+    assert "account_quotas" in info
+    # The account's own member may neither set nor remove them.
+    for headers in (
+        {"X-Account-Meta-Quota-Bytes": "100"},
+        {"X-Account-Meta-Quota-Count": "5"},
+        {"X-Remove-Account-Meta-Quota-Bytes": "x"},
+        {"X-Account-Meta-Quota-Bytes": ""},
+    ):
+        assert api.post("", headers=headers).status_code == 403, headers
+    assert "x-account-meta-quota-bytes" not in api.head("").headers
+    # Other metadata is still the member's to set.
+    assert api.post("", headers={"X-Account-Meta-Colour": "blue"}).status_code == 204
+    with admin.client(account=owner.name) as reseller:
+        resp = reseller.post("", headers={"X-Account-Meta-Quota-Bytes": "ten"})
+        assert resp.status_code == 400
+        resp = reseller.post("", headers={"X-Account-Meta-Quota-Bytes": "100"})
+        assert resp.status_code == 204
+        reseller.checks.assert_clean()
+    assert api.head("").headers["x-account-meta-quota-bytes"] == "100"
+    container = unique("quota")
+    assert api.put(f"/{container}").status_code == 201
+    # Past the quota in one request, with a length or chunked: 413, nothing stored.
+    resp = api.put(f"/{container}/big", content=b"x" * 150)
+    assert resp.status_code == 413 and "Upload exceeds quota." in resp.text
+
+    def chunks() -> object:
+        for _ in range(15):
+            yield b"y" * 10
+
+    resp = api.put(f"/{container}/streamed", content=chunks())  # type: ignore[arg-type]
+    assert resp.status_code == 413
+    assert api.head(f"/{container}/big").status_code == 404
+    assert api.head(f"/{container}/streamed").status_code == 404
+    assert api.put(f"/{container}/small", content=b"z" * 60).status_code == 201
+    # Once the account's usage counts the 60 bytes, 60 more do not fit; a copy neither.
+    assert wait_until(lambda: api.put(f"/{container}/more", content=b"w" * 60).status_code == 413)
+    resp = api.request("COPY", f"/{container}/small", headers={"Destination": f"{container}/c"})
+    assert resp.status_code == 413
+    with admin.client(account=owner.name) as reseller:
+        resp = reseller.post("", headers={"X-Remove-Account-Meta-Quota-Bytes": "x"})
+        assert resp.status_code == 204
+    assert "x-account-meta-quota-bytes" not in api.head("").headers
+    assert wait_until(lambda: api.put(f"/{container}/more", content=b"w" * 60).status_code == 201)
+
+
+def test_a_post_makes_and_unmakes_a_dlo_manifest(api: Swift, container: str) -> None:
+    """As Tempest's upload in segments: the manifest header set by POST."""
+    for i in range(3):
+        assert api.put(f"/{container}/seg/{i}", content=f"part{i}".encode()).status_code == 201
+    assert api.put(f"/{container}/whole", content=b"").status_code == 201
+    manifest = f"{container}/seg/"
+    resp = api.post(f"/{container}/whole", headers={"X-Object-Manifest": manifest})
+    assert resp.status_code == 202
+    head = api.head(f"/{container}/whole")
+    assert head.headers["x-object-manifest"] == manifest
+    etag = head.headers["etag"]
+    assert etag.startswith('"') and etag.endswith('"')
+    assert api.get(f"/{container}/whole").content == b"part0part1part2"
+    assert (
+        api.post(f"/{container}/whole", headers={"X-Object-Manifest": "no-slash"}).status_code
+        == 400
+    )
+    # A POST without the header makes it a plain (empty) object again, as in Swift.
+    assert api.post(f"/{container}/whole", headers={"X-Object-Meta-A": "b"}).status_code == 202
+    head = api.head(f"/{container}/whole")
+    assert "x-object-manifest" not in head.headers
+    assert api.get(f"/{container}/whole").content == b""
