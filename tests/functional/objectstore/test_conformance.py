@@ -4,6 +4,7 @@ account quotas, and DLO manifests made by a POST."""
 
 from __future__ import annotations
 
+import email.utils
 import time
 
 import httpx
@@ -141,3 +142,99 @@ def test_a_post_makes_and_unmakes_a_dlo_manifest(api: Swift, container: str) -> 
     head = api.head(f"/{container}/whole")
     assert "x-object-manifest" not in head.headers
     assert api.get(f"/{container}/whole").content == b""
+
+
+def test_the_catalog_gives_v1_and_swift_works_there(owner: Account, container: str) -> None:
+    """Swift's tools take the storage URL's path to be /v1/<account>; the
+    catalog gives that, and /object-store/v1 keeps working."""
+    server = owner.server
+    catalog = httpx.get(
+        f"{server.auth_url}/auth/catalog", headers={"X-Auth-Token": owner.token}, timeout=30
+    ).json()["catalog"]
+    (store,) = [s for s in catalog if s["type"] == "object-store"]
+    urls = {e["interface"]: e["url"] for e in store["endpoints"]}
+    assert urls["public"] == f"{server.url}/v1/{owner.name}"
+    env = owner.env()
+    out = run_cli("swift", env, "stat", "-v").stdout
+    assert f"StorageURL: {server.url}/v1/{owner.name}" in out
+    run_cli("swift", env, "upload", "--object-name", "via-cli", container, __file__)
+    listing = run_cli("swift", env, "list", container).stdout.split()
+    assert listing == ["via-cli"]
+    with Swift(f"{server.url}/v1/{owner.name}", owner.token) as v1:
+        assert v1.head(f"/{container}/via-cli").status_code == 200
+        v1.checks.assert_clean()
+    with owner.client() as old:
+        assert old.get(f"/{container}/via-cli").content == open(__file__, "rb").read()
+    # /info at the root, as swiftclient's capabilities look for it.
+    out = run_cli("swift", env, "capabilities").stdout
+    assert "tempurl" in out and "account_quotas" in out
+    assert httpx.get(f"{server.url}/info", timeout=30).json()["swift"]["version"]
+
+
+def test_container_and_account_stats_headers(api: Swift, container: str) -> None:
+    """Swift's HEAD of an empty account or container: 204 with
+    Content-Length: 0; a container's has Last-Modified (its creation)."""
+    for path in ("", f"/{container}"):
+        resp = api.head(path)
+        assert resp.status_code == 204 and resp.headers["content-length"] == "0", path
+    head = api.head(f"/{container}")
+    listing = api.get(f"/{container}")
+    assert listing.status_code == 204 and listing.headers["content-length"] == "0"
+    put = float(head.headers["x-put-timestamp"])
+    stamp = email.utils.parsedate_to_datetime(head.headers["last-modified"]).timestamp()
+    assert put <= stamp < put + 1
+    assert listing.headers["last-modified"] == head.headers["last-modified"]
+    api.put(f"/{container}/o", content=b"x")
+    assert api.get(f"/{container}", params={"format": "json"}).headers["last-modified"]
+
+
+def test_removing_object_metadata_removes_the_key(api: Swift, container: str) -> None:
+    headers = {"X-Object-Meta-Foo": "bar", "X-Object-Meta-Keep": "k", "X-Object-Meta-Gone": "g"}
+    assert api.put(f"/{container}/o", content=b"data", headers=headers).status_code == 201
+    resp = api.post(
+        f"/{container}/o",
+        headers={
+            "X-Remove-Object-Meta-Foo": "x",
+            "X-Object-Meta-Gone": "",
+            "X-Object-Meta-Keep": "k",
+        },
+    )
+    assert resp.status_code == 202
+    meta = {k.lower() for k in api.head(f"/{container}/o").headers if "-meta-" in k.lower()}
+    assert meta == {"x-object-meta-keep"}
+    api.put(f"/{container}/p", content=b"", headers={"X-Object-Meta-Empty": ""})
+    assert "x-object-meta-empty" not in api.head(f"/{container}/p").headers
+
+
+def test_x_if_delete_at(api: Swift, container: str) -> None:
+    at = int(time.time()) + 3600
+    assert (
+        api.put(f"/{container}/o", content=b"x", headers={"X-Delete-At": str(at)}).status_code
+        == 201
+    )
+    resp = api.delete(f"/{container}/o", headers={"X-If-Delete-At": "soon"})
+    assert resp.status_code == 400 and "X-If-Delete-At" in resp.text
+    assert api.delete(f"/{container}/o", headers={"X-If-Delete-At": str(at + 1)}).status_code == 412
+    assert api.head(f"/{container}/o").status_code == 200
+    assert api.delete(f"/{container}/o", headers={"X-If-Delete-At": str(at)}).status_code == 204
+    assert api.head(f"/{container}/o").status_code == 404
+
+
+def test_unknown_paths_and_s3_clients_at_the_root(owner: Account) -> None:
+    """Everywhere: a path no service serves says so, in Keystone's format; a
+    service that is off says it is off; an S3 client gets S3's error."""
+    server = owner.server
+    resp = httpx.get(f"{server.url}/network/v2.0/networks", timeout=30)
+    assert resp.status_code == 404
+    assert resp.json()["error"]["message"] == "The network service is not enabled in this cloud."
+    resp = httpx.get(f"{server.url}/no-such-thing", timeout=30)
+    assert resp.status_code == 404
+    message = resp.json()["error"]["message"]
+    assert message.startswith("No service at /no-such-thing") and "/object-store" in message
+    s3 = {"Authorization": "AWS4-HMAC-SHA256 Credential=abc/20260101/us-east-1/s3/aws4_request"}
+    for method, path in (("GET", "/"), ("PUT", "/bucket"), ("GET", "/bucket/key")):
+        resp = httpx.request(method, f"{server.url}{path}", headers=s3, timeout=30)
+        assert resp.status_code == 501, (method, path)
+        assert resp.headers["content-type"] == "application/xml"
+        assert "<Code>NotImplemented</Code>" in resp.text
+    assert httpx.get(f"{server.url}/", timeout=30).json()["services"]

@@ -20,6 +20,12 @@ def status_only(status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(b"", status, headers=headers, media_type=listing.PLAIN)
 
 
+def stats(status: int, headers: dict[str, str]) -> Response:
+    """An account's or container's HEAD: Swift's 204 says Content-Length: 0,
+    and a container's carries Last-Modified (of its creation, X-Put-Timestamp)."""
+    return status_only(status, {**listing.dated(headers), "content-length": "0"})
+
+
 async def answer(reply: Reply) -> Response:
     """A layer's own answer with its body (a bulk delete's outcome, a
     manifest, a FormPost page) as it is; a bodiless one as ``status_only``."""

@@ -140,16 +140,20 @@ class Objects:
         )
         return NodeResponse(202 if resp.status < 300 else resp.status)
 
-    async def delete(self, account: str, container: str, obj: str) -> NodeResponse:
+    async def delete(
+        self, account: str, container: str, obj: str, *, if_delete_at: str | None = None
+    ) -> NodeResponse:
+        """204; with ``if_delete_at``, 412 unless the object expires then."""
         await self.container_info(account, container)
         stamp = Timestamp.now().internal
+        condition = {"x-if-delete-at": if_delete_at.strip()} if if_delete_at is not None else {}
         targets = self.proxy.update_targets(account, container)
         resp = await self.proxy.write(
             "DELETE",
             account,
             container,
             obj,
-            headers_for=lambda i: {"x-timestamp": stamp, **targets(i)},
+            headers_for=lambda i: {"x-timestamp": stamp, **targets(i), **condition},
         )
         self.proxy.forget(account, container)
         return NodeResponse(204 if resp.status < 300 else resp.status)
