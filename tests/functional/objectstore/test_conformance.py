@@ -238,3 +238,42 @@ def test_unknown_paths_and_s3_clients_at_the_root(owner: Account) -> None:
         assert resp.headers["content-type"] == "application/xml"
         assert "<Code>NotImplemented</Code>" in resp.text
     assert httpx.get(f"{server.url}/", timeout=30).json()["services"]
+
+
+def test_utf8_names_in_headers_pass_through(api: Swift) -> None:
+    """A container named in UTF-8 beyond latin-1 in X-History-Location,
+    X-Copy-From and X-Object-Manifest: its bytes pass through, as Swift's, and
+    no later GET, HEAD or COPY fails (``api`` fails the test on any 5xx)."""
+    archive = unique("版本-ü")
+    data = unique("데이터")
+    quoted_archive = httpx.URL(f"/{archive}").raw_path.decode()[1:]
+    assert api.put(f"/{archive}").status_code == 201
+    assert api.put(f"/{data}").status_code == 201
+    resp = api.put(f"/{data}", headers={"X-History-Location": archive.encode()})
+    assert resp.status_code in (201, 202)
+    head = api.head(f"/{data}")
+    assert head.headers.raw and head.status_code == 204
+    raw = dict(head.headers.raw)
+    assert raw[b"x-history-location"] == archive.encode()
+    assert api.put(f"/{data}/doc", content=b"one").status_code == 201
+    assert api.put(f"/{data}/doc", content=b"two").status_code == 201
+    assert api.get(f"/{data}/doc").content == b"two"
+    versions = api.get(f"/{archive}", params={"format": "json"}).json()
+    assert len(versions) == 1
+    assert api.get(f"/{archive}/{versions[0]['name']}").content == b"one"
+    # A copy from the UTF-8 container: X-Copied-From quoted, as Swift's.
+    resp = api.put(f"/{archive}/copy", headers={"X-Copy-From": f"{data}/doc".encode()}, content=b"")
+    assert resp.status_code == 201
+    assert resp.headers["x-copied-from"] == httpx.URL(f"/{data}/doc").raw_path.decode()[1:]
+    resp = api.request("COPY", f"/{archive}/copy", headers={"Destination": f"{data}/back".encode()})
+    assert resp.status_code == 201
+    assert resp.headers["x-copied-from"] == f"{quoted_archive}/copy"
+    assert api.get(f"/{data}/back").content == b"two"
+    # A DLO whose segments live in the UTF-8 container.
+    assert api.put(f"/{archive}/seg/1", content=b"ab").status_code == 201
+    assert api.put(f"/{archive}/seg/2", content=b"cd").status_code == 201
+    manifest = f"{archive}/seg/".encode()
+    resp = api.put(f"/{data}/dlo", content=b"", headers={"X-Object-Manifest": manifest})
+    assert resp.status_code == 201
+    assert dict(api.head(f"/{data}/dlo").headers.raw)[b"x-object-manifest"] == manifest
+    assert api.get(f"/{data}/dlo").content == b"abcd"

@@ -4,6 +4,7 @@ Swift takes, and the json, xml and plain bodies it answers."""
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from email.utils import formatdate
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -54,6 +55,22 @@ def content_type(query: ListingQuery, accept: str) -> str:
     return PLAIN
 
 
+def wire(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Headers as they go on the wire: values are the bytes Swift passes
+    through, read as latin-1; a value holding text beyond latin-1 (a name a
+    layer decoded) goes as its UTF-8 bytes.  Never a 500 for a header."""
+    if headers is None:
+        return None
+    out = dict(headers)
+    for key, value in out.items():
+        if not value.isascii():
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                out[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return out
+
+
 def dated(headers: dict[str, str]) -> dict[str, str]:
     """``headers`` with a container's Last-Modified: X-Put-Timestamp rounded
     up to the second, as Swift's container server gives it."""
@@ -83,9 +100,10 @@ def render(
         body = _xml(kind, name, entries)
     else:
         if not entries:
-            return Response(b"", 204, headers={**headers, "content-length": "0"}, media_type=PLAIN)
+            headers = {**headers, "content-length": "0"}
+            return Response(b"", 204, headers=wire(headers), media_type=PLAIN)
         body = "".join(f"{e.get('name', e.get('subdir', ''))}\n" for e in entries).encode()
-    return Response(body, 200, headers=headers, media_type=media)
+    return Response(body, 200, headers=wire(headers), media_type=media)
 
 
 def _xml(kind: str, name: str, entries: list[dict[str, Any]]) -> bytes:

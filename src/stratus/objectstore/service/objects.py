@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import NotFound, TooLarge, Unavailable
@@ -184,11 +185,12 @@ class Objects:
         finally:
             await close_body(src)
         if resp.status < 300:
-            resp.headers["x-copied-from"] = f"{source[1]}/{source[2]}"
+            # Quoted, as Swift gives it: names are any UTF-8.
+            resp.headers["x-copied-from"] = f"{quote(source[1])}/{quote(source[2])}"
             if "last-modified" in src.headers:
                 resp.headers["x-copied-from-last-modified"] = src.headers["last-modified"]
             if source[0] != dest[0]:
-                resp.headers["x-copied-from-account"] = source[0]
+                resp.headers["x-copied-from-account"] = quote(source[0])
         return resp
 
 
