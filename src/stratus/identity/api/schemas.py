@@ -14,6 +14,8 @@ from stratus.identity.service.auth import AuthRequest, NamedRef
 
 # A name has at least one character that is not white space (as Keystone's).
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
+# Projects' and domains' names are at most 64 characters in Keystone.
+ShortName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S")]
 Description = Annotated[str | None, Field(default=None, max_length=65535)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -249,13 +251,13 @@ class AuthBody(Schema):
 
 class DomainCreate(Entity):
     id: Id | None = None
-    name: Name
+    name: ShortName
     description: Description = None
     enabled: bool = True
 
 
 class DomainUpdate(Entity):
-    name: Name | None = None
+    name: ShortName | None = None
     description: Description = None
     enabled: bool | None = None
 
@@ -273,7 +275,7 @@ Tag = Annotated[str, Field(min_length=1, max_length=255)]
 
 class ProjectCreate(Entity):
     id: Id | None = None
-    name: Name
+    name: ShortName
     domain_id: Id | None = None
     parent_id: Id | None = None
     description: Description = None
@@ -284,7 +286,7 @@ class ProjectCreate(Entity):
 
 
 class ProjectUpdate(Entity):
-    name: Name | None = None
+    name: ShortName | None = None
     description: Description = None
     enabled: bool | None = None
     tags: list[Tag] | None = None
