@@ -530,3 +530,40 @@ class LimitListQuery(Query):
     resource_name: str | None = None
     project_id: str | None = None
     domain_id: str | None = None
+
+
+# -- stored credentials (/v3/credentials, OS-EC2) ----------------------------------------
+
+
+class CredentialCreate(Entity):
+    id: Id | None = None
+    blob: str = Field(min_length=1, max_length=65535)
+    type: str = Field(min_length=1, max_length=255)
+    user_id: Id
+    project_id: Id | None = None
+
+
+class CredentialUpdate(Entity):
+    blob: str | None = Field(default=None, min_length=1, max_length=65535)
+    type: str | None = Field(default=None, min_length=1, max_length=255)
+    user_id: Id | None = None
+    project_id: Id | None = None
+
+
+class CredentialCreateBody(Schema):
+    credential: CredentialCreate
+
+
+class CredentialUpdateBody(Schema):
+    credential: CredentialUpdate
+
+
+class CredentialListQuery(Query):
+    user_id: str | None = None
+    type: str | None = None
+
+
+class Ec2CreateBody(Schema):
+    # keystoneclient sends the project as tenant_id; newer clients project_id.
+    tenant_id: Id | None = None
+    project_id: Id | None = None

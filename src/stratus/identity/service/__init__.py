@@ -13,6 +13,7 @@ from stratus.identity.service.auth import Auth
 from stratus.identity.service.bootstrap import bootstrap
 from stratus.identity.service.catalog import Catalog
 from stratus.identity.service.core import Core
+from stratus.identity.service.credential_store import CredentialStore
 from stratus.identity.service.credentials import Credentials
 from stratus.identity.service.limits import Limits
 from stratus.identity.service.projects import Projects
@@ -32,6 +33,7 @@ class IdentityService:
         self.roles = Roles(self.core)
         self.catalog = Catalog(self.core)
         self.credentials = Credentials(self.core)
+        self.stored_credentials = CredentialStore(self.core)
         self.limits = Limits(self.core)
         self.auth = Auth(self.core, self.roles, self.catalog)
         self._sync_task: asyncio.Task[None] | None = None
