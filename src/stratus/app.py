@@ -26,6 +26,7 @@ from stratus.common.errors import StratusError
 from stratus.common.memory import trim
 from stratus.common.middleware import RequestIdMiddleware
 from stratus.common.policy import Enforcer
+from stratus.common.s3 import is_s3, s3_error
 from stratus.compute import app as compute_app
 from stratus.compute import policies as compute_policies
 from stratus.compute.service import ComputeService
@@ -357,16 +358,17 @@ class Cloud:
                 )
             )
         if self.objectstore is not None:
+            from stratus.objectstore.app import AtRoot
             from stratus.objectstore.app import build as build_objectstore
 
-            mounts.append(
-                Mount(
-                    SERVICES["object-store"].prefix,
-                    build_objectstore(
-                        self.objectstore, self.enforcer, NotingValidator(self.validator)
-                    ),
-                )
+            swift = build_objectstore(
+                self.objectstore, self.enforcer, NotingValidator(self.validator)
             )
+            mounts.append(Mount(SERVICES["object-store"].prefix, swift))
+            # Where Swift's tools look: /v1/<account>... (the catalog's) and /info.
+            mounts.append(Mount("/v1", AtRoot(swift)))
+            mounts.append(Mount("/v1.0", AtRoot(swift)))
+            mounts.append(Route("/info", AtRoot(swift)))
 
         @asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -377,9 +379,7 @@ class Cloud:
                 await self.stop()
 
         async def not_found(request: Request, exc: Exception) -> Response:
-            return json_response(
-                {"error": {"code": 404, "title": "Not Found", "message": "No service here."}}, 404
-            )
+            return self._not_found(request)
 
         if self.cfg.metrics.enabled:
             handler = metrics_mod.endpoint(self.metrics, self.validator, self.cfg.metrics.access)
@@ -396,9 +396,34 @@ class Cloud:
     def _services_by_segment(self) -> dict[str, str]:
         out = {info.prefix.strip("/"): name for name, info in SERVICES.items()}
         out.update({"metrics": "metrics", "": "root"})
+        out.update({"v1": "object-store", "v1.0": "object-store", "info": "object-store"})
         return out
 
+    def _not_found(self, request: Request) -> Response:
+        """A path no service serves: S3's XML error to an S3 client, else
+        Keystone's format naming what this cloud serves."""
+        if is_s3(request):
+            return s3_error(
+                "NotImplemented", "This cloud does not serve the S3 API (yet).", 501, request
+            )
+        segment = request.url.path.strip("/").split("/", 1)[0]
+        named = [n for n, info in SERVICES.items() if info.prefix.strip("/") == segment]
+        if named and named[0] not in self.cfg.services.enabled:
+            message = f"The {named[0]} service is not enabled in this cloud."
+        else:
+            served = ", ".join(
+                SERVICES[n].prefix for n in self.cfg.services.enabled if n in SERVICES
+            )
+            message = f"No service at /{segment}: this cloud serves {served}."
+        return json_response(
+            {"error": {"code": 404, "title": "Not Found", "message": message}}, 404
+        )
+
     async def _root(self, request: Request) -> Response:
+        if is_s3(request):
+            return s3_error(
+                "NotImplemented", "This cloud does not serve the S3 API (yet).", 501, request
+            )
         return json_response(
             {
                 "services": {

@@ -16,21 +16,32 @@ class ServiceInfo:
     # More (type, name) catalog entries for the same endpoint, as devstack
     # registers Cinder twice (block-storage and volumev3).
     also: tuple[tuple[str, str], ...] = ()
+    # Where the catalog points instead of the prefix (the service is served
+    # there too): Swift's tools want the storage URL's path at /v1/<account>.
+    catalog_prefix: str | None = None
 
     def catalog_entries(self) -> list[tuple[str, str]]:
         """Every (type, name) under which the catalog lists this service."""
         return [(self.type, self.catalog_name), *self.also]
 
     def endpoint_url(self, public_url: str) -> str:
-        return f"{public_url.rstrip('/')}{self.prefix}{self.endpoint_suffix}"
+        prefix = self.prefix if self.catalog_prefix is None else self.catalog_prefix
+        return f"{public_url.rstrip('/')}{prefix}{self.endpoint_suffix}"
 
 
 SERVICES: dict[str, ServiceInfo] = {
     "identity": ServiceInfo("identity", "identity", "keystone", "/identity"),
     "image": ServiceInfo("image", "image", "glance", "/image"),
     "compute": ServiceInfo("compute", "compute", "nova", "/compute", "/v2.1"),
+    # Served at /object-store/v1 and at /v1 (and its /info at /info), where
+    # Swift's tools look; the catalog gives /v1/AUTH_<project>.
     "object-store": ServiceInfo(
-        "object-store", "object-store", "swift", "/object-store", "/v1/AUTH_$(project_id)s"
+        "object-store",
+        "object-store",
+        "swift",
+        "/object-store",
+        "/v1/AUTH_$(project_id)s",
+        catalog_prefix="",
     ),
     "volume": ServiceInfo(
         "volume",

@@ -73,7 +73,9 @@ def wait_workers(server: Server, count: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[tuple[Server, list[int]]]:
+def cloud(
+    tmp_path_factory: pytest.TempPathFactory, database: str
+) -> Iterator[tuple[Server, list[int]]]:
     server = start_cloud(
         tmp_path_factory.mktemp("workers"),
         database,
@@ -208,7 +210,11 @@ def test_the_workers_die_with_a_killed_primary(tmp_path: Path, database: str) ->
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path, database: str) -> None:
     server = start_cloud(
-        tmp_path / "pin", database, STRATUS_SERVER__WORKERS="2", STRATUS_SERVER__CPU_AFFINITY="true", **QUIET
+        tmp_path / "pin",
+        database,
+        STRATUS_SERVER__WORKERS="2",
+        STRATUS_SERVER__CPU_AFFINITY="true",
+        **QUIET,
     )
     try:
         (worker,) = wait_workers(server, 1)
@@ -223,3 +229,24 @@ def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path, database: s
         assert httpx.get(f"{server.url}/identity/v3").status_code == 200
     finally:
         stop_cloud(server)
+
+
+def test_a_revoked_token_is_gone_in_every_process_at_once(
+    cloud: tuple[Server, list[int]],
+) -> None:
+    """Revoked through one process, a token is refused by the other's
+    validation at once, as Keystone's (not after the next sync)."""
+    server, _ = cloud
+    admin = server.admin_token()
+    for _ in range(5):
+        victim = server.admin_token()
+        headers = {"X-Auth-Token": admin, "X-Subject-Token": victim}
+        # Both processes have seen it valid (and cached what it resolves to).
+        for _ in range(10):
+            assert (
+                fresh("HEAD", f"{server.auth_url}/auth/tokens", headers=headers).status_code == 200
+            )
+        assert fresh("DELETE", f"{server.auth_url}/auth/tokens", headers=headers).status_code == 204
+        for _ in range(10):
+            resp = fresh("GET", f"{server.auth_url}/auth/tokens", headers=headers)
+            assert resp.status_code == 404, resp.text

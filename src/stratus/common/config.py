@@ -97,6 +97,10 @@ class ImageConfig(_Section):
     web_download_allowed_hosts: list[str] = []
     # Convert imported images to this disk format with qemu-img ("" = keep).
     import_convert_to: str = ""
+    # Refuse data that is not its declared disk_format (Glance's
+    # [image_format] require_image_format_match).  Unsafe data (a qcow2 with a
+    # backing or data file, a VMDK with other extents...) is refused either way.
+    require_format_match: bool = True
 
 
 class ComputeConfig(_Section):

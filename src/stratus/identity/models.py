@@ -186,6 +186,27 @@ class ApplicationCredential(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Credential(Base):
+    """A credential stored for a user (Keystone's /v3/credentials): an EC2
+    access/secret pair (type ``ec2``, its id the SHA-256 of the access key),
+    a TOTP secret, a certificate...  The blob is encrypted at rest with the
+    credential keys (``DATA_DIR/credential-keys``)."""
+
+    __tablename__ = "identity_credential"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    type: Mapped[str] = mapped_column(String(255))
+    encrypted_blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class RevocationEvent(Base):
     """A token revocation: by one token's audit id, or all of a user's tokens
     issued before a moment."""

@@ -98,6 +98,18 @@ RULES: dict[str, str] = {
     "identity:update_limit": "rule:admin_required",
     "identity:delete_limit": "rule:admin_required",
     # application credentials
+    # Stored credentials (/v3/credentials, OS-EC2): their user's, or an admin's.
+    "credential_owner": "user_id:%(target.credential.user_id)s",
+    "admin_or_credential_owner": "rule:admin_required or rule:credential_owner",
+    "identity:list_credentials": "rule:admin_required",
+    "identity:get_credential": "rule:admin_or_credential_owner",
+    "identity:create_credential": "rule:admin_or_credential_owner",
+    "identity:update_credential": "rule:admin_or_credential_owner",
+    "identity:delete_credential": "rule:admin_or_credential_owner",
+    "identity:ec2_list_credentials": "rule:admin_or_credential_owner",
+    "identity:ec2_get_credential": "rule:admin_or_credential_owner",
+    "identity:ec2_create_credential": "rule:admin_or_credential_owner",
+    "identity:ec2_delete_credential": "rule:admin_or_credential_owner",
     "identity:get_application_credential": "rule:admin_or_owner",
     "identity:list_application_credentials": "rule:admin_or_owner",
     "identity:create_application_credential": "rule:owner",

@@ -23,4 +23,8 @@ def build(service: ImageService, enforcer: Enforcer, validator: TokenValidator) 
         translations=errors.DATABASE_ERRORS,
         base_url=SERVICES["image"].endpoint_url(service.cfg.public_url),
     )
-    return api.asgi()
+    app = api.asgi()
+    # Glance answers /v2/images/ (an empty image id) with 404, not a redirect
+    # to the list.
+    app.router.redirect_slashes = False
+    return app

@@ -233,10 +233,12 @@ def inspect(head: bytes, tail: bytes, size: int) -> Inspection:
     return Inspection("raw", size)
 
 
-def check(declared: str, found: Inspection) -> None:
-    """Refuse data that is unsafe or is not the declared disk format."""
+def check(declared: str, found: Inspection, *, match: bool = True) -> None:
+    """Refuse data that is unsafe or (with ``match``) is not the declared disk format."""
     if not found.safe:
         raise ImageFormatError("The image is unsafe: " + "; ".join(found.problems) + ".")
+    if not match:
+        return
     if declared in RAW_LIKE:
         ok = found.format in ("raw", "iso")
     elif declared == "ploop":

@@ -17,8 +17,9 @@ RULES: dict[str, str] = {
     "image:publicize_image": "rule:admin_required",
     "image:communitize_image": "rule:admin_or_member",
     "image:set_owner": "rule:admin_required",
-    "image:deactivate": "rule:admin_required",
-    "image:reactivate": "rule:admin_required",
+    # Glance's defaults: the owner's members too.
+    "image:deactivate": "rule:admin_or_member",
+    "image:reactivate": "rule:admin_or_member",
     "image:add_member": "rule:admin_or_member",
     "image:delete_member": "rule:admin_or_member",
     "image:get_members": "rule:admin_required or role:reader",

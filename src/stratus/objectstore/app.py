@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from starlette.types import Receive, Scope, Send
+
 from stratus.common.api import TokenValidator
 from stratus.common.config import Config
 from stratus.common.policy import Enforcer
@@ -47,6 +49,19 @@ def make(cfg: Config, public_url: str, *, primary: bool = True) -> ObjectStore:
         bootstrap.ring_dir(cfg), client, public_url=public_url
     )
     return ObjectStore(service, node)
+
+
+class AtRoot:
+    """The Swift app where Swift's tools look (``/v1/<account>``, ``/info``),
+    outside its own mount: it sees the path whole, from the server's root."""
+
+    def __init__(self, app: SwiftApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "root_path": scope.get("app_root_path", "")}
+        await self.app(scope, receive, send)
 
 
 def build(service: ObjectStoreService, enforcer: Enforcer, validator: TokenValidator) -> SwiftApp:

@@ -22,4 +22,6 @@ RULES: dict[str, str] = {
     "object_store:put_object": "rule:object_store:owner_write",
     "object_store:post_object": "rule:object_store:owner_write",
     "object_store:delete_object": "rule:object_store:owner_write",
+    # Account quotas (X-Account-Meta-Quota-Bytes/-Count): resellers only.
+    "object_store:set_account_quota": "rule:object_store:reseller",
 }

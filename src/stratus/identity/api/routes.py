@@ -10,6 +10,7 @@ from stratus.identity.api import (
     limits,
     projects,
     roles,
+    stored_credentials,
     tokens,
     users,
 )
@@ -138,6 +139,70 @@ ROUTES: list[Route] = [
         projects.user_projects,
         body=NoBody,
         query=s.ProjectListQuery,
+    ),
+    # stored credentials and their EC2 view
+    Route(
+        "GET",
+        "/v3/credentials",
+        stored_credentials.index,
+        body=NoBody,
+        query=s.CredentialListQuery,
+    ),
+    Route(
+        "POST",
+        "/v3/credentials",
+        stored_credentials.create,
+        query=NoQuery,
+        body=s.CredentialCreateBody,
+    ),
+    Route(
+        "GET",
+        "/v3/credentials/{credential_id}",
+        stored_credentials.show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "PATCH",
+        "/v3/credentials/{credential_id}",
+        stored_credentials.update,
+        query=NoQuery,
+        body=s.CredentialUpdateBody,
+    ),
+    Route(
+        "DELETE",
+        "/v3/credentials/{credential_id}",
+        stored_credentials.delete,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v3/users/{user_id}/credentials/OS-EC2",
+        stored_credentials.ec2_index,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "POST",
+        "/v3/users/{user_id}/credentials/OS-EC2",
+        stored_credentials.ec2_create,
+        query=NoQuery,
+        body=s.Ec2CreateBody,
+    ),
+    Route(
+        "GET",
+        "/v3/users/{user_id}/credentials/OS-EC2/{access}",
+        stored_credentials.ec2_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "DELETE",
+        "/v3/users/{user_id}/credentials/OS-EC2/{access}",
+        stored_credentials.ec2_delete,
+        body=NoBody,
+        query=NoQuery,
     ),
     # application credentials
     Route(

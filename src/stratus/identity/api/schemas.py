@@ -14,6 +14,8 @@ from stratus.identity.service.auth import AuthRequest, NamedRef
 
 # A name has at least one character that is not white space (as Keystone's).
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
+# Projects' and domains' names are at most 64 characters in Keystone.
+ShortName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S")]
 Description = Annotated[str | None, Field(default=None, max_length=65535)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 
@@ -249,13 +251,13 @@ class AuthBody(Schema):
 
 class DomainCreate(Entity):
     id: Id | None = None
-    name: Name
+    name: ShortName
     description: Description = None
     enabled: bool = True
 
 
 class DomainUpdate(Entity):
-    name: Name | None = None
+    name: ShortName | None = None
     description: Description = None
     enabled: bool | None = None
 
@@ -273,7 +275,7 @@ Tag = Annotated[str, Field(min_length=1, max_length=255)]
 
 class ProjectCreate(Entity):
     id: Id | None = None
-    name: Name
+    name: ShortName
     domain_id: Id | None = None
     parent_id: Id | None = None
     description: Description = None
@@ -284,7 +286,7 @@ class ProjectCreate(Entity):
 
 
 class ProjectUpdate(Entity):
-    name: Name | None = None
+    name: ShortName | None = None
     description: Description = None
     enabled: bool | None = None
     tags: list[Tag] | None = None
@@ -528,3 +530,40 @@ class LimitListQuery(Query):
     resource_name: str | None = None
     project_id: str | None = None
     domain_id: str | None = None
+
+
+# -- stored credentials (/v3/credentials, OS-EC2) ----------------------------------------
+
+
+class CredentialCreate(Entity):
+    id: Id | None = None
+    blob: str = Field(min_length=1, max_length=65535)
+    type: str = Field(min_length=1, max_length=255)
+    user_id: Id
+    project_id: Id | None = None
+
+
+class CredentialUpdate(Entity):
+    blob: str | None = Field(default=None, min_length=1, max_length=65535)
+    type: str | None = Field(default=None, min_length=1, max_length=255)
+    user_id: Id | None = None
+    project_id: Id | None = None
+
+
+class CredentialCreateBody(Schema):
+    credential: CredentialCreate
+
+
+class CredentialUpdateBody(Schema):
+    credential: CredentialUpdate
+
+
+class CredentialListQuery(Query):
+    user_id: str | None = None
+    type: str | None = None
+
+
+class Ec2CreateBody(Schema):
+    # keystoneclient sends the project as tenant_id; newer clients project_id.
+    tenant_id: Id | None = None
+    project_id: Id | None = None

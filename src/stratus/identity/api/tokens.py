@@ -27,6 +27,7 @@ async def _subject(
     if not subject:
         raise BadRequest("The X-Subject-Token header names the token to act on.")
     svc: IdentityService = req.service
+    await svc.catch_up()
     try:
         payload, info = await svc.auth.validate(subject)
     except TokenInvalid as exc:

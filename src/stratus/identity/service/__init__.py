@@ -13,6 +13,7 @@ from stratus.identity.service.auth import Auth
 from stratus.identity.service.bootstrap import bootstrap
 from stratus.identity.service.catalog import Catalog
 from stratus.identity.service.core import Core
+from stratus.identity.service.credential_store import CredentialStore
 from stratus.identity.service.credentials import Credentials
 from stratus.identity.service.limits import Limits
 from stratus.identity.service.projects import Projects
@@ -32,6 +33,7 @@ class IdentityService:
         self.roles = Roles(self.core)
         self.catalog = Catalog(self.core)
         self.credentials = Credentials(self.core)
+        self.stored_credentials = CredentialStore(self.core)
         self.limits = Limits(self.core)
         self.auth = Auth(self.core, self.roles, self.catalog)
         self._sync_task: asyncio.Task[None] | None = None
@@ -62,6 +64,21 @@ class IdentityService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sync_task
         self.core.hasher.close()
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may change identity data under this one
+        (several API workers, or a database other servers use)."""
+        cfg = self.core.cfg
+        return cfg.server_workers > 1 or not cfg.database_url.startswith("sqlite")
+
+    async def catch_up(self) -> None:
+        """Read what other processes changed (revocations, roles) now rather
+        than at the next sync: before an answer that must be exact, as the
+        identity API's own validation of a token is (a token revoked through
+        another worker is gone at once, as in Keystone)."""
+        if self.shared:
+            await self.core.state.sync(self.core.db)
 
     async def validate(self, token: str, request_id: str) -> RequestContext:
         """The local token validator every service's middleware may use."""

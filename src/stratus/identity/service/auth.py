@@ -84,7 +84,9 @@ class AuthInfo:
 
 @functools.lru_cache(maxsize=65536)
 def isotime(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """A token time as Keystone writes it: whole seconds (``...:07.000000Z``),
+    the same when the token is issued, validated or re-scoped."""
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%dT%H:%M:%S.000000Z")
 
 
 class Auth:

@@ -206,10 +206,9 @@ class Catalog:
             raise ValidationError("An endpoint URL must be an http:// or https:// URL.")
 
     async def create_endpoint(self, attrs: dict[str, Any]) -> m.Endpoint:
-        if "region" in attrs and "region_id" not in attrs:
-            attrs["region_id"] = attrs.pop("region")
-        attrs.pop("region", None)
+        legacy = _legacy_region(attrs)
         async with self.core.write() as s:
+            await _ensure_region(s, legacy)
             await self._check_endpoint(s, attrs)
             endpoint = m.Endpoint(
                 id=attrs.pop("id", None) or m.new_id(),
@@ -224,10 +223,9 @@ class Catalog:
         return endpoint
 
     async def update_endpoint(self, endpoint_id: str, attrs: dict[str, Any]) -> m.Endpoint:
-        if "region" in attrs and "region_id" not in attrs:
-            attrs["region_id"] = attrs.pop("region")
-        attrs.pop("region", None)
+        legacy = _legacy_region(attrs)
         async with self.core.write() as s:
+            await _ensure_region(s, legacy)
             endpoint = await self.get_endpoint(endpoint_id, s)
             await self._check_endpoint(s, attrs)
             for key in ("service_id", "region_id", "interface", "url", "enabled"):
@@ -297,3 +295,20 @@ class Catalog:
                 }
             )
         return catalog
+
+
+def _legacy_region(attrs: dict[str, Any]) -> str | None:
+    """An endpoint's legacy ``region`` (v2-style), made its ``region_id``:
+    the region to create when it does not exist, as Keystone does.  Only
+    ``region_id`` names a region that must exist already."""
+    region = attrs.pop("region", None)
+    if region is None or attrs.get("region_id") is not None:
+        return None
+    attrs["region_id"] = region
+    return str(region)
+
+
+async def _ensure_region(s: AsyncSession, region_id: str | None) -> None:
+    if region_id and await s.get(m.Region, region_id) is None:
+        s.add(m.Region(id=region_id, description="", parent_region_id=None, extra={}))
+        await s.flush()

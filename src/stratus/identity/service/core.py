@@ -25,6 +25,10 @@ class Core:
         self.keys = KeyRepository(cfg.data_dir / "fernet-keys", cfg.identity.max_active_keys)
         self.keys.ensure()
         self.tokens = TokenFormatter(self.keys.load())
+        # Stored credentials' blobs are encrypted with keys of their own, as
+        # Keystone's credential repository (copy it with fernet-keys).
+        self.credential_keys = KeyRepository(cfg.data_dir / "credential-keys", 3)
+        self.credential_keys.ensure()
         self.hasher = Hasher(cfg.identity)
         self.state = State()
 

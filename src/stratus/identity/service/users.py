@@ -68,7 +68,7 @@ class Users:
         async with self.core.write() as s:
             domain_id = attrs.pop("domain_id", None) or default_domain_id or DEFAULT_DOMAIN_ID
             if await s.get(m.Domain, domain_id) is None:
-                raise ValidationError(f"Could not find domain: {domain_id}.")
+                raise not_found("domain", domain_id)  # Keystone's 404
             name = attrs.pop("name")
             if await s.scalar(
                 select(m.User.id).where(m.User.domain_id == domain_id, m.User.name == name)

@@ -67,6 +67,12 @@ async def index(req: ApiRequest[ImageService]) -> Response:
             "container_format": q.container_format,
             "size_min": q.size_min,
             "size_max": q.size_max,
+            "size": q.size,
+            "virtual_size": q.virtual_size,
+            "min_disk": q.min_disk,
+            "min_ram": q.min_ram,
+            "checksum": q.checksum,
+            "os_hash_value": q.os_hash_value,
             "created_at": q.created_at,
             "updated_at": q.updated_at,
         }.items()

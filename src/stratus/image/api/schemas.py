@@ -9,11 +9,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from stratus.common.api import BigInt, Query, Schema
 
-PATCH_TYPES = ("application/openstack-images-v2.1-json-patch",)
+# v2.1 is RFC 6902 ({"op": "replace", "path": ..., "value": ...}); the older
+# v2.0 names the operation by its key ({"replace": "/name", "value": ...}).
+PATCH_TYPES = (
+    "application/openstack-images-v2.1-json-patch",
+    "application/openstack-images-v2.0-json-patch",
+)
+PATCH_OPS = ("add", "replace", "remove")
 DATA_TYPES = ("application/octet-stream",)
 
 
@@ -30,6 +36,17 @@ class PatchOp(Schema):
     op: str
     path: str
     value: Any = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _older_form(cls, data: Any) -> Any:
+        """An operation in v2.0's form, as v2.1 writes it."""
+        if isinstance(data, dict) and "op" not in data:
+            named = [k for k in PATCH_OPS if k in data]
+            if len(named) == 1:
+                rest = {k: v for k, v in data.items() if k != named[0]}
+                return {"op": named[0], "path": data[named[0]], **rest}
+        return data
 
 
 class PatchBody(Schema):
@@ -76,6 +93,13 @@ class ImageListQuery(Query):
     member_status: str | None = None
     size_min: BigInt | None = Field(default=None, ge=0)
     size_max: BigInt | None = Field(default=None, ge=0)
+    # Core attributes match exactly, as in Glance (not as extra properties).
+    size: BigInt | None = Field(default=None, ge=0)
+    virtual_size: BigInt | None = Field(default=None, ge=0)
+    min_disk: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    min_ram: int | None = Field(default=None, ge=0, le=2**31 - 1)
+    checksum: str | None = None
+    os_hash_value: str | None = None
     id: str | None = None
     disk_format: str | None = None
     container_format: str | None = None

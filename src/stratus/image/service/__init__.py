@@ -50,7 +50,14 @@ class ImageService:
         self.store = store or make_store(cfg)
         self.quota = Quota(db, cfg.image.quota_images, cfg.image.quota_bytes, limits)
         self.images = Images(db, self.quota)
-        self.data = Data(db, self.images, self.store, self.quota, cfg.image.max_image_size)
+        self.data = Data(
+            db,
+            self.images,
+            self.store,
+            self.quota,
+            cfg.image.max_image_size,
+            require_format_match=cfg.image.require_format_match,
+        )
         self.imports = Imports(
             db,
             self.images,

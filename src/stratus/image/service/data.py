@@ -47,8 +47,18 @@ def staged_key(image_id: str) -> str:
 
 
 class Data:
-    def __init__(self, db: Database, images: Images, store: Store, quota: Quota, max_size: int):
+    def __init__(
+        self,
+        db: Database,
+        images: Images,
+        store: Store,
+        quota: Quota,
+        max_size: int,
+        *,
+        require_format_match: bool = True,
+    ):
         self.db = db
+        self.require_format_match = require_format_match
         self.images = images
         self.store = store
         self.quota = quota
@@ -130,10 +140,11 @@ class Data:
             raise Conflict("The image was deleted or changed during the upload.")
         return await self.images.get(ctx, image_id)
 
-    @staticmethod
-    def _check_format(image: m.Image, got: Ingested) -> None:
+    def _check_format(self, image: m.Image, got: Ingested) -> None:
         try:
-            formats.check(image.disk_format or "raw", got.inspect())
+            formats.check(
+                image.disk_format or "raw", got.inspect(), match=self.require_format_match
+            )
         except formats.ImageFormatError as exc:
             raise BadRequest(str(exc)) from exc
 

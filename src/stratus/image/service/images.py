@@ -280,6 +280,9 @@ class Images:
                 stmt = stmt.where(getattr(m.Image, key) == f[key])
         if "os_hidden" not in f:
             stmt = stmt.where(m.Image.os_hidden.is_(False))
+        for key in ("size", "virtual_size", "min_disk", "min_ram", "checksum", "os_hash_value"):
+            if (exact := f.get(key)) is not None:
+                stmt = stmt.where(getattr(m.Image, key) == exact)
         if (size_min := f.get("size_min")) is not None:
             stmt = stmt.where(m.Image.size >= size_min)
         if (size_max := f.get("size_max")) is not None:

@@ -194,7 +194,7 @@ class Imports:
                 got = await ingest(
                     _read_all(store, source_key), writer, self.data.pool, self.data.max_size
                 )
-                formats.check(final_format, got.inspect())
+                formats.check(final_format, got.inspect(), match=self.data.require_format_match)
                 await writer.commit()
             except BaseException:
                 await writer.abort()

@@ -6,7 +6,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api import listing
-from stratus.objectstore.api.render import answer, body_of, status_only
+from stratus.objectstore.api.render import answer, body_of, stats
 from stratus.objectstore.api.request import caller_of, client_headers
 from stratus.objectstore.errors import for_status
 from stratus.objectstore.service.interface import ObjectStore
@@ -19,7 +19,7 @@ def store(req: ApiRequest) -> ObjectStore:
 
 async def show(req: ApiRequest) -> Response:
     resp = await store(req).head_account(caller_of(req), req.params["account"])
-    return status_only(resp.status, resp.headers)
+    return stats(resp.status, resp.headers)
 
 
 async def index(req: ApiRequest) -> Response:

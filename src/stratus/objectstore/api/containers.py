@@ -7,7 +7,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api import listing
 from stratus.objectstore.api.accounts import store
-from stratus.objectstore.api.render import answer, body_of, status_only
+from stratus.objectstore.api.render import answer, body_of, stats, status_only
 from stratus.objectstore.api.request import caller_of, client_headers
 from stratus.objectstore.errors import for_status
 
@@ -22,7 +22,7 @@ async def create(req: ApiRequest) -> Response:
 async def show(req: ApiRequest) -> Response:
     account, container = req.params["account"], req.params["container"]
     resp = await store(req).head_container(caller_of(req), account, container)
-    return status_only(resp.status, resp.headers)
+    return stats(resp.status, resp.headers)
 
 
 async def index(req: ApiRequest) -> Response:

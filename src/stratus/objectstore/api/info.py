@@ -48,6 +48,7 @@ def capabilities(limits: Limits) -> dict[str, Any]:
             "valid_api_versions": list(VERSIONS),
             "policies": [{"name": POLICY_NAME, "aliases": POLICY_NAME, "default": True}],
         },
+        "account_quotas": {},
         "container_quotas": {},
         "crossdomain": {},
         "tempurl": {

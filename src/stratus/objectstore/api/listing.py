@@ -3,6 +3,9 @@ Swift takes, and the json, xml and plain bodies it answers."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from email.utils import formatdate
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -52,6 +55,35 @@ def content_type(query: ListingQuery, accept: str) -> str:
     return PLAIN
 
 
+def wire(headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    """Headers as they go on the wire: values are the bytes Swift passes
+    through, read as latin-1; a value holding text beyond latin-1 (a name a
+    layer decoded) goes as its UTF-8 bytes.  Never a 500 for a header."""
+    if headers is None:
+        return None
+    out = dict(headers)
+    for key, value in out.items():
+        if not value.isascii():
+            try:
+                value.encode("latin-1")
+            except UnicodeEncodeError:
+                out[key] = value.encode("utf-8", "surrogateescape").decode("latin-1")
+    return out
+
+
+def dated(headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` with a container's Last-Modified: X-Put-Timestamp rounded
+    up to the second, as Swift's container server gives it."""
+    stamp = headers.get("x-put-timestamp")
+    if not stamp or "x-container-object-count" not in headers:
+        return headers
+    try:
+        seconds = math.ceil(float(stamp))
+    except ValueError:
+        return headers
+    return {**headers, "last-modified": formatdate(seconds, usegmt=True)}
+
+
 def render(
     media: str,
     kind: str,
@@ -61,16 +93,17 @@ def render(
 ) -> Response:
     """The listing response; an empty plain listing is 204, as Swift's."""
     # The node's own Content-Type (always json) must not override the format.
-    headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+    headers = dated({k: v for k, v in headers.items() if k.lower() != "content-type"})
     if media == JSON:
         body = orjson.dumps(entries)
     elif media == XML:
         body = _xml(kind, name, entries)
     else:
         if not entries:
-            return Response(b"", 204, headers=headers, media_type=PLAIN)
+            headers = {**headers, "content-length": "0"}
+            return Response(b"", 204, headers=wire(headers), media_type=PLAIN)
         body = "".join(f"{e.get('name', e.get('subdir', ''))}\n" for e in entries).encode()
-    return Response(body, 200, headers=headers, media_type=media)
+    return Response(body, 200, headers=wire(headers), media_type=media)
 
 
 def _xml(kind: str, name: str, entries: list[dict[str, Any]]) -> bytes:

@@ -14,7 +14,14 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest
 from stratus.common.ranges import parse_ranges
 from stratus.objectstore.api.accounts import store
-from stratus.objectstore.api.render import answer, body_of, close, status_only, streaming
+from stratus.objectstore.api.render import (
+    answer,
+    body_of,
+    close,
+    status_only,
+    streaming,
+    wire,
+)
 from stratus.objectstore.api.request import caller_of, client_headers
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import (
@@ -97,13 +104,13 @@ async def _object_response(resp: Reply, wanted: dict[str, str], head: bool) -> R
         kept: dict[str, str] = {
             k: headers[k] for k in ("etag", "last-modified", "x-timestamp") if k in headers
         }
-        return Response(b"", 304, headers=kept)
+        return Response(b"", 304, headers=wire(kept))
     status = resp.status
     if status == 200 and "range" in wanted and not head and body is not None:
         body, status = _one_range(body, wanted["range"], headers)
     if head or body is None:
         await close(body)
-        return Response(b"", status, headers=headers)
+        return Response(b"", status, headers=wire(headers))
     length = headers.get("content-length", "")
     if not isinstance(body, Pieced) and length.isdigit() and int(length) <= SMALL_BODY:
         # Small: read whole and answered in one piece, without a streaming
@@ -113,7 +120,7 @@ async def _object_response(resp: Reply, wanted: dict[str, str], head: bool) -> R
         except Exception:
             data = b""
         if len(data) == int(length):
-            return Response(data, status, headers=headers)
+            return Response(data, status, headers=wire(headers))
         raise for_status(503)  # the replica went away mid-read
     return streaming(body, status, headers)
 

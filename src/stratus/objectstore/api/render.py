@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from stratus.objectstore.api import listing
+from stratus.objectstore.api.listing import wire
 from stratus.objectstore.errors import ClientDisconnect, for_status
 from stratus.objectstore.service.interface import Reply
 
@@ -17,7 +18,13 @@ def status_only(status: int, headers: dict[str, str] | None = None) -> Response:
     """A bodiless answer, or Swift's error for the status."""
     if status >= 300:
         raise for_status(status)
-    return Response(b"", status, headers=headers, media_type=listing.PLAIN)
+    return Response(b"", status, headers=wire(headers), media_type=listing.PLAIN)
+
+
+def stats(status: int, headers: dict[str, str]) -> Response:
+    """An account's or container's HEAD: Swift's 204 says Content-Length: 0,
+    and a container's carries Last-Modified (of its creation, X-Put-Timestamp)."""
+    return status_only(status, {**listing.dated(headers), "content-length": "0"})
 
 
 async def answer(reply: Reply) -> Response:
@@ -30,7 +37,7 @@ async def answer(reply: Reply) -> Response:
         k: v for k, v in reply.headers.items() if k not in ("content-length", "content-type")
     }
     media = reply.headers.get("content-type", listing.PLAIN)
-    return Response(data, reply.status, headers=headers, media_type=media)
+    return Response(data, reply.status, headers=wire(headers), media_type=media)
 
 
 async def body_of(request: Request) -> AsyncIterator[bytes]:
@@ -50,4 +57,4 @@ async def close(body: AsyncIterator[bytes] | None) -> None:
 
 
 def streaming(body: AsyncIterator[bytes], status: int, headers: dict[str, str]) -> Response:
-    return StreamingResponse(body, status, headers=headers)
+    return StreamingResponse(body, status, headers=wire(headers))

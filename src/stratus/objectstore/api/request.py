@@ -60,6 +60,11 @@ def raw_path_of(scope: Mapping[str, Any]) -> bytes:
     return raw or b"/"
 
 
+def mount_of(scope: Mapping[str, Any]) -> str:
+    """Where the API is mounted (``/object-store``); empty at the root."""
+    return str(scope.get("root_path", ""))
+
+
 def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
     """The route and names of a request path (raw, below the mount)."""
     path = decode(raw)

@@ -28,7 +28,7 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import ErrorHandlers, StratusError
 from stratus.common.policy import Enforcer
 from stratus.objectstore import errors
-from stratus.objectstore.api.request import CALLER, parse_path, raw_path_of
+from stratus.objectstore.api.request import CALLER, mount_of, parse_path, raw_path_of
 from stratus.objectstore.api.routes import ROUTES
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.service.interface import Caller, ObjectStore
@@ -136,6 +136,7 @@ class SwiftApp:
         scope[CALLER] = Caller(
             request_id,
             path=path.decoded,
+            root=mount_of(scope),
             params=params,
             token=token,
             validate=self.validator.validate,

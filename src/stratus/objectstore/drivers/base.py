@@ -25,13 +25,19 @@ import msgpack
 
 from stratus.objectstore.drivers.timestamp import Timestamp
 
-# Headers a POST replaces (matched case-insensitively, by prefix).
+# Headers a POST replaces (matched case-insensitively, by prefix): user
+# metadata and Swift's allowed_headers (a POST without X-Object-Manifest
+# makes a DLO manifest a plain object again, as in Swift).
 POST_REPLACES = (
     "x-object-meta-",
     "x-object-transient-sysmeta-",
     "content-disposition",
     "content-encoding",
+    "content-language",
+    "cache-control",
+    "expires",
     "x-delete-at",
+    "x-object-manifest",
     "x-robots-tag",
 )
 

@@ -19,6 +19,7 @@ from stratus.objectstore.layers.bulk import BulkLayer
 from stratus.objectstore.layers.copy import CopyLayer
 from stratus.objectstore.layers.dlo import DloLayer
 from stratus.objectstore.layers.formpost import FormPostLayer
+from stratus.objectstore.layers.quotas import AccountQuotaLayer
 from stratus.objectstore.layers.slo import SloLayer
 from stratus.objectstore.layers.tempurl import TempUrlLayer
 from stratus.objectstore.layers.versioning import VersioningLayer
@@ -35,6 +36,7 @@ def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  #
         FormPostLayer,  # signed browser uploads
         TempUrlLayer,  # signed object URLs
         lambda app: AccessLayer(app, enforcer),  # policy rules and container ACLs
+        lambda app: AccountQuotaLayer(app, enforcer),  # who sets them; uploads within them
         CopyLayer,  # PUT with X-Copy-From
         SloLayer,  # static large objects
         DloLayer,  # dynamic large objects

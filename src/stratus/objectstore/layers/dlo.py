@@ -21,6 +21,7 @@ from stratus.objectstore.service.interface import (
     ObjectStore,
     Reply,
 )
+from stratus.objectstore.service.names import header_text
 from stratus.objectstore.service.quorum import close_body
 
 MAX_SEGMENTS = 10000
@@ -30,7 +31,7 @@ FORMAT_ERROR = "X-Object-Manifest must be in the format container/prefix"
 
 def check(value: str) -> str:
     """A client's X-Object-Manifest, checked (400 when not container/prefix)."""
-    text = unquote(value.strip())
+    text = unquote(header_text(value.strip()))
     container, sep, _prefix = text.partition("/")
     if not sep or not container or text.startswith("/") or "?" in value or "#" in value:
         raise BadRequest(FORMAT_ERROR)
@@ -38,7 +39,7 @@ def check(value: str) -> str:
 
 
 def target(value: str) -> tuple[str, str]:
-    container, _, prefix = unquote(value.strip()).partition("/")
+    container, _, prefix = unquote(header_text(value.strip())).partition("/")
     return container, prefix
 
 
@@ -89,7 +90,7 @@ def is_dlo(headers: Headers) -> bool:
 
 
 class DloLayer(Layer):
-    """Checks a manifest's X-Object-Manifest on PUT; a GET or HEAD of a
+    """Checks a manifest's X-Object-Manifest on PUT and POST; a GET or HEAD of a
     manifest answers the whole (unless ``multipart-manifest=get``)."""
 
     async def put_object(
@@ -99,6 +100,19 @@ class DloLayer(Layer):
         if manifest is not None:
             headers = {**headers, "x-object-manifest": check(manifest)}
         return await self.app.put_object(caller, names, headers, params, body)
+
+    async def post_object(
+        self,
+        caller: Caller,
+        names: Names,
+        headers: Headers,
+        params: Headers,
+        body: Body | None,
+    ) -> Reply:
+        manifest = headers.get("x-object-manifest")
+        if manifest is not None:
+            headers = {**headers, "x-object-manifest": check(manifest)}
+        return await self.app.post_object(caller, names, headers, params, body)
 
     async def get_object(
         self, caller: Caller, names: Names, headers: Headers, params: Headers, *, head: bool

@@ -146,12 +146,14 @@ async def _check(app: ObjectStore, caller: Caller, names: Names, fields: dict[st
     cont = await app.info(account, container)
     if cont.status < 300:
         keys += [cont.headers[k] for k in CONTAINER_KEYS if cont.headers.get(k)]
-    signed = "\n".join([caller.path] + [fields.get(name, "") for name in ATTRIBUTES[:4]]).encode()
+    attributes = [fields.get(name, "") for name in ATTRIBUTES[:4]]
     for key in keys:
-        if hmac.compare_digest(hmac.new(key.encode(), signed, DIGESTS[digest]).digest(), raw):
-            caller.preauth = account
-            caller.token = None
-            return
+        for path in caller.addressed:
+            signed = "\n".join([path, *attributes]).encode()
+            if hmac.compare_digest(hmac.new(key.encode(), signed, DIGESTS[digest]).digest(), raw):
+                caller.preauth = account
+                caller.token = None
+                return
     raise FormUnauthorized("Invalid Signature")
 
 

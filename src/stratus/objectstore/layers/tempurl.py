@@ -4,7 +4,8 @@ token needed, as Swift's ``tempurl`` middleware.
 The signature is an HMAC (SHA-1, SHA-256 or SHA-512; hex, or
 ``<digest>:<base64>``) over ``METHOD\\nEXPIRES\\nPATH``, where PATH is the
 object's path (``/v1/AUTH_a/c/o``) or ``prefix:/v1/AUTH_a/c/<prefix>`` for a
-``temp_url_prefix`` URL.  The keys are X-Account-Meta-Temp-URL-Key(-2) and
+``temp_url_prefix`` URL; PATH may also be the whole path the client used,
+mount point included (``/object-store/v1/AUTH_a/c/o``): the storage URL's.  The keys are X-Account-Meta-Temp-URL-Key(-2) and
 X-Container-Meta-Temp-URL-Key(-2).  A HEAD is allowed by a GET, PUT or POST
 signature.  Anything wrong is Swift's 401 ``Temp URL invalid``.
 """
@@ -105,14 +106,15 @@ def _keys(headers: Mapping[str, str], names: tuple[str, ...]) -> list[str]:
 async def check(
     app: ObjectStore,
     method: str,
-    path: str,
+    paths: tuple[str, ...],
     account: str,
     container: str,
     obj: str,
     query: Mapping[str, str],
 ) -> Grant:
-    """The grant of a TempURL request, or 401.  ``path`` is the decoded
-    request path (``/v1/<account>/<container>/<object>``)."""
+    """The grant of a TempURL request, or 401.  ``paths`` are the decoded
+    request paths a signature may cover (``/v1/<account>/<container>/<object>``,
+    and the same with the mount point in front)."""
     sig = query.get("temp_url_sig", "")
     expires = parse_expires(query.get("temp_url_expires", ""))
     parsed = parse_signature(sig)
@@ -123,9 +125,9 @@ async def check(
     if prefix is not None:
         if not obj.startswith(prefix):
             raise invalid(account)
-        signed = f"prefix:{_container_path(path, container, obj)}{prefix}"
+        covered = [f"prefix:{_container_path(path, container, obj)}{prefix}" for path in paths]
     else:
-        signed = path
+        covered = list(paths)
     keys = []
     acct = await app.info(account)
     if acct.status < 300:
@@ -136,14 +138,11 @@ async def check(
     methods = [method] if method != "HEAD" else ["HEAD", "GET", "PUT", "POST"]
     for key in keys:
         for signed_method in methods:
-            body = f"{signed_method}\n{expires}\n{signed}".encode()
-            expected = hmac.new(key.encode(), body, DIGESTS[digest]).digest()
-            if hmac.compare_digest(expected, raw):
-                return Grant(
-                    account,
-                    query.get("filename"),
-                    "inline" in query,
-                )
+            for signed in covered:
+                body = f"{signed_method}\n{expires}\n{signed}".encode()
+                expected = hmac.new(key.encode(), body, DIGESTS[digest]).digest()
+                if hmac.compare_digest(expected, raw):
+                    return Grant(account, query.get("filename"), "inline" in query)
     raise invalid(account)
 
 
@@ -207,7 +206,7 @@ class TempUrlLayer(Layer):
     async def _open(self, caller: Caller, method: str, names: Names) -> Grant | None:
         if not signed(caller.params):
             return None
-        grant = await check(self.app, method, caller.path, *names, caller.params)
+        grant = await check(self.app, method, caller.addressed, *names, caller.params)
         caller.preauth = names[0]
         caller.token = None  # a signed request is anonymous
         return grant

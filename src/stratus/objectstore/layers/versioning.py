@@ -22,6 +22,7 @@ from stratus.objectstore.errors import BadRequest, PreconditionFailed
 from stratus.objectstore.layers.access import WRITE_ACL
 from stratus.objectstore.layers.base import Layer
 from stratus.objectstore.service.interface import Body, Caller, Headers, Names, Reply
+from stratus.objectstore.service.names import header_text, header_value
 from stratus.objectstore.service.quorum import close_body
 
 STACK = "x-versions-location"
@@ -42,10 +43,10 @@ def check_headers(headers: Headers) -> Headers:
     out = dict(headers)
     for name, value in ((STACK, stack), (HISTORY, history)):
         if value:
-            archive = unquote(value)
+            archive = unquote(header_text(value))
             if "/" in archive.strip("/") or not archive.strip("/"):
                 raise PreconditionFailed(f"{name} must be a container name")
-            out[name] = archive.strip("/")
+            out[name] = header_value(archive.strip("/"))
     out[HISTORY if stack else STACK] = ""
     return out
 
@@ -116,7 +117,7 @@ class VersioningLayer(Layer):
             return "", ""
         for name in (STACK, HISTORY):
             if info.headers.get(name):
-                return name, unquote(info.headers[name])
+                return name, unquote(header_text(info.headers[name]))
         return "", ""
 
     async def _before_write(self, caller: Caller, names: Names) -> None:

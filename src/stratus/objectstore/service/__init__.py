@@ -167,4 +167,10 @@ class ObjectStoreService:
     async def delete_object(
         self, caller: Caller, names: Names, headers: Headers, params: Headers
     ) -> Reply:
-        return await self.objects.delete(*names)
+        if_delete_at = headers.get("x-if-delete-at")
+        if if_delete_at is not None:
+            try:
+                int(if_delete_at)
+            except ValueError as exc:
+                raise BadRequest("Bad X-If-Delete-At header value") from exc
+        return await self.objects.delete(*names, if_delete_at=if_delete_at)

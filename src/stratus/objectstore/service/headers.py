@@ -28,9 +28,13 @@ KEPT = {
         "content-type",
         "content-encoding",
         "content-disposition",
+        "content-language",
+        "cache-control",
+        "expires",
         "etag",
         "x-delete-at",
         "x-object-manifest",
+        "x-robots-tag",
     ),
 }
 
@@ -103,7 +107,9 @@ def object_headers(
     (detected from the name when not given, on PUT), and X-Delete-At (from
     X-Delete-After too)."""
     pairs = list(headers)
-    out = write_headers(pairs, "object", limits)
+    # An object's metadata is replaced whole by each write: an empty value
+    # (or X-Remove-Object-Meta-*) is an item left out, not an empty one.
+    out = {k: v for k, v in write_headers(pairs, "object", limits).items() if v != ""}
     lowered = {k.lower(): v for k, v in pairs}
     if new and ("content-type" not in out or _true(lowered.get("x-detect-content-type"))):
         out["content-type"] = mimetypes.guess_type(obj)[0] or "application/octet-stream"

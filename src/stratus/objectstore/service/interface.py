@@ -70,7 +70,8 @@ class Caller:
     checks the other containers a layer reaches."""
 
     request_id: str
-    path: str = ""  # the request path as the client addressed it, decoded
+    path: str = ""  # the request's Swift path (``/v1/<account>/...``), decoded
+    root: str = ""  # where the API is mounted (``/object-store``; empty at ``/v1``)
     params: Headers = field(default_factory=dict)  # the client's query parameters
     token: str | None = None
     validate: Validate | None = None
@@ -78,6 +79,13 @@ class Caller:
     preauth: str | None = None
     access: Access | None = None
     _ctx: RequestContext | None = None
+
+    @property
+    def addressed(self) -> tuple[str, ...]:
+        """The paths a signature may cover: the whole path the client used
+        (the storage URL's, mount included) and the Swift path below it,
+        which tools that keep only ``/v1/<account>`` sign."""
+        return (self.root + self.path, self.path) if self.root else (self.path,)
 
     async def context(self) -> RequestContext:
         """The caller's identity (anonymous without a token; 401 for a bad one)."""

@@ -22,6 +22,21 @@ def decode(raw: bytes) -> str:
     return text
 
 
+def header_text(value: str) -> str:
+    """A header value (its bytes read as latin-1, as the server gives them)
+    as the UTF-8 text a client meant: a container name in X-History-Location,
+    X-Copy-From, Destination."""
+    try:
+        return value.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def header_value(text: str) -> str:
+    """Text as a header value carries it: its UTF-8 bytes read as latin-1."""
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def check_object_name(obj: str, limits: Limits) -> None:
     size = len(obj.encode())
     if size > limits.max_object_name_length:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import NotFound, TooLarge, Unavailable
@@ -140,16 +141,20 @@ class Objects:
         )
         return NodeResponse(202 if resp.status < 300 else resp.status)
 
-    async def delete(self, account: str, container: str, obj: str) -> NodeResponse:
+    async def delete(
+        self, account: str, container: str, obj: str, *, if_delete_at: str | None = None
+    ) -> NodeResponse:
+        """204; with ``if_delete_at``, 412 unless the object expires then."""
         await self.container_info(account, container)
         stamp = Timestamp.now().internal
+        condition = {"x-if-delete-at": if_delete_at.strip()} if if_delete_at is not None else {}
         targets = self.proxy.update_targets(account, container)
         resp = await self.proxy.write(
             "DELETE",
             account,
             container,
             obj,
-            headers_for=lambda i: {"x-timestamp": stamp, **targets(i)},
+            headers_for=lambda i: {"x-timestamp": stamp, **targets(i), **condition},
         )
         self.proxy.forget(account, container)
         return NodeResponse(204 if resp.status < 300 else resp.status)
@@ -180,11 +185,12 @@ class Objects:
         finally:
             await close_body(src)
         if resp.status < 300:
-            resp.headers["x-copied-from"] = f"{source[1]}/{source[2]}"
+            # Quoted, as Swift gives it: names are any UTF-8.
+            resp.headers["x-copied-from"] = f"{quote(source[1])}/{quote(source[2])}"
             if "last-modified" in src.headers:
                 resp.headers["x-copied-from-last-modified"] = src.headers["last-modified"]
             if source[0] != dest[0]:
-                resp.headers["x-copied-from-account"] = source[0]
+                resp.headers["x-copied-from-account"] = quote(source[0])
         return resp
 
 
