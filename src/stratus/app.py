@@ -87,10 +87,15 @@ class Cloud:
         self.image: ImageService | None = None
         if "image" in cfg.services.enabled:
             self.image = ImageService(cfg, self.db, limits=self._image_limit)
+        self.network: NetworkService | None = None
+        self.network_agent: Any = None
+        self._network_lock: int | None = None
+        if "network" in cfg.services.enabled:
+            self.network = NetworkService(cfg, self.db)
         self.compute: ComputeService | None = None
         if "compute" in cfg.services.enabled:
             self.compute = ComputeService(
-                cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
+                cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url), self.network
             )
         self.volume: Any = None
         if "volume" in cfg.services.enabled:
@@ -99,11 +104,6 @@ class Cloud:
             self.volume = VolumeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
-        self.network: NetworkService | None = None
-        self.network_agent: Any = None
-        self._network_lock: int | None = None
-        if "network" in cfg.services.enabled:
-            self.network = NetworkService(cfg, self.db)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -234,7 +234,7 @@ class Cloud:
 
         await ensure_flavors(self.db)
         await compute.start()
-        agent = build_agent(self.cfg, self.db)
+        agent = build_agent(self.cfg, self.db, nics=compute.nics)
         compute.agents[agent.host] = agent
         # The agent registers itself and adopts guests; the tiny image is
         # built in the background too, so the cloud is ready at once.

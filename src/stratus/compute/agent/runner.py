@@ -14,6 +14,7 @@ from stratus.compute.agent.configdrive import build_config_drive
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver
 from stratus.compute.service.image_records import ImageRecords
+from stratus.compute.service.nics import ServerNics, make_nics
 from stratus.registry import SERVICES
 
 
@@ -50,7 +51,9 @@ def make_driver(cfg: Config, host: str) -> Driver:
     return QemuDriver(root, hostname=host, accel=cfg.compute.accel)
 
 
-def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAgent:
+def build_agent(
+    cfg: Config, db: Database, host: str | None = None, nics: ServerNics | None = None
+) -> ComputeAgent:
     host = host or host_name(cfg)
     root = cfg.data_path(cfg.compute.instances_dir) / host
     image_url = SERVICES["image"].endpoint_url(cfg.public_url)
@@ -66,6 +69,7 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAg
         shutdown_timeout=cfg.compute.shutdown_timeout,
         config_drive=build_config_drive,
         peers=ChannelClient(session),
+        nics=nics if nics is not None else make_nics(cfg, db),
     )
     c = cfg.compute
     agent.channel = ChannelServer(agent, session, c.agent_listen, c.agent_port, c.agent_url)

@@ -19,6 +19,7 @@ import shlex
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 from stratus.compute.drivers.base import (
     Capability,
@@ -26,10 +27,11 @@ from stratus.compute.drivers.base import (
     GuestSpec,
     GuestStatus,
     HostInfo,
+    Nic,
     Power,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
-from stratus.compute.drivers.qemu_command import host_memory_mb, parse_qemu_version
+from stratus.compute.drivers.qemu_command import host_memory_mb, nic_ids, parse_qemu_version
 from stratus.compute.drivers.qemu_files import (
     clean_runtime_files,
     disk_path,
@@ -50,6 +52,7 @@ from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT = 600.0
+UNPLUG_TIMEOUT = 30.0
 
 
 class QemuDriver:
@@ -63,6 +66,7 @@ class QemuDriver:
             Capability.RESCUE,
             Capability.MIGRATE,
             Capability.LIVE_MIGRATION,
+            Capability.INTERFACE_HOTPLUG,
         }
     )
 
@@ -339,6 +343,62 @@ class QemuDriver:
                 await self.processes.force_off(spec.directory, spec.uuid, pid)
             rescue_disk_path(spec.directory).unlink(missing_ok=True)
         return await self.start(spec)
+
+    # -- NIC hot-plug ---------------------------------------------------------
+
+    async def _devices(self, qmp: Any) -> set[str]:
+        found = await qmp.execute("qom-list", {"path": "/machine/peripheral"})
+        return {str(item.get("name")) for item in found or []}
+
+    async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
+        netdev, device = nic_ids(nic.port_id)
+        directory = self.processes.require_directory(spec.uuid)
+        async with self.processes.lock(spec.uuid):
+            if live_pid(directory, spec.uuid) is None:
+                raise DriverError(f"guest {spec.uuid} is not running")
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    if device in await self._devices(qmp):
+                        return
+                    with contextlib.suppress(QMPError):  # left by an interrupted plug
+                        await qmp.execute("netdev_del", {"id": netdev})
+                    await qmp.execute(
+                        "netdev_add",
+                        {"type": "tap", "id": netdev, "ifname": nic.tap,
+                         "script": "no", "downscript": "no"},
+                    )  # fmt: skip
+                    await qmp.execute(
+                        "device_add",
+                        {"driver": "virtio-net-pci", "id": device, "netdev": netdev,
+                         "mac": nic.mac},
+                    )  # fmt: skip
+            except QMPError as exc:
+                raise DriverError(f"could not plug port {nic.port_id}: {exc}") from exc
+
+    async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
+        netdev, device = nic_ids(port_id)
+        directory = self.processes.require_directory(spec.uuid)
+        async with self.processes.lock(spec.uuid):
+            if live_pid(directory, spec.uuid) is None:
+                return
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    if device in await self._devices(qmp):
+                        await qmp.execute("device_del", {"id": device})
+                        await self._wait_deleted(qmp, device)
+                    with contextlib.suppress(QMPError):
+                        await qmp.execute("netdev_del", {"id": netdev})
+            except QMPError as exc:
+                raise DriverError(f"could not unplug port {port_id}: {exc}") from exc
+
+    async def _wait_deleted(self, qmp: Any, device: str) -> None:
+        """The guest acknowledges an unplug (ACPI): wait for it."""
+        deadline = time.monotonic() + UNPLUG_TIMEOUT
+        while time.monotonic() < deadline:
+            if device not in await self._devices(qmp):
+                return
+            await asyncio.sleep(0.1)
+        raise DriverError(f"the guest did not release {device} within {UNPLUG_TIMEOUT:g} s")
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 
