@@ -318,6 +318,13 @@ class Cloud:
                 )
             )
         if self.compute is not None:
+            from stratus.compute.api.metadata_server import MetadataServer
+            from stratus.network.agent.runner import metadata_secret
+
+            cfg = self.cfg
+            metadata = MetadataServer(self.compute, lambda: metadata_secret(cfg))
+            # Before compute's own mount, which would take the path.
+            mounts.append(Mount(SERVICES["compute"].prefix + "/metadata", metadata.app()))
             mounts.append(
                 Mount(
                     SERVICES["compute"].prefix,

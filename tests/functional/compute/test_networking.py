@@ -289,3 +289,34 @@ def test_cli_add_and_remove_network(cloud: Server, proj: Project) -> None:
     server = proj.nova.show(server["id"])
     assert set(server["addresses"]) == {proj.net["name"]}
     osc(cloud, "server", "delete", "--wait", name, env=env)
+
+
+def test_metadata_api_for_the_proxy(cloud: Server, proj: Project) -> None:
+    """What the network agent's metadata proxy forwards a guest's request to:
+    answered only with the server's id signed with the shared secret."""
+    import hashlib
+    import hmac
+
+    server = proj.boot([{"uuid": proj.net["id"]}], key_name=None, user_data="aGVsbG8=")
+    base = f"{cloud.url}/compute/metadata"
+    assert httpx.get(f"{base}/openstack/latest/meta_data.json").status_code == 400
+    forged = {"X-Instance-ID": server["id"], "X-Instance-ID-Signature": "0" * 64}
+    assert httpx.get(f"{base}/openstack/latest/meta_data.json", headers=forged).status_code == 403
+    secret = (cloud.data_dir / "metadata-secret").read_text().strip()
+    signed = {
+        "X-Instance-ID": server["id"],
+        "X-Instance-ID-Signature": hmac.new(
+            secret.encode(), server["id"].encode(), hashlib.sha256
+        ).hexdigest(),
+    }
+    meta = httpx.get(f"{base}/openstack/latest/meta_data.json", headers=signed).json()
+    assert meta["uuid"] == server["id"] and meta["name"] == server["name"]
+    assert httpx.get(f"{base}/openstack/latest/user_data", headers=signed).content == b"hello"
+    network = httpx.get(f"{base}/openstack/latest/network_data.json", headers=signed).json()
+    (port,) = proj.neutron.ports_of(server["id"])
+    assert [link["ethernet_mac_address"] for link in network["links"]] == [port["mac_address"]]
+    assert [n["ip_address"] for n in network["networks"]] == [port["fixed_ips"][0]["ip_address"]]
+    ec2 = httpx.get(f"{base}/latest/meta-data/local-ipv4", headers=signed)
+    assert ec2.text == port["fixed_ips"][0]["ip_address"]
+    assert httpx.get(f"{base}/latest/meta-data/instance-id", headers=signed).text == server["id"]
+    assert httpx.get(f"{base}/latest/meta-data/nope", headers=signed).status_code == 404

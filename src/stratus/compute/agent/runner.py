@@ -3,6 +3,7 @@ as `stratus compute-agent --host NAME`."""
 
 from __future__ import annotations
 
+import functools
 import socket
 
 from stratus.common.config import Config, ConfigError
@@ -48,7 +49,15 @@ def make_driver(cfg: Config, host: str) -> Driver:
         )
     from stratus.compute.drivers.qemu import QemuDriver
 
-    return QemuDriver(root, hostname=host, accel=cfg.compute.accel)
+    open_tap = None
+    if "network" in cfg.services.enabled and cfg.network.driver == "linux":
+        # The network agent makes the taps (maybe in a namespace of the
+        # host's); QEMU gets each one's open descriptor.
+        from stratus.network.vif import open_tap as open_port_tap
+
+        namespace = cfg.network.host_namespace
+        open_tap = functools.partial(open_port_tap, host_namespace=namespace)
+    return QemuDriver(root, hostname=host, accel=cfg.compute.accel, open_tap=open_tap)
 
 
 def build_agent(

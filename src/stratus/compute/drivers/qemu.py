@@ -18,6 +18,7 @@ import os
 import shlex
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from stratus.compute.drivers.qemu_files import (
     disk_path,
     kill,
     live_pid,
+    qmp_socket,
     rescue_disk_path,
     scan_guests,
     state_file,
@@ -46,13 +48,18 @@ from stratus.compute.drivers.qemu_files import (
 )
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
-from stratus.compute.drivers.qmp import QMPError
+from stratus.compute.drivers.qmp import QMPError, execute_with_fd
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT = 600.0
 UNPLUG_TIMEOUT = 30.0
+
+
+def _nic_device(nic: Nic) -> dict[str, Any]:
+    netdev, device = nic_ids(nic.port_id)
+    return {"driver": "virtio-net-pci", "id": device, "netdev": netdev, "mac": nic.mac}
 
 
 class QemuDriver:
@@ -78,6 +85,7 @@ class QemuDriver:
         qemu_binary: str = "qemu-system-x86_64",
         accel: str = "auto",
         qemu_img: str = "qemu-img",
+        open_tap: Callable[[str], int] | None = None,
     ) -> None:
         if accel not in ("auto", "kvm", "tcg"):
             raise ValueError(f"accel must be auto, kvm or tcg, not {accel!r}")
@@ -85,7 +93,7 @@ class QemuDriver:
         self.hostname = hostname
         self.qemu_binary = qemu_binary
         self.qemu_img = qemu_img
-        self.processes = GuestProcesses(self.instances_root, qemu_binary, qemu_img, accel)
+        self.processes = GuestProcesses(self.instances_root, qemu_binary, qemu_img, accel, open_tap)
         self.live = QemuLiveMigration(self.processes)
 
     # -- host ---------------------------------------------------------------
@@ -362,16 +370,27 @@ class QemuDriver:
                         return
                     with contextlib.suppress(QMPError):  # left by an interrupted plug
                         await qmp.execute("netdev_del", {"id": netdev})
-                    await qmp.execute(
-                        "netdev_add",
-                        {"type": "tap", "id": netdev, "ifname": nic.tap,
-                         "script": "no", "downscript": "no"},
-                    )  # fmt: skip
-                    await qmp.execute(
-                        "device_add",
-                        {"driver": "virtio-net-pci", "id": device, "netdev": netdev,
-                         "mac": nic.mac},
-                    )  # fmt: skip
+                    if self.processes.open_tap is None:
+                        await qmp.execute(
+                            "netdev_add",
+                            {"type": "tap", "id": netdev, "ifname": nic.tap,
+                             "script": "no", "downscript": "no"},
+                        )  # fmt: skip
+                        await qmp.execute("device_add", _nic_device(nic))
+                        return
+                # The tap's descriptor travels to QEMU over the monitor socket.
+                fd = await asyncio.to_thread(self.processes.open_tap, nic.port_id)
+                try:
+                    name = f"fd-{netdev}"
+                    commands = [
+                        ("netdev_add", {"type": "tap", "id": netdev, "fd": name}),
+                        ("device_add", _nic_device(nic)),
+                    ]
+                    await asyncio.to_thread(
+                        execute_with_fd, qmp_socket(directory), fd, name, commands
+                    )
+                finally:
+                    os.close(fd)
             except QMPError as exc:
                 raise DriverError(f"could not plug port {nic.port_id}: {exc}") from exc
 
