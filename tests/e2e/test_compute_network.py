@@ -39,10 +39,17 @@ pytestmark = [
     needs_root,
     pytest.mark.skipif(QEMU is None, reason="qemu-system-x86_64 is not installed"),
 ]
+# busybox's wget in the tiny image crashes (static NSS lookups): nc asks.
 USER_DATA = """#!/bin/sh
 mkdir -p /www && hostname > /www/index.html
 httpd -p 8080 -h /www
-echo "e2e-meta: $(wget -qO- http://169.254.169.254/openstack/latest/meta_data.json)"
+for i in $(seq 30); do
+    meta=$(printf 'GET /openstack/latest/meta_data.json HTTP/1.0\\r\\n\\r\\n' |
+        nc -w 3 169.254.169.254 80 | tail -n 1)
+    case "$meta" in *uuid*) break ;; esac
+    sleep 1
+done
+echo "e2e-meta: $meta"
 """
 
 

@@ -320,3 +320,10 @@ def test_metadata_api_for_the_proxy(cloud: Server, proj: Project) -> None:
     assert ec2.text == port["fixed_ips"][0]["ip_address"]
     assert httpx.get(f"{base}/latest/meta-data/instance-id", headers=signed).text == server["id"]
     assert httpx.get(f"{base}/latest/meta-data/nope", headers=signed).status_code == 404
+
+
+def test_list_filters_by_the_ports_addresses(proj: Project) -> None:
+    server = proj.boot([{"uuid": proj.net["id"], "fixed_ip": "10.20.30.123"}])
+    found = proj.nova.get("/servers", params={"ip": r"10\.20\.30\.123"}).json()["servers"]
+    assert [s["id"] for s in found] == [server["id"]]
+    assert proj.nova.get("/servers", params={"ip": r"^192\.0\.2\."}).json()["servers"] == []

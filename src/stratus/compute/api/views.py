@@ -100,16 +100,11 @@ def port_addresses(ports: list[VifPort]) -> dict[str, list[dict[str, Any]]]:
 def addresses(
     server: m.Server, ports: list[VifPort] | None = None
 ) -> dict[str, list[dict[str, Any]]]:
-    """From the server's ports when the network service gave it some, else
-    the user-mode network's (the guest's QEMU address and forwarded port)."""
-    if ports:
+    """From the server's ports when there is a network service (``ports``
+    not None), else the user-mode network's (the guest's QEMU address and
+    its forwarded SSH port)."""
+    if ports is not None:
         return port_addresses(ports)
-    if (
-        ports is not None
-        and server.networks != "none"
-        and (server.system_metadata or {}).get("nics")
-    ):
-        return {}  # ports asked for, not made yet
     if server.networks == "none" or server.vm_state == m.BUILDING and server.host_port is None:
         return {}
     fixed = {

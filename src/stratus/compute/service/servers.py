@@ -200,11 +200,18 @@ class Servers:
                 ip = re.compile(f.ip)
             except re.error as exc:
                 raise BadRequest(f"Invalid ip filter {f.ip!r}: {exc}") from exc
-            rows = [
-                r
-                for r in rows
-                if r.networks != "none" and (ip.search("10.0.2.15") or ip.search("127.0.0.1"))
-            ]
+            ports = await self.nics.ports_of(r.id for r in rows)
+
+            def addresses(r: m.Server) -> list[str]:
+                if r.id in ports:
+                    return [
+                        a
+                        for p in ports[r.id]
+                        for a in [*(f.ip_address for f in p.fixed_ips), *p.floating_ips]
+                    ]
+                return [] if r.networks == "none" else ["10.0.2.15", "127.0.0.1"]
+
+            rows = [r for r in rows if any(ip.search(a) for a in addresses(r))]
         if f.marker:
             ids = [r.id for r in rows]
             if f.marker not in ids:
