@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from stratus.compute import models as m
 from stratus.compute.agent.images import CachedImage
-from stratus.compute.drivers.base import GuestSpec, GuestStatus, PortForward, Power
+from stratus.compute.drivers.base import GuestSpec, GuestStatus, Nic, PortForward, Power
 from stratus.compute.service.metadata import config_drive_contents
 
 if TYPE_CHECKING:
@@ -93,6 +93,22 @@ class GuestBuilder:
             nics=plugged,
         )
         return dataclasses.replace(spec, **changes) if changes else spec
+
+    def running_spec(self, server: m.Server, nics: tuple[Nic, ...] | None) -> GuestSpec:
+        """The spec of a guest that runs already, for what touches no disk
+        (hot-plugging a NIC): no base image is looked up."""
+        directory = self.directory(server)
+        return GuestSpec(
+            uuid=server.id,
+            name=server.name,
+            vcpus=int(server.flavor["vcpus"]),
+            memory_mb=int(server.flavor["ram"]),
+            root_gb=max(int(server.flavor["disk"]), 1),
+            base_image=directory / "disk.qcow2",
+            base_format="qcow2",
+            directory=directory,
+            nics=nics,
+        )
 
     async def write_config_drive(self, server: m.Server) -> None:
         """Write (or rewrite) the server's config drive into its folder."""

@@ -92,9 +92,10 @@ class InterfaceWorkflow:
         return status.pid is not None
 
     async def attach(self, server: m.Server) -> None:
-        spec = await self.parts.guests.spec(server)
-        if spec.nics is not None and await self._running(server):
-            for nic in spec.nics:
+        _ports, nics = await self.host_nics.plug(server)
+        if nics is not None and await self._running(server):
+            spec = self.parts.guests.running_spec(server, nics)
+            for nic in nics:
                 await self.parts.driver.attach_interface(spec, nic)
         await self.parts.recorder.succeed(server)
 
@@ -103,8 +104,9 @@ class InterfaceWorkflow:
             r for r in await self.host_nics.nics.rows([server.id]) if r.state == m.PORT_DETACHING
         ]
         if rows and await self._running(server):
-            spec = await self.parts.guests.spec(server)
-            if spec.nics is not None:
+            _ports, nics = await self.host_nics.plug(server)
+            if nics is not None:
+                spec = self.parts.guests.running_spec(server, nics)
                 for row in rows:
                     await self.parts.driver.detach_interface(spec, row.port_id)
         for row in rows:

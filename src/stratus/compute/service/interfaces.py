@@ -28,7 +28,7 @@ from stratus.compute.service.servers import Servers, visible_server
 
 ATTACHING, DETACHING = "interface_attaching", "interface_detaching"
 PLUG_WAIT = 120.0  # seconds an attach or detach waits for the agent
-POLL = 0.05
+POLL = 0.02
 PLUGGABLE = frozenset({m.ACTIVE, m.PAUSED, m.STOPPED, m.SUSPENDED})
 
 

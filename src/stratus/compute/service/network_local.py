@@ -23,7 +23,7 @@ from stratus.network import models as nm
 from stratus.network.errors import NeutronError
 from stratus.network.service import NetworkService
 
-POLL = 0.05
+POLL = 0.02
 
 
 @contextlib.asynccontextmanager

@@ -117,10 +117,11 @@ class ServerNics:
         client = self._client()
         rows = {r.port_id: r for r in await self.rows([server.id])}
         by_position = {r.position: r for r in rows.values()}
-        stray = {p.id: p for p in await client.owned_by(server.id) if p.id not in rows}
-        for position, nic in enumerate(requested(server)):
-            if position in by_position:
-                continue
+        missing = [(i, n) for i, n in enumerate(requested(server)) if i not in by_position]
+        stray = {}
+        if missing:
+            stray = {p.id: p for p in await client.owned_by(server.id) if p.id not in rows}
+        for position, nic in missing:
             if nic.port_id:
                 port = await client.bind_port(
                     server.project_id, nic.port_id, server.id, zone_of(server), host
@@ -151,15 +152,18 @@ class ServerNics:
             async with self.db.transaction() as s:
                 s.add(row)
             rows[port.id] = row
+        attached = [
+            r for r in sorted(rows.values(), key=lambda r: r.position) if r.state == m.PORT_ATTACHED
+        ]
+        found = await client.ports([r.port_id for r in attached])
         out = []
-        for row in sorted(rows.values(), key=lambda r: r.position):
-            if row.state != m.PORT_ATTACHED:
-                continue
-            out.append(
-                await client.bind_port(
+        for row in attached:
+            have = found.get(row.port_id)
+            if have is None or have.device_id != server.id or have.host != host:
+                have = await client.bind_port(
                     server.project_id, row.port_id, server.id, zone_of(server), host
                 )
-            )
+            out.append(have)
         return out
 
     async def release(self, server: m.Server) -> list[str]:
