@@ -191,6 +191,14 @@ def run(args: argparse.Namespace) -> None:
             return bool(shown["status"] == "ACTIVE")
 
         until(active, "the server is not ACTIVE", timeout=600)
+        if args.real:  # a guest unplugs a NIC once its OS is up (ACPI)
+
+            def ready() -> bool:
+                body = {"os-getConsoleOutput": {}}
+                resp = http.post(f"/compute/v2.1/servers/{server_id}/action", json=body)
+                return "stratus-tiny: ready" in resp.json().get("output", "")
+
+            until(ready, "the guest never said it was ready", timeout=600)
         mode = "QEMU + Linux data plane" if args.real else "fake compute driver + fake data plane"
         print(f"compute on the network service ({mode}), {n} operations each, one at a time")
 
