@@ -27,9 +27,10 @@ from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
 from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.guests import POWER, ConfigDriveWriter, GuestBuilder, Images
+from stratus.compute.agent.interfaces import InterfaceWorkflow
 from stratus.compute.agent.live import LiveMigrations
 from stratus.compute.agent.moves import MoveWorkflow
-from stratus.compute.agent.nics import HostNics, InterfaceWorkflow
+from stratus.compute.agent.nics import HostNics
 from stratus.compute.agent.power import PowerWorkflow
 from stratus.compute.agent.recorder import Recorder
 from stratus.compute.agent.snapshots import ImageStore, ImageWorkflow

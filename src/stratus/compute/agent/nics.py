@@ -4,7 +4,8 @@ guests plug into, and the interface hot-plug steps.
 ``HostNics.plug`` makes sure a server's ports exist and are bound to this
 host (every boot on this host asks: a first boot, a start, a move's arrival),
 waits until the host's network agent reports them ACTIVE (their taps made
-and filtered), and names the taps for the driver.  Without a network
+and filtered), and names the taps for the driver.  The hot-plug steps are in
+``interfaces.py``.  Without a network
 service, or with no real data plane on this host (not root, or turned off),
 guests keep QEMU's user-mode network: said once in the log.
 """
@@ -12,10 +13,8 @@ guests keep QEMU's user-mode network: said once in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 
 from stratus.compute import models as m
-from stratus.compute.agent.workflow import AgentParts, Step
 from stratus.compute.drivers.base import DriverError, Nic
 from stratus.compute.service.network import VifPort
 from stratus.compute.service.nics import ServerNics
@@ -24,7 +23,6 @@ from stratus.network.drivers.base import tap_name
 log = logging.getLogger(__name__)
 
 ACTIVE_TIMEOUT = 60.0  # for the network agent to make a port's tap
-ATTACHING, DETACHING = "interface_attaching", "interface_detaching"
 
 
 class HostNics:
@@ -73,42 +71,3 @@ class HostNics:
 
 def nic_of(port: VifPort) -> Nic:
     return Nic(port.id, port.mac_address, tap_name(port.id), port.mtu)
-
-
-class InterfaceWorkflow:
-    """Hot-plug: a running guest gets the NICs of its attached ports that it
-    lacks, and loses those of its detaching ports (then released).  A guest
-    that is not running has nothing to plug: its next boot takes the ports."""
-
-    def __init__(self, parts: AgentParts, host_nics: HostNics) -> None:
-        self.parts = parts
-        self.host_nics = host_nics
-
-    def steps(self) -> Mapping[str, Step]:
-        return {ATTACHING: self.attach, DETACHING: self.detach}
-
-    async def _running(self, server: m.Server) -> bool:
-        status = await self.parts.driver.status(server.id)
-        return status.pid is not None
-
-    async def attach(self, server: m.Server) -> None:
-        _ports, nics = await self.host_nics.plug(server)
-        if nics is not None and await self._running(server):
-            spec = self.parts.guests.running_spec(server, nics)
-            for nic in nics:
-                await self.parts.driver.attach_interface(spec, nic)
-        await self.parts.recorder.succeed(server)
-
-    async def detach(self, server: m.Server) -> None:
-        rows = [
-            r for r in await self.host_nics.nics.rows([server.id]) if r.state == m.PORT_DETACHING
-        ]
-        if rows and await self._running(server):
-            _ports, nics = await self.host_nics.plug(server)
-            if nics is not None:
-                spec = self.parts.guests.running_spec(server, nics)
-                for row in rows:
-                    await self.parts.driver.detach_interface(spec, row.port_id)
-        for row in rows:
-            await self.host_nics.nics.release_one(row)
-        await self.parts.recorder.succeed(server)
