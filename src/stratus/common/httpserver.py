@@ -119,9 +119,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def _headers_too_slow(self) -> None:
         self._deadline = None
         if not self.transport.is_closing():
-            log.debug(
-                "http: %s sent no complete request in %.0f s", self._peer(), self.header_timeout
-            )
+            log.debug("http: %s sent no complete request in %.0f s", self._peer(), self.header_timeout)
             CONNECTIONS_CLOSED.labels("header_timeout").inc()
             self.transport.close()
 

@@ -11,7 +11,9 @@ from stratus.image import models as m
 
 async def gauges(db: Database) -> list[GaugeFamily]:
     images = GaugeFamily("stratus_image_images", "Images, by status.", ("status",))
-    size = GaugeFamily("stratus_image_bytes", "Bytes of image data stored, by status.", ("status",))
+    size = GaugeFamily(
+        "stratus_image_bytes", "Bytes of image data stored, by status.", ("status",)
+    )
     async with db.session() as s:
         for status, count, total in await s.execute(
             select(m.Image.status, func.count(), func.coalesce(func.sum(m.Image.size), 0))
