@@ -88,10 +88,15 @@ class Cloud:
         self.image: ImageService | None = None
         if "image" in cfg.services.enabled:
             self.image = ImageService(cfg, self.db, limits=self._image_limit)
+        self.network: NetworkService | None = None
+        self.network_agent: Any = None
+        self._network_lock: int | None = None
+        if "network" in cfg.services.enabled:
+            self.network = NetworkService(cfg, self.db)
         self.compute: ComputeService | None = None
         if "compute" in cfg.services.enabled:
             self.compute = ComputeService(
-                cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
+                cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url), self.network
             )
         self.volume: Any = None
         if "volume" in cfg.services.enabled:
@@ -100,11 +105,6 @@ class Cloud:
             self.volume = VolumeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
-        self.network: NetworkService | None = None
-        self.network_agent: Any = None
-        self._network_lock: int | None = None
-        if "network" in cfg.services.enabled:
-            self.network = NetworkService(cfg, self.db)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -246,7 +246,7 @@ class Cloud:
 
         await ensure_flavors(self.db)
         await compute.start()
-        agent = build_agent(self.cfg, self.db)
+        agent = build_agent(self.cfg, self.db, nics=compute.nics)
         compute.agents[agent.host] = agent
         # The agent registers itself and adopts guests; the tiny image is
         # built in the background too, so the cloud is ready at once.
@@ -333,6 +333,13 @@ class Cloud:
                 )
             )
         if self.compute is not None:
+            from stratus.compute.api.metadata_server import MetadataServer
+            from stratus.network.agent.runner import metadata_secret
+
+            cfg = self.cfg
+            metadata = MetadataServer(self.compute, lambda: metadata_secret(cfg))
+            # Before compute's own mount, which would take the path.
+            mounts.append(Mount(SERVICES["compute"].prefix + "/metadata", metadata.app()))
             mounts.append(
                 Mount(
                     SERVICES["compute"].prefix,

@@ -40,6 +40,7 @@ LABELS = {
     Capability.LIVE_MIGRATION: "Live migration",
     Capability.RESCUE: "Rescue and unrescue",
     Capability.CONSOLE_LOG: "Console log (`console log show`)",
+    Capability.INTERFACE_HOTPLUG: "Interface hot-plug (`server add network`, os-interface)",
 }
 
 

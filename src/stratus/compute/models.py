@@ -235,3 +235,26 @@ class Migration(Base):
     disk_remaining: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# ServerPort.state values: the port is wanted on the guest (plugged at the
+# next boot, hot-plugged into a running guest), or wanted off it.
+PORT_ATTACHED, PORT_DETACHING = "attached", "detaching"
+
+
+class ServerPort(Base):
+    """A port of the network service that a server holds (Nova's
+    network info cache): which ports, in which order, and whether Nova made
+    the port (deleted with the server) or the user brought it
+    (``preserve_on_delete``: only unbound)."""
+
+    __tablename__ = "compute_server_port"
+
+    server_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    port_id: Mapped[str] = mapped_column(String(36), primary_key=True, index=True)
+    network_id: Mapped[str] = mapped_column(String(36), default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    preserve_on_delete: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default=PORT_ATTACHED)
+    tag: Mapped[str | None] = mapped_column(String(60), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -97,3 +97,43 @@ def test_config_drive_failure_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         build_config_drive(path, meta_data={"x": object()}, user_data=None, network_data={})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_network_data_of_ports() -> None:
+    """network_data.json from the server's ports: a link per port with its
+    MAC and MTU, a network per fixed IP with its route and DNS servers."""
+    from stratus.compute.service.metadata import network_data
+    from stratus.compute.service.network import FixedIP, VifPort
+
+    port = VifPort(
+        id="11111111-2222-3333-4444-555555555555",
+        network_id="net-1",
+        network_name="net1",
+        mac_address="fa:16:3e:00:00:01",
+        status="ACTIVE",
+        device_id="vm",
+        device_owner="compute:nova",
+        host="h1",
+        mtu=1450,
+        fixed_ips=(FixedIP("10.0.0.5", "sub-1", 4),),
+        subnets={
+            "sub-1": {
+                "cidr": "10.0.0.0/24",
+                "gateway_ip": "10.0.0.1",
+                "ip_version": 4,
+                "dns_nameservers": ["10.0.0.2"],
+            }
+        },
+    )
+    doc = network_data([port])
+    (link,) = doc["links"]
+    assert link["ethernet_mac_address"] == "fa:16:3e:00:00:01" and link["mtu"] == 1450
+    assert link["vif_id"] == port.id
+    (net,) = doc["networks"]
+    assert (net["link"], net["ip_address"], net["netmask"]) == (
+        link["id"],
+        "10.0.0.5",
+        "255.255.255.0",
+    )
+    assert net["routes"] == [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "10.0.0.1"}]
+    assert doc["services"] == [{"type": "dns", "address": "10.0.0.2"}]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stratus.compute.drivers.base import Capability, DriverError, GuestSpec, PortForward, Power
+from stratus.compute.drivers.base import Capability, DriverError, GuestSpec, Nic, PortForward, Power
 from stratus.compute.drivers.libvirt_xml import (
     GUEST_MAC,
     METADATA_NS,
@@ -135,6 +135,18 @@ def test_port_forwards_go_to_qemu_user_networking(tmp_path: Path) -> None:
     assert "hostfwd=tcp:127.0.0.1:2222-:22" in str(args[1])
     assert args[2:] == ["-device", f"virtio-net-pci,netdev=stratus-net0,mac={GUEST_MAC},addr=0x10"]
     assert root.find("seclabel") is None  # not asked to: a session or remote URI
+
+
+def test_ports_are_ethernet_interfaces_on_their_taps(tmp_path: Path) -> None:
+    nic = Nic("11111111-2222-3333-4444-555555555555", "fa:16:3e:00:00:01", "tap11111111-22")
+    spec = make_spec(tmp_path, nics=(nic,), forwards=(PortForward(2222, 22),))
+    root = ET.fromstring(domain_xml(spec, VIRT_TYPES["qemu"]))
+    (iface,) = root.findall("devices/interface")
+    assert iface.get("type") == "ethernet"
+    assert iface.find("mac").get("address") == nic.mac  # type: ignore[union-attr]
+    target = iface.find("target")
+    assert target is not None and target.get("dev") == nic.tap and target.get("managed") == "no"
+    assert root.find(f"{{{QEMU_NS}}}commandline") is None  # no user-mode network
 
 
 def test_xen_lxc_esx_hyperv_xml(tmp_path: Path) -> None:

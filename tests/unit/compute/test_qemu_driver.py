@@ -21,6 +21,7 @@ from stratus.compute.drivers.base import (
     Capability,
     DriverError,
     GuestSpec,
+    Nic,
     PortForward,
     Power,
 )
@@ -106,6 +107,35 @@ def test_command_line_without_extras_and_with_incoming(tmp_path: Path) -> None:
     assert option(cmd, "-accel") == ["kvm"]
 
 
+def test_command_line_with_ports(tmp_path: Path) -> None:
+    """On the network service: one virtio-net per port, on the port's tap
+    with its MAC; no user-mode network, so no forwards."""
+    nics = (
+        Nic("11111111-2222-3333-4444-555555555555", "fa:16:3e:00:00:01", "tap11111111-22"),
+        Nic("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "fa:16:3e:00:00:02", "tapaaaaaaaa-bb"),
+    )
+    spec = make_spec(tmp_path / "g", nics=nics, forwards=(PortForward(42022, 22),))
+    cmd = build_command(spec, qemu_binary="qemu", accel="tcg")
+    assert option(cmd, "-netdev") == [
+        "tap,id=net-111111112222,ifname=tap11111111-22,script=no,downscript=no",
+        "tap,id=net-aaaaaaaabbbb,ifname=tapaaaaaaaa-bb,script=no,downscript=no",
+    ]
+    devices = option(cmd, "-device")
+    assert (
+        "virtio-net-pci,netdev=net-111111112222,id=nic-111111112222,mac=fa:16:3e:00:00:01"
+        in devices
+    )
+    assert (
+        "virtio-net-pci,netdev=net-aaaaaaaabbbb,id=nic-aaaaaaaabbbb,mac=fa:16:3e:00:00:02"
+        in devices
+    )
+    assert not any("hostfwd" in arg or arg.startswith("user") for arg in cmd)
+    # "none" on the network service: no NIC at all.
+    assert "-netdev" not in build_command(
+        make_spec(tmp_path / "h", nics=()), qemu_binary="q", accel="tcg"
+    )
+
+
 def test_command_line_of_a_rescued_guest(tmp_path: Path) -> None:
     """While rescue.qcow2 exists the guest boots it (first virtio disk, vda)
     and its own disk comes second (vdb)."""
@@ -150,6 +180,7 @@ def test_capabilities() -> None:
         Capability.RESCUE,
         Capability.MIGRATE,
         Capability.LIVE_MIGRATION,
+        Capability.INTERFACE_HOTPLUG,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):

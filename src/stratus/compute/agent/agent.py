@@ -30,13 +30,16 @@ from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
 from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.guests import POWER, ConfigDriveWriter, GuestBuilder, Images
+from stratus.compute.agent.interfaces import InterfaceWorkflow
 from stratus.compute.agent.live import LiveMigrations
 from stratus.compute.agent.moves import MoveWorkflow
+from stratus.compute.agent.nics import HostNics
 from stratus.compute.agent.power import PowerWorkflow
 from stratus.compute.agent.recorder import Recorder
 from stratus.compute.agent.snapshots import ImageStore, ImageWorkflow
 from stratus.compute.agent.workflow import AgentParts, Step, Workflow
 from stratus.compute.drivers.base import Driver, Power
+from stratus.compute.service.nics import ServerNics
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,7 @@ class ComputeAgent:
         availability_zone: str = "nova",
         config_drive: ConfigDriveWriter | None = None,
         peers: ChannelClient | None = None,
+        nics: ServerNics | None = None,
     ):
         self.host = host
         self.driver = driver
@@ -68,7 +72,10 @@ class ComputeAgent:
         self.instances.mkdir(parents=True, exist_ok=True)
         self.availability_zone = availability_zone
         self.recorder = Recorder(db, host)
-        self.guests = GuestBuilder(instances, images, config_drive)
+        # The network service's ports of this host's servers (None: none here).
+        planes = ("linux", "fake") if driver.name == "fake" else ("linux",)
+        self.nics = HostNics(host, nics, planes) if nics is not None and nics.enabled else None
+        self.guests = GuestBuilder(instances, images, config_drive, self.nics)
         # The agent channel (disks between hosts, console output), set by the runner.
         self.channel: ChannelServer | None = None
         self.peers = peers
@@ -86,6 +93,8 @@ class ComputeAgent:
         self.image_work = ImageWorkflow(parts, image_records, images)
         self.live = LiveMigrations(parts)
         workflows: list[Workflow] = [PowerWorkflow(parts, self.moves.forget_move), self.moves]
+        if self.nics is not None:
+            workflows.append(InterfaceWorkflow(parts, self.nics))
         self.steps = registry([*workflows, self.image_work])
         self.loop = Reconciler(
             f"compute-agent-{host}",
@@ -145,6 +154,8 @@ class ComputeAgent:
         self.moves.mark_host()
         await self.moves.clean_evacuated()
         await self.sync_power(adopt=True)
+        if self.nics is not None:
+            await self.nics.sweep()
 
     def _sweep_snapshots(self) -> None:
         """Snapshot disks a crash left in the servers' folders: no snapshot

@@ -11,12 +11,15 @@ import asyncio
 import dataclasses
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stratus.compute import models as m
 from stratus.compute.agent.images import CachedImage
-from stratus.compute.drivers.base import GuestSpec, GuestStatus, PortForward, Power
+from stratus.compute.drivers.base import GuestSpec, GuestStatus, Nic, PortForward, Power
 from stratus.compute.service.metadata import config_drive_contents
+
+if TYPE_CHECKING:
+    from stratus.compute.agent.nics import HostNics
 
 POWER = {
     Power.NOSTATE: m.NOSTATE,
@@ -50,11 +53,16 @@ def forwards(server: m.Server, host_port: int | None) -> tuple[PortForward, ...]
 
 class GuestBuilder:
     def __init__(
-        self, instances: Path, images: Images, config_drive: ConfigDriveWriter | None = None
+        self,
+        instances: Path,
+        images: Images,
+        config_drive: ConfigDriveWriter | None = None,
+        nics: HostNics | None = None,
     ) -> None:
         self.instances = instances
         self.images = images
         self.config_drive = config_drive
+        self.nics = nics  # None: no network service, user-mode networking
 
     def directory(self, server: m.Server) -> Path:
         return self.instances / server.id
@@ -66,6 +74,9 @@ class GuestBuilder:
         image of a new disk (unshelving spawns from the shelved image), and
         ``changes`` replace fields of the spec."""
         cached = await self.images.ensure(image_id or server.image_ref)
+        plugged = None
+        if self.nics is not None:
+            _ports, plugged = await self.nics.plug(server)
         directory = self.directory(server)
         drive = directory / "config.iso"
         spec = GuestSpec(
@@ -78,16 +89,37 @@ class GuestBuilder:
             base_format=cached.disk_format,
             directory=directory,
             config_drive=drive if drive.exists() else None,
-            forwards=forwards(server, server.host_port),
+            forwards=forwards(server, server.host_port) if plugged is None else (),
+            nics=plugged,
             metadata=dict(server.metadata_ or {}),
         )
         return dataclasses.replace(spec, **changes) if changes else spec
+
+    def running_spec(self, server: m.Server, nics: tuple[Nic, ...] | None) -> GuestSpec:
+        """The spec of a guest that runs already, for what touches no disk
+        (hot-plugging a NIC): no base image is looked up."""
+        directory = self.directory(server)
+        return GuestSpec(
+            uuid=server.id,
+            name=server.name,
+            vcpus=int(server.flavor["vcpus"]),
+            memory_mb=int(server.flavor["ram"]),
+            root_gb=max(int(server.flavor["disk"]), 1),
+            base_image=directory / "disk.qcow2",
+            base_format="qcow2",
+            directory=directory,
+            nics=nics,
+        )
 
     async def write_config_drive(self, server: m.Server) -> None:
         """Write (or rewrite) the server's config drive into its folder."""
         if self.config_drive is None:
             return
-        contents = config_drive_contents(server)
+        ports = None
+        if self.nics is not None:
+            ports, plugged = await self.nics.plug(server)
+            ports = ports if plugged is not None else None
+        contents = config_drive_contents(server, ports)
         path = self.directory(server) / "config.iso"
         await asyncio.to_thread(
             self.config_drive,
@@ -101,3 +133,8 @@ class GuestBuilder:
         """The server's folder and config drive, before a first boot here."""
         self.directory(server).mkdir(parents=True, exist_ok=True)
         await self.write_config_drive(server)
+
+    async def release_ports(self, server: m.Server) -> None:
+        """The server is deleted: its ports too (the user's: unbound)."""
+        if self.nics is not None:
+            await self.nics.release(server)

@@ -105,6 +105,7 @@ class PowerWorkflow:
 
     async def delete(self, server: m.Server) -> None:
         await self.driver.destroy(server.id, self.guests.directory(server))
+        await self.guests.release_ports(server)
         if (server.system_metadata or {}).get("move"):
             await self.forget_move(server)
         now = utcnow()

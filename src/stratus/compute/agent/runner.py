@@ -3,6 +3,7 @@ as `stratus compute-agent --host NAME`."""
 
 from __future__ import annotations
 
+import functools
 import socket
 
 from stratus.common.config import Config, ConfigError
@@ -14,6 +15,7 @@ from stratus.compute.agent.configdrive import build_config_drive
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver
 from stratus.compute.service.image_records import ImageRecords
+from stratus.compute.service.nics import ServerNics, make_nics
 from stratus.registry import SERVICES
 
 
@@ -47,10 +49,20 @@ def make_driver(cfg: Config, host: str) -> Driver:
         )
     from stratus.compute.drivers.qemu import QemuDriver
 
-    return QemuDriver(root, hostname=host, accel=cfg.compute.accel)
+    open_tap = None
+    if "network" in cfg.services.enabled and cfg.network.driver == "linux":
+        # The network agent makes the taps (maybe in a namespace of the
+        # host's); QEMU gets each one's open descriptor.
+        from stratus.network.vif import open_tap as open_port_tap
+
+        namespace = cfg.network.host_namespace
+        open_tap = functools.partial(open_port_tap, host_namespace=namespace)
+    return QemuDriver(root, hostname=host, accel=cfg.compute.accel, open_tap=open_tap)
 
 
-def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAgent:
+def build_agent(
+    cfg: Config, db: Database, host: str | None = None, nics: ServerNics | None = None
+) -> ComputeAgent:
     host = host or host_name(cfg)
     root = cfg.data_path(cfg.compute.instances_dir) / host
     image_url = SERVICES["image"].endpoint_url(cfg.public_url)
@@ -66,6 +78,7 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> ComputeAg
         shutdown_timeout=cfg.compute.shutdown_timeout,
         config_drive=build_config_drive,
         peers=ChannelClient(session),
+        nics=nics if nics is not None else make_nics(cfg, db),
     )
     c = cfg.compute
     agent.channel = ChannelServer(agent, session, c.agent_listen, c.agent_port, c.agent_url)

@@ -384,3 +384,35 @@ class MigrateLive(Aliased):
 
 class MigrateLiveAction(Aliased):
     migrate_live: MigrateLive = Field(alias="os-migrateLive")
+
+
+# -- network: security groups and floating IPs (the legacy actions) -------------------------
+
+
+class SecurityGroupName(Aliased):
+    name: Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class AddSecurityGroupAction(Aliased):
+    group: SecurityGroupName = Field(alias="addSecurityGroup")
+
+
+class RemoveSecurityGroupAction(Aliased):
+    group: SecurityGroupName = Field(alias="removeSecurityGroup")
+
+
+class FloatingAddress(Aliased):
+    address: Annotated[str, Field(min_length=1, max_length=64)]
+    fixed_address: str | None = None
+
+
+class AddFloatingIpAction(Aliased):
+    floating: FloatingAddress = Field(alias="addFloatingIp")
+
+
+class RemoveFloatingAddress(Aliased):
+    address: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class RemoveFloatingIpAction(Aliased):
+    floating: RemoveFloatingAddress = Field(alias="removeFloatingIp")

@@ -8,6 +8,7 @@ from stratus.common.api import Handler, NoBody, NoQuery, Route
 from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
     flavors,
+    interfaces,
     keypairs,
     migrations,
     misc,
@@ -45,7 +46,12 @@ SERVER_ACTIONS: list[tuple[str, Handler, type[BaseModel]]] = [
     ("revertResize", migrations.revert_resize, a.RevertResizeAction),
     ("evacuate", migrations.evacuate, a.EvacuateAction),
     ("os-migrateLive", server_migrations.migrate_live, a.MigrateLiveAction),
+    ("addSecurityGroup", interfaces.add_security_group, a.AddSecurityGroupAction),
+    ("removeSecurityGroup", interfaces.remove_security_group, a.RemoveSecurityGroupAction),
+    ("addFloatingIp", interfaces.add_floating_ip, a.AddFloatingIpAction),
+    ("removeFloatingIp", interfaces.remove_floating_ip, a.RemoveFloatingIpAction),
 ]
+INTERFACES = "/v2.1/servers/{server_id}/os-interface"
 
 ROUTES: list[Route] = [
     Route("GET", "/", misc.versions, body=NoBody, query=NoQuery, public=True),
@@ -121,6 +127,10 @@ ROUTES: list[Route] = [
         body=NoBody,
         query=NoQuery,
     ),
+    Route("GET", INTERFACES, interfaces.index, body=NoBody, query=NoQuery),
+    Route("POST", INTERFACES, interfaces.create, query=NoQuery, body=s.InterfaceAttachBody),
+    Route("GET", INTERFACES + "/{port_id}", interfaces.show, body=NoBody, query=NoQuery),
+    Route("DELETE", INTERFACES + "/{port_id}", interfaces.delete, body=NoBody, query=NoQuery),
     Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),
     # live migrations of a server (api/server_migrations.py)
     Route(

@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_valid
 from stratus.common.api import IntOrString, Query, Schema, numeric_string
 from stratus.common.microversion import Version
 from stratus.compute.errors import BadRequest
+from stratus.compute.service.network import NicRequest
 from stratus.compute.service.servers import CreateRequest
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
@@ -18,7 +19,9 @@ Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
 # (a "/" would make the flavor unreachable by its URL).
 FlavorId = Annotated[
     str,
-    Field(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._-]([a-zA-Z0-9. _-]*[a-zA-Z0-9._-])?$"),
+    Field(
+        min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._-]([a-zA-Z0-9. _-]*[a-zA-Z0-9._-])?$"
+    ),
 ]
 
 
@@ -114,18 +117,37 @@ class ServerCreate(Aliased):
                 raise BadRequest(
                     "Invalid input for field/attribute networks: it is required since microversion 2.37."
                 )
-            return "auto"
+            return "legacy"
         if isinstance(self.networks, str):
             if self.networks not in ("auto", "none") or v < Version.parse("2.37"):
                 raise BadRequest(
                     f"Invalid input for field/attribute networks. Value: {self.networks}."
                 )
             return self.networks
+        if not self.networks:
+            return "legacy"
         for ref in self.networks:
-            raise BadRequest(
-                f"Network {ref.uuid or ref.port} could not be found: this cloud has no network service."
+            if not (ref.uuid or ref.port):
+                raise BadRequest(
+                    "Invalid input for field/attribute networks: each needs a uuid or a port."
+                )
+            if ref.fixed_ip and not ref.uuid and not ref.port:
+                raise BadRequest("Invalid input for field/attribute fixed_ip: it needs a uuid.")
+        return "list"
+
+    @property
+    def nic_requests(self) -> tuple[NicRequest, ...]:
+        if not isinstance(self.networks, list):
+            return ()
+        return tuple(
+            NicRequest(
+                network_id=None if r.port else r.uuid,
+                port_id=r.port,
+                fixed_ip=None if r.port else r.fixed_ip,
+                tag=r.tag,
             )
-        return "auto"
+            for r in self.networks
+        )
 
     def _image(self) -> str:
         image_ref = ref_id(self.imageRef or "")
@@ -147,7 +169,8 @@ class ServerCreate(Aliased):
 
     @property
     def network_mode(self) -> str:
-        """ "auto" or "none"."""
+        """ "auto", "none", "list" (networks named) or "legacy" (none asked
+        for, before 2.37)."""
         return self._network_mode
 
     @property
@@ -213,6 +236,8 @@ class ServerCreateBody(Aliased):
             hostname=b.hostname,
             tags=list(b.tags or []),
             admin_pass=b.adminPass,
+            nics=b.nic_requests,
+            security_groups=tuple(g.name for g in b.security_groups or ()),
         )
 
 
@@ -395,3 +420,32 @@ class AllProjectsQuery(Query):
     user_id: str | None = None
     limit: int | None = Field(default=None, ge=0)
     marker: str | None = None
+
+
+class InterfaceFixedIP(Aliased):
+    ip_address: str
+
+
+class InterfaceAttachment(Aliased):
+    net_id: str | None = None
+    port_id: str | None = None
+    fixed_ips: Annotated[list[InterfaceFixedIP], Field(max_length=1)] | None = None
+    tag: Annotated[str, Field(min_length=1, max_length=60)] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> InterfaceAttachment:
+        if self.port_id and (self.net_id or self.fixed_ips):
+            raise BadRequest("Must not input both network_id and port_id")
+        if self.fixed_ips and not self.net_id:
+            raise BadRequest("Must input network_id when request IP address")
+        return self
+
+    def nic(self) -> NicRequest:
+        fixed = self.fixed_ips[0].ip_address if self.fixed_ips else None
+        return NicRequest(
+            network_id=self.net_id, port_id=self.port_id, fixed_ip=fixed, tag=self.tag
+        )
+
+
+class InterfaceAttachBody(Aliased):
+    interfaceAttachment: InterfaceAttachment = InterfaceAttachment()  # noqa: N815

@@ -15,7 +15,7 @@ from stratus.compute.api.action_schemas import (
     RebootAction,
     RebuildAction,
 )
-from stratus.compute.api.servers import load, render
+from stratus.compute.api.servers import load, render_with_ports
 from stratus.compute.service import ComputeService
 from stratus.compute.service.server_actions import RebuildRequest
 
@@ -72,7 +72,7 @@ async def rebuild(req: Req) -> Response:
         image_ref=r.imageRef, name=r.name, metadata=r.metadata, user_data=r.user_data
     )
     updated = await req.service.server_actions.rebuild(req.ctx, server, rebuilt)
-    return json_response({"server": render(req, updated)}, status=202)
+    return json_response({"server": await render_with_ports(req, updated)}, status=202)
 
 
 async def lock(req: Req) -> Response:

@@ -14,6 +14,7 @@ from stratus.compute.api import views
 from stratus.compute.api.schemas import ServerCreateBody, ServerListQuery
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
+from stratus.compute.service.network import VifPort
 from stratus.compute.service.servers import ListFilter
 
 V = Version.parse
@@ -33,7 +34,10 @@ def _truthy(value: str | None) -> bool:
 
 
 def render(
-    req: ApiRequest[ComputeService], server: m.Server, host_status: str | None = None
+    req: ApiRequest[ComputeService],
+    server: m.Server,
+    host_status: str | None = None,
+    ports: list[VifPort] | None = None,
 ) -> dict[str, Any]:
     admin = req.allowed("compute:servers:show:admin_fields", {"project_id": server.project_id})
     return views.server(
@@ -43,6 +47,7 @@ def render(
         admin=admin,
         image_base=_image_base(req),
         host_status=host_status,
+        ports=ports,
     )
 
 
@@ -117,9 +122,14 @@ async def detail(req: ApiRequest[ComputeService]) -> Response:
     statuses = {}
     if req.ctx.is_admin:
         statuses = {h.host.host: _host_status(h) for h in await svc.hosts.list_hosts()}
+    ports = await svc.nics.ports_of(s.id for s in rows)
+    nics = svc.nics.enabled
     return json_response(
         {
-            "servers": [render(req, s, statuses.get(s.host or "")) for s in rows],
+            "servers": [
+                render(req, s, statuses.get(s.host or ""), ports.get(s.id, []) if nics else None)
+                for s in rows
+            ],
             **_page_links(req, rows, req.query.limit, True),
         }
     )
@@ -139,7 +149,16 @@ async def show(req: ApiRequest[ComputeService]) -> Response:
             host_status = _host_status(await req.service.hosts.find(server.host))
         except NotFound:
             host_status = "UNKNOWN"
-    return json_response({"server": render(req, server, host_status)})
+    return json_response({"server": await render_with_ports(req, server, host_status)})
+
+
+async def render_with_ports(
+    req: ApiRequest[ComputeService], server: m.Server, host_status: str | None = None
+) -> dict[str, Any]:
+    """The server's view with the addresses of its ports."""
+    nics = req.service.nics
+    ports = (await nics.ports_of([server.id])).get(server.id, []) if nics.enabled else None
+    return render(req, server, host_status, ports)
 
 
 async def create(req: ApiRequest[ComputeService]) -> Response:
@@ -177,7 +196,7 @@ async def update(req: ApiRequest[ComputeService]) -> Response:
             "Invalid input for field/attribute server: hostname needs microversion 2.90."
         )
     updated = await req.service.servers.update(req.ctx, server.id, attrs)
-    return json_response({"server": render(req, updated)})
+    return json_response({"server": await render_with_ports(req, updated)})
 
 
 async def delete(req: ApiRequest[ComputeService]) -> Response:

@@ -11,6 +11,7 @@ from typing import Any
 from stratus.common.microversion import Version
 from stratus.compute import models as m
 from stratus.compute.service.hosts import HostView
+from stratus.compute.service.network import VifPort
 
 # Parsed once: views compare against these for every server rendered.
 V = functools.lru_cache(maxsize=None)(Version.parse)
@@ -69,7 +70,41 @@ def status(server: m.Server) -> str:
 VM_STATE_NAMES = {m.SHELVED_OFFLOADED: "shelved_offloaded"}
 
 
-def addresses(server: m.Server) -> dict[str, list[dict[str, Any]]]:
+def port_addresses(ports: list[VifPort]) -> dict[str, list[dict[str, Any]]]:
+    """The server's addresses by network name, from its ports: each fixed
+    IP, then the floating IPs pointing at the port."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for port in ports:
+        entries = out.setdefault(port.network_name or port.network_id, [])
+        for fixed in port.fixed_ips:
+            entries.append(
+                {
+                    "version": fixed.version,
+                    "addr": fixed.ip_address,
+                    "OS-EXT-IPS:type": "fixed",
+                    "OS-EXT-IPS-MAC:mac_addr": port.mac_address,
+                }
+            )
+        for address in port.floating_ips:
+            entries.append(
+                {
+                    "version": 6 if ":" in address else 4,
+                    "addr": address,
+                    "OS-EXT-IPS:type": "floating",
+                    "OS-EXT-IPS-MAC:mac_addr": port.mac_address,
+                }
+            )
+    return out
+
+
+def addresses(
+    server: m.Server, ports: list[VifPort] | None = None
+) -> dict[str, list[dict[str, Any]]]:
+    """From the server's ports when there is a network service (``ports``
+    not None), else the user-mode network's (the guest's QEMU address and
+    its forwarded SSH port)."""
+    if ports is not None:
+        return port_addresses(ports)
     if server.networks == "none" or server.vm_state == m.BUILDING and server.host_port is None:
         return {}
     fixed = {
@@ -99,6 +134,7 @@ def server(
     admin: bool,
     image_base: str,
     host_status: str | None = None,
+    ports: list[VifPort] | None = None,
 ) -> dict[str, Any]:
     host_id = hashlib.sha224(f"{s.project_id}{s.host}".encode()).hexdigest() if s.host else ""
     out: dict[str, Any] = {
@@ -117,7 +153,7 @@ def server(
         else "",
         "created": isotime(s.created_at),
         "updated": isotime(s.updated_at),
-        "addresses": addresses(s),
+        "addresses": addresses(s, ports),
         "accessIPv4": "",
         "accessIPv6": "",
         "links": links(base, "servers", s.id),
@@ -133,7 +169,10 @@ def server(
         "OS-SRV-USG:launched_at": usgtime(s.launched_at),
         "OS-SRV-USG:terminated_at": usgtime(s.terminated_at),
     }
-    if s.networks != "none":
+    groups = sorted({g for p in ports or [] for g in p.security_groups})
+    if groups:
+        out["security_groups"] = [{"name": g} for g in groups]
+    elif s.networks != "none" and not ports:
         out["security_groups"] = [{"name": "default"}]
     if v >= V("2.47"):
         f = s.flavor

@@ -31,6 +31,7 @@ class Capability(enum.StrEnum):
     LIVE_MIGRATION = "live_migration"
     RESCUE = "rescue"
     CONSOLE_LOG = "console_log"
+    INTERFACE_HOTPLUG = "interface_hotplug"  # NICs plugged into and out of a running guest
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,17 @@ class PortForward:
 
 
 @dataclass(frozen=True)
+class Nic:
+    """A NIC on a port of the network service: the guest's virtio-net with
+    the port's MAC on the tap the host's network agent made for the port."""
+
+    port_id: str
+    mac: str
+    tap: str  # the tap's name on this host
+    mtu: int = 1500
+
+
+@dataclass(frozen=True)
 class GuestSpec:
     """Everything a driver needs to run one guest."""
 
@@ -71,6 +83,9 @@ class GuestSpec:
     directory: Path
     config_drive: Path | None = None  # an ISO9660 image labelled config-2
     forwards: tuple[PortForward, ...] = ()
+    # The guest's NICs on the network service's ports; None: no network
+    # service here, one user-mode NIC (with ``forwards``) instead.
+    nics: tuple[Nic, ...] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -152,6 +167,14 @@ class Driver(Protocol):
         ``directory``, to send to another host (QEMU: the qcow2 overlay; its
         base is the image, which the destination fetches itself).  Needs
         ``Capability.MIGRATE``."""
+
+    async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
+        """Hot-plug ``nic`` into the running guest (already plugged: nothing
+        to do).  Needs ``Capability.INTERFACE_HOTPLUG``."""
+
+    async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
+        """Unplug the NIC of ``port_id`` from the running guest (not plugged:
+        nothing to do).  Needs ``Capability.INTERFACE_HOTPLUG``."""
 
     async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
         """Make ``disk`` (from ``export_disk``, maybe on another host) this

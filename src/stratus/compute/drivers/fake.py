@@ -28,6 +28,7 @@ from stratus.compute.drivers.base import (
     GuestSpec,
     GuestStatus,
     HostInfo,
+    Nic,
     Power,
 )
 from stratus.compute.drivers.live import (
@@ -59,6 +60,7 @@ class FakeGuest:
     has_disk: bool = False
     rescue_image: Path | None = None  # booted from this image, own disk second
     migrated: bool = False  # live-migrated away, stopped here until finish_outgoing
+    nics: dict[str, Nic] = field(default_factory=dict)  # port id -> the NIC plugged now
 
 
 class FakeDriver:
@@ -358,7 +360,22 @@ class FakeDriver:
             raise DriverError(f"guest {uuid} is not running")
         return guest
 
+    async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
+        await self._enter("attach_interface", spec.uuid)
+        guest = self._running(spec.uuid)
+        if nic.port_id not in guest.nics:
+            guest.nics[nic.port_id] = nic
+            guest.console.append(f"stratus-tiny: nic added eth{len(guest.nics) - 1} {nic.mac}")
+
+    async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
+        await self._enter("detach_interface", spec.uuid)
+        guest = self._running(spec.uuid)
+        nic = guest.nics.pop(port_id, None)
+        if nic is not None:
+            guest.console.append(f"stratus-tiny: nic removed {nic.mac}")
+
     def _boot(self, guest: FakeGuest) -> None:
+        guest.nics = {n.port_id: n for n in guest.spec.nics or ()}
         guest.boots += 1
         guest.pid = next(self._pids)
         guest.power = Power.RUNNING

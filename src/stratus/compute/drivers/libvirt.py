@@ -38,6 +38,7 @@ from stratus.compute.drivers.base import (
     GuestSpec,
     GuestStatus,
     HostInfo,
+    Nic,
     Power,
 )
 from stratus.compute.drivers.libvirt_xml import (
@@ -404,6 +405,12 @@ class LibvirtDriver:
 
     async def export_disk(self, uuid: str, directory: Path) -> Path:
         raise DriverError("the libvirt driver does not move disks (no 'migrate' capability)")
+
+    async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
+        raise DriverError("the libvirt driver does not hot-plug interfaces")
+
+    async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
+        raise DriverError("the libvirt driver does not hot-plug interfaces")
 
     async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
         raise DriverError("the libvirt driver does not move disks (no 'migrate' capability)")

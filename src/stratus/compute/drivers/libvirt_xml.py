@@ -214,6 +214,15 @@ def _disks(devices: ET.Element, spec: GuestSpec, virt: VirtType) -> None:
 
 
 def _network(root: ET.Element, devices: ET.Element, spec: GuestSpec, virt: VirtType) -> None:
+    if spec.nics is not None and virt.name in ("qemu", "kvm", "test"):
+        # The network service's ports: each an existing tap (made by the
+        # network agent, managed='no': libvirt neither creates nor deletes it).
+        for port in spec.nics:
+            nic = _sub(devices, "interface", type="ethernet")
+            _sub(nic, "mac", address=port.mac)
+            _sub(nic, "target", dev=port.tap, managed="no")
+            _sub(nic, "model", type="virtio")
+        return
     if virt.name not in ("qemu", "kvm", "test"):
         # Other hypervisors have no user-mode networking: the host's default
         # libvirt network.  Port forwards are a user-mode feature.

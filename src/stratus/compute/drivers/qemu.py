@@ -18,7 +18,9 @@ import os
 import shlex
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from stratus.compute.drivers.base import (
     Capability,
@@ -26,15 +28,17 @@ from stratus.compute.drivers.base import (
     GuestSpec,
     GuestStatus,
     HostInfo,
+    Nic,
     Power,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
-from stratus.compute.drivers.qemu_command import host_memory_mb, parse_qemu_version
+from stratus.compute.drivers.qemu_command import host_memory_mb, nic_ids, parse_qemu_version
 from stratus.compute.drivers.qemu_files import (
     clean_runtime_files,
     disk_path,
     kill,
     live_pid,
+    qmp_socket,
     rescue_disk_path,
     scan_guests,
     state_file,
@@ -44,12 +48,18 @@ from stratus.compute.drivers.qemu_files import (
 )
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
-from stratus.compute.drivers.qmp import QMPError
+from stratus.compute.drivers.qmp import QMPError, execute_with_fd
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT = 600.0
+UNPLUG_TIMEOUT = 30.0
+
+
+def _nic_device(nic: Nic) -> dict[str, Any]:
+    netdev, device = nic_ids(nic.port_id)
+    return {"driver": "virtio-net-pci", "id": device, "netdev": netdev, "mac": nic.mac}
 
 
 class QemuDriver:
@@ -63,6 +73,7 @@ class QemuDriver:
             Capability.RESCUE,
             Capability.MIGRATE,
             Capability.LIVE_MIGRATION,
+            Capability.INTERFACE_HOTPLUG,
         }
     )
 
@@ -74,6 +85,7 @@ class QemuDriver:
         qemu_binary: str = "qemu-system-x86_64",
         accel: str = "auto",
         qemu_img: str = "qemu-img",
+        open_tap: Callable[[str], int] | None = None,
     ) -> None:
         if accel not in ("auto", "kvm", "tcg"):
             raise ValueError(f"accel must be auto, kvm or tcg, not {accel!r}")
@@ -81,7 +93,7 @@ class QemuDriver:
         self.hostname = hostname
         self.qemu_binary = qemu_binary
         self.qemu_img = qemu_img
-        self.processes = GuestProcesses(self.instances_root, qemu_binary, qemu_img, accel)
+        self.processes = GuestProcesses(self.instances_root, qemu_binary, qemu_img, accel, open_tap)
         self.live = QemuLiveMigration(self.processes)
 
     # -- host ---------------------------------------------------------------
@@ -339,6 +351,73 @@ class QemuDriver:
                 await self.processes.force_off(spec.directory, spec.uuid, pid)
             rescue_disk_path(spec.directory).unlink(missing_ok=True)
         return await self.start(spec)
+
+    # -- NIC hot-plug ---------------------------------------------------------
+
+    async def _devices(self, qmp: Any) -> set[str]:
+        found = await qmp.execute("qom-list", {"path": "/machine/peripheral"})
+        return {str(item.get("name")) for item in found or []}
+
+    async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
+        netdev, device = nic_ids(nic.port_id)
+        directory = self.processes.require_directory(spec.uuid)
+        async with self.processes.lock(spec.uuid):
+            if live_pid(directory, spec.uuid) is None:
+                raise DriverError(f"guest {spec.uuid} is not running")
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    if device in await self._devices(qmp):
+                        return
+                    with contextlib.suppress(QMPError):  # left by an interrupted plug
+                        await qmp.execute("netdev_del", {"id": netdev})
+                    if self.processes.open_tap is None:
+                        await qmp.execute(
+                            "netdev_add",
+                            {"type": "tap", "id": netdev, "ifname": nic.tap,
+                             "script": "no", "downscript": "no"},
+                        )  # fmt: skip
+                        await qmp.execute("device_add", _nic_device(nic))
+                        return
+                # The tap's descriptor travels to QEMU over the monitor socket.
+                fd = await asyncio.to_thread(self.processes.open_tap, nic.port_id)
+                try:
+                    name = f"fd-{netdev}"
+                    commands = [
+                        ("netdev_add", {"type": "tap", "id": netdev, "fd": name}),
+                        ("device_add", _nic_device(nic)),
+                    ]
+                    await asyncio.to_thread(
+                        execute_with_fd, qmp_socket(directory), fd, name, commands
+                    )
+                finally:
+                    os.close(fd)
+            except QMPError as exc:
+                raise DriverError(f"could not plug port {nic.port_id}: {exc}") from exc
+
+    async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
+        netdev, device = nic_ids(port_id)
+        directory = self.processes.require_directory(spec.uuid)
+        async with self.processes.lock(spec.uuid):
+            if live_pid(directory, spec.uuid) is None:
+                return
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    if device in await self._devices(qmp):
+                        await qmp.execute("device_del", {"id": device})
+                        await self._wait_deleted(qmp, device)
+                    with contextlib.suppress(QMPError):
+                        await qmp.execute("netdev_del", {"id": netdev})
+            except QMPError as exc:
+                raise DriverError(f"could not unplug port {port_id}: {exc}") from exc
+
+    async def _wait_deleted(self, qmp: Any, device: str) -> None:
+        """The guest acknowledges an unplug (ACPI): wait for it."""
+        deadline = time.monotonic() + UNPLUG_TIMEOUT
+        while time.monotonic() < deadline:
+            if device not in await self._devices(qmp):
+                return
+            await asyncio.sleep(0.1)
+        raise DriverError(f"the guest did not release {device} within {UNPLUG_TIMEOUT:g} s")
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 

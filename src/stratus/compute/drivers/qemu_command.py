@@ -28,7 +28,12 @@ def _opt(value: object) -> str:
 
 
 def build_command(
-    spec: GuestSpec, *, qemu_binary: str, accel: str, incoming: Path | str | None = None
+    spec: GuestSpec,
+    *,
+    qemu_binary: str,
+    accel: str,
+    incoming: Path | str | None = None,
+    tap_fds: dict[str, int] | None = None,
 ) -> list[str]:
     directory = spec.directory
     cmd = [
@@ -64,15 +69,39 @@ def build_command(
             "-drive",
             f"file={_opt(spec.config_drive)},if=ide,index=1,media=cdrom,format=raw,readonly=on",
         ]
-    netdev = "user,id=net0"
-    for fwd in spec.forwards:
-        netdev += f",hostfwd=tcp:{fwd.host_address}:{fwd.host_port}-:{fwd.guest_port}"
-    cmd += ["-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"]
+    cmd += network_options(spec, tap_fds)
     if isinstance(incoming, str):  # a migration URI, e.g. "defer" (live migration)
         cmd += ["-incoming", incoming]
     elif incoming is not None:
         cmd += ["-incoming", "exec:cat " + shlex.quote(str(incoming))]
     return cmd
+
+
+def nic_ids(port_id: str) -> tuple[str, str]:
+    """The QEMU ids of a port's netdev and device (stable: hot-plug finds them)."""
+    short = port_id.replace("-", "")[:12]
+    return f"net-{short}", f"nic-{short}"
+
+
+def network_options(spec: GuestSpec, tap_fds: dict[str, int] | None = None) -> list[str]:
+    """One virtio-net per port, on the port's tap with the port's MAC (the
+    tap's open descriptor when ``tap_fds`` has it, else its name); with no
+    network service, QEMU's user-mode network with the forwarded ports."""
+    if spec.nics is None:
+        netdev = "user,id=net0"
+        for fwd in spec.forwards:
+            netdev += f",hostfwd=tcp:{fwd.host_address}:{fwd.host_port}-:{fwd.guest_port}"
+        return ["-netdev", netdev, "-device", "virtio-net-pci,netdev=net0"]
+    out: list[str] = []
+    for nic in spec.nics:
+        netdev, device = nic_ids(nic.port_id)
+        fd = (tap_fds or {}).get(nic.port_id)
+        tap = f"fd={fd}" if fd is not None else f"ifname={_opt(nic.tap)},script=no,downscript=no"
+        out += [
+            "-netdev", f"tap,id={netdev},{tap}",
+            "-device", f"virtio-net-pci,netdev={netdev},id={device},mac={nic.mac}",
+        ]  # fmt: skip
+    return out
 
 
 # -- host facts ----------------------------------------------------------------------

@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shlex
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,17 @@ MIGRATE_TIMEOUT = 300.0  # a suspend's save, a resume's restore, a live migratio
 class GuestProcesses:
     """The qemu processes of one host's guests."""
 
-    def __init__(self, instances_root: Path, qemu_binary: str, qemu_img: str, accel: str):
+    def __init__(
+        self,
+        instances_root: Path,
+        qemu_binary: str,
+        qemu_img: str,
+        accel: str,
+        open_tap: Callable[[str], int] | None = None,
+    ):
+        # Opens a port's tap (network/vif.py) for QEMU to inherit; None:
+        # QEMU opens the tap by its name (it must be in QEMU's namespace).
+        self.open_tap = open_tap
         self.instances_root = instances_root
         self.qemu_binary = qemu_binary
         self.qemu_img = qemu_img
@@ -140,18 +151,30 @@ class GuestProcesses:
         directory = spec.directory
         sock = qmp_socket(directory)
         clean_runtime_files(directory)
-        cmd = self.command_line(spec, await self.accelerator(), incoming)
-        (directory / "qemu.cmdline").write_text(shlex.join(cmd) + "\n")
-        log_path = directory / "qemu.log"
-        offset = log_path.stat().st_size if log_path.exists() else 0
-        with open(log_path, "ab") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                *cmd,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log_file,
-                stderr=log_file,
-                start_new_session=True,
+        fds = await self.tap_fds(spec)
+        try:
+            cmd = build_command(
+                spec,
+                qemu_binary=self.qemu_binary,
+                accel=await self.accelerator(),
+                incoming=incoming,
+                tap_fds=fds,
             )
+            (directory / "qemu.cmdline").write_text(shlex.join(cmd) + "\n")
+            log_path = directory / "qemu.log"
+            offset = log_path.stat().st_size if log_path.exists() else 0
+            with open(log_path, "ab") as log_file:
+                process = await asyncio.create_subprocess_exec(
+                    *cmd,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=log_file,
+                    start_new_session=True,
+                    pass_fds=tuple(fds.values()),
+                )
+        finally:
+            for fd in fds.values():
+                os.close(fd)
         try:
             rc = await asyncio.wait_for(process.wait(), START_TIMEOUT)
         except TimeoutError:
@@ -167,6 +190,20 @@ class GuestProcesses:
             if sock.exists():
                 break
             await asyncio.sleep(0.1)
+
+    async def tap_fds(self, spec: GuestSpec) -> dict[str, int]:
+        """The guest's taps, opened for QEMU to inherit (port id -> fd)."""
+        fds: dict[str, int] = {}
+        if self.open_tap is None or not spec.nics:
+            return fds
+        try:
+            for nic in spec.nics:
+                fds[nic.port_id] = await asyncio.to_thread(self.open_tap, nic.port_id)
+        except Exception as exc:
+            for fd in fds.values():
+                os.close(fd)
+            raise DriverError(f"could not open the taps of guest {spec.uuid}: {exc}") from exc
+        return fds
 
     async def force_off(self, directory: Path, uuid: str, pid: int) -> None:
         with contextlib.suppress(QMPError):

@@ -11,10 +11,12 @@ consumes.
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import itertools
 import json
+import socket
 from collections import deque
 from pathlib import Path
 from types import TracebackType
@@ -205,3 +207,52 @@ class QMPClient:
             if not future.done():
                 future.set_exception(QMPClosed(self._closed_reason or "QMP connection closed"))
         self._pending.clear()
+
+
+def execute_with_fd(
+    path: Path | str, fd: int, fd_name: str, commands: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Blocking (call it in a thread): pass ``fd`` to QEMU as ``fd_name``
+    (``getfd``, the descriptor sent with SCM_RIGHTS), then run ``commands``
+    on the same connection, where the name is known.  QMPError on a refusal."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(30.0)
+    try:
+        sock.connect(str(path))
+        reader = sock.makefile("rb")
+
+        def reply() -> Any:
+            while True:
+                line = reader.readline(_LINE_LIMIT)
+                if not line:
+                    raise QMPClosed("QEMU closed the monitor socket")
+                message = json.loads(line)
+                if "error" in message:
+                    error = message["error"]
+                    raise QMPError(str(error.get("desc", error)), str(error.get("class", "")))
+                if "return" in message:
+                    return message["return"]
+
+        def send(
+            command: str, arguments: dict[str, Any] | None = None, with_fd: bool = False
+        ) -> Any:
+            body = {"execute": command, **({"arguments": arguments} if arguments else {})}
+            data = json.dumps(body).encode() + b"\n"
+            if with_fd:
+                fds = array.array("i", [fd])
+                sock.sendmsg([data], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+            else:
+                sock.sendall(data)
+            return reply()
+
+        greeting = json.loads(reader.readline(_LINE_LIMIT) or b"{}")
+        if "QMP" not in greeting:
+            raise QMPError("not a QMP greeting")
+        send("qmp_capabilities")
+        send("getfd", {"fdname": fd_name}, with_fd=True)
+        for command, arguments in commands:
+            send(command, arguments)
+    except (OSError, ValueError) as exc:
+        raise QMPError(f"QMP at {path}: {exc}") from exc
+    finally:
+        sock.close()

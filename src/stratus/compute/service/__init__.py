@@ -22,9 +22,11 @@ from stratus.compute.service.groups import Groups
 from stratus.compute.service.hosts import Hosts
 from stratus.compute.service.image_records import ImageRecords
 from stratus.compute.service.images import ImageClient
+from stratus.compute.service.interfaces import Interfaces
 from stratus.compute.service.keypairs import KeyPairs
 from stratus.compute.service.live import LiveMigrations
 from stratus.compute.service.moves import Moves
+from stratus.compute.service.nics import make_nics
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.rescue import Rescues
 from stratus.compute.service.scheduler import Scheduler
@@ -48,7 +50,7 @@ class LocalAgent(Protocol):
 
 
 class ComputeService:
-    def __init__(self, cfg: Config, db: Database, image_url: str):
+    def __init__(self, cfg: Config, db: Database, image_url: str, network: Any = None):
         self.cfg = cfg
         self.db = db
         self.quotas = Quotas(db, cfg.compute)
@@ -58,8 +60,13 @@ class ComputeService:
         self.actions = Actions(db)
         self.groups = Groups(db, self.quotas)
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
-        self.servers = Servers(db, self.flavors, self.keypairs, self.quotas, self.images, self.wake)
+        # The network service's ports of servers (nics.client None: no network service).
+        self.nics = make_nics(cfg, db, network)
+        self.servers = Servers(
+            db, self.flavors, self.keypairs, self.quotas, self.images, self.wake, self.nics
+        )
         self.hosts = Hosts(db, self.scheduler)
+        self.interfaces = Interfaces(db, self.nics, self.wake)
         # Snapshots, backups, shelve and rescue write images as the service user.
         self.image_records = ImageRecords(image_url, service_session(cfg))
         self.server_images = ServerImages(

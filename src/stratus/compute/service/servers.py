@@ -24,6 +24,8 @@ from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
+from stratus.compute.service.network import NicRequest
+from stratus.compute.service.nics import ServerNics, nic_metadata
 from stratus.compute.service.quotas import Quotas
 
 # action -> (vm_states it is allowed from, task_state it starts)
@@ -84,7 +86,7 @@ class CreateRequest:
     user_data: str | None
     config_drive: bool
     metadata: dict[str, str]
-    networks: str  # "auto" or "none"
+    networks: str  # "auto", "none", "list" (``nics``) or "legacy" (nothing asked)
     min_count: int
     max_count: int
     availability_zone: str | None
@@ -93,6 +95,8 @@ class CreateRequest:
     hostname: str | None
     tags: list[str]
     admin_pass: str | None
+    nics: tuple[NicRequest, ...] = ()
+    security_groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -138,7 +142,9 @@ class Servers:
         quotas: Quotas,
         images: ImageClient,
         wake: Callable[[str | None], None],
+        nics: ServerNics,
     ):
+        self.nics = nics
         self.db = db
         self.flavors = flavors
         self.keypairs = keypairs
@@ -194,11 +200,18 @@ class Servers:
                 ip = re.compile(f.ip)
             except re.error as exc:
                 raise BadRequest(f"Invalid ip filter {f.ip!r}: {exc}") from exc
-            rows = [
-                r
-                for r in rows
-                if r.networks != "none" and (ip.search("10.0.2.15") or ip.search("127.0.0.1"))
-            ]
+            ports = await self.nics.ports_of(r.id for r in rows)
+
+            def addresses(r: m.Server) -> list[str]:
+                if r.id in ports:
+                    return [
+                        a
+                        for p in ports[r.id]
+                        for a in [*(f.ip_address for f in p.fixed_ips), *p.floating_ips]
+                    ]
+                return [] if r.networks == "none" else ["10.0.2.15", "127.0.0.1"]
+
+            rows = [r for r in rows if any(ip.search(a) for a in addresses(r))]
         if f.marker:
             ids = [r.id for r in rows]
             if f.marker not in ids:
@@ -234,6 +247,16 @@ class Servers:
         zone = req.availability_zone
         if zone and zone.split(":")[0] != "nova":
             raise BadRequest(f"The requested availability zone {zone!r} is not available.")
+        nics = await self._plan_nics(ctx, req)
+        groups = []
+        if nics and self.nics.client is not None:
+            for name in dict.fromkeys(req.security_groups):
+                try:
+                    groups.append(
+                        await self.nics.client.security_group_id(ctx.project_id or "", name)
+                    )
+                except NotFound as exc:
+                    raise BadRequest(exc.message) from exc
         admin_pass = req.admin_pass or secrets.token_urlsafe(9)
         servers = []
         async with self.db.transaction() as s:
@@ -261,7 +284,8 @@ class Servers:
                     requested_zone=zone,
                     vm_state=m.BUILDING,
                     task_state="scheduling",
-                    networks=req.networks,
+                    networks="none" if req.networks == "none" else "auto",
+                    system_metadata=nic_metadata(nics, groups),
                     group_id=req.group_id,
                     tags=list(req.tags),
                 )
@@ -270,6 +294,26 @@ class Servers:
                 servers.append(server)
         self.wake(None)
         return servers, admin_pass
+
+    async def _plan_nics(self, ctx: RequestContext, req: CreateRequest) -> list[NicRequest]:
+        """The NICs the servers get, checked against the network service."""
+        client = self.nics.client
+        if client is None:
+            if req.networks == "list":
+                ref = req.nics[0]
+                raise BadRequest(
+                    f"Network {ref.network_id or ref.port_id} could not be found: this cloud "
+                    "has no network service."
+                )
+            return []
+        nics = await client.nics_for(
+            ctx.project_id or "", ctx.is_admin, req.networks, list(req.nics)
+        )
+        if req.max_count > 1 and any(n.port_id or n.fixed_ip for n in nics):
+            raise BadRequest(
+                "Unable to launch multiple instances with a single configured port or fixed IP."
+            )
+        return nics
 
     async def _quota_count(
         self, s: AsyncSession, ctx: RequestContext, req: CreateRequest, flavor: m.Flavor
@@ -371,6 +415,8 @@ class Servers:
                 server.task_state = "deleting"
                 server.generation += 1
             host = server.host
+        if host is None and self.nics.enabled:
+            await self.nics.release(server)
         self.wake(host)
 
     async def set_lock(

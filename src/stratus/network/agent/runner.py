@@ -68,6 +68,19 @@ def metadata_secret(cfg: Config) -> str:
     return path.read_text().strip()
 
 
+def metadata_upstream(cfg: Config) -> str:
+    """Compute's metadata API in the cloud's own server, when compute runs
+    (``[network] metadata_upstream`` names another)."""
+    if "compute" not in cfg.services.enabled:
+        return ""
+    host = cfg.server.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{cfg.server.port}/compute/metadata"
+
+
 def state_dir(cfg: Config, host: str) -> Path:
     return cfg.data_path(cfg.network.state_dir) / host
 
@@ -89,7 +102,7 @@ def make_driver(cfg: Config, host: str) -> DataPlane:
             underlay_bridge=net.underlay_bridge,
             external_address=net.external_bridge_address,
             dns_domain=net.dns_domain,
-            metadata_upstream=net.metadata_upstream,
+            metadata_upstream=net.metadata_upstream or metadata_upstream(cfg),
             metadata_secret=metadata_secret(cfg),
         )
     )

@@ -178,7 +178,16 @@ class _Builder:
             for sid, ip in self.ips.get(port.id, []):
                 subnet = self.subnets.get(sid)
                 if subnet is not None and subnet.enable_dhcp:
-                    hosts.append(dp.DhcpHost(port.mac_address, ip, hostname(port, ip)))
+                    hosts.append(
+                        dp.DhcpHost(
+                            port.mac_address,
+                            ip,
+                            hostname(port, ip),
+                            port_id=port.id,
+                            device_id=port.device_id,
+                            project_id=port.project_id,
+                        )
+                    )
         return dp.DhcpSpec(
             network=net,
             port_id=server.id,
