@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 from stratus.compute import models as m
 from stratus.compute.agent.images import CachedImage
-from stratus.compute.drivers.base import GuestSpec, GuestStatus, PortForward, Power
+from stratus.compute.drivers.base import GuestSpec, GuestStatus, PortForward, Power, VolumeDisk
 from stratus.compute.service.metadata import config_drive_contents
 
 POWER = {
@@ -55,6 +55,8 @@ class GuestBuilder:
         self.instances = instances
         self.images = images
         self.config_drive = config_drive
+        # The volumes attached to a server (agent/volumes.py), set by the agent.
+        self.volume_disks: Callable[[m.Server], Awaitable[tuple[VolumeDisk, ...]]] | None = None
 
     def directory(self, server: m.Server) -> Path:
         return self.instances / server.id
@@ -80,6 +82,8 @@ class GuestBuilder:
             config_drive=drive if drive.exists() else None,
             forwards=forwards(server, server.host_port),
         )
+        if self.volume_disks is not None:
+            spec = dataclasses.replace(spec, volumes=await self.volume_disks(server))
         return dataclasses.replace(spec, **changes) if changes else spec
 
     async def write_config_drive(self, server: m.Server) -> None:

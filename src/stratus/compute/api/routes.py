@@ -15,6 +15,7 @@ from stratus.compute.api import (
     server_images,
     server_migrations,
     servers,
+    volume_attachments,
 )
 from stratus.compute.api import schemas as s
 
@@ -45,6 +46,16 @@ SERVER_ACTIONS: list[tuple[str, Handler, type[BaseModel]]] = [
     ("revertResize", migrations.revert_resize, a.RevertResizeAction),
     ("evacuate", migrations.evacuate, a.EvacuateAction),
     ("os-migrateLive", server_migrations.migrate_live, a.MigrateLiveAction),
+]
+
+VOLUMES = "/v2.1/servers/{server_id}/os-volume_attachments"
+va = volume_attachments
+VOLUME_ROUTES = [
+    Route("GET", VOLUMES, va.index, body=NoBody, query=va.ListQuery),
+    Route("POST", VOLUMES, va.create, body=va.AttachBody, query=NoQuery),
+    Route("GET", VOLUMES + "/{volume_id}", va.show, body=NoBody, query=NoQuery),
+    Route("PUT", VOLUMES + "/{volume_id}", va.update, body=va.UpdateBody, query=NoQuery),
+    Route("DELETE", VOLUMES + "/{volume_id}", va.delete, body=NoBody, query=NoQuery),
 ]
 
 ROUTES: list[Route] = [
@@ -121,6 +132,8 @@ ROUTES: list[Route] = [
         body=NoBody,
         query=NoQuery,
     ),
+    # volumes of a server (api/volume_attachments.py)
+    *VOLUME_ROUTES,
     Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),
     # live migrations of a server (api/server_migrations.py)
     Route(

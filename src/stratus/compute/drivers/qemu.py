@@ -27,6 +27,7 @@ from stratus.compute.drivers.base import (
     GuestStatus,
     HostInfo,
     Power,
+    VolumeDisk,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
 from stratus.compute.drivers.qemu_command import host_memory_mb, parse_qemu_version
@@ -44,6 +45,7 @@ from stratus.compute.drivers.qemu_files import (
 )
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
+from stratus.compute.drivers.qemu_volumes import hotplug, unplug
 from stratus.compute.drivers.qmp import QMPError
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
@@ -63,6 +65,7 @@ class QemuDriver:
             Capability.RESCUE,
             Capability.MIGRATE,
             Capability.LIVE_MIGRATION,
+            Capability.VOLUME_ATTACH,
         }
     )
 
@@ -127,7 +130,7 @@ class QemuDriver:
     async def spawn(self, spec: GuestSpec) -> GuestStatus:
         await self.processes.prepare(spec)
         disk = disk_path(spec.directory)
-        if not disk.exists():
+        if spec.root_volume is None and not disk.exists():
             await self.processes.create_overlay(spec)
         return await self.start(spec)
 
@@ -339,6 +342,32 @@ class QemuDriver:
                 await self.processes.force_off(spec.directory, spec.uuid, pid)
             rescue_disk_path(spec.directory).unlink(missing_ok=True)
         return await self.start(spec)
+
+    # -- volumes (qemu_volumes.py) -------------------------------------------
+
+    async def attach_volume(self, uuid: str, disk: VolumeDisk) -> None:
+        directory = self.processes.require_directory(uuid)
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                raise DriverError(f"guest {uuid} is not running")
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await hotplug(qmp, disk)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: attaching {disk.serial} failed: {exc}") from exc
+
+    async def detach_volume(self, uuid: str, disk: VolumeDisk, timeout: float) -> None:
+        directory = self.processes.directory(uuid)
+        if directory is None:
+            return
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                return  # a stopped guest holds no disk open
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await unplug(qmp, disk, timeout)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: detaching {disk.serial} failed: {exc}") from exc
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 

@@ -31,6 +31,7 @@ from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.server_actions import ServerActions
 from stratus.compute.service.servers import Servers
 from stratus.compute.service.snapshots import ServerImages
+from stratus.compute.service.volumes import ServerVolumes
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         self.servers = Servers(db, self.flavors, self.keypairs, self.quotas, self.images, self.wake)
         self.hosts = Hosts(db, self.scheduler)
+        self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
         # Snapshots, backups, shelve and rescue write images as the service user.
         self.image_records = ImageRecords(image_url, service_session(cfg))
         self.server_images = ServerImages(
