@@ -33,7 +33,10 @@ def _truthy(value: str | None) -> bool:
 
 
 def render(
-    req: ApiRequest[ComputeService], server: m.Server, host_status: str | None = None
+    req: ApiRequest[ComputeService],
+    server: m.Server,
+    host_status: str | None = None,
+    volumes: list[m.VolumeAttachment] | None = None,
 ) -> dict[str, Any]:
     admin = req.allowed("compute:servers:show:admin_fields", {"project_id": server.project_id})
     return views.server(
@@ -43,6 +46,7 @@ def render(
         admin=admin,
         image_base=_image_base(req),
         host_status=host_status,
+        volumes=volumes,
     )
 
 
@@ -117,9 +121,12 @@ async def detail(req: ApiRequest[ComputeService]) -> Response:
     statuses = {}
     if req.ctx.is_admin:
         statuses = {h.host.host: _host_status(h) for h in await svc.hosts.list_hosts()}
+    volumes = await svc.server_volumes.of_servers([s.id for s in rows])
     return json_response(
         {
-            "servers": [render(req, s, statuses.get(s.host or "")) for s in rows],
+            "servers": [
+                render(req, s, statuses.get(s.host or ""), volumes.get(s.id)) for s in rows
+            ],
             **_page_links(req, rows, req.query.limit, True),
         }
     )
@@ -139,7 +146,8 @@ async def show(req: ApiRequest[ComputeService]) -> Response:
             host_status = _host_status(await req.service.hosts.find(server.host))
         except NotFound:
             host_status = "UNKNOWN"
-    return json_response({"server": render(req, server, host_status)})
+    volumes = await req.service.server_volumes.of_servers([server.id])
+    return json_response({"server": render(req, server, host_status, volumes.get(server.id))})
 
 
 async def create(req: ApiRequest[ComputeService]) -> Response:

@@ -79,6 +79,21 @@ class ServerVolumes:
         )
         return list(rows.all())
 
+    async def of_servers(self, server_ids: list[str]) -> dict[str, list[m.VolumeAttachment]]:
+        """The volumes of these servers, by server (for the servers' views)."""
+        found: dict[str, list[m.VolumeAttachment]] = {}
+        if not server_ids:
+            return found
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(m.VolumeAttachment)
+                .where(m.VolumeAttachment.server_id.in_(server_ids))
+                .order_by(m.VolumeAttachment.created_at, m.VolumeAttachment.device)
+            )
+            for row in rows.all():
+                found.setdefault(row.server_id, []).append(row)
+        return found
+
     async def get(self, ctx: RequestContext, server_id: str, volume_id: str) -> m.VolumeAttachment:
         async with self.db.session() as s:
             await visible_server(s, ctx, server_id)
