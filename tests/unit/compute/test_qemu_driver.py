@@ -150,6 +150,7 @@ def test_capabilities() -> None:
         Capability.RESCUE,
         Capability.MIGRATE,
         Capability.LIVE_MIGRATION,
+        Capability.VOLUME_ATTACH,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):
