@@ -25,7 +25,14 @@ from tests.functional.compute.conftest import (
 )
 from tests.functional.volume.conftest import Cinder, admin_project, wait_for
 
-VOLUME_ENV = {"STRATUS_VOLUME__HOST": "volhost"}
+VOLUME_ENV = {
+    "STRATUS_VOLUME__HOST": "volhost",
+    "STRATUS_VOLUME__QUOTA_VOLUMES": "-1",
+    "STRATUS_VOLUME__QUOTA_GIGABYTES": "-1",
+    "STRATUS_COMPUTE__QUOTA_INSTANCES": "-1",
+    "STRATUS_COMPUTE__QUOTA_CORES": "-1",
+    "STRATUS_COMPUTE__QUOTA_RAM": "-1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -267,3 +274,106 @@ def test_killed_mid_attach_ends_clean(cloud: Server, nova: Nova, cinder: Cinder)
         == 202
     )
     after.wait(volume["id"], "available")
+
+
+# -- boot from volume -----------------------------------------------------------------------------
+
+
+def bdm_server(nova: Nova, mapping: dict[str, Any], **extra: Any) -> Any:
+    body = {
+        "name": "bfv",
+        "flavorRef": "1",
+        "networks": "none",
+        "block_device_mapping_v2": [{"boot_index": 0, "destination_type": "volume", **mapping}],
+        **extra,
+    }
+    return nova.post("/servers", json={"server": body})
+
+
+def test_boot_from_a_volume(cloud: Server, nova: Nova, cinder: Cinder) -> None:
+    image = nova.server_image()
+    volume = cinder.create(size=1, imageRef=image)
+    assert volume["bootable"] == "true"
+    resp = bdm_server(nova, {"source_type": "volume", "uuid": volume["id"]})
+    assert resp.status_code == 202, resp.text
+    server = nova.wait(resp.json()["server"]["id"])
+    assert server["image"] == ""
+    assert [v["id"] for v in server["os-extended-volumes:volumes_attached"]] == [volume["id"]]
+    (root,) = attachments(nova, server["id"])
+    assert root["device"] == "/dev/vda" and root["delete_on_termination"] is False
+    used = cinder.wait(volume["id"], "in-use")
+    assert used["attachments"][0]["server_id"] == server["id"]
+
+    # The root volume stays; another one comes and goes.
+    refused = nova.delete(f"/servers/{server['id']}/os-volume_attachments/{volume['id']}")
+    assert "root device" in error(refused, 400, "badRequest")
+    extra = cinder.create(size=1)
+    assert attach(nova, server["id"], extra["id"])["device"] == "/dev/vdb"
+    cinder.wait(extra["id"], "in-use")
+
+    assert nova.delete(f"/servers/{server['id']}").status_code == 204
+    nova.wait_gone(server["id"])
+    cinder.wait(volume["id"], "available")
+    cinder.wait(extra["id"], "available")
+
+
+def test_boot_from_an_image_made_volume(nova: Nova, cinder: Cinder) -> None:
+    image = nova.server_image()
+    resp = bdm_server(
+        nova,
+        {"source_type": "image", "uuid": image, "volume_size": 1, "delete_on_termination": True},
+    )
+    assert resp.status_code == 202, resp.text
+    server = nova.wait(resp.json()["server"]["id"])
+    (root,) = attachments(nova, server["id"])
+    assert root["delete_on_termination"] is True
+    made = cinder.wait(root["volumeId"], "in-use")
+    assert made["bootable"] == "true" and made["size"] == 1
+    assert made["volume_image_metadata"]["image_id"] == image
+    assert nova.delete(f"/servers/{server['id']}").status_code == 204
+    nova.wait_gone(server["id"])
+    cinder.wait_gone(f"/volumes/{root['volumeId']}")
+
+
+def test_boot_from_volume_refusals(
+    cloud: Server, nova: Nova, cinder: Cinder, vm: dict[str, Any]
+) -> None:
+    used = cinder.create(size=1)
+    attach(nova, vm["id"], used["id"])
+    cinder.wait(used["id"], "in-use")
+    before = {s["id"] for s in nova.get("/servers").json()["servers"]}
+
+    in_use = bdm_server(nova, {"source_type": "volume", "uuid": used["id"]})
+    assert "Invalid volume" in error(in_use, 400, "badRequest")
+    missing = bdm_server(
+        nova, {"source_type": "volume", "uuid": "00000000-0000-0000-0000-000000000000"}
+    )
+    error(missing, 404, "itemNotFound")
+    no_size = bdm_server(nova, {"source_type": "image", "uuid": nova.server_image()})
+    assert "volume_size" in error(no_size, 400, "badRequest")
+    unknown = bdm_server(nova, {"source_type": "floppy", "uuid": used["id"]})
+    error(unknown, 400, "badRequest")
+    stranger, _project = project_user(cloud)
+    theirs = cinder.create(size=1)
+    foreign = bdm_server(stranger, {"source_type": "volume", "uuid": theirs["id"]})
+    error(foreign, 404, "itemNotFound")
+    # Nothing is left of the refused servers, and the volumes are as they were.
+    assert {s["id"] for s in nova.get("/servers").json()["servers"]} == before
+    assert cinder.show(used["id"])["status"] == "in-use"
+    assert cinder.show(theirs["id"])["status"] == "available"
+    assert nova.delete(f"/servers/{vm['id']}/os-volume_attachments/{used['id']}").status_code == 202
+    cinder.wait(used["id"], "available")
+
+
+def test_openstack_server_create_volume(cloud: Server, nova: Nova, cinder: Cinder) -> None:
+    volume = cinder.create(size=1, imageRef=nova.server_image())
+    osc(cloud, "server", "create", "--flavor", "1", "--volume", volume["id"], "--wait", "bfv-cli")
+    cinder.wait(volume["id"], "in-use")
+    osc(cloud, "server", "create", "--flavor", "1", "--image", "tiny", "--boot-from-volume", "1",
+        "--wait", "bfv-cli2")  # fmt: skip
+    listed = osc_json(cloud, "server", "volume", "list", "bfv-cli2")
+    assert [v["Device"] for v in listed] == ["/dev/vda"]
+    osc(cloud, "server", "delete", "--wait", "bfv-cli", "bfv-cli2")
+    cinder.wait(volume["id"], "available")
+    made = cinder.show(listed[0]["Volume ID"])
+    assert made["status"] == "available"  # --boot-from-volume keeps the volume

@@ -90,6 +90,8 @@ class ComputeAgent:
         self.volumes = VolumeWorkflow(parts, db)
         self.guests.volume_disks = self.volumes.disks
         self.steps["deleting"] = self.volumes.wrap_delete(self.steps["deleting"])
+        self.steps["spawning"] = self.volumes.wrap_spawn(self.steps["spawning"])
+        self.guests.root_disk = self.volumes.root_disk
         self.loop = Reconciler(
             f"compute-agent-{host}",
             self,

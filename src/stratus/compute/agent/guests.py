@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -57,6 +58,7 @@ class GuestBuilder:
         self.config_drive = config_drive
         # The volumes attached to a server (agent/volumes.py), set by the agent.
         self.volume_disks: Callable[[m.Server], Awaitable[tuple[VolumeDisk, ...]]] | None = None
+        self.root_disk: Callable[[m.Server], Awaitable[VolumeDisk | None]] | None = None
 
     def directory(self, server: m.Server) -> Path:
         return self.instances / server.id
@@ -67,7 +69,12 @@ class GuestBuilder:
         """The guest as the driver needs it; ``image_id`` overrides the base
         image of a new disk (unshelving spawns from the shelved image), and
         ``changes`` replace fields of the spec."""
-        cached = await self.images.ensure(image_id or server.image_ref)
+        root = await self.root_disk(server) if self.root_disk is not None else None
+        if root is None or image_id is not None:
+            cached = await self.images.ensure(image_id or server.image_ref)
+            base, base_format = cached.path, cached.disk_format
+        else:  # booted from a volume: no image
+            base, base_format = Path(os.devnull), "raw"
         directory = self.directory(server)
         drive = directory / "config.iso"
         spec = GuestSpec(
@@ -76,14 +83,16 @@ class GuestBuilder:
             vcpus=int(server.flavor["vcpus"]),
             memory_mb=int(server.flavor["ram"]),
             root_gb=max(int(server.flavor["disk"]), 1),
-            base_image=cached.path,
-            base_format=cached.disk_format,
+            base_image=base,
+            base_format=base_format,
             directory=directory,
             config_drive=drive if drive.exists() else None,
             forwards=forwards(server, server.host_port),
         )
         if self.volume_disks is not None:
             spec = dataclasses.replace(spec, volumes=await self.volume_disks(server))
+        if root is not None and image_id is None:
+            spec = dataclasses.replace(spec, root_volume=root)
         return dataclasses.replace(spec, **changes) if changes else spec
 
     async def write_config_drive(self, server: m.Server) -> None:

@@ -20,6 +20,7 @@ volumes are detached, and deleted when ``delete_on_termination`` says so."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
@@ -36,6 +37,7 @@ from stratus.compute.service.volume_client import VolumeClient, service_context
 log = logging.getLogger(__name__)
 
 DETACH_TIMEOUT = 60.0  # for the guest to let a disk go
+BUILD_TIMEOUT = 600.0  # for Cinder to make a boot volume (from an image, say)
 WORK = (m.VOL_ATTACHING, m.VOL_DETACHING)
 
 
@@ -236,6 +238,62 @@ class VolumeWorkflow:
         await self.records.drop(row.id)
         await self.records.event(server.id, "compute_detach_volume", "Success", None)
         log.info("compute: server %s: volume %s detached", server.id, row.volume_id)
+
+    # -- booting from a volume ------------------------------------------------------------
+
+    async def root_disk(self, server: m.Server) -> VolumeDisk | None:
+        """The volume a server boots from (None: it boots its image)."""
+        for row in await self.records.of_server(server.id):
+            if row.boot_index == 0 and row.status == m.VOL_ATTACHED:
+                return disk_of(row)
+        return None
+
+    async def prepare_boot(self, server: m.Server) -> None:
+        """Before a first boot: wait for the volumes being made for the
+        server, and connect each (the guest is not running: no hot-plug).
+        A failure fails the boot (the server goes to ERROR)."""
+        if self.client is None:
+            return
+        client = self.client
+        for row in await self.records.of_server(server.id):
+            if row.status == m.VOL_CREATING:
+                await self._wait_made(row.volume_id, client)
+                await self.records.save(row.id, status=m.VOL_ATTACHING)
+            if row.status in (m.VOL_CREATING, m.VOL_ATTACHING):
+                attachment_id = row.attachment_id or await client.find_attachment(
+                    row.volume_id, server.id
+                )
+                if attachment_id is None:
+                    attachment_id = await client.reserve(
+                        service_context(), row.volume_id, server.id
+                    )
+                await self.records.save(row.id, attachment_id=attachment_id)
+                info = await client.connect(attachment_id, self.connector(row))
+                await client.complete(attachment_id)
+                await self.records.save(row.id, status=m.VOL_ATTACHED, connection_info=info)
+                log.info("compute: server %s: boot volume %s ready", server.id, row.volume_id)
+
+    @staticmethod
+    async def _wait_made(volume_id: str, client: VolumeClient) -> None:
+        deadline = asyncio.get_running_loop().time() + BUILD_TIMEOUT
+        while True:
+            info = await client.get(None, volume_id)
+            if info.status == "available":
+                return
+            if info.status.startswith("error"):
+                raise RuntimeError(f"volume {volume_id} could not be made ({info.status})")
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"volume {volume_id} was not made in {BUILD_TIMEOUT:g} s")
+            await asyncio.sleep(0.1)
+
+    def wrap_spawn(self, spawn_step: Step) -> Step:
+        """The spawn step, with the server's volumes ready first."""
+
+        async def step(server: m.Server) -> None:
+            await self.prepare_boot(server)
+            await spawn_step(server)
+
+        return step
 
     # -- a deleted server ----------------------------------------------------------------
 

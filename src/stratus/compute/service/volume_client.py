@@ -63,6 +63,14 @@ class VolumeClient(Protocol):
         """Delete a volume (boot volumes with delete_on_termination)."""
         ...
 
+    async def create_volume(
+        self, ctx: RequestContext, size: int | None, *, name: str,
+        image_id: str | None = None, snapshot_id: str | None = None,
+    ) -> str:  # fmt: skip
+        """A new volume of the user's (empty, or from an image or a
+        snapshot); its id, while it is still being made."""
+        ...
+
 
 def service_context(request_id: str = "compute-agent") -> RequestContext:
     return RequestContext(request_id=request_id, user_id="compute", roles=("admin", "service"))
@@ -124,3 +132,13 @@ class LocalVolumes:
             )
         except NotFound:
             pass
+
+    async def create_volume(
+        self, ctx: RequestContext, size: int | None, *, name: str,
+        image_id: str | None = None, snapshot_id: str | None = None,
+    ) -> str:  # fmt: skip
+        from stratus.volume.service.volumes import CreateVolume
+
+        request = CreateVolume(size=size, name=name, image_id=image_id, snapshot_id=snapshot_id)
+        detail = await self.volume.volumes.create(ctx, request)
+        return str(detail.volume.id)

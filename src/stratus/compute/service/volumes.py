@@ -26,6 +26,7 @@ from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.actions import start_action
+from stratus.compute.service.boot_volumes import BootVolume, plan_boot
 from stratus.compute.service.servers import Servers, visible_server
 from stratus.compute.service.volume_client import VolumeClient
 
@@ -60,6 +61,12 @@ class ServerVolumes:
         if self.client is None:
             raise BadRequest("Block storage is not available in this cloud.")
         return self.client
+
+    async def plan_boot(
+        self, ctx: RequestContext, server: m.Server, volumes: list[BootVolume]
+    ) -> None:
+        """The volumes of a server booted with block_device_mapping_v2."""
+        await plan_boot(self.db, self.client, self.wake, ctx, server, volumes)
 
     # -- reads -------------------------------------------------------------------------
 
