@@ -3,8 +3,9 @@
 Two guests of the tiny image, one flow: a volume is attached to running
 vm1 (the guest's kernel announces ``disk added vdb``), vm1 writes to it,
 it is detached (``disk removed vdb``: the guest let it go), attached to
-vm2, which reads vm1's words back; vm2 is stopped and started with the
-volume attached and finds it again; deleting vm2 gives the volume back.
+vm2, booted from a volume made from the image (``--boot-from-volume``),
+which reads vm1's words back; vm2 is stopped and started with the volume
+attached and finds it again; deleting vm2 gives both volumes back.
 
 The guests' user_data watches /dev/vdb: when a disk appears it prints the
 first bytes it holds, and writes its own name there when it was empty.
@@ -61,11 +62,11 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     shutil.rmtree(c.dir, ignore_errors=True)
 
 
-def boot(cloud: Cloud, name: str, script: str) -> dict[str, Any]:
+def boot(cloud: Cloud, name: str, script: str, *extra: str) -> dict[str, Any]:
     tiny_image(cloud.server)
     proc = cloud.osc(
         "server", "create", "--image", "tiny", "--flavor", "m1.tiny", "--user-data", script,
-        "--wait", name, "-f", "json", check=False,
+        *extra, "--wait", name, "-f", "json", check=False,
     )  # fmt: skip
     assert proc.returncode == 0, f"{proc.stderr}\n{cloud.show(name).get('fault')}"
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
@@ -106,8 +107,13 @@ def test_attach_write_detach_attach_read(
     wait_volume(cloud, "data", "available")
     cloud.wait_console("vm1", r"disk removed vdb", 60, after=mark)
 
-    boot(cloud, "vm2", str(script))
+    # vm2 boots from a volume made from the tiny image: its root disk is that volume.
+    boot(cloud, "vm2", str(script), "--boot-from-volume", "1")
     cloud.wait_console("vm2", r"stratus-tiny: ready", BOOT)
+    (root,) = json.loads(cloud.osc("server", "volume", "list", "vm2", "-f", "json").stdout)
+    assert root["Device"] == "/dev/vda"
+    assert volume_status(cloud, root["Volume ID"]) == "in-use"
+    assert cloud.show("vm2")["image"] == ""
     cloud.osc("server", "add", "volume", "vm2", "data")
     wait_volume(cloud, "data", "in-use")
     out = cloud.wait_console("vm2", r"vole2e: vdb holds \[written-by-vm1\]", 60)
@@ -122,7 +128,8 @@ def test_attach_write_detach_attach_read(
     cloud.wait_console("vm2", r"vole2e: vdb holds \[written-by-vm1\]", BOOT, after=mark)
     assert re.search(r"\bvdb\b", cloud.console("vm2")[mark:])
 
-    # Deleting the server gives the volume back, its data kept.
+    # Deleting the server gives the volumes back, their data kept.
     cloud.osc("server", "delete", "--wait", "vm2")
     wait_volume(cloud, "data", "available")
+    wait_volume(cloud, root["Volume ID"], "available")
     cloud.osc("server", "delete", "--wait", "vm1")
