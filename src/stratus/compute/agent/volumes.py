@@ -21,8 +21,10 @@ volumes are detached, and deleted when ``delete_on_termination`` says so."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import delete, select
@@ -60,10 +62,22 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
             f"{data['host']}:{data.get('port', 10809)}",
             readonly=readonly,
             export=str(data.get("export") or ""),
-            psk_file=str(data.get("psk_file") or ""),
             psk_identity=str(data.get("psk_identity") or ""),
         )
     return None
+
+
+def write_psk(disk: VolumeDisk, row: m.VolumeAttachment, folder: Path) -> VolumeDisk:
+    """An NBD export's pre-shared key, from the connection, written where
+    QEMU's ``tls-creds-psk`` reads it (``folder/keys.psk``, mode 0600)."""
+    key = str(((row.connection_info or {}).get("data") or {}).get("psk_key") or "")
+    if disk.kind != "nbd" or not key:
+        return disk
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = folder / "keys.psk"
+    keys.touch(mode=0o600)
+    keys.write_text(f"{disk.psk_identity}:{key}\n")
+    return dataclasses.replace(disk, psk_file=str(keys))
 
 
 class VolumeRecords:
@@ -139,11 +153,19 @@ class VolumeWorkflow:
     async def pending(self) -> list[str]:
         return await self.records.pending() if self.client is not None else []
 
+    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None:
+        """The row's disk, its NBD key (if any) written in the server's folder."""
+        disk = disk_of(row)
+        if disk is None:
+            return None
+        folder = self.parts.instances / row.server_id / f"nbd-{row.volume_id[:8]}"
+        return write_psk(disk, row, folder)
+
     async def disks(self, server: m.Server) -> tuple[VolumeDisk, ...]:
         """The attached volumes a guest starts with (boot disk apart)."""
         found = []
         for row in await self.records.of_server(server.id):
-            disk = disk_of(row) if row.status != m.VOL_ATTACHING else None
+            disk = self._disk(row) if row.status != m.VOL_ATTACHING else None
             if disk is not None and row.boot_index != 0:
                 found.append(disk)
         return tuple(found)
@@ -176,7 +198,7 @@ class VolumeWorkflow:
             await self.records.save(row.id, attachment_id=attachment_id)
             info = await client.connect(attachment_id, self.connector(row))
             row.connection_info = info
-            disk = disk_of(row)
+            disk = self._disk(row)
             if disk is None:
                 raise RuntimeError(f"volume {row.volume_id}: no usable connection ({info})")
             attacher = self.attacher
@@ -202,7 +224,7 @@ class VolumeWorkflow:
     async def _undo_attach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
     ) -> None:
-        disk = disk_of(row)
+        disk = self._disk(row)
         attacher = self.attacher
         if disk is not None and attacher is not None and await self._running(server):
             try:
@@ -219,7 +241,7 @@ class VolumeWorkflow:
     async def _detach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
     ) -> None:
-        disk = disk_of(row)
+        disk = self._disk(row)
         attacher = self.attacher
         try:
             if disk is not None and attacher is not None and await self._running(server):
@@ -245,7 +267,7 @@ class VolumeWorkflow:
         """The volume a server boots from (None: it boots its image)."""
         for row in await self.records.of_server(server.id):
             if row.boot_index == 0 and row.status == m.VOL_ATTACHED:
-                return disk_of(row)
+                return self._disk(row)
         return None
 
     async def prepare_boot(self, server: m.Server) -> None:
