@@ -6,11 +6,13 @@ volume backend; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import Server, start_server, stop_cloud
@@ -377,3 +379,42 @@ def test_openstack_server_create_volume(cloud: Server, nova: Nova, cinder: Cinde
     cinder.wait(volume["id"], "available")
     made = cinder.show(listed[0]["Volume ID"])
     assert made["status"] == "available"  # --boot-from-volume keeps the volume
+
+
+def test_snapshot_of_a_volume_backed_server(cloud: Server, nova: Nova, cinder: Cinder) -> None:
+    volume = cinder.create(size=1, imageRef=nova.server_image())
+    resp = bdm_server(nova, {"source_type": "volume", "uuid": volume["id"]})
+    server = nova.wait(resp.json()["server"]["id"])
+    cinder.wait(volume["id"], "in-use")
+    made = nova.at("2.45").action(server["id"], {"createImage": {"name": "bfv-snap"}})
+    assert made.status_code == 202, made.text
+    image_id = made.json()["image_id"]
+    token = cloud.admin_token()
+    image = httpx.get(
+        f"{cloud.url}/image/v2/images/{image_id}", headers={"X-Auth-Token": token}
+    ).json()
+    assert image["status"] == "active" and image["size"] == 0
+    assert image["bdm_v2"] == "True" and image["root_device_name"] == "/dev/vda"
+    (mapping,) = json.loads(image["block_device_mapping"])
+    assert mapping["source_type"] == "snapshot" and mapping["boot_index"] == 0
+    snap = wait_for(
+        lambda: cinder.get(f"/snapshots/{mapping['snapshot_id']}").json()["snapshot"],
+        "available",
+        60,
+        "the volume's snapshot",
+    )
+    assert snap["volume_id"] == volume["id"]
+    assert cinder.show(volume["id"])["status"] == "in-use"
+    # A boot from that snapshot gets a volume of its own, with the same size.
+    again = bdm_server(
+        nova, {"source_type": "snapshot", "uuid": snap["id"], "delete_on_termination": True}
+    )
+    assert again.status_code == 202, again.text
+    copy = nova.wait(again.json()["server"]["id"])
+    (root,) = attachments(nova, copy["id"])
+    assert root["volumeId"] != volume["id"]
+    assert cinder.wait(root["volumeId"], "in-use")["snapshot_id"] == snap["id"]
+    for sid in (server["id"], copy["id"]):
+        assert nova.delete(f"/servers/{sid}").status_code == 204
+        nova.wait_gone(sid)
+    cinder.wait_gone(f"/volumes/{root['volumeId']}")

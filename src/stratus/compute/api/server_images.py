@@ -34,6 +34,12 @@ def _image_answer(req: Req, image_id: str, location: bool = True) -> Response:
 async def create_image(req: Req) -> Response:
     b = req.body.create_image
     server = await load(req, "compute:servers:create_image")
+    svc = req.service
+    if await svc.server_volumes.volume_backed(server.id):  # snapshots of its volumes
+        image_id = await svc.server_volumes.create_image(
+            req.ctx, server.id, b.name, dict(b.metadata or {}), svc.image_records
+        )
+        return _image_answer(req, image_id)
     image_id = await req.service.server_images.create_image(
         req.ctx,
         server.id,

@@ -63,6 +63,10 @@ class VolumeClient(Protocol):
         """Delete a volume (boot volumes with delete_on_termination)."""
         ...
 
+    async def create_snapshot(self, ctx: RequestContext, volume_id: str, name: str) -> str:
+        """A snapshot of a volume, in use or not (force); its id."""
+        ...
+
     async def create_volume(
         self, ctx: RequestContext, size: int | None, *, name: str,
         image_id: str | None = None, snapshot_id: str | None = None,
@@ -142,3 +146,12 @@ class LocalVolumes:
         request = CreateVolume(size=size, name=name, image_id=image_id, snapshot_id=snapshot_id)
         detail = await self.volume.volumes.create(ctx, request)
         return str(detail.volume.id)
+
+    async def create_snapshot(self, ctx: RequestContext, volume_id: str, name: str) -> str:
+        from stratus.common.microversion import Version
+
+        snapshot = await self.volume.snapshots.create(
+            ctx, volume_id, force=True, name=name, description=None, metadata={},
+            version=Version.parse("3.66"),
+        )  # fmt: skip
+        return str(snapshot.id)

@@ -27,8 +27,10 @@ from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.actions import start_action
 from stratus.compute.service.boot_volumes import BootVolume, plan_boot
+from stratus.compute.service.image_records import ImageRecords, ImageServiceError
 from stratus.compute.service.servers import Servers, visible_server
 from stratus.compute.service.volume_client import VolumeClient
+from stratus.compute.service.volume_snapshots import snapshot_volume_backed
 
 # Nova lets a volume be attached to and detached from servers in these states.
 ATTACHABLE = frozenset({m.ACTIVE, m.STOPPED, m.PAUSED, m.SUSPENDED})
@@ -187,6 +189,41 @@ class ServerVolumes:
                 row = stored
         self.wake(server.host)
         return row
+
+    # -- createImage of a volume-backed server ------------------------------------------
+
+    async def volume_backed(self, server_id: str) -> bool:
+        async with self.db.session() as s:
+            rows = await self.of_server(s, server_id)
+        return any(r.boot_index == 0 for r in rows)
+
+    async def create_image(
+        self, ctx: RequestContext, server_id: str, name: str, metadata: dict[str, str],
+        records: ImageRecords,
+    ) -> str:  # fmt: skip
+        """Snapshot each volume of a volume-backed server into an image
+        that records them (``service/volume_snapshots.py``)."""
+        client = self._client()
+        async with self.db.session() as s:
+            server = await visible_server(s, ctx, server_id)
+            Servers.check_lock(ctx, server)
+            if server.task_state is not None:
+                raise Conflict(
+                    f"Cannot 'createImage' instance {server_id} while it is in task_state "
+                    f"{server.task_state}"
+                )
+            if server.vm_state not in ATTACHABLE:
+                raise Conflict(
+                    f"Cannot 'createImage' instance {server_id} while it is in vm_state "
+                    f"{server.vm_state}"
+                )
+            rows = [r for r in await self.of_server(s, server_id) if r.status == m.VOL_ATTACHED]
+        async with self.db.transaction() as s:
+            start_action(s, server_id, "createImage", ctx.request_id, ctx.user_id, ctx.project_id)
+        try:
+            return await snapshot_volume_backed(ctx, server, rows, client, records, name, metadata)
+        except ImageServiceError as exc:
+            raise BadRequest(f"The image could not be created: {exc}") from exc
 
     # -- update, detach ----------------------------------------------------------------
 
