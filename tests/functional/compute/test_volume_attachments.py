@@ -23,6 +23,7 @@ from tests.functional.compute.conftest import (
     osc,
     osc_json,
     project_user,
+    unique,
     user_in_project,
 )
 from tests.functional.volume.conftest import Cinder, admin_project, wait_for
@@ -418,3 +419,43 @@ def test_snapshot_of_a_volume_backed_server(cloud: Server, nova: Nova, cinder: C
         assert nova.delete(f"/servers/{sid}").status_code == 204
         nova.wait_gone(sid)
     cinder.wait_gone(f"/volumes/{root['volumeId']}")
+
+
+def test_a_server_never_placed_gives_its_volume_back(nova: Nova, cinder: Cinder) -> None:
+    flavor = nova.post(
+        "/flavors",
+        json={"flavor": {"name": unique("huge"), "ram": 10_000_000, "vcpus": 1, "disk": 1}},
+    )
+    assert flavor.status_code == 200, flavor.text
+    volume = cinder.create(size=1, imageRef=nova.server_image())
+    resp = bdm_server(
+        nova,
+        {"source_type": "volume", "uuid": volume["id"]},
+        flavorRef=flavor.json()["flavor"]["id"],
+    )
+    assert resp.status_code == 202, resp.text
+    server = nova.wait(resp.json()["server"]["id"], "ERROR")
+    assert "No valid host" in server["fault"]["message"]
+    assert cinder.show(volume["id"])["status"] == "reserved"
+    assert nova.delete(f"/servers/{server['id']}").status_code == 204
+    nova.wait_gone(server["id"])
+    assert cinder.wait(volume["id"], "available")["attachments"] == []
+
+
+def test_killed_mid_detach_ends_clean(cloud: Server, nova: Nova, cinder: Cinder) -> None:
+    server = nova.boot()
+    volume = cinder.create(size=1)
+    attach(nova, server["id"], volume["id"])
+    cinder.wait(volume["id"], "in-use")
+    resp = nova.delete(f"/servers/{server['id']}/os-volume_attachments/{volume['id']}")
+    assert resp.status_code == 202
+    cloud.process.send_signal(signal.SIGKILL)
+    cloud.process.wait()
+    port = int(cloud.url.rsplit(":", 1)[1])
+    srv = start_server(cloud.data_dir, cloud.database_url, port=port, **{**FAKE, **VOLUME_ENV})
+    cloud.process = srv.process
+    after = Cinder(srv, srv.admin_token(), cinder.project_id)
+    shown = wait_for(lambda: after.show(volume["id"]), "available", 60, "the volume")
+    assert shown["attachments"] == []
+    again = Nova(srv, srv.admin_token(), "2.89")
+    assert attachments(again, server["id"]) == []

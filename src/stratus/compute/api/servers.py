@@ -193,6 +193,8 @@ async def update(req: ApiRequest[ComputeService]) -> Response:
 async def delete(req: ApiRequest[ComputeService]) -> Response:
     server = await load(req, "compute:servers:delete")
     await req.service.server_actions.delete(req.ctx, server)
+    if server.host is None:  # no agent will release its volumes
+        await req.service.server_volumes.release_unplaced(server.id)
     return empty_response()
 
 

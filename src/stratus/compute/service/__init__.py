@@ -126,6 +126,7 @@ class ComputeService:
         return self._peers
 
     async def start(self) -> None:
+        await self.server_volumes.recover()
         self._task = asyncio.create_task(self._scheduler_loop(), name="compute-scheduler")
 
     async def _scheduler_loop(self) -> None:

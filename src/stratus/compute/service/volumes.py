@@ -190,6 +190,50 @@ class ServerVolumes:
         self.wake(server.host)
         return row
 
+    # -- servers without a host ---------------------------------------------------------
+
+    async def release_unplaced(self, server_id: str) -> None:
+        """A deleted server that never reached a host (or left it, shelved):
+        no agent releases its volumes, so this does."""
+        async with self.db.session() as s:
+            server = await s.get(m.Server, server_id)
+            if server is None or server.host is not None or server.deleted_at is None:
+                return
+            rows = await self.of_server(s, server_id)
+        if not rows or self.client is None:
+            return
+        for row in rows:
+            attachment_id = row.attachment_id or await self.client.find_attachment(
+                row.volume_id, server_id
+            )
+            if attachment_id:
+                await self.client.release(attachment_id)
+            if row.delete_on_termination:
+                await self.client.delete_volume(row.volume_id)
+            async with self.db.transaction() as s:
+                stored = await s.get(m.VolumeAttachment, row.id)
+                if stored is not None:
+                    await s.delete(stored)
+
+    async def recover(self) -> None:
+        """At start: a server whose volumes were being made when the API
+        died goes to ERROR (its delete releases what was made)."""
+        async with self.db.transaction() as s:
+            stuck = await s.scalars(
+                select(m.Server).where(
+                    m.Server.task_state == "block_device_mapping", m.Server.deleted_at.is_(None)
+                )
+            )
+            for server in stuck.all():
+                server.vm_state, server.task_state = m.ERROR, None
+                message = "Interrupted while its volumes were prepared; delete it."
+                server.fault = {
+                    "code": 500,
+                    "message": message,
+                    "details": message,
+                    "created": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                }
+
     # -- createImage of a volume-backed server ------------------------------------------
 
     async def volume_backed(self, server_id: str) -> bool:
