@@ -19,7 +19,9 @@ Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
 # (a "/" would make the flavor unreachable by its URL).
 FlavorId = Annotated[
     str,
-    Field(min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._-]([a-zA-Z0-9. _-]*[a-zA-Z0-9._-])?$"),
+    Field(
+        min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._-]([a-zA-Z0-9. _-]*[a-zA-Z0-9._-])?$"
+    ),
 ]
 
 
