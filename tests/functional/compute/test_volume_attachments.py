@@ -310,6 +310,18 @@ def test_boot_from_a_volume(cloud: Server, nova: Nova, cinder: Cinder) -> None:
     # The root volume stays; another one comes and goes.
     refused = nova.delete(f"/servers/{server['id']}/os-volume_attachments/{volume['id']}")
     assert "root device" in error(refused, 400, "badRequest")
+    # What its root disk being a volume does not allow yet: 409, nothing started.
+    for body in (
+        {"migrate": None},
+        {"os-migrateLive": {"host": None, "block_migration": "auto"}},
+        {"shelve": None},
+        {"rescue": None},
+        {"createBackup": {"name": "b", "backup_type": "daily", "rotation": 1}},
+    ):
+        assert "boots from a volume" in error(
+            nova.action(server["id"], body), 409, "conflictingRequest"
+        )
+    assert nova.show(server["id"])["status"] == "ACTIVE"
     extra = cinder.create(size=1)
     assert attach(nova, server["id"], extra["id"])["device"] == "/dev/vdb"
     cinder.wait(extra["id"], "in-use")

@@ -53,6 +53,7 @@ async def create_image(req: Req) -> Response:
 async def create_backup(req: Req) -> Response:
     b = req.body.create_backup
     server = await load(req, "compute:servers:create_backup")
+    await req.service.server_volumes.refuse_volume_backed(server.id, "createBackup")
     image_id = await req.service.server_images.create_backup(
         req.ctx,
         server.id,
@@ -68,6 +69,7 @@ async def create_backup(req: Req) -> Response:
 
 async def shelve(req: Req) -> Response:
     server = await load(req, "compute:servers:shelve")
+    await req.service.server_volumes.refuse_volume_backed(server.id, "shelve")
     await req.service.server_images.shelve(req.ctx, server.id)
     return empty_response(202)
 
@@ -90,6 +92,7 @@ async def unshelve(req: Req) -> Response:
 async def rescue(req: Req) -> Response:
     r = req.body.rescue
     server = await load(req, "compute:servers:rescue")
+    await req.service.server_volumes.refuse_volume_backed(server.id, "rescue")
     password = await req.service.rescues.rescue(
         req.ctx,
         server.id,

@@ -234,6 +234,15 @@ class ServerVolumes:
                     "created": utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
                 }
 
+    async def refuse_volume_backed(self, server_id: str, verb: str) -> None:
+        """409 for what a server booted from a volume cannot do yet (its
+        root disk is not a file of its host: moves, shelve, backup, rescue)."""
+        if await self.volume_backed(server_id):
+            raise Conflict(
+                f"Cannot '{verb}' instance {server_id}: it boots from a volume, which this "
+                "action does not support yet."
+            )
+
     # -- createImage of a volume-backed server ------------------------------------------
 
     async def volume_backed(self, server_id: str) -> bool:
