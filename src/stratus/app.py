@@ -105,6 +105,10 @@ class Cloud:
             self.volume = VolumeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
+        if self.compute is not None and self.volume is not None:
+            from stratus.compute.service.volume_client import LocalVolumes
+
+            self.compute.server_volumes.client = LocalVolumes(self.volume)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -247,6 +251,7 @@ class Cloud:
         await ensure_flavors(self.db)
         await compute.start()
         agent = build_agent(self.cfg, self.db, nics=compute.nics)
+        agent.volumes.client = compute.server_volumes.client  # block storage, in-process
         compute.agents[agent.host] = agent
         # The agent registers itself and adopts guests; the tiny image is
         # built in the background too, so the cloud is ready at once.

@@ -38,6 +38,7 @@ LABELS = {
     Capability.SNAPSHOT: "Snapshot of the disk, running or stopped",
     Capability.MIGRATE: "Cold migration and resize",
     Capability.LIVE_MIGRATION: "Live migration",
+    Capability.VOLUME_ATTACH: "Attach and detach volumes on a running server",
     Capability.RESCUE: "Rescue and unrescue",
     Capability.CONSOLE_LOG: "Console log (`console log show`)",
     Capability.INTERFACE_HOTPLUG: "Interface hot-plug (`server add network`, os-interface)",

@@ -258,3 +258,37 @@ class ServerPort(Base):
     state: Mapped[str] = mapped_column(String(16), default=PORT_ATTACHED)
     tag: Mapped[str | None] = mapped_column(String(60), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# Volume attachment statuses (the compute side's; Cinder keeps its own).
+VOL_ATTACHING, VOL_ATTACHED, VOL_DETACHING = "attaching", "attached", "detaching"
+VOL_CREATING = "creating"  # boot from volume: the volume is being made from its source
+
+
+class VolumeAttachment(Base):
+    """A volume of a server (Nova's block device mapping of destination
+    ``volume``): what the API shows as ``os-volume_attachments``.  The API
+    records the wish (``attaching``/``detaching``, a Cinder attachment
+    reserved); the agent of the server's host plugs or unplugs the disk and
+    records the outcome."""
+
+    __tablename__ = "compute_volume_attachment"
+    __table_args__ = (UniqueConstraint("server_id", "volume_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=lambda: _uuid())
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    project_id: Mapped[str] = mapped_column(String(64))
+    volume_id: Mapped[str] = mapped_column(String(36), index=True)
+    device: Mapped[str] = mapped_column(String(64))
+    tag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    boot_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    delete_on_termination: Mapped[bool] = mapped_column(Boolean, default=False)
+    # image | volume | snapshot | blank (where a boot volume came from)
+    source_type: Mapped[str] = mapped_column(String(16), default="volume")
+    source_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    volume_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=VOL_ATTACHING)
+    attachment_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # Cinder's
+    connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

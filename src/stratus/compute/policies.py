@@ -49,4 +49,8 @@ RULES: dict[str, str] = {
     "compute:servers:evacuate": "rule:admin_required",
     "compute:migrations:index": "rule:admin_required",
     "compute:servers:migrations": "rule:admin_required",
+    # a server's volumes (os-volume_attachments); swapping is Nova's admin call
+    "compute:servers:attach_volume": "rule:admin_or_member",
+    "compute:servers:detach_volume": "rule:admin_or_member",
+    "compute:servers:update_volume": "rule:admin_or_member",
 }

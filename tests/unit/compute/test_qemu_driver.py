@@ -181,6 +181,7 @@ def test_capabilities() -> None:
         Capability.MIGRATE,
         Capability.LIVE_MIGRATION,
         Capability.INTERFACE_HOTPLUG,
+        Capability.VOLUME_ATTACH,
     }
     assert QemuDriver.name == "qemu"
     with pytest.raises(ValueError):

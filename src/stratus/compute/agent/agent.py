@@ -37,6 +37,7 @@ from stratus.compute.agent.nics import HostNics
 from stratus.compute.agent.power import PowerWorkflow
 from stratus.compute.agent.recorder import Recorder
 from stratus.compute.agent.snapshots import ImageStore, ImageWorkflow
+from stratus.compute.agent.volumes import VolumeWorkflow
 from stratus.compute.agent.workflow import AgentParts, Step, Workflow
 from stratus.compute.drivers.base import Driver, Power
 from stratus.compute.service.nics import ServerNics
@@ -96,6 +97,13 @@ class ComputeAgent:
         if self.nics is not None:
             workflows.append(InterfaceWorkflow(parts, self.nics))
         self.steps = registry([*workflows, self.image_work])
+        # Volumes (agent/volumes.py): attaches and detaches once a server has
+        # no other task, and released when it is deleted.
+        self.volumes = VolumeWorkflow(parts, db)
+        self.guests.volume_disks = self.volumes.disks
+        self.steps["deleting"] = self.volumes.wrap_delete(self.steps["deleting"])
+        self.steps["spawning"] = self.volumes.wrap_spawn(self.steps["spawning"])
+        self.guests.root_disk = self.volumes.root_disk
         self.loop = Reconciler(
             f"compute-agent-{host}",
             self,
@@ -189,13 +197,17 @@ class ComputeAgent:
         await self.sync_power()
 
     async def pending(self) -> Iterable[str]:
-        return [sid for sid, task in await self.recorder.pending() if task not in NOT_OURS]
+        tasks = [sid for sid, task in await self.recorder.pending() if task not in NOT_OURS]
+        return tasks + [sid for sid in await self.volumes.pending() if sid not in tasks]
 
     async def work(self, key: str) -> None:
         """Run the step of the server's task; a failure is recorded on the
         server (a fault; ERROR for a failed build) and its action."""
         server = await self.recorder.load(key)
-        if server is None or server.host != self.host or server.task_state is None:
+        if server is None or server.host != self.host:
+            return
+        if server.task_state is None:
+            await self.volumes.settle(server)
             return
         step = self.steps.get(server.task_state)
         if step is None:

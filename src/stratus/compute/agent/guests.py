@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
+import os
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from stratus.compute import models as m
 from stratus.compute.agent.images import CachedImage
-from stratus.compute.drivers.base import GuestSpec, GuestStatus, Nic, PortForward, Power
+from stratus.compute.drivers.base import (
+    GuestSpec,
+    GuestStatus,
+    Nic,
+    PortForward,
+    Power,
+    VolumeDisk,
+)
 from stratus.compute.service.metadata import config_drive_contents
 
 if TYPE_CHECKING:
@@ -63,6 +71,9 @@ class GuestBuilder:
         self.images = images
         self.config_drive = config_drive
         self.nics = nics  # None: no network service, user-mode networking
+        # The volumes attached to a server (agent/volumes.py), set by the agent.
+        self.volume_disks: Callable[[m.Server], Awaitable[tuple[VolumeDisk, ...]]] | None = None
+        self.root_disk: Callable[[m.Server], Awaitable[VolumeDisk | None]] | None = None
 
     def directory(self, server: m.Server) -> Path:
         return self.instances / server.id
@@ -73,10 +84,15 @@ class GuestBuilder:
         """The guest as the driver needs it; ``image_id`` overrides the base
         image of a new disk (unshelving spawns from the shelved image), and
         ``changes`` replace fields of the spec."""
-        cached = await self.images.ensure(image_id or server.image_ref)
         plugged = None
         if self.nics is not None:
             _ports, plugged = await self.nics.plug(server)
+        root = await self.root_disk(server) if self.root_disk is not None else None
+        if root is None or image_id is not None:
+            cached = await self.images.ensure(image_id or server.image_ref)
+            base, base_format = cached.path, cached.disk_format
+        else:  # booted from a volume: no image
+            base, base_format = Path(os.devnull), "raw"
         directory = self.directory(server)
         drive = directory / "config.iso"
         spec = GuestSpec(
@@ -85,14 +101,18 @@ class GuestBuilder:
             vcpus=int(server.flavor["vcpus"]),
             memory_mb=int(server.flavor["ram"]),
             root_gb=max(int(server.flavor["disk"]), 1),
-            base_image=cached.path,
-            base_format=cached.disk_format,
+            base_image=base,
+            base_format=base_format,
             directory=directory,
             config_drive=drive if drive.exists() else None,
             forwards=forwards(server, server.host_port) if plugged is None else (),
             nics=plugged,
             metadata=dict(server.metadata_ or {}),
         )
+        if self.volume_disks is not None:
+            spec = dataclasses.replace(spec, volumes=await self.volume_disks(server))
+        if root is not None and image_id is None:
+            spec = dataclasses.replace(spec, root_volume=root)
         return dataclasses.replace(spec, **changes) if changes else spec
 
     def running_spec(self, server: m.Server, nics: tuple[Nic, ...] | None) -> GuestSpec:

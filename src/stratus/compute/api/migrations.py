@@ -41,6 +41,7 @@ async def _server(req: Req, action: str) -> m.Server:
 async def migrate(req: Req) -> Response:
     body: MigrateAction = req.body
     server = await _server(req, "compute:servers:migrate")
+    await req.service.server_volumes.refuse_volume_backed(server.id, "migrate")
     host = body.migrate.host if body.migrate is not None else None
     if host is not None:
         req.authorize("compute:servers:migrate:host", {"project_id": server.project_id})
@@ -51,6 +52,7 @@ async def migrate(req: Req) -> Response:
 async def resize(req: Req) -> Response:
     body: ResizeAction = req.body
     server = await _server(req, "compute:servers:resize")
+    await req.service.server_volumes.refuse_volume_backed(server.id, "resize")
     await req.service.moves.migrate(req.ctx, server.id, flavor_ref=body.resize.flavor_id)
     return empty_response(202)
 
@@ -71,6 +73,7 @@ async def evacuate(req: Req) -> Response:
     body: EvacuateAction = req.body
     e = body.evacuate
     server = await _server(req, "compute:servers:evacuate")
+    await req.service.server_volumes.refuse_volume_backed(server.id, "evacuate")
     v = _v(req)
     # From 2.95 an evacuated server arrives stopped: its owner starts it.
     await req.service.moves.evacuate(req.ctx, server.id, e.host, stop=v >= V("2.95"))

@@ -16,6 +16,7 @@ from stratus.compute.api import (
     server_images,
     server_migrations,
     servers,
+    volume_attachments,
 )
 from stratus.compute.api import schemas as s
 
@@ -52,6 +53,16 @@ SERVER_ACTIONS: list[tuple[str, Handler, type[BaseModel]]] = [
     ("removeFloatingIp", interfaces.remove_floating_ip, a.RemoveFloatingIpAction),
 ]
 INTERFACES = "/v2.1/servers/{server_id}/os-interface"
+
+VOLUMES = "/v2.1/servers/{server_id}/os-volume_attachments"
+va = volume_attachments
+VOLUME_ROUTES = [
+    Route("GET", VOLUMES, va.index, body=NoBody, query=va.ListQuery),
+    Route("POST", VOLUMES, va.create, body=va.AttachBody, query=NoQuery),
+    Route("GET", VOLUMES + "/{volume_id}", va.show, body=NoBody, query=NoQuery),
+    Route("PUT", VOLUMES + "/{volume_id}", va.update, body=va.UpdateBody, query=NoQuery),
+    Route("DELETE", VOLUMES + "/{volume_id}", va.delete, body=NoBody, query=NoQuery),
+]
 
 ROUTES: list[Route] = [
     Route("GET", "/", misc.versions, body=NoBody, query=NoQuery, public=True),
@@ -131,6 +142,8 @@ ROUTES: list[Route] = [
     Route("POST", INTERFACES, interfaces.create, query=NoQuery, body=s.InterfaceAttachBody),
     Route("GET", INTERFACES + "/{port_id}", interfaces.show, body=NoBody, query=NoQuery),
     Route("DELETE", INTERFACES + "/{port_id}", interfaces.delete, body=NoBody, query=NoQuery),
+    # volumes of a server (api/volume_attachments.py)
+    *VOLUME_ROUTES,
     Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),
     # live migrations of a server (api/server_migrations.py)
     Route(

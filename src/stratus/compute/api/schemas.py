@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_valid
 from stratus.common.api import IntOrString, Query, Schema, numeric_string
 from stratus.common.microversion import Version
 from stratus.compute.errors import BadRequest
+from stratus.compute.service.boot_volumes import BootVolume, boot_volumes
 from stratus.compute.service.network import NicRequest
 from stratus.compute.service.servers import CreateRequest
 
@@ -91,6 +92,7 @@ class ServerCreate(Aliased):
 
     _network_mode: str = PrivateAttr("auto")
     _image_id: str = PrivateAttr("")
+    _volumes: list[BootVolume] = PrivateAttr(default_factory=list)
 
     @model_validator(mode="after")
     def _rules(self, info: ValidationInfo) -> ServerCreate:
@@ -151,16 +153,26 @@ class ServerCreate(Aliased):
 
     def _image(self) -> str:
         image_ref = ref_id(self.imageRef or "")
+        self._volumes = boot_volumes(self.block_device_mapping_v2 or [])
+        if any(v.boot_index == 0 for v in self._volumes):
+            return ""  # booted from a volume
         for bdm in self.block_device_mapping_v2 or []:
+            if bdm.destination_type == "volume":
+                continue
             local_image = bdm.source_type == "image" and bdm.destination_type in (None, "local")
             if not local_image or (bdm.uuid and image_ref and bdm.uuid != image_ref):
                 raise BadRequest(
-                    "Only an image booted to local disk is supported: this cloud has no block storage."
+                    "Invalid block device mapping: local disks come only from the server's image."
                 )
             image_ref = image_ref or bdm.uuid or ""
         if not image_ref:
             raise BadRequest("An image is required (imageRef).")
         return image_ref
+
+    @property
+    def volumes(self) -> list[BootVolume]:
+        """The block device mapping's volumes (service/volumes.py)."""
+        return self._volumes
 
     @property
     def image_id(self) -> str:
@@ -238,6 +250,7 @@ class ServerCreateBody(Aliased):
             admin_pass=b.adminPass,
             nics=b.nic_requests,
             security_groups=tuple(g.name for g in b.security_groups or ()),
+            block_devices=tuple(b.volumes),
         )
 
 

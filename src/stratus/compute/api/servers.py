@@ -38,6 +38,7 @@ def render(
     server: m.Server,
     host_status: str | None = None,
     ports: list[VifPort] | None = None,
+    volumes: list[m.VolumeAttachment] | None = None,
 ) -> dict[str, Any]:
     admin = req.allowed("compute:servers:show:admin_fields", {"project_id": server.project_id})
     return views.server(
@@ -48,6 +49,7 @@ def render(
         image_base=_image_base(req),
         host_status=host_status,
         ports=ports,
+        volumes=volumes,
     )
 
 
@@ -124,10 +126,17 @@ async def detail(req: ApiRequest[ComputeService]) -> Response:
         statuses = {h.host.host: _host_status(h) for h in await svc.hosts.list_hosts()}
     ports = await svc.nics.ports_of(s.id for s in rows)
     nics = svc.nics.enabled
+    volumes = await svc.server_volumes.of_servers([s.id for s in rows])
     return json_response(
         {
             "servers": [
-                render(req, s, statuses.get(s.host or ""), ports.get(s.id, []) if nics else None)
+                render(
+                    req,
+                    s,
+                    statuses.get(s.host or ""),
+                    ports.get(s.id, []) if nics else None,
+                    volumes.get(s.id),
+                )
                 for s in rows
             ],
             **_page_links(req, rows, req.query.limit, True),
@@ -155,10 +164,11 @@ async def show(req: ApiRequest[ComputeService]) -> Response:
 async def render_with_ports(
     req: ApiRequest[ComputeService], server: m.Server, host_status: str | None = None
 ) -> dict[str, Any]:
-    """The server's view with the addresses of its ports."""
+    """The server's view with the addresses of its ports and its volumes."""
     nics = req.service.nics
     ports = (await nics.ports_of([server.id])).get(server.id, []) if nics.enabled else None
-    return render(req, server, host_status, ports)
+    volumes = await req.service.server_volumes.of_servers([server.id])
+    return render(req, server, host_status, ports, volumes.get(server.id))
 
 
 async def create(req: ApiRequest[ComputeService]) -> Response:
@@ -169,6 +179,8 @@ async def create(req: ApiRequest[ComputeService]) -> Response:
         req.authorize("compute:servers:create:forced_host")
     servers, admin_pass = await req.service.servers.create(req.ctx, body.create_request())
     first = servers[0]
+    if b.volumes:  # booted from volumes: made or reserved before it is scheduled
+        await req.service.server_volumes.plan_boot(req.ctx, first, b.volumes)
     if b.return_reservation_id:
         return json_response({"reservation_id": f"r-{first.id[:8]}"}, status=202)
     out: dict[str, Any] = {
@@ -202,6 +214,8 @@ async def update(req: ApiRequest[ComputeService]) -> Response:
 async def delete(req: ApiRequest[ComputeService]) -> Response:
     server = await load(req, "compute:servers:delete")
     await req.service.server_actions.delete(req.ctx, server)
+    if server.host is None:  # no agent will release its volumes
+        await req.service.server_volumes.release_unplaced(server.id)
     return empty_response()
 
 

@@ -135,6 +135,7 @@ def server(
     image_base: str,
     host_status: str | None = None,
     ports: list[VifPort] | None = None,
+    volumes: list[m.VolumeAttachment] | None = None,
 ) -> dict[str, Any]:
     host_id = hashlib.sha224(f"{s.project_id}{s.host}".encode()).hexdigest() if s.host else ""
     out: dict[str, Any] = {
@@ -165,7 +166,17 @@ def server(
         "OS-EXT-STS:task_state": s.task_state,
         "OS-EXT-STS:vm_state": VM_STATE_NAMES.get(s.vm_state, s.vm_state),
         "OS-EXT-STS:power_state": s.power_state,
-        "os-extended-volumes:volumes_attached": [],
+        "os-extended-volumes:volumes_attached": [
+            {
+                "id": a.volume_id,
+                **(
+                    {"delete_on_termination": a.delete_on_termination}
+                    if v >= Version.parse("2.3")
+                    else {}
+                ),
+            }
+            for a in volumes or []
+        ],
         "OS-SRV-USG:launched_at": usgtime(s.launched_at),
         "OS-SRV-USG:terminated_at": usgtime(s.terminated_at),
     }

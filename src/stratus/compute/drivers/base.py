@@ -32,6 +32,7 @@ class Capability(enum.StrEnum):
     RESCUE = "rescue"
     CONSOLE_LOG = "console_log"
     INTERFACE_HOTPLUG = "interface_hotplug"  # NICs plugged into and out of a running guest
+    VOLUME_ATTACH = "volume_attach"  # hot-plug block storage volumes (``VolumeAttacher``)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,24 @@ class Nic:
 
 
 @dataclass(frozen=True)
+class VolumeDisk:
+    """A block storage volume the guest has as a virtio disk: a local file
+    (``kind`` "file", ``path`` its file) or an NBD export reached over the
+    network (``kind`` "nbd": ``path`` is ``host:port``, ``export`` its name,
+    ``psk_file`` the TLS pre-shared keys the export wants)."""
+
+    serial: str  # the volume's id: the guest sees it as the disk's serial
+    device: str  # the name Nova reports, e.g. /dev/vdb
+    kind: str
+    path: str
+    fmt: str = "raw"
+    readonly: bool = False
+    export: str = ""
+    psk_file: str = ""
+    psk_identity: str = ""
+
+
+@dataclass(frozen=True)
 class GuestSpec:
     """Everything a driver needs to run one guest."""
 
@@ -87,6 +106,9 @@ class GuestSpec:
     # service here, one user-mode NIC (with ``forwards``) instead.
     nics: tuple[Nic, ...] | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    volumes: tuple[VolumeDisk, ...] = ()  # attached volumes, in attach order
+    # Boot from volume: the root disk is this volume, not an overlay of base_image.
+    root_volume: VolumeDisk | None = None
 
     @property
     def console_log(self) -> Path:
@@ -181,3 +203,16 @@ class Driver(Protocol):
         guest's disk in ``spec.directory``: on this host's copy of
         ``spec.base_image``, grown to ``spec.root_gb`` when that is larger.
         ``start`` then boots it.  Needs ``Capability.MIGRATE``."""
+
+
+class VolumeAttacher(Protocol):
+    """Hot-plugging volumes into a running guest (``Capability.VOLUME_ATTACH``).
+    Both calls are idempotent: a disk already there (or already gone) is
+    not an error, so a step that died midway is simply run again."""
+
+    async def attach_volume(self, uuid: str, disk: VolumeDisk) -> None:
+        """Add ``disk`` to the running guest ``uuid``."""
+
+    async def detach_volume(self, uuid: str, disk: VolumeDisk, timeout: float) -> None:
+        """Remove the disk from the running guest once the guest has let it
+        go (its writes flushed), within ``timeout`` seconds."""

@@ -30,6 +30,7 @@ from stratus.compute.drivers.base import (
     HostInfo,
     Nic,
     Power,
+    VolumeDisk,
 )
 from stratus.compute.drivers.live import (
     IncomingGuest,
@@ -61,6 +62,7 @@ class FakeGuest:
     rescue_image: Path | None = None  # booted from this image, own disk second
     migrated: bool = False  # live-migrated away, stopped here until finish_outgoing
     nics: dict[str, Nic] = field(default_factory=dict)  # port id -> the NIC plugged now
+    volumes: dict[str, VolumeDisk] = field(default_factory=dict)  # hot-plugged, by serial
 
 
 class FakeDriver:
@@ -319,6 +321,19 @@ class FakeDriver:
         elapsed = int((asyncio.get_running_loop().time() - started) * 1000)
         return LiveResult(True, total_ms=elapsed, downtime_ms=1, progress=report)
 
+    async def attach_volume(self, uuid: str, disk: VolumeDisk) -> None:
+        await self._enter("attach_volume", uuid)
+        guest = self._running(uuid)
+        if disk.serial not in guest.volumes:
+            guest.volumes[disk.serial] = disk
+            guest.console.append(f"stratus-tiny: disk added {disk.device.rsplit('/', 1)[-1]}")
+
+    async def detach_volume(self, uuid: str, disk: VolumeDisk, timeout: float) -> None:
+        await self._enter("detach_volume", uuid)
+        guest = self.instances.get(uuid)
+        if guest is not None and guest.volumes.pop(disk.serial, None) is not None:
+            guest.console.append(f"stratus-tiny: disk removed {disk.device.rsplit('/', 1)[-1]}")
+
     async def finish_outgoing(self, uuid: str, directory: Path) -> None:
         await self._enter("finish_outgoing", uuid)
         self.instances.pop(uuid, None)
@@ -381,6 +396,8 @@ class FakeDriver:
         guest.power = Power.RUNNING
         guest.console.append(f"fake: booting {guest.spec.name} ({guest.boots})")
         guest.console.append(READY_MARKER)
+        # A boot brings the disks of the spec (volumes attached while it was off).
+        guest.volumes = {v.serial: v for v in guest.spec.volumes}
 
     async def _resume(self, guest: FakeGuest) -> GuestStatus:
         guest.pid = next(self._pids)

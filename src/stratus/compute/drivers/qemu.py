@@ -30,6 +30,7 @@ from stratus.compute.drivers.base import (
     HostInfo,
     Nic,
     Power,
+    VolumeDisk,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
 from stratus.compute.drivers.qemu_command import host_memory_mb, nic_ids, parse_qemu_version
@@ -48,6 +49,7 @@ from stratus.compute.drivers.qemu_files import (
 )
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
+from stratus.compute.drivers.qemu_volumes import hotplug, unplug
 from stratus.compute.drivers.qmp import QMPError, execute_with_fd
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
@@ -74,6 +76,7 @@ class QemuDriver:
             Capability.MIGRATE,
             Capability.LIVE_MIGRATION,
             Capability.INTERFACE_HOTPLUG,
+            Capability.VOLUME_ATTACH,
         }
     )
 
@@ -139,7 +142,7 @@ class QemuDriver:
     async def spawn(self, spec: GuestSpec) -> GuestStatus:
         await self.processes.prepare(spec)
         disk = disk_path(spec.directory)
-        if not disk.exists():
+        if spec.root_volume is None and not disk.exists():
             await self.processes.create_overlay(spec)
         return await self.start(spec)
 
@@ -418,6 +421,32 @@ class QemuDriver:
                 return
             await asyncio.sleep(0.1)
         raise DriverError(f"the guest did not release {device} within {UNPLUG_TIMEOUT:g} s")
+
+    # -- volumes (qemu_volumes.py) -------------------------------------------
+
+    async def attach_volume(self, uuid: str, disk: VolumeDisk) -> None:
+        directory = self.processes.require_directory(uuid)
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                raise DriverError(f"guest {uuid} is not running")
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await hotplug(qmp, disk)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: attaching {disk.serial} failed: {exc}") from exc
+
+    async def detach_volume(self, uuid: str, disk: VolumeDisk, timeout: float) -> None:
+        directory = self.processes.directory(uuid)
+        if directory is None:
+            return
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                return  # a stopped guest holds no disk open
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await unplug(qmp, disk, timeout)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: detaching {disk.serial} failed: {exc}") from exc
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 

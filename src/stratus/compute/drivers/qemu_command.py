@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stratus.compute.drivers.base import GuestSpec
 from stratus.compute.drivers.qemu_files import disk_path, pid_file, qmp_socket, rescue_disk_path
+from stratus.compute.drivers.qemu_volumes import command_args as volume_args
 from stratus.compute.drivers.tools import run
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,16 @@ def build_command(
             "-drive", f"file={_opt(rescue)},if=none,id=rescue0,format=qcow2",
             "-device", "virtio-blk-pci,drive=rescue0,bootindex=0",
         ]  # fmt: skip
-    cmd += [
-        "-drive", f"file={_opt(disk_path(directory))},if=none,id=disk0,format=qcow2",
-        "-device", f"virtio-blk-pci,drive=disk0,bootindex={1 if rescue.exists() else 0}",
-    ]  # fmt: skip
+    boot = 1 if rescue.exists() else 0
+    if spec.root_volume is not None:  # booted from a volume: it is the root disk
+        cmd += volume_args(spec.root_volume, boot)
+    else:
+        cmd += [
+            "-drive", f"file={_opt(disk_path(directory))},if=none,id=disk0,format=qcow2",
+            "-device", f"virtio-blk-pci,drive=disk0,bootindex={boot}",
+        ]  # fmt: skip
+    for volume in spec.volumes:
+        cmd += volume_args(volume)
     if spec.config_drive is not None:
         cmd += [
             "-drive",

@@ -33,6 +33,7 @@ from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.server_actions import ServerActions
 from stratus.compute.service.servers import Servers
 from stratus.compute.service.snapshots import ServerImages
+from stratus.compute.service.volumes import ServerVolumes
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class ComputeService:
         )
         self.hosts = Hosts(db, self.scheduler)
         self.interfaces = Interfaces(db, self.nics, self.wake)
+        self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
         # Snapshots, backups, shelve and rescue write images as the service user.
         self.image_records = ImageRecords(image_url, service_session(cfg))
         self.server_images = ServerImages(
@@ -131,6 +133,7 @@ class ComputeService:
         return self._peers
 
     async def start(self) -> None:
+        await self.server_volumes.recover()
         self._task = asyncio.create_task(self._scheduler_loop(), name="compute-scheduler")
 
     async def _scheduler_loop(self) -> None:

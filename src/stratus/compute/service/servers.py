@@ -97,6 +97,8 @@ class CreateRequest:
     admin_pass: str | None
     nics: tuple[NicRequest, ...] = ()
     security_groups: tuple[str, ...] = ()
+    # block_device_mapping_v2 entries with destination "volume" (service/volumes.BootVolume)
+    block_devices: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -232,10 +234,15 @@ class Servers:
             raise BadRequest(f"Flavor {req.flavor_ref} could not be found.") from exc
         if flavor.disabled:
             raise BadRequest(f"Flavor {flavor.id} is disabled.")
-        image = await self.images.get(ctx, req.image_ref)
-        if image.min_ram > flavor.memory_mb:
-            raise BadRequest("Flavor's memory is too small for requested image.")
-        image.check_fits(flavor.root_gb)
+        # Booted from a volume (block_device_mapping_v2): no image to boot.
+        from_volume = any(getattr(d, "boot_index", None) == 0 for d in req.block_devices)
+        if req.block_devices and req.max_count > 1:
+            raise BadRequest("Servers with volumes are created one at a time (max_count 1).")
+        if not from_volume:
+            image = await self.images.get(ctx, req.image_ref)
+            if image.min_ram > flavor.memory_mb:
+                raise BadRequest("Flavor's memory is too small for requested image.")
+            image.check_fits(flavor.root_gb)
         key_data = None
         if req.key_name:
             try:
@@ -272,7 +279,7 @@ class Servers:
                     description=req.description,
                     project_id=ctx.project_id or "",
                     user_id=ctx.user_id or "",
-                    image_ref=image.id,
+                    image_ref="" if from_volume else image.id,
                     flavor_id=flavor.id,
                     flavor=flavor_snapshot(flavor),
                     key_name=req.key_name,
@@ -283,7 +290,8 @@ class Servers:
                     availability_zone="nova",
                     requested_zone=zone,
                     vm_state=m.BUILDING,
-                    task_state="scheduling",
+                    # the volumes are made first (ServerVolumes.plan_boot)
+                    task_state="block_device_mapping" if req.block_devices else "scheduling",
                     networks="none" if req.networks == "none" else "auto",
                     system_metadata=nic_metadata(nics, groups),
                     group_id=req.group_id,
@@ -292,7 +300,8 @@ class Servers:
                 s.add(server)
                 start_action(s, server.id, "create", ctx.request_id, ctx.user_id, ctx.project_id)
                 servers.append(server)
-        self.wake(None)
+        if not req.block_devices:
+            self.wake(None)
         return servers, admin_pass
 
     async def _plan_nics(self, ctx: RequestContext, req: CreateRequest) -> list[NicRequest]:

@@ -1,0 +1,350 @@
+"""The compute agent's volume work: finishing what ``os-volume_attachments``
+asked (``service/volumes.py``) on this host.
+
+For a server whose attachment rows are ``attaching`` or ``detaching`` the
+agent, once the server has no other task:
+
+- attaching: finds (or makes) the Cinder reservation, gives Cinder this
+  host's connector and gets the volume's ``connection_info``, hot-plugs the
+  disk into the running guest (a stopped guest gets it at its next start),
+  completes the attachment (the volume is ``in-use``), marks the row
+  ``attached``;
+- detaching: unplugs the disk (the guest lets it go, its writes flushed),
+  deletes the Cinder attachment (the volume is ``available``), drops the row.
+
+Each step is idempotent, so an agent killed midway finishes it at its next
+start: no volume is left ``attaching`` or ``detaching``.  A failure undoes
+the wish (an attach drops its reservation, a detach leaves the volume
+attached) and is recorded on the server's action.  A deleted server's
+volumes are detached, and deleted when ``delete_on_termination`` says so."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, cast
+
+from sqlalchemy import delete, select
+
+from stratus.common.db import Database
+from stratus.compute import models as m
+from stratus.compute.agent.workflow import AgentParts, Step
+from stratus.compute.drivers.base import Capability, Power, VolumeAttacher, VolumeDisk
+from stratus.compute.service.actions import add_agent_event
+from stratus.compute.service.volume_client import VolumeClient, service_context
+
+log = logging.getLogger(__name__)
+
+DETACH_TIMEOUT = 60.0  # for the guest to let a disk go
+BUILD_TIMEOUT = 600.0  # for Cinder to make a boot volume (from an image, say)
+WORK = (m.VOL_ATTACHING, m.VOL_DETACHING)
+
+
+def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
+    """The disk a row's ``connection_info`` names (None before it has one)."""
+    info = row.connection_info or {}
+    data: dict[str, Any] = info.get("data") or {}
+    kind = str(info.get("driver_volume_type") or "")
+    readonly = data.get("access_mode") == "ro"
+    if kind == "file" and data.get("path"):
+        return VolumeDisk(
+            row.volume_id, row.device, "file", str(data["path"]), str(data.get("format") or "raw"),
+            readonly,
+        )  # fmt: skip
+    if kind == "nbd" and data.get("host"):
+        return VolumeDisk(
+            row.volume_id,
+            row.device,
+            "nbd",
+            f"{data['host']}:{data.get('port', 10809)}",
+            readonly=readonly,
+            export=str(data.get("export") or ""),
+            psk_identity=str(data.get("psk_identity") or ""),
+        )
+    return None
+
+
+def write_psk(disk: VolumeDisk, row: m.VolumeAttachment, folder: Path) -> VolumeDisk:
+    """An NBD export's pre-shared key, from the connection, written where
+    QEMU's ``tls-creds-psk`` reads it (``folder/keys.psk``, mode 0600)."""
+    key = str(((row.connection_info or {}).get("data") or {}).get("psk_key") or "")
+    if disk.kind != "nbd" or not key:
+        return disk
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keys = folder / "keys.psk"
+    keys.touch(mode=0o600)
+    keys.write_text(f"{disk.psk_identity}:{key}\n")
+    return dataclasses.replace(disk, psk_file=str(keys))
+
+
+class VolumeRecords:
+    """The volume work's door to the database."""
+
+    def __init__(self, db: Database, host: str):
+        self.db = db
+        self.host = host
+
+    async def pending(self) -> list[str]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(m.VolumeAttachment.server_id)
+                .join(m.Server, m.Server.id == m.VolumeAttachment.server_id)
+                .where(
+                    m.Server.host == self.host,
+                    m.Server.deleted_at.is_(None),
+                    m.VolumeAttachment.status.in_(WORK),
+                )
+                .distinct()
+            )
+            return [str(r) for r in rows.all()]
+
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(m.VolumeAttachment)
+                .where(m.VolumeAttachment.server_id == server_id)
+                .order_by(m.VolumeAttachment.created_at, m.VolumeAttachment.device)
+            )
+            return list(rows.all())
+
+    async def save(self, row_id: str, **values: Any) -> None:
+        async with self.db.transaction() as s:
+            row = await s.get(m.VolumeAttachment, row_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
+    async def drop(self, row_id: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == row_id))
+
+    async def event(self, server_id: str, event: str, result: str, details: str | None) -> None:
+        async with self.db.transaction() as s:
+            await add_agent_event(s, server_id, event, self.host, result, details)
+
+
+class VolumeWorkflow:
+    def __init__(self, parts: AgentParts, db: Database):
+        self.parts = parts
+        self.records = VolumeRecords(db, parts.host)
+        self.client: VolumeClient | None = None  # set where a volume service is reachable
+
+    @property
+    def attacher(self) -> VolumeAttacher | None:
+        if Capability.VOLUME_ATTACH not in self.parts.driver.capabilities:
+            return None
+        return cast(VolumeAttacher, self.parts.driver)
+
+    def connector(self, row: m.VolumeAttachment) -> dict[str, Any]:
+        """This host as Cinder's connector describes a consumer."""
+        return {
+            "host": self.parts.host,
+            "mountpoint": row.device,
+            "initiator": None,
+            "platform": "x86_64",
+            "os_type": "linux",
+            "multipath": False,
+            "nbd": True,
+        }
+
+    async def pending(self) -> list[str]:
+        return await self.records.pending() if self.client is not None else []
+
+    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None:
+        """The row's disk, its NBD key (if any) written in the server's folder."""
+        disk = disk_of(row)
+        if disk is None:
+            return None
+        folder = self.parts.instances / row.server_id / f"nbd-{row.volume_id[:8]}"
+        return write_psk(disk, row, folder)
+
+    async def disks(self, server: m.Server) -> tuple[VolumeDisk, ...]:
+        """The attached volumes a guest starts with (boot disk apart)."""
+        found = []
+        for row in await self.records.of_server(server.id):
+            disk = self._disk(row) if row.status != m.VOL_ATTACHING else None
+            if disk is not None and row.boot_index != 0:
+                found.append(disk)
+        return tuple(found)
+
+    async def _running(self, server: m.Server) -> bool:
+        status = await self.parts.driver.status(server.id)
+        return status.power in (Power.RUNNING, Power.PAUSED)
+
+    # -- attach and detach ---------------------------------------------------------------
+
+    async def settle(self, server: m.Server) -> None:
+        """Finish the server's attaches and detaches."""
+        if self.client is None:
+            return
+        for row in await self.records.of_server(server.id):
+            if row.status == m.VOL_ATTACHING:
+                await self._attach(server, row, self.client)
+            elif row.status == m.VOL_DETACHING:
+                await self._detach(server, row, self.client)
+
+    async def _attach(
+        self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
+    ) -> None:
+        try:
+            attachment_id = row.attachment_id or await client.find_attachment(
+                row.volume_id, server.id
+            )
+            if attachment_id is None:  # the API died before Cinder was asked
+                attachment_id = await client.reserve(service_context(), row.volume_id, server.id)
+            await self.records.save(row.id, attachment_id=attachment_id)
+            info = await client.connect(attachment_id, self.connector(row))
+            row.connection_info = info
+            disk = self._disk(row)
+            if disk is None:
+                raise RuntimeError(f"volume {row.volume_id}: no usable connection ({info})")
+            attacher = self.attacher
+            if attacher is None:
+                raise RuntimeError(f"the {self.parts.driver.name} driver cannot attach volumes")
+            if await self._running(server):
+                await attacher.attach_volume(server.id, disk)
+            await client.complete(attachment_id)
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            log.warning(
+                "compute: server %s: attaching %s failed: %s", server.id, row.volume_id, message
+            )
+            await self._undo_attach(server, row, client)
+            await self.records.event(server.id, "compute_attach_volume", "Error", message)
+            return
+        await self.records.save(row.id, status=m.VOL_ATTACHED, connection_info=info)
+        await self.records.event(server.id, "compute_attach_volume", "Success", None)
+        log.info(
+            "compute: server %s: volume %s attached as %s", server.id, row.volume_id, row.device
+        )
+
+    async def _undo_attach(
+        self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
+    ) -> None:
+        disk = self._disk(row)
+        attacher = self.attacher
+        if disk is not None and attacher is not None and await self._running(server):
+            try:
+                await attacher.detach_volume(server.id, disk, DETACH_TIMEOUT)
+            except Exception as exc:  # the guest keeps it until it restarts
+                log.warning(
+                    "compute: server %s: could not unplug %s: %s", server.id, disk.serial, exc
+                )
+        attachment_id = row.attachment_id or await client.find_attachment(row.volume_id, server.id)
+        if attachment_id:
+            await client.release(attachment_id)
+        await self.records.drop(row.id)
+
+    async def _detach(
+        self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
+    ) -> None:
+        disk = self._disk(row)
+        attacher = self.attacher
+        try:
+            if disk is not None and attacher is not None and await self._running(server):
+                await attacher.detach_volume(server.id, disk, DETACH_TIMEOUT)
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            log.warning(
+                "compute: server %s: detaching %s failed: %s", server.id, row.volume_id, message
+            )
+            await self.records.save(row.id, status=m.VOL_ATTACHED)
+            await client.roll_detaching(row.volume_id)
+            await self.records.event(server.id, "compute_detach_volume", "Error", message)
+            return
+        if row.attachment_id:
+            await client.release(row.attachment_id)
+        await self.records.drop(row.id)
+        await self.records.event(server.id, "compute_detach_volume", "Success", None)
+        log.info("compute: server %s: volume %s detached", server.id, row.volume_id)
+
+    # -- booting from a volume ------------------------------------------------------------
+
+    async def root_disk(self, server: m.Server) -> VolumeDisk | None:
+        """The volume a server boots from (None: it boots its image)."""
+        for row in await self.records.of_server(server.id):
+            if row.boot_index == 0 and row.status == m.VOL_ATTACHED:
+                return self._disk(row)
+        return None
+
+    async def prepare_boot(self, server: m.Server) -> None:
+        """Before a first boot: wait for the volumes being made for the
+        server, and connect each (the guest is not running: no hot-plug).
+        A failure fails the boot (the server goes to ERROR)."""
+        if self.client is None:
+            return
+        client = self.client
+        for row in await self.records.of_server(server.id):
+            if row.status == m.VOL_CREATING:
+                await self._wait_made(row.volume_id, client)
+                await self.records.save(row.id, status=m.VOL_ATTACHING)
+            if row.status in (m.VOL_CREATING, m.VOL_ATTACHING):
+                attachment_id = row.attachment_id or await client.find_attachment(
+                    row.volume_id, server.id
+                )
+                if attachment_id is None:
+                    attachment_id = await client.reserve(
+                        service_context(), row.volume_id, server.id
+                    )
+                await self.records.save(row.id, attachment_id=attachment_id)
+                info = await client.connect(attachment_id, self.connector(row))
+                await client.complete(attachment_id)
+                await self.records.save(row.id, status=m.VOL_ATTACHED, connection_info=info)
+                log.info("compute: server %s: boot volume %s ready", server.id, row.volume_id)
+
+    @staticmethod
+    async def _wait_made(volume_id: str, client: VolumeClient) -> None:
+        deadline = asyncio.get_running_loop().time() + BUILD_TIMEOUT
+        while True:
+            info = await client.get(None, volume_id)
+            if info.status == "available":
+                return
+            if info.status.startswith("error"):
+                raise RuntimeError(f"volume {volume_id} could not be made ({info.status})")
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError(f"volume {volume_id} was not made in {BUILD_TIMEOUT:g} s")
+            await asyncio.sleep(0.1)
+
+    def wrap_spawn(self, spawn_step: Step) -> Step:
+        """The spawn step, with the server's volumes ready first."""
+
+        async def step(server: m.Server) -> None:
+            await self.prepare_boot(server)
+            await spawn_step(server)
+
+        return step
+
+    # -- a deleted server ----------------------------------------------------------------
+
+    async def release_all(self, server: m.Server) -> None:
+        """Detach every volume of a server whose guest is gone (and delete
+        those marked delete_on_termination)."""
+        if self.client is None:
+            return
+        for row in await self.records.of_server(server.id):
+            attachment_id = row.attachment_id or await self.client.find_attachment(
+                row.volume_id, server.id
+            )
+            if attachment_id:
+                await self.client.release(attachment_id)
+            if row.delete_on_termination:
+                await self.client.delete_volume(row.volume_id)
+            await self.records.drop(row.id)
+            log.info("compute: server %s deleted: volume %s released", server.id, row.volume_id)
+
+    def wrap_delete(self, delete_step: Step) -> Step:
+        """The delete step, with the server's volumes released after its
+        guest is gone and before the server is marked deleted."""
+
+        async def step(server: m.Server) -> None:
+            await self.parts.driver.destroy(server.id, self.parts.guests.directory(server))
+            await self.release_all(server)
+            await delete_step(server)
+
+        return step
+
+
+DisksOf = Callable[[m.Server], Awaitable[tuple[VolumeDisk, ...]]]

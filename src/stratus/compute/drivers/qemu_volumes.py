@@ -1,0 +1,176 @@
+"""Volumes in QEMU guests: a volume is a block node (``blockdev-add``: a
+local file, or an NBD export read by QEMU's own NBD client) and a
+``virtio-blk-pci`` device on it.  A running guest gets and loses them over
+QMP (``device_add``/``device_del``, ``blockdev-add``/``blockdev-del``); a
+guest started with volumes attached gets the same node and device names on
+its command line, so a later detach finds them."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from stratus.compute.drivers.base import DriverError, VolumeDisk
+from stratus.compute.drivers.qmp import QMPClient, QMPError
+
+log = logging.getLogger(__name__)
+
+SERIAL_MAX = 20  # virtio-blk's serial holds 20 bytes
+
+
+def node_name(disk: VolumeDisk) -> str:
+    """The block node's name (QEMU keeps up to 31 characters)."""
+    return "vol-" + disk.serial.replace("-", "")[:24]
+
+
+def device_id(disk: VolumeDisk) -> str:
+    return "voldev-" + disk.serial.replace("-", "")[:24]
+
+
+def _protocol(disk: VolumeDisk) -> dict[str, Any]:
+    if disk.kind == "file":
+        return {"driver": "file", "filename": disk.path}
+    if disk.kind == "nbd":
+        host, _, port = disk.path.rpartition(":")
+        node: dict[str, Any] = {
+            "driver": "nbd",
+            "server": {"type": "inet", "host": host, "port": port},
+            "export": disk.export,
+        }
+        if disk.psk_file:
+            node["tls-creds"] = tls_id(disk)
+        return node
+    raise DriverError(f"volume {disk.serial}: connections of type {disk.kind!r} are not supported")
+
+
+def tls_id(disk: VolumeDisk) -> str:
+    return "tls-" + disk.serial.replace("-", "")[:24]
+
+
+def tls_object(disk: VolumeDisk) -> dict[str, Any]:
+    """The TLS-PSK credentials object an NBD export with a key needs."""
+    return {
+        "qom-type": "tls-creds-psk",
+        "id": tls_id(disk),
+        "endpoint": "client",
+        "dir": str(Path(disk.psk_file).parent),
+        "username": disk.psk_identity,
+    }
+
+
+def blockdev(disk: VolumeDisk) -> dict[str, Any]:
+    """The block node of a volume: its format over its protocol."""
+    fmt = disk.fmt if disk.kind == "file" else "raw"
+    return {
+        "driver": fmt,
+        "node-name": node_name(disk),
+        "read-only": disk.readonly,
+        "cache": {"direct": False, "no-flush": False},
+        "file": _protocol(disk),
+    }
+
+
+def device(disk: VolumeDisk, bootindex: int | None = None) -> dict[str, Any]:
+    dev: dict[str, Any] = {
+        "driver": "virtio-blk-pci",
+        "id": device_id(disk),
+        "drive": node_name(disk),
+        "serial": disk.serial[:SERIAL_MAX],
+    }
+    if bootindex is not None:
+        dev["bootindex"] = bootindex
+    return dev
+
+
+def command_args(disk: VolumeDisk, bootindex: int | None = None) -> list[str]:
+    """The command-line options that start a guest with the volume attached."""
+    args: list[str] = []
+    if disk.kind == "nbd" and disk.psk_file:
+        obj = tls_object(disk)
+        args += ["-object", json.dumps(obj)]
+    args += ["-blockdev", json.dumps(blockdev(disk))]
+    dev = device(disk, bootindex)
+    args += ["-device", ",".join(f"{k}={_opt(v)}" for k, v in dev.items())]
+    return args
+
+
+def _opt(value: object) -> str:
+    return str(value).replace(",", ",,")
+
+
+def _absent(exc: QMPError) -> bool:
+    text = str(exc).lower()
+    return "not found" in text or "no such" in text or "cannot find" in text
+
+
+def _duplicate(exc: QMPError) -> bool:
+    text = str(exc).lower()
+    return "duplicate" in text or "already" in text or "in use" in text
+
+
+async def _devices(qmp: QMPClient) -> set[str]:
+    found = await qmp.execute("qom-list", {"path": "/machine/peripheral"})
+    return {str(p.get("name")) for p in found or [] if str(p.get("type", "")).startswith("child<")}
+
+
+async def _nodes(qmp: QMPClient) -> set[str]:
+    found = await qmp.execute("query-named-block-nodes", {"flat": True})
+    return {str(n.get("node-name")) for n in found or []}
+
+
+async def hotplug(qmp: QMPClient, disk: VolumeDisk) -> None:
+    """Add the volume's node and device unless the guest has them already."""
+    if disk.kind == "nbd" and disk.psk_file:
+        try:
+            await qmp.execute("object-add", tls_object(disk))
+        except QMPError as exc:
+            if not _duplicate(exc):
+                raise DriverError(f"volume {disk.serial}: {exc}") from exc
+    if node_name(disk) not in await _nodes(qmp):
+        try:
+            await qmp.execute("blockdev-add", blockdev(disk))
+        except QMPError as exc:
+            raise DriverError(f"volume {disk.serial}: the disk could not be opened: {exc}") from exc
+    if device_id(disk) not in await _devices(qmp):
+        try:
+            await qmp.execute("device_add", device(disk))
+        except QMPError as exc:
+            raise DriverError(f"volume {disk.serial}: the disk could not be added: {exc}") from exc
+
+
+async def unplug(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> None:
+    """Ask the guest to let the device go, wait until it has (its writes
+    are flushed by then), then close the node."""
+    if device_id(disk) in await _devices(qmp):
+        try:
+            await qmp.execute("device_del", {"id": device_id(disk)})
+        except QMPError as exc:
+            if not _absent(exc):
+                raise DriverError(f"volume {disk.serial}: {exc}") from exc
+        try:
+            await _wait_deleted(qmp, device_id(disk), timeout)
+        except QMPError as exc:
+            raise DriverError(
+                f"volume {disk.serial}: the guest did not release the disk within "
+                f"{timeout:g} s; it stays attached"
+            ) from exc
+    if node_name(disk) in await _nodes(qmp):
+        try:
+            await qmp.execute("blockdev-del", {"node-name": node_name(disk)})
+        except QMPError as exc:
+            if not _absent(exc):
+                raise DriverError(f"volume {disk.serial}: {exc}") from exc
+    if disk.kind == "nbd" and disk.psk_file:
+        try:
+            await qmp.execute("object-del", {"id": tls_id(disk)})
+        except QMPError as exc:
+            log.debug("volume %s: %s", disk.serial, exc)
+
+
+async def _wait_deleted(qmp: QMPClient, dev: str, timeout: float) -> None:
+    while True:
+        event = await qmp.wait_event("DEVICE_DELETED", timeout)
+        if event.get("data", {}).get("device") == dev:
+            return
