@@ -100,7 +100,9 @@ class LoadBalancerAgent:
             return
         try:
             if lb.task == m.T_FAILOVER:
-                await self.driver.remove(lb.id)
+                await self.driver.stop(lb.id)
+            netns = await self.driver.prepare(lb.id)
+            await self.service.bind_vip(lb.id, netns)
             await self.service.open_vip(lb.id)
             await self.driver.apply(spec)
         except DataPlaneError as exc:

@@ -129,6 +129,13 @@ class DataPlaneError(Exception):
 
 
 class Driver(Protocol):
+    async def prepare(self, lb_id: str) -> str:
+        """Make the load balancer's network namespace (where the network
+        agent plugs its VIP port) and return its name.  Idempotent."""
+
+    async def stop(self, lb_id: str) -> None:
+        """Kill its processes (a failover starts them anew); the namespace stays."""
+
     async def apply(self, spec: LoadBalancerSpec) -> None:
         """Make the load balancer run as ``spec`` says: its namespace, its
         VIP address in it (plugged by the network agent: wait a while for

@@ -11,6 +11,13 @@ class FakeDriver:
         self.applied: list[str] = []  # the ids applied, in order
         self.down: set[str] = set()  # member ids reported DOWN
         self.fail: set[str] = set()  # load balancer ids whose apply fails
+        self.stopped: list[str] = []
+
+    async def prepare(self, lb_id: str) -> str:
+        return f"fake-lb-{lb_id}"
+
+    async def stop(self, lb_id: str) -> None:
+        self.stopped.append(lb_id)
 
     async def apply(self, spec: LoadBalancerSpec) -> None:
         if spec.id in self.fail:

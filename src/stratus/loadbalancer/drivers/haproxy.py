@@ -206,7 +206,23 @@ def _backend(pool: PoolSpec, ping_script: str) -> list[str]:
     return lines
 
 
-def render(spec: LoadBalancerSpec, socket_path: str, ping_script: str = "/bin/true") -> str:
+def max_connections() -> int:
+    """HAProxy's global maxconn: what the open files limit allows (each
+    connection holds two descriptors), at most Octavia's 50000."""
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        return 50000
+    return max(256, min(50000, (hard - 200) // 2))
+
+
+def render(
+    spec: LoadBalancerSpec,
+    socket_path: str,
+    ping_script: str = "/bin/true",
+    maxconn: int = 50000,
+) -> str:
     """The HAProxy configuration of one load balancer."""
     pools = {p.id for p in spec.pools if p.admin_state_up}
     external = any(
@@ -215,7 +231,7 @@ def render(spec: LoadBalancerSpec, socket_path: str, ping_script: str = "/bin/tr
     out = [
         "# Rendered by the Stratus lb agent from the database: do not edit.",
         "global",
-        "    maxconn 50000",
+        f"    maxconn {maxconn}",
         f"    stats socket {socket_path} mode 600 level admin expose-fd listeners",
         "    hard-stop-after 60s",
     ]
@@ -251,6 +267,20 @@ async def _run(*argv: str, check: bool = True) -> str:
     if check and proc.returncode != 0:
         raise DataPlaneError(f"{' '.join(argv)}: {err.decode(errors='replace').strip()}")
     return out.decode(errors="replace")
+
+
+async def _daemon(log_path: Path, *argv: str) -> None:
+    """Start a process that daemonizes (``haproxy -D``): its output goes to
+    a file, never to a pipe the daemon would hold open."""
+    with log_path.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out
+        )
+        code = await proc.wait()
+    if code != 0:
+        text = log_path.read_text(errors="replace").strip()
+        alerts = [line for line in text.splitlines() if "ALERT" in line] or [text]
+        raise DataPlaneError(f"haproxy does not start: {' '.join(alerts)[-1500:]}")
 
 
 async def _socket_command(path: str, command: str) -> str:
@@ -314,15 +344,39 @@ class HAProxyDriver:
                 )
             await asyncio.sleep(0.05)
 
+    async def prepare(self, lb_id: str) -> str:
+        # Its folder first: a namespace of this cloud's always has one.
+        self._dir(lb_id).mkdir(parents=True, exist_ok=True)
+        ns = netns_name(lb_id)
+        if ns not in await self._namespaces():
+            await _run("ip", "netns", "add", ns)
+            await _run("ip", "-n", ns, "link", "set", "lo", "up")
+        return ns
+
+    async def stop(self, lb_id: str) -> None:
+        async with self._lock(lb_id):
+            await self._kill(lb_id)
+
+    async def _kill(self, lb_id: str) -> None:
+        pid = self._pid(lb_id)
+        if pid is not None:
+            os.kill(pid, signal.SIGKILL)
+        ns = netns_name(lb_id)
+        if ns in await self._namespaces():
+            # Every process in it: old ones finishing their connections too.
+            out = await _run("ip", "netns", "pids", ns, check=False)
+            for word in out.split():
+                try:
+                    os.kill(int(word), signal.SIGKILL)
+                except (ValueError, ProcessLookupError):
+                    pass
+        Path(self.socket_path(lb_id)).unlink(missing_ok=True)
+
     async def apply(self, spec: LoadBalancerSpec) -> None:
         async with self._lock(spec.id):
             folder = self._dir(spec.id)
-            folder.mkdir(parents=True, exist_ok=True)
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            ns = netns_name(spec.id)
-            if ns not in await self._namespaces():
-                await _run("ip", "netns", "add", ns)
-                await _run("ip", "-n", ns, "link", "set", "lo", "up")
+            ns = await self.prepare(spec.id)
             await self._wait_vip(ns, spec)
             ping = folder / "ping-check"
             if not ping.exists():
@@ -330,7 +384,7 @@ class HAProxyDriver:
                 ping.chmod(0o755)
             cfg = folder / "haproxy.cfg"
             sock = self.socket_path(spec.id)
-            text = render(spec, sock, str(ping))
+            text = render(spec, sock, str(ping), max_connections())
             new = folder / "haproxy.cfg.new"
             new.write_text(text)
             await _run(self.binary, "-c", "-q", "-f", str(new))
@@ -343,24 +397,14 @@ class HAProxyDriver:
                 argv += ["-x", sock, "-sf", str(pid)]
             else:
                 Path(sock).unlink(missing_ok=True)
-            await _run(*argv)
+            await _daemon(folder / "haproxy.out", *argv)
 
     async def remove(self, lb_id: str) -> None:
         async with self._lock(lb_id):
-            pid = self._pid(lb_id)
-            if pid is not None:
-                os.kill(pid, signal.SIGKILL)
+            await self._kill(lb_id)
             ns = netns_name(lb_id)
             if ns in await self._namespaces():
-                # Other processes of this load balancer (old ones, checks) go too.
-                out = await _run("ip", "netns", "pids", ns, check=False)
-                for line in out.split():
-                    try:
-                        os.kill(int(line), signal.SIGKILL)
-                    except (ValueError, ProcessLookupError):
-                        pass
                 await _run("ip", "netns", "delete", ns, check=False)
-            Path(self.socket_path(lb_id)).unlink(missing_ok=True)
             shutil.rmtree(self._dir(lb_id), ignore_errors=True)
         self._locks.pop(lb_id, None)
 

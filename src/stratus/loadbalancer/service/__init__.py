@@ -166,6 +166,13 @@ class LoadBalancerService:
 
         return await self.core.read(work)
 
+    async def bind_vip(self, lb_id: str, netns: str) -> None:
+        """The VIP port is bound to this host's namespace of the load
+        balancer (the network agent then plugs it there)."""
+        lb = await self.core.read(lambda s: s.get(m.LoadBalancer, lb_id))
+        if self.vips is not None and lb is not None and lb.vip_port_id:
+            await self.vips.bind(lb.vip_port_id, lb.host, netns)
+
     async def open_vip(self, lb_id: str) -> None:
         """The VIP's security group opens the live listeners' ports."""
         if self.vips is None:

@@ -19,12 +19,6 @@ from stratus.loadbalancer.service.vip import VipNetworking
 CHILDREN = (m.Listener, m.Pool)
 
 
-def netns_of(lb_id: str) -> str:
-    from stratus.loadbalancer.drivers.haproxy import netns_name
-
-    return netns_name(lb_id)
-
-
 class LoadBalancers:
     def __init__(self, core: Core, vips: VipNetworking | None, host: str):
         self.core = core
@@ -85,7 +79,7 @@ class LoadBalancers:
         lb = await self.core.write(reserve)
         try:
             port_id, addr, group = await self.vips.make_port(
-                project, lb.id, netns_of(lb.id), vip, None if vip.port_id else address
+                project, lb.id, vip, None if vip.port_id else address
             )
         except BaseException:
             await self.core.write(lambda s: self._forget(s, lb.id))

@@ -91,9 +91,10 @@ class VipNetworking:
         )
 
     async def make_port(
-        self, project_id: str, lb_id: str, netns: str, vip: Vip, address: str | None
+        self, project_id: str, lb_id: str, vip: Vip, address: str | None
     ) -> tuple[str, str, str]:
-        """The VIP's security group and port: (port id, address, group id)."""
+        """The VIP's security group and port, not bound yet (the agent binds
+        it once the namespace exists): (port id, address, group id)."""
         ctx = _admin()
         group = await self.network.groups.create(
             ctx,
@@ -105,8 +106,6 @@ class VipNetworking:
         )
         group_id = group.row.id
         attrs: dict[str, Any] = {
-            "binding:host_id": self.host,
-            "binding:profile": {"netns": netns},
             "device_owner": DEVICE_OWNER,
             "device_id": f"lb-{lb_id}",
             "security_groups": [group_id],
@@ -130,6 +129,16 @@ class VipNetworking:
             raise
         addr = next((a for s, a in rec.fixed_ips if s == vip.subnet_id), rec.fixed_ips[0][1])
         return rec.row.id, addr, group_id
+
+    async def bind(self, port_id: str, host: str, netns: str) -> None:
+        """Bind the VIP port to the namespace on its host, unless it is."""
+        ctx = _admin()
+        port = await self.network.ports.get(ctx, port_id)
+        profile = {"netns": netns}
+        if port.row.binding_host == host and (port.row.binding_profile or {}) == profile:
+            return
+        attrs = {"binding:host_id": host, "binding:profile": profile}
+        await self.network.ports.update(ctx, port_id, attrs, None)
 
     async def drop_port(self, port_id: str, group_id: str, owned: bool) -> None:
         """The VIP port goes (or, given by the user, is released) with its group."""
