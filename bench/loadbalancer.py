@@ -11,8 +11,9 @@ leaves those namespaces; everything is removed afterwards.
    the load balancer is ACTIVE again (the agent reloaded HAProxy).  p50,
    made under load: the failed requests of the 20 changes are counted.
 3. HTTP requests/s through the VIP to two nginx backends, beside the same
-   client hitting the backends directly (two wrk, one per backend) in the
-   same run, with the machine's CPU time per request for both.
+   client hitting the backends directly in the same run: two wrk (one
+   thread, 8 connections each), one per backend or both at the VIP, with
+   the machine's CPU time per request for both.
 
 Exit status: 0 when every figure was measured, even if a target was missed;
 1 when a measurement itself went wrong.
@@ -158,6 +159,8 @@ class Bench:
                                url], capture_output=True)  # fmt: skip
         return proc.returncode == 0
 
+    phases: list[list[float]] = []
+
     def make(self) -> tuple[str, str, str, float]:
         """A load balancer answering through one listener, pool and member:
         (its id, its VIP, its pool, the seconds it took)."""
@@ -167,16 +170,21 @@ class Bench:
         )
         lb_id, vip = lb["loadbalancer"]["id"], lb["loadbalancer"]["vip_address"]
         wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks = [time.monotonic() - t0]
         listener = self.lb("POST", "/listeners", json={"listener": {
             "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}})["listener"]  # fmt: skip
         wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks.append(time.monotonic() - t0)
         pool = self.lb("POST", "/pools", json={"pool": {"listener_id": listener["id"],
                        "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})["pool"]  # fmt: skip
         wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks.append(time.monotonic() - t0)
         self.lb("POST", f"/pools/{pool['id']}/members", json={"member": {
             "address": BACKENDS["b1"], "protocol_port": 80, "subnet_id": self.sub_id}})  # fmt: skip
         wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks.append(time.monotonic() - t0)
         wait_for("the VIP answers", lambda: self.answers(f"http://{vip}/"), step=0.005)
+        self.phases.append([*marks, time.monotonic() - t0])
         return lb_id, vip, pool["id"], time.monotonic() - t0
 
     def wrk(self, url: str, seconds: float, connections: int) -> subprocess.Popen[str]:
@@ -194,18 +202,25 @@ class Bench:
                 return json.loads(line[6:])  # type: ignore[no-any-return]
         raise RuntimeError(f"wrk: no report:\n{out}\n{err}")
 
-    def throughput(self, urls: list[str], seconds: float) -> tuple[float, float, int]:
-        """(requests/s, machine CPU ms per request, failed requests) of one wrk per URL."""
+    def throughput(
+        self, urls: list[str], seconds: float, lb_id: str
+    ) -> tuple[float, float, int, float]:
+        """(requests/s, machine CPU ms per request, failed requests, HAProxy's
+        CPU ms per request) of one wrk per URL."""
+        pidfile = self.server.data_dir / "loadbalancer" / lb_id / "haproxy.pid"
+        pid = int(pidfile.read_text().split()[0])
+        h0 = sum(bh.proc_cpu(pid))
         _, busy0, _ = bh.machine_ticks()
         procs = [self.wrk(u, seconds, 16 // len(urls)) for u in urls]
         reports = [self.report(p) for p in procs]
         _, busy1, _ = bh.machine_ticks()
+        haproxy = sum(bh.proc_cpu(pid)) - h0
         requests = sum(r["requests"] for r in reports)
         failed = sum(r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
                      for r in reports)  # fmt: skip
         rps = sum(r["requests"] / (r["duration_us"] / 1e6) for r in reports)
         cpu_ms = (busy1 - busy0) / bh.CLK_TCK * 1000 / max(1, requests)
-        return rps, cpu_ms, failed
+        return rps, cpu_ms, failed, haproxy * 1000 / max(1, requests)
 
     def cleanup(self) -> None:
         lbs = [d.name for d in (self.server.data_dir / "loadbalancer").glob("*") if d.is_dir()]
@@ -241,18 +256,21 @@ def main() -> int:
             create = statistics.median(m[3] for m in made)
             print(f"create -> ACTIVE and answering: p50 {create:.2f} s "
                   f"(each: {', '.join(f'{m[3]:.2f}' for m in made)})")  # fmt: skip
+            for marks in b.phases:
+                print("  load balancer ACTIVE {:.2f} s, listener {:.2f}, pool {:.2f}, member "
+                      "{:.2f}, answering {:.2f}".format(*marks))  # fmt: skip
             lb_id, vip, pool_id, _ = made[0]
             b.lb("POST", f"/pools/{pool_id}/members", json={"member": {
                 "address": BACKENDS["b2"], "protocol_port": 80, "subnet_id": b.sub_id}})  # fmt: skip
             wait_for("ACTIVE", lambda: b.active(lb_id))
             url = f"http://{vip}/"
             direct = [f"http://{a}/" for a in BACKENDS.values()]
-            d_rps, d_cpu, d_failed = b.throughput(direct, args.seconds)
-            v_rps, v_cpu, v_failed = b.throughput([url], args.seconds)
+            d_rps, d_cpu, d_failed, _ = b.throughput(direct, args.seconds, lb_id)
+            v_rps, v_cpu, v_failed, h_cpu = b.throughput([url, url], args.seconds, lb_id)
             print(f"direct to the backends: {d_rps:,.0f} req/s, {d_cpu:.3f} ms CPU/request "
                   f"(machine), {d_failed} failed")  # fmt: skip
             print(f"through the VIP:        {v_rps:,.0f} req/s, {v_cpu:.3f} ms CPU/request "
-                  f"(machine), {v_failed} failed")  # fmt: skip
+                  f"(machine; HAProxy {h_cpu:.3f} ms), {v_failed} failed")  # fmt: skip
             # Member changes under load: the second backend removed, added back.
             seconds = max(30.0, args.changes * 3.0)
             load = b.wrk(url, seconds, 8)

@@ -130,7 +130,9 @@ def _frontend(spec: LoadBalancerSpec, listener: ListenerSpec, pools: set[str]) -
         lines.append(f"    acl allowed src {' '.join(listener.allowed_cidrs)}")
         lines.append("    tcp-request connection reject unless allowed")
     if http:
-        lines.append("    option httplog")
+        # Soft-stopped by a reload, an old process closes a client's idle
+        # keep-alive connection only after answering on it: no request lost.
+        lines.append("    option idle-close-on-response")
         headers = {k.lower(): str(v).lower() for k, v in listener.insert_headers.items()}
         if headers.get("x-forwarded-for") == "true":
             lines.append("    option forwardfor")
@@ -158,6 +160,8 @@ def _backend(pool: PoolSpec, ping_script: str) -> list[str]:
         f"    timeout connect {_ms(pool.member_connect_timeout)}",
         f"    timeout server {_ms(pool.member_data_timeout)}",
     ]
+    if http:
+        lines.append("    http-reuse always")
     persistence = pool.session_persistence or {}
     kind = persistence.get("type")
     cookie = False
@@ -234,6 +238,9 @@ def render(
         f"    maxconn {maxconn}",
         f"    stats socket {socket_path} mode 600 level admin expose-fd listeners",
         "    hard-stop-after 60s",
+        # One thread: on a small host the kernel's share of each proxied
+        # request (two hops through the bridge) wants the other core.
+        "    nbthread 1",
     ]
     if external:
         out += ["    external-check", "    insecure-fork-wanted"]
@@ -387,7 +394,6 @@ class HAProxyDriver:
             text = render(spec, sock, str(ping), max_connections())
             new = folder / "haproxy.cfg.new"
             new.write_text(text)
-            await _run(self.binary, "-c", "-q", "-f", str(new))
             os.replace(new, cfg)
             pid = self._pid(spec.id)
             argv = ["ip", "netns", "exec", ns, self.binary, "-D", "-f", str(cfg)]
