@@ -106,8 +106,9 @@ class Lab:
 def serve(lab: Lab, name: str) -> subprocess.Popen[bytes]:
     """An HTTP server answering its own name, in its namespace."""
     www = lab.data_dir / f"www-{name}"
-    www.mkdir(exist_ok=True)
+    (www / "static").mkdir(parents=True, exist_ok=True)
     (www / "index.html").write_text(name)
+    (www / "static" / "index.html").write_text(f"static from {name}")
     address = {"m1": "10.71.0.11", "m2": "10.71.0.12"}[name]
     return subprocess.Popen(
         ["ip", "netns", "exec", lab.ns(name), sys.executable, "-m", "http.server", "8000",
@@ -225,6 +226,52 @@ def test_traffic_spreads_survives_failures_changes_and_restarts(lab: Lab) -> Non
     wait_for("the requests counted", lambda: lab.lb(
         "GET", f"/loadbalancers/{lb_id}/stats").json()["stats"]["total_connections"] >= 40)  # fmt: skip
     assert stats["bytes_out"] >= 0
+
+    # An L7 policy sends /static/* to a second pool (m2 alone); the rest
+    # still spreads over both.
+    static = lab.lb(
+        "POST",
+        "/pools",
+        json={
+            "pool": {"loadbalancer_id": lb_id, "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+        },
+    ).json()["pool"]
+    lab.wait_lb(lb_id)
+    lab.lb(
+        "POST",
+        f"/pools/{static['id']}/members",
+        json={"member": {"address": "10.71.0.12", "protocol_port": 8000, "subnet_id": sub_id}},
+    )
+    lab.wait_lb(lb_id)
+    policy = lab.lb(
+        "POST",
+        "/l7policies",
+        json={
+            "l7policy": {
+                "listener_id": listener["id"],
+                "action": "REDIRECT_TO_POOL",
+                "redirect_pool_id": static["id"],
+            }
+        },
+    ).json()["l7policy"]
+    lab.wait_lb(lb_id)
+    lab.lb(
+        "POST",
+        f"/l7policies/{policy['id']}/rules",
+        json={"rule": {"type": "PATH", "compare_type": "STARTS_WITH", "value": "/static"}},
+    )
+    lab.wait_lb(lb_id)
+    assert lab.requests(f"{url}static/", 10) == {"bodies": {"static from m2": 10}, "errors": []}
+    assert set(lab.requests(url, 10)["bodies"]) == {"m1", "m2"}
+    # SOURCE_IP persistence keeps one client on one member.
+    lab.lb(
+        "PUT", f"/pools/{pool['id']}", json={"pool": {"session_persistence": {"type": "SOURCE_IP"}}}
+    )
+    lab.wait_lb(lb_id)
+    seen = lab.requests(url, 20)
+    assert seen["errors"] == [] and len(seen["bodies"]) == 1 and sum(seen["bodies"].values()) == 20
+    lab.lb("PUT", f"/pools/{pool['id']}", json={"pool": {"session_persistence": None}})
+    lab.wait_lb(lb_id)
 
     # One member stops: ERROR, the load balancer DEGRADED, traffic to the other.
     servers["m1"].kill()
