@@ -1,10 +1,12 @@
-"""Building an lb agent from the configuration (in-process in the all-in-one)."""
+"""Building an lb agent from the configuration: in-process in the
+all-in-one, and as `stratus lb-agent --host NAME`."""
 
 from __future__ import annotations
 
 import os
 
 from stratus.common.config import Config
+from stratus.common.db import Database
 from stratus.common.reconciler import Timing
 from stratus.loadbalancer.agent.agent import LoadBalancerAgent
 from stratus.loadbalancer.drivers.base import Driver
@@ -34,3 +36,18 @@ def build_agent(cfg: Config, service: LoadBalancerService) -> LoadBalancerAgent:
         heartbeat_interval=10.0,
     )
     return LoadBalancerAgent(service, make_driver(cfg), service.host, timing)
+
+
+def build_process_agent(cfg: Config, database: Database, host: str | None) -> LoadBalancerAgent:
+    """``stratus lb-agent``: an agent in a process of its own, on the
+    cloud's database, with the network service's calls made here (the VIP
+    ports' bindings and security groups are rows; the network agent that
+    plugs them is woken by its own polling)."""
+    from stratus.network.service import NetworkService
+
+    if host:
+        cfg = cfg.model_copy(
+            update={"loadbalancer": cfg.loadbalancer.model_copy(update={"host": host})}
+        )
+    service = LoadBalancerService(cfg, database, NetworkService(cfg, database))
+    return build_agent(cfg, service)
