@@ -188,7 +188,8 @@ class Agent(Base):
 
 
 class ListenerStats(Base):
-    """A listener's counters, as its HAProxy last reported them."""
+    """A listener's counters: totals kept across HAProxy's reloads and
+    restarts (which start its counters at 0), and the raw values read last."""
 
     __tablename__ = "lb_listener_stats"
 
@@ -199,3 +200,6 @@ class ListenerStats(Base):
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
     request_errors: Mapped[int] = mapped_column(Integer, default=0)
+    # The running process's counters at the last reading (total_connections,
+    # bytes_in, bytes_out, request_errors).
+    last_raw: Mapped[list[int]] = mapped_column(JSON, default=list)

@@ -16,7 +16,7 @@ from stratus.common.db import Database
 from stratus.common.reconciler import Timing
 from stratus.loadbalancer import models as m
 from stratus.loadbalancer.agent.agent import LoadBalancerAgent
-from stratus.loadbalancer.drivers.base import LoadBalancerSpec
+from stratus.loadbalancer.drivers.base import Health, ListenerStats, LoadBalancerSpec
 from stratus.loadbalancer.drivers.fake import FakeDriver
 from stratus.loadbalancer.errors import ImmutableObject
 from stratus.loadbalancer.service import LoadBalancerService
@@ -143,3 +143,26 @@ async def test_a_failed_apply_is_error_and_start_removes_orphans(
         assert ok in driver.specs  # ACTIVE and not running: started again
     finally:
         await agent.stop()
+
+
+async def test_stats_add_up_across_reloads(service: LoadBalancerService) -> None:
+    lb_id = await new_lb(service)
+    assert await service.applied(lb_id, 1)
+    listener = await service.objects.create(
+        CTX, "listener", {"loadbalancer_id": lb_id, "protocol": "TCP", "protocol_port": 22}
+    )
+    async with service.db.session() as s:
+        generation = (await s.get(m.LoadBalancer, lb_id)).generation
+    assert await service.applied(lb_id, generation)
+
+    def reading(total: int, active: int = 0) -> Health:
+        counters = ListenerStats(listener.id, active, total, total * 10, total * 100, 0)
+        return Health(running=True, listeners=(counters,))
+
+    await service.record_health(lb_id, reading(5))
+    await service.record_health(lb_id, reading(8, active=2))
+    await service.record_health(lb_id, reading(3))  # a reload: the new process counts from 0
+    stats = await service.stats(CTX, "loadbalancer", lb_id)
+    assert stats == {"active_connections": 0, "total_connections": 11, "bytes_in": 110,
+                     "bytes_out": 1100, "request_errors": 0}  # fmt: skip
+    assert await service.stats(CTX, "listener", listener.id) == stats

@@ -265,10 +265,15 @@ class LoadBalancerService:
                     row = m.ListenerStats(listener_id=counters.listener_id, loadbalancer_id=lb_id)
                     s.add(row)
                 row.active_connections = counters.active_connections
-                row.total_connections = counters.total_connections
-                row.bytes_in = counters.bytes_in
-                row.bytes_out = counters.bytes_out
-                row.request_errors = counters.request_errors
+                keys = ("total_connections", "bytes_in", "bytes_out", "request_errors")
+                raw = [int(getattr(counters, k)) for k in keys]
+                last = list(row.last_raw or [0, 0, 0, 0])
+                # A counter lower than last time: a new process (reload, restart).
+                restarted = any(r < seen for r, seen in zip(raw, last, strict=True))
+                for key, now, seen in zip(keys, raw, last, strict=True):
+                    grown = now if restarted else now - seen
+                    setattr(row, key, int(getattr(row, key) or 0) + grown)
+                row.last_raw = raw
 
         async with self.db.transaction() as s:
             await work(s)

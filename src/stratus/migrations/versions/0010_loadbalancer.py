@@ -153,6 +153,7 @@ def upgrade() -> None:
         sa.Column("bytes_in", sa.BigInteger(), nullable=False),
         sa.Column("bytes_out", sa.BigInteger(), nullable=False),
         sa.Column("request_errors", sa.Integer(), nullable=False),
+        sa.Column("last_raw", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("listener_id", name=op.f("pk_lb_listener_stats")),
     )
     with op.batch_alter_table("lb_listener_stats", schema=None) as batch_op:
