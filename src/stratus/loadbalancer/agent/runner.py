@@ -30,9 +30,11 @@ def make_driver(cfg: Config) -> Driver:
 
 
 def build_agent(cfg: Config, service: LoadBalancerService) -> LoadBalancerAgent:
+    interval = cfg.loadbalancer.health_interval
     timing = Timing(
-        poll_interval=2.0,
-        sync_interval=cfg.loadbalancer.health_interval,
+        # The loop's period bounds how often health is read.
+        poll_interval=min(2.0, interval),
+        sync_interval=interval,
         heartbeat_interval=10.0,
     )
     return LoadBalancerAgent(service, make_driver(cfg), service.host, timing)
