@@ -255,3 +255,26 @@ def test_quotas_failover_providers_and_zones(cloud: Server, alice: Tenant) -> No
     assert [z["name"] for z in zones] == ["nova"]
     versions = alice.lb.http.get(f"{cloud.url}/load-balancer/").json()["versions"]
     assert any(v["status"] == "CURRENT" for v in versions)
+
+
+def test_openstacksdk_drives_it(cloud: Server, alice: Tenant) -> None:
+    import openstack
+
+    conn = openstack.connect(
+        auth_url=cloud.auth_url,
+        username=alice.project.user["name"],
+        password=alice.project.user["password"],
+        project_id=alice.project.id,
+        user_domain_name="Default",
+    )
+    lb = conn.load_balancer.create_load_balancer(name="sdk-lb", vip_subnet_id=alice.subnet["id"])
+    lb = conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+    assert lb.provisioning_status == "ACTIVE" and lb.vip_address.startswith("10.61.0.")
+    listener = conn.load_balancer.create_listener(
+        load_balancer_id=lb.id, protocol="TCP", protocol_port=443
+    )
+    conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+    assert conn.load_balancer.get_listener(listener.id).provisioning_status == "ACTIVE"
+    assert "sdk-lb" in {x.name for x in conn.load_balancer.load_balancers()}
+    conn.load_balancer.delete_load_balancer(lb.id, cascade=True)
+    conn.load_balancer.wait_for_delete(conn.load_balancer.get_load_balancer(lb.id), interval=0.2)
