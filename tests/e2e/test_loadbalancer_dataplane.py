@@ -87,7 +87,8 @@ class Lab:
         return f"{self.prefix}-{name}"
 
     def requests(self, url: str, n: int, netns: str = "client") -> dict[str, Any]:
-        out = sh("ip", "netns", "exec", self.ns(netns), sys.executable, "-c", CLIENT, url,
+        space = self.prefix if netns == "host" else self.ns(netns)
+        out = sh("ip", "netns", "exec", space, sys.executable, "-c", CLIENT, url,
                  str(n), "/nonexistent")  # fmt: skip
         return json.loads(out)  # type: ignore[no-any-return]
 
@@ -135,7 +136,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         yield the_lab
     finally:
         lbs = [d.name for d in (the_lab.data_dir / "loadbalancer").glob("*") if d.is_dir()]
-        the_lab.server.stop(signal.SIGTERM)
+        try:
+            the_lab.server.stop(signal.SIGTERM)
+        except subprocess.TimeoutExpired:
+            the_lab.server.stop(signal.SIGKILL)  # then remove what it left all the same
+            raise
         spaces = sh("ip", "netns", "list").split()
         for name in spaces:
             if name.startswith(prefix) or any(name == f"lb-{i}" for i in lbs):
@@ -226,6 +231,28 @@ def test_traffic_spreads_survives_failures_changes_and_restarts(lab: Lab) -> Non
     wait_for("the requests counted", lambda: lab.lb(
         "GET", f"/loadbalancers/{lb_id}/stats").json()["stats"]["total_connections"] >= 40)  # fmt: skip
     assert stats["bytes_out"] >= 0
+
+    # A floating IP on the VIP port: the host reaches the load balancer
+    # through the project's router (the host's side of the external network
+    # is in the cloud's host namespace here).
+    public = lab.api("GET", "/network/v2.0/networks",
+                     params={"router:external": "true"}).json()["networks"][0]["id"]  # fmt: skip
+    router = lab.api(
+        "POST",
+        "/network/v2.0/routers",
+        json={"router": {"name": "r1", "external_gateway_info": {"network_id": public}}},
+    ).json()["router"]
+    lab.api("PUT", f"/network/v2.0/routers/{router['id']}/add_router_interface",
+            json={"subnet_id": sub_id})  # fmt: skip
+    fip = lab.api(
+        "POST",
+        "/network/v2.0/floatingips",
+        json={"floatingip": {"floating_network_id": public, "port_id": lb["vip_port_id"]}},
+    ).json()["floatingip"]
+    fip_url = f"http://{fip['floating_ip_address']}/"
+    wait_for("the floating IP answers", lambda: lab.requests(fip_url, 1, "host")["errors"] == [])
+    seen = lab.requests(fip_url, 40, "host")
+    assert seen["errors"] == [] and set(seen["bodies"]) == {"m1", "m2"}, seen
 
     # An L7 policy sends /static/* to a second pool (m2 alone); the rest
     # still spreads over both.
