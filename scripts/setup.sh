@@ -15,9 +15,10 @@ mode=${1:-run}
 # linux-image-amd64: the built-in tiny guest image is made from them (with
 # dropbear-bin, its SSH server).  iproute2, nftables and dnsmasq-base: the
 # network data plane (bridges, VXLAN, namespaces, filtering and NAT, DHCP).
+# haproxy: the load balancers' data plane (the lb agent runs its own processes).
 packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
           busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64
-          dropbear-bin iproute2 nftables dnsmasq-base)
+          dropbear-bin iproute2 nftables dnsmasq-base haproxy)
 # The libvirt driver: libvirt's daemons and QEMU driver, and what building
 # libvirt-python needs (libvirt-dev, pkg-config; gcc is above).  Without
 # systemd, start them by hand as root: `virtlogd -d && libvirtd -d`.

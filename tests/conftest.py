@@ -100,6 +100,9 @@ def start_server(data_dir: Path, database_url: str = "", port: int | None = None
     # A real data plane holds the machine's root namespace: only the tests
     # that exercise it ask for it (STRATUS_NETWORK__DRIVER="linux").
     environ["STRATUS_NETWORK__DRIVER"] = "fake"
+    # HAProxy in namespaces likewise: the load balancers' data plane tests
+    # ask for it (STRATUS_LOADBALANCER__DRIVER="haproxy").
+    environ["STRATUS_LOADBALANCER__DRIVER"] = "fake"
     environ.update(env)
     process = subprocess.Popen(
         [str(BIN / "stratus"), "up", "--data-dir", str(data_dir), "--port", str(port)],

@@ -36,6 +36,7 @@ from stratus.identity.service import IdentityService
 from stratus.image import app as image_app
 from stratus.image import policies as image_policies
 from stratus.image.service import ImageService
+from stratus.loadbalancer import policies as loadbalancer_policies
 from stratus.network import policies as network_policies
 from stratus.network.service import NetworkService
 from stratus.objectstore import policies as objectstore_policies
@@ -81,6 +82,7 @@ class Cloud:
                 **objectstore_policies.RULES,
                 **volume_policies.RULES,
                 **network_policies.RULES,
+                **loadbalancer_policies.RULES,
             },
             cfg.data_path(cfg.policy.file),
         )
@@ -109,6 +111,12 @@ class Cloud:
             from stratus.compute.service.volume_client import LocalVolumes
 
             self.compute.server_volumes.client = LocalVolumes(self.volume)
+        self.loadbalancer: Any = None
+        self.lb_agent: Any = None
+        if "load-balancer" in cfg.services.enabled:
+            from stratus.loadbalancer.service import LoadBalancerService
+
+            self.loadbalancer = LoadBalancerService(cfg, self.db, self.network)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -188,6 +196,8 @@ class Cloud:
             await self.objectstore.start()
         if self.volume is not None:
             await self._start_volume(self.volume)
+        if self.loadbalancer is not None:
+            await self._start_loadbalancer(self.loadbalancer)
         if self.image is not None:  # the swift store needs the object store up
             self._spawn(self.image.sweep(), "image-sweep")
 
@@ -231,6 +241,23 @@ class Cloud:
         background = getattr(self.storage_node, "background", None)
         if background is not None:
             await background.recover_since(started_at)
+
+    async def _start_loadbalancer(self, service: Any) -> None:
+        from stratus.loadbalancer.agent.runner import DataPlaneUnavailable, build_agent
+
+        await service.start()
+        try:
+            self.lb_agent = build_agent(self.cfg, service)
+        except DataPlaneUnavailable as exc:
+            log.warning(
+                "load-balancer: no data plane on this host (%s): the API works, "
+                "load balancers stay PENDING_CREATE",
+                exc,
+            )
+            return
+        # It adopts the HAProxy processes that run and removes what belongs
+        # to nothing, in the background, so the cloud is ready at once.
+        self._spawn(self.lb_agent.start(), "lb-agent-start")
 
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send
@@ -313,6 +340,10 @@ class Cloud:
             await self.storage_node.close()
         if self.image is not None:
             await self.image.stop()
+        if self.lb_agent is not None:
+            await self.lb_agent.stop()
+        if self.loadbalancer is not None:
+            await self.loadbalancer.stop()
         if self.network_agent is not None:
             await self.network_agent.stop()
         if self._network_lock is not None:
@@ -367,6 +398,15 @@ class Cloud:
                 Mount(
                     SERVICES["network"].prefix,
                     build_network(self.network, self.enforcer, self.validator),
+                )
+            )
+        if self.loadbalancer is not None:
+            from stratus.loadbalancer.app import build as build_loadbalancer
+
+            mounts.append(
+                Mount(
+                    SERVICES["load-balancer"].prefix,
+                    build_loadbalancer(self.loadbalancer, self.enforcer, self.validator),
                 )
             )
         if self.objectstore is not None:

@@ -309,6 +309,23 @@ def volume_agent(data_dir: Path, host: str | None) -> None:
     _serve_agent(data_dir, host, build_agent, "volume")
 
 
+@main.command("lb-agent")
+@data_dir_option
+@click.option(
+    "--host", "host", default=None, help="This lb host's name [default: the network host's name]."
+)
+def lb_agent(data_dir: Path, host: str | None) -> None:
+    """Run the load balancers' agent of one host, as a process of its own.
+
+    It shares the cloud's database (``[database] url``), runs one HAProxy per
+    load balancer of its host in a namespace holding the VIP port
+    (``[loadbalancer]``), and needs root.  The HAProxy processes keep
+    serving while it is stopped."""
+    from stratus.loadbalancer.agent.runner import build_process_agent
+
+    _serve_agent(data_dir, host, build_process_agent, "lb")
+
+
 def _serve_agent(data_dir: Path, host: str | None, build: Any, kind: str) -> None:
     """Run one agent (``build(cfg, database, host)``) until SIGINT or SIGTERM.
     A stop asked for while starting ends the process cleanly too (guests and

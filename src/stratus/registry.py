@@ -53,4 +53,6 @@ SERVICES: dict[str, ServiceInfo] = {
     ),
     # Neutron's catalog URL has no version: clients discover /v2.0 themselves.
     "network": ServiceInfo("network", "network", "neutron", "/network"),
+    # Octavia's catalog URL has no version: clients add /v2.0 (or discover /v2).
+    "load-balancer": ServiceInfo("load-balancer", "load-balancer", "octavia", "/load-balancer"),
 }

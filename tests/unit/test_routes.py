@@ -8,6 +8,7 @@ from stratus.common.api import NoBody, NoQuery, Route
 from stratus.compute.api.routes import ROUTES as COMPUTE_ROUTES
 from stratus.identity.api.routes import ROUTES as IDENTITY_ROUTES
 from stratus.image.api.routes import ROUTES as IMAGE_ROUTES
+from stratus.loadbalancer.api.routes import ROUTES as LOADBALANCER_ROUTES
 from stratus.network.api.routes import ROUTES as NETWORK_ROUTES
 from stratus.objectstore.api import routes as objectstore_routes
 from stratus.volume.api.routes import ROUTES as VOLUME_ROUTES
@@ -18,6 +19,7 @@ ALL_ROUTES: list[tuple[str, Route]] = (
     + [("compute", r) for r in COMPUTE_ROUTES]
     + [("volume", r) for r in VOLUME_ROUTES]
     + [("network", r) for r in NETWORK_ROUTES]
+    + [("load-balancer", r) for r in LOADBALANCER_ROUTES]
 )
 # Swift's writes carry their metadata in headers: they are not in the list
 # of JSON writes below, but their schemas are checked all the same.
@@ -54,6 +56,7 @@ def test_writes_without_a_body_are_deliberate() -> None:
         "/implies/{implied_role_id}",
         "/actions/deactivate",
         "/actions/reactivate",
+        "/failover",  # Octavia's load balancer failover
     )
     odd = [
         f"{service}: {r.method} {r.path}"
@@ -74,7 +77,8 @@ def test_a_route_without_schemas_is_found() -> None:
 
 
 def test_no_two_routes_share_a_method_and_path() -> None:
-    for service in ("identity", "image", "compute", "volume", "network", "object-store"):
+    services = ("identity", "image", "compute", "volume", "network", "load-balancer")
+    for service in (*services, "object-store"):
         seen = [
             (r.method, r.path, r.action)
             for s, r in ALL_ROUTES + OBJECT_STORE_ROUTES

@@ -266,13 +266,47 @@ class VolumeConfig(_Section):
     quota_groups: int = Field(10, ge=-1)
 
 
+class LoadBalancerConfig(_Section):
+    # The lb agent's data plane: "haproxy" (one HAProxy per load balancer in
+    # a namespace holding its VIP port; needs root) or "fake" (tests only).
+    driver: Literal["haproxy", "fake"] = "haproxy"
+    # The host whose lb agent runs the load balancers; empty means the
+    # network host (it plugs the VIP ports into the load balancers' namespaces).
+    host: str = ""
+    # The agent's folder (HAProxy's configuration files), relative to the data folder.
+    state_dir: str = "loadbalancer"
+    # The HAProxy binary (Debian's package).
+    haproxy: str = "haproxy"
+    # Seconds between the agent's readings of each HAProxy's health and
+    # counters (and its check that every process runs).
+    health_interval: float = Field(1.0, gt=0)
+    # Seconds of silence after which an lb agent counts as down.
+    agent_down_time: float = Field(60.0, gt=0)
+    # Default quotas per project (-1: unlimited).
+    quota_loadbalancer: int = Field(-1, ge=-1)
+    quota_listener: int = Field(-1, ge=-1)
+    quota_pool: int = Field(-1, ge=-1)
+    quota_member: int = Field(-1, ge=-1)
+    quota_healthmonitor: int = Field(-1, ge=-1)
+    quota_l7policy: int = Field(-1, ge=-1)
+    quota_l7rule: int = Field(-1, ge=-1)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image", "compute", "object-store", "volume", "network"]
+    enabled: list[str] = [
+        "identity",
+        "image",
+        "compute",
+        "object-store",
+        "volume",
+        "network",
+        "load-balancer",
+    ]
 
 
 class LoggingConfig(_Section):
@@ -302,6 +336,7 @@ class Config(_Section):
     objectstore: ObjectStoreConfig = ObjectStoreConfig()
     network: NetworkConfig = NetworkConfig()
     volume: VolumeConfig = VolumeConfig()
+    loadbalancer: LoadBalancerConfig = LoadBalancerConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -619,13 +654,36 @@ quota_backup_gigabytes = 1000
 quota_per_volume_gigabytes = -1
 quota_groups = 10
 
+[loadbalancer]
+# The lb agent's data plane: "haproxy" (one HAProxy per load balancer, in a
+# namespace holding its VIP port; needs root) or "fake" (tests only).
+driver = "haproxy"
+# The host whose lb agent runs the load balancers; empty means the network host.
+host = ""
+# The agent's folder (HAProxy's configuration), relative to the data folder.
+state_dir = "loadbalancer"
+# The HAProxy binary.
+haproxy = "haproxy"
+# Seconds between readings of each HAProxy's health and counters.
+health_interval = 1.0
+# Seconds of silence after which an lb agent counts as down.
+agent_down_time = 60.0
+# Default quotas per project (-1: unlimited); `openstack loadbalancer quota set` overrides.
+quota_loadbalancer = -1
+quota_listener = -1
+quota_pool = -1
+quota_member = -1
+quota_healthmonitor = -1
+quota_l7policy = -1
+quota_l7rule = -1
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute", "object-store", "volume", "network"]
+enabled = ["identity", "image", "compute", "object-store", "volume", "network", "load-balancer"]
 
 [logging]
 level = "INFO"

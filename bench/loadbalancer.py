@@ -1,0 +1,321 @@
+"""Performance figures of the load balancers (Octavia v2 with HAProxy), as
+root, on a cloud of its own whose network data plane lives in a host
+namespace made for the run; backends (nginx serving a small file) and the
+client (wrk) are namespaces with ports on the cloud's network.  Nothing
+leaves those namespaces; everything is removed afterwards.
+
+1. ``loadbalancer create`` -> ACTIVE and answering: a load balancer, then
+   one listener, one pool and one member (each applied before the next, as
+   the API takes them), until the first HTTP answer through the VIP.  p50.
+2. a member change -> applied in HAProxy: a member added (or removed) until
+   the load balancer is ACTIVE again (the agent reloaded HAProxy).  p50,
+   made under load: the failed requests of the 20 changes are counted.
+3. HTTP requests/s through the VIP to two nginx backends, beside the same
+   client hitting the backends directly in the same run: two wrk (one
+   thread, 8 connections each), one per backend or both at the VIP, with
+   the machine's CPU time per request for both.
+
+Exit status: 0 when every figure was measured, even if a target was missed;
+1 when a measurement itself went wrong.
+
+Usage: .venv/bin/python bench/loadbalancer.py [--repeat 5] [--changes 20] [--seconds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import bench.harness as bh  # noqa: E402
+
+SUBNET, GATEWAY = "10.72.0.0/24", "10.72.0.1"
+BACKENDS = {"b1": "10.72.0.11", "b2": "10.72.0.12"}
+CLIENT = "10.72.0.30"
+NGINX = """user root;
+worker_processes 1;
+daemon off;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  keepalive_requests 100000;
+  server {{ listen {address}:80; root {dir}/www; }}
+}}
+"""
+WRK_LUA = (
+    "local threads = {}\n"
+    "function setup(thread) table.insert(threads, thread) end\n"
+    "function init(args) bad = 0; bad_status = 0 end\n" + bh.WRK_REPORT_LUA
+)
+
+
+def sh(*argv: str) -> str:
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout
+
+
+def wait_for(what: str, check: Callable[[], bool], timeout: float = 60, step: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: not after {timeout} s")
+        time.sleep(step)
+
+
+class Bench:
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.prefix = f"lbb{uuid.uuid4().hex[:5]}"
+        env = {
+            "STRATUS_SERVICES__ENABLED": '["identity", "network", "load-balancer"]',
+            "STRATUS_NETWORK__DRIVER": "linux",
+            "STRATUS_NETWORK__HOST_NAMESPACE": self.prefix,
+            "STRATUS_LOADBALANCER__DRIVER": "haproxy",
+            "STRATUS_SERVER__WORKERS": "1",
+            "STRATUS_LOGGING__ACCESS_LOG": "false",
+        }
+        self.server = bh.Server(tmp / "cloud", env=env)
+        self.http = httpx.Client(timeout=60)
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.token = ""
+
+    def ns(self, name: str) -> str:
+        return f"{self.prefix}-{name}"
+
+    def start(self) -> None:
+        self.server.start()
+        self.server.wait_ready(self.http)
+        body = bh.password_body(self.server.password())
+        self.token, _ = bh.issue(self.http, self.server.base, body)
+
+    def api(self, method: str, path: str, **kw: Any) -> Any:
+        url = f"http://127.0.0.1:{self.server.port}{path}"
+        resp = self.http.request(method, url, headers={"X-Auth-Token": self.token}, **kw)
+        if resp.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {resp.status_code} {resp.text}")
+        return resp.json() if resp.content else None
+
+    def lb(self, method: str, path: str, **kw: Any) -> Any:
+        return self.api(method, f"/load-balancer/v2/lbaas{path}", **kw)
+
+    def active(self, lb_id: str) -> bool:
+        lb = self.lb("GET", f"/loadbalancers/{lb_id}")["loadbalancer"]
+        if lb["provisioning_status"] == "ERROR":
+            raise RuntimeError(f"load balancer {lb_id} ERROR")
+        return bool(lb["provisioning_status"] == "ACTIVE")
+
+    def network(self) -> None:
+        wait_for(
+            "the network agent", lambda: bool(self.api("GET", "/network/v2.0/agents")["agents"])
+        )
+        host = self.api("GET", "/network/v2.0/agents")["agents"][0]["host"]
+        net = self.api("POST", "/network/v2.0/networks", json={"network": {"name": "bench"}})
+        self.net_id = net["network"]["id"]
+        sub = self.api("POST", "/network/v2.0/subnets", json={"subnet": {
+            "network_id": self.net_id, "cidr": SUBNET, "ip_version": 4}})  # fmt: skip
+        self.sub_id = sub["subnet"]["id"]
+        group = self.api("POST", "/network/v2.0/security-groups",
+                         json={"security_group": {"name": "web"}})["security_group"]["id"]  # fmt: skip
+        self.api("POST", "/network/v2.0/security-group-rules", json={"security_group_rule": {
+            "security_group_id": group, "direction": "ingress", "protocol": "tcp",
+            "port_range_min": 1, "port_range_max": 65535}})  # fmt: skip
+        for name, address in [*BACKENDS.items(), ("client", CLIENT)]:
+            sh("ip", "netns", "add", self.ns(name))
+            self.api("POST", "/network/v2.0/ports", json={"port": {
+                "network_id": self.net_id, "binding:host_id": host,
+                "binding:profile": {"netns": self.ns(name)}, "security_groups": [group],
+                "fixed_ips": [{"subnet_id": self.sub_id, "ip_address": address}]}})  # fmt: skip
+        for name, address in BACKENDS.items():
+            folder = self.tmp / name
+            (folder / "www").mkdir(parents=True)
+            (folder / "www" / "index.html").write_text(f"{name}\n")
+            conf = folder / "nginx.conf"
+            conf.write_text(NGINX.format(dir=folder, address=address))
+            self.procs.append(subprocess.Popen(
+                ["ip", "netns", "exec", self.ns(name), "nginx", "-c", str(conf), "-p", str(folder)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            ))  # fmt: skip
+        for address in BACKENDS.values():
+            wait_for("a backend answers", lambda a=address: self.answers(f"http://{a}/"), 60, 0.1)
+
+    def answers(self, url: str) -> bool:
+        proc = subprocess.run(["ip", "netns", "exec", self.ns("client"), "curl", "-sf", "-m", "1",
+                               url], capture_output=True)  # fmt: skip
+        return proc.returncode == 0
+
+    phases: list[list[float]] = []
+
+    def make(self) -> tuple[str, str, str, float]:
+        """A load balancer answering through one listener, pool and member:
+        (its id, its VIP, its pool, the seconds it took)."""
+        t0 = time.monotonic()
+        lb = self.lb(
+            "POST", "/loadbalancers", json={"loadbalancer": {"vip_subnet_id": self.sub_id}}
+        )
+        lb_id, vip = lb["loadbalancer"]["id"], lb["loadbalancer"]["vip_address"]
+        wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks = [time.monotonic() - t0]
+        listener = self.lb("POST", "/listeners", json={"listener": {
+            "loadbalancer_id": lb_id, "protocol": "HTTP", "protocol_port": 80}})["listener"]  # fmt: skip
+        wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks.append(time.monotonic() - t0)
+        pool = self.lb("POST", "/pools", json={"pool": {"listener_id": listener["id"],
+                       "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}})["pool"]  # fmt: skip
+        wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks.append(time.monotonic() - t0)
+        self.lb("POST", f"/pools/{pool['id']}/members", json={"member": {
+            "address": BACKENDS["b1"], "protocol_port": 80, "subnet_id": self.sub_id}})  # fmt: skip
+        wait_for("ACTIVE", lambda: self.active(lb_id))
+        marks.append(time.monotonic() - t0)
+        wait_for("the VIP answers", lambda: self.answers(f"http://{vip}/"), step=0.005)
+        self.phases.append([*marks, time.monotonic() - t0])
+        return lb_id, vip, pool["id"], time.monotonic() - t0
+
+    def wrk(self, url: str, seconds: float, connections: int) -> subprocess.Popen[str]:
+        script = self.tmp / "report.lua"
+        script.write_text(WRK_LUA)
+        argv = ["ip", "netns", "exec", self.ns("client"), "wrk", "-t1", f"-c{connections}",
+                f"-d{seconds:g}s", "-s", str(script), url]  # fmt: skip
+        return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    @staticmethod
+    def report(proc: subprocess.Popen[str]) -> dict[str, Any]:
+        out, err = proc.communicate(timeout=600)
+        for line in out.splitlines():
+            if line.startswith("BENCH "):
+                return json.loads(line[6:])  # type: ignore[no-any-return]
+        raise RuntimeError(f"wrk: no report:\n{out}\n{err}")
+
+    def throughput(
+        self, urls: list[str], seconds: float, lb_id: str
+    ) -> tuple[float, float, int, float]:
+        """(requests/s, machine CPU ms per request, failed requests, HAProxy's
+        CPU ms per request) of one wrk per URL."""
+        pidfile = self.server.data_dir / "loadbalancer" / lb_id / "haproxy.pid"
+        pid = int(pidfile.read_text().split()[0])
+        h0 = sum(bh.proc_cpu(pid))
+        _, busy0, _ = bh.machine_ticks()
+        procs = [self.wrk(u, seconds, 16 // len(urls)) for u in urls]
+        reports = [self.report(p) for p in procs]
+        _, busy1, _ = bh.machine_ticks()
+        haproxy = sum(bh.proc_cpu(pid)) - h0
+        requests = sum(r["requests"] for r in reports)
+        failed = sum(r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+                     for r in reports)  # fmt: skip
+        rps = sum(r["requests"] / (r["duration_us"] / 1e6) for r in reports)
+        cpu_ms = (busy1 - busy0) / bh.CLK_TCK * 1000 / max(1, requests)
+        return rps, cpu_ms, failed, haproxy * 1000 / max(1, requests)
+
+    def cleanup(self) -> None:
+        lbs = [d.name for d in (self.server.data_dir / "loadbalancer").glob("*") if d.is_dir()]
+        self.server.stop()
+        for proc in self.procs:
+            proc.kill()
+        for name in sh("ip", "netns", "list").split():
+            if name.startswith(self.prefix) or name in {f"lb-{i}" for i in lbs}:
+                for pid in sh("ip", "netns", "pids", name).split():
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=5, help="load balancers made (figure 1)")
+    parser.add_argument("--changes", type=int, default=20, help="member changes (figure 2)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="each wrk run (figure 3)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        print("bench/loadbalancer.py needs root (namespaces)", file=sys.stderr)
+        return 1
+    print(bh.machine())
+    with tempfile.TemporaryDirectory(prefix="stratus-lb-bench-") as tmp:
+        b = Bench(Path(tmp))
+        try:
+            b.start()
+            b.network()
+            made = [b.make() for _ in range(args.repeat)]
+            create = statistics.median(m[3] for m in made)
+            print(f"create -> ACTIVE and answering: p50 {create:.2f} s "
+                  f"(each: {', '.join(f'{m[3]:.2f}' for m in made)})")  # fmt: skip
+            for marks in b.phases:
+                print("  load balancer ACTIVE {:.2f} s, listener {:.2f}, pool {:.2f}, member "
+                      "{:.2f}, answering {:.2f}".format(*marks))  # fmt: skip
+            lb_id, vip, pool_id, _ = made[0]
+            b.lb("POST", f"/pools/{pool_id}/members", json={"member": {
+                "address": BACKENDS["b2"], "protocol_port": 80, "subnet_id": b.sub_id}})  # fmt: skip
+            wait_for("ACTIVE", lambda: b.active(lb_id))
+            url = f"http://{vip}/"
+            direct = [f"http://{a}/" for a in BACKENDS.values()]
+            # Other people's work shares the machine: wait for a quiet moment
+            # (at most 20 s) before each run, and say how busy it was.
+            quiet = bh.wait_quiet(20.0)
+            d_rps, d_cpu, d_failed, _ = b.throughput(direct, args.seconds, lb_id)
+            quiet = max(quiet, bh.wait_quiet(20.0))
+            v_rps, v_cpu, v_failed, h_cpu = b.throughput([url, url], args.seconds, lb_id)
+            print(
+                f"machine before the runs: {quiet:.2f} cores busy ({bh.noise(quiet)}); "
+                "machine CPU per request counts every process, others' too"
+            )
+            print(f"direct to the backends: {d_rps:,.0f} req/s, {d_cpu:.3f} ms CPU/request "
+                  f"(machine), {d_failed} failed")  # fmt: skip
+            print(f"through the VIP:        {v_rps:,.0f} req/s, {v_cpu:.3f} ms CPU/request "
+                  f"(machine; HAProxy {h_cpu:.3f} ms), {v_failed} failed")  # fmt: skip
+            # Member changes under load: the second backend removed, added back.
+            seconds = max(30.0, args.changes * 3.0)
+            load = b.wrk(url, seconds, 8)
+            time.sleep(1.0)
+            applied: list[float] = []
+            members = b.lb("GET", f"/pools/{pool_id}/members")["members"]
+            second = next(m["id"] for m in members if m["address"] == BACKENDS["b2"])
+            for i in range(args.changes):
+                t0 = time.monotonic()
+                if i % 2 == 0:  # the second backend leaves the pool...
+                    b.lb("DELETE", f"/pools/{pool_id}/members/{second}")
+                else:  # ... and comes back
+                    second = b.lb("POST", f"/pools/{pool_id}/members", json={"member": {
+                        "address": BACKENDS["b2"], "protocol_port": 80,
+                        "subnet_id": b.sub_id}})["member"]["id"]  # fmt: skip
+                wait_for("ACTIVE", lambda: b.active(lb_id), step=0.005)
+                applied.append(time.monotonic() - t0)
+            load.send_signal(signal.SIGINT)
+            r = b.report(load)
+            failed = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
+            change = statistics.median(applied)
+            print(f"member change -> applied: p50 {change:.3f} s, max {max(applied):.3f} s; "
+                  f"{r['requests']} requests meanwhile, {failed} failed")  # fmt: skip
+            ratio = v_rps / max(1.0, d_rps)
+            rows = [
+                ("create -> ACTIVE and answering (p50)", f"{create:.2f} s", "< 2 s", create < 2.0),
+                ("member change -> applied (p50)", f"{change:.3f} s", "< 1 s", change < 1.0),
+                ("req/s through the VIP vs direct", f"{ratio:.0%} ({v_rps:,.0f} vs {d_rps:,.0f})",
+                 ">= 60%", ratio >= 0.6),
+                ("CPU per request, VIP vs direct", f"{v_cpu:.3f} vs {d_cpu:.3f} ms", "-", None),
+                (f"failed requests during {args.changes} member changes", str(failed), "0",
+                 failed == 0),
+            ]  # fmt: skip
+            return bh.print_summary(rows)
+        finally:
+            b.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,364 @@
+"""The objects of a load balancer's tree: listeners, pools, members, health
+monitors, L7 policies and rules.  Each change locks the load balancer (409
+while it is PENDING_*), marks the object PENDING_* and the load balancer
+PENDING_UPDATE, and wakes its agent."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stratus.common.context import RequestContext
+from stratus.common.db import utcnow
+from stratus.loadbalancer import models as m
+from stratus.loadbalancer.errors import (
+    Conflict,
+    DuplicateHealthMonitor,
+    DuplicateListener,
+    DuplicateMember,
+    InvalidOption,
+    ValidationException,
+)
+from stratus.loadbalancer.service.core import KINDS, Core
+from stratus.loadbalancer.service.vip import VipNetworking
+
+# (kind, its parent's kind, the attribute naming the parent)
+PARENTS: dict[str, tuple[str, str]] = {
+    "listener": ("loadbalancer", "loadbalancer_id"),
+    "member": ("pool", "pool_id"),
+    "healthmonitor": ("pool", "pool_id"),
+    "l7policy": ("listener", "listener_id"),
+    "l7rule": ("l7policy", "l7policy_id"),
+}
+FIELDS: dict[str, tuple[str, ...]] = {
+    "listener": (
+        "protocol", "protocol_port", "connection_limit", "default_pool_id", "timeout_client_data",
+        "timeout_member_connect", "timeout_member_data", "timeout_tcp_inspect", "insert_headers",
+        "allowed_cidrs",
+    ),
+    "pool": ("protocol", "lb_algorithm", "session_persistence"),
+    "member": (
+        "address", "protocol_port", "weight", "backup", "subnet_id", "monitor_address",
+        "monitor_port",
+    ),
+    "healthmonitor": (
+        "type", "delay", "timeout", "max_retries", "max_retries_down", "http_method", "url_path",
+        "expected_codes", "http_version", "domain_name",
+    ),
+    "l7policy": (
+        "action", "position", "redirect_pool_id", "redirect_url", "redirect_prefix",
+        "redirect_http_code",
+    ),
+    "l7rule": ("type", "compare_type", "key", "value", "invert"),
+}  # fmt: skip
+COMMON = ("name", "description", "admin_state_up", "tags")
+# Which pool protocols each listener protocol takes (Octavia's matrix, for HAProxy).
+POOL_PROTOCOLS = {"HTTP": {"HTTP", "PROXY"}, "TCP": {"TCP", "HTTP", "HTTPS", "PROXY"},
+                  "HTTPS": {"HTTPS", "TCP", "PROXY"}}  # fmt: skip
+
+
+class Objects:
+    def __init__(self, core: Core, vips: VipNetworking | None):
+        self.core = core
+        self.vips = vips
+
+    # -- reading ---------------------------------------------------------------------
+
+    async def get(self, ctx: RequestContext, kind: str, ident: str) -> Any:
+        return await self.core.read(lambda s: self.core.load(s, ctx, kind, ident))
+
+    async def find(
+        self, ctx: RequestContext, kind: str, parent: tuple[str, str] | None = None
+    ) -> list[Any]:
+        model = KINDS[kind][1]
+
+        async def work(s: AsyncSession) -> list[Any]:
+            stmt = select(model).where(model.provisioning_status != m.DELETED)
+            if parent is not None:
+                stmt = stmt.where(getattr(model, parent[0]) == parent[1])
+            if not ctx.is_admin:
+                stmt = stmt.where(model.project_id == (ctx.project_id or ""))
+            return list((await s.scalars(stmt.order_by(model.created_at, model.id))).all())
+
+        return await self.core.read(work)
+
+    async def lb_of(self, s: AsyncSession, kind: str, row: Any) -> str:
+        """The id of the load balancer an object belongs to."""
+        while kind not in ("loadbalancer", "listener", "pool"):
+            parent_kind, attr = PARENTS[kind]
+            row = await s.get(KINDS[parent_kind][1], getattr(row, attr))
+            kind = parent_kind
+        return str(row.id if kind == "loadbalancer" else row.loadbalancer_id)
+
+    # -- changing --------------------------------------------------------------------
+
+    async def create(self, ctx: RequestContext, kind: str, attrs: dict[str, Any]) -> Any:
+        model = KINDS[kind][1]
+
+        async def work(s: AsyncSession) -> Any:
+            if kind == "pool":
+                parent, lb_id = await self._pool_parent(s, ctx, attrs)
+            else:
+                parent_kind, attr = PARENTS[kind]
+                parent = await self.core.load(s, ctx, parent_kind, attrs[attr])
+                if parent.provisioning_status == m.PENDING_DELETE:
+                    raise Conflict(f"{KINDS[parent_kind][0]} {parent.id} is being deleted.")
+                lb_id = await self.lb_of(s, parent_kind, parent)
+            lb = await self.core.lock(s, lb_id)
+            project = attrs.get("project_id") or lb.project_id
+            await self.core.check_quota(s, project, kind)
+            row = model(project_id=project, provisioning_status=m.PENDING_CREATE,
+                        operating_status=m.OFFLINE)  # fmt: skip
+            for key in COMMON + FIELDS[kind]:
+                if attrs.get(key) is not None:
+                    setattr(row, key, attrs[key])
+            if kind in PARENTS:
+                setattr(row, PARENTS[kind][1], parent.id)
+            if kind in ("listener", "pool"):
+                row.loadbalancer_id = lb.id
+            await self._check(s, ctx, kind, row, lb, creating=True)
+            s.add(row)
+            await s.flush()
+            if kind == "pool" and isinstance(parent, m.Listener):
+                parent.default_pool_id = row.id
+            self.core.changed(lb)
+            return row
+
+        return await self.core.write(work)
+
+    async def update(
+        self, ctx: RequestContext, kind: str, ident: str, attrs: dict[str, Any]
+    ) -> Any:
+        async def work(s: AsyncSession) -> Any:
+            row = await self.core.load(s, ctx, kind, ident)
+            lb = await self.core.lock(s, await self.lb_of(s, kind, row))
+            for key in COMMON + FIELDS[kind]:
+                if key in attrs:
+                    setattr(row, key, attrs[key])
+            await self._check(s, ctx, kind, row, lb, creating=False)
+            row.provisioning_status = m.PENDING_UPDATE
+            row.updated_at = utcnow()
+            self.core.changed(lb)
+            return row
+
+        return await self.core.write(work)
+
+    async def delete(self, ctx: RequestContext, kind: str, ident: str) -> None:
+        async def work(s: AsyncSession) -> None:
+            row = await self.core.load(s, ctx, kind, ident)
+            lb = await self.core.lock(s, await self.lb_of(s, kind, row))
+            for child in await self.subtree(s, kind, row):
+                child.provisioning_status = m.PENDING_DELETE
+            self.core.changed(lb)
+
+        await self.core.write(work)
+
+    async def subtree(self, s: AsyncSession, kind: str, row: Any) -> list[Any]:
+        """An object and every object that goes with it."""
+        out = [row]
+        below: list[tuple[str, Any, str]] = {
+            "listener": [("l7policy", m.L7Policy, "listener_id")],
+            "pool": [
+                ("member", m.Member, "pool_id"),
+                ("healthmonitor", m.HealthMonitor, "pool_id"),
+            ],
+            "l7policy": [("l7rule", m.L7Rule, "l7policy_id")],
+        }.get(kind, [])  # type: ignore[assignment]
+        for child_kind, model, attr in below:
+            for child in (
+                await s.scalars(select(model).where(getattr(model, attr) == row.id))
+            ).all():
+                out += await self.subtree(s, child_kind, child)
+        return out
+
+    # -- checks ----------------------------------------------------------------------
+
+    async def _pool_parent(
+        self, s: AsyncSession, ctx: RequestContext, attrs: dict[str, Any]
+    ) -> tuple[Any, str]:
+        if attrs.get("listener_id"):
+            listener = await self.core.load(s, ctx, "listener", attrs["listener_id"])
+            if listener.default_pool_id:
+                raise Conflict(
+                    f"Listener {listener.id} already has default pool {listener.default_pool_id}."
+                )
+            return listener, listener.loadbalancer_id
+        if attrs.get("loadbalancer_id"):
+            lb = await self.core.load(s, ctx, "loadbalancer", attrs["loadbalancer_id"])
+            return lb, lb.id
+        raise ValidationException("listener_id or loadbalancer_id must be specified.")
+
+    async def _check(
+        self, s: AsyncSession, ctx: RequestContext, kind: str, row: Any, lb: m.LoadBalancer,
+        *, creating: bool,
+    ) -> None:  # fmt: skip
+        check: Callable[..., Awaitable[None]] = getattr(self, f"_check_{kind}")
+        await check(s, ctx, row, lb)
+
+    async def _check_listener(
+        self, s: AsyncSession, ctx: RequestContext, row: m.Listener, lb: m.LoadBalancer
+    ) -> None:
+        if row.protocol in ("UDP", "SCTP", "TERMINATED_HTTPS", "PROMETHEUS"):
+            raise InvalidOption(
+                f"Provider 'haproxy' does not support a requested option: {row.protocol} "
+                "listeners are not supported."
+            )
+        if row.insert_headers and row.protocol != "HTTP":
+            raise InvalidOption("The insert_headers option is only available for HTTP listeners.")
+        for cidr in row.allowed_cidrs or []:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValidationException(f"Invalid CIDR: {cidr}") from None
+        same = await s.scalar(
+            select(m.Listener.id).where(
+                m.Listener.loadbalancer_id == lb.id,
+                m.Listener.protocol_port == row.protocol_port,
+                m.Listener.id != (row.id or ""),
+                m.Listener.provisioning_status != m.DELETED,
+            )
+        )
+        if same is not None:
+            raise DuplicateListener(row.protocol, row.protocol_port)
+        if row.default_pool_id:
+            pool = await self.core.load(s, ctx, "pool", row.default_pool_id)
+            if pool.loadbalancer_id != lb.id:
+                raise InvalidOption(f"Pool {pool.id} is not on load balancer {lb.id}.")
+            self._protocols(row.protocol, pool.protocol)
+
+    @staticmethod
+    def _protocols(listener: str, pool: str) -> None:
+        if pool not in POOL_PROTOCOLS.get(listener, {listener}):
+            raise ValidationException(
+                f"The pool protocol '{pool}' is invalid while the listener protocol is "
+                f"'{listener}'."
+            )
+
+    async def _check_pool(
+        self, s: AsyncSession, ctx: RequestContext, row: m.Pool, lb: m.LoadBalancer
+    ) -> None:
+        if row.lb_algorithm not in ("ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"):
+            raise InvalidOption(
+                "Provider 'haproxy' does not support a requested option: "
+                f"lb_algorithm {row.lb_algorithm}"
+            )
+        sp = row.session_persistence
+        if sp:
+            if sp.get("type") == "APP_COOKIE" and not sp.get("cookie_name"):
+                raise ValidationException("A cookie_name is required with APP_COOKIE persistence.")
+            if sp.get("type") != "APP_COOKIE" and sp.get("cookie_name"):
+                raise ValidationException(
+                    "Field 'cookie_name' can only be set with APP_COOKIE persistence."
+                )
+            if sp.get("type") in ("HTTP_COOKIE", "APP_COOKIE") and row.protocol not in ("HTTP",):
+                raise ValidationException(f"{sp['type']} persistence needs an HTTP pool.")
+        listeners = await s.scalars(select(m.Listener).where(m.Listener.default_pool_id == row.id))
+        for listener in listeners:
+            self._protocols(listener.protocol, row.protocol)
+
+    async def _check_member(
+        self, s: AsyncSession, ctx: RequestContext, row: m.Member, lb: m.LoadBalancer
+    ) -> None:
+        try:
+            address = ipaddress.ip_address(row.address)
+        except ValueError:
+            raise ValidationException(f"Invalid IP address: {row.address}") from None
+        if row.monitor_address:
+            try:
+                ipaddress.ip_address(row.monitor_address)
+            except ValueError:
+                raise ValidationException(f"Invalid IP address: {row.monitor_address}") from None
+        if row.subnet_id and self.vips is not None:
+            network, cidr = await self.vips.subnet(ctx, row.subnet_id)
+            if address not in ipaddress.ip_network(cidr):
+                raise ValidationException(
+                    f"Member address {row.address} is not in subnet {row.subnet_id}."
+                )
+            if network != lb.vip_network_id:
+                raise InvalidOption(
+                    f"Subnet {row.subnet_id} is not reachable from load balancer {lb.id}: "
+                    f"its VIP is on network {lb.vip_network_id}, the subnet on {network}."
+                )
+        same = await s.scalar(
+            select(m.Member.id).where(
+                m.Member.pool_id == row.pool_id,
+                m.Member.address == row.address,
+                m.Member.protocol_port == row.protocol_port,
+                m.Member.id != (row.id or ""),
+            )
+        )
+        if same is not None:
+            raise DuplicateMember(row.address, row.protocol_port)
+
+    async def _check_healthmonitor(
+        self, s: AsyncSession, ctx: RequestContext, row: m.HealthMonitor, lb: m.LoadBalancer
+    ) -> None:
+        same = await s.scalar(
+            select(m.HealthMonitor.id).where(
+                m.HealthMonitor.pool_id == row.pool_id, m.HealthMonitor.id != (row.id or "")
+            )
+        )
+        if same is not None:
+            raise DuplicateHealthMonitor()
+        if row.type in ("UDP-CONNECT", "SCTP", "TLS-HELLO"):
+            raise InvalidOption(
+                f"Provider 'haproxy' does not support a requested option: {row.type} monitors"
+            )
+        if row.timeout > row.delay:
+            raise ValidationException("The health monitor timeout must not exceed its delay.")
+        http = row.type in ("HTTP", "HTTPS")
+        if not http:
+            for key in ("http_method", "url_path", "expected_codes"):
+                if getattr(row, key) not in (None, ""):
+                    raise InvalidOption(
+                        f"{key} is not a valid option for health monitors of type {row.type}"
+                    )
+        else:
+            row.http_method = row.http_method or "GET"
+            row.url_path = row.url_path or "/"
+            row.expected_codes = row.expected_codes or "200"
+            if not row.url_path.startswith("/"):
+                raise ValidationException("url_path must start with /")
+            _expected_codes(row.expected_codes)
+
+    async def _check_l7policy(
+        self, s: AsyncSession, ctx: RequestContext, row: m.L7Policy, lb: m.LoadBalancer
+    ) -> None:
+        listener = await s.get(m.Listener, row.listener_id)
+        if listener is not None and listener.protocol != "HTTP":
+            raise InvalidOption("L7 policies are only available on HTTP listeners.")
+        need = {"REDIRECT_TO_POOL": "redirect_pool_id", "REDIRECT_TO_URL": "redirect_url",
+                "REDIRECT_PREFIX": "redirect_prefix"}.get(row.action)  # fmt: skip
+        if need and not getattr(row, need):
+            raise ValidationException(f"{need} is required with action {row.action}.")
+        if row.redirect_pool_id:
+            pool = await self.core.load(s, ctx, "pool", row.redirect_pool_id)
+            if pool.loadbalancer_id != lb.id:
+                raise InvalidOption(f"Pool {pool.id} is not on load balancer {lb.id}.")
+        if row.redirect_http_code not in (None, 301, 302, 303, 307, 308):
+            raise ValidationException("redirect_http_code must be one of 301, 302, 303, 307, 308.")
+
+    async def _check_l7rule(
+        self, s: AsyncSession, ctx: RequestContext, row: m.L7Rule, lb: m.LoadBalancer
+    ) -> None:
+        if row.type in ("HEADER", "COOKIE") and not row.key:
+            raise ValidationException(f"A key is required for {row.type} rules.")
+        if row.type not in ("HEADER", "COOKIE") and row.key:
+            raise ValidationException(f"A key is not allowed for {row.type} rules.")
+        if any(c in row.value for c in "\n\r") or (row.key and " " in row.key):
+            raise ValidationException("The rule's value or key holds forbidden characters.")
+
+
+def _expected_codes(text: str) -> None:
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            codes = [int(low)] + ([int(high)] if high else [])
+            if any(not 100 <= c <= 599 for c in codes) or (high and int(high) < int(low)):
+                raise ValueError
+    except ValueError:
+        raise ValidationException(f"Invalid expected_codes: {text}") from None
