@@ -42,4 +42,6 @@ SERVICES: dict[str, ServiceInfo] = {
     ),
     # Neutron's catalog URL has no version: clients discover /v2.0 themselves.
     "network": ServiceInfo("network", "network", "neutron", "/network"),
+    # Trove's catalog URL carries the version and the project.
+    "database": ServiceInfo("database", "database", "trove", "/database", "/v1.0/$(project_id)s"),
 }

@@ -262,13 +262,51 @@ class VolumeConfig(_Section):
     quota_groups: int = Field(10, ge=-1)
 
 
+class DbaasConfig(_Section):
+    """The database service (Trove): ``[dbaas]`` (``[database]`` is Stratus's own)."""
+
+    # "local" (the agent runs Debian's postgres and mariadbd itself; needs
+    # root) or "fake" (tests only).
+    driver: Literal["local", "fake"] = "local"
+    # The all-in-one's database host name; empty means the machine's name.
+    host: str = ""
+    availability_zone: str = "nova"
+    # The agent's folder (mount points, sockets, logs), relative to the data folder.
+    state_dir: str = "dbaas"
+    # Data on a block-storage volume of the requested size (a filesystem on
+    # it, mounted through a loop device); false: a folder in state_dir with
+    # the size unenforced (for machines without loop devices).
+    use_volumes: bool = True
+    # The object store container of backups.
+    backup_container: str = "database_backups"
+    # Seconds between the agent's comparisons of its servers with the database
+    # (a dead server is started again at the next one).
+    sync_interval: float = Field(5.0, gt=0)
+    # An agent silent for this long is down.
+    service_down_time: float = Field(60.0, gt=0)
+    # Default quotas per project (-1: unlimited).
+    quota_instances: int = Field(10, ge=-1)
+    quota_volumes: int = Field(100, ge=-1)  # GiB of instance volumes
+    quota_backups: int = Field(50, ge=-1)
+    # Largest volume one instance may ask for (GiB).
+    max_volume_size: int = Field(100, ge=1)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
 
 
 class ServicesConfig(_Section):
-    enabled: list[str] = ["identity", "image", "compute", "object-store", "volume", "network"]
+    enabled: list[str] = [
+        "identity",
+        "image",
+        "compute",
+        "object-store",
+        "volume",
+        "network",
+        "database",
+    ]
 
 
 class LoggingConfig(_Section):
@@ -298,6 +336,7 @@ class Config(_Section):
     objectstore: ObjectStoreConfig = ObjectStoreConfig()
     network: NetworkConfig = NetworkConfig()
     volume: VolumeConfig = VolumeConfig()
+    dbaas: DbaasConfig = DbaasConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -615,13 +654,37 @@ quota_backup_gigabytes = 1000
 quota_per_volume_gigabytes = -1
 quota_groups = 10
 
+[dbaas]
+# The database service (Trove).  driver = "local": the agent runs Debian's
+# postgres and mariadbd itself (as root), each in its own namespace, cgroup
+# and system user; "fake" is for tests only.
+driver = "local"
+# This machine's database host name; empty means the machine's name.
+host = ""
+availability_zone = "nova"
+# The agent's folder (mount points, sockets, logs), relative to the data folder.
+state_dir = "dbaas"
+# Data on a block-storage volume (ext4 on a loop device); false: a folder.
+use_volumes = true
+# Object store container of backups.
+backup_container = "database_backups"
+# Seconds between the agent's checks of its servers (a dead one is restarted).
+sync_interval = 5.0
+service_down_time = 60.0
+# Default quotas per project (-1: unlimited).
+quota_instances = 10
+quota_volumes = 100
+quota_backups = 50
+# Largest volume one instance may ask for (GiB).
+max_volume_size = 100
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute", "object-store", "volume", "network"]
+enabled = ["identity", "image", "compute", "object-store", "volume", "network", "database"]
 
 [logging]
 level = "INFO"

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 
 from stratus.common.metrics import GaugeFamily
-from stratus.objectstore.service.quorum import count
 from stratus.objectstore.service import ObjectStoreService
+from stratus.objectstore.service.quorum import count
 
 MAX_ACCOUNTS = 1000  # a scrape reads at most this many accounts
 
