@@ -37,7 +37,7 @@ def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volume
 
 def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Network,
                                             Volumes | None, BackupStore, list[Any]]:  # fmt: skip
-    from stratus.database.drivers.isolation import LinuxIsolation
+    from stratus.database.drivers.isolation import LinuxIsolation, scope_of
     from stratus.database.drivers.mariadb import MariaDB
     from stratus.database.drivers.openstack import CinderVolumes, NeutronNetwork, SwiftStore
     from stratus.database.drivers.postgresql import PostgreSQL
@@ -47,7 +47,8 @@ def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Net
     session = service_session(cfg)
     root = cfg.data_path(cfg.dbaas.state_dir).resolve()
     stores: dict[str, Datastore] = {}
-    for store in (PostgreSQL(), MariaDB()):
+    scope = scope_of(root)
+    for store in (PostgreSQL(scope), MariaDB(scope)):
         if store.version():
             stores[store.name] = store
     network = NeutronNetwork(

@@ -7,6 +7,7 @@ instance's block device (ext4, mounted here)."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import pwd
@@ -23,6 +24,7 @@ CGROUP_ROOT = Path("/sys/fs/cgroup")
 GROUP = "stratus-database"
 NETNS_PREFIX = "sdb-"
 PERIOD_US = 100_000
+RUN_ROOT = Path("/run/stratus-database")
 
 
 def netns_name(instance_id: str) -> str:
@@ -34,18 +36,20 @@ def user_name(instance_id: str) -> str:
 
 
 class Cgroups:
-    """The instance's cgroup under each controller it needs."""
+    """The instance's cgroup under each controller it needs, in the group of
+    its cloud (``scope``: several clouds may share a machine)."""
 
-    def __init__(self, root: Path = CGROUP_ROOT):
+    def __init__(self, scope: str = "", root: Path = CGROUP_ROOT):
         self.root = root
+        self.scope = scope
         self.v2 = "memory" in (root / "cgroup.controllers").read_text().split() if (
             root / "cgroup.controllers"
         ).exists() else False  # fmt: skip
 
     def dirs(self, instance_id: str) -> list[Path]:
         if self.v2:
-            return [self.root / GROUP / instance_id]
-        return [self.root / c / GROUP / instance_id for c in ("memory", "cpu")]
+            return [self.root / GROUP / self.scope / instance_id]
+        return [self.root / c / GROUP / self.scope / instance_id for c in ("memory", "cpu")]
 
     def procs(self, instance_id: str) -> list[Path]:
         return [d / "cgroup.procs" for d in self.dirs(instance_id)]
@@ -114,10 +118,20 @@ def _mounted(path: Path) -> str | None:
     return None
 
 
+def scope_of(state: Path) -> str:
+    """A short name for one cloud's database agent on this machine."""
+    return hashlib.sha256(str(state.resolve()).encode()).hexdigest()[:12]
+
+
 class LinuxIsolation:
-    def __init__(self, root: Path):
-        self.root = root / "instances"
-        self.cgroups = Cgroups()
+    """Mount points, sockets and logs live in ``RUN_ROOT/<scope>``, outside
+    the data folder: the servers' users must reach them, and a data folder
+    may be private to root (0700)."""
+
+    def __init__(self, state: Path):
+        self.scope = scope_of(state)
+        self.root = RUN_ROOT / self.scope
+        self.cgroups = Cgroups(self.scope)
 
     def _dir(self, instance_id: str) -> Path:
         return self.root / instance_id
@@ -137,7 +151,8 @@ class LinuxIsolation:
         mnt, rundir = base / "volume", base / "run"
         for d in (mnt, rundir):
             d.mkdir(parents=True, exist_ok=True)
-        base.chmod(0o711)
+        for d in (RUN_ROOT, self.root, base):
+            d.chmod(0o711)
         uid, gid = await self._user(user_name(iid))
         ns = netns_name(iid)
         if not Path(f"/run/netns/{ns}").exists():

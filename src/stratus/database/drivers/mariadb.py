@@ -53,10 +53,10 @@ class MariaDB:
     admin_user = "root"
     root_user = "root"
 
-    def __init__(self) -> None:
+    def __init__(self, scope: str = "") -> None:
         self.server = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
         self._version: str | None = None
-        self.cgroups = Cgroups()
+        self.cgroups = Cgroups(scope)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def version(self) -> str | None:

@@ -180,7 +180,8 @@ class CinderVolumes:
                            "--blockdev", f"driver=file,node-name=f0,filename={backing}",
                            "--blockdev", f"driver={fmt},node-name=v0,file=f0",
                            "--export", f"type=fuse,id=e0,node-name=v0,mountpoint={export},writable=on",
-                           "--daemonize", "--pidfile", str(pidfile)])  # fmt: skip
+                           "--daemonize", "--pidfile", str(pidfile)],
+                          log=self.exports / f"{volume_id}.log")  # fmt: skip
             backing = export
         loop = await self._loop_of(backing)
         if loop is None:

@@ -60,10 +60,10 @@ class PostgreSQL:
     admin_user = "os_admin"
     root_user = "postgres"
 
-    def __init__(self) -> None:
+    def __init__(self, scope: str = "") -> None:
         self.bin = _bin_dir()
         self._version: str | None = None
-        self.cgroups = Cgroups()
+        self.cgroups = Cgroups(scope)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
     def version(self) -> str | None:

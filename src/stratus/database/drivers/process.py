@@ -25,26 +25,40 @@ def as_user(place: Place, argv: Sequence[str]) -> list[str]:
 
 
 async def run(
-    argv: Sequence[str], *, stdin: bytes | None = None, check: bool = True, timeout: float = 300
+    argv: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    check: bool = True,
+    timeout: float = 300,
+    log: Path | None = None,
 ) -> str:
     """Run a command; its output, or ``DriverError`` with its error output.
-    What goes in on stdin (SQL with passwords) never appears in an error."""
-    proc = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    What goes in on stdin (SQL with passwords) never appears in an error.
+    With ``log``, the output goes to that file (a daemon that keeps its
+    standard streams open would hold pipes open forever)."""
+    sink = open(log, "ab") if log is not None else None  # noqa: SIM115
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=sink or subprocess.PIPE,
+            stderr=sink or subprocess.PIPE,
+        )
+    finally:
+        if sink is not None:
+            sink.close()
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+        if log is not None:
+            err = log.read_bytes()[-2000:]
     except TimeoutError:
         proc.kill()
         await proc.wait()
         raise DriverError(f"{Path(argv[0]).name} took longer than {timeout:.0f} s") from None
     if check and proc.returncode != 0:
-        message = err.decode(errors="replace").strip().splitlines()[-3:]
+        message = (err or b"").decode(errors="replace").strip().splitlines()[-3:]
         raise DriverError(f"{Path(argv[0]).name} failed ({proc.returncode}): {' '.join(message)}")
-    return out.decode(errors="replace")
+    return (out or b"").decode(errors="replace")
 
 
 def _join_cgroups(procs_files: list[Path]) -> None:
