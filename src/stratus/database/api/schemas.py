@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictInt
 
@@ -148,7 +148,7 @@ class NewBackup(Aliased):
     instance: Annotated[str, Field(min_length=1, max_length=36)]
     description: Text | None = None
     parent_id: Annotated[str, Field(max_length=36)] | None = None
-    incremental: StrictBool | None = None
+    incremental: StrictBool | Literal[0, 1] | None = None  # troveclient sends 0 or 1
     swift_container: Annotated[str, Field(max_length=255)] | None = None
     restore_from: Any = None
     storage_driver: Any = None

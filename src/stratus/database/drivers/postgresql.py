@@ -90,7 +90,8 @@ class PostgreSQL:
 
     def _hba(self, place: Place, spec: ServerSpec) -> None:
         ranges = spec.allowed_cidrs or ("0.0.0.0/0", "::/0")
-        lines = ["local all all trust"]
+        # The agent's own socket connections (administration, pg_basebackup).
+        lines = ["local all all trust", "local replication all trust"]
         lines += [f"host all all {r} scram-sha-256" for r in ranges]
         (place.data_dir / "pg_hba.conf").write_text("\n".join(lines) + "\n")
 
