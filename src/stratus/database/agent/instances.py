@@ -117,6 +117,11 @@ class InstanceWork:
         else:
             await store.initialize(place, spec)
         await store.start(place, spec)
+        if inst.restore_backup_id:
+            dbs, users = await store.accounts(place, spec)
+            await self.rec.adopt_accounts(
+                inst.id, dbs, [(u.name, u.host, list(u.databases)) for u in users]
+            )
         await self.accounts(inst, place)
         if inst.pending_root_password:
             await store.enable_root(place, spec, inst.pending_root_password)

@@ -141,6 +141,19 @@ class Recorder:
                 .values(state=m.S_READY, pending_password=None, granted=row.databases)
             )
 
+    async def adopt_accounts(
+        self, instance_id: str, databases: list[str], users: list[tuple[str, str, list[str]]]
+    ) -> None:
+        """Rows for what a restored server holds (those it has already stay)."""
+        async with self.db.transaction() as s:
+            for name in databases:
+                if await s.get(m.Schema, (instance_id, name)) is None:
+                    s.add(m.Schema(instance_id=instance_id, name=name, state=m.S_READY))
+            for name, host, dbs in users:
+                if await s.get(m.User, (instance_id, name, host)) is None:
+                    s.add(m.User(instance_id=instance_id, name=name, host=host, databases=dbs,
+                                 granted=dbs, state=m.S_READY))  # fmt: skip
+
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)

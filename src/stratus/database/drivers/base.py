@@ -106,6 +106,10 @@ class Datastore(Protocol):
 
     async def enable_root(self, place: Place, spec: ServerSpec, password: str) -> None: ...
 
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        """The databases and users the server holds (its own excepted), each
+        user with the databases it may use: what a restored backup brought."""
+
     async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
         """Stream a full backup of the running server into ``sink``."""
 

@@ -87,6 +87,11 @@ class FakeDatastore:
     async def enable_root(self, place: Place, spec: ServerSpec, password: str) -> None:
         self._server(place).root_password = password
 
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        server = self._server(place)
+        users = [UserSpec(u.name, u.host, None, u.databases) for u in server.users.values()]
+        return sorted(server.databases), users
+
     async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
         server = self._server(place)
         data = ",".join(sorted(server.databases)).encode()

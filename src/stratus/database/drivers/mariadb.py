@@ -157,6 +157,25 @@ class MariaDB:
             f"GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;",
         )
 
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        hidden = ("mysql", "information_schema", "performance_schema", "sys")
+        out = await self._sql(place, "SHOW DATABASES;")
+        dbs = sorted(d for d in out.split() if d not in hidden)
+        out = await self._sql(
+            place,
+            "SELECT u.User, u.Host, IFNULL(GROUP_CONCAT(d.Db ORDER BY d.Db), '') "
+            "FROM mysql.user u LEFT JOIN mysql.db d ON d.User = u.User AND d.Host = u.Host "
+            "WHERE u.User NOT IN ('root', 'mysql', 'mariadb.sys', '') "
+            "GROUP BY u.User, u.Host ORDER BY u.User;",
+        )
+        users = []
+        for line in out.splitlines():
+            fields = line.split("\t")
+            if len(fields) == 3:
+                grants = tuple(d for d in fields[2].split(",") if d)
+                users.append(UserSpec(fields[0], fields[1], None, grants))
+        return dbs, users
+
     async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
         scratch = place.run_dir / "backup"
         shutil.rmtree(scratch, ignore_errors=True)

@@ -253,6 +253,23 @@ class PostgreSQL:
             f"{verb} ROLE {self.root_user} WITH SUPERUSER LOGIN PASSWORD {literal(password)}",
         )
 
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        conn = await self._connect(place, spec)
+        try:
+            dbs = [r[0] for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' "
+                "ORDER BY datname")]  # fmt: skip
+            rows = await conn.fetch(
+                "SELECT r.rolname, array_remove(array_agg(d.datname ORDER BY d.datname), NULL) "
+                "FROM pg_roles r LEFT JOIN pg_database d ON NOT d.datistemplate "
+                "AND d.datname <> 'postgres' AND has_database_privilege(r.oid, d.oid, 'CREATE') "
+                "WHERE r.rolcanlogin AND r.rolname NOT IN ('os_admin', 'postgres') "
+                "GROUP BY r.rolname ORDER BY r.rolname"
+            )
+        finally:
+            await conn.close()
+        return dbs, [UserSpec(r[0], "%", None, tuple(r[1] or ())) for r in rows]
+
     async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
         argv = [self._exe("pg_basebackup"), "-h", str(place.run_dir), "-p", str(spec.port),
                 "-U", self.admin_user, "-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "--no-password"]  # fmt: skip
