@@ -56,8 +56,11 @@ class InstanceWork:
         network: Network,
         volumes: Volumes | None,
         store: BackupStore,
+        network_host: str | None = None,
     ):
         self.host = host
+        # The network agent's host, which the instance's port is bound to.
+        self.network_host = network_host or host
         self.rec = recorder
         self.datastores = datastores
         self.isolation = isolation
@@ -100,7 +103,7 @@ class InstanceWork:
         place = await self.place(inst)
         if inst.network_id:
             port = await self.network.ensure_port(
-                inst.id, inst.project_id, inst.network_id, self.host, place.netns
+                inst.id, inst.project_id, inst.network_id, self.network_host, place.netns
             )
             if port.id != inst.port_id or port.address != inst.address:
                 await self.rec.update(inst, port_id=port.id, address=port.address)
@@ -127,7 +130,7 @@ class InstanceWork:
             await store.enable_root(place, spec, inst.pending_root_password)
         if inst.is_public and inst.port_id:
             port = await self.network.ensure_port(
-                inst.id, inst.project_id, inst.network_id or "", self.host, place.netns
+                inst.id, inst.project_id, inst.network_id or "", self.network_host, place.netns
             )
             fip_id, fip = await self.network.ensure_floating_ip(inst.id, inst.project_id, port)
             await self.rec.update(inst, floating_ip_id=fip_id, public_address=fip)

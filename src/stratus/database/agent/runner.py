@@ -80,7 +80,10 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> DatabaseA
     else:
         stores, isolation, network, volumes, backups, closers = _local(cfg, host)
     rec = Recorder(db, host)
-    instances = InstanceWork(host, rec, stores, isolation, network, volumes, backups)
+    network_host = cfg.compute.host or socket.gethostname()
+    instances = InstanceWork(
+        host, rec, stores, isolation, network, volumes, backups, network_host=network_host
+    )
     return DatabaseAgent(
         host,
         cfg.dbaas.availability_zone,

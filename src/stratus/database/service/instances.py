@@ -104,11 +104,8 @@ class Instances:
                 if zone:
                     raise BadRequest(f"Availability zone '{zone}' has no database host.")
                 raise ServiceUnavailable(f"No database host runs {datastore}.")
-            load = dict(
-                (await s.execute(
-                    select(m.Instance.host, func.count()).group_by(m.Instance.host)
-                )).tuples().all()
-            )  # fmt: skip
+            rows = await s.execute(select(m.Instance.host, func.count()).group_by(m.Instance.host))
+            load = {host: count for host, count in rows.all()}
         return min(agents, key=lambda a: (load.get(a.host, 0), a.host)).host
 
     async def create(self, ctx: RequestContext, req: NewInstance) -> m.Instance:
