@@ -130,7 +130,7 @@ def test_another_project_sees_nothing(
                          ("GET", f"/instances/{iid}/databases"), ("POST", f"/instances/{iid}/root")):  # fmt: skip
         stranger.fault(stranger.request(method, path), 404, "itemNotFound")
     # Its own project's URL with the other's id in it: refused, not served.
-    resp = stranger.http.get(f"{str(member.http.base_url)}/instances/{iid}",
+    resp = stranger.http.get(f"{str(member.http.base_url).rstrip('/')}/instances/{iid}",
                              headers={"X-Auth-Token": stranger.token})  # fmt: skip
     assert resp.status_code == 400, resp.text
     assert active(member, iid)["status"] == "ACTIVE"
