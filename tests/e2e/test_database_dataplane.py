@@ -221,6 +221,40 @@ def test_backup_and_restore_keep_the_rows(
     assert {"app", "bob"} <= users
 
 
+def test_configuration_and_resize_take_effect(
+    cloud: Server, instances: dict[str, dict[str, Any]]
+) -> None:
+    pg = private_address(instances["pg1"])
+    group = osc(cloud, "database", "configuration", "create", f"{TAG}-conf",
+                '{"max_connections": 37}', "--datastore", "postgresql")  # fmt: skip
+    osc_plain(cloud, "database", "configuration", "attach", f"{TAG}pg1", group["id"])
+    wait_for("max_connections 37", lambda: _value(pg, "SHOW max_connections") == "37", 120)
+    active(cloud, f"{TAG}pg1")
+    osc_plain(cloud, "database", "instance", "resize", "volume", f"{TAG}pg1", "2")
+    wait_for("volume 2 GiB", lambda: osc(cloud, "database", "instance", "show",
+                                         f"{TAG}pg1")["volume"] == 2, 180)  # fmt: skip
+    active(cloud, f"{TAG}pg1")
+    assert psql(pg, "app", "s3cret", "app", "SELECT count(*) FROM t") == "3", "data lost"
+    df = subprocess.run(["df", "-B1", "--output=size", str(next(Path("/run/stratus-database").glob(
+        f"*/{instances['pg1']['id']}/volume")))], capture_output=True, text=True).stdout.split()  # fmt: skip
+    assert int(df[-1]) > 3 * 2**30 // 2, f"the filesystem did not grow: {df}"
+    osc_plain(cloud, "database", "instance", "resize", "flavor", f"{TAG}pg1", "m1.tiny")
+    wait_for("flavor m1.tiny", lambda: osc(cloud, "database", "instance", "show",
+                                           f"{TAG}pg1")["flavor"] == "1", 120)  # fmt: skip
+    limit = next(Path("/sys/fs/cgroup").glob(
+        f"memory/stratus-database/*/{instances['pg1']['id']}/memory.limit_in_bytes"), None)  # fmt: skip
+    if limit is not None:
+        assert int(limit.read_text()) == 256 * 2**20
+    assert _value(pg, "SHOW max_connections") == "37"
+
+
+def _value(host: str, sql: str) -> str | None:
+    try:
+        return psql(host, "app", "s3cret", "app", sql)
+    except subprocess.CalledProcessError:
+        return None
+
+
 def test_delete_leaves_nothing_on_the_host(
     cloud: Server, instances: dict[str, dict[str, Any]]
 ) -> None:

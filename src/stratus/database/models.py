@@ -36,6 +36,7 @@ T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
     "resize_volume",
     "resize_flavor",
 )
+T_CONFIGURE = "configure"
 # ... a database's and a user's ``state``.
 S_CREATING, S_READY, S_DELETING = "creating", "ready", "deleting"
 # ... a backup's status.
@@ -90,6 +91,8 @@ class Instance(Base):
     root_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Secrets the agent has yet to set (the root password), then cleared.
     pending_root_password: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The configuration group attached (its values given to the server).
+    configuration_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     # Times the agent found the server dead and started it again.
     restarts: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -150,6 +153,22 @@ class Backup(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
     checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ConfigurationGroup(Base):
+    """Values for a datastore's parameters, attached to instances."""
+
+    __tablename__ = "database_configuration"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    project_id: Mapped[str] = mapped_column(String(64), index=True)
+    datastore: Mapped[str] = mapped_column(String(32))
+    datastore_version: Mapped[str] = mapped_column(String(32))
+    values: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

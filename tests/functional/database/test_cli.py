@@ -100,3 +100,29 @@ def test_backup_and_restore_into_a_new_instance(cloud: Server) -> None:
         b["ID"] for b in osc_json(cloud, "database", "backup", "list")})  # fmt: skip
     for inst in (name, restored):
         osc(cloud, "database", "instance", "delete", inst)
+
+
+def test_configuration_groups(cloud: Server) -> None:
+    bad = osc(cloud, "database", "configuration", "create", unique("c"),
+              '{"max_connections": "many"}', "--datastore", "postgresql", check=False)  # fmt: skip
+    assert bad.returncode != 0 and "integer" in bad.stderr
+    group = osc_json(cloud, "database", "configuration", "create", unique("c"),
+                     '{"max_connections": 50}', "--datastore", "postgresql")  # fmt: skip
+    assert group["values"] == {"max_connections": 50} or "50" in str(group["values"])
+    name = unique("db")
+    osc(cloud, "database", "instance", "create", name, "--flavor", "m1.tiny", "--size", "1",
+        "--datastore", "postgresql")  # fmt: skip
+    assert wait_status(cloud, name)["status"] == "ACTIVE"
+    osc(cloud, "database", "configuration", "attach", name, group["id"])
+    shown = wait_status(cloud, name)
+    assert shown["status"] == "ACTIVE" and shown.get("configuration") == group["id"], shown
+    attached = osc_json(cloud, "database", "configuration", "instances", group["id"])
+    assert [i["Name"] for i in attached] == [name]
+    refused = osc(cloud, "database", "configuration", "delete", group["id"], check=False)
+    assert refused.returncode != 0 and "detach" in refused.stderr
+    osc(cloud, "database", "configuration", "detach", name)
+    wait_until("detached", lambda: not osc_json(
+        cloud, "database", "configuration", "instances", group["id"]))  # fmt: skip
+    assert wait_status(cloud, name)["status"] == "ACTIVE"
+    osc(cloud, "database", "configuration", "delete", group["id"])
+    osc(cloud, "database", "instance", "delete", name)

@@ -173,3 +173,28 @@ async def test_quotas_and_refusals(cloud: Any) -> None:
         await service.instances.create(CTX, new(users=[NewUser("postgres", "x")]))
     other = RequestContext(request_id="r", user_id="u2", project_id="p2", roles=("member",))
     assert await service.instances.list(other) == []
+
+
+async def test_a_configuration_group_reaches_the_server(cloud: Any) -> None:
+    service, agent = cloud
+    with pytest.raises(BadRequest):
+        await service.configurations.create(CTX, "bad", None, {"max_connections": -1},
+                                            "postgresql", None)  # fmt: skip
+    group = await service.configurations.create(CTX, "g", None, {"max_connections": 50},
+                                                "postgresql", None)  # fmt: skip
+    inst = await service.instances.create(CTX, new())
+    await settle(agent)
+    await service.configurations.attach(CTX, inst.id, group.id)
+    assert (await service.instances.get(CTX, inst.id)).status == m.REBOOT
+    await settle(agent)
+    server = fake_store(agent).servers[inst.id]
+    assert server.settings == {"max_connections": "50"} and server.starts == 2
+    await service.configurations.set_values(CTX, group.id, {"max_connections": 70}, replace=False)
+    await settle(agent)
+    assert server.settings == {"max_connections": "70"}
+    with pytest.raises(BadRequest):
+        await service.configurations.delete(CTX, group.id)
+    await service.configurations.attach(CTX, inst.id, None)
+    await settle(agent)
+    assert server.settings == {} and (await service.instances.get(CTX, inst.id)).status == m.ACTIVE
+    await service.configurations.delete(CTX, group.id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 
 from stratus.database import models as m
-from stratus.database.agent.instances import InstanceWork, spec_of
+from stratus.database.agent.instances import InstanceWork
 from stratus.database.agent.recorder import Recorder
 from stratus.database.drivers.base import BackupStore, ByteStream, DriverError
 
@@ -43,7 +43,7 @@ class BackupWork:
                 size, digest = await self.store.put(backup.container, name, stream)
                 outcome.update(size=size, checksum=digest)
 
-            await store.backup(place, spec_of(inst), sink)
+            await store.backup(place, await self.instances.spec(inst), sink)
         except DriverError as exc:
             log.warning("database: backup %s failed: %s", backup.id, exc)
             await self.rec.update_backup(backup.id, status=m.B_FAILED, fail_reason=str(exc))

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 PORT_TIMEOUT = 60.0  # seconds for the network agent to plug a port
 
 
-def spec_of(inst: m.Instance) -> ServerSpec:
+def spec_of(inst: m.Instance, settings: dict[str, str] | None = None) -> ServerSpec:
     return ServerSpec(
         instance_id=inst.id,
         datastore=inst.datastore,
@@ -39,6 +39,7 @@ def spec_of(inst: m.Instance) -> ServerSpec:
         vcpus=inst.vcpus,
         port=inst.port,
         allowed_cidrs=tuple(inst.allowed_cidrs),
+        settings=dict(settings or {}),
     )
 
 
@@ -68,6 +69,10 @@ class InstanceWork:
         self.volumes = volumes
         self.store = store
         self.places: dict[str, Place] = {}
+
+    async def spec(self, inst: m.Instance) -> ServerSpec:
+        """The server the instance wants, its configuration group's values in."""
+        return spec_of(inst, await self.rec.settings(inst))
 
     def datastore(self, inst: m.Instance) -> Datastore:
         store = self.datastores.get(inst.datastore)
@@ -99,7 +104,7 @@ class InstanceWork:
     async def _build(self, inst: m.Instance) -> None:
         started = time.monotonic()
         store = self.datastore(inst)
-        spec = spec_of(inst)
+        spec = await self.spec(inst)
         place = await self.place(inst)
         steps = {"volume": time.monotonic() - started}
         if inst.network_id:
@@ -150,7 +155,7 @@ class InstanceWork:
 
     async def accounts(self, inst: m.Instance, place: Place) -> None:
         """Databases and users as their rows say."""
-        store, spec = self.datastore(inst), spec_of(inst)
+        store, spec = self.datastore(inst), await self.spec(inst)
         for row in await self.rec.schemas(inst.id):
             if row.state == m.S_CREATING:
                 db = DatabaseSpec(row.name, row.character_set, row.collate)
@@ -177,7 +182,7 @@ class InstanceWork:
         try:
             await self.accounts(inst, place)
             if inst.pending_root_password:
-                await self.datastore(inst).enable_root(place, spec_of(inst),
+                await self.datastore(inst).enable_root(place, await self.spec(inst),
                                                       inst.pending_root_password)  # fmt: skip
                 await self.rec.update(inst, pending_root_password=None)
         except DriverError as exc:
@@ -202,17 +207,21 @@ class InstanceWork:
         try:
             store, place = self.datastore(inst), await self.place(inst)
             await store.stop(place)
-            await store.start(place, spec_of(inst))
+            await store.start(place, await self.spec(inst))
         except DriverError as exc:
             await self.rec.fail(inst, str(exc))
             return
         await self.rec.update(inst, status=m.ACTIVE, task=None)
 
+    async def configure(self, inst: m.Instance) -> None:
+        """Restart the server with its configuration group's values."""
+        await self.restart(inst)
+
     async def resize_flavor(self, inst: m.Instance) -> None:
         new = inst.new_flavor or {}
         try:
             store, place = self.datastore(inst), await self.place(inst)
-            resized = ServerSpec(**{**spec_of(inst).__dict__, "memory_mb": int(new["memory_mb"]),
+            resized = ServerSpec(**{**(await self.spec(inst)).__dict__, "memory_mb": int(new["memory_mb"]),
                                     "vcpus": int(new["vcpus"])})  # fmt: skip
             await store.stop(place)
             await self.isolation.set_limits(place, resized)
@@ -226,13 +235,21 @@ class InstanceWork:
         )  # fmt: skip
 
     async def resize_volume(self, inst: m.Instance) -> None:
+        """Stop the server, let go of the volume, grow it, take it back,
+        grow the filesystem, start again: the data stays."""
         size = inst.new_volume_size or inst.volume_size
         try:
+            store = self.datastore(inst)
             place = await self.place(inst)
             if self.volumes is not None and inst.volume_id is not None:
+                await store.stop(place)
+                await self.isolation.unmount(inst.id)
+                await self.volumes.detach_local(inst.volume_id)
                 await self.volumes.extend(inst.volume_id, size)
+                place = await self.place(inst)
                 device = await self.volumes.attach(inst.volume_id, inst.id, self.host)
                 await self.isolation.grow(place, device)
+            await store.start(place, await self.spec(inst))
         except DriverError as exc:
             await self.rec.fail(inst, f"volume resize failed: {exc}")
             return
@@ -259,7 +276,7 @@ class InstanceWork:
         log.warning("database: instance %s: the %s server is not running; starting it again",
                     inst.id, inst.datastore)  # fmt: skip
         try:
-            await store.start(place, spec_of(inst))
+            await store.start(place, await self.spec(inst))
         except DriverError as exc:
             await self.rec.fail(inst, f"the server died and did not start again: {exc}")
             return

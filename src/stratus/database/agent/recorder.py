@@ -154,6 +154,14 @@ class Recorder:
                     s.add(m.User(instance_id=instance_id, name=name, host=host, databases=dbs,
                                  granted=dbs, state=m.S_READY))  # fmt: skip
 
+    async def settings(self, inst: m.Instance) -> dict[str, str]:
+        """The values of the instance's configuration group, as strings."""
+        if inst.configuration_id is None:
+            return {}
+        async with self.db.session() as s:
+            group = await s.get(m.ConfigurationGroup, inst.configuration_id)
+        return {k: str(v) for k, v in (group.values if group else {}).items()}
+
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)

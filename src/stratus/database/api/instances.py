@@ -38,7 +38,7 @@ async def create(req: ApiRequest) -> Response:
     check_project(req)
     req.authorize("database:instance:create", {"project_id": req.ctx.project_id})
     b = req.body.instance
-    for unsupported in ("configuration", "replica_of", "locality"):
+    for unsupported in ("replica_of", "locality"):
         if getattr(b, unsupported) is not None:
             raise BadRequest(f"'{unsupported}' is not supported by this cloud yet.")
     if b.replica_count not in (None, 0) or b.modules:
@@ -65,6 +65,7 @@ async def create(req: ApiRequest) -> Response:
         is_public=b.access.is_public if b.access else False,
         allowed_cidrs=list(b.access.allowed_cidrs) if b.access else [],
         backup_ref=b.restorePoint.backupRef if b.restorePoint else None,
+        configuration_id=b.configuration,
     )
     inst = await svc(req).instances.create(req.ctx, new)
     return json_response({"instance": views.instance(inst, base(req))})
@@ -84,10 +85,19 @@ async def show(req: ApiRequest) -> Response:
 
 
 async def update(req: ApiRequest) -> Response:
+    """PATCH and PUT: a new name, and (PUT, as troveclient sends) a
+    configuration group attached, or detached when given as null."""
     await _authorized(req, "database:instance:update")
-    name = req.body.instance.name
-    if name is not None:
-        await svc(req).instances.rename(req.ctx, req.params["instance_id"], name)
+    b = req.body.instance
+    if b.replica_of is not None or "replica_of" in b.model_fields_set:
+        raise BadRequest("Replicas are not supported by this cloud yet.")
+    if b.access is not None:
+        raise BadRequest("The access of an instance is set when it is created, here.")
+    iid = req.params["instance_id"]
+    if b.name is not None:
+        await svc(req).instances.rename(req.ctx, iid, b.name)
+    if "configuration" in b.model_fields_set:
+        await svc(req).configurations.attach(req.ctx, iid, b.configuration)
     return empty_response(202)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, Route
-from stratus.database.api import accounts, backups, instances, misc
+from stratus.database.api import accounts, backups, configurations, instances, misc
 from stratus.database.api import schemas as s
 
 P = "/v1.0/{project_id}"
 I = f"{P}/instances/{{instance_id}}"  # noqa: E741
 DS = f"{P}/datastores/{{datastore_id}}"
+C = f"{P}/configurations/{{configuration_id}}"
 
 ROUTES: list[Route] = [
     Route("GET", "/", misc.versions, public=True, body=NoBody, query=NoQuery),
@@ -47,6 +48,7 @@ ROUTES: list[Route] = [
     Route("POST", f"{P}/instances", instances.create, body=s.InstanceCreateBody, query=NoQuery),
     Route("GET", I, instances.show, body=NoBody, query=NoQuery),
     Route("PATCH", I, instances.update, body=s.InstanceUpdateBody, query=NoQuery),
+    Route("PUT", I, instances.update, body=s.InstanceUpdateBody, query=NoQuery),
     Route("DELETE", I, instances.delete, body=NoBody, query=NoQuery),
     Route(
         "POST",
@@ -99,6 +101,20 @@ ROUTES: list[Route] = [
     ),  # fmt: skip
     Route("POST", f"{I}/root", accounts.enable_root, body=s.RootBody, query=NoQuery),
     Route("GET", f"{I}/root", accounts.root_show, body=NoBody, query=NoQuery),
+    # configuration groups
+    Route("GET", f"{P}/configurations", configurations.index, body=NoBody, query=NoQuery),
+    Route(
+        "POST",
+        f"{P}/configurations",
+        configurations.create,
+        body=s.ConfigurationCreateBody,
+        query=NoQuery,
+    ),  # fmt: skip
+    Route("GET", f"{C}", configurations.show, body=NoBody, query=NoQuery),
+    Route("PUT", f"{C}", configurations.replace, body=s.ConfigurationValuesBody, query=NoQuery),
+    Route("PATCH", f"{C}", configurations.edit, body=s.ConfigurationValuesBody, query=NoQuery),
+    Route("DELETE", f"{C}", configurations.delete, body=NoBody, query=NoQuery),
+    Route("GET", f"{C}/instances", configurations.instances, body=NoBody, query=NoQuery),
     # backups
     Route("GET", f"{P}/backups", backups.index, body=NoBody, query=s.BackupListQuery),
     Route("POST", f"{P}/backups", backups.create, body=s.BackupCreateBody, query=NoQuery),

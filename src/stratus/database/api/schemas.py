@@ -73,8 +73,8 @@ class InstanceCreate(Aliased):
     availability_zone: Annotated[str, Field(max_length=255)] | None = None
     restorePoint: RestorePoint | None = None  # noqa: N815
     access: Access | None = None
+    configuration: Annotated[str, Field(max_length=36)] | None = None
     # Known to Trove, refused here with a clear message (not yet built).
-    configuration: Any = None
     replica_of: Any = None
     replica_count: Any = None
     modules: list[Any] = []
@@ -88,6 +88,10 @@ class InstanceCreateBody(Schema):
 
 class InstanceUpdate(Aliased):
     name: Name | None = None
+    # Given as null: detach the configuration group.
+    configuration: Annotated[str, Field(max_length=36)] | None = None
+    access: Access | None = None
+    replica_of: Any = None
 
 
 class InstanceUpdateBody(Schema):
@@ -167,3 +171,27 @@ class BackupListQuery(Query):
     instance_id: str | None = None
     all_projects: str | None = None
     datastore: str | None = None
+
+
+ConfigValue = StrictInt | StrictBool | Annotated[str, Field(max_length=255)]
+
+
+class NewConfiguration(Aliased):
+    name: Name
+    description: Text | None = None
+    values: dict[Annotated[str, Field(max_length=64)], ConfigValue]
+    datastore: DatastoreSpec | None = None
+
+
+class ConfigurationCreateBody(Schema):
+    configuration: NewConfiguration
+
+
+class ConfigurationValues(Aliased):
+    values: dict[Annotated[str, Field(max_length=64)], ConfigValue]
+    name: Name | None = None
+    description: Text | None = None
+
+
+class ConfigurationValuesBody(Schema):
+    configuration: ConfigurationValues

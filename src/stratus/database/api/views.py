@@ -40,6 +40,11 @@ def instance(i: m.Instance, base: str, detail: bool = True) -> dict[str, Any]:
         "access": {"is_public": i.is_public, "allowed_cidrs": list(i.allowed_cidrs)},
         "volume": {"size": i.volume_size},
     }
+    if i.configuration_id:
+        out["configuration"] = {
+            "id": i.configuration_id,
+            "links": links(base, f"configurations/{i.configuration_id}"),
+        }
     addresses: list[dict[str, str]] = []
     if i.address:
         addresses.append({"address": i.address, "type": "private", "network": i.network_id or ""})
@@ -139,3 +144,20 @@ def backup(b: m.Backup, base: str) -> dict[str, Any]:
             "version_id": version_id(b.datastore, b.datastore_version),
         },
     }
+
+
+def configuration(g: m.ConfigurationGroup, count: int | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": g.id,
+        "name": g.name,
+        "description": g.description,
+        "datastore_name": g.datastore,
+        "datastore_version_name": g.datastore_version,
+        "datastore_version_id": version_id(g.datastore, g.datastore_version),
+        "created": _time(g.created_at),
+        "updated": _time(g.updated_at),
+        "values": dict(g.values),
+    }
+    if count is not None:
+        out["instance_count"] = count
+    return out

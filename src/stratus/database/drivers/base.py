@@ -128,6 +128,9 @@ class Isolation(Protocol):
     async def grow(self, place: Place, device: Path) -> None:
         """The filesystem fills its grown device."""
 
+    async def unmount(self, instance_id: str) -> None:
+        """Unmount the instance's volume (its server stopped first)."""
+
     async def remove(self, instance_id: str) -> None:
         """Everything ``ensure`` made (the server stopped first)."""
 
@@ -171,7 +174,12 @@ class Volumes(Protocol):
     async def attach(self, volume_id: str, instance_id: str, host: str) -> Path:
         """A block device holding the volume, on this host."""
 
-    async def extend(self, volume_id: str, size_gb: int) -> None: ...
+    async def extend(self, volume_id: str, size_gb: int) -> None:
+        """Grow the volume (detached here first) and wait until it has grown."""
+
+    async def detach_local(self, volume_id: str) -> None:
+        """Let go of the volume on this host (its block device), keeping it
+        attached in the volume service."""
 
     async def delete(self, instance_id: str, volume_id: str | None) -> None:
         """Detach and delete the instance's volume."""

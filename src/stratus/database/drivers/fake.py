@@ -27,6 +27,7 @@ class FakeServer:
     users: dict[tuple[str, str], UserSpec] = field(default_factory=dict)
     root_password: str | None = None
     starts: int = 0
+    settings: dict[str, str] = field(default_factory=dict)
 
 
 class FakeDatastore:
@@ -52,6 +53,7 @@ class FakeDatastore:
         if not server.running:
             server.running = True
             server.starts += 1
+            server.settings = dict(spec.settings)
 
     async def stop(self, place: Place) -> None:
         server = self.servers.get(place.instance_id)
@@ -128,6 +130,9 @@ class FakeIsolation:
         self.limits[place.instance_id] = (spec.memory_mb, spec.vcpus)
 
     async def grow(self, place: Place, device: Path) -> None:
+        return None
+
+    async def unmount(self, instance_id: str) -> None:
         return None
 
     async def remove(self, instance_id: str) -> None:

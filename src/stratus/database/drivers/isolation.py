@@ -6,6 +6,7 @@ instance's block device (ext4, mounted here)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -182,21 +183,21 @@ class LinuxIsolation:
     async def grow(self, place: Place, device: Path) -> None:
         await run(["resize2fs", str(device)])
 
-    async def remove(self, instance_id: str) -> None:
-        self.cgroups.kill_all(instance_id)
-        base = self._dir(instance_id)
-        mnt = base / "volume"
+    async def unmount(self, instance_id: str) -> None:
+        mnt = self._dir(instance_id) / "volume"
         for _ in range(50):
             if _mounted(mnt) is None:
-                break
+                return
             await run(["umount", str(mnt)], check=False)
             if _mounted(mnt) is not None:
                 self.cgroups.kill_all(instance_id)
-                import asyncio
-
                 await asyncio.sleep(0.1)
-        if _mounted(mnt) is not None:
-            raise DriverError(f"the volume of instance {instance_id} is busy and stays mounted")
+        raise DriverError(f"the volume of instance {instance_id} is busy and stays mounted")
+
+    async def remove(self, instance_id: str) -> None:
+        self.cgroups.kill_all(instance_id)
+        base = self._dir(instance_id)
+        await self.unmount(instance_id)
         self.cgroups.remove(instance_id)
         for ns in {netns_name(instance_id)}:
             if Path(f"/run/netns/{ns}").exists():

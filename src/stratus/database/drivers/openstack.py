@@ -190,9 +190,26 @@ class CinderVolumes:
 
     async def extend(self, volume_id: str, size_gb: int) -> None:
         url = await self._url()
-        _check(await self.client.post(f"{url}/volumes/{volume_id}/action",
-                                      json={"os-extend": {"new_size": size_gb}}),
-               "extending the volume")  # fmt: skip
+        volume = await self._volume(url, volume_id)
+        if volume is None:
+            raise DriverError(f"volume {volume_id} is gone")
+        if volume["size"] < size_gb and volume["status"] != "extending":
+            _check(await self.client.post(f"{url}/volumes/{volume_id}/action",
+                                          json={"os-extend": {"new_size": size_gb}}),
+                   "extending the volume")  # fmt: skip
+        deadline = time.monotonic() + WAIT
+        while True:
+            volume = await self._volume(url, volume_id) or {"status": "gone", "size": 0}
+            if volume["size"] >= size_gb and volume["status"] in ("in-use", "available"):
+                return
+            if volume["status"].startswith("error") or volume["status"] == "gone":
+                raise DriverError(f"volume {volume_id} is {volume['status']}")
+            if time.monotonic() > deadline:
+                raise DriverError(f"volume {volume_id} did not grow in time")
+            await asyncio.sleep(0.1)
+
+    async def detach_local(self, volume_id: str) -> None:
+        await self._detach(volume_id)
 
     async def _detach(self, volume_id: str) -> None:
         export = self._export(volume_id)

@@ -8,6 +8,7 @@ from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.database.service.accounts import Accounts
 from stratus.database.service.backups import Backups
+from stratus.database.service.configurations import Configurations
 from stratus.database.service.datastores import Datastores
 from stratus.database.service.instances import Instances, Quotas
 
@@ -26,6 +27,7 @@ class DatabaseService:
         self.instances = Instances(db, self.datastores, quotas, self.wake, dc.service_down_time)
         self.accounts = Accounts(db, self.wake)
         self.backups = Backups(db, dc.backup_container, dc.quota_backups, self.wake)
+        self.configurations = Configurations(db, self.datastores, self.wake)
         # Agents running in this process, by host: woken at once when work
         # is recorded for them (agents of their own process poll).
         self.agents: dict[str, Wakeable] = {}

@@ -57,6 +57,7 @@ class NewInstance:
     is_public: bool = False
     allowed_cidrs: list[str] = field(default_factory=list)
     backup_ref: str | None = None
+    configuration_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,14 @@ class Instances:
                 if net is None or not (net.shared or net.project_id == project or ctx.is_admin):
                     raise NotFound(f"Network {req.network_id} could not be found.")
             await self._check_quota(s, project, size)
+            if req.configuration_id is not None:
+                group = await s.get(m.ConfigurationGroup, req.configuration_id)
+                if group is None or not (group.project_id == project or ctx.is_admin):
+                    raise NotFound(
+                        f"Configuration group {req.configuration_id} could not be found."
+                    )
+                if group.datastore != version.datastore:
+                    raise BadRequest(f"Configuration group {group.id} is for {group.datastore}.")
             inst = m.Instance(
                 name=req.name,
                 project_id=project,
@@ -179,6 +188,7 @@ class Instances:
                 host=host,
                 port=NAMING[version.datastore].port,
                 restore_backup_id=restore.id if restore else None,
+                configuration_id=req.configuration_id,
             )
             s.add(inst)
             await s.flush()

@@ -2,7 +2,7 @@
 
 Revision ID: 0011
 Revises: 0007
-Create Date: 2026-12-05 23:59:31.668488
+Create Date: 2026-12-06 00:24:22.175989
 """
 
 import sqlalchemy as sa
@@ -61,6 +61,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_database_backup_status"), ["status"], unique=False)
 
     op.create_table(
+        "database_configuration",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.Column("project_id", sa.String(length=64), nullable=False),
+        sa.Column("datastore", sa.String(length=32), nullable=False),
+        sa.Column("datastore_version", sa.String(length=32), nullable=False),
+        sa.Column("values", sa.JSON(), nullable=False),
+        sa.Column("created_at", stratus.common.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", stratus.common.db.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_database_configuration")),
+    )
+    with op.batch_alter_table("database_configuration", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_database_configuration_project_id"), ["project_id"], unique=False
+        )
+
+    op.create_table(
         "database_instance",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("name", sa.String(length=255), nullable=False),
@@ -94,12 +112,16 @@ def upgrade() -> None:
         sa.Column("restore_backup_id", sa.String(length=36), nullable=True),
         sa.Column("root_enabled", sa.Boolean(), nullable=False),
         sa.Column("pending_root_password", sa.String(length=255), nullable=True),
+        sa.Column("configuration_id", sa.String(length=36), nullable=True),
         sa.Column("restarts", sa.Integer(), nullable=False),
         sa.Column("created_at", stratus.common.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", stratus.common.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_database_instance")),
     )
     with op.batch_alter_table("database_instance", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_database_instance_configuration_id"), ["configuration_id"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_database_instance_host"), ["host"], unique=False)
         batch_op.create_index(batch_op.f("ix_database_instance_name"), ["name"], unique=False)
         batch_op.create_index(
@@ -168,8 +190,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_database_instance_project_id"))
         batch_op.drop_index(batch_op.f("ix_database_instance_name"))
         batch_op.drop_index(batch_op.f("ix_database_instance_host"))
+        batch_op.drop_index(batch_op.f("ix_database_instance_configuration_id"))
 
     op.drop_table("database_instance")
+    with op.batch_alter_table("database_configuration", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_database_configuration_project_id"))
+
+    op.drop_table("database_configuration")
     with op.batch_alter_table("database_backup", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_database_backup_status"))
         batch_op.drop_index(batch_op.f("ix_database_backup_project_id"))
