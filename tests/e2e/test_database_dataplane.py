@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, Server, start_cloud, stop_cloud
+from tests.conftest import BIN, Server, start_cloud, start_server, stop_cloud
 
 ROOT = os.geteuid() == 0
 TOOLS = all(shutil.which(t) for t in ("psql", "mysql", "mariadbd", "mariadb-backup", "losetup"))
@@ -57,12 +57,16 @@ def wait_for(what: str, check: Any, timeout: float = BUILD_TIMEOUT) -> Any:
         time.sleep(0.5)
 
 
-def active(cloud: Server, name: str) -> dict[str, Any]:
-    def settled() -> dict[str, Any] | None:
+def settled(cloud: Server, name: str) -> dict[str, Any]:
+    def check() -> dict[str, Any] | None:
         shown = osc(cloud, "database", "instance", "show", name)
         return shown if shown["status"] in ("ACTIVE", "ERROR") else None
 
-    shown = wait_for(f"{name} settled", settled)
+    return dict(wait_for(f"{name} settled", check))
+
+
+def active(cloud: Server, name: str) -> dict[str, Any]:
+    shown = settled(cloud, name)
     assert shown["status"] == "ACTIVE", shown
     return shown
 
@@ -89,21 +93,29 @@ def mysql(host: str, user: str, password: str, db: str, sql: str) -> str:
     ).stdout.strip()  # fmt: skip
 
 
+CLOUD_ENV = {
+    "STRATUS_NETWORK__DRIVER": "linux",
+    "STRATUS_NETWORK__HOST_NAMESPACE": f"{TAG}-h",
+    "STRATUS_COMPUTE__DRIVER": "fake",
+    "STRATUS_DBAAS__HOST": TAG,
+    "STRATUS_COMPUTE__HOST": TAG,
+}
+
+
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = start_cloud(
-        tmp_path_factory.mktemp("database-e2e"),
-        "sqlite",
-        STRATUS_NETWORK__DRIVER="linux",
-        STRATUS_NETWORK__HOST_NAMESPACE=f"{TAG}-h",
-        STRATUS_COMPUTE__DRIVER="fake",
-        STRATUS_DBAAS__HOST=TAG,
-        STRATUS_COMPUTE__HOST=TAG,
-    )
+    srv = start_cloud(tmp_path_factory.mktemp("database-e2e"), "sqlite", **CLOUD_ENV)
     try:
         yield srv
     finally:
-        stop_cloud(srv)
+        # Whatever a failed test left: deleted through the API, so that no
+        # server, mount or volume outlives the module.
+        try:
+            for inst in osc(srv, "database", "instance", "list"):
+                osc_plain(srv, "database", "instance", "delete", inst["ID"])
+            wait_for("instances deleted", lambda: not osc(srv, "database", "instance", "list"), 120)
+        finally:
+            stop_cloud(srv)
         for ns in subprocess.run(
             ["ip", "netns", "list"], capture_output=True, text=True
         ).stdout.split("\n"):
@@ -116,6 +128,10 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def network(cloud: Server) -> Iterator[str]:
     net = osc(cloud, "network", "create", f"{TAG}-net")["id"]
     osc(cloud, "subnet", "create", f"{TAG}-sub", "--network", net, "--subnet-range", "10.93.0.0/24")
+    # A router to the external network: floating IPs reach the instances.
+    osc(cloud, "router", "create", f"{TAG}-r")
+    osc_plain(cloud, "router", "set", f"{TAG}-r", "--external-gateway", "public")
+    osc_plain(cloud, "router", "add", "subnet", f"{TAG}-r", f"{TAG}-sub")
     subprocess.run(["ip", "netns", "add", CLIENT_NS], check=True)
     port = osc(cloud, "port", "create", f"{TAG}-client", "--network", net, "--host", TAG,
                "--binding-profile", f"netns={CLIENT_NS}")  # fmt: skip
@@ -127,11 +143,13 @@ def network(cloud: Server) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def instances(cloud: Server, network: str) -> dict[str, dict[str, Any]]:
-    """One PostgreSQL and one MariaDB instance, made at once."""
-    for name, store in (("pg1", "postgresql"), ("my1", "mariadb")):
+    """One PostgreSQL and one MariaDB instance, made at once, both public;
+    MariaDB only from the tenant network's range."""
+    for name, store, extra in (("pg1", "postgresql", []),
+                               ("my1", "mariadb", ["--allowed-cidr", "10.93.0.0/24"])):  # fmt: skip
         osc(cloud, "database", "instance", "create", f"{TAG}{name}", "--flavor", "m1.small",
             "--size", "1", "--datastore", store, "--databases", "app", "--users", "app:s3cret",
-            "--nic", f"net-id={network}")  # fmt: skip
+            "--nic", f"net-id={network}", "--is-public", *extra)  # fmt: skip
     return {name: active(cloud, f"{TAG}{name}") for name in ("pg1", "my1")}
 
 
@@ -146,6 +164,31 @@ def test_users_log_in_and_make_tables(cloud: Server, instances: dict[str, dict[s
     # The server runs as its own user, in its own cgroup with the flavor's memory.
     log = cloud.log.read_text()
     assert "s3cret" not in log, "a password was logged"
+
+
+def public_address(shown: dict[str, Any]) -> str:
+    return next(a["address"] for a in shown["addresses"] if a["type"] == "public")
+
+
+def in_host_namespace(*argv: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A client on the host: in the namespace holding this cloud's bridges
+    (``[network] host_namespace``), where the external network's gateway is."""
+    return subprocess.run(["ip", "netns", "exec", f"{TAG}-h", *argv], capture_output=True,
+                          text=True, env={**os.environ, **env}, timeout=60, check=False)  # fmt: skip
+
+
+def test_public_addresses_and_allowed_ranges(instances: dict[str, dict[str, Any]]) -> None:
+    pg_public = public_address(instances["pg1"])
+    done = in_host_namespace("psql", "-h", pg_public, "-U", "app", "-d", "app", "-tAc",
+                             "SELECT sum(x) FROM t", PGPASSWORD="s3cret",
+                             PGCONNECT_TIMEOUT="5")  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "3", done.stderr
+    my_public = public_address(instances["my1"])
+    refused = in_host_namespace("mysql", "-h", my_public, "-u", "app", "app", "-N", "-e",
+                                "SELECT 1", "--connect-timeout=3", MYSQL_PWD="s3cret")  # fmt: skip
+    assert refused.returncode != 0, "MariaDB answered from outside its allowed range"
+    my = private_address(instances["my1"])
+    assert mysql(my, "app", "s3cret", "app", "SELECT 1") == "1"
 
 
 def test_new_users_databases_and_root(cloud: Server, instances: dict[str, dict[str, Any]]) -> None:
@@ -255,11 +298,37 @@ def _value(host: str, sql: str) -> str | None:
         return None
 
 
+def test_a_cloud_killed_during_a_create_and_a_backup(
+    cloud: Server, network: str, instances: dict[str, dict[str, Any]]
+) -> None:
+    """SIGKILL the cloud while an instance builds and a backup runs; after a
+    restart each ends in a final state, and nothing is made twice."""
+    osc(cloud, "database", "instance", "create", f"{TAG}pg3", "--flavor", "m1.tiny", "--size",
+        "1", "--datastore", "postgresql", "--nic", f"net-id={network}")  # fmt: skip
+    backup = osc(cloud, "database", "backup", "create", f"{TAG}-crash", "-i", f"{TAG}my1")["id"]
+    time.sleep(0.5)
+    cloud.process.send_signal(signal.SIGKILL)
+    cloud.process.wait(30)
+    port = int(cloud.url.rsplit(":", 1)[1])
+    again = start_server(cloud.data_dir, cloud.database_url, port=port, **CLOUD_ENV)
+    cloud.process = again.process  # the module's cloud, restarted
+    shown = settled(cloud, f"{TAG}pg3")
+    assert shown["status"] == "ACTIVE" or shown.get("fault"), shown
+    wait_for("the backup settled", lambda: osc(cloud, "database", "backup", "show", backup)[
+        "status"] in ("COMPLETED", "FAILED"))  # fmt: skip
+    active(cloud, f"{TAG}my1")
+    volumes = [v for v in osc(cloud, "volume", "list", "--all-projects")
+               if v["Name"] == f"trove-{shown['id']}"]  # fmt: skip
+    assert len(volumes) == 1, volumes
+    ports = osc(cloud, "port", "list", "--device-id", shown["id"])
+    assert len(ports) == 1, ports
+
+
 def test_delete_leaves_nothing_on_the_host(
     cloud: Server, instances: dict[str, dict[str, Any]]
 ) -> None:
     ids = [osc(cloud, "database", "instance", "show", f"{TAG}{n}")["id"]
-           for n in ("pg1", "my1", "pg1r", "my1r")]  # fmt: skip
+           for n in ("pg1", "my1", "pg1r", "my1r", "pg3")]  # fmt: skip
     for iid in ids:
         osc_plain(cloud, "database", "instance", "delete", iid)
     wait_for("instances gone", lambda: not osc(cloud, "database", "instance", "list"), 120)

@@ -246,9 +246,9 @@ class InstanceWork:
                 await self.isolation.unmount(inst.id)
                 await self.volumes.detach_local(inst.volume_id)
                 await self.volumes.extend(inst.volume_id, size)
-                place = await self.place(inst)
                 device = await self.volumes.attach(inst.volume_id, inst.id, self.host)
                 await self.isolation.grow(place, device)
+                place = await self.place(inst)
             await store.start(place, await self.spec(inst))
         except DriverError as exc:
             await self.rec.fail(inst, f"volume resize failed: {exc}")

@@ -89,6 +89,13 @@ class Cgroups:
                     with contextlib.suppress(ProcessLookupError):
                         os.kill(int(pid), signal.SIGKILL)
 
+    def empty(self, instance_id: str) -> bool:
+        for path in self.procs(instance_id):
+            with contextlib.suppress(FileNotFoundError):
+                if path.read_text().split():
+                    return False
+        return True
+
     def remove(self, instance_id: str) -> bool:
         gone = True
         for d in self.dirs(instance_id):
@@ -160,6 +167,7 @@ class LinuxIsolation:
             await run(["ip", "netns", "add", ns])
         await run(["ip", "-n", ns, "link", "set", "lo", "up"])
         self.cgroups.ensure(iid, spec.memory_mb, spec.vcpus)
+        await self._filter(ns, spec)
         if device is not None and _mounted(mnt) is None:
             probe = await run(["blkid", "-p", "-o", "value", "-s", "TYPE", str(device)],
                               check=False)  # fmt: skip
@@ -177,10 +185,32 @@ class LinuxIsolation:
         os.chown(log_file, uid, gid)
         return Place(iid, ns, user_name(iid), uid, gid, iid, data, rundir, log_file)
 
+    async def _filter(self, ns: str, spec: ServerSpec) -> None:
+        """With ``allowed_cidrs``, only those ranges reach the server's port
+        (an nftables table in the instance's namespace, made anew each time)."""
+        v4 = [c for c in spec.allowed_cidrs if ":" not in c]
+        v6 = [c for c in spec.allowed_cidrs if ":" in c]
+        lines = ["table inet stratus_database", "delete table inet stratus_database",
+                 "table inet stratus_database {", " chain input {",
+                 "  type filter hook input priority 0; policy accept;"]  # fmt: skip
+        if spec.allowed_cidrs:
+            if v4:
+                lines.append(f"  tcp dport {spec.port} ip saddr {{ {', '.join(v4)} }} accept")
+            if v6:
+                lines.append(f"  tcp dport {spec.port} ip6 saddr {{ {', '.join(v6)} }} accept")
+            lines.append(f"  tcp dport {spec.port} drop")
+        lines += [" }", "}"]
+        await run(["ip", "netns", "exec", ns, "nft", "-f", "-"], stdin="\n".join(lines).encode())
+
     async def set_limits(self, place: Place, spec: ServerSpec) -> None:
         self.cgroups.apply(place.instance_id, spec.memory_mb, spec.vcpus)
 
     async def grow(self, place: Place, device: Path) -> None:
+        """Offline (online growth is refused on these loop-over-FUSE devices):
+        the volume is not mounted when this runs."""
+        if _mounted(self._dir(place.instance_id) / "volume") is not None:
+            raise DriverError("the volume must be unmounted to grow its filesystem")
+        await run(["e2fsck", "-f", "-y", str(device)], check=False)
         await run(["resize2fs", str(device)])
 
     async def unmount(self, instance_id: str) -> None:
@@ -195,7 +225,11 @@ class LinuxIsolation:
         raise DriverError(f"the volume of instance {instance_id} is busy and stays mounted")
 
     async def remove(self, instance_id: str) -> None:
-        self.cgroups.kill_all(instance_id)
+        for _ in range(100):  # every process of the instance gone, then the rest
+            self.cgroups.kill_all(instance_id)
+            if self.cgroups.empty(instance_id):
+                break
+            await asyncio.sleep(0.05)
         base = self._dir(instance_id)
         await self.unmount(instance_id)
         self.cgroups.remove(instance_id)
