@@ -109,7 +109,13 @@ class InstanceWork:
         steps = {"volume": time.monotonic() - started}
         if inst.network_id:
             port = await self.network.ensure_port(
-                inst.id, inst.project_id, inst.network_id, self.network_host, place.netns
+                inst.id,
+                inst.project_id,
+                inst.network_id,
+                self.network_host,
+                place.netns,
+                inst.port,
+                tuple(inst.allowed_cidrs),
             )
             if port.id != inst.port_id or port.address != inst.address:
                 await self.rec.update(inst, port_id=port.id, address=port.address)
@@ -139,7 +145,13 @@ class InstanceWork:
             await store.enable_root(place, spec, inst.pending_root_password)
         if inst.is_public and inst.port_id:
             port = await self.network.ensure_port(
-                inst.id, inst.project_id, inst.network_id or "", self.network_host, place.netns
+                inst.id,
+                inst.project_id,
+                inst.network_id or "",
+                self.network_host,
+                place.netns,
+                inst.port,
+                tuple(inst.allowed_cidrs),
             )
             fip_id, fip = await self.network.ensure_floating_ip(inst.id, inst.project_id, port)
             await self.rec.update(inst, floating_ip_id=fip_id, public_address=fip)

@@ -150,10 +150,18 @@ class PortInfo:
 
 class Network(Protocol):
     async def ensure_port(
-        self, instance_id: str, project_id: str, network_id: str, host: str, netns: str
+        self,
+        instance_id: str,
+        project_id: str,
+        network_id: str,
+        host: str,
+        netns: str,
+        tcp_port: int,
+        cidrs: tuple[str, ...],
     ) -> PortInfo:
         """The instance's port (found by its device id, else made), bound to
-        ``netns`` on ``host``."""
+        ``netns`` on ``host``, in a security group of its own that lets
+        ``cidrs`` (everyone when empty) reach ``tcp_port``."""
 
     async def port_ready(self, port: PortInfo, netns: str) -> bool:
         """Whether the port's interface is up in the namespace."""

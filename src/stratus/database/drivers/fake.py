@@ -153,7 +153,14 @@ class FakeNetwork:
         self._next = 10
 
     async def ensure_port(
-        self, instance_id: str, project_id: str, network_id: str, host: str, netns: str
+        self,
+        instance_id: str,
+        project_id: str,
+        network_id: str,
+        host: str,
+        netns: str,
+        tcp_port: int,
+        cidrs: tuple[str, ...],
     ) -> PortInfo:
         port = self.ports.get(instance_id)
         if port is None:

@@ -42,17 +42,50 @@ class NeutronNetwork:
         return PortInfo(port["id"], port["network_id"], ips[0]["ip_address"] if ips else "",
                         port.get("status", ""))  # fmt: skip
 
+    async def _group(
+        self, instance_id: str, project_id: str, tcp_port: int, cidrs: tuple[str, ...]
+    ) -> str:
+        """The instance's security group: its server's port from ``cidrs``."""
+        name = f"trove-{instance_id}"
+        found = _check(await self.client.get(f"{self.url}/security-groups",
+                                             params={"name": name, "project_id": project_id}),
+                       "listing security groups")["security_groups"]  # fmt: skip
+        if found:
+            return str(found[0]["id"])
+        body = {"security_group": {"name": name, "project_id": project_id,
+                                   "description": f"database instance {instance_id}"}}  # fmt: skip
+        group = _check(await self.client.post(f"{self.url}/security-groups", json=body),
+                       "making the security group")["security_group"]  # fmt: skip
+        for cidr in cidrs or ("0.0.0.0/0", "::/0"):
+            rule = {"security_group_rule": {
+                "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp",
+                "port_range_min": tcp_port, "port_range_max": tcp_port, "remote_ip_prefix": cidr,
+                "ethertype": "IPv6" if ":" in cidr else "IPv4", "project_id": project_id,
+            }}  # fmt: skip
+            _check(await self.client.post(f"{self.url}/security-group-rules", json=rule),
+                   "adding a security group rule")  # fmt: skip
+        return str(group["id"])
+
     async def ensure_port(
-        self, instance_id: str, project_id: str, network_id: str, host: str, netns: str
+        self,
+        instance_id: str,
+        project_id: str,
+        network_id: str,
+        host: str,
+        netns: str,
+        tcp_port: int,
+        cidrs: tuple[str, ...],
     ) -> PortInfo:
         found = _check(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
                        "listing ports")["ports"]  # fmt: skip
         if found:
             return self._info(found[0])
+        group = await self._group(instance_id, project_id, tcp_port, cidrs)
         body = {"port": {
             "network_id": network_id, "project_id": project_id, "device_id": instance_id,
             "device_owner": "trove:instance", "name": f"trove-{instance_id}",
             "binding:host_id": host, "binding:profile": {"netns": netns},
+            "security_groups": [group],
         }}  # fmt: skip
         resp = await self.client.post(f"{self.url}/ports", json=body)
         return self._info(_check(resp, "creating the instance's port")["port"])
@@ -92,6 +125,12 @@ class NeutronNetwork:
                        "deleting a floating IP", (204, 404))  # fmt: skip
             _check(await self.client.delete(f"{self.url}/ports/{pid}"), "deleting the port",
                    (204, 404))  # fmt: skip
+        groups = _check(await self.client.get(f"{self.url}/security-groups",
+                                              params={"name": f"trove-{instance_id}"}),
+                        "listing security groups")["security_groups"]  # fmt: skip
+        for group in groups:
+            _check(await self.client.delete(f"{self.url}/security-groups/{group['id']}"),
+                   "deleting the security group", (204, 404))  # fmt: skip
 
     async def close(self) -> None:
         await self.client.aclose()
