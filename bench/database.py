@@ -91,10 +91,57 @@ def delete_all(client: httpx.Client, trove: str, hdr: dict[str, str]) -> None:
         time.sleep(0.2)
 
 
+def pgbench(where: list[str], conn: list[str], seconds: int, env: dict[str, str]) -> float:
+    """pgbench scale 10, 4 clients, ``seconds`` s: its TPS."""
+    env = {**os.environ, **env}
+    subprocess.run([*where, "pgbench", "-i", "-q", "-s", "10", *conn], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    out = subprocess.run([*where, "pgbench", "-c", "4", "-j", "2", "-T", str(seconds), *conn],
+                         env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
+    for line in out.splitlines():
+        if line.startswith("tps =") and "without" in line:
+            return float(line.split()[2])
+    raise RuntimeError(f"no TPS in pgbench's output:\n{out}")
+
+
+def bare_pgbench(tmp: Path, seconds: int, shared_buffers: str) -> float:
+    """The same PostgreSQL run bare (no namespace, cgroup or volume), over TCP
+    on 127.0.0.1, with the instance's shared_buffers."""
+    data = tmp / "bare-pgbench"
+    data.mkdir(mode=0o777)
+    shutil.chown(data, "nobody", "nogroup")
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    subprocess.run([*as_nobody, str(PG_BIN / "initdb"), "-D", str(data / "pg"), "-U", "os_admin",
+                    "--auth=trust", "-E", "UTF8", "--no-locale", "--no-instructions"],
+                   check=True, capture_output=True)  # fmt: skip
+    port = h.free_port()
+    proc = subprocess.Popen([*as_nobody, str(PG_BIN / "postgres"), "-D", str(data / "pg"),
+                             "-c", f"listen_addresses={h.HOST}", "-c", f"port={port}",
+                             "-c", "unix_socket_directories=", "-c", f"shared_buffers={shared_buffers}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    conn = ["-h", h.HOST, "-p", str(port), "-U", "os_admin", "postgres"]
+    try:
+        while subprocess.run(["psql", *conn[:6], "-d", "postgres", "-tAc", "SELECT 1"],
+                             capture_output=True, check=False).returncode != 0:  # fmt: skip
+            time.sleep(0.05)
+        return pgbench([], conn, seconds, {})
+    finally:
+        proc.terminate()
+        proc.wait(60)
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--creates", type=int, default=5)
     ap.add_argument("--datastore", default="postgresql", choices=("postgresql", "mariadb"))
+    ap.add_argument(
+        "--pgbench",
+        type=int,
+        default=0,
+        metavar="SECONDS",
+        help="also pgbench (scale 10, 4 clients) inside an instance and bare",
+    )
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -131,7 +178,7 @@ def main() -> int:
         while not client.get(f"{trove}/datastores", headers=hdr).json()["datastores"]:
             assert time.monotonic() < deadline, "no database agent"
             time.sleep(0.2)
-        active, ready, cpu = [], [], []
+        active, ready, cpu, addresses = [], [], [], []
         for i in range(args.creates):
             body = {"instance": {
                 "name": f"b{i}", "flavorRef": "2", "volume": {"size": 1},
@@ -154,6 +201,7 @@ def main() -> int:
                 h.fail(f"instance {i} ended {shown['status']}: {shown.get('fault')}")
                 continue
             address = shown["addresses"][0]["address"]
+            addresses.append(address)
             while not connects(address, args.datastore):
                 time.sleep(0.02)
             t_ready = time.monotonic() - t0
@@ -172,6 +220,15 @@ def main() -> int:
                          f"{h.pct(cpu, 50):.2f} s"))  # fmt: skip
         rows.append(("bare initdb + start + connect, p50", f"{h.pct(bare, 50):.2f} s", "-", None,
                      "baseline, same run"))  # fmt: skip
+        if args.pgbench and args.datastore == "postgresql" and addresses:
+            conn = ["-h", addresses[0], "-U", "app", "app"]
+            inside = pgbench(["ip", "netns", "exec", CLIENT_NS], conn, args.pgbench,
+                             {"PGPASSWORD": "s3cret"})  # fmt: skip
+            bare_tps = bare_pgbench(tmp, args.pgbench, "512MB")
+            print(f"pgbench: instance {inside:.0f} TPS, bare {bare_tps:.0f} TPS")
+            rows.append(("pgbench TPS in an instance / bare", f"{inside / bare_tps:.0%}", ">= 90%",
+                         inside >= 0.9 * bare_tps, f"{inside:.0f} vs {bare_tps:.0f} TPS, "
+                         f"{args.pgbench} s each, m1.small"))  # fmt: skip
     finally:
         if trove:
             delete_all(client, trove, hdr)
