@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from stratus.common.api import NoBody, NoQuery, Route
 from stratus.compute.api.routes import ROUTES as COMPUTE_ROUTES
+from stratus.database.api.routes import ROUTES as DATABASE_ROUTES
 from stratus.identity.api.routes import ROUTES as IDENTITY_ROUTES
 from stratus.image.api.routes import ROUTES as IMAGE_ROUTES
 from stratus.network.api.routes import ROUTES as NETWORK_ROUTES
@@ -18,6 +19,7 @@ ALL_ROUTES: list[tuple[str, Route]] = (
     + [("compute", r) for r in COMPUTE_ROUTES]
     + [("volume", r) for r in VOLUME_ROUTES]
     + [("network", r) for r in NETWORK_ROUTES]
+    + [("database", r) for r in DATABASE_ROUTES]
 )
 # Swift's writes carry their metadata in headers: they are not in the list
 # of JSON writes below, but their schemas are checked all the same.
@@ -74,7 +76,15 @@ def test_a_route_without_schemas_is_found() -> None:
 
 
 def test_no_two_routes_share_a_method_and_path() -> None:
-    for service in ("identity", "image", "compute", "volume", "network", "object-store"):
+    for service in (
+        "identity",
+        "image",
+        "compute",
+        "volume",
+        "network",
+        "database",
+        "object-store",
+    ):
         seen = [
             (r.method, r.path, r.action)
             for s, r in ALL_ROUTES + OBJECT_STORE_ROUTES

@@ -26,6 +26,7 @@ def test_defaults_without_file(tmp_path: Path) -> None:
         "object-store",
         "volume",
         "network",
+        "database",
     ]
     assert cfg.database_url == f"sqlite+aiosqlite:///{(tmp_path / 'stratus.db').resolve()}"
     assert cfg.public_url == "http://127.0.0.1:8080"
