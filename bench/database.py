@@ -91,6 +91,21 @@ def delete_all(client: httpx.Client, trove: str, hdr: dict[str, str]) -> None:
         time.sleep(0.2)
 
 
+def delete_network(client: httpx.Client, url: str, hdr: dict[str, str], net: str) -> None:
+    """The tenant network and its ports, so that the network agent stops its
+    DHCP server before the cloud stops (a stopped cloud keeps what it runs)."""
+    ports = client.get(f"{url}/network/v2.0/ports", headers=hdr, params={"network_id": net})
+    for port in ports.json().get("ports", []):
+        if not port["device_owner"].startswith("network:"):
+            client.delete(f"{url}/network/v2.0/ports/{port['id']}", headers=hdr)
+    client.delete(f"{url}/network/v2.0/networks/{net}", headers=hdr)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and subprocess.run(
+        ["pgrep", "-f", f"dnsmasq.*{net}"], capture_output=True, check=False
+    ).returncode == 0:  # fmt: skip
+        time.sleep(0.2)
+
+
 def pgbench(where: list[str], conn: list[str], seconds: int, env: dict[str, str]) -> float:
     """pgbench scale 10, 4 clients, ``seconds`` s: its TPS."""
     env = {**os.environ, **env}
@@ -158,7 +173,7 @@ def main() -> int:
     })  # fmt: skip
     rows: list[tuple[Any, ...]] = []
     client = httpx.Client(timeout=60)
-    trove, hdr = "", {"X-Auth-Token": ""}
+    trove, net, url, hdr = "", "", "", {"X-Auth-Token": ""}
     try:
         server.start()
         server.wait_ready(client, 60)
@@ -234,6 +249,8 @@ def main() -> int:
     finally:
         if trove:
             delete_all(client, trove, hdr)
+        if net:
+            delete_network(client, url, hdr, net)
         server.stop()
         for name in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                    text=True).stdout.split("\n"):  # fmt: skip

@@ -114,6 +114,20 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             for inst in osc(srv, "database", "instance", "list"):
                 osc_plain(srv, "database", "instance", "delete", inst["ID"])
             wait_for("instances deleted", lambda: not osc(srv, "database", "instance", "list"), 120)
+            # The network too: a stopped cloud keeps its DHCP servers running.
+            subprocess.run([str(BIN / "openstack"), "port", "delete", f"{TAG}-client"],
+                           env=srv.env(), capture_output=True, check=False)  # fmt: skip
+            for args in (
+                ("router", "remove", "subnet", f"{TAG}-r", f"{TAG}-sub"),
+                ("router", "unset", "--external-gateway", f"{TAG}-r"),
+                ("router", "delete", f"{TAG}-r"),
+                ("network", "delete", f"{TAG}-net"),
+            ):
+                subprocess.run([str(BIN / "openstack"), *args], env=srv.env(),
+                               capture_output=True, check=False)  # fmt: skip
+            wait_for("the DHCP server gone", lambda: subprocess.run(
+                ["pgrep", "-f", f"dnsmasq.*{srv.data_dir}"], capture_output=True,
+            ).returncode != 0, 60)  # fmt: skip
         finally:
             stop_cloud(srv)
         for ns in subprocess.run(
