@@ -73,9 +73,7 @@ def wait_workers(server: Server, count: int) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def cloud(
-    tmp_path_factory: pytest.TempPathFactory, database: str
-) -> Iterator[tuple[Server, list[int]]]:
+def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[tuple[Server, list[int]]]:
     server = start_cloud(
         tmp_path_factory.mktemp("workers"),
         database,
@@ -210,11 +208,7 @@ def test_the_workers_die_with_a_killed_primary(tmp_path: Path, database: str) ->
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs")
 def test_cpu_affinity_gives_each_process_its_own_cpu(tmp_path: Path, database: str) -> None:
     server = start_cloud(
-        tmp_path / "pin",
-        database,
-        STRATUS_SERVER__WORKERS="2",
-        STRATUS_SERVER__CPU_AFFINITY="true",
-        **QUIET,
+        tmp_path / "pin", database, STRATUS_SERVER__WORKERS="2", STRATUS_SERVER__CPU_AFFINITY="true", **QUIET
     )
     try:
         (worker,) = wait_workers(server, 1)

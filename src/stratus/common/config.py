@@ -274,8 +274,8 @@ class DbaasConfig(_Section):
     # The agent's folder (mount points, sockets, logs), relative to the data folder.
     state_dir: str = "dbaas"
     # Data on a block-storage volume of the requested size (a filesystem on
-    # it, mounted through a loop device); false: a folder in state_dir with
-    # the size unenforced (for machines without loop devices).
+    # it, mounted through a loop device); false: a plain folder under
+    # /run/stratus-database, size unenforced and lost at reboot (tests only).
     use_volumes: bool = True
     # The object store container of backups.
     backup_container: str = "database_backups"
@@ -664,7 +664,8 @@ host = ""
 availability_zone = "nova"
 # The agent's folder (mount points, sockets, logs), relative to the data folder.
 state_dir = "dbaas"
-# Data on a block-storage volume (ext4 on a loop device); false: a folder.
+# Data on a block-storage volume (ext4 on a loop device); false: a plain
+# folder under /run/stratus-database, size unenforced (tests only).
 use_volumes = true
 # Object store container of backups.
 backup_container = "database_backups"

@@ -138,9 +138,7 @@ def test_create_with_id(c: httpx.Client) -> None:
     assert c.post("/v2/images", json={"id": "not-a-uuid"}).status_code == 400
 
 
-@pytest.mark.parametrize(
-    "attr", ["status", "checksum", "size", "created_at", "os_hash_value", "locations"]
-)
+@pytest.mark.parametrize("attr", ["status", "checksum", "size", "created_at", "os_hash_value", "locations"])
 def test_create_read_only_attribute_403(c: httpx.Client, attr: str) -> None:
     value: object = 5 if attr == "size" else ([] if attr == "locations" else "x")
     resp = c.post("/v2/images", json={"name": "ro", attr: value})
@@ -182,12 +180,7 @@ def test_create_reserved_property_403(c: httpx.Client) -> None:
 def test_non_admin_public_403_admin_ok(c: httpx.Client, ac: httpx.Client) -> None:
     assert c.post("/v2/images", json={"name": "pub", "visibility": "public"}).status_code == 403
     image = create_image(c)
-    assert (
-        patch(
-            c, image["id"], [{"op": "replace", "path": "/visibility", "value": "public"}]
-        ).status_code
-        == 403
-    )
+    assert patch(c, image["id"], [{"op": "replace", "path": "/visibility", "value": "public"}]).status_code == 403
     assert show(c, image["id"])["visibility"] == "shared"
     resp = patch(ac, image["id"], [{"op": "replace", "path": "/visibility", "value": "public"}])
     assert resp.status_code == 200, resp.text
@@ -196,9 +189,7 @@ def test_non_admin_public_403_admin_ok(c: httpx.Client, ac: httpx.Client) -> Non
     assert created["visibility"] == "public"
 
 
-def test_non_admin_cannot_set_another_owner(
-    c: httpx.Client, ac: httpx.Client, member: User
-) -> None:
+def test_non_admin_cannot_set_another_owner(c: httpx.Client, ac: httpx.Client, member: User) -> None:
     other = make_user(member.server)
     assert c.post("/v2/images", json={"owner": other.project_id}).status_code == 403
     image = create_image(ac, owner=other.project_id)
@@ -250,10 +241,7 @@ def test_patch_add_replace_remove(c: httpx.Client) -> None:
     assert "shape" not in show(c, image["id"])
     # Removing or replacing what is not there is a conflict.
     assert patch(c, image["id"], [{"op": "remove", "path": "/shape"}]).status_code == 409
-    assert (
-        patch(c, image["id"], [{"op": "replace", "path": "/nothing", "value": "x"}]).status_code
-        == 409
-    )
+    assert patch(c, image["id"], [{"op": "replace", "path": "/nothing", "value": "x"}]).status_code == 409
 
 
 def test_patch_is_atomic(c: httpx.Client) -> None:
@@ -294,9 +282,7 @@ def test_patch_bad_operations_400(c: httpx.Client, ops: object) -> None:
     assert resp.status_code == 400, resp.text
 
 
-@pytest.mark.parametrize(
-    "path", ["/size", "/status", "/checksum", "/id", "/os_glance_x", "/created_at"]
-)
+@pytest.mark.parametrize("path", ["/size", "/status", "/checksum", "/id", "/os_glance_x", "/created_at"])
 def test_patch_read_only_403(c: httpx.Client, path: str) -> None:
     image = create_image(c)
     resp = patch(c, image["id"], [{"op": "replace", "path": path, "value": "1"}])
@@ -343,10 +329,7 @@ def test_protected_image_cannot_be_deleted(c: httpx.Client) -> None:
     resp = c.delete(f"/v2/images/{image['id']}")
     assert resp.status_code == 403
     assert show(c, image["id"])["protected"] is True
-    assert (
-        patch(c, image["id"], [{"op": "replace", "path": "/protected", "value": False}]).status_code
-        == 200
-    )
+    assert patch(c, image["id"], [{"op": "replace", "path": "/protected", "value": False}]).status_code == 200
     assert c.delete(f"/v2/images/{image['id']}").status_code == 204
     assert c.get(f"/v2/images/{image['id']}").status_code == 404
     assert c.delete(f"/v2/images/{image['id']}").status_code == 404
@@ -419,67 +402,24 @@ def test_list_filters(listing: tuple[User, str, list[dict[str, object]]]) -> Non
     ids = [str(i["id"]) for i in made]
     with user.client() as c:
         assert _ids(c.get("/v2/images", params={"owner": user.project_id})) == set(ids)
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "name": f"{mark}-a"})
-        ) == {ids[1]}
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "name": f"in:{mark}-a,{mark}-e"})
-        ) == {ids[1], ids[2]}
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "status": "active"})
-        ) == set(ids[:3])
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "status": "queued"})
-        ) == set(ids[3:])
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "visibility": "private"})
-        ) == {ids[3]}
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "visibility": "shared"})
-        ) == set(ids) - {ids[3]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "name": f"{mark}-a"})) == {ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "name": f"in:{mark}-a,{mark}-e"})) == {ids[1], ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "status": "active"})) == set(ids[:3])
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "status": "queued"})) == set(ids[3:])
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "visibility": "private"})) == {ids[3]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "visibility": "shared"})) == set(ids) - {ids[3]}
         assert _ids(c.get("/v2/images", params={"owner": user.project_id})) == set(ids)
-        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "tag": "red"})) == {
-            ids[0],
-            ids[1],
-        }
-        assert _ids(
-            c.get(
-                "/v2/images", params=[("owner", user.project_id), ("tag", "red"), ("tag", "blue")]
-            )
-        ) == {ids[1]}
-        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_min": 50})) == {
-            ids[1],
-            ids[2],
-        }
-        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_max": 100})) == {
-            ids[0],
-            ids[1],
-        }
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "size_min": 50, "size_max": 500})
-        ) == {ids[1]}
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "id": f"in:{ids[0]},{ids[4]}"})
-        ) == {ids[0], ids[4]}
-        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "id": ids[2]})) == {
-            ids[2]
-        }
-        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "flavor": mark})) == {
-            ids[0],
-            ids[4],
-        }
-        assert _ids(
-            c.get("/v2/images", params={"owner": user.project_id, "disk_format": "ami"})
-        ) == {ids[2]}
-        assert _ids(
-            c.get(
-                "/v2/images", params={"owner": user.project_id, "flavor": mark, "status": "active"}
-            )
-        ) == {ids[0]}
-        assert (
-            _ids(c.get("/v2/images", params={"owner": user.project_id, "name": "no-such-name"}))
-            == set()
-        )
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "tag": "red"})) == {ids[0], ids[1]}
+        assert _ids(c.get("/v2/images", params=[("owner", user.project_id), ("tag", "red"), ("tag", "blue")])) == {ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_min": 50})) == {ids[1], ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_max": 100})) == {ids[0], ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "size_min": 50, "size_max": 500})) == {ids[1]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "id": f"in:{ids[0]},{ids[4]}"})) == {ids[0], ids[4]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "id": ids[2]})) == {ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "flavor": mark})) == {ids[0], ids[4]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "disk_format": "ami"})) == {ids[2]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "flavor": mark, "status": "active"})) == {ids[0]}
+        assert _ids(c.get("/v2/images", params={"owner": user.project_id, "name": "no-such-name"})) == set()
 
 
 def test_list_bad_filters_400(c: httpx.Client) -> None:
@@ -507,39 +447,13 @@ def test_list_sort(listing: tuple[User, str, list[dict[str, object]]]) -> None:
     user, mark, _ = listing
     want = [f"{mark}-{x}" for x in "abcde"]
     with user.client() as c:
-        assert (
-            _names(
-                c.get(
-                    "/v2/images",
-                    params={"owner": user.project_id, "sort_key": "name", "sort_dir": "asc"},
-                )
-            )
-            == want
-        )
-        assert (
-            _names(
-                c.get(
-                    "/v2/images",
-                    params={"owner": user.project_id, "sort_key": "name", "sort_dir": "desc"},
-                )
-            )
-            == want[::-1]
-        )
-        assert (
-            _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "name:asc"}))
-            == want
-        )
-        assert (
-            _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "name:desc"}))
-            == want[::-1]
-        )
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort_key": "name", "sort_dir": "asc"})) == want
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort_key": "name", "sort_dir": "desc"})) == want[::-1]
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "name:asc"})) == want
+        assert _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "name:desc"})) == want[::-1]
         # Default: newest first.
-        assert _names(c.get("/v2/images", params={"owner": user.project_id})) == [
-            f"{mark}-{x}" for x in "dbeac"
-        ]
-        by_size = _names(
-            c.get("/v2/images", params={"owner": user.project_id, "sort": "size:desc,name:asc"})
-        )
+        assert _names(c.get("/v2/images", params={"owner": user.project_id})) == [f"{mark}-{x}" for x in "dbeac"]
+        by_size = _names(c.get("/v2/images", params={"owner": user.project_id, "sort": "size:desc,name:asc"}))
         assert by_size[:3] == [f"{mark}-e", f"{mark}-a", f"{mark}-c"]
 
 
@@ -571,9 +485,7 @@ def _walk(c: httpx.Client, first: str, params: dict[str, object]) -> list[dict[s
         {"sort_key": "created_at", "sort_dir": "asc"},
     ],
 )
-def test_pagination(
-    listing: tuple[User, str, list[dict[str, object]]], params: dict[str, object]
-) -> None:
+def test_pagination(listing: tuple[User, str, list[dict[str, object]]], params: dict[str, object]) -> None:
     user, _, made = listing
     with user.client() as c:
         full = c.get("/v2/images", params={**params, "owner": user.project_id}).json()["images"]
@@ -652,9 +564,7 @@ def test_download_full_has_content_md5(c: httpx.Client, blob: tuple[str, bytes])
         ("bytes=-200000", 0, 99_999),
     ],
 )
-def test_download_range(
-    c: httpx.Client, blob: tuple[str, bytes], header: str, start: int, end: int
-) -> None:
+def test_download_range(c: httpx.Client, blob: tuple[str, bytes], header: str, start: int, end: int) -> None:
     image_id, data = blob
     resp = c.get(f"/v2/images/{image_id}/file", headers={"Range": header})
     assert resp.status_code == 206, resp.text
@@ -663,9 +573,7 @@ def test_download_range(
 
 
 @pytest.mark.parametrize("header", ["bytes=100000-", "bytes=200000-200010"])
-def test_download_range_not_satisfiable(
-    c: httpx.Client, blob: tuple[str, bytes], header: str
-) -> None:
+def test_download_range_not_satisfiable(c: httpx.Client, blob: tuple[str, bytes], header: str) -> None:
     image_id, data = blob
     resp = c.get(f"/v2/images/{image_id}/file", headers={"Range": header})
     assert resp.status_code == 416
@@ -707,9 +615,7 @@ def test_upload_without_disk_format_400(c: httpx.Client) -> None:
 
 def test_upload_wrong_content_type_415(c: httpx.Client) -> None:
     image = create_image(c)
-    resp = c.put(
-        f"/v2/images/{image['id']}/file", content=b"x", headers={"Content-Type": "text/plain"}
-    )
+    resp = c.put(f"/v2/images/{image['id']}/file", content=b"x", headers={"Content-Type": "text/plain"})
     assert resp.status_code == 415
     assert show(c, image["id"])["status"] == "queued"
 
@@ -747,11 +653,7 @@ def test_big_upload_and_ranges(c: httpx.Client) -> None:
     assert (got["os_hash_algo"], got["os_hash_value"]) == ("sha512", sha512(data))
     assert c.get(f"/v2/images/{image['id']}/file").content == data
     mib = 1024 * 1024
-    for start, end in [
-        (4 * mib - 3, 4 * mib + 2),
-        (1, 9 * mib + 1),
-        (len(data) - 5000, len(data) - 1),
-    ]:
+    for start, end in [(4 * mib - 3, 4 * mib + 2), (1, 9 * mib + 1), (len(data) - 5000, len(data) - 1)]:
         resp = c.get(f"/v2/images/{image['id']}/file", headers={"Range": f"bytes={start}-{end}"})
         assert resp.status_code == 206
         assert resp.content == data[start : end + 1]
@@ -795,19 +697,11 @@ def test_members_need_shared_visibility(c: httpx.Client, image_server: Server) -
     image = create_image(c, visibility="private")
     resp = c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id})
     assert resp.status_code == 403
-    assert (
-        patch(
-            c, image["id"], [{"op": "replace", "path": "/visibility", "value": "shared"}]
-        ).status_code
-        == 200
-    )
+    assert patch(c, image["id"], [{"op": "replace", "path": "/visibility", "value": "shared"}]).status_code == 200
     resp = c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id})
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "pending"
-    assert (
-        c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code
-        == 409
-    )
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 409
     resp = c.get(f"/v2/images/{image['id']}/members/{other.project_id}")
     assert resp.status_code == 200 and resp.json()["member_id"] == other.project_id
     with other.client() as oc:
@@ -815,13 +709,9 @@ def test_members_need_shared_visibility(c: httpx.Client, image_server: Server) -
         assert show(oc, image["id"])["id"] == image["id"]
         assert image["id"] not in _ids(oc.get("/v2/images"))
         assert image["id"] in _ids(oc.get("/v2/images", params={"member_status": "pending"}))
-        resp = oc.put(
-            f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "bogus"}
-        )
+        resp = oc.put(f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "bogus"})
         assert resp.status_code == 400
-        resp = oc.put(
-            f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "rejected"}
-        )
+        resp = oc.put(f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "rejected"})
         assert resp.status_code == 200
         assert image["id"] not in _ids(oc.get("/v2/images"))
 
@@ -831,10 +721,7 @@ def test_member_update_accepts_member_field(c: httpx.Client, image_server: Serve
     Glance reads the status and ignores the rest."""
     other = make_user(image_server)
     image = create_image(c)
-    assert (
-        c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code
-        == 200
-    )
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 200
     with other.client() as oc:
         resp = oc.put(
             f"/v2/images/{image['id']}/members/{other.project_id}",
@@ -867,7 +754,9 @@ def test_tasks_listing(c: httpx.Client, ac: httpx.Client) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _every_response_has_request_id_and_no_500(c: httpx.Client, ac: httpx.Client) -> Iterator[None]:
+def _every_response_has_request_id_and_no_500(
+    c: httpx.Client, ac: httpx.Client
+) -> Iterator[None]:
     """Every response seen by the clients above has a request id and is not a 5xx."""
     seen: list[httpx.Response] = []
     for client in (c, ac):
@@ -875,9 +764,7 @@ def _every_response_has_request_id_and_no_500(c: httpx.Client, ac: httpx.Client)
     yield
     for resp in seen:
         assert resp.headers.get("x-openstack-request-id"), resp.request.url
-        assert resp.status_code < 500, (
-            f"{resp.request.method} {resp.request.url}: {resp.status_code}"
-        )
+        assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code}"
 
 
 # -- limits, deletion, id reuse -------------------------------------------------------------------
@@ -896,69 +783,39 @@ def test_delete_image_with_import_task(c: httpx.Client) -> None:
     from tests.functional.image.conftest import wait_task
 
     image = create_image(c)
-    resp = c.put(
-        f"/v2/images/{image['id']}/stage", content=b"staged", headers={"Content-Type": OCTET}
-    )
+    resp = c.put(f"/v2/images/{image['id']}/stage", content=b"staged", headers={"Content-Type": OCTET})
     assert resp.status_code == 204
-    assert (
-        c.post(
-            f"/v2/images/{image['id']}/import", json={"method": {"name": "glance-direct"}}
-        ).status_code
-        == 202
-    )
+    assert c.post(f"/v2/images/{image['id']}/import", json={"method": {"name": "glance-direct"}}).status_code == 202
     wait_task(c, image["id"])
     assert c.delete(f"/v2/images/{image['id']}").status_code == 204
     assert c.get(f"/v2/images/{image['id']}").status_code == 404
 
 
-def test_deleted_image_id_cannot_be_reused(
-    c: httpx.Client, ac: httpx.Client, image_server: Server
-) -> None:
+def test_deleted_image_id_cannot_be_reused(c: httpx.Client, ac: httpx.Client, image_server: Server) -> None:
     """Glance keeps deleted image records so that an id is never reused
     (OSSN-0075): another project must not take over a deleted image's id,
     nor inherit its members."""
     trusting = make_user(image_server)
     image = create_image(c)
     image_id = image["id"]
-    assert (
-        c.post(f"/v2/images/{image_id}/members", json={"member": trusting.project_id}).status_code
-        == 200
-    )
+    assert c.post(f"/v2/images/{image_id}/members", json={"member": trusting.project_id}).status_code == 200
     with trusting.client() as tc:
-        assert (
-            tc.put(
-                f"/v2/images/{image_id}/members/{trusting.project_id}", json={"status": "accepted"}
-            ).status_code
-            == 200
-        )
+        assert tc.put(f"/v2/images/{image_id}/members/{trusting.project_id}", json={"status": "accepted"}).status_code == 200
     assert c.delete(f"/v2/images/{image_id}").status_code == 204
     attacker = make_user(image_server)
     with attacker.client() as xc:
-        resp = xc.post(
-            "/v2/images",
-            json={"id": image_id, "name": "evil", "disk_format": "raw", "container_format": "bare"},
-        )
+        resp = xc.post("/v2/images", json={"id": image_id, "name": "evil", "disk_format": "raw", "container_format": "bare"})
         assert resp.status_code == 409, resp.text
 
 
-def test_deleted_image_members_are_gone(
-    c: httpx.Client, ac: httpx.Client, image_server: Server
-) -> None:
+def test_deleted_image_members_are_gone(c: httpx.Client, ac: httpx.Client, image_server: Server) -> None:
     """Even where an id is reused (by the admin), the old members do not carry over."""
     trusting = make_user(image_server)
     image = create_image(c)
     image_id = image["id"]
-    assert (
-        c.post(f"/v2/images/{image_id}/members", json={"member": trusting.project_id}).status_code
-        == 200
-    )
+    assert c.post(f"/v2/images/{image_id}/members", json={"member": trusting.project_id}).status_code == 200
     with trusting.client() as tc:
-        assert (
-            tc.put(
-                f"/v2/images/{image_id}/members/{trusting.project_id}", json={"status": "accepted"}
-            ).status_code
-            == 200
-        )
+        assert tc.put(f"/v2/images/{image_id}/members/{trusting.project_id}", json={"status": "accepted"}).status_code == 200
     assert c.delete(f"/v2/images/{image_id}").status_code == 204
     resp = ac.post("/v2/images", json={"id": image_id, "name": "reused"})
     if resp.status_code == 409:
@@ -986,18 +843,8 @@ def test_members_of_public_image_403(ac: httpx.Client, image_server: Server) -> 
 
 def test_stage_twice_409(c: httpx.Client) -> None:
     image = create_image(c)
-    assert (
-        c.put(
-            f"/v2/images/{image['id']}/stage", content=b"a", headers={"Content-Type": OCTET}
-        ).status_code
-        == 204
-    )
-    assert (
-        c.put(
-            f"/v2/images/{image['id']}/stage", content=b"b", headers={"Content-Type": OCTET}
-        ).status_code
-        == 409
-    )
+    assert c.put(f"/v2/images/{image['id']}/stage", content=b"a", headers={"Content-Type": OCTET}).status_code == 204
+    assert c.put(f"/v2/images/{image['id']}/stage", content=b"b", headers={"Content-Type": OCTET}).status_code == 409
 
 
 def test_upload_to_deactivated_409(c: httpx.Client, ac: httpx.Client) -> None:
@@ -1007,22 +854,12 @@ def test_upload_to_deactivated_409(c: httpx.Client, ac: httpx.Client) -> None:
     assert ac.post(f"/v2/images/{image['id']}/actions/reactivate").status_code == 204
 
 
-def test_shared_member_cannot_download_deactivated(
-    c: httpx.Client, ac: httpx.Client, image_server: Server
-) -> None:
+def test_shared_member_cannot_download_deactivated(c: httpx.Client, ac: httpx.Client, image_server: Server) -> None:
     other = make_user(image_server)
     image = active_image(c, b"shared data")
-    assert (
-        c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code
-        == 200
-    )
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 200
     with other.client() as oc:
-        assert (
-            oc.put(
-                f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "accepted"}
-            ).status_code
-            == 200
-        )
+        assert oc.put(f"/v2/images/{image['id']}/members/{other.project_id}", json={"status": "accepted"}).status_code == 200
         assert oc.get(f"/v2/images/{image['id']}/file").content == b"shared data"
         assert ac.post(f"/v2/images/{image['id']}/actions/deactivate").status_code == 204
         assert oc.get(f"/v2/images/{image['id']}/file").status_code == 403
@@ -1031,10 +868,7 @@ def test_shared_member_cannot_download_deactivated(
 def test_list_member_status_all(c: httpx.Client, image_server: Server) -> None:
     other = make_user(image_server)
     image = create_image(c)
-    assert (
-        c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code
-        == 200
-    )
+    assert c.post(f"/v2/images/{image['id']}/members", json={"member": other.project_id}).status_code == 200
     with other.client() as oc:
         assert image["id"] in _ids(oc.get("/v2/images", params={"member_status": "all"}))
         assert image["id"] not in _ids(oc.get("/v2/images", params={"member_status": "accepted"}))
@@ -1047,11 +881,7 @@ def test_pagination_with_null_names(c: httpx.Client, image_server: Server) -> No
         made = {create_image(uc, name=None)["id"] for _ in range(3)}
         made |= {create_image(uc, name=n)["id"] for n in ("x", "y")}
         for direction in ("asc", "desc"):
-            pages = _walk(
-                uc,
-                "/v2/images",
-                {"owner": user.project_id, "sort_key": "name", "sort_dir": direction, "limit": 2},
-            )
+            pages = _walk(uc, "/v2/images", {"owner": user.project_id, "sort_key": "name", "sort_dir": direction, "limit": 2})
             ids = [i["id"] for i in pages]
             assert len(ids) == len(set(ids)) == 5 and set(ids) == made, direction
 
