@@ -16,9 +16,15 @@ mode=${1:-run}
 # dropbear-bin, its SSH server).  iproute2, nftables and dnsmasq-base: the
 # network data plane (bridges, VXLAN, namespaces, filtering and NAT, DHCP).
 # haproxy: the load balancers' data plane (the lb agent runs its own processes).
+# postgresql, postgresql-client, mariadb-server, mariadb-client and
+# mariadb-backup: the database service's servers (the database agent runs
+# their binaries itself, never the system services), clients and backup tools;
+# e2fsprogs and util-linux: a filesystem on a database volume and its loop mount.
 packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
           busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64
-          dropbear-bin iproute2 nftables dnsmasq-base haproxy)
+          dropbear-bin iproute2 nftables dnsmasq-base haproxy
+          postgresql postgresql-client mariadb-server mariadb-client mariadb-backup
+          e2fsprogs util-linux)
 # The libvirt driver: libvirt's daemons and QEMU driver, and what building
 # libvirt-python needs (libvirt-dev, pkg-config; gcc is above).  Without
 # systemd, start them by hand as root: `virtlogd -d && libvirtd -d`.

@@ -30,6 +30,7 @@ from stratus.common.s3 import is_s3, s3_error
 from stratus.compute import app as compute_app
 from stratus.compute import policies as compute_policies
 from stratus.compute.service import ComputeService
+from stratus.database import policies as database_policies
 from stratus.identity import app as identity_app
 from stratus.identity import policies as identity_policies
 from stratus.identity.service import IdentityService
@@ -83,6 +84,7 @@ class Cloud:
                 **volume_policies.RULES,
                 **network_policies.RULES,
                 **loadbalancer_policies.RULES,
+                **database_policies.RULES,
             },
             cfg.data_path(cfg.policy.file),
         )
@@ -117,6 +119,11 @@ class Cloud:
             from stratus.loadbalancer.service import LoadBalancerService
 
             self.loadbalancer = LoadBalancerService(cfg, self.db, self.network)
+        self.database: Any = None
+        if "database" in cfg.services.enabled:
+            from stratus.database.service import DatabaseService
+
+            self.database = DatabaseService(cfg, self.db)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -198,6 +205,8 @@ class Cloud:
             await self._start_volume(self.volume)
         if self.loadbalancer is not None:
             await self._start_loadbalancer(self.loadbalancer)
+        if self.database is not None:
+            self._start_database(self.database)
         if self.image is not None:  # the swift store needs the object store up
             self._spawn(self.image.sweep(), "image-sweep")
 
@@ -258,6 +267,19 @@ class Cloud:
         # It adopts the HAProxy processes that run and removes what belongs
         # to nothing, in the background, so the cloud is ready at once.
         self._spawn(self.lb_agent.start(), "lb-agent-start")
+
+    def _start_database(self, database: Any) -> None:
+        from stratus.database.agent.runner import build_agent
+
+        try:
+            agent = build_agent(self.cfg, self.db)
+        except PermissionError as exc:
+            log.warning("database: no database agent on this host (%s): the API works, "
+                        "instances stay in BUILD until an agent runs", exc)  # fmt: skip
+            return
+        database.agents[agent.host] = agent
+        # The agent registers itself and adopts what runs, in the background.
+        self._spawn(agent.start(), "database-agent-start")
 
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send
@@ -332,6 +354,8 @@ class Cloud:
             task.cancel()
         if self.compute is not None:
             await self.compute.stop()
+        if self.database is not None:
+            await self.database.stop()
         if self.volume is not None:
             await self.volume.stop()
         if self.objectstore is not None:
@@ -407,6 +431,15 @@ class Cloud:
                 Mount(
                     SERVICES["load-balancer"].prefix,
                     build_loadbalancer(self.loadbalancer, self.enforcer, self.validator),
+                )
+            )
+        if self.database is not None:
+            from stratus.database.app import build as build_database
+
+            mounts.append(
+                Mount(
+                    SERVICES["database"].prefix,
+                    build_database(self.database, self.enforcer, self.validator),
                 )
             )
         if self.objectstore is not None:

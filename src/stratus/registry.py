@@ -55,4 +55,6 @@ SERVICES: dict[str, ServiceInfo] = {
     "network": ServiceInfo("network", "network", "neutron", "/network"),
     # Octavia's catalog URL has no version: clients add /v2.0 (or discover /v2).
     "load-balancer": ServiceInfo("load-balancer", "load-balancer", "octavia", "/load-balancer"),
+    # Trove's catalog URL carries the version and the project.
+    "database": ServiceInfo("database", "database", "trove", "/database", "/v1.0/$(project_id)s"),
 }

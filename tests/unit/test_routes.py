@@ -6,6 +6,7 @@ from pydantic import BaseModel
 
 from stratus.common.api import NoBody, NoQuery, Route
 from stratus.compute.api.routes import ROUTES as COMPUTE_ROUTES
+from stratus.database.api.routes import ROUTES as DATABASE_ROUTES
 from stratus.identity.api.routes import ROUTES as IDENTITY_ROUTES
 from stratus.image.api.routes import ROUTES as IMAGE_ROUTES
 from stratus.loadbalancer.api.routes import ROUTES as LOADBALANCER_ROUTES
@@ -20,6 +21,7 @@ ALL_ROUTES: list[tuple[str, Route]] = (
     + [("volume", r) for r in VOLUME_ROUTES]
     + [("network", r) for r in NETWORK_ROUTES]
     + [("load-balancer", r) for r in LOADBALANCER_ROUTES]
+    + [("database", r) for r in DATABASE_ROUTES]
 )
 # Swift's writes carry their metadata in headers: they are not in the list
 # of JSON writes below, but their schemas are checked all the same.
@@ -77,7 +79,7 @@ def test_a_route_without_schemas_is_found() -> None:
 
 
 def test_no_two_routes_share_a_method_and_path() -> None:
-    services = ("identity", "image", "compute", "volume", "network", "load-balancer")
+    services = ("identity", "image", "compute", "volume", "network", "load-balancer", "database")
     for service in (*services, "object-store"):
         seen = [
             (r.method, r.path, r.action)

@@ -292,6 +292,36 @@ class LoadBalancerConfig(_Section):
     quota_l7rule: int = Field(-1, ge=-1)
 
 
+class DbaasConfig(_Section):
+    """The database service (Trove): ``[dbaas]`` (``[database]`` is Stratus's own)."""
+
+    # "local" (the agent runs Debian's postgres and mariadbd itself; needs
+    # root) or "fake" (tests only).
+    driver: Literal["local", "fake"] = "local"
+    # The all-in-one's database host name; empty means the machine's name.
+    host: str = ""
+    availability_zone: str = "nova"
+    # The agent's folder (mount points, sockets, logs), relative to the data folder.
+    state_dir: str = "dbaas"
+    # Data on a block-storage volume of the requested size (a filesystem on
+    # it, mounted through a loop device); false: a plain folder under
+    # /run/stratus-database, size unenforced and lost at reboot (tests only).
+    use_volumes: bool = True
+    # The object store container of backups.
+    backup_container: str = "database_backups"
+    # Seconds between the agent's comparisons of its servers with the database
+    # (a dead server is started again at the next one).
+    sync_interval: float = Field(5.0, gt=0)
+    # An agent silent for this long is down.
+    service_down_time: float = Field(60.0, gt=0)
+    # Default quotas per project (-1: unlimited).
+    quota_instances: int = Field(10, ge=-1)
+    quota_volumes: int = Field(100, ge=-1)  # GiB of instance volumes
+    quota_backups: int = Field(50, ge=-1)
+    # Largest volume one instance may ask for (GiB).
+    max_volume_size: int = Field(100, ge=1)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
@@ -306,6 +336,7 @@ class ServicesConfig(_Section):
         "volume",
         "network",
         "load-balancer",
+        "database",
     ]
 
 
@@ -337,6 +368,7 @@ class Config(_Section):
     network: NetworkConfig = NetworkConfig()
     volume: VolumeConfig = VolumeConfig()
     loadbalancer: LoadBalancerConfig = LoadBalancerConfig()
+    dbaas: DbaasConfig = DbaasConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -677,13 +709,41 @@ quota_healthmonitor = -1
 quota_l7policy = -1
 quota_l7rule = -1
 
+[dbaas]
+# The database service (Trove).  driver = "local": the agent runs Debian's
+# postgres and mariadbd itself (as root), each in its own namespace, cgroup
+# and system user; "fake" is for tests only.
+driver = "local"
+# This machine's database host name; empty means the machine's name.
+host = ""
+availability_zone = "nova"
+# The agent's folder (mount points, sockets, logs), relative to the data folder.
+state_dir = "dbaas"
+# Data on a block-storage volume (ext4 on a loop device); false: a plain
+# folder under /run/stratus-database, size unenforced (tests only).
+use_volumes = true
+# Object store container of backups.
+backup_container = "database_backups"
+# Seconds between the agent's checks of its servers (a dead one is restarted).
+sync_interval = 5.0
+service_down_time = 60.0
+# Default quotas per project (-1: unlimited).
+quota_instances = 10
+quota_volumes = 100
+quota_backups = 50
+# Largest volume one instance may ask for (GiB).
+max_volume_size = 100
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
 
 [services]
 # Services started by `stratus up`.
-enabled = ["identity", "image", "compute", "object-store", "volume", "network", "load-balancer"]
+enabled = [
+    "identity", "image", "compute", "object-store", "volume", "network", "load-balancer",
+    "database",
+]
 
 [logging]
 level = "INFO"

@@ -1,7 +1,7 @@
 """loadbalancer
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-05 23:57:36.444255
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import stratus.common.db
 
 revision = "0010"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

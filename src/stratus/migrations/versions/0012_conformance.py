@@ -1,7 +1,7 @@
 """conformance: identity credentials (/v3/credentials, OS-EC2)
 
 Revision ID: 0012
-Revises: 0007
+Revises: 0011
 Create Date: 2026-12-06 00:20:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import stratus.common.db
 
 revision = "0012"
-down_revision = "0007"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,56 @@
+"""The work on one backup: stream the server's backup into the object store
+(its size and SHA-256 recorded), or delete it.  A backup a crash stopped is
+made again from the start; the instance returns to ACTIVE either way."""
+
+from __future__ import annotations
+
+import logging
+
+from stratus.database import models as m
+from stratus.database.agent.instances import InstanceWork
+from stratus.database.agent.recorder import Recorder
+from stratus.database.drivers.base import BackupStore, ByteStream, DriverError
+
+log = logging.getLogger(__name__)
+
+
+class BackupWork:
+    def __init__(self, recorder: Recorder, instances: InstanceWork, store: BackupStore):
+        self.rec = recorder
+        self.instances = instances
+        self.store = store
+
+    async def work(self, backup: m.Backup) -> None:
+        if backup.deleting:
+            if backup.location:
+                await self.store.delete(backup.container, backup.location)
+            await self.rec.remove_backup(backup.id)
+            log.info("database: backup %s deleted", backup.id)
+            return
+        inst = await self.rec.instance(backup.instance_id)
+        if inst is None:
+            await self.rec.update_backup(backup.id, status=m.B_FAILED,
+                                         fail_reason="the instance is gone")  # fmt: skip
+            return
+        await self.rec.update_backup(backup.id, status=m.B_BUILDING)
+        name = f"{backup.id}.{'tar' if inst.datastore == 'postgresql' else 'xbstream'}"
+        outcome: dict[str, object] = {}
+        try:
+            store = self.instances.datastore(inst)
+            place = self.instances.places.get(inst.id) or await self.instances.place(inst)
+
+            async def sink(stream: ByteStream) -> None:
+                size, digest = await self.store.put(backup.container, name, stream)
+                outcome.update(size=size, checksum=digest)
+
+            await store.backup(place, await self.instances.spec(inst), sink)
+        except DriverError as exc:
+            log.warning("database: backup %s failed: %s", backup.id, exc)
+            await self.rec.update_backup(backup.id, status=m.B_FAILED, fail_reason=str(exc))
+        else:
+            await self.rec.update_backup(
+                backup.id, status=m.B_COMPLETED, location=name, fail_reason=None, **outcome
+            )
+            log.info("database: backup %s of %s: %s bytes", backup.id, inst.id, outcome.get("size"))
+        finally:
+            await self.rec.backup_over(inst.id)

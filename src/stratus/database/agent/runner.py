@@ -1,0 +1,97 @@
+"""Building a database agent from the configuration: in the all-in-one
+(its primary), and as `stratus database-agent`."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from stratus.common.config import Config
+from stratus.common.db import Database
+from stratus.common.reconciler import Timing
+from stratus.common.service_auth import service_session
+from stratus.database.agent.agent import DatabaseAgent
+from stratus.database.agent.backups import BackupWork
+from stratus.database.agent.instances import InstanceWork
+from stratus.database.agent.recorder import Recorder
+from stratus.database.drivers.base import BackupStore, Datastore, Isolation, Network, Volumes
+from stratus.registry import SERVICES
+
+
+def host_name(cfg: Config) -> str:
+    return cfg.dbaas.host or cfg.compute.host or socket.gethostname()
+
+
+def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volumes | None,
+                                BackupStore, list[Any]]:  # fmt: skip
+    from stratus.database.drivers import fake
+
+    stores: dict[str, Datastore] = {
+        "postgresql": fake.FakeDatastore("postgresql", "15.18", 5432),
+        "mariadb": fake.FakeDatastore("mariadb", "10.11.19", 3306),
+    }
+    root = cfg.data_path(cfg.dbaas.state_dir)
+    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, fake.FakeBackupStore(), []
+
+
+def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Network,
+                                            Volumes | None, BackupStore, list[Any]]:  # fmt: skip
+    from stratus.database.drivers.isolation import LinuxIsolation, scope_of
+    from stratus.database.drivers.mariadb import MariaDB
+    from stratus.database.drivers.openstack import CinderVolumes, NeutronNetwork, SwiftStore
+    from stratus.database.drivers.postgresql import PostgreSQL
+
+    if os.geteuid() != 0:
+        raise PermissionError("the database agent's local driver needs root")
+    session = service_session(cfg)
+    root = cfg.data_path(cfg.dbaas.state_dir).resolve()
+    stores: dict[str, Datastore] = {}
+    scope = scope_of(root)
+    for store in (PostgreSQL(scope), MariaDB(scope)):
+        if store.version():
+            stores[store.name] = store
+    network = NeutronNetwork(
+        SERVICES["network"].endpoint_url(cfg.public_url),
+        session,
+        cfg.network.external_network,
+        cfg.network.host_namespace,
+    )
+    volumes: Volumes | None = None
+    closers: list[Any] = [network]
+    if cfg.dbaas.use_volumes:
+        cinder = CinderVolumes(
+            SERVICES["volume"].endpoint_url(cfg.public_url).split("/$(")[0],
+            session,
+            root / "exports",
+        )
+        volumes = cinder
+        closers.append(cinder)
+    url = SERVICES["object-store"].endpoint_url(cfg.public_url).split("/AUTH_")[0]
+    backups = SwiftStore(url, session)
+    closers += [backups, session]
+    return stores, LinuxIsolation(root), network, volumes, backups, closers
+
+
+def build_agent(cfg: Config, db: Database, host: str | None = None) -> DatabaseAgent:
+    host = host or host_name(cfg)
+    if cfg.dbaas.driver == "fake":
+        stores, isolation, network, volumes, backups, closers = _fake(cfg)
+    else:
+        stores, isolation, network, volumes, backups, closers = _local(cfg, host)
+    rec = Recorder(db, host)
+    network_host = cfg.compute.host or socket.gethostname()
+    instances = InstanceWork(
+        host, rec, stores, isolation, network, volumes, backups, network_host=network_host
+    )
+    return DatabaseAgent(
+        host,
+        cfg.dbaas.availability_zone,
+        rec,
+        stores,
+        isolation,
+        instances,
+        BackupWork(rec, instances, backups),
+        Timing(poll_interval=1.0, sync_interval=cfg.dbaas.sync_interval, heartbeat_interval=10.0),
+        closers,
+    )

@@ -1,0 +1,206 @@
+"""In-memory drivers for unit and API tests only: nothing runs, nothing is
+isolated, addresses are made up."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from stratus.database.drivers.base import (
+    ByteStream,
+    DatabaseSpec,
+    DriverError,
+    Place,
+    PortInfo,
+    ServerSpec,
+    Sink,
+    UserSpec,
+)
+
+
+@dataclass
+class FakeServer:
+    running: bool = False
+    databases: dict[str, DatabaseSpec] = field(default_factory=dict)
+    users: dict[tuple[str, str], UserSpec] = field(default_factory=dict)
+    root_password: str | None = None
+    starts: int = 0
+    settings: dict[str, str] = field(default_factory=dict)
+
+
+class FakeDatastore:
+    def __init__(self, name: str, version: str, port: int):
+        self.name = name
+        self._version = version
+        self.default_port = port
+        self.admin_user = "os_admin"
+        self.root_user = "root" if name == "mariadb" else "postgres"
+        self.servers: dict[str, FakeServer] = {}
+        self.fail_start: set[str] = set()  # instance ids whose start fails
+
+    def version(self) -> str | None:
+        return self._version
+
+    async def initialize(self, place: Place, spec: ServerSpec) -> None:
+        self.servers.setdefault(place.instance_id, FakeServer())
+
+    async def start(self, place: Place, spec: ServerSpec) -> None:
+        if place.instance_id in self.fail_start:
+            raise DriverError(f"{self.name} did not start")
+        server = self.servers.setdefault(place.instance_id, FakeServer())
+        if not server.running:
+            server.running = True
+            server.starts += 1
+            server.settings = dict(spec.settings)
+
+    async def stop(self, place: Place) -> None:
+        server = self.servers.get(place.instance_id)
+        if server is not None:
+            server.running = False
+
+    def running(self, place: Place) -> bool:
+        server = self.servers.get(place.instance_id)
+        return server is not None and server.running
+
+    def _server(self, place: Place) -> FakeServer:
+        server = self.servers.get(place.instance_id)
+        if server is None or not server.running:
+            raise DriverError(f"the {self.name} server of {place.instance_id} is not running")
+        return server
+
+    async def ensure_database(self, place: Place, spec: ServerSpec, db: DatabaseSpec) -> None:
+        self._server(place).databases[db.name] = db
+
+    async def drop_database(self, place: Place, spec: ServerSpec, name: str) -> None:
+        self._server(place).databases.pop(name, None)
+
+    async def ensure_user(self, place: Place, spec: ServerSpec, user: UserSpec) -> None:
+        server = self._server(place)
+        old = server.users.get((user.name, user.host))
+        if user.password is None and old is not None:
+            user = UserSpec(user.name, user.host, old.password, user.databases)
+        server.users[(user.name, user.host)] = user
+
+    async def drop_user(self, place: Place, spec: ServerSpec, name: str, host: str) -> None:
+        self._server(place).users.pop((name, host), None)
+
+    async def enable_root(self, place: Place, spec: ServerSpec, password: str) -> None:
+        self._server(place).root_password = password
+
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        server = self._server(place)
+        users = [UserSpec(u.name, u.host, None, u.databases) for u in server.users.values()]
+        return sorted(server.databases), users
+
+    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
+        server = self._server(place)
+        data = ",".join(sorted(server.databases)).encode()
+
+        async def stream() -> ByteStream:
+            yield data
+
+        await sink(stream())
+
+    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
+        data = b"".join([chunk async for chunk in source])
+        server = self.servers.setdefault(place.instance_id, FakeServer())
+        for name in filter(None, data.decode().split(",")):
+            server.databases[name] = DatabaseSpec(name)
+
+
+class FakeIsolation:
+    def __init__(self, root: Path):
+        self.root = root
+        self.made: dict[str, Place] = {}
+        self.limits: dict[str, tuple[int, int]] = {}
+
+    async def ensure(self, spec: ServerSpec, device: Path | None) -> Place:
+        place = self.made.get(spec.instance_id)
+        if place is None:
+            base = self.root / spec.instance_id
+            place = Place(spec.instance_id, "", "fake", 0, 0, spec.instance_id,
+                          base / "data", base / "run", base / "server.log")  # fmt: skip
+            self.made[spec.instance_id] = place
+        self.limits[spec.instance_id] = (spec.memory_mb, spec.vcpus)
+        return place
+
+    async def set_limits(self, place: Place, spec: ServerSpec) -> None:
+        self.limits[place.instance_id] = (spec.memory_mb, spec.vcpus)
+
+    async def grow(self, place: Place, device: Path) -> None:
+        return None
+
+    async def unmount(self, instance_id: str) -> None:
+        return None
+
+    async def remove(self, instance_id: str) -> None:
+        self.made.pop(instance_id, None)
+        self.limits.pop(instance_id, None)
+
+    async def present(self) -> set[str]:
+        return set(self.made)
+
+    def used_gb(self, place: Place) -> float | None:
+        return 0.0
+
+
+class FakeNetwork:
+    def __init__(self) -> None:
+        self.ports: dict[str, PortInfo] = {}
+        self.floating: dict[str, tuple[str, str]] = {}
+        self._next = 10
+
+    async def ensure_port(
+        self,
+        instance_id: str,
+        project_id: str,
+        network_id: str,
+        host: str,
+        netns: str,
+        tcp_port: int,
+        cidrs: tuple[str, ...],
+    ) -> PortInfo:
+        port = self.ports.get(instance_id)
+        if port is None:
+            address = str(ipaddress.ip_address("10.99.0.0") + self._next)
+            self._next += 1
+            port = PortInfo(f"port-{instance_id}"[:36], network_id, address, "ACTIVE")
+            self.ports[instance_id] = port
+        return port
+
+    async def port_ready(self, port: PortInfo, netns: str) -> bool:
+        return True
+
+    async def ensure_floating_ip(
+        self, instance_id: str, project_id: str, port: PortInfo
+    ) -> tuple[str, str]:
+        fip = self.floating.get(instance_id)
+        if fip is None:
+            fip = (f"fip-{instance_id}"[:36], f"172.24.4.{len(self.floating) + 10}")
+            self.floating[instance_id] = fip
+        return fip
+
+    async def release(self, instance_id: str, port_id: str | None) -> None:
+        self.ports.pop(instance_id, None)
+        self.floating.pop(instance_id, None)
+
+
+class FakeBackupStore:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
+        data = b"".join([chunk async for chunk in stream])
+        self.objects[(container, name)] = data
+        return len(data), hashlib.sha256(data).hexdigest()
+
+    async def get(self, container: str, name: str) -> ByteStream:  # type: ignore[override]
+        data = self.objects.get((container, name))
+        if data is None:
+            raise DriverError(f"backup object {container}/{name} is missing")
+        yield data
+
+    async def delete(self, container: str, name: str) -> None:
+        self.objects.pop((container, name), None)

@@ -1,0 +1,195 @@
+"""MariaDB as Debian ships it: ``mariadb-install-db`` into the instance's data
+folder, ``mariadbd`` run by the agent (never the system service), the agent
+as MariaDB's root over the Unix socket (unix_socket authentication: only the
+machine's root), clients over TCP with passwords; backups streamed by
+mariadb-backup (xbstream), restored by mbstream and ``--prepare``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+import time
+
+from stratus.database.drivers.base import (
+    ByteStream,
+    DatabaseSpec,
+    DriverError,
+    Place,
+    ServerSpec,
+    Sink,
+    UserSpec,
+)
+from stratus.database.drivers.isolation import Cgroups
+from stratus.database.drivers.process import (
+    alive,
+    read_pid,
+    run,
+    spawn,
+    stop_pid,
+    stream_in,
+    stream_out,
+)
+
+START_TIMEOUT = 60.0
+
+
+def ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def account(name: str, host: str) -> str:
+    return f"{literal(name)}@{literal(host)}"
+
+
+class MariaDB:
+    name = "mariadb"
+    default_port = 3306
+    admin_user = "root"
+    root_user = "root"
+
+    def __init__(self, scope: str = "") -> None:
+        self.server = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        self._version: str | None = None
+        self.cgroups = Cgroups(scope)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def version(self) -> str | None:
+        if self._version is None and shutil.which("mariadbd", path="/usr/sbin:/usr/bin"):
+            out = subprocess.run([self.server, "--version"], capture_output=True, text=True,
+                                 check=False).stdout  # fmt: skip
+            found = re.search(r"Ver (\d+\.\d+\.\d+)", out)
+            self._version = found.group(1) if found else None
+        return self._version
+
+    def _socket(self, place: Place) -> str:
+        return str(place.run_dir / "mysqld.sock")
+
+    async def initialize(self, place: Place, spec: ServerSpec) -> None:
+        if (place.data_dir / "mysql").is_dir():
+            return
+        await run(["mariadb-install-db", "--no-defaults", f"--datadir={place.data_dir}",
+                   f"--user={place.user}", "--auth-root-authentication-method=socket",
+                   "--skip-test-db"])  # fmt: skip
+
+    def _pid(self, place: Place) -> int | None:
+        return read_pid(place.run_dir / "mariadbd.pid")
+
+    def running(self, place: Place) -> bool:
+        proc = self.procs.get(place.instance_id)
+        if proc is not None and proc.poll() is not None:
+            del self.procs[place.instance_id]
+        pid = self._pid(place)
+        return pid is not None and alive(pid, "mariadbd")
+
+    async def start(self, place: Place, spec: ServerSpec) -> None:
+        if self.running(place):
+            return
+        pool = max(16, spec.memory_mb // 4)
+        args = [
+            self.server, "--no-defaults", f"--datadir={place.data_dir}",
+            f"--socket={self._socket(place)}", f"--pid-file={place.run_dir / 'mariadbd.pid'}",
+            f"--port={spec.port}", "--bind-address=0.0.0.0" if place.netns else "--skip-networking",
+            f"--innodb-buffer-pool-size={pool}M", "--skip-name-resolve",
+            "--max-connections=100",
+        ]  # fmt: skip
+        args += [f"--{k.replace('_', '-')}={v}" for k, v in spec.settings.items()]
+        proc = spawn(place, args, self.cgroups.procs(place.instance_id))
+        self.procs[place.instance_id] = proc
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            out = await run(self._client(place) + ["-e", "SELECT 1"], check=False)
+            if out.strip() == "1":
+                return
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = place.log_file.read_text(errors="replace").strip().splitlines()[-3:]
+                raise DriverError(f"mariadbd did not start: {' '.join(tail)}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self, place: Place) -> None:
+        pid = self._pid(place)
+        if pid is not None:
+            await stop_pid(pid, "mariadbd")
+        self.procs.pop(place.instance_id, None)
+
+    def _client(self, place: Place) -> list[str]:
+        return ["mariadb", "--no-defaults", f"--socket={self._socket(place)}", "-u", "root",
+                "--batch", "--skip-column-names"]  # fmt: skip
+
+    async def _sql(self, place: Place, *statements: str) -> str:
+        """SQL on stdin: passwords never on a command line."""
+        return await run(self._client(place), stdin=("\n".join(statements) + "\n").encode())
+
+    async def ensure_database(self, place: Place, spec: ServerSpec, db: DatabaseSpec) -> None:
+        extra = f" CHARACTER SET {ident(db.character_set)}" if db.character_set else ""
+        extra += f" COLLATE {ident(db.collate)}" if db.collate else ""
+        await self._sql(place, f"CREATE DATABASE IF NOT EXISTS {ident(db.name)}{extra};")
+
+    async def drop_database(self, place: Place, spec: ServerSpec, name: str) -> None:
+        await self._sql(place, f"DROP DATABASE IF EXISTS {ident(name)};")
+
+    async def ensure_user(self, place: Place, spec: ServerSpec, user: UserSpec) -> None:
+        who = account(user.name, user.host)
+        sql = []
+        if user.password is not None:
+            sql += [f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY {literal(user.password)};",
+                    f"ALTER USER {who} IDENTIFIED BY {literal(user.password)};"]  # fmt: skip
+        else:
+            sql.append(f"CREATE USER IF NOT EXISTS {who};")
+        sql += [f"GRANT ALL PRIVILEGES ON {ident(db)}.* TO {who};" for db in user.databases]
+        sql += [f"REVOKE ALL PRIVILEGES ON {ident(db)}.* FROM {who};" for db in user.revoked]
+        await self._sql(place, *sql)
+
+    async def drop_user(self, place: Place, spec: ServerSpec, name: str, host: str) -> None:
+        await self._sql(place, f"DROP USER IF EXISTS {account(name, host)};")
+
+    async def enable_root(self, place: Place, spec: ServerSpec, password: str) -> None:
+        who = account("root", "%")
+        await self._sql(
+            place,
+            f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY {literal(password)};",
+            f"ALTER USER {who} IDENTIFIED BY {literal(password)};",
+            f"GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;",
+        )
+
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        hidden = ("mysql", "information_schema", "performance_schema", "sys")
+        out = await self._sql(place, "SHOW DATABASES;")
+        dbs = sorted(d for d in out.split() if d not in hidden)
+        out = await self._sql(
+            place,
+            "SELECT u.User, u.Host, IFNULL(GROUP_CONCAT(d.Db ORDER BY d.Db), '') "
+            "FROM mysql.user u LEFT JOIN mysql.db d ON d.User = u.User AND d.Host = u.Host "
+            "WHERE u.User NOT IN ('root', 'mysql', 'mariadb.sys', '') "
+            "GROUP BY u.User, u.Host ORDER BY u.User;",
+        )
+        users = []
+        for line in out.splitlines():
+            fields = line.split("\t")
+            if len(fields) == 3:
+                grants = tuple(d for d in fields[2].split(",") if d)
+                users.append(UserSpec(fields[0], fields[1], None, grants))
+        return dbs, users
+
+    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
+        scratch = place.run_dir / "backup"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir()
+        try:
+            argv = ["mariadb-backup", "--backup", "--stream=xbstream", f"--socket={self._socket(place)}",
+                    "--user=root", f"--datadir={place.data_dir}", f"--target-dir={scratch}"]  # fmt: skip
+            await sink(stream_out(argv))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
+        if (place.data_dir / "mysql").is_dir():
+            return
+        await stream_in(["mbstream", "-x", "-C", str(place.data_dir)], source)
+        await run(["mariadb-backup", "--prepare", f"--target-dir={place.data_dir}"])
+        await run(["chown", "-R", f"{place.uid}:{place.gid}", str(place.data_dir)])

@@ -1,0 +1,351 @@
+"""The instance's port, volume and backups, asked of the cloud's own network,
+volume and object-store services over their APIs as the service user."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from stratus.common.service_auth import ServiceSession, service_client
+from stratus.database.drivers.base import ByteStream, DriverError, PortInfo
+from stratus.database.drivers.process import run
+
+log = logging.getLogger(__name__)
+
+WAIT = 120.0
+
+
+def _check(resp: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+    if resp.status_code not in ok:
+        raise DriverError(f"{what}: {resp.status_code} {resp.text[:200]}")
+    return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else None
+
+
+class NeutronNetwork:
+    def __init__(self, url: str, session: ServiceSession, external: str, host_namespace: str):
+        self.url = f"{url.rstrip('/')}/v2.0"
+        self.client = service_client(session, timeout=30.0)
+        self.external = external
+        self.host_namespace = host_namespace
+
+    @staticmethod
+    def _info(port: dict[str, Any]) -> PortInfo:
+        ips = port.get("fixed_ips") or []
+        return PortInfo(port["id"], port["network_id"], ips[0]["ip_address"] if ips else "",
+                        port.get("status", ""))  # fmt: skip
+
+    async def _group(
+        self, instance_id: str, project_id: str, tcp_port: int, cidrs: tuple[str, ...]
+    ) -> str:
+        """The instance's security group: its server's port from ``cidrs``."""
+        name = f"trove-{instance_id}"
+        found = _check(await self.client.get(f"{self.url}/security-groups",
+                                             params={"name": name, "project_id": project_id}),
+                       "listing security groups")["security_groups"]  # fmt: skip
+        if found:
+            return str(found[0]["id"])
+        body = {"security_group": {"name": name, "project_id": project_id,
+                                   "description": f"database instance {instance_id}"}}  # fmt: skip
+        group = _check(await self.client.post(f"{self.url}/security-groups", json=body),
+                       "making the security group")["security_group"]  # fmt: skip
+        for cidr in cidrs or ("0.0.0.0/0", "::/0"):
+            rule = {"security_group_rule": {
+                "security_group_id": group["id"], "direction": "ingress", "protocol": "tcp",
+                "port_range_min": tcp_port, "port_range_max": tcp_port, "remote_ip_prefix": cidr,
+                "ethertype": "IPv6" if ":" in cidr else "IPv4", "project_id": project_id,
+            }}  # fmt: skip
+            _check(await self.client.post(f"{self.url}/security-group-rules", json=rule),
+                   "adding a security group rule")  # fmt: skip
+        return str(group["id"])
+
+    async def ensure_port(
+        self,
+        instance_id: str,
+        project_id: str,
+        network_id: str,
+        host: str,
+        netns: str,
+        tcp_port: int,
+        cidrs: tuple[str, ...],
+    ) -> PortInfo:
+        found = _check(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
+                       "listing ports")["ports"]  # fmt: skip
+        if found:
+            return self._info(found[0])
+        group = await self._group(instance_id, project_id, tcp_port, cidrs)
+        body = {"port": {
+            "network_id": network_id, "project_id": project_id, "device_id": instance_id,
+            "device_owner": "trove:instance", "name": f"trove-{instance_id}",
+            "binding:host_id": host, "binding:profile": {"netns": netns},
+            "security_groups": [group],
+        }}  # fmt: skip
+        resp = await self.client.post(f"{self.url}/ports", json=body)
+        return self._info(_check(resp, "creating the instance's port")["port"])
+
+    async def port_ready(self, port: PortInfo, netns: str) -> bool:
+        inside = f"ns-{port.id[:11]}"
+        out = await run(["ip", "-n", netns, "-o", "addr", "show", "dev", inside], check=False)
+        return f" {port.address}/" in out
+
+    async def ensure_floating_ip(
+        self, instance_id: str, project_id: str, port: PortInfo
+    ) -> tuple[str, str]:
+        found = _check(await self.client.get(f"{self.url}/floatingips", params={"port_id": port.id}),
+                       "listing floating IPs")["floatingips"]  # fmt: skip
+        if found:
+            return found[0]["id"], found[0]["floating_ip_address"]
+        nets = _check(await self.client.get(f"{self.url}/networks",
+                                            params={"name": self.external, "router:external": "true"}),
+                      "finding the external network")["networks"]  # fmt: skip
+        if not nets:
+            raise DriverError(f"no external network named {self.external}")
+        body = {"floatingip": {"floating_network_id": nets[0]["id"], "port_id": port.id,
+                               "project_id": project_id}}  # fmt: skip
+        fip = _check(await self.client.post(f"{self.url}/floatingips", json=body),
+                     "making the floating IP")["floatingip"]  # fmt: skip
+        return fip["id"], fip["floating_ip_address"]
+
+    async def release(self, instance_id: str, port_id: str | None) -> None:
+        ports = _check(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
+                       "listing ports")["ports"]  # fmt: skip
+        ids = {p["id"] for p in ports} | ({port_id} if port_id else set())
+        for pid in ids:
+            fips = _check(await self.client.get(f"{self.url}/floatingips", params={"port_id": pid}),
+                          "listing floating IPs")["floatingips"]  # fmt: skip
+            for fip in fips:
+                _check(await self.client.delete(f"{self.url}/floatingips/{fip['id']}"),
+                       "deleting a floating IP", (204, 404))  # fmt: skip
+            _check(await self.client.delete(f"{self.url}/ports/{pid}"), "deleting the port",
+                   (204, 404))  # fmt: skip
+        groups = _check(await self.client.get(f"{self.url}/security-groups",
+                                              params={"name": f"trove-{instance_id}"}),
+                        "listing security groups")["security_groups"]  # fmt: skip
+        for group in groups:
+            _check(await self.client.delete(f"{self.url}/security-groups/{group['id']}"),
+                   "deleting the security group", (204, 404))  # fmt: skip
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+class CinderVolumes:
+    """The instance's volume through Cinder's API; on this host a qcow2
+    volume is seen as a raw file through qemu-storage-daemon's FUSE export,
+    and that file (or a raw volume's) through a loop device."""
+
+    HEADERS = {"OpenStack-API-Version": "volume 3.44"}
+
+    def __init__(self, url: str, session: ServiceSession, exports: Path):
+        self.base = url.rstrip("/")
+        self.session = session
+        self.client = service_client(session, timeout=60.0, headers=self.HEADERS)
+        self.exports = exports
+
+    async def _url(self) -> str:
+        await self.session.token()
+        return f"{self.base}/{self.session.project_id}"
+
+    async def _volume(self, url: str, volume_id: str) -> dict[str, Any] | None:
+        resp = await self.client.get(f"{url}/volumes/{volume_id}")
+        if resp.status_code == 404:
+            return None
+        return dict(_check(resp, "reading the volume")["volume"])
+
+    async def ensure_volume(self, instance_id: str, size_gb: int) -> str:
+        url = await self._url()
+        name = f"trove-{instance_id}"
+        found = _check(await self.client.get(f"{url}/volumes/detail", params={"name": name}),
+                       "listing volumes")["volumes"]  # fmt: skip
+        if found:
+            volume = found[0]
+        else:
+            body = {"volume": {"size": size_gb, "name": name,
+                               "metadata": {"trove_instance_id": instance_id}}}  # fmt: skip
+            volume = _check(await self.client.post(f"{url}/volumes", json=body),
+                            "creating the volume")["volume"]  # fmt: skip
+        deadline = time.monotonic() + WAIT
+        while volume["status"] not in ("available", "in-use", "reserved", "attaching"):
+            if volume["status"].startswith("error") or time.monotonic() > deadline:
+                raise DriverError(f"volume {volume['id']} is {volume['status']}")
+            await asyncio.sleep(0.1)
+            volume = await self._volume(url, volume["id"]) or {
+                "id": volume["id"],
+                "status": "error",
+            }
+        return str(volume["id"])
+
+    def _export(self, volume_id: str) -> Path:
+        return self.exports / f"{volume_id}.raw"
+
+    async def _loop_of(self, path: Path) -> str | None:
+        out = await run(["losetup", "-j", str(path), "-O", "NAME", "-n"], check=False)
+        return out.split()[0] if out.split() else None
+
+    async def attach(self, volume_id: str, instance_id: str, host: str) -> Path:
+        url = await self._url()
+        self.exports.mkdir(parents=True, exist_ok=True)
+        export = self._export(volume_id)
+        atts = _check(await self.client.get(f"{url}/attachments/detail",
+                                            params={"volume_id": volume_id}),
+                      "listing attachments")["attachments"]  # fmt: skip
+        mine = [a for a in atts if a.get("instance") == instance_id]
+        if mine:
+            att = mine[0]
+        else:
+            body = {"attachment": {"volume_uuid": volume_id, "instance_uuid": instance_id,
+                                   "connector": {"host": host, "initiator": "stratus-database"}}}  # fmt: skip
+            att = _check(await self.client.post(f"{url}/attachments", json=body),
+                         "attaching the volume")["attachment"]  # fmt: skip
+            _check(await self.client.post(f"{url}/attachments/{att['id']}/action",
+                                          json={"os-complete": None}), "completing the attachment")  # fmt: skip
+        data = (att.get("connection_info") or {}).get("data") or {}
+        path, fmt = data.get("path"), data.get("format", "raw")
+        if not path:
+            raise DriverError(f"volume {volume_id} has no local file to attach")
+        backing = Path(path)
+        if fmt != "raw":
+            if not _fuse_mounted(export):
+                export.touch(exist_ok=True)
+                pidfile = self.exports / f"{volume_id}.pid"
+                await run(["qemu-storage-daemon",
+                           "--blockdev", f"driver=file,node-name=f0,filename={backing}",
+                           "--blockdev", f"driver={fmt},node-name=v0,file=f0",
+                           "--export", f"type=fuse,id=e0,node-name=v0,mountpoint={export},writable=on",
+                           "--daemonize", "--pidfile", str(pidfile)],
+                          log=self.exports / f"{volume_id}.log")  # fmt: skip
+            backing = export
+        loop = await self._loop_of(backing)
+        if loop is None:
+            loop = (await run(["losetup", "--find", "--show", str(backing)])).strip()
+        return Path(loop)
+
+    async def extend(self, volume_id: str, size_gb: int) -> None:
+        url = await self._url()
+        volume = await self._volume(url, volume_id)
+        if volume is None:
+            raise DriverError(f"volume {volume_id} is gone")
+        if volume["size"] < size_gb and volume["status"] != "extending":
+            _check(await self.client.post(f"{url}/volumes/{volume_id}/action",
+                                          json={"os-extend": {"new_size": size_gb}}),
+                   "extending the volume")  # fmt: skip
+        deadline = time.monotonic() + WAIT
+        while True:
+            volume = await self._volume(url, volume_id) or {"status": "gone", "size": 0}
+            if volume["size"] >= size_gb and volume["status"] in ("in-use", "available"):
+                return
+            if volume["status"].startswith("error") or volume["status"] == "gone":
+                raise DriverError(f"volume {volume_id} is {volume['status']}")
+            if time.monotonic() > deadline:
+                raise DriverError(f"volume {volume_id} did not grow in time")
+            await asyncio.sleep(0.1)
+
+    async def detach_local(self, volume_id: str) -> None:
+        await self._detach(volume_id)
+
+    async def _detach(self, volume_id: str) -> None:
+        export = self._export(volume_id)
+        for candidate in (export,):
+            loop = await self._loop_of(candidate)
+            if loop:
+                await run(["losetup", "-d", loop], check=False)
+        pidfile = self.exports / f"{volume_id}.pid"
+        if pidfile.exists():
+            with contextlib.suppress(ValueError, ProcessLookupError):
+                import os
+                import signal
+
+                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            for _ in range(100):
+                if not _fuse_mounted(export):
+                    break
+                await asyncio.sleep(0.05)
+            pidfile.unlink(missing_ok=True)
+        export.unlink(missing_ok=True)
+
+    async def delete(self, instance_id: str, volume_id: str | None) -> None:
+        url = await self._url()
+        if volume_id is None:
+            found = _check(await self.client.get(f"{url}/volumes/detail",
+                                                 params={"name": f"trove-{instance_id}"}),
+                           "listing volumes")["volumes"]  # fmt: skip
+            if not found:
+                return
+            volume_id = found[0]["id"]
+        await self._detach(volume_id)
+        atts = _check(await self.client.get(f"{url}/attachments", params={"volume_id": volume_id}),
+                      "listing attachments")["attachments"]  # fmt: skip
+        for att in atts:
+            _check(await self.client.delete(f"{url}/attachments/{att['id']}"),
+                   "detaching the volume", (200, 202, 204, 404))  # fmt: skip
+        deadline = time.monotonic() + WAIT
+        while True:
+            resp = await self.client.delete(f"{url}/volumes/{volume_id}")
+            if resp.status_code in (202, 204, 404):
+                return
+            if time.monotonic() > deadline:
+                _check(resp, "deleting the volume")
+            await asyncio.sleep(0.2)
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def _fuse_mounted(path: Path) -> bool:
+    target = str(path)
+    return any(
+        line.split()[1] == target
+        for line in Path("/proc/self/mounts").read_text().splitlines()
+        if len(line.split()) > 1
+    )
+
+
+class SwiftStore:
+    def __init__(self, url: str, session: ServiceSession):
+        self.url = url.rstrip("/")
+        self.session = session
+        self.client = service_client(session, timeout=httpx.Timeout(60.0, read=600.0))
+
+    async def _account(self) -> str:
+        await self.session.token()
+        return f"{self.url}/AUTH_{self.session.project_id}"
+
+    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
+        base = await self._account()
+        _check(await self.client.put(f"{base}/{container}"), "making the backup container")
+        digest = hashlib.sha256()
+        size = 0
+
+        async def body() -> AsyncIterator[bytes]:
+            nonlocal size
+            async for chunk in stream:
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
+
+        resp = await self.client.put(f"{base}/{container}/{name}", content=body())
+        _check(resp, "storing the backup", (201,))
+        return size, digest.hexdigest()
+
+    async def get(self, container: str, name: str) -> ByteStream:
+        base = await self._account()
+        async with self.client.stream("GET", f"{base}/{container}/{name}") as resp:
+            if resp.status_code != 200:
+                raise DriverError(f"reading backup {container}/{name}: {resp.status_code}")
+            async for chunk in resp.aiter_bytes(1 << 20):
+                yield chunk
+
+    async def delete(self, container: str, name: str) -> None:
+        base = await self._account()
+        _check(await self.client.delete(f"{base}/{container}/{name}"), "deleting the backup",
+               (204, 404))  # fmt: skip
+
+    async def close(self) -> None:
+        await self.client.aclose()

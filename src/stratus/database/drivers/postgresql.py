@@ -1,0 +1,289 @@
+"""PostgreSQL as Debian ships it: ``initdb`` into the instance's data folder,
+``postgres`` run by the agent (never the system service), the agent's own
+superuser ``os_admin`` reaching it over the Unix socket in the instance's run
+folder (trust there: the folder is the instance user's, 0700), clients over
+TCP with SCRAM passwords from the allowed ranges; backups by pg_basebackup
+(fast checkpoint, tar with the WAL it needs) and restored by unpacking."""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import asyncpg
+
+from stratus.database.drivers.base import (
+    ByteStream,
+    DatabaseSpec,
+    DriverError,
+    Place,
+    ServerSpec,
+    Sink,
+    UserSpec,
+)
+from stratus.database.drivers.isolation import Cgroups
+from stratus.database.drivers.process import (
+    alive,
+    as_user,
+    read_pid,
+    run,
+    spawn,
+    stop_pid,
+    stream_in,
+    stream_out,
+)
+
+START_TIMEOUT = 60.0
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"),
+                   key=lambda p: int(Path(p).parts[4]) if Path(p).parts[4].isdigit() else 0)  # fmt: skip
+    return Path(found[-1]).parent if found else None
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+class PostgreSQL:
+    name = "postgresql"
+    default_port = 5432
+    admin_user = "os_admin"
+    root_user = "postgres"
+
+    def __init__(self, scope: str = "") -> None:
+        self.bin = _bin_dir()
+        self._version: str | None = None
+        self.cgroups = Cgroups(scope)
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def version(self) -> str | None:
+        if self._version is None and self.bin is not None:
+            out = subprocess.run([str(self.bin / "postgres"), "--version"], capture_output=True,
+                                 text=True, check=False).stdout  # fmt: skip
+            found = re.search(r"(\d+\.\d+)", out)
+            self._version = found.group(1) if found else None
+        return self._version
+
+    def _exe(self, name: str) -> str:
+        if self.bin is None:
+            raise DriverError("PostgreSQL is not installed")
+        return str(self.bin / name)
+
+    async def initialize(self, place: Place, spec: ServerSpec) -> None:
+        if (place.data_dir / "PG_VERSION").exists():
+            return
+        await run(as_user(place, [
+            self._exe("initdb"), "-D", str(place.data_dir), "-U", self.admin_user,
+            "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-locale",
+            "--no-instructions",
+        ]))  # fmt: skip
+
+    def _hba(self, place: Place, spec: ServerSpec) -> None:
+        ranges = spec.allowed_cidrs or ("0.0.0.0/0", "::/0")
+        # The agent's own socket connections (administration, pg_basebackup).
+        lines = ["local all all trust", "local replication all trust"]
+        lines += [f"host all all {r} scram-sha-256" for r in ranges]
+        (place.data_dir / "pg_hba.conf").write_text("\n".join(lines) + "\n")
+
+    def _args(self, place: Place, spec: ServerSpec) -> list[str]:
+        shared = max(16, spec.memory_mb // 4)
+        settings = {
+            "listen_addresses": "*" if place.netns else "",
+            "port": str(spec.port),
+            "unix_socket_directories": str(place.run_dir),
+            "max_connections": "100",
+            "shared_buffers": f"{shared}MB",
+            "password_encryption": "scram-sha-256",
+            # A failed statement is never written to the log: it may hold a password.
+            "log_min_error_statement": "panic",
+            "external_pid_file": str(place.run_dir / "postgres.pid"),
+            **spec.settings,
+        }
+        args = [self._exe("postgres"), "-D", str(place.data_dir)]
+        for key, value in settings.items():
+            args += ["-c", f"{key}={value}"]
+        return args
+
+    def _pid(self, place: Place) -> int | None:
+        return read_pid(place.data_dir / "postmaster.pid")
+
+    def running(self, place: Place) -> bool:
+        proc = self.procs.get(place.instance_id)
+        if proc is not None and proc.poll() is not None:
+            del self.procs[place.instance_id]
+        pid = self._pid(place)
+        return pid is not None and alive(pid, "postgres")
+
+    async def start(self, place: Place, spec: ServerSpec) -> None:
+        if self.running(place):
+            return
+        self._hba(place, spec)
+        (place.data_dir / "pg_hba.conf").chmod(0o600)
+        import os
+
+        os.chown(place.data_dir / "pg_hba.conf", place.uid, place.gid)
+        proc = spawn(place, self._args(place, spec), self.cgroups.procs(place.instance_id))
+        self.procs[place.instance_id] = proc
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                conn = await self._connect(place, spec)
+                await conn.close()
+                return
+            except (OSError, asyncpg.PostgresError):
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = place.log_file.read_text(errors="replace").strip().splitlines()[-3:]
+                raise DriverError(f"postgres did not start: {' '.join(tail)}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self, place: Place) -> None:
+        pid = self._pid(place)
+        if pid is not None:
+            await stop_pid(pid, "postgres", signal_fast())
+        self.procs.pop(place.instance_id, None)
+
+    async def _connect(
+        self, place: Place, spec: ServerSpec, database: str = "postgres"
+    ) -> asyncpg.Connection:
+        return await asyncpg.connect(host=str(place.run_dir), port=spec.port, user=self.admin_user,
+                                     database=database, timeout=10)  # fmt: skip
+
+    async def _execute(
+        self, place: Place, spec: ServerSpec, *sql: str, database: str = "postgres"
+    ) -> None:
+        try:
+            conn = await self._connect(place, spec, database)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DriverError(f"postgres is not reachable: {type(exc).__name__}") from None
+        try:
+            for statement in sql:
+                await conn.execute(statement)
+        except asyncpg.PostgresError as exc:
+            # The message names objects, never the statement (it may hold a password).
+            raise DriverError(
+                f"postgres refused: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}"
+            ) from None
+        finally:
+            await conn.close()
+
+    async def _exists(self, place: Place, spec: ServerSpec, query: str, name: str) -> bool:
+        conn = await self._connect(place, spec)
+        try:
+            return bool(await conn.fetchval(query, name))
+        finally:
+            await conn.close()
+
+    async def ensure_database(self, place: Place, spec: ServerSpec, db: DatabaseSpec) -> None:
+        if await self._exists(place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db.name):
+            return
+        extra = (
+            f" ENCODING {literal(db.character_set)} TEMPLATE template0" if db.character_set else ""
+        )
+        await self._execute(place, spec, f"CREATE DATABASE {ident(db.name)}{extra}")
+
+    async def drop_database(self, place: Place, spec: ServerSpec, name: str) -> None:
+        await self._execute(place, spec, f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
+
+    async def ensure_user(self, place: Place, spec: ServerSpec, user: UserSpec) -> None:
+        exists = await self._exists(
+            place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", user.name
+        )
+        verb = "ALTER" if exists else "CREATE"
+        password = f" PASSWORD {literal(user.password)}" if user.password is not None else ""
+        await self._execute(place, spec, f"{verb} ROLE {ident(user.name)} WITH LOGIN{password}")
+        for db in user.databases:
+            if not await self._exists(
+                place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db
+            ):
+                continue
+            await self._execute(
+                place, spec, f"GRANT ALL PRIVILEGES ON DATABASE {ident(db)} TO {ident(user.name)}"
+            )
+            await self._execute(
+                place, spec, f"GRANT ALL ON SCHEMA public TO {ident(user.name)}", database=db
+            )
+        for db in user.revoked:
+            if not await self._exists(
+                place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db
+            ):
+                continue
+            await self._execute(
+                place,
+                spec,
+                f"REVOKE ALL PRIVILEGES ON DATABASE {ident(db)} FROM {ident(user.name)}",
+            )
+            await self._execute(
+                place, spec, f"REVOKE ALL ON SCHEMA public FROM {ident(user.name)}", database=db
+            )
+
+    async def drop_user(self, place: Place, spec: ServerSpec, name: str, host: str) -> None:
+        if not await self._exists(place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", name):
+            return
+        conn = await self._connect(place, spec)
+        try:
+            dbs = [
+                r[0] for r in await conn.fetch("SELECT datname FROM pg_database WHERE datallowconn")
+            ]
+        finally:
+            await conn.close()
+        for db in dbs:
+            await self._execute(place, spec, f"REASSIGN OWNED BY {ident(name)} TO {self.admin_user}",
+                                f"DROP OWNED BY {ident(name)}", database=db)  # fmt: skip
+        await self._execute(place, spec, f"DROP ROLE IF EXISTS {ident(name)}")
+
+    async def enable_root(self, place: Place, spec: ServerSpec, password: str) -> None:
+        exists = await self._exists(
+            place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", self.root_user
+        )
+        verb = "ALTER" if exists else "CREATE"
+        await self._execute(
+            place,
+            spec,
+            f"{verb} ROLE {self.root_user} WITH SUPERUSER LOGIN PASSWORD {literal(password)}",
+        )
+
+    async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
+        conn = await self._connect(place, spec)
+        try:
+            dbs = [r[0] for r in await conn.fetch(
+                "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' "
+                "ORDER BY datname")]  # fmt: skip
+            rows = await conn.fetch(
+                "SELECT r.rolname, array_remove(array_agg(d.datname ORDER BY d.datname), NULL) "
+                "FROM pg_roles r LEFT JOIN pg_database d ON NOT d.datistemplate "
+                "AND d.datname <> 'postgres' AND has_database_privilege(r.oid, d.oid, 'CREATE') "
+                "WHERE r.rolcanlogin AND r.rolname NOT IN ('os_admin', 'postgres') "
+                "GROUP BY r.rolname ORDER BY r.rolname"
+            )
+        finally:
+            await conn.close()
+        return dbs, [UserSpec(r[0], "%", None, tuple(r[1] or ())) for r in rows]
+
+    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
+        argv = [self._exe("pg_basebackup"), "-h", str(place.run_dir), "-p", str(spec.port),
+                "-U", self.admin_user, "-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "--no-password"]  # fmt: skip
+        await sink(stream_out(argv))
+
+    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
+        if (place.data_dir / "PG_VERSION").exists():
+            return
+        await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir)]), source)
+        for stale in ("postmaster.pid", "postmaster.opts"):
+            (place.data_dir / stale).unlink(missing_ok=True)
+
+
+def signal_fast() -> int:
+    import signal
+
+    return signal.SIGINT  # PostgreSQL's fast shutdown

@@ -1,0 +1,97 @@
+"""Backups: a full copy of an instance's server streamed by the datastore's
+own tool (pg_basebackup, mariadb-backup) into the object store by the agent
+of the instance's host; a new instance can start from one (restorePoint)."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from stratus.common.context import RequestContext
+from stratus.common.db import Database
+from stratus.database import models as m
+from stratus.database.errors import BadRequest, OverLimit, UnprocessableEntity
+from stratus.database.service.common import Wake, owned, visible_backup, visible_instance
+
+
+class Backups:
+    def __init__(self, db: Database, container: str, quota: int, wake: Wake):
+        self.db = db
+        self.container = container
+        self.quota = quota
+        self.wake = wake
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        instance_id: str,
+        name: str,
+        description: str | None,
+        parent_id: str | None,
+    ) -> m.Backup:
+        if not name.strip() or len(name) > 255:
+            raise BadRequest("A backup name must be 1 to 255 characters.")
+        async with self.db.transaction() as s:
+            inst = await visible_instance(s, ctx, instance_id, for_update=True)
+            if inst.status != m.ACTIVE or inst.task is not None:
+                raise UnprocessableEntity(
+                    f"Instance {inst.id} is not currently available for an action to be "
+                    f"performed (status was {inst.status})."
+                )
+            if parent_id is not None:
+                parent = await visible_backup(s, ctx, parent_id)
+                if parent.instance_id != inst.id or parent.status != m.B_COMPLETED:
+                    raise BadRequest(f"Backup {parent_id} is not a completed backup of "
+                                     f"instance {inst.id}.")  # fmt: skip
+            count = await s.scalar(
+                select(func.count())
+                .select_from(m.Backup)
+                .where(m.Backup.project_id == inst.project_id)
+            )
+            if self.quota >= 0 and (count or 0) + 1 > self.quota:
+                raise OverLimit(f"Quota exceeded for resources: ['backups'] "
+                                f"(limit {self.quota}).")  # fmt: skip
+            backup = m.Backup(
+                name=name,
+                description=description,
+                project_id=inst.project_id,
+                instance_id=inst.id,
+                parent_id=parent_id,
+                datastore=inst.datastore,
+                datastore_version=inst.datastore_version,
+                status=m.B_NEW,
+                host=inst.host,
+                container=self.container,
+                request_id=ctx.request_id,
+            )
+            s.add(backup)
+            inst.status = m.BACKUP
+            inst.generation += 1
+            await s.flush()
+            where = inst.host
+        self.wake(where)
+        return backup
+
+    async def list(self, ctx: RequestContext, instance_id: str | None = None) -> list[m.Backup]:
+        async with self.db.session() as s:
+            q = select(m.Backup).order_by(m.Backup.created_at.desc(), m.Backup.id)
+            if instance_id is not None:
+                inst = await visible_instance(s, ctx, instance_id)
+                q = q.where(m.Backup.instance_id == inst.id)
+            rows = [b for b in await s.scalars(q) if owned(ctx, b.project_id)]
+            if not ctx.is_admin:
+                rows = [b for b in rows if b.project_id == ctx.project_id]
+            return rows
+
+    async def get(self, ctx: RequestContext, backup_id: str) -> m.Backup:
+        async with self.db.session() as s:
+            return await visible_backup(s, ctx, backup_id)
+
+    async def delete(self, ctx: RequestContext, backup_id: str) -> None:
+        async with self.db.transaction() as s:
+            backup = await visible_backup(s, ctx, backup_id)
+            if backup.status in (m.B_NEW, m.B_BUILDING):
+                raise UnprocessableEntity(f"Backup {backup.id} is being made; delete it when "
+                                          f"it is {m.B_COMPLETED}.")  # fmt: skip
+            backup.deleting = True
+            where = backup.host
+        self.wake(where)

@@ -1,0 +1,298 @@
+"""Instances: create (with their databases, users, network, volume and
+restore point), list, show, rename, delete, restart and resize.  The agent
+of the instance's host does the work recorded here."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from stratus.common.context import RequestContext
+from stratus.common.db import Database, utcnow
+from stratus.common.errors import StratusError
+from stratus.compute import models as cm
+from stratus.database import models as m
+from stratus.database.errors import BadRequest, NotFound, OverLimit, UnprocessableEntity
+from stratus.database.service.common import (
+    NAMING,
+    Wake,
+    check_database_name,
+    check_password,
+    check_user_name,
+    visible_backup,
+    visible_instance,
+)
+from stratus.database.service.datastores import Datastores
+from stratus.network import models as nm
+
+
+class ServiceUnavailable(StratusError):
+    status = 503
+    title = "Service Unavailable"
+    default_message = "No database host is available."
+
+
+@dataclass
+class NewUser:
+    name: str
+    password: str
+    host: str = "%"
+    databases: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NewInstance:
+    name: str
+    flavor_ref: str
+    volume_size: int | None
+    datastore: str | None = None
+    datastore_version: str | None = None
+    databases: list[tuple[str, str | None, str | None]] = field(default_factory=list)
+    users: list[NewUser] = field(default_factory=list)
+    network_id: str | None = None
+    availability_zone: str | None = None
+    is_public: bool = False
+    allowed_cidrs: list[str] = field(default_factory=list)
+    backup_ref: str | None = None
+    configuration_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Quotas:
+    instances: int
+    volumes: int
+    backups: int
+    max_volume_size: int
+
+
+class Instances:
+    def __init__(
+        self, db: Database, datastores: Datastores, quotas: Quotas, wake: Wake, down_time: float
+    ):
+        self.db = db
+        self.datastores = datastores
+        self.quotas = quotas
+        self.wake = wake
+        self.down_time = down_time
+
+    async def flavor(self, ref: str) -> cm.Flavor:
+        async with self.db.session() as s:
+            flavor = await s.get(cm.Flavor, ref)
+            if flavor is None:
+                flavor = await s.scalar(select(cm.Flavor).where(cm.Flavor.name == ref))
+        if flavor is None or flavor.disabled:
+            raise NotFound(f"Flavor '{ref}' could not be found.")
+        return flavor
+
+    async def flavors(self) -> list[cm.Flavor]:
+        async with self.db.session() as s:
+            rows = await s.scalars(select(cm.Flavor).where(cm.Flavor.disabled.is_(False)))
+            return sorted(rows, key=lambda f: (f.memory_mb, f.vcpus, f.id))
+
+    async def _host(self, zone: str | None, datastore: str) -> str:
+        since = utcnow() - timedelta(seconds=self.down_time)
+        async with self.db.session() as s:
+            q = select(m.Agent).where(m.Agent.heartbeat_at >= since)
+            if zone:
+                q = q.where(m.Agent.availability_zone == zone)
+            agents = [
+                a for a in await s.scalars(q.order_by(m.Agent.host)) if datastore in a.datastores
+            ]
+            if not agents:
+                if zone:
+                    raise BadRequest(f"Availability zone '{zone}' has no database host.")
+                raise ServiceUnavailable(f"No database host runs {datastore}.")
+            rows = await s.execute(select(m.Instance.host, func.count()).group_by(m.Instance.host))
+            load = {host: count for host, count in rows.all()}
+        return min(agents, key=lambda a: (load.get(a.host, 0), a.host)).host
+
+    async def create(self, ctx: RequestContext, req: NewInstance) -> m.Instance:
+        project = ctx.project_id or ""
+        if not req.name.strip() or len(req.name) > 255:
+            raise BadRequest("An instance name must be 1 to 255 characters.")
+        flavor = await self.flavor(req.flavor_ref)
+        restore: m.Backup | None = None
+        if req.backup_ref is not None:
+            async with self.db.session() as s:
+                restore = await visible_backup(s, ctx, req.backup_ref)
+            if restore.status != m.B_COMPLETED or restore.deleting:
+                raise BadRequest(f"Backup {restore.id} is not COMPLETED (it is {restore.status}).")
+            if req.datastore is None:
+                req.datastore, req.datastore_version = restore.datastore, restore.datastore_version
+        version = await self.datastores.version(req.datastore, req.datastore_version)
+        if restore is not None and restore.datastore != version.datastore:
+            raise BadRequest(f"Backup {restore.id} is of {restore.datastore}, not of "
+                             f"{version.datastore}.")  # fmt: skip
+        size = req.volume_size
+        if size is None:
+            raise BadRequest("A volume size is required for this datastore.")
+        if not 1 <= size <= self.quotas.max_volume_size:
+            raise OverLimit(f"Volume size {size} GiB is out of range (1 to "
+                            f"{self.quotas.max_volume_size} GiB).")  # fmt: skip
+        cidrs = []
+        for cidr in req.allowed_cidrs:
+            try:
+                cidrs.append(str(ipaddress.ip_network(cidr, strict=False)))
+            except ValueError:
+                raise BadRequest(f"'{cidr}' is not a valid CIDR.") from None
+        seen: set[str] = set()
+        for name, _cs, _co in req.databases:
+            check_database_name(version.datastore, name)
+            if name in seen:
+                raise BadRequest(f"Database '{name}' is given twice.")
+            seen.add(name)
+        users: set[tuple[str, str]] = set()
+        for u in req.users:
+            check_user_name(version.datastore, u.name)
+            check_password(u.password)
+            if (u.name, u.host) in users:
+                raise BadRequest(f"User '{u.name}' is given twice.")
+            users.add((u.name, u.host))
+            for db in u.databases:
+                check_database_name(version.datastore, db)
+        host = await self._host(req.availability_zone, version.datastore)
+        async with self.db.transaction() as s:
+            if req.network_id is not None:
+                net = await s.get(nm.Network, req.network_id)
+                if net is None or not (net.shared or net.project_id == project or ctx.is_admin):
+                    raise NotFound(f"Network {req.network_id} could not be found.")
+            await self._check_quota(s, project, size)
+            if req.configuration_id is not None:
+                group = await s.get(m.ConfigurationGroup, req.configuration_id)
+                if group is None or not (group.project_id == project or ctx.is_admin):
+                    raise NotFound(
+                        f"Configuration group {req.configuration_id} could not be found."
+                    )
+                if group.datastore != version.datastore:
+                    raise BadRequest(f"Configuration group {group.id} is for {group.datastore}.")
+            inst = m.Instance(
+                name=req.name,
+                project_id=project,
+                user_id=ctx.user_id or "",
+                status=m.BUILD,
+                task=m.T_BUILD,
+                request_id=ctx.request_id,
+                datastore=version.datastore,
+                datastore_version=version.name,
+                flavor_id=flavor.id,
+                memory_mb=flavor.memory_mb,
+                vcpus=flavor.vcpus,
+                volume_size=size,
+                network_id=req.network_id,
+                is_public=req.is_public,
+                allowed_cidrs=cidrs,
+                availability_zone=req.availability_zone,
+                host=host,
+                port=NAMING[version.datastore].port,
+                restore_backup_id=restore.id if restore else None,
+                configuration_id=req.configuration_id,
+            )
+            s.add(inst)
+            await s.flush()
+            for name, charset, collate in req.databases:
+                s.add(m.Schema(instance_id=inst.id, name=name, character_set=charset,
+                               collate=collate))  # fmt: skip
+            for u in req.users:
+                s.add(m.User(instance_id=inst.id, name=u.name, host=u.host,
+                             databases=list(u.databases), pending_password=u.password))  # fmt: skip
+        self.wake(host)
+        return inst
+
+    async def _check_quota(self, s: object, project: str, size: int) -> None:
+        from sqlalchemy.ext.asyncio import AsyncSession
+
+        assert isinstance(s, AsyncSession)
+        count, gigabytes = (
+            await s.execute(
+                select(func.count(), func.coalesce(func.sum(m.Instance.volume_size), 0)).where(
+                    m.Instance.project_id == project
+                )
+            )
+        ).one()
+        q = self.quotas
+        if q.instances >= 0 and count + 1 > q.instances:
+            raise OverLimit(f"Quota exceeded for resources: ['instances'] "
+                            f"(limit {q.instances}).")  # fmt: skip
+        if q.volumes >= 0 and gigabytes + size > q.volumes:
+            raise OverLimit(f"Quota exceeded for resources: ['volumes'] (limit {q.volumes} GiB, "
+                            f"{gigabytes} GiB used, {size} GiB asked).")  # fmt: skip
+
+    async def list(self, ctx: RequestContext, all_projects: bool = False) -> list[m.Instance]:
+        async with self.db.session() as s:
+            q = select(m.Instance).order_by(m.Instance.created_at, m.Instance.id)
+            if not (all_projects and ctx.is_admin):
+                q = q.where(m.Instance.project_id == (ctx.project_id or ""))
+            return list(await s.scalars(q))
+
+    async def get(self, ctx: RequestContext, instance_id: str) -> m.Instance:
+        async with self.db.session() as s:
+            return await visible_instance(s, ctx, instance_id)
+
+    async def rename(self, ctx: RequestContext, instance_id: str, name: str) -> m.Instance:
+        if not name.strip() or len(name) > 255:
+            raise BadRequest("An instance name must be 1 to 255 characters.")
+        async with self.db.transaction() as s:
+            inst = await visible_instance(s, ctx, instance_id, for_update=True)
+            inst.name = name
+        return inst
+
+    async def delete(self, ctx: RequestContext, instance_id: str) -> None:
+        async with self.db.transaction() as s:
+            inst = await visible_instance(s, ctx, instance_id, for_update=True)
+            if inst.task == m.T_DELETE:
+                return
+            inst.status, inst.task, inst.request_id = m.SHUTDOWN, m.T_DELETE, ctx.request_id
+            inst.generation += 1
+            host = inst.host
+        self.wake(host)
+
+    async def _action(
+        self, ctx: RequestContext, instance_id: str, status: str, task: str, **values: object
+    ) -> m.Instance:
+        async with self.db.transaction() as s:
+            inst = await visible_instance(s, ctx, instance_id, for_update=True)
+            if inst.status != m.ACTIVE or inst.task is not None:
+                raise UnprocessableEntity(
+                    f"Instance {inst.id} is not currently available for an action to be "
+                    f"performed (status was {inst.status})."
+                )
+            inst.status, inst.task, inst.request_id = status, task, ctx.request_id
+            inst.generation += 1
+            for key, value in values.items():
+                setattr(inst, key, value)
+            host = inst.host
+        self.wake(host)
+        return inst
+
+    async def restart(self, ctx: RequestContext, instance_id: str) -> None:
+        await self._action(ctx, instance_id, m.REBOOT, m.T_RESTART)
+
+    async def resize_volume(self, ctx: RequestContext, instance_id: str, size: int) -> None:
+        inst = await self.get(ctx, instance_id)
+        if size <= inst.volume_size:
+            raise BadRequest(f"The new volume size {size} GiB must be larger than the current "
+                             f"size of {inst.volume_size} GiB.")  # fmt: skip
+        if size > self.quotas.max_volume_size:
+            raise OverLimit(f"Volume size {size} GiB is over the limit of "
+                            f"{self.quotas.max_volume_size} GiB.")  # fmt: skip
+        async with self.db.session() as s:
+            used = await s.scalar(
+                select(func.coalesce(func.sum(m.Instance.volume_size), 0)).where(
+                    m.Instance.project_id == inst.project_id
+                )
+            )
+        if self.quotas.volumes >= 0 and (used or 0) - inst.volume_size + size > self.quotas.volumes:
+            raise OverLimit(f"Quota exceeded for resources: ['volumes'] "
+                            f"(limit {self.quotas.volumes} GiB).")  # fmt: skip
+        await self._action(ctx, instance_id, m.RESIZE, m.T_RESIZE_VOLUME, new_volume_size=size)
+
+    async def resize_flavor(self, ctx: RequestContext, instance_id: str, flavor_ref: str) -> None:
+        flavor = await self.flavor(flavor_ref)
+        inst = await self.get(ctx, instance_id)
+        if flavor.id == inst.flavor_id:
+            raise BadRequest("The new flavor is the instance's flavor.")
+        new = {"id": flavor.id, "memory_mb": flavor.memory_mb, "vcpus": flavor.vcpus}
+        await self._action(ctx, instance_id, m.RESIZE, m.T_RESIZE_FLAVOR, new_flavor=new)

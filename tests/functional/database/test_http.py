@@ -1,0 +1,146 @@
+"""Bad input and other projects, in Trove's error format over raw HTTP:
+never a 500, always ``{"<fault>": {"code": N, "message": ...}}``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.conftest import Server
+from tests.functional.database.conftest import Trove, unique
+from tests.functional.identity.helpers import user_with_role
+
+
+@pytest.fixture(scope="module")
+def member(cloud: Server) -> Iterator[Trove]:
+    _user, project, token = user_with_role(cloud, "member")
+    yield Trove(cloud, token, project["id"])
+
+
+@pytest.fixture(scope="module")
+def stranger(cloud: Server) -> Iterator[Trove]:
+    _user, project, token = user_with_role(cloud, "member")
+    yield Trove(cloud, token, project["id"])
+
+
+def body(**instance: Any) -> dict[str, Any]:
+    base = {"name": unique("db"), "flavorRef": "1", "volume": {"size": 1},
+            "datastore": {"type": "postgresql", "version": "15"}}  # fmt: skip
+    return {"instance": {**base, **instance}}
+
+
+def active(api: Trove, instance_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        shown = api.request("GET", f"/instances/{instance_id}").json()["instance"]
+        if shown["status"] in ("ACTIVE", "ERROR") or time.monotonic() > deadline:
+            return dict(shown)
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def instance(member: Trove) -> dict[str, Any]:
+    resp = member.request("POST", "/instances", json=body(databases=[{"name": "app"}]))
+    assert resp.status_code == 200, resp.text
+    shown = active(member, resp.json()["instance"]["id"])
+    assert shown["status"] == "ACTIVE"
+    return shown
+
+
+def test_unknown_datastore_and_version_are_404(member: Trove) -> None:
+    resp = member.request("POST", "/instances", json=body(datastore={"type": "oracle"}))
+    assert "oracle" in member.fault(resp, 404, "itemNotFound")
+    resp = member.request("POST", "/instances",
+                          json=body(datastore={"type": "postgresql", "version": "9.6"}))  # fmt: skip
+    assert "9.6" in member.fault(resp, 404, "itemNotFound")
+    resp = member.request("GET", "/datastores/postgresql/versions/9.6")
+    member.fault(resp, 404, "itemNotFound")
+
+
+def test_unknown_flavor_and_bad_sizes(member: Trove) -> None:
+    member.fault(member.request("POST", "/instances", json=body(flavorRef="nope")), 404,
+                 "itemNotFound")  # fmt: skip
+    member.fault(member.request("POST", "/instances", json=body(volume={"size": 0})), 400,
+                 "badRequest")  # fmt: skip
+    resp = member.request("POST", "/instances", json=body(volume={"size": 5000}))
+    assert "5000" in member.fault(resp, 413, "overLimit")
+    member.fault(member.request("POST", "/instances", json=body(volume={"size": "big"})), 400,
+                 "badRequest")  # fmt: skip
+    member.fault(member.request("POST", "/instances", json=body(volume=None)), 400, "badRequest")
+
+
+def test_names_the_datastore_forbids(member: Trove) -> None:
+    for users in ([{"name": "postgres", "password": "x"}], [{"name": "Bad-Name", "password": "x"}],
+                  [{"name": "ok", "password": ""}]):  # fmt: skip
+        resp = member.request("POST", "/instances", json=body(users=users))
+        member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", "/instances", json=body(databases=[{"name": "template1"}]))
+    assert "reserved" in member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", "/instances", json=body(
+        datastore={"type": "mariadb"}, users=[{"name": "root", "password": "x"}]))  # fmt: skip
+    assert "reserved" in member.fault(resp, 400, "badRequest")
+
+
+def test_malformed_bodies(member: Trove) -> None:
+    member.fault(member.request("POST", "/instances", json=body(colour="red")), 400, "badRequest")
+    member.fault(member.request("POST", "/instances", content=b"{nope"), 400, "badRequest")
+    member.fault(member.request("POST", "/instances", json={"instance": None}), 400, "badRequest")
+    member.fault(member.request("POST", "/instances", json=body(replica_of="x")), 400,
+                 "badRequest")  # fmt: skip
+    member.fault(member.request("POST", "/instances", json=body(nics=[{"net-id": "missing"}])),
+                 404, "itemNotFound")  # fmt: skip
+    member.fault(member.request("POST", "/instances",
+                                json=body(access={"is_public": True, "allowed_cidrs": ["x/99"]})),
+                 400, "badRequest")  # fmt: skip
+
+
+def test_accounts_and_actions_on_an_instance(member: Trove, instance: dict[str, Any]) -> None:
+    iid = instance["id"]
+    resp = member.request(
+        "POST", f"/instances/{iid}/databases", json={"databases": [{"name": "app"}]}
+    )
+    assert "already exists" in member.fault(resp, 400, "badRequest")
+    member.fault(member.request("DELETE", f"/instances/{iid}/databases/nothere"), 404,
+                 "itemNotFound")  # fmt: skip
+    member.fault(member.request("GET", f"/instances/{iid}/users/ghost"), 404, "itemNotFound")
+    resp = member.request("POST", f"/instances/{iid}/users",
+                          json={"users": [{"name": "a", "password": "p", "colour": 1}]})  # fmt: skip
+    member.fault(resp, 400, "badRequest")
+    resp = member.request(
+        "POST", f"/instances/{iid}/action", json={"resize": {"volume": {"size": 1}}}
+    )
+    assert "larger" in member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", f"/instances/{iid}/action", json={"reboot": {}})
+    member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", "/backups", json={"backup": {"name": "b", "instance": iid,
+                                                               "incremental": 1}})  # fmt: skip
+    member.fault(resp, 400, "badRequest")
+    member.fault(member.request("GET", "/backups/none"), 404, "itemNotFound")
+
+
+def test_another_project_sees_nothing(
+    member: Trove, stranger: Trove, instance: dict[str, Any]
+) -> None:
+    iid = instance["id"]
+    assert iid not in {i["id"] for i in stranger.request("GET", "/instances").json()["instances"]}
+    for method, path in (("GET", f"/instances/{iid}"), ("DELETE", f"/instances/{iid}"),
+                         ("GET", f"/instances/{iid}/databases"), ("POST", f"/instances/{iid}/root")):  # fmt: skip
+        stranger.fault(stranger.request(method, path), 404, "itemNotFound")
+    # Its own project's URL with the other's id in it: refused, not served.
+    resp = stranger.http.get(f"{str(member.http.base_url).rstrip('/')}/instances/{iid}",
+                             headers={"X-Auth-Token": stranger.token})  # fmt: skip
+    assert resp.status_code == 400, resp.text
+    assert active(member, iid)["status"] == "ACTIVE"
+
+
+def test_quota_on_instances(member: Trove, cloud: Server) -> None:
+    # 100 GiB of volumes by default: a 101st would pass the largest size first.
+    resp = member.request("POST", "/instances", json=body(volume={"size": 100}))
+    assert resp.status_code in (200, 413), resp.text
+    if resp.status_code == 200:
+        again = member.request("POST", "/instances", json=body(volume={"size": 100}))
+        assert "volumes" in member.fault(again, 413, "overLimit")
+        member.request("DELETE", f"/instances/{resp.json()['instance']['id']}")

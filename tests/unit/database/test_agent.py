@@ -1,0 +1,200 @@
+"""The database agent's workflows over its fake drivers and a real SQLite
+database: what the API records becomes servers, accounts and backups, and
+failures and restarts end in a clean state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratus.common.config import Config
+from stratus.common.context import RequestContext
+from stratus.common.db import Base, Database
+from stratus.compute import models as cm
+from stratus.database import models as m
+from stratus.database.agent.agent import DatabaseAgent
+from stratus.database.agent.runner import build_agent
+from stratus.database.drivers.fake import FakeDatastore, FakeIsolation
+from stratus.database.errors import BadRequest, NotFound, OverLimit, UnprocessableEntity
+from stratus.database.service import DatabaseService
+from stratus.database.service.datastores import check_configuration, short_version
+from stratus.database.service.instances import NewInstance, NewUser
+
+CTX = RequestContext(request_id="req-1", user_id="u1", project_id="p1", roles=("member",))
+
+
+@pytest.fixture
+async def cloud(tmp_path: Path) -> AsyncIterator[tuple[DatabaseService, DatabaseAgent]]:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    async with db.engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    async with db.transaction() as s:
+        s.add(cm.Flavor(id="1", name="m1.tiny", memory_mb=256, vcpus=1))
+        s.add(cm.Flavor(id="2", name="m1.small", memory_mb=2048, vcpus=2))
+    cfg = Config(data_dir=tmp_path)
+    cfg.dbaas.driver = "fake"
+    cfg.dbaas.quota_volumes = 10
+    service = DatabaseService(cfg, db)
+    agent = build_agent(cfg, db, host="h1")
+    await agent.register()
+    yield service, agent
+    await db.engine.dispose()
+
+
+async def settle(agent: DatabaseAgent) -> None:
+    for _ in range(20):
+        keys = list(await agent.pending())
+        if not keys:
+            return
+        for key in keys:
+            await agent.work(key)
+    raise AssertionError("work left after 20 passes")
+
+
+def new(**kw: Any) -> NewInstance:
+    base: dict[str, Any] = {"name": "db1", "flavor_ref": "2", "volume_size": 1,
+                            "datastore": "postgresql"}  # fmt: skip
+    return NewInstance(**{**base, **kw})
+
+
+def fake_store(agent: DatabaseAgent, name: str = "postgresql") -> FakeDatastore:
+    store = agent.datastores[name]
+    assert isinstance(store, FakeDatastore)
+    return store
+
+
+def test_versions_and_parameters() -> None:
+    assert short_version("15.18") == "15" and short_version("10.11.19") == "10.11"
+    assert check_configuration("postgresql", {"max_connections": 50}) == {"max_connections": "50"}
+    with pytest.raises(BadRequest):
+        check_configuration("postgresql", {"max_connections": 0})
+    with pytest.raises(BadRequest):
+        check_configuration("mariadb", {"no_such_thing": 1})
+
+
+async def test_build_makes_the_server_its_accounts_and_limits(cloud: Any) -> None:
+    service, agent = cloud
+    inst = await service.instances.create(CTX, new(
+        databases=[("app", None, None)], users=[NewUser("app", "secret", databases=["app"])]
+    ))  # fmt: skip
+    assert inst.status == m.BUILD and inst.host == "h1" and inst.datastore_version == "15"
+    await settle(agent)
+    shown = await service.instances.get(CTX, inst.id)
+    assert shown.status == m.ACTIVE and shown.task is None
+    server = fake_store(agent).servers[inst.id]
+    assert server.running and set(server.databases) == {"app"}
+    assert server.users[("app", "%")].password == "secret"
+    users = await service.accounts.users(CTX, inst.id)
+    assert users[0].pending_password is None, "a password outlived its use"
+    iso = agent.isolation
+    assert isinstance(iso, FakeIsolation) and iso.limits[inst.id] == (2048, 2)
+
+
+async def test_a_dead_server_is_started_again(cloud: Any) -> None:
+    service, agent = cloud
+    inst = await service.instances.create(CTX, new())
+    await settle(agent)
+    place = agent.instances.places[inst.id]
+    await fake_store(agent).stop(place)
+    await agent.resync()
+    assert fake_store(agent).running(place)
+    assert (await service.instances.get(CTX, inst.id)).restarts == 1
+
+
+async def test_a_failed_start_is_error_with_its_reason(cloud: Any) -> None:
+    service, agent = cloud
+    inst = await service.instances.create(CTX, new())
+    fake_store(agent).fail_start.add(inst.id)
+    await settle(agent)
+    shown = await service.instances.get(CTX, inst.id)
+    assert shown.status == m.ERROR and "did not start" in (shown.fault or "")
+    await service.instances.delete(CTX, inst.id)
+    await settle(agent)
+    with pytest.raises(NotFound):
+        await service.instances.get(CTX, inst.id)
+    assert inst.id not in await agent.isolation.present()
+
+
+async def test_accounts_follow_the_rows(cloud: Any) -> None:
+    service, agent = cloud
+    inst = await service.instances.create(CTX, new(databases=[("a", None, None)]))
+    with pytest.raises(UnprocessableEntity):
+        await service.accounts.create_databases(CTX, inst.id, [("b", None, None)])
+    await settle(agent)
+    await service.accounts.create_databases(CTX, inst.id, [("b", None, None)])
+    await service.accounts.create_users(CTX, inst.id, [("u", "%", "pw", ["a"])])
+    await settle(agent)
+    server = fake_store(agent).servers[inst.id]
+    assert set(server.databases) == {"a", "b"} and server.users[("u", "%")].databases == ("a",)
+    await service.accounts.grant(CTX, inst.id, "u", ["b"])
+    await service.accounts.change_passwords(CTX, inst.id, [("u", "%", "new")])
+    await settle(agent)
+    assert server.users[("u", "%")].password == "new"
+    assert set(server.users[("u", "%")].databases) == {"a", "b"}
+    await service.accounts.delete_user(CTX, inst.id, "u")
+    await service.accounts.delete_database(CTX, inst.id, "a")
+    await settle(agent)
+    assert set(server.databases) == {"b"} and not server.users
+    user, password = await service.accounts.enable_root(CTX, inst.id)
+    await settle(agent)
+    assert user == "postgres" and server.root_password == password
+    assert (await service.instances.get(CTX, inst.id)).pending_root_password is None
+
+
+async def test_backup_then_restore(cloud: Any) -> None:
+    service, agent = cloud
+    inst = await service.instances.create(CTX, new(databases=[("kept", None, None)]))
+    await settle(agent)
+    backup = await service.backups.create(CTX, inst.id, "b1", None, None)
+    assert (await service.instances.get(CTX, inst.id)).status == m.BACKUP
+    await settle(agent)
+    done = await service.backups.get(CTX, backup.id)
+    assert done.status == m.B_COMPLETED and done.size > 0 and done.checksum
+    assert (await service.instances.get(CTX, inst.id)).status == m.ACTIVE
+    restored = await service.instances.create(CTX, new(name="r", datastore=None,
+                                                       backup_ref=backup.id))  # fmt: skip
+    await settle(agent)
+    assert [d.name for d in await service.accounts.databases(CTX, restored.id)] == ["kept"]
+
+
+async def test_quotas_and_refusals(cloud: Any) -> None:
+    service, agent = cloud
+    with pytest.raises(OverLimit):
+        await service.instances.create(CTX, new(volume_size=11))
+    await service.instances.create(CTX, new(volume_size=8))
+    with pytest.raises(OverLimit):
+        await service.instances.create(CTX, new(volume_size=3))
+    with pytest.raises(NotFound):
+        await service.instances.create(CTX, new(datastore_version="9.6"))
+    with pytest.raises(BadRequest):
+        await service.instances.create(CTX, new(users=[NewUser("postgres", "x")]))
+    other = RequestContext(request_id="r", user_id="u2", project_id="p2", roles=("member",))
+    assert await service.instances.list(other) == []
+
+
+async def test_a_configuration_group_reaches_the_server(cloud: Any) -> None:
+    service, agent = cloud
+    with pytest.raises(BadRequest):
+        await service.configurations.create(CTX, "bad", None, {"max_connections": -1},
+                                            "postgresql", None)  # fmt: skip
+    group = await service.configurations.create(CTX, "g", None, {"max_connections": 50},
+                                                "postgresql", None)  # fmt: skip
+    inst = await service.instances.create(CTX, new())
+    await settle(agent)
+    await service.configurations.attach(CTX, inst.id, group.id)
+    assert (await service.instances.get(CTX, inst.id)).status == m.REBOOT
+    await settle(agent)
+    server = fake_store(agent).servers[inst.id]
+    assert server.settings == {"max_connections": "50"} and server.starts == 2
+    await service.configurations.set_values(CTX, group.id, {"max_connections": 70}, replace=False)
+    await settle(agent)
+    assert server.settings == {"max_connections": "70"}
+    with pytest.raises(BadRequest):
+        await service.configurations.delete(CTX, group.id)
+    await service.configurations.attach(CTX, inst.id, None)
+    await settle(agent)
+    assert server.settings == {} and (await service.instances.get(CTX, inst.id)).status == m.ACTIVE
+    await service.configurations.delete(CTX, group.id)
