@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, or_, select, true
+from sqlalchemy import ColumnElement, and_, delete, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
@@ -305,13 +305,7 @@ class Images:
                 if marker is None:
                     raise BadRequest(f"Invalid marker: image {p.marker} could not be found.")
                 stmt = stmt.where(_after(marker, p.sort))
-            order: list[Any] = []
-            for key, direction in p.sort:
-                column = SORTABLE[key]
-                order.append(column.desc() if direction == "desc" else column.asc())
-            last_dir = p.sort[-1][1]
-            if p.sort[-1][0] != "id":
-                order.append(m.Image.id.desc() if last_dir == "desc" else m.Image.id.asc())
+            order = [_ordering(SORTABLE[key], direction) for key, direction in _keys(p.sort)]
             rows = list((await s.scalars(stmt.order_by(*order).limit(p.limit + 1))).all())
         more = len(rows) > p.limit
         rows = rows[: p.limit]
@@ -486,24 +480,43 @@ def _time_filter(column: Any, value: str) -> ColumnElement[bool]:
     return ops[op](moment)  # type: ignore[no-any-return]
 
 
-def _after(marker: m.Image, sort: list[tuple[str, str]]) -> ColumnElement[bool]:
-    """Rows after the marker in the (sort keys..., id) order."""
+def _keys(sort: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The sort keys with id appended (same direction as the last key) as the tie-breaker."""
     keys = list(sort)
     if keys[-1][0] != "id":
         keys.append(("id", keys[-1][1]))
+    return keys
+
+
+def _ordering(column: Any, direction: str) -> Any:
+    """NULLs are the smallest value on every database: first ascending, last descending.
+
+    PostgreSQL's default puts NULLs last ascending and SQLite's first, so say it explicitly.
+    """
+    return column.desc().nulls_last() if direction == "desc" else column.asc().nulls_first()
+
+
+def _same(column: Any, value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
+
+
+def _after(marker: m.Image, sort: list[tuple[str, str]]) -> ColumnElement[bool]:
+    """Rows after the marker in the order of _ordering over _keys(sort) (NULLs smallest)."""
+    keys = _keys(sort)
     clauses = []
     for i, (key, direction) in enumerate(keys):
         column = SORTABLE[key]
         value = getattr(marker, key)
-        equal_before = [SORTABLE[k] == getattr(marker, k) for k, _ in keys[:i]]
+        equal_before = [_same(SORTABLE[k], getattr(marker, k)) for k, _ in keys[:i]]
         step: ColumnElement[bool]
         if value is None:
-            # NULLs sort first ascending (SQLite, and PostgreSQL with our order): skip ties.
-            step = column.is_not(None) if direction == "asc" else true().is_(False)
+            # NULL is the smallest value: ascending, every non-NULL comes after it;
+            # descending, NULLs come last so nothing comes after it at this key.
+            step = column.is_not(None) if direction == "asc" else false()
+        elif direction == "desc":
+            step = or_(column < value, column.is_(None))
         else:
-            step = column < value if direction == "desc" else column > value
-            if direction == "desc":
-                step = or_(step, column.is_(None))
+            step = column > value
         clauses.append(and_(*equal_before, step))
     return or_(*clauses)
 
