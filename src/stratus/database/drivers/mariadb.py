@@ -23,9 +23,9 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
-    alive,
     read_pid,
     run,
+    server_running,
     spawn,
     stop_pid,
     stream_in,
@@ -81,11 +81,7 @@ class MariaDB:
         return read_pid(place.run_dir / "mariadbd.pid")
 
     def running(self, place: Place) -> bool:
-        proc = self.procs.get(place.instance_id)
-        if proc is not None and proc.poll() is not None:
-            del self.procs[place.instance_id]
-        pid = self._pid(place)
-        return pid is not None and alive(pid, "mariadbd")
+        return server_running(self.procs, place.instance_id, self._pid(place), "mariadbd")
 
     async def start(self, place: Place, spec: ServerSpec) -> None:
         if self.running(place):

@@ -27,10 +27,10 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
-    alive,
     as_user,
     read_pid,
     run,
+    server_running,
     spawn,
     stop_pid,
     stream_in,
@@ -118,11 +118,7 @@ class PostgreSQL:
         return read_pid(place.data_dir / "postmaster.pid")
 
     def running(self, place: Place) -> bool:
-        proc = self.procs.get(place.instance_id)
-        if proc is not None and proc.poll() is not None:
-            del self.procs[place.instance_id]
-        pid = self._pid(place)
-        return pid is not None and alive(pid, "postgres")
+        return server_running(self.procs, place.instance_id, self._pid(place), "postgres")
 
     async def start(self, place: Place, spec: ServerSpec) -> None:
         if self.running(place):

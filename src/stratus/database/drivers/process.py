@@ -173,3 +173,14 @@ async def stream_in(argv: Sequence[str], source: AsyncIterator[bytes]) -> None:
     err = (await err_task).decode(errors="replace").strip().splitlines()[-3:]
     if proc.returncode != 0:
         raise DriverError(f"{Path(argv[0]).name} failed ({proc.returncode}): {' '.join(err)}")
+
+
+def server_running(
+    procs: dict[str, subprocess.Popen[bytes]], instance_id: str, pid: int | None, name: str
+) -> bool:
+    """Whether the instance's server runs (``pid`` from its pid file, the
+    process named ``name``); a child of ours that ended is reaped first."""
+    proc = procs.get(instance_id)
+    if proc is not None and proc.poll() is not None:
+        del procs[instance_id]
+    return pid is not None and alive(pid, name)
