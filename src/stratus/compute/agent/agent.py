@@ -30,6 +30,7 @@ from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
 from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.guests import POWER, ConfigDriveWriter, GuestBuilder, Images
+from stratus.compute.agent.images import backing_file
 from stratus.compute.agent.interfaces import InterfaceWorkflow
 from stratus.compute.agent.live import LiveMigrations
 from stratus.compute.agent.moves import MoveWorkflow
@@ -90,6 +91,7 @@ class ComputeAgent:
             wake=self.wake,
             peers=peers,
         )
+        self.images = images
         self.moves = MoveWorkflow(parts)
         self.image_work = ImageWorkflow(parts, image_records, images)
         self.live = LiveMigrations(parts)
@@ -159,6 +161,7 @@ class ComputeAgent:
     async def adopt(self) -> None:
         self._sweep_snapshots()
         await self._sweep_folders()
+        await self._sweep_images()
         self.moves.mark_host()
         await self.moves.clean_evacuated()
         await self.sync_power(adopt=True)
@@ -168,7 +171,7 @@ class ComputeAgent:
     def _sweep_snapshots(self) -> None:
         """Snapshot disks a crash left in the servers' folders: no snapshot
         runs before the loop starts, and one still wanted is taken again."""
-        for path in self.instances.glob("*/snapshot-*.qcow2"):
+        for path in self.instances.glob("*/snapshot-*"):
             path.unlink(missing_ok=True)
             log.warning("compute: removed %s, left by an interrupted snapshot", path)
 
@@ -189,6 +192,21 @@ class ComputeAgent:
                 self.instances / name,
                 name,
             )
+
+    async def _sweep_images(self) -> None:
+        """The image cache: partial downloads, and bases that no server of
+        this host names and no disk here backs onto."""
+        keep: set[str] = set()
+        for server in await self.recorder.servers():
+            meta = server.system_metadata or {}
+            keep.update(str(v) for v in (server.image_ref, meta.get("rescue_image_ref")) if v)
+        folders = [*self.instances.glob("*/"), *(self.instances.parent / "moves").glob("*/")]
+        for folder in folders:
+            for disk in folder.iterdir():
+                backing = backing_file(disk) if disk.is_file() else None
+                if backing:
+                    keep.add(Path(backing).name)
+        await asyncio.to_thread(self.images.sweep, keep)
 
     async def heartbeat(self) -> None:
         await self.recorder.heartbeat()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,6 +50,8 @@ class Images(Protocol):
     """The host's image cache (``images.ImageCache``)."""
 
     async def ensure(self, image_id: str) -> CachedImage: ...
+
+    def sweep(self, keep: Iterable[str]) -> list[Path]: ...
 
 
 def forwards(server: m.Server, host_port: int | None) -> tuple[PortForward, ...]:

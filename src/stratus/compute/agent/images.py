@@ -9,6 +9,8 @@ import contextlib
 import hashlib
 import logging
 import os
+import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,5 +95,46 @@ class ImageCache:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
 
+    def sweep(self, keep: Iterable[str]) -> list[Path]:
+        """At start, before any download: remove partial downloads a crash
+        left, and the cached bases of images that nothing on this host uses
+        (``keep``: the images of this host's servers and the backing files of
+        their disks).  Returns what went."""
+        wanted = set(keep)
+        gone: list[Path] = []
+        for path in sorted(self.root.iterdir()):
+            if path.is_dir():
+                continue
+            partial = path.name.startswith(".") and path.name.endswith(".partial")
+            if not partial and path.name in wanted:
+                continue
+            path.unlink(missing_ok=True)
+            gone.append(path)
+            if partial:
+                log.warning("compute: removed %s, an image download a restart cut short", path)
+            else:
+                log.info("compute: removed image %s from the cache: no server here uses it", path)
+        return gone
+
     async def close(self) -> None:
         await self.client.aclose()
+
+
+QCOW2_MAGIC = b"QFI\xfb"
+
+
+def backing_file(disk: Path) -> str | None:
+    """The backing file a qcow2 disk names in its header (None for another
+    format or none): read from the header itself, as it is on disk."""
+    try:
+        with disk.open("rb") as f:
+            header = f.read(20)
+            if len(header) < 20 or header[:4] != QCOW2_MAGIC:
+                return None
+            offset, size = struct.unpack(">QI", header[8:20])
+            if not offset or not size or size > 4096:
+                return None
+            f.seek(offset)
+            return f.read(size).decode("utf-8", "replace")
+    except OSError:
+        return None

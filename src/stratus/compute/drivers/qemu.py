@@ -316,6 +316,7 @@ class QemuDriver:
         }
         try:
             async with self.processes.qmp(directory) as qmp:
+                await _cancel_stale_job(qmp, job)
                 await qmp.execute("drive-backup", arguments)
                 event = await qmp.wait_event("BLOCK_JOB_COMPLETED", SNAPSHOT_TIMEOUT)
         except (QMPError, TimeoutError) as exc:
@@ -474,3 +475,20 @@ class QemuDriver:
         self, spec: GuestSpec, accel: str, incoming: Path | str | None = None
     ) -> list[str]:
         return self.processes.command_line(spec, accel, incoming)
+
+
+async def _cancel_stale_job(qmp: Any, job: str) -> None:
+    """A backup of this guest that an agent killed midway started (QEMU
+    outlives the agent and keeps writing into a file the restart swept):
+    cancel it, so that the snapshot taken again can start its own."""
+    jobs = await qmp.execute("query-block-jobs")
+    if not any(j.get("device") == job for j in jobs or []):
+        return
+    log.warning("a backup job %s left by an interrupted snapshot runs; cancelling it", job)
+    try:
+        await qmp.execute("block-job-cancel", {"device": job, "force": True})
+        ended = "BLOCK_JOB_CANCELLED"
+    except QMPError:
+        ended = "BLOCK_JOB_COMPLETED"  # it ended meanwhile: consume its event
+    with contextlib.suppress(QMPError):
+        await qmp.wait_event(ended, 60 if ended == "BLOCK_JOB_CANCELLED" else 5)
