@@ -88,7 +88,9 @@ class Server:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(data_dir: Path, database_url: str = "", port: int | None = None, **env: str) -> Server:
+def start_server(
+    data_dir: Path, database_url: str = "", port: int | None = None, ready_timeout: float = 30, **env: str
+) -> Server:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
@@ -111,7 +113,7 @@ def start_server(data_dir: Path, database_url: str = "", port: int | None = None
         env=environ,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"stratus up exited with {process.returncode}:\n{log.read_text()}")
@@ -123,7 +125,7 @@ def start_server(data_dir: Path, database_url: str = "", port: int | None = None
             pass
         time.sleep(0.05)
     process.kill()
-    raise RuntimeError(f"stratus up did not answer in 30 s:\n{log.read_text()}")
+    raise RuntimeError(f"stratus up did not answer in {ready_timeout:g} s:\n{log.read_text()}")
 
 
 def database_params() -> list[object]:

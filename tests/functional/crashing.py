@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stratus.objectstore.drivers.diskio import read_metadata
 from stratus.objectstore.drivers.hashes import select_files
@@ -112,3 +113,137 @@ def stray_files(data_dir: Path) -> list[str]:
                 _, obsolete = select_files(os.listdir(folder), None)
                 out.extend(str(folder / n) for n in obsolete)
     return out
+
+
+@dataclass(frozen=True)
+class Owners:
+    """What the database says exists: whatever a file of the data folder may
+    belong to."""
+
+    servers: dict[str, tuple[str, str]]  # live server id -> (host, image)
+    images: set[str]  # active images
+    volumes: set[str]
+    snapshots: set[str]  # volume snapshots
+    loadbalancers: set[str]  # not DELETED
+    instances: set[str]  # database instances
+
+
+def owners(srv: Server) -> Owners:
+    """Read the cloud's database (SQLite in its folder, or its PostgreSQL)."""
+    import asyncio
+
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from stratus.compute import models as cm
+    from stratus.database import models as dm
+    from stratus.image import models as im
+    from stratus.loadbalancer import models as lm
+    from stratus.volume import models as vm
+
+    url = srv.database_url or f"sqlite+aiosqlite:///{(srv.data_dir / 'stratus.db').resolve()}"
+
+    async def read() -> Owners:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as c:
+                servers = (
+                    await c.execute(
+                        select(cm.Server.id, cm.Server.host, cm.Server.image_ref).where(
+                            cm.Server.deleted_at.is_(None)
+                        )
+                    )
+                ).all()
+
+                async def ids(stmt: Any) -> set[str]:
+                    return {str(i) for i in (await c.scalars(stmt)).all()}
+
+                return Owners(
+                    servers={str(i): (str(h or ""), str(r or "")) for i, h, r in servers},
+                    images=await ids(select(im.Image.id).where(im.Image.status == im.ACTIVE)),
+                    volumes=await ids(select(vm.Volume.id)),
+                    snapshots=await ids(select(vm.Snapshot.id)),
+                    loadbalancers=await ids(
+                        select(lm.LoadBalancer.id).where(
+                            lm.LoadBalancer.provisioning_status != lm.DELETED
+                        )
+                    ),
+                    instances=await ids(select(dm.Instance.id)),
+                )
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
+def _named(folder: Path, hidden: bool = False) -> list[Path]:
+    """The entries of ``folder`` (none if it is missing); dot names (markers
+    such as ``.stratus-host``) only when ``hidden``."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if hidden or not p.name.startswith("."))
+
+
+def compute_strays(data_dir: Path, own: Owners) -> list[str]:
+    """Files of the compute hosts that belong to nothing: a folder (overlay,
+    config drive, console log) of a server that is gone, a temporary
+    snapshot disk, an aside copy of a move that is over, a partial image
+    download, a cached base that no server of the host boots from."""
+    out: list[str] = []
+    for host_dir in _named(data_dir / "compute"):
+        if host_dir.name == "tiny":
+            continue  # the bootstrap image's build
+        host = host_dir.name
+        for folder in _named(host_dir / "instances"):
+            if folder.name not in own.servers:
+                out.append(f"{folder} (no such server)")
+            else:
+                out.extend(f"{p} (a temporary snapshot disk)" for p in folder.glob("snapshot-*"))
+        for folder in _named(host_dir / "moves"):
+            if folder.name not in own.servers:
+                out.append(f"{folder} (no such server)")
+        used = {image for h, image in own.servers.values() if h == host}
+        for path in _named(host_dir / "images", hidden=True):
+            if path.name not in used:
+                out.append(f"{path} (in the image cache, no server of {host} uses it)")
+    return out
+
+
+def data_strays(srv: Server) -> list[str]:
+    """Every file of the cloud's data folder that belongs to nothing the
+    database knows, over every service's folder: the compute hosts, the
+    image store, the object store's devices, the volume files, the load
+    balancers' and the database instances' folders."""
+    own = owners(srv)
+    data_dir = srv.data_dir
+    out = compute_strays(data_dir, own)
+    for path in _named(data_dir / "images", hidden=True):
+        if path.name not in own.images:
+            out.append(f"{path} (no such active image)")
+    if (data_dir / "objectstore" / "devices").is_dir():
+        out.extend(stray_files(data_dir))
+    for volumes in _named(data_dir / "volumes"):  # a folder per volume host
+        for path in _named(volumes / "volumes"):
+            vid = path.name.removeprefix("volume-").rsplit(".", 1)[0]
+            if vid not in own.volumes:
+                out.append(f"{path} (no such volume)")
+        for path in _named(volumes / "snapshots"):
+            if path.name.removeprefix("snapshot-") not in own.snapshots:
+                out.append(f"{path} (no such volume snapshot)")
+        out.extend(f"{p} (partial)" for p in _named(volumes / "tmp", hidden=True))
+    for folder in _named(data_dir / "loadbalancer"):
+        if _is_uuid(folder.name) and folder.name not in own.loadbalancers:
+            out.append(f"{folder} (no such load balancer)")
+    for folder in _named(data_dir / "dbaas"):
+        if _is_uuid(folder.name) and folder.name not in own.instances:
+            out.append(f"{folder} (no such database instance)")
+    return out
+
+
+def _is_uuid(name: str) -> bool:
+    import uuid
+
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False

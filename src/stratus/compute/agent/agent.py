@@ -184,7 +184,10 @@ class ComputeAgent:
         if not names:
             return
         keep = await self.recorder.live_ids(names)
-        keep |= {g.uuid for g in await self.driver.guests()}
+        # a guest that runs stays (reported by sync_power); a folder the
+        # driver merely lists, holding a disk, does not make it run
+        running = (Power.RUNNING, Power.PAUSED)
+        keep |= {g.uuid for g in await self.driver.guests() if g.power in running}
         for name in sorted(set(names) - keep):
             await asyncio.to_thread(shutil.rmtree, self.instances / name, True)
             log.warning(
