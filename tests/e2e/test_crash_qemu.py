@@ -27,7 +27,7 @@ import pytest
 from tests.conftest import Server, start_server
 from tests.e2e.test_compute_acceptance import HOST, Cloud, qemu_pids, wait_host, wait_no_process
 from tests.functional.compute.conftest import Nova, tiny_image
-from tests.functional.crashing import data_strays, eventually, kill_cloud, wait_for
+from tests.functional.crashing import data_strays, eventually, kill_cloud, row_strays, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
@@ -157,6 +157,7 @@ def test_a_snapshot_and_a_create_killed_midway_end_cleanly(cloud: Cloud, big_dis
         statuses = [i["status"] for i in images.get("/images").json()["images"]]
         assert not TRANSITIONAL & set(statuses), statuses
         assert data_strays(cloud.server) == []
+        assert row_strays(cloud.server) == []
 
     eventually(settled, timeout=120)
     assert qemu_pids(snapped) == [guest_pid], "the guest was restarted"

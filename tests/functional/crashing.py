@@ -247,3 +247,68 @@ def _is_uuid(name: str) -> bool:
         return str(uuid.UUID(name)) == name
     except ValueError:
         return False
+
+
+def row_strays(srv: Server) -> list[str]:
+    """Rows a crash may leave that belong to nothing or wait for nothing:
+    the volume attachments (compute's and the block storage's own) and the
+    network ports of servers that are gone, image tasks still running, and
+    volumes or their tasks in the middle of an operation."""
+    import asyncio
+
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from stratus.compute import models as cm
+    from stratus.image import models as im
+    from stratus.network import models as nm
+    from stratus.volume import models as vm
+
+    url = srv.database_url or f"sqlite+aiosqlite:///{(srv.data_dir / 'stratus.db').resolve()}"
+
+    busy = {vm.CREATING, vm.RESERVED, vm.ATTACHING, vm.DETACHING, vm.DELETING, vm.EXTENDING,
+            vm.BACKING_UP, vm.RESTORING, vm.DOWNLOADING, vm.UPLOADING, vm.RETYPING}  # fmt: skip
+
+    async def read() -> list[str]:
+        out: list[str] = []
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as c:
+                live = set(
+                    await c.scalars(select(cm.Server.id).where(cm.Server.deleted_at.is_(None)))
+                )
+                for row_id, server in await c.execute(
+                    select(cm.VolumeAttachment.id, cm.VolumeAttachment.server_id)
+                ):
+                    if server not in live:
+                        out.append(f"compute volume attachment {row_id} of gone server {server}")
+                for row_id, instance, status in await c.execute(
+                    select(
+                        vm.Attachment.id, vm.Attachment.instance_uuid, vm.Attachment.attach_status
+                    )
+                ):
+                    if instance and instance not in live and status != vm.DETACHED:
+                        out.append(
+                            f"volume attachment {row_id} ({status}) of gone server {instance}"
+                        )
+                for port, owner, device in await c.execute(
+                    select(nm.Port.id, nm.Port.device_owner, nm.Port.device_id)
+                ):
+                    if owner.startswith("compute:") and device not in live:
+                        out.append(f"port {port} of gone server {device}")
+                for task_id, task_status in await c.execute(
+                    select(im.ImageTask.id, im.ImageTask.status).where(
+                        im.ImageTask.status.in_(("pending", "processing"))
+                    )
+                ):
+                    out.append(f"image task {task_id} still {task_status}")
+                for volume, state, volume_task in await c.execute(
+                    select(vm.Volume.id, vm.Volume.status, vm.Volume.task)
+                ):
+                    if volume_task is not None or state in busy:
+                        out.append(f"volume {volume} {state} (task {volume_task})")
+        finally:
+            await engine.dispose()
+        return out
+
+    return asyncio.run(read())

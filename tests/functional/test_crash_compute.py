@@ -19,7 +19,7 @@ import pytest
 from stratus.compute.drivers.fake import SNAPSHOT_HOLD, SPAWN_HOLD
 from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.compute.conftest import FAKE, Nova
-from tests.functional.crashing import eventually, kill_cloud, wait_for
+from tests.functional.crashing import data_strays, eventually, kill_cloud, row_strays, wait_for
 
 TRANSITIONAL = {"queued", "saving", "importing", "uploading"}
 
@@ -104,6 +104,8 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
         assert folders <= {crashed.creating, crashed.snapped}
         stored = {p.name for p in (srv.data_dir / "images").iterdir()}
         assert stored == {i for i, s in statuses.items() if s == "active"}
+        assert data_strays(srv) == []
+        assert row_strays(srv) == []
 
     eventually(settled, timeout=60)
     log = srv.log.read_text()

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.compute.conftest import FAKE, Nova, tiny_image
+from tests.functional.crashing import data_strays, row_strays
 
 CHUNK = b"x" * (1 << 20)
 OCTET = {"Content-Type": "application/octet-stream"}
@@ -137,6 +138,9 @@ def test_an_upload_killed_midway_leaves_nothing_behind(crashed: tuple[Server, di
     with glance(srv, token) as c:
         active = {i["id"] for i in c.get("/images").json()["images"] if i["status"] == "active"}
     assert {p.name for p in images.iterdir()} == active
+    # nor anywhere else in the data folder, nor in the database
+    assert data_strays(srv) == []
+    assert row_strays(srv) == []
     log = srv.log.read_text()
     assert f"image {ids['victim']}: its upload was interrupted by a restart; queued again" in log
     assert f"removed .{ids['victim']}.partial" in log and f"removed {ids['stray']}" in log

@@ -33,6 +33,7 @@ from stratus.objectstore.ring.ring import Ring
 from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.crashing import (
     children,
+    data_strays,
     devices,
     eventually,
     kill_cloud,
@@ -285,6 +286,7 @@ def test_listings_equal_the_disk_after_a_kill_mid_write(crashed: Crashed) -> Non
                 on_disk = [o for n, o in disk.items() if n.startswith(f"{container}/")]
                 assert rows[container] == (len(on_disk), sum(o.size for o in on_disk))
         assert stray_files(srv.data_dir) == []
+        assert data_strays(srv) == []
 
     eventually(converged, timeout=60)
 

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import BIN, POSTGRES_URL, Server, reset_postgres, start_server
+from tests.conftest import BIN, POSTGRES_URL, Server, database_params, reset_postgres, start_server
 from tests.functional.identity.helpers import (
     admin_token,
     client,
@@ -48,14 +48,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def _params() -> list[Any]:
-    params: list[Any] = [pytest.param("sqlite", id="sqlite")]
-    if POSTGRES_URL:
-        params.append(pytest.param("postgres", id="postgres", marks=pytest.mark.postgres))
-    return params
-
-
-@pytest.fixture(scope="module", params=_params())
+@pytest.fixture(scope="module", params=database_params())
 def cloud(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:

@@ -242,6 +242,11 @@ class Imports:
                 image = await s.get(m.Image, task.image_id) if task.image_id else None
                 if image is not None and image.status == m.IMPORTING:
                     image.status = m.KILLED
+                log.warning(
+                    "image task %s (image %s): interrupted by a restart; marked failed",
+                    task.id,
+                    task.image_id,
+                )
 
     async def stop(self) -> None:
         for job in list(self._jobs):
