@@ -414,10 +414,14 @@ def wrk(
         return dict(json.loads(match.group(1)))
 
     def measured() -> bh.LoadResult:
+        log_path: Path | None = getattr(cloud, "log_path", None)
+        log_start = log_path.stat().st_size if log_path is not None and log_path.exists() else 0
         cpu0, ticks0, wrk0 = cloud.cpu(), bh.machine_ticks(), bh.children_cpu()
         r = run(duration)
         cpu1, ticks1 = cloud.cpu(), bh.machine_ticks()
         wrk_cpu = bh.children_cpu() - wrk0
+        if r["non2xx"] and log_path is not None:
+            print_complaints(name, log_path, log_start)
         result = bh.load_result(name, r, (cpu0, cpu1), (ticks0, ticks1), wrk_cpu)
         result.extra["wrk CPU"] = f"{wrk_cpu * 1000 / max(1, r['requests']):.3f} ms per request"
         if not r["requests"]:
@@ -435,6 +439,18 @@ def wrk(
     if profile is not None:
         best.extra["profile"] = profile_run(cloud, profile, lambda: run(duration), duration)
     return best
+
+
+def print_complaints(name: str, log_path: Path, start: int, most: int = 20) -> None:
+    """What the cloud logged above INFO during a run that had errors: a
+    failed request is logged whether or not access logs are on."""
+    with log_path.open("rb") as f:
+        f.seek(start)
+        text = f.read().decode(errors="replace")
+    lines = [ln for ln in text.splitlines() if not ln[:1].isdigit() or " INFO " not in ln]
+    print(f"  {name}: the cloud's warnings and errors during the run ({len(lines)} lines):")
+    for line in lines[:most]:
+        print(f"    {line[:300]}")
 
 
 def profile_run(cloud: Cloud, out: Path, load: Callable[[], dict[str, Any]], duration: float) -> str:
