@@ -89,7 +89,7 @@ class Server:
 
 
 def start_server(
-    data_dir: Path, database_url: str = "", port: int | None = None, ready_timeout: float = 30, **env: str
+    data_dir: Path, database_url: str = "", port: int | None = None, ready_timeout: float = 90, **env: str
 ) -> Server:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)

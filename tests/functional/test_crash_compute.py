@@ -3,7 +3,9 @@ snapshotted (the fake driver holds both midway, the snapshot with half its
 disk written), then a restart: the create finishes, the snapshot ends
 without a stuck image or server, nothing is left in the servers' folders or
 the image store (a folder of a server that is gone, planted while the cloud
-is down, goes too), and the cloud works on."""
+is down, goes too), nor anywhere in the data folder or the database; the
+created server's volume, reserved at the crash, ends attached; and the
+cloud works on."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from stratus.compute.drivers.fake import SNAPSHOT_HOLD, SPAWN_HOLD
 from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.compute.conftest import FAKE, Nova
 from tests.functional.crashing import data_strays, eventually, kill_cloud, row_strays, wait_for
+from tests.functional.volume.conftest import Cinder, admin_project
 
 TRANSITIONAL = {"queued", "saving", "importing", "uploading"}
 
@@ -30,6 +33,7 @@ class Crashed:
     creating: str  # the server whose create was interrupted
     snapped: str  # the server whose snapshot was interrupted
     image: str  # the snapshot's image
+    volume: str  # a volume of ``creating``, reserved at the crash
 
 
 def instances(srv: Server) -> Path:
@@ -47,7 +51,15 @@ def crashed(tmp_path: Path, database: str) -> Iterator[Crashed]:
         snapped = nova.boot("snapped", metadata={SNAPSHOT_HOLD: str(snapshot_hold)})
         spawn_hold.touch()
         snapshot_hold.touch()
-        resp = nova.create_server("creating", metadata={SPAWN_HOLD: str(spawn_hold)})
+        # the server being created gets a volume too, reserved in Cinder
+        cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+        volume = cinder.create()["id"]
+        mapping = {"uuid": volume, "source_type": "volume", "destination_type": "volume"}
+        resp = nova.create_server(
+            "creating",
+            metadata={SPAWN_HOLD: str(spawn_hold)},
+            block_device_mapping_v2=[mapping],
+        )
         assert resp.status_code == 202, resp.text
         creating = resp.json()["server"]["id"]
         resp = nova.action(snapped["id"], {"createImage": {"name": "snap"}})
@@ -68,7 +80,7 @@ def crashed(tmp_path: Path, database: str) -> Iterator[Crashed]:
         stray.mkdir()
         (stray / "disk.qcow2").write_bytes(b"the disk of a server that is gone")
         restarted = start_server(srv.data_dir, srv.database_url, **FAKE)
-        yield Crashed(restarted, creating, snapped["id"], image)
+        yield Crashed(restarted, creating, snapped["id"], image, volume)
     finally:
         for s in (restarted, srv):
             if s is not None and s.process.poll() is None:
@@ -108,6 +120,13 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
         assert row_strays(srv) == []
 
     eventually(settled, timeout=60)
+    # the created server's volume is attached: in use by it
+    cinder = Cinder(srv, token, admin_project(srv))
+    shown = cinder.wait(crashed.volume, "in-use")
+    assert [a["server_id"] for a in shown["attachments"]] == [crashed.creating]
+    attached = nova.get(f"/servers/{crashed.creating}/os-volume_attachments").json()
+    assert [a["volumeId"] for a in attached["volumeAttachments"]] == [crashed.volume]
+    assert row_strays(srv) == []
     log = srv.log.read_text()
     assert "left by an interrupted snapshot" in log
     assert "which no longer exists" in log
