@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from stratus.common.service_auth import ServiceSession
-from stratus.compute.agent.images import ImageCache, backing_file
+from stratus.compute.agent.images import ImageCache, backed_images, backing_file
 
 
 def cache(root: Path) -> ImageCache:
@@ -34,6 +34,13 @@ def test_backing_file_is_read_from_the_qcow2_header(tmp_path: Path) -> None:
     raw.write_bytes(b"\0" * 4096)
     assert backing_file(raw) is None
     assert backing_file(tmp_path / "missing") is None
+
+    # the server folders' disks name the bases they need
+    folder = tmp_path / "instances" / "a-server"
+    folder.mkdir(parents=True)
+    overlay.rename(folder / "disk.qcow2")
+    (folder / "config.iso").write_bytes(b"not a disk")
+    assert backed_images([tmp_path / "instances", tmp_path / "moves"]) == {"base"}
 
 
 async def test_sweep_removes_partials_and_unused_bases(tmp_path: Path) -> None:

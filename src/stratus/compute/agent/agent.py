@@ -30,7 +30,7 @@ from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
 from stratus.compute.agent.channel import ChannelClient, ChannelServer
 from stratus.compute.agent.guests import POWER, ConfigDriveWriter, GuestBuilder, Images
-from stratus.compute.agent.images import backing_file
+from stratus.compute.agent.images import backed_images
 from stratus.compute.agent.interfaces import InterfaceWorkflow
 from stratus.compute.agent.live import LiveMigrations
 from stratus.compute.agent.moves import MoveWorkflow
@@ -203,12 +203,8 @@ class ComputeAgent:
         for server in await self.recorder.servers():
             meta = server.system_metadata or {}
             keep.update(str(v) for v in (server.image_ref, meta.get("rescue_image_ref")) if v)
-        folders = [*self.instances.glob("*/"), *(self.instances.parent / "moves").glob("*/")]
-        for folder in folders:
-            for disk in folder.iterdir():
-                backing = backing_file(disk) if disk.is_file() else None
-                if backing:
-                    keep.add(Path(backing).name)
+        roots = (self.instances, self.instances.parent / "moves")
+        keep |= await asyncio.to_thread(backed_images, roots)
         await asyncio.to_thread(self.images.sweep, keep)
 
     async def heartbeat(self) -> None:

@@ -138,3 +138,20 @@ def backing_file(disk: Path) -> str | None:
             return f.read(size).decode("utf-8", "replace")
     except OSError:
         return None
+
+
+def backed_images(roots: Iterable[Path]) -> set[str]:
+    """The names of the files that the disks in the server folders under
+    ``roots`` back onto (the cached bases they need)."""
+    found: set[str] = set()
+    for root in roots:
+        for folder in root.glob("*/"):
+            try:
+                files = [p for p in folder.iterdir() if p.is_file()]
+            except OSError:  # gone meanwhile
+                continue
+            for disk in files:
+                backing = backing_file(disk)
+                if backing:
+                    found.add(Path(backing).name)
+    return found
