@@ -74,10 +74,18 @@ class NetworkClient(Protocol):
         (get-me-a-network).  Raises BadRequest/NotFound/Conflict."""
 
     async def create_port(
-        self, project_id: str, server_id: str, zone: str, nic: NicRequest, groups: list[str]
+        self,
+        project_id: str,
+        server_id: str,
+        zone: str,
+        nic: NicRequest,
+        groups: list[str],
+        host: str | None = None,
     ) -> VifPort:
         """A new port on ``nic.network_id`` for the server (device_owner
-        ``compute:<zone>``, device_id the server), unbound."""
+        ``compute:<zone>``, device_id the server), bound to ``host`` at once
+        when given (the host's network agent starts on its tap while compute
+        records it), else unbound."""
 
     async def bind_port(
         self, project_id: str, port_id: str, server_id: str, zone: str, host: str | None

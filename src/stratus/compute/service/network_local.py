@@ -155,7 +155,13 @@ class LocalNetwork:
     # -- ports ---------------------------------------------------------------------------
 
     async def create_port(
-        self, project_id: str, server_id: str, zone: str, nic: NicRequest, groups: list[str]
+        self,
+        project_id: str,
+        server_id: str,
+        zone: str,
+        nic: NicRequest,
+        groups: list[str],
+        host: str | None = None,
     ) -> VifPort:
         attrs: dict[str, Any] = {
             "network_id": nic.network_id,
@@ -167,6 +173,8 @@ class LocalNetwork:
             attrs["fixed_ips"] = [{"ip_address": nic.fixed_ip}]
         if groups:
             attrs["security_groups"] = groups
+        if host:
+            attrs["binding:host_id"] = host
         async with translated():
             made = await self.network.ports.create(ADMIN, [attrs])
         port_id = made[0].row.id

@@ -138,7 +138,7 @@ class ServerNics:
                 else:
                     groups = list((server.system_metadata or {}).get(GROUPS_KEY, []))
                     port = await client.create_port(
-                        server.project_id, server.id, zone_of(server), nic, groups
+                        server.project_id, server.id, zone_of(server), nic, groups, host
                     )
                 preserve = False
             row = m.ServerPort(
