@@ -115,9 +115,6 @@ class NetworkClient(Protocol):
         """The driver of ``host``'s live data plane ("linux" makes taps;
         "fake" is the tests'); None when no network agent runs there."""
 
-    async def wait_active(self, port_ids: list[str], timeout: float) -> bool:
-        """Wait until every port is ACTIVE (its tap made and filtered)."""
-
     async def set_security_groups(
         self, project_id: str, port_id: str, add: str | None, remove: str | None
     ) -> None:

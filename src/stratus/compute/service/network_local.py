@@ -5,10 +5,8 @@ network service's errors come back as compute's, in Nova's words."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +20,6 @@ from stratus.compute.service.network import OWNER_PREFIX, FixedIP, NicRequest, V
 from stratus.network import models as nm
 from stratus.network.errors import NeutronError
 from stratus.network.service import NetworkService
-
-POLL = 0.02
 
 
 @contextlib.asynccontextmanager
@@ -239,19 +235,6 @@ class LocalNetwork:
             return None
         driver = (agent.configurations or {}).get("driver")
         return str(driver) if driver else None
-
-    async def wait_active(self, port_ids: list[str], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            async with self.db.session() as s:
-                statuses = (
-                    await s.scalars(select(nm.Port.status).where(nm.Port.id.in_(port_ids)))
-                ).all()
-            if all(st == nm.ACTIVE for st in statuses):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(POLL)
 
     # -- security groups and floating IPs -------------------------------------------------
 
