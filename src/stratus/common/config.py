@@ -132,6 +132,12 @@ class ComputeConfig(_Section):
     # false: the guest starts anyway, and the log says so.
     vif_plugging_timeout: float = Field(300.0, ge=0)
     vif_plugging_is_fatal: bool = True
+    # How compute reaches the network service: "local" (its service layer in
+    # this process, on the shared database), "http" (Neutron's API at the
+    # catalog's network endpoint, as the service user: a compute tier without
+    # the network service), "none"; "auto": local when the network service is
+    # enabled here, else none.
+    network_client: Literal["auto", "local", "http", "none"] = "auto"
     # An agent silent for this long is down.
     service_down_time: float = Field(60.0, gt=0)
     # Seconds a shelved server keeps its host before it is offloaded: 0 at
@@ -574,6 +580,9 @@ shutdown_timeout = 60.0
 # ACTIVE (0: no wait), and whether one that did not come fails it.
 vif_plugging_timeout = 300.0
 vif_plugging_is_fatal = true
+# How compute reaches the network service: "auto" (in-process when enabled
+# here, else none), "local", "http" (its API, from another process), "none".
+network_client = "auto"
 # Seconds of silence after which a compute agent counts as down.
 service_down_time = 60.0
 # Register the built-in tiny guest image and the m1 flavors at first start.
