@@ -137,25 +137,25 @@ async def _flood_entries(place: Place, name: str, peers: tuple[str, ...]) -> Non
 
 
 async def ensure_plugged_tap(
-    place: Place, name: str, *, bridge: str, alias: str, mtu: int, up: bool
+    place: Place, name: str, *, bridge: str, alias: str, mtu: int, up: bool, new: bool = False
 ) -> None:
-    """A persistent tap on ``bridge`` as asked, in one read and one batch:
-    a new one is made and set up by the same ``ip`` run (the hot-plug path);
-    an interface of that name that exists is kept whatever it is (a veth
-    standing in for a guest in tests) and only set."""
+    """A persistent tap on ``bridge`` as asked.  ``new`` (the caller never
+    plugged it): made and set up by one ``ip`` run, the hot-plug path, with
+    no read first; when the name exists after all, or otherwise, one read
+    and one batch of what differs.  An interface of that name that exists is
+    kept whatever it is (a veth standing in for a guest in tests)."""
+    if new:
+        lines = _settings(None, name, alias=alias, mtu=mtu, up=up, master=bridge)
+        try:
+            await place.batch([f"tuntap add name {name} mode tap vnet_hdr", *lines])
+            return
+        except CommandError:  # the batch stops at its first line: look, then set
+            pass
     current = await link(place, name)
     lines = _settings(current, name, alias=alias, mtu=mtu, up=up, master=bridge)
     if current is None:
         lines.insert(0, f"tuntap add name {name} mode tap vnet_hdr")
-    try:
-        await place.batch(lines)
-    except CommandError as exc:
-        text = exc.stderr.lower()
-        if current is not None or ("busy" not in text and "exist" not in text):
-            raise
-        # Made meanwhile (another run): set what is there.
-        current = await link(place, name)
-        await place.batch(_settings(current, name, alias=alias, mtu=mtu, up=up, master=bridge))
+    await place.batch(lines)
 
 
 async def ensure_veth(

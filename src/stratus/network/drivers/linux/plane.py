@@ -86,6 +86,7 @@ class LinuxDataPlane:
         # network id -> the DHCP spec last ensured in full since the last look
         # at the host (present()): a change of its hosts alone is a reload.
         self._dhcp: dict[str, DhcpSpec] = {}
+        self._plugged: set[str] = set()  # guest ports whose tap this process made or set
 
     # -- the host -------------------------------------------------------------
 
@@ -232,8 +233,9 @@ class LinuxDataPlane:
             return True
         await links.ensure_plugged_tap(
             self.place, spec.tap, bridge=bridge, alias=spec.id,
-            mtu=spec.mtu, up=spec.admin_state_up,
+            mtu=spec.mtu, up=spec.admin_state_up, new=spec.id not in self._plugged,
         )  # fmt: skip
+        self._plugged.add(spec.id)
         return True
 
     async def _plug_into_namespace(self, spec: PortSpec, bridge: str) -> None:
@@ -255,6 +257,7 @@ class LinuxDataPlane:
         await inner.batch(lines)
 
     async def remove_port(self, port_id: str) -> None:
+        self._plugged.discard(port_id)
         await links.delete(self.place, tap_name(port_id))  # the tap first, then its rules
         await self.firewall.remove_port(port_id)
         self._secured.discard(port_id)
