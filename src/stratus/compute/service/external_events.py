@@ -46,6 +46,7 @@ NAMES: tuple[tuple[str, frozenset[str]], ...] = (
 STATUSES = ("failed", "completed", "in-progress")
 COMPLETED, FAILED = "completed", "failed"
 KEEP = timedelta(hours=1)  # delivered events older than this are purged
+PURGE_EVERY = 60.0
 POLL = 0.02
 DETACHING = "interface_detaching"
 PLUGGABLE = frozenset({m.ACTIVE, m.PAUSED, m.STOPPED, m.SUSPENDED})
@@ -64,6 +65,7 @@ class ServerEvents:
     def __init__(self, db: Database, wake: Callable[[str | None], None]) -> None:
         self.db = db
         self.wake = wake
+        self._next_purge = 0.0
 
     async def create(
         self, events: Iterable[ExternalEvent], request_id: str = ""
@@ -73,14 +75,16 @@ class ServerEvents:
         asked = list(events)
         out: list[ExternalEvent] = []
         hosts: set[str] = set()
+        ids = {e.server_uuid for e in asked}
+        live = select(m.Server).where(m.Server.id.in_(ids), m.Server.deleted_at.is_(None))
+        async with self.db.session() as s:  # nothing to deliver: no write at all
+            seen = {srv.id: srv.host for srv in await s.scalars(live)}
+        if not any(seen.values()):
+            return [
+                replace(e, code=422 if e.server_uuid in seen else 404, status=FAILED) for e in asked
+            ]
         async with self.db.transaction() as s:
-            ids = {e.server_uuid for e in asked}
-            found = {
-                srv.id: srv
-                for srv in await s.scalars(
-                    select(m.Server).where(m.Server.id.in_(ids), m.Server.deleted_at.is_(None))
-                )
-            }
+            found = {srv.id: srv for srv in await s.scalars(live)}
             for event in asked:
                 server = found.get(event.server_uuid)
                 if server is None:
@@ -99,7 +103,11 @@ class ServerEvents:
                     await _port_gone(s, server, event.tag, request_id)
                 hosts.add(server.host)
                 out.append(replace(event, code=200))
-            await s.execute(delete(m.ServerEvent).where(m.ServerEvent.created_at < utcnow() - KEEP))
+            if hosts and time.monotonic() >= self._next_purge:  # a minute apart at most
+                self._next_purge = time.monotonic() + PURGE_EVERY
+                await s.execute(
+                    delete(m.ServerEvent).where(m.ServerEvent.created_at < utcnow() - KEEP)
+                )
         for host in sorted(hosts):
             self.wake(host)
         return out
