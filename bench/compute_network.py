@@ -9,11 +9,15 @@ a network, then measures, one at a time:
 
 1. the baseline: a port create on the same network through the network API
    (``POST /network/v2.0/ports``), the same stack's nearest round trip;
-2. port create -> bound and ACTIVE on the running server, by hot-plug:
+2. the network agent alone: a port created, then bound to the server's host
+   (as compute made it before), and a port created already bound (as
+   compute makes it now), each until the agent reports it ACTIVE (its tap
+   made and filtered), then deleted: the data plane's part of item 3;
+3. port create -> bound and ACTIVE on the running server, by hot-plug:
    ``POST /servers/{id}/os-interface`` (answered once the agent has bound
    the port to the server's host and plugged it into the guest), until the
    port shows ACTIVE (target: p50 < 300 ms);
-3. the unplug: ``DELETE .../os-interface/{port}`` until the port is gone.
+4. the unplug: ``DELETE .../os-interface/{port}`` until the port is gone.
 
 For each it prints p50 and p99 latency and the server's CPU time per
 operation (from /proc/PID/stat).  Exit status 0 when every figure was
@@ -212,6 +216,33 @@ def run(args: argparse.Namespace) -> None:
         report("baseline: port create (network API)", times, (cloud.cpu() - cpu0) * 1000 / n, None)
         for port_id in made:
             http.delete(f"/network/v2.0/ports/{port_id}")
+
+        def agent_alone(bound_at_create: bool) -> tuple[list[float], float]:
+            times, cpu0 = [], cloud.cpu()
+            for _ in range(n):
+                start = time.perf_counter()
+                port: dict[str, str] = {
+                    "network_id": net_id,
+                    "device_owner": "compute:bench",
+                    "device_id": str(uuid.uuid4()),
+                }
+                if bound_at_create:
+                    port["binding:host_id"] = "benchhost"
+                made = ok(http.post("/network/v2.0/ports", json={"port": port}), 201)
+                made_id = made.json()["port"]["id"]
+                if not bound_at_create:  # then bound, as compute did before
+                    body = {"port": {"binding:host_id": "benchhost"}}
+                    ok(http.put(f"/network/v2.0/ports/{made_id}", json=body), 200)
+                until(lambda p=made_id: port_status(http, p) == "ACTIVE", "a port never ACTIVE")
+                times.append((time.perf_counter() - start) * 1000)
+                http.delete(f"/network/v2.0/ports/{made_id}")
+                time.sleep(0.5)  # the agent removes the tap before the next one
+            return times, (cloud.cpu() - cpu0) * 1000 / n
+
+        times, cpu = agent_alone(False)
+        report("port create, then bind -> ACTIVE (agent)", times, cpu, None)
+        times, cpu = agent_alone(True)
+        report("bound port create -> ACTIVE (agent)", times, cpu, None)
 
         path = f"/compute/v2.1/servers/{server_id}/os-interface"
         plug, unplug = [], []

@@ -76,6 +76,13 @@ export OS_AUTH_URL="http://127.0.0.1:$port/identity/v3" OS_USERNAME=admin \
     OS_PASSWORD="$(cat "$data/admin-password")" OS_PROJECT_NAME=admin
 work="$data/tempest"
 export TEMPEST_WORKDIR=$work
+# The external network the all-in-one made (public): Tempest's router gateway
+# and external network tests need its id (they skip without it).
+public=$("$root/.venv/bin/openstack" --os-user-domain-name Default \
+    --os-project-domain-name Default network show public -f value -c id 2>/dev/null || true)
+if [ -n "$public" ]; then
+    export TEMPEST_CONF_OVERRIDES="network.public_network_id=$public;network.floating_network_name=public${TEMPEST_CONF_OVERRIDES:+;$TEMPEST_CONF_OVERRIDES}"
+fi
 if [ -n "$services" ] && [ -n "$list" ]; then
     mkdir -p "$work"
     pattern="^tempest\\.api\\.($(echo "$services" | tr ',' '|'))\\."

@@ -109,6 +109,8 @@ class Cloud:
             self.volume = VolumeService(
                 cfg, self.db, SERVICES["image"].endpoint_url(cfg.public_url)
             )
+        if self.network is not None:
+            self._tell_compute(self.network, self.compute)
         if self.compute is not None and self.volume is not None:
             from stratus.compute.service.volume_client import LocalVolumes
 
@@ -280,6 +282,23 @@ class Cloud:
         database.agents[agent.host] = agent
         # The agent registers itself and adopts what runs, in the background.
         self._spawn(agent.start(), "database-agent-start")
+
+    def _tell_compute(self, network: NetworkService, compute: ComputeService | None) -> None:
+        """Where the network service sends its events about servers' ports
+        (network-vif-plugged ...): compute in this process, else its API."""
+        from stratus.compute.service.external_events import ExternalEvent
+        from stratus.network.service.nova import LocalCompute, ServerEvent, http_compute
+
+        if compute is None:
+            network.core.nova.target = http_compute(self.cfg)
+            return
+        events = compute.events
+
+        async def create(items: list[ServerEvent]) -> object:
+            asked = [ExternalEvent(e.server_uuid, e.name, e.status, e.tag) for e in items]
+            return await events.create(asked)
+
+        network.core.nova.target = LocalCompute(create)
 
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send

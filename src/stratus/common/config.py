@@ -125,6 +125,19 @@ class ComputeConfig(_Section):
     sync_interval: float = Field(10.0, gt=0)
     # Seconds a clean (ACPI) shutdown may take before the guest is powered off.
     shutdown_timeout: float = Field(60.0, ge=0)
+    # Seconds a boot or an interface hot-plug waits for the network service's
+    # network-vif-plugged event of each port not yet ACTIVE (Nova's
+    # vif_plugging_timeout); 0: no wait.  vif_plugging_is_fatal: a port whose
+    # event did not come (or came "failed") fails the boot or the attach;
+    # false: the guest starts anyway, and the log says so.
+    vif_plugging_timeout: float = Field(300.0, ge=0)
+    vif_plugging_is_fatal: bool = True
+    # How compute reaches the network service: "local" (its service layer in
+    # this process, on the shared database), "http" (Neutron's API at the
+    # catalog's network endpoint, as the service user: a compute tier without
+    # the network service), "none"; "auto": local when the network service is
+    # enabled here, else none.
+    network_client: Literal["auto", "local", "http", "none"] = "auto"
     # An agent silent for this long is down.
     service_down_time: float = Field(60.0, gt=0)
     # Seconds a shelved server keeps its host before it is offloaded: 0 at
@@ -563,6 +576,13 @@ reserved_host_memory_mb = 512
 sync_interval = 10.0
 # Seconds a clean shutdown may take before the guest is powered off.
 shutdown_timeout = 60.0
+# Seconds a boot or hot-plug waits for network-vif-plugged of each port not yet
+# ACTIVE (0: no wait), and whether one that did not come fails it.
+vif_plugging_timeout = 300.0
+vif_plugging_is_fatal = true
+# How compute reaches the network service: "auto" (in-process when enabled
+# here, else none), "local", "http" (its API, from another process), "none".
+network_client = "auto"
 # Seconds of silence after which a compute agent counts as down.
 service_down_time = 60.0
 # Register the built-in tiny guest image and the m1 flavors at first start.

@@ -292,3 +292,20 @@ class VolumeAttachment(Base):
     connection_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ServerEvent(Base):
+    """An external event about a server (os-server-external-events: the
+    network service's ``network-vif-plugged`` when a port goes ACTIVE, ...),
+    kept for the agent of the server's host, which waits for the ones it
+    expects (a boot waits for its ports' vif-plugged).  ``id`` grows, so a
+    waiter takes only events newer than when it began; old rows are purged."""
+
+    __tablename__ = "compute_server_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    name: Mapped[str] = mapped_column(String(40))
+    tag: Mapped[str] = mapped_column(String(255), default="")
+    status: Mapped[str] = mapped_column(String(16), default="completed")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,6 +15,8 @@ RULES: dict[str, str] = {
     "compute:os-interface:show": "rule:admin_or_reader",
     "compute:os-interface:create": "rule:admin_or_member",
     "compute:os-interface:delete": "rule:admin_or_member",
+    # Neutron and Cinder tell Nova of their changes (Nova's service_api rule)
+    "compute:os-server-external-events:create": "rule:admin_required or rule:service_role",
     "compute:servers:security_groups:add": "rule:admin_or_member",
     "compute:servers:security_groups:remove": "rule:admin_or_member",
     "compute:servers:floating_ips:add": "rule:admin_or_member",

@@ -68,14 +68,18 @@ class MemorySource:
         self.beats = 0
         self.wakers: list[Callable[[], None]] = []
         self.fail_reports = 0
+        self.failing: dict[str, int] = {}  # port id -> reports of it that fail
 
     async def host_state(self, host: str) -> b.HostState:
         assert host == HOST
         return self.state
 
     async def set_port_status(self, port_id: str, status: str) -> bool:
-        if self.fail_reports:
-            self.fail_reports -= 1
+        if self.fail_reports or self.failing.get(port_id):
+            if self.failing.get(port_id):
+                self.failing[port_id] -= 1
+            else:
+                self.fail_reports -= 1
             raise RuntimeError("database away")
         self.reports.append((port_id, status))
         return True
@@ -231,9 +235,11 @@ async def test_a_failure_is_retried_alone() -> None:
 
 async def test_a_status_report_that_failed_is_sent_again() -> None:
     source, driver = MemorySource(state()), FakeDataPlane()
-    source.fail_reports = 1
+    # A guest port's status is sent as soon as it is plugged, and again with
+    # the others at the end of the pass: both fail here.
+    source.failing["p1"] = 2
     agent = await started(source, driver)
-    assert len(source.reports) == 3  # one of the four failed
+    assert sorted(r[0] for r in source.reports) == ["dhcp-net1", "p2", "rp1"]
     assert list(await agent.pending()) == [HOST]
     await run_once(agent)
     assert sorted(source.reports) == [

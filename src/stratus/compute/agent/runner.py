@@ -81,5 +81,8 @@ def build_agent(
         nics=nics if nics is not None else make_nics(cfg, db),
     )
     c = cfg.compute
+    if agent.nics is not None:
+        agent.nics.vif_timeout = c.vif_plugging_timeout
+        agent.nics.vif_fatal = c.vif_plugging_is_fatal
     agent.channel = ChannelServer(agent, session, c.agent_listen, c.agent_port, c.agent_url)
     return agent

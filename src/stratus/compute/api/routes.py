@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from stratus.common.api import Handler, NoBody, NoQuery, Route
 from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
+    external_events,
     flavors,
     interfaces,
     keypairs,
@@ -142,6 +143,13 @@ ROUTES: list[Route] = [
     Route("POST", INTERFACES, interfaces.create, query=NoQuery, body=s.InterfaceAttachBody),
     Route("GET", INTERFACES + "/{port_id}", interfaces.show, body=NoBody, query=NoQuery),
     Route("DELETE", INTERFACES + "/{port_id}", interfaces.delete, body=NoBody, query=NoQuery),
+    Route(
+        "POST",
+        "/v2.1/os-server-external-events",
+        external_events.create,
+        body=external_events.ExternalEventsBody,
+        query=NoQuery,
+    ),
     # volumes of a server (api/volume_attachments.py)
     *VOLUME_ROUTES,
     Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),

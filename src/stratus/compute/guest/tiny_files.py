@@ -86,17 +86,19 @@ until find_config; do
 done
 
 # Without a config drive, the metadata service (as cloud-init falls back to).
+# Debian's static busybox is built without wget's -T (FEATURE_WGET_TIMEOUT):
+# asking for it crashes wget (SIGSEGV), so the timeout applet bounds it.
 fetch_metadata() {
     [ -e /sys/class/net/eth0 ] || return 1
     url=http://169.254.169.254/openstack/latest
     mkdir -p /run/md/openstack/latest
     tries=0
-    until wget -q -T 2 -O /run/md/openstack/latest/meta_data.json $url/meta_data.json; do
+    until timeout 3 wget -q -O /run/md/openstack/latest/meta_data.json $url/meta_data.json; do
         tries=$((tries + 1))
         [ $tries -lt 5 ] || return 1
         sleep 1
     done
-    wget -q -T 2 -O /run/md/openstack/latest/user_data $url/user_data ||
+    timeout 3 wget -q -O /run/md/openstack/latest/user_data $url/user_data ||
         rm -f /run/md/openstack/latest/user_data
     return 0
 }

@@ -84,8 +84,10 @@ class Interfaces:
             )
             preserve = True
         else:
+            # Bound at once: the host's network agent makes the tap while
+            # the attach is recorded and the compute agent woken.
             port = await client.create_port(
-                server.project_id, server.id, zone_of(server), checked, []
+                server.project_id, server.id, zone_of(server), checked, [], server.host
             )
             preserve = False
         try:

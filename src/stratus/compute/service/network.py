@@ -74,10 +74,18 @@ class NetworkClient(Protocol):
         (get-me-a-network).  Raises BadRequest/NotFound/Conflict."""
 
     async def create_port(
-        self, project_id: str, server_id: str, zone: str, nic: NicRequest, groups: list[str]
+        self,
+        project_id: str,
+        server_id: str,
+        zone: str,
+        nic: NicRequest,
+        groups: list[str],
+        host: str | None = None,
     ) -> VifPort:
         """A new port on ``nic.network_id`` for the server (device_owner
-        ``compute:<zone>``, device_id the server), unbound."""
+        ``compute:<zone>``, device_id the server), bound to ``host`` at once
+        when given (the host's network agent starts on its tap while compute
+        records it), else unbound."""
 
     async def bind_port(
         self, project_id: str, port_id: str, server_id: str, zone: str, host: str | None
@@ -106,9 +114,6 @@ class NetworkClient(Protocol):
     async def data_plane(self, host: str) -> str | None:
         """The driver of ``host``'s live data plane ("linux" makes taps;
         "fake" is the tests'); None when no network agent runs there."""
-
-    async def wait_active(self, port_ids: list[str], timeout: float) -> bool:
-        """Wait until every port is ACTIVE (its tap made and filtered)."""
 
     async def set_security_groups(
         self, project_id: str, port_id: str, add: str | None, remove: str | None

@@ -5,10 +5,8 @@ network service's errors come back as compute's, in Nova's words."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ipaddress
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,8 +20,6 @@ from stratus.compute.service.network import OWNER_PREFIX, FixedIP, NicRequest, V
 from stratus.network import models as nm
 from stratus.network.errors import NeutronError
 from stratus.network.service import NetworkService
-
-POLL = 0.02
 
 
 @contextlib.asynccontextmanager
@@ -155,7 +151,13 @@ class LocalNetwork:
     # -- ports ---------------------------------------------------------------------------
 
     async def create_port(
-        self, project_id: str, server_id: str, zone: str, nic: NicRequest, groups: list[str]
+        self,
+        project_id: str,
+        server_id: str,
+        zone: str,
+        nic: NicRequest,
+        groups: list[str],
+        host: str | None = None,
     ) -> VifPort:
         attrs: dict[str, Any] = {
             "network_id": nic.network_id,
@@ -167,6 +169,8 @@ class LocalNetwork:
             attrs["fixed_ips"] = [{"ip_address": nic.fixed_ip}]
         if groups:
             attrs["security_groups"] = groups
+        if host:
+            attrs["binding:host_id"] = host
         async with translated():
             made = await self.network.ports.create(ADMIN, [attrs])
         port_id = made[0].row.id
@@ -231,19 +235,6 @@ class LocalNetwork:
             return None
         driver = (agent.configurations or {}).get("driver")
         return str(driver) if driver else None
-
-    async def wait_active(self, port_ids: list[str], timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            async with self.db.session() as s:
-                statuses = (
-                    await s.scalars(select(nm.Port.status).where(nm.Port.id.in_(port_ids)))
-                ).all()
-            if all(st == nm.ACTIVE for st in statuses):
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            await asyncio.sleep(POLL)
 
     # -- security groups and floating IPs -------------------------------------------------
 

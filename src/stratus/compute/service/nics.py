@@ -30,11 +30,22 @@ NICS_KEY = "nics"  # system_metadata: the NICs asked for at create, resolved
 
 
 def make_nics(cfg: Config, db: Database, network: Any = None) -> ServerNics:
-    """The NICs of servers as this process reaches the network service: the
-    service object of this process, or one over the shared database; none
-    when the network service is turned off."""
-    if "network" not in cfg.services.enabled:
+    """The NICs of servers as this process reaches the network service
+    (``[compute] network_client``): the service object of this process, or
+    one over the shared database; its API over HTTP; none when the network
+    service is turned off."""
+    mode = cfg.compute.network_client
+    if mode == "auto":
+        mode = "local" if "network" in cfg.services.enabled else "none"
+    if mode == "none":
         return ServerNics(db, None)
+    if mode == "http":
+        from stratus.common.service_auth import service_client, service_session
+        from stratus.compute.service.network_http import HttpNetwork
+        from stratus.registry import SERVICES
+
+        endpoint = SERVICES["network"].endpoint_url(cfg.public_url)
+        return ServerNics(db, HttpNetwork(endpoint, service_client(service_session(cfg))))
     from stratus.compute.service.network_local import LocalNetwork
 
     if network is None:
@@ -138,7 +149,7 @@ class ServerNics:
                 else:
                     groups = list((server.system_metadata or {}).get(GROUPS_KEY, []))
                     port = await client.create_port(
-                        server.project_id, server.id, zone_of(server), nic, groups
+                        server.project_id, server.id, zone_of(server), nic, groups, host
                     )
                 preserve = False
             row = m.ServerPort(

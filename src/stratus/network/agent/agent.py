@@ -175,6 +175,9 @@ class NetworkAgent:
         elif isinstance(spec, PortSpec):
             plugged = await self.driver.ensure_port(spec)
             self._status(spec.id, ACTIVE if plugged and spec.admin_state_up else DOWN)
+            # Reported now, not after the rest of the pass (a DHCP reload, a
+            # router): the guest's compute agent waits on this status.
+            await self._report([spec.id])
         elif isinstance(spec, DhcpSpec):
             await self.driver.ensure_dhcp(spec)
             self._status(spec.port_id, ACTIVE)
@@ -211,8 +214,11 @@ class NetworkAgent:
         if self.statuses.get(port_id) != status:
             self.unreported[port_id] = status
 
-    async def _report(self) -> None:
+    async def _report(self, only: Iterable[str] | None = None) -> None:
+        wanted = None if only is None else set(only)
         for port_id, status in list(self.unreported.items()):
+            if wanted is not None and port_id not in wanted:
+                continue
             try:
                 # False: the port is gone (deleted meanwhile); nothing to report.
                 await self.source.set_port_status(port_id, status)

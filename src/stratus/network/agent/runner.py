@@ -134,6 +134,10 @@ def service_source(cfg: Config, db: Database) -> StateSource:
     """The network service's facade over the shared database: what
     ``stratus network-agent`` reads (it is not woken in-process: it polls)."""
     from stratus.network.service import NetworkService  # the control plane
+    from stratus.network.service.nova import http_compute
 
-    source: StateSource = NetworkService(cfg, db)
+    service = NetworkService(cfg, db)
+    if "compute" in cfg.services.enabled:  # ports going ACTIVE: network-vif-plugged
+        service.core.nova.target = http_compute(cfg)
+    source: StateSource = service
     return source

@@ -20,6 +20,7 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.network import models as m
 from stratus.network.errors import RevisionNumberConstraintFailed
+from stratus.network.service.nova import NovaNotifier, ServerEvent, port_event
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,12 @@ class Changes:
     networks: set[str] = field(default_factory=set)
     groups: set[str] = field(default_factory=set)
     hosts: set[str] = field(default_factory=set)
+    events: list[ServerEvent] = field(default_factory=list)  # for compute, after commit
+
+    def server_event(self, port: m.Port, name: str) -> None:
+        event = port_event(port.device_owner, port.device_id, port.id, name)
+        if event is not None:
+            self.events.append(event)
 
     def port(self, port: m.Port) -> None:
         self.networks.add(port.network_id)
@@ -141,6 +148,7 @@ class Core:
         self.db = db
         self.host = network_host(cfg)
         self.notifier = Notifier()
+        self.nova = NovaNotifier()  # its target is set where compute is known
 
     async def write(self, work: Callable[[AsyncSession, Changes], Awaitable[T]]) -> T:
         """Run ``work`` in one transaction; a uniqueness race lost to a
@@ -160,6 +168,7 @@ class Core:
                 await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
                 continue
             self.notifier.wake(hosts)
+            self.nova.send(changes.events)
             return result
         raise AssertionError("unreachable")
 

@@ -42,7 +42,11 @@ def check_dns_name(value: str) -> str:
 
 def bind(port: m.Port, host: str) -> None:
     """Bind the port to ``host`` (or unbind it): the Linux bridge of its
-    network there, filtered by the host's agent."""
+    network there, filtered by the host's agent.  A port that moves to
+    another host is DOWN until that host's agent has plugged it (and says
+    so: compute waits for the ``network-vif-plugged`` this sends)."""
+    if port.binding_host and host and port.binding_host != host:
+        port.status = m.DOWN
     port.binding_host = host
     if not host:
         port.binding_vif_type, port.binding_vif_details = "unbound", {}

@@ -34,6 +34,7 @@ from stratus.network.service.devices import (
     free_mac,
     requests_of,
 )
+from stratus.network.service.nova import VIF_DELETED, VIF_PLUGGED, VIF_UNPLUGGED
 from stratus.network.service.quotas import Quotas
 from stratus.network.service.tags import drop_tags, set_tags
 
@@ -350,6 +351,7 @@ class Ports:
             )
         )
         await drop_tags(s, [port.id])
+        ch.server_event(port, VIF_DELETED)
         await s.delete(port)
 
     async def set_status(self, port_id: str, status: str) -> bool:
@@ -361,6 +363,10 @@ class Ports:
             if port is None:
                 return False
             if port.status != status:
+                if status == m.ACTIVE:
+                    ch.server_event(port, VIF_PLUGGED)
+                elif port.status == m.ACTIVE:
+                    ch.server_event(port, VIF_UNPLUGGED)
                 port.status = status
                 port.bump()
             return True

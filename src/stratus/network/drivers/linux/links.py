@@ -136,30 +136,26 @@ async def _flood_entries(place: Place, name: str, peers: tuple[str, ...]) -> Non
         await run(place.bridge("fdb", "del", zero, "dev", name, "dst", peer))
 
 
-async def ensure_tap(place: Place, name: str) -> bool:
-    """A persistent tap (kept when no guest holds it); an interface of that
-    name that already exists is kept whatever it is (a veth standing in for
-    a guest in tests).  True when it was made now."""
-    if await link(place, name) is not None:
-        return False
-    try:
-        await place.run_ip("tuntap", "add", "name", name, "mode", "tap", "vnet_hdr")
-    except CommandError as exc:
-        if "busy" not in exc.stderr.lower() and "exist" not in exc.stderr.lower():
-            raise
-        return False
-    return True
-
-
-async def plug(
-    place: Place, name: str, *, new: bool, bridge: str, alias: str, mtu: int, up: bool
+async def ensure_plugged_tap(
+    place: Place, name: str, *, bridge: str, alias: str, mtu: int, up: bool, new: bool = False
 ) -> None:
-    """Put an interface on a bridge as asked (``new``: just made, so set
-    everything, the IPv6 address generation first)."""
-    current = None if new else await link(place, name)
-    if current is None and not new:
-        raise CommandError(place.ip("link", "show", name), 1, f"{name} does not exist")
-    await place.batch(_settings(current, name, alias=alias, mtu=mtu, up=up, master=bridge))
+    """A persistent tap on ``bridge`` as asked.  ``new`` (the caller never
+    plugged it): made and set up by one ``ip`` run, the hot-plug path, with
+    no read first; when the name exists after all, or otherwise, one read
+    and one batch of what differs.  An interface of that name that exists is
+    kept whatever it is (a veth standing in for a guest in tests)."""
+    if new:
+        lines = _settings(None, name, alias=alias, mtu=mtu, up=up, master=bridge)
+        try:
+            await place.batch([f"tuntap add name {name} mode tap vnet_hdr", *lines])
+            return
+        except CommandError:  # the batch stops at its first line: look, then set
+            pass
+    current = await link(place, name)
+    lines = _settings(current, name, alias=alias, mtu=mtu, up=up, master=bridge)
+    if current is None:
+        lines.insert(0, f"tuntap add name {name} mode tap vnet_hdr")
+    await place.batch(lines)
 
 
 async def ensure_veth(

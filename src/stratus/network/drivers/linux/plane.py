@@ -16,7 +16,7 @@ import hashlib
 import ipaddress
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from stratus.network.drivers.base import (
@@ -83,6 +83,10 @@ class LinuxDataPlane:
         self.mtus: dict[str, int] = {}  # network id -> MTU, as last ensured
         self._secured: set[str] = set()  # ports given rules by this process
         self._metadata: set[str] = set()  # networks whose metadata this process serves
+        # network id -> the DHCP spec last ensured in full since the last look
+        # at the host (present()): a change of its hosts alone is a reload.
+        self._dhcp: dict[str, DhcpSpec] = {}
+        self._plugged: set[str] = set()  # guest ports whose tap this process made or set
 
     # -- the host -------------------------------------------------------------
 
@@ -124,6 +128,7 @@ class LinuxDataPlane:
         await self.metadata.close()
 
     async def present(self) -> Present:
+        self._dhcp.clear()  # the next DHCP change checks everything again
         found = await links.links(self.place)
         # Ours are those named after the id in their alias (set when made),
         # so another program's "tap0" is never taken for a port.
@@ -213,7 +218,8 @@ class LinuxDataPlane:
 
     async def ensure_port(self, spec: PortSpec) -> bool:
         bridge = bridge_name(spec.network_id)
-        if await links.link(self.place, bridge) is None:
+        # A bridge this process made is known; another is looked for.
+        if spec.network_id not in self.mtus and await links.link(self.place, bridge) is None:
             raise DataPlaneError(f"port {spec.id}: network {spec.network_id} has no bridge here")
         # The rules first: a tap never carries a frame without them.
         if spec.port_security_enabled:
@@ -225,11 +231,11 @@ class LinuxDataPlane:
         if spec.netns:
             await self._plug_into_namespace(spec, bridge)
             return True
-        new = await links.ensure_tap(self.place, spec.tap)
-        await links.plug(
-            self.place, spec.tap, new=new, bridge=bridge, alias=spec.id,
-            mtu=spec.mtu, up=spec.admin_state_up,
+        await links.ensure_plugged_tap(
+            self.place, spec.tap, bridge=bridge, alias=spec.id,
+            mtu=spec.mtu, up=spec.admin_state_up, new=spec.id not in self._plugged,
         )  # fmt: skip
+        self._plugged.add(spec.id)
         return True
 
     async def _plug_into_namespace(self, spec: PortSpec, bridge: str) -> None:
@@ -251,6 +257,7 @@ class LinuxDataPlane:
         await inner.batch(lines)
 
     async def remove_port(self, port_id: str) -> None:
+        self._plugged.discard(port_id)
         await links.delete(self.place, tap_name(port_id))  # the tap first, then its rules
         await self.firewall.remove_port(port_id)
         self._secured.discard(port_id)
@@ -260,6 +267,14 @@ class LinuxDataPlane:
     async def ensure_dhcp(self, spec: DhcpSpec) -> None:
         net = spec.network
         ns = self.names.dhcp_netns(net.id)
+        metadata = any(":" not in s.cidr and s.enable_dhcp for s in net.subnets)
+        last = self._dhcp.get(net.id)
+        if last is not None and replace(last, hosts=spec.hosts) == spec:
+            # Only the hosts changed (a port came or went): no command runs,
+            # dnsmasq rereads its files and the proxy takes the new table.
+            await self._dhcp_hosts(spec, ns, metadata)
+            return
+        self._dhcp.pop(net.id, None)
         if await netns_add(ns):
             # A namespace made anew (at first, or after someone deleted it):
             # a dnsmasq or a metadata socket of the old one serves nobody.
@@ -274,10 +289,14 @@ class LinuxDataPlane:
             self.place, n.dhcp_host_if(spec.port_id), inner, inside,
             mac=spec.mac_address, bridge=bridge_name(net.id), alias=spec.port_id, mtu=net.mtu,
         )  # fmt: skip
-        metadata = any(":" not in s.cidr and s.enable_dhcp for s in net.subnets)
         addresses = list(spec.addresses) + ([f"{METADATA_IP}/32"] if metadata else [])
         await links.set_addresses(inner, inside, addresses)
-        await self.dnsmasq.ensure(inner, spec, inside, metadata)
+        await self._dhcp_hosts(spec, ns, metadata)
+        self._dhcp[net.id] = spec
+
+    async def _dhcp_hosts(self, spec: DhcpSpec, ns: str, metadata: bool) -> None:
+        net = spec.network
+        await self.dnsmasq.ensure(Place(ns), spec, n.dhcp_ns_if(spec.port_id), metadata)
         if metadata:
             await self.metadata.serve(net.id, ns, spec.hosts)
             self._metadata.add(net.id)
@@ -286,6 +305,7 @@ class LinuxDataPlane:
             self._metadata.discard(net.id)
 
     async def remove_dhcp(self, network_id: str) -> None:
+        self._dhcp.pop(network_id, None)
         await self.metadata.stop(network_id)
         self._metadata.discard(network_id)
         await self.dnsmasq.stop(network_id)

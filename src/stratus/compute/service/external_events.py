@@ -1,0 +1,160 @@
+"""os-server-external-events: what other services tell compute about its
+servers, as Neutron and Cinder call Nova.
+
+``create`` takes a batch of events (the API's admin or service call, or the
+network service of this process directly), answers each with a code as Nova
+does (200 delivered, 404 no such server, 422 the server is on no host) and
+keeps the delivered ones for the agent of the server's host, which it wakes.
+The agent waits for the events it expects (``wait``): a boot, and a
+hot-plug, wait for ``network-vif-plugged`` of each port that was not yet
+ACTIVE, taking only events newer than ``marker()`` read before it bound the
+ports, so an event that came early is never missed and an old one never
+counts.  ``network-vif-deleted`` of a port a server still holds (the user
+deleted it) unplugs it from the guest: the port's row turns detaching and
+the agent's interface step does the rest.  ``network-changed`` needs no
+work: compute reads ports live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stratus.common.db import Database, utcnow
+from stratus.compute import models as m
+from stratus.compute.service.actions import start_action
+
+VIF_PLUGGED = "network-vif-plugged"
+VIF_UNPLUGGED = "network-vif-unplugged"
+VIF_DELETED = "network-vif-deleted"
+NETWORK_CHANGED = "network-changed"
+# The event names each microversion accepts (Nova's schema).
+NAMES: tuple[tuple[str, frozenset[str]], ...] = (
+    ("2.0", frozenset({NETWORK_CHANGED, VIF_PLUGGED, VIF_UNPLUGGED, VIF_DELETED})),
+    ("2.51", frozenset({"volume-extended"})),
+    ("2.76", frozenset({"power-update"})),
+    ("2.82", frozenset({"accelerator-request-bound"})),
+    ("2.93", frozenset({"volume-reimaged"})),
+)
+STATUSES = ("failed", "completed", "in-progress")
+COMPLETED, FAILED = "completed", "failed"
+KEEP = timedelta(hours=1)  # delivered events older than this are purged
+PURGE_EVERY = 60.0
+POLL = 0.02
+DETACHING = "interface_detaching"
+PLUGGABLE = frozenset({m.ACTIVE, m.PAUSED, m.STOPPED, m.SUSPENDED})
+
+
+@dataclass(frozen=True)
+class ExternalEvent:
+    server_uuid: str
+    name: str
+    status: str = COMPLETED
+    tag: str | None = None
+    code: int | None = None  # set by create()
+
+
+class ServerEvents:
+    def __init__(self, db: Database, wake: Callable[[str | None], None]) -> None:
+        self.db = db
+        self.wake = wake
+        self._next_purge = 0.0
+
+    async def create(
+        self, events: Iterable[ExternalEvent], request_id: str = ""
+    ) -> list[ExternalEvent]:
+        """Deliver what can be delivered; every event back with its code."""
+        request_id = request_id or f"req-{uuid.uuid4()}"
+        asked = list(events)
+        out: list[ExternalEvent] = []
+        hosts: set[str] = set()
+        ids = {e.server_uuid for e in asked}
+        live = select(m.Server).where(m.Server.id.in_(ids), m.Server.deleted_at.is_(None))
+        async with self.db.session() as s:  # nothing to deliver: no write at all
+            seen = {srv.id: srv.host for srv in await s.scalars(live)}
+        if not any(seen.values()):
+            return [
+                replace(e, code=422 if e.server_uuid in seen else 404, status=FAILED) for e in asked
+            ]
+        async with self.db.transaction() as s:
+            found = {srv.id: srv for srv in await s.scalars(live)}
+            for event in asked:
+                server = found.get(event.server_uuid)
+                if server is None:
+                    out.append(replace(event, code=404, status=FAILED))
+                    continue
+                if server.host is None:
+                    out.append(replace(event, code=422, status=FAILED))
+                    continue
+                s.add(
+                    m.ServerEvent(
+                        server_id=server.id, name=event.name, tag=event.tag or "",
+                        status=event.status,
+                    )
+                )  # fmt: skip
+                if event.name == VIF_DELETED and event.tag:
+                    await _port_gone(s, server, event.tag, request_id)
+                hosts.add(server.host)
+                out.append(replace(event, code=200))
+            if hosts and time.monotonic() >= self._next_purge:  # a minute apart at most
+                self._next_purge = time.monotonic() + PURGE_EVERY
+                await s.execute(
+                    delete(m.ServerEvent).where(m.ServerEvent.created_at < utcnow() - KEEP)
+                )
+        for host in sorted(hosts):
+            self.wake(host)
+        return out
+
+    async def marker(self) -> int:
+        """The newest event's id: a waiter takes only events after it."""
+        async with self.db.session() as s:
+            return int(await s.scalar(select(func.max(m.ServerEvent.id))) or 0)
+
+    async def wait(
+        self, server_id: str, name: str, tags: Iterable[str], since: int, timeout: float
+    ) -> dict[str, str]:
+        """Wait until event ``name`` came for every tag (newer than
+        ``since``) or ``timeout`` passed: tag -> the event's status, for
+        those that came."""
+        wanted = set(tags)
+        got: dict[str, str] = {}
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.db.session() as s:
+                rows = (
+                    await s.execute(
+                        select(m.ServerEvent.tag, m.ServerEvent.status).where(
+                            m.ServerEvent.server_id == server_id,
+                            m.ServerEvent.name == name,
+                            m.ServerEvent.id > since,
+                            m.ServerEvent.tag.in_(wanted),
+                        )
+                    )
+                ).all()
+            for tag, status in rows:
+                got[tag] = status
+            if wanted <= set(got) or time.monotonic() >= deadline:
+                return got
+            await asyncio.sleep(POLL)
+
+
+async def _port_gone(s: AsyncSession, server: m.Server, port_id: str, request_id: str) -> None:
+    """A port the server holds was deleted in the network service: the
+    agent unplugs it (when the server is free for it), else the row goes."""
+    row = await s.get(m.ServerPort, (server.id, port_id))
+    if row is None or row.state == m.PORT_DETACHING:
+        return
+    if server.task_state is None and server.vm_state in PLUGGABLE:
+        row.state = m.PORT_DETACHING
+        server.task_state = DETACHING
+        server.generation += 1
+        start_action(s, server.id, "detach_interface", request_id, None, server.project_id)
+    else:
+        await s.delete(row)
