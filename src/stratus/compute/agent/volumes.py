@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 
 DETACH_TIMEOUT = 60.0  # for the guest to let a disk go
 BUILD_TIMEOUT = 600.0  # for Cinder to make a boot volume (from an image, say)
-WORK = (m.VOL_ATTACHING, m.VOL_DETACHING)
+GIB = 1 << 30
+WORK = (m.VOL_ATTACHING, m.VOL_DETACHING, m.VOL_EXTENDING)
 
 
 def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
@@ -185,6 +186,8 @@ class VolumeWorkflow:
                 await self._attach(server, row, self.client)
             elif row.status == m.VOL_DETACHING:
                 await self._detach(server, row, self.client)
+            elif row.status == m.VOL_EXTENDING:
+                await self._extend(server, row, self.client)
 
     async def _attach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
@@ -260,6 +263,31 @@ class VolumeWorkflow:
         await self.records.drop(row.id)
         await self.records.event(server.id, "compute_detach_volume", "Success", None)
         log.info("compute: server %s: volume %s detached", server.id, row.volume_id)
+
+    async def _extend(
+        self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
+    ) -> None:
+        """The volume grew (Cinder's ``volume-extended``): grow the disk
+        the running guest sees (a stopped guest sees the size at start)."""
+        disk = self._disk(row)
+        attacher = self.attacher
+        try:
+            info = await client.get(None, row.volume_id)
+            if disk is not None and attacher is not None and await self._running(server):
+                await attacher.extend_volume(server.id, disk, info.size * GIB)
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            log.warning(
+                "compute: server %s: growing %s failed: %s", server.id, row.volume_id, message
+            )
+            await self.records.save(row.id, status=m.VOL_ATTACHED)
+            await self.records.event(server.id, "extend_volume", "Error", message)
+            return
+        await self.records.save(row.id, status=m.VOL_ATTACHED, volume_size=info.size)
+        await self.records.event(server.id, "extend_volume", "Success", None)
+        log.info(
+            "compute: server %s: volume %s grown to %s GiB", server.id, row.volume_id, info.size
+        )
 
     # -- booting from a volume ------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from stratus.common.api import Handler, NoBody, NoQuery, Route
 from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
+    external_events,
     flavors,
     interfaces,
     keypairs,
@@ -144,6 +145,13 @@ ROUTES: list[Route] = [
     Route("DELETE", INTERFACES + "/{port_id}", interfaces.delete, body=NoBody, query=NoQuery),
     # volumes of a server (api/volume_attachments.py)
     *VOLUME_ROUTES,
+    Route(
+        "POST",
+        "/v2.1/os-server-external-events",
+        external_events.create,
+        body=external_events.EventsBody,
+        query=NoQuery,
+    ),
     Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),
     # live migrations of a server (api/server_migrations.py)
     Route(

@@ -216,3 +216,8 @@ class VolumeAttacher(Protocol):
     async def detach_volume(self, uuid: str, disk: VolumeDisk, timeout: float) -> None:
         """Remove the disk from the running guest once the guest has let it
         go (its writes flushed), within ``timeout`` seconds."""
+
+    async def extend_volume(self, uuid: str, disk: VolumeDisk, size: int) -> None:
+        """Grow the disk the running guest sees to ``size`` bytes (the
+        volume grew; a local file is grown by the guest's own process,
+        which holds it open).  A disk already that size is left alone."""

@@ -49,7 +49,7 @@ from stratus.compute.drivers.qemu_files import (
 )
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
-from stratus.compute.drivers.qemu_volumes import hotplug, unplug
+from stratus.compute.drivers.qemu_volumes import hotplug, resize, unplug
 from stratus.compute.drivers.qmp import QMPError, execute_with_fd
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
@@ -447,6 +447,17 @@ class QemuDriver:
                     await unplug(qmp, disk, timeout)
             except QMPError as exc:
                 raise DriverError(f"guest {uuid}: detaching {disk.serial} failed: {exc}") from exc
+
+    async def extend_volume(self, uuid: str, disk: VolumeDisk, size: int) -> None:
+        directory = self.processes.require_directory(uuid)
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                return  # a stopped guest sees the volume's size at its next start
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await resize(qmp, disk, size)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: growing {disk.serial} failed: {exc}") from exc
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 

@@ -140,6 +140,22 @@ async def hotplug(qmp: QMPClient, disk: VolumeDisk) -> None:
             raise DriverError(f"volume {disk.serial}: the disk could not be added: {exc}") from exc
 
 
+async def resize(qmp: QMPClient, disk: VolumeDisk, size: int) -> None:
+    """Grow the volume's node to ``size`` bytes (QMP ``block_resize``): the
+    guest's virtio disk announces its new capacity.  Never shrinks."""
+    found = await qmp.execute("query-named-block-nodes", {"flat": True})
+    node = next((n for n in found or [] if n.get("node-name") == node_name(disk)), None)
+    if node is None:
+        raise DriverError(f"volume {disk.serial}: the guest has no such disk")
+    current = int((node.get("image") or {}).get("virtual-size") or 0)
+    if current >= size:
+        return
+    try:
+        await qmp.execute("block_resize", {"node-name": node_name(disk), "size": size})
+    except QMPError as exc:
+        raise DriverError(f"volume {disk.serial}: the disk could not grow: {exc}") from exc
+
+
 async def unplug(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> None:
     """Ask the guest to let the device go, wait until it has (its writes
     are flushed by then), then close the node."""

@@ -17,6 +17,7 @@ from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import Conflict
 from stratus.compute.service.actions import Actions
+from stratus.compute.service.external_events import ExternalEvents
 from stratus.compute.service.flavors import Flavors
 from stratus.compute.service.groups import Groups
 from stratus.compute.service.hosts import Hosts
@@ -69,6 +70,7 @@ class ComputeService:
         self.hosts = Hosts(db, self.scheduler)
         self.interfaces = Interfaces(db, self.nics, self.wake)
         self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
+        self.external_events = ExternalEvents(db, self.wake)
         # Snapshots, backups, shelve and rescue write images as the service user.
         self.image_records = ImageRecords(image_url, service_session(cfg))
         self.server_images = ServerImages(

@@ -41,6 +41,7 @@ from stratus.volume.drivers.base import (
     DriverError,
     Extent,
     GiB,
+    HeldOpen,
     Inventory,
     SnapshotRef,
     VolumeRef,
@@ -259,7 +260,12 @@ class FileDriver:
 
     async def extend(self, volume: VolumeRef, new_size_gb: int) -> None:
         path, fmt = self._find(volume.id)
-        await self._grow(path, fmt, new_size_gb)
+        try:
+            await self._grow(path, fmt, new_size_gb)
+        except DriverError as exc:
+            if '"write" lock' in str(exc):  # an attached guest's QEMU has it open
+                raise HeldOpen(str(exc)) from exc
+            raise
 
     async def size_of(self, volume_id: str) -> int | None:
         try:
