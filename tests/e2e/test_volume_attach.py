@@ -7,8 +7,12 @@ vm2, booted from a volume made from the image (``--boot-from-volume``),
 which reads vm1's words back; vm2 is stopped and started with the volume
 attached and finds it again; deleting vm2 gives both volumes back.
 
+The attached volume is grown to 2 GiB (``volume set --size``, Cinder
+3.42) and vm1 sees its disk's new size without a reboot.
+
 The guests' user_data watches /dev/vdb: when a disk appears it prints the
-first bytes it holds, and writes its own name there when it was empty.
+first bytes it holds, and writes its own name there when it was empty; it
+prints the disk's size (in 512-byte sectors) whenever that changes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
 )
 
+GIB = 1 << 30
 SCRIPT = r"""#!/bin/sh
 (
 while :; do
@@ -44,7 +49,12 @@ while :; do
             echo "vole2e: vdb written"
         fi
     fi
-    [ -b /dev/vdb ] || rm -f /tmp/seen
+    size=$(cat /sys/block/vdb/size 2>/dev/null)
+    if [ -n "$size" ] && [ "$size" != "$(cat /tmp/size 2>/dev/null)" ]; then
+        echo "$size" > /tmp/size
+        echo "vole2e: vdb size $size"
+    fi
+    [ -b /dev/vdb ] || rm -f /tmp/seen /tmp/size
     sleep 0.3
 done
 ) > /dev/ttyS0 2>&1 &
@@ -101,6 +111,12 @@ def test_attach_write_detach_attach_read(
     assert "vole2e: vdb holds []" in out
     listed = json.loads(cloud.osc("server", "volume", "list", "vm1", "-f", "json").stdout)
     assert [v["Device"] for v in listed] == ["/dev/vdb"]
+    cloud.wait_console("vm1", rf"vole2e: vdb size {GIB // 512}\b", 30)
+
+    # Grown while attached: the running guest sees the new size.
+    cloud.osc("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "data")
+    cloud.wait_console("vm1", rf"vole2e: vdb size {2 * GIB // 512}\b", 60)
+    wait_volume(cloud, "data", "in-use")
 
     mark = len(cloud.console("vm1"))
     cloud.osc("server", "remove", "volume", "vm1", "data")
