@@ -49,6 +49,9 @@ from stratus.volume.drivers.base import (
 
 log = logging.getLogger(__name__)
 
+# qemu-img's last words when another process (a guest's QEMU) holds the image's lock
+LOCKED = "Is another process using the image"
+
 FICLONE = 0x40049409
 QEMU_IMG = "qemu-img"
 TIMEOUT = 600.0
@@ -263,7 +266,7 @@ class FileDriver:
         try:
             await self._grow(path, fmt, new_size_gb)
         except DriverError as exc:
-            if '"write" lock' in str(exc):  # an attached guest's QEMU has it open
+            if LOCKED in str(exc):  # an attached guest's QEMU has it open
                 raise HeldOpen(str(exc)) from exc
             raise
 
