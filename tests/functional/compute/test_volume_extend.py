@@ -1,9 +1,10 @@
-"""Growing an attached volume: ``openstack volume set --size`` on an
+"""Growing and swapping an attached volume: ``openstack volume set --size`` on an
 ``in-use`` volume (Cinder 3.42) tells compute through Nova's external event
 ``volume-extended``, and the server's host grows the disk the running guest
 sees (the fake driver's console says ``disk resized``); and the
 ``os-server-external-events`` API itself: Nova's answers per event, 207,
-404, its microversions and policy.  Compute's fake driver, the file volume
+404, its microversions and policy; swapping an attached volume for another
+(``PUT os-volume_attachments/{id}`` with a new ``volumeId``).  Compute's fake driver, the file volume
 backend; SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server, stop_cloud
-from tests.functional.compute.conftest import Nova, fake_cloud, osc, project_user
+from tests.functional.compute.conftest import Nova, fake_cloud, osc, osc_json, project_user
 from tests.functional.compute.test_volume_attachments import (
     VOLUME_ENV,
     attach,
@@ -139,3 +140,74 @@ def test_external_events_api(cloud: Server, nova: Nova) -> None:
     plain = {"events": [{"name": "network-changed", "server_uuid": vm["id"]}]}
     error(stranger.post(EVENTS, json=plain), 403, "forbidden")
     assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+
+
+def test_swap_volume(cloud: Server, nova: Nova, cinder: Cinder) -> None:
+    """PUT os-volume_attachments/{old} with another volumeId (Nova's swap):
+    the guest keeps its disk, now on the new volume; the old one is free."""
+    vm = nova.boot()
+    old, new = cinder.create(size=1), cinder.create(size=2)
+    attach(nova, vm["id"], old["id"], tag="data")
+    cinder.wait(old["id"], "in-use")
+    path = f"/servers/{vm['id']}/os-volume_attachments"
+
+    # What Nova refuses: a smaller volume, one in use, a volume not attached,
+    # a member's swap (an admin's call), a stopped server.
+    bigger = cinder.create(size=3)
+    busy = cinder.create(size=2)
+    other = nova.boot()
+    attach(nova, other["id"], busy["id"])
+    cinder.wait(busy["id"], "in-use")
+    swap_to = {"volumeAttachment": {"volumeId": busy["id"]}}
+    assert "Invalid volume" in error(
+        nova.put(f"{path}/{old['id']}", json=swap_to), 400, "badRequest"
+    )
+    tiny = cinder.create(size=1)
+    cinder.action(old["id"], {"os-extend": {"new_size": 2}})
+    cinder.wait(old["id"], "in-use")
+    smaller = nova.put(f"{path}/{old['id']}", json={"volumeAttachment": {"volumeId": tiny["id"]}})
+    assert "same size or larger" in error(smaller, 400, "badRequest")
+    not_attached = nova.put(
+        f"{path}/{bigger['id']}", json={"volumeAttachment": {"volumeId": new["id"]}}
+    )
+    error(not_attached, 404, "itemNotFound")
+    member, _ = project_user(cloud)
+    theirs = member.boot()
+    refused = member.put(
+        f"/servers/{theirs['id']}/os-volume_attachments/{old['id']}",
+        json={"volumeAttachment": {"volumeId": new["id"]}},
+    )
+    error(refused, 403, "forbidden")
+    assert cinder.show(new["id"])["status"] == "available"
+    assert cinder.show(old["id"])["status"] == "in-use"
+
+    resp = nova.put(f"{path}/{old['id']}", json={"volumeAttachment": {"volumeId": new["id"]}})
+    assert resp.status_code == 202, resp.text
+    assert cinder.wait(old["id"], "available")["attachments"] == []
+    swapped = cinder.wait(new["id"], "in-use")
+    assert [a["server_id"] for a in swapped["attachments"]] == [vm["id"]]
+    wait_console(nova, vm["id"], f"disk swapped vdb {old['id']} {new['id']}")
+    (row,) = nova.get(path).json()["volumeAttachments"]
+    assert (row["volumeId"], row["device"], row["tag"]) == (new["id"], "/dev/vdb", "data")
+    listed = osc_json(cloud, "server", "volume", "list", vm["id"])
+    assert [v["Volume ID"] for v in listed] == [new["id"]]
+
+    # The swapped-in volume is an ordinary attachment: it grows and detaches.
+    osc(cloud, "--os-volume-api-version", "3.42", "volume", "set", "--size", "3", new["id"])
+    wait_console(nova, vm["id"], f"disk resized vdb {3 * GIB}")
+    assert nova.delete(f"{path}/{new['id']}").status_code == 202
+    cinder.wait(new["id"], "available")
+    wait_console(nova, vm["id"], "disk removed vdb")
+
+    # A stopped server does not swap (Nova: ACTIVE or PAUSED only).
+    attach(nova, vm["id"], old["id"])
+    cinder.wait(old["id"], "in-use")
+    assert nova.action(vm["id"], {"os-stop": None}).status_code == 202
+    nova.wait(vm["id"], "SHUTOFF")
+    stopped = nova.put(f"{path}/{old['id']}", json={"volumeAttachment": {"volumeId": new["id"]}})
+    error(stopped, 409, "conflictingRequest")
+    for sid in (vm["id"], other["id"]):
+        assert nova.delete(f"/servers/{sid}").status_code == 204
+        nova.wait_gone(sid)
+    cinder.wait(old["id"], "available")
+    assert cinder.show(new["id"])["status"] == "available"

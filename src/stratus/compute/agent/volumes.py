@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 
 from stratus.common.db import Database
 from stratus.compute import models as m
+from stratus.compute.agent.volume_swaps import swap
 from stratus.compute.agent.workflow import AgentParts, Step
 from stratus.compute.drivers.base import Capability, Power, VolumeAttacher, VolumeDisk
 from stratus.compute.service.actions import add_agent_event
@@ -41,7 +42,7 @@ log = logging.getLogger(__name__)
 DETACH_TIMEOUT = 60.0  # for the guest to let a disk go
 BUILD_TIMEOUT = 600.0  # for Cinder to make a boot volume (from an image, say)
 GIB = 1 << 30
-WORK = (m.VOL_ATTACHING, m.VOL_DETACHING, m.VOL_EXTENDING)
+WORK = (m.VOL_ATTACHING, m.VOL_DETACHING, m.VOL_EXTENDING, m.VOL_SWAPPING)
 
 
 def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
@@ -50,10 +51,11 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
     data: dict[str, Any] = info.get("data") or {}
     kind = str(info.get("driver_volume_type") or "")
     readonly = data.get("access_mode") == "ro"
+    origin = str(info.get("device_serial") or "")
     if kind == "file" and data.get("path"):
         return VolumeDisk(
             row.volume_id, row.device, "file", str(data["path"]), str(data.get("format") or "raw"),
-            readonly,
+            readonly, device_serial=origin,
         )  # fmt: skip
     if kind == "nbd" and data.get("host"):
         return VolumeDisk(
@@ -64,6 +66,7 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
             readonly=readonly,
             export=str(data.get("export") or ""),
             psk_identity=str(data.get("psk_identity") or ""),
+            device_serial=origin,
         )
     return None
 
@@ -188,6 +191,8 @@ class VolumeWorkflow:
                 await self._detach(server, row, self.client)
             elif row.status == m.VOL_EXTENDING:
                 await self._extend(server, row, self.client)
+            elif row.status == m.VOL_SWAPPING:
+                await swap(self, server, row, self.client)
 
     async def _attach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient

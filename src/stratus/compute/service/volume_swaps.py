@@ -1,0 +1,80 @@
+"""Swapping a server's volume for another (``PUT
+/servers/{id}/os-volume_attachments/{volume_id}`` with a new ``volumeId``,
+Nova's ``swap_volume``): the server must run (ACTIVE or PAUSED, as Nova),
+the new volume be available and no smaller.  The old volume is marked
+``detaching`` in Cinder and the new one reserved; a row for the new volume
+(status ``swapping``, ``source_id`` the old volume) tells the server's
+agent to copy and switch (``agent/volume_swaps.py``).  A failure in
+between gives both volumes back as they were."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from stratus.common.context import RequestContext
+from stratus.compute import models as m
+from stratus.compute.errors import BadRequest, Conflict
+from stratus.compute.service.actions import start_action
+
+if TYPE_CHECKING:
+    from stratus.compute.service.volumes import ServerVolumes
+
+SWAPPABLE = frozenset({m.ACTIVE, m.PAUSED})
+
+
+async def swap_volumes(
+    sv: ServerVolumes, ctx: RequestContext, server_id: str, old_id: str, new_id: str
+) -> None:
+    client = sv._client()
+    async with sv.db.session() as s:
+        server = await sv._check_server(s, ctx, server_id, "swap_volume")
+        if server.vm_state not in SWAPPABLE:
+            raise Conflict(
+                f"Cannot 'swap_volume' instance {server_id} while it is in vm_state "
+                f"{server.vm_state}"
+            )
+        old = await sv._row(s, server_id, old_id)
+        if old.status != m.VOL_ATTACHED:
+            raise BadRequest(
+                f"Invalid volume: volume {old_id} is {old.status} on instance {server_id}"
+            )
+        if old.boot_index == 0:
+            raise BadRequest("Cannot swap the root device volume of a server.")
+    new = await client.get(ctx, new_id)  # 404 for a volume the caller cannot see
+    current = await client.get(ctx, old_id)
+    if new.status != "available":
+        raise BadRequest(
+            f"Invalid volume: volume {new_id} status must be 'available', not '{new.status}'"
+        )
+    if new.size < current.size:
+        raise BadRequest("Invalid volume: New volume must be the same size or larger.")
+    await client.begin_detaching(ctx, old_id)
+    try:
+        attachment_id = await client.reserve(ctx, new_id, server_id)
+    except Exception:
+        await client.roll_detaching(old_id)
+        raise
+    async with sv.db.transaction() as s:
+        old = await sv._row(s, server_id, old_id)
+        if old.status != m.VOL_ATTACHED:  # a detach or another swap won the race
+            await client.release(attachment_id)
+            await client.roll_detaching(old_id)
+            raise Conflict(f"Volume {old_id} is already being detached or swapped.")
+        s.add(
+            m.VolumeAttachment(
+                server_id=server_id,
+                project_id=server.project_id,
+                volume_id=new_id,
+                device=old.device,
+                tag=old.tag,
+                boot_index=old.boot_index,
+                delete_on_termination=old.delete_on_termination,
+                source_type="volume",
+                source_id=old_id,
+                volume_size=new.size,
+                status=m.VOL_SWAPPING,
+                attachment_id=attachment_id,
+            )
+        )
+        start_action(s, server_id, "swap_volume", ctx.request_id, ctx.user_id, ctx.project_id)
+    sv.wake(server.host)
