@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from stratus.compute import models as m
-from stratus.compute.service.volume_client import VolumeClient
+from stratus.compute.service.volume_client import VolumeClient, service_context
 
 if TYPE_CHECKING:
     from stratus.compute.agent.volumes import VolumeWorkflow
@@ -38,7 +38,11 @@ async def swap(
             raise RuntimeError(f"the {flow.parts.driver.name} driver cannot swap volumes")
         if not await flow._running(server):
             raise RuntimeError("volumes are swapped in a running guest only")
-        assert row.attachment_id is not None
+        if row.attachment_id is None:  # the API died before Cinder was asked
+            row.attachment_id = await client.find_attachment(
+                row.volume_id, server.id
+            ) or await client.reserve(service_context(), row.volume_id, server.id)
+            await flow.records.save(row.id, attachment_id=row.attachment_id)
         info = await client.connect(row.attachment_id, flow.connector(row))
         # The guest's device keeps the name and serial it was made with.
         info = {**info, "device_serial": old_disk.device_serial or old.volume_id}

@@ -48,33 +48,43 @@ async def swap_volumes(
         )
     if new.size < current.size:
         raise BadRequest("Invalid volume: New volume must be the same size or larger.")
-    await client.begin_detaching(ctx, old_id)
-    try:
-        attachment_id = await client.reserve(ctx, new_id, server_id)
-    except Exception:
-        await client.roll_detaching(old_id)
-        raise
     async with sv.db.transaction() as s:
         old = await sv._row(s, server_id, old_id)
-        if old.status != m.VOL_ATTACHED:  # a detach or another swap won the race
-            await client.release(attachment_id)
-            await client.roll_detaching(old_id)
+        rows = await sv.of_server(s, server_id)
+        if old.status != m.VOL_ATTACHED or any(r.status == m.VOL_SWAPPING for r in rows):
             raise Conflict(f"Volume {old_id} is already being detached or swapped.")
-        s.add(
-            m.VolumeAttachment(
-                server_id=server_id,
-                project_id=server.project_id,
-                volume_id=new_id,
-                device=old.device,
-                tag=old.tag,
-                boot_index=old.boot_index,
-                delete_on_termination=old.delete_on_termination,
-                source_type="volume",
-                source_id=old_id,
-                volume_size=new.size,
-                status=m.VOL_SWAPPING,
-                attachment_id=attachment_id,
-            )
+        # The row first: an API killed before Cinder was asked leaves work
+        # the agent finishes (it finds or makes the reservation).
+        row = m.VolumeAttachment(
+            server_id=server_id,
+            project_id=server.project_id,
+            volume_id=new_id,
+            device=old.device,
+            tag=old.tag,
+            boot_index=old.boot_index,
+            delete_on_termination=old.delete_on_termination,
+            source_type="volume",
+            source_id=old_id,
+            volume_size=new.size,
+            status=m.VOL_SWAPPING,
         )
+        s.add(row)
         start_action(s, server_id, "swap_volume", ctx.request_id, ctx.user_id, ctx.project_id)
+    try:
+        await client.begin_detaching(ctx, old_id)
+        try:
+            attachment_id = await client.reserve(ctx, new_id, server_id)
+        except Exception:
+            await client.roll_detaching(old_id)
+            raise
+    except Exception:
+        async with sv.db.transaction() as s:
+            stored = await s.get(m.VolumeAttachment, row.id)
+            if stored is not None:
+                await s.delete(stored)
+        raise
+    async with sv.db.transaction() as s:
+        stored = await s.get(m.VolumeAttachment, row.id)
+        if stored is not None:
+            stored.attachment_id = attachment_id
     sv.wake(server.host)
