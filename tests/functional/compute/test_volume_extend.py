@@ -163,9 +163,17 @@ def test_swap_volume(cloud: Server, nova: Nova, cinder: Cinder) -> None:
         nova.put(f"{path}/{old['id']}", json=swap_to), 400, "badRequest"
     )
     tiny = cinder.create(size=1)
-    cinder.action(old["id"], {"os-extend": {"new_size": 2}})
+    assert cinder.action(old["id"], {"os-extend": {"new_size": 2}}).status_code == 202
     cinder.wait(old["id"], "in-use")
-    smaller = nova.put(f"{path}/{old['id']}", json={"volumeAttachment": {"volumeId": tiny["id"]}})
+    wait_console(nova, vm["id"], f"disk resized vdb {2 * GIB}")
+    deadline = time.monotonic() + 30
+    while True:  # until the guest's disk has grown, the attachment is busy (400 "extending")
+        smaller = nova.put(
+            f"{path}/{old['id']}", json={"volumeAttachment": {"volumeId": tiny["id"]}}
+        )
+        if "extending" not in smaller.text or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert "same size or larger" in error(smaller, 400, "badRequest")
     not_attached = nova.put(
         f"{path}/{bigger['id']}", json={"volumeAttachment": {"volumeId": new["id"]}}
