@@ -13,20 +13,43 @@ volume back to the guest, as before."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from stratus.compute import models as m
+from stratus.compute.drivers.base import VolumeAttacher, VolumeDisk
 from stratus.compute.service.volume_client import VolumeClient, service_context
 
-if TYPE_CHECKING:
-    from stratus.compute.agent.volumes import VolumeWorkflow
+
+class Records(Protocol):
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]: ...
+
+    async def save(self, row_id: str, **values: Any) -> None: ...
+
+    async def drop(self, row_id: str) -> None: ...
+
+    async def event(self, server_id: str, event: str, result: str, details: str | None) -> None: ...
+
+
+class Flow(Protocol):
+    """What the swap needs of the agent's volume work (``VolumeWorkflow``)."""
+
+    @property
+    def records(self) -> Records: ...
+
+    @property
+    def attacher(self) -> VolumeAttacher | None: ...
+
+    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None: ...
+
+    async def _running(self, server: m.Server) -> bool: ...
+
+    def connector(self, row: m.VolumeAttachment) -> dict[str, Any]: ...
+
 
 log = logging.getLogger(__name__)
 
 
-async def swap(
-    flow: VolumeWorkflow, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
-) -> None:
+async def swap(flow: Flow, server: m.Server, row: m.VolumeAttachment, client: VolumeClient) -> None:
     rows = await flow.records.of_server(server.id)
     old = next((r for r in rows if r.volume_id == row.source_id), None)
     try:
@@ -35,7 +58,7 @@ async def swap(
         old_disk = flow._disk(old)
         attacher = flow.attacher
         if old_disk is None or attacher is None:
-            raise RuntimeError(f"the {flow.parts.driver.name} driver cannot swap volumes")
+            raise RuntimeError("this host's driver cannot swap volumes")
         if not await flow._running(server):
             raise RuntimeError("volumes are swapped in a running guest only")
         if row.attachment_id is None:  # the API died before Cinder was asked

@@ -9,21 +9,41 @@ between gives both volumes back as they were."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
+from stratus.common.db import Database
 from stratus.compute import models as m
 from stratus.compute.errors import BadRequest, Conflict
 from stratus.compute.service.actions import start_action
+from stratus.compute.service.volume_client import VolumeClient
 
-if TYPE_CHECKING:
-    from stratus.compute.service.volumes import ServerVolumes
+
+class ServerVolumesLike(Protocol):
+    """What a swap needs of ``service/volumes.ServerVolumes``."""
+
+    db: Database
+    wake: Callable[[str | None], None]
+
+    def _client(self) -> VolumeClient: ...
+
+    async def _check_server(
+        self, s: AsyncSession, ctx: RequestContext, server_id: str, verb: str
+    ) -> m.Server: ...
+
+    async def _row(self, s: AsyncSession, server_id: str, volume_id: str) -> m.VolumeAttachment: ...
+
+    async def of_server(self, s: AsyncSession, server_id: str) -> list[m.VolumeAttachment]: ...
+
 
 SWAPPABLE = frozenset({m.ACTIVE, m.PAUSED})
 
 
 async def swap_volumes(
-    sv: ServerVolumes, ctx: RequestContext, server_id: str, old_id: str, new_id: str
+    sv: ServerVolumesLike, ctx: RequestContext, server_id: str, old_id: str, new_id: str
 ) -> None:
     client = sv._client()
     async with sv.db.session() as s:
