@@ -166,9 +166,7 @@ def find_tools() -> dict[str, str]:
         missing.append(f"{BUSYBOX} (Debian package busybox-static)")
     elif not _is_static(BUSYBOX):
         missing.append(f"a static {BUSYBOX} (Debian package busybox-static, not busybox)")
-    missing += [
-        f"{p} (Debian package dropbear-bin)" for p in SSH_PROGRAMS.values() if not p.is_file()
-    ]
+    missing += [f"{p} (Debian package dropbear-bin)" for p in SSH_PROGRAMS.values() if not p.is_file()]
     if missing:
         raise TinyImageError("cannot build the tiny guest image, missing: " + ", ".join(missing))
     return tools

@@ -28,7 +28,9 @@ async def agents(db: Database, cfg: Config) -> list[AgentState]:
     now = utcnow()
     out = []
     for h in hosts:
-        alive = not h.forced_down and h.heartbeat is not None and now - h.heartbeat < down_after
+        alive = (
+            not h.forced_down and h.heartbeat is not None and now - h.heartbeat < down_after
+        )
         detail = f"{h.driver} ({h.accelerator}), {placed.get(h.host, 0)} server(s)"
         if h.forced_down:
             detail += ", forced down"
