@@ -152,7 +152,7 @@ def main() -> int:
     try:
         server.start()
         with httpx.Client() as c:
-            server.wait_ready(c)
+            server.wait_ready(c, timeout=120)  # a machine shared with other suites
         token, project = admin(server)
         base = f"http://{HOST}:{server.port}"
         api = Api(base, token, project)

@@ -57,7 +57,7 @@ def server_cpu(pid: int) -> float:
 
 def admin(server: bh.Server) -> tuple[str, str]:
     body = bh.password_body(server.password())
-    resp = httpx.post(f"http://{HOST}:{server.port}/identity/v3/auth/tokens", json=body)
+    resp = httpx.post(f"http://{HOST}:{server.port}/identity/v3/auth/tokens", json=body, timeout=60)
     return resp.headers["x-subject-token"], resp.json()["token"]["project"]["id"]
 
 
@@ -65,7 +65,10 @@ def tiny_image(base: str, token: str) -> str:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         resp = httpx.get(
-            f"{base}/image/v2/images", params={"name": "tiny"}, headers={"X-Auth-Token": token}
+            f"{base}/image/v2/images",
+            params={"name": "tiny"},
+            headers={"X-Auth-Token": token},
+            timeout=60,
         )
         images = resp.json().get("images", [])
         if images and images[0]["status"] == "active":
@@ -250,7 +253,7 @@ def main() -> int:
     try:
         server.start()
         with httpx.Client() as c:
-            server.wait_ready(c)
+            server.wait_ready(c, timeout=120)  # a machine shared with other suites
         token, project = admin(server)
         base = f"http://{HOST}:{server.port}"
         cinder = Cinder(base, token, project)
