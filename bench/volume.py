@@ -40,10 +40,10 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-import identity as ib  # noqa: E402  (the shared helpers of the identity benchmark)
+import harness as bh  # noqa: E402  (what every benchmark shares)
 
-HOST = ib.HOST
-CLK_TCK = ib.CLK_TCK
+HOST = bh.HOST
+CLK_TCK = bh.CLK_TCK
 MIB = 1 << 20
 GIB = 1 << 30
 TARGET_CREATE_P50 = 0.200
@@ -145,25 +145,26 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="stratus-bench-volume-"))
-    server = ib.Server(
+    server = bh.Server(
         tmp / "data",
         env={"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_VOLUME__HOST": "bench"},
     )
     try:
         server.start()
         with httpx.Client() as c:
-            server.wait_ready(c)
+            server.wait_ready(c, timeout=120)  # a machine shared with other suites
         token, project = admin(server)
         base = f"http://{HOST}:{server.port}"
         api = Api(base, token, project)
         unlimited = {"volumes": -1, "gigabytes": -1, "backups": -1, "backup_gigabytes": -1}
         api.http.put(f"/os-quota-sets/{project}", json={"quota_set": unlimited})
         wait_tiny(base, token)
-        print(f"stratus volume benchmark, {ib.cpu_model()}, {os.cpu_count()} CPUs")
-        print(f"  other load before: {ib.wait_quiet(10):.2f} cores")
+        print(f"stratus volume benchmark, {bh.cpu_model()}, {os.cpu_count()} CPUs")
+        print(f"  other load before: {bh.wait_quiet(10):.2f} cores")
 
         api.delete(api.volume({"size": 1})[0])  # warm-up
         made: list[str] = []
+        rows: list[tuple[Any, ...]] = []
 
         def create() -> float:
             vid, seconds = api.volume({"size": 1})
@@ -175,6 +176,8 @@ def main() -> int:
         print(f"volume create --size 1 -> available: p50 {p50 * 1000:.0f} ms, p90 "
               f"{pct(times, 0.9) * 1000:.0f} ms, {cpu * 1000:.0f} ms server CPU each "
               f"[target p50 < 200 ms: {'met' if p50 < TARGET_CREATE_P50 else 'MISSED'}]")  # fmt: skip
+        rows.append(("volume create --size 1 -> available, p50", f"{p50 * 1000:.0f} ms",
+                     "< 200 ms", p50 < TARGET_CREATE_P50))  # fmt: skip
         for vid in made:
             api.delete(vid)
 
@@ -191,10 +194,13 @@ def main() -> int:
         print(f"volume from the tiny image -> available: p50 {p50 * 1000:.0f} ms, max "
               f"{max(times) * 1000:.0f} ms, {cpu * 1000:.0f} ms server CPU each "
               f"[target < 1 s: {'met' if max(times) < TARGET_FROM_IMAGE else 'MISSED'}]")  # fmt: skip
+        rows.append(("volume from the tiny image -> available, max", f"{max(times) * 1000:.0f} ms",
+                     "< 1 s", max(times) < TARGET_FROM_IMAGE))  # fmt: skip
         for vid in made:
             api.delete(vid)
 
-        backup_figures(api, server, base, token, project, tmp)
+        rows.extend(backup_figures(api, server, base, token, project, tmp))
+        print(f"  other load after: {bh.wait_quiet(0):.2f} cores")
     except RuntimeError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return 1
@@ -204,12 +210,13 @@ def main() -> int:
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             print(f"data kept in {tmp}")
-    return 0
+    print()
+    return bh.print_summary(rows)
 
 
 def backup_figures(
-    api: Api, server: ib.Server, base: str, token: str, project: str, tmp: Path
-) -> None:
+    api: Api, server: bh.Server, base: str, token: str, project: str, tmp: Path
+) -> list[tuple[Any, ...]]:
     vid, _ = api.volume({"size": 1})
     path = tmp / "data" / "volumes" / "bench" / "volumes" / f"volume-{vid}.qcow2"
     data = fill_half(path, tmp)
@@ -217,7 +224,7 @@ def backup_figures(
     cpu0 = server_cpu(server.pid)
     put_mbs, put_cpu, status = put_rate(base, token, service, data)
     if status != 201:
-        ib.fail(f"the object store PUT answered {status}")
+        bh.fail(f"the object store PUT answered {status}")
     print(f"object store PUT of one {data // MIB} MiB object: {put_mbs:.0f} MB/s, "
           f"{server_cpu(server.pid) - cpu0:.2f} s server CPU, client CPU {put_cpu:.2f} s "
           f"[baseline]")  # fmt: skip
@@ -226,7 +233,7 @@ def backup_figures(
     resp = api.http.post("/backups", json={"backup": {"volume_id": vid, "name": "bench"}})
     bid = resp.json()["backup"]["id"]
     backup = api.wait(f"/backups/{bid}", "backup", "available")
-    elapsed = time.monotonic() - start
+    elapsed = backup_s = time.monotonic() - start
     cpu = server_cpu(server.pid) - cpu0
     share = data / elapsed / 1e6 / put_mbs
     print(f"backup of a 1 GiB volume, 50 % random: {elapsed:.2f} s, {GIB / elapsed / 1e6:.0f} MB/s "
@@ -240,9 +247,14 @@ def backup_figures(
     elapsed = time.monotonic() - start
     print(f"restore of that backup into a new volume: {elapsed:.2f} s, "
           f"{data / elapsed / 1e6:.0f} MB/s of data")  # fmt: skip
+    return [
+        ("backup, MB/s of data / object store PUT", f"{data / backup_s / 1e6:.0f} / "
+         f"{put_mbs:.0f} MB/s = {share * 100:.0f} %", ">= 50 %", share >= TARGET_BACKUP_SHARE),
+        ("restore, MB/s of data", f"{data / elapsed / 1e6:.0f} MB/s", "", None),
+    ]  # fmt: skip
 
 
-def admin(server: ib.Server) -> tuple[str, str]:
+def admin(server: bh.Server) -> tuple[str, str]:
     body = {
         "auth": {
             "identity": {"methods": ["password"], "password": {"user": {
@@ -278,7 +290,7 @@ def wait_tiny(base: str, token: str) -> None:
         if images and images[0]["status"] == "active":
             return
         time.sleep(0.2)
-    ib.fail("the tiny image never became active")
+    raise RuntimeError("the tiny image never became active")
 
 
 if __name__ == "__main__":

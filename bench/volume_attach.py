@@ -12,6 +12,9 @@ server of the ``tiny`` image, and then, ``--runs`` times:
 3. ``DELETE`` of the attachment until the volume is ``available`` again
    (the guest has let the disk go by then).
 
+4. at the end, the guest's sequential write to a volume beside the same
+   guest writing to its root disk (``--write-mib``).
+
 Prints p50 and p90 of each, with the server's CPU time per operation (its
 own and its waited-for children's).  Exit status 0 when every figure was
 measured (a missed target says MISSED), 1 when a measurement went wrong.
@@ -22,8 +25,11 @@ Usage: .venv/bin/python bench/volume_attach.py [--runs 10] [--keep]
 from __future__ import annotations
 
 import argparse
+import base64
 import os
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,7 +57,7 @@ def server_cpu(pid: int) -> float:
 
 def admin(server: bh.Server) -> tuple[str, str]:
     body = bh.password_body(server.password())
-    resp = httpx.post(f"http://{HOST}:{server.port}/identity/v3/auth/tokens", json=body)
+    resp = httpx.post(f"http://{HOST}:{server.port}/identity/v3/auth/tokens", json=body, timeout=60)
     return resp.headers["x-subject-token"], resp.json()["token"]["project"]["id"]
 
 
@@ -59,7 +65,10 @@ def tiny_image(base: str, token: str) -> str:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         resp = httpx.get(
-            f"{base}/image/v2/images", params={"name": "tiny"}, headers={"X-Auth-Token": token}
+            f"{base}/image/v2/images",
+            params={"name": "tiny"},
+            headers={"X-Auth-Token": token},
+            timeout=60,
         )
         images = resp.json().get("images", [])
         if images and images[0]["status"] == "active":
@@ -96,8 +105,11 @@ class Nova:
             timeout=120,
         )
 
-    def boot(self, image: str) -> str:
-        body = {"name": "bench-vm", "imageRef": image, "flavorRef": "1", "networks": "none"}
+    def boot(self, image: str, user_data: str) -> str:
+        body = {
+            "name": "bench-vm", "imageRef": image, "flavorRef": "1", "networks": "none",
+            "user_data": base64.b64encode(user_data.encode()).decode(),
+        }  # fmt: skip
         resp = self.http.post("/servers", json={"server": body})
         if resp.status_code != 202:
             raise RuntimeError(f"server create answered {resp.status_code}: {resp.text}")
@@ -148,6 +160,61 @@ def attach(nova: Nova, cinder: Cinder, sid: str, vid: str, console: Path) -> tup
     return used, added
 
 
+# The guest's user data: when a disk appears as vdb holding 0x5a bytes at its
+# start (the bench's marker), write @MIB@ MiB sequentially (1 MiB blocks, then
+# fsync) to the end of its root disk and then to that volume, timed with
+# /proc/uptime; other disks (the attach runs) are left alone.
+WRITER = r"""#!/bin/sh
+(
+while :; do
+    if [ -b /dev/vdb ] && [ ! -f /tmp/seen ]; then
+        touch /tmp/seen
+        if [ "$(head -c 4 /dev/vdb | od -An -tx1 | tr -d ' \n')" = "5a5a5a5a" ]; then
+            for disk in vda vdb; do
+                mib=$(( $(cat /sys/block/$disk/size) / 2048 ))
+                seek=$(( mib - @MIB@ - 1 ))
+                t0=$(cut -d' ' -f1 /proc/uptime)
+                dd if=/dev/zero of=/dev/$disk bs=1M count=@MIB@ seek=$seek conv=fsync 2>/dev/null
+                t1=$(cut -d' ' -f1 /proc/uptime)
+                echo "benchwrite $disk @MIB@ $t0 $t1"
+            done
+        fi
+    fi
+    [ -b /dev/vdb ] || rm -f /tmp/seen
+    sleep 0.2
+done
+) > /dev/ttyS0 2>&1 &
+"""
+WRITES = re.compile(rb"benchwrite (vd[ab]) (\d+) ([\d.]+) ([\d.]+)")
+
+
+def guest_writes(nova: Nova, cinder: Cinder, sid: str, console: Path, data: Path, mib: int) -> None:
+    """The guest's sequential write to a volume, beside the same guest
+    writing to its root disk (a copy-on-write overlay on the image)."""
+    vid, _ = cinder.create()
+    path = data / "volumes" / "bench" / "volumes" / f"volume-{vid}.qcow2"
+    subprocess.run(
+        ["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 4096", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    body: dict[str, Any] = {"volumeAttachment": {"volumeId": vid}}
+    nova.http.post(f"/servers/{sid}/os-volume_attachments", json=body)
+    wait_for(lambda: len(WRITES.findall(console.read_bytes())) >= 2, "the guest's writes", 600)
+    rates = {}
+    for disk, _n, t0, t1 in WRITES.findall(console.read_bytes())[-2:]:
+        seconds = max(float(t1) - float(t0), 0.01)
+        rates[disk.decode()] = mib * (1 << 20) / seconds / 1e6
+    print(
+        f"guest sequential write ({mib} MiB, 1 MiB blocks, fsync): to a volume "
+        f"{rates['vdb']:.0f} MB/s, to its root disk {rates['vda']:.0f} MB/s "
+        f"(volume/root {rates['vdb'] / rates['vda']:.2f}x)"
+    )
+    nova.http.delete(f"/servers/{sid}/os-volume_attachments/{vid}")
+    wait_for(partial(is_status, cinder, vid, "available"), "detach")
+    cinder.http.delete(f"/volumes/{vid}")
+
+
 def line(name: str, times: list[float], cpu: float, target: str = "") -> str:
     return (
         f"{name}: p50 {bh.pct(times, 0.5) * 1000:.0f} ms, p90 {bh.pct(times, 0.9) * 1000:.0f} ms, "
@@ -173,6 +240,9 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--write-mib", type=int, default=64, help="MiB the guest writes to each disk"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the data folder")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="sb-va-", dir="/tmp"))  # short: QMP sockets live here
@@ -183,14 +253,14 @@ def main() -> int:
     try:
         server.start()
         with httpx.Client() as c:
-            server.wait_ready(c)
+            server.wait_ready(c, timeout=120)  # a machine shared with other suites
         token, project = admin(server)
         base = f"http://{HOST}:{server.port}"
         cinder = Cinder(base, token, project)
         nova = Nova(base, token)
         image = tiny_image(base, token)
         print(f"stratus volume attach benchmark, {bh.cpu_model()}, {os.cpu_count()} CPUs")
-        sid = nova.boot(image)
+        sid = nova.boot(image, WRITER.replace("@MIB@", str(args.write_mib)))
         console = tmp / "d" / "compute" / host / "instances" / sid / "console.log"
         wait_for(lambda: b"stratus-tiny: ready" in console.read_bytes(), "the guest's boot", 300)
         print(f"  other load before: {bh.wait_quiet(10):.2f} cores")
@@ -234,6 +304,7 @@ def main() -> int:
         )
         print(line("detach -> available (the guest let it go)", detaches, cpu["detach"] / n))
         print(f"  in-use p50 is {p50 / max(bh.pct(creates, 0.5), 1e-9):.1f}x the create p50")
+        guest_writes(nova, cinder, sid, console, tmp / "d", args.write_mib)
         nova.http.delete(f"/servers/{sid}")
         wait_for(lambda: nova.http.get(f"/servers/{sid}").status_code == 404, "delete", 60)
     except RuntimeError as exc:

@@ -319,7 +319,8 @@ class Cloud:
         await ensure_flavors(self.db)
         await compute.start()
         agent = build_agent(self.cfg, self.db, nics=compute.nics)
-        agent.volumes.client = compute.server_volumes.client  # block storage, in-process
+        if compute.server_volumes.client is not None:  # block storage, in-process
+            agent.volumes.client = compute.server_volumes.client
         compute.agents[agent.host] = agent
         # The agent registers itself and adopts guests; the tiny image is
         # built in the background too, so the cloud is ready at once.

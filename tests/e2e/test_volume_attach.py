@@ -7,8 +7,14 @@ vm2, booted from a volume made from the image (``--boot-from-volume``),
 which reads vm1's words back; vm2 is stopped and started with the volume
 attached and finds it again; deleting vm2 gives both volumes back.
 
+The attached volume is grown to 2 GiB (``volume set --size``, Cinder
+3.42) and vm1 sees its disk's new size without a reboot; then it is swapped
+for another volume (Nova's swap: QEMU mirrors the disk and pivots), and
+vm2 reads vm1's words from that one.
+
 The guests' user_data watches /dev/vdb: when a disk appears it prints the
-first bytes it holds, and writes its own name there when it was empty.
+first bytes it holds, and writes its own name there when it was empty; it
+prints the disk's size (in 512-byte sectors) whenever that changes.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.test_compute_acceptance import BOOT, Cloud, qemu_pids
@@ -31,6 +38,7 @@ pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
 )
 
+GIB = 1 << 30
 SCRIPT = r"""#!/bin/sh
 (
 while :; do
@@ -44,7 +52,12 @@ while :; do
             echo "vole2e: vdb written"
         fi
     fi
-    [ -b /dev/vdb ] || rm -f /tmp/seen
+    size=$(cat /sys/block/vdb/size 2>/dev/null)
+    if [ -n "$size" ] && [ "$size" != "$(cat /tmp/size 2>/dev/null)" ]; then
+        echo "$size" > /tmp/size
+        echo "vole2e: vdb size $size"
+    fi
+    [ -b /dev/vdb ] || rm -f /tmp/seen /tmp/size
     sleep 0.3
 done
 ) > /dev/ttyS0 2>&1 &
@@ -84,6 +97,20 @@ def wait_volume(cloud: Cloud, name: str, status: str, timeout: float = 60) -> No
         time.sleep(0.3)
 
 
+def swap(cloud: Cloud, server: str, old: str, new: str) -> None:
+    """Nova's swap volume (no openstack command for it): an admin's PUT."""
+    ids = {
+        n: json.loads(cloud.osc("volume", "show", n, "-f", "json").stdout)["id"] for n in (old, new)
+    }
+    resp = httpx.put(
+        f"{cloud.server.url}/compute/v2.1/servers/{cloud.show(server)['id']}"
+        f"/os-volume_attachments/{ids[old]}",
+        json={"volumeAttachment": {"volumeId": ids[new]}},
+        headers={"X-Auth-Token": cloud.server.admin_token()},
+    )
+    assert resp.status_code == 202, resp.text
+
+
 def test_attach_write_detach_attach_read(
     cloud: Cloud, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -101,10 +128,23 @@ def test_attach_write_detach_attach_read(
     assert "vole2e: vdb holds []" in out
     listed = json.loads(cloud.osc("server", "volume", "list", "vm1", "-f", "json").stdout)
     assert [v["Device"] for v in listed] == ["/dev/vdb"]
+    cloud.wait_console("vm1", rf"vole2e: vdb size {GIB // 512}\b", 30)
+
+    # Grown while attached: the running guest sees the new size.
+    cloud.osc("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "data")
+    cloud.wait_console("vm1", rf"vole2e: vdb size {2 * GIB // 512}\b", 60)
+    wait_volume(cloud, "data", "in-use")
+
+    # Swapped for another volume while it runs: the guest keeps its disk, now on data2.
+    cloud.osc("volume", "create", "--size", "2", "data2")
+    wait_volume(cloud, "data2", "available")
+    swap(cloud, "vm1", "data", "data2")
+    wait_volume(cloud, "data", "available")
+    wait_volume(cloud, "data2", "in-use")
 
     mark = len(cloud.console("vm1"))
-    cloud.osc("server", "remove", "volume", "vm1", "data")
-    wait_volume(cloud, "data", "available")
+    cloud.osc("server", "remove", "volume", "vm1", "data2")
+    wait_volume(cloud, "data2", "available")
     cloud.wait_console("vm1", r"disk removed vdb", 60, after=mark)
 
     # vm2 boots from a volume made from the tiny image: its root disk is that volume.
@@ -114,8 +154,8 @@ def test_attach_write_detach_attach_read(
     assert root["Device"] == "/dev/vda"
     assert volume_status(cloud, root["Volume ID"]) == "in-use"
     assert cloud.show("vm2")["image"] == ""
-    cloud.osc("server", "add", "volume", "vm2", "data")
-    wait_volume(cloud, "data", "in-use")
+    cloud.osc("server", "add", "volume", "vm2", "data2")  # what vm1 wrote was copied over
+    wait_volume(cloud, "data2", "in-use")
     out = cloud.wait_console("vm2", r"vole2e: vdb holds \[written-by-vm1\]", 60)
     assert "vole2e: vdb written" not in out
 
@@ -130,6 +170,6 @@ def test_attach_write_detach_attach_read(
 
     # Deleting the server gives the volumes back, their data kept.
     cloud.osc("server", "delete", "--wait", "vm2")
-    wait_volume(cloud, "data", "available")
+    wait_volume(cloud, "data2", "available")
     wait_volume(cloud, root["Volume ID"], "available")
     cloud.osc("server", "delete", "--wait", "vm1")

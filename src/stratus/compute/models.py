@@ -263,6 +263,8 @@ class ServerPort(Base):
 # Volume attachment statuses (the compute side's; Cinder keeps its own).
 VOL_ATTACHING, VOL_ATTACHED, VOL_DETACHING = "attaching", "attached", "detaching"
 VOL_CREATING = "creating"  # boot from volume: the volume is being made from its source
+VOL_SWAPPING = "swapping"  # a volume being swapped in for another (source_id) of the server
+VOL_EXTENDING = "extending"  # the volume grew (volume-extended): the guest's disk is to grow
 
 
 class VolumeAttachment(Base):

@@ -26,7 +26,14 @@ from tests.functional.compute.conftest import (
     unique,
     user_in_project,
 )
-from tests.functional.volume.conftest import Cinder, admin_project, wait_for
+from tests.functional.volume.conftest import (
+    Cinder,
+    admin_project,
+    qemu_write,
+    same_content,
+    volume_file,
+    wait_for,
+)
 
 VOLUME_ENV = {
     "STRATUS_VOLUME__HOST": "volhost",
@@ -186,8 +193,9 @@ def test_errors_in_novas_format(
         path, json={"volumeAttachment": {"volumeId": spare["id"], "tag": "t"}}
     )
     error(old, 400, "badRequest")
-    swap = nova.put(f"{path}/{volume['id']}", json={"volumeAttachment": {"volumeId": spare["id"]}})
-    error(swap, 409, "conflictingRequest")
+    # A swap for a volume that does not exist (swaps: test_volume_extend.py).
+    nothing = {"volumeAttachment": {"volumeId": "00000000-0000-0000-0000-000000000000"}}
+    error(nova.put(f"{path}/{volume['id']}", json=nothing), 404, "itemNotFound")
     assert cinder.show(spare["id"])["status"] == "available"
 
     # Another project neither sees the server nor may use the volume.
@@ -431,6 +439,63 @@ def test_snapshot_of_a_volume_backed_server(cloud: Server, nova: Nova, cinder: C
         assert nova.delete(f"/servers/{sid}").status_code == 204
         nova.wait_gone(sid)
     cinder.wait_gone(f"/volumes/{root['volumeId']}")
+
+
+def test_boot_the_image_of_a_volume_backed_server(
+    cloud: Server, nova: Nova, cinder: Cinder
+) -> None:
+    """``server image create`` of a server booted from a volume, with a data
+    volume attached, then ``server create --image`` of that image: the new
+    server boots from new volumes made from the image's snapshots, holding
+    what the first server's volumes held."""
+    root = cinder.create(size=1, imageRef=nova.server_image())
+    resp = bdm_server(nova, {"source_type": "volume", "uuid": root["id"]})
+    first = nova.wait(resp.json()["server"]["id"])
+    data = cinder.create(size=2)
+    attach(nova, first["id"], data["id"])
+    cinder.wait(data["id"], "in-use")
+    qemu_write(volume_file(cloud, data["id"]), 0x5A, 0, 65536)
+    name = unique("bfv-image")
+    osc(cloud, "server", "image", "create", "--name", name, "--wait", first["id"])
+
+    osc(cloud, "server", "create", "--flavor", "1", "--image", name, "--wait", name)
+    second = osc_json(cloud, "server", "show", name)
+    assert second["status"] == "ACTIVE"
+    listed = {
+        v["Device"]: v["Volume ID"] for v in osc_json(cloud, "server", "volume", "list", name)
+    }
+    assert sorted(listed) == ["/dev/vda", "/dev/vdb"]
+    assert not {root["id"], data["id"]} & set(listed.values())
+    new_root, new_data = cinder.show(listed["/dev/vda"]), cinder.show(listed["/dev/vdb"])
+    assert new_root["status"] == new_data["status"] == "in-use"
+    assert new_root["bootable"] == "true" and new_data["size"] == 2
+    assert new_root["snapshot_id"] and new_data["snapshot_id"]
+    assert same_content(volume_file(cloud, data["id"]), volume_file(cloud, new_data["id"]))
+    assert same_content(volume_file(cloud, root["id"]), volume_file(cloud, new_root["id"]))
+
+    # A broken mapping in an image is the user's 400, never a 500.
+    token = cloud.admin_token()
+    bad = httpx.post(
+        f"{cloud.url}/image/v2/images",
+        headers={"X-Auth-Token": token},
+        json={"name": unique("bad-bdm"), "disk_format": "raw", "container_format": "bare",
+              "bdm_v2": "True", "block_device_mapping": "[{\"destination_type\": \"volume\"}]"},
+    ).json()  # fmt: skip
+    httpx.put(
+        f"{cloud.url}/image/v2/images/{bad['id']}/file",
+        headers={"X-Auth-Token": token, "Content-Type": "application/octet-stream"},
+        content=b"",
+    )
+    refused = nova.post(
+        "/servers",
+        json={"server": {"name": "x", "flavorRef": "1", "imageRef": bad["id"], "networks": "none"}},
+    )
+    assert "block device mapping" in error(refused, 400, "badRequest")
+
+    for server_id in (first["id"], second["id"]):
+        assert nova.delete(f"/servers/{server_id}").status_code == 204
+        nova.wait_gone(server_id)
+    cinder.wait(new_root["id"], "available")  # the image said: not deleted on termination
 
 
 def test_a_server_never_placed_gives_its_volume_back(nova: Nova, cinder: Cinder) -> None:

@@ -3,12 +3,17 @@ reflinks), clones that outlive their sources, bytes over qemu-nbd."""
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import subprocess
+import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from stratus.volume.drivers.base import DriverError, SnapshotRef, VolumeRef
+from stratus.volume.drivers.base import DriverError, GiB, HeldOpen, SnapshotRef, VolumeRef
 from stratus.volume.drivers.file import FileDriver
 
 MiB = 1 << 20
@@ -71,3 +76,42 @@ async def test_connection_names_the_file(driver: FileDriver) -> None:
     conn = driver.connection("v", {})
     assert conn.driver_volume_type == "file"
     assert Path(conn.data["path"]).exists() and conn.data["format"] == "qcow2"
+
+
+async def test_extend_of_a_file_held_open_is_the_holders(
+    driver: FileDriver, tmp_path: Path
+) -> None:
+    """A volume file a QEMU holds open (as an attached guest's does) cannot
+    be grown by qemu-img: the driver says so with HeldOpen, and the holder
+    grows it (QMP block_resize), which the driver then sees."""
+    volume = VolumeRef(str(uuid.uuid4()), 1)
+    await driver.create(volume)
+    path = driver.volumes / f"volume-{volume.id}.qcow2"
+    sock = tmp_path / "qmp.sock"
+    holder = subprocess.Popen(
+        ["qemu-storage-daemon", "--blockdev", f"driver=file,filename={path},node-name=f",
+         "--blockdev", "driver=qcow2,file=f,node-name=q",
+         "--chardev", f"socket,path={sock},server=on,wait=off,id=c", "--monitor", "chardev=c"],
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+        with pytest.raises(HeldOpen):
+            await driver.extend(volume, 2)
+        assert await driver.size_of(volume.id) == GiB
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(sock))
+            f = s.makefile("rw")
+            f.readline()
+            for cmd in ({"execute": "qmp_capabilities"},
+                        {"execute": "block_resize", "arguments": {"node-name": "q", "size": 2 * GiB}}):  # fmt: skip
+                f.write(json.dumps(cmd) + "\n")
+                f.flush()
+                assert "return" in json.loads(f.readline())
+    finally:
+        holder.terminate()
+        holder.wait()
+    assert await driver.size_of(volume.id) == 2 * GiB
+    await driver.extend(volume, 2)  # nothing left to do

@@ -141,6 +141,9 @@ class ComputeAgent:
             await self.channel.stop()
         if self.peers is not None:
             await self.peers.close()
+        closer = getattr(self.volumes.client, "close", None)  # HttpVolumes' clients
+        if closer is not None:
+            await closer()
 
     # -- the loop's workflows (common.reconciler.Workflows) --------------------------------
 

@@ -16,6 +16,7 @@ from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver
 from stratus.compute.service.image_records import ImageRecords
 from stratus.compute.service.nics import ServerNics, make_nics
+from stratus.compute.service.volume_http import HttpVolumes
 from stratus.registry import SERVICES
 
 
@@ -85,4 +86,7 @@ def build_agent(
         agent.nics.vif_timeout = c.vif_plugging_timeout
         agent.nics.vif_fatal = c.vif_plugging_is_fatal
     agent.channel = ChannelServer(agent, session, c.agent_listen, c.agent_port, c.agent_url)
+    # Block storage over its API; the all-in-one hands its agent LocalVolumes instead.
+    identity = cfg.auth.identity_url or SERVICES["identity"].endpoint_url(cfg.public_url)
+    agent.volumes.client = HttpVolumes(identity, session)
     return agent

@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 
 from stratus.common.db import Database
 from stratus.compute import models as m
+from stratus.compute.agent.volume_swaps import swap
 from stratus.compute.agent.workflow import AgentParts, Step
 from stratus.compute.drivers.base import Capability, Power, VolumeAttacher, VolumeDisk
 from stratus.compute.service.actions import add_agent_event
@@ -40,7 +41,8 @@ log = logging.getLogger(__name__)
 
 DETACH_TIMEOUT = 60.0  # for the guest to let a disk go
 BUILD_TIMEOUT = 600.0  # for Cinder to make a boot volume (from an image, say)
-WORK = (m.VOL_ATTACHING, m.VOL_DETACHING)
+GIB = 1 << 30
+WORK = (m.VOL_ATTACHING, m.VOL_DETACHING, m.VOL_EXTENDING, m.VOL_SWAPPING)
 
 
 def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
@@ -49,10 +51,11 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
     data: dict[str, Any] = info.get("data") or {}
     kind = str(info.get("driver_volume_type") or "")
     readonly = data.get("access_mode") == "ro"
+    origin = str(info.get("device_serial") or "")
     if kind == "file" and data.get("path"):
         return VolumeDisk(
             row.volume_id, row.device, "file", str(data["path"]), str(data.get("format") or "raw"),
-            readonly,
+            readonly, device_serial=origin,
         )  # fmt: skip
     if kind == "nbd" and data.get("host"):
         return VolumeDisk(
@@ -63,6 +66,7 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
             readonly=readonly,
             export=str(data.get("export") or ""),
             psk_identity=str(data.get("psk_identity") or ""),
+            device_serial=origin,
         )
     return None
 
@@ -185,6 +189,10 @@ class VolumeWorkflow:
                 await self._attach(server, row, self.client)
             elif row.status == m.VOL_DETACHING:
                 await self._detach(server, row, self.client)
+            elif row.status == m.VOL_EXTENDING:
+                await self._extend(server, row, self.client)
+            elif row.status == m.VOL_SWAPPING:
+                await swap(self, server, row, self.client)
 
     async def _attach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
@@ -260,6 +268,31 @@ class VolumeWorkflow:
         await self.records.drop(row.id)
         await self.records.event(server.id, "compute_detach_volume", "Success", None)
         log.info("compute: server %s: volume %s detached", server.id, row.volume_id)
+
+    async def _extend(
+        self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
+    ) -> None:
+        """The volume grew (Cinder's ``volume-extended``): grow the disk
+        the running guest sees (a stopped guest sees the size at start)."""
+        disk = self._disk(row)
+        attacher = self.attacher
+        try:
+            info = await client.get(None, row.volume_id)
+            if disk is not None and attacher is not None and await self._running(server):
+                await attacher.extend_volume(server.id, disk, info.size * GIB)
+        except Exception as exc:
+            message = str(exc) or type(exc).__name__
+            log.warning(
+                "compute: server %s: growing %s failed: %s", server.id, row.volume_id, message
+            )
+            await self.records.save(row.id, status=m.VOL_ATTACHED)
+            await self.records.event(server.id, "extend_volume", "Error", message)
+            return
+        await self.records.save(row.id, status=m.VOL_ATTACHED, volume_size=info.size)
+        await self.records.event(server.id, "extend_volume", "Success", None)
+        log.info(
+            "compute: server %s: volume %s grown to %s GiB", server.id, row.volume_id, info.size
+        )
 
     # -- booting from a volume ------------------------------------------------------------
 

@@ -18,11 +18,12 @@ from stratus.compute.service import ComputeService
 from stratus.compute.service.external_events import NAMES, ExternalEvent
 
 Req = ApiRequest[ComputeService]
+UUID = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 
 
 class EventIn(Aliased):
     name: str
-    server_uuid: str
+    server_uuid: Annotated[str, Field(pattern=UUID)]
     status: Literal["failed", "completed", "in-progress"] = "completed"
     tag: Annotated[str, Field(max_length=255)] | None = None
 

@@ -1,5 +1,5 @@
 """A server's volumes: ``/servers/{server_id}/os-volume_attachments``
-(list, show, attach, update, detach), with Nova's microversions: ``tag``
+(list, show, attach, update or swap, detach), with Nova's microversions: ``tag``
 from 2.49 (2.70 in views), ``delete_on_termination`` from 2.79, updating it
 from 2.85, ``attachment_id`` and ``bdm_uuid`` from 2.89."""
 
@@ -113,6 +113,12 @@ async def update(req: Req) -> Response:
     server = await load(req, "compute:servers:update_volume")
     spec: UpdateSpec = req.body.volumeAttachment
     volume_id = req.params["volume_id"]
+    if spec.volumeId != volume_id and not _other_changes(spec):
+        req.authorize("compute:servers:swap_volume", {"project_id": server.project_id})
+        await req.service.server_volumes.swap(req.ctx, server.id, volume_id, spec.volumeId)
+        return empty_response(202)
+    if spec.volumeId != volume_id:
+        raise BadRequest("Invalid input: a swap of volumes cannot change anything else.")
     changes: dict[str, Any] = {"volume_id": spec.volumeId}
     if spec.delete_on_termination is not None:
         if _v(req) < V("2.85"):
@@ -128,6 +134,11 @@ async def update(req: Req) -> Response:
                 raise BadRequest(f"Invalid input for field/attribute {key}: it cannot change.")
     await req.service.server_volumes.update(req.ctx, server.id, volume_id, changes)
     return empty_response(202)
+
+
+def _other_changes(spec: UpdateSpec) -> bool:
+    """Whether an update names more than the volume (a swap names only that)."""
+    return spec.delete_on_termination is not None or spec.tag is not None
 
 
 async def delete(req: Req) -> Response:

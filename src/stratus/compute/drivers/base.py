@@ -83,6 +83,9 @@ class VolumeDisk:
     export: str = ""
     psk_file: str = ""
     psk_identity: str = ""
+    # the volume the guest's device was made for, when another volume has
+    # since been swapped in under it (the device keeps its name and serial)
+    device_serial: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,3 +219,14 @@ class VolumeAttacher(Protocol):
     async def detach_volume(self, uuid: str, disk: VolumeDisk, timeout: float) -> None:
         """Remove the disk from the running guest once the guest has let it
         go (its writes flushed), within ``timeout`` seconds."""
+
+    async def swap_volume(self, uuid: str, old: VolumeDisk, new: VolumeDisk) -> None:
+        """Copy the running guest's disk ``old`` onto ``new`` while the guest
+        runs and switch its device over to ``new`` (the guest sees the same
+        disk); ``old`` is closed.  Done already (``old`` gone, ``new``
+        there) is not an error."""
+
+    async def extend_volume(self, uuid: str, disk: VolumeDisk, size: int) -> None:
+        """Grow the disk the running guest sees to ``size`` bytes (the
+        volume grew; a local file is grown by the guest's own process,
+        which holds it open).  A disk already that size is left alone."""

@@ -334,6 +334,22 @@ class FakeDriver:
         if guest is not None and guest.volumes.pop(disk.serial, None) is not None:
             guest.console.append(f"stratus-tiny: disk removed {disk.device.rsplit('/', 1)[-1]}")
 
+    async def swap_volume(self, uuid: str, old: VolumeDisk, new: VolumeDisk) -> None:
+        await self._enter("swap_volume", uuid)
+        guest = self._running(uuid)
+        if old.serial in guest.volumes:
+            del guest.volumes[old.serial]
+            guest.volumes[new.serial] = new
+            name = new.device.rsplit("/", 1)[-1]
+            guest.console.append(f"stratus-tiny: disk swapped {name} {old.serial} {new.serial}")
+
+    async def extend_volume(self, uuid: str, disk: VolumeDisk, size: int) -> None:
+        await self._enter("extend_volume", uuid)
+        guest = self._running(uuid)
+        if disk.serial in guest.volumes:
+            name = disk.device.rsplit("/", 1)[-1]
+            guest.console.append(f"stratus-tiny: disk resized {name} {size}")
+
     async def finish_outgoing(self, uuid: str, directory: Path) -> None:
         await self._enter("finish_outgoing", uuid)
         self.instances.pop(uuid, None)

@@ -49,7 +49,7 @@ from stratus.compute.drivers.qemu_files import (
 )
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
-from stratus.compute.drivers.qemu_volumes import hotplug, unplug
+from stratus.compute.drivers.qemu_volumes import hotplug, resize, swap, unplug
 from stratus.compute.drivers.qmp import QMPError, execute_with_fd
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 SNAPSHOT_TIMEOUT = 600.0
 UNPLUG_TIMEOUT = 30.0
+SWAP_TIMEOUT = 3600.0  # to copy one volume onto another while the guest runs
 
 
 def _nic_device(nic: Nic) -> dict[str, Any]:
@@ -448,6 +449,28 @@ class QemuDriver:
                     await unplug(qmp, disk, timeout)
             except QMPError as exc:
                 raise DriverError(f"guest {uuid}: detaching {disk.serial} failed: {exc}") from exc
+
+    async def swap_volume(self, uuid: str, old: VolumeDisk, new: VolumeDisk) -> None:
+        directory = self.processes.require_directory(uuid)
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                raise DriverError(f"guest {uuid} is not running: only a running guest swaps")
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await swap(qmp, old, new, SWAP_TIMEOUT)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: swapping {old.serial} failed: {exc}") from exc
+
+    async def extend_volume(self, uuid: str, disk: VolumeDisk, size: int) -> None:
+        directory = self.processes.require_directory(uuid)
+        async with self.processes.lock(uuid):
+            if live_pid(directory, uuid) is None:
+                return  # a stopped guest sees the volume's size at its next start
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    await resize(qmp, disk, size)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: growing {disk.serial} failed: {exc}") from exc
 
     # -- live migration (the sequence is in qemu_live.py) --------------------
 

@@ -7,6 +7,8 @@ its command line, so a later detach finds them."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -26,7 +28,7 @@ def node_name(disk: VolumeDisk) -> str:
 
 
 def device_id(disk: VolumeDisk) -> str:
-    return "voldev-" + disk.serial.replace("-", "")[:24]
+    return "voldev-" + (disk.device_serial or disk.serial).replace("-", "")[:24]
 
 
 def _protocol(disk: VolumeDisk) -> dict[str, Any]:
@@ -77,7 +79,7 @@ def device(disk: VolumeDisk, bootindex: int | None = None) -> dict[str, Any]:
         "driver": "virtio-blk-pci",
         "id": device_id(disk),
         "drive": node_name(disk),
-        "serial": disk.serial[:SERIAL_MAX],
+        "serial": (disk.device_serial or disk.serial)[:SERIAL_MAX],
     }
     if bootindex is not None:
         dev["bootindex"] = bootindex
@@ -122,6 +124,16 @@ async def _nodes(qmp: QMPClient) -> set[str]:
 
 async def hotplug(qmp: QMPClient, disk: VolumeDisk) -> None:
     """Add the volume's node and device unless the guest has them already."""
+    await hotplug_node(qmp, disk)
+    if device_id(disk) not in await _devices(qmp):
+        try:
+            await qmp.execute("device_add", device(disk))
+        except QMPError as exc:
+            raise DriverError(f"volume {disk.serial}: the disk could not be added: {exc}") from exc
+
+
+async def hotplug_node(qmp: QMPClient, disk: VolumeDisk) -> None:
+    """Open the volume's block node (and its TLS credentials) unless open."""
     if disk.kind == "nbd" and disk.psk_file:
         try:
             await qmp.execute("object-add", tls_object(disk))
@@ -133,11 +145,75 @@ async def hotplug(qmp: QMPClient, disk: VolumeDisk) -> None:
             await qmp.execute("blockdev-add", blockdev(disk))
         except QMPError as exc:
             raise DriverError(f"volume {disk.serial}: the disk could not be opened: {exc}") from exc
-    if device_id(disk) not in await _devices(qmp):
+
+
+async def resize(qmp: QMPClient, disk: VolumeDisk, size: int) -> None:
+    """Grow the volume's node to ``size`` bytes (QMP ``block_resize``): the
+    guest's virtio disk announces its new capacity.  Never shrinks."""
+    found = await qmp.execute("query-named-block-nodes", {"flat": True})
+    node = next((n for n in found or [] if n.get("node-name") == node_name(disk)), None)
+    if node is None:
+        raise DriverError(f"volume {disk.serial}: the guest has no such disk")
+    current = int((node.get("image") or {}).get("virtual-size") or 0)
+    if current >= size:
+        return
+    try:
+        await qmp.execute("block_resize", {"node-name": node_name(disk), "size": size})
+    except QMPError as exc:
+        raise DriverError(f"volume {disk.serial}: the disk could not grow: {exc}") from exc
+
+
+async def swap(qmp: QMPClient, old: VolumeDisk, new: VolumeDisk, timeout: float) -> None:
+    """Mirror ``old``'s node onto ``new``'s (``blockdev-mirror``, full),
+    then pivot the guest's device to it (``job-complete``) and close
+    ``old``: the guest keeps its disk, now on the new volume."""
+    nodes = await _nodes(qmp)
+    if node_name(old) not in nodes and node_name(new) in nodes:
+        return  # swapped already
+    await hotplug_node(qmp, new)
+    job = "swap-" + new.serial.replace("-", "")[:24]
+    jobs = {str(j.get("device")) for j in await qmp.execute("query-block-jobs") or []}
+    if job not in jobs:
+        args = {"job-id": job, "device": node_name(old), "target": node_name(new), "sync": "full"}
         try:
-            await qmp.execute("device_add", device(disk))
+            await qmp.execute("blockdev-mirror", args)
         except QMPError as exc:
-            raise DriverError(f"volume {disk.serial}: the disk could not be added: {exc}") from exc
+            raise DriverError(f"volume {new.serial}: the copy could not start: {exc}") from exc
+    await _wait_job(qmp, job, "ready", timeout)
+    await qmp.execute("job-complete", {"id": job})
+    await _wait_job(qmp, job, "gone", timeout)
+    try:
+        await qmp.execute("blockdev-del", {"node-name": node_name(old)})
+    except QMPError as exc:
+        if not _absent(exc):
+            raise DriverError(f"volume {old.serial}: {exc}") from exc
+
+
+async def _wait_job(qmp: QMPClient, job: str, until: str, timeout: float) -> None:
+    """Until the block job is ready to pivot (``ready``) or has ended
+    (``gone``); an error the job met is a DriverError."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        found = [j for j in await qmp.execute("query-block-jobs") or [] if j.get("device") == job]
+        for event in qmp.events():
+            data = event.get("data") or {}
+            if event.get("event") == "BLOCK_JOB_COMPLETED" and data.get("error"):
+                raise DriverError(f"the copy of {job} failed: {data['error']}")
+        if until == "ready" and found and found[0].get("ready"):
+            return
+        if not found:
+            if until == "gone":
+                return
+            raise DriverError(f"the copy {job} ended before it was ready")
+        if loop.time() > deadline:
+            with contextlib.suppress(QMPError):
+                await qmp.execute("block-job-cancel", {"device": job, "force": True})
+            raise DriverError(f"the copy {job} did not finish within {timeout:g} s")
+        with contextlib.suppress(QMPError):
+            await qmp.wait_event(
+                "BLOCK_JOB_READY" if until == "ready" else "JOB_STATUS_CHANGE", 0.2
+            )
 
 
 async def unplug(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> None:

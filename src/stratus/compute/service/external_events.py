@@ -35,10 +35,11 @@ VIF_PLUGGED = "network-vif-plugged"
 VIF_UNPLUGGED = "network-vif-unplugged"
 VIF_DELETED = "network-vif-deleted"
 NETWORK_CHANGED = "network-changed"
+VOLUME_EXTENDED = "volume-extended"
 # The event names each microversion accepts (Nova's schema).
 NAMES: tuple[tuple[str, frozenset[str]], ...] = (
     ("2.0", frozenset({NETWORK_CHANGED, VIF_PLUGGED, VIF_UNPLUGGED, VIF_DELETED})),
-    ("2.51", frozenset({"volume-extended"})),
+    ("2.51", frozenset({VOLUME_EXTENDED})),
     ("2.76", frozenset({"power-update"})),
     ("2.82", frozenset({"accelerator-request-bound"})),
     ("2.93", frozenset({"volume-reimaged"})),
@@ -101,6 +102,8 @@ class ServerEvents:
                 )  # fmt: skip
                 if event.name == VIF_DELETED and event.tag:
                     await _port_gone(s, server, event.tag, request_id)
+                if event.name == VOLUME_EXTENDED and event.tag and event.status == COMPLETED:
+                    await _volume_grew(s, server, event.tag)
                 hosts.add(server.host)
                 out.append(replace(event, code=200))
             if hosts and time.monotonic() >= self._next_purge:  # a minute apart at most
@@ -158,3 +161,19 @@ async def _port_gone(s: AsyncSession, server: m.Server, port_id: str, request_id
         start_action(s, server.id, "detach_interface", request_id, None, server.project_id)
     else:
         await s.delete(row)
+
+
+async def _volume_grew(s: AsyncSession, server: m.Server, volume_id: str) -> None:
+    """Cinder extended a volume the server has attached: its attachment turns
+    ``extending`` and the host's agent grows the disk the guest sees
+    (``agent/volumes.py``)."""
+    row = await s.scalar(
+        select(m.VolumeAttachment).where(
+            m.VolumeAttachment.server_id == server.id,
+            m.VolumeAttachment.volume_id == volume_id,
+            m.VolumeAttachment.status == m.VOL_ATTACHED,
+        )
+    )
+    if row is not None:
+        row.status = m.VOL_EXTENDING
+        row.updated_at = utcnow()

@@ -4,6 +4,7 @@ scheduler picks a host and the host's agent does the work."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import secrets
 import uuid
@@ -22,6 +23,7 @@ from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
+from stratus.compute.service.image_mappings import image_volumes, merged
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
 from stratus.compute.service.network import NicRequest
@@ -223,7 +225,11 @@ class Servers:
 
     # -- create ------------------------------------------------------------------------------
 
-    async def create(self, ctx: RequestContext, req: CreateRequest) -> tuple[list[m.Server], str]:
+    async def create(
+        self, ctx: RequestContext, req: CreateRequest
+    ) -> tuple[list[m.Server], str, tuple[Any, ...]]:
+        """The servers, their admin password, and the volumes they boot
+        with (the request's and the image's: ``ServerVolumes.plan_boot``)."""
         if req.min_count < 1 or req.max_count < req.min_count:
             raise BadRequest("min_count must be at least 1 and no more than max_count.")
         if req.user_data is not None and len(req.user_data) > MAX_USER_DATA:
@@ -236,10 +242,15 @@ class Servers:
             raise BadRequest(f"Flavor {flavor.id} is disabled.")
         # Booted from a volume (block_device_mapping_v2): no image to boot.
         from_volume = any(getattr(d, "boot_index", None) == 0 for d in req.block_devices)
+        if not from_volume:
+            image = await self.images.get(ctx, req.image_ref)
+            mapped = image_volumes(image)  # a snapshot of a volume-backed server
+            if mapped:
+                req = dataclasses.replace(req, block_devices=merged(mapped, req.block_devices))
+                from_volume = any(d.boot_index == 0 for d in req.block_devices)
         if req.block_devices and req.max_count > 1:
             raise BadRequest("Servers with volumes are created one at a time (max_count 1).")
         if not from_volume:
-            image = await self.images.get(ctx, req.image_ref)
             if image.min_ram > flavor.memory_mb:
                 raise BadRequest("Flavor's memory is too small for requested image.")
             image.check_fits(flavor.root_gb)
@@ -302,7 +313,7 @@ class Servers:
                 servers.append(server)
         if not req.block_devices:
             self.wake(None)
-        return servers, admin_pass
+        return servers, admin_pass, req.block_devices
 
     async def _plan_nics(self, ctx: RequestContext, req: CreateRequest) -> list[NicRequest]:
         """The NICs the servers get, checked against the network service."""

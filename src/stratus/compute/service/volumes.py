@@ -31,6 +31,7 @@ from stratus.compute.service.image_records import ImageRecords, ImageServiceErro
 from stratus.compute.service.servers import Servers, visible_server
 from stratus.compute.service.volume_client import VolumeClient
 from stratus.compute.service.volume_snapshots import snapshot_volume_backed
+from stratus.compute.service.volume_swaps import swap_volumes
 
 # Nova lets a volume be attached to and detached from servers in these states.
 ATTACHABLE = frozenset({m.ACTIVE, m.STOPPED, m.PAUSED, m.SUSPENDED})
@@ -77,7 +78,8 @@ class ServerVolumes:
     ) -> list[m.VolumeAttachment]:
         async with self.db.session() as s:
             await visible_server(s, ctx, server_id)
-            return await self.of_server(s, server_id)
+            rows = await self.of_server(s, server_id)
+        return [r for r in rows if r.status != m.VOL_SWAPPING]  # shown once swapped in
 
     @staticmethod
     async def of_server(s: AsyncSession, server_id: str) -> list[m.VolumeAttachment]:
@@ -287,16 +289,17 @@ class ServerVolumes:
             server = await visible_server(s, ctx, server_id)
             Servers.check_lock(ctx, server)
             row = await self._row(s, server_id, volume_id)
-            new_volume = changes.get("volume_id")
-            if new_volume and new_volume != volume_id:
-                raise Conflict(
-                    f"Cannot 'swap_volume' instance {server_id}: swapping volumes is not "
-                    "supported by this cloud."
-                )
             if "delete_on_termination" in changes:
                 row.delete_on_termination = bool(changes["delete_on_termination"])
             row.updated_at = utcnow()
             return row
+
+    async def swap(self, ctx: RequestContext, server_id: str, old_id: str, new_id: str) -> None:
+        """Swap the attached volume ``old_id`` for ``new_id`` (Nova's swap):
+        the new volume is reserved and recorded beside the old one
+        (``swapping``); the server's agent copies the data over while the
+        guest runs and moves the guest's disk onto the new volume."""
+        await swap_volumes(self, ctx, server_id, old_id, new_id)
 
     async def detach(self, ctx: RequestContext, server_id: str, volume_id: str) -> None:
         client = self._client()

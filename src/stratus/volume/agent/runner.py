@@ -73,9 +73,11 @@ class ComputeNotifier:
         events = [{"name": "volume-extended", "server_uuid": u, "tag": volume.id} for u in servers]
         if not events:
             return
-        resp = await self.client.post(
-            self.url, json={"events": events}, headers={"X-Auth-Token": await self.session.token()}
-        )
+        headers = {
+            "X-Auth-Token": await self.session.token(),
+            "OpenStack-API-Version": "compute 2.51",  # volume-extended came with 2.51
+        }
+        resp = await self.client.post(self.url, json={"events": events}, headers=headers)
         if resp.status_code not in (200, 207):
             log.info(
                 "volume: compute did not take the volume-extended event (%s)", resp.status_code

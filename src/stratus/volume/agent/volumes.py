@@ -16,7 +16,13 @@ from stratus.common.db import utcnow
 from stratus.volume import models as m
 from stratus.volume.agent.images import ImageTransfer
 from stratus.volume.agent.recorder import Recorder
-from stratus.volume.drivers.base import DriverError, SnapshotRef, VolumeDriver, VolumeRef
+from stratus.volume.drivers.base import (
+    DriverError,
+    HeldOpen,
+    SnapshotRef,
+    VolumeDriver,
+    VolumeRef,
+)
 
 log = logging.getLogger(__name__)
 
@@ -149,6 +155,12 @@ class VolumeWork:
         back = volume.previous_status or m.AVAILABLE
         try:
             await self.driver.extend(ref(volume), new_size)
+        except HeldOpen:
+            if back != m.IN_USE:
+                raise
+            # The guest's QEMU holds the file: compute grows it (block_resize)
+            # once told below; the size recorded is the one asked for.
+            log.info("volume %s: held open by its server, which grows it", volume.id)
         except DriverError as exc:
             await self.rec.fail(
                 volume, m.ERROR_EXTENDING, f"Extending the volume failed: {exc}", "VOLUME_000004"

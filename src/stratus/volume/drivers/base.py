@@ -30,6 +30,12 @@ class DriverError(Exception):
     """A backend operation failed; the message says why, for the user."""
 
 
+class HeldOpen(DriverError):
+    """The volume's data is held open by the process using it (a guest's
+    QEMU holds a local file with a write lock): a change of size is that
+    consumer's to make (compute grows an attached disk with QMP)."""
+
+
 @dataclass(frozen=True)
 class VolumeRef:
     id: str

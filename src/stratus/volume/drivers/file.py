@@ -41,12 +41,16 @@ from stratus.volume.drivers.base import (
     DriverError,
     Extent,
     GiB,
+    HeldOpen,
     Inventory,
     SnapshotRef,
     VolumeRef,
 )
 
 log = logging.getLogger(__name__)
+
+# qemu-img's last words when another process (a guest's QEMU) holds the image's lock
+LOCKED = "Is another process using the image"
 
 FICLONE = 0x40049409
 QEMU_IMG = "qemu-img"
@@ -259,7 +263,12 @@ class FileDriver:
 
     async def extend(self, volume: VolumeRef, new_size_gb: int) -> None:
         path, fmt = self._find(volume.id)
-        await self._grow(path, fmt, new_size_gb)
+        try:
+            await self._grow(path, fmt, new_size_gb)
+        except DriverError as exc:
+            if LOCKED in str(exc):  # an attached guest's QEMU has it open
+                raise HeldOpen(str(exc)) from exc
+            raise
 
     async def size_of(self, volume_id: str) -> int | None:
         try:

@@ -1,0 +1,98 @@
+"""The agent's side of swapping a server's volume (``service/volume_swaps.py``):
+a row ``swapping`` names the new volume (its Cinder reservation made) and,
+in ``source_id``, the attached volume it replaces.
+
+The agent connects the new volume to this host, has the running guest copy
+the old disk onto it and switch over (``VolumeAttacher.swap_volume``), then
+completes the new attachment (``in-use``), deletes the old one
+(``available``) and keeps one row, for the new volume, under the old
+device.  Every step can run again, so an agent killed midway finishes at
+its next start.  A failure drops the new reservation and gives the old
+volume back to the guest, as before."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from stratus.compute import models as m
+from stratus.compute.drivers.base import VolumeAttacher, VolumeDisk
+from stratus.compute.service.volume_client import VolumeClient, service_context
+
+
+class Records(Protocol):
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]: ...
+
+    async def save(self, row_id: str, **values: Any) -> None: ...
+
+    async def drop(self, row_id: str) -> None: ...
+
+    async def event(self, server_id: str, event: str, result: str, details: str | None) -> None: ...
+
+
+class Flow(Protocol):
+    """What the swap needs of the agent's volume work (``VolumeWorkflow``)."""
+
+    @property
+    def records(self) -> Records: ...
+
+    @property
+    def attacher(self) -> VolumeAttacher | None: ...
+
+    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None: ...
+
+    async def _running(self, server: m.Server) -> bool: ...
+
+    def connector(self, row: m.VolumeAttachment) -> dict[str, Any]: ...
+
+
+log = logging.getLogger(__name__)
+
+
+async def swap(flow: Flow, server: m.Server, row: m.VolumeAttachment, client: VolumeClient) -> None:
+    rows = await flow.records.of_server(server.id)
+    old = next((r for r in rows if r.volume_id == row.source_id), None)
+    try:
+        if old is None:
+            raise RuntimeError(f"the volume {row.source_id} to swap out is no longer attached")
+        old_disk = flow._disk(old)
+        attacher = flow.attacher
+        if old_disk is None or attacher is None:
+            raise RuntimeError("this host's driver cannot swap volumes")
+        if not await flow._running(server):
+            raise RuntimeError("volumes are swapped in a running guest only")
+        if row.attachment_id is None:  # the API died before Cinder was asked
+            row.attachment_id = await client.find_attachment(
+                row.volume_id, server.id
+            ) or await client.reserve(service_context(), row.volume_id, server.id)
+            await flow.records.save(row.id, attachment_id=row.attachment_id)
+        info = await client.connect(row.attachment_id, flow.connector(row))
+        # The guest's device keeps the name and serial it was made with.
+        info = {**info, "device_serial": old_disk.device_serial or old.volume_id}
+        row.connection_info = info
+        new_disk = flow._disk(row)
+        if new_disk is None:
+            raise RuntimeError(f"volume {row.volume_id}: no usable connection ({info})")
+        await attacher.swap_volume(server.id, old_disk, new_disk)
+        await client.complete(row.attachment_id)
+    except Exception as exc:
+        message = str(exc) or type(exc).__name__
+        log.warning(
+            "compute: server %s: swapping in %s failed: %s", server.id, row.volume_id, message
+        )
+        if row.attachment_id:
+            await client.release(row.attachment_id)
+        if old is not None:
+            await client.roll_detaching(old.volume_id)
+        await flow.records.drop(row.id)
+        await flow.records.event(server.id, "swap_volume", "Error", message)
+        return
+    if old.attachment_id:
+        await client.release(old.attachment_id)
+    await flow.records.drop(old.id)
+    await flow.records.save(row.id, status=m.VOL_ATTACHED, source_id=None, connection_info=info)
+    await flow.records.event(server.id, "swap_volume", "Success", None)
+    log.info(
+        "compute: server %s: volume %s swapped for %s on %s",
+        server.id, old.volume_id, row.volume_id, row.device,
+    )  # fmt: skip
