@@ -56,6 +56,4 @@ RULES: dict[str, str] = {
     "compute:servers:detach_volume": "rule:admin_or_member",
     "compute:servers:update_volume": "rule:admin_or_member",
     "compute:servers:swap_volume": "rule:admin_required",
-    # what other services tell compute (Cinder's volume-extended); Nova's default
-    "compute:os-server-external-events:create": "rule:admin_required",
 }

@@ -11,8 +11,10 @@ ACTIVE, taking only events newer than ``marker()`` read before it bound the
 ports, so an event that came early is never missed and an old one never
 counts.  ``network-vif-deleted`` of a port a server still holds (the user
 deleted it) unplugs it from the guest: the port's row turns detaching and
-the agent's interface step does the rest.  ``network-changed`` needs no
-work: compute reads ports live.
+the agent's interface step does the rest.  ``volume-extended`` (tag: the
+volume) marks the server's attachment of it ``extending``: the agent grows
+the disk the running guest sees.  ``network-changed`` needs no work:
+compute reads ports live.
 """
 
 from __future__ import annotations
