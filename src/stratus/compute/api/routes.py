@@ -152,13 +152,6 @@ ROUTES: list[Route] = [
     ),
     # volumes of a server (api/volume_attachments.py)
     *VOLUME_ROUTES,
-    Route(
-        "POST",
-        "/v2.1/os-server-external-events",
-        external_events.create,
-        body=external_events.EventsBody,
-        query=NoQuery,
-    ),
     Route("GET", "/v2.1/os-migrations", migrations.index, body=NoBody, query=s.MigrationListQuery),
     # live migrations of a server (api/server_migrations.py)
     Route(
