@@ -277,6 +277,14 @@ class LoadBalancerConfig(_Section):
     state_dir: str = "loadbalancer"
     # The HAProxy binary (Debian's package).
     haproxy: str = "haproxy"
+    # HAProxy's nice value.  Every request through a load balancer passes
+    # through its one HAProxy process, while the clients and servers that
+    # share the host are many: at an equal share of the CPU it is the
+    # bottleneck of a busy host.  0 leaves it equal.
+    haproxy_nice: int = Field(-10, ge=-20, le=19)
+    # Run the lb agent in the all-in-one's process; false when
+    # `stratus lb-agent` runs the load balancers as a process of its own.
+    run_agent: bool = True
     # Seconds between the agent's readings of each HAProxy's health and
     # counters (and its check that every process runs).
     health_interval: float = Field(1.0, gt=0)
@@ -696,6 +704,12 @@ host = ""
 state_dir = "loadbalancer"
 # The HAProxy binary.
 haproxy = "haproxy"
+# HAProxy's nice value: every request passes through its one process, the
+# bottleneck of a busy host at an equal share of the CPU (0: equal).
+haproxy_nice = -10
+# Run the lb agent in the all-in-one's process; false when `stratus lb-agent`
+# runs the load balancers as a process of its own.
+run_agent = true
 # Seconds between readings of each HAProxy's health and counters.
 health_interval = 1.0
 # Seconds of silence after which an lb agent counts as down.
