@@ -218,7 +218,8 @@ class Bench:
 
     def wrk(self, url: str, seconds: float, connections: int) -> subprocess.Popen[str]:
         script = self.tmp / "report.lua"
-        script.write_text(WRK_LUA)
+        if not script.exists():  # once: a wrk starting meanwhile reads it
+            script.write_text(WRK_LUA)
         argv = ["ip", "netns", "exec", self.ns("client"), "wrk", "-t1", f"-c{connections}",
                 f"-d{seconds:g}s", "-s", str(script), url]  # fmt: skip
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

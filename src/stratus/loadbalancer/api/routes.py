@@ -12,6 +12,7 @@ from stratus.loadbalancer.api.resources import (
     create_of,
     delete_of,
     index_of,
+    replace_members,
     show_of,
     update_of,
 )
@@ -57,6 +58,8 @@ def _version(v: str) -> list[Route]:
         *_crud(f"{lbaas}/pools", "pool", "pool_id", s.PoolCreateBody, s.PoolUpdateBody),
         *_crud(f"{lbaas}/pools/{{pool_id}}/members", "member", "member_id", s.MemberCreateBody,
                s.MemberUpdateBody),
+        Route("PUT", f"{lbaas}/pools/{{pool_id}}/members", replace_members,
+              body=s.MembersReplaceBody, query=s.MembersQuery),
         *_crud(f"{lbaas}/healthmonitors", "healthmonitor", "healthmonitor_id",
                s.MonitorCreateBody, s.MonitorUpdateBody),
         *_crud(f"{lbaas}/l7policies", "l7policy", "l7policy_id", s.PolicyCreateBody,

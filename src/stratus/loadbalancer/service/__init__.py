@@ -39,8 +39,8 @@ class LoadBalancerService:
         self.host = lb_host(cfg)
         self.core = Core(cfg, db)
         self.vips = VipNetworking(network, self.host) if network is not None else None
-        self.loadbalancers = LoadBalancers(self.core, self.vips, self.host)
         self.objects = Objects(self.core, self.vips)
+        self.loadbalancers = LoadBalancers(self.core, self.vips, self.host, self.objects)
 
     async def start(self) -> None:
         return None

@@ -13,17 +13,20 @@ from stratus.common.context import RequestContext
 from stratus.common.db import utcnow
 from stratus.loadbalancer import models as m
 from stratus.loadbalancer.errors import InvalidOption, NoAgent
+from stratus.loadbalancer.service import graph
 from stratus.loadbalancer.service.core import Core
+from stratus.loadbalancer.service.objects import Objects
 from stratus.loadbalancer.service.vip import VipNetworking
 
 CHILDREN = (m.Listener, m.Pool)
 
 
 class LoadBalancers:
-    def __init__(self, core: Core, vips: VipNetworking | None, host: str):
+    def __init__(self, core: Core, vips: VipNetworking | None, host: str, objects: Objects):
         self.core = core
         self.vips = vips
         self.host = host
+        self.objects = objects
 
     async def get(self, ctx: RequestContext, lb_id: str) -> m.LoadBalancer:
         return await self.core.read(lambda s: self.core.load(s, ctx, "loadbalancer", lb_id))
@@ -74,6 +77,10 @@ class LoadBalancers:
             )
             s.add(lb)
             await s.flush()
+            if attrs.get("listeners") or attrs.get("pools"):
+                # The tree is checked with its load balancer, before the VIP.
+                await graph.build(self.objects, s, ctx, lb, attrs.get("listeners") or [],
+                                  attrs.get("pools") or [])  # fmt: skip
             return lb
 
         lb = await self.core.write(reserve)
