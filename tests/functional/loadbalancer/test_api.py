@@ -33,6 +33,8 @@ def make_lb(tenant: Tenant, **attrs: Any) -> dict[str, Any]:
 
 def test_the_cli_builds_a_load_balancer_tree(cloud: Server, alice: Tenant) -> None:
     sub = alice.subnet["id"]
+    quota = f"/quotas/{alice.project.id}/details"
+    groups_used = alice.project.api.get(quota).json()["quota"]["security_group"]["used"]
     lb = lb_cli(cloud, alice, "create", "--vip-subnet-id", sub, "--name", "lb1", "--wait")
     assert lb["provisioning_status"] == "ACTIVE" and lb["operating_status"] == "ONLINE"
     assert ipaddress.ip_address(lb["vip_address"]) in ipaddress.ip_network("10.61.0.0/24")
@@ -84,9 +86,15 @@ def test_the_cli_builds_a_load_balancer_tree(cloud: Server, alice: Tenant) -> No
     assert set(stats) == {"active_connections", "bytes_in", "bytes_out", "request_errors",
                           "total_connections"}  # fmt: skip
     # The VIP's security group opens only the listener's port, to its CIDR.
+    # It is the service project's, as in Octavia: not the user's to see,
+    # change or count against the quota.
     group = port["security_groups"][0]
-    rules = alice.project.api.get("/security-group-rules",
-                                  params={"security_group_id": group}).json()  # fmt: skip
+    assert alice.project.api.get(f"/security-groups/{group}").status_code == 404
+    assert alice.project.api.get(quota).json()["quota"]["security_group"]["used"] == groups_used
+    admin = project_with(cloud, "admin").api
+    assert admin.get(f"/security-groups/{group}").json()["security_group"]["project_id"] != \
+        alice.project.id  # fmt: skip
+    rules = admin.get("/security-group-rules", params={"security_group_id": group}).json()
     ingress = [(r["port_range_min"], r["remote_ip_prefix"])
                for r in rules["security_group_rules"] if r["direction"] == "ingress"]  # fmt: skip
     assert ingress == [(80, "10.61.0.0/24")]
@@ -101,7 +109,7 @@ def test_the_cli_builds_a_load_balancer_tree(cloud: Server, alice: Tenant) -> No
     osc(cloud, "loadbalancer", "delete", "--cascade", "--wait", "lb1", env=alice.env)
     assert lb_cli(cloud, alice, "list") == []
     assert alice.project.api.get(f"/ports/{lb['vip_port_id']}").status_code == 404
-    assert alice.project.api.get(f"/security-groups/{group}").status_code == 404
+    assert admin.get(f"/security-groups/{group}").status_code == 404
 
 
 def test_bad_input_gets_octavias_error_format(cloud: Server, alice: Tenant, bob: Tenant) -> None:

@@ -27,6 +27,7 @@ class LoadBalancers:
         self.vips = vips
         self.host = host
         self.objects = objects
+        self._service_project: str | None = None
 
     async def get(self, ctx: RequestContext, lb_id: str) -> m.LoadBalancer:
         return await self.core.read(lambda s: self.core.load(s, ctx, "loadbalancer", lb_id))
@@ -85,8 +86,9 @@ class LoadBalancers:
 
         lb = await self.core.write(reserve)
         try:
+            owner = await self.service_project()
             port_id, addr, group = await self.vips.make_port(
-                project, lb.id, vip, None if vip.port_id else address
+                project, lb.id, vip, None if vip.port_id else address, owner
             )
         except BaseException:
             await self.core.write(lambda s: self._forget(s, lb.id))
@@ -101,6 +103,19 @@ class LoadBalancers:
             return row
 
         return await self.core.write(ready)
+
+    async def service_project(self) -> str:
+        """The id of the cloud's service project (the identity service's
+        ``service``), which owns the VIPs' security groups; empty without it."""
+        if self._service_project is None:
+            from stratus.identity import models as idm
+            from stratus.identity.service.projects import DEFAULT_DOMAIN_ID
+
+            stmt = select(idm.Project.id).where(
+                idm.Project.name == "service", idm.Project.domain_id == DEFAULT_DOMAIN_ID
+            )
+            self._service_project = await self.core.read(lambda s: s.scalar(stmt)) or ""
+        return self._service_project
 
     @staticmethod
     async def _forget(s: AsyncSession, lb_id: str) -> None:
