@@ -408,3 +408,44 @@ def test_a_batch_member_update_replaces_the_pools_members(cloud: Server, alice: 
     api.wait_active(lb["id"])
     assert members() == {}
     assert api.delete(f"/loadbalancers/{lb['id']}", params={"cascade": "true"}).status_code == 204
+
+
+def test_flavors_through_the_cli(cloud: Server, alice: Tenant) -> None:
+    admin = project_with(cloud, "admin")
+
+    def as_admin(*args: str) -> Any:
+        return osc_json(cloud, "loadbalancer", *args, env=admin.env)
+
+    bad = osc(cloud, "loadbalancer", "flavorprofile", "create", "--name", "x", "--provider",
+              "haproxy", "--flavor-data", '{"topology": "ACTIVE_STANDBY"}', env=admin.env,
+              check=False)  # fmt: skip
+    assert bad.returncode != 0 and "topology" in bad.stderr
+    profile = as_admin("flavorprofile", "create", "--name", unique("fp"), "--provider", "haproxy",
+                       "--flavor-data", "{}")  # fmt: skip
+    name = unique("small")
+    flavor = as_admin("flavor", "create", "--name", name, "--flavorprofile", profile["id"],
+                      "--description", "one HAProxy", "--enable")  # fmt: skip
+    assert flavor["enabled"] is True and flavor["flavor_profile_id"] == profile["id"]
+    # Users see flavors (not profiles) and pick one; they make none.
+    assert name in {f["name"] for f in lb_cli(cloud, alice, "flavor", "list")}
+    assert alice.lb.get("/flavorprofiles").status_code == 403
+    mine = osc(cloud, "loadbalancer", "flavor", "create", "--name", unique("f"),
+               "--flavorprofile", profile["id"], env=alice.env, check=False)  # fmt: skip
+    assert mine.returncode != 0 and "403" in mine.stderr
+    lb = lb_cli(cloud, alice, "create", "--vip-subnet-id", alice.subnet["id"], "--flavor", name,
+                "--wait")  # fmt: skip
+    assert lb["flavor_id"] == flavor["id"]
+    # In use: neither the flavor nor its profile goes; disabled, no new load balancer takes it.
+    resp = admin.api.request("DELETE", f"{cloud.url}/load-balancer/v2/lbaas/flavors/{flavor['id']}")
+    assert resp.status_code == 409
+    osc(cloud, "loadbalancer", "flavor", "set", "--disable", name, env=admin.env)
+    resp = alice.lb.post("/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": alice.subnet["id"], "flavor_id": flavor["id"]}})  # fmt: skip
+    assert resp.status_code == 400 and "not allowed" in fault(resp)
+    resp = alice.lb.post("/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": alice.subnet["id"], "flavor_id": "nope"}})  # fmt: skip
+    assert resp.status_code == 400 and "flavor_id" in fault(resp)
+    osc(cloud, "loadbalancer", "delete", "--wait", lb["id"], env=alice.env)
+    osc(cloud, "loadbalancer", "flavor", "delete", name, env=admin.env)
+    osc(cloud, "loadbalancer", "flavorprofile", "delete", profile["id"], env=admin.env)
+    assert name not in {f["name"] for f in lb_cli(cloud, alice, "flavor", "list")}

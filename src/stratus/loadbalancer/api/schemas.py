@@ -309,3 +309,47 @@ LoadBalancerCreate.model_rebuild()
 
 class MembersQuery(Query):
     additive_only: bool = False
+
+
+# -- flavors --------------------------------------------------------------------------
+
+
+class FlavorProfileCreate(_Attrs):
+    name: str = Field(max_length=255)
+    provider_name: str = Field(max_length=64)
+    flavor_data: str = Field(max_length=4096)
+
+
+class FlavorProfileCreateBody(Schema):
+    flavorprofile: FlavorProfileCreate
+
+
+class FlavorProfileUpdate(_Attrs):
+    name: str | None = Field(None, max_length=255)
+    provider_name: str | None = Field(None, max_length=64)
+    flavor_data: str | None = Field(None, max_length=4096)
+
+
+class FlavorProfileUpdateBody(Schema):
+    flavorprofile: FlavorProfileUpdate
+
+
+class FlavorCreate(_Attrs):
+    name: str = Field(max_length=255)
+    description: str | None = Field(None, max_length=255)
+    flavor_profile_id: str = Field(max_length=36)
+    enabled: bool | None = None
+
+
+class FlavorCreateBody(Schema):
+    flavor: FlavorCreate
+
+
+class FlavorUpdate(_Attrs):
+    name: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=255)
+    enabled: bool | None = None
+
+
+class FlavorUpdateBody(Schema):
+    flavor: FlavorUpdate

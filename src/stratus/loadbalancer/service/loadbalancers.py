@@ -15,6 +15,7 @@ from stratus.loadbalancer import models as m
 from stratus.loadbalancer.errors import InvalidOption, NoAgent
 from stratus.loadbalancer.service import graph
 from stratus.loadbalancer.service.core import Core
+from stratus.loadbalancer.service.flavors import Flavors
 from stratus.loadbalancer.service.objects import Objects
 from stratus.loadbalancer.service.vip import VipNetworking
 
@@ -22,11 +23,14 @@ CHILDREN = (m.Listener, m.Pool)
 
 
 class LoadBalancers:
-    def __init__(self, core: Core, vips: VipNetworking | None, host: str, objects: Objects):
+    def __init__(
+        self, core: Core, vips: VipNetworking | None, host: str, objects: Objects, flavors: Flavors
+    ):
         self.core = core
         self.vips = vips
         self.host = host
         self.objects = objects
+        self.flavors = flavors
         self._service_project: str | None = None
 
     async def get(self, ctx: RequestContext, lb_id: str) -> m.LoadBalancer:
@@ -58,6 +62,8 @@ class LoadBalancers:
 
         async def reserve(s: AsyncSession) -> m.LoadBalancer:
             await self.core.check_quota(s, project, "loadbalancer")
+            if attrs.get("flavor_id"):
+                await self.flavors.usable(s, attrs["flavor_id"])
             lb = m.LoadBalancer(
                 project_id=project,
                 name=attrs.get("name") or "",
