@@ -16,8 +16,8 @@ leaves those namespaces; everything is removed afterwards.
    thread, 8 connections each), one per backend or both at the VIP, in
    rounds (the best of each kind), with CPU time per request: the run's own
    processes' (wrk, nginx, HAProxy), the machine's, and how long HAProxy
-   waited for a CPU.  The VIP is measured with HAProxy at nice 0 (before)
-   and at the agent's nice value (after).  Needs nginx and wrk installed.
+   waited for a CPU.  The VIP is measured with HAProxy at the agent's nice
+   value and at another (``--nice``), in the same run.  Needs nginx and wrk.
 
 Exit status: 0 when every figure was measured, even if a target was missed;
 1 when a measurement itself went wrong.
@@ -301,28 +301,32 @@ class Bench:
 
 
 def compare(b: Bench, lb_id: str, url: str, args: argparse.Namespace) -> tuple[Run, Run]:
-    """Requests/s direct to the backends and through the VIP, HAProxy at an
-    equal nice value (0, before) and at the agent's (after), in rounds, each
-    run after a quiet moment (at most 20 s) of the machine; the best of each."""
+    """Requests/s direct to the backends and through the VIP, HAProxy at the
+    agent's nice value and at another (0, or ``--nice`` when the agent's is
+    0), in rounds, each run after a quiet moment (at most 20 s) of the
+    machine; the best of each.  Returns direct and the agent's VIP runs."""
     pid = b.our_pids(lb_id)["haproxy"][0]
-    nice = os.getpriority(os.PRIO_PROCESS, pid)
+    agents = os.getpriority(os.PRIO_PROCESS, pid)
+    other = args.nice if agents == 0 else 0
+    mine, theirs = f"VIP, nice {agents} (agent's)", f"VIP, nice {other}"
+    nices = {mine: agents, theirs: other}
     direct = [f"http://{a}/" for a in BACKENDS.values()]
-    runs: dict[str, list[Run]] = {"direct": [], "VIP, HAProxy nice 0": [],
-                                  f"VIP, HAProxy nice {nice}": []}  # fmt: skip
+    runs: dict[str, list[Run]] = {"direct": [], mine: [], theirs: []}
     quiet = 0.0
     for _ in range(args.rounds):
         for name in runs:
             quiet = max(quiet, bh.wait_quiet(20.0))
-            if name != "direct":
-                os.setpriority(os.PRIO_PROCESS, pid, 0 if "nice 0" in name else nice)
+            if name in nices:
+                os.setpriority(os.PRIO_PROCESS, pid, nices[name])
             runs[name].append(b.throughput(direct if name == "direct" else [url, url],
                                            args.seconds, lb_id))  # fmt: skip
+    os.setpriority(os.PRIO_PROCESS, pid, agents)
     print(f"machine before the runs: up to {quiet:.2f} cores busy ({bh.noise(quiet)}); "
           "'machine' CPU counts every process, others' too; 'ours' the run's own")  # fmt: skip
     best = {name: max(rs, key=lambda r: r.rps) for name, rs in runs.items()}
     for name, r in best.items():
         print(f"  {name + ':':24} {r.line()}")
-    return best["direct"], best[f"VIP, HAProxy nice {nice}"]
+    return best["direct"], best[mine]
 
 
 def main() -> int:
@@ -331,6 +335,8 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=20, help="member changes (figure 2)")
     parser.add_argument("--seconds", type=float, default=5.0, help="each wrk run (figure 3)")
     parser.add_argument("--rounds", type=int, default=2, help="wrk runs of each kind (figure 3)")
+    parser.add_argument("--nice", type=int, default=-10,
+                        help="HAProxy's nice value beside 0, when the agent's is 0 (figure 3)")  # fmt: skip
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/loadbalancer.py needs root (namespaces)", file=sys.stderr)
@@ -379,8 +385,11 @@ def main() -> int:
             r = b.report(load)
             failed = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
             change = statistics.median(applied)
+            kinds = ", ".join(f"{k} {r[k]}" for k in ("non2xx", "connect", "read", "write",
+                                                      "timeout") if r[k])  # fmt: skip
             print(f"member change -> applied: p50 {change:.3f} s, max {max(applied):.3f} s; "
-                  f"{r['requests']} requests meanwhile, {failed} failed")  # fmt: skip
+                  f"{r['requests']} requests meanwhile, {failed} failed ({kinds or 'none'}; "
+                  "wrk's timeout is 2 s)")  # fmt: skip
             ratio = v.rps / max(1.0, d.rps)
             rows = [
                 ("create -> ACTIVE and answering (p50)", f"{create:.2f} s", "< 2 s", create < 2.0),

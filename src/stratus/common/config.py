@@ -277,11 +277,11 @@ class LoadBalancerConfig(_Section):
     state_dir: str = "loadbalancer"
     # The HAProxy binary (Debian's package).
     haproxy: str = "haproxy"
-    # HAProxy's nice value.  Every request through a load balancer passes
-    # through its one HAProxy process, while the clients and servers that
-    # share the host are many: at an equal share of the CPU it is the
-    # bottleneck of a busy host.  0 leaves it equal.
-    haproxy_nice: int = Field(-10, ge=-20, le=19)
+    # HAProxy's nice value (0: an equal share of the CPU).  A negative one
+    # favours the one process every request of a load balancer passes
+    # through over the guests of a busy host; on the shared 2-core machines
+    # measured so far it showed no steady gain (bench/loadbalancer.py).
+    haproxy_nice: int = Field(0, ge=-20, le=19)
     # Run the lb agent in the all-in-one's process; false when
     # `stratus lb-agent` runs the load balancers as a process of its own.
     run_agent: bool = True
@@ -704,9 +704,8 @@ host = ""
 state_dir = "loadbalancer"
 # The HAProxy binary.
 haproxy = "haproxy"
-# HAProxy's nice value: every request passes through its one process, the
-# bottleneck of a busy host at an equal share of the CPU (0: equal).
-haproxy_nice = -10
+# HAProxy's nice value (0: an equal share of the CPU; negative favours it).
+haproxy_nice = 0
 # Run the lb agent in the all-in-one's process; false when `stratus lb-agent`
 # runs the load balancers as a process of its own.
 run_agent = true

@@ -43,4 +43,3 @@ def test_haproxy_runs_at_the_configured_nice_value(tmp_path: Path) -> None:
                                                     haproxy_nice=5)), HAProxyDriver):  # fmt: skip
         pytest.skip("the HAProxy driver needs root")
     assert driver.nice == 5
-    assert Config().loadbalancer.haproxy_nice == -10
