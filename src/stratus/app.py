@@ -257,6 +257,9 @@ class Cloud:
         from stratus.loadbalancer.agent.runner import DataPlaneUnavailable, build_agent
 
         await service.start()
+        if not self.cfg.loadbalancer.run_agent:
+            log.info("load-balancer: no agent in this process (`stratus lb-agent` runs them)")
+            return
         try:
             self.lb_agent = build_agent(self.cfg, service)
         except DataPlaneUnavailable as exc:

@@ -320,7 +320,8 @@ def lb_agent(data_dir: Path, host: str | None) -> None:
     It shares the cloud's database (``[database] url``), runs one HAProxy per
     load balancer of its host in a namespace holding the VIP port
     (``[loadbalancer]``), and needs root.  The HAProxy processes keep
-    serving while it is stopped."""
+    serving while it is stopped.  An all-in-one (``stratus up``) of the same
+    cloud runs none of its own with ``[loadbalancer] run_agent = false``."""
     from stratus.loadbalancer.agent.runner import build_process_agent
 
     _serve_agent(data_dir, host, build_process_agent, "lb")

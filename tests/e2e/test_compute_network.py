@@ -8,7 +8,8 @@ dropbear in the guest), and from there the other guest answers a ping; a
 security group rule lets a port through and its removal cuts it; a guest
 reads its metadata from 169.254.169.254; a network added to a running
 server appears in the guest and goes again.  Everything made is removed
-afterwards (guests, dnsmasq, namespaces)."""
+afterwards (guests, dnsmasq, namespaces).  The guests' web servers are then
+the members of a load balancer, reached through a floating IP on its VIP."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ class NetCloud:
             STRATUS_NETWORK__HOST_NAMESPACE=self.ns,
             STRATUS_COMPUTE__HOST=HOST,
             STRATUS_COMPUTE__SYNC_INTERVAL="2",
+            STRATUS_LOADBALANCER__DRIVER="haproxy",
         )
         wait_host(self.server)
 
@@ -128,6 +130,8 @@ class NetCloud:
         for entry in json.loads(listed or "[]"):
             if entry.get("name", "").startswith(self.ns):
                 subprocess.run(["ip", "netns", "delete", entry["name"]], check=False)
+        for lb in (self.dir / "loadbalancer").glob("*"):  # a load balancer's namespace
+            subprocess.run(["ip", "netns", "delete", f"lb-{lb.name}"], check=False)
         Path(f"/run/stratus/network-{self.ns}.lock").unlink(missing_ok=True)
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -238,7 +242,47 @@ def test_two_guests_on_a_project_network(cloud: NetCloud, tmp_path: Path) -> Non
     cloud.wait_console("vm1", r"stratus-tiny: nic removed")
     assert "net2" not in json.dumps(cloud.json("server", "show", "vm1")["addresses"])
 
+    load_balancer_over_the_guests(cloud, ip1, ip2)
+
     # Deleting the servers deletes the ports Nova made for them.
     for name in ("vm1", "vm2"):
         osc("server", "delete", "--wait", name)
     assert cloud.json("port", "list", "--device-owner", "compute:nova") == []
+
+
+def load_balancer_over_the_guests(cloud: NetCloud, ip1: str, ip2: str) -> None:
+    """The two guests' web servers (busybox httpd on 8080, serving their
+    hostnames) as the members of a load balancer, through a floating IP on
+    its VIP; the HTTP health monitor sees both ONLINE."""
+    osc = cloud.osc
+    osc("security", "group", "rule", "create", "--dst-port", "8080", "--remote-ip",
+        "10.77.0.0/24", "default")  # fmt: skip
+    lb = cloud.json("loadbalancer", "create", "--vip-subnet-id", "sub1", "--name", "lb1", "--wait")
+    osc("loadbalancer", "listener", "create", "--protocol", "HTTP", "--protocol-port", "80",
+        "--name", "l1", "--wait", "lb1")  # fmt: skip
+    osc("loadbalancer", "pool", "create", "--lb-algorithm", "ROUND_ROBIN", "--listener", "l1",
+        "--protocol", "HTTP", "--name", "p1", "--wait")  # fmt: skip
+    for ip in (ip1, ip2):
+        osc("loadbalancer", "member", "create", "--address", ip, "--protocol-port", "8080",
+            "--subnet-id", "sub1", "--wait", "p1")  # fmt: skip
+    osc("loadbalancer", "healthmonitor", "create", "--type", "HTTP", "--delay", "2", "--timeout",
+        "1", "--max-retries", "2", "--url-path", "/", "--wait", "p1")  # fmt: skip
+    fip = cloud.json("floating", "ip", "create", "--port", lb["vip_port_id"], "public")
+    url = f"http://{fip['floating_ip_address']}/"
+
+    def members_online() -> bool:
+        members = cloud.json("loadbalancer", "member", "list", "p1")
+        return {m["operating_status"] for m in members} == {"ONLINE"}
+
+    deadline = time.monotonic() + 60
+    while not members_online():
+        assert time.monotonic() < deadline, cloud.json("loadbalancer", "member", "list", "p1")
+        time.sleep(1)
+    bodies: dict[str, int] = {}
+    for _ in range(20):
+        got = cloud.in_ns("curl", "-sf", "-m", "5", url)
+        assert got.returncode == 0, f"{url}: {got.stderr}"
+        bodies[got.stdout.strip()] = bodies.get(got.stdout.strip(), 0) + 1
+    assert bodies == {"vm1": 10, "vm2": 10}, bodies
+    osc("floating", "ip", "delete", fip["id"])
+    osc("loadbalancer", "delete", "--cascade", "--wait", "lb1")

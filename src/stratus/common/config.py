@@ -290,6 +290,14 @@ class LoadBalancerConfig(_Section):
     state_dir: str = "loadbalancer"
     # The HAProxy binary (Debian's package).
     haproxy: str = "haproxy"
+    # HAProxy's nice value (0: an equal share of the CPU).  A negative one
+    # favours the one process every request of a load balancer passes
+    # through over the guests of a busy host; on the shared 2-core machines
+    # measured so far it showed no steady gain (bench/loadbalancer.py).
+    haproxy_nice: int = Field(0, ge=-20, le=19)
+    # Run the lb agent in the all-in-one's process; false when
+    # `stratus lb-agent` runs the load balancers as a process of its own.
+    run_agent: bool = True
     # Seconds between the agent's readings of each HAProxy's health and
     # counters (and its check that every process runs).
     health_interval: float = Field(1.0, gt=0)
@@ -716,6 +724,11 @@ host = ""
 state_dir = "loadbalancer"
 # The HAProxy binary.
 haproxy = "haproxy"
+# HAProxy's nice value (0: an equal share of the CPU; negative favours it).
+haproxy_nice = 0
+# Run the lb agent in the all-in-one's process; false when `stratus lb-agent`
+# runs the load balancers as a process of its own.
+run_agent = true
 # Seconds between readings of each HAProxy's health and counters.
 health_interval = 1.0
 # Seconds of silence after which an lb agent counts as down.

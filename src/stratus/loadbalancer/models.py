@@ -177,6 +177,29 @@ class Quota(Base):
     l7rule: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
+class FlavorProfile(Base):
+    """Octavia's flavor profile (admins only): a provider and its settings."""
+
+    __tablename__ = "lb_flavor_profile"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255))
+    provider_name: Mapped[str] = mapped_column(String(64))
+    flavor_data: Mapped[str] = mapped_column(Text, default="{}")  # a JSON object, as given
+
+
+class Flavor(Base):
+    """Octavia's flavor: what users pick (``flavor_id``), over a profile."""
+
+    __tablename__ = "lb_flavor"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    flavor_profile_id: Mapped[str] = mapped_column(String(36), index=True)
+
+
 class Agent(Base):
     """An lb agent's registration (its host) and its last heartbeat."""
 

@@ -25,4 +25,6 @@ RULES: dict[str, str] = {
     "load-balancer:delete_quota": _ADMIN,
     "load-balancer:get_provider": "rule:admin_required or role:reader",
     "load-balancer:get_availability_zone": "rule:admin_required or role:reader",
+    "load-balancer:get_flavor": "rule:admin_required or role:reader",
+    "load-balancer:manage_flavor": _ADMIN,
 }

@@ -33,6 +33,8 @@ def make_lb(tenant: Tenant, **attrs: Any) -> dict[str, Any]:
 
 def test_the_cli_builds_a_load_balancer_tree(cloud: Server, alice: Tenant) -> None:
     sub = alice.subnet["id"]
+    quota = f"/quotas/{alice.project.id}/details"
+    groups_used = alice.project.api.get(quota).json()["quota"]["security_group"]["used"]
     lb = lb_cli(cloud, alice, "create", "--vip-subnet-id", sub, "--name", "lb1", "--wait")
     assert lb["provisioning_status"] == "ACTIVE" and lb["operating_status"] == "ONLINE"
     assert ipaddress.ip_address(lb["vip_address"]) in ipaddress.ip_network("10.61.0.0/24")
@@ -84,9 +86,15 @@ def test_the_cli_builds_a_load_balancer_tree(cloud: Server, alice: Tenant) -> No
     assert set(stats) == {"active_connections", "bytes_in", "bytes_out", "request_errors",
                           "total_connections"}  # fmt: skip
     # The VIP's security group opens only the listener's port, to its CIDR.
+    # It is the service project's, as in Octavia: not the user's to see,
+    # change or count against the quota.
     group = port["security_groups"][0]
-    rules = alice.project.api.get("/security-group-rules",
-                                  params={"security_group_id": group}).json()  # fmt: skip
+    assert alice.project.api.get(f"/security-groups/{group}").status_code == 404
+    assert alice.project.api.get(quota).json()["quota"]["security_group"]["used"] == groups_used
+    admin = project_with(cloud, "admin").api
+    assert admin.get(f"/security-groups/{group}").json()["security_group"]["project_id"] != \
+        alice.project.id  # fmt: skip
+    rules = admin.get("/security-group-rules", params={"security_group_id": group}).json()
     ingress = [(r["port_range_min"], r["remote_ip_prefix"])
                for r in rules["security_group_rules"] if r["direction"] == "ingress"]  # fmt: skip
     assert ingress == [(80, "10.61.0.0/24")]
@@ -101,7 +109,7 @@ def test_the_cli_builds_a_load_balancer_tree(cloud: Server, alice: Tenant) -> No
     osc(cloud, "loadbalancer", "delete", "--cascade", "--wait", "lb1", env=alice.env)
     assert lb_cli(cloud, alice, "list") == []
     assert alice.project.api.get(f"/ports/{lb['vip_port_id']}").status_code == 404
-    assert alice.project.api.get(f"/security-groups/{group}").status_code == 404
+    assert admin.get(f"/security-groups/{group}").status_code == 404
 
 
 def test_bad_input_gets_octavias_error_format(cloud: Server, alice: Tenant, bob: Tenant) -> None:
@@ -278,3 +286,166 @@ def test_openstacksdk_drives_it(cloud: Server, alice: Tenant) -> None:
     assert "sdk-lb" in {x.name for x in conn.load_balancer.load_balancers()}
     conn.load_balancer.delete_load_balancer(lb.id, cascade=True)
     conn.load_balancer.wait_for_delete(conn.load_balancer.get_load_balancer(lb.id), interval=0.2)
+
+
+def test_a_whole_tree_in_one_create_through_openstacksdk(cloud: Server, alice: Tenant) -> None:
+    """Octavia's fully populated load balancer: listeners with their default
+    pool (members, monitor) and L7 policies, pools referred to by name."""
+    import openstack
+
+    conn = openstack.connect(auth_url=cloud.auth_url, username=alice.project.user["name"],
+                             password=alice.project.user["password"],
+                             project_id=alice.project.id, user_domain_name="Default")  # fmt: skip
+    sub = alice.subnet["id"]
+    web = {"name": "web", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+           "members": [{"address": f"10.61.0.{n}", "protocol_port": 80, "subnet_id": sub}
+                       for n in (21, 22)],
+           "healthmonitor": {"type": "HTTP", "delay": 2, "timeout": 1, "max_retries": 2}}  # fmt: skip
+    policy = {"action": "REDIRECT_TO_POOL", "redirect_pool": {"name": "static"},
+              "rules": [{"type": "PATH", "compare_type": "STARTS_WITH", "value": "/static"}]}  # fmt: skip
+    lb = conn.load_balancer.create_load_balancer(
+        name="tree", vip_subnet_id=sub,
+        listeners=[{"protocol": "HTTP", "protocol_port": 80, "default_pool": web,
+                    "l7policies": [policy]}],
+        pools=[{"name": "static", "protocol": "HTTP", "lb_algorithm": "LEAST_CONNECTIONS"}],
+    )  # fmt: skip
+    # The answer holds the tree in full, PENDING_CREATE until the agent applied it.
+    (listener,) = lb.listeners
+    assert listener["provisioning_status"] == "PENDING_CREATE"
+    assert listener["l7policies"][0]["rules"][0]["value"] == "/static"
+    pools = {p["name"]: p for p in lb.pools}
+    assert set(pools) == {"web", "static"}
+    assert listener["default_pool_id"] == pools["web"]["id"]
+    assert listener["l7policies"][0]["redirect_pool_id"] == pools["static"]["id"]
+    assert sorted(m["address"] for m in pools["web"]["members"]) == ["10.61.0.21", "10.61.0.22"]
+    assert pools["web"]["healthmonitor"]["type"] == "HTTP"
+
+    conn.load_balancer.wait_for_load_balancer(lb.id, interval=0.2, wait=60)
+    tree = alice.lb.get(f"/loadbalancers/{lb.id}/status").json()["statuses"]["loadbalancer"]
+    (top,) = tree["listeners"]
+    assert {p["name"] for p in top["pools"]} == {"web", "static"}
+    members = [m for p in top["pools"] for m in p["members"]]
+    assert len(members) == 2 and {m["provisioning_status"] for m in members} == {"ACTIVE"}
+    assert conn.load_balancer.get_pool(pools["web"]["id"]).health_monitor_id
+    conn.load_balancer.delete_load_balancer(lb.id, cascade=True)
+    conn.load_balancer.wait_for_delete(conn.load_balancer.get_load_balancer(lb.id), interval=0.2)
+
+
+def test_a_bad_tree_refuses_the_whole_create(cloud: Server, alice: Tenant) -> None:
+    api, sub = alice.lb, alice.subnet["id"]
+    before = {lb["id"] for lb in api.get("/loadbalancers").json()["loadbalancers"]}
+    ports = len(alice.project.api.get("/ports").json()["ports"])
+    pool = {"name": "p", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}
+    for listeners, pools, words in (
+        ([{"protocol": "HTTP", "protocol_port": 80, "default_pool": {"name": "gone"}}], [],
+         "Pool 'gone' was referenced"),
+        ([], [{"protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN"}], "must be named"),
+        ([], [pool, pool], "must be unique"),
+        ([], [{"name": "p", "protocol": "HTTP"}], "missing required attribute: lb_algorithm"),
+        ([], [{**pool, "members": [{"address": "10.99.0.5", "protocol_port": 80,
+                                    "subnet_id": sub}]}], "not in subnet"),
+        ([{"protocol": "HTTP", "protocol_port": 80}, {"protocol": "TCP", "protocol_port": 80}],
+         [], "protocol_port 80"),
+    ):  # fmt: skip
+        body = {"vip_subnet_id": sub, "listeners": listeners, "pools": pools}
+        resp = api.post("/loadbalancers", json={"loadbalancer": body})
+        assert resp.status_code in (400, 409) and words in fault(resp), (body, resp.text)
+    resp = api.post("/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": sub, "pools": [{**pool, "colour": "red"}]}})  # fmt: skip
+    assert resp.status_code == 400 and "colour" in fault(resp)
+    # Nothing is left behind: no load balancer, no VIP port.
+    assert {lb["id"] for lb in api.get("/loadbalancers").json()["loadbalancers"]} == before
+    assert len(alice.project.api.get("/ports").json()["ports"]) == ports
+
+
+def test_a_batch_member_update_replaces_the_pools_members(cloud: Server, alice: Tenant) -> None:
+    api, sub = alice.lb, alice.subnet["id"]
+    lb = make_lb(alice)
+    pool = api.create("/pools", "pool", loadbalancer_id=lb["id"], protocol="HTTP",
+                      lb_algorithm="ROUND_ROBIN")  # fmt: skip
+    api.wait_active(lb["id"])
+
+    def member(n: int, **more: Any) -> dict[str, Any]:
+        return {"address": f"10.61.0.{n}", "protocol_port": 80, "subnet_id": sub, **more}
+
+    def members() -> dict[str, dict[str, Any]]:
+        got = api.get(f"/pools/{pool['id']}/members").json()["members"]
+        return {m["address"]: m for m in got}
+
+    path = f"/pools/{pool['id']}/members"
+    resp = api.put(path, json={"members": [member(31), member(32, name="b")]})
+    assert resp.status_code == 202 and not resp.content
+    api.wait_active(lb["id"])
+    first = members()
+    assert set(first) == {"10.61.0.31", "10.61.0.32"}
+    # One kept (and changed), one gone, one new.
+    resp = api.put(path, json={"members": [member(32, weight=7), member(33)]})
+    assert resp.status_code == 202
+    assert api.put(path, json={"members": []}).status_code == 409  # PENDING_UPDATE
+    api.wait_active(lb["id"])
+    second = members()
+    assert set(second) == {"10.61.0.32", "10.61.0.33"}
+    assert second["10.61.0.32"]["id"] == first["10.61.0.32"]["id"]
+    assert second["10.61.0.32"]["weight"] == 7 and second["10.61.0.32"]["name"] == "b"
+    # additive_only: a new member joins, none goes.
+    assert api.put(path, params={"additive_only": "true"},
+                   json={"members": [member(34)]}).status_code == 202  # fmt: skip
+    api.wait_active(lb["id"])
+    assert set(members()) == {"10.61.0.32", "10.61.0.33", "10.61.0.34"}
+    for bad, status in (
+        ({"members": [member(35), member(35)]}, 409),
+        ({"members": [member(36, protocol_port=0)]}, 400),
+        ({"members": [{"address": "10.99.0.1", "protocol_port": 80, "subnet_id": sub}]}, 400),
+        ({"member": [member(37)]}, 400),
+    ):
+        resp = api.put(path, json=bad)
+        assert resp.status_code == status, (bad, resp.text)
+        fault(resp)
+    assert set(members()) == {"10.61.0.32", "10.61.0.33", "10.61.0.34"}
+    assert api.put("/pools/nope/members", json={"members": []}).status_code == 404
+    # The empty list empties the pool.
+    assert api.put(path, json={"members": []}).status_code == 202
+    api.wait_active(lb["id"])
+    assert members() == {}
+    assert api.delete(f"/loadbalancers/{lb['id']}", params={"cascade": "true"}).status_code == 204
+
+
+def test_flavors_through_the_cli(cloud: Server, alice: Tenant) -> None:
+    admin = project_with(cloud, "admin")
+
+    def as_admin(*args: str) -> Any:
+        return osc_json(cloud, "loadbalancer", *args, env=admin.env)
+
+    bad = osc(cloud, "loadbalancer", "flavorprofile", "create", "--name", "x", "--provider",
+              "haproxy", "--flavor-data", '{"topology": "ACTIVE_STANDBY"}', env=admin.env,
+              check=False)  # fmt: skip
+    assert bad.returncode != 0 and "topology" in bad.stderr
+    profile = as_admin("flavorprofile", "create", "--name", unique("fp"), "--provider", "haproxy",
+                       "--flavor-data", "{}")  # fmt: skip
+    name = unique("small")
+    flavor = as_admin("flavor", "create", "--name", name, "--flavorprofile", profile["id"],
+                      "--description", "one HAProxy", "--enable")  # fmt: skip
+    assert flavor["enabled"] is True and flavor["flavor_profile_id"] == profile["id"]
+    # Users see flavors (not profiles) and pick one; they make none.
+    assert name in {f["name"] for f in lb_cli(cloud, alice, "flavor", "list")}
+    assert alice.lb.get("/flavorprofiles").status_code == 403
+    mine = osc(cloud, "loadbalancer", "flavor", "create", "--name", unique("f"),
+               "--flavorprofile", profile["id"], env=alice.env, check=False)  # fmt: skip
+    assert mine.returncode != 0 and "403" in mine.stderr
+    lb = lb_cli(cloud, alice, "create", "--vip-subnet-id", alice.subnet["id"], "--flavor", name,
+                "--wait")  # fmt: skip
+    assert lb["flavor_id"] == flavor["id"]
+    # In use: neither the flavor nor its profile goes; disabled, no new load balancer takes it.
+    resp = admin.api.request("DELETE", f"{cloud.url}/load-balancer/v2/lbaas/flavors/{flavor['id']}")
+    assert resp.status_code == 409
+    osc(cloud, "loadbalancer", "flavor", "set", "--disable", name, env=admin.env)
+    resp = alice.lb.post("/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": alice.subnet["id"], "flavor_id": flavor["id"]}})  # fmt: skip
+    assert resp.status_code == 400 and "not allowed" in fault(resp)
+    resp = alice.lb.post("/loadbalancers", json={"loadbalancer": {
+        "vip_subnet_id": alice.subnet["id"], "flavor_id": "nope"}})  # fmt: skip
+    assert resp.status_code == 400 and "flavor_id" in fault(resp)
+    osc(cloud, "loadbalancer", "delete", "--wait", lb["id"], env=alice.env)
+    osc(cloud, "loadbalancer", "flavor", "delete", name, env=admin.env)
+    osc(cloud, "loadbalancer", "flavorprofile", "delete", profile["id"], env=admin.env)
+    assert name not in {f["name"] for f in lb_cli(cloud, alice, "flavor", "list")}

@@ -26,7 +26,8 @@ def make_driver(cfg: Config) -> Driver:
         raise DataPlaneUnavailable("HAProxy in network namespaces needs root")
     from stratus.loadbalancer.drivers.haproxy import HAProxyDriver
 
-    return HAProxyDriver(cfg.data_path(cfg.loadbalancer.state_dir), cfg.loadbalancer.haproxy)
+    lb = cfg.loadbalancer
+    return HAProxyDriver(cfg.data_path(lb.state_dir), lb.haproxy, lb.haproxy_nice)
 
 
 def build_agent(cfg: Config, service: LoadBalancerService) -> LoadBalancerAgent:

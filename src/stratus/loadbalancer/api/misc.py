@@ -123,8 +123,3 @@ async def availability_zones(req: ApiRequest) -> Response:
     zone = {"name": "nova", "description": "The cloud's one zone", "enabled": True,
             "availability_zone_profile_id": None}  # fmt: skip
     return json_response({"availability_zones": [zone], "availability_zones_links": []})
-
-
-async def flavors(req: ApiRequest) -> Response:
-    authorize(req, "get_provider", None)
-    return json_response({"flavors": [], "flavors_links": []})

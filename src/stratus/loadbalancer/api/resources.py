@@ -178,11 +178,49 @@ def create_of(name: str) -> Callable[[ApiRequest], Any]:
             authorize(req, "failover", None)  # another project's: admins only
         if name == "loadbalancer":
             row = await svc(req).loadbalancers.create(req.ctx, attrs)
+            if attrs.get("listeners") or attrs.get("pools"):
+                item = (await rendered(req, kind, [row]))[0]
+                return json_response({"loadbalancer": await full_tree(req, item)}, 201)
         else:
             row = await svc(req).objects.create(req.ctx, name, attrs)
         return await one(req, name, row, 201)
 
     return create
+
+
+async def _full(req: ApiRequest, name: str, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
+    rows = [await svc(req).objects.get(req.ctx, name, ref["id"]) for ref in refs]
+    return await rendered(req, KINDS[name], rows)
+
+
+async def full_tree(req: ApiRequest, item: dict[str, Any]) -> dict[str, Any]:
+    """A load balancer made with its tree, as Octavia answers it: every
+    object of the tree in full rather than its id."""
+    listeners = await _full(req, "listener", item["listeners"])
+    for listener in listeners:
+        listener["l7policies"] = await _full(req, "l7policy", listener["l7policies"])
+        for policy in listener["l7policies"]:
+            policy["rules"] = await _full(req, "l7rule", policy["rules"])
+    pools = await _full(req, "pool", item["pools"])
+    for pool in pools:
+        pool["members"] = await _full(req, "member", pool["members"])
+        monitor = pool["healthmonitor_id"]
+        found = await _full(req, "healthmonitor", [{"id": monitor}] if monitor else [])
+        pool["healthmonitor"] = found[0] if found else None
+    return {**item, "listeners": listeners, "pools": pools}
+
+
+async def replace_members(req: ApiRequest) -> Response:
+    """PUT /pools/{pool_id}/members: the pool's members become the list."""
+    pool = await svc(req).objects.get(req.ctx, "pool", req.params["pool_id"])
+    authorize(req, "update_member", pool.project_id)
+    members = [
+        {k: v for k, v in x.attrs().items() if k not in ("project_id", "tenant_id")}
+        for x in req.body.members
+    ]
+    additive = bool(req.query.additive_only) if req.query is not None else False
+    await svc(req).objects.replace_members(req.ctx, pool.id, members, additive)
+    return empty_response(202)
 
 
 def update_of(name: str) -> Callable[[ApiRequest], Any]:

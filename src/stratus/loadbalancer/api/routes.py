@@ -6,12 +6,13 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from stratus.common.api import NoBody, NoQuery, Route
-from stratus.loadbalancer.api import misc
+from stratus.loadbalancer.api import flavors, misc
 from stratus.loadbalancer.api import schemas as s
 from stratus.loadbalancer.api.resources import (
     create_of,
     delete_of,
     index_of,
+    replace_members,
     show_of,
     update_of,
 )
@@ -57,6 +58,8 @@ def _version(v: str) -> list[Route]:
         *_crud(f"{lbaas}/pools", "pool", "pool_id", s.PoolCreateBody, s.PoolUpdateBody),
         *_crud(f"{lbaas}/pools/{{pool_id}}/members", "member", "member_id", s.MemberCreateBody,
                s.MemberUpdateBody),
+        Route("PUT", f"{lbaas}/pools/{{pool_id}}/members", replace_members,
+              body=s.MembersReplaceBody, query=s.MembersQuery),
         *_crud(f"{lbaas}/healthmonitors", "healthmonitor", "healthmonitor_id",
                s.MonitorCreateBody, s.MonitorUpdateBody),
         *_crud(f"{lbaas}/l7policies", "l7policy", "l7policy_id", s.PolicyCreateBody,
@@ -75,8 +78,24 @@ def _version(v: str) -> list[Route]:
               misc.provider_capabilities, body=NoBody, query=NoQuery),
         Route("GET", f"{lbaas}/availabilityzones", misc.availability_zones, body=NoBody,
               query=NoQuery),
-        Route("GET", f"{lbaas}/flavors", misc.flavors, body=NoBody, query=NoQuery),
+        *_flavors(f"{lbaas}/flavors", "flavor", s.FlavorCreateBody, s.FlavorUpdateBody),
+        *_flavors(f"{lbaas}/flavorprofiles", "flavorprofile", s.FlavorProfileCreateBody,
+                  s.FlavorProfileUpdateBody),
     ]  # fmt: skip
+
+
+def _flavors(
+    base: str, name: str, create: type[BaseModel], update: type[BaseModel]
+) -> list[Route]:
+    h = flavors.handlers(name)
+    one = f"{base}/{{{name}_id}}"
+    return [
+        Route("GET", base, h["index"], body=NoBody, query=Q),
+        Route("POST", base, h["create"], body=create, query=NoQuery),
+        Route("GET", one, h["show"], body=NoBody, query=Q),
+        Route("PUT", one, h["update"], body=update, query=NoQuery),
+        Route("DELETE", one, h["delete"], body=NoBody, query=NoQuery),
+    ]
 
 
 ROUTES: list[Route] = [

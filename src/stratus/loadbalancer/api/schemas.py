@@ -54,7 +54,9 @@ class LoadBalancerCreate(_Owned):
     provider: str | None = None
     flavor_id: str | None = None
     availability_zone: str | None = None
-    # A whole tree in one request (listeners/pools) is not taken.
+    # Octavia's "fully populated load balancer": its tree in one request.
+    listeners: list[ListenerSingle] | None = None
+    pools: list[PoolSingle] | None = None
 
 
 class LoadBalancerCreateBody(Schema):
@@ -269,3 +271,85 @@ class QuotaFields(Schema):
 
 class QuotaUpdateBody(Schema):
     quota: QuotaFields
+
+
+# -- the tree in one request (Octavia's "single create" types) --------------------------
+# A pool is named: a listener's default_pool or a policy's redirect_pool
+# holding only a name refers to one of the load balancer's pools.
+
+
+class MonitorSingle(_Owned, _MonitorFields):
+    type: MonitorType
+    delay: int = Field(ge=0, le=2**31 - 1)
+    timeout: int = Field(ge=0, le=2**31 - 1)
+    max_retries: int = Field(ge=1, le=10)
+
+
+class PoolSingle(_Owned, _PoolFields):
+    protocol: PoolProtocol | None = None
+    members: list[MemberCreate] | None = None
+    healthmonitor: MonitorSingle | None = None
+
+
+class PolicySingle(_Owned, _PolicyFields):
+    action: PolicyAction
+    redirect_pool: PoolSingle | None = None
+    rules: list[RuleCreate] | None = None
+
+
+class ListenerSingle(_Owned, _ListenerFields):
+    protocol: ListenerProtocol
+    protocol_port: int = Port
+    default_pool: PoolSingle | None = None
+    l7policies: list[PolicySingle] | None = None
+
+
+LoadBalancerCreate.model_rebuild()
+
+
+class MembersQuery(Query):
+    additive_only: bool = False
+
+
+# -- flavors --------------------------------------------------------------------------
+
+
+class FlavorProfileCreate(_Attrs):
+    name: str = Field(max_length=255)
+    provider_name: str = Field(max_length=64)
+    flavor_data: str = Field(max_length=4096)
+
+
+class FlavorProfileCreateBody(Schema):
+    flavorprofile: FlavorProfileCreate
+
+
+class FlavorProfileUpdate(_Attrs):
+    name: str | None = Field(None, max_length=255)
+    provider_name: str | None = Field(None, max_length=64)
+    flavor_data: str | None = Field(None, max_length=4096)
+
+
+class FlavorProfileUpdateBody(Schema):
+    flavorprofile: FlavorProfileUpdate
+
+
+class FlavorCreate(_Attrs):
+    name: str = Field(max_length=255)
+    description: str | None = Field(None, max_length=255)
+    flavor_profile_id: str = Field(max_length=36)
+    enabled: bool | None = None
+
+
+class FlavorCreateBody(Schema):
+    flavor: FlavorCreate
+
+
+class FlavorUpdate(_Attrs):
+    name: str | None = Field(None, max_length=255)
+    description: str | None = Field(None, max_length=255)
+    enabled: bool | None = None
+
+
+class FlavorUpdateBody(Schema):
+    flavor: FlavorUpdate

@@ -309,9 +309,11 @@ def _pid_alive(pid: int, cfg: Path) -> bool:
 
 
 class HAProxyDriver:
-    def __init__(self, state_dir: Path, binary: str = "haproxy"):
+    def __init__(self, state_dir: Path, binary: str = "haproxy", nice: int = 0):
         self.state_dir = state_dir
         self.binary = shutil.which(binary) or binary
+        # HAProxy's priority: its new processes (a reload's too) inherit it.
+        self.nice = nice
         digest = hashlib.sha1(str(state_dir.resolve()).encode()).hexdigest()[:10]
         # Unix socket paths hold 107 bytes: a short folder of this state's own.
         self.run_dir = Path("/run/stratus") / f"lb-{digest}"
@@ -396,7 +398,8 @@ class HAProxyDriver:
             new.write_text(text)
             os.replace(new, cfg)
             pid = self._pid(spec.id)
-            argv = ["ip", "netns", "exec", ns, self.binary, "-D", "-f", str(cfg)]
+            argv = ["ip", "netns", "exec", ns, "nice", "-n", str(self.nice), self.binary]
+            argv += ["-D", "-f", str(cfg)]
             argv += ["-p", str(folder / "haproxy.pid")]
             if pid is not None:
                 # Seamless: the listening sockets pass to the new process.

@@ -19,6 +19,7 @@ from stratus.loadbalancer.drivers.base import Health, LoadBalancerSpec
 from stratus.loadbalancer.service import relations
 from stratus.loadbalancer.service import tree as trees
 from stratus.loadbalancer.service.core import QUOTA_KINDS, Core
+from stratus.loadbalancer.service.flavors import Flavors
 from stratus.loadbalancer.service.loadbalancers import LoadBalancers
 from stratus.loadbalancer.service.objects import Objects
 from stratus.loadbalancer.service.vip import VipNetworking
@@ -39,8 +40,11 @@ class LoadBalancerService:
         self.host = lb_host(cfg)
         self.core = Core(cfg, db)
         self.vips = VipNetworking(network, self.host) if network is not None else None
-        self.loadbalancers = LoadBalancers(self.core, self.vips, self.host)
         self.objects = Objects(self.core, self.vips)
+        self.flavors = Flavors(self.core)
+        self.loadbalancers = LoadBalancers(
+            self.core, self.vips, self.host, self.objects, self.flavors
+        )
 
     async def start(self) -> None:
         return None

@@ -13,17 +13,25 @@ from stratus.common.context import RequestContext
 from stratus.common.db import utcnow
 from stratus.loadbalancer import models as m
 from stratus.loadbalancer.errors import InvalidOption, NoAgent
+from stratus.loadbalancer.service import graph
 from stratus.loadbalancer.service.core import Core
+from stratus.loadbalancer.service.flavors import Flavors
+from stratus.loadbalancer.service.objects import Objects
 from stratus.loadbalancer.service.vip import VipNetworking
 
 CHILDREN = (m.Listener, m.Pool)
 
 
 class LoadBalancers:
-    def __init__(self, core: Core, vips: VipNetworking | None, host: str):
+    def __init__(
+        self, core: Core, vips: VipNetworking | None, host: str, objects: Objects, flavors: Flavors
+    ):
         self.core = core
         self.vips = vips
         self.host = host
+        self.objects = objects
+        self.flavors = flavors
+        self._service_project: str | None = None
 
     async def get(self, ctx: RequestContext, lb_id: str) -> m.LoadBalancer:
         return await self.core.read(lambda s: self.core.load(s, ctx, "loadbalancer", lb_id))
@@ -54,6 +62,8 @@ class LoadBalancers:
 
         async def reserve(s: AsyncSession) -> m.LoadBalancer:
             await self.core.check_quota(s, project, "loadbalancer")
+            if attrs.get("flavor_id"):
+                await self.flavors.usable(s, attrs["flavor_id"])
             lb = m.LoadBalancer(
                 project_id=project,
                 name=attrs.get("name") or "",
@@ -74,12 +84,17 @@ class LoadBalancers:
             )
             s.add(lb)
             await s.flush()
+            if attrs.get("listeners") or attrs.get("pools"):
+                # The tree is checked with its load balancer, before the VIP.
+                await graph.build(self.objects, s, ctx, lb, attrs.get("listeners") or [],
+                                  attrs.get("pools") or [])  # fmt: skip
             return lb
 
         lb = await self.core.write(reserve)
         try:
+            owner = await self.service_project()
             port_id, addr, group = await self.vips.make_port(
-                project, lb.id, vip, None if vip.port_id else address
+                project, lb.id, vip, None if vip.port_id else address, owner
             )
         except BaseException:
             await self.core.write(lambda s: self._forget(s, lb.id))
@@ -94,6 +109,19 @@ class LoadBalancers:
             return row
 
         return await self.core.write(ready)
+
+    async def service_project(self) -> str:
+        """The id of the cloud's service project (the identity service's
+        ``service``), which owns the VIPs' security groups; empty without it."""
+        if self._service_project is None:
+            from stratus.identity import models as idm
+            from stratus.identity.service.projects import DEFAULT_DOMAIN_ID
+
+            stmt = select(idm.Project.id).where(
+                idm.Project.name == "service", idm.Project.domain_id == DEFAULT_DOMAIN_ID
+            )
+            self._service_project = await self.core.read(lambda s: s.scalar(stmt)) or ""
+        return self._service_project
 
     @staticmethod
     async def _forget(s: AsyncSession, lb_id: str) -> None:

@@ -97,8 +97,6 @@ class Objects:
     # -- changing --------------------------------------------------------------------
 
     async def create(self, ctx: RequestContext, kind: str, attrs: dict[str, Any]) -> Any:
-        model = KINDS[kind][1]
-
         async def work(s: AsyncSession) -> Any:
             if kind == "pool":
                 parent, lb_id = await self._pool_parent(s, ctx, attrs)
@@ -109,26 +107,71 @@ class Objects:
                     raise Conflict(f"{KINDS[parent_kind][0]} {parent.id} is being deleted.")
                 lb_id = await self.lb_of(s, parent_kind, parent)
             lb = await self.core.lock(s, lb_id)
-            project = attrs.get("project_id") or lb.project_id
-            await self.core.check_quota(s, project, kind)
-            row = model(project_id=project, provisioning_status=m.PENDING_CREATE,
-                        operating_status=m.OFFLINE)  # fmt: skip
-            for key in COMMON + FIELDS[kind]:
-                if attrs.get(key) is not None:
-                    setattr(row, key, attrs[key])
             if kind in PARENTS:
-                setattr(row, PARENTS[kind][1], parent.id)
-            if kind in ("listener", "pool"):
-                row.loadbalancer_id = lb.id
-            await self._check(s, ctx, kind, row, lb, creating=True)
-            s.add(row)
-            await s.flush()
+                attrs[PARENTS[kind][1]] = parent.id
+            row = await self.add(s, ctx, lb, kind, attrs)
             if kind == "pool" and isinstance(parent, m.Listener):
                 parent.default_pool_id = row.id
             self.core.changed(lb)
             return row
 
         return await self.core.write(work)
+
+    async def add(
+        self, s: AsyncSession, ctx: RequestContext, lb: m.LoadBalancer, kind: str,
+        attrs: dict[str, Any],
+    ) -> Any:  # fmt: skip
+        """A new object of a locked load balancer's tree, checked and counted
+        against the quota; its parent (``attrs``) is the caller's to check."""
+        project = attrs.get("project_id") or lb.project_id
+        await self.core.check_quota(s, project, kind)
+        row = KINDS[kind][1](project_id=project, provisioning_status=m.PENDING_CREATE,
+                             operating_status=m.OFFLINE)  # fmt: skip
+        for key in COMMON + FIELDS[kind]:
+            if attrs.get(key) is not None:
+                setattr(row, key, attrs[key])
+        if kind in ("listener", "pool"):
+            row.loadbalancer_id = lb.id
+        elif kind in PARENTS:
+            setattr(row, PARENTS[kind][1], attrs[PARENTS[kind][1]])
+        await self._check(s, ctx, kind, row, lb, creating=True)
+        s.add(row)
+        await s.flush()
+        return row
+
+    async def replace_members(
+        self, ctx: RequestContext, pool_id: str, members: list[dict[str, Any]], additive: bool
+    ) -> None:
+        """Octavia's batch member update: the pool's members become the
+        list (matched by address and port: new ones made, the others
+        updated), and those not in it go unless ``additive``."""
+
+        async def work(s: AsyncSession) -> None:
+            pool = await self.core.load(s, ctx, "pool", pool_id)
+            lb = await self.core.lock(s, pool.loadbalancer_id)
+            keys = [(x["address"], x["protocol_port"]) for x in members]
+            for i, (address, port) in enumerate(keys):
+                if (address, port) in keys[:i]:
+                    raise DuplicateMember(address, port)
+            rows = await s.scalars(select(m.Member).where(m.Member.pool_id == pool.id))
+            have = {(r.address, r.protocol_port): r for r in rows}
+            for attrs in members:
+                row = have.pop((attrs["address"], attrs["protocol_port"]), None)
+                if row is None:
+                    await self.add(s, ctx, lb, "member", {**attrs, "pool_id": pool.id})
+                    continue
+                for field in COMMON + ("weight", "backup", "monitor_address", "monitor_port"):
+                    if field in attrs:
+                        setattr(row, field, attrs[field])
+                await self._check(s, ctx, "member", row, lb, creating=False)
+                row.provisioning_status = m.PENDING_UPDATE
+                row.updated_at = utcnow()
+            if not additive:
+                for row in have.values():
+                    row.provisioning_status = m.PENDING_DELETE
+            self.core.changed(lb)
+
+        await self.core.write(work)
 
     async def update(
         self, ctx: RequestContext, kind: str, ident: str, attrs: dict[str, Any]

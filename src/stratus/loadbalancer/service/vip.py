@@ -37,6 +37,7 @@ class VipNetworking:
     def __init__(self, network: Any, host: str):
         self.network = network
         self.host = host
+        self._unlimited: set[str] = set()
 
     async def subnet(self, ctx: RequestContext, subnet_id: str) -> tuple[str, str]:
         """(network id, CIDR) of a subnet the caller sees; 400 otherwise."""
@@ -91,15 +92,20 @@ class VipNetworking:
         )
 
     async def make_port(
-        self, project_id: str, lb_id: str, vip: Vip, address: str | None
+        self, project_id: str, lb_id: str, vip: Vip, address: str | None, group_owner: str = ""
     ) -> tuple[str, str, str]:
         """The VIP's security group and port, not bound yet (the agent binds
-        it once the namespace exists): (port id, address, group id)."""
+        it once the namespace exists): (port id, address, group id).  The
+        port is the user's (a floating IP goes on it); the group, as in
+        Octavia, the service project's (``group_owner``), so it counts
+        against no user's quota and no user changes it."""
         ctx = _admin()
+        if group_owner:
+            await self._unlimited_groups(group_owner)
         group = await self.network.groups.create(
             ctx,
             {
-                "project_id": project_id,
+                "project_id": group_owner or project_id,
                 "name": f"lb-{lb_id}",
                 "description": "The VIP of a load balancer: its listeners' ports",
             },
@@ -129,6 +135,20 @@ class VipNetworking:
             raise
         addr = next((a for s, a in rec.fixed_ips if s == vip.subnet_id), rec.fixed_ips[0][1])
         return rec.row.id, addr, group_id
+
+    async def _unlimited_groups(self, project_id: str) -> None:
+        """Octavia's deployment guide lifts the service project's security
+        group quotas: one group per load balancer.  Done here once, unless
+        an operator set other limits than the defaults."""
+        if project_id in self._unlimited:
+            return
+        limits = await self.network.quotas.limits(project_id)
+        defaults = self.network.quotas.defaults
+        lift = {r: -1 for r in ("security_group", "security_group_rule")
+                if limits.get(r, -1) >= 0 and limits.get(r) == defaults.get(r)}  # fmt: skip
+        if lift:
+            await self.network.quotas.update(project_id, lift)
+        self._unlimited.add(project_id)
 
     async def bind(self, port_id: str, host: str, netns: str) -> None:
         """Bind the VIP port to the namespace on its host, unless it is."""
