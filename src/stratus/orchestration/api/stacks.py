@@ -99,7 +99,8 @@ async def lookup(req: ApiRequest) -> Response:
     check_project(req)
     stack = await svc(req).stacks.find(req.ctx, req.params["stack_name"])
     req.authorize("orchestration:stacks:show", {"project_id": stack.project_id})
-    return redirect(req, stack, req.params.get("rest", ""))
+    after = req.raw.url.path.rsplit(f"/stacks/{req.params['stack_name']}", 1)[-1]
+    return redirect(req, stack, after.strip("/"))
 
 
 async def show(req: ApiRequest) -> Response:

@@ -39,7 +39,13 @@ def summary(stack: m.Stack, base: str) -> dict[str, Any]:
 
 def stack(s: m.Stack, base: str, outputs: list[Output] | None) -> dict[str, Any]:
     schemas = (s.template or {}).get("parameters") or {}
-    shown = params.shown(schemas, {k: v for k, v in (s.parameters or {}).items() if k in schemas})
+    env = s.environment or {}
+    try:
+        values = params.resolve(schemas, {**(env.get("parameters") or {}), **(s.parameters or {})},
+                                env.get("parameter_defaults") or {}, strict=False)  # fmt: skip
+    except Exception:
+        values = {k: v for k, v in (s.parameters or {}).items() if k in schemas}
+    shown = params.shown(schemas, values)
     shown.update({"OS::stack_name": s.name, "OS::stack_id": s.id, "OS::project_id": s.project_id})
     out = {
         **summary(s, base),
