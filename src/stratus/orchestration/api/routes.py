@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stratus.common.api import NoBody, NoQuery, Route
+from stratus.common.api import NoBody, NoQuery, RawBody, Route
 from stratus.orchestration.api import misc, resources, stacks
 from stratus.orchestration.api import schemas as s
 
@@ -13,6 +13,7 @@ LOOKUP = f"{P}/stacks/{{stack_name}}"
 # Heat's sub-paths a stack's name stands for its name/id (answered 302).
 SUBPATHS = ("resources", "events", "template", "environment", "files", "outputs", "abandon")
 ALL = ("GET", "PUT", "PATCH", "DELETE", "POST")
+_LOOKUP_BODY = {"GET": NoBody, "DELETE": NoBody, "PUT": RawBody, "PATCH": RawBody, "POST": RawBody}
 
 ROUTES: list[Route] = [
     Route("GET", "/", misc.versions, public=True, body=NoBody, query=NoQuery),
@@ -31,9 +32,11 @@ ROUTES: list[Route] = [
     Route("GET", f"{P}/stacks/detail", stacks.index, body=NoBody, query=s.StackListQuery),
     Route("POST", f"{P}/stacks", stacks.create, body=s.StackCreateBody, query=NoQuery),
     Route("POST", f"{P}/stacks/preview", stacks.preview, body=s.StackCreateBody, query=NoQuery),
-    *[Route(method, f"{LOOKUP}/{sub}", stacks.lookup, body=NoBody, query=NoQuery)
+    # (a write's body is not read: the client sends it again to the stack's URL)
+    *[Route(method, f"{LOOKUP}/{sub}", stacks.lookup, body=_LOOKUP_BODY[method], query=NoQuery)
       for sub in SUBPATHS for method in ALL],  # fmt: skip
-    *[Route(method, LOOKUP, stacks.lookup, body=NoBody, query=NoQuery) for method in ALL],
+    *[Route(method, LOOKUP, stacks.lookup, body=_LOOKUP_BODY[method], query=NoQuery)
+      for method in ALL],  # fmt: skip
     Route("GET", S, stacks.show, body=NoBody, query=s.StackShowQuery),
     Route("PUT", S, stacks.update, body=s.StackUpdateBody, query=NoQuery),
     Route("PATCH", S, stacks.update_patch, body=s.StackUpdateBody, query=NoQuery),
