@@ -74,7 +74,9 @@ def plan(
     p = build(d.template, d.environment, d.files, d.parameters, pseudo,
               registry.__contains__, strict=strict)  # fmt: skip
     scope = p.scope(lambda n: f"<{n}>", lambda n, a: None)
-    for name, rdef in p.resources.items() if strict else ():
+    # validate without values: a parameter not given stands as unknown (None)
+    scope.params = {**{k: None for k in p.template.parameters}, **p.params}
+    for name, rdef in p.resources.items():
         raw = fns.resolve(rdef.properties, scope)
         registry[rdef.type].validate(raw, f"resources.{name}")
     for name, out in p.outputs().items():
