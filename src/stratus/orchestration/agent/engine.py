@@ -98,9 +98,14 @@ class Engine:
         st = ResourceState(name, rdef.type, action, m.IN_PROGRESS, "state changed",
                            requires=sorted(plan.deps[name]), metadata=rdef.metadata)  # fmt: skip
         states[name] = st
-        await self.store.save(stack.id, st)
         try:
             st.properties = self.properties(plan, name, states)
+        except Exception as exc:
+            st.status, st.reason = m.FAILED, reason_of(exc, name)
+            await self.store.save(stack.id, st)
+            raise
+        await self.store.save(stack.id, st)  # IN_PROGRESS, with what it is made of
+        try:
             out = await self.registry[rdef.type].create(
                 api, st.properties, Context(stack.name, stack.id, name)
             )
@@ -124,6 +129,11 @@ class Engine:
         delay = 0.2
         for attempt in range(DELETE_RETRIES + 1):
             try:
+                if kind is not None and st.physical_id is None and st.properties:
+                    found = await kind.locate(api, st.properties, Context(stack.name, stack.id,
+                                                                          st.name))  # fmt: skip
+                    if found is not None:
+                        st.physical_id, st.data = found.physical_id, found.data
                 if kind is not None:
                     await kind.delete(api, st.outcome)
                 break

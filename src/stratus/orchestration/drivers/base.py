@@ -117,6 +117,11 @@ class ResourceType:
     async def delete(self, api: Api, current: Outcome) -> None:
         return None
 
+    async def locate(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome | None:
+        """What a create cut short (the engine killed before it recorded
+        the id) left, found by the name it gave; None when nothing can be."""
+        return None
+
 
 def _check_type(value: Any, p: Prop, where: str) -> Any:
     bad = StackValidationFailed(f"Property error: {where}: Value '{value}' is not a valid "

@@ -70,6 +70,14 @@ class Rest(ResourceType):
                               json={self.key: body}))[self.key]  # fmt: skip
         return self._outcome(obj)
 
+    async def locate(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome | None:
+        if "name" not in self.properties or props.get("name"):
+            return None  # only a name the engine gave is known to be the stack's
+        name = f"{ctx.stack_name}-{ctx.name}"
+        found = (await api.call("network", "GET", f"{V2}/{self.collection}",
+                                params={"name": name}))[self.collection]  # fmt: skip
+        return self._outcome(found[0]) if len(found) == 1 else None
+
     async def update(
         self, api: Api, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
     ) -> Outcome:

@@ -63,6 +63,13 @@ class Volume(ResourceType):
                              ("error",))  # fmt: skip
         return self._outcome(vol)
 
+    async def locate(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome | None:
+        if props.get("name"):
+            return None  # only a name the engine gave is known to be the stack's
+        name = f"{ctx.stack_name}-{ctx.name}"
+        found = (await api.call("volume", "GET", "/volumes", params={"name": name}))["volumes"]
+        return Outcome(str(found[0]["id"])) if len(found) == 1 else None
+
     async def update(
         self, api: Api, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
     ) -> Outcome:
@@ -117,6 +124,11 @@ class Container(ResourceType):
         return Outcome(name, {"DomainName": host, "WebsiteURL": url, "RootURL": f"{root}/",
                               "ObjectCount": 0, "BytesUsed": 0},
                        {"purge": bool(props.get("PurgeOnDelete"))})  # fmt: skip
+
+    async def locate(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome | None:
+        if props.get("name"):
+            return None  # only a name the engine gave is known to be the stack's
+        return Outcome(f"{ctx.stack_name}-{ctx.name}-{ctx.stack_id[:8]}")
 
     async def delete(self, api: Api, current: Outcome) -> None:
         if not current.physical_id:
