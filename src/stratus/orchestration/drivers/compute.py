@@ -154,3 +154,34 @@ class Server(ResourceType):
         path = f"/servers/{current.physical_id}"
         await delete_quietly(api, "compute", path)
         await wait_gone(api, "compute", path, timeout=600)
+
+
+class VolumeAttachment(ResourceType):
+    name = "OS::Cinder::VolumeAttachment"
+    properties: ClassVar[dict[str, Prop]] = {
+        "instance_uuid": Prop(required=True),
+        "volume_id": Prop(required=True),
+        "mountpoint": Prop(),
+    }
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        server, volume = str(props["instance_uuid"]), str(props["volume_id"])
+        body = strip_none({"volumeId": volume, "device": props.get("mountpoint")})
+        att = (await api.call("compute", "POST", f"/servers/{server}/os-volume_attachments",
+                              json={"volumeAttachment": body}))["volumeAttachment"]  # fmt: skip
+        await wait_for(api, "volume", f"/volumes/{volume}", "volume", ("in-use",),
+                       ("error", "error_attaching"))  # fmt: skip
+        return Outcome(str(att.get("id") or volume), {}, {"server": server, "volume": volume})
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        d = current.data
+        if not d:
+            return
+        await delete_quietly(api, "compute", f"/servers/{d['server']}/os-volume_attachments/"
+                                             f"{d['volume']}")  # fmt: skip
+        try:
+            await wait_for(api, "volume", f"/volumes/{d['volume']}", "volume", ("available",),
+                           ("error", "error_detaching"))  # fmt: skip
+        except Exception as exc:
+            if "404" not in str(exc) and getattr(exc, "status", None) != 404:
+                raise

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from stratus.orchestration.drivers import compute, heat, neutron, storage
+from stratus.orchestration.drivers import compute, heat, neutron, octavia, storage, trove
 from stratus.orchestration.drivers.base import ResourceType
 
 TYPES: tuple[type[ResourceType], ...] = (
     heat.RandomString, heat.Value, heat.NoneResource, heat.ResourceGroup,
     neutron.Net, neutron.Subnet, neutron.Router, neutron.RouterInterface, neutron.Port,
     neutron.FloatingIP, neutron.SecurityGroup, neutron.SecurityGroupRule,
-    storage.Volume, storage.Container, compute.KeyPair, compute.Server,
+    storage.Volume, storage.Container, compute.KeyPair, compute.Server, compute.VolumeAttachment,
+    octavia.LoadBalancer, octavia.Listener, octavia.Pool, octavia.PoolMember,
+    octavia.HealthMonitor, trove.Instance,
 )  # fmt: skip
 
 
