@@ -4,6 +4,7 @@ project's stacks out of another's sight."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -188,3 +189,40 @@ def test_preview_template_versions_and_functions(alice: Heat) -> None:
     assert wallaby[0]["aliases"] == ["heat_template_version.wallaby"]
     fns = alice.get("/template_versions/heat_template_version.2013-05-23/functions").json()
     assert "list_join" not in {f["functions"] for f in fns["template_functions"]}
+
+
+def test_a_wait_condition_waits_for_its_handles_signals(alice: Heat) -> None:
+    t = {"heat_template_version": V, "resources": {
+        "handle": {"type": "OS::Heat::WaitConditionHandle"},
+        "ready": {"type": "OS::Heat::WaitCondition", "properties": {
+            "handle": {"get_resource": "handle"}, "count": 2, "timeout": 120}},
+        "after": {**rnd(), "depends_on": "ready"}},
+        "outputs": {"data": {"value": {"get_attr": ["ready", "data"]}},
+                    "curl": {"value": {"get_attr": ["handle", "curl_cli"]}}}}  # fmt: skip
+    sid = alice.create("waiting", t)
+
+    def handle() -> dict[str, Any]:
+        return alice.get(f"/stacks/waiting/{sid}/resources/handle").json()["resource"]  # type: ignore[no-any-return]
+
+    import time
+
+    deadline = time.monotonic() + 60
+    while handle()["resource_status"] != "CREATE_COMPLETE":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    url = handle()["attributes"]["endpoint"]
+    assert url.startswith(alice.base + "/signal/")
+    assert alice.stack("waiting", sid)["stack_status"] == "CREATE_IN_PROGRESS"
+    # the URL is the credential: no token
+    assert alice.http.post(url, json={"status": "SUCCESS", "id": "web0", "data": "up"}).status_code == 200
+    time.sleep(0.5)
+    assert alice.stack("waiting", sid)["stack_status"] == "CREATE_IN_PROGRESS"
+    assert alice.http.post(url, json={"id": "web1", "data": "up too"}).status_code == 200
+    done = alice.wait("waiting", sid)
+    assert done["stack_status"] == "CREATE_COMPLETE"
+    outputs = {o["output_key"]: o["output_value"] for o in done["outputs"]}
+    assert json.loads(outputs["data"]) == {"web0": "up", "web1": "up too"}
+    assert outputs["curl"].startswith("curl -i -X POST") and url in outputs["curl"]
+    assert alice.http.post(alice.base + "/signal/not-a-handle", json={}).status_code == 404
+    assert alice.http.post(url, json={"status": "MAYBE"}).status_code == 400
+    alice.request("DELETE", f"/stacks/waiting/{sid}")

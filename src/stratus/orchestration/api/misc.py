@@ -99,6 +99,18 @@ async def type_template(req: ApiRequest) -> Response:
     })  # fmt: skip
 
 
+async def signal(req: ApiRequest) -> Response:
+    """A wait condition handle's signal: public, the URL is the credential."""
+    b = req.body
+    await svc(req).signals.signal(req.params["secret"], b.status, b.reason, b.data, b.id)
+    return json_response({}, 200)
+
+
+async def signals(req: ApiRequest) -> Response:
+    rows = await svc(req).signals.signals(req.params["secret"])
+    return json_response({"signals": rows})
+
+
 async def template_versions(req: ApiRequest) -> Response:
     check_project(req)
     return json_response({"template_versions": svc(req).reads.versions()})

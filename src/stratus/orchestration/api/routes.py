@@ -25,6 +25,10 @@ ROUTES: list[Route] = [
     Route("GET", f"{P}/resource_types/{{type_name}}/template", misc.type_template, body=NoBody,
           query=NoQuery),  # fmt: skip
     Route("GET", f"{P}/template_versions", misc.template_versions, body=NoBody, query=NoQuery),
+    # wait condition handles: the secret in the URL is the credential
+    Route("POST", f"{P}/signal/{{secret}}", misc.signal, public=True, body=s.SignalBody,
+          query=NoQuery),  # fmt: skip
+    Route("GET", f"{P}/signal/{{secret}}", misc.signals, public=True, body=NoBody, query=NoQuery),
     Route("GET", f"{P}/template_versions/{{version}}/functions", misc.functions, body=NoBody,
           query=s.FunctionsQuery),  # fmt: skip
     # stacks

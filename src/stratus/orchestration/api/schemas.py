@@ -97,5 +97,12 @@ class TypeListQuery(Query):
     with_description: str | None = None
 
 
+class SignalBody(Schema):
+    status: Annotated[str, Field(pattern="^(SUCCESS|FAILURE)$")] = "SUCCESS"
+    reason: Annotated[str, Field(max_length=1024)] = ""
+    data: Any = None
+    id: Annotated[str, Field(max_length=255)] | None = None
+
+
 class FunctionsQuery(Query):
     with_condition_func: str | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stratus.orchestration.drivers import compute, heat, neutron, octavia, storage, trove
+from stratus.orchestration.drivers import compute, heat, neutron, octavia, storage, trove, wait
 from stratus.orchestration.drivers.base import ResourceType
 
 TYPES: tuple[type[ResourceType], ...] = (
@@ -11,7 +11,7 @@ TYPES: tuple[type[ResourceType], ...] = (
     neutron.FloatingIP, neutron.SecurityGroup, neutron.SecurityGroupRule,
     storage.Volume, storage.Container, compute.KeyPair, compute.Server, compute.VolumeAttachment,
     octavia.LoadBalancer, octavia.Listener, octavia.Pool, octavia.PoolMember,
-    octavia.HealthMonitor, trove.Instance,
+    octavia.HealthMonitor, trove.Instance, wait.WaitConditionHandle, wait.WaitCondition,
 )  # fmt: skip
 
 

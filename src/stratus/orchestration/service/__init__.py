@@ -8,6 +8,7 @@ from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.orchestration.drivers.registry import build_registry
 from stratus.orchestration.service.reads import Reads
+from stratus.orchestration.service.signals import Signals
 from stratus.orchestration.service.stacks import Stacks
 
 
@@ -22,6 +23,7 @@ class OrchestrationService:
         self.registry = build_registry()
         self.stacks = Stacks(db, self.registry, self.wake, cfg.orchestration.max_stacks_per_project)
         self.reads = Reads(db, self.registry)
+        self.signals = Signals(db)
         # The engine agent of this process (the primary's), woken at once
         # when a task is recorded; it polls as well.
         self.agent: Wakeable | None = None
