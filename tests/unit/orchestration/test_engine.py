@@ -133,3 +133,14 @@ async def test_groups_number_their_members_and_scale() -> None:
     st2 = w.store.rows["sid"]["g"]
     assert st2.attribute("value") == ["m-0", "m-1", "m-2"]
     assert st2.attribute("refs")[:2] == st.attribute("refs")
+
+
+async def test_a_random_string_is_referenced_by_its_value_not_shown_as_its_id() -> None:
+    w = World()
+    p = w.plan({"pw": {"type": "OS::Heat::RandomString", "properties": {"length": 10}},
+                "use": thing(ref={"get_resource": "pw"})})  # fmt: skip
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    pw = w.store.rows["sid"]["pw"]
+    assert len(pw.attributes["value"]) == 10
+    assert w.store.rows["sid"]["use"].properties["ref"] == pw.attributes["value"]
+    assert pw.attributes["value"] not in (pw.physical_id or "")

@@ -77,7 +77,7 @@ class Engine:
     def _scope(self, plan: Plan, states: dict[str, ResourceState]) -> fns.Scope:
         def ref(name: str) -> Any:
             st = states.get(name)
-            return st.physical_id if st else None
+            return st.reference if st else None
 
         def attr(name: str, attribute: str) -> Any:
             st = states.get(name)

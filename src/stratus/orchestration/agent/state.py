@@ -10,6 +10,9 @@ from stratus.orchestration.drivers.base import Outcome
 from stratus.orchestration.drivers.heat import group_attribute
 
 
+REF_ATTRIBUTE = {"OS::Heat::RandomString": "value"}
+
+
 @dataclass
 class ResourceState:
     name: str
@@ -32,6 +35,14 @@ class ResourceState:
     def exists(self) -> bool:
         """Something may exist behind it (to delete)."""
         return not (self.action == "INIT" or (self.action == "DELETE" and self.status == "COMPLETE"))
+
+    @property
+    def reference(self) -> Any:
+        """What get_resource gives: the physical id, or (a random string)
+        the value itself, as Heat's reference of those types is."""
+        if self.type in REF_ATTRIBUTE:
+            return self.attributes.get(REF_ATTRIBUTE[self.type])
+        return self.physical_id
 
     def attribute(self, name: str) -> Any:
         if self.type == "OS::Heat::ResourceGroup":

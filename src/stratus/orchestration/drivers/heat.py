@@ -58,7 +58,8 @@ class RandomString(ResourceType):
         chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
         secrets.SystemRandom().shuffle(chars)
         value = "".join(chars)
-        return Outcome(value if len(value) <= 255 else ctx.name, {"value": value})
+        # The id shown is not the secret; get_resource gives the value.
+        return Outcome(f"{ctx.stack_name}-{ctx.name}-{secrets.token_hex(4)}", {"value": value})
 
     async def update(
         self, api: Any, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context

@@ -105,7 +105,7 @@ class Reads:
 
         def ref(name: str) -> Any:
             st = states.get(name)
-            return st.physical_id if st else None
+            return st.reference if st else None
 
         def attr(name: str, attribute: str) -> Any:
             st = states.get(name)
