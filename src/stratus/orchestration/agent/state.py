@@ -9,7 +9,6 @@ from typing import Any, Protocol
 from stratus.orchestration.drivers.base import Outcome
 from stratus.orchestration.drivers.heat import group_attribute
 
-
 REF_ATTRIBUTE = {"OS::Heat::RandomString": "value"}
 
 
