@@ -25,10 +25,10 @@ class World:
         self.engine = Engine(self.store, self.registry)
         self.updater = Updater(self.engine)
 
-    def plan(self, resources: dict[str, Any], outputs: dict[str, Any] | None = None) -> Plan:
+    def plan(self, resources: dict[str, Any], params: dict[str, Any] | None = None) -> Plan:
         t = {"heat_template_version": "2018-08-31", "resources": resources,
-             "outputs": outputs or {}}  # fmt: skip
-        return build(t, {}, {}, {}, {"OS::stack_name": "s"}, self.registry.__contains__)
+             "parameters": {k: {"type": "comma_delimited_list"} for k in params or {}}}  # fmt: skip
+        return build(t, {}, {}, params or {}, {"OS::stack_name": "s"}, self.registry.__contains__)
 
     def stack(self, rollback: bool = False) -> StackInfo:
         return StackInfo("sid", "s", "p", not rollback, None)
@@ -144,3 +144,18 @@ async def test_a_random_string_is_referenced_by_its_value_not_shown_as_its_id() 
     assert len(pw.attributes["value"]) == 10
     assert w.store.rows["sid"]["use"].properties["ref"] == pw.attributes["value"]
     assert pw.attributes["value"] not in (pw.physical_id or "")
+
+
+async def test_group_members_read_their_own_item_of_a_list_by_index() -> None:
+    w = World()
+    group = {"type": "OS::Heat::ResourceGroup", "properties": {"count": 2, "resource_def": {
+        "type": "OS::Heat::Value", "properties": {"value": {"get_param": ["ips", "%index%"]}}}}}  # fmt: skip
+    first = w.plan({"g": group}, {"ips": "10.0.0.1,10.0.0.2"})
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    assert w.store.rows["sid"]["g"].attribute("value") == ["10.0.0.1", "10.0.0.2"]
+    refs = w.store.rows["sid"]["g"].attribute("refs")
+    second = w.plan({"g": group}, {"ips": "10.0.0.1,10.0.0.9"})
+    await w.updater.update(w.stack(), second, None, first)  # type: ignore[arg-type]
+    st = w.store.rows["sid"]["g"]
+    assert st.attribute("value") == ["10.0.0.1", "10.0.0.9"]
+    assert st.attribute("refs")[0] == refs[0]  # the unchanged member stays

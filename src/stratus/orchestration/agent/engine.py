@@ -87,8 +87,24 @@ class Engine:
 
     def properties(self, plan: Plan, name: str, states: dict[str, ResourceState]) -> dict[str, Any]:
         rdef = plan.resources[name]
-        raw = fns.resolve(rdef.properties, self._scope(plan, states))
-        return self.registry[rdef.type].validate(raw, f"resources.{name}")
+        kind = self.registry[rdef.type]
+        scope = self._scope(plan, states)
+        held: dict[tuple[str, str], Any] = {}
+        raw = rdef.properties
+        for outer, inner in kind.lazy:  # left for the type to evaluate
+            if isinstance(raw.get(outer), dict) and inner in raw[outer]:
+                held[(outer, inner)] = raw[outer][inner]
+                raw = {**raw, outer: {k: v for k, v in raw[outer].items() if k != inner}}
+        resolved = fns.resolve(raw, scope)
+        for (outer, inner), value in held.items():
+            if isinstance(resolved.get(outer), dict):
+                resolved[outer] = {**resolved[outer], inner: value}
+        return kind.validate(resolved, f"resources.{name}")
+
+    def context(self, stack: StackInfo, plan: Plan, name: str,
+                states: dict[str, ResourceState]) -> Context:  # fmt: skip
+        scope = self._scope(plan, states)
+        return Context(stack.name, stack.id, name, lambda v: fns.resolve(v, scope))
 
     async def _create_one(
         self, stack: StackInfo, plan: Plan, name: str, api: Api,
@@ -107,7 +123,7 @@ class Engine:
         await self.store.save(stack.id, st)  # IN_PROGRESS, with what it is made of
         try:
             out = await self.registry[rdef.type].create(
-                api, st.properties, Context(stack.name, stack.id, name)
+                api, st.properties, self.context(stack, plan, name, states)
             )
         except Exception as exc:
             st.status, st.reason = m.FAILED, reason_of(exc, name)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from stratus.orchestration import models as m
 from stratus.orchestration.agent.engine import Engine, reason_of, run_graph
 from stratus.orchestration.agent.state import ResourceState, StackInfo
-from stratus.orchestration.drivers.base import Api, Context
+from stratus.orchestration.drivers.base import Api
 from stratus.orchestration.template.plan import Plan
 
 
@@ -36,7 +36,7 @@ class Updater:
         same_type = old.type == rdef.type
         healthy = old.status == m.COMPLETE
         old.requires, old.metadata = sorted(plan.deps[name]), rdef.metadata
-        if same_type and healthy and new_props == old.properties:
+        if same_type and healthy and new_props == old.properties and not kind.lazy:
             await self.store.save(stack.id, old, event=False)
             return
         if same_type and healthy and kind.updatable(old.properties, new_props):
@@ -44,7 +44,7 @@ class Updater:
             await self.store.save(stack.id, old)
             try:
                 out = await kind.update(api, old.outcome, old.properties, new_props,
-                                        Context(stack.name, stack.id, name))  # fmt: skip
+                                        self.engine.context(stack, plan, name, states))  # fmt: skip
             except Exception as exc:
                 old.status, old.reason = m.FAILED, reason_of(exc, name)
                 await self.store.save(stack.id, old)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -64,13 +64,20 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 @dataclass
 class Context:
-    """Who the resource is: for names and group members."""
+    """Who the resource is: for names and group members.  ``resolve``
+    evaluates the template's functions in a value (for a group's member
+    definition, left unevaluated until each member's index is in it)."""
 
     stack_name: str
     stack_id: str
     name: str  # the resource's name in the template
+    resolve: Callable[[Any], Any] = _same
 
 
 class ResourceType:
@@ -80,6 +87,10 @@ class ResourceType:
     properties: ClassVar[dict[str, Prop]] = {}
     attributes: ClassVar[dict[str, str]] = {}
     description: ClassVar[str] = ""
+    # Property paths left unevaluated by the engine (the type evaluates
+    # them itself with ``Context.resolve``); such a type is always given
+    # an update, which finds out itself whether anything changed.
+    lazy: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, registry: Mapping[str, ResourceType] | None = None) -> None:
         self.registry = registry or {}

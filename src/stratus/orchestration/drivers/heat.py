@@ -135,6 +135,7 @@ class ResourceGroup(ResourceType):
         "removal_policies": Prop("list", default=[], update_allowed=True),
         "removal_policies_mode": Prop("string", default="append", update_allowed=True),
     }
+    lazy: ClassVar[tuple[tuple[str, str], ...]] = (("resource_def", "properties"),)
     attributes: ClassVar[dict[str, str]] = {
         "refs": "The members' ids, in index order.",
         "refs_map": "The members' ids by index.",
@@ -166,14 +167,14 @@ class ResourceGroup(ResourceType):
     def _member_props(self, props: dict[str, Any], index: int, ctx: Context) -> dict[str, Any]:
         rdef = props["resource_def"]
         raw = _substitute(rdef.get("properties") or {}, props["index_var"], index)
-        return self._member_type(rdef).validate(raw, f"resources.{ctx.name}.{index}")
+        return self._member_type(rdef).validate(ctx.resolve(raw), f"resources.{ctx.name}.{index}")
 
     async def _make(
         self, api: Any, props: dict[str, Any], index: int, ctx: Context
     ) -> dict[str, Any]:
         member = self._member_type(props["resource_def"])
         mprops = self._member_props(props, index, ctx)
-        sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}")
+        sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve)
         out = await member.create(api, mprops, sub)
         return {"index": index, "type": member.name, "physical_id": out.physical_id,
                 "attributes": out.attributes, "data": out.data, "properties": mprops}  # fmt: skip
@@ -217,17 +218,16 @@ class ResourceGroup(ResourceType):
         count = new["count"]
         for index in sorted(i for i in members if i >= count):
             await self._remove(api, members.pop(index))
-        changed = old.get("resource_def") != new.get("resource_def")
         for index, m in list(members.items()):
-            if not changed:
-                continue
             kind = self._member_type(new["resource_def"])
             mprops = self._member_props(new, index, ctx)
+            if kind.name == m["type"] and mprops == m["properties"]:
+                continue
             if kind.name != m["type"] or not kind.updatable(m["properties"], mprops):
                 await self._remove(api, m)
                 members[index] = await self._make(api, new, index, ctx)
             else:
-                sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}")
+                sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve)
                 out = await kind.update(api, Outcome(m["physical_id"], m["attributes"], m["data"]),
                                         m["properties"], mprops, sub)  # fmt: skip
                 members[index] = {**m, "physical_id": out.physical_id,
