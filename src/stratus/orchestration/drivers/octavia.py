@@ -71,7 +71,7 @@ class Child(ResourceType):
         base = f"{LBAAS}/{self.collection}"
         return f"{base}/{physical_id}" if physical_id else base
 
-    async def lb_of(self, api: Api, obj: dict[str, Any]) -> str | None:
+    async def lb_of(self, api: Api, obj: dict[str, Any], props: dict[str, Any]) -> str | None:
         lbs = obj.get("loadbalancers") or []
         return str(lbs[0]["id"]) if lbs else None
 
@@ -81,7 +81,7 @@ class Child(ResourceType):
     async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
         body = await self.body(api, props, ctx)
         obj = (await _busy_retry(api, "POST", self.path(props), {self.key: body}))[self.key]
-        lb = await self.lb_of(api, obj)
+        lb = await self.lb_of(api, obj, props)
         if lb:
             await wait_active(api, lb)
         data = {"path": self.path(props, str(obj["id"])), "lb": lb}
@@ -231,8 +231,9 @@ class PoolMember(Child):
         base = f"{LBAAS}/pools/{props['pool']}/members"
         return f"{base}/{physical_id}" if physical_id else base
 
-    async def lb_of(self, api: Api, obj: dict[str, Any]) -> str | None:
-        pool = (await api.call("load-balancer", "GET", f"{LBAAS}/pools/{obj['pool_id']}"))["pool"]
+    async def lb_of(self, api: Api, obj: dict[str, Any], props: dict[str, Any]) -> str | None:
+        pool_id = obj.get("pool_id") or props["pool"]
+        pool = (await api.call("load-balancer", "GET", f"{LBAAS}/pools/{pool_id}"))["pool"]
         lbs = pool.get("loadbalancers") or []
         return str(lbs[0]["id"]) if lbs else None
 
@@ -276,7 +277,7 @@ class HealthMonitor(Child):
             out["pool_id"] = props["pool"]
         return strip_none(out)
 
-    async def lb_of(self, api: Api, obj: dict[str, Any]) -> str | None:
+    async def lb_of(self, api: Api, obj: dict[str, Any], props: dict[str, Any]) -> str | None:
         pools = obj.get("pools") or []
         if not pools:
             return None
