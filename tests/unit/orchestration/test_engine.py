@@ -159,3 +159,4 @@ async def test_group_members_read_their_own_item_of_a_list_by_index() -> None:
     st = w.store.rows["sid"]["g"]
     assert st.attribute("value") == ["10.0.0.1", "10.0.0.9"]
     assert st.attribute("refs")[0] == refs[0]  # the unchanged member stays
+

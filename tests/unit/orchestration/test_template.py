@@ -217,3 +217,18 @@ def test_resource_registry_aliases_types() -> None:
     assert p.resources["a"].type == "OS::Heat::None"
     with pytest.raises(StackValidationFailed, match="nested stack"):
         plan(t, env={"resource_registry": {"My::Thing": "thing.yaml"}})
+
+
+def test_the_documented_example_template_is_valid() -> None:
+    from pathlib import Path
+
+    from stratus.orchestration.drivers.registry import build_registry
+    from stratus.orchestration.service.definition import definition
+    from stratus.orchestration.service.definition import plan as checked
+
+    text = (Path(__file__).parents[3] / "docs" / "examples" / "app.yaml").read_text()
+    d = definition(text, None, {}, {"count": "2"})
+    p = checked(d, build_registry(), {"OS::stack_name": "app", "OS::stack_id": "x",
+                                   "OS::project_id": "p"})  # fmt: skip
+    assert p.deps["members"] >= {"pool", "web"} and "router_interface" in p.deps["web"]
+    assert p.levels()[0] and set(p.outputs()) == {"url", "db_address", "uploads"}
