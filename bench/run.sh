@@ -6,6 +6,7 @@
 #   bench/run.sh network-dataplane [--repeat 10] [--seconds 5]             the network data plane (root)
 #   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
 #   bench/run.sh database [--creates 5] [--datastore postgresql]            database service (root)
+#   bench/run.sh orchestration [--stacks 500] [--lists 30]                 orchestration (Heat)
 #   bench/run.sh aio [--repeat 3]            the default cloud beside Swift 2.38; logs and metrics on/off
 #   bench/run.sh footprint [--commit REV]    start time and idle memory of the default cloud
 #   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
@@ -34,7 +35,7 @@ need_wrk() {
 
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|volume|network|database|aio|footprint|all) which=$1; shift ;;
+    identity|image|compute|objectstore|volume|network|database|orchestration|aio|footprint|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
     network-dataplane) which=network_dataplane; shift ;;
 esac
@@ -43,7 +44,7 @@ case "$which" in
     identity|objectstore|aio)
         need_wrk
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live|network_dataplane|volume|network|database|footprint)
+    image|compute|compute_live|network_dataplane|volume|network|database|orchestration|footprint)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

@@ -41,6 +41,7 @@ from stratus.loadbalancer import policies as loadbalancer_policies
 from stratus.network import policies as network_policies
 from stratus.network.service import NetworkService
 from stratus.objectstore import policies as objectstore_policies
+from stratus.orchestration import policies as orchestration_policies
 from stratus.registry import SERVICES
 from stratus.volume import policies as volume_policies
 
@@ -85,6 +86,7 @@ class Cloud:
                 **network_policies.RULES,
                 **loadbalancer_policies.RULES,
                 **database_policies.RULES,
+                **orchestration_policies.RULES,
             },
             cfg.data_path(cfg.policy.file),
         )
@@ -126,6 +128,11 @@ class Cloud:
             from stratus.database.service import DatabaseService
 
             self.database = DatabaseService(cfg, self.db)
+        self.orchestration: Any = None
+        if "orchestration" in cfg.services.enabled:
+            from stratus.orchestration.service import OrchestrationService
+
+            self.orchestration = OrchestrationService(cfg, self.db)
         self.objectstore: Any = None
         self.storage_node: Any = None
         if "object-store" in cfg.services.enabled:
@@ -209,6 +216,8 @@ class Cloud:
             await self._start_loadbalancer(self.loadbalancer)
         if self.database is not None:
             self._start_database(self.database)
+        if self.orchestration is not None:
+            self._start_orchestration(self.orchestration)
         if self.image is not None:  # the swift store needs the object store up
             self._spawn(self.image.sweep(), "image-sweep")
 
@@ -303,6 +312,14 @@ class Cloud:
 
         network.core.nova.target = LocalCompute(create)
 
+    def _start_orchestration(self, orchestration: Any) -> None:
+        from stratus.orchestration.agent.runner import build_agent
+
+        agent = build_agent(self.cfg, self.db)
+        orchestration.agent = agent
+        # It fails cleanly what a crash left half-made, then runs the tasks.
+        self._spawn(agent.start(), "orchestration-agent-start")
+
     async def _start_api_worker(self) -> None:
         """Everything was set up by the primary: serve requests, and send
         compute wake-ups to the primary's scheduler and agent."""
@@ -377,6 +394,8 @@ class Cloud:
             task.cancel()
         if self.compute is not None:
             await self.compute.stop()
+        if self.orchestration is not None:
+            await self.orchestration.stop()
         if self.database is not None:
             await self.database.stop()
         if self.volume is not None:
@@ -463,6 +482,15 @@ class Cloud:
                 Mount(
                     SERVICES["database"].prefix,
                     build_database(self.database, self.enforcer, self.validator),
+                )
+            )
+        if self.orchestration is not None:
+            from stratus.orchestration.app import build as build_orchestration
+
+            mounts.append(
+                Mount(
+                    SERVICES["orchestration"].prefix,
+                    build_orchestration(self.orchestration, self.enforcer, self.validator),
                 )
             )
         if self.objectstore is not None:

@@ -6,4 +6,5 @@ from stratus.identity import models as identity_models  # noqa: F401
 from stratus.image import models as image_models  # noqa: F401
 from stratus.loadbalancer import models as loadbalancer_models  # noqa: F401
 from stratus.network import models as network_models  # noqa: F401
+from stratus.orchestration import models as orchestration_models  # noqa: F401
 from stratus.volume import models as volume_models  # noqa: F401

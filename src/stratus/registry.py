@@ -57,4 +57,8 @@ SERVICES: dict[str, ServiceInfo] = {
     "load-balancer": ServiceInfo("load-balancer", "load-balancer", "octavia", "/load-balancer"),
     # Trove's catalog URL carries the version and the project.
     "database": ServiceInfo("database", "database", "trove", "/database", "/v1.0/$(project_id)s"),
+    # Heat's catalog URL carries the version and the project.
+    "orchestration": ServiceInfo(
+        "orchestration", "orchestration", "heat", "/orchestration", "/v1/$(project_id)s"
+    ),
 }

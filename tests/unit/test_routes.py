@@ -12,6 +12,7 @@ from stratus.image.api.routes import ROUTES as IMAGE_ROUTES
 from stratus.loadbalancer.api.routes import ROUTES as LOADBALANCER_ROUTES
 from stratus.network.api.routes import ROUTES as NETWORK_ROUTES
 from stratus.objectstore.api import routes as objectstore_routes
+from stratus.orchestration.api.routes import ROUTES as ORCHESTRATION_ROUTES
 from stratus.volume.api.routes import ROUTES as VOLUME_ROUTES
 
 ALL_ROUTES: list[tuple[str, Route]] = (
@@ -22,6 +23,7 @@ ALL_ROUTES: list[tuple[str, Route]] = (
     + [("network", r) for r in NETWORK_ROUTES]
     + [("load-balancer", r) for r in LOADBALANCER_ROUTES]
     + [("database", r) for r in DATABASE_ROUTES]
+    + [("orchestration", r) for r in ORCHESTRATION_ROUTES]
 )
 # Swift's writes carry their metadata in headers: they are not in the list
 # of JSON writes below, but their schemas are checked all the same.
@@ -79,7 +81,8 @@ def test_a_route_without_schemas_is_found() -> None:
 
 
 def test_no_two_routes_share_a_method_and_path() -> None:
-    services = ("identity", "image", "compute", "volume", "network", "load-balancer", "database")
+    services = ("identity", "image", "compute", "volume", "network", "load-balancer", "database",
+                "orchestration")  # fmt: skip
     for service in (*services, "object-store"):
         seen = [
             (r.method, r.path, r.action)

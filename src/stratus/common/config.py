@@ -343,6 +343,16 @@ class DbaasConfig(_Section):
     max_volume_size: int = Field(100, ge=1)
 
 
+class OrchestrationConfig(_Section):
+    """The orchestration service (Heat): ``[orchestration]``."""
+
+    # Stacks whose tasks the engine runs at once (their resources run in
+    # parallel within each stack).
+    max_parallel_stacks: int = Field(8, ge=1, le=256)
+    # Stacks a project may have (-1: unlimited).
+    max_stacks_per_project: int = Field(-1, ge=-1)
+
+
 class PolicyConfig(_Section):
     # A TOML file of rule overrides (relative paths are in the data folder).
     file: str = "policy.toml"
@@ -358,6 +368,7 @@ class ServicesConfig(_Section):
         "network",
         "load-balancer",
         "database",
+        "orchestration",
     ]
 
 
@@ -390,6 +401,7 @@ class Config(_Section):
     volume: VolumeConfig = VolumeConfig()
     loadbalancer: LoadBalancerConfig = LoadBalancerConfig()
     dbaas: DbaasConfig = DbaasConfig()
+    orchestration: OrchestrationConfig = OrchestrationConfig()
     policy: PolicyConfig = PolicyConfig()
     services: ServicesConfig = ServicesConfig()
     logging: LoggingConfig = LoggingConfig()
@@ -767,6 +779,13 @@ quota_backups = 50
 # Largest volume one instance may ask for (GiB).
 max_volume_size = 100
 
+[orchestration]
+# The orchestration service (Heat).  Stacks whose tasks the engine runs at
+# once (each stack's independent resources are made in parallel).
+max_parallel_stacks = 8
+# Stacks a project may have (-1: unlimited).
+max_stacks_per_project = -1
+
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.
 file = "policy.toml"
@@ -775,7 +794,7 @@ file = "policy.toml"
 # Services started by `stratus up`.
 enabled = [
     "identity", "image", "compute", "object-store", "volume", "network", "load-balancer",
-    "database",
+    "database", "orchestration",
 ]
 
 [logging]

@@ -21,7 +21,7 @@ def test_defaults_without_file(tmp_path: Path) -> None:
     assert cfg.auth.mode == "local"
     assert cfg.services.enabled == [
         "identity", "image", "compute", "object-store", "volume", "network", "load-balancer",
-        "database",
+        "database", "orchestration",
     ]
     assert cfg.database_url == f"sqlite+aiosqlite:///{(tmp_path / 'stratus.db').resolve()}"
     assert cfg.public_url == "http://127.0.0.1:8080"

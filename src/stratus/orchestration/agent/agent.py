@@ -1,0 +1,152 @@
+"""The orchestration agent, on the shared reconcile loop: each stack with a
+task (create, update, delete) is one piece of work.  At start, a stack
+whose engine died half-way (resources left IN_PROGRESS) is failed cleanly:
+those resources FAILED with the reason, the stack ``<ACTION>_FAILED``; a
+delete is simply done again (it is idempotent)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import httpx
+
+from stratus.common import logs
+from stratus.common.db import utcnow
+from stratus.common.reconciler import Reconciler, Timing
+from stratus.orchestration import models as m
+from stratus.orchestration.agent.engine import Engine
+from stratus.orchestration.agent.recorder import Recorder
+from stratus.orchestration.agent.state import StackInfo
+from stratus.orchestration.agent.update import Updater
+from stratus.orchestration.drivers.base import Api, ResourceType
+from stratus.orchestration.drivers.openstack import HttpApi
+from stratus.orchestration.template import plan as planning
+from stratus.orchestration.template.plan import Plan
+
+log = logging.getLogger(__name__)
+
+
+def definition(stack: m.Stack) -> dict[str, Any]:
+    return {"template": stack.template, "environment": stack.environment,
+            "files": stack.files, "parameters": stack.parameters}  # fmt: skip
+
+
+def plan_of(stack: m.Stack, d: Mapping[str, Any], registry: Mapping[str, ResourceType]) -> Plan:
+    pseudo = {"OS::stack_name": stack.name, "OS::stack_id": stack.id,
+              "OS::project_id": stack.project_id}  # fmt: skip
+    return planning.build(d["template"], d.get("environment") or {}, d.get("files") or {},
+                          d.get("parameters") or {}, pseudo, registry.__contains__)  # fmt: skip
+
+
+class OrchestrationAgent:
+    def __init__(
+        self,
+        recorder: Recorder,
+        registry: Mapping[str, ResourceType],
+        public_url: str,
+        timing: Timing = Timing(poll_interval=2.0, sync_interval=60.0),
+        api_factory: Any = None,
+    ):
+        self.rec = recorder
+        self.registry = registry
+        self.public_url = public_url
+        self.engine = Engine(recorder, registry)
+        self.updater = Updater(self.engine)
+        self.client = httpx.AsyncClient(timeout=60.0)
+        self.api_factory = api_factory or self._http_api
+        self.loop = Reconciler("orchestration-engine", self, timing)
+
+    def _http_api(self, stack: m.Stack) -> Api:
+        return HttpApi(self.public_url, stack.credential or "", stack.project_id, self.client)
+
+    # -- the loop's face --------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self.loop.wake()
+
+    async def start(self) -> None:
+        await self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+        await self.client.aclose()
+
+    async def idle(self, timeout: float = 30.0) -> None:
+        await self.loop.idle(timeout)
+
+    # -- Workflows --------------------------------------------------------------------------
+
+    async def register(self) -> None:
+        return None
+
+    async def heartbeat(self) -> None:
+        return None
+
+    async def resync(self) -> None:
+        return None
+
+    async def adopt(self) -> None:
+        for stack in await self.rec.in_progress():
+            if stack.task in (None, m.T_DELETE):
+                continue
+            states = await self.rec.resources(stack.id)
+            stuck = [s for s in states.values() if s.status == m.IN_PROGRESS]
+            if not stuck and stack.task == m.T_CREATE and not states:
+                continue  # never started: it runs now
+            reason = f"Engine went down during stack {stack.action}"
+            log.warning("orchestration: stack %s (%s): %s", stack.name, stack.id, reason)
+            for st in stuck:
+                st.status, st.reason = m.FAILED, f"{reason} (resource {st.name})"
+                await self.rec.save(stack.id, st)
+            await self.rec.stack_status(stack.id, stack.action, m.FAILED, reason)
+            await self.rec.update_stack(stack, task=None, credential=None, pending=None)
+
+    async def pending(self) -> Iterable[str]:
+        return await self.rec.pending()
+
+    async def work(self, key: str) -> None:
+        stack = await self.rec.stack(key)
+        if stack is None or stack.task is None:
+            return
+        logs.bind_request_id(stack.request_id)
+        info = StackInfo(stack.id, stack.name, stack.project_id, stack.disable_rollback,
+                         stack.timeout_mins)  # fmt: skip
+        api = self.api_factory(stack)
+        task = stack.task
+        try:
+            if task == m.T_CREATE:
+                await self.engine.create(info, plan_of(stack, definition(stack), self.registry), api)
+            elif task == m.T_UPDATE:
+                await self._update(stack, info, api)
+            elif task == m.T_DELETE:
+                if await self.engine.delete(info, api):
+                    await self.rec.update_stack(stack, deleted=True, deleted_at=utcnow(),
+                                                task=None, credential=None)  # fmt: skip
+                    return
+        except Exception as exc:
+            log.exception("orchestration: stack %s: %s failed", stack.id, task)
+            action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE}.get(task, m.DELETE)
+            await self.rec.stack_status(stack.id, action, m.FAILED, f"{type(exc).__name__}: {exc}")
+        fresh = await self.rec.stack(stack.id)
+        if fresh is not None and fresh.task == task:
+            await self.rec.update_stack(fresh, task=None, credential=None)
+
+    async def _update(self, stack: m.Stack, info: StackInfo, api: Api) -> None:
+        pending = stack.pending
+        previous: Plan | None = None
+        if pending is not None:
+            old = definition(stack)
+            await self.rec.update_stack(stack, previous=old, pending=None, **pending)
+        if stack.previous is not None:
+            try:
+                previous = plan_of(stack, stack.previous, self.registry)
+            except Exception:
+                previous = None
+        await self.updater.update(info, plan_of(stack, definition(stack), self.registry), api,
+                                  previous)  # fmt: skip
+        fresh = await self.rec.stack(stack.id)
+        if fresh is not None and fresh.action == m.ROLLBACK and fresh.status == m.COMPLETE:
+            if stack.previous is not None:
+                await self.rec.update_stack(fresh, **stack.previous)

@@ -1,0 +1,1 @@
+"""The orchestration API: Heat v1 under /orchestration."""

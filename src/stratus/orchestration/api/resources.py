@@ -1,0 +1,84 @@
+"""A stack's resources and events."""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from stratus.common.api import ApiRequest, json_response
+from stratus.orchestration import models as m
+from stratus.orchestration.api import views
+from stratus.orchestration.api.common import svc, truthy, visible
+from stratus.orchestration.errors import BadRequest
+from stratus.orchestration.service.reads import EventQuery
+
+
+def _required_by(rows: list[m.Resource]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {r.name: [] for r in rows}
+    for r in rows:
+        for dep in r.requires or []:
+            out.setdefault(dep, []).append(r.name)
+    return out
+
+
+async def index(req: ApiRequest) -> Response:
+    stack = await visible(req, "orchestration:stacks:show")
+    rows = await svc(req).reads.resources(stack)
+    q = req.query
+    for field, value in (("name", q.name), ("type", q.type), ("status", q.status),
+                         ("action", q.action)):  # fmt: skip
+        if value:
+            wanted = set(value.split(","))
+            rows = [r for r in rows if getattr(r, field) in wanted]
+    by = _required_by(rows)
+    detail = truthy(q.with_detail)
+    return json_response({"resources": [views.resource(r, stack, req.base_url, by[r.name], detail)
+                                        for r in rows]})  # fmt: skip
+
+
+async def show(req: ApiRequest) -> Response:
+    stack = await visible(req, "orchestration:stacks:show")
+    r = await svc(req).reads.resource(stack, req.params["resource_name"])
+    by = _required_by(await svc(req).reads.resources(stack))
+    return json_response({"resource": views.resource(r, stack, req.base_url,
+                                                     by.get(r.name, []), True)})  # fmt: skip
+
+
+async def metadata(req: ApiRequest) -> Response:
+    stack = await visible(req, "orchestration:stacks:show")
+    r = await svc(req).reads.resource(stack, req.params["resource_name"])
+    return json_response({"metadata": r.metadata_ or {}})
+
+
+def _event_query(req: ApiRequest, resource: str | None) -> EventQuery:
+    q = req.query
+    sort_dir = (q.sort_dir or "asc").lower()
+    if sort_dir not in ("asc", "desc"):
+        raise BadRequest("Unknown sort direction, must be one of: asc, desc")
+
+    def many(v: str | None) -> tuple[str, ...]:
+        return tuple(x for x in (v or "").split(",") if x)
+
+    return EventQuery(resource or q.resource_name, many(q.resource_action),
+                      many(q.resource_status), many(q.resource_type), sort_dir, q.limit,
+                      q.marker)  # fmt: skip
+
+
+async def events(req: ApiRequest) -> Response:
+    stack = await visible(req, "orchestration:stacks:show")
+    rows = await svc(req).reads.events(stack, _event_query(req, None))
+    return json_response({"events": [views.event(e, stack, req.base_url) for e in rows]})
+
+
+async def resource_events(req: ApiRequest) -> Response:
+    stack = await visible(req, "orchestration:stacks:show")
+    name = req.params["resource_name"]
+    rows = await svc(req).reads.events(stack, _event_query(req, name))
+    if not rows and name != stack.name:
+        await svc(req).reads.resource(stack, name)  # 404 for a resource that never was
+    return json_response({"events": [views.event(e, stack, req.base_url) for e in rows]})
+
+
+async def event(req: ApiRequest) -> Response:
+    stack = await visible(req, "orchestration:stacks:show")
+    e = await svc(req).reads.event(stack, req.params["resource_name"], req.params["event_id"])
+    return json_response({"event": views.event(e, stack, req.base_url, True)})

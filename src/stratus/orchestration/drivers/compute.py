@@ -1,0 +1,187 @@
+"""OS::Nova::KeyPair and OS::Nova::Server, through the compute (v2.1)
+and image (v2) APIs."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from stratus.orchestration.drivers.base import (
+    UUID,
+    Api,
+    Context,
+    Outcome,
+    Prop,
+    ResourceType,
+    delete_quietly,
+    strip_none,
+    wait_for,
+    wait_gone,
+)
+from stratus.orchestration.drivers.neutron import find
+from stratus.orchestration.errors import ResourceFailure
+
+
+class KeyPair(ResourceType):
+    name = "OS::Nova::KeyPair"
+    properties: ClassVar[dict[str, Prop]] = {
+        "name": Prop(required=True),
+        "public_key": Prop(),
+        "save_private_key": Prop("boolean", default=False),
+        "type": Prop(allowed=("ssh", "x509")),
+    }
+    attributes: ClassVar[dict[str, str]] = {"public_key": "", "private_key": "", "show": ""}
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        body = strip_none({"name": props["name"], "public_key": props.get("public_key"),
+                           "type": props.get("type")})  # fmt: skip
+        kp = (await api.call("compute", "POST", "/os-keypairs", json={"keypair": body}))["keypair"]
+        private = kp.pop("private_key", None) if props.get("save_private_key") else None
+        kp.pop("private_key", None)
+        return Outcome(str(kp["name"]), {"public_key": kp.get("public_key"),
+                                         "private_key": private or "", "show": kp})  # fmt: skip
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        if current.physical_id:
+            await delete_quietly(api, "compute", f"/os-keypairs/{quote(current.physical_id)}")
+
+
+async def _image(api: Api, ref: str) -> str:
+    if UUID.match(ref):
+        return ref
+    found = (await api.call("image", "GET", "/v2/images", params={"name": ref}))["images"]
+    if len(found) != 1:
+        raise ResourceFailure(f"Image {ref} could not be found." if not found
+                              else f"Multiple images named {ref}: use an id.")  # fmt: skip
+    return str(found[0]["id"])
+
+
+async def _flavor(api: Api, ref: str) -> str:
+    flavors = (await api.call("compute", "GET", "/flavors/detail"))["flavors"]
+    for f in flavors:
+        if ref in (f["id"], f["name"]):
+            return str(f["id"])
+    raise ResourceFailure(f"Flavor {ref} could not be found.")
+
+
+class Server(ResourceType):
+    name = "OS::Nova::Server"
+    properties: ClassVar[dict[str, Prop]] = {
+        "name": Prop(update_allowed=True),
+        "image": Prop(),
+        "flavor": Prop(required=True),
+        "key_name": Prop(),
+        "networks": Prop("list", default=[]),
+        "security_groups": Prop("list", default=[]),
+        "user_data": Prop(default=""),
+        "user_data_format": Prop(default="HEAT_CFNTOOLS",
+                                 allowed=("HEAT_CFNTOOLS", "RAW", "SOFTWARE_CONFIG")),
+        "metadata": Prop("map", update_allowed=True),
+        "config_drive": Prop("boolean"),
+        "availability_zone": Prop(),
+        "block_device_mapping_v2": Prop("list"),
+        "scheduler_hints": Prop("map"),
+    }  # fmt: skip
+    attributes: ClassVar[dict[str, str]] = {
+        "first_address": "", "addresses": "", "networks": "", "name": "", "accessIPv4": "",
+        "accessIPv6": "", "instance_name": "", "console_urls": "", "show": "",
+    }  # fmt: skip
+
+    async def _networks(self, api: Api, nets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out = []
+        for n in nets:
+            if n.get("port"):
+                out.append({"port": await find(api, "ports", str(n["port"]))})
+            elif n.get("network"):
+                entry = {"uuid": await find(api, "networks", str(n["network"]))}
+                if n.get("fixed_ip"):
+                    entry["fixed_ip"] = str(n["fixed_ip"])
+                out.append(entry)
+        return out
+
+    @staticmethod
+    def _outcome(srv: dict[str, Any]) -> Outcome:
+        addresses = srv.get("addresses") or {}
+        nets = {net: [a["addr"] for a in addrs] for net, addrs in addresses.items()}
+        first = next((a["addr"] for addrs in addresses.values() for a in addrs
+                      if a.get("version", 4) == 4), "")  # fmt: skip
+        return Outcome(str(srv["id"]), {
+            "first_address": first, "addresses": addresses, "networks": nets,
+            "name": srv.get("name"), "accessIPv4": srv.get("accessIPv4") or first,
+            "accessIPv6": srv.get("accessIPv6", ""),
+            "instance_name": srv.get("OS-EXT-SRV-ATTR:instance_name", ""), "show": srv,
+        })  # fmt: skip
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        body: dict[str, Any] = strip_none({
+            "name": props.get("name") or f"{ctx.stack_name}-{ctx.name}",
+            "flavorRef": await _flavor(api, str(props["flavor"])),
+            "imageRef": await _image(api, str(props["image"])) if props.get("image") else None,
+            "key_name": props.get("key_name"), "metadata": props.get("metadata"),
+            "config_drive": props.get("config_drive"),
+            "availability_zone": props.get("availability_zone"),
+            "block_device_mapping_v2": props.get("block_device_mapping_v2"),
+        })  # fmt: skip
+        nets = await self._networks(api, props.get("networks") or [])
+        body["networks"] = nets or "auto"
+        if props.get("security_groups"):
+            body["security_groups"] = [{"name": g} for g in props["security_groups"]]
+        if props.get("user_data"):
+            body["user_data"] = base64.b64encode(str(props["user_data"]).encode()).decode()
+        payload: dict[str, Any] = {"server": body}
+        if props.get("scheduler_hints"):
+            payload["os:scheduler_hints"] = props["scheduler_hints"]
+        srv = (await api.call("compute", "POST", "/servers", json=payload))["server"]
+        srv = await wait_for(api, "compute", f"/servers/{srv['id']}", "server", ("active",),
+                             ("error",), timeout=1800)  # fmt: skip
+        return self._outcome(srv)
+
+    async def update(
+        self, api: Api, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
+    ) -> Outcome:
+        path = f"/servers/{current.physical_id}"
+        if new.get("name") != old.get("name") and new.get("name"):
+            await api.call("compute", "PUT", path, json={"server": {"name": new["name"]}})
+        if new.get("metadata") != old.get("metadata"):
+            await api.call("compute", "PUT", f"{path}/metadata",
+                           json={"metadata": new.get("metadata") or {}})  # fmt: skip
+        return self._outcome((await api.call("compute", "GET", path))["server"])
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        if not current.physical_id:
+            return
+        path = f"/servers/{current.physical_id}"
+        await delete_quietly(api, "compute", path)
+        await wait_gone(api, "compute", path, timeout=600)
+
+
+class VolumeAttachment(ResourceType):
+    name = "OS::Cinder::VolumeAttachment"
+    properties: ClassVar[dict[str, Prop]] = {
+        "instance_uuid": Prop(required=True),
+        "volume_id": Prop(required=True),
+        "mountpoint": Prop(),
+    }
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        server, volume = str(props["instance_uuid"]), str(props["volume_id"])
+        body = strip_none({"volumeId": volume, "device": props.get("mountpoint")})
+        att = (await api.call("compute", "POST", f"/servers/{server}/os-volume_attachments",
+                              json={"volumeAttachment": body}))["volumeAttachment"]  # fmt: skip
+        await wait_for(api, "volume", f"/volumes/{volume}", "volume", ("in-use",),
+                       ("error", "error_attaching"))  # fmt: skip
+        return Outcome(str(att.get("id") or volume), {}, {"server": server, "volume": volume})
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        d = current.data
+        if not d:
+            return
+        await delete_quietly(api, "compute", f"/servers/{d['server']}/os-volume_attachments/"
+                                             f"{d['volume']}")  # fmt: skip
+        try:
+            await wait_for(api, "volume", f"/volumes/{d['volume']}", "volume", ("available",),
+                           ("error", "error_detaching"))  # fmt: skip
+        except Exception as exc:
+            if "404" not in str(exc) and getattr(exc, "status", None) != 404:
+                raise

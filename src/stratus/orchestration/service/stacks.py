@@ -1,0 +1,217 @@
+"""Stacks: create, update, delete, the lookups and the list.  Each write
+records the engine's task in the same transaction as the stack's new state
+and wakes the engine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from stratus.common.context import RequestContext
+from stratus.common.db import Database, serialize, utcnow
+from stratus.orchestration import models as m
+from stratus.orchestration.drivers.base import UUID, ResourceType
+from stratus.orchestration.errors import (
+    ActionInProgress,
+    BadRequest,
+    StackExists,
+    StackNotFound,
+    StackValidationFailed,
+)
+from stratus.orchestration.service.definition import Definition, plan
+from stratus.orchestration.template.plan import Plan
+
+NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$")
+SORT_KEYS = {"stack_name": m.Stack.name, "stack_status": m.Stack.status,
+             "creation_time": m.Stack.created_at, "updated_time": m.Stack.updated_at}  # fmt: skip
+
+
+def owned(ctx: RequestContext, project_id: str) -> bool:
+    return ctx.is_admin or ctx.project_id == project_id
+
+
+def pseudo(name: str, stack_id: str, project_id: str) -> dict[str, str]:
+    return {"OS::stack_name": name, "OS::stack_id": stack_id, "OS::project_id": project_id}
+
+
+@dataclass
+class ListQuery:
+    names: list[str]
+    statuses: list[str]
+    ids: list[str]
+    tags: list[str]
+    all_projects: bool = False
+    show_deleted: bool = False
+    sort_key: str = "creation_time"
+    sort_dir: str = "desc"
+    limit: int | None = None
+    marker: str | None = None
+
+
+class Stacks:
+    def __init__(
+        self,
+        db: Database,
+        registry: Mapping[str, ResourceType],
+        wake: Callable[[], None],
+        quota: int = -1,
+    ):
+        self.db = db
+        self.registry = registry
+        self.wake = wake
+        self.quota = quota
+
+    def check(self, d: Definition, name: str, stack_id: str, project_id: str,
+              strict: bool = True) -> Plan:  # fmt: skip
+        return plan(d, self.registry, pseudo(name, stack_id, project_id), strict=strict)
+
+    async def _name_taken(self, s: AsyncSession, project_id: str, name: str) -> bool:
+        q = select(m.Stack.id).where(m.Stack.project_id == project_id, m.Stack.name == name,
+                                     m.Stack.deleted.is_(False))  # fmt: skip
+        return (await s.scalar(q)) is not None
+
+    async def create(
+        self,
+        ctx: RequestContext,
+        name: str,
+        d: Definition,
+        *,
+        disable_rollback: bool = True,
+        timeout_mins: int | None = None,
+        tags: list[str] | None = None,
+    ) -> m.Stack:
+        if not NAME.match(name):
+            raise StackValidationFailed(f'Invalid stack name {name} must contain only '
+                                        'alphanumeric or "_-." characters, must start with '
+                                        "alpha and must be 255 characters or less.")  # fmt: skip
+        project_id = ctx.project_id or ""
+        stack = m.Stack(id=m.new_uuid(), name=name, project_id=project_id,
+                        user_id=ctx.user_id, username=getattr(ctx, "user_name", None))  # fmt: skip
+        self.check(d, name, stack.id, project_id)
+        async with self.db.transaction() as s:
+            await serialize(s, "orchestration-stack", project_id)
+            if await self._name_taken(s, project_id, name):
+                raise StackExists(f"The Stack ({name}) already exists.")
+            if self.quota >= 0:
+                q = select(func.count()).select_from(m.Stack).where(
+                    m.Stack.project_id == ctx.project_id, m.Stack.deleted.is_(False))  # fmt: skip
+                if (await s.scalar(q) or 0) >= self.quota:
+                    raise BadRequest(f"You have reached the maximum stacks per tenant, "
+                                     f"{self.quota}. Please delete some stacks.")  # fmt: skip
+            stack.template, stack.environment = d.template, d.environment
+            stack.files, stack.parameters = d.files, d.parameters
+            stack.tags, stack.disable_rollback = list(tags or []), disable_rollback
+            stack.timeout_mins, stack.action, stack.status = timeout_mins, m.CREATE, m.IN_PROGRESS
+            stack.status_reason, stack.task = "Stack CREATE started", m.T_CREATE
+            stack.credential, stack.request_id = ctx.token, ctx.request_id
+            stack.created_at = utcnow()
+            s.add(stack)
+        self.wake()
+        return stack
+
+    async def find(self, ctx: RequestContext, name_or_id: str) -> m.Stack:
+        """A live stack by name, or any (deleted too) by id, if visible."""
+        async with self.db.session() as s:
+            stack = None
+            if UUID.match(name_or_id):
+                stack = await s.get(m.Stack, name_or_id)
+            if stack is None:
+                q = select(m.Stack).where(m.Stack.name == name_or_id, m.Stack.deleted.is_(False))
+                if not ctx.is_admin:
+                    q = q.where(m.Stack.project_id == ctx.project_id)
+                stack = (await s.scalars(q.limit(1))).first()
+        if stack is None or not owned(ctx, stack.project_id):
+            raise StackNotFound(f"The Stack ({name_or_id}) could not be found.")
+        return stack
+
+    async def get(self, ctx: RequestContext, name: str, stack_id: str) -> m.Stack:
+        async with self.db.session() as s:
+            stack = await s.get(m.Stack, stack_id)
+        if stack is None or not owned(ctx, stack.project_id) or stack.name != name:
+            raise StackNotFound(f"The Stack ({name}) could not be found.")
+        return stack
+
+    async def index(self, ctx: RequestContext, q: ListQuery) -> list[m.Stack]:
+        query = select(m.Stack)
+        if not q.all_projects:
+            query = query.where(m.Stack.project_id == ctx.project_id)
+        if not q.show_deleted:
+            query = query.where(m.Stack.deleted.is_(False))
+        if q.names:
+            query = query.where(m.Stack.name.in_(q.names))
+        if q.ids:
+            query = query.where(m.Stack.id.in_(q.ids))
+        if q.statuses:
+            parts = [tuple(x.split("_", 1)) if "_" in x else (None, x) for x in q.statuses]
+            conds = [(m.Stack.status == st) if a is None else
+                     ((m.Stack.action == a) & (m.Stack.status == st)) for a, st in parts]  # fmt: skip
+            query = query.where(or_(*conds))
+        column = SORT_KEYS.get(q.sort_key)
+        if column is None:
+            raise BadRequest(f"Sort key {q.sort_key} is not supported.")
+        desc = q.sort_dir == "desc"
+        order: list[Any] = [column.desc() if desc else column.asc(),
+                            m.Stack.id.desc() if desc else m.Stack.id.asc()]  # fmt: skip
+        if q.marker:
+            async with self.db.session() as s:
+                mark = await s.get(m.Stack, q.marker)
+            if mark is None:
+                raise BadRequest(f"The marker {q.marker} could not be found.")
+            value = getattr(mark, column.key)
+            after = (column < value) if desc else (column > value)
+            tie = (column == value) & ((m.Stack.id < mark.id) if desc else (m.Stack.id > mark.id))
+            query = query.where(after | tie)
+        query = query.order_by(*order)
+        if q.limit is not None:
+            query = query.limit(q.limit)
+        async with self.db.session() as s:
+            rows = list(await s.scalars(query))
+        if q.tags:
+            rows = [r for r in rows if set(q.tags) <= set(r.tags or [])]
+        return rows
+
+    async def _task(self, stack: m.Stack, **values: Any) -> None:
+        async with self.db.transaction() as s:
+            done = (await s.execute(
+                update(m.Stack)
+                .where(m.Stack.id == stack.id, m.Stack.generation == stack.generation)
+                .values(generation=stack.generation + 1, **values)
+            )).rowcount == 1  # type: ignore[attr-defined]  # fmt: skip
+        if not done:
+            raise ActionInProgress(f"Stack {stack.name} is busy; try again.")
+        self.wake()
+
+    async def update(
+        self, ctx: RequestContext, stack: m.Stack, d: Definition, *,
+        disable_rollback: bool | None, timeout_mins: int | None, tags: list[str] | None,
+    ) -> None:  # fmt: skip
+        if stack.deleted or stack.task is not None or stack.status == m.IN_PROGRESS:
+            raise ActionInProgress(f"Stack {stack.name} already has an action "
+                                   f"({stack.action}) in progress.")  # fmt: skip
+        self.check(d, stack.name, stack.id, stack.project_id)
+        values: dict[str, Any] = {
+            "pending": d.as_dict(), "task": m.T_UPDATE, "action": m.UPDATE,
+            "status": m.IN_PROGRESS, "status_reason": "Stack UPDATE started",
+            "credential": ctx.token, "request_id": ctx.request_id, "updated_at": utcnow(),
+        }  # fmt: skip
+        if disable_rollback is not None:
+            values["disable_rollback"] = disable_rollback
+        if timeout_mins is not None:
+            values["timeout_mins"] = timeout_mins
+        if tags is not None:
+            values["tags"] = tags
+        await self._task(stack, **values)
+
+    async def delete(self, ctx: RequestContext, stack: m.Stack) -> None:
+        if stack.deleted:
+            raise StackNotFound(f"The Stack ({stack.name}) could not be found.")
+        if stack.task == m.T_DELETE:
+            return
+        await self._task(stack, task=m.T_DELETE, action=m.DELETE, status=m.IN_PROGRESS,
+                         status_reason="Stack DELETE started", credential=ctx.token,
+                         request_id=ctx.request_id)  # fmt: skip

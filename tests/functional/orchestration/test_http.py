@@ -1,0 +1,231 @@
+"""Heat v1 over raw HTTP: bad input in Heat's error format (never a 500),
+lookups by name, lists and their filters, events paginated, and one
+project's stacks out of another's sight."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import Server
+from tests.functional.network.conftest import project_with
+from tests.functional.orchestration.conftest import Heat, heat_error
+
+V = "2018-08-31"
+
+
+def tmpl(**resources: Any) -> dict[str, Any]:
+    return {"heat_template_version": V, "resources": resources}
+
+
+def rnd(length: int = 4, **extra: Any) -> dict[str, Any]:
+    return {"type": "OS::Heat::RandomString", "properties": {"length": length}, **extra}
+
+
+@pytest.fixture(scope="module")
+def alice(cloud: Server) -> Heat:
+    p = project_with(cloud)
+    return Heat(cloud, p.api.token, p.id)
+
+
+@pytest.fixture(scope="module")
+def bob(cloud: Server) -> Heat:
+    p = project_with(cloud)
+    return Heat(cloud, p.api.token, p.id)
+
+
+CYCLE = tmpl(a={**rnd(), "depends_on": "b"}, b={**rnd(), "depends_on": "a"})
+CONSTRAINED = {"heat_template_version": V, "parameters": {"n": {
+    "type": "number", "constraints": [{"range": {"min": 1, "max": 3}}]}}, "resources": {}}
+BAD_INPUT = [
+    ("heat_template_version: [", {}, "StackValidationFailed", "Error parsing"),
+    ({"heat_template_version": "2001-01-01"}, {}, "InvalidTemplateVersion", "should be one of"),
+    (tmpl(a={"type": "OS::Nope::Thing"}), {}, "ResourceTypeNotFound", "OS::Nope::Thing"),
+    (CONSTRAINED, {"n": "7"}, "StackValidationFailed", "out of range"),
+    (CONSTRAINED, {}, "UserParameterMissing", "(n)"),
+    (CYCLE, {}, "CircularDependencyException", "Circular Dependency Found: a, b"),
+    (tmpl(a={"type": "OS::Heat::Value", "properties": {"value": {"get_resource": "zz"}}}), {},
+     "InvalidTemplateReference", '"zz"'),
+    (tmpl(a={"type": "OS::Heat::RandomString", "properties": {"lenght": 3}}), {},
+     "StackValidationFailed", "Unknown Property lenght"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("template", "params", "kind", "message"), BAD_INPUT)
+def test_bad_templates_are_400s_in_heats_format_on_validate_and_create(
+    alice: Heat, template: Any, params: dict[str, Any], kind: str, message: str
+) -> None:
+    paths = [("/validate", {}), ("/stacks", {"stack_name": "bad"})]
+    if kind == "UserParameterMissing":
+        paths = paths[1:]  # validate describes a template without its values
+    for path, body in paths:
+        resp = alice.post(path, json={"template": template, "parameters": params, **body})
+        assert resp.status_code == 400, resp.text
+        error = heat_error(resp)
+        assert error["type"] == kind and message in error["message"], error
+    assert alice.get("/stacks").json()["stacks"] == []
+
+
+def test_malformed_requests_are_400s_and_unknown_stacks_404s(alice: Heat) -> None:
+    resp = alice.post("/stacks", json={"stack_name": "x", "template": tmpl(), "bogus": 1})
+    assert resp.status_code == 400 and heat_error(resp)["type"] == "HTTPBadRequest"
+    resp = alice.post("/stacks", json={"stack_name": "9starts-with-digit", "template": tmpl()})
+    assert resp.status_code == 400 and "Invalid stack name" in heat_error(resp)["message"]
+    resp = alice.post("/stacks", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400
+    resp = alice.get("/stacks/nothing")
+    assert resp.status_code == 404
+    assert heat_error(resp) == {"message": "The Stack (nothing) could not be found.",
+                                "traceback": None, "type": "EntityNotFound"}  # fmt: skip
+
+
+def test_show_by_name_redirects_to_name_and_id(alice: Heat) -> None:
+    sid = alice.create("named", tmpl(r=rnd()))
+    resp = alice.get("/stacks/named", follow_redirects=False)
+    assert resp.status_code == 302
+    assert resp.headers["location"] == f"{alice.base}/stacks/named/{sid}"
+    resp = alice.get(f"/stacks/{sid}/events?sort_dir=asc", follow_redirects=False)
+    assert resp.headers["location"] == f"{alice.base}/stacks/named/{sid}/events?sort_dir=asc"
+    assert alice.wait("named", sid)["stack_status"] == "CREATE_COMPLETE"
+    resp = alice.post("/stacks", json={"stack_name": "named", "template": tmpl()})
+    assert resp.status_code == 409 and heat_error(resp)["type"] == "StackExists"
+    # a stack busy with a task refuses another update
+    assert alice.request("DELETE", f"/stacks/named/{sid}").status_code == 204
+    assert alice.wait("named", sid)["stack_status"] == "DELETE_COMPLETE"
+    assert alice.get("/stacks/named").status_code == 404  # a deleted stack by name: gone
+    assert alice.get(f"/stacks/named/{sid}").json()["stack"]["stack_status"] == "DELETE_COMPLETE"
+
+
+def test_list_filters_sorts_and_pages(alice: Heat) -> None:
+    ids = {n: alice.create(n, tmpl(r=rnd())) for n in ("lst-a", "lst-b", "lst-c")}
+    for n, sid in ids.items():
+        alice.wait(n, sid)
+    names = [s["stack_name"] for s in alice.get("/stacks", params={"sort_keys": "stack_name",
+                                                                   "sort_dir": "asc"}).json()["stacks"]]  # fmt: skip
+    assert names == ["lst-a", "lst-b", "lst-c"]
+    page = alice.get("/stacks", params={"sort_keys": "stack_name", "sort_dir": "asc", "limit": 2,
+                                        "marker": ids["lst-a"]}).json()["stacks"]  # fmt: skip
+    assert [s["stack_name"] for s in page] == ["lst-b", "lst-c"]
+    one = alice.get("/stacks", params={"stack_name": "lst-b"}).json()["stacks"]
+    assert [s["id"] for s in one] == [ids["lst-b"]]
+    done = alice.get("/stacks", params={"status": "CREATE_COMPLETE"}).json()["stacks"]
+    assert {s["stack_name"] for s in done} >= set(ids)
+    assert alice.get("/stacks", params={"status": "CREATE_FAILED"}).json()["stacks"] == []
+    for n, sid in ids.items():
+        alice.request("DELETE", f"/stacks/{n}/{sid}")
+
+
+def test_events_are_paginated_with_marker_and_limit(alice: Heat) -> None:
+    sid = alice.create("evts", tmpl(a=rnd(), b=rnd(), c=rnd()))
+    alice.wait("evts", sid)
+    all_events = alice.get(f"/stacks/evts/{sid}/events").json()["events"]
+    assert len(all_events) == 8  # stack and 3 resources, IN_PROGRESS and COMPLETE
+    first = alice.get(f"/stacks/evts/{sid}/events", params={"limit": 3}).json()["events"]
+    rest = alice.get(f"/stacks/evts/{sid}/events",
+                     params={"marker": first[-1]["id"]}).json()["events"]  # fmt: skip
+    assert [e["id"] for e in first + rest] == [e["id"] for e in all_events]
+    newest = alice.get(f"/stacks/evts/{sid}/events", params={"sort_dir": "desc", "limit": 1})
+    assert newest.json()["events"][0]["resource_status"] == "CREATE_COMPLETE"
+    assert newest.json()["events"][0]["resource_name"] == "evts"
+    of_a = alice.get(f"/stacks/evts/{sid}/resources/a/events").json()["events"]
+    assert [e["resource_status"] for e in of_a] == ["CREATE_IN_PROGRESS", "CREATE_COMPLETE"]
+    one = alice.get(f"/stacks/evts/{sid}/resources/a/events/{of_a[1]['id']}").json()["event"]
+    assert one["resource_type"] == "OS::Heat::RandomString"
+    assert one["resource_properties"]["length"] == 4
+    alice.request("DELETE", f"/stacks/evts/{sid}")
+
+
+def test_another_project_cannot_see_or_touch_a_stack(alice: Heat, bob: Heat) -> None:
+    sid = alice.create("private", tmpl(r=rnd()))
+    alice.wait("private", sid)
+    assert bob.get("/stacks").json()["stacks"] == []
+    for method, path in (("GET", "/stacks/private"), ("GET", f"/stacks/{sid}"),
+                         ("GET", f"/stacks/private/{sid}"), ("DELETE", f"/stacks/private/{sid}"),
+                         ("GET", f"/stacks/private/{sid}/resources"),
+                         ("PATCH", f"/stacks/private/{sid}")):  # fmt: skip
+        resp = bob.request(method, path, json={} if method == "PATCH" else None)
+        assert resp.status_code == 404, (method, path, resp.text)
+    # bob's token with alice's project in the URL
+    resp = bob.http.get(f"{alice.base}/stacks", headers={"X-Auth-Token": bob.token})
+    assert resp.status_code == 403 and heat_error(resp)["type"] == "Forbidden"
+    assert alice.stack("private", sid)["stack_status"] == "CREATE_COMPLETE"
+    alice.request("DELETE", f"/stacks/private/{sid}")
+
+
+def test_patch_update_keeps_the_template_and_merges_parameters(alice: Heat) -> None:
+    t = {"heat_template_version": V,
+         "parameters": {"n": {"type": "number", "default": 4}, "salt": {"type": "string"}},
+         "resources": {"r": {"type": "OS::Heat::RandomString",
+                             "properties": {"length": {"get_param": "n"},
+                                            "salt": {"get_param": "salt"}}}},
+         "outputs": {"v": {"value": {"get_attr": ["r", "value"]}}}}  # fmt: skip
+    sid = alice.create("patched", t, parameters={"salt": "1"})
+    before = alice.wait("patched", sid)["outputs"][0]["output_value"]
+    resp = alice.request("PATCH", f"/stacks/patched/{sid}", json={"parameters": {"salt": "1"}})
+    assert resp.status_code == 202
+    same = alice.wait("patched", sid)
+    assert same["stack_status"] == "UPDATE_COMPLETE" and same["outputs"][0]["output_value"] == before
+    alice.request("PATCH", f"/stacks/patched/{sid}", json={"parameters": {"salt": "2"}})
+    changed = alice.wait("patched", sid)
+    assert changed["outputs"][0]["output_value"] != before
+    assert changed["parameters"]["salt"] == "2" and changed["parameters"]["n"] == "4"
+    resp = alice.request("PUT", f"/stacks/patched/{sid}", json={"parameters": {"n": "x"},
+                                                                "template": t})  # fmt: skip
+    assert resp.status_code == 400 and "not a number" in heat_error(resp)["message"]
+    alice.request("DELETE", f"/stacks/patched/{sid}")
+
+
+def test_preview_template_versions_and_functions(alice: Heat) -> None:
+    resp = alice.post("/stacks/preview", json={"stack_name": "pv", "template": tmpl(
+        a=rnd(), b={"type": "OS::Heat::Value", "properties": {"value": {"get_resource": "a"}}})})
+    assert resp.status_code == 200, resp.text
+    res = {r["resource_name"]: r for r in resp.json()["stack"]["resources"]}
+    assert res["a"]["required_by"] == ["b"] and res["b"]["resource_type"] == "OS::Heat::Value"
+    assert alice.get("/stacks/pv").status_code == 404  # nothing made
+    versions = alice.get("/template_versions").json()["template_versions"]
+    wallaby = [v for v in versions if v["version"] == "heat_template_version.2021-04-16"]
+    assert wallaby[0]["aliases"] == ["heat_template_version.wallaby"]
+    fns = alice.get("/template_versions/heat_template_version.2013-05-23/functions").json()
+    assert "list_join" not in {f["functions"] for f in fns["template_functions"]}
+
+
+def test_a_wait_condition_waits_for_its_handles_signals(alice: Heat) -> None:
+    t = {"heat_template_version": V, "resources": {
+        "handle": {"type": "OS::Heat::WaitConditionHandle"},
+        "ready": {"type": "OS::Heat::WaitCondition", "properties": {
+            "handle": {"get_resource": "handle"}, "count": 2, "timeout": 120}},
+        "after": {**rnd(), "depends_on": "ready"}},
+        "outputs": {"data": {"value": {"get_attr": ["ready", "data"]}},
+                    "curl": {"value": {"get_attr": ["handle", "curl_cli"]}}}}  # fmt: skip
+    sid = alice.create("waiting", t)
+
+    def handle() -> dict[str, Any]:
+        resp = alice.get(f"/stacks/waiting/{sid}/resources/handle")
+        if resp.status_code == 404:  # the engine has not reached it yet
+            return {"resource_status": "INIT_COMPLETE"}
+        return resp.json()["resource"]  # type: ignore[no-any-return]
+
+    import time
+
+    deadline = time.monotonic() + 60
+    while handle()["resource_status"] != "CREATE_COMPLETE":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    url = handle()["attributes"]["endpoint"]
+    assert url.startswith(alice.base + "/signal/")
+    assert alice.stack("waiting", sid)["stack_status"] == "CREATE_IN_PROGRESS"
+    # the URL is the credential: no token
+    assert alice.http.post(url, json={"status": "SUCCESS", "id": "web0", "data": "up"}).status_code == 200
+    time.sleep(0.5)
+    assert alice.stack("waiting", sid)["stack_status"] == "CREATE_IN_PROGRESS"
+    assert alice.http.post(url, json={"id": "web1", "data": "up too"}).status_code == 200
+    done = alice.wait("waiting", sid)
+    assert done["stack_status"] == "CREATE_COMPLETE"
+    outputs = {o["output_key"]: o["output_value"] for o in done["outputs"]}
+    assert json.loads(outputs["data"]) == {"web0": "up", "web1": "up too"}
+    assert outputs["curl"].startswith("curl -i -X POST") and url in outputs["curl"]
+    assert alice.http.post(alice.base + "/signal/not-a-handle", json={}).status_code == 404
+    assert alice.http.post(url, json={"status": "MAYBE"}).status_code == 400
+    alice.request("DELETE", f"/stacks/waiting/{sid}")

@@ -1,0 +1,162 @@
+"""The engine on fake resource types: order, parallelism, failure and
+rollback, update in place / replace / remove, delete in reverse order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stratus.orchestration.agent.engine import Engine
+from stratus.orchestration.agent.state import StackInfo
+from stratus.orchestration.agent.update import Updater
+from stratus.orchestration.drivers.fake import FakeStore, FakeThing
+from stratus.orchestration.drivers.registry import build_registry
+from stratus.orchestration.template.plan import Plan, build
+
+pytestmark = pytest.mark.asyncio
+
+
+class World:
+    def __init__(self) -> None:
+        self.thing = FakeThing()
+        self.registry = build_registry({"Test::Thing": self.thing})
+        self.store = FakeStore()
+        self.engine = Engine(self.store, self.registry)
+        self.updater = Updater(self.engine)
+
+    def plan(self, resources: dict[str, Any], params: dict[str, Any] | None = None) -> Plan:
+        t = {"heat_template_version": "2018-08-31", "resources": resources,
+             "parameters": {k: {"type": "comma_delimited_list"} for k in params or {}}}  # fmt: skip
+        return build(t, {}, {}, params or {}, {"OS::stack_name": "s"}, self.registry.__contains__)
+
+    def stack(self, rollback: bool = False) -> StackInfo:
+        return StackInfo("sid", "s", "p", not rollback, None)
+
+    @property
+    def status(self) -> tuple[str, str]:
+        action, status, _ = self.store.status["sid"]
+        return action, status
+
+
+def thing(**props: Any) -> dict[str, Any]:
+    deps = props.pop("depends_on", None)
+    body: dict[str, Any] = {"type": "Test::Thing", "properties": props}
+    if deps:
+        body["depends_on"] = deps
+    return body
+
+
+async def test_create_in_dependency_order_with_independent_ones_at_once() -> None:
+    w = World()
+    p = w.plan({
+        "a": thing(delay=0.05), "b": thing(delay=0.05), "c": thing(delay=0.05),
+        "d": thing(ref={"get_attr": ["a", "name"]}, depends_on=["b", "c"]),
+    })  # fmt: skip
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    assert w.status == ("CREATE", "COMPLETE")
+    assert w.thing.most_at_once == 3
+    assert [n for op, n in w.thing.log][-1] == "d"
+    assert w.store.rows["sid"]["d"].properties["ref"] == "a"
+    assert w.store.rows["sid"]["d"].requires == ["a", "b", "c"]
+
+
+async def test_a_failure_stops_the_rest_and_keeps_the_reason() -> None:
+    w = World()
+    p = w.plan({"a": thing(), "b": thing(fail=True, depends_on="a"), "c": thing(depends_on="b")})
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    action, status, reason = w.store.status["sid"]
+    assert (action, status) == ("CREATE", "FAILED")
+    assert reason == "Resource CREATE failed: BadRequest: resources.b: b was told to fail"
+    assert "c" not in w.store.rows["sid"]
+    assert w.store.rows["sid"]["b"].status == "FAILED"
+    assert len(w.thing.world) == 1  # a stays (no rollback)
+
+
+async def test_rollback_removes_everything_made() -> None:
+    w = World()
+    p = w.plan({"a": thing(), "b": thing(), "c": thing(fail=True, depends_on=["a", "b"])})
+    await w.engine.create(w.stack(rollback=True), p, None)  # type: ignore[arg-type]
+    assert w.status == ("ROLLBACK", "COMPLETE")
+    assert w.thing.world == {} and w.store.rows["sid"] == {}
+
+
+async def test_delete_in_reverse_order_retrying_what_is_in_use() -> None:
+    w = World()
+    p = w.plan({"a": thing(busy=2), "b": thing(depends_on="a"), "c": thing(depends_on="b")})
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    assert await w.engine.delete(w.stack(), None)  # type: ignore[arg-type]
+    assert [n for op, n in w.thing.log if op == "delete"] == ["c", "b", "a"]
+    assert w.thing.world == {} and w.status == ("DELETE", "COMPLETE")
+
+
+async def test_update_in_place_replace_add_and_remove() -> None:
+    w = World()
+    first = w.plan({"keep": thing(), "grow": thing(size=1), "swap": thing(kind="a"),
+                    "gone": thing()})  # fmt: skip
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    before = {n: s.physical_id for n, s in w.store.rows["sid"].items()}
+    second = w.plan({"keep": thing(), "grow": thing(size=5), "swap": thing(kind="b"),
+                     "new": thing(ref={"get_attr": ["grow", "size"]})})  # fmt: skip
+    await w.updater.update(w.stack(), second, None, first)  # type: ignore[arg-type]
+    after = {n: s.physical_id for n, s in w.store.rows["sid"].items()}
+    assert w.status == ("UPDATE", "COMPLETE")
+    assert after["keep"] == before["keep"] and after["grow"] == before["grow"]
+    assert w.thing.world[after["grow"]]["size"] == 5
+    assert after["swap"] != before["swap"] and before["swap"] not in w.thing.world
+    assert "gone" not in after and before["gone"] not in w.thing.world
+    assert w.store.rows["sid"]["new"].properties["ref"] == "5"
+
+
+async def test_a_failed_update_rolls_back_to_the_previous_definition() -> None:
+    w = World()
+    first = w.plan({"a": thing(size=1)})
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    second = w.plan({"a": thing(size=2), "b": thing(fail=True, depends_on="a")})
+    await w.updater.update(w.stack(rollback=True), second, None, first)  # type: ignore[arg-type]
+    assert w.status == ("ROLLBACK", "COMPLETE")
+    rows = w.store.rows["sid"]
+    assert set(rows) == {"a"} and w.thing.world[rows["a"].physical_id or ""]["size"] == 1
+
+
+async def test_groups_number_their_members_and_scale() -> None:
+    w = World()
+    group = {"type": "OS::Heat::ResourceGroup", "properties": {"count": 2, "resource_def": {
+        "type": "OS::Heat::Value", "properties": {"value": "m-%index%"}}}}  # fmt: skip
+    first = w.plan({"g": group})
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    st = w.store.rows["sid"]["g"]
+    assert st.attribute("value") == ["m-0", "m-1"]
+    assert st.attribute("resource.1.value") == "m-1"
+    bigger = w.plan({"g": {**group, "properties": {**group["properties"], "count": 3}}})
+    await w.updater.update(w.stack(), bigger, None, first)  # type: ignore[arg-type]
+    st2 = w.store.rows["sid"]["g"]
+    assert st2.attribute("value") == ["m-0", "m-1", "m-2"]
+    assert st2.attribute("refs")[:2] == st.attribute("refs")
+
+
+async def test_a_random_string_is_referenced_by_its_value_not_shown_as_its_id() -> None:
+    w = World()
+    p = w.plan({"pw": {"type": "OS::Heat::RandomString", "properties": {"length": 10}},
+                "use": thing(ref={"get_resource": "pw"})})  # fmt: skip
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    pw = w.store.rows["sid"]["pw"]
+    assert len(pw.attributes["value"]) == 10
+    assert w.store.rows["sid"]["use"].properties["ref"] == pw.attributes["value"]
+    assert pw.attributes["value"] not in (pw.physical_id or "")
+
+
+async def test_group_members_read_their_own_item_of_a_list_by_index() -> None:
+    w = World()
+    group = {"type": "OS::Heat::ResourceGroup", "properties": {"count": 2, "resource_def": {
+        "type": "OS::Heat::Value", "properties": {"value": {"get_param": ["ips", "%index%"]}}}}}  # fmt: skip
+    first = w.plan({"g": group}, {"ips": "10.0.0.1,10.0.0.2"})
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    assert w.store.rows["sid"]["g"].attribute("value") == ["10.0.0.1", "10.0.0.2"]
+    refs = w.store.rows["sid"]["g"].attribute("refs")
+    second = w.plan({"g": group}, {"ips": "10.0.0.1,10.0.0.9"})
+    await w.updater.update(w.stack(), second, None, first)  # type: ignore[arg-type]
+    st = w.store.rows["sid"]["g"]
+    assert st.attribute("value") == ["10.0.0.1", "10.0.0.9"]
+    assert st.attribute("refs")[0] == refs[0]  # the unchanged member stays
+
