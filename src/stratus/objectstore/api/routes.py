@@ -4,8 +4,8 @@ a path router: object names keep their slashes, and names are checked before
 any route runs); HEAD has its own handlers, as Swift answers it differently.
 
 Every route names its schemas: Swift's writes carry metadata in headers, so
-most take no body (``NoBody``); object uploads, FormPost forms and bulk
-deletes are read as streams (``RawBody``).
+most take no body (``NoBody``); object uploads, FormPost forms, bulk
+deletes and archives are read as streams (``RawBody``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ ROUTES: list[Route] = [
     Route("HEAD", ACCOUNT, accounts.show, body=NoBody, query=NoQuery),
     Route("GET", ACCOUNT, accounts.index, body=NoBody, query=ListingQuery),
     Route("POST", ACCOUNT, accounts.update, body=RawBody, query=NoQuery),  # bulk delete
-    Route("PUT", CONTAINER, containers.create, body=NoBody, query=NoQuery),
+    Route("PUT", ACCOUNT, accounts.extract, body=RawBody, query=NoQuery),  # extract-archive
+    Route("DELETE", ACCOUNT, accounts.delete, body=RawBody, query=NoQuery),  # bulk delete
+    Route("PUT", CONTAINER, containers.create, body=RawBody, query=NoQuery),  # extract-archive
     Route("HEAD", CONTAINER, containers.show, body=NoBody, query=NoQuery),
     Route("GET", CONTAINER, containers.index, body=NoBody, query=ListingQuery),
     Route("POST", CONTAINER, containers.update, body=RawBody, query=NoQuery),  # FormPost

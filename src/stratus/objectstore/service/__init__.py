@@ -174,3 +174,9 @@ class ObjectStoreService:
             except ValueError as exc:
                 raise BadRequest("Bad X-If-Delete-At header value") from exc
         return await self.objects.delete(*names, if_delete_at=if_delete_at)
+
+    async def extract_archive(
+        self, caller: Caller, account: str, base: str, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        # Archives are the bulk layer's (stratus.objectstore.layers.bulk).
+        raise BadRequest("Unsupported archive format")
