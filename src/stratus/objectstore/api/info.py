@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.request import VERSIONS
-from stratus.objectstore.layers import archive, bulk, dlo, slo, tempurl
+from stratus.objectstore.layers import archive, bulk, dlo, slo, symlink, tempurl
 from stratus.objectstore.service.accounts import POLICY_NAME
 from stratus.objectstore.service.limits import Limits
 
@@ -68,6 +68,7 @@ def capabilities(limits: Limits) -> dict[str, Any]:
             "allow_async_delete": False,
         },
         "dlo": {"max_segments": dlo.MAX_SEGMENTS},
+        "symlink": {"symloop_max": symlink.SYMLOOP_MAX, "static_links": False},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "bulk_upload": {
             "max_containers_per_extraction": archive.MAX_CONTAINERS,

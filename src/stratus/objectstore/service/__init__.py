@@ -150,6 +150,9 @@ class ObjectStoreService:
         new = object_headers(headers.items(), dest[2], self.limits, new=False)
         if "content-type" in headers:
             new["content-type"] = headers["content-type"]
+        for key, value in headers.items():
+            if key.startswith(_FROM_LAYERS):
+                new[key] = value
         fresh = true(headers.get("x-fresh-metadata"))
         return await self.objects.copy(source, dest, new, fresh_metadata=fresh)
 
