@@ -18,14 +18,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from stratus.objectstore.errors import BadRequest, Conflict, PreconditionFailed
 from stratus.objectstore.layers.access import READ_ACL
 from stratus.objectstore.layers.base import Layer
 from stratus.objectstore.service.headers import declared_length
 from stratus.objectstore.service.interface import Body, Caller, Headers, Names, Reply
-from stratus.objectstore.service.names import decode, header_text, header_value, split_target
+from stratus.objectstore.service.names import decode, split_target
 from stratus.objectstore.service.quorum import close_body
 
 SYMLOOP_MAX = 2
@@ -33,6 +33,7 @@ TARGET = "x-symlink-target"
 TARGET_ACCOUNT = "x-symlink-target-account"
 SYS_TARGET = "x-object-sysmeta-symlink-target"
 SYS_ACCOUNT = "x-object-sysmeta-symlink-target-account"
+VERSIONS_LINK = "x-object-sysmeta-versions-symlink"  # object versioning's own links
 LINK_ITSELF = "x-backend-symlink-get"  # a layer's copy of the symlink, not its target
 NONE: dict[str, str] = {}
 
@@ -46,9 +47,18 @@ def target_of(headers: Headers, account: str) -> Names | None:
     value = headers.get(SYS_TARGET)
     if not value:
         return None
-    container, _, obj = header_text(value).partition("/")
+    container, _, obj = unquote(value).partition("/")
     target_account = headers.get(SYS_ACCOUNT)
-    return (header_text(target_account) if target_account else account, container, obj)
+    return (unquote(target_account) if target_account else account, container, obj)
+
+
+def link_headers(target: Names, account: str) -> dict[str, str]:
+    """The sysmeta that makes an object a symlink to ``target`` (quoted, as
+    Swift stores it: any name fits in a header)."""
+    out = {SYS_TARGET: quote(f"{target[1]}/{target[2]}")}
+    if target[0] != account:
+        out[SYS_ACCOUNT] = quote(target[0])
+    return out
 
 
 def _location(target: Names) -> str:
@@ -82,9 +92,7 @@ class SymlinkLayer(Layer):
             raise BadRequest("Symlink cannot target itself")
         stored = {k: v for k, v in headers.items() if k not in (TARGET, TARGET_ACCOUNT)}
         stored.setdefault("content-type", "application/symlink")
-        stored[SYS_TARGET] = header_value(f"{container}/{obj}")
-        if account != names[0]:
-            stored[SYS_ACCOUNT] = header_value(account)
+        stored.update(link_headers((account, container, obj), names[0]))
         return await self.app.put_object(caller, names, stored, params, body)
 
     async def get_object(
@@ -107,7 +115,8 @@ class SymlinkLayer(Layer):
                 resp.headers[TARGET_ACCOUNT] = quote(target[0])
             return resp
         await close_body(resp)
-        return await self._follow(caller, target, headers, params, head)
+        trusted = VERSIONS_LINK in resp.headers  # its versions are readable with it
+        return await self._follow(caller, target, headers, params, head, trusted)
 
     async def _stored(self, caller: Caller, names: Names) -> Reply:
         resp = await self.app.get_object(caller, names, NONE, NONE, head=True)
@@ -115,11 +124,18 @@ class SymlinkLayer(Layer):
         return resp
 
     async def _follow(
-        self, caller: Caller, target: Names, headers: Headers, params: Headers, head: bool
+        self,
+        caller: Caller,
+        target: Names,
+        headers: Headers,
+        params: Headers,
+        head: bool,
+        trusted: bool = False,
     ) -> Reply:
         """The object at the end of the links from ``target``."""
-        for _hop in range(SYMLOOP_MAX):
-            await caller.check("object_store:get_object", target[0], target[1], acl=READ_ACL)
+        for hop in range(SYMLOOP_MAX):
+            if hop or not trusted:
+                await caller.check("object_store:get_object", target[0], target[1], acl=READ_ACL)
             resp = await self.app.get_object(caller, target, headers, params, head=head)
             if resp.status == 416:
                 probe = await self._stored(caller, target)
@@ -180,7 +196,8 @@ class SymlinkLayer(Layer):
                 if name in stored.headers:
                     own[name] = stored.headers[name]
             return await self.app.copy_object(caller, source, dest, own)
-        await caller.check("object_store:get_object", target[0], target[1], acl=READ_ACL)
+        if VERSIONS_LINK not in stored.headers:
+            await caller.check("object_store:get_object", target[0], target[1], acl=READ_ACL)
         return await self.app.copy_object(caller, await self._resolve(caller, target), dest, own)
 
     async def _resolve(self, caller: Caller, target: Names) -> Names:

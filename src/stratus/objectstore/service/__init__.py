@@ -37,6 +37,7 @@ from stratus.objectstore.service.listing import node_query
 from stratus.objectstore.service.objects import Objects
 from stratus.objectstore.service.quorum import Proxy
 
+CONTAINER_SYSMETA = "x-container-sysmeta-"
 # Headers a layer may give an object besides what a client may.
 _FROM_LAYERS = (*INTERNAL, "x-static-large-object")
 
@@ -94,7 +95,11 @@ class ObjectStoreService:
         policy = headers.get("x-storage-policy")
         if policy is not None and policy.strip().lower() != POLICY_NAME.lower():
             raise BadRequest(f'Invalid X-Storage-Policy "{policy}"')
-        return write_headers(headers.items(), "container", self.limits)
+        out = write_headers(headers.items(), "container", self.limits)
+        for key, value in headers.items():
+            if key.startswith(CONTAINER_SYSMETA):  # a layer's (clients' are removed)
+                out[key] = value
+        return out
 
     async def put_container(
         self, caller: Caller, account: str, container: str, headers: Headers
