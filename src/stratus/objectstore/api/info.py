@@ -69,6 +69,7 @@ def capabilities(limits: Limits) -> dict[str, Any]:
         },
         "dlo": {"max_segments": dlo.MAX_SEGMENTS},
         "symlink": {"symloop_max": symlink.SYMLOOP_MAX, "static_links": False},
+        "object_versioning": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "bulk_upload": {
             "max_containers_per_extraction": archive.MAX_CONTAINERS,

@@ -19,6 +19,7 @@ from stratus.objectstore.layers.bulk import BulkLayer
 from stratus.objectstore.layers.copy import CopyLayer
 from stratus.objectstore.layers.dlo import DloLayer
 from stratus.objectstore.layers.formpost import FormPostLayer
+from stratus.objectstore.layers.object_versioning import ObjectVersioningLayer
 from stratus.objectstore.layers.quotas import AccountQuotaLayer
 from stratus.objectstore.layers.slo import SloLayer
 from stratus.objectstore.layers.symlink import SymlinkLayer
@@ -42,6 +43,7 @@ def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  #
         SloLayer,  # static large objects
         DloLayer,  # dynamic large objects
         VersioningLayer,  # X-Versions-Location, X-History-Location
+        ObjectVersioningLayer,  # X-Versions-Enabled, ?version-id, ?versions
         SymlinkLayer,  # X-Symlink-Target
     ]
 
