@@ -11,7 +11,7 @@ deletes and archives are read as streams (``RawBody``).
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, RawBody, Route
-from stratus.objectstore.api import accounts, containers, info, objects
+from stratus.objectstore.api import accounts, containers, cors, info, objects
 from stratus.objectstore.api.listing import ListingQuery
 from stratus.objectstore.api.request import ACCOUNT, CONTAINER, OBJECT
 
@@ -37,4 +37,8 @@ ROUTES: list[Route] = [
     Route("GET", OBJECT, objects.download, body=NoBody, query=NoQuery),
     Route("POST", OBJECT, objects.update, body=RawBody, query=NoQuery),  # FormPost
     Route("DELETE", OBJECT, objects.delete, body=NoBody, query=NoQuery),
+    # CORS preflights (and Allow) anywhere below an account; no token needed.
+    Route("OPTIONS", ACCOUNT, cors.options, body=NoBody, query=NoQuery, public=True),
+    Route("OPTIONS", CONTAINER, cors.options, body=NoBody, query=NoQuery, public=True),
+    Route("OPTIONS", OBJECT, cors.options, body=NoBody, query=NoQuery, public=True),
 ]
