@@ -38,6 +38,7 @@ from stratus.objectstore.service.objects import Objects
 from stratus.objectstore.service.quorum import Proxy
 
 CONTAINER_SYSMETA = "x-container-sysmeta-"
+ACCOUNT_SYSMETA = "x-account-sysmeta-"
 # Headers a layer may give an object besides what a client may.
 _FROM_LAYERS = (*INTERNAL, "x-static-large-object")
 
@@ -85,9 +86,11 @@ class ObjectStoreService:
     async def post_account(
         self, caller: Caller, account: str, headers: Headers, params: Headers, body: Body | None
     ) -> Reply:
-        return await self.accounts.post(
-            account, write_headers(headers.items(), "account", self.limits)
-        )
+        out = write_headers(headers.items(), "account", self.limits)
+        for key, value in headers.items():
+            if key.startswith(ACCOUNT_SYSMETA):  # a layer's (clients' are removed)
+                out[key] = value
+        return await self.accounts.post(account, out)
 
     # -- containers ----------------------------------------------------------------------
 
