@@ -72,11 +72,7 @@ class Server:
                 "identity": {
                     "methods": ["password"],
                     "password": {
-                        "user": {
-                            "name": "admin",
-                            "domain": {"id": "default"},
-                            "password": self.admin_password,
-                        }
+                        "user": {"name": "admin", "domain": {"id": "default"}, "password": self.admin_password}
                     },
                 },
                 "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
@@ -92,9 +88,7 @@ class Server:
         return self.process.wait(timeout=timeout)
 
 
-def start_server(
-    data_dir: Path, database_url: str = "", port: int | None = None, **env: str
-) -> Server:
+def start_server(data_dir: Path, database_url: str = "", port: int | None = None, **env: str) -> Server:
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / "server.log"
@@ -247,9 +241,7 @@ def stop_cloud(srv: Server, sig: int = signal.SIGTERM) -> None:
 
 
 @pytest.fixture(scope="session", params=database_params())
-def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One all-in-one cloud per database kind, shared by the session."""
     srv = start_cloud(tmp_path_factory.mktemp(f"stratus-{request.param}"), request.param)
     yield srv

@@ -27,9 +27,7 @@ import pytest
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
-)
+pytestmark = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64")
 
 HOST = "e2ehost"
 BOOT = 120
@@ -70,15 +68,9 @@ class Cloud:
     def instances(self) -> Path:
         return self.dir / "compute" / HOST / "instances"
 
-    def osc(
-        self, *args: str, check: bool = True, timeout: float = 300
-    ) -> subprocess.CompletedProcess[str]:
+    def osc(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [str(BIN / "openstack"), *args],
-            env=self.server.env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            [str(BIN / "openstack"), *args], env=self.server.env(), capture_output=True, text=True, timeout=timeout
         )
         if check:
             assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
@@ -150,11 +142,7 @@ def ticks(text: str) -> list[int]:
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     c = Cloud(tmp_path_factory)
     yield c
-    for pid in [
-        p
-        for d in (c.instances.iterdir() if c.instances.exists() else [])
-        for p in qemu_pids(d.name)
-    ]:
+    for pid in [p for d in (c.instances.iterdir() if c.instances.exists() else []) for p in qemu_pids(d.name)]:
         os.kill(pid, signal.SIGKILL)
     c.server.stop()
     shutil.rmtree(c.dir, ignore_errors=True)
@@ -170,21 +158,8 @@ def vm1(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any
 
     tiny_image(cloud.server)
     proc = cloud.osc(
-        "server",
-        "create",
-        "--image",
-        "tiny",
-        "--flavor",
-        "m1.tiny",
-        "--key-name",
-        "k",
-        "--user-data",
-        str(script),
-        "--wait",
-        "vm1",
-        "-f",
-        "json",
-        check=False,
+        "server", "create", "--image", "tiny", "--flavor", "m1.tiny", "--key-name", "k",
+        "--user-data", str(script), "--wait", "vm1", "-f", "json", check=False,
     )
     assert proc.returncode == 0, f"{proc.stderr}\n{cloud.show('vm1').get('fault')}"
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
@@ -210,12 +185,8 @@ def test_show(cloud: Cloud, vm1: dict[str, Any]) -> None:
     assert re.search(r"power_state\s*\|\s*Running", table), table
 
 
-@pytest.mark.parametrize(
-    "down, up, state", [("pause", "unpause", "PAUSED"), ("suspend", "resume", "SUSPENDED")]
-)
-def test_pause_suspend_keep_uptime(
-    cloud: Cloud, vm1: dict[str, Any], down: str, up: str, state: str
-) -> None:
+@pytest.mark.parametrize("down, up, state", [("pause", "unpause", "PAUSED"), ("suspend", "resume", "SUSPENDED")])
+def test_pause_suspend_keep_uptime(cloud: Cloud, vm1: dict[str, Any], down: str, up: str, state: str) -> None:
     cloud.wait_console("vm1", r"tick \d+")
     pid = qemu_pids(vm1["id"])
     cloud.osc("server", down, "vm1")
@@ -303,13 +274,8 @@ def test_delete_leaves_nothing(cloud: Cloud, vm1: dict[str, Any]) -> None:
 def test_sdk_create_delete(cloud: Cloud) -> None:
     srv = cloud.server
     conn = openstack.connect(
-        auth_url=srv.auth_url,
-        username="admin",
-        password=srv.admin_password,
-        project_name="admin",
-        user_domain_name="Default",
-        project_domain_name="Default",
-        region_name="RegionOne",
+        auth_url=srv.auth_url, username="admin", password=srv.admin_password, project_name="admin",
+        user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
     )
     server = conn.create_server("sdkvm", image="tiny", flavor="m1.tiny", wait=True, timeout=BOOT)
     assert server.status == "ACTIVE"

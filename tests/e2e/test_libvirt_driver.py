@@ -39,7 +39,6 @@ pytestmark = pytest.mark.skipif(
     reason="needs qemu-system-x86_64 and qemu-img",
 )
 
-
 def qemu_pids(uuid: str) -> list[int]:
     out = subprocess.run(["ps", "-ww", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     return [

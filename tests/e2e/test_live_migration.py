@@ -31,9 +31,7 @@ import pytest
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
-)
+pytestmark = pytest.mark.skipif(shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64")
 
 A, B = "live-a", "live-b"
 BOOT = 120
@@ -57,9 +55,7 @@ def ticks(text: str) -> list[int]:
 
 def qemu_pids(uuid: str) -> list[int]:
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return [
-        int(line.split()[0]) for line in out.splitlines() if uuid in line and "qemu-system" in line
-    ]
+    return [int(line.split()[0]) for line in out.splitlines() if uuid in line and "qemu-system" in line]
 
 
 class TwoHosts:
@@ -80,9 +76,7 @@ class TwoHosts:
         token = self.server.admin_token()
         deadline = time.monotonic() + 90
         while True:
-            resp = httpx.get(
-                f"{self.server.url}/compute/v2.1/os-services", headers={"X-Auth-Token": token}
-            )
+            resp = httpx.get(f"{self.server.url}/compute/v2.1/os-services", headers={"X-Auth-Token": token})
             if {s["host"] for s in resp.json()["services"] if s["state"] == "up"} >= {A, B}:
                 break
             assert self.agent.poll() is None, self.agent_log.read_text()
@@ -94,11 +88,7 @@ class TwoHosts:
 
     def osc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [str(BIN / "openstack"), *args],
-            env=self.server.env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
+            [str(BIN / "openstack"), *args], env=self.server.env(), capture_output=True, text=True, timeout=300
         )
         if check:
             assert proc.returncode == 0, f"openstack {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
@@ -111,11 +101,7 @@ class TwoHosts:
         """The serial console of the guest on its current host (read from
         that host's folder: an agent of its own process does not serve
         console output to the API yet)."""
-        path = (
-            self.instances(self.show(server["id"])["OS-EXT-SRV-ATTR:host"])
-            / server["id"]
-            / "console.log"
-        )
+        path = self.instances(self.show(server["id"])["OS-EXT-SRV-ATTR:host"]) / server["id"] / "console.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
     def wait_console(self, server: dict[str, Any], pattern: str, timeout: float = BOOT) -> str:
@@ -156,18 +142,8 @@ def vm1(cloud: TwoHosts, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     tiny_image(cloud.server)
     created = json.loads(
         cloud.osc(
-            "server",
-            "create",
-            "--image",
-            "tiny",
-            "--flavor",
-            "m1.tiny",
-            "--user-data",
-            str(script),
-            "--wait",
-            "vm1",
-            "-f",
-            "json",
+            "server", "create", "--image", "tiny", "--flavor", "m1.tiny", "--user-data", str(script),
+            "--wait", "vm1", "-f", "json",
         ).stdout
     )
     cloud.wait_console(created, rf"{MARK} boot count 1")
@@ -218,17 +194,8 @@ def test_live_migration_back_to_a_named_host(cloud: TwoHosts, vm1: dict[str, Any
     current = cloud.show("vm1")["OS-EXT-SRV-ATTR:host"]
     target = ({A, B} - {current}).pop()
     dest = migrate_and_check(
-        cloud,
-        vm1,
-        "--os-compute-api-version",
-        "2.30",
-        "server",
-        "migrate",
-        "--live-migration",
-        "--host",
-        target,
-        "--wait",
-        "vm1",
+        cloud, vm1, "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
+        "--host", target, "--wait", "vm1",
     )
     assert dest == target
 
@@ -237,14 +204,7 @@ def test_same_and_unknown_host_are_refused(cloud: TwoHosts, vm1: dict[str, Any])
     current = cloud.show("vm1")["OS-EXT-SRV-ATTR:host"]
     for host, words in ((current, "current host"), ("nowhere", "could not be found")):
         proc = cloud.osc(
-            "--os-compute-api-version",
-            "2.30",
-            "server",
-            "migrate",
-            "--live-migration",
-            "--host",
-            host,
-            "vm1",
+            "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration", "--host", host, "vm1",
             check=False,
         )
         assert proc.returncode != 0 and words in proc.stderr, proc.stderr
@@ -329,9 +289,7 @@ def test_qemu_driver_abort_then_force_complete(tmp_path_factory: pytest.TempPath
                 await asyncio.sleep(0.5)
 
             async def force(report: LiveProgress) -> LiveControl:
-                return (
-                    LiveControl.FORCE_COMPLETE if report.phase == "memory" else LiveControl.CONTINUE
-                )
+                return LiveControl.FORCE_COMPLETE if report.phase == "memory" else LiveControl.CONTINUE
 
             # an agent restarted with nothing in flight: nothing to recover
             assert not await drivers["ha"].recover_outgoing(spec("ha"))

@@ -178,7 +178,9 @@ def test_tiny_guest_boots_runs_user_data_and_powers_off(tmp_path: Path) -> None:
             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
             "-o", "ConnectTimeout=30", "root@127.0.0.1",
         ]  # fmt: skip
-        who = subprocess.run([*ssh, "id -u; hostname"], capture_output=True, text=True, timeout=120)
+        who = subprocess.run(
+            [*ssh, "id -u; hostname"], capture_output=True, text=True, timeout=120
+        )
         assert who.returncode == 0, who.stderr
         assert who.stdout.split() == ["0", "tiny-e2e"]
 

@@ -11,5 +11,5 @@ from tests.conftest import database_params
 
 @pytest.fixture(scope="module", params=database_params())
 def database(request: pytest.FixtureRequest) -> str:
-    """ "sqlite" or "postgres": the kind of database of this module's clouds."""
+    """"sqlite" or "postgres": the kind of database of this module's clouds."""
     return str(request.param)

@@ -47,18 +47,14 @@ def nova(cloud: Server, token: str) -> Nova:
 
 
 def admin_project(cloud: Server, token: str) -> str:
-    resp = httpx.get(
-        f"{cloud.auth_url}/projects", params={"name": "admin"}, headers={"X-Auth-Token": token}
-    )
+    resp = httpx.get(f"{cloud.auth_url}/projects", params={"name": "admin"}, headers={"X-Auth-Token": token})
     return str(resp.json()["projects"][0]["id"])
 
 
 # -- headers ---------------------------------------------------------------------------------
 
 
-def test_a_tag_that_is_not_latin_1_is_stored_and_its_location_percent_encoded(
-    cloud: Server, token: str
-) -> None:
+def test_a_tag_that_is_not_latin_1_is_stored_and_its_location_percent_encoded(cloud: Server, token: str) -> None:
     project = admin_project(cloud, token)
     headers = {"X-Auth-Token": token}
     for tag in ("snow☃man", "café"):
@@ -76,9 +72,7 @@ def test_a_tag_that_is_not_latin_1_is_stored_and_its_location_percent_encoded(
 # -- integers beyond their columns ---------------------------------------------------------------
 
 
-def test_a_quota_beyond_the_column_is_a_400_and_changes_nothing(
-    cloud: Server, nova: Nova, token: str
-) -> None:
+def test_a_quota_beyond_the_column_is_a_400_and_changes_nothing(cloud: Server, nova: Nova, token: str) -> None:
     project = admin_project(cloud, token)
     before = nova.get(f"/os-quota-sets/{project}").json()["quota_set"]
     for value in (BIG, str(BIG), 2**31, -(2**31) - 1, float(BIG)):
@@ -96,51 +90,26 @@ def test_big_integers_are_400_in_every_service(cloud: Server, nova: Nova, token:
     flavor = {"name": unique("big"), "ram": 2**31, "vcpus": 1, "disk": 1}
     resp = nova.post("/flavors", json={"flavor": flavor})
     assert resp.status_code == 400 and "ram" in resp.json()["badRequest"]["message"]
-    assert (
-        nova.post(
-            "/servers",
-            json={
-                "server": {
-                    "name": "x",
-                    "flavorRef": "1",
-                    "imageRef": tiny_image(cloud),
-                    "max_count": str(BIG),
-                }
-            },
-        ).status_code
-        == 400
-    )
+    assert nova.post("/servers", json={"server": {"name": "x", "flavorRef": "1", "imageRef": tiny_image(cloud), "max_count": str(BIG)}}).status_code == 400
     assert nova.get("/servers", params={"limit": str(BIG)}).status_code == 400
 
     services = httpx.get(f"{cloud.auth_url}/services", headers=headers).json()["services"]
-    body = {
-        "registered_limits": [
-            {"service_id": services[0]["id"], "resource_name": unique("r"), "default_limit": BIG}
-        ]
-    }
+    body = {"registered_limits": [{"service_id": services[0]["id"], "resource_name": unique("r"), "default_limit": BIG}]}
     resp = httpx.post(f"{cloud.auth_url}/registered_limits", json=body, headers=headers)
     assert resp.status_code == 400 and resp.json()["error"]["code"] == 400, resp.text
 
     glance = httpx.Client(base_url=f"{cloud.url}/image/v2", headers=headers, timeout=30)
     name = unique("img")
     for attrs in ({"min_disk": BIG}, {"min_ram": 2**31}, {"min_disk": str(BIG)}):
-        resp = glance.post(
-            "/images",
-            json={"name": name, "disk_format": "raw", "container_format": "bare", **attrs},
-        )
+        resp = glance.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare", **attrs})
         assert resp.status_code == 400, (attrs, resp.text)
     assert glance.get("/images", params={"name": name}).json()["images"] == []  # nothing stored
-    assert (
-        glance.get("/images", params={"size_min": str(2**40)}).status_code == 200
-    )  # a 64-bit column
+    assert glance.get("/images", params={"size_min": str(2**40)}).status_code == 200  # a 64-bit column
     assert glance.get("/images", params={"size_min": str(BIG)}).status_code == 400
-    image = glance.post(
-        "/images", json={"name": name, "disk_format": "raw", "container_format": "bare"}
-    ).json()
+    image = glance.post("/images", json={"name": name, "disk_format": "raw", "container_format": "bare"}).json()
     patch = [{"op": "replace", "path": "/min_disk", "value": BIG}]
     resp = glance.patch(
-        f"/images/{image['id']}",
-        json=patch,
+        f"/images/{image['id']}", json=patch,
         headers={"Content-Type": "application/openstack-images-v2.1-json-patch"},
     )
     assert resp.status_code == 400, resp.text
@@ -155,9 +124,7 @@ def test_big_integers_are_400_in_every_service(cloud: Server, nova: Nova, token:
 
 def test_a_flavor_id_with_a_slash_is_refused(nova: Nova) -> None:
     for bad in ("a/b", " lead", "trail ", "ü"):
-        resp = nova.post(
-            "/flavors", json={"flavor": {"name": unique("f"), "ram": 64, "vcpus": 1, "id": bad}}
-        )
+        resp = nova.post("/flavors", json={"flavor": {"name": unique("f"), "ram": 64, "vcpus": 1, "id": bad}})
         assert resp.status_code == 400, (bad, resp.text)
     good = unique("ok.id_1")
     resp = nova.post("/flavors", json={"flavor": {"name": good, "ram": 64, "vcpus": 1, "id": good}})
@@ -170,26 +137,13 @@ def test_a_flavor_id_with_a_slash_is_refused(nova: Nova) -> None:
 def big_image(cloud: Server, token: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A qcow2 of 2 GiB virtual size (a few hundred KiB of file)."""
     path = tmp_path_factory.mktemp("big-image") / "big.qcow2"
-    subprocess.run(
-        ["qemu-img", "create", "-q", "-f", "qcow2", str(path), "2G"], check=True, timeout=60
-    )
-    with httpx.Client(
-        base_url=f"{cloud.url}/image/v2", headers={"X-Auth-Token": token}, timeout=60
-    ) as c:
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "2G"], check=True, timeout=60)
+    with httpx.Client(base_url=f"{cloud.url}/image/v2", headers={"X-Auth-Token": token}, timeout=60) as c:
         image = c.post(
             "/images",
-            json={
-                "name": unique("big"),
-                "disk_format": "qcow2",
-                "container_format": "bare",
-                "visibility": "public",
-            },
+            json={"name": unique("big"), "disk_format": "qcow2", "container_format": "bare", "visibility": "public"},
         ).json()
-        up = c.put(
-            f"/images/{image['id']}/file",
-            content=path.read_bytes(),
-            headers={"Content-Type": "application/octet-stream"},
-        )
+        up = c.put(f"/images/{image['id']}/file", content=path.read_bytes(), headers={"Content-Type": "application/octet-stream"})
         assert up.status_code == 204, up.text
         shown = c.get(f"/images/{image['id']}").json()
     assert shown["status"] == "active" and shown["virtual_size"] == 2 << 30
@@ -269,7 +223,7 @@ def test_a_client_that_stops_sending_its_body_is_dropped(guarded: Server) -> Non
     with socket.create_connection(("127.0.0.1", _port(guarded))) as sock:
         sock.sendall(
             b"POST /identity/v3/auth/tokens HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b'Content-Length: 1000\r\n\r\n{"auth": '
+            b"Content-Length: 1000\r\n\r\n{\"auth\": "
         )
         assert _closed_by_server(sock)
     assert _closed(guarded).get("body_timeout", 0) > before.get("body_timeout", 0)

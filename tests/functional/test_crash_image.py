@@ -50,24 +50,13 @@ def crashed(tmp_path: Path, database: str) -> Iterator[tuple[Server, dict[str, s
         token = srv.admin_token()
         images = srv.data_dir / "images"
         with glance(srv, token) as c:
-            kept = c.post(
-                "/images", json={"name": "kept", "disk_format": "raw", "container_format": "bare"}
-            ).json()
+            kept = c.post("/images", json={"name": "kept", "disk_format": "raw", "container_format": "bare"}).json()
             data = os.urandom(3 << 20)
-            assert (
-                c.put(f"/images/{kept['id']}/file", content=data, headers=OCTET).status_code == 204
-            )
-            gone = c.post(
-                "/images", json={"name": "gone", "disk_format": "raw", "container_format": "bare"}
-            ).json()
-            assert (
-                c.put(f"/images/{gone['id']}/file", content=b"old", headers=OCTET).status_code
-                == 204
-            )
+            assert c.put(f"/images/{kept['id']}/file", content=data, headers=OCTET).status_code == 204
+            gone = c.post("/images", json={"name": "gone", "disk_format": "raw", "container_format": "bare"}).json()
+            assert c.put(f"/images/{gone['id']}/file", content=b"old", headers=OCTET).status_code == 204
             assert c.delete(f"/images/{gone['id']}").status_code == 204
-            victim = c.post(
-                "/images", json={"name": "victim", "disk_format": "raw", "container_format": "bare"}
-            ).json()
+            victim = c.post("/images", json={"name": "victim", "disk_format": "raw", "container_format": "bare"}).json()
 
         stop = threading.Event()
 
@@ -78,10 +67,7 @@ def crashed(tmp_path: Path, database: str) -> Iterator[tuple[Server, dict[str, s
         uploader = threading.Thread(target=upload, daemon=True)
         uploader.start()
         partial = images / f".{victim['id']}.partial"
-        wait_for(
-            "the upload to be under way",
-            lambda: partial.exists() and partial.stat().st_size > (4 << 20),
-        )
+        wait_for("the upload to be under way", lambda: partial.exists() and partial.stat().st_size > (4 << 20))
         with glance(srv, token) as c:
             assert c.get(f"/images/{victim['id']}").json()["status"] == "saving"
 
@@ -109,17 +95,14 @@ def crashed(tmp_path: Path, database: str) -> Iterator[tuple[Server, dict[str, s
             os.utime(path, (past, past))
 
         restarted = start_server(srv.data_dir, srv.database_url, **FAKE)
-        yield (
-            restarted,
-            {
-                "kept": kept["id"],
-                "kept_md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
-                "gone": gone["id"],
-                "victim": victim["id"],
-                "stray": stray,
-                "snapshot": str(snapshot),
-            },
-        )
+        yield restarted, {
+            "kept": kept["id"],
+            "kept_md5": hashlib.md5(data, usedforsecurity=False).hexdigest(),
+            "gone": gone["id"],
+            "victim": victim["id"],
+            "stray": stray,
+            "snapshot": str(snapshot),
+        }
     finally:
         for s in (restarted, srv):
             if s is not None and s.process.poll() is None:
@@ -127,9 +110,7 @@ def crashed(tmp_path: Path, database: str) -> Iterator[tuple[Server, dict[str, s
         drop_database(srv.database_url)
 
 
-def test_an_upload_killed_midway_leaves_nothing_behind(
-    crashed: tuple[Server, dict[str, str]],
-) -> None:
+def test_an_upload_killed_midway_leaves_nothing_behind(crashed: tuple[Server, dict[str, str]]) -> None:
     srv, ids = crashed
     images = srv.data_dir / "images"
     token = srv.admin_token()
@@ -138,34 +119,17 @@ def test_an_upload_killed_midway_leaves_nothing_behind(
         assert c.get(f"/images/{ids['victim']}").json()["status"] == "queued"
         wait_for(
             "the sweep",
-            lambda: (
-                not any(
-                    (images / name).exists()
-                    for name in (
-                        f".{ids['victim']}.partial",
-                        ids["gone"],
-                        ids["stray"],
-                        f"{ids['stray']}.staged",
-                    )
-                )
+            lambda: not any(
+                (images / name).exists()
+                for name in (f".{ids['victim']}.partial", ids["gone"], ids["stray"], f"{ids['stray']}.staged")
             ),
         )
-        wait_for(
-            "the agent's sweep", lambda: not Path(ids["snapshot"]).exists()
-        )  # it starts in the background
+        wait_for("the agent's sweep", lambda: not Path(ids["snapshot"]).exists())  # it starts in the background
         # what was stored is intact
         got = c.get(f"/images/{ids['kept']}/file")
-        assert (
-            got.status_code == 200
-            and hashlib.md5(got.content, usedforsecurity=False).hexdigest() == ids["kept_md5"]
-        )
+        assert got.status_code == 200 and hashlib.md5(got.content, usedforsecurity=False).hexdigest() == ids["kept_md5"]
         # the interrupted image takes a new upload
-        assert (
-            c.put(
-                f"/images/{ids['victim']}/file", content=b"again" * 1000, headers=OCTET
-            ).status_code
-            == 204
-        )
+        assert c.put(f"/images/{ids['victim']}/file", content=b"again" * 1000, headers=OCTET).status_code == 204
         assert c.get(f"/images/{ids['victim']}").json()["status"] == "active"
         statuses = [i["status"] for i in c.get("/images").json()["images"]]
         assert "saving" not in statuses

@@ -56,15 +56,7 @@ def test_servers_created_at_once_never_pass_the_instances_quota(cloud: Server) -
 def test_max_count_boots_what_the_quota_allows_in_one_step(cloud: Server) -> None:
     _user, _project, token = user_with_role(cloud, "member")
     url = f"{cloud.url}/compute/v2.1/servers"
-    body = {
-        "server": {
-            "name": unique("many"),
-            "imageRef": tiny_image(cloud),
-            "flavorRef": "1",
-            "min_count": 1,
-            "max_count": 2**31 - 1,
-        }
-    }
+    body = {"server": {"name": unique("many"), "imageRef": tiny_image(cloud), "flavorRef": "1", "min_count": 1, "max_count": 2**31 - 1}}
     resp = httpx.post(url, json=body, headers={"X-Auth-Token": token}, timeout=60)
     assert resp.status_code == 202, resp.text
     listed = httpx.get(f"{url}/detail", headers={"X-Auth-Token": token}).json()["servers"]

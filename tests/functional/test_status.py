@@ -13,23 +13,15 @@ import httpx
 from tests.conftest import BIN, drop_database, free_port, new_database
 
 
-def stratus(
-    *args: str, env: dict[str, str], timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(BIN / "stratus"), *args], env=env, capture_output=True, text=True, timeout=timeout
-    )
+def stratus(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(BIN / "stratus"), *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
 def test_detach_status_stop(tmp_path: Path, database: str) -> None:
     data = tmp_path / "cloud"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
-    env.update(
-        STRATUS_COMPUTE__DRIVER="fake",
-        STRATUS_COMPUTE__HOST=f"status-{port}",
-        STRATUS_SERVER__WORKERS="2",
-    )
+    env.update(STRATUS_COMPUTE__DRIVER="fake", STRATUS_COMPUTE__HOST=f"status-{port}", STRATUS_SERVER__WORKERS="2")
     url = new_database(database)
     if url:
         env["STRATUS_DATABASE__URL"] = url
@@ -52,9 +44,7 @@ def test_detach_status_stop(tmp_path: Path, database: str) -> None:
         roles = sorted(p["role"] for p in st["processes"])
         assert roles == ["api-worker", "primary"], st
         assert [p["pid"] for p in st["processes"] if p["role"] == "primary"] == [pid]
-        assert [(a["service"], a["host"], a["alive"]) for a in st["agents"]] == [
-            ("compute", f"status-{port}", True)
-        ]
+        assert [(a["service"], a["host"], a["alive"]) for a in st["agents"]] == [("compute", f"status-{port}", True)]
 
         text = stratus("status", "--data-dir", str(data), env=env).stdout
         assert f"running at http://127.0.0.1:{port}" in text and f"pid {pid}" in text
@@ -63,10 +53,7 @@ def test_detach_status_stop(tmp_path: Path, database: str) -> None:
         drop_database(url)
     assert stopped.returncode == 0, stopped.stderr
     assert f"stopped the cloud (pid {pid})" in stopped.stdout
-    assert (
-        not Path(f"/proc/{pid}").exists()
-        or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
-    )
+    assert not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
     assert not (data / "stratus.pid").exists()
     assert "stratus stopped" in (data / "stratus.log").read_text()
 

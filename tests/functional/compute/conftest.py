@@ -47,9 +47,7 @@ class Nova:
     def at(self, version: str | None) -> Nova:
         return Nova(self.server, self.token, version)
 
-    def request(
-        self, method: str, path: str, version: str | None = "default", **kw: Any
-    ) -> httpx.Response:
+    def request(self, method: str, path: str, version: str | None = "default", **kw: Any) -> httpx.Response:
         headers = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
         v = self.version if version == "default" else version
         if v is not None:
@@ -73,9 +71,7 @@ class Nova:
 
     # -- servers ---------------------------------------------------------------------
 
-    def create_server(
-        self, name: str | None = None, flavor: str = "1", **extra: Any
-    ) -> httpx.Response:
+    def create_server(self, name: str | None = None, flavor: str = "1", **extra: Any) -> httpx.Response:
         body: dict[str, Any] = {
             "name": name if name is not None else unique("vm"),
             "imageRef": self.server_image(),
@@ -109,9 +105,7 @@ class Nova:
             if last["status"] == status and last.get("OS-EXT-STS:task_state") is None:
                 return last
             if last["status"] in TERMINAL - {status} and last.get("OS-EXT-STS:task_state") is None:
-                raise AssertionError(
-                    f"server {server_id} is {last['status']}, not {status}: {last}"
-                )
+                raise AssertionError(f"server {server_id} is {last['status']}, not {status}: {last}")
             time.sleep(0.1)
         raise AssertionError(f"server {server_id} not {status} after {timeout} s: {last}")
 
@@ -141,9 +135,7 @@ def tiny_image(server: Server) -> str:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         resp = httpx.get(
-            f"{server.url}/image/v2/images",
-            params={"name": "tiny"},
-            headers={"X-Auth-Token": token},
+            f"{server.url}/image/v2/images", params={"name": "tiny"}, headers={"X-Auth-Token": token}
         )
         images = resp.json().get("images", []) if resp.status_code == 200 else []
         if images and images[0]["status"] == "active":
@@ -185,17 +177,13 @@ def nova96(nova: Nova) -> Nova:
     return nova.at("2.96")
 
 
-def project_user(
-    server: Server, role: str = "member", version: str | None = "2.96"
-) -> tuple[Nova, dict[str, Any]]:
+def project_user(server: Server, role: str = "member", version: str | None = "2.96") -> tuple[Nova, dict[str, Any]]:
     """A fresh project with a user holding ``role``; returns their client and the project."""
     _user, project, token = user_with_role(server, role)
     return Nova(server, token, version), project
 
 
-def user_in_project(
-    server: Server, project_id: str, role: str, version: str | None = "2.96"
-) -> Nova:
+def user_in_project(server: Server, project_id: str, role: str, version: str | None = "2.96") -> Nova:
     from tests.functional.identity.helpers import client, grant, make_user, token_for
 
     with client(server) as c:
@@ -207,13 +195,7 @@ def user_in_project(
 # -- the openstack CLI ----------------------------------------------------------------------
 
 
-def osc(
-    server: Server,
-    *args: str,
-    check: bool = True,
-    timeout: float = 90,
-    env: dict[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
+def osc(server: Server, *args: str, check: bool = True, timeout: float = 90, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [str(BIN / "openstack"), *args],
         env=env or server.env(),
@@ -222,9 +204,7 @@ def osc(
         timeout=timeout,
     )
     if check:
-        assert proc.returncode == 0, (
-            f"openstack {' '.join(args)} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        )
+        assert proc.returncode == 0, f"openstack {' '.join(args)} → {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc
 
 

@@ -15,12 +15,7 @@ from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc, stop_
 
 @pytest.fixture(scope="module")
 def narrow(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
-    srv = fake_cloud(
-        tmp_path_factory,
-        "narrow",
-        database=database,
-        STRATUS_COMPUTE__FAKE_CAPABILITIES="[console_log]",
-    )
+    srv = fake_cloud(tmp_path_factory, "narrow", database=database, STRATUS_COMPUTE__FAKE_CAPABILITIES="[console_log]")
     yield srv
     stop_cloud(srv)
 
@@ -68,12 +63,8 @@ def test_cli_shows_the_reason(narrow: Server, vm: dict[str, Any]) -> None:
     assert "409" in proc.stderr
 
 
-def test_console_log_needs_its_capability(
-    tmp_path_factory: pytest.TempPathFactory, database: str
-) -> None:
-    srv = fake_cloud(
-        tmp_path_factory, "noconsole", database=database, STRATUS_COMPUTE__FAKE_CAPABILITIES="[]"
-    )
+def test_console_log_needs_its_capability(tmp_path_factory: pytest.TempPathFactory, database: str) -> None:
+    srv = fake_cloud(tmp_path_factory, "noconsole", database=database, STRATUS_COMPUTE__FAKE_CAPABILITIES="[]")
     try:
         nova = Nova(srv, srv.admin_token(), "2.96")
         vm = nova.boot("quiet")

@@ -9,29 +9,12 @@ from tests.conftest import Server
 from tests.functional.compute.conftest import Nova
 
 SERVER_21_REQUIRED = {
-    "id",
-    "name",
-    "status",
-    "image",
-    "flavor",
-    "user_id",
-    "tenant_id",
-    "created",
-    "updated",
-    "metadata",
-    "links",
-    "addresses",
-    "hostId",
+    "id", "name", "status", "image", "flavor", "user_id", "tenant_id",
+    "created", "updated", "metadata", "links", "addresses", "hostId",
 }
 SERVER_LATER_FIELDS = {
-    "description",
-    "tags",
-    "locked",
-    "locked_reason",
-    "host_status",
-    "trusted_image_certificates",
-    "server_groups",
-    "pinned_availability_zone",
+    "description", "tags", "locked", "locked_reason", "host_status",
+    "trusted_image_certificates", "server_groups", "pinned_availability_zone",
 }
 
 
@@ -100,9 +83,7 @@ def test_garbage_version_is_400(nova: Nova, value: str) -> None:
     resp = nova.get("/flavors/1", version=None, headers={"X-OpenStack-Nova-API-Version": value})
     assert resp.status_code == 400, resp.text
     assert resp.json()["badRequest"]["code"] == 400
-    resp = nova.get(
-        "/flavors/1", version=None, headers={"OpenStack-API-Version": f"compute {value}"}
-    )
+    resp = nova.get("/flavors/1", version=None, headers={"OpenStack-API-Version": f"compute {value}"})
     assert resp.status_code == 400, resp.text
 
 
@@ -135,9 +116,7 @@ def test_server_at_296_has_later_fields(nova: Nova) -> None:
     assert server["server_groups"] == []
     assert server["host_status"] == "UP"  # admin
     # 2.47: the flavor is embedded
-    assert {"original_name", "vcpus", "ram", "disk", "ephemeral", "swap", "extra_specs"} <= set(
-        server["flavor"]
-    )
+    assert {"original_name", "vcpus", "ram", "disk", "ephemeral", "swap", "extra_specs"} <= set(server["flavor"])
     assert server["flavor"]["original_name"] == "m1.tiny"
 
 

@@ -15,14 +15,8 @@ def flavor_body(name: str, flavor_id: Any = None, public: bool = True) -> dict[s
     # what `openstack flavor create` sends (at 2.61)
     return {
         "flavor": {
-            "ram": 512,
-            "id": flavor_id,
-            "disk": 1,
-            "OS-FLV-EXT-DATA:ephemeral": 0,
-            "name": name,
-            "vcpus": 1,
-            "os-flavor-access:is_public": public,
-            "swap": 0,
+            "ram": 512, "id": flavor_id, "disk": 1, "OS-FLV-EXT-DATA:ephemeral": 0,
+            "name": name, "vcpus": 1, "os-flavor-access:is_public": public, "swap": 0,
         }
     }
 
@@ -57,9 +51,7 @@ def test_create_with_given_id_is_string(nova: Nova, n61: Nova) -> None:
 
 def test_cli_create_with_id(cloud: Server) -> None:
     name = unique("fl")
-    flavor = osc_json(
-        cloud, "flavor", "create", "--id", "77", "--ram", "128", "--disk", "1", "--vcpus", "1", name
-    )
+    flavor = osc_json(cloud, "flavor", "create", "--id", "77", "--ram", "128", "--disk", "1", "--vcpus", "1", name)
     assert flavor["id"] == "77"
     shown = osc_json(cloud, "flavor", "show", name)
     assert shown["id"] == "77" and shown["ram"] == 128
@@ -88,12 +80,8 @@ def test_bad_create_is_400(n61: Nova, change: dict[str, Any]) -> None:
 
 def test_list_filters_as_the_clients_send_them(nova: Nova, n61: Nova) -> None:
     private = n61.post("/flavors", json=flavor_body(unique("priv"), public=False)).json()["flavor"]
-    public_only = {
-        f["id"] for f in nova.get("/flavors/detail", params={"is_public": "True"}).json()["flavors"]
-    }
-    everything = {
-        f["id"] for f in nova.get("/flavors/detail", params={"is_public": "None"}).json()["flavors"]
-    }
+    public_only = {f["id"] for f in nova.get("/flavors/detail", params={"is_public": "True"}).json()["flavors"]}
+    everything = {f["id"] for f in nova.get("/flavors/detail", params={"is_public": "None"}).json()["flavors"]}
     assert {"1", "2", "3", "4"} <= public_only
     assert private["id"] not in public_only
     assert private["id"] in everything and {"1", "2", "3", "4"} <= everything
@@ -103,10 +91,7 @@ def test_list_filters_as_the_clients_send_them(nova: Nova, n61: Nova) -> None:
 
 
 def test_flavor_at_21_has_no_description_or_extra_specs(nova: Nova) -> None:
-    for flavor in [
-        nova.get("/flavors/1").json()["flavor"],
-        *nova.get("/flavors/detail").json()["flavors"],
-    ]:
+    for flavor in [nova.get("/flavors/1").json()["flavor"], *nova.get("/flavors/detail").json()["flavors"]]:
         assert "description" not in flavor and "extra_specs" not in flavor, flavor
     flavor = nova.at("2.96").get("/flavors/1").json()["flavor"]
     assert "description" in flavor and flavor["extra_specs"] == {}
@@ -117,10 +102,7 @@ def test_private_flavor_access(cloud: Server, nova: Nova, n61: Nova) -> None:
     flavor = n61.post("/flavors", json=flavor_body(unique("priv"), public=False)).json()["flavor"]
     fid = flavor["id"]
     assert member.get(f"/flavors/{fid}").status_code == 404
-    assert fid not in {
-        f["id"]
-        for f in member.get("/flavors/detail", params={"is_public": "None"}).json()["flavors"]
-    }
+    assert fid not in {f["id"] for f in member.get("/flavors/detail", params={"is_public": "None"}).json()["flavors"]}
 
     resp = nova.post(f"/flavors/{fid}/action", json={"addTenantAccess": {"tenant": project["id"]}})
     assert resp.status_code == 200, resp.text
@@ -133,15 +115,11 @@ def test_private_flavor_access(cloud: Server, nova: Nova, n61: Nova) -> None:
     again = nova.post(f"/flavors/{fid}/action", json={"addTenantAccess": {"tenant": project["id"]}})
     assert again.status_code == 409, again.text
 
-    resp = nova.post(
-        f"/flavors/{fid}/action", json={"removeTenantAccess": {"tenant": project["id"]}}
-    )
+    resp = nova.post(f"/flavors/{fid}/action", json={"removeTenantAccess": {"tenant": project["id"]}})
     assert resp.status_code == 200, resp.text
     assert resp.json()["flavor_access"] == []
     assert member.get(f"/flavors/{fid}").status_code == 404
-    gone = nova.post(
-        f"/flavors/{fid}/action", json={"removeTenantAccess": {"tenant": project["id"]}}
-    )
+    gone = nova.post(f"/flavors/{fid}/action", json={"removeTenantAccess": {"tenant": project["id"]}})
     assert gone.status_code == 404, gone.text
     # a public flavor has no access list
     assert nova.get("/flavors/1/os-flavor-access").status_code == 404
@@ -155,10 +133,7 @@ def test_extra_specs_crud(nova: Nova, n61: Nova) -> None:
     assert resp.status_code == 200, resp.text
     assert resp.json() == {"extra_specs": {"hw:cpu_policy": "shared", "k2": "v2"}}
     assert nova.get(f"{base}/k2").json() == {"k2": "v2"}
-    assert n61.get(f"/flavors/{fid}").json()["flavor"]["extra_specs"] == {
-        "hw:cpu_policy": "shared",
-        "k2": "v2",
-    }
+    assert n61.get(f"/flavors/{fid}").json()["flavor"]["extra_specs"] == {"hw:cpu_policy": "shared", "k2": "v2"}
     assert nova.delete(f"{base}/k2").status_code == 200
     assert nova.get(f"{base}/k2").status_code == 404
     assert nova.delete(f"{base}/k2").status_code == 404
@@ -192,11 +167,7 @@ def test_cli_flavor_set_property(cloud: Server) -> None:
 
 def test_update_description(n61: Nova, nova: Nova) -> None:
     fid = n61.post("/flavors", json=flavor_body(unique("fl"))).json()["flavor"]["id"]
-    assert nova.put(f"/flavors/{fid}", json={"flavor": {"description": "d"}}).status_code in (
-        400,
-        404,
-        405,
-    )
+    assert nova.put(f"/flavors/{fid}", json={"flavor": {"description": "d"}}).status_code in (400, 404, 405)
     resp = n61.put(f"/flavors/{fid}", json={"flavor": {"description": "hello"}})
     assert resp.status_code == 200, resp.text
     assert resp.json()["flavor"]["description"] == "hello"
@@ -215,10 +186,7 @@ def test_non_admin_cannot_manage_flavors(cloud: Server, nova: Nova) -> None:
     assert resp.status_code == 403, resp.text
     assert resp.json()["forbidden"]["code"] == 403
     assert member.delete("/flavors/1").status_code == 403
-    assert (
-        member.post("/flavors/1/os-extra_specs", json={"extra_specs": {"a": "b"}}).status_code
-        == 403
-    )
+    assert member.post("/flavors/1/os-extra_specs", json={"extra_specs": {"a": "b"}}).status_code == 403
     assert member.get("/flavors/1").status_code == 200
     assert member.get("/flavors/1/os-extra_specs").status_code == 200
 

@@ -20,9 +20,7 @@ def test_services_list_the_agent(nova: Nova) -> None:
 
 
 def test_services_filters(nova: Nova) -> None:
-    filtered = nova.get(
-        "/os-services", params={"host": "fakehost", "binary": "nova-compute"}
-    ).json()["services"]
+    filtered = nova.get("/os-services", params={"host": "fakehost", "binary": "nova-compute"}).json()["services"]
     assert len(filtered) == 1
     assert nova.get("/os-services", params={"host": "elsewhere"}).json()["services"] == []
     assert nova.get("/os-services", params={"binary": "nova-scheduler"}).json()["services"] == []
@@ -31,9 +29,7 @@ def test_services_filters(nova: Nova) -> None:
 def test_disable_host_then_no_valid_host(nova: Nova) -> None:
     n = nova.at("2.53")
     svc = n.get("/os-services").json()["services"][0]
-    resp = n.put(
-        f"/os-services/{svc['id']}", json={"status": "disabled", "disabled_reason": "testing"}
-    )
+    resp = n.put(f"/os-services/{svc['id']}", json={"status": "disabled", "disabled_reason": "testing"})
     assert resp.status_code == 200, resp.text
     assert resp.json()["service"]["status"] == "disabled"
     assert resp.json()["service"]["disabled_reason"] == "testing"
@@ -54,18 +50,10 @@ def test_disable_host_then_no_valid_host(nova: Nova) -> None:
 
 def test_service_update_errors(nova: Nova) -> None:
     svc = nova.get("/os-services", version="2.53").json()["services"][0]
-    assert nova.put(f"/os-services/{svc['id']}", json={"status": "disabled"}).status_code in (
-        400,
-        404,
-    )
+    assert nova.put(f"/os-services/{svc['id']}", json={"status": "disabled"}).status_code in (400, 404)
     n = nova.at("2.53")
     assert n.put(f"/os-services/{svc['id']}", json={"status": "sleepy"}).status_code == 400
-    assert (
-        n.put(
-            "/os-services/00000000-0000-0000-0000-000000000000", json={"status": "disabled"}
-        ).status_code
-        == 404
-    )
+    assert n.put("/os-services/00000000-0000-0000-0000-000000000000", json={"status": "disabled"}).status_code == 404
 
 
 def test_hypervisors(nova: Nova) -> None:
@@ -73,17 +61,7 @@ def test_hypervisors(nova: Nova) -> None:
     assert len(listed) == 1
     assert set(listed[0]) >= {"id", "hypervisor_hostname"}
     detail = nova.get("/os-hypervisors/detail").json()["hypervisors"][0]
-    for key in (
-        "vcpus",
-        "memory_mb",
-        "local_gb",
-        "vcpus_used",
-        "memory_mb_used",
-        "running_vms",
-        "state",
-        "status",
-        "hypervisor_type",
-    ):
+    for key in ("vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used", "running_vms", "state", "status", "hypervisor_type"):
         assert key in detail, key
     assert detail["state"] == "up"
     shown = nova.get(f"/os-hypervisors/{detail['id']}")
@@ -111,12 +89,7 @@ def test_hypervisor_statistics(nova: Nova) -> None:
 
 def test_non_admin_cannot_see_hosts(cloud: Server) -> None:
     member, _ = project_user(cloud)
-    for path in (
-        "/os-services",
-        "/os-hypervisors",
-        "/os-hypervisors/detail",
-        "/os-hypervisors/statistics",
-    ):
+    for path in ("/os-services", "/os-hypervisors", "/os-hypervisors/detail", "/os-hypervisors/statistics"):
         assert member.get(path, version="2.1").status_code == 403, path
 
 
@@ -127,20 +100,9 @@ def test_limits(cloud: Server, nova: Nova) -> None:
     limits = resp.json()["limits"]
     assert limits["rate"] == []
     absolute = limits["absolute"]
-    for key in (
-        "maxTotalInstances",
-        "maxTotalCores",
-        "maxTotalRAMSize",
-        "maxTotalKeypairs",
-        "maxServerMeta",
-        "totalInstancesUsed",
-        "totalCoresUsed",
-        "totalRAMUsed",
-        "maxServerGroups",
-        "maxServerGroupMembers",
-        "maxPersonality",
-        "maxPersonalitySize",
-    ):
+    for key in ("maxTotalInstances", "maxTotalCores", "maxTotalRAMSize", "maxTotalKeypairs",
+                "maxServerMeta", "totalInstancesUsed", "totalCoresUsed", "totalRAMUsed",
+                "maxServerGroups", "maxServerGroupMembers", "maxPersonality", "maxPersonalitySize"):
         assert key in absolute, key
     assert absolute["maxTotalInstances"] == 10 and absolute["totalInstancesUsed"] == 0
     member.boot(unique("lim"))

@@ -25,9 +25,7 @@ def test_cli_create_list_show_delete(cloud: Server, tmp_path: Path) -> None:
     # the fingerprint is the one ssh-keygen computes (md5, colon separated)
     pub = tmp_path / "k.pub"
     pub.write_text(public + "\n")
-    out = subprocess.run(
-        ["ssh-keygen", "-l", "-E", "md5", "-f", str(pub)], capture_output=True, text=True
-    )
+    out = subprocess.run(["ssh-keygen", "-l", "-E", "md5", "-f", str(pub)], capture_output=True, text=True)
     if out.returncode == 0:
         assert out.stdout.split()[1] == "MD5:" + shown["fingerprint"]
     osc(cloud, "keypair", "delete", name)
@@ -43,10 +41,7 @@ def test_cli_import_public_key(cloud: Server, nova: Nova, tmp_path: Path) -> Non
     imported = osc_json(cloud, "keypair", "create", "--public-key", str(pub), name)
     assert imported["name"] == name
     assert imported["fingerprint"] == created["fingerprint"]
-    assert (
-        osc(cloud, "keypair", "show", "--public-key", name).stdout.strip()
-        == created["public_key"].strip()
-    )
+    assert osc(cloud, "keypair", "show", "--public-key", name).stdout.strip() == created["public_key"].strip()
 
 
 def test_raw_import_returns_no_private_key(nova: Nova) -> None:
@@ -63,9 +58,7 @@ def test_raw_import_returns_no_private_key(nova: Nova) -> None:
 
 def test_invalid_public_key_is_400(nova: Nova) -> None:
     for bad in ["not a key", "ssh-rsa AAAAnotbase64!!", ""]:
-        resp = nova.at("2.10").post(
-            "/os-keypairs", json={"keypair": {"name": unique("bad"), "public_key": bad}}
-        )
+        resp = nova.at("2.10").post("/os-keypairs", json={"keypair": {"name": unique("bad"), "public_key": bad}})
         assert resp.status_code == 400, (bad, resp.text)
         assert resp.json()["badRequest"]["code"] == 400
 

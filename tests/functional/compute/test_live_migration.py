@@ -39,9 +39,7 @@ def two_hosts(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterat
         token = srv.admin_token()
         deadline = time.monotonic() + 60
         while True:
-            services = httpx.get(
-                f"{srv.url}/compute/v2.1/os-services", headers={"X-Auth-Token": token}
-            ).json()
+            services = httpx.get(f"{srv.url}/compute/v2.1/os-services", headers={"X-Auth-Token": token}).json()
             if {s["host"] for s in services["services"] if s["state"] == "up"} >= HOSTS:
                 break
             assert agent.poll() is None, log.read_text()
@@ -72,9 +70,7 @@ def live(nova: Nova, server_id: str, version: str, **body: Any) -> httpx.Respons
     return nova.action(server_id, {"os-migrateLive": body}, version=version)
 
 
-def wait_migration(
-    nova: Nova, server_id: str, status: str = "running", timeout: float = 30
-) -> dict[str, Any]:
+def wait_migration(nova: Nova, server_id: str, status: str = "running", timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         rows = nova.get(f"/servers/{server_id}/migrations", version="2.80").json()["migrations"]
@@ -97,9 +93,7 @@ def test_migrate_to_a_named_host(nova: Nova) -> None:
     assert done["OS-EXT-STS:power_state"] == 1
     actions = nova.get(f"/servers/{server['id']}/os-instance-actions").json()["instanceActions"]
     live_action = next(a for a in actions if a["action"] == "live-migration")
-    detail = nova.get(
-        f"/servers/{server['id']}/os-instance-actions/{live_action['request_id']}", version="2.84"
-    )
+    detail = nova.get(f"/servers/{server['id']}/os-instance-actions/{live_action['request_id']}", version="2.84")
     events = {e["event"]: e for e in detail.json()["instanceAction"]["events"]}
     assert events["compute_pre_live_migration"]["host"] == other(source)
     assert events["compute_live_migration"]["result"] == "Success"
@@ -138,9 +132,7 @@ def test_status_is_migrating_meanwhile_and_progress_is_listed(nova: Nova) -> Non
     done = nova.wait(server["id"], "ACTIVE")
     assert done["OS-EXT-SRV-ATTR:host"] == source
     assert done["progress"] == 100
-    assert (
-        nova.get(f"/servers/{server['id']}/migrations", version="2.23").json()["migrations"] == []
-    )
+    assert nova.get(f"/servers/{server['id']}/migrations", version="2.23").json()["migrations"] == []
     gone = nova.get(f"/servers/{server['id']}/migrations/{row['id']}", version="2.23")
     assert gone.status_code == 404 and "not in progress" in gone.json()["itemNotFound"]["message"]
     actions = nova.get(f"/servers/{server['id']}/os-instance-actions").json()["instanceActions"]
@@ -150,36 +142,18 @@ def test_status_is_migrating_meanwhile_and_progress_is_listed(nova: Nova) -> Non
 def test_force_complete(nova: Nova) -> None:
     server = nova.boot(unique("force"), metadata=SLOW)
     source = host_of(nova, server["id"])
-    assert (
-        live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code
-        == 202
-    )
+    assert live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code == 202
     row = wait_migration(nova, server["id"])
-    too_old = nova.post(
-        f"/servers/{server['id']}/migrations/{row['id']}/action",
-        json={"force_complete": None},
-        version="2.21",
-    )
+    too_old = nova.post(f"/servers/{server['id']}/migrations/{row['id']}/action", json={"force_complete": None}, version="2.21")
     assert too_old.status_code == 404
-    resp = nova.post(
-        f"/servers/{server['id']}/migrations/{row['id']}/action",
-        json={"force_complete": None},
-        version="2.22",
-    )
+    resp = nova.post(f"/servers/{server['id']}/migrations/{row['id']}/action", json={"force_complete": None}, version="2.22")
     assert resp.status_code == 202, resp.text
     done = nova.wait(server["id"], "ACTIVE", timeout=20)
     assert done["OS-EXT-SRV-ATTR:host"] == other(source)
     # nothing in progress any more
-    again = nova.post(
-        f"/servers/{server['id']}/migrations/{row['id']}/action",
-        json={"force_complete": None},
-        version="2.22",
-    )
+    again = nova.post(f"/servers/{server['id']}/migrations/{row['id']}/action", json={"force_complete": None}, version="2.22")
     assert again.status_code == 409  # the server is not migrating
-    assert (
-        nova.delete(f"/servers/{server['id']}/migrations/{row['id']}", version="2.24").status_code
-        == 409
-    )
+    assert nova.delete(f"/servers/{server['id']}/migrations/{row['id']}", version="2.24").status_code == 409
 
 
 def test_bad_requests(nova: Nova) -> None:
@@ -192,39 +166,17 @@ def test_bad_requests(nova: Nova) -> None:
         assert words in resp.json()[kind]["message"], resp.text
 
     error(live(nova, sid, "2.30", host=source, block_migration="auto"), 400, "current host")
-    error(
-        live(nova, sid, "2.30", host="nowhere", block_migration="auto"),
-        400,
-        "nowhere could not be found",
-    )
+    error(live(nova, sid, "2.30", host="nowhere", block_migration="auto"), 400, "nowhere could not be found")
     error(live(nova, sid, "2.30", block_migration="auto"), 400, "'host' is a required property")
     error(live(nova, sid, "2.30", host=None), 400, "'block_migration' is a required property")
     error(live(nova, sid, "2.25", host=None, block_migration="sometimes"), 400, "block_migration")
-    error(
-        live(nova, sid, "2.24", host=None, block_migration="auto", disk_over_commit=False),
-        400,
-        "block_migration",
-    )
+    error(live(nova, sid, "2.24", host=None, block_migration="auto", disk_over_commit=False), 400, "block_migration")
     error(live(nova, sid, "2.24", host=None, block_migration=False), 400, "disk_over_commit")
-    error(
-        live(nova, sid, "2.25", host=None, block_migration=True, disk_over_commit=False),
-        400,
-        "disk_over_commit",
-    )
+    error(live(nova, sid, "2.25", host=None, block_migration=True, disk_over_commit=False), 400, "disk_over_commit")
     error(live(nova, sid, "2.25", host=None, block_migration=False), 400, "shared storage")
-    error(
-        live(nova, sid, "2.30", host=None, block_migration=True, force=True),
-        400,
-        "non-provided destination",
-    )
-    error(
-        live(nova, sid, "2.68", host=other(source), block_migration=True, force=False), 400, "force"
-    )
-    resp = nova.action(
-        sid,
-        {"os-migrateLive": {"host": None, "block_migration": "auto", "bogus": 1}},
-        version="2.30",
-    )
+    error(live(nova, sid, "2.30", host=None, block_migration=True, force=True), 400, "non-provided destination")
+    error(live(nova, sid, "2.68", host=other(source), block_migration=True, force=False), 400, "force")
+    resp = nova.action(sid, {"os-migrateLive": {"host": None, "block_migration": "auto", "bogus": 1}}, version="2.30")
     assert resp.status_code == 400
     # a member may not live-migrate (admin only, as Nova)
     from tests.functional.compute.conftest import project_user
@@ -246,12 +198,7 @@ def test_bad_requests(nova: Nova) -> None:
     assert nova.get(f"/servers/{sid}/migrations", version="2.22").status_code == 404
     error(nova.get(f"/servers/{sid}/migrations/12345", version="2.23"), 404, "12345")
     error(nova.delete(f"/servers/{sid}/migrations/12345", version="2.24"), 409, "task_state None")
-    assert (
-        nova.get(
-            "/servers/00000000-0000-0000-0000-000000000000/migrations", version="2.23"
-        ).status_code
-        == 404
-    )
+    assert nova.get("/servers/00000000-0000-0000-0000-000000000000/migrations", version="2.23").status_code == 404
 
 
 def test_paused_server_stays_paused(nova: Nova) -> None:
@@ -259,10 +206,7 @@ def test_paused_server_stays_paused(nova: Nova) -> None:
     source = host_of(nova, server["id"])
     assert nova.action(server["id"], {"pause": None}).status_code == 202
     nova.wait(server["id"], "PAUSED")
-    assert (
-        live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code
-        == 202
-    )
+    assert live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code == 202
     done = nova.wait(server["id"], "PAUSED")
     assert done["OS-EXT-SRV-ATTR:host"] == other(source)
     assert done["OS-EXT-STS:power_state"] == 3
@@ -281,21 +225,13 @@ def test_host_without_live_migration_is_refused(nova: Nova) -> None:
         sql(srv, "UPDATE compute_host SET capabilities = ? WHERE host = ?", without, other(source))
         resp = live(nova, server["id"], "2.30", host=other(source), block_migration="auto")
         assert resp.status_code == 409 and "does not support live migration" in resp.text, resp.text
-        resp = live(
-            nova, server["id"], "2.30", host=None, block_migration="auto"
-        )  # the scheduler's pick
+        resp = live(nova, server["id"], "2.30", host=None, block_migration="auto")  # the scheduler's pick
         assert resp.status_code == 400 and "does not support live migration" in resp.text, resp.text
         sql(srv, "UPDATE compute_host SET capabilities = ? WHERE host = ?", without, source)
         resp = live(nova, server["id"], "2.30", host=other(source), block_migration="auto")
         assert resp.status_code == 409 and "does not support live migration" in resp.text, resp.text
     finally:
-        sql(
-            srv,
-            "UPDATE compute_host SET capabilities = ? WHERE host IN (?, ?)",
-            caps,
-            source,
-            other(source),
-        )
+        sql(srv, "UPDATE compute_host SET capabilities = ? WHERE host IN (?, ?)", caps, source, other(source))
 
 
 def test_cli_live_migration(nova: Nova) -> None:
@@ -304,32 +240,16 @@ def test_cli_live_migration(nova: Nova) -> None:
     srv = nova.server
     proc = subprocess.run(
         [str(BIN / "openstack"), "server", "migrate", "--live-migration", "--wait", server["id"]],
-        env=srv.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        env=srv.env(), capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     shown = osc_json(srv, "server", "show", server["id"])
     assert shown["OS-EXT-SRV-ATTR:host"] == other(source)
     assert shown["status"] == "ACTIVE"
     proc = subprocess.run(
-        [
-            str(BIN / "openstack"),
-            "--os-compute-api-version",
-            "2.30",
-            "server",
-            "migrate",
-            "--live-migration",
-            "--host",
-            source,
-            "--wait",
-            server["id"],
-        ],
-        env=srv.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+        [str(BIN / "openstack"), "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
+         "--host", source, "--wait", server["id"]],
+        env=srv.env(), capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert osc_json(srv, "server", "show", server["id"])["OS-EXT-SRV-ATTR:host"] == source
@@ -342,40 +262,26 @@ def test_cli_live_migration(nova: Nova) -> None:
         ("fake_incoming_failure", "dest", "compute_pre_live_migration"),
     ],
 )
-def test_failure_leaves_the_server_where_it_was(
-    nova: Nova, key: str, side: str, event: str
-) -> None:
+def test_failure_leaves_the_server_where_it_was(nova: Nova, key: str, side: str, event: str) -> None:
     message = f"injected {side} failure {unique('x')}"
     server = nova.boot(unique("fails"), metadata={key: message})
     source = host_of(nova, server["id"])
-    assert (
-        live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code
-        == 202
-    )
+    assert live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code == 202
     done = nova.wait(server["id"], "ACTIVE")
     assert done["OS-EXT-SRV-ATTR:host"] == source
     assert done["OS-EXT-STS:power_state"] == 1
-    actions = nova.get(f"/servers/{server['id']}/os-instance-actions", version="2.84").json()[
-        "instanceActions"
-    ]
+    actions = nova.get(f"/servers/{server['id']}/os-instance-actions", version="2.84").json()["instanceActions"]
     act = next(a for a in actions if a["action"] == "live-migration")
     assert act["message"] == "Error"
-    detail = nova.get(
-        f"/servers/{server['id']}/os-instance-actions/{act['request_id']}", version="2.84"
-    )
+    detail = nova.get(f"/servers/{server['id']}/os-instance-actions/{act['request_id']}", version="2.84")
     (failed,) = [e for e in detail.json()["instanceAction"]["events"] if e["event"] == event]
     assert failed["result"] == "Error" and message in failed["details"]
     assert failed["host"] == (source if side == "source" else other(source))
     ((status,), *_) = sql(
-        nova.server,
-        "SELECT status FROM compute_migration WHERE server_id = ? ORDER BY id DESC",
-        server["id"],
+        nova.server, "SELECT status FROM compute_migration WHERE server_id = ? ORDER BY id DESC", server["id"]
     )
     assert status == "error"
     # and it can still move once the trouble is gone
     assert nova.delete(f"/servers/{server['id']}/metadata/{key}").status_code == 204
-    assert (
-        live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code
-        == 202
-    )
+    assert live(nova, server["id"], "2.30", host=other(source), block_migration="auto").status_code == 202
     assert nova.wait(server["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == other(source)

@@ -28,9 +28,7 @@ AGENTS: list[Agent] = []  # fake2's agent (the newest, after a restart)
 
 
 @pytest.fixture(scope="module")
-def two_hosts(
-    tmp_path_factory: pytest.TempPathFactory, database: str
-) -> Iterator[tuple[Server, Agent]]:
+def two_hosts(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[tuple[Server, Agent]]:
     srv = fake_cloud(tmp_path_factory, "moves", database=database)
     agent = start_agent(srv, "fake2", **FAKE)
     AGENTS.append(agent)
@@ -430,10 +428,7 @@ def test_no_other_host_names_the_option(nova: Nova) -> None:
 @pytest.fixture(scope="module")
 def one_host(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Nova]:
     srv = fake_cloud(
-        tmp_path_factory,
-        "samehost",
-        database=database,
-        STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true",
+        tmp_path_factory, "samehost", database=database, STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true"
     )
     yield Nova(srv, srv.admin_token(), "2.96")
     stop_cloud(srv)

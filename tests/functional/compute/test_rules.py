@@ -43,17 +43,12 @@ def test_quota_update_then_enforced(cloud: Server, nova96: Nova) -> None:
     assert resp.status_code == 200, resp.text
     assert resp.json()["quota_set"]["instances"] == 1
     assert resp.json()["quota_set"]["id"] == pid
-    resp = nova96.put(
-        f"/os-quota-sets/{pid}", json={"quota_set": {"instances": 3, "cores": 2, "ram": 10000}}
-    )
+    resp = nova96.put(f"/os-quota-sets/{pid}", json={"quota_set": {"instances": 3, "cores": 2, "ram": 10000}})
     assert resp.status_code == 200, resp.text
     assert resp.json()["quota_set"]["instances"] == 3 and resp.json()["quota_set"]["cores"] == 2
     assert nova96.get(f"/os-quota-sets/{pid}").json()["quota_set"]["cores"] == 2
     assert member.get(f"/os-quota-sets/{pid}").status_code == 200
-    assert (
-        member.put(f"/os-quota-sets/{pid}", json={"quota_set": {"instances": 50}}).status_code
-        == 403
-    )
+    assert member.put(f"/os-quota-sets/{pid}", json={"quota_set": {"instances": 50}}).status_code == 403
     # cores: two m1.tiny (1 vCPU) fit, the third does not
     member.boot(unique("c1"))
     member.boot(unique("c2"))
@@ -78,9 +73,7 @@ def test_quota_update_then_enforced(cloud: Server, nova96: Nova) -> None:
 
 def test_ram_quota(cloud: Server, nova96: Nova) -> None:
     member, project = project_user(cloud)
-    resp = nova96.put(
-        f"/os-quota-sets/{project['id']}", json={"quota_set": {"instances": 5, "ram": 2000}}
-    )
+    resp = nova96.put(f"/os-quota-sets/{project['id']}", json={"quota_set": {"instances": 5, "ram": 2000}})
     assert resp.status_code == 200, resp.text
     resp = member.create_server(unique("big"), flavor="2")  # 2048 MiB
     assert resp.status_code == 403, resp.text
@@ -99,22 +92,13 @@ def test_deleting_frees_quota(cloud: Server) -> None:
 
 def test_unlimited_quota(cloud: Server, nova96: Nova) -> None:
     member, project = project_user(cloud)
-    assert (
-        nova96.put(
-            f"/os-quota-sets/{project['id']}", json={"quota_set": {"instances": -1}}
-        ).status_code
-        == 200
-    )
+    assert nova96.put(f"/os-quota-sets/{project['id']}", json={"quota_set": {"instances": -1}}).status_code == 200
     for _ in range(3):
         member.boot(unique("u"))
 
 
 def group(nova: Nova, policy: str) -> dict[str, Any]:
-    resp = nova.post(
-        "/os-server-groups",
-        json={"server_group": {"name": unique("g"), "policy": policy}},
-        version="2.64",
-    )
+    resp = nova.post("/os-server-groups", json={"server_group": {"name": unique("g"), "policy": policy}}, version="2.64")
     assert resp.status_code == 200, resp.text
     return resp.json()["server_group"]  # type: ignore[no-any-return]
 
@@ -133,9 +117,7 @@ def test_anti_affinity_on_one_host(roomy: Nova) -> None:
     second = roomy.boot(unique("aa"), status="ERROR", scheduler_hints={"group": g["id"]})
     fault = second.get("fault", {})
     assert "no valid host" in fault.get("message", "").lower(), second
-    members = roomy.get(f"/os-server-groups/{g['id']}", version="2.64").json()["server_group"][
-        "members"
-    ]
+    members = roomy.get(f"/os-server-groups/{g['id']}", version="2.64").json()["server_group"]["members"]
     assert first["id"] in members
 
 
@@ -144,9 +126,7 @@ def test_affinity_same_host(roomy: Nova, nova96: Nova) -> None:
     a = roomy.boot(unique("af"), scheduler_hints={"group": g["id"]})
     b = roomy.boot(unique("af"), scheduler_hints={"group": g["id"]})
     assert a["hostId"] == b["hostId"]
-    assert (
-        nova96.show(a["id"])["OS-EXT-SRV-ATTR:host"] == nova96.show(b["id"])["OS-EXT-SRV-ATTR:host"]
-    )
+    assert nova96.show(a["id"])["OS-EXT-SRV-ATTR:host"] == nova96.show(b["id"])["OS-EXT-SRV-ATTR:host"]
     assert roomy.show(a["id"])["server_groups"] == [g["id"]]
 
 
@@ -154,42 +134,24 @@ def test_soft_anti_affinity_both_active(roomy: Nova) -> None:
     g = group(roomy, "soft-anti-affinity")
     roomy.boot(unique("saa"), scheduler_hints={"group": g["id"]})
     roomy.boot(unique("saa"), scheduler_hints={"group": g["id"]})
-    members = roomy.get(f"/os-server-groups/{g['id']}", version="2.64").json()["server_group"][
-        "members"
-    ]
+    members = roomy.get(f"/os-server-groups/{g['id']}", version="2.64").json()["server_group"]["members"]
     assert len(members) == 2
 
 
 def test_server_group_api(roomy: Nova) -> None:
-    resp = roomy.post(
-        "/os-server-groups",
-        json={"server_group": {"name": "g", "policies": ["anti-affinity"]}},
-        version="2.1",
-    )
+    resp = roomy.post("/os-server-groups", json={"server_group": {"name": "g", "policies": ["anti-affinity"]}}, version="2.1")
     assert resp.status_code == 200, resp.text
     g21 = resp.json()["server_group"]
     assert g21["policies"] == ["anti-affinity"] and "policy" not in g21
-    resp = roomy.post(
-        "/os-server-groups",
-        json={"server_group": {"name": "g", "policy": "nonsense"}},
-        version="2.64",
-    )
+    resp = roomy.post("/os-server-groups", json={"server_group": {"name": "g", "policy": "nonsense"}}, version="2.64")
     assert resp.status_code == 400, resp.text
-    resp = roomy.post(
-        "/os-server-groups",
-        json={
-            "server_group": {"name": "g", "policy": "affinity", "rules": {"max_server_per_host": 2}}
-        },
-        version="2.64",
-    )
+    resp = roomy.post("/os-server-groups", json={"server_group": {"name": "g", "policy": "affinity", "rules": {"max_server_per_host": 2}}}, version="2.64")
     assert resp.status_code == 400, resp.text
     listed = roomy.get("/os-server-groups").json()["server_groups"]
     assert g21["id"] in {g["id"] for g in listed}
     assert roomy.delete(f"/os-server-groups/{g21['id']}").status_code == 204
     assert roomy.get(f"/os-server-groups/{g21['id']}").status_code == 404
-    resp = roomy.create_server(
-        unique("nog"), scheduler_hints={"group": "00000000-0000-0000-0000-000000000000"}
-    )
+    resp = roomy.create_server(unique("nog"), scheduler_hints={"group": "00000000-0000-0000-0000-000000000000"})
     assert resp.status_code in (400, 404), resp.text
 
 
@@ -239,8 +201,5 @@ def test_reader_can_look_not_touch(cloud: Server, roomy: Nova, nova96: Nova) -> 
     assert server["id"] in {s["id"] for s in reader.get("/servers").json()["servers"]}
     assert reader.action(server["id"], {"os-stop": None}).status_code == 403
     assert reader.delete(f"/servers/{server['id']}").status_code == 403
-    assert (
-        reader.put(f"/servers/{server['id']}/metadata", json={"metadata": {"a": "b"}}).status_code
-        == 403
-    )
+    assert reader.put(f"/servers/{server['id']}/metadata", json={"metadata": {"a": "b"}}).status_code == 403
     assert roomy.show(server["id"])["status"] == "ACTIVE"

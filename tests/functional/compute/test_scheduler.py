@@ -33,10 +33,7 @@ def settle(nova: Nova, ids: list[str], timeout: float = 60) -> dict[str, dict]:
     deadline = time.monotonic() + timeout
     while True:
         servers = {sid: nova.show(sid) for sid in ids}
-        if all(
-            s["status"] in ("ACTIVE", "ERROR") and s["OS-EXT-STS:task_state"] is None
-            for s in servers.values()
-        ):
+        if all(s["status"] in ("ACTIVE", "ERROR") and s["OS-EXT-STS:task_state"] is None for s in servers.values()):
             return servers
         assert time.monotonic() < deadline, {k: v["status"] for k, v in servers.items()}
         time.sleep(0.2)

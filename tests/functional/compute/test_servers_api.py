@@ -30,20 +30,11 @@ def osc_body(image: str, name: str, networks: Any = "none") -> dict[str, Any]:
     """The body `openstack server create` sends."""
     return {
         "server": {
-            "name": name,
-            "imageRef": image,
-            "flavorRef": "1",
-            "min_count": 1,
-            "max_count": 1,
+            "name": name, "imageRef": image, "flavorRef": "1", "min_count": 1, "max_count": 1,
             "networks": networks,
             "block_device_mapping_v2": [
-                {
-                    "uuid": image,
-                    "boot_index": 0,
-                    "source_type": "image",
-                    "destination_type": "local",
-                    "delete_on_termination": True,
-                }
+                {"uuid": image, "boot_index": 0, "source_type": "image",
+                 "destination_type": "local", "delete_on_termination": True}
             ],
         }
     }
@@ -64,13 +55,7 @@ def test_create_like_osc(cloud: Server, nova96: Nova, networks: str) -> None:
 def test_create_response_at_21(nova: Nova) -> None:
     resp = nova.create_server(unique("c21"))
     assert resp.status_code == 202, resp.text
-    assert set(resp.json()["server"]) == {
-        "id",
-        "links",
-        "adminPass",
-        "OS-DCF:diskConfig",
-        "security_groups",
-    }
+    assert set(resp.json()["server"]) == {"id", "links", "adminPass", "OS-DCF:diskConfig", "security_groups"}
     nova.wait(resp.json()["server"]["id"])
 
 
@@ -152,9 +137,7 @@ def test_bad_create_is_400(nova96: Nova, change: dict[str, Any]) -> None:
 
 def test_malformed_bodies_are_400(nova96: Nova) -> None:
     for content in [b"{", b"[]", b'{"server": 1}', b'{"nope": {}}']:
-        resp = nova96.post(
-            "/servers", content=content, headers={"Content-Type": "application/json"}
-        )
+        resp = nova96.post("/servers", content=content, headers={"Content-Type": "application/json"})
         assert resp.status_code == 400, (content, resp.text)
         assert resp.json()["badRequest"]["code"] == 400
 
@@ -164,16 +147,8 @@ def test_unknown_server_is_404(nova: Nova) -> None:
         ("GET", "/servers/00000000-0000-0000-0000-000000000000", {}),
         ("GET", "/servers/not-a-uuid", {}),
         ("DELETE", "/servers/00000000-0000-0000-0000-000000000000", {}),
-        (
-            "PUT",
-            "/servers/00000000-0000-0000-0000-000000000000",
-            {"json": {"server": {"name": "x"}}},
-        ),
-        (
-            "POST",
-            "/servers/00000000-0000-0000-0000-000000000000/action",
-            {"json": {"os-start": None}},
-        ),
+        ("PUT", "/servers/00000000-0000-0000-0000-000000000000", {"json": {"server": {"name": "x"}}}),
+        ("POST", "/servers/00000000-0000-0000-0000-000000000000/action", {"json": {"os-start": None}}),
         ("GET", "/servers/00000000-0000-0000-0000-000000000000/metadata", {}),
         ("GET", "/servers/00000000-0000-0000-0000-000000000000/os-instance-actions", {}),
     ]:
@@ -216,9 +191,7 @@ def test_bad_actions_are_400(nova96: Nova, active: dict[str, Any]) -> None:
 
 
 def test_rename_and_description(nova96: Nova, nova: Nova, active: dict[str, Any]) -> None:
-    resp = nova96.put(
-        f"/servers/{active['id']}", json={"server": {"name": "renamed", "description": "d"}}
-    )
+    resp = nova96.put(f"/servers/{active['id']}", json={"server": {"name": "renamed", "description": "d"}})
     assert resp.status_code == 200, resp.text
     assert resp.json()["server"]["name"] == "renamed"
     assert resp.json()["server"]["description"] == "d"
@@ -316,24 +289,15 @@ def test_metadata_crud(nova96: Nova, active: dict[str, Any]) -> None:
 
 def test_rebuild(nova96: Nova, nova: Nova, active: dict[str, Any]) -> None:
     image = nova96.server_image()
-    resp = nova96.action(
-        active["id"], {"rebuild": {"imageRef": image, "name": "rebuilt", "metadata": {"r": "1"}}}
-    )
+    resp = nova96.action(active["id"], {"rebuild": {"imageRef": image, "name": "rebuilt", "metadata": {"r": "1"}}})
     assert resp.status_code == 202, resp.text
     body = resp.json()["server"]
     assert body["id"] == active["id"] and body["name"] == "rebuilt"
     shown = nova96.wait(active["id"])
     assert shown["name"] == "rebuilt" and shown["metadata"] == {"r": "1"}
-    actions = {
-        a["action"]
-        for a in nova96.get(f"/servers/{active['id']}/os-instance-actions").json()[
-            "instanceActions"
-        ]
-    }
+    actions = {a["action"] for a in nova96.get(f"/servers/{active['id']}/os-instance-actions").json()["instanceActions"]}
     assert "rebuild" in actions
-    resp = nova96.action(
-        active["id"], {"rebuild": {"imageRef": "00000000-0000-0000-0000-000000000000"}}
-    )
+    resp = nova96.action(active["id"], {"rebuild": {"imageRef": "00000000-0000-0000-0000-000000000000"}})
     assert resp.status_code == 400, resp.text
     resp = nova96.action(active["id"], {"rebuild": {}})
     assert resp.status_code == 400, resp.text
@@ -372,9 +336,7 @@ def test_delete_while_building(nova96: Nova) -> None:
     nova96.wait_gone(sid)
 
 
-def test_force_delete_and_restore_not_supported_cleanly(
-    nova96: Nova, active: dict[str, Any]
-) -> None:
+def test_force_delete_and_restore_not_supported_cleanly(nova96: Nova, active: dict[str, Any]) -> None:
     resp = nova96.action(active["id"], {"restore": None})
     assert resp.status_code in (400, 409), resp.text
 

@@ -17,19 +17,8 @@ def vm(cloud: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict
     script = d / "script.sh"
     script.write_text("#!/bin/sh\necho hello from user data\n")
     server = osc_json(
-        cloud,
-        "server",
-        "create",
-        "--image",
-        "tiny",
-        "--flavor",
-        "m1.tiny",
-        "--key-name",
-        "k",
-        "--user-data",
-        str(script),
-        "--wait",
-        "vm",
+        cloud, "server", "create", "--image", "tiny", "--flavor", "m1.tiny",
+        "--key-name", "k", "--user-data", str(script), "--wait", "vm",
     )
     yield server
 
@@ -86,9 +75,7 @@ def test_reboot(cloud: Server, nova: Nova, vm: dict, args: list[str]) -> None:
     "down, up, state, power",
     [("pause", "unpause", "PAUSED", (3,)), ("suspend", "resume", "SUSPENDED", (4, 7))],
 )
-def test_pause_suspend(
-    cloud: Server, nova: Nova, vm: dict, down: str, up: str, state: str, power: tuple[int, ...]
-) -> None:
+def test_pause_suspend(cloud: Server, nova: Nova, vm: dict, down: str, up: str, state: str, power: tuple[int, ...]) -> None:
     osc(cloud, "server", down, "vm")
     shown = nova.wait(vm["id"], state)
     assert shown["OS-EXT-STS:power_state"] in power
@@ -129,18 +116,7 @@ def test_console_log(cloud: Server, nova: Nova, vm: dict) -> None:
 def test_event_list(cloud: Server, vm: dict) -> None:
     events = osc_json(cloud, "server", "event", "list", "vm")
     actions = {e["Action"] for e in events}
-    assert {
-        "create",
-        "stop",
-        "start",
-        "reboot",
-        "pause",
-        "unpause",
-        "suspend",
-        "resume",
-        "lock",
-        "unlock",
-    } <= actions, actions
+    assert {"create", "stop", "start", "reboot", "pause", "unpause", "suspend", "resume", "lock", "unlock"} <= actions, actions
     one = events[0]
     shown = osc_json(cloud, "server", "event", "show", "vm", one["Request ID"])
     assert shown["action"] == one["Action"]

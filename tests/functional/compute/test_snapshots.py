@@ -26,32 +26,24 @@ from tests.functional.compute.conftest import (
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Server]:
-    srv = fake_cloud(
-        tmp_path_factory, "snapshots", database=database, STRATUS_COMPUTE__QUOTA_METADATA_ITEMS="3"
-    )
+    srv = fake_cloud(tmp_path_factory, "snapshots", database=database, STRATUS_COMPUTE__QUOTA_METADATA_ITEMS="3")
     yield srv
     stop_cloud(srv)
 
 
 def glance(server: Server, path: str, token: str | None = None, **params: str) -> httpx.Response:
     return httpx.get(
-        f"{server.url}/image/v2{path}",
-        params=params,
-        headers={"X-Auth-Token": token or server.admin_token()},
+        f"{server.url}/image/v2{path}", params=params, headers={"X-Auth-Token": token or server.admin_token()}
     )
 
 
-def wait_image(
-    server: Server, image_id: str, status: str = "active", timeout: float = 30
-) -> dict[str, Any]:
+def wait_image(server: Server, image_id: str, status: str = "active", timeout: float = 30) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while True:
         resp = glance(server, f"/images/{image_id}")
         if resp.status_code == 200 and resp.json()["status"] == status:
             return resp.json()  # type: ignore[no-any-return]
-        assert time.monotonic() < deadline, (
-            f"image {image_id} not {status}: {resp.status_code} {resp.text}"
-        )
+        assert time.monotonic() < deadline, f"image {image_id} not {status}: {resp.status_code} {resp.text}"
         time.sleep(0.1)
 
 
@@ -63,22 +55,16 @@ def wait_image_gone(server: Server, image_id: str, timeout: float = 30) -> None:
 
 
 def backups_of(server: Server, server_id: str, backup_type: str) -> list[dict[str, Any]]:
-    resp = glance(
-        server, "/images", instance_uuid=server_id, image_type="backup", backup_type=backup_type
-    )
+    resp = glance(server, "/images", instance_uuid=server_id, image_type="backup", backup_type=backup_type)
     assert resp.status_code == 200, resp.text
     return resp.json()["images"]  # type: ignore[no-any-return]
 
 
 def events(nova: Nova, server_id: str) -> list[dict[str, Any]]:
-    actions = (
-        nova.at("2.96").get(f"/servers/{server_id}/os-instance-actions").json()["instanceActions"]
-    )
+    actions = nova.at("2.96").get(f"/servers/{server_id}/os-instance-actions").json()["instanceActions"]
     out = []
     for action in actions:
-        shown = nova.at("2.96").get(
-            f"/servers/{server_id}/os-instance-actions/{action['request_id']}"
-        )
+        shown = nova.at("2.96").get(f"/servers/{server_id}/os-instance-actions/{action['request_id']}")
         out.append(shown.json()["instanceAction"])
     return out
 
@@ -91,12 +77,8 @@ def vm(nova96: Nova) -> dict[str, Any]:
 # -- createImage ---------------------------------------------------------------------------
 
 
-def test_create_image_at_21_has_location_and_makes_a_snapshot_image(
-    cloud: Server, nova: Nova, vm: dict[str, Any]
-) -> None:
-    resp = nova.action(
-        vm["id"], {"createImage": {"name": " snap-21 ", "metadata": {"purpose": "test"}}}
-    )
+def test_create_image_at_21_has_location_and_makes_a_snapshot_image(cloud: Server, nova: Nova, vm: dict[str, Any]) -> None:
+    resp = nova.action(vm["id"], {"createImage": {"name": " snap-21 ", "metadata": {"purpose": "test"}}})
     assert resp.status_code == 202, resp.text
     assert resp.content == b""
     location = resp.headers["location"]
@@ -118,9 +100,7 @@ def test_create_image_at_21_has_location_and_makes_a_snapshot_image(
     assert done and done[0]["events"][0]["result"] == "Success"
 
 
-def test_create_image_at_245_answers_image_id(
-    cloud: Server, nova: Nova, vm: dict[str, Any]
-) -> None:
+def test_create_image_at_245_answers_image_id(cloud: Server, nova: Nova, vm: dict[str, Any]) -> None:
     resp = nova.at("2.45").action(vm["id"], {"createImage": {"name": "snap-245"}})
     assert resp.status_code == 202, resp.text
     assert "location" not in resp.headers
@@ -151,13 +131,7 @@ def test_a_server_boots_from_its_snapshot(cloud: Server, nova96: Nova, vm: dict[
 def test_create_image_errors(cloud: Server, nova: Nova, nova96: Nova, vm: dict[str, Any]) -> None:
     # unknown server, blank name, unknown field, metadata over quota (up to 2.38)
     assert nova96.action("nope", {"createImage": {"name": "x"}}).status_code == 404
-    for body in (
-        {"name": "  "},
-        {"name": ""},
-        {},
-        {"name": "x", "extra": 1},
-        {"name": "x", "metadata": {"a": 1}},
-    ):
+    for body in ({"name": "  "}, {"name": ""}, {}, {"name": "x", "extra": 1}, {"name": "x", "metadata": {"a": 1}}):
         resp = nova96.action(vm["id"], {"createImage": body})
         assert resp.status_code == 400, f"{body}: {resp.text}"
         assert resp.json()["badRequest"]["code"] == 400
@@ -194,9 +168,7 @@ def test_locked_server_refuses_its_owner_but_not_admin(cloud: Server) -> None:
     assert glance(cloud, f"/images/{image['id']}", member.token).status_code == 200
 
 
-def test_a_host_without_snapshots_refuses_with_409(
-    cloud: Server, nova96: Nova, vm: dict[str, Any]
-) -> None:
+def test_a_host_without_snapshots_refuses_with_409(cloud: Server, nova96: Nova, vm: dict[str, Any]) -> None:
     ((caps,),) = sql(cloud, "select capabilities from compute_host")
     try:
         sql(cloud, "update compute_host set capabilities = ?", json.dumps(["pause"]))
@@ -222,9 +194,7 @@ def test_backup_rotation(cloud: Server, nova: Nova, nova96: Nova) -> None:
     vm = nova96.boot(unique("backed"))
     made = []
     for i in range(3):
-        resp = nova96.action(
-            vm["id"], {"createBackup": {"name": f"bk{i}", "backup_type": "daily", "rotation": 2}}
-        )
+        resp = nova96.action(vm["id"], {"createBackup": {"name": f"bk{i}", "backup_type": "daily", "rotation": 2}})
         assert resp.status_code == 202, resp.text
         made.append(resp.json()["image_id"])
         wait_image(cloud, made[-1])
@@ -234,18 +204,14 @@ def test_backup_rotation(cloud: Server, nova: Nova, nova96: Nova) -> None:
     assert sorted(b["id"] for b in left) == sorted(made[1:])
     assert all(b["image_type"] == "backup" and b["backup_type"] == "daily" for b in left)
     # another type rotates on its own
-    resp = nova.action(
-        vm["id"], {"createBackup": {"name": "w", "backup_type": "weekly", "rotation": "1"}}
-    )
+    resp = nova.action(vm["id"], {"createBackup": {"name": "w", "backup_type": "weekly", "rotation": "1"}})
     assert resp.status_code == 202, resp.text
     assert resp.headers["location"].startswith(f"{cloud.url}/compute/v2.1/images/")
     nova96.wait(vm["id"], "ACTIVE")
     wait_image(cloud, resp.headers["location"].rsplit("/", 1)[1])
     assert len(backups_of(cloud, vm["id"], "daily")) == 2
     # rotation 0 deletes every backup of the type, the new one too; no Location below 2.45
-    resp = nova.action(
-        vm["id"], {"createBackup": {"name": "z", "backup_type": "daily", "rotation": 0}}
-    )
+    resp = nova.action(vm["id"], {"createBackup": {"name": "z", "backup_type": "daily", "rotation": 0}})
     assert resp.status_code == 202, resp.text
     assert "location" not in resp.headers
     nova96.wait(vm["id"], "ACTIVE")
@@ -294,14 +260,8 @@ def test_shelve_offload_unshelve(cloud: Server, nova96: Nova) -> None:
     assert nova96.action(vm["id"], {"os-start": None}).status_code == 409
     assert nova96.action(vm["id"], {"createImage": {"name": "no"}}).status_code == 409
     # unshelve: 2.77 zone, 2.91 host and null zone; bad ones are 400
-    assert (
-        nova96.at("2.76").action(vm["id"], {"unshelve": {"availability_zone": "nova"}}).status_code
-        == 400
-    )
-    assert (
-        nova96.at("2.77").action(vm["id"], {"unshelve": {"availability_zone": "mars"}}).status_code
-        == 400
-    )
+    assert nova96.at("2.76").action(vm["id"], {"unshelve": {"availability_zone": "nova"}}).status_code == 400
+    assert nova96.at("2.77").action(vm["id"], {"unshelve": {"availability_zone": "mars"}}).status_code == 400
     assert nova96.at("2.90").action(vm["id"], {"unshelve": {"host": "fakehost"}}).status_code == 400
     assert nova96.at("2.91").action(vm["id"], {"unshelve": {"host": "nohost"}}).status_code == 400
     resp = nova96.at("2.91").action(vm["id"], {"unshelve": {"host": "fakehost"}})
@@ -335,21 +295,15 @@ def test_rescue_unrescue(cloud: Server, nova96: Nova) -> None:
     nova96.wait(vm["id"], "RESCUE")
     nova96.action(vm["id"], {"unrescue": None})
     nova96.wait(vm["id"], "ACTIVE")
-    bad = nova96.action(
-        vm["id"], {"rescue": {"rescue_image_ref": "00000000-0000-0000-0000-000000000000"}}
-    )
+    bad = nova96.action(vm["id"], {"rescue": {"rescue_image_ref": "00000000-0000-0000-0000-000000000000"}})
     assert bad.status_code == 400, bad.text
     assert nova96.action(vm["id"], {"unrescue": None}).status_code == 409
 
 
-def test_image_quota_is_a_clear_403(
-    tmp_path_factory: pytest.TempPathFactory, database: str
-) -> None:
+def test_image_quota_is_a_clear_403(tmp_path_factory: pytest.TempPathFactory, database: str) -> None:
     """The image service's count quota (here 1 image per project) refuses the
     second snapshot: Nova's 403, and the server is left as it was."""
-    srv = fake_cloud(
-        tmp_path_factory, "imagequota", database=database, STRATUS_IMAGE__QUOTA_IMAGES="1"
-    )
+    srv = fake_cloud(tmp_path_factory, "imagequota", database=database, STRATUS_IMAGE__QUOTA_IMAGES="1")
     try:
         member, _ = project_user(srv)
         vm = member.boot(unique("quota"))
@@ -374,18 +328,13 @@ def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory, database
     unshelving a SHELVED server starts it where it is.  Then the offloaded
     one is unshelved through the scheduler; a disabled host leaves it
     offloaded with the reason in its actions; delete takes the shelved image."""
-    srv = fake_cloud(
-        tmp_path_factory, "keep", database=database, STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="-1"
-    )
+    srv = fake_cloud(tmp_path_factory, "keep", database=database, STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="-1")
     try:
         nova = Nova(srv, srv.admin_token(), "2.96")
         vm = nova.boot(unique("kept"))
         assert nova.action(vm["id"], {"shelve": None}).status_code == 202
         shown = nova.wait(vm["id"], "SHELVED")
-        assert (
-            shown["OS-EXT-STS:vm_state"] == "shelved"
-            and shown["OS-EXT-SRV-ATTR:host"] == "fakehost"
-        )
+        assert shown["OS-EXT-STS:vm_state"] == "shelved" and shown["OS-EXT-SRV-ATTR:host"] == "fakehost"
         assert shown["OS-EXT-STS:power_state"] == 4
         (image,) = glance(srv, "/images", name=f"{vm['name']}-shelved").json()["images"]
         assert nova.action(vm["id"], {"unshelve": None}).status_code == 202
@@ -395,12 +344,7 @@ def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory, database
         assert nova.action(vm["id"], {"shelve": None}).status_code == 202
         nova.wait(vm["id"], "SHELVED")
         # 2.77: a zone only for an offloaded server
-        assert (
-            nova.at("2.77")
-            .action(vm["id"], {"unshelve": {"availability_zone": "nova"}})
-            .status_code
-            == 409
-        )
+        assert nova.at("2.77").action(vm["id"], {"unshelve": {"availability_zone": "nova"}}).status_code == 409
         assert nova.action(vm["id"], {"shelveOffload": None}).status_code == 202
         assert nova.wait(vm["id"], "SHELVED_OFFLOADED")["OS-EXT-SRV-ATTR:host"] is None
 
@@ -415,12 +359,7 @@ def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory, database
             assert "No valid host" in (unshelves[0]["events"][0].get("details") or "")
         finally:
             nova.put(f"/os-services/{service['id']}", version="2.53", json={"status": "enabled"})
-        assert (
-            nova.at("2.77")
-            .action(vm["id"], {"unshelve": {"availability_zone": "nova"}})
-            .status_code
-            == 202
-        )
+        assert nova.at("2.77").action(vm["id"], {"unshelve": {"availability_zone": "nova"}}).status_code == 202
         assert nova.wait(vm["id"], "ACTIVE")["OS-EXT-SRV-ATTR:host"] == "fakehost"
 
         # deleting a shelved server deletes its shelved image too
@@ -437,9 +376,7 @@ def test_shelved_offload_time(tmp_path_factory: pytest.TempPathFactory, database
 def test_shelved_servers_are_offloaded_after_the_offload_time(
     tmp_path_factory: pytest.TempPathFactory, database: str
 ) -> None:
-    srv = fake_cloud(
-        tmp_path_factory, "later", database=database, STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="1"
-    )
+    srv = fake_cloud(tmp_path_factory, "later", database=database, STRATUS_COMPUTE__SHELVED_OFFLOAD_TIME="1")
     try:
         nova = Nova(srv, srv.admin_token(), "2.96")
         vm = nova.boot(unique("later"))

@@ -19,14 +19,9 @@ def unique(prefix: str) -> str:
 def admin_token(server: Server) -> str:
     """One admin token per server (tests that revoke tokens make their own)."""
     token = _ADMIN_TOKENS.get(server.url)
-    if (
-        token is None
-        or httpx.get(
-            f"{server.auth_url}/auth/tokens",
-            headers={"X-Auth-Token": token, "X-Subject-Token": token},
-        ).status_code
-        != 200
-    ):
+    if token is None or httpx.get(
+        f"{server.auth_url}/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token}
+    ).status_code != 200:
         token = server.admin_token()
         _ADMIN_TOKENS[server.url] = token
     return token
@@ -46,12 +41,7 @@ def password_auth(
     """A POST /v3/auth/tokens body; ``user`` is an id or a full user reference."""
     ref = {"id": user} if isinstance(user, str) else user
     body: dict[str, Any] = {
-        "auth": {
-            "identity": {
-                "methods": ["password"],
-                "password": {"user": {**ref, "password": password}},
-            }
-        }
+        "auth": {"identity": {"methods": ["password"], "password": {"user": {**ref, "password": password}}}}
     }
     if scope is not None:
         body["auth"]["scope"] = scope
@@ -81,9 +71,7 @@ def make_project(c: httpx.Client, **attrs: Any) -> dict[str, Any]:
 
 
 def make_user(c: httpx.Client, password: str = "s3cret-pass", **attrs: Any) -> dict[str, Any]:
-    user = create(
-        c, "user", {"name": unique("user"), "domain_id": "default", "password": password, **attrs}
-    )
+    user = create(c, "user", {"name": unique("user"), "domain_id": "default", "password": password, **attrs})
     user["password"] = password
     return user
 

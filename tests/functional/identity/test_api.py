@@ -26,9 +26,7 @@ from tests.functional.identity.helpers import (
 ADMIN = {"name": "admin", "domain": {"id": "default"}}
 
 
-def admin_auth(
-    server: Server, scope: dict[str, Any] | None = None, **params: str
-) -> httpx.Response:
+def admin_auth(server: Server, scope: dict[str, Any] | None = None, **params: str) -> httpx.Response:
     return issue(server, password_auth(ADMIN, server.admin_password, scope), **params)
 
 
@@ -88,9 +86,7 @@ def test_unscoped_token(server: Server) -> None:
 
 def test_project_scope_by_id_and_by_name(server: Server) -> None:
     user, project, _ = user_with_role(server, "member")
-    by_id = issue(
-        server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}})
-    )
+    by_id = issue(server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}}))
     by_name = issue(
         server,
         password_auth(
@@ -102,11 +98,7 @@ def test_project_scope_by_id_and_by_name(server: Server) -> None:
     for resp in (by_id, by_name):
         assert resp.status_code == 201, resp.text
         token = resp.json()["token"]
-        assert token["project"] == {
-            "id": project["id"],
-            "name": project["name"],
-            "domain": {"id": "default", "name": "Default"},
-        }
+        assert token["project"] == {"id": project["id"], "name": project["name"], "domain": {"id": "default", "name": "Default"}}
         assert role_names(token) == {"member", "reader"}
         assert token["is_domain"] is False
         assert any(s["type"] == "identity" for s in token["catalog"])
@@ -116,9 +108,7 @@ def test_scope_to_project_without_role_is_401(server: Server) -> None:
     with client(server) as c:
         user = make_user(c)
         project = make_project(c)
-    resp = issue(
-        server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}})
-    )
+    resp = issue(server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}}))
     assert resp.status_code == 401
     assert "x-subject-token" not in resp.headers
 
@@ -155,10 +145,7 @@ def test_token_method_rescoping(server: Server) -> None:
     first = unscoped.json()["token"]
     body = {
         "auth": {
-            "identity": {
-                "methods": ["token"],
-                "token": {"id": unscoped.headers["x-subject-token"]},
-            },
+            "identity": {"methods": ["token"], "token": {"id": unscoped.headers["x-subject-token"]}},
             "scope": {"project": {"id": project["id"]}},
         }
     }
@@ -197,9 +184,7 @@ def test_validate_token_get_and_head(server: Server) -> None:
 
 
 def test_issue_nocatalog(server: Server) -> None:
-    resp = admin_auth(
-        server, {"project": {"name": "admin", "domain": {"id": "default"}}}, nocatalog="true"
-    )
+    resp = admin_auth(server, {"project": {"name": "admin", "domain": {"id": "default"}}}, nocatalog="true")
     assert resp.status_code == 201
     assert "catalog" not in resp.json()["token"]
 
@@ -232,14 +217,8 @@ def test_catalog_substitutes_project_id(server: Server) -> None:
         service = create(c, "service", {"type": stype, "name": unique("swift")})
         template = "http://x/v1/AUTH_$(project_id)s"
         endpoint = create(
-            c,
-            "endpoint",
-            {
-                "service_id": service["id"],
-                "interface": "public",
-                "url": template,
-                "region_id": "RegionOne",
-            },
+            c, "endpoint",
+            {"service_id": service["id"], "interface": "public", "url": template, "region_id": "RegionOne"},
         )
         listed = c.get("/endpoints", params={"service_id": service["id"]}).json()["endpoints"]
         assert [e["url"] for e in listed] == [template]
@@ -271,18 +250,14 @@ def test_domain_crud(server: Server) -> None:
         domain = create(c, "domain", {"name": name, "description": "d"})
         assert domain["enabled"] is True
         assert c.get(f"/domains/{domain['id']}").json()["domain"]["name"] == name
-        assert [d["id"] for d in c.get("/domains", params={"name": name}).json()["domains"]] == [
-            domain["id"]
-        ]
+        assert [d["id"] for d in c.get("/domains", params={"name": name}).json()["domains"]] == [domain["id"]]
         project = make_project(c, domain_id=domain["id"])
         assert project["domain_id"] == domain["id"]
         # An enabled domain cannot be deleted.
         refused = c.delete(f"/domains/{domain['id']}")
         assert refused.status_code in (400, 403, 409)
         assert c.get(f"/domains/{domain['id']}").status_code == 200
-        patched = c.patch(
-            f"/domains/{domain['id']}", json={"domain": {"enabled": False, "description": "e"}}
-        )
+        patched = c.patch(f"/domains/{domain['id']}", json={"domain": {"enabled": False, "description": "e"}})
         assert patched.status_code == 200
         assert patched.json()["domain"]["enabled"] is False
         assert patched.json()["domain"]["description"] == "e"
@@ -372,14 +347,7 @@ def test_user_extra_attributes_and_no_password_echo(server: Server) -> None:
     with client(server) as c:
         resp = c.post(
             "/users",
-            json={
-                "user": {
-                    "name": unique("u"),
-                    "password": "pw-123456",
-                    "email": "a@example.org",
-                    "domain_id": "default",
-                }
-            },
+            json={"user": {"name": unique("u"), "password": "pw-123456", "email": "a@example.org", "domain_id": "default"}},
         )
         assert resp.status_code == 201
         user = resp.json()["user"]
@@ -390,10 +358,7 @@ def test_user_extra_attributes_and_no_password_echo(server: Server) -> None:
         shown = c.get(f"/users/{user['id']}")
         assert shown.json()["user"]["email"] == "a@example.org"
         assert "password" not in shown.json()["user"]
-        patched = c.patch(
-            f"/users/{user['id']}",
-            json={"user": {"email": "b@example.org", "password": "pw-654321"}},
-        )
+        patched = c.patch(f"/users/{user['id']}", json={"user": {"email": "b@example.org", "password": "pw-654321"}})
         assert patched.status_code == 200
         assert patched.json()["user"]["email"] == "b@example.org"
         assert "pw-654321" not in patched.text
@@ -412,21 +377,14 @@ def test_change_own_password(server: Server) -> None:
             json={"user": {"password": "brand-new-1", "original_password": "not-it"}},
         )
         assert wrong.status_code == 401
-        assert (
-            c.get(f"/projects/{project['id']}").status_code == 200
-        )  # a failed change revokes nothing
+        assert c.get(f"/projects/{project['id']}").status_code == 200  # a failed change revokes nothing
         ok = c.post(
             f"/users/{user['id']}/password",
             json={"user": {"password": "brand-new-1", "original_password": user["password"]}},
         )
         assert ok.status_code == 204, ok.text
     for old in (token, other_token):
-        assert (
-            httpx.get(
-                f"{server.auth_url}/users/{user['id']}", headers={"X-Auth-Token": old}
-            ).status_code
-            == 401
-        )
+        assert httpx.get(f"{server.auth_url}/users/{user['id']}", headers={"X-Auth-Token": old}).status_code == 401
     assert issue(server, password_auth(user["id"], user["password"])).status_code == 401
     fresh = token_for(server, user["id"], "brand-new-1", project["id"])
     with client(server, fresh) as c:
@@ -459,12 +417,8 @@ def test_group_role_gives_user_token_role(server: Server) -> None:
         group = create(c, "group", {"name": unique("g"), "domain_id": "default"})
         assert c.put(f"/groups/{group['id']}/users/{user['id']}").status_code == 204
         rid = role_id(c, "member")
-        assert (
-            c.put(f"/projects/{project['id']}/groups/{group['id']}/roles/{rid}").status_code == 204
-        )
-        assert (
-            c.head(f"/projects/{project['id']}/groups/{group['id']}/roles/{rid}").status_code == 204
-        )
+        assert c.put(f"/projects/{project['id']}/groups/{group['id']}/roles/{rid}").status_code == 204
+        assert c.head(f"/projects/{project['id']}/groups/{group['id']}/roles/{rid}").status_code == 204
     token = token_for(server, user["id"], user["password"], project["id"])
     assert role_names(token_body(server, token)) == {"member", "reader"}
     with client(server, token) as c:
@@ -472,9 +426,7 @@ def test_group_role_gives_user_token_role(server: Server) -> None:
     with client(server) as c:
         # Removing the user from the group takes the role away.
         assert c.delete(f"/groups/{group['id']}/users/{user['id']}").status_code == 204
-    resp = issue(
-        server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}})
-    )
+    resp = issue(server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}}))
     assert resp.status_code == 401
 
 
@@ -489,29 +441,17 @@ def test_role_assignments_effective_and_names(server: Server) -> None:
         c.put(f"/groups/{group['id']}/users/{user['id']}")
         grant(c, project["id"], user["id"], "member")
         manager = role_id(c, "manager")
-        assert (
-            c.put(f"/projects/{project['id']}/groups/{group['id']}/roles/{manager}").status_code
-            == 204
-        )
+        assert c.put(f"/projects/{project['id']}/groups/{group['id']}/roles/{manager}").status_code == 204
 
-        direct = c.get("/role_assignments", params={"scope.project.id": project["id"]}).json()[
-            "role_assignments"
-        ]
+        direct = c.get("/role_assignments", params={"scope.project.id": project["id"]}).json()["role_assignments"]
         assert len(direct) == 2
-        assert {("user" in a, a["role"]["id"]) for a in direct} == {
-            (True, role_id(c, "member")),
-            (False, manager),
-        }
+        assert {("user" in a, a["role"]["id"]) for a in direct} == {(True, role_id(c, "member")), (False, manager)}
         assert all(a["scope"] == {"project": {"id": project["id"]}} for a in direct)
         assert all("links" in a for a in direct)
 
         effective = c.get(
             "/role_assignments",
-            params={
-                "scope.project.id": project["id"],
-                "effective": "true",
-                "include_names": "true",
-            },
+            params={"scope.project.id": project["id"], "effective": "true", "include_names": "true"},
         ).json()["role_assignments"]
         assert all(a["user"]["id"] == user["id"] for a in effective)  # groups expanded
         assert {a["role"]["name"] for a in effective} == {"manager", "member", "reader"}
@@ -521,9 +461,7 @@ def test_role_assignments_effective_and_names(server: Server) -> None:
         assert sample["scope"]["project"]["name"] == project["name"]
         assert sample["scope"]["project"]["domain"]["name"] == "Default"
 
-        by_user = c.get("/role_assignments", params={"user.id": user["id"]}).json()[
-            "role_assignments"
-        ]
+        by_user = c.get("/role_assignments", params={"user.id": user["id"]}).json()["role_assignments"]
         assert [(a["role"]["id"], a["scope"]["project"]["id"]) for a in by_user] == [
             (role_id(c, "member"), project["id"])
         ]
@@ -543,8 +481,7 @@ def test_member_grant_implies_reader_in_effective_listing(server: Server) -> Non
     user, project, _ = user_with_role(server, "member")
     with client(server) as c:
         rows = c.get(
-            "/role_assignments",
-            params={"user.id": user["id"], "effective": "", "include_names": ""},
+            "/role_assignments", params={"user.id": user["id"], "effective": "", "include_names": ""}
         ).json()["role_assignments"]
     assert sorted(a["role"]["name"] for a in rows) == ["member", "reader"]
     assert all(a["scope"]["project"]["id"] == project["id"] for a in rows)
@@ -567,12 +504,7 @@ def test_system_grant(server: Server) -> None:
     assert role_names(resp.json()["token"]) == {"reader"}
     with client(server) as c:
         assert c.delete(f"/system/users/{user['id']}/roles/{reader}").status_code == 204
-    assert (
-        issue(
-            server, password_auth(user["id"], user["password"], {"system": {"all": True}})
-        ).status_code
-        == 401
-    )
+    assert issue(server, password_auth(user["id"], user["password"], {"system": {"all": True}})).status_code == 401
 
 
 # -- catalog --------------------------------------------------------------------
@@ -584,54 +516,26 @@ def test_regions_services_endpoints_crud(server: Server) -> None:
         assert c.get(f"/regions/{region['id']}").json()["region"]["description"] == "r"
         sub = create(c, "region", {"id": unique("Sub"), "parent_region_id": region["id"]})
         assert sub["parent_region_id"] == region["id"]
-        assert (
-            c.patch(f"/regions/{region['id']}", json={"region": {"description": "r2"}}).json()[
-                "region"
-            ]["description"]
-            == "r2"
-        )
+        assert c.patch(f"/regions/{region['id']}", json={"region": {"description": "r2"}}).json()["region"]["description"] == "r2"
 
-        service = create(
-            c, "service", {"type": unique("compute"), "name": "nova", "description": "s"}
-        )
+        service = create(c, "service", {"type": unique("compute"), "name": "nova", "description": "s"})
         assert service["enabled"] is True
-        assert (
-            c.patch(f"/services/{service['id']}", json={"service": {"name": "nova2"}}).json()[
-                "service"
-            ]["name"]
-            == "nova2"
-        )
-        assert (
-            c.get("/services", params={"type": service["type"]}).json()["services"][0]["id"]
-            == service["id"]
-        )
+        assert c.patch(f"/services/{service['id']}", json={"service": {"name": "nova2"}}).json()["service"]["name"] == "nova2"
+        assert c.get("/services", params={"type": service["type"]}).json()["services"][0]["id"] == service["id"]
 
         endpoint = create(
-            c,
-            "endpoint",
-            {
-                "service_id": service["id"],
-                "interface": "internal",
-                "url": "http://n:8774/v2.1",
-                "region_id": region["id"],
-            },
+            c, "endpoint",
+            {"service_id": service["id"], "interface": "internal", "url": "http://n:8774/v2.1", "region_id": region["id"]},
         )
         assert endpoint["region_id"] == region["id"]
         assert endpoint["region"] == region["id"]
         assert endpoint["enabled"] is True
-        patched = c.patch(
-            f"/endpoints/{endpoint['id']}", json={"endpoint": {"url": "http://n:9999/v2.1"}}
-        )
+        patched = c.patch(f"/endpoints/{endpoint['id']}", json={"endpoint": {"url": "http://n:9999/v2.1"}})
         assert patched.json()["endpoint"]["url"] == "http://n:9999/v2.1"
-        listed = c.get(
-            "/endpoints", params={"service_id": service["id"], "interface": "internal"}
-        ).json()
+        listed = c.get("/endpoints", params={"service_id": service["id"], "interface": "internal"}).json()
         assert [e["id"] for e in listed["endpoints"]] == [endpoint["id"]]
 
-        assert c.post(
-            "/endpoints",
-            json={"endpoint": {"service_id": "0" * 32, "interface": "public", "url": "http://x"}},
-        ).status_code in (400, 404)
+        assert c.post("/endpoints", json={"endpoint": {"service_id": "0" * 32, "interface": "public", "url": "http://x"}}).status_code in (400, 404)
 
         assert c.delete(f"/endpoints/{endpoint['id']}").status_code == 204
         assert c.get(f"/endpoints/{endpoint['id']}").status_code == 404
@@ -647,9 +551,7 @@ def test_regions_services_endpoints_crud(server: Server) -> None:
 def test_deleting_service_removes_its_endpoints(server: Server) -> None:
     with client(server) as c:
         service = create(c, "service", {"type": unique("t")})
-        endpoint = create(
-            c, "endpoint", {"service_id": service["id"], "interface": "public", "url": "http://y"}
-        )
+        endpoint = create(c, "endpoint", {"service_id": service["id"], "interface": "public", "url": "http://y"})
         assert c.delete(f"/services/{service['id']}").status_code == 204
         assert c.get(f"/endpoints/{endpoint['id']}").status_code == 404
 
@@ -658,14 +560,14 @@ def test_deleting_service_removes_its_endpoints(server: Server) -> None:
 
 
 def _app_cred(c: httpx.Client, user_id: str, **attrs: Any) -> httpx.Response:
-    return c.post(
-        f"/users/{user_id}/application_credentials", json={"application_credential": attrs}
-    )
+    return c.post(f"/users/{user_id}/application_credentials", json={"application_credential": attrs})
 
 
 def app_cred_auth(**ref: Any) -> dict[str, Any]:
     return {
-        "auth": {"identity": {"methods": ["application_credential"], "application_credential": ref}}
+        "auth": {
+            "identity": {"methods": ["application_credential"], "application_credential": ref}
+        }
     }
 
 
@@ -704,19 +606,14 @@ def test_app_cred_expiry_in_past_is_400(server: Server) -> None:
     with client(server, token) as c:
         resp = _app_cred(c, user["id"], name=unique("ac"), expires_at=past)
         assert resp.status_code == 400, resp.text
-        assert (
-            c.get(f"/users/{user['id']}/application_credentials").json()["application_credentials"]
-            == []
-        )
+        assert c.get(f"/users/{user['id']}/application_credentials").json()["application_credentials"] == []
 
 
 def test_app_cred_secret_shown_once_and_auth_by_id_and_by_name(server: Server) -> None:
     user, project, token = user_with_role(server, "member")
     name = unique("ac")
     with client(server, token) as c:
-        created = _app_cred(c, user["id"], name=name, description="ci").json()[
-            "application_credential"
-        ]
+        created = _app_cred(c, user["id"], name=name, description="ci").json()["application_credential"]
         secret = created["secret"]
         shown = c.get(f"/users/{user['id']}/application_credentials/{created['id']}")
         listed = c.get(f"/users/{user['id']}/application_credentials")
@@ -728,14 +625,9 @@ def test_app_cred_secret_shown_once_and_auth_by_id_and_by_name(server: Server) -
     assert [a["id"] for a in by_name.json()["application_credentials"]] == [created["id"]]
 
     with_id = issue(server, app_cred_auth(id=created["id"], secret=secret))
-    with_name_and_user_id = issue(
-        server, app_cred_auth(name=name, user={"id": user["id"]}, secret=secret)
-    )
+    with_name_and_user_id = issue(server, app_cred_auth(name=name, user={"id": user["id"]}, secret=secret))
     with_name_and_user_name = issue(
-        server,
-        app_cred_auth(
-            name=name, user={"name": user["name"], "domain": {"name": "Default"}}, secret=secret
-        ),
+        server, app_cred_auth(name=name, user={"name": user["name"], "domain": {"name": "Default"}}, secret=secret)
     )
     wrong_secret = issue(server, app_cred_auth(id=created["id"], secret=secret + "x"))
     for resp in (with_id, with_name_and_user_id, with_name_and_user_name):
@@ -751,15 +643,11 @@ def test_app_cred_delete_invalidates_its_tokens(server: Server) -> None:
     user, project, token = user_with_role(server, "member")
     with client(server, token) as c:
         cred = _app_cred(c, user["id"], name=unique("ac")).json()["application_credential"]
-    ac_token = issue(server, app_cred_auth(id=cred["id"], secret=cred["secret"])).headers[
-        "x-subject-token"
-    ]
+    ac_token = issue(server, app_cred_auth(id=cred["id"], secret=cred["secret"])).headers["x-subject-token"]
     with client(server, ac_token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 200
     with client(server, token) as c:
-        assert (
-            c.delete(f"/users/{user['id']}/application_credentials/{cred['id']}").status_code == 204
-        )
+        assert c.delete(f"/users/{user['id']}/application_credentials/{cred['id']}").status_code == 204
         assert c.get(f"/users/{user['id']}/application_credentials/{cred['id']}").status_code == 404
     with client(server, ac_token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 401
@@ -773,13 +661,9 @@ def test_app_cred_token_cannot_be_rescoped(server: Server) -> None:
         grant(admin, other["id"], user["id"], "member")
     with client(server, token) as c:
         cred = _app_cred(c, user["id"], name=unique("ac")).json()["application_credential"]
-    ac_token = issue(server, app_cred_auth(id=cred["id"], secret=cred["secret"])).headers[
-        "x-subject-token"
-    ]
+    ac_token = issue(server, app_cred_auth(id=cred["id"], secret=cred["secret"])).headers["x-subject-token"]
     for scope in ({"project": {"id": other["id"]}}, {"project": {"id": project["id"]}}):
-        body = {
-            "auth": {"identity": {"methods": ["token"], "token": {"id": ac_token}}, "scope": scope}
-        }
+        body = {"auth": {"identity": {"methods": ["token"], "token": {"id": ac_token}}, "scope": scope}}
         resp = issue(server, body)
         assert resp.status_code == 403, resp.text
         assert "x-subject-token" not in resp.headers
@@ -789,9 +673,7 @@ def test_app_cred_cannot_create_app_creds(server: Server) -> None:
     user, _, token = user_with_role(server, "member")
     with client(server, token) as c:
         cred = _app_cred(c, user["id"], name=unique("ac")).json()["application_credential"]
-    ac_token = issue(server, app_cred_auth(id=cred["id"], secret=cred["secret"])).headers[
-        "x-subject-token"
-    ]
+    ac_token = issue(server, app_cred_auth(id=cred["id"], secret=cred["secret"])).headers["x-subject-token"]
     with client(server, ac_token) as c:
         assert _app_cred(c, user["id"], name=unique("ac2")).status_code == 403
 
@@ -865,10 +747,7 @@ def test_disabling_user_invalidates_tokens(server: Server) -> None:
     with client(server, token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 200
     with client(server) as admin:
-        assert (
-            admin.patch(f"/users/{user['id']}", json={"user": {"enabled": False}}).status_code
-            == 200
-        )
+        assert admin.patch(f"/users/{user['id']}", json={"user": {"enabled": False}}).status_code == 200
         assert admin.get("/auth/tokens", headers={"X-Subject-Token": token}).status_code == 404
     with client(server, token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 401
@@ -898,10 +777,7 @@ def test_removing_role_invalidates_project_token(server: Server) -> None:
     user, project, token = user_with_role(server, "member")
     with client(server) as admin:
         rid = role_id(admin, "member")
-        assert (
-            admin.delete(f"/projects/{project['id']}/users/{user['id']}/roles/{rid}").status_code
-            == 204
-        )
+        assert admin.delete(f"/projects/{project['id']}/users/{user['id']}/roles/{rid}").status_code == 204
     with client(server, token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 401
 
@@ -910,14 +786,10 @@ def test_deleting_user_invalidates_tokens(server: Server) -> None:
     user, project, token = user_with_role(server, "member")
     with client(server) as admin:
         assert admin.delete(f"/users/{user['id']}").status_code == 204
-        assert (
-            admin.get("/role_assignments", params={"user.id": user["id"]}).json()[
-                "role_assignments"
-            ]
-            == []
-        )
+        assert admin.get("/role_assignments", params={"user.id": user["id"]}).json()["role_assignments"] == []
     with client(server, token) as c:
         assert c.get(f"/projects/{project['id']}").status_code == 401
+
 
 
 def test_domain_role_and_inherited_project_role(server: Server) -> None:
@@ -926,21 +798,15 @@ def test_domain_role_and_inherited_project_role(server: Server) -> None:
         domain = create(c, "domain", {"name": unique("dom")})
         project = make_project(c, domain_id=domain["id"])
         reader, member = role_id(c, "reader"), role_id(c, "member")
-        assert (
-            c.put(f"/domains/{domain['id']}/users/{user['id']}/roles/{reader}").status_code == 204
-        )
+        assert c.put(f"/domains/{domain['id']}/users/{user['id']}/roles/{reader}").status_code == 204
         inherited = f"/OS-INHERIT/domains/{domain['id']}/users/{user['id']}/roles/{member}/inherited_to_projects"
         assert c.put(inherited).status_code == 204
         assert c.head(inherited).status_code == 204
-    dom_token = issue(
-        server, password_auth(user["id"], user["password"], {"domain": {"id": domain["id"]}})
-    )
+    dom_token = issue(server, password_auth(user["id"], user["password"], {"domain": {"id": domain["id"]}}))
     assert dom_token.status_code == 201, dom_token.text
     assert dom_token.json()["token"]["domain"]["id"] == domain["id"]
     assert role_names(dom_token.json()["token"]) == {"reader"}
-    proj_token = issue(
-        server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}})
-    )
+    proj_token = issue(server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}}))
     assert proj_token.status_code == 201, proj_token.text
     assert role_names(proj_token.json()["token"]) == {"member", "reader"}
     unscoped = token_for(server, user["id"], user["password"])

@@ -19,9 +19,7 @@ from tests.functional.identity.helpers import (
 )
 
 
-def run(
-    server: Server, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def run(server: Server, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(BIN / "openstack"), *args],
         env=env if env is not None else server.env(),
@@ -72,9 +70,7 @@ def test_project_create_list_show_set_delete(server: Server) -> None:
     listed = openstack_json(server, "project", "list")
     assert {"ID": created["id"], "Name": name} in listed
 
-    openstack(
-        server, "project", "set", "--description", "second", "--property", "colour=blue", name
-    )
+    openstack(server, "project", "set", "--description", "second", "--property", "colour=blue", name)
     shown = openstack_json(server, "project", "show", name)
     assert shown["id"] == created["id"]
     assert shown["description"] == "second"
@@ -116,15 +112,7 @@ def test_role_add_and_assignment_list_names(server: Server) -> None:
         user = make_user(c)
     openstack(server, "role", "add", "--project", project["name"], "--user", user["name"], "member")
     rows = openstack_json(
-        server,
-        "role",
-        "assignment",
-        "list",
-        "--names",
-        "--project",
-        project["name"],
-        "--user",
-        user["name"],
+        server, "role", "assignment", "list", "--names", "--project", project["name"], "--user", user["name"]
     )
     assert rows == [
         {
@@ -138,9 +126,7 @@ def test_role_add_and_assignment_list_names(server: Server) -> None:
         }
     ]
     # The grant is real: the user now gets a token scoped to the project.
-    resp = issue(
-        server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}})
-    )
+    resp = issue(server, password_auth(user["id"], user["password"], {"project": {"id": project["id"]}}))
     assert resp.status_code == 201, resp.text
     assert [r["name"] for r in resp.json()["token"]["roles"]].count("member") == 1
 
@@ -166,16 +152,11 @@ def test_application_credential_token_issue(server: Server) -> None:
     env = {k: v for k, v in server.env().items() if k not in ("OS_CLOUD", "OS_CLIENT_CONFIG_FILE")}
     token = openstack_json(
         server,
-        "--os-auth-type",
-        "v3applicationcredential",
-        "--os-auth-url",
-        server.auth_url,
-        "--os-application-credential-id",
-        cred["ID"],
-        "--os-application-credential-secret",
-        cred["Secret"],
-        "token",
-        "issue",
+        "--os-auth-type", "v3applicationcredential",
+        "--os-auth-url", server.auth_url,
+        "--os-application-credential-id", cred["ID"],
+        "--os-application-credential-secret", cred["Secret"],
+        "token", "issue",
         env=env,
     )
     assert token["project_id"] == cred["Project ID"]
@@ -197,17 +178,11 @@ def test_token_revoke(server: Server) -> None:
     )
     assert resp.status_code == 201
     victim = resp.headers["x-subject-token"]
-    assert (
-        httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code
-        == 200
-    )
+    assert httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code == 200
 
     openstack(server, "token", "revoke", victim)
 
-    assert (
-        httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code
-        == 401
-    )
+    assert httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code == 401
     with client(server) as c:
         assert c.get("/auth/tokens", headers={"X-Subject-Token": victim}).status_code == 404
         # Revoking one token leaves the caller's own token alone.

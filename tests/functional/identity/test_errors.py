@@ -38,20 +38,14 @@ def assert_keystone_error(resp: httpx.Response, status: int) -> dict[str, Any]:
 def test_wrong_password_and_unknown_user_look_the_same(server: Server) -> None:
     with client(server) as c:
         user = make_user(c)
-    wrong_password = issue(
-        server, password_auth({"name": user["name"], "domain": {"id": "default"}}, "nope")
-    )
-    unknown_user = issue(
-        server, password_auth({"name": unique("ghost"), "domain": {"id": "default"}}, "nope")
-    )
+    wrong_password = issue(server, password_auth({"name": user["name"], "domain": {"id": "default"}}, "nope"))
+    unknown_user = issue(server, password_auth({"name": unique("ghost"), "domain": {"id": "default"}}, "nope"))
     wrong_by_id = issue(server, password_auth(user["id"], "nope"))
     unknown_by_id = issue(server, password_auth("0" * 32, "nope"))
     for resp in (wrong_password, unknown_user, wrong_by_id, unknown_by_id):
         assert_keystone_error(resp, 401)
         assert "x-subject-token" not in resp.headers
-    assert (
-        wrong_password.json() == unknown_user.json() == wrong_by_id.json() == unknown_by_id.json()
-    )
+    assert wrong_password.json() == unknown_user.json() == wrong_by_id.json() == unknown_by_id.json()
     text = wrong_password.text.lower()
     assert user["name"] not in wrong_password.text
     assert user["id"] not in wrong_by_id.text
@@ -61,15 +55,11 @@ def test_wrong_password_and_unknown_user_look_the_same(server: Server) -> None:
 
 def test_malformed_json_is_400(server: Server) -> None:
     resp = httpx.post(
-        f"{server.auth_url}/auth/tokens",
-        content=b'{"auth": {',
-        headers={"Content-Type": "application/json"},
+        f"{server.auth_url}/auth/tokens", content=b'{"auth": {', headers={"Content-Type": "application/json"}
     )
     assert_keystone_error(resp, 400)
     with client(server) as c:
-        resp = c.post(
-            "/projects", content=b"not json at all", headers={"Content-Type": "application/json"}
-        )
+        resp = c.post("/projects", content=b"not json at all", headers={"Content-Type": "application/json"})
         assert_keystone_error(resp, 400)
         resp = c.post("/projects", json=["a", "list"])
         assert_keystone_error(resp, 400)
@@ -97,12 +87,7 @@ def test_unknown_field_in_envelope_is_400(server: Server) -> None:
 
 def test_garbled_token_is_401(server: Server) -> None:
     token: str | bytes
-    for token in (
-        "garbage",
-        "gAAAAABgarbled" + "A" * 100,
-        "é-not-ascii".encode("latin-1"),
-        "x" * 5000,
-    ):
+    for token in ("garbage", "gAAAAABgarbled" + "A" * 100, "é-not-ascii".encode("latin-1"), "x" * 5000):
         resp = httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": token})
         assert_keystone_error(resp, 401)
         assert resp.headers["www-authenticate"].startswith("Keystone uri=")
@@ -131,16 +116,10 @@ def test_expired_token_is_401(server: Server) -> None:
     expired = TokenFormatter(keys).encode(payload)
     # The same token, unexpired, is accepted: the keys are right.
     fresh = TokenFormatter(keys).encode(
-        TokenPayload(
-            **{**{f: getattr(payload, f) for f in payload.__slots__}, "expires_at": now + 3600}
-        )
+        TokenPayload(**{**{f: getattr(payload, f) for f in payload.__slots__}, "expires_at": now + 3600})
     )
-    assert (
-        httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": fresh}).status_code == 200
-    )
-    assert_keystone_error(
-        httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": expired}), 401
-    )
+    assert httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": fresh}).status_code == 200
+    assert_keystone_error(httpx.get(f"{server.auth_url}/projects", headers={"X-Auth-Token": expired}), 401)
     with client(server) as c:
         assert_keystone_error(c.get("/auth/tokens", headers={"X-Subject-Token": expired}), 404)
 
@@ -159,11 +138,7 @@ def test_request_id_on_every_response(server: Server) -> None:
             c.delete("/projects"),
         ]
     ids = [r.headers.get("x-openstack-request-id") for r in responses]
-    assert all(ids), [
-        (r.request.url, r.status_code)
-        for r in responses
-        if not r.headers.get("x-openstack-request-id")
-    ]
+    assert all(ids), [(r.request.url, r.status_code) for r in responses if not r.headers.get("x-openstack-request-id")]
     assert all(i.startswith("req-") for i in ids)
     assert len(set(ids)) == len(ids)
 
@@ -233,33 +208,19 @@ def test_no_500_on_odd_input(server: Server) -> None:
             c.put(f"/projects/{project['id']}/users/nope/roles/nope"),
             c.post("/users", json={"user": {"name": unique("u"), "password": None}}),
             c.post("/users", json={"user": {"name": unique("u"), "domain_id": "nope"}}),
-            c.post(
-                "/endpoints",
-                json={"endpoint": {"url": "http://x", "interface": "sideways", "service_id": "x"}},
-            ),
+            c.post("/endpoints", json={"endpoint": {"url": "http://x", "interface": "sideways", "service_id": "x"}}),
             c.post("/regions", json={"region": {"id": "bad/region"}}),
             c.get("/auth/tokens"),
             c.get("/auth/tokens", headers={"X-Subject-Token": "garbage"}),
-            c.post(
-                "/users/nope/password", json={"user": {"password": "a", "original_password": "b"}}
-            ),
+            c.post("/users/nope/password", json={"user": {"password": "a", "original_password": "b"}}),
             c.post("/projects", content=b"\xff\xfe", headers={"Content-Type": "application/json"}),
-            c.post(
-                "/projects",
-                content=b"name=x",
-                headers={"Content-Type": "application/x-www-form-urlencoded"},
-            ),
+            c.post("/projects", content=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}),
             issue(server, {"auth": {"identity": {"methods": ["totp"]}}}),
-            issue(
-                server, {"auth": {"identity": {"methods": ["token"], "token": {"id": "garbage"}}}}
-            ),
+            issue(server, {"auth": {"identity": {"methods": ["token"], "token": {"id": "garbage"}}}}),
             issue(
                 server,
-                password_auth(
-                    {"name": "admin", "domain": {"id": "default"}},
-                    server.admin_password,
-                    {"project": {"name": "admin"}},
-                ),
+                password_auth({"name": "admin", "domain": {"id": "default"}}, server.admin_password,
+                              {"project": {"name": "admin"}}),
             ),
             issue(
                 server,
@@ -267,9 +228,7 @@ def test_no_500_on_odd_input(server: Server) -> None:
             ),
         ]
     for resp in odd:
-        assert resp.status_code < 500, (
-            f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
-        )
+        assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
         if resp.status_code >= 400:
             assert_keystone_error(resp, resp.status_code)
 
@@ -293,9 +252,7 @@ def test_nul_character_is_not_500(server: Server) -> None:
             c.post("/regions", json={"region": {"id": unique("nul") + "\x00"}}),
         ]
     for resp in responses:
-        assert resp.status_code < 500, (
-            f"{resp.request.method} {resp.request.url}: {resp.status_code}"
-        )
+        assert resp.status_code < 500, f"{resp.request.method} {resp.request.url}: {resp.status_code}"
         if resp.status_code >= 400:
             assert_keystone_error(resp, resp.status_code)
 
@@ -349,10 +306,7 @@ def test_concurrent_duplicate_creates_are_409_not_500(server: Server, kind: str)
     token = admin_token(server)
     url = f"{server.auth_url}/{kind}s"
     codes = _parallel(
-        16,
-        lambda _: httpx.post(
-            url, json={kind: {"name": name}}, headers={"X-Auth-Token": token}, timeout=30
-        ),
+        16, lambda _: httpx.post(url, json={kind: {"name": name}}, headers={"X-Auth-Token": token}, timeout=30)
     )
     assert codes == [201] + [409] * 15
     with client(server) as c:

@@ -38,9 +38,7 @@ def test_state_survives_restart(cloud: Server) -> None:
     )
     assert created.status_code == 201
     project_id = created.json()["project"]["id"]
-    endpoints_before = httpx.get(
-        f"{cloud.auth_url}/endpoints", headers={"X-Auth-Token": token}
-    ).json()["endpoints"]
+    endpoints_before = httpx.get(f"{cloud.auth_url}/endpoints", headers={"X-Auth-Token": token}).json()["endpoints"]
 
     assert cloud.stop(signal.SIGTERM) == 0
     again = start_server(cloud.data_dir, cloud.database_url)
@@ -54,22 +52,16 @@ def test_state_survives_restart(cloud: Server) -> None:
         assert resp.json()["project"]["tags"] == ["kept"]
         # A token issued before the restart still validates and still works.
         check = httpx.get(
-            f"{again.auth_url}/auth/tokens",
-            headers={"X-Auth-Token": fresh, "X-Subject-Token": token},
+            f"{again.auth_url}/auth/tokens", headers={"X-Auth-Token": fresh, "X-Subject-Token": token}
         )
         assert check.status_code == 200
-        assert (
-            httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": token}).status_code
-            == 200
-        )
+        assert httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": token}).status_code == 200
         # Bootstrap did not run twice.
         projects = httpx.get(
             f"{again.auth_url}/projects", params={"name": "admin"}, headers={"X-Auth-Token": fresh}
         ).json()["projects"]
         assert len(projects) == 1
-        endpoints = httpx.get(
-            f"{again.auth_url}/endpoints", headers={"X-Auth-Token": fresh}
-        ).json()["endpoints"]
+        endpoints = httpx.get(f"{again.auth_url}/endpoints", headers={"X-Auth-Token": fresh}).json()["endpoints"]
         assert sorted(e["id"] for e in endpoints) == sorted(e["id"] for e in endpoints_before)
     finally:
         assert again.stop(signal.SIGTERM) == 0
@@ -85,14 +77,8 @@ def test_revocation_survives_restart(cloud: Server) -> None:
     assert cloud.stop(signal.SIGTERM) == 0
     again = start_server(cloud.data_dir, cloud.database_url)
     try:
-        assert (
-            httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code
-            == 401
-        )
-        assert (
-            httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": keep}).status_code
-            == 200
-        )
+        assert httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": victim}).status_code == 401
+        assert httpx.get(f"{again.auth_url}/projects", headers={"X-Auth-Token": keep}).status_code == 200
     finally:
         again.stop()
 

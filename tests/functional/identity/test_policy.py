@@ -19,10 +19,7 @@ def test_member_cannot_create_users(server: Server) -> None:
     assert resp.status_code == 403, resp.text
     assert resp.json()["error"]["code"] == 403
     with client(server) as admin:
-        assert (
-            admin.get("/users", params={"name": user["name"]}).json()["users"][0]["id"]
-            == user["id"]
-        )
+        assert admin.get("/users", params={"name": user["name"]}).json()["users"][0]["id"] == user["id"]
 
 
 def test_member_sees_own_project_not_another(server: Server) -> None:
@@ -60,9 +57,7 @@ def test_reader_writes_refused(server: Server) -> None:
     user, project, token = user_with_role(server, "reader")
     with client(server, token) as c:
         create_project = c.post("/projects", json={"project": {"name": unique("p")}})
-        update_own = c.patch(
-            f"/projects/{project['id']}", json={"project": {"description": "hacked"}}
-        )
+        update_own = c.patch(f"/projects/{project['id']}", json={"project": {"description": "hacked"}})
         create_user = c.post("/users", json={"user": {"name": unique("u")}})
         update_self = c.patch(f"/users/{user['id']}", json={"user": {"name": "renamed"}})
         tag_own = c.put(f"/projects/{project['id']}/tags/evil")

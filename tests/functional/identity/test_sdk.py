@@ -30,9 +30,7 @@ def test_connect_lists_projects(conn: Connection) -> None:
 
 def test_user_create_find_delete(conn: Connection) -> None:
     name = unique("sdk-user")
-    user = conn.identity.create_user(
-        name=name, password="sdk-pass-1", domain_id="default", email="a@b.c"
-    )
+    user = conn.identity.create_user(name=name, password="sdk-pass-1", domain_id="default", email="a@b.c")
     assert user.id
     found = conn.identity.find_user(name)
     assert found is not None and found.id == user.id

@@ -7,11 +7,7 @@ from tests.conftest import BIN, Server
 
 def openstack(server: Server, *args: str) -> str:
     result = subprocess.run(
-        [str(BIN / "openstack"), *args],
-        env=server.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
+        [str(BIN / "openstack"), *args], env=server.env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -89,7 +89,9 @@ def backing_qcow2(images_dir: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def data_file_qcow2(images_dir: Path) -> Path:
-    return qcow2(images_dir / "extdata.qcow2", "16M", "-o", f"data_file={images_dir / 'ext.raw'}")
+    return qcow2(
+        images_dir / "extdata.qcow2", "16M", "-o", f"data_file={images_dir / 'ext.raw'}"
+    )
 
 
 # -- servers -------------------------------------------------------------------------------
@@ -204,7 +206,9 @@ def make_user(server: Server, role: str = "member") -> User:
 
 
 def image_client(server: Server, token: str) -> httpx.Client:
-    return httpx.Client(base_url=f"{server.url}/image", headers={"X-Auth-Token": token}, timeout=60)
+    return httpx.Client(
+        base_url=f"{server.url}/image", headers={"X-Auth-Token": token}, timeout=60
+    )
 
 
 # -- image API helpers ------------------------------------------------------------------------
@@ -236,10 +240,7 @@ def show(c: httpx.Client, image_id: str) -> dict[str, Any]:
 
 
 def wait_status(
-    c: httpx.Client,
-    image_id: str,
-    want: tuple[str, ...] = ("active", "killed"),
-    timeout: float = 60,
+    c: httpx.Client, image_id: str, want: tuple[str, ...] = ("active", "killed"), timeout: float = 60
 ) -> dict[str, Any]:
     """Poll the image until its status is one of ``want`` (or the time is up)."""
     deadline = time.monotonic() + timeout
@@ -264,9 +265,7 @@ def wait_task(c: httpx.Client, image_id: str, timeout: float = 60) -> dict[str, 
         time.sleep(0.1)
 
 
-def active_image(
-    c: httpx.Client, data: bytes = b"hello image" * 100, **attrs: Any
-) -> dict[str, Any]:
+def active_image(c: httpx.Client, data: bytes = b"hello image" * 100, **attrs: Any) -> dict[str, Any]:
     image = create_image(c, **attrs)
     resp = upload(c, image["id"], data)
     assert resp.status_code == 204, resp.text
@@ -276,9 +275,7 @@ def active_image(
 # -- CLIs -------------------------------------------------------------------------------------------
 
 
-def openstack(
-    env: dict[str, str], *args: str, check: bool = True
-) -> subprocess.CompletedProcess[str]:
+def openstack(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(BIN / "openstack"), *args],
         env=env,

@@ -76,11 +76,7 @@ def test_openstack_image_lifecycle(
     openstack(env, "image", "delete", image_id)
     result = openstack(env, "image", "show", image_id, check=False)
     assert result.returncode != 0
-    assert (
-        "404" in result.stderr
-        or "No Image found" in result.stderr
-        or "not found" in result.stderr.lower()
-    )
+    assert "404" in result.stderr or "No Image found" in result.stderr or "not found" in result.stderr.lower()
     with owner.client() as c:
         assert c.get(f"/v2/images/{image_id}").status_code == 404
     assert not stored.exists()
@@ -162,19 +158,10 @@ def test_openstack_pending_member_cannot_be_accepted_by_owner(image_server: Serv
     a, b = make_user(image_server), make_user(image_server)
     with a.client() as ca:
         resp = ca.post(
-            "/v2/images",
-            json={
-                "name": unique("m"),
-                "visibility": "shared",
-                "disk_format": "raw",
-                "container_format": "bare",
-            },
+            "/v2/images", json={"name": unique("m"), "visibility": "shared", "disk_format": "raw", "container_format": "bare"}
         )
         image_id = resp.json()["id"]
-        assert (
-            ca.post(f"/v2/images/{image_id}/members", json={"member": b.project_id}).status_code
-            == 200
-        )
+        assert ca.post(f"/v2/images/{image_id}/members", json={"member": b.project_id}).status_code == 200
         resp = ca.put(f"/v2/images/{image_id}/members/{b.project_id}", json={"status": "accepted"})
         assert resp.status_code == 403, resp.text
     with b.client() as cb:

@@ -131,9 +131,7 @@ def test_web_download_host_not_allowed(c: httpx.Client, web: WebServer, host: st
     assert show(c, image["id"])["status"] == "queued"
 
 
-@pytest.mark.parametrize(
-    "uri", ["file:///etc/passwd", "ftp://127.0.0.1/x", "http:///x", "not a uri"]
-)
+@pytest.mark.parametrize("uri", ["file:///etc/passwd", "ftp://127.0.0.1/x", "http:///x", "not a uri"])
 def test_web_download_bad_uri(c: httpx.Client, uri: str) -> None:
     image = create_image(c)
     resp = import_(c, image["id"], "web-download", uri)
@@ -141,9 +139,7 @@ def test_web_download_bad_uri(c: httpx.Client, uri: str) -> None:
     assert show(c, image["id"])["status"] == "queued"
 
 
-def test_web_download_credentials_in_uri_do_not_change_host(
-    c: httpx.Client, web: WebServer
-) -> None:
+def test_web_download_credentials_in_uri_do_not_change_host(c: httpx.Client, web: WebServer) -> None:
     """http://127.0.0.1@localhost/ is a request to localhost."""
     image = create_image(c)
     resp = import_(c, image["id"], "web-download", f"http://127.0.0.1@localhost:{web.port}/na.raw")
@@ -171,9 +167,7 @@ def test_web_download_redirect_not_followed(c: httpx.Client, web: WebServer) -> 
     thread.start()
     try:
         image = create_image(c)
-        resp = import_(
-            c, image["id"], "web-download", f"http://127.0.0.1:{httpd.server_address[1]}/"
-        )
+        resp = import_(c, image["id"], "web-download", f"http://127.0.0.1:{httpd.server_address[1]}/")
         if resp.status_code == 202:
             task = wait_task(c, image["id"])
             assert task["status"] == "failure"
@@ -229,9 +223,7 @@ def test_import_converts_to_raw(convert_server: Server, tiny_qcow2: Path) -> Non
         assert wait_task(c, image["id"])["status"] == "success"
 
 
-def test_web_download_converts_to_raw(
-    convert_server: Server, tiny_qcow2: Path, web: WebServer
-) -> None:
+def test_web_download_converts_to_raw(convert_server: Server, tiny_qcow2: Path, web: WebServer) -> None:
     web.files["/conv.qcow2"] = tiny_qcow2.read_bytes()
     user = make_user(convert_server)
     with user.client() as c:

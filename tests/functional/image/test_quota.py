@@ -33,10 +33,7 @@ def test_image_count_quota(quota_server: Server) -> None:
         resp = c.post("/v2/images", json={"name": "third"})
         assert resp.status_code == 413, resp.text
         assert resp.headers["content-type"].startswith("text/html")
-        names = [
-            i["name"]
-            for i in c.get("/v2/images", params={"owner": user.project_id}).json()["images"]
-        ]
+        names = [i["name"] for i in c.get("/v2/images", params={"owner": user.project_id}).json()["images"]]
         assert "third" not in names
         # Deleting an image makes room again.
         assert c.delete(f"/v2/images/{first['id']}").status_code == 204
@@ -74,9 +71,7 @@ def test_bytes_quota_chunked(quota_server: Server) -> None:
             for i in range(0, len(data), 8192):
                 yield data[i : i + 8192]
 
-        resp = c.put(
-            f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET}
-        )
+        resp = c.put(f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET})
         assert resp.status_code == 413, resp.text
         assert show(c, image["id"])["status"] == "killed"
         assert not (quota_server.data_dir / "images" / image["id"]).exists()

@@ -153,16 +153,12 @@ def test_backing_file_refused_chunked(c: httpx.Client, backing_qcow2: Path) -> N
         for i in range(0, len(data), 100):
             yield data[i : i + 100]
 
-    resp = c.put(
-        f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET}
-    )
+    resp = c.put(f"/v2/images/{image['id']}/file", content=chunks(), headers={"Content-Type": OCTET})
     assert resp.status_code == 400
     assert show(c, image["id"])["status"] == "killed"
 
 
-def test_killed_image_cannot_be_uploaded_again(
-    c: httpx.Client, backing_qcow2: Path, tiny_qcow2: Path
-) -> None:
+def test_killed_image_cannot_be_uploaded_again(c: httpx.Client, backing_qcow2: Path, tiny_qcow2: Path) -> None:
     got = refused_upload(c, backing_qcow2.read_bytes(), "qcow2")
     resp = upload(c, str(got["id"]), tiny_qcow2.read_bytes())
     assert resp.status_code == 409

@@ -32,9 +32,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[S
 
 
 def _service_account(cloud: Server, token: str) -> str:
-    resp = httpx.get(
-        f"{cloud.auth_url}/projects", params={"name": "service"}, headers={"X-Auth-Token": token}
-    )
+    resp = httpx.get(f"{cloud.auth_url}/projects", params={"name": "service"}, headers={"X-Auth-Token": token})
     return f"{cloud.url}/object-store/v1/AUTH_{resp.json()['projects'][0]['id']}"
 
 
@@ -43,9 +41,7 @@ def test_a_1_gib_image_round_trips_through_the_object_store(cloud: Server, tmp_p
     headers = {"X-Auth-Token": token}
     image_url = f"{cloud.url}/image/v2/images"
     created = httpx.post(
-        image_url,
-        json={"name": "big", "disk_format": "raw", "container_format": "bare"},
-        headers=headers,
+        image_url, json={"name": "big", "disk_format": "raw", "container_format": "bare"}, headers=headers
     )
     assert created.status_code == 201, created.text
     image_id = created.json()["id"]
@@ -62,11 +58,7 @@ def test_a_1_gib_image_round_trips_through_the_object_store(cloud: Server, tmp_p
         put = client.put(
             f"{image_url}/{image_id}/file",
             content=body(),
-            headers={
-                **headers,
-                "Content-Type": "application/octet-stream",
-                "Content-Length": str(GIB),
-            },
+            headers={**headers, "Content-Type": "application/octet-stream", "Content-Length": str(GIB)},
         )
         assert put.status_code == 204, put.text
         record = client.get(f"{image_url}/{image_id}", headers=headers).json()
@@ -85,18 +77,14 @@ def test_a_1_gib_image_round_trips_through_the_object_store(cloud: Server, tmp_p
         # named after the image, and a manifest.
         account = _service_account(cloud, token)
         segments = client.get(
-            f"{account}/images_segments",
-            params={"prefix": f"{image_id}/", "format": "json"},
-            headers=headers,
+            f"{account}/images_segments", params={"prefix": f"{image_id}/", "format": "json"}, headers=headers
         ).json()
         assert len(segments) == 4 and sum(s["bytes"] for s in segments) == GIB
         assert client.head(f"{account}/images/{image_id}", headers=headers).status_code == 200
 
         assert client.delete(f"{image_url}/{image_id}", headers=headers).status_code == 204
         left = client.get(
-            f"{account}/images_segments",
-            params={"prefix": f"{image_id}/", "format": "json"},
-            headers=headers,
+            f"{account}/images_segments", params={"prefix": f"{image_id}/", "format": "json"}, headers=headers
         )
         assert left.status_code in (200, 204) and (left.status_code == 204 or left.json() == [])
         assert client.head(f"{account}/images/{image_id}", headers=headers).status_code == 404

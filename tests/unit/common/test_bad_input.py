@@ -44,12 +44,7 @@ def test_integers_beyond_their_column_are_refused(body: dict[str, Any]) -> None:
 
 def test_integers_within_their_column_pass() -> None:
     ok = Body.model_validate(
-        {
-            "count": 2**31 - 1,
-            "size": 2**62,
-            "either": "42",
-            "free": {"x": -1, "f": 0.5, "s": "9" * 30},
-        }
+        {"count": 2**31 - 1, "size": 2**62, "either": "42", "free": {"x": -1, "f": 0.5, "s": "9" * 30}}
     )
     assert (ok.count, ok.size, ok.either) == (2**31 - 1, 2**62, 42)
     assert Body.model_validate({"either": "not a number"}).either == "not a number"

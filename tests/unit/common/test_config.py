@@ -20,13 +20,7 @@ def test_defaults_without_file(tmp_path: Path) -> None:
     assert cfg.identity.max_active_keys == 3
     assert cfg.auth.mode == "local"
     assert cfg.services.enabled == [
-        "identity",
-        "image",
-        "compute",
-        "object-store",
-        "volume",
-        "network",
-        "load-balancer",
+        "identity", "image", "compute", "object-store", "volume", "network", "load-balancer",
         "database",
     ]
     assert cfg.database_url == f"sqlite+aiosqlite:///{(tmp_path / 'stratus.db').resolve()}"
@@ -38,9 +32,7 @@ def test_default_file_matches_defaults(tmp_path: Path) -> None:
     assert path.read_text() == DEFAULT_FILE
     documented = tomllib.loads(DEFAULT_FILE)
     from_file = load(tmp_path, environ={})
-    assert from_file == load(tmp_path / "empty", environ={}).model_copy(
-        update={"data_dir": tmp_path}
-    )
+    assert from_file == load(tmp_path / "empty", environ={}).model_copy(update={"data_dir": tmp_path})
     assert documented["identity"]["token_expiration"] == from_file.identity.token_expiration
     # write_default never overwrites an operator's file.
     path.write_text('region = "Mine"\n')
@@ -51,7 +43,7 @@ def test_default_file_matches_defaults(tmp_path: Path) -> None:
 def test_toml_file_values(tmp_path: Path) -> None:
     (tmp_path / "stratus.toml").write_text(
         'region = "RegionTwo"\n'
-        '[server]\nport = 9999\npublic_url = "https://cloud.example.org/"\n'
+        "[server]\nport = 9999\npublic_url = \"https://cloud.example.org/\"\n"
         "[identity]\ntoken_expiration = 120\nmax_active_keys = 5\n"
         '[database]\nurl = "postgresql+asyncpg://u:p@db/x"\n'
         '[services]\nenabled = ["identity", "compute"]\n'
@@ -68,9 +60,7 @@ def test_toml_file_values(tmp_path: Path) -> None:
 
 
 def test_env_overrides_file(tmp_path: Path) -> None:
-    (tmp_path / "stratus.toml").write_text(
-        "[server]\nport = 9999\n[identity]\ntoken_expiration = 120\n"
-    )
+    (tmp_path / "stratus.toml").write_text("[server]\nport = 9999\n[identity]\ntoken_expiration = 120\n")
     env = {
         "STRATUS_SERVER__PORT": "7000",
         "STRATUS_IDENTITY__TOKEN_EXPIRATION": "600",
@@ -121,7 +111,7 @@ def test_bad_env_values_raise(tmp_path: Path, env: dict[str, str], where: str) -
 
 
 def test_bad_file_value_raises(tmp_path: Path) -> None:
-    (tmp_path / "stratus.toml").write_text('[identity]\ntoken_expiration = "soon"\n')
+    (tmp_path / "stratus.toml").write_text("[identity]\ntoken_expiration = \"soon\"\n")
     with pytest.raises(ConfigError) as err:
         load(tmp_path, environ={})
     assert "identity.token_expiration" in str(err.value)
@@ -153,10 +143,7 @@ def test_stratus_up_reports_bad_config(tmp_path: Path) -> None:
     env["STRATUS_IDENTITY__TOKEN_EXPIRATION"] = "10"
     result = subprocess.run(
         [str(BIN / "stratus"), "up", "--data-dir", str(tmp_path / "d"), "--port", "0"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+        env=env, capture_output=True, text=True, timeout=60,
     )
     assert result.returncode != 0
     assert "identity.token_expiration" in result.stderr
@@ -180,8 +167,5 @@ def test_access_log_and_metrics_are_on_by_default(tmp_path: Path) -> None:
     cfg = load(tmp_path, environ={})
     assert cfg.logging.access_log is True
     assert (cfg.metrics.enabled, cfg.metrics.access) == (True, "loopback")
-    off = load(
-        tmp_path,
-        environ={"STRATUS_LOGGING__ACCESS_LOG": "false", "STRATUS_METRICS__ACCESS": "token"},
-    )
+    off = load(tmp_path, environ={"STRATUS_LOGGING__ACCESS_LOG": "false", "STRATUS_METRICS__ACCESS": "token"})
     assert off.logging.access_log is False and off.metrics.access == "token"

@@ -33,16 +33,7 @@ def _direct(path: Path) -> int:
 
 @pytest.mark.parametrize(
     ("pos", "length"),
-    [
-        (0, 4096),
-        (1, 10),
-        (4095, 2),
-        (5000, 70_000),
-        (99_990, 10),
-        (99_990, 100),
-        (100_000, 5),
-        (0, 200_000),
-    ],
+    [(0, 4096), (1, 10), (4095, 2), (5000, 70_000), (99_990, 10), (99_990, 100), (100_000, 5), (0, 200_000)],
 )
 def test_pread_returns_the_asked_bytes_at_any_offset(tmp_path: Path, pos: int, length: int) -> None:
     data = os.urandom(100_000)

@@ -6,15 +6,11 @@ from starlette.datastructures import Headers
 from stratus.common.errors import BadRequest
 from stratus.common.microversion import Microversions, NotAcceptable, Version
 
-NOVA = Microversions(
-    "compute", Version.parse("2.1"), Version.parse("2.96"), "x-openstack-nova-api-version"
-)
+NOVA = Microversions("compute", Version.parse("2.1"), Version.parse("2.96"), "x-openstack-nova-api-version")
 
 
 def negotiate(**headers: str) -> str:
-    return str(
-        NOVA.negotiate(Headers(headers={k.replace("_", "-"): v for k, v in headers.items()}))
-    )
+    return str(NOVA.negotiate(Headers(headers={k.replace("_", "-"): v for k, v in headers.items()})))
 
 
 def test_no_header_means_the_minimum() -> None:
@@ -24,10 +20,7 @@ def test_no_header_means_the_minimum() -> None:
 def test_both_headers_are_honoured_and_the_standard_one_wins() -> None:
     assert negotiate(openstack_api_version="compute 2.60") == "2.60"
     assert negotiate(x_openstack_nova_api_version="2.37") == "2.37"
-    assert (
-        negotiate(openstack_api_version="compute 2.50", x_openstack_nova_api_version="2.10")
-        == "2.50"
-    )
+    assert negotiate(openstack_api_version="compute 2.50", x_openstack_nova_api_version="2.10") == "2.50"
 
 
 def test_another_service_in_the_header_is_ignored() -> None:

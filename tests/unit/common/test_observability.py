@@ -28,9 +28,7 @@ from stratus.common.policy import Enforcer
 class Validator:
     async def validate(self, token: str, request_id: str) -> RequestContext:
         if token == "admin":
-            return RequestContext(
-                request_id, user_id="u-admin", project_id="p-admin", roles=("admin",)
-            )
+            return RequestContext(request_id, user_id="u-admin", project_id="p-admin", roles=("admin",))
         if token == "member":
             return RequestContext(request_id, user_id="u-1", project_id="p-1", roles=("member",))
         raise Unauthorized()
@@ -45,9 +43,7 @@ def render(exc: StratusError) -> Response:
     return json_response({"error": {"code": exc.status, "message": exc.message}}, exc.status)
 
 
-def build(
-    access: str = "loopback", client: tuple[str, int] = ("127.0.0.1", 5000)
-) -> httpx.AsyncClient:
+def build(access: str = "loopback", client: tuple[str, int] = ("127.0.0.1", 5000)) -> httpx.AsyncClient:
     api = ServiceAPI(
         name="things",
         routes=[ApiRoute("GET", "/v1/things/{thing_id}", show, body=NoBody, query=NoQuery)],
@@ -104,12 +100,7 @@ async def test_the_access_log_can_be_turned_off(records: Any) -> None:
 
 
 async def test_metrics_name_the_route_template_never_the_raw_path() -> None:
-    labels = {
-        "service": "things",
-        "route": "/v1/things/{thing_id}",
-        "method": "GET",
-        "status": "401",
-    }
+    labels = {"service": "things", "route": "/v1/things/{thing_id}", "method": "GET", "status": "401"}
     before = REGISTRY.get_sample_value("stratus_http_requests_total", labels) or 0
     async with build() as c:
         for n in range(3):
@@ -170,12 +161,8 @@ def test_batched_observations_equal_observe() -> None:
     from prometheus_client import CollectorRegistry, Histogram
 
     registry = CollectorRegistry()
-    reference = Histogram(
-        "ref_seconds", "r", ["x"], buckets=metrics_mod.LATENCY_BUCKETS, registry=registry
-    )
-    batched = Histogram(
-        "bat_seconds", "b", ["x"], buckets=metrics_mod.LATENCY_BUCKETS, registry=registry
-    )
+    reference = Histogram("ref_seconds", "r", ["x"], buckets=metrics_mod.LATENCY_BUCKETS, registry=registry)
+    batched = Histogram("bat_seconds", "b", ["x"], buckets=metrics_mod.LATENCY_BUCKETS, registry=registry)
     values = [0.0004, 0.001, 0.003, 0.02, 0.7, 3.0, 45.0, 0.001]
     bounds = (*metrics_mod.LATENCY_BUCKETS, float("inf"))
     counts = [0] * len(bounds)
@@ -190,14 +177,12 @@ def test_batched_observations_equal_observe() -> None:
             registry.get_sample_value(f"ref_seconds{suffix}", {"x": "a"})
         )
     for le in ("0.001", "0.005", "1.0", "+Inf"):
-        assert registry.get_sample_value(
-            "bat_seconds_bucket", {"x": "a", "le": le}
-        ) == registry.get_sample_value("ref_seconds_bucket", {"x": "a", "le": le})
+        assert registry.get_sample_value("bat_seconds_bucket", {"x": "a", "le": le}) == registry.get_sample_value(
+            "ref_seconds_bucket", {"x": "a", "le": le}
+        )
 
 
-def test_the_fast_access_log_writes_what_the_formatter_would(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_the_fast_access_log_writes_what_the_formatter_would(monkeypatch: pytest.MonkeyPatch) -> None:
     import io
 
     stream = io.StringIO()
@@ -208,12 +193,7 @@ def test_the_fast_access_log_writes_what_the_formatter_would(
         logs.setup("INFO", stream=stream)
         access = logs.AccessLog(True)
         req = logs.Request("req-1", project="p", user="u")
-        scope = {
-            "client": ("10.0.0.1", 9),
-            "raw_path": b"/a/b",
-            "query_string": b"x=1",
-            "method": "PUT",
-        }
+        scope = {"client": ("10.0.0.1", 9), "raw_path": b"/a/b", "query_string": b"x=1", "method": "PUT"}
         access.write(scope, req, 201, 12, 0.5)  # no event loop: written at once
         with logs.acting_for("req-2"):
             logging.getLogger(logs.ACCESS_LOGGER).info("through logging")
@@ -221,12 +201,6 @@ def test_the_fast_access_log_writes_what_the_formatter_would(
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
     fast, slow = stream.getvalue().splitlines()
-    assert fast.endswith(
-        ' INFO stratus.access [req-1] 10.0.0.1 "PUT /a/b?x=1" 201 12 0.5000s project=p user=u'
-    )
+    assert fast.endswith(' INFO stratus.access [req-1] 10.0.0.1 "PUT /a/b?x=1" 201 12 0.5000s project=p user=u')
     # the same prefix as the handler's own lines: date, time with milliseconds
-    assert (
-        fast[:24].count(":") == 2
-        and fast[19] == ","
-        and len(fast.split(" INFO ")[0]) == len(slow.split(" INFO ")[0])
-    )
+    assert fast[:24].count(":") == 2 and fast[19] == "," and len(fast.split(" INFO ")[0]) == len(slow.split(" INFO ")[0])

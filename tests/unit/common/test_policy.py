@@ -18,9 +18,7 @@ def creds(**kw: Any) -> dict[str, Any]:
     return base
 
 
-def check(
-    rule: str, c: dict[str, Any] | None = None, target: dict[str, Any] | None = None, **rules: str
-) -> bool:
+def check(rule: str, c: dict[str, Any] | None = None, target: dict[str, Any] | None = None, **rules: str) -> bool:
     enforcer = Enforcer({"x": rule, **rules})
     return enforcer.check_rule("x", c if c is not None else creds(), target or {})
 
@@ -53,9 +51,7 @@ def test_target_templates() -> None:
     assert check(rule, target={"target": {"project": {"id": "p1"}}})  # nested
     assert not check(rule, target={"target.project.id": "p2"})
     assert not check(rule, target={})  # missing target value denies
-    assert not check(
-        rule, creds(project_id=None), {"target.project.id": "p1"}
-    )  # missing credential denies
+    assert not check(rule, creds(project_id=None), {"target.project.id": "p1"})  # missing credential denies
     assert check("user_id:%(owner)s", target={"owner": "u1"})
 
 
@@ -80,13 +76,9 @@ def test_and_or_not_and_parentheses() -> None:
     assert not check("role:admin and (role:nope or role:member)")
     assert check("(role:admin or role:member) and (project_id:p1)")
     assert check("((role:member))")
-    assert check(
-        "role:admin or (project_id:%(target.project.id)s and not role:banned)",
-        target={"target.project.id": "p1"},
-    )
+    assert check("role:admin or (project_id:%(target.project.id)s and not role:banned)", target={"target.project.id": "p1"})
     assert not check(
-        "role:admin or (project_id:%(target.project.id)s and not role:member)",
-        target={"target.project.id": "p1"},
+        "role:admin or (project_id:%(target.project.id)s and not role:member)", target={"target.project.id": "p1"}
     )
 
 
@@ -106,18 +98,7 @@ def test_unknown_rule_denies() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    [
-        "role:member and",
-        "not",
-        "()",
-        "(role:member",
-        "role:member)",
-        "or role:x",
-        "role:",
-        "justaword",
-        ":value",
-        "role:a role:b",
-    ],
+    ["role:member and", "not", "()", "(role:member", "role:member)", "or role:x", "role:", "justaword", ":value", "role:a role:b"],
 )
 def test_bad_syntax_raises(text: str) -> None:
     with pytest.raises(PolicyError):

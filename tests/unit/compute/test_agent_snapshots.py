@@ -304,11 +304,7 @@ async def test_rescue_and_unrescue(setup: Any) -> None:
 async def test_a_failed_shelve_deletes_the_image_and_restarts_the_guest(setup: Any) -> None:
     db, agent, driver, images = setup
     image_id = images.add(name="vm-shelved")
-    meta = {
-        "image_task": {"image_id": image_id, "kind": "shelve"},
-        "shelved_image_id": image_id,
-        "shelve_offload": True,
-    }
+    meta = {"image_task": {"image_id": image_id, "kind": "shelve"}, "shelved_image_id": image_id, "shelve_offload": True}
     server = await server_with_task(db, driver, agent, "shelving", meta)
     driver.fail_next("snapshot", "no space")
     await agent.work(server.id)

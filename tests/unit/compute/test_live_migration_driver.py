@@ -52,9 +52,7 @@ async def test_complete(tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]) ->
     assert result.completed and result.total_ms is not None
     assert {r.phase for r in seen} == {"disk", "memory"}
     assert (await source.status("u1")).power == Power.PAUSED  # stopped, until finish_outgoing
-    assert await source.recover_outgoing(
-        spec(tmp_path, "h1")
-    )  # a restarted agent would see it done
+    assert await source.recover_outgoing(spec(tmp_path, "h1"))  # a restarted agent would see it done
     await source.finish_outgoing("u1", tmp_path / "h1" / "u1")
     assert (await source.status("u1")).power == Power.NOSTATE
     status = await dest.finish_incoming(spec(tmp_path, "h2"), running=True)
@@ -62,9 +60,7 @@ async def test_complete(tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]) ->
     assert dest.instances["u1"].boots == 0  # never booted there: it arrived running
 
 
-async def test_abort_keeps_the_guest_on_the_source(
-    tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]
-) -> None:
+async def test_abort_keeps_the_guest_on_the_source(tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]) -> None:
     source, dest = hosts
     booted = await source.spawn(spec(tmp_path, "h1", seconds=5))
     target = await dest.prepare_incoming(spec(tmp_path, "h2"))
@@ -84,9 +80,7 @@ async def test_abort_keeps_the_guest_on_the_source(
     assert (await dest.status("u1")).power == Power.NOSTATE
 
 
-async def test_force_complete_converges(
-    tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]
-) -> None:
+async def test_force_complete_converges(tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]) -> None:
     source, dest = hosts
     slow = spec(tmp_path, "h1", seconds=60)
     await source.spawn(slow)
@@ -99,9 +93,7 @@ async def test_force_complete_converges(
     assert result.completed
 
 
-async def test_failure_leaves_the_guest_running(
-    tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]
-) -> None:
+async def test_failure_leaves_the_guest_running(tmp_path: Path, hosts: tuple[FakeDriver, FakeDriver]) -> None:
     source, dest = hosts
     await source.spawn(spec(tmp_path, "h1"))
     target = await dest.prepare_incoming(spec(tmp_path, "h2"))

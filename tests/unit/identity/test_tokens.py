@@ -56,26 +56,12 @@ def formatter(repo: KeyRepository) -> TokenFormatter:
         payload(scope=PROJECT, scope_id=uuid.uuid4().hex),
         payload(scope=DOMAIN, scope_id="default"),
         payload(scope=SYSTEM, scope_id=None, methods=("password", "token")),
-        payload(
-            scope=PROJECT,
-            scope_id=uuid.uuid4().hex,
-            methods=("application_credential",),
-            app_cred_id=uuid.uuid4().hex,
-        ),
+        payload(scope=PROJECT, scope_id=uuid.uuid4().hex, methods=("application_credential",), app_cred_id=uuid.uuid4().hex),
         payload(methods=("token",), audit_ids=(new_audit_id(), new_audit_id())),
         payload(user_id="Not-A-UUID-but-an-external-id"),
         payload(user_id=uuid.uuid4().hex.upper()),  # 32 chars, not lower-case hex
     ],
-    ids=[
-        "unscoped",
-        "project",
-        "domain",
-        "system",
-        "app-cred",
-        "rescoped",
-        "odd-user-id",
-        "upper-hex-id",
-    ],
+    ids=["unscoped", "project", "domain", "system", "app-cred", "rescoped", "odd-user-id", "upper-hex-id"],
 )
 def test_round_trip(formatter: TokenFormatter, p: TokenPayload) -> None:
     token = formatter.encode(p)
@@ -121,15 +107,7 @@ def test_tampered_token_raises(formatter: TokenFormatter) -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    [
-        "",
-        "garbage",
-        "gAAAAA",
-        "é" * 40,
-        "x" * 2000,
-        "%%%%",
-        base64.urlsafe_b64encode(b"\x80" + b"\0" * 60).decode(),
-    ],
+    ["", "garbage", "gAAAAA", "é" * 40, "x" * 2000, "%%%%", base64.urlsafe_b64encode(b"\x80" + b"\0" * 60).decode()],
 )
 def test_garbled_token_raises(formatter: TokenFormatter, garbage: str) -> None:
     with pytest.raises(TokenFormatError):

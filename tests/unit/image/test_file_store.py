@@ -191,20 +191,11 @@ async def test_ingest_refuses_more_than_the_limit(store: FileStore) -> None:
     assert list(store.root.iterdir()) == []
 
 
-async def test_sweep_removes_unfinished_and_unkept_writes_from_before_only(
-    store: FileStore,
-) -> None:
+async def test_sweep_removes_unfinished_and_unkept_writes_from_before_only(store: FileStore) -> None:
     import time
 
     root = store.root
-    for name in (
-        "kept",
-        "old-image",
-        ".old-image.partial",
-        ".kept.partial",
-        "new-image",
-        ".new.partial",
-    ):
+    for name in ("kept", "old-image", ".old-image.partial", ".kept.partial", "new-image", ".new.partial"):
         (root / name).write_bytes(b"data")
     (root / "not a key!").write_bytes(b"someone else's")
     before = time.time()

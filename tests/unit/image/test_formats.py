@@ -85,16 +85,7 @@ def test_qcow2_backing_file(tmp_path: Path) -> None:
 def test_qcow2_backing_file_v2(tmp_path: Path) -> None:
     base = make(tmp_path, "qcow2", name="base.qcow2")
     path = make(
-        tmp_path,
-        "qcow2",
-        "16M",
-        "-o",
-        "compat=0.10",
-        "-b",
-        str(base),
-        "-F",
-        "qcow2",
-        name="o.qcow2",
+        tmp_path, "qcow2", "16M", "-o", "compat=0.10", "-b", str(base), "-F", "qcow2", name="o.qcow2"
     )
     with pytest.raises(ImageFormatError):
         check("qcow2", inspect_file(path))
@@ -372,17 +363,7 @@ def test_iso_genisoimage(tmp_path: Path) -> None:
 
 def test_iso_containing_qcow2_at_start_is_refused(tmp_path: Path) -> None:
     """Data that is both an ISO and a qcow2 is judged by its qcow2 header."""
-    qcow = bytearray(
-        make(
-            tmp_path,
-            "qcow2",
-            "16M",
-            "-b",
-            str(make(tmp_path, "qcow2", name="b.qcow2")),
-            "-F",
-            "qcow2",
-        ).read_bytes()
-    )
+    qcow = bytearray(make(tmp_path, "qcow2", "16M", "-b", str(make(tmp_path, "qcow2", name="b.qcow2")), "-F", "qcow2").read_bytes())
     data = bytearray(_iso_bytes())
     data[: len(qcow[:4096])] = qcow[:4096]
     with pytest.raises(ImageFormatError):
