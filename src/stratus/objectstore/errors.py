@@ -28,6 +28,7 @@ REASONS: dict[int, tuple[str, str]] = {
     403: ("Forbidden", "Access was denied to this resource."),
     404: ("Not Found", "The resource could not be found."),
     405: ("Method Not Allowed", "The method is not allowed for this resource."),
+    406: ("Not Acceptable", "The request is not acceptable."),
     408: (
         "Request Timeout",
         "The server has waited too long for the request to be sent by the client.",
@@ -90,6 +91,11 @@ class MethodNotAllowed(SwiftError):
     title = "Method Not Allowed"
 
 
+class NotAcceptable(SwiftError):
+    status = 406
+    title = "Not Acceptable"
+
+
 class RequestTimeout(SwiftError):
     status = 408
     title = "Request Timeout"
@@ -148,6 +154,15 @@ def body_of(status: int, message: str | None = None) -> bytes:
     return f"<html><h1>{title}</h1><p>{text}</p></html>".encode()
 
 
+_SUCCESS = {200: "OK", 201: "Created", 204: "No Content", 502: "Bad Gateway"}
+
+
+def status_line(status: int) -> str:
+    """``"404 Not Found"``: a status as bulk answers name it."""
+    reason = _SUCCESS.get(status) or REASONS.get(status, ("", ""))[0]
+    return f"{status} {reason}".strip()
+
+
 def render(exc: StratusError) -> Response:
     """A response for any service error (the common errors map by status)."""
     # Errors from shared code (token validation) get Swift's standard page.
@@ -165,6 +180,7 @@ _BY_STATUS: dict[int, type[SwiftError]] = {
         Forbidden,
         NotFound,
         MethodNotAllowed,
+        NotAcceptable,
         RequestTimeout,
         Conflict,
         LengthRequired,

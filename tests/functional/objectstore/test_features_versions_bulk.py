@@ -77,7 +77,7 @@ def test_bulk_delete(owner: Account, api: Swift) -> None:
     r = api.post("", params={"bulk-delete": ""}, content=f"/{c}\n".encode())
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert "Errors:\n" in r.text and f"/{c}, 409 Conflict" in r.text
-    assert "Response Status: 409 Conflict" in r.text
+    assert "Response Status: 400 Bad Request" in r.text  # Swift's, whatever the failures were
     # swift delete of a whole container uses bulk delete (advertised in /info)
     for i in range(5):
         api.put(f"/{c}/o{i}", content=b"x")

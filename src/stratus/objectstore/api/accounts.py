@@ -1,4 +1,6 @@
-"""Account handlers: HEAD (stats), GET (container listing), POST (metadata)."""
+"""Account handlers: HEAD (stats), GET (container listing), POST (metadata),
+and Swift's bulk requests: PUT ``?extract-archive=`` and DELETE ``?bulk-delete``
+(accounts themselves are neither created nor deleted through the API)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from stratus.common.api import ApiRequest
 from stratus.objectstore.api import listing
 from stratus.objectstore.api.render import answer, body_of, stats
 from stratus.objectstore.api.request import caller_of, client_headers
-from stratus.objectstore.errors import for_status
+from stratus.objectstore.errors import MethodNotAllowed, for_status
 from stratus.objectstore.service.interface import ObjectStore
 
 
@@ -38,5 +40,31 @@ async def update(req: ApiRequest) -> Response:
     headers = client_headers(req)
     resp = await store(req).post_account(
         caller, req.params["account"], headers, caller.params, body
+    )
+    return await answer(resp)
+
+
+ALLOW = {"allow": "GET, HEAD, POST"}
+
+
+async def extract(req: ApiRequest) -> Response:
+    """PUT ``?extract-archive=`` here, at a container or below one."""
+    caller = caller_of(req)
+    if "extract-archive" not in caller.params:
+        raise MethodNotAllowed(headers=ALLOW)
+    base = "/".join(req.params[k] for k in ("container", "object") if k in req.params)
+    resp = await store(req).extract_archive(
+        caller, req.params["account"], base, client_headers(req), caller.params, body_of(req.raw)
+    )
+    return await answer(resp)
+
+
+async def delete(req: ApiRequest) -> Response:
+    """DELETE ``?bulk-delete``: the same as POST ``?bulk-delete``."""
+    caller = caller_of(req)
+    if "bulk-delete" not in caller.params:
+        raise MethodNotAllowed(headers=ALLOW)
+    resp = await store(req).post_account(
+        caller, req.params["account"], client_headers(req), caller.params, body_of(req.raw)
     )
     return await answer(resp)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
-from stratus.objectstore.api import listing
+from stratus.objectstore.api import accounts, listing
 from stratus.objectstore.api.accounts import store
 from stratus.objectstore.api.render import answer, body_of, stats, status_only
 from stratus.objectstore.api.request import caller_of, client_headers
@@ -13,6 +13,8 @@ from stratus.objectstore.errors import for_status
 
 
 async def create(req: ApiRequest) -> Response:
+    if "extract-archive" in caller_of(req).params:
+        return await accounts.extract(req)
     account, container = req.params["account"], req.params["container"]
     headers = client_headers(req)
     resp = await store(req).put_container(caller_of(req), account, container, headers)

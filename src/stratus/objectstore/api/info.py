@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.request import VERSIONS
-from stratus.objectstore.layers import bulk, dlo, slo, tempurl
+from stratus.objectstore.layers import archive, bulk, dlo, slo, symlink, tempurl
 from stratus.objectstore.service.accounts import POLICY_NAME
 from stratus.objectstore.service.limits import Limits
 
@@ -68,7 +68,13 @@ def capabilities(limits: Limits) -> dict[str, Any]:
             "allow_async_delete": False,
         },
         "dlo": {"max_segments": dlo.MAX_SEGMENTS},
+        "symlink": {"symloop_max": symlink.SYMLOOP_MAX, "static_links": False},
+        "object_versioning": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
+        "bulk_upload": {
+            "max_containers_per_extraction": archive.MAX_CONTAINERS,
+            "max_failed_extractions": archive.MAX_FAILED,
+        },
         "bulk_delete": {
             "max_deletes_per_request": bulk.MAX_DELETES,
             "max_failed_deletes": bulk.MAX_FAILED,

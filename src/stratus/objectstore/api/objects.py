@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.common.ranges import parse_ranges
+from stratus.objectstore.api import accounts
 from stratus.objectstore.api.accounts import store
 from stratus.objectstore.api.render import (
     answer,
@@ -47,6 +48,8 @@ def _names(req: ApiRequest) -> Names:
 
 async def create(req: ApiRequest) -> Response:
     caller = caller_of(req)
+    if "extract-archive" in caller.params:
+        return await accounts.extract(req)
     headers = client_headers(req)
     resp = await store(req).put_object(
         caller, _names(req), headers, caller.params, body_of(req.raw)

@@ -28,6 +28,7 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import ErrorHandlers, StratusError
 from stratus.common.policy import Enforcer
 from stratus.objectstore import errors
+from stratus.objectstore.api import cors
 from stratus.objectstore.api.request import CALLER, mount_of, parse_path, raw_path_of
 from stratus.objectstore.api.routes import ROUTES
 from stratus.objectstore.drivers.timestamp import Timestamp
@@ -92,6 +93,7 @@ class SwiftApp:
             )
             response = self.errors.render(errors.SwiftError())
         extra: list[tuple[bytes, bytes]] = [(b"x-trans-id", txid.encode())]
+        extra += await self._cors(scope, response)
         if standalone:
             extra.append((b"x-openstack-request-id", txid.encode()))
         if self.date_header:
@@ -110,6 +112,25 @@ class SwiftApp:
             await send(message)
 
         await response(scope, receive, send_with_headers)
+
+    async def _cors(self, scope: Scope, response: Response) -> list[tuple[bytes, bytes]]:
+        """CORS headers for a request with an Origin to a container the
+        container allows (its preflight is the OPTIONS route's)."""
+        origin = next((v for k, v in scope.get("headers", ()) if k == b"origin"), None)
+        if not origin or scope["method"] == "OPTIONS":
+            return []
+        try:
+            path = parse_path(raw_path_of(scope), self.limits)
+        except StratusError:
+            return []
+        if path.container is None or path.account is None:
+            return []
+        info = await self.store.info(path.account, path.container)
+        if info.status >= 300:
+            return []
+        answer = {k.decode("latin-1"): v.decode("latin-1") for k, v in response.raw_headers}
+        found = cors.response_headers(info.headers, origin.decode("latin-1"), answer)
+        return [(k.encode(), v.encode("latin-1", "replace")) for k, v in found.items()]
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> Response:
         raw = raw_path_of(scope)

@@ -19,8 +19,10 @@ from stratus.objectstore.layers.bulk import BulkLayer
 from stratus.objectstore.layers.copy import CopyLayer
 from stratus.objectstore.layers.dlo import DloLayer
 from stratus.objectstore.layers.formpost import FormPostLayer
+from stratus.objectstore.layers.object_versioning import ObjectVersioningLayer
 from stratus.objectstore.layers.quotas import AccountQuotaLayer
 from stratus.objectstore.layers.slo import SloLayer
+from stratus.objectstore.layers.symlink import SymlinkLayer
 from stratus.objectstore.layers.tempurl import TempUrlLayer
 from stratus.objectstore.layers.versioning import VersioningLayer
 from stratus.objectstore.service.interface import ObjectStore
@@ -32,7 +34,7 @@ def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  #
     """The stack, top first: requests split or signed before access is
     checked; large objects and versions beneath it, the core at the bottom."""
     return [
-        BulkLayer,  # POST ?bulk-delete: one DELETE per path, each checked
+        BulkLayer,  # ?bulk-delete, ?extract-archive: one request per path, each checked
         FormPostLayer,  # signed browser uploads
         TempUrlLayer,  # signed object URLs
         lambda app: AccessLayer(app, enforcer),  # policy rules and container ACLs
@@ -41,6 +43,8 @@ def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  #
         SloLayer,  # static large objects
         DloLayer,  # dynamic large objects
         VersioningLayer,  # X-Versions-Location, X-History-Location
+        ObjectVersioningLayer,  # X-Versions-Enabled, ?version-id, ?versions
+        SymlinkLayer,  # X-Symlink-Target
     ]
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlparse
 from stratus.common.context import RequestContext
 from stratus.common.policy import Enforcer
 from stratus.objectstore.errors import Forbidden, Unauthorized
+from stratus.objectstore.layers import account_acl
 from stratus.objectstore.layers.base import Layer
 from stratus.objectstore.service.interface import (
     Body,
@@ -34,6 +35,7 @@ from stratus.objectstore.service.interface import (
 )
 
 ACCOUNT_PREFIX = "AUTH_"
+DEFAULT_DOMAIN = "default"
 READ_ACL = "x-container-read"
 WRITE_ACL = "x-container-write"
 
@@ -77,8 +79,11 @@ def referrer_allowed(referer: str | None, referrers: list[str]) -> bool:
 def grant_matches(ctx: RequestContext, grants: list[str]) -> bool:
     if not ctx.authenticated:
         return False
-    projects = {"*", ctx.project_id or "", ctx.project_name or ""} - {""}
-    users = {"*", ctx.user_id or "", ctx.user_name or ""} - {""}
+    # Names count only in the default domain (as keystoneauth): a name
+    # elsewhere may be anybody's.
+    named = ctx.user_domain_id == DEFAULT_DOMAIN and ctx.project_domain_id == DEFAULT_DOMAIN
+    projects = {"*", ctx.project_id or "", (ctx.project_name or "") if named else ""} - {""}
+    users = {"*", ctx.user_id or "", (ctx.user_name or "") if named else ""} - {""}
     roles = {r.lower() for r in ctx.roles}
     for grant in grants:
         project, sep, user = grant.partition(":")
@@ -127,6 +132,8 @@ class AccessLayer(Layer):
             action, ctx, {"project_id": project_of(account)}
         ):
             return
+        if account_acl.permits(await self._account_level(ctx, account), action):
+            return
         if acl is None or container is None:
             raise deny(ctx)
         info = await self.app.info(account, container)
@@ -140,20 +147,45 @@ class AccessLayer(Layer):
                 return
         raise deny(ctx)
 
+    async def _account_level(self, ctx: RequestContext, account: str) -> str | None:
+        if not ctx.authenticated:
+            return None
+        info = await self.app.info(account)
+        value = info.headers.get(account_acl.SYSMETA) if info.status < 300 else None
+        return account_acl.level_of(ctx, value, grant_matches)
+
+    async def _show_acl(self, caller: Caller, account: str, headers: dict[str, str]) -> None:
+        """The account ACL, to those who may change it (its sysmeta to nobody)."""
+        value = headers.pop(account_acl.SYSMETA, "")
+        if value:
+            try:
+                await self.check(caller, "object_store:post_account", account)
+            except (Forbidden, Unauthorized):
+                return
+            headers[account_acl.HEADER] = value
+
     # -- every client request, checked before it goes down ----------------------------
 
     async def head_account(self, caller: Caller, account: str) -> Reply:
         await self.check(caller, "object_store:get_account", account)
-        return await self.app.head_account(caller, account)
+        resp = await self.app.head_account(caller, account)
+        await self._show_acl(caller, account, resp.headers)
+        return resp
 
     async def list_account(self, caller: Caller, account: str, query: Headers) -> Listing:
         await self.check(caller, "object_store:get_account", account)
-        return await self.app.list_account(caller, account, query)
+        result = await self.app.list_account(caller, account, query)
+        await self._show_acl(caller, account, result.headers)
+        return result
 
     async def post_account(
         self, caller: Caller, account: str, headers: Headers, params: Headers, body: Body | None
     ) -> Reply:
         await self.check(caller, "object_store:post_account", account)
+        if account_acl.HEADER in headers:
+            value = account_acl.stored(headers[account_acl.HEADER])
+            headers = {k: v for k, v in headers.items() if k != account_acl.HEADER}
+            headers[account_acl.SYSMETA] = value
         return await self.app.post_account(caller, account, headers, params, body)
 
     async def put_container(

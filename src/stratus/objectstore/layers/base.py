@@ -121,6 +121,11 @@ class Layer:
     ) -> Reply:
         return await self.app.delete_object(caller, names, headers, params)
 
+    async def extract_archive(
+        self, caller: Caller, account: str, base: str, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        return await self.app.extract_archive(caller, account, base, headers, params, body)
+
 
 def stack(core: ObjectStore, *layers: type[Layer] | Any) -> ObjectStore:
     """``core`` wrapped by ``layers``, listed from the bottom up; an entry is

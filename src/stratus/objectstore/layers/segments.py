@@ -32,6 +32,7 @@ class Segment:
     first: int  # inclusive byte span of the segment object
     last: int
     etag: str | None = None  # checked when the whole segment is read
+    data: bytes | None = None  # an SLO's inline data segment: no object to read
 
     @property
     def size(self) -> int:
@@ -68,6 +69,9 @@ async def stream(
     """The segments' bytes, one segment after the other.  A segment that
     fails ends the stream early (the client sees a short body, as Swift's)."""
     for seg in segments:
+        if seg.data is not None:
+            yield seg.data[seg.first : seg.last + 1]
+            continue
         headers = {"range": f"bytes={seg.first}-{seg.last}"}
         if seg.etag:
             headers["if-match"] = seg.etag

@@ -13,6 +13,8 @@ segments; ``?multipart-manifest=get`` answers the manifest itself.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 from typing import Any
 
@@ -85,6 +87,9 @@ def _parse(data: bytes) -> list[dict[str, Any]]:
         raise TooLarge(f"Too many segments; max {MAX_SEGMENTS}")
     allowed = {"path", "etag", "size_bytes", "range"}
     for i, item in enumerate(items):
+        if isinstance(item, dict) and "data" in item and "path" not in item:
+            _inline(item, i)
+            continue
         if not isinstance(item, dict) or "path" not in item:
             raise BadRequest(f"Index {i}: expected keys to include path\n")
         extra = set(item) - allowed
@@ -104,6 +109,27 @@ def _parse(data: bytes) -> list[dict[str, Any]]:
         if "range" in item and not isinstance(item["range"], str):
             raise BadRequest(f"Index {i}: invalid range\n")
     return items
+
+
+def _inline(item: dict[str, Any], i: int) -> bytes:
+    """An inline data segment's bytes (``{"data": "<base64>"}``, Swift 2.17)."""
+    extra = set(item) - {"data"}
+    if extra:
+        raise BadRequest(f"Index {i}: extraneous keys {', '.join(sorted(extra))}\n")
+    try:
+        data = base64.b64decode(item["data"], validate=True)
+    except (binascii.Error, TypeError, ValueError) as exc:
+        raise BadRequest(f"Index {i}: Invalid base64 data\n") from exc
+    if not data:
+        raise BadRequest(f"Index {i}: Too small; each segment must be at least 1 byte.\n")
+    return data
+
+
+def _data_entry(item: dict[str, Any]) -> dict[str, Any]:
+    """A data segment as stored: its data, with its size and MD5 beside it."""
+    data = base64.b64decode(item["data"])
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    return {"data": item["data"], "bytes": len(data), "hash": md5}
 
 
 def slo_etag(entries: list[dict[str, Any]]) -> str:
@@ -129,12 +155,14 @@ async def build_manifest(
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """The stored manifest of a manifest PUT's body, and its problems."""
     items = _parse(body)
-    for container in {(split_path(i["path"]) or ("", ""))[0] for i in items}:
+    for container in {(split_path(i["path"]) or ("", ""))[0] for i in items if "path" in i}:
         await caller.check("object_store:get_object", account, container, acl=READ_ACL)
     problems: list[tuple[str, str]] = []
     gate = asyncio.Semaphore(_HEADS)
 
     async def check(item: dict[str, Any]) -> dict[str, Any] | None:
+        if "data" in item:
+            return _data_entry(item)
         container, obj = split_path(item["path"]) or ("", "")
         path = f"/{container}/{obj}"
         async with gate:
@@ -201,6 +229,10 @@ async def plan(
     """The segments of a manifest, sub-manifests expanded."""
     out: list[Segment] = []
     for e in entries:
+        if "data" in e:
+            data = base64.b64decode(e["data"])
+            out.append(Segment("", "", 0, len(data) - 1, None, data=data))
+            continue
         container, obj = split_path(e.get("name")) or ("", "")
         first, last = 0, int(e.get("bytes", 0)) - 1
         if e.get("range"):
@@ -235,6 +267,8 @@ def _reason(status: int) -> str:
 
 
 def _put_form(entry: dict[str, Any]) -> dict[str, Any]:
+    if "data" in entry:
+        return {"data": entry["data"]}
     out = {"path": entry.get("name"), "etag": entry.get("hash"), "size_bytes": entry.get("bytes")}
     if entry.get("range"):
         out["range"] = entry["range"]
@@ -298,7 +332,7 @@ class SloLayer(Layer):
         parts: list[Segment] = []
         if not head:
             entries = await read_manifest(resp)
-            for container in {(split_path(e.get("name")) or ("", ""))[0] for e in entries}:
+            for container in {p[0] for e in entries if (p := split_path(e.get("name")))}:
                 await caller.check("object_store:get_object", names[0], container, acl=READ_ACL)
             parts = await plan(self.app, caller, names[0], entries)
         await close_body(resp)
@@ -337,6 +371,8 @@ class SloLayer(Layer):
     ) -> list[str]:
         out: list[str] = []
         for e in entries:
+            if "data" in e:
+                continue
             name = str(e.get("name", ""))
             if e.get("sub_slo") and depth < MAX_DEPTH:
                 c, o = split_path(name) or ("", "")

@@ -21,6 +21,7 @@ from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import BadRequest, PreconditionFailed
 from stratus.objectstore.layers.access import WRITE_ACL
 from stratus.objectstore.layers.base import Layer
+from stratus.objectstore.layers.symlink import LINK_ITSELF
 from stratus.objectstore.service.interface import Body, Caller, Headers, Names, Reply
 from stratus.objectstore.service.names import header_text, header_value
 from stratus.objectstore.service.quorum import close_body
@@ -30,6 +31,7 @@ HISTORY = "x-history-location"
 DELETE_MARKER = "application/x-deleted;swift_versions_deleted=1"
 BOTH = "Only one of X-Versions-Location or X-History-Location may be specified"
 NONE: dict[str, str] = {}
+LINK = {LINK_ITSELF: "true"}  # a symlink is archived (and restored) as the symlink
 
 
 def check_headers(headers: Headers) -> Headers:
@@ -128,14 +130,14 @@ class VersioningLayer(Layer):
 
     async def _archive_current(self, caller: Caller, names: Names, archive: str) -> bool:
         """Copy the current version into the archive; False when there is none."""
-        head = await self.app.get_object(caller, names, NONE, NONE, head=True)
+        head = await self.app.get_object(caller, names, LINK, NONE, head=True)
         if head.status == 404:
             return False
         if head.status >= 300:
             raise PreconditionFailed()
         stamp = Timestamp(head.headers.get("x-timestamp") or Timestamp.now().internal)
         name = prefix_of(names[2]) + stamp.internal
-        resp = await self.app.copy_object(caller, names, (names[0], archive, name), NONE)
+        resp = await self.app.copy_object(caller, names, (names[0], archive, name), LINK)
         if resp.status >= 300:
             raise PreconditionFailed()
         return True
@@ -150,11 +152,11 @@ class VersioningLayer(Layer):
             if entry.get("content_type") == DELETE_MARKER:
                 await self.app.delete_object(caller, version, NONE, NONE)
                 continue
-            src = await self.app.get_object(caller, version, NONE, NONE, head=True)
+            src = await self.app.get_object(caller, version, LINK, NONE, head=True)
             await close_body(src)
             if src.status == 404:
                 continue
-            resp = await self.app.copy_object(caller, version, names, NONE)
+            resp = await self.app.copy_object(caller, version, names, LINK)
             if resp.status >= 300:
                 return Reply(resp.status)
             await self.app.delete_object(caller, version, NONE, NONE)

@@ -37,6 +37,8 @@ from stratus.objectstore.service.listing import node_query
 from stratus.objectstore.service.objects import Objects
 from stratus.objectstore.service.quorum import Proxy
 
+CONTAINER_SYSMETA = "x-container-sysmeta-"
+ACCOUNT_SYSMETA = "x-account-sysmeta-"
 # Headers a layer may give an object besides what a client may.
 _FROM_LAYERS = (*INTERNAL, "x-static-large-object")
 
@@ -84,9 +86,11 @@ class ObjectStoreService:
     async def post_account(
         self, caller: Caller, account: str, headers: Headers, params: Headers, body: Body | None
     ) -> Reply:
-        return await self.accounts.post(
-            account, write_headers(headers.items(), "account", self.limits)
-        )
+        out = write_headers(headers.items(), "account", self.limits)
+        for key, value in headers.items():
+            if key.startswith(ACCOUNT_SYSMETA):  # a layer's (clients' are removed)
+                out[key] = value
+        return await self.accounts.post(account, out)
 
     # -- containers ----------------------------------------------------------------------
 
@@ -94,7 +98,11 @@ class ObjectStoreService:
         policy = headers.get("x-storage-policy")
         if policy is not None and policy.strip().lower() != POLICY_NAME.lower():
             raise BadRequest(f'Invalid X-Storage-Policy "{policy}"')
-        return write_headers(headers.items(), "container", self.limits)
+        out = write_headers(headers.items(), "container", self.limits)
+        for key, value in headers.items():
+            if key.startswith(CONTAINER_SYSMETA):  # a layer's (clients' are removed)
+                out[key] = value
+        return out
 
     async def put_container(
         self, caller: Caller, account: str, container: str, headers: Headers
@@ -150,6 +158,9 @@ class ObjectStoreService:
         new = object_headers(headers.items(), dest[2], self.limits, new=False)
         if "content-type" in headers:
             new["content-type"] = headers["content-type"]
+        for key, value in headers.items():
+            if key.startswith(_FROM_LAYERS):
+                new[key] = value
         fresh = true(headers.get("x-fresh-metadata"))
         return await self.objects.copy(source, dest, new, fresh_metadata=fresh)
 
@@ -174,3 +185,9 @@ class ObjectStoreService:
             except ValueError as exc:
                 raise BadRequest("Bad X-If-Delete-At header value") from exc
         return await self.objects.delete(*names, if_delete_at=if_delete_at)
+
+    async def extract_archive(
+        self, caller: Caller, account: str, base: str, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        # Archives are the bulk layer's (stratus.objectstore.layers.bulk).
+        raise BadRequest("Unsupported archive format")

@@ -171,6 +171,13 @@ class ObjectStore(Protocol):
         self, caller: Caller, names: Names, headers: Headers, params: Headers
     ) -> Reply: ...
 
+    async def extract_archive(
+        self, caller: Caller, account: str, base: str, headers: Headers, params: Headers, body: Body
+    ) -> Reply:
+        """A PUT of a tar archive (``?extract-archive=``) at the account, a
+        container or a prefix in one (``base``: ``container[/prefix]`` or
+        empty): each file in it becomes an object below ``base``."""
+
 
 # The operations a layer may take over; those it leaves alone go straight
 # to the layer beneath (see stratus.objectstore.layers.base).
@@ -189,6 +196,7 @@ OPERATIONS = (
     "copy_object",
     "post_object",
     "delete_object",
+    "extract_archive",
 )
 
 

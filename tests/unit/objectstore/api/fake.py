@@ -13,6 +13,8 @@ import orjson
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse, NodeUnavailable
 
+_KEPT = ("x-container-read", "x-container-write", "x-versions-location", "x-history-location")
+
 
 @dataclass
 class Stored:
@@ -99,7 +101,7 @@ class FakeNodes:
         return {
             k: v
             for k, v in req.headers.items()
-            if k.startswith((f"x-{kind}-meta-", "x-container-read", "x-container-write"))
+            if k.startswith((f"x-{kind}-meta-", f"x-{kind}-sysmeta-", *_KEPT))
         }
 
     def listing(self, account: str, container: str | None) -> list[dict[str, object]]:
