@@ -15,6 +15,7 @@ from stratus.compute.service.quotas import LEGACY, RESOURCES
 
 MIN_VERSION, MAX_VERSION = "2.1", "2.96"
 UPDATED = "2013-07-23T11:33:21Z"
+LEGACY_UPDATED = "2011-01-21T11:33:21Z"
 
 
 def _v(req: ApiRequest[ComputeService]) -> Version:
@@ -39,12 +40,43 @@ def _version(base: str) -> dict[str, Any]:
     }
 
 
+def _legacy_version(root: str) -> dict[str, Any]:
+    """v2.0: Nova still lists it first (the v2.1 API without microversions)."""
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": LEGACY_UPDATED,
+        "links": [{"rel": "self", "href": f"{root}/v2/"}],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2",
+            }
+        ],
+    }
+
+
+def _root(req: ApiRequest[ComputeService]) -> str:
+    return req.base_url.rsplit("/v2.1", 1)[0]
+
+
 async def versions(req: ApiRequest[ComputeService]) -> Response:
-    return json_response({"versions": [_version(req.base_url)]})
+    """The version list, v2.0 first as Nova has it (media types only in
+    the single version's document)."""
+    listed = [_legacy_version(_root(req)), _version(req.base_url)]
+    for v in listed:
+        del v["media-types"]
+    return json_response({"versions": listed})
 
 
 async def version(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"version": _version(req.base_url)})
+
+
+async def legacy_version(req: ApiRequest[ComputeService]) -> Response:
+    return json_response({"version": _legacy_version(_root(req))})
 
 
 # -- server groups ----------------------------------------------------------------------------

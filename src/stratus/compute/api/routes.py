@@ -8,6 +8,7 @@ from stratus.common.api import Handler, NoBody, NoQuery, Route
 from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
     flavors,
+    images,
     interfaces,
     keypairs,
     migrations,
@@ -68,6 +69,8 @@ ROUTES: list[Route] = [
     Route("GET", "/", misc.versions, body=NoBody, query=NoQuery, public=True),
     Route("GET", "/v2.1", misc.version, body=NoBody, query=NoQuery, public=True),
     Route("GET", "/v2.1/", misc.version, body=NoBody, query=NoQuery, public=True),
+    Route("GET", "/v2", misc.legacy_version, body=NoBody, query=NoQuery, public=True),
+    Route("GET", "/v2/", misc.legacy_version, body=NoBody, query=NoQuery, public=True),
     # servers
     Route("GET", "/v2.1/servers", servers.index, body=NoBody, query=s.ServerListQuery),
     Route("GET", "/v2.1/servers/detail", servers.detail, body=NoBody, query=s.ServerListQuery),
@@ -138,6 +141,14 @@ ROUTES: list[Route] = [
         body=NoBody,
         query=NoQuery,
     ),
+    Route("GET", "/v2.1/servers/{server_id}/ips", interfaces.ips_index, body=NoBody, query=NoQuery),
+    Route(
+        "GET",
+        "/v2.1/servers/{server_id}/ips/{network}",
+        interfaces.ips_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
     Route("GET", INTERFACES, interfaces.index, body=NoBody, query=NoQuery),
     Route("POST", INTERFACES, interfaces.create, query=NoQuery, body=s.InterfaceAttachBody),
     Route("GET", INTERFACES + "/{port_id}", interfaces.show, body=NoBody, query=NoQuery),
@@ -174,6 +185,13 @@ ROUTES: list[Route] = [
         query=NoQuery,
         body=s.ForceCompleteBody,
     ),
+    # the image proxy, up to 2.35 (api/images.py)
+    Route("GET", "/v2.1/images", images.index, body=NoBody, query=images.ImageListQuery),
+    Route(
+        "GET", "/v2.1/images/detail", images.index_detail, body=NoBody, query=images.ImageListQuery
+    ),
+    Route("GET", "/v2.1/images/{image_id}", images.show, body=NoBody, query=NoQuery),
+    Route("DELETE", "/v2.1/images/{image_id}", images.delete, body=NoBody, query=NoQuery),
     # flavors
     Route("GET", "/v2.1/flavors", flavors.index, body=NoBody, query=s.FlavorListQuery),
     Route("GET", "/v2.1/flavors/detail", flavors.detail, body=NoBody, query=s.FlavorListQuery),
