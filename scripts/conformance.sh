@@ -9,6 +9,8 @@
 # that are not the disk format they declare), and Tempest is told so
 # (image_format_enforcement = false); --strict-images keeps the default
 # (those 10 tests then skip). Unsafe image data is refused either way.
+# A second image is uploaded for Tempest's image_ref_alt (set IMAGE_REF_ALT
+# to name one instead): the server list filters by image need two.
 # --keep leaves the cloud running afterwards (its data folder is printed).
 # The guideline's list and run-tempest.sh come from STRATUS_CONFORMANCE_DIR
 # (default ../shared/conformance beside this checkout, or beside the main
@@ -76,6 +78,17 @@ export OS_AUTH_URL="http://127.0.0.1:$port/identity/v3" OS_USERNAME=admin \
     OS_PASSWORD="$(cat "$data/admin-password")" OS_PROJECT_NAME=admin
 work="$data/tempest"
 export TEMPEST_WORKDIR=$work
+# A second image for Tempest's image_ref_alt (the list filter tests by
+# image need two distinct images; run-tempest.sh makes the first), unless
+# the caller names one.
+if [ -z "${IMAGE_REF_ALT:-}" ]; then
+    head -c 1048576 /dev/zero >"$data/tempest-alt.img"
+    IMAGE_REF_ALT=$(OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
+        .venv/bin/openstack image create --file "$data/tempest-alt.img" \
+        --disk-format raw --container-format bare --public "tempest-img-alt-$$" \
+        -f value -c id 2>>"$data/server.log") || IMAGE_REF_ALT=""
+    if [ -n "$IMAGE_REF_ALT" ]; then export IMAGE_REF_ALT; fi
+fi
 if [ -n "$services" ] && [ -n "$list" ]; then
     mkdir -p "$work"
     pattern="^tempest\\.api\\.($(echo "$services" | tr ',' '|'))\\."

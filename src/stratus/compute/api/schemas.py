@@ -35,19 +35,18 @@ FlavorId = Annotated[
 
 
 def _access_ip(field: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> Any:
-    """accessIPv4/accessIPv6: an address of that family, kept as given (Nova's
-    format check; not null, not blank)."""
+    """accessIPv4/accessIPv6: an address of that family (Nova's format check),
+    kept in its short form as Nova's database keeps it."""
 
     def check(value: str) -> str:
         try:
-            kind(value)
+            return str(kind(value))
         except ValueError as exc:
             family = "ipv4" if kind is ipaddress.IPv4Address else "ipv6"
             raise BadRequest(
                 f"Invalid input for field/attribute {field}. Value: {value}. "
                 f"'{value}' is not a '{family}'"
             ) from exc
-        return value
 
     return AfterValidator(check)
 

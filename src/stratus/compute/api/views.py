@@ -126,6 +126,11 @@ def addresses(
     return {f"user-hostfwd-127.0.0.1-{server.host_port}": [fixed, forwarded]}
 
 
+PROGRESS_STATUSES = frozenset(
+    {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
+)
+
+
 def server(
     s: m.Server,
     v: Version,
@@ -160,7 +165,6 @@ def server(
         "links": links(base, "servers", s.id),
         "key_name": s.key_name,
         "config_drive": "True" if s.config_drive else "",
-        "progress": s.progress if s.vm_state in (m.BUILDING, m.ACTIVE) else 0,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": s.availability_zone or "",
         "OS-EXT-STS:task_state": s.task_state,
@@ -180,6 +184,8 @@ def server(
         "OS-SRV-USG:launched_at": usgtime(s.launched_at),
         "OS-SRV-USG:terminated_at": usgtime(s.terminated_at),
     }
+    if out["status"] in PROGRESS_STATUSES:  # Nova shows progress only then
+        out["progress"] = s.progress if s.vm_state in (m.BUILDING, m.ACTIVE) else 0
     groups = sorted({g for p in ports or [] for g in p.security_groups})
     if groups:
         out["security_groups"] = [{"name": g} for g in groups]
