@@ -9,8 +9,9 @@
 # that are not the disk format they declare), and Tempest is told so
 # (image_format_enforcement = false); --strict-images keeps the default
 # (those 10 tests then skip). Unsafe image data is refused either way.
-# A second image is uploaded for Tempest's image_ref_alt (set IMAGE_REF_ALT
-# to name one instead): the server list filters by image need two.
+# Tempest boots the cloud's tiny guest image (image_ref) and a copy of it
+# (image_ref_alt): guests that boot, as devstack's cirros (IMAGE_REF and
+# IMAGE_REF_ALT name others).
 # --keep leaves the cloud running afterwards (its data folder is printed).
 # The guideline's list and run-tempest.sh come from STRATUS_CONFORMANCE_DIR
 # (default ../shared/conformance beside this checkout, or beside the main
@@ -78,17 +79,24 @@ export OS_AUTH_URL="http://127.0.0.1:$port/identity/v3" OS_USERNAME=admin \
     OS_PASSWORD="$(cat "$data/admin-password")" OS_PROJECT_NAME=admin
 work="$data/tempest"
 export TEMPEST_WORKDIR=$work
-# A second image for Tempest's image_ref_alt (the list filter tests by
-# image need two distinct images; run-tempest.sh makes the first), unless
-# the caller names one.
-if [ -z "${IMAGE_REF_ALT:-}" ]; then
-    head -c 1048576 /dev/zero >"$data/tempest-alt.img"
-    IMAGE_REF_ALT=$(OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default \
-        .venv/bin/openstack image create --file "$data/tempest-alt.img" \
-        --disk-format raw --container-format bare --public "tempest-img-alt-$$" \
-        -f value -c id 2>>"$data/server.log") || IMAGE_REF_ALT=""
-    if [ -n "$IMAGE_REF_ALT" ]; then export IMAGE_REF_ALT; fi
+# Tempest's images are the cloud's tiny guest image and a copy of it (unless
+# the caller names IMAGE_REF/IMAGE_REF_ALT): guests that boot, so that they
+# answer an ACPI shutdown and release a hot-unplugged disk, as devstack's
+# cirros does; and two distinct images, which the list filters by image need.
+osc() { OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default .venv/bin/openstack "$@"; }
+if [ -z "${IMAGE_REF:-}" ]; then
+    IMAGE_REF=$(osc image show tiny -f value -c id 2>>"$data/server.log") || IMAGE_REF=""
 fi
+if [ -n "${IMAGE_REF:-}" ] && [ -z "${IMAGE_REF_ALT:-}" ]; then
+    osc image save "$IMAGE_REF" --file "$data/tempest-alt.img" 2>>"$data/server.log" || true
+    IMAGE_REF_ALT=$(osc image create --file "$data/tempest-alt.img" --disk-format \
+        "$(osc image show "$IMAGE_REF" -f value -c disk_format)" --container-format bare \
+        --min-ram 128 --public "tempest-img-alt-$$" -f value -c id 2>>"$data/server.log") \
+        || IMAGE_REF_ALT=""
+fi
+if [ -n "${IMAGE_REF:-}" ]; then export IMAGE_REF; fi
+if [ -n "${IMAGE_REF_ALT:-}" ]; then export IMAGE_REF_ALT; fi
+echo "conformance: image_ref ${IMAGE_REF:-?}, image_ref_alt ${IMAGE_REF_ALT:-?}"
 if [ -n "$services" ] && [ -n "$list" ]; then
     mkdir -p "$work"
     pattern="^tempest\\.api\\.($(echo "$services" | tr ',' '|'))\\."
