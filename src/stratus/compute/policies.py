@@ -41,6 +41,7 @@ RULES: dict[str, str] = {
     "compute:quotas:update": "rule:admin_required",
     "compute:services": "rule:admin_required",
     "compute:hypervisors": "rule:admin_required",
+    "compute:availability_zones:detail": "rule:admin_required",
     # Nova's defaults: moving servers between hosts is the operator's call,
     # resizing (and answering a resize) the owner's.
     "compute:servers:migrate": "rule:admin_required",

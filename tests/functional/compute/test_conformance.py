@@ -7,6 +7,7 @@ driver, SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from typing import Any
 
@@ -14,7 +15,17 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.functional.compute.conftest import Nova, tiny_image, unique, user_in_project
+from tests.conftest import Server
+from tests.functional.compute.conftest import (
+    Nova,
+    osc,
+    osc_json,
+    tiny_image,
+    unique,
+    user_env,
+    user_in_project,
+)
+from tests.functional.identity.helpers import user_with_role
 
 EXTENSION_KEYS = {
     "OS-EXT-STS:task_state",
@@ -264,3 +275,24 @@ def test_x509_key_pairs(nova: Nova) -> None:
     # before 2.2 there is no type
     assert nova.post("/os-keypairs", json={"keypair": {"name": unique("old"), "type": "x509"}}).status_code == 400
 
+
+
+def test_availability_zones_with_the_cli(cloud: Server, nova: Nova) -> None:
+    """`openstack availability zone list` asks for the detail (admins), and
+    falls back on the plain list when refused (everyone else)."""
+    rows = osc_json(cloud, "availability", "zone", "list", "--compute", "--long")
+    mine = [r for r in rows if r["Host Name"] == "fakehost"]
+    assert len(mine) == 1
+    assert (mine[0]["Zone Name"], mine[0]["Zone Status"]) == ("nova", "available")
+    assert mine[0]["Service Name"] == "nova-compute"
+    assert mine[0]["Service Status"].startswith("enabled :-)")
+    user, project, _token = user_with_role(cloud, "member")
+    env = user_env(cloud, user["name"], user["password"], project["id"])
+    proc = osc(cloud, "availability", "zone", "list", "--compute", "-f", "json", env=env)
+    assert [(r["Zone Name"], r["Zone Status"]) for r in json.loads(proc.stdout)] == [("nova", "available")]
+    member = Nova(cloud, _token)
+    refused = member.get("/os-availability-zone/detail")
+    assert refused.status_code == 403
+    assert "forbidden" in refused.json()
+    detail = nova.get("/os-availability-zone/detail").json()["availabilityZoneInfo"]
+    assert detail[0]["hosts"]["fakehost"]["nova-compute"]["available"] is True

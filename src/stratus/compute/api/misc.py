@@ -307,11 +307,52 @@ async def hypervisor_statistics(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"hypervisor_statistics": stats})
 
 
+def _zone_hosts(hosts: list[Any]) -> dict[str, list[Any]]:
+    """The compute hosts by zone; the default zone even without hosts."""
+    zones: dict[str, list[Any]] = {"nova": []}
+    for h in hosts:
+        zones.setdefault(h.host.availability_zone or "nova", []).append(h)
+    return zones
+
+
 async def zones(req: ApiRequest[ComputeService]) -> Response:
+    """The zones; one is available while an enabled host in it is up."""
+    by_zone = _zone_hosts(await req.service.hosts.list_hosts())
     return json_response(
         {
             "availabilityZoneInfo": [
-                {"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}
+                {
+                    "zoneName": zone,
+                    "zoneState": {"available": _available(hosts)},
+                    "hosts": None,
+                }
+                for zone, hosts in sorted(by_zone.items())
             ]
         }
     )
+
+
+def _available(hosts: list[Any]) -> bool:
+    return not hosts or any(h.alive and not h.host.disabled for h in hosts)
+
+
+async def zones_detail(req: ApiRequest[ComputeService]) -> Response:
+    """The zones with their hosts and each host's service (admin, as Nova)."""
+    req.authorize("compute:availability_zones:detail")
+    by_zone = _zone_hosts(await req.service.hosts.list_hosts())
+    info = []
+    for zone, hosts in sorted(by_zone.items()):
+        services = {
+            h.host.host: {
+                "nova-compute": {
+                    "available": h.alive,
+                    "active": not h.host.disabled,
+                    "updated_at": views.usgtime(h.host.heartbeat),
+                }
+            }
+            for h in hosts
+        }
+        info.append(
+            {"zoneName": zone, "zoneState": {"available": _available(hosts)}, "hosts": services}
+        )
+    return json_response({"availabilityZoneInfo": info})

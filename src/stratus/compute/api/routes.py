@@ -319,4 +319,7 @@ ROUTES: list[Route] = [
         query=NoQuery,
     ),
     Route("GET", "/v2.1/os-availability-zone", misc.zones, body=NoBody, query=NoQuery),
+    Route(
+        "GET", "/v2.1/os-availability-zone/detail", misc.zones_detail, body=NoBody, query=NoQuery
+    ),
 ]
