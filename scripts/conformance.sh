@@ -62,6 +62,17 @@ stop_cloud() {
     if [ "$keep" = 0 ] && kill -0 "$cloud" 2>/dev/null; then
         kill -TERM "$cloud"; wait "$cloud" || true
     fi
+    # Guests outlive their agent by design; this throwaway cloud's must not
+    # (a server a failed test left behind): end the QEMU of each of its pidfiles.
+    if [ "$keep" = 0 ]; then
+        for pidfile in "$data"/compute/*/instances/*/qemu.pid; do
+            [ -f "$pidfile" ] || continue
+            pid=$(cat "$pidfile" 2>/dev/null) || continue
+            if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$pidfile"; then
+                kill -TERM "$pid" 2>/dev/null || true
+            fi
+        done
+    fi
 }
 trap stop_cloud EXIT
 for _ in $(seq 1 300); do
