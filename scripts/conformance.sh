@@ -9,6 +9,9 @@
 # that are not the disk format they declare), and Tempest is told so
 # (image_format_enforcement = false); --strict-images keeps the default
 # (those 10 tests then skip). Unsafe image data is refused either way.
+# Tempest boots the cloud's tiny guest image (image_ref) and a copy of it
+# (image_ref_alt): guests that boot, as devstack's cirros (IMAGE_REF and
+# IMAGE_REF_ALT name others).
 # --keep leaves the cloud running afterwards (its data folder is printed).
 # The guideline's list and run-tempest.sh come from STRATUS_CONFORMANCE_DIR
 # (default ../shared/conformance beside this checkout, or beside the main
@@ -59,6 +62,17 @@ stop_cloud() {
     if [ "$keep" = 0 ] && kill -0 "$cloud" 2>/dev/null; then
         kill -TERM "$cloud"; wait "$cloud" || true
     fi
+    # Guests outlive their agent by design; this throwaway cloud's must not
+    # (a server a failed test left behind): end the QEMU of each of its pidfiles.
+    if [ "$keep" = 0 ]; then
+        for pidfile in "$data"/compute/*/instances/*/qemu.pid; do
+            [ -f "$pidfile" ] || continue
+            pid=$(cat "$pidfile" 2>/dev/null) || continue
+            if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF "$pidfile"; then
+                kill -TERM "$pid" 2>/dev/null || true
+            fi
+        done
+    fi
 }
 trap stop_cloud EXIT
 for _ in $(seq 1 300); do
@@ -83,6 +97,24 @@ public=$("$root/.venv/bin/openstack" --os-user-domain-name Default \
 if [ -n "$public" ]; then
     export TEMPEST_CONF_OVERRIDES="network.public_network_id=$public;network.floating_network_name=public${TEMPEST_CONF_OVERRIDES:+;$TEMPEST_CONF_OVERRIDES}"
 fi
+# Tempest's images are the cloud's tiny guest image and a copy of it (unless
+# the caller names IMAGE_REF/IMAGE_REF_ALT): guests that boot, so that they
+# answer an ACPI shutdown and release a hot-unplugged disk, as devstack's
+# cirros does; and two distinct images, which the list filters by image need.
+osc() { OS_USER_DOMAIN_NAME=Default OS_PROJECT_DOMAIN_NAME=Default .venv/bin/openstack "$@"; }
+if [ -z "${IMAGE_REF:-}" ]; then
+    IMAGE_REF=$(osc image show tiny -f value -c id 2>>"$data/server.log") || IMAGE_REF=""
+fi
+if [ -n "${IMAGE_REF:-}" ] && [ -z "${IMAGE_REF_ALT:-}" ]; then
+    osc image save "$IMAGE_REF" --file "$data/tempest-alt.img" 2>>"$data/server.log" || true
+    IMAGE_REF_ALT=$(osc image create --file "$data/tempest-alt.img" --disk-format \
+        "$(osc image show "$IMAGE_REF" -f value -c disk_format)" --container-format bare \
+        --min-ram 128 --public "tempest-img-alt-$$" -f value -c id 2>>"$data/server.log") \
+        || IMAGE_REF_ALT=""
+fi
+if [ -n "${IMAGE_REF:-}" ]; then export IMAGE_REF; fi
+if [ -n "${IMAGE_REF_ALT:-}" ]; then export IMAGE_REF_ALT; fi
+echo "conformance: image_ref ${IMAGE_REF:-?}, image_ref_alt ${IMAGE_REF_ALT:-?}"
 if [ -n "$services" ] && [ -n "$list" ]; then
     mkdir -p "$work"
     pattern="^tempest\\.api\\.($(echo "$services" | tr ',' '|'))\\."

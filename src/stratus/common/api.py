@@ -373,6 +373,7 @@ class ServiceAPI:
         base_url: str,
         microversions: Microversions | None = None,
         translations: ErrorTranslations | None = None,
+        request_id_header: str | None = None,
     ):
         undeclared = [f"{r.method} {r.path}" for r in routes if r.undeclared]
         if undeclared:
@@ -388,6 +389,9 @@ class ServiceAPI:
         self.enforcer = enforcer
         self.base_url = base_url.rstrip("/")
         self.translations = dict(translations or {})
+        # The request id under the service's own name as well (Nova's
+        # x-compute-request-id), beside x-openstack-request-id.
+        self.request_id_header = request_id_header
 
     def _endpoint(self, routes: Sequence[Route]) -> Callable[[Request], Awaitable[Response]]:
         """The endpoint of one method of one path: one route, or the routes
@@ -399,13 +403,17 @@ class ServiceAPI:
             request_id = request_id_of(request.scope)
             logs.note_route(route.path)
             if self.microversions is None:
-                return await handle(request, request_id, None)
-            try:
-                version = self.microversions.negotiate(request.headers)
-            except StratusError as exc:
-                return self.renderer(exc)
-            response = await handle(request, request_id, version)
-            response.headers.update(self.microversions.headers(version))
+                response = await handle(request, request_id, None)
+            else:
+                try:
+                    version = self.microversions.negotiate(request.headers)
+                except StratusError as exc:
+                    response = self.renderer(exc)
+                else:
+                    response = await handle(request, request_id, version)
+                    response.headers.update(self.microversions.headers(version))
+            if self.request_id_header:
+                response.headers[self.request_id_header] = request_id
             return response
 
         async def handle(request: Request, request_id: str, version: Version | None) -> Response:

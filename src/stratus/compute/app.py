@@ -33,5 +33,6 @@ def build(service: ComputeService, enforcer: Enforcer, validator: TokenValidator
         translations=errors.DATABASE_ERRORS,
         base_url=info.endpoint_url(service.cfg.public_url),
         microversions=MICROVERSIONS,
+        request_id_header="x-compute-request-id",
     )
     return api.asgi()

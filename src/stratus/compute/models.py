@@ -90,6 +90,8 @@ class Server(Base):
     config_drive: Mapped[bool] = mapped_column(Boolean, default=True)
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
     availability_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    access_ip_v4: Mapped[str | None] = mapped_column(String(15), nullable=True)
+    access_ip_v6: Mapped[str | None] = mapped_column(String(39), nullable=True)
     requested_zone: Mapped[str | None] = mapped_column(String(255), nullable=True)
     host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     vm_state: Mapped[str] = mapped_column(String(16), default=BUILDING, index=True)

@@ -32,6 +32,8 @@ RULES: dict[str, str] = {
     "compute:servers:migrate_live": "rule:admin_required",
     "compute:server_migrations": "rule:admin_required",
     "compute:flavors:index": "@",
+    # the image proxy: the image service decides what the caller may see or delete
+    "compute:images": "@",
     "compute:flavors:manage": "rule:admin_required",
     "compute:keypairs": "rule:admin_required or user_id:%(user_id)s",
     "compute:server_groups:index": "role:reader",
@@ -41,6 +43,7 @@ RULES: dict[str, str] = {
     "compute:quotas:update": "rule:admin_required",
     "compute:services": "rule:admin_required",
     "compute:hypervisors": "rule:admin_required",
+    "compute:availability_zones:detail": "rule:admin_required",
     # Nova's defaults: moving servers between hosts is the operator's call,
     # resizing (and answering a resize) the owner's.
     "compute:servers:migrate": "rule:admin_required",

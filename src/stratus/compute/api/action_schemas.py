@@ -48,28 +48,35 @@ def _image_name(value: str) -> str:
 # -- power, lock, rebuild, console ------------------------------------------------------------
 
 
+class NoArgs(Aliased):
+    """An action that takes no arguments: Nova accepts ``null`` and ``{}`` alike."""
+
+
+Empty = NoArgs | None
+
+
 class StopAction(Aliased):
-    os_stop: None = Field(alias="os-stop")
+    os_stop: Empty = Field(alias="os-stop")
 
 
 class StartAction(Aliased):
-    os_start: None = Field(alias="os-start")
+    os_start: Empty = Field(alias="os-start")
 
 
 class PauseAction(Aliased):
-    pause: None
+    pause: Empty
 
 
 class UnpauseAction(Aliased):
-    unpause: None
+    unpause: Empty
 
 
 class SuspendAction(Aliased):
-    suspend: None
+    suspend: Empty
 
 
 class ResumeAction(Aliased):
-    resume: None
+    resume: Empty
 
 
 class Reboot(Aliased):
@@ -119,7 +126,7 @@ class LockAction(Aliased):
 
 
 class UnlockAction(Aliased):
-    unlock: None
+    unlock: Empty
 
 
 class ConsoleOutput(Aliased):
@@ -197,11 +204,11 @@ class CreateBackupAction(Aliased):
 
 
 class ShelveAction(Aliased):
-    shelve: None
+    shelve: Empty
 
 
 class ShelveOffloadAction(Aliased):
-    shelve_offload: None = Field(alias="shelveOffload")
+    shelve_offload: Empty = Field(alias="shelveOffload")
 
 
 class Unshelve(Aliased):
@@ -265,7 +272,7 @@ class RescueAction(Aliased):
 
 
 class UnrescueAction(Aliased):
-    unrescue: None
+    unrescue: Empty
 
 
 # -- moves: migrate, resize, confirm, revert, evacuate, live migration ------------------------
@@ -302,11 +309,11 @@ class ResizeAction(Aliased):
 
 
 class ConfirmResizeAction(Aliased):
-    confirm_resize: None = Field(alias="confirmResize")
+    confirm_resize: Empty = Field(alias="confirmResize")
 
 
 class RevertResizeAction(Aliased):
-    revert_resize: None = Field(alias="revertResize")
+    revert_resize: Empty = Field(alias="revertResize")
 
 
 class Evacuate(Aliased):

@@ -1,5 +1,5 @@
 """A server's network interfaces (os-interface: what ``server add/remove
-port|network`` use) and the legacy actions on its security groups and
+port|network`` use), its addresses by network (``/servers/{id}/ips``) and the legacy actions on its security groups and
 floating IPs (addSecurityGroup, removeSecurityGroup, addFloatingIp,
 removeFloatingIp)."""
 
@@ -18,7 +18,8 @@ from stratus.compute.api.action_schemas import (
     RemoveSecurityGroupAction,
 )
 from stratus.compute.api.schemas import InterfaceAttachBody
-from stratus.compute.api.servers import load
+from stratus.compute.api.servers import load, render_with_ports
+from stratus.compute.errors import NotFound
 from stratus.compute.service import ComputeService
 from stratus.compute.service.network import VifPort
 
@@ -93,3 +94,29 @@ async def remove_floating_ip(req: Req) -> Response:
     body: RemoveFloatingIpAction = req.body
     await req.service.interfaces.remove_floating_ip(req.ctx, server, body.floating.address)
     return empty_response(202)
+
+
+# -- addresses (/servers/{id}/ips) ------------------------------------------------------------
+
+
+async def _addresses(req: Req) -> dict[str, list[dict[str, Any]]]:
+    """The server's addresses by network, as Nova's ips API shows them
+    (version and address only)."""
+    server = await load(req, "compute:servers:show")
+    view = await render_with_ports(req, server)
+    return {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in addrs]
+        for net, addrs in view["addresses"].items()
+    }
+
+
+async def ips_index(req: Req) -> Response:
+    return json_response({"addresses": await _addresses(req)})
+
+
+async def ips_show(req: Req) -> Response:
+    addresses = await _addresses(req)
+    network = req.params["network"]
+    if network not in addresses:
+        raise NotFound("Instance is not a member of specified network")
+    return json_response({network: addresses[network]})

@@ -43,8 +43,6 @@ async def create(req: ApiRequest[ComputeService]) -> Response:
         raise BadRequest("A key pair type needs microversion 2.2.")
     if key_type not in ("ssh", "x509"):
         raise BadRequest(f"Invalid key pair type {key_type!r}: ssh or x509.")
-    if key_type == "x509":
-        raise BadRequest("x509 key pairs are not supported here.")
     if b.public_key is None and v >= Version.parse("2.92"):
         raise BadRequest(
             "Generating key pairs is not available since microversion 2.92: give a public_key."

@@ -15,6 +15,7 @@ from stratus.compute.service.quotas import LEGACY, RESOURCES
 
 MIN_VERSION, MAX_VERSION = "2.1", "2.96"
 UPDATED = "2013-07-23T11:33:21Z"
+LEGACY_UPDATED = "2011-01-21T11:33:21Z"
 
 
 def _v(req: ApiRequest[ComputeService]) -> Version:
@@ -39,12 +40,43 @@ def _version(base: str) -> dict[str, Any]:
     }
 
 
+def _legacy_version(root: str) -> dict[str, Any]:
+    """v2.0: Nova still lists it first (the v2.1 API without microversions)."""
+    return {
+        "id": "v2.0",
+        "status": "SUPPORTED",
+        "version": "",
+        "min_version": "",
+        "updated": LEGACY_UPDATED,
+        "links": [{"rel": "self", "href": f"{root}/v2/"}],
+        "media-types": [
+            {
+                "base": "application/json",
+                "type": "application/vnd.openstack.compute+json;version=2",
+            }
+        ],
+    }
+
+
+def _root(req: ApiRequest[ComputeService]) -> str:
+    return req.base_url.rsplit("/v2.1", 1)[0]
+
+
 async def versions(req: ApiRequest[ComputeService]) -> Response:
-    return json_response({"versions": [_version(req.base_url)]})
+    """The version list, v2.0 first as Nova has it (media types only in
+    the single version's document)."""
+    listed = [_legacy_version(_root(req)), _version(req.base_url)]
+    for v in listed:
+        del v["media-types"]
+    return json_response({"versions": listed})
 
 
 async def version(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"version": _version(req.base_url)})
+
+
+async def legacy_version(req: ApiRequest[ComputeService]) -> Response:
+    return json_response({"version": _legacy_version(_root(req))})
 
 
 # -- server groups ----------------------------------------------------------------------------
@@ -275,11 +307,52 @@ async def hypervisor_statistics(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"hypervisor_statistics": stats})
 
 
+def _zone_hosts(hosts: list[Any]) -> dict[str, list[Any]]:
+    """The compute hosts by zone; the default zone even without hosts."""
+    zones: dict[str, list[Any]] = {"nova": []}
+    for h in hosts:
+        zones.setdefault(h.host.availability_zone or "nova", []).append(h)
+    return zones
+
+
 async def zones(req: ApiRequest[ComputeService]) -> Response:
+    """The zones; one is available while an enabled host in it is up."""
+    by_zone = _zone_hosts(await req.service.hosts.list_hosts())
     return json_response(
         {
             "availabilityZoneInfo": [
-                {"zoneName": "nova", "zoneState": {"available": True}, "hosts": None}
+                {
+                    "zoneName": zone,
+                    "zoneState": {"available": _available(hosts)},
+                    "hosts": None,
+                }
+                for zone, hosts in sorted(by_zone.items())
             ]
         }
     )
+
+
+def _available(hosts: list[Any]) -> bool:
+    return not hosts or any(h.alive and not h.host.disabled for h in hosts)
+
+
+async def zones_detail(req: ApiRequest[ComputeService]) -> Response:
+    """The zones with their hosts and each host's service (admin, as Nova)."""
+    req.authorize("compute:availability_zones:detail")
+    by_zone = _zone_hosts(await req.service.hosts.list_hosts())
+    info = []
+    for zone, hosts in sorted(by_zone.items()):
+        services = {
+            h.host.host: {
+                "nova-compute": {
+                    "available": h.alive,
+                    "active": not h.host.disabled,
+                    "updated_at": views.usgtime(h.host.heartbeat),
+                }
+            }
+            for h in hosts
+        }
+        info.append(
+            {"zoneName": zone, "zoneState": {"available": _available(hosts)}, "hosts": services}
+        )
+    return json_response({"availabilityZoneInfo": info})

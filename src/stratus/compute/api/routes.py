@@ -9,6 +9,7 @@ from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
     external_events,
     flavors,
+    images,
     interfaces,
     keypairs,
     migrations,
@@ -69,6 +70,8 @@ ROUTES: list[Route] = [
     Route("GET", "/", misc.versions, body=NoBody, query=NoQuery, public=True),
     Route("GET", "/v2.1", misc.version, body=NoBody, query=NoQuery, public=True),
     Route("GET", "/v2.1/", misc.version, body=NoBody, query=NoQuery, public=True),
+    Route("GET", "/v2", misc.legacy_version, body=NoBody, query=NoQuery, public=True),
+    Route("GET", "/v2/", misc.legacy_version, body=NoBody, query=NoQuery, public=True),
     # servers
     Route("GET", "/v2.1/servers", servers.index, body=NoBody, query=s.ServerListQuery),
     Route("GET", "/v2.1/servers/detail", servers.detail, body=NoBody, query=s.ServerListQuery),
@@ -139,6 +142,14 @@ ROUTES: list[Route] = [
         body=NoBody,
         query=NoQuery,
     ),
+    Route("GET", "/v2.1/servers/{server_id}/ips", interfaces.ips_index, body=NoBody, query=NoQuery),
+    Route(
+        "GET",
+        "/v2.1/servers/{server_id}/ips/{network}",
+        interfaces.ips_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
     Route("GET", INTERFACES, interfaces.index, body=NoBody, query=NoQuery),
     Route("POST", INTERFACES, interfaces.create, query=NoQuery, body=s.InterfaceAttachBody),
     Route("GET", INTERFACES + "/{port_id}", interfaces.show, body=NoBody, query=NoQuery),
@@ -182,6 +193,13 @@ ROUTES: list[Route] = [
         query=NoQuery,
         body=s.ForceCompleteBody,
     ),
+    # the image proxy, up to 2.35 (api/images.py)
+    Route("GET", "/v2.1/images", images.index, body=NoBody, query=images.ImageListQuery),
+    Route(
+        "GET", "/v2.1/images/detail", images.index_detail, body=NoBody, query=images.ImageListQuery
+    ),
+    Route("GET", "/v2.1/images/{image_id}", images.show, body=NoBody, query=NoQuery),
+    Route("DELETE", "/v2.1/images/{image_id}", images.delete, body=NoBody, query=NoQuery),
     # flavors
     Route("GET", "/v2.1/flavors", flavors.index, body=NoBody, query=s.FlavorListQuery),
     Route("GET", "/v2.1/flavors/detail", flavors.detail, body=NoBody, query=s.FlavorListQuery),
@@ -309,4 +327,7 @@ ROUTES: list[Route] = [
         query=NoQuery,
     ),
     Route("GET", "/v2.1/os-availability-zone", misc.zones, body=NoBody, query=NoQuery),
+    Route(
+        "GET", "/v2.1/os-availability-zone/detail", misc.zones_detail, body=NoBody, query=NoQuery
+    ),
 ]

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, Field, PrivateAttr, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    model_validator,
+)
 
 from stratus.common.api import IntOrString, Query, Schema, numeric_string
 from stratus.common.microversion import Version
@@ -24,6 +32,27 @@ FlavorId = Annotated[
         min_length=1, max_length=255, pattern=r"^[a-zA-Z0-9._-]([a-zA-Z0-9. _-]*[a-zA-Z0-9._-])?$"
     ),
 ]
+
+
+def _access_ip(field: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> Any:
+    """accessIPv4/accessIPv6: an address of that family (Nova's format check),
+    kept in its short form as Nova's database keeps it."""
+
+    def check(value: str) -> str:
+        try:
+            return str(kind(value))
+        except ValueError as exc:
+            family = "ipv4" if kind is ipaddress.IPv4Address else "ipv6"
+            raise BadRequest(
+                f"Invalid input for field/attribute {field}. Value: {value}. "
+                f"'{value}' is not a '{family}'"
+            ) from exc
+
+    return AfterValidator(check)
+
+
+AccessIPv4 = Annotated[str, _access_ip("accessIPv4", ipaddress.IPv4Address)]
+AccessIPv6 = Annotated[str, _access_ip("accessIPv6", ipaddress.IPv6Address)]
 
 
 class Aliased(Schema):
@@ -83,8 +112,8 @@ class ServerCreate(Aliased):
     tags: list[Annotated[str, Field(min_length=1, max_length=60)]] | None = None
     adminPass: str | None = None  # noqa: N815
     disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
-    accessIPv4: str | None = None  # noqa: N815
-    accessIPv6: str | None = None  # noqa: N815
+    accessIPv4: AccessIPv4 | None = None  # noqa: N815
+    accessIPv6: AccessIPv6 | None = None  # noqa: N815
     return_reservation_id: bool | None = None
     trusted_image_certificates: list[str] | None = None
     host: str | None = None
@@ -251,6 +280,8 @@ class ServerCreateBody(Aliased):
             nics=b.nic_requests,
             security_groups=tuple(g.name for g in b.security_groups or ()),
             block_devices=tuple(b.volumes),
+            access_ip_v4=b.accessIPv4,
+            access_ip_v6=b.accessIPv6,
         )
 
 
@@ -259,8 +290,8 @@ class ServerUpdate(Aliased):
     description: Annotated[str, Field(max_length=255)] | None = None
     hostname: str | None = None
     disk_config: str | None = Field(default=None, alias="OS-DCF:diskConfig")
-    accessIPv4: str | None = None  # noqa: N815
-    accessIPv6: str | None = None  # noqa: N815
+    accessIPv4: AccessIPv4 | None = None  # noqa: N815
+    accessIPv6: AccessIPv6 | None = None  # noqa: N815
 
 
 class ServerUpdateBody(Aliased):

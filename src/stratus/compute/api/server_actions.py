@@ -5,10 +5,13 @@ service verb each (``service/server_actions.py``)."""
 
 from __future__ import annotations
 
+import secrets
+
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.compute import models as m
+from stratus.compute.api import views
 from stratus.compute.api.action_schemas import (
     ConsoleAction,
     LockAction,
@@ -72,7 +75,11 @@ async def rebuild(req: Req) -> Response:
         image_ref=r.imageRef, name=r.name, metadata=r.metadata, user_data=r.user_data
     )
     updated = await req.service.server_actions.rebuild(req.ctx, server, rebuilt)
-    return json_response({"server": await render_with_ports(req, updated)}, status=202)
+    assert req.version is not None
+    view = views.updated_server(await render_with_ports(req, updated), req.version)
+    # Nova answers the password (given, or made up) as it does on create
+    view["adminPass"] = r.adminPass or secrets.token_urlsafe(9)
+    return json_response({"server": view}, status=202)
 
 
 async def lock(req: Req) -> Response:

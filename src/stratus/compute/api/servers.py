@@ -208,7 +208,8 @@ async def update(req: ApiRequest[ComputeService]) -> Response:
             "Invalid input for field/attribute server: hostname needs microversion 2.90."
         )
     updated = await req.service.servers.update(req.ctx, server.id, attrs)
-    return json_response({"server": await render_with_ports(req, updated)})
+    view = await render_with_ports(req, updated)
+    return json_response({"server": views.updated_server(view, _v(req))})
 
 
 async def delete(req: ApiRequest[ComputeService]) -> Response:

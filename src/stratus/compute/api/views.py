@@ -126,6 +126,11 @@ def addresses(
     return {f"user-hostfwd-127.0.0.1-{server.host_port}": [fixed, forwarded]}
 
 
+PROGRESS_STATUSES = frozenset(
+    {"ACTIVE", "BUILD", "REBUILD", "RESIZE", "VERIFY_RESIZE", "MIGRATING"}
+)
+
+
 def server(
     s: m.Server,
     v: Version,
@@ -155,12 +160,11 @@ def server(
         "created": isotime(s.created_at),
         "updated": isotime(s.updated_at),
         "addresses": addresses(s, ports),
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": s.access_ip_v4 or "",
+        "accessIPv6": s.access_ip_v6 or "",
         "links": links(base, "servers", s.id),
         "key_name": s.key_name,
         "config_drive": "True" if s.config_drive else "",
-        "progress": s.progress if s.vm_state in (m.BUILDING, m.ACTIVE) else 0,
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": s.availability_zone or "",
         "OS-EXT-STS:task_state": s.task_state,
@@ -180,6 +184,8 @@ def server(
         "OS-SRV-USG:launched_at": usgtime(s.launched_at),
         "OS-SRV-USG:terminated_at": usgtime(s.terminated_at),
     }
+    if out["status"] in PROGRESS_STATUSES:  # Nova shows progress only then
+        out["progress"] = s.progress if s.vm_state in (m.BUILDING, m.ACTIVE) else 0
     groups = sorted({g for p in ports or [] for g in p.security_groups})
     if groups:
         out["security_groups"] = [{"name": g} for g in groups]
@@ -248,6 +254,33 @@ def server(
         out["pinned_availability_zone"] = (
             s.requested_zone.split(":")[0] if s.requested_zone else None
         )
+    return out
+
+
+# What the answers of PUT /servers/{id} and rebuild leave out before 2.75
+# (Nova's view without its extensions; 2.75 made them the full view).
+UPDATE_LEAVES_OUT = (
+    "key_name",
+    "config_drive",
+    "security_groups",
+    "os-extended-volumes:volumes_attached",
+)
+UPDATE_LEAVES_OUT_PREFIXES = ("OS-EXT-AZ:", "OS-EXT-STS:", "OS-EXT-SRV-ATTR:", "OS-SRV-USG:")
+
+
+def updated_server(view: dict[str, Any], v: Version) -> dict[str, Any]:
+    """The server as the answer to an update or a rebuild shows it at ``v``."""
+    if v >= V("2.75"):
+        return view
+    out = {
+        k: value
+        for k, value in view.items()
+        if k not in UPDATE_LEAVES_OUT and not k.startswith(UPDATE_LEAVES_OUT_PREFIXES)
+    }
+    out["addresses"] = {
+        net: [{"version": a["version"], "addr": a["addr"]} for a in addrs]
+        for net, addrs in view["addresses"].items()
+    }
     return out
 
 

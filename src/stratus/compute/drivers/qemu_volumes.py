@@ -20,6 +20,7 @@ from stratus.compute.drivers.qmp import QMPClient, QMPError
 log = logging.getLogger(__name__)
 
 SERIAL_MAX = 20  # virtio-blk's serial holds 20 bytes
+ASK_AGAIN = 10.0  # seconds between the requests to release a disk
 
 
 def node_name(disk: VolumeDisk) -> str:
@@ -220,18 +221,11 @@ async def unplug(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> None:
     """Ask the guest to let the device go, wait until it has (its writes
     are flushed by then), then close the node."""
     if device_id(disk) in await _devices(qmp):
-        try:
-            await qmp.execute("device_del", {"id": device_id(disk)})
-        except QMPError as exc:
-            if not _absent(exc):
-                raise DriverError(f"volume {disk.serial}: {exc}") from exc
-        try:
-            await _wait_deleted(qmp, device_id(disk), timeout)
-        except QMPError as exc:
+        if not await _ask_until_deleted(qmp, disk, timeout):
             raise DriverError(
                 f"volume {disk.serial}: the guest did not release the disk within "
                 f"{timeout:g} s; it stays attached"
-            ) from exc
+            )
     if node_name(disk) in await _nodes(qmp):
         try:
             await qmp.execute("blockdev-del", {"node-name": node_name(disk)})
@@ -243,6 +237,32 @@ async def unplug(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> None:
             await qmp.execute("object-del", {"id": tls_id(disk)})
         except QMPError as exc:
             log.debug("volume %s: %s", disk.serial, exc)
+
+
+async def _ask_until_deleted(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> bool:
+    """Ask the guest for the device every ``ASK_AGAIN`` seconds until it
+    lets it go (True) or ``timeout`` passes (False): a guest still booting
+    misses the request, as Nova's detach retries know."""
+    dev = device_id(disk)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            await qmp.execute("device_del", {"id": dev})
+        except QMPError as exc:
+            if _absent(exc):
+                return True
+            if not _duplicate(exc):  # "already in the process of unplug": wait on
+                raise DriverError(f"volume {disk.serial}: {exc}") from exc
+        left = deadline - loop.time()
+        try:
+            await _wait_deleted(qmp, dev, max(0.0, min(ASK_AGAIN, left)))
+            return True
+        except QMPError:
+            if dev not in await _devices(qmp):
+                return True
+            if loop.time() >= deadline:
+                return False
 
 
 async def _wait_deleted(qmp: QMPClient, dev: str, timeout: float) -> None:

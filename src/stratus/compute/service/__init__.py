@@ -21,6 +21,7 @@ from stratus.compute.service.external_events import ServerEvents
 from stratus.compute.service.flavors import Flavors
 from stratus.compute.service.groups import Groups
 from stratus.compute.service.hosts import Hosts
+from stratus.compute.service.image_proxy import ImageProxy
 from stratus.compute.service.image_records import ImageRecords
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.interfaces import Interfaces
@@ -59,6 +60,7 @@ class ComputeService:
         self.flavors = Flavors(db)
         self.keypairs = KeyPairs(db, self.quotas)
         self.images = ImageClient(image_url)
+        self.image_proxy = ImageProxy(self.images)
         self.actions = Actions(db)
         self.groups = Groups(db, self.quotas)
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)

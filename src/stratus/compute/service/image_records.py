@@ -185,7 +185,8 @@ def snapshot_record(
     the server's project, inheriting the base image's properties, min_ram
     and min_disk (at least the flavor's root disk), plus the request's
     metadata and the server's own properties (which a backup rotation
-    relies on, so metadata cannot override them)."""
+    relies on, so metadata cannot override them; but for the image type
+    of a snapshot, as Nova)."""
     inherited = {
         k: v
         for k, v in (base or {}).items()
@@ -194,13 +195,20 @@ def snapshot_record(
         and not k.startswith(("os_glance", "owner_specified."))
         and isinstance(v, str)
     }
-    record: dict[str, Any] = {
-        **inherited,
-        **metadata,
+    own = {
         "instance_uuid": server_id,
         "image_type": image_type,
         "base_image_ref": base_image_ref,
         "user_id": user_id,
+    }
+    if image_type != "backup" and "image_type" in metadata:
+        # Nova lets createImage's metadata name the image's type; a backup's
+        # stays, as its rotation looks for it
+        own["image_type"] = metadata["image_type"]
+    record: dict[str, Any] = {
+        **inherited,
+        **metadata,
+        **own,
         **(extra or {}),
         "name": name,
         "owner": project_id,

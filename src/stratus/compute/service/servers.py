@@ -98,6 +98,8 @@ class CreateRequest:
     tags: list[str]
     admin_pass: str | None
     nics: tuple[NicRequest, ...] = ()
+    access_ip_v4: str | None = None
+    access_ip_v6: str | None = None
     security_groups: tuple[str, ...] = ()
     # block_device_mapping_v2 entries with destination "volume" (service/volumes.BootVolume)
     block_devices: tuple[Any, ...] = ()
@@ -299,6 +301,8 @@ class Servers:
                     config_drive=True,
                     metadata_=dict(req.metadata),
                     availability_zone="nova",
+                    access_ip_v4=req.access_ip_v4,
+                    access_ip_v6=req.access_ip_v6,
                     requested_zone=zone,
                     vm_state=m.BUILDING,
                     # the volumes are made first (ServerVolumes.plan_boot)
@@ -391,6 +395,10 @@ class Servers:
                 server.description = attrs["description"]
             if "hostname" in attrs:
                 server.hostname = _hostname(attrs["hostname"])
+            if "accessIPv4" in attrs:
+                server.access_ip_v4 = attrs["accessIPv4"]
+            if "accessIPv6" in attrs:
+                server.access_ip_v6 = attrs["accessIPv6"]
             server.updated_at = utcnow()
         return server
 

@@ -40,6 +40,15 @@ def volume_summary(d: VolumeDetail, base: str) -> dict[str, Any]:
     return {"id": v.id, "name": v.name, "links": links(base, "volumes", v.id, v.project_id)}
 
 
+# The admin metadata that Cinder shows everyone among a volume's metadata.
+VISIBLE_ADMIN_METADATA = ("readonly", "attached_mode")
+
+
+def visible_admin_metadata(admin_metadata: dict[str, str] | None) -> dict[str, str]:
+    meta = admin_metadata or {}
+    return {k: meta[k] for k in VISIBLE_ADMIN_METADATA if k in meta}
+
+
 def volume(
     d: VolumeDetail, base: str, version: Version, *, admin: bool, extended: bool = True
 ) -> dict[str, Any]:
@@ -61,7 +70,7 @@ def volume(
         "bootable": "true" if v.bootable else "false",
         "encrypted": False,
         "links": links(base, "volumes", v.id, v.project_id),
-        "metadata": dict(v.metadata_),
+        "metadata": {**v.metadata_, **visible_admin_metadata(v.admin_metadata)},
         "multiattach": v.multiattach,
         "replication_status": None,
         "consistencygroup_id": None,
