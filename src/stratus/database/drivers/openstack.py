@@ -225,6 +225,7 @@ class CinderVolumes:
         loop = await self._loop_of(backing)
         if loop is None:
             loop = (await run(["losetup", "--find", "--show", str(backing)])).strip()
+        await _direct_io(loop)
         return Path(loop)
 
     async def extend(self, volume_id: str, size_gb: int) -> None:
@@ -296,6 +297,27 @@ class CinderVolumes:
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+async def _direct_io(loop: str) -> None:
+    """The loop device reads and writes its file with direct I/O: without
+    it every block is cached twice (the instance's filesystem above, the
+    loop's file below) and written back by one loop worker, one request at
+    a time; measured here, pgbench through a buffered loop-on-FUSE volume
+    ran at half the TPS of a direct one.  A file whose filesystem refuses
+    O_DIRECT keeps the buffered mode (logged)."""
+    if _dio(loop):
+        return
+    done = await run(["losetup", "--direct-io=on", loop], check=False)
+    if not _dio(loop):
+        log.warning("%s stays in buffered mode (direct I/O refused): %s", loop, done.strip())
+
+
+def _dio(loop: str) -> bool:
+    try:
+        return Path(f"/sys/block/{Path(loop).name}/loop/dio").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def _fuse_mounted(path: Path) -> bool:
