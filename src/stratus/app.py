@@ -205,7 +205,7 @@ class Cloud:
             await self._start_volume(self.volume)
         if self.loadbalancer is not None:
             await self._start_loadbalancer(self.loadbalancer)
-        if self.database is not None:
+        if self.database is not None and self.cfg.dbaas.run_agent:
             self._start_database(self.database)
         if self.image is not None:  # the swift store needs the object store up
             self._spawn(self.image.sweep(), "image-sweep")

@@ -225,7 +225,8 @@ class CinderVolumes:
         loop = await self._loop_of(backing)
         if loop is None:
             loop = (await run(["losetup", "--find", "--show", str(backing)])).strip()
-        await _direct_io(loop)
+        if fmt == "raw":
+            await _direct_io(loop)
         return Path(loop)
 
     async def extend(self, volume_id: str, size_gb: int) -> None:
@@ -300,12 +301,13 @@ class CinderVolumes:
 
 
 async def _direct_io(loop: str) -> None:
-    """The loop device reads and writes its file with direct I/O: without
-    it every block is cached twice (the instance's filesystem above, the
-    loop's file below) and written back by one loop worker, one request at
-    a time; measured here, pgbench through a buffered loop-on-FUSE volume
-    ran at half the TPS of a direct one.  A file whose filesystem refuses
-    O_DIRECT keeps the buffered mode (logged)."""
+    """A loop device over a raw volume file reads and writes it with direct
+    I/O: without it every block is cached twice (the instance's filesystem
+    above, the loop's file below) and written back by one loop worker, one
+    request at a time.  Never over qemu-storage-daemon's FUSE export
+    (qcow2 volumes): there, measured on these machines (QEMU 7.2), a loop
+    device in direct I/O mode corrupts what it writes.  A file whose
+    filesystem refuses O_DIRECT keeps the buffered mode (logged)."""
     if _dio(loop):
         return
     done = await run(["losetup", "--direct-io=on", loop], check=False)
