@@ -21,6 +21,7 @@ from stratus.database.drivers.process import run
 log = logging.getLogger(__name__)
 
 WAIT = 120.0
+RAW_TYPE = "stratus-database-raw"
 
 
 def _check(resp: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
@@ -169,6 +170,9 @@ class CinderVolumes:
         else:
             body = {"volume": {"size": size_gb, "name": name,
                                "metadata": {"trove_instance_id": instance_id}}}  # fmt: skip
+            vtype = await self._raw_type(url)
+            if vtype:
+                body["volume"]["volume_type"] = vtype
             volume = _check(await self.client.post(f"{url}/volumes", json=body),
                             "creating the volume")["volume"]  # fmt: skip
         deadline = time.monotonic() + WAIT
@@ -181,6 +185,29 @@ class CinderVolumes:
                 "status": "error",
             }
         return str(volume["id"])
+
+    async def _raw_type(self, url: str) -> str | None:
+        """The private volume type of the service's volumes: raw files,
+        which this host loops directly with direct I/O (a qcow2 volume goes
+        through qemu-storage-daemon's FUSE export: measured on these
+        machines, pgbench ran at about half the TPS through it).  None
+        (the default type) when the volume service refuses to make it."""
+        found = _check(await self.client.get(f"{url}/types", params={"is_public": "None"}),
+                       "listing volume types")["volume_types"]  # fmt: skip
+        for vtype in found:
+            if vtype["name"] == RAW_TYPE:
+                return str(vtype["id"])
+        body = {"volume_type": {"name": RAW_TYPE, "os-volume-type-access:is_public": False,
+                                "description": "database instances' volumes (raw files)",
+                                "extra_specs": {"stratus:file_format": "raw"}}}  # fmt: skip
+        resp = await self.client.post(f"{url}/types", json=body)
+        if resp.status_code == 409:  # another agent made it meanwhile
+            return await self._raw_type(url)
+        if resp.status_code not in (200, 202):
+            log.warning("no volume type %s (%s): database volumes get the default type",
+                        RAW_TYPE, resp.status_code)  # fmt: skip
+            return None
+        return str(resp.json()["volume_type"]["id"])
 
     def _export(self, volume_id: str) -> Path:
         return self.exports / f"{volume_id}.raw"
