@@ -216,6 +216,20 @@ class CinderVolumes:
         out = await run(["losetup", "-j", str(path), "-O", "NAME", "-n"], check=False)
         return out.split()[0] if out.split() else None
 
+    async def _loops(self, volume_id: str) -> list[str]:
+        """The loop devices over the volume: on its FUSE export (qcow2) or
+        on its own file (raw)."""
+        out = await run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"],
+                        check=False)  # fmt: skip
+        names = (str(self._export(volume_id)), f"/volume-{volume_id}.raw")
+        found = []
+        for line in out.splitlines():
+            name, _, back = line.strip().partition(" ")
+            back = back.strip().removesuffix(" (deleted)")
+            if back == names[0] or back.endswith(names[1]):
+                found.append(name)
+        return found
+
     async def attach(self, volume_id: str, instance_id: str, host: str) -> Path:
         url = await self._url()
         self.exports.mkdir(parents=True, exist_ok=True)
@@ -281,10 +295,8 @@ class CinderVolumes:
 
     async def _detach(self, volume_id: str) -> None:
         export = self._export(volume_id)
-        for candidate in (export,):
-            loop = await self._loop_of(candidate)
-            if loop:
-                await run(["losetup", "-d", loop], check=False)
+        for loop in await self._loops(volume_id):
+            await run(["losetup", "-d", loop], check=False)
         pidfile = self.exports / f"{volume_id}.pid"
         if pidfile.exists():
             with contextlib.suppress(ValueError, ProcessLookupError):
