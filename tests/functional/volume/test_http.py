@@ -8,7 +8,7 @@ import httpx
 
 from tests.conftest import Server
 from tests.functional.compute.conftest import tiny_image
-from tests.functional.volume.conftest import Cinder, project_user, unique, volume_file
+from tests.functional.volume.conftest import Cinder, project_user, unique, volume_file, wait_for
 
 CONNECTOR = {"host": "computehost", "initiator": "iqn.test", "mountpoint": "/dev/vdb"}
 
@@ -285,3 +285,10 @@ def test_a_type_that_asks_for_raw_files(cloud: Server, cinder: Cinder) -> None:
     assert cinder.action(raw["id"], {"os-extend": {"new_size": 2}}).status_code == 202
     cinder.wait(raw["id"], "available")
     assert volume_file(cloud, raw["id"]).stat().st_size == 2 * 2**30
+    # Snapshots of a qcow2 backend are internal qcow2 ones: a raw volume's
+    # ends in error, and the volume is unharmed.
+    snap = cinder.post("/snapshots", json={"snapshot": {"volume_id": raw["id"]}})
+    assert snap.status_code == 202, snap.text
+    sid = snap.json()["snapshot"]["id"]
+    wait_for(lambda: cinder.get(f"/snapshots/{sid}").json()["snapshot"], "error", 60, sid)
+    assert cinder.show(raw["id"])["status"] == "available"

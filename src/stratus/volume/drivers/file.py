@@ -279,6 +279,12 @@ class FileDriver:
     async def snapshot(self, snapshot: SnapshotRef) -> None:
         src, fmt = self._find(snapshot.volume_id)
         name = f"snapshot-{snapshot.id}"
+        if fmt != self.fmt:
+            # A volume of another format than the backend's (a type's
+            # stratus:file_format): snapshots are internal qcow2 ones or
+            # files in the backend's format, and would be neither.
+            raise DriverError(f"volume {snapshot.volume_id} is a {fmt} file on a {self.fmt} "
+                              "backend: it cannot be snapshotted")  # fmt: skip
         if self.mode == "internal":
             if name not in await _internal_snapshots(src):
                 await run(QEMU_IMG, "snapshot", "-c", name, str(src))
