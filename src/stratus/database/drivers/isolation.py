@@ -214,6 +214,14 @@ class LinuxIsolation:
         await run(["resize2fs", str(device)])
 
     async def unmount(self, instance_id: str) -> None:
+        """Every process of the instance gone first (its server was stopped):
+        a straggler keeps a copy of the mount in the mount namespace ``ip
+        netns exec`` gave it, which holds the device after the umount here."""
+        for _ in range(100):
+            if self.cgroups.empty(instance_id):
+                break
+            self.cgroups.kill_all(instance_id)
+            await asyncio.sleep(0.05)
         mnt = self._dir(instance_id) / "volume"
         for _ in range(50):
             if _mounted(mnt) is None:

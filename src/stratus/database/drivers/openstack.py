@@ -297,6 +297,14 @@ class CinderVolumes:
         export = self._export(volume_id)
         for loop in await self._loops(volume_id):
             await run(["losetup", "-d", loop], check=False)
+        # A loop device still open somewhere is only marked to go: taking
+        # the volume again then would find it, with its old size and holder.
+        for _ in range(200):
+            if not (held := await self._loops(volume_id)):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise DriverError(f"the loop device {held[0]} of volume {volume_id} is still in use")
         pidfile = self.exports / f"{volume_id}.pid"
         if pidfile.exists():
             with contextlib.suppress(ValueError, ProcessLookupError):
