@@ -144,7 +144,8 @@ class CinderVolumes:
 
     HEADERS = {"OpenStack-API-Version": "volume 3.44"}
 
-    def __init__(self, url: str, session: ServiceSession, exports: Path):
+    def __init__(self, url: str, session: ServiceSession, exports: Path, raw: bool = True):
+        self.raw = raw
         self.base = url.rstrip("/")
         self.session = session
         self.client = service_client(session, timeout=60.0, headers=self.HEADERS)
@@ -170,7 +171,7 @@ class CinderVolumes:
         else:
             body = {"volume": {"size": size_gb, "name": name,
                                "metadata": {"trove_instance_id": instance_id}}}  # fmt: skip
-            vtype = await self._raw_type(url)
+            vtype = await self._raw_type(url) if self.raw else None
             if vtype:
                 body["volume"]["volume_type"] = vtype
             volume = _check(await self.client.post(f"{url}/volumes", json=body),
