@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,12 +26,12 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import dbpgbench as pg  # noqa: E402
 import harness as h  # noqa: E402
 
 TAG = f"sdbb{os.getpid() % 100000}"
 CLIENT_NS = f"{TAG}-cli"
-PG_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1] if Path(
-    "/usr/lib/postgresql").exists() else Path("/usr/bin")  # fmt: skip
+PG_BIN = pg.PG_BIN
 
 
 def token(client: httpx.Client, server: h.Server) -> tuple[str, str]:
@@ -106,44 +107,37 @@ def delete_network(client: httpx.Client, url: str, hdr: dict[str, str], net: str
         time.sleep(0.2)
 
 
-def pgbench(where: list[str], conn: list[str], seconds: int, env: dict[str, str]) -> float:
-    """pgbench scale 10, 4 clients, ``seconds`` s: its TPS."""
-    env = {**os.environ, **env}
-    subprocess.run([*where, "pgbench", "-i", "-q", "-s", "10", *conn], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    out = subprocess.run([*where, "pgbench", "-c", "4", "-j", "2", "-T", str(seconds), *conn],
-                         env=env, check=True, capture_output=True, text=True).stdout  # fmt: skip
-    for line in out.splitlines():
-        if line.startswith("tps =") and "without" in line:
-            return float(line.split()[2])
-    raise RuntimeError(f"no TPS in pgbench's output:\n{out}")
-
-
-def bare_pgbench(tmp: Path, seconds: int, shared_buffers: str) -> float:
-    """The same PostgreSQL run bare (no namespace, cgroup or volume), over TCP
-    on 127.0.0.1, with the instance's shared_buffers."""
-    data = tmp / "bare-pgbench"
-    data.mkdir(mode=0o777)
-    shutil.chown(data, "nobody", "nogroup")
-    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
-    subprocess.run([*as_nobody, str(PG_BIN / "initdb"), "-D", str(data / "pg"), "-U", "os_admin",
-                    "--auth=trust", "-E", "UTF8", "--no-locale", "--no-instructions"],
-                   check=True, capture_output=True)  # fmt: skip
-    port = h.free_port()
-    proc = subprocess.Popen([*as_nobody, str(PG_BIN / "postgres"), "-D", str(data / "pg"),
-                             "-c", f"listen_addresses={h.HOST}", "-c", f"port={port}",
-                             "-c", "unix_socket_directories=", "-c", f"shared_buffers={shared_buffers}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    conn = ["-h", h.HOST, "-p", str(port), "-U", "os_admin", "postgres"]
+def pgbench_rows(args: argparse.Namespace, client: httpx.Client, trove: str,
+                 hdr: dict[str, str], instance: dict[str, Any], tmp: Path) -> list[tuple[Any, ...]]:
+    """pgbench in the instance, beside the same PostgreSQL bare with the
+    flavor's limits and bare without any (see dbpgbench.py)."""
+    flavor = client.get(f"{trove}/flavors/{args.flavor}", headers=hdr).json()["flavor"]
+    ram, vcpus = flavor["ram"], flavor.get("vcpus") or 1
+    shared = f"{max(16, ram // 4)}MB"
+    inside = pg.Target(f"instance (flavor {args.flavor})", ["ip", "netns", "exec", CLIENT_NS],
+                       ["-h", instance["address"], "-U", "app", "app"], {"PGPASSWORD": "s3cret"},
+                       pg.instance_group(instance["id"]),
+                       lambda: pg.pids_cpu(f"qemu-storage-daemon.*{tmp}"))  # fmt: skip
+    capped = pg.BareServer(tmp / "bare-capped", f"stratus-bench-{TAG}/capped", h.free_port(), shared)
+    free = pg.BareServer(tmp / "bare-free", f"stratus-bench-{TAG}/unlimited", h.free_port(), shared)
+    capped.limit(ram, vcpus)
+    free.limit(None, None)
     try:
-        while subprocess.run(["psql", *conn[:6], "-d", "postgres", "-tAc", "SELECT 1"],
-                             capture_output=True, check=False).returncode != 0:  # fmt: skip
-            time.sleep(0.05)
-        return pgbench([], conn, seconds, {})
+        targets = [inside, capped.start(), free.start()]
+        pg.compare(targets, args.pgbench, args.rounds)
     finally:
-        proc.terminate()
-        proc.wait(60)
-        shutil.rmtree(data, ignore_errors=True)
+        capped.stop()
+        free.stop()
+    for target in targets:
+        print(f"pgbench {target.summary()}")
+    tps = [statistics.median(t.tps) for t in targets]
+    note = f"{tps[0]:.0f} vs {tps[1]:.0f} TPS, median of {args.rounds} x {args.pgbench} s"
+    return [
+        ("pgbench TPS in an instance / bare, same limits", f"{tps[0] / tps[1]:.0%}", ">= 90%",
+         tps[0] >= 0.9 * tps[1], note),
+        ("pgbench TPS in an instance / bare, no limits", f"{tps[0] / tps[2]:.0%}", "-", None,
+         f"{tps[0]:.0f} vs {tps[2]:.0f} TPS (the flavor's CPU cap included)"),
+    ]  # fmt: skip
 
 
 def main() -> int:
@@ -157,6 +151,7 @@ def main() -> int:
         metavar="SECONDS",
         help="also pgbench (scale 10, 4 clients) inside an instance and bare",
     )
+    ap.add_argument("--rounds", type=int, default=3, help="pgbench runs of each server, alternated")
     ap.add_argument("--flavor", default="2", help="flavor id (2: m1.small, 1 vCPU, 2 GiB)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
@@ -194,7 +189,7 @@ def main() -> int:
         while not client.get(f"{trove}/datastores", headers=hdr).json()["datastores"]:
             assert time.monotonic() < deadline, "no database agent"
             time.sleep(0.2)
-        active, ready, cpu, addresses = [], [], [], []
+        active, ready, cpu, addresses, ids = [], [], [], [], []
         for i in range(args.creates):
             body = {"instance": {
                 "name": f"b{i}", "flavorRef": args.flavor, "volume": {"size": 1},
@@ -218,6 +213,7 @@ def main() -> int:
                 continue
             address = shown["addresses"][0]["address"]
             addresses.append(address)
+            ids.append(iid)
             while not connects(address, args.datastore):
                 time.sleep(0.02)
             t_ready = time.monotonic() - t0
@@ -237,15 +233,8 @@ def main() -> int:
         rows.append(("bare initdb + start + connect, p50", f"{h.pct(bare, 0.5):.2f} s", "-", None,
                      "baseline, same run"))  # fmt: skip
         if args.pgbench and args.datastore == "postgresql" and addresses:
-            conn = ["-h", addresses[0], "-U", "app", "app"]
-            inside = pgbench(["ip", "netns", "exec", CLIENT_NS], conn, args.pgbench,
-                             {"PGPASSWORD": "s3cret"})  # fmt: skip
-            ram = client.get(f"{trove}/flavors/{args.flavor}", headers=hdr).json()["flavor"]["ram"]
-            bare_tps = bare_pgbench(tmp, args.pgbench, f"{max(16, ram // 4)}MB")
-            print(f"pgbench: instance {inside:.0f} TPS, bare {bare_tps:.0f} TPS")
-            rows.append(("pgbench TPS in an instance / bare", f"{inside / bare_tps:.0%}", ">= 90%",
-                         inside >= 0.9 * bare_tps, f"{inside:.0f} vs {bare_tps:.0f} TPS, "
-                         f"{args.pgbench} s each, flavor {args.flavor}"))  # fmt: skip
+            first = {"id": ids[0], "address": addresses[0]}
+            rows += pgbench_rows(args, client, trove, hdr, first, tmp)
     finally:
         if trove:
             delete_all(client, trove, hdr)

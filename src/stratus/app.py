@@ -214,7 +214,7 @@ class Cloud:
             await self._start_volume(self.volume)
         if self.loadbalancer is not None:
             await self._start_loadbalancer(self.loadbalancer)
-        if self.database is not None:
+        if self.database is not None and self.cfg.dbaas.run_agent:
             self._start_database(self.database)
         if self.orchestration is not None:
             self._start_orchestration(self.orchestration)

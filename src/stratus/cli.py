@@ -327,6 +327,25 @@ def lb_agent(data_dir: Path, host: str | None) -> None:
     _serve_agent(data_dir, host, build_process_agent, "lb")
 
 
+@main.command("database-agent")
+@data_dir_option
+@click.option(
+    "--host", "host", default=None, help="This database host's name [default: the machine's name]."
+)
+def database_agent(data_dir: Path, host: str | None) -> None:
+    """Run the database agent of one host, as a process of its own.
+
+    It shares the cloud's database (``[database] url``), runs the host's
+    PostgreSQL and MariaDB servers (``[dbaas]``) and needs root; it reaches
+    the network, volume and object-store services over HTTP as the
+    configured service user ([auth] service_*).  Set ``[dbaas] run_agent =
+    false`` where an all-in-one runs on the same host.  The servers keep
+    serving while it is stopped."""
+    from stratus.database.agent.runner import build_agent
+
+    _serve_agent(data_dir, host, build_agent, "database")
+
+
 def _serve_agent(data_dir: Path, host: str | None, build: Any, kind: str) -> None:
     """Run one agent (``build(cfg, database, host)``) until SIGINT or SIGTERM.
     A stop asked for while starting ends the process cleanly too (guests and

@@ -328,6 +328,15 @@ class DbaasConfig(_Section):
     # it, mounted through a loop device); false: a plain folder under
     # /run/stratus-database, size unenforced and lost at reboot (tests only).
     use_volumes: bool = True
+    # Instance volumes as raw files (a private volume type asking the file
+    # backend for them), looped with direct I/O; false: the volume service's
+    # own format (qcow2 goes through qemu-storage-daemon's FUSE export, about
+    # half the pgbench TPS measured here).
+    raw_volumes: bool = True
+    # Whether the all-in-one runs this host's database agent in its own
+    # process; false when a ``stratus database-agent`` process runs it (two
+    # agents of one host would act on the same servers).
+    run_agent: bool = True
     # The object store container of backups.
     backup_container: str = "database_backups"
     # Seconds between the agent's comparisons of its servers with the database
@@ -767,6 +776,11 @@ state_dir = "dbaas"
 # Data on a block-storage volume (ext4 on a loop device); false: a plain
 # folder under /run/stratus-database, size unenforced (tests only).
 use_volumes = true
+# Instance volumes as raw files looped with direct I/O (false: the volume
+# service's own format; qcow2 goes through a FUSE export, slower).
+raw_volumes = true
+# false: this process runs no database agent (`stratus database-agent` does).
+run_agent = true
 # Object store container of backups.
 backup_container = "database_backups"
 # Seconds between the agent's checks of its servers (a dead one is restarted).

@@ -182,3 +182,15 @@ class Agent(Base):
     availability_zone: Mapped[str] = mapped_column(String(255), default="nova")
     datastores: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # name -> version
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Quota(Base):
+    """A project's limit of one resource where it differs from the
+    configured default (``[dbaas] quota_*``); -1 is unlimited."""
+
+    __tablename__ = "database_quota"
+
+    project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(32), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -19,4 +19,6 @@ RULES: dict[str, str] = {
     "database:backup:show": "rule:admin_or_reader",
     "database:backup:create": "rule:admin_or_member",
     "database:backup:delete": "rule:admin_or_member",
+    "database:quota:show": "rule:admin_or_reader",
+    "database:quota:update": "rule:admin_required",
 }

@@ -4,13 +4,14 @@ never a 500, always ``{"<fault>": {"code": N, "message": ...}}``."""
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import Server
-from tests.functional.database.conftest import Trove, unique
+from tests.functional.database.conftest import Trove, osc, osc_json, unique
 from tests.functional.identity.helpers import user_with_role
 
 
@@ -144,3 +145,41 @@ def test_quota_on_instances(member: Trove, cloud: Server) -> None:
         again = member.request("POST", "/instances", json=body(volume={"size": 100}))
         assert "volumes" in member.fault(again, 413, "overLimit")
         member.request("DELETE", f"/instances/{resp.json()['instance']['id']}")
+
+
+def test_quotas_shown_to_the_project_and_set_by_an_admin(cloud: Server) -> None:
+    _user, project, token = user_with_role(cloud, "member")
+    own = Trove(cloud, token, project["id"])
+    admin = Trove(cloud, cloud.admin_token(), project["id"])
+    shown = own.request("GET", f"/mgmt/quotas/{project['id']}").json()["quotas"]
+    assert {q["resource"]: (q["in_use"], q["limit"]) for q in shown} == {
+        "instances": (0, 10), "volumes": (0, 100), "backups": (0, 50)}  # fmt: skip
+    # Members may not change their limits, nor see another project's.
+    own.fault(own.request("PUT", f"/mgmt/quotas/{project['id']}",
+                          json={"quotas": {"instances": 50}}), 403, "forbidden")  # fmt: skip
+    other = own.request("GET", f"/mgmt/quotas/{uuid.uuid4().hex}")
+    assert other.status_code in (403, 404), other.text
+    # Bad input is a 400 in Trove's format.
+    for bad in ({"quotas": {"cores": 3}}, {"quotas": {"instances": -2}}, {"quotas": {}},
+                {"quotas": {"instances": "3"}}, {"quota": {"instances": 3}}):  # fmt: skip
+        admin.fault(admin.request("PUT", f"/mgmt/quotas/{project['id']}", json=bad), 400,
+                    "badRequest")  # fmt: skip
+    done = admin.request("PUT", f"/mgmt/quotas/{project['id']}",
+                         json={"quotas": {"instances": 1, "volumes": 3}})  # fmt: skip
+    assert done.status_code == 200 and done.json() == {"quotas": {"instances": 1, "volumes": 3}}
+    # The new limits hold: a 4 GiB volume is over, one instance fits, a second does not.
+    own.fault(own.request("POST", "/instances", json=body(volume={"size": 4})), 413, "overLimit")
+    first = own.request("POST", "/instances", json=body())
+    assert first.status_code == 200, first.text
+    second = own.request("POST", "/instances", json=body())
+    assert "instances" in own.fault(second, 413, "overLimit")
+    shown = own.request("GET", f"/mgmt/quotas/{project['id']}").json()["quotas"]
+    assert {q["resource"]: (q["in_use"], q["limit"]) for q in shown}["instances"] == (1, 1)
+    # The openstack CLI (troveclient) reads and sets them too.
+    listed = osc_json(cloud, "database", "quota", "show", project["id"])
+    assert {q["Resource"]: q["Limit"] for q in listed}["volumes"] == 3
+    osc(cloud, "database", "quota", "update", project["id"], "instances", "-1")
+    again = own.request("POST", "/instances", json=body())
+    assert again.status_code == 200, again.text
+    for resp in (first, again):
+        own.request("DELETE", f"/instances/{resp.json()['instance']['id']}")

@@ -8,7 +8,7 @@ import httpx
 
 from tests.conftest import Server
 from tests.functional.compute.conftest import tiny_image
-from tests.functional.volume.conftest import Cinder, project_user, unique
+from tests.functional.volume.conftest import Cinder, project_user, unique, volume_file, wait_for
 
 CONNECTOR = {"host": "computehost", "initiator": "iqn.test", "mountpoint": "/dev/vdb"}
 
@@ -266,3 +266,29 @@ def test_status_actions_and_listing(cinder: Cinder) -> None:
     assert cinder.delete(f"/volumes/{made[2]['id']}").status_code == 400, "it has a snapshot"
     assert cinder.delete(f"/volumes/{made[2]['id']}", params={"cascade": "true"}).status_code == 202
     cinder.wait_gone(f"/volumes/{made[2]['id']}")
+
+
+def test_a_type_that_asks_for_raw_files(cloud: Server, cinder: Cinder) -> None:
+    """The extra spec ``stratus:file_format`` chooses the image format of
+    a new volume (the database service's volumes are raw files); the
+    connection names it, and the volume still grows."""
+    vtype = cinder.post("/types", json={"volume_type": {
+        "name": unique("raw"), "extra_specs": {"stratus:file_format": "raw"}}})  # fmt: skip
+    assert vtype.status_code == 200, vtype.text
+    raw = cinder.create(volume_type=vtype.json()["volume_type"]["id"])
+    assert volume_file(cloud, raw["id"]).suffix == ".raw"
+    assert volume_file(cloud, cinder.create()["id"]).suffix == ".qcow2"
+    resp = cinder.post("/attachments", json={"attachment": {
+        "volume_uuid": raw["id"], "instance_uuid": "s1", "connector": CONNECTOR}})  # fmt: skip
+    assert resp.json()["attachment"]["connection_info"]["data"]["format"] == "raw"
+    cinder.delete(f"/attachments/{resp.json()['attachment']['id']}")
+    assert cinder.action(raw["id"], {"os-extend": {"new_size": 2}}).status_code == 202
+    cinder.wait(raw["id"], "available")
+    assert volume_file(cloud, raw["id"]).stat().st_size == 2 * 2**30
+    # Snapshots of a qcow2 backend are internal qcow2 ones: a raw volume's
+    # ends in error, and the volume is unharmed.
+    snap = cinder.post("/snapshots", json={"snapshot": {"volume_id": raw["id"]}})
+    assert snap.status_code == 202, snap.text
+    sid = snap.json()["snapshot"]["id"]
+    wait_for(lambda: cinder.get(f"/snapshots/{sid}").json()["snapshot"], "error", 60, sid)
+    assert cinder.show(raw["id"])["status"] == "available"

@@ -64,6 +64,7 @@ def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Net
             SERVICES["volume"].endpoint_url(cfg.public_url).split("/$(")[0],
             session,
             root / "exports",
+            raw=cfg.dbaas.raw_volumes,
         )
         volumes = cinder
         closers.append(cinder)

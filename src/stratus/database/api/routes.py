@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, Route
-from stratus.database.api import accounts, backups, configurations, instances, misc
+from stratus.database.api import accounts, backups, configurations, instances, misc, quotas
 from stratus.database.api import schemas as s
 
 P = "/v1.0/{project_id}"
@@ -115,6 +115,10 @@ ROUTES: list[Route] = [
     Route("PATCH", f"{C}", configurations.edit, body=s.ConfigurationValuesBody, query=NoQuery),
     Route("DELETE", f"{C}", configurations.delete, body=NoBody, query=NoQuery),
     Route("GET", f"{C}/instances", configurations.instances, body=NoBody, query=NoQuery),
+    # quotas
+    Route("GET", f"{P}/mgmt/quotas/{{user_project}}", quotas.show, body=NoBody, query=NoQuery),
+    Route("PUT", f"{P}/mgmt/quotas/{{user_project}}", quotas.update, body=s.QuotasBody,
+          query=NoQuery),  # fmt: skip
     # backups
     Route("GET", f"{P}/backups", backups.index, body=NoBody, query=s.BackupListQuery),
     Route("POST", f"{P}/backups", backups.create, body=s.BackupCreateBody, query=NoQuery),

@@ -162,6 +162,11 @@ class BackupCreateBody(Schema):
     backup: NewBackup
 
 
+class QuotasBody(Schema):
+    # {"quotas": {"instances": 20}}: which resources is checked by the service.
+    quotas: dict[Annotated[str, Field(max_length=32)], StrictInt]
+
+
 class InstanceListQuery(Query):
     include_clustered: str | None = None
     all_projects: str | None = None

@@ -153,6 +153,28 @@ class LinuxIsolation:
             entry = pwd.getpwnam(name)
         return entry.pw_uid, entry.pw_gid
 
+    async def _shared_root(self) -> None:
+        """This cloud's folder (``RUN_ROOT/<scope>``) a shared mount of its
+        own.  A process started by ``ip netns exec`` (any, on this machine)
+        gets a copy of the mount table; where the root is private, that copy
+        keeps every volume mounted after our umount, so its loop device can
+        never be let go (a volume resize then found the old one, busy).
+        Mounted under a shared mount, umounts reach those copies (``ip netns
+        exec`` makes them its slaves).  A folder that already holds mounts
+        (instances of an older version) is left as it is: a bind over it
+        would hide them."""
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+        root = str(self.root)
+        if any(line.split()[4] == root and "shared:" in line for line in lines):
+            return
+        if any(line.split()[4].startswith(root + "/") for line in lines):
+            log.warning("%s holds mounts already: not made a shared mount (volumes mounted "
+                        "there may stay held by other namespaces)", root)  # fmt: skip
+            return
+        if _mounted(self.root) is None:
+            await run(["mount", "--bind", root, root])
+        await run(["mount", "--make-shared", root])
+
     async def ensure(self, spec: ServerSpec, device: Path | None) -> Place:
         iid = spec.instance_id
         base = self._dir(iid)
@@ -161,6 +183,8 @@ class LinuxIsolation:
             d.mkdir(parents=True, exist_ok=True)
         for d in (RUN_ROOT, self.root, base):
             d.chmod(0o711)
+        if device is not None:
+            await self._shared_root()
         uid, gid = await self._user(user_name(iid))
         ns = netns_name(iid)
         if not Path(f"/run/netns/{ns}").exists():
@@ -214,6 +238,14 @@ class LinuxIsolation:
         await run(["resize2fs", str(device)])
 
     async def unmount(self, instance_id: str) -> None:
+        """Every process of the instance gone first (its server was stopped):
+        a straggler keeps a copy of the mount in the mount namespace ``ip
+        netns exec`` gave it, which holds the device after the umount here."""
+        for _ in range(100):
+            if self.cgroups.empty(instance_id):
+                break
+            self.cgroups.kill_all(instance_id)
+            await asyncio.sleep(0.05)
         mnt = self._dir(instance_id) / "volume"
         for _ in range(50):
             if _mounted(mnt) is None:
@@ -240,6 +272,8 @@ class LinuxIsolation:
             pwd.getpwnam(user_name(instance_id))
             await run(["userdel", user_name(instance_id)], check=False)
         shutil.rmtree(base, ignore_errors=True)
+        if _mounted(self.root) is not None and not any(self.root.iterdir()):
+            await run(["umount", str(self.root)], check=False)  # the shared bind, last
 
     async def present(self) -> set[str]:
         ids = {p.name for p in self.root.iterdir()} if self.root.is_dir() else set()

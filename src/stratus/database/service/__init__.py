@@ -10,7 +10,8 @@ from stratus.database.service.accounts import Accounts
 from stratus.database.service.backups import Backups
 from stratus.database.service.configurations import Configurations
 from stratus.database.service.datastores import Datastores
-from stratus.database.service.instances import Instances, Quotas
+from stratus.database.service.instances import Instances
+from stratus.database.service.quotas import ProjectQuotas, Quotas
 
 
 class Wakeable(Protocol):
@@ -24,9 +25,11 @@ class DatabaseService:
         self.db = db
         self.datastores = Datastores(db, dc.service_down_time)
         quotas = Quotas(dc.quota_instances, dc.quota_volumes, dc.quota_backups, dc.max_volume_size)
-        self.instances = Instances(db, self.datastores, quotas, self.wake, dc.service_down_time)
+        self.quotas = ProjectQuotas(db, quotas)
+        self.instances = Instances(db, self.datastores, self.quotas, self.wake,
+                                   dc.service_down_time)  # fmt: skip
         self.accounts = Accounts(db, self.wake)
-        self.backups = Backups(db, dc.backup_container, dc.quota_backups, self.wake)
+        self.backups = Backups(db, dc.backup_container, self.quotas, self.wake)
         self.configurations = Configurations(db, self.datastores, self.wake)
         # Agents running in this process, by host: woken at once when work
         # is recorded for them (agents of their own process poll).

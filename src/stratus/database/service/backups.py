@@ -4,20 +4,21 @@ of the instance's host; a new instance can start from one (restorePoint)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.database import models as m
 from stratus.database.errors import BadRequest, OverLimit, UnprocessableEntity
 from stratus.database.service.common import Wake, owned, visible_backup, visible_instance
+from stratus.database.service.quotas import ProjectQuotas
 
 
 class Backups:
-    def __init__(self, db: Database, container: str, quota: int, wake: Wake):
+    def __init__(self, db: Database, container: str, quotas: ProjectQuotas, wake: Wake):
         self.db = db
         self.container = container
-        self.quota = quota
+        self.quotas = quotas
         self.wake = wake
 
     async def create(
@@ -42,14 +43,10 @@ class Backups:
                 if parent.instance_id != inst.id or parent.status != m.B_COMPLETED:
                     raise BadRequest(f"Backup {parent_id} is not a completed backup of "
                                      f"instance {inst.id}.")  # fmt: skip
-            count = await s.scalar(
-                select(func.count())
-                .select_from(m.Backup)
-                .where(m.Backup.project_id == inst.project_id)
-            )
-            if self.quota >= 0 and (count or 0) + 1 > self.quota:
-                raise OverLimit(f"Quota exceeded for resources: ['backups'] "
-                                f"(limit {self.quota}).")  # fmt: skip
+            used = (await self.quotas.in_use(s, inst.project_id))["backups"]
+            limit = (await self.quotas.limits(s, inst.project_id))["backups"]
+            if limit >= 0 and used + 1 > limit:
+                raise OverLimit(f"Quota exceeded for resources: ['backups'] (limit {limit}).")
             backup = m.Backup(
                 name=name,
                 description=description,

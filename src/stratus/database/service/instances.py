@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
@@ -26,6 +27,7 @@ from stratus.database.service.common import (
     visible_instance,
 )
 from stratus.database.service.datastores import Datastores
+from stratus.database.service.quotas import ProjectQuotas, Quotas
 from stratus.network import models as nm
 
 
@@ -60,21 +62,19 @@ class NewInstance:
     configuration_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Quotas:
-    instances: int
-    volumes: int
-    backups: int
-    max_volume_size: int
-
-
 class Instances:
     def __init__(
-        self, db: Database, datastores: Datastores, quotas: Quotas, wake: Wake, down_time: float
+        self,
+        db: Database,
+        datastores: Datastores,
+        project_quotas: ProjectQuotas,
+        wake: Wake,
+        down_time: float,
     ):
         self.db = db
         self.datastores = datastores
-        self.quotas = quotas
+        self.project_quotas = project_quotas
+        self.quotas: Quotas = project_quotas.defaults
         self.wake = wake
         self.down_time = down_time
 
@@ -201,24 +201,16 @@ class Instances:
         self.wake(host)
         return inst
 
-    async def _check_quota(self, s: object, project: str, size: int) -> None:
-        from sqlalchemy.ext.asyncio import AsyncSession
-
-        assert isinstance(s, AsyncSession)
-        count, gigabytes = (
-            await s.execute(
-                select(func.count(), func.coalesce(func.sum(m.Instance.volume_size), 0)).where(
-                    m.Instance.project_id == project
-                )
-            )
-        ).one()
-        q = self.quotas
-        if q.instances >= 0 and count + 1 > q.instances:
+    async def _check_quota(self, s: AsyncSession, project: str, size: int) -> None:
+        limits = await self.project_quotas.limits(s, project)
+        used = await self.project_quotas.in_use(s, project)
+        if limits["instances"] >= 0 and used["instances"] + 1 > limits["instances"]:
             raise OverLimit(f"Quota exceeded for resources: ['instances'] "
-                            f"(limit {q.instances}).")  # fmt: skip
-        if q.volumes >= 0 and gigabytes + size > q.volumes:
-            raise OverLimit(f"Quota exceeded for resources: ['volumes'] (limit {q.volumes} GiB, "
-                            f"{gigabytes} GiB used, {size} GiB asked).")  # fmt: skip
+                            f"(limit {limits['instances']}).")  # fmt: skip
+        if limits["volumes"] >= 0 and used["volumes"] + size > limits["volumes"]:
+            raise OverLimit(f"Quota exceeded for resources: ['volumes'] (limit "
+                            f"{limits['volumes']} GiB, {used['volumes']} GiB used, {size} GiB "
+                            f"asked).")  # fmt: skip
 
     async def list(self, ctx: RequestContext, all_projects: bool = False) -> list[m.Instance]:
         async with self.db.session() as s:
@@ -279,14 +271,10 @@ class Instances:
             raise OverLimit(f"Volume size {size} GiB is over the limit of "
                             f"{self.quotas.max_volume_size} GiB.")  # fmt: skip
         async with self.db.session() as s:
-            used = await s.scalar(
-                select(func.coalesce(func.sum(m.Instance.volume_size), 0)).where(
-                    m.Instance.project_id == inst.project_id
-                )
-            )
-        if self.quotas.volumes >= 0 and (used or 0) - inst.volume_size + size > self.quotas.volumes:
-            raise OverLimit(f"Quota exceeded for resources: ['volumes'] "
-                            f"(limit {self.quotas.volumes} GiB).")  # fmt: skip
+            used = (await self.project_quotas.in_use(s, inst.project_id))["volumes"]
+            limit = (await self.project_quotas.limits(s, inst.project_id))["volumes"]
+        if limit >= 0 and used - inst.volume_size + size > limit:
+            raise OverLimit(f"Quota exceeded for resources: ['volumes'] (limit {limit} GiB).")
         await self._action(ctx, instance_id, m.RESIZE, m.T_RESIZE_VOLUME, new_volume_size=size)
 
     async def resize_flavor(self, ctx: RequestContext, instance_id: str, flavor_ref: str) -> None:

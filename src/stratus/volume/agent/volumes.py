@@ -26,6 +26,10 @@ from stratus.volume.drivers.base import (
 
 log = logging.getLogger(__name__)
 
+# A volume type's extra spec naming the image format of its new, empty
+# volumes on a file backend ("raw" or "qcow2").
+FORMAT_SPEC = "stratus:file_format"
+
 # Told when an attached volume grew, so the guest can see it (Nova's
 # "volume-extended" external event; compute's side does the resize).
 ExtendHook = Callable[[m.Volume, int], Awaitable[None]]
@@ -121,7 +125,9 @@ class VolumeWork:
             await self.driver.create(ref(volume))
             await self.restore_backup(volume, args["backup_id"])
         else:
-            await self.driver.create(ref(volume))
+            vtype = await self.rec.load(m.VolumeType, volume.volume_type_id or "")
+            fmt = (vtype.extra_specs or {}).get(FORMAT_SPEC) if vtype is not None else None
+            await self.driver.create(VolumeRef(volume.id, volume.size, fmt))
 
     async def _from_image(self, volume: m.Volume, image_id: str) -> None:
         if self.images is None:

@@ -40,6 +40,9 @@ class HeldOpen(DriverError):
 class VolumeRef:
     id: str
     size_gb: int
+    # The image format its type asks for (extra spec "stratus:file_format":
+    # qcow2 or raw; a file backend's), None: the backend's own.
+    fmt: str | None = None
 
 
 @dataclass(frozen=True)

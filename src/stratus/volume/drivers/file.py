@@ -170,8 +170,8 @@ class FileDriver:
     def scratch(self, name: str) -> Path:
         return self.tmp / name
 
-    def _partial(self, volume_id: str) -> Path:
-        return self.tmp / f"volume-{volume_id}.{self.fmt}.partial"
+    def _partial(self, volume_id: str, fmt: str | None = None) -> Path:
+        return self.tmp / f"volume-{volume_id}.{fmt or self.fmt}.partial"
 
     # -- capacity -----------------------------------------------------------------------
 
@@ -192,21 +192,27 @@ class FileDriver:
 
     # -- volumes ------------------------------------------------------------------------
 
-    async def _publish(self, partial: Path, volume_id: str) -> None:
+    async def _publish(self, partial: Path, volume_id: str, fmt: str | None = None) -> None:
+        target = self.volumes / f"volume-{volume_id}.{fmt}" if fmt else self.path(volume_id)
+
         def finish() -> None:
             with open(partial, "rb+") as f:
                 os.fsync(f.fileno())
-            os.replace(partial, self.path(volume_id))
+            os.replace(partial, target)
 
         await asyncio.to_thread(finish)
 
     async def create(self, volume: VolumeRef) -> None:
-        partial = self._partial(volume.id)
-        if self.fmt == "raw":
+        """An empty volume, in the format its type asks for (the backend's
+        when none: a raw file is what a host can use without a qemu layer,
+        as the database service's volumes do)."""
+        fmt = volume.fmt if volume.fmt in ("qcow2", "raw") else self.fmt
+        partial = self._partial(volume.id, fmt)
+        if fmt == "raw":
             await asyncio.to_thread(_truncate, partial, volume.size_gb * GiB)
         else:
             await run(QEMU_IMG, "create", "-q", "-f", "qcow2", str(partial), f"{volume.size_gb}G")
-        await self._publish(partial, volume.id)
+        await self._publish(partial, volume.id, fmt)
 
     async def create_from_image(self, volume: VolumeRef, source: Path, fmt: str) -> None:
         partial = self._partial(volume.id)
@@ -282,6 +288,12 @@ class FileDriver:
     async def snapshot(self, snapshot: SnapshotRef) -> None:
         src, fmt = self._find(snapshot.volume_id)
         name = f"snapshot-{snapshot.id}"
+        if fmt != self.fmt:
+            # A volume of another format than the backend's (a type's
+            # stratus:file_format): snapshots are internal qcow2 ones or
+            # files in the backend's format, and would be neither.
+            raise DriverError(f"volume {snapshot.volume_id} is a {fmt} file on a {self.fmt} "
+                              "backend: it cannot be snapshotted")  # fmt: skip
         if self.mode == "internal":
             if name not in await _internal_snapshots(src):
                 await run(QEMU_IMG, "snapshot", "-c", name, str(src))

@@ -1,0 +1,34 @@
+"""The database agent's volume driver, without Cinder: which loop devices
+belong to a volume (its FUSE export's for qcow2, its own file's for raw),
+so letting go of a volume never leaves one behind nor takes another's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stratus.database.drivers import openstack
+
+
+async def test_the_loops_of_a_volume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    listing = "\n".join([
+        f"/dev/loop0 {tmp_path}/exports/v1.raw",
+        "/dev/loop1 /srv/cloud/volumes/host/volumes/volume-v2.raw",
+        "/dev/loop2 /srv/cloud/volumes/host/volumes/volume-v2.raw (deleted)",
+        "/dev/loop3 /srv/cloud/volumes/host/volumes/volume-v22.raw",
+        f"/dev/loop4 {tmp_path}/exports/v3.raw",
+        "/dev/loop5 /srv/other/volume-v1.qcow2",
+    ])  # fmt: skip
+
+    async def fake_run(argv: list[str], **_: Any) -> str:
+        assert argv[0] == "losetup"
+        return listing
+
+    monkeypatch.setattr(openstack, "run", fake_run)
+    cinder = object.__new__(openstack.CinderVolumes)
+    cinder.exports = tmp_path / "exports"
+    assert await cinder._loops("v1") == ["/dev/loop0"]
+    assert await cinder._loops("v2") == ["/dev/loop1", "/dev/loop2"]
+    assert await cinder._loops("v4") == []
