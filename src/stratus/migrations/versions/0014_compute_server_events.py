@@ -1,7 +1,7 @@
 """compute: external events about servers (os-server-external-events)
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-06 04:05:00.000000
 """
 

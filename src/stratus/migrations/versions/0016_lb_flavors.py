@@ -1,7 +1,7 @@
 """loadbalancer: flavor profiles and flavors
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0014
 Create Date: 2026-12-06 04:20:00.000000
 """
 

@@ -1,7 +1,7 @@
 """database: per-project quotas (/mgmt/quotas)
 
 Revision ID: 0017
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-06 04:20:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import stratus.common.db
 
 revision = "0017"
-down_revision = "0012"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """compute: the servers' access addresses (accessIPv4, accessIPv6)
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0017
 Create Date: 2026-12-06 04:00:00.000000
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0012"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
