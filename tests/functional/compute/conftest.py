@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
+from tests.functional.apiclient import ApiClient
 from tests.functional.identity.helpers import user_with_role
 
 FAKE = {"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_COMPUTE__HOST": "fakehost"}
@@ -31,43 +32,26 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-class Nova:
+class Nova(ApiClient):
     """Raw HTTP against /compute/v2.1 with one token and an optional microversion.
 
     Every response is checked for the two things that hold everywhere: no 5xx
     and an ``x-openstack-request-id`` header."""
 
     def __init__(self, server: Server, token: str, version: str | None = None) -> None:
+        super().__init__(f"{server.url}/compute/v2.1", token, timeout=30)
         self.server = server
-        self.token = token
         self.version = version
-        self.base = f"{server.url}/compute/v2.1"
-        self.http = httpx.Client(base_url=self.base, timeout=30)
 
     def at(self, version: str | None) -> Nova:
         return Nova(self.server, self.token, version)
 
     def request(self, method: str, path: str, version: str | None = "default", **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
+        headers = dict(kw.pop("headers", {}))
         v = self.version if version == "default" else version
         if v is not None:
             headers["OpenStack-API-Version"] = f"compute {v}"
-        resp = self.http.request(method, path, headers=headers, **kw)
-        assert resp.status_code < 500, f"{method} {path} → {resp.status_code}: {resp.text}"
-        assert resp.headers.get("x-openstack-request-id"), f"{method} {path}: no request id"
-        return resp
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("PUT", path, **kw)
-
-    def delete(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("DELETE", path, **kw)
+        return super().request(method, path, headers=headers, **kw)
 
     # -- servers ---------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
+from tests.functional.apiclient import ApiClient
 
 CLOUD_ENV = {"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_DBAAS__DRIVER": "fake"}
 SETTLED = {"ACTIVE", "ERROR"}
@@ -62,19 +63,12 @@ def wait_until(what: str, check: Any, timeout: float = 60) -> None:
         time.sleep(0.2)
 
 
-class Trove:
+class Trove(ApiClient):
     """Raw HTTP against /database/v1.0/<project>: every answer is checked
     for what holds everywhere (no 5xx, a request id)."""
 
     def __init__(self, server: Server, token: str, project_id: str):
-        self.http = httpx.Client(base_url=f"{server.url}/database/v1.0/{project_id}", timeout=60)
-        self.token = token
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        resp = self.http.request(method, path, headers={"X-Auth-Token": self.token}, **kw)
-        assert resp.status_code < 500, f"{method} {path} -> {resp.status_code}: {resp.text}"
-        assert resp.headers.get("x-openstack-request-id"), f"{method} {path}: no request id"
-        return resp
+        super().__init__(f"{server.url}/database/v1.0/{project_id}", token)
 
     def fault(self, resp: httpx.Response, status: int, key: str) -> str:
         """The message of a Trove fault, checking its status and shape."""

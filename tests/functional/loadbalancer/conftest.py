@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server, start_cloud, stop_cloud
+from tests.functional.apiclient import ApiClient
 from tests.functional.network.conftest import Project, project_with, unique
 
 LB_CLOUD = {"STRATUS_SERVICES__ENABLED": '["identity", "network", "load-balancer"]'}
@@ -28,31 +29,11 @@ def cloud(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
     stop_cloud(srv)
 
 
-class Octavia:
+class Octavia(ApiClient):
     """Raw HTTP against /load-balancer/v2/lbaas with one token."""
 
     def __init__(self, server: Server, token: str) -> None:
-        self.http = httpx.Client(base_url=f"{server.url}/load-balancer/v2/lbaas", timeout=60)
-        self.token = token
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
-        resp = self.http.request(method, path, headers=headers, **kw)
-        assert resp.status_code < 500, f"{method} {path} → {resp.status_code}: {resp.text}"
-        assert resp.headers.get("x-openstack-request-id"), f"{method} {path}: no request id"
-        return resp
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("PUT", path, **kw)
-
-    def delete(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("DELETE", path, **kw)
+        super().__init__(f"{server.url}/load-balancer/v2/lbaas", token)
 
     def create(self, path: str, key: str, **attrs: Any) -> dict[str, Any]:
         resp = self.post(path, json={key: attrs})

@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, POSTGRES_URL, Server, database_params, reset_postgres, start_server
+from tests.functional.apiclient import ApiClient
 from tests.functional.identity.helpers import (
     admin_token,
     client,
@@ -61,33 +62,13 @@ def cloud(
     assert code == 0, f"stratus did not stop cleanly ({code}):\n{srv.log.read_text()[-4000:]}"
 
 
-class Neutron:
+class Neutron(ApiClient):
     """Raw HTTP against /network/v2.0 with one token."""
 
     def __init__(self, server: Server, token: str, project_id: str = "") -> None:
+        super().__init__(f"{server.url}/network/v2.0", token)
         self.server = server
-        self.token = token
         self.project_id = project_id
-        self.http = httpx.Client(base_url=f"{server.url}/network/v2.0", timeout=60)
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
-        resp = self.http.request(method, path, headers=headers, **kw)
-        assert resp.status_code < 500, f"{method} {path} → {resp.status_code}: {resp.text}"
-        assert resp.headers.get("x-openstack-request-id"), f"{method} {path}: no request id"
-        return resp
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("PUT", path, **kw)
-
-    def delete(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("DELETE", path, **kw)
 
     def create(self, kind: str, **attrs: Any) -> dict[str, Any]:
         """POST /{kind}s {kind: attrs}; 201 expected; the created resource."""

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
+from tests.functional.apiclient import ApiClient
 
 HEAT_CLOUD = {
     "STRATUS_SERVICES__ENABLED": '["identity", "network", "volume", "object-store", "orchestration"]',
@@ -47,26 +48,11 @@ def osc_json(env: dict[str, str], *args: str) -> Any:
     return json.loads(osc(env, *args, "-f", "json").stdout)
 
 
-class Heat:
+class Heat(ApiClient):
     """Raw HTTP against /orchestration/v1/<project> with one token."""
 
     def __init__(self, server: Server, token: str, project_id: str) -> None:
-        self.base = f"{server.url}/orchestration/v1/{project_id}"
-        self.http = httpx.Client(base_url=self.base, timeout=60)
-        self.token = token
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
-        resp = self.http.request(method, path, headers=headers, **kw)
-        assert resp.status_code < 500, f"{method} {path} → {resp.status_code}: {resp.text}"
-        assert resp.headers.get("x-openstack-request-id"), f"{method} {path}: no request id"
-        return resp
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("POST", path, **kw)
+        super().__init__(f"{server.url}/orchestration/v1/{project_id}", token)
 
     def create(self, name: str, template: dict[str, Any], **fields: Any) -> str:
         resp = self.post("/stacks", json={"stack_name": name, "template": template, **fields})

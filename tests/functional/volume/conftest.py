@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import BIN, POSTGRES_URL, Server, _database_params, reset_postgres, start_server
+from tests.functional.apiclient import ApiClient
 from tests.functional.identity.helpers import user_with_role
 
 CLOUD_ENV = {"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_VOLUME__HOST": "volhost"}
@@ -53,41 +54,22 @@ def cloud(
     stop_cloud(srv)
 
 
-class Cinder:
+class Cinder(ApiClient):
     """Raw HTTP against /volume/v3/<project> with one token and a
     microversion.  Every response is checked for what holds everywhere: no
     5xx and an ``x-openstack-request-id`` header."""
 
     def __init__(self, server: Server, token: str, project_id: str, version: str | None = "3.71"):
+        super().__init__(f"{server.url}/volume/v3/{project_id}", token)
         self.server = server
-        self.token = token
         self.project_id = project_id
         self.version = version
-        self.http = httpx.Client(base_url=f"{server.url}/volume/v3/{project_id}", timeout=60)
 
     def at(self, version: str | None) -> Cinder:
         return Cinder(self.server, self.token, self.project_id, version)
 
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": self.token, **kw.pop("headers", {})}
-        if self.version:
-            headers["OpenStack-API-Version"] = f"volume {self.version}"
-        resp = self.http.request(method, path, headers=headers, **kw)
-        assert resp.status_code < 500, f"{method} {path} → {resp.status_code}: {resp.text}"
-        assert resp.headers.get("x-openstack-request-id"), f"{method} {path}: no request id"
-        return resp
-
-    def get(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("GET", path, **kw)
-
-    def post(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("POST", path, **kw)
-
-    def put(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("PUT", path, **kw)
-
-    def delete(self, path: str, **kw: Any) -> httpx.Response:
-        return self.request("DELETE", path, **kw)
+    def extra_headers(self) -> dict[str, str]:
+        return {"OpenStack-API-Version": f"volume {self.version}"} if self.version else {}
 
     def action(self, volume_id: str, body: dict[str, Any]) -> httpx.Response:
         return self.post(f"/volumes/{volume_id}/action", json=body)

@@ -14,7 +14,7 @@ Errors come back as compute's own (``compute.errors``), in Nova's words.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 OWNER_PREFIX = "compute:"
 
@@ -133,3 +133,27 @@ class NetworkClient(Protocol):
     ) -> None:
         """Take the floating IP off the server's port (Conflict when it is
         not on one of ``port_ids``)."""
+
+
+def port_request(
+    project_id: str,
+    server_id: str,
+    zone: str,
+    nic: NicRequest,
+    groups: list[str],
+    host: str | None,
+) -> dict[str, Any]:
+    """The Neutron port body for a server's NIC, as both clients send it."""
+    attrs: dict[str, Any] = {
+        "network_id": nic.network_id,
+        "project_id": project_id,
+        "device_id": server_id,
+        "device_owner": f"{OWNER_PREFIX}{zone}",
+    }
+    if nic.fixed_ip:
+        attrs["fixed_ips"] = [{"ip_address": nic.fixed_ip}]
+    if groups:
+        attrs["security_groups"] = groups
+    if host:
+        attrs["binding:host_id"] = host
+    return attrs

@@ -13,7 +13,13 @@ from typing import Any
 import httpx
 
 from stratus.compute.errors import BadRequest, Conflict, Forbidden, NotFound
-from stratus.compute.service.network import OWNER_PREFIX, FixedIP, NicRequest, VifPort
+from stratus.compute.service.network import (
+    OWNER_PREFIX,
+    FixedIP,
+    NicRequest,
+    VifPort,
+    port_request,
+)
 
 LIST_CHUNK = 50  # ids per filtered list request (the query string stays short)
 
@@ -149,18 +155,7 @@ class HttpNetwork:
         groups: list[str],
         host: str | None = None,
     ) -> VifPort:
-        attrs: dict[str, Any] = {
-            "network_id": nic.network_id,
-            "project_id": project_id,
-            "device_id": server_id,
-            "device_owner": f"{OWNER_PREFIX}{zone}",
-        }
-        if nic.fixed_ip:
-            attrs["fixed_ips"] = [{"ip_address": nic.fixed_ip}]
-        if groups:
-            attrs["security_groups"] = groups
-        if host:
-            attrs["binding:host_id"] = host
+        attrs = port_request(project_id, server_id, zone, nic, groups, host)
         made = await self._call("POST", "/ports", {"port": attrs}, ok=201)
         return (await self._vif_ports([made["port"]]))[made["port"]["id"]]
 

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.compute.errors import BadRequest, Conflict, Forbidden, NotFound
-from stratus.compute.service.network import OWNER_PREFIX, FixedIP, NicRequest, VifPort
+from stratus.compute.service.network import (
+    OWNER_PREFIX,
+    FixedIP,
+    NicRequest,
+    VifPort,
+    port_request,
+)
 from stratus.network import models as nm
 from stratus.network.errors import NeutronError
 from stratus.network.service import NetworkService
@@ -159,18 +165,7 @@ class LocalNetwork:
         groups: list[str],
         host: str | None = None,
     ) -> VifPort:
-        attrs: dict[str, Any] = {
-            "network_id": nic.network_id,
-            "project_id": project_id,
-            "device_id": server_id,
-            "device_owner": f"{OWNER_PREFIX}{zone}",
-        }
-        if nic.fixed_ip:
-            attrs["fixed_ips"] = [{"ip_address": nic.fixed_ip}]
-        if groups:
-            attrs["security_groups"] = groups
-        if host:
-            attrs["binding:host_id"] = host
+        attrs = port_request(project_id, server_id, zone, nic, groups, host)
         async with translated():
             made = await self.network.ports.create(ADMIN, [attrs])
         port_id = made[0].row.id
