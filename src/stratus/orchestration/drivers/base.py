@@ -146,7 +146,7 @@ def _check_type(value: Any, p: Prop, where: str) -> Any:
             raise bad
         try:
             value = int(value) if p.type == "integer" else float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise bad from None
     elif p.type == "boolean":
         if isinstance(value, str) and value.lower() in ("true", "false"):

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stratus.orchestration.drivers.base import ResourceType
-from stratus.orchestration.errors import StackValidationFailed
+from stratus.orchestration.errors import InvalidTemplate, StackValidationFailed
 from stratus.orchestration.template import functions as fns
-from stratus.orchestration.template import hot
+from stratus.orchestration.template import hot, walk
 from stratus.orchestration.template.plan import Plan, build
 
 
@@ -71,6 +71,14 @@ def plan(
 ) -> Plan:
     """The plan, with each resource's properties checked as far as they are
     known before anything exists (references stand in for their values)."""
+    try:
+        return _plan(d, registry, pseudo, strict)
+    except RecursionError:
+        raise InvalidTemplate("The template is nested too deeply.") from None
+
+
+def _plan(d: Definition, registry: Mapping[str, ResourceType], pseudo: Mapping[str, str],
+          strict: bool) -> Plan:  # fmt: skip
     p = build(d.template, d.environment, d.files, d.parameters, pseudo,
               registry.__contains__, strict=strict)  # fmt: skip
     scope = p.scope(lambda n: f"<{n}>", lambda n, a: None)
@@ -80,5 +88,5 @@ def plan(
         raw = fns.resolve(rdef.properties, scope)
         registry[rdef.type].validate(raw, f"resources.{name}")
     for name, out in p.outputs().items():
-        fns.check_version(out.get("value"), p.template.rank, f"Output {name}")
+        walk.check_version(out.get("value"), p.template.rank, f"Output {name}")
     return p

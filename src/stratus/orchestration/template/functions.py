@@ -47,12 +47,14 @@ def _args_list(fn: str, args: Any, lo: int, hi: int | None = None) -> list[Any]:
 
 def _walk_path(value: Any, path: list[Any], fn: str) -> Any:
     for key in path:
+        if isinstance(key, (dict, list)) or key is None:
+            raise _fail(fn, f"the path element {key!r} is not a key or an index")
         if isinstance(value, dict):
             value = value.get(str(key)) if str(key) in value else value.get(key)
         elif isinstance(value, list):
             try:
                 value = value[int(key)]
-            except (ValueError, IndexError):
+            except (TypeError, ValueError, IndexError):
                 return None
         elif value is None:
             return None
@@ -163,20 +165,25 @@ def repeat(args: Any, scope: Scope) -> Any:
     return [resolve(fill(args["template"], dict(zip(keys, c, strict=True))), scope) for c in combos]
 
 
+DIGESTS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
+
+
 def digest(args: Any, scope: Scope) -> Any:
     alg, value = _args_list("digest", resolve(args, scope), 2, 2)
-    if alg not in hashlib.algorithms_available:
-        raise _fail("digest", f"Algorithm must be one of {sorted(hashlib.algorithms_guaranteed)}")
+    if not isinstance(alg, str) or alg not in DIGESTS:
+        raise _fail("digest", f"Algorithm must be one of {list(DIGESTS)}")
     return hashlib.new(str(alg), _text(value).encode()).hexdigest()
 
 
 def str_split(args: Any, scope: Scope) -> Any:
     args = _args_list("str_split", resolve(args, scope), 2, 3)
-    parts = _text(args[1]).split(str(args[0]))
+    if _text(args[0]) == "":
+        raise _fail("str_split", "the delimiter must not be empty")
+    parts = _text(args[1]).split(_text(args[0]))
     if len(args) == 3:
         try:
             return parts[int(args[2])]
-        except (ValueError, IndexError):
+        except (TypeError, ValueError, IndexError):
             raise _fail("str_split", f"Incorrect index to \"str_split\" should be between 0 and "
                         f"{len(parts) - 1}") from None  # fmt: skip
     return parts
@@ -198,6 +205,8 @@ def map_replace(args: Any, scope: Scope) -> Any:
     if not isinstance(source, dict) or not isinstance(repl, dict) or set(repl) - {"keys", "values"}:
         raise _fail("map_replace", 'a map, then a map of "keys" and "values" replacements')
     keys, values = repl.get("keys") or {}, repl.get("values") or {}
+    if not isinstance(keys, dict) or not isinstance(values, dict):
+        raise _fail("map_replace", '"keys" and "values" must be maps')
     out: dict[str, Any] = {}
     for k, v in source.items():
         nk = str(keys.get(k, k))
@@ -272,14 +281,19 @@ def make_url(args: Any, scope: Scope) -> Any:
     host = str(args.get("host") or "")
     url += f"[{host}]" if ":" in host and not host.startswith("[") else host
     if args.get("port") not in (None, ""):
-        port = int(args["port"])
+        try:
+            port = int(args["port"])
+        except (TypeError, ValueError):
+            raise _fail("make_url", f"Invalid URL port {args['port']!r}") from None
         if not 0 < port < 65536:
             raise _fail("make_url", f"Invalid URL port {port}")
         url += f":{port}"
     path = str(args.get("path") or "")
     url += quote(path if path.startswith("/") or not path else "/" + path, safe="/%")
     if args.get("query"):
-        url += "?" + urlencode(dict(args["query"]))
+        if not isinstance(args["query"], dict):
+            raise _fail("make_url", "the query must be a map")
+        url += "?" + urlencode(args["query"])
     if args.get("fragment"):
         url += "#" + quote(str(args["fragment"]))
     return url
@@ -359,35 +373,3 @@ def resolve(value: Any, scope: Scope) -> Any:
     if isinstance(value, list):
         return [resolve(v, scope) for v in value]
     return value
-
-
-def check_version(value: Any, rank: int, where: str) -> None:
-    """Every function in a value exists in the template's version."""
-    fn = function_of(value)
-    if fn is not None and FUNCTIONS[fn[0]][1] > rank:
-        raise StackValidationFailed(f'{where}: the function "{fn[0]}" is not supported by this '
-                                    "template version")  # fmt: skip
-    if isinstance(value, dict):
-        for v in value.values():
-            check_version(v, rank, where)
-    elif isinstance(value, list):
-        for v in value:
-            check_version(v, rank, where)
-
-
-def references(value: Any) -> set[str]:
-    """The resources a value refers to (get_resource, get_attr)."""
-    found: set[str] = set()
-    fn = function_of(value)
-    if fn is not None and fn[0] == "get_resource" and isinstance(fn[1], str):
-        found.add(fn[1])
-    elif fn is not None and fn[0] == "get_attr" and isinstance(fn[1], list) and fn[1]:
-        if isinstance(fn[1][0], str):
-            found.add(fn[1][0])
-    if isinstance(value, dict):
-        for v in value.values():
-            found |= references(v)
-    elif isinstance(value, list):
-        for v in value:
-            found |= references(v)
-    return found

@@ -48,7 +48,17 @@ MAX_TEMPLATE_BYTES = 512 * 1024
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML as Heat reads it: dates and times stay the strings written."""
+    """YAML as Heat reads it: dates and times stay the strings written, and
+    every mapping key is a string (YAML reads ``1:``, ``on:`` and ``~:`` as a
+    number, a boolean and null), as in a JSON body."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _key(self.construct_object(key_node, deep=deep))
+            out[key] = self.construct_object(value_node, deep=deep)
+        return out
 
 
 def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
@@ -56,6 +66,12 @@ def _as_string(loader: yaml.SafeLoader, node: yaml.Node) -> str:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _as_string)
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, bool):
+        return str(key).lower()
+    return "null" if key is None else str(key)
 
 
 def load(text: str) -> dict[str, Any]:
@@ -69,6 +85,8 @@ def load(text: str) -> dict[str, Any]:
         doc = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise StackValidationFailed(f"Error parsing template: {exc}") from exc
+    except RecursionError:
+        raise InvalidTemplate("The template is nested too deeply.") from None
     if not isinstance(doc, dict):
         raise StackValidationFailed("The template is not a JSON object or YAML mapping.")
     return doc

@@ -119,9 +119,26 @@ def check_schema(name: str, schema: dict[str, Any]) -> None:
                 re.compile(str(c["allowed_pattern"]))
             except re.error as exc:
                 raise StackValidationFailed(f"Parameter '{name}': bad pattern: {exc}") from None
-        for key in ("length", "range", "modulo"):
-            if key in c and not isinstance(c[key], dict):
-                raise StackValidationFailed(f"Parameter '{name}': {key} must be a map")
+        _check_constraint(name, c)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_constraint(name: str, c: dict[str, Any]) -> None:
+    """A constraint's own shape: bounds are numbers, allowed values a list."""
+    for key, bounds in (("length", ("min", "max")), ("range", ("min", "max")),
+                        ("modulo", ("step", "offset"))):  # fmt: skip
+        if key not in c:
+            continue
+        if not isinstance(c[key], dict):
+            raise StackValidationFailed(f"Parameter '{name}': {key} must be a map")
+        for b in bounds:
+            if c[key].get(b) is not None and not _is_number(c[key][b]):
+                raise StackValidationFailed(f"Parameter '{name}': {key} {b} must be a number")
+    if "allowed_values" in c and not isinstance(c["allowed_values"], list):
+        raise StackValidationFailed(f"Parameter '{name}': allowed_values must be a list")
 
 
 def resolve(

@@ -15,7 +15,7 @@ from stratus.orchestration.errors import (
     StackValidationFailed,
 )
 from stratus.orchestration.template import functions as fns
-from stratus.orchestration.template import hot, parameters
+from stratus.orchestration.template import hot, parameters, walk
 
 ENV_KEYS = frozenset({"parameters", "parameter_defaults", "resource_registry", "event_sinks",
                       "encrypted_param_names", "parameter_merge_strategies"})  # fmt: skip
@@ -130,8 +130,8 @@ def build(
             active[name] = r
     deps: dict[str, set[str]] = {}
     for name, r in active.items():
-        fns.check_version(r.properties, t.rank, f"Resource {name}")
-        refs = fns.references(r.properties) | fns.references(r.metadata) | set(r.depends_on)
+        walk.check_version(r.properties, t.rank, f"Resource {name}")
+        refs = walk.references(r.properties) | walk.references(r.metadata) | set(r.depends_on)
         for ref in sorted(refs):
             if ref not in t.resources:
                 raise InvalidTemplateReference(
@@ -140,7 +140,7 @@ def build(
         deps[name] = {ref for ref in refs if ref in active}
     plan = Plan(t, values, conditions, active, deps, dict(files))
     for name, out in plan.outputs().items():
-        for ref in sorted(fns.references(out.get("value"))):
+        for ref in sorted(walk.references(out.get("value"))):
             if ref not in t.resources:
                 raise InvalidTemplateReference(
                     f'The specified reference "{ref}" (in output {name}) is incorrect.'

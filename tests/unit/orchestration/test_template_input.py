@@ -1,0 +1,104 @@
+"""Bad template input is a 400 (StackValidationFailed or InvalidTemplate),
+never an exception the API would turn into a 500."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stratus.orchestration.drivers.heat import RandomString
+from stratus.orchestration.errors import HeatError
+from stratus.orchestration.service.definition import Definition, plan
+from stratus.orchestration.template import functions as fns
+from stratus.orchestration.template import hot
+from stratus.orchestration.template.plan import build
+
+KNOWN = {"OS::Heat::None"}
+PSEUDO = {"OS::stack_name": "st", "OS::stack_id": "sid", "OS::project_id": "p"}
+
+
+def value(expr: Any, params: dict[str, Any] | None = None) -> Any:
+    schemas = {k: {"type": "json"} for k in params or {}}
+    t = {"heat_template_version": "2021-04-16", "parameters": schemas,
+         "resources": {"r": {"type": "OS::Heat::None"}}}  # fmt: skip
+    p = build(t, {}, {}, params or {}, PSEUDO, KNOWN.__contains__)
+    return fns.resolve(expr, p.scope(lambda n: n, lambda n, a: None))
+
+
+@pytest.mark.parametrize("expr", [
+    {"digest": ["shake_128", "x"]},
+    {"digest": [["sha256"], "x"]},
+    {"digest": ["md5-sha1", "x"]},
+    {"make_url": {"host": "h", "port": "eighty"}},
+    {"make_url": {"host": "h", "port": [80]}},
+    {"make_url": {"host": "h", "query": "a=b"}},
+    {"make_url": {"host": "h", "query": [["a", "b"]]}},
+    {"map_replace": [{"a": 1}, {"keys": ["a"]}]},
+    {"map_replace": [{"a": 1}, {"values": "x"}]},
+    {"str_split": [",", "a,b", [1]]},
+    {"str_split": [",", "a,b", None]},
+    {"str_split": ["", "a,b"]},
+    {"get_param": ["p", ["k"]]},
+    {"get_param": ["p", None]},
+])  # fmt: skip
+def test_bad_function_arguments_are_a_validation_error(expr: dict[str, Any]) -> None:
+    with pytest.raises(HeatError):
+        value(expr, {"p": {"k": [1, 2]}})
+
+
+def test_the_allowed_digests_still_work() -> None:
+    assert value({"digest": ["sha256", "x"]}) == (
+        "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+    )
+    assert value({"get_param": ["p", "k", 1]}, {"p": {"k": [1, 2]}}) == 2
+
+
+def params_plan(constraint: dict[str, Any], given: Any) -> Any:
+    t = {"heat_template_version": "2021-04-16",
+         "parameters": {"x": {"type": "string", "constraints": [constraint]}}}  # fmt: skip
+    return build(t, {}, {}, {"x": given}, PSEUDO, KNOWN.__contains__)
+
+
+@pytest.mark.parametrize("constraint", [
+    {"length": {"min": "2"}},
+    {"length": {"max": [3]}},
+    {"range": {"min": "1"}},
+    {"range": {"max": {"a": 1}}},
+    {"modulo": {"step": "2"}},
+    {"modulo": {"step": 2, "offset": "1"}},
+    {"allowed_values": "abc"},
+])  # fmt: skip
+def test_constraint_bounds_of_the_wrong_type_are_refused(constraint: dict[str, Any]) -> None:
+    with pytest.raises(HeatError):
+        params_plan(constraint, "5")
+
+
+def test_allowed_values_is_not_a_substring_test() -> None:
+    with pytest.raises(HeatError):
+        params_plan({"allowed_values": "abc"}, "b")
+    assert params_plan({"allowed_values": ["abc"]}, "abc").params["x"] == "abc"
+
+
+def test_an_infinite_integer_property_is_a_validation_error() -> None:
+    with pytest.raises(HeatError):
+        RandomString().validate({"length": float("inf")}, "resources.r")
+
+
+def test_yaml_keys_that_are_not_strings_become_strings() -> None:
+    doc = hot.load("heat_template_version: 2021-04-16\nresources:\n  1: {type: OS::Heat::None}\n"
+                   "  on: {type: OS::Heat::None}\n  ~: {type: OS::Heat::None}\n"
+                   "  r: {type: OS::Heat::None}\n")  # fmt: skip
+    assert sorted(doc["resources"]) == ["1", "null", "r", "true"]
+
+
+def test_a_deeply_nested_template_is_an_invalid_template() -> None:
+    text = "heat_template_version: 2021-04-16\nresources: {}\noutputs:\n  o:\n    value: "
+    with pytest.raises(HeatError):
+        hot.load(text + "[" * 5000 + "]" * 5000 + "\n")
+    deep: Any = 1
+    for _ in range(5000):
+        deep = [deep]
+    d = Definition({"heat_template_version": "2021-04-16", "outputs": {"o": {"value": deep}}})
+    with pytest.raises(HeatError):
+        plan(d, {}, PSEUDO)
