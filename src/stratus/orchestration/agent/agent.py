@@ -2,7 +2,8 @@
 task (create, update, delete) is one piece of work.  At start, a stack
 whose engine died half-way (resources left IN_PROGRESS) is failed cleanly:
 those resources FAILED with the reason, the stack ``<ACTION>_FAILED``; a
-delete is simply done again (it is idempotent)."""
+delete is simply done again (it is idempotent), and a create or update
+accepted but never started simply runs."""
 
 from __future__ import annotations
 
@@ -91,6 +92,8 @@ class OrchestrationAgent:
         for stack in await self.rec.in_progress():
             if stack.task in (None, m.T_DELETE):
                 continue
+            if stack.task == m.T_UPDATE and stack.pending is not None:
+                continue  # accepted, never started (starting takes pending in one write)
             states = await self.rec.resources(stack.id)
             stuck = [s for s in states.values() if s.status == m.IN_PROGRESS]
             if not stuck and stack.task == m.T_CREATE and not states:

@@ -1,0 +1,70 @@
+"""At restart the agent fails only what the dead engine left half-done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stratus.orchestration import models as m
+from stratus.orchestration.agent.agent import OrchestrationAgent
+from stratus.orchestration.agent.state import ResourceState
+
+pytestmark = pytest.mark.asyncio
+
+
+class Rec:
+    """The recorder's face that adopt() uses, over one stack in memory."""
+
+    def __init__(self, stack: m.Stack, states: dict[str, ResourceState]) -> None:
+        self.stack, self.states = stack, states
+        self.statuses: list[tuple[str, str]] = []
+
+    async def in_progress(self) -> list[m.Stack]:
+        return [self.stack]
+
+    async def resources(self, stack_id: str) -> dict[str, ResourceState]:
+        return self.states
+
+    async def save(self, stack_id: str, st: ResourceState) -> None:
+        self.states[st.name] = st
+
+    async def stack_status(self, stack_id: str, action: str, status: str, reason: str) -> None:
+        self.statuses.append((action, status))
+
+    async def update_stack(self, stack: m.Stack, **values: Any) -> None:
+        for k, v in values.items():
+            setattr(stack, k, v)
+
+
+async def adopt(stack: m.Stack, states: dict[str, ResourceState]) -> Rec:
+    rec = Rec(stack, states)
+    agent = OrchestrationAgent(rec, {}, "http://127.0.0.1:9")  # type: ignore[arg-type]
+    try:
+        await agent.adopt()
+    finally:
+        await agent.client.aclose()
+    return rec
+
+
+def made() -> dict[str, ResourceState]:
+    return {"r": ResourceState("r", "OS::Heat::None", "CREATE", "COMPLETE", physical_id="x")}
+
+
+async def test_an_accepted_update_not_yet_started_is_left_to_run() -> None:
+    pending = {"template": {"heat_template_version": "2018-08-31"}}
+    stack = m.Stack(id="sid", name="s", action=m.UPDATE, status=m.IN_PROGRESS,
+                    task=m.T_UPDATE, pending=pending)  # fmt: skip
+    rec = await adopt(stack, made())
+    assert rec.statuses == []
+    assert stack.task == m.T_UPDATE and stack.pending == pending
+
+
+async def test_an_update_the_engine_died_in_is_failed() -> None:
+    stack = m.Stack(id="sid", name="s", action=m.UPDATE, status=m.IN_PROGRESS,
+                    task=m.T_UPDATE, pending=None)  # fmt: skip
+    states = made()
+    states["r"].action, states["r"].status = "UPDATE", m.IN_PROGRESS
+    rec = await adopt(stack, states)
+    assert rec.statuses == [(m.UPDATE, m.FAILED)]
+    assert stack.task is None and states["r"].status == m.FAILED
