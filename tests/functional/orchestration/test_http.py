@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server
-from tests.functional.network.conftest import project_with
+from tests.functional.network.conftest import admin_token, project_with
 from tests.functional.orchestration.conftest import Heat, heat_error
 
 V = "2018-08-31"
@@ -117,6 +117,25 @@ def test_list_filters_sorts_and_pages(alice: Heat) -> None:
         alice.request("DELETE", f"/stacks/{n}/{sid}")
 
 
+def test_a_status_alone_filters_and_an_admin_finds_a_name_in_the_urls_project(
+    cloud: Server, alice: Heat, bob: Heat
+) -> None:
+    ids = {who: who.create("twin", tmpl(r=rnd())) for who in (alice, bob)}
+    for who, sid in ids.items():
+        who.wait("twin", sid)
+    for status in ("COMPLETE", "CREATE_COMPLETE"):
+        found = alice.get("/stacks", params={"status": status}).json()["stacks"]
+        assert ids[alice] in {s["id"] for s in found}, status
+    assert alice.get("/stacks", params={"status": "FAILED"}).json()["stacks"] == []
+    for who in (bob, alice):
+        resp = who.http.get(f"{who.base}/stacks/twin", follow_redirects=False,
+                            headers={"X-Auth-Token": admin_token(cloud)})  # fmt: skip
+        assert resp.status_code == 302
+        assert resp.headers["location"] == f"{who.base}/stacks/twin/{ids[who]}"
+    for who, sid in ids.items():
+        who.request("DELETE", f"/stacks/twin/{sid}")
+
+
 def test_events_are_paginated_with_marker_and_limit(alice: Heat) -> None:
     sid = alice.create("evts", tmpl(a=rnd(), b=rnd(), c=rnd()))
     alice.wait("evts", sid)
@@ -216,6 +235,8 @@ def test_a_wait_condition_waits_for_its_handles_signals(alice: Heat) -> None:
     url = handle()["attributes"]["endpoint"]
     assert url.startswith(alice.base + "/signal/")
     assert alice.stack("waiting", sid)["stack_status"] == "CREATE_IN_PROGRESS"
+    busy = alice.get("/stacks", params={"status": "IN_PROGRESS"}).json()["stacks"]
+    assert [s["id"] for s in busy] == [sid]  # a status alone, not action IN + status PROGRESS
     # the URL is the credential: no token
     assert alice.http.post(url, json={"status": "SUCCESS", "id": "web0", "data": "up"}).status_code == 200
     time.sleep(0.5)

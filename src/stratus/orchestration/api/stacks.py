@@ -97,7 +97,8 @@ async def preview(req: ApiRequest) -> Response:
 
 async def lookup(req: ApiRequest) -> Response:
     check_project(req)
-    stack = await svc(req).stacks.find(req.ctx, req.params["stack_name"])
+    project = req.params.get("project_id") or req.ctx.project_id or ""
+    stack = await svc(req).stacks.find(req.ctx, req.params["stack_name"], project)
     req.authorize("orchestration:stacks:show", {"project_id": stack.project_id})
     after = req.raw.url.path.rsplit(f"/stacks/{req.params['stack_name']}", 1)[-1]
     return redirect(req, stack, after.strip("/"))

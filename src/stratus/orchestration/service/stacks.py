@@ -31,6 +31,9 @@ SORT_KEYS = {"stack_name": m.Stack.name, "stack_status": m.Stack.status,
              "creation_time": m.Stack.created_at, "updated_time": m.Stack.updated_at}  # fmt: skip
 
 
+ALONE = frozenset({"COMPLETE", "FAILED", "IN_PROGRESS"})  # statuses without an action
+
+
 def owned(ctx: RequestContext, project_id: str) -> bool:
     return ctx.is_admin or ctx.project_id == project_id
 
@@ -114,17 +117,17 @@ class Stacks:
         self.wake()
         return stack
 
-    async def find(self, ctx: RequestContext, name_or_id: str) -> m.Stack:
-        """A live stack by name, or any (deleted too) by id, if visible."""
+    async def find(self, ctx: RequestContext, name_or_id: str, project_id: str) -> m.Stack:
+        """A live stack of the URL's project by name, or any (deleted too) by
+        id, if visible."""
         async with self.db.session() as s:
             stack = None
             if UUID.match(name_or_id):
                 stack = await s.get(m.Stack, name_or_id)
             if stack is None:
-                q = select(m.Stack).where(m.Stack.name == name_or_id, m.Stack.deleted.is_(False))
-                if not ctx.is_admin:
-                    q = q.where(m.Stack.project_id == ctx.project_id)
-                stack = (await s.scalars(q.limit(1))).first()
+                q = select(m.Stack).where(m.Stack.name == name_or_id, m.Stack.deleted.is_(False),
+                                          m.Stack.project_id == project_id)  # fmt: skip
+                stack = (await s.scalars(q)).first()
         if stack is None or not owned(ctx, stack.project_id):
             raise StackNotFound(f"The Stack ({name_or_id}) could not be found.")
         return stack
@@ -147,7 +150,8 @@ class Stacks:
         if q.ids:
             query = query.where(m.Stack.id.in_(q.ids))
         if q.statuses:
-            parts = [tuple(x.split("_", 1)) if "_" in x else (None, x) for x in q.statuses]
+            parts = [(None, x) if x in ALONE or "_" not in x else tuple(x.split("_", 1))
+                     for x in q.statuses]  # fmt: skip
             conds = [(m.Stack.status == st) if a is None else
                      ((m.Stack.action == a) & (m.Stack.status == st)) for a, st in parts]  # fmt: skip
             query = query.where(or_(*conds))
