@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from stratus.orchestration.drivers.base import Context
 from stratus.orchestration.drivers.heat import RandomString
 from stratus.orchestration.errors import HeatError
 from stratus.orchestration.service.definition import Definition, plan
@@ -102,3 +103,27 @@ def test_a_deeply_nested_template_is_an_invalid_template() -> None:
     d = Definition({"heat_template_version": "2021-04-16", "outputs": {"o": {"value": deep}}})
     with pytest.raises(HeatError):
         plan(d, {}, PSEUDO)
+
+
+@pytest.mark.parametrize("props", [
+    {"length": 8, "character_classes": [{"class": "DIGITS", "min": 100000000}]},
+    {"length": 8, "character_classes": [{"class": "DIGITS", "min": 1e8}]},
+    {"length": 8, "character_sequences": [{"sequence": "ab", "min": "100000000"}]},
+    {"length": 8, "character_sequences": [{"sequence": "ab", "min": -1}]},
+    {"length": 8, "character_sequences": [{"sequence": "ab", "min": "x"}]},
+    {"length": 8, "character_classes": [{"class": "DIGITS", "min": 5},
+                                        {"class": "LETTERS", "min": 4}]},
+])  # fmt: skip
+def test_random_string_minimums_are_checked_before_anything_is_built(props: dict[str, Any]) -> None:
+    with pytest.raises(HeatError):
+        RandomString().validate(props, "resources.r")
+
+
+@pytest.mark.asyncio
+async def test_random_string_minimums_are_honoured() -> None:
+    props = RandomString().validate(
+        {"length": 6, "character_classes": ["DIGITS", {"class": "LOWERCASE", "min": 5}]}, "r")
+    ctx = Context("s", "sid", "r")
+    value = (await RandomString().create(None, props, ctx)).attributes["value"]
+    assert len(value) == 6 and sum(ch.isdigit() for ch in value) >= 1
+    assert sum(ch.islower() for ch in value) >= 5

@@ -27,6 +27,57 @@ CLASSES = {"LETTERS_DIGITS": SEQUENCES["lettersdigits"], "LETTERS": string.ascii
            "OCTDIGITS": string.octdigits}  # fmt: skip
 
 
+def _count(n: Any, key: str, strict: bool) -> int | None:
+    """A minimum count: a non-negative whole number (ValueError), or None
+    when not yet known (validation)."""
+    if not strict and (n is None or not isinstance(n, (int, float, str))):
+        return None
+    try:
+        f = float(n) if not isinstance(n, bool) else -1.0
+        count = int(f) if f == int(f) else -1
+    except (TypeError, ValueError, OverflowError):
+        count = -1
+    if count < 0:
+        raise ValueError(f"{key}: min must be a non-negative integer, not {n!r}")
+    return count
+
+
+def _pools(props: dict[str, Any], strict: bool = True) -> list[tuple[str, int]]:
+    """The character pools and their minimum counts, checked before any
+    string is built (ValueError); not ``strict``, values not yet known pass."""
+    length: int = props["length"] if isinstance(props.get("length"), int) else -1
+    known = length >= 0
+    if known and not 1 <= length <= 512:
+        raise ValueError("length must be between 1 and 512")
+    pools: list[tuple[str, int]] = []
+    for key in ("character_classes", "character_sequences"):
+        items = props.get(key) or []
+        for c in items if isinstance(items, list) else []:
+            if key == "character_classes" and isinstance(c, str):
+                c = {"class": c}
+            if not isinstance(c, dict):
+                if strict:
+                    raise ValueError(f"{key}: each item must be a map")
+                known = False
+                continue
+            if key == "character_classes":
+                pool = CLASSES.get(str(c.get("class", "LETTERS_DIGITS")))
+                if pool is None:
+                    raise ValueError(f"unknown character class {c.get('class')}")
+            else:
+                pool = str(c.get("sequence") or "")
+                if not pool:
+                    raise ValueError("a character sequence needs a non-empty sequence")
+            n = _count(c.get("min", 1), key, strict)
+            if n is None:
+                known = False
+                continue
+            pools.append((pool, n))
+    if known and sum(n for _, n in pools) > length:
+        raise ValueError("the minimum counts add up to more than length")
+    return pools
+
+
 class RandomString(ResourceType):
     name = "OS::Heat::RandomString"
     description = "A random string: a password or a name suffix (get_attr value)."
@@ -39,22 +90,22 @@ class RandomString(ResourceType):
     }
     attributes: ClassVar[dict[str, str]] = {"value": "The random string."}
 
+    def validate(self, props: dict[str, Any], where: str) -> dict[str, Any]:
+        out = super().validate(props, where)
+        try:
+            _pools(out, strict=False)
+        except ValueError as exc:
+            raise StackValidationFailed(f"Property error: {where}.properties: {exc}") from None
+        return out
+
     async def create(self, api: Any, props: dict[str, Any], ctx: Context) -> Outcome:
+        try:
+            pools = _pools(props)
+        except ValueError as exc:
+            raise ResourceFailure(str(exc)) from None
         length = props["length"]
-        if not 1 <= length <= 512:
-            raise ResourceFailure("length must be between 1 and 512")
-        pools: list[tuple[str, int]] = []
-        for c in props.get("character_classes") or []:
-            cls = c.get("class", "LETTERS_DIGITS") if isinstance(c, dict) else str(c)
-            if cls not in CLASSES:
-                raise ResourceFailure(f"unknown character class {cls}")
-            pools.append((CLASSES[cls], int(c.get("min", 1)) if isinstance(c, dict) else 1))
-        for c in props.get("character_sequences") or []:
-            pools.append((str(c["sequence"]), int(c.get("min", 1))))
         alphabet = "".join(p for p, _ in pools) or SEQUENCES[props.get("sequence") or "lettersdigits"]
         chars = [secrets.choice(pool) for pool, n in pools for _ in range(n)]
-        if len(chars) > length:
-            raise ResourceFailure("the minimum counts add up to more than length")
         chars += [secrets.choice(alphabet) for _ in range(length - len(chars))]
         secrets.SystemRandom().shuffle(chars)
         value = "".join(chars)
