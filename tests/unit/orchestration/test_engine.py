@@ -12,6 +12,7 @@ from stratus.orchestration.agent.state import StackInfo
 from stratus.orchestration.agent.update import Updater
 from stratus.orchestration.drivers.fake import FakeStore, FakeThing
 from stratus.orchestration.drivers.registry import build_registry
+from stratus.orchestration.template import hot
 from stratus.orchestration.template.plan import Plan, build
 
 pytestmark = pytest.mark.asyncio
@@ -160,3 +161,16 @@ async def test_group_members_read_their_own_item_of_a_list_by_index() -> None:
     assert st.attribute("value") == ["10.0.0.1", "10.0.0.9"]
     assert st.attribute("refs")[0] == refs[0]  # the unchanged member stays
 
+
+
+async def test_a_retained_resource_outlives_its_stack() -> None:
+    w = World()
+    raw = {"a": thing(), "keep": {**thing(depends_on="a"), "deletion_policy": "Retain"}}
+    p = w.plan(raw)
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    kept = w.store.rows["sid"]["keep"].physical_id
+    retain = hot.retained({"resources": raw})
+    assert await w.engine.delete(w.stack(), None, retain)  # type: ignore[arg-type]
+    assert [n for op, n in w.thing.log if op == "delete"] == ["a"]
+    assert list(w.thing.world) == [kept] and w.store.rows["sid"] == {}
+    assert w.status == ("DELETE", "COMPLETE")

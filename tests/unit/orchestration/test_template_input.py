@@ -127,3 +127,11 @@ async def test_random_string_minimums_are_honoured() -> None:
     value = (await RandomString().create(None, props, ctx)).attributes["value"]
     assert len(value) == 6 and sum(ch.isdigit() for ch in value) >= 1
     assert sum(ch.islower() for ch in value) >= 5
+
+
+@pytest.mark.parametrize("extra", [{"deletion_policy": "Snapshot"}, {"deletion_policy": "snapshot"},
+                                   {"external_id": "abc"}])  # fmt: skip
+def test_unsupported_resource_keys_are_refused(extra: dict[str, Any]) -> None:
+    t = {"heat_template_version": "2021-04-16", "resources": {"r": {"type": "OS::Heat::None", **extra}}}
+    with pytest.raises(HeatError, match="not supported"):
+        build(t, {}, {}, {}, PSEUDO, KNOWN.__contains__)

@@ -23,6 +23,7 @@ from stratus.orchestration.agent.state import StackInfo
 from stratus.orchestration.agent.update import Updater
 from stratus.orchestration.drivers.base import Api, ResourceType
 from stratus.orchestration.drivers.openstack import HttpApi
+from stratus.orchestration.template import hot
 from stratus.orchestration.template import plan as planning
 from stratus.orchestration.template.plan import Plan
 
@@ -124,7 +125,7 @@ class OrchestrationAgent:
             elif task == m.T_UPDATE:
                 await self._update(stack, info, api)
             elif task == m.T_DELETE:
-                if await self.engine.delete(info, api):
+                if await self.engine.delete(info, api, hot.retained(stack.template or {})):
                     await self.rec.update_stack(stack, deleted=True, deleted_at=utcnow(),
                                                 task=None, credential=None)  # fmt: skip
                     return

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Collection, Coroutine, Mapping
 from typing import Any
 
 from stratus.common.errors import StratusError
@@ -134,9 +134,10 @@ class Engine:
         await self.store.save(stack.id, st)
 
     async def _delete_one(
-        self, stack: StackInfo, st: ResourceState, api: Api, action: str = m.DELETE
-    ) -> None:
-        if not st.exists:
+        self, stack: StackInfo, st: ResourceState, api: Api, action: str = m.DELETE,
+        retain: Collection[str] = (),
+    ) -> None:  # fmt: skip
+        if not st.exists or st.name in retain:  # Retain: the stack lets go of it
             await self.store.remove(stack.id, st.name)
             return
         st.action, st.status, st.reason = action, m.IN_PROGRESS, "state changed"
@@ -170,9 +171,11 @@ class Engine:
         await self.store.remove(stack.id, st.name)
 
     async def delete_all(
-        self, stack: StackInfo, states: dict[str, ResourceState], api: Api, action: str = m.DELETE
+        self, stack: StackInfo, states: dict[str, ResourceState], api: Api, action: str = m.DELETE,
+        retain: Collection[str] = (),
     ) -> list[tuple[str, BaseException]]:
-        """Every resource in ``states``, those needing others first."""
+        """Every resource in ``states``, those needing others first; those
+        in ``retain`` are only forgotten."""
         needed_by: dict[str, set[str]] = {n: set() for n in states}
         for n, st in states.items():
             for r in st.requires:
@@ -180,7 +183,7 @@ class Engine:
                     needed_by[r].add(n)
 
         async def act(n: str) -> None:
-            await self._delete_one(stack, states[n], api, action)
+            await self._delete_one(stack, states[n], api, action, retain)
 
         return await run_graph(needed_by, act)
 
@@ -210,10 +213,10 @@ class Engine:
                 await self.store.stack_status(stack.id, m.ROLLBACK, m.COMPLETE,
                                               "Stack ROLLBACK completed successfully")  # fmt: skip
 
-    async def delete(self, stack: StackInfo, api: Api) -> bool:
+    async def delete(self, stack: StackInfo, api: Api, retain: Collection[str] = ()) -> bool:
         await self.store.stack_status(stack.id, m.DELETE, m.IN_PROGRESS, "Stack DELETE started")
         states = await self.store.resources(stack.id)
-        errors = await self.delete_all(stack, states, api)
+        errors = await self.delete_all(stack, states, api, retain=retain)
         if errors:
             await self.store.stack_status(stack.id, m.DELETE, m.FAILED,
                                           self._failure(errors, m.DELETE))  # fmt: skip

@@ -166,11 +166,26 @@ def _resource(name: str, body: Any, rank: int) -> ResourceDef:
     policy = body.get("deletion_policy", "Delete")
     if policy not in ("Delete", "Retain", "Snapshot", "delete", "retain", "snapshot"):
         raise StackValidationFailed(f'Resource "{name}": invalid deletion_policy {policy!r}.')
+    if str(policy).lower() == "snapshot":
+        raise StackValidationFailed(f'Resource "{name}": deletion_policy Snapshot is not '
+                                    "supported by this cloud.")  # fmt: skip
+    if "external_id" in body:
+        raise StackValidationFailed(f'Resource "{name}": external_id is not supported by this '
+                                    "cloud.")  # fmt: skip
     return ResourceDef(
         name, rtype, props, list(deps), _mapping(body.get("metadata"), "metadata"),
         body.get("condition"), str(policy).capitalize(),
         _mapping(body.get("update_policy"), "update_policy"),
     )  # fmt: skip
+
+
+def retained(raw: dict[str, Any]) -> frozenset[str]:
+    """The resources a stack delete leaves in place (deletion_policy Retain)."""
+    resources = raw.get("resources") if isinstance(raw, dict) else None
+    if not isinstance(resources, dict):
+        return frozenset()
+    return frozenset(n for n, body in resources.items() if isinstance(body, dict)
+                     and str(body.get("deletion_policy", "")).lower() == "retain")  # fmt: skip
 
 
 def parse(raw: dict[str, Any]) -> Template:
