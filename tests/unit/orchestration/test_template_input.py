@@ -135,3 +135,47 @@ def test_unsupported_resource_keys_are_refused(extra: dict[str, Any]) -> None:
     t = {"heat_template_version": "2021-04-16", "resources": {"r": {"type": "OS::Heat::None", **extra}}}
     with pytest.raises(HeatError, match="not supported"):
         build(t, {}, {}, {}, PSEUDO, KNOWN.__contains__)
+
+
+REFS = {"get_attr": ["grp", "refs"]}
+ONE = {"get_attr": ["grp", "refs", 0]}
+
+
+@pytest.mark.parametrize("salt", [
+    {"list_join": [",", REFS]},
+    {"list_join": [",", {"list_concat": [REFS, ["x"]]}]},
+    {"list_join": [",", {"list_concat_unique": [REFS, REFS]}]},
+    {"list_join": [",", {"filter": [["x"], REFS]}]},
+    {"list_join": [",", {"repeat": {"template": "h-<%r%>", "for_each": {"<%r%>": REFS}}}]},
+    {"str_replace": {"template": "a-$x", "params": {"$x": {"map_merge": [{"a": "b"}, ONE]}}}},
+    {"str_replace_vstrict": {"template": "a-$x", "params": {"$x": ONE}}},
+    {"contains": ["a", REFS]},
+    {"str_split": [",", ONE, 1]},
+    {"digest": ["sha256", ONE]},
+    {"make_url": {"host": ONE, "port": {"get_attr": ["grp", "port"]}}},
+    {"str_replace": {"template": "x", "params": {"map_replace": [ONE, {"keys": {"a": "b"}}]}}},
+])  # fmt: skip
+def test_functions_over_attributes_validate_before_the_resources_exist(salt: Any) -> None:
+    from stratus.orchestration.drivers.registry import build_registry
+
+    t = {"heat_template_version": "2021-04-16", "resources": {
+        "grp": {"type": "OS::Heat::ResourceGroup",
+                "properties": {"count": 2, "resource_def": {"type": "OS::Heat::None"}}},
+        "r": {"type": "OS::Heat::RandomString", "properties": {"salt": salt}}}}  # fmt: skip
+    p = plan(Definition(t), build_registry(), PSEUDO)
+    assert set(p.resources) == {"grp", "r"}
+
+
+def test_a_known_bad_value_still_fails_validation_beside_unknown_ones() -> None:
+    from stratus.orchestration.drivers.registry import build_registry
+
+    t = {"heat_template_version": "2021-04-16", "resources": {
+        "grp": {"type": "OS::Heat::ResourceGroup",
+                "properties": {"resource_def": {"type": "OS::Heat::None"}}},
+        "r": {"type": "OS::Heat::RandomString", "properties": {
+            "salt": {"list_join": [",", REFS, "not-a-list"]}}}}}  # fmt: skip
+    p = plan(Definition(t), build_registry(), PSEUDO)  # unknown: the whole join waits
+    assert "r" in p.resources
+    t["resources"]["r"]["properties"]["salt"] = {"list_join": [",", "not-a-list"]}
+    with pytest.raises(HeatError):
+        plan(Definition(t), build_registry(), PSEUDO)

@@ -14,6 +14,7 @@ from stratus.orchestration.errors import InvalidTemplate, StackValidationFailed
 from stratus.orchestration.template import functions as fns
 from stratus.orchestration.template import hot, walk
 from stratus.orchestration.template.plan import Plan, build
+from stratus.orchestration.template.unknown import UNKNOWN, as_none
 
 
 @dataclass
@@ -81,11 +82,11 @@ def _plan(d: Definition, registry: Mapping[str, ResourceType], pseudo: Mapping[s
           strict: bool) -> Plan:  # fmt: skip
     p = build(d.template, d.environment, d.files, d.parameters, pseudo,
               registry.__contains__, strict=strict)  # fmt: skip
-    scope = p.scope(lambda n: f"<{n}>", lambda n, a: None)
+    scope = p.scope(lambda n: f"<{n}>", lambda n, a: UNKNOWN)
     # validate without values: a parameter not given stands as unknown (None)
     scope.params = {**{k: None for k in p.template.parameters}, **p.params}
     for name, rdef in p.resources.items():
-        raw = fns.resolve(rdef.properties, scope)
+        raw = as_none(fns.resolve(rdef.properties, scope))
         registry[rdef.type].validate(raw, f"resources.{name}")
     for name, out in p.outputs().items():
         walk.check_version(out.get("value"), p.template.rank, f"Output {name}")

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from stratus.orchestration.errors import InvalidTemplateReference, StackValidationFailed
+from stratus.orchestration.template.unknown import UNKNOWN, UnknownValue, known
 
 Fn = Callable[[Any, "Scope"], Any]
 
@@ -46,7 +47,10 @@ def _args_list(fn: str, args: Any, lo: int, hi: int | None = None) -> list[Any]:
 
 
 def _walk_path(value: Any, path: list[Any], fn: str) -> Any:
+    known(path)
     for key in path:
+        if value is UNKNOWN:
+            return UNKNOWN
         if isinstance(key, (dict, list)) or key is None:
             raise _fail(fn, f"the path element {key!r} is not a key or an index")
         if isinstance(value, dict):
@@ -68,6 +72,7 @@ def get_param(args: Any, scope: Scope) -> Any:
     if not path:
         raise _fail("get_param", "needs a parameter name")
     name = resolve(path[0], scope)
+    known(name)
     if not isinstance(name, str):
         raise _fail("get_param", "the parameter name must be a string")
     if name not in scope.params:
@@ -93,9 +98,17 @@ def get_attr(args: Any, scope: Scope) -> Any:
         raise InvalidTemplateReference(f'The specified reference "{name}" (in unknown) is '
                                        "incorrect.")  # fmt: skip
     rest = [resolve(a, scope) for a in args[1:]]
+    known(rest)
     if not rest:
         return scope.attr(name, "show")  # every attribute (Heat 2015-10-15+)
     return _walk_path(scope.attr(name, str(rest[0])), rest[1:], "get_attr")
+
+
+def _known(args: Any, scope: Scope) -> Any:
+    """The arguments evaluated; UnknownValue when any is not known yet."""
+    value = resolve(args, scope)
+    known(value)
+    return value
 
 
 def _text(value: Any) -> str:
@@ -110,6 +123,7 @@ def _str_replace(args: Any, scope: Scope, strict: int, fn: str) -> Any:
     if not isinstance(args, dict) or set(args) != {"template", "params"}:
         raise _fail(fn, '"template" and "params" are required')
     tmpl, params = resolve(args["template"], scope), resolve(args["params"], scope)
+    known(tmpl, params)
     if not isinstance(params, dict):
         raise _fail(fn, '"params" must be a map')
     text = _text(tmpl)
@@ -124,7 +138,7 @@ def _str_replace(args: Any, scope: Scope, strict: int, fn: str) -> Any:
 
 
 def list_join(args: Any, scope: Scope) -> Any:
-    args = _args_list("list_join", resolve(args, scope), 2)
+    args = _args_list("list_join", _known(args, scope), 2)
     delim = args[0]
     if not isinstance(delim, str):
         raise _fail("list_join", "the delimiter must be a string")
@@ -139,7 +153,7 @@ def list_join(args: Any, scope: Scope) -> Any:
 def repeat(args: Any, scope: Scope) -> Any:
     if not isinstance(args, dict) or not {"template", "for_each"} <= set(args):
         raise _fail("repeat", '"template" and "for_each" are required')
-    for_each = resolve(args["for_each"], scope)
+    for_each = _known(args["for_each"], scope)
     if not isinstance(for_each, dict) or not all(isinstance(v, list) for v in for_each.values()):
         raise _fail("repeat", '"for_each" must map names to lists')
     keys = list(for_each)
@@ -169,14 +183,14 @@ DIGESTS = ("md5", "sha1", "sha224", "sha256", "sha384", "sha512")
 
 
 def digest(args: Any, scope: Scope) -> Any:
-    alg, value = _args_list("digest", resolve(args, scope), 2, 2)
+    alg, value = _args_list("digest", _known(args, scope), 2, 2)
     if not isinstance(alg, str) or alg not in DIGESTS:
         raise _fail("digest", f"Algorithm must be one of {list(DIGESTS)}")
     return hashlib.new(str(alg), _text(value).encode()).hexdigest()
 
 
 def str_split(args: Any, scope: Scope) -> Any:
-    args = _args_list("str_split", resolve(args, scope), 2, 3)
+    args = _args_list("str_split", _known(args, scope), 2, 3)
     if _text(args[0]) == "":
         raise _fail("str_split", "the delimiter must not be empty")
     parts = _text(args[1]).split(_text(args[0]))
@@ -190,7 +204,7 @@ def str_split(args: Any, scope: Scope) -> Any:
 
 
 def map_merge(args: Any, scope: Scope) -> Any:
-    maps = resolve(args, scope)
+    maps = _known(args, scope)
     if not isinstance(maps, list) or not all(isinstance(m, dict) for m in maps):
         raise _fail("map_merge", "the argument must be a list of maps")
     out: dict[str, Any] = {}
@@ -200,7 +214,7 @@ def map_merge(args: Any, scope: Scope) -> Any:
 
 
 def map_replace(args: Any, scope: Scope) -> Any:
-    args = _args_list("map_replace", resolve(args, scope), 2, 2)
+    args = _args_list("map_replace", _known(args, scope), 2, 2)
     source, repl = args
     if not isinstance(source, dict) or not isinstance(repl, dict) or set(repl) - {"keys", "values"}:
         raise _fail("map_replace", 'a map, then a map of "keys" and "values" replacements')
@@ -235,7 +249,7 @@ def if_(args: Any, scope: Scope) -> Any:
 
 
 def equals(args: Any, scope: Scope) -> Any:
-    a, b = _args_list("equals", resolve(args, scope), 2, 2)
+    a, b = _args_list("equals", _known(args, scope), 2, 2)
     return a == b
 
 
@@ -254,21 +268,21 @@ def or_(args: Any, scope: Scope) -> Any:
 
 
 def contains(args: Any, scope: Scope) -> Any:
-    value, seq = _args_list("contains", resolve(args, scope), 2, 2)
+    value, seq = _args_list("contains", _known(args, scope), 2, 2)
     if not isinstance(seq, list):
         raise _fail("contains", "the second argument must be a list")
     return value in seq
 
 
 def filter_(args: Any, scope: Scope) -> Any:
-    drop, items = _args_list("filter", resolve(args, scope), 2, 2)
+    drop, items = _args_list("filter", _known(args, scope), 2, 2)
     if not isinstance(items, list) or not isinstance(drop, list):
         raise _fail("filter", "both arguments must be lists")
     return [i for i in items if i not in drop]
 
 
 def make_url(args: Any, scope: Scope) -> Any:
-    args = resolve(args, scope)
+    args = _known(args, scope)
     if not isinstance(args, dict) or set(args) - {"scheme", "username", "password", "host",
                                                   "port", "path", "query", "fragment"}:  # fmt: skip
         raise _fail("make_url", "unknown URL part")
@@ -300,7 +314,7 @@ def make_url(args: Any, scope: Scope) -> Any:
 
 
 def _concat(fn: str, args: Any, scope: Scope, unique: bool) -> Any:
-    lists = resolve(args, scope)
+    lists = _known(args, scope)
     if not isinstance(lists, list) or not all(isinstance(x, list) for x in lists):
         raise _fail(fn, "the argument must be a list of lists")
     out: list[Any] = []
@@ -367,7 +381,10 @@ def resolve(value: Any, scope: Scope) -> Any:
         name, args = fn
         if scope.in_conditions and name not in CONDITION_FUNCTIONS:
             raise StackValidationFailed(f'The function "{name}" is invalid in conditions.')
-        return FUNCTIONS[name][0](args, scope)
+        try:
+            return FUNCTIONS[name][0](args, scope)
+        except UnknownValue:
+            return UNKNOWN
     if isinstance(value, dict):
         return {k: resolve(v, scope) for k, v in value.items()}
     if isinstance(value, list):
