@@ -174,3 +174,14 @@ async def test_a_retained_resource_outlives_its_stack() -> None:
     assert [n for op, n in w.thing.log if op == "delete"] == ["a"]
     assert list(w.thing.world) == [kept] and w.store.rows["sid"] == {}
     assert w.status == ("DELETE", "COMPLETE")
+
+
+async def test_a_stack_timeout_stops_every_resource_still_being_made() -> None:
+    w = World()
+    p = w.plan({"slow": thing(delay=30), "quick": thing()})
+    stack = StackInfo("sid", "s", "p", True, 0.002)  # 0.12 s
+    await w.engine.create(stack, p, None)  # type: ignore[arg-type]
+    assert w.status == ("CREATE", "FAILED")
+    assert w.thing.running == 0  # the slow create was cancelled, not left running
+    assert [n for op, n in w.thing.log if op == "create"] == ["quick"]
+    assert w.store.rows["sid"]["slow"].status == "FAILED"

@@ -50,22 +50,28 @@ async def run_graph(
     left = {n: set(d) & set(deps) for n, d in deps.items()}
     running: dict[asyncio.Task[None], str] = {}
     errors: list[tuple[str, BaseException]] = []
-    while left or running:
-        if not errors:
-            for n in sorted(n for n, d in left.items() if not d):
-                del left[n]
-                running[asyncio.create_task(act(n))] = n
-        if not running:
-            break
-        done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            n = running.pop(task)
-            exc = task.exception()
-            if exc is not None:
-                errors.append((n, exc))
-                continue
-            for d in left.values():
-                d.discard(n)
+    try:
+        while left or running:
+            if not errors:
+                for n in sorted(n for n, d in left.items() if not d):
+                    del left[n]
+                    running[asyncio.create_task(act(n))] = n
+            if not running:
+                break
+            done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                n = running.pop(task)
+                exc = task.exception()
+                if exc is not None:
+                    errors.append((n, exc))
+                    continue
+                for d in left.values():
+                    d.discard(n)
+    finally:  # cancelled (a stack timeout): nothing goes on behind the caller's back
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.gather(*running, return_exceptions=True)
     return errors
 
 
@@ -125,7 +131,7 @@ class Engine:
             out = await self.registry[rdef.type].create(
                 api, st.properties, self.context(stack, plan, name, states)
             )
-        except Exception as exc:
+        except (Exception, asyncio.CancelledError) as exc:  # cancelled: the stack timed out
             st.status, st.reason = m.FAILED, reason_of(exc, name)
             await self.store.save(stack.id, st)
             raise
