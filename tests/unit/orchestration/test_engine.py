@@ -10,6 +10,7 @@ import pytest
 from stratus.orchestration.agent.engine import Engine
 from stratus.orchestration.agent.state import StackInfo
 from stratus.orchestration.agent.update import Updater
+from stratus.orchestration.drivers.base import ApiError
 from stratus.orchestration.drivers.fake import FakeStore, FakeThing
 from stratus.orchestration.drivers.registry import build_registry
 from stratus.orchestration.template import hot
@@ -185,3 +186,35 @@ async def test_a_stack_timeout_stops_every_resource_still_being_made() -> None:
     assert w.thing.running == 0  # the slow create was cancelled, not left running
     assert [n for op, n in w.thing.log if op == "create"] == ["quick"]
     assert w.store.rows["sid"]["slow"].status == "FAILED"
+
+
+class ServerApi:
+    """Compute's face for OS::Nova::Server: the POST makes a server, which
+    then goes to ERROR."""
+
+    def __init__(self) -> None:
+        self.servers: set[str] = set()
+
+    async def call(self, service: str, method: str, path: str, **kw: Any) -> Any:
+        if method == "POST" and path == "/servers":
+            self.servers.add("srv-1")
+            return {"server": {"id": "srv-1", "status": "BUILD"}}
+        if method == "GET" and path == "/flavors/detail":
+            return {"flavors": [{"id": "f1", "name": "small"}]}
+        if method == "GET" and path == "/servers/srv-1":
+            if "srv-1" not in self.servers:
+                raise ApiError(404, "gone")
+            return {"server": {"id": "srv-1", "status": "ERROR", "fault": {"message": "no host"}}}
+        if method == "DELETE" and path == "/servers/srv-1":
+            self.servers.discard("srv-1")
+            return None
+        raise AssertionError((method, path))
+
+
+async def test_a_server_whose_wait_fails_is_recorded_and_deleted_by_the_rollback() -> None:
+    w = World()
+    p = w.plan({"vm": {"type": "OS::Nova::Server", "properties": {"flavor": "small"}}})
+    api = ServerApi()
+    await w.engine.create(w.stack(rollback=True), p, api)  # type: ignore[arg-type]
+    assert w.status == ("ROLLBACK", "COMPLETE")
+    assert api.servers == set()

@@ -15,7 +15,7 @@ from typing import Any
 from stratus.common.errors import StratusError
 from stratus.orchestration import models as m
 from stratus.orchestration.agent.state import ResourceState, StackInfo, Store
-from stratus.orchestration.drivers.base import Api, ApiError, Context, ResourceType
+from stratus.orchestration.drivers.base import Api, ApiError, Context, Outcome, ResourceType
 from stratus.orchestration.errors import ResourceFailure
 from stratus.orchestration.template import functions as fns
 from stratus.orchestration.template.plan import Plan
@@ -127,10 +127,15 @@ class Engine:
             await self.store.save(stack.id, st)
             raise
         await self.store.save(stack.id, st)  # IN_PROGRESS, with what it is made of
+
+        async def made(out: Outcome) -> None:  # recorded before the type waits on it
+            st.physical_id, st.data = out.physical_id, out.data
+            await self.store.save(stack.id, st, event=False)
+
+        ctx = self.context(stack, plan, name, states)
+        ctx.made = made
         try:
-            out = await self.registry[rdef.type].create(
-                api, st.properties, self.context(stack, plan, name, states)
-            )
+            out = await self.registry[rdef.type].create(api, st.properties, ctx)
         except (Exception, asyncio.CancelledError) as exc:  # cancelled: the stack timed out
             st.status, st.reason = m.FAILED, reason_of(exc, name)
             await self.store.save(stack.id, st)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -68,6 +68,10 @@ def _same(value: Any) -> Any:
     return value
 
 
+async def _unrecorded(made: Outcome) -> None:
+    return None
+
+
 @dataclass
 class Context:
     """Who the resource is: for names and group members.  ``resolve``
@@ -78,6 +82,9 @@ class Context:
     stack_id: str
     name: str  # the resource's name in the template
     resolve: Callable[[Any], Any] = _same
+    # A create calls it as soon as its object exists (before waiting on it),
+    # so what a failed or cut-short wait leaves is recorded to delete.
+    made: Callable[[Outcome], Awaitable[None]] = _unrecorded
 
 
 class ResourceType:

@@ -37,6 +37,7 @@ class KeyPair(ResourceType):
         body = strip_none({"name": props["name"], "public_key": props.get("public_key"),
                            "type": props.get("type")})  # fmt: skip
         kp = (await api.call("compute", "POST", "/os-keypairs", json={"keypair": body}))["keypair"]
+        await ctx.made(Outcome(str(kp["name"])))
         private = kp.pop("private_key", None) if props.get("save_private_key") else None
         kp.pop("private_key", None)
         return Outcome(str(kp["name"]), {"public_key": kp.get("public_key"),
@@ -133,6 +134,7 @@ class Server(ResourceType):
         if props.get("scheduler_hints"):
             payload["os:scheduler_hints"] = props["scheduler_hints"]
         srv = (await api.call("compute", "POST", "/servers", json=payload))["server"]
+        await ctx.made(Outcome(str(srv["id"])))
         srv = await wait_for(api, "compute", f"/servers/{srv['id']}", "server", ("active",),
                              ("error",), timeout=1800)  # fmt: skip
         return self._outcome(srv)
@@ -169,6 +171,7 @@ class VolumeAttachment(ResourceType):
         body = strip_none({"volumeId": volume, "device": props.get("mountpoint")})
         att = (await api.call("compute", "POST", f"/servers/{server}/os-volume_attachments",
                               json={"volumeAttachment": body}))["volumeAttachment"]  # fmt: skip
+        await ctx.made(Outcome(str(att.get("id") or volume), {}, {"server": server, "volume": volume}))
         await wait_for(api, "volume", f"/volumes/{volume}", "volume", ("in-use",),
                        ("error", "error_attaching"))  # fmt: skip
         return Outcome(str(att.get("id") or volume), {}, {"server": server, "volume": volume})

@@ -176,7 +176,9 @@ class RouterInterface(ResourceType):
             key, ref = "port_id", await find(api, "ports", str(props["port"]))
         await api.call("network", "PUT", f"{V2}/routers/{router}/add_router_interface",
                        json={key: ref})  # fmt: skip
-        return Outcome(f"{router}:{key}={ref}", {}, {"router": router, "key": key, "ref": ref})
+        done = Outcome(f"{router}:{key}={ref}", {}, {"router": router, "key": key, "ref": ref})
+        await ctx.made(done)
+        return done
 
     async def delete(self, api: Api, current: Outcome) -> None:
         d = current.data

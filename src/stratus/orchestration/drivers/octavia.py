@@ -82,9 +82,10 @@ class Child(ResourceType):
         body = await self.body(api, props, ctx)
         obj = (await _busy_retry(api, "POST", self.path(props), {self.key: body}))[self.key]
         lb = await self.lb_of(api, obj, props)
+        data = {"path": self.path(props, str(obj["id"])), "lb": lb}
+        await ctx.made(Outcome(str(obj["id"]), {}, data))
         if lb:
             await wait_active(api, lb)
-        data = {"path": self.path(props, str(obj["id"])), "lb": lb}
         return self._outcome(obj, data)
 
     async def update(
@@ -134,6 +135,7 @@ class LoadBalancer(ResourceType):
         })  # fmt: skip
         lb = (await api.call("load-balancer", "POST", f"{LBAAS}/loadbalancers",
                              json={"loadbalancer": body}))["loadbalancer"]  # fmt: skip
+        await ctx.made(Outcome(str(lb["id"])))
         lb = await wait_active(api, lb["id"])
         return Outcome(str(lb["id"]), {**lb, "show": lb})
 

@@ -59,6 +59,7 @@ class Volume(ResourceType):
             "availability_zone": props.get("availability_zone"),
         })  # fmt: skip
         vol = (await api.call("volume", "POST", "/volumes", json={"volume": body}))["volume"]
+        await ctx.made(Outcome(str(vol["id"])))
         vol = await wait_for(api, "volume", f"/volumes/{vol['id']}", "volume", ("available",),
                              ("error",))  # fmt: skip
         return self._outcome(vol)

@@ -67,6 +67,7 @@ class Instance(ResourceType):
         inst = (await api.call("database", "POST", "/instances", json={"instance": body}))[
             "instance"
         ]
+        await ctx.made(Outcome(str(inst["id"])))
         inst = await wait_for(api, "database", f"/instances/{inst['id']}", "instance",
                               ("active",), ("error",), timeout=1800)  # fmt: skip
         return self._outcome(inst)
