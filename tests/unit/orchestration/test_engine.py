@@ -218,3 +218,20 @@ async def test_a_server_whose_wait_fails_is_recorded_and_deleted_by_the_rollback
     await w.engine.create(w.stack(rollback=True), p, api)  # type: ignore[arg-type]
     assert w.status == ("ROLLBACK", "COMPLETE")
     assert api.servers == set()
+
+
+async def test_a_group_update_that_fails_half_way_records_every_member_it_made() -> None:
+    w = World()
+    group = {"type": "OS::Heat::ResourceGroup", "properties": {"count": 1, "resource_def": {
+        "type": "Test::Thing", "properties": {"fail": {"get_param": ["fails", "%index%"]}}}}}  # fmt: skip
+    fails = {"fails": "false,false,true,false"}
+    first = w.plan({"g": group}, fails)
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    bigger = w.plan({"g": {**group, "properties": {**group["properties"], "count": 4}}}, fails)
+    await w.updater.update(w.stack(), bigger, None, first)  # type: ignore[arg-type]
+    assert w.status == ("UPDATE", "FAILED")
+    assert len(w.thing.world) == 3  # members 0, 1 and 3; 2 failed
+    recorded = {m["physical_id"] for m in w.store.rows["sid"]["g"].data["members"]}
+    assert recorded == set(w.thing.world)
+    assert await w.engine.delete(w.stack(), None)  # type: ignore[arg-type]
+    assert w.thing.world == {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from stratus.orchestration import models as m
 from stratus.orchestration.agent.engine import Engine, reason_of, run_graph
 from stratus.orchestration.agent.state import ResourceState, StackInfo
-from stratus.orchestration.drivers.base import Api
+from stratus.orchestration.drivers.base import Api, Outcome
 from stratus.orchestration.template.plan import Plan
 
 
@@ -42,9 +42,15 @@ class Updater:
         if same_type and healthy and kind.updatable(old.properties, new_props):
             old.action, old.status, old.reason = action, m.IN_PROGRESS, "state changed"
             await self.store.save(stack.id, old)
+
+            async def made(out: Outcome) -> None:  # what exists so far, recorded
+                old.physical_id, old.attributes, old.data = out.physical_id, out.attributes, out.data
+                await self.store.save(stack.id, old, event=False)
+
+            ctx = self.engine.context(stack, plan, name, states)
+            ctx.made = made
             try:
-                out = await kind.update(api, old.outcome, old.properties, new_props,
-                                        self.engine.context(stack, plan, name, states))  # fmt: skip
+                out = await kind.update(api, old.outcome, old.properties, new_props, ctx)
             except Exception as exc:
                 old.status, old.reason = m.FAILED, reason_of(exc, name)
                 await self.store.save(stack.id, old)

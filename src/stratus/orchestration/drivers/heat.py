@@ -266,6 +266,18 @@ class ResourceGroup(ResourceType):
         self, api: Any, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
     ) -> Outcome:
         members = {m["index"]: m for m in current.data.get("members", [])}
+        try:
+            return await self._update(api, current, new, ctx, members)
+        except BaseException:
+            # what exists now (members made, replaced or removed so far) is
+            # recorded, so a rollback or delete finds every one of them
+            await ctx.made(self._outcome(current.physical_id, list(members.values())))
+            raise
+
+    async def _update(
+        self, api: Any, current: Outcome, new: dict[str, Any], ctx: Context,
+        members: dict[int, dict[str, Any]],
+    ) -> Outcome:  # fmt: skip
         count = new["count"]
         for index in sorted(i for i in members if i >= count):
             await self._remove(api, members.pop(index))
@@ -275,7 +287,7 @@ class ResourceGroup(ResourceType):
             if kind.name == m["type"] and mprops == m["properties"]:
                 continue
             if kind.name != m["type"] or not kind.updatable(m["properties"], mprops):
-                await self._remove(api, m)
+                await self._remove(api, members.pop(index))
                 members[index] = await self._make(api, new, index, ctx)
             else:
                 sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve)
@@ -284,11 +296,15 @@ class ResourceGroup(ResourceType):
                 members[index] = {**m, "physical_id": out.physical_id,
                                   "attributes": out.attributes, "data": out.data,
                                   "properties": mprops}  # fmt: skip
-        new_ones = await asyncio.gather(
-            *(self._make(api, new, i, ctx) for i in range(count) if i not in members)
+        made = await asyncio.gather(
+            *(self._make(api, new, i, ctx) for i in range(count) if i not in members),
+            return_exceptions=True,
         )
-        all_members = [*members.values(), *new_ones]
-        return self._outcome(current.physical_id, all_members)
+        members.update((m["index"], m) for m in made if isinstance(m, dict))
+        errors = [m for m in made if isinstance(m, BaseException)]
+        if errors:
+            raise ResourceFailure(f"A member failed: {errors[0]}")
+        return self._outcome(current.physical_id, list(members.values()))
 
     async def delete(self, api: Any, current: Outcome) -> None:
         await asyncio.gather(*(self._remove(api, m) for m in current.data.get("members", [])))
