@@ -179,3 +179,14 @@ def test_a_known_bad_value_still_fails_validation_beside_unknown_ones() -> None:
     t["resources"]["r"]["properties"]["salt"] = {"list_join": [",", "not-a-list"]}
     with pytest.raises(HeatError):
         plan(Definition(t), build_registry(), PSEUDO)
+
+
+def test_a_parameter_not_given_is_unknown_to_validate_not_null() -> None:
+    from stratus.orchestration.drivers.registry import build_registry
+
+    t = {"heat_template_version": "2021-04-16",
+         "parameters": {"names": {"type": "comma_delimited_list"}},
+         "resources": {"r": {"type": "OS::Heat::RandomString", "properties": {
+             "salt": {"list_join": ["-", {"get_param": "names"}]}}}}}  # fmt: skip
+    p = plan(Definition(t), build_registry(), PSEUDO, strict=False)
+    assert "r" in p.resources

@@ -83,8 +83,8 @@ def _plan(d: Definition, registry: Mapping[str, ResourceType], pseudo: Mapping[s
     p = build(d.template, d.environment, d.files, d.parameters, pseudo,
               registry.__contains__, strict=strict)  # fmt: skip
     scope = p.scope(lambda n: f"<{n}>", lambda n, a: UNKNOWN)
-    # validate without values: a parameter not given stands as unknown (None)
-    scope.params = {**{k: None for k in p.template.parameters}, **p.params}
+    # validate without values: a parameter not given stands as unknown
+    scope.params = {**{k: UNKNOWN for k in p.template.parameters}, **p.params}
     for name, rdef in p.resources.items():
         raw = as_none(fns.resolve(rdef.properties, scope))
         registry[rdef.type].validate(raw, f"resources.{name}")
