@@ -69,6 +69,10 @@ async def swap(flow: Flow, server: m.Server, row: m.VolumeAttachment, client: Vo
     except Exception as exc:
         await _roll_back(flow, server, row, old, client, str(exc) or type(exc).__name__)
         return
+    try:  # past this point the guest writes to the new volume: no way back
+        await flow.records.save(row.id, connection_info=row.connection_info)
+    except Exception:
+        log.exception("compute: server %s: recording the switch to %s", server.id, row.volume_id)
     await _finish(flow, server, row, old, client)
 
 
@@ -76,8 +80,8 @@ async def _switch(
     flow: Flow, server: m.Server, row: m.VolumeAttachment, old: m.VolumeAttachment,
     client: VolumeClient,
 ) -> None:  # fmt: skip
-    """Connect the new volume and have the guest copy and switch to it;
-    recorded (``SWITCHED``) as soon as the guest uses it."""
+    """Connect the new volume and have the guest copy and switch to it
+    (then ``SWITCHED`` in the row's connection info, recorded by the caller)."""
     old_disk = flow._disk(old)
     attacher = flow.attacher
     if old_disk is None or attacher is None:
@@ -98,7 +102,6 @@ async def _switch(
         raise RuntimeError(f"volume {row.volume_id}: no usable connection ({info})")
     await attacher.swap_volume(server.id, old_disk, new_disk)
     row.connection_info = {**info, SWITCHED: True}
-    await flow.records.save(row.id, connection_info=row.connection_info)
 
 
 async def _roll_back(
