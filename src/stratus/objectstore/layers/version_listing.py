@@ -106,6 +106,10 @@ async def versions_listing(
         if name and found is not None:
             kept.append((name, found, entry))
     known = {(name, found) for name, found, _ in kept}
+    # Only a complete listing of the versions can show an id is no version.
+    limits = getattr(app, "limits", None)
+    count = len(hidden.entries) if hidden.status < 300 else 0
+    complete = limits is not None and count < limits.container_listing_limit
     current: dict[str, str] = {}
     entries: list[dict[str, Any]] = []
     for entry in primary.entries:
@@ -113,7 +117,7 @@ async def versions_listing(
             continue
         listed = dict(entry)
         version = strip_id(listed)
-        if version is None or (str(entry["name"]), version) not in known:
+        if version is None or (complete and (str(entry["name"]), version) not in known):
             listed, version = dict(entry), "null"  # not a versioning link
         current[str(entry["name"])] = version
         entries.append({**listed, "version_id": version, "is_latest": True})
