@@ -115,3 +115,24 @@ def test_a_port_deleted_under_a_running_server_is_unplugged(cloud: Server) -> No
     # And the server takes interfaces again.
     again = nova.post(path, json={"interfaceAttachment": {"net_id": net["id"]}})
     assert again.status_code == 200, again.text
+
+
+def test_two_ports_deleted_in_one_batch_are_both_unplugged(cloud: Server) -> None:
+    nova, neutron, net, server = booted(cloud)
+    path = f"/servers/{server['id']}/os-interface"
+    ports = [neutron.create("port", network_id=net["id"]) for _ in range(2)]
+    for port in ports:
+        resp = nova.post(path, json={"interfaceAttachment": {"port_id": port["id"]}})
+        assert resp.status_code == 200, resp.text
+        wait_for(lambda: nova.show(server["id"])["OS-EXT-STS:task_state"] is None)
+    admin = Nova(cloud, cloud.admin_token(), "2.96")
+    gone = [event(server["id"], "network-vif-deleted", tag=p["id"]) for p in ports]
+    assert post(admin, *gone).status_code == 200
+
+    def unplugged() -> bool:
+        out = str(nova.action(server["id"], {"os-getConsoleOutput": {}}).json()["output"])
+        return all(f"nic removed {p['mac_address']}" in out for p in ports)
+
+    wait_for(unplugged)
+    wait_for(lambda: nova.show(server["id"])["OS-EXT-STS:task_state"] is None)
+    assert len(nova.get(path).json()["interfaceAttachments"]) == 1

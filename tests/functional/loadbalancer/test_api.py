@@ -449,3 +449,27 @@ def test_flavors_through_the_cli(cloud: Server, alice: Tenant) -> None:
     osc(cloud, "loadbalancer", "flavor", "delete", name, env=admin.env)
     osc(cloud, "loadbalancer", "flavorprofile", "delete", profile["id"], env=admin.env)
     assert name not in {f["name"] for f in lb_cli(cloud, alice, "flavor", "list")}
+
+
+def test_a_tree_whose_vip_port_fails_leaves_nothing(cloud: Server, alice: Tenant) -> None:
+    api, sub = alice.lb, alice.subnet["id"]
+    taken = alice.project.api.port(alice.net["id"], fixed_ips=[
+        {"subnet_id": sub, "ip_address": "10.61.0.77"}])  # fmt: skip
+    before = {k: len(api.get(f"/{k}").json()[k]) for k in ("listeners", "pools", "l7policies")}
+    members = {p["id"] for p in api.get("/pools").json()["pools"]}
+    web = {"name": "vipfail", "protocol": "HTTP", "lb_algorithm": "ROUND_ROBIN",
+           "members": [{"address": "10.61.0.31", "protocol_port": 80, "subnet_id": sub}],
+           "healthmonitor": {"type": "HTTP", "delay": 2, "timeout": 1, "max_retries": 2}}  # fmt: skip
+    policy = {"action": "REJECT",
+              "rules": [{"type": "PATH", "compare_type": "STARTS_WITH", "value": "/x"}]}  # fmt: skip
+    body = {"vip_subnet_id": sub, "vip_address": "10.61.0.77",
+            "listeners": [{"protocol": "HTTP", "protocol_port": 8081, "default_pool": web,
+                           "l7policies": [policy]}]}  # fmt: skip
+    resp = api.post("/loadbalancers", json={"loadbalancer": body})
+    assert 400 <= resp.status_code < 500, resp.text
+    after = {k: len(api.get(f"/{k}").json()[k]) for k in ("listeners", "pools", "l7policies")}
+    assert after == before
+    assert {p["id"] for p in api.get("/pools").json()["pools"]} == members
+    assert not [m for m in api.get("/healthmonitors").json()["healthmonitors"]
+                if m["pools"] and m["pools"][0]["id"] not in members]  # fmt: skip
+    alice.project.api.delete(f"/ports/{taken['id']}")

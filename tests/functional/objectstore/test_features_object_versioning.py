@@ -116,3 +116,26 @@ def test_legacy_and_new_modes_exclude_each_other(owner: Account, api: Swift) -> 
     r = api.post(f"/{c}", headers={"X-Versions-Enabled": "true"})
     assert r.status_code == 400 and "legacy" in r.text
     assert api.post(f"/{c}", headers={"X-Versions-Enabled": "maybe"}).status_code == 400
+
+
+def test_client_type_like_the_version_param_keeps_listings(owner: Account, api: Swift) -> None:
+    c = unique("ot")
+    api.put(f"/{c}", headers={"X-Versions-Enabled": "true"})
+    odd = "text/plain; swift_version_id=x"
+    vid = api.put(f"/{c}/a", content=b"1", headers={"Content-Type": odd})
+    assert vid.status_code == 201
+    api.post(f"/{c}", headers={"X-Versions-Enabled": "false"})
+    fake = "text/plain; swift_version_id=1234.5"
+    assert api.put(f"/{c}/b", content=b"2", headers={"Content-Type": fake}).status_code == 201
+    listed = versions(api, c)
+    assert [(v["name"], v["version_id"], v["content_type"]) for v in listed] == [
+        ("a", vid.headers["x-object-version-id"], odd),
+        ("b", "null", fake),
+    ]
+    plain = api.get(f"/{c}", params={"format": "json"}).json()
+    assert [v["content_type"] for v in plain][0] == odd
+    never = unique("on")
+    api.put(f"/{never}")
+    assert api.put(f"/{never}/b", content=b"2", headers={"Content-Type": fake}).status_code == 201
+    plain = api.get(f"/{never}", params={"format": "json"}).json()
+    assert [v["content_type"] for v in plain] == [fake]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from stratus.database.drivers import openstack
@@ -32,3 +33,19 @@ async def test_the_loops_of_a_volume(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert await cinder._loops("v1") == ["/dev/loop0"]
     assert await cinder._loops("v2") == ["/dev/loop1", "/dev/loop2"]
     assert await cinder._loops("v4") == []
+
+
+async def test_raw_type_gives_up_when_a_409_type_is_never_listed() -> None:
+    calls: list[str] = []
+
+    def cinder(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        if request.method == "GET":
+            return httpx.Response(200, json={"volume_types": [{"id": "t1", "name": "other"}]})
+        return httpx.Response(409, json={"conflictingRequest": {"message": "exists"}})
+
+    volumes = object.__new__(openstack.CinderVolumes)
+    volumes.client = httpx.AsyncClient(transport=httpx.MockTransport(cinder))
+    assert await volumes._raw_type("http://c/v3/p") is None
+    assert calls == ["GET", "POST", "GET"]
+    await volumes.client.aclose()

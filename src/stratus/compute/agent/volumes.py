@@ -125,6 +125,16 @@ class VolumeRecords:
         async with self.db.transaction() as s:
             await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == row_id))
 
+    async def replace(self, old_id: str | None, row_id: str, **values: Any) -> None:
+        """Drop ``old_id`` (if any) and update ``row_id``, in one transaction."""
+        async with self.db.transaction() as s:
+            if old_id is not None:
+                await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == old_id))
+            row = await s.get(m.VolumeAttachment, row_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
     async def event(self, server_id: str, event: str, result: str, details: str | None) -> None:
         async with self.db.transaction() as s:
             await add_agent_event(s, server_id, event, self.host, result, details)

@@ -50,7 +50,7 @@ STATUSES = ("failed", "completed", "in-progress")
 COMPLETED, FAILED = "completed", "failed"
 KEEP = timedelta(hours=1)  # delivered events older than this are purged
 PURGE_EVERY = 60.0
-POLL = 0.02
+POLL = 0.25  # a waiter's look at the events table (shared by every agent)
 DETACHING = "interface_detaching"
 PLUGGABLE = frozenset({m.ACTIVE, m.PAUSED, m.STOPPED, m.SUSPENDED})
 
@@ -151,18 +151,22 @@ class ServerEvents:
 
 
 async def _port_gone(s: AsyncSession, server: m.Server, port_id: str, request_id: str) -> None:
-    """A port the server holds was deleted in the network service: the
-    agent unplugs it (when the server is free for it), else the row goes."""
+    """A port the server holds was deleted in the network service: its row
+    turns detaching, and the agent's interface step unplugs every detaching
+    port of the server.  A free server gets that task now; one already
+    detaching gets a new generation, so a step that read its rows before
+    this one runs again; a server busy with another task keeps the row
+    detaching (it is never plugged again) for its next interface step."""
     row = await s.get(m.ServerPort, (server.id, port_id))
     if row is None or row.state == m.PORT_DETACHING:
         return
+    row.state = m.PORT_DETACHING
     if server.task_state is None and server.vm_state in PLUGGABLE:
-        row.state = m.PORT_DETACHING
         server.task_state = DETACHING
         server.generation += 1
         start_action(s, server.id, "detach_interface", request_id, None, server.project_id)
-    else:
-        await s.delete(row)
+    elif server.task_state == DETACHING:
+        server.generation += 1
 
 
 async def _volume_grew(s: AsyncSession, server: m.Server, volume_id: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -22,6 +23,12 @@ from stratus.compute.service.network import (
 )
 
 LIST_CHUNK = 50  # ids per filtered list request (the query string stays short)
+
+
+def seg(value: str) -> str:
+    """A user-supplied id as one URL path segment: "?", "/" and dot segments
+    escaped, so it can only name a resource (or be a 404)."""
+    return quote(str(value), safe="").replace(".", "%2E")
 
 
 class NetworkApiError(Exception):
@@ -63,7 +70,9 @@ class HttpNetwork:
         return out
 
     async def _get(self, kind: str, id: str) -> dict[str, Any] | None:
-        resp = await self.client.get(f"{self.base}/{kind}s/{id}")
+        if not id:
+            return None
+        resp = await self.client.get(f"{self.base}/{kind}s/{seg(id)}")
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -137,7 +146,7 @@ class HttpNetwork:
         if not make:
             return []
         try:
-            made = await self._call("GET", f"/auto-allocated-topology/{project_id}")
+            made = await self._call("GET", f"/auto-allocated-topology/{seg(project_id)}")
         except Conflict as exc:
             raise BadRequest(
                 f"Unable to automatically allocate a network for project {project_id}: {exc}"
@@ -177,19 +186,19 @@ class HttpNetwork:
             }
             if host is not None:
                 attrs["binding:host_id"] = host
-            port = (await self._call("PUT", f"/ports/{port_id}", {"port": attrs}))["port"]
-        return (await self._vif_ports([port]))[port_id]
+            port = (await self._call("PUT", f"/ports/{seg(port_id)}", {"port": attrs}))["port"]
+        return (await self._vif_ports([port]))[port["id"]]
 
     async def unbind_port(self, port_id: str) -> None:
         attrs = {"device_id": "", "device_owner": "", "binding:host_id": ""}
         try:
-            await self._call("PUT", f"/ports/{port_id}", {"port": attrs})
+            await self._call("PUT", f"/ports/{seg(port_id)}", {"port": attrs})
         except NotFound:
             pass
 
     async def delete_port(self, port_id: str) -> None:
         try:
-            await self._call("DELETE", f"/ports/{port_id}", ok=204)
+            await self._call("DELETE", f"/ports/{seg(port_id)}", ok=204)
         except NotFound:  # gone already
             pass
 
@@ -262,7 +271,7 @@ class HttpNetwork:
         if remove is not None and remove in wanted:
             wanted.remove(remove)
         if wanted != current:
-            await self._call("PUT", f"/ports/{port_id}", {"port": {"security_groups": wanted}})
+            await self._call("PUT", f"/ports/{seg(port_id)}", {"port": {"security_groups": wanted}})
 
     async def _floating(self, project_id: str, address: str) -> dict[str, Any]:
         found = await self._list("floatingips", floating_ip_address=address)
@@ -278,7 +287,7 @@ class HttpNetwork:
         if fixed_address:
             attrs["fixed_ip_address"] = fixed_address
         try:
-            await self._call("PUT", f"/floatingips/{fip['id']}", {"floatingip": attrs})
+            await self._call("PUT", f"/floatingips/{seg(fip['id'])}", {"floatingip": attrs})
         except NotFound as exc:  # no router from the port's subnet to the external network
             raise BadRequest(
                 f"Unable to associate floating IP {address} to fixed IP: {exc}"
@@ -290,7 +299,7 @@ class HttpNetwork:
         fip = await self._floating(project_id, address)
         if fip["port_id"] is None or fip["port_id"] not in port_ids:
             raise Conflict(f"Floating IP {address} is not associated with this instance.")
-        await self._call("PUT", f"/floatingips/{fip['id']}", {"floatingip": {"port_id": None}})
+        await self._call("PUT", f"/floatingips/{seg(fip['id'])}", {"floatingip": {"port_id": None}})
 
 
 def _ids(items: list[dict[str, Any]], key: str) -> list[str]:

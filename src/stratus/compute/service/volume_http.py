@@ -16,6 +16,7 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError
 from stratus.common.service_auth import ServiceSession, service_client
 from stratus.compute.errors import BadRequest, Conflict, NotFound
+from stratus.compute.service.network_http import seg
 from stratus.compute.service.volume_client import VolumeInfo
 
 VERSION = {"OpenStack-API-Version": "volume 3.44"}
@@ -95,7 +96,7 @@ class HttpVolumes:
         return resp
 
     async def get(self, ctx: RequestContext | None, volume_id: str) -> VolumeInfo:
-        resp = await self._call(ctx, "GET", f"/volumes/{volume_id}", "volume show")
+        resp = await self._call(ctx, "GET", f"/volumes/{seg(volume_id)}", "volume show")
         v = resp.json()["volume"]
         return VolumeInfo(
             id=v["id"],
@@ -114,25 +115,27 @@ class HttpVolumes:
     async def connect(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
         body = {"attachment": {"connector": connector}}
         resp = await self._call(
-            None, "PUT", f"/attachments/{attachment_id}", "attachment update", body
+            None, "PUT", f"/attachments/{seg(attachment_id)}", "attachment update", body
         )
         return dict(resp.json()["attachment"].get("connection_info") or {})
 
     async def complete(self, attachment_id: str) -> None:
-        path = f"/attachments/{attachment_id}/action"
+        path = f"/attachments/{seg(attachment_id)}/action"
         await self._call(None, "POST", path, "attachment complete", {"os-complete": None})
 
     async def begin_detaching(self, ctx: RequestContext, volume_id: str) -> None:
-        path = f"/volumes/{volume_id}/action"
+        path = f"/volumes/{seg(volume_id)}/action"
         await self._call(ctx, "POST", path, "begin detaching", {"os-begin_detaching": {}})
 
     async def roll_detaching(self, volume_id: str) -> None:
-        path = f"/volumes/{volume_id}/action"
+        path = f"/volumes/{seg(volume_id)}/action"
         await self._call(None, "POST", path, "roll detaching", {"os-roll_detaching": {}})
 
     async def release(self, attachment_id: str) -> None:
         try:
-            await self._call(None, "DELETE", f"/attachments/{attachment_id}", "attachment delete")
+            await self._call(
+                None, "DELETE", f"/attachments/{seg(attachment_id)}", "attachment delete"
+            )
         except NotFound:
             pass
 
@@ -146,7 +149,7 @@ class HttpVolumes:
         try:
             params = {"cascade": "true"}
             await self._call(
-                None, "DELETE", f"/volumes/{volume_id}", "volume delete", params=params
+                None, "DELETE", f"/volumes/{seg(volume_id)}", "volume delete", params=params
             )
         except NotFound:
             pass

@@ -193,22 +193,32 @@ class CinderVolumes:
         through qemu-storage-daemon's FUSE export: measured on these
         machines, pgbench ran at about half the TPS through it).  None
         (the default type) when the volume service refuses to make it."""
-        found = _check(await self.client.get(f"{url}/types", params={"is_public": "None"}),
-                       "listing volume types")["volume_types"]  # fmt: skip
-        for vtype in found:
-            if vtype["name"] == RAW_TYPE:
-                return str(vtype["id"])
+        found = await self._find_type(url)
+        if found is not None:
+            return found
         body = {"volume_type": {"name": RAW_TYPE, "os-volume-type-access:is_public": False,
                                 "description": "database instances' volumes (raw files)",
                                 "extra_specs": {"stratus:file_format": "raw"}}}  # fmt: skip
         resp = await self.client.post(f"{url}/types", json=body)
-        if resp.status_code == 409:  # another agent made it meanwhile
-            return await self._raw_type(url)
+        if resp.status_code == 409:  # another agent made it meanwhile: one more look
+            found = await self._find_type(url)
+            if found is None:
+                log.warning("volume type %s exists but is not listed: database volumes get "
+                            "the default type", RAW_TYPE)  # fmt: skip
+            return found
         if resp.status_code not in (200, 202):
             log.warning("no volume type %s (%s): database volumes get the default type",
                         RAW_TYPE, resp.status_code)  # fmt: skip
             return None
         return str(resp.json()["volume_type"]["id"])
+
+    async def _find_type(self, url: str) -> str | None:
+        found = _check(await self.client.get(f"{url}/types", params={"is_public": "None"}),
+                       "listing volume types")["volume_types"]  # fmt: skip
+        for vtype in found:
+            if vtype["name"] == RAW_TYPE:
+                return str(vtype["id"])
+        return None
 
     def _export(self, volume_id: str) -> Path:
         return self.exports / f"{volume_id}.raw"

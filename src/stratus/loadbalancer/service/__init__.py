@@ -239,18 +239,8 @@ class LoadBalancerService:
 
         async def work(s: AsyncSession) -> None:
             row = await s.get(m.LoadBalancer, lb_id, populate_existing=True)
-            if row is None:
-                return
-            tree = await trees.load(s, row)
-            for child in tree.rows():
-                await s.delete(child)
-            for st in (
-                await s.scalars(
-                    select(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb_id)
-                )
-            ).all():
-                await s.delete(st)
-            await s.delete(row)
+            if row is not None:
+                await trees.drop(s, row)
 
         async with self.db.transaction() as s:
             await work(s)

@@ -14,6 +14,7 @@ from stratus.common.db import utcnow
 from stratus.loadbalancer import models as m
 from stratus.loadbalancer.errors import InvalidOption, NoAgent
 from stratus.loadbalancer.service import graph
+from stratus.loadbalancer.service import tree as graph_tree
 from stratus.loadbalancer.service.core import Core
 from stratus.loadbalancer.service.flavors import Flavors
 from stratus.loadbalancer.service.objects import Objects
@@ -125,9 +126,11 @@ class LoadBalancers:
 
     @staticmethod
     async def _forget(s: AsyncSession, lb_id: str) -> None:
+        """A load balancer whose VIP could not be made goes with its whole
+        tree (listeners, pools, members, monitors, L7 policies and rules)."""
         row = await s.get(m.LoadBalancer, lb_id)
         if row is not None:
-            await s.delete(row)
+            await graph_tree.drop(s, row)
 
     async def update(
         self, ctx: RequestContext, lb_id: str, attrs: dict[str, Any]

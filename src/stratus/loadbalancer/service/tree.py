@@ -59,6 +59,16 @@ async def load(s: AsyncSession, lb: m.LoadBalancer) -> Tree:
     return tree
 
 
+async def drop(s: AsyncSession, lb: m.LoadBalancer) -> None:
+    """Delete a load balancer with every row of its tree and its statistics."""
+    for child in (await load(s, lb)).rows():
+        await s.delete(child)
+    stats = await s.scalars(select(m.ListenerStats).where(m.ListenerStats.loadbalancer_id == lb.id))
+    for st in stats.all():
+        await s.delete(st)
+    await s.delete(lb)
+
+
 def _live(row: Any) -> bool:
     return bool(row.provisioning_status not in (m.PENDING_DELETE, m.DELETED))
 

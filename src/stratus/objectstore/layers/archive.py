@@ -141,22 +141,34 @@ def destination(name: str, base: str) -> str | None:
     return path if "/" in path else None
 
 
-def _name_status(path: str, size: int, limits: Limits) -> int | None:
-    """The status a file's PUT would get for its name or size, or None."""
+def name_status(container: str, obj: str | None, limits: Limits) -> int | None:
+    """The status a request to ``container[/obj]`` would get for its names
+    (412 for invalid UTF-8 or NUL, as Swift's ``check_utf8``), or None."""
+    path = container if obj is None else f"{container}/{obj}"
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
         return 412
-    container, obj = path.split("/", 1)
-    if size > limits.max_file_size:
-        return 413
+    if "\x00" in path:
+        return 412
     if not container or len(container.encode()) > limits.max_container_name_length:
         return 400
+    if obj is None:
+        return None
     try:
         check_object_name(obj, limits)
     except SwiftError as exc:
         return exc.status
     return None
+
+
+def _name_status(path: str, size: int, limits: Limits) -> int | None:
+    """The status a file's PUT would get for its name or size, or None."""
+    container, obj = path.split("/", 1)
+    refused = name_status(container, obj, limits)
+    if refused is None and size > limits.max_file_size:
+        return 413
+    return refused
 
 
 class Extractor:

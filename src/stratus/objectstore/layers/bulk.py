@@ -183,7 +183,7 @@ async def read_paths(headers: Headers, body: Body | None) -> list[str]:
     """The request body's paths, decoded (413 past the limit)."""
     if not _has_length(headers):
         raise LengthRequired()
-    data = b""
+    data = bytearray()
     limit = MAX_DELETES * (MAX_PATH_BYTES * 3 + 1)
     async for chunk in body or iterate(b""):
         data += chunk
@@ -225,6 +225,9 @@ class BulkLayer(Layer):
             return reply(outcome, accept)
 
         async def one(container: str, obj: str | None) -> int:
+            refused = archive.name_status(container, obj, self.limits)
+            if refused is not None:
+                return refused  # e.g. a NUL would reach hidden containers
             if obj is None:
                 return (await self.app.delete_container(caller, account, container)).status
             names = (account, container, obj)

@@ -127,12 +127,13 @@ class ObjectVersioningLayer(Layer):
     async def list_container(
         self, caller: Caller, account: str, container: str, query: Headers
     ) -> Listing:
-        if "versions" in caller.params and await self._state(account, container) is not None:
+        state = await self._state(account, container)
+        if "versions" in caller.params and state is not None:
             return await versions_listing(self.app, caller, (account, container), query)
         result = await self.app.list_container(caller, account, container, query)
         show_state(result.headers)
-        for entry in result.entries:
-            strip_id(entry)
+        for entry in result.entries if state is not None else []:
+            strip_id(entry)  # only a once-versioned container holds versioning links
         return result
 
     async def list_account(self, caller: Caller, account: str, query: Headers) -> Listing:

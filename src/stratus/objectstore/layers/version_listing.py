@@ -3,6 +3,7 @@ where versions are kept, their ids, and ``GET <container>?versions``."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from stratus.objectstore.errors import BadRequest
@@ -12,6 +13,8 @@ SYS_ENABLED = "x-container-sysmeta-versions-enabled"
 ID_PARAM = "; swift_version_id="  # the listing's content type carries the current id
 _MAX = 10**15 - 1  # the largest timestamp, in units of 10 µs
 _HIDDEN = "\x00versions\x00"
+# ASCII digits only: str.isdigit() accepts "²", which int() refuses.
+_VERSION = re.compile(r"([0-9]{1,10})(?:\.([0-9]{0,5}))?", re.ASCII)
 
 
 def versions_of(container: str) -> str:
@@ -20,10 +23,16 @@ def versions_of(container: str) -> str:
 
 
 def _units(version: str) -> int:
-    whole, _, frac = version.partition(".")
-    if not whole.isdigit() or not (frac + "0").isdigit() or len(frac) > 5 or len(whole) > 10:
+    found = _VERSION.fullmatch(version)
+    if found is None:
         raise BadRequest("Invalid version-id")
+    whole, frac = found.group(1), found.group(2) or ""
     return int(whole) * 100000 + int((frac + "00000")[:5])
+
+
+def valid_id(version: str) -> bool:
+    """Whether a string is a well-formed version id (not "null")."""
+    return _VERSION.fullmatch(version) is not None
 
 
 def inverted(version: str) -> str:
@@ -58,17 +67,24 @@ def show_state(headers: dict[str, str]) -> None:
 
 
 def strip_id(entry: dict[str, Any]) -> str | None:
-    """The current version id a listing entry carries (removed), or None."""
+    """The current version id a listing entry carries (removed), or None.
+
+    A versioning link's listed type ends with ``ID_PARAM<id>``; the client's
+    own type may contain the same text, so only the last one counts, and a
+    malformed id means the entry is no link (its type is left alone)."""
     ctype = entry.get("content_type")
     if not isinstance(ctype, str) or ID_PARAM not in ctype:
         return None
-    entry["content_type"], _, version = ctype.partition(ID_PARAM)
+    base, _, version = ctype.rpartition(ID_PARAM)
+    if not valid_id(version):
+        return None
+    entry["content_type"] = base
     return version
 
 
 def _key(entry: dict[str, Any]) -> tuple[str, int]:
     version = str(entry.get("version_id"))
-    return str(entry.get("name")), -(_units(version) if version != "null" else 0)
+    return str(entry.get("name")), -(_units(version) if valid_id(version) else 0)
 
 
 async def versions_listing(
@@ -81,21 +97,33 @@ async def versions_listing(
     if primary.status >= 300:
         return primary
     show_state(primary.headers)
+    hidden_query = {k: v for k, v in query.items() if k in ("prefix",)}
+    hidden = await app.list_container(caller, account, versions_of(container), hidden_query)
+    kept: list[tuple[str, str, dict[str, Any]]] = []
+    for entry in hidden.entries if hidden.status < 300 else []:
+        name, _, _inv = str(entry.get("name", "")).rpartition("\x00")
+        found = version_of(versions_of(container), str(entry.get("name", "")))
+        if name and found is not None:
+            kept.append((name, found, entry))
+    known = {(name, found) for name, found, _ in kept}
+    # Only a complete listing of the versions can show an id is no version.
+    limits = getattr(app, "limits", None)
+    count = len(hidden.entries) if hidden.status < 300 else 0
+    complete = limits is not None and count < limits.container_listing_limit
     current: dict[str, str] = {}
     entries: list[dict[str, Any]] = []
     for entry in primary.entries:
         if "name" not in entry:
             continue
-        version = strip_id(entry) or "null"
+        listed = dict(entry)
+        version = strip_id(listed)
+        if version is None or (complete and (str(entry["name"]), version) not in known):
+            listed, version = dict(entry), "null"  # not a versioning link
         current[str(entry["name"])] = version
-        entries.append({**entry, "version_id": version, "is_latest": True})
-    hidden_query = {k: v for k, v in query.items() if k in ("prefix",)}
-    hidden = await app.list_container(caller, account, versions_of(container), hidden_query)
+        entries.append({**listed, "version_id": version, "is_latest": True})
     newest: set[str] = set()
-    for entry in hidden.entries if hidden.status < 300 else []:
-        name, _, _inv = str(entry.get("name", "")).rpartition("\x00")
-        found = version_of(versions_of(container), str(entry.get("name", "")))
-        if not name or found is None or current.get(name) == found:
+    for name, found, entry in kept:
+        if current.get(name) == found:
             continue
         latest = name not in current and name not in newest
         newest.add(name)
@@ -105,6 +133,6 @@ async def versions_listing(
     if marker:
         entries = [e for e in entries if str(e["name"]) > marker]
     limit = query.get("limit")
-    if limit and limit.isdigit():
+    if limit and re.fullmatch("[0-9]+", limit, re.ASCII):
         entries = entries[: int(limit)]
     return Listing(primary.status, primary.headers, entries)

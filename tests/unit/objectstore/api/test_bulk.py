@@ -160,3 +160,46 @@ async def test_bulk_delete_by_delete(cloud: Cloud) -> None:
     )
     assert "Response Status: 406 Not Acceptable" in r.text
     assert (await cloud.http.head(f"{A}/full/keep")).status_code == 200
+
+
+async def test_bulk_delete_refuses_nul_names_per_item(cloud: Cloud) -> None:
+    await cloud.http.put(f"{A}/v", headers={"x-versions-enabled": "true"})
+    put = await cloud.http.put(f"{A}/v/o", content=b"1")
+    vid = put.headers["x-object-version-id"]
+    await cloud.http.put(f"{A}/d")
+    await cloud.http.put(f"{A}/d/a", content=b"1")
+    hidden = "/%00versions%00v"
+    r = await cloud.http.post(
+        A,
+        params={"bulk-delete": ""},
+        content=f"{hidden}/o%00x\n{hidden}\n/d/a%00b\n/d/a\n".encode(),
+        headers={"accept": "application/json"},
+    )
+    result = r.json()
+    assert result["Number Deleted"] == 1 and result["Response Status"] == "400 Bad Request"
+    assert result["Errors"] == [
+        ["/%00versions%00v/o%00x", "412 Precondition Failed"],
+        ["/%00versions%00v", "412 Precondition Failed"],
+        ["/d/a%00b", "412 Precondition Failed"],
+    ]
+    kept = await cloud.http.get(f"{A}/v/o", params={"version-id": vid})
+    assert kept.status_code == 200 and kept.content == b"1"
+
+
+async def test_extract_refuses_nul_names_per_file(cloud: Cloud) -> None:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in ("c/ok", "c/bad\x00name"):
+            info = tarfile.TarInfo("placeholder")
+            info.pax_headers = {"path": name}
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"1"))
+    r = await cloud.http.put(
+        A,
+        params={"extract-archive": "tar"},
+        content=out.getvalue(),
+        headers={"accept": "application/json"},
+    )
+    result = r.json()
+    assert result["Number Files Created"] == 1
+    assert result["Errors"] == [["c/bad%00name", "412 Precondition Failed"]]
