@@ -7,6 +7,7 @@
 #   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
 #   bench/run.sh database [--creates 5] [--datastore postgresql]            database service (root)
 #   bench/run.sh orchestration [--stacks 500] [--lists 30]                 orchestration (Heat)
+#   bench/run.sh loadbalancer [options]      load balancing through HAProxy (root; needs nginx, wrk)
 #   bench/run.sh aio [--repeat 3]            the default cloud beside Swift 2.38; logs and metrics on/off
 #   bench/run.sh footprint [--commit REV]    start time and idle memory of the default cloud
 #   bench/run.sh all [--repeat N] [--commit REV] [--quiet-wait S] [--keep]  the four in turn
@@ -33,9 +34,19 @@ need_wrk() {
     fi
 }
 
+need_nginx() {
+    if ! command -v nginx >/dev/null 2>&1; then
+        echo "bench: installing nginx from Debian (the load balancer's backends)"
+        if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null 2>&1; then
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+        fi
+    fi
+}
+
 which=identity
 case "${1:-}" in
-    identity|image|compute|objectstore|volume|network|database|orchestration|aio|footprint|all) which=$1; shift ;;
+    identity|image|compute|objectstore|volume|network|database|orchestration|loadbalancer|aio|footprint|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
     network-dataplane) which=network_dataplane; shift ;;
 esac
@@ -43,6 +54,10 @@ esac
 case "$which" in
     identity|objectstore|aio)
         need_wrk
+        exec "$python" "bench/$which.py" "$@" ;;
+    loadbalancer)
+        need_wrk
+        need_nginx
         exec "$python" "bench/$which.py" "$@" ;;
     image|compute|compute_live|network_dataplane|volume|network|database|orchestration|footprint)
         exec "$python" "bench/$which.py" "$@" ;;
