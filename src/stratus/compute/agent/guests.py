@@ -81,14 +81,19 @@ class GuestBuilder:
         return self.instances / server.id
 
     async def spec(
-        self, server: m.Server, image_id: str | None = None, **changes: Any
+        self,
+        server: m.Server,
+        image_id: str | None = None,
+        wait_plugged: bool = True,
+        **changes: Any,
     ) -> GuestSpec:
         """The guest as the driver needs it; ``image_id`` overrides the base
-        image of a new disk (unshelving spawns from the shelved image), and
-        ``changes`` replace fields of the spec."""
+        image of a new disk (unshelving spawns from the shelved image),
+        ``wait_plugged`` see ``HostNics.plug``, and ``changes`` replace
+        fields of the spec."""
         plugged = None
         if self.nics is not None:
-            _ports, plugged = await self.nics.plug(server)
+            _ports, plugged = await self.nics.plug(server, wait_plugged)
         root = await self.root_disk(server) if self.root_disk is not None else None
         if root is None or image_id is not None:
             cached = await self.images.ensure(image_id or server.image_ref)
@@ -133,13 +138,13 @@ class GuestBuilder:
             nics=nics,
         )
 
-    async def write_config_drive(self, server: m.Server) -> None:
+    async def write_config_drive(self, server: m.Server, wait_plugged: bool = True) -> None:
         """Write (or rewrite) the server's config drive into its folder."""
         if self.config_drive is None:
             return
         ports = None
         if self.nics is not None:
-            ports, plugged = await self.nics.plug(server)
+            ports, plugged = await self.nics.plug(server, wait_plugged)
             ports = ports if plugged is not None else None
         contents = config_drive_contents(server, ports)
         path = self.directory(server) / "config.iso"
@@ -151,10 +156,11 @@ class GuestBuilder:
             network_data=contents.network_data,
         )
 
-    async def prepare(self, server: m.Server) -> None:
-        """The server's folder and config drive, before a first boot here."""
+    async def prepare(self, server: m.Server, wait_plugged: bool = True) -> None:
+        """The server's folder and config drive, before a first boot here
+        (``wait_plugged``: see ``HostNics.plug``)."""
         self.directory(server).mkdir(parents=True, exist_ok=True)
-        await self.write_config_drive(server)
+        await self.write_config_drive(server, wait_plugged)
 
     async def release_ports(self, server: m.Server) -> None:
         """The server is deleted: its ports too (the user's: unbound)."""

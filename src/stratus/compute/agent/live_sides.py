@@ -48,8 +48,13 @@ class LiveSide:
         return dict((server.system_metadata or {}).get(shared.KEY) or {})
 
     async def spec(self, server: m.Server, host_port: int | None) -> GuestSpec:
+        # The guest runs at the source meanwhile: no wait for its ports'
+        # network-vif-plugged here (they are bound to this host already).
         return await self.guests.spec(
-            server, forwards=forwards(server, host_port), metadata=dict(server.metadata_)
+            server,
+            wait_plugged=False,
+            forwards=forwards(server, host_port),
+            metadata=dict(server.metadata_),
         )
 
     async def fail(
@@ -117,7 +122,7 @@ class Destination(LiveSide):
     ) -> None:
         started = time.monotonic()
         host_port = free_port() if server.networks != "none" else None
-        await self.guests.prepare(server)
+        await self.guests.prepare(server, wait_plugged=False)
         spec = await self.spec(server, host_port)
         incoming = await driver.prepare_incoming(spec)
         await self.records.publish(

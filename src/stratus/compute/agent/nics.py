@@ -40,8 +40,12 @@ class HostNics:
         self.data_planes = data_planes
         self._said_user_mode = False
 
-    async def plug(self, server: m.Server) -> tuple[list[VifPort], tuple[Nic, ...] | None]:
-        """The server's ports (bound here) and its NICs; None: user-mode."""
+    async def plug(
+        self, server: m.Server, wait: bool = True
+    ) -> tuple[list[VifPort], tuple[Nic, ...] | None]:
+        """The server's ports (bound here) and its NICs; None: user-mode.
+        ``wait``: for the ports' network-vif-plugged (not for an incoming
+        live migration, whose guest runs at the source meanwhile)."""
         client = self.nics.client
         if client is None:
             return [], None
@@ -56,7 +60,8 @@ class HostNics:
                 )
                 self._said_user_mode = True
             return ports, None
-        await self._wait_plugged(server, [p.id for p in ports if p.status != ACTIVE], since)
+        if wait:
+            await self._wait_plugged(server, [p.id for p in ports if p.status != ACTIVE], since)
         return ports, tuple(nic_of(p) for p in ports)
 
     async def _wait_plugged(self, server: m.Server, port_ids: list[str], since: int) -> None:
