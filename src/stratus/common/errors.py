@@ -146,3 +146,9 @@ class ErrorHandlers:
 # Exceptions of a service's own layers (its database's, say) and the error
 # each becomes: every service translates its own (``ServiceAPI(translations=)``).
 ErrorTranslations = Mapping[type[Exception], Callable[[Exception], StratusError]]
+
+
+def lost_race(exc: Exception) -> Conflict:
+    """A uniqueness race lost to a concurrent request (each service maps its
+    database's integrity error to this in its ``ErrorTranslations``)."""
+    return Conflict("The request conflicts with data stored meanwhile; try again.")

@@ -13,6 +13,7 @@ from stratus.common.errors import (
     Forbidden,
     NotFound,
     StratusError,
+    lost_race,
 )
 
 __all__ = ["BadRequest", "Conflict", "Forbidden", "NotFound", "QuotaExceeded", "render"]
@@ -47,10 +48,6 @@ def render(exc: StratusError) -> Response:
     )
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
 # This service's database errors as its API answers them (``ServiceAPI``):
 # a uniqueness race lost to a concurrent request.
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

@@ -12,6 +12,7 @@ from stratus.common.errors import (
     Forbidden,
     NotFound,
     StratusError,
+    lost_race,
     render_fault,
 )
 
@@ -45,8 +46,4 @@ class UnprocessableEntity(StratusError):
 render = render_fault
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

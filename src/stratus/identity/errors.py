@@ -15,6 +15,7 @@ from stratus.common.errors import (
     NotFound,
     StratusError,
     Unauthorized,
+    lost_race,
 )
 
 __all__ = [
@@ -59,10 +60,6 @@ def renderer(base_url: str) -> ErrorRenderer:
     return render
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
 # This service's database errors as its API answers them (``ServiceAPI``):
 # a uniqueness race lost to a concurrent request.
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

@@ -16,6 +16,7 @@ from stratus.common.errors import (
     PayloadTooLarge,
     StratusError,
     UnsupportedMediaType,
+    lost_race,
 )
 
 __all__ = [
@@ -75,10 +76,6 @@ class RangeNotSatisfiable(StratusError):
         super().__init__(headers={"Content-Range": f"bytes */{size}"})
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
 # This service's database errors as its API answers them (``ServiceAPI``):
 # a uniqueness race lost to a concurrent request.
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

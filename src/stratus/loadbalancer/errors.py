@@ -12,7 +12,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from stratus.common.errors import ErrorTranslations, StratusError
+from stratus.common.errors import ErrorTranslations, StratusError, lost_race
 
 
 class OctaviaError(StratusError):
@@ -107,8 +107,4 @@ def render(exc: StratusError) -> Response:
     )
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

@@ -15,7 +15,7 @@ import orjson
 from sqlalchemy.exc import IntegrityError
 from starlette.responses import Response
 
-from stratus.common.errors import ErrorTranslations, StratusError
+from stratus.common.errors import ErrorTranslations, StratusError, lost_race
 
 _HTTP_TYPES = {
     400: "HTTPBadRequest",
@@ -441,10 +441,6 @@ def render(exc: StratusError) -> Response:
     )
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
 # This service's database errors as its API answers them (``ServiceAPI``):
 # a uniqueness race lost to a concurrent request.
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

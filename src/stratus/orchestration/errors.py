@@ -19,6 +19,7 @@ from stratus.common.errors import (
     Forbidden,
     NotFound,
     StratusError,
+    lost_race,
 )
 
 __all__ = [
@@ -122,8 +123,4 @@ def render(exc: StratusError) -> Response:
     )
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
-ORCHESTRATION_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+ORCHESTRATION_ERRORS: ErrorTranslations = {IntegrityError: lost_race}

@@ -12,6 +12,7 @@ from stratus.common.errors import (
     Forbidden,
     NotFound,
     StratusError,
+    lost_race,
     render_fault,
 )
 
@@ -47,10 +48,6 @@ class ServiceUnavailable(StratusError):
 render = render_fault
 
 
-def _lost_race(exc: Exception) -> Conflict:
-    return Conflict("The request conflicts with data stored meanwhile; try again.")
-
-
 # This service's database errors as its API answers them (``ServiceAPI``):
 # a uniqueness race lost to a concurrent request.
-DATABASE_ERRORS: ErrorTranslations = {IntegrityError: _lost_race}
+DATABASE_ERRORS: ErrorTranslations = {IntegrityError: lost_race}
