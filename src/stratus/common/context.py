@@ -41,6 +41,11 @@ class RequestContext:
     def has_role(self, name: str) -> bool:
         return name in self.roles
 
+    def owns(self, project_id: str) -> bool:
+        """The caller may act on the project's resources: it is that
+        project's, or an admin (what a 404 hides from everyone else)."""
+        return self.is_admin or self.project_id == project_id
+
     def credentials(self) -> dict[str, Any]:
         """The facts policy rules check (oslo.policy's 'creds')."""
         return {

@@ -10,7 +10,7 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.database import models as m
 from stratus.database.errors import BadRequest, OverLimit, UnprocessableEntity
-from stratus.database.service.common import Wake, owned, visible_backup, visible_instance
+from stratus.database.service.common import Wake, visible_backup, visible_instance
 from stratus.database.service.quotas import ProjectQuotas
 
 
@@ -74,7 +74,7 @@ class Backups:
             if instance_id is not None:
                 inst = await visible_instance(s, ctx, instance_id)
                 q = q.where(m.Backup.instance_id == inst.id)
-            rows = [b for b in await s.scalars(q) if owned(ctx, b.project_id)]
+            rows = [b for b in await s.scalars(q) if ctx.owns(b.project_id)]
             if not ctx.is_admin:
                 rows = [b for b in rows if b.project_id == ctx.project_id]
             return rows

@@ -16,23 +16,19 @@ from stratus.database.errors import BadRequest, NotFound
 Wake = Callable[[str | None], None]  # the host whose agent has work
 
 
-def owned(ctx: RequestContext, project_id: str) -> bool:
-    return ctx.is_admin or ctx.project_id == project_id
-
-
 async def visible_instance(
     s: AsyncSession, ctx: RequestContext, instance_id: str, *, for_update: bool = False
 ) -> m.Instance:
     """The instance if the caller may see it; 404 otherwise, as Trove."""
     inst = await s.get(m.Instance, instance_id, with_for_update=for_update or None)
-    if inst is None or not owned(ctx, inst.project_id):
+    if inst is None or not ctx.owns(inst.project_id):
         raise NotFound(f"Instance {instance_id} could not be found.")
     return inst
 
 
 async def visible_backup(s: AsyncSession, ctx: RequestContext, backup_id: str) -> m.Backup:
     backup = await s.get(m.Backup, backup_id)
-    if backup is None or not owned(ctx, backup.project_id):
+    if backup is None or not ctx.owns(backup.project_id):
         raise NotFound(f"Backup {backup_id} could not be found.")
     return backup
 

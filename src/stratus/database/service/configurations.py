@@ -13,7 +13,7 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.database import models as m
 from stratus.database.errors import BadRequest, NotFound, UnprocessableEntity
-from stratus.database.service.common import Wake, owned, visible_instance
+from stratus.database.service.common import Wake, visible_instance
 from stratus.database.service.datastores import Datastores, check_configuration
 
 
@@ -25,7 +25,7 @@ class Configurations:
 
     async def _visible(self, s: Any, ctx: RequestContext, group_id: str) -> m.ConfigurationGroup:
         group = await s.get(m.ConfigurationGroup, group_id)
-        if group is None or not owned(ctx, group.project_id):
+        if group is None or not ctx.owns(group.project_id):
             raise NotFound(f"Configuration group {group_id} could not be found.")
         return group  # type: ignore[no-any-return]
 

@@ -34,10 +34,6 @@ SORT_KEYS = {"stack_name": m.Stack.name, "stack_status": m.Stack.status,
 ALONE = frozenset({"COMPLETE", "FAILED", "IN_PROGRESS"})  # statuses without an action
 
 
-def owned(ctx: RequestContext, project_id: str) -> bool:
-    return ctx.is_admin or ctx.project_id == project_id
-
-
 def pseudo(name: str, stack_id: str, project_id: str) -> dict[str, str]:
     return {"OS::stack_name": name, "OS::stack_id": stack_id, "OS::project_id": project_id}
 
@@ -128,14 +124,14 @@ class Stacks:
                 q = select(m.Stack).where(m.Stack.name == name_or_id, m.Stack.deleted.is_(False),
                                           m.Stack.project_id == project_id)  # fmt: skip
                 stack = (await s.scalars(q)).first()
-        if stack is None or not owned(ctx, stack.project_id):
+        if stack is None or not ctx.owns(stack.project_id):
             raise StackNotFound(f"The Stack ({name_or_id}) could not be found.")
         return stack
 
     async def get(self, ctx: RequestContext, name: str, stack_id: str) -> m.Stack:
         async with self.db.session() as s:
             stack = await s.get(m.Stack, stack_id)
-        if stack is None or not owned(ctx, stack.project_id) or stack.name != name:
+        if stack is None or not ctx.owns(stack.project_id) or stack.name != name:
             raise StackNotFound(f"The Stack ({name}) could not be found.")
         return stack
 

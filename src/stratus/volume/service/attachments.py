@@ -22,7 +22,7 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.volume import models as m
 from stratus.volume.errors import BadRequest, InvalidVolume, NotFound
-from stratus.volume.service.common import owned, visible_volume
+from stratus.volume.service.common import visible_volume
 
 LIVE = ("reserved", "attaching", "attached", "detaching")
 
@@ -117,7 +117,7 @@ class Attachments:
         self, s: AsyncSession, ctx: RequestContext, attachment_id: str
     ) -> tuple[m.Attachment, m.Volume]:
         att = await s.get(m.Attachment, attachment_id)
-        if att is None or not owned(ctx, att.project_id):
+        if att is None or not ctx.owns(att.project_id):
             raise NotFound(f"Volume attachment {attachment_id} could not be found.")
         volume = await s.get(m.Volume, att.volume_id, with_for_update=True)
         if volume is None:
@@ -173,7 +173,7 @@ class Attachments:
     async def get(self, ctx: RequestContext, attachment_id: str) -> m.Attachment:
         async with self.db.session() as s:
             att = await s.get(m.Attachment, attachment_id)
-            if att is None or not owned(ctx, att.project_id):
+            if att is None or not ctx.owns(att.project_id):
                 raise NotFound(f"Volume attachment {attachment_id} could not be found.")
             return att
 

@@ -31,30 +31,26 @@ class VolumeDetail:
     type_name: str | None = None
 
 
-def owned(ctx: RequestContext, project_id: str) -> bool:
-    return ctx.is_admin or ctx.project_id == project_id
-
-
 async def visible_volume(
     s: AsyncSession, ctx: RequestContext, volume_id: str, *, for_update: bool = False
 ) -> m.Volume:
     """The volume if the caller may see it; 404 otherwise, as Cinder."""
     volume = await s.get(m.Volume, volume_id, with_for_update=for_update or None)
-    if volume is None or not owned(ctx, volume.project_id):
+    if volume is None or not ctx.owns(volume.project_id):
         raise NotFound(f"Volume {volume_id} could not be found.")
     return volume
 
 
 async def visible_snapshot(s: AsyncSession, ctx: RequestContext, snapshot_id: str) -> m.Snapshot:
     snapshot = await s.get(m.Snapshot, snapshot_id)
-    if snapshot is None or not owned(ctx, snapshot.project_id):
+    if snapshot is None or not ctx.owns(snapshot.project_id):
         raise NotFound(f"Snapshot {snapshot_id} could not be found.")
     return snapshot
 
 
 async def visible_backup(s: AsyncSession, ctx: RequestContext, backup_id: str) -> m.Backup:
     backup = await s.get(m.Backup, backup_id)
-    if backup is None or not owned(ctx, backup.project_id):
+    if backup is None or not ctx.owns(backup.project_id):
         raise NotFound(f"Backup {backup_id} could not be found.")
     return backup
 

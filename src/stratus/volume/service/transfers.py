@@ -13,7 +13,7 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.volume import models as m
 from stratus.volume.errors import BadRequest, NotFound
-from stratus.volume.service.common import owned, visible_volume
+from stratus.volume.service.common import visible_volume
 from stratus.volume.service.quotas import Quotas
 
 
@@ -54,7 +54,7 @@ class Transfers:
     async def get(self, ctx: RequestContext, transfer_id: str) -> m.Transfer:
         async with self.db.session() as s:
             transfer = await s.get(m.Transfer, transfer_id)
-            if transfer is None or not owned(ctx, transfer.project_id):
+            if transfer is None or not ctx.owns(transfer.project_id):
                 raise NotFound(f"Transfer {transfer_id} could not be found.")
             return transfer
 
@@ -68,7 +68,7 @@ class Transfers:
     async def delete(self, ctx: RequestContext, transfer_id: str) -> None:
         async with self.db.transaction() as s:
             transfer = await s.get(m.Transfer, transfer_id)
-            if transfer is None or not owned(ctx, transfer.project_id):
+            if transfer is None or not ctx.owns(transfer.project_id):
                 raise NotFound(f"Transfer {transfer_id} could not be found.")
             volume = await s.get(m.Volume, transfer.volume_id)
             if volume is not None and volume.status == m.AWAITING_TRANSFER:
@@ -124,13 +124,13 @@ class Messages:
     async def get(self, ctx: RequestContext, message_id: str) -> m.Message:
         async with self.db.session() as s:
             row = await s.get(m.Message, message_id)
-            if row is None or not owned(ctx, row.project_id):
+            if row is None or not ctx.owns(row.project_id):
                 raise NotFound(f"Message {message_id} could not be found.")
             return row
 
     async def delete(self, ctx: RequestContext, message_id: str) -> None:
         async with self.db.transaction() as s:
             row = await s.get(m.Message, message_id)
-            if row is None or not owned(ctx, row.project_id):
+            if row is None or not ctx.owns(row.project_id):
                 raise NotFound(f"Message {message_id} could not be found.")
             await s.delete(row)
