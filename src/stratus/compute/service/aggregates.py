@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database, utcnow
@@ -17,6 +17,13 @@ from stratus.compute.errors import BadRequest, Conflict, NotFound
 
 ZONE_KEY = "availability_zone"
 DEFAULT_ZONE = "nova"
+
+
+def zone_of(host: str) -> ScalarSelect[str]:
+    """The zone of ``host``, as a subquery: what a server moved there shows."""
+    return (
+        select(m.ComputeHost.availability_zone).where(m.ComputeHost.host == host).scalar_subquery()
+    )
 
 
 @dataclass
