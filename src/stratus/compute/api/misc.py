@@ -265,8 +265,8 @@ async def service_update(req: ApiRequest[ComputeService]) -> Response:
 
 
 def _zone_hosts(hosts: list[Any]) -> dict[str, list[Any]]:
-    """The compute hosts by zone; the default zone even without hosts."""
-    zones: dict[str, list[Any]] = {"nova": []}
+    """The compute hosts by zone; the default zone while there is no host."""
+    zones: dict[str, list[Any]] = {} if hosts else {"nova": []}
     for h in hosts:
         zones.setdefault(h.host.availability_zone or "nova", []).append(h)
     return zones

@@ -320,10 +320,11 @@ class Servers:
         return servers, admin_pass, req.block_devices
 
     async def _zones(self) -> set[str]:
-        """The zones a server may ask for: the default one and its hosts'."""
+        """The zones a server may ask for: its hosts' (the default one while
+        no host has registered yet)."""
         async with self.db.session() as s:
             zones = set((await s.scalars(select(m.ComputeHost.availability_zone))).all())
-        return zones | {"nova"}
+        return zones or {"nova"}
 
     async def _plan_nics(self, ctx: RequestContext, req: CreateRequest) -> list[NicRequest]:
         """The NICs the servers get, checked against the network service."""
