@@ -17,7 +17,8 @@ from stratus.compute.service.aggregates import AggregateView
 
 # Nova's names: 1 to 255 characters, no space at either end.
 AggName = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
-Zone = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^\S(.*\S)?$")]
+# No ":" in a zone: a server's "zone:host" would not be told apart.
+Zone = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^:\s]([^:]*[^:\s])?$")]
 MetaKey = Annotated[str, Field(min_length=1, max_length=255)]
 MetaValue = Annotated[str, Field(max_length=255)]
 

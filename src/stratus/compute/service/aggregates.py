@@ -183,8 +183,8 @@ class Aggregates:
         self, s: AsyncSession, row: m.Aggregate, hosts: list[str], zone: str
     ) -> None:
         """A host is in one zone: its other aggregates must not name another."""
-        if not zone.strip():
-            raise BadRequest("The availability zone of an aggregate cannot be empty.")
+        if not zone.strip() or ":" in zone:
+            raise BadRequest(f"Invalid availability zone {zone!r}: not empty, and no ':'.")
         for host, other in (await self._host_zones(s, hosts, exclude=row.id)).items():
             if other != zone:
                 raise BadRequest(
