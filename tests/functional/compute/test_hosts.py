@@ -254,6 +254,8 @@ def test_hypervisor_uptime_search_and_servers(nova: Nova) -> None:
     h53 = nova.get("/os-hypervisors", version="2.53").json()["hypervisors"][0]
     assert nova.get(f"/os-hypervisors/{h53['id']}/uptime", version="2.53").status_code == 200
     _error(nova.get(f"/os-hypervisors/{h53['id']}/uptime", version="2.88"), 404, "itemNotFound")
+    shown88 = nova.get(f"/os-hypervisors/{h53['id']}", version="2.88").json()["hypervisor"]
+    assert "load average" in shown88["uptime"]
     _error(nova.get("/os-hypervisors/99999/uptime"), 404, "itemNotFound")
 
     found = nova.get("/os-hypervisors/akeho/search")

@@ -79,6 +79,8 @@ async def show(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:hypervisors")
     view = await req.service.hosts.find(req.params["hypervisor_id"])
     (body,) = await _render(req, [view], detail=True, servers=_with_servers(req))
+    if _v(req) >= V288 and view.host.host in req.service.agents:  # 2.88: in the show
+        body["uptime"] = _uptime_line()
     return json_response({"hypervisor": body})
 
 
