@@ -16,7 +16,15 @@ from stratus.common.errors import (
     lost_race,
 )
 
-__all__ = ["BadRequest", "Conflict", "Forbidden", "NotFound", "QuotaExceeded", "render"]
+__all__ = [
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "NotFound",
+    "NotImplementedHere",
+    "QuotaExceeded",
+    "render",
+]
 
 _KEYS = {
     400: "badRequest",
@@ -35,6 +43,13 @@ _KEYS = {
 
 class QuotaExceeded(Forbidden):
     """Nova answers 403 when a quota would be passed."""
+
+
+class NotImplementedHere(StratusError):
+    """Nova's 501: the host's driver cannot answer this."""
+
+    status = 501
+    title = "Not Implemented"
 
 
 def render(exc: StratusError) -> Response:

@@ -313,3 +313,39 @@ class ServerEvent(Base):
     tag: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(16), default="completed")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Aggregate(Base):
+    """A host aggregate (os-aggregates): a named group of compute hosts with
+    metadata; its ``availability_zone`` key is the zone of its hosts."""
+
+    __tablename__ = "compute_aggregate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    uuid: Mapped[str] = mapped_column(String(36), default=lambda: _uuid(), unique=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AggregateHost(Base):
+    """A compute host's membership of an aggregate."""
+
+    __tablename__ = "compute_aggregate_host"
+
+    aggregate_id: Mapped[int] = mapped_column(
+        ForeignKey("compute_aggregate.id", ondelete="CASCADE"), primary_key=True
+    )
+    host: Mapped[str] = mapped_column(String(255), primary_key=True, index=True)
+
+
+class QuotaClassLimit(Base):
+    """A quota class's limit on one resource (os-quota-class-sets); the
+    ``default`` class gives the limits of projects without their own."""
+
+    __tablename__ = "compute_quota_class"
+
+    class_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    resource: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hard_limit: Mapped[int] = mapped_column(Integer)

@@ -44,6 +44,12 @@ RULES: dict[str, str] = {
     "compute:services": "rule:admin_required",
     "compute:hypervisors": "rule:admin_required",
     "compute:availability_zones:detail": "rule:admin_required",
+    "compute:aggregates": "rule:admin_required",
+    "compute:hosts": "rule:admin_required",
+    "compute:quota_classes": "rule:admin_required",
+    "compute:usage:list": "rule:admin_required",
+    "compute:usage:show": "rule:admin_or_reader",
+    "compute:instance_usage_audit_log": "rule:admin_required",
     # Nova's defaults: moving servers between hosts is the operator's call,
     # resizing (and answering a resize) the owner's.
     "compute:servers:migrate": "rule:admin_required",

@@ -22,6 +22,7 @@ from stratus.compute import models as m
 from stratus.compute.drivers.base import HostInfo
 from stratus.compute.service import live as shared
 from stratus.compute.service.actions import Actions, add_agent_event
+from stratus.compute.service.aggregates import zone_of
 
 
 class ServerChanged(Exception):
@@ -130,6 +131,8 @@ class Recorder:
 
     @staticmethod
     async def _swap(s: AsyncSession, server: m.Server, values: dict[str, Any]) -> bool:
+        if values.get("host") and "availability_zone" not in values:
+            values = {**values, "availability_zone": zone_of(values["host"])}  # a move
         result = await s.execute(
             update(m.Server)
             .where(m.Server.id == server.id, m.Server.generation == server.generation)

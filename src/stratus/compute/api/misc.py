@@ -1,4 +1,4 @@
-"""Discovery, server groups, limits, quota sets, services and hypervisors."""
+"""Discovery, server groups, limits, quota sets, services and zones."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute.api import views
-from stratus.compute.errors import BadRequest, NotFound
+from stratus.compute.errors import BadRequest
 from stratus.compute.service import ComputeService
-from stratus.compute.service.quotas import LEGACY, RESOURCES
+from stratus.compute.service.quotas import DEFAULT_CLASS, LEGACY, RESOURCES
 
 MIN_VERSION, MAX_VERSION = "2.1", "2.96"
 UPDATED = "2013-07-23T11:33:21Z"
@@ -196,9 +196,8 @@ async def quota_detail(req: ApiRequest[ComputeService]) -> Response:
 async def quota_defaults(req: ApiRequest[ComputeService]) -> Response:
     project = req.params["project_id"]
     req.authorize("compute:quotas:show", {"project_id": project})
-    return json_response(
-        {"quota_set": _quota_body(project, dict(req.service.quotas.defaults), _v(req))}
-    )
+    values = await req.service.quotas.class_limits(DEFAULT_CLASS)
+    return json_response({"quota_set": _quota_body(project, values, _v(req))})
 
 
 async def quota_update(req: ApiRequest[ComputeService]) -> Response:
@@ -230,7 +229,7 @@ async def quota_delete(req: ApiRequest[ComputeService]) -> Response:
     return empty_response(202)
 
 
-# -- services and hypervisors ------------------------------------------------------------------------
+# -- services and zones ------------------------------------------------------------------------
 
 
 async def service_index(req: ApiRequest[ComputeService]) -> Response:
@@ -265,51 +264,9 @@ async def service_update(req: ApiRequest[ComputeService]) -> Response:
     return json_response({"service": views.service(view, _v(req))})
 
 
-async def hypervisor_index(req: ApiRequest[ComputeService]) -> Response:
-    req.authorize("compute:hypervisors")
-    rows = await req.service.hosts.list_hosts()
-    return json_response(
-        {"hypervisors": [views.hypervisor(h, _v(req), detail=False) for h in rows]}
-    )
-
-
-async def hypervisor_detail(req: ApiRequest[ComputeService]) -> Response:
-    req.authorize("compute:hypervisors")
-    rows = await req.service.hosts.list_hosts()
-    return json_response({"hypervisors": [views.hypervisor(h, _v(req), detail=True) for h in rows]})
-
-
-async def hypervisor_show(req: ApiRequest[ComputeService]) -> Response:
-    req.authorize("compute:hypervisors")
-    view = await req.service.hosts.find(req.params["hypervisor_id"])
-    return json_response({"hypervisor": views.hypervisor(view, _v(req), detail=True)})
-
-
-async def hypervisor_statistics(req: ApiRequest[ComputeService]) -> Response:
-    req.authorize("compute:hypervisors")
-    if _v(req) >= Version.parse("2.88"):
-        raise NotFound("Hypervisor statistics are gone since microversion 2.88.")
-    rows = await req.service.hosts.list_hosts()
-    stats = {
-        "count": len(rows),
-        "vcpus": sum(h.host.vcpus for h in rows),
-        "memory_mb": sum(h.host.memory_mb for h in rows),
-        "local_gb": sum(h.host.local_gb for h in rows),
-        "vcpus_used": sum(h.used.vcpus for h in rows),
-        "memory_mb_used": sum(h.used.memory_mb for h in rows),
-        "local_gb_used": sum(h.used.disk_gb for h in rows),
-        "free_ram_mb": sum(h.host.memory_mb - h.used.memory_mb for h in rows),
-        "free_disk_gb": sum(h.host.local_gb - h.used.disk_gb for h in rows),
-        "current_workload": 0,
-        "running_vms": sum(h.used.servers for h in rows),
-        "disk_available_least": sum(h.host.local_gb - h.used.disk_gb for h in rows),
-    }
-    return json_response({"hypervisor_statistics": stats})
-
-
 def _zone_hosts(hosts: list[Any]) -> dict[str, list[Any]]:
-    """The compute hosts by zone; the default zone even without hosts."""
-    zones: dict[str, list[Any]] = {"nova": []}
+    """The compute hosts by zone; the default zone while there is no host."""
+    zones: dict[str, list[Any]] = {} if hosts else {"nova": []}
     for h in hosts:
         zones.setdefault(h.host.availability_zone or "nova", []).append(h)
     return zones

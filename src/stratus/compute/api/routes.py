@@ -7,17 +7,22 @@ from pydantic import BaseModel
 from stratus.common.api import Handler, NoBody, NoQuery, Route
 from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
+    aggregates,
     external_events,
     flavors,
+    hosts,
+    hypervisors,
     images,
     interfaces,
     keypairs,
     migrations,
     misc,
+    quota_classes,
     server_actions,
     server_images,
     server_migrations,
     servers,
+    usage,
     volume_attachments,
 )
 from stratus.compute.api import schemas as s
@@ -64,6 +69,77 @@ VOLUME_ROUTES = [
     Route("GET", VOLUMES + "/{volume_id}", va.show, body=NoBody, query=NoQuery),
     Route("PUT", VOLUMES + "/{volume_id}", va.update, body=va.UpdateBody, query=NoQuery),
     Route("DELETE", VOLUMES + "/{volume_id}", va.delete, body=NoBody, query=NoQuery),
+]
+
+HYPERVISORS = "/v2.1/os-hypervisors"
+hv = hypervisors
+HYPERVISOR_ROUTES = [
+    Route("GET", HYPERVISORS, hv.index, body=NoBody, query=hv.HypervisorQuery),
+    Route("GET", HYPERVISORS + "/detail", hv.detail, body=NoBody, query=hv.HypervisorQuery),
+    Route("GET", HYPERVISORS + "/statistics", hv.statistics, body=NoBody, query=NoQuery),
+    Route("GET", HYPERVISORS + "/{hypervisor_id}", hv.show, body=NoBody, query=hv.HypervisorQuery),
+    Route("GET", HYPERVISORS + "/{hypervisor_id}/uptime", hv.uptime, body=NoBody, query=NoQuery),
+    # before 2.53 the id is a hostname pattern here
+    Route("GET", HYPERVISORS + "/{hypervisor_id}/search", hv.search, body=NoBody, query=NoQuery),
+    Route("GET", HYPERVISORS + "/{hypervisor_id}/servers", hv.servers, body=NoBody, query=NoQuery),
+    # os-hosts, up to 2.42 (api/hosts.py)
+    Route("GET", "/v2.1/os-hosts", hosts.index, body=NoBody, query=hosts.HostListQuery),
+    Route("GET", "/v2.1/os-hosts/{host_name}", hosts.show, body=NoBody, query=NoQuery),
+]
+
+AGGREGATES = "/v2.1/os-aggregates"
+ag = aggregates
+AGGREGATE_ROUTES = [
+    Route("GET", AGGREGATES, ag.index, body=NoBody, query=NoQuery),
+    Route("POST", AGGREGATES, ag.create, body=ag.AggregateCreateBody, query=NoQuery),
+    Route("GET", AGGREGATES + "/{aggregate_id}", ag.show, body=NoBody, query=NoQuery),
+    Route(
+        "PUT", AGGREGATES + "/{aggregate_id}", ag.update, body=ag.AggregateUpdateBody, query=NoQuery
+    ),
+    Route("DELETE", AGGREGATES + "/{aggregate_id}", ag.delete, body=NoBody, query=NoQuery),
+    *[
+        Route("POST", AGGREGATES + "/{aggregate_id}/action", h, body=b, query=NoQuery, action=k)
+        for k, h, b in (
+            ("add_host", ag.add_host, ag.AddHostAction),
+            ("remove_host", ag.remove_host, ag.RemoveHostAction),
+            ("set_metadata", ag.set_metadata, ag.SetMetadataAction),
+        )
+    ],
+]
+
+USAGE_ROUTES = [
+    Route("GET", "/v2.1/os-simple-tenant-usage", usage.index, body=NoBody, query=usage.UsageQuery),
+    Route(
+        "GET",
+        "/v2.1/os-simple-tenant-usage/{tenant_id}",
+        usage.show,
+        body=NoBody,
+        query=usage.UsageQuery,
+    ),
+    Route(
+        "GET", "/v2.1/os-instance_usage_audit_log", usage.audit_index, body=NoBody, query=NoQuery
+    ),
+    Route(
+        "GET",
+        "/v2.1/os-instance_usage_audit_log/{before_timestamp}",
+        usage.audit_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "GET",
+        "/v2.1/os-quota-class-sets/{class_name}",
+        quota_classes.show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "PUT",
+        "/v2.1/os-quota-class-sets/{class_name}",
+        quota_classes.update,
+        body=quota_classes.QuotaClassBody,
+        query=NoQuery,
+    ),
 ]
 
 ROUTES: list[Route] = [
@@ -310,22 +386,9 @@ ROUTES: list[Route] = [
         query=NoQuery,
         body=s.ServiceUpdate,
     ),
-    Route("GET", "/v2.1/os-hypervisors", misc.hypervisor_index, body=NoBody, query=NoQuery),
-    Route("GET", "/v2.1/os-hypervisors/detail", misc.hypervisor_detail, body=NoBody, query=NoQuery),
-    Route(
-        "GET",
-        "/v2.1/os-hypervisors/statistics",
-        misc.hypervisor_statistics,
-        body=NoBody,
-        query=NoQuery,
-    ),
-    Route(
-        "GET",
-        "/v2.1/os-hypervisors/{hypervisor_id}",
-        misc.hypervisor_show,
-        body=NoBody,
-        query=NoQuery,
-    ),
+    *HYPERVISOR_ROUTES,
+    *AGGREGATE_ROUTES,
+    *USAGE_ROUTES,
     Route("GET", "/v2.1/os-availability-zone", misc.zones, body=NoBody, query=NoQuery),
     Route(
         "GET", "/v2.1/os-availability-zone/detail", misc.zones_detail, body=NoBody, query=NoQuery

@@ -10,6 +10,7 @@ from typing import Any
 
 from stratus.common.microversion import Version
 from stratus.compute import models as m
+from stratus.compute.service.aggregates import AggregateView
 from stratus.compute.service.hosts import HostView
 from stratus.compute.service.network import VifPort
 
@@ -212,7 +213,7 @@ def server(
     if admin:
         out["OS-EXT-SRV-ATTR:host"] = s.host
         out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.host
-        out["OS-EXT-SRV-ATTR:instance_name"] = f"instance-{int(s.id[:8], 16):08x}"
+        out["OS-EXT-SRV-ATTR:instance_name"] = instance_name(s)
         if v >= V("2.3"):
             out.update(
                 {
@@ -510,4 +511,28 @@ def _migration_owner(out: dict[str, Any], row: m.Migration, v: Version) -> dict[
     if v >= V("2.80"):
         out["user_id"] = row.user_id
         out["project_id"] = row.project_id
+    return out
+
+
+def instance_name(s: m.Server) -> str:
+    return f"instance-{int(s.id[:8], 16):08x}"
+
+
+def aggregate(a: AggregateView, v: Version, *, created: bool = False) -> dict[str, Any]:
+    """An aggregate as os-aggregates shows it (its create answer has neither
+    hosts nor metadata, as Nova's)."""
+    out: dict[str, Any] = {
+        "availability_zone": a.zone,
+        "created_at": usgtime(a.row.created_at),
+        "deleted": False,
+        "deleted_at": None,
+        "id": a.row.id,
+        "name": a.row.name,
+        "updated_at": usgtime(a.row.updated_at),
+    }
+    if not created:
+        out["hosts"] = list(a.hosts)
+        out["metadata"] = dict(a.row.metadata_)
+    if v >= V("2.41"):
+        out["uuid"] = a.row.uuid
     return out

@@ -17,6 +17,7 @@ from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import Conflict
 from stratus.compute.service.actions import Actions
+from stratus.compute.service.aggregates import Aggregates
 from stratus.compute.service.external_events import ServerEvents
 from stratus.compute.service.flavors import Flavors
 from stratus.compute.service.groups import Groups
@@ -35,6 +36,7 @@ from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.server_actions import ServerActions
 from stratus.compute.service.servers import Servers
 from stratus.compute.service.snapshots import ServerImages
+from stratus.compute.service.usage import Usages
 from stratus.compute.service.volumes import ServerVolumes
 
 log = logging.getLogger(__name__)
@@ -70,6 +72,8 @@ class ComputeService:
             db, self.flavors, self.keypairs, self.quotas, self.images, self.wake, self.nics
         )
         self.hosts = Hosts(db, self.scheduler)
+        self.aggregates = Aggregates(db)  # os-aggregates: the hosts' zones
+        self.usages = Usages(db)  # os-simple-tenant-usage
         self.interfaces = Interfaces(db, self.nics, self.wake)
         self.events = ServerEvents(db, self.wake)  # os-server-external-events
         self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client

@@ -36,6 +36,31 @@ class Hosts:
                 return view
         raise NotFound(f"Compute host {ident} could not be found.")
 
+    async def matching(self, pattern: str) -> list[HostView]:
+        """Hosts whose name contains ``pattern`` (Nova's hostname search);
+        404 when none does."""
+        rows = [v for v in await self.list_hosts() if pattern in v.host.host]
+        if not rows:
+            raise NotFound(f"No hypervisor matching '{pattern}' could be found.")
+        return rows
+
+    async def servers_on(self, hosts: list[str]) -> dict[str, list[m.Server]]:
+        """The servers (not deleted) on each of ``hosts``, oldest first."""
+        out: dict[str, list[m.Server]] = {h: [] for h in hosts}
+        if not hosts:
+            return out
+        async with self.db.session() as s:
+            rows = (
+                await s.scalars(
+                    select(m.Server)
+                    .where(m.Server.host.in_(hosts), m.Server.deleted_at.is_(None))
+                    .order_by(m.Server.created_at, m.Server.id)
+                )
+            ).all()
+        for server in rows:
+            out.setdefault(server.host or "", []).append(server)
+        return out
+
     async def set_state(
         self,
         ident: str,

@@ -96,6 +96,11 @@ async def release(db: Database, server_id: str, migration: str, **values: Any) -
         server.progress = 100  # it showed the migration's progress meanwhile
         for key, value in values.items():
             setattr(server, key, value)
+        if values.get("host"):  # it moved: the zone of its new host
+            zone = await s.scalar(
+                select(m.ComputeHost.availability_zone).where(m.ComputeHost.host == values["host"])
+            )
+            server.availability_zone = zone or server.availability_zone
         server.updated_at = utcnow()
 
 

@@ -319,6 +319,7 @@ class Moves:
                 },
             }
             server.host = dest.host
+            server.availability_zone = dest.availability_zone
             server.task_state = "rebuild_spawning"
             server.generation += 1
             start_action(s, server.id, "evacuate", ctx.request_id, ctx.user_id, ctx.project_id)

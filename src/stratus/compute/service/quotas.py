@@ -24,6 +24,7 @@ RESOURCES = (
     "server_groups",
     "server_group_members",
 )
+DEFAULT_CLASS = "default"
 # Shown by os-quota-sets for compatibility, not enforced (no such resources here).
 LEGACY = {
     "fixed_ips": -1,
@@ -57,8 +58,31 @@ class Quotas:
         the start of the transaction that checks and inserts."""
         await serialize(s, "compute-quota", project_id or "")
 
-    async def limits(self, project_id: str | None, s: AsyncSession | None = None) -> dict[str, int]:
+    async def class_limits(self, name: str, s: AsyncSession | None = None) -> dict[str, int]:
+        """A quota class's limits: the configured defaults, then the class's
+        own (os-quota-class-sets; the ``default`` class is every project's)."""
         limits = dict(self.defaults)
+        async with _session(self.db, s) as s:
+            rows = await s.execute(
+                select(m.QuotaClassLimit.resource, m.QuotaClassLimit.hard_limit).where(
+                    m.QuotaClassLimit.class_name == name
+                )
+            )
+            limits.update({r: v for r, v in rows.all() if r in limits})
+        return limits
+
+    async def set_class(self, name: str, values: dict[str, int]) -> dict[str, int]:
+        async with self.db.transaction() as s:
+            for resource, value in values.items():
+                row = await s.get(m.QuotaClassLimit, (name, resource))
+                if row is None:
+                    s.add(m.QuotaClassLimit(class_name=name, resource=resource, hard_limit=value))
+                else:
+                    row.hard_limit = value
+        return await self.class_limits(name)
+
+    async def limits(self, project_id: str | None, s: AsyncSession | None = None) -> dict[str, int]:
+        limits = await self.class_limits(DEFAULT_CLASS, s)
         if project_id:
             async with _session(self.db, s) as s:
                 rows = await s.execute(

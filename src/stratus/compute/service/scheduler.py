@@ -235,6 +235,7 @@ class Scheduler:
                 }
                 return
             server.host = host_name = host.host
+            server.availability_zone = host.availability_zone  # its aggregate's zone
             server.task_state = "spawning"
             server.generation += 1
         if host_name:

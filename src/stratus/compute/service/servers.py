@@ -223,7 +223,7 @@ class Servers:
             if f.marker not in ids:
                 raise BadRequest(f"marker [{f.marker}] not found")
             rows = rows[ids.index(f.marker) + 1 :]
-        return rows[: f.limit] if f.limit else rows
+        return rows[: f.limit] if f.limit is not None else rows  # limit=0: none, as Nova
 
     # -- create ------------------------------------------------------------------------------
 
@@ -265,7 +265,7 @@ class Servers:
         if req.group_id:
             await self._check_group(ctx, req.group_id)
         zone = req.availability_zone
-        if zone and zone.split(":")[0] != "nova":
+        if zone and zone.split(":")[0] not in await self._zones():
             raise BadRequest(f"The requested availability zone {zone!r} is not available.")
         nics = await self._plan_nics(ctx, req)
         groups = []
@@ -300,7 +300,7 @@ class Servers:
                     user_data=req.user_data,
                     config_drive=True,
                     metadata_=dict(req.metadata),
-                    availability_zone="nova",
+                    availability_zone=zone.split(":")[0] if zone else "nova",
                     access_ip_v4=req.access_ip_v4,
                     access_ip_v6=req.access_ip_v6,
                     requested_zone=zone,
@@ -318,6 +318,13 @@ class Servers:
         if not req.block_devices:
             self.wake(None)
         return servers, admin_pass, req.block_devices
+
+    async def _zones(self) -> set[str]:
+        """The zones a server may ask for: its hosts' (the default one while
+        no host has registered yet)."""
+        async with self.db.session() as s:
+            zones = set((await s.scalars(select(m.ComputeHost.availability_zone))).all())
+        return zones or {"nova"}
 
     async def _plan_nics(self, ctx: RequestContext, req: CreateRequest) -> list[NicRequest]:
         """The NICs the servers get, checked against the network service."""
