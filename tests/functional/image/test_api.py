@@ -1290,6 +1290,9 @@ def test_metadef_properties(ac: httpx.Client, namespace: str) -> None:
         {"name": "p", "title": "t", "type": "string", "colour": "red"},
     ):
         _glance_error(ac.post(url, json=bad), 400)
+    for raw in ('{"name": "p", "title": "t", "type": "number", "minimum": 1e400}',
+                '{"name": "p", "title": "t", "type": "number", "default": NaN}'):  # fmt: skip
+        _glance_error(ac.post(url, content=raw, headers={"Content-Type": "application/json"}), 400)
     assert ac.get(url).json()["properties"] == {
         "hw_rng": {k: v for k, v in body.items() if k != "name"}
     }
@@ -1310,6 +1313,7 @@ def test_metadef_tags(ac: httpx.Client, namespace: str) -> None:
     assert resp.status_code == 201, resp.text
     assert resp.json()["name"] == "red"
     _glance_error(ac.post(f"{url}/red"), 409)
+    _glance_error(ac.post(f"{url}/{'x' * 256}"), 400)
     # Many at once replace the old ones.
     resp = ac.post(url, json={"tags": [{"name": "blue"}, {"name": "green"}]})
     assert resp.status_code == 201, resp.text

@@ -7,10 +7,11 @@ read-only attributes (``created_at``, ``self``...): accepted and ignored."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator
+from pydantic import Field, StrictBool, StrictFloat, StrictInt, field_validator, model_validator
 
 from stratus.common.api import Query, Schema
 
@@ -63,6 +64,16 @@ class PropertyDefinition(Schema):
             except re.error as exc:
                 raise ValueError(f"pattern is not a regular expression: {exc}") from None
         return value
+
+    @model_validator(mode="after")
+    def _finite(self) -> PropertyDefinition:
+        """Numbers JSON can carry (1e400 parses as infinity, which no
+        database's JSON column stores)."""
+        try:
+            json.dumps(self.model_dump(), allow_nan=False)
+        except ValueError:
+            raise ValueError("numbers must be finite") from None
+        return self
 
     @field_validator("operators")
     @classmethod

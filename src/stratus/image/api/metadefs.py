@@ -12,6 +12,7 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.image import models as m
 from stratus.image.api import metadef_views as views
 from stratus.image.api.metadef_schemas import NamespaceListQuery
+from stratus.image.errors import BadRequest
 from stratus.image.service import ImageService
 from stratus.image.service.metadefs import NamespaceQuery
 
@@ -251,8 +252,15 @@ async def tag_show(req: ApiRequest[ImageService]) -> Response:
     return json_response(views.tag(row))
 
 
+def _tag_name(name: str) -> str:
+    if not 0 < len(name) <= 255:
+        raise BadRequest("A tag's name has 1 to 255 characters.")
+    return name
+
+
 async def tag_create(req: ApiRequest[ImageService]) -> Response:
     await _authorize(req, "add_metadef_tag")
+    _tag_name(req.params["tag"])
     row = await req.service.metadefs.add_item(
         req.ctx, _ns(req), m.MetadefTag, {"name": req.params["tag"]}
     )
