@@ -1221,6 +1221,12 @@ def test_metadef_resource_type_associations(ac: httpx.Client, namespace: str) ->
     ]
     shown = ac.get(f"{MD}/{namespace}").json()
     assert shown["resource_type_associations"][0]["name"] == "OS::Nova::Flavor"
+    # Shown for a resource type, property names carry its prefix.
+    prop = {"name": "cpu_policy", "title": "CPU policy", "type": "string"}
+    assert ac.post(f"{MD}/{namespace}/properties", json=prop).status_code == 201
+    flavor = ac.get(f"{MD}/{namespace}", params={"resource_type": "OS::Nova::Flavor"}).json()
+    assert list(flavor["properties"]) == ["hw:cpu_policy"]
+    assert list(ac.get(f"{MD}/{namespace}").json()["properties"]) == ["cpu_policy"]
     assert ac.delete(f"{url}/OS::Nova::Flavor").status_code == 204
     _glance_error(ac.delete(f"{url}/OS::Nova::Flavor"), 404)
     assert ac.get(url).json()["resource_type_associations"] == []

@@ -132,3 +132,7 @@ class NamespaceListQuery(Query):
     sort_dir: str = "desc"
     visibility: str | None = None
     resource_types: str | None = None
+
+
+class NamespaceShowQuery(Query):
+    resource_type: str | None = None

@@ -16,7 +16,12 @@ def _times(row: Any) -> dict[str, str | None]:
     return {"created_at": isotime(row.created_at), "updated_at": isotime(row.updated_at)}
 
 
-def namespace(ns: m.MetadefNamespace, contents: Contents | None = None) -> dict[str, Any]:
+def namespace(
+    ns: m.MetadefNamespace, contents: Contents | None = None, resource_type: str | None = None
+) -> dict[str, Any]:
+    """With ``resource_type``, property names carry that association's
+    prefix, as they are written on a resource of that type (Glance's
+    ``?resource_type=``)."""
     body: dict[str, Any] = {
         "namespace": ns.namespace,
         "display_name": ns.display_name,
@@ -33,10 +38,16 @@ def namespace(ns: m.MetadefNamespace, contents: Contents | None = None) -> dict[
     if contents is not None:
         if contents.associations:
             body["resource_type_associations"] = [association(a) for a in contents.associations]
+        prefix = next(
+            (a.prefix or "" for a in contents.associations if a.name == resource_type), ""
+        )
         if contents.properties:
-            body["properties"] = {p.name: p.schema for p in contents.properties}
+            body["properties"] = {prefix + p.name: p.schema for p in contents.properties}
         if contents.objects:
             body["objects"] = [obj(ns.namespace, o, links=False) for o in contents.objects]
+            if prefix:
+                for o in body["objects"]:
+                    o["properties"] = {prefix + k: v for k, v in o["properties"].items()}
         if contents.tags:
             body["tags"] = [{"name": t.name} for t in contents.tags]
     return body

@@ -64,7 +64,7 @@ async def namespace_index(req: ApiRequest[ImageService]) -> Response:
 async def namespace_show(req: ApiRequest[ImageService]) -> Response:
     ns = await _authorize(req, "get_metadef_namespace")
     contents = await req.service.metadefs.contents(ns)
-    return json_response(views.namespace(ns, contents))
+    return json_response(views.namespace(ns, contents, req.query.resource_type))
 
 
 async def namespace_create(req: ApiRequest[ImageService]) -> Response:

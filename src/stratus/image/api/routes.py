@@ -13,7 +13,7 @@ _METADEFS: list[tuple[str, str, Handler, type[BaseModel], type[BaseModel]]] = [
     ("GET", "/resource_types", metadefs.resource_type_index, NoBody, NoQuery),
     ("GET", "/namespaces", metadefs.namespace_index, NoBody, ms.NamespaceListQuery),
     ("POST", "/namespaces", metadefs.namespace_create, ms.NamespaceBody, NoQuery),
-    ("GET", "/namespaces/{namespace}", metadefs.namespace_show, NoBody, NoQuery),
+    ("GET", "/namespaces/{namespace}", metadefs.namespace_show, NoBody, ms.NamespaceShowQuery),
     (
         "PUT",
         "/namespaces/{namespace}",
