@@ -1182,6 +1182,9 @@ def test_metadef_namespace_list_filters_and_paging(ac: httpx.Client) -> None:
     try:
         got = ac.get(MD, params={"resource_types": rt}).json()["namespaces"]
         assert [n["namespace"] for n in got] == [names[0]]
+        assert [(a["name"], a["prefix"]) for a in got[0]["resource_type_associations"]] == [
+            (rt, "p_")
+        ]
         private = ac.get(MD, params={"visibility": "private", "limit": 1000}).json()
         assert names[2] in [n["namespace"] for n in private["namespaces"]]
         assert names[0] not in [n["namespace"] for n in private["namespaces"]]

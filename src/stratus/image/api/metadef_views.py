@@ -17,7 +17,10 @@ def _times(row: Any) -> dict[str, str | None]:
 
 
 def namespace(
-    ns: m.MetadefNamespace, contents: Contents | None = None, resource_type: str | None = None
+    ns: m.MetadefNamespace,
+    contents: Contents | None = None,
+    resource_type: str | None = None,
+    associations: list[m.MetadefResourceType] | None = None,
 ) -> dict[str, Any]:
     """With ``resource_type``, property names carry that association's
     prefix, as they are written on a resource of that type (Glance's
@@ -35,6 +38,8 @@ def namespace(
     }
     # Glance leaves out what is unset.
     body = {k: v for k, v in body.items() if v is not None}
+    if associations:
+        body["resource_type_associations"] = [association(a) for a in associations]
     if contents is not None:
         if contents.associations:
             body["resource_type_associations"] = [association(a) for a in contents.associations]

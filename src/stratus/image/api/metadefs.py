@@ -49,8 +49,9 @@ async def namespace_index(req: ApiRequest[ImageService]) -> Response:
         resource_types=[x.strip() for x in (q.resource_types or "").split(",") if x.strip()],
     )
     rows, next_marker = await req.service.metadefs.list_namespaces(req.ctx, query)
+    assocs = await req.service.metadefs.associations_of(rows)
     body: dict[str, Any] = {
-        "namespaces": [views.namespace(ns) for ns in rows],
+        "namespaces": [views.namespace(ns, associations=assocs[ns.id]) for ns in rows],
         "first": views.NS_PATH,
         "schema": "/v2/schemas/metadefs/namespaces",
     }

@@ -151,6 +151,23 @@ class Metadefs:
         rows = rows[: q.limit]
         return rows, (rows[-1].namespace if more and rows else None)
 
+    async def associations_of(
+        self, namespaces: list[m.MetadefNamespace]
+    ) -> dict[str, list[m.MetadefResourceType]]:
+        """The resource type associations of these namespaces, by their id."""
+        out: dict[str, list[m.MetadefResourceType]] = {ns.id: [] for ns in namespaces}
+        if not namespaces:
+            return out
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(m.MetadefResourceType)
+                .where(m.MetadefResourceType.namespace_id.in_(list(out)))
+                .order_by(m.MetadefResourceType.name)
+            )
+            for row in rows:
+                out[row.namespace_id].append(row)
+        return out
+
     async def create_namespace(
         self, ctx: RequestContext, attrs: dict[str, Any]
     ) -> m.MetadefNamespace:
