@@ -1084,6 +1084,309 @@ def test_client_disconnect_mid_upload(c: httpx.Client, member: User) -> None:
     assert c.get(f"/v2/images/{image['id']}/file").status_code == 204
 
 
+# -- metadata definitions (/v2/metadefs) -----------------------------------------------------
+
+MD = "/v2/metadefs/namespaces"
+
+
+def _glance_error(resp: httpx.Response, status: int) -> None:
+    """Glance's error body: webob's HTML page with the status line."""
+    assert resp.status_code == status, resp.text
+    assert resp.headers["content-type"].startswith("text/html")
+    assert f"<title>{status} " in resp.text
+
+
+@pytest.fixture()
+def namespace(ac: httpx.Client) -> Iterator[str]:
+    name = unique("OS::Test")
+    resp = ac.post(MD, json={"namespace": name, "display_name": "Test", "visibility": "public"})
+    assert resp.status_code == 201, resp.text
+    yield name
+    ac.delete(f"{MD}/{name}")
+
+
+def test_metadef_namespace_lifecycle(ac: httpx.Client, c: httpx.Client) -> None:
+    name = unique("OS::Compute::Thing")
+    resp = ac.post(
+        MD,
+        json={
+            "namespace": name,
+            "display_name": "Things",
+            "description": "Hardware things",
+            "visibility": "private",
+            "protected": True,
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.headers["location"].endswith(f"/v2/metadefs/namespaces/{name}")
+    ns = resp.json()
+    assert ns["namespace"] == name
+    assert ns["display_name"] == "Things"
+    assert ns["description"] == "Hardware things"
+    assert ns["visibility"] == "private"
+    assert ns["protected"] is True
+    assert ns["self"] == f"/v2/metadefs/namespaces/{name}"
+    assert ns["created_at"].endswith("Z")
+    # The same name again: 409.
+    _glance_error(ac.post(MD, json={"namespace": name}), 409)
+    # Private: its owner's project (the admin's) sees it, a member of another does not.
+    assert ac.get(f"{MD}/{name}").json()["owner"] == ns["owner"]
+    _glance_error(c.get(f"{MD}/{name}"), 404)
+    assert name not in [
+        n["namespace"] for n in c.get(MD, params={"limit": 1000}).json()["namespaces"]
+    ]
+    assert name in [n["namespace"] for n in ac.get(MD, params={"limit": 1000}).json()["namespaces"]]
+    # Protected: no delete.
+    _glance_error(ac.delete(f"{MD}/{name}"), 403)
+    # Update is a PUT: unprotect and publish it.
+    resp = ac.put(
+        f"{MD}/{name}",
+        json={"namespace": name, "display_name": "Things 2", "visibility": "public"},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["protected"] is False
+    assert resp.json()["display_name"] == "Things 2"
+    assert "description" not in resp.json()
+    assert c.get(f"{MD}/{name}").json()["visibility"] == "public"
+    # A member may read it now but not change it (Glance: admins only).
+    _glance_error(c.put(f"{MD}/{name}", json={"namespace": name}), 403)
+    _glance_error(c.delete(f"{MD}/{name}"), 403)
+    assert ac.delete(f"{MD}/{name}").status_code == 204
+    _glance_error(ac.get(f"{MD}/{name}"), 404)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"namespace": ""},
+        {"namespace": "x" * 81},
+        {"namespace": "n", "visibility": "shared"},
+        {"namespace": "n", "protected": "yes"},
+        {"namespace": "n", "unknown": 1},
+        {"namespace": "n", "properties": {"p": {"type": "string"}}},
+    ],
+)
+def test_metadef_namespace_bad_input_400(ac: httpx.Client, body: dict[str, object]) -> None:
+    _glance_error(ac.post(MD, json=body), 400)
+
+
+def test_metadef_namespace_list_filters_and_paging(ac: httpx.Client) -> None:
+    names = [unique("OS::Page") for _ in range(3)]
+    for i, name in enumerate(names):
+        vis = "public" if i < 2 else "private"
+        assert ac.post(MD, json={"namespace": name, "visibility": vis}).status_code == 201
+    rt = unique("OS::Test::Kind")
+    resp = ac.post(f"{MD}/{names[0]}/resource_types", json={"name": rt, "prefix": "p_"})
+    assert resp.status_code == 201, resp.text
+    try:
+        got = ac.get(MD, params={"resource_types": rt}).json()["namespaces"]
+        assert [n["namespace"] for n in got] == [names[0]]
+        assert [(a["name"], a["prefix"]) for a in got[0]["resource_type_associations"]] == [
+            (rt, "p_")
+        ]
+        private = ac.get(MD, params={"visibility": "private", "limit": 1000}).json()
+        assert names[2] in [n["namespace"] for n in private["namespaces"]]
+        assert names[0] not in [n["namespace"] for n in private["namespaces"]]
+        # Paging by name, ascending: each page follows the last.
+        seen: list[str] = []
+        url: str | None = f"{MD}?sort_key=namespace&sort_dir=asc&limit=2"
+        while url:
+            body = ac.get(url).json()
+            assert len(body["namespaces"]) <= 2
+            seen += [n["namespace"] for n in body["namespaces"]]
+            url = body.get("next")
+        assert seen == sorted(seen)
+        assert set(names) <= set(seen)
+        _glance_error(ac.get(MD, params={"sort_key": "nope"}), 400)
+        _glance_error(ac.get(MD, params={"sort_dir": "up"}), 400)
+        _glance_error(ac.get(MD, params={"marker": unique("gone")}), 404)
+        # The resource type is listed, with Glance's own.
+        types = [t["name"] for t in ac.get("/v2/metadefs/resource_types").json()["resource_types"]]
+        assert rt in types and "OS::Glance::Image" in types
+    finally:
+        for name in names:
+            ac.delete(f"{MD}/{name}")
+
+
+def test_metadef_resource_type_associations(ac: httpx.Client, namespace: str) -> None:
+    url = f"{MD}/{namespace}/resource_types"
+    resp = ac.post(
+        url, json={"name": "OS::Nova::Flavor", "prefix": "hw:", "properties_target": "x"}
+    )
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["prefix"] == "hw:"
+    _glance_error(ac.post(url, json={"name": "OS::Nova::Flavor"}), 409)
+    _glance_error(ac.post(url, json={"prefix": "hw:"}), 400)
+    got = ac.get(url).json()["resource_type_associations"]
+    assert [(a["name"], a["prefix"], a["properties_target"]) for a in got] == [
+        ("OS::Nova::Flavor", "hw:", "x")
+    ]
+    shown = ac.get(f"{MD}/{namespace}").json()
+    assert shown["resource_type_associations"][0]["name"] == "OS::Nova::Flavor"
+    # Shown for a resource type, property names carry its prefix.
+    prop = {"name": "cpu_policy", "title": "CPU policy", "type": "string"}
+    assert ac.post(f"{MD}/{namespace}/properties", json=prop).status_code == 201
+    flavor = ac.get(f"{MD}/{namespace}", params={"resource_type": "OS::Nova::Flavor"}).json()
+    assert list(flavor["properties"]) == ["hw:cpu_policy"]
+    assert list(ac.get(f"{MD}/{namespace}").json()["properties"]) == ["cpu_policy"]
+    assert ac.delete(f"{url}/OS::Nova::Flavor").status_code == 204
+    _glance_error(ac.delete(f"{url}/OS::Nova::Flavor"), 404)
+    assert ac.get(url).json()["resource_type_associations"] == []
+
+
+def test_metadef_objects(ac: httpx.Client, c: httpx.Client, namespace: str) -> None:
+    url = f"{MD}/{namespace}/objects"
+    cpu = {"title": "CPU", "type": "string", "enum": ["x86_64", "aarch64"]}
+    resp = ac.post(
+        url,
+        json={
+            "name": "Hardware",
+            "description": "d",
+            "required": ["cpu"],
+            "properties": {"cpu": cpu},
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    obj = resp.json()
+    assert obj["properties"] == {"cpu": cpu}
+    assert obj["required"] == ["cpu"]
+    assert obj["self"] == f"{url}/Hardware"
+    _glance_error(ac.post(url, json={"name": "Hardware"}), 409)
+    _glance_error(
+        ac.post(url, json={"name": "Bad", "properties": {"p": {"type": "weird", "title": "t"}}}),
+        400,
+    )
+    # A member reads a public namespace's objects, cannot add one.
+    assert [o["name"] for o in c.get(url).json()["objects"]] == ["Hardware"]
+    _glance_error(c.post(url, json={"name": "Mine"}), 403)
+    resp = ac.put(f"{url}/Hardware", json={**obj, "name": "Hw", "description": "new"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["description"] == "new"
+    _glance_error(ac.get(f"{url}/Hardware"), 404)
+    assert ac.get(f"{url}/Hw").json()["properties"]["cpu"]["enum"] == ["x86_64", "aarch64"]
+    assert [o["name"] for o in ac.get(f"{MD}/{namespace}").json()["objects"]] == ["Hw"]
+    assert ac.delete(f"{url}/Hw").status_code == 204
+    _glance_error(ac.delete(f"{url}/Hw"), 404)
+    ac.post(url, json={"name": "A"})
+    ac.post(url, json={"name": "B"})
+    assert ac.delete(url).status_code == 204
+    assert ac.get(url).json()["objects"] == []
+
+
+def test_metadef_properties(ac: httpx.Client, namespace: str) -> None:
+    url = f"{MD}/{namespace}/properties"
+    body = {
+        "name": "hw_rng",
+        "title": "Random",
+        "type": "integer",
+        "description": "d",
+        "minimum": 0,
+        "maximum": 8,
+    }
+    resp = ac.post(url, json=body)
+    assert resp.status_code == 201, resp.text
+    assert resp.json() == body
+    _glance_error(ac.post(url, json=body), 409)
+    for bad in (
+        {"name": "p", "type": "string"},  # no title
+        {"name": "p", "title": "t"},  # no type
+        {"name": "p", "title": "t", "type": "text"},
+        {"name": "p", "title": "t", "type": "string", "enum": "a,b"},
+        {"name": "p", "title": "t", "type": "string", "pattern": "(["},
+        {"name": "p", "title": "t", "type": "string", "minLength": -1},
+        {"name": "p", "title": "t", "type": "string", "readonly": "no"},
+        {"name": "p", "title": "t", "type": "string", "colour": "red"},
+    ):
+        _glance_error(ac.post(url, json=bad), 400)
+    for raw in ('{"name": "p", "title": "t", "type": "number", "minimum": 1e400}',
+                '{"name": "p", "title": "t", "type": "number", "default": NaN}'):  # fmt: skip
+        _glance_error(ac.post(url, content=raw, headers={"Content-Type": "application/json"}), 400)
+    assert ac.get(url).json()["properties"] == {
+        "hw_rng": {k: v for k, v in body.items() if k != "name"}
+    }
+    assert ac.get(f"{url}/hw_rng").json() == body
+    changed = {"name": "hw_rng", "title": "RNG", "type": "string", "enum": ["a", "b"]}
+    resp = ac.put(f"{url}/hw_rng", json=changed)
+    assert resp.status_code == 200, resp.text
+    assert ac.get(f"{url}/hw_rng").json() == changed
+    assert ac.get(f"{MD}/{namespace}").json()["properties"]["hw_rng"]["enum"] == ["a", "b"]
+    _glance_error(ac.get(f"{url}/nope"), 404)
+    assert ac.delete(f"{url}/hw_rng").status_code == 204
+    assert ac.get(url).json()["properties"] == {}
+
+
+def test_metadef_tags(ac: httpx.Client, namespace: str) -> None:
+    url = f"{MD}/{namespace}/tags"
+    resp = ac.post(f"{url}/red")
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["name"] == "red"
+    _glance_error(ac.post(f"{url}/red"), 409)
+    _glance_error(ac.post(f"{url}/{'x' * 256}"), 400)
+    # Many at once replace the old ones.
+    resp = ac.post(url, json={"tags": [{"name": "blue"}, {"name": "green"}]})
+    assert resp.status_code == 201, resp.text
+    assert [t["name"] for t in ac.get(url).json()["tags"]] == ["blue", "green"]
+    # ...or add to them when asked to.
+    resp = ac.post(url, json={"tags": [{"name": "cyan"}]}, headers={"X-Openstack-Append": "True"})
+    assert resp.status_code == 201, resp.text
+    assert [t["name"] for t in ac.get(url).json()["tags"]] == ["blue", "cyan", "green"]
+    _glance_error(ac.post(url, json={"tags": [{"name": "a"}, {"name": "a"}]}), 409)
+    _glance_error(ac.post(url, json={"tags": ["a"]}), 400)
+    resp = ac.put(f"{url}/blue", json={"name": "navy"})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["name"] == "navy"
+    _glance_error(ac.put(f"{url}/navy", json={"name": "green"}), 409)
+    assert ac.get(f"{url}/navy").json()["name"] == "navy"
+    _glance_error(ac.get(f"{url}/blue"), 404)
+    assert ac.delete(f"{url}/navy").status_code == 204
+    assert [t["name"] for t in ac.get(f"{MD}/{namespace}").json()["tags"]] == ["cyan", "green"]
+    assert ac.delete(url).status_code == 204
+    assert ac.get(url).json()["tags"] == []
+
+
+def test_metadef_protected_namespace_keeps_its_contents(ac: httpx.Client) -> None:
+    name = unique("OS::Kept")
+    resp = ac.post(
+        MD,
+        json={
+            "namespace": name,
+            "protected": True,
+            "tags": [{"name": "t"}],
+            "properties": {"p": {"title": "P", "type": "boolean"}},
+            "objects": [{"name": "o"}],
+        },
+    )
+    assert resp.status_code == 201, resp.text
+    shown = ac.get(f"{MD}/{name}").json()
+    assert shown["properties"] == {"p": {"title": "P", "type": "boolean"}}
+    assert [o["name"] for o in shown["objects"]] == ["o"]
+    assert shown["tags"] == [{"name": "t"}]
+    _glance_error(ac.delete(f"{MD}/{name}/tags/t"), 403)
+    _glance_error(ac.delete(f"{MD}/{name}/properties/p"), 403)
+    _glance_error(ac.delete(f"{MD}/{name}/objects/o"), 403)
+    ac.put(f"{MD}/{name}", json={"namespace": name, "protected": False})
+    assert ac.delete(f"{MD}/{name}").status_code == 204
+
+
+def test_metadef_schemas(c: httpx.Client) -> None:
+    for name in (
+        "namespace", "namespaces", "object", "objects", "property", "properties",
+        "tag", "tags", "resource_type", "resource_types",
+    ):  # fmt: skip
+        resp = c.get(f"/v2/schemas/metadefs/{name}")
+        assert resp.status_code == 200, (name, resp.text)
+        assert resp.json()["name"] in (
+            name,
+            "resource_type_association",
+            "resource_type_associations",
+        )
+    prop = c.get("/v2/schemas/metadefs/property").json()
+    assert set(prop["required"]) == {"name", "title", "type"}
+    assert "string" in prop["properties"]["type"]["enum"]
+    _glance_error(c.get("/v2/schemas/metadefs/nope"), 404)
+
+
 def test_no_server_errors_in_log(image_server: Server, request: pytest.FixtureRequest) -> None:
     """Runs last in this module: nothing above made the server fail."""
     text = image_server.log.read_text(errors="replace")

@@ -76,7 +76,11 @@ def test_openstack_image_lifecycle(
     openstack(env, "image", "delete", image_id)
     result = openstack(env, "image", "show", image_id, check=False)
     assert result.returncode != 0
-    assert "404" in result.stderr or "No Image found" in result.stderr or "not found" in result.stderr.lower()
+    assert (
+        "404" in result.stderr
+        or "No Image found" in result.stderr
+        or "not found" in result.stderr.lower()
+    )
     with owner.client() as c:
         assert c.get(f"/v2/images/{image_id}").status_code == 404
     assert not stored.exists()
@@ -158,10 +162,19 @@ def test_openstack_pending_member_cannot_be_accepted_by_owner(image_server: Serv
     a, b = make_user(image_server), make_user(image_server)
     with a.client() as ca:
         resp = ca.post(
-            "/v2/images", json={"name": unique("m"), "visibility": "shared", "disk_format": "raw", "container_format": "bare"}
+            "/v2/images",
+            json={
+                "name": unique("m"),
+                "visibility": "shared",
+                "disk_format": "raw",
+                "container_format": "bare",
+            },
         )
         image_id = resp.json()["id"]
-        assert ca.post(f"/v2/images/{image_id}/members", json={"member": b.project_id}).status_code == 200
+        assert (
+            ca.post(f"/v2/images/{image_id}/members", json={"member": b.project_id}).status_code
+            == 200
+        )
         resp = ca.put(f"/v2/images/{image_id}/members/{b.project_id}", json={"status": "accepted"})
         assert resp.status_code == 403, resp.text
     with b.client() as cb:
@@ -279,3 +292,37 @@ def test_admin_sees_all_images_in_cli(image_server: Server, owner: User) -> None
     assert admin(image_server).token
     shown = openstack_json(env, "image", "show", image_id)
     assert shown["owner"] == owner.project_id
+
+
+def test_openstack_image_metadef(image_server: Server) -> None:
+    """The metadata definitions catalogue through the openstack CLI (the
+    error paths and visibility are in test_api, over HTTP: cheaper)."""
+    env = admin(image_server).env()
+    name = unique("OS::Cli::Test")
+    created = openstack_json(
+        env,
+        "image", "metadef", "namespace", "create", "--display-name", "CLI test",
+        "--description", "made by the CLI", "--private", name,
+    )  # fmt: skip
+    assert created["namespace"] == name
+    assert created["visibility"] == "private"
+    listed = openstack_json(env, "image", "metadef", "namespace", "list")
+    assert name in [row["namespace"] for row in listed]
+    obj = openstack_json(env, "image", "metadef", "object", "create", "--namespace", name, "Disk")
+    assert obj["name"] == "Disk"
+    prop = openstack_json(
+        env,
+        "image", "metadef", "property", "create", "--name", "hw_disk_bus", "--title", "Bus",
+        "--type", "string", "--schema", '{"enum": ["virtio", "scsi"]}', name,
+    )  # fmt: skip
+    assert prop["name"] == "hw_disk_bus"
+    shown = openstack_json(env, "image", "metadef", "namespace", "show", name)
+    assert shown["display_name"] == "CLI test"
+    assert shown["description"] == "made by the CLI"
+    got = openstack_json(env, "image", "metadef", "property", "show", name, "hw_disk_bus")
+    assert got["enum"] == ["virtio", "scsi"]
+    assert got["title"] == "Bus"
+    openstack(env, "image", "metadef", "namespace", "delete", name)
+    gone = openstack(env, "image", "metadef", "namespace", "show", name, check=False)
+    assert gone.returncode != 0
+    assert "404" in gone.stderr or "not found" in gone.stderr.lower()

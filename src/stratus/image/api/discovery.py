@@ -7,7 +7,7 @@ from typing import Any
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, json_response
-from stratus.image.api import jsonschemas
+from stratus.image.api import jsonschemas, metadef_jsonschemas
 from stratus.image.errors import NotFound
 from stratus.image.service import ImageService
 
@@ -52,4 +52,11 @@ async def schema(req: ApiRequest[ImageService]) -> Response:
     make = jsonschemas.DOCUMENTS.get(req.params["name"])
     if make is None:
         raise NotFound(f"No schema named {req.params['name']}.")
+    return json_response(make())
+
+
+async def metadef_schema(req: ApiRequest[ImageService]) -> Response:
+    make = metadef_jsonschemas.DOCUMENTS.get(req.params["name"])
+    if make is None:
+        raise NotFound(f"No schema named metadefs/{req.params['name']}.")
     return json_response(make())

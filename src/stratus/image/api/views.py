@@ -13,7 +13,7 @@ def isotime(t: datetime | None) -> str | None:
 
 
 def image(i: m.Image) -> dict[str, Any]:
-    return {
+    body = {
         **i.properties,
         "id": i.id,
         "name": i.name,
@@ -38,6 +38,11 @@ def image(i: m.Image) -> dict[str, Any]:
         "file": f"/v2/images/{i.id}/file",
         "schema": "/v2/schemas/image",
     }
+    # The stores holding the data (Glance shows them when it serves
+    # /v2/info/stores, as Stratus always does): one store here.
+    if i.location:
+        body["stores"] = i.location.split(":", 1)[0]
+    return body
 
 
 def member(row: m.ImageMember) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from stratus.image.service import recovery
 from stratus.image.service.data import Data
 from stratus.image.service.images import Images
 from stratus.image.service.imports import Imports
+from stratus.image.service.metadefs import Metadefs
 from stratus.image.service.quota import LimitLookup, Quota
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class ImageService:
             cfg.image.max_image_size,
             require_format_match=cfg.image.require_format_match,
         )
+        self.metadefs = Metadefs(db)
         self.imports = Imports(
             db,
             self.images,

@@ -20,7 +20,7 @@ from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.image import formats
 from stratus.image import models as m
-from stratus.image.errors import BadRequest, Conflict, Forbidden, NotFound
+from stratus.image.errors import BadRequest, Conflict, NotFound
 from stratus.image.service.data import Data, staged_key
 from stratus.image.service.images import Images
 from stratus.image.service.ingest import ingest
@@ -53,10 +53,16 @@ class Imports:
         self.convert_to = convert_to
         self._jobs: set[asyncio.Task[None]] = set()
 
-    def host_allowed(self, uri: str) -> bool:
+    @staticmethod
+    def well_formed(uri: str) -> bool:
         parts = urlsplit(uri)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+    def host_allowed(self, uri: str) -> bool:
+        if not self.well_formed(uri):
             return False
+        parts = urlsplit(uri)
+        assert parts.hostname is not None
         host = parts.hostname.lower()
         with_port = f"{host}:{parts.port}" if parts.port else host
         return host in self.allowed_hosts or with_port in self.allowed_hosts
@@ -80,10 +86,10 @@ class Imports:
         else:
             if not uri:
                 raise BadRequest("web-download needs a uri.")
-            if not self.host_allowed(uri):
-                raise Forbidden(
-                    f"Importing from {urlsplit(uri).hostname or uri} is not allowed here."
-                )
+            # A malformed URI is refused now; one whose host is not allowed is
+            # accepted and fails in the import, as Glance's does.
+            if not self.well_formed(uri):
+                raise BadRequest(f"URI for web-download does not pass filtering: {uri}")
             if image.status != m.QUEUED:
                 raise Conflict(f"Image status {image.status}: web-download needs a queued image.")
             old = (m.QUEUED,)
@@ -117,6 +123,8 @@ class Imports:
                 raise RuntimeError("the staged data is missing")
             return
         assert uri is not None
+        if not self.host_allowed(uri):
+            raise RuntimeError(f"Importing from {urlsplit(uri).hostname} is not allowed here.")
         writer = store.writer(staged_key(image_id))
         try:
             async with httpx.AsyncClient(timeout=60.0, follow_redirects=False) as client:
@@ -207,7 +215,10 @@ class Imports:
         except Exception as exc:
             message = str(exc) or type(exc).__name__
             log.info("image %s: %s import failed: %s", image_id, method, message)
-            await self.data.transition(image_id, (m.IMPORTING,), m.KILLED)
+            if method == "web-download":
+                await self._back_to_queued(image_id)
+            else:
+                await self.data.transition(image_id, (m.IMPORTING,), m.KILLED)
             await self._finish(task_id, "failure", message, None)
         finally:
             await store.delete(staged_key(image_id))
@@ -217,6 +228,23 @@ class Imports:
                 row = await s.get(m.Image, image_id)
                 if row is not None:
                     row.staged = None
+
+    async def _back_to_queued(self, image_id: str) -> None:
+        """A failed web-download leaves the image queued (it may be imported
+        again), naming the store that failed in ``os_glance_failed_import``."""
+        async with self.db.transaction() as s:
+            image = await s.get(m.Image, image_id)
+            if image is None or image.status != m.IMPORTING:
+                return
+            props = dict(image.properties)
+            props.pop("os_glance_importing_to_stores", None)
+            failed = [x for x in props.get("os_glance_failed_import", "").split(",") if x]
+            if self.data.store.name not in failed:
+                failed.append(self.data.store.name)
+            props["os_glance_failed_import"] = ",".join(failed)
+            image.properties = props
+            image.status = m.QUEUED
+            image.updated_at = utcnow()
 
     async def _finish(
         self, task_id: str, status: str, message: str, result: dict[str, Any] | None
