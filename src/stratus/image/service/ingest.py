@@ -120,9 +120,13 @@ class Ingest:
             self.free.append(buffer)
 
     async def abandon(self) -> None:
-        """Let the pieces in the lanes finish before the writer is aborted."""
-        pieces, self.in_lanes = self.in_lanes, deque()
-        await asyncio.gather(*(done for _, done in pieces), return_exceptions=True)
+        """Let the pieces in the lanes finish before the writer is aborted.
+        A lane runs its steps one after another, so its last step ending means
+        the whole lane has: waiting on the pieces instead would miss the other
+        lanes of a piece whose first failure already settled it."""
+        self.in_lanes = deque()
+        lanes = [task for task in self.last if task is not None]
+        await asyncio.gather(*lanes, return_exceptions=True)
 
     async def finish(self) -> Ingested:
         self._dispatch()
