@@ -61,6 +61,8 @@ def test_writes_without_a_body_are_deliberate() -> None:
         "/actions/deactivate",
         "/actions/reactivate",
         "/failover",  # Octavia's load balancer failover
+        "/projects/{project_id}",  # Keystone's OS-EP-FILTER endpoint group association
+        "/endpoints/{endpoint_id}",  # and a project's endpoint association
     )
     odd = [
         f"{service}: {r.method} {r.path}"
