@@ -334,3 +334,17 @@ class Policy(Base):
     type: Mapped[str] = mapped_column(String(255))
     blob: Mapped[str] = mapped_column(Text)
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DomainConfig(Base):
+    """A domain's own configuration (Keystone's domain-specific
+    configuration): whitelisted options, and the sensitive ones kept apart
+    and never shown."""
+
+    __tablename__ = "identity_domain_config"
+
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sensitive: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -148,4 +148,10 @@ RULES: dict[str, str] = {
     "identity:create_policy": "rule:admin_required",
     "identity:update_policy": "rule:admin_required",
     "identity:delete_policy": "rule:admin_required",
+    # domain-specific configuration
+    "identity:create_domain_config": "rule:admin_required",
+    "identity:get_domain_config": "rule:admin_required",
+    "identity:update_domain_config": "rule:admin_required",
+    "identity:delete_domain_config": "rule:admin_required",
+    "identity:get_domain_config_default": "rule:admin_required",
 }

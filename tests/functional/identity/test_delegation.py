@@ -103,6 +103,9 @@ def test_trust_cli_create_list_show_and_token(server: Server) -> None:
     # A trust-scoped token is not re-scoped, nor used to make trusts.
     rescope = {"auth": {"identity": {"methods": ["token"], "token": {"id": token}}, "scope": {"project": {"id": project["id"]}}}}
     _error(issue(server, rescope), 403)
+    with client(server, token) as tc:  # nor redelegated
+        again = {"trustor_user_id": trustee["id"], "trustee_user_id": admin_id, "project_id": project["id"], "impersonation": False, "roles": [{"name": "member"}]}
+        _error(tc.post("/OS-TRUST/trusts", json={"trust": again}), 403)
 
     openstack(server, "trust", "delete", trust["id"])
     assert _valid(server, token) == 404  # deleting the trust ends its tokens
@@ -348,3 +351,49 @@ def _member(server: Server) -> tuple[str, str, str]:
         user = make_user(c)
         grant(c, project["id"], user["id"], "member")
     return user["id"], user["password"], project["id"]
+
+
+# -- domain-specific configuration -------------------------------------------------------
+
+
+def test_domain_config(server: Server) -> None:
+    with client(server) as c:
+        domain = c.post("/domains", json={"domain": {"name": unique("dom")}}).json()["domain"]
+        base = f"/domains/{domain['id']}/config"
+        _error(c.get(base), 404)  # none yet
+        config = {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://ldap.example", "password": "s3cret"}}
+        created = c.put(base, json={"config": config})
+        assert created.status_code == 201, created.text
+        # The password is kept but never shown.
+        assert created.json()["config"] == {"identity": {"driver": "ldap"}, "ldap": {"url": "ldap://ldap.example"}}
+        assert c.get(base).json()["config"] == created.json()["config"]
+        assert c.get(f"{base}/ldap").json()["config"] == {"ldap": {"url": "ldap://ldap.example"}}
+        assert c.get(f"{base}/ldap/url").json()["config"] == {"url": "ldap://ldap.example"}
+        _error(c.get(f"{base}/ldap/user_tree_dn"), 404)
+        patched = c.patch(f"{base}/ldap", json={"config": {"ldap": {"user_tree_dn": "ou=Users"}}})
+        assert patched.status_code == 200, patched.text
+        assert patched.json()["config"]["ldap"] == {"url": "ldap://ldap.example", "user_tree_dn": "ou=Users"}
+        one = c.patch(f"{base}/ldap/url", json={"config": {"url": "ldaps://other"}})
+        assert one.json()["config"]["ldap"]["url"] == "ldaps://other"
+        assert c.delete(f"{base}/ldap/user_tree_dn").status_code == 204
+        assert c.get(f"{base}/ldap").json()["config"] == {"ldap": {"url": "ldaps://other"}}
+        replaced = c.put(base, json={"config": {"identity": {"driver": "sql"}}})
+        assert replaced.status_code == 200 and replaced.json()["config"] == {"identity": {"driver": "sql"}}
+        # Keystone's refusals: unsupported groups and options are 403, missing ones 404.
+        _error(c.put(base, json={"config": {"catalog": {"driver": "sql"}}}), 403)
+        _error(c.put(base, json={"config": {"ldap": {"colour": "red"}}}), 403)
+        _error(c.put(base, json={"config": {}}), 403)
+        _error(c.put(base, json={"settings": {}}), 400)
+        _error(c.patch(f"{base}/ldap", json={"config": {"ldap": {"url": "ldap://x"}}}), 404)
+        _error(c.put("/domains/nope/config", json={"config": {"identity": {"driver": "sql"}}}), 404)
+        defaults = c.get("/domains/config/default").json()["config"]
+        assert defaults["identity"]["driver"] == "sql" and "password" not in defaults["ldap"]
+        assert c.get("/domains/config/ldap/url/default").json()["config"] == {"url": "ldap://localhost"}
+        _error(c.get("/domains/config/catalog/default"), 403)
+        assert c.delete(base).status_code == 204
+        _error(c.get(base), 404)
+        _error(c.delete(base), 404)
+    user_token = token_for(server, *_member(server))
+    with client(server, user_token) as uc:
+        _error(uc.get("/domains/config/default"), 403)
+    _no_traceback(server)

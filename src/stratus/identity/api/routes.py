@@ -9,6 +9,7 @@ from stratus.identity.api import (
     catalog,
     credentials,
     discovery,
+    domain_configs,
     endpoint_groups,
     limits,
     policies,
@@ -91,6 +92,28 @@ _EXTENSION_ROUTES: list[Route] = [
     _r("PATCH", "/v3/policies/{policy_id}", policies.update, body=s.PolicyUpdateBody),
     _r("DELETE", "/v3/policies/{policy_id}", policies.delete),
 ]
+
+
+def _domain_config_routes() -> list[Route]:
+    dc = domain_configs
+    out = [
+        _r("GET", "/v3/domains/config/default", dc.default),
+        _r("GET", "/v3/domains/config/{group}/default", dc.default),
+        _r("GET", "/v3/domains/config/{group}/{option}/default", dc.default),
+        _r("PUT", "/v3/domains/{domain_id}/config", dc.put, body=s.DomainConfigBody),
+    ]
+    for tail in ("", "/{group}", "/{group}/{option}"):
+        path = f"/v3/domains/{{domain_id}}/config{tail}"
+        out += [
+            _r("GET", path, dc.show),
+            _r("HEAD", path, dc.show),
+            _r("PATCH", path, dc.update, body=s.DomainConfigBody),
+            _r("DELETE", path, dc.delete),
+        ]
+    return out
+
+
+_EXTENSION_ROUTES += _domain_config_routes()
 
 
 ROUTES: list[Route] = [

@@ -657,3 +657,10 @@ class PolicyUpdateBody(Schema):
 
 class PolicyListQuery(Query):
     type: str | None = None
+
+
+# -- domain-specific configuration ------------------------------------------------------
+
+
+class DomainConfigBody(Schema):
+    config: dict[str, Any]

@@ -15,6 +15,7 @@ from stratus.identity.service.catalog import Catalog
 from stratus.identity.service.core import Core
 from stratus.identity.service.credential_store import CredentialStore
 from stratus.identity.service.credentials import Credentials
+from stratus.identity.service.domain_configs import DomainConfigs
 from stratus.identity.service.endpoint_filter import EndpointFilter
 from stratus.identity.service.limits import Limits
 from stratus.identity.service.policy_store import PolicyStore
@@ -37,6 +38,7 @@ class IdentityService:
         self.endpoint_filter = EndpointFilter(self.core)
         self.catalog = Catalog(self.core, self.endpoint_filter)
         self.policies = PolicyStore(self.core)
+        self.domain_configs = DomainConfigs(self.core)
         self.credentials = Credentials(self.core)
         self.stored_credentials = CredentialStore(self.core)
         self.limits = Limits(self.core)

@@ -1,5 +1,5 @@
 """identity: trusts (OS-TRUST), endpoint groups and project endpoints
-(OS-EP-FILTER), policies
+(OS-EP-FILTER), policies, domain configurations
 
 Revision ID: 0019
 Revises: 0018
@@ -79,9 +79,18 @@ def upgrade() -> None:
         sa.Column("extra", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
+    op.create_table(
+        "identity_domain_config",
+        sa.Column("domain_id", sa.String(length=64), nullable=False),
+        sa.Column("config", sa.JSON(), nullable=False),
+        sa.Column("sensitive", sa.JSON(), nullable=False),
+        sa.ForeignKeyConstraint(["domain_id"], ["identity_domain.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("domain_id"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("identity_domain_config")
     op.drop_table("identity_policy")
     op.drop_index("ix_identity_project_endpoint_project_id", "identity_project_endpoint")
     op.drop_table("identity_project_endpoint")
