@@ -4,6 +4,7 @@ through the `openstack` CLI and raw HTTP, on the shared cloud."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,6 +107,18 @@ def test_trust_cli_create_list_show_and_token(server: Server) -> None:
     with client(server, token) as tc:  # nor redelegated
         again = {"trustor_user_id": trustee["id"], "trustee_user_id": admin_id, "project_id": project["id"], "impersonation": False, "roles": [{"name": "member"}]}
         _error(tc.post("/OS-TRUST/trusts", json={"trust": again}), 403)
+
+    # keystoneauth's trust scope, as the CLI of the trustee sends it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+    env.update(
+        OS_AUTH_URL=server.auth_url,
+        OS_IDENTITY_API_VERSION="3",
+        OS_USER_ID=trustee["id"],
+        OS_PASSWORD=trustee["password"],
+        OS_TRUST_ID=trust["id"],
+    )
+    issued = openstack_json(server, "token", "issue", env=env)
+    assert issued["project_id"] == project["id"] and issued["user_id"] == trustee["id"]
 
     openstack(server, "trust", "delete", trust["id"])
     assert _valid(server, token) == 404  # deleting the trust ends its tokens
