@@ -14,7 +14,7 @@ from stratus.identity import models as m
 from stratus.identity.errors import NotFound, not_found
 from stratus.identity.service.core import Core
 
-FILTER_COLUMNS = ("interface", "service_id", "region_id")
+_EPOCH = ("epoch",)  # the cache key of a marker that dies with the cache's contents
 
 
 def matches(group: m.EndpointGroup, endpoint: m.Endpoint) -> bool:
@@ -215,8 +215,14 @@ class EndpointFilter:
         """The endpoint ids a project's catalog keeps (None: all), cached
         until identity data changes."""
         cache = self.core.state.cache("endpoint-filter")
-        if project_id not in cache:
-            async with self.core.db.session() as s:
-                cache[project_id] = await self._project_endpoint_ids(s, project_id)
-        found: set[str] | None = cache[project_id]
+        if project_id in cache:
+            cached: set[str] | None = cache[project_id]
+            return cached
+        epoch = cache.setdefault(_EPOCH, object())
+        async with self.core.db.session() as s:
+            found = await self._project_endpoint_ids(s, project_id)
+        # Kept only if no identity write dropped the caches meanwhile (its
+        # answer may predate that write).
+        if cache.get(_EPOCH) is epoch:
+            cache[project_id] = found
         return found
