@@ -265,3 +265,86 @@ class Limit(Base):
     resource_name: Mapped[str] = mapped_column(String(255))
     resource_limit: Mapped[int] = mapped_column(Integer)
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Trust(Base):
+    """A delegation (Keystone's OS-TRUST): the trustor lets the trustee act
+    with some of the trustor's roles on one project."""
+
+    __tablename__ = "identity_trust"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    trustor_user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    trustee_user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    project_id: Mapped[str | None] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    impersonation: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # None: unlimited; otherwise the tokens still to be issued from it.
+    remaining_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EndpointGroup(Base):
+    """Endpoints chosen by filters (OS-EP-FILTER): interface, service_id, region_id."""
+
+    __tablename__ = "identity_endpoint_group"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ProjectEndpointGroup(Base):
+    __tablename__ = "identity_project_endpoint_group"
+
+    endpoint_group_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoint_group.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ProjectEndpoint(Base):
+    __tablename__ = "identity_project_endpoint"
+
+    endpoint_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_endpoint.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_project.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Policy(Base):
+    """A policy blob stored for services to fetch (Keystone's /v3/policies)."""
+
+    __tablename__ = "identity_policy"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(255))
+    blob: Mapped[str] = mapped_column(Text)
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class DomainConfig(Base):
+    """A domain's own configuration (Keystone's domain-specific
+    configuration): whitelisted options, and the sensitive ones kept apart
+    and never shown."""
+
+    __tablename__ = "identity_domain_config"
+
+    domain_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    sensitive: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -58,10 +58,11 @@ def formatter(repo: KeyRepository) -> TokenFormatter:
         payload(scope=SYSTEM, scope_id=None, methods=("password", "token")),
         payload(scope=PROJECT, scope_id=uuid.uuid4().hex, methods=("application_credential",), app_cred_id=uuid.uuid4().hex),
         payload(methods=("token",), audit_ids=(new_audit_id(), new_audit_id())),
+        payload(scope=PROJECT, scope_id=uuid.uuid4().hex, trust_id=uuid.uuid4().hex),
         payload(user_id="Not-A-UUID-but-an-external-id"),
         payload(user_id=uuid.uuid4().hex.upper()),  # 32 chars, not lower-case hex
     ],
-    ids=["unscoped", "project", "domain", "system", "app-cred", "rescoped", "odd-user-id", "upper-hex-id"],
+    ids=["unscoped", "project", "domain", "system", "app-cred", "rescoped", "trust", "odd-user-id", "upper-hex-id"],
 )
 def test_round_trip(formatter: TokenFormatter, p: TokenPayload) -> None:
     token = formatter.encode(p)

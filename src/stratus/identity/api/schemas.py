@@ -197,11 +197,16 @@ class SystemScope(Schema):
     all: bool = True
 
 
+class TrustScope(Schema):
+    id: str = Field(min_length=1, max_length=64)
+
+
 class Scope(Schema):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
     project: ProjectScope | None = None
     domain: DomainRef | None = None
     system: SystemScope | None = None
-    # keystoneauth's trust scope is not supported; refused as unknown.
+    trust: TrustScope | None = Field(default=None, alias="OS-TRUST:trust")
 
 
 class Auth(Schema):
@@ -230,6 +235,8 @@ class AuthBody(Schema):
                 kind, ref = "domain", NamedRef(id=scope.domain.id, name=scope.domain.name)
             elif scope.system is not None:
                 kind, ref = "system", NamedRef(id="all")
+            elif scope.trust is not None:
+                kind, ref = "trust", NamedRef(id=scope.trust.id)
         pw = identity.password
         ac = identity.application_credential
         return AuthRequest(
@@ -567,3 +574,93 @@ class Ec2CreateBody(Schema):
     # keystoneclient sends the project as tenant_id; newer clients project_id.
     tenant_id: Id | None = None
     project_id: Id | None = None
+
+
+# -- trusts (OS-TRUST) ----------------------------------------------------------------
+
+
+class TrustCreate(Schema):
+    trustor_user_id: Id
+    trustee_user_id: Id
+    impersonation: bool
+    project_id: Id | None = None
+    roles: list[RoleRef] | None = None
+    expires_at: datetime | None = None
+    remaining_uses: int | None = Field(default=None, ge=1)
+    allow_redelegation: bool | None = None
+    redelegation_count: int | None = Field(default=None, ge=0)
+
+
+class TrustCreateBody(Schema):
+    trust: TrustCreate
+
+
+class TrustListQuery(Query):
+    trustor_user_id: str | None = None
+    trustee_user_id: str | None = None
+
+
+# -- endpoint groups (OS-EP-FILTER) -----------------------------------------------------
+
+
+class EndpointFilters(Schema):
+    interface: Literal["public", "internal", "admin"] | None = None
+    service_id: Id | None = None
+    region_id: Id | None = None
+
+
+class EndpointGroupCreate(Schema):
+    name: Name
+    description: Description = None
+    filters: EndpointFilters
+
+
+class EndpointGroupUpdate(Schema):
+    name: Name | None = None
+    description: Description = None
+    filters: EndpointFilters | None = None
+
+
+class EndpointGroupCreateBody(Schema):
+    endpoint_group: EndpointGroupCreate
+
+
+class EndpointGroupUpdateBody(Schema):
+    endpoint_group: EndpointGroupUpdate
+
+
+class EndpointGroupListQuery(Query):
+    name: str | None = None
+
+
+# -- policies -----------------------------------------------------------------------------
+
+
+class PolicyCreate(Entity):
+    type: Annotated[str, Field(min_length=1, max_length=255)]
+    blob: str
+
+
+class PolicyUpdate(Entity):
+    not_null: ClassVar[tuple[str, ...]] = ("type", "blob")
+    type: Annotated[str, Field(min_length=1, max_length=255)] | None = None
+    blob: str | None = None
+
+
+class PolicyCreateBody(Schema):
+    policy: PolicyCreate
+
+
+class PolicyUpdateBody(Schema):
+    policy: PolicyUpdate
+
+
+class PolicyListQuery(Query):
+    type: str | None = None
+
+
+# -- domain-specific configuration ------------------------------------------------------
+
+
+class DomainConfigBody(Schema):
+    config: dict[str, Any]

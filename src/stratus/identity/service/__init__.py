@@ -15,9 +15,13 @@ from stratus.identity.service.catalog import Catalog
 from stratus.identity.service.core import Core
 from stratus.identity.service.credential_store import CredentialStore
 from stratus.identity.service.credentials import Credentials
+from stratus.identity.service.domain_configs import DomainConfigs
+from stratus.identity.service.endpoint_filter import EndpointFilter
 from stratus.identity.service.limits import Limits
+from stratus.identity.service.policy_store import PolicyStore
 from stratus.identity.service.projects import Projects
 from stratus.identity.service.roles import Roles
+from stratus.identity.service.trusts import Trusts
 from stratus.identity.service.users import Users
 
 log = logging.getLogger(__name__)
@@ -31,11 +35,15 @@ class IdentityService:
         self.projects = Projects(self.core)
         self.users = Users(self.core)
         self.roles = Roles(self.core)
-        self.catalog = Catalog(self.core)
+        self.endpoint_filter = EndpointFilter(self.core)
+        self.catalog = Catalog(self.core, self.endpoint_filter)
+        self.policies = PolicyStore(self.core)
+        self.domain_configs = DomainConfigs(self.core)
         self.credentials = Credentials(self.core)
         self.stored_credentials = CredentialStore(self.core)
         self.limits = Limits(self.core)
-        self.auth = Auth(self.core, self.roles, self.catalog)
+        self.trusts = Trusts(self.core, self.roles)
+        self.auth = Auth(self.core, self.roles, self.catalog, self.trusts)
         self._sync_task: asyncio.Task[None] | None = None
 
     async def start(self, *, bootstrap_cloud: bool = True) -> None:

@@ -30,6 +30,7 @@ from stratus.identity.service.tokens import (
     TokenPayload,
     new_audit_id,
 )
+from stratus.identity.service.trusts import Trusts
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class AuthRequest:
     app_cred_name: str | None = None
     app_cred_user: NamedRef | None = None
     app_cred_secret: str | None = None
-    scope_kind: str | None = None  # "project" | "domain" | "system" | None
+    scope_kind: str | None = None  # "project" | "domain" | "system" | "trust" | None
     scope: NamedRef | None = None
 
 
@@ -80,6 +81,8 @@ class AuthInfo:
     catalog: list[dict[str, Any]] = field(default_factory=list)
     app_cred: dict[str, Any] | None = None
     app_cred_expires: float | None = None
+    trust: dict[str, Any] | None = None
+    trust_expires: float | None = None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -90,10 +93,11 @@ def isotime(ts: float) -> str:
 
 
 class Auth:
-    def __init__(self, core: Core, roles: Roles, catalog: Catalog):
+    def __init__(self, core: Core, roles: Roles, catalog: Catalog, trusts: Trusts):
         self.core = core
         self.roles = roles
         self.catalog = catalog
+        self.trusts = trusts
         self._decoded: dict[str, TokenPayload] = {}
         # The context built for a token, valid while its resolved identity
         # (AuthInfo, dropped on any identity change) is the same object.
@@ -121,10 +125,12 @@ class Auth:
     async def validate(self, token: str) -> tuple[TokenPayload, AuthInfo]:
         payload = self.decode(token)
         info = await self.resolve(
-            payload.user_id, payload.scope, payload.scope_id, payload.app_cred_id
+            payload.user_id, payload.scope, payload.scope_id, payload.app_cred_id, payload.trust_id
         )
         if info.app_cred_expires is not None and info.app_cred_expires <= time.time():
             raise TokenInvalid("The application credential has expired.")
+        if info.trust_expires is not None and info.trust_expires <= time.time():
+            raise TokenInvalid("The token's trust has expired.")
         return payload, info
 
     async def context(self, token: str, request_id: str) -> RequestContext:
@@ -139,15 +145,22 @@ class Auth:
         return ctx
 
     async def resolve(
-        self, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None
+        self,
+        user_id: str,
+        scope: int,
+        scope_id: str | None,
+        app_cred_id: str | None,
+        trust_id: str | None = None,
     ) -> AuthInfo:
         cache = self.core.state.cache("auth")
-        key = (user_id, scope, scope_id, app_cred_id)
+        key = (user_id, scope, scope_id, app_cred_id, trust_id)
         found: asyncio.Future[AuthInfo] | None = cache.get(key)
         if found is None:
             # One lookup per key at a time: concurrent requests after a cache
             # drop share it instead of each taking a database connection.
-            found = asyncio.ensure_future(self._load(user_id, scope, scope_id, app_cred_id))
+            found = asyncio.ensure_future(
+                self._load(user_id, scope, scope_id, app_cred_id, trust_id)
+            )
             cache[key] = found
         hit: asyncio.Future[AuthInfo] = found
         try:
@@ -158,10 +171,19 @@ class Auth:
             raise
 
     async def _load(
-        self, user_id: str, scope: int, scope_id: str | None, app_cred_id: str | None
+        self,
+        user_id: str,
+        scope: int,
+        scope_id: str | None,
+        app_cred_id: str | None,
+        trust_id: str | None,
     ) -> AuthInfo:
         async with self.core.db.session() as s:
-            info = await self._resolve(s, user_id, scope, scope_id, app_cred_id)
+            info = await self._resolve(
+                s, user_id, scope, scope_id, app_cred_id, trusted=trust_id is not None
+            )
+            if trust_id is not None:
+                await self._resolve_trust(s, info, trust_id)
         if scope != UNSCOPED:
             # After the session is closed: never hold two connections at once.
             project_id = info.project["id"] if info.project else None
@@ -175,6 +197,7 @@ class Auth:
         scope: int,
         scope_id: str | None,
         app_cred_id: str | None,
+        trusted: bool = False,
     ) -> AuthInfo:
         user = await s.get(m.User, user_id)
         if user is None or not user.enabled:
@@ -223,11 +246,38 @@ class Auth:
             if cred.expires_at is not None:
                 info.app_cred_expires = cred.expires_at.timestamp()
         if scope != UNSCOPED:
-            if not effective:
+            if not effective and not trusted:
                 raise TokenInvalid("The user has no role on the token's scope.")
             names = await self.roles.names(s)
             info.roles = [{"id": r, "name": names[r].name} for r in effective if r in names]
         return info
+
+    async def _resolve_trust(self, s: AsyncSession, info: AuthInfo, trust_id: str) -> None:
+        """Give a trust-scoped token its trust's roles, while the trust
+        exists and its trustor still holds them."""
+        trust = await s.get(m.Trust, trust_id)
+        user_id = info.user["id"]
+        if trust is None or (info.project or {}).get("id") != trust.project_id:
+            raise TokenInvalid("The token's trust no longer exists.")
+        if user_id != (trust.trustor_user_id if trust.impersonation else trust.trustee_user_id):
+            raise TokenInvalid("The token's trust no longer exists.")
+        for party in (trust.trustor_user_id, trust.trustee_user_id):
+            user = await s.get(m.User, party)
+            if user is None or not user.enabled:
+                raise TokenInvalid("A party of the token's trust is disabled.")
+        roles = await self.trusts.for_token(s, trust)
+        if not roles.held or not roles.role_ids:
+            raise TokenInvalid("The trustor no longer holds the roles of the trust.")
+        names = await self.roles.names(s)
+        info.roles = [{"id": r, "name": names[r].name} for r in roles.role_ids if r in names]
+        info.trust = {
+            "id": trust.id,
+            "impersonation": trust.impersonation,
+            "trustee_user": {"id": trust.trustee_user_id},
+            "trustor_user": {"id": trust.trustor_user_id},
+        }
+        if trust.expires_at is not None:
+            info.trust_expires = trust.expires_at.timestamp()
 
     # -- authentication --------------------------------------------------------
 
@@ -307,6 +357,8 @@ class Auth:
             parent, _ = await self.validate(req.token)
             if parent.app_cred_id is not None:
                 raise Forbidden("A token from an application credential cannot be re-scoped.")
+            if parent.trust_id is not None:
+                raise Forbidden("A trust-scoped token cannot be re-scoped.")
             user_id = parent.user_id
             expires = parent.expires_at
             audit_ids = (audit_ids[0], parent.audit_ids[-1])
@@ -338,8 +390,23 @@ class Auth:
             if app_cred.expires_at is not None:
                 expires = min(expires, app_cred.expires_at.timestamp())
         assert user_id is not None
+        trust: m.Trust | None = None
+        scope_id: str | None
         async with self.core.db.session() as s:
-            if app_cred is not None:
+            if req.scope_kind == "trust":
+                if app_cred is not None:
+                    raise Forbidden("An application credential cannot use a trust.")
+                trust = await self.trusts.get((req.scope.id if req.scope else None) or "", s)
+                if trust.trustee_user_id != user_id:
+                    raise Forbidden("The user is not the trustee of the trust.")
+                if trust.project_id is None:
+                    raise Forbidden("A trust with no project gives no token.")
+                if trust.impersonation:
+                    user_id = trust.trustor_user_id
+                scope, scope_id = PROJECT, trust.project_id
+                if trust.expires_at is not None:
+                    expires = min(expires, trust.expires_at.timestamp())
+            elif app_cred is not None:
                 if req.scope_kind is not None:
                     scope, scope_id = await self._scope_target(s, req)
                     if scope != PROJECT or scope_id != app_cred.project_id:
@@ -360,15 +427,22 @@ class Auth:
             scope=scope,
             scope_id=scope_id,
             app_cred_id=app_cred.id if app_cred else None,
+            trust_id=trust.id if trust else None,
         )
         try:
-            info = await self.resolve(user_id, scope, scope_id, payload.app_cred_id)
+            info = await self.resolve(
+                user_id, scope, scope_id, payload.app_cred_id, payload.trust_id
+            )
         except TokenInvalid as exc:
+            if trust is not None:
+                raise Forbidden(f"The trust cannot be used: {exc.message}") from exc
             if scope == UNSCOPED:
                 raise Unauthorized(GENERIC_FAILURE) from exc
             raise Unauthorized(
                 f"The user has no access to the requested scope: {exc.message}"
             ) from exc
+        if trust is not None and trust.remaining_uses is not None:
+            await self.trusts.consume(trust.id)
         return self.core.tokens.encode(payload), payload, info
 
     async def _find_app_cred(
@@ -435,6 +509,8 @@ def render_token(payload: TokenPayload, info: AuthInfo, *, catalog: bool = True)
             token["catalog"] = info.catalog
     if info.app_cred is not None:
         token["application_credential"] = info.app_cred
+    if info.trust is not None:
+        token["OS-TRUST:trust"] = info.trust
     return {"token": token}
 
 

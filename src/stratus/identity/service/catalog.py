@@ -13,6 +13,7 @@ from stratus.common.listing import Page, filter_strings, paginate
 from stratus.identity import models as m
 from stratus.identity.errors import Forbidden, ValidationError, conflict, not_found
 from stratus.identity.service.core import Core
+from stratus.identity.service.endpoint_filter import EndpointFilter
 
 INTERFACES = ("public", "internal", "admin")
 _TEMPLATE = re.compile(r"\$\((\w+)\)s|%\((\w+)\)s")
@@ -37,8 +38,9 @@ def substitute(url: str, values: Mapping[str, str | None]) -> str | None:
 
 
 class Catalog:
-    def __init__(self, core: Core):
+    def __init__(self, core: Core, endpoint_filter: EndpointFilter | None = None):
         self.core = core
+        self.endpoint_filter = endpoint_filter
 
     # -- regions ------------------------------------------------------------
 
@@ -270,9 +272,16 @@ class Catalog:
     async def for_scope(self, project_id: str | None, user_id: str | None) -> list[dict[str, Any]]:
         """The catalog as tokens carry it, with URL templates filled in."""
         values = {"project_id": project_id, "user_id": user_id}
+        visible: set[str] | None = None
+        if project_id is not None and self.endpoint_filter is not None:
+            visible = await self.endpoint_filter.visible(project_id)
         catalog = []
         for service, endpoints in await self._entries():
             rendered = []
+            if visible is not None:
+                endpoints = [e for e in endpoints if e.id in visible]
+                if not endpoints:
+                    continue  # a filtered catalog names only services it can reach
             for e in endpoints:
                 url = substitute(e.url, values)
                 if url is None:

@@ -61,6 +61,7 @@ class TokenPayload:
     scope: int = UNSCOPED
     scope_id: str | None = None
     app_cred_id: str | None = None
+    trust_id: str | None = None  # a trust-scoped token's trust (OS-TRUST)
 
     @property
     def project_id(self) -> str | None:
@@ -99,6 +100,8 @@ class TokenFormatter:
             _pack_id(p.scope_id) if p.scope_id else None,
             _pack_id(p.app_cred_id) if p.app_cred_id else None,
         ]
+        if p.trust_id:
+            data.append(_pack_id(p.trust_id))
         token = self.fernet.encrypt(msgpack.packb(data, use_bin_type=True))
         return token.rstrip(b"=").decode()
 
@@ -109,6 +112,8 @@ class TokenFormatter:
             raw = token.encode("ascii")
             raw += b"=" * (-len(raw) % 4)
             data = msgpack.unpackb(self.fernet.decrypt(raw), raw=False)
+            # A trust-scoped token has a tenth element, its trust.
+            trust = data.pop() if isinstance(data, list) and len(data) == 10 else None
             (version, user, bits, issued, expires, audit, scope, scope_id, app_cred) = data
             if version != FORMAT_VERSION:
                 raise TokenFormatError("unknown token version")
@@ -121,6 +126,7 @@ class TokenFormatter:
                 scope=scope,
                 scope_id=_unpack_id(scope_id) if scope_id is not None else None,
                 app_cred_id=_unpack_id(app_cred) if app_cred is not None else None,
+                trust_id=_unpack_id(trust) if trust is not None else None,
             )
         except (InvalidToken, UnicodeEncodeError, ValueError, TypeError, binascii.Error) as exc:
             raise TokenFormatError(str(exc) or type(exc).__name__) from exc
