@@ -1,7 +1,7 @@
 """compute: host aggregates (os-aggregates) and quota classes (os-quota-class-sets)
 
 Revision ID: 0020
-Revises: 0018
+Revises: 0019
 Create Date: 2026-12-06 20:10:00.000000
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import stratus.common.db
 
 revision = "0020"
-down_revision = "0018"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
