@@ -18,6 +18,7 @@ from tests.functional.compute.conftest import (
     FAKE,
     Nova,
     fake_cloud,
+    osc,
     project_user,
     stop_cloud,
     unique,
@@ -427,9 +428,8 @@ def test_no_other_host_names_the_option(nova: Nova) -> None:
 
 @pytest.fixture(scope="module")
 def one_host(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Nova]:
-    srv = fake_cloud(
-        tmp_path_factory, "samehost", database=database, STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true"
-    )
+    # The all-in-one's default: one compute host, so a resize may stay on it.
+    srv = fake_cloud(tmp_path_factory, "samehost", database=database)
     yield Nova(srv, srv.admin_token(), "2.96")
     stop_cloud(srv)
 
@@ -450,9 +450,10 @@ def test_resize_on_the_same_host_when_allowed(one_host: Nova) -> None:
     # Cold migration never stays: with one host there is nowhere to go.
     resp = nova.action(sid, {"migrate": None})
     assert resp.status_code == 400 and "own host" in resp.json()["badRequest"]["message"]
-    assert nova.action(sid, {"resize": {"flavorRef": "2"}}).status_code == 202
-    wait_status(nova, sid, "VERIFY_RESIZE")
-    assert nova.action(sid, {"confirmResize": None}).status_code == 204
+    # The real CLI: `openstack server resize` then `resize confirm`.
+    osc(srv, "server", "resize", "--flavor", "m1.small", "--wait", sid)
+    assert nova.show(sid)["status"] == "VERIFY_RESIZE"
+    osc(srv, "server", "resize", "confirm", sid)
     done = wait_status(nova, sid, "ACTIVE")
     assert done["flavor"]["original_name"] == "m1.small"
     assert not (srv.data_dir / "compute" / "fakehost" / "moves" / sid).exists()
