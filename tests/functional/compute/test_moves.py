@@ -118,6 +118,13 @@ def test_console_output_of_a_server_on_a_separate_agent(nova: Nova) -> None:
     resp = nova.action(server["id"], {"os-getConsoleOutput": {"length": 5}})
     assert resp.status_code == 200, resp.text
     assert "stratus-tiny: ready" in resp.json()["output"]
+    # diagnostics and a crash dump go over the agent channel too
+    resp = nova.get(f"/servers/{server['id']}/diagnostics", version="2.48")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["driver"] == "fake" and resp.json()["disk_details"][0]["write_bytes"] == 8192
+    assert nova.action(server["id"], {"trigger_crash_dump": None}).status_code == 202
+    out = nova.action(server["id"], {"os-getConsoleOutput": {}}).json()["output"]
+    assert "NMI received" in out
     nova.delete(f"/servers/{server['id']}")
 
 

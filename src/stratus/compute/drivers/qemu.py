@@ -24,6 +24,7 @@ from typing import Any
 
 from stratus.compute.drivers.base import (
     Capability,
+    Diagnostics,
     DriverError,
     GuestSpec,
     GuestStatus,
@@ -34,6 +35,7 @@ from stratus.compute.drivers.base import (
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
 from stratus.compute.drivers.qemu_command import host_memory_mb, nic_ids, parse_qemu_version
+from stratus.compute.drivers.qemu_diagnostics import read_diagnostics
 from stratus.compute.drivers.qemu_files import (
     clean_runtime_files,
     disk_path,
@@ -250,6 +252,23 @@ class QemuDriver:
 
     async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
         return await asyncio.to_thread(tail_lines, directory / "console.log", length)
+
+    async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics:
+        accel = await self.accelerator()
+        async with self.processes.lock(uuid):
+            pid = live_pid(directory, uuid)
+            if pid is None:
+                raise DriverError(f"guest {uuid} is not running")
+            drive = (directory / "config.iso").exists()  # agent/guests.py writes it
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    return await read_diagnostics(qmp, pid, accel, drive)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: diagnostics failed: {exc}") from exc
+
+    async def trigger_crash_dump(self, uuid: str) -> None:
+        """QMP ``inject-nmi``: the guest's kernel sees a non-maskable interrupt."""
+        await self.processes.simple(uuid, "inject-nmi")
 
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
         """A running guest: QMP ``drive-backup sync=full`` writes the whole
