@@ -23,6 +23,7 @@ RULES: dict[str, str] = {
     "compute:servers:floating_ips:remove": "rule:admin_or_member",
     "compute:servers:console_output": "rule:admin_or_member",
     "compute:servers:diagnostics": "rule:admin_required",
+    "compute:servers:remote_consoles": "rule:admin_or_member",
     "compute:servers:trigger_crash_dump": "rule:admin_or_member",
     "compute:servers:reset_state": "rule:admin_required",
     "compute:servers:restore": "rule:admin_or_member",

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from stratus.common.api import Handler, NoBody, NoQuery, Route
 from stratus.compute.api import action_schemas as a
 from stratus.compute.api import (
+    consoles,
     external_events,
     flavors,
     images,
@@ -36,6 +37,7 @@ SERVER_ACTIONS: list[tuple[str, Handler, type[BaseModel]]] = [
     ("lock", server_actions.lock, a.LockAction),
     ("unlock", server_actions.unlock, a.UnlockAction),
     ("os-getConsoleOutput", server_actions.console_output, a.ConsoleAction),
+    ("os-getSerialConsole", consoles.serial_action, consoles.SerialConsoleAction),
     ("trigger_crash_dump", server_actions.trigger_crash_dump, a.TriggerCrashDumpAction),
     ("os-resetState", server_actions.reset_state, a.ResetStateAction),
     ("restore", server_actions.restore, a.RestoreAction),
@@ -144,6 +146,13 @@ ROUTES: list[Route] = [
         "/v2.1/servers/{server_id}/os-instance-actions/{request_id}",
         servers.actions_show,
         body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "POST",
+        "/v2.1/servers/{server_id}/remote-consoles",
+        consoles.create,
+        body=consoles.RemoteConsoleBody,
         query=NoQuery,
     ),
     Route(

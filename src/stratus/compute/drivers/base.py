@@ -31,6 +31,7 @@ class Capability(enum.StrEnum):
     LIVE_MIGRATION = "live_migration"
     RESCUE = "rescue"
     CONSOLE_LOG = "console_log"
+    SERIAL_CONSOLE = "serial_console"  # an interactive serial console (``open_serial``)
     INTERFACE_HOTPLUG = "interface_hotplug"  # NICs plugged into and out of a running guest
     VOLUME_ATTACH = "volume_attach"  # hot-plug block storage volumes (``VolumeAttacher``)
 
@@ -173,6 +174,18 @@ class DriverError(Exception):
     """A driver could not do what was asked; the message is for the user."""
 
 
+class SerialStream(Protocol):
+    """A connection to a guest's serial console."""
+
+    async def read(self) -> bytes:
+        """What the guest wrote next; b"" once the console closed."""
+
+    async def write(self, data: bytes) -> None:
+        """Type ``data`` into the console."""
+
+    async def close(self) -> None: ...
+
+
 class Driver(Protocol):
     name: str
     capabilities: frozenset[Capability]
@@ -219,6 +232,9 @@ class Driver(Protocol):
 
     async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics:
         """The running guest's state, CPUs, memory and disk and NIC counters."""
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        """A connection to the running guest's serial console (one at a time)."""
 
     async def trigger_crash_dump(self, uuid: str) -> None:
         """Send the running guest a non-maskable interrupt (a kernel set up for

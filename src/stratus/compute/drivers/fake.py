@@ -33,6 +33,7 @@ from stratus.compute.drivers.base import (
     Nic,
     NicStats,
     Power,
+    SerialStream,
     VolumeDisk,
 )
 from stratus.compute.drivers.live import (
@@ -42,6 +43,7 @@ from stratus.compute.drivers.live import (
     LiveResult,
     ProgressCallback,
 )
+from stratus.compute.drivers.serial import EchoSerial
 
 READY_MARKER = "stratus-tiny: ready"
 # Server metadata keys for tests through the API: how long a fake live
@@ -240,6 +242,11 @@ class FakeDriver:
             nics=nics,
             config_drive=spec.config_drive is not None,
         )
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        await self._enter("open_serial", uuid)
+        guest = self._running(uuid)
+        return EchoSerial(f"fake serial console of {guest.spec.name}\r\n".encode())
 
     async def trigger_crash_dump(self, uuid: str) -> None:
         await self._enter("trigger_crash_dump", uuid)

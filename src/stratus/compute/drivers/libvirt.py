@@ -42,6 +42,7 @@ from stratus.compute.drivers.base import (
     HostInfo,
     Nic,
     Power,
+    SerialStream,
 )
 from stratus.compute.drivers.libvirt_xml import (
     METADATA_NS,
@@ -427,6 +428,9 @@ class LibvirtDriver:
         await self._call(f"sending an NMI to guest {uuid}", dom.injectNMI, 0)
 
     # -- not declared: the API refuses these (409) before a driver is asked ------
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        raise DriverError("the libvirt driver's guests log their serial console to a file only")
 
     async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
         raise DriverError("the libvirt driver does not rescue guests (no 'rescue' capability)")

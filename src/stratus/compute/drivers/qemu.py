@@ -31,6 +31,7 @@ from stratus.compute.drivers.base import (
     HostInfo,
     Nic,
     Power,
+    SerialStream,
     VolumeDisk,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
@@ -44,6 +45,7 @@ from stratus.compute.drivers.qemu_files import (
     qmp_socket,
     rescue_disk_path,
     scan_guests,
+    serial_socket,
     state_file,
     wait_exit,
     wait_incoming,
@@ -53,6 +55,7 @@ from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, Gues
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
 from stratus.compute.drivers.qemu_volumes import hotplug, resize, swap, unplug
 from stratus.compute.drivers.qmp import QMPError, execute_with_fd
+from stratus.compute.drivers.serial import SocketSerial
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 log = logging.getLogger(__name__)
@@ -74,6 +77,7 @@ class QemuDriver:
             Capability.PAUSE,
             Capability.SUSPEND,
             Capability.CONSOLE_LOG,
+            Capability.SERIAL_CONSOLE,
             Capability.SNAPSHOT,
             Capability.RESCUE,
             Capability.MIGRATE,
@@ -265,6 +269,11 @@ class QemuDriver:
                     return await read_diagnostics(qmp, pid, accel, drive)
             except QMPError as exc:
                 raise DriverError(f"guest {uuid}: diagnostics failed: {exc}") from exc
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        if live_pid(directory, uuid) is None:
+            raise DriverError(f"guest {uuid} is not running")
+        return await SocketSerial.open(serial_socket(directory), uuid)
 
     async def trigger_crash_dump(self, uuid: str) -> None:
         """QMP ``inject-nmi``: the guest's kernel sees a non-maskable interrupt."""

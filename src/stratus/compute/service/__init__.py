@@ -18,6 +18,7 @@ from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability, Diagnostics, DriverError
 from stratus.compute.errors import Conflict
 from stratus.compute.service.actions import Actions
+from stratus.compute.service.consoles import Consoles, ConsoleTarget
 from stratus.compute.service.external_events import ServerEvents
 from stratus.compute.service.flavors import Flavors
 from stratus.compute.service.groups import Groups
@@ -95,6 +96,7 @@ class ComputeService:
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
         self.live = LiveMigrations(db, self.scheduler, self.wake)
+        self.consoles = Consoles(db)
         self.agents: dict[str, LocalAgent] = {}  # host -> the agent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -213,6 +215,11 @@ class ComputeService:
             lambda agent: agent.trigger_crash_dump(server.id),
             lambda peers, url: peers.trigger_crash_dump(url, server.id),
         )
+
+    async def open_serial(self, target: ConsoleTarget) -> Any:
+        """A websocket to the serial console of ``target`` (the agent channel of
+        its host, which every agent runs, the all-in-one's too)."""
+        return await self._channel().open_serial(target.agent_url, target.server_id)
 
     async def _on_host(
         self,
