@@ -137,7 +137,14 @@ def test_delete_wait(cloud: Server, nova: Nova, vm: dict) -> None:
 # -- the serial console ------------------------------------------------------------------------
 
 
-def test_serial_console_url_and_websocket(cloud: Server, vm: dict, nova: Nova) -> None:
+@pytest.fixture(scope="module")
+def console_vm(nova: Nova) -> dict:
+    """A server of its own: the module's ``vm`` is deleted by an earlier test."""
+    return nova.at("2.96").boot("serial-vm")
+
+
+def test_serial_console_url_and_websocket(cloud: Server, console_vm: dict, nova: Nova) -> None:
+    vm = console_vm
     shown = osc_json(cloud, "console", "url", "show", "--serial", vm["id"])
     url = shown["url"]
     assert shown["type"] == "serial" and url.startswith("ws://") and "?token=" in url, shown
@@ -145,7 +152,7 @@ def test_serial_console_url_and_websocket(cloud: Server, vm: dict, nova: Nova) -
     # The websocket reaches the (fake) guest's console: its banner, then an echo.
     with connect(url, subprotocols=[Subprotocol("binary")], open_timeout=10) as ws:
         assert ws.subprotocol == "binary"
-        assert b"fake serial console of vm" in ws.recv(timeout=10)
+        assert b"fake serial console of serial-vm" in ws.recv(timeout=10)
         ws.send(b"uname\r")
         assert ws.recv(timeout=10) == b"uname\r"
     # A token opens one console only; a made-up one none.
@@ -162,7 +169,8 @@ def test_serial_console_url_and_websocket(cloud: Server, vm: dict, nova: Nova) -
         connect(legacy["url"], open_timeout=10).close()
 
 
-def test_remote_console_errors(cloud: Server, vm: dict, nova: Nova) -> None:
+def test_remote_console_errors(cloud: Server, console_vm: dict, nova: Nova) -> None:
+    vm = console_vm
     path = f"/servers/{vm['id']}/remote-consoles"
 
     def ask(protocol: str, kind: str, version: str = "2.6") -> httpx.Response:
