@@ -1,5 +1,6 @@
-"""Diagnostics and the crash dump's NMI against a real QEMU process (TCG,
-stopped before its first instruction: no guest boots, about 0.2 s)."""
+"""Diagnostics, the crash dump's NMI and the serial console's socket
+against real QEMU processes (TCG, stopped before their first instruction:
+no guest boots, about 0.2 s each)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest_asyncio
 
 from stratus.compute.drivers.qemu_diagnostics import process_uptime, read_diagnostics
 from stratus.compute.drivers.qmp import QMPClient
+from stratus.compute.drivers.serial import SocketSerial
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None or shutil.which("qemu-img") is None,
@@ -67,3 +69,34 @@ async def test_diagnostics_and_nmi_of_a_real_qemu(qemu: tuple[QMPClient, int]) -
 def test_uptime_of_a_process_that_is_gone() -> None:
     assert process_uptime(os.getpid()) is not None
     assert process_uptime(2**22 + 1) is None
+
+
+async def test_the_serial_socket_talks_and_logs(tmp_path: Path) -> None:
+    """The chardev the driver gives the serial port (``qemu_command.py``):
+    here QEMU's monitor runs on it, as a stand-in for a guest's shell.
+    What QEMU writes reaches the connected console and console.log both."""
+    sock, log = tmp_path / "serial.sock", tmp_path / "console.log"
+    proc = subprocess.Popen(
+        [
+            "qemu-system-x86_64", "-M", "none", "-S", "-display", "none", "-nodefaults",
+            "-chardev",
+            f"socket,id=ser0,path={sock},server=on,wait=off,logfile={log},logappend=on",
+            "-mon", "chardev=ser0,mode=readline",
+        ]
+    )  # fmt: skip
+    try:
+        for _ in range(100):
+            if sock.exists():
+                break
+            await asyncio.sleep(0.05)
+        serial = await SocketSerial.open(sock, "g")
+        seen = b""
+        await serial.write(b"info name\r\n")
+        while b"(qemu)" not in seen.rpartition(b"info name")[2]:
+            seen += await asyncio.wait_for(serial.read(), 10)
+        assert b"QEMU" in seen  # the monitor's banner
+        await serial.close()
+        assert b"info name" in log.read_bytes()  # the echo, logged
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)

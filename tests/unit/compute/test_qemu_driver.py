@@ -179,6 +179,7 @@ def test_capabilities() -> None:
         Capability.PAUSE,
         Capability.SUSPEND,
         Capability.CONSOLE_LOG,
+        Capability.SERIAL_CONSOLE,
         Capability.SNAPSHOT,
         Capability.RESCUE,
         Capability.MIGRATE,
