@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 
 import httpx
 import pytest
@@ -164,9 +164,11 @@ def test_serial_console_url_and_websocket(cloud: Server, console_vm: dict, nova:
     assert resp.status_code == 200, resp.text
     legacy = resp.json()["console"]
     assert legacy["type"] == "serial" and legacy["url"].startswith("ws://")
-    sql(cloud, "UPDATE compute_console_token SET expires_at = ?", datetime(2000, 1, 1, tzinfo=UTC))
-    with pytest.raises(InvalidStatus):
+    sql(cloud, "UPDATE compute_console_token SET expires_at = ?", datetime(2000, 1, 1))
+    with pytest.raises(InvalidStatus) as refused:
         connect(legacy["url"], open_timeout=10).close()
+    assert refused.value.response.status_code == 403  # refused, not failed
+    assert "Traceback" not in cloud.log.read_text()
 
 
 def test_remote_console_errors(cloud: Server, console_vm: dict, nova: Nova) -> None:
