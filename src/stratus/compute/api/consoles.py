@@ -19,10 +19,8 @@ from stratus.common.microversion import Version
 from stratus.compute.agent.channel import ChannelError
 from stratus.compute.agent.serial_bridge import WS_POLICY, WS_UNAVAILABLE, bridge_peer
 from stratus.compute.api.servers import load
-from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import NotFound
 from stratus.compute.service import ComputeService
-from stratus.compute.service.servers import Servers
 from stratus.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -57,11 +55,6 @@ async def _url(req: Req, protocol: str, kind: str) -> str:
     server = await load(req, "compute:servers:remote_consoles")
     consoles = req.service.consoles
     consoles.check_protocol(protocol, kind)
-    if server.host is not None:
-        async with req.service.db.session() as s:
-            await Servers.check_capability(
-                s, server, Capability.SERIAL_CONSOLE, "get_serial_console"
-            )
     token = await consoles.create(server, protocol)
     public = SERVICES["compute"].prefix
     base = req.service.cfg.public_url.rstrip("/")

@@ -13,7 +13,9 @@ from sqlalchemy import delete, select
 
 from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
+from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict
+from stratus.compute.service.servers import Servers
 
 TOKEN_TTL = timedelta(minutes=10)  # Nova's [consoleauth] token_ttl
 # The console protocols Nova knows, and the types each may be asked with.
@@ -60,6 +62,7 @@ class Consoles:
         token = secrets.token_urlsafe(24)
         now = utcnow()
         async with self.db.transaction() as s:
+            await Servers.check_capability(s, server, Capability.SERIAL_CONSOLE, "get_console")
             # tokens nobody used are dropped as new ones are made
             await s.execute(delete(m.ConsoleToken).where(m.ConsoleToken.expires_at < now))
             s.add(
