@@ -160,8 +160,10 @@ class ComputeConfig(_Section):
     # The URL other agents and API processes reach this agent at; empty means
     # http://agent_listen:port.
     agent_url: str = ""
-    # Whether a resize may keep the server on its host (Nova's option).
-    allow_resize_to_same_host: bool = False
+    # Whether a resize may keep the server on its host (Nova's option).  Unset:
+    # yes while the cloud has a single compute host (the all-in-one), no once
+    # it has more (Nova's default).
+    allow_resize_to_same_host: bool | None = None
 
 
 class ObjectStoreConfig(_Section):
@@ -630,7 +632,9 @@ agent_listen = "127.0.0.1"
 agent_port = 0
 agent_url = ""
 # Whether a resize may keep the server on its own host (Nova's option).
-allow_resize_to_same_host = false
+# Unset: yes while the cloud has one compute host (the all-in-one), no once
+# it has more, as Nova.
+# allow_resize_to_same_host = false
 
 [objectstore]
 # Folder of the storage devices, and of the rings (relative: in the data folder).

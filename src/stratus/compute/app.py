@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.routing import WebSocketRoute
 
 from stratus.common.api import ServiceAPI, TokenValidator
 from stratus.common.microversion import Microversions, Version
 from stratus.common.policy import Enforcer
 from stratus.compute import errors
+from stratus.compute.api.consoles import PATH, websocket_endpoint
 from stratus.compute.api.misc import MAX_VERSION, MIN_VERSION
 from stratus.compute.api.routes import ROUTES
 from stratus.compute.service import ComputeService
@@ -35,4 +37,7 @@ def build(service: ComputeService, enforcer: Enforcer, validator: TokenValidator
         microversions=MICROVERSIONS,
         request_id_header="x-compute-request-id",
     )
-    return api.asgi()
+    app = api.asgi()
+    # The serial console's websocket: the one-time token is its credential.
+    app.router.routes.append(WebSocketRoute(PATH, websocket_endpoint(service)))
+    return app

@@ -41,6 +41,7 @@ LABELS = {
     Capability.VOLUME_ATTACH: "Attach and detach volumes on a running server",
     Capability.RESCUE: "Rescue and unrescue",
     Capability.CONSOLE_LOG: "Console log (`console log show`)",
+    Capability.SERIAL_CONSOLE: "Serial console (`console url show --serial`)",
     Capability.INTERFACE_HOTPLUG: "Interface hot-plug (`server add network`, os-interface)",
 }
 

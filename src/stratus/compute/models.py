@@ -145,6 +145,20 @@ class InstanceAction(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
+class ConsoleToken(Base):
+    """A one-time token of a server's remote console: only its SHA-256 is
+    kept; the websocket that presents it deletes the row (single use)."""
+
+    __tablename__ = "compute_console_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    server_id: Mapped[str] = mapped_column(String(36), index=True)
+    host: Mapped[str] = mapped_column(String(255))
+    protocol: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class InstanceActionEvent(Base):
     __tablename__ = "compute_instance_action_event"
 

@@ -47,6 +47,14 @@ def test_missing_capability_is_409(
     assert shown["status"] == "ACTIVE" and shown["OS-EXT-STS:task_state"] is None
 
 
+def test_no_serial_console_is_409(nova: Nova, vm: dict[str, Any]) -> None:
+    body = {"remote_console": {"protocol": "serial", "type": "serial"}}
+    resp = nova.post(f"/servers/{vm['id']}/remote-consoles", json=body)
+    assert resp.status_code == 409, resp.text
+    message = resp.json()["conflictingRequest"]["message"]
+    assert "the fake driver of host fakehost does not support serial console" in message
+
+
 def test_supported_actions_still_work(nova: Nova, vm: dict[str, Any]) -> None:
     resp = nova.action(vm["id"], {"os-getConsoleOutput": {"length": 5}})
     assert resp.status_code == 200, resp.text

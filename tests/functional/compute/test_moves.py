@@ -18,6 +18,7 @@ from tests.functional.compute.conftest import (
     FAKE,
     Nova,
     fake_cloud,
+    osc,
     project_user,
     stop_cloud,
     unique,
@@ -117,6 +118,13 @@ def test_console_output_of_a_server_on_a_separate_agent(nova: Nova) -> None:
     resp = nova.action(server["id"], {"os-getConsoleOutput": {"length": 5}})
     assert resp.status_code == 200, resp.text
     assert "stratus-tiny: ready" in resp.json()["output"]
+    # diagnostics and a crash dump go over the agent channel too
+    resp = nova.get(f"/servers/{server['id']}/diagnostics", version="2.48")
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["driver"] == "fake" and resp.json()["disk_details"][0]["write_bytes"] == 8192
+    assert nova.action(server["id"], {"trigger_crash_dump": None}).status_code == 202
+    out = nova.action(server["id"], {"os-getConsoleOutput": {}}).json()["output"]
+    assert "NMI received" in out
     nova.delete(f"/servers/{server['id']}")
 
 
@@ -427,9 +435,8 @@ def test_no_other_host_names_the_option(nova: Nova) -> None:
 
 @pytest.fixture(scope="module")
 def one_host(tmp_path_factory: pytest.TempPathFactory, database: str) -> Iterator[Nova]:
-    srv = fake_cloud(
-        tmp_path_factory, "samehost", database=database, STRATUS_COMPUTE__ALLOW_RESIZE_TO_SAME_HOST="true"
-    )
+    # The all-in-one's default: one compute host, so a resize may stay on it.
+    srv = fake_cloud(tmp_path_factory, "samehost", database=database)
     yield Nova(srv, srv.admin_token(), "2.96")
     stop_cloud(srv)
 
@@ -450,9 +457,10 @@ def test_resize_on_the_same_host_when_allowed(one_host: Nova) -> None:
     # Cold migration never stays: with one host there is nowhere to go.
     resp = nova.action(sid, {"migrate": None})
     assert resp.status_code == 400 and "own host" in resp.json()["badRequest"]["message"]
-    assert nova.action(sid, {"resize": {"flavorRef": "2"}}).status_code == 202
-    wait_status(nova, sid, "VERIFY_RESIZE")
-    assert nova.action(sid, {"confirmResize": None}).status_code == 204
+    # The real CLI: `openstack server resize` then `resize confirm`.
+    osc(srv, "server", "resize", "--flavor", "m1.small", "--wait", sid)
+    assert nova.show(sid)["status"] == "VERIFY_RESIZE"
+    osc(srv, "server", "resize", "confirm", sid)
     done = wait_status(nova, sid, "ACTIVE")
     assert done["flavor"]["original_name"] == "m1.small"
     assert not (srv.data_dir / "compute" / "fakehost" / "moves" / sid).exists()

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from tests.conftest import Server
-from tests.functional.compute.conftest import Nova, fake_cloud, stop_cloud, tiny_image, unique
+from tests.functional.compute.conftest import (
+    Nova,
+    fake_cloud,
+    osc_json,
+    project_user,
+    stop_cloud,
+    tiny_image,
+    unique,
+)
 
 
 @pytest.fixture(scope="module")
@@ -357,3 +365,78 @@ def test_odd_accept_headers(nova96: Nova, active: dict[str, Any]) -> None:
     resp = nova96.action(active["id"], {"os-getConsoleOutput": {}}, headers={"Accept": ""})
     assert resp.status_code == 200, resp.text
     time.sleep(0)
+
+
+# -- diagnostics, crash dump, reset state, restore, force delete ------------------------------
+
+
+def test_diagnostics_crash_dump_reset_state_restore_force_delete(nova: Nova) -> None:
+    n2 = nova.at("2.96")
+    server = n2.boot(unique("diag"))
+    sid = server["id"]
+    # 2.48: Nova's standard shape, from the fake driver's guest (m1.tiny: 1 vCPU, 256 MiB)
+    resp = nova.get(f"/servers/{sid}/diagnostics", version="2.48")
+    assert resp.status_code == 200, resp.text
+    d = resp.json()
+    assert (d["state"], d["driver"], d["hypervisor"], d["hypervisor_os"]) == (
+        "running", "fake", "qemu", "linux"
+    )
+    assert d["num_cpus"] == 1 and d["memory_details"]["maximum"] == 256
+    assert d["num_disks"] == len(d["disk_details"]) == 1 and d["disk_details"][0]["read_bytes"] == 4096
+    assert d["num_nics"] == len(d["nic_details"]) and len(d["cpu_details"]) == 1
+    assert isinstance(d["config_drive"], bool) and isinstance(d["uptime"], int)
+    # before 2.48: the flat dictionary
+    legacy = nova.get(f"/servers/{sid}/diagnostics", version="2.47").json()
+    assert legacy["memory"] == 256 * 1024 and legacy["vda_read"] == 4096 and "state" not in legacy
+    # the CLI shows it too
+    shown = osc_json(nova.server, "server", "show", "--diagnostics", sid)
+    assert shown["driver"] == "fake" and shown["memory_details"]["maximum"] == 256, shown
+    # admin only
+    member, _ = project_user(nova.server, "member")
+    own = member.boot(unique("diag-own"))
+    resp = member.get(f"/servers/{own['id']}/diagnostics")
+    assert resp.status_code == 403 and "forbidden" in resp.json()
+    resp = member.action(own["id"], {"os-resetState": {"state": "error"}})
+    assert resp.status_code == 403
+    # forceDelete (soft delete is off: it deletes), by the owner
+    assert member.action(own["id"], {"forceDelete": None}).status_code == 202
+    member.wait_gone(own["id"])
+
+    # trigger_crash_dump: 2.17+, an NMI the guest's console shows
+    resp = nova.action(sid, {"trigger_crash_dump": None}, version="2.16")
+    assert resp.status_code == 400 and "2.17" in resp.json()["badRequest"]["message"]
+    assert nova.action(sid, {"trigger_crash_dump": None}, version="2.17").status_code == 202
+    out = nova.action(sid, {"os-getConsoleOutput": {}}).json()["output"]
+    assert "NMI received" in out
+    resp = nova.action(sid, {"trigger_crash_dump": {"x": 1}}, version="2.17")
+    assert resp.status_code == 400
+
+    # restore: only a soft-deleted server
+    resp = nova.action(sid, {"restore": None})
+    assert resp.status_code == 409
+    assert "vm_state active" in resp.json()["conflictingRequest"]["message"]
+
+    # os-resetState: Nova's body, state active or error
+    for bad in ({"state": "stopped"}, {}, {"state": "error", "extra": 1}, None):
+        resp = nova.action(sid, {"os-resetState": bad})
+        assert resp.status_code == 400 and "badRequest" in resp.json(), (bad, resp.text)
+    assert nova.action(sid, {"os-resetState": {"state": "error"}}).status_code == 202
+    assert n2.show(sid)["status"] == "ERROR"
+    resp = nova.action(sid, {"trigger_crash_dump": None}, version="2.17")
+    assert resp.status_code == 409 and "vm_state error" in resp.json()["conflictingRequest"]["message"]
+    assert nova.get(f"/servers/{sid}/diagnostics", version="2.48").status_code == 409
+    assert nova.action(sid, {"os-resetState": {"state": "active"}}).status_code == 202
+    assert n2.show(sid)["status"] == "ACTIVE"
+    actions = [a["action"] for a in n2.get(f"/servers/{sid}/os-instance-actions").json()["instanceActions"]]
+    assert actions.count("resetState") == 2
+
+    # a stopped guest: no crash dump, no diagnostics
+    assert nova.action(sid, {"os-stop": None}).status_code == 202
+    n2.wait(sid, "SHUTOFF")
+    resp = nova.action(sid, {"trigger_crash_dump": None}, version="2.17")
+    assert resp.status_code == 409
+    assert nova.get(f"/servers/{sid}/diagnostics", version="2.48").status_code == 409
+    assert nova.action(sid, {"forceDelete": {}}).status_code == 202
+    nova.wait_gone(sid)
+    assert nova.get(f"/servers/{sid}/diagnostics").status_code == 404
+    assert "Traceback" not in nova.server.log.read_text()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
+import httpx
 import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
-from tests.conftest import Server
+from tests.conftest import Server, sql
 from tests.functional.compute.conftest import Nova, osc, osc_json, user_in_project
 
 
@@ -127,3 +132,73 @@ def test_delete_wait(cloud: Server, nova: Nova, vm: dict) -> None:
     assert nova.get(f"/servers/{vm['id']}").status_code == 404
     assert "vm" not in [r["Name"] for r in osc_json(cloud, "server", "list")]
     assert osc(cloud, "server", "show", "vm", check=False).returncode != 0
+
+
+# -- the serial console ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def console_vm(nova: Nova) -> dict:
+    """A server of its own: the module's ``vm`` is deleted by an earlier test."""
+    return nova.at("2.96").boot("serial-vm")
+
+
+def test_serial_console_url_and_websocket(cloud: Server, console_vm: dict, nova: Nova) -> None:
+    vm = console_vm
+    shown = osc_json(cloud, "console", "url", "show", "--serial", vm["id"])
+    url = shown["url"]
+    assert shown["type"] == "serial" and url.startswith("ws://") and "?token=" in url, shown
+    assert url.startswith(cloud.url.replace("http://", "ws://") + "/compute/serial-console")
+    # The websocket reaches the (fake) guest's console: its banner, then an echo.
+    with connect(url, subprotocols=[Subprotocol("binary")], open_timeout=10) as ws:
+        assert ws.subprotocol == "binary"
+        assert b"fake serial console of serial-vm" in ws.recv(timeout=10)
+        ws.send(b"uname\r")
+        assert ws.recv(timeout=10) == b"uname\r"
+    # A token opens one console only; a made-up one none.
+    for used in (url, url.split("?")[0] + "?token=made-up", url.split("?")[0]):
+        with pytest.raises(InvalidStatus):
+            connect(used, open_timeout=10).close()
+    # The legacy action answers the same kind of URL; an expired token is refused.
+    resp = nova.action(vm["id"], {"os-getSerialConsole": {"type": "serial"}})
+    assert resp.status_code == 200, resp.text
+    legacy = resp.json()["console"]
+    assert legacy["type"] == "serial" and legacy["url"].startswith("ws://")
+    sql(cloud, "UPDATE compute_console_token SET expires_at = ?", datetime(2000, 1, 1))
+    with pytest.raises(InvalidStatus) as refused:
+        connect(legacy["url"], open_timeout=10).close()
+    assert refused.value.response.status_code == 403  # refused, not failed
+    assert "Traceback" not in cloud.log.read_text()
+
+
+def test_remote_console_errors(cloud: Server, console_vm: dict, nova: Nova) -> None:
+    vm = console_vm
+    path = f"/servers/{vm['id']}/remote-consoles"
+
+    def ask(protocol: str, kind: str, version: str = "2.6") -> httpx.Response:
+        body = {"remote_console": {"protocol": protocol, "type": kind}}
+        return nova.post(path, json=body, version=version)
+
+    assert ask("serial", "serial").status_code == 200
+    assert ask("serial", "serial", version="2.5").status_code == 404
+    for protocol, kind in (("vnc", "novnc"), ("spice", "spice-html5"), ("rdp", "rdp-html5")):
+        resp = ask(protocol, kind)
+        assert resp.status_code == 400, resp.text
+        assert f"Unavailable console type {kind}" in resp.json()["badRequest"]["message"]
+    assert ask("serial", "novnc").status_code == 400
+    assert ask("telnet", "serial").status_code == 400
+    resp = nova.post(path, json={"remote_console": {"protocol": "serial"}}, version="2.6")
+    assert resp.status_code == 400 and "badRequest" in resp.json()
+    resp = nova.action(vm["id"], {"os-getSerialConsole": {"type": "novnc"}})
+    assert resp.status_code == 400
+    # not ACTIVE: 409
+    other = nova.at("2.96").boot()
+    assert nova.action(other["id"], {"os-resetState": {"state": "error"}}).status_code == 202
+    resp = nova.post(
+        f"/servers/{other['id']}/remote-consoles",
+        json={"remote_console": {"protocol": "serial", "type": "serial"}},
+        version="2.6",
+    )
+    assert resp.status_code == 409 and "conflictingRequest" in resp.json()
+    nova.delete(f"/servers/{other['id']}")
+    assert "Traceback" not in cloud.log.read_text()

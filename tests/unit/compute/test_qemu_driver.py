@@ -80,7 +80,10 @@ def test_command_line(tmp_path: Path) -> None:
     assert "-daemonize" in cmd and "-nodefaults" in cmd
     assert option(cmd, "-pidfile") == [str(d / "qemu.pid")]
     assert option(cmd, "-qmp") == [f"unix:{d / 'qmp.sock'},server=on,wait=off"]
-    assert option(cmd, "-chardev") == [f"file,id=ser0,path={d / 'console.log'},append=on"]
+    assert option(cmd, "-chardev") == [
+        f"socket,id=ser0,path={d / 'serial.sock'},server=on,wait=off,"
+        f"logfile={d / 'console.log'},logappend=on"
+    ]
     assert option(cmd, "-serial") == ["chardev:ser0"]
     drives = option(cmd, "-drive")
     assert drives[0] == f"file={d / 'disk.qcow2'},if=none,id=disk0,format=qcow2"
@@ -176,6 +179,7 @@ def test_capabilities() -> None:
         Capability.PAUSE,
         Capability.SUSPEND,
         Capability.CONSOLE_LOG,
+        Capability.SERIAL_CONSOLE,
         Capability.SNAPSHOT,
         Capability.RESCUE,
         Capability.MIGRATE,

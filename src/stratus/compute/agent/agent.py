@@ -40,7 +40,7 @@ from stratus.compute.agent.recorder import Recorder
 from stratus.compute.agent.snapshots import ImageStore, ImageWorkflow
 from stratus.compute.agent.volumes import VolumeWorkflow
 from stratus.compute.agent.workflow import AgentParts, Step, Workflow
-from stratus.compute.drivers.base import Driver, Power
+from stratus.compute.drivers.base import Diagnostics, Driver, Power
 from stratus.compute.service.nics import ServerNics
 
 log = logging.getLogger(__name__)
@@ -288,6 +288,12 @@ class ComputeAgent:
 
     async def console_output(self, server_id: str, length: int | None) -> str:
         return await self.driver.console_output(server_id, self.instances / server_id, length)
+
+    async def diagnostics(self, server_id: str) -> Diagnostics:
+        return await self.driver.diagnostics(server_id, self.instances / server_id)
+
+    async def trigger_crash_dump(self, server_id: str) -> None:
+        await self.driver.trigger_crash_dump(server_id)
 
 
 def registry(workflows: Iterable[Workflow]) -> dict[str, Step]:

@@ -11,6 +11,9 @@ accepts only tokens that carry the ``service`` role.  Anything else is 401.
 Routes (all under the agent's URL, recorded in ``compute_host.agent_url``):
 
     GET    /servers/{id}/console?length=N   the serial console's last N lines
+    GET    /servers/{id}/diagnostics        the running guest's diagnostics (JSON)
+    POST   /servers/{id}/nmi                a non-maskable interrupt into the guest
+    WS     /servers/{id}/serial             the guest's serial console (binary frames)
     GET    /servers/{id}/disk               the server's disk (its own copy)
     PUT    /servers/{id}/disk               a disk arriving for the server
     DELETE /servers/{id}/moved              drop the copy a confirmed move left
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import os
@@ -35,11 +39,22 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import ClientConnection
+from websockets.asyncio.client import connect as ws_connect
+from websockets.exceptions import WebSocketException
 
 from stratus.common.service_auth import ServiceSession, service_client
 from stratus.compute.agent.folders import INCOMING, drop_moved, moved_folder
-from stratus.compute.drivers.base import DriverError
+from stratus.compute.agent.serial_bridge import WS_POLICY, WS_UNAVAILABLE, bridge_serial
+from stratus.compute.drivers.base import (
+    Diagnostics,
+    DiskStats,
+    DriverError,
+    NicStats,
+    SerialStream,
+)
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +153,18 @@ async def receive_file(chunks: AsyncIterator[bytes], target: Path, checksum: str
     return size
 
 
+def diagnostics_from(doc: dict[str, Any]) -> Diagnostics:
+    """The channel's JSON of a guest's diagnostics back into the dataclass."""
+    return Diagnostics(
+        **{
+            **doc,
+            "cpu_times": tuple(doc.get("cpu_times", ())),
+            "disks": tuple(DiskStats(**d) for d in doc.get("disks", ())),
+            "nics": tuple(NicStats(**n) for n in doc.get("nics", ())),
+        }
+    )
+
+
 # -- the server ------------------------------------------------------------------------------
 
 
@@ -147,6 +174,12 @@ class GuestDisks(Protocol):
     async def console_output(self, uuid: str, directory: Path, length: int | None) -> str: ...
 
     async def export_disk(self, uuid: str, directory: Path) -> Path: ...
+
+    async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics: ...
+
+    async def trigger_crash_dump(self, uuid: str) -> None: ...
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream: ...
 
 
 class ChannelHost(Protocol):
@@ -200,6 +233,41 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
         text = await agent.driver.console_output(server_id, directory, length)
         return PlainTextResponse(text)
 
+    async def diagnostics(request: Request) -> Response:
+        server_id, directory = folder(request)
+        try:
+            found = await agent.driver.diagnostics(server_id, directory)
+        except DriverError as exc:
+            raise ChannelError(str(exc)) from exc
+        return JSONResponse(dataclasses.asdict(found))
+
+    async def nmi(request: Request) -> Response:
+        server_id, _ = folder(request)
+        try:
+            await agent.driver.trigger_crash_dump(server_id)
+        except DriverError as exc:
+            raise ChannelError(str(exc)) from exc
+        return Response(status_code=204)
+
+    async def serial(ws: WebSocket) -> None:
+        try:
+            ok = await check.allowed(ws.headers.get("x-auth-token", ""))
+        except httpx.HTTPError as exc:
+            log.error("agent channel: identity unreachable: %s", exc)
+            ok = False
+        server_id = ws.path_params["server_id"]
+        if not ok or "/" in server_id or server_id.startswith("."):
+            await ws.close(code=WS_POLICY)
+            return
+        try:
+            stream = await agent.driver.open_serial(server_id, agent.instances / server_id)
+        except DriverError as exc:
+            log.info("agent channel: no serial console for %s: %s", server_id, exc)
+            await ws.close(code=WS_UNAVAILABLE, reason=str(exc)[:120])
+            return
+        await ws.accept()
+        await bridge_serial(ws, stream)
+
     async def disk_out(request: Request) -> Response:
         server_id, directory = folder(request)
         # A server being moved away keeps its disk in the moves folder.
@@ -247,6 +315,9 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
     return Starlette(
         routes=[
             Route("/servers/{server_id}/console", guarded(console), methods=["GET"]),
+            Route("/servers/{server_id}/diagnostics", guarded(diagnostics), methods=["GET"]),
+            Route("/servers/{server_id}/nmi", guarded(nmi), methods=["POST"]),
+            WebSocketRoute("/servers/{server_id}/serial", serial),
             Route("/servers/{server_id}/disk", guarded(disk_out), methods=["GET"]),
             Route("/servers/{server_id}/disk", guarded(disk_in), methods=["PUT"]),
             Route("/servers/{server_id}/moved", guarded(moved), methods=["DELETE"]),
@@ -323,6 +394,7 @@ class ChannelClient:
     """Calls agents' channels with the service user's token."""
 
     def __init__(self, session: ServiceSession):
+        self.session = session
         self.http = service_client(session, httpx.Timeout(60.0, read=600.0))
 
     async def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
@@ -345,6 +417,28 @@ class ChannelClient:
         resp = await self._request("GET", f"{url}/servers/{server_id}/console", params=params)
         self._check(resp, "console output")
         return resp.text
+
+    async def diagnostics(self, url: str, server_id: str) -> Diagnostics:
+        resp = await self._request("GET", f"{url}/servers/{server_id}/diagnostics")
+        self._check(resp, "diagnostics")
+        return diagnostics_from(resp.json())
+
+    async def trigger_crash_dump(self, url: str, server_id: str) -> None:
+        resp = await self._request("POST", f"{url}/servers/{server_id}/nmi")
+        self._check(resp, "NMI")
+
+    async def open_serial(self, url: str, server_id: str) -> ClientConnection:
+        """A websocket to the serial console of a guest on the agent at ``url``."""
+        target = "ws" + url.removeprefix("http") + f"/servers/{server_id}/serial"
+        try:
+            return await ws_connect(
+                target,
+                additional_headers={"X-Auth-Token": await self.session.token()},
+                open_timeout=10,
+                max_size=2**20,
+            )
+        except (OSError, TimeoutError, WebSocketException, httpx.HTTPError) as exc:
+            raise ChannelError(f"serial console at {url}: {exc}") from exc
 
     async def push_disk(self, url: str, server_id: str, disk: Path) -> None:
         checksum = await asyncio.to_thread(sha256_file, disk)

@@ -154,6 +154,42 @@ class ConsoleAction(Aliased):
     console: ConsoleOutput = Field(alias="os-getConsoleOutput")
 
 
+class TriggerCrashDumpAction(Aliased):
+    trigger_crash_dump: Empty
+
+    @model_validator(mode="after")
+    def _since(self, info: ValidationInfo) -> TriggerCrashDumpAction:
+        if version(info) < V("2.17"):
+            raise BadRequest("The action trigger_crash_dump needs microversion 2.17 or later.")
+        return self
+
+
+class ResetState(Aliased):
+    state: str
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _known(cls, value: Any) -> Any:
+        if value not in ("active", "error"):
+            raise BadRequest(
+                f"Invalid input for field/attribute state. Value: {value}. "
+                f"{value!r} is not one of ['active', 'error']"
+            )
+        return value
+
+
+class ResetStateAction(Aliased):
+    reset_state: ResetState = Field(alias="os-resetState")
+
+
+class RestoreAction(Aliased):
+    restore: Empty
+
+
+class ForceDeleteAction(Aliased):
+    force_delete: Empty = Field(alias="forceDelete")
+
+
 # -- images: createImage, createBackup, shelve, unshelve, rescue -----------------------------
 
 

@@ -1,5 +1,6 @@
-"""The server actions that change a server's power, disk or lock, and its
-console output: one route each (``POST /servers/{id}/action``, told apart by
+"""The server actions that change a server's power, disk or lock, its
+console output, diagnostics and crash dump, and the admin's reset of its
+state: one route each (``POST /servers/{id}/action``, told apart by
 the body's key), one request schema each (``action_schemas.py``), one
 service verb each (``service/server_actions.py``)."""
 
@@ -17,6 +18,7 @@ from stratus.compute.api.action_schemas import (
     LockAction,
     RebootAction,
     RebuildAction,
+    ResetStateAction,
 )
 from stratus.compute.api.servers import load, render_with_ports
 from stratus.compute.service import ComputeService
@@ -100,3 +102,39 @@ async def console_output(req: Req) -> Response:
     server = await load(req, "compute:servers:console_output")
     output = await req.service.console_output(server, body.console.length)
     return json_response({"output": output})
+
+
+async def diagnostics(req: Req) -> Response:
+    """``GET /servers/{id}/diagnostics`` (admin): Nova's standard shape from
+    2.48, the driver's flat dictionary before."""
+    server = await load(req, "compute:servers:diagnostics")
+    found = await req.service.diagnostics(server)
+    assert req.version is not None
+    return json_response(views.diagnostics(found, req.version))
+
+
+async def trigger_crash_dump(req: Req) -> Response:
+    server = await load(req, "compute:servers:trigger_crash_dump")
+    await req.service.trigger_crash_dump(req.ctx, server)
+    return empty_response(202)
+
+
+async def reset_state(req: Req) -> Response:
+    body: ResetStateAction = req.body
+    server = await load(req, "compute:servers:reset_state")
+    await req.service.server_actions.reset_state(req.ctx, server.id, body.reset_state.state)
+    return empty_response(202)
+
+
+async def restore(req: Req) -> Response:
+    server = await load(req, "compute:servers:restore")
+    await req.service.server_actions.restore(req.ctx, server)
+    return empty_response(202)
+
+
+async def force_delete(req: Req) -> Response:
+    server = await load(req, "compute:servers:force_delete")
+    await req.service.server_actions.delete(req.ctx, server)
+    if server.host is None:  # no agent will release its volumes
+        await req.service.server_volumes.release_unplaced(server.id)
+    return empty_response(202)

@@ -10,6 +10,7 @@ from typing import Any
 
 from stratus.common.microversion import Version
 from stratus.compute import models as m
+from stratus.compute.drivers.base import Diagnostics
 from stratus.compute.service.aggregates import AggregateView
 from stratus.compute.service.hosts import HostView
 from stratus.compute.service.network import VifPort
@@ -536,3 +537,64 @@ def aggregate(a: AggregateView, v: Version, *, created: bool = False) -> dict[st
     if v >= V("2.41"):
         out["uuid"] = a.row.uuid
     return out
+
+
+def diagnostics(d: Diagnostics, v: Version) -> dict[str, Any]:
+    """A server's diagnostics: Nova's standard shape from 2.48, before it
+    the flat dictionary Nova's libvirt driver answered."""
+    if v < V("2.48"):
+        flat: dict[str, Any] = {f"cpu{i}_time": t for i, t in enumerate(d.cpu_times)}
+        flat["memory"] = d.memory_mb * 1024  # KiB
+        for disk in d.disks:
+            flat[f"{disk.name}_read"] = disk.read_bytes
+            flat[f"{disk.name}_read_req"] = disk.read_requests
+            flat[f"{disk.name}_write"] = disk.write_bytes
+            flat[f"{disk.name}_write_req"] = disk.write_requests
+            flat[f"{disk.name}_errors"] = disk.errors_count
+        for i, nic in enumerate(d.nics):
+            for key in ("rx_octets", "rx_packets", "rx_errors", "rx_drop"):
+                flat[f"vnet{i}_{key.replace('_octets', '')}"] = getattr(nic, key)
+            for key in ("tx_octets", "tx_packets", "tx_errors", "tx_drop"):
+                flat[f"vnet{i}_{key.replace('_octets', '')}"] = getattr(nic, key)
+        return flat
+    return {
+        "state": d.state,
+        "driver": d.driver,
+        "hypervisor": d.hypervisor,
+        "hypervisor_os": d.hypervisor_os,
+        "uptime": d.uptime,
+        "config_drive": d.config_drive,
+        "num_cpus": d.num_cpus,
+        "num_disks": len(d.disks),
+        "num_nics": len(d.nics),
+        "memory_details": {"maximum": d.memory_mb, "used": None},
+        "cpu_details": [
+            {"id": i, "time": t, "utilisation": None} for i, t in enumerate(d.cpu_times)
+        ],
+        "disk_details": [
+            {
+                "read_bytes": disk.read_bytes,
+                "read_requests": disk.read_requests,
+                "write_bytes": disk.write_bytes,
+                "write_requests": disk.write_requests,
+                "errors_count": disk.errors_count,
+            }
+            for disk in d.disks
+        ],
+        "nic_details": [
+            {
+                "mac_address": nic.mac_address,
+                "rx_octets": nic.rx_octets,
+                "rx_errors": nic.rx_errors,
+                "rx_drop": nic.rx_drop,
+                "rx_packets": nic.rx_packets,
+                "rx_rate": None,
+                "tx_octets": nic.tx_octets,
+                "tx_errors": nic.tx_errors,
+                "tx_drop": nic.tx_drop,
+                "tx_packets": nic.tx_packets,
+                "tx_rate": None,
+            }
+            for nic in d.nics
+        ],
+    }

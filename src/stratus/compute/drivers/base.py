@@ -31,6 +31,7 @@ class Capability(enum.StrEnum):
     LIVE_MIGRATION = "live_migration"
     RESCUE = "rescue"
     CONSOLE_LOG = "console_log"
+    SERIAL_CONSOLE = "serial_console"  # an interactive serial console (``open_serial``)
     INTERFACE_HOTPLUG = "interface_hotplug"  # NICs plugged into and out of a running guest
     VOLUME_ATTACH = "volume_attach"  # hot-plug block storage volumes (``VolumeAttacher``)
 
@@ -125,8 +126,64 @@ class GuestStatus:
     pid: int | None = None
 
 
+@dataclass(frozen=True)
+class DiskStats:
+    """One disk's I/O counters since the guest started."""
+
+    name: str  # the guest's device, e.g. "vda"
+    read_bytes: int = 0
+    read_requests: int = 0
+    write_bytes: int = 0
+    write_requests: int = 0
+    errors_count: int = 0
+
+
+@dataclass(frozen=True)
+class NicStats:
+    """One NIC's counters (-1: not known to the driver)."""
+
+    mac_address: str
+    rx_octets: int = -1
+    rx_packets: int = -1
+    rx_errors: int = -1
+    rx_drop: int = -1
+    tx_octets: int = -1
+    tx_packets: int = -1
+    tx_errors: int = -1
+    tx_drop: int = -1
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """What a driver reports of a running guest (Nova's server diagnostics)."""
+
+    state: str  # "running", "paused", "shutdown", "crashed", "suspended", "pending"
+    driver: str
+    hypervisor: str  # "qemu", "kvm", ...
+    hypervisor_os: str
+    uptime: int | None  # seconds since the guest's process started
+    num_cpus: int
+    memory_mb: int
+    cpu_times: tuple[int, ...] = ()  # nanoseconds of CPU time per vCPU, when known
+    disks: tuple[DiskStats, ...] = ()
+    nics: tuple[NicStats, ...] = ()
+    config_drive: bool = False
+
+
 class DriverError(Exception):
     """A driver could not do what was asked; the message is for the user."""
+
+
+class SerialStream(Protocol):
+    """A connection to a guest's serial console."""
+
+    async def read(self) -> bytes:
+        """What the guest wrote next; b"" once the console closed."""
+
+    async def write(self, data: bytes) -> None:
+        """Type ``data`` into the console."""
+
+    async def close(self) -> None: ...
 
 
 class Driver(Protocol):
@@ -172,6 +229,16 @@ class Driver(Protocol):
 
     async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
         """The last ``length`` lines of the serial console log (all if None)."""
+
+    async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics:
+        """The running guest's state, CPUs, memory and disk and NIC counters."""
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        """A connection to the running guest's serial console (one at a time)."""
+
+    async def trigger_crash_dump(self, uuid: str) -> None:
+        """Send the running guest a non-maskable interrupt (a kernel set up for
+        it panics and writes a crash dump)."""
 
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
         """Write a standalone qcow2 image of the guest's disk to ``target``,

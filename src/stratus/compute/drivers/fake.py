@@ -24,12 +24,16 @@ from pathlib import Path
 
 from stratus.compute.drivers.base import (
     Capability,
+    Diagnostics,
+    DiskStats,
     DriverError,
     GuestSpec,
     GuestStatus,
     HostInfo,
     Nic,
+    NicStats,
     Power,
+    SerialStream,
     VolumeDisk,
 )
 from stratus.compute.drivers.live import (
@@ -39,6 +43,7 @@ from stratus.compute.drivers.live import (
     LiveResult,
     ProgressCallback,
 )
+from stratus.compute.drivers.serial import EchoSerial
 
 READY_MARKER = "stratus-tiny: ready"
 # Server metadata keys for tests through the API: how long a fake live
@@ -212,6 +217,40 @@ class FakeDriver:
         if length is not None:
             lines = lines[-length:] if length > 0 else []
         return "".join(line + "\n" for line in lines)
+
+    async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics:
+        await self._enter("diagnostics", uuid)
+        guest = self._running(uuid)
+        spec = guest.spec
+        nics = tuple(
+            NicStats(mac_address=nic.mac, rx_octets=2048, rx_packets=16, tx_octets=1024, tx_packets=8)
+            for nic in guest.nics.values()
+        )
+        disks = (DiskStats("vda", 4096, 4, 8192, 2, 0),) + tuple(
+            DiskStats(v.device.rsplit("/", 1)[-1]) for v in guest.volumes.values()
+        )
+        return Diagnostics(
+            state="paused" if guest.power is Power.PAUSED else "running",
+            driver=self.name,
+            hypervisor="qemu",
+            hypervisor_os="linux",
+            uptime=60 * guest.boots,
+            num_cpus=spec.vcpus,
+            memory_mb=spec.memory_mb,
+            cpu_times=tuple(1_000_000_000 for _ in range(spec.vcpus)),
+            disks=disks,
+            nics=nics,
+            config_drive=spec.config_drive is not None,
+        )
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        await self._enter("open_serial", uuid)
+        guest = self._running(uuid)
+        return EchoSerial(f"fake serial console of {guest.spec.name}\r\n".encode())
+
+    async def trigger_crash_dump(self, uuid: str) -> None:
+        await self._enter("trigger_crash_dump", uuid)
+        self._running(uuid).console.append("fake: NMI received, the kernel dumps its memory")
 
     # -- internals ------------------------------------------------------------
 

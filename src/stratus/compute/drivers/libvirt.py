@@ -34,12 +34,15 @@ from xml.sax.saxutils import quoteattr
 
 from stratus.compute.drivers.base import (
     Capability,
+    Diagnostics,
+    DiskStats,
     DriverError,
     GuestSpec,
     GuestStatus,
     HostInfo,
     Nic,
     Power,
+    SerialStream,
 )
 from stratus.compute.drivers.libvirt_xml import (
     METADATA_NS,
@@ -395,7 +398,39 @@ class LibvirtDriver:
             raise DriverError(f"{self.virt.label} guests have no console log file")
         return await asyncio.to_thread(tail_lines, directory / "console.log", length)
 
+    async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics:
+        """``virDomainGetInfo`` and the root disk's ``virDomainBlockStats``."""
+        dom = await self._running(uuid)
+        state, _max_kib, mem_kib, vcpus, _cpu_ns = await self._call(
+            f"reading the state of guest {uuid}", dom.info
+        )
+        disks: tuple[DiskStats, ...] = ()
+        with contextlib.suppress(DriverError):
+            rd_req, rd_bytes, wr_req, wr_bytes, errs = await self._call(
+                f"reading the disk counters of guest {uuid}", dom.blockStats, "vda"
+            )
+            disks = (DiskStats("vda", rd_bytes, rd_req, wr_bytes, wr_req, max(errs, 0)),)
+        names = {Power.RUNNING: "running", Power.PAUSED: "paused", Power.CRASHED: "crashed"}
+        return Diagnostics(
+            state=names.get(power_from_state(state), "shutdown"),
+            driver=self.name,
+            hypervisor=self.virt.name,
+            hypervisor_os="linux",
+            uptime=None,
+            num_cpus=int(vcpus),
+            memory_mb=int(mem_kib) // 1024,
+            disks=disks,
+            config_drive=(directory / "config.iso").exists(),
+        )
+
+    async def trigger_crash_dump(self, uuid: str) -> None:
+        dom = await self._running(uuid)
+        await self._call(f"sending an NMI to guest {uuid}", dom.injectNMI, 0)
+
     # -- not declared: the API refuses these (409) before a driver is asked ------
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        raise DriverError("the libvirt driver's guests log their serial console to a file only")
 
     async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
         raise DriverError("the libvirt driver does not rescue guests (no 'rescue' capability)")

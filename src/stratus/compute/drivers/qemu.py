@@ -24,16 +24,19 @@ from typing import Any
 
 from stratus.compute.drivers.base import (
     Capability,
+    Diagnostics,
     DriverError,
     GuestSpec,
     GuestStatus,
     HostInfo,
     Nic,
     Power,
+    SerialStream,
     VolumeDisk,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
 from stratus.compute.drivers.qemu_command import host_memory_mb, nic_ids, parse_qemu_version
+from stratus.compute.drivers.qemu_diagnostics import read_diagnostics
 from stratus.compute.drivers.qemu_files import (
     clean_runtime_files,
     disk_path,
@@ -42,6 +45,7 @@ from stratus.compute.drivers.qemu_files import (
     qmp_socket,
     rescue_disk_path,
     scan_guests,
+    serial_socket,
     state_file,
     wait_exit,
     wait_incoming,
@@ -51,6 +55,7 @@ from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, Gues
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
 from stratus.compute.drivers.qemu_volumes import hotplug, resize, swap, unplug
 from stratus.compute.drivers.qmp import QMPError, execute_with_fd
+from stratus.compute.drivers.serial import SocketSerial
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 log = logging.getLogger(__name__)
@@ -72,6 +77,7 @@ class QemuDriver:
             Capability.PAUSE,
             Capability.SUSPEND,
             Capability.CONSOLE_LOG,
+            Capability.SERIAL_CONSOLE,
             Capability.SNAPSHOT,
             Capability.RESCUE,
             Capability.MIGRATE,
@@ -250,6 +256,28 @@ class QemuDriver:
 
     async def console_output(self, uuid: str, directory: Path, length: int | None) -> str:
         return await asyncio.to_thread(tail_lines, directory / "console.log", length)
+
+    async def diagnostics(self, uuid: str, directory: Path) -> Diagnostics:
+        accel = await self.accelerator()
+        async with self.processes.lock(uuid):
+            pid = live_pid(directory, uuid)
+            if pid is None:
+                raise DriverError(f"guest {uuid} is not running")
+            drive = (directory / "config.iso").exists()  # agent/guests.py writes it
+            try:
+                async with self.processes.qmp(directory) as qmp:
+                    return await read_diagnostics(qmp, pid, accel, drive)
+            except QMPError as exc:
+                raise DriverError(f"guest {uuid}: diagnostics failed: {exc}") from exc
+
+    async def open_serial(self, uuid: str, directory: Path) -> SerialStream:
+        if live_pid(directory, uuid) is None:
+            raise DriverError(f"guest {uuid} is not running")
+        return await SocketSerial.open(serial_socket(directory), uuid)
+
+    async def trigger_crash_dump(self, uuid: str) -> None:
+        """QMP ``inject-nmi``: the guest's kernel sees a non-maskable interrupt."""
+        await self.processes.simple(uuid, "inject-nmi")
 
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
         """A running guest: QMP ``drive-backup sync=full`` writes the whole

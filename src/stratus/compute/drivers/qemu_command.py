@@ -13,7 +13,13 @@ import time
 from pathlib import Path
 
 from stratus.compute.drivers.base import GuestSpec
-from stratus.compute.drivers.qemu_files import disk_path, pid_file, qmp_socket, rescue_disk_path
+from stratus.compute.drivers.qemu_files import (
+    disk_path,
+    pid_file,
+    qmp_socket,
+    rescue_disk_path,
+    serial_socket,
+)
 from stratus.compute.drivers.qemu_volumes import command_args as volume_args
 from stratus.compute.drivers.tools import run
 
@@ -51,7 +57,11 @@ def build_command(
         "-daemonize",
         "-pidfile", str(pid_file(directory)),
         "-qmp", f"unix:{_opt(qmp_socket(directory))},server=on,wait=off",
-        "-chardev", f"file,id=ser0,path={_opt(spec.console_log)},append=on",
+        # The serial console: a socket a console websocket connects to, its
+        # output logged to console.log whether anyone is connected or not.
+        "-chardev",
+        f"socket,id=ser0,path={_opt(serial_socket(directory))},server=on,wait=off,"
+        f"logfile={_opt(spec.console_log)},logappend=on",
         "-serial", "chardev:ser0",
     ]  # fmt: skip
     rescue = rescue_disk_path(directory)

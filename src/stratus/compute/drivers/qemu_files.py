@@ -49,13 +49,23 @@ def qmp_socket(directory: Path) -> Path:
     """The guest's QMP socket: in its folder, or, when that path is too long
     for a unix socket, in a short folder under the temporary directory, named
     after the guest folder (so a restarted agent finds it again)."""
-    path = directory / "qmp.sock"
+    return _socket(directory, "qmp.sock", "")
+
+
+def serial_socket(directory: Path) -> Path:
+    """The socket of the guest's serial port (its console, also logged to
+    ``console.log``), placed as ``qmp_socket``."""
+    return _socket(directory, "serial.sock", "-serial")
+
+
+def _socket(directory: Path, name: str, suffix: str) -> Path:
+    path = directory / name
     if len(os.fsencode(path)) < SOCKET_PATH_MAX:
         return path
     short = Path(tempfile.gettempdir()) / "stratus-qmp"
     short.mkdir(mode=0o700, exist_ok=True)
     digest = hashlib.sha256(os.fsencode(directory.resolve())).hexdigest()[:24]
-    return short / f"{digest}.sock"
+    return short / f"{digest}{suffix}.sock"
 
 
 def pid_file(directory: Path) -> Path:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from stratus.common.config import Config
+from stratus.common.context import RequestContext
 from stratus.common.db import Database
 from stratus.common.service_auth import service_session
 from stratus.compute import models as m
-from stratus.compute.drivers.base import Capability
+from stratus.compute.drivers.base import Capability, Diagnostics, DriverError
 from stratus.compute.errors import Conflict
 from stratus.compute.service.actions import Actions
 from stratus.compute.service.aggregates import Aggregates
+from stratus.compute.service.consoles import Consoles, ConsoleTarget
 from stratus.compute.service.external_events import ServerEvents
 from stratus.compute.service.flavors import Flavors
 from stratus.compute.service.groups import Groups
@@ -52,6 +54,10 @@ class LocalAgent(Protocol):
     async def stop(self) -> None: ...
 
     async def console_output(self, server_id: str, length: int | None) -> str: ...
+
+    async def diagnostics(self, server_id: str) -> Diagnostics: ...
+
+    async def trigger_crash_dump(self, server_id: str) -> None: ...
 
 
 class ComputeService:
@@ -94,6 +100,7 @@ class ComputeService:
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
         self.live = LiveMigrations(db, self.scheduler, self.wake)
+        self.consoles = Consoles(db)
         self.agents: dict[str, LocalAgent] = {}  # host -> the agent running in this process
         self._schedule = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -174,22 +181,78 @@ class ComputeService:
             raise Conflict(f"Instance {server.id} is not ready yet.")
         async with self.db.session() as s:
             await Servers.check_capability(s, server, Capability.CONSOLE_LOG, "os-getConsoleOutput")
-        agent = self.agents.get(server.host or "")
-        if agent is not None:
-            return await agent.console_output(server.id, length)
-        # An agent of its own process: ask it over the agent channel.
+        return await self._on_host(  # type: ignore[no-any-return]
+            server,
+            "console",
+            lambda agent: agent.console_output(server.id, length),
+            lambda peers, url: peers.console(url, server.id, length),
+        )
+
+    async def diagnostics(self, server: m.Server) -> Diagnostics:
+        """What the driver of the server's host reports of its running guest."""
+        if server.vm_state not in (m.ACTIVE, m.PAUSED) or server.host is None:
+            raise Conflict(
+                f"Cannot 'get_diagnostics' instance {server.id} while it is in vm_state "
+                f"{server.vm_state}"
+            )
+        return await self._on_host(  # type: ignore[no-any-return]
+            server,
+            "diagnostics",
+            lambda agent: agent.diagnostics(server.id),
+            lambda peers, url: peers.diagnostics(url, server.id),
+        )
+
+    async def trigger_crash_dump(self, ctx: RequestContext, server: m.Server) -> None:
+        """A non-maskable interrupt into the running guest (Nova's
+        trigger_crash_dump): the guest's kernel decides what to do with it."""
+        Servers.check_lock(ctx, server)
+        if server.vm_state != m.ACTIVE or server.task_state is not None or server.host is None:
+            state = f"task_state {server.task_state}" if server.task_state else (
+                f"vm_state {server.vm_state}"
+            )
+            raise Conflict(
+                f"Cannot 'trigger_crash_dump' instance {server.id} while it is in {state}"
+            )
+        await self._on_host(
+            server,
+            "NMI",
+            lambda agent: agent.trigger_crash_dump(server.id),
+            lambda peers, url: peers.trigger_crash_dump(url, server.id),
+        )
+
+    async def open_serial(self, target: ConsoleTarget) -> Any:
+        """A websocket to the serial console of ``target`` (the agent channel of
+        its host, which every agent runs, the all-in-one's too)."""
+        return await self._channel().open_serial(target.agent_url, target.server_id)
+
+    async def _on_host(
+        self,
+        server: m.Server,
+        what: str,
+        local: Callable[[LocalAgent], Awaitable[Any]],
+        remote: Callable[[Any, str], Awaitable[Any]],
+    ) -> Any:
+        """Ask the driver of the server's host: through the agent running in
+        this process, or over the agent channel of one running apart.  The
+        driver's refusal (the guest is not running, ...) is a 409."""
         from stratus.compute.agent.channel import ChannelError
 
+        agent = self.agents.get(server.host or "")
+        if agent is not None:
+            try:
+                return await local(agent)
+            except DriverError as exc:
+                raise Conflict(f"The {what} of instance {server.id} is not available: {exc}") from exc
         async with self.db.session() as s:
             url = await s.scalar(
                 select(m.ComputeHost.agent_url).where(m.ComputeHost.host == server.host)
             )
         if not url:
             raise Conflict(
-                f"The console of instance {server.id} is not reachable: host {server.host} "
+                f"The {what} of instance {server.id} is not reachable: host {server.host} "
                 "has no agent channel."
             )
         try:
-            return await self._channel().console(url, server.id, length)  # type: ignore[no-any-return]
+            return await remote(self._channel(), url)
         except ChannelError as exc:
-            raise Conflict(f"The console of instance {server.id} is not reachable: {exc}") from exc
+            raise Conflict(f"The {what} of instance {server.id} is not reachable: {exc}") from exc

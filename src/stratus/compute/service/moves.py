@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from stratus.common.config import ComputeConfig
 from stratus.common.context import RequestContext
@@ -122,7 +122,7 @@ class Moves:
                         f"has {new_flavor['disk']} GiB, the server has {old.get('disk', 0)} GiB."
                     )
             source = server.host or ""
-            same_host_ok = kind == "resize" and self.cfg.allow_resize_to_same_host
+            same_host_ok = kind == "resize" and await self._same_host_allowed(s)
             if host is not None:
                 target = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == host))
                 if target is None:
@@ -173,6 +173,14 @@ class Moves:
         self.wake(source)
         return migration
 
+    async def _same_host_allowed(self, s: Any) -> bool:
+        """[compute] allow_resize_to_same_host; unset: yes while the cloud has
+        one compute host (the all-in-one), where a resize could go nowhere else."""
+        if self.cfg.allow_resize_to_same_host is not None:
+            return self.cfg.allow_resize_to_same_host
+        hosts = await s.scalar(select(func.count()).select_from(m.ComputeHost))
+        return int(hosts or 0) <= 1
+
     async def _check_quota(
         self, ctx: RequestContext, server_id: str, flavor: dict[str, Any]
     ) -> None:
@@ -214,10 +222,11 @@ class Moves:
         except NoValidHost as exc:
             hint = ""
             if exclude and not host:
-                hint = " The server's own host is never a destination" + (
-                    " (a resize may stay on it with [compute] allow_resize_to_same_host)."
+                hint = f" The server's own host {server.host} is never a destination" + (
+                    " of a resize while [compute] allow_resize_to_same_host is false"
+                    " (set it true to let a resize stay on its host)."
                     if flavor is not server.flavor
-                    else "."
+                    else " of a cold migration."
                 )
             raise BadRequest(f"{exc}{hint}") from exc
 

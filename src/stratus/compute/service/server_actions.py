@@ -10,6 +10,7 @@ from typing import Any
 
 from stratus.common.context import RequestContext
 from stratus.compute import models as m
+from stratus.compute.errors import Conflict
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.servers import Servers
 from stratus.compute.service.snapshots import ServerImages
@@ -69,6 +70,18 @@ class ServerActions:
 
     async def unlock(self, ctx: RequestContext, server_id: str) -> None:
         await self.servers.set_lock(ctx, server_id, False, None)
+
+    async def reset_state(self, ctx: RequestContext, server_id: str, state: str) -> None:
+        """The admin's os-resetState: the server shows ``state`` (active or
+        error) and no task; a step still running loses its compare-and-swap."""
+        await self.servers.reset_state(ctx, server_id, m.ACTIVE if state == "active" else m.ERROR)
+
+    async def restore(self, ctx: RequestContext, server: m.Server) -> None:
+        """Only a soft-deleted server can be restored, and with soft delete
+        off (reclaim_instance_interval 0, Nova's default) none ever is."""
+        raise Conflict(
+            f"Cannot 'restore' instance {server.id} while it is in vm_state {server.vm_state}"
+        )
 
     async def delete(self, ctx: RequestContext, server: m.Server) -> None:
         """Delete the server (its agent destroys the guest) and the image a

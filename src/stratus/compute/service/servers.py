@@ -454,6 +454,14 @@ class Servers:
             await self.nics.release(server)
         self.wake(host)
 
+    async def reset_state(self, ctx: RequestContext, server_id: str, vm_state: str) -> None:
+        async with self.db.transaction() as s:
+            server = await visible_server(s, ctx, server_id)
+            server.vm_state, server.task_state = vm_state, None
+            server.generation += 1
+            server.updated_at = utcnow()
+            start_action(s, server.id, "resetState", ctx.request_id, ctx.user_id, ctx.project_id)
+
     async def set_lock(
         self, ctx: RequestContext, server_id: str, locked: bool, reason: str | None
     ) -> None:

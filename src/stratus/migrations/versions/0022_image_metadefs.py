@@ -2,7 +2,7 @@
 objects, properties, tags)
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-06 20:10:00.000000
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 import stratus.common.db
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
