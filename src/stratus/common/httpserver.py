@@ -12,7 +12,10 @@ each, so a few thousand such sockets (slowloris) exhaust the process.  Here:
   counted while the server itself has paused reading: a slow disk is not
   the client's fault);
 - ``max_connections``: connections beyond it are closed at once, so the
-  process keeps descriptors for its database, files and real clients.
+  process keeps descriptors for its database, files and real clients;
+- a request sent with ``Expect: 100-continue`` and answered without its body
+  being asked for closes its connection after the answer (the unsent or
+  unread body must never be taken for the next request).
 
 On a timeout the connection is closed (a request in progress sees the client
 gone) and counted in ``stratus_http_connections_closed_total``.  ``raise_fd_limit`` lifts the soft descriptor limit to the hard one.
@@ -98,6 +101,24 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self.parser is not None and self._has_body():
             self._arm(self.body_timeout, self._body_too_slow)
+            if self.expect_100_continue and self.cycle is not None:
+                self._close_if_answered_unasked(self.cycle)
+
+    @staticmethod
+    def _close_if_answered_unasked(cycle: Any) -> None:
+        """A request with ``Expect: 100-continue`` answered before its body
+        was asked for (a 404, a 401, a refusal): the client may send the body
+        now or never, so nothing after it on the connection can be read as a
+        request.  The answer says ``Connection: close`` and the connection
+        ends with it, as RFC 9110 lets a server do."""
+        send = cycle.send
+
+        async def send_then_close(message: Any) -> None:
+            if message["type"] == "http.response.start" and cycle.waiting_for_100_continue:
+                cycle.keep_alive = False
+            await send(message)
+
+        cycle.send = send_then_close
 
     def _has_body(self) -> bool:
         for name, value in self.headers or ():
