@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from starlette.types import Message
@@ -38,22 +38,7 @@ async def bridge_serial(ws: Frames, stream: SerialStream) -> None:
         while data := await stream.read():
             await ws.send_bytes(data)
 
-    async def into() -> None:
-        while True:
-            message = await ws.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            data = message.get("bytes") or (message.get("text") or "").encode()
-            if data:
-                await stream.write(data)
-
-    try:
-        await _first_of(out(), into())
-    finally:
-        with contextlib.suppress(Exception):
-            await stream.close()
-        with contextlib.suppress(Exception):
-            await ws.close()
+    await _bridge(ws, out(), stream.write, stream.close)
 
 
 async def bridge_peer(ws: Frames, peer: ClientConnection) -> None:
@@ -65,6 +50,19 @@ async def bridge_peer(ws: Frames, peer: ClientConnection) -> None:
             async for message in peer:
                 await ws.send_bytes(message if isinstance(message, bytes) else message.encode())
 
+    await _bridge(ws, out(), peer.send, peer.close)
+
+
+async def _bridge(
+    ws: Frames,
+    out: Coroutine[Any, Any, None],
+    write: Callable[[bytes], Awaitable[Any]],
+    close: Callable[[], Awaitable[Any]],
+) -> None:
+    """Run ``out`` (the other side to the websocket) beside the copy of the
+    websocket's frames into ``write``, until either ends; then ``close`` the
+    other side and the websocket."""
+
     async def into() -> None:
         while True:
             message = await ws.receive()
@@ -72,13 +70,13 @@ async def bridge_peer(ws: Frames, peer: ClientConnection) -> None:
                 return
             data = message.get("bytes") or (message.get("text") or "").encode()
             if data:
-                await peer.send(data)
+                await write(data)
 
     try:
-        await _first_of(out(), into())
+        await _first_of(out, into())
     finally:
         with contextlib.suppress(Exception):
-            await peer.close()
+            await close()
         with contextlib.suppress(Exception):
             await ws.close()
 
