@@ -7,6 +7,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from stratus.identity import models as m
 from stratus.identity.errors import Forbidden, NotFound, not_found
 from stratus.identity.service.core import Core
@@ -92,6 +94,17 @@ def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+async def _stored(s: AsyncSession, domain_id: str) -> m.DomainConfig:
+    """The domain's stored configuration (404 for the domain, or for a
+    configuration it does not have)."""
+    row = await s.get(m.DomainConfig, domain_id)
+    if row is None or not (row.config or row.sensitive):
+        if await s.get(m.Domain, domain_id) is None:
+            raise not_found("domain", domain_id)
+        raise NotFound(f"Could not find domain config for domain {domain_id}.")
+    return row
+
+
 class DomainConfigs:
     def __init__(self, core: Core):
         self.core = core
@@ -138,11 +151,7 @@ class DomainConfigs:
         check_groups(config)
         shown, hidden = _split(config)
         async with self.core.write() as s:
-            row = await s.get(m.DomainConfig, domain_id)
-            if row is None or not (row.config or row.sensitive):
-                if await s.get(m.Domain, domain_id) is None:
-                    raise not_found("domain", domain_id)
-                raise NotFound(f"Could not find domain config for domain {domain_id}.")
+            row = await _stored(s, domain_id)
             current = _merge(row.config, row.sensitive)
             if group is not None and group not in current:
                 raise NotFound(f"Could not find group {group} in the domain's configuration.")
@@ -155,11 +164,7 @@ class DomainConfigs:
 
     async def delete(self, domain_id: str, group: str | None, option: str | None) -> None:
         async with self.core.write() as s:
-            row = await s.get(m.DomainConfig, domain_id)
-            if row is None or not (row.config or row.sensitive):
-                if await s.get(m.Domain, domain_id) is None:
-                    raise not_found("domain", domain_id)
-                raise NotFound(f"Could not find domain config for domain {domain_id}.")
+            row = await _stored(s, domain_id)
             if group is None:
                 await s.delete(row)
                 return

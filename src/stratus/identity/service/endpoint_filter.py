@@ -110,22 +110,25 @@ class EndpointFilter:
             if await s.get(m.ProjectEndpointGroup, (group_id, project_id)) is None:
                 s.add(m.ProjectEndpointGroup(endpoint_group_id=group_id, project_id=project_id))
 
+    async def _group_project(
+        self, s: AsyncSession, group_id: str, project_id: str
+    ) -> m.ProjectEndpointGroup:
+        await self.get_group(group_id, s)
+        await self._project(s, project_id)
+        row = await s.get(m.ProjectEndpointGroup, (group_id, project_id))
+        if row is None:
+            raise NotFound(
+                f"Could not find endpoint group {group_id} associated with project {project_id}."
+            )
+        return row
+
     async def check_group_project(self, group_id: str, project_id: str) -> None:
         async with self.core.db.session() as s:
-            await self.get_group(group_id, s)
-            await self._project(s, project_id)
-            if await s.get(m.ProjectEndpointGroup, (group_id, project_id)) is None:
-                raise NotFound(
-                    f"Could not find endpoint group {group_id} associated with project "
-                    f"{project_id}."
-                )
+            await self._group_project(s, group_id, project_id)
 
     async def remove_group_project(self, group_id: str, project_id: str) -> None:
-        await self.check_group_project(group_id, project_id)
         async with self.core.write() as s:
-            row = await s.get(m.ProjectEndpointGroup, (group_id, project_id))
-            if row is not None:
-                await s.delete(row)
+            await s.delete(await self._group_project(s, group_id, project_id))
 
     async def group_projects(self, group_id: str) -> list[m.Project]:
         pg = m.ProjectEndpointGroup
@@ -146,21 +149,25 @@ class EndpointFilter:
             if await s.get(m.ProjectEndpoint, (endpoint_id, project_id)) is None:
                 s.add(m.ProjectEndpoint(endpoint_id=endpoint_id, project_id=project_id))
 
+    async def _project_endpoint(
+        self, s: AsyncSession, project_id: str, endpoint_id: str
+    ) -> m.ProjectEndpoint:
+        await self._project(s, project_id)
+        await self._endpoint(s, endpoint_id)
+        row = await s.get(m.ProjectEndpoint, (endpoint_id, project_id))
+        if row is None:
+            raise NotFound(
+                f"Could not find endpoint {endpoint_id} associated with project {project_id}."
+            )
+        return row
+
     async def check_project_endpoint(self, project_id: str, endpoint_id: str) -> None:
         async with self.core.db.session() as s:
-            await self._project(s, project_id)
-            await self._endpoint(s, endpoint_id)
-            if await s.get(m.ProjectEndpoint, (endpoint_id, project_id)) is None:
-                raise NotFound(
-                    f"Could not find endpoint {endpoint_id} associated with project {project_id}."
-                )
+            await self._project_endpoint(s, project_id, endpoint_id)
 
     async def remove_project_endpoint(self, project_id: str, endpoint_id: str) -> None:
-        await self.check_project_endpoint(project_id, endpoint_id)
         async with self.core.write() as s:
-            row = await s.get(m.ProjectEndpoint, (endpoint_id, project_id))
-            if row is not None:
-                await s.delete(row)
+            await s.delete(await self._project_endpoint(s, project_id, endpoint_id))
 
     async def endpoint_projects(self, endpoint_id: str) -> list[m.Project]:
         pe = m.ProjectEndpoint
