@@ -3,7 +3,9 @@
 Swift answers errors with a short body: its standard HTML page for the status
 (``<html><h1>Not Found</h1><p>The resource could not be found.</p></html>``)
 or, where Swift gives a reason, that reason as bare text; both with
-``Content-Type: text/html; charset=UTF-8``.
+``Content-Type: text/html; charset=UTF-8``, except the constraint checks
+(metadata, object names, X-Delete-At), whose reasons Swift sends as
+``text/plain`` (:class:`PlainBadRequest`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ REASONS: dict[int, tuple[str, str]] = {
 }
 
 HTML = "text/html; charset=UTF-8"
+PLAIN = "text/plain"
 
 
 class SwiftError(StratusError):
@@ -60,6 +63,7 @@ class SwiftError(StratusError):
 
     status = 500
     title = "Internal Error"
+    media_type = HTML
 
     def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
         super().__init__(message or REASONS.get(self.status, ("", ""))[1], headers=headers)
@@ -69,6 +73,13 @@ class SwiftError(StratusError):
 class BadRequest(SwiftError):
     status = 400
     title = "Bad Request"
+
+
+class PlainBadRequest(BadRequest):
+    """A 400 of Swift's constraint checks (``swift.common.constraints``),
+    whose reason Swift sends as ``text/plain``."""
+
+    media_type = PLAIN
 
 
 class Unauthorized(SwiftError):
@@ -169,7 +180,10 @@ def render(exc: StratusError) -> Response:
     explicit = getattr(exc, "explicit", False)
     status = exc.status if exc.status in REASONS else 500
     body = body_of(status, exc.message if explicit and status != 500 else None)
-    return Response(body, status_code=status, headers=dict(exc.headers), media_type=HTML)
+    headers = dict(exc.headers)
+    # Given as a header, so that Starlette adds no charset to text/plain.
+    headers["content-type"] = getattr(exc, "media_type", HTML) if explicit else HTML
+    return Response(body, status_code=status, headers=headers)
 
 
 _BY_STATUS: dict[int, type[SwiftError]] = {

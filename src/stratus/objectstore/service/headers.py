@@ -10,7 +10,12 @@ import mimetypes
 import time
 from collections.abc import Iterable, Mapping
 
-from stratus.objectstore.errors import BadRequest, LengthRequired, NotImplementedYet
+from stratus.objectstore.errors import (
+    BadRequest,
+    LengthRequired,
+    NotImplementedYet,
+    PlainBadRequest,
+)
 from stratus.objectstore.service.limits import Limits
 
 # Headers a write keeps besides metadata, per level.
@@ -48,32 +53,35 @@ def _utf8(value: str) -> bool:
 
 
 def check_metadata(headers: Iterable[tuple[str, str]], level: str, limits: Limits) -> None:
-    """Swift's ``check_metadata``: 400 with Swift's reason on the first breach."""
+    """Swift's ``check_metadata``: 400 with Swift's reason on the first breach
+    (names in it as Swift's WSGI gives them: title-cased)."""
     prefix = f"x-{level}-meta-"
     count = size = 0
     for name, value in headers:
         key = name.lower()
         if len(value) > limits.max_header_size:
-            raise BadRequest(f"Header value too long: {key[: limits.max_meta_name_length]}")
+            shown = key.title()[: limits.max_meta_name_length]
+            raise PlainBadRequest(f"Header value too long: {shown}")
         if not key.startswith(prefix):
             continue
         meta = key[len(prefix) :]
         if not meta:
-            raise BadRequest("Metadata name cannot be empty")
+            raise PlainBadRequest("Metadata name cannot be empty")
         if level != "object" and not (_utf8(meta) and _utf8(value)):
-            raise BadRequest("Metadata must be valid UTF-8")
+            raise PlainBadRequest("Metadata must be valid UTF-8")
         count += 1
         size += len(meta) + len(value)
         if len(meta) > limits.max_meta_name_length:
-            raise BadRequest(f"Metadata name too long: {prefix}{meta}")
+            raise PlainBadRequest(f"Metadata name too long: {prefix}{meta.title()}")
         if len(value) > limits.max_meta_value_length:
-            raise BadRequest(
-                f"Metadata value longer than {limits.max_meta_value_length}: {prefix}{meta}"
+            raise PlainBadRequest(
+                f"Metadata value longer than {limits.max_meta_value_length}: "
+                f"{prefix}{meta.title()}"
             )
         if count > limits.max_meta_count:
-            raise BadRequest(f"Too many metadata items; max {limits.max_meta_count}")
+            raise PlainBadRequest(f"Too many metadata items; max {limits.max_meta_count}")
         if size > limits.max_meta_overall_size:
-            raise BadRequest(f"Total metadata too large; max {limits.max_meta_overall_size}")
+            raise PlainBadRequest(f"Total metadata too large; max {limits.max_meta_overall_size}")
 
 
 def write_headers(headers: Iterable[tuple[str, str]], level: str, limits: Limits) -> dict[str, str]:
@@ -136,9 +144,9 @@ def delete_at_of(headers: dict[str, str]) -> int | None:
         try:
             seconds = int(after)
         except ValueError as exc:
-            raise BadRequest("Non-integer X-Delete-After") from exc
+            raise PlainBadRequest("Non-integer X-Delete-After") from exc
         if seconds < 0:
-            raise BadRequest("X-Delete-After in past")
+            raise PlainBadRequest("X-Delete-After in past")
         return int(now + seconds)
     at = headers.get("x-delete-at")
     if at is None or at == "":
@@ -146,9 +154,9 @@ def delete_at_of(headers: dict[str, str]) -> int | None:
     try:
         stamp = int(float(at)) if "." in at else int(at)
     except ValueError as exc:
-        raise BadRequest("Non-integer X-Delete-At") from exc
+        raise PlainBadRequest("Non-integer X-Delete-At") from exc
     if stamp < now:
-        raise BadRequest("X-Delete-At in past")
+        raise PlainBadRequest("X-Delete-At in past")
     return stamp
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-from stratus.objectstore.errors import BadRequest, PreconditionFailed
+from stratus.objectstore.errors import BadRequest, PlainBadRequest, PreconditionFailed
 from stratus.objectstore.service.limits import Limits
 
 INVALID_UTF8 = "Invalid UTF8 or contains NULL"
@@ -40,7 +40,7 @@ def header_value(text: str) -> str:
 def check_object_name(obj: str, limits: Limits) -> None:
     size = len(obj.encode())
     if size > limits.max_object_name_length:
-        raise BadRequest(
+        raise PlainBadRequest(
             f"Object name length of {size} longer than {limits.max_object_name_length}"
         )
     if any(seg in (".", "..") for seg in obj.split("/")):
