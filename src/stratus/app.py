@@ -494,11 +494,14 @@ class Cloud:
                 )
             )
         if self.objectstore is not None:
-            from stratus.objectstore.app import AtRoot
+            from stratus.objectstore.app import AtRoot, cors_policy
             from stratus.objectstore.app import build as build_objectstore
 
             swift = build_objectstore(
-                self.objectstore, self.enforcer, NotingValidator(self.validator)
+                self.objectstore,
+                self.enforcer,
+                NotingValidator(self.validator),
+                cors_policy(self.cfg),
             )
             mounts.append(Mount(SERVICES["object-store"].prefix, swift))
             # Where Swift's tools look: /v1/<account>... (the catalog's) and /info.

@@ -181,6 +181,13 @@ class ObjectStoreConfig(_Section):
     # Seconds between passes of the in-process node's background workers
     # (replicator, auditor, updater, expirer).
     worker_interval: float = Field(30.0, gt=0)
+    # CORS (Swift's proxy options): origins allowed for every container
+    # besides each container's X-Container-Meta-Access-Control-Allow-Origin,
+    # headers exposed on every CORS answer, and whether an origin not
+    # allowed gets no CORS headers at all.
+    cors_allow_origin: list[str] = []
+    cors_expose_headers: list[str] = []
+    strict_cors_mode: bool = True
 
 
 class NetworkConfig(_Section):
@@ -649,6 +656,12 @@ node_port = 6200
 nodes = "local"
 # Seconds between passes of the node's replicator, auditor, updater and expirer.
 worker_interval = 30.0
+# CORS: origins allowed for every container (besides each container's
+# X-Container-Meta-Access-Control-Allow-Origin), headers exposed on every
+# CORS answer, and whether an origin not allowed gets no CORS headers.
+cors_allow_origin = []
+cors_expose_headers = []
+strict_cors_mode = true
 
 [network]
 # The host whose agent serves every network's DHCP and runs every router;

@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 from stratus.common.api import TokenValidator
 from stratus.common.config import Config
 from stratus.common.policy import Enforcer
+from stratus.objectstore.api.cors import CorsPolicy
 from stratus.objectstore.api.swift import SwiftApp
 from stratus.objectstore.layers import build_stack
 from stratus.objectstore.node.client import HttpNodeClient, LocalNodeClient
@@ -64,8 +65,30 @@ class AtRoot:
         await self.app(scope, receive, send)
 
 
-def build(service: ObjectStoreService, enforcer: Enforcer, validator: TokenValidator) -> SwiftApp:
+def build(
+    service: ObjectStoreService,
+    enforcer: Enforcer,
+    validator: TokenValidator,
+    cors_policy: CorsPolicy | None = None,
+) -> SwiftApp:
     """The app the all-in-one mounts under ``/object-store``: Swift's API
     over the layers over ``service``."""
     store = build_stack(service, enforcer)
-    return SwiftApp(store, service.limits, enforcer, validator, public_url=service.public_url)
+    return SwiftApp(
+        store,
+        service.limits,
+        enforcer,
+        validator,
+        public_url=service.public_url,
+        cors_policy=cors_policy,
+    )
+
+
+def cors_policy(cfg: Config) -> CorsPolicy:
+    """The operator's CORS options (``[objectstore]``)."""
+    oc = cfg.objectstore
+    return CorsPolicy(
+        allow_origin=tuple(oc.cors_allow_origin),
+        expose_headers=tuple(oc.cors_expose_headers),
+        strict=oc.strict_cors_mode,
+    )

@@ -40,3 +40,8 @@ def test_preflight_and_request(owner: Account, api: Swift) -> None:
     assert "x-object-meta-rev" in r.headers["access-control-expose-headers"]
     r = httpx.options(f"{owner.url}/{c}", timeout=30)
     assert r.status_code == 200 and "OPTIONS" in r.headers["allow"]
+    # /info where Swift's tools look: OPTIONS answers Allow, GET allows any origin.
+    r = httpx.options(f"{owner.server.url}/info", headers={"Origin": ORIGIN}, timeout=30)
+    assert r.status_code == 200 and r.headers["allow"] == "HEAD, GET, OPTIONS"
+    r = httpx.get(f"{owner.server.url}/info", headers={"Origin": ORIGIN}, timeout=30)
+    assert r.headers["access-control-allow-origin"] == ORIGIN

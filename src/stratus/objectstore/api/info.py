@@ -9,6 +9,7 @@ import orjson
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
+from stratus.objectstore.api.cors import CorsPolicy, policy_of
 from stratus.objectstore.api.request import VERSIONS
 from stratus.objectstore.layers import archive, bulk, dlo, slo, symlink, tempurl
 from stratus.objectstore.service.accounts import POLICY_NAME
@@ -25,7 +26,7 @@ CROSSDOMAIN = (
 )
 
 
-def capabilities(limits: Limits) -> dict[str, Any]:
+def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[str, Any]:
     """What ``/info`` shows: Swift's core section and the features that exist."""
     return {
         "swift": {
@@ -44,7 +45,7 @@ def capabilities(limits: Limits) -> dict[str, Any]:
             "extra_header_count": limits.extra_header_count,
             "account_autocreate": True,
             "allow_account_management": False,
-            "strict_cors_mode": True,
+            "strict_cors_mode": (cors_policy or CorsPolicy()).strict,
             "valid_api_versions": list(VERSIONS),
             "policies": [{"name": POLICY_NAME, "aliases": POLICY_NAME, "default": True}],
         },
@@ -83,7 +84,7 @@ def capabilities(limits: Limits) -> dict[str, Any]:
 
 
 async def show(req: ApiRequest) -> Response:
-    body = orjson.dumps(capabilities(req.service.limits))
+    body = orjson.dumps(capabilities(req.service.limits, policy_of(req)))
     return Response(body, 200, media_type="application/json; charset=UTF-8")
 
 

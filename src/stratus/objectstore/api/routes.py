@@ -18,6 +18,7 @@ from stratus.objectstore.api.request import ACCOUNT, CONTAINER, OBJECT
 ROUTES: list[Route] = [
     Route("GET", "/info", info.show, body=NoBody, query=NoQuery, public=True),
     Route("HEAD", "/info", info.show, body=NoBody, query=NoQuery, public=True),
+    Route("OPTIONS", "/info", cors.info_options, body=NoBody, query=NoQuery, public=True),
     Route("GET", "/healthcheck", info.healthcheck, body=NoBody, query=NoQuery, public=True),
     Route("HEAD", "/healthcheck", info.healthcheck, body=NoBody, query=NoQuery, public=True),
     Route("GET", "/crossdomain.xml", info.crossdomain, body=NoBody, query=NoQuery, public=True),

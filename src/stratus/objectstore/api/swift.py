@@ -59,8 +59,10 @@ class SwiftApp:
         public_url: str = "",
         routes: list[Route] | None = None,
         date_header: bool = False,
+        cors_policy: cors.CorsPolicy | None = None,
     ) -> None:
         self.store = store
+        self.cors = cors_policy or cors.CorsPolicy()
         self.limits = limits
         self.public_url = public_url
         self.enforcer = enforcer
@@ -80,6 +82,7 @@ class SwiftApp:
         if scope["type"] != "http":
             return
         txid = trans_id()
+        scope[cors.POLICY] = self.cors
         standalone = REQUEST_ID_KEY not in scope
         request_id = txid if standalone else str(scope[REQUEST_ID_KEY])
         method = scope["method"]
@@ -114,8 +117,8 @@ class SwiftApp:
         await response(scope, receive, send_with_headers)
 
     async def _cors(self, scope: Scope, response: Response) -> list[tuple[bytes, bytes]]:
-        """CORS headers for a request with an Origin to a container the
-        container allows (its preflight is the OPTIONS route's)."""
+        """CORS headers for a request with an Origin to a container or an
+        object (a preflight is the OPTIONS route's), or to ``/info``."""
         origin = next((v for k, v in scope.get("headers", ()) if k == b"origin"), None)
         if not origin or scope["method"] == "OPTIONS":
             return []
@@ -123,14 +126,19 @@ class SwiftApp:
             path = parse_path(raw_path_of(scope), self.limits)
         except StratusError:
             return []
+        if path.template == "/info":
+            # Swift's /info allows any origin, exposing its transaction id.
+            return [
+                (b"access-control-allow-origin", origin),
+                (b"access-control-expose-headers", b"x-trans-id"),
+            ]
         if path.container is None or path.account is None:
             return []
         info = await self.store.info(path.account, path.container)
-        if info.status >= 300:
-            return []
+        found = info.headers if info.status < 300 else {}
         answer = {k.decode("latin-1"): v.decode("latin-1") for k, v in response.raw_headers}
-        found = cors.response_headers(info.headers, origin.decode("latin-1"), answer)
-        return [(k.encode(), v.encode("latin-1", "replace")) for k, v in found.items()]
+        headers = cors.response_headers(self.cors, found, origin.decode("latin-1"), answer)
+        return [(k.encode(), v.encode("latin-1", "replace")) for k, v in headers.items()]
 
     async def _handle(self, scope: Scope, receive: Receive, request_id: str) -> Response:
         raw = raw_path_of(scope)

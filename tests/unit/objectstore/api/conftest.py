@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -12,6 +13,7 @@ from stratus.common.context import RequestContext
 from stratus.common.errors import Unauthorized
 from stratus.common.policy import Enforcer
 from stratus.objectstore import policies
+from stratus.objectstore.api.cors import CorsPolicy
 from stratus.objectstore.app import build
 from stratus.objectstore.ring.builder import RingBuilder
 from stratus.objectstore.ring.ring import Ring
@@ -52,15 +54,22 @@ class Cloud:
         return {"x-auth-token": token}
 
 
-@pytest.fixture
-async def cloud() -> AsyncIterator[Cloud]:
+@asynccontextmanager
+async def cloud_with(cors: CorsPolicy | None = None) -> AsyncIterator[Cloud]:
+    """The in-memory cluster behind the API, with the operator's CORS options."""
     nodes = FakeNodes()
     ring = make_ring()
     proxy = Proxy(ring, ring, ring, nodes, info_ttl=0)
     service = ObjectStoreService(proxy)
-    app = build(service, Enforcer(policies.RULES), FakeValidator())
+    app = build(service, Enforcer(policies.RULES), FakeValidator(), cors)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://t", headers={"x-auth-token": "alice"}
     ) as http:
         yield Cloud(http, nodes, proxy)
+
+
+@pytest.fixture
+async def cloud() -> AsyncIterator[Cloud]:
+    async with cloud_with() as made:
+        yield made

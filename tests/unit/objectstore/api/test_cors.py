@@ -3,7 +3,8 @@ answered from the container's metadata, and the headers of actual answers."""
 
 from __future__ import annotations
 
-from tests.unit.objectstore.api.conftest import Cloud
+from stratus.objectstore.api.cors import CorsPolicy
+from tests.unit.objectstore.api.conftest import Cloud, cloud_with
 
 A = "/v1/AUTH_p1"
 ORIGIN = "https://app.example.com"
@@ -59,7 +60,8 @@ async def test_preflight_allowed_and_refused(cloud: Cloud) -> None:
 async def test_actual_requests_carry_cors_headers(cloud: Cloud) -> None:
     await _container(cloud, "*")
     r = await cloud.http.get(f"{A}/web/page", headers={"origin": ORIGIN})
-    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+    # A container open to all says "*", as Swift's proxy.
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "*"
     exposed = r.headers["access-control-expose-headers"].split(", ")
     assert {"etag", "x-object-meta-kind", "x-custom"} <= set(exposed)
     r = await cloud.http.get(f"{A}/web/page")
@@ -68,3 +70,50 @@ async def test_actual_requests_carry_cors_headers(cloud: Cloud) -> None:
     await cloud.http.put(f"{A}/closed/o", content=b"x")
     r = await cloud.http.get(f"{A}/closed/o", headers={"origin": ORIGIN})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def test_named_origin_account_and_info(cloud: Cloud) -> None:
+    await _container(cloud, ORIGIN)
+    r = await cloud.http.head(f"{A}/web", headers={"origin": ORIGIN})
+    assert r.headers["access-control-allow-origin"] == ORIGIN and r.headers["vary"] == "Origin"
+    anonymous = {"x-auth-token": ""}
+    preflight = {**anonymous, "origin": ORIGIN, "access-control-request-method": "GET"}
+    r = await cloud.http.options(f"{A}/web", headers=preflight)
+    assert r.status_code == 200 and r.headers["vary"] == "Origin"
+    # No CORS at an account: Swift answers its OPTIONS with Allow alone.
+    r = await cloud.http.options(A, headers=preflight)
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    assert r.headers["allow"] == "DELETE, GET, HEAD, OPTIONS, POST, PUT"
+    r = await cloud.http.options("/info", headers=preflight)
+    assert r.status_code == 200 and r.headers["allow"] == "HEAD, GET, OPTIONS"
+    r = await cloud.http.get("/info", headers={"origin": ORIGIN})
+    assert r.headers["access-control-allow-origin"] == ORIGIN
+    assert r.headers["access-control-expose-headers"] == "x-trans-id"
+
+
+async def test_operator_policy() -> None:
+    """cors_allow_origin opens every container to an origin; with
+    strict_cors_mode off, an origin not allowed still gets the headers."""
+    policy = CorsPolicy(allow_origin=(ORIGIN,), expose_headers=("X-Op",), strict=False)
+    async with cloud_with(policy) as cloud:
+        await cloud.http.put(f"{A}/plain")
+        await cloud.http.put(f"{A}/plain/o", content=b"x")
+        anonymous = {"x-auth-token": ""}
+        r = await cloud.http.options(
+            f"{A}/plain/o",
+            headers={**anonymous, "origin": ORIGIN, "access-control-request-method": "GET"},
+        )
+        assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ORIGIN
+        r = await cloud.http.options(
+            f"{A}/plain/o",
+            headers={
+                **anonymous,
+                "origin": "https://x.example",
+                "access-control-request-method": "GET",
+            },
+        )
+        assert r.status_code == 401
+        r = await cloud.http.get(f"{A}/plain/o", headers={"origin": "https://x.example"})
+        assert r.headers["access-control-allow-origin"] == "https://x.example"
+        assert "x-op" in r.headers["access-control-expose-headers"].split(", ")
+        assert (await cloud.http.get("/info")).json()["swift"]["strict_cors_mode"] is False
