@@ -65,9 +65,17 @@ class SwiftError(StratusError):
     title = "Internal Error"
     media_type = HTML
 
-    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        plain: bool = False,
+    ):
         super().__init__(message or REASONS.get(self.status, ("", ""))[1], headers=headers)
         self.explicit = message is not None
+        if plain:  # the reason as text/plain, where Swift says content_type='text/plain'
+            self.media_type = PLAIN
 
 
 class BadRequest(SwiftError):

@@ -18,6 +18,29 @@ def connection(acct: Account) -> Connection:
 def test_info_lists_symlink(owner: Account) -> None:
     info = httpx.get(f"{owner.server.url}/info", timeout=30).json()
     assert info["symlink"]["symloop_max"] == 2
+    assert info["symlink"]["static_links"] is True
+
+
+def test_static_link_and_listing(owner: Account, api: Swift) -> None:
+    conn = connection(owner)
+    c, t = unique("st"), unique("tg")
+    conn.put_container(c)
+    conn.put_container(t)
+    etag = conn.put_object(t, "real", b"ten bytes!", content_type="text/x-t")
+    headers = {"X-Symlink-Target": f"{t}/real", "X-Symlink-Target-Etag": etag}
+    conn.put_object(c, "static", b"", headers=headers)
+    assert conn.get_object(c, "static")[1] == b"ten bytes!"
+    r = api.head(f"/{c}/static", params={"symlink": "get"})
+    assert r.headers["x-symlink-target-etag"] == etag
+    assert r.headers["x-symlink-target-bytes"] == "10"
+    assert r.headers["content-type"] == "text/x-t"
+    rows = {o["name"]: o for o in conn.get_container(c)[1]}
+    assert rows["static"]["symlink_path"] == f"/v1/{owner.name}/{t}/real"
+    assert (rows["static"]["symlink_etag"], rows["static"]["symlink_bytes"]) == (etag, 10)
+    r = api.put(f"/{c}/bad", headers={**headers, "X-Symlink-Target-Etag": "0" * 32})
+    assert r.status_code == 409 and "does not match X-Symlink-Target-Etag" in r.text
+    conn.put_object(t, "real", b"changed")
+    assert api.get(f"/{c}/static").status_code == 409
 
 
 def test_symlink_with_swiftclient(owner: Account, api: Swift) -> None:

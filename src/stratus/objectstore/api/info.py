@@ -69,7 +69,7 @@ def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[
             "allow_async_delete": False,
         },
         "dlo": {"max_segments": dlo.MAX_SEGMENTS},
-        "symlink": {"symloop_max": symlink.SYMLOOP_MAX, "static_links": False},
+        "symlink": {"symloop_max": symlink.SYMLOOP_MAX, "static_links": True},
         "object_versioning": {},
         "versioned_writes": {"allowed_flags": ["x-versions-location", "x-history-location"]},
         "bulk_upload": {

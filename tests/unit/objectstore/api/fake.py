@@ -110,9 +110,11 @@ class FakeNodes:
         for (_dev, path), obj in sorted(self.objects.items(), key=lambda i: i[0][1]):
             if path.startswith(prefix):
                 name = path[len(prefix) :]
+                # As the object node's container update: the overrides a
+                # layer stored win (SLO sizes, symlink targets).
                 seen[name] = {
                     "name": name,
-                    "hash": obj.headers["etag"],
+                    "hash": obj.headers.get(_OVERRIDE + "etag", obj.headers["etag"]),
                     "bytes": len(obj.data),
                     "content_type": obj.headers.get("content-type", ""),
                     "last_modified": "2023-11-14T22:13:20.000000",
@@ -158,6 +160,9 @@ class FakeNodes:
         headers["last-modified"] = Timestamp(headers["x-timestamp"]).http_date
         body = _chunks(stored.data) if req.method == "GET" else None
         return NodeResponse(200, headers, body)
+
+
+_OVERRIDE = "x-object-sysmeta-container-update-override-"
 
 
 def now() -> float:
