@@ -104,12 +104,13 @@ class SymlinkLayer(Layer):
                 raise PreconditionFailed("X-Symlink-Target-Account requires X-Symlink-Target")
             return await self.app.put_object(caller, names, headers, params, body)
         if declared_length(headers) or "x-copy-from" in headers:
-            raise BadRequest("Symlink requests require a zero byte body")
+            raise BadRequest("Symlink requests require a zero byte body", plain=True)
         try:
             container, obj = split_target(headers[TARGET], self.limits)
         except PreconditionFailed as exc:
             raise PreconditionFailed(
-                "X-Symlink-Target header must be of the form <container name>/<object name>"
+                "X-Symlink-Target header must be of the form <container name>/<object name>",
+                plain=True,
             ) from exc
         account = names[0]
         if TARGET_ACCOUNT in headers:
@@ -266,7 +267,7 @@ class SymlinkLayer(Layer):
         body: Body | None,
     ) -> Reply:
         if TARGET in headers or TARGET_ACCOUNT in headers:
-            raise BadRequest("A PUT request is required to set a symlink target")
+            raise BadRequest("A PUT request is required to set a symlink target", plain=True)
         resp = await self.app.post_object(caller, names, headers, params, body)
         if resp.status >= 300 or resp.body is not None:
             return resp
