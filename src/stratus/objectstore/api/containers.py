@@ -7,9 +7,10 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api import accounts, listing
 from stratus.objectstore.api.accounts import store
-from stratus.objectstore.api.render import answer, body_of, stats, status_only
+from stratus.objectstore.api.render import answer, body_of, page, stats, status_only
 from stratus.objectstore.api.request import caller_of, client_headers
 from stratus.objectstore.errors import for_status
+from stratus.objectstore.service.interface import PAGE
 
 
 async def create(req: ApiRequest) -> Response:
@@ -24,6 +25,8 @@ async def create(req: ApiRequest) -> Response:
 async def show(req: ApiRequest) -> Response:
     account, container = req.params["account"], req.params["container"]
     resp = await store(req).head_container(caller_of(req), account, container)
+    if PAGE in resp.headers:
+        return await page(resp)
     return stats(resp.status, resp.headers)
 
 
@@ -31,6 +34,8 @@ async def index(req: ApiRequest) -> Response:
     account, container = req.params["account"], req.params["container"]
     query = listing.query_of(req.query)
     result = await store(req).list_container(caller_of(req), account, container, query)
+    if result.page is not None:
+        return await page(result.page)
     if result.status >= 300:
         raise for_status(result.status)
     for entry in result.entries:

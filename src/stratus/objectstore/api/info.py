@@ -52,6 +52,7 @@ def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[
         "account_quotas": {},
         "container_quotas": {},
         "crossdomain": {},
+        "staticweb": {},
         "tempurl": {
             "methods": list(tempurl.METHODS),
             "incoming_remove_headers": ["x-timestamp"],

@@ -19,6 +19,7 @@ from stratus.objectstore.api.render import (
     answer,
     body_of,
     close,
+    page,
     status_only,
     streaming,
     wire,
@@ -35,7 +36,7 @@ from stratus.objectstore.errors import (
     body_of as error_body,
 )
 from stratus.objectstore.service.conditions import evaluate, slice_stream
-from stratus.objectstore.service.interface import Names, Pieced, Reply
+from stratus.objectstore.service.interface import PAGE, Names, Pieced, Reply
 from stratus.objectstore.service.names import split_target
 
 SYSMETA = ("x-object-sysmeta-", "x-object-transient-sysmeta-")
@@ -81,6 +82,8 @@ async def _read(req: ApiRequest, *, head: bool) -> Response:
     caller = caller_of(req)
     wanted = client_headers(req)
     resp = await store(req).get_object(caller, _names(req), wanted, caller.params, head=head)
+    if PAGE in resp.headers:
+        return await page(resp)
     if resp.status == 416 and "content-range" in resp.headers:
         raise RangeNotSatisfiable(headers={"content-range": resp.headers["content-range"]})
     if resp.status >= 300 and resp.status != 206:

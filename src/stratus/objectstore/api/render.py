@@ -11,7 +11,9 @@ from starlette.responses import Response, StreamingResponse
 from stratus.objectstore.api import listing
 from stratus.objectstore.api.listing import wire
 from stratus.objectstore.errors import ClientDisconnect, for_status
-from stratus.objectstore.service.interface import Reply
+from stratus.objectstore.service.interface import PAGE, Reply
+
+SYSMETA = ("x-object-sysmeta-", "x-object-transient-sysmeta-", "x-backend-")
 
 
 def status_only(status: int, headers: dict[str, str] | None = None) -> Response:
@@ -38,6 +40,16 @@ async def answer(reply: Reply) -> Response:
     }
     media = reply.headers.get("content-type", listing.PLAIN)
     return Response(data, reply.status, headers=wire(headers), media_type=media)
+
+
+async def page(reply: Reply) -> Response:
+    """A page a layer made whole (``PAGE``): its status, headers and body as
+    they are (a HEAD's without the body, its Content-Length kept)."""
+    data = await reply.read()
+    headers = {k: v for k, v in reply.headers.items() if k != PAGE and not k.startswith(SYSMETA)}
+    if reply.body is not None:
+        headers["content-length"] = str(len(data))
+    return Response(data, reply.status, headers=wire(headers))
 
 
 async def body_of(request: Request) -> AsyncIterator[bytes]:

@@ -38,6 +38,7 @@ from stratus.objectstore.service.limits import Limits
 log = logging.getLogger(__name__)
 
 DEFAULT_TYPE = b"text/plain; charset=utf-8"
+TRUE = ("1", "true", "yes", "on", "t", "y")
 
 
 def trans_id() -> str:
@@ -170,6 +171,7 @@ class SwiftApp:
             token=token,
             validate=self.validator.validate,
             referer=headers.get("referer"),
+            web_mode=headers.get("x-web-mode", "").strip().lower() in TRUE,
         )
         api = ApiRequest(
             raw=request,

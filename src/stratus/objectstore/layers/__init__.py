@@ -22,6 +22,7 @@ from stratus.objectstore.layers.formpost import FormPostLayer
 from stratus.objectstore.layers.object_versioning import ObjectVersioningLayer
 from stratus.objectstore.layers.quotas import AccountQuotaLayer
 from stratus.objectstore.layers.slo import SloLayer
+from stratus.objectstore.layers.staticweb import StaticWebLayer
 from stratus.objectstore.layers.symlink import SymlinkLayer
 from stratus.objectstore.layers.tempurl import TempUrlLayer
 from stratus.objectstore.layers.versioning import VersioningLayer
@@ -37,6 +38,7 @@ def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  #
         BulkLayer,  # ?bulk-delete, ?extract-archive: one request per path, each checked
         FormPostLayer,  # signed browser uploads
         TempUrlLayer,  # signed object URLs
+        StaticWebLayer,  # containers as web sites, its reads checked beneath as the caller's
         lambda app: AccessLayer(app, enforcer),  # policy rules and container ACLs
         lambda app: AccountQuotaLayer(app, enforcer),  # who sets them; uploads within them
         CopyLayer,  # PUT with X-Copy-From

@@ -31,6 +31,11 @@ Body = AsyncIterator[bytes]
 Names = tuple[str, str, str]  # account, container, object
 Headers = Mapping[str, str]
 
+# A Reply header saying that a layer made the whole answer (a page of
+# staticweb's: an index, a listing, an error page, a redirect), to be sent
+# as it is, whatever its status; Swift's staticweb marks its pages so.
+PAGE = "x-backend-content-generator"
+
 
 @dataclass
 class Listing:
@@ -39,6 +44,7 @@ class Listing:
     status: int
     headers: dict[str, str]
     entries: list[dict[str, Any]] = field(default_factory=list)
+    page: Reply | None = None  # a layer's answer instead of the listing (staticweb)
 
 
 class Access(Protocol):
@@ -76,6 +82,7 @@ class Caller:
     token: str | None = None
     validate: Validate | None = None
     referer: str | None = None
+    web_mode: bool = False  # X-Web-Mode: true (staticweb for a caller with a token)
     preauth: str | None = None
     access: Access | None = None
     _ctx: RequestContext | None = None

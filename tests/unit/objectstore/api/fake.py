@@ -7,6 +7,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -93,6 +94,15 @@ class FakeNodes:
         marker = req.query.get("marker", "")
         prefix = req.query.get("prefix", "")
         entries = [e for e in entries if e["name"] > marker and e["name"].startswith(prefix)]
+        delimiter = req.query.get("delimiter", "")
+        if delimiter:
+            # Names with the delimiter past the prefix roll up into one subdir each.
+            rolled: dict[str, dict[str, Any]] = {}
+            for e in entries:
+                head, found, _rest = e["name"][len(prefix) :].partition(delimiter)
+                key = prefix + head + found if found else e["name"]
+                rolled.setdefault(key, {"subdir": key} if found else e)
+            entries = list(rolled.values())
         entries = entries[: int(req.query.get("limit", "10000"))]
         return NodeResponse(200, headers, _chunks(orjson.dumps(entries)))
 
