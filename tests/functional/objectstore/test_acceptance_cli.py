@@ -109,6 +109,21 @@ def test_swift_post_container_and_public_read(user: Account, store: Server) -> N
     assert anon.status_code == 200 and anon.content == b"public"
     assert httpx.get(f"{user.url}/{c}").status_code == 401  # no .rlistings
 
+    # A static web site (staticweb): an index, and listings of folders without one.
+    headers = {"X-Auth-Token": user.token}
+    httpx.put(f"{url[: -len('public.txt')]}index.html", content=b"<p>home</p>", headers=headers)
+    swift(user, "post", "-r", ".r:*,.rlistings", "-m", "web-index:index.html", c)
+    swift(user, "post", "-m", "web-listings:true", "-m", "web-error:.html", c)
+    home = httpx.get(f"{user.url}/{c}/")
+    assert home.status_code == 200 and home.content == b"<p>home</p>"
+    assert httpx.get(f"{user.url}/{c}").headers["location"].endswith(f"/{c}/")
+    httpx.put(f"{user.url}/{c}/docs/a.txt", content=b"a", headers=headers)
+    page = httpx.get(f"{user.url}/{c}/docs/")
+    assert page.status_code == 200 and '<a href="a.txt">a.txt</a>' in page.text
+    httpx.put(f"{user.url}/{c}/404.html", content=b"<p>lost</p>", headers=headers)
+    lost = httpx.get(f"{user.url}/{c}/nowhere")
+    assert lost.status_code == 404 and lost.content == b"<p>lost</p>"
+
 
 def test_swift_upload_list_download_delete(user: Account, tree: Path, tmp_path: Path) -> None:
     c = unique("up")

@@ -10,6 +10,7 @@ from starlette.responses import Response, StreamingResponse
 
 from stratus.objectstore.api import listing
 from stratus.objectstore.api.listing import wire
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import ClientDisconnect, for_status
 from stratus.objectstore.service.interface import PAGE, Reply
 
@@ -49,6 +50,9 @@ async def page(reply: Reply) -> Response:
     headers = {k: v for k, v in reply.headers.items() if k != PAGE and not k.startswith(SYSMETA)}
     if reply.body is not None:
         headers["content-length"] = str(len(data))
+    stamp = headers.get("x-timestamp")
+    if stamp and "last-modified" not in headers:  # an object served as a page
+        headers["last-modified"] = Timestamp(stamp).http_date
     return Response(data, reply.status, headers=wire(headers))
 
 

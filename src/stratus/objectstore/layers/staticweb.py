@@ -158,6 +158,7 @@ class StaticWebLayer(Layer):
         if site.index:
             found = await self._index(caller, (account, container, site.index), head)
             if found is not None:
+                found.headers[PAGE] = "staticweb"  # an object, where a container was asked
                 return found
         return await self._listing(caller, (account, container), site, "", head)
 
@@ -216,7 +217,6 @@ class StaticWebLayer(Layer):
         if resp.status >= 400:
             await close_body(resp)
             raise for_status(resp.status)
-        resp.headers[PAGE] = "staticweb"
         return resp
 
     async def _error(
