@@ -112,8 +112,8 @@ def test_swift_post_container_and_public_read(user: Account, store: Server) -> N
     # A static web site (staticweb): an index, and listings of folders without one.
     headers = {"X-Auth-Token": user.token}
     httpx.put(f"{url[: -len('public.txt')]}index.html", content=b"<p>home</p>", headers=headers)
-    swift(user, "post", "-r", ".r:*,.rlistings", "-m", "web-index:index.html", c)
-    swift(user, "post", "-m", "web-listings:true", "-m", "web-error:.html", c)
+    web = ("-m", "web-index:index.html", "-m", "web-listings:true", "-m", "web-error:.html")
+    swift(user, "post", "-r", ".r:*,.rlistings", *web, c)
     home = httpx.get(f"{user.url}/{c}/")
     assert home.status_code == 200 and home.content == b"<p>home</p>"
     assert httpx.get(f"{user.url}/{c}").headers["location"].endswith(f"/{c}/")
