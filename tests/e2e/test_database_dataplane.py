@@ -111,7 +111,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         # Whatever a failed test left: deleted through the API, so that no
         # server, mount or volume outlives the module.
         try:
-            for inst in osc(srv, "database", "instance", "list"):
+            # Replicas first: a source with replicas is not deleted.
+            for inst in sorted(osc(srv, "database", "instance", "list"),
+                               key=lambda i: i.get("Role") != "replica"):  # fmt: skip
                 osc_plain(srv, "database", "instance", "delete", inst["ID"])
             wait_for("instances deleted", lambda: not osc(srv, "database", "instance", "list"), 120)
             # The network too: a stopped cloud keeps its DHCP servers running.
@@ -222,6 +224,45 @@ def test_new_users_databases_and_root(cloud: Server, instances: dict[str, dict[s
     root = osc(cloud, "database", "root", "enable", f"{TAG}my1")
     wait_for("root on MariaDB", lambda: _works(
         lambda: mysql(my, "root", root["password"], "app", "SELECT 1")))  # fmt: skip
+
+
+def test_replicas_follow_and_detach(cloud: Server, instances: dict[str, dict[str, Any]]) -> None:
+    """A replica of each (PostgreSQL streaming, MariaDB GTID replication):
+    a row written on the source is read on the replica, the replica refuses
+    writes, and once detached it takes them."""
+    pg, my = private_address(instances["pg1"]), private_address(instances["my1"])
+    psql(pg, "app", "s3cret", "app", "CREATE TABLE rep (x int)")
+    mysql(my, "app", "s3cret", "app", "CREATE TABLE rep (x int)")
+    for name in ("pg1", "my1"):
+        osc(cloud, "database", "instance", "create", f"{TAG}{name}rep", "--replica-of",
+            f"{TAG}{name}")  # fmt: skip
+    shown = {name: active(cloud, f"{TAG}{name}rep") for name in ("pg1", "my1")}
+    assert all(s["replica_of"] == instances[n]["id"] for n, s in shown.items()), shown
+    pg_r, my_r = private_address(shown["pg1"]), private_address(shown["my1"])
+    clients = {"pg1": (psql, pg, pg_r), "my1": (mysql, my, my_r)}
+    for name, (client, source, replica) in clients.items():
+        client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (7)")
+        started = time.monotonic()
+        wait_for(f"the row on the {name} replica", lambda client=client, replica=replica: _value_of(
+            client, replica, "SELECT sum(x) FROM rep") == "7", 60)  # fmt: skip
+        print(f"{name}: the row on the replica after {time.monotonic() - started:.2f} s")
+        with pytest.raises(subprocess.CalledProcessError):
+            client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
+    for name in ("pg1", "my1"):
+        osc_plain(cloud, "database", "instance", "detach", f"{TAG}{name}rep")
+    for name, (client, source, replica) in clients.items():
+        assert "replica_of" not in active(cloud, f"{TAG}{name}rep")
+        client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
+        assert client(replica, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "8"
+        assert client(source, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "7"
+        osc_plain(cloud, "database", "instance", "delete", f"{TAG}{name}rep")
+
+
+def _value_of(client: Any, host: str, sql: str) -> str | None:
+    try:
+        return str(client(host, "app", "s3cret", "app", sql))
+    except subprocess.CalledProcessError:
+        return None
 
 
 def _works(call: Any) -> bool:
