@@ -361,12 +361,15 @@ def test_a_cloud_killed_during_a_create_and_a_backup(
     osc(cloud, "database", "instance", "create", f"{TAG}pg3", "--flavor", "m1.tiny", "--size",
         "1", "--datastore", "postgresql", "--nic", f"net-id={network}")  # fmt: skip
     backup = osc(cloud, "database", "backup", "create", f"{TAG}-crash", "-i", f"{TAG}my1")["id"]
+    osc(cloud, "database", "instance", "create", f"{TAG}pg1c", "--replica-of", f"{TAG}pg1")
     time.sleep(0.5)
     cloud.process.send_signal(signal.SIGKILL)
     cloud.process.wait(30)
     port = int(cloud.url.rsplit(":", 1)[1])
     again = start_server(cloud.data_dir, cloud.database_url, port=port, **CLOUD_ENV)
     cloud.process = again.process  # the module's cloud, restarted
+    replica = settled(cloud, f"{TAG}pg1c")
+    assert replica["status"] == "ACTIVE" or replica.get("fault"), replica
     shown = settled(cloud, f"{TAG}pg3")
     assert shown["status"] == "ACTIVE" or shown.get("fault"), shown
     wait_for("the backup settled", lambda: osc(cloud, "database", "backup", "show", backup)[
@@ -375,15 +378,16 @@ def test_a_cloud_killed_during_a_create_and_a_backup(
     volumes = [v for v in osc(cloud, "volume", "list", "--all-projects")
                if v["Name"] == f"trove-{shown['id']}"]  # fmt: skip
     assert len(volumes) == 1, volumes
-    ports = osc(cloud, "port", "list", "--device-id", shown["id"])
-    assert len(ports) == 1, ports
+    for made in (shown, replica):
+        ports = osc(cloud, "port", "list", "--device-id", made["id"])
+        assert len(ports) == 1, ports
 
 
 def test_delete_leaves_nothing_on_the_host(
     cloud: Server, instances: dict[str, dict[str, Any]]
 ) -> None:
     ids = [osc(cloud, "database", "instance", "show", f"{TAG}{n}")["id"]
-           for n in ("pg1", "my1", "pg1r", "my1r", "pg3")]  # fmt: skip
+           for n in ("pg1c", "pg1", "my1", "pg1r", "my1r", "pg3")]  # fmt: skip
     for iid in ids:
         osc_plain(cloud, "database", "instance", "delete", iid)
     wait_for("instances gone", lambda: not osc(cloud, "database", "instance", "list"), 120)

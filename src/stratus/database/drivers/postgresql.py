@@ -30,6 +30,7 @@ from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
     as_user,
     empty_folder,
+    kill_strays,
     read_pid,
     run,
     server_running,
@@ -318,6 +319,7 @@ class PostgreSQL:
         if self.seeded(place):
             return
         await self.stop(place)
+        await kill_strays("pg_basebackup", place.data_dir)
         empty_folder(place.data_dir)
         # The replica's own server user copies the source over the tenant
         # network as the replication user; -R leaves it set to follow.

@@ -179,6 +179,20 @@ async def stream_in(argv: Sequence[str], source: AsyncIterator[bytes]) -> None:
         raise DriverError(f"{Path(argv[0]).name} failed ({proc.returncode}): {' '.join(err)}")
 
 
+async def kill_strays(name: str, folder: Path) -> None:
+    """Kill what is left of a program ``name`` working on ``folder`` (a
+    copy a killed agent started, which outlived it)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(argv[0].decode(errors="replace")).name == name and str(folder).encode() in argv:
+            await stop_pid(int(entry.name), name, signal.SIGKILL, timeout=10)
+
+
 def empty_folder(folder: Path) -> None:
     """Remove what a folder holds, keeping the folder (a mount point's)."""
     for child in folder.iterdir():

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
@@ -314,7 +314,12 @@ class Instances:
             if inst.task == m.T_DELETE:
                 return
             replica = await s.scalar(
-                select(m.Instance.id).where(m.Instance.replica_of_id == inst.id).limit(1)
+                select(m.Instance.id)
+                .where(
+                    m.Instance.replica_of_id == inst.id,
+                    or_(m.Instance.task.is_(None), m.Instance.task != m.T_DELETE),
+                )
+                .limit(1)
             )
             if replica is not None:
                 raise Forbidden(
