@@ -236,6 +236,9 @@ def test_replicas_follow_their_source_until_detached(
     member.fault(member.request("DELETE", f"/instances/{sid}"), 403, "forbidden")
     resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": sid}})
     member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", f"/instances/{rid}/action",
+                          json={"promote_to_replica_source": {}})  # fmt: skip
+    assert "detach" in member.fault(resp, 400, "badRequest")
 
     # Detached (PATCH replica_of null, as troveclient): standalone, with the
     # databases it copied; the source has no replica left and may go.

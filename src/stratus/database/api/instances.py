@@ -136,3 +136,11 @@ async def resize(req: ApiRequest) -> Response:
     else:
         await svc(req).instances.resize_flavor(req.ctx, req.params["instance_id"], r.flavorRef)
     return empty_response(202)
+
+
+async def replica_source_action(req: ApiRequest) -> Response:
+    """promote_to_replica_source and eject_replica_source: not built (a
+    replica is made standalone by detaching it)."""
+    await _authorized(req, "database:instance:action")
+    raise BadRequest("Promoting a replica to replica source and ejecting a replica source are "
+                     "not supported by this cloud yet: detach the replica instead.")  # fmt: skip

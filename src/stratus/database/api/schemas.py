@@ -108,6 +108,14 @@ class RestartBody(Schema):
     restart: Empty | None
 
 
+class PromoteBody(Schema):
+    promote_to_replica_source: Empty | None
+
+
+class EjectBody(Schema):
+    eject_replica_source: Empty | None
+
+
 class ResizeVolume(Aliased):
     size: Size
 
