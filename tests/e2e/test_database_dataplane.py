@@ -239,6 +239,11 @@ def test_replicas_follow_and_detach(cloud: Server, instances: dict[str, dict[str
     shown = {name: active(cloud, f"{TAG}{name}rep") for name in ("pg1", "my1")}
     assert all(s["replica_of"] == instances[n]["id"] for n, s in shown.items()), shown
     pg_r, my_r = private_address(shown["pg1"]), private_address(shown["my1"])
+    # The replication password the agent made: in the replica's settings, never in the log.
+    conf = next(Path("/run/stratus-database").glob(
+        f"*/{shown['pg1']['id']}/volume/data/postgresql.auto.conf")).read_text()  # fmt: skip
+    password = conf.split("password=", 1)[1].split()[0].strip("'")
+    assert len(password) >= 16 and password not in cloud.log.read_text()
     clients = {"pg1": (psql, pg, pg_r), "my1": (mysql, my, my_r)}
     for name, (client, source, replica) in clients.items():
         client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (7)")
