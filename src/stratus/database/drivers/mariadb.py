@@ -98,8 +98,8 @@ class MariaDB:
             "--log-bin=mysql-bin", "--relay-log=relay-bin", f"--server-id={server_id(spec)}",
             "--binlog-format=ROW", "--binlog-expire-logs-seconds=86400", "--max-binlog-size=64M",
         ]  # fmt: skip
-        if spec.replica:
-            args.append("--read-only")
+        # Only a replica follows a source (a copy of one never does).
+        args.append("--read-only" if spec.replica else "--skip-slave-start")
         args += [f"--{k.replace('_', '-')}={v}" for k, v in spec.settings.items()]
         proc = spawn(place, args, self.cgroups.procs(place.instance_id))
         self.procs[place.instance_id] = proc

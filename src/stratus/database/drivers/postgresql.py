@@ -282,7 +282,8 @@ class PostgreSQL:
         if (place.data_dir / "PG_VERSION").exists():
             return
         await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir)]), source)
-        for stale in ("postmaster.pid", "postmaster.opts"):
+        # A backup of a replica: the new instance follows nobody.
+        for stale in ("postmaster.pid", "postmaster.opts", "standby.signal", SEEDED):
             (place.data_dir / stale).unlink(missing_ok=True)
 
 
