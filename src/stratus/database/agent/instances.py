@@ -210,8 +210,9 @@ class InstanceWork:
                                  password)  # fmt: skip
 
     async def forget(self, source_id: str | None, replica_id: str) -> None:
-        """The source no longer lets the replica in (best effort: a source
-        that is not running forgets it at its next start)."""
+        """The source drops the replica's replication user.  Best effort: a
+        source that is not running keeps it (PostgreSQL's pg_hba.conf, made
+        at each start from the replicas there are, no longer lets it in)."""
         source = await self.rec.instance(source_id or "")
         store = self.datastores.get(source.datastore) if source is not None else None
         if source is None or store is None or source.host != self.host:
