@@ -26,7 +26,8 @@ BUILD, ACTIVE, ERROR, REBOOT, RESIZE, BACKUP = (
     "BACKUP",
 )
 SHUTDOWN, DELETING, RESTART_REQUIRED = "SHUTDOWN", "DELETING", "RESTART_REQUIRED"
-BUSY = frozenset({BUILD, REBOOT, RESIZE, BACKUP, DELETING})
+DETACH = "DETACH"  # a replica being made a standalone instance
+BUSY = frozenset({BUILD, REBOOT, RESIZE, BACKUP, DELETING, DETACH})
 
 # The agent's tasks on an instance (``Instance.task``).
 T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
@@ -37,6 +38,7 @@ T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
     "resize_flavor",
 )
 T_CONFIGURE = "configure"
+T_DETACH = "detach"  # a replica stops following its source
 # ... a database's and a user's ``state``.
 S_CREATING, S_READY, S_DELETING = "creating", "ready", "deleting"
 # ... a backup's status.
@@ -88,6 +90,9 @@ class Instance(Base):
     host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     port: Mapped[int] = mapped_column(Integer)  # the server's TCP port
     restore_backup_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # The instance this one is a replica of (Trove's ``replica_of``): it
+    # follows it by the datastore's replication and is read-only.
+    replica_of_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     root_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     # Secrets the agent has yet to set (the root password), then cleared.
     pending_root_password: Mapped[str | None] = mapped_column(String(255), nullable=True)

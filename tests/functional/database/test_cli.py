@@ -3,8 +3,11 @@ plugin), against the database agent's fake driver."""
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import Server
 from tests.functional.database.conftest import (
+    Trove,
     osc,
     osc_json,
     unique,
@@ -73,9 +76,29 @@ def test_instance_lifecycle_with_databases_users_and_root(cloud: Server) -> None
     osc(cloud, "database", "instance", "resize", "volume", name, "2")
     wait_until("grown", lambda: wait_status(cloud, name)["volume"] == 2)
 
+    # A replica by troveclient (no flavor: its source's), then detached.
+    api = Trove(cloud, cloud.admin_token(), shown["tenant_id"])
+    replica = osc_json(cloud, "database", "instance", "create", unique("r"), "--replica-of", name)
+    assert replica["replica_of"] == shown["id"] and replica["flavor"] == "3", replica
+    assert http_status(api, replica["id"]) == "ACTIVE"
+    osc(cloud, "database", "instance", "detach", replica["id"])
+    assert http_status(api, replica["id"]) == "ACTIVE"
+    assert "replica_of" not in api.request("GET", f"/instances/{replica['id']}").json()["instance"]
+    api.request("DELETE", f"/instances/{replica['id']}")
+
     osc(cloud, "database", "instance", "delete", name)
     wait_until("deleted", lambda: osc(cloud, "database", "instance", "show", name,
                                       check=False).returncode != 0)  # fmt: skip
+
+
+def http_status(api: Trove, instance_id: str) -> str:
+    """The instance's status once it settled (or stopped changing for 60 s)."""
+    deadline = time.monotonic() + 60
+    while True:
+        status = str(api.request("GET", f"/instances/{instance_id}").json()["instance"]["status"])
+        if status in ("ACTIVE", "ERROR") or time.monotonic() > deadline:
+            return status
+        time.sleep(0.1)
 
 
 def test_backup_and_restore_into_a_new_instance(cloud: Server) -> None:

@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import Server
@@ -89,8 +90,6 @@ def test_malformed_bodies(member: Trove) -> None:
     member.fault(member.request("POST", "/instances", json=body(colour="red")), 400, "badRequest")
     member.fault(member.request("POST", "/instances", content=b"{nope"), 400, "badRequest")
     member.fault(member.request("POST", "/instances", json={"instance": None}), 400, "badRequest")
-    member.fault(member.request("POST", "/instances", json=body(replica_of="x")), 400,
-                 "badRequest")  # fmt: skip
     member.fault(member.request("POST", "/instances", json=body(nics=[{"net-id": "missing"}])),
                  404, "itemNotFound")  # fmt: skip
     member.fault(member.request("POST", "/instances",
@@ -183,3 +182,74 @@ def test_quotas_shown_to_the_project_and_set_by_an_admin(cloud: Server) -> None:
     assert again.status_code == 200, again.text
     for resp in (first, again):
         own.request("DELETE", f"/instances/{resp.json()['instance']['id']}")
+
+
+def test_replicas_follow_their_source_until_detached(
+    cloud: Server, member: Trove, stranger: Trove, instance: dict[str, Any]
+) -> None:
+    """Trove's replica shapes, rules and state transitions (the fake driver
+    copies the source's databases; real replication is in the e2e)."""
+    net = httpx.post(f"{cloud.url}/network/v2.0/networks", json={"network": {"name": unique("n")}},
+                     headers={"X-Auth-Token": member.token}, timeout=30).json()["network"]["id"]  # fmt: skip
+    made = member.request("POST", "/instances", json=body(
+        databases=[{"name": "app"}], nics=[{"net-id": net}], flavorRef="2"))  # fmt: skip
+    source = active(member, made.json()["instance"]["id"])
+    sid = source["id"]
+    assert source["status"] == "ACTIVE" and "replicas" not in source
+
+    def replica(**fields: Any) -> httpx.Response:
+        return member.request("POST", "/instances", json={"instance": {
+            "name": unique("r"), "replica_of": sid, "replica_count": 1, **fields}})  # fmt: skip
+
+    missing = member.request("POST", "/instances", json=body(replica_of=str(uuid.uuid4())))
+    member.fault(missing, 404, "itemNotFound")
+    stranger.fault(stranger.request("POST", "/instances", json=body(replica_of=sid)), 404,
+                   "itemNotFound")  # fmt: skip
+    assert "mariadb" in member.fault(replica(datastore={"type": "mariadb"}), 400, "badRequest")
+    member.fault(replica(databases=[{"name": "x"}]), 400, "badRequest")
+    member.fault(replica(replica_count=2), 400, "badRequest")
+    no_network = member.request("POST", "/instances", json=body(replica_of=instance["id"]))
+    assert "network" in member.fault(no_network, 400, "badRequest")
+
+    # As troveclient sends it: no flavor, no volume; both are the source's.
+    created = replica()
+    assert created.status_code == 200, created.text
+    new = created.json()["instance"]
+    rid = new["id"]
+    assert new["replica_of"]["id"] == sid and new["replica_of"]["links"]
+    assert new["flavor"]["id"] == "2" and new["volume"]["size"] == 1
+    assert new["datastore"] == source["datastore"]
+    assert active(member, rid)["status"] == "ACTIVE"
+    shown = member.request("GET", f"/instances/{sid}").json()["instance"]
+    assert [r["id"] for r in shown["replicas"]] == [rid]
+    listed = {i["id"]: i for i in member.request("GET", "/instances").json()["instances"]}
+    assert listed[rid]["replica_of"]["id"] == sid
+    assert [r["id"] for r in listed[sid]["replicas"]] == [rid]
+
+    # A replica of a replica is forbidden, a replica takes no writes through
+    # the API, and a source with replicas is not deleted.
+    again = member.request("POST", "/instances", json=body(replica_of=rid))
+    assert "replica of a replica" in member.fault(again, 403, "forbidden")
+    resp = member.request("POST", f"/instances/{rid}/databases",
+                          json={"databases": [{"name": "more"}]})  # fmt: skip
+    assert "replica" in member.fault(resp, 400, "badRequest")
+    member.fault(member.request("DELETE", f"/instances/{sid}"), 403, "forbidden")
+    resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": sid}})
+    member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", f"/instances/{rid}/action",
+                          json={"promote_to_replica_source": {}})  # fmt: skip
+    assert "detach" in member.fault(resp, 400, "badRequest")
+
+    # Detached (PATCH replica_of null, as troveclient): standalone, with the
+    # databases it copied; the source has no replica left and may go.
+    done = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": None}})
+    assert done.status_code == 202, done.text
+    detached = active(member, rid)
+    assert detached["status"] == "ACTIVE" and "replica_of" not in detached
+    dbs = member.request("GET", f"/instances/{rid}/databases").json()["databases"]
+    assert [d["name"] for d in dbs] == ["app"]
+    assert "replicas" not in member.request("GET", f"/instances/{sid}").json()["instance"]
+    resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": None}})
+    assert "not a replica" in member.fault(resp, 400, "badRequest")
+    for iid in (rid, sid):
+        assert member.request("DELETE", f"/instances/{iid}").status_code == 202

@@ -198,3 +198,37 @@ async def test_a_configuration_group_reaches_the_server(cloud: Any) -> None:
     await settle(agent)
     assert server.settings == {} and (await service.instances.get(CTX, inst.id)).status == m.ACTIVE
     await service.configurations.delete(CTX, group.id)
+
+
+async def test_a_replica_that_failed_or_went_leaves_nothing(cloud: Any) -> None:
+    """A replica whose copy failed ends ERROR with the reason; deleting
+    replicas takes their replication users off the source; a build begun
+    again (an agent killed mid-create) copies once with one user."""
+    from stratus.network import models as nm
+
+    service, agent = cloud
+    async with service.db.transaction() as s:
+        s.add(nm.Network(id="net1", name="n", project_id="p1", segmentation_id=7))
+    source = await service.instances.create(CTX, new(network_id="net1",
+                                                     databases=[("app", None, None)]))  # fmt: skip
+    await settle(agent)
+    broken = await service.instances.create(CTX, new(name="r1", replica_of=source.id))
+    fake_store(agent).fail_seed.add(broken.id)
+    await settle(agent)
+    shown = await service.instances.get(CTX, broken.id)
+    assert shown.status == m.ERROR and "copy" in (shown.fault or "")
+    replica = await service.instances.create(CTX, new(name="r2", replica_of=source.id))
+    inst = await agent.rec.instance(replica.id)
+    assert inst is not None
+    await agent.instances.build(inst)  # the first build, "killed" after it finished
+    await agent.rec.update(inst, status=m.BUILD, task=m.T_BUILD)
+    await settle(agent)  # ... and done again at restart
+    assert (await service.instances.get(CTX, replica.id)).status == m.ACTIVE
+    origin = fake_store(agent).servers[source.id]
+    assert len(origin.replication_users) == 2  # r1's (made before its copy failed) and r2's
+    assert set(fake_store(agent).servers[replica.id].databases) == {"app"}
+    for iid in (broken.id, replica.id):
+        await service.instances.delete(CTX, iid)
+    await settle(agent)
+    assert origin.replication_users == {}
+    assert await agent.isolation.present() == {source.id}

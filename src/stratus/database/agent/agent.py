@@ -111,6 +111,8 @@ class DatabaseAgent:
             await work.resize_volume(inst)
         elif inst.task == m.T_CONFIGURE:
             await work.configure(inst)
+        elif inst.task == m.T_DETACH:
+            await work.detach(inst)
         elif inst.task is None and inst.status in (m.ACTIVE, m.BACKUP):
             await work.sync_accounts(inst)
 

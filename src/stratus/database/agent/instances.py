@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from pathlib import Path
 
@@ -30,7 +31,16 @@ log = logging.getLogger(__name__)
 PORT_TIMEOUT = 60.0  # seconds for the network agent to plug a port
 
 
-def spec_of(inst: m.Instance, settings: dict[str, str] | None = None) -> ServerSpec:
+def replication_user(replica_id: str) -> str:
+    """The user a replica connects to its source as."""
+    return "os_repl_" + replica_id.replace("-", "")[:12]
+
+
+def spec_of(
+    inst: m.Instance,
+    settings: dict[str, str] | None = None,
+    replication: tuple[tuple[str, str], ...] = (),
+) -> ServerSpec:
     return ServerSpec(
         instance_id=inst.id,
         datastore=inst.datastore,
@@ -40,6 +50,8 @@ def spec_of(inst: m.Instance, settings: dict[str, str] | None = None) -> ServerS
         port=inst.port,
         allowed_cidrs=tuple(inst.allowed_cidrs),
         settings=dict(settings or {}),
+        replica=inst.replica_of_id is not None,
+        replication=replication,
     )
 
 
@@ -70,9 +82,15 @@ class InstanceWork:
         self.store = store
         self.places: dict[str, Place] = {}
 
-    async def spec(self, inst: m.Instance) -> ServerSpec:
-        """The server the instance wants, its configuration group's values in."""
-        return spec_of(inst, await self.rec.settings(inst))
+    async def spec(self, inst: m.Instance, without: str | None = None) -> ServerSpec:
+        """The server the instance wants, its configuration group's values
+        in, and its replicas (``without`` one going away)."""
+        replication = tuple(
+            (replication_user(r.id), r.address)
+            for r in await self.rec.replicas(inst.id)
+            if r.address and r.id != without
+        )
+        return spec_of(inst, await self.rec.settings(inst), replication)
 
     def datastore(self, inst: m.Instance) -> Datastore:
         store = self.datastores.get(inst.datastore)
@@ -125,7 +143,9 @@ class InstanceWork:
                     raise DriverError(f"the network did not plug port {port.id} in time")
                 await asyncio.sleep(0.05)
         steps["port"] = time.monotonic() - started
-        if inst.restore_backup_id and not store.running(place):
+        if inst.replica_of_id:
+            await self.seed(inst, store, place, spec)
+        elif inst.restore_backup_id and not store.running(place):
             backup = await self.rec.backup(inst.restore_backup_id)
             if backup is None or backup.location is None:
                 raise DriverError(f"backup {inst.restore_backup_id} is gone")
@@ -162,6 +182,70 @@ class InstanceWork:
             log.info("database: instance %s (%s %s) ACTIVE in %.2f s (%s)", inst.id,
                      inst.datastore, inst.datastore_version, time.monotonic() - started,
                      ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))  # fmt: skip
+
+    # -- replicas ---------------------------------------------------------------------------
+
+    async def _source(self, inst: m.Instance) -> tuple[m.Instance, Place]:
+        source = await self.rec.instance(inst.replica_of_id or "")
+        if source is None or source.task == m.T_DELETE:
+            raise DriverError(f"the replica's source {inst.replica_of_id} is gone")
+        if source.host != self.host:
+            raise DriverError(f"the replica's source {source.id} is on another host")
+        return source, self.places.get(source.id) or await self.place(source)
+
+    async def seed(self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec) -> None:
+        """A replica's data copied from its source, set to follow it.  The
+        replication password is made here, given to the source and the
+        replica's server, and kept nowhere else."""
+        if store.seeded(place):
+            return
+        source, source_place = await self._source(inst)
+        if source.status not in (m.ACTIVE, m.BACKUP) or not source.address or not inst.address:
+            raise DriverError(f"the replica's source {source.id} is not reachable "
+                              f"(status {source.status})")  # fmt: skip
+        source_spec = await self.spec(source)
+        user, password = replication_user(inst.id), secrets.token_urlsafe(24)
+        await store.allow_replica(source_place, source_spec, user, password, inst.address)
+        await store.seed_replica(place, spec, source_place, source_spec, source.address, user,
+                                 password)  # fmt: skip
+
+    async def forget(self, source_id: str | None, replica_id: str) -> None:
+        """The source drops the replica's replication user.  Best effort: a
+        source that is not running keeps it (PostgreSQL's pg_hba.conf, made
+        at each start from the replicas there are, no longer lets it in)."""
+        source = await self.rec.instance(source_id or "")
+        store = self.datastores.get(source.datastore) if source is not None else None
+        if source is None or store is None or source.host != self.host:
+            return
+        try:
+            place = self.places.get(source.id) or await self.place(source)
+            if store.running(place):
+                await store.forget_replica(place, await self.spec(source, without=replica_id),
+                                           replication_user(replica_id))  # fmt: skip
+        except DriverError as exc:
+            log.warning("database: instance %s: replica %s not forgotten: %s", source_id,
+                        replica_id, exc)  # fmt: skip
+
+    async def detach(self, inst: m.Instance) -> None:
+        """A replica stops following its source and takes writes; its
+        databases and users become rows of its own."""
+        source_id = inst.replica_of_id
+        try:
+            store, place = self.datastore(inst), await self.place(inst)
+            spec = await self.spec(inst)
+            await store.start(place, spec)
+            await store.detach_replica(place, spec)
+            dbs, users = await store.accounts(place, spec)
+        except DriverError as exc:
+            await self.rec.fail(inst, f"detach failed: {exc}")
+            return
+        if not await self.rec.update(inst, status=m.ACTIVE, task=None, replica_of_id=None):
+            return
+        await self.rec.adopt_accounts(
+            inst.id, dbs, [(u.name, u.host, list(u.databases)) for u in users]
+        )
+        await self.forget(source_id, inst.id)
+        log.info("database: replica %s detached from %s", inst.id, source_id)
 
     # -- accounts ---------------------------------------------------------------------------
 
@@ -204,6 +288,8 @@ class InstanceWork:
     # -- delete, restart, resize ------------------------------------------------------------
 
     async def delete(self, inst: m.Instance) -> None:
+        if inst.replica_of_id:
+            await self.forget(inst.replica_of_id, inst.id)
         store = self.datastores.get(inst.datastore)
         place = self.places.pop(inst.id, None)
         if store is not None and place is not None:

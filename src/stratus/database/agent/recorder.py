@@ -162,6 +162,15 @@ class Recorder:
             group = await s.get(m.ConfigurationGroup, inst.configuration_id)
         return {k: str(v) for k, v in (group.values if group else {}).items()}
 
+    async def replicas(self, source_id: str) -> list[m.Instance]:
+        """The replicas following an instance (those being deleted not)."""
+        async with self.db.session() as s:
+            q = select(m.Instance).where(
+                m.Instance.replica_of_id == source_id,
+                or_(m.Instance.task.is_(None), m.Instance.task != m.T_DELETE),
+            )
+            return list(await s.scalars(q.order_by(m.Instance.id)))
+
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)

@@ -18,7 +18,10 @@ async def index(req: ApiRequest) -> Response:
     if everyone:
         req.authorize("database:instance:all_projects")
     rows = await svc(req).instances.list(req.ctx, everyone)
-    return json_response({"instances": [views.instance(i, base(req), False) for i in rows]})
+    replicas = await svc(req).instances.replicas([i.id for i in rows])
+    return json_response(
+        {"instances": [views.instance(i, base(req), False, replicas.get(i.id)) for i in rows]}
+    )
 
 
 def _network(body: object) -> str | None:
@@ -38,18 +41,22 @@ async def create(req: ApiRequest) -> Response:
     check_project(req)
     req.authorize("database:instance:create", {"project_id": req.ctx.project_id})
     b = req.body.instance
-    for unsupported in ("replica_of", "locality"):
-        if getattr(b, unsupported) is not None:
-            raise BadRequest(f"'{unsupported}' is not supported by this cloud yet.")
-    if b.replica_count not in (None, 0) or b.modules:
-        raise BadRequest("Replicas and modules are not supported by this cloud yet.")
-    if b.flavorRef is None:
+    if b.locality is not None:
+        raise BadRequest("'locality' is not supported by this cloud yet.")
+    if b.modules:
+        raise BadRequest("Modules are not supported by this cloud yet.")
+    if b.replica_of is None and b.replica_count not in (None, 0, 1):
+        raise BadRequest(f"Replica count only valid when creating replicas. Cannot create "
+                         f"{b.replica_count} instances.")  # fmt: skip
+    if b.replica_of is not None and b.replica_count not in (None, 1):
+        raise BadRequest("One replica is created at a time here (replica_count 1).")
+    if b.flavorRef is None and b.replica_of is None:
         raise BadRequest("A flavor (flavorRef) is required.")
     if b.volume is not None and b.volume.type:
         raise BadRequest("Volume types are not supported for database volumes.")
     new = NewInstance(
         name=b.name,
-        flavor_ref=b.flavorRef,
+        flavor_ref=b.flavorRef or "",
         volume_size=b.volume.size if b.volume else None,
         datastore=b.datastore.type if b.datastore else None,
         datastore_version=(b.datastore.version or b.datastore.version_number)
@@ -66,6 +73,7 @@ async def create(req: ApiRequest) -> Response:
         allowed_cidrs=list(b.access.allowed_cidrs) if b.access else [],
         backup_ref=b.restorePoint.backupRef if b.restorePoint else None,
         configuration_id=b.configuration,
+        replica_of=b.replica_of,
     )
     inst = await svc(req).instances.create(req.ctx, new)
     return json_response({"instance": views.instance(inst, base(req))})
@@ -81,16 +89,19 @@ async def show(req: ApiRequest) -> Response:
     check_project(req)
     inst = await svc(req).instances.get(req.ctx, req.params["instance_id"])
     req.authorize("database:instance:show", {"project_id": inst.project_id})
-    return json_response({"instance": views.instance(inst, base(req))})
+    replicas = (await svc(req).instances.replicas([inst.id])).get(inst.id)
+    return json_response({"instance": views.instance(inst, base(req), True, replicas)})
 
 
 async def update(req: ApiRequest) -> Response:
-    """PATCH and PUT: a new name, and (PUT, as troveclient sends) a
-    configuration group attached, or detached when given as null."""
+    """PATCH and PUT: a new name, (PUT, as troveclient sends) a
+    configuration group attached, or detached when given as null, and a
+    replica detached from its source (``replica_of`` or ``slave_of`` null)."""
     await _authorized(req, "database:instance:update")
     b = req.body.instance
-    if b.replica_of is not None or "replica_of" in b.model_fields_set:
-        raise BadRequest("Replicas are not supported by this cloud yet.")
+    detach = bool({"replica_of", "slave_of"} & b.model_fields_set)
+    if b.replica_of is not None or b.slave_of is not None:
+        raise BadRequest("A replica's source can only be removed (replica_of: null).")
     if b.access is not None:
         raise BadRequest("The access of an instance is set when it is created, here.")
     iid = req.params["instance_id"]
@@ -98,6 +109,8 @@ async def update(req: ApiRequest) -> Response:
         await svc(req).instances.rename(req.ctx, iid, b.name)
     if "configuration" in b.model_fields_set:
         await svc(req).configurations.attach(req.ctx, iid, b.configuration)
+    if detach:
+        await svc(req).instances.detach(req.ctx, iid)
     return empty_response(202)
 
 
@@ -123,3 +136,11 @@ async def resize(req: ApiRequest) -> Response:
     else:
         await svc(req).instances.resize_flavor(req.ctx, req.params["instance_id"], r.flavorRef)
     return empty_response(202)
+
+
+async def replica_source_action(req: ApiRequest) -> Response:
+    """promote_to_replica_source and eject_replica_source: not built (a
+    replica is made standalone by detaching it)."""
+    await _authorized(req, "database:instance:action")
+    raise BadRequest("Promoting a replica to replica source and ejecting a replica source are "
+                     "not supported by this cloud yet: detach the replica instead.")  # fmt: skip

@@ -66,6 +66,22 @@ ROUTES: list[Route] = [
         query=NoQuery,
         action="resize",
     ),  # fmt: skip
+    Route(
+        "POST",
+        f"{I}/action",
+        instances.replica_source_action,
+        body=s.PromoteBody,
+        query=NoQuery,
+        action="promote_to_replica_source",
+    ),  # fmt: skip
+    Route(
+        "POST",
+        f"{I}/action",
+        instances.replica_source_action,
+        body=s.EjectBody,
+        query=NoQuery,
+        action="eject_replica_source",
+    ),  # fmt: skip
     Route("GET", f"{I}/backups", backups.of_instance, body=NoBody, query=NoQuery),
     # databases, users, root
     Route("GET", f"{I}/databases", accounts.databases, body=NoBody, query=NoQuery),

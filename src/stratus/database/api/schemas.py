@@ -74,9 +74,9 @@ class InstanceCreate(Aliased):
     restorePoint: RestorePoint | None = None  # noqa: N815
     access: Access | None = None
     configuration: Annotated[str, Field(max_length=36)] | None = None
+    replica_of: Annotated[str, Field(min_length=1, max_length=36)] | None = None
+    replica_count: StrictInt | None = None
     # Known to Trove, refused here with a clear message (not yet built).
-    replica_of: Any = None
-    replica_count: Any = None
     modules: list[Any] = []
     locality: Any = None
     region_name: Annotated[str, Field(max_length=255)] | None = None
@@ -91,7 +91,9 @@ class InstanceUpdate(Aliased):
     # Given as null: detach the configuration group.
     configuration: Annotated[str, Field(max_length=36)] | None = None
     access: Access | None = None
+    # Given as null: detach a replica from its source (older clients: slave_of).
     replica_of: Any = None
+    slave_of: Any = None
 
 
 class InstanceUpdateBody(Schema):
@@ -104,6 +106,14 @@ class Empty(Aliased):
 
 class RestartBody(Schema):
     restart: Empty | None
+
+
+class PromoteBody(Schema):
+    promote_to_replica_source: Empty | None
+
+
+class EjectBody(Schema):
+    eject_replica_source: Empty | None
 
 
 class ResizeVolume(Aliased):

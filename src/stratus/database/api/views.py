@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from stratus.compute import models as cm
@@ -26,7 +27,9 @@ def links(base: str, path: str) -> list[dict[str, str]]:
     ]
 
 
-def instance(i: m.Instance, base: str, detail: bool = True) -> dict[str, Any]:
+def instance(
+    i: m.Instance, base: str, detail: bool = True, replicas: Sequence[str] | None = None
+) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": i.id,
         "name": i.name,
@@ -45,6 +48,13 @@ def instance(i: m.Instance, base: str, detail: bool = True) -> dict[str, Any]:
             "id": i.configuration_id,
             "links": links(base, f"configurations/{i.configuration_id}"),
         }
+    if i.replica_of_id:
+        out["replica_of"] = {
+            "id": i.replica_of_id,
+            "links": links(base, f"instances/{i.replica_of_id}"),
+        }
+    if replicas:
+        out["replicas"] = [{"id": r, "links": links(base, f"instances/{r}")} for r in replicas]
     addresses: list[dict[str, str]] = []
     if i.address:
         addresses.append({"address": i.address, "type": "private", "network": i.network_id or ""})

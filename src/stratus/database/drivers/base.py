@@ -52,6 +52,10 @@ class ServerSpec:
     allowed_cidrs: tuple[str, ...] = ()
     # Configuration values beyond the defaults (a configuration group).
     settings: dict[str, str] = field(default_factory=dict)
+    # A replica: read-only, following its source.
+    replica: bool = False
+    # On a source: its replicas' replication users and addresses.
+    replication: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,36 @@ class Datastore(Protocol):
 
     async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
         """Fill an empty data folder from a backup's stream."""
+
+    async def allow_replica(
+        self, place: Place, spec: ServerSpec, user: str, password: str, address: str
+    ) -> None:
+        """On a running source: a replication user (that password) that the
+        replica at ``address`` may connect as (``spec.replication`` lists it)."""
+
+    async def forget_replica(self, place: Place, spec: ServerSpec, user: str) -> None:
+        """On a running source: the replication user dropped."""
+
+    def seeded(self, place: Place) -> bool:
+        """Whether a replica's data folder holds a finished copy of its source."""
+
+    async def seed_replica(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> None:
+        """Fill the replica's data folder (emptied first unless a seed
+        finished there) from the running source, set to follow it from
+        ``source_address`` as ``user``; the replica's server may be left
+        running."""
+
+    async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
+        """The running replica stops following its source and takes writes."""
 
 
 class Isolation(Protocol):

@@ -28,6 +28,11 @@ class FakeServer:
     root_password: str | None = None
     starts: int = 0
     settings: dict[str, str] = field(default_factory=dict)
+    # Replication: the users replicas connect as (on a source), and the
+    # source a replica follows.
+    replication_users: dict[str, str] = field(default_factory=dict)
+    following: str | None = None
+    seeded: bool = False
 
 
 class FakeDatastore:
@@ -39,6 +44,7 @@ class FakeDatastore:
         self.root_user = "root" if name == "mariadb" else "postgres"
         self.servers: dict[str, FakeServer] = {}
         self.fail_start: set[str] = set()  # instance ids whose start fails
+        self.fail_seed: set[str] = set()  # replica ids whose copy of the source fails
 
     def version(self) -> str | None:
         return self._version
@@ -108,6 +114,45 @@ class FakeDatastore:
         server = self.servers.setdefault(place.instance_id, FakeServer())
         for name in filter(None, data.decode().split(",")):
             server.databases[name] = DatabaseSpec(name)
+
+
+    async def allow_replica(
+        self, place: Place, spec: ServerSpec, user: str, password: str, address: str
+    ) -> None:
+        self._server(place).replication_users[user] = password
+
+    async def forget_replica(self, place: Place, spec: ServerSpec, user: str) -> None:
+        self._server(place).replication_users.pop(user, None)
+
+    def seeded(self, place: Place) -> bool:
+        server = self.servers.get(place.instance_id)
+        return server is not None and server.seeded
+
+    async def seed_replica(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> None:
+        if self.seeded(place):
+            return
+        if place.instance_id in self.fail_seed:
+            raise DriverError(f"the copy of {source.instance_id} failed")
+        origin = self._server(source)
+        if origin.replication_users.get(user) != password:
+            raise DriverError(f"{source.instance_id} refused the replication user {user}")
+        self.servers[place.instance_id] = FakeServer(
+            databases=dict(origin.databases), users=dict(origin.users),
+            following=source.instance_id, seeded=True,
+        )  # fmt: skip
+
+    async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
+        server = self._server(place)
+        server.following, server.seeded = None, False
 
 
 class FakeIsolation:

@@ -23,6 +23,7 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
+    empty_folder,
     read_pid,
     run,
     server_running,
@@ -93,7 +94,12 @@ class MariaDB:
             f"--port={spec.port}", "--bind-address=0.0.0.0" if place.netns else "--skip-networking",
             f"--innodb-buffer-pool-size={pool}M", "--skip-name-resolve",
             "--max-connections=100",
+            # A binary log (replicas follow it by GTID), kept a day at most.
+            "--log-bin=mysql-bin", "--relay-log=relay-bin", f"--server-id={server_id(spec)}",
+            "--binlog-format=ROW", "--binlog-expire-logs-seconds=86400", "--max-binlog-size=64M",
         ]  # fmt: skip
+        # Only a replica follows a source (a copy of one never does).
+        args.append("--read-only" if spec.replica else "--skip-slave-start")
         args += [f"--{k.replace('_', '-')}={v}" for k, v in spec.settings.items()]
         proc = spawn(place, args, self.cgroups.procs(place.instance_id))
         self.procs[place.instance_id] = proc
@@ -161,7 +167,7 @@ class MariaDB:
             place,
             "SELECT u.User, u.Host, IFNULL(GROUP_CONCAT(d.Db ORDER BY d.Db), '') "
             "FROM mysql.user u LEFT JOIN mysql.db d ON d.User = u.User AND d.Host = u.Host "
-            "WHERE u.User NOT IN ('root', 'mysql', 'mariadb.sys', '') "
+            "WHERE u.User NOT IN ('root', 'mysql', 'mariadb.sys', '') AND u.User NOT LIKE 'os\\_repl\\_%' "
             "GROUP BY u.User, u.Host ORDER BY u.User;",
         )
         users = []
@@ -189,3 +195,77 @@ class MariaDB:
         await stream_in(["mbstream", "-x", "-C", str(place.data_dir)], source)
         await run(["mariadb-backup", "--prepare", f"--target-dir={place.data_dir}"])
         await run(["chown", "-R", f"{place.uid}:{place.gid}", str(place.data_dir)])
+
+    # -- replication ------------------------------------------------------------------------
+
+    async def allow_replica(
+        self, place: Place, spec: ServerSpec, user: str, password: str, address: str
+    ) -> None:
+        who = account(user, address)
+        await self._sql(
+            place,
+            f"CREATE USER IF NOT EXISTS {who} IDENTIFIED BY {literal(password)};",
+            f"ALTER USER {who} IDENTIFIED BY {literal(password)};",
+            f"GRANT REPLICATION SLAVE ON *.* TO {who};",
+        )
+
+    async def forget_replica(self, place: Place, spec: ServerSpec, user: str) -> None:
+        hosts = await self._sql(place, f"SELECT Host FROM mysql.user WHERE User = {literal(user)};")
+        for host in hosts.split():
+            await self._sql(place, f"DROP USER IF EXISTS {account(user, host)};")
+
+    def seeded(self, place: Place) -> bool:
+        return (place.data_dir / SEEDED).exists()
+
+    async def seed_replica(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> None:
+        if self.seeded(place):
+            return
+        await self.stop(place)
+        empty_folder(place.data_dir)
+
+        async def into_replica(stream: ByteStream) -> None:
+            await self.restore(place, spec, stream)
+
+        await self.backup(source, source_spec, into_replica)
+        # Where the copy stands in the source's binary log, as a GTID.
+        gtid = ""
+        for name in ("mariadb_backup_binlog_info", "xtrabackup_binlog_info"):
+            info = place.data_dir / name
+            if info.exists():
+                fields = info.read_text().split()
+                gtid = fields[2] if len(fields) > 2 else ""
+                break
+        await self.start(place, spec)
+        await self._sql(
+            place,
+            "STOP SLAVE;",
+            f"SET GLOBAL gtid_slave_pos = {literal(gtid)};",
+            f"CHANGE MASTER TO MASTER_HOST = {literal(source_address)}, "
+            f"MASTER_PORT = {source_spec.port}, MASTER_USER = {literal(user)}, "
+            f"MASTER_PASSWORD = {literal(password)}, MASTER_USE_GTID = slave_pos, "
+            "MASTER_CONNECT_RETRY = 1;",
+            "START SLAVE;",
+        )
+        (place.data_dir / SEEDED).touch()
+
+    async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
+        await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
+        (place.data_dir / SEEDED).unlink(missing_ok=True)
+
+
+# A replica's data folder whose copy of its source finished.
+SEEDED = "stratus-replica-seeded"
+
+
+def server_id(spec: ServerSpec) -> int:
+    """A server id of its own for each instance (replication needs them apart)."""
+    return int(spec.instance_id.replace("-", "")[:7], 16) + 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import glob
+import os
 import re
 import subprocess
 import time
@@ -28,6 +29,8 @@ from stratus.database.drivers.base import (
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
     as_user,
+    empty_folder,
+    kill_strays,
     read_pid,
     run,
     server_running,
@@ -93,7 +96,13 @@ class PostgreSQL:
         # The agent's own socket connections (administration, pg_basebackup).
         lines = ["local all all trust", "local replication all trust"]
         lines += [f"host all all {r} scram-sha-256" for r in ranges]
-        (place.data_dir / "pg_hba.conf").write_text("\n".join(lines) + "\n")
+        # Each replica's replication user, from the replica's address only.
+        lines += [f"host replication {ident(user)} {address}/32 scram-sha-256"
+                  for user, address in spec.replication]  # fmt: skip
+        hba = place.data_dir / "pg_hba.conf"
+        hba.write_text("\n".join(lines) + "\n")
+        hba.chmod(0o600)
+        os.chown(hba, place.uid, place.gid)
 
     def _args(self, place: Place, spec: ServerSpec) -> list[str]:
         shared = max(16, spec.memory_mb // 4)
@@ -107,6 +116,8 @@ class PostgreSQL:
             # A failed statement is never written to the log: it may hold a password.
             "log_min_error_statement": "panic",
             "external_pid_file": str(place.run_dir / "postgres.pid"),
+            # WAL kept for replicas that fall behind a little.
+            "wal_keep_size": "64MB",
             **spec.settings,
         }
         args = [self._exe("postgres"), "-D", str(place.data_dir)]
@@ -124,10 +135,6 @@ class PostgreSQL:
         if self.running(place):
             return
         self._hba(place, spec)
-        (place.data_dir / "pg_hba.conf").chmod(0o600)
-        import os
-
-        os.chown(place.data_dir / "pg_hba.conf", place.uid, place.gid)
         proc = spawn(place, self._args(place, spec), self.cgroups.procs(place.instance_id))
         self.procs[place.instance_id] = proc
         deadline = time.monotonic() + START_TIMEOUT
@@ -259,7 +266,7 @@ class PostgreSQL:
                 "SELECT r.rolname, array_remove(array_agg(d.datname ORDER BY d.datname), NULL) "
                 "FROM pg_roles r LEFT JOIN pg_database d ON NOT d.datistemplate "
                 "AND d.datname <> 'postgres' AND has_database_privilege(r.oid, d.oid, 'CREATE') "
-                "WHERE r.rolcanlogin AND r.rolname NOT IN ('os_admin', 'postgres') "
+                "WHERE r.rolcanlogin AND NOT r.rolreplication AND r.rolname NOT IN ('os_admin', 'postgres') "
                 "GROUP BY r.rolname ORDER BY r.rolname"
             )
         finally:
@@ -275,8 +282,78 @@ class PostgreSQL:
         if (place.data_dir / "PG_VERSION").exists():
             return
         await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir)]), source)
+        # A backup of a replica: the new instance follows nobody.
+        for stale in ("postmaster.pid", "postmaster.opts", "standby.signal", SEEDED):
+            (place.data_dir / stale).unlink(missing_ok=True)
+
+
+    # -- replication ------------------------------------------------------------------------
+
+    async def allow_replica(
+        self, place: Place, spec: ServerSpec, user: str, password: str, address: str
+    ) -> None:
+        exists = await self._exists(place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", user)
+        verb = "ALTER" if exists else "CREATE"
+        await self._execute(place, spec, f"{verb} ROLE {ident(user)} WITH REPLICATION LOGIN "
+                                         f"PASSWORD {literal(password)}")  # fmt: skip
+        self._hba(place, spec)
+        await self._execute(place, spec, "SELECT pg_reload_conf()")
+
+    async def forget_replica(self, place: Place, spec: ServerSpec, user: str) -> None:
+        self._hba(place, spec)
+        await self._execute(place, spec, "SELECT pg_reload_conf()",
+                            f"DROP ROLE IF EXISTS {ident(user)}")  # fmt: skip
+
+    def seeded(self, place: Place) -> bool:
+        return (place.data_dir / SEEDED).exists()
+
+    async def seed_replica(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> None:
+        if self.seeded(place):
+            return
+        await self.stop(place)
+        await kill_strays("pg_basebackup", place.data_dir)
+        empty_folder(place.data_dir)
+        # The replica's own server user copies the source over the tenant
+        # network as the replication user; -R leaves it set to follow.
+        argv = as_user(place, [
+            self._exe("pg_basebackup"), "-h", source_address, "-p", str(source_spec.port),
+            "-U", user, "-D", str(place.data_dir), "-X", "stream", "-c", "fast", "-R",
+            "--no-password",
+        ])  # fmt: skip
+        if place.netns:
+            argv = ["ip", "netns", "exec", place.netns, *argv]
+        await run(argv, env={"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"})
         for stale in ("postmaster.pid", "postmaster.opts"):
             (place.data_dir / stale).unlink(missing_ok=True)
+        (place.data_dir / SEEDED).touch()
+
+    async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
+        conn = await self._connect(place, spec)
+        try:
+            if await conn.fetchval("SELECT pg_is_in_recovery()"):
+                if not await conn.fetchval("SELECT pg_promote(true, 60)"):
+                    raise DriverError("postgres was not promoted in 60 s")
+            # The source's address and the replication password, forgotten.
+            await conn.execute("ALTER SYSTEM RESET primary_conninfo")
+            await conn.execute("SELECT pg_reload_conf()")
+        except asyncpg.PostgresError as exc:
+            raise DriverError(f"postgres refused: {exc.__class__.__name__}") from None
+        finally:
+            await conn.close()
+        (place.data_dir / SEEDED).unlink(missing_ok=True)
+
+
+# A replica's data folder whose copy of its source finished.
+SEEDED = "stratus-replica-seeded"
 
 
 def signal_fast() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -31,11 +32,13 @@ async def run(
     check: bool = True,
     timeout: float = 300,
     log: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> str:
     """Run a command; its output, or ``DriverError`` with its error output.
     What goes in on stdin (SQL with passwords) never appears in an error.
     With ``log``, the output goes to that file (a daemon that keeps its
-    standard streams open would hold pipes open forever)."""
+    standard streams open would hold pipes open forever).  ``env`` is added
+    to the environment (a password kept off the command line)."""
     sink = open(log, "ab") if log is not None else None  # noqa: SIM115
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -43,6 +46,7 @@ async def run(
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=sink or subprocess.PIPE,
             stderr=sink or subprocess.PIPE,
+            env={**os.environ, **env} if env else None,
         )
     finally:
         if sink is not None:
@@ -173,6 +177,29 @@ async def stream_in(argv: Sequence[str], source: AsyncIterator[bytes]) -> None:
     err = (await err_task).decode(errors="replace").strip().splitlines()[-3:]
     if proc.returncode != 0:
         raise DriverError(f"{Path(argv[0]).name} failed ({proc.returncode}): {' '.join(err)}")
+
+
+async def kill_strays(name: str, folder: Path) -> None:
+    """Kill what is left of a program ``name`` working on ``folder`` (a
+    copy a killed agent started, which outlived it)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if Path(argv[0].decode(errors="replace")).name == name and str(folder).encode() in argv:
+            await stop_pid(int(entry.name), name, signal.SIGKILL, timeout=10)
+
+
+def empty_folder(folder: Path) -> None:
+    """Remove what a folder holds, keeping the folder (a mount point's)."""
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
 
 
 def server_running(

@@ -42,6 +42,9 @@ class Accounts:
                 f"Instance {inst.id} is not currently available for an action to be "
                 f"performed (status was {inst.status})."
             )
+        if inst.replica_of_id is not None:
+            raise BadRequest(f"Instance {inst.id} is a read-only replica of "
+                             f"{inst.replica_of_id}: detach it first.")  # fmt: skip
         return inst
 
     # -- databases ----------------------------------------------------------------------

@@ -4,11 +4,13 @@ of the instance's host does the work recorded here."""
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
@@ -16,7 +18,13 @@ from stratus.common.db import Database, utcnow
 from stratus.common.errors import StratusError
 from stratus.compute import models as cm
 from stratus.database import models as m
-from stratus.database.errors import BadRequest, NotFound, OverLimit, UnprocessableEntity
+from stratus.database.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    OverLimit,
+    UnprocessableEntity,
+)
 from stratus.database.service.common import (
     NAMING,
     Wake,
@@ -60,6 +68,7 @@ class NewInstance:
     allowed_cidrs: list[str] = field(default_factory=list)
     backup_ref: str | None = None
     configuration_id: str | None = None
+    replica_of: str | None = None  # the instance a replica follows
 
 
 class Instances:
@@ -109,10 +118,48 @@ class Instances:
             load = {host: count for host, count in rows.all()}
         return min(agents, key=lambda a: (load.get(a.host, 0), a.host)).host
 
+    async def _replica_source(self, ctx: RequestContext, req: NewInstance) -> m.Instance:
+        """The instance a new replica follows, checked as Trove does; the
+        replica takes its datastore, version, flavor, network and (unless
+        given a larger one) volume size."""
+        async with self.db.session() as s:
+            source = await visible_instance(s, ctx, req.replica_of or "")
+        if source.replica_of_id is not None:
+            raise Forbidden(f"Cannot create a replica of a replica {source.id}.")
+        if req.databases or req.users:
+            raise BadRequest("Cannot create a replica with users or databases.")
+        if req.backup_ref is not None:
+            raise BadRequest("A replica is made from its source, not from a backup.")
+        if req.datastore is not None or req.datastore_version is not None:
+            asked = await self.datastores.version(req.datastore or source.datastore,
+                                                  req.datastore_version)  # fmt: skip
+            if asked.datastore != source.datastore:
+                raise BadRequest(f"Instance {source.id} is of {source.datastore}: a replica of "
+                                 f"it cannot be of {asked.datastore}.")  # fmt: skip
+            if req.datastore_version is not None and asked.name != source.datastore_version:
+                raise BadRequest(f"A replica runs its source's version "
+                                 f"{source.datastore_version}.")  # fmt: skip
+        if source.network_id is None:
+            raise BadRequest(f"Instance {source.id} has no network for a replica to follow it on.")
+        if req.network_id is not None and req.network_id != source.network_id:
+            raise BadRequest("A replica is on its source's network.")
+        if source.status != m.ACTIVE or source.task is not None:
+            raise UnprocessableEntity(f"Replica source {source.id} is not ACTIVE (status was "
+                                      f"{source.status}).")  # fmt: skip
+        if req.volume_size is not None and req.volume_size < source.volume_size:
+            raise BadRequest(f"A replica's volume cannot be smaller than its source's "
+                             f"({source.volume_size} GiB).")  # fmt: skip
+        req.flavor_ref = source.flavor_id
+        req.datastore, req.datastore_version = source.datastore, source.datastore_version
+        req.volume_size = req.volume_size or source.volume_size
+        req.network_id = source.network_id
+        return source
+
     async def create(self, ctx: RequestContext, req: NewInstance) -> m.Instance:
         project = ctx.project_id or ""
         if not req.name.strip() or len(req.name) > 255:
             raise BadRequest("An instance name must be 1 to 255 characters.")
+        source = await self._replica_source(ctx, req) if req.replica_of is not None else None
         flavor = await self.flavor(req.flavor_ref)
         restore: m.Backup | None = None
         if req.backup_ref is not None:
@@ -153,8 +200,14 @@ class Instances:
             users.add((u.name, u.host))
             for db in u.databases:
                 check_database_name(version.datastore, db)
-        host = await self._host(req.availability_zone, version.datastore)
+        # A replica is placed beside its source (the agent seeds it from there).
+        host = source.host if source and source.host else await self._host(
+            req.availability_zone, version.datastore)  # fmt: skip
         async with self.db.transaction() as s:
+            if source is not None:
+                locked = await s.get(m.Instance, source.id, with_for_update=True)
+                if locked is None or locked.task == m.T_DELETE:
+                    raise NotFound(f"Instance {source.id} could not be found.")
             if req.network_id is not None:
                 net = await s.get(nm.Network, req.network_id)
                 if net is None or not (net.shared or net.project_id == project or ctx.is_admin):
@@ -189,6 +242,7 @@ class Instances:
                 port=NAMING[version.datastore].port,
                 restore_backup_id=restore.id if restore else None,
                 configuration_id=req.configuration_id,
+                replica_of_id=source.id if source else None,
             )
             s.add(inst)
             await s.flush()
@@ -231,11 +285,46 @@ class Instances:
             inst.name = name
         return inst
 
+    async def replicas(self, source_ids: Sequence[str]) -> dict[str, builtins.list[str]]:
+        """The replicas of each of these instances, by source."""
+        out: dict[str, builtins.list[str]] = {}
+        if not source_ids:
+            return out
+        async with self.db.session() as s:
+            rows = await s.execute(
+                select(m.Instance.replica_of_id, m.Instance.id)
+                .where(m.Instance.replica_of_id.in_(source_ids))
+                .order_by(m.Instance.created_at, m.Instance.id)
+            )
+            for source_id, replica_id in rows.all():
+                out.setdefault(source_id or "", []).append(replica_id)
+        return out
+
+    async def detach(self, ctx: RequestContext, instance_id: str) -> None:
+        """A replica made a standalone, writable instance (the agent's work)."""
+        async with self.db.session() as s:
+            inst = await visible_instance(s, ctx, instance_id)
+        if inst.replica_of_id is None:
+            raise BadRequest(f"Instance {inst.id} is not a replica.")
+        await self._action(ctx, instance_id, m.DETACH, m.T_DETACH)
+
     async def delete(self, ctx: RequestContext, instance_id: str) -> None:
         async with self.db.transaction() as s:
             inst = await visible_instance(s, ctx, instance_id, for_update=True)
             if inst.task == m.T_DELETE:
                 return
+            replica = await s.scalar(
+                select(m.Instance.id)
+                .where(
+                    m.Instance.replica_of_id == inst.id,
+                    or_(m.Instance.task.is_(None), m.Instance.task != m.T_DELETE),
+                )
+                .limit(1)
+            )
+            if replica is not None:
+                raise Forbidden(
+                    "The replica source cannot be deleted without detaching the replicas."
+                )
             inst.status, inst.task, inst.request_id = m.SHUTDOWN, m.T_DELETE, ctx.request_id
             inst.generation += 1
             host = inst.host
