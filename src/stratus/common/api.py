@@ -42,10 +42,10 @@ from stratus.common.errors import (
     ErrorRenderer,
     ErrorTranslations,
     MethodNotAllowed,
-    NotFound,
     PayloadTooLarge,
     StratusError,
     Unauthorized,
+    UnknownPath,
     UnsupportedMediaType,
 )
 from stratus.common.microversion import Microversions, Version
@@ -487,12 +487,30 @@ class ServiceAPI:
         return RequestContext(request_id=request_id)
 
     async def _validate(self, request: Request, token: str, request_id: str) -> RequestContext:
-        """The token's context, if its access rules (if any) allow this request."""
+        """The token's context, if its access rules (if any) allow this
+        request, or a service vouches for it (``X-Service-Token``)."""
         ctx = await self.validator.validate(token, request_id)
         if ctx.access_rules is not None:
             path = access_rules.request_path(request.scope)
-            access_rules.enforce(ctx.access_rules, self.service_types, request.method, path)
+            allowed = access_rules.allows(
+                ctx.access_rules, self.service_types, request.method, path
+            )
+            if not allowed and not await self._from_service(request, request_id):
+                raise Unauthorized()
         return ctx
+
+    async def _from_service(self, request: Request, request_id: str) -> bool:
+        """Whether a service sent the request for its user: a valid token
+        with the ``service`` role in ``X-Service-Token`` (keystonemiddleware's
+        default ``service_token_roles``)."""
+        token = _header(request, b"x-service-token")
+        if not token:
+            return False
+        try:
+            service = await self.validator.validate(token, request_id)
+        except StratusError:
+            return False
+        return service.access_rules is None and service.has_role("service")
 
     def asgi(self) -> Starlette:
         # One Starlette route per path, dispatching on the method, so that HEAD
@@ -511,11 +529,24 @@ class ServiceAPI:
 
         async def http_error(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500
+            path = access_rules.request_path(request.scope)
+            error: StratusError
             if status == 404:
-                return self.renderer(NotFound())
-            if status == 405:
-                return self.renderer(MethodNotAllowed())
-            return self.renderer(StratusError())
+                error = UnknownPath(
+                    f"The resource could not be found: the {self.name} API serves nothing at "
+                    f"{path}."
+                )
+            elif status == 405:
+                allowed = (getattr(exc, "headers", None) or {}).get("Allow", "").split(", ")
+                allow = ", ".join(sorted(m for m in allowed if m))
+                error = MethodNotAllowed(
+                    f"The method {request.method} is not allowed for this resource "
+                    f"({path} takes {allow}).",
+                    headers={"Allow": allow},
+                )
+            else:
+                return self.renderer(StratusError())
+            return self.renderer(error)
 
         return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
 
