@@ -20,6 +20,7 @@ from tests.functional.identity.test_remote_auth import validator
 SERVERS = {"service": "compute", "path": "/v2.1/servers", "method": "GET"}
 KEYPAIR = {"service": "compute", "path": "/v2.1/os-keypairs/{name}", "method": "GET"}
 IMAGES = {"service": "compute", "path": "/v2.1/images", "method": "GET"}  # Nova's image proxy
+ACCOUNT = {"service": "object-store", "path": "/v1/{account}", "method": "GET"}
 
 
 def _create(c: httpx.Client, user_id: str, rules: list[dict[str, Any]]) -> httpx.Response:
@@ -50,11 +51,11 @@ def test_access_rules_are_stored_shown_and_enforced_by_every_service(server: Ser
     user, project, token = user_with_role(server, "member")
     uid = user["id"]
     with client(server, token) as c:
-        resp = _create(c, uid, [SERVERS, KEYPAIR, IMAGES, dict(SERVERS)])
+        resp = _create(c, uid, [SERVERS, KEYPAIR, IMAGES, ACCOUNT, dict(SERVERS)])
         assert resp.status_code == 201, resp.text
         cred = resp.json()["application_credential"]
         rules = {(r["service"], r["path"], r["method"]): r["id"] for r in cred["access_rules"]}
-        assert set(rules) == {tuple(r.values()) for r in (SERVERS, KEYPAIR, IMAGES)}
+        assert set(rules) == {tuple(r.values()) for r in (SERVERS, KEYPAIR, IMAGES, ACCOUNT)}
         servers_rule = rules[tuple(SERVERS.values())]
         # A second credential names a rule by id: the user's rule is shared.
         again = _create(c, uid, [{"id": servers_rule}])
@@ -94,6 +95,10 @@ def test_access_rules_are_stored_shown_and_enforced_by_every_service(server: Ser
         # the service's beside it, which the image API lets through.
         proxied = h.get(f"{url}/compute/v2.1/images")
         assert proxied.status_code == 200 and "images" in proxied.json(), proxied.text
+        # Swift's paths are below its mount too: /v1/<account> wherever it is served.
+        for prefix in ("", "/object-store"):
+            listed = h.get(f"{url}{prefix}/v1/AUTH_{project['id']}")
+            assert listed.status_code in (200, 204), listed.text
         # The caller's own token as X-Service-Token vouches for nothing.
         own = {"X-Service-Token": token}
         assert h.get(f"{url}/image/v2/images", headers=own).status_code == 401
@@ -105,7 +110,8 @@ def test_access_rules_are_stored_shown_and_enforced_by_every_service(server: Ser
             h.get(f"{url}/network/v2.0/networks"),
             h.get(f"{url}/volume/v3/{project['id']}/volumes"),
             h.get(f"{url}/identity/v3/users/{uid}"),
-            h.get(f"{url}/v1/AUTH_{project['id']}"),
+            h.put(f"{url}/v1/AUTH_{project['id']}/c"),
+            h.head(f"{url}/v1/AUTH_{project['id']}"),
         ]
         for resp in refused:
             assert resp.status_code == 401, (resp.request.method, resp.request.url, resp.text)
@@ -114,7 +120,7 @@ def test_access_rules_are_stored_shown_and_enforced_by_every_service(server: Ser
 
     # A scaled-out service (remote validation) learns the rules too.
     remote = asyncio.run(_remote_paths(server, restricted["X-Auth-Token"]))
-    assert remote == {SERVERS["path"], KEYPAIR["path"], IMAGES["path"]}
+    assert remote == {r["path"] for r in (SERVERS, KEYPAIR, IMAGES, ACCOUNT)}
     # A validator that does not say it enforces access rules is not given the token.
     subject = {"X-Subject-Token": issued.headers["x-subject-token"]}
     with client(server) as admin:
@@ -129,7 +135,7 @@ def test_access_rules_are_stored_shown_and_enforced_by_every_service(server: Ser
         assert c.delete(f"/users/{uid}/access_rules/{servers_rule}").status_code == 204
         assert c.get(f"/users/{uid}/access_rules/{servers_rule}").status_code == 404
         left = [r["path"] for r in c.get(f"/users/{uid}/access_rules").json()["access_rules"]]
-        assert left == [IMAGES["path"], KEYPAIR["path"]]
+        assert left == [IMAGES["path"], KEYPAIR["path"], ACCOUNT["path"]]
 
 
 def test_cli_creates_a_credential_with_access_rules(server: Server) -> None:
