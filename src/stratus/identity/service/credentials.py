@@ -117,10 +117,9 @@ class Credentials:
         for ref in refs:
             rule: m.AccessRule | None = None
             if ref.get("id"):
-                rule = await s.get(m.AccessRule, ref["id"])
-                if rule is not None and rule.user_id != user_id:
-                    rule = None
-                if rule is None and ref.get("service") is None:
+                rule = rules.get(ref["id"]) or await s.get(m.AccessRule, ref["id"])
+                other_users = rule is not None and rule.user_id != user_id
+                if other_users or (rule is None and ref.get("service") is None):
                     raise not_found("access rule", ref["id"])
             if rule is None:
                 key = (ref["service"], ref["path"], ref["method"])
@@ -136,7 +135,7 @@ class Credentials:
                 )
             if rule is None:
                 rule = m.AccessRule(
-                    id=m.new_id(),
+                    id=ref.get("id") or m.new_id(),  # a new rule may name its id
                     user_id=user_id,
                     service=ref["service"],
                     path=ref["path"],
