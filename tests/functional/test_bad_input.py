@@ -258,3 +258,58 @@ def test_idle_sockets_beyond_the_limit_are_closed_and_the_server_recovers(guarde
 
 def test_slow_clients_leave_no_trace_in_the_log(guarded: Server) -> None:
     assert "Traceback" not in guarded.log.read_text()
+
+
+# -- unknown paths and methods ------------------------------------------------------------------
+
+
+def _message(service: str, resp: httpx.Response) -> str:
+    """The error message in the service's upstream format."""
+    if service == "image":  # Glance's errors are webob's pages
+        assert resp.headers["content-type"].startswith("text/html"), resp.text
+        return resp.text
+    body = resp.json()
+    if service == "network":  # Neutron wraps its router's webob errors as NeutronError
+        kind = body["NeutronError"]["type"]
+        assert kind == {404: "HTTPNotFound", 405: "HTTPMethodNotAllowed"}[resp.status_code]
+        return str(body["NeutronError"]["message"])
+    if service in ("compute", "volume", "database"):
+        ((fault, detail),) = body.items()
+        assert fault == {404: "itemNotFound", 405: "badMethod"}[resp.status_code]
+        assert detail["code"] == resp.status_code
+        return str(detail["message"])
+    if service == "load-balancer":
+        assert body["faultcode"] == "Client"
+        return str(body["faultstring"])
+    if service == "orchestration":
+        assert body["code"] == resp.status_code and body["error"]["type"].startswith(("HTTP", "Entity"))
+        return str(body["error"]["message"])
+    assert body["error"]["code"] == resp.status_code  # Keystone's
+    return str(body["error"]["message"])
+
+
+@pytest.mark.parametrize(
+    ("service", "unknown", "known"),
+    [
+        ("compute", "/compute/v2.1/nonexistent", "/compute/v2.1/servers"),
+        ("network", "/network/v2.0/bogus", "/network/v2.0/networks"),
+        ("volume", "/volume/v3/{p}/bogus", "/volume/v3/{p}/volumes"),
+        ("image", "/image/v2/bogus", "/image/v2/images"),
+        ("load-balancer", "/load-balancer/v2/bogus", "/load-balancer/v2/lbaas/loadbalancers"),
+        ("database", "/database/v1.0/{p}/bogus", "/database/v1.0/{p}/instances"),
+        ("orchestration", "/orchestration/v1/{p}/bogus", "/orchestration/v1/{p}/stacks"),
+        ("identity", "/identity/v3/bogus", "/identity/v3/users"),
+    ],
+)
+def test_unknown_paths_and_methods_get_the_services_own_errors(
+    cloud: Server, token: str, service: str, unknown: str, known: str
+) -> None:
+    project = admin_project(cloud, token)
+    headers = {"X-Auth-Token": token}
+    missing = httpx.get(cloud.url + unknown.format(p=project), headers=headers)
+    assert missing.status_code == 404, missing.text
+    assert "serves nothing at" in _message(service, missing)
+    wrong = httpx.put(cloud.url + known.format(p=project), headers=headers, json={})
+    assert wrong.status_code == 405, wrong.text
+    assert wrong.headers["allow"] == "GET, HEAD, POST"
+    assert "The method PUT is not allowed" in _message(service, wrong)

@@ -33,7 +33,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
-from stratus.common import logs
+from stratus.common import access_rules, logs
 from stratus.common.action_bodies import ActionBodies
 from stratus.common.context import RequestContext
 from stratus.common.errors import (
@@ -42,10 +42,10 @@ from stratus.common.errors import (
     ErrorRenderer,
     ErrorTranslations,
     MethodNotAllowed,
-    NotFound,
     PayloadTooLarge,
     StratusError,
     Unauthorized,
+    UnknownPath,
     UnsupportedMediaType,
 )
 from stratus.common.microversion import Microversions, Version
@@ -374,6 +374,7 @@ class ServiceAPI:
         microversions: Microversions | None = None,
         translations: ErrorTranslations | None = None,
         request_id_header: str | None = None,
+        service_types: tuple[str, ...] | None = None,
     ):
         undeclared = [f"{r.method} {r.path}" for r in routes if r.undeclared]
         if undeclared:
@@ -392,6 +393,9 @@ class ServiceAPI:
         # The request id under the service's own name as well (Nova's
         # x-compute-request-id), beside x-openstack-request-id.
         self.request_id_header = request_id_header
+        # The catalog types an application credential's access rule names
+        # this service by (Cinder's block-storage and volumev3).
+        self.service_types = service_types or _catalog_types(name)
 
     def _endpoint(self, routes: Sequence[Route]) -> Callable[[Request], Awaitable[Response]]:
         """The endpoint of one method of one path: one route, or the routes
@@ -474,13 +478,39 @@ class ServiceAPI:
         if not route.public:
             if not token:
                 raise Unauthorized()
-            return await self.validator.validate(token, request_id)
+            return await self._validate(request, token, request_id)
         if token:
             try:
-                return await self.validator.validate(token, request_id)
+                return await self._validate(request, token, request_id)
             except StratusError:
                 pass  # a public route works with a bad token too
         return RequestContext(request_id=request_id)
+
+    async def _validate(self, request: Request, token: str, request_id: str) -> RequestContext:
+        """The token's context, if its access rules (if any) allow this
+        request, or a service vouches for it (``X-Service-Token``)."""
+        ctx = await self.validator.validate(token, request_id)
+        if ctx.access_rules is not None:
+            path = access_rules.request_path(request.scope)
+            allowed = access_rules.allows(
+                ctx.access_rules, self.service_types, request.method, path
+            )
+            if not allowed and not await self._from_service(request, request_id):
+                raise Unauthorized()
+        return ctx
+
+    async def _from_service(self, request: Request, request_id: str) -> bool:
+        """Whether a service sent the request for its user: a valid token
+        with the ``service`` role in ``X-Service-Token`` (keystonemiddleware's
+        default ``service_token_roles``)."""
+        token = _header(request, b"x-service-token")
+        if not token:
+            return False
+        try:
+            service = await self.validator.validate(token, request_id)
+        except StratusError:
+            return False
+        return service.access_rules is None and service.has_role("service")
 
     def asgi(self) -> Starlette:
         # One Starlette route per path, dispatching on the method, so that HEAD
@@ -499,13 +529,33 @@ class ServiceAPI:
 
         async def http_error(request: Request, exc: Exception) -> Response:
             status = exc.status_code if isinstance(exc, HTTPException) else 500
+            path = access_rules.request_path(request.scope)
+            error: StratusError
             if status == 404:
-                return self.renderer(NotFound())
-            if status == 405:
-                return self.renderer(MethodNotAllowed())
-            return self.renderer(StratusError())
+                error = UnknownPath(
+                    f"The resource could not be found: the {self.name} API serves nothing at "
+                    f"{path}."
+                )
+            elif status == 405:
+                allowed = (getattr(exc, "headers", None) or {}).get("Allow", "").split(", ")
+                allow = ", ".join(sorted(m for m in allowed if m))
+                error = MethodNotAllowed(
+                    f"The method {request.method} is not allowed for this resource "
+                    f"({path} takes {allow}).",
+                    headers={"Allow": allow},
+                )
+            else:
+                return self.renderer(StratusError())
+            return self.renderer(error)
 
         return Starlette(routes=routes, exception_handlers={404: http_error, 405: http_error})
+
+
+def _catalog_types(name: str) -> tuple[str, ...]:
+    from stratus.registry import SERVICES
+
+    info = SERVICES.get(name)
+    return tuple(t for t, _ in info.catalog_entries()) if info is not None else (name,)
 
 
 def _query(request: Request, route: Route) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common.access_rules import AccessRule
 from stratus.common.config import AuthConfig
 from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError, Unauthorized
@@ -21,6 +22,7 @@ from stratus.common.service_auth import ServiceAuthError, ServiceSession, servic
 log = logging.getLogger(__name__)
 
 MAX_CACHED = 10000
+ACCESS_RULES_HEADER = "OpenStack-Identity-Access-Rules"
 
 
 class IdentityUnavailable(StratusError):
@@ -34,6 +36,8 @@ def context_from_token(body: dict[str, Any], token: str, request_id: str) -> Req
     t = body["token"]
     user, project, domain = t["user"], t.get("project") or {}, t.get("domain") or {}
     roles = t.get("roles") or []
+    app_cred = t.get("application_credential") or {}
+    rules = app_cred.get("access_rules")
     return RequestContext(
         request_id=request_id,
         user_id=user["id"],
@@ -51,7 +55,8 @@ def context_from_token(body: dict[str, Any], token: str, request_id: str) -> Req
         role_ids=tuple(r["id"] for r in roles),
         auth_methods=tuple(t.get("methods") or ()),
         audit_ids=tuple(t.get("audit_ids") or ()),
-        application_credential_id=(t.get("application_credential") or {}).get("id"),
+        application_credential_id=app_cred.get("id"),
+        access_rules=None if rules is None else tuple(AccessRule.from_token(r) for r in rules),
         expires_at=t.get("expires_at"),
         token=token,
     )
@@ -82,7 +87,11 @@ class RemoteValidator:
             return dataclasses.replace(hit[1], request_id=request_id)
         try:
             resp = await self.client.get(
-                f"{self.base}/v3/auth/tokens?nocatalog", headers={"X-Subject-Token": token}
+                f"{self.base}/v3/auth/tokens?nocatalog",
+                # This validator enforces access rules (keystonemiddleware's
+                # header): identity refuses to validate tokens that carry
+                # them for a caller that would not.
+                headers={"X-Subject-Token": token, ACCESS_RULES_HEADER: "1.0"},
             )
         except ServiceAuthError as exc:
             if isinstance(exc.__cause__, httpx.HTTPError):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from stratus.common.access_rules import AccessRule
+
 
 @dataclass(frozen=True, slots=True)
 class RequestContext:
@@ -27,6 +29,8 @@ class RequestContext:
     auth_methods: tuple[str, ...] = ()
     audit_ids: tuple[str, ...] = ()
     application_credential_id: str | None = None
+    # The application credential's access rules; None: the token is unrestricted.
+    access_rules: tuple[AccessRule, ...] | None = None
     expires_at: str | None = None
     token: str | None = field(default=None, repr=False)
 

@@ -48,6 +48,12 @@ class NotFound(StratusError):
     default_message = "Could not find the requested resource."
 
 
+class UnknownPath(NotFound):
+    """A path the service's router does not know."""
+
+    default_message = "The resource could not be found."
+
+
 class MethodNotAllowed(StratusError):
     status = 405
     title = "Method Not Allowed"

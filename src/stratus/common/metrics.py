@@ -274,6 +274,8 @@ def endpoint(metrics: Metrics, validator: Any, access: str) -> Callable[[Any], A
                 ctx = await validator.validate(token, request_id_of(request.scope))
             except StratusError:
                 return refuse(401, "The token is not valid.")
+            if ctx.access_rules is not None:  # no access rule names the metrics
+                return refuse(401, "The token's access rules do not allow this request.")
             if not ctx.is_admin:
                 return refuse(403, "Only an administrator may read the metrics.")
         return Response(await metrics.render(), media_type=CONTENT_TYPE)

@@ -186,6 +186,37 @@ class ApplicationCredential(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AccessRule(Base):
+    """One permission an application credential may be restricted to: a
+    service type, a path pattern (``*``, ``**``, ``{name}`` wildcards) and an
+    HTTP method.  A user's rules are shared by their credentials."""
+
+    __tablename__ = "identity_access_rule"
+    __table_args__ = (UniqueConstraint("user_id", "service", "path", "method"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_user.id", ondelete="CASCADE"), index=True
+    )
+    service: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(16))
+
+
+class AppCredAccessRule(Base):
+    """Which access rules restrict which application credential.  A rule
+    still named here cannot be deleted (no cascade from the rule)."""
+
+    __tablename__ = "identity_app_cred_access_rule"
+
+    application_credential_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_application_credential.id", ondelete="CASCADE"), primary_key=True
+    )
+    access_rule_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_access_rule.id"), primary_key=True, index=True
+    )
+
+
 class Credential(Base):
     """A credential stored for a user (Keystone's /v3/credentials): an EC2
     access/secret pair (type ``ec2``, its id the SHA-256 of the access key),

@@ -114,6 +114,9 @@ RULES: dict[str, str] = {
     "identity:list_application_credentials": "rule:admin_or_owner",
     "identity:create_application_credential": "rule:owner",
     "identity:delete_application_credential": "rule:admin_or_owner",
+    "identity:list_access_rules": "rule:admin_or_owner",
+    "identity:get_access_rule": "rule:admin_or_owner",
+    "identity:delete_access_rule": "rule:admin_or_owner",
     # trusts (OS-TRUST): their trustor's and trustee's, and an admin's
     "trustor": "user_id:%(target.trust.trustor_user_id)s",
     "trustee": "user_id:%(target.trust.trustee_user_id)s",

@@ -19,6 +19,7 @@ from stratus.common.errors import (
     Forbidden,
     NotFound,
     StratusError,
+    UnknownPath,
     lost_race,
 )
 
@@ -109,6 +110,8 @@ class ResourceFailure(Exception):
 
 def render(exc: StratusError) -> Response:
     heat_type = getattr(exc, "heat_type", None) or TYPES.get(exc.status, "HTTPException")
+    if isinstance(exc, UnknownPath):  # webob's, which Heat's fault wrapper names by class
+        heat_type = "HTTPNotFound"
     body = {
         "explanation": EXPLANATIONS.get(exc.status, exc.title),
         "code": exc.status,

@@ -50,6 +50,7 @@ async def test_volume_ids_stay_one_path_segment(volume_id: str) -> None:
     volumes = HttpVolumes.__new__(HttpVolumes)
     volumes._base = "http://c/volume/v3"
     volumes.plain = httpx.AsyncClient(transport=httpx.MockTransport(_cinder))
+    volumes.session = None  # type: ignore[assignment]  # a caller unrestricted by access rules needs none
     ctx = RequestContext("r", user_id="u", project_id="proj", roles=("member",), token="t")
     with pytest.raises(NotFound, match="could not be found"):
         await volumes.get(ctx, volume_id)

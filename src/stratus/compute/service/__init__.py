@@ -67,7 +67,8 @@ class ComputeService:
         self.quotas = Quotas(db, cfg.compute)
         self.flavors = Flavors(db)
         self.keypairs = KeyPairs(db, self.quotas)
-        self.images = ImageClient(image_url)
+        session = service_session(cfg)
+        self.images = ImageClient(image_url, session=session)
         self.image_proxy = ImageProxy(self.images)
         self.actions = Actions(db)
         self.groups = Groups(db, self.quotas)
@@ -84,7 +85,7 @@ class ComputeService:
         self.events = ServerEvents(db, self.wake)  # os-server-external-events
         self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
         # Snapshots, backups, shelve and rescue write images as the service user.
-        self.image_records = ImageRecords(image_url, service_session(cfg))
+        self.image_records = ImageRecords(image_url, session)
         self.server_images = ServerImages(
             db,
             cfg.compute,

@@ -27,10 +27,7 @@ class ImageProxy:
                 method,
                 f"{self.images.base}/v2/images{path}",
                 params=params,
-                headers={
-                    "X-Auth-Token": ctx.token or "",
-                    "X-Openstack-Request-Id": ctx.request_id,
-                },
+                headers=await self.images.headers(ctx),
             )
         except httpx.HTTPError as exc:
             raise ImageServiceUnavailable(

@@ -10,6 +10,7 @@ import httpx
 
 from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError
+from stratus.common.service_auth import ServiceSession, on_behalf_headers
 from stratus.compute.errors import BadRequest
 
 
@@ -58,9 +59,21 @@ class FlavorDiskSmallerThanImage(BadRequest):
 
 
 class ImageClient:
-    def __init__(self, base_url: str, client: httpx.AsyncClient | None = None):
+    """The image API as the caller (its own token; the service's beside it
+    when access rules restrict the caller's, see ``on_behalf_headers``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        client: httpx.AsyncClient | None = None,
+        session: ServiceSession | None = None,
+    ):
         self.base = base_url.rstrip("/")
         self.client = client or httpx.AsyncClient(timeout=30.0)
+        self.session = session
+
+    async def headers(self, ctx: RequestContext) -> dict[str, str]:
+        return await on_behalf_headers(ctx, self.session)
 
     async def get(self, ctx: RequestContext, image_id: str) -> ImageInfo:
         """The image if the caller may use it: 400 otherwise, as Nova answers
@@ -68,7 +81,7 @@ class ImageClient:
         try:
             resp = await self.client.get(
                 f"{self.base}/v2/images/{image_id}",
-                headers={"X-Auth-Token": ctx.token or "", "X-Openstack-Request-Id": ctx.request_id},
+                headers=await self.headers(ctx),
             )
         except httpx.HTTPError as exc:
             raise ImageServiceUnavailable(

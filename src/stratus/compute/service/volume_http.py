@@ -14,7 +14,7 @@ import httpx
 
 from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError
-from stratus.common.service_auth import ServiceSession, service_client
+from stratus.common.service_auth import ServiceSession, on_behalf_headers, service_client
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.network_http import seg
 from stratus.compute.service.volume_client import VolumeInfo
@@ -79,7 +79,7 @@ class HttpVolumes:
         try:
             if ctx is not None:
                 url = f"{base}/{ctx.project_id}{path}"
-                headers = {**VERSION, "X-Auth-Token": ctx.token or ""}
+                headers = {**VERSION, **await on_behalf_headers(ctx, self.session)}
                 resp = await self.plain.request(
                     method, url, json=body, params=params, headers=headers
                 )

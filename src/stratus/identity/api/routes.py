@@ -307,6 +307,28 @@ ROUTES: list[Route] = [
         body=NoBody,
         query=NoQuery,
     ),
+    # access rules of application credentials
+    Route(
+        "GET",
+        "/v3/users/{user_id}/access_rules",
+        credentials.rule_index,
+        body=NoBody,
+        query=s.AccessRuleListQuery,
+    ),
+    Route(
+        "GET",
+        "/v3/users/{user_id}/access_rules/{access_rule_id}",
+        credentials.rule_show,
+        body=NoBody,
+        query=NoQuery,
+    ),
+    Route(
+        "DELETE",
+        "/v3/users/{user_id}/access_rules/{access_rule_id}",
+        credentials.rule_delete,
+        body=NoBody,
+        query=NoQuery,
+    ),
     # groups
     Route("GET", "/v3/groups", users.group_index, body=NoBody, query=s.GroupListQuery),
     Route("POST", "/v3/groups", users.group_create, query=NoQuery, body=s.GroupCreateBody),

@@ -123,6 +123,12 @@ class AppCredListQuery(Query):
     name: str | None = None
 
 
+class AccessRuleListQuery(Query):
+    service: str | None = None
+    path: str | None = None
+    method: str | None = None
+
+
 class AssignmentQuery(Query):
     model_config = ConfigDict(extra="allow", populate_by_name=True)
     effective: QueryBool = None
@@ -467,6 +473,29 @@ class RoleRef(Schema):
     domain_id: str | None = None
 
 
+# Keystone's id_string: what an access rule's service and id may be.
+IdString = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-zA-Z0-9-]+$")]
+
+
+class AccessRuleRef(Schema):
+    """An access rule of a new application credential: a new rule
+    (service, path, method), or one of the user's rules by id."""
+
+    id: IdString | None = None
+    service: IdString | None = None
+    path: Annotated[str, Field(max_length=225, pattern=r"^/")] | None = None
+    method: Literal["POST", "GET", "HEAD", "PATCH", "PUT", "DELETE"] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> AccessRuleRef:
+        given = [v is not None for v in (self.service, self.path, self.method)]
+        if self.id is None and not all(given):
+            raise ValueError("an access rule needs an id, or a service, a path and a method")
+        if self.id is not None and any(given) and not all(given):
+            raise ValueError("an access rule needs a service, a path and a method together")
+        return self
+
+
 class AppCredCreate(Schema):
     name: Name
     description: Description = None
@@ -474,7 +503,7 @@ class AppCredCreate(Schema):
     expires_at: datetime | None = None
     roles: list[RoleRef] | None = None
     unrestricted: bool | None = False
-    access_rules: list[dict[str, Any]] | None = None
+    access_rules: list[AccessRuleRef] | None = None
 
 
 class AppCredCreateBody(Schema):

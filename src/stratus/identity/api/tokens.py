@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, empty_response, json_response
+from stratus.common.auth import ACCESS_RULES_HEADER
 from stratus.identity.api import views
 from stratus.identity.errors import BadRequest, Forbidden, NotFound
 from stratus.identity.service import IdentityService
@@ -36,8 +37,21 @@ async def _subject(
     return subject, payload, info
 
 
+def _enforces_access_rules(req: ApiRequest[IdentityService]) -> bool:
+    """Whether the validating caller says it enforces access rules (as
+    keystonemiddleware says it with its header, version 1.0 and later)."""
+    value = req.raw.headers.get(ACCESS_RULES_HEADER)
+    try:
+        return value is not None and float(value) >= 1.0
+    except ValueError:
+        return False
+
+
 async def show(req: ApiRequest[IdentityService]) -> Response:
     subject, payload, info = await _subject(req, "identity:validate_token")
+    if (info.app_cred or {}).get("access_rules") and not _enforces_access_rules(req):
+        # A service that would not enforce the rules must not accept the token.
+        raise NotFound("Failed to validate token")
     if req.raw.method == "HEAD":
         return empty_response(200, headers={"X-Subject-Token": subject})
     body = render_token(payload, info, catalog=not req.query.nocatalog)

@@ -125,8 +125,21 @@ def endpoint(e: m.Endpoint, base: str) -> dict[str, Any]:
     }
 
 
+def access_rule(r: m.AccessRule) -> dict[str, Any]:
+    """An access rule as an application credential (and its token) shows it."""
+    return {"id": r.id, "service": r.service, "path": r.path, "method": r.method}
+
+
+def access_rule_entity(r: m.AccessRule, base: str) -> dict[str, Any]:
+    return {**access_rule(r), "links": _link(base, f"users/{r.user_id}/access_rules/{r.id}")}
+
+
 def app_cred(
-    c: m.ApplicationCredential, roles: dict[str, m.Role], base: str, secret: str | None = None
+    c: m.ApplicationCredential,
+    roles: dict[str, m.Role],
+    base: str,
+    secret: str | None = None,
+    rules: list[m.AccessRule] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": c.id,
@@ -141,7 +154,7 @@ def app_cred(
         ],
         "unrestricted": c.unrestricted,
         "expires_at": c.expires_at.strftime("%Y-%m-%dT%H:%M:%S.%f") if c.expires_at else None,
-        "access_rules": [],
+        "access_rules": [access_rule(r) for r in rules or ()],
         "links": _link(base, f"users/{c.user_id}/application_credentials/{c.id}"),
     }
     if secret is not None:

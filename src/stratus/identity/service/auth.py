@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from stratus.common.access_rules import AccessRule
 from stratus.common.context import RequestContext
 from stratus.identity import models as m
 from stratus.identity.errors import BadRequest, Forbidden, Unauthorized
@@ -243,6 +244,18 @@ class Auth:
                 raise TokenInvalid("The application credential no longer exists.")
             effective = [r for r in await self.roles.expand(s, cred.role_ids) if r in effective]
             info.app_cred = {"id": cred.id, "name": cred.name, "restricted": not cred.unrestricted}
+            rules = await s.scalars(
+                select(m.AccessRule)
+                .join(m.AppCredAccessRule, m.AppCredAccessRule.access_rule_id == m.AccessRule.id)
+                .where(m.AppCredAccessRule.application_credential_id == cred.id)
+                .order_by(m.AccessRule.service, m.AccessRule.path, m.AccessRule.method)
+            )
+            listed = [
+                {"id": r.id, "service": r.service, "path": r.path, "method": r.method}
+                for r in rules
+            ]
+            if listed:
+                info.app_cred["access_rules"] = listed
             if cred.expires_at is not None:
                 info.app_cred_expires = cred.expires_at.timestamp()
         if scope != UNSCOPED:
@@ -520,6 +533,7 @@ def to_context(
     project = info.project or {}
     project_domain = project.get("domain") or {}
     domain = info.domain or {}
+    rules = (info.app_cred or {}).get("access_rules")
     return RequestContext(
         request_id=request_id,
         user_id=payload.user_id,
@@ -538,6 +552,7 @@ def to_context(
         auth_methods=payload.methods,
         audit_ids=payload.audit_ids,
         application_credential_id=payload.app_cred_id,
+        access_rules=None if rules is None else tuple(AccessRule.from_token(r) for r in rules),
         expires_at=isotime(payload.expires_at),
         token=token,
     )

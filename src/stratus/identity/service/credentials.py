@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
@@ -15,6 +15,8 @@ from stratus.common.db import utcnow
 from stratus.identity import models as m
 from stratus.identity.errors import Forbidden, ValidationError, conflict, not_found
 from stratus.identity.service.core import Core
+
+AccessRules = dict[str, list[m.AccessRule]]  # an application credential's id -> its rules
 
 
 class Credentials:
@@ -45,9 +47,9 @@ class Credentials:
 
     async def create(
         self, ctx: RequestContext, user_id: str, attrs: dict[str, Any]
-    ) -> tuple[m.ApplicationCredential, str]:
+    ) -> tuple[m.ApplicationCredential, str, list[m.AccessRule]]:
         """Create a credential from the caller's project-scoped token; return
-        it with its secret, which is never shown again."""
+        it with its secret, which is never shown again, and its access rules."""
         if ctx.project_id is None:
             raise Forbidden("An application credential is created with a project-scoped token.")
         if ctx.application_credential_id is not None:
@@ -57,8 +59,6 @@ class Credentials:
                 raise Forbidden(
                     "A restricted application credential cannot create application credentials."
                 )
-        if attrs.get("access_rules"):
-            raise ValidationError("Access rules are not supported; leave access_rules empty.")
         expires_at: datetime | None = attrs.get("expires_at")
         if expires_at is not None and expires_at.tzinfo is None:
             expires_at = expires_at.replace(tzinfo=UTC)
@@ -100,7 +100,106 @@ class Credentials:
                 role_ids=list(dict.fromkeys(role_ids)),
             )
             s.add(cred)
-        return cred, secret
+            rules = await self._rules_for(s, user_id, attrs.get("access_rules") or [])
+            for rule in rules:
+                s.add(
+                    m.AppCredAccessRule(application_credential_id=cred.id, access_rule_id=rule.id)
+                )
+        return cred, secret, rules
+
+    async def _rules_for(
+        self, s: AsyncSession, user_id: str, refs: list[dict[str, Any]]
+    ) -> list[m.AccessRule]:
+        """The user's access rules a new credential names: by id (the
+        user's own), or by service, path and method (the user's identical
+        rule, else a new one), as Keystone shares them."""
+        rules: dict[str, m.AccessRule] = {}
+        for ref in refs:
+            rule: m.AccessRule | None = None
+            if ref.get("id"):
+                rule = rules.get(ref["id"]) or await s.get(m.AccessRule, ref["id"])
+                other_users = rule is not None and rule.user_id != user_id
+                if other_users or (rule is None and ref.get("service") is None):
+                    raise not_found("access rule", ref["id"])
+            if rule is None:
+                key = (ref["service"], ref["path"], ref["method"])
+                rule = next(
+                    (r for r in rules.values() if (r.service, r.path, r.method) == key), None
+                ) or await s.scalar(
+                    select(m.AccessRule).where(
+                        m.AccessRule.user_id == user_id,
+                        m.AccessRule.service == key[0],
+                        m.AccessRule.path == key[1],
+                        m.AccessRule.method == key[2],
+                    )
+                )
+            if rule is None:
+                rule = m.AccessRule(
+                    id=ref.get("id") or m.new_id(),  # a new rule may name its id
+                    user_id=user_id,
+                    service=ref["service"],
+                    path=ref["path"],
+                    method=ref["method"],
+                )
+                s.add(rule)
+            rules[rule.id] = rule
+        return list(rules.values())
+
+    async def rules_of(self, cred_ids: list[str], s: AsyncSession | None = None) -> AccessRules:
+        """The access rules of each credential named (none: no entry)."""
+        if s is None:
+            async with self.core.db.session() as session:
+                return await self.rules_of(cred_ids, session)
+        out: AccessRules = {}
+        if not cred_ids:
+            return out
+        rows = await s.execute(
+            select(m.AppCredAccessRule.application_credential_id, m.AccessRule)
+            .join(m.AccessRule, m.AccessRule.id == m.AppCredAccessRule.access_rule_id)
+            .where(m.AppCredAccessRule.application_credential_id.in_(cred_ids))
+            .order_by(m.AccessRule.service, m.AccessRule.path, m.AccessRule.method)
+        )
+        for cred_id, rule in rows.all():
+            out.setdefault(cred_id, []).append(rule)
+        return out
+
+    # -- access rules (/v3/users/{user_id}/access_rules) --------------------------
+
+    async def list_access_rules(
+        self, user_id: str, filters: dict[str, str | None]
+    ) -> list[m.AccessRule]:
+        async with self.core.db.session() as s:
+            if await s.get(m.User, user_id) is None:
+                raise not_found("user", user_id)
+            stmt = select(m.AccessRule).where(m.AccessRule.user_id == user_id)
+            for name, value in filters.items():
+                if value is not None:
+                    stmt = stmt.where(getattr(m.AccessRule, name) == value)
+            order = (m.AccessRule.service, m.AccessRule.path, m.AccessRule.method)
+            return list((await s.scalars(stmt.order_by(*order))).all())
+
+    async def get_access_rule(
+        self, user_id: str, rule_id: str, s: AsyncSession | None = None
+    ) -> m.AccessRule:
+        if s is None:
+            async with self.core.db.session() as session:
+                return await self.get_access_rule(user_id, rule_id, session)
+        rule = await s.get(m.AccessRule, rule_id)
+        if rule is None or rule.user_id != user_id:
+            raise not_found("access rule", rule_id)
+        return rule
+
+    async def delete_access_rule(self, user_id: str, rule_id: str) -> None:
+        async with self.core.write() as s:
+            rule = await self.get_access_rule(user_id, rule_id, s)
+            used = await s.scalar(
+                select(func.count())
+                .select_from(m.AppCredAccessRule)
+                .where(m.AppCredAccessRule.access_rule_id == rule.id)
+            )
+            if used:
+                raise Forbidden("May not delete access rule in use")
+            await s.delete(rule)
 
     async def delete(self, user_id: str, cred_id: str) -> None:
         async with self.core.write() as s:

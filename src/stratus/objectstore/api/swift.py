@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from stratus.common.access_rules import request_path
 from stratus.common.api import (
     REQUEST_ID_KEY,
     ApiRequest,
@@ -166,6 +167,8 @@ class SwiftApp:
         scope[CALLER] = Caller(
             request_id,
             path=path.decoded,
+            method=method,
+            raw_path=request_path(scope),
             root=mount_of(scope),
             params=params,
             token=token,

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from stratus.common.access_rules import enforce
 from stratus.common.context import RequestContext
 from stratus.objectstore.node.protocol import NodeResponse
 
@@ -77,6 +78,8 @@ class Caller:
 
     request_id: str
     path: str = ""  # the request's Swift path (``/v1/<account>/...``), decoded
+    method: str = "GET"
+    raw_path: str = ""  # the path below the mount as sent (access rules match it)
     root: str = ""  # where the API is mounted (``/object-store``; empty at ``/v1``)
     params: Headers = field(default_factory=dict)  # the client's query parameters
     token: str | None = None
@@ -98,7 +101,9 @@ class Caller:
         """The caller's identity (anonymous without a token; 401 for a bad one)."""
         if self._ctx is None:
             if self.token and self.validate is not None:
-                self._ctx = await self.validate(self.token, self.request_id)
+                ctx = await self.validate(self.token, self.request_id)
+                enforce(ctx.access_rules, ("object-store",), self.method, self.raw_path)
+                self._ctx = ctx
             else:
                 self._ctx = RequestContext(request_id=self.request_id)
         return self._ctx

@@ -6,6 +6,7 @@ from typing import Any, Protocol
 
 from stratus.common.config import Config
 from stratus.common.db import Database
+from stratus.common.service_auth import service_session
 from stratus.volume.service.actions import VolumeActions
 from stratus.volume.service.attachments import Attachments
 from stratus.volume.service.backups import Backups
@@ -31,7 +32,9 @@ class VolumeService:
         self.types = Types(db, vc.default_volume_type)
         self.qos = Qos(db)
         self.hosts = Hosts(db, vc)
-        self.images = ImageClient(image_url)
+        # The service's token goes beside a caller's that access rules restrict.
+        self.session = service_session(cfg)
+        self.images = ImageClient(image_url, session=self.session)
         self.volumes = Volumes(
             db, self.quotas, self.types, self.hosts, self.images, self.wake, vc.availability_zone
         )
@@ -54,6 +57,7 @@ class VolumeService:
         await self.types.ensure_default()
 
     async def stop(self) -> None:
+        await self.session.close()
         for agent in list(self.agents.values()):
             stop: Any = getattr(agent, "stop", None)
             if stop is not None:

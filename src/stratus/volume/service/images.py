@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from stratus.common.context import RequestContext
+from stratus.common.service_auth import ServiceSession, on_behalf_headers
 from stratus.volume.errors import BadRequest, NotFound, ServiceUnavailable
 
 # Glance's own fields; the rest of a record are the image's properties.
@@ -45,12 +46,21 @@ def _reason(resp: httpx.Response) -> str:
 
 
 class ImageClient:
-    def __init__(self, image_url: str, client: httpx.AsyncClient | None = None):
+    """The image API as the caller (the service's token beside a caller's
+    that access rules restrict, see ``on_behalf_headers``)."""
+
+    def __init__(
+        self,
+        image_url: str,
+        client: httpx.AsyncClient | None = None,
+        session: ServiceSession | None = None,
+    ):
         self.base = image_url.rstrip("/")
         self.client = client or httpx.AsyncClient(timeout=30.0)
+        self.session = session
 
     async def _call(self, ctx: RequestContext, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"X-Auth-Token": ctx.token or "", "X-Openstack-Request-Id": ctx.request_id}
+        headers = await on_behalf_headers(ctx, self.session)
         try:
             return await self.client.request(method, f"{self.base}{path}", headers=headers, **kw)
         except httpx.HTTPError as exc:
