@@ -1,7 +1,7 @@
 """identity: application credentials' access rules
 
 Revision ID: 0026
-Revises: 0022
+Revises: 0024
 Create Date: 2026-12-07 00:10:00.000000
 """
 
