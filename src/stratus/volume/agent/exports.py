@@ -1,0 +1,103 @@
+"""The volume agent's network exports: an attachment whose connector names
+a host that cannot open this agent's files (``service/attachments.py``
+leaves its ``connection_info`` empty) gets an NBD export of its own
+(``drivers/nbd_export.py``: qemu-storage-daemon, TLS-PSK with a fresh key,
+named after the attachment), recorded as the attachment's
+``connection_info``.  Level-based: an export whose attachment is gone, or
+no longer wants one (a connector of a local host since), is stopped and its
+folder and key removed, at every pass and at start (after a crash)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from stratus.common.db import Database
+from stratus.volume import models as m
+from stratus.volume.drivers.base import DriverError, VolumeDriver
+from stratus.volume.drivers.nbd_export import NbdExports
+from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
+
+log = logging.getLogger(__name__)
+
+
+class ExportWork:
+    def __init__(
+        self,
+        db: Database,
+        driver: VolumeDriver,
+        exports: NbdExports,
+        local_hosts: frozenset[str],
+    ):
+        self.db = db
+        self.driver = driver
+        self.exports = exports
+        self.local_hosts = local_hosts
+
+    def remote(self, connector: dict[str, Any] | None) -> bool:
+        host = (connector or {}).get("host")
+        return bool(host) and host not in self.local_hosts
+
+    async def pending(self, mine: Any) -> list[str]:
+        """``a:<id>``: attachments waiting for an export; ``x:<id>``:
+        exports nothing wants any more."""
+        async with self.db.session() as s:
+            rows = (
+                await s.execute(
+                    select(m.Attachment.id, m.Attachment.connector, m.Attachment.connection_info)
+                    .join(m.Volume, m.Volume.id == m.Attachment.volume_id)
+                    .where(mine, m.Attachment.attach_status.in_(LIVE))
+                )
+            ).all()
+        wanted = {r[0] for r in rows if self.remote(r[1])}
+        keys = [f"a:{r[0]}" for r in rows if r[0] in wanted and r[2] is None]
+        keys += [f"x:{x}" for x in self.exports.folders() if x not in wanted]
+        return keys
+
+    async def export(self, attachment_id: str) -> None:
+        async with self.db.session() as s:
+            att = await s.get(m.Attachment, attachment_id)
+            volume = await s.get(m.Volume, att.volume_id) if att is not None else None
+        if att is None or volume is None or att.connection_info is not None:
+            return
+        if not self.remote(att.connector):
+            return
+        try:
+            local = self.driver.connection(volume.id, {})
+            if local.driver_volume_type != "file":
+                raise DriverError(f"the {self.driver.name} backend has no network export")
+            exported = await self.exports.start(
+                volume.id, Path(str(local.data["path"])), str(local.data.get("format") or "raw"),
+                export_id=att.id, writable=att.attach_mode == "rw",
+            )  # fmt: skip
+        except DriverError as exc:
+            log.warning("volume: exporting %s for attachment %s failed: %s", volume.id, att.id, exc)
+            await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
+            return
+        location = {"driver_volume_type": "nbd", **exported.connection().data}
+        info = connection_info(volume, att, att.attach_mode, location)
+        if not await self._record(att.id, info, None):
+            await self.exports.stop(att.id)  # deleted (or connected again) meanwhile
+            return
+        log.info(
+            "volume: volume %s exported for attachment %s (host %s) on %s:%d",
+            volume.id, att.id, (att.connector or {}).get("host"), exported.host, exported.port,
+        )  # fmt: skip
+
+    async def _record(self, attachment_id: str, info: dict[str, Any], status: str | None) -> bool:
+        """Record the export on the attachment if it still waits for one."""
+        async with self.db.transaction() as s:
+            att = await s.get(m.Attachment, attachment_id, with_for_update=True)
+            if att is None or att.connection_info is not None:
+                return False
+            att.connection_info = info
+            if status is not None:
+                att.attach_status = status
+            return status is None
+
+    async def unexport(self, export_id: str) -> None:
+        await self.exports.stop(export_id)
+        log.info("volume: export %s stopped (its attachment is gone)", export_id)
