@@ -14,12 +14,30 @@ for the destination before a crash is found again, never made twice."""
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from stratus.compute import models as m
+from stratus.compute.agent.workflow import AgentParts
+from stratus.compute.service.volume_client import VolumeClient
 
-if TYPE_CHECKING:
-    from stratus.compute.agent.volumes import VolumeWorkflow
+
+class Records(Protocol):
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]: ...
+
+    async def save(self, row_id: str, **values: Any) -> None: ...
+
+
+class Flow(Protocol):
+    """What a move needs of the agent's volume work (``VolumeWorkflow``)."""
+
+    parts: AgentParts
+    client: VolumeClient | None
+
+    @property
+    def records(self) -> Records: ...
+
+    def connector(self, row: m.VolumeAttachment) -> dict[str, Any]: ...
+
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +49,7 @@ def _without(info: dict[str, Any]) -> dict[str, Any]:
 
 
 class VolumeMoves:
-    def __init__(self, flow: VolumeWorkflow) -> None:
+    def __init__(self, flow: Flow) -> None:
         self.flow = flow
 
     async def _rows(self, server: m.Server) -> list[m.VolumeAttachment]:
