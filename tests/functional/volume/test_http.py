@@ -5,7 +5,9 @@ input answered in Cinder's error format, never a 500."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -61,6 +63,21 @@ def test_a_connector_of_another_host_gets_an_nbd_export(
     # The same connector again (a retried attach): the same export.
     again = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": far}})
     assert again.json()["attachment"]["connection_info"]["data"]["port"] == data["port"]
+    # Its daemon killed (a reboot, say): the agent serves it again, with the
+    # port and key the consumer holds.
+    pid = int((folder / "pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            served = int((folder / "pid").read_text()) != pid
+        except (OSError, ValueError):
+            served = False  # being started again
+        if served and "read 65536/65536" in nbd_io(data, tmp_path / "keys", "read -P 0x6b 1M 64k"):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the export was not served again")
     # Detach: the export ends and its key goes; the data is in the volume's file.
     assert cinder.delete(f"/attachments/{att['id']}").status_code == 200
     deadline = time.monotonic() + 10

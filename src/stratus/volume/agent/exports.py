@@ -5,7 +5,9 @@ leaves its ``connection_info`` empty) gets an NBD export of its own
 named after the attachment), recorded as the attachment's
 ``connection_info``.  Level-based: an export whose attachment is gone, or
 no longer wants one (a connector of a local host since), is stopped and its
-folder and key removed, at every pass and at start (after a crash)."""
+folder and key removed, at every pass and at start (after a crash); one
+whose daemon died while its attachment lives (a reboot) is served again
+with the port and key its consumer was given."""
 
 from __future__ import annotations
 
@@ -18,10 +20,23 @@ from sqlalchemy import select
 from stratus.common.db import Database
 from stratus.volume import models as m
 from stratus.volume.drivers.base import DriverError, VolumeDriver
-from stratus.volume.drivers.nbd_export import NbdExports
+from stratus.volume.drivers.nbd_export import ExportedVolume, NbdExports
 from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
 
 log = logging.getLogger(__name__)
+
+
+def _served(att: m.Attachment) -> ExportedVolume | None:
+    """The export an attachment's connection names (None: it has none)."""
+    info = att.connection_info or {}
+    data = info.get("data") or {}
+    if info.get("driver_volume_type") != "nbd" or not data.get("psk_key"):
+        return None
+    return ExportedVolume(
+        str(data.get("export") or att.volume_id), str(data.get("host") or ""),
+        int(data.get("port") or 0), str(data.get("psk_identity") or ""),
+        str(data["psk_key"]), att.id,
+    )  # fmt: skip
 
 
 class ExportWork:
@@ -55,15 +70,22 @@ class ExportWork:
         wanted = {r[0] for r in rows if self.remote(r[1])}
         keys = [f"a:{r[0]}" for r in rows if r[0] in wanted and r[2] is None]
         keys += [f"x:{x}" for x in self.exports.folders() if x not in wanted]
+        serving = set(self.exports.running())
+        keys += [
+            f"a:{r[0]}" for r in rows
+            if r[0] in wanted and (r[2] or {}).get("driver_volume_type") == "nbd"
+            and r[0] not in serving
+        ]  # fmt: skip
         return keys
 
     async def export(self, attachment_id: str) -> None:
         async with self.db.session() as s:
             att = await s.get(m.Attachment, attachment_id)
             volume = await s.get(m.Volume, att.volume_id) if att is not None else None
-        if att is None or volume is None or att.connection_info is not None:
+        if att is None or volume is None or not self.remote(att.connector):
             return
-        if not self.remote(att.connector):
+        again = _served(att)
+        if att.connection_info is not None and again is None:
             return
         try:
             local = self.driver.connection(volume.id, {})
@@ -71,11 +93,18 @@ class ExportWork:
                 raise DriverError(f"the {self.driver.name} backend has no network export")
             exported = await self.exports.start(
                 volume.id, Path(str(local.data["path"])), str(local.data.get("format") or "raw"),
-                export_id=att.id, writable=att.attach_mode == "rw",
+                export_id=att.id, writable=att.attach_mode == "rw", again=again,
             )  # fmt: skip
         except DriverError as exc:
+            if again is not None:  # the consumer keeps its connection; tried again later
+                log.warning("volume: serving export %s again failed: %s", att.id, exc)
+                raise
+
             log.warning("volume: exporting %s for attachment %s failed: %s", volume.id, att.id, exc)
             await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
+            return
+        if again is not None:
+            log.info("volume: export %s of volume %s served again", att.id, volume.id)
             return
         location = {"driver_volume_type": "nbd", **exported.connection().data}
         info = connection_info(volume, att, att.attach_mode, location)

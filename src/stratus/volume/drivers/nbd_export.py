@@ -107,10 +107,12 @@ class NbdExports:
 
     async def start(
         self, volume_id: str, path: Path, fmt: str, export_id: str | None = None,
-        writable: bool = True,
+        writable: bool = True, again: ExportedVolume | None = None,
     ) -> ExportedVolume:  # fmt: skip
         """Serve the volume as the export ``export_id`` (the volume's id when
-        not given), with a fresh key, or return the export already serving."""
+        not given), with a fresh key, or return the export already serving.
+        ``again``: an export whose daemon died, served again with the same
+        port, identity and key (its consumer's connection names them)."""
         export_id = export_id or volume_id
         if self._pid(export_id) is not None:
             found = self._read(export_id)
@@ -120,10 +122,12 @@ class NbdExports:
         folder = self.folder(export_id)
         folder.mkdir(parents=True, mode=0o700)
         identity, key = f"stratus-{export_id[:8]}", secrets.token_hex(32)
+        if again is not None:
+            identity, key = again.identity, again.key
         keys = folder / "keys.psk"
         keys.touch(mode=0o600)
         keys.write_text(f"{identity}:{key}\n")
-        port = _free_port(self.listen)
+        port = again.port if again is not None else _free_port(self.listen)
         meta = {"port": port, "path": str(path), "name": volume_id}
         (folder / "export.json").write_text(json.dumps(meta))
         file_node = {"driver": "file", "filename": str(path), "node-name": "file0"}
