@@ -11,6 +11,8 @@ fake driver, the file volume backend; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,7 +28,7 @@ from tests.functional.compute.test_volume_attachments import (
     console,
     wait_console,
 )
-from tests.functional.volume.conftest import Cinder, admin_project
+from tests.functional.volume.conftest import Cinder, admin_project, volume_file
 
 HOST = "OS-EXT-SRV-ATTR:host"
 
@@ -55,8 +57,17 @@ def test_attach_extend_detach_on_a_separate_agent(two_hosts: tuple[Server, Agent
     assert [(a["server_id"], a["host_name"]) for a in used["attachments"]] == [(vm["id"], "fake2")]
     wait_console(nova, vm["id"], "disk added vdb")
 
+    # fake2 reaches the volume over an NBD export.
+    assert list(cinder_attachments(cinder, volume["id"]).values()) == [("fake2", "nbd")]
+
     osc(srv, "--os-volume-api-version", "3.42", "volume", "set", "--size", "2", volume["id"])
     wait_console(nova, vm["id"], f"disk resized vdb {2 << 30}")
+    # The export's daemon holds the file: it grew it.
+    out = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(volume_file(srv, volume["id"]))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(out)["virtual-size"] == 2 << 30
 
     osc(srv, "server", "remove", "volume", vm["id"], volume["id"])
     cinder.wait(volume["id"], "available")

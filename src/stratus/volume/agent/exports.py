@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from stratus.common.db import Database
 from stratus.volume import models as m
-from stratus.volume.drivers.base import DriverError, VolumeDriver
+from stratus.volume.drivers.base import DriverError, VolumeDriver, VolumeRef
 from stratus.volume.drivers.nbd_export import ExportedVolume, NbdExports
 from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
 
@@ -51,6 +51,7 @@ class ExportWork:
         self.driver = driver
         self.exports = exports
         self.local_hosts = local_hosts
+        self.growing: set[str] = set()  # volumes whose exports are stopped to grow them
 
     def remote(self, connector: dict[str, Any] | None) -> bool:
         host = (connector or {}).get("host")
@@ -87,6 +88,8 @@ class ExportWork:
         again = _served(att)
         if att.connection_info is not None and again is None:
             return
+        if again is not None and volume.id in self.growing:
+            return  # stopped a moment to grow it; served again by ``grow``
         try:
             local = self.driver.connection(volume.id, {})
             if local.driver_volume_type != "file":
@@ -126,6 +129,32 @@ class ExportWork:
             if status is not None:
                 att.attach_status = status
             return status is None
+
+    async def grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
+        """Grow a volume that exports of this agent hold open (each daemon
+        holds the image's lock, and an export cannot grow its node): stop
+        them, grow the file, serve them again with the same port and key,
+        which QEMU's NBD client reconnects to (compute opens exports with a
+        ``reconnect-delay``).  False when no export serves the volume."""
+        held = [(x, self.exports.described(x)) for x in self.exports.serving(volume.id)]
+        if not held:
+            return False
+        self.growing.add(volume.id)
+        for export_id, _ in held:
+            await self.exports.stop(export_id)
+        try:
+            await self.driver.extend(volume, new_size_gb)
+        finally:
+            self.growing.discard(volume.id)
+            for export_id, described in held:
+                if described is None:
+                    continue  # the pass serves it again from its attachment
+                exported, path, fmt, writable = described
+                await self.exports.start(
+                    exported.volume_id, path, fmt, export_id=export_id, writable=writable,
+                    again=exported,
+                )  # fmt: skip
+        return True
 
     async def unexport(self, export_id: str) -> None:
         await self.exports.stop(export_id)

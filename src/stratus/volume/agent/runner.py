@@ -125,6 +125,9 @@ def build_agent(
         driver, store, recorder, chunk_size=vc.backup_chunk_size, compression=vc.backup_compression
     )
     volumes = VolumeWork(driver, recorder, images, backups.restore_into, notifier.extended)
+    exports = make_exports(cfg, host, driver, db, in_process)
+    if exports is not None:
+        volumes.grow_exported = exports.grow
     closers: list[object] = [store, notifier, session]
     if images is not None:
         closers.append(images)
@@ -141,5 +144,5 @@ def build_agent(
         over_subscription=vc.max_over_subscription_ratio,
         timing=Timing(poll_interval=1.0, sync_interval=vc.sync_interval, heartbeat_interval=10.0),
         closers=closers,
-        exports=make_exports(cfg, host, driver, db, in_process),
+        exports=exports,
     )

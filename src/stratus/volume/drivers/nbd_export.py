@@ -128,7 +128,8 @@ class NbdExports:
         keys.touch(mode=0o600)
         keys.write_text(f"{identity}:{key}\n")
         port = again.port if again is not None else _free_port(self.listen)
-        meta = {"port": port, "path": str(path), "name": volume_id}
+        meta = {"port": port, "path": str(path), "name": volume_id, "format": fmt,
+                "writable": writable}  # fmt: skip
         (folder / "export.json").write_text(json.dumps(meta))
         file_node = {"driver": "file", "filename": str(path), "node-name": "file0"}
         fmt_node = {"driver": fmt, "file": "file0", "node-name": "vol0"}
@@ -167,6 +168,22 @@ class NbdExports:
             await self.stop(export_id)
             raise DriverError(f"the NBD export of volume {volume_id} failed: {message}")
         return ExportedVolume(volume_id, self.advertise, port, identity, key, export_id)
+
+    def serving(self, volume_id: str) -> list[str]:
+        """The running exports of a volume."""
+        return [x for x in self.running() if (found := self._read(x)) and found.volume_id == volume_id]
+
+    def described(self, export_id: str) -> tuple[ExportedVolume, Path, str, bool] | None:
+        """A running export as ``start`` made it: the export (port, key),
+        the file, its format, whether writable; for serving it again."""
+        found = self._read(export_id)
+        try:
+            meta = json.loads((self.folder(export_id) / "export.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if found is None:
+            return None
+        return found, Path(meta["path"]), str(meta.get("format", "raw")), bool(meta.get("writable", True))
 
     async def stop(self, export_id: str) -> None:
         """End the export and remove its folder and key (a missing one is
