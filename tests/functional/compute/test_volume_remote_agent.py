@@ -28,7 +28,7 @@ from tests.functional.compute.test_volume_attachments import (
     console,
     wait_console,
 )
-from tests.functional.volume.conftest import Cinder, admin_project, volume_file
+from tests.functional.volume.conftest import Cinder, admin_project, end_exports, volume_file
 
 HOST = "OS-EXT-SRV-ATTR:host"
 
@@ -42,6 +42,7 @@ def two_hosts(
     yield srv, agent
     assert agent.stop() == 0, agent.log.read_text()[-3000:]
     stop_cloud(srv)
+    end_exports(srv.data_dir)
 
 
 def test_attach_extend_detach_on_a_separate_agent(two_hosts: tuple[Server, Agent]) -> None:

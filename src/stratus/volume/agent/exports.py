@@ -102,7 +102,6 @@ class ExportWork:
             if again is not None:  # the consumer keeps its connection; tried again later
                 log.warning("volume: serving export %s again failed: %s", att.id, exc)
                 raise
-
             log.warning("volume: exporting %s for attachment %s failed: %s", volume.id, att.id, exc)
             await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
             return
@@ -150,10 +149,13 @@ class ExportWork:
                 if described is None:
                     continue  # the pass serves it again from its attachment
                 exported, path, fmt, writable = described
-                await self.exports.start(
-                    exported.volume_id, path, fmt, export_id=export_id, writable=writable,
-                    again=exported,
-                )  # fmt: skip
+                try:
+                    await self.exports.start(
+                        exported.volume_id, path, fmt, export_id=export_id, writable=writable,
+                        again=exported,
+                    )  # fmt: skip
+                except DriverError as exc:  # the pass serves it again from its attachment
+                    log.warning("volume: export %s not served again yet: %s", export_id, exc)
         return True
 
     async def unexport(self, export_id: str) -> None:

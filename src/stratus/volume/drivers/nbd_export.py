@@ -70,6 +70,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+async def _gone(pid: int, timeout: float) -> bool:
+    """Wait until the process has ended (False: still there at ``timeout``)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while _alive(pid):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
 class NbdExports:
     """The NBD exports of one volume host."""
 
@@ -192,13 +202,11 @@ class NbdExports:
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not _alive(pid):
-                    break
-                await asyncio.sleep(0.05)
-            else:
+            # It closes the image (its lock goes with the process): ~1 s here.
+            if not await _gone(pid, 10.0):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+                await _gone(pid, 5.0)
         await asyncio.to_thread(shutil.rmtree, self.folder(export_id), True)
 
     def running(self) -> list[str]:
