@@ -245,7 +245,7 @@ class Cloud:
         from stratus.volume.agent.runner import build_agent
 
         await volume.start()
-        agent = build_agent(self.cfg, self.db)
+        agent = build_agent(self.cfg, self.db, in_process=True)
         volume.agents[agent.host] = agent
         # The agent registers itself and puts right what a crash left, in
         # the background, so the cloud is ready at once.

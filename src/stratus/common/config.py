@@ -276,6 +276,17 @@ class VolumeConfig(_Section):
     backup_compression: Literal["zlib", "none"] = "zlib"
     # Seconds between an agent's comparisons of its files with the database.
     sync_interval: float = Field(30.0, gt=0)
+    # Network exports: a compute host other than the agent's own (and those
+    # of local_hosts; the all-in-one's compute host is one) reaches a volume
+    # over NBD served by qemu-storage-daemon with TLS-PSK, bound to
+    # export_listen (keep it on the storage network; 127.0.0.1 reaches this
+    # machine only) and advertised to the consumer as export_address (empty:
+    # export_listen).  export_timeout: seconds an attachment update waits
+    # for the agent to start the export.
+    local_hosts: list[str] = []
+    export_listen: str = "127.0.0.1"
+    export_address: str = ""
+    export_timeout: float = Field(30.0, gt=0)
     # An agent silent for this long is down.
     service_down_time: float = Field(60.0, gt=0)
     # Default quotas per project (-1: unlimited).
@@ -741,6 +752,16 @@ backup_chunk_size = 16777216
 backup_compression = "zlib"
 # Seconds between checks of the agent's files against the database.
 sync_interval = 30.0
+# Compute hosts that reach this agent's volume files directly (the agent's
+# own host, and in the all-in-one its compute host, always do); any other
+# host gets an NBD export (qemu-storage-daemon, TLS with a pre-shared key
+# fresh per attachment) bound to export_listen, advertised as export_address
+# (empty: export_listen).  127.0.0.1 keeps exports on this machine.
+local_hosts = []
+export_listen = "127.0.0.1"
+export_address = ""
+# Seconds an attachment update waits for the agent to start an export.
+export_timeout = 30.0
 # Seconds of silence after which a volume agent counts as down.
 service_down_time = 60.0
 # Default quotas per project (-1: unlimited); `openstack quota set` overrides.

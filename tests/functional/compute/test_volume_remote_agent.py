@@ -2,20 +2,33 @@
 fake2``) uses block storage through Cinder's API (``HttpVolumes``: the
 endpoint from the catalog, the service user's token): a volume is attached
 to its server, grown while attached, and detached, as on the all-in-one's
-own host.  Compute's fake driver, the file volume backend; SQLite and
-PostgreSQL."""
+own host.  fake2 cannot open the volume host's files (only the all-in-one's
+own compute host, ``fakehost``, can), so its attachments get NBD exports.
+Servers with volumes, and servers booted from one, move between the two
+hosts (cold migration and resize, confirm and revert) with new attachments
+on the destination, as Nova does with Cinder's attachments API.  Compute's
+fake driver, the file volume backend; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.compute_agents import Agent, start_agent
 from tests.conftest import Server, stop_cloud
 from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc, unique
-from tests.functional.compute.test_volume_attachments import VOLUME_ENV, console, wait_console
-from tests.functional.volume.conftest import Cinder, admin_project
+from tests.functional.compute.test_volume_attachments import (
+    VOLUME_ENV,
+    bdm_server,
+    console,
+    wait_console,
+)
+from tests.functional.volume.conftest import Cinder, admin_project, end_exports, volume_file
 
 HOST = "OS-EXT-SRV-ATTR:host"
 
@@ -29,6 +42,7 @@ def two_hosts(
     yield srv, agent
     assert agent.stop() == 0, agent.log.read_text()[-3000:]
     stop_cloud(srv)
+    end_exports(srv.data_dir)
 
 
 def test_attach_extend_detach_on_a_separate_agent(two_hosts: tuple[Server, Agent]) -> None:
@@ -44,8 +58,17 @@ def test_attach_extend_detach_on_a_separate_agent(two_hosts: tuple[Server, Agent
     assert [(a["server_id"], a["host_name"]) for a in used["attachments"]] == [(vm["id"], "fake2")]
     wait_console(nova, vm["id"], "disk added vdb")
 
+    # fake2 reaches the volume over an NBD export.
+    assert list(cinder_attachments(cinder, volume["id"]).values()) == [("fake2", "nbd")]
+
     osc(srv, "--os-volume-api-version", "3.42", "volume", "set", "--size", "2", volume["id"])
     wait_console(nova, vm["id"], f"disk resized vdb {2 << 30}")
+    # The export's daemon holds the file: it grew it.
+    out = subprocess.run(
+        ["qemu-img", "info", "-U", "--output=json", str(volume_file(srv, volume["id"]))],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert json.loads(out)["virtual-size"] == 2 << 30
 
     osc(srv, "server", "remove", "volume", vm["id"], volume["id"])
     cinder.wait(volume["id"], "available")
@@ -69,3 +92,116 @@ def test_attach_extend_detach_on_a_separate_agent(two_hosts: tuple[Server, Agent
         assert nova.delete(f"/servers/{sid}").status_code == 204
         nova.wait_gone(sid)
     cinder.wait(volume["id"], "available")
+
+
+# -- moves ---------------------------------------------------------------------------------------
+
+
+def cinder_attachments(cinder: Cinder, volume_id: str) -> dict[str, tuple[str, str]]:
+    """The volume's Cinder attachments: id -> (host, connection type)."""
+    hosts = {a["attachment_id"]: a["host_name"] for a in cinder.show(volume_id)["attachments"]}
+    resp = cinder.get("/attachments", params={"volume_id": volume_id})
+    assert resp.status_code == 200, resp.text
+    found = {}
+    for att in resp.json()["attachments"]:
+        info = cinder.get(f"/attachments/{att['id']}").json()["attachment"]["connection_info"]
+        found[att["id"]] = (str(hosts.get(att["id"], "")), str(info.get("driver_volume_type", "")))
+    return found
+
+
+def exports(srv: Server) -> set[str]:
+    folder = srv.data_dir / "volumes" / "volhost" / "exports"
+    return {p.name for p in folder.iterdir()} if folder.is_dir() else set()
+
+
+def wait_exports(srv: Server, wanted: set[str], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while exports(srv) != wanted and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert exports(srv) == wanted
+
+
+def nova_attachment(nova: Nova, server_id: str) -> dict[str, Any]:
+    (row,) = nova.get(f"/servers/{server_id}/os-volume_attachments").json()["volumeAttachments"]
+    return row  # type: ignore[no-any-return]
+
+
+def test_a_server_with_a_volume_migrates_and_confirms(two_hosts: tuple[Server, Agent]) -> None:
+    srv, _agent = two_hosts
+    nova = Nova(srv, srv.admin_token(), "2.96")
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    vm = nova.boot(unique("mv"), availability_zone="nova:fakehost")
+    volume = cinder.create(size=1)
+    resp = nova.post(f"/servers/{vm['id']}/os-volume_attachments",
+                     json={"volumeAttachment": {"volumeId": volume["id"]}})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    cinder.wait(volume["id"], "in-use")
+    ((old, (host, kind)),) = cinder_attachments(cinder, volume["id"]).items()
+    assert (host, kind) == ("fakehost", "file")
+    wait_exports(srv, set())  # (those of the test before end in the background)
+
+    assert nova.action(vm["id"], {"migrate": None}).status_code == 202
+    assert nova.wait(vm["id"], "VERIFY_RESIZE")[HOST] == "fake2"
+    both = cinder_attachments(cinder, volume["id"])
+    (new,) = set(both) - {old}
+    # The destination has an attachment of its own: an NBD export (fake2
+    # cannot open the file); the source's stays until the move is answered.
+    assert both == {old: ("fakehost", "file"), new: ("fake2", "nbd")}
+    assert exports(srv) == {new}
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == new
+    assert cinder.show(volume["id"])["status"] == "in-use"
+
+    assert nova.action(vm["id"], {"confirmResize": None}).status_code == 204
+    nova.wait(vm["id"], "ACTIVE")
+    assert cinder_attachments(cinder, volume["id"]) == {new: ("fake2", "nbd")}
+    # Live migration does not move volumes yet: a clear 409, nothing started.
+    live = nova.action(vm["id"], {"os-migrateLive": {"host": None, "block_migration": "auto"}})
+    assert live.status_code == 409 and "volumes attached" in live.text
+    # Detached on its new host: the export and its key go.
+    detach = nova.delete(f"/servers/{vm['id']}/os-volume_attachments/{volume['id']}")
+    assert detach.status_code == 202
+    cinder.wait(volume["id"], "available")
+    wait_exports(srv, set())
+    assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+
+
+def test_a_volume_booted_server_resizes_and_reverts(two_hosts: tuple[Server, Agent]) -> None:
+    srv, _agent = two_hosts
+    nova = Nova(srv, srv.admin_token(), "2.96")
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    root = cinder.create(size=1, imageRef=nova.server_image())
+    resp = bdm_server(nova, {"source_type": "volume", "uuid": root["id"]},
+                      availability_zone="nova:fakehost")  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    vm = nova.wait(resp.json()["server"]["id"])
+    assert vm[HOST] == "fakehost" and vm["image"] == ""
+    ((old, _),) = cinder_attachments(cinder, root["id"]).items()
+
+    # m1.tiny (1 GiB) to m1.small: its root disk is the volume, whatever the flavor's.
+    assert nova.action(vm["id"], {"resize": {"flavorRef": "2"}}).status_code == 202
+    moved = nova.wait(vm["id"], "VERIFY_RESIZE")
+    assert moved[HOST] == "fake2" and moved["flavor"]["original_name"] == "m1.small"
+    both = cinder_attachments(cinder, root["id"])
+    (new,) = set(both) - {old}
+    assert both[new] == ("fake2", "nbd") and exports(srv) == {new}
+
+    assert nova.action(vm["id"], {"revertResize": None}).status_code == 202
+    back = nova.wait(vm["id"], "ACTIVE")
+    assert back[HOST] == "fakehost" and back["flavor"]["original_name"] == "m1.tiny"
+    # The source's attachment is the volume's again; the destination's and its export are gone.
+    assert cinder_attachments(cinder, root["id"]) == {old: ("fakehost", "file")}
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == old
+    wait_exports(srv, set())
+    # Live migration does not move volumes yet: refused, nothing started.
+    live = nova.action(vm["id"], {"os-migrateLive": {"host": None, "block_migration": "auto"}})
+    assert live.status_code == 409 and "boots from a volume" in live.text
+
+    # A move left unanswered, then the server deleted: both attachments go.
+    assert nova.action(vm["id"], {"migrate": None}).status_code == 202
+    nova.wait(vm["id"], "VERIFY_RESIZE")
+    assert len(cinder_attachments(cinder, root["id"])) == 2
+    assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+    nova.wait_gone(vm["id"])
+    cinder.wait(root["id"], "available")
+    assert cinder_attachments(cinder, root["id"]) == {}
+    wait_exports(srv, set())

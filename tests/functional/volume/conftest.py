@@ -8,7 +8,10 @@ data, not only statuses."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import time
 import uuid
@@ -42,7 +45,22 @@ def volume_cloud(
 
 def stop_cloud(srv: Server) -> None:
     code = srv.stop()
+    end_exports(srv.data_dir)
     assert code == 0, f"stratus did not stop cleanly ({code}):\n{srv.log.read_text()[-4000:]}"
+
+
+def end_exports(data_dir: Path) -> None:
+    """NBD exports outlive the cloud (a remote guest keeps its disk while
+    the volume agent restarts): those a failed test left attached end with
+    its cloud."""
+    for pid in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"qemu-storage-daemon" in cmdline and str(data_dir).encode() in cmdline:
+            with contextlib.suppress(OSError):
+                os.kill(int(pid), signal.SIGKILL)
 
 
 @pytest.fixture(scope="module", params=_database_params())

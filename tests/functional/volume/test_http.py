@@ -1,16 +1,94 @@
 """Raw HTTP: version discovery and microversions, the attachment flows
-(the attachments API and the legacy actions) with their status machine,
-and bad input answered in Cinder's error format, never a 500."""
+(the attachments API and the legacy actions) with their status machine, a
+connector of another host served over an NBD export (TLS-PSK), and bad
+input answered in Cinder's error format, never a 500."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
 import httpx
+import pytest
 
 from tests.conftest import Server
 from tests.functional.compute.conftest import tiny_image
 from tests.functional.volume.conftest import Cinder, project_user, unique, volume_file, wait_for
 
-CONNECTOR = {"host": "computehost", "initiator": "iqn.test", "mountpoint": "/dev/vdb"}
+CONNECTOR = {"host": "volhost", "initiator": "iqn.test", "mountpoint": "/dev/vdb"}
+
+
+def nbd_io(data: dict[str, object], keys: Path, command: str) -> str:
+    """qemu-io through an NBD export, with the key its connection carries."""
+    keys.mkdir(mode=0o700, exist_ok=True)
+    (keys / "keys.psk").write_text(f"{data['psk_identity']}:{data['psk_key']}\n")
+    opts = (
+        f"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host={data['host']},"
+        f"file.server.port={data['port']},file.export={data['export']},file.tls-creds=tls0"
+    )
+    tls = f"tls-creds-psk,id=tls0,endpoint=client,dir={keys},username={data['psk_identity']}"
+    cmd = ["qemu-io", "--object", tls, "--image-opts", opts, "-c", command]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    return proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(not shutil.which("qemu-storage-daemon"), reason="needs qemu-storage-daemon")
+def test_a_connector_of_another_host_gets_an_nbd_export(
+    cloud: Server, cinder: Cinder, tmp_path: Path
+) -> None:
+    volume = cinder.create()
+    made = cinder.post("/attachments", json={"attachment": {
+        "volume_uuid": volume["id"], "instance_uuid": unique("far")}})  # fmt: skip
+    att = made.json()["attachment"]
+    far = {**CONNECTOR, "host": "elsewhere"}
+    resp = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": far}})
+    assert resp.status_code == 200, resp.text
+    info = resp.json()["attachment"]["connection_info"]
+    assert info["driver_volume_type"] == "nbd", info
+    data = info["data"]
+    assert data["host"] == "127.0.0.1" and data["export"] == volume["id"]
+    assert "path" not in data and len(str(data["psk_key"])) == 64
+    folder = cloud.data_dir / "volumes" / "volhost" / "exports" / att["id"]
+    assert (folder / "keys.psk").stat().st_mode & 0o077 == 0
+    # The consumer writes through the export, over TLS with the key it was given.
+    out = nbd_io(data, tmp_path / "keys", "write -P 0x6b 1M 64k")
+    assert "wrote 65536/65536 bytes" in out, out
+    assert cinder.post(f"/attachments/{att['id']}/action", json={"os-complete": None}).status_code == 204
+    assert cinder.show(volume["id"])["status"] == "in-use"
+    # The same connector again (a retried attach): the same export.
+    again = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": far}})
+    assert again.json()["attachment"]["connection_info"]["data"]["port"] == data["port"]
+    # Its daemon killed (a reboot, say): the agent serves it again, with the
+    # port and key the consumer holds.
+    pid = int((folder / "pid").read_text())
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            served = int((folder / "pid").read_text()) != pid
+        except (OSError, ValueError):
+            served = False  # being started again
+        if served and "read 65536/65536" in nbd_io(data, tmp_path / "keys", "read -P 0x6b 1M 64k"):
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the export was not served again")
+    # Detach: the export ends and its key goes; the data is in the volume's file.
+    assert cinder.delete(f"/attachments/{att['id']}").status_code == 200
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not folder.exists()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", int(data["port"]))) != 0
+    path = volume_file(cloud, volume["id"])
+    check = ["qemu-io", "-f", path.suffix[1:], "-c", "read -P 0x6b 1M 64k", str(path)]
+    assert "read 65536/65536" in subprocess.run(check, capture_output=True, text=True).stdout
 
 
 def test_discovery_and_microversions(cloud: Server, cinder: Cinder) -> None:

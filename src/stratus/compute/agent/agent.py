@@ -38,6 +38,7 @@ from stratus.compute.agent.nics import HostNics
 from stratus.compute.agent.power import PowerWorkflow
 from stratus.compute.agent.recorder import Recorder
 from stratus.compute.agent.snapshots import ImageStore, ImageWorkflow
+from stratus.compute.agent.volume_moves import VolumeMoves
 from stratus.compute.agent.volumes import VolumeWorkflow
 from stratus.compute.agent.workflow import AgentParts, Step, Workflow
 from stratus.compute.drivers.base import Diagnostics, Driver, Power
@@ -106,6 +107,7 @@ class ComputeAgent:
         self.steps["deleting"] = self.volumes.wrap_delete(self.steps["deleting"])
         self.steps["spawning"] = self.volumes.wrap_spawn(self.steps["spawning"])
         self.guests.root_disk = self.volumes.root_disk
+        self.moves.volumes = VolumeMoves(self.volumes)
         self.loop = Reconciler(
             f"compute-agent-{host}",
             self,

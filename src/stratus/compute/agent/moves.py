@@ -11,11 +11,18 @@ generation), so a step interrupted by an agent's restart is simply redone:
                                   ``moves/<id>``, send the disk to the
                                   destination over the agent channel
     dest    resize_finish         fetch the base image, adopt the disk (grow
-                                  it for a resize), boot: VERIFY_RESIZE
-    dest    resize_confirming     have the source drop its copy: ACTIVE
-    dest    resize_reverting      drop the new copy, hand back to the source
+                                  it for a resize), connect the volumes
+                                  here, boot: VERIFY_RESIZE
+    dest    resize_confirming     have the source drop its copy and its
+                                  volume attachments: ACTIVE
+    dest    resize_reverting      drop the new copy and the volume
+                                  attachments made here, hand back
     source  resize_revert_finish  put the untouched folder back, boot
     dest    rebuild_spawning      (evacuate) recover the disk or rebuild
+
+A server booted from a volume has no disk of its own to send: its root
+disk is a volume, connected on the destination like its other volumes
+(``volume_moves.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from stratus.compute.agent.folders import (
     write_host_marker,
 )
 from stratus.compute.agent.recorder import free_port
+from stratus.compute.agent.volume_moves import VolumeMoves
 from stratus.compute.agent.workflow import AgentParts, Peers, Step
 from stratus.compute.drivers.base import GuestSpec, Power
 
@@ -65,6 +73,11 @@ class MoveWorkflow:
         self.driver = parts.driver
         self.recorder = parts.recorder
         self.guests = parts.guests
+        self.volumes: VolumeMoves | None = None  # set by the agent
+
+    async def _volume_backed(self, server: m.Server) -> bool:
+        root = self.guests.root_disk
+        return root is not None and await root(server) is not None
 
     def steps(self) -> Mapping[str, Step]:
         return {
@@ -143,6 +156,8 @@ class MoveWorkflow:
             directory.rename(aside)
         # The driver forgets the guest here; its folder stays aside, whole.
         await self.driver.destroy(server.id, directory)
+        if await self._volume_backed(server):
+            return  # its root disk is a volume: nothing to carry
         disk = await self.driver.export_disk(server.id, aside)
         if dest == self.host:
             directory.mkdir(parents=True, exist_ok=True)
@@ -159,6 +174,8 @@ class MoveWorkflow:
             if directory.exists():
                 await asyncio.to_thread(shutil.rmtree, directory)
             aside.rename(directory)
+        if await self._volume_backed(server):
+            return
         disk = await self.driver.export_disk(server.id, directory)
         await self.driver.import_disk(await self.guests.spec(server), disk)
 
@@ -178,14 +195,17 @@ class MoveWorkflow:
         directory = self.guests.directory(server)
         try:
             await self.guests.prepare(server)
+            if self.volumes is not None:
+                await self.volumes.connect_here(server)
             spec = await self.guests.spec(server)  # fetches the base image when this host lacks it
-            incoming = directory / INCOMING
-            disk = (
-                incoming
-                if incoming.exists()
-                else await self.driver.export_disk(server.id, directory)
-            )
-            await self.driver.import_disk(spec, disk)
+            if spec.root_volume is None:
+                incoming = directory / INCOMING
+                disk = (
+                    incoming
+                    if incoming.exists()
+                    else await self.driver.export_disk(server.id, directory)
+                )
+                await self.driver.import_disk(spec, disk)
             power = await self._boot(server, move.get("vm_state") == m.ACTIVE, spec)
         except BaseException:
             await self.recorder.set_migration(int(move["migration"]), "error")
@@ -212,6 +232,8 @@ class MoveWorkflow:
             await drop_moved(self.parts.instances, server.id)
         else:
             await self._peers().drop_moved(await self._url(source), server.id)
+        if self.volumes is not None:
+            await self.volumes.keep_new(server)
         if await self.recorder.succeed(
             server,
             vm_state=str(move.get("vm_state", m.ACTIVE)),
@@ -248,6 +270,8 @@ class MoveWorkflow:
         aside = moved_folder(self.parts.instances, server.id)
         if self.host == dest and (source != dest or aside.exists()):
             await self.driver.destroy(server.id, self.guests.directory(server))
+        if self.volumes is not None:
+            await self.volumes.back_to_old(server)
         if await self.recorder.succeed(
             server,
             task_state="resize_revert_finish",

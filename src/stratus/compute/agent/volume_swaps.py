@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from stratus.compute import models as m
 from stratus.compute.drivers.base import VolumeAttacher, VolumeDisk
-from stratus.compute.service.volume_client import VolumeClient, service_context
+from stratus.compute.service.volume_client import VolumeClient
 
 
 class Records(Protocol):
@@ -91,7 +91,7 @@ async def _switch(
     if row.attachment_id is None:  # the API died before Cinder was asked
         row.attachment_id = await client.find_attachment(
             row.volume_id, server.id
-        ) or await client.reserve(service_context(), row.volume_id, server.id)
+        ) or await client.reserve(None, row.volume_id, server.id)
         await flow.records.save(row.id, attachment_id=row.attachment_id)
     info = await client.connect(row.attachment_id, flow.connector(row))
     # The guest's device keeps the name and serial it was made with.

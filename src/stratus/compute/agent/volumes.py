@@ -31,11 +31,12 @@ from sqlalchemy import delete, select
 
 from stratus.common.db import Database
 from stratus.compute import models as m
+from stratus.compute.agent.volume_moves import VolumeMoves
 from stratus.compute.agent.volume_swaps import swap
 from stratus.compute.agent.workflow import AgentParts, Step
 from stratus.compute.drivers.base import Capability, Power, VolumeAttacher, VolumeDisk
 from stratus.compute.service.actions import add_agent_event
-from stratus.compute.service.volume_client import VolumeClient, service_context
+from stratus.compute.service.volume_client import VolumeClient
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +213,7 @@ class VolumeWorkflow:
                 row.volume_id, server.id
             )
             if attachment_id is None:  # the API died before Cinder was asked
-                attachment_id = await client.reserve(service_context(), row.volume_id, server.id)
+                attachment_id = await client.reserve(None, row.volume_id, server.id)
             await self.records.save(row.id, attachment_id=attachment_id)
             info = await client.connect(attachment_id, self.connector(row))
             row.connection_info = info
@@ -330,7 +331,7 @@ class VolumeWorkflow:
                 )
                 if attachment_id is None:
                     attachment_id = await client.reserve(
-                        service_context(), row.volume_id, server.id
+                        None, row.volume_id, server.id
                     )
                 await self.records.save(row.id, attachment_id=attachment_id)
                 info = await client.connect(attachment_id, self.connector(row))
@@ -373,6 +374,9 @@ class VolumeWorkflow:
             )
             if attachment_id:
                 await self.client.release(attachment_id)
+            source = VolumeMoves.source_attachment(row)  # deleted while its move waited
+            if source:
+                await self.client.release(source)
             if row.delete_on_termination:
                 await self.client.delete_volume(row.volume_id)
             await self.records.drop(row.id)

@@ -41,19 +41,21 @@ async def _server(req: Req, action: str) -> m.Server:
 async def migrate(req: Req) -> Response:
     body: MigrateAction = req.body
     server = await _server(req, "compute:servers:migrate")
-    await req.service.server_volumes.refuse_volume_backed(server.id, "migrate")
     host = body.migrate.host if body.migrate is not None else None
     if host is not None:
         req.authorize("compute:servers:migrate:host", {"project_id": server.project_id})
-    await req.service.moves.migrate(req.ctx, server.id, host=host)
+    backed = await req.service.server_volumes.volume_backed(server.id)
+    await req.service.moves.migrate(req.ctx, server.id, host=host, volume_backed=backed)
     return empty_response(202)
 
 
 async def resize(req: Req) -> Response:
     body: ResizeAction = req.body
     server = await _server(req, "compute:servers:resize")
-    await req.service.server_volumes.refuse_volume_backed(server.id, "resize")
-    await req.service.moves.migrate(req.ctx, server.id, flavor_ref=body.resize.flavor_id)
+    backed = await req.service.server_volumes.volume_backed(server.id)
+    await req.service.moves.migrate(
+        req.ctx, server.id, flavor_ref=body.resize.flavor_id, volume_backed=backed
+    )
     return empty_response(202)
 
 

@@ -148,6 +148,8 @@ class FakeDriver:
 
     async def start(self, spec: GuestSpec) -> GuestStatus:
         await self._enter("start", spec.uuid)
+        if spec.root_volume is not None:  # its disk is a volume: any host can start it
+            self.instances.setdefault(spec.uuid, FakeGuest(spec)).has_disk = True
         guest = self.instances.get(spec.uuid)
         if guest is None or not guest.has_disk:
             raise DriverError(f"guest {spec.uuid} has no disk on this host")

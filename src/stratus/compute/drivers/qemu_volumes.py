@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SERIAL_MAX = 20  # virtio-blk's serial holds 20 bytes
 ASK_AGAIN = 10.0  # seconds between the requests to release a disk
+RECONNECT_DELAY = 30  # seconds an NBD disk's requests wait for its export to return
 
 
 def node_name(disk: VolumeDisk) -> str:
@@ -41,6 +42,9 @@ def _protocol(disk: VolumeDisk) -> dict[str, Any]:
             "driver": "nbd",
             "server": {"type": "inet", "host": host, "port": port},
             "export": disk.export,
+            # The volume host stops an export a moment to grow its volume:
+            # requests wait for the reconnection instead of failing.
+            "reconnect-delay": RECONNECT_DELAY,
         }
         if disk.psk_file:
             node["tls-creds"] = tls_id(disk)

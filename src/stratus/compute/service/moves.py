@@ -90,9 +90,12 @@ class Moves:
         *,
         host: str | None = None,
         flavor_ref: str | None = None,
+        volume_backed: bool = False,
     ) -> m.Migration:
         """Cold migration (``flavor_ref`` None) or resize: validate, choose
-        the destination, record the move; the source agent starts it."""
+        the destination, record the move; the source agent starts it.  A
+        server booted from a volume may take a flavor of any disk size (its
+        root disk is the volume, as in Nova)."""
         kind = "resize" if flavor_ref is not None else "migration"
         verb = "resize" if flavor_ref is not None else "migrate"
         new_flavor: dict[str, Any] | None = None
@@ -116,7 +119,7 @@ class Moves:
             else:
                 if new_flavor["id"] == server.flavor_id:
                     raise BadRequest("When resizing, instances must change flavor!")
-                if int(new_flavor["disk"]) < int(old.get("disk", 0)):
+                if not volume_backed and int(new_flavor["disk"]) < int(old.get("disk", 0)):
                     raise BadRequest(
                         f"Resizing to a smaller disk is not possible: flavor {new_flavor['id']} "
                         f"has {new_flavor['disk']} GiB, the server has {old.get('disk', 0)} GiB."

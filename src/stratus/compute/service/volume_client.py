@@ -38,9 +38,11 @@ class VolumeClient(Protocol):
         """The volume (NotFound when the caller may not see it)."""
         ...
 
-    async def reserve(self, ctx: RequestContext, volume_id: str, server_id: str) -> str:
-        """Reserve the volume for the server; the Cinder attachment's id.
-        Refused (400) for a volume that is not available and not multiattach."""
+    async def reserve(self, ctx: RequestContext | None, volume_id: str, server_id: str) -> str:
+        """Reserve the volume for the server (as the user, or as the service
+        when ``ctx`` is None); the Cinder attachment's id.  Refused (400) for
+        a volume that is not available and not multiattach, unless the
+        server has it already (a move)."""
         ...
 
     async def connect(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +60,11 @@ class VolumeClient(Protocol):
         ...
 
     async def find_attachment(self, volume_id: str, server_id: str) -> str | None: ...
+
+    async def attachments_of(self, volume_id: str, server_id: str) -> list[str]:
+        """Every Cinder attachment of the volume to the server, oldest first
+        (a moving server has two: its source's and its destination's)."""
+        ...
 
     async def delete_volume(self, volume_id: str) -> None:
         """Delete a volume (boot volumes with delete_on_termination)."""
@@ -100,8 +107,10 @@ class LocalVolumes:
     async def get(self, ctx: RequestContext | None, volume_id: str) -> VolumeInfo:
         return _info(await self.volume.volumes.row(ctx or service_context(), volume_id))
 
-    async def reserve(self, ctx: RequestContext, volume_id: str, server_id: str) -> str:
-        att = await self.volume.attachments.create(ctx, volume_id, server_id, None, None)
+    async def reserve(self, ctx: RequestContext | None, volume_id: str, server_id: str) -> str:
+        att = await self.volume.attachments.create(
+            ctx or service_context(), volume_id, server_id, None, None
+        )
         return att.id
 
     async def connect(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +137,12 @@ class LocalVolumes:
             service_context(), True, {"volume_id": volume_id, "instance_uuid": server_id}
         )
         return rows[0].id if rows else None
+
+    async def attachments_of(self, volume_id: str, server_id: str) -> list[str]:
+        rows = await self.volume.attachments.list_attachments(
+            service_context(), True, {"volume_id": volume_id, "instance_uuid": server_id}
+        )
+        return [r.id for r in rows]
 
     async def delete_volume(self, volume_id: str) -> None:
         try:

@@ -107,7 +107,7 @@ class HttpVolumes:
             bootable=str(v.get("bootable")).lower() == "true",
         )
 
-    async def reserve(self, ctx: RequestContext, volume_id: str, server_id: str) -> str:
+    async def reserve(self, ctx: RequestContext | None, volume_id: str, server_id: str) -> str:
         body = {"attachment": {"volume_uuid": volume_id, "instance_uuid": server_id}}
         resp = await self._call(ctx, "POST", "/attachments", "attachment create", body)
         return str(resp.json()["attachment"]["id"])
@@ -144,6 +144,11 @@ class HttpVolumes:
         resp = await self._call(None, "GET", "/attachments", "attachment list", params=params)
         found = resp.json().get("attachments", [])
         return str(found[0]["id"]) if found else None
+
+    async def attachments_of(self, volume_id: str, server_id: str) -> list[str]:
+        params = {"volume_id": volume_id, "instance_uuid": server_id, "all_tenants": "1"}
+        resp = await self._call(None, "GET", "/attachments", "attachment list", params=params)
+        return [str(a["id"]) for a in resp.json().get("attachments", [])]
 
     async def delete_volume(self, volume_id: str) -> None:
         try:

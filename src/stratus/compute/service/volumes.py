@@ -238,11 +238,24 @@ class ServerVolumes:
 
     async def refuse_volume_backed(self, server_id: str, verb: str) -> None:
         """409 for what a server booted from a volume cannot do yet (its
-        root disk is not a file of its host: moves, shelve, backup, rescue)."""
+        root disk is not a file of its host: live migration, evacuate,
+        shelve, backup, rescue; cold migration and resize can)."""
         if await self.volume_backed(server_id):
             raise Conflict(
                 f"Cannot '{verb}' instance {server_id}: it boots from a volume, which this "
                 "action does not support yet."
+            )
+
+    async def refuse_with_volumes(self, server_id: str, verb: str) -> None:
+        """409 for what a server with volumes attached cannot do yet: live
+        migration connects no volume on the destination (a cold migration
+        or a resize does)."""
+        async with self.db.session() as s:
+            rows = await self.of_server(s, server_id)
+        if rows:
+            raise Conflict(
+                f"Cannot '{verb}' instance {server_id}: it has volumes attached, which live "
+                "migration does not move yet; cold migrate it (migrate) instead, or detach them."
             )
 
     # -- createImage of a volume-backed server ------------------------------------------

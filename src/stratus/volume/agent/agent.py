@@ -17,6 +17,7 @@ from stratus.common.db import Database, utcnow
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.volume import models as m
 from stratus.volume.agent.backups import BackupWork
+from stratus.volume.agent.exports import ExportWork
 from stratus.volume.agent.recorder import Recorder
 from stratus.volume.agent.volumes import VolumeWork
 from stratus.volume.drivers.base import BackupStore, VolumeDriver
@@ -42,6 +43,7 @@ class VolumeAgent:
         over_subscription: float,
         timing: Timing = Timing(),
         closers: Iterable[object] = (),
+        exports: ExportWork | None = None,
     ):
         self.db = db
         self.host = host
@@ -55,6 +57,7 @@ class VolumeAgent:
         self.over_subscription = over_subscription
         self.loop = Reconciler(f"volume-agent-{host}", self, timing)
         self.closers = list(closers)
+        self.exports = exports  # None: a backend without network exports
 
     def wake(self) -> None:
         self.loop.wake()
@@ -89,6 +92,9 @@ class VolumeAgent:
                 "multiattach": True,
                 "allocated_capacity_gb": cap.allocated_gb,
             }
+            if self.exports is not None:
+                # the compute hosts that open its files; others get exports
+                row.capabilities["local_hosts"] = sorted(self.exports.local_hosts)
             row.heartbeat = utcnow()
         log.info(
             "volume: host %s up (%s, %d GiB free)", self.rec.backend, self.driver.name, cap.free_gb
@@ -124,6 +130,8 @@ class VolumeAgent:
                 select(m.Backup.id).where(m.Backup.host == self.host, m.Backup.task.is_not(None))
             )
             keys += [f"b:{b}" for b in backups]
+        if self.exports is not None:
+            keys += await self.exports.pending(self.rec.mine())
         return keys
 
     async def work(self, key: str) -> None:
@@ -132,6 +140,10 @@ class VolumeAgent:
             volume = await self.rec.load(m.Volume, row_id)
             if volume is not None and volume.task:
                 await self.volumes.run(volume)
+        elif kind == "a" and self.exports is not None:
+            await self.exports.export(row_id)
+        elif kind == "x" and self.exports is not None:
+            await self.exports.unexport(row_id)
         elif kind == "s":
             snap = await self.rec.load(m.Snapshot, row_id)
             if snap is not None and snap.task:

@@ -17,10 +17,12 @@ from stratus.registry import SERVICES
 from stratus.volume import models as m
 from stratus.volume.agent.agent import VolumeAgent
 from stratus.volume.agent.backups import BackupWork
+from stratus.volume.agent.exports import ExportWork
 from stratus.volume.agent.images import ImageTransfer
 from stratus.volume.agent.recorder import Recorder
 from stratus.volume.agent.volumes import VolumeWork
 from stratus.volume.drivers.base import BackupStore, VolumeDriver
+from stratus.volume.drivers.nbd_export import NbdExports
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +89,28 @@ class ComputeNotifier:
         await self.client.aclose()
 
 
-def build_agent(cfg: Config, db: Database, host: str | None = None) -> VolumeAgent:
+def make_exports(
+    cfg: Config, host: str, driver: VolumeDriver, db: Database, in_process: bool
+) -> ExportWork | None:
+    """The agent's NBD exports (a file backend's); the hosts that open its
+    files directly: its own, ``local_hosts``, and in the all-in-one the
+    compute and database hosts of the same process (the database service
+    mounts a volume's file: it needs a local one)."""
+    if cfg.volume.driver != "file":
+        return None
+    vc = cfg.volume
+    local = {host, *vc.local_hosts}
+    if in_process:  # compute and the database service of the same process
+        local.add(cfg.compute.host or socket.gethostname())
+        local.add(cfg.dbaas.host or cfg.compute.host or socket.gethostname())
+    root = cfg.data_path(vc.volumes_dir) / host / "exports"
+    exports = NbdExports(root, listen=vc.export_listen, advertise=vc.export_address or None)
+    return ExportWork(db, driver, exports, frozenset(local))
+
+
+def build_agent(
+    cfg: Config, db: Database, host: str | None = None, in_process: bool = False
+) -> VolumeAgent:
     host = host or host_name(cfg)
     vc = cfg.volume
     session = service_session(cfg)
@@ -102,6 +125,9 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> VolumeAge
         driver, store, recorder, chunk_size=vc.backup_chunk_size, compression=vc.backup_compression
     )
     volumes = VolumeWork(driver, recorder, images, backups.restore_into, notifier.extended)
+    exports = make_exports(cfg, host, driver, db, in_process)
+    if exports is not None:
+        volumes.grow_exported = exports.grow
     closers: list[object] = [store, notifier, session]
     if images is not None:
         closers.append(images)
@@ -118,4 +144,5 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> VolumeAge
         over_subscription=vc.max_over_subscription_ratio,
         timing=Timing(poll_interval=1.0, sync_interval=vc.sync_interval, heartbeat_interval=10.0),
         closers=closers,
+        exports=exports,
     )

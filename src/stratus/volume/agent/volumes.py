@@ -58,6 +58,9 @@ class VolumeWork:
         self.images = images
         self.restore_backup = restore
         self.on_extended = on_extended
+        # Grows a volume a network export holds open (agent/exports.py);
+        # False when none does.  Set by the runner where exports exist.
+        self.grow_exported: Callable[[VolumeRef, int], Awaitable[bool]] | None = None
 
     async def run(self, volume: m.Volume) -> None:
         handler = {
@@ -160,13 +163,20 @@ class VolumeWork:
         new_size = int(volume.task_args["new_size"])
         back = volume.previous_status or m.AVAILABLE
         try:
-            await self.driver.extend(ref(volume), new_size)
-        except HeldOpen:
-            if back != m.IN_USE:
-                raise
-            # The guest's QEMU holds the file: compute grows it (block_resize)
-            # once told below; the size recorded is the one asked for.
-            log.info("volume %s: held open by its server, which grows it", volume.id)
+            try:
+                await self.driver.extend(ref(volume), new_size)
+            except HeldOpen:
+                if back != m.IN_USE:
+                    raise
+                if self.grow_exported is not None and await self.grow_exported(
+                    ref(volume), new_size
+                ):
+                    log.info("volume %s: grown through its network export", volume.id)
+                else:
+                    # The guest's QEMU holds the file: compute grows it
+                    # (block_resize) once told below; the size recorded is the
+                    # one asked for.
+                    log.info("volume %s: held open by its server, which grows it", volume.id)
         except DriverError as exc:
             await self.rec.fail(
                 volume, m.ERROR_EXTENDING, f"Extending the volume failed: {exc}", "VOLUME_000004"

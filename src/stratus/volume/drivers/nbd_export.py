@@ -3,10 +3,11 @@ volume's file over NBD on TCP, behind TLS with a pre-shared key (TLS-PSK),
 so that a guest on a compute host without the volume's filesystem reaches
 it with QEMU's own NBD client (these machines have no kernel NBD or iSCSI).
 
-Each export is a daemon of its own with its folder
-``exports/<volume id>/`` under the backend's root: ``keys.psk`` (the
-identity and key, mode 0600, in the folder QEMU's ``tls-creds-psk`` reads)
-and ``pid``.  Exports outlive the agent (a running guest keeps its disk
+Each export is a daemon of its own with its folder ``<export id>/`` under
+the exports' root (the volume agent names an export after the attachment it
+serves, so each attachment has a fresh key): ``keys.psk`` (the identity and
+key, mode 0600, in the folder QEMU's ``tls-creds-psk`` reads), ``pid`` and
+``export.json`` (port, file, the NBD export's name: the volume's id).  Exports outlive the agent (a running guest keeps its disk
 while the agent restarts); ``running`` finds them again and ``stop`` ends
 one.  The key travels to the consumer in the attachment's
 ``connection_info`` (``psk_identity``, ``psk_key``), as Cinder's
@@ -32,11 +33,12 @@ START_TIMEOUT = 15.0
 
 @dataclass(frozen=True)
 class ExportedVolume:
-    volume_id: str
+    volume_id: str  # the NBD export's name
     host: str
     port: int
     identity: str
     key: str  # hex
+    export_id: str = ""  # its folder (the attachment's id); the volume's when empty
 
     def connection(self) -> Connection:
         return Connection(
@@ -68,6 +70,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
+async def _gone(pid: int, timeout: float) -> bool:
+    """Wait until the process has ended (False: still there at ``timeout``)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while _alive(pid):
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
 class NbdExports:
     """The NBD exports of one volume host."""
 
@@ -84,39 +96,51 @@ class NbdExports:
         self.advertise = advertise or listen  # the address consumers connect to
         self.binary = binary
 
-    def folder(self, volume_id: str) -> Path:
-        return self.root / volume_id
+    def folder(self, export_id: str) -> Path:
+        return self.root / export_id
 
-    def _pid(self, volume_id: str) -> int | None:
+    def _pid(self, export_id: str) -> int | None:
         try:
-            pid = int((self.folder(volume_id) / "pid").read_text().strip())
+            pid = int((self.folder(export_id) / "pid").read_text().strip())
         except (OSError, ValueError):
             return None
         return pid if _alive(pid) else None
 
-    def _read(self, volume_id: str) -> ExportedVolume | None:
+    def _read(self, export_id: str) -> ExportedVolume | None:
         try:
-            meta = json.loads((self.folder(volume_id) / "export.json").read_text())
-            identity, key = (self.folder(volume_id) / "keys.psk").read_text().strip().split(":")
+            meta = json.loads((self.folder(export_id) / "export.json").read_text())
+            identity, key = (self.folder(export_id) / "keys.psk").read_text().strip().split(":")
         except (OSError, ValueError):
             return None
-        return ExportedVolume(volume_id, self.advertise, int(meta["port"]), identity, key)
+        name = str(meta.get("name") or export_id)
+        return ExportedVolume(name, self.advertise, int(meta["port"]), identity, key, export_id)
 
-    async def start(self, volume_id: str, path: Path, fmt: str) -> ExportedVolume:
-        """Serve the volume (or return the export already serving it)."""
-        if self._pid(volume_id) is not None:
-            found = self._read(volume_id)
+    async def start(
+        self, volume_id: str, path: Path, fmt: str, export_id: str | None = None,
+        writable: bool = True, again: ExportedVolume | None = None,
+    ) -> ExportedVolume:  # fmt: skip
+        """Serve the volume as the export ``export_id`` (the volume's id when
+        not given), with a fresh key, or return the export already serving.
+        ``again``: an export whose daemon died, served again with the same
+        port, identity and key (its consumer's connection names them)."""
+        export_id = export_id or volume_id
+        if self._pid(export_id) is not None:
+            found = self._read(export_id)
             if found is not None:
                 return found
-        await self.stop(volume_id)
-        folder = self.folder(volume_id)
+        await self.stop(export_id)
+        folder = self.folder(export_id)
         folder.mkdir(parents=True, mode=0o700)
-        identity, key = f"stratus-{volume_id[:8]}", secrets.token_hex(32)
+        identity, key = f"stratus-{export_id[:8]}", secrets.token_hex(32)
+        if again is not None:
+            identity, key = again.identity, again.key
         keys = folder / "keys.psk"
         keys.touch(mode=0o600)
         keys.write_text(f"{identity}:{key}\n")
-        port = _free_port(self.listen)
-        (folder / "export.json").write_text(json.dumps({"port": port, "path": str(path)}))
+        port = again.port if again is not None else _free_port(self.listen)
+        meta = {"port": port, "path": str(path), "name": volume_id, "format": fmt,
+                "writable": writable}  # fmt: skip
+        (folder / "export.json").write_text(json.dumps(meta))
         file_node = {"driver": "file", "filename": str(path), "node-name": "file0"}
         fmt_node = {"driver": fmt, "file": "file0", "node-name": "vol0"}
         cmd = [
@@ -126,47 +150,73 @@ class NbdExports:
             "--blockdev", json.dumps(fmt_node),
             "--nbd-server",
             f"addr.type=inet,addr.host={self.listen},addr.port={port},tls-creds=tls0",
-            "--export", f"type=nbd,id=exp0,node-name=vol0,name={volume_id},writable=on",
+            "--export", f"type=nbd,id=exp0,node-name=vol0,name={volume_id},"
+            f"writable={'on' if writable else 'off'}",
             "--pidfile", str(folder / "pid"),
             "--daemonize",
         ]  # fmt: skip
-        process = await asyncio.create_subprocess_exec(
-            *cmd,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
+        # The daemon keeps the parent's stdout and stderr until it has set
+        # up (then /dev/null): a file, not a pipe, so the parent's exit is
+        # the signal, and what it said is there when it failed.
+        with open(folder / "log", "wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
-            out, err = await asyncio.wait_for(process.communicate(), START_TIMEOUT)
+            await asyncio.wait_for(process.wait(), START_TIMEOUT)
         except TimeoutError as exc:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await self.stop(volume_id)
+            await self.stop(export_id)
             raise DriverError(f"the NBD export of volume {volume_id} did not start") from exc
-        if process.returncode != 0 or self._pid(volume_id) is None:
-            await self.stop(volume_id)
-            message = (err or out).decode(errors="replace").strip()
+        if process.returncode != 0 or self._pid(export_id) is None:
+            message = (folder / "log").read_text(errors="replace").strip()
+            await self.stop(export_id)
             raise DriverError(f"the NBD export of volume {volume_id} failed: {message}")
-        return ExportedVolume(volume_id, self.advertise, port, identity, key)
+        return ExportedVolume(volume_id, self.advertise, port, identity, key, export_id)
 
-    async def stop(self, volume_id: str) -> None:
-        """End the export (a missing one is not an error)."""
-        pid = self._pid(volume_id)
+    def serving(self, volume_id: str) -> list[str]:
+        """The running exports of a volume."""
+        return [x for x in self.running() if (found := self._read(x)) and found.volume_id == volume_id]
+
+    def described(self, export_id: str) -> tuple[ExportedVolume, Path, str, bool] | None:
+        """A running export as ``start`` made it: the export (port, key),
+        the file, its format, whether writable; for serving it again."""
+        found = self._read(export_id)
+        try:
+            meta = json.loads((self.folder(export_id) / "export.json").read_text())
+        except (OSError, ValueError):
+            return None
+        if found is None:
+            return None
+        return found, Path(meta["path"]), str(meta.get("format", "raw")), bool(meta.get("writable", True))
+
+    async def stop(self, export_id: str) -> None:
+        """End the export and remove its folder and key (a missing one is
+        not an error)."""
+        pid = self._pid(export_id)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            for _ in range(100):
-                if not _alive(pid):
-                    break
-                await asyncio.sleep(0.05)
-            else:
+            # It closes the image (its lock goes with the process): ~1 s here.
+            if not await _gone(pid, 10.0):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-        await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
+                await _gone(pid, 5.0)
+        await asyncio.to_thread(shutil.rmtree, self.folder(export_id), True)
 
     def running(self) -> list[str]:
-        """The volumes exported now (folders of dead daemons are not)."""
+        """The exports serving now (folders of dead daemons are not)."""
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if self._pid(p.name) is not None)
+
+    def folders(self) -> list[str]:
+        """Every export's folder, serving or left by a dead daemon."""
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir())

@@ -39,7 +39,7 @@ class VolumeService:
             db, self.quotas, self.types, self.hosts, self.images, self.wake, vc.availability_zone
         )
         self.actions = VolumeActions(db, self.quotas, self.types, self.images, self.wake)
-        self.attachments = Attachments(db)
+        self.attachments = Attachments(db, self.wake, vc.export_timeout)
         self.snapshots = Snapshots(db, self.quotas, self.wake)
         self.backups = Backups(db, vc, self.quotas, self.hosts, self.volumes, self.wake)
         self.transfers = Transfers(db, self.quotas)

@@ -6,13 +6,22 @@ os-attach, os-begin_detaching, os-detach, ...), over one status machine:
     available -> reserved/attaching -> in-use -> detaching -> available
 
 A second attachment of a volume is refused unless the volume is
-multiattach.  ``connection_info`` names a driver-neutral connection: the
-file backend's is ``{"driver_volume_type": "file", "data": {"path",
-"format", ...}}``; network exports will hand out ``nbd`` or ``iscsi`` the
-same way."""
+multiattach, or is for the same instance (a server moving to another host
+gets a new attachment there, as Cinder allows Nova).  ``connection_info``
+names a driver-neutral connection: the file backend's is
+``{"driver_volume_type": "file", "data": {"path", "format", ...}}``, for a
+connector on a host that reaches the volume agent's files (the agent's
+``local_hosts``, recorded in its ``volume_host`` row).  A connector of any
+other host gets an NBD export made for the attachment: the update leaves
+``connection_info`` empty, wakes the volume's agent, which starts the
+export (fresh TLS-PSK key) and records ``{"driver_volume_type": "nbd",
+"data": {host, port, export, psk_identity, psk_key, ...}}``, and answers
+once it is there.  The agent ends exports whose attachment is gone."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -21,14 +30,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.volume import models as m
-from stratus.volume.errors import BadRequest, InvalidVolume, NotFound
+from stratus.volume.errors import BadRequest, InvalidVolume, NotFound, ServiceUnavailable
 from stratus.volume.service.common import visible_volume
+from stratus.volume.service.hosts import agent_of, backend_of
 
 LIVE = ("reserved", "attaching", "attached", "detaching")
+ERROR_ATTACHING = "error_attaching"
 
 
-def connection_info(volume: m.Volume, attachment: m.Attachment | None, mode: str) -> dict[str, Any]:
-    location = dict(volume.provider_location or {})
+def connection_info(
+    volume: m.Volume,
+    attachment: m.Attachment | None,
+    mode: str,
+    location: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Cinder's ``connection_info``: the volume's ``provider_location`` (or
+    ``location``: an export's) and what every connection carries."""
+    location = dict(location if location is not None else volume.provider_location or {})
     kind = location.pop("driver_volume_type", "file")
     data = {
         **location,
@@ -51,9 +69,25 @@ def _mode(volume: m.Volume, asked: str | None) -> str:
     return "ro" if readonly else (asked or "rw")
 
 
+async def remote(s: AsyncSession, volume: m.Volume, connector: dict[str, Any]) -> bool:
+    """Whether the connector's host needs a network export to reach the
+    volume: an agent that exports lists the hosts that open its files
+    (``local_hosts``); one that lists none (a backend without exports)
+    hands out its own connection to everyone."""
+    row = await s.get(m.VolumeHost, backend_of(volume.host))
+    local = (row.capabilities or {}).get("local_hosts") if row is not None else None
+    host = connector.get("host")
+    return isinstance(local, list) and bool(host) and host not in local
+
+
 class Attachments:
-    def __init__(self, db: Database):
+    def __init__(
+        self, db: Database, wake: Callable[[str | None], None] | None = None,
+        export_timeout: float = 30.0,
+    ):  # fmt: skip
         self.db = db
+        self.wake = wake or (lambda host: None)
+        self.export_timeout = export_timeout
 
     async def _live(self, s: AsyncSession, volume_id: str) -> list[m.Attachment]:
         return list(
@@ -70,11 +104,10 @@ class Attachments:
         live = await self._live(s, volume.id)
         if volume.status == m.AVAILABLE or (volume.status == m.DOWNLOADING and not live):
             return
+        if instance and live and volume.status in (m.IN_USE, m.RESERVED, m.ATTACHING):
+            if any(a.instance_uuid == instance for a in live):
+                return  # the same server on another host: a move (Cinder allows it)
         if volume.multiattach and volume.status in (m.IN_USE, m.RESERVED, m.ATTACHING):
-            if instance and any(a.instance_uuid == instance for a in live):
-                raise BadRequest(
-                    f"Invalid volume: Volume {volume.id} is already attached to {instance}."
-                )
             return
         raise InvalidVolume(
             f"Invalid volume: Volume {volume.id} status must be available or downloading to "
@@ -99,19 +132,57 @@ class Attachments:
             s.add(att)
             if volume.status == m.AVAILABLE:
                 volume.status = m.RESERVED
+            exported = False
             if connector:
-                self._connect(volume, att, connector)
+                exported = await self._connect(s, volume, att, connector)
             await s.flush()
-            return att
+            host = volume.host
+        if exported:
+            return await self._exported(att.id, host)
+        return att
 
-    def _connect(self, volume: m.Volume, att: m.Attachment, connector: dict[str, Any]) -> None:
+    async def _connect(
+        self, s: AsyncSession, volume: m.Volume, att: m.Attachment, connector: dict[str, Any]
+    ) -> bool:
+        """Record the connector; True when the volume's agent is to export
+        the volume for it (``connection_info`` stays empty until then)."""
         att.connector = connector
         att.attached_host = connector.get("host")
         att.mountpoint = connector.get("mountpoint") or att.mountpoint
-        att.connection_info = connection_info(volume, att, att.attach_mode)
+        exported = await remote(s, volume, connector)
+        att.connection_info = None if exported else connection_info(volume, att, att.attach_mode)
         att.attach_status = "attaching"
         if volume.status in (m.RESERVED, m.AVAILABLE):
             volume.status = m.ATTACHING
+        return exported
+
+    async def _exported(self, attachment_id: str, host: str | None) -> m.Attachment:
+        """Wake the volume's agent and wait until it has recorded the export
+        made for the attachment (503 when it fails or takes too long)."""
+        self.wake(host)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.export_timeout
+        delay = 0.01
+        while True:
+            async with self.db.session() as s:
+                att = await s.get(m.Attachment, attachment_id)
+            if att is None:
+                raise NotFound(f"Volume attachment {attachment_id} could not be found.")
+            info = att.connection_info or {}
+            if att.attach_status == ERROR_ATTACHING:
+                raise ServiceUnavailable(
+                    f"The volume could not be exported to the connector's host: "
+                    f"{info.get('error') or 'the volume agent failed'}."
+                )
+            if info.get("driver_volume_type"):
+                return att
+            if loop.time() > deadline:
+                raise ServiceUnavailable(
+                    f"The volume agent of host {agent_of(host)} did not export the volume "
+                    f"within {self.export_timeout:g} s; try again."
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     async def _attachment(
         self, s: AsyncSession, ctx: RequestContext, attachment_id: str
@@ -129,15 +200,18 @@ class Attachments:
     ) -> m.Attachment:
         async with self.db.transaction() as s:
             att, volume = await self._attachment(s, ctx, attachment_id)
-            if att.attach_status not in ("reserved", "attaching", "attached"):
+            if att.attach_status not in ("reserved", "attaching", "attached", ERROR_ATTACHING):
                 raise BadRequest(f"Invalid volume attachment: it is {att.attach_status}.")
-            self._connect(volume, att, connector)
-            return att
+            exported = await self._connect(s, volume, att, connector)
+            host = volume.host
+        if exported:
+            return await self._exported(attachment_id, host)
+        return att
 
     async def complete(self, ctx: RequestContext, attachment_id: str) -> None:
         async with self.db.transaction() as s:
             att, volume = await self._attachment(s, ctx, attachment_id)
-            if att.connection_info is None:
+            if not (att.connection_info or {}).get("driver_volume_type"):
                 raise BadRequest("Invalid volume attachment: it has no connector yet.")
             self._attached(volume, att)
 
@@ -152,7 +226,11 @@ class Attachments:
     async def delete(self, ctx: RequestContext, attachment_id: str) -> None:
         async with self.db.transaction() as s:
             att, volume = await self._attachment(s, ctx, attachment_id)
+            exported = (att.connection_info or {}).get("driver_volume_type") == "nbd"
             await self._detach(s, volume, att)
+            host = volume.host
+        if exported:
+            self.wake(host)  # its agent ends the export
 
     async def _detach(self, s: AsyncSession, volume: m.Volume, att: m.Attachment) -> None:
         await s.delete(att)
@@ -196,7 +274,11 @@ class Attachments:
     ) -> Any:
         async with self.db.transaction() as s:
             volume = await visible_volume(s, ctx, volume_id, for_update=True)
-            return await getattr(self, f"_{action}")(s, volume, body)
+            result = await getattr(self, f"_{action}")(s, volume, body)
+            host = volume.host
+        if action in ("detach_action", "force_detach"):
+            self.wake(host)  # an export made for an attachment ends with it
+        return result
 
     async def _reserve(self, s: AsyncSession, volume: m.Volume, body: dict[str, Any]) -> None:
         await self._reserve_check(s, volume, None)

@@ -1,0 +1,124 @@
+"""A moving server's volumes (cold migration and resize), as Nova does with
+Cinder's attachments API: the destination gets attachments of its own
+(each volume reserved again for the same server, given the destination's
+connector, so a host that cannot open the volume's file gets an NBD export,
+and completed) before the guest boots there; the source's stay until the
+move is answered.  Confirm deletes the source's attachments; revert
+deletes the destination's and the rows point at the source's again.
+
+Each row remembers the source's attachment and connection under
+``connection_info["moved_from"]`` (one write with the new ones), so every
+step is idempotent and an agent killed midway redoes it: an attachment made
+for the destination before a crash is found again, never made twice."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from stratus.compute import models as m
+from stratus.compute.agent.workflow import AgentParts
+from stratus.compute.service.volume_client import VolumeClient
+
+
+class Records(Protocol):
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]: ...
+
+    async def save(self, row_id: str, **values: Any) -> None: ...
+
+
+class Flow(Protocol):
+    """What a move needs of the agent's volume work (``VolumeWorkflow``)."""
+
+    parts: AgentParts
+    client: VolumeClient | None
+
+    @property
+    def records(self) -> Records: ...
+
+    def connector(self, row: m.VolumeAttachment) -> dict[str, Any]: ...
+
+
+log = logging.getLogger(__name__)
+
+MOVED_FROM = "moved_from"
+
+
+def _without(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k != MOVED_FROM}
+
+
+class VolumeMoves:
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
+
+    async def _rows(self, server: m.Server) -> list[m.VolumeAttachment]:
+        if self.flow.client is None:
+            return []
+        rows = await self.flow.records.of_server(server.id)
+        return [r for r in rows if r.status == m.VOL_ATTACHED]
+
+    async def connect_here(self, server: m.Server) -> None:
+        """On the destination, before its guest starts: new attachments
+        with this host's connector (the rows name them from now on)."""
+        client = self.flow.client
+        for row in await self._rows(server):
+            assert client is not None
+            info = dict(row.connection_info or {})
+            if MOVED_FROM in info:
+                continue  # connected here already (a redone step)
+            found = await client.attachments_of(row.volume_id, server.id)
+            spare = [a for a in found if a != row.attachment_id]
+            new_id = spare[0] if spare else await client.reserve(
+                None, row.volume_id, server.id
+            )
+            conn = await client.connect(new_id, self.flow.connector(row))
+            await client.complete(new_id)
+            if info.get("device_serial"):  # a swapped volume keeps its device's serial
+                conn["device_serial"] = info["device_serial"]
+            conn[MOVED_FROM] = {"attachment_id": row.attachment_id, "connection_info": info}
+            await self.flow.records.save(row.id, attachment_id=new_id, connection_info=conn)
+            log.info(
+                "compute: server %s: volume %s connected on %s (attachment %s)",
+                server.id, row.volume_id, self.flow.parts.host, new_id,
+            )  # fmt: skip
+
+    async def keep_new(self, server: m.Server) -> None:
+        """Confirmed: the source's attachments are deleted."""
+        client = self.flow.client
+        for row in await self._rows(server):
+            assert client is not None
+            info = dict(row.connection_info or {})
+            moved = info.get(MOVED_FROM)
+            if not isinstance(moved, dict):
+                continue
+            if moved.get("attachment_id"):
+                await client.release(str(moved["attachment_id"]))
+            await self.flow.records.save(row.id, connection_info=_without(info))
+
+    async def back_to_old(self, server: m.Server) -> None:
+        """Reverted (the destination's guest is gone): the destination's
+        attachments are deleted, the rows name the source's again."""
+        client = self.flow.client
+        for row in await self._rows(server):
+            assert client is not None
+            info = dict(row.connection_info or {})
+            moved = info.get(MOVED_FROM)
+            if not isinstance(moved, dict):
+                continue
+            if row.attachment_id and row.attachment_id != moved.get("attachment_id"):
+                await client.release(row.attachment_id)
+            await self.flow.records.save(
+                row.id,
+                attachment_id=moved.get("attachment_id"),
+                connection_info=moved.get("connection_info"),
+            )
+
+    @staticmethod
+    def source_attachment(row: m.VolumeAttachment) -> str | None:
+        """The source's attachment a row still remembers (a server deleted
+        while its move waits for an answer has both to release)."""
+        moved = (row.connection_info or {}).get(MOVED_FROM)
+        if isinstance(moved, dict) and moved.get("attachment_id"):
+            return str(moved["attachment_id"])
+        return None
