@@ -24,6 +24,7 @@ import httpx
 import openstack
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
 
@@ -69,7 +70,7 @@ class Cloud:
         return self.dir / "compute" / HOST / "instances"
 
     def osc(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
+        proc = clirun.run(
             [str(BIN / "openstack"), *args], env=self.server.env(), capture_output=True, text=True, timeout=timeout
         )
         if check:

@@ -29,6 +29,7 @@ from typing import Any
 
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.e2e.test_compute_acceptance import wait_host
 from tests.functional.network.lab import needs_root
@@ -70,7 +71,7 @@ class NetCloud:
         wait_host(self.server)
 
     def osc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
+        proc = clirun.run(
             [str(BIN / "openstack"), *args],
             env=self.server.env(),
             capture_output=True,

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, start_cloud, start_server, stop_cloud
 
 ROOT = os.geteuid() == 0
@@ -35,14 +36,14 @@ BUILD_TIMEOUT = 240.0
 
 
 def osc(cloud: Server, *args: str) -> Any:
-    result = subprocess.run([str(BIN / "openstack"), *args, "-f", "json"], env=cloud.env(),
+    result = clirun.run([str(BIN / "openstack"), *args, "-f", "json"], env=cloud.env(),
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, f"openstack {' '.join(args)}:\n{result.stderr}"
     return json.loads(result.stdout) if result.stdout.strip() else None
 
 
 def osc_plain(cloud: Server, *args: str) -> None:
-    result = subprocess.run([str(BIN / "openstack"), *args], env=cloud.env(),
+    result = clirun.run([str(BIN / "openstack"), *args], env=cloud.env(),
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     assert result.returncode == 0, f"openstack {' '.join(args)}:\n{result.stderr}"
 
@@ -117,7 +118,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 osc_plain(srv, "database", "instance", "delete", inst["ID"])
             wait_for("instances deleted", lambda: not osc(srv, "database", "instance", "list"), 120)
             # The network too: a stopped cloud keeps its DHCP servers running.
-            subprocess.run([str(BIN / "openstack"), "port", "delete", f"{TAG}-client"],
+            clirun.run([str(BIN / "openstack"), "port", "delete", f"{TAG}-client"],
                            env=srv.env(), capture_output=True, check=False)  # fmt: skip
             for args in (
                 ("router", "remove", "subnet", f"{TAG}-r", f"{TAG}-sub"),
@@ -125,7 +126,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 ("router", "delete", f"{TAG}-r"),
                 ("network", "delete", f"{TAG}-net"),
             ):
-                subprocess.run([str(BIN / "openstack"), *args], env=srv.env(),
+                clirun.run([str(BIN / "openstack"), *args], env=srv.env(),
                                capture_output=True, check=False)  # fmt: skip
             wait_for("the DHCP server gone", lambda: subprocess.run(
                 ["pgrep", "-f", f"dnsmasq.*{srv.data_dir}"], capture_output=True,

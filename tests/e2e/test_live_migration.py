@@ -28,6 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
 
@@ -87,7 +88,7 @@ class TwoHosts:
         return self.dir / "compute" / host / "instances"
 
     def osc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
+        proc = clirun.run(
             [str(BIN / "openstack"), *args], env=self.server.env(), capture_output=True, text=True, timeout=300
         )
         if check:

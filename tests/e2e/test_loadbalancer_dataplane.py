@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import Server, start_server
 
 ROOT = os.geteuid() == 0
@@ -186,7 +187,7 @@ def test_traffic_spreads_survives_failures_changes_and_restarts(lab: Lab) -> Non
         lab.requests("http://10.71.0.11:8000/", 1)["bodies"]) == {"m1"})  # fmt: skip
 
     # The real client makes the load balancer; the tree by HTTP, applied each time.
-    osc = subprocess.run(
+    osc = clirun.run(
         [str(Path(sys.executable).parent / "openstack"), "loadbalancer", "create",
          "--vip-subnet-id", sub_id, "--name", "lb1", "--wait", "-f", "json"],
         env=lab.server.env(), capture_output=True, text=True, timeout=300,

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.compute_agents import Agent, start_agent
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
@@ -72,7 +73,7 @@ class TwoHosts:
         return self.dir / "compute" / host / "instances"
 
     def osc(self, *args: str, timeout: float = 400) -> str:
-        proc = subprocess.run(
+        proc = clirun.run(
             [str(BIN / "openstack"), *args],
             env=self.server.env(),
             capture_output=True,

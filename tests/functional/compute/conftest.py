@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
 from tests.functional.apiclient import ApiClient
 from tests.functional.identity.helpers import user_with_role
@@ -180,7 +181,7 @@ def user_in_project(server: Server, project_id: str, role: str, version: str | N
 
 
 def osc(server: Server, *args: str, check: bool = True, timeout: float = 90, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
+    proc = clirun.run(
         [str(BIN / "openstack"), *args],
         env=env or server.env(),
         capture_output=True,

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, sql
 from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc_json, stop_cloud, unique
 
@@ -238,7 +239,7 @@ def test_cli_live_migration(nova: Nova) -> None:
     server = nova.boot(unique("cli"))
     source = host_of(nova, server["id"])
     srv = nova.server
-    proc = subprocess.run(
+    proc = clirun.run(
         [str(BIN / "openstack"), "server", "migrate", "--live-migration", "--wait", server["id"]],
         env=srv.env(), capture_output=True, text=True, timeout=120,
     )
@@ -246,7 +247,7 @@ def test_cli_live_migration(nova: Nova) -> None:
     shown = osc_json(srv, "server", "show", server["id"])
     assert shown["OS-EXT-SRV-ATTR:host"] == other(source)
     assert shown["status"] == "ACTIVE"
-    proc = subprocess.run(
+    proc = clirun.run(
         [str(BIN / "openstack"), "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
          "--host", source, "--wait", server["id"]],
         env=srv.env(), capture_output=True, text=True, timeout=120,

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
 from tests.functional.apiclient import ApiClient
 
@@ -34,7 +35,7 @@ def cloud(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 
 def osc(cloud: Server, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+    result = clirun.run(
         [str(BIN / "openstack"), *args], env=cloud.env(), capture_output=True, text=True,
         timeout=120,
     )  # fmt: skip

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tests import clirun
 from tests.conftest import BIN, Server
 from tests.functional.identity.helpers import (
     client,
@@ -20,7 +21,7 @@ from tests.functional.identity.helpers import (
 
 
 def run(server: Server, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return clirun.run(
         [str(BIN / "openstack"), *args],
         env=env if env is not None else server.env(),
         capture_output=True,

@@ -1,12 +1,12 @@
 """The first thing a new user does: get a token and look at the catalog."""
 
-import subprocess
 
+from tests import clirun
 from tests.conftest import BIN, Server
 
 
 def openstack(server: Server, *args: str) -> str:
-    result = subprocess.run(
+    result = clirun.run(
         [str(BIN / "openstack"), *args], env=server.env(), capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr

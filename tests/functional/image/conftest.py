@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
 
 PATCH_TYPE = "application/openstack-images-v2.1-json-patch"
@@ -276,7 +277,7 @@ def active_image(c: httpx.Client, data: bytes = b"hello image" * 100, **attrs: A
 
 
 def openstack(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+    result = clirun.run(
         [str(BIN / "openstack"), *args],
         env=env,
         capture_output=True,

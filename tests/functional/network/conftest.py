@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, POSTGRES_URL, Server, database_params, reset_postgres, start_server
 from tests.functional.apiclient import ApiClient
 from tests.functional.identity.helpers import (
@@ -152,7 +153,7 @@ def bob(cloud: Server) -> Project:
 def osc(
     server: Server, *args: str, env: dict[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
+    proc = clirun.run(
         [str(BIN / "openstack"), *args],
         env=env or server.env(),
         capture_output=True,

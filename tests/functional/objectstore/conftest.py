@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
 from tests.functional.identity.helpers import user_with_role
 
@@ -210,7 +211,7 @@ def run_cli(
     cwd: Path | None = None,
     timeout: float = 120,
 ) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
+    result = clirun.run(
         [str(BIN / tool), *args],
         env=env,
         capture_output=True,

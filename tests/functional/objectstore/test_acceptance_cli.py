@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server
 from tests.functional.objectstore.conftest import Account, md5, project_account, run_cli, unique
 
@@ -160,7 +161,7 @@ def test_swift_upload_list_download_delete(user: Account, tree: Path, tmp_path: 
     swift(user, "download", c, "-D", str(dest))
     for name in expected:
         assert (dest / name).read_bytes() == (tree / name).read_bytes(), name
-    one = subprocess.run(
+    one = clirun.run(
         [str(BIN / "swift"), "download", c, "tree/sub/b.bin", "-o", "-"],
         env=user.env(),
         capture_output=True,

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
 from tests.functional.apiclient import ApiClient
 
@@ -37,7 +38,7 @@ def cloud(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
 
 
 def osc(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(BIN / "openstack"), *args], env=env, capture_output=True,
+    result = clirun.run([str(BIN / "openstack"), *args], env=env, capture_output=True,
                             text=True, timeout=300)  # fmt: skip
     if check:
         assert result.returncode == 0, f"openstack {' '.join(args)}:\n{result.stderr}"

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import clirun
 from tests.conftest import BIN, POSTGRES_URL, Server, _database_params, reset_postgres, start_server
 from tests.functional.apiclient import ApiClient
 from tests.functional.identity.helpers import user_with_role
@@ -230,7 +231,7 @@ def image_format(path: Path) -> str:
 def osc(
     server: Server, *args: str, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
+    proc = clirun.run(
         [str(BIN / "openstack"), *args],
         env=env or server.env(),
         capture_output=True,
