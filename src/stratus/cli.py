@@ -242,6 +242,7 @@ def _uvicorn_config(cfg: config_mod.Config, app: Any, **listen: Any) -> Any:
         log_config=None,  # keep the handlers of common.logs
         server_header=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=s.keepalive_timeout,
         **listen,
     )
 

@@ -256,6 +256,21 @@ def test_idle_sockets_beyond_the_limit_are_closed_and_the_server_recovers(guarde
     assert status == 200
 
 
+def test_an_idle_kept_alive_connection_outlasts_a_clients_polling_period(cloud: Server) -> None:
+    """python-heatclient's --wait polls every 5 s on one connection: a server
+    that drops idle connections at 5 s (uvicorn's default) fails a poll now and
+    then with "Remote end closed connection without response"."""
+    with socket.create_connection(("127.0.0.1", _port(cloud))) as sock:
+        request = b"GET /identity/v3 HTTP/1.1\r\nHost: x\r\n\r\n"
+        for _ in range(2):
+            sock.sendall(request)
+            sock.settimeout(10)
+            head = sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200"), head[:200]
+            time.sleep(6)
+        assert not _closed_by_server(sock, timeout=0.1)
+
+
 def test_slow_clients_leave_no_trace_in_the_log(guarded: Server) -> None:
     assert "Traceback" not in guarded.log.read_text()
 

@@ -42,6 +42,11 @@ class ServerConfig(_Section):
     # silence while it sends a body; then the connection is closed.
     header_timeout: float = Field(20.0, gt=0)
     body_timeout: float = Field(60.0, gt=0)
+    # Seconds an idle kept-alive connection stays open between requests.
+    # Longer than the clients' polling periods (python-heatclient's --wait
+    # polls every 5 s): a server closing an idle connection just as the
+    # client reuses it fails that request with "Remote end closed connection".
+    keepalive_timeout: float = Field(75.0, gt=0)
     # Connections one process holds at most; more are closed at once.
     max_connections: int = Field(4096, ge=16)
 
