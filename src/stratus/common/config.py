@@ -46,7 +46,7 @@ class ServerConfig(_Section):
     # Longer than the clients' polling periods (python-heatclient's --wait
     # polls every 5 s): a server closing an idle connection just as the
     # client reuses it fails that request with "Remote end closed connection".
-    keepalive_timeout: float = Field(75.0, gt=0)
+    keepalive_timeout: int = Field(75, gt=0)
     # Connections one process holds at most; more are closed at once.
     max_connections: int = Field(4096, ge=16)
 
