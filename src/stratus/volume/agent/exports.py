@@ -11,6 +11,7 @@ with the port and key its consumer was given."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,11 @@ class ExportWork:
         self.driver = driver
         self.exports = exports
         self.local_hosts = local_hosts
-        self.growing: set[str] = set()  # volumes whose exports are stopped to grow them
+        # One export change at a time: two starts of one export (the pass
+        # serving it again while ``grow`` does) would each clear the other's
+        # folder, and a daemon whose pid file went with it holds the image's
+        # lock, unseen, until the agent stops.
+        self._changing = asyncio.Lock()
 
     def remote(self, connector: dict[str, Any] | None) -> bool:
         host = (connector or {}).get("host")
@@ -80,6 +85,10 @@ class ExportWork:
         return keys
 
     async def export(self, attachment_id: str) -> None:
+        async with self._changing:
+            await self._export(attachment_id)
+
+    async def _export(self, attachment_id: str) -> None:
         async with self.db.session() as s:
             att = await s.get(m.Attachment, attachment_id)
             volume = await s.get(m.Volume, att.volume_id) if att is not None else None
@@ -88,8 +97,8 @@ class ExportWork:
         again = _served(att)
         if att.connection_info is not None and again is None:
             return
-        if again is not None and volume.id in self.growing:
-            return  # stopped a moment to grow it; served again by ``grow``
+        if again is not None and att.id in self.exports.running():
+            return  # served again meanwhile (by ``grow``)
         try:
             local = self.driver.connection(volume.id, {})
             if local.driver_volume_type != "file":
@@ -135,16 +144,18 @@ class ExportWork:
         them, grow the file, serve them again with the same port and key,
         which QEMU's NBD client reconnects to (compute opens exports with a
         ``reconnect-delay``).  False when no export serves the volume."""
+        async with self._changing:
+            return await self._grow(volume, new_size_gb)
+
+    async def _grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
         held = [(x, self.exports.described(x)) for x in self.exports.serving(volume.id)]
         if not held:
             return False
-        self.growing.add(volume.id)
         for export_id, _ in held:
             await self.exports.stop(export_id)
         try:
             await self.driver.extend(volume, new_size_gb)
         finally:
-            self.growing.discard(volume.id)
             for export_id, described in held:
                 if described is None:
                     continue  # the pass serves it again from its attachment
@@ -159,5 +170,6 @@ class ExportWork:
         return True
 
     async def unexport(self, export_id: str) -> None:
-        await self.exports.stop(export_id)
+        async with self._changing:
+            await self.exports.stop(export_id)
         log.info("volume: export %s stopped (its attachment is gone)", export_id)
