@@ -23,9 +23,11 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
+    SEEDED,
     empty_folder,
     read_pid,
     run,
+    seeded,
     server_running,
     spawn,
     stop_pid,
@@ -215,7 +217,7 @@ class MariaDB:
             await self._sql(place, f"DROP USER IF EXISTS {account(user, host)};")
 
     def seeded(self, place: Place) -> bool:
-        return (place.data_dir / SEEDED).exists()
+        return seeded(place.data_dir)
 
     async def seed_replica(
         self,
@@ -260,10 +262,6 @@ class MariaDB:
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
         (place.data_dir / SEEDED).unlink(missing_ok=True)
-
-
-# A replica's data folder whose copy of its source finished.
-SEEDED = "stratus-replica-seeded"
 
 
 def server_id(spec: ServerSpec) -> int:

@@ -28,11 +28,13 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
+    SEEDED,
     as_user,
     empty_folder,
     kill_strays,
     read_pid,
     run,
+    seeded,
     server_running,
     spawn,
     stop_pid,
@@ -305,7 +307,7 @@ class PostgreSQL:
                             f"DROP ROLE IF EXISTS {ident(user)}")  # fmt: skip
 
     def seeded(self, place: Place) -> bool:
-        return (place.data_dir / SEEDED).exists()
+        return seeded(place.data_dir)
 
     async def seed_replica(
         self,
@@ -350,10 +352,6 @@ class PostgreSQL:
         finally:
             await conn.close()
         (place.data_dir / SEEDED).unlink(missing_ok=True)
-
-
-# A replica's data folder whose copy of its source finished.
-SEEDED = "stratus-replica-seeded"
 
 
 def signal_fast() -> int:

@@ -193,6 +193,15 @@ async def kill_strays(name: str, folder: Path) -> None:
             await stop_pid(int(entry.name), name, signal.SIGKILL, timeout=10)
 
 
+# In a replica's data folder: its copy of the source finished.
+SEEDED = "stratus-replica-seeded"
+
+
+def seeded(data_dir: Path) -> bool:
+    """Whether a replica's data folder holds a finished copy of its source."""
+    return (data_dir / SEEDED).exists()
+
+
 def empty_folder(folder: Path) -> None:
     """Remove what a folder holds, keeping the folder (a mount point's)."""
     for child in folder.iterdir():
