@@ -58,6 +58,19 @@ class VolumeMoves:
         rows = await self.flow.records.of_server(server.id)
         return [r for r in rows if r.status == m.VOL_ATTACHED]
 
+    async def _moved(
+        self, server: m.Server
+    ) -> list[tuple[m.VolumeAttachment, dict[str, Any], dict[str, Any]]]:
+        """The attached rows that remember a source's attachment: each with
+        its connection info and what it moved from."""
+        found = []
+        for row in await self._rows(server):
+            info = dict(row.connection_info or {})
+            moved = info.get(MOVED_FROM)
+            if isinstance(moved, dict):
+                found.append((row, info, moved))
+        return found
+
     async def connect_here(self, server: m.Server) -> None:
         """On the destination, before its guest starts: new attachments
         with this host's connector (the rows name them from now on)."""
@@ -86,12 +99,8 @@ class VolumeMoves:
     async def keep_new(self, server: m.Server) -> None:
         """Confirmed: the source's attachments are deleted."""
         client = self.flow.client
-        for row in await self._rows(server):
+        for row, info, moved in await self._moved(server):
             assert client is not None
-            info = dict(row.connection_info or {})
-            moved = info.get(MOVED_FROM)
-            if not isinstance(moved, dict):
-                continue
             if moved.get("attachment_id"):
                 await client.release(str(moved["attachment_id"]))
             await self.flow.records.save(row.id, connection_info=_without(info))
@@ -100,12 +109,8 @@ class VolumeMoves:
         """Reverted (the destination's guest is gone): the destination's
         attachments are deleted, the rows name the source's again."""
         client = self.flow.client
-        for row in await self._rows(server):
+        for row, _info, moved in await self._moved(server):
             assert client is not None
-            info = dict(row.connection_info or {})
-            moved = info.get(MOVED_FROM)
-            if not isinstance(moved, dict):
-                continue
             if row.attachment_id and row.attachment_id != moved.get("attachment_id"):
                 await client.release(row.attachment_id)
             await self.flow.records.save(
