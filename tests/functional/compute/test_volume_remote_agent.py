@@ -147,7 +147,7 @@ def test_a_server_with_a_volume_migrates_and_confirms(two_hosts: tuple[Server, A
     # The destination has an attachment of its own: an NBD export (fake2
     # cannot open the file); the source's stays until the move is answered.
     assert both == {old: ("fakehost", "file"), new: ("fake2", "nbd")}
-    assert exports(srv) == {new}
+    assert exports(srv) == {volume["id"]}
     assert nova_attachment(nova, vm["id"])["attachment_id"] == new
     assert cinder.show(volume["id"])["status"] == "in-use"
 
@@ -183,7 +183,7 @@ def test_a_volume_booted_server_resizes_and_reverts(two_hosts: tuple[Server, Age
     assert moved[HOST] == "fake2" and moved["flavor"]["original_name"] == "m1.small"
     both = cinder_attachments(cinder, root["id"])
     (new,) = set(both) - {old}
-    assert both[new] == ("fake2", "nbd") and exports(srv) == {new}
+    assert both[new] == ("fake2", "nbd") and exports(srv) == {root["id"]}
 
     assert nova.action(vm["id"], {"revertResize": None}).status_code == 202
     back = nova.wait(vm["id"], "ACTIVE")

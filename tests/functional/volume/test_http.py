@@ -12,6 +12,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -41,30 +42,48 @@ def nbd_io(data: dict[str, object], keys: Path, command: str) -> str:
 def test_a_connector_of_another_host_gets_an_nbd_export(
     cloud: Server, cinder: Cinder, tmp_path: Path
 ) -> None:
-    volume = cinder.create()
-    made = cinder.post("/attachments", json={"attachment": {
-        "volume_uuid": volume["id"], "instance_uuid": unique("far")}})  # fmt: skip
-    att = made.json()["attachment"]
-    far = {**CONNECTOR, "host": "elsewhere"}
-    resp = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": far}})
-    assert resp.status_code == 200, resp.text
-    info = resp.json()["attachment"]["connection_info"]
-    assert info["driver_volume_type"] == "nbd", info
-    data = info["data"]
-    assert data["host"] == "127.0.0.1" and data["export"] == volume["id"]
-    assert "path" not in data and len(str(data["psk_key"])) == 64
-    folder = cloud.data_dir / "volumes" / "volhost" / "exports" / att["id"]
+    vtype = cinder.post("/types", json={"volume_type": {
+        "name": unique("multi"), "extra_specs": {"multiattach": "<is> True"}}})  # fmt: skip
+    volume = cinder.create(volume_type=vtype.json()["volume_type"]["id"])
+    server = unique("far")
+
+    def remote(instance: str, host: str) -> dict[str, Any]:
+        made = cinder.post("/attachments", json={"attachment": {
+            "volume_uuid": volume["id"], "instance_uuid": instance}})  # fmt: skip
+        att = made.json()["attachment"]
+        far = {**CONNECTOR, "host": host}
+        resp = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": far}})
+        assert resp.status_code == 200, resp.text
+        info = resp.json()["attachment"]["connection_info"]
+        assert info["driver_volume_type"] == "nbd", info
+        return {"id": att["id"], "connector": far, **info["data"]}
+
+    one = remote(server, "elsewhere")
+    assert one["host"] == "127.0.0.1" and one["export"] == one["id"]
+    assert "path" not in one and len(str(one["psk_key"])) == 64
+    folder = cloud.data_dir / "volumes" / "volhost" / "exports" / volume["id"]
     assert (folder / "keys.psk").stat().st_mode & 0o077 == 0
     # The consumer writes through the export, over TLS with the key it was given.
-    out = nbd_io(data, tmp_path / "keys", "write -P 0x6b 1M 64k")
+    out = nbd_io(one, tmp_path / "k1", "write -P 0x6b 1M 64k")
     assert "wrote 65536/65536 bytes" in out, out
-    assert cinder.post(f"/attachments/{att['id']}/action", json={"os-complete": None}).status_code == 204
+    assert cinder.post(f"/attachments/{one['id']}/action", json={"os-complete": None}).status_code == 204
     assert cinder.show(volume["id"])["status"] == "in-use"
     # The same connector again (a retried attach): the same export.
-    again = cinder.put(f"/attachments/{att['id']}", json={"attachment": {"connector": far}})
-    assert again.json()["attachment"]["connection_info"]["data"]["port"] == data["port"]
+    again = cinder.put(f"/attachments/{one['id']}", json={"attachment": {"connector": one["connector"]}})
+    assert again.json()["attachment"]["connection_info"]["data"]["port"] == one["port"]
+    # A second server on a second remote host (multiattach), and the first
+    # server's move to a third (its source's and destination's attachments
+    # side by side): one daemon serves all three, each with its own export
+    # and key, while the first goes on.
+    two = remote(unique("far"), "elsewhere2")
+    moved = remote(server, "elsewhere3")
+    assert one["port"] == two["port"] == moved["port"]
+    assert len({one["psk_key"], two["psk_key"], moved["psk_key"]}) == 3
+    assert "read 65536/65536" in nbd_io(two, tmp_path / "k2", "read -P 0x6b 1M 64k")
+    assert "wrote 65536/65536" in nbd_io(moved, tmp_path / "k3", "write -P 0x6c 2M 64k")
+    assert "read 65536/65536" in nbd_io(one, tmp_path / "k1", "read -P 0x6c 2M 64k")
     # Its daemon killed (a reboot, say): the agent serves it again, with the
-    # port and key the consumer holds.
+    # port and keys the consumers hold.
     pid = int((folder / "pid").read_text())
     os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 15
@@ -73,19 +92,29 @@ def test_a_connector_of_another_host_gets_an_nbd_export(
             served = int((folder / "pid").read_text()) != pid
         except (OSError, ValueError):
             served = False  # being started again
-        if served and "read 65536/65536" in nbd_io(data, tmp_path / "keys", "read -P 0x6b 1M 64k"):
+        if served and "read 65536/65536" in nbd_io(one, tmp_path / "k1", "read -P 0x6b 1M 64k"):
             break
         time.sleep(0.1)
     else:
         raise AssertionError("the export was not served again")
-    # Detach: the export ends and its key goes; the data is in the volume's file.
-    assert cinder.delete(f"/attachments/{att['id']}").status_code == 200
+    assert "read 65536/65536" in nbd_io(two, tmp_path / "k2", "read -P 0x6b 1M 64k")
+    # One attachment deleted (the move confirmed): its key alone is cut.
+    assert cinder.delete(f"/attachments/{one['id']}").status_code == 200
+    deadline = time.monotonic() + 10
+    while "read 4096/4096" in nbd_io(one, tmp_path / "k1", "read 0 4k"):
+        assert time.monotonic() < deadline, "the deleted attachment's key still works"
+        time.sleep(0.1)
+    assert "read 65536/65536" in nbd_io(moved, tmp_path / "k3", "read -P 0x6b 1M 64k")
+    assert "read 65536/65536" in nbd_io(two, tmp_path / "k2", "read -P 0x6c 2M 64k")
+    # The others detached: the export ends and its keys go; the data is in the volume's file.
+    for att in (two, moved):
+        assert cinder.delete(f"/attachments/{att['id']}").status_code == 200
     deadline = time.monotonic() + 10
     while folder.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not folder.exists()
     with socket.socket() as s:
-        assert s.connect_ex(("127.0.0.1", int(data["port"]))) != 0
+        assert s.connect_ex(("127.0.0.1", int(one["port"]))) != 0
     path = volume_file(cloud, volume["id"])
     check = ["qemu-io", "-f", path.suffix[1:], "-c", "read -P 0x6b 1M 64k", str(path)]
     assert "read 65536/65536" in subprocess.run(check, capture_output=True, text=True).stdout

@@ -22,7 +22,7 @@ from stratus.compute.agent.volumes import disk_of, write_psk
 from stratus.compute.drivers.qemu_volumes import hotplug
 from stratus.compute.drivers.qmp import QMPClient
 from stratus.compute.models import VolumeAttachment
-from stratus.volume.drivers.nbd_export import NbdExports
+from stratus.volume.drivers.nbd_export import ExportedVolume, NbdExports, new_member
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(b) for b in ("qemu-storage-daemon", "qemu-io", "qemu-system-x86_64")),
@@ -47,10 +47,17 @@ def make_volume(folder: Path) -> Path:
     return path
 
 
+def export(exports: NbdExports, volume: Path) -> ExportedVolume:
+    """The volume served to one consumer (the agent names it after its attachment)."""
+    member = new_member("att-1")
+    asyncio.run(exports.serve(VOLUME, volume, "qcow2", [member]))
+    return exports.exported(VOLUME, member)
+
+
 def qemu_io(keys_dir: Path, identity: str, host: str, port: int, command: str) -> str:
     opts = (
         f"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host={host},"
-        f"file.server.port={port},file.export={VOLUME},file.tls-creds=tls0"
+        f"file.server.port={port},file.export=att-1,file.tls-creds=tls0"
     )
     proc = subprocess.run(
         [
@@ -72,7 +79,7 @@ def qemu_io(keys_dir: Path, identity: str, host: str, port: int, command: str) -
 def test_export_read_with_its_key_and_refused_without(folder: Path) -> None:
     volume = make_volume(folder)
     exports = NbdExports(folder / "exports")
-    exported = asyncio.run(exports.start(VOLUME, volume, "qcow2"))
+    exported = export(exports, volume)
     try:
         conn = exported.connection()
         assert conn.driver_volume_type == "nbd"
@@ -111,7 +118,7 @@ def test_export_read_with_its_key_and_refused_without(folder: Path) -> None:
 def test_a_qemu_machine_hot_plugs_the_export(folder: Path) -> None:
     volume = make_volume(folder)
     exports = NbdExports(folder / "exports")
-    exported = asyncio.run(exports.start(VOLUME, volume, "qcow2"))
+    exported = export(exports, volume)
     qmp_sock = folder / "qmp.sock"
     copy = folder / "copy.raw"
     machine = subprocess.Popen(

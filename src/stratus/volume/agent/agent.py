@@ -140,10 +140,8 @@ class VolumeAgent:
             volume = await self.rec.load(m.Volume, row_id)
             if volume is not None and volume.task:
                 await self.volumes.run(volume)
-        elif kind == "a" and self.exports is not None:
-            await self.exports.export(row_id)
-        elif kind == "x" and self.exports is not None:
-            await self.exports.unexport(row_id)
+        elif kind == "e" and self.exports is not None:
+            await self.exports.reconcile(row_id)
         elif kind == "s":
             snap = await self.rec.load(m.Snapshot, row_id)
             if snap is not None and snap.task:

@@ -1,18 +1,25 @@
 """The volume agent's network exports: an attachment whose connector names
 a host that cannot open this agent's files (``service/attachments.py``
-leaves its ``connection_info`` empty) gets an NBD export of its own
-(``drivers/nbd_export.py``: qemu-storage-daemon, TLS-PSK with a fresh key,
-named after the attachment), recorded as the attachment's
-``connection_info``.  Level-based: an export whose attachment is gone, or
-no longer wants one (a connector of a local host since), is stopped and its
-folder and key removed, at every pass and at start (after a crash); one
-whose daemon died while its attachment lives (a reboot) is served again
-with the port and key its consumer was given."""
+leaves its ``connection_info`` empty) is served over NBD
+(``drivers/nbd_export.py``: qemu-storage-daemon, TLS-PSK) and the export
+recorded as the attachment's ``connection_info``.  One daemon per volume
+serves all its remote attachments (a multiattach volume on two hosts, the
+source's and the destination's attachment of a moving server), each with
+an NBD export and a key of its own, named after the attachment.
+
+Level-based, per volume: the attachments in the database are the truth.
+A volume's daemon serves exactly its live remote attachments (their keys
+and ports from their ``connection_info``; a fresh key for one waiting);
+one that no attachment wants any more is stopped and its folder and keys
+removed; one whose daemon died (a reboot) is started again on its port,
+with the keys its consumers hold.  At every pass, and at start (after a
+crash) each volume's daemon is checked once against the rows."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -21,23 +28,20 @@ from sqlalchemy import select
 from stratus.common.db import Database
 from stratus.volume import models as m
 from stratus.volume.drivers.base import DriverError, VolumeDriver, VolumeRef
-from stratus.volume.drivers.nbd_export import ExportedVolume, NbdExports
+from stratus.volume.drivers.nbd_export import Member, NbdExports, new_member
 from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
 
 log = logging.getLogger(__name__)
 
 
-def _served(att: m.Attachment) -> ExportedVolume | None:
+def _member(att: m.Attachment) -> Member | None:
     """The export an attachment's connection names (None: it has none)."""
     info = att.connection_info or {}
     data = info.get("data") or {}
     if info.get("driver_volume_type") != "nbd" or not data.get("psk_key"):
         return None
-    return ExportedVolume(
-        str(data.get("export") or att.volume_id), str(data.get("host") or ""),
-        int(data.get("port") or 0), str(data.get("psk_identity") or ""),
-        str(data["psk_key"]), att.id,
-    )  # fmt: skip
+    return Member(str(data.get("export") or att.id), str(data.get("psk_identity") or ""),
+                  str(data["psk_key"]), att.attach_mode == "rw")  # fmt: skip
 
 
 class ExportWork:
@@ -52,80 +56,127 @@ class ExportWork:
         self.driver = driver
         self.exports = exports
         self.local_hosts = local_hosts
-        # One export change at a time: two starts of one export (the pass
-        # serving it again while ``grow`` does) would each clear the other's
-        # folder, and a daemon whose pid file went with it holds the image's
-        # lock, unseen, until the agent stops.
+        # One export change at a time: the pass and ``grow`` each rewrite a
+        # volume's daemon.
         self._changing = asyncio.Lock()
+        # The volumes whose daemon was checked against the rows since this
+        # agent started (a crash between a key file and its daemon's
+        # exports is mended by the first pass).
+        self._checked: set[str] = set()
 
     def remote(self, connector: dict[str, Any] | None) -> bool:
         host = (connector or {}).get("host")
         return bool(host) and host not in self.local_hosts
 
     async def pending(self, mine: Any) -> list[str]:
-        """``a:<id>``: attachments waiting for an export; ``x:<id>``:
-        exports nothing wants any more."""
+        """``e:<volume id>``: volumes whose exports differ from what their
+        attachments want (or not checked since start)."""
         async with self.db.session() as s:
             rows = (
                 await s.execute(
-                    select(m.Attachment.id, m.Attachment.connector, m.Attachment.connection_info)
+                    select(m.Attachment.volume_id, m.Attachment.connector,
+                           m.Attachment.connection_info)  # fmt: skip
                     .join(m.Volume, m.Volume.id == m.Attachment.volume_id)
                     .where(mine, m.Attachment.attach_status.in_(LIVE))
                 )
             ).all()
-        wanted = {r[0] for r in rows if self.remote(r[1])}
-        keys = [f"a:{r[0]}" for r in rows if r[0] in wanted and r[2] is None]
-        keys += [f"x:{x}" for x in self.exports.folders() if x not in wanted]
-        serving = set(self.exports.running())
-        keys += [
-            f"a:{r[0]}" for r in rows
-            if r[0] in wanted and (r[2] or {}).get("driver_volume_type") == "nbd"
-            and r[0] not in serving
-        ]  # fmt: skip
-        return keys
+        wanted: dict[str, set[str]] = defaultdict(set)
+        waiting: set[str] = set()
+        for volume_id, connector, info in rows:
+            if not self.remote(connector):
+                continue
+            if info is None:
+                waiting.add(volume_id)
+                wanted[volume_id].add("")
+            elif info.get("driver_volume_type") == "nbd":
+                wanted[volume_id].add(str((info.get("data") or {}).get("psk_identity") or ""))
+        running = set(self.exports.running())
+        keys = {x for x in self.exports.folders() if x not in wanted}
+        for volume_id, identities in wanted.items():
+            if (
+                volume_id in waiting or volume_id not in running
+                or volume_id not in self._checked
+                or self.exports.members(volume_id) != identities
+            ):  # fmt: skip
+                keys.add(volume_id)
+        return [f"e:{x}" for x in sorted(keys)]
 
-    async def export(self, attachment_id: str) -> None:
+    async def reconcile(self, volume_id: str) -> None:
         async with self._changing:
-            await self._export(attachment_id)
+            await self._reconcile(volume_id)
 
-    async def _export(self, attachment_id: str) -> None:
+    async def _reconcile(self, volume_id: str) -> None:
+        for _ in range(2):  # again when an attachment went while it was served
+            if await self._serve(volume_id):
+                return
+
+    async def _serve(self, volume_id: str) -> bool:
         async with self.db.session() as s:
-            att = await s.get(m.Attachment, attachment_id)
-            volume = await s.get(m.Volume, att.volume_id) if att is not None else None
-        if att is None or volume is None or not self.remote(att.connector):
-            return
-        again = _served(att)
-        if att.connection_info is not None and again is None:
-            return
-        if again is not None and att.id in self.exports.running():
-            return  # served again meanwhile (by ``grow``)
+            volume = await s.get(m.Volume, volume_id)
+            atts = list(
+                await s.scalars(
+                    select(m.Attachment).where(
+                        m.Attachment.volume_id == volume_id,
+                        m.Attachment.attach_status.in_(LIVE),
+                    )
+                )
+            )
+        members: list[Member] = []
+        fresh: list[tuple[m.Attachment, Member]] = []
+        port = None
+        given = self.exports.keys(volume_id)
+        for att in atts:
+            if volume is None or not self.remote(att.connector):
+                continue
+            if att.connection_info is None:
+                # The key it was given before, if any (the same connector
+                # again, a retried attach, or a crash before it was recorded).
+                member = new_member(att.id, att.attach_mode == "rw", given.get(f"stratus-{att.id}"))
+                fresh.append((att, member))
+            else:
+                found = _member(att)
+                if found is None:
+                    continue  # its export failed (recorded)
+                member = found
+                port = port or int(((att.connection_info or {}).get("data") or {}).get("port") or 0)
+            members.append(member)
+        if volume is None or not members:
+            if volume_id in self.exports.folders():
+                await self.exports.stop(volume_id)
+                log.info("volume: the export of volume %s stopped (no attachment wants it)", volume_id)
+            self._checked.discard(volume_id)
+            return True
         try:
             local = self.driver.connection(volume.id, {})
             if local.driver_volume_type != "file":
                 raise DriverError(f"the {self.driver.name} backend has no network export")
-            exported = await self.exports.start(
+            await self.exports.serve(
                 volume.id, Path(str(local.data["path"])), str(local.data.get("format") or "raw"),
-                export_id=att.id, writable=att.attach_mode == "rw", again=again,
+                members, port=port or None,
             )  # fmt: skip
         except DriverError as exc:
-            if again is not None:  # the consumer keeps its connection; tried again later
-                log.warning("volume: serving export %s again failed: %s", att.id, exc)
+            if not fresh:  # the consumers keep their connections; tried again later
+                log.warning("volume: serving the export of volume %s failed: %s", volume.id, exc)
                 raise
-            log.warning("volume: exporting %s for attachment %s failed: %s", volume.id, att.id, exc)
-            await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
-            return
-        if again is not None:
-            log.info("volume: export %s of volume %s served again", att.id, volume.id)
-            return
-        location = {"driver_volume_type": "nbd", **exported.connection().data}
-        info = connection_info(volume, att, att.attach_mode, location)
-        if not await self._record(att.id, info, None):
-            await self.exports.stop(att.id)  # deleted (or connected again) meanwhile
-            return
-        log.info(
-            "volume: volume %s exported for attachment %s (host %s) on %s:%d",
-            volume.id, att.id, (att.connector or {}).get("host"), exported.host, exported.port,
-        )  # fmt: skip
+            log.warning("volume: exporting volume %s failed: %s", volume.id, exc)
+            for att, _ in fresh:
+                await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
+            return False  # served again without them
+        self._checked.add(volume_id)
+        done = True
+        for att, member in fresh:
+            exported = self.exports.exported(volume.id, member)
+            location = {"driver_volume_type": "nbd", **exported.connection().data}
+            info = connection_info(volume, att, att.attach_mode, location)
+            if not await self._record(att.id, info, None):
+                done = False  # deleted (or connected again) meanwhile
+                continue
+            log.info(
+                "volume: volume %s exported for attachment %s (host %s) on %s:%d",
+                volume.id, att.id, (att.connector or {}).get("host"), exported.host,
+                exported.port,
+            )  # fmt: skip
+        return done
 
     async def _record(self, attachment_id: str, info: dict[str, Any], status: str | None) -> bool:
         """Record the export on the attachment if it still waits for one."""
@@ -139,37 +190,20 @@ class ExportWork:
             return status is None
 
     async def grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
-        """Grow a volume that exports of this agent hold open (each daemon
-        holds the image's lock, and an export cannot grow its node): stop
-        them, grow the file, serve them again with the same port and key,
-        which QEMU's NBD client reconnects to (compute opens exports with a
+        """Grow a volume that an export holds open (the daemon holds the
+        image's lock, and an export cannot grow its node): stop the daemon,
+        grow the file, serve it again with the same port and keys, which
+        QEMU's NBD clients reconnect to (compute opens exports with a
         ``reconnect-delay``).  False when no export serves the volume."""
         async with self._changing:
-            return await self._grow(volume, new_size_gb)
-
-    async def _grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
-        held = [(x, self.exports.described(x)) for x in self.exports.serving(volume.id)]
-        if not held:
-            return False
-        for export_id, _ in held:
-            await self.exports.stop(export_id)
-        try:
-            await self.driver.extend(volume, new_size_gb)
-        finally:
-            for export_id, described in held:
-                if described is None:
-                    continue  # the pass serves it again from its attachment
-                exported, path, fmt, writable = described
+            if volume.id not in self.exports.running():
+                return False
+            await self.exports.halt(volume.id)
+            try:
+                await self.driver.extend(volume, new_size_gb)
+            finally:
                 try:
-                    await self.exports.start(
-                        exported.volume_id, path, fmt, export_id=export_id, writable=writable,
-                        again=exported,
-                    )  # fmt: skip
-                except DriverError as exc:  # the pass serves it again from its attachment
-                    log.warning("volume: export %s not served again yet: %s", export_id, exc)
-        return True
-
-    async def unexport(self, export_id: str) -> None:
-        async with self._changing:
-            await self.exports.stop(export_id)
-        log.info("volume: export %s stopped (its attachment is gone)", export_id)
+                    await self._reconcile(volume.id)
+                except DriverError as exc:  # the pass serves it again
+                    log.warning("volume: export of %s not served again yet: %s", volume.id, exc)
+            return True

@@ -1,17 +1,26 @@
-"""A volume served to another host: ``qemu-storage-daemon`` exports the
-volume's file over NBD on TCP, behind TLS with a pre-shared key (TLS-PSK),
+"""A volume served to other hosts: ``qemu-storage-daemon`` exports the
+volume's file over NBD on TCP, behind TLS with pre-shared keys (TLS-PSK),
 so that a guest on a compute host without the volume's filesystem reaches
 it with QEMU's own NBD client (these machines have no kernel NBD or iSCSI).
 
-Each export is a daemon of its own with its folder ``<export id>/`` under
-the exports' root (the volume agent names an export after the attachment it
-serves, so each attachment has a fresh key): ``keys.psk`` (the identity and
-key, mode 0600, in the folder QEMU's ``tls-creds-psk`` reads), ``pid`` and
-``export.json`` (port, file, the NBD export's name: the volume's id).  Exports outlive the agent (a running guest keeps its disk
+One daemon per volume (it holds the image's write lock, so a second one of
+the same file cannot start) serves every consumer of it: each consumer (a
+``Member``: the volume agent makes one per attachment) has an NBD export of
+its own in the daemon (named after it, read-only or writable) and a PSK
+identity and key of its own, a line of the daemon's ``keys.psk`` (mode
+0600).  GnuTLS reads that file at every handshake (measured here), so a
+member added or removed is one rewrite of the file, plus
+``block-export-add`` / ``block-export-del`` (``mode: hard``: its open
+connection is cut, and its reconnection is refused without its key) on the
+daemon's QMP socket; the other members' connections go on.
+
+The volume's folder ``<volume id>/`` under the exports' root holds
+``keys.psk``, ``pid``, ``qmp.sock``, ``log`` and ``export.json`` (port,
+file, format).  Daemons outlive the agent (a running guest keeps its disk
 while the agent restarts); ``running`` finds them again and ``stop`` ends
-one.  The key travels to the consumer in the attachment's
-``connection_info`` (``psk_identity``, ``psk_key``), as Cinder's
-connection properties carry an iSCSI target's CHAP secret."""
+one.  A key travels to its consumer in the attachment's
+``connection_info`` (``psk_identity``, ``psk_key``), as Cinder's connection
+properties carry an iSCSI target's CHAP secret."""
 
 from __future__ import annotations
 
@@ -23,22 +32,35 @@ import secrets
 import shutil
 import signal
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stratus.volume.drivers.base import Connection, DriverError
 
 START_TIMEOUT = 15.0
+QMP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class Member:
+    """One consumer of a volume's daemon: its NBD export and its key."""
+
+    name: str  # the NBD export's name (the attachment's id)
+    identity: str
+    key: str  # hex
+    writable: bool = True
 
 
 @dataclass(frozen=True)
 class ExportedVolume:
-    volume_id: str  # the NBD export's name
+    volume_id: str
     host: str
     port: int
     identity: str
-    key: str  # hex
-    export_id: str = ""  # its folder (the attachment's id); the volume's when empty
+    key: str
+    export: str  # the NBD export's name
 
     def connection(self) -> Connection:
         return Connection(
@@ -46,12 +68,17 @@ class ExportedVolume:
             {
                 "host": self.host,
                 "port": self.port,
-                "export": self.volume_id,
+                "export": self.export,
                 "psk_identity": self.identity,
                 "psk_key": self.key,
                 "volume_id": self.volume_id,
             },
         )
+
+
+def new_member(name: str, writable: bool = True, key: str | None = None) -> Member:
+    """A consumer with a fresh key (or ``key``: the one it was given)."""
+    return Member(name, f"stratus-{name}", key or secrets.token_hex(32), writable)
 
 
 def _free_port(address: str) -> int:
@@ -80,8 +107,60 @@ async def _gone(pid: int, timeout: float) -> bool:
     return True
 
 
+def _qid(name: str) -> str:
+    """The daemon's id of a member's export (QEMU ids start with a letter)."""
+    return f"m-{name}"
+
+
+def _export_opts(member: Member) -> dict[str, Any]:
+    return {"type": "nbd", "id": _qid(member.name), "node-name": "vol0", "name": member.name,
+            "writable": member.writable}  # fmt: skip
+
+
+async def _qmp(folder: Path, commands: Sequence[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Run commands on a daemon's QMP socket; their results in order.  The
+    socket is reached through the folder's descriptor, so its path stays
+    within a unix socket's 108 bytes however deep the data folder is."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    writer: asyncio.StreamWriter | None = None
+    try:
+        async with asyncio.timeout(QMP_TIMEOUT):
+            reader, writer = await asyncio.open_unix_connection(f"/proc/self/fd/{fd}/qmp.sock")
+            os.close(fd)
+            fd = -1
+
+            async def reply() -> Any:
+                while True:
+                    line = await reader.readline()
+                    if not line:
+                        raise DriverError("the export's daemon closed its monitor")
+                    answer = json.loads(line)
+                    if "error" in answer:
+                        raise DriverError(f"the export's daemon refused: {answer['error']}")
+                    if "return" in answer:
+                        return answer["return"]
+
+            if not await reader.readline():
+                raise DriverError("the export's daemon closed its monitor")
+            results = []
+            for name, args in [("qmp_capabilities", {}), *commands]:
+                writer.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+                await writer.drain()
+                results.append(await reply())
+            return results[1:]
+    except (OSError, ValueError, TimeoutError) as exc:
+        raise DriverError(f"the export's daemon did not answer: {exc}") from exc
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
 class NbdExports:
-    """The NBD exports of one volume host."""
+    """The NBD exports of one volume host: a daemon per volume."""
 
     def __init__(
         self,
@@ -96,50 +175,99 @@ class NbdExports:
         self.advertise = advertise or listen  # the address consumers connect to
         self.binary = binary
 
-    def folder(self, export_id: str) -> Path:
-        return self.root / export_id
+    def folder(self, volume_id: str) -> Path:
+        return self.root / volume_id
 
-    def _pid(self, export_id: str) -> int | None:
+    def _pid(self, volume_id: str) -> int | None:
         try:
-            pid = int((self.folder(export_id) / "pid").read_text().strip())
+            pid = int((self.folder(volume_id) / "pid").read_text().strip())
         except (OSError, ValueError):
             return None
         return pid if _alive(pid) else None
 
-    def _read(self, export_id: str) -> ExportedVolume | None:
+    def _meta(self, volume_id: str) -> dict[str, Any]:
         try:
-            meta = json.loads((self.folder(export_id) / "export.json").read_text())
-            identity, key = (self.folder(export_id) / "keys.psk").read_text().strip().split(":")
+            meta = json.loads((self.folder(volume_id) / "export.json").read_text())
         except (OSError, ValueError):
-            return None
-        name = str(meta.get("name") or export_id)
-        return ExportedVolume(name, self.advertise, int(meta["port"]), identity, key, export_id)
+            return {}
+        return meta if isinstance(meta, dict) else {}
 
-    async def start(
-        self, volume_id: str, path: Path, fmt: str, export_id: str | None = None,
-        writable: bool = True, again: ExportedVolume | None = None,
-    ) -> ExportedVolume:  # fmt: skip
-        """Serve the volume as the export ``export_id`` (the volume's id when
-        not given), with a fresh key, or return the export already serving.
-        ``again``: an export whose daemon died, served again with the same
-        port, identity and key (its consumer's connection names them)."""
-        export_id = export_id or volume_id
-        if self._pid(export_id) is not None:
-            found = self._read(export_id)
-            if found is not None:
-                return found
-        await self.stop(export_id)
-        folder = self.folder(export_id)
+    def port(self, volume_id: str) -> int | None:
+        port = self._meta(volume_id).get("port")
+        return int(port) if port else None
+
+    def keys(self, volume_id: str) -> dict[str, str]:
+        """The identities the volume's key file lets in, with their keys."""
+        try:
+            lines = (self.folder(volume_id) / "keys.psk").read_text().splitlines()
+        except OSError:
+            return {}
+        return dict(line.split(":", 1) for line in lines if ":" in line)
+
+    def members(self, volume_id: str) -> set[str]:
+        return set(self.keys(volume_id))
+
+    def exported(self, volume_id: str, member: Member) -> ExportedVolume:
+        """What a member's consumer connects to (its daemon serving)."""
+        port = self.port(volume_id)
+        if port is None:
+            raise DriverError(f"volume {volume_id} is not exported")
+        return ExportedVolume(volume_id, self.advertise, port, member.identity, member.key,
+                              member.name)  # fmt: skip
+
+    def _write_keys(self, folder: Path, members: Sequence[Member]) -> None:
+        """Replace the key file in one step (a handshake never reads half)."""
+        new = folder / "keys.psk.new"
+        new.unlink(missing_ok=True)
+        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write("".join(f"{m.identity}:{m.key}\n" for m in members))
+        new.replace(folder / "keys.psk")
+
+    async def serve(
+        self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
+        port: int | None = None,
+    ) -> int:  # fmt: skip
+        """Make the volume's daemon serve exactly ``members`` (none: stop
+        it); start it when it is not running, on its former port (or
+        ``port``, or a free one).  Returns the port."""
+        if not members:
+            await self.stop(volume_id)
+            return 0
+        folder = self.folder(volume_id)
+        if self._pid(volume_id) is not None:
+            try:
+                await self._change(folder, members)
+                found = self.port(volume_id)
+                if found is not None:
+                    return found
+            except DriverError:
+                pass  # a daemon that does not answer is started again
+        return await self._start(volume_id, path, fmt, members, port)
+
+    async def _change(self, folder: Path, members: Sequence[Member]) -> None:
+        # The key file first: a removed member's reconnection is refused
+        # before its export is cut.
+        self._write_keys(folder, members)
+        (have,) = await _qmp(folder, [("query-block-exports", {})])
+        current = {str(e["id"]) for e in have if not e.get("shutting-down")}
+        wanted = {_qid(m.name): m for m in members}
+        commands: list[tuple[str, dict[str, Any]]] = [
+            ("block-export-del", {"id": x, "mode": "hard"}) for x in sorted(current - set(wanted))
+        ]
+        commands += [("block-export-add", _export_opts(wanted[x])) for x in sorted(set(wanted) - current)]
+        if commands:
+            await _qmp(folder, commands)
+
+    async def _start(
+        self, volume_id: str, path: Path, fmt: str, members: Sequence[Member], port: int | None
+    ) -> int:
+        port = self.port(volume_id) or port or _free_port(self.listen)
+        await self.stop(volume_id)
+        folder = self.folder(volume_id)
         folder.mkdir(parents=True, mode=0o700)
-        identity, key = f"stratus-{export_id[:8]}", secrets.token_hex(32)
-        if again is not None:
-            identity, key = again.identity, again.key
-        keys = folder / "keys.psk"
-        keys.touch(mode=0o600)
-        keys.write_text(f"{identity}:{key}\n")
-        port = again.port if again is not None else _free_port(self.listen)
-        meta = {"port": port, "path": str(path), "name": volume_id, "format": fmt,
-                "writable": writable}  # fmt: skip
+        self._write_keys(folder, members)
+        meta = {"port": port, "path": str(path), "format": fmt}
         (folder / "export.json").write_text(json.dumps(meta))
         file_node = {"driver": "file", "filename": str(path), "node-name": "file0"}
         fmt_node = {"driver": fmt, "file": "file0", "node-name": "vol0"}
@@ -150,17 +278,22 @@ class NbdExports:
             "--blockdev", json.dumps(fmt_node),
             "--nbd-server",
             f"addr.type=inet,addr.host={self.listen},addr.port={port},tls-creds=tls0",
-            "--export", f"type=nbd,id=exp0,node-name=vol0,name={volume_id},"
-            f"writable={'on' if writable else 'off'}",
+            # Relative to the daemon's working folder (this one): the
+            # socket's path stays short.
+            "--chardev", "socket,id=qmp0,path=qmp.sock,server=on,wait=off",
+            "--monitor", "chardev=qmp0",
             "--pidfile", str(folder / "pid"),
             "--daemonize",
         ]  # fmt: skip
+        for member in members:
+            cmd += ["--export", json.dumps(_export_opts(member))]
         # The daemon keeps the parent's stdout and stderr until it has set
         # up (then /dev/null): a file, not a pipe, so the parent's exit is
         # the signal, and what it said is there when it failed.
         with open(folder / "log", "wb") as log:
             process = await asyncio.create_subprocess_exec(
                 *cmd,
+                cwd=folder,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
@@ -171,34 +304,18 @@ class NbdExports:
         except TimeoutError as exc:
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
-            await self.stop(export_id)
+            await self.stop(volume_id)
             raise DriverError(f"the NBD export of volume {volume_id} did not start") from exc
-        if process.returncode != 0 or self._pid(export_id) is None:
+        if process.returncode != 0 or self._pid(volume_id) is None:
             message = (folder / "log").read_text(errors="replace").strip()
-            await self.stop(export_id)
+            await self.stop(volume_id)
             raise DriverError(f"the NBD export of volume {volume_id} failed: {message}")
-        return ExportedVolume(volume_id, self.advertise, port, identity, key, export_id)
+        return port
 
-    def serving(self, volume_id: str) -> list[str]:
-        """The running exports of a volume."""
-        return [x for x in self.running() if (found := self._read(x)) and found.volume_id == volume_id]
-
-    def described(self, export_id: str) -> tuple[ExportedVolume, Path, str, bool] | None:
-        """A running export as ``start`` made it: the export (port, key),
-        the file, its format, whether writable; for serving it again."""
-        found = self._read(export_id)
-        try:
-            meta = json.loads((self.folder(export_id) / "export.json").read_text())
-        except (OSError, ValueError):
-            return None
-        if found is None:
-            return None
-        return found, Path(meta["path"]), str(meta.get("format", "raw")), bool(meta.get("writable", True))
-
-    async def stop(self, export_id: str) -> None:
-        """End the export and remove its folder and key (a missing one is
-        not an error)."""
-        pid = self._pid(export_id)
+    async def halt(self, volume_id: str) -> None:
+        """End the volume's daemon, keeping its folder (its port): it is
+        started again by ``serve``."""
+        pid = self._pid(volume_id)
         if pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -207,16 +324,19 @@ class NbdExports:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
                 await _gone(pid, 5.0)
-        await asyncio.to_thread(shutil.rmtree, self.folder(export_id), True)
+
+    async def stop(self, volume_id: str) -> None:
+        """End the volume's daemon and remove its folder and keys (a
+        missing one is not an error)."""
+        await self.halt(volume_id)
+        await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
 
     def running(self) -> list[str]:
-        """The exports serving now (folders of dead daemons are not)."""
-        if not self.root.is_dir():
-            return []
-        return sorted(p.name for p in self.root.iterdir() if self._pid(p.name) is not None)
+        """The volumes served now (folders of dead daemons are not)."""
+        return [x for x in self.folders() if self._pid(x) is not None]
 
     def folders(self) -> list[str]:
-        """Every export's folder, serving or left by a dead daemon."""
+        """Every volume's folder, served or left by a dead daemon."""
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir())
