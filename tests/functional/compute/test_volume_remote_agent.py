@@ -205,3 +205,51 @@ def test_a_volume_booted_server_resizes_and_reverts(two_hosts: tuple[Server, Age
     cinder.wait(root["id"], "available")
     assert cinder_attachments(cinder, root["id"]) == {}
     wait_exports(srv, set())
+
+
+def test_a_server_with_volumes_is_evacuated_from_a_dead_host(
+    two_hosts: tuple[Server, Agent],
+) -> None:
+    srv, _agent = two_hosts
+    nova = Nova(srv, srv.admin_token(), "2.96")
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    root = cinder.create(size=1, imageRef=nova.server_image())
+    data = cinder.create(size=1)
+    resp = bdm_server(nova, {"source_type": "volume", "uuid": root["id"]},
+                      availability_zone="nova:fake2")  # fmt: skip
+    assert resp.status_code == 202, resp.text
+    vm = nova.wait(resp.json()["server"]["id"])
+    resp = nova.post(f"/servers/{vm['id']}/os-volume_attachments",
+                     json={"volumeAttachment": {"volumeId": data["id"]}})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    cinder.wait(data["id"], "in-use")
+    before = {v: cinder_attachments(cinder, v) for v in (root["id"], data["id"])}
+    assert all(list(a.values()) == [("fake2", "nbd")] for a in before.values()), before
+    wait_exports(srv, {root["id"], data["id"]})
+
+    n = nova.at("2.53")
+    (svc,) = [s for s in n.get("/os-services").json()["services"] if s["host"] == "fake2"]
+    assert n.put(f"/os-services/{svc['id']}", json={"forced_down": True}).status_code == 200
+    try:
+        resp = nova.action(vm["id"], {"evacuate": {}})
+        assert resp.status_code == 200, resp.text
+        moved = nova.wait(vm["id"], "SHUTOFF")  # from 2.95 it arrives stopped
+        assert moved[HOST] == "fakehost"
+    finally:
+        assert n.put(f"/os-services/{svc['id']}", json={"forced_down": False}).status_code == 200
+    # Each volume has an attachment of the new host's (the file: fakehost
+    # opens it); the dead host's are deleted and their exports stopped.
+    for volume_id, old in before.items():
+        ((new, where),) = cinder_attachments(cinder, volume_id).items()
+        assert new not in old and where == ("fakehost", "file")
+        assert cinder.show(volume_id)["status"] == "in-use"
+    wait_exports(srv, set())
+    rows = nova.get(f"/servers/{vm['id']}/os-volume_attachments").json()["volumeAttachments"]
+    assert {r["volumeId"]: r["attachment_id"] for r in rows} == {
+        v: next(iter(cinder_attachments(cinder, v))) for v in before
+    }
+    assert nova.action(vm["id"], {"os-start": None}).status_code == 202
+    nova.wait(vm["id"], "ACTIVE")
+    assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+    nova.wait_gone(vm["id"])
+    cinder.wait(data["id"], "available")

@@ -119,6 +119,36 @@ def test_a_connector_of_another_host_gets_an_nbd_export(
     check = ["qemu-io", "-f", path.suffix[1:], "-c", "read -P 0x6b 1M 64k", str(path)]
     assert "read 65536/65536" in subprocess.run(check, capture_output=True, text=True).stdout
 
+    # The legacy actions: os-initialize_connection gives a remote connector
+    # an export too (the same one when asked again), os-attach keeps it,
+    # os-terminate_connection ends it.
+    vid = cinder.create()["id"]
+    far = {**CONNECTOR, "host": "elsewhere"}
+    assert cinder.action(vid, {"os-reserve": None}).status_code == 202
+    conn = cinder.action(vid, {"os-initialize_connection": {"connector": far}})
+    assert conn.status_code == 200, conn.text
+    legacy = conn.json()["connection_info"]
+    assert legacy["driver_volume_type"] == "nbd", legacy
+    again = cinder.action(vid, {"os-initialize_connection": {"connector": far}})
+    assert again.json()["connection_info"]["data"]["psk_key"] == legacy["data"]["psk_key"]
+    assert "wrote 4096/4096" in nbd_io(legacy["data"], tmp_path / "k4", "write -P 0x6d 0 4k")
+    attach = {"os-attach": {"instance_uuid": unique("old"), "mountpoint": "/dev/vdb"}}
+    assert cinder.action(vid, attach).status_code == 202
+    shown = cinder.show(vid)
+    assert shown["status"] == "in-use" and len(shown["attachments"]) == 1
+    assert cinder.action(vid, {"os-begin_detaching": None}).status_code == 202
+    assert cinder.action(vid, {"os-terminate_connection": {"connector": far}}).status_code == 202
+    deadline = time.monotonic() + 10
+    while "read 4096/4096" in nbd_io(legacy["data"], tmp_path / "k4", "read 0 4k"):
+        assert time.monotonic() < deadline, "the terminated connection's key still works"
+        time.sleep(0.1)
+    assert cinder.action(vid, {"os-detach": {}}).status_code == 202
+    assert cinder.show(vid)["status"] == "available"
+    deadline = time.monotonic() + 10
+    while (folder.parent / vid).exists():
+        assert time.monotonic() < deadline, "the legacy connection's export is still there"
+        time.sleep(0.05)
+
 
 def test_discovery_and_microversions(cloud: Server, cinder: Cinder) -> None:
     root = httpx.get(f"{cloud.url}/volume/")

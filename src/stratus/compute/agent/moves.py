@@ -18,7 +18,9 @@ generation), so a step interrupted by an agent's restart is simply redone:
     dest    resize_reverting      drop the new copy and the volume
                                   attachments made here, hand back
     source  resize_revert_finish  put the untouched folder back, boot
-    dest    rebuild_spawning      (evacuate) recover the disk or rebuild
+    dest    rebuild_spawning      (evacuate) connect the volumes here and
+                                  drop the dead host's attachments;
+                                  recover the disk or rebuild
 
 A server booted from a volume has no disk of its own to send: its root
 disk is a volume, connected on the destination like its other volumes
@@ -311,7 +313,18 @@ class MoveWorkflow:
         await self.recorder.set_migration(migration, "pre-migrating")
         server.host_port = _port(server)
         try:
-            recovered = await self._recover_disk(server, source)
+            if self.volumes is not None:
+                # As Nova does: an attachment of this host's for each volume,
+                # the dead host's deleted (its exports stop).
+                await self.volumes.connect_here(server)
+                await self.volumes.keep_new(server)
+            recovered = None
+            if await self._volume_backed(server):
+                # Its root disk is a volume: nothing to recover or rebuild.
+                await self.guests.prepare(server)
+                recovered = await self.guests.spec(server)
+            else:
+                recovered = await self._recover_disk(server, source)
             kept = recovered is not None
             if recovered is not None:
                 power = await self._boot(server, running, recovered)

@@ -75,7 +75,6 @@ async def evacuate(req: Req) -> Response:
     body: EvacuateAction = req.body
     e = body.evacuate
     server = await _server(req, "compute:servers:evacuate")
-    await req.service.server_volumes.refuse_volume_backed(server.id, "evacuate")
     v = _v(req)
     # From 2.95 an evacuated server arrives stopped: its owner starts it.
     await req.service.moves.evacuate(req.ctx, server.id, e.host, stop=v >= V("2.95"))

@@ -238,7 +238,7 @@ class ServerVolumes:
 
     async def refuse_volume_backed(self, server_id: str, verb: str) -> None:
         """409 for what a server booted from a volume cannot do yet (its
-        root disk is not a file of its host: live migration, evacuate,
+        root disk is not a file of its host: live migration,
         shelve, backup, rescue; cold migration and resize can)."""
         if await self.volume_backed(server_id):
             raise Conflict(

@@ -60,6 +60,14 @@ def connection_info(
     return {"driver_volume_type": kind, "data": data, "serial": volume.id}
 
 
+# The connector of a connection row ``os-initialize_connection`` made.
+LEGACY = "stratus_legacy_connection"
+
+
+def _legacy(att: m.Attachment) -> bool:
+    return bool((att.connector or {}).get(LEGACY))
+
+
 def _mode(volume: m.Volume, asked: str | None) -> str:
     readonly = volume.admin_metadata.get("readonly") == "True"
     if asked not in (None, "rw", "ro"):
@@ -272,11 +280,13 @@ class Attachments:
     async def legacy(
         self, ctx: RequestContext, volume_id: str, action: str, body: dict[str, Any]
     ) -> Any:
+        if action == "initialize_connection":
+            return await self._initialize_connection(ctx, volume_id, body)
         async with self.db.transaction() as s:
             volume = await visible_volume(s, ctx, volume_id, for_update=True)
             result = await getattr(self, f"_{action}")(s, volume, body)
             host = volume.host
-        if action in ("detach_action", "force_detach"):
+        if action in ("detach_action", "force_detach", "terminate_connection"):
             self.wake(host)  # an export made for an attachment ends with it
         return result
 
@@ -307,18 +317,58 @@ class Attachments:
             volume.status = m.IN_USE
 
     async def _initialize_connection(
-        self, s: AsyncSession, volume: m.Volume, body: dict[str, Any]
+        self, ctx: RequestContext, volume_id: str, body: dict[str, Any]
     ) -> dict[str, Any]:
-        if volume.provider_location is None:
-            raise InvalidVolume(f"Invalid volume: Volume {volume.id} has no data yet.")
+        """The connection for a connector: the file for a host that opens
+        the agent's files; for any other, an NBD export as the attachments
+        API gives, held by a connection row of the volume (marked
+        ``LEGACY`` in its connector) that ``os-attach`` takes over and
+        ``os-terminate_connection`` ends.  The same host again gets the
+        same export."""
         connector = body.get("connector") or {}
-        mode = _mode(volume, connector.get("mode"))
-        return connection_info(volume, None, mode)
+        async with self.db.transaction() as s:
+            volume = await visible_volume(s, ctx, volume_id, for_update=True)
+            if volume.provider_location is None:
+                raise InvalidVolume(f"Invalid volume: Volume {volume.id} has no data yet.")
+            mode = _mode(volume, connector.get("mode"))
+            if not await remote(s, volume, connector):
+                return connection_info(volume, None, mode)
+            host = volume.host
+            found = [
+                a for a in await self._live(s, volume.id)
+                if _legacy(a) and a.attached_host == connector.get("host")
+                and a.attach_status == "attaching"
+            ]  # fmt: skip
+            if found:
+                att = found[0]
+            else:
+                att = m.Attachment(
+                    volume_id=volume.id, project_id=volume.project_id, attach_mode=mode,
+                    connector={**connector, LEGACY: True}, attached_host=connector.get("host"),
+                    mountpoint=connector.get("mountpoint"), attach_status="attaching",
+                )  # fmt: skip
+                s.add(att)
+                await s.flush()
+            if (att.connection_info or {}).get("driver_volume_type"):
+                return dict(att.connection_info or {})
+            attachment_id = att.id
+        made = await self._exported(attachment_id, host)
+        return dict(made.connection_info or {})
 
     async def _terminate_connection(
         self, s: AsyncSession, volume: m.Volume, body: dict[str, Any]
     ) -> None:
-        return None
+        """End the export ``os-initialize_connection`` made for the
+        connector's host: a connection not attached yet goes; an attached
+        one keeps its row (``os-detach`` ends it) without its export."""
+        host = (body.get("connector") or {}).get("host")
+        for att in await self._live(s, volume.id):
+            if not _legacy(att) or att.attached_host != host:
+                continue
+            if att.attach_status == "attached":
+                att.connection_info = {}  # no export wanted (agent/exports.py)
+            else:
+                await s.delete(att)
 
     async def _attach(self, s: AsyncSession, volume: m.Volume, body: dict[str, Any]) -> None:
         instance = body.get("instance_uuid")
@@ -334,6 +384,17 @@ class Attachments:
         if volume.status == m.AVAILABLE:
             await self._reserve_check(s, volume, instance)
         mode = _mode(volume, body.get("mode"))
+        pending = [
+            a for a in await self._live(s, volume.id)
+            if _legacy(a) and a.attach_status == "attaching" and a.instance_uuid is None
+            and (a.connection_info or {}).get("driver_volume_type")
+        ]  # fmt: skip
+        if pending:  # the export os-initialize_connection made: the attachment's now
+            att = pending[0]
+            att.instance_uuid = instance
+            att.mountpoint = body.get("mountpoint") or att.mountpoint
+            self._attached(volume, att)
+            return
         att = m.Attachment(
             volume_id=volume.id,
             project_id=volume.project_id,
