@@ -5,6 +5,8 @@ connector, so a host that cannot open the volume's file gets an NBD export,
 and completed) before the guest boots there; the source's stay until the
 move is answered.  Confirm deletes the source's attachments; revert
 deletes the destination's and the rows point at the source's again.
+Evacuation does both steps at once (``connect_here``, then ``keep_new``):
+the dead host's attachments are deleted, as Nova does.
 
 Each row remembers the source's attachment and connection under
 ``connection_info["moved_from"]`` (one write with the new ones), so every
