@@ -352,7 +352,14 @@ class Attachments:
             if (att.connection_info or {}).get("driver_volume_type"):
                 return dict(att.connection_info or {})
             attachment_id = att.id
-        made = await self._exported(attachment_id, host)
+        try:
+            made = await self._exported(attachment_id, host)
+        except ServiceUnavailable:
+            async with self.db.transaction() as s:  # no row left behind by a failed export
+                failed = await s.get(m.Attachment, attachment_id, with_for_update=True)
+                if failed is not None and failed.attach_status == ERROR_ATTACHING:
+                    await s.delete(failed)
+            raise
         return dict(made.connection_info or {})
 
     async def _terminate_connection(
