@@ -13,10 +13,13 @@ names a driver-neutral connection: the file backend's is
 connector on a host that reaches the volume agent's files (the agent's
 ``local_hosts``, recorded in its ``volume_host`` row).  A connector of any
 other host gets an NBD export made for the attachment: the update leaves
-``connection_info`` empty, wakes the volume's agent, which starts the
-export (fresh TLS-PSK key) and records ``{"driver_volume_type": "nbd",
-"data": {host, port, export, psk_identity, psk_key, ...}}``, and answers
-once it is there.  The agent ends exports whose attachment is gone."""
+``connection_info`` empty, wakes the volume's agent, which adds it to the
+volume's export (an NBD export and a TLS-PSK key of its own) and records
+``{"driver_volume_type": "nbd", "data": {host, port, export,
+psk_identity, psk_key, ...}}``, and answers once it is there.  The agent
+ends exports whose attachment is gone.  The legacy
+``os-initialize_connection`` does the same for a remote connector through
+a connection row that ``os-attach`` takes over."""
 
 from __future__ import annotations
 
