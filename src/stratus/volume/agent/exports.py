@@ -74,8 +74,9 @@ class ExportWork:
         async with self.db.session() as s:
             rows = (
                 await s.execute(
-                    select(m.Attachment.volume_id, m.Attachment.connector,
-                           m.Attachment.connection_info)  # fmt: skip
+                    select(
+                        m.Attachment.volume_id, m.Attachment.connector, m.Attachment.connection_info
+                    )  # fmt: skip
                     .join(m.Volume, m.Volume.id == m.Attachment.volume_id)
                     .where(mine, m.Attachment.attach_status.in_(LIVE))
                 )
@@ -143,7 +144,9 @@ class ExportWork:
         if volume is None or not members:
             if volume_id in self.exports.folders():
                 await self.exports.stop(volume_id)
-                log.info("volume: the export of volume %s stopped (no attachment wants it)", volume_id)
+                log.info(
+                    "volume: the export of volume %s stopped (no attachment wants it)", volume_id
+                )
             self._checked.discard(volume_id)
             return True
         try:
