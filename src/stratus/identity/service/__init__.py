@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 
 from stratus.common.config import Config
@@ -73,10 +74,11 @@ class IdentityService:
                 await self._sync_task
         self.core.hasher.close()
 
-    @property
+    @functools.cached_property
     def shared(self) -> bool:
         """Whether other processes may change identity data under this one
-        (several API workers, or a database other servers use)."""
+        (several API workers, or a database other servers use). Asked on every
+        token validation, so worked out once: the configuration is fixed."""
         cfg = self.core.cfg
         return cfg.server_workers > 1 or not cfg.database_url.startswith("sqlite")
 
