@@ -407,6 +407,34 @@ class HAProxyDriver:
             else:
                 Path(sock).unlink(missing_ok=True)
             await _daemon(folder / "haproxy.out", *argv)
+            await self._renice_session(spec.id)
+
+    async def _renice_session(self, lb_id: str) -> None:
+        """HAProxy's scheduling group at ``nice`` too.  ``-D`` makes HAProxy a
+        session of its own, and where the kernel groups tasks by session
+        (autogroup, on in the kernels of these machines) a task's nice only
+        weighs against its own session's: the group's nice is what counts
+        against everything else on the host.  The daemon calls setsid()
+        after its parent exits: until it has, its group is still the
+        agent's, which must keep its own nice."""
+        pid = self._pid(lb_id)
+        if self.nice == 0 or pid is None:
+            return
+        for _ in range(100):
+            try:
+                if os.getsid(pid) == pid:
+                    break
+            except ProcessLookupError:
+                return
+            await asyncio.sleep(0.01)
+        else:
+            log.warning("HAProxy %s (load balancer %s) is no session of its own: "
+                        "its group's nice is left alone", pid, lb_id)  # fmt: skip
+            return
+        try:
+            Path(f"/proc/{pid}/autogroup").write_text(str(self.nice))
+        except OSError:  # no autogroup in this kernel: the process's nice alone counts
+            pass
 
     async def remove(self, lb_id: str) -> None:
         async with self._lock(lb_id):
