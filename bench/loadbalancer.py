@@ -19,8 +19,8 @@ leaves those namespaces; everything is removed afterwards.
    waited for a CPU.  The VIP is measured with HAProxy at the agent's nice
    value and at another (``--nice``), in the same run.  Needs nginx and wrk.
 
-   The run's processes (wrk, nginx, and HAProxy for these runs) share one
-   cpu cgroup of the run's own (``--shares``).  Without it the kernel's
+   For these runs wrk, nginx and HAProxy share one cpu cgroup of the
+   run's own (``--shares``).  Without it the kernel's
    autogroup gives each session one share of a busy machine: the direct
    runs' four processes had one, and HAProxy, a session of its own (it
    daemonizes), another, so other people's work on the machine decided the
@@ -110,15 +110,21 @@ class CpuGroup:
         """In a child before it runs its program (``preexec_fn``)."""
         self.add(os.getpid())
 
+    def empty(self) -> None:
+        """Every process back in the root group."""
+        if self.path is None:
+            return
+        for pid in (self.path / "cgroup.procs").read_text().split():
+            try:
+                (self.ROOT / "cgroup.procs").write_text(pid)
+            except OSError:  # gone meanwhile
+                pass
+
     def remove(self) -> None:
         if self.path is None:
             return
         for _ in range(50):
-            for pid in (self.path / "cgroup.procs").read_text().split():
-                try:
-                    (self.ROOT / "cgroup.procs").write_text(pid)
-                except OSError:  # gone meanwhile
-                    pass
+            self.empty()
             try:
                 self.path.rmdir()
                 return
@@ -237,7 +243,7 @@ class Bench:
             conf.write_text(NGINX.format(dir=folder, address=address))
             self.procs.append(subprocess.Popen(
                 ["ip", "netns", "exec", self.ns(name), "nginx", "-c", str(conf), "-p", str(folder)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=self.group.join,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             ))  # fmt: skip
         for address in BACKENDS.values():
             wait_for("a backend answers", lambda a=address: self.answers(f"http://{a}/"), 60, 0.1)
@@ -289,14 +295,16 @@ class Bench:
         wait_for("the VIP answers", lambda: self.answers(f"http://{vip}/"), step=0.005)
         return time.monotonic() - t0
 
-    def wrk(self, url: str, seconds: float, connections: int) -> subprocess.Popen[str]:
+    def wrk(
+        self, url: str, seconds: float, connections: int, grouped: bool = False
+    ) -> subprocess.Popen[str]:
         script = self.tmp / "report.lua"
         if not script.exists():  # once: a wrk starting meanwhile reads it
             script.write_text(WRK_LUA)
         argv = ["ip", "netns", "exec", self.ns("client"), "wrk", "-t1", f"-c{connections}",
                 f"-d{seconds:g}s", "-s", str(script), url]  # fmt: skip
         return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                preexec_fn=self.group.join)  # fmt: skip
+                                preexec_fn=self.group.join if grouped else None)  # fmt: skip
 
     @staticmethod
     def report(proc: subprocess.Popen[str]) -> dict[str, Any]:
@@ -323,7 +331,7 @@ class Bench:
         waited0 = _run_delay(pids["haproxy"][0])
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, busy0, _ = bh.machine_ticks()
-        procs = [self.wrk(u, seconds, 16 // len(urls)) for u in urls]
+        procs = [self.wrk(u, seconds, 16 // len(urls), grouped=True) for u in urls]
         reports = [self.report(p) for p in procs]
         _, busy1, _ = bh.machine_ticks()
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -363,7 +371,8 @@ def compare(b: Bench, lb_id: str, url: str, args: argparse.Namespace) -> tuple[R
     0), in rounds, each run after a quiet moment (at most 20 s) of the
     machine; the best of each.  Returns direct and the agent's VIP runs."""
     pid = b.our_pids(lb_id)["haproxy"][0]
-    b.group.add(pid)  # beside its clients and backends, as far as the kernel's shares go
+    for member in [pid, *b.our_pids(lb_id)["nginx"]]:  # wrk joins as it starts
+        b.group.add(member)
     agents = os.getpriority(os.PRIO_PROCESS, pid)
     other = args.nice if agents == 0 else 0
     mine, theirs = f"VIP, nice {agents} (agent's)", f"VIP, nice {other}"
@@ -379,6 +388,7 @@ def compare(b: Bench, lb_id: str, url: str, args: argparse.Namespace) -> tuple[R
             runs[name].append(b.throughput(direct if name == "direct" else [url, url],
                                            args.seconds, lb_id))  # fmt: skip
     os.setpriority(os.PRIO_PROCESS, pid, agents)
+    b.group.empty()  # the other figures as the cloud runs them
     print(f"machine before the runs: up to {quiet:.2f} cores busy ({bh.noise(quiet)}); "
           "'machine' CPU counts every process, others' too; 'ours' the run's own")  # fmt: skip
     print(f"{b.group.describe()}; the best of {args.rounds} runs of each kind:")
