@@ -243,7 +243,7 @@ def test_two_guests_on_a_project_network(cloud: NetCloud, tmp_path: Path) -> Non
     cloud.wait_console("vm1", r"stratus-tiny: nic removed")
     assert "net2" not in json.dumps(cloud.json("server", "show", "vm1")["addresses"])
 
-    load_balancer_over_the_guests(cloud, ip1, ip2)
+    load_balancer_over_the_guests(cloud, ip1, ip2, ssh)
 
     # Deleting the servers deletes the ports Nova made for them.
     for name in ("vm1", "vm2"):
@@ -251,10 +251,12 @@ def test_two_guests_on_a_project_network(cloud: NetCloud, tmp_path: Path) -> Non
     assert cloud.json("port", "list", "--device-owner", "compute:nova") == []
 
 
-def load_balancer_over_the_guests(cloud: NetCloud, ip1: str, ip2: str) -> None:
+def load_balancer_over_the_guests(cloud: NetCloud, ip1: str, ip2: str, ssh: list[str]) -> None:
     """The two guests' web servers (busybox httpd on 8080, serving their
     hostnames) as the members of a load balancer, through a floating IP on
-    its VIP; the HTTP health monitor sees both ONLINE."""
+    its VIP from the host and through the VIP itself from a guest on the
+    network (``ssh``: a command line running a shell command on vm1); the
+    HTTP health monitor sees both ONLINE."""
     osc = cloud.osc
     osc("security", "group", "rule", "create", "--dst-port", "8080", "--remote-ip",
         "10.77.0.0/24", "default")  # fmt: skip
@@ -285,5 +287,12 @@ def load_balancer_over_the_guests(cloud: NetCloud, ip1: str, ip2: str) -> None:
         assert got.returncode == 0, f"{url}: {got.stderr}"
         bodies[got.stdout.strip()] = bodies.get(got.stdout.strip(), 0) + 1
     assert bodies == {"vm1": 10, "vm2": 10}, bodies
+    # The VIP itself, from vm1 on the tenant network: both guests answer,
+    # vm1 too (HAProxy's own connection to it, from the VIP's address).
+    got = cloud.in_ns(*ssh, f"for i in 1 2 3 4 5 6; do wget -q -O - http://{lb['vip_address']}/; done",
+                      timeout=60)  # fmt: skip
+    assert got.returncode == 0, f"wget from vm1: {got.stdout}\n{got.stderr}"
+    answers = got.stdout.split()
+    assert sorted(answers) == ["vm1"] * 3 + ["vm2"] * 3, got.stdout
     osc("floating", "ip", "delete", fip["id"])
     osc("loadbalancer", "delete", "--cascade", "--wait", "lb1")

@@ -127,6 +127,7 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         "STRATUS_NETWORK__DRIVER": "linux",
         "STRATUS_NETWORK__HOST_NAMESPACE": prefix,
         "STRATUS_LOADBALANCER__DRIVER": "haproxy",
+        "STRATUS_LOADBALANCER__HAPROXY_NICE": "-1",
     }
     data = tmp_path / "cloud"
     server = start_server(data, **env)
@@ -345,5 +346,12 @@ def test_traffic_spreads_survives_failures_changes_and_restarts(lab: Lab) -> Non
     assert "was not running: started" in lab.server.log.read_text()
     seen = lab.requests(url, 20)
     assert seen["errors"] == [] and set(seen["bodies"]) == {"m1", "m2"}
+    # The HAProxy started again runs at the configured priority, and so does
+    # its session's scheduling group (where the kernel groups by session).
+    pid = int((lab.data_dir / "loadbalancer" / lb_id / "haproxy.pid").read_text().split()[0])
+    assert os.getpriority(os.PRIO_PROCESS, pid) == -1
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    if autogroup.exists():
+        assert autogroup.read_text().split()[-1] == "-1", autogroup.read_text()
     for proc in servers.values():
         proc.kill()

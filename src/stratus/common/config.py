@@ -315,10 +315,11 @@ class LoadBalancerConfig(_Section):
     state_dir: str = "loadbalancer"
     # The HAProxy binary (Debian's package).
     haproxy: str = "haproxy"
-    # HAProxy's nice value (0: an equal share of the CPU).  A negative one
-    # favours the one process every request of a load balancer passes
-    # through over the guests of a busy host; on the shared 2-core machines
-    # measured so far it showed no steady gain (bench/loadbalancer.py).
+    # HAProxy's nice value (0: an equal share of the CPU), given to its
+    # session's scheduling group too (autogroup: HAProxy daemonizes into a
+    # session of its own, where a task's nice alone weighs only against
+    # itself).  A negative one favours the one process every request of a
+    # load balancer passes through over the guests of a busy host.
     haproxy_nice: int = Field(0, ge=-20, le=19)
     # Run the lb agent in the all-in-one's process; false when
     # `stratus lb-agent` runs the load balancers as a process of its own.

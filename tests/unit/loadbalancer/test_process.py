@@ -43,3 +43,45 @@ def test_haproxy_runs_at_the_configured_nice_value(tmp_path: Path) -> None:
                                                     haproxy_nice=5)), HAProxyDriver):  # fmt: skip
         pytest.skip("the HAProxy driver needs root")
     assert driver.nice == 5
+
+
+def _autogroup_nice(pid: int) -> str:
+    return Path(f"/proc/{pid}/autogroup").read_text().split()[-1]
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup here")
+async def test_haproxys_session_group_gets_the_nice_value_and_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A daemon in a session of its own gets its group's nice set; a process
+    still in its parent's session (the agent's) leaves that group alone."""
+    import os
+    import subprocess
+    import sys
+
+    from stratus.loadbalancer.drivers import haproxy
+    from stratus.loadbalancer.drivers.haproxy import HAProxyDriver
+
+    monkeypatch.setattr(haproxy, "SETSID_WAIT", 0.05)
+    ours = _autogroup_nice(os.getpid())
+    nice = 4 if ours == "3" else 3
+    driver = HAProxyDriver(tmp_path / "lb", nice=nice)
+    procs = []
+    try:
+        for lb_id, own_session in (("a", True), ("b", False)):
+            cfg = tmp_path / "lb" / lb_id / "haproxy.cfg"
+            cfg.parent.mkdir(parents=True)
+            proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", str(cfg)],
+                                    start_new_session=own_session)  # fmt: skip
+            procs.append(proc)
+            (cfg.parent / "haproxy.pid").write_text(f"{proc.pid}\n")
+            while driver._pid(lb_id) is None:  # its command line is there once exec is done
+                await asyncio.sleep(0.005)
+        await driver._renice_session("a")
+        assert _autogroup_nice(procs[0].pid) == str(nice)
+        await driver._renice_session("b")
+        assert _autogroup_nice(procs[1].pid) == ours == _autogroup_nice(os.getpid())
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 NETNS_PREFIX = "lb-"
 VIP_WAIT = 30.0  # seconds to wait for the network agent to plug the VIP
+SETSID_WAIT = 1.0  # seconds to wait for a started HAProxy's session of its own
 PING_SCRIPT = '#!/bin/sh\n# HAProxy external check: ARGS are proxy addr/port, server addr/port\nexec ping -c 1 -W 1 "$3" >/dev/null 2>&1\n'
 _ALGORITHMS = {"ROUND_ROBIN": "roundrobin", "LEAST_CONNECTIONS": "leastconn", "SOURCE_IP": "source"}
 
@@ -407,6 +408,35 @@ class HAProxyDriver:
             else:
                 Path(sock).unlink(missing_ok=True)
             await _daemon(folder / "haproxy.out", *argv)
+            await self._renice_session(spec.id)
+
+    async def _renice_session(self, lb_id: str) -> None:
+        """HAProxy's scheduling group at ``nice`` too.  ``-D`` makes HAProxy a
+        session of its own, and where the kernel groups tasks by session
+        (autogroup, on in the kernels of these machines) a task's nice only
+        weighs against its own session's: the group's nice is what counts
+        against everything else on the host.  HAProxy's child calls setsid()
+        after the fork, racing its parent's exit: until it has, its group
+        is still the agent's, which must keep its own nice."""
+        pid = self._pid(lb_id)
+        if self.nice == 0 or pid is None:
+            return
+        deadline = asyncio.get_running_loop().time() + SETSID_WAIT
+        while True:
+            try:
+                if os.getsid(pid) == pid:
+                    break
+            except ProcessLookupError:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                log.warning("HAProxy %s (load balancer %s) is no session of its own: "
+                            "its group's nice is left alone", pid, lb_id)  # fmt: skip
+                return
+            await asyncio.sleep(0.01)
+        try:
+            Path(f"/proc/{pid}/autogroup").write_text(str(self.nice))
+        except OSError:  # no autogroup in this kernel: the process's nice alone counts
+            pass
 
     async def remove(self, lb_id: str) -> None:
         async with self._lock(lb_id):
