@@ -177,6 +177,13 @@ class ComputeService:
         if self._peers is not None:
             await self._peers.close()
 
+    async def delete_server(self, ctx: RequestContext, server: m.Server) -> None:
+        """Delete (or force-delete) a server; one never placed on a host has
+        its volumes released here, as no agent will."""
+        await self.server_actions.delete(ctx, server)
+        if server.host is None:
+            await self.server_volumes.release_unplaced(server.id)
+
     async def metadata_of(self, server_id: str) -> tuple[m.Server, list[VifPort]] | None:
         """A live server and its ports, for the metadata server (its callers
         are guests naming a signed instance id, not users with a token)."""
