@@ -455,6 +455,7 @@ def storage_node(
     _setup_logging("INFO")
     import uvloop
 
+    from stratus.objectstore.agent import BackgroundWorkers
     from stratus.objectstore.node.http import serve_node
 
     click.echo(f"storage node on {host}:{port}, devices in {devices}", err=True)
@@ -467,6 +468,7 @@ def storage_node(
             ip=ip,
             workers=workers,
             worker_interval=workers_interval,
+            background=BackgroundWorkers,
         )
     )
 

@@ -11,7 +11,11 @@ from pathlib import Path
 import stratus
 
 ROOT = Path(stratus.__file__).parent
-CHECKED = ("common", "compute", "identity", "image")
+# Not yet the object store: its node's parts name StorageNode under
+# TYPE_CHECKING and the node imports its client lazily (cycles by this
+# test's rule, which counts lazy and type-checking imports).
+CHECKED = ("common", "compute", "identity", "image", "network", "volume",
+           "loadbalancer", "database", "orchestration")  # fmt: skip
 
 
 def module_name(path: Path) -> str:

@@ -1,9 +1,12 @@
 """Every route of every service declares its request schemas."""
 
+import ast
 import inspect
+from pathlib import Path
 
 from pydantic import BaseModel
 
+import stratus
 from stratus.common.api import NoBody, NoQuery, Route
 from stratus.compute.api.routes import ROUTES as COMPUTE_ROUTES
 from stratus.database.api.routes import ROUTES as DATABASE_ROUTES
@@ -92,3 +95,18 @@ def test_no_two_routes_share_a_method_and_path() -> None:
             if s == service
         ]
         assert len(seen) == len(set(seen)), service
+
+
+def test_no_handler_opens_a_database_session() -> None:
+    """Handlers make service calls: no session, transaction or select() in
+    any service's ``api/`` (the service owns its transactions)."""
+    root = Path(stratus.__file__).parent
+    problems = []
+    for path in sorted(root.glob("*/api/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sqlalchemy"):
+                problems.append(f"{path.relative_to(root)}:{node.lineno} imports {node.module}")
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                if node.func.attr in ("session", "transaction"):
+                    problems.append(f"{path.relative_to(root)}:{node.lineno} opens a {node.func.attr}")
+    assert not problems, "\n".join(problems)

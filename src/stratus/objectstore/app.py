@@ -11,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 from stratus.common.api import TokenValidator
 from stratus.common.config import Config
 from stratus.common.policy import Enforcer
+from stratus.objectstore.agent import BackgroundWorkers
 from stratus.objectstore.api.cors import CorsPolicy
 from stratus.objectstore.api.swift import SwiftApp
 from stratus.objectstore.layers import build_stack
@@ -42,6 +43,7 @@ def make(cfg: Config, public_url: str, *, primary: bool = True) -> ObjectStore:
             port=oc.node_port,
             ring_dir=bootstrap.ring_dir(cfg),
             worker_interval=oc.worker_interval if primary else None,
+            background=BackgroundWorkers,
         )
         client = LocalNodeClient({(oc.node_ip, oc.node_port): node})
     else:

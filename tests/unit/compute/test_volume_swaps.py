@@ -57,12 +57,12 @@ class FakeFlow:
         self.records = records
         self.attacher = cast(VolumeAttacher, FakeAttacher())
 
-    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None:
+    def disk(self, row: m.VolumeAttachment) -> VolumeDisk | None:
         if row.connection_info is None:
             return None
         return VolumeDisk(serial=row.volume_id, device=row.device, kind="file", path="/x")
 
-    async def _running(self, server: m.Server) -> bool:
+    async def running(self, server: m.Server) -> bool:
         return True
 
     def connector(self, row: m.VolumeAttachment) -> dict[str, Any]:

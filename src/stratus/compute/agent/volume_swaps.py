@@ -44,9 +44,9 @@ class Flow(Protocol):
     @property
     def attacher(self) -> VolumeAttacher | None: ...
 
-    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None: ...
+    def disk(self, row: m.VolumeAttachment) -> VolumeDisk | None: ...
 
-    async def _running(self, server: m.Server) -> bool: ...
+    async def running(self, server: m.Server) -> bool: ...
 
     def connector(self, row: m.VolumeAttachment) -> dict[str, Any]: ...
 
@@ -82,11 +82,11 @@ async def _switch(
 ) -> None:  # fmt: skip
     """Connect the new volume and have the guest copy and switch to it
     (then ``SWITCHED`` in the row's connection info, recorded by the caller)."""
-    old_disk = flow._disk(old)
+    old_disk = flow.disk(old)
     attacher = flow.attacher
     if old_disk is None or attacher is None:
         raise RuntimeError("this host's driver cannot swap volumes")
-    if not await flow._running(server):
+    if not await flow.running(server):
         raise RuntimeError("volumes are swapped in a running guest only")
     if row.attachment_id is None:  # the API died before Cinder was asked
         row.attachment_id = await client.find_attachment(
@@ -97,7 +97,7 @@ async def _switch(
     # The guest's device keeps the name and serial it was made with.
     info = {**info, "device_serial": old_disk.device_serial or old.volume_id}
     row.connection_info = info
-    new_disk = flow._disk(row)
+    new_disk = flow.disk(row)
     if new_disk is None:
         raise RuntimeError(f"volume {row.volume_id}: no usable connection ({info})")
     await attacher.swap_volume(server.id, old_disk, new_disk)

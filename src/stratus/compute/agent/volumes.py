@@ -168,7 +168,7 @@ class VolumeWorkflow:
     async def pending(self) -> list[str]:
         return await self.records.pending() if self.client is not None else []
 
-    def _disk(self, row: m.VolumeAttachment) -> VolumeDisk | None:
+    def disk(self, row: m.VolumeAttachment) -> VolumeDisk | None:
         """The row's disk, its NBD key (if any) written in the server's folder."""
         disk = disk_of(row)
         if disk is None:
@@ -180,12 +180,12 @@ class VolumeWorkflow:
         """The attached volumes a guest starts with (boot disk apart)."""
         found = []
         for row in await self.records.of_server(server.id):
-            disk = self._disk(row) if row.status != m.VOL_ATTACHING else None
+            disk = self.disk(row) if row.status != m.VOL_ATTACHING else None
             if disk is not None and row.boot_index != 0:
                 found.append(disk)
         return tuple(found)
 
-    async def _running(self, server: m.Server) -> bool:
+    async def running(self, server: m.Server) -> bool:
         status = await self.parts.driver.status(server.id)
         return status.power in (Power.RUNNING, Power.PAUSED)
 
@@ -217,13 +217,13 @@ class VolumeWorkflow:
             await self.records.save(row.id, attachment_id=attachment_id)
             info = await client.connect(attachment_id, self.connector(row))
             row.connection_info = info
-            disk = self._disk(row)
+            disk = self.disk(row)
             if disk is None:
                 raise RuntimeError(f"volume {row.volume_id}: no usable connection ({info})")
             attacher = self.attacher
             if attacher is None:
                 raise RuntimeError(f"the {self.parts.driver.name} driver cannot attach volumes")
-            if await self._running(server):
+            if await self.running(server):
                 await attacher.attach_volume(server.id, disk)
             await client.complete(attachment_id)
         except Exception as exc:
@@ -243,9 +243,9 @@ class VolumeWorkflow:
     async def _undo_attach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
     ) -> None:
-        disk = self._disk(row)
+        disk = self.disk(row)
         attacher = self.attacher
-        if disk is not None and attacher is not None and await self._running(server):
+        if disk is not None and attacher is not None and await self.running(server):
             try:
                 await attacher.detach_volume(server.id, disk, DETACH_TIMEOUT)
             except Exception as exc:  # the guest keeps it until it restarts
@@ -260,10 +260,10 @@ class VolumeWorkflow:
     async def _detach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient
     ) -> None:
-        disk = self._disk(row)
+        disk = self.disk(row)
         attacher = self.attacher
         try:
-            if disk is not None and attacher is not None and await self._running(server):
+            if disk is not None and attacher is not None and await self.running(server):
                 await attacher.detach_volume(server.id, disk, DETACH_TIMEOUT)
         except Exception as exc:
             message = str(exc) or type(exc).__name__
@@ -285,11 +285,11 @@ class VolumeWorkflow:
     ) -> None:
         """The volume grew (Cinder's ``volume-extended``): grow the disk
         the running guest sees (a stopped guest sees the size at start)."""
-        disk = self._disk(row)
+        disk = self.disk(row)
         attacher = self.attacher
         try:
             info = await client.get(None, row.volume_id)
-            if disk is not None and attacher is not None and await self._running(server):
+            if disk is not None and attacher is not None and await self.running(server):
                 await attacher.extend_volume(server.id, disk, info.size * GIB)
         except Exception as exc:
             message = str(exc) or type(exc).__name__
@@ -311,7 +311,7 @@ class VolumeWorkflow:
         """The volume a server boots from (None: it boots its image)."""
         for row in await self.records.of_server(server.id):
             if row.boot_index == 0 and row.status == m.VOL_ATTACHED:
-                return self._disk(row)
+                return self.disk(row)
         return None
 
     async def prepare_boot(self, server: m.Server) -> None:

@@ -55,12 +55,8 @@ class MetadataServer:
         wanted = hmac.new(self.secret().encode(), instance.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(wanted, signature):
             return _text("403 Forbidden: the signature does not match", 403)
-        async with self.compute.db.session() as s:
-            server = await s.get(m.Server, instance)
-        if server is None or server.deleted_at is not None:
-            return _text("404 Not Found", 404)
-        ports = (await self.compute.nics.ports_of([server.id])).get(server.id, [])
-        return server, ports
+        found = await self.compute.metadata_of(instance)
+        return found if found is not None else _text("404 Not Found", 404)
 
     async def answer(self, request: Request) -> Response:
         found = await self._server(request)

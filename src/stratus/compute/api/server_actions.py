@@ -134,7 +134,5 @@ async def restore(req: Req) -> Response:
 
 async def force_delete(req: Req) -> Response:
     server = await load(req, "compute:servers:force_delete")
-    await req.service.server_actions.delete(req.ctx, server)
-    if server.host is None:  # no agent will release its volumes
-        await req.service.server_volumes.release_unplaced(server.id)
+    await req.service.delete_server(req.ctx, server)
     return empty_response(202)

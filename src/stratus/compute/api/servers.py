@@ -214,9 +214,7 @@ async def update(req: ApiRequest[ComputeService]) -> Response:
 
 async def delete(req: ApiRequest[ComputeService]) -> Response:
     server = await load(req, "compute:servers:delete")
-    await req.service.server_actions.delete(req.ctx, server)
-    if server.host is None:  # no agent will release its volumes
-        await req.service.server_volumes.release_unplaced(server.id)
+    await req.service.delete_server(req.ctx, server)
     return empty_response()
 
 

@@ -31,6 +31,7 @@ from stratus.compute.service.interfaces import Interfaces
 from stratus.compute.service.keypairs import KeyPairs
 from stratus.compute.service.live import LiveMigrations
 from stratus.compute.service.moves import Moves
+from stratus.compute.service.network import VifPort
 from stratus.compute.service.nics import make_nics
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.rescue import Rescues
@@ -175,6 +176,22 @@ class ComputeService:
         await self.image_records.session.close()
         if self._peers is not None:
             await self._peers.close()
+
+    async def delete_server(self, ctx: RequestContext, server: m.Server) -> None:
+        """Delete (or force-delete) a server; one never placed on a host has
+        its volumes released here, as no agent will."""
+        await self.server_actions.delete(ctx, server)
+        if server.host is None:
+            await self.server_volumes.release_unplaced(server.id)
+
+    async def metadata_of(self, server_id: str) -> tuple[m.Server, list[VifPort]] | None:
+        """A live server and its ports, for the metadata server (its callers
+        are guests naming a signed instance id, not users with a token)."""
+        async with self.db.session() as s:
+            server = await s.get(m.Server, server_id)
+        if server is None or server.deleted_at is not None:
+            return None
+        return server, (await self.nics.ports_of([server.id])).get(server.id, [])
 
     async def console_output(self, server: m.Server, length: int | None) -> str:
         """The last ``length`` lines of the guest's serial console (all: None)."""

@@ -28,13 +28,15 @@ class ServerVolumesLike(Protocol):
     db: Database
     wake: Callable[[str | None], None]
 
-    def _client(self) -> VolumeClient: ...
+    def reachable_client(self) -> VolumeClient: ...
 
-    async def _check_server(
+    async def check_server(
         self, s: AsyncSession, ctx: RequestContext, server_id: str, verb: str
     ) -> m.Server: ...
 
-    async def _row(self, s: AsyncSession, server_id: str, volume_id: str) -> m.VolumeAttachment: ...
+    async def attachment_row(
+        self, s: AsyncSession, server_id: str, volume_id: str
+    ) -> m.VolumeAttachment: ...
 
     async def of_server(self, s: AsyncSession, server_id: str) -> list[m.VolumeAttachment]: ...
 
@@ -45,15 +47,15 @@ SWAPPABLE = frozenset({m.ACTIVE, m.PAUSED})
 async def swap_volumes(
     sv: ServerVolumesLike, ctx: RequestContext, server_id: str, old_id: str, new_id: str
 ) -> None:
-    client = sv._client()
+    client = sv.reachable_client()
     async with sv.db.session() as s:
-        server = await sv._check_server(s, ctx, server_id, "swap_volume")
+        server = await sv.check_server(s, ctx, server_id, "swap_volume")
         if server.vm_state not in SWAPPABLE:
             raise Conflict(
                 f"Cannot 'swap_volume' instance {server_id} while it is in vm_state "
                 f"{server.vm_state}"
             )
-        old = await sv._row(s, server_id, old_id)
+        old = await sv.attachment_row(s, server_id, old_id)
         if old.status != m.VOL_ATTACHED:
             raise BadRequest(
                 f"Invalid volume: volume {old_id} is {old.status} on instance {server_id}"
@@ -69,7 +71,7 @@ async def swap_volumes(
     if new.size < current.size:
         raise BadRequest("Invalid volume: New volume must be the same size or larger.")
     async with sv.db.transaction() as s:
-        old = await sv._row(s, server_id, old_id)
+        old = await sv.attachment_row(s, server_id, old_id)
         rows = await sv.of_server(s, server_id)
         if old.status != m.VOL_ATTACHED or any(r.status == m.VOL_SWAPPING for r in rows):
             raise Conflict(f"Volume {old_id} is already being detached or swapped.")

@@ -60,7 +60,7 @@ class ServerVolumes:
         self.wake = wake
         self.client: VolumeClient | None = None  # set when a volume service is reachable
 
-    def _client(self) -> VolumeClient:
+    def reachable_client(self) -> VolumeClient:
         if self.client is None:
             raise BadRequest("Block storage is not available in this cloud.")
         return self.client
@@ -108,10 +108,10 @@ class ServerVolumes:
     async def get(self, ctx: RequestContext, server_id: str, volume_id: str) -> m.VolumeAttachment:
         async with self.db.session() as s:
             await visible_server(s, ctx, server_id)
-            return await self._row(s, server_id, volume_id)
+            return await self.attachment_row(s, server_id, volume_id)
 
     @staticmethod
-    async def _row(s: AsyncSession, server_id: str, volume_id: str) -> m.VolumeAttachment:
+    async def attachment_row(s: AsyncSession, server_id: str, volume_id: str) -> m.VolumeAttachment:
         row = await s.scalar(
             select(m.VolumeAttachment).where(
                 m.VolumeAttachment.server_id == server_id, m.VolumeAttachment.volume_id == volume_id
@@ -127,7 +127,7 @@ class ServerVolumes:
     # -- attach ------------------------------------------------------------------------
 
     @staticmethod
-    async def _check_server(
+    async def check_server(
         s: AsyncSession, ctx: RequestContext, server_id: str, verb: str
     ) -> m.Server:
         server = await visible_server(s, ctx, server_id)
@@ -148,9 +148,9 @@ class ServerVolumes:
         self, ctx: RequestContext, server_id: str, volume_id: str, *,
         device: str | None = None, tag: str | None = None, delete_on_termination: bool = False,
     ) -> m.VolumeAttachment:  # fmt: skip
-        client = self._client()
+        client = self.reachable_client()
         async with self.db.session() as s:
-            await self._check_server(s, ctx, server_id, "attach_volume")
+            await self.check_server(s, ctx, server_id, "attach_volume")
         volume = await client.get(ctx, volume_id)  # 404 for a volume the caller cannot see
         if volume.status != "available" and not volume.multiattach:
             raise BadRequest(
@@ -158,7 +158,7 @@ class ServerVolumes:
                 f"not '{volume.status}'"
             )
         async with self.db.transaction() as s:
-            server = await self._check_server(s, ctx, server_id, "attach_volume")
+            server = await self.check_server(s, ctx, server_id, "attach_volume")
             rows = await self.of_server(s, server_id)
             if any(r.volume_id == volume_id for r in rows):
                 raise BadRequest(
@@ -271,7 +271,7 @@ class ServerVolumes:
     ) -> str:  # fmt: skip
         """Snapshot each volume of a volume-backed server into an image
         that records them (``service/volume_snapshots.py``)."""
-        client = self._client()
+        client = self.reachable_client()
         async with self.db.session() as s:
             server = await visible_server(s, ctx, server_id)
             Servers.check_lock(ctx, server)
@@ -301,7 +301,7 @@ class ServerVolumes:
         async with self.db.transaction() as s:
             server = await visible_server(s, ctx, server_id)
             Servers.check_lock(ctx, server)
-            row = await self._row(s, server_id, volume_id)
+            row = await self.attachment_row(s, server_id, volume_id)
             if "delete_on_termination" in changes:
                 row.delete_on_termination = bool(changes["delete_on_termination"])
             row.updated_at = utcnow()
@@ -315,10 +315,10 @@ class ServerVolumes:
         await swap_volumes(self, ctx, server_id, old_id, new_id)
 
     async def detach(self, ctx: RequestContext, server_id: str, volume_id: str) -> None:
-        client = self._client()
+        client = self.reachable_client()
         async with self.db.session() as s:
-            server = await self._check_server(s, ctx, server_id, "detach_volume")
-            row = await self._row(s, server_id, volume_id)
+            server = await self.check_server(s, ctx, server_id, "detach_volume")
+            row = await self.attachment_row(s, server_id, volume_id)
             if row.boot_index == 0:
                 raise BadRequest("Cannot detach a root device volume")
             if row.status != m.VOL_ATTACHED:
@@ -328,7 +328,7 @@ class ServerVolumes:
                 )
         await client.begin_detaching(ctx, volume_id)
         async with self.db.transaction() as s:
-            row = await self._row(s, server_id, volume_id)
+            row = await self.attachment_row(s, server_id, volume_id)
             if row.status != m.VOL_ATTACHED:  # another detach won the race
                 await client.roll_detaching(volume_id)
                 raise Conflict(f"Volume {volume_id} is already being detached.")

@@ -8,9 +8,10 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.database.api import views
 from stratus.database.api.common import base, check_project, svc
 from stratus.database.errors import BadRequest
+from stratus.database.service import DatabaseService
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:backup:index", {"project_id": req.ctx.project_id})
     rows = await svc(req).backups.list(req.ctx, req.query.instance_id)
@@ -19,21 +20,21 @@ async def index(req: ApiRequest) -> Response:
     return json_response({"backups": [views.backup(b, base(req)) for b in rows]})
 
 
-async def of_instance(req: ApiRequest) -> Response:
+async def of_instance(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:backup:index", {"project_id": req.ctx.project_id})
     rows = await svc(req).backups.list(req.ctx, req.params["instance_id"])
     return json_response({"backups": [views.backup(b, base(req)) for b in rows]})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     b = await svc(req).backups.get(req.ctx, req.params["backup_id"])
     req.authorize("database:backup:show", {"project_id": b.project_id})
     return json_response({"backup": views.backup(b, base(req))})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     b = req.body.backup
     inst = await svc(req).instances.get(req.ctx, b.instance)
@@ -48,7 +49,7 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"backup": views.backup(backup, base(req))}, 202)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     b = await svc(req).backups.get(req.ctx, req.params["backup_id"])
     req.authorize("database:backup:delete", {"project_id": b.project_id})

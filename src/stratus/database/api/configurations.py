@@ -7,14 +7,15 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.database.api import views
 from stratus.database.api.common import check_project, svc
+from stratus.database.service import DatabaseService
 
 
-def _allowed(req: ApiRequest, action: str) -> None:
+def _allowed(req: ApiRequest[DatabaseService], action: str) -> None:
     check_project(req)
     req.authorize(action, {"project_id": req.ctx.project_id})
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:index")
     rows = await svc(req).configurations.groups(req.ctx)
     out = []
@@ -25,14 +26,14 @@ async def index(req: ApiRequest) -> Response:
     return json_response({"configurations": out})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:index")
     g = await svc(req).configurations.get(req.ctx, req.params["configuration_id"])
     count = len(await svc(req).configurations.instances(req.ctx, g.id))
     return json_response({"configuration": views.configuration(g, count)})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:manage")
     b = req.body.configuration
     g = await svc(req).configurations.create(
@@ -43,7 +44,7 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"configuration": views.configuration(g, 0)})
 
 
-async def replace(req: ApiRequest) -> Response:
+async def replace(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:manage")
     b = req.body.configuration
     await svc(req).configurations.set_values(
@@ -53,7 +54,7 @@ async def replace(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def edit(req: ApiRequest) -> Response:
+async def edit(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:manage")
     b = req.body.configuration
     await svc(req).configurations.set_values(
@@ -62,13 +63,13 @@ async def edit(req: ApiRequest) -> Response:
     return empty_response(200)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:manage")
     await svc(req).configurations.delete(req.ctx, req.params["configuration_id"])
     return empty_response(202)
 
 
-async def instances(req: ApiRequest) -> Response:
+async def instances(req: ApiRequest[DatabaseService]) -> Response:
     _allowed(req, "database:configuration:index")
     rows = await svc(req).configurations.instances(req.ctx, req.params["configuration_id"])
     return json_response({"instances": [{"id": i.id, "name": i.name} for i in rows]})

@@ -8,10 +8,11 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.database.api import views
 from stratus.database.api.common import base, check_project, svc, truthy
 from stratus.database.errors import BadRequest
+from stratus.database.service import DatabaseService
 from stratus.database.service.instances import NewInstance, NewUser
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:instance:index", {"project_id": req.ctx.project_id})
     everyone = truthy(req.query.all_projects)
@@ -37,7 +38,7 @@ def _network(body: object) -> str | None:
     return None
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:instance:create", {"project_id": req.ctx.project_id})
     b = req.body.instance
@@ -79,13 +80,13 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"instance": views.instance(inst, base(req))})
 
 
-async def _authorized(req: ApiRequest, action: str) -> None:
+async def _authorized(req: ApiRequest[DatabaseService], action: str) -> None:
     check_project(req)
     inst = await svc(req).instances.get(req.ctx, req.params["instance_id"])
     req.authorize(action, {"project_id": inst.project_id})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     inst = await svc(req).instances.get(req.ctx, req.params["instance_id"])
     req.authorize("database:instance:show", {"project_id": inst.project_id})
@@ -93,7 +94,7 @@ async def show(req: ApiRequest) -> Response:
     return json_response({"instance": views.instance(inst, base(req), True, replicas)})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[DatabaseService]) -> Response:
     """PATCH and PUT: a new name, (PUT, as troveclient sends) a
     configuration group attached, or detached when given as null, and a
     replica detached from its source (``replica_of`` or ``slave_of`` null)."""
@@ -114,19 +115,19 @@ async def update(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[DatabaseService]) -> Response:
     await _authorized(req, "database:instance:delete")
     await svc(req).instances.delete(req.ctx, req.params["instance_id"])
     return empty_response(202)
 
 
-async def restart(req: ApiRequest) -> Response:
+async def restart(req: ApiRequest[DatabaseService]) -> Response:
     await _authorized(req, "database:instance:action")
     await svc(req).instances.restart(req.ctx, req.params["instance_id"])
     return empty_response(202)
 
 
-async def resize(req: ApiRequest) -> Response:
+async def resize(req: ApiRequest[DatabaseService]) -> Response:
     await _authorized(req, "database:instance:action")
     r = req.body.resize
     if (r.volume is None) == (r.flavorRef is None):
@@ -138,7 +139,7 @@ async def resize(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def replica_source_action(req: ApiRequest) -> Response:
+async def replica_source_action(req: ApiRequest[DatabaseService]) -> Response:
     """promote_to_replica_source and eject_replica_source: not built (a
     replica is made standalone by detaching it)."""
     await _authorized(req, "database:instance:action")

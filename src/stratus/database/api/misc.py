@@ -8,10 +8,11 @@ from stratus.common.api import ApiRequest, json_response
 from stratus.database.api import views
 from stratus.database.api.common import base, check_project, svc
 from stratus.database.errors import NotFound
+from stratus.database.service import DatabaseService
 from stratus.database.service.datastores import PARAMETERS
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[DatabaseService]) -> Response:
     return json_response(
         {
             "versions": [
@@ -26,14 +27,14 @@ async def versions(req: ApiRequest) -> Response:
     )
 
 
-async def flavors(req: ApiRequest) -> Response:
+async def flavors(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     rows = await svc(req).instances.flavors()
     return json_response({"flavors": [views.flavor(f, base(req)) for f in rows]})
 
 
-async def flavor(req: ApiRequest) -> Response:
+async def flavor(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     f = await svc(req).instances.flavor(req.params["flavor_id"])
@@ -42,42 +43,42 @@ async def flavor(req: ApiRequest) -> Response:
     return json_response({"flavor": views.flavor(f, base(req))})
 
 
-async def datastores(req: ApiRequest) -> Response:
+async def datastores(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     rows = await svc(req).datastores.all()
     return json_response({"datastores": [views.datastore(d, base(req)) for d in rows]})
 
 
-async def datastore(req: ApiRequest) -> Response:
+async def datastore(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     d = await svc(req).datastores.find(req.params["datastore_id"])
     return json_response({"datastore": views.datastore(d, base(req))})
 
 
-async def datastore_versions(req: ApiRequest) -> Response:
+async def datastore_versions(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     d = await svc(req).datastores.find(req.params["datastore_id"])
     return json_response({"versions": [views.version(v, base(req)) for v in d.versions]})
 
 
-async def datastore_version(req: ApiRequest) -> Response:
+async def datastore_version(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     v = await svc(req).datastores.version(req.params["datastore_id"], req.params["version_id"])
     return json_response({"version": views.version(v, base(req))})
 
 
-async def version_by_id(req: ApiRequest) -> Response:
+async def version_by_id(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     v = await svc(req).datastores.find_version(req.params["version_id"])
     return json_response({"version": views.version(v, base(req))})
 
 
-async def parameters(req: ApiRequest) -> Response:
+async def parameters(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     req.authorize("database:datastores")
     v = await svc(req).datastores.version(req.params["datastore_id"], req.params["version_id"])

@@ -7,9 +7,10 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, json_response
 from stratus.database.api.common import check_project, svc
+from stratus.database.service import DatabaseService
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     project = req.params["user_project"]
     req.authorize("database:quota:show", {"project_id": project})
@@ -20,7 +21,7 @@ async def show(req: ApiRequest) -> Response:
     ]})  # fmt: skip
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
     project = req.params["user_project"]
     req.authorize("database:quota:update", {"project_id": project})

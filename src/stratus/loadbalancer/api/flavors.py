@@ -11,6 +11,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.loadbalancer import models as m
 from stratus.loadbalancer.api.resources import authorize, svc
+from stratus.loadbalancer.service import LoadBalancerService
 
 
 def flavor_view(f: m.Flavor) -> dict[str, Any]:
@@ -31,30 +32,30 @@ KINDS: dict[str, tuple[Any, str, str, str, Callable[[Any], dict[str, Any]], str]
 }  # fmt: skip
 
 
-def handlers(name: str) -> dict[str, Callable[[ApiRequest], Any]]:
+def handlers(name: str) -> dict[str, Callable[[ApiRequest[LoadBalancerService]], Any]]:
     model, key, collection, param, view, read = KINDS[name]
 
-    async def index(req: ApiRequest) -> Response:
+    async def index(req: ApiRequest[LoadBalancerService]) -> Response:
         authorize(req, read, None)
         rows = await svc(req).flavors.find(model)
         return json_response({collection: [view(r) for r in rows], f"{collection}_links": []})
 
-    async def show(req: ApiRequest) -> Response:
+    async def show(req: ApiRequest[LoadBalancerService]) -> Response:
         authorize(req, read, None)
         return json_response({key: view(await svc(req).flavors.get(model, req.params[param]))})
 
-    async def create(req: ApiRequest) -> Response:
+    async def create(req: ApiRequest[LoadBalancerService]) -> Response:
         authorize(req, "manage_flavor", None)
         row = await svc(req).flavors.create(model, getattr(req.body, key).attrs())
         return json_response({key: view(row)}, 201)
 
-    async def update(req: ApiRequest) -> Response:
+    async def update(req: ApiRequest[LoadBalancerService]) -> Response:
         authorize(req, "manage_flavor", None)
         attrs = getattr(req.body, key).attrs()
         row = await svc(req).flavors.update(model, req.params[param], attrs)
         return json_response({key: view(row)})
 
-    async def delete(req: ApiRequest) -> Response:
+    async def delete(req: ApiRequest[LoadBalancerService]) -> Response:
         authorize(req, "manage_flavor", None)
         await svc(req).flavors.delete(model, req.params[param])
         return empty_response(204)

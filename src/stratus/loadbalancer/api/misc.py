@@ -8,12 +8,13 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.loadbalancer.api import views
 from stratus.loadbalancer.api.resources import authorize, svc
+from stratus.loadbalancer.service import LoadBalancerService
 
 # Octavia's API versions: v2.0 and its minor versions (the same API).
 MINORS = 27
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[LoadBalancerService]) -> Response:
     href = f"{req.base_url}/v2"
     items = [
         {
@@ -27,7 +28,7 @@ async def versions(req: ApiRequest) -> Response:
     return json_response({"versions": items})
 
 
-async def version(req: ApiRequest) -> Response:
+async def version(req: ApiRequest[LoadBalancerService]) -> Response:
     return json_response(
         {
             "version": {
@@ -39,25 +40,25 @@ async def version(req: ApiRequest) -> Response:
     )
 
 
-async def status(req: ApiRequest) -> Response:
+async def status(req: ApiRequest[LoadBalancerService]) -> Response:
     lb = await svc(req).loadbalancers.get(req.ctx, req.params["loadbalancer_id"])
     authorize(req, "get_status", lb.project_id)
     return json_response(await svc(req).status(req.ctx, lb.id))
 
 
-async def lb_stats(req: ApiRequest) -> Response:
+async def lb_stats(req: ApiRequest[LoadBalancerService]) -> Response:
     lb = await svc(req).loadbalancers.get(req.ctx, req.params["loadbalancer_id"])
     authorize(req, "get_stats", lb.project_id)
     return json_response({"stats": await svc(req).stats(req.ctx, "loadbalancer", lb.id)})
 
 
-async def listener_stats(req: ApiRequest) -> Response:
+async def listener_stats(req: ApiRequest[LoadBalancerService]) -> Response:
     x = await svc(req).objects.get(req.ctx, "listener", req.params["listener_id"])
     authorize(req, "get_stats", x.project_id)
     return json_response({"stats": await svc(req).stats(req.ctx, "listener", x.id)})
 
 
-async def failover(req: ApiRequest) -> Response:
+async def failover(req: ApiRequest[LoadBalancerService]) -> Response:
     lb = await svc(req).loadbalancers.get(req.ctx, req.params["loadbalancer_id"])
     authorize(req, "failover", lb.project_id)
     await svc(req).loadbalancers.failover(req.ctx, lb.id)
@@ -67,19 +68,19 @@ async def failover(req: ApiRequest) -> Response:
 # -- quotas ---------------------------------------------------------------------------
 
 
-async def quota_index(req: ApiRequest) -> Response:
+async def quota_index(req: ApiRequest[LoadBalancerService]) -> Response:
     authorize(req, "list_quotas", None)
     items = [views.quota(pid, limits) for pid, limits in await svc(req).quotas()]
     return json_response({"quotas": items, "quotas_links": []})
 
 
-async def quota_show(req: ApiRequest) -> Response:
+async def quota_show(req: ApiRequest[LoadBalancerService]) -> Response:
     project = req.params["project_id"]
     authorize(req, "get_quota", project)
     return json_response({"quota": views.quota(project, await svc(req).quota(project))})
 
 
-async def quota_defaults(req: ApiRequest) -> Response:
+async def quota_defaults(req: ApiRequest[LoadBalancerService]) -> Response:
     authorize(req, "get_quota", req.params["project_id"])
     core = svc(req).core
     limits = {k: core.default_quota(k) for k in ("loadbalancer", "listener", "pool", "member",
@@ -87,7 +88,7 @@ async def quota_defaults(req: ApiRequest) -> Response:
     return json_response({"quota": views.quota(req.params["project_id"], limits)})
 
 
-async def quota_update(req: ApiRequest) -> Response:
+async def quota_update(req: ApiRequest[LoadBalancerService]) -> Response:
     project = req.params["project_id"]
     authorize(req, "update_quota", project)
     body = req.body.quota.model_dump(exclude_unset=True)
@@ -98,7 +99,7 @@ async def quota_update(req: ApiRequest) -> Response:
     return json_response({"quota": views.quota(project, limits)}, 202)
 
 
-async def quota_delete(req: ApiRequest) -> Response:
+async def quota_delete(req: ApiRequest[LoadBalancerService]) -> Response:
     authorize(req, "delete_quota", req.params["project_id"])
     await svc(req).reset_quota(req.params["project_id"])
     return empty_response(204)
@@ -107,18 +108,18 @@ async def quota_delete(req: ApiRequest) -> Response:
 # -- providers, availability zones, flavors ---------------------------------------------
 
 
-async def providers(req: ApiRequest) -> Response:
+async def providers(req: ApiRequest[LoadBalancerService]) -> Response:
     authorize(req, "get_provider", None)
     items = [{"name": "haproxy", "description": "HAProxy in a namespace on the lb agent's host"}]
     return json_response({"providers": items})
 
 
-async def provider_capabilities(req: ApiRequest) -> Response:
+async def provider_capabilities(req: ApiRequest[LoadBalancerService]) -> Response:
     authorize(req, "get_provider", None)
     return json_response({"flavor_capabilities": [], "availability_zone_capabilities": []})
 
 
-async def availability_zones(req: ApiRequest) -> Response:
+async def availability_zones(req: ApiRequest[LoadBalancerService]) -> Response:
     authorize(req, "get_availability_zone", None)
     zone = {"name": "nova", "description": "The cloud's one zone", "enabled": True,
             "availability_zone_profile_id": None}  # fmt: skip

@@ -16,11 +16,11 @@ from stratus.loadbalancer.service import LoadBalancerService
 from stratus.loadbalancer.service.relations import Related
 
 
-def svc(req: ApiRequest) -> LoadBalancerService:
+def svc(req: ApiRequest[LoadBalancerService]) -> LoadBalancerService:
     return req.service  # type: ignore[no-any-return]
 
 
-def authorize(req: ApiRequest, action: str, project_id: str | None) -> None:
+def authorize(req: ApiRequest[LoadBalancerService], action: str, project_id: str | None) -> None:
     if not req.allowed(f"load-balancer:{action}", {"project_id": project_id or ""}):
         raise Forbidden()
 
@@ -89,15 +89,15 @@ def _fields(item: dict[str, Any], fields: Any) -> dict[str, Any]:
     return {k: v for k, v in item.items() if k in names}
 
 
-async def rendered(req: ApiRequest, kind: Kind, rows: list[Any]) -> list[dict[str, Any]]:
+async def rendered(req: ApiRequest[LoadBalancerService], kind: Kind, rows: list[Any]) -> list[dict[str, Any]]:
     related = await svc(req).related(kind.name, [r.id for r in rows])
     return [kind.render(r, related) for r in rows]
 
 
-def index_of(name: str) -> Callable[[ApiRequest], Any]:
+def index_of(name: str) -> Callable[[ApiRequest[LoadBalancerService]], Any]:
     kind = KINDS[name]
 
-    async def index(req: ApiRequest) -> Response:
+    async def index(req: ApiRequest[LoadBalancerService]) -> Response:
         authorize(req, f"get_{kind.name}", req.ctx.project_id)
         parent = None
         if kind.parent:
@@ -116,7 +116,7 @@ def index_of(name: str) -> Callable[[ApiRequest], Any]:
     return index
 
 
-async def _load(req: ApiRequest, name: str) -> Any:
+async def _load(req: ApiRequest[LoadBalancerService], name: str) -> Any:
     kind = KINDS[name]
     ident = (
         req.params[f"{name}_id"]
@@ -136,14 +136,14 @@ async def _load(req: ApiRequest, name: str) -> Any:
     return await svc(req).objects.get(req.ctx, name, ident)
 
 
-async def one(req: ApiRequest, name: str, row: Any, status: int = 200) -> Response:
+async def one(req: ApiRequest[LoadBalancerService], name: str, row: Any, status: int = 200) -> Response:
     kind = KINDS[name]
     item = (await rendered(req, kind, [row]))[0]
     return json_response({kind.member: item}, status)
 
 
-def show_of(name: str) -> Callable[[ApiRequest], Any]:
-    async def show(req: ApiRequest) -> Response:
+def show_of(name: str) -> Callable[[ApiRequest[LoadBalancerService]], Any]:
+    async def show(req: ApiRequest[LoadBalancerService]) -> Response:
         row = await _load(req, name)
         authorize(req, f"get_{name}", row.project_id)
         fields = (req.query.model_extra or {}).get("fields") if req.query is not None else None
@@ -153,7 +153,7 @@ def show_of(name: str) -> Callable[[ApiRequest], Any]:
     return show
 
 
-def _attrs(req: ApiRequest, name: str) -> dict[str, Any]:
+def _attrs(req: ApiRequest[LoadBalancerService], name: str) -> dict[str, Any]:
     attrs: dict[str, Any] = getattr(req.body, KINDS[name].member).attrs()
     if attrs.get("tenant_id") and not attrs.get("project_id"):
         attrs["project_id"] = attrs["tenant_id"]
@@ -165,10 +165,10 @@ def _attrs(req: ApiRequest, name: str) -> dict[str, Any]:
     return attrs
 
 
-def create_of(name: str) -> Callable[[ApiRequest], Any]:
+def create_of(name: str) -> Callable[[ApiRequest[LoadBalancerService]], Any]:
     kind = KINDS[name]
 
-    async def create(req: ApiRequest) -> Response:
+    async def create(req: ApiRequest[LoadBalancerService]) -> Response:
         attrs = _attrs(req, name)
         if kind.parent:
             attrs[str(kind.parent_attr)] = req.params[kind.parent]
@@ -188,12 +188,12 @@ def create_of(name: str) -> Callable[[ApiRequest], Any]:
     return create
 
 
-async def _full(req: ApiRequest, name: str, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
+async def _full(req: ApiRequest[LoadBalancerService], name: str, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
     rows = [await svc(req).objects.get(req.ctx, name, ref["id"]) for ref in refs]
     return await rendered(req, KINDS[name], rows)
 
 
-async def full_tree(req: ApiRequest, item: dict[str, Any]) -> dict[str, Any]:
+async def full_tree(req: ApiRequest[LoadBalancerService], item: dict[str, Any]) -> dict[str, Any]:
     """A load balancer made with its tree, as Octavia answers it: every
     object of the tree in full rather than its id."""
     listeners = await _full(req, "listener", item["listeners"])
@@ -210,7 +210,7 @@ async def full_tree(req: ApiRequest, item: dict[str, Any]) -> dict[str, Any]:
     return {**item, "listeners": listeners, "pools": pools}
 
 
-async def replace_members(req: ApiRequest) -> Response:
+async def replace_members(req: ApiRequest[LoadBalancerService]) -> Response:
     """PUT /pools/{pool_id}/members: the pool's members become the list."""
     pool = await svc(req).objects.get(req.ctx, "pool", req.params["pool_id"])
     authorize(req, "update_member", pool.project_id)
@@ -223,8 +223,8 @@ async def replace_members(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-def update_of(name: str) -> Callable[[ApiRequest], Any]:
-    async def update(req: ApiRequest) -> Response:
+def update_of(name: str) -> Callable[[ApiRequest[LoadBalancerService]], Any]:
+    async def update(req: ApiRequest[LoadBalancerService]) -> Response:
         row = await _load(req, name)
         authorize(req, f"update_{name}", row.project_id)
         attrs = _attrs(req, name)
@@ -237,8 +237,8 @@ def update_of(name: str) -> Callable[[ApiRequest], Any]:
     return update
 
 
-def delete_of(name: str) -> Callable[[ApiRequest], Any]:
-    async def delete(req: ApiRequest) -> Response:
+def delete_of(name: str) -> Callable[[ApiRequest[LoadBalancerService]], Any]:
+    async def delete(req: ApiRequest[LoadBalancerService]) -> Response:
         row = await _load(req, name)
         authorize(req, f"delete_{name}", row.project_id)
         if name == "loadbalancer":

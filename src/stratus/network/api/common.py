@@ -14,11 +14,11 @@ from stratus.network.errors import BadRequest, PolicyNotAuthorized
 from stratus.network.service import NetworkService
 
 
-def svc(req: ApiRequest) -> NetworkService:
+def svc(req: ApiRequest[NetworkService]) -> NetworkService:
     return req.service  # type: ignore[no-any-return]
 
 
-def if_match(req: ApiRequest) -> int | None:
+def if_match(req: ApiRequest[NetworkService]) -> int | None:
     """``If-Match: revision_number=N`` (other entity tags are ignored)."""
     header = req.raw.headers.get("if-match")
     if not header:
@@ -39,14 +39,14 @@ def if_match(req: ApiRequest) -> int | None:
     return found
 
 
-def authorize(req: ApiRequest, action: str, target: Mapping[str, Any]) -> None:
+def authorize(req: ApiRequest[NetworkService], action: str, target: Mapping[str, Any]) -> None:
     """Neutron's policy check: 403 naming the rule."""
     if not req.allowed(action, target):
         raise PolicyNotAuthorized(action)
 
 
 def check_attrs(
-    req: ApiRequest,
+    req: ApiRequest[NetworkService],
     action: str,
     attrs: Mapping[str, Any],
     rules: Mapping[str, str],
@@ -64,14 +64,14 @@ def check_attrs(
 
 
 def hidden(
-    req: ApiRequest, action: str, names: Iterable[str], target: Mapping[str, Any]
+    req: ApiRequest[NetworkService], action: str, names: Iterable[str], target: Mapping[str, Any]
 ) -> set[str]:
     """Attributes policy hides from this caller (``provider:*``, ``binding:*``)."""
     return set() if req.allowed(action, target) else set(names)
 
 
 def one(
-    req: ApiRequest,
+    req: ApiRequest[NetworkService],
     member: str,
     item: dict[str, Any],
     *,
@@ -83,7 +83,7 @@ def one(
 
 
 def many(
-    req: ApiRequest, collection: str, items: list[dict[str, Any]], hide: set[str] | None = None
+    req: ApiRequest[NetworkService], collection: str, items: list[dict[str, Any]], hide: set[str] | None = None
 ) -> Response:
     """A bulk create's answer."""
     return json_response(

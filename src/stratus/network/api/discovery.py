@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, json_response
 from stratus.network.errors import ExtensionNotFound
+from stratus.network.service import NetworkService
 
 UPDATED = "2025-01-01T00:00:00-00:00"
 # (alias, name, description)
@@ -139,12 +140,12 @@ def _extension(alias: str, name: str, description: str) -> dict[str, Any]:
     }
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[NetworkService]) -> Response:
     link = [{"rel": "self", "href": f"{req.base_url}/v2.0/"}]
     return json_response({"versions": [{"id": "v2.0", "status": "CURRENT", "links": link}]})
 
 
-async def version(req: ApiRequest) -> Response:
+async def version(req: ApiRequest[NetworkService]) -> Response:
     base = f"{req.base_url}/v2.0"
     return json_response(
         {
@@ -160,11 +161,11 @@ async def version(req: ApiRequest) -> Response:
     )
 
 
-async def extensions(req: ApiRequest) -> Response:
+async def extensions(req: ApiRequest[NetworkService]) -> Response:
     return json_response({"extensions": [_extension(*e) for e in EXTENSIONS]})
 
 
-async def extension(req: ApiRequest) -> Response:
+async def extension(req: ApiRequest[NetworkService]) -> Response:
     alias = req.params["alias"]
     for found in EXTENSIONS:
         if found[0] == alias:

@@ -20,6 +20,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, json_response
 from stratus.common.errors import BadRequest as HTTPBadRequest
 from stratus.network.errors import BadRequest, InvalidInput
+from stratus.network.service import NetworkService
 
 # How an attribute's filter values are read: "str" (as given), "bool", "int",
 # "list" (matches a member), "fixed_ips", or "none" (not filterable).
@@ -59,14 +60,14 @@ class Query:
         }
 
 
-def _multi(req: ApiRequest) -> list[tuple[str, str]]:
+def _multi(req: ApiRequest[NetworkService]) -> list[tuple[str, str]]:
     items = list(req.raw.query_params.multi_items())
     if any("\x00" in k or "\x00" in v for k, v in items):
         raise HTTPBadRequest("NUL characters are not allowed in the URL.")
     return items
 
 
-def fields_of(req: ApiRequest) -> list[str]:
+def fields_of(req: ApiRequest[NetworkService]) -> list[str]:
     return [v for k, v in _multi(req) if k == "fields" and v]
 
 
@@ -86,7 +87,7 @@ def _convert(name: str, kind: str, value: str) -> Any:
     return value
 
 
-def parse(req: ApiRequest, kinds: Kinds) -> Query:
+def parse(req: ApiRequest[NetworkService], kinds: Kinds) -> Query:
     q = Query()
     sort_keys: list[str] = []
     sort_dirs: list[str] = []
@@ -212,7 +213,7 @@ def _page(items: list[dict[str, Any]], q: Query) -> list[dict[str, Any]]:
     return items[index + 1 : index + 1 + q.limit]
 
 
-def _links(req: ApiRequest, page: list[dict[str, Any]], q: Query) -> list[dict[str, str]]:
+def _links(req: ApiRequest[NetworkService], page: list[dict[str, Any]], q: Query) -> list[dict[str, str]]:
     if not q.limit:
         return []
     base = req.url.split("?", 1)[0]
@@ -244,7 +245,7 @@ def select_fields(item: dict[str, Any], fields: Sequence[str], hidden: set[str])
 
 
 def respond(
-    req: ApiRequest,
+    req: ApiRequest[NetworkService],
     collection: str,
     items: list[dict[str, Any]],
     q: Query,

@@ -7,6 +7,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response
 from stratus.network.api import listing, views
 from stratus.network.api.common import authorize, check_attrs, hidden, if_match, many, one, svc
+from stratus.network.service import NetworkService
 
 ATTR_RULES = {
     "shared": "shared",
@@ -19,7 +20,7 @@ ATTR_RULES = {
 DEFAULTS = {"shared": False, "router:external": False, "is_default": False}
 
 
-def _hide(req: ApiRequest) -> set[str]:
+def _hide(req: ApiRequest[NetworkService]) -> set[str]:
     return hidden(
         req,
         "network:get_network:provider",
@@ -28,7 +29,7 @@ def _hide(req: ApiRequest) -> set[str]:
     )
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[NetworkService]) -> Response:
     q = listing.parse(req, views.NETWORK_KINDS)
     authorize(req, "network:get_network", {"project_id": req.ctx.project_id})
     rows = await svc(req).networks.find(req.ctx, q.strings())
@@ -37,13 +38,13 @@ async def index(req: ApiRequest) -> Response:
     )
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[NetworkService]) -> Response:
     rec = await svc(req).networks.get(req.ctx, req.params["network_id"])
     authorize(req, "network:get_network", {"project_id": rec.row.project_id})
     return one(req, "network", views.network(rec), hide=_hide(req))
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[NetworkService]) -> Response:
     items = [item.attrs() for item in req.body.items()]
     for attrs in items:
         target = {"project_id": attrs.get("project_id") or req.ctx.project_id}
@@ -56,7 +57,7 @@ async def create(req: ApiRequest) -> Response:
     return many(req, "networks", [views.network(r) for r in recs], _hide(req))
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[NetworkService]) -> Response:
     network_id = req.params["network_id"]
     current = await svc(req).networks.get(req.ctx, network_id)
     target = {"project_id": current.row.project_id}
@@ -67,7 +68,7 @@ async def update(req: ApiRequest) -> Response:
     return one(req, "network", views.network(rec), hide=_hide(req))
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[NetworkService]) -> Response:
     network_id = req.params["network_id"]
     current = await svc(req).networks.get(req.ctx, network_id)
     authorize(req, "network:delete_network", {"project_id": current.row.project_id})

@@ -9,16 +9,17 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response
 from stratus.network.api import listing, views
 from stratus.network.api.common import authorize, hidden, if_match, many, one, svc
+from stratus.network.service import NetworkService
 
 
-def _hide(req: ApiRequest) -> set[str]:
+def _hide(req: ApiRequest[NetworkService]) -> set[str]:
     return hidden(
         req, "network:get_port:binding", views.PORT_BINDING, {"project_id": req.ctx.project_id}
     )
 
 
 def _check_attrs(
-    req: ApiRequest, action: str, attrs: dict[str, Any], target: dict[str, Any]
+    req: ApiRequest[NetworkService], action: str, attrs: dict[str, Any], target: dict[str, Any]
 ) -> None:
     """Neutron's attribute rules: setting a network:* owner, a MAC, an
     address, port security or address pairs is for the network's owner;
@@ -40,7 +41,7 @@ def _check_attrs(
         authorize(req, f"{action}:{rule}", target)
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[NetworkService]) -> Response:
     q = listing.parse(req, views.PORT_KINDS)
     authorize(req, "network:get_port", {"project_id": req.ctx.project_id})
     rows = await svc(req).ports.find(req.ctx, q.strings())
@@ -49,13 +50,13 @@ async def index(req: ApiRequest) -> Response:
     )
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[NetworkService]) -> Response:
     rec = await svc(req).ports.get(req.ctx, req.params["port_id"])
     authorize(req, "network:get_port", {"project_id": rec.row.project_id})
     return one(req, "port", views.port(rec), hide=_hide(req))
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[NetworkService]) -> Response:
     items = [item.attrs() for item in req.body.items()]
     for attrs in items:
         net = await svc(req).networks.get(req.ctx, attrs["network_id"])
@@ -71,12 +72,12 @@ async def create(req: ApiRequest) -> Response:
     return many(req, "ports", [views.port(r) for r in recs], _hide(req))
 
 
-async def _target(req: ApiRequest) -> dict[str, Any]:
+async def _target(req: ApiRequest[NetworkService]) -> dict[str, Any]:
     project, network_project = await svc(req).ports.network_project(req.ctx, req.params["port_id"])
     return {"project_id": project, "network_project_id": network_project}
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[NetworkService]) -> Response:
     target = await _target(req)
     attrs = req.body.port.attrs()
     authorize(req, "network:update_port", target)
@@ -85,7 +86,7 @@ async def update(req: ApiRequest) -> Response:
     return one(req, "port", views.port(rec), hide=_hide(req))
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[NetworkService]) -> Response:
     authorize(req, "network:delete_port", await _target(req))
     await svc(req).ports.delete(req.ctx, req.params["port_id"], if_match(req))
     return empty_response()

@@ -7,12 +7,13 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response
 from stratus.network.api import listing, views
 from stratus.network.api.common import authorize, check_attrs, if_match, one, svc
+from stratus.network.service import NetworkService
 
 ATTR_RULES = {"shared": "shared", "is_default": "is_default"}
 DEFAULTS = {"shared": False, "is_default": False}
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[NetworkService]) -> Response:
     q = listing.parse(req, views.SUBNETPOOL_KINDS)
     authorize(req, "network:get_subnetpool", {"project_id": req.ctx.project_id})
     rows = await svc(req).pools.find(req.ctx, q.strings())
@@ -21,13 +22,13 @@ async def index(req: ApiRequest) -> Response:
     )
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[NetworkService]) -> Response:
     rec = await svc(req).pools.get(req.ctx, req.params["subnetpool_id"])
     authorize(req, "network:get_subnetpool", {"project_id": rec.row.project_id})
     return one(req, "subnetpool", views.subnetpool(rec))
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[NetworkService]) -> Response:
     attrs = req.body.subnetpool.attrs()
     target = {"project_id": attrs.get("project_id") or req.ctx.project_id}
     authorize(req, "network:create_subnetpool", target)
@@ -36,7 +37,7 @@ async def create(req: ApiRequest) -> Response:
     return one(req, "subnetpool", views.subnetpool(rec), status=201)
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[NetworkService]) -> Response:
     pool_id = req.params["subnetpool_id"]
     current = await svc(req).pools.get(req.ctx, pool_id)
     target = {"project_id": current.row.project_id}
@@ -47,7 +48,7 @@ async def update(req: ApiRequest) -> Response:
     return one(req, "subnetpool", views.subnetpool(rec))
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[NetworkService]) -> Response:
     pool_id = req.params["subnetpool_id"]
     current = await svc(req).pools.get(req.ctx, pool_id)
     authorize(req, "network:delete_subnetpool", {"project_id": current.row.project_id})

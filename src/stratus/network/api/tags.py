@@ -7,6 +7,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.network.api.common import authorize, svc
 from stratus.network.errors import NotFound
+from stratus.network.service import NetworkService
 
 SINGULAR = {
     "networks": "network",
@@ -19,7 +20,7 @@ SINGULAR = {
 }
 
 
-async def _target(req: ApiRequest, verb: str) -> tuple[str, str]:
+async def _target(req: ApiRequest[NetworkService], verb: str) -> tuple[str, str]:
     kind, rid = req.params["resources"], req.params["resource_id"]
     if kind not in SINGULAR:
         raise NotFound()
@@ -30,42 +31,42 @@ async def _target(req: ApiRequest, verb: str) -> tuple[str, str]:
     return kind, rid
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "get")
     return json_response({"tags": await svc(req).tags.find(req.ctx, kind, rid)})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "get")
     await svc(req).tags.check(req.ctx, kind, rid, req.params["tag"])
     return empty_response()
 
 
-async def replace(req: ApiRequest) -> Response:
+async def replace(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "update")
     tags = await svc(req).tags.replace(req.ctx, kind, rid, req.body.tags)
     return json_response({"tags": tags})
 
 
-async def add_many(req: ApiRequest) -> Response:
+async def add_many(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "update")
     tags = await svc(req).tags.add(req.ctx, kind, rid, req.body.tags)
     return json_response({"tags": tags}, 201)
 
 
-async def add(req: ApiRequest) -> Response:
+async def add(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "update")
     await svc(req).tags.add(req.ctx, kind, rid, [req.params["tag"]])
     return empty_response(201)
 
 
-async def clear(req: ApiRequest) -> Response:
+async def clear(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "update")
     await svc(req).tags.clear(req.ctx, kind, rid)
     return empty_response()
 
 
-async def remove(req: ApiRequest) -> Response:
+async def remove(req: ApiRequest[NetworkService]) -> Response:
     kind, rid = await _target(req, "update")
     await svc(req).tags.remove(req.ctx, kind, rid, req.params["tag"])
     return empty_response()

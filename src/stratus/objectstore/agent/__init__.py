@@ -11,8 +11,9 @@
   ``tmp/``, listing rows behind the objects on disk), then a report pass.
 
 ``BackgroundWorkers(node).start(interval)`` runs them all in the node's
-process (``StorageNode(worker_interval=...)`` does it when the node starts),
-recovery first;
+process (``StorageNode(worker_interval=..., background=BackgroundWorkers)``
+does it when the node starts: the node is given its workers, it never
+imports them), recovery first;
 each one's ``run_once()`` is one pass, for tests and one-shot runs.
 """
 

@@ -14,17 +14,17 @@ from stratus.objectstore.errors import MethodNotAllowed, for_status
 from stratus.objectstore.service.interface import ObjectStore
 
 
-def store(req: ApiRequest) -> ObjectStore:
+def store(req: ApiRequest[ObjectStore]) -> ObjectStore:
     app: ObjectStore = req.service
     return app
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[ObjectStore]) -> Response:
     resp = await store(req).head_account(caller_of(req), req.params["account"])
     return stats(resp.status, resp.headers)
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[ObjectStore]) -> Response:
     account = req.params["account"]
     query = listing.query_of(req.query)
     result = await store(req).list_account(caller_of(req), account, query)
@@ -34,7 +34,7 @@ async def index(req: ApiRequest) -> Response:
     return listing.render(media, "account", account, result.entries, result.headers)
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[ObjectStore]) -> Response:
     caller = caller_of(req)
     body = body_of(req.raw)
     headers = client_headers(req)
@@ -47,7 +47,7 @@ async def update(req: ApiRequest) -> Response:
 ALLOW = {"allow": "GET, HEAD, POST"}
 
 
-async def extract(req: ApiRequest) -> Response:
+async def extract(req: ApiRequest[ObjectStore]) -> Response:
     """PUT ``?extract-archive=`` here, at a container or below one."""
     caller = caller_of(req)
     if "extract-archive" not in caller.params:
@@ -59,7 +59,7 @@ async def extract(req: ApiRequest) -> Response:
     return await answer(resp)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[ObjectStore]) -> Response:
     """DELETE ``?bulk-delete``: the same as POST ``?bulk-delete``."""
     caller = caller_of(req)
     if "bulk-delete" not in caller.params:

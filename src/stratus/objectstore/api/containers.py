@@ -10,10 +10,10 @@ from stratus.objectstore.api.accounts import store
 from stratus.objectstore.api.render import answer, body_of, page, stats, status_only
 from stratus.objectstore.api.request import caller_of, client_headers
 from stratus.objectstore.errors import for_status
-from stratus.objectstore.service.interface import PAGE
+from stratus.objectstore.service.interface import PAGE, ObjectStore
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[ObjectStore]) -> Response:
     if "extract-archive" in caller_of(req).params:
         return await accounts.extract(req)
     account, container = req.params["account"], req.params["container"]
@@ -22,7 +22,7 @@ async def create(req: ApiRequest) -> Response:
     return status_only(resp.status)
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[ObjectStore]) -> Response:
     account, container = req.params["account"], req.params["container"]
     resp = await store(req).head_container(caller_of(req), account, container)
     if PAGE in resp.headers:
@@ -30,7 +30,7 @@ async def show(req: ApiRequest) -> Response:
     return stats(resp.status, resp.headers)
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[ObjectStore]) -> Response:
     account, container = req.params["account"], req.params["container"]
     query = listing.query_of(req.query)
     result = await store(req).list_container(caller_of(req), account, container, query)
@@ -51,7 +51,7 @@ async def index(req: ApiRequest) -> Response:
     return listing.render(media, "container", container, result.entries, result.headers)
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[ObjectStore]) -> Response:
     caller = caller_of(req)
     account, container = req.params["account"], req.params["container"]
     headers = client_headers(req)
@@ -60,7 +60,7 @@ async def update(req: ApiRequest) -> Response:
     return await answer(resp)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[ObjectStore]) -> Response:
     account, container = req.params["account"], req.params["container"]
     resp = await store(req).delete_container(caller_of(req), account, container)
     return status_only(resp.status)

@@ -29,6 +29,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.accounts import store
 from stratus.objectstore.errors import Unauthorized
+from stratus.objectstore.service.interface import ObjectStore
 
 META = "x-container-meta-access-control-"
 ALLOW_ORIGIN = META + "allow-origin"
@@ -96,18 +97,18 @@ def response_headers(
     return out
 
 
-def policy_of(req: ApiRequest) -> CorsPolicy:
+def policy_of(req: ApiRequest[ObjectStore]) -> CorsPolicy:
     policy: CorsPolicy = req.raw.scope.get(POLICY) or CorsPolicy()
     return policy
 
 
-def _level(req: ApiRequest) -> str:
+def _level(req: ApiRequest[ObjectStore]) -> str:
     if "object" in req.params:
         return "object"
     return "container" if "container" in req.params else "account"
 
 
-async def options(req: ApiRequest) -> Response:
+async def options(req: ApiRequest[ObjectStore]) -> Response:
     level = _level(req)
     methods = METHODS[level]
     headers = req.raw.headers
@@ -137,5 +138,5 @@ async def options(req: ApiRequest) -> Response:
     return Response(b"", 200, headers=out)
 
 
-async def info_options(req: ApiRequest) -> Response:
+async def info_options(req: ApiRequest[ObjectStore]) -> Response:
     return Response(b"", 200, headers={"allow": INFO_METHODS, "content-length": "0"})

@@ -13,6 +13,7 @@ from stratus.objectstore.api.cors import CorsPolicy, policy_of
 from stratus.objectstore.api.request import VERSIONS
 from stratus.objectstore.layers import archive, bulk, dlo, slo, symlink, tempurl
 from stratus.objectstore.service.accounts import POLICY_NAME
+from stratus.objectstore.service.interface import ObjectStore
 from stratus.objectstore.service.limits import Limits
 
 SWIFT_VERSION = "2.38.0"
@@ -84,14 +85,14 @@ def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[
     }
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[ObjectStore]) -> Response:
     body = orjson.dumps(capabilities(req.service.limits, policy_of(req)))
     return Response(body, 200, media_type="application/json; charset=UTF-8")
 
 
-async def healthcheck(req: ApiRequest) -> Response:
+async def healthcheck(req: ApiRequest[ObjectStore]) -> Response:
     return Response(b"OK", 200, media_type="text/plain")
 
 
-async def crossdomain(req: ApiRequest) -> Response:
+async def crossdomain(req: ApiRequest[ObjectStore]) -> Response:
     return Response(CROSSDOMAIN.encode(), 200, media_type="application/xml")

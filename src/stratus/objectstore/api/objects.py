@@ -36,18 +36,18 @@ from stratus.objectstore.errors import (
     body_of as error_body,
 )
 from stratus.objectstore.service.conditions import evaluate, slice_stream
-from stratus.objectstore.service.interface import PAGE, Names, Pieced, Reply
+from stratus.objectstore.service.interface import PAGE, Names, ObjectStore, Pieced, Reply
 from stratus.objectstore.service.names import split_target
 
 SYSMETA = ("x-object-sysmeta-", "x-object-transient-sysmeta-")
 SMALL_BODY = 64 << 10  # object bodies up to this size are answered in one piece
 
 
-def _names(req: ApiRequest) -> Names:
+def _names(req: ApiRequest[ObjectStore]) -> Names:
     return req.params["account"], req.params["container"], req.params["object"]
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[ObjectStore]) -> Response:
     caller = caller_of(req)
     if "extract-archive" in caller.params:
         return await accounts.extract(req)
@@ -58,7 +58,7 @@ async def create(req: ApiRequest) -> Response:
     return status_only(resp.status, resp.headers)
 
 
-async def copy(req: ApiRequest) -> Response:
+async def copy(req: ApiRequest[ObjectStore]) -> Response:
     account, container, obj = _names(req)
     headers = client_headers(req)
     destination = headers.get("destination")
@@ -70,15 +70,15 @@ async def copy(req: ApiRequest) -> Response:
     return status_only(resp.status, resp.headers)
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[ObjectStore]) -> Response:
     return await _read(req, head=True)
 
 
-async def download(req: ApiRequest) -> Response:
+async def download(req: ApiRequest[ObjectStore]) -> Response:
     return await _read(req, head=False)
 
 
-async def _read(req: ApiRequest, *, head: bool) -> Response:
+async def _read(req: ApiRequest[ObjectStore], *, head: bool) -> Response:
     caller = caller_of(req)
     wanted = client_headers(req)
     resp = await store(req).get_object(caller, _names(req), wanted, caller.params, head=head)
@@ -149,7 +149,7 @@ def _one_range(
     return slice_stream(body, first, last), 206
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[ObjectStore]) -> Response:
     caller = caller_of(req)
     headers = client_headers(req)
     resp = await store(req).post_object(
@@ -162,7 +162,7 @@ async def update(req: ApiRequest) -> Response:
     return Response(error_body(202), 202, media_type=HTML)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[ObjectStore]) -> Response:
     caller = caller_of(req)
     resp = await store(req).delete_object(caller, _names(req), client_headers(req), caller.params)
     return await answer(resp)

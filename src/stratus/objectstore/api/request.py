@@ -14,7 +14,7 @@ from typing import Any
 from stratus.common.api import ApiRequest
 from stratus.objectstore.errors import BadRequest
 from stratus.objectstore.service.headers import INTERNAL
-from stratus.objectstore.service.interface import Caller
+from stratus.objectstore.service.interface import Caller, ObjectStore
 from stratus.objectstore.service.limits import Limits
 from stratus.objectstore.service.names import check_object_name, decode
 
@@ -98,12 +98,12 @@ def parse_path(raw: bytes, limits: Limits) -> SwiftPath:
     return SwiftPath(OBJECT, path, account, container, obj)
 
 
-def caller_of(req: ApiRequest) -> Caller:
+def caller_of(req: ApiRequest[ObjectStore]) -> Caller:
     caller: Caller = req.raw.scope[CALLER]
     return caller
 
 
-def client_headers(req: ApiRequest) -> dict[str, str]:
+def client_headers(req: ApiRequest[ObjectStore]) -> dict[str, str]:
     """The request's headers, lower-case, without the names a client may
     not set (Swift's gatekeeper: sysmeta and backend headers)."""
     return {k: v for k, v in req.raw.headers.items() if not k.startswith(INTERNAL)}

@@ -17,7 +17,7 @@ import uvicorn
 
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError
-from stratus.objectstore.node.server import StorageNode
+from stratus.objectstore.node.server import Background, StorageNode
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,11 @@ async def serve_node(
     workers: int = 16,
     log_level: str = "warning",
     worker_interval: float | None = None,
+    background: Callable[[StorageNode], Background] | None = None,
 ) -> None:
     """Run a storage node over HTTP until stopped (SIGINT/SIGTERM or cancel).
     ``ip`` is the address the rings give the node, when it differs from ``host``;
-    with ``worker_interval`` the background workers run in the node's process."""
+    with ``worker_interval`` the ``background`` workers run in the node's process."""
     node = StorageNode(
         devices_root,
         ip=ip or host,
@@ -156,6 +157,7 @@ async def serve_node(
         ring_dir=ring_dir,
         workers=workers,
         worker_interval=worker_interval,
+        background=background,
     )
     server = node_server(node, host=host, port=port, log_level=log_level)
     try:

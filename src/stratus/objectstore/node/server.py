@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from stratus.objectstore.drivers.base import DatabaseDriver, ObjectDevice, ObjectDriver
 from stratus.objectstore.drivers.diskfile import DiskDriver
@@ -44,6 +44,17 @@ RING_FILES = ("account.ring.gz", "container.ring.gz", "object.ring.gz")
 RING_CHECK_INTERVAL = 15.0
 
 
+class Background(Protocol):
+    """The node's background workers (``objectstore.agent.BackgroundWorkers``),
+    given by whoever builds the node: the node never imports its agents."""
+
+    def start(self, interval: float) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def stopped_cleanly(self) -> None: ...
+
+
 class StorageNode:
     """The storage node serving ``ip:port`` (how the rings name it)."""
 
@@ -63,7 +74,10 @@ class StorageNode:
         worker_interval: float | None = None,
         objects: ObjectDriver | None = None,
         databases: DatabaseDriver | None = None,
+        background: Callable[[StorageNode], Background] | None = None,
     ) -> None:
+        if worker_interval is not None and background is None:
+            raise ValueError("worker_interval needs the background workers to run")
         self.devices_root = Path(devices_root)
         self.ip = ip
         self.port = port
@@ -91,7 +105,8 @@ class StorageNode:
         # Seconds between passes of the background workers (replicator,
         # auditor, updater, expirer) started by start(); None: none run here.
         self.worker_interval = worker_interval
-        self.background: Any = None
+        self.make_background = background
+        self.background: Background | None = None
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -192,10 +207,10 @@ class StorageNode:
 
     async def start(self) -> None:
         """Start the background workers, when ``worker_interval`` asks for them."""
-        if self.worker_interval is not None and self.background is None:
-            from stratus.objectstore.agent import BackgroundWorkers
-
-            self.background = BackgroundWorkers(self)
+        if self.worker_interval is None or self.background is not None:
+            return
+        if self.make_background is not None:
+            self.background = self.make_background(self)
             self.background.start(self.worker_interval)
 
     async def drain(self) -> None:

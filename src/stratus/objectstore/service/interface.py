@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from stratus.common.access_rules import enforce
 from stratus.common.context import RequestContext
 from stratus.objectstore.node.protocol import NodeResponse
+from stratus.objectstore.service.limits import Limits
 
 # An answer: its status, lower-case headers and, for GET, the body.  The
 # same plain value as a node's answer.
@@ -119,6 +120,10 @@ class Caller:
 
 class ObjectStore(Protocol):
     """Accounts, containers and objects, as the core and every layer offer them."""
+
+    @property
+    def limits(self) -> Limits:
+        """Swift's constraints the core enforces (what ``/info`` shows)."""
 
     async def info(self, account: str, container: str | None = None) -> Reply:
         """An account's or container's HEAD, cached briefly, authorized by

@@ -112,7 +112,7 @@ class Engine:
         scope = self._scope(plan, states)
         return Context(stack.name, stack.id, name, lambda v: fns.resolve(v, scope))
 
-    async def _create_one(
+    async def create_one(
         self, stack: StackInfo, plan: Plan, name: str, api: Api,
         states: dict[str, ResourceState], action: str,
     ) -> None:  # fmt: skip
@@ -144,7 +144,7 @@ class Engine:
         st.status, st.reason = m.COMPLETE, "state changed"
         await self.store.save(stack.id, st)
 
-    async def _delete_one(
+    async def delete_one(
         self, stack: StackInfo, st: ResourceState, api: Api, action: str = m.DELETE,
         retain: Collection[str] = (),
     ) -> None:  # fmt: skip
@@ -194,7 +194,7 @@ class Engine:
                     needed_by[r].add(n)
 
         async def act(n: str) -> None:
-            await self._delete_one(stack, states[n], api, action, retain)
+            await self.delete_one(stack, states[n], api, action, retain)
 
         return await run_graph(needed_by, act)
 
@@ -205,21 +205,21 @@ class Engine:
         async def act(n: str) -> None:
             if n in states and states[n].action == m.CREATE and states[n].status == m.COMPLETE:
                 return
-            await self._create_one(stack, plan, n, api, states, m.CREATE)
+            await self.create_one(stack, plan, n, api, states, m.CREATE)
 
-        errors = await self._timed(stack, run_graph(plan.deps, act))
+        errors = await self.timed(stack, run_graph(plan.deps, act))
         if not errors:
             await self.store.stack_status(stack.id, m.CREATE, m.COMPLETE,
                                           "Stack CREATE completed successfully")  # fmt: skip
             return
-        reason = self._failure(errors)
+        reason = self.failure_reason(errors)
         await self.store.stack_status(stack.id, m.CREATE, m.FAILED, reason)
         if not stack.disable_rollback:
             await self.store.stack_status(stack.id, m.ROLLBACK, m.IN_PROGRESS, reason)
             failed = await self.delete_all(stack, states, api, m.ROLLBACK)
             if failed:
                 await self.store.stack_status(stack.id, m.ROLLBACK, m.FAILED,
-                                              self._failure(failed, m.DELETE))  # fmt: skip
+                                              self.failure_reason(failed, m.DELETE))  # fmt: skip
             else:
                 await self.store.stack_status(stack.id, m.ROLLBACK, m.COMPLETE,
                                               "Stack ROLLBACK completed successfully")  # fmt: skip
@@ -230,13 +230,13 @@ class Engine:
         errors = await self.delete_all(stack, states, api, retain=retain)
         if errors:
             await self.store.stack_status(stack.id, m.DELETE, m.FAILED,
-                                          self._failure(errors, m.DELETE))  # fmt: skip
+                                          self.failure_reason(errors, m.DELETE))  # fmt: skip
             return False
         await self.store.stack_status(stack.id, m.DELETE, m.COMPLETE,
                                       "Stack DELETE completed successfully")  # fmt: skip
         return True
 
-    async def _timed(
+    async def timed(
         self, stack: StackInfo, work: Awaitable[list[tuple[str, BaseException]]]
     ) -> list[tuple[str, BaseException]]:
         if not stack.timeout_mins:
@@ -247,7 +247,7 @@ class Engine:
             return [("stack", ResourceFailure(f"Timed out after {stack.timeout_mins} minutes"))]
 
     @staticmethod
-    def _failure(errors: list[tuple[str, BaseException]], action: str = m.CREATE) -> str:
+    def failure_reason(errors: list[tuple[str, BaseException]], action: str = m.CREATE) -> str:
         name, exc = errors[0]
         for n, e in errors:
             log.info("resource %s failed: %s", n, e)

@@ -26,9 +26,9 @@ class Updater:
         old = states.get(name)
         fresh = old is None or not old.exists or (old.action == m.CREATE and old.status != m.COMPLETE)
         if old is not None and fresh and old.exists:
-            await self.engine._delete_one(stack, old, api, action)
+            await self.engine.delete_one(stack, old, api, action)
         if fresh:
-            await self.engine._create_one(stack, plan, name, api, states, m.CREATE)
+            await self.engine.create_one(stack, plan, name, api, states, m.CREATE)
             return
         assert old is not None
         new_props = self.engine.properties(plan, name, states)
@@ -61,8 +61,8 @@ class Updater:
             await self.store.save(stack.id, old)
             return
         # Replace: the old one goes, a new one is made under the same name.
-        await self.engine._delete_one(stack, old, api, action)
-        await self.engine._create_one(stack, plan, name, api, states, m.CREATE)
+        await self.engine.delete_one(stack, old, api, action)
+        await self.engine.create_one(stack, plan, name, api, states, m.CREATE)
 
     async def run(self, stack: StackInfo, plan: Plan, api: Api, action: str = m.UPDATE) -> str | None:
         """Bring the stack's resources to ``plan``; the failure's reason, or
@@ -73,11 +73,11 @@ class Updater:
         async def act(n: str) -> None:
             await self._change(stack, plan, n, api, states, action)
 
-        errors = await self.engine._timed(stack, run_graph(plan.deps, act))
+        errors = await self.engine.timed(stack, run_graph(plan.deps, act))
         if not errors:
             errors = await self.engine.delete_all(stack, removed, api, action)
         if errors:
-            return self.engine._failure(errors, action)
+            return self.engine.failure_reason(errors, action)
         return None
 
     async def update(self, stack: StackInfo, plan: Plan, api: Api, previous: Plan | None) -> None:

@@ -9,23 +9,24 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, json_response
 from stratus.orchestration.api.common import check_project, svc, truthy
 from stratus.orchestration.drivers.base import ResourceType
+from stratus.orchestration.service import OrchestrationService
 from stratus.orchestration.service.definition import definition
 from stratus.orchestration.template import parameters as params
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[OrchestrationService]) -> Response:
     return json_response({"versions": [{
         "id": "v1.0", "status": "CURRENT",
         "links": [{"rel": "self", "href": f"{req.base_url}/v1/"}],
     }]}, 300 if req.raw.url.path.rstrip("/").endswith("orchestration") else 200)  # fmt: skip
 
 
-async def build_info(req: ApiRequest) -> Response:
+async def build_info(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     return json_response({"api": {"revision": "stratus"}, "engine": {"revision": "stratus"}})
 
 
-async def validate(req: ApiRequest) -> Response:
+async def validate(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:stacks:validate", {"project_id": req.ctx.project_id})
     b = req.body
@@ -47,7 +48,7 @@ async def validate(req: ApiRequest) -> Response:
     })  # fmt: skip
 
 
-async def types(req: ApiRequest) -> Response:
+async def types(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:resource_types")
     names = svc(req).reads.types()
@@ -69,7 +70,7 @@ def _schema(kind: ResourceType) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def type_show(req: ApiRequest) -> Response:
+async def type_show(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:resource_types")
     kind = svc(req).reads.type(req.params["type_name"])
@@ -82,7 +83,7 @@ async def type_show(req: ApiRequest) -> Response:
     })  # fmt: skip
 
 
-async def type_template(req: ApiRequest) -> Response:
+async def type_template(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:resource_types")
     kind = svc(req).reads.type(req.params["type_name"])
@@ -99,24 +100,24 @@ async def type_template(req: ApiRequest) -> Response:
     })  # fmt: skip
 
 
-async def signal(req: ApiRequest) -> Response:
+async def signal(req: ApiRequest[OrchestrationService]) -> Response:
     """A wait condition handle's signal: public, the URL is the credential."""
     b = req.body
     await svc(req).signals.signal(req.params["secret"], b.status, b.reason, b.data, b.id)
     return json_response({}, 200)
 
 
-async def signals(req: ApiRequest) -> Response:
+async def signals(req: ApiRequest[OrchestrationService]) -> Response:
     rows = await svc(req).signals.signals(req.params["secret"])
     return json_response({"signals": rows})
 
 
-async def template_versions(req: ApiRequest) -> Response:
+async def template_versions(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     return json_response({"template_versions": svc(req).reads.versions()})
 
 
-async def functions(req: ApiRequest) -> Response:
+async def functions(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     rows = svc(req).reads.functions(req.params["version"],
                                     truthy(req.query.with_condition_func))  # fmt: skip

@@ -9,6 +9,7 @@ from stratus.orchestration import models as m
 from stratus.orchestration.api import views
 from stratus.orchestration.api.common import svc, truthy, visible
 from stratus.orchestration.errors import BadRequest
+from stratus.orchestration.service import OrchestrationService
 from stratus.orchestration.service.reads import EventQuery
 
 
@@ -20,7 +21,7 @@ def _required_by(rows: list[m.Resource]) -> dict[str, list[str]]:
     return out
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     rows = await svc(req).reads.resources(stack)
     q = req.query
@@ -35,7 +36,7 @@ async def index(req: ApiRequest) -> Response:
                                         for r in rows]})  # fmt: skip
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     r = await svc(req).reads.resource(stack, req.params["resource_name"])
     by = _required_by(await svc(req).reads.resources(stack))
@@ -43,13 +44,13 @@ async def show(req: ApiRequest) -> Response:
                                                      by.get(r.name, []), True)})  # fmt: skip
 
 
-async def metadata(req: ApiRequest) -> Response:
+async def metadata(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     r = await svc(req).reads.resource(stack, req.params["resource_name"])
     return json_response({"metadata": r.metadata_ or {}})
 
 
-def _event_query(req: ApiRequest, resource: str | None) -> EventQuery:
+def _event_query(req: ApiRequest[OrchestrationService], resource: str | None) -> EventQuery:
     q = req.query
     sort_dir = (q.sort_dir or "asc").lower()
     if sort_dir not in ("asc", "desc"):
@@ -63,13 +64,13 @@ def _event_query(req: ApiRequest, resource: str | None) -> EventQuery:
                       q.marker)  # fmt: skip
 
 
-async def events(req: ApiRequest) -> Response:
+async def events(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     rows = await svc(req).reads.events(stack, _event_query(req, None))
     return json_response({"events": [views.event(e, stack, req.base_url) for e in rows]})
 
 
-async def resource_events(req: ApiRequest) -> Response:
+async def resource_events(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     name = req.params["resource_name"]
     rows = await svc(req).reads.events(stack, _event_query(req, name))
@@ -78,7 +79,7 @@ async def resource_events(req: ApiRequest) -> Response:
     return json_response({"events": [views.event(e, stack, req.base_url) for e in rows]})
 
 
-async def event(req: ApiRequest) -> Response:
+async def event(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     e = await svc(req).reads.event(stack, req.params["resource_name"], req.params["event_id"])
     return json_response({"event": views.event(e, stack, req.base_url, True)})

@@ -12,6 +12,7 @@ from stratus.orchestration import models as m
 from stratus.orchestration.api import views
 from stratus.orchestration.api.common import check_project, redirect, svc, truthy, visible
 from stratus.orchestration.errors import BadRequest
+from stratus.orchestration.service import OrchestrationService
 from stratus.orchestration.service.definition import definition
 from stratus.orchestration.service.stacks import ListQuery
 
@@ -26,7 +27,7 @@ def _tags(value: Any) -> list[str] | None:
     return [t.strip() for t in value.split(",") if t.strip()] if isinstance(value, str) else value
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:stacks:index", {"project_id": req.ctx.project_id})
     q = req.query
@@ -54,7 +55,7 @@ def _definition(b: Any) -> Any:
     return definition(b.template, b.environment, b.files, b.parameters, b.template_url)
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:stacks:create", {"project_id": req.ctx.project_id})
     b = req.body
@@ -69,7 +70,7 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"stack": {"id": stack.id, "links": links}}, 201)
 
 
-async def preview(req: ApiRequest) -> Response:
+async def preview(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     req.authorize("orchestration:stacks:create", {"project_id": req.ctx.project_id})
     b = req.body
@@ -95,7 +96,7 @@ async def preview(req: ApiRequest) -> Response:
     return json_response({"stack": body})
 
 
-async def lookup(req: ApiRequest) -> Response:
+async def lookup(req: ApiRequest[OrchestrationService]) -> Response:
     check_project(req)
     project = req.params.get("project_id") or req.ctx.project_id or ""
     stack = await svc(req).stacks.find(req.ctx, req.params["stack_name"], project)
@@ -104,14 +105,14 @@ async def lookup(req: ApiRequest) -> Response:
     return redirect(req, stack, after.strip("/"))
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     resolve = req.query.resolve_outputs is None or truthy(req.query.resolve_outputs)
     outputs = await svc(req).reads.outputs(stack) if resolve and not stack.deleted else None
     return json_response({"stack": views.stack(stack, req.base_url, outputs)})
 
 
-async def _update(req: ApiRequest, patch: bool) -> Response:
+async def _update(req: ApiRequest[OrchestrationService], patch: bool) -> Response:
     stack = await visible(req, "orchestration:stacks:update")
     b = req.body
     if b.existing is not None and b.existing != patch:
@@ -136,50 +137,50 @@ async def _update(req: ApiRequest, patch: bool) -> Response:
     return empty_response(202)
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[OrchestrationService]) -> Response:
     return await _update(req, patch=False)
 
 
-async def update_patch(req: ApiRequest) -> Response:
+async def update_patch(req: ApiRequest[OrchestrationService]) -> Response:
     return await _update(req, patch=True)
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:delete")
     await svc(req).stacks.delete(req.ctx, stack)
     return empty_response(204)
 
 
-async def template(req: ApiRequest) -> Response:
+async def template(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     return json_response(stack.template)
 
 
-async def environment(req: ApiRequest) -> Response:
+async def environment(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     env = {"parameters": {}, "parameter_defaults": {}, "resource_registry": {"resources": {}},
            "event_sinks": [], "encrypted_param_names": [], **(stack.environment or {})}  # fmt: skip
     return json_response(env)
 
 
-async def files(req: ApiRequest) -> Response:
+async def files(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     return json_response(stack.files or {})
 
 
-async def outputs(req: ApiRequest) -> Response:
+async def outputs(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     rows = await svc(req).reads.outputs(stack)
     return json_response({"outputs": [{"output_key": o.key, "description": o.description}
                                       for o in rows]})  # fmt: skip
 
 
-async def output(req: ApiRequest) -> Response:
+async def output(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     o = await svc(req).reads.output(stack, req.params["output_key"])
     return json_response({"output": views.output(o)})
 
 
-async def abandon(req: ApiRequest) -> Response:
+async def abandon(req: ApiRequest[OrchestrationService]) -> Response:
     await visible(req, "orchestration:stacks:delete")
     raise BadRequest("Stack abandon is not supported by this cloud.")

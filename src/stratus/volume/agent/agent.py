@@ -216,7 +216,7 @@ class VolumeAgent:
                 continue
             reason = INTERRUPTED.format(what="Creating the backup", host=self.host)
             if backup.service_metadata:
-                await self.backups._discard(backup, backup.service_metadata)
+                await self.backups.discard(backup, backup.service_metadata)
             await self.rec.fail(backup, m.ERROR, reason, "BACKUP_000005", resource="BACKUP")
             back = backup.task_args.get("volume_status", m.AVAILABLE)
             await self.rec.set_volume_status_if(backup.volume_id, m.BACKING_UP, back)

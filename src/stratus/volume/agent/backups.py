@@ -73,7 +73,7 @@ class BackupWork:
                     header=self._header(backup),
                 )
         except DriverError as exc:
-            await self._discard(backup, prefix)
+            await self.discard(backup, prefix)
             await self.rec.fail(
                 backup,
                 m.ERROR,
@@ -134,7 +134,7 @@ class BackupWork:
             "parent_id": backup.parent_id,
         }
 
-    async def _discard(self, backup: m.Backup, prefix: str) -> None:
+    async def discard(self, backup: m.Backup, prefix: str) -> None:
         try:
             await chunked.delete(self.store, backup.container or "", prefix)
         except DriverError as exc:

@@ -6,16 +6,17 @@ a volume exported to a file streamed up as an image's data."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from stratus.common.service_auth import ServiceAuthError, ServiceSession
+from stratus.common.service_auth import ServiceAuthError, ServiceSession, service_client
 from stratus.image import formats
 from stratus.volume.drivers.base import DriverError
 
@@ -31,20 +32,14 @@ class ImageTransfer:
     ):
         self.base = image_url.rstrip("/")
         self.session = session
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(30.0, read=600.0, write=600.0)
+        # The service user's token, renewed once on a 401 (ServiceTokenAuth).
+        self.client = client or service_client(
+            session, httpx.Timeout(30.0, read=600.0, write=600.0)
         )
-
-    async def _headers(self) -> dict[str, str]:
-        try:
-            return {"X-Auth-Token": await self.session.token()}
-        except ServiceAuthError as exc:
-            raise DriverError(f"the volume agent cannot authenticate: {exc}") from exc
 
     async def record(self, image_id: str) -> dict[str, Any] | None:
-        resp = await self.client.get(
-            f"{self.base}/v2/images/{image_id}", headers=await self._headers()
-        )
+        with _authenticated():
+            resp = await self.client.get(f"{self.base}/v2/images/{image_id}")
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -65,8 +60,8 @@ class ImageTransfer:
         head = bytearray()
         tail = b""
         url = f"{self.base}/v2/images/{image_id}/file"
-        with target.open("wb") as f:
-            async with self.client.stream("GET", url, headers=await self._headers()) as resp:
+        with _authenticated(), target.open("wb") as f:
+            async with self.client.stream("GET", url) as resp:
                 if resp.status_code != 200:
                     raise DriverError(f"image {image_id}: download answered {resp.status_code}")
                 async for chunk in resp.aiter_bytes(CHUNK):
@@ -93,20 +88,28 @@ class ImageTransfer:
                 while chunk := await asyncio.to_thread(f.read, CHUNK):
                     yield chunk
 
-        headers = {**await self._headers(), "Content-Type": "application/octet-stream",
-                   "Content-Length": str(size)}  # fmt: skip
-        resp = await self.client.put(
-            f"{self.base}/v2/images/{image_id}/file", content=body(), headers=headers
-        )
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        with _authenticated():
+            resp = await self.client.put(
+                f"{self.base}/v2/images/{image_id}/file", content=body(), headers=headers
+            )
         if resp.status_code not in (201, 204):
             raise DriverError(f"image {image_id}: the upload answered {resp.status_code}")
 
     async def delete(self, image_id: str) -> None:
-        resp = await self.client.delete(
-            f"{self.base}/v2/images/{image_id}", headers=await self._headers()
-        )
+        with _authenticated():
+            resp = await self.client.delete(f"{self.base}/v2/images/{image_id}")
         if resp.status_code not in (204, 404):
             log.warning("volume: could not delete image %s (%s)", image_id, resp.status_code)
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+@contextlib.contextmanager
+def _authenticated() -> Iterator[None]:
+    """The service user's failure to authenticate, as a driver error."""
+    try:
+        yield
+    except ServiceAuthError as exc:
+        raise DriverError(f"the volume agent cannot authenticate: {exc}") from exc

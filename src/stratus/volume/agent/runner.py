@@ -6,13 +6,12 @@ from __future__ import annotations
 import logging
 import socket
 
-import httpx
 from sqlalchemy import select
 
 from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.common.reconciler import Timing
-from stratus.common.service_auth import ServiceSession, service_session
+from stratus.common.service_auth import ServiceSession, service_client, service_session
 from stratus.registry import SERVICES
 from stratus.volume import models as m
 from stratus.volume.agent.agent import VolumeAgent
@@ -61,7 +60,7 @@ class ComputeNotifier:
         self.db = db
         self.url = f"{compute_url.rstrip('/')}/os-server-external-events"
         self.session = session
-        self.client = httpx.AsyncClient(timeout=30.0)
+        self.client = service_client(session, timeout=30.0)  # a new token once on a 401
 
     async def extended(self, volume: m.Volume, new_size: int) -> None:
         async with self.db.session() as s:
@@ -75,10 +74,7 @@ class ComputeNotifier:
         events = [{"name": "volume-extended", "server_uuid": u, "tag": volume.id} for u in servers]
         if not events:
             return
-        headers = {
-            "X-Auth-Token": await self.session.token(),
-            "OpenStack-API-Version": "compute 2.51",  # volume-extended came with 2.51
-        }
+        headers = {"OpenStack-API-Version": "compute 2.51"}  # volume-extended came with 2.51
         resp = await self.client.post(self.url, json={"events": events}, headers=headers)
         if resp.status_code not in (200, 207):
             log.info(

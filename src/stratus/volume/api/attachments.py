@@ -8,28 +8,29 @@ from stratus.common.api import ApiRequest, json_response
 from stratus.volume.api import params as p
 from stratus.volume.api import views
 from stratus.volume.errors import BadRequest, NotFound
+from stratus.volume.service import VolumeService
 
 
-def _version(req: ApiRequest, minimum: str = "3.27") -> None:
+def _version(req: ApiRequest[VolumeService], minimum: str = "3.27") -> None:
     p.check_project(req)
     if not p.version(req).at_least(minimum):
         raise NotFound(f"The attachments API needs microversion {minimum} or later.")
 
 
-async def _authorized(req: ApiRequest) -> None:
+async def _authorized(req: ApiRequest[VolumeService]) -> None:
     att = await p.svc(req).attachments.get(req.ctx, req.params["attachment_id"])
     req.authorize("volume:attachments", {"project_id": att.project_id})
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, False)
 
 
-async def detail(req: ApiRequest) -> Response:
+async def detail(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, True)
 
 
-async def _list(req: ApiRequest, detail: bool) -> Response:
+async def _list(req: ApiRequest[VolumeService], detail: bool) -> Response:
     _version(req)
     req.authorize("volume:get_all", {"project_id": req.ctx.project_id})
     q = req.query
@@ -50,7 +51,7 @@ async def _list(req: ApiRequest, detail: bool) -> Response:
     )  # fmt: skip
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[VolumeService]) -> Response:
     _version(req)
     b = req.body.attachment
     volume = await p.svc(req).volumes.row(req.ctx, b.volume_uuid)
@@ -63,14 +64,14 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"attachment": views.attachment(att)})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[VolumeService]) -> Response:
     _version(req)
     await _authorized(req)
     att = await p.svc(req).attachments.get(req.ctx, req.params["attachment_id"])
     return json_response({"attachment": views.attachment(att)})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[VolumeService]) -> Response:
     _version(req)
     await _authorized(req)
     att = await p.svc(req).attachments.update(
@@ -79,14 +80,14 @@ async def update(req: ApiRequest) -> Response:
     return json_response({"attachment": views.attachment(att)})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[VolumeService]) -> Response:
     _version(req)
     await _authorized(req)
     await p.svc(req).attachments.delete(req.ctx, req.params["attachment_id"])
     return json_response({"attachments": []})
 
 
-async def action(req: ApiRequest) -> Response:
+async def action(req: ApiRequest[VolumeService]) -> Response:
     _version(req, "3.44")
     await _authorized(req)
     await p.svc(req).attachments.complete(req.ctx, req.params["attachment_id"])

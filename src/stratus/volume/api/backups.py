@@ -11,12 +11,13 @@ from stratus.volume import models as m
 from stratus.volume.api import params as p
 from stratus.volume.api import views
 from stratus.volume.errors import BadRequest
+from stratus.volume.service import VolumeService
 from stratus.volume.service.backups import BackupFilter, BackupRequest
 
 SORT_KEYS = {"id", "name", "status", "size", "created_at", "updated_at", "volume_id", "container"}
 
 
-async def _render(req: ApiRequest, rows: list[m.Backup]) -> list[dict[str, Any]]:
+async def _render(req: ApiRequest[VolumeService], rows: list[m.Backup]) -> list[dict[str, Any]]:
     parents = await p.svc(req).backups.children([b.id for b in rows])
     return [
         views.backup(
@@ -26,14 +27,14 @@ async def _render(req: ApiRequest, rows: list[m.Backup]) -> list[dict[str, Any]]
     ]
 
 
-async def _load(req: ApiRequest, action: str) -> m.Backup:
+async def _load(req: ApiRequest[VolumeService], action: str) -> m.Backup:
     p.check_project(req)
     backup = await p.svc(req).backups.get(req.ctx, req.params["backup_id"])
     req.authorize(action, {"project_id": backup.project_id})
     return backup
 
 
-async def _list(req: ApiRequest, detail: bool) -> Response:
+async def _list(req: ApiRequest[VolumeService], detail: bool) -> Response:
     p.check_project(req)
     req.authorize("volume:get_all", {"project_id": req.ctx.project_id})
     q = req.query
@@ -66,15 +67,15 @@ async def _list(req: ApiRequest, detail: bool) -> Response:
     )
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, False)
 
 
-async def detail(req: ApiRequest) -> Response:
+async def detail(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, True)
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:backups:create", {"project_id": req.ctx.project_id})
     b = req.body.backup
@@ -100,12 +101,12 @@ async def create(req: ApiRequest) -> Response:
     )  # fmt: skip
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[VolumeService]) -> Response:
     backup = await _load(req, "volume:backups:get")
     return json_response({"backup": (await _render(req, [backup]))[0]})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[VolumeService]) -> Response:
     if not p.version(req).at_least("3.9"):
         raise BadRequest("Updating a backup needs microversion 3.9.")
     await _load(req, "volume:backups:update")
@@ -116,13 +117,13 @@ async def update(req: ApiRequest) -> Response:
     return json_response({"backup": (await _render(req, [backup]))[0]})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[VolumeService]) -> Response:
     backup = await _load(req, "volume:backups:delete")
     await p.svc(req).backups.delete(req.ctx, backup.id)
     return empty_response(202)
 
 
-async def restore(req: ApiRequest) -> Response:
+async def restore(req: ApiRequest[VolumeService]) -> Response:
     backup = await _load(req, "volume:backups:restore")
     r = req.body.restore
     if r.volume_id is None:
@@ -131,7 +132,7 @@ async def restore(req: ApiRequest) -> Response:
     return json_response({"restore": out}, 202)
 
 
-async def action(req: ApiRequest) -> Response:
+async def action(req: ApiRequest[VolumeService]) -> Response:
     backup = await _load(req, "volume:backups:get")
     target = {"project_id": backup.project_id}
     if req.body.name == "os-reset_status":
@@ -143,13 +144,13 @@ async def action(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def export_record(req: ApiRequest) -> Response:
+async def export_record(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:backups:export_import")
     record = await p.svc(req).backups.export_record(req.ctx, req.params["backup_id"])
     return json_response({"backup-record": record})
 
 
-async def import_record(req: ApiRequest) -> Response:
+async def import_record(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:backups:export_import")
     r = req.body.backup_record
@@ -164,15 +165,15 @@ async def import_record(req: ApiRequest) -> Response:
 # -- transfers --------------------------------------------------------------------------------
 
 
-async def transfer_index(req: ApiRequest) -> Response:
+async def transfer_index(req: ApiRequest[VolumeService]) -> Response:
     return await _transfers(req, False)
 
 
-async def transfer_detail(req: ApiRequest) -> Response:
+async def transfer_detail(req: ApiRequest[VolumeService]) -> Response:
     return await _transfers(req, True)
 
 
-async def _transfers(req: ApiRequest, detail: bool) -> Response:
+async def _transfers(req: ApiRequest[VolumeService], detail: bool) -> Response:
     p.check_project(req)
     req.authorize("volume:transfers:get", {"project_id": req.ctx.project_id})
     rows = await p.svc(req).transfers.list_transfers(req.ctx, p.all_projects(req))
@@ -181,7 +182,7 @@ async def _transfers(req: ApiRequest, detail: bool) -> Response:
     )
 
 
-async def transfer_create(req: ApiRequest) -> Response:
+async def transfer_create(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:transfers:create", {"project_id": req.ctx.project_id})
     b = req.body.transfer
@@ -192,7 +193,7 @@ async def transfer_create(req: ApiRequest) -> Response:
     return json_response({"transfer": body}, 202)
 
 
-async def transfer_show(req: ApiRequest) -> Response:
+async def transfer_show(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     transfer = await p.svc(req).transfers.get(req.ctx, req.params["transfer_id"])
     req.authorize("volume:transfers:get", {"project_id": transfer.project_id})
@@ -201,7 +202,7 @@ async def transfer_show(req: ApiRequest) -> Response:
     )
 
 
-async def transfer_delete(req: ApiRequest) -> Response:
+async def transfer_delete(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     transfer = await p.svc(req).transfers.get(req.ctx, req.params["transfer_id"])
     req.authorize("volume:transfers:delete", {"project_id": transfer.project_id})
@@ -209,7 +210,7 @@ async def transfer_delete(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def transfer_accept(req: ApiRequest) -> Response:
+async def transfer_accept(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:transfers:accept", {"project_id": req.ctx.project_id})
     transfer = await p.svc(req).transfers.accept(

@@ -11,6 +11,7 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.volume.api import params as p
 from stratus.volume.api import views
 from stratus.volume.errors import BadRequest, NotFound
+from stratus.volume.service import VolumeService
 from stratus.volume.service.hosts import agent_of
 
 MIN_VERSION, MAX_VERSION = "3.0", "3.71"
@@ -62,15 +63,15 @@ def _version_doc(root: str) -> dict[str, Any]:
     }
 
 
-async def versions(req: ApiRequest) -> Response:
+async def versions(req: ApiRequest[VolumeService]) -> Response:
     return json_response({"versions": [_version_doc(req.base_url)]}, 300)
 
 
-async def version(req: ApiRequest) -> Response:
+async def version(req: ApiRequest[VolumeService]) -> Response:
     return json_response({"versions": [_version_doc(req.base_url)]})
 
 
-async def extensions(req: ApiRequest) -> Response:
+async def extensions(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     return json_response(
         {
@@ -86,7 +87,7 @@ async def extensions(req: ApiRequest) -> Response:
 # -- limits and quotas ----------------------------------------------------------------------------
 
 
-async def limits(req: ApiRequest) -> Response:
+async def limits(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:limits")
     svc, project = p.svc(req), req.ctx.project_id or ""
@@ -107,7 +108,7 @@ async def limits(req: ApiRequest) -> Response:
     return json_response({"limits": {"rate": [], "absolute": absolute}})
 
 
-async def quota_show(req: ApiRequest) -> Response:
+async def quota_show(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     project = req.params["target_project"]
     req.authorize("volume:quotas:show", {"project_id": project})
@@ -123,14 +124,14 @@ async def quota_show(req: ApiRequest) -> Response:
     return json_response({"quota_set": body})
 
 
-async def quota_defaults(req: ApiRequest) -> Response:
+async def quota_defaults(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     project = req.params["target_project"]
     req.authorize("volume:quotas:show", {"project_id": project})
     return json_response({"quota_set": {"id": project, **await p.svc(req).quotas.limits(None)}})
 
 
-async def quota_update(req: ApiRequest) -> Response:
+async def quota_update(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     project = req.params["target_project"]
     req.authorize("volume:quotas:update", {"project_id": project})
@@ -141,7 +142,7 @@ async def quota_update(req: ApiRequest) -> Response:
     return json_response({"quota_set": await p.svc(req).quotas.limits(project)})
 
 
-async def quota_delete(req: ApiRequest) -> Response:
+async def quota_delete(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     project = req.params["target_project"]
     req.authorize("volume:quotas:update", {"project_id": project})
@@ -152,7 +153,7 @@ async def quota_delete(req: ApiRequest) -> Response:
 # -- zones, services, pools -----------------------------------------------------------------------
 
 
-async def zones(req: ApiRequest) -> Response:
+async def zones(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:zones")
     return json_response(
@@ -165,7 +166,7 @@ async def zones(req: ApiRequest) -> Response:
     )
 
 
-async def services(req: ApiRequest) -> Response:
+async def services(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:services")
     out: list[dict[str, Any]] = []
@@ -202,7 +203,7 @@ async def services(req: ApiRequest) -> Response:
     return json_response({"services": out})
 
 
-async def service_update(req: ApiRequest) -> Response:
+async def service_update(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:services")
     action, b = req.params["action"], req.body
@@ -224,7 +225,7 @@ async def service_update(req: ApiRequest) -> Response:
     raise NotFound(f"Unknown action {action}.")
 
 
-async def hosts(req: ApiRequest) -> Response:
+async def hosts(req: ApiRequest[VolumeService]) -> Response:
     """os-hosts: every volume and backup service, Cinder's older view."""
     p.check_project(req)
     req.authorize("volume:services")
@@ -248,7 +249,7 @@ async def hosts(req: ApiRequest) -> Response:
     return json_response({"hosts": out})
 
 
-async def host_show(req: ApiRequest) -> Response:
+async def host_show(req: ApiRequest[VolumeService]) -> Response:
     """What each project keeps on one volume host."""
     p.check_project(req)
     req.authorize("volume:services")
@@ -269,7 +270,7 @@ async def host_show(req: ApiRequest) -> Response:
     )  # fmt: skip
 
 
-async def pools(req: ApiRequest) -> Response:
+async def pools(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:pools")
     out = []
@@ -295,27 +296,27 @@ async def pools(req: ApiRequest) -> Response:
 # -- messages -----------------------------------------------------------------------------------
 
 
-def _messages(req: ApiRequest) -> None:
+def _messages(req: ApiRequest[VolumeService]) -> None:
     p.check_project(req)
     if not p.version(req).at_least("3.3"):
         raise NotFound("User messages need microversion 3.3 or later.")
 
 
-async def message_index(req: ApiRequest) -> Response:
+async def message_index(req: ApiRequest[VolumeService]) -> Response:
     _messages(req)
     req.authorize("volume:messages", {"project_id": req.ctx.project_id})
     rows = await p.svc(req).messages.list_messages(req.ctx)
     return json_response({"messages": [views.message(x, p.base(req)) for x in rows]})
 
 
-async def message_show(req: ApiRequest) -> Response:
+async def message_show(req: ApiRequest[VolumeService]) -> Response:
     _messages(req)
     row = await p.svc(req).messages.get(req.ctx, req.params["message_id"])
     req.authorize("volume:messages", {"project_id": row.project_id})
     return json_response({"message": views.message(row, p.base(req))})
 
 
-async def message_delete(req: ApiRequest) -> Response:
+async def message_delete(req: ApiRequest[VolumeService]) -> Response:
     _messages(req)
     row = await p.svc(req).messages.get(req.ctx, req.params["message_id"])
     req.authorize("volume:messages:delete", {"project_id": row.project_id})

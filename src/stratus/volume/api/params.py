@@ -15,21 +15,21 @@ from stratus.volume.service import VolumeService
 SORT_DIRS = ("asc", "desc")
 
 
-def svc(req: ApiRequest) -> VolumeService:
+def svc(req: ApiRequest[VolumeService]) -> VolumeService:
     return req.service  # type: ignore[no-any-return]
 
 
-def version(req: ApiRequest) -> Version:
+def version(req: ApiRequest[VolumeService]) -> Version:
     assert req.version is not None
     return req.version
 
 
-def base(req: ApiRequest) -> str:
+def base(req: ApiRequest[VolumeService]) -> str:
     """This project's API root as the client reached it: .../volume/v3/<project>."""
     return f"{req.base_url}/v3/{req.params['project_id']}"
 
 
-def check_project(req: ApiRequest) -> None:
+def check_project(req: ApiRequest[VolumeService]) -> None:
     """The project in the URL must be the token's (Cinder refuses others)."""
     project = req.params.get("project_id")
     if project and project != req.ctx.project_id and not req.ctx.is_admin:
@@ -76,7 +76,7 @@ def truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true", "yes", "on", "t", "y")
 
 
-def all_projects(req: ApiRequest) -> bool:
+def all_projects(req: ApiRequest[VolumeService]) -> bool:
     asked = truthy(getattr(req.query, "all_tenants", None))
     if asked and not req.ctx.is_admin:
         return False  # Cinder ignores all_tenants for users

@@ -11,6 +11,7 @@ from stratus.volume import models as m
 from stratus.volume.api import params as p
 from stratus.volume.api import views
 from stratus.volume.errors import BadRequest, NotFound
+from stratus.volume.service import VolumeService
 from stratus.volume.service.snapshots import SnapshotFilter
 
 SORT_KEYS = {
@@ -25,19 +26,19 @@ SORT_KEYS = {
 }
 
 
-def render(req: ApiRequest, snap: m.Snapshot, extended: bool = True) -> dict[str, Any]:
+def render(req: ApiRequest[VolumeService], snap: m.Snapshot, extended: bool = True) -> dict[str, Any]:
     admin = req.allowed("volume:admin_fields", {"project_id": snap.project_id})
     return views.snapshot(snap, p.version(req), admin=admin, extended=extended)
 
 
-async def _load(req: ApiRequest, action: str) -> m.Snapshot:
+async def _load(req: ApiRequest[VolumeService], action: str) -> m.Snapshot:
     p.check_project(req)
     snap = await p.svc(req).snapshots.get(req.ctx, req.params["snapshot_id"])
     req.authorize(action, {"project_id": snap.project_id})
     return snap
 
 
-async def _list(req: ApiRequest, detail: bool) -> Response:
+async def _list(req: ApiRequest[VolumeService], detail: bool) -> Response:
     p.check_project(req)
     req.authorize("volume:get_all", {"project_id": req.ctx.project_id})
     q = req.query
@@ -62,15 +63,15 @@ async def _list(req: ApiRequest, detail: bool) -> Response:
     return json_response({"snapshots": [render(req, s, extended=False) for s in rows]})
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, False)
 
 
-async def detail(req: ApiRequest) -> Response:
+async def detail(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, True)
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:snapshots:create", {"project_id": req.ctx.project_id})
     b = req.body.snapshot
@@ -88,12 +89,12 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"snapshot": render(req, snap, extended=False)}, 202)
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:get")
     return json_response({"snapshot": render(req, snap)})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:snapshots:update")
     b = req.body.snapshot
     changes: dict[str, Any] = {}
@@ -107,13 +108,13 @@ async def update(req: ApiRequest) -> Response:
     return json_response({"snapshot": render(req, snap, extended=False)})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:delete")
     await p.svc(req).snapshots.delete(req.ctx, snap.id)
     return empty_response(202)
 
 
-async def action(req: ApiRequest) -> Response:
+async def action(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:get")
     name, target = req.body.name, {"project_id": snap.project_id}
     args = getattr(req.body, next(iter(req.body.model_fields_set))).model_dump(exclude_unset=True)
@@ -130,12 +131,12 @@ async def action(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def metadata_index(req: ApiRequest) -> Response:
+async def metadata_index(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:get")
     return json_response({"metadata": dict(snap.metadata_)})
 
 
-async def metadata_update(req: ApiRequest) -> Response:
+async def metadata_update(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:update")
     meta = await p.svc(req).snapshots.set_metadata(
         req.ctx, snap.id, req.body.metadata, replace=False
@@ -143,7 +144,7 @@ async def metadata_update(req: ApiRequest) -> Response:
     return json_response({"metadata": meta})
 
 
-async def metadata_replace(req: ApiRequest) -> Response:
+async def metadata_replace(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:update")
     meta = await p.svc(req).snapshots.set_metadata(
         req.ctx, snap.id, req.body.metadata, replace=True
@@ -151,7 +152,7 @@ async def metadata_replace(req: ApiRequest) -> Response:
     return json_response({"metadata": meta})
 
 
-async def metadata_show(req: ApiRequest) -> Response:
+async def metadata_show(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:get")
     key = req.params["key"]
     if key not in snap.metadata_:
@@ -159,7 +160,7 @@ async def metadata_show(req: ApiRequest) -> Response:
     return json_response({"meta": {key: snap.metadata_[key]}})
 
 
-async def metadata_set(req: ApiRequest) -> Response:
+async def metadata_set(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:update")
     if req.params["key"] not in req.body.meta:
         raise BadRequest("Request body and URI mismatch")
@@ -167,7 +168,7 @@ async def metadata_set(req: ApiRequest) -> Response:
     return json_response({"meta": req.body.meta})
 
 
-async def metadata_delete(req: ApiRequest) -> Response:
+async def metadata_delete(req: ApiRequest[VolumeService]) -> Response:
     snap = await _load(req, "volume:snapshots:update")
     await p.svc(req).snapshots.delete_metadata(req.ctx, snap.id, req.params["key"])
     return empty_response(200)

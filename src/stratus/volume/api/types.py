@@ -8,32 +8,33 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.volume.api import params as p
 from stratus.volume.api import views
 from stratus.volume.errors import BadRequest, NotFound
+from stratus.volume.service import VolumeService
 
 
-def _admin(req: ApiRequest) -> bool:
+def _admin(req: ApiRequest[VolumeService]) -> bool:
     return req.allowed("volume:types:manage")
 
 
-def _manage(req: ApiRequest) -> None:
+def _manage(req: ApiRequest[VolumeService]) -> None:
     p.check_project(req)
     req.authorize("volume:types:manage")
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:types:get")
     rows = await p.svc(req).types.list_types(req.ctx, req.query.is_public)
     return json_response({"volume_types": [views.volume_type(t, admin=_admin(req)) for t in rows]})
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:types:get")
     vtype = await p.svc(req).types.get(req.ctx, req.params["type_id"])
     return json_response({"volume_type": views.volume_type(vtype, admin=_admin(req))})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     b = req.body.volume_type
     vtype = await p.svc(req).types.create(
@@ -42,7 +43,7 @@ async def create(req: ApiRequest) -> Response:
     return json_response({"volume_type": views.volume_type(vtype, admin=True)})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     b = req.body.volume_type
     changes = b.model_dump(exclude_unset=True)
@@ -56,13 +57,13 @@ async def update(req: ApiRequest) -> Response:
     return json_response({"volume_type": views.volume_type(vtype, admin=True)})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     await p.svc(req).types.delete(req.params["type_id"])
     return empty_response(202)
 
 
-async def specs_index(req: ApiRequest) -> Response:
+async def specs_index(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:types:get")
     vtype = await p.svc(req).types.get(req.ctx, req.params["type_id"])
@@ -71,13 +72,13 @@ async def specs_index(req: ApiRequest) -> Response:
     )
 
 
-async def specs_create(req: ApiRequest) -> Response:
+async def specs_create(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     specs = await p.svc(req).types.set_specs(req.params["type_id"], dict(req.body.extra_specs))
     return json_response({"extra_specs": {k: specs[k] for k in req.body.extra_specs}})
 
 
-async def spec_show(req: ApiRequest) -> Response:
+async def spec_show(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:types:get")
     vtype = await p.svc(req).types.get(req.ctx, req.params["type_id"])
@@ -88,7 +89,7 @@ async def spec_show(req: ApiRequest) -> Response:
     return json_response({key: specs[key]})
 
 
-async def spec_update(req: ApiRequest) -> Response:
+async def spec_update(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     key = req.params["key"]
     if key not in req.body.spec:
@@ -97,13 +98,13 @@ async def spec_update(req: ApiRequest) -> Response:
     return json_response(dict(req.body.spec))
 
 
-async def spec_delete(req: ApiRequest) -> Response:
+async def spec_delete(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     await p.svc(req).types.delete_spec(req.params["type_id"], req.params["key"])
     return empty_response(202)
 
 
-async def access_index(req: ApiRequest) -> Response:
+async def access_index(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     projects = await p.svc(req).types.access(req.params["type_id"])
     return json_response(
@@ -116,7 +117,7 @@ async def access_index(req: ApiRequest) -> Response:
     )
 
 
-async def action(req: ApiRequest) -> Response:
+async def action(req: ApiRequest[VolumeService]) -> Response:
     _manage(req)
     body = req.body
     ref = body.add or body.remove
@@ -124,7 +125,7 @@ async def action(req: ApiRequest) -> Response:
     return empty_response(202)
 
 
-async def default_type(req: ApiRequest) -> Response:
+async def default_type(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:types:get")
     vtype = await p.svc(req).types.get(req.ctx, "default")
@@ -134,17 +135,17 @@ async def default_type(req: ApiRequest) -> Response:
 # -- QoS specs --------------------------------------------------------------------------------
 
 
-def _qos(req: ApiRequest) -> None:
+def _qos(req: ApiRequest[VolumeService]) -> None:
     p.check_project(req)
     req.authorize("volume:qos")
 
 
-async def qos_index(req: ApiRequest) -> Response:
+async def qos_index(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     return json_response({"qos_specs": [views.qos(q) for q in await p.svc(req).qos.list_specs()]})
 
 
-async def qos_create(req: ApiRequest) -> Response:
+async def qos_create(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     specs = dict(req.body.qos_specs)
     name = specs.pop("name")
@@ -152,30 +153,30 @@ async def qos_create(req: ApiRequest) -> Response:
     return json_response({"qos_specs": views.qos(row)})
 
 
-async def qos_show(req: ApiRequest) -> Response:
+async def qos_show(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     return json_response({"qos_specs": views.qos(await p.svc(req).qos.get(req.params["qos_id"]))})
 
 
-async def qos_update(req: ApiRequest) -> Response:
+async def qos_update(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     specs = await p.svc(req).qos.set_keys(req.params["qos_id"], dict(req.body.qos_specs))
     return json_response({"qos_specs": specs})
 
 
-async def qos_delete(req: ApiRequest) -> Response:
+async def qos_delete(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     await p.svc(req).qos.delete(req.params["qos_id"], p.truthy(req.query.force))
     return empty_response(202)
 
 
-async def qos_delete_keys(req: ApiRequest) -> Response:
+async def qos_delete_keys(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     await p.svc(req).qos.delete_keys(req.params["qos_id"], list(req.body.keys))
     return empty_response(202)
 
 
-async def qos_associations(req: ApiRequest) -> Response:
+async def qos_associations(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     types = await p.svc(req).qos.associations(req.params["qos_id"])
     return json_response(
@@ -187,19 +188,19 @@ async def qos_associations(req: ApiRequest) -> Response:
     )
 
 
-async def qos_associate(req: ApiRequest) -> Response:
+async def qos_associate(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     await p.svc(req).qos.associate(req.params["qos_id"], req.query.vol_type_id, True)
     return empty_response(202)
 
 
-async def qos_disassociate(req: ApiRequest) -> Response:
+async def qos_disassociate(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     await p.svc(req).qos.associate(req.params["qos_id"], req.query.vol_type_id, False)
     return empty_response(202)
 
 
-async def qos_disassociate_all(req: ApiRequest) -> Response:
+async def qos_disassociate_all(req: ApiRequest[VolumeService]) -> Response:
     _qos(req)
     await p.svc(req).qos.disassociate_all(req.params["qos_id"])
     return empty_response(202)

@@ -12,18 +12,19 @@ from stratus.volume.api import params as p
 from stratus.volume.api import views
 from stratus.volume.api.schemas import VolumeActionBody
 from stratus.volume.errors import BadRequest, NotFound
+from stratus.volume.service import VolumeService
 from stratus.volume.service.common import VolumeDetail
 from stratus.volume.service.volumes import SORT_KEYS, CreateVolume, ListFilter
 
 FILTER_COLUMNS = {"status": "status", "availability_zone": "availability_zone"}
 
 
-def render(req: ApiRequest, d: VolumeDetail, extended: bool = True) -> dict[str, Any]:
+def render(req: ApiRequest[VolumeService], d: VolumeDetail, extended: bool = True) -> dict[str, Any]:
     admin = req.allowed("volume:admin_fields", {"project_id": d.volume.project_id})
     return views.volume(d, p.base(req), p.version(req), admin=admin, extended=extended)
 
 
-async def _load(req: ApiRequest, action: str) -> m.Volume:
+async def _load(req: ApiRequest[VolumeService], action: str) -> m.Volume:
     p.check_project(req)
     volume = await p.svc(req).volumes.row(req.ctx, req.params["volume_id"])
     req.authorize(action, {"project_id": volume.project_id})
@@ -33,7 +34,7 @@ async def _load(req: ApiRequest, action: str) -> m.Volume:
 # -- collection -------------------------------------------------------------------------------
 
 
-def _filter(req: ApiRequest) -> ListFilter:
+def _filter(req: ApiRequest[VolumeService]) -> ListFilter:
     q = req.query
     exact: dict[str, Any] = {}
     for key, column in FILTER_COLUMNS.items():
@@ -57,7 +58,7 @@ def _filter(req: ApiRequest) -> ListFilter:
     )
 
 
-async def _list(req: ApiRequest, detail: bool) -> Response:
+async def _list(req: ApiRequest[VolumeService], detail: bool) -> Response:
     p.check_project(req)
     req.authorize("volume:get_all", {"project_id": req.ctx.project_id})
     f = _filter(req)
@@ -82,15 +83,15 @@ async def _list(req: ApiRequest, detail: bool) -> Response:
     return json_response(body)
 
 
-async def index(req: ApiRequest) -> Response:
+async def index(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, False)
 
 
-async def detail(req: ApiRequest) -> Response:
+async def detail(req: ApiRequest[VolumeService]) -> Response:
     return await _list(req, True)
 
 
-async def summary(req: ApiRequest) -> Response:
+async def summary(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:get_all", {"project_id": req.ctx.project_id})
     rows, _ = await p.svc(req).volumes.list_volumes(
@@ -109,7 +110,7 @@ async def summary(req: ApiRequest) -> Response:
     return json_response({"volume-summary": body})
 
 
-async def create(req: ApiRequest) -> Response:
+async def create(req: ApiRequest[VolumeService]) -> Response:
     p.check_project(req)
     req.authorize("volume:create", {"project_id": req.ctx.project_id})
     v = req.body.volume
@@ -142,13 +143,13 @@ async def create(req: ApiRequest) -> Response:
 # -- one volume -------------------------------------------------------------------------------
 
 
-async def show(req: ApiRequest) -> Response:
+async def show(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:get")
     d = await p.svc(req).volumes.get(req.ctx, req.params["volume_id"])
     return json_response({"volume": render(req, d)})
 
 
-async def update(req: ApiRequest) -> Response:
+async def update(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:update")
     v = req.body.volume
     changes: dict[str, Any] = {}
@@ -162,7 +163,7 @@ async def update(req: ApiRequest) -> Response:
     return json_response({"volume": render(req, d, extended=False)})
 
 
-async def delete(req: ApiRequest) -> Response:
+async def delete(req: ApiRequest[VolumeService]) -> Response:
     volume = await _load(req, "volume:delete")
     force = p.truthy(req.query.force)
     if force:
@@ -176,12 +177,12 @@ async def delete(req: ApiRequest) -> Response:
 # -- metadata ---------------------------------------------------------------------------------
 
 
-async def metadata_index(req: ApiRequest) -> Response:
+async def metadata_index(req: ApiRequest[VolumeService]) -> Response:
     volume = await _load(req, "volume:get")
     return json_response({"metadata": dict(volume.metadata_)})
 
 
-async def metadata_update(req: ApiRequest) -> Response:
+async def metadata_update(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:update")
     meta = await p.svc(req).volumes.set_metadata(
         req.ctx, req.params["volume_id"], req.body.metadata, replace=False
@@ -189,7 +190,7 @@ async def metadata_update(req: ApiRequest) -> Response:
     return json_response({"metadata": meta})
 
 
-async def metadata_replace(req: ApiRequest) -> Response:
+async def metadata_replace(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:update")
     meta = await p.svc(req).volumes.set_metadata(
         req.ctx, req.params["volume_id"], req.body.metadata, replace=True
@@ -197,7 +198,7 @@ async def metadata_replace(req: ApiRequest) -> Response:
     return json_response({"metadata": meta})
 
 
-async def metadata_show(req: ApiRequest) -> Response:
+async def metadata_show(req: ApiRequest[VolumeService]) -> Response:
     volume = await _load(req, "volume:get")
     key = req.params["key"]
     if key not in volume.metadata_:
@@ -205,7 +206,7 @@ async def metadata_show(req: ApiRequest) -> Response:
     return json_response({"meta": {key: volume.metadata_[key]}})
 
 
-async def metadata_set(req: ApiRequest) -> Response:
+async def metadata_set(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:update")
     key = req.params["key"]
     if key not in req.body.meta:
@@ -216,7 +217,7 @@ async def metadata_set(req: ApiRequest) -> Response:
     return json_response({"meta": req.body.meta})
 
 
-async def metadata_delete(req: ApiRequest) -> Response:
+async def metadata_delete(req: ApiRequest[VolumeService]) -> Response:
     await _load(req, "volume:update")
     await p.svc(req).volumes.delete_metadata(req.ctx, req.params["volume_id"], req.params["key"])
     return empty_response(200)
@@ -236,7 +237,7 @@ LEGACY = {
 }
 
 
-async def action(req: ApiRequest) -> Response:
+async def action(req: ApiRequest[VolumeService]) -> Response:
     volume = await _load(req, "volume:action")
     body: VolumeActionBody = req.body
     name = body.name
@@ -282,7 +283,7 @@ async def action(req: ApiRequest) -> Response:
 
 
 async def _image_metadata(
-    req: ApiRequest, volume: m.Volume, name: str, args: dict[str, Any]
+    req: ApiRequest[VolumeService], volume: m.Volume, name: str, args: dict[str, Any]
 ) -> Response:
     svc = p.svc(req)
     if name == "os-set_image_metadata":

@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
-from stratus.common.service_auth import ServiceAuthError, ServiceSession
+from stratus.common.service_auth import ServiceAuthError, ServiceSession, service_client
 from stratus.volume.drivers.base import DriverError, StoredObject
 
 
@@ -24,8 +24,10 @@ class SwiftBackupStore:
     ):
         self.base = object_store_url.rstrip("/")  # .../object-store/v1
         self.session = session
-        self.client = client or httpx.AsyncClient(
-            timeout=httpx.Timeout(60.0, read=600.0),
+        # The service user's token, renewed once on a 401 (ServiceTokenAuth).
+        self.client = client or service_client(
+            session,
+            httpx.Timeout(60.0, read=600.0),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
         self._containers: set[str] = set()
@@ -44,16 +46,12 @@ class SwiftBackupStore:
     async def _call(
         self, method: str, url: str, *, headers: dict[str, str] | None = None, **kw: Any
     ) -> httpx.Response:
-        for attempt in (1, 2):
-            sent = {"X-Auth-Token": await self._token(), **(headers or {})}
-            try:
-                resp = await self.client.request(method, url, headers=sent, **kw)
-            except httpx.HTTPError as exc:
-                raise DriverError(f"the object store is unreachable: {exc}") from exc
-            if resp.status_code != 401 or attempt == 2:
-                return resp
-            self.session.forget()  # an expired token: one new one, one retry
-        raise AssertionError("unreachable")
+        try:
+            return await self.client.request(method, url, headers=headers, **kw)
+        except ServiceAuthError as exc:
+            raise DriverError(f"the backup service cannot authenticate: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise DriverError(f"the object store is unreachable: {exc}") from exc
 
     async def ensure_container(self, container: str) -> None:
         if container in self._containers:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from stratus.objectstore.agent import ContainerReporter, Recovery
+from stratus.objectstore.agent import BackgroundWorkers, ContainerReporter, Recovery
 from stratus.objectstore.agent.recovery import STATE_FILE
 from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.server import StorageNode
@@ -189,6 +189,7 @@ async def test_recovery_runs_when_the_node_starts(cluster: Cluster) -> None:
     past = time.time() - 60
     os.utime(tmp / "stale", (past, past))
     node.worker_interval = 60.0
+    node.make_background = BackgroundWorkers
     await node.start()
     background: Any = node.background
     for _ in range(100):

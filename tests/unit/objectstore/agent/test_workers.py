@@ -208,6 +208,7 @@ async def test_far_behind_gets_the_whole_database_merged(cluster: Cluster) -> No
 async def test_workers_run_in_the_node(cluster: Cluster) -> None:
     node = cluster.nodes[0]
     node.worker_interval = 0.05
+    node.make_background = BackgroundWorkers
     await node.start()
     assert isinstance(node.background, BackgroundWorkers)
     await asyncio.sleep(0.5)
