@@ -36,6 +36,7 @@ from stratus.objectstore.node.replication import Replication
 from stratus.objectstore.node.replies import NodeError, reply
 from stratus.objectstore.node.updates import Updater
 from stratus.objectstore.ring.ring import Ring, hash_path
+from stratus.objectstore.service.container_sync import SyncRealms
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ class StorageNode:
         worker_interval: float | None = None,
         objects: ObjectDriver | None = None,
         databases: DatabaseDriver | None = None,
+        container_sync: SyncRealms | None = None,
+        container_sync_interval: float = 60.0,
     ) -> None:
         self.devices_root = Path(devices_root)
         self.ip = ip
@@ -91,6 +94,10 @@ class StorageNode:
         # Seconds between passes of the background workers (replicator,
         # auditor, updater, expirer) started by start(); None: none run here.
         self.worker_interval = worker_interval
+        # Where synced containers may send (the realms, the allowed hosts),
+        # and how often the container-sync worker passes.
+        self.container_sync = container_sync or SyncRealms()
+        self.container_sync_interval = container_sync_interval
         self.background: Any = None
 
     # -- plumbing ----------------------------------------------------------------
