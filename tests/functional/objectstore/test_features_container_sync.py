@@ -19,7 +19,6 @@ from tests.functional.objectstore.conftest import (
     STORE_ENV,
     Account,
     Swift,
-    admin_account,
     no_traceback,
     project_account,
     unique,
