@@ -109,12 +109,19 @@ class Caller:
         return self._ctx
 
     async def check(
-        self, action: str, account: str, container: str, *, acl: str | None = None
+        self,
+        action: str,
+        account: str,
+        container: str,
+        *,
+        acl: str | None = None,
+        listing: bool = False,
     ) -> None:
         """Raise unless the caller may do ``action`` on that container (the
-        access layer decides; without one, everything is allowed)."""
+        access layer decides; without one, everything is allowed);
+        ``listing``: a Referer needs ``.rlistings`` too."""
         if self.access is not None:
-            await self.access.check(self, action, account, container, acl=acl)
+            await self.access.check(self, action, account, container, acl=acl, listing=listing)
 
 
 class ObjectStore(Protocol):
