@@ -114,6 +114,18 @@ def test_put_overwrite_delete_reach_the_target(source: Account, dest: Account, r
 
         assert src.delete(f"/{origin}/a/b").status_code == 204
         assert wait_until(lambda: dst.head(f"/{target}/a/b").status_code == 404)
+
+        # A static large object's manifest goes as the manifest it is.
+        segment = b"s" * 2048
+        assert src.put(f"/{origin}/seg", content=segment).status_code == 201
+        manifest = [{"path": f"/{origin}/seg"}, {"data": "dGFpbA=="}]
+        put = src.put(f"/{origin}/slo", params={"multipart-manifest": "put"}, json=manifest)
+        assert put.status_code == 201, put.text
+        assert wait_until(lambda: dst.head(f"/{target}/slo").status_code == 200)
+        got, mine = dst.head(f"/{target}/slo"), src.head(f"/{origin}/slo")
+        assert got.headers["x-static-large-object"] == "True"
+        assert got.headers["content-length"] == mine.headers["content-length"] == "2052"
+        assert got.headers["etag"] == mine.headers["etag"]
         src.checks.assert_clean()
         dst.checks.assert_clean()
 

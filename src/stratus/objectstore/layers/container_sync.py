@@ -110,6 +110,7 @@ class ContainerSyncLayer(Layer):
         elif stamp is None or not key or key != await self._user_key(names):
             return headers  # keystoneauth's rule: not a sync request, checked as any other
         caller.preauth = names[0]
+        caller.synced = True
         out = {k: v for k, v in headers.items() if k not in (SYNC_AUTH, SYNC_KEY)}
         if stamp is not None:
             try:

@@ -87,6 +87,7 @@ class Caller:
     referer: str | None = None
     web_mode: bool = False  # X-Web-Mode: true (staticweb for a caller with a token)
     preauth: str | None = None
+    synced: bool = False  # a container sync's write: manifests taken as stored
     access: Access | None = None
     _ctx: RequestContext | None = None
 
