@@ -222,3 +222,18 @@ def test_sync_points_survive_a_kill(cloud: Cloud, source: Account, dest: Account
         assert dst.head(f"/{target}/early").status_code == 404
         names = [o["name"] for o in dst.get(f"/{target}", params={"format": "json"}).json()]
         assert names == ["after", "before-kill"]
+
+
+def test_a_row_that_failed_is_sent_again(source: Account, dest: Account) -> None:
+    """The target container is missing at first: the sync point stays
+    before the row that failed, which goes once the target exists."""
+    with source.client() as src, dest.client() as dst:
+        target, origin = unique("later"), unique("source")
+        sync = {"X-Container-Sync-To": f"//lab/here/{dest.name}/{target}", "X-Container-Sync-Key": "k"}
+        assert src.put(f"/{origin}", headers=sync).status_code == 201
+        assert src.put(f"/{origin}/first", content=b"1").status_code == 201
+        assert src.put(f"/{origin}/second", content=b"2").status_code == 201
+        assert src.delete(f"/{origin}/second").status_code == 204
+        assert dst.put(f"/{target}", headers={"X-Container-Sync-Key": "k"}).status_code == 201
+        assert wait_until(lambda: arrives(dst, f"/{target}/first", b"1"))
+        assert dst.head(f"/{target}/second").status_code == 404
