@@ -150,6 +150,15 @@ def test_sync_to_must_name_a_realm_or_an_allowed_host(source: Account, dest: Acc
             resp = src.put(f"/{unique('c')}", headers={"X-Container-Sync-To": value})
             assert resp.status_code == 400, value
         assert "x-container-sync-to" not in src.head(f"/{c}").headers
+        # Versioned containers are not synced (their versions live in a hidden container).
+        sync = {"X-Container-Sync-To": f"//lab/here/{dest.name}/t", "X-Container-Sync-Key": "k"}
+        assert src.post(f"/{c}", headers=sync).status_code == 204
+        resp = src.post(f"/{c}", headers={"X-Versions-Enabled": "true"})
+        assert resp.status_code == 400 and "source of container syncing" in resp.text
+        versioned = unique("v")
+        assert src.put(f"/{versioned}", headers={"X-Versions-Enabled": "true"}).status_code == 201
+        resp = src.post(f"/{versioned}", headers=sync)
+        assert resp.status_code == 400 and "object versioning configured" in resp.text
 
 
 def test_the_target_refuses_a_wrong_key_or_signature(dest: Account) -> None:
