@@ -19,6 +19,7 @@ from tests.functional.objectstore.conftest import (
     STORE_ENV,
     Account,
     Swift,
+    md5,
     no_traceback,
     project_account,
     unique,
@@ -126,6 +127,17 @@ def test_put_overwrite_delete_reach_the_target(source: Account, dest: Account, r
         assert got.headers["x-static-large-object"] == "True"
         assert got.headers["content-length"] == mine.headers["content-length"] == "2052"
         assert got.headers["etag"] == mine.headers["etag"]
+
+        # A symlink goes as a link (static ones with their target's ETag and size).
+        link = {"X-Symlink-Target": f"{origin}/seg", "X-Symlink-Target-Etag": md5(segment)}
+        assert src.put(f"/{origin}/link", content=b"", headers=link).status_code == 201
+        assert wait_until(
+            lambda: "x-symlink-target" in dst.head(f"/{target}/link", params={"symlink": "get"}).headers
+        )
+        got = dst.head(f"/{target}/link", params={"symlink": "get"}).headers
+        assert got["x-symlink-target"] == f"{origin}/seg"
+        assert got["x-symlink-target-etag"] == md5(segment)
+        assert got["x-symlink-target-bytes"] == "2048"
         src.checks.assert_clean()
         dst.checks.assert_clean()
 

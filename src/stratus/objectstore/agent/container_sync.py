@@ -284,7 +284,14 @@ class ContainerSync(Worker):
             headers = {k: v for k, v in resp.headers.items() if _sent(k)}
             stamp = Timestamp(resp.headers.get("x-timestamp", stamp)).internal
             headers["content-length"] = resp.headers.get("content-length", "0")
-            sent = await self._send(synced, "PUT", row.name, stamp, headers, resp.body)
+            body: AsyncIterator[bytes] | None = resp.body
+            link = _link(resp.headers)
+            if link:  # a symlink goes as the link it is (its target is synced on its own)
+                headers = {k: v for k, v in headers.items() if k != "etag"}
+                headers.update(link)
+                headers["content-length"] = "0"
+                body = None
+            sent = await self._send(synced, "PUT", row.name, stamp, headers, body)
             status = sent.status_code
         finally:
             await close_body(resp)
@@ -327,6 +334,21 @@ class ContainerSync(Worker):
         resp = await self._http.request(method, url, headers=out, content=body)
         await resp.aread()
         return resp
+
+
+# A symlink's sysmeta (the symlink layer's), and the client headers that make one.
+_LINK = {
+    "x-object-sysmeta-symlink-target": "x-symlink-target",
+    "x-object-sysmeta-symlink-target-account": "x-symlink-target-account",
+    "x-object-sysmeta-symlink-target-etag": "x-symlink-target-etag",
+    "x-object-sysmeta-symlink-target-bytes": "x-symlink-target-bytes",
+}
+
+
+def _link(headers: dict[str, str]) -> dict[str, str]:
+    if "x-object-sysmeta-symlink-target" not in headers:
+        return {}
+    return {client: headers[kept] for kept, client in _LINK.items() if kept in headers}
 
 
 def _stamp(value: str | None) -> str:
