@@ -494,7 +494,7 @@ class Cloud:
                 )
             )
         if self.objectstore is not None:
-            from stratus.objectstore.app import AtRoot, cors_policy
+            from stratus.objectstore.app import AtRoot, cors_policy, sync_realms
             from stratus.objectstore.app import build as build_objectstore
 
             swift = build_objectstore(
@@ -502,6 +502,7 @@ class Cloud:
                 self.enforcer,
                 NotingValidator(self.validator),
                 cors_policy(self.cfg),
+                sync_realms(self.cfg),
             )
             mounts.append(Mount(SERVICES["object-store"].prefix, swift))
             # Where Swift's tools look: /v1/<account>... (the catalog's) and /info.

@@ -442,6 +442,13 @@ def network_agent(data_dir: Path, host: str | None) -> None:
     show_default=True,
     help="Seconds between passes of the replicator, auditor, updater and expirer.",
 )
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder whose stratus.toml (and STRATUS_* variables) give the container-sync "
+    "options of [objectstore]; without it, full URLs to 127.0.0.1 only and no realms.",
+)
 def storage_node(
     devices: Path,
     ring_dir: Path,
@@ -450,13 +457,20 @@ def storage_node(
     ip: str | None,
     workers: int,
     workers_interval: float,
+    config_dir: Path | None,
 ) -> None:
     """Run an object storage node as a process of its own (HTTP from the proxy)."""
     _setup_logging("INFO")
     import uvloop
 
     from stratus.objectstore.agent import BackgroundWorkers
+    from stratus.objectstore.app import sync_realms
     from stratus.objectstore.node.http import serve_node
+
+    try:
+        cfg = config_mod.load(config_dir) if config_dir is not None else config_mod.Config()
+    except config_mod.ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
 
     click.echo(f"storage node on {host}:{port}, devices in {devices}", err=True)
     uvloop.run(
@@ -469,6 +483,8 @@ def storage_node(
             workers=workers,
             worker_interval=workers_interval,
             background=BackgroundWorkers,
+            container_sync=sync_realms(cfg),
+            container_sync_interval=cfg.objectstore.container_sync_interval,
         )
     )
 

@@ -9,13 +9,14 @@ holds the same text.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "STRATUS_"
 CONFIG_FILE = "stratus.toml"
@@ -171,6 +172,16 @@ class ComputeConfig(_Section):
     allow_resize_to_same_host: bool | None = None
 
 
+class SyncRealmConfig(_Section):
+    """A container-sync realm (Swift's container-sync-realms.conf section)."""
+
+    # The realm's key, and a second one accepted while keys are rotated.
+    key: str = Field(min_length=1)
+    key2: str = ""
+    # Cluster name -> its Swift endpoint (``http://host:port/v1/``).
+    clusters: dict[str, str] = {}
+
+
 class ObjectStoreConfig(_Section):
     # Folder of the storage devices (relative: in the data folder).
     devices_dir: str = "objectstore/devices"
@@ -193,6 +204,20 @@ class ObjectStoreConfig(_Section):
     cors_allow_origin: list[str] = []
     cors_expose_headers: list[str] = []
     strict_cors_mode: bool = True
+    # Container sync: seconds between the sync worker's passes over the
+    # synced containers; the realms `//realm/cluster/account/container`
+    # names (a table per realm, or JSON in the environment variable); the
+    # hosts a full-URL X-Container-Sync-To may name, and whether full URLs
+    # are allowed at all.
+    container_sync_interval: float = Field(60.0, gt=0)
+    container_sync_realms: dict[str, SyncRealmConfig] = {}
+    container_sync_allowed_hosts: list[str] = ["127.0.0.1"]
+    container_sync_allow_full_urls: bool = True
+
+    @field_validator("container_sync_realms", mode="before")
+    @classmethod
+    def _realms_json(cls, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
 
 
 class NetworkConfig(_Section):
@@ -679,6 +704,16 @@ worker_interval = 30.0
 cors_allow_origin = []
 cors_expose_headers = []
 strict_cors_mode = true
+# Container sync: seconds between passes of the sync worker; the hosts a
+# full-URL X-Container-Sync-To may name, and whether full URLs are allowed.
+container_sync_interval = 60.0
+container_sync_allowed_hosts = ["127.0.0.1"]
+container_sync_allow_full_urls = true
+# Realms for X-Container-Sync-To: //REALM/CLUSTER/ACCOUNT/CONTAINER, e.g.
+# [objectstore.container_sync_realms.US]
+# key = "a secret shared by the realm's clusters"
+# key2 = ""
+# clusters = { DFW1 = "http://127.0.0.1:8080/v1/" }
 
 [network]
 # The host whose agent serves every network's DHCP and runs every router;

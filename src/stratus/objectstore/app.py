@@ -20,6 +20,7 @@ from stratus.objectstore.node.protocol import NodeClient
 from stratus.objectstore.node.server import StorageNode
 from stratus.objectstore.ring import bootstrap
 from stratus.objectstore.service import ObjectStoreService
+from stratus.objectstore.service.container_sync import SyncRealms
 
 
 @dataclass
@@ -44,6 +45,8 @@ def make(cfg: Config, public_url: str, *, primary: bool = True) -> ObjectStore:
             ring_dir=bootstrap.ring_dir(cfg),
             worker_interval=oc.worker_interval if primary else None,
             background=BackgroundWorkers,
+            container_sync=sync_realms(cfg),
+            container_sync_interval=oc.container_sync_interval,
         )
         client = LocalNodeClient({(oc.node_ip, oc.node_port): node})
     else:
@@ -72,10 +75,11 @@ def build(
     enforcer: Enforcer,
     validator: TokenValidator,
     cors_policy: CorsPolicy | None = None,
+    sync: SyncRealms | None = None,
 ) -> SwiftApp:
     """The app the all-in-one mounts under ``/object-store``: Swift's API
     over the layers over ``service``."""
-    store = build_stack(service, enforcer)
+    store = build_stack(service, enforcer, sync)
     return SwiftApp(
         store,
         service.limits,
@@ -83,6 +87,17 @@ def build(
         validator,
         public_url=service.public_url,
         cors_policy=cors_policy,
+        sync_realms=sync,
+    )
+
+
+def sync_realms(cfg: Config) -> SyncRealms:
+    """The operator's container-sync realms and hosts (``[objectstore]``)."""
+    oc = cfg.objectstore
+    return SyncRealms.of(
+        {n: (r.key, r.key2, r.clusters) for n, r in oc.container_sync_realms.items()},
+        oc.container_sync_allowed_hosts,
+        oc.container_sync_allow_full_urls,
     )
 
 

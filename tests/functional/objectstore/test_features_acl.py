@@ -9,6 +9,7 @@ import pytest
 from swiftclient.client import ClientException, Connection
 
 from tests.conftest import Server
+from tests.functional.identity import helpers as identity
 from tests.functional.objectstore.conftest import Account, project_account, unique
 
 
@@ -69,3 +70,73 @@ def test_container_acl_by_user_id(store: Server, owner: Account) -> None:
     with pytest.raises(ClientException) as err:
         connection(third, owner.url).get_object(c, "o")
     assert err.value.http_status == 403
+
+
+def _domain_user(store: Server, project_name: str, user_name: str) -> Account:
+    """A project and a member user of the same names in a new domain (not
+    the default one)."""
+    with identity.client(store) as c:
+        domain = identity.create(c, "domain", {"name": unique("dom")})
+        project = identity.make_project(c, name=project_name, domain_id=domain["id"])
+        user = identity.make_user(c, name=user_name, domain_id=domain["id"])
+        identity.grant(c, project["id"], user["id"], "member")
+    token = identity.token_for(store, user["id"], user["password"], project["id"])
+    return Account(store, user_name, user["password"], project_name, project["id"], token)
+
+
+def test_container_acl_for_a_user_of_another_domain(store: Server, owner: Account) -> None:
+    """keystoneauth's rule: names count only in the default domain (the same
+    names elsewhere are somebody else); ids count everywhere."""
+    mine = connection(owner)
+    c = unique("dom")
+    mine.put_container(c)
+    mine.put_object(c, "o", b"for them")
+    elsewhere = _domain_user(store, owner.project_name, owner.user_name)  # the owner's names
+    theirs = connection(elsewhere, owner.url)
+    mine.post_container(c, {"X-Container-Read": f"{owner.project_name}:{owner.user_name}"})
+    with pytest.raises(ClientException) as err:
+        theirs.get_object(c, "o")
+    assert err.value.http_status == 403
+    mine.post_container(c, {"X-Container-Read": f"{elsewhere.project_id}:{_user_id(elsewhere)}"})
+    assert theirs.get_object(c, "o")[1] == b"for them"
+    mine.post_container(
+        c, {"X-Container-Read": "", "X-Container-Write": f"{elsewhere.project_id}:*"}
+    )
+    theirs.put_object(c, "theirs", b"written")
+    assert mine.get_object(c, "theirs")[1] == b"written"
+
+
+def test_cross_account_copy_as_the_acls_allow(store: Server, owner: Account) -> None:
+    """COPY with Destination-Account and PUT with X-Copy-From-Account, read
+    through one account's container ACL, written through the other's."""
+    mine = connection(owner)
+    c = unique("xacct")
+    mine.put_container(c)
+    mine.put_object(c, "o", b"shared", headers={"X-Object-Meta-Kind": "original"})
+    other = project_account(store)
+    theirs = connection(other)
+    theirs.put_container("inbox")
+    # swiftclient's copy_object is a COPY at the source's URL: the owner's account
+    at_owner = connection(other, owner.url)
+    with pytest.raises(ClientException) as err:  # no read ACL yet
+        at_owner.copy_object(c, "o", "/inbox/o", headers={"Destination-Account": other.name})
+    assert err.value.http_status == 403
+    mine.post_container(c, {"X-Container-Read": f"{other.project_id}:*"})
+    at_owner.copy_object(
+        c, "o", "/inbox/o", headers={"Destination-Account": other.name, "X-Object-Meta-Note": "mine"}
+    )
+    headers, body = theirs.get_object("inbox", "o")
+    assert body == b"shared"
+    assert headers["x-object-meta-kind"] == "original" and headers["x-object-meta-note"] == "mine"
+    theirs.put_object(
+        "inbox", "o2", b"", headers={"X-Copy-From": f"/{c}/o", "X-Copy-From-Account": owner.name}
+    )
+    assert theirs.get_object("inbox", "o2")[1] == b"shared"
+    # and into the owner's container once its write ACL allows
+    theirs.put_object("inbox", "back", b"from them")
+    with pytest.raises(ClientException) as err:
+        theirs.copy_object("inbox", "back", f"/{c}/back", headers={"Destination-Account": owner.name})
+    assert err.value.http_status == 403
+    mine.post_container(c, {"X-Container-Write": f"{other.project_id}:*"})
+    theirs.copy_object("inbox", "back", f"/{c}/back", headers={"Destination-Account": owner.name})
+    assert mine.get_object(c, "back")[1] == b"from them"

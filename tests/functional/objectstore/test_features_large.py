@@ -1,6 +1,7 @@
 """Large objects against a real all-in-one: ``swift upload --segment-size``
 as SLO and DLO, downloaded with checksums verified, ranges across segments,
-and deleted with their segments."""
+and deleted with their segments; DLO manifests' HEAD, ranges, copies and
+Referer ACLs; copies' metadata and ranges."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.functional.objectstore.conftest import Account, Swift, run_cli, unique
+from tests.functional.objectstore.conftest import Account, Swift, md5, meta_of, run_cli, unique
 
 SIZE = 50 * 1024 * 1024
 
@@ -72,3 +73,86 @@ def test_slo_manifest_errors(api: Swift, container: str) -> None:
     r = api.put(f"/{container}/m", params={"multipart-manifest": "put"}, content=b"{")
     assert r.status_code == 400
     assert api.head(f"/{container}/m").status_code == 404
+
+
+def test_copy_merges_metadata_and_ignores_range(api: Swift, container: str) -> None:
+    api.put(f"/{container}/src", content=b"0123456789", headers={"X-Object-Meta-A": "1"})
+    r = api.request(
+        "COPY",
+        f"/{container}/src",
+        headers={"Destination": f"{container}/dst", "Range": "bytes=2-4", "X-Object-Meta-B": "2"},
+    )
+    assert r.status_code == 201
+    got = api.get(f"/{container}/dst")
+    assert got.content == b"0123456789"
+    assert meta_of(got) == {"a": "1", "b": "2"}
+    r = api.put(
+        f"/{container}/dst2",
+        headers={"X-Copy-From": f"{container}/src", "Range": "bytes=2-4", "Content-Length": "0"},
+    )
+    assert r.status_code == 201 and api.get(f"/{container}/dst2").content == b"0123456789"
+
+
+def test_dlo_head_ranges_and_copies(api: Swift, container: str) -> None:
+    segs = unique("segs")
+    assert api.put(f"/{segs}").status_code == 201
+    api.put(f"/{segs}/p/1", content=b"abc")
+    api.put(f"/{segs}/p/2", content=b"defg")
+    manifest = f"{segs}/p/"
+    api.put(
+        f"/{container}/dlo",
+        content=b"",
+        headers={"X-Object-Manifest": manifest, "X-Object-Meta-Kind": "dlo", "Content-Type": "text/x-dlo"},
+    )
+    head = api.head(f"/{container}/dlo")
+    etag = '"' + md5((md5(b"abc") + md5(b"defg")).encode()) + '"'
+    assert head.headers["x-object-manifest"] == manifest
+    assert head.headers["etag"] == etag and head.headers["content-length"] == "7"
+    for wanted, status, body, span in [
+        ("bytes=1-4", 206, b"bcde", "bytes 1-4/7"),
+        ("bytes=-2", 206, b"fg", "bytes 5-6/7"),
+        ("bytes=2-2,4-5", 200, b"abcdefg", None),  # several ranges: the whole, as Swift's DLO
+    ]:
+        r = api.get(f"/{container}/dlo", headers={"Range": wanted})
+        assert (r.status_code, r.content, r.headers.get("content-range")) == (status, body, span)
+    assert api.get(f"/{container}/dlo", headers={"Range": "bytes=100-"}).status_code == 416
+    # A copy of the manifest is the whole object, with the manifest's metadata...
+    r = api.request("COPY", f"/{container}/dlo", headers={"Destination": f"{container}/whole"})
+    assert r.status_code == 201
+    whole = api.get(f"/{container}/whole")
+    assert whole.content == b"abcdefg" and "x-object-manifest" not in whole.headers
+    assert whole.headers["etag"].strip('"') == md5(b"abcdefg")
+    assert meta_of(whole) == {"kind": "dlo"} and whole.headers["content-type"] == "text/x-dlo"
+    r = api.put(
+        f"/{container}/whole2", headers={"X-Copy-From": f"{container}/dlo", "Content-Length": "0"}
+    )
+    assert r.status_code == 201 and api.get(f"/{container}/whole2").content == b"abcdefg"
+    # ...unless the manifest itself is asked for.
+    r = api.request(
+        "COPY",
+        f"/{container}/dlo",
+        params={"multipart-manifest": "get"},
+        headers={"Destination": f"{container}/manifest2"},
+    )
+    assert r.status_code == 201
+    assert api.head(f"/{container}/manifest2").headers["x-object-manifest"] == manifest
+    assert api.get(f"/{container}/manifest2", params={"multipart-manifest": "get"}).content == b""
+
+
+def test_dlo_segments_need_a_referrer_listing(owner: Account, api: Swift) -> None:
+    """As Swift's DLO lists its segments as the caller: a Referer reads a
+    public DLO only where the segments' container allows it listings."""
+    site, segs = unique("site"), unique("segs")
+    assert api.put(f"/{site}", headers={"X-Container-Read": ".r:*"}).status_code == 201
+    assert api.put(f"/{segs}", headers={"X-Container-Read": ".r:*"}).status_code == 201
+    api.put(f"/{segs}/p/1", content=b"public")
+    api.put(f"/{site}/dlo", content=b"", headers={"X-Object-Manifest": f"{segs}/p/"})
+    referred = {"Referer": "http://www.example.com/page"}
+    with owner.client(token=None) as anon:
+        assert anon.get(f"/{segs}/p/1", headers=referred).content == b"public"
+        assert anon.get(f"/{site}/dlo", headers=referred).status_code == 401
+        api.post(f"/{segs}", headers={"X-Container-Read": ".r:.example.com,.rlistings"})
+        got = anon.get(f"/{site}/dlo", headers=referred)
+        assert got.status_code == 200 and got.content == b"public"
+        assert anon.get(f"/{site}/dlo", headers={"Referer": "http://else.org/"}).status_code == 401
+        anon.checks.assert_clean()

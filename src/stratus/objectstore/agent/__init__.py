@@ -7,6 +7,8 @@
 - :class:`Expirer`: deletes objects whose ``X-Delete-At`` has passed.
 - :class:`ContainerReporter`: sends the account every container's stats it
   has not seen.
+- :class:`ContainerSync`: sends synced containers' changes to their
+  ``X-Container-Sync-To`` (every ``StorageNode.container_sync_interval``).
 - :class:`Recovery`: once, at start: what a crash left (partial writes in
   ``tmp/``, listing rows behind the objects on disk), then a report pass.
 
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from stratus.objectstore.agent.auditor import Auditor
 from stratus.objectstore.agent.base import Worker
+from stratus.objectstore.agent.container_sync import ContainerSync
 from stratus.objectstore.agent.dbreplicator import DatabaseReplicator
 from stratus.objectstore.agent.expirer import Expirer
 from stratus.objectstore.agent.recovery import Recovery
@@ -39,6 +42,7 @@ __all__ = [
     "Auditor",
     "BackgroundWorkers",
     "ContainerReporter",
+    "ContainerSync",
     "DatabaseReplicator",
     "Expirer",
     "ObjectReplicator",
@@ -64,6 +68,7 @@ class BackgroundWorkers:
         self.updater = ObjectUpdater(node)
         self.expirer = Expirer(node)
         self.reporter = ContainerReporter(node)
+        self.container_sync = ContainerSync(node)
         self.recovery = Recovery(node)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -98,6 +103,11 @@ class BackgroundWorkers:
             every = interval * AUDIT_EVERY if worker is self.auditor else interval
             task = asyncio.create_task(worker.run_forever(every), name=worker.name)
             self._tasks.append(task)
+        every = self.node.container_sync_interval
+        task = asyncio.create_task(
+            self.container_sync.run_forever(every), name=self.container_sync.name
+        )
+        self._tasks.append(task)
         log.info("background workers started (every %.1f s)", interval)
 
     async def _recover(self) -> None:

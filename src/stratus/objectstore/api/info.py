@@ -10,9 +10,10 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.cors import CorsPolicy, policy_of
-from stratus.objectstore.api.request import VERSIONS
+from stratus.objectstore.api.request import SYNC_REALMS, VERSIONS
 from stratus.objectstore.layers import archive, bulk, dlo, slo, symlink, tempurl
 from stratus.objectstore.service.accounts import POLICY_NAME
+from stratus.objectstore.service.container_sync import SyncRealms
 from stratus.objectstore.service.interface import ObjectStore
 from stratus.objectstore.service.limits import Limits
 
@@ -27,7 +28,9 @@ CROSSDOMAIN = (
 )
 
 
-def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[str, Any]:
+def capabilities(
+    limits: Limits, cors_policy: CorsPolicy | None = None, sync: SyncRealms | None = None
+) -> dict[str, Any]:
     """What ``/info`` shows: Swift's core section and the features that exist."""
     return {
         "swift": {
@@ -51,6 +54,7 @@ def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[
             "policies": [{"name": POLICY_NAME, "aliases": POLICY_NAME, "default": True}],
         },
         "account_quotas": {},
+        "container_sync": {"realms": (sync or SyncRealms()).info()},
         "container_quotas": {},
         "crossdomain": {},
         "staticweb": {},
@@ -86,7 +90,8 @@ def capabilities(limits: Limits, cors_policy: CorsPolicy | None = None) -> dict[
 
 
 async def show(req: ApiRequest[ObjectStore]) -> Response:
-    body = orjson.dumps(capabilities(req.service.limits, policy_of(req)))
+    sync: SyncRealms | None = req.raw.scope.get(SYNC_REALMS)
+    body = orjson.dumps(capabilities(req.service.limits, policy_of(req), sync))
     return Response(body, 200, media_type="application/json; charset=UTF-8")
 
 

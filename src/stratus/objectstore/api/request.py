@@ -22,6 +22,8 @@ VERSIONS = ("v1", "v1.0")
 
 # Scope key: the request's Caller (who calls, what it addressed).
 CALLER = "stratus.objectstore.caller"
+# Scope key: the operator's container-sync realms (for /info).
+SYNC_REALMS = "stratus.objectstore.sync_realms"
 
 ACCOUNT = "/v1/{account}"
 CONTAINER = "/v1/{account}/{container}"

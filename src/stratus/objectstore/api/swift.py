@@ -30,9 +30,16 @@ from stratus.common.errors import ErrorHandlers, StratusError
 from stratus.common.policy import Enforcer
 from stratus.objectstore import errors
 from stratus.objectstore.api import cors
-from stratus.objectstore.api.request import CALLER, mount_of, parse_path, raw_path_of
+from stratus.objectstore.api.request import (
+    CALLER,
+    SYNC_REALMS,
+    mount_of,
+    parse_path,
+    raw_path_of,
+)
 from stratus.objectstore.api.routes import ROUTES
 from stratus.objectstore.drivers.timestamp import Timestamp
+from stratus.objectstore.service.container_sync import SyncRealms
 from stratus.objectstore.service.interface import Caller, ObjectStore
 from stratus.objectstore.service.limits import Limits
 
@@ -62,8 +69,10 @@ class SwiftApp:
         routes: list[Route] | None = None,
         date_header: bool = False,
         cors_policy: cors.CorsPolicy | None = None,
+        sync_realms: SyncRealms | None = None,
     ) -> None:
         self.store = store
+        self.sync_realms = sync_realms or SyncRealms()
         self.cors = cors_policy or cors.CorsPolicy()
         self.limits = limits
         self.public_url = public_url
@@ -85,6 +94,7 @@ class SwiftApp:
             return
         txid = trans_id()
         scope[cors.POLICY] = self.cors
+        scope[SYNC_REALMS] = self.sync_realms
         standalone = REQUEST_ID_KEY not in scope
         request_id = txid if standalone else str(scope[REQUEST_ID_KEY])
         method = scope["method"]

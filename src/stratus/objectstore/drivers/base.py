@@ -312,6 +312,9 @@ class ListingDatabase(Protocol):
 
     def get_sync(self, remote_id: str, incoming: bool = True) -> int: ...
 
+    def set_sync(self, remote_id: str, sync_point: int, incoming: bool = True) -> None:
+        """Record how far ``remote_id``'s rows are merged or pushed (never back)."""
+
     def close(self) -> None: ...
 
 
@@ -325,6 +328,9 @@ class ContainerDatabase(ListingDatabase, Protocol):
     def merge_items(self, items: Iterable[ObjectRow], source: str | None = None) -> int: ...
 
     def row(self, name: str) -> ObjectRow | None: ...
+
+    def get_items_since(self, row_id: int, count: int) -> list[ObjectRow]:
+        """Rows changed after ``row_id``, oldest change first."""
 
     def unreported(self) -> dict[str, Any] | None: ...
 

@@ -16,6 +16,7 @@ from stratus.common.policy import Enforcer
 from stratus.objectstore.layers.access import AccessLayer
 from stratus.objectstore.layers.base import Layer, stack
 from stratus.objectstore.layers.bulk import BulkLayer
+from stratus.objectstore.layers.container_sync import ContainerSyncLayer
 from stratus.objectstore.layers.copy import CopyLayer
 from stratus.objectstore.layers.dlo import DloLayer
 from stratus.objectstore.layers.formpost import FormPostLayer
@@ -26,15 +27,19 @@ from stratus.objectstore.layers.staticweb import StaticWebLayer
 from stratus.objectstore.layers.symlink import SymlinkLayer
 from stratus.objectstore.layers.tempurl import TempUrlLayer
 from stratus.objectstore.layers.versioning import VersioningLayer
+from stratus.objectstore.service.container_sync import SyncRealms
 from stratus.objectstore.service.interface import ObjectStore
 
 __all__ = ["LAYERS", "Layer", "build_stack"]
 
 
-def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  # noqa: N802
+def LAYERS(  # noqa: N802
+    enforcer: Enforcer, sync: SyncRealms | None = None
+) -> list[Callable[[ObjectStore], ObjectStore]]:
     """The stack, top first: requests split or signed before access is
     checked; large objects and versions beneath it, the core at the bottom."""
     return [
+        lambda app: ContainerSyncLayer(app, sync),  # X-Container-Sync-To; signed sync writes
         BulkLayer,  # ?bulk-delete, ?extract-archive: one request per path, each checked
         FormPostLayer,  # signed browser uploads
         TempUrlLayer,  # signed object URLs
@@ -50,6 +55,8 @@ def LAYERS(enforcer: Enforcer) -> list[Callable[[ObjectStore], ObjectStore]]:  #
     ]
 
 
-def build_stack(core: ObjectStore, enforcer: Enforcer) -> ObjectStore:
+def build_stack(
+    core: ObjectStore, enforcer: Enforcer, sync: SyncRealms | None = None
+) -> ObjectStore:
     """The layers over ``core``; the top is what the API calls."""
-    return stack(core, *reversed(LAYERS(enforcer)))
+    return stack(core, *reversed(LAYERS(enforcer, sync)))

@@ -38,6 +38,10 @@ ACCOUNT_PREFIX = "AUTH_"
 DEFAULT_DOMAIN = "default"
 READ_ACL = "x-container-read"
 WRITE_ACL = "x-container-write"
+# Container headers only the account's owners set and see (Swift's
+# swift_owner_headers): others' are dropped from their writes and answers.
+OWNER_HEADERS = (READ_ACL, WRITE_ACL, "x-container-sync-key", "x-container-sync-to")
+_REMOVE_OWNER = tuple("x-remove-" + h[len("x-") :] for h in OWNER_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,34 @@ class AccessLayer(Layer):
         value = info.headers.get(account_acl.SYSMETA) if info.status < 300 else None
         return account_acl.level_of(ctx, value, grant_matches)
 
+    async def owner(self, caller: Caller, account: str) -> bool:
+        """Whether the caller owns the account, as keystoneauth's swift_owner:
+        the policy rules let it change the account's containers, or the
+        account's ACL makes it an admin."""
+        ctx = await caller.context()
+        if not ctx.authenticated:
+            return False
+        if self.enforcer.allowed(
+            "object_store:post_container", ctx, {"project_id": project_of(account)}
+        ):
+            return True
+        return await self._account_level(ctx, account) == "admin"
+
+    async def _owner_headers(self, caller: Caller, account: str, headers: Headers) -> Headers:
+        """A container write's headers, without the owners' unless the caller is one."""
+        if not any(k in OWNER_HEADERS or k in _REMOVE_OWNER for k in headers):
+            return headers
+        if await self.owner(caller, account):
+            return headers
+        return {k: v for k, v in headers.items() if k not in OWNER_HEADERS + _REMOVE_OWNER}
+
+    async def _hide_owner_headers(
+        self, caller: Caller, account: str, headers: dict[str, str]
+    ) -> None:
+        if any(k in headers for k in OWNER_HEADERS) and not await self.owner(caller, account):
+            for key in OWNER_HEADERS:
+                headers.pop(key, None)
+
     async def _show_acl(self, caller: Caller, account: str, headers: dict[str, str]) -> None:
         """The account ACL, to those who may change it (its sysmeta to nobody)."""
         value = headers.pop(account_acl.SYSMETA, "")
@@ -192,13 +224,16 @@ class AccessLayer(Layer):
         self, caller: Caller, account: str, container: str, headers: Headers
     ) -> Reply:
         await self.check(caller, "object_store:put_container", account)
+        headers = await self._owner_headers(caller, account, headers)
         return await self.app.put_container(caller, account, container, headers)
 
     async def head_container(self, caller: Caller, account: str, container: str) -> Reply:
         await self.check(
             caller, "object_store:get_container", account, container, acl=READ_ACL, listing=True
         )
-        return await self.app.head_container(caller, account, container)
+        resp = await self.app.head_container(caller, account, container)
+        await self._hide_owner_headers(caller, account, resp.headers)
+        return resp
 
     async def list_container(
         self, caller: Caller, account: str, container: str, query: Headers
@@ -206,7 +241,9 @@ class AccessLayer(Layer):
         await self.check(
             caller, "object_store:get_container", account, container, acl=READ_ACL, listing=True
         )
-        return await self.app.list_container(caller, account, container, query)
+        result = await self.app.list_container(caller, account, container, query)
+        await self._hide_owner_headers(caller, account, result.headers)
+        return result
 
     async def post_container(
         self,
@@ -218,6 +255,7 @@ class AccessLayer(Layer):
         body: Body | None,
     ) -> Reply:
         await self.check(caller, "object_store:post_container", account)
+        headers = await self._owner_headers(caller, account, headers)
         return await self.app.post_container(caller, account, container, headers, params, body)
 
     async def delete_container(self, caller: Caller, account: str, container: str) -> Reply:

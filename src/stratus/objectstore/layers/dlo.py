@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from stratus.objectstore.errors import BadRequest, Unavailable
 from stratus.objectstore.layers.access import READ_ACL
 from stratus.objectstore.layers.base import Layer
-from stratus.objectstore.layers.segments import Segment, answer, read_whole
+from stratus.objectstore.layers.segments import RAW, Segment, answer, read_whole
+from stratus.objectstore.service.headers import true
 from stratus.objectstore.service.interface import (
     Body,
     Caller,
@@ -24,6 +25,22 @@ from stratus.objectstore.service.interface import (
 from stratus.objectstore.service.names import header_text
 from stratus.objectstore.service.quorum import close_body
 
+# What a copy of a manifest takes from it, besides its user metadata; and
+# the request's headers that are the copy's own, not the new object's.
+COPIED = ("content-type", "content-encoding", "content-disposition")
+NOT_COPIED = frozenset(
+    {
+        "content-length",
+        "transfer-encoding",
+        "etag",
+        "range",
+        "destination",
+        "destination-account",
+        "x-copy-from",
+        "x-copy-from-account",
+        "x-fresh-metadata",
+    }
+)
 MAX_SEGMENTS = 10000
 PAGE = 1000
 FORMAT_ERROR = "X-Object-Manifest must be in the format container/prefix"
@@ -91,7 +108,38 @@ def is_dlo(headers: Headers) -> bool:
 
 class DloLayer(Layer):
     """Checks a manifest's X-Object-Manifest on PUT and POST; a GET or HEAD of a
-    manifest answers the whole (unless ``multipart-manifest=get``)."""
+    manifest answers the whole, and a copy of one copies the whole into a
+    plain object (unless ``multipart-manifest=get``: the manifest)."""
+
+    async def copy_object(
+        self, caller: Caller, source: Names, dest: Names, headers: Headers
+    ) -> Reply:
+        head = await self.app.get_object(caller, source, {}, RAW, head=True)
+        if head.status >= 300 or not is_dlo(head.headers):
+            return await self.app.copy_object(caller, source, dest, headers)
+        if caller.params.get("multipart-manifest") == "get":
+            kept = {"x-object-manifest": head.headers["x-object-manifest"], **headers}
+            return await self.app.copy_object(caller, source, dest, kept)
+        whole = await self.get_object(caller, source, {}, {}, head=False)
+        if whole.status != 200 or whole.body is None:
+            await close_body(whole)
+            return Reply(whole.status if whole.status >= 300 else 503)
+        new = {k: v for k, v in head.headers.items() if k in COPIED}
+        if not true(headers.get("x-fresh-metadata")):
+            new.update((k, v) for k, v in head.headers.items() if k.startswith("x-object-meta-"))
+        new.update((k, v) for k, v in headers.items() if k not in NOT_COPIED)
+        new["content-length"] = whole.headers.get("content-length", "0")
+        try:
+            resp = await self.app.put_object(caller, dest, new, {}, whole.body)
+        finally:
+            await close_body(whole)
+        if resp.status < 300:
+            resp.headers["x-copied-from"] = f"{quote(source[1])}/{quote(source[2])}"
+            if "last-modified" in head.headers:
+                resp.headers["x-copied-from-last-modified"] = head.headers["last-modified"]
+            if source[0] != dest[0]:
+                resp.headers["x-copied-from-account"] = quote(source[0])
+        return resp
 
     async def put_object(
         self, caller: Caller, names: Names, headers: Headers, params: Headers, body: Body
@@ -127,7 +175,11 @@ class DloLayer(Layer):
         await close_body(resp)
         out = dict(resp.headers)
         container, prefix = target(out["x-object-manifest"])
-        await caller.check("object_store:get_object", names[0], container, acl=READ_ACL)
+        # The segments are listed as the caller's own listing (a Referer
+        # needs .rlistings on the segments' container, as in Swift).
+        await caller.check(
+            "object_store:get_container", names[0], container, acl=READ_ACL, listing=True
+        )
         entries = await listing(self.app, caller, names[0], container, prefix)
         out["etag"] = etag_of(entries)
         out["content-length"] = str(size_of(entries))

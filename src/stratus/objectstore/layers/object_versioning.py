@@ -49,6 +49,7 @@ from stratus.objectstore.service.interface import Body, Caller, Headers, Listing
 from stratus.objectstore.service.quorum import close_body
 
 ENABLED = "x-versions-enabled"
+SYNC_TO = "x-container-sync-to"
 VERSION_ID = "x-object-version-id"
 OVERRIDE = "x-backend-container-update-override-"
 STORED_OVERRIDE = "x-object-sysmeta-container-update-override-"
@@ -95,10 +96,15 @@ class ObjectVersioningLayer(Layer):
 
     async def _enabling(self, account: str, container: str, headers: Headers) -> Headers:
         if ENABLED not in headers:
-            if await self._state(account, container) is not None and (
-                headers.get(STACK) or headers.get(HISTORY)
-            ):
+            state = await self._state(account, container) if _versions_matter(headers) else None
+            if state is not None and (headers.get(STACK) or headers.get(HISTORY)):
                 raise BadRequest("Cannot set legacy versioning on a versioned container")
+            if state is True and headers.get(SYNC_TO):
+                # Swift's rule: the versions live in a hidden container no sync sends.
+                raise BadRequest(
+                    "Cannot configure container sync on a container with object "
+                    "versioning configured."
+                )
             return headers
         on = _truth(headers[ENABLED])
         if on:
@@ -108,6 +114,11 @@ class ObjectVersioningLayer(Layer):
                 raise BadRequest(
                     "Cannot enable object versioning on a container that is already "
                     "using the legacy versioned writes feature."
+                )
+            if legacy.get(SYNC_TO):
+                raise BadRequest(
+                    "Cannot enable object versioning on a container configured as "
+                    "source of container syncing."
                 )
             made = await self.app.put_container(Caller(""), account, versions_of(container), {})
             if made.status >= 300:
@@ -334,3 +345,9 @@ def _show_version(resp: Reply) -> None:
         if version is not None:
             resp.headers[VERSION_ID] = version
             del resp.headers["content-location"]
+
+
+def _versions_matter(headers: Headers) -> bool:
+    """Whether a container write without X-Versions-Enabled sets what a
+    versioned container refuses (legacy versioning, container sync)."""
+    return bool(headers.get(STACK) or headers.get(HISTORY) or headers.get(SYNC_TO))

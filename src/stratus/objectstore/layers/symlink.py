@@ -129,7 +129,14 @@ class SymlinkLayer(Layer):
         listed = [EMPTY_MD5, f"symlink_target={stored[SYS_TARGET]}"]
         if SYS_ACCOUNT in stored:
             listed.append(f"symlink_target_account={stored[SYS_ACCOUNT]}")
-        if etag:
+        given = headers.get(TARGET_BYTES, "")
+        if etag and caller.synced and given.isdigit():
+            # A container sync's copy of a static link: taken as the source
+            # checked it (its target may come later), as Swift's override.
+            size = given
+            stored.update({SYS_ETAG: etag, SYS_BYTES: size})
+            listed += [f"symlink_target_etag={etag}", f"symlink_target_bytes={size}"]
+        elif etag:
             found = await self._check_static(caller, target, etag)
             size = found.headers.get("x-object-sysmeta-slo-size") or found.headers.get(
                 "content-length", "0"

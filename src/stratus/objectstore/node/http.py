@@ -18,6 +18,7 @@ import uvicorn
 from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError
 from stratus.objectstore.node.server import Background, StorageNode
+from stratus.objectstore.service.container_sync import SyncRealms
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ async def serve_node(
     log_level: str = "warning",
     worker_interval: float | None = None,
     background: Callable[[StorageNode], Background] | None = None,
+    container_sync: SyncRealms | None = None,
+    container_sync_interval: float = 60.0,
 ) -> None:
     """Run a storage node over HTTP until stopped (SIGINT/SIGTERM or cancel).
     ``ip`` is the address the rings give the node, when it differs from ``host``;
@@ -158,6 +161,8 @@ async def serve_node(
         workers=workers,
         worker_interval=worker_interval,
         background=background,
+        container_sync=container_sync,
+        container_sync_interval=container_sync_interval,
     )
     server = node_server(node, host=host, port=port, log_level=log_level)
     try:

@@ -36,6 +36,7 @@ from stratus.objectstore.node.replication import Replication
 from stratus.objectstore.node.replies import NodeError, reply
 from stratus.objectstore.node.updates import Updater
 from stratus.objectstore.ring.ring import Ring, hash_path
+from stratus.objectstore.service.container_sync import SyncRealms
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,8 @@ class StorageNode:
         objects: ObjectDriver | None = None,
         databases: DatabaseDriver | None = None,
         background: Callable[[StorageNode], Background] | None = None,
+        container_sync: SyncRealms | None = None,
+        container_sync_interval: float = 60.0,
     ) -> None:
         if worker_interval is not None and background is None:
             raise ValueError("worker_interval needs the background workers to run")
@@ -105,6 +108,10 @@ class StorageNode:
         # Seconds between passes of the background workers (replicator,
         # auditor, updater, expirer) started by start(); None: none run here.
         self.worker_interval = worker_interval
+        # Where synced containers may send (the realms, the allowed hosts),
+        # and how often the container-sync worker passes.
+        self.container_sync = container_sync or SyncRealms()
+        self.container_sync_interval = container_sync_interval
         self.make_background = background
         self.background: Background | None = None
 

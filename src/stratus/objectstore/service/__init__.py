@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.errors import BadRequest
 from stratus.objectstore.node.protocol import NodeClient
 from stratus.objectstore.ring.ring import Ring
@@ -39,8 +40,17 @@ from stratus.objectstore.service.quorum import Proxy
 
 CONTAINER_SYSMETA = "x-container-sysmeta-"
 ACCOUNT_SYSMETA = "x-account-sysmeta-"
+# The time a layer lets a write keep (Swift's name for a shunted X-Timestamp).
+INBOUND_TIMESTAMP = "x-backend-inbound-x-timestamp"
 # Headers a layer may give an object besides what a client may.
 _FROM_LAYERS = (*INTERNAL, "x-static-large-object")
+
+
+def _inbound(headers: dict[str, str]) -> Timestamp | None:
+    """The time a write keeps when a layer let it keep the client's (a
+    container sync's copy keeps the source's): removed from ``headers``."""
+    value = headers.pop(INBOUND_TIMESTAMP, None)
+    return Timestamp(value) if value else None
 
 
 class ObjectStoreService:
@@ -150,7 +160,8 @@ class ObjectStoreService:
         for key, value in headers.items():
             if key.startswith(_FROM_LAYERS):
                 stored[key] = value
-        return await self.objects.put(*names, stored, body, length)
+        stamp = _inbound(stored)
+        return await self.objects.put(*names, stored, body, length, timestamp=stamp)
 
     async def copy_object(
         self, caller: Caller, source: Names, dest: Names, headers: Headers
@@ -184,7 +195,8 @@ class ObjectStoreService:
                 int(if_delete_at)
             except ValueError as exc:
                 raise BadRequest("Bad X-If-Delete-At header value") from exc
-        return await self.objects.delete(*names, if_delete_at=if_delete_at)
+        stamp = _inbound(dict(headers))
+        return await self.objects.delete(*names, if_delete_at=if_delete_at, timestamp=stamp)
 
     async def extract_archive(
         self, caller: Caller, account: str, base: str, headers: Headers, params: Headers, body: Body

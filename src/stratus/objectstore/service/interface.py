@@ -88,6 +88,7 @@ class Caller:
     referer: str | None = None
     web_mode: bool = False  # X-Web-Mode: true (staticweb for a caller with a token)
     preauth: str | None = None
+    synced: bool = False  # a container sync's write: manifests taken as stored
     access: Access | None = None
     _ctx: RequestContext | None = None
 
@@ -110,12 +111,19 @@ class Caller:
         return self._ctx
 
     async def check(
-        self, action: str, account: str, container: str, *, acl: str | None = None
+        self,
+        action: str,
+        account: str,
+        container: str,
+        *,
+        acl: str | None = None,
+        listing: bool = False,
     ) -> None:
         """Raise unless the caller may do ``action`` on that container (the
-        access layer decides; without one, everything is allowed)."""
+        access layer decides; without one, everything is allowed);
+        ``listing``: a Referer needs ``.rlistings`` too."""
         if self.access is not None:
-            await self.access.check(self, action, account, container, acl=acl)
+            await self.access.check(self, action, account, container, acl=acl, listing=listing)
 
 
 class ObjectStore(Protocol):

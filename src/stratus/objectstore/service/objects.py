@@ -72,12 +72,16 @@ class Objects:
         headers: dict[str, str],
         body: AsyncIterator[bytes],
         length: int | None,
+        *,
+        timestamp: Timestamp | None = None,
     ) -> NodeResponse:
         """201 with the ETag and Last-Modified; 422 on an ETag mismatch, 413
-        past a quota or the size limit, 404 without the container."""
+        past a quota or the size limit, 404 without the container.  The write
+        is made at ``timestamp`` when given (a synced copy keeps its source's),
+        else now."""
         info = await self.container_info(account, container)
         max_size = self._room(info, length)
-        stamp = Timestamp.now()
+        stamp = timestamp or Timestamp.now()
         targets = self.proxy.update_targets(account, container)
         base = {**headers, "x-timestamp": stamp.internal, "x-backend-storage-policy-index": "0"}
         if length is not None:
@@ -142,11 +146,17 @@ class Objects:
         return NodeResponse(202 if resp.status < 300 else resp.status)
 
     async def delete(
-        self, account: str, container: str, obj: str, *, if_delete_at: str | None = None
+        self,
+        account: str,
+        container: str,
+        obj: str,
+        *,
+        if_delete_at: str | None = None,
+        timestamp: Timestamp | None = None,
     ) -> NodeResponse:
         """204; with ``if_delete_at``, 412 unless the object expires then."""
         await self.container_info(account, container)
-        stamp = Timestamp.now().internal
+        stamp = (timestamp or Timestamp.now()).internal
         condition = {"x-if-delete-at": if_delete_at.strip()} if if_delete_at is not None else {}
         targets = self.proxy.update_targets(account, container)
         resp = await self.proxy.write(
