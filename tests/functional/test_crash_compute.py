@@ -3,8 +3,8 @@ snapshotted (the fake driver holds both midway, the snapshot with half its
 disk written), then a restart: the create finishes, the snapshot ends
 without a stuck image or server, nothing is left in the servers' folders or
 the image store (a folder of a server that is gone, a move's aside folder
-of one, and files an earlier run left half written in a live server's
-folder, planted while the cloud is down, go too), nor anywhere in the data folder or the database; the
+of one, files an earlier run left half written in a live server's folder
+and the NBD key of a volume it no longer has, planted while the cloud is down, go too), nor anywhere in the data folder or the database; the
 created server's volume, reserved at the crash, ends attached; and the
 cloud works on."""
 
@@ -88,6 +88,9 @@ def crashed(tmp_path: Path, database: str) -> Iterator[Crashed]:
         aside.mkdir(parents=True)
         (aside / "disk.qcow2").write_bytes(b"the old copy of a server that is gone")
         unfinished = [folder / "incoming.disk.partial", folder / ".disk.config.x1y2.tmp"]
+        # ... and the NBD key of a volume the server no longer has
+        (folder / "nbd-0badc0de").mkdir()
+        (folder / "nbd-0badc0de" / "keys.psk").write_text("stratus-0badc0de:00ff\n")
         past = time.time() - 60
         for path in unfinished:
             path.write_bytes(b"half written")
@@ -127,6 +130,7 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
         assert not list(srv.data_dir.rglob("snapshot-*"))
         assert not list(instances(srv).glob("*/*.partial")) + list(instances(srv).glob("*/.*.tmp"))
         assert not list((srv.data_dir / "compute" / "fakehost" / "moves").iterdir())
+        assert not list(instances(srv).glob("*/nbd-*"))
         folders = {p.name for p in instances(srv).iterdir() if not p.name.startswith(".")}
         assert folders <= {crashed.creating, crashed.snapped}
         stored = {p.name for p in (srv.data_dir / "images").iterdir()}
@@ -148,6 +152,7 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
     assert "set aside for a move of server" in log
     assert "incoming.disk.partial, left unfinished by an earlier run" in log
     assert ".disk.config.x1y2.tmp, left unfinished by an earlier run" in log
+    assert "nbd-0badc0de, the NBD key of a volume server" in log
     assert "Traceback" not in log
 
     # the cloud works on: a new server, and a snapshot of the resumed one

@@ -173,6 +173,7 @@ class ComputeAgent:
         self.moves.mark_host()
         await self.moves.clean_evacuated()
         await self.sync_power(adopt=True)
+        await self.volumes.sweep_keys()
         if self.nics is not None:
             await self.nics.sweep()
 
