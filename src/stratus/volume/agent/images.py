@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common import tls
 from stratus.common.service_auth import ServiceAuthError, ServiceSession
 from stratus.image import formats
 from stratus.volume.drivers.base import DriverError
@@ -31,7 +32,7 @@ class ImageTransfer:
     ):
         self.base = image_url.rstrip("/")
         self.session = session
-        self.client = client or httpx.AsyncClient(
+        self.client = client or tls.client(
             timeout=httpx.Timeout(30.0, read=600.0, write=600.0)
         )
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 import socket
 
-import httpx
 from sqlalchemy import select
 
+from stratus.common import tls
 from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.common.reconciler import Timing
@@ -61,7 +61,7 @@ class ComputeNotifier:
         self.db = db
         self.url = f"{compute_url.rstrip('/')}/os-server-external-events"
         self.session = session
-        self.client = httpx.AsyncClient(timeout=30.0)
+        self.client = tls.client(timeout=30.0)
 
     async def extended(self, volume: m.Volume, new_size: int) -> None:
         async with self.db.session() as s:

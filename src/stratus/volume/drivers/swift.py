@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 import httpx
 
+from stratus.common import tls
 from stratus.common.service_auth import ServiceAuthError, ServiceSession
 from stratus.volume.drivers.base import DriverError, StoredObject
 
@@ -24,7 +25,7 @@ class SwiftBackupStore:
     ):
         self.base = object_store_url.rstrip("/")  # .../object-store/v1
         self.session = session
-        self.client = client or httpx.AsyncClient(
+        self.client = client or tls.client(
             timeout=httpx.Timeout(60.0, read=600.0),
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
         )
