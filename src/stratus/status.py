@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from stratus.common import tls
 from stratus.common.config import Config
 from stratus.common.health import AgentReport, AgentState
 
@@ -207,7 +208,7 @@ async def _probe(url: str) -> tuple[bool, str]:
 
     started = time.monotonic()
     try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        async with tls.client(timeout=5.0) as client:
             resp = await client.get(url)
     except httpx.HTTPError as exc:
         return False, f"no answer ({type(exc).__name__})"

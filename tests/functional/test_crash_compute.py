@@ -2,13 +2,15 @@
 snapshotted (the fake driver holds both midway, the snapshot with half its
 disk written), then a restart: the create finishes, the snapshot ends
 without a stuck image or server, nothing is left in the servers' folders or
-the image store (a folder of a server that is gone, planted while the cloud
-is down, goes too), nor anywhere in the data folder or the database; the
+the image store (a folder of a server that is gone, a move's aside folder
+of one, files an earlier run left half written in a live server's folder
+and the NBD key of a volume it no longer has, planted while the cloud is down, go too), nor anywhere in the data folder or the database; the
 created server's volume, reserved at the crash, ends attached; and the
 cloud works on."""
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -79,6 +81,20 @@ def crashed(tmp_path: Path, database: str) -> Iterator[Crashed]:
         stray = instances(srv) / str(uuid.uuid4())
         stray.mkdir()
         (stray / "disk.qcow2").write_bytes(b"the disk of a server that is gone")
+        # ... a move's aside folder of a server that is gone, and what an
+        # earlier run was writing in a live server's folder: a disk arriving
+        # from another host, a config drive
+        aside = srv.data_dir / "compute" / "fakehost" / "moves" / str(uuid.uuid4())
+        aside.mkdir(parents=True)
+        (aside / "disk.qcow2").write_bytes(b"the old copy of a server that is gone")
+        unfinished = [folder / "incoming.disk.partial", folder / ".disk.config.x1y2.tmp"]
+        # ... and the NBD key of a volume the server no longer has
+        (folder / "nbd-0badc0de").mkdir()
+        (folder / "nbd-0badc0de" / "keys.psk").write_text("stratus-0badc0de:00ff\n")
+        past = time.time() - 60
+        for path in unfinished:
+            path.write_bytes(b"half written")
+            os.utime(path, (past, past))
         restarted = start_server(srv.data_dir, srv.database_url, **FAKE)
         yield Crashed(restarted, creating, snapped["id"], image, volume)
     finally:
@@ -112,6 +128,9 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
         assert not TRANSITIONAL & set(statuses.values()), statuses
         # nothing on disk belongs to nothing
         assert not list(srv.data_dir.rglob("snapshot-*"))
+        assert not list(instances(srv).glob("*/*.partial")) + list(instances(srv).glob("*/.*.tmp"))
+        assert not list((srv.data_dir / "compute" / "fakehost" / "moves").iterdir())
+        assert not list(instances(srv).glob("*/nbd-*"))
         folders = {p.name for p in instances(srv).iterdir() if not p.name.startswith(".")}
         assert folders <= {crashed.creating, crashed.snapped}
         stored = {p.name for p in (srv.data_dir / "images").iterdir()}
@@ -130,6 +149,10 @@ def test_a_create_and_a_snapshot_killed_midway_end_cleanly(crashed: Crashed) -> 
     log = srv.log.read_text()
     assert "left by an interrupted snapshot" in log
     assert "which no longer exists" in log
+    assert "set aside for a move of server" in log
+    assert "incoming.disk.partial, left unfinished by an earlier run" in log
+    assert ".disk.config.x1y2.tmp, left unfinished by an earlier run" in log
+    assert "nbd-0badc0de, the NBD key of a volume server" in log
     assert "Traceback" not in log
 
     # the cloud works on: a new server, and a snapshot of the resumed one

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common import tls
 from stratus.common.config import Config
 from stratus.common.context import RequestContext
 from stratus.registry import SERVICES
@@ -66,7 +67,7 @@ class ServiceSession:
             }
         }
         self.password = password
-        self.client = client or httpx.AsyncClient(timeout=30.0)
+        self.client = client or tls.client(timeout=30.0)
         self._token: tuple[str, float] | None = None
         self.project_id: str | None = None  # the token's project, once authenticated
         self._lock = asyncio.Lock()
@@ -143,7 +144,7 @@ def service_client(
     session: ServiceSession, timeout: httpx.Timeout | float = 30.0, **options: Any
 ) -> httpx.AsyncClient:
     """An HTTP client that calls other services as the service user."""
-    return httpx.AsyncClient(auth=ServiceTokenAuth(session), timeout=timeout, **options)
+    return tls.client(auth=ServiceTokenAuth(session), timeout=timeout, **options)
 
 
 def service_session(cfg: Config) -> ServiceSession:

@@ -1,6 +1,8 @@
 """The agent restarted, cleanly or by SIGKILL: guests keep their rules,
 addresses and connectivity throughout, and nothing is made twice; what
-changed while it was down is done when it comes back."""
+changed while it was down is done when it comes back, and what a crash left
+belonging to nothing (a port's rules without its tap, dnsmasq's files
+without their namespace) is removed."""
 
 from __future__ import annotations
 
@@ -67,6 +69,18 @@ def test_restart_and_sigkill_keep_everything_once(lab: Lab) -> None:
     t.drop_port(p2.id)
     p3 = t.port("h1", net, "10.81.0.13", (sg,))
     g3 = lab.guest("h1", p3)
+    # What a crash half-way through other work leaves, planted meanwhile:
+    # a port's rules without its tap, dnsmasq's files of a network whose
+    # namespace is gone.
+    lost_port, lost_net = uid(), uid()
+    chains = (f"bridge stratus_net s_{lost_port}", f"inet stratus_net e_{lost_port}",
+              f"inet stratus_net i_{lost_port}")  # fmt: skip
+    script = "".join(f"add chain {c}\n" for c in chains)
+    subprocess.run(["ip", "netns", "exec", lab.hostns("h1"), "nft", "-f", "-"],
+                   input=script, text=True, check=True)  # fmt: skip
+    leftover = lab.settings["h1"].state_dir / "dhcp" / lost_net
+    leftover.mkdir(parents=True)
+    (leftover / "leases").write_text("")
     agent = lab.spawn_agent("h1")
     lab.wait_forwarding(g3)
     assert lab.statuses("h1")[p3.id] == ACTIVE
@@ -74,6 +88,11 @@ def test_restart_and_sigkill_keep_everything_once(lab: Lab) -> None:
     assert g3.ping("10.81.0.11", count=2)
     after = lab.snapshot("h1")
     assert not any(p2.id in line or p2.tap in line for line in after["links"] + after["rules"])
+    assert not any(lost_port in line for line in after["rules"])
+    assert not leftover.exists()
+    log = (lab.dir / "h1.agent.log").read_text()
+    assert f"removing port:{lost_port}, which belongs to nothing" in log
+    assert f"removing dhcp:{lost_net}, which belongs to nothing" in log
     assert len(after["dnsmasq"]) == 1
     agent.send_signal(signal.SIGTERM)
     assert agent.wait(30) == 0

@@ -2,7 +2,8 @@
 (its own process and folder), and crashes: the cloud SIGKILLed during a
 create from an image and a backup ends, after a restart, with every
 volume and backup available or in error with its reason, and nothing left
-behind (files, qemu-nbd servers, objects)."""
+behind (files, qemu-nbd servers, objects), nor what other crashes left
+(planted while it is down)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,6 +126,19 @@ def test_crash_during_create_from_image_and_backup(cloud: Server) -> None:
     time.sleep(0.3)  # both under way
     cloud.process.send_signal(signal.SIGKILL)
     cloud.process.wait()
+    # What other crashes leave, planted while the cloud is down: a volume's
+    # file and a snapshot's of rows that are gone (or never committed), a
+    # scratch file, an export folder no attachment wants whose pid file
+    # names a process that is not its daemon (a reboot reuses numbers).
+    root = cloud.data_dir / "volumes" / "volhost"
+    stray_volume, stray_snapshot, stray_export = (str(uuid.uuid4()) for _ in range(3))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2",
+                    str(root / "volumes" / f"volume-{stray_volume}.qcow2"), "1G"], check=True)  # fmt: skip
+    (root / "snapshots" / f"snapshot-{stray_snapshot}").write_bytes(b"a snapshot of nothing")
+    (root / "tmp" / "image-stray.partial").write_bytes(b"half an image")
+    (root / "exports" / stray_export).mkdir(parents=True)
+    bystander = subprocess.Popen(["sleep", "300"])
+    (root / "exports" / stray_export / "pid").write_text(f"{bystander.pid}\n")
 
     srv = restart(cloud)
     cloud.process = srv.process
@@ -142,14 +157,26 @@ def test_crash_during_create_from_image_and_backup(cloud: Server) -> None:
     assert cinder.wait(source["id"])["status"] == "available"
 
     # Nothing left behind: files of live volumes only, no scratch, no servers, no objects.
-    root = srv.data_dir / "volumes" / "volhost"
     files = {p.name for p in (root / "volumes").iterdir()}
     live = {f"volume-{v['id']}.qcow2" for v in cinder.get("/volumes").json()["volumes"]} - {
         f"volume-{vid}.qcow2"
     }
     assert files == live, files
     assert list((root / "tmp").iterdir()) == []
+    assert list((root / "snapshots").iterdir()) == []
     assert nbd_servers(srv.data_dir) == []
+    deadline = time.monotonic() + 30
+    while (root / "exports" / stray_export).exists():
+        assert time.monotonic() < deadline, "the stray export's folder stays"
+        time.sleep(0.1)
+    assert bystander.poll() is None, "a process the stray pid file named was signalled"
+    bystander.kill()
+    bystander.wait()
+    log = srv.log.read_text()
+    assert f"removing the file of volume {stray_volume}, which no volume of volhost owns" in log
+    assert f"removing snapshot {stray_snapshot}, which no snapshot owns" in log
+    assert "image-stray.partial, left by an interrupted operation" in log
+    assert f"export {stray_export} stopped" in log
     assert "crash" not in str(backup_objects(srv, bid))
 
     # The interrupted work can be done again.

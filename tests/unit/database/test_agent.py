@@ -232,3 +232,22 @@ async def test_a_replica_that_failed_or_went_leaves_nothing(cloud: Any) -> None:
     await settle(agent)
     assert origin.replication_users == {}
     assert await agent.isolation.present() == {source.id}
+
+
+async def test_at_start_what_belongs_to_no_instance_goes(
+    cloud: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What the host holds for an instance with no row (a crash between
+    the row's removal and the rest) is removed at start, and logged; an
+    instance's own stays."""
+    service, agent = cloud
+    kept = await service.instances.create(CTX, new())
+    await settle(agent)
+    isolation = agent.isolation
+    assert isinstance(isolation, FakeIsolation)
+    orphan = "0e3d1f6c-5a0b-4c43-9d8e-7f1a2b3c4d5e"
+    isolation.made[orphan] = isolation.made[kept.id]
+    with caplog.at_level("WARNING"):
+        await agent.adopt()
+    assert await isolation.present() == {kept.id}
+    assert f"removing what instance {orphan} left on this host" in caplog.text

@@ -4,6 +4,7 @@ so letting go of a volume never leaves one behind nor takes another's."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,28 @@ async def test_raw_type_gives_up_when_a_409_type_is_never_listed() -> None:
     assert await volumes._raw_type("http://c/v3/p") is None
     assert calls == ["GET", "POST", "GET"]
     await volumes.client.aclose()
+
+
+async def test_letting_go_signals_only_the_export_daemon_its_pid_file_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A stale pid file (a reboot, the number now another process's): the
+    files go, the process is never signalled."""
+
+    async def no_loops(argv: list[str], **_: Any) -> str:
+        return ""
+
+    monkeypatch.setattr(openstack, "run", no_loops)
+    cinder = object.__new__(openstack.CinderVolumes)
+    cinder.exports = tmp_path / "exports"
+    cinder.exports.mkdir()
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        (cinder.exports / "v1.pid").write_text(f"{bystander.pid}\n")
+        (cinder.exports / "v1.raw").touch()
+        await cinder._detach("v1")
+        assert bystander.poll() is None
+        assert list(cinder.exports.iterdir()) == []
+    finally:
+        bystander.kill()
+        bystander.wait()

@@ -72,6 +72,8 @@ class ComputeAgent:
         self.host = host
         self.driver = driver
         self.instances = instances
+        # Files written before this moment were left by an earlier run.
+        self.started = time.time()
         self.instances.mkdir(parents=True, exist_ok=True)
         self.availability_zone = availability_zone
         self.recorder = Recorder(db, host)
@@ -165,11 +167,13 @@ class ComputeAgent:
 
     async def adopt(self) -> None:
         self._sweep_snapshots()
+        await asyncio.to_thread(self._sweep_unfinished)
         await self._sweep_folders()
         await self._sweep_images()
         self.moves.mark_host()
         await self.moves.clean_evacuated()
         await self.sync_power(adopt=True)
+        await self.volumes.sweep_keys()
         if self.nics is not None:
             await self.nics.sweep()
 
@@ -180,24 +184,52 @@ class ComputeAgent:
             path.unlink(missing_ok=True)
             log.warning("compute: removed %s, left by an interrupted snapshot", path)
 
+    def _sweep_unfinished(self) -> None:
+        """Files an earlier run was writing when it died, in the servers'
+        folders: a disk arriving from another host (``*.partial``), a
+        suspended guest's memory being saved (``*.partial``), a config
+        drive being written (``.*.tmp``).  Whatever asked for them is done
+        again from the start; one written since this agent started belongs
+        to work under way (a disk a peer sends now) and stays."""
+        for pattern in ("*/*.partial", "*/.*.tmp"):
+            for path in self.instances.glob(pattern):
+                try:
+                    if path.stat().st_mtime >= self.started:
+                        continue
+                    path.unlink()
+                except OSError:  # gone meanwhile
+                    continue
+                log.warning("compute: removed %s, left unfinished by an earlier run", path)
+
     async def _sweep_folders(self) -> None:
         """Folders of servers that are gone (deleted, or never recorded) and
         whose guest does not run here: what a crash between a server's end
         and its folder's removal leaves.  A folder of any server still in
         the database stays (it may be moving here or away)."""
         names = [p.name for p in self.instances.iterdir() if p.is_dir() and _is_uuid(p.name)]
-        if not names:
-            return
         keep = await self.recorder.live_ids(names)
-        # a guest that runs stays (reported by sync_power); a folder the
-        # driver merely lists, holding a disk, does not make it run
-        running = (Power.RUNNING, Power.PAUSED)
-        keep |= {g.uuid for g in await self.driver.guests() if g.power in running}
+        if names:
+            # a guest that runs stays (reported by sync_power); a folder the
+            # driver merely lists, holding a disk, does not make it run
+            running = (Power.RUNNING, Power.PAUSED)
+            keep |= {g.uuid for g in await self.driver.guests() if g.power in running}
         for name in sorted(set(names) - keep):
             await asyncio.to_thread(shutil.rmtree, self.instances / name, True)
             log.warning(
                 "compute: removed %s, the folder of server %s, which no longer exists",
                 self.instances / name,
+                name,
+            )
+        # A folder set aside for a move (``moves/<id>``) of a server that is
+        # gone: its move can be neither confirmed nor reverted any more.
+        moves = self.instances.parent / "moves"
+        aside = [p.name for p in moves.glob("*/") if _is_uuid(p.name)]
+        gone = set(aside) - await self.recorder.live_ids(aside)
+        for name in sorted(gone):
+            await asyncio.to_thread(shutil.rmtree, moves / name, True)
+            log.warning(
+                "compute: removed %s, set aside for a move of server %s, which no longer exists",
+                moves / name,
                 name,
             )
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shutil
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
@@ -70,6 +71,9 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
             device_serial=origin,
         )
     return None
+
+
+KEYS = "nbd-"  # a server's folder holds an NBD volume's key in nbd-<volume id[:8]>/
 
 
 def write_psk(disk: VolumeDisk, row: m.VolumeAttachment, folder: Path) -> VolumeDisk:
@@ -173,8 +177,26 @@ class VolumeWorkflow:
         disk = disk_of(row)
         if disk is None:
             return None
-        folder = self.parts.instances / row.server_id / f"nbd-{row.volume_id[:8]}"
+        folder = self.parts.instances / row.server_id / f"{KEYS}{row.volume_id[:8]}"
         return write_psk(disk, row, folder)
+
+    async def sweep_keys(self) -> None:
+        """At start: the NBD keys left in the servers' folders for volumes
+        the server no longer has (detached, or an attach undone): no guest
+        uses them now, and a key is not kept where nothing needs it."""
+        wanted: dict[str, set[str]] = {}
+        for folder in sorted(self.parts.instances.glob(f"*/{KEYS}*/")):
+            server_id = folder.parent.name
+            if server_id not in wanted:
+                rows = await self.records.of_server(server_id)
+                wanted[server_id] = {f"{KEYS}{r.volume_id[:8]}" for r in rows}
+            if folder.name not in wanted[server_id]:
+                await asyncio.to_thread(shutil.rmtree, folder, True)
+                log.warning(
+                    "compute: removed %s, the NBD key of a volume server %s no longer has",
+                    folder,
+                    server_id,
+                )
 
     async def disks(self, server: m.Server) -> tuple[VolumeDisk, ...]:
         """The attached volumes a guest starts with (boot disk apart)."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common import tls
 from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError
 from stratus.common.service_auth import ServiceSession, on_behalf_headers
@@ -69,7 +70,7 @@ class ImageClient:
         session: ServiceSession | None = None,
     ):
         self.base = base_url.rstrip("/")
-        self.client = client or httpx.AsyncClient(timeout=30.0)
+        self.client = client or tls.client(timeout=30.0)
         self.session = session
 
     async def headers(self, ctx: RequestContext) -> dict[str, str]:

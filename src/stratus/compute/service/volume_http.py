@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common import tls
 from stratus.common.context import RequestContext
 from stratus.common.errors import StratusError
 from stratus.common.service_auth import ServiceSession, on_behalf_headers, service_client
@@ -48,7 +49,7 @@ class HttpVolumes:
         self.identity_url = identity_url.rstrip("/")
         self.session = session
         self.service = service_client(session, httpx.Timeout(30.0))
-        self.plain = httpx.AsyncClient(timeout=httpx.Timeout(30.0))
+        self.plain = tls.client(timeout=httpx.Timeout(30.0))
         self._base: str | None = None  # .../volume/v3, from the catalog
 
     async def base(self) -> str:

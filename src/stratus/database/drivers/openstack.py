@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -318,11 +320,10 @@ class CinderVolumes:
             raise DriverError(f"the loop device {held[0]} of volume {volume_id} is still in use")
         pidfile = self.exports / f"{volume_id}.pid"
         if pidfile.exists():
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                import os
-                import signal
-
-                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            pid = _export_daemon(pidfile)
+            if pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
             for _ in range(100):
                 if not _fuse_mounted(export):
                     break
@@ -378,6 +379,18 @@ def _dio(loop: str) -> bool:
         return Path(f"/sys/block/{Path(loop).name}/loop/dio").read_text().strip() == "1"
     except OSError:
         return False
+
+
+def _export_daemon(pidfile: Path) -> int | None:
+    """The FUSE export's daemon that ``pidfile`` names, if that process is
+    it (its command line names the pid file): after a reboot the number may
+    be another process's, which is never signalled."""
+    try:
+        pid = int(pidfile.read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if str(pidfile).encode() in argv else None
 
 
 def _fuse_mounted(path: Path) -> bool:

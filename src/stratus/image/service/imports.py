@@ -13,9 +13,9 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import select
 
+from stratus.common import tls
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
 from stratus.image import formats
@@ -127,7 +127,7 @@ class Imports:
             raise RuntimeError(f"Importing from {urlsplit(uri).hostname} is not allowed here.")
         writer = store.writer(staged_key(image_id))
         try:
-            async with httpx.AsyncClient(timeout=60.0, follow_redirects=False) as client:
+            async with tls.client(timeout=60.0, follow_redirects=False) as client:
                 async with client.stream("GET", uri) as resp:
                     if resp.status_code != 200:
                         raise RuntimeError(f"{uri} answered {resp.status_code}")

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+from stratus.common import tls
 from stratus.objectstore.node.protocol import (
     NodeClient,
     NodeRequest,
@@ -71,7 +72,7 @@ class HttpNodeClient:
         timeout: float = 30.0,
         max_connections: int = 512,
     ) -> None:
-        self._client = httpx.AsyncClient(
+        self._client = tls.client(
             timeout=httpx.Timeout(timeout, connect=connect_timeout),
             limits=httpx.Limits(
                 max_connections=max_connections, max_keepalive_connections=max_connections

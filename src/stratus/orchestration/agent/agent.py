@@ -11,9 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
-
-from stratus.common import logs
+from stratus.common import logs, tls
 from stratus.common.db import utcnow
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.orchestration import models as m
@@ -56,7 +54,7 @@ class OrchestrationAgent:
         self.public_url = public_url
         self.engine = Engine(recorder, registry)
         self.updater = Updater(self.engine)
-        self.client = httpx.AsyncClient(timeout=60.0)
+        self.client = tls.client(timeout=60.0)
         self.api_factory = api_factory or self._http_api
         self.loop = Reconciler("orchestration-engine", self, timing)
 

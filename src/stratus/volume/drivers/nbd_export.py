@@ -97,6 +97,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _serves(pid: int, folder: Path) -> bool:
+    """Whether process ``pid`` is the daemon that ``start`` ran for
+    ``folder``: its command line names the folder's pid file (by the end of
+    the path, which holds the export's unique id, whatever the working
+    folder the data folder was given relative to)."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    tail = f"{folder.name}/pid".encode()
+    return any(a == tail or a.endswith(b"/" + tail) for a in argv)
+
+
 async def _gone(pid: int, timeout: float) -> bool:
     """Wait until the process has ended (False: still there at ``timeout``)."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -179,11 +192,15 @@ class NbdExports:
         return self.root / volume_id
 
     def _pid(self, volume_id: str) -> int | None:
+        """The volume's daemon, if it runs: the pid its file names, when
+        that process is the daemon of this folder (after a reboot the
+        number may be another process's, which is never signalled)."""
+        folder = self.folder(volume_id)
         try:
-            pid = int((self.folder(volume_id) / "pid").read_text().strip())
+            pid = int((folder / "pid").read_text().strip())
         except (OSError, ValueError):
             return None
-        return pid if _alive(pid) else None
+        return pid if _alive(pid) and _serves(pid, folder) else None
 
     def _meta(self, volume_id: str) -> dict[str, Any]:
         try:

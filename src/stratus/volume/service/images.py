@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common import tls
 from stratus.common.context import RequestContext
 from stratus.common.service_auth import ServiceSession, on_behalf_headers
 from stratus.volume.errors import BadRequest, NotFound, ServiceUnavailable
@@ -56,7 +57,7 @@ class ImageClient:
         session: ServiceSession | None = None,
     ):
         self.base = image_url.rstrip("/")
-        self.client = client or httpx.AsyncClient(timeout=30.0)
+        self.client = client or tls.client(timeout=30.0)
         self.session = session
 
     async def _call(self, ctx: RequestContext, method: str, path: str, **kw: Any) -> httpx.Response:

@@ -213,6 +213,12 @@ class Dnsmasq:
     def files(self, network_id: str) -> Files:
         return Files(self.state_dir / network_id)
 
+    def networks(self) -> set[str]:
+        """The networks with a folder of dnsmasq's files here."""
+        if not self.state_dir.is_dir():
+            return set()
+        return {p.name for p in self.state_dir.iterdir() if p.is_dir()}
+
     def pid(self, network_id: str) -> int | None:
         """The pid of this network's dnsmasq, if it runs."""
         files = self.files(network_id)

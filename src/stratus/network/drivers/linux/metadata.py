@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import h11
 import httpx
 
+from stratus.common import tls
 from stratus.network.drivers.base import DhcpHost
 from stratus.network.drivers.linux.command import Place
 from stratus.network.drivers.linux.netns import in_netns
@@ -78,9 +79,9 @@ class MetadataProxy:
         if self._client is None:
             if self.upstream.startswith("unix:"):
                 transport = httpx.AsyncHTTPTransport(uds=self.upstream[len("unix:") :])
-                self._client = httpx.AsyncClient(transport=transport, base_url="http://metadata")
+                self._client = tls.client(transport=transport, base_url="http://metadata")
             else:
-                self._client = httpx.AsyncClient(base_url=self.upstream)
+                self._client = tls.client(base_url=self.upstream)
         return self._client
 
     def serving(self, network_id: str) -> bool:

@@ -144,10 +144,20 @@ class LinuxDataPlane:
         }
         namespaces = await netns_list()
         dhcp = {d for ns in namespaces if (d := self.names.dhcp_of(ns))}
+        # dnsmasq's files (and a dnsmasq) a crash left without their
+        # namespace: removed with the rest when nothing wants them
+        unhoused = self.dnsmasq.networks() - dhcp
+        dhcp |= unhoused
         routers = await self.routers.present(namespaces)
         chains = await self.firewall.chains()
         groups = {c[3:] for c in chains if c.startswith("gi_")}
+        # a port's rules without its tap (a crash between the two, either
+        # way): the port is there to be removed, or made whole again
+        tapless = {c[2:] for c in chains if c.startswith("s_")} - ports
+        ports |= tapless
         degraded = {f"port:{p}" for p in self._secured if n.spoof_chain(p) not in chains}
+        degraded |= {f"port:{p}" for p in tapless}
+        degraded |= {f"dhcp:{d}" for d in unhoused}
         degraded |= {
             f"dhcp:{d}"
             for d in dhcp
