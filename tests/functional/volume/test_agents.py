@@ -176,7 +176,7 @@ def test_crash_during_create_from_image_and_backup(cloud: Server) -> None:
     assert f"removing the file of volume {stray_volume}, which no volume of volhost owns" in log
     assert f"removing snapshot {stray_snapshot}, which no snapshot owns" in log
     assert "image-stray.partial, left by an interrupted operation" in log
-    assert f"export {stray_export} stopped" in log
+    assert f"the export of volume {stray_export} stopped" in log
     assert "crash" not in str(backup_objects(srv, bid))
 
     # The interrupted work can be done again.
