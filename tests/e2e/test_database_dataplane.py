@@ -3,8 +3,8 @@ MariaDB instance on a tenant network reach ACTIVE; from a namespace plugged
 into the same network (a namespace port, as a server on it would be),
 ``psql`` and ``mysql`` log in as the created users and create tables; a new
 user, a new database and root log in too; a killed server comes back by
-itself; a backup restored into a new instance has the backup's rows and not
-the later ones; deleting leaves nothing on the host.  One cloud, shared."""
+itself; a full and an incremental backup restored into a new instance have
+the backups' rows and not the later ones; deleting leaves nothing on the host.  One cloud, shared."""
 
 from __future__ import annotations
 
@@ -311,16 +311,35 @@ def test_backup_and_restore_keep_the_rows(
     active(cloud, f"{TAG}my1")
     psql(pg, "app", "s3cret", "app", "INSERT INTO t VALUES (100)")
     mysql(my, "app", "s3cret", "app", "INSERT INTO t VALUES (100)")
+    # Incremental backups on top (PostgreSQL: the WAL since the full one;
+    # MariaDB: the pages changed since its LSN), then later rows.
+    for name, bid in list(backups.items()):
+        child = osc(cloud, "database", "backup", "create", f"{TAG}{name}-i", "-i", f"{TAG}{name}",
+                    "--incremental")  # fmt: skip
+        assert child["parent_id"] == bid, child
+        backups[name] = child["id"]
+    for name, bid in backups.items():
+        wait_for(f"incremental backup of {name}", lambda bid=bid: osc(
+            cloud, "database", "backup", "show", bid)["status"] in ("COMPLETED", "FAILED"))  # fmt: skip
+        shown = osc(cloud, "database", "backup", "show", bid)
+        assert shown["status"] == "COMPLETED", shown
+    active(cloud, f"{TAG}pg1")
+    active(cloud, f"{TAG}my1")
+    psql(pg, "app", "s3cret", "app", "INSERT INTO t VALUES (1000)")
+    mysql(my, "app", "s3cret", "app", "INSERT INTO t VALUES (1000)")
     for name, bid in backups.items():
         osc(cloud, "database", "instance", "create", f"{TAG}{name}r", "--flavor", "m1.small",
             "--size", "1", "--backup", bid, "--nic", f"net-id={network}")  # fmt: skip
     pg_r = private_address(active(cloud, f"{TAG}pg1r"))
     my_r = private_address(active(cloud, f"{TAG}my1r"))
+    # The full backup's rows and the increment's, not the later one.
     assert (
         psql(pg_r, "app", "s3cret", "app", "SELECT string_agg(x::text, ',' ORDER BY x) FROM t")
-        == "1,2"
+        == "1,2,100"
     )
-    assert mysql(my_r, "app", "s3cret", "app", "SELECT group_concat(x ORDER BY x) FROM t") == "1,2"
+    assert mysql(my_r, "app", "s3cret", "app",
+                 "SELECT group_concat(x ORDER BY x) FROM t") == "1,2,100"  # fmt: skip
+    psql(pg, "app", "s3cret", "app", "DELETE FROM t WHERE x = 1000")
     assert psql(pg, "app", "s3cret", "app", "SELECT count(*) FROM t") == "3"
     users = {u["Name"] for u in osc(cloud, "database", "user", "list", f"{TAG}pg1r")}
     assert {"app", "bob"} <= users

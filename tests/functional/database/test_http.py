@@ -115,9 +115,6 @@ def test_accounts_and_actions_on_an_instance(member: Trove, instance: dict[str, 
     assert "larger" in member.fault(resp, 400, "badRequest")
     resp = member.request("POST", f"/instances/{iid}/action", json={"reboot": {}})
     member.fault(resp, 400, "badRequest")
-    resp = member.request("POST", "/backups", json={"backup": {"name": "b", "instance": iid,
-                                                               "incremental": 1}})  # fmt: skip
-    member.fault(resp, 400, "badRequest")
     member.fault(member.request("GET", "/backups/none"), 404, "itemNotFound")
 
 
@@ -253,3 +250,82 @@ def test_replicas_follow_their_source_until_detached(
     assert "not a replica" in member.fault(resp, 400, "badRequest")
     for iid in (rid, sid):
         assert member.request("DELETE", f"/instances/{iid}").status_code == 202
+
+
+def backup_done(api: Trove, backup_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        shown = api.request("GET", f"/backups/{backup_id}").json()["backup"]
+        if shown["status"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
+            return dict(shown)
+        time.sleep(0.1)
+
+
+def test_incremental_backups_restore_their_chain(
+    member: Trove, stranger: Trove, instance: dict[str, Any]
+) -> None:
+    """incremental: 1 makes a backup on top of the instance's latest one; a
+    restore applies the chain (the fake driver's backups name databases);
+    deleting a parent deletes its children, as Trove does."""
+    made = member.request("POST", "/instances", json=body(databases=[{"name": "one"}]))
+    iid = active(member, made.json()["instance"]["id"])["id"]
+
+    def backup(**fields: Any) -> dict[str, Any]:
+        resp = member.request("POST", "/backups", json={"backup": {
+            "name": unique("b"), "instance": iid, **fields}})  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        shown = backup_done(member, resp.json()["backup"]["id"])
+        assert shown["status"] == "COMPLETED", shown
+        assert active(member, iid)["status"] == "ACTIVE"
+        return shown
+
+    def databases(instance_id: str, wanted: list[str]) -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            names = [d["name"] for d in member.request(
+                "GET", f"/instances/{instance_id}/databases").json()["databases"]]  # fmt: skip
+            if sorted(names) == wanted or time.monotonic() > deadline:
+                return sorted(names)
+            time.sleep(0.1)
+
+    # No backup yet: an incremental one is a full one.
+    full = backup(incremental=1)
+    assert full["parent_id"] is None
+    member.request("POST", f"/instances/{iid}/databases", json={"databases": [{"name": "two"}]})
+    assert databases(iid, ["one", "two"]) == ["one", "two"]
+    first = backup(incremental=True)
+    assert first["parent_id"] == full["id"]
+    member.request("DELETE", f"/instances/{iid}/databases/one")
+    assert databases(iid, ["two"]) == ["two"]
+    second = backup(incremental=1, description="after one went")
+    assert second["parent_id"] == first["id"]
+    # A parent given by id must be a completed backup of the same instance.
+    resp = member.request("POST", "/backups", json={"backup": {
+        "name": "x", "instance": iid, "parent_id": instance["id"]}})  # fmt: skip
+    member.fault(resp, 404, "itemNotFound")
+    other = backup_done(member, member.request("POST", "/backups", json={"backup": {
+        "name": unique("b"), "instance": instance["id"]}}).json()["backup"]["id"])  # fmt: skip
+    resp = member.request("POST", "/backups", json={"backup": {
+        "name": "x", "instance": iid, "parent_id": other["id"]}})  # fmt: skip
+    assert other["id"] in member.fault(resp, 400, "badRequest")
+    stranger.fault(stranger.request("GET", f"/backups/{second['id']}"), 404, "itemNotFound")
+
+    # Restored from the last one: the full backup and both increments applied.
+    restored = member.request("POST", "/instances", json=body(
+        restorePoint={"backupRef": second["id"]}))  # fmt: skip
+    rid = active(member, restored.json()["instance"]["id"])["id"]
+    assert databases(rid, ["two"]) == ["two"]
+    # Deleting the middle one takes the last with it, and keeps the full one.
+    assert member.request("DELETE", f"/backups/{first['id']}").status_code == 202
+    resp = member.request("POST", "/instances", json=body(restorePoint={"backupRef": second["id"]}))
+    assert resp.status_code in (400, 404), resp.text
+    deadline = time.monotonic() + 30
+    while {b["id"] for b in member.request("GET", f"/instances/{iid}/backups").json()["backups"]} \
+            != {full["id"]}:  # fmt: skip
+        assert time.monotonic() < deadline, "the children of a deleted backup stayed"
+        time.sleep(0.1)
+    for gone in (first, second):
+        member.fault(member.request("GET", f"/backups/{gone['id']}"), 404, "itemNotFound")
+    for resp_id in (rid, iid):
+        assert member.request("DELETE", f"/instances/{resp_id}").status_code == 202
+    member.request("DELETE", f"/backups/{other['id']}")

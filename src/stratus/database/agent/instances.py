@@ -6,6 +6,7 @@ done again from the start and ends ACTIVE or ERROR."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -15,6 +16,7 @@ from stratus.database import models as m
 from stratus.database.agent.recorder import Recorder
 from stratus.database.drivers.base import (
     BackupStore,
+    ByteStream,
     DatabaseSpec,
     Datastore,
     DriverError,
@@ -146,10 +148,8 @@ class InstanceWork:
         if inst.replica_of_id:
             await self.seed(inst, store, place, spec)
         elif inst.restore_backup_id and not store.running(place):
-            backup = await self.rec.backup(inst.restore_backup_id)
-            if backup is None or backup.location is None:
-                raise DriverError(f"backup {inst.restore_backup_id} is gone")
-            await store.restore(place, spec, self.store.get(backup.container, backup.location))
+            chain = await self.rec.backup_chain(inst.restore_backup_id)
+            await store.restore(place, spec, [self.checked(b) for b in chain])
         else:
             await store.initialize(place, spec)
         steps["data"] = time.monotonic() - started
@@ -182,6 +182,15 @@ class InstanceWork:
             log.info("database: instance %s (%s %s) ACTIVE in %.2f s (%s)", inst.id,
                      inst.datastore, inst.datastore_version, time.monotonic() - started,
                      ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))  # fmt: skip
+
+    async def checked(self, backup: m.Backup) -> ByteStream:
+        """A backup's stream from the store, its SHA-256 checked at the end."""
+        digest = hashlib.sha256()
+        async for chunk in self.store.get(backup.container, backup.location or ""):
+            digest.update(chunk)
+            yield chunk
+        if backup.checksum and digest.hexdigest() != backup.checksum:
+            raise DriverError(f"backup {backup.id} does not match its checksum")
 
     # -- replicas ---------------------------------------------------------------------------
 

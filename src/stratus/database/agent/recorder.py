@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_, select, update
 
 from stratus.common.db import Database, utcnow
 from stratus.database import models as m
+from stratus.database.drivers.base import DriverError
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,22 @@ class Recorder:
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)
+
+    async def backup_chain(self, backup_id: str) -> list[m.Backup]:
+        """A backup and its parents, the full backup first; ``DriverError``
+        when one is missing, unfinished or being deleted."""
+        chain: list[m.Backup] = []
+        async with self.db.session() as s:
+            ident: str | None = backup_id
+            while ident is not None:
+                backup = await s.get(m.Backup, ident)
+                if backup is None or backup.location is None or backup.deleting:
+                    raise DriverError(f"backup {ident} is gone")
+                if any(b.id == backup.id for b in chain) or len(chain) > 1000:
+                    raise DriverError(f"backup {backup_id} has a looping chain of parents")
+                chain.append(backup)
+                ident = backup.parent_id
+        return chain[::-1]
 
     async def update_backup(self, backup_id: str, **values: Any) -> None:
         async with self.db.transaction() as s:

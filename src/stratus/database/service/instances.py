@@ -167,6 +167,7 @@ class Instances:
                 restore = await visible_backup(s, ctx, req.backup_ref)
             if restore.status != m.B_COMPLETED or restore.deleting:
                 raise BadRequest(f"Backup {restore.id} is not COMPLETED (it is {restore.status}).")
+            await self._check_chain(restore)
             if req.datastore is None:
                 req.datastore, req.datastore_version = restore.datastore, restore.datastore_version
         version = await self.datastores.version(req.datastore, req.datastore_version)
@@ -254,6 +255,21 @@ class Instances:
                              databases=list(u.databases), pending_password=u.password))  # fmt: skip
         self.wake(host)
         return inst
+
+    async def _check_chain(self, backup: m.Backup) -> None:
+        """An incremental backup restores with its parents: each one there."""
+        async with self.db.session() as s:
+            seen = {backup.id}
+            ident = backup.parent_id
+            while ident is not None:
+                parent = await s.get(m.Backup, ident)
+                if parent is None or parent.status != m.B_COMPLETED or parent.deleting:
+                    raise BadRequest(f"Backup {backup.id} is incremental and its parent backup "
+                                     f"{ident} is not there to restore it.")  # fmt: skip
+                if parent.id in seen:
+                    break
+                seen.add(parent.id)
+                ident = parent.parent_id
 
     async def _check_quota(self, s: AsyncSession, project: str, size: int) -> None:
         limits = await self.project_quotas.limits(s, project)
