@@ -232,7 +232,7 @@ class Log(Base):
     published: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
     pending: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes not published yet
     parts: Mapped[int] = mapped_column(Integer, default=0)  # objects published
-    wanted: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    wanted: Mapped[str | None] = mapped_column(String(64), nullable=True)
     serial: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[int] = mapped_column(Integer, default=0)
     fault: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -329,3 +329,53 @@ def test_incremental_backups_restore_their_chain(
     for resp_id in (rid, iid):
         assert member.request("DELETE", f"/instances/{resp_id}").status_code == 202
     member.request("DELETE", f"/backups/{other['id']}")
+
+
+def test_logs_enabled_published_and_discarded(
+    cloud: Server, member: Trove, stranger: Trove, instance: dict[str, Any]
+) -> None:
+    """Trove's guest logs: a USER log is off until enabled; publishing
+    copies what is new in it to the object store, discarding forgets it."""
+    iid = instance["id"]
+
+    def act(**fields: Any) -> httpx.Response:
+        return member.request("POST", f"/instances/{iid}/log", json=fields)
+
+    listed = member.request("GET", f"/instances/{iid}/log").json()["logs"]
+    assert listed == [{"name": "general", "type": "USER", "status": "Disabled", "published": 0,
+                       "pending": 0, "container": "database_logs",
+                       "prefix": f"{iid}/postgresql-general/",
+                       "metafile": f"{iid}/postgresql-general_metafile"}]  # fmt: skip
+    assert "enable" in member.fault(act(name="general", publish=1), 400, "badRequest")
+    member.fault(act(name="nope", publish=1), 404, "itemNotFound")
+    member.fault(act(name="general", enable=1, disable=1), 400, "badRequest")
+    member.fault(act(name="general", colour=1), 400, "badRequest")
+    stranger.fault(stranger.request("GET", f"/instances/{iid}/log"), 404, "itemNotFound")
+    # As troveclient's `database log set --enable` sends it.
+    shown = osc_json(cloud, "database", "log", "set", iid, "general", "--enable")
+    assert shown["status"] == "Enabled" and shown["published"] == 0
+    # A statement is logged now (the fake server writes it), then published.
+    member.request("POST", f"/instances/{iid}/databases", json={"databases": [{"name": "logged"}]})
+    deadline = time.monotonic() + 30
+    while (shown := act(name="general").json()["log"])["pending"] == 0:
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+    published = act(name="general", publish=1)
+    assert published.status_code == 200, published.text
+    log = published.json()["log"]
+    assert log["status"] == "Published" and log["published"] > 0 and log["pending"] == 0
+    discarded = act(name="general", discard=1, disable=1).json()["log"]
+    assert discarded["published"] == 0 and discarded["status"] == "Disabled"
+
+    # MariaDB's: its error log (SYS) is always on; USER ones start off.
+    made = member.request("POST", "/instances", json=body(datastore={"type": "mariadb"}))
+    mid = active(member, made.json()["instance"]["id"])["id"]
+    rows = osc_json(cloud, "database", "log", "list", mid)
+    assert {(r["Name"], r["Type"], r["Status"]) for r in rows} == {
+        ("error", "SYS", "Ready"), ("general", "USER", "Disabled"),
+        ("slow_query", "USER", "Disabled")}  # fmt: skip
+    resp = member.request("POST", f"/instances/{mid}/log", json={"name": "error", "enable": 1})
+    assert "SYS" in member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", f"/instances/{mid}/log", json={"name": "error", "publish": 1})
+    assert resp.json()["log"]["status"] == "Published", resp.text
+    assert member.request("DELETE", f"/instances/{mid}").status_code == 202

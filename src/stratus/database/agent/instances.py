@@ -42,6 +42,7 @@ def spec_of(
     inst: m.Instance,
     settings: dict[str, str] | None = None,
     replication: tuple[tuple[str, str], ...] = (),
+    logs: tuple[str, ...] = (),
 ) -> ServerSpec:
     return ServerSpec(
         instance_id=inst.id,
@@ -54,6 +55,7 @@ def spec_of(
         settings=dict(settings or {}),
         replica=inst.replica_of_id is not None,
         replication=replication,
+        logs=logs,
     )
 
 
@@ -92,7 +94,8 @@ class InstanceWork:
             for r in await self.rec.replicas(inst.id)
             if r.address and r.id != without
         )
-        return spec_of(inst, await self.rec.settings(inst), replication)
+        return spec_of(inst, await self.rec.settings(inst), replication,
+                       await self.rec.enabled_logs(inst.id))  # fmt: skip
 
     def datastore(self, inst: m.Instance) -> Datastore:
         store = self.datastores.get(inst.datastore)

@@ -55,6 +55,7 @@ class Recorder:
         async with self.db.transaction() as s:
             await s.execute(delete(m.Schema).where(m.Schema.instance_id == instance_id))
             await s.execute(delete(m.User).where(m.User.instance_id == instance_id))
+            await s.execute(delete(m.Log).where(m.Log.instance_id == instance_id))
             await s.execute(delete(m.Instance).where(m.Instance.id == instance_id))
 
     async def pending(self) -> list[str]:
@@ -87,6 +88,12 @@ class Recorder:
                 )
             )
             keys += [f"b:{b}" for b in backups]
+            logs = await s.scalars(
+                select(m.Log.instance_id)
+                .where(m.Log.done < m.Log.serial, m.Log.instance_id.in_(ready))
+                .distinct()
+            )
+            keys += [f"l:{i}" for i in logs]
         return list(dict.fromkeys(keys))
 
     async def schemas(self, instance_id: str) -> list[m.Schema]:
@@ -171,6 +178,26 @@ class Recorder:
                 or_(m.Instance.task.is_(None), m.Instance.task != m.T_DELETE),
             )
             return list(await s.scalars(q.order_by(m.Instance.id)))
+
+    async def logs_wanted(self, instance_id: str) -> list[m.Log]:
+        """The instance's logs with an action not done yet."""
+        async with self.db.session() as s:
+            q = select(m.Log).where(m.Log.instance_id == instance_id, m.Log.done < m.Log.serial)
+            return list(await s.scalars(q.order_by(m.Log.name)))
+
+    async def enabled_logs(self, instance_id: str) -> tuple[str, ...]:
+        async with self.db.session() as s:
+            q = select(m.Log.name).where(m.Log.instance_id == instance_id, m.Log.enabled)
+            return tuple(await s.scalars(q.order_by(m.Log.name)))
+
+    async def log_done(self, row: m.Log, **values: Any) -> None:
+        """A log's action done (the serial it was asked with)."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(m.Log)
+                .where(m.Log.instance_id == row.instance_id, m.Log.name == row.name)
+                .values(done=row.serial, updated_at=utcnow(), **values)
+            )
 
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:

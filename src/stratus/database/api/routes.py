@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, Route
-from stratus.database.api import accounts, backups, configurations, instances, misc, quotas
+from stratus.database.api import (
+    accounts,
+    backups,
+    configurations,
+    instances,
+    logs,
+    misc,
+    quotas,
+)
 from stratus.database.api import schemas as s
 
 P = "/v1.0/{project_id}"
@@ -83,6 +91,8 @@ ROUTES: list[Route] = [
         action="eject_replica_source",
     ),  # fmt: skip
     Route("GET", f"{I}/backups", backups.of_instance, body=NoBody, query=NoQuery),
+    Route("GET", f"{I}/log", logs.index, body=NoBody, query=NoQuery),
+    Route("POST", f"{I}/log", logs.action, body=s.LogActionBody, query=NoQuery),
     # databases, users, root
     Route("GET", f"{I}/databases", accounts.databases, body=NoBody, query=NoQuery),
     Route("POST", f"{I}/databases", accounts.create_databases, body=s.DatabasesBody, query=NoQuery),

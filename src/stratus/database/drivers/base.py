@@ -244,9 +244,19 @@ class Volumes(Protocol):
 
 
 class BackupStore(Protocol):
-    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
+    """The object store: backups in the service project's account, logs
+    (``project_id`` given) in the instance's project's."""
+
+    async def put(
+        self,
+        container: str,
+        name: str,
+        stream: ByteStream,
+        headers: dict[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> tuple[int, str]:
         """Store a stream: its size in bytes and SHA-256."""
 
     def get(self, container: str, name: str) -> ByteStream: ...
 
-    async def delete(self, container: str, name: str) -> None: ...
+    async def delete(self, container: str, name: str, project_id: str | None = None) -> None: ...

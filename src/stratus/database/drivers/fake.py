@@ -284,10 +284,21 @@ class FakeNetwork:
 class FakeBackupStore:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        # What each project's account holds (published logs).
+        self.accounts: dict[str, set[tuple[str, str]]] = {}
 
-    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
+    async def put(
+        self,
+        container: str,
+        name: str,
+        stream: ByteStream,
+        headers: dict[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> tuple[int, str]:
         data = b"".join([chunk async for chunk in stream])
         self.objects[(container, name)] = data
+        if project_id is not None:
+            self.accounts.setdefault(project_id, set()).add((container, name))
         return len(data), hashlib.sha256(data).hexdigest()
 
     async def get(self, container: str, name: str) -> ByteStream:  # type: ignore[override]
@@ -296,5 +307,7 @@ class FakeBackupStore:
             raise DriverError(f"backup object {container}/{name} is missing")
         yield data
 
-    async def delete(self, container: str, name: str) -> None:
+    async def delete(self, container: str, name: str, project_id: str | None = None) -> None:
         self.objects.pop((container, name), None)
+        if project_id is not None:
+            self.accounts.get(project_id, set()).discard((container, name))

@@ -29,7 +29,7 @@ def upgrade() -> None:
         sa.Column("published", sa.BigInteger(), nullable=False),
         sa.Column("pending", sa.BigInteger(), nullable=False),
         sa.Column("parts", sa.Integer(), nullable=False),
-        sa.Column("wanted", sa.String(16), nullable=True),
+        sa.Column("wanted", sa.String(64), nullable=True),
         sa.Column("serial", sa.Integer(), nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
         sa.Column("fault", sa.Text(), nullable=True),
