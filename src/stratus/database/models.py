@@ -27,7 +27,10 @@ BUILD, ACTIVE, ERROR, REBOOT, RESIZE, BACKUP = (
 )
 SHUTDOWN, DELETING, RESTART_REQUIRED = "SHUTDOWN", "DELETING", "RESTART_REQUIRED"
 DETACH = "DETACH"  # a replica being made a standalone instance
-BUSY = frozenset({BUILD, REBOOT, RESIZE, BACKUP, DELETING, DETACH})
+# A replica becoming its set's source, and the set's other members following
+# it (promote_to_replica_source; eject_replica_source when the source is lost).
+PROMOTE, EJECT = "PROMOTE", "EJECT"
+BUSY = frozenset({BUILD, REBOOT, RESIZE, BACKUP, DELETING, DETACH, PROMOTE, EJECT})
 
 # The agent's tasks on an instance (``Instance.task``).
 T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
@@ -39,6 +42,7 @@ T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
 )
 T_CONFIGURE = "configure"
 T_DETACH = "detach"  # a replica stops following its source
+T_PROMOTE, T_EJECT = "promote", "eject"  # a replica becomes the source of its set
 # ... a database's and a user's ``state``.
 S_CREATING, S_READY, S_DELETING = "creating", "ready", "deleting"
 # ... a backup's status.

@@ -233,9 +233,25 @@ def test_replicas_follow_their_source_until_detached(
     member.fault(member.request("DELETE", f"/instances/{sid}"), 403, "forbidden")
     resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": sid}})
     member.fault(resp, 400, "badRequest")
-    resp = member.request("POST", f"/instances/{rid}/action",
-                          json={"promote_to_replica_source": {}})  # fmt: skip
-    assert "detach" in member.fault(resp, 400, "badRequest")
+
+    # promote_to_replica_source: the replica becomes the source and its old
+    # source follows it; eject_replica_source only for a source that is lost.
+    def action(iid: str, name: str) -> httpx.Response:
+        return member.request("POST", f"/instances/{iid}/action", json={name: {}})
+
+    assert "not a replica" in member.fault(action(sid, "promote_to_replica_source"), 400,
+                                           "badRequest")  # fmt: skip
+    assert "reachable" in member.fault(action(sid, "eject_replica_source"), 400, "badRequest")
+    assert "not a replica source" in member.fault(action(rid, "eject_replica_source"), 400,
+                                                  "badRequest")  # fmt: skip
+    stranger.fault(stranger.request("POST", f"/instances/{rid}/action",
+                                    json={"promote_to_replica_source": {}}), 404, "itemNotFound")  # fmt: skip
+    assert action(rid, "promote_to_replica_source").status_code == 202
+    promoted, demoted = active(member, rid), active(member, sid)
+    assert promoted["status"] == demoted["status"] == "ACTIVE"
+    assert "replica_of" not in promoted and [r["id"] for r in promoted["replicas"]] == [sid]
+    assert demoted["replica_of"]["id"] == rid and "replicas" not in demoted
+    sid, rid = rid, sid  # the roles swapped
 
     # Detached (PATCH replica_of null, as troveclient): standalone, with the
     # databases it copied; the source has no replica left and may go.

@@ -119,6 +119,8 @@ class DatabaseAgent:
             await work.configure(inst)
         elif inst.task == m.T_DETACH:
             await work.detach(inst)
+        elif inst.task in (m.T_PROMOTE, m.T_EJECT):
+            await work.promote(inst, eject=inst.task == m.T_EJECT)
         elif inst.task is None and inst.status in (m.ACTIVE, m.BACKUP):
             await work.sync_accounts(inst)
 

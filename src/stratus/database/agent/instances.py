@@ -259,6 +259,46 @@ class InstanceWork:
         await self.forget(source_id, inst.id)
         log.info("database: replica %s detached from %s", inst.id, source_id)
 
+    async def promote(self, inst: m.Instance, eject: bool = False) -> None:
+        """The replica becomes its set's source: its source (unless ejected,
+        being lost) is stopped first, so that its last writes reach the
+        replica; the replica applies them and takes writes; then every other
+        member of the set (the old source too, when promoted) is copied
+        afresh from it and follows it.  Done again after a crash: the rows
+        say how far it went (the members still PROMOTE/EJECT follow it)."""
+        try:
+            store, place = self.datastore(inst), await self.place(inst)
+            old_id = inst.replica_of_id
+            if old_id is not None:
+                old = await self.rec.instance(old_id)
+                if not eject and old is not None and old.host == self.host:
+                    await store.stop(self.places.get(old.id) or await self.place(old))
+                await store.start(place, await self.spec(inst))
+                await store.detach_replica(place, await self.spec(inst))
+                if not await self.rec.promoted(inst, old_id, keep_old=eject):
+                    return
+                # The replication user it followed as (copied from its source).
+                await store.forget_replica(place, await self.spec(inst),
+                                           replication_user(inst.id))  # fmt: skip
+                log.info("database: %s is the source of its set now, after %s", inst.id, old_id)
+        except DriverError as exc:
+            await self.rec.fail(inst, f"promotion failed: {exc}")
+            return
+        for member in await self.rec.replicas(inst.id):
+            if member.status not in (m.PROMOTE, m.EJECT):
+                continue
+            try:
+                member_place = self.places.get(member.id) or await self.place(member)
+                store.forget_source(member_place)
+                member_spec = await self.spec(member)
+                await self.seed(member, store, member_place, member_spec)
+                await store.start(member_place, member_spec)
+            except DriverError as exc:
+                await self.rec.fail(member, f"following the new source {inst.id} failed: {exc}")
+                continue
+            await self.rec.update(member, status=m.ACTIVE, task=None, fault=None)
+        await self.rec.update(inst, status=m.ACTIVE, task=None)
+
     # -- accounts ---------------------------------------------------------------------------
 
     async def accounts(self, inst: m.Instance, place: Place) -> None:

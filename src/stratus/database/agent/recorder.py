@@ -199,6 +199,36 @@ class Recorder:
                 .values(done=row.serial, updated_at=utcnow(), **values)
             )
 
+    async def promoted(self, inst: m.Instance, old_source: str, keep_old: bool) -> bool:
+        """The replica is its set's source (ACTIVE; its task stays until the
+        others follow it): the old source's other replicas follow it, and
+        the old source too unless it left the set (``keep_old``: ejected)."""
+        async with self.db.transaction() as s:
+            done = (
+                await s.execute(
+                    update(m.Instance)
+                    .where(m.Instance.id == inst.id, m.Instance.generation == inst.generation)
+                    .values(replica_of_id=None, status=m.ACTIVE, fault=None,
+                            generation=inst.generation + 1, updated_at=utcnow())  # fmt: skip
+                )
+            ).rowcount == 1  # type: ignore[attr-defined]
+            if not done:
+                return False
+            await s.execute(
+                update(m.Instance)
+                .where(m.Instance.replica_of_id == old_source, m.Instance.id != inst.id)
+                .values(replica_of_id=inst.id, generation=m.Instance.generation + 1)
+            )
+            if not keep_old:
+                await s.execute(
+                    update(m.Instance)
+                    .where(m.Instance.id == old_source)
+                    .values(replica_of_id=inst.id, generation=m.Instance.generation + 1)
+                )
+        inst.generation += 1
+        inst.replica_of_id, inst.status, inst.fault = None, m.ACTIVE, None
+        return True
+
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)

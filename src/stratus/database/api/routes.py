@@ -77,7 +77,7 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         f"{I}/action",
-        instances.replica_source_action,
+        instances.promote_to_replica_source,
         body=s.PromoteBody,
         query=NoQuery,
         action="promote_to_replica_source",
@@ -85,7 +85,7 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         f"{I}/action",
-        instances.replica_source_action,
+        instances.eject_replica_source,
         body=s.EjectBody,
         query=NoQuery,
         action="eject_replica_source",

@@ -164,7 +164,12 @@ class Datastore(Protocol):
         running."""
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
-        """The running replica stops following its source and takes writes."""
+        """The running replica applies what it received of its source,
+        stops following it and takes writes."""
+
+    def forget_source(self, place: Place) -> None:
+        """The replica's copy no longer counts as made (its set has a new
+        source to copy): the next ``seed_replica`` copies again."""
 
 
 class Isolation(Protocol):

@@ -199,6 +199,11 @@ class FakeDatastore:
             following=source.instance_id, seeded=True,
         )  # fmt: skip
 
+    def forget_source(self, place: Place) -> None:
+        server = self.servers.get(place.instance_id)
+        if server is not None:
+            server.seeded = False
+
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         server = self._server(place)
         server.following, server.seeded = None, False

@@ -322,8 +322,15 @@ class MariaDB:
         )
         (place.data_dir / SEEDED).touch()
 
+    def forget_source(self, place: Place) -> None:
+        (place.data_dir / SEEDED).unlink(missing_ok=True)
+
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
-        await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
+        # What the replica received of its source is applied first (its
+        # relay log), for at most 60 s.
+        await self._sql(place, "STOP SLAVE IO_THREAD;",
+                        "SELECT MASTER_GTID_WAIT(@@GLOBAL.gtid_io_pos, 60);",
+                        "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")  # fmt: skip
         (place.data_dir / SEEDED).unlink(missing_ok=True)
 
 

@@ -312,7 +312,7 @@ class PostgreSQL:
                         "WHERE slot_name = $1", BACKUP_SLOT)  # fmt: skip
                     await conn.execute("SELECT pg_create_physical_replication_slot($1, true)",
                                        BACKUP_SLOT)  # fmt: skip
-                    lsn = str(await conn.fetchval("SELECT pg_current_wal_lsn()"))
+                    lsn = str(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
             else:
                 files, lsn = await self._wal_since(conn, place, parent, standby, timeline)
         except asyncpg.PostgresError as exc:
@@ -352,9 +352,10 @@ class PostgreSQL:
                               "promoted): make a full backup")  # fmt: skip
         # The segment holding the first byte after the parent's position (a
         # parent that ended at a segment's end: the next one).
-        first = str(await conn.fetchval("SELECT pg_walfile_name($1::pg_lsn + 1)", parent["lsn"]))
-        end = str(await conn.fetchval("SELECT pg_switch_wal()"))
-        last = str(await conn.fetchval("SELECT pg_walfile_name($1::pg_lsn)", end))
+        first = str(await conn.fetchval("SELECT pg_walfile_name($1::text::pg_lsn + 1)",
+                                           str(parent["lsn"])))
+        end = str(await conn.fetchval("SELECT pg_switch_wal()::text"))
+        last = str(await conn.fetchval("SELECT pg_walfile_name($1::text::pg_lsn)", end))
         size = int(await conn.fetchval(
             "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'"))  # fmt: skip
         per_id = 0x100000000 // size
@@ -456,6 +457,9 @@ class PostgreSQL:
         for stale in ("postmaster.pid", "postmaster.opts"):
             (place.data_dir / stale).unlink(missing_ok=True)
         (place.data_dir / SEEDED).touch()
+
+    def forget_source(self, place: Place) -> None:
+        (place.data_dir / SEEDED).unlink(missing_ok=True)
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         conn = await self._connect(place, spec)
