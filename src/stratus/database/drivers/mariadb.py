@@ -327,10 +327,13 @@ class MariaDB:
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         # What the replica received of its source is applied first (its
-        # relay log), for at most 60 s.
-        await self._sql(place, "STOP SLAVE IO_THREAD;",
-                        "SELECT MASTER_GTID_WAIT(@@GLOBAL.gtid_io_pos, 60);",
-                        "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")  # fmt: skip
+        # relay log, up to the GTID its I/O thread got), for at most 60 s.
+        await self._sql(place, "STOP SLAVE IO_THREAD;")
+        status = await self._sql(place, "SHOW SLAVE STATUS\\G")
+        received = re.search(r"Gtid_IO_Pos:[ \t]*(\S*)", status)
+        if received and received.group(1):
+            await self._sql(place, f"SELECT MASTER_GTID_WAIT({literal(received.group(1))}, 60);")
+        await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
         (place.data_dir / SEEDED).unlink(missing_ok=True)
 
 
