@@ -277,13 +277,19 @@ class InstanceWork:
                 await store.detach_replica(place, await self.spec(inst))
                 if not await self.rec.promoted(inst, old_id, keep_old=eject):
                     return
-                # The replication user it followed as (copied from its source).
-                await store.forget_replica(place, await self.spec(inst),
-                                           replication_user(inst.id))  # fmt: skip
                 log.info("database: %s is the source of its set now, after %s", inst.id, old_id)
         except DriverError as exc:
             await self.rec.fail(inst, f"promotion failed: {exc}")
+            if inst.replica_of_id is not None:
+                # The set as it was: its members ACTIVE again (a stopped
+                # source is started again by the health check).
+                await self.rec.set_settled(inst.replica_of_id, inst.id)
             return
+        try:
+            # The replication user it followed as (copied from its source).
+            await store.forget_replica(place, await self.spec(inst), replication_user(inst.id))
+        except DriverError as exc:
+            log.warning("database: instance %s: its old replication user stays: %s", inst.id, exc)
         for member in await self.rec.replicas(inst.id):
             if member.status not in (m.PROMOTE, m.EJECT):
                 continue

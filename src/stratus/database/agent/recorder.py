@@ -229,6 +229,20 @@ class Recorder:
         inst.replica_of_id, inst.status, inst.fault = None, m.ACTIVE, None
         return True
 
+    async def set_settled(self, source_id: str, failed_id: str) -> None:
+        """A promotion that failed before it changed the set: the source and
+        its other replicas, still PROMOTE or EJECT, are ACTIVE again."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(m.Instance)
+                .where(
+                    or_(m.Instance.id == source_id, m.Instance.replica_of_id == source_id),
+                    m.Instance.id != failed_id,
+                    m.Instance.status.in_((m.PROMOTE, m.EJECT)),
+                )
+                .values(status=m.ACTIVE, generation=m.Instance.generation + 1)
+            )
+
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)

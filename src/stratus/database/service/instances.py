@@ -389,6 +389,9 @@ class Instances:
             inst = await visible_instance(s, ctx, instance_id, for_update=True)
             if inst.task == m.T_DELETE:
                 return
+            if inst.status in (m.PROMOTE, m.EJECT):
+                raise UnprocessableEntity(f"Instance {inst.id} is changing its replication set "
+                                          f"(status {inst.status}); delete it after.")  # fmt: skip
             replica = await s.scalar(
                 select(m.Instance.id)
                 .where(

@@ -110,6 +110,13 @@ class Logs:
             if kind == "USER" and "publish" in actions and not enabled:
                 raise BadRequest(f"Log '{name}' is disabled: enable it before publishing it.")
             row.enabled = enabled
+            if row.done < row.serial and row.wanted:
+                # An action the agent has not done yet is kept (the newer
+                # of enable and disable wins).
+                earlier = set(row.wanted.split(",")) - {"show"}
+                if {"enable", "disable"} & set(actions):
+                    earlier -= {"enable", "disable"}
+                actions = [*actions, *earlier]
             row.wanted = ",".join(a for a in ACTIONS if a in actions) or "show"
             row.serial += 1
             row.fault = None
