@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,6 +238,8 @@ class FakeIsolation:
     async def remove(self, instance_id: str) -> None:
         self.made.pop(instance_id, None)
         self.limits.pop(instance_id, None)
+        # The logs the fake servers wrote.
+        shutil.rmtree(self.root / instance_id, ignore_errors=True)
 
     async def present(self) -> set[str]:
         return set(self.made)
