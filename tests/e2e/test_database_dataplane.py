@@ -346,13 +346,14 @@ def test_backup_and_restore_keep_the_rows(
                     "--incremental")  # fmt: skip
         assert child["parent_id"] == bid, child
         backups[name] = child["id"]
-    for name, bid in backups.items():
-        wait_for(f"incremental backup of {name}", lambda bid=bid: osc(
-            cloud, "database", "backup", "show", bid)["status"] in ("COMPLETED", "FAILED"))  # fmt: skip
-        shown = osc(cloud, "database", "backup", "show", bid)
-        assert shown["status"] == "COMPLETED", shown
-    active(cloud, f"{TAG}pg1")
-    active(cloud, f"{TAG}my1")
+
+    def statuses() -> dict[str, str]:
+        listed = osc(cloud, "database", "backup", "list")
+        return {b["ID"]: b["Status"] for b in listed if b["ID"] in backups.values()}
+
+    wait_for("the incremental backups", lambda: all(
+        s in ("COMPLETED", "FAILED") for s in statuses().values()))  # fmt: skip
+    assert set(statuses().values()) == {"COMPLETED"}, statuses()
     psql(pg, "app", "s3cret", "app", "INSERT INTO t VALUES (1000)")
     mysql(my, "app", "s3cret", "app", "INSERT INTO t VALUES (1000)")
     for name, bid in backups.items():
