@@ -46,6 +46,12 @@ class BackupWork:
                 parent_meta = parent.meta or {}
             store = self.instances.datastore(inst)
             place = self.instances.places.get(inst.id) or await self.instances.place(inst)
+            try:
+                # The databases and users asked for before the backup are in it.
+                await self.instances.accounts(inst, place)
+            except DriverError as exc:
+                log.warning("database: backup %s: the instance's accounts not applied first: %s",
+                            backup.id, exc)  # fmt: skip
 
             async def sink(stream: ByteStream) -> None:
                 size, digest = await self.store.put(backup.container, name, stream)
