@@ -3,8 +3,8 @@ MariaDB instance on a tenant network reach ACTIVE; from a namespace plugged
 into the same network (a namespace port, as a server on it would be),
 ``psql`` and ``mysql`` log in as the created users and create tables; a new
 user, a new database and root log in too; a killed server comes back by
-itself; a backup restored into a new instance has the backup's rows and not
-the later ones; deleting leaves nothing on the host.  One cloud, shared."""
+itself; a full and an incremental backup restored into a new instance have
+the backups' rows and not the later ones; deleting leaves nothing on the host.  One cloud, shared."""
 
 from __future__ import annotations
 
@@ -210,6 +210,11 @@ def test_public_addresses_and_allowed_ranges(instances: dict[str, dict[str, Any]
 
 def test_new_users_databases_and_root(cloud: Server, instances: dict[str, dict[str, Any]]) -> None:
     pg, my = private_address(instances["pg1"]), private_address(instances["my1"])
+    # The general logs on: the statements below are in them (the agent's own,
+    # with passwords, are not), published into the project's object store.
+    for name in ("pg1", "my1"):
+        assert osc(cloud, "database", "log", "set", f"{TAG}{name}", "general",
+                   "--enable")["status"] == "Enabled"  # fmt: skip
     for name in ("pg1", "my1"):
         osc_plain(cloud, "database", "db", "create", f"{TAG}{name}", "extra")
         osc_plain(cloud, "database", "user", "create", f"{TAG}{name}", "bob", "b0bpw",
@@ -218,6 +223,14 @@ def test_new_users_databases_and_root(cloud: Server, instances: dict[str, dict[s
                                                               "CREATE TABLE b (y int)")))  # fmt: skip
     wait_for("bob on MariaDB", lambda: _works(lambda: mysql(my, "bob", "b0bpw", "extra",
                                                             "CREATE TABLE b (y int)")))  # fmt: skip
+    for name in ("pg1", "my1"):
+        published = osc(cloud, "database", "log", "set", f"{TAG}{name}", "general", "--publish")
+        assert published["status"] == "Published" and published["published"] > 0, published
+        tail = clirun.run([str(BIN / "openstack"), "database", "log", "tail", f"{TAG}{name}",
+                           "general", "--lines", "500"], env=cloud.env(), capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+        assert "CREATE TABLE b" in tail.stdout, tail.stdout + tail.stderr
+        assert "b0bpw" not in tail.stdout, "a password was logged"
     root = osc(cloud, "database", "root", "enable", f"{TAG}pg1")
     assert root["name"] == "postgres"
     wait_for("root on PostgreSQL", lambda: _works(
@@ -227,10 +240,13 @@ def test_new_users_databases_and_root(cloud: Server, instances: dict[str, dict[s
         lambda: mysql(my, "root", root["password"], "app", "SELECT 1")))  # fmt: skip
 
 
-def test_replicas_follow_and_detach(cloud: Server, instances: dict[str, dict[str, Any]]) -> None:
+def test_replicas_follow_promote_and_detach(
+    cloud: Server, instances: dict[str, dict[str, Any]]
+) -> None:
     """A replica of each (PostgreSQL streaming, MariaDB GTID replication):
     a row written on the source is read on the replica, the replica refuses
-    writes, and once detached it takes them."""
+    writes; promoted to replica source, it takes them and the old source
+    follows it; once detached, the old source takes writes again."""
     pg, my = private_address(instances["pg1"]), private_address(instances["my1"])
     psql(pg, "app", "s3cret", "app", "CREATE TABLE rep (x int)")
     mysql(my, "app", "s3cret", "app", "CREATE TABLE rep (x int)")
@@ -254,13 +270,25 @@ def test_replicas_follow_and_detach(cloud: Server, instances: dict[str, dict[str
         print(f"{name}: the row on the replica after {time.monotonic() - started:.2f} s")
         with pytest.raises(subprocess.CalledProcessError):
             client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
+    # The replica promoted to replica source: the old source follows it.
     for name in ("pg1", "my1"):
-        osc_plain(cloud, "database", "instance", "detach", f"{TAG}{name}rep")
+        osc_plain(cloud, "database", "instance", "promote", f"{TAG}{name}rep")
     for name, (client, source, replica) in clients.items():
-        assert "replica_of" not in active(cloud, f"{TAG}{name}rep")
-        client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
-        assert client(replica, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "8"
-        assert client(source, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "7"
+        promoted, demoted = active(cloud, f"{TAG}{name}rep"), active(cloud, f"{TAG}{name}")
+        assert "replica_of" not in promoted and demoted["replica_of"] == promoted["id"], demoted
+        client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (5)")
+        wait_for(f"the row on the demoted {name}", lambda client=client, source=source: _value_of(
+            client, source, "SELECT sum(x) FROM rep") == "12", 60)  # fmt: skip
+        with pytest.raises(subprocess.CalledProcessError):
+            client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
+    # The old source detached: both take writes, apart.
+    for name in ("pg1", "my1"):
+        osc_plain(cloud, "database", "instance", "detach", f"{TAG}{name}")
+    for name, (client, source, replica) in clients.items():
+        assert "replica_of" not in active(cloud, f"{TAG}{name}")
+        client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
+        assert client(source, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "13"
+        assert client(replica, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "12"
     # Kept until the last test: a new instance given a deleted one's address
     # would meet the client's stale neighbour entry for it.
 
@@ -311,16 +339,36 @@ def test_backup_and_restore_keep_the_rows(
     active(cloud, f"{TAG}my1")
     psql(pg, "app", "s3cret", "app", "INSERT INTO t VALUES (100)")
     mysql(my, "app", "s3cret", "app", "INSERT INTO t VALUES (100)")
+    # Incremental backups on top (PostgreSQL: the WAL since the full one;
+    # MariaDB: the pages changed since its LSN), then later rows.
+    for name, bid in list(backups.items()):
+        child = osc(cloud, "database", "backup", "create", f"{TAG}{name}-i", "-i", f"{TAG}{name}",
+                    "--incremental")  # fmt: skip
+        assert child["parent_id"] == bid, child
+        backups[name] = child["id"]
+
+    def statuses() -> dict[str, str]:
+        listed = osc(cloud, "database", "backup", "list")
+        return {b["ID"]: b["Status"] for b in listed if b["ID"] in backups.values()}
+
+    wait_for("the incremental backups", lambda: all(
+        s in ("COMPLETED", "FAILED") for s in statuses().values()))  # fmt: skip
+    assert set(statuses().values()) == {"COMPLETED"}, statuses()
+    psql(pg, "app", "s3cret", "app", "INSERT INTO t VALUES (1000)")
+    mysql(my, "app", "s3cret", "app", "INSERT INTO t VALUES (1000)")
     for name, bid in backups.items():
         osc(cloud, "database", "instance", "create", f"{TAG}{name}r", "--flavor", "m1.small",
             "--size", "1", "--backup", bid, "--nic", f"net-id={network}")  # fmt: skip
     pg_r = private_address(active(cloud, f"{TAG}pg1r"))
     my_r = private_address(active(cloud, f"{TAG}my1r"))
+    # The full backup's rows and the increment's, not the later one.
     assert (
         psql(pg_r, "app", "s3cret", "app", "SELECT string_agg(x::text, ',' ORDER BY x) FROM t")
-        == "1,2"
+        == "1,2,100"
     )
-    assert mysql(my_r, "app", "s3cret", "app", "SELECT group_concat(x ORDER BY x) FROM t") == "1,2"
+    assert mysql(my_r, "app", "s3cret", "app",
+                 "SELECT group_concat(x ORDER BY x) FROM t") == "1,2,100"  # fmt: skip
+    psql(pg, "app", "s3cret", "app", "DELETE FROM t WHERE x = 1000")
     assert psql(pg, "app", "s3cret", "app", "SELECT count(*) FROM t") == "3"
     users = {u["Name"] for u in osc(cloud, "database", "user", "list", f"{TAG}pg1r")}
     assert {"app", "bob"} <= users

@@ -390,6 +390,12 @@ class DbaasConfig(_Section):
     run_agent: bool = True
     # The object store container of backups.
     backup_container: str = "database_backups"
+    # The object store container that instance logs are published to (in
+    # the instance's project's account, as Trove's guest_log_container_name).
+    log_container: str = "database_logs"
+    # Seconds a log action (publish, discard, enable, show) waits for the
+    # agent before it answers with the log as it stands.
+    log_action_timeout: float = Field(30.0, gt=0)
     # Seconds between the agent's comparisons of its servers with the database
     # (a dead server is started again at the next one).
     sync_interval: float = Field(5.0, gt=0)

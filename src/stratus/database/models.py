@@ -27,7 +27,10 @@ BUILD, ACTIVE, ERROR, REBOOT, RESIZE, BACKUP = (
 )
 SHUTDOWN, DELETING, RESTART_REQUIRED = "SHUTDOWN", "DELETING", "RESTART_REQUIRED"
 DETACH = "DETACH"  # a replica being made a standalone instance
-BUSY = frozenset({BUILD, REBOOT, RESIZE, BACKUP, DELETING, DETACH})
+# A replica becoming its set's source, and the set's other members following
+# it (promote_to_replica_source; eject_replica_source when the source is lost).
+PROMOTE, EJECT = "PROMOTE", "EJECT"
+BUSY = frozenset({BUILD, REBOOT, RESIZE, BACKUP, DELETING, DETACH, PROMOTE, EJECT})
 
 # The agent's tasks on an instance (``Instance.task``).
 T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
@@ -39,6 +42,7 @@ T_BUILD, T_DELETE, T_RESTART, T_RESIZE_VOLUME, T_RESIZE_FLAVOR = (
 )
 T_CONFIGURE = "configure"
 T_DETACH = "detach"  # a replica stops following its source
+T_PROMOTE, T_EJECT = "promote", "eject"  # a replica becomes the source of its set
 # ... a database's and a user's ``state``.
 S_CREATING, S_READY, S_DELETING = "creating", "ready", "deleting"
 # ... a backup's status.
@@ -146,7 +150,8 @@ class Backup(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     project_id: Mapped[str] = mapped_column(String(64), index=True)
     instance_id: Mapped[str] = mapped_column(String(36), index=True)
-    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    # An incremental backup's parent (its chain ends with a full backup).
+    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     datastore: Mapped[str] = mapped_column(String(32))
     datastore_version: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), default=B_NEW, index=True)
@@ -157,6 +162,9 @@ class Backup(Base):
     location: Mapped[str | None] = mapped_column(Text, nullable=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
     checksum: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # What the datastore's tool needs of this backup to make an incremental
+    # one on top of it (PostgreSQL's WAL position, mariadb-backup's LSNs).
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -198,4 +206,38 @@ class Quota(Base):
     project_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     resource: Mapped[str] = mapped_column(String(32), primary_key=True)
     hard_limit: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+# A log's status (Trove's names).
+L_DISABLED, L_ENABLED, L_READY, L_PUBLISHED, L_PARTIAL, L_UNAVAILABLE = (
+    "Disabled",
+    "Enabled",
+    "Ready",
+    "Published",
+    "Partial",
+    "Unavailable",
+)
+
+
+class Log(Base):
+    """One of an instance's logs (Trove's guest logs): enabled or not, and
+    what the agent published of it into the object store.  An action asked
+    for (``wanted``: enable, disable, publish, discard) bumps ``serial``; the
+    agent sets ``done`` to it when the action is over."""
+
+    __tablename__ = "database_log"
+
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("database_instance.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    published: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes
+    pending: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes not published yet
+    parts: Mapped[int] = mapped_column(Integer, default=0)  # objects published
+    wanted: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    serial: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    fault: Mapped[str | None] = mapped_column(Text, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -13,6 +13,8 @@ RULES: dict[str, str] = {
     "database:instance:databases": "rule:admin_or_member",
     "database:instance:users": "rule:admin_or_member",
     "database:instance:root": "rule:admin_or_member",
+    "database:instance:logs": "rule:admin_or_reader",
+    "database:instance:log_action": "rule:admin_or_member",
     "database:configuration:index": "role:reader or rule:admin_required",
     "database:configuration:manage": "rule:admin_required or rule:project_member",
     "database:backup:index": "role:reader or rule:admin_required",

@@ -110,16 +110,22 @@ def test_backup_and_restore_into_a_new_instance(cloud: Server) -> None:
     wait_until("backup completed", lambda: osc_json(
         cloud, "database", "backup", "show", backup["id"])["status"] == "COMPLETED")  # fmt: skip
     assert wait_status(cloud, name)["status"] == "ACTIVE"
+    # --incremental: on top of the instance's latest backup.
+    child = osc_json(cloud, "database", "backup", "create", unique("b"), "-i", name,
+                     "--incremental")  # fmt: skip
+    assert child["parent_id"] == backup["id"]
+    assert wait_status(cloud, name)["status"] == "ACTIVE"
     listed = osc_json(cloud, "database", "backup", "list")
     assert backup["id"] in {b["ID"] for b in listed}
     restored = unique("r")
     osc(cloud, "database", "instance", "create", restored, "--flavor", "m1.tiny", "--size", "1",
-        "--backup", backup["id"])  # fmt: skip
+        "--backup", child["id"])  # fmt: skip
     shown = wait_status(cloud, restored)
     assert shown["status"] == "ACTIVE" and shown["datastore"] == "mariadb"
     assert [d["Name"] for d in osc_json(cloud, "database", "db", "list", restored)] == ["kept"]
+    # Deleting the full backup deletes the incremental one on top of it.
     osc(cloud, "database", "backup", "delete", backup["id"])
-    wait_until("backup deleted", lambda: backup["id"] not in {
+    wait_until("backups deleted", lambda: not {backup["id"], child["id"]} & {
         b["ID"] for b in osc_json(cloud, "database", "backup", "list")})  # fmt: skip
     for inst in (name, restored):
         osc(cloud, "database", "instance", "delete", inst)

@@ -115,9 +115,6 @@ def test_accounts_and_actions_on_an_instance(member: Trove, instance: dict[str, 
     assert "larger" in member.fault(resp, 400, "badRequest")
     resp = member.request("POST", f"/instances/{iid}/action", json={"reboot": {}})
     member.fault(resp, 400, "badRequest")
-    resp = member.request("POST", "/backups", json={"backup": {"name": "b", "instance": iid,
-                                                               "incremental": 1}})  # fmt: skip
-    member.fault(resp, 400, "badRequest")
     member.fault(member.request("GET", "/backups/none"), 404, "itemNotFound")
 
 
@@ -236,9 +233,25 @@ def test_replicas_follow_their_source_until_detached(
     member.fault(member.request("DELETE", f"/instances/{sid}"), 403, "forbidden")
     resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": sid}})
     member.fault(resp, 400, "badRequest")
-    resp = member.request("POST", f"/instances/{rid}/action",
-                          json={"promote_to_replica_source": {}})  # fmt: skip
-    assert "detach" in member.fault(resp, 400, "badRequest")
+
+    # promote_to_replica_source: the replica becomes the source and its old
+    # source follows it; eject_replica_source only for a source that is lost.
+    def action(iid: str, name: str) -> httpx.Response:
+        return member.request("POST", f"/instances/{iid}/action", json={name: {}})
+
+    assert "not a replica" in member.fault(action(sid, "promote_to_replica_source"), 400,
+                                           "badRequest")  # fmt: skip
+    assert "reachable" in member.fault(action(sid, "eject_replica_source"), 400, "badRequest")
+    assert "not a replica source" in member.fault(action(rid, "eject_replica_source"), 400,
+                                                  "badRequest")  # fmt: skip
+    stranger.fault(stranger.request("POST", f"/instances/{rid}/action",
+                                    json={"promote_to_replica_source": {}}), 404, "itemNotFound")  # fmt: skip
+    assert action(rid, "promote_to_replica_source").status_code == 202
+    promoted, demoted = active(member, rid), active(member, sid)
+    assert promoted["status"] == demoted["status"] == "ACTIVE"
+    assert "replica_of" not in promoted and [r["id"] for r in promoted["replicas"]] == [sid]
+    assert demoted["replica_of"]["id"] == rid and "replicas" not in demoted
+    sid, rid = rid, sid  # the roles swapped
 
     # Detached (PATCH replica_of null, as troveclient): standalone, with the
     # databases it copied; the source has no replica left and may go.
@@ -253,3 +266,132 @@ def test_replicas_follow_their_source_until_detached(
     assert "not a replica" in member.fault(resp, 400, "badRequest")
     for iid in (rid, sid):
         assert member.request("DELETE", f"/instances/{iid}").status_code == 202
+
+
+def backup_done(api: Trove, backup_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        shown = api.request("GET", f"/backups/{backup_id}").json()["backup"]
+        if shown["status"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
+            return dict(shown)
+        time.sleep(0.1)
+
+
+def test_incremental_backups_restore_their_chain(
+    member: Trove, stranger: Trove, instance: dict[str, Any]
+) -> None:
+    """incremental: 1 makes a backup on top of the instance's latest one; a
+    restore applies the chain (the fake driver's backups name databases);
+    deleting a parent deletes its children, as Trove does."""
+    made = member.request("POST", "/instances", json=body(databases=[{"name": "one"}]))
+    iid = active(member, made.json()["instance"]["id"])["id"]
+
+    def backup(**fields: Any) -> dict[str, Any]:
+        resp = member.request("POST", "/backups", json={"backup": {
+            "name": unique("b"), "instance": iid, **fields}})  # fmt: skip
+        assert resp.status_code == 202, resp.text
+        shown = backup_done(member, resp.json()["backup"]["id"])
+        assert shown["status"] == "COMPLETED", shown
+        assert active(member, iid)["status"] == "ACTIVE"
+        return shown
+
+    def databases(instance_id: str, wanted: list[str]) -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            names = [d["name"] for d in member.request(
+                "GET", f"/instances/{instance_id}/databases").json()["databases"]]  # fmt: skip
+            if sorted(names) == wanted or time.monotonic() > deadline:
+                return sorted(names)
+            time.sleep(0.1)
+
+    # No backup yet: an incremental one is a full one.
+    full = backup(incremental=1)
+    assert full["parent_id"] is None
+    member.request("POST", f"/instances/{iid}/databases", json={"databases": [{"name": "two"}]})
+    assert databases(iid, ["one", "two"]) == ["one", "two"]
+    first = backup(incremental=True)
+    assert first["parent_id"] == full["id"]
+    member.request("DELETE", f"/instances/{iid}/databases/one")
+    assert databases(iid, ["two"]) == ["two"]
+    second = backup(incremental=1, description="after one went")
+    assert second["parent_id"] == first["id"]
+    # A parent given by id must be a completed backup of the same instance.
+    resp = member.request("POST", "/backups", json={"backup": {
+        "name": "x", "instance": iid, "parent_id": instance["id"]}})  # fmt: skip
+    member.fault(resp, 404, "itemNotFound")
+    other = backup_done(member, member.request("POST", "/backups", json={"backup": {
+        "name": unique("b"), "instance": instance["id"]}}).json()["backup"]["id"])  # fmt: skip
+    resp = member.request("POST", "/backups", json={"backup": {
+        "name": "x", "instance": iid, "parent_id": other["id"]}})  # fmt: skip
+    assert other["id"] in member.fault(resp, 400, "badRequest")
+    stranger.fault(stranger.request("GET", f"/backups/{second['id']}"), 404, "itemNotFound")
+
+    # Restored from the last one: the full backup and both increments applied.
+    restored = member.request("POST", "/instances", json=body(
+        restorePoint={"backupRef": second["id"]}))  # fmt: skip
+    rid = active(member, restored.json()["instance"]["id"])["id"]
+    assert databases(rid, ["two"]) == ["two"]
+    # Deleting the middle one takes the last with it, and keeps the full one.
+    assert member.request("DELETE", f"/backups/{first['id']}").status_code == 202
+    resp = member.request("POST", "/instances", json=body(restorePoint={"backupRef": second["id"]}))
+    assert resp.status_code in (400, 404), resp.text
+    deadline = time.monotonic() + 30
+    while {b["id"] for b in member.request("GET", f"/instances/{iid}/backups").json()["backups"]} \
+            != {full["id"]}:  # fmt: skip
+        assert time.monotonic() < deadline, "the children of a deleted backup stayed"
+        time.sleep(0.1)
+    for gone in (first, second):
+        member.fault(member.request("GET", f"/backups/{gone['id']}"), 404, "itemNotFound")
+    for resp_id in (rid, iid):
+        assert member.request("DELETE", f"/instances/{resp_id}").status_code == 202
+    member.request("DELETE", f"/backups/{other['id']}")
+
+
+def test_logs_enabled_published_and_discarded(
+    cloud: Server, member: Trove, stranger: Trove, instance: dict[str, Any]
+) -> None:
+    """Trove's guest logs: a USER log is off until enabled; publishing
+    copies what is new in it to the object store, discarding forgets it."""
+    iid = instance["id"]
+
+    def act(**fields: Any) -> httpx.Response:
+        return member.request("POST", f"/instances/{iid}/log", json=fields)
+
+    listed = member.request("GET", f"/instances/{iid}/log").json()["logs"]
+    assert listed == [{"name": "general", "type": "USER", "status": "Disabled", "published": 0,
+                       "pending": 0, "container": "database_logs",
+                       "prefix": f"{iid}/postgresql-general/",
+                       "metafile": f"{iid}/postgresql-general_metafile"}]  # fmt: skip
+    assert "enable" in member.fault(act(name="general", publish=1), 400, "badRequest")
+    member.fault(act(name="nope", publish=1), 404, "itemNotFound")
+    member.fault(act(name="general", enable=1, disable=1), 400, "badRequest")
+    member.fault(act(name="general", colour=1), 400, "badRequest")
+    stranger.fault(stranger.request("GET", f"/instances/{iid}/log"), 404, "itemNotFound")
+    # As troveclient's `database log set --enable` sends it.
+    shown = osc_json(cloud, "database", "log", "set", iid, "general", "--enable")
+    assert shown["status"] == "Enabled" and shown["published"] == 0
+    # A statement is logged now (the fake server writes it), then published.
+    member.request("POST", f"/instances/{iid}/databases", json={"databases": [{"name": "logged"}]})
+    deadline = time.monotonic() + 30
+    while (shown := act(name="general").json()["log"])["pending"] == 0:
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.1)
+    published = act(name="general", publish=1)
+    assert published.status_code == 200, published.text
+    log = published.json()["log"]
+    assert log["status"] == "Published" and log["published"] > 0 and log["pending"] == 0
+    discarded = act(name="general", discard=1, disable=1).json()["log"]
+    assert discarded["published"] == 0 and discarded["status"] == "Disabled"
+
+    # MariaDB's: its error log (SYS) is always on; USER ones start off.
+    made = member.request("POST", "/instances", json=body(datastore={"type": "mariadb"}))
+    mid = active(member, made.json()["instance"]["id"])["id"]
+    rows = osc_json(cloud, "database", "log", "list", mid)
+    assert {(r["Name"], r["Type"], r["Status"]) for r in rows} == {
+        ("error", "SYS", "Ready"), ("general", "USER", "Disabled"),
+        ("slow_query", "USER", "Disabled")}  # fmt: skip
+    resp = member.request("POST", f"/instances/{mid}/log", json={"name": "error", "enable": 1})
+    assert "SYS" in member.fault(resp, 400, "badRequest")
+    resp = member.request("POST", f"/instances/{mid}/log", json={"name": "error", "publish": 1})
+    assert resp.json()["log"]["status"] == "Published", resp.text
+    assert member.request("DELETE", f"/instances/{mid}").status_code == 202

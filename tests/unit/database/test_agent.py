@@ -251,3 +251,36 @@ async def test_at_start_what_belongs_to_no_instance_goes(
         await agent.adopt()
     assert await isolation.present() == {kept.id}
     assert f"removing what instance {orphan} left on this host" in caplog.text
+
+
+async def test_a_lost_source_is_ejected_and_its_replicas_follow_another(cloud: Any) -> None:
+    """eject_replica_source: refused while the source runs; once its server
+    is dead for good (ERROR), its first replica becomes the source, takes
+    writes, and the other replica is copied from it and follows it."""
+    from stratus.network import models as nm
+
+    service, agent = cloud
+    async with service.db.transaction() as s:
+        s.add(nm.Network(id="net1", name="n", project_id="p1", segmentation_id=7))
+    source = await service.instances.create(CTX, new(network_id="net1",
+                                                     databases=[("app", None, None)]))  # fmt: skip
+    await settle(agent)
+    first = await service.instances.create(CTX, new(name="r1", replica_of=source.id))
+    second = await service.instances.create(CTX, new(name="r2", replica_of=source.id))
+    await settle(agent)
+    with pytest.raises(BadRequest, match="reachable"):
+        await service.instances.eject(CTX, source.id)
+    store = fake_store(agent)
+    await store.stop(agent.instances.places[source.id])
+    store.fail_start.add(source.id)
+    await agent.resync()  # the server does not start again: ERROR
+    assert (await service.instances.get(CTX, source.id)).status == m.ERROR
+    await service.instances.eject(CTX, source.id)
+    await settle(agent)
+    new_source = await service.instances.get(CTX, first.id)
+    follower = await service.instances.get(CTX, second.id)
+    assert new_source.status == follower.status == m.ACTIVE
+    assert new_source.replica_of_id is None and follower.replica_of_id == first.id
+    assert store.servers[first.id].following is None
+    assert store.servers[second.id].following == first.id
+    assert (await service.instances.replicas([source.id])) == {}

@@ -14,6 +14,7 @@ from stratus.common.reconciler import Reconciler, Timing
 from stratus.database import models as m
 from stratus.database.agent.backups import BackupWork
 from stratus.database.agent.instances import InstanceWork
+from stratus.database.agent.logs import LogWork
 from stratus.database.agent.recorder import Recorder
 from stratus.database.drivers.base import Datastore, Isolation
 
@@ -30,6 +31,7 @@ class DatabaseAgent:
         isolation: Isolation,
         instances: InstanceWork,
         backups: BackupWork,
+        logs: LogWork,
         timing: Timing,
         closers: list[Any],
     ):
@@ -40,6 +42,7 @@ class DatabaseAgent:
         self.isolation = isolation
         self.instances = instances
         self.backups = backups
+        self.logs = logs
         self.closers = closers
         self.loop = Reconciler(f"database-agent-{host}", self, timing)
 
@@ -97,6 +100,9 @@ class DatabaseAgent:
         inst = await self.rec.instance(ident)
         if inst is None:
             return
+        if kind == "l":
+            await self.logs.work(inst)
+            return
         logs.bind_request_id(inst.request_id)
         work = self.instances
         if inst.task == m.T_DELETE:
@@ -113,6 +119,8 @@ class DatabaseAgent:
             await work.configure(inst)
         elif inst.task == m.T_DETACH:
             await work.detach(inst)
+        elif inst.task in (m.T_PROMOTE, m.T_EJECT):
+            await work.promote(inst, eject=inst.task == m.T_EJECT)
         elif inst.task is None and inst.status in (m.ACTIVE, m.BACKUP):
             await work.sync_accounts(inst)
 

@@ -1,6 +1,8 @@
 """The work on one backup: stream the server's backup into the object store
-(its size and SHA-256 recorded), or delete it.  A backup a crash stopped is
-made again from the start; the instance returns to ACTIVE either way."""
+(its size and SHA-256 recorded), full or incremental on top of its parent
+(with what the datastore's tool said of the parent), or delete it.  A
+backup a crash stopped is made again from the start; the instance returns
+to ACTIVE either way."""
 
 from __future__ import annotations
 
@@ -36,14 +38,28 @@ class BackupWork:
         name = f"{backup.id}.{'tar' if inst.datastore == 'postgresql' else 'xbstream'}"
         outcome: dict[str, object] = {}
         try:
+            parent_meta = None
+            if backup.parent_id is not None:
+                parent = await self.rec.backup(backup.parent_id)
+                if parent is None or parent.deleting or parent.status != m.B_COMPLETED:
+                    raise DriverError(f"the parent backup {backup.parent_id} is gone")
+                parent_meta = parent.meta or {}
             store = self.instances.datastore(inst)
             place = self.instances.places.get(inst.id) or await self.instances.place(inst)
+            try:
+                # The databases and users asked for before the backup are in it.
+                await self.instances.accounts(inst, place)
+            except DriverError as exc:
+                log.warning("database: backup %s: the instance's accounts not applied first: %s",
+                            backup.id, exc)  # fmt: skip
 
             async def sink(stream: ByteStream) -> None:
                 size, digest = await self.store.put(backup.container, name, stream)
                 outcome.update(size=size, checksum=digest)
 
-            await store.backup(place, await self.instances.spec(inst), sink)
+            outcome["meta"] = await store.backup(
+                place, await self.instances.spec(inst), sink, parent_meta
+            )
         except DriverError as exc:
             log.warning("database: backup %s failed: %s", backup.id, exc)
             await self.rec.update_backup(backup.id, status=m.B_FAILED, fail_reason=str(exc))

@@ -6,6 +6,7 @@ done again from the start and ends ACTIVE or ERROR."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -15,6 +16,7 @@ from stratus.database import models as m
 from stratus.database.agent.recorder import Recorder
 from stratus.database.drivers.base import (
     BackupStore,
+    ByteStream,
     DatabaseSpec,
     Datastore,
     DriverError,
@@ -40,6 +42,7 @@ def spec_of(
     inst: m.Instance,
     settings: dict[str, str] | None = None,
     replication: tuple[tuple[str, str], ...] = (),
+    logs: tuple[str, ...] = (),
 ) -> ServerSpec:
     return ServerSpec(
         instance_id=inst.id,
@@ -52,6 +55,7 @@ def spec_of(
         settings=dict(settings or {}),
         replica=inst.replica_of_id is not None,
         replication=replication,
+        logs=logs,
     )
 
 
@@ -90,7 +94,8 @@ class InstanceWork:
             for r in await self.rec.replicas(inst.id)
             if r.address and r.id != without
         )
-        return spec_of(inst, await self.rec.settings(inst), replication)
+        return spec_of(inst, await self.rec.settings(inst), replication,
+                       await self.rec.enabled_logs(inst.id))  # fmt: skip
 
     def datastore(self, inst: m.Instance) -> Datastore:
         store = self.datastores.get(inst.datastore)
@@ -146,10 +151,8 @@ class InstanceWork:
         if inst.replica_of_id:
             await self.seed(inst, store, place, spec)
         elif inst.restore_backup_id and not store.running(place):
-            backup = await self.rec.backup(inst.restore_backup_id)
-            if backup is None or backup.location is None:
-                raise DriverError(f"backup {inst.restore_backup_id} is gone")
-            await store.restore(place, spec, self.store.get(backup.container, backup.location))
+            chain = await self.rec.backup_chain(inst.restore_backup_id)
+            await store.restore(place, spec, [self.checked(b) for b in chain])
         else:
             await store.initialize(place, spec)
         steps["data"] = time.monotonic() - started
@@ -182,6 +185,15 @@ class InstanceWork:
             log.info("database: instance %s (%s %s) ACTIVE in %.2f s (%s)", inst.id,
                      inst.datastore, inst.datastore_version, time.monotonic() - started,
                      ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))  # fmt: skip
+
+    async def checked(self, backup: m.Backup) -> ByteStream:
+        """A backup's stream from the store, its SHA-256 checked at the end."""
+        digest = hashlib.sha256()
+        async for chunk in self.store.get(backup.container, backup.location or ""):
+            digest.update(chunk)
+            yield chunk
+        if backup.checksum and digest.hexdigest() != backup.checksum:
+            raise DriverError(f"backup {backup.id} does not match its checksum")
 
     # -- replicas ---------------------------------------------------------------------------
 
@@ -246,6 +258,52 @@ class InstanceWork:
         )
         await self.forget(source_id, inst.id)
         log.info("database: replica %s detached from %s", inst.id, source_id)
+
+    async def promote(self, inst: m.Instance, eject: bool = False) -> None:
+        """The replica becomes its set's source: its source (unless ejected,
+        being lost) is stopped first, so that its last writes reach the
+        replica; the replica applies them and takes writes; then every other
+        member of the set (the old source too, when promoted) is copied
+        afresh from it and follows it.  Done again after a crash: the rows
+        say how far it went (the members still PROMOTE/EJECT follow it)."""
+        try:
+            store, place = self.datastore(inst), await self.place(inst)
+            old_id = inst.replica_of_id
+            if old_id is not None:
+                old = await self.rec.instance(old_id)
+                if not eject and old is not None and old.host == self.host:
+                    await store.stop(self.places.get(old.id) or await self.place(old))
+                await store.start(place, await self.spec(inst))
+                await store.detach_replica(place, await self.spec(inst))
+                if not await self.rec.promoted(inst, old_id, keep_old=eject):
+                    return
+                log.info("database: %s is the source of its set now, after %s", inst.id, old_id)
+        except DriverError as exc:
+            await self.rec.fail(inst, f"promotion failed: {exc}")
+            if inst.replica_of_id is not None:
+                # The set as it was: its members ACTIVE again (a stopped
+                # source is started again by the health check).
+                await self.rec.set_settled(inst.replica_of_id, inst.id)
+            return
+        try:
+            # The replication user it followed as (copied from its source).
+            await store.forget_replica(place, await self.spec(inst), replication_user(inst.id))
+        except DriverError as exc:
+            log.warning("database: instance %s: its old replication user stays: %s", inst.id, exc)
+        for member in await self.rec.replicas(inst.id):
+            if member.status not in (m.PROMOTE, m.EJECT):
+                continue
+            try:
+                member_place = self.places.get(member.id) or await self.place(member)
+                store.forget_source(member_place)
+                member_spec = await self.spec(member)
+                await self.seed(member, store, member_place, member_spec)
+                await store.start(member_place, member_spec)
+            except DriverError as exc:
+                await self.rec.fail(member, f"following the new source {inst.id} failed: {exc}")
+                continue
+            await self.rec.update(member, status=m.ACTIVE, task=None, fault=None)
+        await self.rec.update(inst, status=m.ACTIVE, task=None)
 
     # -- accounts ---------------------------------------------------------------------------
 

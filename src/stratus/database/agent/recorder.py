@@ -11,6 +11,7 @@ from sqlalchemy import delete, or_, select, update
 
 from stratus.common.db import Database, utcnow
 from stratus.database import models as m
+from stratus.database.drivers.base import DriverError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class Recorder:
         async with self.db.transaction() as s:
             await s.execute(delete(m.Schema).where(m.Schema.instance_id == instance_id))
             await s.execute(delete(m.User).where(m.User.instance_id == instance_id))
+            await s.execute(delete(m.Log).where(m.Log.instance_id == instance_id))
             await s.execute(delete(m.Instance).where(m.Instance.id == instance_id))
 
     async def pending(self) -> list[str]:
@@ -86,6 +88,12 @@ class Recorder:
                 )
             )
             keys += [f"b:{b}" for b in backups]
+            logs = await s.scalars(
+                select(m.Log.instance_id)
+                .where(m.Log.done < m.Log.serial, m.Log.instance_id.in_(ready))
+                .distinct()
+            )
+            keys += [f"l:{i}" for i in logs]
         return list(dict.fromkeys(keys))
 
     async def schemas(self, instance_id: str) -> list[m.Schema]:
@@ -171,9 +179,89 @@ class Recorder:
             )
             return list(await s.scalars(q.order_by(m.Instance.id)))
 
+    async def logs_wanted(self, instance_id: str) -> list[m.Log]:
+        """The instance's logs with an action not done yet."""
+        async with self.db.session() as s:
+            q = select(m.Log).where(m.Log.instance_id == instance_id, m.Log.done < m.Log.serial)
+            return list(await s.scalars(q.order_by(m.Log.name)))
+
+    async def enabled_logs(self, instance_id: str) -> tuple[str, ...]:
+        async with self.db.session() as s:
+            q = select(m.Log.name).where(m.Log.instance_id == instance_id, m.Log.enabled)
+            return tuple(await s.scalars(q.order_by(m.Log.name)))
+
+    async def log_done(self, row: m.Log, **values: Any) -> None:
+        """A log's action done (the serial it was asked with)."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(m.Log)
+                .where(m.Log.instance_id == row.instance_id, m.Log.name == row.name)
+                .values(done=row.serial, updated_at=utcnow(), **values)
+            )
+
+    async def promoted(self, inst: m.Instance, old_source: str, keep_old: bool) -> bool:
+        """The replica is its set's source (ACTIVE; its task stays until the
+        others follow it): the old source's other replicas follow it, and
+        the old source too unless it left the set (``keep_old``: ejected)."""
+        async with self.db.transaction() as s:
+            done = (
+                await s.execute(
+                    update(m.Instance)
+                    .where(m.Instance.id == inst.id, m.Instance.generation == inst.generation)
+                    .values(replica_of_id=None, status=m.ACTIVE, fault=None,
+                            generation=inst.generation + 1, updated_at=utcnow())  # fmt: skip
+                )
+            ).rowcount == 1  # type: ignore[attr-defined]
+            if not done:
+                return False
+            await s.execute(
+                update(m.Instance)
+                .where(m.Instance.replica_of_id == old_source, m.Instance.id != inst.id)
+                .values(replica_of_id=inst.id, generation=m.Instance.generation + 1)
+            )
+            if not keep_old:
+                await s.execute(
+                    update(m.Instance)
+                    .where(m.Instance.id == old_source)
+                    .values(replica_of_id=inst.id, generation=m.Instance.generation + 1)
+                )
+        inst.generation += 1
+        inst.replica_of_id, inst.status, inst.fault = None, m.ACTIVE, None
+        return True
+
+    async def set_settled(self, source_id: str, failed_id: str) -> None:
+        """A promotion that failed before it changed the set: the source and
+        its other replicas, still PROMOTE or EJECT, are ACTIVE again."""
+        async with self.db.transaction() as s:
+            await s.execute(
+                update(m.Instance)
+                .where(
+                    or_(m.Instance.id == source_id, m.Instance.replica_of_id == source_id),
+                    m.Instance.id != failed_id,
+                    m.Instance.status.in_((m.PROMOTE, m.EJECT)),
+                )
+                .values(status=m.ACTIVE, generation=m.Instance.generation + 1)
+            )
+
     async def backup(self, backup_id: str) -> m.Backup | None:
         async with self.db.session() as s:
             return await s.get(m.Backup, backup_id)
+
+    async def backup_chain(self, backup_id: str) -> list[m.Backup]:
+        """A backup and its parents, the full backup first; ``DriverError``
+        when one is missing, unfinished or being deleted."""
+        chain: list[m.Backup] = []
+        async with self.db.session() as s:
+            ident: str | None = backup_id
+            while ident is not None:
+                backup = await s.get(m.Backup, ident)
+                if backup is None or backup.location is None or backup.deleting:
+                    raise DriverError(f"backup {ident} is gone")
+                if any(b.id == backup.id for b in chain) or len(chain) > 1000:
+                    raise DriverError(f"backup {backup_id} has a looping chain of parents")
+                chain.append(backup)
+                ident = backup.parent_id
+        return chain[::-1]
 
     async def update_backup(self, backup_id: str, **values: Any) -> None:
         async with self.db.transaction() as s:

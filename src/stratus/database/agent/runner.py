@@ -14,6 +14,7 @@ from stratus.common.service_auth import service_session
 from stratus.database.agent.agent import DatabaseAgent
 from stratus.database.agent.backups import BackupWork
 from stratus.database.agent.instances import InstanceWork
+from stratus.database.agent.logs import LogWork
 from stratus.database.agent.recorder import Recorder
 from stratus.database.drivers.base import BackupStore, Datastore, Isolation, Network, Volumes
 from stratus.registry import SERVICES
@@ -93,6 +94,7 @@ def build_agent(cfg: Config, db: Database, host: str | None = None) -> DatabaseA
         isolation,
         instances,
         BackupWork(rec, instances, backups),
+        LogWork(rec, instances, backups, cfg.dbaas.log_container),
         Timing(poll_interval=1.0, sync_interval=cfg.dbaas.sync_interval, heartbeat_interval=10.0),
         closers,
     )

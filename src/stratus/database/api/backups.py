@@ -39,13 +39,10 @@ async def create(req: ApiRequest[DatabaseService]) -> Response:
     b = req.body.backup
     inst = await svc(req).instances.get(req.ctx, b.instance)
     req.authorize("database:backup:create", {"project_id": inst.project_id})
-    if b.incremental and b.parent_id is None:
-        raise BadRequest("Incremental backups are not supported yet: make a full backup.")
-    if b.incremental or b.parent_id is not None:
-        raise BadRequest("Incremental backups are not supported yet: make a full backup.")
     if b.restore_from is not None or b.storage_driver is not None or b.swift_container:
         raise BadRequest("Backups are kept in the cloud's own container here.")
-    backup = await svc(req).backups.create(req.ctx, inst.id, b.name, b.description, None)
+    backup = await svc(req).backups.create(req.ctx, inst.id, b.name, b.description, b.parent_id,
+                                           bool(b.incremental))  # fmt: skip
     return json_response({"backup": views.backup(backup, base(req))}, 202)
 
 

@@ -139,9 +139,13 @@ async def resize(req: ApiRequest[DatabaseService]) -> Response:
     return empty_response(202)
 
 
-async def replica_source_action(req: ApiRequest[DatabaseService]) -> Response:
-    """promote_to_replica_source and eject_replica_source: not built (a
-    replica is made standalone by detaching it)."""
+async def promote_to_replica_source(req: ApiRequest[DatabaseService]) -> Response:
     await _authorized(req, "database:instance:action")
-    raise BadRequest("Promoting a replica to replica source and ejecting a replica source are "
-                     "not supported by this cloud yet: detach the replica instead.")  # fmt: skip
+    await svc(req).instances.promote(req.ctx, req.params["instance_id"])
+    return empty_response(202)
+
+
+async def eject_replica_source(req: ApiRequest[DatabaseService]) -> Response:
+    await _authorized(req, "database:instance:action")
+    await svc(req).instances.eject(req.ctx, req.params["instance_id"])
+    return empty_response(202)

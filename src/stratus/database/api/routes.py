@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, Route
-from stratus.database.api import accounts, backups, configurations, instances, misc, quotas
+from stratus.database.api import (
+    accounts,
+    backups,
+    configurations,
+    instances,
+    logs,
+    misc,
+    quotas,
+)
 from stratus.database.api import schemas as s
 
 P = "/v1.0/{project_id}"
@@ -69,7 +77,7 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         f"{I}/action",
-        instances.replica_source_action,
+        instances.promote_to_replica_source,
         body=s.PromoteBody,
         query=NoQuery,
         action="promote_to_replica_source",
@@ -77,12 +85,14 @@ ROUTES: list[Route] = [
     Route(
         "POST",
         f"{I}/action",
-        instances.replica_source_action,
+        instances.eject_replica_source,
         body=s.EjectBody,
         query=NoQuery,
         action="eject_replica_source",
     ),  # fmt: skip
     Route("GET", f"{I}/backups", backups.of_instance, body=NoBody, query=NoQuery),
+    Route("GET", f"{I}/log", logs.index, body=NoBody, query=NoQuery),
+    Route("POST", f"{I}/log", logs.action, body=s.LogActionBody, query=NoQuery),
     # databases, users, root
     Route("GET", f"{I}/databases", accounts.databases, body=NoBody, query=NoQuery),
     Route("POST", f"{I}/databases", accounts.create_databases, body=s.DatabasesBody, query=NoQuery),

@@ -168,6 +168,17 @@ class NewBackup(Aliased):
     storage_driver: Any = None
 
 
+Flag = StrictBool | Literal[0, 1] | None  # troveclient sends 1
+
+
+class LogActionBody(Schema):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    enable: Flag = None
+    disable: Flag = None
+    publish: Flag = None
+    discard: Flag = None
+
+
 class BackupCreateBody(Schema):
     backup: NewBackup
 

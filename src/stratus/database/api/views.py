@@ -14,6 +14,7 @@ from stratus.database.service.datastores import (
     datastore_id,
     version_id,
 )
+from stratus.database.service.logs import LogView
 
 
 def _time(value: Any) -> str:
@@ -153,6 +154,19 @@ def backup(b: m.Backup, base: str) -> dict[str, Any]:
             "version": b.datastore_version,
             "version_id": version_id(b.datastore, b.datastore_version),
         },
+    }
+
+
+def log(v: LogView) -> dict[str, Any]:
+    return {
+        "name": v.name,
+        "type": v.type,
+        "status": v.status,
+        "published": v.row.published,
+        "pending": v.row.pending,
+        "container": v.container,
+        "prefix": v.prefix,
+        "metafile": v.metafile,
     }
 
 

@@ -14,10 +14,10 @@ Drivers never import models or each other."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class DriverError(Exception):
@@ -56,6 +56,8 @@ class ServerSpec:
     replica: bool = False
     # On a source: its replicas' replication users and addresses.
     replication: tuple[tuple[str, str], ...] = ()
+    # The USER logs enabled (``Datastore.log_files``).
+    logs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,11 +116,25 @@ class Datastore(Protocol):
         """The databases and users the server holds (its own excepted), each
         user with the databases it may use: what a restored backup brought."""
 
-    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
-        """Stream a full backup of the running server into ``sink``."""
+    async def backup(
+        self, place: Place, spec: ServerSpec, sink: Sink, parent: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Stream a backup of the running server into ``sink``: a full one,
+        or with ``parent`` (what an earlier backup returned) only what
+        changed since that one.  Returns what a backup on top of this one
+        will need (``DriverError`` when the server cannot make it)."""
 
-    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
-        """Fill an empty data folder from a backup's stream."""
+    async def restore(self, place: Place, spec: ServerSpec, chain: Sequence[ByteStream]) -> None:
+        """Fill the data folder from a full backup's stream and then the
+        streams of the incremental backups on top of it, oldest first (a
+        folder a restore stopped half-way is emptied first)."""
+
+    def log_files(self, place: Place) -> dict[str, tuple[str, Path]]:
+        """The server's logs: name -> (Trove's type, USER or SYS, its file)."""
+
+    async def set_log(self, place: Place, spec: ServerSpec, name: str, enabled: bool) -> None:
+        """Turn a USER log on or off in the running server (``spec.logs``
+        keeps it so at the next start)."""
 
     async def allow_replica(
         self, place: Place, spec: ServerSpec, user: str, password: str, address: str
@@ -148,7 +164,12 @@ class Datastore(Protocol):
         running."""
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
-        """The running replica stops following its source and takes writes."""
+        """The running replica applies what it received of its source,
+        stops following it and takes writes."""
+
+    def forget_source(self, place: Place) -> None:
+        """The replica's copy no longer counts as made (its set has a new
+        source to copy): the next ``seed_replica`` copies again."""
 
 
 class Isolation(Protocol):
@@ -228,9 +249,19 @@ class Volumes(Protocol):
 
 
 class BackupStore(Protocol):
-    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
+    """The object store: backups in the service project's account, logs
+    (``project_id`` given) in the instance's project's."""
+
+    async def put(
+        self,
+        container: str,
+        name: str,
+        stream: ByteStream,
+        headers: dict[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> tuple[int, str]:
         """Store a stream: its size in bytes and SHA-256."""
 
     def get(self, container: str, name: str) -> ByteStream: ...
 
-    async def delete(self, container: str, name: str) -> None: ...
+    async def delete(self, container: str, name: str, project_id: str | None = None) -> None: ...

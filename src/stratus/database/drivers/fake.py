@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from stratus.database.drivers.base import (
     ByteStream,
@@ -33,6 +37,7 @@ class FakeServer:
     replication_users: dict[str, str] = field(default_factory=dict)
     following: str | None = None
     seeded: bool = False
+    logs: set[str] = field(default_factory=set)  # USER logs enabled
 
 
 class FakeDatastore:
@@ -60,6 +65,20 @@ class FakeDatastore:
             server.running = True
             server.starts += 1
             server.settings = dict(spec.settings)
+            server.logs = set(spec.logs)
+            self._log(place, "SYS", f"{self.name} ready to accept connections")
+
+    def _log(self, place: Place, kind: str, line: str) -> None:
+        """A line in the server's own log (``SYS``), or in the USER logs
+        enabled."""
+        server = self.servers.get(place.instance_id)
+        paths = {place.log_file} if kind == "SYS" else {
+            path for name, (_type, path) in self.log_files(place).items()
+            if _type == "USER" and server is not None and name in server.logs}  # fmt: skip
+        for path in paths:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as f:
+                f.write(line + "\n")
 
     async def stop(self, place: Place) -> None:
         server = self.servers.get(place.instance_id)
@@ -78,6 +97,7 @@ class FakeDatastore:
 
     async def ensure_database(self, place: Place, spec: ServerSpec, db: DatabaseSpec) -> None:
         self._server(place).databases[db.name] = db
+        self._log(place, "USER", f"statement: CREATE DATABASE {db.name}")
 
     async def drop_database(self, place: Place, spec: ServerSpec, name: str) -> None:
         self._server(place).databases.pop(name, None)
@@ -100,21 +120,51 @@ class FakeDatastore:
         users = [UserSpec(u.name, u.host, None, u.databases) for u in server.users.values()]
         return sorted(server.databases), users
 
-    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
+    async def backup(
+        self, place: Place, spec: ServerSpec, sink: Sink, parent: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A full backup names the databases; an incremental one those
+        made and dropped since its parent."""
         server = self._server(place)
-        data = ",".join(sorted(server.databases)).encode()
+        now = sorted(server.databases)
+        if parent is None:
+            data = {"databases": now}
+        else:
+            before = set(parent.get("databases", ()))
+            data = {"added": sorted(set(now) - before), "dropped": sorted(before - set(now))}
+        payload = json.dumps(data).encode()
 
         async def stream() -> ByteStream:
-            yield data
+            yield payload
 
         await sink(stream())
+        return {"databases": now}
 
-    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
-        data = b"".join([chunk async for chunk in source])
+    async def restore(self, place: Place, spec: ServerSpec, chain: Sequence[ByteStream]) -> None:
         server = self.servers.setdefault(place.instance_id, FakeServer())
-        for name in filter(None, data.decode().split(",")):
-            server.databases[name] = DatabaseSpec(name)
+        server.databases.clear()
+        for i, source in enumerate(chain):
+            data = json.loads(b"".join([chunk async for chunk in source]))
+            if (i == 0) != ("databases" in data):
+                raise DriverError("a backup chain starts with its full backup")
+            for name in data.get("databases", []) + data.get("added", []):
+                server.databases[name] = DatabaseSpec(name)
+            for name in data.get("dropped", []):
+                server.databases.pop(name, None)
 
+    def log_files(self, place: Place) -> dict[str, tuple[str, Path]]:
+        if self.name == "mariadb":
+            return {"general": ("USER", place.run_dir / "general.log"),
+                    "slow_query": ("USER", place.run_dir / "slow_query.log"),
+                    "error": ("SYS", place.log_file)}  # fmt: skip
+        return {"general": ("USER", place.log_file)}
+
+    async def set_log(self, place: Place, spec: ServerSpec, name: str, enabled: bool) -> None:
+        logs = self._server(place).logs
+        if enabled:
+            logs.add(name)
+        else:
+            logs.discard(name)
 
     async def allow_replica(
         self, place: Place, spec: ServerSpec, user: str, password: str, address: str
@@ -150,6 +200,11 @@ class FakeDatastore:
             following=source.instance_id, seeded=True,
         )  # fmt: skip
 
+    def forget_source(self, place: Place) -> None:
+        server = self.servers.get(place.instance_id)
+        if server is not None:
+            server.seeded = False
+
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         server = self._server(place)
         server.following, server.seeded = None, False
@@ -183,6 +238,8 @@ class FakeIsolation:
     async def remove(self, instance_id: str) -> None:
         self.made.pop(instance_id, None)
         self.limits.pop(instance_id, None)
+        # The logs the fake servers wrote.
+        shutil.rmtree(self.root / instance_id, ignore_errors=True)
 
     async def present(self) -> set[str]:
         return set(self.made)
@@ -235,10 +292,21 @@ class FakeNetwork:
 class FakeBackupStore:
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        # What each project's account holds (published logs).
+        self.accounts: dict[str, set[tuple[str, str]]] = {}
 
-    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
+    async def put(
+        self,
+        container: str,
+        name: str,
+        stream: ByteStream,
+        headers: dict[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> tuple[int, str]:
         data = b"".join([chunk async for chunk in stream])
         self.objects[(container, name)] = data
+        if project_id is not None:
+            self.accounts.setdefault(project_id, set()).add((container, name))
         return len(data), hashlib.sha256(data).hexdigest()
 
     async def get(self, container: str, name: str) -> ByteStream:  # type: ignore[override]
@@ -247,5 +315,7 @@ class FakeBackupStore:
             raise DriverError(f"backup object {container}/{name} is missing")
         yield data
 
-    async def delete(self, container: str, name: str) -> None:
+    async def delete(self, container: str, name: str, project_id: str | None = None) -> None:
         self.objects.pop((container, name), None)
+        if project_id is not None:
+            self.accounts.get(project_id, set()).discard((container, name))

@@ -11,6 +11,9 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from stratus.database.drivers.base import (
     ByteStream,
@@ -23,6 +26,7 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
+    RESTORED,
     SEEDED,
     empty_folder,
     read_pid,
@@ -36,6 +40,8 @@ from stratus.database.drivers.process import (
 )
 
 START_TIMEOUT = 60.0
+# Where mariadb-backup writes, and reads back, a backup's LSNs.
+CHECKPOINTS = ("xtrabackup_checkpoints", "mariadb_backup_checkpoints")
 
 
 def ident(name: str) -> str:
@@ -102,6 +108,11 @@ class MariaDB:
         ]  # fmt: skip
         # Only a replica follows a source (a copy of one never does).
         args.append("--read-only" if spec.replica else "--skip-slave-start")
+        # The USER logs, beside the server's own (enabled as the rows say).
+        args += [f"--general-log-file={place.run_dir / 'general.log'}",
+                 f"--slow-query-log-file={place.run_dir / 'slow_query.log'}",
+                 f"--general-log={int('general' in spec.logs)}",
+                 f"--slow-query-log={int('slow_query' in spec.logs)}"]  # fmt: skip
         args += [f"--{k.replace('_', '-')}={v}" for k, v in spec.settings.items()]
         proc = spawn(place, args, self.cgroups.procs(place.instance_id))
         self.procs[place.instance_id] = proc
@@ -126,8 +137,11 @@ class MariaDB:
                 "--batch", "--skip-column-names"]  # fmt: skip
 
     async def _sql(self, place: Place, *statements: str) -> str:
-        """SQL on stdin: passwords never on a command line."""
-        return await run(self._client(place), stdin=("\n".join(statements) + "\n").encode())
+        """SQL on stdin: passwords never on a command line, nor in the
+        general log."""
+        quiet = "SET SESSION sql_log_off = 1;"
+        return await run(self._client(place),
+                         stdin=("\n".join((quiet, *statements)) + "\n").encode())  # fmt: skip
 
     async def ensure_database(self, place: Place, spec: ServerSpec, db: DatabaseSpec) -> None:
         extra = f" CHARACTER SET {ident(db.character_set)}" if db.character_set else ""
@@ -180,23 +194,72 @@ class MariaDB:
                 users.append(UserSpec(fields[0], fields[1], None, grants))
         return dbs, users
 
-    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
-        scratch = place.run_dir / "backup"
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir()
+    async def backup(
+        self, place: Place, spec: ServerSpec, sink: Sink, parent: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """mariadb-backup's xbstream: a full copy, or (with ``parent``) the
+        pages changed since the parent's LSN (``--incremental-basedir``
+        given the parent's checkpoints, the one file of it it needs).
+        Returns this backup's checkpoints, kept by ``--extra-lsndir``."""
+        scratch, lsns, base = (place.run_dir / n for n in ("backup", "backup-lsn", "backup-base"))
+        for folder in (scratch, lsns, base):
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
         try:
             argv = ["mariadb-backup", "--backup", "--stream=xbstream", f"--socket={self._socket(place)}",
-                    "--user=root", f"--datadir={place.data_dir}", f"--target-dir={scratch}"]  # fmt: skip
+                    "--user=root", f"--datadir={place.data_dir}", f"--target-dir={scratch}",
+                    f"--extra-lsndir={lsns}"]  # fmt: skip
+            if parent is not None:
+                if not parent.get("checkpoints"):
+                    raise DriverError("the parent backup holds no LSN: make a full backup")
+                for name in CHECKPOINTS:
+                    (base / name).write_text(str(parent["checkpoints"]))
+                argv.append(f"--incremental-basedir={base}")
             await sink(stream_out(argv))
+            found = [lsns / n for n in CHECKPOINTS if (lsns / n).exists()]
+            if not found:
+                raise DriverError("mariadb-backup recorded no checkpoints")
+            return {"checkpoints": found[0].read_text()}
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            for folder in (scratch, lsns, base):
+                shutil.rmtree(folder, ignore_errors=True)
 
-    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
-        if (place.data_dir / "mysql").is_dir():
+    async def restore(self, place: Place, spec: ServerSpec, chain: Sequence[ByteStream]) -> None:
+        """The full backup unpacked and prepared, then each incremental one
+        unpacked beside it and applied (``--prepare --incremental-dir``)."""
+        if (place.data_dir / RESTORED).exists():
             return
-        await stream_in(["mbstream", "-x", "-C", str(place.data_dir)], source)
+        empty_folder(place.data_dir)
+        await stream_in(["mbstream", "-x", "-C", str(place.data_dir)], chain[0])
+        (place.data_dir / RESTORED).unlink(missing_ok=True)
         await run(["mariadb-backup", "--prepare", f"--target-dir={place.data_dir}"])
+        delta = place.data_dir.parent / "incremental"
+        for stream in chain[1:]:
+            shutil.rmtree(delta, ignore_errors=True)
+            delta.mkdir()
+            try:
+                await stream_in(["mbstream", "-x", "-C", str(delta)], stream)
+                await run(["mariadb-backup", "--prepare", f"--target-dir={place.data_dir}",
+                           f"--incremental-dir={delta}"])  # fmt: skip
+            finally:
+                shutil.rmtree(delta, ignore_errors=True)
         await run(["chown", "-R", f"{place.uid}:{place.gid}", str(place.data_dir)])
+        (place.data_dir / RESTORED).touch()
+
+    # -- logs -------------------------------------------------------------------------------
+
+    def log_files(self, place: Place) -> dict[str, tuple[str, Path]]:
+        return {
+            "general": ("USER", place.run_dir / "general.log"),
+            "slow_query": ("USER", place.run_dir / "slow_query.log"),
+            "error": ("SYS", place.log_file),
+        }
+
+    async def set_log(self, place: Place, spec: ServerSpec, name: str, enabled: bool) -> None:
+        variable = {"general": "general_log", "slow_query": "slow_query_log"}.get(name)
+        if variable is None:
+            raise DriverError(f"mariadbd has no USER log {name}")
+        await self._sql(place, f"SET GLOBAL {variable} = {int(enabled)};")
 
     # -- replication ------------------------------------------------------------------------
 
@@ -235,7 +298,7 @@ class MariaDB:
         empty_folder(place.data_dir)
 
         async def into_replica(stream: ByteStream) -> None:
-            await self.restore(place, spec, stream)
+            await self.restore(place, spec, [stream])
 
         await self.backup(source, source_spec, into_replica)
         # Where the copy stands in the source's binary log, as a GTID.
@@ -259,7 +322,17 @@ class MariaDB:
         )
         (place.data_dir / SEEDED).touch()
 
+    def forget_source(self, place: Place) -> None:
+        (place.data_dir / SEEDED).unlink(missing_ok=True)
+
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
+        # What the replica received of its source is applied first (its
+        # relay log, up to the GTID its I/O thread got), for at most 60 s.
+        await self._sql(place, "STOP SLAVE IO_THREAD;")
+        status = await self._sql(place, "SHOW SLAVE STATUS\\G")
+        received = re.search(r"Gtid_IO_Pos:[ \t]*(\S*)", status)
+        if received and received.group(1):
+            await self._sql(place, f"SELECT MASTER_GTID_WAIT({literal(received.group(1))}, 60);")
         await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
         (place.data_dir / SEEDED).unlink(missing_ok=True)
 

@@ -408,13 +408,22 @@ class SwiftStore:
         self.session = session
         self.client = service_client(session, timeout=httpx.Timeout(60.0, read=600.0))
 
-    async def _account(self) -> str:
+    async def _account(self, project_id: str | None = None) -> str:
+        """The service project's account, or (an admin reaches every
+        account) a project's own."""
         await self.session.token()
-        return f"{self.url}/AUTH_{self.session.project_id}"
+        return f"{self.url}/AUTH_{project_id or self.session.project_id}"
 
-    async def put(self, container: str, name: str, stream: ByteStream) -> tuple[int, str]:
-        base = await self._account()
-        _check(await self.client.put(f"{base}/{container}"), "making the backup container")
+    async def put(
+        self,
+        container: str,
+        name: str,
+        stream: ByteStream,
+        headers: dict[str, str] | None = None,
+        project_id: str | None = None,
+    ) -> tuple[int, str]:
+        base = await self._account(project_id)
+        _check(await self.client.put(f"{base}/{container}"), "making the container")
         digest = hashlib.sha256()
         size = 0
 
@@ -425,7 +434,8 @@ class SwiftStore:
                 size += len(chunk)
                 yield chunk
 
-        resp = await self.client.put(f"{base}/{container}/{name}", content=body())
+        resp = await self.client.put(f"{base}/{container}/{name}", content=body(),
+                                     headers=headers or {})  # fmt: skip
         _check(resp, "storing the backup", (201,))
         return size, digest.hexdigest()
 
@@ -437,8 +447,8 @@ class SwiftStore:
             async for chunk in resp.aiter_bytes(1 << 20):
                 yield chunk
 
-    async def delete(self, container: str, name: str) -> None:
-        base = await self._account()
+    async def delete(self, container: str, name: str, project_id: str | None = None) -> None:
+        base = await self._account(project_id)
         _check(await self.client.delete(f"{base}/{container}/{name}"), "deleting the backup",
                (204, 404))  # fmt: skip
 

@@ -13,7 +13,9 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -28,6 +30,7 @@ from stratus.database.drivers.base import (
 )
 from stratus.database.drivers.isolation import Cgroups
 from stratus.database.drivers.process import (
+    RESTORED,
     SEEDED,
     as_user,
     empty_folder,
@@ -43,6 +46,13 @@ from stratus.database.drivers.process import (
 )
 
 START_TIMEOUT = 60.0
+# The physical replication slot that keeps the WAL written since the last
+# backup, for the incremental backup that copies it.
+BACKUP_SLOT = "os_backup"
+# How much WAL that slot may keep before the server lets it go (then the
+# next incremental backup fails and asks for a full one).
+SLOT_WAL_KEEP = "256MB"
+WAL_NAME = re.compile(r"^[0-9A-F]{24}$")
 
 
 def _bin_dir() -> Path | None:
@@ -120,6 +130,7 @@ class PostgreSQL:
             "external_pid_file": str(place.run_dir / "postgres.pid"),
             # WAL kept for replicas that fall behind a little.
             "wal_keep_size": "64MB",
+            "max_slot_wal_keep_size": SLOT_WAL_KEEP,
             **spec.settings,
         }
         args = [self._exe("postgres"), "-D", str(place.data_dir)]
@@ -161,8 +172,11 @@ class PostgreSQL:
     async def _connect(
         self, place: Place, spec: ServerSpec, database: str = "postgres"
     ) -> asyncpg.Connection:
+        # The agent's own statements are never logged (they hold passwords),
+        # whatever the instance's log settings.
         return await asyncpg.connect(host=str(place.run_dir), port=spec.port, user=self.admin_user,
-                                     database=database, timeout=10)  # fmt: skip
+                                     database=database, timeout=10,
+                                     server_settings={"log_statement": "none"})  # fmt: skip
 
     async def _execute(
         self, place: Place, spec: ServerSpec, *sql: str, database: str = "postgres"
@@ -275,19 +289,125 @@ class PostgreSQL:
             await conn.close()
         return dbs, [UserSpec(r[0], "%", None, tuple(r[1] or ())) for r in rows]
 
-    async def backup(self, place: Place, spec: ServerSpec, sink: Sink) -> None:
-        argv = [self._exe("pg_basebackup"), "-h", str(place.run_dir), "-p", str(spec.port),
-                "-U", self.admin_user, "-D", "-", "-Ft", "-X", "fetch", "-c", "fast", "--no-password"]  # fmt: skip
-        await sink(stream_out(argv))
+    async def backup(
+        self, place: Place, spec: ServerSpec, sink: Sink, parent: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A full backup is pg_basebackup's tar (with the WAL it needs); a
+        slot made just before it keeps the WAL written since.  An
+        incremental one is a tar of the WAL segments from its parent's
+        position to now (PostgreSQL 15 has no incremental base backup):
+        replayed on top of the restored parent, it brings the data to now."""
+        try:
+            conn = await self._connect(place, spec)
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise DriverError(f"postgres is not reachable: {type(exc).__name__}") from None
+        try:
+            standby = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
+            timeline = int(await conn.fetchval("SELECT timeline_id FROM pg_control_checkpoint()"))
+            if parent is None:
+                lsn = None
+                if not standby:
+                    await conn.execute(
+                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                        "WHERE slot_name = $1", BACKUP_SLOT)  # fmt: skip
+                    await conn.execute("SELECT pg_create_physical_replication_slot($1, true)",
+                                       BACKUP_SLOT)  # fmt: skip
+                    lsn = str(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
+            else:
+                files, lsn = await self._wal_since(conn, place, parent, standby, timeline)
+        except asyncpg.PostgresError as exc:
+            raise DriverError(f"postgres refused: {exc.__class__.__name__}") from None
+        finally:
+            await conn.close()
+        if parent is None:
+            argv = [self._exe("pg_basebackup"), "-h", str(place.run_dir), "-p", str(spec.port),
+                    "-U", self.admin_user, "-D", "-", "-Ft", "-X", "fetch", "-c", "fast",
+                    "--no-password"]  # fmt: skip
+            await sink(stream_out(argv))
+        else:
+            await sink(stream_out(["tar", "-c", "-C", str(place.data_dir / "pg_wal"),
+                                         "-T", "/dev/null", *files]))
+            # The slot lets go of the WAL this backup holds.
+            await self._execute(place, spec, "SELECT pg_replication_slot_advance(slot_name, "
+                                f"{literal(lsn or '0/0')}::pg_lsn) FROM pg_replication_slots "
+                                f"WHERE slot_name = {literal(BACKUP_SLOT)}")  # fmt: skip
+        return {"lsn": lsn, "timeline": timeline}
 
-    async def restore(self, place: Place, spec: ServerSpec, source: ByteStream) -> None:
-        if (place.data_dir / "PG_VERSION").exists():
+    async def _wal_since(
+        self,
+        conn: asyncpg.Connection,
+        place: Place,
+        parent: dict[str, Any],
+        standby: bool,
+        timeline: int,
+    ) -> tuple[list[str], str]:
+        """The WAL segment files from the parent's position to now (the
+        last one completed by a switch), and the position they end at."""
+        if standby:
+            raise DriverError("an incremental backup of a replica cannot be made: make a full one")
+        if not parent.get("lsn"):
+            raise DriverError("the parent backup holds no WAL position: make a full backup")
+        if int(parent.get("timeline", 0)) != timeline:
+            raise DriverError("the server changed timeline since the parent backup (it was "
+                              "promoted): make a full backup")  # fmt: skip
+        # The segment holding the first byte after the parent's position (a
+        # parent that ended at a segment's end: the next one).
+        first = str(await conn.fetchval("SELECT pg_walfile_name($1::text::pg_lsn + 1)",
+                                           str(parent["lsn"])))
+        end = str(await conn.fetchval("SELECT pg_switch_wal()::text"))
+        last = str(await conn.fetchval("SELECT pg_walfile_name($1::text::pg_lsn)", end))
+        size = int(await conn.fetchval(
+            "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'"))  # fmt: skip
+        per_id = 0x100000000 // size
+
+        def number(name: str) -> int:
+            return int(name[8:16], 16) * per_id + int(name[16:24], 16)
+
+        wal = place.data_dir / "pg_wal"
+        files = sorted(f.name for f in wal.iterdir()
+                       if WAL_NAME.match(f.name) and first <= f.name <= last)  # fmt: skip
+        wanted = number(last) - number(first) + 1
+        # Nothing written since the parent: no segment, an empty backup.
+        if wanted < 0 or len(files) != wanted:
+            raise DriverError("the server no longer keeps all the WAL written since the parent "
+                              f"backup (more than {SLOT_WAL_KEEP}): make a full backup")  # fmt: skip
+        files += sorted(f.name for f in wal.iterdir() if f.name.endswith(".history"))
+        return files, end
+
+    async def restore(self, place: Place, spec: ServerSpec, chain: Sequence[ByteStream]) -> None:
+        if (place.data_dir / RESTORED).exists():
             return
-        await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir)]), source)
+        empty_folder(place.data_dir)
+        await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir)]), chain[0])
         # A backup of a replica: the new instance follows nobody.
-        for stale in ("postmaster.pid", "postmaster.opts", "standby.signal", SEEDED):
+        for stale in ("postmaster.pid", "postmaster.opts", "standby.signal", SEEDED, RESTORED):
             (place.data_dir / stale).unlink(missing_ok=True)
+        # The incremental backups' WAL, newer copies of a segment over older
+        # ones: the server replays it all when it starts (crash recovery
+        # from the base backup's checkpoint to the end of the WAL).
+        for stream in chain[1:]:
+            await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir / "pg_wal")]),
+                            stream)  # fmt: skip
+        (place.data_dir / RESTORED).touch()
+        os.chown(place.data_dir / RESTORED, place.uid, place.gid)
 
+    # -- logs -------------------------------------------------------------------------------
+
+    def log_files(self, place: Place) -> dict[str, tuple[str, Path]]:
+        # One log: the server's own; enabled, it holds every statement and
+        # connection too.
+        return {"general": ("USER", place.log_file)}
+
+    async def set_log(self, place: Place, spec: ServerSpec, name: str, enabled: bool) -> None:
+        if name != "general":
+            raise DriverError(f"postgres has no log {name}")
+        if enabled:
+            sql = ["ALTER SYSTEM SET log_statement = 'all'", "ALTER SYSTEM SET log_connections = on",
+                   "ALTER SYSTEM SET log_disconnections = on"]  # fmt: skip
+        else:
+            sql = ["ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_connections",
+                   "ALTER SYSTEM RESET log_disconnections"]  # fmt: skip
+        await self._execute(place, spec, *sql, "SELECT pg_reload_conf()")
 
     # -- replication ------------------------------------------------------------------------
 
@@ -337,6 +457,9 @@ class PostgreSQL:
         for stale in ("postmaster.pid", "postmaster.opts"):
             (place.data_dir / stale).unlink(missing_ok=True)
         (place.data_dir / SEEDED).touch()
+
+    def forget_source(self, place: Place) -> None:
+        (place.data_dir / SEEDED).unlink(missing_ok=True)
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         conn = await self._connect(place, spec)

@@ -195,6 +195,8 @@ async def kill_strays(name: str, folder: Path) -> None:
 
 # In a replica's data folder: its copy of the source finished.
 SEEDED = "stratus-replica-seeded"
+# In a restored instance's data folder: every backup of the chain applied.
+RESTORED = "stratus-restored"
 
 
 def seeded(data_dir: Path) -> bool:

@@ -11,6 +11,7 @@ from stratus.database.service.backups import Backups
 from stratus.database.service.configurations import Configurations
 from stratus.database.service.datastores import Datastores
 from stratus.database.service.instances import Instances
+from stratus.database.service.logs import Logs
 from stratus.database.service.quotas import ProjectQuotas, Quotas
 
 
@@ -31,6 +32,7 @@ class DatabaseService:
         self.accounts = Accounts(db, self.wake)
         self.backups = Backups(db, dc.backup_container, self.quotas, self.wake)
         self.configurations = Configurations(db, self.datastores, self.wake)
+        self.logs = Logs(db, dc.log_container, dc.log_action_timeout, self.wake)
         # Agents running in this process, by host: woken at once when work
         # is recorded for them (agents of their own process poll).
         self.agents: dict[str, Wakeable] = {}

@@ -1,6 +1,9 @@
-"""Backups: a full copy of an instance's server streamed by the datastore's
-own tool (pg_basebackup, mariadb-backup) into the object store by the agent
-of the instance's host; a new instance can start from one (restorePoint)."""
+"""Backups: a copy of an instance's server streamed by the datastore's own
+tool (pg_basebackup, mariadb-backup) into the object store by the agent of
+the instance's host, full or incremental (what changed since its parent, a
+backup of the same instance); a new instance can start from one
+(restorePoint), its chain of parents applied.  Deleting a backup deletes
+the incremental backups made on top of it, as Trove does."""
 
 from __future__ import annotations
 
@@ -28,7 +31,11 @@ class Backups:
         name: str,
         description: str | None,
         parent_id: str | None,
+        incremental: bool = False,
     ) -> m.Backup:
+        """A backup; with ``parent_id``, or ``incremental`` (the instance's
+        latest completed backup is the parent, a full backup when it has
+        none), one holding what changed since the parent."""
         if not name.strip() or len(name) > 255:
             raise BadRequest("A backup name must be 1 to 255 characters.")
         async with self.db.transaction() as s:
@@ -40,9 +47,21 @@ class Backups:
                 )
             if parent_id is not None:
                 parent = await visible_backup(s, ctx, parent_id)
-                if parent.instance_id != inst.id or parent.status != m.B_COMPLETED:
+                if (parent.instance_id != inst.id or parent.status != m.B_COMPLETED
+                        or parent.deleting):  # fmt: skip
                     raise BadRequest(f"Backup {parent_id} is not a completed backup of "
                                      f"instance {inst.id}.")  # fmt: skip
+            elif incremental:
+                parent_id = await s.scalar(
+                    select(m.Backup.id)
+                    .where(
+                        m.Backup.instance_id == inst.id,
+                        m.Backup.status == m.B_COMPLETED,
+                        m.Backup.deleting.is_(False),
+                    )
+                    .order_by(m.Backup.created_at.desc(), m.Backup.id.desc())
+                    .limit(1)
+                )
             used = (await self.quotas.in_use(s, inst.project_id))["backups"]
             limit = (await self.quotas.limits(s, inst.project_id))["backups"]
             if limit >= 0 and used + 1 > limit:
@@ -84,11 +103,23 @@ class Backups:
             return await visible_backup(s, ctx, backup_id)
 
     async def delete(self, ctx: RequestContext, backup_id: str) -> None:
+        """The backup and every incremental backup made on top of it."""
         async with self.db.transaction() as s:
             backup = await visible_backup(s, ctx, backup_id)
-            if backup.status in (m.B_NEW, m.B_BUILDING):
-                raise UnprocessableEntity(f"Backup {backup.id} is being made; delete it when "
-                                          f"it is {m.B_COMPLETED}.")  # fmt: skip
-            backup.deleting = True
-            where = backup.host
-        self.wake(where)
+            family, parents = [backup], [backup.id]
+            while parents:
+                children = list(await s.scalars(
+                    select(m.Backup).where(m.Backup.parent_id.in_(parents))))  # fmt: skip
+                children = [c for c in children if c not in family]
+                family += children
+                parents = [c.id for c in children]
+            for one in family:
+                if one.status in (m.B_NEW, m.B_BUILDING):
+                    raise UnprocessableEntity(f"Backup {one.id} is being made; delete it when "
+                                              f"it is {m.B_COMPLETED}.")  # fmt: skip
+            hosts = set()
+            for one in family:
+                one.deleting = True
+                hosts.add(one.host)
+        for where in hosts:
+            self.wake(where)

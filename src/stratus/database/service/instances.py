@@ -167,6 +167,7 @@ class Instances:
                 restore = await visible_backup(s, ctx, req.backup_ref)
             if restore.status != m.B_COMPLETED or restore.deleting:
                 raise BadRequest(f"Backup {restore.id} is not COMPLETED (it is {restore.status}).")
+            await self._check_chain(restore)
             if req.datastore is None:
                 req.datastore, req.datastore_version = restore.datastore, restore.datastore_version
         version = await self.datastores.version(req.datastore, req.datastore_version)
@@ -255,6 +256,21 @@ class Instances:
         self.wake(host)
         return inst
 
+    async def _check_chain(self, backup: m.Backup) -> None:
+        """An incremental backup restores with its parents: each one there."""
+        async with self.db.session() as s:
+            seen = {backup.id}
+            ident = backup.parent_id
+            while ident is not None:
+                parent = await s.get(m.Backup, ident)
+                if parent is None or parent.status != m.B_COMPLETED or parent.deleting:
+                    raise BadRequest(f"Backup {backup.id} is incremental and its parent backup "
+                                     f"{ident} is not there to restore it.")  # fmt: skip
+                if parent.id in seen:
+                    break
+                seen.add(parent.id)
+                ident = parent.parent_id
+
     async def _check_quota(self, s: AsyncSession, project: str, size: int) -> None:
         limits = await self.project_quotas.limits(s, project)
         used = await self.project_quotas.in_use(s, project)
@@ -308,11 +324,74 @@ class Instances:
             raise BadRequest(f"Instance {inst.id} is not a replica.")
         await self._action(ctx, instance_id, m.DETACH, m.T_DETACH)
 
+    async def promote(self, ctx: RequestContext, instance_id: str) -> None:
+        """promote_to_replica_source: the replica becomes the source of its
+        set; its source and the other replicas follow it (the agent's work)."""
+        async with self.db.transaction() as s:
+            inst = await visible_instance(s, ctx, instance_id, for_update=True)
+            if inst.replica_of_id is None:
+                raise BadRequest(f"Instance {inst.id} is not a replica.")
+            source = await s.get(m.Instance, inst.replica_of_id, with_for_update=True)
+            if source is None:
+                raise NotFound(f"Instance {inst.replica_of_id} could not be found.")
+            siblings = await self._replicas_of(s, source.id)
+            for one in (source, *siblings):
+                if one.status != m.ACTIVE or one.task is not None:
+                    raise UnprocessableEntity(
+                        f"Instance {one.id} is not currently available for an action to be "
+                        f"performed (status was {one.status})."
+                    )
+            for one in (source, *siblings):
+                one.status = m.PROMOTE
+                one.generation += 1
+            inst.task, inst.request_id = m.T_PROMOTE, ctx.request_id
+            host = inst.host
+        self.wake(host)
+
+    async def eject(self, ctx: RequestContext, instance_id: str) -> None:
+        """eject_replica_source: a source that is lost (its server in ERROR,
+        or its host's agent silent) leaves its set; the first of its
+        replicas becomes the others' source."""
+        since = utcnow() - timedelta(seconds=self.down_time)
+        async with self.db.transaction() as s:
+            inst = await visible_instance(s, ctx, instance_id, for_update=True)
+            replicas = await self._replicas_of(s, inst.id)
+            if not replicas:
+                raise BadRequest(f"Instance {inst.id} is not a replica source.")
+            agent = await s.get(m.Agent, inst.host or "")
+            alive = agent is not None and agent.heartbeat_at >= since
+            if alive and inst.status != m.ERROR:
+                raise BadRequest(f"Replica source {inst.id} cannot be ejected: it is reachable "
+                                 f"(status {inst.status}); promote a replica instead.")  # fmt: skip
+            for one in replicas:
+                if one.status != m.ACTIVE or one.task is not None:
+                    raise UnprocessableEntity(
+                        f"Instance {one.id} is not currently available for an action to be "
+                        f"performed (status was {one.status})."
+                    )
+            chosen = replicas[0]
+            for one in replicas:
+                one.status = m.EJECT
+                one.generation += 1
+            chosen.task, chosen.request_id = m.T_EJECT, ctx.request_id
+            host = chosen.host
+        self.wake(host)
+
+    async def _replicas_of(self, s: AsyncSession, source_id: str) -> builtins.list[m.Instance]:
+        q = select(m.Instance).where(
+            m.Instance.replica_of_id == source_id,
+            or_(m.Instance.task.is_(None), m.Instance.task != m.T_DELETE),
+        )
+        return list(await s.scalars(q.order_by(m.Instance.created_at, m.Instance.id)))
+
     async def delete(self, ctx: RequestContext, instance_id: str) -> None:
         async with self.db.transaction() as s:
             inst = await visible_instance(s, ctx, instance_id, for_update=True)
             if inst.task == m.T_DELETE:
                 return
+            if inst.status in (m.PROMOTE, m.EJECT):
+                raise UnprocessableEntity(f"Instance {inst.id} is changing its replication set "
+                                          f"(status {inst.status}); delete it after.")  # fmt: skip
             replica = await s.scalar(
                 select(m.Instance.id)
                 .where(
