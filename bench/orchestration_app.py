@@ -348,7 +348,7 @@ def run(app: App) -> None:
     accounted = cloud_cpu + guest_cpu + pg_cpu
     print(f"app stack (count={count}): create -> CREATE_COMPLETE {took:6.1f} s  "
           f"(cloud CPU {cloud_cpu:.1f} s, guests' QEMU CPU {guest_cpu:.1f} s, "
-          f"PostgreSQL {pg_cpu:.1f} s; the rest of the machine "
+          f"the PostgreSQL server {pg_cpu:.1f} s; the rest of the machine "
           f"{load.others(accounted):.2f} cores: {h.noise(load.others(accounted))})")  # fmt: skip
     table(seen)
     print("  where the time went:")
