@@ -278,3 +278,17 @@ async def test_a_wait_handles_url_is_the_cloud_as_guests_reach_it() -> None:
             out = await WaitConditionHandle().create(api, {}, None)  # type: ignore[arg-type]
             assert out.attributes["endpoint"] == f"{want}/orchestration/v1/p1/signal/{out.physical_id}"
             assert api.endpoint("orchestration") == "http://127.0.0.1:8080/orchestration/v1/p1"
+
+
+async def test_a_failure_cancels_what_is_still_being_made_on_create() -> None:
+    w = World()
+    p = w.plan({"waits": thing(delay=30), "fails": thing(fail=True)})
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    assert w.status == ("CREATE", "FAILED")
+    assert w.store.status["sid"][2].endswith("resources.fails: fails was told to fail")
+    assert w.thing.running == 0  # not left waiting out its 30 s
+    assert w.store.rows["sid"]["waits"].status == "FAILED"
+    w2 = World()
+    await w2.engine.create(w2.stack(rollback=True), p, None)  # type: ignore[arg-type]
+    assert w2.status == ("ROLLBACK", "COMPLETE")
+    assert w2.thing.running == 0 and w2.thing.world == {} and w2.store.rows["sid"] == {}
