@@ -13,6 +13,10 @@ Starts its own ``stratus up`` (SQLite, fake network data plane, file
 volumes) in a temporary folder on 127.0.0.1.
 
     .venv/bin/python bench/orchestration.py [--stacks 500] [--lists 30]
+
+With ``--app`` it runs bench/orchestration_app.py instead: the application
+template (docs/examples/app.yaml) on a real cloud (root; its own options
+follow ``--app``).
 """
 
 from __future__ import annotations
@@ -171,6 +175,11 @@ def stack_list(api: Api, server: h.Server, stacks: int, lists: int) -> None:
 
 
 def main() -> None:
+    if "--app" in sys.argv[1:]:
+        import orchestration_app
+
+        orchestration_app.main([a for a in sys.argv[1:] if a != "--app"])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--stacks", type=int, default=500)
     ap.add_argument("--lists", type=int, default=30)

@@ -7,6 +7,7 @@
 #   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
 #   bench/run.sh database [--creates 5] [--datastore postgresql]            database service (root)
 #   bench/run.sh orchestration [--stacks 500] [--lists 30]                 orchestration (Heat)
+#   bench/run.sh orchestration --app [--count 2]        the app template on a real cloud (root)
 #   bench/run.sh loadbalancer [options]      load balancing through HAProxy (root; needs nginx, wrk)
 #   bench/run.sh aio [--repeat 3]            the default cloud beside Swift 2.38; logs and metrics on/off
 #   bench/run.sh footprint [--commit REV]    start time and idle memory of the default cloud

@@ -417,6 +417,11 @@ class OrchestrationConfig(_Section):
     max_parallel_stacks: int = Field(8, ge=1, le=256)
     # Stacks a project may have (-1: unlimited).
     max_stacks_per_project: int = Field(-1, ge=-1)
+    # The cloud's URL as guests reach it (as [server] public_url; Heat's
+    # heat_waitcondition_server_url): wait condition handles' signal URLs
+    # start with it.  Empty: the public URL, which guests reach only when
+    # it is routed to them (not 127.0.0.1).
+    waitcondition_server_url: str = ""
 
 
 class PolicyConfig(_Section):
@@ -884,6 +889,10 @@ max_volume_size = 100
 max_parallel_stacks = 8
 # Stacks a project may have (-1: unlimited).
 max_stacks_per_project = -1
+# The cloud's URL as guests reach it, e.g. "http://198.18.0.1:8080" (Heat's
+# heat_waitcondition_server_url): wait condition handles' signal URLs start
+# with it.  Empty: the public URL (guests cannot reach 127.0.0.1).
+waitcondition_server_url = ""
 
 [policy]
 # TOML file of policy rule overrides, relative to the data folder.

@@ -15,6 +15,7 @@ from tests.functional.network.conftest import project_with
 from tests.functional.orchestration.conftest import HEAT_CLOUD, Heat
 
 NETS = 12
+VOLUMES = 8  # within a project's default quota of 10 volumes
 
 
 def big_template() -> dict[str, object]:
@@ -23,7 +24,8 @@ def big_template() -> dict[str, object]:
         resources[f"net{i}"] = {"type": "OS::Neutron::Net"}
         resources[f"sub{i}"] = {"type": "OS::Neutron::Subnet", "properties": {
             "network": {"get_resource": f"net{i}"}, "cidr": f"10.50.{i}.0/24"}}
-        resources[f"vol{i}"] = {"type": "OS::Cinder::Volume", "properties": {"size": 1}}
+        if i < VOLUMES:
+            resources[f"vol{i}"] = {"type": "OS::Cinder::Volume", "properties": {"size": 1}}
     return {"heat_template_version": "2018-08-31", "resources": resources}
 
 

@@ -250,3 +250,29 @@ def test_a_wait_condition_waits_for_its_handles_signals(alice: Heat) -> None:
     assert alice.http.post(alice.base + "/signal/not-a-handle", json={}).status_code == 404
     assert alice.http.post(url, json={"status": "MAYBE"}).status_code == 400
     alice.request("DELETE", f"/stacks/waiting/{sid}")
+
+
+def settled(heat: Heat, name: str, sid: str) -> str:
+    """The status once not IN_PROGRESS, polled without a pause, so that the
+    next request lands as close to the change as it can."""
+    for _ in range(20000):
+        status = str(heat.stack(name, sid)["stack_status"])
+        if not status.endswith("IN_PROGRESS"):
+            return status
+    return status
+
+
+def test_a_stack_just_shown_complete_is_updated_and_deleted_at_once(alice: Heat) -> None:
+    """The engine clears a finished task just after writing COMPLETE: an
+    update or delete sent the moment the stack shows COMPLETE is taken,
+    never a 409 'busy' (the user saw COMPLETE)."""
+    for i in range(4):
+        name = f"quick{i}"
+        sid = alice.create(name, tmpl(a={"type": "OS::Heat::None"}))
+        assert settled(alice, name, sid) == "CREATE_COMPLETE"
+        resp = alice.request("PATCH", f"/stacks/{name}/{sid}", json={"parameters": {}})
+        assert resp.status_code == 202, resp.text
+        assert settled(alice, name, sid) == "UPDATE_COMPLETE"
+        resp = alice.request("DELETE", f"/stacks/{name}/{sid}")
+        assert resp.status_code == 204, resp.text
+        assert alice.wait(name, sid)["stack_status"] == "DELETE_COMPLETE"

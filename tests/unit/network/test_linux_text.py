@@ -182,3 +182,17 @@ def test_namespaces_of_a_host_namespace_are_prefixed() -> None:
     assert lab.dhcp_of("lab1-qdhcp-n1") == "n1"
     assert root.dhcp_of("lab1-qdhcp-n1") is None  # another host's
     assert lab.router_of("lab1-qrouter-r1") == "r1" and lab.router_of("lab12-qrouter-r1") is None
+
+
+def test_leases_of_addresses_given_to_another_mac_are_found() -> None:
+    hosts = "fa:16:3e:00:00:02,host-a,10.0.0.5\nfa:16:3e:00:00:03,host-b,[fd00::5]\n"
+    leases = (
+        "1796700218 fa:16:3e:00:00:01 10.0.0.5 host-old 01:fa:16:3e:00:00:01\n"  # taken
+        "1796700218 fa:16:3e:00:00:02 10.0.0.5 host-a 01:fa:16:3e:00:00:02\n"  # its owner
+        "1796700218 fa:16:3e:00:00:09 10.0.0.9 host-gone *\n"  # nobody's now: harmless
+        "duid 00:01:00:01:aa:bb:cc:dd:ee:ff\n"
+        "1796700218 1234 fd00::5 host-b 00:01:00:01:aa\n"  # DHCPv6 names no MAC
+    )
+    assert dhcp.taken_leases(leases, hosts) == [
+        "1796700218 fa:16:3e:00:00:01 10.0.0.5 host-old 01:fa:16:3e:00:00:01"
+    ]

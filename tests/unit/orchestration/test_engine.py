@@ -235,3 +235,60 @@ async def test_a_group_update_that_fails_half_way_records_every_member_it_made()
     assert recorded == set(w.thing.world)
     assert await w.engine.delete(w.stack(), None)  # type: ignore[arg-type]
     assert w.thing.world == {}
+
+
+class TroveApi:
+    """The database service's face: what the instance's POST carried."""
+
+    def __init__(self) -> None:
+        self.bodies: list[Any] = []
+
+    async def call(self, service: str, method: str, path: str, **kw: Any) -> Any:
+        if method == "POST" and path == "/instances":
+            self.bodies.append(kw["json"])
+            return {"instance": {"id": "db-1", "status": "BUILD"}}
+        if method == "GET" and path == "/instances/db-1":
+            return {"instance": {"id": "db-1", "status": "ACTIVE", "ip": ["10.0.0.9"]}}
+        raise AssertionError((method, path))
+
+
+async def test_a_trove_users_databases_named_as_heat_does_reach_trove_as_objects() -> None:
+    w = World()
+    p = w.plan({"db": {"type": "OS::Trove::Instance", "properties": {
+        "flavor": "m1.small", "size": 1, "databases": [{"name": "app"}],
+        "users": [{"name": "app", "password": "secret", "databases": ["app"]}]}}})  # fmt: skip
+    api = TroveApi()
+    await w.engine.create(w.stack(), p, api)  # type: ignore[arg-type]
+    assert w.status == ("CREATE", "COMPLETE")
+    (body,) = api.bodies
+    assert body["instance"]["users"] == [
+        {"name": "app", "password": "secret", "databases": [{"name": "app"}]}
+    ]
+
+
+async def test_a_wait_handles_url_is_the_cloud_as_guests_reach_it() -> None:
+    import httpx
+
+    from stratus.orchestration.drivers.openstack import HttpApi
+    from stratus.orchestration.drivers.wait import WaitConditionHandle
+
+    async with httpx.AsyncClient() as client:
+        for guest, want in (("", "http://127.0.0.1:8080"), ("http://198.18.0.1:8080",) * 2):
+            api = HttpApi("http://127.0.0.1:8080", "tok", "p1", client, guest)
+            out = await WaitConditionHandle().create(api, {}, None)  # type: ignore[arg-type]
+            assert out.attributes["endpoint"] == f"{want}/orchestration/v1/p1/signal/{out.physical_id}"
+            assert api.endpoint("orchestration") == "http://127.0.0.1:8080/orchestration/v1/p1"
+
+
+async def test_a_failure_cancels_what_is_still_being_made_on_create() -> None:
+    w = World()
+    p = w.plan({"waits": thing(delay=30), "fails": thing(fail=True)})
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    assert w.status == ("CREATE", "FAILED")
+    assert w.store.status["sid"][2].endswith("resources.fails: fails was told to fail")
+    assert w.thing.running == 0  # not left waiting out its 30 s
+    assert w.store.rows["sid"]["waits"].status == "FAILED"
+    w2 = World()
+    await w2.engine.create(w2.stack(rollback=True), p, None)  # type: ignore[arg-type]
+    assert w2.status == ("ROLLBACK", "COMPLETE")
+    assert w2.thing.running == 0 and w2.thing.world == {} and w2.store.rows["sid"] == {}

@@ -48,10 +48,12 @@ class OrchestrationAgent:
         public_url: str,
         timing: Timing = Timing(poll_interval=2.0, sync_interval=60.0),
         api_factory: Any = None,
+        guest_url: str = "",
     ):
         self.rec = recorder
         self.registry = registry
         self.public_url = public_url
+        self.guest_url = guest_url
         self.engine = Engine(recorder, registry)
         self.updater = Updater(self.engine)
         self.client = tls.client(timeout=60.0)
@@ -59,7 +61,8 @@ class OrchestrationAgent:
         self.loop = Reconciler("orchestration-engine", self, timing)
 
     def _http_api(self, stack: m.Stack) -> Api:
-        return HttpApi(self.public_url, stack.credential or "", stack.project_id, self.client)
+        return HttpApi(self.public_url, stack.credential or "", stack.project_id, self.client,
+                       self.guest_url)  # fmt: skip
 
     # -- the loop's face --------------------------------------------------------------------
 

@@ -1,9 +1,11 @@
 """The engine: a plan's resources created, updated and deleted in
 dependency order, independent ones at once.
 
-A failure stops what has not started; what runs finishes; the stack ends
-FAILED with the failing resource's reason, or is rolled back when rollback
-is enabled.  Delete goes in reverse order and retries what is still in use."""
+A failure stops what has not started; on create, what runs is cancelled
+too (as Heat does: a wait condition would otherwise wait out its timeout
+for servers that will never signal), each recorded FAILED with what it had
+made; the stack ends FAILED with the failing resource's reason, or is
+rolled back when rollback is enabled.  Delete goes in reverse order and retries what is still in use."""
 
 from __future__ import annotations
 
@@ -43,10 +45,11 @@ def reason_of(exc: BaseException, name: str) -> str:
 async def run_graph(
     deps: Mapping[str, set[str]],
     act: Callable[[str], Coroutine[Any, Any, None]],
+    cancel: bool = False,
 ) -> list[tuple[str, BaseException]]:
     """``act`` on every node once its dependencies are done, independent
-    nodes at once.  After the first failure nothing new starts; the errors
-    of what ran are returned."""
+    nodes at once.  After the first failure nothing new starts, and with
+    ``cancel`` what runs is cancelled; the errors of what ran are returned."""
     left = {n: set(d) & set(deps) for n, d in deps.items()}
     running: dict[asyncio.Task[None], str] = {}
     errors: list[tuple[str, BaseException]] = []
@@ -67,6 +70,8 @@ async def run_graph(
                     continue
                 for d in left.values():
                     d.discard(n)
+            if errors and cancel:
+                break  # what still runs is cancelled below
     finally:  # cancelled (a stack timeout): nothing goes on behind the caller's back
         for task in running:
             task.cancel()
@@ -207,7 +212,7 @@ class Engine:
                 return
             await self.create_one(stack, plan, n, api, states, m.CREATE)
 
-        errors = await self.timed(stack, run_graph(plan.deps, act))
+        errors = await self.timed(stack, run_graph(plan.deps, act, cancel=True))
         if not errors:
             await self.store.stack_status(stack.id, m.CREATE, m.COMPLETE,
                                           "Stack CREATE completed successfully")  # fmt: skip

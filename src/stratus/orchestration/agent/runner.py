@@ -14,4 +14,6 @@ from stratus.orchestration.drivers.registry import build_registry
 def build_agent(cfg: Config, db: Database) -> OrchestrationAgent:
     timing = Timing(poll_interval=2.0, sync_interval=3600.0, heartbeat_interval=3600.0,
                     max_parallel=cfg.orchestration.max_parallel_stacks)  # fmt: skip
-    return OrchestrationAgent(Recorder(db), build_registry(), cfg.public_url, timing)
+    guest_url = cfg.orchestration.waitcondition_server_url.rstrip("/")
+    return OrchestrationAgent(Recorder(db), build_registry(), cfg.public_url, timing,
+                              guest_url=guest_url)  # fmt: skip

@@ -43,14 +43,17 @@ class HttpApi:
         token: str,
         project_id: str,
         client: httpx.AsyncClient,
+        guest_url: str = "",
     ) -> None:
         self.public_url = public_url
+        self.guest_url = guest_url or public_url
         self.token = token
         self.project_id = project_id
         self.client = client
 
-    def endpoint(self, service: str) -> str:
-        url = SERVICES[service].endpoint_url(self.public_url)
+    def endpoint(self, service: str, guest: bool = False) -> str:
+        """The service's URL for this project; as guests reach it with ``guest``."""
+        url = SERVICES[service].endpoint_url(self.guest_url if guest else self.public_url)
         return url.replace("$(project_id)s", self.project_id)
 
     async def call(

@@ -18,6 +18,17 @@ from stratus.orchestration.drivers.base import (
 from stratus.orchestration.drivers.neutron import find
 
 
+def _users(users: list[Any] | None) -> list[dict[str, Any]] | None:
+    """Heat names a user's databases as strings; Trove wants ``{"name": ...}``."""
+    out = []
+    for u in users or []:
+        user = dict(u) if isinstance(u, dict) else {"name": u}
+        user["databases"] = [d if isinstance(d, dict) else {"name": str(d)}
+                             for d in user.get("databases") or []]  # fmt: skip
+        out.append(user)
+    return out or None
+
+
 class Instance(ResourceType):
     name = "OS::Trove::Instance"
     properties: ClassVar[dict[str, Prop]] = {
@@ -56,7 +67,7 @@ class Instance(ResourceType):
             "flavorRef": str(props["flavor"]), "volume": {"size": props["size"]},
             "datastore": strip_none({"type": props.get("datastore_type"),
                                      "version": props.get("datastore_version")}) or None,
-            "databases": props.get("databases") or None, "users": props.get("users") or None,
+            "databases": props.get("databases") or None, "users": _users(props.get("users")),
             "nics": nics or None, "availability_zone": props.get("availability_zone"),
             "restorePoint": {"backupRef": props["restore_point"]} if props.get("restore_point")
             else None,

@@ -22,7 +22,8 @@ STATUSES = ("SUCCESS", "FAILURE")
 
 
 def endpoint(api: Api, secret: str) -> str:
-    base = api.endpoint("orchestration") if hasattr(api, "endpoint") else ""
+    """The handle's signal URL, as guests reach the cloud."""
+    base = api.endpoint("orchestration", guest=True) if hasattr(api, "endpoint") else ""
     return f"{base}/signal/{secret}"
 
 

@@ -31,6 +31,7 @@ SORT_KEYS = {"stack_name": m.Stack.name, "stack_status": m.Stack.status,
              "creation_time": m.Stack.created_at, "updated_time": m.Stack.updated_at}  # fmt: skip
 
 
+TASK_TRIES = 5  # swaps of a stack's task lost to the engine's own writes, tried again
 ALONE = frozenset({"COMPLETE", "FAILED", "IN_PROGRESS"})  # statuses without an action
 
 
@@ -175,24 +176,47 @@ class Stacks:
             rows = [r for r in rows if set(q.tags) <= set(r.tags or [])]
         return rows
 
-    async def _task(self, stack: m.Stack, **values: Any) -> None:
-        async with self.db.transaction() as s:
-            done = (await s.execute(
-                update(m.Stack)
-                .where(m.Stack.id == stack.id, m.Stack.generation == stack.generation)
-                .values(generation=stack.generation + 1, **values)
-            )).rowcount == 1  # type: ignore[attr-defined]  # fmt: skip
-        if not done:
-            raise ActionInProgress(f"Stack {stack.name} is busy; try again.")
-        self.wake()
+    async def _task(
+        self, stack: m.Stack, ready: Callable[[m.Stack], bool], **values: Any
+    ) -> None:
+        """Give the stack its task (compare-and-swap on ``generation``).  The
+        engine finishing the last task writes the row too (its task cleared
+        just after its COMPLETE status): a swap lost to that is tried again
+        on the row as it is now, while ``ready`` (which raises when the stack
+        is busy) still holds; False from it means nothing is left to do."""
+        for _ in range(TASK_TRIES):
+            if not ready(stack):
+                return
+            async with self.db.transaction() as s:
+                done = (await s.execute(
+                    update(m.Stack)
+                    .where(m.Stack.id == stack.id, m.Stack.generation == stack.generation)
+                    .values(generation=stack.generation + 1, **values)
+                )).rowcount == 1  # type: ignore[attr-defined]  # fmt: skip
+            if done:
+                self.wake()
+                return
+            async with self.db.session() as s:
+                fresh = await s.get(m.Stack, stack.id)
+            if fresh is None:
+                raise StackNotFound(f"The Stack ({stack.name}) could not be found.")
+            stack = fresh
+        raise ActionInProgress(f"Stack {stack.name} is busy; try again.")
 
     async def update(
         self, ctx: RequestContext, stack: m.Stack, d: Definition, *,
         disable_rollback: bool | None, timeout_mins: int | None, tags: list[str] | None,
     ) -> None:  # fmt: skip
-        if stack.deleted or stack.task is not None or stack.status == m.IN_PROGRESS:
-            raise ActionInProgress(f"Stack {stack.name} already has an action "
-                                   f"({stack.action}) in progress.")  # fmt: skip
+        def ready(row: m.Stack) -> bool:
+            # A task whose stack already shows COMPLETE is only being cleared.
+            if row.deleted or row.status == m.IN_PROGRESS or (
+                row.task is not None and row.status != m.COMPLETE
+            ):
+                raise ActionInProgress(f"Stack {row.name} already has an action "
+                                       f"({row.action}) in progress.")  # fmt: skip
+            return True
+
+        ready(stack)
         self.check(d, stack.name, stack.id, stack.project_id)
         values: dict[str, Any] = {
             "pending": d.as_dict(), "task": m.T_UPDATE, "action": m.UPDATE,
@@ -205,13 +229,14 @@ class Stacks:
             values["timeout_mins"] = timeout_mins
         if tags is not None:
             values["tags"] = tags
-        await self._task(stack, **values)
+        await self._task(stack, ready, **values)
 
     async def delete(self, ctx: RequestContext, stack: m.Stack) -> None:
-        if stack.deleted:
-            raise StackNotFound(f"The Stack ({stack.name}) could not be found.")
-        if stack.task == m.T_DELETE:
-            return
-        await self._task(stack, task=m.T_DELETE, action=m.DELETE, status=m.IN_PROGRESS,
+        def ready(row: m.Stack) -> bool:
+            if row.deleted:
+                raise StackNotFound(f"The Stack ({row.name}) could not be found.")
+            return row.task != m.T_DELETE
+
+        await self._task(stack, ready, task=m.T_DELETE, action=m.DELETE, status=m.IN_PROGRESS,
                          status_reason="Stack DELETE started", credential=ctx.token,
                          request_id=ctx.request_id)  # fmt: skip

@@ -175,6 +175,27 @@ def hosts(spec: DhcpSpec, domain: str) -> tuple[str, str]:
     return "\n".join(dhcp_lines) + "\n", "\n".join(dns_lines) + "\n"
 
 
+def taken_leases(leases: str, hosts_text: str) -> list[str]:
+    """The lease lines (``expiry mac ip name client-id``) whose address the
+    hosts file now gives another MAC: a port deleted and its address given
+    to a new one.  dnsmasq keeps such a lease and refuses the address to the
+    new port ("not using configured address ... because it is leased to");
+    Neutron sends dhcp_release for it."""
+    owner: dict[str, str] = {}
+    for line in hosts_text.splitlines():
+        parts = line.split(",")
+        if len(parts) == 3:
+            owner[parts[2].strip("[]")] = parts[0]
+    taken = []
+    for line in leases.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or ":" in parts[2]:  # DHCPv6 leases name a DUID, not a MAC
+            continue
+        if parts[2] in owner and parts[1].lower() != owner[parts[2]]:
+            taken.append(line)
+    return taken
+
+
 def _write(path: Path, text: str) -> bool:
     """Write a file atomically, readable by dnsmasq's user; True if changed."""
     with contextlib.suppress(FileNotFoundError):
@@ -244,6 +265,17 @@ class Dnsmasq:
         user = "nobody" if _reachable_by_others(files.dir) else "root"
         want = argv(spec, interface, files, self.domain, user)
         pid = self.pid(spec.network.id)
+        if taken_leases(files.leases.read_text(), hosts_text):
+            # dnsmasq holds its leases in memory and writes them out: stop
+            # it, drop the leases of addresses given to other ports, start it.
+            if pid is not None:
+                log.info("restarting dnsmasq of network %s (addresses leased to ports "
+                         "that are gone)", spec.network.id)  # fmt: skip
+                await self._stop(pid)
+                pid = None
+            taken = set(taken_leases(files.leases.read_text(), hosts_text))
+            kept = [ln for ln in files.leases.read_text().splitlines() if ln not in taken]
+            _write(files.leases, "".join(f"{ln}\n" for ln in kept))
         if pid is not None and _cmdline(pid) == want:
             if changed:
                 os.kill(pid, signal.SIGHUP)  # rereads the hosts and options files
