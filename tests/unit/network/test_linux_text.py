@@ -3,10 +3,13 @@ command line, a router's NAT (pure functions, no root needed)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from stratus.network.drivers import base as b
 from stratus.network.drivers.linux import dhcp, nftrules, router
+from stratus.network.drivers.linux.command import CommandError
+from stratus.network.drivers.linux.firewall import Firewall
 from stratus.network.drivers.linux.names import Names
 from stratus.network.drivers.linux.plane import conntrack_zone
 
@@ -182,3 +185,37 @@ def test_namespaces_of_a_host_namespace_are_prefixed() -> None:
     assert lab.dhcp_of("lab1-qdhcp-n1") == "n1"
     assert root.dhcp_of("lab1-qdhcp-n1") is None  # another host's
     assert lab.router_of("lab1-qrouter-r1") == "r1" and lab.router_of("lab12-qrouter-r1") is None
+
+
+class ScriptPlace:
+    """Where the firewall's nft runs go: recorded; a script naming "bad" fails."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+
+    async def nft(self, script: str) -> None:
+        self.runs.append(script)
+        if "bad" in script:
+            raise CommandError(["nft", "-f", "-"], 1, "Error: No such file or directory")
+
+    async def nft_json(self, *args: str) -> list[dict[str, object]]:
+        return []
+
+
+async def test_firewall_changes_asked_together_go_in_one_nft_run() -> None:
+    place = ScriptPlace()
+    fw = Firewall(place)  # type: ignore[arg-type]
+    await asyncio.gather(*(fw._apply(f"add chain inet t c{i}\n") for i in range(3)))
+    assert place.runs == ["add chain inet t c0\nadd chain inet t c1\nadd chain inet t c2\n"]
+    # One bad script: the joint run fails, each runs alone, only the bad one fails.
+    place.runs.clear()
+    results = await asyncio.gather(
+        fw._apply("add chain inet t ok1\n"),
+        fw._apply("add chain inet t bad\n"),
+        fw._apply("add chain inet t ok2\n"),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == ["NoneType", "CommandError", "NoneType"]
+    assert place.runs[1:] == [
+        "add chain inet t ok1\n", "add chain inet t bad\n", "add chain inet t ok2\n",
+    ]  # fmt: skip
