@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -513,6 +514,13 @@ class Cloud:
         @asynccontextmanager
         async def lifespan(_app: Starlette) -> AsyncIterator[None]:
             await self.start()
+            # What start-up made (modules, schemas, tables: most of the heap)
+            # lives as long as the process: out of the collector's way, so a
+            # request that triggers a full collection (a list of thousands of
+            # rows does) does not walk it all again (measured: a 2,000-port
+            # list's CPU time without its ~100 ms spikes).
+            gc.collect()
+            gc.freeze()
             try:
                 yield
             finally:

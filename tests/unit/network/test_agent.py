@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from stratus.common.reconciler import Timing
+from stratus.network.agent import plan as p
 from stratus.network.agent.agent import NetworkAgent
 from stratus.network.agent.source import AgentInfo
 from stratus.network.drivers import base as b
@@ -69,9 +70,11 @@ class MemorySource:
         self.wakers: list[Callable[[], None]] = []
         self.fail_reports = 0
         self.failing: dict[str, int] = {}  # port id -> reports of it that fail
+        self.reads = 0
 
     async def host_state(self, host: str) -> b.HostState:
         assert host == HOST
+        self.reads += 1
         return self.state
 
     async def set_port_status(self, port_id: str, status: str) -> bool:
@@ -107,6 +110,7 @@ def agent_on(source: MemorySource, driver: FakeDataPlane) -> NetworkAgent:
 
 async def run_once(agent: NetworkAgent) -> None:
     """What the loop does on a wake-up: is there work, then do it."""
+    agent.wake()
     if list(await agent.pending()):
         await agent.work(HOST)
 
@@ -175,6 +179,39 @@ async def test_a_wake_up_applies_only_what_changed() -> None:
     driver.calls.clear()
     await run_once(agent)
     assert driver.changes() == []
+
+
+async def test_a_port_does_not_wait_for_its_groups_new_members() -> None:
+    source, driver = MemorySource(state()), FakeDataPlane()
+    agent = await started(source, driver)
+    applied = dict(agent.applied)
+    # A new port: its group gains a member, nothing else of the group changes.
+    grown = replace(SG, member_ips=(*SG.member_ips, "10.0.0.9"))
+    source.state = state(ports=(port("p1"), port("p2"), port("p3")), security_groups=(grown,))
+    work = p.plan(p.objects(source.state), applied)
+    assert work.ensure == [["port:p3", "security_group:sg1"]]  # together, the port first
+    # A group whose rules change still goes before the ports that use it.
+    ruled = replace(grown, rules=(*SG.rules, rule("ingress", protocol="icmp")))
+    source.state = state(ports=(port("p1"), port("p2"), port("p3")), security_groups=(ruled,))
+    work = p.plan(p.objects(source.state), applied)
+    assert work.ensure == [["security_group:sg1"], ["port:p3"]]
+
+
+async def test_the_state_is_read_once_per_wake_up() -> None:
+    source, driver = MemorySource(state()), FakeDataPlane()
+    agent = await started(source, driver)
+    source.reads = 0
+    source.state = state(ports=(port("p1"),))
+    await run_once(agent)  # woken: reads, removes p2
+    assert source.reads == 1 and set(driver.host.ports) == {"p1"}
+    # The loop's own look after the work (no wake-up) plans over that read.
+    source.state = state()
+    assert list(await agent.pending()) == []
+    assert source.reads == 1
+    # A wake-up reads again and sees the change.
+    agent.wake()
+    assert list(await agent.pending()) == [HOST]
+    assert source.reads == 2
 
 
 async def test_removals_go_before_the_network_they_were_on() -> None:

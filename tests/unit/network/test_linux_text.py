@@ -3,10 +3,13 @@ command line, a router's NAT (pure functions, no root needed)."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from stratus.network.drivers import base as b
 from stratus.network.drivers.linux import dhcp, nftrules, router
+from stratus.network.drivers.linux.command import CommandError
+from stratus.network.drivers.linux.firewall import Firewall
 from stratus.network.drivers.linux.names import Names
 from stratus.network.drivers.linux.plane import conntrack_zone
 
@@ -196,3 +199,37 @@ def test_leases_of_addresses_given_to_another_mac_are_found() -> None:
     assert dhcp.taken_leases(leases, hosts) == [
         "1796700218 fa:16:3e:00:00:01 10.0.0.5 host-old 01:fa:16:3e:00:00:01"
     ]
+
+
+class ScriptPlace:
+    """Where the firewall's nft runs go: recorded; a script naming "bad" fails."""
+
+    def __init__(self) -> None:
+        self.runs: list[str] = []
+
+    async def nft(self, script: str) -> None:
+        self.runs.append(script)
+        if "bad" in script:
+            raise CommandError(["nft", "-f", "-"], 1, "Error: No such file or directory")
+
+    async def nft_json(self, *args: str) -> list[dict[str, object]]:
+        return []
+
+
+async def test_firewall_changes_asked_together_go_in_one_nft_run() -> None:
+    place = ScriptPlace()
+    fw = Firewall(place)  # type: ignore[arg-type]
+    await asyncio.gather(*(fw._apply(f"add chain inet t c{i}\n") for i in range(3)))
+    assert place.runs == ["add chain inet t c0\nadd chain inet t c1\nadd chain inet t c2\n"]
+    # One bad script: the joint run fails, each runs alone, only the bad one fails.
+    place.runs.clear()
+    results = await asyncio.gather(
+        fw._apply("add chain inet t ok1\n"),
+        fw._apply("add chain inet t bad\n"),
+        fw._apply("add chain inet t ok2\n"),
+        return_exceptions=True,
+    )
+    assert [type(r).__name__ for r in results] == ["NoneType", "CommandError", "NoneType"]
+    assert place.runs[1:] == [
+        "add chain inet t ok1\n", "add chain inet t bad\n", "add chain inet t ok2\n",
+    ]  # fmt: skip

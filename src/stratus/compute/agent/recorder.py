@@ -21,7 +21,7 @@ from stratus.common.db import Database, utcnow
 from stratus.compute import models as m
 from stratus.compute.drivers.base import HostInfo
 from stratus.compute.service import live as shared
-from stratus.compute.service.actions import Actions, add_agent_event
+from stratus.compute.service.actions import FINISHED, Actions, add_agent_event
 from stratus.compute.service.aggregates import zone_of
 
 
@@ -145,7 +145,9 @@ class Recorder:
         unless a newer request came meanwhile; whether it was recorded."""
         values.setdefault("task_state", None)
         async with self.db.transaction() as s:
-            return await self._swap(s, server, values)
+            done = await self._swap(s, server, values)
+        FINISHED.ring(server.id)
+        return done
 
     async def succeed(self, server: m.Server, **values: Any) -> bool:
         """``finish`` and the Success event of the server's task (the task it
@@ -155,6 +157,7 @@ class Recorder:
         async with self.db.transaction() as s:
             done = await self._swap(s, server, values)
             await add_agent_event(s, server.id, event_name(task), self.host, "Success", None)
+        FINISHED.ring(server.id)
         return done
 
     async def fail(self, server: m.Server, message: str, **values: Any) -> None:
@@ -165,6 +168,7 @@ class Recorder:
         async with self.db.transaction() as s:
             await self._swap(s, server, {**values, "fault": fault(message)})
             await add_agent_event(s, server.id, event_name(task), self.host, "Error", message)
+        FINISHED.ring(server.id)
 
     async def step(self, server: m.Server, task_state: str | None, **values: Any) -> None:
         """Record progress (a task state, no new generation), or raise

@@ -397,13 +397,20 @@ class QemuDriver:
         async with self.processes.lock(spec.uuid):
             if live_pid(directory, spec.uuid) is None:
                 raise DriverError(f"guest {spec.uuid} is not running")
+            opening: asyncio.Task[int] | None = None
+            if self.processes.open_tap is not None:
+                # The tap is opened (a thread entering the host's namespace)
+                # while the monitor says what the guest has.
+                opening = asyncio.create_task(
+                    asyncio.to_thread(self.processes.open_tap, nic.port_id)
+                )
             try:
                 async with self.processes.qmp(directory) as qmp:
                     if device in await self._devices(qmp):
                         return
                     with contextlib.suppress(QMPError):  # left by an interrupted plug
                         await qmp.execute("netdev_del", {"id": netdev})
-                    if self.processes.open_tap is None:
+                    if opening is None:
                         await qmp.execute(
                             "netdev_add",
                             {"type": "tap", "id": netdev, "ifname": nic.tap,
@@ -412,7 +419,7 @@ class QemuDriver:
                         await qmp.execute("device_add", _nic_device(nic))
                         return
                 # The tap's descriptor travels to QEMU over the monitor socket.
-                fd = await asyncio.to_thread(self.processes.open_tap, nic.port_id)
+                fd, opening = await opening, None
                 try:
                     name = f"fd-{netdev}"
                     commands = [
@@ -426,6 +433,10 @@ class QemuDriver:
                     os.close(fd)
             except QMPError as exc:
                 raise DriverError(f"could not plug port {nic.port_id}: {exc}") from exc
+            finally:
+                if opening is not None:  # not used: the guest has the NIC, or QMP failed
+                    with contextlib.suppress(Exception):
+                        os.close(await opening)
 
     async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
         netdev, device = nic_ids(port_id)

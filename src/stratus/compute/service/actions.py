@@ -8,7 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database, utcnow
+from stratus.common.wakeups import Wakeups
 from stratus.compute import models as m
+
+# Rung with a server's id when an agent of this process has recorded the
+# outcome of its task: an API call waiting for it looks at once.
+FINISHED = Wakeups()
 
 
 def start_action(

@@ -10,7 +10,6 @@ the NIC."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -21,14 +20,14 @@ from stratus.common.db import Database
 from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
-from stratus.compute.service.actions import start_action
+from stratus.compute.service.actions import FINISHED, start_action
 from stratus.compute.service.network import NetworkClient, NicRequest, VifPort
 from stratus.compute.service.nics import ServerNics, zone_of
 from stratus.compute.service.servers import Servers, visible_server
 
 ATTACHING, DETACHING = "interface_attaching", "interface_detaching"
 PLUG_WAIT = 120.0  # seconds an attach or detach waits for the agent
-POLL = 0.02
+POLL = 0.02  # an agent of this process rings at once (FINISHED); others are read
 PLUGGABLE = frozenset({m.ACTIVE, m.PAUSED, m.STOPPED, m.SUSPENDED})
 
 
@@ -155,29 +154,32 @@ class Interfaces:
     async def _wait(self, server_id: str, request_id: str, verb: str) -> None:
         """Until the agent has done the task; its Error event is the answer."""
         deadline = time.monotonic() + PLUG_WAIT
-        while time.monotonic() < deadline:
-            async with self.db.session() as s:
-                task = await s.scalar(select(m.Server.task_state).where(m.Server.id == server_id))
-                if task not in (ATTACHING, DETACHING):
-                    failed = await s.scalar(
-                        select(m.InstanceActionEvent.details)
-                        .join(
-                            m.InstanceAction,
-                            m.InstanceAction.id == m.InstanceActionEvent.action_id,
-                        )
-                        .where(
-                            m.InstanceAction.server_id == server_id,
-                            m.InstanceAction.request_id == request_id,
-                            m.InstanceActionEvent.result == "Error",
-                        )
-                    )
-                    if failed is not None:
-                        raise Conflict(f"Failed to {verb.replace('_', ' ')}: {failed}")
+        with FINISHED.listening(server_id) as bell:
+            while (left := deadline - time.monotonic()) > 0:
+                if await self._done(server_id, request_id, verb):
                     return
-            await asyncio.sleep(POLL)
+                await bell.wait(min(POLL, left))
         raise Conflict(
             f"The host of instance {server_id} did not {verb.replace('_', ' ')} in time."
         )
+
+    async def _done(self, server_id: str, request_id: str, verb: str) -> bool:
+        async with self.db.session() as s:
+            task = await s.scalar(select(m.Server.task_state).where(m.Server.id == server_id))
+            if task in (ATTACHING, DETACHING):
+                return False
+            failed = await s.scalar(
+                select(m.InstanceActionEvent.details)
+                .join(m.InstanceAction, m.InstanceAction.id == m.InstanceActionEvent.action_id)
+                .where(
+                    m.InstanceAction.server_id == server_id,
+                    m.InstanceAction.request_id == request_id,
+                    m.InstanceActionEvent.result == "Error",
+                )
+            )
+        if failed is not None:
+            raise Conflict(f"Failed to {verb.replace('_', ' ')}: {failed}")
+        return True
 
     # -- security groups and floating IPs ---------------------------------------------------
 

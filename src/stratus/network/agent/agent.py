@@ -10,6 +10,12 @@ dependency order, several objects at once.  An object that fails is tried
 again later on its own (backing off), without holding up the others.  On an
 interval it compares with the host again and repairs drift.  It reports
 each port's status (ACTIVE when plugged with its rules, DOWN when disabled).
+
+The desired state is read again only when something woke the agent since
+the last read, or when that read is older than half the poll interval (an
+agent of its own process is never woken by the API: it polls).  The loop's
+own passes (after a piece of work, a retry coming due) plan over the state
+already read, so one change costs one read of the host's state.
 """
 
 from __future__ import annotations
@@ -58,6 +64,8 @@ class NetworkAgent:
         self.unreported: dict[str, str] = {}  # port id -> status to report
         self.retry: dict[str, tuple[float, float]] = {}  # key -> (when, delay)
         self._desired: p.Objects | None = None
+        self._stale = True  # woken since the desired state was last read
+        self._read_at = 0.0  # when it was last read (monotonic)
         self._unsubscribe: Callable[[], None] | None = None
         self._lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(PARALLEL)
@@ -76,6 +84,8 @@ class NetworkAgent:
         await self.driver.close()
 
     def wake(self) -> None:
+        """Something this host holds changed: read the desired state again."""
+        self._stale = True
         self.loop.wake()
 
     async def idle(self, timeout: float = 30.0) -> None:
@@ -110,7 +120,9 @@ class NetworkAgent:
             self.statuses = {}
 
     async def pending(self) -> Iterable[str]:
-        self._desired = await self._read()
+        fresh = time.monotonic() - self._read_at < self.loop.timing.poll_interval / 2
+        if self._desired is None or self._stale or not fresh:
+            self._desired = await self._read()
         work = p.plan(self._desired, self.applied, self._waiting())
         return [self.host] if work or self.unreported else []
 
@@ -133,11 +145,15 @@ class NetworkAgent:
                         )
                     self.applied.pop(k)
             await self._remove_orphans(found - set(desired) - set(self.applied))
-        self.wake()
+            self._desired = desired
+        self.loop.wake()
 
     # -- applying ------------------------------------------------------------------
 
     async def _read(self) -> p.Objects:
+        # A wake-up that comes while this reads is for a change it may miss.
+        self._stale = False
+        self._read_at = time.monotonic()
         return p.objects(await self.source.host_state(self.host))
 
     def _waiting(self) -> set[str]:

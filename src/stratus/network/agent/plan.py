@@ -2,15 +2,18 @@
 objects (``"kind:id"`` -> its spec), compared with what the agent last
 applied, gives the objects to remove and to ensure, in phases that respect
 their dependencies (a port needs its network's bridge and its groups; a
-network goes only after what was on it).  Specs are frozen dataclasses, so
-comparing them is cheap and exact."""
+network goes only after what was on it).  A group whose rules are what
+was applied and whose members alone changed (a port came or went) holds up
+nothing: it goes beside the ports, so a new port is not kept waiting for
+the group's member sets.  Specs are frozen dataclasses, so comparing them is
+cheap and exact."""
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
-from stratus.network.drivers.base import HostState, Present
+from stratus.network.drivers.base import HostState, Present, SecurityGroupSpec
 
 NETWORK = "network"
 SECURITY_GROUP = "security_group"
@@ -81,7 +84,23 @@ def plan(desired: Objects, applied: Objects, skip: Iterable[str] = ()) -> Plan:
     held = set(skip)
     gone = [k for k in applied if k not in desired and k not in held]
     changed = [k for k, spec in desired.items() if applied.get(k) != spec and k not in held]
-    return Plan(_phases(gone, REMOVE_PHASES), _phases(changed, ENSURE_PHASES))
+    members = [k for k in changed if _members_only(desired[k], applied.get(k))]
+    ensure = _phases(set(changed) - set(members), ENSURE_PHASES)
+    if members:
+        last = ensure[-1] if ensure and split(ensure[-1][0])[0] in ENSURE_PHASES[-1] else None
+        if last is None:
+            ensure.append(last := [])
+        last[:] = sorted([*last, *members])
+    return Plan(_phases(gone, REMOVE_PHASES), ensure)
+
+
+def _members_only(spec: Hashable, old: Hashable | None) -> bool:
+    """A group applied before with the same rules: only its members differ."""
+    return (
+        isinstance(spec, SecurityGroupSpec)
+        and isinstance(old, SecurityGroupSpec)
+        and old.rules == spec.rules
+    )
 
 
 def removal(keys: Iterable[str]) -> list[list[str]]:

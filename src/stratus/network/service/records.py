@@ -146,13 +146,17 @@ async def ports(s: AsyncSession, rows: Sequence[m.Port | Any]) -> list[PortRecor
     return [
         PortRecord(
             r,
-            sorted(ips[r.id], key=_ip_order),
+            _in_order(ips[r.id]),
             groups[r.id],
             tags[r.id],
             domains.get(r.network_id, ""),
         )
         for r in rows
     ]
+
+
+def _in_order(ips: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted(ips, key=_ip_order) if len(ips) > 1 else ips
 
 
 def _ip_order(item: tuple[str, str]) -> tuple[int, str]:

@@ -1,7 +1,13 @@
 """The host's filtering in nftables (see ``nftrules`` for its shape): slots
 of the ports, conntrack zones of the networks, and one transaction per
 change.  What it remembers (a port's slot, a bridge's zone) is read back
-from the ruleset at start, so a restarted agent goes on where it stopped."""
+from the ruleset at start, so a restarted agent goes on where it stopped.
+
+Changes asked for while another is being applied wait, then go together
+in one ``nft`` run (a port's rules and its group's new members, several
+ports of one pass): one process and one read of the ruleset instead of
+one each.  Each script stands alone, so when the joint run fails each is
+run again on its own and only the one at fault fails."""
 
 from __future__ import annotations
 
@@ -25,6 +31,7 @@ class Firewall:
         # One transaction at a time: nft reads the ruleset, then commits; a
         # commit by another nft in between makes it fail or retry.
         self._serial = asyncio.Lock()
+        self._queue: list[tuple[str, asyncio.Future[None]]] = []  # waiting for _serial
 
     async def start(self) -> None:
         await self.place.nft(r.base_script())
@@ -52,14 +59,40 @@ class Firewall:
         }
 
     async def _apply(self, script: str) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append((script, done))
+        async with self._serial:
+            if not done.done():  # nobody took it along: this run takes all that wait
+                await asyncio.sleep(0)  # the others of this pass, started with it, join
+                batch, self._queue = self._queue, []
+                try:
+                    await self._run(batch)
+                finally:  # cancelled half-way: the next run takes what is left
+                    self._queue[:0] = [(t, f) for t, f in batch if not f.done()]
         try:
-            async with self._serial:
-                await self.place.nft(script)
+            await done
         except CommandError:
             # What this process remembers may be behind the ruleset (another
             # run changed it): read it again, and let the caller retry.
             await self._load()
             raise
+
+    async def _run(self, batch: list[tuple[str, asyncio.Future[None]]]) -> None:
+        try:
+            await self.place.nft("".join(script.rstrip("\n") + "\n" for script, _ in batch))
+        except CommandError as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            for script, done in batch:  # alone, so that only the one at fault fails
+                try:
+                    await self.place.nft(script)
+                    done.set_result(None)
+                except CommandError as alone:
+                    done.set_exception(alone)
+            return
+        for _, done in batch:
+            done.set_result(None)
 
     # -- ports --------------------------------------------------------------
 

@@ -136,21 +136,27 @@ async def _flood_entries(place: Place, name: str, peers: tuple[str, ...]) -> Non
         await run(place.bridge("fdb", "del", zero, "dev", name, "dst", peer))
 
 
+async def add_plugged_tap(
+    place: Place, name: str, *, bridge: str, alias: str, mtu: int, up: bool
+) -> bool:
+    """A persistent tap that does not exist yet, made on ``bridge`` and set
+    up by one ``ip`` run with no read first (the hot-plug path).  False when
+    that failed (the name exists: the batch stops at its first line), for
+    ``ensure_plugged_tap`` to look and set."""
+    lines = _settings(None, name, alias=alias, mtu=mtu, up=up, master=bridge)
+    try:
+        await place.batch([f"tuntap add name {name} mode tap vnet_hdr", *lines])
+    except CommandError:
+        return False
+    return True
+
+
 async def ensure_plugged_tap(
-    place: Place, name: str, *, bridge: str, alias: str, mtu: int, up: bool, new: bool = False
+    place: Place, name: str, *, bridge: str, alias: str, mtu: int, up: bool
 ) -> None:
-    """A persistent tap on ``bridge`` as asked.  ``new`` (the caller never
-    plugged it): made and set up by one ``ip`` run, the hot-plug path, with
-    no read first; when the name exists after all, or otherwise, one read
-    and one batch of what differs.  An interface of that name that exists is
-    kept whatever it is (a veth standing in for a guest in tests)."""
-    if new:
-        lines = _settings(None, name, alias=alias, mtu=mtu, up=up, master=bridge)
-        try:
-            await place.batch([f"tuntap add name {name} mode tap vnet_hdr", *lines])
-            return
-        except CommandError:  # the batch stops at its first line: look, then set
-            pass
+    """A persistent tap on ``bridge`` as asked: one read and one batch of
+    what differs.  An interface of that name that exists is kept whatever it
+    is (a veth standing in for a guest in tests)."""
     current = await link(place, name)
     lines = _settings(current, name, alias=alias, mtu=mtu, up=up, master=bridge)
     if current is None:

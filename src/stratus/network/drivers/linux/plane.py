@@ -12,6 +12,7 @@ forwards.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import logging
@@ -232,21 +233,43 @@ class LinuxDataPlane:
         if spec.network_id not in self.mtus and await links.link(self.place, bridge) is None:
             raise DataPlaneError(f"port {spec.id}: network {spec.network_id} has no bridge here")
         # The rules first: a tap never carries a frame without them.
+        if spec.netns:
+            await self._filter(spec)
+            await self._plug_into_namespace(spec, bridge)
+            return True
+        tap, up = spec.tap, spec.admin_state_up
+        made: bool | BaseException = False
+        if spec.id not in self._plugged:
+            # A tap made now carries no frame until its guest opens it (no
+            # carrier: its bridge port stays disabled), so it is made while
+            # its rules are written: the hot-plug path, one process's wait
+            # less.  One that exists is set only once the rules are in.
+            made, filtered = await asyncio.gather(
+                links.add_plugged_tap(
+                    self.place, tap, bridge=bridge, alias=spec.id, mtu=spec.mtu, up=up
+                ),
+                self._filter(spec),
+                return_exceptions=True,
+            )
+            for outcome in (filtered, made):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+        else:
+            await self._filter(spec)
+        if made is not True:
+            await links.ensure_plugged_tap(
+                self.place, tap, bridge=bridge, alias=spec.id, mtu=spec.mtu, up=up
+            )
+        self._plugged.add(spec.id)
+        return True
+
+    async def _filter(self, spec: PortSpec) -> None:
         if spec.port_security_enabled:
             await self.firewall.ensure_port(spec)
             self._secured.add(spec.id)
         else:
             await self.firewall.remove_port(spec.id)
             self._secured.discard(spec.id)
-        if spec.netns:
-            await self._plug_into_namespace(spec, bridge)
-            return True
-        await links.ensure_plugged_tap(
-            self.place, spec.tap, bridge=bridge, alias=spec.id,
-            mtu=spec.mtu, up=spec.admin_state_up, new=spec.id not in self._plugged,
-        )  # fmt: skip
-        self._plugged.add(spec.id)
-        return True
 
     async def _plug_into_namespace(self, spec: PortSpec, bridge: str) -> None:
         """A veth from the bridge into the namespace its owner made, with the
