@@ -123,7 +123,7 @@ async def detail(req: ApiRequest[ComputeService]) -> Response:
     rows = await svc.servers.list_servers(req.ctx, _filter(req))
     statuses = {}
     if req.ctx.is_admin:
-        statuses = {h.host.host: _host_status(h) for h in await svc.hosts.list_hosts()}
+        statuses = {h.host: _status(h, alive) for h, alive in await svc.hosts.alive()}
     ports = await svc.nics.ports_of(s.id for s in rows)
     nics = svc.nics.enabled
     volumes = await svc.server_volumes.of_servers([s.id for s in rows])
@@ -145,9 +145,13 @@ async def detail(req: ApiRequest[ComputeService]) -> Response:
 
 
 def _host_status(h: Any) -> str:
-    if h.host.disabled:
+    return _status(h.host, h.alive)
+
+
+def _status(host: Any, alive: bool) -> str:
+    if host.disabled:
         return "MAINTENANCE"
-    return "UP" if h.alive else "DOWN"
+    return "UP" if alive else "DOWN"
 
 
 async def show(req: ApiRequest[ComputeService]) -> Response:

@@ -21,11 +21,14 @@ GUEST_ADDR, GUEST_MAC = "10.0.2.15", "52:54:00:12:34:56"
 
 
 def isotime(t: datetime | None) -> str | None:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t else None
+    """``2026-12-07T04:16:07Z`` (what strftime's ``%Y-%m-%dT%H:%M:%SZ``
+    gives, at a fraction of its cost: a server list formats thousands)."""
+    return t.replace(tzinfo=None).isoformat(timespec="seconds") + "Z" if t else None
 
 
 def usgtime(t: datetime | None) -> str | None:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%f") if t else None
+    """``2026-12-07T04:16:07.000123`` (strftime's ``...%S.%f``)."""
+    return t.replace(tzinfo=None).isoformat(timespec="microseconds") if t else None
 
 
 def links(base: str, kind: str, ident: str) -> list[dict[str, str]]:
@@ -177,7 +180,7 @@ def server(
                 "id": a.volume_id,
                 **(
                     {"delete_on_termination": a.delete_on_termination}
-                    if v >= Version.parse("2.3")
+                    if v >= V("2.3")
                     else {}
                 ),
             }

@@ -30,6 +30,13 @@ class Hosts:
             usage = await self.scheduler.usage(s)
         return [HostView(h, self.scheduler.alive(h), usage.get(h.host, Usage())) for h in hosts]
 
+    async def alive(self) -> list[tuple[m.ComputeHost, bool]]:
+        """Each host and whether its agent is alive: what the servers'
+        ``host_status`` needs, without the usage ``list_hosts`` adds up."""
+        async with self.db.session() as s:
+            hosts = (await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.id))).all()
+        return [(h, self.scheduler.alive(h)) for h in hosts]
+
     async def find(self, ident: str) -> HostView:
         for view in await self.list_hosts():
             if ident in (str(view.host.id), view.host.uuid, view.host.host):
