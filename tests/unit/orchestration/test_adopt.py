@@ -68,3 +68,59 @@ async def test_an_update_the_engine_died_in_is_failed() -> None:
     rec = await adopt(stack, states)
     assert rec.statuses == [(m.UPDATE, m.FAILED)]
     assert stack.task is None and states["r"].status == m.FAILED
+
+
+class Rows:
+    """The recorder's face that work() uses: one stack row with its
+    generation, read as a fresh object each time, written by compare-and-swap."""
+
+    def __init__(self, row: m.Stack) -> None:
+        self.row = row
+
+    async def stack(self, key: str) -> m.Stack:
+        r = self.row
+        return m.Stack(id=r.id, name=r.name, project_id=r.project_id, task=r.task,
+                       action=r.action, status=r.status, generation=r.generation,
+                       template=r.template, credential=r.credential)  # fmt: skip
+
+    async def update_stack(self, stack: m.Stack, **values: Any) -> bool:
+        if stack.generation != self.row.generation:
+            return False
+        self.row.generation = stack.generation = stack.generation + 1
+        for k, v in values.items():
+            setattr(self.row, k, v)
+            setattr(stack, k, v)
+        return True
+
+
+async def test_a_task_given_while_the_last_one_is_being_cleared_stays() -> None:
+    """The engine writes COMPLETE before the agent clears its task; a request
+    the API takes in between (same task name, a newer generation) is not
+    cleared with it: it is left for the agent's next turn."""
+    row = m.Stack(id="sid", name="s", project_id="p", task=m.T_CREATE, action=m.CREATE,
+                  status=m.IN_PROGRESS, generation=1, credential="tok",
+                  template={"heat_template_version": "2018-08-31"})  # fmt: skip
+    rows = Rows(row)
+
+    class Engine:
+        async def create(self, *args: Any) -> None:
+            row.status = m.COMPLETE  # the engine's last write (no generation)
+            row.generation += 1  # the API gives the stack a task again
+            row.credential = "newer"
+
+    agent = OrchestrationAgent(rows, {}, "http://127.0.0.1:9",  # type: ignore[arg-type]
+                               api_factory=lambda stack: None)  # fmt: skip
+    agent.engine = Engine()  # type: ignore[assignment]
+    try:
+        await agent.work("sid")
+        assert row.task == m.T_CREATE and row.credential == "newer"
+        # With nobody writing in between, the finished task is cleared.
+        agent.engine.create = lambda *args: _done(row)  # type: ignore[method-assign]
+        await agent.work("sid")
+        assert row.task is None and row.credential is None
+    finally:
+        await agent.client.aclose()
+
+
+async def _done(row: m.Stack) -> None:
+    row.status = m.COMPLETE

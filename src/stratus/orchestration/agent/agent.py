@@ -134,8 +134,12 @@ class OrchestrationAgent:
             log.exception("orchestration: stack %s: %s failed", stack.id, task)
             action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE}.get(task, m.DELETE)
             await self.rec.stack_status(stack.id, action, m.FAILED, f"{type(exc).__name__}: {exc}")
+        # Cleared only if nobody gave the stack a task since this agent's own
+        # last write: a request the API accepted meanwhile (the engine wrote
+        # COMPLETE just before, so an update may already be queued behind
+        # this one, with the same task name) bumped the generation and stays.
         fresh = await self.rec.stack(stack.id)
-        if fresh is not None and fresh.task == task:
+        if fresh is not None and fresh.task == task and fresh.generation == stack.generation:
             await self.rec.update_stack(fresh, task=None, credential=None)
 
     async def _update(self, stack: m.Stack, info: StackInfo, api: Api) -> None:
@@ -154,4 +158,6 @@ class OrchestrationAgent:
         fresh = await self.rec.stack(stack.id)
         if fresh is not None and fresh.action == m.ROLLBACK and fresh.status == m.COMPLETE:
             if stack.previous is not None:
-                await self.rec.update_stack(fresh, **stack.previous)
+                ours = fresh.generation == stack.generation  # no request came in meanwhile
+                if await self.rec.update_stack(fresh, **stack.previous) and ours:
+                    stack.generation = fresh.generation  # this agent's own write
