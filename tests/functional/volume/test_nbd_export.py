@@ -76,10 +76,14 @@ def qemu_io(keys_dir: Path, identity: str, host: str, port: int, command: str) -
     return proc.stdout + proc.stderr
 
 
-def test_export_read_with_its_key_and_refused_without(folder: Path) -> None:
+def test_export_read_with_its_key_and_refused_without(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     volume = make_volume(folder)
-    exports = NbdExports(folder / "exports")
-    exported = export(exports, volume)
+    # A data folder given relative to where the agent runs (`--data-dir data`).
+    monkeypatch.chdir(folder)
+    exports = NbdExports(Path("exports"))
+    exported = export(exports, volume.relative_to(folder))
     try:
         conn = exported.connection()
         assert conn.driver_volume_type == "nbd"

@@ -183,7 +183,9 @@ class NbdExports:
         advertise: str | None = None,
         binary: str = "qemu-storage-daemon",
     ):
-        self.root = root
+        # Absolute: the daemon runs in its volume's folder, so a relative
+        # data folder would name its key folder and pid file from there.
+        self.root = root.absolute()
         self.listen = listen
         self.advertise = advertise or listen  # the address consumers connect to
         self.binary = binary
@@ -286,7 +288,7 @@ class NbdExports:
         self._write_keys(folder, members)
         meta = {"port": port, "path": str(path), "format": fmt}
         (folder / "export.json").write_text(json.dumps(meta))
-        file_node = {"driver": "file", "filename": str(path), "node-name": "file0"}
+        file_node = {"driver": "file", "filename": str(path.absolute()), "node-name": "file0"}
         fmt_node = {"driver": fmt, "file": "file0", "node-name": "vol0"}
         cmd = [
             self.binary,
