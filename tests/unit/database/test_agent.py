@@ -5,6 +5,7 @@ failures and restarts end in a clean state."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -275,6 +276,19 @@ async def test_a_lost_source_is_ejected_and_its_replicas_follow_another(cloud: A
     store.fail_start.add(source.id)
     await agent.resync()  # the server does not start again: ERROR
     assert (await service.instances.get(CTX, source.id)).status == m.ERROR
+    # While the agent that keeps the replicas is silent, nothing could make
+    # the change: refused, and no replica is left waiting for it.
+    async with service.db.transaction() as s:
+        row = await s.get(m.Agent, source.host)
+        assert row is not None
+        beat, row.heartbeat_at = row.heartbeat_at, row.heartbeat_at - timedelta(hours=1)
+    with pytest.raises(UnprocessableEntity, match="not answering"):
+        await service.instances.eject(CTX, source.id)
+    assert (await service.instances.get(CTX, first.id)).status == m.ACTIVE
+    async with service.db.transaction() as s:
+        row = await s.get(m.Agent, source.host)
+        assert row is not None
+        row.heartbeat_at = beat
     await service.instances.eject(CTX, source.id)
     await settle(agent)
     new_source = await service.instances.get(CTX, first.id)
