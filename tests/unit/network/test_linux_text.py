@@ -233,3 +233,26 @@ async def test_firewall_changes_asked_together_go_in_one_nft_run() -> None:
     assert place.runs[1:] == [
         "add chain inet t ok1\n", "add chain inet t bad\n", "add chain inet t ok2\n",
     ]  # fmt: skip
+
+
+async def test_a_firewall_change_whose_caller_gave_up_is_not_applied_later() -> None:
+    place = ScriptPlace()
+    gate = asyncio.Event()
+    plain = place.nft
+
+    async def slow(script: str) -> None:
+        await gate.wait()
+        await plain(script)
+
+    place.nft = slow  # type: ignore[method-assign]
+    fw = Firewall(place)  # type: ignore[arg-type]
+    first = asyncio.create_task(fw._apply("add chain inet t a\n"))
+    await asyncio.sleep(0.01)  # the first run holds the firewall
+    waiting = asyncio.create_task(fw._apply("add chain inet t b\n"))
+    await asyncio.sleep(0.01)
+    waiting.cancel()
+    gate.set()
+    await first
+    await fw._apply("add chain inet t c\n")
+    assert place.runs == ["add chain inet t a\n", "add chain inet t c\n"]
+    assert waiting.cancelled()

@@ -145,7 +145,9 @@ class NetworkAgent:
                         )
                     self.applied.pop(k)
             await self._remove_orphans(found - set(desired) - set(self.applied))
-            self._desired = desired
+            # Read again at the next pass: this read is older than the slow
+            # look at the host, and pending() may have read a newer one since.
+            self._stale = True
         self.loop.wake()
 
     # -- applying ------------------------------------------------------------------

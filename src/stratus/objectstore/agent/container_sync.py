@@ -40,6 +40,7 @@ from urllib.parse import quote, urlparse
 
 import httpx
 
+from stratus.common import tls
 from stratus.objectstore.agent.base import Worker
 from stratus.objectstore.agent.dbreplicator import find_databases
 from stratus.objectstore.drivers.base import DatabaseNotFound, ObjectRow
@@ -330,7 +331,7 @@ class ContainerSync(Worker):
         else:
             out[SYNC_KEY] = synced.user_key
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout)
+            self._http = tls.client(timeout=self.timeout)
         resp = await self._http.request(method, url, headers=out, content=body)
         await resp.aread()
         return resp

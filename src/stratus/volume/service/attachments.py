@@ -358,9 +358,14 @@ class Attachments:
         try:
             made = await self._exported(attachment_id, host)
         except ServiceUnavailable:
-            async with self.db.transaction() as s:  # no row left behind by a failed export
+            # No row left behind by a failed export, nor by one that took too
+            # long: the agent would serve it later with a key nobody holds.
+            async with self.db.transaction() as s:
                 failed = await s.get(m.Attachment, attachment_id, with_for_update=True)
-                if failed is not None and failed.attach_status == ERROR_ATTACHING:
+                if failed is not None and (
+                    failed.attach_status == ERROR_ATTACHING
+                    or not (failed.connection_info or {}).get("driver_volume_type")
+                ):
                     await s.delete(failed)
             raise
         return dict(made.connection_info or {})

@@ -61,14 +61,22 @@ class Firewall:
     async def _apply(self, script: str) -> None:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append((script, done))
-        async with self._serial:
-            if not done.done():  # nobody took it along: this run takes all that wait
-                await asyncio.sleep(0)  # the others of this pass, started with it, join
-                batch, self._queue = self._queue, []
-                try:
-                    await self._run(batch)
-                finally:  # cancelled half-way: the next run takes what is left
-                    self._queue[:0] = [(t, f) for t, f in batch if not f.done()]
+        try:
+            async with self._serial:
+                if not done.done():  # nobody took it along: this run takes all that wait
+                    await asyncio.sleep(0)  # the others of this pass, started with it, join
+                    batch, self._queue = self._queue, []
+                    try:
+                        await self._run(batch)
+                    finally:  # cancelled half-way: the next run takes what is left
+                        self._queue[:0] = [(t, f) for t, f in batch if not f.done()]
+        except asyncio.CancelledError:
+            # A caller that gave up takes its script back: no later run
+            # applies what nobody waits for.
+            if (script, done) in self._queue:
+                self._queue.remove((script, done))
+            done.cancel()
+            raise
         try:
             await done
         except CommandError:
@@ -82,17 +90,17 @@ class Firewall:
             await self.place.nft("".join(script.rstrip("\n") + "\n" for script, _ in batch))
         except CommandError as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                _settle(batch[0][1], exc)
                 return
             for script, done in batch:  # alone, so that only the one at fault fails
                 try:
                     await self.place.nft(script)
-                    done.set_result(None)
+                    _settle(done, None)
                 except CommandError as alone:
-                    done.set_exception(alone)
+                    _settle(done, alone)
             return
         for _, done in batch:
-            done.set_result(None)
+            _settle(done, None)
 
     # -- ports --------------------------------------------------------------
 
@@ -140,3 +148,13 @@ class Firewall:
         if bridge in self.zones:
             await self._apply(r.unzone_script(bridge))
             self.zones.pop(bridge, None)
+
+
+def _settle(done: asyncio.Future[None], error: CommandError | None) -> None:
+    """A run's outcome to its caller, unless the caller gave up (cancelled)."""
+    if done.done():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)

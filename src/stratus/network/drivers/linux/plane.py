@@ -251,9 +251,12 @@ class LinuxDataPlane:
                 self._filter(spec),
                 return_exceptions=True,
             )
-            for outcome in (filtered, made):
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            if isinstance(filtered, BaseException):
+                if made is True:  # never left on its bridge without its rules
+                    await links.delete(self.place, tap)
+                raise filtered
+            if isinstance(made, BaseException):
+                raise made
         else:
             await self._filter(spec)
         if made is not True:
