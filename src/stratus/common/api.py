@@ -79,6 +79,8 @@ def _out_of_range(value: Any, bounds: tuple[int, int]) -> bool:
 
 
 def _check_value(value: Any, bounds: tuple[int, int], where: str) -> None:
+    if value is None or type(value) is str:
+        return  # the common case, on every request: nothing to check
     if isinstance(value, (Schema, Query)):
         return  # checked by its own validator
     if isinstance(value, BaseModel):

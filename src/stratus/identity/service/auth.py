@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import logging
 import time
@@ -138,7 +137,7 @@ class Auth:
         payload, info = await self.validate(token)
         cached = self._contexts.get(token)
         if cached is not None and cached[0] is info:
-            return dataclasses.replace(cached[1], request_id=request_id)
+            return cached[1].for_request(request_id)
         ctx = to_context(payload, info, token, request_id)
         if len(self._contexts) >= DECODED_CACHE:
             self._contexts.clear()
