@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 from pathlib import Path
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from stratus.identity import models as m
 from stratus.identity.service.core import Core
 from stratus.identity.service.projects import DEFAULT_DOMAIN_ID
 from stratus.identity.service.roles import NULL_DOMAIN
+from stratus.identity.service.tokens import generated_secret
 from stratus.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def admin_password(data_dir: Path, name: str = PASSWORD_FILE) -> tuple[str, bool
     path = data_dir / name
     if path.exists():
         return path.read_text().strip(), False
-    password = secrets.token_urlsafe(24)
+    password = generated_secret(24)
     write_private(path, password + "\n")
     return password, True
 

@@ -3,7 +3,6 @@ one project to a secret that authenticates without their password."""
 
 from __future__ import annotations
 
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +14,7 @@ from stratus.common.db import utcnow
 from stratus.identity import models as m
 from stratus.identity.errors import Forbidden, ValidationError, conflict, not_found
 from stratus.identity.service.core import Core
+from stratus.identity.service.tokens import generated_secret
 
 AccessRules = dict[str, list[m.AccessRule]]  # an application credential's id -> its rules
 
@@ -64,7 +64,7 @@ class Credentials:
             expires_at = expires_at.replace(tzinfo=UTC)
         if expires_at is not None and expires_at <= utcnow():
             raise ValidationError("expires_at must be in the future.")
-        secret = attrs.get("secret") or secrets.token_urlsafe(48)
+        secret = attrs.get("secret") or generated_secret(48)
         secret_hash = await self.core.hasher.hash(secret)
         async with self.core.write() as s:
             held = dict(zip(ctx.role_ids, ctx.roles, strict=False))

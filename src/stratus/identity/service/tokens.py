@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,15 @@ UNSCOPED, PROJECT, DOMAIN, SYSTEM = 0, 1, 2, 3
 class TokenFormatError(Exception):
     """The string is no token of ours (garbled, foreign key, tampered)."""
 
+
+
+def generated_secret(nbytes: int) -> str:
+    """A random URL-safe secret that does not begin with "-": the clients'
+    argument parsers take ``--os-password -x...`` for an option."""
+    while True:
+        value = secrets.token_urlsafe(nbytes)
+        if not value.startswith("-"):
+            return value
 
 def _pack_id(value: str) -> str | bytes:
     if len(value) == 32:
