@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from stratus.common.pidfiles import daemon_pid
 from stratus.common.service_auth import ServiceSession, service_client
 from stratus.database.drivers.base import ByteStream, DriverError, PortInfo
 from stratus.database.drivers.process import run
@@ -320,7 +321,7 @@ class CinderVolumes:
             raise DriverError(f"the loop device {held[0]} of volume {volume_id} is still in use")
         pidfile = self.exports / f"{volume_id}.pid"
         if pidfile.exists():
-            pid = _export_daemon(pidfile)
+            pid = daemon_pid(pidfile)
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGTERM)
@@ -379,18 +380,6 @@ def _dio(loop: str) -> bool:
         return Path(f"/sys/block/{Path(loop).name}/loop/dio").read_text().strip() == "1"
     except OSError:
         return False
-
-
-def _export_daemon(pidfile: Path) -> int | None:
-    """The FUSE export's daemon that ``pidfile`` names, if that process is
-    it (its command line names the pid file): after a reboot the number may
-    be another process's, which is never signalled."""
-    try:
-        pid = int(pidfile.read_text().strip())
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
-        return None
-    return pid if str(pidfile).encode() in argv else None
 
 
 def _fuse_mounted(path: Path) -> bool:

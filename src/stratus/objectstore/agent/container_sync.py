@@ -54,6 +54,7 @@ from stratus.objectstore.service.container_sync import (
     Target,
     signature,
 )
+from stratus.objectstore.service.headers import KEPT
 from stratus.objectstore.service.quorum import Proxy, close_body
 
 if TYPE_CHECKING:
@@ -64,20 +65,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 100  # rows read, and sync points written, at a time
 CONTAINER_TIME = 60.0  # seconds one container may take in a pass
-# What a synced copy takes from its source besides user metadata.
-_SENT = (
-    "content-type",
-    "content-encoding",
-    "content-disposition",
-    "content-language",
-    "cache-control",
-    "expires",
-    "etag",
-    "x-delete-at",
-    "x-object-manifest",
-    "x-robots-tag",
-    "x-static-large-object",  # the manifest as stored (the target takes it so)
-)
+# What a synced copy takes from its source besides user metadata: what an
+# object write keeps, and the large-object manifest as stored (the target
+# takes it so).
+_SENT = (*KEPT["object"], "x-static-large-object")
 
 
 @dataclass

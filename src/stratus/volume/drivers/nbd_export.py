@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stratus.common.pidfiles import daemon_pid
 from stratus.volume.drivers.base import Connection, DriverError
 
 START_TIMEOUT = 15.0
@@ -95,19 +96,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _serves(pid: int, folder: Path) -> bool:
-    """Whether process ``pid`` is the daemon that ``start`` ran for
-    ``folder``: its command line names the folder's pid file (by the end of
-    the path, which holds the export's unique id, whatever the working
-    folder the data folder was given relative to)."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    tail = f"{folder.name}/pid".encode()
-    return any(a == tail or a.endswith(b"/" + tail) for a in argv)
 
 
 async def _gone(pid: int, timeout: float) -> bool:
@@ -194,15 +182,9 @@ class NbdExports:
         return self.root / volume_id
 
     def _pid(self, volume_id: str) -> int | None:
-        """The volume's daemon, if it runs: the pid its file names, when
-        that process is the daemon of this folder (after a reboot the
-        number may be another process's, which is never signalled)."""
-        folder = self.folder(volume_id)
-        try:
-            pid = int((folder / "pid").read_text().strip())
-        except (OSError, ValueError):
-            return None
-        return pid if _alive(pid) and _serves(pid, folder) else None
+        """The volume's daemon, if it runs (common.pidfiles: never another
+        process that took the number its pid file holds)."""
+        return daemon_pid(self.folder(volume_id) / "pid")
 
     def _meta(self, volume_id: str) -> dict[str, Any]:
         try:
