@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database
 from stratus.compute import models as m
@@ -26,7 +28,7 @@ class Hosts:
 
     async def list_hosts(self) -> list[HostView]:
         async with self.db.session() as s:
-            hosts = (await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.id))).all()
+            hosts = await _hosts(s)
             usage = await self.scheduler.usage(s)
         return [HostView(h, self.scheduler.alive(h), usage.get(h.host, Usage())) for h in hosts]
 
@@ -34,7 +36,7 @@ class Hosts:
         """Each host and whether its agent is alive: what the servers'
         ``host_status`` needs, without the usage ``list_hosts`` adds up."""
         async with self.db.session() as s:
-            hosts = (await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.id))).all()
+            hosts = await _hosts(s)
         return [(h, self.scheduler.alive(h)) for h in hosts]
 
     async def find(self, ident: str) -> HostView:
@@ -86,3 +88,7 @@ class Hosts:
             if forced_down is not None:
                 row.forced_down = forced_down
         return await self.find(ident)
+
+
+async def _hosts(s: AsyncSession) -> Sequence[m.ComputeHost]:
+    return (await s.scalars(select(m.ComputeHost).order_by(m.ComputeHost.id))).all()

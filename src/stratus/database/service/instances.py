@@ -370,16 +370,15 @@ class Instances:
                         f"performed (status was {one.status})."
                     )
             chosen = replicas[0]
-            if chosen.host != inst.host or not alive:
-                # The replicas live on their source's host: its agent makes
-                # the change, so it must be there to make it.
-                keeper = await s.get(m.Agent, chosen.host or "")
-                if keeper is None or keeper.heartbeat_at < since:
-                    raise UnprocessableEntity(
-                        f"Replica source {inst.id} cannot be ejected now: the agent of host "
-                        f"{chosen.host} that keeps its replicas is not answering; try again "
-                        f"once it is back."
-                    )
+            # The replicas live on their source's host: its agent makes the
+            # change, so it must be there to make it.
+            keeper = agent if chosen.host == inst.host else await s.get(m.Agent, chosen.host or "")
+            if keeper is None or keeper.heartbeat_at < since:
+                raise UnprocessableEntity(
+                    f"Replica source {inst.id} cannot be ejected now: the agent of host "
+                    f"{chosen.host} that keeps its replicas is not answering; try again "
+                    f"once it is back."
+                )
             for one in replicas:
                 one.status = m.EJECT
                 one.generation += 1
