@@ -109,13 +109,14 @@ class Nova(ApiClient):
         return tiny_image(self.server)
 
 
-_IMAGES: dict[str, str] = {}
+# by the cloud's data folder: a later cloud may get an earlier one's port
+_IMAGES: dict[Path, str] = {}
 
 
 def tiny_image(server: Server) -> str:
     """The id of the bootstrap image ``tiny`` (waits until it is active)."""
-    if server.url in _IMAGES:
-        return _IMAGES[server.url]
+    if server.data_dir in _IMAGES:
+        return _IMAGES[server.data_dir]
     token = server.admin_token()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -124,7 +125,7 @@ def tiny_image(server: Server) -> str:
         )
         images = resp.json().get("images", []) if resp.status_code == 200 else []
         if images and images[0]["status"] == "active":
-            _IMAGES[server.url] = images[0]["id"]
+            _IMAGES[server.data_dir] = images[0]["id"]
             return images[0]["id"]
         time.sleep(0.2)
     raise AssertionError("the bootstrap image `tiny` never became active")

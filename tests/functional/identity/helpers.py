@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.conftest import Server
 
-_ADMIN_TOKENS: dict[str, str] = {}
+_ADMIN_TOKENS: dict[Path, str] = {}  # by data folder: a later cloud may reuse a port
 
 
 def unique(prefix: str) -> str:
@@ -18,12 +19,12 @@ def unique(prefix: str) -> str:
 
 def admin_token(server: Server) -> str:
     """One admin token per server (tests that revoke tokens make their own)."""
-    token = _ADMIN_TOKENS.get(server.url)
+    token = _ADMIN_TOKENS.get(server.data_dir)
     if token is None or httpx.get(
         f"{server.auth_url}/auth/tokens", headers={"X-Auth-Token": token, "X-Subject-Token": token}
     ).status_code != 200:
         token = server.admin_token()
-        _ADMIN_TOKENS[server.url] = token
+        _ADMIN_TOKENS[server.data_dir] = token
     return token
 
 

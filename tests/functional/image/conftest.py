@@ -147,11 +147,11 @@ class User:
         return image_client(self.server, self.token)
 
 
-_ADMINS: dict[str, User] = {}
+_ADMINS: dict[Path, User] = {}  # by data folder: a later cloud may reuse a port
 
 
 def admin(server: Server) -> User:
-    user = _ADMINS.get(server.url)
+    user = _ADMINS.get(server.data_dir)
     if user is None:
         token = server.admin_token()
         info = httpx.get(
@@ -167,7 +167,7 @@ def admin(server: Server) -> User:
             info["user"]["id"],
             token,
         )
-        _ADMINS[server.url] = user
+        _ADMINS[server.data_dir] = user
     return user
 
 
