@@ -113,6 +113,15 @@ def test_put_overwrite_delete_reach_the_target(source: Account, dest: Account, r
         assert wait_until(lambda: arrives(dst, f"/{target}/a/b", b"second"))
         assert "x-object-meta-color" not in dst.head(f"/{target}/a/b").headers
 
+        # A metadata POST reaches the target too (the whole object is sent
+        # again at the POST's time, as Swift's container sync does).
+        post = src.post(f"/{origin}/a/b", headers={"X-Object-Meta-Shape": "round"})
+        assert post.status_code == 202
+        assert wait_until(lambda: dst.head(f"/{target}/a/b").headers.get("x-object-meta-shape") == "round")
+        got, mine = dst.head(f"/{target}/a/b"), src.head(f"/{origin}/a/b")
+        assert got.headers["x-timestamp"] == mine.headers["x-timestamp"]
+        assert arrives(dst, f"/{target}/a/b", b"second")
+
         assert src.delete(f"/{origin}/a/b").status_code == 204
         assert wait_until(lambda: dst.head(f"/{target}/a/b").status_code == 404)
 

@@ -323,8 +323,10 @@ class ObjectServer:
             at = int(headers["x-delete-at"])
             await self.node.run(expiring.add, root, name, name_hash, req.partition, policy, at)
         targets = targets_from(req.headers, "container")
-        if content_type and targets:
-            # A new content type shows in the container listing too.
+        if targets:
+            # The listing's row takes the POST's time (and a new content
+            # type), as Swift's does: its last_modified is the metadata's,
+            # and container sync sees the change as a new row to send.
             meta = await self.node.run(_metadata, dev, req.partition, name_hash)
             await self._update_container(req, targets, root, name_hash, ts, policy, meta)
         return reply(202, {"x-timestamp": ts.internal})

@@ -128,10 +128,9 @@ class Objects:
         """202; the POST replaces the object's user metadata."""
         await self.container_info(account, container)
         stamp = Timestamp.now().internal
-        # A new Content-Type must reach the listing: tell the nodes where it is.
-        targets = (
-            self.proxy.update_targets(account, container) if "content-type" in headers else None
-        )
+        # The listing's row takes the POST's time (and any new Content-Type),
+        # as Swift's does: tell the nodes where it is.
+        targets = self.proxy.update_targets(account, container)
         resp = await self.proxy.write(
             "POST",
             account,
@@ -140,7 +139,7 @@ class Objects:
             headers_for=lambda i: {
                 **headers,
                 "x-timestamp": stamp,
-                **(targets(i) if targets is not None else {}),
+                **targets(i),
             },
         )
         return NodeResponse(202 if resp.status < 300 else resp.status)
