@@ -175,19 +175,10 @@ def server(
         "OS-EXT-STS:task_state": s.task_state,
         "OS-EXT-STS:vm_state": VM_STATE_NAMES.get(s.vm_state, s.vm_state),
         "OS-EXT-STS:power_state": s.power_state,
-        "os-extended-volumes:volumes_attached": [
-            {
-                "id": a.volume_id,
-                **(
-                    {"delete_on_termination": a.delete_on_termination}
-                    if v >= V("2.3")
-                    else {}
-                ),
-            }
-            for a in volumes or []
-        ],
+        "os-extended-volumes:volumes_attached": _volumes_attached(volumes or [], v),
         "OS-SRV-USG:launched_at": usgtime(s.launched_at),
         "OS-SRV-USG:terminated_at": usgtime(s.terminated_at),
+        "flavor": _server_flavor(s, v, base),
     }
     if out["status"] in PROGRESS_STATUSES:  # Nova shows progress only then
         out["progress"] = s.progress if s.vm_state in (m.BUILDING, m.ACTIVE) else 0
@@ -196,9 +187,32 @@ def server(
         out["security_groups"] = [{"name": g} for g in groups]
     elif s.networks != "none" and not ports:
         out["security_groups"] = [{"name": "default"}]
+    if admin:
+        out.update(_admin_attributes(s, v))
+    elif v >= V("2.90"):
+        out["OS-EXT-SRV-ATTR:hostname"] = s.hostname
+    if s.vm_state == m.ERROR and s.fault:
+        out["fault"] = _fault(s.fault, admin)
+    out.update(_later_fields(s, v, admin, host_status))
+    return out
+
+
+def _volumes_attached(volumes: list[m.VolumeAttachment], v: Version) -> list[dict[str, Any]]:
+    with_flag = v >= V("2.3")
+    return [
+        {
+            "id": a.volume_id,
+            **({"delete_on_termination": a.delete_on_termination} if with_flag else {}),
+        }
+        for a in volumes
+    ]
+
+
+def _server_flavor(s: m.Server, v: Version, base: str) -> dict[str, Any]:
+    """The flavor as 2.47 embeds it, or a link to it before."""
     if v >= V("2.47"):
         f = s.flavor
-        out["flavor"] = {
+        return {
             "vcpus": f["vcpus"],
             "ram": f["ram"],
             "disk": f["disk"],
@@ -207,40 +221,50 @@ def server(
             "original_name": f["name"],
             "extra_specs": dict(f.get("extra_specs", {})),
         }
-    else:
-        out["flavor"] = {
-            "id": s.flavor_id,
-            "links": [
-                {"rel": "bookmark", "href": f"{base.rsplit('/v2.1', 1)[0]}/flavors/{s.flavor_id}"}
-            ],
-        }
+    return {
+        "id": s.flavor_id,
+        "links": [
+            {"rel": "bookmark", "href": f"{base.rsplit('/v2.1', 1)[0]}/flavors/{s.flavor_id}"}
+        ],
+    }
+
+
+def _admin_attributes(s: m.Server, v: Version) -> dict[str, Any]:
+    """OS-EXT-SRV-ATTR, which only admins see (all of it from 2.3)."""
+    out: dict[str, Any] = {
+        "OS-EXT-SRV-ATTR:host": s.host,
+        "OS-EXT-SRV-ATTR:hypervisor_hostname": s.host,
+        "OS-EXT-SRV-ATTR:instance_name": instance_name(s),
+    }
+    if v >= V("2.3"):
+        out.update(
+            {
+                "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
+                "OS-EXT-SRV-ATTR:launch_index": 0,
+                "OS-EXT-SRV-ATTR:hostname": s.hostname,
+                "OS-EXT-SRV-ATTR:kernel_id": "",
+                "OS-EXT-SRV-ATTR:ramdisk_id": "",
+                "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
+                "OS-EXT-SRV-ATTR:user_data": s.user_data,
+            }
+        )
+    return out
+
+
+def _fault(stored: dict[str, Any], admin: bool) -> dict[str, Any]:
+    fault = {
+        "code": stored.get("code", 500),
+        "created": stored.get("created"),
+        "message": stored.get("message", ""),
+    }
     if admin:
-        out["OS-EXT-SRV-ATTR:host"] = s.host
-        out["OS-EXT-SRV-ATTR:hypervisor_hostname"] = s.host
-        out["OS-EXT-SRV-ATTR:instance_name"] = instance_name(s)
-        if v >= V("2.3"):
-            out.update(
-                {
-                    "OS-EXT-SRV-ATTR:reservation_id": f"r-{s.id[:8]}",
-                    "OS-EXT-SRV-ATTR:launch_index": 0,
-                    "OS-EXT-SRV-ATTR:hostname": s.hostname,
-                    "OS-EXT-SRV-ATTR:kernel_id": "",
-                    "OS-EXT-SRV-ATTR:ramdisk_id": "",
-                    "OS-EXT-SRV-ATTR:root_device_name": "/dev/vda",
-                    "OS-EXT-SRV-ATTR:user_data": s.user_data,
-                }
-            )
-    elif v >= V("2.90"):
-        out["OS-EXT-SRV-ATTR:hostname"] = s.hostname
-    if s.vm_state == m.ERROR and s.fault:
-        fault = {
-            "code": s.fault.get("code", 500),
-            "created": s.fault.get("created"),
-            "message": s.fault.get("message", ""),
-        }
-        if admin:
-            fault["details"] = s.fault.get("details", "")
-        out["fault"] = fault
+        fault["details"] = stored.get("details", "")
+    return fault
+
+
+def _later_fields(s: m.Server, v: Version, admin: bool, host_status: str | None) -> dict[str, Any]:
+    """The fields later microversions added, each from its own."""
+    out: dict[str, Any] = {}
     if v >= V("2.9"):
         out["locked"] = s.locked
     if v >= V("2.16") and admin and host_status is not None:
