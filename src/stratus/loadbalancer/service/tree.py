@@ -77,103 +77,105 @@ def spec(tree: Tree) -> d.LoadBalancerSpec:
     """The tree as the driver runs it: what is being deleted left out."""
     lb = tree.lb
     listeners = [x for x in tree.listeners if _live(x)]
-    timeouts = {x.default_pool_id: x for x in listeners if x.default_pool_id}
-    pools = []
-    for pool in tree.pools:
-        if not _live(pool):
-            continue
-        monitor = next((h for h in tree.monitors if h.pool_id == pool.id and _live(h)), None)
-        owner = timeouts.get(pool.id)
-        pools.append(
-            d.PoolSpec(
-                id=pool.id,
-                protocol=pool.protocol,
-                lb_algorithm=pool.lb_algorithm,
-                session_persistence=pool.session_persistence,
-                admin_state_up=pool.admin_state_up,
-                member_connect_timeout=owner.timeout_member_connect if owner else 5000,
-                member_data_timeout=owner.timeout_member_data if owner else 50000,
-                members=tuple(
-                    d.MemberSpec(
-                        id=x.id,
-                        address=x.address,
-                        protocol_port=x.protocol_port,
-                        weight=x.weight,
-                        backup=x.backup,
-                        admin_state_up=x.admin_state_up,
-                        monitor_address=x.monitor_address,
-                        monitor_port=x.monitor_port,
-                    )  # fmt: skip
-                    for x in tree.members
-                    if x.pool_id == pool.id and _live(x)
-                ),
-                monitor=None
-                if monitor is None
-                else d.MonitorSpec(
-                    id=monitor.id,
-                    type=monitor.type,
-                    delay=monitor.delay,
-                    timeout=monitor.timeout,
-                    max_retries=monitor.max_retries,
-                    max_retries_down=monitor.max_retries_down,
-                    http_method=monitor.http_method or "GET",
-                    url_path=monitor.url_path or "/",
-                    expected_codes=monitor.expected_codes or "200",
-                    admin_state_up=monitor.admin_state_up,
-                ),  # fmt: skip
-            )
-        )
+    owners = {x.default_pool_id: x for x in listeners if x.default_pool_id}
+    pools = [_pool_spec(tree, pool, owners.get(pool.id)) for pool in tree.pools if _live(pool)]
     live_pools = {p.id for p in pools}
-    out = []
-    for x in listeners:
-        policies = tuple(
-            d.PolicySpec(
-                id=p.id,
-                action=p.action,
-                position=p.position,
-                redirect_pool_id=p.redirect_pool_id if p.redirect_pool_id in live_pools else None,
-                redirect_url=p.redirect_url,
-                redirect_prefix=p.redirect_prefix,
-                redirect_http_code=p.redirect_http_code,
-                rules=tuple(
-                    d.RuleSpec(
-                        id=r.id,
-                        type=r.type,
-                        compare_type=r.compare_type,
-                        value=r.value,
-                        key=r.key,
-                        invert=r.invert,
-                    )
-                    for r in tree.rules
-                    if r.l7policy_id == p.id and _live(r) and r.admin_state_up
-                ),
-            )  # fmt: skip
-            for p in tree.policies
-            if p.listener_id == x.id and _live(p) and p.admin_state_up
-        )
-        out.append(
-            d.ListenerSpec(
-                id=x.id,
-                protocol=x.protocol,
-                protocol_port=x.protocol_port,
-                connection_limit=x.connection_limit,
-                default_pool_id=x.default_pool_id if x.default_pool_id in live_pools else None,
-                timeout_client_data=x.timeout_client_data,
-                timeout_tcp_inspect=x.timeout_tcp_inspect,
-                insert_headers=dict(x.insert_headers or {}),
-                allowed_cidrs=tuple(x.allowed_cidrs or ()),
-                policies=policies,
-                admin_state_up=x.admin_state_up,
-            )  # fmt: skip
-        )
     return d.LoadBalancerSpec(
         id=lb.id,
         vip_address=lb.vip_address,
         vip_port_id=lb.vip_port_id,
-        listeners=tuple(out),
+        listeners=tuple(_listener_spec(tree, x, live_pools) for x in listeners),
         pools=tuple(pools),
         admin_state_up=lb.admin_state_up,
     )
+
+
+def _pool_spec(tree: Tree, pool: m.Pool, owner: m.Listener | None) -> d.PoolSpec:
+    """A pool with its live members and monitor; its member timeouts are
+    those of the listener whose default pool it is."""
+    monitor = next((h for h in tree.monitors if h.pool_id == pool.id and _live(h)), None)
+    return d.PoolSpec(
+        id=pool.id,
+        protocol=pool.protocol,
+        lb_algorithm=pool.lb_algorithm,
+        session_persistence=pool.session_persistence,
+        admin_state_up=pool.admin_state_up,
+        member_connect_timeout=owner.timeout_member_connect if owner else 5000,
+        member_data_timeout=owner.timeout_member_data if owner else 50000,
+        members=tuple(
+            d.MemberSpec(
+                id=x.id,
+                address=x.address,
+                protocol_port=x.protocol_port,
+                weight=x.weight,
+                backup=x.backup,
+                admin_state_up=x.admin_state_up,
+                monitor_address=x.monitor_address,
+                monitor_port=x.monitor_port,
+            )  # fmt: skip
+            for x in tree.members
+            if x.pool_id == pool.id and _live(x)
+        ),
+        monitor=None if monitor is None else _monitor_spec(monitor),
+    )
+
+
+def _monitor_spec(monitor: m.HealthMonitor) -> d.MonitorSpec:
+    return d.MonitorSpec(
+        id=monitor.id,
+        type=monitor.type,
+        delay=monitor.delay,
+        timeout=monitor.timeout,
+        max_retries=monitor.max_retries,
+        max_retries_down=monitor.max_retries_down,
+        http_method=monitor.http_method or "GET",
+        url_path=monitor.url_path or "/",
+        expected_codes=monitor.expected_codes or "200",
+        admin_state_up=monitor.admin_state_up,
+    )
+
+
+def _listener_spec(tree: Tree, x: m.Listener, live_pools: set[str]) -> d.ListenerSpec:
+    """A listener with its enabled L7 policies and their enabled rules;
+    references to pools being deleted left out."""
+    policies = tuple(
+        d.PolicySpec(
+            id=p.id,
+            action=p.action,
+            position=p.position,
+            redirect_pool_id=p.redirect_pool_id if p.redirect_pool_id in live_pools else None,
+            redirect_url=p.redirect_url,
+            redirect_prefix=p.redirect_prefix,
+            redirect_http_code=p.redirect_http_code,
+            rules=tuple(
+                d.RuleSpec(
+                    id=r.id,
+                    type=r.type,
+                    compare_type=r.compare_type,
+                    value=r.value,
+                    key=r.key,
+                    invert=r.invert,
+                )
+                for r in tree.rules
+                if r.l7policy_id == p.id and _live(r) and r.admin_state_up
+            ),
+        )  # fmt: skip
+        for p in tree.policies
+        if p.listener_id == x.id and _live(p) and p.admin_state_up
+    )
+    return d.ListenerSpec(
+        id=x.id,
+        protocol=x.protocol,
+        protocol_port=x.protocol_port,
+        connection_limit=x.connection_limit,
+        default_pool_id=x.default_pool_id if x.default_pool_id in live_pools else None,
+        timeout_client_data=x.timeout_client_data,
+        timeout_tcp_inspect=x.timeout_tcp_inspect,
+        insert_headers=dict(x.insert_headers or {}),
+        allowed_cidrs=tuple(x.allowed_cidrs or ()),
+        policies=policies,
+        admin_state_up=x.admin_state_up,
+    )  # fmt: skip
 
 
 async def settle(s: AsyncSession, tree: Tree) -> None:
