@@ -24,7 +24,7 @@ from stratus.compute.errors import BadRequest, Conflict, Forbidden, NotFound
 from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
 from stratus.compute.service.image_mappings import image_volumes, merged
-from stratus.compute.service.images import ImageClient
+from stratus.compute.service.images import ImageClient, ImageInfo
 from stratus.compute.service.keypairs import KeyPairs
 from stratus.compute.service.network import NicRequest
 from stratus.compute.service.nics import ServerNics, nic_metadata
@@ -242,20 +242,7 @@ class Servers:
             raise BadRequest(f"Flavor {req.flavor_ref} could not be found.") from exc
         if flavor.disabled:
             raise BadRequest(f"Flavor {flavor.id} is disabled.")
-        # Booted from a volume (block_device_mapping_v2): no image to boot.
-        from_volume = any(getattr(d, "boot_index", None) == 0 for d in req.block_devices)
-        if not from_volume:
-            image = await self.images.get(ctx, req.image_ref)
-            mapped = image_volumes(image)  # a snapshot of a volume-backed server
-            if mapped:
-                req = dataclasses.replace(req, block_devices=merged(mapped, req.block_devices))
-                from_volume = any(d.boot_index == 0 for d in req.block_devices)
-        if req.block_devices and req.max_count > 1:
-            raise BadRequest("Servers with volumes are created one at a time (max_count 1).")
-        if not from_volume:
-            if image.min_ram > flavor.memory_mb:
-                raise BadRequest("Flavor's memory is too small for requested image.")
-            image.check_fits(flavor.root_gb)
+        req, image = await self._boot_source(ctx, req, flavor)
         key_data = None
         if req.key_name:
             try:
@@ -268,15 +255,7 @@ class Servers:
         if zone and zone.split(":")[0] not in await self._zones():
             raise BadRequest(f"The requested availability zone {zone!r} is not available.")
         nics = await self._plan_nics(ctx, req)
-        groups = []
-        if nics and self.nics.client is not None:
-            for name in dict.fromkeys(req.security_groups):
-                try:
-                    groups.append(
-                        await self.nics.client.security_group_id(ctx.project_id or "", name)
-                    )
-                except NotFound as exc:
-                    raise BadRequest(exc.message) from exc
+        groups = await self._security_group_ids(ctx, req) if nics else []
         admin_pass = req.admin_pass or secrets.token_urlsafe(9)
         servers = []
         async with self.db.transaction() as s:
@@ -292,7 +271,7 @@ class Servers:
                     description=req.description,
                     project_id=ctx.project_id or "",
                     user_id=ctx.user_id or "",
-                    image_ref="" if from_volume else image.id,
+                    image_ref="" if image is None else image.id,
                     flavor_id=flavor.id,
                     flavor=flavor_snapshot(flavor),
                     key_name=req.key_name,
@@ -318,6 +297,43 @@ class Servers:
         if not req.block_devices:
             self.wake(None)
         return servers, admin_pass, req.block_devices
+
+    async def _boot_source(
+        self, ctx: RequestContext, req: CreateRequest, flavor: m.Flavor
+    ) -> tuple[CreateRequest, ImageInfo | None]:
+        """The request with the volumes an image maps (a snapshot of a
+        volume-backed server), and the image the servers boot from: None
+        when they boot from a volume (``boot_index`` 0 in
+        block_device_mapping_v2)."""
+        from_volume = any(getattr(d, "boot_index", None) == 0 for d in req.block_devices)
+        image = None
+        if not from_volume:
+            image = await self.images.get(ctx, req.image_ref)
+            mapped = image_volumes(image)
+            if mapped:
+                req = dataclasses.replace(req, block_devices=merged(mapped, req.block_devices))
+                from_volume = any(d.boot_index == 0 for d in req.block_devices)
+        if req.block_devices and req.max_count > 1:
+            raise BadRequest("Servers with volumes are created one at a time (max_count 1).")
+        if from_volume:
+            return req, None
+        assert image is not None
+        if image.min_ram > flavor.memory_mb:
+            raise BadRequest("Flavor's memory is too small for requested image.")
+        image.check_fits(flavor.root_gb)
+        return req, image
+
+    async def _security_group_ids(self, ctx: RequestContext, req: CreateRequest) -> list[str]:
+        """The ids of the groups the request names, for the servers' ports."""
+        if self.nics.client is None:
+            return []
+        groups = []
+        for name in dict.fromkeys(req.security_groups):
+            try:
+                groups.append(await self.nics.client.security_group_id(ctx.project_id or "", name))
+            except NotFound as exc:
+                raise BadRequest(exc.message) from exc
+        return groups
 
     async def _zones(self) -> set[str]:
         """The zones a server may ask for: its hosts' (the default one while
