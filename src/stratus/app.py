@@ -423,18 +423,52 @@ class Cloud:
         await self.db.close()
 
     def asgi(self) -> Any:
-        mounts: list[Any] = [Route("/", self._root, methods=["GET"])]
+        mounts: list[Any] = [Route("/", self._root, methods=["GET"]), *self._service_mounts()]
+        if self.cfg.metrics.enabled:
+            handler = metrics_mod.endpoint(self.metrics, self.validator, self.cfg.metrics.access)
+            mounts.append(Route("/metrics", handler, methods=["GET"]))
+        app = Starlette(
+            routes=mounts, lifespan=self._lifespan, exception_handlers={404: self._on_404}
+        )
+        return RequestIdMiddleware(
+            app,
+            access_log=self.access_log,
+            metrics=self.metrics.http if self.cfg.metrics.enabled else None,
+            services=self._services_by_segment(),
+            route_namers={"object-store": _swift_route},
+        )
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        await self.start()
+        # What start-up made (modules, schemas, tables: most of the heap)
+        # lives as long as the process: out of the collector's way, so a
+        # request that triggers a full collection (a list of thousands of
+        # rows does) does not walk it all again (measured: a 2,000-port
+        # list's CPU time without its ~100 ms spikes).
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _on_404(self, request: Request, exc: Exception) -> Response:
+        return self._not_found(request)
+
+    def _service_mounts(self) -> list[Any]:
+        """Each enabled service's app under its prefix.  A service's API
+        package is imported only when the service runs (start time)."""
+        enforcer, validator = self.enforcer, self.validator
+
+        def at(service: str, app: Any) -> Any:
+            return Mount(SERVICES[service].prefix, app)
+
+        mounts: list[Any] = []
         if "identity" in self.cfg.services.enabled:
-            mounts.append(
-                Mount(SERVICES["identity"].prefix, identity_app.build(self.identity, self.enforcer))
-            )
+            mounts.append(at("identity", identity_app.build(self.identity, enforcer)))
         if self.image is not None:
-            mounts.append(
-                Mount(
-                    SERVICES["image"].prefix,
-                    image_app.build(self.image, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("image", image_app.build(self.image, enforcer, validator)))
         if self.compute is not None:
             from stratus.compute.api.metadata_server import MetadataServer
             from stratus.network.agent.runner import metadata_secret
@@ -443,103 +477,50 @@ class Cloud:
             metadata = MetadataServer(self.compute, lambda: metadata_secret(cfg))
             # Before compute's own mount, which would take the path.
             mounts.append(Mount(SERVICES["compute"].prefix + "/metadata", metadata.app()))
-            mounts.append(
-                Mount(
-                    SERVICES["compute"].prefix,
-                    compute_app.build(self.compute, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("compute", compute_app.build(self.compute, enforcer, validator)))
         if self.volume is not None:
             from stratus.volume.app import build as build_volume
 
-            mounts.append(
-                Mount(
-                    SERVICES["volume"].prefix,
-                    build_volume(self.volume, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("volume", build_volume(self.volume, enforcer, validator)))
         if self.network is not None:
             from stratus.network.app import build as build_network
 
-            mounts.append(
-                Mount(
-                    SERVICES["network"].prefix,
-                    build_network(self.network, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("network", build_network(self.network, enforcer, validator)))
         if self.loadbalancer is not None:
-            from stratus.loadbalancer.app import build as build_loadbalancer
+            from stratus.loadbalancer.app import build as build_lb
 
-            mounts.append(
-                Mount(
-                    SERVICES["load-balancer"].prefix,
-                    build_loadbalancer(self.loadbalancer, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("load-balancer", build_lb(self.loadbalancer, enforcer, validator)))
         if self.database is not None:
             from stratus.database.app import build as build_database
 
-            mounts.append(
-                Mount(
-                    SERVICES["database"].prefix,
-                    build_database(self.database, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("database", build_database(self.database, enforcer, validator)))
         if self.orchestration is not None:
-            from stratus.orchestration.app import build as build_orchestration
+            from stratus.orchestration.app import build as build_heat
 
-            mounts.append(
-                Mount(
-                    SERVICES["orchestration"].prefix,
-                    build_orchestration(self.orchestration, self.enforcer, self.validator),
-                )
-            )
+            mounts.append(at("orchestration", build_heat(self.orchestration, enforcer, validator)))
         if self.objectstore is not None:
-            from stratus.objectstore.app import AtRoot, cors_policy, sync_realms
-            from stratus.objectstore.app import build as build_objectstore
+            mounts.extend(self._swift_mounts())
+        return mounts
 
-            swift = build_objectstore(
-                self.objectstore,
-                self.enforcer,
-                NotingValidator(self.validator),
-                cors_policy(self.cfg),
-                sync_realms(self.cfg),
-            )
-            mounts.append(Mount(SERVICES["object-store"].prefix, swift))
-            # Where Swift's tools look: /v1/<account>... (the catalog's) and /info.
-            mounts.append(Mount("/v1", AtRoot(swift)))
-            mounts.append(Mount("/v1.0", AtRoot(swift)))
-            mounts.append(Route("/info", AtRoot(swift)))
+    def _swift_mounts(self) -> list[Any]:
+        from stratus.objectstore.app import AtRoot, cors_policy, sync_realms
+        from stratus.objectstore.app import build as build_objectstore
 
-        @asynccontextmanager
-        async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-            await self.start()
-            # What start-up made (modules, schemas, tables: most of the heap)
-            # lives as long as the process: out of the collector's way, so a
-            # request that triggers a full collection (a list of thousands of
-            # rows does) does not walk it all again (measured: a 2,000-port
-            # list's CPU time without its ~100 ms spikes).
-            gc.collect()
-            gc.freeze()
-            try:
-                yield
-            finally:
-                await self.stop()
-
-        async def not_found(request: Request, exc: Exception) -> Response:
-            return self._not_found(request)
-
-        if self.cfg.metrics.enabled:
-            handler = metrics_mod.endpoint(self.metrics, self.validator, self.cfg.metrics.access)
-            mounts.append(Route("/metrics", handler, methods=["GET"]))
-        app = Starlette(routes=mounts, lifespan=lifespan, exception_handlers={404: not_found})
-        return RequestIdMiddleware(
-            app,
-            access_log=self.access_log,
-            metrics=self.metrics.http if self.cfg.metrics.enabled else None,
-            services=self._services_by_segment(),
-            route_namers={"object-store": _swift_route},
+        assert self.objectstore is not None
+        swift = build_objectstore(
+            self.objectstore,
+            self.enforcer,
+            NotingValidator(self.validator),
+            cors_policy(self.cfg),
+            sync_realms(self.cfg),
         )
+        return [
+            Mount(SERVICES["object-store"].prefix, swift),
+            # Where Swift's tools look: /v1/<account>... (the catalog's) and /info.
+            Mount("/v1", AtRoot(swift)),
+            Mount("/v1.0", AtRoot(swift)),
+            Route("/info", AtRoot(swift)),
+        ]
 
     def _services_by_segment(self) -> dict[str, str]:
         out = {info.prefix.strip("/"): name for name, info in SERVICES.items()}
