@@ -201,10 +201,20 @@ class Check(Protocol):
     async def allowed(self, token: str) -> bool: ...
 
 
-def make_app(agent: ChannelHost, check: Check) -> Starlette:
+class _Channel:
+    """The channel's handlers over one agent."""
+
+    def __init__(self, agent: ChannelHost, check: Check) -> None:
+        self.agent = agent
+        self.check = check
+
     def guarded(
-        handler: Callable[[Request], Awaitable[Response]],
+        self, handler: Callable[[Request], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
+        """The handler, behind the service token check (401/503) and with a
+        ChannelError answered 409."""
+        check = self.check
+
         async def wrapper(request: Request) -> Response:
             try:
                 ok = await check.allowed(request.headers.get("x-auth-token", ""))
@@ -220,38 +230,38 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
 
         return wrapper
 
-    def folder(request: Request) -> tuple[str, Path]:
+    def folder(self, request: Request) -> tuple[str, Path]:
         server_id = request.path_params["server_id"]
         if "/" in server_id or server_id.startswith("."):
             raise ChannelError(f"bad server id {server_id!r}")
-        return server_id, agent.instances / server_id
+        return server_id, self.agent.instances / server_id
 
-    async def console(request: Request) -> Response:
-        server_id, directory = folder(request)
+    async def console(self, request: Request) -> Response:
+        server_id, directory = self.folder(request)
         raw = request.query_params.get("length")
         length = int(raw) if raw not in (None, "") else None
-        text = await agent.driver.console_output(server_id, directory, length)
+        text = await self.agent.driver.console_output(server_id, directory, length)
         return PlainTextResponse(text)
 
-    async def diagnostics(request: Request) -> Response:
-        server_id, directory = folder(request)
+    async def diagnostics(self, request: Request) -> Response:
+        server_id, directory = self.folder(request)
         try:
-            found = await agent.driver.diagnostics(server_id, directory)
+            found = await self.agent.driver.diagnostics(server_id, directory)
         except DriverError as exc:
             raise ChannelError(str(exc)) from exc
         return JSONResponse(dataclasses.asdict(found))
 
-    async def nmi(request: Request) -> Response:
-        server_id, _ = folder(request)
+    async def nmi(self, request: Request) -> Response:
+        server_id, _ = self.folder(request)
         try:
-            await agent.driver.trigger_crash_dump(server_id)
+            await self.agent.driver.trigger_crash_dump(server_id)
         except DriverError as exc:
             raise ChannelError(str(exc)) from exc
         return Response(status_code=204)
 
-    async def serial(ws: WebSocket) -> None:
+    async def serial(self, ws: WebSocket) -> None:
         try:
-            ok = await check.allowed(ws.headers.get("x-auth-token", ""))
+            ok = await self.check.allowed(ws.headers.get("x-auth-token", ""))
         except httpx.HTTPError as exc:
             log.error("agent channel: identity unreachable: %s", exc)
             ok = False
@@ -260,7 +270,9 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
             await ws.close(code=WS_POLICY)
             return
         try:
-            stream = await agent.driver.open_serial(server_id, agent.instances / server_id)
+            stream = await self.agent.driver.open_serial(
+                server_id, self.agent.instances / server_id
+            )
         except DriverError as exc:
             log.info("agent channel: no serial console for %s: %s", server_id, exc)
             await ws.close(code=WS_UNAVAILABLE, reason=str(exc)[:120])
@@ -268,14 +280,14 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
         await ws.accept()
         await bridge_serial(ws, stream)
 
-    async def disk_out(request: Request) -> Response:
-        server_id, directory = folder(request)
+    async def disk_out(self, request: Request) -> Response:
+        server_id, directory = self.folder(request)
         # A server being moved away keeps its disk in the moves folder.
-        for candidate in (moved_folder(agent.instances, server_id), directory):
+        for candidate in (moved_folder(self.agent.instances, server_id), directory):
             if not candidate.is_dir():
                 continue
             try:
-                disk = await agent.driver.export_disk(server_id, candidate)
+                disk = await self.agent.driver.export_disk(server_id, candidate)
             except DriverError as exc:
                 raise ChannelError(str(exc)) from exc
             if disk.is_file():
@@ -287,8 +299,8 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
                 )
         return JSONResponse({"error": f"no disk of server {server_id} here"}, status_code=404)
 
-    async def disk_in(request: Request) -> Response:
-        server_id, directory = folder(request)
+    async def disk_in(self, request: Request) -> Response:
+        server_id, directory = self.folder(request)
         checksum = request.headers.get(CHECKSUM_HEADER.lower(), "")
         if len(checksum) != 64:
             return JSONResponse({"error": f"{CHECKSUM_HEADER} is required"}, status_code=400)
@@ -303,25 +315,30 @@ def make_app(agent: ChannelHost, check: Check) -> Starlette:
         )
         return JSONResponse({"size": size}, status_code=201)
 
-    async def moved(request: Request) -> Response:
-        server_id, _ = folder(request)
-        await drop_moved(agent.instances, server_id)
+    async def moved(self, request: Request) -> Response:
+        server_id, _ = self.folder(request)
+        await drop_moved(self.agent.instances, server_id)
         return Response(status_code=204)
 
-    async def wake(request: Request) -> Response:
-        agent.wake()
+    async def wake(self, request: Request) -> Response:
+        self.agent.wake()
         return Response(status_code=204)
 
+
+def make_app(agent: ChannelHost, check: Check) -> Starlette:
+    app = _Channel(agent, check)
     return Starlette(
         routes=[
-            Route("/servers/{server_id}/console", guarded(console), methods=["GET"]),
-            Route("/servers/{server_id}/diagnostics", guarded(diagnostics), methods=["GET"]),
-            Route("/servers/{server_id}/nmi", guarded(nmi), methods=["POST"]),
-            WebSocketRoute("/servers/{server_id}/serial", serial),
-            Route("/servers/{server_id}/disk", guarded(disk_out), methods=["GET"]),
-            Route("/servers/{server_id}/disk", guarded(disk_in), methods=["PUT"]),
-            Route("/servers/{server_id}/moved", guarded(moved), methods=["DELETE"]),
-            Route("/wake", guarded(wake), methods=["POST"]),
+            Route("/servers/{server_id}/console", app.guarded(app.console), methods=["GET"]),
+            Route(
+                "/servers/{server_id}/diagnostics", app.guarded(app.diagnostics), methods=["GET"]
+            ),
+            Route("/servers/{server_id}/nmi", app.guarded(app.nmi), methods=["POST"]),
+            WebSocketRoute("/servers/{server_id}/serial", app.serial),
+            Route("/servers/{server_id}/disk", app.guarded(app.disk_out), methods=["GET"]),
+            Route("/servers/{server_id}/disk", app.guarded(app.disk_in), methods=["PUT"]),
+            Route("/servers/{server_id}/moved", app.guarded(app.moved), methods=["DELETE"]),
+            Route("/wake", app.guarded(app.wake), methods=["POST"]),
         ]
     )
 
