@@ -100,14 +100,7 @@ class Moves:
         verb = "resize" if flavor_ref is not None else "migrate"
         new_flavor: dict[str, Any] | None = None
         if flavor_ref is not None:
-            try:
-                flavor = await self.flavors.get(ctx, flavor_ref)
-            except NotFound as exc:
-                raise BadRequest(f"Flavor {flavor_ref} could not be found.") from exc
-            if flavor.disabled:
-                raise BadRequest(f"Flavor {flavor.id} is disabled.")
-            new_flavor = flavor_snapshot(flavor)
-            await self._check_quota(ctx, server_id, new_flavor)
+            new_flavor = await self._resize_flavor(ctx, server_id, flavor_ref)
         async with self.db.transaction() as s:
             await s.execute(select(m.ComputeHost.id).with_for_update())
             server = await visible_server(s, ctx, server_id)
@@ -117,24 +110,11 @@ class Moves:
             if new_flavor is None:
                 new_flavor = old
             else:
-                if new_flavor["id"] == server.flavor_id:
-                    raise BadRequest("When resizing, instances must change flavor!")
-                if not volume_backed and int(new_flavor["disk"]) < int(old.get("disk", 0)):
-                    raise BadRequest(
-                        f"Resizing to a smaller disk is not possible: flavor {new_flavor['id']} "
-                        f"has {new_flavor['disk']} GiB, the server has {old.get('disk', 0)} GiB."
-                    )
+                _check_resize(server, old, new_flavor, volume_backed)
             source = server.host or ""
             same_host_ok = kind == "resize" and await self._same_host_allowed(s)
             if host is not None:
-                target = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == host))
-                if target is None:
-                    raise BadRequest(f"Compute host {host} could not be found.")
-                if host == source:
-                    raise BadRequest(
-                        f"Cannot migrate instance {server.id} to its own host {host}: "
-                        "name another host, or none to let the scheduler choose."
-                    )
+                await _check_named_host(s, server, host)
             dest = await self._destination(s, server, new_flavor, host, same_host_ok, kind)
             if Capability.MIGRATE.value not in dest.capabilities:
                 raise Conflict(
@@ -175,6 +155,21 @@ class Moves:
             start_action(s, server.id, verb, ctx.request_id, ctx.user_id, ctx.project_id)
         self.wake(source)
         return migration
+
+    async def _resize_flavor(
+        self, ctx: RequestContext, server_id: str, flavor_ref: str
+    ) -> dict[str, Any]:
+        """The flavor a resize asks for, as the server will keep it; its
+        quota checked."""
+        try:
+            flavor = await self.flavors.get(ctx, flavor_ref)
+        except NotFound as exc:
+            raise BadRequest(f"Flavor {flavor_ref} could not be found.") from exc
+        if flavor.disabled:
+            raise BadRequest(f"Flavor {flavor.id} is disabled.")
+        new_flavor = flavor_snapshot(flavor)
+        await self._check_quota(ctx, server_id, new_flavor)
+        return new_flavor
 
     async def _same_host_allowed(self, s: Any) -> bool:
         """[compute] allow_resize_to_same_host; unset: yes while the cloud has
@@ -371,3 +366,27 @@ class Moves:
                 raise BadRequest(f"Marker {f.marker} could not be found.")
             rows = rows[ids.index(f.marker) + 1 :]
         return rows[: f.limit] if f.limit is not None else rows
+
+
+def _check_resize(
+    server: m.Server, old: dict[str, Any], new_flavor: dict[str, Any], volume_backed: bool
+) -> None:
+    if new_flavor["id"] == server.flavor_id:
+        raise BadRequest("When resizing, instances must change flavor!")
+    if not volume_backed and int(new_flavor["disk"]) < int(old.get("disk", 0)):
+        raise BadRequest(
+            f"Resizing to a smaller disk is not possible: flavor {new_flavor['id']} "
+            f"has {new_flavor['disk']} GiB, the server has {old.get('disk', 0)} GiB."
+        )
+
+
+async def _check_named_host(s: Any, server: m.Server, host: str) -> None:
+    """A host the request names: one that exists, and not the server's own."""
+    target = await s.scalar(select(m.ComputeHost).where(m.ComputeHost.host == host))
+    if target is None:
+        raise BadRequest(f"Compute host {host} could not be found.")
+    if host == (server.host or ""):
+        raise BadRequest(
+            f"Cannot migrate instance {server.id} to its own host {host}: "
+            "name another host, or none to let the scheduler choose."
+        )
