@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
@@ -244,8 +244,23 @@ class Images:
     async def list_images(
         self, ctx: RequestContext, p: ListParams
     ) -> tuple[list[m.Image], str | None]:
-        f = p.filters
-        stmt = select(m.Image).where(m.Image.status != m.DELETED)
+        stmt = self._visible(ctx, p.filters, select(m.Image).where(m.Image.status != m.DELETED))
+        stmt = _filtered(stmt, p)
+        async with self.db.session() as s:
+            if p.marker:
+                marker = await s.get(m.Image, p.marker)
+                if marker is None:
+                    raise BadRequest(f"Invalid marker: image {p.marker} could not be found.")
+                stmt = stmt.where(_after(marker, p.sort))
+            order = [_ordering(SORTABLE[key], direction) for key, direction in _keys(p.sort)]
+            rows = list((await s.scalars(stmt.order_by(*order).limit(p.limit + 1))).all())
+        more = len(rows) > p.limit
+        rows = rows[: p.limit]
+        return rows, (rows[-1].id if more and rows else None)
+
+    def _visible(self, ctx: RequestContext, f: dict[str, Any], stmt: Select[Any]) -> Select[Any]:
+        """The images the caller may list, narrowed by the ``visibility``
+        filter (and ``member_status`` for shared ones)."""
         visibility = f.get("visibility")
         member_status = f.get("member_status", "accepted")
         if visibility == "community":
@@ -262,54 +277,7 @@ class Images:
             raise BadRequest(f"Invalid visibility filter {visibility!r}.")
         if not ctx.is_admin and visibility in (None, "all"):
             stmt = stmt.where(self.visible_clause(ctx, member_status))
-        for key in ("name", "status", "owner", "disk_format", "container_format"):
-            value = f.get(key)
-            if value is None:
-                continue
-            column = getattr(m.Image, key)
-            if isinstance(value, str) and value.startswith("in:"):
-                stmt = stmt.where(column.in_(_split_in(value)))
-            else:
-                stmt = stmt.where(column == value)
-        if (ids := f.get("id")) is not None:
-            stmt = stmt.where(
-                m.Image.id.in_(_split_in(ids)) if ids.startswith("in:") else m.Image.id == ids
-            )
-        for key in ("protected", "os_hidden"):
-            if key in f:
-                stmt = stmt.where(getattr(m.Image, key) == f[key])
-        if "os_hidden" not in f:
-            stmt = stmt.where(m.Image.os_hidden.is_(False))
-        for key in ("size", "virtual_size", "min_disk", "min_ram", "checksum", "os_hash_value"):
-            if (exact := f.get(key)) is not None:
-                stmt = stmt.where(getattr(m.Image, key) == exact)
-        if (size_min := f.get("size_min")) is not None:
-            stmt = stmt.where(m.Image.size >= size_min)
-        if (size_max := f.get("size_max")) is not None:
-            stmt = stmt.where(m.Image.size <= size_max)
-        for op_key, column in (
-            ("created_at", m.Image.created_at),
-            ("updated_at", m.Image.updated_at),
-        ):
-            if (value := f.get(op_key)) is not None:
-                stmt = stmt.where(_time_filter(column, value))
-        for tag in p.tags:
-            stmt = stmt.where(
-                exists().where(m.ImageTag.image_id == m.Image.id, m.ImageTag.name == tag)
-            )
-        for key, value in p.properties.items():
-            stmt = stmt.where(m.Image.properties[key].as_string() == value)
-        async with self.db.session() as s:
-            if p.marker:
-                marker = await s.get(m.Image, p.marker)
-                if marker is None:
-                    raise BadRequest(f"Invalid marker: image {p.marker} could not be found.")
-                stmt = stmt.where(_after(marker, p.sort))
-            order = [_ordering(SORTABLE[key], direction) for key, direction in _keys(p.sort)]
-            rows = list((await s.scalars(stmt.order_by(*order).limit(p.limit + 1))).all())
-        more = len(rows) > p.limit
-        rows = rows[: p.limit]
-        return rows, (rows[-1].id if more and rows else None)
+        return stmt
 
     # -- update --------------------------------------------------------------------------------
 
@@ -567,3 +535,45 @@ def _apply(state: dict[str, Any], op: Mapping[str, Any], image: m.Image) -> None
         raise Conflict(f"Property {key} does not exist.")
     else:
         props[key] = _check_value(key, op["value"])
+
+
+def _filtered(stmt: Select[Any], p: ListParams) -> Select[Any]:
+    """The list's other filters: exact and ``in:`` values, hidden images,
+    size ranges, times, tags and properties."""
+    f = p.filters
+    for key in ("name", "status", "owner", "disk_format", "container_format"):
+        value = f.get(key)
+        if value is None:
+            continue
+        column = getattr(m.Image, key)
+        if isinstance(value, str) and value.startswith("in:"):
+            stmt = stmt.where(column.in_(_split_in(value)))
+        else:
+            stmt = stmt.where(column == value)
+    if (ids := f.get("id")) is not None:
+        stmt = stmt.where(
+            m.Image.id.in_(_split_in(ids)) if ids.startswith("in:") else m.Image.id == ids
+        )
+    for key in ("protected", "os_hidden"):
+        if key in f:
+            stmt = stmt.where(getattr(m.Image, key) == f[key])
+    if "os_hidden" not in f:
+        stmt = stmt.where(m.Image.os_hidden.is_(False))
+    for key in ("size", "virtual_size", "min_disk", "min_ram", "checksum", "os_hash_value"):
+        if (exact := f.get(key)) is not None:
+            stmt = stmt.where(getattr(m.Image, key) == exact)
+    if (size_min := f.get("size_min")) is not None:
+        stmt = stmt.where(m.Image.size >= size_min)
+    if (size_max := f.get("size_max")) is not None:
+        stmt = stmt.where(m.Image.size <= size_max)
+    for op_key, column in (
+        ("created_at", m.Image.created_at),
+        ("updated_at", m.Image.updated_at),
+    ):
+        if (value := f.get(op_key)) is not None:
+            stmt = stmt.where(_time_filter(column, value))
+    for tag in p.tags:
+        stmt = stmt.where(exists().where(m.ImageTag.image_id == m.Image.id, m.ImageTag.name == tag))
+    for key, value in p.properties.items():
+        stmt = stmt.where(m.Image.properties[key].as_string() == value)
+    return stmt
