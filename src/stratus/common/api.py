@@ -424,23 +424,8 @@ class ServiceAPI:
 
         async def handle(request: Request, request_id: str, version: Version | None) -> Response:
             try:
-                ctx = await self._authenticate(request, route, request_id)
-                logs.note_caller(ctx.project_id, ctx.user_id)
-                query = _query(request, route)
-                if pick is not None:
-                    chosen, body = pick(await _read_json(request), version)
-                else:
-                    chosen, body = route, await _body(request, route, version)
-                api_request: ApiRequest[Any] = ApiRequest(
-                    raw=request,
-                    ctx=ctx,
-                    params=request.path_params,
-                    body=body,
-                    query=query,
-                    service=self.service,
-                    enforcer=self.enforcer,
-                    base_url=self.base_url,
-                    version=version,
+                chosen, api_request = await self._api_request(
+                    request, route, pick, request_id, version
                 )
                 return await chosen.handler(api_request)
             except StratusError as exc:
@@ -451,19 +436,54 @@ class ServiceAPI:
                 log.info("%s: the client left before its request was read", self.name)
                 return Response(status_code=CLIENT_CLOSED)
             except Exception as exc:
-                translated = self._translate(exc)
-                if translated is not None:
-                    return self.renderer(translated)
-                log.exception(
-                    "%s: unexpected error on %s %s [%s]",
-                    self.name,
-                    request.method,
-                    request.url.path,
-                    request_id,
-                )
-                return self.renderer(StratusError())
+                return self._unexpected(exc, request, request_id)
 
         return endpoint
+
+    async def _api_request(
+        self,
+        request: Request,
+        route: Route,
+        pick: _ActionPicker | None,
+        request_id: str,
+        version: Version | None,
+    ) -> tuple[Route, ApiRequest[Any]]:
+        """The caller authenticated, the query and body validated: the route
+        that handles them (an action's, told by its body) and its request."""
+        ctx = await self._authenticate(request, route, request_id)
+        logs.note_caller(ctx.project_id, ctx.user_id)
+        query = _query(request, route)
+        if pick is not None:
+            chosen, body = pick(await _read_json(request), version)
+        else:
+            chosen, body = route, await _body(request, route, version)
+        api_request: ApiRequest[Any] = ApiRequest(
+            raw=request,
+            ctx=ctx,
+            params=request.path_params,
+            body=body,
+            query=query,
+            service=self.service,
+            enforcer=self.enforcer,
+            base_url=self.base_url,
+            version=version,
+        )
+        return chosen, api_request
+
+    def _unexpected(self, exc: Exception, request: Request, request_id: str) -> Response:
+        """An exception no handler expected: the service's own error if its
+        layers' exception translates to one, else one logged 500."""
+        translated = self._translate(exc)
+        if translated is not None:
+            return self.renderer(translated)
+        log.exception(
+            "%s: unexpected error on %s %s [%s]",
+            self.name,
+            request.method,
+            request.url.path,
+            request_id,
+        )
+        return self.renderer(StratusError())
 
     def _translate(self, exc: Exception) -> StratusError | None:
         """The service's own error for an exception of its layers, if any."""
