@@ -130,41 +130,16 @@ class Scheduler:
         reasons: list[str] = []
         candidates: list[Candidate] = []
         zone, _, forced_host = (server.requested_zone or "").partition(":")
-        flavor = server.flavor
         for host in hosts:
             if forced_host and host.host != forced_host:
                 continue
-            if host.host == exclude:
-                reasons.append(f"{host.host}: the server's own host")
-                continue
-            if host.disabled:
-                reasons.append(f"{host.host}: disabled")
-                continue
-            if not self.alive(host):
-                reasons.append(f"{host.host}: its agent is down")
-                continue
-            if zone and host.availability_zone != zone:
-                reasons.append(f"{host.host}: not in availability zone {zone}")
-                continue
             u = used.get(host.host, Usage())
-            cpus, ram, disk = self.capacity(host)
-            if u.vcpus + int(flavor.get("vcpus", 0)) > cpus:
-                reasons.append(f"{host.host}: not enough vCPUs")
-                continue
-            if u.memory_mb + int(flavor.get("ram", 0)) > ram:
-                reasons.append(f"{host.host}: not enough RAM")
-                continue
-            if u.disk_gb + int(flavor.get("disk", 0)) > disk:
-                reasons.append(f"{host.host}: not enough disk")
-                continue
             count = members.get(host.host, 0)
-            if policy == "affinity" and members and count == 0:
-                reasons.append(f"{host.host}: affinity with the server group's other members")
-                continue
-            if policy == "anti-affinity" and count > 0:
-                reasons.append(f"{host.host}: anti-affinity with a member of the server group")
-                continue
-            candidates.append(Candidate(host, u, count))
+            why = self._refusal(host, server.flavor, u, exclude, zone, policy, bool(members), count)
+            if why is None:
+                candidates.append(Candidate(host, u, count))
+            else:
+                reasons.append(f"{host.host}: {why}")
         if not candidates:
             detail = "; ".join(reasons) if reasons else f"no host named {forced_host}"
             raise NoValidHost(f"No valid host was found. {detail}")
@@ -180,6 +155,40 @@ class Scheduler:
             return (group, free_ram)
 
         return max(candidates, key=weight).host
+
+    def _refusal(
+        self,
+        host: m.ComputeHost,
+        flavor: dict[str, Any],
+        u: Usage,
+        exclude: str | None,
+        zone: str,
+        policy: str | None,
+        grouped: bool,
+        count: int,
+    ) -> str | None:
+        """Why the filters refuse ``host`` (None: they take it); ``count``
+        is how many members of the server's group it holds."""
+        if host.host == exclude:
+            return "the server's own host"
+        if host.disabled:
+            return "disabled"
+        if not self.alive(host):
+            return "its agent is down"
+        if zone and host.availability_zone != zone:
+            return f"not in availability zone {zone}"
+        cpus, ram, disk = self.capacity(host)
+        if u.vcpus + int(flavor.get("vcpus", 0)) > cpus:
+            return "not enough vCPUs"
+        if u.memory_mb + int(flavor.get("ram", 0)) > ram:
+            return "not enough RAM"
+        if u.disk_gb + int(flavor.get("disk", 0)) > disk:
+            return "not enough disk"
+        if policy == "affinity" and grouped and count == 0:
+            return "affinity with the server group's other members"
+        if policy == "anti-affinity" and count > 0:
+            return "anti-affinity with a member of the server group"
+        return None
 
     async def schedule_pending(self) -> None:
         async with self.db.session() as s:
