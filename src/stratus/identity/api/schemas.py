@@ -293,7 +293,7 @@ class ProjectCreate(Entity):
     parent_id: Id | None = None
     description: Description = None
     enabled: bool = True
-    is_domain: bool = False
+    is_domain: bool | None = False
     tags: list[Tag] | None = None
     options: dict[str, Any] | None = None
 
