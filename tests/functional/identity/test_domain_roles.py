@@ -73,9 +73,11 @@ def test_a_project_acting_as_a_domain(server: Server) -> None:
         assert in_domain.status_code == 400, in_domain.text
         flip = c.patch(f"/projects/{dom}", json={"project": {"is_domain": False}})
         assert flip.status_code == 400, flip.text
-        renamed = c.patch(f"/projects/{dom}", json={"project": {"description": "as a project"}})
+        renamed = c.patch(f"/projects/{dom}", json={"project": {"description": "as a project", "tags": ["t1"]}})
         assert renamed.status_code == 200 and renamed.json()["project"]["is_domain"] is True
-        assert c.get(f"/domains/{dom}").json()["domain"]["description"] == "as a project"
+        shown = c.get(f"/domains/{dom}").json()["domain"]
+        assert (shown["description"], shown["tags"]) == ("as a project", ["t1"])
+        assert c.patch(f"/domains/{dom}", json={"domain": {"tags": "t1"}}).status_code == 400
         # A user of the domain gets a domain-scoped token on it; a project scope
         # on it is refused, as Keystone refuses it (its domain_id is none).
         user = make_user(c, domain_id=dom)

@@ -262,17 +262,22 @@ class AuthBody(Schema):
 # -- resources ------------------------------------------------------------------
 
 
+Tag = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class DomainCreate(Entity):
     id: Id | None = None
     name: ShortName
     description: Description = None
     enabled: bool = True
+    tags: list[Tag] | None = None
 
 
 class DomainUpdate(Entity):
     name: ShortName | None = None
     description: Description = None
     enabled: bool | None = None
+    tags: list[Tag] | None = None
 
 
 class DomainCreateBody(Schema):
@@ -281,9 +286,6 @@ class DomainCreateBody(Schema):
 
 class DomainUpdateBody(Schema):
     domain: DomainUpdate
-
-
-Tag = Annotated[str, Field(min_length=1, max_length=255)]
 
 
 class ProjectCreate(Entity):
