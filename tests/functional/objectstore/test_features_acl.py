@@ -10,7 +10,7 @@ from swiftclient.client import ClientException, Connection
 
 from tests.conftest import Server
 from tests.functional.identity import helpers as identity
-from tests.functional.objectstore.conftest import Account, project_account, unique
+from tests.functional.objectstore.conftest import Account, project_account, run_cli, unique
 
 
 def connection(acct: Account, url: str | None = None) -> Connection:
@@ -140,3 +140,54 @@ def test_cross_account_copy_as_the_acls_allow(store: Server, owner: Account) -> 
     mine.post_container(c, {"X-Container-Write": f"{other.project_id}:*"})
     theirs.copy_object("inbox", "back", f"/{c}/back", headers={"Destination-Account": owner.name})
     assert mine.get_object(c, "back")[1] == b"from them"
+
+
+def test_names_count_only_for_an_account_of_the_default_domain(store: Server) -> None:
+    """keystoneauth's allow_names also asks the account's project domain (kept
+    as the account's sysmeta, shown as X-Account-Project-Domain-Id): in an
+    account of another domain, a default-domain user is named by id only."""
+    elsewhere = _domain_user(store, unique("p"), unique("u"))
+    theirs = connection(elsewhere)
+    c = unique("names")
+    theirs.put_container(c)  # creates the account, with its project's domain
+    theirs.put_object(c, "o", b"by id only")
+    with identity.client(store) as admin:
+        domain_id = admin.get(f"/projects/{elsewhere.project_id}").json()["project"]["domain_id"]
+    assert theirs.head_account()["x-account-project-domain-id"] == domain_id
+    reader = project_account(store)  # in the default domain
+    at_theirs = connection(reader, elsewhere.url)
+    theirs.post_container(c, {"X-Container-Read": f"{reader.project_name}:{reader.user_name}"})
+    with pytest.raises(ClientException) as err:
+        at_theirs.get_object(c, "o")
+    assert err.value.http_status == 403
+    theirs.post_container(c, {"X-Container-Read": f"{reader.project_id}:{_user_id(reader)}"})
+    assert at_theirs.get_object(c, "o")[1] == b"by id only"
+
+
+def test_role_names_in_acls_are_for_the_accounts_own_project(store: Server, owner: Account) -> None:
+    """A role name in an ACL lets the account's own project's users holding it
+    in (keystoneauth checks roles after the project matched), nobody else's."""
+    mine = connection(owner)
+    c = unique("role")
+    mine.put_container(c)
+    mine.put_object(c, "o", b"for readers")
+    role = unique("swiftreader")
+    with identity.client(store) as admin:
+        identity.create(admin, "role", {"name": role})
+        colleague = identity.make_user(admin)
+        identity.grant(admin, owner.project_id, colleague["id"], role)
+        outsider = identity.make_user(admin)
+        other_project = identity.make_project(admin)
+        identity.grant(admin, other_project["id"], outsider["id"], role)
+    inside = Account(store, colleague["name"], colleague["password"], owner.project_name, owner.project_id,
+                     identity.token_for(store, colleague["id"], colleague["password"], owner.project_id))
+    outside = Account(store, outsider["name"], outsider["password"], other_project["name"], other_project["id"],
+                      identity.token_for(store, outsider["id"], outsider["password"], other_project["id"]))
+    with pytest.raises(ClientException) as err:
+        connection(inside).get_object(c, "o")
+    assert err.value.http_status == 403
+    run_cli("swift", owner.env(), "post", "--read-acl", role, c)
+    assert connection(inside).get_object(c, "o")[1] == b"for readers"
+    with pytest.raises(ClientException) as err:
+        connection(outside, owner.url).get_object(c, "o")
+    assert err.value.http_status == 403

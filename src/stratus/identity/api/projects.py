@@ -60,7 +60,16 @@ async def index(req: ApiRequest[IdentityService]) -> Response:
     extra = q.model_extra or {}
     tags = {k: extra.get(k) for k in ("tags", "tags-any", "not-tags", "not-tags-any")}
     if q.is_domain:
-        page = await req.service.projects.list_projects({}, ids=[])
+        # Projects acting as domains are the domains; they have no domain or parent.
+        if q.domain_id or q.parent_id:
+            page = await req.service.projects.list_projects({}, ids=[])
+        else:
+            domains = await req.service.projects.list_domains(
+                q.filters("name"), q.enabled, q.limit, q.marker
+            )
+            return json_response(
+                views.page("projects", domains, views.domain_project, req.base_url, req.url)
+            )
     else:
         page = await req.service.projects.list_projects(
             q.filters("name", "domain_id", "parent_id"),
@@ -75,21 +84,21 @@ async def index(req: ApiRequest[IdentityService]) -> Response:
 async def show(req: ApiRequest[IdentityService]) -> Response:
     project_id = req.params["project_id"]
     req.authorize("identity:get_project", {"target.project.id": project_id})
-    project = await req.service.projects.get(project_id)
-    return json_response({"project": views.project(project, req.base_url)})
+    project = await req.service.projects.get_any(project_id)
+    return json_response({"project": views.any_project(project, req.base_url)})
 
 
 async def create(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:create_project")
     project = await req.service.projects.create(req.body.project.attrs(), default_domain(req))
-    return json_response({"project": views.project(project, req.base_url)}, status=201)
+    return json_response({"project": views.any_project(project, req.base_url)}, status=201)
 
 
 async def update(req: ApiRequest[IdentityService]) -> Response:
     project_id = req.params["project_id"]
     req.authorize("identity:update_project", {"target.project.id": project_id})
     project = await req.service.projects.update(project_id, req.body.project.attrs())
-    return json_response({"project": views.project(project, req.base_url)})
+    return json_response({"project": views.any_project(project, req.base_url)})
 
 
 async def delete(req: ApiRequest[IdentityService]) -> Response:

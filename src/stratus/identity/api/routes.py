@@ -203,6 +203,7 @@ ROUTES: list[Route] = [
         users.change_password,
         query=NoQuery,
         body=s.PasswordChangeBody,
+        public=True,
     ),
     Route(
         "GET", "/v3/users/{user_id}/groups", users.user_groups, body=NoBody, query=s.GroupListQuery

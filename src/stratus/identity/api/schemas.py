@@ -262,17 +262,22 @@ class AuthBody(Schema):
 # -- resources ------------------------------------------------------------------
 
 
+Tag = Annotated[str, Field(min_length=1, max_length=255)]
+
+
 class DomainCreate(Entity):
     id: Id | None = None
     name: ShortName
     description: Description = None
     enabled: bool = True
+    tags: list[Tag] | None = None
 
 
 class DomainUpdate(Entity):
     name: ShortName | None = None
     description: Description = None
     enabled: bool | None = None
+    tags: list[Tag] | None = None
 
 
 class DomainCreateBody(Schema):
@@ -283,9 +288,6 @@ class DomainUpdateBody(Schema):
     domain: DomainUpdate
 
 
-Tag = Annotated[str, Field(min_length=1, max_length=255)]
-
-
 class ProjectCreate(Entity):
     id: Id | None = None
     name: ShortName
@@ -293,7 +295,7 @@ class ProjectCreate(Entity):
     parent_id: Id | None = None
     description: Description = None
     enabled: bool = True
-    is_domain: bool = False
+    is_domain: bool | None = False
     tags: list[Tag] | None = None
     options: dict[str, Any] | None = None
 

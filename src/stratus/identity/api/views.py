@@ -24,10 +24,31 @@ def domain(d: m.Domain, base: str) -> dict[str, Any]:
         "name": d.name,
         "description": d.description,
         "enabled": d.enabled,
-        "tags": [],
+        "tags": d.extra.get("tags", []),
         "options": {},
         "links": _link(base, f"domains/{d.id}"),
     }
+
+
+def domain_project(d: m.Domain, base: str) -> dict[str, Any]:
+    """A domain as /v3/projects shows it: Keystone's project acting as a domain."""
+    return {
+        **d.extra,
+        "id": d.id,
+        "name": d.name,
+        "domain_id": None,
+        "description": d.description,
+        "enabled": d.enabled,
+        "parent_id": None,
+        "is_domain": True,
+        "tags": d.extra.get("tags", []),
+        "options": {},
+        "links": _link(base, f"projects/{d.id}"),
+    }
+
+
+def any_project(p: m.Project | m.Domain, base: str) -> dict[str, Any]:
+    return domain_project(p, base) if isinstance(p, m.Domain) else project(p, base)
 
 
 def project(p: m.Project, base: str) -> dict[str, Any]:

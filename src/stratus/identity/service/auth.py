@@ -20,7 +20,7 @@ from stratus.identity.errors import BadRequest, Forbidden, Unauthorized
 from stratus.identity.service.catalog import Catalog
 from stratus.identity.service.core import Core
 from stratus.identity.service.revocation import revoke_audit_id
-from stratus.identity.service.roles import Roles
+from stratus.identity.service.roles import NULL_DOMAIN, Roles
 from stratus.identity.service.tokens import (
     DOMAIN,
     PROJECT,
@@ -258,10 +258,12 @@ class Auth:
             if cred.expires_at is not None:
                 info.app_cred_expires = cred.expires_at.timestamp()
         if scope != UNSCOPED:
+            names = await self.roles.names(s)
+            # A domain-specific role only implies others: never in a token itself.
+            effective = [r for r in effective if r in names and names[r].domain_id == NULL_DOMAIN]
             if not effective and not trusted:
                 raise TokenInvalid("The user has no role on the token's scope.")
-            names = await self.roles.names(s)
-            info.roles = [{"id": r, "name": names[r].name} for r in effective if r in names]
+            info.roles = [{"id": r, "name": names[r].name} for r in effective]
         return info
 
     async def _resolve_trust(self, s: AsyncSession, info: AuthInfo, trust_id: str) -> None:

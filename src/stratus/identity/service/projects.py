@@ -70,9 +70,18 @@ class Projects:
                 s, stmt, m.Domain.id, limit=limit, marker=marker, max_limit=self.core.list_limit
             )
 
-    async def create_domain(self, attrs: dict[str, Any]) -> m.Domain:
+    async def create_domain(self, attrs: dict[str, Any], as_project: bool = False) -> m.Domain:
+        if "tags" in attrs:
+            attrs["tags"] = _check_tags(attrs["tags"] or [])
+        attrs.pop("options", None)
         async with self.core.write() as s:
             if await s.scalar(select(m.Domain.id).where(m.Domain.name == attrs["name"])):
+                if as_project:  # Keystone's words for a project acting as a domain
+                    raise conflict(
+                        "project",
+                        "it is not permitted to have two projects acting as domains"
+                        f" with the same name: {attrs['name']}",
+                    )
                 raise conflict("domain", f"a domain named {attrs['name']!r} exists")
             domain = m.Domain(
                 id=attrs.pop("id", None) or m.new_id(),
@@ -91,6 +100,9 @@ class Projects:
                 if await s.scalar(select(m.Domain.id).where(m.Domain.name == attrs["name"])):
                     raise conflict("domain", f"a domain named {attrs['name']!r} exists")
                 domain.name = attrs.pop("name")
+            if "tags" in attrs:
+                attrs["tags"] = _check_tags(attrs["tags"] or [])
+            attrs.pop("options", None)
             for key in ("description", "enabled"):
                 if key in attrs:
                     setattr(
@@ -204,11 +216,32 @@ class Projects:
                 s, stmt, m.Project.id, limit=limit, marker=marker, max_limit=self.core.list_limit
             )
 
-    async def create(self, attrs: dict[str, Any], default_domain_id: str | None) -> m.Project:
+    async def get_any(self, project_id: str) -> m.Project | m.Domain:
+        """A project, or a domain: Keystone's projects acting as domains
+        (``is_domain``) are this cloud's domains, seen through /v3/projects."""
+        async with self.core.db.session() as s:
+            found: m.Project | m.Domain | None = await s.get(m.Project, project_id)
+            if found is None:
+                found = await s.get(m.Domain, project_id)
+        if found is None:
+            raise not_found("project", project_id)
+        return found
+
+    async def _acts_as_domain(self, project_id: str) -> bool:
+        async with self.core.db.session() as s:
+            if await s.get(m.Project, project_id) is not None:
+                return False
+            return await s.get(m.Domain, project_id) is not None
+
+    async def create(
+        self, attrs: dict[str, Any], default_domain_id: str | None
+    ) -> m.Project | m.Domain:
         if attrs.pop("is_domain", False):
-            raise ValidationError(
-                "Projects acting as domains are not supported; create a domain instead."
-            )
+            # Keystone: a project acting as a domain is a root: no parent, and
+            # (since its domain_id would be its parent) no domain either.
+            if attrs.pop("parent_id", None) or attrs.pop("domain_id", None):
+                raise ValidationError("only root projects are allowed to act as domains.")
+            return await self.create_domain(attrs, as_project=True)
         async with self.core.write() as s:
             parent_id = attrs.pop("parent_id", None)
             domain_id = attrs.pop("domain_id", None)
@@ -248,7 +281,13 @@ class Projects:
             s.add(project)
         return project
 
-    async def update(self, project_id: str, attrs: dict[str, Any]) -> m.Project:
+    async def update(self, project_id: str, attrs: dict[str, Any]) -> m.Project | m.Domain:
+        if await self._acts_as_domain(project_id):
+            if attrs.pop("is_domain", True) is not True:
+                raise ValidationError("Update of `is_domain` is not allowed.")
+            if attrs.pop("parent_id", None) or attrs.pop("domain_id", None):
+                raise Forbidden("Update of `parent_id` is not allowed.")
+            return await self.update_domain(project_id, attrs)
         async with self.core.write() as s:
             project = await self.get(project_id, s)
             for key in ("domain_id", "parent_id", "is_domain"):
@@ -276,6 +315,9 @@ class Projects:
         return project
 
     async def delete(self, project_id: str) -> None:
+        if await self._acts_as_domain(project_id):  # deleted as the domain it is: only once disabled
+            await self.delete_domain(project_id)
+            return
         async with self.core.write() as s:
             project = await self.get(project_id, s)
             if await s.scalar(

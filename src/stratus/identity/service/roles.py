@@ -169,6 +169,8 @@ class Roles:
             prior, implied = await self.get(prior_id, s), await self.get(implied_id, s)
             if implied.name == "admin":
                 raise Forbidden("The admin role cannot be implied by another role.")
+            if prior.domain_id == NULL_DOMAIN and implied.domain_id != NULL_DOMAIN:
+                raise Forbidden("Global role cannot imply a domain-specific role")
             if prior_id in await self.expand(s, [implied_id]):
                 raise ValidationError("That implication would make a cycle.")
             if await s.get(m.ImpliedRole, (prior_id, implied_id)) is None:
@@ -209,8 +211,15 @@ class Roles:
     async def _check_grant_parts(
         self, s: AsyncSession, actor: str, actor_id: str, target: str, target_id: str, role_id: str
     ) -> None:
-        await self.get(role_id, s)
+        role = await self.get(role_id, s)
         await self._check_actor_target(s, actor, actor_id, target, target_id)
+        if target == "project" and role.domain_id != NULL_DOMAIN:
+            project = await s.get(m.Project, target_id)
+            if project is not None and project.domain_id != role.domain_id:
+                raise Forbidden(
+                    f"Project {target_id} must be in the same domain as the role {role_id}"
+                    " being assigned."
+                )
 
     @staticmethod
     def _no_grant(actor: str, actor_id: str, target: str, target_id: str, role_id: str) -> NotFound:
@@ -477,7 +486,8 @@ class Roles:
                 key = (rid, a.user_id, a.project_id, a.domain_id, a.system)
                 if key not in out or (out[key].implied_by and not implied.implied_by):
                     out[key] = implied
-        return list(out.values())
+        kept = set(await self.global_only(s, {a.role_id for a in out.values()}))
+        return [a for a in out.values() if a.role_id in kept]
 
     async def user_project_ids(self, user_id: str) -> list[str]:
         """Projects the user holds any role on, directly, through a group or by inheritance."""
@@ -491,6 +501,14 @@ class Roles:
     async def user_has_system(self, user_id: str) -> bool:
         assignments = await self.list_assignments(user_id=user_id, effective=True, system=True)
         return bool(assignments)
+
+    async def global_only(self, s: AsyncSession, role_ids: Iterable[str]) -> list[str]:
+        """The roles that are not domain-specific: a domain-specific role only
+        implies others, and is never in a token or an effective assignment."""
+        local = set(
+            (await s.scalars(select(m.Role.id).where(m.Role.domain_id != NULL_DOMAIN))).all()
+        )
+        return [r for r in role_ids if r not in local]
 
     async def names(self, s: AsyncSession | None = None) -> dict[str, m.Role]:
         if s is None:

@@ -135,10 +135,15 @@ class Users:
             await s.delete(user)
 
     async def change_password(self, user_id: str, original: str, new: str) -> None:
+        """Keystone's self-service change: no token needed, the original
+        password is the proof; an unknown or disabled user is the same 401."""
         async with self.core.db.session() as s:
-            user = await self.get(user_id, s)
+            user = await s.get(m.User, user_id)
+        if user is None or not user.enabled:
+            await self.core.hasher.verify(None, original)  # the same time either way
+            raise Unauthorized("Error when changing user password: Invalid user / password")
         if not await self.core.hasher.verify(user.password_hash, original):
-            raise Unauthorized("The original password is incorrect.")
+            raise Unauthorized("Error when changing user password: Invalid user / password")
         await self.update(user_id, {"password": new})
 
     # -- groups --------------------------------------------------------------

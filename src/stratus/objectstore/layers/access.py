@@ -10,8 +10,16 @@ ACL entries (comma-separated):
 - ``.r:*`` (any referrer, no token needed), ``.r:example.com``, ``.r:.example.com``,
   ``.r:-host`` (denied): referrers, for object reads (X-Container-Read only);
 - ``.rlistings``: referrers may also list the container;
-- ``<project_id>:<user_id>``, ``<project_id>:*``, ``*:<user_id>``, ``*:*``,
-  or the same with names: callers with a token.
+- ``<project_id>:<user_id>``, ``<project_id>:*``, ``*:<user_id>``, ``*:*``:
+  callers with a token; the same with names only when the caller's user and
+  project, and the account's project, are in the default domain (a name
+  elsewhere may be anybody's);
+- a role name: the account's own project's users holding that role.
+
+The account's project's domain is kept as Swift's keystoneauth keeps it: the
+account's sysmeta ``project-domain-id``, written when the account's own
+project first creates or posts to it (``_unknown`` when someone else did),
+and shown to clients as ``X-Account-Project-Domain-Id``.
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ ACCOUNT_PREFIX = "AUTH_"
 DEFAULT_DOMAIN = "default"
 READ_ACL = "x-container-read"
 WRITE_ACL = "x-container-write"
+DOMAIN_SYSMETA = "x-account-sysmeta-project-domain-id"
+DOMAIN_HEADER = "x-account-project-domain-id"
+UNKNOWN_DOMAIN = "_unknown"
 # Container headers only the account's owners set and see (Swift's
 # swift_owner_headers): others' are dropped from their writes and answers.
 OWNER_HEADERS = (READ_ACL, WRITE_ACL, "x-container-sync-key", "x-container-sync-to")
@@ -80,28 +91,53 @@ def referrer_allowed(referer: str | None, referrers: list[str]) -> bool:
     return allowed
 
 
-def grant_matches(ctx: RequestContext, grants: list[str]) -> bool:
-    if not ctx.authenticated:
-        return False
-    # Names count only in the default domain (as keystoneauth): a name
-    # elsewhere may be anybody's.
-    named = ctx.user_domain_id == DEFAULT_DOMAIN and ctx.project_domain_id == DEFAULT_DOMAIN
-    projects = {"*", ctx.project_id or "", (ctx.project_name or "") if named else ""} - {""}
-    users = {"*", ctx.user_id or "", (ctx.user_name or "") if named else ""} - {""}
-    roles = {r.lower() for r in ctx.roles}
-    for grant in grants:
-        project, sep, user = grant.partition(":")
-        if not sep:
-            if grant.lower() in roles:  # Swift's role-name entries
+@dataclass(frozen=True)
+class Grantee:
+    """What an ACL entry may name of a caller on one account: whether names
+    count (keystoneauth's allow_names) and whether the caller is of the
+    account's own project (role-name entries count only then)."""
+
+    names: bool
+    own: bool
+
+    def matches(self, ctx: RequestContext, grants: list[str]) -> bool:
+        if not ctx.authenticated:
+            return False
+        named = self.names
+        projects = {"*", ctx.project_id or "", (ctx.project_name or "") if named else ""} - {""}
+        users = {"*", ctx.user_id or "", (ctx.user_name or "") if named else ""} - {""}
+        roles = {r.lower() for r in ctx.roles}
+        for grant in grants:
+            project, sep, user = grant.partition(":")
+            if not sep:
+                if self.own and grant.lower() in roles:  # Swift's role-name entries
+                    return True
+                continue
+            if project in projects and user in users:
                 return True
-            continue
-        if project in projects and user in users:
-            return True
-    return False
+        return False
 
 
 def project_of(account: str) -> str:
     return account[len(ACCOUNT_PREFIX) :] if account.startswith(ACCOUNT_PREFIX) else ""
+
+
+def new_domain_sysmeta(
+    ctx: RequestContext, account: str, exists: bool, stored: str | None
+) -> str | None:
+    """The account's project domain to store with this write, or None (keystoneauth's
+    _set_project_domain_id): a new account gets the caller's project domain when it
+    is the caller's own, ``_unknown`` otherwise; an account written before it knew
+    (no value, or ``_unknown``) learns it from its own project's caller."""
+    own = bool(ctx.project_id) and project_of(account) == ctx.project_id
+    mine = ctx.project_domain_id if own else None
+    if not exists:
+        return (mine or "") if own else UNKNOWN_DOMAIN
+    if stored is None and own and mine == DEFAULT_DOMAIN:
+        return mine
+    if stored == UNKNOWN_DOMAIN and own:
+        return mine or ""
+    return None
 
 
 def deny(ctx: RequestContext) -> Exception:
@@ -136,7 +172,8 @@ class AccessLayer(Layer):
             action, ctx, {"project_id": project_of(account)}
         ):
             return
-        if account_acl.permits(await self._account_level(ctx, account), action):
+        grantee = await self._grantee(ctx, account)
+        if account_acl.permits(await self._account_level(ctx, account, grantee), action):
             return
         if acl is None or container is None:
             raise deny(ctx)
@@ -144,19 +181,57 @@ class AccessLayer(Layer):
         if info.status >= 300:
             raise deny(ctx)
         parsed = parse_acl(info.headers.get(acl))
-        if grant_matches(ctx, parsed.grants):
+        if grantee.matches(ctx, parsed.grants):
             return
         if acl == READ_ACL and (parsed.listings or not listing):
             if referrer_allowed(caller.referer, parsed.referrers):
                 return
         raise deny(ctx)
 
-    async def _account_level(self, ctx: RequestContext, account: str) -> str | None:
+    async def _grantee(self, ctx: RequestContext, account: str) -> Grantee:
+        """keystoneauth's allow_names: the caller's user and project are in the
+        default domain, and so is the account's project (its own, or one whose
+        stored domain is the default or, for an account older than that, none)."""
+        own = bool(ctx.project_id) and project_of(account) == ctx.project_id
+        if not ctx.authenticated:
+            return Grantee(False, own)
+        for domain in (ctx.user_domain_id, ctx.project_domain_id):
+            if domain and domain != DEFAULT_DOMAIN:
+                return Grantee(False, own)
+        if own:
+            return Grantee(True, own)
+        info = await self.app.info(account)
+        stored = info.headers.get(DOMAIN_SYSMETA) if info.status < 300 else None
+        return Grantee(info.status < 300 and stored in (DEFAULT_DOMAIN, None), own)
+
+    async def _account_level(
+        self, ctx: RequestContext, account: str, grantee: Grantee | None = None
+    ) -> str | None:
         if not ctx.authenticated:
             return None
         info = await self.app.info(account)
         value = info.headers.get(account_acl.SYSMETA) if info.status < 300 else None
-        return account_acl.level_of(ctx, value, grant_matches)
+        grantee = grantee or await self._grantee(ctx, account)
+        return account_acl.level_of(ctx, value, grantee.matches)
+
+    async def _domain_headers(self, caller: Caller, account: str) -> Headers:
+        """The project-domain sysmeta this account write should store, if any."""
+        ctx = await caller.context()
+        if not ctx.authenticated:
+            return {}
+        info = await self.app.info(account)
+        if info.status >= 300 and info.status != 404:
+            return {}
+        value = new_domain_sysmeta(
+            ctx, account, info.status < 300, info.headers.get(DOMAIN_SYSMETA)
+        )
+        return {} if value is None else {DOMAIN_SYSMETA: value}
+
+    @staticmethod
+    def _show_domain(headers: dict[str, str]) -> None:
+        value = headers.pop(DOMAIN_SYSMETA, None)
+        if value:
+            headers[DOMAIN_HEADER] = value
 
     async def owner(self, caller: Caller, account: str) -> bool:
         """Whether the caller owns the account, as keystoneauth's swift_owner:
@@ -202,12 +277,14 @@ class AccessLayer(Layer):
         await self.check(caller, "object_store:get_account", account)
         resp = await self.app.head_account(caller, account)
         await self._show_acl(caller, account, resp.headers)
+        self._show_domain(resp.headers)
         return resp
 
     async def list_account(self, caller: Caller, account: str, query: Headers) -> Listing:
         await self.check(caller, "object_store:get_account", account)
         result = await self.app.list_account(caller, account, query)
         await self._show_acl(caller, account, result.headers)
+        self._show_domain(result.headers)
         return result
 
     async def post_account(
@@ -218,6 +295,7 @@ class AccessLayer(Layer):
             value = account_acl.stored(headers[account_acl.HEADER])
             headers = {k: v for k, v in headers.items() if k != account_acl.HEADER}
             headers[account_acl.SYSMETA] = value
+        headers = {**headers, **await self._domain_headers(caller, account)}
         return await self.app.post_account(caller, account, headers, params, body)
 
     async def put_container(
@@ -225,6 +303,11 @@ class AccessLayer(Layer):
     ) -> Reply:
         await self.check(caller, "object_store:put_container", account)
         headers = await self._owner_headers(caller, account, headers)
+        if (await self.app.info(account)).status == 404:
+            # The account is created by this write: with its project's domain.
+            domain = await self._domain_headers(caller, account)
+            if domain:
+                await self.app.post_account(caller, account, domain, {}, None)
         return await self.app.put_container(caller, account, container, headers)
 
     async def head_container(self, caller: Caller, account: str, container: str) -> Reply:
