@@ -12,7 +12,7 @@ ports on 127.0.0.1 (SQLite, the default), then measures:
 5. re-scoping a token: POST /v3/auth/tokens with the token method;
 6. password authentication: POST /v3/auth/tokens with the password method.
 
-Load is made by wrk, bh.pinned to one core while the server is bh.pinned to the
+Load is made by wrk, pinned to one core while the server is pinned to the
 other, so the two do not fight.  For every load figure it prints requests/s,
 latency p50/p99, the count of non-2xx responses (which must be 0) and the
 server's CPU time per request, read from /proc/PID/stat; throughput swings on a
@@ -218,7 +218,7 @@ def argon2_params(data_dir: Path) -> dict[str, int]:
 
 def argon2_verify_cost(params: dict[str, int], cpu: int | None, seconds: float = 2.0) -> float:
     """CPU seconds one argon2id verification takes, in a thread of this process
-    bh.pinned like the server's hashing threads; the server must be idle."""
+    pinned like the server's hashing threads; the server must be idle."""
     from argon2 import PasswordHasher
 
     ph = PasswordHasher(**params)
