@@ -121,6 +121,23 @@ class VolumeMoves:
                 connection_info=moved.get("connection_info"),
             )
 
+    async def drop_strays(self, server: m.Server) -> None:
+        """Every Cinder attachment of the server's volumes that its rows do
+        not name (one made for a destination by an agent killed before it
+        recorded it) is deleted: each volume keeps exactly its row's."""
+        client = self.flow.client
+        for row in await self._rows(server):
+            assert client is not None
+            if MOVED_FROM in (row.connection_info or {}) or not row.attachment_id:
+                continue
+            for found in await client.attachments_of(row.volume_id, server.id):
+                if found != row.attachment_id:
+                    await client.release(found)
+                    log.warning(
+                        "compute: server %s: released attachment %s of volume %s, "
+                        "left by an interrupted move", server.id, found, row.volume_id,
+                    )  # fmt: skip
+
     @staticmethod
     def source_attachment(row: m.VolumeAttachment) -> str | None:
         """The source's attachment a row still remembers (a server deleted

@@ -319,6 +319,7 @@ class FakeDriver:
             raise DriverError(spec.metadata[INCOMING_FAILURE])
         guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
         guest.spec, guest.has_disk, guest.power = spec, True, Power.PAUSED
+        guest.volumes = {v.serial: v for v in spec.volumes}  # started with them, as qemu
         if guest.pid is None:
             guest.pid = next(self._pids)
         where = f"fake://{self.host.hostname}/{spec.uuid}"
