@@ -142,6 +142,7 @@ class Destination(LiveSide):
             # export when this host cannot open the volume's file): the
             # incoming guest starts with the volumes, as the source has them.
             await self.volumes.connect_here(server)
+            await self._check_handoff(server, driver)
         await self.guests.prepare(server, wait_plugged=False)
         spec = await self.spec(server, host_port)
         incoming = await driver.prepare_incoming(spec)
@@ -156,6 +157,24 @@ class Destination(LiveSide):
             row.id,
             time.monotonic() - started,
         )
+
+    async def _check_handoff(self, server: m.Server, driver: LiveMigrationDriver) -> None:
+        """QEMU hands a volume over live only when both sides reach it the
+        same way: two QEMUs on one file pass its lock at the switch-over,
+        two NBD clients share the volume host's one export; a file on one
+        side and an export on the other collide on the file's lock (the
+        export's daemon cannot open a file a running guest holds, and the
+        guest arriving cannot take it from the daemon)."""
+        assert self.volumes is not None
+        if getattr(driver, "MIXED_VOLUME_HANDOFF", False):
+            return
+        mixed = await self.volumes.changed_kind(server)
+        if mixed:
+            raise RuntimeError(
+                f"volume {mixed[0]} is reached as a file on one host and over an NBD export "
+                f"on the other ({self.host}): it cannot be handed over live; cold migrate the "
+                "server instead"
+            )
 
     async def _discard(self, server: m.Server) -> None:
         driver = self.driver

@@ -121,6 +121,16 @@ class VolumeMoves:
                 connection_info=moved.get("connection_info"),
             )
 
+    async def changed_kind(self, server: m.Server) -> list[str]:
+        """The volumes a move reaches another way on the destination than
+        on the source (a file there, an NBD export here, or the reverse)."""
+        return [
+            row.volume_id
+            for row, info, moved in await self._moved(server)
+            if info.get("driver_volume_type")
+            != (moved.get("connection_info") or {}).get("driver_volume_type")
+        ]
+
     async def drop_strays(self, server: m.Server) -> None:
         """Every Cinder attachment of the server's volumes that its rows do
         not name (one made for a destination by an agent killed before it
