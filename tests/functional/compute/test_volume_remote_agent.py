@@ -360,3 +360,48 @@ def test_a_live_migration_with_a_volume_aborted_then_deleted_midway(
     cinder.wait(volume["id"], "available")
     assert cinder_attachments(cinder, volume["id"]) == {}
     wait_exports(srv, set())
+
+
+def test_a_sigkill_of_the_source_agent_mid_migration_leaves_one_attachment(
+    two_hosts: tuple[Server, Agent],
+) -> None:
+    """fake2's agent is killed (SIGKILL) while a server of its own migrates
+    live with a volume: restarted, it finds the migration interrupted; the
+    server stays on fake2, the volume in-use with fake2's attachment only."""
+    srv, agent = two_hosts
+    nova = Nova(srv, srv.admin_token(), "2.96")
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    vm = nova.boot(unique("kill"), availability_zone="nova:fake2",
+                   metadata={"fake_live_migration_seconds": "60"})  # fmt: skip
+    volume = cinder.create(size=1)
+    resp = nova.post(f"/servers/{vm['id']}/os-volume_attachments",
+                     json={"volumeAttachment": {"volumeId": volume["id"]}})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    cinder.wait(volume["id"], "in-use")
+    ((old, where),) = cinder_attachments(cinder, volume["id"]).items()
+    assert where == ("fake2", "nbd")
+
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    deadline = time.monotonic() + 20
+    while migration_status(nova, vm["id"]) != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(cinder_attachments(cinder, volume["id"])) == 2  # fakehost's too
+    agent.process.kill()  # SIGKILL
+    agent.process.wait()
+    restarted = start_agent(srv, "fake2", **FAKE)
+    agent.process, agent.log = restarted.process, restarted.log
+
+    deadline = time.monotonic() + 30
+    while migration_status(nova, vm["id"]) != "error" or nova.show(vm["id"])["OS-EXT-STS:task_state"]:
+        assert time.monotonic() < deadline, nova.show(vm["id"])
+        time.sleep(0.1)
+    assert nova.show(vm["id"])[HOST] == "fake2"
+    assert wait_attachments(cinder, volume["id"], 1) == {old: ("fake2", "nbd")}
+    assert cinder.show(volume["id"])["status"] == "in-use"
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == old
+    wait_exports(srv, {volume["id"]})
+    assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+    nova.wait_gone(vm["id"])
+    cinder.wait(volume["id"], "available")
+    assert cinder_attachments(cinder, volume["id"]) == {}
