@@ -367,7 +367,9 @@ def test_a_sigkill_of_the_source_agent_mid_migration_leaves_one_attachment(
 ) -> None:
     """fake2's agent is killed (SIGKILL) while a server of its own migrates
     live with a volume: restarted, it finds the migration interrupted; the
-    server stays on fake2, the volume in-use with fake2's attachment only."""
+    server stays on fake2, the volume in-use with fake2's attachment only.
+    A Cinder attachment of the server's that no row names (reserved by an
+    agent killed before it recorded it) is deleted at the agent's start."""
     srv, agent = two_hosts
     nova = Nova(srv, srv.admin_token(), "2.96")
     cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
@@ -401,6 +403,21 @@ def test_a_sigkill_of_the_source_agent_mid_migration_leaves_one_attachment(
     assert cinder.show(volume["id"])["status"] == "in-use"
     assert nova_attachment(nova, vm["id"])["attachment_id"] == old
     wait_exports(srv, {volume["id"]})
+
+    # An attachment a destination reserved for the server just before its
+    # agent died (never recorded in Nova's rows): the next start of an agent
+    # of that migration deletes it.
+    stray = cinder.post("/attachments", json={"attachment": {
+        "volume_uuid": volume["id"], "instance_uuid": vm["id"]}})  # fmt: skip
+    assert stray.status_code == 200, stray.text
+    listed = cinder.get("/attachments", params={"volume_id": volume["id"]}).json()["attachments"]
+    assert len(listed) == 2
+    agent.process.kill()
+    agent.process.wait()
+    restarted = start_agent(srv, "fake2", **FAKE)
+    agent.process, agent.log = restarted.process, restarted.log
+    assert wait_attachments(cinder, volume["id"], 1) == {old: ("fake2", "nbd")}
+
     assert nova.delete(f"/servers/{vm['id']}").status_code == 204
     nova.wait_gone(vm["id"])
     cinder.wait(volume["id"], "available")
