@@ -105,7 +105,10 @@ def cinder_attachments(cinder: Cinder, volume_id: str) -> dict[str, tuple[str, s
     assert resp.status_code == 200, resp.text
     found = {}
     for att in resp.json()["attachments"]:
-        info = cinder.get(f"/attachments/{att['id']}").json()["attachment"]["connection_info"]
+        shown = cinder.get(f"/attachments/{att['id']}")
+        if shown.status_code == 404:  # deleted meanwhile
+            continue
+        info = shown.json()["attachment"]["connection_info"] or {}
         found[att["id"]] = (str(hosts.get(att["id"], "")), str(info.get("driver_volume_type", "")))
     return found
 

@@ -15,6 +15,7 @@ for the destination before a crash is found again, never made twice."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Protocol
 
@@ -87,8 +88,13 @@ class VolumeMoves:
             new_id = spare[0] if spare else await client.reserve(
                 None, row.volume_id, server.id
             )
-            conn = await client.connect(new_id, self.flow.connector(row))
-            await client.complete(new_id)
+            try:
+                conn = await client.connect(new_id, self.flow.connector(row))
+                await client.complete(new_id)
+            except Exception:  # no row names it: it would be left behind
+                with contextlib.suppress(Exception):  # else the next start drops it
+                    await client.release(new_id)
+                raise
             if info.get("device_serial"):  # a swapped volume keeps its device's serial
                 conn["device_serial"] = info["device_serial"]
             conn[MOVED_FROM] = {"attachment_id": row.attachment_id, "connection_info": info}
