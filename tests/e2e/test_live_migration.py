@@ -7,8 +7,10 @@ One guest is booted for the whole module.  A user-data script prints a
 counter every second on the serial console; after each live migration the
 counter goes on (no ``tick 1`` again, no second boot) in the destination's
 console, one qemu process runs for the guest (a new one) and the source's
-folder is gone.  A final stop/start on the destination shows that the disk
-(the overlay, mirrored over NBD) kept what the guest wrote before moving.
+folder is gone.  A volume attached to the running guest moves with it (the
+guest reads it after the move).  A final stop/start on the destination shows
+that the disk (the overlay, mirrored over NBD) kept what the guest wrote
+before moving.
 """
 
 from __future__ import annotations
@@ -46,7 +48,19 @@ echo "written-before-{MARK}" > /mnt/disk/note.txt
 sync
 echo "{MARK} boot count $n"
 (i=0; while true; do i=$((i+1)); echo "tick $i"; sleep 1; done) &
+(while true; do
+  if [ -b /dev/vdb ]; then
+    if [ ! -f /tmp/vw ]; then
+      printf 'vol-{MARK}' > /tmp/w; dd if=/tmp/w of=/dev/vdb conv=fsync 2>/dev/null; touch /tmp/vw
+      echo "{MARK} vdb written"
+    fi
+    echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+    echo "{MARK} vdb reads [$(head -c 13 /dev/vdb)]"
+  fi
+  sleep 1
+done) &
 """
+VOLUME_READ = rf"{MARK} vdb reads \[vol-{MARK}\]"
 TICK = re.compile(r"^tick (\d+)\s*$", re.M)
 
 
@@ -63,7 +77,9 @@ class TwoHosts:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="sl-", dir="/tmp"))  # short: QMP socket paths
         self.server: Server = start_server(
-            self.dir, port=free_port(), STRATUS_COMPUTE__HOST=A, STRATUS_COMPUTE__SYNC_INTERVAL="2"
+            self.dir, port=free_port(), STRATUS_COMPUTE__HOST=A, STRATUS_COMPUTE__SYNC_INTERVAL="2",
+            # live-b shares the data folder: it opens volumes' files as live-a does
+            STRATUS_VOLUME__LOCAL_HOSTS=json.dumps([B]),
         )
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
         env.update(STRATUS_SERVER__PUBLIC_URL=self.server.url, STRATUS_COMPUTE__SYNC_INTERVAL="2")
@@ -210,6 +226,33 @@ def test_same_and_unknown_host_are_refused(cloud: TwoHosts, vm1: dict[str, Any])
         )
         assert proc.returncode != 0 and words in proc.stderr, proc.stderr
     assert cloud.show("vm1")["status"] == "ACTIVE"
+
+
+def test_an_attached_volume_moves_with_the_guest(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
+    """A volume attached to the running guest (hot-plugged, written by the
+    guest) moves with it: the destination's qemu starts with the volume at
+    the same device and slot, opened through an attachment of its own host;
+    after the move the guest reads the volume's bytes from the disk (page
+    cache dropped) and the volume has one attachment, to the new host."""
+    cloud.osc("volume", "create", "--size", "1", "lmvol")
+    deadline = time.monotonic() + 60
+    while json.loads(cloud.osc("volume", "show", "lmvol", "-f", "json").stdout)["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    cloud.osc("server", "add", "volume", "vm1", "lmvol")
+    cloud.wait_console(vm1, rf"{MARK} vdb written", 60)
+    cloud.wait_console(vm1, VOLUME_READ, 30)
+    dest = migrate_and_check(cloud, vm1, "server", "migrate", "--live-migration", "--wait", "vm1")
+    cloud.wait_console(vm1, VOLUME_READ, 30)  # the destination's console: read after the move
+    deadline = time.monotonic() + 30
+    while True:
+        volume = json.loads(cloud.osc("volume", "show", "lmvol", "-f", "json").stdout)
+        where = [(a["server_id"], a["host_name"]) for a in volume["attachments"]]
+        if where == [(vm1["id"], dest)]:
+            break
+        assert time.monotonic() < deadline, volume["attachments"]
+        time.sleep(0.3)
+    assert volume["status"] == "in-use"
 
 
 def test_disk_written_before_the_moves_is_kept(cloud: TwoHosts, vm1: dict[str, Any]) -> None:

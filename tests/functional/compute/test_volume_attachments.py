@@ -319,11 +319,10 @@ def test_boot_from_a_volume(cloud: Server, nova: Nova, cinder: Cinder) -> None:
     refused = nova.delete(f"/servers/{server['id']}/os-volume_attachments/{volume['id']}")
     assert "root device" in error(refused, 400, "badRequest")
     # What its root disk being a volume does not allow yet: 409, nothing started.
-    # (A cold migration is taken: with one host, there is nowhere to go.)
+    # (Cold and live migration are taken: with one host, there is nowhere to go.)
     nowhere = nova.action(server["id"], {"migrate": None})
     assert "own host" in error(nowhere, 400, "badRequest")
     for body in (
-        {"os-migrateLive": {"host": None, "block_migration": "auto"}},
         {"shelve": None},
         {"rescue": None},
         {"createBackup": {"name": "b", "backup_type": "daily", "rotation": 1}},

@@ -5,8 +5,9 @@ to its server, grown while attached, and detached, as on the all-in-one's
 own host.  fake2 cannot open the volume host's files (only the all-in-one's
 own compute host, ``fakehost``, can), so its attachments get NBD exports.
 Servers with volumes, and servers booted from one, move between the two
-hosts (cold migration and resize, confirm and revert) with new attachments
-on the destination, as Nova does with Cinder's attachments API.  Compute's
+hosts (cold migration and resize, confirm and revert; live migration,
+failed, aborted or cut short by a delete) with new attachments on the
+destination, as Nova does with Cinder's attachments API.  Compute's
 fake driver, the file volume backend; SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ def cinder_attachments(cinder: Cinder, volume_id: str) -> dict[str, tuple[str, s
     assert resp.status_code == 200, resp.text
     found = {}
     for att in resp.json()["attachments"]:
-        info = cinder.get(f"/attachments/{att['id']}").json()["attachment"]["connection_info"]
+        shown = cinder.get(f"/attachments/{att['id']}")
+        if shown.status_code == 404:  # deleted meanwhile
+            continue
+        info = shown.json()["attachment"]["connection_info"] or {}
         found[att["id"]] = (str(hosts.get(att["id"], "")), str(info.get("driver_volume_type", "")))
     return found
 
@@ -124,6 +128,35 @@ def wait_exports(srv: Server, wanted: set[str], timeout: float = 10) -> None:
 def nova_attachment(nova: Nova, server_id: str) -> dict[str, Any]:
     (row,) = nova.get(f"/servers/{server_id}/os-volume_attachments").json()["volumeAttachments"]
     return row  # type: ignore[no-any-return]
+
+
+def live_migrate(nova: Nova, server_id: str) -> Any:
+    return nova.action(server_id, {"os-migrateLive": {"host": None, "block_migration": "auto"}})
+
+
+def migration_status(nova: Nova, server_id: str) -> str:
+    rows = nova.get("/os-migrations", params={"instance_uuid": server_id}).json()["migrations"]
+    live = [r for r in rows if r["migration_type"] == "live-migration"]
+    return str(max(live, key=lambda r: r["id"])["status"])
+
+
+def wait_attachments(
+    cinder: Cinder, volume_id: str, count: int, timeout: float = 10
+) -> dict[str, tuple[str, str]]:
+    """The volume's attachments once there are ``count`` (the source's go
+    once its guest is gone, a moment after the server shows its new host)."""
+    deadline = time.monotonic() + timeout
+    while len(found := cinder_attachments(cinder, volume_id)) != count:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+    return found
+
+
+def disks(nova: Nova, server_id: str) -> int:
+    """How many disks the guest has, as its host's driver sees it."""
+    resp = nova.get(f"/servers/{server_id}/diagnostics", version="2.48")
+    assert resp.status_code == 200, resp.text
+    return int(resp.json()["num_disks"])
 
 
 def test_a_server_with_a_volume_migrates_and_confirms(two_hosts: tuple[Server, Agent]) -> None:
@@ -154,10 +187,31 @@ def test_a_server_with_a_volume_migrates_and_confirms(two_hosts: tuple[Server, A
     assert nova.action(vm["id"], {"confirmResize": None}).status_code == 204
     nova.wait(vm["id"], "ACTIVE")
     assert cinder_attachments(cinder, volume["id"]) == {new: ("fake2", "nbd")}
-    # Live migration does not move volumes yet: a clear 409, nothing started.
-    live = nova.action(vm["id"], {"os-migrateLive": {"host": None, "block_migration": "auto"}})
-    assert live.status_code == 409 and "volumes attached" in live.text
-    # Detached on its new host: the export and its key go.
+
+    # A live migration that fails at the source (after the destination
+    # connected the volume): the destination's attachment goes, the server
+    # and its volume stay as they were.
+    failing = {"fake_live_migration_failure": "injected"}
+    assert nova.put(f"/servers/{vm['id']}/metadata", json={"metadata": failing}).status_code == 200
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    assert nova.wait(vm["id"], "ACTIVE")[HOST] == "fake2"
+    assert migration_status(nova, vm["id"]) == "error"
+    assert cinder_attachments(cinder, volume["id"]) == {new: ("fake2", "nbd")}
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == new
+    assert exports(srv) == {volume["id"]}
+    # Live migration back to fakehost: a new attachment there (the file),
+    # the source's and its NBD export go; the guest arrived with the disk.
+    assert nova.put(f"/servers/{vm['id']}/metadata", json={"metadata": {}}).status_code == 200
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    assert nova.wait(vm["id"], "ACTIVE")[HOST] == "fakehost"
+    assert migration_status(nova, vm["id"]) == "completed"
+    ((back, where),) = wait_attachments(cinder, volume["id"], 1).items()
+    assert back != new and where == ("fakehost", "file")
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == back
+    assert cinder.show(volume["id"])["status"] == "in-use"
+    wait_exports(srv, set())
+    assert disks(nova, vm["id"]) == 2  # its root disk and the volume
+    # Detached: the volume is available again, no export left.
     detach = nova.delete(f"/servers/{vm['id']}/os-volume_attachments/{volume['id']}")
     assert detach.status_code == 202
     cinder.wait(volume["id"], "available")
@@ -192,9 +246,14 @@ def test_a_volume_booted_server_resizes_and_reverts(two_hosts: tuple[Server, Age
     assert cinder_attachments(cinder, root["id"]) == {old: ("fakehost", "file")}
     assert nova_attachment(nova, vm["id"])["attachment_id"] == old
     wait_exports(srv, set())
-    # Live migration does not move volumes yet: refused, nothing started.
-    live = nova.action(vm["id"], {"os-migrateLive": {"host": None, "block_migration": "auto"}})
-    assert live.status_code == 409 and "boots from a volume" in live.text
+    # Live migration of the volume-booted server to fake2: its root volume
+    # gets fake2's attachment (an NBD export), fakehost's goes.
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    assert nova.wait(vm["id"], "ACTIVE")[HOST] == "fake2"
+    ((there, where),) = wait_attachments(cinder, root["id"], 1).items()
+    assert there not in (old, new) and where == ("fake2", "nbd")
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == there
+    assert exports(srv) == {root["id"]}
 
     # A move left unanswered, then the server deleted: both attachments go.
     assert nova.action(vm["id"], {"migrate": None}).status_code == 202
@@ -253,3 +312,116 @@ def test_a_server_with_volumes_is_evacuated_from_a_dead_host(
     assert nova.delete(f"/servers/{vm['id']}").status_code == 204
     nova.wait_gone(vm["id"])
     cinder.wait(data["id"], "available")
+
+
+def test_a_live_migration_with_a_volume_aborted_then_deleted_midway(
+    two_hosts: tuple[Server, Agent],
+) -> None:
+    srv, _agent = two_hosts
+    nova = Nova(srv, srv.admin_token(), "2.96")
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    vm = nova.boot(unique("lm"), availability_zone="nova:fakehost",
+                   metadata={"fake_live_migration_seconds": "30"})  # fmt: skip
+    volume = cinder.create(size=1)
+    resp = nova.post(f"/servers/{vm['id']}/os-volume_attachments",
+                     json={"volumeAttachment": {"volumeId": volume["id"]}})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    cinder.wait(volume["id"], "in-use")
+    ((old, _),) = cinder_attachments(cinder, volume["id"]).items()
+    wait_exports(srv, set())
+
+    def running() -> int:
+        deadline = time.monotonic() + 20
+        while True:
+            rows = nova.get(f"/servers/{vm['id']}/migrations", version="2.80").json()["migrations"]
+            if rows and rows[0]["status"] == "running":
+                return int(rows[0]["id"])
+            assert time.monotonic() < deadline, rows
+            time.sleep(0.05)
+
+    # While it runs the volume has two attachments: the source's and the
+    # destination's (fake2's NBD export).
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    migration = running()
+    both = cinder_attachments(cinder, volume["id"])
+    assert sorted(both.values()) == [("fake2", "nbd"), ("fakehost", "file")]
+    assert exports(srv) == {volume["id"]}
+    # Aborted: the destination's attachment and export go.
+    abort = nova.delete(f"/servers/{vm['id']}/migrations/{migration}", version="2.24")
+    assert abort.status_code == 202, abort.text
+    assert nova.wait(vm["id"], "ACTIVE")[HOST] == "fakehost"
+    assert cinder_attachments(cinder, volume["id"]) == {old: ("fakehost", "file")}
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == old
+    wait_exports(srv, set())
+
+    # Deleted while a second one runs: both attachments go, the volume is free.
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    running()
+    assert len(cinder_attachments(cinder, volume["id"])) == 2
+    assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+    nova.wait_gone(vm["id"])
+    cinder.wait(volume["id"], "available")
+    assert cinder_attachments(cinder, volume["id"]) == {}
+    wait_exports(srv, set())
+
+
+def test_a_sigkill_of_the_source_agent_mid_migration_leaves_one_attachment(
+    two_hosts: tuple[Server, Agent],
+) -> None:
+    """fake2's agent is killed (SIGKILL) while a server of its own migrates
+    live with a volume: restarted, it finds the migration interrupted; the
+    server stays on fake2, the volume in-use with fake2's attachment only.
+    A Cinder attachment of the server's that no row names (reserved by an
+    agent killed before it recorded it) is deleted at the agent's start."""
+    srv, agent = two_hosts
+    nova = Nova(srv, srv.admin_token(), "2.96")
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    vm = nova.boot(unique("kill"), availability_zone="nova:fake2",
+                   metadata={"fake_live_migration_seconds": "60"})  # fmt: skip
+    volume = cinder.create(size=1)
+    resp = nova.post(f"/servers/{vm['id']}/os-volume_attachments",
+                     json={"volumeAttachment": {"volumeId": volume["id"]}})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    cinder.wait(volume["id"], "in-use")
+    ((old, where),) = cinder_attachments(cinder, volume["id"]).items()
+    assert where == ("fake2", "nbd")
+
+    assert live_migrate(nova, vm["id"]).status_code == 202
+    deadline = time.monotonic() + 20
+    while migration_status(nova, vm["id"]) != "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert len(cinder_attachments(cinder, volume["id"])) == 2  # fakehost's too
+    agent.process.kill()  # SIGKILL
+    agent.process.wait()
+    restarted = start_agent(srv, "fake2", **FAKE)
+    agent.process, agent.log = restarted.process, restarted.log
+
+    deadline = time.monotonic() + 30
+    while migration_status(nova, vm["id"]) != "error" or nova.show(vm["id"])["OS-EXT-STS:task_state"]:
+        assert time.monotonic() < deadline, nova.show(vm["id"])
+        time.sleep(0.1)
+    assert nova.show(vm["id"])[HOST] == "fake2"
+    assert wait_attachments(cinder, volume["id"], 1) == {old: ("fake2", "nbd")}
+    assert cinder.show(volume["id"])["status"] == "in-use"
+    assert nova_attachment(nova, vm["id"])["attachment_id"] == old
+    wait_exports(srv, {volume["id"]})
+
+    # An attachment a destination reserved for the server just before its
+    # agent died (never recorded in Nova's rows): the next start of an agent
+    # of that migration deletes it.
+    stray = cinder.post("/attachments", json={"attachment": {
+        "volume_uuid": volume["id"], "instance_uuid": vm["id"]}})  # fmt: skip
+    assert stray.status_code == 200, stray.text
+    listed = cinder.get("/attachments", params={"volume_id": volume["id"]}).json()["attachments"]
+    assert len(listed) == 2
+    agent.process.kill()
+    agent.process.wait()
+    restarted = start_agent(srv, "fake2", **FAKE)
+    agent.process, agent.log = restarted.process, restarted.log
+    assert wait_attachments(cinder, volume["id"], 1) == {old: ("fake2", "nbd")}
+
+    assert nova.delete(f"/servers/{vm['id']}").status_code == 204
+    nova.wait_gone(vm["id"])
+    cinder.wait(volume["id"], "available")
+    assert cinder_attachments(cinder, volume["id"]) == {}

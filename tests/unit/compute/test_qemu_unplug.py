@@ -1,7 +1,8 @@
 """Detaching a disk from a QEMU guest (``qemu_volumes.unplug``) against a
 scripted monitor: a guest that misses the first request (still booting)
 is asked again until it lets the disk go, and one that never does is an
-error that leaves the disk attached."""
+error that leaves the disk attached.  A data volume's device has the PCI
+slot its name gives (``qemu_volumes.pci_slot``)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,15 @@ def test_a_first_request_answered_at_once_is_the_only_one() -> None:
     asyncio.run(qemu_volumes.unplug(qmp, DISK, timeout=5))  # type: ignore[arg-type]
     assert qmp.asked == 1
     assert not qmp.nodes
+
+
+def test_a_data_volume_has_the_pci_slot_of_its_device_name() -> None:
+    """Both QEMUs of a live migration place a volume at the same address,
+    whether it was hot-plugged or on the command line: its name decides."""
+    vdc = VolumeDisk(serial="fedcba9876543210", device="/dev/vdc", kind="file", path="/x")
+    assert qemu_volumes.device(DISK)["addr"] == "0x11"
+    assert qemu_volumes.device(vdc)["addr"] == "0x12"
+    assert "addr=0x12" in qemu_volumes.command_args(vdc)[-1]
+    assert "addr" not in qemu_volumes.device(DISK, bootindex=0)  # a boot volume: QEMU's choice
+    past = VolumeDisk(serial="a", device="/dev/vdq", kind="file", path="/x")
+    assert "addr" not in qemu_volumes.device(past)

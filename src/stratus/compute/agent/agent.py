@@ -110,6 +110,7 @@ class ComputeAgent:
         self.steps["spawning"] = self.volumes.wrap_spawn(self.steps["spawning"])
         self.guests.root_disk = self.volumes.root_disk
         self.moves.volumes = VolumeMoves(self.volumes)
+        self.live.use_volumes(self.moves.volumes)
         self.loop = Reconciler(
             f"compute-agent-{host}",
             self,

@@ -18,6 +18,17 @@ side, each run by the agent of its host, meeting only in the database
 4. Destination: on ``completed`` it takes the guest over (stops exporting the
    disk, makes sure the guest runs); on ``error`` / ``cancelled`` it throws
    its side away.
+
+Attached volumes (``volume_moves.py``, as cold migration): in step 2 the
+destination gets a Cinder attachment of its own for each volume, with its
+own connector, before its guest starts with them; the rows name it and
+remember the source's.  On success the source deletes its attachments once
+its guest is gone (step 3); on failure or abort either side deletes the
+destination's and the rows name the source's again.  A server deleted
+meanwhile releases both (``volumes.release_all``).  At its start each agent
+settles the volumes of servers whose last live migration (of its host)
+ended while an agent was down: the same two outcomes, and any attachment
+the rows do not name is deleted.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute.agent.live_sides import Destination
 from stratus.compute.agent.live_source import Source
+from stratus.compute.agent.volume_moves import VolumeMoves
 from stratus.compute.agent.workflow import AgentParts
 from stratus.compute.service import live as shared
 
@@ -53,6 +65,7 @@ class LiveMigrations:
         self.records = parts.recorder.live
         self.source = Source(parts)
         self.dest = Destination(parts)
+        self.volumes: VolumeMoves | None = None
         self._servers: dict[str, str] = {}  # migration uuid -> server id
         self._fresh: dict[str, bool] = {}  # key -> the row had not started when seen
         self.loop = Reconciler(
@@ -85,8 +98,24 @@ class LiveMigrations:
     async def register(self) -> None:
         """The agent registers the host."""
 
+    def use_volumes(self, volumes: VolumeMoves) -> None:
+        self.volumes = self.source.volumes = self.dest.volumes = volumes
+
     async def adopt(self) -> None:
-        """Migrations under way are found by ``pending`` (``_recover``)."""
+        """Migrations under way are found by ``pending`` (``_recover``);
+        the volumes of those that ended while an agent was down are settled."""
+        if self.volumes is None:
+            return
+        for row, server in await self.records.ended_with_volumes():
+            try:
+                if row.status == "completed" and server.host == row.dest_compute:
+                    await self.volumes.keep_new(server)
+                else:
+                    await self.volumes.back_to_old(server)
+                await self.volumes.drop_strays(server)
+            except Exception as exc:  # Cinder unreachable: at the next start
+                log.warning("compute: server %s: settling its volumes after live migration "
+                            "%s failed: %s", server.id, row.id, exc)  # fmt: skip
 
     async def resync(self) -> None:
         """Nothing to compare: the rows are the state."""

@@ -13,6 +13,7 @@ from typing import Any
 from stratus.compute import models as m
 from stratus.compute.agent.guests import forwards, power_state
 from stratus.compute.agent.recorder import free_port
+from stratus.compute.agent.volume_moves import VolumeMoves
 from stratus.compute.agent.workflow import AgentParts
 from stratus.compute.drivers.base import Capability, GuestSpec
 from stratus.compute.drivers.live import LiveMigrationDriver
@@ -29,6 +30,7 @@ class LiveSide:
         self.host = parts.host
         self.records = parts.recorder.live
         self.guests = parts.guests
+        self.volumes: VolumeMoves | None = None  # set by the agent (None: no block storage)
 
     @property
     def driver(self) -> LiveMigrationDriver | None:
@@ -85,7 +87,20 @@ class LiveSide:
         """The migration ended without moving the server: an Error event says
         why, and the server is released on its host."""
         await self.records.event(server.id, event, "Error", message, finish=True)
+        await self.volumes_back(server)
         await self.records.release(server.id, row.uuid)
+
+    async def volumes_back(self, server: m.Server) -> None:
+        """The guest stays on the source: the destination's attachments go,
+        the rows name the source's again (either side may do it, both
+        may: it is idempotent)."""
+        if self.volumes is None:
+            return
+        try:
+            await self.volumes.back_to_old(server)
+        except Exception as exc:  # done again at the next start of either agent
+            log.warning("compute: server %s: releasing the destination's volumes failed: %s",
+                        server.id, exc)  # fmt: skip
 
 
 class Destination(LiveSide):
@@ -122,6 +137,12 @@ class Destination(LiveSide):
     ) -> None:
         started = time.monotonic()
         host_port = free_port() if server.networks != "none" else None
+        if self.volumes is not None:
+            # A Cinder attachment of this host's for each volume (an NBD
+            # export when this host cannot open the volume's file): the
+            # incoming guest starts with the volumes, as the source has them.
+            await self.volumes.connect_here(server)
+            await self._check_handoff(server, driver)
         await self.guests.prepare(server, wait_plugged=False)
         spec = await self.spec(server, host_port)
         incoming = await driver.prepare_incoming(spec)
@@ -137,12 +158,32 @@ class Destination(LiveSide):
             time.monotonic() - started,
         )
 
+    async def _check_handoff(self, server: m.Server, driver: LiveMigrationDriver) -> None:
+        """QEMU hands a volume over live only when both sides reach it the
+        same way: two QEMUs on one file pass its lock at the switch-over,
+        two NBD clients share the volume host's one export; a file on one
+        side and an export on the other collide on the file's lock (the
+        export's daemon cannot open a file a running guest holds, and the
+        guest arriving cannot take it from the daemon)."""
+        assert self.volumes is not None
+        if getattr(driver, "MIXED_VOLUME_HANDOFF", False):
+            return
+        mixed = await self.volumes.changed_kind(server)
+        if mixed:
+            raise RuntimeError(
+                f"volume {mixed[0]} is reached as a file on one host and over an NBD export "
+                f"on the other ({self.host}): it cannot be handed over live; cold migrate the "
+                "server instead"
+            )
+
     async def _discard(self, server: m.Server) -> None:
         driver = self.driver
         if driver is None:
             return
         with contextlib.suppress(Exception):
             await driver.abort_incoming(server.id, self.guests.directory(server))
+        if server.deleted_at is None:  # a deleted server's are released with it
+            await self.volumes_back(server)
 
     async def _take_over(self, migration_uuid: str) -> None:
         row, server = await self.records.load(migration_uuid)

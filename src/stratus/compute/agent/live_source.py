@@ -110,6 +110,12 @@ class Source(LiveSide):
             await driver.finish_outgoing(server.id, self.guests.directory(server))
         except Exception as exc:
             log.warning("compute: server %s: cleaning up after it left failed: %s", server.id, exc)
+        if self.volumes is not None:  # the source's guest is gone: its attachments go
+            try:
+                await self.volumes.keep_new(server)
+            except Exception as exc:  # done again at the next start of either agent
+                log.warning("compute: server %s: releasing the source's volumes failed: %s",
+                            server.id, exc)  # fmt: skip
 
     async def _recover(
         self, row: m.Migration, server: m.Server, driver: LiveMigrationDriver

@@ -14,7 +14,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database, utcnow
@@ -236,6 +236,30 @@ class LiveRecords:
                 ),
             )
             return list((await s.scalars(stmt)).all())
+
+    async def ended_with_volumes(self) -> list[tuple[m.Migration, m.Server]]:
+        """Servers with volumes whose latest migration is a live migration
+        of this host's that has ended (and no task since), with it."""
+        latest = (
+            select(m.Migration.server_id, func.max(m.Migration.id).label("id"))
+            .group_by(m.Migration.server_id)
+            .subquery()
+        )
+        stmt = (
+            select(m.Migration, m.Server)
+            .join(latest, m.Migration.id == latest.c.id)
+            .join(m.Server, m.Server.id == m.Migration.server_id)
+            .where(
+                m.Migration.migration_type == shared.TYPE,
+                m.Migration.status.not_in(shared.IN_PROGRESS),
+                or_(m.Migration.source_compute == self.host, m.Migration.dest_compute == self.host),
+                m.Server.deleted_at.is_(None),
+                m.Server.task_state.is_(None),
+                m.Server.id.in_(select(m.VolumeAttachment.server_id)),
+            )
+        )
+        async with self.db.session() as s:
+            return [(row, server) for row, server in (await s.execute(stmt)).all()]
 
     async def load(self, migration_uuid: str) -> tuple[m.Migration | None, m.Server | None]:
         async with self.db.session() as s:

@@ -15,6 +15,7 @@ for the destination before a crash is found again, never made twice."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Protocol
 
@@ -87,8 +88,13 @@ class VolumeMoves:
             new_id = spare[0] if spare else await client.reserve(
                 None, row.volume_id, server.id
             )
-            conn = await client.connect(new_id, self.flow.connector(row))
-            await client.complete(new_id)
+            try:
+                conn = await client.connect(new_id, self.flow.connector(row))
+                await client.complete(new_id)
+            except Exception:  # no row names it: it would be left behind
+                with contextlib.suppress(Exception):  # else the next start drops it
+                    await client.release(new_id)
+                raise
             if info.get("device_serial"):  # a swapped volume keeps its device's serial
                 conn["device_serial"] = info["device_serial"]
             conn[MOVED_FROM] = {"attachment_id": row.attachment_id, "connection_info": info}
@@ -120,6 +126,33 @@ class VolumeMoves:
                 attachment_id=moved.get("attachment_id"),
                 connection_info=moved.get("connection_info"),
             )
+
+    async def changed_kind(self, server: m.Server) -> list[str]:
+        """The volumes a move reaches another way on the destination than
+        on the source (a file there, an NBD export here, or the reverse)."""
+        return [
+            row.volume_id
+            for row, info, moved in await self._moved(server)
+            if info.get("driver_volume_type")
+            != (moved.get("connection_info") or {}).get("driver_volume_type")
+        ]
+
+    async def drop_strays(self, server: m.Server) -> None:
+        """Every Cinder attachment of the server's volumes that its rows do
+        not name (one made for a destination by an agent killed before it
+        recorded it) is deleted: each volume keeps exactly its row's."""
+        client = self.flow.client
+        for row in await self._rows(server):
+            assert client is not None
+            if MOVED_FROM in (row.connection_info or {}) or not row.attachment_id:
+                continue
+            for found in await client.attachments_of(row.volume_id, server.id):
+                if found != row.attachment_id:
+                    await client.release(found)
+                    log.warning(
+                        "compute: server %s: released attachment %s of volume %s, "
+                        "left by an interrupted move", server.id, found, row.volume_id,
+                    )  # fmt: skip
 
     @staticmethod
     def source_attachment(row: m.VolumeAttachment) -> str | None:

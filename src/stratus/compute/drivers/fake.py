@@ -72,6 +72,9 @@ class FakeGuest:
 
 class FakeDriver:
     name = "fake"
+    # No image locks here: a volume reached as a file on one host and over
+    # NBD on the other moves live too (QEMU refuses it: ``live_sides.py``).
+    MIXED_VOLUME_HANDOFF = True
 
     def __init__(
         self,
@@ -319,6 +322,7 @@ class FakeDriver:
             raise DriverError(spec.metadata[INCOMING_FAILURE])
         guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
         guest.spec, guest.has_disk, guest.power = spec, True, Power.PAUSED
+        guest.volumes = {v.serial: v for v in spec.volumes}  # started with them, as qemu
         if guest.pid is None:
             guest.pid = next(self._pids)
         where = f"fake://{self.host.hostname}/{spec.uuid}"

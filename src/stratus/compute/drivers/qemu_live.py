@@ -3,7 +3,11 @@
 Destination (``prepare_incoming``): an empty overlay of the guest's size over
 this host's own cached base image, qemu started with ``-incoming defer``, the
 overlay exported writable over NBD (``nbd-server-start`` + ``nbd-server-add``)
-and ``migrate-incoming`` listening on a TCP port, all on 127.0.0.1.
+and ``migrate-incoming`` listening on a TCP port, all on 127.0.0.1.  Attached
+volumes are not copied: the destination's qemu starts with each of them
+(opened through the destination's own Cinder attachment) at the same device
+id and PCI slot as the source's (``qemu_volumes.pci_slot``); a guest booted
+from a volume has no overlay and nothing is mirrored.
 
 Source (``live_migrate``): ``drive-mirror sync=top mode=existing`` copies the
 overlay's clusters into the NBD export and then mirrors every new write; once
@@ -81,10 +85,12 @@ async def prepare_incoming(guests: GuestProcesses, spec: GuestSpec) -> IncomingG
             return IncomingGuest.from_dict(json.loads(saved.read_text()))
         started = time.monotonic()
         disk_path(directory).unlink(missing_ok=True)  # a leftover of an earlier attempt
-        await guests.create_overlay(spec)
+        local_disk = spec.root_volume is None  # booted from a volume: no disk to copy
+        if local_disk:
+            await guests.create_overlay(spec)
         try:
             await guests.launch(spec, incoming="defer")
-            target = await _listen(guests, directory)
+            target = await _listen(guests, directory, local_disk)
         except (DriverError, QMPError, OSError) as exc:
             pid = live_pid(directory, spec.uuid)
             if pid is not None:
@@ -103,22 +109,27 @@ async def prepare_incoming(guests: GuestProcesses, spec: GuestSpec) -> IncomingG
         return target
 
 
-async def _listen(guests: GuestProcesses, directory: Path) -> IncomingGuest:
-    """Export the disk and wait for the memory, each on a free port (tried
+async def _listen(guests: GuestProcesses, directory: Path, local_disk: bool) -> IncomingGuest:
+    """Export the disk (a guest booted from a volume has none to copy: its
+    volumes, like every attached volume, are opened here through their own
+    Cinder attachments) and wait for the memory, each on a free port (tried
     again on another port if one was taken meanwhile)."""
+    disk_uri = ""
     async with guests.qmp(directory) as qmp:
-        nbd_port = await _retry_port(
-            lambda port: qmp.execute(
-                "nbd-server-start",
-                {"addr": {"type": "inet", "data": {"host": LOOPBACK, "port": str(port)}}},
+        if local_disk:
+            nbd_port = await _retry_port(
+                lambda port: qmp.execute(
+                    "nbd-server-start",
+                    {"addr": {"type": "inet", "data": {"host": LOOPBACK, "port": str(port)}}},
+                )
             )
-        )
-        await qmp.execute("nbd-server-add", {"device": EXPORT, "writable": True})
+            await qmp.execute("nbd-server-add", {"device": EXPORT, "writable": True})
+            disk_uri = f"nbd:{LOOPBACK}:{nbd_port}:exportname={EXPORT}"
         memory_port = await _retry_port(
             lambda port: qmp.execute("migrate-incoming", {"uri": f"tcp:{LOOPBACK}:{port}"})
         )
     return IncomingGuest(
-        disk_uri=f"nbd:{LOOPBACK}:{nbd_port}:exportname={EXPORT}",
+        disk_uri=disk_uri,
         memory_uri=f"tcp:{LOOPBACK}:{memory_port}",
     )
 
@@ -177,7 +188,8 @@ async def live_migrate(
                 status = (await qmp.execute("query-status")).get("status")
                 state.was_running = status == "running"
                 try:
-                    await _mirror(qmp, job, target, progress, state)
+                    if target.disk_uri:  # "": no local disk (booted from a volume)
+                        await _mirror(qmp, job, target, progress, state)
                     info = await _migrate(qmp, target, progress, state)
                 except _Aborted:
                     await _undo(qmp, job, state)

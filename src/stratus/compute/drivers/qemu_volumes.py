@@ -79,6 +79,22 @@ def blockdev(disk: VolumeDisk) -> dict[str, Any]:
     }
 
 
+FIRST_SLOT = 0x10  # data volumes' PCI slots: /dev/vdb is 0x11 ... /dev/vdp 0x1f
+
+
+def pci_slot(disk: VolumeDisk) -> str | None:
+    """The fixed PCI slot of a data volume's device, from its name
+    (``/dev/vdb`` -> ``0x11``): a guest started with the volume (a live
+    migration's destination, a restart) and one that got it hot-plugged
+    have it at the same address, as a migration stream needs.  Devices
+    QEMU places itself (the root disk, NICs) take the lowest free slots.
+    None (QEMU's choice) past ``/dev/vdp``."""
+    name = disk.device.rsplit("/", 1)[-1]
+    if len(name) != 3 or not name.startswith("vd") or not "b" <= name[2] <= "p":
+        return None
+    return hex(FIRST_SLOT + ord(name[2]) - ord("a"))
+
+
 def device(disk: VolumeDisk, bootindex: int | None = None) -> dict[str, Any]:
     dev: dict[str, Any] = {
         "driver": "virtio-blk-pci",
@@ -88,6 +104,10 @@ def device(disk: VolumeDisk, bootindex: int | None = None) -> dict[str, Any]:
     }
     if bootindex is not None:
         dev["bootindex"] = bootindex
+    else:
+        slot = pci_slot(disk)
+        if slot is not None:
+            dev["addr"] = slot
     return dev
 
 

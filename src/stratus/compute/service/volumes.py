@@ -246,16 +246,16 @@ class ServerVolumes:
                 "action does not support yet."
             )
 
-    async def refuse_with_volumes(self, server_id: str, verb: str) -> None:
-        """409 for what a server with volumes attached cannot do yet: live
-        migration connects no volume on the destination (a cold migration
-        or a resize does)."""
+    async def refuse_volumes_busy(self, server_id: str, verb: str) -> None:
+        """409 while one of the server's volumes is being attached, detached,
+        grown or swapped: a live migration moves attached volumes only."""
         async with self.db.session() as s:
             rows = await self.of_server(s, server_id)
-        if rows:
+        busy = [r.volume_id for r in rows if r.status != m.VOL_ATTACHED]
+        if busy:
             raise Conflict(
-                f"Cannot '{verb}' instance {server_id}: it has volumes attached, which live "
-                "migration does not move yet; cold migrate it (migrate) instead, or detach them."
+                f"Cannot '{verb}' instance {server_id}: its volume {busy[0]} is being "
+                "attached, detached or changed; try again when it is in-use."
             )
 
     # -- createImage of a volume-backed server ------------------------------------------

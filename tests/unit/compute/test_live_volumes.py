@@ -1,0 +1,79 @@
+"""A live migration's volumes on the destination (``live_sides``): QEMU
+cannot hand over a volume reached as a file on one host and over an NBD
+export on the other (the file's lock), so that move is refused with a
+clear reason; the same kind on both sides, or the fake driver (no locks),
+goes on."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from stratus.compute import models as m
+from stratus.compute.agent.live_sides import Destination
+from stratus.compute.agent.volume_moves import VolumeMoves
+from stratus.compute.drivers.fake import FakeDriver
+
+
+class Rows:
+    def __init__(self, rows: list[m.VolumeAttachment]) -> None:
+        self.rows = rows
+
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]:
+        return self.rows
+
+    async def save(self, row_id: str, **values: Any) -> None:
+        raise AssertionError("nothing is written")
+
+
+class Flow:
+    def __init__(self, rows: list[m.VolumeAttachment]) -> None:
+        self.parts = SimpleNamespace(host="b")
+        self.client = object()
+        self._records = Rows(rows)
+
+    @property
+    def records(self) -> Rows:
+        return self._records
+
+    def connector(self, row: m.VolumeAttachment) -> dict[str, Any]:
+        return {}
+
+
+def moved(source: str, here: str) -> m.VolumeAttachment:
+    return m.VolumeAttachment(
+        id="r1", server_id="s1", volume_id="v1", device="/dev/vdb", status=m.VOL_ATTACHED,
+        attachment_id="a1",
+        connection_info={
+            "driver_volume_type": here,
+            "moved_from": {"attachment_id": "a0", "connection_info": {"driver_volume_type": source}},
+        },
+    )  # fmt: skip
+
+
+def destination(row: m.VolumeAttachment) -> Destination:
+    parts = SimpleNamespace(host="b", recorder=SimpleNamespace(live=None), guests=None)
+    side = Destination(parts)  # type: ignore[arg-type]
+    side.volumes = VolumeMoves(Flow([row]))  # type: ignore[arg-type]
+    return side
+
+
+QEMU_LIKE = object()  # a driver that does not declare MIXED_VOLUME_HANDOFF
+
+
+@pytest.mark.parametrize("source, here", [("file", "nbd"), ("nbd", "file")])
+def test_a_file_on_one_side_and_an_export_on_the_other_is_refused(source: str, here: str) -> None:
+    side = destination(moved(source, here))
+    server = m.Server(id="s1")
+    with pytest.raises(RuntimeError, match="volume v1 .* cannot be handed over live"):
+        asyncio.run(side._check_handoff(server, QEMU_LIKE))  # type: ignore[arg-type]
+    asyncio.run(side._check_handoff(server, FakeDriver("b")))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kind", ["file", "nbd"])
+def test_the_same_kind_on_both_sides_moves(kind: str) -> None:
+    side = destination(moved(kind, kind))
+    asyncio.run(side._check_handoff(m.Server(id="s1"), QEMU_LIKE))  # type: ignore[arg-type]
