@@ -204,7 +204,10 @@ def test_replicas_follow_their_source_until_detached(
                    "itemNotFound")  # fmt: skip
     assert "mariadb" in member.fault(replica(datastore={"type": "mariadb"}), 400, "badRequest")
     member.fault(replica(databases=[{"name": "x"}]), 400, "badRequest")
-    member.fault(replica(replica_count=2), 400, "badRequest")
+    for count in (0, 17, -1):
+        assert "Replica count" in member.fault(replica(replica_count=count), 400, "badRequest")
+    # The quota counts every replica asked for (10 instances by default).
+    assert "instances" in member.fault(replica(replica_count=16), 413, "overLimit")
     no_network = member.request("POST", "/instances", json=body(replica_of=instance["id"]))
     assert "network" in member.fault(no_network, 400, "badRequest")
 
@@ -222,6 +225,21 @@ def test_replicas_follow_their_source_until_detached(
     listed = {i["id"]: i for i in member.request("GET", "/instances").json()["instances"]}
     assert listed[rid]["replica_of"]["id"] == sid
     assert [r["id"] for r in listed[sid]["replicas"]] == [rid]
+
+    # replica_count: more replicas at once, each an instance of its own
+    # named NAME-1 .. NAME-N (Trove's names); the last one is answered.
+    name = unique("rr")
+    many = replica(name=name, replica_count=2)
+    assert many.status_code == 200, many.text
+    assert many.json()["instance"]["name"] == f"{name}-2"
+    both = {i["name"]: i["id"] for i in member.request("GET", "/instances").json()["instances"]
+            if i["name"].startswith(name)}  # fmt: skip
+    assert set(both) == {f"{name}-1", f"{name}-2"} and many.json()["instance"]["id"] in both.values()
+    for iid in both.values():
+        follower = active(member, iid)
+        assert follower["replica_of"]["id"] == sid and follower["volume"]["size"] == 1
+    shown = member.request("GET", f"/instances/{sid}").json()["instance"]
+    assert {r["id"] for r in shown["replicas"]} == {rid, *both.values()}
 
     # A replica of a replica is forbidden, a replica takes no writes through
     # the API, and a source with replicas is not deleted.
@@ -249,8 +267,12 @@ def test_replicas_follow_their_source_until_detached(
     assert action(rid, "promote_to_replica_source").status_code == 202
     promoted, demoted = active(member, rid), active(member, sid)
     assert promoted["status"] == demoted["status"] == "ACTIVE"
-    assert "replica_of" not in promoted and [r["id"] for r in promoted["replicas"]] == [sid]
+    # The old source and the other replicas follow the promoted one.
+    assert "replica_of" not in promoted
+    assert {r["id"] for r in promoted["replicas"]} == {sid, *both.values()}
     assert demoted["replica_of"]["id"] == rid and "replicas" not in demoted
+    for iid in both.values():
+        assert active(member, iid)["replica_of"]["id"] == rid
     sid, rid = rid, sid  # the roles swapped
 
     # Detached (PATCH replica_of null, as troveclient): standalone, with the
@@ -261,10 +283,11 @@ def test_replicas_follow_their_source_until_detached(
     assert detached["status"] == "ACTIVE" and "replica_of" not in detached
     dbs = member.request("GET", f"/instances/{rid}/databases").json()["databases"]
     assert [d["name"] for d in dbs] == ["app"]
-    assert "replicas" not in member.request("GET", f"/instances/{sid}").json()["instance"]
+    left = member.request("GET", f"/instances/{sid}").json()["instance"]["replicas"]
+    assert {r["id"] for r in left} == set(both.values())
     resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": None}})
     assert "not a replica" in member.fault(resp, 400, "badRequest")
-    for iid in (rid, sid):
+    for iid in (rid, *both.values(), sid):
         assert member.request("DELETE", f"/instances/{iid}").status_code == 202
 
 
