@@ -259,13 +259,20 @@ class InstanceWork:
         await self.forget(source_id, inst.id)
         log.info("database: replica %s detached from %s", inst.id, source_id)
 
-    async def promote(self, inst: m.Instance, eject: bool = False) -> None:
+    async def promote(self, inst: m.Instance, eject: bool = False, choose: bool = True) -> None:
         """The replica becomes its set's source: its source (unless ejected,
         being lost) is stopped first, so that its last writes reach the
         replica; the replica applies them and takes writes; then every other
         member of the set (the old source too, when promoted) is copied
         afresh from it and follows it.  Done again after a crash: the rows
         say how far it went (the members still PROMOTE/EJECT follow it)."""
+        if eject and choose and inst.replica_of_id is not None:
+            best = await self._most_recent(inst)
+            if best is not None:
+                log.info("database: %s holds more of the lost source's changes than %s: it "
+                         "is promoted instead", best.id, inst.id)  # fmt: skip
+                await self.promote(best, eject=True, choose=False)
+                return
         try:
             store, place = self.datastore(inst), await self.place(inst)
             old_id = inst.replica_of_id
@@ -304,6 +311,28 @@ class InstanceWork:
                 continue
             await self.rec.update(member, status=m.ACTIVE, task=None, fault=None)
         await self.rec.update(inst, status=m.ACTIVE, task=None)
+
+    async def _most_recent(self, inst: m.Instance) -> m.Instance | None:
+        """Of the replicas of a lost source, the one holding most of its
+        changes when that is not ``inst`` (a tie keeps ``inst``), with the
+        eject handed over to it; None to go on with ``inst``."""
+        store, held = self.datastore(inst), dict[str, int]()
+        for member in await self.rec.replicas(inst.replica_of_id or ""):
+            if member.status != m.EJECT or member.host != self.host:
+                continue
+            try:
+                place = self.places.get(member.id) or await self.place(member)
+                spec = await self.spec(member)
+                await store.start(place, spec)
+                held[member.id] = await store.received(place, spec)
+            except DriverError as exc:
+                log.warning("database: replica %s: what it holds is unknown: %s", member.id, exc)
+        if not held:
+            return None
+        best = max(held, key=lambda iid: (held[iid], iid == inst.id))
+        if best == inst.id or held[best] <= held.get(inst.id, -1):
+            return None
+        return await self.rec.hand_over(inst, best)
 
     # -- accounts ---------------------------------------------------------------------------
 

@@ -171,6 +171,11 @@ class Datastore(Protocol):
         """The replica's copy no longer counts as made (its set has a new
         source to copy): the next ``seed_replica`` copies again."""
 
+    async def received(self, place: Place, spec: ServerSpec) -> int:
+        """How much of its source's changes the running replica holds
+        (received, applied or not): larger is more recent, comparable
+        between the replicas of one source."""
+
 
 class Isolation(Protocol):
     async def ensure(self, spec: ServerSpec, device: Path | None) -> Place:

@@ -325,6 +325,16 @@ class MariaDB:
     def forget_source(self, place: Place) -> None:
         (place.data_dir / SEEDED).unlink(missing_ok=True)
 
+    async def received(self, place: Place, spec: ServerSpec) -> int:
+        # The GTIDs its I/O thread received (else those applied): the
+        # sequence numbers summed over the replication domains.
+        status = await self._sql(place, "SHOW SLAVE STATUS\\G")
+        got = re.search(r"Gtid_IO_Pos:[ \t]*(\S*)", status)
+        gtids = got.group(1) if got and got.group(1) else ""
+        if not gtids:
+            gtids = (await self._sql(place, "SELECT @@gtid_slave_pos;")).strip()
+        return gtid_total(gtids)
+
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         # What the replica received of its source is applied first (its
         # relay log, up to the GTID its I/O thread got), for at most 60 s.
@@ -335,6 +345,16 @@ class MariaDB:
             await self._sql(place, f"SELECT MASTER_GTID_WAIT({literal(received.group(1))}, 60);")
         await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
         (place.data_dir / SEEDED).unlink(missing_ok=True)
+
+
+def gtid_total(gtids: str) -> int:
+    """The sequence numbers of a GTID list ("0-1-42,1-2-7") summed."""
+    total = 0
+    for gtid in gtids.split(","):
+        parts = gtid.strip().split("-")
+        if len(parts) == 3 and parts[2].isdigit():
+            total += int(parts[2])
+    return total
 
 
 def server_id(spec: ServerSpec) -> int:
