@@ -67,6 +67,9 @@ class MariaDB:
         self._version: str | None = None
         self.cgroups = Cgroups(scope)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        # One backup of a server at a time (a user's backup, the copies of
+        # replicas made at once): they share its scratch folders.
+        self.backing_up: dict[str, asyncio.Lock] = {}
 
     def version(self) -> str | None:
         if self._version is None and shutil.which("mariadbd", path="/usr/sbin:/usr/bin"):
@@ -201,6 +204,13 @@ class MariaDB:
         pages changed since the parent's LSN (``--incremental-basedir``
         given the parent's checkpoints, the one file of it it needs).
         Returns this backup's checkpoints, kept by ``--extra-lsndir``."""
+        lock = self.backing_up.setdefault(place.instance_id, asyncio.Lock())
+        async with lock:
+            return await self._backup(place, sink, parent)
+
+    async def _backup(
+        self, place: Place, sink: Sink, parent: dict[str, Any] | None
+    ) -> dict[str, Any]:
         scratch, lsns, base = (place.run_dir / n for n in ("backup", "backup-lsn", "backup-base"))
         for folder in (scratch, lsns, base):
             shutil.rmtree(folder, ignore_errors=True)
