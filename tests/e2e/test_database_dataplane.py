@@ -3,8 +3,10 @@ MariaDB instance on a tenant network reach ACTIVE; from a namespace plugged
 into the same network (a namespace port, as a server on it would be),
 ``psql`` and ``mysql`` log in as the created users and create tables; a new
 user, a new database and root log in too; a killed server comes back by
-itself; a full and an incremental backup restored into a new instance have
-the backups' rows and not the later ones; deleting leaves nothing on the host.  One cloud, shared."""
+itself; two replicas of each made by one create follow their source, one
+promoted leads the others, ejected when lost; a full and an incremental
+backup restored into a new instance have the backups' rows and not the later
+ones; deleting leaves nothing on the host.  One cloud, shared."""
 
 from __future__ import annotations
 
