@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server
-from tests.functional.database.conftest import Trove, osc, osc_json, unique
+from tests.functional.database.conftest import Trove, osc, osc_json, unique, wait_until
 from tests.functional.identity.helpers import user_with_role
 
 
@@ -418,3 +418,60 @@ def test_logs_enabled_published_and_discarded(
     resp = member.request("POST", f"/instances/{mid}/log", json={"name": "error", "publish": 1})
     assert resp.json()["log"]["status"] == "Published", resp.text
     assert member.request("DELETE", f"/instances/{mid}").status_code == 202
+
+
+def test_network_quota_refuses_creates_up_front(cloud: Server) -> None:
+    """Each instance on a network takes a security group, a port and (when
+    public) a floating IP in the project: a create the project's network
+    quota can't hold is a 413 at once, and nothing of it is stored."""
+    _user, project, token = user_with_role(cloud, "member")
+    pid = project["id"]
+    own = Trove(cloud, token, pid)
+    neutron = f"{cloud.url}/network/v2.0"
+
+    def network(method: str, path: str, tok: str = token, **kw: Any) -> Any:
+        resp = httpx.request(method, f"{neutron}{path}", headers={"X-Auth-Token": tok},
+                             timeout=30, **kw)  # fmt: skip
+        assert resp.status_code < 300, resp.text
+        return resp.json() if resp.content else None
+
+    def limit(**values: int) -> None:
+        network("PUT", f"/quotas/{pid}", cloud.admin_token(), json={"quota": values})
+
+    net = network("POST", "/networks", json={"network": {"name": unique("n")}})["network"]["id"]
+    network("GET", "/security-groups")  # the project's default group: one of the quota
+    limit(security_group=2)
+    first = own.request("POST", "/instances", json=body(nics=[{"net-id": net}]))
+    assert first.status_code == 200, first.text
+    sid = first.json()["instance"]["id"]
+    assert active(own, sid)["status"] == "ACTIVE"
+    network("POST", "/security-groups", json={"security_group": {"name": "mine"}})
+
+    refused = unique("full")
+    resp = own.request("POST", "/instances", json=body(name=refused, nics=[{"net-id": net}]))
+    assert "security_group" in own.fault(resp, 413, "overLimit")
+    resp = own.request("POST", "/instances", json={"instance": {
+        "name": refused, "replica_of": sid, "replica_count": 1}})  # fmt: skip
+    assert "security_group" in own.fault(resp, 413, "overLimit")
+    limit(security_group=10, floatingip=0)
+    resp = own.request("POST", "/instances", json=body(
+        name=refused, nics=[{"net-id": net}], access={"is_public": True}))  # fmt: skip
+    assert "floatingip" in own.fault(resp, 413, "overLimit")
+    # Room for two more groups: three replicas at once are refused, two fit.
+    limit(security_group=4)
+    resp = own.request("POST", "/instances", json={"instance": {
+        "name": refused, "replica_of": sid, "replica_count": 3}})  # fmt: skip
+    assert "security_group" in own.fault(resp, 413, "overLimit")
+    made = own.request("POST", "/instances", json={"instance": {
+        "name": "two", "replica_of": sid, "replica_count": 2}})  # fmt: skip
+    assert made.status_code == 200, made.text
+
+    listed = {i["name"]: i["id"] for i in own.request("GET", "/instances").json()["instances"]}
+    assert set(listed) == {first.json()["instance"]["name"], "two-1", "two-2"}
+    shown = own.request("GET", f"/mgmt/quotas/{pid}").json()["quotas"]
+    assert {q["resource"]: q["in_use"] for q in shown}["instances"] == 3
+    for name in ("two-1", "two-2"):
+        assert active(own, listed[name])["status"] == "ACTIVE"
+        own.request("DELETE", f"/instances/{listed[name]}")
+    wait_until("the replicas gone", lambda: len(own.request("GET", "/instances").json()["instances"]) == 1)
+    own.request("DELETE", f"/instances/{sid}")

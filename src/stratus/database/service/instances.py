@@ -35,6 +35,7 @@ from stratus.database.service.common import (
     visible_instance,
 )
 from stratus.database.service.datastores import Datastores
+from stratus.database.service.network_quota import NetworkQuota, need_of
 from stratus.database.service.quotas import ProjectQuotas, Quotas
 from stratus.network import models as nm
 
@@ -80,8 +81,10 @@ class Instances:
         project_quotas: ProjectQuotas,
         wake: Wake,
         down_time: float,
+        network_quota: NetworkQuota,
     ):
         self.db = db
+        self.network_quota = network_quota
         self.datastores = datastores
         self.project_quotas = project_quotas
         self.quotas: Quotas = project_quotas.defaults
@@ -206,6 +209,7 @@ class Instances:
         host = source.host if source and source.host else await self._host(
             req.availability_zone, version.datastore)  # fmt: skip
         async with self.db.transaction() as s:
+            await self.network_quota.lock(s, project)
             if source is not None:
                 locked = await s.get(m.Instance, source.id, with_for_update=True)
                 if locked is None or locked.task == m.T_DELETE:
@@ -216,6 +220,9 @@ class Instances:
                     raise NotFound(f"Network {req.network_id} could not be found.")
             count = req.replica_count if source is not None else 1
             await self._check_quota(s, project, size, count)
+            if req.network_id is not None:
+                need = need_of(count, req.is_public, len(cidrs))
+                await self.network_quota.check(s, project, need)
             if req.configuration_id is not None:
                 group = await s.get(m.ConfigurationGroup, req.configuration_id)
                 if group is None or not (group.project_id == project or ctx.is_admin):
