@@ -221,6 +221,27 @@ class InstanceWork:
         await store.seed_replica(place, spec, source_place, source_spec, source.address, user,
                                  password)  # fmt: skip
 
+    async def follow(
+        self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec
+    ) -> None:
+        """A member of a set whose source changed follows the new one: from
+        where it stands when the datastore can (MariaDB's GTID position, a
+        prefix of the new source's), else copied afresh."""
+        source, source_place = await self._source(inst)
+        if source.address and inst.address:
+            user, password = replication_user(inst.id), secrets.token_urlsafe(24)
+            source_spec = await self.spec(source)
+            await store.allow_replica(source_place, source_spec, user, password, inst.address)
+            try:
+                if await store.repoint(place, spec, source_place, source_spec, source.address,
+                                       user, password):  # fmt: skip
+                    log.info("database: %s follows %s from where it stood", inst.id, source.id)
+                    return
+            except DriverError as exc:
+                log.warning("database: %s is copied afresh from %s: %s", inst.id, source.id, exc)
+        store.forget_source(place)
+        await self.seed(inst, store, place, spec)
+
     async def forget(self, source_id: str | None, replica_id: str) -> None:
         """The source drops the replica's replication user.  Best effort: a
         source that is not running keeps it (PostgreSQL's pg_hba.conf, made

@@ -83,9 +83,8 @@ class ReplicaSets:
                 continue
             try:
                 member_place = self.work.places.get(member.id) or await self.work.place(member)
-                store.forget_source(member_place)
                 member_spec = await self.work.spec(member)
-                await self.work.seed(member, store, member_place, member_spec)
+                await self.work.follow(member, store, member_place, member_spec)
                 await store.start(member_place, member_spec)
             except DriverError as exc:
                 await self.rec.fail(member, f"following the new source {inst.id} failed: {exc}")

@@ -201,6 +201,18 @@ class FakeDatastore:
             following=source.instance_id, seeded=True,
         )  # fmt: skip
 
+    async def repoint(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> bool:
+        return False  # the fake copies again, as PostgreSQL does
+
     def forget_source(self, place: Place) -> None:
         server = self.servers.get(place.instance_id)
         if server is not None:

@@ -458,6 +458,18 @@ class PostgreSQL:
             (place.data_dir / stale).unlink(missing_ok=True)
         (place.data_dir / SEEDED).touch()
 
+    async def repoint(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> bool:
+        return False  # a new copy (pg_rewind is not used here)
+
     def forget_source(self, place: Place) -> None:
         (place.data_dir / SEEDED).unlink(missing_ok=True)
 
