@@ -4,9 +4,9 @@ into the same network (a namespace port, as a server on it would be),
 ``psql`` and ``mysql`` log in as the created users and create tables; a new
 user, a new database and root log in too; a killed server comes back by
 itself; two replicas of each made by one create follow their source, one
-promoted leads the others, ejected when lost; a full and an incremental
-backup restored into a new instance have the backups' rows and not the later
-ones; deleting leaves nothing on the host.  One cloud, shared."""
+promoted leads the others (MariaDB's from their GTID positions, no new
+copy), ejected when lost; a full and an incremental backup restored into
+a new instance have the backups' rows and not the later ones; deleting leaves nothing on the host.  One cloud, shared."""
 
 from __future__ import annotations
 
@@ -306,6 +306,10 @@ def test_replicas_follow_promote_eject_and_detach(
         for member in ("", "rep-2"):
             sums_to(name, member, 12)
             refuses(name, member)
+    # MariaDB's members followed it from their GTID positions (no new copy).
+    for member in (instances["my1"]["id"], shown["my1rep-2"]["id"]):
+        assert f"{member} follows {shown['my1rep-1']['id']} from where it stood" in (
+            cloud.log.read_text())  # fmt: skip
     # rep-1 lost (as the agent would mark a server it cannot bring back):
     # ejected, one of the two it had takes writes and the other follows it.
     for name in sets:
@@ -322,6 +326,9 @@ def test_replicas_follow_promote_eject_and_detach(
         sums_to(name, follower, 13)
         refuses(name, follower)
         pairs[name] = (leader, follower)
+        if name == "my1":
+            assert (f"{rows[follower]['id']} follows {rows[leader]['id']} from where it "
+                    f"stood") in cloud.log.read_text()  # fmt: skip
     assert "what it holds is unknown" not in cloud.log.read_text()
     # The follower detached: both take writes, apart.
     for name, (_leader, follower) in pairs.items():
