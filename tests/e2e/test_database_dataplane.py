@@ -3,8 +3,10 @@ MariaDB instance on a tenant network reach ACTIVE; from a namespace plugged
 into the same network (a namespace port, as a server on it would be),
 ``psql`` and ``mysql`` log in as the created users and create tables; a new
 user, a new database and root log in too; a killed server comes back by
-itself; a full and an incremental backup restored into a new instance have
-the backups' rows and not the later ones; deleting leaves nothing on the host.  One cloud, shared."""
+itself; two replicas of each made by one create follow their source, one
+promoted leads the others (MariaDB's from their GTID positions, no new
+copy), ejected when lost; a full and an incremental backup restored into
+a new instance have the backups' rows and not the later ones; deleting leaves nothing on the host.  One cloud, shared."""
 
 from __future__ import annotations
 
@@ -100,6 +102,8 @@ CLOUD_ENV = {
     "STRATUS_COMPUTE__DRIVER": "fake",
     "STRATUS_DBAAS__HOST": TAG,
     "STRATUS_COMPUTE__HOST": TAG,
+    # Each instance has a security group of the project's: 12 instances here.
+    "STRATUS_NETWORK__QUOTA_SECURITY_GROUP": "20",
 }
 
 
@@ -240,57 +244,117 @@ def test_new_users_databases_and_root(cloud: Server, instances: dict[str, dict[s
         lambda: mysql(my, "root", root["password"], "app", "SELECT 1")))  # fmt: skip
 
 
-def test_replicas_follow_promote_and_detach(
+def test_replicas_follow_promote_eject_and_detach(
     cloud: Server, instances: dict[str, dict[str, Any]]
 ) -> None:
-    """A replica of each (PostgreSQL streaming, MariaDB GTID replication):
-    a row written on the source is read on the replica, the replica refuses
-    writes; promoted to replica source, it takes them and the old source
-    follows it; once detached, the old source takes writes again."""
+    """Two replicas of each made by one create (PostgreSQL streaming,
+    MariaDB GTID replication): a row written on the source is read on both,
+    they refuse writes; one promoted to replica source takes writes and the
+    old source and the other replica follow it; that source lost and
+    ejected, one of the two left takes writes and the other follows it;
+    once detached, both take writes apart."""
     pg, my = private_address(instances["pg1"]), private_address(instances["my1"])
     psql(pg, "app", "s3cret", "app", "CREATE TABLE rep (x int)")
     mysql(my, "app", "s3cret", "app", "CREATE TABLE rep (x int)")
     for name in ("pg1", "my1"):
         osc(cloud, "database", "instance", "create", f"{TAG}{name}rep", "--replica-of",
-            f"{TAG}{name}")  # fmt: skip
-    shown = {name: active(cloud, f"{TAG}{name}rep") for name in ("pg1", "my1")}
-    assert all(s["replica_of"] == instances[n]["id"] for n, s in shown.items()), shown
-    pg_r, my_r = private_address(shown["pg1"]), private_address(shown["my1"])
+            f"{TAG}{name}", "--replica-count", "2")  # fmt: skip
+    shown = {f"{n}rep-{k}": active(cloud, f"{TAG}{n}rep-{k}")
+             for n in ("pg1", "my1") for k in (1, 2)}  # fmt: skip
+    assert all(s["replica_of"] == instances[n[:3]]["id"] for n, s in shown.items()), shown
     # The replication password the agent made: in the replica's settings, never in the log.
     conf = next(Path("/run/stratus-database").glob(
-        f"*/{shown['pg1']['id']}/volume/data/postgresql.auto.conf")).read_text()  # fmt: skip
+        f"*/{shown['pg1rep-1']['id']}/volume/data/postgresql.auto.conf")).read_text()  # fmt: skip
     password = conf.split("password=", 1)[1].split()[0].strip("'")
     assert len(password) >= 16 and password not in cloud.log.read_text()
-    clients = {"pg1": (psql, pg, pg_r), "my1": (mysql, my, my_r)}
-    for name, (client, source, replica) in clients.items():
-        client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (7)")
+    sets = {
+        name: (client, {"": address, **{f"rep-{k}": private_address(shown[f"{name}rep-{k}"])
+                                        for k in "12"}})
+        for name, client, address in (("pg1", psql, pg), ("my1", mysql, my))
+    }  # fmt: skip
+
+    def sums_to(name: str, member: str, total: int) -> None:
+        client, addresses = sets[name]
         started = time.monotonic()
-        wait_for(f"the row on the {name} replica", lambda client=client, replica=replica: _value_of(
-            client, replica, "SELECT sum(x) FROM rep") == "7", 60)  # fmt: skip
-        print(f"{name}: the row on the replica after {time.monotonic() - started:.2f} s")
+        wait_for(f"{total} on {name}{member}", lambda: _value_of(
+            client, addresses[member], "SELECT sum(x) FROM rep") == str(total), 60)  # fmt: skip
+        print(f"{name}{member}: {total} after {time.monotonic() - started:.2f} s")
+
+    def refuses(name: str, member: str) -> None:
+        client, addresses = sets[name]
         with pytest.raises(subprocess.CalledProcessError):
-            client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
-    # The replica promoted to replica source: the old source follows it.
-    for name in ("pg1", "my1"):
-        osc_plain(cloud, "database", "instance", "promote", f"{TAG}{name}rep")
-    for name, (client, source, replica) in clients.items():
-        promoted, demoted = active(cloud, f"{TAG}{name}rep"), active(cloud, f"{TAG}{name}")
-        assert "replica_of" not in promoted and demoted["replica_of"] == promoted["id"], demoted
-        client(replica, "app", "s3cret", "app", "INSERT INTO rep VALUES (5)")
-        wait_for(f"the row on the demoted {name}", lambda client=client, source=source: _value_of(
-            client, source, "SELECT sum(x) FROM rep") == "12", 60)  # fmt: skip
-        with pytest.raises(subprocess.CalledProcessError):
-            client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
-    # The old source detached: both take writes, apart.
-    for name in ("pg1", "my1"):
-        osc_plain(cloud, "database", "instance", "detach", f"{TAG}{name}")
-    for name, (client, source, replica) in clients.items():
-        assert "replica_of" not in active(cloud, f"{TAG}{name}")
-        client(source, "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
-        assert client(source, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "13"
-        assert client(replica, "app", "s3cret", "app", "SELECT sum(x) FROM rep") == "12"
+            client(addresses[member], "app", "s3cret", "app", "INSERT INTO rep VALUES (1)")
+
+    def write(name: str, member: str, value: int) -> None:
+        client, addresses = sets[name]
+        client(addresses[member], "app", "s3cret", "app", f"INSERT INTO rep VALUES ({value})")
+
+    for name in sets:
+        write(name, "", 7)
+        for k in "12":
+            sums_to(name, f"rep-{k}", 7)
+            refuses(name, f"rep-{k}")
+    # rep-1 promoted to replica source: the old source and rep-2 follow it.
+    for name in sets:
+        osc_plain(cloud, "database", "instance", "promote", f"{TAG}{name}rep-1")
+    for name in sets:
+        promoted = active(cloud, f"{TAG}{name}rep-1")
+        assert "replica_of" not in promoted
+        for member in ("", "rep-2"):
+            assert active(cloud, f"{TAG}{name}{member}")["replica_of"] == promoted["id"]
+        write(name, "rep-1", 5)
+        for member in ("", "rep-2"):
+            sums_to(name, member, 12)
+            refuses(name, member)
+    # MariaDB's members followed it from their GTID positions (no new copy).
+    for member in (instances["my1"]["id"], shown["my1rep-2"]["id"]):
+        assert f"{member} follows {shown['my1rep-1']['id']} from where it stood" in (
+            cloud.log.read_text())  # fmt: skip
+    # rep-1 lost (as the agent would mark a server it cannot bring back):
+    # ejected, one of the two it had takes writes and the other follows it.
+    for name in sets:
+        _mark_lost(cloud, shown[f"{name}rep-1"]["id"])
+        osc_plain(cloud, "database", "instance", "eject", f"{TAG}{name}rep-1")
+    pairs: dict[str, tuple[str, str]] = {}
+    for name in sets:
+        rows = {m: active(cloud, f"{TAG}{name}{m}") for m in ("", "rep-2")}
+        leader = next(m for m, row in rows.items() if "replica_of" not in row)
+        follower = "rep-2" if leader == "" else ""
+        assert rows[follower]["replica_of"] == rows[leader]["id"], rows
+        assert "replica_of" not in osc(cloud, "database", "instance", "show", f"{TAG}{name}rep-1")
+        write(name, leader, 1)
+        sums_to(name, follower, 13)
+        refuses(name, follower)
+        pairs[name] = (leader, follower)
+        if name == "my1":
+            assert (f"{rows[follower]['id']} follows {rows[leader]['id']} from where it "
+                    f"stood") in cloud.log.read_text()  # fmt: skip
+    assert "what it holds is unknown" not in cloud.log.read_text()
+    # The follower detached: both take writes, apart.
+    for name, (_leader, follower) in pairs.items():
+        osc_plain(cloud, "database", "instance", "detach", f"{TAG}{name}{follower}")
+    for name, (leader, follower) in pairs.items():
+        assert "replica_of" not in active(cloud, f"{TAG}{name}{follower}")
+        write(name, follower, 1)
+        sums_to(name, follower, 14)
+        sums_to(name, leader, 13)
     # Kept until the last test: a new instance given a deleted one's address
     # would meet the client's stale neighbour entry for it.
+
+
+def _mark_lost(cloud: Server, instance_id: str) -> None:
+    """The instance in ERROR once its last task is over (what a server the
+    agent cannot bring back ends as), written to the cloud's database."""
+    import sqlite3
+
+    def marked() -> bool:
+        with sqlite3.connect(cloud.data_dir / "stratus.db", timeout=30) as db:
+            return db.execute(
+                "UPDATE database_instance SET status = 'ERROR', generation = generation + 1 "
+                "WHERE id = ? AND task IS NULL", (instance_id,),
+            ).rowcount == 1  # fmt: skip
+
+    wait_for(f"{instance_id} marked lost", marked, 60)
 
 
 def _value_of(client: Any, host: str, sql: str) -> str | None:
@@ -442,7 +506,8 @@ def test_delete_leaves_nothing_on_the_host(
     cloud: Server, instances: dict[str, dict[str, Any]]
 ) -> None:
     ids = [osc(cloud, "database", "instance", "show", f"{TAG}{n}")["id"]
-           for n in ("pg1c", "pg1", "my1", "pg1r", "my1r", "pg3", "pg1rep", "my1rep")]  # fmt: skip
+           for n in ("pg1c", "pg1", "my1", "pg1r", "my1r", "pg3", "pg1rep-1", "my1rep-1",
+                     "pg1rep-2", "my1rep-2")]  # fmt: skip
     for iid in ids:
         osc_plain(cloud, "database", "instance", "delete", iid)
     wait_for("instances gone", lambda: not osc(cloud, "database", "instance", "list"), 120)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import BIN, Server, start_cloud, stop_cloud
@@ -77,3 +78,53 @@ def test_the_agent_as_a_process_of_its_own(cloud: Server) -> None:
         agent.send_signal(signal.SIGTERM)
         code = agent.wait(30)
     assert code == 0, log.read_text()[-3000:]
+
+
+def test_an_agent_killed_during_a_promotion_leaves_one_source(cloud: Server) -> None:
+    """Two replicas made by one create; one promoted and the agent SIGKILLed
+    right after the request (wherever it was in the work); restarted, every
+    member of the set ends ACTIVE or ERROR, exactly one of them the source."""
+    _user, project, token = user_with_role(cloud, "member")
+    api = Trove(cloud, token, project["id"])
+    net = httpx.post(f"{cloud.url}/network/v2.0/networks", json={"network": {"name": unique("n")}},
+                     headers={"X-Auth-Token": token}, timeout=30).json()["network"]["id"]  # fmt: skip
+
+    def settled(iid: str) -> dict[str, Any]:
+        return dict(wait(f"{iid} settled", lambda: (i := api.request(
+            "GET", f"/instances/{iid}").json()["instance"])["status"] in ("ACTIVE", "ERROR") and i))  # fmt: skip
+
+    # The host of the test above: an agent of another name would share the
+    # placement with that one's row until it counts as gone.
+    agent = start_agent(cloud, "dbfar")
+    try:
+        wait("the agent's datastores", lambda: api.request("GET", "/datastores").json()["datastores"])
+        made = api.request("POST", "/instances", json={"instance": {
+            "name": unique("src"), "flavorRef": "1", "volume": {"size": 1},
+            "datastore": {"type": "mariadb"}, "nics": [{"net-id": net}]}})  # fmt: skip
+        sid = made.json()["instance"]["id"]
+        assert settled(sid)["status"] == "ACTIVE"
+        name = unique("rep")
+        made = api.request("POST", "/instances", json={"instance": {
+            "name": name, "replica_of": sid, "replica_count": 2}})  # fmt: skip
+        assert made.status_code == 200, made.text
+        rids = [i["id"] for i in api.request("GET", "/instances").json()["instances"]
+                if i["name"].startswith(name)]  # fmt: skip
+        assert len(rids) == 2 and all(settled(r)["status"] == "ACTIVE" for r in rids)
+        done = api.request("POST", f"/instances/{rids[0]}/action",
+                           json={"promote_to_replica_source": {}})  # fmt: skip
+        assert done.status_code == 202, done.text
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(30)
+        agent = start_agent(cloud, "dbfar")
+        members = [settled(i) for i in (sid, *rids)]
+        sources = [m["id"] for m in members if "replica_of" not in m]
+        assert len(sources) == 1, members
+        assert all(m["replica_of"]["id"] == sources[0] for m in members if m["id"] != sources[0])
+        assert [m["status"] for m in members] == ["ACTIVE"] * 3, members
+        for iid in (*[m["id"] for m in members if m["id"] != sources[0]], sources[0]):
+            assert api.request("DELETE", f"/instances/{iid}").status_code == 202
+        for iid in (sid, *rids):
+            wait("deleted", lambda iid=iid: api.request("GET", f"/instances/{iid}").status_code == 404)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(30)

@@ -81,9 +81,17 @@ def test_instance_lifecycle_with_databases_users_and_root(cloud: Server) -> None
     replica = osc_json(cloud, "database", "instance", "create", unique("r"), "--replica-of", name)
     assert replica["replica_of"] == shown["id"] and replica["flavor"] == "3", replica
     assert http_status(api, replica["id"]) == "ACTIVE"
-    osc(cloud, "database", "instance", "detach", replica["id"])
-    assert http_status(api, replica["id"]) == "ACTIVE"
-    assert "replica_of" not in api.request("GET", f"/instances/{replica['id']}").json()["instance"]
+    # Promoted to replica source: the old source follows it; eject is only
+    # for a source that is lost (this one answers, so troveclient shows the 400).
+    osc(cloud, "database", "instance", "promote", replica["id"])
+    assert http_status(api, shown["id"]) == "ACTIVE"
+    demoted = api.request("GET", f"/instances/{shown['id']}").json()["instance"]
+    assert demoted["replica_of"]["id"] == replica["id"], demoted
+    ejected = osc(cloud, "database", "instance", "eject", replica["id"], check=False)
+    assert ejected.returncode != 0 and "reachable" in ejected.stderr, ejected.stderr
+    osc(cloud, "database", "instance", "detach", name)
+    assert http_status(api, shown["id"]) == "ACTIVE"
+    assert "replica_of" not in api.request("GET", f"/instances/{shown['id']}").json()["instance"]
     api.request("DELETE", f"/instances/{replica['id']}")
 
     osc(cloud, "database", "instance", "delete", name)

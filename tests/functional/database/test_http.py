@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.conftest import Server
-from tests.functional.database.conftest import Trove, osc, osc_json, unique
+from tests.functional.database.conftest import Trove, osc, osc_json, unique, wait_until
 from tests.functional.identity.helpers import user_with_role
 
 
@@ -204,7 +204,10 @@ def test_replicas_follow_their_source_until_detached(
                    "itemNotFound")  # fmt: skip
     assert "mariadb" in member.fault(replica(datastore={"type": "mariadb"}), 400, "badRequest")
     member.fault(replica(databases=[{"name": "x"}]), 400, "badRequest")
-    member.fault(replica(replica_count=2), 400, "badRequest")
+    for count in (0, 17, -1):
+        assert "Replica count" in member.fault(replica(replica_count=count), 400, "badRequest")
+    # The quota counts every replica asked for (10 instances by default).
+    assert "instances" in member.fault(replica(replica_count=16), 413, "overLimit")
     no_network = member.request("POST", "/instances", json=body(replica_of=instance["id"]))
     assert "network" in member.fault(no_network, 400, "badRequest")
 
@@ -222,6 +225,21 @@ def test_replicas_follow_their_source_until_detached(
     listed = {i["id"]: i for i in member.request("GET", "/instances").json()["instances"]}
     assert listed[rid]["replica_of"]["id"] == sid
     assert [r["id"] for r in listed[sid]["replicas"]] == [rid]
+
+    # replica_count: more replicas at once, each an instance of its own
+    # named NAME-1 .. NAME-N (Trove's names); the last one is answered.
+    name = unique("rr")
+    many = replica(name=name, replica_count=2)
+    assert many.status_code == 200, many.text
+    assert many.json()["instance"]["name"] == f"{name}-2"
+    both = {i["name"]: i["id"] for i in member.request("GET", "/instances").json()["instances"]
+            if i["name"].startswith(name)}  # fmt: skip
+    assert set(both) == {f"{name}-1", f"{name}-2"} and many.json()["instance"]["id"] in both.values()
+    for iid in both.values():
+        follower = active(member, iid)
+        assert follower["replica_of"]["id"] == sid and follower["volume"]["size"] == 1
+    shown = member.request("GET", f"/instances/{sid}").json()["instance"]
+    assert {r["id"] for r in shown["replicas"]} == {rid, *both.values()}
 
     # A replica of a replica is forbidden, a replica takes no writes through
     # the API, and a source with replicas is not deleted.
@@ -249,8 +267,12 @@ def test_replicas_follow_their_source_until_detached(
     assert action(rid, "promote_to_replica_source").status_code == 202
     promoted, demoted = active(member, rid), active(member, sid)
     assert promoted["status"] == demoted["status"] == "ACTIVE"
-    assert "replica_of" not in promoted and [r["id"] for r in promoted["replicas"]] == [sid]
+    # The old source and the other replicas follow the promoted one.
+    assert "replica_of" not in promoted
+    assert {r["id"] for r in promoted["replicas"]} == {sid, *both.values()}
     assert demoted["replica_of"]["id"] == rid and "replicas" not in demoted
+    for iid in both.values():
+        assert active(member, iid)["replica_of"]["id"] == rid
     sid, rid = rid, sid  # the roles swapped
 
     # Detached (PATCH replica_of null, as troveclient): standalone, with the
@@ -261,10 +283,11 @@ def test_replicas_follow_their_source_until_detached(
     assert detached["status"] == "ACTIVE" and "replica_of" not in detached
     dbs = member.request("GET", f"/instances/{rid}/databases").json()["databases"]
     assert [d["name"] for d in dbs] == ["app"]
-    assert "replicas" not in member.request("GET", f"/instances/{sid}").json()["instance"]
+    left = member.request("GET", f"/instances/{sid}").json()["instance"]["replicas"]
+    assert {r["id"] for r in left} == set(both.values())
     resp = member.request("PATCH", f"/instances/{rid}", json={"instance": {"replica_of": None}})
     assert "not a replica" in member.fault(resp, 400, "badRequest")
-    for iid in (rid, sid):
+    for iid in (rid, *both.values(), sid):
         assert member.request("DELETE", f"/instances/{iid}").status_code == 202
 
 
@@ -395,3 +418,60 @@ def test_logs_enabled_published_and_discarded(
     resp = member.request("POST", f"/instances/{mid}/log", json={"name": "error", "publish": 1})
     assert resp.json()["log"]["status"] == "Published", resp.text
     assert member.request("DELETE", f"/instances/{mid}").status_code == 202
+
+
+def test_network_quota_refuses_creates_up_front(cloud: Server) -> None:
+    """Each instance on a network takes a security group, a port and (when
+    public) a floating IP in the project: a create the project's network
+    quota can't hold is a 413 at once, and nothing of it is stored."""
+    _user, project, token = user_with_role(cloud, "member")
+    pid = project["id"]
+    own = Trove(cloud, token, pid)
+    neutron = f"{cloud.url}/network/v2.0"
+
+    def network(method: str, path: str, tok: str = token, **kw: Any) -> Any:
+        resp = httpx.request(method, f"{neutron}{path}", headers={"X-Auth-Token": tok},
+                             timeout=30, **kw)  # fmt: skip
+        assert resp.status_code < 300, resp.text
+        return resp.json() if resp.content else None
+
+    def limit(**values: int) -> None:
+        network("PUT", f"/quotas/{pid}", cloud.admin_token(), json={"quota": values})
+
+    net = network("POST", "/networks", json={"network": {"name": unique("n")}})["network"]["id"]
+    network("GET", "/security-groups")  # the project's default group: one of the quota
+    limit(security_group=2)
+    first = own.request("POST", "/instances", json=body(nics=[{"net-id": net}]))
+    assert first.status_code == 200, first.text
+    sid = first.json()["instance"]["id"]
+    assert active(own, sid)["status"] == "ACTIVE"
+    network("POST", "/security-groups", json={"security_group": {"name": "mine"}})
+
+    refused = unique("full")
+    resp = own.request("POST", "/instances", json=body(name=refused, nics=[{"net-id": net}]))
+    assert "security_group" in own.fault(resp, 413, "overLimit")
+    resp = own.request("POST", "/instances", json={"instance": {
+        "name": refused, "replica_of": sid, "replica_count": 1}})  # fmt: skip
+    assert "security_group" in own.fault(resp, 413, "overLimit")
+    limit(security_group=10, floatingip=0)
+    resp = own.request("POST", "/instances", json=body(
+        name=refused, nics=[{"net-id": net}], access={"is_public": True}))  # fmt: skip
+    assert "floatingip" in own.fault(resp, 413, "overLimit")
+    # Room for two more groups: three replicas at once are refused, two fit.
+    limit(security_group=4)
+    resp = own.request("POST", "/instances", json={"instance": {
+        "name": refused, "replica_of": sid, "replica_count": 3}})  # fmt: skip
+    assert "security_group" in own.fault(resp, 413, "overLimit")
+    made = own.request("POST", "/instances", json={"instance": {
+        "name": "two", "replica_of": sid, "replica_count": 2}})  # fmt: skip
+    assert made.status_code == 200, made.text
+
+    listed = {i["name"]: i["id"] for i in own.request("GET", "/instances").json()["instances"]}
+    assert set(listed) == {first.json()["instance"]["name"], "two-1", "two-2"}
+    shown = own.request("GET", f"/mgmt/quotas/{pid}").json()["quotas"]
+    assert {q["resource"]: q["in_use"] for q in shown}["instances"] == 3
+    for name in ("two-1", "two-2"):
+        assert active(own, listed[name])["status"] == "ACTIVE"
+        own.request("DELETE", f"/instances/{listed[name]}")
+    wait_until("the replicas gone", lambda: len(own.request("GET", "/instances").json()["instances"]) == 1)
+    own.request("DELETE", f"/instances/{sid}")

@@ -298,3 +298,83 @@ async def test_a_lost_source_is_ejected_and_its_replicas_follow_another(cloud: A
     assert store.servers[first.id].following is None
     assert store.servers[second.id].following == first.id
     assert (await service.instances.replicas([source.id])) == {}
+
+
+class Killed(BaseException):
+    """The agent killed (SIGKILL) at this point: nothing after it runs."""
+
+
+async def _set_of_three(service: DatabaseService, agent: DatabaseAgent) -> tuple[str, list[str]]:
+    """A source and three replicas of it (made by one create), ACTIVE."""
+    from stratus.network import models as nm
+
+    async with service.db.transaction() as s:
+        s.add(nm.Network(id="net1", name="n", project_id="p1", segmentation_id=7))
+    source = await service.instances.create(CTX, new(network_id="net1"))
+    await settle(agent)
+    await service.instances.create(CTX, new(name="r", replica_of=source.id, replica_count=3))
+    await settle(agent)
+    replicas = (await service.instances.replicas([source.id]))[source.id]
+    names = {(await service.instances.get(CTX, r)).name for r in replicas}
+    assert len(replicas) == 3 and names == {"r-1", "r-2", "r-3"}
+    return source.id, replicas
+
+
+async def _one_source(service: DatabaseService, members: list[str]) -> str:
+    """Every member settled (ACTIVE or ERROR) and exactly one of them the
+    source the others follow."""
+    rows = [await service.instances.get(CTX, iid) for iid in members]
+    assert all(r.status in (m.ACTIVE, m.ERROR) and r.task is None for r in rows), [
+        (r.status, r.task) for r in rows
+    ]
+    sources = [r.id for r in rows if r.replica_of_id is None]
+    assert len(sources) == 1, [(r.id, r.replica_of_id) for r in rows]
+    assert all(r.replica_of_id == sources[0] for r in rows if r.id != sources[0])
+    return sources[0]
+
+
+async def test_eject_promotes_the_replica_holding_the_most(cloud: Any) -> None:
+    """eject_replica_source of a lost source: the replica that received the
+    most of its changes (not the first) becomes the others' source."""
+    service, agent = cloud
+    source, replicas = await _set_of_three(service, agent)
+    store = fake_store(agent)
+    for iid, held in zip(replicas, (3, 9, 5), strict=True):
+        store.servers[iid].received = held
+    async with service.db.transaction() as s:
+        row = await s.get(m.Instance, source)
+        assert row is not None
+        row.status = m.ERROR
+    await service.instances.eject(CTX, source)
+    await settle(agent)
+    assert await _one_source(service, replicas) == replicas[1]
+    assert (await service.instances.get(CTX, source)).replica_of_id is None  # left the set
+    assert all(store.servers[r].following == replicas[1] for r in (replicas[0], replicas[2]))
+
+
+@pytest.mark.parametrize("at", ["detach_replica", "seed"])
+async def test_an_agent_killed_mid_promotion_ends_with_one_source(
+    cloud: Any, at: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before the promotion is recorded (the replica promoted in its
+    server only) or after (the others not yet following): the agent done
+    again ends with every member ACTIVE and one source."""
+    service, agent = cloud
+    source, replicas = await _set_of_three(service, agent)
+    target = agent.instances if at == "seed" else fake_store(agent)
+    real = getattr(target, at)
+
+    async def killed(*args: Any, **kw: Any) -> None:
+        monkeypatch.setattr(target, at, real)
+        raise Killed
+
+    monkeypatch.setattr(target, at, killed)
+    await service.instances.promote(CTX, replicas[0])
+    with pytest.raises(Killed):
+        await settle(agent)
+    await settle(agent)  # the agent restarted
+    members = [source, *replicas]
+    assert await _one_source(service, members) == replicas[0]
+    assert [(await service.instances.get(CTX, i)).status for i in members] == [m.ACTIVE] * 4
+    store = fake_store(agent)
+    assert all(store.servers[i].following == replicas[0] for i in members if i != replicas[0])

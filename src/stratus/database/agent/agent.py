@@ -16,6 +16,7 @@ from stratus.database.agent.backups import BackupWork
 from stratus.database.agent.instances import InstanceWork
 from stratus.database.agent.logs import LogWork
 from stratus.database.agent.recorder import Recorder
+from stratus.database.agent.replicasets import ReplicaSets
 from stratus.database.drivers.base import Datastore, Isolation
 
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ class DatabaseAgent:
         self.datastores = datastores
         self.isolation = isolation
         self.instances = instances
+        self.replica_sets = ReplicaSets(instances)
         self.backups = backups
         self.logs = logs
         self.closers = closers
@@ -118,9 +120,9 @@ class DatabaseAgent:
         elif inst.task == m.T_CONFIGURE:
             await work.configure(inst)
         elif inst.task == m.T_DETACH:
-            await work.detach(inst)
+            await self.replica_sets.detach(inst)
         elif inst.task in (m.T_PROMOTE, m.T_EJECT):
-            await work.promote(inst, eject=inst.task == m.T_EJECT)
+            await self.replica_sets.promote(inst, eject=inst.task == m.T_EJECT)
         elif inst.task is None and inst.status in (m.ACTIVE, m.BACKUP):
             await work.sync_accounts(inst)
 

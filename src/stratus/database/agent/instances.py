@@ -221,6 +221,27 @@ class InstanceWork:
         await store.seed_replica(place, spec, source_place, source_spec, source.address, user,
                                  password)  # fmt: skip
 
+    async def follow(
+        self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec
+    ) -> None:
+        """A member of a set whose source changed follows the new one: from
+        where it stands when the datastore can (MariaDB's GTID position, a
+        prefix of the new source's), else copied afresh."""
+        source, source_place = await self._source(inst)
+        if source.address and inst.address:
+            user, password = replication_user(inst.id), secrets.token_urlsafe(24)
+            source_spec = await self.spec(source)
+            await store.allow_replica(source_place, source_spec, user, password, inst.address)
+            try:
+                if await store.repoint(place, spec, source_place, source_spec, source.address,
+                                       user, password):  # fmt: skip
+                    log.info("database: %s follows %s from where it stood", inst.id, source.id)
+                    return
+            except DriverError as exc:
+                log.warning("database: %s is copied afresh from %s: %s", inst.id, source.id, exc)
+        store.forget_source(place)
+        await self.seed(inst, store, place, spec)
+
     async def forget(self, source_id: str | None, replica_id: str) -> None:
         """The source drops the replica's replication user.  Best effort: a
         source that is not running keeps it (PostgreSQL's pg_hba.conf, made
@@ -237,73 +258,6 @@ class InstanceWork:
         except DriverError as exc:
             log.warning("database: instance %s: replica %s not forgotten: %s", source_id,
                         replica_id, exc)  # fmt: skip
-
-    async def detach(self, inst: m.Instance) -> None:
-        """A replica stops following its source and takes writes; its
-        databases and users become rows of its own."""
-        source_id = inst.replica_of_id
-        try:
-            store, place = self.datastore(inst), await self.place(inst)
-            spec = await self.spec(inst)
-            await store.start(place, spec)
-            await store.detach_replica(place, spec)
-            dbs, users = await store.accounts(place, spec)
-        except DriverError as exc:
-            await self.rec.fail(inst, f"detach failed: {exc}")
-            return
-        if not await self.rec.update(inst, status=m.ACTIVE, task=None, replica_of_id=None):
-            return
-        await self.rec.adopt_accounts(
-            inst.id, dbs, [(u.name, u.host, list(u.databases)) for u in users]
-        )
-        await self.forget(source_id, inst.id)
-        log.info("database: replica %s detached from %s", inst.id, source_id)
-
-    async def promote(self, inst: m.Instance, eject: bool = False) -> None:
-        """The replica becomes its set's source: its source (unless ejected,
-        being lost) is stopped first, so that its last writes reach the
-        replica; the replica applies them and takes writes; then every other
-        member of the set (the old source too, when promoted) is copied
-        afresh from it and follows it.  Done again after a crash: the rows
-        say how far it went (the members still PROMOTE/EJECT follow it)."""
-        try:
-            store, place = self.datastore(inst), await self.place(inst)
-            old_id = inst.replica_of_id
-            if old_id is not None:
-                old = await self.rec.instance(old_id)
-                if not eject and old is not None and old.host == self.host:
-                    await store.stop(self.places.get(old.id) or await self.place(old))
-                await store.start(place, await self.spec(inst))
-                await store.detach_replica(place, await self.spec(inst))
-                if not await self.rec.promoted(inst, old_id, keep_old=eject):
-                    return
-                log.info("database: %s is the source of its set now, after %s", inst.id, old_id)
-        except DriverError as exc:
-            await self.rec.fail(inst, f"promotion failed: {exc}")
-            if inst.replica_of_id is not None:
-                # The set as it was: its members ACTIVE again (a stopped
-                # source is started again by the health check).
-                await self.rec.set_settled(inst.replica_of_id, inst.id)
-            return
-        try:
-            # The replication user it followed as (copied from its source).
-            await store.forget_replica(place, await self.spec(inst), replication_user(inst.id))
-        except DriverError as exc:
-            log.warning("database: instance %s: its old replication user stays: %s", inst.id, exc)
-        for member in await self.rec.replicas(inst.id):
-            if member.status not in (m.PROMOTE, m.EJECT):
-                continue
-            try:
-                member_place = self.places.get(member.id) or await self.place(member)
-                store.forget_source(member_place)
-                member_spec = await self.spec(member)
-                await self.seed(member, store, member_place, member_spec)
-                await store.start(member_place, member_spec)
-            except DriverError as exc:
-                await self.rec.fail(member, f"following the new source {inst.id} failed: {exc}")
-                continue
-            await self.rec.update(member, status=m.ACTIVE, task=None, fault=None)
-        await self.rec.update(inst, status=m.ACTIVE, task=None)
 
     # -- accounts ---------------------------------------------------------------------------
 

@@ -16,6 +16,10 @@ from stratus.database.drivers.base import DriverError
 log = logging.getLogger(__name__)
 
 
+class _Changed(Exception):
+    """A row moved on under a change of two rows: neither is made."""
+
+
 class Recorder:
     def __init__(self, db: Database, host: str):
         self.db = db
@@ -228,6 +232,32 @@ class Recorder:
         inst.generation += 1
         inst.replica_of_id, inst.status, inst.fault = None, m.ACTIVE, None
         return True
+
+    async def hand_over(self, inst: m.Instance, to_id: str) -> m.Instance | None:
+        """An eject's task moved, in one transaction, from ``inst`` to
+        another replica of the set being ejected (one holding more of the
+        lost source's changes); that replica's row, or None when either
+        changed meanwhile."""
+        try:
+            async with self.db.transaction() as s:
+                mine = await s.execute(
+                    update(m.Instance)
+                    .where(m.Instance.id == inst.id, m.Instance.generation == inst.generation,
+                           m.Instance.task == m.T_EJECT)  # fmt: skip
+                    .values(task=None, generation=inst.generation + 1, updated_at=utcnow())
+                )
+                theirs = await s.execute(
+                    update(m.Instance)
+                    .where(m.Instance.id == to_id, m.Instance.status == m.EJECT,
+                           m.Instance.task.is_(None))  # fmt: skip
+                    .values(task=m.T_EJECT, request_id=inst.request_id,
+                            generation=m.Instance.generation + 1, updated_at=utcnow())  # fmt: skip
+                )
+                if mine.rowcount != 1 or theirs.rowcount != 1:  # type: ignore[attr-defined]
+                    raise _Changed
+        except _Changed:
+            return None
+        return await self.instance(to_id)
 
     async def set_settled(self, source_id: str, failed_id: str) -> None:
         """A promotion that failed before it changed the set: the source and

@@ -11,6 +11,8 @@ from stratus.database.errors import BadRequest
 from stratus.database.service import DatabaseService
 from stratus.database.service.instances import NewInstance, NewUser
 
+MAX_REPLICAS = 16  # replicas one create makes (replica_count); quotas bound them too
+
 
 async def index(req: ApiRequest[DatabaseService]) -> Response:
     check_project(req)
@@ -49,8 +51,9 @@ async def create(req: ApiRequest[DatabaseService]) -> Response:
     if b.replica_of is None and b.replica_count not in (None, 0, 1):
         raise BadRequest(f"Replica count only valid when creating replicas. Cannot create "
                          f"{b.replica_count} instances.")  # fmt: skip
-    if b.replica_of is not None and b.replica_count not in (None, 1):
-        raise BadRequest("One replica is created at a time here (replica_count 1).")
+    count = 1 if b.replica_count is None else b.replica_count
+    if b.replica_of is not None and not 1 <= count <= MAX_REPLICAS:
+        raise BadRequest(f"Replica count must be 1 to {MAX_REPLICAS}, not {count}.")
     if b.flavorRef is None and b.replica_of is None:
         raise BadRequest("A flavor (flavorRef) is required.")
     if b.volume is not None and b.volume.type:
@@ -75,6 +78,7 @@ async def create(req: ApiRequest[DatabaseService]) -> Response:
         backup_ref=b.restorePoint.backupRef if b.restorePoint else None,
         configuration_id=b.configuration,
         replica_of=b.replica_of,
+        replica_count=count,
     )
     inst = await svc(req).instances.create(req.ctx, new)
     return json_response({"instance": views.instance(inst, base(req))})

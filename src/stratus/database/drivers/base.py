@@ -167,9 +167,30 @@ class Datastore(Protocol):
         """The running replica applies what it received of its source,
         stops following it and takes writes."""
 
+    async def repoint(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> bool:
+        """A member of a replica set whose source changed follows the new
+        (running) source from where it stands, without a new copy, when what
+        it holds is a prefix of what the source holds; False (nothing
+        changed but its server started) when it is not, or when the
+        datastore can't: the caller then copies it afresh."""
+
     def forget_source(self, place: Place) -> None:
         """The replica's copy no longer counts as made (its set has a new
         source to copy): the next ``seed_replica`` copies again."""
+
+    async def received(self, place: Place, spec: ServerSpec) -> int:
+        """How much of its source's changes the running replica holds
+        (received, applied or not): larger is more recent, comparable
+        between the replicas of one source."""
 
 
 class Isolation(Protocol):

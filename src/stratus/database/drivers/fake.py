@@ -37,6 +37,7 @@ class FakeServer:
     replication_users: dict[str, str] = field(default_factory=dict)
     following: str | None = None
     seeded: bool = False
+    received: int = 0  # how much of its source's changes a replica holds
     logs: set[str] = field(default_factory=set)  # USER logs enabled
 
 
@@ -200,10 +201,25 @@ class FakeDatastore:
             following=source.instance_id, seeded=True,
         )  # fmt: skip
 
+    async def repoint(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> bool:
+        return False  # the fake copies again, as PostgreSQL does
+
     def forget_source(self, place: Place) -> None:
         server = self.servers.get(place.instance_id)
         if server is not None:
             server.seeded = False
+
+    async def received(self, place: Place, spec: ServerSpec) -> int:
+        return self._server(place).received
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         server = self._server(place)

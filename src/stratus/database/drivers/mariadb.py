@@ -40,6 +40,7 @@ from stratus.database.drivers.process import (
 )
 
 START_TIMEOUT = 60.0
+REPOINT_WAIT = 10.0  # for a re-pointed member to catch up with its new source
 # Where mariadb-backup writes, and reads back, a backup's LSNs.
 CHECKPOINTS = ("xtrabackup_checkpoints", "mariadb_backup_checkpoints")
 
@@ -67,6 +68,9 @@ class MariaDB:
         self._version: str | None = None
         self.cgroups = Cgroups(scope)
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        # One backup of a server at a time (a user's backup, the copies of
+        # replicas made at once): they share its scratch folders.
+        self.backing_up: dict[str, asyncio.Lock] = {}
 
     def version(self) -> str | None:
         if self._version is None and shutil.which("mariadbd", path="/usr/sbin:/usr/bin"):
@@ -104,6 +108,7 @@ class MariaDB:
             "--max-connections=100",
             # A binary log (replicas follow it by GTID), kept a day at most.
             "--log-bin=mysql-bin", "--relay-log=relay-bin", f"--server-id={server_id(spec)}",
+            "--log-slave-updates",
             "--binlog-format=ROW", "--binlog-expire-logs-seconds=86400", "--max-binlog-size=64M",
         ]  # fmt: skip
         # Only a replica follows a source (a copy of one never does).
@@ -201,6 +206,13 @@ class MariaDB:
         pages changed since the parent's LSN (``--incremental-basedir``
         given the parent's checkpoints, the one file of it it needs).
         Returns this backup's checkpoints, kept by ``--extra-lsndir``."""
+        lock = self.backing_up.setdefault(place.instance_id, asyncio.Lock())
+        async with lock:
+            return await self._backup(place, sink, parent)
+
+    async def _backup(
+        self, place: Place, sink: Sink, parent: dict[str, Any] | None
+    ) -> dict[str, Any]:
         scratch, lsns, base = (place.run_dir / n for n in ("backup", "backup-lsn", "backup-base"))
         for folder in (scratch, lsns, base):
             shutil.rmtree(folder, ignore_errors=True)
@@ -322,8 +334,63 @@ class MariaDB:
         )
         (place.data_dir / SEEDED).touch()
 
+    async def repoint(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> bool:
+        # What the new source holds: its binary log (every server logs what
+        # it applies too, --log-slave-updates).  What the member holds: its
+        # own writes or what it applied (gtid_current_pos).
+        if not (place.data_dir / "mysql-bin.index").exists():
+            return False  # never a server that ran (a copy cut short, say)
+        theirs = (await self._sql(source, "SELECT @@gtid_binlog_pos;")).strip()
+        await self.start(place, spec)
+        await self._sql(place, "STOP SLAVE;")
+        mine = (await self._sql(place, "SELECT @@gtid_current_pos;")).strip()
+        if not gtid_prefix(mine, theirs):
+            return False
+        await self._sql(
+            place,
+            f"SET GLOBAL gtid_slave_pos = {literal(mine)};",
+            f"CHANGE MASTER TO MASTER_HOST = {literal(source_address)}, "
+            f"MASTER_PORT = {source_spec.port}, MASTER_USER = {literal(user)}, "
+            f"MASTER_PASSWORD = {literal(password)}, MASTER_USE_GTID = slave_pos, "
+            "MASTER_CONNECT_RETRY = 1;",
+            "START SLAVE;",
+        )
+        # The source refuses a position its binary log does not hold (a
+        # history that went another way, or purged): the member follows
+        # only once it has caught up with where the source stood.
+        deadline = time.monotonic() + REPOINT_WAIT
+        while time.monotonic() < deadline:
+            done = await self._sql(place, f"SELECT MASTER_GTID_WAIT({literal(theirs)}, 0.5);")
+            if done.strip() == "0":
+                (place.data_dir / SEEDED).touch()
+                return True
+            status = await self._sql(place, "SHOW SLAVE STATUS\\G")
+            if re.search(r"Last_(IO|SQL)_Errno:[ \t]*[1-9]", status):
+                break
+        await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;")
+        return False
+
     def forget_source(self, place: Place) -> None:
         (place.data_dir / SEEDED).unlink(missing_ok=True)
+
+    async def received(self, place: Place, spec: ServerSpec) -> int:
+        # The GTIDs its I/O thread received (else those applied): the
+        # sequence numbers summed over the replication domains.
+        status = await self._sql(place, "SHOW SLAVE STATUS\\G")
+        got = re.search(r"Gtid_IO_Pos:[ \t]*(\S*)", status)
+        gtids = got.group(1) if got and got.group(1) else ""
+        if not gtids:
+            gtids = (await self._sql(place, "SELECT @@gtid_slave_pos;")).strip()
+        return gtid_total(gtids)
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         # What the replica received of its source is applied first (its
@@ -335,6 +402,43 @@ class MariaDB:
             await self._sql(place, f"SELECT MASTER_GTID_WAIT({literal(received.group(1))}, 60);")
         await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
         (place.data_dir / SEEDED).unlink(missing_ok=True)
+
+
+def _gtids(gtids: str) -> dict[int, tuple[int, int]]:
+    """A GTID list ("0-1-42,1-2-7") as domain -> (server id, sequence number)."""
+    out = {}
+    for gtid in gtids.split(","):
+        parts = gtid.strip().split("-")
+        if len(parts) == 3 and all(p.isdigit() for p in parts):
+            out[int(parts[0])] = (int(parts[1]), int(parts[2]))
+    return out
+
+
+def gtid_prefix(mine: str, theirs: str) -> bool:
+    """Whether a server at GTID position ``mine`` may follow one at
+    ``theirs`` from where it stands: in each of its domains no further than
+    the other, and at the same transaction when as far.  (A history that
+    went another way below that is refused by the source itself.)"""
+    have, other = _gtids(mine), _gtids(theirs)
+    if not have:  # from the start of a binary log that may not hold it all
+        return not other
+    for domain, (server, seq) in have.items():
+        if domain not in other:
+            return False
+        their_server, their_seq = other[domain]
+        if seq > their_seq or (seq == their_seq and server != their_server):
+            return False
+    return True
+
+
+def gtid_total(gtids: str) -> int:
+    """The sequence numbers of a GTID list ("0-1-42,1-2-7") summed."""
+    total = 0
+    for gtid in gtids.split(","):
+        parts = gtid.strip().split("-")
+        if len(parts) == 3 and parts[2].isdigit():
+            total += int(parts[2])
+    return total
 
 
 def server_id(spec: ServerSpec) -> int:

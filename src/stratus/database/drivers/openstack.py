@@ -29,8 +29,23 @@ RAW_TYPE = "stratus-database-raw"
 
 def _check(resp: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
     if resp.status_code not in ok:
-        raise DriverError(f"{what}: {resp.status_code} {resp.text[:200]}")
+        raise DriverError(f"{what}: {resp.status_code} {_reason(resp)}")
     return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else None
+
+
+def _reason(resp: httpx.Response) -> str:
+    """The message of an OpenStack error body (Neutron's ``NeutronError``,
+    the others' ``{"<fault>": {"message": ...}}``), else the text's start."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return resp.text[:200]
+    if isinstance(body, dict) and len(body) == 1:
+        inner = next(iter(body.values()))
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            kind = inner.get("type")
+            return f"{kind}: {inner['message']}" if kind else str(inner["message"])
+    return resp.text[:200]
 
 
 class NeutronNetwork:

@@ -458,8 +458,35 @@ class PostgreSQL:
             (place.data_dir / stale).unlink(missing_ok=True)
         (place.data_dir / SEEDED).touch()
 
+    async def repoint(
+        self,
+        place: Place,
+        spec: ServerSpec,
+        source: Place,
+        source_spec: ServerSpec,
+        source_address: str,
+        user: str,
+        password: str,
+    ) -> bool:
+        return False  # a new copy (pg_rewind is not used here)
+
     def forget_source(self, place: Place) -> None:
         (place.data_dir / SEEDED).unlink(missing_ok=True)
+
+    async def received(self, place: Place, spec: ServerSpec) -> int:
+        # The WAL position: what the standby received, or replayed (from
+        # its archive or a copy) when nothing came over the stream.
+        conn = await self._connect(place, spec)
+        try:
+            row = await conn.fetchrow(
+                "SELECT pg_last_wal_receive_lsn() - '0/0' AS got,"
+                " pg_last_wal_replay_lsn() - '0/0' AS applied"
+            )
+        except asyncpg.PostgresError as exc:
+            raise DriverError(f"postgres refused: {exc.__class__.__name__}") from None
+        finally:
+            await conn.close()
+        return int(max(row["got"] or 0, row["applied"] or 0)) if row else 0
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         conn = await self._connect(place, spec)

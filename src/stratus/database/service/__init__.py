@@ -12,6 +12,7 @@ from stratus.database.service.configurations import Configurations
 from stratus.database.service.datastores import Datastores
 from stratus.database.service.instances import Instances
 from stratus.database.service.logs import Logs
+from stratus.database.service.network_quota import NetworkQuota
 from stratus.database.service.quotas import ProjectQuotas, Quotas
 
 
@@ -28,7 +29,7 @@ class DatabaseService:
         quotas = Quotas(dc.quota_instances, dc.quota_volumes, dc.quota_backups, dc.max_volume_size)
         self.quotas = ProjectQuotas(db, quotas)
         self.instances = Instances(db, self.datastores, self.quotas, self.wake,
-                                   dc.service_down_time)  # fmt: skip
+                                   dc.service_down_time, NetworkQuota(cfg))  # fmt: skip
         self.accounts = Accounts(db, self.wake)
         self.backups = Backups(db, dc.backup_container, self.quotas, self.wake)
         self.configurations = Configurations(db, self.datastores, self.wake)

@@ -35,6 +35,7 @@ from stratus.database.service.common import (
     visible_instance,
 )
 from stratus.database.service.datastores import Datastores
+from stratus.database.service.network_quota import NetworkQuota, need_of
 from stratus.database.service.quotas import ProjectQuotas, Quotas
 from stratus.network import models as nm
 
@@ -69,6 +70,7 @@ class NewInstance:
     backup_ref: str | None = None
     configuration_id: str | None = None
     replica_of: str | None = None  # the instance a replica follows
+    replica_count: int = 1  # replicas of it made at once (named NAME-1 .. NAME-N when > 1)
 
 
 class Instances:
@@ -79,8 +81,10 @@ class Instances:
         project_quotas: ProjectQuotas,
         wake: Wake,
         down_time: float,
+        network_quota: NetworkQuota,
     ):
         self.db = db
+        self.network_quota = network_quota
         self.datastores = datastores
         self.project_quotas = project_quotas
         self.quotas: Quotas = project_quotas.defaults
@@ -205,6 +209,7 @@ class Instances:
         host = source.host if source and source.host else await self._host(
             req.availability_zone, version.datastore)  # fmt: skip
         async with self.db.transaction() as s:
+            await self.network_quota.lock(s, project)
             if source is not None:
                 locked = await s.get(m.Instance, source.id, with_for_update=True)
                 if locked is None or locked.task == m.T_DELETE:
@@ -213,7 +218,11 @@ class Instances:
                 net = await s.get(nm.Network, req.network_id)
                 if net is None or not (net.shared or net.project_id == project or ctx.is_admin):
                     raise NotFound(f"Network {req.network_id} could not be found.")
-            await self._check_quota(s, project, size)
+            count = req.replica_count if source is not None else 1
+            await self._check_quota(s, project, size, count)
+            if req.network_id is not None:
+                need = need_of(count, req.is_public, len(cidrs))
+                await self.network_quota.check(s, project, need)
             if req.configuration_id is not None:
                 group = await s.get(m.ConfigurationGroup, req.configuration_id)
                 if group is None or not (group.project_id == project or ctx.is_admin):
@@ -222,37 +231,38 @@ class Instances:
                     )
                 if group.datastore != version.datastore:
                     raise BadRequest(f"Configuration group {group.id} is for {group.datastore}.")
-            inst = m.Instance(
-                name=req.name,
-                project_id=project,
-                user_id=ctx.user_id or "",
-                status=m.BUILD,
-                task=m.T_BUILD,
-                request_id=ctx.request_id,
-                datastore=version.datastore,
-                datastore_version=version.name,
-                flavor_id=flavor.id,
-                memory_mb=flavor.memory_mb,
-                vcpus=flavor.vcpus,
-                volume_size=size,
-                network_id=req.network_id,
-                is_public=req.is_public,
-                allowed_cidrs=cidrs,
-                availability_zone=req.availability_zone,
-                host=host,
-                port=NAMING[version.datastore].port,
-                restore_backup_id=restore.id if restore else None,
-                configuration_id=req.configuration_id,
-                replica_of_id=source.id if source else None,
-            )
-            s.add(inst)
-            await s.flush()
-            for name, charset, collate in req.databases:
-                s.add(m.Schema(instance_id=inst.id, name=name, character_set=charset,
-                               collate=collate))  # fmt: skip
-            for u in req.users:
-                s.add(m.User(instance_id=inst.id, name=u.name, host=u.host,
-                             databases=list(u.databases), pending_password=u.password))  # fmt: skip
+            for index in range(count):
+                inst = m.Instance(
+                    name=f"{req.name}-{index + 1}" if count > 1 else req.name,
+                    project_id=project,
+                    user_id=ctx.user_id or "",
+                    status=m.BUILD,
+                    task=m.T_BUILD,
+                    request_id=ctx.request_id,
+                    datastore=version.datastore,
+                    datastore_version=version.name,
+                    flavor_id=flavor.id,
+                    memory_mb=flavor.memory_mb,
+                    vcpus=flavor.vcpus,
+                    volume_size=size,
+                    network_id=req.network_id,
+                    is_public=req.is_public,
+                    allowed_cidrs=cidrs,
+                    availability_zone=req.availability_zone,
+                    host=host,
+                    port=NAMING[version.datastore].port,
+                    restore_backup_id=restore.id if restore else None,
+                    configuration_id=req.configuration_id,
+                    replica_of_id=source.id if source else None,
+                )
+                s.add(inst)
+                await s.flush()
+                for name, charset, collate in req.databases:
+                    s.add(m.Schema(instance_id=inst.id, name=name, character_set=charset,
+                                   collate=collate))  # fmt: skip
+                for u in req.users:
+                    s.add(m.User(instance_id=inst.id, name=u.name, host=u.host,
+                                 databases=list(u.databases), pending_password=u.password))  # fmt: skip
         self.wake(host)
         return inst
 
@@ -271,16 +281,20 @@ class Instances:
                 seen.add(parent.id)
                 ident = parent.parent_id
 
-    async def _check_quota(self, s: AsyncSession, project: str, size: int) -> None:
+    async def _check_quota(
+        self, s: AsyncSession, project: str, size: int, count: int = 1
+    ) -> None:
+        """Room for ``count`` instances of ``size`` GiB each."""
         limits = await self.project_quotas.limits(s, project)
         used = await self.project_quotas.in_use(s, project)
-        if limits["instances"] >= 0 and used["instances"] + 1 > limits["instances"]:
+        if limits["instances"] >= 0 and used["instances"] + count > limits["instances"]:
             raise OverLimit(f"Quota exceeded for resources: ['instances'] "
-                            f"(limit {limits['instances']}).")  # fmt: skip
-        if limits["volumes"] >= 0 and used["volumes"] + size > limits["volumes"]:
+                            f"(limit {limits['instances']}, {used['instances']} used, "
+                            f"{count} asked).")  # fmt: skip
+        if limits["volumes"] >= 0 and used["volumes"] + size * count > limits["volumes"]:
             raise OverLimit(f"Quota exceeded for resources: ['volumes'] (limit "
-                            f"{limits['volumes']} GiB, {used['volumes']} GiB used, {size} GiB "
-                            f"asked).")  # fmt: skip
+                            f"{limits['volumes']} GiB, {used['volumes']} GiB used, "
+                            f"{size * count} GiB asked).")  # fmt: skip
 
     async def list(self, ctx: RequestContext, all_projects: bool = False) -> list[m.Instance]:
         async with self.db.session() as s:
