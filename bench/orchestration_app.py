@@ -9,10 +9,12 @@ machine's root namespace).  Then, through the Heat API:
 1. create with ``count=2`` -> CREATE_COMPLETE, and where the time went: each
    resource's start and end (the resource list polled every 0.25 s), each
    server's create -> ACTIVE (QEMU started) -> serving (its wait condition
-   signal: the guest booted under emulation, read the database, started
-   httpd), the load balancer's resources, the database; the cloud's and the
-   guests' CPU.  The URL output is asked through the floating IP until both
-   servers have answered (with what the database server told them).
+   signal: the guest booted under emulation, wrote its row in the database
+   with psql, read the rows back, started httpd), the load balancer's
+   resources, the database; the cloud's and the guests' CPU.  The servers
+   boot ``tiny-psql`` (``stratus guest-image --with psql``, built and
+   uploaded first).  The URL output is asked through the floating IP until
+   both servers have answered with pages listing both servers' rows.
 2. the baseline, in the same run: one server alone on the stack's network,
    ``server create`` -> its console's ``stratus-tiny: ready``.
 3. update to ``count=3`` under a steady stream of requests on the URL: the
@@ -277,17 +279,43 @@ class App:
                 raise SystemExit(1)
             time.sleep(POLL)
 
-    def answers(self, url: str, want: int, timeout: float = 120) -> dict[str, str]:
-        """GET ``url`` from the host namespace until ``want`` servers answered."""
+    def answers(self, url: str, want: int, timeout: float = 180) -> dict[str, str]:
+        """GET ``url`` from the host namespace until ``want`` servers answered
+        with pages listing all ``want`` servers' rows read from the database
+        (each refreshes its page every 10 s): the last page of each."""
         bodies: dict[str, str] = {}
         deadline = time.monotonic() + timeout
-        while len(bodies) < want and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             got = self.in_ns("curl", "-sf", "-m", "5", url)
             if got.returncode == 0 and got.stdout.strip():
-                bodies.setdefault(got.stdout.split(" ")[0], got.stdout.strip())
+                bodies[got.stdout.split(" ")[0]] = got.stdout.strip()
+                if len(bodies) >= want and all(has_rows(b, want) for b in bodies.values()):
+                    break
             else:
                 time.sleep(0.5)
         return bodies
+
+    def upload_image(self) -> tuple[str, float]:
+        """The tiny guest with psql (``stratus guest-image --with psql``),
+        built and uploaded as the project's image ``tiny-psql``; the seconds."""
+        from stratus.compute.guest.tiny import build_tiny_image
+
+        t0 = time.monotonic()
+        path = build_tiny_image(self.tmp / "images", extras=("psql",))
+        image = self.send("POST", "/image/v2/images", json={
+            "name": "tiny-psql", "disk_format": "qcow2", "container_format": "bare"})  # fmt: skip
+        resp = self.client.put(f"{self.url}/image/v2/images/{image['id']}/file",
+                               content=path.read_bytes(),
+                               headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        if resp.status_code != 204:
+            h.fail(f"uploading tiny-psql -> {resp.status_code} {resp.text[:300]}")
+        return path.name, time.monotonic() - t0
+
+
+def has_rows(body: str, want: int) -> bool:
+    """The page lists rows web-0 .. web-{want-1} read from the database."""
+    rows = body.partition("[")[2].partition("]")[0].split()
+    return all(f"web-{i}" in rows for i in range(want))
 
 
 def table(seen: dict[str, Any]) -> None:
@@ -328,6 +356,8 @@ def run(app: App) -> None:
     text = TEMPLATE.read_text()
     load = h.Load()
     marker = str(app.tmp)
+    name, secs = app.upload_image()
+    print(f"image: {name} built and uploaded as tiny-psql in {secs:4.1f} s")
     cloud_cpu0 = sum(app.server.cpu_times())
     t0 = time.monotonic()
     created = app.send("POST", f"/orchestration/v1/{app.project}/stacks", json={
@@ -371,6 +401,8 @@ def run(app: App) -> None:
         print(f"    {body}")
     if len(bodies) != count:
         h.fail(f"only {sorted(bodies)} of {count} servers answered")
+    if not all(has_rows(b, count) for b in bodies.values()):
+        h.fail(f"a page does not list the {count} servers' rows from the database")
 
     # The baseline: one server alone on the stack's network, create -> serving.
     net = app.get(f"/orchestration/v1/{app.project}/stacks/app/{created['id']}/resources/net")[
