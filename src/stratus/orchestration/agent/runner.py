@@ -9,6 +9,7 @@ from stratus.common.reconciler import Timing
 from stratus.orchestration.agent.agent import OrchestrationAgent
 from stratus.orchestration.agent.recorder import Recorder
 from stratus.orchestration.drivers.registry import build_registry
+from stratus.orchestration.service.trusts import StackTrusts
 
 
 def build_agent(cfg: Config, db: Database) -> OrchestrationAgent:
@@ -16,4 +17,4 @@ def build_agent(cfg: Config, db: Database) -> OrchestrationAgent:
                     max_parallel=cfg.orchestration.max_parallel_stacks)  # fmt: skip
     guest_url = cfg.orchestration.waitcondition_server_url.rstrip("/")
     return OrchestrationAgent(Recorder(db), build_registry(), cfg.public_url, timing,
-                              guest_url=guest_url)  # fmt: skip
+                              guest_url=guest_url, trusts=StackTrusts(cfg))  # fmt: skip
