@@ -22,11 +22,11 @@ machine's root namespace).  Then, through the Heat API:
    that the first two servers kept their ids.
 4. delete -> DELETE_COMPLETE, and that nothing the stack made is left.
 
-Guests signal the wait condition at ``[orchestration] waitcondition_server_url``
-= http://198.18.0.1:PORT, the host's address on the external network; the
-cloud listens on 127.0.0.1, so a relay in the host namespace carries that
-address's port to it (in a deployment the API is routed to the guests).
-Nothing leaves the machine.
+Guests signal the wait condition at the cloud's default signal URL: the
+network agent's API relay on the host's address on the external network
+(``[network] guest_api_relay``, 198.18.0.1 at the cloud's port, inside the
+cloud's host namespace), which carries it to the API on 127.0.0.1.  Nothing
+leaves the machine.
 
     bench/run.sh orchestration --app [--count 2] [--keep]
 """
@@ -34,17 +34,14 @@ Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -55,12 +52,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
-from stratus.network.drivers.linux.netns import call_in_netns  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docs" / "examples" / "app.yaml"
-GATEWAY = "198.18.0.1"  # the host's address on the external network (its default CIDR)
-IP_FREEBIND = 15
 POLL = 0.25
 
 # Requests from inside the host namespace until STOP exists: each answer's
@@ -79,47 +72,6 @@ while not os.path.exists(stop):
     time.sleep(0.05)
 print(json.dumps({"bodies": bodies, "errors": errors}))
 """
-
-
-class Relay(threading.Thread):
-    """``GATEWAY:port`` inside namespace ``ns`` carried to 127.0.0.1:port here."""
-
-    def __init__(self, ns: str, port: int) -> None:
-        super().__init__(daemon=True, name="relay")
-        self.ns, self.port = ns, port
-        self.loop = asyncio.new_event_loop()
-
-    def _listen(self) -> socket.socket:
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)  # the address comes with the first router
-        s.bind((GATEWAY, self.port))
-        s.listen(64)
-        s.setblocking(False)
-        return s
-
-    @staticmethod
-    async def _pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            while data := await r.read(65536):
-                w.write(data)
-                await w.drain()
-        finally:
-            w.close()
-
-    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            ur, uw = await asyncio.open_connection(h.HOST, self.port)
-        except OSError:
-            w.close()
-            return
-        await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w), return_exceptions=True)
-
-    def run(self) -> None:
-        sock = call_in_netns(self.ns, self._listen)
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(asyncio.start_server(self._handle, sock=sock))
-        self.loop.run_forever()
 
 
 def cloud_processes(marker: str) -> dict[int, str]:
@@ -172,7 +124,6 @@ class App:
             "STRATUS_NETWORK__HOST_NAMESPACE": self.ns,
             "STRATUS_SERVER__WORKERS": "1",
             "STRATUS_LOGGING__ACCESS_LOG": "false",
-            "STRATUS_ORCHESTRATION__WAITCONDITION_SERVER_URL": "",  # set in start()
         })  # fmt: skip
         self.client = httpx.Client(timeout=120.0)
         self.url = f"http://{h.HOST}:{self.server.port}"
@@ -181,10 +132,6 @@ class App:
     # -- the cloud -----------------------------------------------------------------------
 
     def start(self) -> None:
-        assert self.server.env is not None
-        self.server.env["STRATUS_ORCHESTRATION__WAITCONDITION_SERVER_URL"] = (
-            f"http://{GATEWAY}:{self.server.port}"
-        )
         self.server.start()
         self.server.wait_ready(self.client, timeout=120)
         tok, body = h.issue(self.client, self.server.base, h.password_body(self.server.password()))
@@ -198,7 +145,6 @@ class App:
             if time.monotonic() > deadline:
                 h.fail("the compute host never registered")
             time.sleep(0.3)
-        Relay(self.ns, self.server.port).start()
 
     def get(self, path: str, **params: Any) -> Any:
         resp = self.client.get(f"{self.url}{path}", params=params)

@@ -268,6 +268,10 @@ class NetworkConfig(_Section):
     # external subnets' gateway addresses), "" (nothing), or an address
     # with its prefix ("198.18.0.1/24").
     external_bridge_address: str = "gateway"
+    # Relay the cloud's API (the public URL's port) to guests on the host's
+    # external addresses, so that guests behind a router reach it (wait
+    # condition signals): network/drivers/linux/apirelay.py.
+    guest_api_relay: bool = True
     # The domain dnsmasq gives guests (Neutron's dns_domain).
     dns_domain: str = "openstacklocal"
     # Where the metadata proxy forwards guests' requests (Nova's metadata
@@ -419,8 +423,8 @@ class OrchestrationConfig(_Section):
     max_stacks_per_project: int = Field(-1, ge=-1)
     # The cloud's URL as guests reach it (as [server] public_url; Heat's
     # heat_waitcondition_server_url): wait condition handles' signal URLs
-    # start with it.  Empty: the public URL, which guests reach only when
-    # it is routed to them (not 127.0.0.1).
+    # start with it.  Empty: the network agent's API relay on the host's
+    # external address ([network] guest_api_relay), else the public URL.
     waitcondition_server_url: str = ""
 
 
@@ -769,6 +773,9 @@ underlay_bridge = "stratus-under"
 # The host's address on the external network's bridge: "gateway" (the
 # external subnets' gateways), "" (none) or "ADDRESS/PREFIX".
 external_bridge_address = "gateway"
+# Relay the API (the public URL's port) to guests on the host's external
+# addresses (the default wait condition signal URL goes there).
+guest_api_relay = true
 # The domain guests get by DHCP.
 dns_domain = "openstacklocal"
 # Nova's metadata API the metadata proxy forwards to (http://... or
@@ -891,7 +898,8 @@ max_parallel_stacks = 8
 max_stacks_per_project = -1
 # The cloud's URL as guests reach it, e.g. "http://198.18.0.1:8080" (Heat's
 # heat_waitcondition_server_url): wait condition handles' signal URLs start
-# with it.  Empty: the public URL (guests cannot reach 127.0.0.1).
+# with it.  Empty: the API relay on the host's external address
+# ([network] guest_api_relay), else the public URL.
 waitcondition_server_url = ""
 
 [policy]

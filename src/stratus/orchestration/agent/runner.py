@@ -15,6 +15,8 @@ from stratus.orchestration.service.trusts import StackTrusts
 def build_agent(cfg: Config, db: Database) -> OrchestrationAgent:
     timing = Timing(poll_interval=2.0, sync_interval=3600.0, heartbeat_interval=3600.0,
                     max_parallel=cfg.orchestration.max_parallel_stacks)  # fmt: skip
-    guest_url = cfg.orchestration.waitcondition_server_url.rstrip("/")
+    from stratus.network.agent.runner import guest_api_url
+
+    guest_url = (cfg.orchestration.waitcondition_server_url or guest_api_url(cfg)).rstrip("/")
     return OrchestrationAgent(Recorder(db), build_registry(), cfg.public_url, timing,
                               guest_url=guest_url, trusts=StackTrusts(cfg))  # fmt: skip
