@@ -65,9 +65,16 @@ class OrchestrationAgent:
         self.loop = Reconciler("orchestration-engine", self, timing)
 
     def _http_api(self, stack: m.Stack) -> Api:
-        token = self.tokens.pop(stack.id, None) or stack.credential or ""
-        return HttpApi(self.public_url, token, stack.project_id, self.client,
-                       self.guest_url)  # fmt: skip
+        token = self.tokens.pop(stack.id, None)
+        renew = None
+        if token and stack.trust_id and self.trusts is not None:
+            trusts, trust_id = self.trusts, stack.trust_id
+
+            async def renew() -> str | None:  # the trust's token expired mid-task
+                return await trusts.token(trust_id, fresh=True)
+
+        return HttpApi(self.public_url, token or stack.credential or "", stack.project_id,
+                       self.client, self.guest_url, renew)  # fmt: skip
 
     # -- the loop's face --------------------------------------------------------------------
 
@@ -97,7 +104,15 @@ class OrchestrationAgent:
     async def resync(self) -> None:
         return None
 
+    async def _drop_trust(self, stack: m.Stack) -> None:
+        """The trust of a deleted stack goes; its id is cleared once it has."""
+        if stack.trust_id and self.trusts is not None and await self.trusts.delete(stack.trust_id):
+            await self.rec.update_stack(stack, trust_id=None)
+
     async def adopt(self) -> None:
+        if self.trusts is not None:
+            for gone in await self.rec.trusts_left():
+                await self._drop_trust(gone)
         for stack in await self.rec.in_progress():
             if stack.task in (None, m.T_DELETE):
                 continue
@@ -142,8 +157,7 @@ class OrchestrationAgent:
                 if await self.engine.delete(info, api, hot.retained(stack.template or {})):
                     await self.rec.update_stack(stack, deleted=True, deleted_at=utcnow(),
                                                 task=None, credential=None)  # fmt: skip
-                    if stack.trust_id and self.trusts is not None:
-                        await self.trusts.delete(stack.trust_id)
+                    await self._drop_trust(stack)
                     return
         except Exception as exc:
             log.exception("orchestration: stack %s: %s failed", stack.id, task)

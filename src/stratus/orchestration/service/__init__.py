@@ -25,8 +25,9 @@ class OrchestrationService:
         self.stacks = Stacks(db, self.registry, self.wake, cfg.orchestration.max_stacks_per_project)
         self.reads = Reads(db, self.registry)
         self.signals = Signals(db)
-        self.stacks.trusts = StackTrusts(cfg) if "identity" in cfg.services.enabled or \
-            cfg.auth.identity_url else None
+        # Stacks outlive their user's token through trusts (service/trusts.py).
+        if "identity" in cfg.services.enabled or cfg.auth.identity_url:
+            self.stacks.trusts = StackTrusts(cfg)
         # The engine agent of this process (the primary's), woken at once
         # when a task is recorded; it polls as well.
         self.agent: Wakeable | None = None

@@ -57,11 +57,12 @@ class StackTrusts:
             return None
         return str(resp.json()["trust"]["id"])
 
-    async def token(self, trust_id: str) -> str | None:
+    async def token(self, trust_id: str, fresh: bool = False) -> str | None:
         """A token of the trust (the service user's password, the trust as
-        scope), kept until shortly before it expires; None if refused."""
+        scope), kept until shortly before it expires (``fresh``: a new one);
+        None if refused."""
         kept = self.tokens.get(trust_id)
-        if kept and kept[1] - RENEW_BEFORE > time.time():
+        if kept and not fresh and kept[1] - RENEW_BEFORE > time.time():
             return kept[0]
         auth: dict[str, Any] = self.session.body["auth"]
         password = self.session.password
@@ -86,8 +87,9 @@ class StackTrusts:
         self.tokens[trust_id] = (token, datetime.fromisoformat(expires).timestamp())
         return token
 
-    async def delete(self, trust_id: str) -> None:
-        """Delete the trust as the service user (an admin); gone is fine."""
+    async def delete(self, trust_id: str) -> bool:
+        """Delete the trust as the service user (an admin); gone is fine.
+        False (logged) when identity could not be asked."""
         self.tokens.pop(trust_id, None)
         try:
             headers = {"X-Auth-Token": await self.session.token()}
@@ -95,9 +97,11 @@ class StackTrusts:
                                             headers=headers)  # fmt: skip
         except (ServiceAuthError, httpx.HTTPError, OSError) as exc:
             log.warning("orchestration: trust %s not deleted: %s", trust_id, exc)
-            return
+            return False
         if resp.status_code not in (204, 404):
             log.warning("orchestration: trust %s not deleted: %s", trust_id, resp.status_code)
+            return False
+        return True
 
     async def close(self) -> None:
         await self.client.aclose()
