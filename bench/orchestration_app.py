@@ -9,10 +9,12 @@ machine's root namespace).  Then, through the Heat API:
 1. create with ``count=2`` -> CREATE_COMPLETE, and where the time went: each
    resource's start and end (the resource list polled every 0.25 s), each
    server's create -> ACTIVE (QEMU started) -> serving (its wait condition
-   signal: the guest booted under emulation, read the database, started
-   httpd), the load balancer's resources, the database; the cloud's and the
-   guests' CPU.  The URL output is asked through the floating IP until both
-   servers have answered (with what the database server told them).
+   signal: the guest booted under emulation, wrote its row in the database
+   with psql, read the rows back, started httpd), the load balancer's
+   resources, the database; the cloud's and the guests' CPU.  The servers
+   boot ``tiny-psql`` (``stratus guest-image --with psql``, built and
+   uploaded first).  The URL output is asked through the floating IP until
+   both servers have answered with pages listing both servers' rows.
 2. the baseline, in the same run: one server alone on the stack's network,
    ``server create`` -> its console's ``stratus-tiny: ready``.
 3. update to ``count=3`` under a steady stream of requests on the URL: the
@@ -20,11 +22,11 @@ machine's root namespace).  Then, through the Heat API:
    that the first two servers kept their ids.
 4. delete -> DELETE_COMPLETE, and that nothing the stack made is left.
 
-Guests signal the wait condition at ``[orchestration] waitcondition_server_url``
-= http://198.18.0.1:PORT, the host's address on the external network; the
-cloud listens on 127.0.0.1, so a relay in the host namespace carries that
-address's port to it (in a deployment the API is routed to the guests).
-Nothing leaves the machine.
+Guests signal the wait condition at the cloud's default signal URL: the
+network agent's API relay on the host's address on the external network
+(``[network] guest_api_relay``, 198.18.0.1 at the cloud's port, inside the
+cloud's host namespace), which carries it to the API on 127.0.0.1.  Nothing
+leaves the machine.
 
     bench/run.sh orchestration --app [--count 2] [--keep]
 """
@@ -32,17 +34,14 @@ Nothing leaves the machine.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -53,12 +52,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
-from stratus.network.drivers.linux.netns import call_in_netns  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "docs" / "examples" / "app.yaml"
-GATEWAY = "198.18.0.1"  # the host's address on the external network (its default CIDR)
-IP_FREEBIND = 15
 POLL = 0.25
 
 # Requests from inside the host namespace until STOP exists: each answer's
@@ -77,47 +72,6 @@ while not os.path.exists(stop):
     time.sleep(0.05)
 print(json.dumps({"bodies": bodies, "errors": errors}))
 """
-
-
-class Relay(threading.Thread):
-    """``GATEWAY:port`` inside namespace ``ns`` carried to 127.0.0.1:port here."""
-
-    def __init__(self, ns: str, port: int) -> None:
-        super().__init__(daemon=True, name="relay")
-        self.ns, self.port = ns, port
-        self.loop = asyncio.new_event_loop()
-
-    def _listen(self) -> socket.socket:
-        s = socket.socket()
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)  # the address comes with the first router
-        s.bind((GATEWAY, self.port))
-        s.listen(64)
-        s.setblocking(False)
-        return s
-
-    @staticmethod
-    async def _pipe(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            while data := await r.read(65536):
-                w.write(data)
-                await w.drain()
-        finally:
-            w.close()
-
-    async def _handle(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        try:
-            ur, uw = await asyncio.open_connection(h.HOST, self.port)
-        except OSError:
-            w.close()
-            return
-        await asyncio.gather(self._pipe(r, uw), self._pipe(ur, w), return_exceptions=True)
-
-    def run(self) -> None:
-        sock = call_in_netns(self.ns, self._listen)
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(asyncio.start_server(self._handle, sock=sock))
-        self.loop.run_forever()
 
 
 def cloud_processes(marker: str) -> dict[int, str]:
@@ -170,7 +124,6 @@ class App:
             "STRATUS_NETWORK__HOST_NAMESPACE": self.ns,
             "STRATUS_SERVER__WORKERS": "1",
             "STRATUS_LOGGING__ACCESS_LOG": "false",
-            "STRATUS_ORCHESTRATION__WAITCONDITION_SERVER_URL": "",  # set in start()
         })  # fmt: skip
         self.client = httpx.Client(timeout=120.0)
         self.url = f"http://{h.HOST}:{self.server.port}"
@@ -179,10 +132,6 @@ class App:
     # -- the cloud -----------------------------------------------------------------------
 
     def start(self) -> None:
-        assert self.server.env is not None
-        self.server.env["STRATUS_ORCHESTRATION__WAITCONDITION_SERVER_URL"] = (
-            f"http://{GATEWAY}:{self.server.port}"
-        )
         self.server.start()
         self.server.wait_ready(self.client, timeout=120)
         tok, body = h.issue(self.client, self.server.base, h.password_body(self.server.password()))
@@ -196,7 +145,6 @@ class App:
             if time.monotonic() > deadline:
                 h.fail("the compute host never registered")
             time.sleep(0.3)
-        Relay(self.ns, self.server.port).start()
 
     def get(self, path: str, **params: Any) -> Any:
         resp = self.client.get(f"{self.url}{path}", params=params)
@@ -277,17 +225,43 @@ class App:
                 raise SystemExit(1)
             time.sleep(POLL)
 
-    def answers(self, url: str, want: int, timeout: float = 120) -> dict[str, str]:
-        """GET ``url`` from the host namespace until ``want`` servers answered."""
+    def answers(self, url: str, want: int, timeout: float = 180) -> dict[str, str]:
+        """GET ``url`` from the host namespace until ``want`` servers answered
+        with pages listing all ``want`` servers' rows read from the database
+        (each refreshes its page every 10 s): the last page of each."""
         bodies: dict[str, str] = {}
         deadline = time.monotonic() + timeout
-        while len(bodies) < want and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             got = self.in_ns("curl", "-sf", "-m", "5", url)
             if got.returncode == 0 and got.stdout.strip():
-                bodies.setdefault(got.stdout.split(" ")[0], got.stdout.strip())
+                bodies[got.stdout.split(" ")[0]] = got.stdout.strip()
+                if len(bodies) >= want and all(has_rows(b, want) for b in bodies.values()):
+                    break
             else:
                 time.sleep(0.5)
         return bodies
+
+    def upload_image(self) -> tuple[str, float]:
+        """The tiny guest with psql (``stratus guest-image --with psql``),
+        built and uploaded as the project's image ``tiny-psql``; the seconds."""
+        from stratus.compute.guest.tiny import build_tiny_image
+
+        t0 = time.monotonic()
+        path = build_tiny_image(self.tmp / "images", extras=("psql",))
+        image = self.send("POST", "/image/v2/images", json={
+            "name": "tiny-psql", "disk_format": "qcow2", "container_format": "bare"})  # fmt: skip
+        resp = self.client.put(f"{self.url}/image/v2/images/{image['id']}/file",
+                               content=path.read_bytes(),
+                               headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+        if resp.status_code != 204:
+            h.fail(f"uploading tiny-psql -> {resp.status_code} {resp.text[:300]}")
+        return path.name, time.monotonic() - t0
+
+
+def has_rows(body: str, want: int) -> bool:
+    """The page lists rows web-0 .. web-{want-1} read from the database."""
+    rows = body.partition("[")[2].partition("]")[0].split()
+    return all(f"web-{i}" in rows for i in range(want))
 
 
 def table(seen: dict[str, Any]) -> None:
@@ -328,6 +302,8 @@ def run(app: App) -> None:
     text = TEMPLATE.read_text()
     load = h.Load()
     marker = str(app.tmp)
+    name, secs = app.upload_image()
+    print(f"image: {name} built and uploaded as tiny-psql in {secs:4.1f} s")
     cloud_cpu0 = sum(app.server.cpu_times())
     t0 = time.monotonic()
     created = app.send("POST", f"/orchestration/v1/{app.project}/stacks", json={
@@ -371,6 +347,8 @@ def run(app: App) -> None:
         print(f"    {body}")
     if len(bodies) != count:
         h.fail(f"only {sorted(bodies)} of {count} servers answered")
+    if not all(has_rows(b, count) for b in bodies.values()):
+        h.fail(f"a page does not list the {count} servers' rows from the database")
 
     # The baseline: one server alone on the stack's network, create -> serving.
     net = app.get(f"/orchestration/v1/{app.project}/stacks/app/{created['id']}/resources/net")[

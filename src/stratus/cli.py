@@ -563,6 +563,32 @@ def ring_show(builder: Path) -> None:
     click.echo(RingBuilder.load(builder).describe())
 
 
+@main.command("guest-image")
+@click.option(
+    "--with",
+    "extras",
+    multiple=True,
+    type=click.Choice(["psql"]),
+    help="Also carry this program (with its libraries): psql, PostgreSQL's client.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Folder for the image.",
+)
+def guest_image(extras: tuple[str, ...], out: Path) -> None:
+    """Build the tiny guest image (or a variant) from the host's Debian
+    packages and print its path; upload it with `openstack image create`."""
+    from stratus.compute.guest.tiny import TinyImageError, build_tiny_image
+
+    try:
+        click.echo(build_tiny_image(out, extras=extras))
+    except TinyImageError as e:
+        raise click.ClickException(str(e)) from None
+
+
 @main.group()
 def db() -> None:
     """Database schema."""

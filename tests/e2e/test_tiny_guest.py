@@ -55,6 +55,31 @@ def test_missing_tool_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert list(tmp_path.iterdir()) == []
 
 
+def test_psql_variant_carries_a_working_client_and_leaves_the_plain_image_alone(
+    tmp_path: Path,
+) -> None:
+    kver = tiny.newest_kernel()
+    plain = tiny.make_initrd(kver)
+    image = tiny.build_tiny_image(tmp_path, extras=("psql",))
+    assert image.name.startswith("tiny-psql-") and image.name != tiny.image_name(kver)
+    assert 0 < image.stat().st_size < 24 << 20
+    root = tmp_path / "root"
+    root.mkdir()
+    subprocess.run(
+        ["cpio", "-id", "--quiet"], input=tiny.make_initrd(kver, ("psql",)), cwd=root, check=True
+    )
+    # psql runs on the guest's files alone (its libraries and the loader came
+    # along) and reports a refused connection as a client would.
+    out = subprocess.run(
+        ["chroot", str(root), "/usr/bin/psql", "host=127.0.0.1 port=1 user=app", "-c", "select 1"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 2 and "Connection refused" in out.stderr
+    assert tiny.make_initrd(kver) == plain and b"usr/bin/psql" not in plain
+    with pytest.raises(tiny.TinyImageError, match="no guest image variant"):
+        tiny.build_tiny_image(tmp_path, extras=("emacs",))
+
+
 class Qmp:
     """Just enough QMP: a unix socket with one JSON document per line."""
 

@@ -70,6 +70,7 @@ class ServiceSession:
         self.client = client or tls.client(timeout=30.0)
         self._token: tuple[str, float] | None = None
         self.project_id: str | None = None  # the token's project, once authenticated
+        self.user_id: str | None = None  # the service user's id, once authenticated
         self._lock = asyncio.Lock()
 
     async def token(self) -> str:
@@ -86,6 +87,7 @@ class ServiceSession:
                 raise ServiceAuthError(f"the service user cannot authenticate ({resp.status_code})")
             body = resp.json()["token"]
             self.project_id = (body.get("project") or {}).get("id")
+            self.user_id = (body.get("user") or {}).get("id")
             expires = body["expires_at"]
             deadline = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
             self._token = (resp.headers["x-subject-token"], deadline)

@@ -55,9 +55,12 @@ class Stack(Base):
     # The previous definition, for rollback of an update.
     previous: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     task: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
-    # The user's token the engine acts with (see docs/architecture.md: no
-    # trusts yet); cleared when the task ends.
+    # The user's token of the last request, the engine's fallback when the
+    # stack has no trust; cleared when the task ends.
     credential: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The trust from the user to the service user the engine acts with
+    # (service/trusts.py); deleted with the stack.
+    trust_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     generation: Mapped[int] = mapped_column(Integer, default=0)
     deleted: Mapped[bool] = mapped_column(Boolean, default=False, index=True)

@@ -124,3 +124,36 @@ async def test_a_task_given_while_the_last_one_is_being_cleared_stays() -> None:
 
 async def _done(row: m.Stack) -> None:
     row.status = m.COMPLETE
+
+
+async def test_the_trust_of_a_stack_deleted_just_before_a_crash_goes_at_restart() -> None:
+    class Trusts:
+        def __init__(self, answers: list[bool]) -> None:
+            self.answers, self.deleted = answers, []
+
+        async def delete(self, trust_id: str) -> bool:
+            self.deleted.append(trust_id)
+            return self.answers.pop(0)
+
+        async def close(self) -> None:
+            return None
+
+    gone = m.Stack(id="sid", name="s", action=m.DELETE, status=m.COMPLETE, deleted=True,
+                   trust_id="t1")  # fmt: skip
+    rec = Rec(gone, {})
+    rec.in_progress = lambda: _none()  # type: ignore[method-assign]
+    rec.trusts_left = lambda: _one(gone)  # type: ignore[attr-defined]
+    trusts = Trusts([False, True])  # identity unreachable at the first restart
+    for _ in range(2):
+        agent = OrchestrationAgent(rec, {}, "http://127.0.0.1:9", trusts=trusts)  # type: ignore[arg-type]
+        await agent.adopt()
+        await agent.client.aclose()
+    assert trusts.deleted == ["t1", "t1"] and gone.trust_id is None
+
+
+async def _none() -> list[m.Stack]:
+    return []
+
+
+async def _one(stack: m.Stack) -> list[m.Stack]:
+    return [stack] if stack.trust_id else []

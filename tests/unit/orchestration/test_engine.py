@@ -292,3 +292,25 @@ async def test_a_failure_cancels_what_is_still_being_made_on_create() -> None:
     await w2.engine.create(w2.stack(rollback=True), p, None)  # type: ignore[arg-type]
     assert w2.status == ("ROLLBACK", "COMPLETE")
     assert w2.thing.running == 0 and w2.thing.world == {} and w2.store.rows["sid"] == {}
+
+
+async def test_a_failing_update_cancels_what_is_still_being_made() -> None:
+    import time
+
+    w = World()
+    first = w.plan({"a": thing(size=1)})
+    await w.engine.create(w.stack(), first, None)  # type: ignore[arg-type]
+    second = w.plan({"a": thing(size=2), "waits": thing(delay=30),
+                     "fails": thing(fail=True, depends_on="a")})  # fmt: skip
+    t0 = time.monotonic()
+    await w.updater.update(w.stack(), second, None, first)  # type: ignore[arg-type]
+    assert time.monotonic() - t0 < 5  # not the 30 s of "waits"
+    assert w.status == ("UPDATE", "FAILED")
+    assert w.store.status["sid"][2] == (
+        "Resource UPDATE failed: BadRequest: resources.fails: fails was told to fail"
+    )
+    assert w.thing.running == 0  # cancelled, not left running
+    waits = w.store.rows["sid"]["waits"]
+    assert waits.status == "FAILED" and waits.reason.startswith("Cancelled: resources.waits")
+    assert ("waits", "CREATE", "FAILED") in w.store.events
+    assert w.thing.world[w.store.rows["sid"]["a"].physical_id or ""]["size"] == 2

@@ -207,6 +207,9 @@ underlay_bridge = "stratus-under"
 # The host's address on the external network's bridge: "gateway" (the
 # external subnets' gateways), "" (none) or "ADDRESS/PREFIX".
 external_bridge_address = "gateway"
+# Relay the API (the public URL's port) to guests on the host's external
+# addresses (the default wait condition signal URL goes there).
+guest_api_relay = true
 # The domain guests get by DHCP.
 dns_domain = "openstacklocal"
 # Nova's metadata API the metadata proxy forwards to (http://... or
@@ -329,7 +332,8 @@ max_parallel_stacks = 8
 max_stacks_per_project = -1
 # The cloud's URL as guests reach it, e.g. "http://198.18.0.1:8080" (Heat's
 # heat_waitcondition_server_url): wait condition handles' signal URLs start
-# with it.  Empty: the public URL (guests cannot reach 127.0.0.1).
+# with it.  Empty: the API relay on the host's external address
+# ([network] guest_api_relay), else the public URL.
 waitcondition_server_url = ""
 
 [policy]

@@ -170,6 +170,10 @@ class NetworkConfig(Section):
     # external subnets' gateway addresses), "" (nothing), or an address
     # with its prefix ("198.18.0.1/24").
     external_bridge_address: str = "gateway"
+    # Relay the cloud's API (the public URL's port) to guests on the host's
+    # external addresses, so that guests behind a router reach it (wait
+    # condition signals): network/drivers/linux/apirelay.py.
+    guest_api_relay: bool = True
     # The domain dnsmasq gives guests (Neutron's dns_domain).
     dns_domain: str = "openstacklocal"
     # Where the metadata proxy forwards guests' requests (Nova's metadata
@@ -321,6 +325,6 @@ class OrchestrationConfig(Section):
     max_stacks_per_project: int = Field(-1, ge=-1)
     # The cloud's URL as guests reach it (as [server] public_url; Heat's
     # heat_waitcondition_server_url): wait condition handles' signal URLs
-    # start with it.  Empty: the public URL, which guests reach only when
-    # it is routed to them (not 127.0.0.1).
+    # start with it.  Empty: the network agent's API relay on the host's
+    # external address ([network] guest_api_relay), else the public URL.
     waitcondition_server_url: str = ""

@@ -12,6 +12,11 @@ mkfs.vfat, mcopy, syslinux and qemu-img do the disk. A build takes a couple of
 seconds, happens in a temporary folder inside `out_dir` and ends with an atomic
 rename, so concurrent builds are safe. The image is left read-only (0444): boot
 overlays on it, never the image itself.
+
+Variants carry more of the host's programs with the shared libraries they load
+(`EXTRAS`): `build_tiny_image(out_dir, extras=("psql",))` makes
+`tiny-psql-<kernel>-<digest>.qcow2`, whose guests also have Debian's PostgreSQL
+client. The plain image is the same with or without them on the host.
 """
 
 from __future__ import annotations
@@ -55,6 +60,22 @@ SSH_PROGRAMS = {
     "usr/bin/dropbearkey": Path("/usr/bin/dropbearkey"),
 }
 MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
+
+
+def _psql() -> dict[str, Path]:
+    """Debian's psql binary (postgresql-client-N; /usr/bin/psql is a Perl wrapper)."""
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/psql"), key=lambda p: _version_key(p.parts[-3])
+    )
+    if not found:
+        raise TinyImageError(
+            "no /usr/lib/postgresql/*/bin/psql: install the Debian package postgresql-client"
+        )
+    return {"usr/bin/psql": found[-1]}
+
+
+# The programs each variant adds (guest path -> host path), by variant name.
+EXTRAS = {"psql": _psql}
 TOOLS = {
     "mkfs.vfat": "dosfstools",
     "mcopy": "mtools",
@@ -78,13 +99,23 @@ class TinyImageError(RuntimeError):
 
 
 def build_tiny_image(
-    out_dir: Path, *, force: bool = False, kernel_version: str | None = None
+    out_dir: Path,
+    *,
+    force: bool = False,
+    kernel_version: str | None = None,
+    extras: tuple[str, ...] = (),
 ) -> Path:
-    """Build (or reuse) the tiny guest image in `out_dir` and return its path."""
+    """Build (or reuse) the tiny guest image (with the programs of the
+    variants `extras` names) in `out_dir` and return its path."""
     out_dir = Path(out_dir)
+    extras = tuple(sorted(set(extras)))
+    unknown = [e for e in extras if e not in EXTRAS]
+    if unknown:
+        known = ", ".join(EXTRAS)
+        raise TinyImageError(f"no guest image variant {', '.join(unknown)} (known: {known})")
     kver = kernel_version or newest_kernel()
     kernel = _kernel_path(kver)
-    target = out_dir / image_name(kver)
+    target = out_dir / image_name(kver, extras)
     if target.is_file() and not force:
         return target
     tools = find_tools()
@@ -93,7 +124,7 @@ def build_tiny_image(
     work = Path(tempfile.mkdtemp(prefix=".tiny-build-", dir=out_dir))
     try:
         initrd = work / "initrd.img"
-        initrd.write_bytes(gzip.compress(make_initrd(kver), compresslevel=6, mtime=0))
+        initrd.write_bytes(gzip.compress(make_initrd(kver, extras), compresslevel=6, mtime=0))
         cfg = work / "syslinux.cfg"
         cfg.write_text(SYSLINUX_CFG)
         for f in (initrd, cfg):
@@ -109,18 +140,26 @@ def build_tiny_image(
     return target
 
 
-def image_name(kver: str) -> str:
-    """The image's file name: the kernel version and a digest of what goes in
-    (a kernel package rebuilt under the same version changes its size or time)."""
+def extra_programs(extras: tuple[str, ...]) -> dict[str, Path]:
+    """The programs the variants add, guest path -> host path."""
+    return {path: prog for e in extras for path, prog in EXTRAS[e]().items()}
+
+
+def image_name(kver: str, extras: tuple[str, ...] = ()) -> str:
+    """The image's file name: the variants, the kernel version and a digest of
+    what goes in (a kernel package rebuilt under the same version changes its
+    size or time)."""
     kst = _kernel_path(kver).stat()
     h = hashlib.sha256(f"{BUILD_VERSION}\0{kver}\0{kst.st_size}\0{kst.st_mtime_ns}\0".encode())
     h.update(KERNEL_CMDLINE.encode())
     h.update(repr((REQUIRED_MODULES, OPTIONAL_MODULES, SYSLINUX_CFG)).encode())
     h.update(repr((tiny_files.FILES, tiny_files.DIRS, tiny_files.SYMLINKS)).encode())
-    for prog in SSH_PROGRAMS.values():
+    extra = extra_programs(extras)
+    for prog in [*SSH_PROGRAMS.values(), *extra.values()]:
         pst = prog.stat()
         h.update(f"{prog}\0{pst.st_size}\0{pst.st_mtime_ns}\0".encode())
-    return f"tiny-{kver}-{h.hexdigest()[:12]}.qcow2"
+    variant = "".join(f"{e}-" for e in extras)
+    return f"tiny-{variant}{kver}-{h.hexdigest()[:12]}.qcow2"
 
 
 def _version_key(v: str) -> list[tuple[int, str]]:
@@ -242,7 +281,7 @@ def _pad(n: int) -> bytes:
     return b"\0" * (-n % 4)
 
 
-def make_initrd(kver: str) -> bytes:
+def make_initrd(kver: str, extras: tuple[str, ...] = ()) -> bytes:
     """The guest's root file system as an uncompressed cpio archive."""
     archive = Cpio()
     for d in tiny_files.DIRS:
@@ -264,14 +303,23 @@ def make_initrd(kver: str) -> bytes:
         archive.add(path, stat.S_IFREG | 0o644, data)
     for path, data in ssh_server_files().items():
         archive.add(path, stat.S_IFREG | 0o755, data)
+    if extras:  # the plain image's archive stays what it was
+        for path, data in with_libraries(extra_programs(extras)).items():
+            archive.add(path, stat.S_IFREG | 0o755, data)
     return archive.finish()
 
 
 def ssh_server_files() -> dict[str, bytes]:
     """dropbear, dropbearkey and every shared library they load (with the
     dynamic loader), at the paths the host has them."""
-    out = {name: prog.read_bytes() for name, prog in SSH_PROGRAMS.items()}
-    for prog in SSH_PROGRAMS.values():
+    return with_libraries(SSH_PROGRAMS)
+
+
+def with_libraries(programs: dict[str, Path]) -> dict[str, bytes]:
+    """`programs` (guest path -> host path) and every shared library they
+    load, with the dynamic loader, at the paths the host has them (ldd)."""
+    out = {name: prog.read_bytes() for name, prog in programs.items()}
+    for prog in programs.values():
         listing = subprocess.run(
             ["ldd", str(prog)], check=True, capture_output=True, text=True, timeout=30
         ).stdout

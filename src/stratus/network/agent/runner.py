@@ -8,7 +8,9 @@ import fcntl
 import os
 import secrets
 import socket
+from ipaddress import ip_network
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from stratus.common.config import Config
 from stratus.common.db import Database
@@ -81,6 +83,37 @@ def metadata_upstream(cfg: Config) -> str:
     return f"http://{host}:{cfg.server.port}/compute/metadata"
 
 
+def _public(cfg: Config) -> tuple[str, str, int]:
+    url = urlsplit(cfg.public_url)
+    return url.scheme, url.hostname or "127.0.0.1", url.port or (443 if url.scheme == "https" else 80)
+
+
+def api_relay_upstream(cfg: Config) -> str:
+    """The API the relay carries to guests ("host:port" of the public URL);
+    empty when ``[network] guest_api_relay`` is off."""
+    if not cfg.network.guest_api_relay or cfg.network.driver != "linux":
+        return ""
+    _, host, port = _public(cfg)
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def guest_api_url(cfg: Config) -> str:
+    """The cloud's URL as guests behind a router to the external network
+    reach it: the relay on the host's external address; empty without one."""
+    net = cfg.network
+    if "network" not in cfg.services.enabled or not api_relay_upstream(cfg):
+        return ""
+    if net.external_bridge_address == "gateway":
+        address = net.external_gateway or str(next(ip_network(net.external_cidr).hosts()))
+    elif net.external_bridge_address:
+        address = net.external_bridge_address.split("/")[0]
+    else:
+        return ""
+    scheme, _, port = _public(cfg)
+    path = urlsplit(cfg.public_url).path.rstrip("/")
+    return f"{scheme}://{address}:{port}{path}"
+
+
 def state_dir(cfg: Config, host: str) -> Path:
     return cfg.data_path(cfg.network.state_dir) / host
 
@@ -104,6 +137,8 @@ def make_driver(cfg: Config, host: str) -> DataPlane:
             dns_domain=net.dns_domain,
             metadata_upstream=net.metadata_upstream or metadata_upstream(cfg),
             metadata_secret=metadata_secret(cfg),
+            api_relay=api_relay_upstream(cfg),
+            api_relay_port=_public(cfg)[2],
         )
     )
 

@@ -21,6 +21,7 @@ from stratus.orchestration.agent.state import StackInfo
 from stratus.orchestration.agent.update import Updater
 from stratus.orchestration.drivers.base import Api, ResourceType
 from stratus.orchestration.drivers.openstack import HttpApi
+from stratus.orchestration.service.trusts import StackTrusts
 from stratus.orchestration.template import hot
 from stratus.orchestration.template import plan as planning
 from stratus.orchestration.template.plan import Plan
@@ -49,11 +50,14 @@ class OrchestrationAgent:
         timing: Timing = Timing(poll_interval=2.0, sync_interval=60.0),
         api_factory: Any = None,
         guest_url: str = "",
+        trusts: StackTrusts | None = None,
     ):
         self.rec = recorder
         self.registry = registry
         self.public_url = public_url
         self.guest_url = guest_url
+        self.trusts = trusts
+        self.tokens: dict[str, str] = {}  # stack id -> the token of its trust, for this task
         self.engine = Engine(recorder, registry)
         self.updater = Updater(self.engine)
         self.client = tls.client(timeout=60.0)
@@ -61,8 +65,16 @@ class OrchestrationAgent:
         self.loop = Reconciler("orchestration-engine", self, timing)
 
     def _http_api(self, stack: m.Stack) -> Api:
-        return HttpApi(self.public_url, stack.credential or "", stack.project_id, self.client,
-                       self.guest_url)  # fmt: skip
+        token = self.tokens.pop(stack.id, None)
+        renew = None
+        if token and stack.trust_id and self.trusts is not None:
+            trusts, trust_id = self.trusts, stack.trust_id
+
+            async def renew() -> str | None:  # the trust's token expired mid-task
+                return await trusts.token(trust_id, fresh=True)
+
+        return HttpApi(self.public_url, token or stack.credential or "", stack.project_id,
+                       self.client, self.guest_url, renew)  # fmt: skip
 
     # -- the loop's face --------------------------------------------------------------------
 
@@ -75,6 +87,8 @@ class OrchestrationAgent:
     async def stop(self) -> None:
         await self.loop.stop()
         await self.client.aclose()
+        if self.trusts is not None:
+            await self.trusts.close()
 
     async def idle(self, timeout: float = 30.0) -> None:
         await self.loop.idle(timeout)
@@ -90,7 +104,15 @@ class OrchestrationAgent:
     async def resync(self) -> None:
         return None
 
+    async def _drop_trust(self, stack: m.Stack) -> None:
+        """The trust of a deleted stack goes; its id is cleared once it has."""
+        if stack.trust_id and self.trusts is not None and await self.trusts.delete(stack.trust_id):
+            await self.rec.update_stack(stack, trust_id=None)
+
     async def adopt(self) -> None:
+        if self.trusts is not None:
+            for gone in await self.rec.trusts_left():
+                await self._drop_trust(gone)
         for stack in await self.rec.in_progress():
             if stack.task in (None, m.T_DELETE):
                 continue
@@ -118,7 +140,13 @@ class OrchestrationAgent:
         logs.bind_request_id(stack.request_id)
         info = StackInfo(stack.id, stack.name, stack.project_id, stack.disable_rollback,
                          stack.timeout_mins)  # fmt: skip
+        if stack.trust_id and self.trusts is not None:
+            # The stack's trust, not the token of the request (it may be gone).
+            token = await self.trusts.token(stack.trust_id)
+            if token:
+                self.tokens[stack.id] = token
         api = self.api_factory(stack)
+        self.tokens.pop(stack.id, None)
         task = stack.task
         try:
             if task == m.T_CREATE:
@@ -129,6 +157,7 @@ class OrchestrationAgent:
                 if await self.engine.delete(info, api, hot.retained(stack.template or {})):
                     await self.rec.update_stack(stack, deleted=True, deleted_at=utcnow(),
                                                 task=None, credential=None)  # fmt: skip
+                    await self._drop_trust(stack)
                     return
         except Exception as exc:
             log.exception("orchestration: stack %s: %s failed", stack.id, task)

@@ -1,10 +1,10 @@
 """The engine: a plan's resources created, updated and deleted in
 dependency order, independent ones at once.
 
-A failure stops what has not started; on create, what runs is cancelled
-too (as Heat does: a wait condition would otherwise wait out its timeout
-for servers that will never signal), each recorded FAILED with what it had
-made; the stack ends FAILED with the failing resource's reason, or is
+A failure stops what has not started; on create and update, what runs is
+cancelled too (as Heat does: a wait condition would otherwise wait out its
+timeout for servers that will never signal), each recorded FAILED with what
+it had made; the stack ends FAILED with the failing resource's reason, or is
 rolled back when rollback is enabled.  Delete goes in reverse order and retries what is still in use."""
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ TITLES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFou
 
 def reason_of(exc: BaseException, name: str) -> str:
     """Heat's reason text: ``<Kind>: resources.<name>: <message>``."""
+    if isinstance(exc, asyncio.CancelledError):
+        return f"Cancelled: resources.{name}: another resource failed or the stack timed out"
     if isinstance(exc, ApiError):
         kind = TITLES.get(exc.status, f"HTTP{exc.status}")
     elif isinstance(exc, StratusError):
@@ -178,7 +180,7 @@ class Engine:
                 st.status, st.reason = m.FAILED, reason_of(exc, st.name)
                 await self.store.save(stack.id, st)
                 raise
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:  # cancelled: a failure elsewhere
                 st.status, st.reason = m.FAILED, reason_of(exc, st.name)
                 await self.store.save(stack.id, st)
                 raise

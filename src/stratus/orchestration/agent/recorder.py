@@ -39,6 +39,13 @@ class Recorder:
             q = select(m.Stack).where(m.Stack.status == m.IN_PROGRESS, m.Stack.deleted.is_(False))
             return list(await s.scalars(q))
 
+    async def trusts_left(self) -> list[m.Stack]:
+        """Deleted stacks whose trust was not deleted yet (the engine went
+        down in between)."""
+        async with self.db.session() as s:
+            q = select(m.Stack).where(m.Stack.deleted.is_(True), m.Stack.trust_id.is_not(None))
+            return list(await s.scalars(q))
+
     async def update_stack(self, stack: m.Stack, **values: Any) -> bool:
         async with self.db.transaction() as s:
             done = (

@@ -1,9 +1,13 @@
 """A stack update: the new plan against the resources that exist.  New
 resources are created, changed ones updated in place where their type
 allows it and replaced where it does not, removed ones deleted (after the
-rest, in reverse order); unchanged ones are left alone, same ids."""
+rest, in reverse order); unchanged ones are left alone, same ids.  A
+failure cancels what still runs (each recorded FAILED) and the stack ends
+UPDATE_FAILED with the failing resource's reason, or is rolled back."""
 
 from __future__ import annotations
+
+import asyncio
 
 from stratus.orchestration import models as m
 from stratus.orchestration.agent.engine import Engine, reason_of, run_graph
@@ -51,7 +55,7 @@ class Updater:
             ctx.made = made
             try:
                 out = await kind.update(api, old.outcome, old.properties, new_props, ctx)
-            except Exception as exc:
+            except (Exception, asyncio.CancelledError) as exc:  # cancelled: a failure elsewhere
                 old.status, old.reason = m.FAILED, reason_of(exc, name)
                 await self.store.save(stack.id, old)
                 raise
@@ -73,7 +77,9 @@ class Updater:
         async def act(n: str) -> None:
             await self._change(stack, plan, n, api, states, action)
 
-        errors = await self.engine.timed(stack, run_graph(plan.deps, act))
+        # A failure cancels what is still being made or changed (as Heat's
+        # update: a wait condition would otherwise wait out its timeout).
+        errors = await self.engine.timed(stack, run_graph(plan.deps, act, cancel=True))
         if not errors:
             errors = await self.engine.delete_all(stack, removed, api, action)
         if errors:

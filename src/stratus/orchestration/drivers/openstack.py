@@ -3,7 +3,7 @@ token, as any client of the cloud calls them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
@@ -44,8 +44,12 @@ class HttpApi:
         project_id: str,
         client: httpx.AsyncClient,
         guest_url: str = "",
+        renew: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         self.public_url = public_url
+        # A new token when the services answer 401 (the stack's trust gives
+        # one again: a task outlives the token it started with).
+        self.renew = renew
         self.guest_url = guest_url or public_url
         self.token = token
         self.project_id = project_id
@@ -75,9 +79,16 @@ class HttpApi:
         content = orjson.dumps(json) if json is not None else None
         if content is not None:
             hdrs["Content-Type"] = "application/json"
+        url = f"{self.endpoint(service)}{path}"
         try:
-            resp = await self.client.request(method, f"{self.endpoint(service)}{path}",
-                                             content=content, params=params, headers=hdrs)  # fmt: skip
+            resp = await self.client.request(method, url, content=content, params=params,
+                                             headers=hdrs)  # fmt: skip
+            if resp.status_code == 401 and 401 not in ok and self.renew is not None:
+                token = await self.renew()
+                if token and token != self.token:
+                    self.token = hdrs["X-Auth-Token"] = token
+                    resp = await self.client.request(method, url, content=content,
+                                                     params=params, headers=hdrs)  # fmt: skip
         except httpx.HTTPError as exc:
             raise ApiError(503, f"{service} unreachable: {exc}") from exc
         if resp.status_code not in ok:

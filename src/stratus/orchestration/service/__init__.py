@@ -10,6 +10,7 @@ from stratus.orchestration.drivers.registry import build_registry
 from stratus.orchestration.service.reads import Reads
 from stratus.orchestration.service.signals import Signals
 from stratus.orchestration.service.stacks import Stacks
+from stratus.orchestration.service.trusts import StackTrusts
 
 
 class Wakeable(Protocol):
@@ -24,6 +25,9 @@ class OrchestrationService:
         self.stacks = Stacks(db, self.registry, self.wake, cfg.orchestration.max_stacks_per_project)
         self.reads = Reads(db, self.registry)
         self.signals = Signals(db)
+        # Stacks outlive their user's token through trusts (service/trusts.py).
+        if "identity" in cfg.services.enabled or cfg.auth.identity_url:
+            self.stacks.trusts = StackTrusts(cfg)
         # The engine agent of this process (the primary's), woken at once
         # when a task is recorded; it polls as well.
         self.agent: Wakeable | None = None
@@ -37,3 +41,5 @@ class OrchestrationService:
         if stop is not None:
             await stop()
         self.agent = None
+        if self.stacks.trusts is not None:
+            await self.stacks.trusts.close()

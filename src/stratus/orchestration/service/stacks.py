@@ -24,6 +24,7 @@ from stratus.orchestration.errors import (
     StackValidationFailed,
 )
 from stratus.orchestration.service.definition import Definition, plan
+from stratus.orchestration.service.trusts import StackTrusts
 from stratus.orchestration.template.plan import Plan
 
 NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9_.-]{0,254}$")
@@ -65,6 +66,7 @@ class Stacks:
         self.registry = registry
         self.wake = wake
         self.quota = quota
+        self.trusts: StackTrusts | None = None  # set where identity is reachable
 
     def check(self, d: Definition, name: str, stack_id: str, project_id: str,
               strict: bool = True) -> Plan:  # fmt: skip
@@ -93,6 +95,22 @@ class Stacks:
         stack = m.Stack(id=m.new_uuid(), name=name, project_id=project_id,
                         user_id=ctx.user_id, username=getattr(ctx, "user_name", None))  # fmt: skip
         self.check(d, name, stack.id, project_id)
+        if self.trusts is not None and ctx.token and ctx.user_id:
+            stack.trust_id = await self.trusts.create(ctx.token, ctx.user_id, project_id,
+                                                      ctx.roles)  # fmt: skip
+        try:
+            await self._insert(ctx, stack, d, name, disable_rollback, timeout_mins, tags)
+        except BaseException:
+            if self.trusts is not None and stack.trust_id:
+                await self.trusts.delete(stack.trust_id)
+            raise
+        self.wake()
+        return stack
+
+    async def _insert(self, ctx: RequestContext, stack: m.Stack, d: Definition, name: str,
+                      disable_rollback: bool, timeout_mins: int | None,
+                      tags: list[str] | None) -> None:  # fmt: skip
+        project_id = stack.project_id
         async with self.db.transaction() as s:
             await serialize(s, "orchestration-stack", project_id)
             if await self._name_taken(s, project_id, name):
@@ -111,8 +129,6 @@ class Stacks:
             stack.credential, stack.request_id = ctx.token, ctx.request_id
             stack.created_at = utcnow()
             s.add(stack)
-        self.wake()
-        return stack
 
     async def find(self, ctx: RequestContext, name_or_id: str, project_id: str) -> m.Stack:
         """A live stack of the URL's project by name, or any (deleted too) by

@@ -34,6 +34,7 @@ from stratus.network.drivers.base import (
 )
 from stratus.network.drivers.linux import links
 from stratus.network.drivers.linux import names as n
+from stratus.network.drivers.linux.apirelay import ApiRelay
 from stratus.network.drivers.linux.command import Place, netns_add, netns_delete, netns_list
 from stratus.network.drivers.linux.dhcp import METADATA_IP, Dnsmasq
 from stratus.network.drivers.linux.firewall import Firewall
@@ -57,6 +58,10 @@ class LinuxSettings:
     metadata_upstream: str = ""
     metadata_secret: str = ""
     metadata_port: int = 80
+    # The API ("host:port") relayed to guests on the host's external
+    # addresses at api_relay_port (apirelay.py); empty: no relay.
+    api_relay: str = ""
+    api_relay_port: int = 0
 
     @property
     def tunnel_ip(self) -> str:
@@ -81,6 +86,9 @@ class LinuxDataPlane:
         self.metadata = MetadataProxy(
             settings.metadata_upstream, settings.metadata_secret, settings.metadata_port
         )
+        self.api_relay = ApiRelay(settings.api_relay, settings.api_relay_port,
+                                  settings.host_namespace or None)  # fmt: skip
+        self._external: set[str] = set()  # external networks whose addresses it relays on
         self.mtus: dict[str, int] = {}  # network id -> MTU, as last ensured
         self._secured: set[str] = set()  # ports given rules by this process
         self._metadata: set[str] = set()  # networks whose metadata this process serves
@@ -127,6 +135,7 @@ class LinuxDataPlane:
 
     async def close(self) -> None:
         await self.metadata.close()
+        await self.api_relay.close()
 
     async def present(self) -> Present:
         self._dhcp.clear()  # the next DHCP change checks everything again
@@ -194,8 +203,11 @@ class LinuxDataPlane:
             # The host's own address on the external network: it reaches the
             # floating IPs, and the routers' SNAT reaches it.  The external
             # network keeps conntrack zone 0, the host's own.
-            await links.set_addresses(self.place, bridge, self._external_addresses(spec))
+            addresses = self._external_addresses(spec)
+            await links.set_addresses(self.place, bridge, addresses)
             await self.firewall.remove_zone(bridge)
+            self._external.add(spec.id)
+            await self.api_relay.ensure([a.split("/")[0] for a in addresses])
         else:
             await self.firewall.ensure_zone(bridge, conntrack_zone(spec.segmentation_id))
         self.mtus[spec.id] = spec.mtu
@@ -216,6 +228,9 @@ class LinuxDataPlane:
         await self.firewall.remove_zone(bridge)
         await links.delete(self.place, bridge)
         self.mtus.pop(network_id, None)
+        if network_id in self._external:
+            self._external.discard(network_id)
+            await self.api_relay.ensure([])
 
     # -- security groups ------------------------------------------------------
 
