@@ -249,6 +249,33 @@ async def test_a_new_port_does_not_wait_behind_an_unrelated_removal() -> None:
     assert list(await agent.pending()) == []
 
 
+async def test_a_long_pass_leaves_what_comes_late_to_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stratus.network.agent import agent as a
+
+    monkeypatch.setattr(a, "PASS_LIMIT", 0.0)  # the loop's resync gets its turn at once
+    source, driver = MemorySource(state()), FakeDataPlane()
+    agent = await started(source, driver)
+    gate = driver.hold("remove_port")
+    source.state = state(ports=(port("p1"),))
+    agent.wake()
+    assert list(await agent.pending()) == [HOST]
+    under_way = asyncio.create_task(agent.work(HOST))
+    try:
+        await until(lambda: ("remove_port", "p2") in driver.calls)
+        source.state = state(ports=(port("p1"), port("p3")))
+        agent.wake()
+        await asyncio.sleep(0.05)
+        assert ("ensure_port", "p3") not in driver.calls
+    finally:
+        gate.set()
+        await under_way
+    assert list(await agent.pending()) == [HOST]  # the next pass takes it
+    await agent.work(HOST)
+    assert set(driver.host.ports) == {"p1", "p3"}
+
+
 async def test_the_state_is_read_once_per_wake_up() -> None:
     source, driver = MemorySource(state()), FakeDataPlane()
     agent = await started(source, driver)

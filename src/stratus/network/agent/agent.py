@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 PARALLEL = 4  # objects worked on at once (each runs a few short commands)
 FIRST_RETRY = 0.5
 MAX_RETRY = 60.0
+# A pass starts what comes for this long at most, then ends once its steps
+# have, so that the loop's comparison with the host and heartbeat get a turn.
+PASS_LIMIT = 10.0
 
 
 @dataclass
@@ -198,12 +201,15 @@ class NetworkAgent:
         """Start each step once what it waits for has finished, and what a
         wake-up brings while others run, until nothing is left to do."""
         wait = self.loop.timing.poll_interval / 2
+        until, taking = time.monotonic() + PASS_LIMIT, True
         while True:
             self._woken.clear()
             if self._crashed is not None:
                 crashed, self._crashed = self._crashed, None
                 raise crashed
-            self._start(await self._fresh())
+            if taking:
+                self._start(await self._fresh())
+                taking = time.monotonic() < until
             if not self._busy:
                 break
             with contextlib.suppress(TimeoutError):
