@@ -19,11 +19,15 @@ a network, then measures, one at a time:
    port shows ACTIVE (target: p50 < 300 ms);
 4. the unplug: ``DELETE .../os-interface/{port}`` until the port is gone.
 
-For each it prints p50 and p99 latency and the server's CPU time per
-operation (from /proc/PID/stat).  Exit status 0 when every figure was
-measured, even if a target was missed; 1 when a measurement went wrong.
+For each it prints p50 and p99 latency and the CPU time per operation of
+the server process and of its reaped children (``ip``, ``nft``: the network
+agent's commands), from /proc/PID/stat.  ``--commit REV`` also starts a
+cloud of commit REV's src/ (before) beside the working tree's (after), and
+takes their measurements in turn, one operation each, so that both see the
+same load.  Exit status 0 when every figure was measured, even if a target
+was missed; 1 when a measurement went wrong.
 
-Usage: .venv/bin/python bench/compute_network.py [--repeat 20] [--real]
+Usage: .venv/bin/python bench/compute_network.py [--repeat 20] [--real] [--commit REV]
 """
 
 from __future__ import annotations
@@ -51,12 +55,15 @@ NOVA = {"OpenStack-API-Version": "compute 2.96"}
 
 
 class Cloud:
-    def __init__(self, real: bool) -> None:
+    def __init__(self, real: bool, source: str | None = None) -> None:
+        """``source``: a src/ folder to run instead of this process's."""
         self.dir = Path(tempfile.mkdtemp(prefix="sbn-", dir="/tmp"))
         self.port = h.free_port()
         self.url = f"http://{h.HOST}:{self.port}"
         self.ns = f"sbn{uuid.uuid4().hex[:6]}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [env.get("PYTHONPATH")])])
         env["STRATUS_SERVER__WORKERS"] = "1"
         env["STRATUS_COMPUTE__HOST"] = "benchhost"
         if real:
@@ -100,9 +107,11 @@ class Cloud:
             headers={"X-Auth-Token": resp.headers["x-subject-token"]},
         )
 
-    def cpu(self) -> float:
-        utime, stime = h.proc_cpu(self.proc.pid)
-        return utime + stime
+    def cpu(self) -> tuple[float, float]:
+        """CPU seconds of the server and of its reaped children (ip, nft)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        own, kids = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+        return own / h.CLK_TCK, kids / h.CLK_TCK
 
     def close(self) -> None:
         self.http.close()
@@ -148,131 +157,186 @@ def port_status(http: httpx.Client, port_id: str) -> str | None:
     return str(resp.json()["port"]["status"]) if resp.status_code == 200 else None
 
 
-def report(
-    name: str, times: list[float], cpu_ms: float, target: float | None
-) -> tuple[float, bool]:
-    p50 = statistics.median(times)
-    p99 = sorted(times)[max(0, int(len(times) * 0.99) - 1)]
-    verdict = ""
-    if target is not None:
-        verdict = f"target < {target:.0f} ms: " + ("met" if p50 < target else "MISSED")
-    print(f"{name:44} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  CPU {cpu_ms:6.1f} ms/op  {verdict}")
-    return p50, target is None or p50 < target
+class Figure:
+    """One figure's operations, wall time and CPU (server, children) each."""
+
+    def __init__(self, name: str, target: float | None = None) -> None:
+        self.name = name
+        self.target = target
+        self.times: list[float] = []
+        self.cpu: list[tuple[float, float]] = []
+
+    def add(self, ms: float, before: tuple[float, float], after: tuple[float, float]) -> None:
+        self.times.append(ms)
+        self.cpu.append((after[0] - before[0], after[1] - before[1]))
+
+    def report(self, label: str = "") -> None:
+        times = self.times
+        p50 = statistics.median(times)
+        p99 = sorted(times)[max(0, int(len(times) * 0.99) - 1)]
+        own = sum(c[0] for c in self.cpu) * 1000 / len(times)
+        kids = sum(c[1] for c in self.cpu) * 1000 / len(times)
+        verdict = ""
+        if self.target is not None:
+            verdict = f"  target < {self.target:.0f} ms: " + (
+                "met" if p50 < self.target else "MISSED"
+            )
+        name = f"{label}{self.name}"
+        print(
+            f"{name:58} p50 {p50:7.1f} ms  p99 {p99:7.1f} ms  "
+            f"CPU {own + kids:6.1f} ms/op (server {own:.1f} + ip/nft {kids:.1f}){verdict}"
+        )
 
 
-def run(args: argparse.Namespace) -> None:
-    cloud = Cloud(args.real)
-    try:
-        http = cloud.http
-        n = args.repeat
+class Bench:
+    """One cloud's server on a network, and its operations, one at a time."""
+
+    def __init__(self, cloud: Cloud, label: str, real: bool) -> None:
+        self.cloud = cloud
+        self.label = label
+        self.real = real
+        self.figures = {
+            "baseline": Figure("baseline: port create (network API)"),
+            "bind": Figure("port create, then bind -> ACTIVE (agent)"),
+            "bound": Figure("bound port create -> ACTIVE (agent)"),
+            "plug": Figure("port create -> ACTIVE on the server (hot-plug)", TARGET_MS),
+            "unplug": Figure("unplug -> port deleted"),
+        }
+        self.attached: str | None = None  # the port hot-plugged last
+        self.plugs = 0  # hot-plugs still to make
+
+    def boot(self) -> None:
+        http = self.cloud.http
         net = ok(http.post("/network/v2.0/networks", json={"network": {"name": "bench"}}), 201)
-        net_id = net.json()["network"]["id"]
-        sub = {"network_id": net_id, "cidr": "10.99.0.0/20", "ip_version": 4}
+        self.net_id = net.json()["network"]["id"]
+        sub = {"network_id": self.net_id, "cidr": "10.99.0.0/20", "ip_version": 4}
         ok(http.post("/network/v2.0/subnets", json={"subnet": sub}), 201)
         images: list[dict[str, str]] = []
-        until(
-            lambda: bool(
-                images.extend(
-                    http.get("/image/v2/images", params={"name": "tiny"}).json()["images"]
-                )
-                or any(i["status"] == "active" for i in images)
-            ),
-            "no active tiny image",
-        )
+
+        def tiny() -> bool:
+            images[:] = http.get("/image/v2/images", params={"name": "tiny"}).json()["images"]
+            return any(i["status"] == "active" for i in images)
+
+        until(tiny, "no active tiny image")
         server = {
             "name": "bench",
             "imageRef": images[0]["id"],
             "flavorRef": "1",
-            "networks": [{"uuid": net_id}],
+            "networks": [{"uuid": self.net_id}],
         }
         sid = ok(http.post("/compute/v2.1/servers", json={"server": server}, headers=NOVA), 202)
-        server_id = sid.json()["server"]["id"]
+        self.server_id = sid.json()["server"]["id"]
 
-        def active() -> bool:
-            shown = http.get(f"/compute/v2.1/servers/{server_id}", headers=NOVA).json()["server"]
-            if shown["status"] == "ERROR":
-                raise SystemExit(f"bench: the server failed: {shown.get('fault')}")
-            return bool(shown["status"] == "ACTIVE")
+    def ready(self) -> bool:
+        http = self.cloud.http
+        shown = http.get(f"/compute/v2.1/servers/{self.server_id}", headers=NOVA).json()["server"]
+        if shown["status"] == "ERROR":
+            raise SystemExit(f"bench: the server failed: {shown.get('fault')}")
+        if shown["status"] != "ACTIVE":
+            return False
+        if not self.real:
+            return True
+        # A guest unplugs a NIC once its OS is up (ACPI).
+        body: dict[str, dict[str, str]] = {"os-getConsoleOutput": {}}
+        resp = http.post(f"/compute/v2.1/servers/{self.server_id}/action", json=body)
+        return "stratus-tiny: ready" in resp.json().get("output", "")
 
-        until(active, "the server is not ACTIVE", timeout=600)
-        if args.real:  # a guest unplugs a NIC once its OS is up (ACPI)
+    def baseline(self) -> None:
+        http, f = self.cloud.http, self.figures["baseline"]
+        cpu0, start = self.cloud.cpu(), time.perf_counter()
+        resp = ok(http.post("/network/v2.0/ports", json={"port": {"network_id": self.net_id}}), 201)
+        f.add((time.perf_counter() - start) * 1000, cpu0, self.cloud.cpu())
+        http.delete(f"/network/v2.0/ports/{resp.json()['port']['id']}")
 
-            def ready() -> bool:
-                body = {"os-getConsoleOutput": {}}
-                resp = http.post(f"/compute/v2.1/servers/{server_id}/action", json=body)
-                return "stratus-tiny: ready" in resp.json().get("output", "")
+    def agent_alone(self, bound_at_create: bool) -> None:
+        http = self.cloud.http
+        f = self.figures["bound" if bound_at_create else "bind"]
+        cpu0, start = self.cloud.cpu(), time.perf_counter()
+        port: dict[str, str] = {
+            "network_id": self.net_id,
+            "device_owner": "compute:bench",
+            "device_id": str(uuid.uuid4()),
+        }
+        if bound_at_create:
+            port["binding:host_id"] = "benchhost"
+        made = ok(http.post("/network/v2.0/ports", json={"port": port}), 201)
+        made_id = made.json()["port"]["id"]
+        if not bound_at_create:  # then bound, as compute did before
+            body = {"port": {"binding:host_id": "benchhost"}}
+            ok(http.put(f"/network/v2.0/ports/{made_id}", json=body), 200)
+        until(lambda: port_status(http, made_id) == "ACTIVE", "a port never ACTIVE")
+        f.add((time.perf_counter() - start) * 1000, cpu0, self.cloud.cpu())
+        http.delete(f"/network/v2.0/ports/{made_id}")
 
-            until(ready, "the guest never said it was ready", timeout=600)
-        mode = "QEMU + Linux data plane" if args.real else "fake compute driver + fake data plane"
-        print(f"compute on the network service ({mode}), {n} operations each, one at a time")
-
-        times, cpu0 = [], cloud.cpu()
-        made = []
-        for _ in range(n):
-            start = time.perf_counter()
-            resp = ok(http.post("/network/v2.0/ports", json={"port": {"network_id": net_id}}), 201)
-            times.append((time.perf_counter() - start) * 1000)
-            made.append(resp.json()["port"]["id"])
-        report("baseline: port create (network API)", times, (cloud.cpu() - cpu0) * 1000 / n, None)
-        for port_id in made:
-            http.delete(f"/network/v2.0/ports/{port_id}")
-
-        def agent_alone(bound_at_create: bool) -> tuple[list[float], float]:
-            times, cpu0 = [], cloud.cpu()
-            for _ in range(n):
-                start = time.perf_counter()
-                port: dict[str, str] = {
-                    "network_id": net_id,
-                    "device_owner": "compute:bench",
-                    "device_id": str(uuid.uuid4()),
-                }
-                if bound_at_create:
-                    port["binding:host_id"] = "benchhost"
-                made = ok(http.post("/network/v2.0/ports", json={"port": port}), 201)
-                made_id = made.json()["port"]["id"]
-                if not bound_at_create:  # then bound, as compute did before
-                    body = {"port": {"binding:host_id": "benchhost"}}
-                    ok(http.put(f"/network/v2.0/ports/{made_id}", json=body), 200)
-                until(lambda p=made_id: port_status(http, p) == "ACTIVE", "a port never ACTIVE")
-                times.append((time.perf_counter() - start) * 1000)
-                http.delete(f"/network/v2.0/ports/{made_id}")
-                time.sleep(0.5)  # the agent removes the tap before the next one
-            return times, (cloud.cpu() - cpu0) * 1000 / n
-
-        times, cpu = agent_alone(False)
-        report("port create, then bind -> ACTIVE (agent)", times, cpu, None)
-        times, cpu = agent_alone(True)
-        report("bound port create -> ACTIVE (agent)", times, cpu, None)
-
-        path = f"/compute/v2.1/servers/{server_id}/os-interface"
-        plug, unplug = [], []
-        cpu_plug = cpu_unplug = 0.0
-        for _ in range(n):
-            cpu0 = cloud.cpu()
-            start = time.perf_counter()
-            body = {"interfaceAttachment": {"net_id": net_id}}
-            port_id = ok(http.post(path, json=body), 200).json()["interfaceAttachment"]["port_id"]
-            until(
-                lambda p=port_id: port_status(http, p) == "ACTIVE", f"port {port_id} never ACTIVE"
-            )
-            plug.append((time.perf_counter() - start) * 1000)
-            cpu_plug += cloud.cpu() - cpu0
-            cpu0 = cloud.cpu()
-            start = time.perf_counter()
+    def unplug_plug(self) -> None:
+        """The last port's unplug (if any), then a plug at once: a plug
+        right after an unplug, as in a run of attaches and detaches."""
+        http = self.cloud.http
+        path = f"/compute/v2.1/servers/{self.server_id}/os-interface"
+        if self.attached is not None:
+            port_id = self.attached
+            cpu0, start = self.cloud.cpu(), time.perf_counter()
             ok(http.delete(f"{path}/{port_id}"), 202)
-            until(lambda p=port_id: port_status(http, p) is None, f"port {port_id} never deleted")
-            unplug.append((time.perf_counter() - start) * 1000)
-            cpu_unplug += cloud.cpu() - cpu0
-        report(
-            "port create -> ACTIVE on the server (hot-plug)", plug, cpu_plug * 1000 / n, TARGET_MS
+            until(lambda: port_status(http, port_id) is None, f"port {port_id} never deleted")
+            self.figures["unplug"].add((time.perf_counter() - start) * 1000, cpu0, self.cloud.cpu())
+            self.attached = None
+        if self.plugs == 0:
+            return
+        self.plugs -= 1
+        cpu0, start = self.cloud.cpu(), time.perf_counter()
+        body = {"interfaceAttachment": {"net_id": self.net_id}}
+        port_id = ok(http.post(path, json=body), 200).json()["interfaceAttachment"]["port_id"]
+        until(lambda: port_status(http, port_id) == "ACTIVE", f"port {port_id} never ACTIVE")
+        self.figures["plug"].add((time.perf_counter() - start) * 1000, cpu0, self.cloud.cpu())
+        self.attached = port_id
+
+
+def run(args: argparse.Namespace) -> None:
+    benches: list[Bench] = []
+    tmp = Path(tempfile.mkdtemp(prefix="sbn-src-", dir="/tmp"))
+    try:
+        if args.commit:
+            source = str(h.extract_commit(args.commit, tmp / "source"))
+            benches.append(Bench(Cloud(args.real, source), f"before ({args.commit}): ", args.real))
+        label = "after (this tree): " if args.commit else ""
+        benches.append(Bench(Cloud(args.real), label, args.real))
+        for b in benches:
+            b.boot()
+        for b in benches:
+            until(b.ready, "the server is not ACTIVE (or the guest never said it was ready)", 900)
+        mode = "QEMU + Linux data plane" if args.real else "fake compute driver + fake data plane"
+        print(
+            f"compute on the network service ({mode}), {args.repeat} operations each, one at a"
+            f" time{', the clouds in turn' if len(benches) > 1 else ''}; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
-        report("unplug -> port deleted", unplug, cpu_unplug * 1000 / n, None)
+        steps: list[Callable[[Bench], None]] = [
+            Bench.baseline,
+            lambda b: b.agent_alone(False),
+            lambda b: b.agent_alone(True),
+        ]
+        for step in steps:
+            for _ in range(args.repeat):
+                for b in benches:
+                    step(b)
+                    time.sleep(0.2)  # the agent's removal of the port is not measured
+        for b in benches:
+            b.plugs = args.repeat
+        for _ in range(args.repeat + 1):
+            for b in benches:
+                b.unplug_plug()
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
+        for key in ("baseline", "bind", "bound", "plug", "unplug"):
+            for b in benches:
+                b.figures[key].report(b.label)
         print(
             "for comparison: Neutron/Nova take several seconds for a port to be ACTIVE on a booting server"
         )
     finally:
         if not args.keep:
-            cloud.close()
+            for b in benches:
+                b.cloud.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> int:
@@ -281,7 +345,8 @@ def main() -> int:
     )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--real", action="store_true", help="QEMU and the Linux data plane (root)")
-    parser.add_argument("--keep", action="store_true", help="leave the cloud running")
+    parser.add_argument("--commit", metavar="REV", help="also measure this commit's src/, in turn")
+    parser.add_argument("--keep", action="store_true", help="leave the clouds running")
     args = parser.parse_args()
     if args.real and os.geteuid() != 0:
         print("bench: --real needs root (namespaces, nftables)", file=sys.stderr)

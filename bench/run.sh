@@ -4,6 +4,8 @@
 #   bench/run.sh identity|image|compute|objectstore|network [options]      one benchmark
 #   bench/run.sh compute-live [--repeat 5] [--quiet-wait 20] [--keep]      live migration
 #   bench/run.sh network-dataplane [--repeat 10] [--seconds 5]             the network data plane (root)
+#   bench/run.sh compute-network [--repeat 20] [--real] [--commit REV]     interface hot-plug
+#   bench/run.sh network-guests [--mib 32] [--runs 3]     guests' TCP throughput beside user-mode (root)
 #   bench/run.sh volume [--creates 20] [--from-image 5] [--keep]            block storage
 #   bench/run.sh database [--creates 5] [--datastore postgresql]            database service (root)
 #   bench/run.sh orchestration [--stacks 500] [--lists 30]                 orchestration (Heat)
@@ -50,6 +52,8 @@ case "${1:-}" in
     identity|image|compute|objectstore|volume|network|database|orchestration|loadbalancer|aio|footprint|all) which=$1; shift ;;
     compute-live) which=compute_live; shift ;;
     network-dataplane) which=network_dataplane; shift ;;
+    compute-network) which=compute_network; shift ;;
+    network-guests) which=network_guests; shift ;;
 esac
 
 case "$which" in
@@ -60,7 +64,7 @@ case "$which" in
         need_wrk
         need_nginx
         exec "$python" "bench/$which.py" "$@" ;;
-    image|compute|compute_live|network_dataplane|volume|network|database|orchestration|footprint)
+    image|compute|compute_live|network_dataplane|compute_network|network_guests|volume|network|database|orchestration|footprint)
         exec "$python" "bench/$which.py" "$@" ;;
     all)
         # Only the options every benchmark knows are passed on.

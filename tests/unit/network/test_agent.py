@@ -1,9 +1,12 @@
 """The network agent with the fake data plane: adoption at start, orphans
-removed, only what changed applied, port statuses reported, failures retried
-on their own, and a crash half-way converging when it starts again."""
+removed, only what changed applied, each step started once what it depends
+on is done (a new port never waits behind an unrelated removal), port
+statuses reported, failures retried on their own, and a crash half-way
+converging when it starts again."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -185,16 +188,92 @@ async def test_a_port_does_not_wait_for_its_groups_new_members() -> None:
     source, driver = MemorySource(state()), FakeDataPlane()
     agent = await started(source, driver)
     applied = dict(agent.applied)
+
+    def plan(s: b.HostState) -> dict[str, list[str]]:
+        """Each step's action and what it waits for (all under way at once)."""
+        desired = p.objects(s)
+        steps = p.steps(desired, applied)
+        busy = {step.key: step for step in steps}
+        return {
+            step.key: [step.action, *p.waits_for(step, busy, desired, applied)] for step in steps
+        }
+
     # A new port: its group gains a member, nothing else of the group changes.
     grown = replace(SG, member_ips=(*SG.member_ips, "10.0.0.9"))
-    source.state = state(ports=(port("p1"), port("p2"), port("p3")), security_groups=(grown,))
-    work = p.plan(p.objects(source.state), applied)
-    assert work.ensure == [["port:p3", "security_group:sg1"]]  # together, the port first
+    new_port = state(ports=(port("p1"), port("p2"), port("p3")), security_groups=(grown,))
+    assert plan(new_port) == {"port:p3": [p.ENSURE], "security_group:sg1": [p.MEMBERS]}
     # A group whose rules change still goes before the ports that use it.
     ruled = replace(grown, rules=(*SG.rules, rule("ingress", protocol="icmp")))
-    source.state = state(ports=(port("p1"), port("p2"), port("p3")), security_groups=(ruled,))
-    work = p.plan(p.objects(source.state), applied)
-    assert work.ensure == [["security_group:sg1"], ["port:p3"]]
+    new_port = state(ports=(port("p1"), port("p2"), port("p3")), security_groups=(ruled,))
+    assert plan(new_port) == {
+        "port:p3": [p.ENSURE, "security_group:sg1"],
+        "security_group:sg1": [p.ENSURE],
+    }
+    # A port going waits for nothing; its group's removal waits for it.
+    gone = state(ports=(), security_groups=(), dhcp=(), routers=())
+    assert plan(gone) == {
+        "port:p1": [p.REMOVE], "port:p2": [p.REMOVE], "dhcp:net1": [p.REMOVE],
+        "router:r1": [p.REMOVE], "security_group:sg1": [p.REMOVE, "port:p1", "port:p2"],
+    }  # fmt: skip
+
+
+async def until(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        assert asyncio.get_running_loop().time() < deadline, "never happened"
+        await asyncio.sleep(0.005)
+
+
+async def test_a_new_port_does_not_wait_behind_an_unrelated_removal() -> None:
+    source, driver = MemorySource(state()), FakeDataPlane()
+    agent = await started(source, driver)
+    source.reports.clear()
+    gate = driver.hold("remove_port")  # a slow removal (its tap, its rules)
+    source.state = state(ports=(port("p1"),))
+    agent.wake()
+    assert list(await agent.pending()) == [HOST]
+    under_way = asyncio.create_task(agent.work(HOST))
+    try:
+        await until(lambda: ("remove_port", "p2") in driver.calls)
+        # A port bound to the host meanwhile (a hot-plug): made and reported
+        # while the removal still runs, in the same pass.
+        source.state = state(ports=(port("p1"), port("p3")))
+        agent.wake()
+        await until(lambda: ("p3", b.ACTIVE) in source.reports)
+        assert "p3" in driver.host.ports and "p2" in driver.host.ports
+        assert list(await agent.pending()) == [HOST]  # the pass goes on
+    finally:
+        gate.set()
+        await under_way
+    assert set(driver.host.ports) == {"p1", "p3"}
+    assert list(await agent.pending()) == []
+
+
+async def test_a_long_pass_leaves_what_comes_late_to_the_next(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stratus.network.agent import agent as a
+
+    monkeypatch.setattr(a, "PASS_LIMIT", 0.0)  # the loop's resync gets its turn at once
+    source, driver = MemorySource(state()), FakeDataPlane()
+    agent = await started(source, driver)
+    gate = driver.hold("remove_port")
+    source.state = state(ports=(port("p1"),))
+    agent.wake()
+    assert list(await agent.pending()) == [HOST]
+    under_way = asyncio.create_task(agent.work(HOST))
+    try:
+        await until(lambda: ("remove_port", "p2") in driver.calls)
+        source.state = state(ports=(port("p1"), port("p3")))
+        agent.wake()
+        await asyncio.sleep(0.05)
+        assert ("ensure_port", "p3") not in driver.calls
+    finally:
+        gate.set()
+        await under_way
+    assert list(await agent.pending()) == [HOST]  # the next pass takes it
+    await agent.work(HOST)
+    assert set(driver.host.ports) == {"p1", "p3"}
 
 
 async def test_the_state_is_read_once_per_wake_up() -> None:
@@ -221,13 +300,14 @@ async def test_removals_go_before_the_network_they_were_on() -> None:
     source.state = state(networks=(), ports=(), security_groups=(), dhcp=(), routers=(), peers={})
     await run_once(agent)
     order = driver.changes()
-    assert order[-1] == ("remove_network", "net1")
-    assert {m for m, _ in order[:-1]} == {
-        "remove_port",
-        "remove_dhcp",
-        "remove_router",
-        "remove_security_group",
-    }
+    assert set(order) == {
+        ("remove_port", "p1"), ("remove_port", "p2"), ("remove_dhcp", "net1"),
+        ("remove_router", "r1"), ("remove_security_group", "sg1"), ("remove_network", "net1"),
+    }  # fmt: skip
+    # The network after what was on it, the group after its ports.
+    last_on_net = max(order.index(c) for c in order if c[0] != "remove_security_group")
+    assert order[last_on_net] == ("remove_network", "net1")
+    assert order.index(("remove_security_group", "sg1")) > order.index(("remove_port", "p2"))
     assert driver.host.networks == {} and driver.host.ports == {}
 
 

@@ -4,11 +4,14 @@ and loses those of its detaching ports, which are then released."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Mapping
 
 from stratus.compute import models as m
 from stratus.compute.agent.nics import HostNics
 from stratus.compute.agent.workflow import AgentParts, Step
+from stratus.compute.drivers.base import DriverError
 
 ATTACHING, DETACHING = "interface_attaching", "interface_detaching"
 
@@ -30,11 +33,25 @@ class InterfaceWorkflow:
         return status.pid is not None
 
     async def attach(self, server: m.Server) -> None:
-        _ports, nics = await self.host_nics.plug(server)
-        if nics is not None and await self._running(server):
+        # Whether the guest runs is asked (QMP) while the network agent
+        # plugs the tap, not after.
+        running = asyncio.create_task(self._running(server))
+        try:
+            _ports, nics = await self.host_nics.plug(server)
+        except BaseException:
+            running.cancel()
+            with contextlib.suppress(BaseException):
+                await running
+            raise
+        if await running and nics is not None:
             spec = self.parts.guests.running_spec(server, nics)
-            for nic in nics:
-                await self.parts.driver.attach_interface(spec, nic)
+            try:
+                for nic in nics:
+                    await self.parts.driver.attach_interface(spec, nic)
+            except DriverError:
+                if await self._running(server):
+                    raise
+                # it stopped meanwhile: its next boot takes the ports
         await self.parts.recorder.succeed(server)
 
     async def detach(self, server: m.Server) -> None:

@@ -82,7 +82,7 @@ class ComputeService:
         self.hosts = Hosts(db, self.scheduler)
         self.aggregates = Aggregates(db)  # os-aggregates: the hosts' zones
         self.usages = Usages(db)  # os-simple-tenant-usage
-        self.interfaces = Interfaces(db, self.nics, self.wake)
+        self.interfaces = Interfaces(db, self.nics, self.wake, self._local_agent)
         self.events = ServerEvents(db, self.wake)  # os-server-external-events
         self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
         # Snapshots, backups, shelve and rescue write images as the service user.
@@ -109,6 +109,10 @@ class ComputeService:
         # Set in an API worker process: wake-ups go to the primary's scheduler
         # and agents (stratus.workers).
         self.forward_wake: Callable[[str | None], None] | None = None
+
+    def _local_agent(self, host: str) -> bool:
+        """Whether ``host``'s agent runs in this process (it rings FINISHED here)."""
+        return self.forward_wake is None and host in self.agents
 
     def wake(self, host: str | None) -> None:
         if self.forward_wake is not None:  # an API worker: the primary acts

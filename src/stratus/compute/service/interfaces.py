@@ -27,15 +27,23 @@ from stratus.compute.service.servers import Servers, visible_server
 
 ATTACHING, DETACHING = "interface_attaching", "interface_detaching"
 PLUG_WAIT = 120.0  # seconds an attach or detach waits for the agent
-POLL = 0.02  # an agent of this process rings at once (FINISHED); others are read
+POLL = 0.02  # how often the outcome is read when the host's agent runs elsewhere
+LOCAL_POLL = 0.5  # ... and when it runs in this process: it rings (FINISHED)
 PLUGGABLE = frozenset({m.ACTIVE, m.PAUSED, m.STOPPED, m.SUSPENDED})
 
 
 class Interfaces:
-    def __init__(self, db: Database, nics: ServerNics, wake: Callable[[str | None], None]):
+    def __init__(
+        self,
+        db: Database,
+        nics: ServerNics,
+        wake: Callable[[str | None], None],
+        local: Callable[[str], bool] = lambda host: False,
+    ):
         self.db = db
         self.nics = nics
         self.wake = wake
+        self.local = local  # whether a host's agent runs in this process
 
     def _client(self) -> NetworkClient:
         if self.nics.client is None:
@@ -121,7 +129,7 @@ class Interfaces:
             raise
         self.wake(server.host)
         try:
-            await self._wait(server.id, ctx.request_id, "attach_interface")
+            await self._wait(server, ctx.request_id, "attach_interface")
         except Conflict:
             rows = [r for r in await self.nics.rows([server.id]) if r.port_id == port.id]
             for row in rows:  # not plugged: the port goes back as it came
@@ -149,16 +157,21 @@ class Interfaces:
                 s, server.id, "detach_interface", ctx.request_id, ctx.user_id, ctx.project_id
             )
         self.wake(server.host)
-        await self._wait(server.id, ctx.request_id, "detach_interface")
+        await self._wait(server, ctx.request_id, "detach_interface")
 
-    async def _wait(self, server_id: str, request_id: str, verb: str) -> None:
-        """Until the agent has done the task; its Error event is the answer."""
+    async def _wait(self, server: m.Server, request_id: str, verb: str) -> None:
+        """Until the agent has done the task; its Error event is the answer.
+        An agent of this process rings when it records the outcome, so the
+        database is read often only for one elsewhere (each read competes
+        with the agent's own writes)."""
+        server_id = server.id
+        poll = LOCAL_POLL if server.host and self.local(server.host) else POLL
         deadline = time.monotonic() + PLUG_WAIT
         with FINISHED.listening(server_id) as bell:
             while (left := deadline - time.monotonic()) > 0:
                 if await self._done(server_id, request_id, verb):
                     return
-                await bell.wait(min(POLL, left))
+                await bell.wait(min(poll, left))
         raise Conflict(
             f"The host of instance {server_id} did not {verb.replace('_', ' ')} in time."
         )
