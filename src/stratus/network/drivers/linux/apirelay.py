@@ -19,24 +19,12 @@ import asyncio
 import contextlib
 import functools
 import logging
-import socket
 
-from stratus.network.drivers.linux.netns import in_netns
+from stratus.network.drivers.linux.netns import freebind_listener, in_netns
 
 log = logging.getLogger(__name__)
 
-IP_FREEBIND = 15  # linux/in.h
 CHUNK = 65536
-
-
-def _listen(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
-    sock.bind((address, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -72,7 +60,9 @@ class ApiRelay:
             if address == self.upstream[0]:
                 continue  # the API itself listens there
             try:
-                sock = await in_netns(self.netns, functools.partial(_listen, address, self.port))
+                sock = await in_netns(
+                    self.netns, functools.partial(freebind_listener, address, self.port)
+                )
             except OSError as exc:
                 log.warning("no API relay on %s:%s: %s", address, self.port, exc)
                 continue

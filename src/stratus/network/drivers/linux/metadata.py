@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import socket
 from dataclasses import dataclass, field
 
 import h11
@@ -31,13 +30,12 @@ import httpx
 from stratus.common import tls
 from stratus.network.drivers.base import DhcpHost
 from stratus.network.drivers.linux.command import Place
-from stratus.network.drivers.linux.netns import in_netns
+from stratus.network.drivers.linux.netns import freebind_listener, in_netns
 
 log = logging.getLogger(__name__)
 
 METADATA_IP = "169.254.169.254"
 MAX_BODY = 1 << 20
-IP_FREEBIND = 15  # linux/in.h; Python's socket module does not name it
 HOP_BY_HOP = {
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
     "trailer", "transfer-encoding", "upgrade", "host", "content-length",
@@ -55,16 +53,6 @@ class _Network:
     netns: str
     server: asyncio.AbstractServer
     hosts: dict[str, list[DhcpHost]] = field(default_factory=dict)  # ip -> hosts
-
-
-def _listen(address: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
-    sock.bind((address, port))
-    sock.listen(128)
-    sock.setblocking(False)
-    return sock
 
 
 class MetadataProxy:
@@ -95,7 +83,7 @@ class MetadataProxy:
             await self.stop(network_id)
             net = None
         if net is None:
-            sock = await in_netns(netns, lambda: _listen(METADATA_IP, self.port))
+            sock = await in_netns(netns, lambda: freebind_listener(METADATA_IP, self.port))
 
             async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
                 await self._connection(network_id, reader, writer)

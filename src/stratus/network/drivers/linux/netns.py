@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -68,3 +69,19 @@ def call_in_netns(name: str | None, fn: Callable[[], T]) -> T:
 async def in_netns(name: str | None, fn: Callable[[], T]) -> T:
     """``call_in_netns`` without blocking the event loop."""
     return await asyncio.to_thread(call_in_netns, name, fn)
+
+
+IP_FREEBIND = 15  # linux/in.h; Python's socket module does not name it
+
+
+def freebind_listener(address: str, port: int) -> socket.socket:
+    """A non-blocking TCP listening socket on ``address``, which need not be
+    the namespace's yet (``IP_FREEBIND``: it may come a moment later); call
+    it inside the namespace (``in_netns``)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_IP, IP_FREEBIND, 1)
+    sock.bind((address, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
