@@ -206,3 +206,70 @@ def test_a_flavor_is_for_admins_and_a_web_image_only_from_allowed_hosts(
     images = heat.http.get(f"{cloud.url}/image/v2/images", headers={
         "X-Auth-Token": admin_token(cloud)}).json()["images"]  # fmt: skip
     assert not [i for i in images if i["name"].startswith("img-")]
+
+
+SCALING = {
+    "heat_template_version": "2018-08-31",
+    "resources": {
+        "grp": {"type": "OS::Heat::AutoScalingGroup", "properties": {
+            "min_size": 1, "max_size": 3, "desired_capacity": 1,
+            "resource": {"type": "OS::Neutron::Net", "properties": {
+                "value_specs": {"description": {"get_param": "OS::stack_name"}}}}}},
+        "up": {"type": "OS::Heat::ScalingPolicy", "properties": {
+            "auto_scaling_group_id": {"get_resource": "grp"},
+            "adjustment_type": "change_in_capacity", "scaling_adjustment": 1}},
+        "down": {"type": "OS::Heat::ScalingPolicy", "properties": {
+            "auto_scaling_group_id": {"get_resource": "grp"},
+            "adjustment_type": "percent_change_in_capacity", "scaling_adjustment": -50,
+            "cooldown": 3600}},
+    },
+    "outputs": {"up": {"value": {"get_attr": ["up", "alarm_url"]}},
+                "down": {"value": {"get_attr": ["down", "signal_url"]}},
+                "size": {"value": {"get_attr": ["grp", "current_size"]}},
+                "refs": {"value": {"get_attr": ["grp", "refs"]}}},
+}  # fmt: skip
+
+
+def test_scaling_policies_resize_their_group_through_their_urls(cloud: Server) -> None:
+    p = project_with(cloud)
+    heat = Heat(cloud, p.api.token, p.id)
+    nets = f"{cloud.url}/network/v2.0/networks"
+
+    def mine() -> set[str]:
+        listed = heat.http.get(nets, headers={"X-Auth-Token": p.api.token},
+                               params={"description": "scaled"}).json()["networks"]  # fmt: skip
+        return {n["id"] for n in listed}
+
+    sid = heat.create("scaled", SCALING)
+    stack = heat.wait("scaled", sid)
+    assert stack["stack_status"] == "CREATE_COMPLETE", stack["stack_status_reason"]
+    out = outputs(stack)
+    assert out["size"] == 1 and set(out["refs"]) == mine() and len(mine()) == 1
+    assert out["up"].startswith(heat.base + "/signal/") and out["up"] != out["down"]
+
+    def signal(url: str, changes: bool) -> dict[str, Any]:
+        resp = heat.http.post(url)  # the URL is the credential: no token, no body
+        assert resp.status_code == 200, resp.text
+        stack = heat.wait("scaled", sid)
+        assert stack["stack_status"] == ("UPDATE_COMPLETE" if changes else stack["stack_status"])
+        return outputs(stack)
+
+    first = mine()
+    out = signal(out["up"], True)
+    assert out["size"] == 2 and first < mine() and set(out["refs"]) == mine()
+    assert signal(out["up"], True)["size"] == 3 and len(mine()) == 3
+    assert signal(out["up"], False)["size"] == 3  # max_size holds it
+    events = heat.get(f"/stacks/scaled/{sid}/resources/up/events").json()["events"]
+    assert "the group stays at 3" in events[-1]["resource_status_reason"]
+    out = signal(out["down"], True)  # -50% of 3: one fewer
+    assert out["size"] == 2 and len(mine()) == 2
+    assert signal(out["down"], False)["size"] == 2  # its cooldown holds it
+    # an update of the stack keeps the size its policies gave it
+    resp = heat.patch(f"/stacks/scaled/{sid}", json={"parameters": {}})
+    assert resp.status_code == 202, resp.text
+    stack = heat.wait("scaled", sid)
+    assert stack["stack_status"] == "UPDATE_COMPLETE" and outputs(stack)["size"] == 2
+    assert heat.http.post(heat.base + "/signal/nope").status_code == 404
+    heat.delete(f"/stacks/scaled/{sid}")
+    assert heat.wait("scaled", sid)["stack_status"] == "DELETE_COMPLETE"
+    assert mine() == set()

@@ -9,6 +9,7 @@ from stratus.orchestration.drivers import (
     image,
     neutron,
     octavia,
+    scaling,
     storage,
     trove,
     wait,
@@ -23,7 +24,8 @@ TYPES: tuple[type[ResourceType], ...] = (
     octavia.LoadBalancer, octavia.Listener, octavia.Pool, octavia.PoolMember,
     octavia.HealthMonitor, trove.Instance, wait.WaitConditionHandle, wait.WaitCondition,
     config.SoftwareConfig, config.CloudConfig, config.MultipartMime, compute.ServerGroup,
-    compute.Flavor, neutron.FloatingIPAssociation, image.WebImage,
+    compute.Flavor, neutron.FloatingIPAssociation, image.WebImage, scaling.AutoScalingGroup,
+    scaling.ScalingPolicy,
 )  # fmt: skip
 
 
