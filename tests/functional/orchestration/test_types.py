@@ -18,7 +18,7 @@ from tests.conftest import Server, start_cloud, stop_cloud
 from tests.functional.compute.conftest import tiny_image
 from tests.functional.image.conftest import WebServer, web  # noqa: F401 (a fixture)
 from tests.functional.network.conftest import Project, admin_token, project_with
-from tests.functional.orchestration.conftest import Heat
+from tests.functional.orchestration.conftest import Heat, heat_error, osc
 
 TYPES_CLOUD = {
     "STRATUS_SERVICES__ENABLED": '["identity", "compute", "image", "network", "orchestration"]',
@@ -257,7 +257,13 @@ def test_scaling_policies_resize_their_group_through_their_urls(cloud: Server) -
     first = mine()
     out = signal(out["up"], True)
     assert out["size"] == 2 and first < mine() and set(out["refs"]) == mine()
-    assert signal(out["up"], True)["size"] == 3 and len(mine()) == 3
+    # the same through `openstack stack resource signal` (the policy by name)
+    osc(p.env, "stack", "resource", "signal", "scaled", "up")
+    stack = heat.wait("scaled", sid)
+    assert outputs(stack)["size"] == 3 and len(mine()) == 3
+    resp = heat.post(f"/stacks/scaled/{sid}/resources/grp/signal", json={})
+    assert resp.status_code == 400
+    assert heat_error(resp)["type"] == "ResourceActionNotSupported"
     assert signal(out["up"], False)["size"] == 3  # max_size holds it
     events = heat.get(f"/stacks/scaled/{sid}/resources/up/events").json()["events"]
     assert "the group stays at 3" in events[-1]["resource_status_reason"]
