@@ -91,6 +91,10 @@ class UserParameterMissing(HeatError):
     heat_type = "UserParameterMissing"
 
 
+class ResourceActionNotSupported(HeatError):
+    heat_type = "ResourceActionNotSupported"
+
+
 class StackExists(Conflict):
     heat_type = "StackExists"
 

@@ -18,6 +18,7 @@ from stratus.common.errors import StratusError
 from stratus.orchestration import models as m
 from stratus.orchestration.agent.state import ResourceState, StackInfo, Store
 from stratus.orchestration.drivers.base import Api, ApiError, Context, Outcome, ResourceType
+from stratus.orchestration.drivers.config import CONFIG_TYPES
 from stratus.orchestration.errors import ResourceFailure
 from stratus.orchestration.template import functions as fns
 from stratus.orchestration.template.plan import Plan
@@ -117,7 +118,14 @@ class Engine:
     def context(self, stack: StackInfo, plan: Plan, name: str,
                 states: dict[str, ResourceState]) -> Context:  # fmt: skip
         scope = self._scope(plan, states)
-        return Context(stack.name, stack.id, name, lambda v: fns.resolve(v, scope))
+
+        def config(ref: str) -> str | None:
+            for st in states.values():
+                if st.type in CONFIG_TYPES and st.physical_id == ref:
+                    return str(st.attributes.get("config") or "")
+            return None
+
+        return Context(stack.name, stack.id, name, lambda v: fns.resolve(v, scope), config=config)
 
     async def create_one(
         self, stack: StackInfo, plan: Plan, name: str, api: Api,

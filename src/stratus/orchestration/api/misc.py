@@ -101,7 +101,8 @@ async def type_template(req: ApiRequest[OrchestrationService]) -> Response:
 
 
 async def signal(req: ApiRequest[OrchestrationService]) -> Response:
-    """A wait condition handle's signal: public, the URL is the credential."""
+    """A wait condition handle's or a scaling policy's signal: public, the
+    URL is the credential."""
     b = req.body
     await svc(req).signals.signal(req.params["secret"], b.status, b.reason, b.data, b.id)
     return json_response({}, 200)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from stratus.common.api import ApiRequest, json_response
+from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.orchestration import models as m
 from stratus.orchestration.api import views
 from stratus.orchestration.api.common import svc, truthy, visible
-from stratus.orchestration.errors import BadRequest
+from stratus.orchestration.errors import BadRequest, ResourceActionNotSupported
 from stratus.orchestration.service import OrchestrationService
 from stratus.orchestration.service.reads import EventQuery
 
@@ -42,6 +42,22 @@ async def show(req: ApiRequest[OrchestrationService]) -> Response:
     by = _required_by(await svc(req).reads.resources(stack))
     return json_response({"resource": views.resource(r, stack, req.base_url,
                                                      by.get(r.name, []), True)})  # fmt: skip
+
+
+SIGNALLED = ("OS::Heat::WaitConditionHandle", "OS::Heat::ScalingPolicy")
+
+
+async def signal(req: ApiRequest[OrchestrationService]) -> Response:
+    """``stack resource signal``: a handle's or a scaling policy's signal,
+    as a POST to its URL is, by a user of the stack's project."""
+    stack = await visible(req, "orchestration:stacks:update")
+    r = await svc(req).reads.resource(stack, req.params["resource_name"])
+    if r.type not in SIGNALLED or not r.physical_id:
+        raise ResourceActionNotSupported(f"Signal resource {r.name}: signal is not supported "
+                                         f"for resource of type {r.type}.")  # fmt: skip
+    b = req.body
+    await svc(req).signals.signal(r.physical_id, b.status, b.reason, b.data, b.id)
+    return empty_response(200)
 
 
 async def metadata(req: ApiRequest[OrchestrationService]) -> Response:

@@ -55,6 +55,7 @@ ROUTES: list[Route] = [
     Route("GET", f"{S}/resources", resources.index, body=NoBody, query=s.ResourceListQuery),
     Route("GET", R, resources.show, body=NoBody, query=NoQuery),
     Route("GET", f"{R}/metadata", resources.metadata, body=NoBody, query=NoQuery),
+    Route("POST", f"{R}/signal", resources.signal, body=s.SignalBody, query=NoQuery),
     Route("GET", f"{S}/events", resources.events, body=NoBody, query=s.EventListQuery),
     Route("GET", f"{R}/events", resources.resource_events, body=NoBody, query=s.EventListQuery),
     Route("GET", f"{R}/events/{{event_id}}", resources.event, body=NoBody, query=NoQuery),

@@ -87,7 +87,7 @@ def resource(r: m.Resource, s: m.Stack, base: str, required_by: list[str],
     }  # fmt: skip
     if detail:
         attrs = {k: v for k, v in (r.attributes or {}).items() if k != "show"}
-        if r.type == "OS::Heat::ResourceGroup":
+        if r.type in ("OS::Heat::ResourceGroup", "OS::Heat::AutoScalingGroup"):
             attrs.pop("members", None)
         out["attributes"] = attrs
         out["description"] = ""

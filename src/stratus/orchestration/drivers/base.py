@@ -72,6 +72,10 @@ async def _unrecorded(made: Outcome) -> None:
     return None
 
 
+def _no_config(ref: str) -> str | None:
+    return None
+
+
 @dataclass
 class Context:
     """Who the resource is: for names and group members.  ``resolve``
@@ -85,6 +89,10 @@ class Context:
     # A create calls it as soon as its object exists (before waiting on it),
     # so what a failed or cut-short wait leaves is recorded to delete.
     made: Callable[[Outcome], Awaitable[None]] = _unrecorded
+    # The config text of a software config resource of the stack by its id
+    # (get_resource of an OS::Heat::SoftwareConfig, CloudConfig or
+    # MultipartMime); None when the id is no such resource's.
+    config: Callable[[str], str | None] = _no_config
 
 
 class ResourceType:

@@ -19,8 +19,9 @@ from stratus.orchestration.drivers.base import (
     wait_for,
     wait_gone,
 )
+from stratus.orchestration.drivers.config import config_text
 from stratus.orchestration.drivers.neutron import find
-from stratus.orchestration.errors import ResourceFailure
+from stratus.orchestration.errors import ResourceFailure, StackValidationFailed
 
 
 class KeyPair(ResourceType):
@@ -128,8 +129,10 @@ class Server(ResourceType):
         body["networks"] = nets or "auto"
         if props.get("security_groups"):
             body["security_groups"] = [{"name": g} for g in props["security_groups"]]
-        if props.get("user_data"):
-            body["user_data"] = base64.b64encode(str(props["user_data"]).encode()).decode()
+        # user_data may be a config resource's id (get_resource): its text goes
+        user_data = config_text(props.get("user_data"), ctx)
+        if user_data:
+            body["user_data"] = base64.b64encode(user_data.encode()).decode()
         payload: dict[str, Any] = {"server": body}
         if props.get("scheduler_hints"):
             payload["os:scheduler_hints"] = props["scheduler_hints"]
@@ -188,3 +191,105 @@ class VolumeAttachment(ResourceType):
         except Exception as exc:
             if "404" not in str(exc) and getattr(exc, "status", None) != 404:
                 raise
+
+
+class ServerGroup(ResourceType):
+    name = "OS::Nova::ServerGroup"
+    description = "A server group: servers placed together or apart (scheduler_hints group)."
+    properties: ClassVar[dict[str, Prop]] = {
+        "name": Prop(description="The group's name."),
+        "policies": Prop("list", default=["anti-affinity"],
+                         description="One of affinity, anti-affinity, soft-affinity, "
+                                     "soft-anti-affinity."),
+    }  # fmt: skip
+    attributes: ClassVar[dict[str, str]] = {"show": "The group as the compute API shows it."}
+
+    def validate(self, props: dict[str, Any], where: str) -> dict[str, Any]:
+        out = super().validate(props, where)
+        for policy in out.get("policies") or []:
+            if policy not in GROUP_POLICIES:
+                raise StackValidationFailed(f"Property error: {where}.properties.policies: "
+                                            f"\"{policy}\" is not an allowed value "
+                                            f"{list(GROUP_POLICIES)}")  # fmt: skip
+        return out
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        body = {"name": props.get("name") or f"{ctx.stack_name}-{ctx.name}",
+                "policies": list(props.get("policies") or ["anti-affinity"])}  # fmt: skip
+        soft = any(p.startswith("soft-") for p in body["policies"])  # Nova's 2.15 on
+        group = (await api.call("compute", "POST", "/os-server-groups", json={"server_group": body},
+                                headers={"OpenStack-API-Version": "compute 2.15"} if soft
+                                else None))["server_group"]  # fmt: skip
+        return Outcome(str(group["id"]), {"show": group})
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        if current.physical_id:
+            await delete_quietly(api, "compute", f"/os-server-groups/{current.physical_id}")
+
+
+GROUP_POLICIES = ("affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity")
+
+
+class Flavor(ResourceType):
+    """Admin only, as Heat's: the compute API refuses anyone else (403)."""
+
+    name = "OS::Nova::Flavor"
+    description = "A flavor (admin only), with its extra specs and the projects it is shared with."
+    properties: ClassVar[dict[str, Prop]] = {
+        "name": Prop(), "flavorid": Prop(),
+        "ram": Prop("integer", required=True), "vcpus": Prop("integer", required=True),
+        "disk": Prop("integer", default=0), "swap": Prop("integer", default=0),
+        "ephemeral": Prop("integer", default=0), "rxtx_factor": Prop("number", default=1.0),
+        "is_public": Prop("boolean", default=True),
+        "extra_specs": Prop("map", update_allowed=True),
+        "tenants": Prop("list", default=[], update_allowed=True),
+    }  # fmt: skip
+    attributes: ClassVar[dict[str, str]] = {
+        "is_public": "Whether every project sees it.", "extra_specs": "Its extra specs.",
+        "show": "The flavor as the compute API shows it.",
+    }  # fmt: skip
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        body = strip_none({
+            "name": props.get("name") or f"{ctx.stack_name}-{ctx.name}",
+            "id": props.get("flavorid"), "ram": props["ram"], "vcpus": props["vcpus"],
+            "disk": props["disk"], "swap": props["swap"] or None,
+            "OS-FLV-EXT-DATA:ephemeral": props["ephemeral"],
+            "rxtx_factor": props["rxtx_factor"], "os-flavor-access:is_public": props["is_public"],
+        })  # fmt: skip
+        flavor = (await api.call("compute", "POST", "/flavors", json={"flavor": body}))["flavor"]
+        fid = str(flavor["id"])
+        await ctx.made(Outcome(fid))
+        return await self._settle(api, fid, {}, props, [])
+
+    async def _settle(self, api: Api, fid: str, old_specs: dict[str, Any], props: dict[str, Any],
+                      old_tenants: list[Any]) -> Outcome:  # fmt: skip
+        path = f"/flavors/{quote(fid)}"
+        specs = {str(k): str(v) for k, v in (props.get("extra_specs") or {}).items()}
+        for key in set(old_specs) - set(specs):
+            await delete_quietly(api, "compute", f"{path}/os-extra_specs/{quote(key)}")
+        if specs:
+            await api.call("compute", "POST", f"{path}/os-extra_specs",
+                           json={"extra_specs": specs})  # fmt: skip
+        new_tenants = [str(t) for t in props.get("tenants") or []]
+        for t in old_tenants:
+            if str(t) not in new_tenants:
+                await api.call("compute", "POST", f"{path}/action",
+                               json={"removeTenantAccess": {"tenant": str(t)}})  # fmt: skip
+        for t in new_tenants:
+            if t not in [str(o) for o in old_tenants]:
+                await api.call("compute", "POST", f"{path}/action",
+                               json={"addTenantAccess": {"tenant": t}})  # fmt: skip
+        flavor = (await api.call("compute", "GET", path))["flavor"]
+        return Outcome(fid, {"is_public": flavor.get("os-flavor-access:is_public"),
+                             "extra_specs": specs, "show": flavor})  # fmt: skip
+
+    async def update(
+        self, api: Api, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
+    ) -> Outcome:
+        return await self._settle(api, str(current.physical_id), old.get("extra_specs") or {},
+                                  new, old.get("tenants") or [])  # fmt: skip
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        if current.physical_id:
+            await delete_quietly(api, "compute", f"/flavors/{quote(current.physical_id)}")

@@ -225,7 +225,8 @@ class ResourceGroup(ResourceType):
     ) -> dict[str, Any]:
         member = self._member_type(props["resource_def"])
         mprops = self._member_props(props, index, ctx)
-        sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve)
+        sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve,
+                      config=ctx.config)
         out = await member.create(api, mprops, sub)
         return {"index": index, "type": member.name, "physical_id": out.physical_id,
                 "attributes": out.attributes, "data": out.data, "properties": mprops}  # fmt: skip
@@ -290,7 +291,8 @@ class ResourceGroup(ResourceType):
                 await self._remove(api, members.pop(index))
                 members[index] = await self._make(api, new, index, ctx)
             else:
-                sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve)
+                sub = Context(ctx.stack_name, ctx.stack_id, f"{ctx.name}-{index}", ctx.resolve,
+                              config=ctx.config)
                 out = await kind.update(api, Outcome(m["physical_id"], m["attributes"], m["data"]),
                                         m["properties"], mprops, sub)  # fmt: skip
                 members[index] = {**m, "physical_id": out.physical_id,

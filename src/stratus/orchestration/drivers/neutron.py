@@ -305,3 +305,44 @@ class SecurityGroupRule(Rest):
         if props.get("remote_group"):
             rule["remote_group_id"] = await find(api, "security-groups", str(props["remote_group"]))
         return self._outcome(await add_rule(api, group, rule))
+
+
+class FloatingIPAssociation(ResourceType):
+    name = "OS::Neutron::FloatingIPAssociation"
+    description = "A floating IP associated with a port (and one of its fixed addresses)."
+    properties: ClassVar[dict[str, Prop]] = {
+        "floatingip_id": Prop(required=True, update_allowed=True),
+        "port_id": Prop(required=True, update_allowed=True),
+        "fixed_ip_address": Prop(update_allowed=True),
+    }
+
+    @staticmethod
+    async def _associate(api: Api, fip: str, port: str | None, fixed: Any = None) -> None:
+        body = {"port_id": port, **({"fixed_ip_address": fixed} if fixed else {})}
+        await api.call("network", "PUT", f"{V2}/floatingips/{fip}", json={"floatingip": body})
+
+    async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
+        fip = str(props["floatingip_id"])
+        port = await find(api, "ports", str(props["port_id"]))
+        await self._associate(api, fip, port, props.get("fixed_ip_address"))
+        return Outcome(f"{fip}:{port}", {}, {"floatingip": fip, "port": port})
+
+    async def update(
+        self, api: Api, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
+    ) -> Outcome:
+        fip = str(new["floatingip_id"])
+        if current.data.get("floatingip") and current.data["floatingip"] != fip:
+            await self.delete(api, current)
+        port = await find(api, "ports", str(new["port_id"]))
+        await self._associate(api, fip, port, new.get("fixed_ip_address"))
+        return Outcome(f"{fip}:{port}", {}, {"floatingip": fip, "port": port})
+
+    async def delete(self, api: Api, current: Outcome) -> None:
+        fip = current.data.get("floatingip")
+        if not fip:
+            return
+        try:
+            await self._associate(api, fip, None)
+        except ApiError as exc:
+            if exc.status != 404:  # the floating IP itself already gone
+                raise

@@ -77,8 +77,8 @@ class HttpApi:
         if service == "compute":
             hdrs.setdefault("OpenStack-API-Version", "compute 2.1")
         content = orjson.dumps(json) if json is not None else None
-        if content is not None:
-            hdrs["Content-Type"] = "application/json"
+        if content is not None:  # a JSON patch names its own media type
+            hdrs.setdefault("Content-Type", "application/json")
         url = f"{self.endpoint(service)}{path}"
         try:
             resp = await self.client.request(method, url, content=content, params=params,

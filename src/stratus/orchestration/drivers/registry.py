@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from stratus.orchestration.drivers import compute, heat, neutron, octavia, storage, trove, wait
+from stratus.orchestration.drivers import (
+    compute,
+    config,
+    heat,
+    image,
+    neutron,
+    octavia,
+    scaling,
+    storage,
+    trove,
+    wait,
+)
 from stratus.orchestration.drivers.base import ResourceType
 
 TYPES: tuple[type[ResourceType], ...] = (
@@ -12,6 +23,9 @@ TYPES: tuple[type[ResourceType], ...] = (
     storage.Volume, storage.Container, compute.KeyPair, compute.Server, compute.VolumeAttachment,
     octavia.LoadBalancer, octavia.Listener, octavia.Pool, octavia.PoolMember,
     octavia.HealthMonitor, trove.Instance, wait.WaitConditionHandle, wait.WaitCondition,
+    config.SoftwareConfig, config.CloudConfig, config.MultipartMime, compute.ServerGroup,
+    compute.Flavor, neutron.FloatingIPAssociation, image.WebImage, scaling.AutoScalingGroup,
+    scaling.ScalingPolicy,
 )  # fmt: skip
 
 

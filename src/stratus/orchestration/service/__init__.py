@@ -24,7 +24,7 @@ class OrchestrationService:
         self.registry = build_registry()
         self.stacks = Stacks(db, self.registry, self.wake, cfg.orchestration.max_stacks_per_project)
         self.reads = Reads(db, self.registry)
-        self.signals = Signals(db)
+        self.signals = Signals(db, self.wake)
         # Stacks outlive their user's token through trusts (service/trusts.py).
         if "identity" in cfg.services.enabled or cfg.auth.identity_url:
             self.stacks.trusts = StackTrusts(cfg)
