@@ -110,7 +110,7 @@ def versus_swift(args: argparse.Namespace, tmp: Path) -> list[tuple[str, str, st
     swift = swift_aio.SwiftAIO(tmp / "swift") if not args.no_swift else None
     try:
         stratus.start()
-        print(f"  Stratus: {len(stratus.pids)} API processes; {ib.describe_tree()}")
+        print(f"  Stratus: {len(stratus.pids)} processes (the primary, its API workers and any helper it runs); {ib.describe_tree()}")
         prepare(stratus, args.objects)
         if swift is not None:
             swift.start()
