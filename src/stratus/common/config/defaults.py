@@ -314,6 +314,10 @@ raw_volumes = true
 run_agent = true
 # Object store container of backups.
 backup_container = "database_backups"
+# Bytes per segment of a backup: each backup is stored as segments in
+# "<backup_container>_segments" and a static large object manifest (the
+# object store refuses single objects over 5 GiB); at least 64 KiB.
+backup_segment_size = 2147483648
 # Seconds between the agent's checks of its servers (a dead one is restarted).
 sync_interval = 5.0
 service_down_time = 60.0

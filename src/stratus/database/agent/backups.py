@@ -54,7 +54,8 @@ class BackupWork:
                             backup.id, exc)  # fmt: skip
 
             async def sink(stream: ByteStream) -> None:
-                size, digest = await self.store.put(backup.container, name, stream)
+                size, digest = await self.store.put(backup.container, name, stream,
+                                                    segmented=True)  # fmt: skip
                 outcome.update(size=size, checksum=digest)
 
             outcome["meta"] = await store.backup(

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratus.common.config import Config
 from stratus.common.db import Database
 from stratus.common.reconciler import Timing
-from stratus.common.service_auth import service_session
+from stratus.common.service_auth import ServiceSession, service_session
 from stratus.database.agent.agent import DatabaseAgent
 from stratus.database.agent.backups import BackupWork
 from stratus.database.agent.instances import InstanceWork
@@ -18,6 +18,9 @@ from stratus.database.agent.logs import LogWork
 from stratus.database.agent.recorder import Recorder
 from stratus.database.drivers.base import BackupStore, Datastore, Isolation, Network, Volumes
 from stratus.registry import SERVICES
+
+if TYPE_CHECKING:
+    from stratus.database.drivers.swift import SwiftStore
 
 
 def host_name(cfg: Config) -> str:
@@ -33,14 +36,25 @@ def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volume
         "mariadb": fake.FakeDatastore("mariadb", "10.11.19", 3306),
     }
     root = cfg.data_path(cfg.dbaas.state_dir)
-    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, fake.FakeBackupStore(), []
+    if cfg.dbaas.fake_backup_store:
+        return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, fake.FakeBackupStore(), []
+    session = service_session(cfg)
+    backups = _swift(cfg, session)
+    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, backups, [backups, session]
+
+
+def _swift(cfg: Config, session: ServiceSession) -> SwiftStore:
+    from stratus.database.drivers.swift import SwiftStore
+
+    url = SERVICES["object-store"].endpoint_url(cfg.public_url).split("/AUTH_")[0]
+    return SwiftStore(url, session, cfg.dbaas.backup_segment_size)
 
 
 def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Network,
                                             Volumes | None, BackupStore, list[Any]]:  # fmt: skip
     from stratus.database.drivers.isolation import LinuxIsolation, scope_of
     from stratus.database.drivers.mariadb import MariaDB
-    from stratus.database.drivers.openstack import CinderVolumes, NeutronNetwork, SwiftStore
+    from stratus.database.drivers.openstack import CinderVolumes, NeutronNetwork
     from stratus.database.drivers.postgresql import PostgreSQL
 
     if os.geteuid() != 0:
@@ -69,8 +83,7 @@ def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Net
         )
         volumes = cinder
         closers.append(cinder)
-    url = SERVICES["object-store"].endpoint_url(cfg.public_url).split("/AUTH_")[0]
-    backups = SwiftStore(url, session)
+    backups = _swift(cfg, session)
     closers += [backups, session]
     return stores, LinuxIsolation(root), network, volumes, backups, closers
 

@@ -280,8 +280,10 @@ class BackupStore(Protocol):
         stream: ByteStream,
         headers: dict[str, str] | None = None,
         project_id: str | None = None,
+        segmented: bool = False,
     ) -> tuple[int, str]:
-        """Store a stream: its size in bytes and SHA-256."""
+        """Store a stream: its size in bytes and SHA-256.  ``segmented`` (a
+        backup): as segments and a manifest, past the store's largest object."""
 
     def get(self, container: str, name: str) -> ByteStream: ...
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import httpx
 
 from stratus.common.pidfiles import daemon_pid
 from stratus.common.service_auth import ServiceSession, service_client
-from stratus.database.drivers.base import ByteStream, DriverError, PortInfo
+from stratus.database.drivers.base import DriverError, PortInfo
 from stratus.database.drivers.process import run
 
 log = logging.getLogger(__name__)
@@ -404,57 +402,3 @@ def _fuse_mounted(path: Path) -> bool:
         for line in Path("/proc/self/mounts").read_text().splitlines()
         if len(line.split()) > 1
     )
-
-
-class SwiftStore:
-    def __init__(self, url: str, session: ServiceSession):
-        self.url = url.rstrip("/")
-        self.session = session
-        self.client = service_client(session, timeout=httpx.Timeout(60.0, read=600.0))
-
-    async def _account(self, project_id: str | None = None) -> str:
-        """The service project's account, or (an admin reaches every
-        account) a project's own."""
-        await self.session.token()
-        return f"{self.url}/AUTH_{project_id or self.session.project_id}"
-
-    async def put(
-        self,
-        container: str,
-        name: str,
-        stream: ByteStream,
-        headers: dict[str, str] | None = None,
-        project_id: str | None = None,
-    ) -> tuple[int, str]:
-        base = await self._account(project_id)
-        _check(await self.client.put(f"{base}/{container}"), "making the container")
-        digest = hashlib.sha256()
-        size = 0
-
-        async def body() -> AsyncIterator[bytes]:
-            nonlocal size
-            async for chunk in stream:
-                digest.update(chunk)
-                size += len(chunk)
-                yield chunk
-
-        resp = await self.client.put(f"{base}/{container}/{name}", content=body(),
-                                     headers=headers or {})  # fmt: skip
-        _check(resp, "storing the backup", (201,))
-        return size, digest.hexdigest()
-
-    async def get(self, container: str, name: str) -> ByteStream:
-        base = await self._account()
-        async with self.client.stream("GET", f"{base}/{container}/{name}") as resp:
-            if resp.status_code != 200:
-                raise DriverError(f"reading backup {container}/{name}: {resp.status_code}")
-            async for chunk in resp.aiter_bytes(1 << 20):
-                yield chunk
-
-    async def delete(self, container: str, name: str, project_id: str | None = None) -> None:
-        base = await self._account(project_id)
-        _check(await self.client.delete(f"{base}/{container}/{name}"), "deleting the backup",
-               (204, 404))  # fmt: skip
-
-    async def close(self) -> None:
-        await self.client.aclose()
