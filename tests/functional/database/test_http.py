@@ -3,6 +3,7 @@ never a 500, always ``{"<fault>": {"code": N, "message": ...}}``."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -368,6 +369,58 @@ def test_incremental_backups_restore_their_chain(
     for resp_id in (rid, iid):
         assert member.request("DELETE", f"/instances/{resp_id}").status_code == 202
     member.request("DELETE", f"/backups/{other['id']}")
+
+
+def test_backups_are_segments_and_a_manifest(
+    cloud: Server, member: Trove, instance: dict[str, Any]
+) -> None:
+    """A backup is streamed into the object store as segments of [dbaas]
+    backup_segment_size (64 KiB here) and a static large object manifest at
+    its name; a restore reads it whole; deleting it deletes the segments."""
+    admin = {"X-Auth-Token": cloud.admin_token()}
+    projects = httpx.get(f"{cloud.auth_url}/projects", params={"name": "service"}, headers=admin)
+    swift = httpx.Client(base_url=f"{cloud.url}/v1/AUTH_{projects.json()['projects'][0]['id']}",
+                         headers=admin, timeout=30)  # fmt: skip
+    made = member.request("POST", "/backups", json={"backup": {
+        "name": unique("b"), "instance": instance["id"]}})  # fmt: skip
+    assert made.status_code == 202, made.text
+    shown = backup_done(member, made.json()["backup"]["id"])
+    assert shown["status"] == "COMPLETED", shown
+    name = f"{shown['id']}.tar"
+
+    raw = swift.get(f"/database_backups/{name}", params={"multipart-manifest": "get"})
+    assert raw.status_code == 200 and raw.headers["x-static-large-object"] == "True", raw.text
+    manifest = raw.json()
+    listed = swift.get("/database_backups_segments",
+                       params={"format": "json", "prefix": f"{name}/"}).json()  # fmt: skip
+    assert [s["name"] for s in manifest] == [
+        f"/database_backups_segments/{o['name']}" for o in listed]  # fmt: skip
+    assert len(manifest) >= 3, manifest
+    assert {s["bytes"] for s in manifest[:-1]} == {64 * 1024} and 0 < manifest[-1]["bytes"] <= 64 * 1024
+    assert [s["hash"] for s in manifest] == [o["hash"] for o in listed]
+    whole = swift.get(f"/database_backups/{name}")
+    assert whole.status_code == 200 and len(whole.content) == sum(s["bytes"] for s in manifest)
+    assert round(len(whole.content) / 2**30, 6) == shown["size"]
+    assert "app" in json.loads(whole.content)["databases"]
+
+    restored = member.request("POST", "/instances", json=body(
+        restorePoint={"backupRef": shown["id"]}))  # fmt: skip
+    rid = active(member, restored.json()["instance"]["id"])
+    assert rid["status"] == "ACTIVE", rid
+    deadline = time.monotonic() + 30
+    while "app" not in {d["name"] for d in member.request(
+            "GET", f"/instances/{rid['id']}/databases").json()["databases"]}:  # fmt: skip
+        assert time.monotonic() < deadline, "the restored instance lacks the backup's database"
+        time.sleep(0.1)
+
+    assert member.request("DELETE", f"/backups/{shown['id']}").status_code == 202
+    wait_until("the backup deleted",
+               lambda: member.request("GET", f"/backups/{shown['id']}").status_code == 404)  # fmt: skip
+    assert swift.get(f"/database_backups/{name}").status_code == 404
+    left = swift.get("/database_backups_segments", params={"format": "json", "prefix": f"{name}/"})
+    assert left.status_code == 200 and left.json() == []
+    assert member.request("DELETE", f"/instances/{rid['id']}").status_code == 202
+    swift.close()
 
 
 def test_logs_enabled_published_and_discarded(

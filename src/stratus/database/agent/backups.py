@@ -1,8 +1,9 @@
 """The work on one backup: stream the server's backup into the object store
 (its size and SHA-256 recorded), full or incremental on top of its parent
 (with what the datastore's tool said of the parent), or delete it.  A
-backup a crash stopped is made again from the start; the instance returns
-to ACTIVE either way."""
+backup a crash stopped is made again from the start (the store first
+deletes the segments the killed attempt left); the instance returns to
+ACTIVE either way, and a failed backup's segments are deleted."""
 
 from __future__ import annotations
 
@@ -24,18 +25,20 @@ class BackupWork:
 
     async def work(self, backup: m.Backup) -> None:
         if backup.deleting:
-            if backup.location:
-                await self.store.delete(backup.container, backup.location)
+            # A failed backup has no location, but may have left segments.
+            await self.store.delete(backup.container, backup.location or _name(backup))
             await self.rec.remove_backup(backup.id)
             log.info("database: backup %s deleted", backup.id)
             return
         inst = await self.rec.instance(backup.instance_id)
+        name = _name(backup)
         if inst is None:
+            # What an attempt a crash stopped stored goes with it.
+            await self._discard(backup, name)
             await self.rec.update_backup(backup.id, status=m.B_FAILED,
                                          fail_reason="the instance is gone")  # fmt: skip
             return
         await self.rec.update_backup(backup.id, status=m.B_BUILDING)
-        name = f"{backup.id}.{'tar' if inst.datastore == 'postgresql' else 'xbstream'}"
         outcome: dict[str, object] = {}
         try:
             parent_meta = None
@@ -63,6 +66,7 @@ class BackupWork:
             )
         except DriverError as exc:
             log.warning("database: backup %s failed: %s", backup.id, exc)
+            await self._discard(backup, name)
             await self.rec.update_backup(backup.id, status=m.B_FAILED, fail_reason=str(exc))
         else:
             await self.rec.update_backup(
@@ -71,3 +75,15 @@ class BackupWork:
             log.info("database: backup %s of %s: %s bytes", backup.id, inst.id, outcome.get("size"))
         finally:
             await self.rec.backup_over(inst.id)
+
+    async def _discard(self, backup: m.Backup, name: str) -> None:
+        """What a failed attempt stored (segments, a manifest), best effort:
+        deleting the backup later tries again."""
+        try:
+            await self.store.delete(backup.container, name)
+        except Exception as exc:  # the store down: the failure stands as it is
+            log.warning("database: backup %s: what it stored is not deleted: %s", backup.id, exc)
+
+
+def _name(backup: m.Backup) -> str:
+    return f"{backup.id}.{'tar' if backup.datastore == 'postgresql' else 'xbstream'}"
