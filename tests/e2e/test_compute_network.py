@@ -9,7 +9,9 @@ security group rule lets a port through and its removal cuts it; a guest
 reads its metadata from 169.254.169.254; a network added to a running
 server appears in the guest and goes again.  Everything made is removed
 afterwards (guests, dnsmasq, namespaces).  The guests' web servers are then
-the members of a load balancer, reached through a floating IP on its VIP."""
+the members of a load balancer, reached through a floating IP on its VIP;
+a stopped guest's member goes ERROR and out of the rotation, and comes back
+when the guest is started."""
 
 from __future__ import annotations
 
@@ -252,11 +254,14 @@ def test_two_guests_on_a_project_network(cloud: NetCloud, tmp_path: Path) -> Non
 
 
 def load_balancer_over_the_guests(cloud: NetCloud, ip1: str, ip2: str, ssh: list[str]) -> None:
-    """The two guests' web servers (busybox httpd on 8080, serving their
-    hostnames) as the members of a load balancer, through a floating IP on
-    its VIP from the host and through the VIP itself from a guest on the
-    network (``ssh``: a command line running a shell command on vm1); the
-    HTTP health monitor sees both ONLINE."""
+    """The two guests' web servers (busybox httpd on 8080 from their user
+    data, serving their hostnames) as the members of a load balancer, through
+    a floating IP on its VIP from the host and through the VIP itself from a
+    guest on the network (``ssh``: a command line running a shell command on
+    vm1).  The HTTP health monitor sees both ONLINE; ``server stop vm2``
+    turns its member ERROR and the load balancer DEGRADED, and every request
+    goes to vm1; ``server start vm2`` brings it back ONLINE and into the
+    rotation."""
     osc = cloud.osc
     osc("security", "group", "rule", "create", "--dst-port", "8080", "--remote-ip",
         "10.77.0.0/24", "default")  # fmt: skip
@@ -273,26 +278,56 @@ def load_balancer_over_the_guests(cloud: NetCloud, ip1: str, ip2: str, ssh: list
     fip = cloud.json("floating", "ip", "create", "--port", lb["vip_port_id"], "public")
     url = f"http://{fip['floating_ip_address']}/"
 
-    def members_online() -> bool:
+    def health() -> tuple[str, dict[str, str]]:
+        """The load balancer's operating_status and each member's, by address."""
         members = cloud.json("loadbalancer", "member", "list", "p1")
-        return {m["operating_status"] for m in members} == {"ONLINE"}
+        shown = cloud.json("loadbalancer", "show", "lb1")
+        return shown["operating_status"], {m["address"]: m["operating_status"] for m in members}
 
-    deadline = time.monotonic() + 60
-    while not members_online():
-        assert time.monotonic() < deadline, cloud.json("loadbalancer", "member", "list", "p1")
-        time.sleep(1)
-    bodies: dict[str, int] = {}
-    for _ in range(20):
-        got = cloud.in_ns("curl", "-sf", "-m", "5", url)
-        assert got.returncode == 0, f"{url}: {got.stderr}"
-        bodies[got.stdout.strip()] = bodies.get(got.stdout.strip(), 0) + 1
-    assert bodies == {"vm1": 10, "vm2": 10}, bodies
+    def wait_health(lb_status: str, members: dict[str, str], timeout: float = 120) -> float:
+        """Poll until seen; the seconds it took."""
+        started = time.monotonic()
+        while (seen := health()) != (lb_status, members):
+            assert time.monotonic() - started < timeout, f"want {lb_status} {members}, see {seen}"
+            time.sleep(1)
+        return time.monotonic() - started
+
+    def answers(n: int) -> dict[str, int]:
+        """Who answers n requests from the host, one curl each ("FAIL": none)."""
+        loop = f"for i in $(seq {n}); do curl -sf -m 5 {url} || echo FAIL; done"
+        got = cloud.in_ns("sh", "-c", loop, timeout=n * 6)
+        counts: dict[str, int] = {}
+        for body in got.stdout.split():
+            counts[body] = counts.get(body, 0) + 1
+        return counts
+
+    wait_health("ONLINE", {ip1: "ONLINE", ip2: "ONLINE"})
+    spread = answers(100)
+    assert set(spread) == {"vm1", "vm2"} and sum(spread.values()) == 100, spread
+    assert min(spread.values()) >= 40, spread
     # The VIP itself, from vm1 on the tenant network: both guests answer,
     # vm1 too (HAProxy's own connection to it, from the VIP's address).
     got = cloud.in_ns(*ssh, f"for i in 1 2 3 4 5 6; do wget -q -O - http://{lb['vip_address']}/; done",
                       timeout=60)  # fmt: skip
     assert got.returncode == 0, f"wget from vm1: {got.stdout}\n{got.stderr}"
-    answers = got.stdout.split()
-    assert sorted(answers) == ["vm1"] * 3 + ["vm2"] * 3, got.stdout
+    answers_vm1 = got.stdout.split()
+    assert sorted(answers_vm1) == ["vm1"] * 3 + ["vm2"] * 3, got.stdout
+
+    # A member's server stopped: its health checks fail, it goes ERROR and
+    # the load balancer DEGRADED; vm1 alone answers, and nothing fails.
+    osc("server", "stop", "vm2")
+    cloud.wait_status("vm2", "SHUTOFF", timeout=120)
+    down = wait_health("DEGRADED", {ip1: "ONLINE", ip2: "ERROR"}, timeout=30)
+    alone = answers(30)
+    assert alone == {"vm1": 30}, alone
+    # Started again (its user data starts httpd on boot): back in the rotation.
+    osc("server", "start", "vm2")
+    cloud.wait_status("vm2")
+    up = wait_health("ONLINE", {ip1: "ONLINE", ip2: "ONLINE"})
+    again = answers(30)
+    assert set(again) == {"vm1", "vm2"} and sum(again.values()) == 30, again
+    assert min(again.values()) >= 10, again
+    print(f"lb answers {spread}; vm2 stopped: ERROR {down:.1f} s after SHUTOFF, {alone}; "
+          f"started: ONLINE {up:.1f} s after ACTIVE, {again}")  # fmt: skip
     osc("floating", "ip", "delete", fip["id"])
     osc("loadbalancer", "delete", "--cascade", "--wait", "lb1")
