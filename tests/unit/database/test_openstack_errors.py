@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from stratus.database.drivers.base import DriverError
-from stratus.database.drivers.openstack import _check
+from stratus.database.drivers.openstack import checked
 
 
 def test_a_refusal_names_the_services_reason() -> None:
@@ -14,12 +14,12 @@ def test_a_refusal_names_the_services_reason() -> None:
         "type": "OverQuota", "message": "Quota exceeded for resources: ['security_group'].",
         "detail": ""}})  # fmt: skip
     with pytest.raises(DriverError) as err:
-        _check(over, "making the security group")
+        checked(over, "making the security group")
     assert str(err.value) == ("making the security group: 409 OverQuota: Quota exceeded for "
                               "resources: ['security_group'].")  # fmt: skip
     fault = httpx.Response(413, json={"overLimit": {"code": 413, "message": "Too many."}})
     with pytest.raises(DriverError, match=r"creating the volume: 413 Too many\.$"):
-        _check(fault, "creating the volume")
+        checked(fault, "creating the volume")
     with pytest.raises(DriverError, match="502 bad gateway"):
-        _check(httpx.Response(502, text="bad gateway"), "listing ports")
-    assert _check(httpx.Response(200, json={"ports": []}), "listing ports") == {"ports": []}
+        checked(httpx.Response(502, text="bad gateway"), "listing ports")
+    assert checked(httpx.Response(200, json={"ports": []}), "listing ports") == {"ports": []}

@@ -25,7 +25,7 @@ WAIT = 120.0
 RAW_TYPE = "stratus-database-raw"
 
 
-def _check(resp: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
+def checked(resp: httpx.Response, what: str, ok: tuple[int, ...] = (200, 201, 202, 204)) -> Any:
     if resp.status_code not in ok:
         raise DriverError(f"{what}: {resp.status_code} {_reason(resp)}")
     return resp.json() if resp.content and "json" in resp.headers.get("content-type", "") else None
@@ -64,14 +64,14 @@ class NeutronNetwork:
     ) -> str:
         """The instance's security group: its server's port from ``cidrs``."""
         name = f"trove-{instance_id}"
-        found = _check(await self.client.get(f"{self.url}/security-groups",
+        found = checked(await self.client.get(f"{self.url}/security-groups",
                                              params={"name": name, "project_id": project_id}),
                        "listing security groups")["security_groups"]  # fmt: skip
         if found:
             return str(found[0]["id"])
         body = {"security_group": {"name": name, "project_id": project_id,
                                    "description": f"database instance {instance_id}"}}  # fmt: skip
-        group = _check(await self.client.post(f"{self.url}/security-groups", json=body),
+        group = checked(await self.client.post(f"{self.url}/security-groups", json=body),
                        "making the security group")["security_group"]  # fmt: skip
         for cidr in cidrs or ("0.0.0.0/0", "::/0"):
             rule = {"security_group_rule": {
@@ -79,7 +79,7 @@ class NeutronNetwork:
                 "port_range_min": tcp_port, "port_range_max": tcp_port, "remote_ip_prefix": cidr,
                 "ethertype": "IPv6" if ":" in cidr else "IPv4", "project_id": project_id,
             }}  # fmt: skip
-            _check(await self.client.post(f"{self.url}/security-group-rules", json=rule),
+            checked(await self.client.post(f"{self.url}/security-group-rules", json=rule),
                    "adding a security group rule")  # fmt: skip
         return str(group["id"])
 
@@ -93,7 +93,7 @@ class NeutronNetwork:
         tcp_port: int,
         cidrs: tuple[str, ...],
     ) -> PortInfo:
-        found = _check(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
+        found = checked(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
                        "listing ports")["ports"]  # fmt: skip
         if found:
             return self._info(found[0])
@@ -105,7 +105,7 @@ class NeutronNetwork:
             "security_groups": [group],
         }}  # fmt: skip
         resp = await self.client.post(f"{self.url}/ports", json=body)
-        return self._info(_check(resp, "creating the instance's port")["port"])
+        return self._info(checked(resp, "creating the instance's port")["port"])
 
     async def port_ready(self, port: PortInfo, netns: str) -> bool:
         inside = f"ns-{port.id[:11]}"
@@ -115,38 +115,38 @@ class NeutronNetwork:
     async def ensure_floating_ip(
         self, instance_id: str, project_id: str, port: PortInfo
     ) -> tuple[str, str]:
-        found = _check(await self.client.get(f"{self.url}/floatingips", params={"port_id": port.id}),
+        found = checked(await self.client.get(f"{self.url}/floatingips", params={"port_id": port.id}),
                        "listing floating IPs")["floatingips"]  # fmt: skip
         if found:
             return found[0]["id"], found[0]["floating_ip_address"]
-        nets = _check(await self.client.get(f"{self.url}/networks",
+        nets = checked(await self.client.get(f"{self.url}/networks",
                                             params={"name": self.external, "router:external": "true"}),
                       "finding the external network")["networks"]  # fmt: skip
         if not nets:
             raise DriverError(f"no external network named {self.external}")
         body = {"floatingip": {"floating_network_id": nets[0]["id"], "port_id": port.id,
                                "project_id": project_id}}  # fmt: skip
-        fip = _check(await self.client.post(f"{self.url}/floatingips", json=body),
+        fip = checked(await self.client.post(f"{self.url}/floatingips", json=body),
                      "making the floating IP")["floatingip"]  # fmt: skip
         return fip["id"], fip["floating_ip_address"]
 
     async def release(self, instance_id: str, port_id: str | None) -> None:
-        ports = _check(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
+        ports = checked(await self.client.get(f"{self.url}/ports", params={"device_id": instance_id}),
                        "listing ports")["ports"]  # fmt: skip
         ids = {p["id"] for p in ports} | ({port_id} if port_id else set())
         for pid in ids:
-            fips = _check(await self.client.get(f"{self.url}/floatingips", params={"port_id": pid}),
+            fips = checked(await self.client.get(f"{self.url}/floatingips", params={"port_id": pid}),
                           "listing floating IPs")["floatingips"]  # fmt: skip
             for fip in fips:
-                _check(await self.client.delete(f"{self.url}/floatingips/{fip['id']}"),
+                checked(await self.client.delete(f"{self.url}/floatingips/{fip['id']}"),
                        "deleting a floating IP", (204, 404))  # fmt: skip
-            _check(await self.client.delete(f"{self.url}/ports/{pid}"), "deleting the port",
+            checked(await self.client.delete(f"{self.url}/ports/{pid}"), "deleting the port",
                    (204, 404))  # fmt: skip
-        groups = _check(await self.client.get(f"{self.url}/security-groups",
+        groups = checked(await self.client.get(f"{self.url}/security-groups",
                                               params={"name": f"trove-{instance_id}"}),
                         "listing security groups")["security_groups"]  # fmt: skip
         for group in groups:
-            _check(await self.client.delete(f"{self.url}/security-groups/{group['id']}"),
+            checked(await self.client.delete(f"{self.url}/security-groups/{group['id']}"),
                    "deleting the security group", (204, 404))  # fmt: skip
 
     async def close(self) -> None:
@@ -175,12 +175,12 @@ class CinderVolumes:
         resp = await self.client.get(f"{url}/volumes/{volume_id}")
         if resp.status_code == 404:
             return None
-        return dict(_check(resp, "reading the volume")["volume"])
+        return dict(checked(resp, "reading the volume")["volume"])
 
     async def ensure_volume(self, instance_id: str, size_gb: int) -> str:
         url = await self._url()
         name = f"trove-{instance_id}"
-        found = _check(await self.client.get(f"{url}/volumes/detail", params={"name": name}),
+        found = checked(await self.client.get(f"{url}/volumes/detail", params={"name": name}),
                        "listing volumes")["volumes"]  # fmt: skip
         if found:
             volume = found[0]
@@ -190,7 +190,7 @@ class CinderVolumes:
             vtype = await self._raw_type(url) if self.raw else None
             if vtype:
                 body["volume"]["volume_type"] = vtype
-            volume = _check(await self.client.post(f"{url}/volumes", json=body),
+            volume = checked(await self.client.post(f"{url}/volumes", json=body),
                             "creating the volume")["volume"]  # fmt: skip
         deadline = time.monotonic() + WAIT
         while volume["status"] not in ("available", "in-use", "reserved", "attaching"):
@@ -229,7 +229,7 @@ class CinderVolumes:
         return str(resp.json()["volume_type"]["id"])
 
     async def _find_type(self, url: str) -> str | None:
-        found = _check(await self.client.get(f"{url}/types", params={"is_public": "None"}),
+        found = checked(await self.client.get(f"{url}/types", params={"is_public": "None"}),
                        "listing volume types")["volume_types"]  # fmt: skip
         for vtype in found:
             if vtype["name"] == RAW_TYPE:
@@ -261,7 +261,7 @@ class CinderVolumes:
         url = await self._url()
         self.exports.mkdir(parents=True, exist_ok=True)
         export = self._export(volume_id)
-        atts = _check(await self.client.get(f"{url}/attachments/detail",
+        atts = checked(await self.client.get(f"{url}/attachments/detail",
                                             params={"volume_id": volume_id}),
                       "listing attachments")["attachments"]  # fmt: skip
         mine = [a for a in atts if a.get("instance") == instance_id]
@@ -270,9 +270,9 @@ class CinderVolumes:
         else:
             body = {"attachment": {"volume_uuid": volume_id, "instance_uuid": instance_id,
                                    "connector": {"host": host, "initiator": "stratus-database"}}}  # fmt: skip
-            att = _check(await self.client.post(f"{url}/attachments", json=body),
+            att = checked(await self.client.post(f"{url}/attachments", json=body),
                          "attaching the volume")["attachment"]  # fmt: skip
-            _check(await self.client.post(f"{url}/attachments/{att['id']}/action",
+            checked(await self.client.post(f"{url}/attachments/{att['id']}/action",
                                           json={"os-complete": None}), "completing the attachment")  # fmt: skip
         data = (att.get("connection_info") or {}).get("data") or {}
         path, fmt = data.get("path"), data.get("format", "raw")
@@ -303,7 +303,7 @@ class CinderVolumes:
         if volume is None:
             raise DriverError(f"volume {volume_id} is gone")
         if volume["size"] < size_gb and volume["status"] != "extending":
-            _check(await self.client.post(f"{url}/volumes/{volume_id}/action",
+            checked(await self.client.post(f"{url}/volumes/{volume_id}/action",
                                           json={"os-extend": {"new_size": size_gb}}),
                    "extending the volume")  # fmt: skip
         deadline = time.monotonic() + WAIT
@@ -348,17 +348,17 @@ class CinderVolumes:
     async def delete(self, instance_id: str, volume_id: str | None) -> None:
         url = await self._url()
         if volume_id is None:
-            found = _check(await self.client.get(f"{url}/volumes/detail",
+            found = checked(await self.client.get(f"{url}/volumes/detail",
                                                  params={"name": f"trove-{instance_id}"}),
                            "listing volumes")["volumes"]  # fmt: skip
             if not found:
                 return
             volume_id = found[0]["id"]
         await self._detach(volume_id)
-        atts = _check(await self.client.get(f"{url}/attachments", params={"volume_id": volume_id}),
+        atts = checked(await self.client.get(f"{url}/attachments", params={"volume_id": volume_id}),
                       "listing attachments")["attachments"]  # fmt: skip
         for att in atts:
-            _check(await self.client.delete(f"{url}/attachments/{att['id']}"),
+            checked(await self.client.delete(f"{url}/attachments/{att['id']}"),
                    "detaching the volume", (200, 202, 204, 404))  # fmt: skip
         deadline = time.monotonic() + WAIT
         while True:
@@ -366,7 +366,7 @@ class CinderVolumes:
             if resp.status_code in (202, 204, 404):
                 return
             if time.monotonic() > deadline:
-                _check(resp, "deleting the volume")
+                checked(resp, "deleting the volume")
             await asyncio.sleep(0.2)
 
     async def close(self) -> None:

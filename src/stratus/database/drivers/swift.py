@@ -26,7 +26,7 @@ import httpx
 
 from stratus.common.service_auth import ServiceSession, service_client
 from stratus.database.drivers.base import ByteStream, DriverError
-from stratus.database.drivers.openstack import _check
+from stratus.database.drivers.openstack import checked
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class SwiftStore:
         segmented: bool = False,
     ) -> tuple[int, str]:
         base = await self._account(project_id)
-        _check(await self.client.put(f"{base}/{container}"), "making the container")
+        checked(await self.client.put(f"{base}/{container}"), "making the container")
         if segmented:
             return await self._put_segmented(base, container, name, stream, headers or {})
         digest = hashlib.sha256()
@@ -105,14 +105,14 @@ class SwiftStore:
 
         resp = await self.client.put(f"{base}/{container}/{name}", content=body(),
                                      headers=headers or {})  # fmt: skip
-        _check(resp, "storing the backup", (201,))
+        checked(resp, "storing the backup", (201,))
         return size, digest.hexdigest()
 
     async def _put_segmented(
         self, base: str, container: str, name: str, stream: ByteStream, headers: dict[str, str]
     ) -> tuple[int, str]:
         holder = f"{container}_segments"
-        _check(await self.client.put(f"{base}/{holder}"), "making the segments container")
+        checked(await self.client.put(f"{base}/{holder}"), "making the segments container")
         # What an attempt killed midway left under this name (a crash).
         await self._discard(base, holder, name)
         cut = _Segments(stream, self.segment_size)
@@ -127,7 +127,7 @@ class SwiftStore:
                 md5 = hashlib.md5(usedforsecurity=False)
                 before = cut.total
                 resp = await self.client.put(f"{base}/{path}", content=cut.next(md5))
-                _check(resp, f"storing backup segment {len(manifest) + 1}", (201,))
+                checked(resp, f"storing backup segment {len(manifest) + 1}", (201,))
                 etag = resp.headers.get("etag", "").strip('"').lower()
                 if etag != md5.hexdigest():
                     raise DriverError(f"backup segment {len(manifest) + 1}: the object store "
@@ -138,13 +138,13 @@ class SwiftStore:
             if not manifest:  # an empty stream: nothing to cut, one empty object
                 resp = await self.client.put(f"{base}/{container}/{name}", content=b"",
                                              headers=headers)  # fmt: skip
-                _check(resp, "storing the backup", (201,))
+                checked(resp, "storing the backup", (201,))
             else:
                 resp = await self.client.put(
                     f"{base}/{container}/{name}", params={"multipart-manifest": "put"},
                     content=json.dumps(manifest).encode(), headers=headers,
                 )  # fmt: skip
-                _check(resp, "storing the backup's manifest", (201,))
+                checked(resp, "storing the backup's manifest", (201,))
         except Exception:
             with contextlib.suppress(Exception):
                 await self._discard(base, holder, name)
@@ -159,9 +159,9 @@ class SwiftStore:
                 "format": "json", "prefix": f"{name}/", "marker": marker, "limit": LISTING})  # fmt: skip
             if resp.status_code == 404:
                 return
-            found = _check(resp, "listing backup segments", (200, 204)) or []
+            found = checked(resp, "listing backup segments", (200, 204)) or []
             for obj in found:
-                _check(await self.client.delete(f"{base}/{holder}/{obj['name']}"),
+                checked(await self.client.delete(f"{base}/{holder}/{obj['name']}"),
                        "deleting a backup segment", (204, 404))  # fmt: skip
             if len(found) < LISTING:
                 return
@@ -181,13 +181,13 @@ class SwiftStore:
         base = await self._account(project_id)
         url = f"{base}/{container}/{name}"
         if project_id is not None:  # a published log: one plain object
-            _check(await self.client.delete(url), "deleting the object", (204, 404))
+            checked(await self.client.delete(url), "deleting the object", (204, 404))
             return
         resp = await self.client.delete(url, params={"multipart-manifest": "delete"},
                                         headers={"Accept": "application/json"})  # fmt: skip
         if resp.status_code == 400:  # not a manifest: a plain object
             resp = await self.client.delete(url)
-        body = _check(resp, "deleting the backup", (200, 204, 404))
+        body = checked(resp, "deleting the backup", (200, 204, 404))
         if resp.status_code == 200 and isinstance(body, dict):
             if body.get("Errors") or not str(body.get("Response Status", "")).startswith("2"):
                 raise DriverError(f"deleting the backup's segments: {body}")
