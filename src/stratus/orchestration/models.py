@@ -20,10 +20,18 @@ from stratus.common.db import Base, UTCDateTime, utcnow
 
 # Heat's actions and statuses (shown joined: CREATE_COMPLETE).
 CREATE, UPDATE, DELETE, ROLLBACK, ADOPT = "CREATE", "UPDATE", "DELETE", "ROLLBACK", "ADOPT"
+SUSPEND, RESUME, CHECK = "SUSPEND", "RESUME", "CHECK"
 INIT, IN_PROGRESS, COMPLETE, FAILED = "INIT", "IN_PROGRESS", "COMPLETE", "FAILED"
 
 # The engine's tasks (``Stack.task``).
 T_CREATE, T_UPDATE, T_DELETE, T_ROLLBACK = "create", "update", "delete", "rollback"
+# The stack actions (POST .../actions), each over every resource.
+T_SUSPEND, T_RESUME, T_CHECK = "suspend", "resume", "check"
+ACTION_TASKS = {T_SUSPEND: SUSPEND, T_RESUME: RESUME, T_CHECK: CHECK}
+# A cancel of the update in progress, with or without its rollback: the
+# engine running the update sees it and stops.
+T_CANCEL, T_CANCEL_ONLY = "cancel", "cancel-only"
+CANCEL_TASKS = (T_CANCEL, T_CANCEL_ONLY)
 
 
 def new_uuid() -> str:

@@ -137,3 +137,51 @@ def test_openstacksdk_drives_stacks(cloud: Server, alice: Project) -> None:
     conn.orchestration.delete_stack(found)
     conn.orchestration.wait_for_delete(found, interval=0.2, wait=60)
     assert list(conn.orchestration.stacks()) == []
+
+
+def test_suspend_resume_check_and_mark_unhealthy_through_the_cli(alice: Project) -> None:
+    env = alice.env
+    osc(env, "stack", "create", "-t", str(TEMPLATES / "app.yaml"), "--parameter",
+        "cidr=10.31.0.0/24", "--wait", "--poll", "1", "acts")  # fmt: skip
+    made = resources(env, "acts")
+    osc(env, "stack", "suspend", "--wait", "acts")
+    assert osc_json(env, "stack", "show", "acts")["stack_status"] == "SUSPEND_COMPLETE"
+    assert {r["resource_status"] for r in resources(env, "acts").values()} == {"SUSPEND_COMPLETE"}
+    osc(env, "stack", "resume", "--wait", "acts")
+    assert osc_json(env, "stack", "show", "acts")["stack_status"] == "RESUME_COMPLETE"
+    assert {r["resource_status"] for r in resources(env, "acts").values()} == {"RESUME_COMPLETE"}
+    osc(env, "stack", "check", "--wait", "acts")
+    assert osc_json(env, "stack", "show", "acts")["stack_status"] == "CHECK_COMPLETE"
+    # A resource gone from its service fails the check, with the reason.
+    osc(env, "volume", "delete", made["data"]["physical_resource_id"])
+    for _ in range(100):
+        if not osc_json(env, "volume", "list"):
+            break
+    result = osc(env, "stack", "check", "--wait", "acts", check=False)
+    assert result.returncode != 0
+    shown = osc_json(env, "stack", "show", "acts")
+    assert shown["stack_status"] == "CHECK_FAILED"
+    assert shown["stack_status_reason"].startswith("Resource CHECK failed: NotFound: resources.data")
+    after = resources(env, "acts")
+    assert after["data"]["resource_status"] == "CHECK_FAILED"
+    assert after["net"]["resource_status"] == "CHECK_COMPLETE"
+    # Marked unhealthy, the port is replaced by the next update (the data
+    # volume, failed, too); the rest stays.
+    osc(env, "stack", "resource", "mark", "unhealthy", "acts", "port", "it answers no more")
+    port = osc_json(env, "stack", "resource", "show", "acts", "port")
+    assert (port["resource_status"], port["resource_status_reason"]) == (
+        "CHECK_FAILED", "it answers no more")
+    osc(env, "stack", "update", "--existing", "--wait", "acts")
+    again = resources(env, "acts")
+    assert all(r["resource_status"].endswith("_COMPLETE") for r in again.values()), again
+    assert again["port"]["resource_status"] == "CREATE_COMPLETE"
+    assert again["port"]["physical_resource_id"] != made["port"]["physical_resource_id"]
+    assert again["data"]["physical_resource_id"] != made["data"]["physical_resource_id"]
+    assert again["net"]["physical_resource_id"] == made["net"]["physical_resource_id"]
+    assert osc_json(env, "port", "show", again["port"]["physical_resource_id"])["id"]
+    # cancel outside an update: Heat's refusal
+    result = osc(env, "stack", "cancel", "acts", check=False)
+    assert result.returncode != 0 and "not in cancelable state" in result.stderr
+    osc(env, "stack", "delete", "-y", "--wait", "acts")
+    assert [n["Name"] for n in osc_json(env, "network", "list")
+            if n["Name"].startswith("acts-")] == []  # fmt: skip
