@@ -185,3 +185,39 @@ def test_suspend_resume_check_and_mark_unhealthy_through_the_cli(alice: Project)
     osc(env, "stack", "delete", "-y", "--wait", "acts")
     assert [n["Name"] for n in osc_json(env, "network", "list")
             if n["Name"].startswith("acts-")] == []  # fmt: skip
+
+
+def test_a_snapshot_is_taken_listed_shown_restored_and_deleted(alice: Project) -> None:
+    import time
+
+    env = alice.env
+    osc(env, "stack", "create", "-t", str(TEMPLATES / "app.yaml"), "--parameter",
+        "cidr=10.32.0.0/24", "--wait", "--poll", "1", "snap")  # fmt: skip
+    made = resources(env, "snap")
+    taken = osc_json(env, "stack", "snapshot", "create", "snap", "--name", "before")
+    assert (taken["name"], taken["status"]) == ("before", "COMPLETE")
+    assert osc_json(env, "stack", "show", "snap")["stack_status"] == "SNAPSHOT_COMPLETE"
+    listed = osc_json(env, "stack", "snapshot", "list", "snap")
+    assert [(s["id"], s["name"]) for s in listed] == [(taken["ID"], "before")]
+    shown = osc_json(env, "stack", "snapshot", "show", "snap", taken["ID"])
+    data = shown["snapshot"]["data"]
+    assert data["template"]["resources"]["names"]["type"] == "OS::Heat::ResourceGroup"
+    assert data["resources"]["data"]["resource_id"] == made["data"]["physical_resource_id"]
+    osc(env, "stack", "update", "--existing", "--parameter", "count=3", "--wait", "snap")
+    names = osc_json(env, "stack", "output", "show", "snap", "names")["output_value"]
+    assert names == ["web-0", "web-1", "web-2"]
+    osc(env, "stack", "snapshot", "restore", "snap", taken["ID"])
+    deadline = time.monotonic() + 120
+    while (status := osc_json(env, "stack", "show", "snap")["stack_status"]).endswith("PROGRESS"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert status == "RESTORE_COMPLETE"
+    names = osc_json(env, "stack", "output", "show", "snap", "names")["output_value"]
+    assert names == ["web-0", "web-1"]
+    after = resources(env, "snap")
+    assert after["data"]["physical_resource_id"] == made["data"]["physical_resource_id"]
+    osc(env, "stack", "snapshot", "delete", "snap", taken["ID"])
+    assert osc_json(env, "stack", "snapshot", "list", "snap") == []
+    result = osc(env, "stack", "snapshot", "show", "snap", taken["ID"], check=False)
+    assert result.returncode != 0
+    osc(env, "stack", "delete", "-y", "--wait", "snap")

@@ -121,7 +121,7 @@ class OrchestrationAgent:
         for stack in await self.rec.in_progress():
             if stack.task in (None, m.T_DELETE):
                 continue
-            if stack.task in (m.T_UPDATE, *m.CANCEL_TASKS) and stack.pending is not None:
+            if stack.task in (m.T_UPDATE, m.T_RESTORE, *m.CANCEL_TASKS) and stack.pending is not None:
                 continue  # accepted, never started (starting takes pending in one write)
             states = await self.rec.resources(stack.id)
             stuck = [s for s in states.values() if s.status == m.IN_PROGRESS]
@@ -158,7 +158,7 @@ class OrchestrationAgent:
         try:
             if task == m.T_CREATE:
                 await self.engine.create(info, plan_of(stack, definition(stack), self.registry), api)
-            elif task == m.T_UPDATE:
+            elif task in (m.T_UPDATE, m.T_RESTORE):
                 await self._update(stack, info, api)
             elif task in m.CANCEL_TASKS:
                 await self._cancel_queued(stack, info, api)
@@ -172,7 +172,7 @@ class OrchestrationAgent:
                     return
         except Exception as exc:
             log.exception("orchestration: stack %s: %s failed", stack.id, task)
-            action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE,
+            action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE, m.T_RESTORE: m.RESTORE,
                       **m.ACTION_TASKS}.get(task, m.DELETE)  # fmt: skip
             await self.rec.stack_status(stack.id, action, m.FAILED, f"{type(exc).__name__}: {exc}")
         # Cleared only if nobody gave the stack a task since this agent's own
@@ -181,7 +181,7 @@ class OrchestrationAgent:
         # this one, with the same task name) bumped the generation and stays.
         fresh = await self.rec.stack(stack.id)
         ours = fresh is not None and (fresh.task == task or (
-            task == m.T_UPDATE and fresh.task in m.CANCEL_TASKS))  # fmt: skip
+            task in (m.T_UPDATE, m.T_RESTORE) and fresh.task in m.CANCEL_TASKS))  # fmt: skip
         if fresh is not None and ours and fresh.generation == stack.generation:
             await self.rec.update_stack(fresh, task=None, credential=None)
 
@@ -227,7 +227,8 @@ class OrchestrationAgent:
             except Exception:
                 previous = None
         run = asyncio.create_task(self.updater.update(
-            info, plan_of(stack, definition(stack), self.registry), api, previous))  # fmt: skip
+            info, plan_of(stack, definition(stack), self.registry), api, previous,
+            m.RESTORE if stack.task == m.T_RESTORE else m.UPDATE))  # fmt: skip
         watch = asyncio.create_task(self._cancelled(stack.id))
         done, _ = await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
         if run in done:

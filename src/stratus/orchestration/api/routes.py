@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, RawBody, Route
-from stratus.orchestration.api import misc, resources, stacks
+from stratus.orchestration.api import misc, resources, snapshots, stacks
 from stratus.orchestration.api import schemas as s
 
 P = "/v1/{project_id}"
@@ -46,6 +46,13 @@ ROUTES: list[Route] = [
     Route("PATCH", S, stacks.update_patch, body=s.StackUpdateBody, query=NoQuery),
     Route("DELETE", S, stacks.delete, body=NoBody, query=NoQuery),
     Route("POST", f"{S}/actions", stacks.action, body=s.ActionBody, query=NoQuery),
+    Route("POST", f"{S}/snapshots", snapshots.create, body=s.SnapshotBody, query=NoQuery),
+    Route("GET", f"{S}/snapshots", snapshots.index, body=NoBody, query=NoQuery),
+    Route("GET", f"{S}/snapshots/{{snapshot_id}}", snapshots.show, body=NoBody, query=NoQuery),
+    Route("DELETE", f"{S}/snapshots/{{snapshot_id}}", snapshots.delete, body=NoBody,
+          query=NoQuery),  # fmt: skip
+    Route("POST", f"{S}/snapshots/{{snapshot_id}}/restore", snapshots.restore, body=NoBody,
+          query=NoQuery),  # fmt: skip
     Route("DELETE", f"{S}/abandon", stacks.abandon, body=NoBody, query=NoQuery),
     Route("GET", f"{S}/template", stacks.template, body=NoBody, query=NoQuery),
     Route("GET", f"{S}/environment", stacks.environment, body=NoBody, query=NoQuery),

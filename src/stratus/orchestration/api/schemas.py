@@ -121,3 +121,7 @@ class ActionBody(Schema):
 class ResourcePatchBody(Schema):
     mark_unhealthy: StrictBool
     resource_status_reason: Annotated[str, Field(max_length=255)] = ""
+
+
+class SnapshotBody(Schema):
+    name: Text | None = None

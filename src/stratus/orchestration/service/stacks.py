@@ -224,6 +224,7 @@ class Stacks:
     async def update(
         self, ctx: RequestContext, stack: m.Stack, d: Definition, *,
         disable_rollback: bool | None, timeout_mins: int | None, tags: list[str] | None,
+        task: str = m.T_UPDATE, action: str = m.UPDATE,
     ) -> None:  # fmt: skip
         def ready(row: m.Stack) -> bool:
             # A task whose stack already shows COMPLETE is only being cleared.
@@ -237,8 +238,8 @@ class Stacks:
         ready(stack)
         self.check(d, stack.name, stack.id, stack.project_id)
         values: dict[str, Any] = {
-            "pending": d.as_dict(), "task": m.T_UPDATE, "action": m.UPDATE,
-            "status": m.IN_PROGRESS, "status_reason": "Stack UPDATE started",
+            "pending": d.as_dict(), "task": task, "action": action,
+            "status": m.IN_PROGRESS, "status_reason": f"Stack {action} started",
             "credential": ctx.token, "request_id": ctx.request_id, "updated_at": utcnow(),
         }  # fmt: skip
         if disable_rollback is not None:
