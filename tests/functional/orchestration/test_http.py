@@ -308,6 +308,13 @@ def test_stack_actions_refuse_bad_bodies_and_busy_stacks_in_heats_format(
         assert resp.status_code == 200, resp.text
         shown = alice.get(f"/stacks/acted/{sid}/resources/a").json()["resource"]
         assert shown["resource_status"] == status
+    # by the physical id too, as Heat
+    pid = alice.get(f"/stacks/acted/{sid}/resources/a").json()["resource"]["physical_resource_id"]
+    resp = alice.request("PATCH", f"/stacks/acted/{sid}/resources/{pid}",
+                         json={"mark_unhealthy": True, "resource_status_reason": "by id"})
+    assert resp.status_code == 200, resp.text
+    shown = alice.get(f"/stacks/acted/{sid}/resources/a").json()["resource"]
+    assert (shown["resource_status"], shown["resource_status_reason"]) == ("CHECK_FAILED", "by id")
     # by name: redirected to name/id, the body sent again
     resp = alice.http.post(f"{alice.base}/stacks/acted/actions", json={"check": None},
                            headers={"X-Auth-Token": alice.token})  # fmt: skip

@@ -286,6 +286,9 @@ class Stacks:
         async with self.db.transaction() as s:
             row = await s.scalar(select(m.Resource).where(
                 m.Resource.stack_id == stack.id, m.Resource.name == name))  # fmt: skip
+            if row is None:  # Heat takes the physical id too
+                row = await s.scalar(select(m.Resource).where(
+                    m.Resource.stack_id == stack.id, m.Resource.physical_id == name))  # fmt: skip
             if row is None:
                 raise NotFound(f"The Resource ({name}) could not be found in Stack "
                                f"{stack.name}.")  # fmt: skip
@@ -304,7 +307,7 @@ class Stacks:
             row.action, row.status = m.CHECK, m.FAILED if unhealthy else m.COMPLETE
             row.status_reason = reason if unhealthy else "state changed"
             row.updated_at = utcnow()
-            s.add(m.Event(stack_id=stack.id, resource_name=name, physical_id=row.physical_id,
+            s.add(m.Event(stack_id=stack.id, resource_name=row.name, physical_id=row.physical_id,
                           resource_type=row.type, action=row.action, status=row.status,
                           reason=row.status_reason, created_at=row.updated_at))  # fmt: skip
 
