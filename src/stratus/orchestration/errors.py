@@ -95,6 +95,10 @@ class ResourceActionNotSupported(HeatError):
     heat_type = "ResourceActionNotSupported"
 
 
+class NotSupported(HeatError):
+    heat_type = "NotSupported"
+
+
 class StackExists(Conflict):
     heat_type = "StackExists"
 

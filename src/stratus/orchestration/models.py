@@ -20,10 +20,20 @@ from stratus.common.db import Base, UTCDateTime, utcnow
 
 # Heat's actions and statuses (shown joined: CREATE_COMPLETE).
 CREATE, UPDATE, DELETE, ROLLBACK, ADOPT = "CREATE", "UPDATE", "DELETE", "ROLLBACK", "ADOPT"
+SUSPEND, RESUME, CHECK = "SUSPEND", "RESUME", "CHECK"
+SNAPSHOT, RESTORE = "SNAPSHOT", "RESTORE"
 INIT, IN_PROGRESS, COMPLETE, FAILED = "INIT", "IN_PROGRESS", "COMPLETE", "FAILED"
 
 # The engine's tasks (``Stack.task``).
 T_CREATE, T_UPDATE, T_DELETE, T_ROLLBACK = "create", "update", "delete", "rollback"
+# The stack actions (POST .../actions), each over every resource.
+T_SUSPEND, T_RESUME, T_CHECK = "suspend", "resume", "check"
+ACTION_TASKS = {T_SUSPEND: SUSPEND, T_RESUME: RESUME, T_CHECK: CHECK}
+# A cancel of the update in progress, with or without its rollback: the
+# engine running the update sees it and stops.
+T_CANCEL, T_CANCEL_ONLY = "cancel", "cancel-only"
+T_RESTORE = "restore"  # an update to a snapshot's definition (in ``pending``)
+CANCEL_TASKS = (T_CANCEL, T_CANCEL_ONLY)
 
 
 def new_uuid() -> str:
@@ -107,4 +117,21 @@ class Event(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     properties: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Snapshot(Base):
+    """Heat's stack snapshot: the stack's definition and resources as they
+    were (``data``, Heat's snapshot data), restored as an update to it."""
+
+    __tablename__ = "orchestration_snapshot"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_uuid)
+    stack_id: Mapped[str] = mapped_column(
+        ForeignKey("orchestration_stack.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default=COMPLETE)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -137,3 +137,87 @@ def test_openstacksdk_drives_stacks(cloud: Server, alice: Project) -> None:
     conn.orchestration.delete_stack(found)
     conn.orchestration.wait_for_delete(found, interval=0.2, wait=60)
     assert list(conn.orchestration.stacks()) == []
+
+
+def test_suspend_resume_check_and_mark_unhealthy_through_the_cli(alice: Project) -> None:
+    env = alice.env
+    osc(env, "stack", "create", "-t", str(TEMPLATES / "app.yaml"), "--parameter",
+        "cidr=10.31.0.0/24", "--wait", "--poll", "1", "acts")  # fmt: skip
+    made = resources(env, "acts")
+    osc(env, "stack", "suspend", "--wait", "acts")
+    assert osc_json(env, "stack", "show", "acts")["stack_status"] == "SUSPEND_COMPLETE"
+    assert {r["resource_status"] for r in resources(env, "acts").values()} == {"SUSPEND_COMPLETE"}
+    osc(env, "stack", "resume", "--wait", "acts")
+    assert osc_json(env, "stack", "show", "acts")["stack_status"] == "RESUME_COMPLETE"
+    assert {r["resource_status"] for r in resources(env, "acts").values()} == {"RESUME_COMPLETE"}
+    osc(env, "stack", "check", "--wait", "acts")
+    assert osc_json(env, "stack", "show", "acts")["stack_status"] == "CHECK_COMPLETE"
+    # A resource gone from its service fails the check, with the reason.
+    osc(env, "volume", "delete", made["data"]["physical_resource_id"])
+    for _ in range(100):
+        if not osc_json(env, "volume", "list"):
+            break
+    result = osc(env, "stack", "check", "--wait", "acts", check=False)
+    assert result.returncode != 0
+    shown = osc_json(env, "stack", "show", "acts")
+    assert shown["stack_status"] == "CHECK_FAILED"
+    assert shown["stack_status_reason"].startswith("Resource CHECK failed: NotFound: resources.data")
+    after = resources(env, "acts")
+    assert after["data"]["resource_status"] == "CHECK_FAILED"
+    assert after["net"]["resource_status"] == "CHECK_COMPLETE"
+    # Marked unhealthy, the port is replaced by the next update (the data
+    # volume, failed, too); the rest stays.
+    osc(env, "stack", "resource", "mark", "unhealthy", "acts", "port", "it answers no more")
+    port = osc_json(env, "stack", "resource", "show", "acts", "port")
+    assert (port["resource_status"], port["resource_status_reason"]) == (
+        "CHECK_FAILED", "it answers no more")
+    osc(env, "stack", "update", "--existing", "--wait", "acts")
+    again = resources(env, "acts")
+    assert all(r["resource_status"].endswith("_COMPLETE") for r in again.values()), again
+    assert again["port"]["resource_status"] == "CREATE_COMPLETE"
+    assert again["port"]["physical_resource_id"] != made["port"]["physical_resource_id"]
+    assert again["data"]["physical_resource_id"] != made["data"]["physical_resource_id"]
+    assert again["net"]["physical_resource_id"] == made["net"]["physical_resource_id"]
+    assert osc_json(env, "port", "show", again["port"]["physical_resource_id"])["id"]
+    # cancel outside an update: Heat's refusal
+    result = osc(env, "stack", "cancel", "acts", check=False)
+    assert result.returncode != 0 and "not in cancelable state" in result.stderr
+    osc(env, "stack", "delete", "-y", "--wait", "acts")
+    assert [n["Name"] for n in osc_json(env, "network", "list")
+            if n["Name"].startswith("acts-")] == []  # fmt: skip
+
+
+def test_a_snapshot_is_taken_listed_shown_restored_and_deleted(alice: Project) -> None:
+    import time
+
+    env = alice.env
+    osc(env, "stack", "create", "-t", str(TEMPLATES / "app.yaml"), "--parameter",
+        "cidr=10.32.0.0/24", "--wait", "--poll", "1", "snap")  # fmt: skip
+    made = resources(env, "snap")
+    taken = osc_json(env, "stack", "snapshot", "create", "snap", "--name", "before")
+    assert (taken["name"], taken["status"]) == ("before", "COMPLETE")
+    assert osc_json(env, "stack", "show", "snap")["stack_status"] == "SNAPSHOT_COMPLETE"
+    listed = osc_json(env, "stack", "snapshot", "list", "snap")
+    assert [(s["id"], s["name"]) for s in listed] == [(taken["ID"], "before")]
+    shown = osc_json(env, "stack", "snapshot", "show", "snap", taken["ID"])
+    data = shown["snapshot"]["data"]
+    assert data["template"]["resources"]["names"]["type"] == "OS::Heat::ResourceGroup"
+    assert data["resources"]["data"]["resource_id"] == made["data"]["physical_resource_id"]
+    osc(env, "stack", "update", "--existing", "--parameter", "count=3", "--wait", "snap")
+    names = osc_json(env, "stack", "output", "show", "snap", "names")["output_value"]
+    assert names == ["web-0", "web-1", "web-2"]
+    osc(env, "stack", "snapshot", "restore", "snap", taken["ID"])
+    deadline = time.monotonic() + 120
+    while (status := osc_json(env, "stack", "show", "snap")["stack_status"]).endswith("PROGRESS"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert status == "RESTORE_COMPLETE"
+    names = osc_json(env, "stack", "output", "show", "snap", "names")["output_value"]
+    assert names == ["web-0", "web-1"]
+    after = resources(env, "snap")
+    assert after["data"]["physical_resource_id"] == made["data"]["physical_resource_id"]
+    osc(env, "stack", "snapshot", "delete", "snap", taken["ID"])
+    assert osc_json(env, "stack", "snapshot", "list", "snap") == []
+    result = osc(env, "stack", "snapshot", "show", "snap", taken["ID"], check=False)
+    assert result.returncode != 0
+    osc(env, "stack", "delete", "-y", "--wait", "snap")

@@ -276,3 +276,81 @@ def test_a_stack_just_shown_complete_is_updated_and_deleted_at_once(alice: Heat)
         resp = alice.request("DELETE", f"/stacks/{name}/{sid}")
         assert resp.status_code == 204, resp.text
         assert alice.wait(name, sid)["stack_status"] == "DELETE_COMPLETE"
+
+
+def test_stack_actions_refuse_bad_bodies_and_busy_stacks_in_heats_format(
+    alice: Heat, bob: Heat
+) -> None:
+    sid = alice.create("acted", tmpl(a=rnd()))
+    assert alice.wait("acted", sid)["stack_status"] == "CREATE_COMPLETE"
+    url = f"/stacks/acted/{sid}/actions"
+    for body, message in (({"suspend": None, "resume": None}, "Multiple actions specified"),
+                          ({}, "No action specified")):  # fmt: skip
+        resp = alice.post(url, json=body)
+        assert resp.status_code == 400 and heat_error(resp)["message"] == message
+    resp = alice.post(url, json={"explode": None})
+    assert resp.status_code == 400 and heat_error(resp)
+    resp = alice.post(url, json={"cancel_update": None})
+    assert resp.status_code == 400
+    assert heat_error(resp) == {"type": "NotSupported", "traceback": None, "message":
+                                "Cancelling update when stack is CREATE_COMPLETE is not allowed."}
+    assert bob.post(f"/stacks/acted/{sid}/actions", json={"check": None}).status_code == 404
+    resp = alice.request("PATCH", f"/stacks/acted/{sid}/resources/nope",
+                         json={"mark_unhealthy": True})  # fmt: skip
+    assert resp.status_code == 404 and heat_error(resp)["type"] == "EntityNotFound"
+    resp = alice.request("PATCH", f"/stacks/acted/{sid}/resources/a",
+                         json={"mark_unhealthy": "yes"})  # fmt: skip
+    assert resp.status_code == 400 and heat_error(resp)
+    # marked unhealthy and healthy again
+    for flag, status in ((True, "CHECK_FAILED"), (False, "CHECK_COMPLETE")):
+        resp = alice.request("PATCH", f"/stacks/acted/{sid}/resources/a",
+                             json={"mark_unhealthy": flag, "resource_status_reason": "why"})
+        assert resp.status_code == 200, resp.text
+        shown = alice.get(f"/stacks/acted/{sid}/resources/a").json()["resource"]
+        assert shown["resource_status"] == status
+    # by the physical id too, as Heat
+    pid = alice.get(f"/stacks/acted/{sid}/resources/a").json()["resource"]["physical_resource_id"]
+    resp = alice.request("PATCH", f"/stacks/acted/{sid}/resources/{pid}",
+                         json={"mark_unhealthy": True, "resource_status_reason": "by id"})
+    assert resp.status_code == 200, resp.text
+    shown = alice.get(f"/stacks/acted/{sid}/resources/a").json()["resource"]
+    assert (shown["resource_status"], shown["resource_status_reason"]) == ("CHECK_FAILED", "by id")
+    # by name: redirected to name/id, the body sent again
+    resp = alice.http.post(f"{alice.base}/stacks/acted/actions", json={"check": None},
+                           headers={"X-Auth-Token": alice.token})  # fmt: skip
+    assert resp.status_code == 302 and resp.headers["location"].endswith(url)
+    assert alice.post(url, json={"check": None}).status_code == 200
+    assert alice.wait("acted", sid)["stack_status"] == "CHECK_COMPLETE"
+    alice.request("DELETE", f"/stacks/acted/{sid}")
+
+
+def test_cancel_update_stops_the_update_and_rolls_back(alice: Heat) -> None:
+    import time
+
+    sid = alice.create("cancelled", tmpl(a=rnd()))
+    assert alice.wait("cancelled", sid)["stack_status"] == "CREATE_COMPLETE"
+    before = alice.get(f"/stacks/cancelled/{sid}/resources/a").json()["resource"]
+    waiting = tmpl(a=rnd(), handle={"type": "OS::Heat::WaitConditionHandle"},
+                   ready={"type": "OS::Heat::WaitCondition", "properties": {
+                       "handle": {"get_resource": "handle"}, "timeout": 300}})  # fmt: skip
+    resp = alice.put(f"/stacks/cancelled/{sid}", json={"template": waiting})
+    assert resp.status_code == 202, resp.text
+    deadline = time.monotonic() + 60
+    while alice.get(f"/stacks/cancelled/{sid}/resources/ready").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    resp = alice.post(f"/stacks/cancelled/{sid}/actions", json={"suspend": None})
+    assert resp.status_code == 409 and heat_error(resp)["type"] == "ActionInProgress"
+    resp = alice.post(f"/stacks/cancelled/{sid}/actions", json={"cancel_update": None})
+    assert resp.status_code == 200, resp.text
+    done = alice.wait("cancelled", sid, timeout=60)
+    assert done["stack_status"] == "ROLLBACK_COMPLETE", done["stack_status_reason"]
+    events = alice.get(f"/stacks/cancelled/{sid}/events").json()["events"]
+    mine = [(e["resource_status"], e["resource_status_reason"]) for e in events
+            if e["resource_name"] == "cancelled"]  # fmt: skip
+    assert ("UPDATE_FAILED", "Stack UPDATE cancelled") in mine
+    listed = alice.get(f"/stacks/cancelled/{sid}/resources").json()["resources"]
+    assert [r["resource_name"] for r in listed] == ["a"]
+    assert listed[0]["physical_resource_id"] == before["physical_resource_id"]
+    assert set(alice.get(f"/stacks/cancelled/{sid}/template").json()["resources"]) == {"a"}
+    alice.request("DELETE", f"/stacks/cancelled/{sid}")

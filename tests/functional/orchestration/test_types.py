@@ -172,6 +172,19 @@ def test_config_and_api_types_are_made_updated_and_deleted(
         shown = heat.get(f"/resource_types/{kind}").json()
         assert prop in shown["properties"], (kind, shown)
 
+    # suspend and resume: the server through the compute API, the rest in state only
+    for act, stack_status, server_status in (("suspend", "SUSPEND_COMPLETE", "SUSPENDED"),
+                                             ("resume", "RESUME_COMPLETE", "ACTIVE"),
+                                             ("check", "CHECK_COMPLETE", "ACTIVE")):  # fmt: skip
+        resp = heat.post(f"/stacks/kit/{sid}/actions", json={act: None})
+        assert resp.status_code == 200, resp.text
+        stack = heat.wait("kit", sid, timeout=120)
+        assert stack["stack_status"] == stack_status, stack["stack_status_reason"]
+        srv = api.get(f"{nova}/servers/{ids['vm']}", headers=auth).json()["server"]
+        assert srv["status"] == server_status
+    listed = heat.get(f"/stacks/kit/{sid}/resources").json()["resources"]
+    assert {r["resource_status"] for r in listed} == {"CHECK_COMPLETE"}
+
     assert heat.delete(f"/stacks/kit/{sid}").status_code == 204
     assert heat.wait("kit", sid, timeout=180)["stack_status"] == "DELETE_COMPLETE"
     for path in (f"{nova}/servers/{ids['vm']}", f"{nova}/os-server-groups/{ids['group']}",

@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from stratus.orchestration.agent.actions import Actions
 from stratus.orchestration.agent.engine import Engine
 from stratus.orchestration.agent.state import StackInfo
 from stratus.orchestration.agent.update import Updater
-from stratus.orchestration.drivers.base import ApiError
+from stratus.orchestration.drivers.base import ApiError, Outcome
 from stratus.orchestration.drivers.fake import FakeStore, FakeThing
 from stratus.orchestration.drivers.registry import build_registry
 from stratus.orchestration.template import hot
@@ -314,3 +315,44 @@ async def test_a_failing_update_cancels_what_is_still_being_made() -> None:
     assert waits.status == "FAILED" and waits.reason.startswith("Cancelled: resources.waits")
     assert ("waits", "CREATE", "FAILED") in w.store.events
     assert w.thing.world[w.store.rows["sid"]["a"].physical_id or ""]["size"] == 2
+
+
+class Pausable(FakeThing):
+    """A fake thing that logs suspend and resume, and fails a check once
+    gone from its world."""
+
+    async def suspend(self, api: Any, current: Outcome) -> None:
+        self.log.append(("suspend", str(current.physical_id).rsplit("-", 1)[0]))
+
+    async def resume(self, api: Any, current: Outcome) -> None:
+        self.log.append(("resume", str(current.physical_id).rsplit("-", 1)[0]))
+
+    async def check(self, api: Any, current: Outcome) -> None:
+        if current.physical_id not in self.world:
+            raise ApiError(404, "gone")
+
+
+async def test_suspend_goes_dependents_first_resume_in_order_check_finds_the_gone() -> None:
+    w = World()
+    w.thing = Pausable()
+    w.registry = build_registry({"Test::Thing": w.thing})
+    w.engine = Engine(w.store, w.registry)
+    actions = Actions(w.engine)
+    p = w.plan({"a": thing(), "b": thing(depends_on="a"), "c": thing(depends_on="b")})
+    await w.engine.create(w.stack(), p, None)  # type: ignore[arg-type]
+    w.thing.log.clear()
+    assert await actions.run(w.stack(), None, "SUSPEND")  # type: ignore[arg-type]
+    assert w.status == ("SUSPEND", "COMPLETE")
+    assert [n for op, n in w.thing.log] == ["c", "b", "a"]
+    assert {st.status for st in w.store.rows["sid"].values()} == {"COMPLETE"}
+    assert {st.action for st in w.store.rows["sid"].values()} == {"SUSPEND"}
+    w.thing.log.clear()
+    assert await actions.run(w.stack(), None, "RESUME")  # type: ignore[arg-type]
+    assert [n for op, n in w.thing.log] == ["a", "b", "c"]
+    del w.thing.world[w.store.rows["sid"]["b"].physical_id or ""]
+    assert not await actions.run(w.stack(), None, "CHECK")  # type: ignore[arg-type]
+    action, status, reason = w.store.status["sid"]
+    assert (action, status) == ("CHECK", "FAILED")
+    assert reason == "Resource CHECK failed: NotFound: resources.b: gone"
+    assert w.store.rows["sid"]["b"].status == "FAILED"
+    assert w.store.rows["sid"]["a"].status == "COMPLETE"

@@ -7,6 +7,7 @@ accepted but never started simply runs."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -15,6 +16,7 @@ from stratus.common import logs, tls
 from stratus.common.db import utcnow
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.orchestration import models as m
+from stratus.orchestration.agent.actions import Actions
 from stratus.orchestration.agent.engine import Engine
 from stratus.orchestration.agent.recorder import Recorder
 from stratus.orchestration.agent.state import StackInfo
@@ -27,6 +29,8 @@ from stratus.orchestration.template import plan as planning
 from stratus.orchestration.template.plan import Plan
 
 log = logging.getLogger(__name__)
+
+CANCEL_POLL = 0.5  # seconds between looks for a cancel of the update that runs
 
 
 def definition(stack: m.Stack) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class OrchestrationAgent:
         self.tokens: dict[str, str] = {}  # stack id -> the token of its trust, for this task
         self.engine = Engine(recorder, registry)
         self.updater = Updater(self.engine)
+        self.actions = Actions(self.engine)
         self.client = tls.client(timeout=60.0)
         self.api_factory = api_factory or self._http_api
         self.loop = Reconciler("orchestration-engine", self, timing)
@@ -116,12 +121,14 @@ class OrchestrationAgent:
         for stack in await self.rec.in_progress():
             if stack.task in (None, m.T_DELETE):
                 continue
-            if stack.task == m.T_UPDATE and stack.pending is not None:
+            if stack.task in (m.T_UPDATE, m.T_RESTORE, *m.CANCEL_TASKS) and stack.pending is not None:
                 continue  # accepted, never started (starting takes pending in one write)
             states = await self.rec.resources(stack.id)
             stuck = [s for s in states.values() if s.status == m.IN_PROGRESS]
             if not stuck and stack.task == m.T_CREATE and not states:
                 continue  # never started: it runs now
+            if stack.task in m.ACTION_TASKS:
+                continue  # suspend, resume, check: done again (each step is idempotent)
             reason = f"Engine went down during stack {stack.action}"
             log.warning("orchestration: stack %s (%s): %s", stack.name, stack.id, reason)
             for st in stuck:
@@ -151,8 +158,12 @@ class OrchestrationAgent:
         try:
             if task == m.T_CREATE:
                 await self.engine.create(info, plan_of(stack, definition(stack), self.registry), api)
-            elif task == m.T_UPDATE:
+            elif task in (m.T_UPDATE, m.T_RESTORE):
                 await self._update(stack, info, api)
+            elif task in m.CANCEL_TASKS:
+                await self._cancel_queued(stack, info, api)
+            elif task in m.ACTION_TASKS:
+                await self.actions.run(info, api, m.ACTION_TASKS[task])
             elif task == m.T_DELETE:
                 if await self.engine.delete(info, api, hot.retained(stack.template or {})):
                     await self.rec.update_stack(stack, deleted=True, deleted_at=utcnow(),
@@ -161,15 +172,48 @@ class OrchestrationAgent:
                     return
         except Exception as exc:
             log.exception("orchestration: stack %s: %s failed", stack.id, task)
-            action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE}.get(task, m.DELETE)
+            action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE, m.T_RESTORE: m.RESTORE,
+                      **m.ACTION_TASKS}.get(task, m.DELETE)  # fmt: skip
             await self.rec.stack_status(stack.id, action, m.FAILED, f"{type(exc).__name__}: {exc}")
         # Cleared only if nobody gave the stack a task since this agent's own
         # last write: a request the API accepted meanwhile (the engine wrote
         # COMPLETE just before, so an update may already be queued behind
         # this one, with the same task name) bumped the generation and stays.
         fresh = await self.rec.stack(stack.id)
-        if fresh is not None and fresh.task == task and fresh.generation == stack.generation:
+        ours = fresh is not None and (fresh.task == task or (
+            task in (m.T_UPDATE, m.T_RESTORE) and fresh.task in m.CANCEL_TASKS))  # fmt: skip
+        if fresh is not None and ours and fresh.generation == stack.generation:
             await self.rec.update_stack(fresh, task=None, credential=None)
+
+    async def _cancelled(self, stack_id: str) -> bool:
+        """Wait for a cancel of the stack's update; whether to roll back."""
+        while True:
+            await asyncio.sleep(CANCEL_POLL)
+            fresh = await self.rec.stack(stack_id)
+            if fresh is not None and fresh.task in m.CANCEL_TASKS:
+                return fresh.task == m.T_CANCEL
+
+    async def _stop_update(self, info: StackInfo, api: Api, rollback: bool,
+                           previous: Plan | None) -> None:  # fmt: skip
+        """A cancelled update: UPDATE_FAILED, then (``rollback``) back to
+        the previous template, as Heat's cancel_update."""
+        await self.rec.stack_status(info.id, m.UPDATE, m.FAILED, "Stack UPDATE cancelled")
+        if not rollback:
+            return
+        await self.rec.stack_status(info.id, m.ROLLBACK, m.IN_PROGRESS, "Stack UPDATE cancelled")
+        again = None if previous is None else await self.updater.run(info, previous, api, m.ROLLBACK)
+        if again is None:
+            await self.rec.stack_status(info.id, m.ROLLBACK, m.COMPLETE,
+                                        "Stack ROLLBACK completed successfully")  # fmt: skip
+        else:
+            await self.rec.stack_status(info.id, m.ROLLBACK, m.FAILED, again)
+
+    async def _cancel_queued(self, stack: m.Stack, info: StackInfo, api: Api) -> None:
+        """A cancel found as the task: of an update never started (its
+        definition is dropped), or of one that ended first (nothing)."""
+        if stack.pending is not None and stack.status == m.IN_PROGRESS:
+            if await self.rec.update_stack(stack, pending=None):
+                await self._stop_update(info, api, stack.task == m.T_CANCEL, None)
 
     async def _update(self, stack: m.Stack, info: StackInfo, api: Api) -> None:
         pending = stack.pending
@@ -182,8 +226,22 @@ class OrchestrationAgent:
                 previous = plan_of(stack, stack.previous, self.registry)
             except Exception:
                 previous = None
-        await self.updater.update(info, plan_of(stack, definition(stack), self.registry), api,
-                                  previous)  # fmt: skip
+        run = asyncio.create_task(self.updater.update(
+            info, plan_of(stack, definition(stack), self.registry), api, previous,
+            m.RESTORE if stack.task == m.T_RESTORE else m.UPDATE))  # fmt: skip
+        watch = asyncio.create_task(self._cancelled(stack.id))
+        done, _ = await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if run in done:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+            run.result()
+        else:  # cancelled by the user: what runs stops (recorded FAILED)
+            run.cancel()
+            await asyncio.gather(run, return_exceptions=True)
+            cancel = await self.rec.stack(stack.id)
+            if cancel is not None:
+                stack.generation = cancel.generation  # the cancel's own write
+            await self._stop_update(info, api, watch.result(), previous)
         fresh = await self.rec.stack(stack.id)
         if fresh is not None and fresh.action == m.ROLLBACK and fresh.status == m.COMPLETE:
             if stack.previous is not None:

@@ -86,14 +86,16 @@ class Updater:
             return self.engine.failure_reason(errors, action)
         return None
 
-    async def update(self, stack: StackInfo, plan: Plan, api: Api, previous: Plan | None) -> None:
-        await self.store.stack_status(stack.id, m.UPDATE, m.IN_PROGRESS, "Stack UPDATE started")
+    async def update(self, stack: StackInfo, plan: Plan, api: Api, previous: Plan | None,
+                     action: str = m.UPDATE) -> None:  # fmt: skip
+        """``action``: UPDATE, or RESTORE (to a snapshot's definition)."""
+        await self.store.stack_status(stack.id, action, m.IN_PROGRESS, f"Stack {action} started")
         failure = await self.run(stack, plan, api)
         if failure is None:
-            await self.store.stack_status(stack.id, m.UPDATE, m.COMPLETE,
-                                          "Stack UPDATE completed successfully")  # fmt: skip
+            await self.store.stack_status(stack.id, action, m.COMPLETE,
+                                          f"Stack {action} completed successfully")  # fmt: skip
             return
-        await self.store.stack_status(stack.id, m.UPDATE, m.FAILED, failure)
+        await self.store.stack_status(stack.id, action, m.FAILED, failure)
         if stack.disable_rollback or previous is None:
             return
         await self.store.stack_status(stack.id, m.ROLLBACK, m.IN_PROGRESS, failure)

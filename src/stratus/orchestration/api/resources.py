@@ -99,3 +99,11 @@ async def event(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:show")
     e = await svc(req).reads.event(stack, req.params["resource_name"], req.params["event_id"])
     return json_response({"event": views.event(e, stack, req.base_url, True)})
+
+
+async def mark_unhealthy(req: ApiRequest[OrchestrationService]) -> Response:
+    stack = await visible(req, "orchestration:stacks:update")
+    b = req.body
+    await svc(req).stacks.mark_unhealthy(stack, req.params["resource_name"], b.mark_unhealthy,
+                                         b.resource_status_reason)  # fmt: skip
+    return empty_response(200)

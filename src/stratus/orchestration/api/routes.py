@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stratus.common.api import NoBody, NoQuery, RawBody, Route
-from stratus.orchestration.api import misc, resources, stacks
+from stratus.orchestration.api import misc, resources, snapshots, stacks
 from stratus.orchestration.api import schemas as s
 
 P = "/v1/{project_id}"
@@ -11,7 +11,7 @@ S = f"{P}/stacks/{{stack_name}}/{{stack_id}}"
 R = f"{S}/resources/{{resource_name}}"
 LOOKUP = f"{P}/stacks/{{stack_name}}"
 # Heat's sub-paths a stack's name stands for its name/id (answered 302).
-SUBPATHS = ("resources", "events", "template", "environment", "files", "outputs", "abandon")
+SUBPATHS = ("resources", "events", "template", "environment", "files", "outputs", "abandon", "actions")
 ALL = ("GET", "PUT", "PATCH", "DELETE", "POST")
 _LOOKUP_BODY = {"GET": NoBody, "DELETE": NoBody, "PUT": RawBody, "PATCH": RawBody, "POST": RawBody}
 
@@ -45,6 +45,14 @@ ROUTES: list[Route] = [
     Route("PUT", S, stacks.update, body=s.StackUpdateBody, query=NoQuery),
     Route("PATCH", S, stacks.update_patch, body=s.StackUpdateBody, query=NoQuery),
     Route("DELETE", S, stacks.delete, body=NoBody, query=NoQuery),
+    Route("POST", f"{S}/actions", stacks.action, body=s.ActionBody, query=NoQuery),
+    Route("POST", f"{S}/snapshots", snapshots.create, body=s.SnapshotBody, query=NoQuery),
+    Route("GET", f"{S}/snapshots", snapshots.index, body=NoBody, query=NoQuery),
+    Route("GET", f"{S}/snapshots/{{snapshot_id}}", snapshots.show, body=NoBody, query=NoQuery),
+    Route("DELETE", f"{S}/snapshots/{{snapshot_id}}", snapshots.delete, body=NoBody,
+          query=NoQuery),  # fmt: skip
+    Route("POST", f"{S}/snapshots/{{snapshot_id}}/restore", snapshots.restore, body=NoBody,
+          query=NoQuery),  # fmt: skip
     Route("DELETE", f"{S}/abandon", stacks.abandon, body=NoBody, query=NoQuery),
     Route("GET", f"{S}/template", stacks.template, body=NoBody, query=NoQuery),
     Route("GET", f"{S}/environment", stacks.environment, body=NoBody, query=NoQuery),
@@ -54,6 +62,7 @@ ROUTES: list[Route] = [
     # resources and events
     Route("GET", f"{S}/resources", resources.index, body=NoBody, query=s.ResourceListQuery),
     Route("GET", R, resources.show, body=NoBody, query=NoQuery),
+    Route("PATCH", R, resources.mark_unhealthy, body=s.ResourcePatchBody, query=NoQuery),
     Route("GET", f"{R}/metadata", resources.metadata, body=NoBody, query=NoQuery),
     Route("POST", f"{R}/signal", resources.signal, body=s.SignalBody, query=NoQuery),
     Route("GET", f"{S}/events", resources.events, body=NoBody, query=s.EventListQuery),

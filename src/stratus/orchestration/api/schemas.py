@@ -106,3 +106,22 @@ class SignalBody(Schema):
 
 class FunctionsQuery(Query):
     with_condition_func: str | None = None
+
+
+class ActionBody(Schema):
+    """One of Heat's stack actions, each given with a null value."""
+
+    suspend: None = None
+    resume: None = None
+    check: None = None
+    cancel_update: None = None
+    cancel_without_rollback: None = None
+
+
+class ResourcePatchBody(Schema):
+    mark_unhealthy: StrictBool
+    resource_status_reason: Annotated[str, Field(max_length=255)] = ""
+
+
+class SnapshotBody(Schema):
+    name: Text | None = None

@@ -184,3 +184,18 @@ async def output(req: ApiRequest[OrchestrationService]) -> Response:
 async def abandon(req: ApiRequest[OrchestrationService]) -> Response:
     await visible(req, "orchestration:stacks:delete")
     raise BadRequest("Stack abandon is not supported by this cloud.")
+
+
+async def action(req: ApiRequest[OrchestrationService]) -> Response:
+    """POST .../actions: suspend, resume, check (engine tasks); a cancel of
+    an update is answered as Heat does outside an update in progress."""
+    stack = await visible(req, "orchestration:stacks:update")
+    given = sorted(req.body.model_fields_set)
+    if len(given) != 1:
+        raise BadRequest("Multiple actions specified" if given else "No action specified")
+    name = given[0]
+    if name in ("cancel_update", "cancel_without_rollback"):
+        await svc(req).stacks.cancel(req.ctx, stack, rollback=name == "cancel_update")
+    else:
+        await svc(req).stacks.act(req.ctx, stack, name)
+    return empty_response(200)

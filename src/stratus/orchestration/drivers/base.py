@@ -143,6 +143,23 @@ class ResourceType:
     async def delete(self, api: Api, current: Outcome) -> None:
         return None
 
+    # Where the service shows the object (service, path with ``{id}``), for
+    # a stack check: it still exists there.  None: nothing to check (as
+    # Heat's types without a check handler).
+    shown: ClassVar[tuple[str, str] | None] = None
+
+    async def check(self, api: Api, current: Outcome) -> None:
+        """Raise (``ApiError``) when the object is gone from its service."""
+        if self.shown is not None and current.physical_id:
+            service, path = self.shown
+            await api.call(service, "GET", path.format(id=current.physical_id))
+
+    async def suspend(self, api: Api, current: Outcome) -> None:
+        """The object suspended; a type without the notion only changes state."""
+
+    async def resume(self, api: Api, current: Outcome) -> None:
+        """The object resumed; a type without the notion only changes state."""
+
     async def locate(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome | None:
         """What a create cut short (the engine killed before it recorded
         the id) left, found by the name it gave; None when nothing can be."""

@@ -153,6 +153,27 @@ class Server(ResourceType):
                            json={"metadata": new.get("metadata") or {}})  # fmt: skip
         return self._outcome((await api.call("compute", "GET", path))["server"])
 
+    async def check(self, api: Api, current: Outcome) -> None:
+        if current.physical_id:
+            srv = (await api.call("compute", "GET", f"/servers/{current.physical_id}"))["server"]
+            if str(srv.get("status", "")).upper() not in ("ACTIVE", "SUSPENDED"):
+                raise ResourceFailure(f"Server is {srv.get('status')}.")
+
+    async def _act(self, api: Api, current: Outcome, action: str, to: str) -> None:
+        if not current.physical_id:
+            return
+        path = f"/servers/{current.physical_id}"
+        srv = (await api.call("compute", "GET", path))["server"]
+        if str(srv.get("status", "")).lower() != to:
+            await api.call("compute", "POST", f"{path}/action", json={action: None})
+            await wait_for(api, "compute", path, "server", (to,), ("error",), timeout=600)
+
+    async def suspend(self, api: Api, current: Outcome) -> None:
+        await self._act(api, current, "suspend", "suspended")
+
+    async def resume(self, api: Api, current: Outcome) -> None:
+        await self._act(api, current, "resume", "active")
+
     async def delete(self, api: Api, current: Outcome) -> None:
         if not current.physical_id:
             return

@@ -45,6 +45,10 @@ class Rest(ResourceType):
     key: ClassVar[str] = ""
     refs: ClassVar[dict[str, tuple[str, str]]] = {}  # property -> (collection, field)
 
+    async def check(self, api: Api, current: Outcome) -> None:
+        if current.physical_id:
+            await api.call("network", "GET", f"{V2}/{self.collection}/{current.physical_id}")
+
     async def body(self, api: Api, props: dict[str, Any], only: set[str] | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for k, v in props.items():

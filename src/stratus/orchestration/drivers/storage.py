@@ -23,6 +23,7 @@ from stratus.orchestration.errors import ResourceFailure
 
 class Volume(ResourceType):
     name = "OS::Cinder::Volume"
+    shown = ("volume", "/volumes/{id}")
     properties: ClassVar[dict[str, Prop]] = {
         "size": Prop("integer", update_allowed=True),
         "name": Prop(update_allowed=True),

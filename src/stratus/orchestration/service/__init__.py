@@ -9,6 +9,7 @@ from stratus.common.db import Database
 from stratus.orchestration.drivers.registry import build_registry
 from stratus.orchestration.service.reads import Reads
 from stratus.orchestration.service.signals import Signals
+from stratus.orchestration.service.snapshots import Snapshots
 from stratus.orchestration.service.stacks import Stacks
 from stratus.orchestration.service.trusts import StackTrusts
 
@@ -24,6 +25,7 @@ class OrchestrationService:
         self.registry = build_registry()
         self.stacks = Stacks(db, self.registry, self.wake, cfg.orchestration.max_stacks_per_project)
         self.reads = Reads(db, self.registry)
+        self.snapshots = Snapshots(db, self.stacks)
         self.signals = Signals(db, self.wake)
         # Stacks outlive their user's token through trusts (service/trusts.py).
         if "identity" in cfg.services.enabled or cfg.auth.identity_url:

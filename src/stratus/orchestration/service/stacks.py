@@ -19,6 +19,8 @@ from stratus.orchestration.drivers.base import UUID, ResourceType
 from stratus.orchestration.errors import (
     ActionInProgress,
     BadRequest,
+    NotFound,
+    NotSupported,
     StackExists,
     StackNotFound,
     StackValidationFailed,
@@ -222,6 +224,7 @@ class Stacks:
     async def update(
         self, ctx: RequestContext, stack: m.Stack, d: Definition, *,
         disable_rollback: bool | None, timeout_mins: int | None, tags: list[str] | None,
+        task: str = m.T_UPDATE, action: str = m.UPDATE,
     ) -> None:  # fmt: skip
         def ready(row: m.Stack) -> bool:
             # A task whose stack already shows COMPLETE is only being cleared.
@@ -235,8 +238,8 @@ class Stacks:
         ready(stack)
         self.check(d, stack.name, stack.id, stack.project_id)
         values: dict[str, Any] = {
-            "pending": d.as_dict(), "task": m.T_UPDATE, "action": m.UPDATE,
-            "status": m.IN_PROGRESS, "status_reason": "Stack UPDATE started",
+            "pending": d.as_dict(), "task": task, "action": action,
+            "status": m.IN_PROGRESS, "status_reason": f"Stack {action} started",
             "credential": ctx.token, "request_id": ctx.request_id, "updated_at": utcnow(),
         }  # fmt: skip
         if disable_rollback is not None:
@@ -256,3 +259,71 @@ class Stacks:
         await self._task(stack, ready, task=m.T_DELETE, action=m.DELETE, status=m.IN_PROGRESS,
                          status_reason="Stack DELETE started", credential=ctx.token,
                          request_id=ctx.request_id)  # fmt: skip
+
+    async def act(self, ctx: RequestContext, stack: m.Stack, task: str) -> None:
+        """Suspend, resume or check (``m.ACTION_TASKS``): a task for the
+        engine.  Suspending a suspended stack (resuming a resumed one) does
+        nothing, as Heat."""
+        action = m.ACTION_TASKS[task]
+
+        def ready(row: m.Stack) -> bool:
+            if row.deleted:
+                raise StackNotFound(f"The Stack ({row.name}) could not be found.")
+            if row.status == m.IN_PROGRESS or (row.task is not None and row.status != m.COMPLETE):
+                raise ActionInProgress(f"Stack {row.name} already has an action "
+                                       f"({row.action}) in progress.")  # fmt: skip
+            return not (action != m.CHECK and row.action == action and row.status == m.COMPLETE)
+
+        await self._task(stack, ready, task=task, action=action, status=m.IN_PROGRESS,
+                         status_reason=f"Stack {action} started", credential=ctx.token,
+                         request_id=ctx.request_id)  # fmt: skip
+
+    async def mark_unhealthy(self, stack: m.Stack, name: str, unhealthy: bool, reason: str) -> None:
+        """Heat's mark unhealthy: the resource CHECK_FAILED with the reason
+        (the next update replaces it); marked healthy again, CHECK_COMPLETE.
+        Refused while the engine works on the stack (its generation is
+        bumped in the same transaction, so no task starts meanwhile)."""
+        async with self.db.transaction() as s:
+            row = await s.scalar(select(m.Resource).where(
+                m.Resource.stack_id == stack.id, m.Resource.name == name))  # fmt: skip
+            if row is None:  # Heat takes the physical id too
+                row = await s.scalar(select(m.Resource).where(
+                    m.Resource.stack_id == stack.id, m.Resource.physical_id == name))  # fmt: skip
+            if row is None:
+                raise NotFound(f"The Resource ({name}) could not be found in Stack "
+                               f"{stack.name}.")  # fmt: skip
+            busy = stack.status == m.IN_PROGRESS or row.status == m.IN_PROGRESS
+            swapped = (await s.execute(
+                update(m.Stack)
+                .where(m.Stack.id == stack.id, m.Stack.generation == stack.generation,
+                       m.Stack.task.is_(None))
+                .values(generation=stack.generation + 1)
+            )).rowcount == 1  # type: ignore[attr-defined]  # fmt: skip
+            if busy or not swapped:
+                raise ActionInProgress(f"Stack {stack.name} already has an action "
+                                       f"({stack.action}) in progress.")  # fmt: skip
+            if not unhealthy and not (row.action == m.CHECK and row.status == m.FAILED):
+                return
+            row.action, row.status = m.CHECK, m.FAILED if unhealthy else m.COMPLETE
+            row.status_reason = reason if unhealthy else "state changed"
+            row.updated_at = utcnow()
+            s.add(m.Event(stack_id=stack.id, resource_name=row.name, physical_id=row.physical_id,
+                          resource_type=row.type, action=row.action, status=row.status,
+                          reason=row.status_reason, created_at=row.updated_at))  # fmt: skip
+
+    async def cancel(self, ctx: RequestContext, stack: m.Stack, rollback: bool) -> None:
+        """Cancel the update in progress (Heat allows it only then); the
+        engine stops it and, with ``rollback``, rolls the stack back."""
+
+        def ready(row: m.Stack) -> bool:
+            if row.deleted:
+                raise StackNotFound(f"The Stack ({row.name}) could not be found.")
+            if (row.action, row.status) != (m.UPDATE, m.IN_PROGRESS) or row.task not in (
+                m.T_UPDATE, *m.CANCEL_TASKS
+            ):
+                raise NotSupported(f"Cancelling update when stack is {row.action}_{row.status} "
+                                   "is not allowed.")  # fmt: skip
+            return row.task == m.T_UPDATE
+
+        await self._task(stack, ready, task=m.T_CANCEL if rollback else m.T_CANCEL_ONLY,
+                         credential=ctx.token)  # fmt: skip
