@@ -201,16 +201,22 @@ class ResourceGroup(ResourceType):
             raise ResourceFailure(f"ResourceGroup: unknown member type {kind}")
         return member
 
+    def check_member(self, rdef: Any, where: str) -> None:
+        """A member definition (ResourceGroup's resource_def, an autoscaling
+        group's resource) is a map of type, properties and metadata, of a
+        type the registry knows."""
+        if not isinstance(rdef, dict):
+            return
+        if set(rdef) - {"type", "properties", "metadata"} or "type" not in rdef:
+            raise StackValidationFailed(f"Property error: {where}: "
+                                        "a map of type, properties and metadata")  # fmt: skip
+        if str(rdef["type"]) not in self.registry:
+            raise StackValidationFailed(f"The Resource Type ({rdef['type']}) could not be "
+                                        "found.")  # fmt: skip
+
     def validate(self, props: dict[str, Any], where: str) -> dict[str, Any]:
         out = super().validate(props, where)
-        rdef = out.get("resource_def")
-        if isinstance(rdef, dict):
-            if set(rdef) - {"type", "properties", "metadata"} or "type" not in rdef:
-                raise StackValidationFailed(f"Property error: {where}.properties.resource_def: "
-                                            "a map of type, properties and metadata")  # fmt: skip
-            if str(rdef["type"]) not in self.registry:
-                raise StackValidationFailed(f"The Resource Type ({rdef['type']}) could not be "
-                                            "found.")  # fmt: skip
+        self.check_member(out.get("resource_def"), f"{where}.properties.resource_def")
         if out.get("count") is not None and out["count"] < 0:
             raise StackValidationFailed(f"Property error: {where}.properties.count: must be >= 0")
         return out

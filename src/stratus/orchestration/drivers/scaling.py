@@ -66,14 +66,7 @@ class AutoScalingGroup(ResourceGroup):
 
     def validate(self, props: dict[str, Any], where: str) -> dict[str, Any]:
         out = ResourceType.validate(self, props, where)
-        rdef = out.get("resource")
-        if isinstance(rdef, dict):
-            if set(rdef) - {"type", "properties", "metadata"} or "type" not in rdef:
-                raise StackValidationFailed(f"Property error: {where}.properties.resource: "
-                                            "a map of type, properties and metadata")  # fmt: skip
-            if str(rdef["type"]) not in self.registry:
-                raise StackValidationFailed(f"The Resource Type ({rdef['type']}) could not be "
-                                            "found.")  # fmt: skip
+        self.check_member(out.get("resource"), f"{where}.properties.resource")
         lo, hi, want = out.get("min_size"), out.get("max_size"), out.get("desired_capacity")
         if isinstance(lo, int) and lo < 0:
             raise StackValidationFailed(f"Property error: {where}.properties.min_size: must be "
