@@ -67,3 +67,15 @@ def test_bad_properties_are_validation_failures(kind: str, props: dict[str, Any]
 def test_adjustments_follow_heats_rules(current: int, kind: str, adjustment: float, step: int,
                                         size: int) -> None:  # fmt: skip
     assert new_size(current, kind, adjustment, step) == size
+
+
+def test_an_autoscaling_group_drops_its_oldest_members_a_resource_group_its_highest() -> None:
+    from stratus.orchestration.drivers.heat import ResourceGroup
+    from stratus.orchestration.drivers.scaling import AutoScalingGroup
+
+    three = dict.fromkeys((0, 1, 2), {})
+    assert AutoScalingGroup._plan(three, 2) == ([0], [])
+    assert AutoScalingGroup._plan({1: {}, 2: {}}, 4) == ([], [3, 4])  # after the newest
+    assert AutoScalingGroup._plan({}, 2) == ([], [0, 1])
+    assert ResourceGroup._plan(three, 2) == ([2], [])
+    assert ResourceGroup._plan({1: {}}, 3) == ([], [0, 2])

@@ -269,6 +269,13 @@ class ResourceGroup(ResourceType):
     def updatable(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
         return old.get("index_var") == new.get("index_var")
 
+    @staticmethod
+    def _plan(members: dict[int, Any], count: int) -> tuple[list[int], list[int]]:
+        """The indices to remove and those to make for ``count`` members:
+        the highest go first, the gaps below ``count`` are filled (Heat's)."""
+        doomed = sorted(i for i in members if i >= count)
+        return doomed, [i for i in range(count) if i not in members]
+
     async def update(
         self, api: Any, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
     ) -> Outcome:
@@ -286,7 +293,8 @@ class ResourceGroup(ResourceType):
         members: dict[int, dict[str, Any]],
     ) -> Outcome:  # fmt: skip
         count = new["count"]
-        for index in sorted(i for i in members if i >= count):
+        doomed, fresh = self._plan(members, count)
+        for index in doomed:
             await self._remove(api, members.pop(index))
         for index, m in list(members.items()):
             kind = self._member_type(new["resource_def"])
@@ -305,7 +313,7 @@ class ResourceGroup(ResourceType):
                                   "attributes": out.attributes, "data": out.data,
                                   "properties": mprops}  # fmt: skip
         made = await asyncio.gather(
-            *(self._make(api, new, i, ctx) for i in range(count) if i not in members),
+            *(self._make(api, new, i, ctx) for i in fresh),
             return_exceptions=True,
         )
         members.update((m["index"], m) for m in made if isinstance(m, dict))

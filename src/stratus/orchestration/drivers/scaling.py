@@ -6,7 +6,8 @@ members of its ``resource`` definition, within ``min_size`` and
 (``signal_url``) the signal URL of that secret, as a wait condition
 handle's: a POST to it (service/scaling.py) works out the group's new size,
 keeps it in the group's ``data`` (``capacity``) and gives the stack an
-update, in which the group takes that size."""
+update, in which the group takes that size: a scale-down removes the oldest
+members first, as Heat's."""
 
 from __future__ import annotations
 
@@ -97,6 +98,16 @@ class AutoScalingGroup(ResourceGroup):
 
     def updatable(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
         return True
+
+    @staticmethod
+    def _plan(members: dict[int, Any], count: int) -> tuple[list[int], list[int]]:
+        """Members are numbered in the order they were made: a scale-down
+        removes the oldest (lowest numbers) first, a scale-up numbers the new
+        ones after the newest (as Heat's AutoScalingGroup)."""
+        ages = sorted(members)
+        doomed = ages[: max(0, len(ages) - count)]
+        start = ages[-1] + 1 if ages else 0
+        return doomed, list(range(start, start + max(0, count - len(ages))))
 
     async def update(
         self, api: Any, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
