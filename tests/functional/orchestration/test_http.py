@@ -354,3 +354,37 @@ def test_cancel_update_stops_the_update_and_rolls_back(alice: Heat) -> None:
     assert listed[0]["physical_resource_id"] == before["physical_resource_id"]
     assert set(alice.get(f"/stacks/cancelled/{sid}/template").json()["resources"]) == {"a"}
     alice.request("DELETE", f"/stacks/cancelled/{sid}")
+
+
+def test_cancel_without_rollback_stops_a_create_which_fails_as_heats(alice: Heat) -> None:
+    import time
+
+    waiting = tmpl(a=rnd(), handle={"type": "OS::Heat::WaitConditionHandle"},
+                   ready={"type": "OS::Heat::WaitCondition", "properties": {
+                       "handle": {"get_resource": "handle"}, "timeout": 300}})  # fmt: skip
+    sid = alice.create("uncreated", waiting)
+    url = f"/stacks/uncreated/{sid}"
+    deadline = time.monotonic() + 60
+    while alice.get(f"{url}/resources/ready").status_code != 200:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    # with a rollback it is refused during a create, as Heat's
+    resp = alice.post(f"{url}/actions", json={"cancel_update": None})
+    assert resp.status_code == 400 and heat_error(resp)["message"] == (
+        "Cancelling update when stack is CREATE_IN_PROGRESS is not allowed.")
+    resp = alice.post(f"{url}/actions", json={"cancel_without_rollback": None})
+    assert resp.status_code == 200, resp.text
+    started = time.monotonic()
+    done = alice.wait("uncreated", sid, timeout=60)
+    assert time.monotonic() - started < 30  # not the wait condition's 300 s
+    assert (done["stack_status"], done["stack_status_reason"]) == (
+        "CREATE_FAILED", "Stack CREATE cancelled")
+    resources = {r["resource_name"]: r for r in
+                 alice.get(f"{url}/resources").json()["resources"]}  # fmt: skip
+    assert resources["ready"]["resource_status"] == "CREATE_FAILED"
+    assert resources["a"]["resource_status"] == "CREATE_COMPLETE"  # no rollback: it stays
+    # a cancel of the failed stack is refused; it can be deleted
+    resp = alice.post(f"{url}/actions", json={"cancel_without_rollback": None})
+    assert resp.status_code == 400 and heat_error(resp)["type"] == "NotSupported"
+    alice.request("DELETE", url)
+    assert alice.wait("uncreated", sid)["stack_status"] == "DELETE_COMPLETE"

@@ -125,8 +125,10 @@ class OrchestrationAgent:
                 continue  # accepted, never started (starting takes pending in one write)
             states = await self.rec.resources(stack.id)
             stuck = [s for s in states.values() if s.status == m.IN_PROGRESS]
-            if not stuck and stack.task == m.T_CREATE and not states:
-                continue  # never started: it runs now
+            if not stuck and not states and (stack.task == m.T_CREATE or (
+                stack.task in m.CANCEL_TASKS and stack.action == m.CREATE
+            )):  # fmt: skip
+                continue  # never started: it runs now (or its cancel does)
             if stack.task in m.ACTION_TASKS:
                 continue  # suspend, resume, check: done again (each step is idempotent)
             reason = f"Engine went down during stack {stack.action}"
@@ -157,7 +159,7 @@ class OrchestrationAgent:
         task = stack.task
         try:
             if task == m.T_CREATE:
-                await self.engine.create(info, plan_of(stack, definition(stack), self.registry), api)
+                await self._create(stack, info, api)
             elif task in (m.T_UPDATE, m.T_RESTORE):
                 await self._update(stack, info, api)
             elif task in m.CANCEL_TASKS:
@@ -181,7 +183,8 @@ class OrchestrationAgent:
         # this one, with the same task name) bumped the generation and stays.
         fresh = await self.rec.stack(stack.id)
         ours = fresh is not None and (fresh.task == task or (
-            task in (m.T_UPDATE, m.T_RESTORE) and fresh.task in m.CANCEL_TASKS))  # fmt: skip
+            task in (m.T_CREATE, m.T_UPDATE, m.T_RESTORE)
+            and fresh.task in m.CANCEL_TASKS))  # fmt: skip
         if fresh is not None and ours and fresh.generation == stack.generation:
             await self.rec.update_stack(fresh, task=None, credential=None)
 
@@ -192,6 +195,25 @@ class OrchestrationAgent:
             fresh = await self.rec.stack(stack_id)
             if fresh is not None and fresh.task in m.CANCEL_TASKS:
                 return fresh.task == m.T_CANCEL
+
+    async def _create(self, stack: m.Stack, info: StackInfo, api: Api) -> None:
+        """The create, stopped by a cancel_without_rollback: what runs is
+        cancelled (recorded FAILED), the stack CREATE_FAILED, as Heat's."""
+        run = asyncio.create_task(
+            self.engine.create(info, plan_of(stack, definition(stack), self.registry), api))
+        watch = asyncio.create_task(self._cancelled(stack.id))
+        done, _ = await asyncio.wait({run, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if run in done:
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
+            run.result()
+            return
+        run.cancel()
+        await asyncio.gather(run, return_exceptions=True)
+        cancel = await self.rec.stack(stack.id)
+        if cancel is not None:
+            stack.generation = cancel.generation  # the cancel's own write
+        await self.rec.stack_status(info.id, m.CREATE, m.FAILED, "Stack CREATE cancelled")
 
     async def _stop_update(self, info: StackInfo, api: Api, rollback: bool,
                            previous: Plan | None) -> None:  # fmt: skip
@@ -210,8 +232,11 @@ class OrchestrationAgent:
 
     async def _cancel_queued(self, stack: m.Stack, info: StackInfo, api: Api) -> None:
         """A cancel found as the task: of an update never started (its
-        definition is dropped), or of one that ended first (nothing)."""
-        if stack.pending is not None and stack.status == m.IN_PROGRESS:
+        definition is dropped), of a create never started (CREATE_FAILED),
+        or of either that ended first (nothing)."""
+        if stack.action == m.CREATE and stack.status == m.IN_PROGRESS:
+            await self.rec.stack_status(info.id, m.CREATE, m.FAILED, "Stack CREATE cancelled")
+        elif stack.pending is not None and stack.status == m.IN_PROGRESS:
             if await self.rec.update_stack(stack, pending=None):
                 await self._stop_update(info, api, stack.task == m.T_CANCEL, None)
 

@@ -312,18 +312,21 @@ class Stacks:
                           reason=row.status_reason, created_at=row.updated_at))  # fmt: skip
 
     async def cancel(self, ctx: RequestContext, stack: m.Stack, rollback: bool) -> None:
-        """Cancel the update in progress (Heat allows it only then); the
-        engine stops it and, with ``rollback``, rolls the stack back."""
+        """Cancel the update in progress, or (without ``rollback``) the
+        create in progress, as Heat allows; the engine stops it and, with
+        ``rollback``, rolls the stack back."""
+        running = (m.T_UPDATE, m.T_CREATE) if not rollback else (m.T_UPDATE,)
 
         def ready(row: m.Stack) -> bool:
             if row.deleted:
                 raise StackNotFound(f"The Stack ({row.name}) could not be found.")
-            if (row.action, row.status) != (m.UPDATE, m.IN_PROGRESS) or row.task not in (
-                m.T_UPDATE, *m.CANCEL_TASKS
+            action = {m.T_UPDATE: m.UPDATE, m.T_CREATE: m.CREATE}
+            if row.status != m.IN_PROGRESS or row.task not in (*running, *m.CANCEL_TASKS) or (
+                row.action not in (action[t] for t in running)
             ):
                 raise NotSupported(f"Cancelling update when stack is {row.action}_{row.status} "
                                    "is not allowed.")  # fmt: skip
-            return row.task == m.T_UPDATE
+            return row.task in running
 
         await self._task(stack, ready, task=m.T_CANCEL if rollback else m.T_CANCEL_ONLY,
                          credential=ctx.token)  # fmt: skip
