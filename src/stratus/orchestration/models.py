@@ -34,6 +34,10 @@ ACTION_TASKS = {T_SUSPEND: SUSPEND, T_RESUME: RESUME, T_CHECK: CHECK}
 T_CANCEL, T_CANCEL_ONLY = "cancel", "cancel-only"
 T_RESTORE = "restore"  # an update to a snapshot's definition (in ``pending``)
 CANCEL_TASKS = (T_CANCEL, T_CANCEL_ONLY)
+# A snapshot whose volumes are being backed up (its row IN_PROGRESS).
+T_SNAPSHOT = "snapshot"
+DELETING = "DELETING"  # a snapshot whose backups are being deleted (then its row)
+SNAPSHOT_KEY = "snapshot:"  # the engine's work key of a snapshot being deleted
 
 
 def new_uuid() -> str:

@@ -194,15 +194,25 @@ def test_a_snapshot_is_taken_listed_shown_restored_and_deleted(alice: Project) -
     osc(env, "stack", "create", "-t", str(TEMPLATES / "app.yaml"), "--parameter",
         "cidr=10.32.0.0/24", "--wait", "--poll", "1", "snap")  # fmt: skip
     made = resources(env, "snap")
+    volume = made["data"]["physical_resource_id"]
     taken = osc_json(env, "stack", "snapshot", "create", "snap", "--name", "before")
-    assert (taken["name"], taken["status"]) == ("before", "COMPLETE")
+    # the volume is backed up first (Heat's OS::Cinder::Volume snapshot)
+    assert (taken["name"], taken["status"]) == ("before", "IN_PROGRESS")
+    deadline = time.monotonic() + 120
+    while (shown := osc_json(env, "stack", "snapshot", "show", "snap", taken["ID"])
+           )["snapshot"]["status"] == "IN_PROGRESS":  # fmt: skip
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert shown["snapshot"]["status"] == "COMPLETE", shown["snapshot"]["status_reason"]
     assert osc_json(env, "stack", "show", "snap")["stack_status"] == "SNAPSHOT_COMPLETE"
     listed = osc_json(env, "stack", "snapshot", "list", "snap")
     assert [(s["id"], s["name"]) for s in listed] == [(taken["ID"], "before")]
-    shown = osc_json(env, "stack", "snapshot", "show", "snap", taken["ID"])
     data = shown["snapshot"]["data"]
     assert data["template"]["resources"]["names"]["type"] == "OS::Heat::ResourceGroup"
-    assert data["resources"]["data"]["resource_id"] == made["data"]["physical_resource_id"]
+    assert data["resources"]["data"]["resource_id"] == volume
+    backup = data["resources"]["data"]["resource_data"]["backup_id"]
+    got = osc_json(env, "volume", "backup", "show", backup)
+    assert (got["status"], got["volume_id"]) == ("available", volume)
     osc(env, "stack", "update", "--existing", "--parameter", "count=3", "--wait", "snap")
     names = osc_json(env, "stack", "output", "show", "snap", "names")["output_value"]
     assert names == ["web-0", "web-1", "web-2"]
@@ -215,9 +225,18 @@ def test_a_snapshot_is_taken_listed_shown_restored_and_deleted(alice: Project) -
     names = osc_json(env, "stack", "output", "show", "snap", "names")["output_value"]
     assert names == ["web-0", "web-1"]
     after = resources(env, "snap")
-    assert after["data"]["physical_resource_id"] == made["data"]["physical_resource_id"]
+    assert after["port"]["physical_resource_id"] == made["port"]["physical_resource_id"]
+    # the volume is made again from its backup (Heat's restore), the old one gone
+    again = after["data"]["physical_resource_id"]
+    assert again != volume and osc_json(env, "volume", "show", again)["status"] == "available"
+    assert osc(env, "volume", "show", volume, check=False).returncode != 0
     osc(env, "stack", "snapshot", "delete", "snap", taken["ID"])
     assert osc_json(env, "stack", "snapshot", "list", "snap") == []
     result = osc(env, "stack", "snapshot", "show", "snap", taken["ID"], check=False)
     assert result.returncode != 0
+    # its backup goes with it
+    deadline = time.monotonic() + 60
+    while osc(env, "volume", "backup", "show", backup, check=False).returncode == 0:
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
     osc(env, "stack", "delete", "-y", "--wait", "snap")

@@ -19,6 +19,7 @@ from stratus.orchestration import models as m
 from stratus.orchestration.agent.actions import Actions
 from stratus.orchestration.agent.engine import Engine
 from stratus.orchestration.agent.recorder import Recorder
+from stratus.orchestration.agent.snapshots import SnapshotWork
 from stratus.orchestration.agent.state import StackInfo
 from stratus.orchestration.agent.update import Updater
 from stratus.orchestration.drivers.base import Api, ResourceType
@@ -65,6 +66,7 @@ class OrchestrationAgent:
         self.engine = Engine(recorder, registry)
         self.updater = Updater(self.engine)
         self.actions = Actions(self.engine)
+        self.snapshots = SnapshotWork(recorder)
         self.client = tls.client(timeout=60.0)
         self.api_factory = api_factory or self._http_api
         self.loop = Reconciler("orchestration-engine", self, timing)
@@ -129,8 +131,8 @@ class OrchestrationAgent:
                 stack.task in m.CANCEL_TASKS and stack.action == m.CREATE
             )):  # fmt: skip
                 continue  # never started: it runs now (or its cancel does)
-            if stack.task in m.ACTION_TASKS:
-                continue  # suspend, resume, check: done again (each step is idempotent)
+            if stack.task in m.ACTION_TASKS or stack.task == m.T_SNAPSHOT:
+                continue  # suspend, resume, check, snapshot: done again (each step is idempotent)
             reason = f"Engine went down during stack {stack.action}"
             log.warning("orchestration: stack %s (%s): %s", stack.name, stack.id, reason)
             for st in stuck:
@@ -140,22 +142,30 @@ class OrchestrationAgent:
             await self.rec.update_stack(stack, task=None, credential=None, pending=None)
 
     async def pending(self) -> Iterable[str]:
-        return await self.rec.pending()
+        dropping = [m.SNAPSHOT_KEY + i for i in await self.snapshots.dropping()]
+        return [*await self.rec.pending(), *dropping]
+
+    async def _api(self, stack: m.Stack) -> Api:
+        if stack.trust_id and self.trusts is not None:
+            # The stack's trust, not the token of the request (it may be gone).
+            token = await self.trusts.token(stack.trust_id)
+            if token:
+                self.tokens[stack.id] = token
+        api: Api = self.api_factory(stack)
+        self.tokens.pop(stack.id, None)
+        return api
 
     async def work(self, key: str) -> None:
+        if key.startswith(m.SNAPSHOT_KEY):
+            await self.snapshots.drop(key[len(m.SNAPSHOT_KEY):], self._api)
+            return
         stack = await self.rec.stack(key)
         if stack is None or stack.task is None:
             return
         logs.bind_request_id(stack.request_id)
         info = StackInfo(stack.id, stack.name, stack.project_id, stack.disable_rollback,
                          stack.timeout_mins)  # fmt: skip
-        if stack.trust_id and self.trusts is not None:
-            # The stack's trust, not the token of the request (it may be gone).
-            token = await self.trusts.token(stack.trust_id)
-            if token:
-                self.tokens[stack.id] = token
-        api = self.api_factory(stack)
-        self.tokens.pop(stack.id, None)
+        api = await self._api(stack)
         task = stack.task
         try:
             if task == m.T_CREATE:
@@ -164,10 +174,13 @@ class OrchestrationAgent:
                 await self._update(stack, info, api)
             elif task in m.CANCEL_TASKS:
                 await self._cancel_queued(stack, info, api)
+            elif task == m.T_SNAPSHOT:
+                await self.snapshots.take(stack.id, api)
             elif task in m.ACTION_TASKS:
                 await self.actions.run(info, api, m.ACTION_TASKS[task])
             elif task == m.T_DELETE:
                 if await self.engine.delete(info, api, hot.retained(stack.template or {})):
+                    await self.snapshots.forget(stack.id, api)
                     await self.rec.update_stack(stack, deleted=True, deleted_at=utcnow(),
                                                 task=None, credential=None)  # fmt: skip
                     await self._drop_trust(stack)
@@ -175,7 +188,7 @@ class OrchestrationAgent:
         except Exception as exc:
             log.exception("orchestration: stack %s: %s failed", stack.id, task)
             action = {m.T_CREATE: m.CREATE, m.T_UPDATE: m.UPDATE, m.T_RESTORE: m.RESTORE,
-                      **m.ACTION_TASKS}.get(task, m.DELETE)  # fmt: skip
+                      m.T_SNAPSHOT: m.SNAPSHOT, **m.ACTION_TASKS}.get(task, m.DELETE)  # fmt: skip
             await self.rec.stack_status(stack.id, action, m.FAILED, f"{type(exc).__name__}: {exc}")
         # Cleared only if nobody gave the stack a task since this agent's own
         # last write: a request the API accepted meanwhile (the engine wrote

@@ -21,7 +21,7 @@ def view(snap: m.Snapshot) -> dict[str, Any]:
 
 async def create(req: ApiRequest[OrchestrationService]) -> Response:
     stack = await visible(req, "orchestration:stacks:update")
-    snap = await svc(req).snapshots.create(stack, req.body.name)
+    snap = await svc(req).snapshots.create(req.ctx, stack, req.body.name)
     return json_response(view(snap))
 
 

@@ -32,6 +32,9 @@ class Volume(ResourceType):
         "image": Prop(),
         "snapshot_id": Prop(),
         "source_volid": Prop(),
+        "backup_id": Prop(update_allowed=True,
+                          description="The backup to make the volume from (a new one replaces "
+                                      "the volume: a snapshot's restore)."),
         "availability_zone": Prop(),
         "metadata": Prop("map", update_allowed=True),
         "multiattach": Prop("boolean"),
@@ -50,16 +53,20 @@ class Volume(ResourceType):
         return Outcome(str(vol["id"]), attrs)
 
     async def create(self, api: Api, props: dict[str, Any], ctx: Context) -> Outcome:
-        if props.get("size") is None and not (props.get("snapshot_id") or props.get("source_volid")):
+        backup = props.get("backup_id")
+        if props.get("size") is None and not (props.get("snapshot_id") or props.get("source_volid")
+                                              or backup):  # fmt: skip
             raise ResourceFailure("size is required for a new volume")
         body = strip_none({
             "size": props.get("size"), "name": props.get("name") or f"{ctx.stack_name}-{ctx.name}",
             "description": props.get("description"), "volume_type": props.get("volume_type"),
             "imageRef": props.get("image"), "snapshot_id": props.get("snapshot_id"),
             "source_volid": props.get("source_volid"), "metadata": props.get("metadata"),
-            "availability_zone": props.get("availability_zone"),
+            "availability_zone": props.get("availability_zone"), "backup_id": backup,
         })  # fmt: skip
-        vol = (await api.call("volume", "POST", "/volumes", json={"volume": body}))["volume"]
+        version = {"OpenStack-API-Version": "volume 3.47"} if backup else None  # backup_id's
+        vol = (await api.call("volume", "POST", "/volumes", json={"volume": body},
+                              headers=version))["volume"]  # fmt: skip
         await ctx.made(Outcome(str(vol["id"])))
         vol = await wait_for(api, "volume", f"/volumes/{vol['id']}", "volume", ("available",),
                              ("error",))  # fmt: skip
@@ -71,6 +78,13 @@ class Volume(ResourceType):
         name = f"{ctx.stack_name}-{ctx.name}"
         found = (await api.call("volume", "GET", "/volumes", params={"name": name}))["volumes"]
         return Outcome(str(found[0]["id"])) if len(found) == 1 else None
+
+    def updatable(self, old: dict[str, Any], new: dict[str, Any]) -> bool:
+        """A new backup_id makes the volume again from it (replaced); one
+        dropped from the template leaves the volume as it is."""
+        if new.get("backup_id") and new.get("backup_id") != old.get("backup_id"):
+            return False
+        return super().updatable(old, new)
 
     async def update(
         self, api: Api, current: Outcome, old: dict[str, Any], new: dict[str, Any], ctx: Context
