@@ -94,11 +94,14 @@ class Volume(ResourceType):
                               if new.get(k) != old.get(k)})  # fmt: skip
         if changes:
             await api.call("volume", "PUT", path, json={"volume": changes})
-        if new.get("size") != old.get("size"):
-            if (new.get("size") or 0) < (old.get("size") or 0):
+        if new.get("size") != old.get("size") and new.get("size") is not None:
+            # the volume's own size: one made from a backup has the backup's
+            have = int(current.attributes.get("size") or old.get("size") or 0)
+            if new["size"] < have:
                 raise ResourceFailure("A volume cannot shrink.")
-            await api.call("volume", "POST", f"{path}/action",
-                           json={"os-extend": {"new_size": new["size"]}})  # fmt: skip
+            if new["size"] > have:
+                await api.call("volume", "POST", f"{path}/action",
+                               json={"os-extend": {"new_size": new["size"]}})  # fmt: skip
         vol = await wait_for(api, "volume", path, "volume", ("available", "in-use"), ("error",
                              "error_extending"))  # fmt: skip
         return self._outcome(vol)
