@@ -103,12 +103,12 @@ class SnapshotWork:
         async with self.db.session() as s:
             snap = await s.get(m.Snapshot, snap_id)
             stack = None if snap is None else await s.get(m.Stack, snap.stack_id)
-        if snap is None or stack is None or snap.status != m.DELETING:
+        if snap is None or snap.status != m.DELETING:
             return
-        api: Api = await api_for(stack)
-        for backup in backed_up(snap.data or {}).values():
-            path = f"/backups/{backup}"
-            await delete_quietly(api, "volume", path)
+        if stack is not None:  # (else nobody is left to ask: the row goes)
+            api: Api = await api_for(stack)
+            for backup in backed_up(snap.data or {}).values():
+                await delete_quietly(api, "volume", f"/backups/{backup}")
         async with self.db.transaction() as s:
             row = await s.get(m.Snapshot, snap_id)
             if row is not None and row.status == m.DELETING:
