@@ -24,6 +24,7 @@ from stratus.database.drivers.base import (
     Network,
     Place,
     ServerSpec,
+    Upstream,
     UserSpec,
     Volumes,
 )
@@ -215,11 +216,8 @@ class InstanceWork:
         if source.status not in (m.ACTIVE, m.BACKUP) or not source.address or not inst.address:
             raise DriverError(f"the replica's source {source.id} is not reachable "
                               f"(status {source.status})")  # fmt: skip
-        source_spec = await self.spec(source)
-        user, password = replication_user(inst.id), secrets.token_urlsafe(24)
-        await store.allow_replica(source_place, source_spec, user, password, inst.address)
-        await store.seed_replica(place, spec, source_place, source_spec, source.address, user,
-                                 password)  # fmt: skip
+        upstream = await self._upstream(inst, store, source, source_place)
+        await store.seed_replica(place, spec, upstream)
 
     async def follow(
         self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec
@@ -229,18 +227,27 @@ class InstanceWork:
         prefix of the new source's), else copied afresh."""
         source, source_place = await self._source(inst)
         if source.address and inst.address:
-            user, password = replication_user(inst.id), secrets.token_urlsafe(24)
-            source_spec = await self.spec(source)
-            await store.allow_replica(source_place, source_spec, user, password, inst.address)
+            upstream = await self._upstream(inst, store, source, source_place)
             try:
-                if await store.repoint(place, spec, source_place, source_spec, source.address,
-                                       user, password):  # fmt: skip
+                if await store.repoint(place, spec, upstream):
                     log.info("database: %s follows %s from where it stood", inst.id, source.id)
                     return
             except DriverError as exc:
                 log.warning("database: %s is copied afresh from %s: %s", inst.id, source.id, exc)
         store.forget_source(place)
         await self.seed(inst, store, place, spec)
+
+    async def _upstream(
+        self, inst: m.Instance, store: Datastore, source: m.Instance, source_place: Place
+    ) -> Upstream:
+        """A fresh replication user and password for ``inst``, allowed on the
+        running source; the password is kept nowhere else.  Both instances
+        have their addresses (the callers checked)."""
+        assert inst.address and source.address
+        user, password = replication_user(inst.id), secrets.token_urlsafe(24)
+        source_spec = await self.spec(source)
+        await store.allow_replica(source_place, source_spec, user, password, inst.address)
+        return Upstream(source_place, source_spec, source.address, user, password)
 
     async def forget(self, source_id: str | None, replica_id: str) -> None:
         """The source drops the replica's replication user.  Best effort: a

@@ -61,6 +61,19 @@ class ServerSpec:
 
 
 @dataclass(frozen=True)
+class Upstream:
+    """The running source a replica copies and follows: its place and spec,
+    the address the replica reaches it at, and the replication user (and
+    password) made on it for this replica."""
+
+    place: Place
+    spec: ServerSpec
+    address: str
+    user: str
+    password: str
+
+
+@dataclass(frozen=True)
 class DatabaseSpec:
     name: str
     character_set: str | None = None
@@ -152,16 +165,11 @@ class Datastore(Protocol):
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> None:
         """Fill the replica's data folder (emptied first unless a seed
-        finished there) from the running source, set to follow it from
-        ``source_address`` as ``user``; the replica's server may be left
-        running."""
+        finished there) from the running source, set to follow it; the
+        replica's server may be left running."""
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
         """The running replica applies what it received of its source,
@@ -171,11 +179,7 @@ class Datastore(Protocol):
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> bool:
         """A member of a replica set whose source changed follows the new
         (running) source from where it stands, without a new copy, when what

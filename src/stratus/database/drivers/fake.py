@@ -20,6 +20,7 @@ from stratus.database.drivers.base import (
     PortInfo,
     ServerSpec,
     Sink,
+    Upstream,
     UserSpec,
 )
 
@@ -188,33 +189,26 @@ class FakeDatastore:
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> None:
         if self.seeded(place):
             return
         if place.instance_id in self.fail_seed:
-            raise DriverError(f"the copy of {source.instance_id} failed")
-        origin = self._server(source)
-        if origin.replication_users.get(user) != password:
-            raise DriverError(f"{source.instance_id} refused the replication user {user}")
+            raise DriverError(f"the copy of {upstream.place.instance_id} failed")
+        origin = self._server(upstream.place)
+        if origin.replication_users.get(upstream.user) != upstream.password:
+            raise DriverError(f"{upstream.place.instance_id} refused the replication user "
+                              f"{upstream.user}")  # fmt: skip
         self.servers[place.instance_id] = FakeServer(
             databases=dict(origin.databases), users=dict(origin.users),
-            following=source.instance_id, seeded=True,
+            following=upstream.place.instance_id, seeded=True,
         )  # fmt: skip
 
     async def repoint(
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> bool:
         return False  # the fake copies again, as PostgreSQL does
 

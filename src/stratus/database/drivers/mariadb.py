@@ -22,6 +22,7 @@ from stratus.database.drivers.base import (
     Place,
     ServerSpec,
     Sink,
+    Upstream,
     UserSpec,
 )
 from stratus.database.drivers.isolation import Cgroups
@@ -298,11 +299,7 @@ class MariaDB:
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> None:
         if self.seeded(place):
             return
@@ -312,7 +309,7 @@ class MariaDB:
         async def into_replica(stream: ByteStream) -> None:
             await self.restore(place, spec, [stream])
 
-        await self.backup(source, source_spec, into_replica)
+        await self.backup(upstream.place, upstream.spec, into_replica)
         # Where the copy stands in the source's binary log, as a GTID.
         gtid = ""
         for name in ("mariadb_backup_binlog_info", "xtrabackup_binlog_info"):
@@ -322,48 +319,27 @@ class MariaDB:
                 gtid = fields[2] if len(fields) > 2 else ""
                 break
         await self.start(place, spec)
-        await self._sql(
-            place,
-            "STOP SLAVE;",
-            f"SET GLOBAL gtid_slave_pos = {literal(gtid)};",
-            f"CHANGE MASTER TO MASTER_HOST = {literal(source_address)}, "
-            f"MASTER_PORT = {source_spec.port}, MASTER_USER = {literal(user)}, "
-            f"MASTER_PASSWORD = {literal(password)}, MASTER_USE_GTID = slave_pos, "
-            "MASTER_CONNECT_RETRY = 1;",
-            "START SLAVE;",
-        )
+        await self._sql(place, "STOP SLAVE;", *_following(upstream, gtid))
         (place.data_dir / SEEDED).touch()
 
     async def repoint(
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> bool:
         # What the new source holds: its binary log (every server logs what
         # it applies too, --log-slave-updates).  What the member holds: its
         # own writes or what it applied (gtid_current_pos).
         if not (place.data_dir / "mysql-bin.index").exists():
             return False  # never a server that ran (a copy cut short, say)
-        theirs = (await self._sql(source, "SELECT @@gtid_binlog_pos;")).strip()
+        theirs = (await self._sql(upstream.place, "SELECT @@gtid_binlog_pos;")).strip()
         await self.start(place, spec)
         await self._sql(place, "STOP SLAVE;")
         mine = (await self._sql(place, "SELECT @@gtid_current_pos;")).strip()
         if not gtid_prefix(mine, theirs):
             return False
-        await self._sql(
-            place,
-            f"SET GLOBAL gtid_slave_pos = {literal(mine)};",
-            f"CHANGE MASTER TO MASTER_HOST = {literal(source_address)}, "
-            f"MASTER_PORT = {source_spec.port}, MASTER_USER = {literal(user)}, "
-            f"MASTER_PASSWORD = {literal(password)}, MASTER_USE_GTID = slave_pos, "
-            "MASTER_CONNECT_RETRY = 1;",
-            "START SLAVE;",
-        )
+        await self._sql(place, *_following(upstream, mine))
         # The source refuses a position its binary log does not hold (a
         # history that went another way, or purged): the member follows
         # only once it has caught up with where the source stood.
@@ -444,3 +420,16 @@ def gtid_total(gtids: str) -> int:
 def server_id(spec: ServerSpec) -> int:
     """A server id of its own for each instance (replication needs them apart)."""
     return int(spec.instance_id.replace("-", "")[:7], 16) + 1
+
+
+def _following(upstream: Upstream, gtid: str) -> tuple[str, ...]:
+    """The statements that set a stopped replica to follow ``upstream`` by
+    GTID from ``gtid`` (its position), and start it."""
+    return (
+        f"SET GLOBAL gtid_slave_pos = {literal(gtid)};",
+        f"CHANGE MASTER TO MASTER_HOST = {literal(upstream.address)}, "
+        f"MASTER_PORT = {upstream.spec.port}, MASTER_USER = {literal(upstream.user)}, "
+        f"MASTER_PASSWORD = {literal(upstream.password)}, MASTER_USE_GTID = slave_pos, "
+        "MASTER_CONNECT_RETRY = 1;",
+        "START SLAVE;",
+    )

@@ -26,6 +26,7 @@ from stratus.database.drivers.base import (
     Place,
     ServerSpec,
     Sink,
+    Upstream,
     UserSpec,
 )
 from stratus.database.drivers.isolation import Cgroups
@@ -433,11 +434,7 @@ class PostgreSQL:
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> None:
         if self.seeded(place):
             return
@@ -447,13 +444,13 @@ class PostgreSQL:
         # The replica's own server user copies the source over the tenant
         # network as the replication user; -R leaves it set to follow.
         argv = as_user(place, [
-            self._exe("pg_basebackup"), "-h", source_address, "-p", str(source_spec.port),
-            "-U", user, "-D", str(place.data_dir), "-X", "stream", "-c", "fast", "-R",
+            self._exe("pg_basebackup"), "-h", upstream.address, "-p", str(upstream.spec.port),
+            "-U", upstream.user, "-D", str(place.data_dir), "-X", "stream", "-c", "fast", "-R",
             "--no-password",
         ])  # fmt: skip
         if place.netns:
             argv = ["ip", "netns", "exec", place.netns, *argv]
-        await run(argv, env={"PGPASSWORD": password, "PGCONNECT_TIMEOUT": "10"})
+        await run(argv, env={"PGPASSWORD": upstream.password, "PGCONNECT_TIMEOUT": "10"})
         for stale in ("postmaster.pid", "postmaster.opts"):
             (place.data_dir / stale).unlink(missing_ok=True)
         (place.data_dir / SEEDED).touch()
@@ -462,11 +459,7 @@ class PostgreSQL:
         self,
         place: Place,
         spec: ServerSpec,
-        source: Place,
-        source_spec: ServerSpec,
-        source_address: str,
-        user: str,
-        password: str,
+        upstream: Upstream,
     ) -> bool:
         return False  # a new copy (pg_rewind is not used here)
 
