@@ -33,6 +33,7 @@ the rows do not name is deleted.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -68,6 +69,11 @@ class LiveMigrations:
         self.volumes: VolumeMoves | None = None
         self._servers: dict[str, str] = {}  # migration uuid -> server id
         self._fresh: dict[str, bool] = {}  # key -> the row had not started when seen
+        # One side of one migration per server at a time on this host: a new
+        # migration's side waits until the last one's has thrown its incoming
+        # guest away or deleted the files of the guest that left.
+        self._turns: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}  # server id -> sides holding or awaiting its turn
         self.loop = Reconciler(
             f"live-migrations-{self.host}",
             self,
@@ -139,10 +145,17 @@ class LiveMigrations:
     async def work(self, key: str) -> None:
         migration_uuid, role = key.split(":")
         side: Side = self.source.run if role == "source" else self.dest.run
+        server_id = self._servers.get(migration_uuid, "")
+        turn = self._turns.setdefault(server_id, asyncio.Lock())
+        self._waiting[server_id] = self._waiting.get(server_id, 0) + 1
         try:
-            await side(migration_uuid, self._fresh.pop(key, False))
+            async with turn:
+                await side(migration_uuid, self._fresh.pop(key, False))
         except Exception:
             log.exception("compute: live migration %s (%s side) failed", migration_uuid, role)
         finally:
+            self._waiting[server_id] -= 1
+            if not self._waiting[server_id]:
+                del self._waiting[server_id], self._turns[server_id]
             if not any(k.startswith(migration_uuid) and k != key for k in self.loop.busy):
                 self._servers.pop(migration_uuid, None)

@@ -119,13 +119,13 @@ class Destination(LiveSide):
             except Exception as exc:
                 message = str(exc) or type(exc).__name__
                 await self.fail(row, server, message, "compute_pre_live_migration")
-                await self._discard(server)
+                await self._discard(server, migration_uuid)
                 return
         # Wait for the source to finish, one way or the other.
         while True:
-            row, _ = await self.records.load(migration_uuid)
+            row, now = await self.records.load(migration_uuid)
             if row is None or row.status in ("error", "cancelled", "failed"):
-                await self._discard(server)
+                await self._discard(now or server, migration_uuid)
                 return
             if row.status == "completed":
                 break
@@ -176,12 +176,16 @@ class Destination(LiveSide):
                 "server instead"
             )
 
-    async def _discard(self, server: m.Server) -> None:
+    async def _discard(self, server: m.Server, migration_uuid: str) -> None:
         driver = self.driver
         if driver is None:
             return
         with contextlib.suppress(Exception):
             await driver.abort_incoming(server.id, self.guests.directory(server))
+        if self.state(server).get("migration") not in (None, migration_uuid):
+            # The source ended this one (its volumes back already) and a
+            # newer migration of the server began: its attachments stay.
+            return
         if server.deleted_at is None:  # a deleted server's are released with it
             await self.volumes_back(server)
 
@@ -191,7 +195,7 @@ class Destination(LiveSide):
         if row is None or server is None or driver is None:
             return
         if server.deleted_at is not None:  # deleted while it moved
-            await self._discard(server)
+            await self._discard(server, migration_uuid)
             return
         try:
             spec = await self.spec(server, server.host_port)
