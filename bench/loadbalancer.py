@@ -16,8 +16,12 @@ leaves those namespaces; everything is removed afterwards.
    thread, 8 connections each), one per backend or both at the VIP, in
    rounds (the best of each kind), with CPU time per request: the run's own
    processes' (wrk, nginx, HAProxy), the machine's, and how long HAProxy
-   waited for a CPU.  The VIP is measured with HAProxy at the agent's nice
-   value and at another (``--nice``), in the same run.  Needs nginx and wrk.
+   waited for a CPU, and the context switches per request (each one a
+   process put to sleep or woken: what the extra hop multiplies).  The VIP
+   is measured with HAProxy at the agent's nice value and at another
+   (``--nice``), and through a TCP listener of the same load balancer (port
+   81, layer 4: no HTTP processing in HAProxy), in the same run.  Needs
+   nginx and wrk.
 
    For these runs wrk, nginx and HAProxy share one cpu cgroup of the
    run's own (``--shares``).  Without it the kernel's
@@ -139,6 +143,7 @@ class Run:
     ours_ms: dict[str, float]  # per request: wrk, nginx, HAProxy (user + system)
     failed: int
     haproxy_waited: float  # seconds HAProxy waited for a CPU, per second of the run
+    switches: dict[str, float]  # context switches per request: wrk, nginx, HAProxy
 
     @property
     def ours(self) -> float:
@@ -146,9 +151,11 @@ class Run:
 
     def line(self) -> str:
         parts = ", ".join(f"{k} {v:.4f}" for k, v in self.ours_ms.items() if v)
+        switches = ", ".join(f"{k} {v:.2f}" for k, v in self.switches.items() if v)
         return (f"{self.rps:,.0f} req/s, {self.failed} failed; CPU/request {self.ours:.4f} ms "
                 f"ours ({parts}), {self.machine_ms:.4f} ms machine; HAProxy waited for a CPU "
-                f"{self.haproxy_waited:.2f} s/s")  # fmt: skip
+                f"{self.haproxy_waited:.2f} s/s; context switches/request "
+                f"{sum(self.switches.values()):.2f} ({switches})")  # fmt: skip
 
 
 def _run_delay(pid: int) -> int:
@@ -157,6 +164,19 @@ def _run_delay(pid: int) -> int:
         return int(Path(f"/proc/{pid}/schedstat").read_text().split()[1])
     except (OSError, IndexError, ValueError):
         return 0
+
+
+def _switches(pid: int) -> int:
+    """Context switches (voluntary and not) of a process, all its threads."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches:", "nonvoluntary_ctxt_switches:")):
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):  # a thread gone meanwhile
+            pass
+    return total
 
 
 def sh(*argv: str) -> str:
@@ -328,6 +348,7 @@ class Bench:
         """One wrk per URL (16 connections in all), and the CPU it took."""
         pids = self.our_pids(lb_id)
         before = {k: sum(sum(bh.proc_cpu(p)) for p in v) for k, v in pids.items()}
+        switched = {k: sum(_switches(p) for p in v) for k, v in pids.items()}
         waited0 = _run_delay(pids["haproxy"][0])
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         _, busy0, _ = bh.machine_ticks()
@@ -337,6 +358,10 @@ class Bench:
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         after = {k: sum(sum(bh.proc_cpu(p)) for p in v) for k, v in pids.items()}
         requests = max(1, sum(r["requests"] for r in reports))
+        switches = {k: (sum(_switches(p) for p in v) - switched[k]) / requests
+                    for k, v in pids.items()}  # fmt: skip
+        switches["wrk"] = (kids1.ru_nvcsw - kids0.ru_nvcsw + kids1.ru_nivcsw - kids0.ru_nivcsw) \
+            / requests  # fmt: skip
         per = {k: (after[k] - before[k]) * 1000 / requests for k in pids}
         per["wrk"] = ((kids1.ru_utime - kids0.ru_utime) + (kids1.ru_stime - kids0.ru_stime)) \
             * 1000 / requests  # fmt: skip
@@ -347,6 +372,7 @@ class Bench:
             failed=sum(r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
                        for r in reports),
             haproxy_waited=(_run_delay(pids["haproxy"][0]) - waited0) / (seconds * 1e9),
+            switches=switches,
         )
 
     def cleanup(self) -> None:
@@ -365,11 +391,15 @@ class Bench:
         self.group.remove()
 
 
-def compare(b: Bench, lb_id: str, url: str, args: argparse.Namespace) -> tuple[Run, Run]:
+def compare(
+    b: Bench, lb_id: str, url: str, tcp_url: str, args: argparse.Namespace
+) -> tuple[Run, Run]:
     """Requests/s direct to the backends and through the VIP, HAProxy at the
     agent's nice value and at another (0, or ``--nice`` when the agent's is
-    0), in rounds, each run after a quiet moment (at most 20 s) of the
-    machine; the best of each.  Returns direct and the agent's VIP runs."""
+    0), and through a TCP listener of the same load balancer (layer 4: no
+    HTTP processing in HAProxy, the same two hops), in rounds, each run
+    after a quiet moment (at most 20 s) of the machine; the best of each.
+    Returns direct and the agent's VIP runs."""
     pid = b.our_pids(lb_id)["haproxy"][0]
     for member in [pid, *b.our_pids(lb_id)["nginx"]]:  # wrk joins as it starts
         b.group.add(member)
@@ -378,15 +408,15 @@ def compare(b: Bench, lb_id: str, url: str, args: argparse.Namespace) -> tuple[R
     mine, theirs = f"VIP, nice {agents} (agent's)", f"VIP, nice {other}"
     nices = {mine: agents, theirs: other}
     direct = [f"http://{a}/" for a in BACKENDS.values()]
-    runs: dict[str, list[Run]] = {"direct": [], mine: [], theirs: []}
+    tcp = f"VIP, TCP listener, nice {agents}"
+    targets = {"direct": direct, mine: [url, url], theirs: [url, url], tcp: [tcp_url, tcp_url]}
+    runs: dict[str, list[Run]] = {name: [] for name in targets}
     quiet = 0.0
     for _ in range(args.rounds):
         for name in runs:
             quiet = max(quiet, bh.wait_quiet(20.0))
-            if name in nices:
-                os.setpriority(os.PRIO_PROCESS, pid, nices[name])
-            runs[name].append(b.throughput(direct if name == "direct" else [url, url],
-                                           args.seconds, lb_id))  # fmt: skip
+            os.setpriority(os.PRIO_PROCESS, pid, nices.get(name, agents))
+            runs[name].append(b.throughput(targets[name], args.seconds, lb_id))
     os.setpriority(os.PRIO_PROCESS, pid, agents)
     b.group.empty()  # the other figures as the cloud runs them
     print(f"machine before the runs: up to {quiet:.2f} cores busy ({bh.noise(quiet)}); "
@@ -400,7 +430,28 @@ def compare(b: Bench, lb_id: str, url: str, args: argparse.Namespace) -> tuple[R
     ceiling = best["direct"].ours / max(1e-9, best[mine].ours)
     print(f"  CPU-bound, the VIP would carry {ceiling:.0%} of direct (direct's CPU per request "
           f"{best['direct'].ours:.4f} ms / the VIP's {best[mine].ours:.4f} ms, ours)")  # fmt: skip
+    layer4 = best["direct"].ours / max(1e-9, best[tcp].ours)
+    print(f"  the same through the TCP listener: {layer4:.0%} ({best[tcp].ours:.4f} ms); "
+          f"its req/s {best[tcp].rps / max(1.0, best['direct'].rps):.0%} of direct")  # fmt: skip
     return best["direct"], best[mine]
+
+
+def layer4(b: Bench, lb_id: str) -> str:
+    """A TCP listener (port 81) on the load balancer, with a pool of both
+    backends: the URL that reaches them through it."""
+    listener = b.lb("POST", "/listeners", json={"listener": {
+        "loadbalancer_id": lb_id, "protocol": "TCP", "protocol_port": 81}})["listener"]  # fmt: skip
+    wait_for("ACTIVE", lambda: b.active(lb_id))
+    pool = b.lb("POST", "/pools", json={"pool": {"listener_id": listener["id"],
+                "protocol": "TCP", "lb_algorithm": "ROUND_ROBIN"}})["pool"]  # fmt: skip
+    wait_for("ACTIVE", lambda: b.active(lb_id))
+    for address in BACKENDS.values():
+        b.lb("POST", f"/pools/{pool['id']}/members", json={"member": {
+            "address": address, "protocol_port": 80, "subnet_id": b.sub_id}})  # fmt: skip
+        wait_for("ACTIVE", lambda: b.active(lb_id))
+    vip = b.lb("GET", f"/loadbalancers/{lb_id}")["loadbalancer"]["vip_address"]
+    wait_for("the TCP listener answers", lambda: b.answers(f"http://{vip}:81/"), step=0.05)
+    return f"http://{vip}:81/"
 
 
 def main() -> int:
@@ -440,7 +491,7 @@ def main() -> int:
                 "address": BACKENDS["b2"], "protocol_port": 80, "subnet_id": b.sub_id}})  # fmt: skip
             wait_for("ACTIVE", lambda: b.active(lb_id))
             url = f"http://{vip}/"
-            d, v = compare(b, lb_id, url, args)
+            d, v = compare(b, lb_id, url, layer4(b, lb_id), args)
             # Member changes under load: the second backend removed, added back.
             seconds = max(30.0, args.changes * 3.0)
             load = b.wrk(url, seconds, 8)
