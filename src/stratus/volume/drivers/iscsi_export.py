@@ -155,7 +155,9 @@ class TgtExports:
             await process.wait()
             raise DriverError(f"tgtadm --op {op} --mode {mode} did not answer") from exc
         if process.returncode != 0:
-            raise DriverError(f"tgtadm --op {op} --mode {mode}: {err.decode(errors='replace').strip()}")
+            raise DriverError(
+                f"tgtadm --op {op} --mode {mode}: {err.decode(errors='replace').strip()}"
+            )
         return out.decode(errors="replace")
 
     async def _ensure_daemon(self) -> None:
@@ -232,7 +234,9 @@ class TgtExports:
     def member_of(self, name: str, data: dict[str, Any], writable: bool) -> Member | None:
         if not data.get("auth_password"):
             return None
-        return Member(name, str(data.get("auth_username") or ""), str(data["auth_password"]), writable)
+        return Member(
+            name, str(data.get("auth_username") or ""), str(data["auth_password"]), writable
+        )
 
     def identity_of(self, data: dict[str, Any]) -> str:
         return str(data.get("auth_username") or "")
