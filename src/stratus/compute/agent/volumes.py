@@ -79,7 +79,7 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
     return None
 
 
-KEYS = "nbd-"  # a server's folder holds an NBD volume's key in nbd-<volume id[:8]>/
+KEYS = "nbd-"  # a server's folder holds an NBD key or iSCSI CHAP secret in nbd-<volume id[:8]>/
 
 
 def write_psk(disk: VolumeDisk, row: m.VolumeAttachment, folder: Path) -> VolumeDisk:
