@@ -5,12 +5,14 @@ Cinder's ``iscsi`` connection properties.  QEMU's own iSCSI client (the
 block node compute builds from those properties, with the secret in a
 ``secret`` object) writes and reads the volume through it; a wrong secret
 is refused; a tgtd that died (a reboot) and a SIGKILLed volume agent end
-with the target made again for the live attachment; a detach removes it.
+with the target made again for the live attachment (and a stray target
+removed); a detach removes it.
 Compute's fake driver, the file backend (raw files); SQLite and
 PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -26,6 +28,7 @@ from stratus.common.pidfiles import daemon_pid
 from stratus.compute import models as cm
 from stratus.compute.agent.volumes import disk_of, write_psk
 from stratus.compute.drivers import qemu_volumes
+from stratus.volume.drivers.iscsi_export import TgtExports
 from tests.compute_agents import Agent, start_agent
 from tests.conftest import Server, free_port, start_server, stop_cloud
 from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc, unique
@@ -141,10 +144,24 @@ def test_an_iscsi_export_is_read_and_written_by_qemu(
     # and the restarted agent keeps the live attachment's target.
     srv.stop(signal.SIGKILL)
     wait_io(tmp_path / "d", info, "read -P 0x5a 0 64k")
+    # A target no attachment wants (a detach the killed agent never finished).
+    stray = tmp_path / "stray.raw"
+    stray.write_bytes(bytes(1 << 20))
+    targets = TgtExports(
+        srv.data_dir / "volumes" / "volhost" / "targets",
+        port=int(env["STRATUS_VOLUME__TARGET_PORT"]),
+    )  # fmt: skip
+    asyncio.run(targets.serve("stray", stray, "raw", [targets.new_member("x")]))
+    assert "stray" in asyncio.run(targets.served())
     port = int(srv.url.rsplit(":", 1)[1])
     again = start_server(srv.data_dir, srv.database_url, port=port, **{**FAKE, **env})
     srv.process, srv.log = again.process, again.log
     wait_io(tmp_path / "e", info, "write -P 0x33 4096 4096", "read -P 0x33 4096 4096")
+    deadline = time.monotonic() + 20
+    while "stray" in asyncio.run(targets.served()) or "stray" in targets.folders():
+        assert time.monotonic() < deadline, "the stray target was kept"
+        time.sleep(0.5)
+    assert asyncio.run(targets.served()) == [volume["id"]]
 
     osc(srv, "server", "remove", "volume", vm["id"], volume["id"])
     cinder.wait(volume["id"], "available")
