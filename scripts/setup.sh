@@ -20,11 +20,13 @@ mode=${1:-run}
 # mariadb-backup: the database service's servers (the database agent runs
 # their binaries itself, never the system services), clients and backup tools;
 # e2fsprogs and util-linux: a filesystem on a database volume and its loop mount.
+# tgt and qemu-block-extra: iSCSI volume exports ([volume] target_protocol =
+# "iscsi": the userspace target tgtd/tgtadm, and QEMU's iSCSI block driver).
 packages=(python3 python3-venv python3-dev gcc qemu-utils qemu-system-x86
           busybox-static syslinux syslinux-common mtools dosfstools linux-image-amd64
           dropbear-bin iproute2 nftables dnsmasq-base haproxy
           postgresql postgresql-client mariadb-server mariadb-client mariadb-backup
-          e2fsprogs util-linux)
+          e2fsprogs util-linux tgt qemu-block-extra)
 # The libvirt driver: libvirt's daemons and QEMU driver, and what building
 # libvirt-python needs (libvirt-dev, pkg-config; gcc is above).  Without
 # systemd, start them by hand as root: `virtlogd -d && libvirtd -d`.

@@ -12,6 +12,12 @@ The attached volume is grown to 2 GiB (``volume set --size``, Cinder
 for another volume (Nova's swap: QEMU mirrors the disk and pivots), and
 vm2 reads vm1's words from that one.
 
+Last, a volume kept by a second volume host (`stratus volume-agent --host
+far`, backend ``farscsi`` with ``target_protocol = "iscsi"``, chosen by a
+volume type's ``volume_backend_name``) is hot-plugged into vm1 over iSCSI
+(tgt, CHAP; QEMU's own iSCSI client): the guest writes its name there, the
+bytes land in far's file, and the detach removes the target.
+
 The guests' user_data watches /dev/vdb: when a disk appears it prints the
 first bytes it holds, and writes its own name there when it was empty; it
 prints the disk's size (in 512-byte sectors) whenever that changes.
@@ -24,6 +30,7 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -31,8 +38,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import BIN, free_port
 from tests.e2e.test_compute_acceptance import BOOT, Cloud, qemu_pids
 from tests.functional.compute.conftest import tiny_image
+from tests.functional.volume.conftest import end_exports
 
 pytestmark = pytest.mark.skipif(
     shutil.which("qemu-system-x86_64") is None, reason="needs qemu-system-x86_64"
@@ -72,6 +81,7 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
         for pid in qemu_pids(d.name):
             os.kill(pid, signal.SIGKILL)
     c.server.stop()
+    end_exports(c.dir)
     shutil.rmtree(c.dir, ignore_errors=True)
 
 
@@ -172,4 +182,57 @@ def test_attach_write_detach_attach_read(
     cloud.osc("server", "delete", "--wait", "vm2")
     wait_volume(cloud, "data2", "available")
     wait_volume(cloud, root["Volume ID"], "available")
+    iscsi_volume_from_a_second_host(cloud)
     cloud.osc("server", "delete", "--wait", "vm1")
+
+
+def iscsi_volume_from_a_second_host(cloud: Cloud) -> None:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
+    environ.update(
+        STRATUS_SERVER__PORT=str(cloud.port), STRATUS_VOLUME__BACKEND_NAME="farscsi",
+        STRATUS_VOLUME__TARGET_PROTOCOL="iscsi", STRATUS_VOLUME__FILE_FORMAT="raw",
+        STRATUS_VOLUME__TARGET_PORT=str(free_port()),
+    )  # fmt: skip
+    log = cloud.dir / "volume-agent-far.log"
+    agent = subprocess.Popen(
+        [str(BIN / "stratus"), "volume-agent", "--data-dir", str(cloud.dir), "--host", "far"],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, env=environ,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "far@farscsi" not in cloud.osc("volume", "service", "list", "-f", "value").stdout:
+            assert agent.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        cloud.osc("volume", "type", "create", "--property", "volume_backend_name=farscsi", "iscsi")
+        cloud.osc("volume", "create", "--size", "1", "--type", "iscsi", "far1")
+        wait_volume(cloud, "far1", "available")
+        shown = json.loads(cloud.osc("volume", "show", "far1", "-f", "json").stdout)
+        assert shown["os-vol-host-attr:host"] == "far@farscsi#farscsi"
+        mark = len(cloud.console("vm1"))
+        cloud.osc("server", "add", "volume", "vm1", "far1")
+        wait_volume(cloud, "far1", "in-use")
+        out = cloud.wait_console("vm1", r"vole2e: vdb written", 60, after=mark)
+        assert "vole2e: vdb holds []" in out[mark:]
+        # The guest's QEMU reached it over iSCSI; its words are in far's file.
+        (att,) = json.loads(cloud.osc("volume", "show", "far1", "-f", "json").stdout)["attachments"]
+        project = cloud.osc("token", "issue", "-f", "value", "-c", "project_id").stdout.strip()
+        resp = httpx.get(
+            f"{cloud.server.url}/volume/v3/{project}/attachments/{att['attachment_id']}",
+            headers={"X-Auth-Token": cloud.server.admin_token(), "OpenStack-API-Version": "volume 3.27"},
+        )
+        info = resp.json()["attachment"]["connection_info"]
+        assert info["driver_volume_type"] == "iscsi" and info["data"]["auth_method"] == "CHAP"
+        path = cloud.dir / "volumes" / "far" / "volumes" / f"volume-{shown['id']}.raw"
+        assert path.read_bytes()[:14] == b"written-by-vm1"
+        mark = len(cloud.console("vm1"))
+        cloud.osc("server", "remove", "volume", "vm1", "far1")
+        wait_volume(cloud, "far1", "available")
+        cloud.wait_console("vm1", r"disk removed vdb", 60, after=mark)
+        targets = cloud.dir / "volumes" / "far" / "targets" / "vols"
+        deadline = time.monotonic() + 20
+        while list(targets.iterdir()):
+            assert time.monotonic() < deadline, "the target outlived its attachment"
+            time.sleep(0.5)
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=30)

@@ -51,15 +51,16 @@ def stop_cloud(srv: Server) -> None:
 
 
 def end_exports(data_dir: Path) -> None:
-    """NBD exports outlive the cloud (a remote guest keeps its disk while
-    the volume agent restarts): those a failed test left attached end with
-    its cloud."""
+    """NBD exports and tgtd outlive the cloud (a remote guest keeps its
+    disk while the volume agent restarts): those a test left end with its
+    cloud."""
     for pid in os.listdir("/proc"):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"qemu-storage-daemon" in cmdline and str(data_dir).encode() in cmdline:
+        daemon = b"qemu-storage-daemon" in cmdline or cmdline.startswith(b"tgtd\0")
+        if daemon and str(data_dir).encode() in cmdline:
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGKILL)
 

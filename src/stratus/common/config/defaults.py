@@ -251,6 +251,14 @@ sync_interval = 30.0
 # fresh per attachment) bound to export_listen, advertised as export_address
 # (empty: export_listen).  127.0.0.1 keeps exports on this machine.
 local_hosts = []
+# The export protocol, as Cinder's target_protocol: "nbd" (the above) or
+# "iscsi": the userspace target tgt (one tgtd per agent, its control socket
+# under the data folder; a target per exported volume, CHAP credentials
+# fresh per attachment) on a portal at export_listen:target_port, opened by
+# QEMU's own iSCSI client.  iSCSI serves raw files only: set
+# file_format = "raw" with it.
+target_protocol = "nbd"
+target_port = 3260
 export_listen = "127.0.0.1"
 export_address = ""
 # Seconds an attachment update waits for the agent to start an export.

@@ -220,6 +220,11 @@ class VolumeConfig(Section):
     # export_listen).  export_timeout: seconds an attachment update waits
     # for the agent to start the export.
     local_hosts: list[str] = []
+    # The export protocol, as Cinder's target_protocol: "nbd" or "iscsi"
+    # (tgt's userspace target, CHAP per attachment, raw volume files only);
+    # target_port is the iSCSI portal's port.
+    target_protocol: Literal["nbd", "iscsi"] = "nbd"
+    target_port: int = Field(3260, ge=1, le=65535)
     export_listen: str = "127.0.0.1"
     export_address: str = ""
     export_timeout: float = Field(30.0, gt=0)

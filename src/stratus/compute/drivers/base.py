@@ -73,7 +73,10 @@ class VolumeDisk:
     """A block storage volume the guest has as a virtio disk: a local file
     (``kind`` "file", ``path`` its file) or an NBD export reached over the
     network (``kind`` "nbd": ``path`` is ``host:port``, ``export`` its name,
-    ``psk_file`` the TLS pre-shared keys the export wants)."""
+    ``psk_file`` the TLS pre-shared keys the export wants) or an iSCSI
+    target's LUN (``kind`` "iscsi": ``path`` the portal ``host:port``,
+    ``export`` the target's IQN, ``lun``, ``psk_identity`` the CHAP user and
+    ``psk_file`` the file holding its secret)."""
 
     serial: str  # the volume's id: the guest sees it as the disk's serial
     device: str  # the name Nova reports, e.g. /dev/vdb
@@ -84,6 +87,7 @@ class VolumeDisk:
     export: str = ""
     psk_file: str = ""
     psk_identity: str = ""
+    lun: int = 0
     # the volume the guest's device was made for, when another volume has
     # since been swapped in under it (the device keeps its name and serial)
     device_serial: str = ""

@@ -1,5 +1,6 @@
 """Volumes in QEMU guests: a volume is a block node (``blockdev-add``: a
-local file, or an NBD export read by QEMU's own NBD client) and a
+local file, an NBD export read by QEMU's own NBD client, or an iSCSI LUN
+read by its iSCSI client, the CHAP secret a ``secret`` object) and a
 ``virtio-blk-pci`` device on it.  A running guest gets and loses them over
 QMP (``device_add``/``device_del``, ``blockdev-add``/``blockdev-del``); a
 guest started with volumes attached gets the same node and device names on
@@ -49,6 +50,18 @@ def _protocol(disk: VolumeDisk) -> dict[str, Any]:
         if disk.psk_file:
             node["tls-creds"] = tls_id(disk)
         return node
+    if disk.kind == "iscsi":
+        node = {
+            "driver": "iscsi", "transport": "tcp", "portal": disk.path, "target": disk.export,
+            "lun": disk.lun,
+            # One initiator per attachment: the source and destination of a
+            # migration have sessions of their own, never reinstating each other.
+            "initiator-name": f"iqn.2010-10.org.openstack:{disk.psk_identity or node_name(disk)}",
+        }  # fmt: skip
+        if disk.psk_file:
+            node["user"] = disk.psk_identity
+            node["password-secret"] = tls_id(disk)
+        return node
     raise DriverError(f"volume {disk.serial}: connections of type {disk.kind!r} are not supported")
 
 
@@ -57,7 +70,10 @@ def tls_id(disk: VolumeDisk) -> str:
 
 
 def tls_object(disk: VolumeDisk) -> dict[str, Any]:
-    """The TLS-PSK credentials object an NBD export with a key needs."""
+    """The credentials object a connection with a key needs: TLS-PSK for an
+    NBD export, a ``secret`` read from a file for an iSCSI CHAP secret."""
+    if disk.kind == "iscsi":
+        return {"qom-type": "secret", "id": tls_id(disk), "file": disk.psk_file}
     return {
         "qom-type": "tls-creds-psk",
         "id": tls_id(disk),
@@ -114,7 +130,7 @@ def device(disk: VolumeDisk, bootindex: int | None = None) -> dict[str, Any]:
 def command_args(disk: VolumeDisk, bootindex: int | None = None) -> list[str]:
     """The command-line options that start a guest with the volume attached."""
     args: list[str] = []
-    if disk.kind == "nbd" and disk.psk_file:
+    if disk.kind in ("nbd", "iscsi") and disk.psk_file:
         obj = tls_object(disk)
         args += ["-object", json.dumps(obj)]
     args += ["-blockdev", json.dumps(blockdev(disk))]
@@ -159,7 +175,7 @@ async def hotplug(qmp: QMPClient, disk: VolumeDisk) -> None:
 
 async def hotplug_node(qmp: QMPClient, disk: VolumeDisk) -> None:
     """Open the volume's block node (and its TLS credentials) unless open."""
-    if disk.kind == "nbd" and disk.psk_file:
+    if disk.kind in ("nbd", "iscsi") and disk.psk_file:
         try:
             await qmp.execute("object-add", tls_object(disk))
         except QMPError as exc:
@@ -256,7 +272,7 @@ async def unplug(qmp: QMPClient, disk: VolumeDisk, timeout: float) -> None:
         except QMPError as exc:
             if not _absent(exc):
                 raise DriverError(f"volume {disk.serial}: {exc}") from exc
-    if disk.kind == "nbd" and disk.psk_file:
+    if disk.kind in ("nbd", "iscsi") and disk.psk_file:
         try:
             await qmp.execute("object-del", {"id": tls_id(disk)})
         except QMPError as exc:

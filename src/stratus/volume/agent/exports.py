@@ -1,11 +1,13 @@
 """The volume agent's network exports: an attachment whose connector names
 a host that cannot open this agent's files (``service/attachments.py``
-leaves its ``connection_info`` empty) is served over NBD
-(``drivers/nbd_export.py``: qemu-storage-daemon, TLS-PSK) and the export
-recorded as the attachment's ``connection_info``.  One daemon per volume
-serves all its remote attachments (a multiattach volume on two hosts, the
-source's and the destination's attachment of a moving server), each with
-an NBD export and a key of its own, named after the attachment.
+leaves its ``connection_info`` empty) is served over the backend's
+``target_protocol``: NBD (``drivers/nbd_export.py``: qemu-storage-daemon,
+TLS-PSK) or iSCSI (``drivers/iscsi_export.py``: tgt, CHAP), and the export
+recorded as the attachment's ``connection_info``.  One export per volume
+(a daemon, or a target) serves all its remote attachments (a multiattach
+volume on two hosts, the source's and the destination's attachment of a
+moving server), each a member with a key of its own, named after the
+attachment.
 
 Level-based, per volume: the attachments in the database are the truth.
 A volume's daemon serves exactly its live remote attachments (their keys
@@ -28,20 +30,11 @@ from sqlalchemy import select
 from stratus.common.db import Database
 from stratus.volume import models as m
 from stratus.volume.drivers.base import DriverError, VolumeDriver, VolumeRef
-from stratus.volume.drivers.nbd_export import Member, NbdExports, new_member
+from stratus.volume.drivers.iscsi_export import TgtExports
+from stratus.volume.drivers.nbd_export import Member, NbdExports
 from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
 
 log = logging.getLogger(__name__)
-
-
-def _member(att: m.Attachment) -> Member | None:
-    """The export an attachment's connection names (None: it has none)."""
-    info = att.connection_info or {}
-    data = info.get("data") or {}
-    if info.get("driver_volume_type") != "nbd" or not data.get("psk_key"):
-        return None
-    return Member(str(data.get("export") or att.id), str(data.get("psk_identity") or ""),
-                  str(data["psk_key"]), att.attach_mode == "rw")  # fmt: skip
 
 
 class ExportWork:
@@ -49,7 +42,7 @@ class ExportWork:
         self,
         db: Database,
         driver: VolumeDriver,
-        exports: NbdExports,
+        exports: NbdExports | TgtExports,
         local_hosts: frozenset[str],
     ):
         self.db = db
@@ -63,6 +56,14 @@ class ExportWork:
         # agent started (a crash between a key file and its daemon's
         # exports is mended by the first pass).
         self._checked: set[str] = set()
+
+    def _member(self, att: m.Attachment) -> Member | None:
+        """The export an attachment's connection names (None: it has none)."""
+        info = att.connection_info or {}
+        if info.get("driver_volume_type") != self.exports.protocol:
+            return None
+        data = info.get("data") or {}
+        return self.exports.member_of(att.id, data, att.attach_mode == "rw")
 
     def remote(self, connector: dict[str, Any] | None) -> bool:
         host = (connector or {}).get("host")
@@ -89,9 +90,9 @@ class ExportWork:
             if info is None:
                 waiting.add(volume_id)
                 wanted[volume_id].add("")
-            elif info.get("driver_volume_type") == "nbd":
-                wanted[volume_id].add(str((info.get("data") or {}).get("psk_identity") or ""))
-        running = set(self.exports.running())
+            elif info.get("driver_volume_type") == self.exports.protocol:
+                wanted[volume_id].add(self.exports.identity_of(info.get("data") or {}))
+        running = set(await self.exports.served())
         keys = {x for x in self.exports.folders() if x not in wanted}
         for volume_id, identities in wanted.items():
             if (
@@ -132,10 +133,12 @@ class ExportWork:
             if att.connection_info is None:
                 # The key it was given before, if any (the same connector
                 # again, a retried attach, or a crash before it was recorded).
-                member = new_member(att.id, att.attach_mode == "rw", given.get(f"stratus-{att.id}"))
+                member = self.exports.new_member(
+                    att.id, att.attach_mode == "rw", given.get(f"stratus-{att.id}")
+                )
                 fresh.append((att, member))
             else:
-                found = _member(att)
+                found = self._member(att)
                 if found is None:
                     continue  # its export failed (recorded)
                 member = found
@@ -169,7 +172,7 @@ class ExportWork:
         done = True
         for att, member in fresh:
             exported = self.exports.exported(volume.id, member)
-            location = {"driver_volume_type": "nbd", **exported.connection().data}
+            location = {"driver_volume_type": self.exports.protocol, **exported.connection().data}
             info = connection_info(volume, att, att.attach_mode, location)
             if not await self._record(att.id, info, None):
                 done = False  # deleted (or connected again) meanwhile

@@ -21,6 +21,7 @@ from stratus.volume.agent.images import ImageTransfer
 from stratus.volume.agent.recorder import Recorder
 from stratus.volume.agent.volumes import VolumeWork
 from stratus.volume.drivers.base import BackupStore, VolumeDriver
+from stratus.volume.drivers.iscsi_export import TgtExports
 from stratus.volume.drivers.nbd_export import NbdExports
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class ComputeNotifier:
 def make_exports(
     cfg: Config, host: str, driver: VolumeDriver, db: Database, in_process: bool
 ) -> ExportWork | None:
-    """The agent's NBD exports (a file backend's); the hosts that open its
+    """The agent's network exports (a file backend's, NBD or iSCSI); the hosts that open its
     files directly: its own, ``local_hosts``, and in the all-in-one the
     compute and database hosts of the same process (the database service
     mounts a volume's file: it needs a local one)."""
@@ -100,7 +101,14 @@ def make_exports(
         local.add(cfg.compute.host or socket.gethostname())
         local.add(cfg.dbaas.host or cfg.compute.host or socket.gethostname())
     root = cfg.data_path(vc.volumes_dir) / host / "exports"
-    exports = NbdExports(root, listen=vc.export_listen, advertise=vc.export_address or None)
+    exports: NbdExports | TgtExports
+    if vc.target_protocol == "iscsi":
+        exports = TgtExports(
+            root.with_name("targets"), listen=vc.export_listen,
+            advertise=vc.export_address or None, port=vc.target_port,
+        )  # fmt: skip
+    else:
+        exports = NbdExports(root, listen=vc.export_listen, advertise=vc.export_address or None)
     return ExportWork(db, driver, exports, frozenset(local))
 
 

@@ -163,6 +163,8 @@ async def _qmp(folder: Path, commands: Sequence[tuple[str, dict[str, Any]]]) -> 
 class NbdExports:
     """The NBD exports of one volume host: a daemon per volume."""
 
+    protocol = "nbd"
+
     def __init__(
         self,
         root: Path,
@@ -207,6 +209,19 @@ class NbdExports:
 
     def members(self, volume_id: str) -> set[str]:
         return set(self.keys(volume_id))
+
+    def new_member(self, name: str, writable: bool = True, key: str | None = None) -> Member:
+        return new_member(name, writable, key)
+
+    def member_of(self, name: str, data: dict[str, Any], writable: bool) -> Member | None:
+        """The member an attachment's connection properties name."""
+        if not data.get("psk_key"):
+            return None
+        return Member(str(data.get("export") or name), str(data.get("psk_identity") or ""),
+                      str(data["psk_key"]), writable)  # fmt: skip
+
+    def identity_of(self, data: dict[str, Any]) -> str:
+        return str(data.get("psk_identity") or "")
 
     def exported(self, volume_id: str, member: Member) -> ExportedVolume:
         """What a member's consumer connects to (its daemon serving)."""
@@ -331,6 +346,9 @@ class NbdExports:
         missing one is not an error)."""
         await self.halt(volume_id)
         await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
+
+    async def served(self) -> list[str]:
+        return self.running()
 
     def running(self) -> list[str]:
         """The volumes served now (folders of dead daemons are not)."""

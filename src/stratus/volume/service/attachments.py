@@ -16,7 +16,10 @@ other host gets an NBD export made for the attachment: the update leaves
 ``connection_info`` empty, wakes the volume's agent, which adds it to the
 volume's export (an NBD export and a TLS-PSK key of its own) and records
 ``{"driver_volume_type": "nbd", "data": {host, port, export,
-psk_identity, psk_key, ...}}``, and answers once it is there.  The agent
+psk_identity, psk_key, ...}}`` (or, with ``target_protocol = "iscsi"``,
+a tgt target's Cinder ``iscsi`` properties: ``target_portal``,
+``target_iqn``, ``target_lun``, CHAP ``auth_username``/``auth_password``),
+and answers once it is there.  The agent
 ends exports whose attachment is gone.  The legacy
 ``os-initialize_connection`` does the same for a remote connector through
 a connection row that ``os-attach`` takes over."""
@@ -237,7 +240,7 @@ class Attachments:
     async def delete(self, ctx: RequestContext, attachment_id: str) -> None:
         async with self.db.transaction() as s:
             att, volume = await self._attachment(s, ctx, attachment_id)
-            exported = (att.connection_info or {}).get("driver_volume_type") == "nbd"
+            exported = (att.connection_info or {}).get("driver_volume_type") in ("nbd", "iscsi")
             await self._detach(s, volume, att)
             host = volume.host
         if exported:
