@@ -116,42 +116,8 @@ class Moves:
             if host is not None:
                 await _check_named_host(s, server, host)
             dest = await self._destination(s, server, new_flavor, host, same_host_ok, kind)
-            if Capability.MIGRATE.value not in dest.capabilities:
-                raise Conflict(
-                    f"Cannot '{verb}' instance {server.id}: the {dest.driver} driver of "
-                    f"host {dest.host} does not support migrate"
-                )
-            migration = m.Migration(
-                server_id=server.id,
-                project_id=ctx.project_id,
-                user_id=ctx.user_id,
-                migration_type=kind,
-                status="pre-migrating",
-                source_compute=source,
-                dest_compute=dest.host,
-                dest_host=dest.host,
-                old_flavor_id=server.flavor_id,
-                new_flavor_id=str(new_flavor["id"]),
-            )
-            s.add(migration)
-            await s.flush()
-            server.system_metadata = {
-                **(server.system_metadata or {}),
-                "move": {
-                    "kind": kind,
-                    "migration": migration.id,
-                    "source": source,
-                    "dest": dest.host,
-                    "old_flavor": old,
-                    "old_flavor_id": server.flavor_id,
-                    "new_flavor": new_flavor,
-                    "new_flavor_id": str(new_flavor["id"]),
-                    "vm_state": server.vm_state,
-                    "host_port": server.host_port,
-                },
-            }
-            server.task_state = "resize_prep"
-            server.generation += 1
+            _check_migrate_capable(server, dest, verb)
+            migration = await _record_move(s, ctx, server, kind, dest.host, old, new_flavor)
             start_action(s, server.id, verb, ctx.request_id, ctx.user_id, ctx.project_id)
         self.wake(source)
         return migration
@@ -390,3 +356,58 @@ async def _check_named_host(s: Any, server: m.Server, host: str) -> None:
             f"Cannot migrate instance {server.id} to its own host {host}: "
             "name another host, or none to let the scheduler choose."
         )
+
+
+def _check_migrate_capable(server: m.Server, dest: m.ComputeHost, verb: str) -> None:
+    """409 when the destination's driver cannot take a migrating guest."""
+    if Capability.MIGRATE.value not in dest.capabilities:
+        raise Conflict(
+            f"Cannot '{verb}' instance {server.id}: the {dest.driver} driver of "
+            f"host {dest.host} does not support migrate"
+        )
+
+
+async def _record_move(
+    s: Any,
+    ctx: RequestContext,
+    server: m.Server,
+    kind: str,
+    dest_host: str,
+    old: dict[str, Any],
+    new_flavor: dict[str, Any],
+) -> m.Migration:
+    """Add the migration row and the server's ``move`` record; the server
+    enters ``resize_prep`` for its source agent to pick up."""
+    source = server.host or ""
+    migration = m.Migration(
+        server_id=server.id,
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+        migration_type=kind,
+        status="pre-migrating",
+        source_compute=source,
+        dest_compute=dest_host,
+        dest_host=dest_host,
+        old_flavor_id=server.flavor_id,
+        new_flavor_id=str(new_flavor["id"]),
+    )
+    s.add(migration)
+    await s.flush()
+    server.system_metadata = {
+        **(server.system_metadata or {}),
+        "move": {
+            "kind": kind,
+            "migration": migration.id,
+            "source": source,
+            "dest": dest_host,
+            "old_flavor": old,
+            "old_flavor_id": server.flavor_id,
+            "new_flavor": new_flavor,
+            "new_flavor_id": str(new_flavor["id"]),
+            "vm_state": server.vm_state,
+            "host_port": server.host_port,
+        },
+    }
+    server.task_state = "resize_prep"
+    server.generation += 1
+    return migration
