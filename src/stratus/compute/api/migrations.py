@@ -17,7 +17,7 @@ from stratus.compute.api.move_schemas import EvacuateAction, MigrateAction, Resi
 from stratus.compute.api.servers import load
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
-from stratus.compute.service.moves import MigrationFilter
+from stratus.compute.service.migration_list import MigrationFilter
 
 V = Version.parse
 Req = ApiRequest[ComputeService]
