@@ -117,11 +117,9 @@ class Servers:
     ):
         self.nics = nics
         self.db = db
-        self.flavors = flavors
-        self.keypairs = keypairs
         self.quotas = quotas
-        self.images = images
         self.wake = wake  # wake the agent of a host (None: the scheduler)
+        # POST /servers: its checks need the flavors, key pairs and images too.
         self.creation = ServerCreation(db, flavors, keypairs, quotas, images, wake, nics)
 
     # -- reads ---------------------------------------------------------------------------
