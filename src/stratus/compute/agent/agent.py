@@ -95,8 +95,22 @@ class ComputeAgent:
             peers=peers,
         )
         self.images = images
+        self._wire_workflows(parts, db, image_records)
+        self.loop = Reconciler(
+            f"compute-agent-{host}",
+            self,
+            Timing(
+                poll_interval=POLL_INTERVAL,
+                sync_interval=sync_interval,
+                heartbeat_interval=min(sync_interval, 10.0),
+                max_parallel=MAX_TASKS_AT_ONCE,
+            ),
+        )
+
+    def _wire_workflows(self, parts: AgentParts, db: Database, image_records: ImageStore) -> None:
+        """The workflows, and the steps they register by task state."""
         self.moves = MoveWorkflow(parts)
-        self.image_work = ImageWorkflow(parts, image_records, images)
+        self.image_work = ImageWorkflow(parts, image_records, self.images)
         self.live = LiveMigrations(parts)
         workflows: list[Workflow] = [PowerWorkflow(parts, self.moves.forget_move), self.moves]
         if self.nics is not None:
@@ -111,16 +125,6 @@ class ComputeAgent:
         self.guests.root_disk = self.volumes.root_disk
         self.moves.volumes = VolumeMoves(self.volumes)
         self.live.use_volumes(self.moves.volumes)
-        self.loop = Reconciler(
-            f"compute-agent-{host}",
-            self,
-            Timing(
-                poll_interval=POLL_INTERVAL,
-                sync_interval=sync_interval,
-                heartbeat_interval=min(sync_interval, 10.0),
-                max_parallel=MAX_TASKS_AT_ONCE,
-            ),
-        )
 
     def wake(self) -> None:
         self.loop.wake()

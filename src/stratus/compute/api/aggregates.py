@@ -10,7 +10,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, Schema, json_response
 from stratus.common.microversion import Version
-from stratus.compute.api import views
+from stratus.compute.api import host_views
 from stratus.compute.errors import BadRequest
 from stratus.compute.service import ComputeService
 from stratus.compute.service.aggregates import AggregateView
@@ -73,13 +73,13 @@ def _v(req: ApiRequest[ComputeService]) -> Version:
 
 
 def _one(req: ApiRequest[ComputeService], view: AggregateView) -> Response:
-    return json_response({"aggregate": views.aggregate(view, _v(req))})
+    return json_response({"aggregate": host_views.aggregate(view, _v(req))})
 
 
 async def index(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:aggregates")
     rows = await req.service.aggregates.list_aggregates()
-    return json_response({"aggregates": [views.aggregate(a, _v(req)) for a in rows]})
+    return json_response({"aggregates": [host_views.aggregate(a, _v(req)) for a in rows]})
 
 
 async def show(req: ApiRequest[ComputeService]) -> Response:
@@ -91,7 +91,7 @@ async def create(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:aggregates")
     b = req.body.aggregate
     view = await req.service.aggregates.create(b.name, b.availability_zone)
-    return json_response({"aggregate": views.aggregate(view, _v(req), created=True)})
+    return json_response({"aggregate": host_views.aggregate(view, _v(req), created=True)})
 
 
 async def update(req: ApiRequest[ComputeService]) -> Response:

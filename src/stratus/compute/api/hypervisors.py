@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, Query, json_response
 from stratus.common.microversion import Version
-from stratus.compute.api import views
+from stratus.compute.api import host_views, views
 from stratus.compute.errors import BadRequest, NotFound, NotImplementedHere
 from stratus.compute.service import ComputeService
 from stratus.compute.service.hosts import HostView
@@ -51,7 +51,7 @@ async def _hosts(req: ApiRequest[ComputeService]) -> list[HostView]:
 async def _render(
     req: ApiRequest[ComputeService], rows: list[HostView], *, detail: bool, servers: bool
 ) -> list[dict[str, Any]]:
-    out = [views.hypervisor(h, _v(req), detail=detail) for h in rows]
+    out = [host_views.hypervisor(h, _v(req), detail=detail) for h in rows]
     if servers:
         on = await req.service.hosts.servers_on([h.host.host for h in rows])
         for body, h in zip(out, rows, strict=True):
@@ -124,7 +124,7 @@ async def uptime(req: ApiRequest[ComputeService]) -> Response:
         raise NotImplementedHere(
             f"The uptime of hypervisor {view.host.host} is known to its own process only."
         )
-    body = views.hypervisor(view, _v(req), detail=False)
+    body = host_views.hypervisor(view, _v(req), detail=False)
     body["uptime"] = _uptime_line()
     return json_response({"hypervisor": body})
 

@@ -12,12 +12,12 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
-from stratus.compute.api import views
-from stratus.compute.api.action_schemas import EvacuateAction, MigrateAction, ResizeAction
+from stratus.compute.api import history_views
+from stratus.compute.api.move_schemas import EvacuateAction, MigrateAction, ResizeAction
 from stratus.compute.api.servers import load
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
-from stratus.compute.service.moves import MigrationFilter
+from stratus.compute.service.migration_list import MigrationFilter
 
 V = Version.parse
 Req = ApiRequest[ComputeService]
@@ -128,7 +128,9 @@ async def index(req: ApiRequest[ComputeService]) -> Response:
         if q.marker:
             raise NotFound(f"Marker {q.marker} could not be found.") from exc
         raise
-    out: dict[str, Any] = {"migrations": [views.migration(r, v, req.base_url) for r in rows]}
+    out: dict[str, Any] = {
+        "migrations": [history_views.migration(r, v, req.base_url) for r in rows]
+    }
     if paging and q.limit and len(rows) == q.limit:
         query = [(k, val) for k, val in req.raw.query_params.multi_items() if k != "marker"]
         query.append(("marker", rows[-1].uuid))

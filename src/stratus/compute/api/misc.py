@@ -8,7 +8,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
-from stratus.compute.api import views
+from stratus.compute.api import host_views, views
 from stratus.compute.errors import BadRequest
 from stratus.compute.service import ComputeService
 from stratus.compute.service.quotas import DEFAULT_CLASS, LEGACY, RESOURCES
@@ -240,7 +240,7 @@ async def service_index(req: ApiRequest[ComputeService]) -> Response:
         rows = [h for h in rows if h.host.host == q.host]
     if q is not None and q.binary and q.binary != "nova-compute":
         rows = []
-    return json_response({"services": [views.service(h, _v(req)) for h in rows]})
+    return json_response({"services": [host_views.service(h, _v(req)) for h in rows]})
 
 
 async def service_update(req: ApiRequest[ComputeService]) -> Response:
@@ -261,7 +261,7 @@ async def service_update(req: ApiRequest[ComputeService]) -> Response:
         reason=b.disabled_reason,
         forced_down=b.forced_down,
     )
-    return json_response({"service": views.service(view, _v(req))})
+    return json_response({"service": host_views.service(view, _v(req))})
 
 
 def _zone_hosts(hosts: list[Any]) -> dict[str, list[Any]]:

@@ -26,6 +26,7 @@ from stratus.compute.api import (
     usage,
     volume_attachments,
 )
+from stratus.compute.api import move_schemas as mv
 from stratus.compute.api import schemas as s
 
 ACTION = "/v2.1/servers/{server_id}/action"
@@ -54,12 +55,12 @@ SERVER_ACTIONS: list[tuple[str, Handler, type[BaseModel]]] = [
     ("unshelve", server_images.unshelve, a.UnshelveAction),
     ("rescue", server_images.rescue, a.RescueAction),
     ("unrescue", server_images.unrescue, a.UnrescueAction),
-    ("migrate", migrations.migrate, a.MigrateAction),
-    ("resize", migrations.resize, a.ResizeAction),
-    ("confirmResize", migrations.confirm_resize, a.ConfirmResizeAction),
-    ("revertResize", migrations.revert_resize, a.RevertResizeAction),
-    ("evacuate", migrations.evacuate, a.EvacuateAction),
-    ("os-migrateLive", server_migrations.migrate_live, a.MigrateLiveAction),
+    ("migrate", migrations.migrate, mv.MigrateAction),
+    ("resize", migrations.resize, mv.ResizeAction),
+    ("confirmResize", migrations.confirm_resize, mv.ConfirmResizeAction),
+    ("revertResize", migrations.revert_resize, mv.RevertResizeAction),
+    ("evacuate", migrations.evacuate, mv.EvacuateAction),
+    ("os-migrateLive", server_migrations.migrate_live, mv.MigrateLiveAction),
     ("addSecurityGroup", interfaces.add_security_group, a.AddSecurityGroupAction),
     ("removeSecurityGroup", interfaces.remove_security_group, a.RemoveSecurityGroupAction),
     ("addFloatingIp", interfaces.add_floating_ip, a.AddFloatingIpAction),

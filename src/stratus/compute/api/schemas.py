@@ -21,7 +21,7 @@ from stratus.common.microversion import Version
 from stratus.compute.errors import BadRequest
 from stratus.compute.service.boot_volumes import BootVolume, boot_volumes
 from stratus.compute.service.network import NicRequest
-from stratus.compute.service.servers import CreateRequest
+from stratus.compute.service.server_create import CreateRequest
 
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]
 # Nova's flavor id pattern: letters, digits, ". _-", no space at either end

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.compute import models as m
-from stratus.compute.api import views
+from stratus.compute.api import host_views, views
 from stratus.compute.api.action_schemas import (
     ConsoleAction,
     LockAction,
@@ -110,7 +110,7 @@ async def diagnostics(req: Req) -> Response:
     server = await load(req, "compute:servers:diagnostics")
     found = await req.service.diagnostics(server)
     assert req.version is not None
-    return json_response(views.diagnostics(found, req.version))
+    return json_response(host_views.diagnostics(found, req.version))
 
 
 async def trigger_crash_dump(req: Req) -> Response:

@@ -9,8 +9,8 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
-from stratus.compute.api import views
-from stratus.compute.api.action_schemas import MigrateLiveAction
+from stratus.compute.api import history_views
+from stratus.compute.api.move_schemas import MigrateLiveAction
 from stratus.compute.api.servers import load
 from stratus.compute.errors import NotFound
 from stratus.compute.service import ComputeService
@@ -51,14 +51,14 @@ async def index(req: ApiRequest[ComputeService]) -> Response:
     _since(req, "2.23")
     server = await _server(req, "compute:server_migrations")
     rows = await req.service.live.in_progress(req.ctx, server.id)
-    return json_response({"migrations": [views.live_migration(r, _v(req)) for r in rows]})
+    return json_response({"migrations": [history_views.live_migration(r, _v(req)) for r in rows]})
 
 
 async def show(req: ApiRequest[ComputeService]) -> Response:
     _since(req, "2.23")
     server = await _server(req, "compute:server_migrations")
     row = await req.service.live.get(req.ctx, server.id, req.params["migration_id"])
-    return json_response({"migration": views.live_migration(row, _v(req))})
+    return json_response({"migration": history_views.live_migration(row, _v(req))})
 
 
 async def delete(req: ApiRequest[ComputeService]) -> Response:

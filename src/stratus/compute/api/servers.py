@@ -10,7 +10,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
-from stratus.compute.api import views
+from stratus.compute.api import history_views, views
 from stratus.compute.api.schemas import ServerCreateBody, ServerListQuery
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
@@ -276,7 +276,7 @@ async def metadata_delete(req: ApiRequest[ComputeService]) -> Response:
 async def actions_index(req: ApiRequest[ComputeService]) -> Response:
     server = await load(req, "compute:servers:show")
     rows = await req.service.actions.list_actions(server.id)
-    return json_response({"instanceActions": [views.action(a, _v(req)) for a in rows]})
+    return json_response({"instanceActions": [history_views.action(a, _v(req)) for a in rows]})
 
 
 async def actions_show(req: ApiRequest[ComputeService]) -> Response:
@@ -287,6 +287,6 @@ async def actions_show(req: ApiRequest[ComputeService]) -> Response:
             f"Action {req.params['request_id']} on instance {server.id} could not be found."
         )
     act, events = found
-    body = views.action(act, _v(req))
-    body["events"] = [views.event(e, _v(req), req.ctx.is_admin) for e in events]
+    body = history_views.action(act, _v(req))
+    body["events"] = [history_views.event(e, _v(req), req.ctx.is_admin) for e in events]
     return json_response({"instanceAction": body})

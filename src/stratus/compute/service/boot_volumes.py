@@ -100,25 +100,7 @@ async def plan_boot(
         letters = iter("abcdefghijklmnopqrstuvwxyz")
         for vol in sorted(volumes, key=lambda v: (v.boot_index is None, v.boot_index or 0)):
             device = vol.device or f"/dev/vd{next(letters)}"
-            size: int | None
-            if vol.source_type == "volume":
-                info = await client.get(ctx, vol.source_id or "")
-                if info.status != "available" and not info.multiattach:
-                    raise BadRequest(
-                        f"Invalid volume: volume {info.id} status must be 'available', "
-                        f"not '{info.status}'"
-                    )
-                volume_id, status, size = info.id, m.VOL_ATTACHING, info.size
-            else:
-                volume_id = await client.create_volume(
-                    ctx,
-                    vol.size,
-                    name=f"{server.name}-{device.rsplit('/', 1)[-1]}",
-                    image_id=vol.source_id if vol.source_type == "image" else None,
-                    snapshot_id=vol.source_id if vol.source_type == "snapshot" else None,
-                )
-                made.append(volume_id)
-                status, size = m.VOL_CREATING, vol.size
+            volume_id, status, size = await _volume_for(client, ctx, server, vol, device, made)
             row = m.VolumeAttachment(
                 server_id=server.id,
                 project_id=server.project_id,
@@ -136,12 +118,7 @@ async def plan_boot(
                 s.add(row)
             rows.append(row)
             if vol.source_type == "volume":
-                attachment = await client.reserve(ctx, volume_id, server.id)
-                async with db.transaction() as s:
-                    stored = await s.get(m.VolumeAttachment, row.id)
-                    if stored is not None:
-                        stored.attachment_id = attachment
-                        row.attachment_id = attachment
+                await _reserve(db, client, ctx, server, row)
     except Exception:
         await _undo(db, client, server, rows, made)
         raise
@@ -150,6 +127,51 @@ async def plan_boot(
         if stored_server is not None and stored_server.task_state == "block_device_mapping":
             stored_server.task_state = "scheduling"
     wake(None)
+
+
+async def _volume_for(
+    client: VolumeClient,
+    ctx: RequestContext,
+    server: m.Server,
+    vol: BootVolume,
+    device: str,
+    made: list[str],
+) -> tuple[str, str, int | None]:
+    """The volume behind one mapping, its attachment's first status and its
+    size: the one named (available, or multi-attach), or one made here
+    (from an image, a snapshot or blank; noted in ``made``)."""
+    if vol.source_type == "volume":
+        info = await client.get(ctx, vol.source_id or "")
+        if info.status != "available" and not info.multiattach:
+            raise BadRequest(
+                f"Invalid volume: volume {info.id} status must be 'available', not '{info.status}'"
+            )
+        return info.id, m.VOL_ATTACHING, info.size
+    volume_id = await client.create_volume(
+        ctx,
+        vol.size,
+        name=f"{server.name}-{device.rsplit('/', 1)[-1]}",
+        image_id=vol.source_id if vol.source_type == "image" else None,
+        snapshot_id=vol.source_id if vol.source_type == "snapshot" else None,
+    )
+    made.append(volume_id)
+    return volume_id, m.VOL_CREATING, vol.size
+
+
+async def _reserve(
+    db: Database,
+    client: VolumeClient,
+    ctx: RequestContext,
+    server: m.Server,
+    row: m.VolumeAttachment,
+) -> None:
+    """Reserve an existing volume for the server; its attachment id noted."""
+    attachment = await client.reserve(ctx, row.volume_id, server.id)
+    async with db.transaction() as s:
+        stored = await s.get(m.VolumeAttachment, row.id)
+        if stored is not None:
+            stored.attachment_id = attachment
+            row.attachment_id = attachment
 
 
 async def _undo(

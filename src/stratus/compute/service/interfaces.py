@@ -80,47 +80,9 @@ class Interfaces:
             await Servers.check_capability(
                 s, server, Capability.INTERFACE_HOTPLUG, "attach_interface"
             )
-        mode = "list" if (nic.network_id or nic.port_id) else "auto"
-        found = await client.nics_for(server.project_id, ctx.is_admin, mode, [nic])
-        if not found:
-            raise BadRequest("No network to attach the interface to was found.")
-        checked = found[0]
-        if checked.port_id:
-            port = await client.bind_port(
-                server.project_id, checked.port_id, server.id, zone_of(server), server.host
-            )
-            preserve = True
-        else:
-            # Bound at once: the host's network agent makes the tap while
-            # the attach is recorded and the compute agent woken.
-            port = await client.create_port(
-                server.project_id, server.id, zone_of(server), checked, [], server.host
-            )
-            preserve = False
+        port, preserve = await _port_for(client, ctx, server, nic)
         try:
-            async with self.db.transaction() as s:
-                current = await visible_server(s, ctx, server.id)
-                await self._check(current, "attach_interface")
-                last = await s.scalar(
-                    select(func.max(m.ServerPort.position)).where(
-                        m.ServerPort.server_id == server.id
-                    )
-                )
-                s.add(
-                    m.ServerPort(
-                        server_id=server.id,
-                        port_id=port.id,
-                        network_id=port.network_id,
-                        position=(last if last is not None else -1) + 1,
-                        preserve_on_delete=preserve,
-                        tag=nic.tag,
-                    )
-                )
-                current.task_state = ATTACHING
-                current.generation += 1
-                start_action(
-                    s, server.id, "attach_interface", ctx.request_id, ctx.user_id, ctx.project_id
-                )
+            await self._record_attach(ctx, server, port, preserve, nic.tag)
         except Exception:
             if preserve:
                 await client.unbind_port(port.id)
@@ -136,6 +98,37 @@ class Interfaces:
                 await self.nics.release_one(row)
             raise
         return (await client.ports([port.id])).get(port.id, port)
+
+    async def _record_attach(
+        self,
+        ctx: RequestContext,
+        server: m.Server,
+        port: VifPort,
+        preserve: bool,
+        tag: str | None,
+    ) -> None:
+        """The port as the server's last NIC, and the task for its agent."""
+        async with self.db.transaction() as s:
+            current = await visible_server(s, ctx, server.id)
+            await self._check(current, "attach_interface")
+            last = await s.scalar(
+                select(func.max(m.ServerPort.position)).where(m.ServerPort.server_id == server.id)
+            )
+            s.add(
+                m.ServerPort(
+                    server_id=server.id,
+                    port_id=port.id,
+                    network_id=port.network_id,
+                    position=(last if last is not None else -1) + 1,
+                    preserve_on_delete=preserve,
+                    tag=tag,
+                )
+            )
+            current.task_state = ATTACHING
+            current.generation += 1
+            start_action(
+                s, server.id, "attach_interface", ctx.request_id, ctx.user_id, ctx.project_id
+            )
 
     async def detach(self, ctx: RequestContext, server: m.Server, port_id: str) -> None:
         self._client()
@@ -249,3 +242,27 @@ class Interfaces:
         client = self._client()
         ports = await self.ports(server)
         await client.disassociate_floating_ip(server.project_id, address, [p.id for p in ports])
+
+
+async def _port_for(
+    client: NetworkClient, ctx: RequestContext, server: m.Server, nic: NicRequest
+) -> tuple[VifPort, bool]:
+    """The port an attach plugs, and whether it outlives the server: the
+    one the request names, bound to the server, or one made on the network
+    it names (or the one it would get)."""
+    mode = "list" if (nic.network_id or nic.port_id) else "auto"
+    found = await client.nics_for(server.project_id, ctx.is_admin, mode, [nic])
+    if not found:
+        raise BadRequest("No network to attach the interface to was found.")
+    checked = found[0]
+    if checked.port_id:
+        port = await client.bind_port(
+            server.project_id, checked.port_id, server.id, zone_of(server), server.host
+        )
+        return port, True
+    # Bound at once: the host's network agent makes the tap while the attach
+    # is recorded and the compute agent woken.
+    port = await client.create_port(
+        server.project_id, server.id, zone_of(server), checked, [], server.host
+    )
+    return port, False

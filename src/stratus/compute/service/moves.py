@@ -1,5 +1,5 @@
 """Moving servers between hosts: cold migration, resize (confirm, revert)
-and evacuation, and the migration records os-migrations lists.
+and evacuation (the records os-migrations lists: ``migration_list.py``).
 
 The API side validates, picks the destination with the scheduler (its
 filters, minus the source host) and records, in one transaction, the move
@@ -12,8 +12,6 @@ still holds), so that concurrent requests never overcommit either host.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +24,7 @@ from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.actions import start_action
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
+from stratus.compute.service.migration_list import MigrationFilter, list_migrations
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import NoValidHost, Scheduler
 from stratus.compute.service.servers import Servers, visible_server
@@ -47,21 +46,6 @@ IN_PROGRESS = frozenset(
         "reverting",
     }
 )
-
-
-@dataclass
-class MigrationFilter:
-    host: str | None = None
-    status: str | None = None
-    instance_uuid: str | None = None
-    source_compute: str | None = None
-    migration_type: str | None = None
-    user_id: str | None = None
-    project_id: str | None = None
-    changes_since: datetime | None = None
-    changes_before: datetime | None = None
-    limit: int | None = None
-    marker: str | None = None
 
 
 class Moves:
@@ -116,42 +100,8 @@ class Moves:
             if host is not None:
                 await _check_named_host(s, server, host)
             dest = await self._destination(s, server, new_flavor, host, same_host_ok, kind)
-            if Capability.MIGRATE.value not in dest.capabilities:
-                raise Conflict(
-                    f"Cannot '{verb}' instance {server.id}: the {dest.driver} driver of "
-                    f"host {dest.host} does not support migrate"
-                )
-            migration = m.Migration(
-                server_id=server.id,
-                project_id=ctx.project_id,
-                user_id=ctx.user_id,
-                migration_type=kind,
-                status="pre-migrating",
-                source_compute=source,
-                dest_compute=dest.host,
-                dest_host=dest.host,
-                old_flavor_id=server.flavor_id,
-                new_flavor_id=str(new_flavor["id"]),
-            )
-            s.add(migration)
-            await s.flush()
-            server.system_metadata = {
-                **(server.system_metadata or {}),
-                "move": {
-                    "kind": kind,
-                    "migration": migration.id,
-                    "source": source,
-                    "dest": dest.host,
-                    "old_flavor": old,
-                    "old_flavor_id": server.flavor_id,
-                    "new_flavor": new_flavor,
-                    "new_flavor_id": str(new_flavor["id"]),
-                    "vm_state": server.vm_state,
-                    "host_port": server.host_port,
-                },
-            }
-            server.task_state = "resize_prep"
-            server.generation += 1
+            _check_migrate_capable(server, dest, verb)
+            migration = await _record_move(s, ctx, server, kind, dest.host, old, new_flavor)
             start_action(s, server.id, verb, ctx.request_id, ctx.user_id, ctx.project_id)
         self.wake(source)
         return migration
@@ -336,36 +286,8 @@ class Moves:
     # -- listings --------------------------------------------------------------------------------
 
     async def list_migrations(self, f: MigrationFilter) -> list[m.Migration]:
-        stmt = select(m.Migration)
-        if f.host:
-            stmt = stmt.where(
-                (m.Migration.source_compute == f.host) | (m.Migration.dest_compute == f.host)
-            )
-        if f.status:
-            stmt = stmt.where(m.Migration.status == f.status)
-        if f.instance_uuid:
-            stmt = stmt.where(m.Migration.server_id == f.instance_uuid)
-        if f.source_compute:
-            stmt = stmt.where(m.Migration.source_compute == f.source_compute)
-        if f.migration_type:
-            stmt = stmt.where(m.Migration.migration_type == f.migration_type)
-        if f.user_id:
-            stmt = stmt.where(m.Migration.user_id == f.user_id)
-        if f.project_id:
-            stmt = stmt.where(m.Migration.project_id == f.project_id)
-        if f.changes_since is not None:
-            stmt = stmt.where(m.Migration.updated_at >= f.changes_since)
-        if f.changes_before is not None:
-            stmt = stmt.where(m.Migration.updated_at <= f.changes_before)
-        stmt = stmt.order_by(m.Migration.created_at.desc(), m.Migration.id.desc())
-        async with self.db.session() as s:
-            rows = list((await s.scalars(stmt)).all())
-        if f.marker:
-            ids = [r.uuid for r in rows]
-            if f.marker not in ids:
-                raise BadRequest(f"Marker {f.marker} could not be found.")
-            rows = rows[ids.index(f.marker) + 1 :]
-        return rows[: f.limit] if f.limit is not None else rows
+        """os-migrations (``migration_list.py``)."""
+        return await list_migrations(self.db, f)
 
 
 def _check_resize(
@@ -390,3 +312,58 @@ async def _check_named_host(s: Any, server: m.Server, host: str) -> None:
             f"Cannot migrate instance {server.id} to its own host {host}: "
             "name another host, or none to let the scheduler choose."
         )
+
+
+def _check_migrate_capable(server: m.Server, dest: m.ComputeHost, verb: str) -> None:
+    """409 when the destination's driver cannot take a migrating guest."""
+    if Capability.MIGRATE.value not in dest.capabilities:
+        raise Conflict(
+            f"Cannot '{verb}' instance {server.id}: the {dest.driver} driver of "
+            f"host {dest.host} does not support migrate"
+        )
+
+
+async def _record_move(
+    s: Any,
+    ctx: RequestContext,
+    server: m.Server,
+    kind: str,
+    dest_host: str,
+    old: dict[str, Any],
+    new_flavor: dict[str, Any],
+) -> m.Migration:
+    """Add the migration row and the server's ``move`` record; the server
+    enters ``resize_prep`` for its source agent to pick up."""
+    source = server.host or ""
+    migration = m.Migration(
+        server_id=server.id,
+        project_id=ctx.project_id,
+        user_id=ctx.user_id,
+        migration_type=kind,
+        status="pre-migrating",
+        source_compute=source,
+        dest_compute=dest_host,
+        dest_host=dest_host,
+        old_flavor_id=server.flavor_id,
+        new_flavor_id=str(new_flavor["id"]),
+    )
+    s.add(migration)
+    await s.flush()
+    server.system_metadata = {
+        **(server.system_metadata or {}),
+        "move": {
+            "kind": kind,
+            "migration": migration.id,
+            "source": source,
+            "dest": dest_host,
+            "old_flavor": old,
+            "old_flavor_id": server.flavor_id,
+            "new_flavor": new_flavor,
+            "new_flavor_id": str(new_flavor["id"]),
+            "vm_state": server.vm_state,
+            "host_port": server.host_port,
+        },
+    }
+    server.task_state = "resize_prep"
+    server.generation += 1
+    return migration
