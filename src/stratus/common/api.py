@@ -13,20 +13,19 @@ body (OpenStack's ``POST .../action``) each name that key (``action``): the
 body's key picks the route, whose schema then validates it.  Body schemas
 see the negotiated microversion as their validation context
 (``info.context["version"]``).
+
+The pieces live beside it: ``schemas`` (the base request schemas),
+``routes`` (``Route``, ``ApiRequest``), ``request_input`` (reading and
+validating a request), ``responses`` (JSON and empty responses); their
+names are importable from here too.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Annotated, Any, Generic, Protocol, Self, TypeVar, get_args
-from urllib.parse import quote
+from typing import Any, Protocol
 
-import orjson
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
-from pydantic_core import PydanticCustomError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -34,330 +33,75 @@ from starlette.responses import Response
 from starlette.routing import Route as StarletteRoute
 
 from stratus.common import access_rules, logs
-from stratus.common.action_bodies import ActionBodies
 from stratus.common.context import RequestContext
 from stratus.common.errors import (
-    BadRequest,
     ErrorHandlers,
     ErrorRenderer,
     ErrorTranslations,
     MethodNotAllowed,
-    PayloadTooLarge,
     StratusError,
     Unauthorized,
     UnknownPath,
-    UnsupportedMediaType,
 )
 from stratus.common.microversion import Microversions, Version
 from stratus.common.policy import Enforcer
+from stratus.common.request_input import (
+    ActionPicker,
+    describe_validation_error,
+    header,
+    parse_body,
+    parse_query,
+    read_json,
+)
+from stratus.common.responses import empty_response, header_value, json_response, safe_headers
+from stratus.common.routes import ApiRequest, Handler, Route
+from stratus.common.schemas import (
+    BigInt,
+    IntOrString,
+    NoBody,
+    NoQuery,
+    Query,
+    RawBody,
+    Schema,
+    numeric_string,
+)
+
+__all__ = [
+    "CLIENT_CLOSED",
+    "REQUEST_ID_KEY",
+    "ApiRequest",
+    "BigInt",
+    "Handler",
+    "IntOrString",
+    "NoBody",
+    "NoQuery",
+    "Query",
+    "RawBody",
+    "Route",
+    "Schema",
+    "ServiceAPI",
+    "TokenValidator",
+    "describe_validation_error",
+    "empty_response",
+    "header_value",
+    "json_response",
+    "numeric_string",
+    "request_id_of",
+    "safe_headers",
+]
 
 log = logging.getLogger(__name__)
 
-MAX_JSON_BODY = 1 << 20  # 1 MiB of JSON is plenty for any control-plane call
 REQUEST_ID_KEY = "stratus.request_id"
 CLIENT_CLOSED = 499  # the status logged for a client that left mid-request (nginx's)
-
-
-INT32 = (-(2**31), 2**31 - 1)  # an Integer column (PostgreSQL's integer)
-INT64 = (-(2**63), 2**63 - 1)  # a BigInteger column
-
-
-class _Wide:
-    """Marks an integer field stored in a BigInteger column (``BigInt``)."""
-
-
-BigInt = Annotated[int, _Wide()]
-
-
-def _out_of_range(value: Any, bounds: tuple[int, int]) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int):
-        return not bounds[0] <= value <= bounds[1]
-    # JSON integers beyond 64 bits arrive as floats (orjson): never storable.
-    return isinstance(value, float) and not -(2.0**63) <= value < 2.0**63
-
-
-def _check_value(value: Any, bounds: tuple[int, int], where: str) -> None:
-    if value is None or type(value) is str:
-        return  # the common case, on every request: nothing to check
-    if isinstance(value, (Schema, Query)):
-        return  # checked by its own validator
-    if isinstance(value, BaseModel):
-        _check_ints(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_value(item, bounds, f"{where}.{key}")
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _check_value(item, bounds, where)
-    elif _out_of_range(value, bounds):
-        raise PydanticCustomError(
-            "int_range",
-            "{field}: {value} is out of range (from {low} to {high})",
-            {"field": where, "value": value, "low": bounds[0], "high": bounds[1]},
-        )
-
-
-def _wide(annotation: Any) -> bool:
-    """Whether a field's type is (or holds, as in ``BigInt | None``) a BigInt."""
-    if any(isinstance(meta, _Wide) for meta in getattr(annotation, "__metadata__", ())):
-        return True
-    return any(_wide(arg) for arg in get_args(annotation))
-
-
-_BOUNDS: dict[type[BaseModel], dict[str, tuple[int, int]]] = {}
-
-
-def _field_bounds(cls: type[BaseModel]) -> dict[str, tuple[int, int]]:
-    bounds = _BOUNDS.get(cls)
-    if bounds is None:
-        bounds = {}
-        for name, info in cls.model_fields.items():
-            wide = any(isinstance(m, _Wide) for m in info.metadata) or _wide(info.annotation)
-            bounds[name] = INT64 if wide else INT32
-        _BOUNDS[cls] = bounds
-    return bounds
-
-
-def _check_ints(model: BaseModel) -> None:
-    """Every integer of a request fits the column it is stored in: 32 bits
-    unless the field is a ``BigInt`` (values in free-form fields too), so a
-    number too big for the database is a 400, never a database error."""
-    for name, bounds in _field_bounds(type(model)).items():
-        _check_value(getattr(model, name), bounds, name)
-    for name, value in (model.model_extra or {}).items():
-        _check_value(value, INT32, name)
-
-
-_DIGITS = re.compile(r"^\s*-?[0-9]+\s*$")
-
-
-def numeric_string(value: Any) -> Any:
-    """A string of digits as the integer it spells (OpenStack APIs take
-    ``"10"`` for 10 in places), so the integer rule applies to it too."""
-    if isinstance(value, str) and _DIGITS.match(value):
-        return int(value)
-    return value
-
-
-# An integer that may be sent as a string of digits; other strings stay strings.
-IntOrString = Annotated[int | str, BeforeValidator(numeric_string)]
-
-
-class Schema(BaseModel):
-    """Base of request schemas: unknown fields are refused, and integers
-    must fit their columns (``BigInt`` for 64-bit ones)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="after")
-    def _integers_fit(self) -> Self:
-        _check_ints(self)
-        return self
-
-
-class NoBody(Schema):
-    """The route takes no request body."""
-
-
-class RawBody(Schema):
-    """The handler reads the request body itself, as a stream
-    (``req.raw.stream()``): uploads of any size, never held in memory."""
-
-
-class NoQuery(BaseModel):
-    """The route reads no query parameters (unknown ones are ignored, as
-    OpenStack services do)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-
-class Query(BaseModel):
-    """Base of query schemas: unknown parameters are ignored; integers must
-    fit their columns, as in ``Schema``."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    @model_validator(mode="after")
-    def _integers_fit(self) -> Self:
-        _check_ints(self)
-        return self
 
 
 class TokenValidator(Protocol):
     async def validate(self, token: str, request_id: str) -> RequestContext: ...
 
 
-S = TypeVar("S")
-Handler = Callable[["ApiRequest[Any]"], Awaitable[Response]]
-
-
-@dataclass(frozen=True, init=False)
-class Route:
-    """One route: method, path, handler and request schemas.  The schemas
-    are named on purpose, ``NoBody`` / ``NoQuery`` for none: a route that
-    names neither is ``undeclared``, which ``ServiceAPI`` refuses and the
-    route-schema test reports."""
-
-    method: str
-    path: str
-    handler: Handler
-    body: type[BaseModel]
-    query: type[BaseModel]
-    public: bool  # no token needed (discovery, authentication)
-    # Content types a body may have (None: any); others get 415.
-    content_types: tuple[str, ...] | None
-    # The one key of the JSON body that selects this route among those of
-    # the same method and path (OpenStack's server actions).
-    action: str | None
-    undeclared: tuple[str, ...]  # the schemas not named ("body", "query")
-
-    def __init__(
-        self,
-        method: str,
-        path: str,
-        handler: Handler,
-        *,
-        body: type[BaseModel] | None = None,
-        query: type[BaseModel] | None = None,
-        public: bool = False,
-        content_types: tuple[str, ...] | None = None,
-        action: str | None = None,
-    ) -> None:
-        values = {
-            "method": method,
-            "path": path,
-            "handler": handler,
-            "body": body or NoBody,
-            "query": query or NoQuery,
-            "public": public,
-            "content_types": content_types,
-            "action": action,
-            "undeclared": tuple(n for n, s in (("body", body), ("query", query)) if s is None),
-        }
-        for name, value in values.items():
-            object.__setattr__(self, name, value)
-
-
-@dataclass
-class ApiRequest(Generic[S]):
-    raw: Request
-    ctx: RequestContext
-    params: Mapping[str, str]
-    body: Any
-    query: Any
-    service: S
-    enforcer: Enforcer
-    base_url: str
-    headers: dict[str, str] = field(default_factory=dict)
-    version: Version | None = None  # the negotiated microversion, if the API has them
-
-    def authorize(self, action: str, target: Mapping[str, Any] | None = None) -> None:
-        self.enforcer.authorize(action, self.ctx, target)
-
-    def allowed(self, action: str, target: Mapping[str, Any] | None = None) -> bool:
-        return self.enforcer.allowed(action, self.ctx, target)
-
-    @property
-    def url(self) -> str:
-        """This request's URL as clients reach it."""
-        path = self.raw.scope["path"][len(self.raw.scope.get("root_path", "")) :]
-        qs = self.raw.scope.get("query_string", b"").decode("latin-1")
-        return f"{self.base_url}{path}" + (f"?{qs}" if qs else "")
-
-
-_URL_HEADERS = frozenset({"location", "content-location"})
-
-
-def header_value(value: str, url: bool = False) -> str:
-    """A header value as HTTP can carry it: unchanged when it is Latin-1 (a
-    URL: ASCII), else with every other character percent-encoded as UTF-8,
-    so that a name echoed back (a tag in a ``Location``) never fails the
-    response of a write that happened."""
-    try:
-        value.encode("ascii" if url else "latin-1")
-        return value
-    except UnicodeEncodeError:
-        return "".join(c if ord(c) < 0x80 else quote(c, safe="") for c in value)
-
-
-def safe_headers(headers: Mapping[str, str] | None) -> dict[str, str] | None:
-    if headers is None:
-        return None
-    return {k: header_value(v, k.lower() in _URL_HEADERS) for k, v in headers.items()}
-
-
-def json_response(
-    data: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> Response:
-    return Response(
-        orjson.dumps(data),
-        status_code=status,
-        headers=safe_headers(headers),
-        media_type="application/json",
-    )
-
-
-def empty_response(status: int = 204, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(b"", status_code=status, headers=safe_headers(headers))
-
-
 def request_id_of(scope: Mapping[str, Any]) -> str:
     return str(scope.get(REQUEST_ID_KEY, "req-unknown"))
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:3]:
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "additional properties are not allowed"
-        parts.append(f"Invalid input for field '{loc}': {msg}.")
-    return " ".join(parts)
-
-
-async def _read_json(request: Request) -> Any:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise PayloadTooLarge()
-    if not body.strip():
-        return None
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Malformed request body: the body is not valid JSON ({exc}).") from exc
-
-
-def _header(request: Request, name: bytes) -> str | None:
-    """One request header, read straight from the ASGI scope (the hot path
-    avoids building a Headers object)."""
-    for key, value in request.scope["headers"]:
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
-def _query_dict(request: Request) -> dict[str, str]:
-    """The query parameters (the last of repeated ones).  NUL characters
-    are refused everywhere: no database stores them faithfully."""
-    query = dict(request.query_params)
-    if _has_nul(query) or _has_nul(dict(request.path_params)):
-        raise BadRequest("NUL characters are not allowed in the URL.")
-    return query
 
 
 class ServiceAPI:
@@ -402,7 +146,7 @@ class ServiceAPI:
     def _endpoint(self, routes: Sequence[Route]) -> Callable[[Request], Awaitable[Response]]:
         """The endpoint of one method of one path: one route, or the routes
         told apart by their body's key (``Route.action``)."""
-        pick = _ActionPicker(routes) if routes[0].action is not None else None
+        pick = ActionPicker(routes) if routes[0].action is not None else None
         route = routes[0]
 
         async def endpoint(request: Request) -> Response:
@@ -444,7 +188,7 @@ class ServiceAPI:
         self,
         request: Request,
         route: Route,
-        pick: _ActionPicker | None,
+        pick: ActionPicker | None,
         request_id: str,
         version: Version | None,
     ) -> tuple[Route, ApiRequest[Any]]:
@@ -452,11 +196,11 @@ class ServiceAPI:
         that handles them (an action's, told by its body) and its request."""
         ctx = await self._authenticate(request, route, request_id)
         logs.note_caller(ctx.project_id, ctx.user_id)
-        query = _query(request, route)
+        query = parse_query(request, route)
         if pick is not None:
-            chosen, body = pick(await _read_json(request), version)
+            chosen, body = pick(await read_json(request), version)
         else:
-            chosen, body = route, await _body(request, route, version)
+            chosen, body = route, await parse_body(request, route, version)
         api_request: ApiRequest[Any] = ApiRequest(
             raw=request,
             ctx=ctx,
@@ -496,7 +240,7 @@ class ServiceAPI:
     async def _authenticate(
         self, request: Request, route: Route, request_id: str
     ) -> RequestContext:
-        token = _header(request, b"x-auth-token")
+        token = header(request, b"x-auth-token")
         if not route.public:
             if not token:
                 raise Unauthorized()
@@ -525,7 +269,7 @@ class ServiceAPI:
         """Whether a service sent the request for its user: a valid token
         with the ``service`` role in ``X-Service-Token`` (keystonemiddleware's
         default ``service_token_roles``)."""
-        token = _header(request, b"x-service-token")
+        token = header(request, b"x-service-token")
         if not token:
             return False
         try:
@@ -578,62 +322,6 @@ def _catalog_types(name: str) -> tuple[str, ...]:
 
     info = SERVICES.get(name)
     return tuple(t for t, _ in info.catalog_entries()) if info is not None else (name,)
-
-
-def _query(request: Request, route: Route) -> Any:
-    if route.query is not NoQuery or request.scope.get("query_string"):
-        try:
-            return route.query.model_validate(_query_dict(request))
-        except ValidationError as exc:
-            raise BadRequest(describe_validation_error(exc)) from exc
-    if request.path_params and _has_nul(dict(request.path_params)):
-        raise BadRequest("NUL characters are not allowed in the URL.")
-    return None
-
-
-async def _body(request: Request, route: Route, version: Version | None) -> Any:
-    if route.content_types is not None and route.body is not NoBody:
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype not in route.content_types:
-            raise UnsupportedMediaType(
-                f"Content-Type {ctype or '(none)'} is not accepted here; "
-                f"use {' or '.join(route.content_types)}."
-            )
-    if route.body in (NoBody, RawBody):
-        return None
-    raw = await _read_json(request)
-    # A body schema whose JSON is not an object names the field it fills.
-    wrap_key: str | None = getattr(route.body, "wrap_key", None)
-    if wrap_key is not None:
-        raw = {wrap_key: raw}
-    return _validate(route.body, raw, version)
-
-
-def _validate(schema: type[BaseModel], raw: Any, version: Version | None) -> Any:
-    if _has_nul(raw):
-        raise BadRequest("NUL characters are not allowed in the request body.")
-    try:
-        return schema.model_validate(raw if raw is not None else {}, context={"version": version})
-    except ValidationError as exc:
-        raise BadRequest(describe_validation_error(exc)) from exc
-
-
-class _ActionPicker:
-    """Picks the route of an action body by its one key (``ActionBodies``)."""
-
-    def __init__(self, routes: Sequence[Route]) -> None:
-        self.routes = {str(r.action): r for r in routes}
-        if len(self.routes) != len(routes) or None in (r.action for r in routes):
-            raise ValueError(f"{routes[0].method} {routes[0].path}: actions need distinct names")
-        self.bodies = ActionBodies({key: r.body for key, r in self.routes.items()})
-
-    def __call__(self, raw: Any, version: Version | None) -> tuple[Route, Any]:
-        key = self.bodies.key(raw)
-        if key is None:
-            _validate(self.bodies.union, raw, version)  # refuses it, as the union does
-            raise BadRequest("The request body names no known action.")
-        route = self.routes[key]
-        return route, _validate(route.body, raw, version)
 
 
 def _dispatch(

@@ -22,13 +22,13 @@ from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, int_of, policy_of, reply, timestamp_of
 
 if TYPE_CHECKING:
-    from stratus.objectstore.node.server import StorageNode
+    from stratus.objectstore.node.context import NodeContext
 
 META_KEYS = ("x-account-meta-", "x-account-sysmeta-", "x-account-access-control")
 
 
 class AccountServer:
-    def __init__(self, node: StorageNode) -> None:
+    def __init__(self, node: NodeContext) -> None:
         self.node = node
         self._commits: dict[str, GroupCommit[int]] = {}
 

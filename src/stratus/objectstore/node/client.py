@@ -1,6 +1,6 @@
 """Clients that reach storage nodes: in-process, and over HTTP.
 
-``LocalNodeClient`` calls ``StorageNode.handle`` directly (the all-in-one).
+``LocalNodeClient`` calls a node's ``handle`` directly (the all-in-one).
 ``HttpNodeClient`` sends ``METHOD /<device>/<partition>/<account>[/<container>
 [/<object>]]`` with a pooled ``httpx.AsyncClient``, streaming bodies both ways.
 Names are percent-encoded UTF-8 (dots too, so that no name is a dot segment);
@@ -11,7 +11,6 @@ its iterator closed) to give the connection back to the pool.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Mapping
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -19,13 +18,11 @@ import httpx
 from stratus.common import tls
 from stratus.objectstore.node.protocol import (
     NodeClient,
+    NodeHandler,
     NodeRequest,
     NodeResponse,
     NodeUnavailable,
 )
-
-if TYPE_CHECKING:
-    from stratus.objectstore.node.server import StorageNode
 
 
 class LocalNodeClient:
@@ -34,7 +31,7 @@ class LocalNodeClient:
 
     def __init__(
         self,
-        nodes: Mapping[tuple[str, int], StorageNode],
+        nodes: Mapping[tuple[str, int], NodeHandler],
         fallback: NodeClient | None = None,
     ) -> None:
         self.nodes = dict(nodes)

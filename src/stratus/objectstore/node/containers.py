@@ -26,7 +26,7 @@ from stratus.objectstore.node.replies import NodeError, int_of, policy_of, reply
 from stratus.objectstore.node.updates import Target, Update, targets_from
 
 if TYPE_CHECKING:
-    from stratus.objectstore.node.server import StorageNode
+    from stratus.objectstore.node.context import NodeContext
 
 META_KEYS = (
     "x-container-meta-",
@@ -69,7 +69,7 @@ def listing_query(query: dict[str, str]) -> dict[str, Any]:
 
 
 class ContainerServer:
-    def __init__(self, node: StorageNode) -> None:
+    def __init__(self, node: NodeContext) -> None:
         self.node = node
         self.report_delay = 0.05
         self._commits: dict[str, GroupCommit[int]] = {}

@@ -39,8 +39,8 @@ from stratus.objectstore.drivers.timestamp import Timestamp
 from stratus.objectstore.node.replies import NodeError, reply
 
 if TYPE_CHECKING:
+    from stratus.objectstore.node.context import NodeContext
     from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
-    from stratus.objectstore.node.server import StorageNode
 
 KINDS: dict[str, tuple[type[Database], type[Any]]] = {
     "containers": (ContainerDB, ObjectRow),
@@ -89,7 +89,7 @@ def snapshot(db: Database, dest: str) -> None:
 
 
 class DatabaseSync:
-    def __init__(self, node: StorageNode) -> None:
+    def __init__(self, node: NodeContext) -> None:
         self.node = node
 
     async def handle(self, req: NodeRequest, root: str, op: str) -> NodeResponse:

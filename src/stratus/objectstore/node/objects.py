@@ -44,7 +44,7 @@ from stratus.objectstore.node.replies import (
 from stratus.objectstore.node.updates import Target, Update, targets_from
 
 if TYPE_CHECKING:
-    from stratus.objectstore.node.server import StorageNode
+    from stratus.objectstore.node.context import NodeContext
 
 # Headers a PUT keeps with the object (lower-case, matched by prefix).
 PUT_KEEPS = (
@@ -66,7 +66,7 @@ STORED_OVERRIDE = "x-object-sysmeta-container-update-override-"
 
 
 class ObjectServer:
-    def __init__(self, node: StorageNode) -> None:
+    def __init__(self, node: NodeContext) -> None:
         self.node = node
 
     async def handle(self, req: NodeRequest, root: str) -> NodeResponse:

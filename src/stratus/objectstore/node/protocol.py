@@ -63,5 +63,13 @@ class NodeClient(Protocol):
         """Send one request; connection failures raise NodeUnavailable."""
 
 
+class NodeHandler(Protocol):
+    """A storage node as the in-process client reaches it: one request in,
+    one response out."""
+
+    async def handle(self, req: NodeRequest) -> NodeResponse:
+        """Answer one request (errors are responses, not exceptions)."""
+
+
 class NodeUnavailable(Exception):
     """The node could not be reached (down, refused, timed out)."""

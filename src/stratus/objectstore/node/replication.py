@@ -36,7 +36,7 @@ from stratus.objectstore.node.protocol import NodeRequest, NodeResponse
 from stratus.objectstore.node.replies import NodeError, policy_of, reply
 
 if TYPE_CHECKING:
-    from stratus.objectstore.node.server import StorageNode
+    from stratus.objectstore.node.context import NodeContext
 
 OP = "x-backend-replicate"
 SYNC_FILE = "x-backend-sync-file"
@@ -81,7 +81,7 @@ def _split(value: str | None) -> list[str]:
 class Replication:
     """Answers replication requests for one node."""
 
-    def __init__(self, node: StorageNode) -> None:
+    def __init__(self, node: NodeContext) -> None:
         self.node = node
         self.databases = DatabaseSync(node)
 
