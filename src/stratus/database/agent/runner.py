@@ -36,8 +36,6 @@ def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volume
         "mariadb": fake.FakeDatastore("mariadb", "10.11.19", 3306),
     }
     root = cfg.data_path(cfg.dbaas.state_dir)
-    if cfg.dbaas.fake_backup_store:
-        return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, fake.FakeBackupStore(), []
     session = service_session(cfg)
     backups = _swift(cfg, session)
     return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, backups, [backups, session]
@@ -88,12 +86,18 @@ def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Net
     return stores, LinuxIsolation(root), network, volumes, backups, closers
 
 
-def build_agent(cfg: Config, db: Database, host: str | None = None) -> DatabaseAgent:
+def build_agent(
+    cfg: Config, db: Database, host: str | None = None, backups: BackupStore | None = None
+) -> DatabaseAgent:
+    """The agent over the configured drivers; `backups` replaces the object
+    store client (a unit test's in-memory store, no cloud running)."""
     host = host or host_name(cfg)
     if cfg.dbaas.driver == "fake":
-        stores, isolation, network, volumes, backups, closers = _fake(cfg)
+        stores, isolation, network, volumes, store, closers = _fake(cfg)
     else:
-        stores, isolation, network, volumes, backups, closers = _local(cfg, host)
+        stores, isolation, network, volumes, store, closers = _local(cfg, host)
+    if backups is None:
+        backups = store
     rec = Recorder(db, host)
     network_host = cfg.compute.host or socket.gethostname()
     instances = InstanceWork(
