@@ -29,7 +29,7 @@ from stratus.common.db import Database
 from stratus.volume import models as m
 from stratus.volume.drivers.base import DriverError, VolumeDriver, VolumeRef
 from stratus.volume.drivers.nbd_export import Member, NbdExports, new_member
-from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
+from stratus.volume.service.connections import ERROR_ATTACHING, LIVE, connection_info
 
 log = logging.getLogger(__name__)
 
