@@ -27,8 +27,9 @@ def host_name(cfg: Config) -> str:
     return cfg.dbaas.host or cfg.compute.host or socket.gethostname()
 
 
-def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volumes | None,
-                                BackupStore, list[Any]]:  # fmt: skip
+def _fake(
+    cfg: Config, backups: BackupStore | None
+) -> tuple[dict[str, Datastore], Isolation, Network, Volumes | None, BackupStore, list[Any]]:
     from stratus.database.drivers import fake
 
     stores: dict[str, Datastore] = {
@@ -36,9 +37,11 @@ def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volume
         "mariadb": fake.FakeDatastore("mariadb", "10.11.19", 3306),
     }
     root = cfg.data_path(cfg.dbaas.state_dir)
+    if backups is not None:  # a unit test's own store
+        return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, backups, []
     session = service_session(cfg)
-    backups = _swift(cfg, session)
-    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, backups, [backups, session]
+    swift = _swift(cfg, session)
+    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, swift, [swift, session]
 
 
 def _swift(cfg: Config, session: ServiceSession) -> SwiftStore:
@@ -93,11 +96,10 @@ def build_agent(
     store client (a unit test's in-memory store, no cloud running)."""
     host = host or host_name(cfg)
     if cfg.dbaas.driver == "fake":
-        stores, isolation, network, volumes, store, closers = _fake(cfg)
+        stores, isolation, network, volumes, backups, closers = _fake(cfg, backups)
     else:
         stores, isolation, network, volumes, store, closers = _local(cfg, host)
-    if backups is None:
-        backups = store
+        backups = backups or store
     rec = Recorder(db, host)
     network_host = cfg.compute.host or socket.gethostname()
     instances = InstanceWork(

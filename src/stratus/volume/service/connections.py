@@ -83,6 +83,7 @@ async def live_attachments(s: AsyncSession, volume_id: str) -> list[m.Attachment
         ).all()
     )
 
+
 async def reserve_check(s: AsyncSession, volume: m.Volume, instance: str | None) -> None:
     live = await live_attachments(s, volume.id)
     if volume.status == m.AVAILABLE or (volume.status == m.DOWNLOADING and not live):
