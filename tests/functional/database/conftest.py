@@ -22,7 +22,6 @@ from tests.functional.apiclient import ApiClient
 # Backups in the cloud's object store, as segments of 64 KiB (the fake
 # driver's backups are about 200 KiB: a few segments each).
 CLOUD_ENV = {"STRATUS_COMPUTE__DRIVER": "fake", "STRATUS_DBAAS__DRIVER": "fake",
-             "STRATUS_DBAAS__FAKE_BACKUP_STORE": "false",
              "STRATUS_DBAAS__BACKUP_SEGMENT_SIZE": str(64 * 1024)}  # fmt: skip
 SETTLED = {"ACTIVE", "ERROR"}
 

@@ -18,11 +18,11 @@ from stratus.compute import models as cm
 from stratus.database import models as m
 from stratus.database.agent.agent import DatabaseAgent
 from stratus.database.agent.runner import build_agent
-from stratus.database.drivers.fake import FakeDatastore, FakeIsolation
+from stratus.database.drivers.fake import FakeBackupStore, FakeDatastore, FakeIsolation
 from stratus.database.errors import BadRequest, NotFound, OverLimit, UnprocessableEntity
 from stratus.database.service import DatabaseService
 from stratus.database.service.datastores import check_configuration, short_version
-from stratus.database.service.instances import NewInstance, NewUser
+from stratus.database.service.new_instances import NewInstance, NewUser
 
 CTX = RequestContext(request_id="req-1", user_id="u1", project_id="p1", roles=("member",))
 
@@ -39,7 +39,7 @@ async def cloud(tmp_path: Path) -> AsyncIterator[tuple[DatabaseService, Database
     cfg.dbaas.driver = "fake"
     cfg.dbaas.quota_volumes = 10
     service = DatabaseService(cfg, db)
-    agent = build_agent(cfg, db, host="h1")
+    agent = build_agent(cfg, db, host="h1", backups=FakeBackupStore())
     await agent.register()
     yield service, agent
     await db.engine.dispose()

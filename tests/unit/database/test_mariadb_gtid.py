@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stratus.database.drivers.mariadb import gtid_prefix
+from stratus.database.drivers.mariadb_gtid import gtid_prefix
 
 
 def test_a_position_the_new_source_holds_is_followed_from_there() -> None:

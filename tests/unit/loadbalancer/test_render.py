@@ -18,7 +18,8 @@ from stratus.loadbalancer.drivers.base import (
     PoolSpec,
     RuleSpec,
 )
-from stratus.loadbalancer.drivers.haproxy import parse_stats, render
+from stratus.loadbalancer.drivers.haproxy import parse_stats
+from stratus.loadbalancer.drivers.haproxy_config import render
 
 HAPROXY = shutil.which("haproxy") or (
     "/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None

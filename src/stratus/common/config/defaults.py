@@ -326,8 +326,6 @@ backup_container = "database_backups"
 # "<backup_container>_segments" and a static large object manifest (the
 # object store refuses single objects over 5 GiB); at least 64 KiB.
 backup_segment_size = 2147483648
-# The fake driver's backups and logs in memory (false: in the object store).
-fake_backup_store = true
 # Seconds between the agent's checks of its servers (a dead one is restarted).
 sync_interval = 5.0
 service_down_time = 60.0

@@ -306,9 +306,6 @@ class DbaasConfig(Section):
     # stored as a static large object manifest, since the object store
     # refuses one object over its max_file_size (5 GiB by default).
     backup_segment_size: int = Field(2 * 1024**3, ge=64 * 1024, le=5 * 1024**3)
-    # The fake driver's backups and published logs: in memory (true: unit
-    # tests, no cloud running) or in the cloud's object store (false).
-    fake_backup_store: bool = True
     # The object store container that instance logs are published to (in
     # the instance's project's account, as Trove's guest_log_container_name).
     log_container: str = "database_logs"

@@ -23,6 +23,7 @@ from stratus.database.drivers.base import (
     Isolation,
     Network,
     Place,
+    PortInfo,
     ServerSpec,
     Upstream,
     UserSpec,
@@ -132,30 +133,9 @@ class InstanceWork:
         place = await self.place(inst)
         steps = {"volume": time.monotonic() - started}
         if inst.network_id:
-            port = await self.network.ensure_port(
-                inst.id,
-                inst.project_id,
-                inst.network_id,
-                self.network_host,
-                place.netns,
-                inst.port,
-                tuple(inst.allowed_cidrs),
-            )
-            if port.id != inst.port_id or port.address != inst.address:
-                await self.rec.update(inst, port_id=port.id, address=port.address)
-            deadline = time.monotonic() + PORT_TIMEOUT
-            while not await self.network.port_ready(port, place.netns):
-                if time.monotonic() > deadline:
-                    raise DriverError(f"the network did not plug port {port.id} in time")
-                await asyncio.sleep(0.05)
+            await self._plug(inst, place)
         steps["port"] = time.monotonic() - started
-        if inst.replica_of_id:
-            await self.seed(inst, store, place, spec)
-        elif inst.restore_backup_id and not store.running(place):
-            chain = await self.rec.backup_chain(inst.restore_backup_id)
-            await store.restore(place, spec, [self.checked(b) for b in chain])
-        else:
-            await store.initialize(place, spec)
+        await self._fill(inst, store, place, spec)
         steps["data"] = time.monotonic() - started
         await store.start(place, spec)
         steps["start"] = time.monotonic() - started
@@ -168,17 +148,7 @@ class InstanceWork:
         if inst.pending_root_password:
             await store.enable_root(place, spec, inst.pending_root_password)
         if inst.is_public and inst.port_id:
-            port = await self.network.ensure_port(
-                inst.id,
-                inst.project_id,
-                inst.network_id or "",
-                self.network_host,
-                place.netns,
-                inst.port,
-                tuple(inst.allowed_cidrs),
-            )
-            fip_id, fip = await self.network.ensure_floating_ip(inst.id, inst.project_id, port)
-            await self.rec.update(inst, floating_ip_id=fip_id, public_address=fip)
+            await self._make_public(inst, place)
         if await self.rec.update(
             inst, status=m.ACTIVE, task=None, fault=None, pending_root_password=None,
             volume_used=self.isolation.used_gb(place),
@@ -186,6 +156,46 @@ class InstanceWork:
             log.info("database: instance %s (%s %s) ACTIVE in %.2f s (%s)", inst.id,
                      inst.datastore, inst.datastore_version, time.monotonic() - started,
                      ", ".join(f"{k} {v:.2f}" for k, v in steps.items()))  # fmt: skip
+
+    async def _ensure_port(self, inst: m.Instance, place: Place) -> PortInfo:
+        return await self.network.ensure_port(
+            inst.id,
+            inst.project_id,
+            inst.network_id or "",
+            self.network_host,
+            place.netns,
+            inst.port,
+            tuple(inst.allowed_cidrs),
+        )
+
+    async def _plug(self, inst: m.Instance, place: Place) -> None:
+        """The instance's port on its network, recorded, and plugged."""
+        port = await self._ensure_port(inst, place)
+        if port.id != inst.port_id or port.address != inst.address:
+            await self.rec.update(inst, port_id=port.id, address=port.address)
+        deadline = time.monotonic() + PORT_TIMEOUT
+        while not await self.network.port_ready(port, place.netns):
+            if time.monotonic() > deadline:
+                raise DriverError(f"the network did not plug port {port.id} in time")
+            await asyncio.sleep(0.05)
+
+    async def _fill(
+        self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec
+    ) -> None:
+        """The server's data: a copy of the source (a replica), a restored
+        backup, or a new empty server."""
+        if inst.replica_of_id:
+            await self.seed(inst, store, place, spec)
+        elif inst.restore_backup_id and not store.running(place):
+            chain = await self.rec.backup_chain(inst.restore_backup_id)
+            await store.restore(place, spec, [self.checked(b) for b in chain])
+        else:
+            await store.initialize(place, spec)
+
+    async def _make_public(self, inst: m.Instance, place: Place) -> None:
+        port = await self._ensure_port(inst, place)
+        fip_id, fip = await self.network.ensure_floating_ip(inst.id, inst.project_id, port)
+        await self.rec.update(inst, floating_ip_id=fip_id, public_address=fip)
 
     async def checked(self, backup: m.Backup) -> ByteStream:
         """A backup's stream from the store, its SHA-256 checked at the end."""

@@ -27,8 +27,9 @@ def host_name(cfg: Config) -> str:
     return cfg.dbaas.host or cfg.compute.host or socket.gethostname()
 
 
-def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volumes | None,
-                                BackupStore, list[Any]]:  # fmt: skip
+def _fake(
+    cfg: Config, backups: BackupStore | None
+) -> tuple[dict[str, Datastore], Isolation, Network, Volumes | None, BackupStore, list[Any]]:
     from stratus.database.drivers import fake
 
     stores: dict[str, Datastore] = {
@@ -36,11 +37,11 @@ def _fake(cfg: Config) -> tuple[dict[str, Datastore], Isolation, Network, Volume
         "mariadb": fake.FakeDatastore("mariadb", "10.11.19", 3306),
     }
     root = cfg.data_path(cfg.dbaas.state_dir)
-    if cfg.dbaas.fake_backup_store:
-        return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, fake.FakeBackupStore(), []
+    if backups is not None:  # a unit test's own store
+        return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, backups, []
     session = service_session(cfg)
-    backups = _swift(cfg, session)
-    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, backups, [backups, session]
+    swift = _swift(cfg, session)
+    return stores, fake.FakeIsolation(root), fake.FakeNetwork(), None, swift, [swift, session]
 
 
 def _swift(cfg: Config, session: ServiceSession) -> SwiftStore:
@@ -88,12 +89,17 @@ def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Net
     return stores, LinuxIsolation(root), network, volumes, backups, closers
 
 
-def build_agent(cfg: Config, db: Database, host: str | None = None) -> DatabaseAgent:
+def build_agent(
+    cfg: Config, db: Database, host: str | None = None, backups: BackupStore | None = None
+) -> DatabaseAgent:
+    """The agent over the configured drivers; `backups` replaces the object
+    store client (a unit test's in-memory store, no cloud running)."""
     host = host or host_name(cfg)
     if cfg.dbaas.driver == "fake":
-        stores, isolation, network, volumes, backups, closers = _fake(cfg)
+        stores, isolation, network, volumes, backups, closers = _fake(cfg, backups)
     else:
-        stores, isolation, network, volumes, backups, closers = _local(cfg, host)
+        stores, isolation, network, volumes, store, closers = _local(cfg, host)
+        backups = backups or store
     rec = Recorder(db, host)
     network_host = cfg.compute.host or socket.gethostname()
     instances = InstanceWork(

@@ -9,7 +9,7 @@ from stratus.database.api import views
 from stratus.database.api.common import base, check_project, svc, truthy
 from stratus.database.errors import BadRequest
 from stratus.database.service import DatabaseService
-from stratus.database.service.instances import NewInstance, NewUser
+from stratus.database.service.new_instances import NewInstance, NewUser
 
 MAX_REPLICAS = 16  # replicas one create makes (replica_count); quotas bound them too
 

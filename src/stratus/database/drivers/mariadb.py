@@ -26,8 +26,9 @@ from stratus.database.drivers.base import (
     UserSpec,
 )
 from stratus.database.drivers.isolation import Cgroups
+from stratus.database.drivers.mariadb_backup import backup_stream, restore_chain
+from stratus.database.drivers.mariadb_gtid import gtid_prefix, gtid_total, server_id
 from stratus.database.drivers.process import (
-    RESTORED,
     SEEDED,
     empty_folder,
     read_pid,
@@ -36,14 +37,10 @@ from stratus.database.drivers.process import (
     server_running,
     spawn,
     stop_pid,
-    stream_in,
-    stream_out,
 )
 
 START_TIMEOUT = 60.0
 REPOINT_WAIT = 10.0  # for a re-pointed member to catch up with its new source
-# Where mariadb-backup writes, and reads back, a backup's LSNs.
-CHECKPOINTS = ("xtrabackup_checkpoints", "mariadb_backup_checkpoints")
 
 
 def ident(name: str) -> str:
@@ -209,55 +206,10 @@ class MariaDB:
         Returns this backup's checkpoints, kept by ``--extra-lsndir``."""
         lock = self.backing_up.setdefault(place.instance_id, asyncio.Lock())
         async with lock:
-            return await self._backup(place, sink, parent)
-
-    async def _backup(
-        self, place: Place, sink: Sink, parent: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        scratch, lsns, base = (place.run_dir / n for n in ("backup", "backup-lsn", "backup-base"))
-        for folder in (scratch, lsns, base):
-            shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir()
-        try:
-            argv = ["mariadb-backup", "--backup", "--stream=xbstream", f"--socket={self._socket(place)}",
-                    "--user=root", f"--datadir={place.data_dir}", f"--target-dir={scratch}",
-                    f"--extra-lsndir={lsns}"]  # fmt: skip
-            if parent is not None:
-                if not parent.get("checkpoints"):
-                    raise DriverError("the parent backup holds no LSN: make a full backup")
-                for name in CHECKPOINTS:
-                    (base / name).write_text(str(parent["checkpoints"]))
-                argv.append(f"--incremental-basedir={base}")
-            await sink(stream_out(argv))
-            found = [lsns / n for n in CHECKPOINTS if (lsns / n).exists()]
-            if not found:
-                raise DriverError("mariadb-backup recorded no checkpoints")
-            return {"checkpoints": found[0].read_text()}
-        finally:
-            for folder in (scratch, lsns, base):
-                shutil.rmtree(folder, ignore_errors=True)
+            return await backup_stream(place, self._socket(place), sink, parent)
 
     async def restore(self, place: Place, spec: ServerSpec, chain: Sequence[ByteStream]) -> None:
-        """The full backup unpacked and prepared, then each incremental one
-        unpacked beside it and applied (``--prepare --incremental-dir``)."""
-        if (place.data_dir / RESTORED).exists():
-            return
-        empty_folder(place.data_dir)
-        await stream_in(["mbstream", "-x", "-C", str(place.data_dir)], chain[0])
-        (place.data_dir / RESTORED).unlink(missing_ok=True)
-        await run(["mariadb-backup", "--prepare", f"--target-dir={place.data_dir}"])
-        delta = place.data_dir.parent / "incremental"
-        for stream in chain[1:]:
-            shutil.rmtree(delta, ignore_errors=True)
-            delta.mkdir()
-            try:
-                await stream_in(["mbstream", "-x", "-C", str(delta)], stream)
-                await run(["mariadb-backup", "--prepare", f"--target-dir={place.data_dir}",
-                           f"--incremental-dir={delta}"])  # fmt: skip
-            finally:
-                shutil.rmtree(delta, ignore_errors=True)
-        await run(["chown", "-R", f"{place.uid}:{place.gid}", str(place.data_dir)])
-        (place.data_dir / RESTORED).touch()
+        await restore_chain(place, chain)
 
     # -- logs -------------------------------------------------------------------------------
 
@@ -378,48 +330,6 @@ class MariaDB:
             await self._sql(place, f"SELECT MASTER_GTID_WAIT({literal(received.group(1))}, 60);")
         await self._sql(place, "STOP SLAVE;", "RESET SLAVE ALL;", "SET GLOBAL read_only = 0;")
         (place.data_dir / SEEDED).unlink(missing_ok=True)
-
-
-def _gtids(gtids: str) -> dict[int, tuple[int, int]]:
-    """A GTID list ("0-1-42,1-2-7") as domain -> (server id, sequence number)."""
-    out = {}
-    for gtid in gtids.split(","):
-        parts = gtid.strip().split("-")
-        if len(parts) == 3 and all(p.isdigit() for p in parts):
-            out[int(parts[0])] = (int(parts[1]), int(parts[2]))
-    return out
-
-
-def gtid_prefix(mine: str, theirs: str) -> bool:
-    """Whether a server at GTID position ``mine`` may follow one at
-    ``theirs`` from where it stands: in each of its domains no further than
-    the other, and at the same transaction when as far.  (A history that
-    went another way below that is refused by the source itself.)"""
-    have, other = _gtids(mine), _gtids(theirs)
-    if not have:  # from the start of a binary log that may not hold it all
-        return not other
-    for domain, (server, seq) in have.items():
-        if domain not in other:
-            return False
-        their_server, their_seq = other[domain]
-        if seq > their_seq or (seq == their_seq and server != their_server):
-            return False
-    return True
-
-
-def gtid_total(gtids: str) -> int:
-    """The sequence numbers of a GTID list ("0-1-42,1-2-7") summed."""
-    total = 0
-    for gtid in gtids.split(","):
-        parts = gtid.strip().split("-")
-        if len(parts) == 3 and parts[2].isdigit():
-            total += int(parts[2])
-    return total
-
-
-def server_id(spec: ServerSpec) -> int:
-    """A server id of its own for each instance (replication needs them apart)."""
-    return int(spec.instance_id.replace("-", "")[:7], 16) + 1
 
 
 def _following(upstream: Upstream, gtid: str) -> tuple[str, ...]:

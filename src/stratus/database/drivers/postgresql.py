@@ -30,8 +30,21 @@ from stratus.database.drivers.base import (
     UserSpec,
 )
 from stratus.database.drivers.isolation import Cgroups
+from stratus.database.drivers.postgresql_admin import (
+    ADMIN_USER,
+    connect,
+    execute,
+    has_row,
+    ident,
+    literal,
+)
+from stratus.database.drivers.postgresql_backup import (
+    SLOT_WAL_KEEP,
+    backup_position,
+    release_slot,
+    restore_chain,
+)
 from stratus.database.drivers.process import (
-    RESTORED,
     SEEDED,
     as_user,
     empty_folder,
@@ -42,18 +55,10 @@ from stratus.database.drivers.process import (
     server_running,
     spawn,
     stop_pid,
-    stream_in,
     stream_out,
 )
 
 START_TIMEOUT = 60.0
-# The physical replication slot that keeps the WAL written since the last
-# backup, for the incremental backup that copies it.
-BACKUP_SLOT = "os_backup"
-# How much WAL that slot may keep before the server lets it go (then the
-# next incremental backup fails and asks for a full one).
-SLOT_WAL_KEEP = "256MB"
-WAL_NAME = re.compile(r"^[0-9A-F]{24}$")
 
 
 def _bin_dir() -> Path | None:
@@ -62,18 +67,10 @@ def _bin_dir() -> Path | None:
     return Path(found[-1]).parent if found else None
 
 
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 class PostgreSQL:
     name = "postgresql"
     default_port = 5432
-    admin_user = "os_admin"
+    admin_user = ADMIN_USER
     root_user = "postgres"
 
     def __init__(self, scope: str = "") -> None:
@@ -154,7 +151,7 @@ class PostgreSQL:
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                conn = await self._connect(place, spec)
+                conn = await connect(place, spec)
                 await conn.close()
                 return
             except (OSError, asyncpg.PostgresError):
@@ -170,87 +167,53 @@ class PostgreSQL:
             await stop_pid(pid, "postgres", signal_fast())
         self.procs.pop(place.instance_id, None)
 
-    async def _connect(
-        self, place: Place, spec: ServerSpec, database: str = "postgres"
-    ) -> asyncpg.Connection:
-        # The agent's own statements are never logged (they hold passwords),
-        # whatever the instance's log settings.
-        return await asyncpg.connect(host=str(place.run_dir), port=spec.port, user=self.admin_user,
-                                     database=database, timeout=10,
-                                     server_settings={"log_statement": "none"})  # fmt: skip
-
-    async def _execute(
-        self, place: Place, spec: ServerSpec, *sql: str, database: str = "postgres"
-    ) -> None:
-        try:
-            conn = await self._connect(place, spec, database)
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise DriverError(f"postgres is not reachable: {type(exc).__name__}") from None
-        try:
-            for statement in sql:
-                await conn.execute(statement)
-        except asyncpg.PostgresError as exc:
-            # The message names objects, never the statement (it may hold a password).
-            raise DriverError(
-                f"postgres refused: {exc.__class__.__name__}: {exc.args[0] if exc.args else ''}"
-            ) from None
-        finally:
-            await conn.close()
-
-    async def _exists(self, place: Place, spec: ServerSpec, query: str, name: str) -> bool:
-        conn = await self._connect(place, spec)
-        try:
-            return bool(await conn.fetchval(query, name))
-        finally:
-            await conn.close()
-
     async def ensure_database(self, place: Place, spec: ServerSpec, db: DatabaseSpec) -> None:
-        if await self._exists(place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db.name):
+        if await has_row(place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db.name):
             return
         extra = (
             f" ENCODING {literal(db.character_set)} TEMPLATE template0" if db.character_set else ""
         )
-        await self._execute(place, spec, f"CREATE DATABASE {ident(db.name)}{extra}")
+        await execute(place, spec, f"CREATE DATABASE {ident(db.name)}{extra}")
 
     async def drop_database(self, place: Place, spec: ServerSpec, name: str) -> None:
-        await self._execute(place, spec, f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
+        await execute(place, spec, f"DROP DATABASE IF EXISTS {ident(name)} WITH (FORCE)")
 
     async def ensure_user(self, place: Place, spec: ServerSpec, user: UserSpec) -> None:
-        exists = await self._exists(
+        exists = await has_row(
             place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", user.name
         )
         verb = "ALTER" if exists else "CREATE"
         password = f" PASSWORD {literal(user.password)}" if user.password is not None else ""
-        await self._execute(place, spec, f"{verb} ROLE {ident(user.name)} WITH LOGIN{password}")
+        await execute(place, spec, f"{verb} ROLE {ident(user.name)} WITH LOGIN{password}")
         for db in user.databases:
-            if not await self._exists(
+            if not await has_row(
                 place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db
             ):
                 continue
-            await self._execute(
+            await execute(
                 place, spec, f"GRANT ALL PRIVILEGES ON DATABASE {ident(db)} TO {ident(user.name)}"
             )
-            await self._execute(
+            await execute(
                 place, spec, f"GRANT ALL ON SCHEMA public TO {ident(user.name)}", database=db
             )
         for db in user.revoked:
-            if not await self._exists(
+            if not await has_row(
                 place, spec, "SELECT 1 FROM pg_database WHERE datname = $1", db
             ):
                 continue
-            await self._execute(
+            await execute(
                 place,
                 spec,
                 f"REVOKE ALL PRIVILEGES ON DATABASE {ident(db)} FROM {ident(user.name)}",
             )
-            await self._execute(
+            await execute(
                 place, spec, f"REVOKE ALL ON SCHEMA public FROM {ident(user.name)}", database=db
             )
 
     async def drop_user(self, place: Place, spec: ServerSpec, name: str, host: str) -> None:
-        if not await self._exists(place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", name):
+        if not await has_row(place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", name):
             return
-        conn = await self._connect(place, spec)
+        conn = await connect(place, spec)
         try:
             dbs = [
                 r[0] for r in await conn.fetch("SELECT datname FROM pg_database WHERE datallowconn")
@@ -258,23 +221,23 @@ class PostgreSQL:
         finally:
             await conn.close()
         for db in dbs:
-            await self._execute(place, spec, f"REASSIGN OWNED BY {ident(name)} TO {self.admin_user}",
+            await execute(place, spec, f"REASSIGN OWNED BY {ident(name)} TO {self.admin_user}",
                                 f"DROP OWNED BY {ident(name)}", database=db)  # fmt: skip
-        await self._execute(place, spec, f"DROP ROLE IF EXISTS {ident(name)}")
+        await execute(place, spec, f"DROP ROLE IF EXISTS {ident(name)}")
 
     async def enable_root(self, place: Place, spec: ServerSpec, password: str) -> None:
-        exists = await self._exists(
+        exists = await has_row(
             place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", self.root_user
         )
         verb = "ALTER" if exists else "CREATE"
-        await self._execute(
+        await execute(
             place,
             spec,
             f"{verb} ROLE {self.root_user} WITH SUPERUSER LOGIN PASSWORD {literal(password)}",
         )
 
     async def accounts(self, place: Place, spec: ServerSpec) -> tuple[list[str], list[UserSpec]]:
-        conn = await self._connect(place, spec)
+        conn = await connect(place, spec)
         try:
             dbs = [r[0] for r in await conn.fetch(
                 "SELECT datname FROM pg_database WHERE NOT datistemplate AND datname <> 'postgres' "
@@ -298,28 +261,7 @@ class PostgreSQL:
         incremental one is a tar of the WAL segments from its parent's
         position to now (PostgreSQL 15 has no incremental base backup):
         replayed on top of the restored parent, it brings the data to now."""
-        try:
-            conn = await self._connect(place, spec)
-        except (OSError, asyncpg.PostgresError) as exc:
-            raise DriverError(f"postgres is not reachable: {type(exc).__name__}") from None
-        try:
-            standby = bool(await conn.fetchval("SELECT pg_is_in_recovery()"))
-            timeline = int(await conn.fetchval("SELECT timeline_id FROM pg_control_checkpoint()"))
-            if parent is None:
-                lsn = None
-                if not standby:
-                    await conn.execute(
-                        "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                        "WHERE slot_name = $1", BACKUP_SLOT)  # fmt: skip
-                    await conn.execute("SELECT pg_create_physical_replication_slot($1, true)",
-                                       BACKUP_SLOT)  # fmt: skip
-                    lsn = str(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
-            else:
-                files, lsn = await self._wal_since(conn, place, parent, standby, timeline)
-        except asyncpg.PostgresError as exc:
-            raise DriverError(f"postgres refused: {exc.__class__.__name__}") from None
-        finally:
-            await conn.close()
+        files, lsn, timeline = await backup_position(place, spec, parent)
         if parent is None:
             argv = [self._exe("pg_basebackup"), "-h", str(place.run_dir), "-p", str(spec.port),
                     "-U", self.admin_user, "-D", "-", "-Ft", "-X", "fetch", "-c", "fast",
@@ -328,69 +270,11 @@ class PostgreSQL:
         else:
             await sink(stream_out(["tar", "-c", "-C", str(place.data_dir / "pg_wal"),
                                          "-T", "/dev/null", *files]))
-            # The slot lets go of the WAL this backup holds.
-            await self._execute(place, spec, "SELECT pg_replication_slot_advance(slot_name, "
-                                f"{literal(lsn or '0/0')}::pg_lsn) FROM pg_replication_slots "
-                                f"WHERE slot_name = {literal(BACKUP_SLOT)}")  # fmt: skip
+            await release_slot(place, spec, lsn)
         return {"lsn": lsn, "timeline": timeline}
 
-    async def _wal_since(
-        self,
-        conn: asyncpg.Connection,
-        place: Place,
-        parent: dict[str, Any],
-        standby: bool,
-        timeline: int,
-    ) -> tuple[list[str], str]:
-        """The WAL segment files from the parent's position to now (the
-        last one completed by a switch), and the position they end at."""
-        if standby:
-            raise DriverError("an incremental backup of a replica cannot be made: make a full one")
-        if not parent.get("lsn"):
-            raise DriverError("the parent backup holds no WAL position: make a full backup")
-        if int(parent.get("timeline", 0)) != timeline:
-            raise DriverError("the server changed timeline since the parent backup (it was "
-                              "promoted): make a full backup")  # fmt: skip
-        # The segment holding the first byte after the parent's position (a
-        # parent that ended at a segment's end: the next one).
-        first = str(await conn.fetchval("SELECT pg_walfile_name($1::text::pg_lsn + 1)",
-                                           str(parent["lsn"])))
-        end = str(await conn.fetchval("SELECT pg_switch_wal()::text"))
-        last = str(await conn.fetchval("SELECT pg_walfile_name($1::text::pg_lsn)", end))
-        size = int(await conn.fetchval(
-            "SELECT setting::bigint FROM pg_settings WHERE name = 'wal_segment_size'"))  # fmt: skip
-        per_id = 0x100000000 // size
-
-        def number(name: str) -> int:
-            return int(name[8:16], 16) * per_id + int(name[16:24], 16)
-
-        wal = place.data_dir / "pg_wal"
-        files = sorted(f.name for f in wal.iterdir()
-                       if WAL_NAME.match(f.name) and first <= f.name <= last)  # fmt: skip
-        wanted = number(last) - number(first) + 1
-        # Nothing written since the parent: no segment, an empty backup.
-        if wanted < 0 or len(files) != wanted:
-            raise DriverError("the server no longer keeps all the WAL written since the parent "
-                              f"backup (more than {SLOT_WAL_KEEP}): make a full backup")  # fmt: skip
-        files += sorted(f.name for f in wal.iterdir() if f.name.endswith(".history"))
-        return files, end
-
     async def restore(self, place: Place, spec: ServerSpec, chain: Sequence[ByteStream]) -> None:
-        if (place.data_dir / RESTORED).exists():
-            return
-        empty_folder(place.data_dir)
-        await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir)]), chain[0])
-        # A backup of a replica: the new instance follows nobody.
-        for stale in ("postmaster.pid", "postmaster.opts", "standby.signal", SEEDED, RESTORED):
-            (place.data_dir / stale).unlink(missing_ok=True)
-        # The incremental backups' WAL, newer copies of a segment over older
-        # ones: the server replays it all when it starts (crash recovery
-        # from the base backup's checkpoint to the end of the WAL).
-        for stream in chain[1:]:
-            await stream_in(as_user(place, ["tar", "-x", "-C", str(place.data_dir / "pg_wal")]),
-                            stream)  # fmt: skip
-        (place.data_dir / RESTORED).touch()
-        os.chown(place.data_dir / RESTORED, place.uid, place.gid)
+        await restore_chain(place, chain)
 
     # -- logs -------------------------------------------------------------------------------
 
@@ -408,23 +292,23 @@ class PostgreSQL:
         else:
             sql = ["ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_connections",
                    "ALTER SYSTEM RESET log_disconnections"]  # fmt: skip
-        await self._execute(place, spec, *sql, "SELECT pg_reload_conf()")
+        await execute(place, spec, *sql, "SELECT pg_reload_conf()")
 
     # -- replication ------------------------------------------------------------------------
 
     async def allow_replica(
         self, place: Place, spec: ServerSpec, user: str, password: str, address: str
     ) -> None:
-        exists = await self._exists(place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", user)
+        exists = await has_row(place, spec, "SELECT 1 FROM pg_roles WHERE rolname = $1", user)
         verb = "ALTER" if exists else "CREATE"
-        await self._execute(place, spec, f"{verb} ROLE {ident(user)} WITH REPLICATION LOGIN "
+        await execute(place, spec, f"{verb} ROLE {ident(user)} WITH REPLICATION LOGIN "
                                          f"PASSWORD {literal(password)}")  # fmt: skip
         self._hba(place, spec)
-        await self._execute(place, spec, "SELECT pg_reload_conf()")
+        await execute(place, spec, "SELECT pg_reload_conf()")
 
     async def forget_replica(self, place: Place, spec: ServerSpec, user: str) -> None:
         self._hba(place, spec)
-        await self._execute(place, spec, "SELECT pg_reload_conf()",
+        await execute(place, spec, "SELECT pg_reload_conf()",
                             f"DROP ROLE IF EXISTS {ident(user)}")  # fmt: skip
 
     def seeded(self, place: Place) -> bool:
@@ -469,7 +353,7 @@ class PostgreSQL:
     async def received(self, place: Place, spec: ServerSpec) -> int:
         # The WAL position: what the standby received, or replayed (from
         # its archive or a copy) when nothing came over the stream.
-        conn = await self._connect(place, spec)
+        conn = await connect(place, spec)
         try:
             row = await conn.fetchrow(
                 "SELECT pg_last_wal_receive_lsn() - '0/0' AS got,"
@@ -482,7 +366,7 @@ class PostgreSQL:
         return int(max(row["got"] or 0, row["applied"] or 0)) if row else 0
 
     async def detach_replica(self, place: Place, spec: ServerSpec) -> None:
-        conn = await self._connect(place, spec)
+        conn = await connect(place, spec)
         try:
             if await conn.fetchval("SELECT pg_is_in_recovery()"):
                 if not await conn.fetchval("SELECT pg_promote(true, 60)"):

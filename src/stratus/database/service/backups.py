@@ -8,6 +8,7 @@ the incremental backups made on top of it, as Trove does."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database
@@ -45,27 +46,8 @@ class Backups:
                     f"Instance {inst.id} is not currently available for an action to be "
                     f"performed (status was {inst.status})."
                 )
-            if parent_id is not None:
-                parent = await visible_backup(s, ctx, parent_id)
-                if (parent.instance_id != inst.id or parent.status != m.B_COMPLETED
-                        or parent.deleting):  # fmt: skip
-                    raise BadRequest(f"Backup {parent_id} is not a completed backup of "
-                                     f"instance {inst.id}.")  # fmt: skip
-            elif incremental:
-                parent_id = await s.scalar(
-                    select(m.Backup.id)
-                    .where(
-                        m.Backup.instance_id == inst.id,
-                        m.Backup.status == m.B_COMPLETED,
-                        m.Backup.deleting.is_(False),
-                    )
-                    .order_by(m.Backup.created_at.desc(), m.Backup.id.desc())
-                    .limit(1)
-                )
-            used = (await self.quotas.in_use(s, inst.project_id))["backups"]
-            limit = (await self.quotas.limits(s, inst.project_id))["backups"]
-            if limit >= 0 and used + 1 > limit:
-                raise OverLimit(f"Quota exceeded for resources: ['backups'] (limit {limit}).")
+            parent_id = await self._parent(s, ctx, inst, parent_id, incremental)
+            await self._check_quota(s, inst.project_id)
             backup = m.Backup(
                 name=name,
                 description=description,
@@ -86,6 +68,42 @@ class Backups:
             where = inst.host
         self.wake(where)
         return backup
+
+    async def _parent(
+        self,
+        s: AsyncSession,
+        ctx: RequestContext,
+        inst: m.Instance,
+        parent_id: str | None,
+        incremental: bool,
+    ) -> str | None:
+        """The parent asked for (a completed backup of the instance), or for
+        an incremental backup the instance's latest completed one."""
+        if parent_id is not None:
+            parent = await visible_backup(s, ctx, parent_id)
+            if (parent.instance_id != inst.id or parent.status != m.B_COMPLETED
+                    or parent.deleting):  # fmt: skip
+                raise BadRequest(f"Backup {parent_id} is not a completed backup of "
+                                 f"instance {inst.id}.")  # fmt: skip
+            return parent_id
+        if not incremental:
+            return None
+        return await s.scalar(
+            select(m.Backup.id)
+            .where(
+                m.Backup.instance_id == inst.id,
+                m.Backup.status == m.B_COMPLETED,
+                m.Backup.deleting.is_(False),
+            )
+            .order_by(m.Backup.created_at.desc(), m.Backup.id.desc())
+            .limit(1)
+        )
+
+    async def _check_quota(self, s: AsyncSession, project_id: str) -> None:
+        used = (await self.quotas.in_use(s, project_id))["backups"]
+        limit = (await self.quotas.limits(s, project_id))["backups"]
+        if limit >= 0 and used + 1 > limit:
+            raise OverLimit(f"Quota exceeded for resources: ['backups'] (limit {limit}).")
 
     async def list(self, ctx: RequestContext, instance_id: str | None = None) -> list[m.Backup]:
         async with self.db.session() as s:

@@ -5,9 +5,7 @@ of the instance's host does the work recorded here."""
 from __future__ import annotations
 
 import builtins
-import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import func, or_, select
@@ -25,17 +23,18 @@ from stratus.database.errors import (
     OverLimit,
     UnprocessableEntity,
 )
-from stratus.database.service.common import (
-    NAMING,
-    Wake,
-    check_database_name,
-    check_password,
-    check_user_name,
-    visible_backup,
-    visible_instance,
-)
+from stratus.database.service.common import Wake, visible_backup, visible_instance
 from stratus.database.service.datastores import Datastores
 from stratus.database.service.network_quota import NetworkQuota, need_of
+from stratus.database.service.new_instances import (
+    NewInstance,
+    Plan,
+    add_instances,
+    check_databases_and_users,
+    check_name,
+    checked_cidrs,
+    checked_size,
+)
 from stratus.database.service.quotas import ProjectQuotas, Quotas
 from stratus.network import models as nm
 
@@ -44,33 +43,6 @@ class ServiceUnavailable(StratusError):
     status = 503
     title = "Service Unavailable"
     default_message = "No database host is available."
-
-
-@dataclass
-class NewUser:
-    name: str
-    password: str
-    host: str = "%"
-    databases: list[str] = field(default_factory=list)
-
-
-@dataclass
-class NewInstance:
-    name: str
-    flavor_ref: str
-    volume_size: int | None
-    datastore: str | None = None
-    datastore_version: str | None = None
-    databases: list[tuple[str, str | None, str | None]] = field(default_factory=list)
-    users: list[NewUser] = field(default_factory=list)
-    network_id: str | None = None
-    availability_zone: str | None = None
-    is_public: bool = False
-    allowed_cidrs: list[str] = field(default_factory=list)
-    backup_ref: str | None = None
-    configuration_id: str | None = None
-    replica_of: str | None = None  # the instance a replica follows
-    replica_count: int = 1  # replicas of it made at once (named NAME-1 .. NAME-N when > 1)
 
 
 class Instances:
@@ -160,111 +132,66 @@ class Instances:
         return source
 
     async def create(self, ctx: RequestContext, req: NewInstance) -> m.Instance:
-        project = ctx.project_id or ""
-        if not req.name.strip() or len(req.name) > 255:
-            raise BadRequest("An instance name must be 1 to 255 characters.")
+        check_name(req.name)
         source = await self._replica_source(ctx, req) if req.replica_of is not None else None
         flavor = await self.flavor(req.flavor_ref)
-        restore: m.Backup | None = None
-        if req.backup_ref is not None:
-            async with self.db.session() as s:
-                restore = await visible_backup(s, ctx, req.backup_ref)
-            if restore.status != m.B_COMPLETED or restore.deleting:
-                raise BadRequest(f"Backup {restore.id} is not COMPLETED (it is {restore.status}).")
-            await self._check_chain(restore)
-            if req.datastore is None:
-                req.datastore, req.datastore_version = restore.datastore, restore.datastore_version
+        restore = await self._restore_point(ctx, req)
         version = await self.datastores.version(req.datastore, req.datastore_version)
         if restore is not None and restore.datastore != version.datastore:
             raise BadRequest(f"Backup {restore.id} is of {restore.datastore}, not of "
                              f"{version.datastore}.")  # fmt: skip
-        size = req.volume_size
-        if size is None:
-            raise BadRequest("A volume size is required for this datastore.")
-        if not 1 <= size <= self.quotas.max_volume_size:
-            raise OverLimit(f"Volume size {size} GiB is out of range (1 to "
-                            f"{self.quotas.max_volume_size} GiB).")  # fmt: skip
-        cidrs = []
-        for cidr in req.allowed_cidrs:
-            try:
-                cidrs.append(str(ipaddress.ip_network(cidr, strict=False)))
-            except ValueError:
-                raise BadRequest(f"'{cidr}' is not a valid CIDR.") from None
-        seen: set[str] = set()
-        for name, _cs, _co in req.databases:
-            check_database_name(version.datastore, name)
-            if name in seen:
-                raise BadRequest(f"Database '{name}' is given twice.")
-            seen.add(name)
-        users: set[tuple[str, str]] = set()
-        for u in req.users:
-            check_user_name(version.datastore, u.name)
-            check_password(u.password)
-            if (u.name, u.host) in users:
-                raise BadRequest(f"User '{u.name}' is given twice.")
-            users.add((u.name, u.host))
-            for db in u.databases:
-                check_database_name(version.datastore, db)
+        size = checked_size(req.volume_size, self.quotas.max_volume_size)
+        cidrs = checked_cidrs(req.allowed_cidrs)
+        check_databases_and_users(version.datastore, req)
         # A replica is placed beside its source (the agent seeds it from there).
         host = source.host if source and source.host else await self._host(
             req.availability_zone, version.datastore)  # fmt: skip
+        count = req.replica_count if source is not None else 1
+        plan = Plan(version, flavor, size, cidrs, host, count, restore, source)
         async with self.db.transaction() as s:
-            await self.network_quota.lock(s, project)
-            if source is not None:
-                locked = await s.get(m.Instance, source.id, with_for_update=True)
-                if locked is None or locked.task == m.T_DELETE:
-                    raise NotFound(f"Instance {source.id} could not be found.")
-            if req.network_id is not None:
-                net = await s.get(nm.Network, req.network_id)
-                if net is None or not (net.shared or net.project_id == project or ctx.is_admin):
-                    raise NotFound(f"Network {req.network_id} could not be found.")
-            count = req.replica_count if source is not None else 1
-            await self._check_quota(s, project, size, count)
-            if req.network_id is not None:
-                need = need_of(count, req.is_public, len(cidrs))
-                await self.network_quota.check(s, project, need)
-            if req.configuration_id is not None:
-                group = await s.get(m.ConfigurationGroup, req.configuration_id)
-                if group is None or not (group.project_id == project or ctx.is_admin):
-                    raise NotFound(
-                        f"Configuration group {req.configuration_id} could not be found."
-                    )
-                if group.datastore != version.datastore:
-                    raise BadRequest(f"Configuration group {group.id} is for {group.datastore}.")
-            for index in range(count):
-                inst = m.Instance(
-                    name=f"{req.name}-{index + 1}" if count > 1 else req.name,
-                    project_id=project,
-                    user_id=ctx.user_id or "",
-                    status=m.BUILD,
-                    task=m.T_BUILD,
-                    request_id=ctx.request_id,
-                    datastore=version.datastore,
-                    datastore_version=version.name,
-                    flavor_id=flavor.id,
-                    memory_mb=flavor.memory_mb,
-                    vcpus=flavor.vcpus,
-                    volume_size=size,
-                    network_id=req.network_id,
-                    is_public=req.is_public,
-                    allowed_cidrs=cidrs,
-                    availability_zone=req.availability_zone,
-                    host=host,
-                    port=NAMING[version.datastore].port,
-                    restore_backup_id=restore.id if restore else None,
-                    configuration_id=req.configuration_id,
-                    replica_of_id=source.id if source else None,
-                )
-                s.add(inst)
-                await s.flush()
-                for name, charset, collate in req.databases:
-                    s.add(m.Schema(instance_id=inst.id, name=name, character_set=charset,
-                                   collate=collate))  # fmt: skip
-                for u in req.users:
-                    s.add(m.User(instance_id=inst.id, name=u.name, host=u.host,
-                                 databases=list(u.databases), pending_password=u.password))  # fmt: skip
+            await self._check_locked(s, ctx, req, plan)
+            inst = await add_instances(s, ctx, req, plan)
         self.wake(host)
         return inst
+
+    async def _restore_point(self, ctx: RequestContext, req: NewInstance) -> m.Backup | None:
+        """The backup a new instance starts from (its datastore by default)."""
+        if req.backup_ref is None:
+            return None
+        async with self.db.session() as s:
+            restore = await visible_backup(s, ctx, req.backup_ref)
+        if restore.status != m.B_COMPLETED or restore.deleting:
+            raise BadRequest(f"Backup {restore.id} is not COMPLETED (it is {restore.status}).")
+        await self._check_chain(restore)
+        if req.datastore is None:
+            req.datastore, req.datastore_version = restore.datastore, restore.datastore_version
+        return restore
+
+    async def _check_locked(
+        self, s: AsyncSession, ctx: RequestContext, req: NewInstance, plan: Plan
+    ) -> None:
+        """The checks made under the project's lock (and the source's): the
+        network, the quotas and the configuration group."""
+        project = ctx.project_id or ""
+        await self.network_quota.lock(s, project)
+        if plan.source is not None:
+            locked = await s.get(m.Instance, plan.source.id, with_for_update=True)
+            if locked is None or locked.task == m.T_DELETE:
+                raise NotFound(f"Instance {plan.source.id} could not be found.")
+        if req.network_id is not None:
+            net = await s.get(nm.Network, req.network_id)
+            if net is None or not (net.shared or net.project_id == project or ctx.is_admin):
+                raise NotFound(f"Network {req.network_id} could not be found.")
+        await self._check_quota(s, project, plan.size, plan.count)
+        if req.network_id is not None:
+            need = need_of(plan.count, req.is_public, len(plan.cidrs))
+            await self.network_quota.check(s, project, need)
+        if req.configuration_id is not None:
+            group = await s.get(m.ConfigurationGroup, req.configuration_id)
+            if group is None or not (group.project_id == project or ctx.is_admin):
+                raise NotFound(f"Configuration group {req.configuration_id} could not be found.")
+            if group.datastore != plan.version.datastore:
+                raise BadRequest(f"Configuration group {group.id} is for {group.datastore}.")
 
     async def _check_chain(self, backup: m.Backup) -> None:
         """An incremental backup restores with its parents: each one there."""

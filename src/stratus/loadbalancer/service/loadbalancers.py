@@ -18,7 +18,7 @@ from stratus.loadbalancer.service import tree as graph_tree
 from stratus.loadbalancer.service.core import Core
 from stratus.loadbalancer.service.flavors import Flavors
 from stratus.loadbalancer.service.objects import Objects
-from stratus.loadbalancer.service.vip import VipNetworking
+from stratus.loadbalancer.service.vip import Vip, VipNetworking
 
 CHILDREN = (m.Listener, m.Pool)
 
@@ -61,37 +61,7 @@ class LoadBalancers:
         if attrs.get("provider") not in (None, "haproxy", "amphora", "octavia"):
             raise InvalidOption(f"Provider '{attrs['provider']}' is not enabled.")
 
-        async def reserve(s: AsyncSession) -> m.LoadBalancer:
-            await self.core.check_quota(s, project, "loadbalancer")
-            if attrs.get("flavor_id"):
-                await self.flavors.usable(s, attrs["flavor_id"])
-            lb = m.LoadBalancer(
-                project_id=project,
-                name=attrs.get("name") or "",
-                description=attrs.get("description") or "",
-                admin_state_up=attrs.get("admin_state_up", True),
-                vip_subnet_id=vip.subnet_id,
-                vip_network_id=vip.network_id,
-                vip_port_owned=not vip.port_id,
-                provider="haproxy",
-                availability_zone=attrs.get("availability_zone"),
-                flavor_id=attrs.get("flavor_id"),
-                tags=list(attrs.get("tags") or []),
-                host=self.host,
-                provisioning_status=m.PENDING_CREATE,
-                operating_status=m.OFFLINE,
-                task=None,  # the agent waits for the VIP port
-                request_id=logs.current_request_id() or "",
-            )
-            s.add(lb)
-            await s.flush()
-            if attrs.get("listeners") or attrs.get("pools"):
-                # The tree is checked with its load balancer, before the VIP.
-                await graph.build(self.objects, s, ctx, lb, attrs.get("listeners") or [],
-                                  attrs.get("pools") or [])  # fmt: skip
-            return lb
-
-        lb = await self.core.write(reserve)
+        lb = await self.core.write(lambda s: self._reserve(s, ctx, project, attrs, vip))
         try:
             owner = await self.service_project()
             port_id, addr, group = await self.vips.make_port(
@@ -110,6 +80,40 @@ class LoadBalancers:
             return row
 
         return await self.core.write(ready)
+
+    async def _reserve(
+        self, s: AsyncSession, ctx: RequestContext, project: str, attrs: dict[str, Any], vip: Vip
+    ) -> m.LoadBalancer:
+        """The load balancer's row (and the tree given with it), checked,
+        waiting for its VIP port."""
+        await self.core.check_quota(s, project, "loadbalancer")
+        if attrs.get("flavor_id"):
+            await self.flavors.usable(s, attrs["flavor_id"])
+        lb = m.LoadBalancer(
+            project_id=project,
+            name=attrs.get("name") or "",
+            description=attrs.get("description") or "",
+            admin_state_up=attrs.get("admin_state_up", True),
+            vip_subnet_id=vip.subnet_id,
+            vip_network_id=vip.network_id,
+            vip_port_owned=not vip.port_id,
+            provider="haproxy",
+            availability_zone=attrs.get("availability_zone"),
+            flavor_id=attrs.get("flavor_id"),
+            tags=list(attrs.get("tags") or []),
+            host=self.host,
+            provisioning_status=m.PENDING_CREATE,
+            operating_status=m.OFFLINE,
+            task=None,  # the agent waits for the VIP port
+            request_id=logs.current_request_id() or "",
+        )
+        s.add(lb)
+        await s.flush()
+        if attrs.get("listeners") or attrs.get("pools"):
+            # The tree is checked with its load balancer, before the VIP.
+            await graph.build(self.objects, s, ctx, lb, attrs.get("listeners") or [],
+                              attrs.get("pools") or [])  # fmt: skip
+        return lb
 
     async def service_project(self) -> str:
         """The id of the cloud's service project (the identity service's

@@ -166,6 +166,52 @@ def _in_zero_extent(extents: list[Extent], start: int, end: int) -> bool:
     return False
 
 
+class _Uploads:
+    """Chunks packed in threads and stored, at most IN_FLIGHT at once; a
+    chunk the parent backup holds unchanged is shared, not stored again."""
+
+    def __init__(
+        self, store: BackupStore, container: str, compression: str, known: dict[int, Any]
+    ):
+        self.store = store
+        self.container = container
+        self.compression = compression
+        self.known = known
+        self.pending: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(IN_FLIGHT)
+
+    async def slot(self) -> None:
+        """Wait for room, and raise the failure of any chunk stored so far."""
+        await self.slots.acquire()
+        _raise_failed(self.pending)
+
+    def add(self, chunk: Chunk, data: bytes) -> None:
+        task = asyncio.create_task(self._store(chunk, data))
+        self.pending.add(task)
+        task.add_done_callback(self.pending.discard)
+
+    async def wait(self) -> None:
+        if self.pending:
+            await asyncio.gather(*self.pending)
+
+    async def _store(self, chunk: Chunk, data: bytes) -> None:
+        try:
+            digest, packed, how = await asyncio.to_thread(_pack, data, self.compression)
+            chunk.sha256 = digest
+            if how == "zero":
+                chunk.compression, chunk.object = "zero", None
+                return
+            old = self.known.get(chunk.offset)
+            if old and old["sha256"] == digest and old["length"] == chunk.length:
+                chunk.compression, chunk.object = old["compression"], old["object"]
+                chunk.stored = old.get("stored", 0)
+                return
+            chunk.compression, chunk.stored = how, len(packed)
+            await self.store.put(self.container, chunk.object or "", packed)
+        finally:
+            self.slots.release()
+
+
 async def backup(
     reader: BlockReader,
     store: BackupStore,
@@ -184,46 +230,22 @@ async def backup(
     known = {c["offset"]: c for c in (parent or {}).get("chunks", [])}
     if parent and parent.get("chunk_size") != chunk_size:
         known = {}  # another chunk size: nothing can be shared
+    uploads = _Uploads(store, container, compression, known)
     chunks: list[Chunk] = []
-    pending: set[asyncio.Task[None]] = set()
-    slots = asyncio.Semaphore(IN_FLIGHT)
-
-    async def store_chunk(chunk: Chunk, data: bytes) -> None:
-        try:
-            digest, packed, how = await asyncio.to_thread(_pack, data, compression)
-            chunk.sha256 = digest
-            if how == "zero":
-                chunk.compression, chunk.object = "zero", None
-                return
-            old = known.get(chunk.offset)
-            if old and old["sha256"] == digest and old["length"] == chunk.length:
-                chunk.compression, chunk.object = old["compression"], old["object"]
-                chunk.stored = old.get("stored", 0)
-                return
-            chunk.compression, chunk.stored = how, len(packed)
-            await store.put(container, chunk.object or "", packed)
-        finally:
-            slots.release()
-
     size = reader.size
     for index, offset in enumerate(range(0, size, chunk_size)):
         length = min(chunk_size, size - offset)
-        name = f"{prefix}-{index + 1:05d}"
         if _in_zero_extent(extents, offset, offset + length):
             chunks.append(Chunk(index, offset, length, zero_sha(length), "zero", None))
             continue
-        await slots.acquire()
-        _raise_failed(pending)
+        await uploads.slot()
         data = await reader.read(offset, length)
-        chunk = Chunk(index, offset, length, "", "", name)
+        chunk = Chunk(index, offset, length, "", "", f"{prefix}-{index + 1:05d}")
         chunks.append(chunk)
-        task = asyncio.create_task(store_chunk(chunk, data))
-        pending.add(task)
-        task.add_done_callback(pending.discard)
+        uploads.add(chunk, data)
         if progress is not None:
             await progress(offset + length)
-    if pending:
-        await asyncio.gather(*pending)
+    await uploads.wait()
     meta = {
         **header,
         "version": VERSION,

@@ -32,7 +32,7 @@ from stratus.volume import models as m
 from stratus.volume.drivers.base import DriverError, VolumeDriver, VolumeRef
 from stratus.volume.drivers.iscsi_export import TgtExports
 from stratus.volume.drivers.nbd_export import Member, NbdExports
-from stratus.volume.service.attachments import ERROR_ATTACHING, LIVE, connection_info
+from stratus.volume.service.connections import ERROR_ATTACHING, LIVE, connection_info
 
 log = logging.getLogger(__name__)
 
@@ -123,12 +123,36 @@ class ExportWork:
                     )
                 )
             )
+        # A volume deleted meanwhile: nothing to serve.
+        members, fresh, port = self._members(volume_id, atts if volume is not None else [])
+        if volume is None or not members:
+            await self._stop(volume_id)
+            return True
+        try:
+            await self._start(volume, members, port)
+        except DriverError as exc:
+            if not fresh:  # the consumers keep their connections; tried again later
+                log.warning("volume: serving the export of volume %s failed: %s", volume.id, exc)
+                raise
+            log.warning("volume: exporting volume %s failed: %s", volume.id, exc)
+            for att, _ in fresh:
+                await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
+            return False  # served again without them
+        self._checked.add(volume_id)
+        return await self._publish(volume, fresh)
+
+    def _members(
+        self, volume_id: str, atts: list[m.Attachment]
+    ) -> tuple[list[Member], list[tuple[m.Attachment, Member]], int | None]:
+        """The exports a volume's remote attachments want: all of them, the
+        fresh ones (no connection yet) with their attachments, and the port
+        the recorded ones connect to."""
         members: list[Member] = []
         fresh: list[tuple[m.Attachment, Member]] = []
         port = None
         given = self.exports.keys(volume_id)
         for att in atts:
-            if volume is None or not self.remote(att.connector):
+            if not self.remote(att.connector):
                 continue
             if att.connection_info is None:
                 # The key it was given before, if any (the same connector
@@ -144,31 +168,26 @@ class ExportWork:
                 member = found
                 port = port or int(((att.connection_info or {}).get("data") or {}).get("port") or 0)
             members.append(member)
-        if volume is None or not members:
-            if volume_id in self.exports.folders():
-                await self.exports.stop(volume_id)
-                log.info(
-                    "volume: the export of volume %s stopped (no attachment wants it)", volume_id
-                )
-            self._checked.discard(volume_id)
-            return True
-        try:
-            local = self.driver.connection(volume.id, {})
-            if local.driver_volume_type != "file":
-                raise DriverError(f"the {self.driver.name} backend has no network export")
-            await self.exports.serve(
-                volume.id, Path(str(local.data["path"])), str(local.data.get("format") or "raw"),
-                members, port=port or None,
-            )  # fmt: skip
-        except DriverError as exc:
-            if not fresh:  # the consumers keep their connections; tried again later
-                log.warning("volume: serving the export of volume %s failed: %s", volume.id, exc)
-                raise
-            log.warning("volume: exporting volume %s failed: %s", volume.id, exc)
-            for att, _ in fresh:
-                await self._record(att.id, {"error": str(exc)}, ERROR_ATTACHING)
-            return False  # served again without them
-        self._checked.add(volume_id)
+        return members, fresh, port
+
+    async def _stop(self, volume_id: str) -> None:
+        if volume_id in self.exports.folders():
+            await self.exports.stop(volume_id)
+            log.info("volume: the export of volume %s stopped (no attachment wants it)", volume_id)
+        self._checked.discard(volume_id)
+
+    async def _start(self, volume: m.Volume, members: list[Member], port: int | None) -> None:
+        local = self.driver.connection(volume.id, {})
+        if local.driver_volume_type != "file":
+            raise DriverError(f"the {self.driver.name} backend has no network export")
+        await self.exports.serve(
+            volume.id, Path(str(local.data["path"])), str(local.data.get("format") or "raw"),
+            members, port=port or None,
+        )  # fmt: skip
+
+    async def _publish(self, volume: m.Volume, fresh: list[tuple[m.Attachment, Member]]) -> bool:
+        """The fresh attachments' connections recorded (False: one was
+        deleted or connected again meanwhile)."""
         done = True
         for att, member in fresh:
             exported = self.exports.exported(volume.id, member)

@@ -90,43 +90,9 @@ class Backups:
     async def create(self, ctx: RequestContext, req: BackupRequest) -> m.Backup:
         async with self.db.transaction() as s:
             volume = await visible_volume(s, ctx, req.volume_id, for_update=True)
-            if req.snapshot_id:
-                snap = await visible_snapshot(s, ctx, req.snapshot_id)
-                if snap.volume_id != volume.id or snap.status != m.AVAILABLE:
-                    raise BadRequest(
-                        f"Invalid snapshot: Snapshot {snap.id} must be available and of volume "
-                        f"{volume.id}."
-                    )
-            allowed = (m.AVAILABLE, m.IN_USE) if (req.force or req.snapshot_id) else (m.AVAILABLE,)
-            if volume.status not in allowed:
-                raise BadRequest(
-                    f"Invalid volume: Volume to be backed up must be available or in-use, "
-                    f'but the current status is "{volume.status}".'
-                    + (
-                        " Use force to back up an in-use volume."
-                        if volume.status == m.IN_USE
-                        else ""
-                    )
-                )
-            if not await self.hosts.check_host_alive(s, volume.host):
-                raise BadRequest(f"Service cinder-backup could not be found for {volume.host}.")
+            await self._check_source(s, ctx, req, volume)
             container = req.container or self.cfg.backup_container
-            parent = None
-            if req.incremental:
-                parent = await s.scalar(
-                    select(m.Backup)
-                    .where(
-                        m.Backup.volume_id == volume.id,
-                        m.Backup.status == m.AVAILABLE,
-                        m.Backup.container == container,
-                    )
-                    .order_by(m.Backup.data_timestamp.desc(), m.Backup.created_at.desc())
-                    .limit(1)
-                )
-                if parent is None:
-                    raise BadRequest(
-                        "Invalid backup: No backups available to do an incremental backup."
-                    )
+            parent = await self._parent(s, volume, container) if req.incremental else None
             await self.quotas.check(
                 s, volume.project_id, {"backups": 1, "backup_gigabytes": volume.size}
             )
@@ -153,6 +119,44 @@ class Backups:
             host = volume.host
         self.wake(host)
         return backup
+
+    async def _check_source(
+        self, s: AsyncSession, ctx: RequestContext, req: BackupRequest, volume: m.Volume
+    ) -> None:
+        """The volume (or its snapshot) can be backed up now, by a live host."""
+        if req.snapshot_id:
+            snap = await visible_snapshot(s, ctx, req.snapshot_id)
+            if snap.volume_id != volume.id or snap.status != m.AVAILABLE:
+                raise BadRequest(
+                    f"Invalid snapshot: Snapshot {snap.id} must be available and of volume "
+                    f"{volume.id}."
+                )
+        allowed = (m.AVAILABLE, m.IN_USE) if (req.force or req.snapshot_id) else (m.AVAILABLE,)
+        if volume.status not in allowed:
+            raise BadRequest(
+                f"Invalid volume: Volume to be backed up must be available or in-use, "
+                f'but the current status is "{volume.status}".'
+                + (" Use force to back up an in-use volume." if volume.status == m.IN_USE else "")
+            )
+        if not await self.hosts.check_host_alive(s, volume.host):
+            raise BadRequest(f"Service cinder-backup could not be found for {volume.host}.")
+
+    async def _parent(self, s: AsyncSession, volume: m.Volume, container: str) -> m.Backup:
+        """An incremental backup's parent: the volume's latest available
+        backup in the same container."""
+        parent = await s.scalar(
+            select(m.Backup)
+            .where(
+                m.Backup.volume_id == volume.id,
+                m.Backup.status == m.AVAILABLE,
+                m.Backup.container == container,
+            )
+            .order_by(m.Backup.data_timestamp.desc(), m.Backup.created_at.desc())
+            .limit(1)
+        )
+        if parent is None:
+            raise BadRequest("Invalid backup: No backups available to do an incremental backup.")
+        return parent
 
     async def get(self, ctx: RequestContext, backup_id: str) -> m.Backup:
         async with self.db.session() as s:
