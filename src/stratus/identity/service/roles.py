@@ -204,7 +204,10 @@ class Roles:
         elif await s.get(m.Group, actor_id) is None:
             raise not_found("group", actor_id)
         if target == "project" and await s.get(m.Project, target_id) is None:
-            raise not_found("project", target_id)
+            # Keystone's domains are projects too (is_domain): a grant under
+            # /v3/projects/{domain_id} is a project grant on the domain's id.
+            if await s.get(m.Domain, target_id) is None:
+                raise not_found("project", target_id)
         if target == "domain" and await s.get(m.Domain, target_id) is None:
             raise not_found("domain", target_id)
 
@@ -215,7 +218,8 @@ class Roles:
         await self._check_actor_target(s, actor, actor_id, target, target_id)
         if target == "project" and role.domain_id != NULL_DOMAIN:
             project = await s.get(m.Project, target_id)
-            if project is not None and project.domain_id != role.domain_id:
+            # A project acting as a domain has no domain: no domain role fits it.
+            if project is None or project.domain_id != role.domain_id:
                 raise Forbidden(
                     f"Project {target_id} must be in the same domain as the role {role_id}"
                     " being assigned."
@@ -434,8 +438,9 @@ class Roles:
         in_domain: dict[str, list[str]] = {}
         for pid, did, parent in projects:
             in_domain.setdefault(did, []).append(pid)
-            if parent:
-                children.setdefault(parent, []).append(pid)
+            # A top-level project's parent is its domain (the project acting
+            # as it), so a grant inherited from the domain's id reaches it.
+            children.setdefault(parent or did, []).append(pid)
 
         def subtree(pid: str) -> list[str]:
             out = []
