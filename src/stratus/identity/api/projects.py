@@ -113,7 +113,7 @@ async def user_projects(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:list_user_projects", {"target.user.id": user_id})
     svc = req.service
     await svc.users.get(user_id)
-    ids = await svc.roles.user_project_ids(user_id)
+    ids = await svc.assignments.user_project_ids(user_id)
     page = await svc.projects.list_projects(
         req.query.filters("name", "domain_id"), enabled=req.query.enabled, ids=ids
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from stratus.common.api import Query, Schema
-from stratus.identity.service.auth import AuthRequest, NamedRef
+from stratus.identity.service.auth_request import AuthRequest, NamedRef
 
 # A name has at least one character that is not white space (as Keystone's).
 Name = Annotated[str, Field(min_length=1, max_length=255, pattern=r"\S")]

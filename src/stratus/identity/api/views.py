@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from stratus.common.listing import Page
 from stratus.identity import models as m
-from stratus.identity.service.roles import NULL_DOMAIN, Assignment
+from stratus.identity.service.assignments import Assignment
+from stratus.identity.service.roles import NULL_DOMAIN
 
 T = TypeVar("T")
 
