@@ -165,3 +165,70 @@ def test_a_user_changes_its_own_password(server: Server) -> None:
     ok = httpx.post(url, json={"user": {"original_password": "changed-by-cli-1", "password": "no-token-2"}})
     assert ok.status_code == 204, ok.text
     assert token_for(server, user["id"], "no-token-2")
+
+
+def test_grants_and_tags_on_a_domains_id_under_projects(server: Server) -> None:
+    """A domain is a project too: Keystone takes its id where a path takes a
+    project's, and keeps such a grant as a project grant on that id (a
+    domain-scoped token does not get it), shown so in role_assignments."""
+    with client(server) as c:
+        domain = create(c, "domain", {"name": unique("gdom")})
+        inside = make_project(c, domain_id=domain["id"])
+        user = make_user(c, domain_id=domain["id"])
+        group = create(c, "group", {"name": unique("grp"), "domain_id": domain["id"]})
+        member = role_id(c, "member")
+    dom, uid, gid = domain["id"], user["id"], group["id"]
+    openstack(server, "role", "add", "--user", uid, "--project", dom, "member")
+    listed = openstack_json(server, "role", "assignment", "list", "--project", dom)
+    assert [(a["Role"], a["User"], a["Project"], a["Domain"]) for a in listed] == [(member, uid, dom, "")]
+    with client(server) as c:
+        user_path = f"/projects/{dom}/users/{uid}/roles"
+        assert c.head(f"{user_path}/{member}").status_code == 204
+        assert c.get(f"{user_path}/{member}").status_code == 204
+        assert [r["id"] for r in c.get(user_path).json()["roles"]] == [member]
+        # Not a domain grant: /v3/domains/{id} knows nothing of it.
+        assert c.get(f"/domains/{dom}/users/{uid}/roles").json()["roles"] == []
+        named = c.get("/role_assignments", params={"scope.project.id": dom, "include_names": ""})
+        (shown,) = named.json()["role_assignments"]
+        assert shown["scope"] == {"project": {"id": dom, "name": domain["name"]}}
+        assert shown["links"]["assignment"].endswith(f"/v3/projects/{dom}/users/{uid}/roles/{member}")
+        group_path = f"/projects/{dom}/groups/{gid}/roles"
+        assert c.put(f"{group_path}/{member}").status_code == 204
+        assert [r["id"] for r in c.get(group_path).json()["roles"]] == [member]
+        assert c.delete(f"{group_path}/{member}").status_code == 204
+        assert c.head(f"{group_path}/{member}").status_code == 404
+        # Inherited from the domain's id: reaches the domain's projects.
+        inherit = f"/OS-INHERIT/projects/{dom}/groups/{gid}/roles/{member}/inherited_to_projects"
+        assert c.put(inherit).status_code == 204
+        assert c.put(f"/groups/{gid}/users/{uid}").status_code == 204
+        effective = c.get("/role_assignments", params={"user.id": uid, "effective": ""})
+        scopes = [a["scope"] for a in effective.json()["role_assignments"]]
+        assert {s["project"]["id"] for s in scopes} == {dom, inside["id"]}
+        # A domain role fits no project acting as a domain; unknown ids stay 404.
+        local = create(c, "role", {"name": unique("dsr"), "domain_id": dom})
+        assert c.put(f"{user_path}/{local['id']}").status_code == 403
+        assert c.put(f"/projects/{unique('none')}/users/{uid}/roles/{member}").status_code == 404
+    token = issue(server, password_auth(uid, user["password"], {"project": {"id": inside["id"]}}))
+    assert token.status_code == 201, token.text
+    openstack(server, "role", "remove", "--user", uid, "--project", dom, "member")
+    left = openstack_json(server, "role", "assignment", "list", "--project", dom)
+    assert [(a["User"], a["Group"], a["Inherited"]) for a in left] == [("", gid, True)]
+    with client(server) as c:
+        assert c.head(f"{user_path}/{member}").status_code == 404
+        assert c.delete(f"{user_path}/{member}").status_code == 404
+        # Tags: the domain's own, the same through /v3/domains and /v3/projects.
+        tags = f"/projects/{dom}/tags"
+        assert c.get(tags).json() == {"tags": []}
+        assert c.put(tags, json={"tags": ["a", "b"]}).json() == {"tags": ["a", "b"]}
+        made = c.put(f"{tags}/c")
+        assert made.status_code == 201 and made.headers["location"].endswith(f"/v3/projects/{dom}/tags/c")
+        assert c.get(f"{tags}/c").status_code == 204
+        assert c.delete(f"{tags}/a").status_code == 204
+        assert c.get(f"{tags}/a").status_code == 404
+        assert c.delete(f"{tags}/a").status_code == 404
+        assert c.get(f"/domains/{dom}").json()["domain"]["tags"] == ["b", "c"]
+        assert c.get(f"/projects/{dom}").json()["project"]["tags"] == ["b", "c"]
+        assert c.put(tags, json={"tags": ["no/slash"]}).status_code == 400
+        assert c.delete(tags).status_code == 204
+        assert c.get(tags).json() == {"tags": []}
+        assert c.get(f"/projects/{unique('none')}/tags").status_code == 404

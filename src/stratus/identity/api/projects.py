@@ -113,7 +113,7 @@ async def user_projects(req: ApiRequest[IdentityService]) -> Response:
     req.authorize("identity:list_user_projects", {"target.user.id": user_id})
     svc = req.service
     await svc.users.get(user_id)
-    ids = await svc.roles.user_project_ids(user_id)
+    ids = await svc.assignments.user_project_ids(user_id)
     page = await svc.projects.list_projects(
         req.query.filters("name", "domain_id"), enabled=req.query.enabled, ids=ids
     )
@@ -126,15 +126,13 @@ async def user_projects(req: ApiRequest[IdentityService]) -> Response:
 async def tag_index(req: ApiRequest[IdentityService]) -> Response:
     project_id = req.params["project_id"]
     req.authorize("identity:list_project_tags", {"target.project.id": project_id})
-    project = await req.service.projects.get(project_id)
-    return json_response({"tags": [t.name for t in project.tags]})
+    return json_response({"tags": await req.service.projects.list_tags(project_id)})
 
 
 async def tag_show(req: ApiRequest[IdentityService]) -> Response:
     project_id, tag = req.params["project_id"], req.params["tag"]
     req.authorize("identity:get_project_tag", {"target.project.id": project_id})
-    project = await req.service.projects.get(project_id)
-    if tag not in [t.name for t in project.tags]:
+    if tag not in await req.service.projects.list_tags(project_id):
         raise not_found("project tag", tag)
     return empty_response()
 
@@ -142,8 +140,8 @@ async def tag_show(req: ApiRequest[IdentityService]) -> Response:
 async def tags_update(req: ApiRequest[IdentityService]) -> Response:
     project_id = req.params["project_id"]
     req.authorize("identity:update_project_tags", {"target.project.id": project_id})
-    project = await req.service.projects.set_tags(project_id, req.body.tags)
-    return json_response({"tags": [t.name for t in project.tags]})
+    tags = await req.service.projects.set_tags(project_id, req.body.tags)
+    return json_response({"tags": tags})
 
 
 async def tag_create(req: ApiRequest[IdentityService]) -> Response:

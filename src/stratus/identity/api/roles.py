@@ -123,13 +123,13 @@ def grant_handlers(actor: str, target: str, inherited: bool = False) -> dict[str
     async def list_(req: ApiRequest[IdentityService]) -> Response:
         req.authorize("identity:list_grants")
         actor_id, target_id = ids(req)
-        roles = await req.service.roles.list_grants(actor, actor_id, target, target_id, inherited)
+        roles = await req.service.grants.list_grants(actor, actor_id, target, target_id, inherited)
         return json_response(views.collection("roles", roles, views.role, req.base_url, req.url))
 
     async def create(req: ApiRequest[IdentityService]) -> Response:
         req.authorize("identity:create_grant")
         actor_id, target_id = ids(req)
-        await req.service.roles.grant(
+        await req.service.grants.grant(
             actor, actor_id, target, target_id, req.params["role_id"], inherited
         )
         return empty_response()
@@ -137,7 +137,7 @@ def grant_handlers(actor: str, target: str, inherited: bool = False) -> dict[str
     async def check(req: ApiRequest[IdentityService]) -> Response:
         req.authorize("identity:check_grant")
         actor_id, target_id = ids(req)
-        await req.service.roles.check_grant(
+        await req.service.grants.check_grant(
             actor, actor_id, target, target_id, req.params["role_id"], inherited
         )
         return empty_response()
@@ -145,7 +145,7 @@ def grant_handlers(actor: str, target: str, inherited: bool = False) -> dict[str
     async def delete(req: ApiRequest[IdentityService]) -> Response:
         req.authorize("identity:revoke_grant")
         actor_id, target_id = ids(req)
-        await req.service.roles.revoke(
+        await req.service.grants.revoke(
             actor, actor_id, target, target_id, req.params["role_id"], inherited
         )
         return empty_response()
@@ -163,7 +163,7 @@ async def assignment_index(req: ApiRequest[IdentityService]) -> Response:
     if sum(bool(x) for x in (q.project_id, q.domain_id, q.system)) > 1:
         raise BadRequest("Filter by one scope at a time.")
     svc = req.service
-    assignments = await svc.roles.list_assignments(
+    assignments = await svc.assignments.list_assignments(
         user_id=q.user_id,
         group_id=q.group_id,
         role_id=q.role_id,
@@ -173,7 +173,7 @@ async def assignment_index(req: ApiRequest[IdentityService]) -> Response:
         inherited=True if q.inherited_to else None,
         effective=bool(q.effective),
     )
-    names = await svc.roles.assignment_names() if q.include_names else None
+    names = await svc.assignments.assignment_names() if q.include_names else None
     return json_response(
         {
             "role_assignments": [views.assignment(a, req.base_url, names) for a in assignments],

@@ -9,7 +9,7 @@ from stratus.common.auth import ACCESS_RULES_HEADER
 from stratus.identity.api import views
 from stratus.identity.errors import BadRequest, Forbidden, NotFound
 from stratus.identity.service import IdentityService
-from stratus.identity.service.auth import AuthInfo, TokenInvalid, render_token
+from stratus.identity.service.token_info import AuthInfo, TokenInvalid, render_token
 from stratus.identity.service.tokens import TokenPayload
 
 
@@ -67,21 +67,21 @@ async def delete(req: ApiRequest[IdentityService]) -> Response:
 
 async def projects(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
-    ids = await svc.roles.user_project_ids(req.ctx.user_id or "")
+    ids = await svc.assignments.user_project_ids(req.ctx.user_id or "")
     page = await svc.projects.list_projects({}, enabled=True, ids=ids)
     return json_response(views.page("projects", page, views.project, req.base_url, req.url))
 
 
 async def domains(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
-    ids = await svc.roles.user_domain_ids(req.ctx.user_id or "")
+    ids = await svc.assignments.user_domain_ids(req.ctx.user_id or "")
     found = [d for d in [await svc.projects.find_domain(id=i) for i in ids] if d and d.enabled]
     return json_response(views.collection("domains", found, views.domain, req.base_url, req.url))
 
 
 async def system(req: ApiRequest[IdentityService]) -> Response:
     svc: IdentityService = req.service
-    has = await svc.roles.user_has_system(req.ctx.user_id or "")
+    has = await svc.assignments.user_has_system(req.ctx.user_id or "")
     return json_response(
         {
             "system": [{"all": True}] if has else [],

@@ -11,7 +11,7 @@ from stratus.identity import models as m
 from stratus.identity.api import views
 from stratus.identity.errors import Forbidden, not_found
 from stratus.identity.service import IdentityService
-from stratus.identity.service.auth import isotime
+from stratus.identity.service.token_info import isotime
 
 BASE = "OS-TRUST/trusts"
 

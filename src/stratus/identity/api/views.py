@@ -8,7 +8,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from stratus.common.listing import Page
 from stratus.identity import models as m
-from stratus.identity.service.roles import NULL_DOMAIN, Assignment
+from stratus.identity.service.assignments import Assignment
+from stratus.identity.service.roles import NULL_DOMAIN
 
 T = TypeVar("T")
 
@@ -240,7 +241,10 @@ def assignment(
         out["group"] = named("groups", a.group_id or "")
         actor = f"groups/{a.group_id}"
     if a.project_id:
-        out["scope"] = {"project": named("projects", a.project_id)}
+        # A grant on a domain's id under /v3/projects: the project acting as it.
+        acting_domain = names is not None and a.project_id not in names["projects"]
+        kind = "domains" if acting_domain else "projects"
+        out["scope"] = {"project": named(kind, a.project_id, with_domain=not acting_domain)}
         target = f"projects/{a.project_id}"
     elif a.domain_id:
         out["scope"] = {"domain": named("domains", a.domain_id, with_domain=False)}

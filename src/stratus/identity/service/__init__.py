@@ -10,6 +10,7 @@ import logging
 from stratus.common.config import Config
 from stratus.common.context import RequestContext
 from stratus.common.db import Database
+from stratus.identity.service.assignments import Assignments
 from stratus.identity.service.auth import Auth
 from stratus.identity.service.bootstrap import bootstrap
 from stratus.identity.service.catalog import Catalog
@@ -18,6 +19,7 @@ from stratus.identity.service.credential_store import CredentialStore
 from stratus.identity.service.credentials import Credentials
 from stratus.identity.service.domain_configs import DomainConfigs
 from stratus.identity.service.endpoint_filter import EndpointFilter
+from stratus.identity.service.grants import Grants
 from stratus.identity.service.limits import Limits
 from stratus.identity.service.policy_store import PolicyStore
 from stratus.identity.service.projects import Projects
@@ -36,6 +38,8 @@ class IdentityService:
         self.projects = Projects(self.core)
         self.users = Users(self.core)
         self.roles = Roles(self.core)
+        self.grants = Grants(self.core, self.roles)
+        self.assignments = Assignments(self.core, self.roles)
         self.endpoint_filter = EndpointFilter(self.core)
         self.catalog = Catalog(self.core, self.endpoint_filter)
         self.policies = PolicyStore(self.core)

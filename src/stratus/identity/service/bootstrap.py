@@ -164,77 +164,94 @@ async def _ensure_service(
             endpoint.url = url
 
 
+async def _ensure_default_domain(s: AsyncSession) -> None:
+    if await s.get(m.Domain, DEFAULT_DOMAIN_ID) is None:
+        s.add(
+            m.Domain(
+                id=DEFAULT_DOMAIN_ID,
+                name="Default",
+                description="The default domain",
+                enabled=True,
+                extra={},
+            )
+        )
+        await s.flush()
+
+
+async def _ensure_roles(s: AsyncSession) -> dict[str, m.Role]:
+    """The standard roles by name, with the implications between them."""
+    roles = {name: await _ensure_role(s, name) for name in ROLES}
+    await s.flush()
+    for prior, implied in IMPLIED:
+        key = (roles[prior].id, roles[implied].id)
+        if await s.get(m.ImpliedRole, key) is None:
+            s.add(m.ImpliedRole(prior_role_id=key[0], implied_role_id=key[1]))
+    return roles
+
+
+async def _default_user(s: AsyncSession, name: str) -> m.User | None:
+    return await s.scalar(
+        select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == name)
+    )
+
+
+async def _new_user(core: Core, name: str, project: m.Project, password: str) -> m.User:
+    return m.User(
+        id=m.new_id(),
+        name=name,
+        domain_id=DEFAULT_DOMAIN_ID,
+        enabled=True,
+        default_project_id=project.id,
+        password_hash=await core.hasher.hash(password),
+        password_created_at=utcnow(),
+        extra={},
+    )
+
+
+async def _ensure_admin(
+    s: AsyncSession, core: Core, project: m.Project, admin_role: str, password: str, created: bool
+) -> None:
+    """The cloud administrator: admin on its project, the default domain and the system."""
+    admin = await _default_user(s, "admin")
+    if admin is None:
+        admin = await _new_user(core, "admin", project, password)
+        s.add(admin)
+        log.info(
+            "identity: created the admin user (password in %s)", core.cfg.data_dir / PASSWORD_FILE
+        )
+    elif created:
+        log.warning("identity: %s was missing; the admin keeps its old password", PASSWORD_FILE)
+    await s.flush()
+    await _ensure_grant(s, m.USER_PROJECT, admin.id, project.id, admin_role)
+    await _ensure_grant(s, m.USER_DOMAIN, admin.id, DEFAULT_DOMAIN_ID, admin_role)
+    await _ensure_grant(s, m.USER_SYSTEM, admin.id, m.SYSTEM_TARGET, admin_role)
+
+
+async def _ensure_service_user(
+    s: AsyncSession, core: Core, project: m.Project, roles: dict[str, m.Role]
+) -> None:
+    """The user Stratus's own agents act as (compute agents fetch images)."""
+    service_user = await _default_user(s, SERVICE_USER)
+    if service_user is None:
+        service_password, _ = admin_password(core.cfg.data_dir, SERVICE_PASSWORD_FILE)
+        service_user = await _new_user(core, SERVICE_USER, project, service_password)
+        s.add(service_user)
+        await s.flush()
+    for role in ("admin", "service"):
+        await _ensure_grant(s, m.USER_PROJECT, service_user.id, project.id, roles[role].id)
+
+
 async def bootstrap(core: Core) -> None:
     cfg = core.cfg
     password, created = admin_password(cfg.data_dir)
     async with core.write() as s:
-        if await s.get(m.Domain, DEFAULT_DOMAIN_ID) is None:
-            s.add(
-                m.Domain(
-                    id=DEFAULT_DOMAIN_ID,
-                    name="Default",
-                    description="The default domain",
-                    enabled=True,
-                    extra={},
-                )
-            )
-            await s.flush()
-        roles = {name: await _ensure_role(s, name) for name in ROLES}
-        await s.flush()
-        for prior, implied in IMPLIED:
-            key = (roles[prior].id, roles[implied].id)
-            if await s.get(m.ImpliedRole, key) is None:
-                s.add(m.ImpliedRole(prior_role_id=key[0], implied_role_id=key[1]))
+        await _ensure_default_domain(s)
+        roles = await _ensure_roles(s)
         admin_project = await _ensure_project(
             s, "admin", "Bootstrap project for the cloud administrator"
         )
         service_project = await _ensure_project(s, "service", "Project of the cloud's own services")
-        admin = await s.scalar(
-            select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == "admin")
-        )
-        if admin is None:
-            admin = m.User(
-                id=m.new_id(),
-                name="admin",
-                domain_id=DEFAULT_DOMAIN_ID,
-                enabled=True,
-                default_project_id=admin_project.id,
-                password_hash=await core.hasher.hash(password),
-                password_created_at=utcnow(),
-                extra={},
-            )
-            s.add(admin)
-            log.info(
-                "identity: created the admin user (password in %s)", cfg.data_dir / PASSWORD_FILE
-            )
-        elif created:
-            log.warning("identity: %s was missing; the admin keeps its old password", PASSWORD_FILE)
-        await s.flush()
-        admin_role = roles["admin"].id
-        await _ensure_grant(s, m.USER_PROJECT, admin.id, admin_project.id, admin_role)
-        await _ensure_grant(s, m.USER_DOMAIN, admin.id, DEFAULT_DOMAIN_ID, admin_role)
-        await _ensure_grant(s, m.USER_SYSTEM, admin.id, m.SYSTEM_TARGET, admin_role)
-        # The user Stratus's own agents act as (compute agents fetch images).
-        service_user = await s.scalar(
-            select(m.User).where(m.User.domain_id == DEFAULT_DOMAIN_ID, m.User.name == SERVICE_USER)
-        )
-        if service_user is None:
-            service_password, _ = admin_password(cfg.data_dir, SERVICE_PASSWORD_FILE)
-            service_user = m.User(
-                id=m.new_id(),
-                name=SERVICE_USER,
-                domain_id=DEFAULT_DOMAIN_ID,
-                enabled=True,
-                default_project_id=service_project.id,
-                password_hash=await core.hasher.hash(service_password),
-                password_created_at=utcnow(),
-                extra={},
-            )
-            s.add(service_user)
-            await s.flush()
-        for role in ("admin", "service"):
-            await _ensure_grant(
-                s, m.USER_PROJECT, service_user.id, service_project.id, roles[role].id
-            )
+        await _ensure_admin(s, core, admin_project, roles["admin"].id, password, created)
+        await _ensure_service_user(s, core, service_project, roles)
         await _ensure_catalog(s, cfg)
     write_private(cfg.data_dir / CLOUDS_FILE, clouds_yaml(cfg, password))

@@ -19,6 +19,34 @@ from stratus.identity.service.tokens import generated_secret
 AccessRules = dict[str, list[m.AccessRule]]  # an application credential's id -> its rules
 
 
+def _future_expiry(expires_at: datetime | None) -> datetime | None:
+    """A credential's expiry, in UTC when naive; it must be in the future."""
+    if expires_at is not None and expires_at.tzinfo is None:
+        expires_at = expires_at.replace(tzinfo=UTC)
+    if expires_at is not None and expires_at <= utcnow():
+        raise ValidationError("expires_at must be in the future.")
+    return expires_at
+
+
+def _held_roles(ctx: RequestContext, wanted: list[dict[str, Any]]) -> list[str]:
+    """The role ids a new credential gets: those asked for (by id or name),
+    each held by the caller on its project; all the caller's by default."""
+    if not wanted:
+        return list(dict.fromkeys(ctx.role_ids))
+    held = dict(zip(ctx.role_ids, ctx.roles, strict=False))
+    role_ids: list[str] = []
+    for ref in wanted:
+        rid = ref.get("id")
+        if rid is None:
+            rid = next((i for i, n in held.items() if n == ref.get("name")), None)
+        if rid is None or rid not in held:
+            raise Forbidden(
+                f"You hold no role {ref.get('id') or ref.get('name')!r} on this project."
+            )
+        role_ids.append(rid)
+    return list(dict.fromkeys(role_ids))
+
+
 class Credentials:
     def __init__(self, core: Core):
         self.core = core
@@ -52,35 +80,12 @@ class Credentials:
         it with its secret, which is never shown again, and its access rules."""
         if ctx.project_id is None:
             raise Forbidden("An application credential is created with a project-scoped token.")
-        if ctx.application_credential_id is not None:
-            async with self.core.db.session() as s:
-                parent = await s.get(m.ApplicationCredential, ctx.application_credential_id)
-            if parent is None or not parent.unrestricted:
-                raise Forbidden(
-                    "A restricted application credential cannot create application credentials."
-                )
-        expires_at: datetime | None = attrs.get("expires_at")
-        if expires_at is not None and expires_at.tzinfo is None:
-            expires_at = expires_at.replace(tzinfo=UTC)
-        if expires_at is not None and expires_at <= utcnow():
-            raise ValidationError("expires_at must be in the future.")
+        await self._check_parent(ctx)
+        expires_at = _future_expiry(attrs.get("expires_at"))
         secret = attrs.get("secret") or generated_secret(48)
         secret_hash = await self.core.hasher.hash(secret)
         async with self.core.write() as s:
-            held = dict(zip(ctx.role_ids, ctx.roles, strict=False))
-            wanted = attrs.get("roles") or []
-            role_ids: list[str] = []
-            if not wanted:
-                role_ids = list(ctx.role_ids)
-            for ref in wanted:
-                rid = ref.get("id")
-                if rid is None:
-                    rid = next((i for i, n in held.items() if n == ref.get("name")), None)
-                if rid is None or rid not in held:
-                    raise Forbidden(
-                        f"You hold no role {ref.get('id') or ref.get('name')!r} on this project."
-                    )
-                role_ids.append(rid)
+            role_ids = _held_roles(ctx, attrs.get("roles") or [])
             name = attrs["name"]
             if await s.scalar(
                 select(m.ApplicationCredential.id).where(
@@ -97,7 +102,7 @@ class Credentials:
                 description=attrs.get("description"),
                 expires_at=expires_at,
                 unrestricted=bool(attrs.get("unrestricted")),
-                role_ids=list(dict.fromkeys(role_ids)),
+                role_ids=role_ids,
             )
             s.add(cred)
             rules = await self._rules_for(s, user_id, attrs.get("access_rules") or [])
@@ -106,6 +111,17 @@ class Credentials:
                     m.AppCredAccessRule(application_credential_id=cred.id, access_rule_id=rule.id)
                 )
         return cred, secret, rules
+
+    async def _check_parent(self, ctx: RequestContext) -> None:
+        """A token from a restricted application credential makes no other."""
+        if ctx.application_credential_id is None:
+            return
+        async with self.core.db.session() as s:
+            parent = await s.get(m.ApplicationCredential, ctx.application_credential_id)
+        if parent is None or not parent.unrestricted:
+            raise Forbidden(
+                "A restricted application credential cannot create application credentials."
+            )
 
     async def _rules_for(
         self, s: AsyncSession, user_id: str, refs: list[dict[str, Any]]

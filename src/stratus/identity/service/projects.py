@@ -330,30 +330,54 @@ class Projects:
             await s.delete(project)
 
     # -- tags ---------------------------------------------------------------
+    # A domain is a project too (is_domain): /v3/projects/{domain_id}/tags
+    # reads and writes the domain's tags, which it keeps with its attributes.
 
     @staticmethod
-    def _set_tags(project: m.Project, tags: list[str]) -> None:
-        wanted = _check_tags(tags)
-        keep = {t.name: t for t in project.tags}
-        project.tags = [keep.get(t) or m.ProjectTag(name=t) for t in wanted]
+    async def _tagged(s: AsyncSession, project_id: str) -> m.Project | m.Domain:
+        found: m.Project | m.Domain | None = await s.get(m.Project, project_id)
+        if found is None:
+            found = await s.get(m.Domain, project_id)
+        if found is None:
+            raise not_found("project", project_id)
+        return found
 
-    async def set_tags(self, project_id: str, tags: list[str]) -> m.Project:
+    @staticmethod
+    def _tag_names(owner: m.Project | m.Domain) -> list[str]:
+        if isinstance(owner, m.Domain):
+            return list(owner.extra.get("tags") or [])
+        return [t.name for t in owner.tags]
+
+    @staticmethod
+    def _set_tags(owner: m.Project | m.Domain, tags: list[str]) -> None:
+        wanted = _check_tags(tags)
+        if isinstance(owner, m.Domain):
+            owner.extra = {**owner.extra, "tags": wanted}
+            return
+        keep = {t.name: t for t in owner.tags}
+        owner.tags = [keep.get(t) or m.ProjectTag(name=t) for t in wanted]
+
+    async def list_tags(self, project_id: str) -> list[str]:
+        async with self.core.db.session() as s:
+            return self._tag_names(await self._tagged(s, project_id))
+
+    async def set_tags(self, project_id: str, tags: list[str]) -> list[str]:
         async with self.core.write() as s:
-            project = await self.get(project_id, s)
-            self._set_tags(project, tags)
-        return project
+            owner = await self._tagged(s, project_id)
+            self._set_tags(owner, tags)
+            return self._tag_names(owner)
 
     async def add_tag(self, project_id: str, tag: str) -> None:
         async with self.core.write() as s:
-            project = await self.get(project_id, s)
-            names = [t.name for t in project.tags]
+            owner = await self._tagged(s, project_id)
+            names = self._tag_names(owner)
             if tag not in names:
-                self._set_tags(project, [*names, tag])
+                self._set_tags(owner, [*names, tag])
 
     async def delete_tag(self, project_id: str, tag: str | None) -> None:
         async with self.core.write() as s:
-            project = await self.get(project_id, s)
-            names = [t.name for t in project.tags]
+            owner = await self._tagged(s, project_id)
+            names = self._tag_names(owner)
             if tag is not None and tag not in names:
                 raise not_found("project tag", tag)
-            self._set_tags(project, [n for n in names if tag is not None and n != tag])
+            self._set_tags(owner, [n for n in names if tag is not None and n != tag])

@@ -1,9 +1,8 @@
-"""Roles, role inference, and role assignments (grants)."""
+"""Roles, role inference, and the roles a user holds on one scope."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select
@@ -11,36 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.listing import Page, filter_strings, paginate
 from stratus.identity import models as m
-from stratus.identity.errors import Forbidden, NotFound, ValidationError, conflict, not_found
+from stratus.identity.errors import Forbidden, ValidationError, conflict, not_found
 from stratus.identity.service.core import Core
 
 NULL_DOMAIN = "<<null>>"
-
-
-@dataclass(frozen=True)
-class Assignment:
-    """One (possibly effective) role assignment, as the API lists it."""
-
-    role_id: str
-    user_id: str | None
-    group_id: str | None
-    project_id: str | None
-    domain_id: str | None
-    system: bool
-    inherited: bool
-    via_group_id: str | None = None  # effective: came through this group
-    implied_by: str | None = None  # effective: implied by this role
-
-
-def assignment_type(actor: str, target: str) -> str:
-    return {
-        ("user", "project"): m.USER_PROJECT,
-        ("group", "project"): m.GROUP_PROJECT,
-        ("user", "domain"): m.USER_DOMAIN,
-        ("group", "domain"): m.GROUP_DOMAIN,
-        ("user", "system"): m.USER_SYSTEM,
-        ("group", "system"): m.GROUP_SYSTEM,
-    }[(actor, target)]
 
 
 class Roles:
@@ -191,115 +164,6 @@ class Roles:
                 raise not_found("implied role", f"{prior_id} implies {implied_id}")
             await s.delete(rule)
 
-    # -- grants -------------------------------------------------------------------------
-
-    @staticmethod
-    async def _check_actor_target(
-        s: AsyncSession, actor: str, actor_id: str, target: str, target_id: str
-    ) -> None:
-        """404 when the user or group, or the project or domain, is missing."""
-        if actor == "user":
-            if await s.get(m.User, actor_id) is None:
-                raise not_found("user", actor_id)
-        elif await s.get(m.Group, actor_id) is None:
-            raise not_found("group", actor_id)
-        if target == "project" and await s.get(m.Project, target_id) is None:
-            raise not_found("project", target_id)
-        if target == "domain" and await s.get(m.Domain, target_id) is None:
-            raise not_found("domain", target_id)
-
-    async def _check_grant_parts(
-        self, s: AsyncSession, actor: str, actor_id: str, target: str, target_id: str, role_id: str
-    ) -> None:
-        role = await self.get(role_id, s)
-        await self._check_actor_target(s, actor, actor_id, target, target_id)
-        if target == "project" and role.domain_id != NULL_DOMAIN:
-            project = await s.get(m.Project, target_id)
-            if project is not None and project.domain_id != role.domain_id:
-                raise Forbidden(
-                    f"Project {target_id} must be in the same domain as the role {role_id}"
-                    " being assigned."
-                )
-
-    @staticmethod
-    def _no_grant(actor: str, actor_id: str, target: str, target_id: str, role_id: str) -> NotFound:
-        return not_found(
-            "role assignment", f"role {role_id} for {actor} {actor_id} on {target} {target_id}"
-        )
-
-    async def grant(
-        self,
-        actor: str,
-        actor_id: str,
-        target: str,
-        target_id: str,
-        role_id: str,
-        inherited: bool = False,
-    ) -> None:
-        async with self.core.write() as s:
-            await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
-            key = (assignment_type(actor, target), actor_id, target_id, role_id, inherited)
-            if await s.get(m.RoleAssignment, key) is None:
-                s.add(
-                    m.RoleAssignment(
-                        type=key[0],
-                        actor_id=actor_id,
-                        target_id=target_id,
-                        role_id=role_id,
-                        inherited=inherited,
-                    )
-                )
-
-    async def check_grant(
-        self,
-        actor: str,
-        actor_id: str,
-        target: str,
-        target_id: str,
-        role_id: str,
-        inherited: bool = False,
-    ) -> None:
-        async with self.core.db.session() as s:
-            await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
-            key = (assignment_type(actor, target), actor_id, target_id, role_id, inherited)
-            if await s.get(m.RoleAssignment, key) is None:
-                raise self._no_grant(actor, actor_id, target, target_id, role_id)
-
-    async def revoke(
-        self,
-        actor: str,
-        actor_id: str,
-        target: str,
-        target_id: str,
-        role_id: str,
-        inherited: bool = False,
-    ) -> None:
-        async with self.core.write() as s:
-            key = (assignment_type(actor, target), actor_id, target_id, role_id, inherited)
-            row = await s.get(m.RoleAssignment, key)
-            if row is None:
-                await self._check_grant_parts(s, actor, actor_id, target, target_id, role_id)
-                raise self._no_grant(actor, actor_id, target, target_id, role_id)
-            await s.delete(row)
-
-    async def list_grants(
-        self, actor: str, actor_id: str, target: str, target_id: str, inherited: bool = False
-    ) -> list[m.Role]:
-        async with self.core.db.session() as s:
-            await self._check_actor_target(s, actor, actor_id, target, target_id)
-            stmt = (
-                select(m.Role)
-                .join(m.RoleAssignment, m.RoleAssignment.role_id == m.Role.id)
-                .where(
-                    m.RoleAssignment.type == assignment_type(actor, target),
-                    m.RoleAssignment.actor_id == actor_id,
-                    m.RoleAssignment.target_id == target_id,
-                    m.RoleAssignment.inherited == inherited,
-                )
-                .order_by(m.Role.name)
-            )
-            return list((await s.scalars(stmt)).all())
-
     # -- effective roles (token scopes) --------------------------------------------
 
     async def user_groups(self, s: AsyncSession, user_id: str) -> list[str]:
@@ -361,147 +225,6 @@ class Roles:
         rows = await s.scalars(select(ra.role_id).where(ra.actor_id.in_(actors), cond).distinct())
         return sorted(rows.all())
 
-    # -- listing assignments ---------------------------------------------------------
-
-    async def list_assignments(
-        self,
-        *,
-        user_id: str | None = None,
-        group_id: str | None = None,
-        role_id: str | None = None,
-        project_id: str | None = None,
-        domain_id: str | None = None,
-        system: bool = False,
-        inherited: bool | None = None,
-        effective: bool = False,
-    ) -> list[Assignment]:
-        async with self.core.db.session() as s:
-            rows = (await s.scalars(select(m.RoleAssignment))).all()
-            raw = [
-                Assignment(
-                    role_id=r.role_id,
-                    user_id=r.actor_id if r.type.startswith("User") else None,
-                    group_id=r.actor_id if r.type.startswith("Group") else None,
-                    project_id=r.target_id if r.type.endswith("Project") else None,
-                    domain_id=r.target_id if r.type.endswith("Domain") else None,
-                    system=r.type.endswith("System"),
-                    inherited=r.inherited,
-                )
-                for r in rows
-            ]
-            if effective:
-                raw = await self._effective(s, raw)
-        out = []
-        for a in raw:
-            if user_id and a.user_id != user_id:
-                continue
-            if group_id and a.group_id != group_id:
-                continue
-            if role_id and a.role_id != role_id:
-                continue
-            if project_id and a.project_id != project_id:
-                continue
-            if domain_id and a.domain_id != domain_id:
-                continue
-            if system and not a.system:
-                continue
-            if inherited is not None and a.inherited != inherited:
-                continue
-            out.append(a)
-        return sorted(
-            out,
-            key=lambda a: (
-                a.user_id or "",
-                a.group_id or "",
-                a.project_id or "",
-                a.domain_id or "",
-                a.role_id,
-            ),
-        )
-
-    async def _effective(self, s: AsyncSession, raw: list[Assignment]) -> list[Assignment]:
-        """Expand groups into their members, inherited grants onto projects,
-        and roles into the roles they imply."""
-        members: dict[str, list[str]] = {}
-        for gid, uid in (
-            await s.execute(select(m.GroupMembership.group_id, m.GroupMembership.user_id))
-        ).all():
-            members.setdefault(gid, []).append(uid)
-        projects = (
-            await s.execute(select(m.Project.id, m.Project.domain_id, m.Project.parent_id))
-        ).all()
-        children: dict[str, list[str]] = {}
-        in_domain: dict[str, list[str]] = {}
-        for pid, did, parent in projects:
-            in_domain.setdefault(did, []).append(pid)
-            if parent:
-                children.setdefault(parent, []).append(pid)
-
-        def subtree(pid: str) -> list[str]:
-            out = []
-            for child in children.get(pid, []):
-                out += [child, *subtree(child)]
-            return out
-
-        placed: list[Assignment] = []
-        for a in raw:
-            if not a.inherited:
-                placed.append(a)
-                continue
-            targets = in_domain.get(a.domain_id, []) if a.domain_id else subtree(a.project_id or "")
-            for pid in targets:
-                placed.append(Assignment(a.role_id, a.user_id, a.group_id, pid, None, False, False))
-        users: list[Assignment] = []
-        for a in placed:
-            if a.group_id:
-                for uid in members.get(a.group_id, []):
-                    users.append(
-                        Assignment(
-                            a.role_id,
-                            uid,
-                            None,
-                            a.project_id,
-                            a.domain_id,
-                            a.system,
-                            False,
-                            via_group_id=a.group_id,
-                        )
-                    )
-            else:
-                users.append(a)
-        out: dict[tuple[Any, ...], Assignment] = {}
-        for a in users:
-            for rid in await self.expand(s, [a.role_id]):
-                implied = Assignment(
-                    rid,
-                    a.user_id,
-                    None,
-                    a.project_id,
-                    a.domain_id,
-                    a.system,
-                    False,
-                    a.via_group_id,
-                    implied_by=a.role_id if rid != a.role_id else None,
-                )
-                key = (rid, a.user_id, a.project_id, a.domain_id, a.system)
-                if key not in out or (out[key].implied_by and not implied.implied_by):
-                    out[key] = implied
-        kept = set(await self.global_only(s, {a.role_id for a in out.values()}))
-        return [a for a in out.values() if a.role_id in kept]
-
-    async def user_project_ids(self, user_id: str) -> list[str]:
-        """Projects the user holds any role on, directly, through a group or by inheritance."""
-        assignments = await self.list_assignments(user_id=user_id, effective=True)
-        return sorted({a.project_id for a in assignments if a.project_id})
-
-    async def user_domain_ids(self, user_id: str) -> list[str]:
-        assignments = await self.list_assignments(user_id=user_id, effective=True)
-        return sorted({a.domain_id for a in assignments if a.domain_id})
-
-    async def user_has_system(self, user_id: str) -> bool:
-        assignments = await self.list_assignments(user_id=user_id, effective=True, system=True)
-        return bool(assignments)
-
     async def global_only(self, s: AsyncSession, role_ids: Iterable[str]) -> list[str]:
         """The roles that are not domain-specific: a domain-specific role only
         implies others, and is never in a token or an effective assignment."""
@@ -518,19 +241,3 @@ class Roles:
 
     async def delete_for_target(self, s: AsyncSession, target_id: str) -> None:
         await s.execute(delete(m.RoleAssignment).where(m.RoleAssignment.target_id == target_id))
-
-    async def assignment_names(self) -> dict[str, dict[str, Any]]:
-        """Every role, user, group, project and domain by id: the names a
-        role assignment list shows with ``include_names``."""
-        models: dict[str, Any] = {
-            "roles": m.Role,
-            "users": m.User,
-            "groups": m.Group,
-            "projects": m.Project,
-            "domains": m.Domain,
-        }
-        async with self.core.db.session() as s:
-            return {
-                key: {row.id: row for row in (await s.scalars(select(model))).all()}
-                for key, model in models.items()
-            }
