@@ -169,3 +169,9 @@ def test_access_log_and_metrics_are_on_by_default(tmp_path: Path) -> None:
     assert (cfg.metrics.enabled, cfg.metrics.access) == (True, "loopback")
     off = load(tmp_path, environ={"STRATUS_LOGGING__ACCESS_LOG": "false", "STRATUS_METRICS__ACCESS": "token"})
     assert off.logging.access_log is False and off.metrics.access == "token"
+
+
+def test_a_file_naming_a_removed_option_still_loads(tmp_path: Path) -> None:
+    # default files written before [dbaas] fake_backup_store was removed name it
+    (tmp_path / "stratus.toml").write_text("[dbaas]\nfake_backup_store = true\n")
+    assert load(tmp_path, environ={}).dbaas.backup_container == "database_backups"

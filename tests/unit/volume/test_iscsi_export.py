@@ -5,12 +5,16 @@ command line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+
+import pytest
 
 from stratus.compute import models as cm
 from stratus.compute.agent.volumes import disk_of, write_psk
 from stratus.compute.drivers import qemu_volumes
+from stratus.volume.drivers.base import DriverError
 from stratus.volume.drivers.iscsi_export import TgtExports, admin_args, parse_targets, target_iqn
 
 SHOW = """Target 1: iqn.2010-10.org.openstack:volume-v1
@@ -62,10 +66,91 @@ def test_tgtadm_command_lines() -> None:
 
 def test_the_target_list_gives_tids_and_bound_accounts() -> None:
     assert parse_targets(SHOW) == {
-        "iqn.2010-10.org.openstack:volume-v1": (1, {"stratus-a1", "stratus-a2"}),
-        "iqn.2010-10.org.openstack:volume-v2": (3, set()),
+        "iqn.2010-10.org.openstack:volume-v1": (1, {"stratus-a1", "stratus-a2"}, True),
+        # no LUN 1: half made
+        "iqn.2010-10.org.openstack:volume-v2": (3, set(), False),
     }
     assert parse_targets("") == {}
+
+
+class Tgtadm:
+    """tgtadm's calls recorded, answering ``show`` with ``listing`` and
+    failing the operation named in ``fail``."""
+
+    def __init__(self, listing: str = "", fail: tuple[str, str] | None = None) -> None:
+        self.listing, self.fail = listing, fail
+        self.calls: list[str] = []
+
+    async def __call__(self, op: str, mode: str, **kw: object) -> str:
+        self.calls.append(" ".join([op, mode, *(f"{k}={v}" for k, v in kw.items() if k != "password")]))
+        if (op, mode) == self.fail:
+            raise DriverError(f"{op} {mode} failed")
+        return self.listing if op == "show" else ""
+
+
+def _exports(tmp_path: Path, tgtadm: Tgtadm) -> TgtExports:
+    exports = TgtExports(tmp_path)
+    exports.admin = tgtadm  # type: ignore[method-assign, assignment]
+    exports._pid = lambda: 4242  # type: ignore[method-assign]
+
+    async def running() -> None:
+        return None
+
+    exports._ensure_daemon = running  # type: ignore[method-assign]
+    return exports
+
+
+def test_a_new_target_admits_initiators_only_once_chap_is_bound(tmp_path: Path) -> None:
+    tgtadm = Tgtadm()
+    exports = _exports(tmp_path, tgtadm)
+    members = [exports.new_member("a1")]
+    asyncio.run(exports.serve("v9", tmp_path / "v9.raw", "raw", members))
+    made = [c for c in tgtadm.calls if not c.startswith(("show", "delete account"))]
+    assert made == [
+        f"new target tid=1 iqn={target_iqn('v9')}",
+        f"new logicalunit tid=1 lun=1 backing={tmp_path / 'v9.raw'} bstype=rdwr",
+        "new account user=stratus-a1",
+        "bind account tid=1 user=stratus-a1",
+        "bind target tid=1 address=ALL",
+    ]
+
+
+def test_a_target_failing_midway_is_taken_away(tmp_path: Path) -> None:
+    tgtadm = Tgtadm(fail=("new", "account"))
+    exports = _exports(tmp_path, tgtadm)
+    with pytest.raises(DriverError):
+        asyncio.run(exports.serve("v9", tmp_path / "v9.raw", "raw", [exports.new_member("a1")]))
+    assert tgtadm.calls[-1] == "delete target tid=1 force="
+    assert not any(c.startswith("bind target") for c in tgtadm.calls)
+
+
+def test_new_members_are_bound_before_the_old_go(tmp_path: Path) -> None:
+    tgtadm = Tgtadm(listing=SHOW)
+    exports = _exports(tmp_path, tgtadm)
+    asyncio.run(exports.serve("v1", tmp_path / "v1.raw", "raw", [exports.new_member("a3")]))
+    changes = [c for c in tgtadm.calls if c.startswith(("bind account", "unbind account"))]
+    assert changes == [
+        "bind account tid=1 user=stratus-a3",
+        "unbind account tid=1 user=stratus-a1",
+        "unbind account tid=1 user=stratus-a2",
+    ]
+
+
+def test_a_half_made_target_is_made_again(tmp_path: Path) -> None:
+    tgtadm = Tgtadm(listing=SHOW)
+    exports = _exports(tmp_path, tgtadm)
+    asyncio.run(exports.serve("v2", tmp_path / "v2.raw", "raw", [exports.new_member("b1")]))
+    assert "delete target tid=3 force=" in tgtadm.calls
+    assert tgtadm.calls[-1] == "bind target tid=2 address=ALL"  # a free tid (1 is v1's)
+
+
+def test_a_target_list_failing_keeps_the_folder(tmp_path: Path) -> None:
+    tgtadm = Tgtadm(listing=SHOW, fail=("show", "target"))
+    exports = _exports(tmp_path, tgtadm)
+    exports.folder("v1").mkdir(parents=True)
+    with pytest.raises(DriverError):
+        asyncio.run(exports.stop("v1"))
+    assert exports.folder("v1").is_dir()  # stopped again at the next pass
 
 
 def test_connection_info_has_cinders_iscsi_shape(tmp_path: Path) -> None:

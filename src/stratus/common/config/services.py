@@ -301,6 +301,9 @@ class DbaasConfig(Section):
     run_agent: bool = True
     # The object store container of backups.
     backup_container: str = "database_backups"
+    # Removed: backups always go to the object store. Still accepted (and
+    # ignored) because default files written before its removal name it.
+    fake_backup_store: bool | None = None
     # Bytes per segment of a backup (Trove's backup_segment_max_size): a
     # backup is streamed as segments into "<backup_container>_segments" and
     # stored as a static large object manifest, since the object store

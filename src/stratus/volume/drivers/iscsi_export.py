@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
 import secrets
@@ -35,11 +36,13 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from stratus.common.pidfiles import daemon_pid
 from stratus.volume.drivers.base import Connection, DriverError
 from stratus.volume.drivers.nbd_export import Member
+
+log = logging.getLogger(__name__)
 
 IQN_PREFIX = "iqn.2010-10.org.openstack:"
 LUN = 1
@@ -89,22 +92,34 @@ def admin_args(op: str, mode: str, **params: str | int) -> list[str]:
     return args
 
 
-def parse_targets(text: str) -> dict[str, tuple[int, set[str]]]:
-    """``--op show --mode target``: each target's IQN with its tid and the
-    CHAP accounts bound to it."""
-    found: dict[str, tuple[int, set[str]]] = {}
+class Target(NamedTuple):
+    tid: int
+    accounts: set[str]  # the CHAP accounts bound to it
+    complete: bool  # it has the volume's LUN and admits initiators
+
+
+def parse_targets(text: str) -> dict[str, Target]:
+    """``--op show --mode target``: each target's IQN with its tid, the
+    CHAP accounts bound to it, and whether it is complete (the volume's LUN
+    and an ACL), which a pass that failed or died midway leaves it not."""
+    found: dict[str, tuple[int, set[str], set[str]]] = {}
     section = last = ""
     for line in text.splitlines():
         head = re.match(r"Target (\d+): (\S+)", line)
         depth = len(line) - len(line.lstrip(" "))
         if head:
-            found[head.group(2)] = (int(head.group(1)), set())
             last = head.group(2)
+            found[last] = (int(head.group(1)), set(), set())
         elif depth == 4:
             section = line.strip()
-        elif depth == 8 and section == "Account information:" and found:
+        elif depth == 8 and found and section == "Account information:":
             found[last][1].add(line.strip())
-    return found
+        elif depth == 8 and found and section in ("LUN information:", "ACL information:"):
+            found[last][2].add(line.strip())
+    return {
+        iqn: Target(tid, accounts, f"LUN: {LUN}" in other and "ALL" in other)
+        for iqn, (tid, accounts, other) in found.items()
+    }
 
 
 class TgtExports:
@@ -196,13 +211,12 @@ class TgtExports:
                     raise DriverError(f"tgtd did not start: {exc}; {text.strip()}") from exc
             await asyncio.sleep(0.05)
 
-    async def _targets(self) -> dict[str, tuple[int, set[str]]]:
+    async def _targets(self) -> dict[str, Target]:
+        """tgtd's targets (none when it is not running; a DriverError when
+        it runs and cannot say)."""
         if self._pid() is None:
             return {}
-        try:
-            return parse_targets(await self.admin("show", "target"))
-        except DriverError:
-            return {}
+        return parse_targets(await self.admin("show", "target"))
 
     async def shutdown(self) -> None:
         """End tgtd (every target goes with it)."""
@@ -276,26 +290,48 @@ class TgtExports:
             self._write_keys(folder, members)
             targets = await self._targets()
             iqn = target_iqn(volume_id)
-            if iqn not in targets:
-                used = {tid for tid, _ in targets.values()}
+            wanted = {m.identity: m for m in members}
+            found = targets.get(iqn)
+            if found is not None and not found.complete:
+                # half made by a pass that failed or died: made again
+                await self.admin("delete", "target", tid=found.tid, force="")
+                found = None
+            if found is None:
+                used = {t.tid for t in targets.values()}
                 tid = next(n for n in range(1, len(used) + 2) if n not in used)
                 meta = {"tid": tid, "iqn": iqn, "path": str(path.absolute())}
                 (folder / "export.json").write_text(json.dumps(meta))
-                await self.admin("new", "target", tid=tid, iqn=iqn)
-                await self.admin("new", "logicalunit", tid=tid, lun=LUN,
-                                 backing=str(path.absolute()), bstype="rdwr")  # fmt: skip
-                await self.admin("bind", "target", tid=tid, address="ALL")
-                targets[iqn] = (tid, set())
-            tid, bound = targets[iqn]
-            wanted = {m.identity: m for m in members}
-            for user in sorted(bound - set(wanted)):
-                await self._drop_account(tid, user)
-            for user in sorted(set(wanted) - bound):
-                with contextlib.suppress(DriverError):  # a stale one of a dead pass
-                    await self.admin("delete", "account", user=user)
-                await self.admin("new", "account", user=user, password=wanted[user].key)
-                await self.admin("bind", "account", tid=tid, user=user)
+                await self._make_target(tid, iqn, path, wanted)
+                return self.portal_port
+            # New accounts before the old go: a target with no account
+            # bound would admit initiators without CHAP.
+            for user in sorted(set(wanted) - found.accounts):
+                await self._add_account(found.tid, wanted[user])
+            for user in sorted(found.accounts - set(wanted)):
+                await self._drop_account(found.tid, user)
             return self.portal_port
+
+    async def _make_target(self, tid: int, iqn: str, path: Path, wanted: dict[str, Member]) -> None:
+        """The target with its LUN and its members' CHAP accounts, and only
+        then open to initiators (tgt asks for CHAP only of a target with an
+        account bound); anything failing midway takes the target away."""
+        await self.admin("new", "target", tid=tid, iqn=iqn)
+        try:
+            await self.admin("new", "logicalunit", tid=tid, lun=LUN,
+                             backing=str(path.absolute()), bstype="rdwr")  # fmt: skip
+            for user in sorted(wanted):
+                await self._add_account(tid, wanted[user])
+            await self.admin("bind", "target", tid=tid, address="ALL")
+        except DriverError:
+            with contextlib.suppress(DriverError):
+                await self.admin("delete", "target", tid=tid, force="")
+            raise
+
+    async def _add_account(self, tid: int, member: Member) -> None:
+        with contextlib.suppress(DriverError):  # a stale one of a dead pass
+            await self.admin("delete", "account", user=member.identity)
+        await self.admin("new", "account", user=member.identity, password=member.key)
+        await self.admin("bind", "account", tid=tid, user=member.identity)
 
     async def _drop_account(self, tid: int, user: str) -> None:
         with contextlib.suppress(DriverError):
@@ -310,13 +346,14 @@ class TgtExports:
         """Remove the volume's target (its sessions cut), its accounts and
         its folder (a missing one is not an error)."""
         async with self._lock:
+            # (a tgtd that cannot list its targets raises: the folder stays,
+            # so the export is stopped again at the next pass)
             targets = await self._targets()
             found = targets.get(target_iqn(volume_id))
             if found is not None:
-                tid, bound = found
-                for user in sorted(bound):
-                    await self._drop_account(tid, user)
-                await self.admin("delete", "target", tid=tid, force="")
+                for user in sorted(found.accounts):
+                    await self._drop_account(found.tid, user)
+                await self.admin("delete", "target", tid=found.tid, force="")
             await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
 
     def folders(self) -> list[str]:
@@ -331,6 +368,10 @@ class TgtExports:
 
     async def served(self) -> list[str]:
         """The volumes whose target tgtd has now (none when it died)."""
-        targets = await self._targets()
+        try:
+            targets = await self._targets()
+        except DriverError as exc:  # asked again at the next pass
+            log.warning("volume: tgtd could not list its targets: %s", exc)
+            return list(self._served)
         self._served = [x for x in self.folders() if target_iqn(x) in targets]
         return list(self._served)
