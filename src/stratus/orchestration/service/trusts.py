@@ -21,7 +21,12 @@ import httpx
 
 from stratus.common import tls
 from stratus.common.config import Config
-from stratus.common.service_auth import ServiceAuthError, ServiceSession, service_session
+from stratus.common.service_auth import (
+    ServiceAuthError,
+    ServiceSession,
+    service_client,
+    service_session,
+)
 from stratus.registry import SERVICES
 
 log = logging.getLogger(__name__)
@@ -34,7 +39,8 @@ class StackTrusts:
         identity = cfg.auth.identity_url or SERVICES["identity"].endpoint_url(cfg.public_url)
         self.url = identity.rstrip("/")
         self.session = session or service_session(cfg)
-        self.client = tls.client(timeout=30.0)
+        self.client = tls.client(timeout=30.0)  # with the user's token or none
+        self.admin = service_client(self.session, timeout=30.0)  # as the service user
         self.tokens: dict[str, tuple[str, float]] = {}
 
     async def create(self, user_token: str, user_id: str, project_id: str,
@@ -92,9 +98,7 @@ class StackTrusts:
         False (logged) when identity could not be asked."""
         self.tokens.pop(trust_id, None)
         try:
-            headers = {"X-Auth-Token": await self.session.token()}
-            resp = await self.client.delete(f"{self.url}/v3/OS-TRUST/trusts/{trust_id}",
-                                            headers=headers)  # fmt: skip
+            resp = await self.admin.delete(f"{self.url}/v3/OS-TRUST/trusts/{trust_id}")
         except (ServiceAuthError, httpx.HTTPError, OSError) as exc:
             log.warning("orchestration: trust %s not deleted: %s", trust_id, exc)
             return False
@@ -105,3 +109,4 @@ class StackTrusts:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.admin.aclose()

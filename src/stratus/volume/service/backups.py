@@ -82,7 +82,7 @@ class Backups:
         views = [v for v in await self.hosts.list_hosts() if v.up and not v.row.backup_disabled]
         names = [agent_of(v.row.host) for v in views]
         if prefer in names:
-            return prefer  # type: ignore[return-value]
+            return prefer
         if not names:
             raise BadRequest("Service cinder-backup could not be found: no backup service is up.")
         return names[0]
