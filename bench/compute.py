@@ -935,20 +935,15 @@ def run_list(tmp: Path, args: argparse.Namespace, rows: list) -> None:
 
 
 def profile_list(cloud: Cloud, tmp: Path, path: str, seconds: int = 8) -> str:
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        return "py-spy is not installed"
-    out = tmp / "list.pyspy"
-    argv = [py_spy, "record", "-p", str(cloud.pid), "-d", str(seconds), "-r", "200", "-f", "raw", "-o", str(out)]
-    spy = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.0)
-    end = time.monotonic() + seconds - 1.5
-    while time.monotonic() < end:
-        cloud.compute("GET", path)
-    spy.communicate(timeout=seconds + 30)
-    if not out.exists():
-        return "py-spy failed"
-    return "  profile of GET " + path + ":\n    " + bh.summarize_profile(out).replace("\n", "\n    ")
+    def lists() -> None:
+        end = time.monotonic() + seconds - 1.5
+        while time.monotonic() < end:
+            cloud.compute("GET", path)
+
+    p = bh.profile(cloud.pid, tmp / "list.pyspy", lists, seconds=seconds, rate=200, pin=False, lead=1.0)
+    if not p.ok:
+        return p.summary
+    return "  profile of GET " + path + ":\n    " + p.summary.replace("\n", "\n    ")
 
 
 if __name__ == "__main__":

@@ -58,69 +58,39 @@ class Cloud:
     def __init__(self, real: bool, source: str | None = None) -> None:
         """``source``: a src/ folder to run instead of this process's."""
         self.dir = Path(tempfile.mkdtemp(prefix="sbn-", dir="/tmp"))
-        self.port = h.free_port()
-        self.url = f"http://{h.HOST}:{self.port}"
         self.ns = f"sbn{uuid.uuid4().hex[:6]}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
+        env = {"STRATUS_SERVER__WORKERS": "1", "STRATUS_COMPUTE__HOST": "benchhost"}
         if source is not None:
-            env["PYTHONPATH"] = os.pathsep.join([source, *filter(None, [env.get("PYTHONPATH")])])
-        env["STRATUS_SERVER__WORKERS"] = "1"
-        env["STRATUS_COMPUTE__HOST"] = "benchhost"
+            env["PYTHONPATH"] = os.pathsep.join(
+                [source, *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
         if real:
             env["STRATUS_NETWORK__DRIVER"] = "linux"
             env["STRATUS_NETWORK__HOST_NAMESPACE"] = self.ns
         else:
             env["STRATUS_NETWORK__DRIVER"] = "fake"
             env["STRATUS_COMPUTE__DRIVER"] = "fake"
-        self.log = (self.dir / "server.log").open("ab")
-        argv = [*h.stratus_command(), "up", "--data-dir", str(self.dir), "--host", h.HOST]
-        self.proc = subprocess.Popen(
-            [*argv, "--port", str(self.port)], stdout=self.log, stderr=subprocess.STDOUT, env=env
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"bench: stratus up exited:\n{(self.dir / 'server.log').read_text()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/identity/v3", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("bench: stratus up did not answer in 60 s")
-            time.sleep(0.1)
-        password = (self.dir / "admin-password").read_text().strip()
-        user = {"name": "admin", "domain": {"id": "default"}, "password": password}
-        body = {
-            "auth": {
-                "identity": {"methods": ["password"], "password": {"user": user}},
-                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-            }
-        }
-        resp = httpx.post(f"{self.url}/identity/v3/auth/tokens", json=body, timeout=30)
-        resp.raise_for_status()
-        self.http = httpx.Client(
-            base_url=self.url,
-            timeout=120,
-            headers={"X-Auth-Token": resp.headers["x-subject-token"]},
-        )
+        self.server = h.Server(self.dir, env=env, clean_env=True, log_path=self.dir / "server.log")
+        self.http = httpx.Client(base_url=self.server.url, timeout=120)
+        try:
+            self.server.start()
+            self.server.wait_ready(self.http, timeout=60)
+            body = h.password_body(self.server.password())
+            token, _ = h.issue(self.http, self.server.base, body)
+        except RuntimeError as exc:
+            self.close()
+            raise SystemExit(f"bench: {exc}") from None
+        self.http.headers["X-Auth-Token"] = token
 
     def cpu(self) -> tuple[float, float]:
         """CPU seconds of the server and of its reaped children (ip, nft)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{self.server.pid}/stat").read_text().rsplit(")", 1)[1].split()
         own, kids = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
         return own / h.CLK_TCK, kids / h.CLK_TCK
 
     def close(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        self.server.stop()
         for entry in Path("/proc").iterdir():  # its guests and dnsmasq
             if entry.name.isdigit():
                 try:

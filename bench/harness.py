@@ -102,15 +102,30 @@ def stop_proc(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 class Server:
-    """One ``stratus up`` process, its data folder and its port."""
+    """One ``stratus up`` process, its data folder and its port, on 127.0.0.1.
 
-    def __init__(self, data_dir: Path, cpu: int | None = None, env: dict[str, str] | None = None):
+    ``env``: variables set over this process's (``STRATUS_SERVICES__ENABLED``,
+    a driver, ...); ``clean_env``: leave out the ``STRATUS_*`` variables this
+    process has, so that only ``env`` configures the cloud; ``log_path``: where
+    its output goes (default: beside the data folder, named by the port)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        cpu: int | None = None,
+        env: dict[str, str] | None = None,
+        *,
+        clean_env: bool = False,
+        log_path: Path | None = None,
+    ):
         self.data_dir = data_dir
         self.port = free_port()
-        self.base = f"http://{HOST}:{self.port}/identity"
-        self.log_path = data_dir.parent / f"{data_dir.name}-{self.port}.log"
+        self.url = f"http://{HOST}:{self.port}"
+        self.base = f"{self.url}/identity"
+        self.log_path = log_path or data_dir.parent / f"{data_dir.name}-{self.port}.log"
         self.cpu = cpu
         self.env = env
+        self.clean_env = clean_env
         self.proc: subprocess.Popen[bytes] | None = None
         self.spawned = 0.0
 
@@ -120,10 +135,15 @@ class Server:
             "up",
             "--data-dir",
             str(self.data_dir),
+            "--host",
+            HOST,
             "--port",
             str(self.port),
         ]
-        env = {**os.environ, **(self.env or {})}
+        inherited = {
+            k: v for k, v in os.environ.items() if not (self.clean_env and k.startswith("STRATUS_"))
+        }
+        env = {**inherited, **(self.env or {})}
         self.spawned = time.monotonic()
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
@@ -139,8 +159,11 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
-    def wait_ready(self, client: httpx.Client, timeout: float = 30.0) -> float:
-        """Seconds from spawn to the first 200 from the discovery document."""
+    def wait_ready(
+        self, client: httpx.Client, timeout: float = 30.0, path: str = "/identity/v3"
+    ) -> float:
+        """Seconds from spawn to the first 200 from ``path`` (default: the
+        identity discovery document)."""
         assert self.proc is not None
         deadline = self.spawned + timeout
         while time.monotonic() < deadline:
@@ -149,7 +172,7 @@ class Server:
                     f"stratus up exited with {self.proc.returncode}:\n{self.log_tail()}"
                 )
             try:
-                if client.get(f"{self.base}/v3", timeout=2.0).status_code == 200:
+                if client.get(f"{self.url}{path}", timeout=2.0).status_code == 200:
                     return time.monotonic() - self.spawned
             except httpx.TransportError:
                 pass
@@ -332,51 +355,6 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def profile_run(server: Server | int, out: Path, load: Any, duration: float) -> str:
-    """Sample the server with py-spy during one more, unmeasured, load run and
-    summarise where its event-loop thread spent the time."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        return "py-spy is not installed (.venv/bin/pip install py-spy)"
-    seconds = max(1, int(duration) - 2)
-    pid = server if isinstance(server, int) else server.pid
-    argv = [py_spy, "record", "-p", str(pid), "-d", str(seconds), "-r", "250"]
-    argv += ["-f", "raw", "-o", str(out)]
-    spy = subprocess.Popen(pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    load()
-    _, err = spy.communicate(timeout=duration + 30)
-    if spy.returncode != 0 or not out.exists():
-        return f"py-spy failed: {err.decode(errors='replace').strip()[-300:]}"
-    return f"{out}\n" + summarize_profile(out)
-
-
-def summarize_profile(path: Path, top: int = 12) -> str:
-    """Top functions, by own and by inclusive samples, of the event-loop thread."""
-    own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if "uvicorn/server.py" not in stack or not count.isdigit():
-            continue  # idle worker threads, or another thread
-        n = int(count)
-        total += n
-        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
-        own[frames[-1]] = own.get(frames[-1], 0) + n
-        for f in set(frames):
-            inclusive[f] = inclusive.get(f, 0) + n
-    if not total:
-        return "no samples of the event-loop thread"
-    lines = [f"{total} samples of the event-loop thread; own time:"]
-    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"{n * 100 / total:5.1f} %  {f}")
-    lines.append("inclusive (below 90 %):")
-    below = [kv for kv in sorted(inclusive.items(), key=lambda kv: -kv[1]) if kv[1] < 0.9 * total]
-    for f, n in below[: top * 2]:
-        lines.append(f"{n * 100 / total:5.1f} %  {f}")
-    return "\n".join(lines)
-
-
 def times(ratio: float) -> str:
     return f"{ratio:.2f}x" if 0.1 <= ratio < 100 else f"{ratio:.3g}x"
 
@@ -502,6 +480,195 @@ def best(results: list[Transfer]) -> Transfer:
     top = max(results, key=lambda t: t.mbps)
     top.runs = tuple(t.mbps for t in results)
     return top
+
+
+# -- py-spy profiles -----------------------------------------------------------------------
+
+
+@dataclass
+class Profile:
+    """One py-spy recording: its summary (or why there is none), and what the
+    load run meanwhile returned."""
+
+    summary: str
+    ok: bool = False
+    result: Any = None
+
+
+def profile(
+    pid: int,
+    out: Path,
+    load: Callable[[], Any],
+    *,
+    seconds: int | None = None,
+    rate: int = 250,
+    gil: bool = False,
+    threads: bool = False,
+    pin: bool = True,
+    lead: float = 0.0,
+    form: str = "event-loop",
+    requests: Callable[[Any], float] | None = None,
+    top: int | None = None,
+) -> Profile:
+    """Sample process ``pid`` with py-spy (``rate`` Hz, raw stacks into
+    ``out``) while ``load()`` runs, ``lead`` s after py-spy started: for
+    ``seconds`` s (py-spy stops by itself), or, when None, until the load
+    returns (py-spy is interrupted then and writes what it has).
+
+    ``gil``: sample only the thread holding the GIL (the Python work, which
+    one process cannot spread over cores); ``threads``: each stack starts with
+    its thread; ``pin``: py-spy on CPU 1, beside the load generator (when PIN).
+    The summary's ``form``:
+
+    - ``event-loop``: the event-loop thread's top functions, by own and by
+      inclusive samples (``top`` 12);
+    - ``by-thread`` (needs ``threads``): the samples by kind of thread, then
+      the top functions by own and inclusive (stratus, starlette, uvicorn)
+      time, in ms per request, ``requests(result)`` being the requests made
+      during the sampled seconds (``top`` 16);
+    - ``busy``: every thread's top functions by own samples, idle pool
+      threads left out (``top`` 15).
+    """
+    if form not in ("event-loop", "by-thread", "busy") or (
+        form == "by-thread" and (requests is None or not threads)
+    ):
+        raise ValueError(f"profile: no summary form {form!r} with these options")
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(py_spy).exists():
+        return Profile("py-spy is not installed (.venv/bin/pip install py-spy)")
+    argv = [py_spy, "record", "-p", str(pid), "-d", str(seconds or 600), "-r", str(rate)]
+    argv += ["--gil"] * gil + ["--threads"] * threads + ["-f", "raw", "-o", str(out)]
+    spy = subprocess.Popen(
+        pinned(1 if pin else None, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    interrupt = seconds is None
+    try:
+        time.sleep(lead)
+        result = load()
+    except BaseException:
+        interrupt = True
+        raise
+    finally:
+        if interrupt:
+            spy.send_signal(signal.SIGINT)
+        try:
+            _, err = spy.communicate(timeout=60 if interrupt else (seconds or 0) + 30)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            _, err = spy.communicate()
+    if not out.exists() or (spy.returncode != 0 and not interrupt):
+        return Profile(
+            f"py-spy failed: {err.decode(errors='replace').strip()[-300:]}", False, result
+        )
+    if form == "event-loop":
+        summary = _event_loop_summary(out, top or 12)
+    elif form == "busy":
+        summary = _busy_summary(out, top or 15)
+    else:
+        assert requests is not None
+        summary = _thread_summary(out, rate, max(1.0, requests(result)), top or 16)
+    return Profile(summary, True, result)
+
+
+def _samples(path: Path) -> list[tuple[str, list[str], int]]:
+    """(raw stack, its frames without line numbers, samples) of a raw py-spy file."""
+    found = []
+    for line in path.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if count.isdigit():
+            frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+            found.append((stack, frames, int(count)))
+    return found
+
+
+def _event_loop_summary(path: Path, top: int) -> str:
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for stack, frames, n in _samples(path):
+        if "uvicorn/server.py" not in stack:
+            continue  # idle worker threads, or another thread
+        total += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + n
+    if not total:
+        return "no samples of the event-loop thread"
+    lines = [f"{total} samples of the event-loop thread; own time:"]
+    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{n * 100 / total:5.1f} %  {f}")
+    lines.append("inclusive (below 90 %):")
+    below = [kv for kv in sorted(inclusive.items(), key=lambda kv: -kv[1]) if kv[1] < 0.9 * total]
+    for f, n in below[: top * 2]:
+        lines.append(f"{n * 100 / total:5.1f} %  {f}")
+    return "\n".join(lines)
+
+
+def _thread_summary(path: Path, rate: int, requests: float, top: int) -> str:
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    total = 0
+    for stack, frames, n in _samples(path):
+        total += n
+        frames = frames[1:]  # [0]: the thread
+        kind = "event loop" if "uvicorn/server.py" in stack else (
+            "disk worker threads" if "concurrent/futures/thread.py" in stack else
+            "sqlite threads" if "aiosqlite" in stack else "other")  # fmt: skip
+        kinds[kind] = kinds.get(kind, 0) + n
+        if not frames:
+            continue
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for f in set(frames):
+            inclusive[f] = inclusive.get(f, 0) + n
+    if not total:
+        return "no samples"
+
+    def ms(n: int) -> str:
+        return f"{n / rate * 1000 / requests:6.3f} ms"
+
+    lines = [f"{total} samples holding the GIL: {ms(total)} per request, by thread:"]
+    for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {n * 100 / total:5.1f} %  {ms(n)}  {kind}")
+    lines.append("own time:")
+    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {n * 100 / total:5.1f} %  {ms(n)}  {f}")
+    lines.append("inclusive (stratus, starlette and uvicorn frames, below 60 %):")
+    below = [
+        kv for kv in sorted(inclusive.items(), key=lambda kv: -kv[1])
+        if kv[1] < 0.6 * total and ("stratus" in kv[0] or "starlette" in kv[0] or "uvicorn" in kv[0])
+    ]  # fmt: skip
+    for f, n in below[: top * 2]:
+        lines.append(f"  {n * 100 / total:5.1f} %  {ms(n)}  {f}")
+    return "\n".join(lines)
+
+
+def _busy_summary(path: Path, top: int) -> str:
+    own: dict[str, int] = {}
+    total = 0
+    for stack, frames, n in _samples(path):
+        leaf = frames[-1]
+        if (
+            "wait" in leaf
+            and "threading" in stack
+            and "_worker" in stack
+            and "os.write" not in stack
+        ):
+            continue  # idle pool threads
+        total += n
+        own[leaf] = own.get(leaf, 0) + n
+    lines = [f"{total} busy samples (all threads); own time:"]
+    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"{n * 100 / max(1, total):5.1f} %  {f}")
+    return "\n".join(lines)
+
+
+def profile_run(server: Server | int, out: Path, load: Callable[[], Any], duration: float) -> str:
+    """The event-loop thread of the server sampled during one more,
+    unmeasured, load run of ``duration`` s (the identity benchmark's)."""
+    pid = server if isinstance(server, int) else server.pid
+    p = profile(pid, out, load, seconds=max(1, int(duration) - 2))
+    return f"{out}\n{p.summary}" if p.ok else p.summary
 
 
 # -- the source measured, and the summary -------------------------------------------------

@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -291,38 +290,15 @@ def print_transfer(t: Transfer, dd_rate: float, dd_name: str) -> None:
 
 
 def profile_upload(cloud: Cloud, blocks: list[bytes], mib: int, out: Path) -> str:
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        return "py-spy is not installed (.venv/bin/pip install py-spy)"
     image_id = cloud.create("bench-profile")
-    argv = [py_spy, "record", "-p", str(cloud.pid), "-r", "200", "-f", "raw", "-o", str(out)]
-    argv += ["--threads", "-d", "600"]
-    spy = subprocess.Popen(bh.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(1.0)
     try:
-        upload(cloud, image_id, blocks, mib)
+        p = bh.profile(
+            cloud.pid, out, lambda: upload(cloud, image_id, blocks, mib),
+            rate=200, threads=True, lead=1.0, form="busy",
+        )  # fmt: skip
     finally:
-        spy.send_signal(2)  # SIGINT: py-spy writes what it has
-        spy.communicate(timeout=60)
         cloud.delete(image_id)
-    if not out.exists():
-        return "py-spy failed"
-    own: dict[str, int] = {}
-    total = 0
-    for line in out.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
-        leaf = frames[-1]
-        if "wait" in leaf and "threading" in stack and "_worker" in stack and "os.write" not in stack:
-            continue  # idle pool threads
-        total += int(count)
-        own[leaf] = own.get(leaf, 0) + int(count)
-    lines = [f"{total} busy samples (all threads); own time:"]
-    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:15]:
-        lines.append(f"{n * 100 / max(1, total):5.1f} %  {f}")
-    return "\n".join(lines)
+    return p.summary
 
 
 def hash_costs(blocks: list[bytes], mib: int = 256) -> dict[str, float]:

@@ -25,11 +25,8 @@ Usage: .venv/bin/python bench/network.py [--repeat 30] [--ports 2000] [--databas
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,92 +35,43 @@ from pathlib import Path
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"  # all traffic stays on this machine
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402  (what every benchmark shares)
+
 TARGET_WRITE_MS = 100.0
 TARGET_LIST_MS = 200.0
 # Neutron's published Rally figures, for comparison.
 NEUTRON = "Rally: ~0.5-1 s per network or port create"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return sum(h.proc_cpu(pid))
 
 
 class Cloud:
+    """``stratus up`` with identity and network only, configured by nothing
+    but these (and ``database``), and an admin's client of it."""
+
     def __init__(self, database: str) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="stratus-bench-network-"))
-        self.port = free_port()
-        self.url = f"http://{HOST}:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
-        env["STRATUS_SERVICES__ENABLED"] = '["identity", "network"]'
+        env = {"STRATUS_SERVICES__ENABLED": '["identity", "network"]'}
         if database:
             env["STRATUS_DATABASE__URL"] = database
-        self.log = (self.dir / "server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                str(REPO / ".venv/bin/stratus"),
-                "up",
-                "--data-dir",
-                str(self.dir),
-                "--host",
-                HOST,
-                "--port",
-                str(self.port),
-            ],
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"bench: stratus up exited:\n{(self.dir / 'server.log').read_text()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/network/", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise SystemExit("bench: stratus up did not answer in 60 s")
-        password = (self.dir / "admin-password").read_text().strip()
-        body = {
-            "auth": {
-                "identity": {
-                    "methods": ["password"],
-                    "password": {
-                        "user": {"name": "admin", "domain": {"id": "default"}, "password": password}
-                    },
-                },
-                "scope": {"project": {"name": "admin", "domain": {"id": "default"}}},
-            }
-        }
-        resp = httpx.post(f"{self.url}/identity/v3/auth/tokens", json=body, timeout=30)
-        resp.raise_for_status()
-        self.token = resp.headers["x-subject-token"]
-        self.http = httpx.Client(
-            base_url=self.url, timeout=60, headers={"X-Auth-Token": self.token}
-        )
+        self.server = h.Server(self.dir, env=env, clean_env=True, log_path=self.dir / "server.log")
+        self.http = httpx.Client(base_url=self.server.url, timeout=60)
+        try:
+            self.server.start()
+            self.server.wait_ready(self.http, timeout=60, path="/network/")
+            body = h.password_body(self.server.password())
+            self.token, _ = h.issue(self.http, self.server.base, body)
+        except RuntimeError as exc:
+            self.close()
+            raise SystemExit(f"bench: {exc}") from None
+        self.http.headers["X-Auth-Token"] = self.token
 
     def close(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
+        self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -132,7 +80,7 @@ def measure(
 ) -> tuple[list[float], float]:
     """Latencies (ms) of ``repeat`` calls, and the server's CPU ms per call."""
     times = []
-    cpu0 = cpu_seconds(cloud.proc.pid)
+    cpu0 = cpu_seconds(cloud.server.pid)
     for i in range(repeat):
         start = time.perf_counter()
         resp = call(i)
@@ -142,7 +90,7 @@ def measure(
                 f"bench: {resp.request.method} {resp.request.url} -> "
                 f"{resp.status_code}: {resp.text[:300]}"
             )
-    cpu = (cpu_seconds(cloud.proc.pid) - cpu0) * 1000 / repeat
+    cpu = (cpu_seconds(cloud.server.pid) - cpu0) * 1000 / repeat
     return times, cpu
 
 

@@ -457,74 +457,28 @@ def profile_run(cloud: Cloud, out: Path, load: Callable[[], dict[str, Any]], dur
     """Sample the server with py-spy (250 Hz, ``--gil``: only the thread holding
     the GIL, i.e. the Python work, which one process cannot spread over cores)
     during one more, unmeasured, run; where that time goes, per request."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    if not Path(py_spy).exists():
-        return "py-spy is not installed (.venv/bin/pip install py-spy)"
     seconds = max(1, int(duration) - 2)
-    rate = 250
-    argv = [py_spy, "record", "-p", str(cloud.server.pid), "-d", str(seconds), "-r", str(rate)]
-    argv += ["--gil", "--threads", "-f", "raw", "-o", str(out)]
+
+    def sampled(r: dict[str, Any]) -> float:  # requests during the sampled seconds
+        return r["requests"] / (r["duration_us"] / 1e6) * seconds
+
     user0, sys0 = cloud.cpu()
-    spy = subprocess.Popen(bh.pinned(1, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    r = load()
-    _, err = spy.communicate(timeout=duration + 30)
+    p = bh.profile(
+        cloud.server.pid, out, load, seconds=seconds, rate=250, gil=True, threads=True,
+        form="by-thread", requests=sampled,
+    )  # fmt: skip
     user1, sys1 = cloud.cpu()
-    if spy.returncode != 0 or not out.exists():
-        return f"py-spy failed: {err.decode(errors='replace').strip()[-300:]}"
+    if not p.ok:
+        return p.summary
+    r = p.result
     rps = r["requests"] / (r["duration_us"] / 1e6)
-    requests = max(1.0, rps * seconds)  # requests during the sampled seconds
     n = max(1, r["requests"])
     return (
         f"{out.name}: {rps:.0f}/s while sampled; server CPU {(user1 + sys1 - user0 - sys0) * 1000 / n:.2f} ms"
         f" per request ({(user1 - user0) * 1000 / n:.2f} user, {(sys1 - sys0) * 1000 / n:.2f} kernel;"
         f" sampling slows the server, so these are above the measured run's)\n"
-        + summarize_profile(out, rate, requests)
+        + p.summary
     )
-
-
-def summarize_profile(path: Path, rate: int, requests: float, top: int = 16) -> str:
-    """GIL-holding samples by thread kind, then the top functions by own and by
-    inclusive time, in ms of GIL-held time per request."""
-    own: dict[str, int] = {}
-    inclusive: dict[str, int] = {}
-    kinds: dict[str, int] = {}
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")[1:]]  # [0]: the thread
-        kind = "event loop" if "uvicorn/server.py" in stack else (
-            "disk worker threads" if "concurrent/futures/thread.py" in stack else
-            "sqlite threads" if "aiosqlite" in stack else "other")  # fmt: skip
-        kinds[kind] = kinds.get(kind, 0) + n
-        if not frames:
-            continue
-        own[frames[-1]] = own.get(frames[-1], 0) + n
-        for f in set(frames):
-            inclusive[f] = inclusive.get(f, 0) + n
-    if not total:
-        return "no samples"
-
-    def ms(n: int) -> str:
-        return f"{n / rate * 1000 / requests:6.3f} ms"
-
-    lines = [f"{total} samples holding the GIL: {ms(total)} per request, by thread:"]
-    for kind, n in sorted(kinds.items(), key=lambda kv: -kv[1]):
-        lines.append(f"  {n * 100 / total:5.1f} %  {ms(n)}  {kind}")
-    lines.append("own time:")
-    for f, n in sorted(own.items(), key=lambda kv: -kv[1])[:top]:
-        lines.append(f"  {n * 100 / total:5.1f} %  {ms(n)}  {f}")
-    lines.append("inclusive (stratus, starlette and uvicorn frames, below 60 %):")
-    below = [
-        kv for kv in sorted(inclusive.items(), key=lambda kv: -kv[1])
-        if kv[1] < 0.6 * total and ("stratus" in kv[0] or "starlette" in kv[0] or "uvicorn" in kv[0])
-    ]  # fmt: skip
-    for f, n in below[: top * 2]:
-        lines.append(f"  {n * 100 / total:5.1f} %  {ms(n)}  {f}")
-    return "\n".join(lines)
 
 
 # -- big objects ------------------------------------------------------------------------------------
