@@ -4,8 +4,8 @@ the load figures, transfers with their CPU and memory, py-spy profiles,
 measuring a git commit's src/, and the closing summary table.
 
 The benchmarks (identity.py, image.py, compute.py, compute_live.py,
-objectstore.py) import it as ``h``; it sends no traffic anywhere but
-127.0.0.1.
+objectstore.py, network.py, compute_network.py and the others) import it as
+``h`` or ``bh``; it sends no traffic anywhere but 127.0.0.1.
 """
 
 from __future__ import annotations
