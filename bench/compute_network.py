@@ -33,11 +33,9 @@ Usage: .venv/bin/python bench/compute_network.py [--repeat 20] [--real] [--commi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -91,18 +89,7 @@ class Cloud:
     def close(self) -> None:
         self.http.close()
         self.server.stop()
-        for entry in Path("/proc").iterdir():  # its guests and dnsmasq
-            if entry.name.isdigit():
-                try:
-                    if str(self.dir).encode() in (entry / "cmdline").read_bytes():
-                        os.kill(int(entry.name), 9)
-                except OSError:
-                    pass
-        listed = subprocess.run(["ip", "-json", "netns", "list"], capture_output=True, text=True)
-        for ns in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
-            if ns.get("name", "").startswith(self.ns):
-                subprocess.run(["ip", "netns", "delete", ns["name"]], check=False)
-        Path(f"/run/stratus/network-{self.ns}.lock").unlink(missing_ok=True)
+        h.end_data_plane(self.dir, self.ns)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

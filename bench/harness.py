@@ -10,6 +10,7 @@ objectstore.py, network.py, compute_network.py and the others) import it as
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import resource
@@ -197,6 +198,25 @@ class Server:
 
 
 # -- identity requests -------------------------------------------------------------
+
+
+def end_data_plane(folder: Path, namespace: str) -> None:
+    """After a cloud whose Linux network agent ran in host namespace
+    ``namespace`` stopped: kill the processes that name its data folder
+    (guests, dnsmasq, which outlive the server by design), delete the
+    namespaces it made (all named after the host namespace) and its lock."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if str(folder).encode() in (entry / "cmdline").read_bytes():
+                    os.kill(int(entry.name), signal.SIGKILL)
+            except OSError:
+                pass
+    listed = subprocess.run(["ip", "-json", "netns", "list"], capture_output=True, text=True)
+    for ns in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+        if ns.get("name", "").startswith(namespace):
+            subprocess.run(["ip", "netns", "delete", ns["name"]], check=False)
+    Path(f"/run/stratus/network-{namespace}.lock").unlink(missing_ok=True)
 
 
 def password_body(password: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -54,7 +55,12 @@ class Cloud:
 
     def __init__(self, database: str) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="stratus-bench-network-"))
-        env = {"STRATUS_SERVICES__ENABLED": '["identity", "network"]'}
+        # the data plane in a host namespace of its own, removed at the end
+        self.ns = f"sbnet{uuid.uuid4().hex[:6]}"
+        env = {
+            "STRATUS_SERVICES__ENABLED": '["identity", "network"]',
+            "STRATUS_NETWORK__HOST_NAMESPACE": self.ns,
+        }
         if database:
             env["STRATUS_DATABASE__URL"] = database
         self.server = h.Server(self.dir, env=env, clean_env=True, log_path=self.dir / "server.log")
@@ -72,6 +78,7 @@ class Cloud:
     def close(self) -> None:
         self.http.close()
         self.server.stop()
+        h.end_data_plane(self.dir, self.ns)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
