@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 from stratus.common.pidfiles import daemon_pid
 from stratus.volume.drivers.base import Connection, DriverError
-from stratus.volume.drivers.nbd_export import Member
+from stratus.volume.drivers.nbd_export import Member, write_keys
 
 log = logging.getLogger(__name__)
 
@@ -260,14 +260,6 @@ class TgtExports:
         return ExportedTarget(volume_id, self.advertise, self.portal_port, target_iqn(volume_id),
                               member.identity, member.key)  # fmt: skip
 
-    def _write_keys(self, folder: Path, members: Sequence[Member]) -> None:
-        new = folder / "keys.new"
-        new.unlink(missing_ok=True)
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("".join(f"{m.identity}:{m.key}\n" for m in members))
-        new.replace(folder / "keys")
-
     async def serve(
         self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
         port: int | None = None,
@@ -287,7 +279,7 @@ class TgtExports:
             await self._ensure_daemon()
             folder = self.folder(volume_id)
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._write_keys(folder, members)
+            write_keys(folder / "keys", members)
             targets = await self._targets()
             iqn = target_iqn(volume_id)
             wanted = {m.identity: m for m in members}

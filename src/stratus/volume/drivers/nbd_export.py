@@ -160,6 +160,17 @@ async def _qmp(folder: Path, commands: Sequence[tuple[str, dict[str, Any]]]) -> 
                 await writer.wait_closed()
 
 
+def write_keys(path: Path, members: Sequence[Member]) -> None:
+    """Replace a key file (``identity:key`` lines, 0600) in one step: a
+    handshake never reads half of one."""
+    new = path.with_name(path.name + ".new")
+    new.unlink(missing_ok=True)
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join(f"{m.identity}:{m.key}\n" for m in members))
+    new.replace(path)
+
+
 class NbdExports:
     """The NBD exports of one volume host: a daemon per volume."""
 
@@ -231,15 +242,6 @@ class NbdExports:
         return ExportedVolume(volume_id, self.advertise, port, member.identity, member.key,
                               member.name)  # fmt: skip
 
-    def _write_keys(self, folder: Path, members: Sequence[Member]) -> None:
-        """Replace the key file in one step (a handshake never reads half)."""
-        new = folder / "keys.psk.new"
-        new.unlink(missing_ok=True)
-        fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write("".join(f"{m.identity}:{m.key}\n" for m in members))
-        new.replace(folder / "keys.psk")
-
     async def serve(
         self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
         port: int | None = None,
@@ -264,7 +266,7 @@ class NbdExports:
     async def _change(self, folder: Path, members: Sequence[Member]) -> None:
         # The key file first: a removed member's reconnection is refused
         # before its export is cut.
-        self._write_keys(folder, members)
+        write_keys(folder / "keys.psk", members)
         (have,) = await _qmp(folder, [("query-block-exports", {})])
         current = {str(e["id"]) for e in have if not e.get("shutting-down")}
         wanted = {_qid(m.name): m for m in members}
@@ -282,7 +284,7 @@ class NbdExports:
         await self.stop(volume_id)
         folder = self.folder(volume_id)
         folder.mkdir(parents=True, mode=0o700)
-        self._write_keys(folder, members)
+        write_keys(folder / "keys.psk", members)
         meta = {"port": port, "path": str(path), "format": fmt}
         (folder / "export.json").write_text(json.dumps(meta))
         file_node = {"driver": "file", "filename": str(path.absolute()), "node-name": "file0"}
