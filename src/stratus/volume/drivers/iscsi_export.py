@@ -40,7 +40,7 @@ from typing import Any, NamedTuple
 
 from stratus.common.pidfiles import daemon_pid
 from stratus.volume.drivers.base import Connection, DriverError
-from stratus.volume.drivers.nbd_export import Member, write_keys
+from stratus.volume.drivers.nbd_export import Member, read_keys, write_keys
 
 log = logging.getLogger(__name__)
 
@@ -234,11 +234,7 @@ class TgtExports:
         return self.root / "vols" / volume_id
 
     def keys(self, volume_id: str) -> dict[str, str]:
-        try:
-            lines = (self.folder(volume_id) / "keys").read_text().splitlines()
-        except OSError:
-            return {}
-        return dict(line.split(":", 1) for line in lines if ":" in line)
+        return read_keys(self.folder(volume_id) / "keys")
 
     def members(self, volume_id: str) -> set[str]:
         return set(self.keys(volume_id))

@@ -160,6 +160,15 @@ async def _qmp(folder: Path, commands: Sequence[tuple[str, dict[str, Any]]]) -> 
                 await writer.wait_closed()
 
 
+def read_keys(path: Path) -> dict[str, str]:
+    """A key file's identities with their keys (none when it is missing)."""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        return {}
+    return dict(line.split(":", 1) for line in lines if ":" in line)
+
+
 def write_keys(path: Path, members: Sequence[Member]) -> None:
     """Replace a key file (``identity:key`` lines, 0600) in one step: a
     handshake never reads half of one."""
@@ -212,11 +221,7 @@ class NbdExports:
 
     def keys(self, volume_id: str) -> dict[str, str]:
         """The identities the volume's key file lets in, with their keys."""
-        try:
-            lines = (self.folder(volume_id) / "keys.psk").read_text().splitlines()
-        except OSError:
-            return {}
-        return dict(line.split(":", 1) for line in lines if ":" in line)
+        return read_keys(self.folder(volume_id) / "keys.psk")
 
     def members(self, volume_id: str) -> set[str]:
         return set(self.keys(volume_id))
