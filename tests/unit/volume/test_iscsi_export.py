@@ -31,6 +31,7 @@ SHOW = """Target 1: iqn.2010-10.org.openstack:volume-v1
             Type: controller
         LUN: 1
             Type: disk
+            Readonly: No
             Backing store path: /data/volume-v1.raw
     Account information:
         stratus-a1
@@ -44,6 +45,25 @@ Target 3: iqn.2010-10.org.openstack:volume-v2
         LUN: 0
             Type: controller
     Account information:
+    ACL information:
+        ALL
+Target 4: iqn.2010-10.org.openstack:volume-v1-ro
+    LUN information:
+        LUN: 0
+            Type: controller
+            Readonly: No
+        LUN: 1
+            Type: disk
+            Readonly: Yes
+    Account information:
+        stratus-r1
+    ACL information:
+        ALL
+Target 5: iqn.2010-10.org.openstack:volume-v2-ro
+    LUN information:
+        LUN: 1
+            Type: disk
+            Readonly: No
     ACL information:
         ALL
 """
@@ -69,6 +89,9 @@ def test_the_target_list_gives_tids_and_bound_accounts() -> None:
         "iqn.2010-10.org.openstack:volume-v1": (1, {"stratus-a1", "stratus-a2"}, True),
         # no LUN 1: half made
         "iqn.2010-10.org.openstack:volume-v2": (3, set(), False),
+        # a read-only target's LUN is read-only, or the target is half made
+        "iqn.2010-10.org.openstack:volume-v1-ro": (4, {"stratus-r1"}, True),
+        "iqn.2010-10.org.openstack:volume-v2-ro": (5, set(), False),
     }
     assert parse_targets("") == {}
 
@@ -133,6 +156,7 @@ def test_new_members_are_bound_before_the_old_go(tmp_path: Path) -> None:
         "bind account tid=1 user=stratus-a3",
         "unbind account tid=1 user=stratus-a1",
         "unbind account tid=1 user=stratus-a2",
+        "unbind account tid=4 user=stratus-r1",  # its read-only target goes: no member of it
     ]
 
 
@@ -141,7 +165,71 @@ def test_a_half_made_target_is_made_again(tmp_path: Path) -> None:
     exports = _exports(tmp_path, tgtadm)
     asyncio.run(exports.serve("v2", tmp_path / "v2.raw", "raw", [exports.new_member("b1")]))
     assert "delete target tid=3 force=" in tgtadm.calls
-    assert tgtadm.calls[-1] == "bind target tid=2 address=ALL"  # a free tid (1 is v1's)
+    assert "delete target tid=5 force=" in tgtadm.calls  # its read-only target: no member wants it
+    assert "bind target tid=2 address=ALL" in tgtadm.calls  # a free tid (1 is v1's)
+
+
+def test_read_only_members_get_a_read_only_target_of_their_own(tmp_path: Path) -> None:
+    tgtadm = Tgtadm()
+    exports = _exports(tmp_path, tgtadm)
+    rw, ro = exports.new_member("a1"), exports.new_member("r1", writable=False)
+    asyncio.run(exports.serve("v9", tmp_path / "v9.raw", "raw", [rw, ro]))
+    made = [c for c in tgtadm.calls if not c.startswith(("show", "delete account"))]
+    assert made == [
+        f"new target tid=1 iqn={target_iqn('v9')}",
+        f"new logicalunit tid=1 lun=1 backing={tmp_path / 'v9.raw'} bstype=rdwr",
+        "new account user=stratus-a1",
+        "bind account tid=1 user=stratus-a1",
+        "bind target tid=1 address=ALL",
+        f"new target tid=2 iqn={target_iqn('v9', False)}",
+        f"new logicalunit tid=2 lun=1 backing={tmp_path / 'v9.raw'} bstype=rdwr",
+        "update logicalunit tid=2 lun=1 params=readonly=1",
+        "new account user=stratus-r1",
+        "bind account tid=2 user=stratus-r1",
+        "bind target tid=2 address=ALL",
+    ]
+    assert exports.exported("v9", ro).iqn == target_iqn("v9") + "-ro"
+    assert exports.exported("v9", rw).iqn == target_iqn("v9")
+
+
+def test_the_last_writable_member_gone_takes_its_target(tmp_path: Path) -> None:
+    tgtadm = Tgtadm(listing=SHOW)
+    exports = _exports(tmp_path, tgtadm)
+    ro = exports.new_member("r1", writable=False)
+    asyncio.run(exports.serve("v1", tmp_path / "v1.raw", "raw", [ro]))
+    changes = [c for c in tgtadm.calls if not c.startswith(("show", "delete account"))]
+    assert changes == [
+        "unbind account tid=1 user=stratus-a1",
+        "unbind account tid=1 user=stratus-a2",
+        "delete target tid=1 force=",
+    ]  # the read-only target (tid 4) kept as it is
+
+
+def test_a_grown_volume_has_its_targets_made_again(tmp_path: Path) -> None:
+    tgtadm = Tgtadm(listing=SHOW)
+    exports = _exports(tmp_path, tgtadm)
+    keys = [exports.new_member(x) for x in ("a1", "a2")] + [exports.new_member("r1", False)]
+    asyncio.run(exports.serve("v1", tmp_path / "v1.raw", "raw", keys))
+    tgtadm.calls.clear()
+    asyncio.run(exports.resized("v1"))
+    made = [c for c in tgtadm.calls if not c.startswith(("show", "delete account"))]
+    lun = f"lun=1 backing={tmp_path / 'v1.raw'} bstype=rdwr"
+    assert made == [
+        "delete target tid=1 force=",
+        f"new target tid=1 iqn={target_iqn('v1')}",
+        f"new logicalunit tid=1 {lun}",
+        "new account user=stratus-a1", "bind account tid=1 user=stratus-a1",
+        "new account user=stratus-a2", "bind account tid=1 user=stratus-a2",
+        "bind target tid=1 address=ALL",
+        "delete target tid=4 force=",
+        f"new target tid=4 iqn={target_iqn('v1', False)}",
+        f"new logicalunit tid=4 {lun}",
+        "update logicalunit tid=4 lun=1 params=readonly=1",
+        "new account user=stratus-r1", "bind account tid=4 user=stratus-r1",
+        "bind target tid=4 address=ALL",
+    ]  # fmt: skip
+    with pytest.raises(DriverError):  # not exported here
+        asyncio.run(exports.resized("v7"))
 
 
 def test_a_target_list_failing_keeps_the_folder(tmp_path: Path) -> None:

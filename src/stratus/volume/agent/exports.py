@@ -214,6 +214,14 @@ class ExportWork:
                 att.attach_status = status
             return status is None
 
+    async def resized(self, volume: VolumeRef) -> None:
+        """A volume grew in place (its export does not lock the file: tgt):
+        its export made to show the new size, if it serves the volume."""
+        async with self._changing:
+            if volume.id in await self.exports.served():
+                await self.exports.resized(volume.id)
+                log.info("volume: the export of volume %s shows its new size", volume.id)
+
     async def grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
         """Grow a volume that an export holds open (the daemon holds the
         image's lock, and an export cannot grow its node): stop the daemon,

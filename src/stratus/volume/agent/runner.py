@@ -132,6 +132,7 @@ def build_agent(
     exports = make_exports(cfg, host, driver, db, in_process)
     if exports is not None:
         volumes.grow_exported = exports.grow
+        volumes.exports_resized = exports.resized
     closers: list[object] = [store, notifier, session]
     if images is not None:
         closers.append(images)

@@ -61,6 +61,8 @@ class VolumeWork:
         # Grows a volume a network export holds open (agent/exports.py);
         # False when none does.  Set by the runner where exports exist.
         self.grow_exported: Callable[[VolumeRef, int], Awaitable[bool]] | None = None
+        # An export of a volume grown in place made to show its new size.
+        self.exports_resized: Callable[[VolumeRef], Awaitable[None]] | None = None
 
     async def run(self, volume: m.Volume) -> None:
         handler = {
@@ -165,6 +167,8 @@ class VolumeWork:
         try:
             try:
                 await self.driver.extend(ref(volume), new_size)
+                if back == m.IN_USE and self.exports_resized is not None:
+                    await self.exports_resized(ref(volume))
             except HeldOpen:
                 if back != m.IN_USE:
                     raise

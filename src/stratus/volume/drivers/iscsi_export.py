@@ -11,11 +11,21 @@ namespace of its own where the agent's ``run/`` folder is bind-mounted over
 agent's data folder, and ``tgtadm`` reaches it there (``TGT_IPC_SOCKET``).
 
 Each consumer (a ``Member``: one per attachment) is a CHAP account bound to
-the volume's target: ``identity`` the user name, ``key`` the secret.  A
-member added or removed is an account made and bound, or unbound and
-deleted; the others' sessions go on.  A volume's folder ``vols/<id>/``
-holds ``export.json`` (tid, IQN, file) and ``keys`` (mode 0600, one
-``user:secret`` a line: what to make again when ``tgtd`` died).
+one of the volume's targets: ``identity`` the user name, ``key`` the
+secret.  A volume has up to two targets, one per access mode: the writable
+members' (``...:volume-<id>``) and the read-only members'
+(``...:volume-<id>-ro``, its LUN flagged ``readonly``: tgt refuses writes
+and QEMU opens it read-only), so a read-only attachment stays read-only
+beside a writable one.  A member added or removed is an account made and
+bound, or unbound and deleted; the others' sessions go on.  A volume's
+folder ``vols/<id>/`` holds ``export.json`` (the file) and ``keys`` (mode
+0600, one ``user:secret`` a line: what to make again when ``tgtd`` died).
+
+tgt reads a LUN's size when the LUN is made; a grown file (an extend while
+attached) is shown by making the volume's targets again (``resized``):
+their sessions are cut, and QEMU's iSCSI client logs in again (its I/O
+waits meanwhile; ~0.x s here) and reads the new capacity at its
+``block_resize``.
 
 ``tgtd`` keeps its targets in memory: it outlives the agent (a running
 guest keeps its disk while the agent restarts), and when it died the
@@ -29,30 +39,35 @@ import contextlib
 import json
 import logging
 import os
-import re
 import secrets
 import shutil
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from stratus.common.pidfiles import daemon_pid
 from stratus.volume.drivers.base import Connection, DriverError
 from stratus.volume.drivers.nbd_export import Member, read_keys, write_keys
+from stratus.volume.drivers.tgtadm import (
+    CONTROL_PORT,
+    LUN,
+    RO_SUFFIX,
+    Target,
+    admin_args,
+    parse_targets,
+)
 
 log = logging.getLogger(__name__)
 
 IQN_PREFIX = "iqn.2010-10.org.openstack:"
-LUN = 1
-CONTROL_PORT = 0  # the socket is private to this tgtd: its number does not matter
 ADMIN_TIMEOUT = 10.0
 START_TIMEOUT = 10.0
 
 
-def target_iqn(volume_id: str) -> str:
-    return f"{IQN_PREFIX}volume-{volume_id}"
+def target_iqn(volume_id: str, writable: bool = True) -> str:
+    return f"{IQN_PREFIX}volume-{volume_id}" + ("" if writable else RO_SUFFIX)
 
 
 @dataclass(frozen=True)
@@ -79,47 +94,6 @@ class ExportedTarget:
                 "volume_id": self.volume_id,
             },
         )
-
-
-def admin_args(op: str, mode: str, **params: str | int) -> list[str]:
-    """A ``tgtadm`` command line (after the binary) for this agent's tgtd."""
-    args = ["-C", str(CONTROL_PORT), "--lld", "iscsi", "--op", op, "--mode", mode]
-    names = {"tid": "--tid", "lun": "--lun", "iqn": "--targetname", "user": "--user",
-             "password": "--password", "backing": "--backing-store", "bstype": "--bstype",
-             "address": "--initiator-address", "force": "--force"}  # fmt: skip
-    for key, value in params.items():
-        args += [names[key], str(value)] if key != "force" else ["--force"]
-    return args
-
-
-class Target(NamedTuple):
-    tid: int
-    accounts: set[str]  # the CHAP accounts bound to it
-    complete: bool  # it has the volume's LUN and admits initiators
-
-
-def parse_targets(text: str) -> dict[str, Target]:
-    """``--op show --mode target``: each target's IQN with its tid, the
-    CHAP accounts bound to it, and whether it is complete (the volume's LUN
-    and an ACL), which a pass that failed or died midway leaves it not."""
-    found: dict[str, tuple[int, set[str], set[str]]] = {}
-    section = last = ""
-    for line in text.splitlines():
-        head = re.match(r"Target (\d+): (\S+)", line)
-        depth = len(line) - len(line.lstrip(" "))
-        if head:
-            last = head.group(2)
-            found[last] = (int(head.group(1)), set(), set())
-        elif depth == 4:
-            section = line.strip()
-        elif depth == 8 and found and section == "Account information:":
-            found[last][1].add(line.strip())
-        elif depth == 8 and found and section in ("LUN information:", "ACL information:"):
-            found[last][2].add(line.strip())
-    return {
-        iqn: Target(tid, accounts, f"LUN: {LUN}" in other and "ALL" in other)
-        for iqn, (tid, accounts, other) in found.items()
-    }
 
 
 class TgtExports:
@@ -253,15 +227,19 @@ class TgtExports:
         return str(data.get("auth_username") or "")
 
     def exported(self, volume_id: str, member: Member) -> ExportedTarget:
-        return ExportedTarget(volume_id, self.advertise, self.portal_port, target_iqn(volume_id),
-                              member.identity, member.key)  # fmt: skip
+        """What a member's consumer logs in to: the target of its mode."""
+        iqn = target_iqn(volume_id, member.writable)
+        return ExportedTarget(volume_id, self.advertise, self.portal_port, iqn, member.identity,
+                              member.key)  # fmt: skip
 
     async def serve(
         self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
         port: int | None = None,
     ) -> int:  # fmt: skip
-        """Make the volume's target admit exactly ``members`` (none: remove
-        it), starting tgtd and making the target when missing.  Returns the
+        """Make the volume's targets admit exactly ``members`` (none: remove
+        them), the writable ones on its writable target and the read-only
+        ones on its read-only target, starting tgtd and making a target when
+        missing (and removing one its mode has no member of).  Returns the
         portal's port."""
         if not members:
             await self.stop(volume_id)
@@ -276,37 +254,55 @@ class TgtExports:
             folder = self.folder(volume_id)
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_keys(folder / "keys", members)
+            (folder / "export.json").write_text(json.dumps({"path": str(path.absolute())}))
             targets = await self._targets()
-            iqn = target_iqn(volume_id)
-            wanted = {m.identity: m for m in members}
-            found = targets.get(iqn)
-            if found is not None and not found.complete:
-                # half made by a pass that failed or died: made again
-                await self.admin("delete", "target", tid=found.tid, force="")
-                found = None
-            if found is None:
-                used = {t.tid for t in targets.values()}
-                tid = next(n for n in range(1, len(used) + 2) if n not in used)
-                meta = {"tid": tid, "iqn": iqn, "path": str(path.absolute())}
-                (folder / "export.json").write_text(json.dumps(meta))
-                await self._make_target(tid, iqn, path, wanted)
-                return self.portal_port
-            # New accounts before the old go: a target with no account
-            # bound would admit initiators without CHAP.
-            for user in sorted(set(wanted) - found.accounts):
-                await self._add_account(found.tid, wanted[user])
-            for user in sorted(found.accounts - set(wanted)):
-                await self._drop_account(found.tid, user)
+            for writable in (True, False):
+                wanted = {m.identity: m for m in members if m.writable == writable}
+                await self._settle(targets, target_iqn(volume_id, writable), path, wanted)
             return self.portal_port
 
+    async def _settle(
+        self, targets: dict[str, Target], iqn: str, path: Path, wanted: dict[str, Member]
+    ) -> None:
+        """One of a volume's targets made to admit exactly ``wanted``
+        (none: removed)."""
+        found = targets.get(iqn)
+        if found is not None and (not wanted or not found.complete):
+            # not wanted, or half made by a pass that failed or died
+            await self._remove(found)
+            del targets[iqn]
+            found = None
+        if not wanted:
+            return
+        if found is None:
+            used = {t.tid for t in targets.values()}
+            tid = next(n for n in range(1, len(used) + 2) if n not in used)
+            await self._make_target(tid, iqn, path, wanted)
+            targets[iqn] = Target(tid, set(wanted), True)
+            return
+        # New accounts before the old go: a target with no account
+        # bound would admit initiators without CHAP.
+        for user in sorted(set(wanted) - found.accounts):
+            await self._add_account(found.tid, wanted[user])
+        for user in sorted(found.accounts - set(wanted)):
+            await self._drop_account(found.tid, user)
+
+    async def _remove(self, found: Target) -> None:
+        for user in sorted(found.accounts):
+            await self._drop_account(found.tid, user)
+        await self.admin("delete", "target", tid=found.tid, force="")
+
     async def _make_target(self, tid: int, iqn: str, path: Path, wanted: dict[str, Member]) -> None:
-        """The target with its LUN and its members' CHAP accounts, and only
-        then open to initiators (tgt asks for CHAP only of a target with an
-        account bound); anything failing midway takes the target away."""
+        """The target with its LUN (read-only on a read-only target) and its
+        members' CHAP accounts, and only then open to initiators (tgt asks
+        for CHAP only of a target with an account bound); anything failing
+        midway takes the target away."""
         await self.admin("new", "target", tid=tid, iqn=iqn)
         try:
             await self.admin("new", "logicalunit", tid=tid, lun=LUN,
                              backing=str(path.absolute()), bstype="rdwr")  # fmt: skip
+            if iqn.endswith(RO_SUFFIX):  # (tgtadm takes it on an update only)
+                await self.admin("update", "logicalunit", tid=tid, lun=LUN, params="readonly=1")
             for user in sorted(wanted):
                 await self._add_account(tid, wanted[user])
             await self.admin("bind", "target", tid=tid, address="ALL")
@@ -330,18 +326,39 @@ class TgtExports:
     async def halt(self, volume_id: str) -> None:
         """Nothing to stop: tgt holds no lock on the file."""
 
+    async def resized(self, volume_id: str) -> None:
+        """The volume's file grew: its targets made again with the same
+        tids and accounts, so that their LUN has the new size (tgt reads a
+        LUN's size when it makes it; ``--op update`` does not).  Their
+        sessions are cut and QEMU's initiators log in again; a LUN removed
+        and added under a live session would fail the I/O between."""
+        async with self._lock:
+            keys = self.keys(volume_id)
+            try:
+                path = Path(json.loads((self.folder(volume_id) / "export.json").read_text())["path"])
+            except (OSError, ValueError, KeyError) as exc:
+                raise DriverError(f"volume {volume_id} is not exported") from exc
+            targets = await self._targets()
+            for writable in (True, False):
+                iqn = target_iqn(volume_id, writable)
+                found = targets.get(iqn)
+                if found is None:
+                    continue
+                wanted = {u: Member(u, u, keys[u], writable) for u in found.accounts if u in keys}
+                await self.admin("delete", "target", tid=found.tid, force="")
+                await self._make_target(found.tid, iqn, path, wanted)
+
     async def stop(self, volume_id: str) -> None:
-        """Remove the volume's target (its sessions cut), its accounts and
-        its folder (a missing one is not an error)."""
+        """Remove the volume's targets (their sessions cut), their accounts
+        and its folder (a missing one is not an error)."""
         async with self._lock:
             # (a tgtd that cannot list its targets raises: the folder stays,
             # so the export is stopped again at the next pass)
             targets = await self._targets()
-            found = targets.get(target_iqn(volume_id))
-            if found is not None:
-                for user in sorted(found.accounts):
-                    await self._drop_account(found.tid, user)
-                await self.admin("delete", "target", tid=found.tid, force="")
+            for writable in (True, False):
+                found = targets.get(target_iqn(volume_id, writable))
+                if found is not None:
+                    await self._remove(found)
             await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
 
     def folders(self) -> list[str]:
@@ -361,5 +378,7 @@ class TgtExports:
         except DriverError as exc:  # asked again at the next pass
             log.warning("volume: tgtd could not list its targets: %s", exc)
             return list(self._served)
-        self._served = [x for x in self.folders() if target_iqn(x) in targets]
+        self._served = [
+            x for x in self.folders() if target_iqn(x) in targets or target_iqn(x, False) in targets
+        ]
         return list(self._served)

@@ -335,6 +335,10 @@ class NbdExports:
             raise DriverError(f"the NBD export of volume {volume_id} failed: {message}")
         return port
 
+    async def resized(self, volume_id: str) -> None:
+        """Nothing to do: a served volume cannot grow in place (the daemon
+        holds the image's lock); ``halt`` and ``serve`` grow it."""
+
     async def halt(self, volume_id: str) -> None:
         """End the volume's daemon, keeping its folder (its port): it is
         started again by ``serve``."""
