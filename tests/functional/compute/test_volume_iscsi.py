@@ -68,8 +68,12 @@ def connection(cinder: Cinder, volume_id: str) -> dict[str, Any]:
     return shown.json()["attachment"]["connection_info"]  # type: ignore[no-any-return]
 
 
-def qemu_io(tmp: Path, info: dict[str, Any], *commands: str, secret: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run qemu-io on the block node compute would give the guest."""
+def io_args(
+    tmp: Path, info: dict[str, Any], *commands: str, secret: str | None = None,
+    **node_opts: Any,
+) -> list[str]:  # fmt: skip
+    """qemu-io's command line on the block node compute would give the
+    guest (``node_opts`` changed in its iSCSI node)."""
     row = cm.VolumeAttachment(id="r", server_id="s", volume_id=str(info["serial"]), device="/dev/vdb",
                               connection_info=info)  # fmt: skip
     disk = disk_of(row)
@@ -83,7 +87,20 @@ def qemu_io(tmp: Path, info: dict[str, Any], *commands: str, secret: str | None 
         args += ["-c", command]
     node = qemu_volumes.blockdev(disk)
     node.pop("node-name")
+    node["file"].update(node_opts)
+    if node_opts.get("read-only") is False:
+        node["read-only"] = False
+    if node["read-only"]:
+        args.append("-r")  # (qemu-io opens its device writable unless told)
     args.append("json:" + json.dumps(node))
+    return args
+
+
+def qemu_io(
+    tmp: Path, info: dict[str, Any], *commands: str, secret: str | None = None, **node_opts: Any
+) -> subprocess.CompletedProcess[str]:
+    """Run qemu-io on the block node compute would give the guest."""
+    args = io_args(tmp, info, *commands, secret=secret, **node_opts)
     return subprocess.run(args, capture_output=True, text=True, timeout=60)
 
 
@@ -172,3 +189,93 @@ def test_an_iscsi_export_is_read_and_written_by_qemu(
         assert time.monotonic() < deadline, "the target outlived its attachment"
         time.sleep(0.5)
     assert "block storage" not in agent.log.read_text()
+
+
+def attach(cinder: Cinder, volume_id: str, instance: str, mode: str) -> dict[str, Any]:
+    """An attachment from the far host (``fake2``), completed: its
+    connection_info once the agent has exported the volume."""
+    connector = {"host": "fake2", "initiator": f"iqn.1993-08.org.debian:{instance}", "mode": mode}
+    resp = cinder.post("/attachments", json={"attachment": {
+        "volume_uuid": volume_id, "instance_uuid": instance, "connector": connector, "mode": mode,
+    }})  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    att_id = resp.json()["attachment"]["id"]
+    done = cinder.post(f"/attachments/{att_id}/action", json={"os-complete": None})
+    assert done.status_code == 204, done.text
+    deadline = time.monotonic() + 30
+    while True:
+        info = cinder.get(f"/attachments/{att_id}").json()["attachment"]["connection_info"]
+        if (info or {}).get("driver_volume_type") == "iscsi":
+            return info  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, info
+        time.sleep(0.3)
+
+
+def test_read_only_attachments_and_an_extend_while_attached(
+    iscsi_hosts: tuple[Server, Agent, dict[str, str]], tmp_path: Path
+) -> None:
+    srv, _, _ = iscsi_hosts
+    cinder = Cinder(srv, srv.admin_token(), admin_project(srv))
+    vtype = cinder.post("/types", json={"volume_type": {
+        "name": unique("multi"), "extra_specs": {"multiattach": "<is> True"}}})  # fmt: skip
+    volume = cinder.create(size=1, volume_type=vtype.json()["volume_type"]["id"])
+    rw = attach(cinder, volume["id"], "srv-a", "rw")
+    ro = attach(cinder, volume["id"], "srv-b", "ro")
+    cinder.wait(volume["id"], "in-use")
+    iqn = f"iqn.2010-10.org.openstack:volume-{volume['id']}"
+    assert rw["data"]["target_iqn"] == iqn and rw["data"]["access_mode"] == "rw"
+    assert ro["data"]["target_iqn"] == iqn + "-ro" and ro["data"]["access_mode"] == "ro"
+
+    # The read-write attachment writes; the read-only one reads what it wrote.
+    out = wait_io(tmp_path / "rw", rw, "write -P 0x6b 0 64k", "read -P 0x6b 0 64k")
+    assert "wrote 65536/65536" in out
+    assert "read 65536/65536" in wait_io(tmp_path / "ro", ro, "read -P 0x6b 0 64k")
+    # QEMU opens it read-only: its writes are refused ...
+    refused = qemu_io(tmp_path / "ro1", ro, "write -P 0x01 0 4k")
+    assert "Block node is read-only" in refused.stdout + refused.stderr
+    # ... and the target refuses a read-write open of its LUN,
+    forced = qemu_io(tmp_path / "ro2", ro, "write -P 0x01 0 4k", **{"read-only": False})
+    assert forced.returncode != 0 and "write protected" in forced.stdout + forced.stderr
+    # and the read-only account cannot log in to the writable target.
+    other = qemu_io(tmp_path / "ro3", ro, "write -P 0x01 0 4k", target=iqn)
+    assert other.returncode != 0 and "Authentication failure" in other.stdout + other.stderr
+    path = volume_file(srv, volume["id"])
+    with path.open("rb") as f:
+        assert f.read(64 << 10) == b"\x6b" * (64 << 10)
+    # The writable attachment stays writable beside the read-only one.
+    assert "wrote 4096/4096" in wait_io(tmp_path / "rw", rw, "write -P 0x6c 4096 4k")
+
+    # Extended while attached (3.42): both LUNs show the new size; a session
+    # open across it (a running guest's) logs in again and goes on.
+    live = subprocess.Popen(
+        io_args(tmp_path / "live", rw), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert live.stdin is not None
+        live.stdin.write("read -P 0x6c 4096 4k\n")
+        live.stdin.flush()
+        time.sleep(1)
+        start = time.monotonic()
+        resp = cinder.at("3.42").action(volume["id"], {"os-extend": {"new_size": 2}})
+        assert resp.status_code == 202, resp.text
+        shown = cinder.wait(volume["id"], "in-use")
+        assert shown["size"] == 2
+        for name, info in (("rw", rw), ("ro", ro)):
+            assert "2 GiB" in wait_io(tmp_path / name, info, "length")
+        took = time.monotonic() - start
+        assert path.stat().st_size == 2 << 30
+        live.stdin.write("read -P 0x6c 4096 4k\nwrite -P 0x6d 8192 4k\nquit\n")
+        live.stdin.flush()
+        said = live.communicate(timeout=60)[0]
+    finally:
+        if live.poll() is None:
+            live.kill()
+            live.wait()
+    assert said.count("read 4096/4096") == 2 and "wrote 4096/4096" in said, said
+    assert "fail" not in said.lower(), said
+    print(f"iSCSI extend while attached: {took * 1000:.0f} ms to both LUNs showing 2 GiB")
+    # Past the old end, through the grown LUN.
+    out = wait_io(tmp_path / "rw", rw, "write -P 0x7e 1536M 64k", "read -P 0x7e 1536M 64k")
+    assert "read 65536/65536" in out
+    assert "read 65536/65536" in wait_io(tmp_path / "ro", ro, "read -P 0x7e 1536M 64k")
