@@ -16,7 +16,8 @@ Last, a volume kept by a second volume host (`stratus volume-agent --host
 far`, backend ``farscsi`` with ``target_protocol = "iscsi"``, chosen by a
 volume type's ``volume_backend_name``) is hot-plugged into vm1 over iSCSI
 (tgt, CHAP; QEMU's own iSCSI client): the guest writes its name there, the
-bytes land in far's file, and the detach removes the target.
+bytes land in far's file, the volume grown to 2 GiB is seen by the guest,
+and the detach removes the target.
 
 The guests' user_data watches /dev/vdb: when a disk appears it prints the
 first bytes it holds, and writes its own name there when it was empty; it
@@ -224,6 +225,12 @@ def iscsi_volume_from_a_second_host(cloud: Cloud) -> None:
         assert info["driver_volume_type"] == "iscsi" and info["data"]["auth_method"] == "CHAP"
         path = cloud.dir / "volumes" / "far" / "volumes" / f"volume-{shown['id']}.raw"
         assert path.read_bytes()[:14] == b"written-by-vm1"
+        # Grown while attached over iSCSI: far's targets are made again with
+        # the new size, QEMU's client logs in again, and the guest sees it.
+        cloud.wait_console("vm1", rf"vole2e: vdb size {GIB // 512}\b", 30, after=mark)
+        cloud.osc("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "far1")
+        cloud.wait_console("vm1", rf"vole2e: vdb size {2 * GIB // 512}\b", 60, after=mark)
+        wait_volume(cloud, "far1", "in-use")
         mark = len(cloud.console("vm1"))
         cloud.osc("server", "remove", "volume", "vm1", "far1")
         wait_volume(cloud, "far1", "available")
