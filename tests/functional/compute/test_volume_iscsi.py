@@ -274,7 +274,9 @@ def test_read_only_attachments_and_an_extend_while_attached(
             live.wait()
     assert said.count("read 4096/4096") == 2 and "wrote 4096/4096" in said, said
     assert "fail" not in said.lower(), said
-    print(f"iSCSI extend while attached: {took * 1000:.0f} ms to both LUNs showing 2 GiB")
+    first = said.split("read 4096/4096", 2)[2].splitlines()[1]  # the read after: its login again
+    print(f"iSCSI extend while attached: {took * 1000:.0f} ms to both LUNs showing 2 GiB; "
+          f"the open session's next read: {first}")  # fmt: skip
     # Past the old end, through the grown LUN.
     out = wait_io(tmp_path / "rw", rw, "write -P 0x7e 1536M 64k", "read -P 0x7e 1536M 64k")
     assert "read 65536/65536" in out

@@ -24,7 +24,7 @@ folder ``vols/<id>/`` holds ``export.json`` (the file) and ``keys`` (mode
 tgt reads a LUN's size when the LUN is made; a grown file (an extend while
 attached) is shown by making the volume's targets again (``resized``):
 their sessions are cut, and QEMU's iSCSI client logs in again (its I/O
-waits meanwhile; ~0.x s here) and reads the new capacity at its
+waits meanwhile, never fails) and reads the new capacity at its
 ``block_resize``.
 
 ``tgtd`` keeps its targets in memory: it outlives the agent (a running
