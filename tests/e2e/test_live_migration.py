@@ -354,7 +354,10 @@ def test_a_volume_of_the_guests_host_moves_live_to_a_host_reaching_it_over_nbd(
             # The destination's console: the marker read back, the counter
             # going on from the source's (written and read after the move).
             deadline = time.monotonic() + 30
-            while not [n for n in vdc_counts(out := cloud.console(vm1)) if n > before + 2]:
+            while True:
+                out = cloud.console(vm1)
+                if [n for n in vdc_counts(out) if n > before + 2]:
+                    break
                 assert time.monotonic() < deadline, out[-2000:]
                 time.sleep(0.5)
             assert min(vdc_counts(out)) >= before - 2, out[-2000:]  # not started again
