@@ -141,7 +141,10 @@ class Destination(LiveSide):
             # A Cinder attachment of this host's for each volume (an NBD
             # export when this host cannot open the volume's file): the
             # incoming guest starts with the volumes, as the source has them.
-            await self.volumes.connect_here(server, live=True)
+            # A driver with file locks (QEMU) keeps a volume on NBD that the
+            # source reaches over NBD (``_check_handoff``).
+            locks = not getattr(driver, "MIXED_VOLUME_HANDOFF", False)
+            await self.volumes.connect_here(server, keep_nbd=locks)
             await self._check_handoff(server, driver)
         await self.guests.prepare(server, wait_plugged=False)
         spec = await self.spec(server, host_port)

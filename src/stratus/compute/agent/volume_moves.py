@@ -75,13 +75,13 @@ class VolumeMoves:
                 found.append((row, info, moved))
         return found
 
-    async def connect_here(self, server: m.Server, live: bool = False) -> None:
+    async def connect_here(self, server: m.Server, keep_nbd: bool = False) -> None:
         """On the destination, before its guest starts: new attachments
-        with this host's connector (the rows name them from now on).  For a
-        ``live`` move, a volume the source reaches over NBD is reached over
-        NBD here too (``network_export``), even on a host that could open
-        its file: the export's daemon holds the file, which a QEMU
-        arriving could not take from it at the switch-over."""
+        with this host's connector (the rows name them from now on).  With
+        ``keep_nbd`` (a live move in QEMU), a volume the source reaches over
+        NBD is reached over NBD here too (``network_export``), even on a
+        host that could open its file: the export's daemon holds the file,
+        which a QEMU arriving could not take from it at the switch-over."""
         client = self.flow.client
         for row in await self._rows(server):
             assert client is not None
@@ -89,7 +89,7 @@ class VolumeMoves:
             if MOVED_FROM in info:
                 continue  # connected here already (a redone step)
             connector = self.flow.connector(row)
-            if live and info.get("driver_volume_type") == "nbd":
+            if keep_nbd and info.get("driver_volume_type") == "nbd":
                 connector[NETWORK_EXPORT] = True
             found = await client.attachments_of(row.volume_id, server.id)
             spare = [a for a in found if a != row.attachment_id]
