@@ -8,7 +8,11 @@ counter every second on the serial console; after each live migration the
 counter goes on (no ``tick 1`` again, no second boot) in the destination's
 console, one qemu process runs for the guest (a new one) and the source's
 folder is gone.  A volume attached to the running guest moves with it (the
-guest reads it after the move).  A final stop/start on the destination shows
+guest reads it after the move).  A volume kept by a volume agent of its own
+process on host live-b (``stratus volume-agent --host live-b``: live-a
+reaches its files over NBD) moves from live-b, where the guest opens the
+file, to live-a, over a protocol export, and back, the guest writing and
+reading it all along.  A final stop/start on the destination shows
 that the disk (the overlay, mirrored over NBD) kept what the guest wrote
 before moving.
 """
@@ -57,10 +61,20 @@ echo "{MARK} boot count $n"
     echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
     echo "{MARK} vdb reads [$(head -c 13 /dev/vdb)]"
   fi
+  if [ -b /dev/vdc ]; then
+    if [ ! -f /tmp/cw ]; then
+      printf 'before-{MARK}' > /tmp/b; dd if=/tmp/b of=/dev/vdc bs=512 seek=1 conv=fsync 2>/dev/null
+      touch /tmp/cw
+    fi
+    c=$((c+1)); printf 'mig-{MARK} %06d' $c > /tmp/c; dd if=/tmp/c of=/dev/vdc conv=fsync 2>/dev/null
+    echo 3 > /proc/sys/vm/drop_caches 2>/dev/null
+    echo "{MARK} vdc [$(head -c 20 /dev/vdc)] [$(dd if=/dev/vdc bs=512 skip=1 count=1 2>/dev/null | head -c 16)]"
+  fi
   sleep 1
 done) &
 """
 VOLUME_READ = rf"{MARK} vdb reads \[vol-{MARK}\]"
+VDC = re.compile(rf"{MARK} vdc \[mig-{MARK} (\d+)\] \[before-{MARK}\]")
 TICK = re.compile(r"^tick (\d+)\s*$", re.M)
 
 
@@ -253,6 +267,129 @@ def test_an_attached_volume_moves_with_the_guest(cloud: TwoHosts, vm1: dict[str,
         assert time.monotonic() < deadline, volume["attachments"]
         time.sleep(0.3)
     assert volume["status"] == "in-use"
+
+
+def vdc_counts(text: str) -> list[int]:
+    return [int(n) for n in VDC.findall(text)]
+
+
+def attachment_kinds(cloud: TwoHosts, name: str) -> list[tuple[str, str]]:
+    """The volume's attachments: (host, connection type)."""
+    volume = json.loads(cloud.osc("volume", "show", name, "-f", "json").stdout)
+    project = cloud.osc("token", "issue", "-f", "value", "-c", "project_id").stdout.strip()
+    found = []
+    for att in volume["attachments"]:
+        resp = httpx.get(
+            f"{cloud.server.url}/volume/v3/{project}/attachments/{att['attachment_id']}",
+            headers={"X-Auth-Token": cloud.server.admin_token(), "OpenStack-API-Version": "volume 3.27"},
+        )
+        info = resp.json()["attachment"]["connection_info"] or {}
+        found.append((att["host_name"], str(info.get("driver_volume_type"))))
+    return found
+
+
+def wait_kinds(cloud: TwoHosts, name: str, wanted: list[tuple[str, str]]) -> None:
+    deadline = time.monotonic() + 30
+    while (found := attachment_kinds(cloud, name)) != wanted:
+        assert time.monotonic() < deadline, found
+        time.sleep(0.3)
+
+
+def image_locked(path: Path) -> bool:
+    """Whether some process holds the image's lock (``qemu-img info``
+    without ``-U`` is refused then, as on a running guest's disk)."""
+    proc = subprocess.run(["qemu-img", "info", str(path)], capture_output=True, text=True)
+    return proc.returncode != 0 and "lock" in proc.stderr
+
+
+def test_a_volume_of_the_guests_host_moves_live_to_a_host_reaching_it_over_nbd(
+    cloud: TwoHosts, vm1: dict[str, Any]
+) -> None:
+    """A volume kept on live-b by a volume agent of its own (live-a
+    reaches its files only over NBD): attached while the guest runs on
+    live-b (its QEMU opens the file, holding its lock), the guest writes a
+    marker, then a counter every second, reading both back from the disk.
+    Live-migrated to live-a, the guest reaches it over an NBD export of the
+    file's bytes (its QEMU runs qcow2 over NBD) and goes on counting from
+    where it was, the marker still there; the export's daemon is then the
+    file's one opener and holds its lock.  Back on live-b, the guest shares
+    that export (NBD from its own host) and goes on again; detached, its
+    last count is in the volume's file and the export is gone."""
+    if cloud.show("vm1")["OS-EXT-SRV-ATTR:host"] != B:
+        migrate_and_check(cloud, vm1, "--os-compute-api-version", "2.30", "server", "migrate",
+                          "--live-migration", "--host", B, "--wait", "vm1")  # fmt: skip
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
+    environ.update(
+        STRATUS_SERVER__PORT=cloud.server.url.rsplit(":", 1)[1], STRATUS_SERVER__PUBLIC_URL=cloud.server.url,
+        STRATUS_VOLUME__BACKEND_NAME="mig",
+    )  # fmt: skip
+    log = cloud.dir / "volume-agent-b.log"
+    agent = subprocess.Popen(
+        [str(BIN / "stratus"), "volume-agent", "--data-dir", str(cloud.dir), "--host", B],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, env=environ,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while f"{B}@mig" not in cloud.osc("volume", "service", "list", "-f", "value").stdout:
+            assert agent.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.5)
+        cloud.osc("volume", "type", "create", "--property", "volume_backend_name=mig", "mig")
+        cloud.osc("volume", "create", "--size", "1", "--type", "mig", "migvol")
+        deadline = time.monotonic() + 60
+        while (shown := json.loads(cloud.osc("volume", "show", "migvol", "-f", "json").stdout))[
+            "status"
+        ] != "available":
+            assert time.monotonic() < deadline, shown
+            time.sleep(0.3)
+        path = cloud.dir / "volumes" / B / "volumes" / f"volume-{shown['id']}.qcow2"
+        cloud.osc("server", "add", "volume", "vm1", "migvol")
+        wait_kinds(cloud, "migvol", [(B, "file")])
+        cloud.wait_console(vm1, VDC.pattern, 60)
+        for dest, kind in ((A, "nbd"), (B, "nbd")):
+            before = max(vdc_counts(cloud.console(vm1)))
+            assert migrate_and_check(
+                cloud, vm1, "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
+                "--host", dest, "--wait", "vm1",
+            ) == dest  # fmt: skip
+            # The destination's console: the marker read back, the counter
+            # going on from the source's (written and read after the move).
+            deadline = time.monotonic() + 30
+            while True:
+                out = cloud.console(vm1)
+                if [n for n in vdc_counts(out) if n > before + 2]:
+                    break
+                assert time.monotonic() < deadline, out[-2000:]
+                time.sleep(0.5)
+            assert min(vdc_counts(out)) >= before - 2, out[-2000:]  # not started again
+            wait_kinds(cloud, "migvol", [(dest, kind)])
+            # The export's daemon, the file's one opener, holds its lock.
+            deadline = time.monotonic() + 30
+            while not image_locked(path):
+                assert time.monotonic() < deadline, "nobody holds the volume's lock"
+                time.sleep(0.5)
+        last = max(vdc_counts(cloud.console(vm1)))
+        cloud.osc("server", "remove", "volume", "vm1", "migvol")
+        deadline = time.monotonic() + 90
+        while json.loads(cloud.osc("volume", "show", "migvol", "-f", "json").stdout)["status"] != "available":
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        exports = cloud.dir / "volumes" / B / "exports"
+        deadline = time.monotonic() + 30
+        while exports.is_dir() and list(exports.iterdir()):
+            assert time.monotonic() < deadline, "the export outlived its attachments"
+            time.sleep(0.5)
+        assert not image_locked(path)
+        head = cloud.dir / "migvol.head"
+        subprocess.run(
+            ["qemu-img", "dd", "-f", "qcow2", "-O", "raw", "bs=512", "count=2", f"if={path}", f"of={head}"],
+            capture_output=True, check=True,
+        )  # fmt: skip
+        text = head.read_bytes().decode(errors="replace")
+        counts = [int(n) for n in re.findall(rf"mig-{MARK} (\d+)", text)]
+        assert counts and counts[0] >= last and f"before-{MARK}" in text, text
+    finally:
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=30)
 
 
 def test_disk_written_before_the_moves_is_kept(cloud: TwoHosts, vm1: dict[str, Any]) -> None:

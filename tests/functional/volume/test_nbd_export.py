@@ -2,8 +2,11 @@
 read by QEMU's own NBD client: ``qemu-io`` with the key the connection
 carries, a wrong key refused, and a QEMU machine that hot-plugs the export
 as a virtio disk the way the compute agent does (``qemu_volumes.hotplug``)
-and reads it through its block layer.  Real qemu-storage-daemon, qemu-io
-and qemu-system-x86_64; no cloud, no database."""
+and reads it through its block layer.  A protocol export (the file's bytes,
+the consumer running qcow2) is served while another process holds the
+image's lock, where an export of the format is refused, and holds the lock
+itself once started again with locking on.  Real qemu-storage-daemon,
+qemu-io and qemu-system-x86_64; no cloud, no database."""
 
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from stratus.compute.agent.volumes import disk_of, write_psk
 from stratus.compute.drivers.qemu_volumes import hotplug
 from stratus.compute.drivers.qmp import QMPClient
 from stratus.compute.models import VolumeAttachment
-from stratus.volume.drivers.nbd_export import ExportedVolume, NbdExports, new_member
+from stratus.volume.drivers.base import DriverError
+from stratus.volume.drivers.nbd_export import PROTOCOL, ExportedVolume, NbdExports, new_member
 
 pytestmark = pytest.mark.skipif(
     not all(shutil.which(b) for b in ("qemu-storage-daemon", "qemu-io", "qemu-system-x86_64")),
@@ -54,9 +58,9 @@ def export(exports: NbdExports, volume: Path) -> ExportedVolume:
     return exports.exported(VOLUME, member)
 
 
-def qemu_io(keys_dir: Path, identity: str, host: str, port: int, command: str) -> str:
+def qemu_io(keys_dir: Path, identity: str, host: str, port: int, command: str, fmt: str = "raw") -> str:
     opts = (
-        f"driver=raw,file.driver=nbd,file.server.type=inet,file.server.host={host},"
+        f"driver={fmt},file.driver=nbd,file.server.type=inet,file.server.host={host},"
         f"file.server.port={port},file.export=att-1,file.tls-creds=tls0"
     )
     proc = subprocess.run(
@@ -74,6 +78,58 @@ def qemu_io(keys_dir: Path, identity: str, host: str, port: int, command: str) -
         timeout=60,
     )
     return proc.stdout + proc.stderr
+
+
+def test_a_protocol_export_serves_a_file_another_process_holds(folder: Path) -> None:
+    volume = make_volume(folder)
+    size = volume.stat().st_size
+    # The guest's QEMU on the volume's host: the image open, its lock held.
+    holder = subprocess.Popen(
+        ["qemu-storage-daemon", "--blockdev",
+         f'{{"driver":"qcow2","node-name":"g","file":{{"driver":"file","filename":"{volume}"}}}}'],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    exports = NbdExports(folder / "exports")
+    member = new_member("att-1")
+    try:
+        deadline = 50
+        while subprocess.run(["qemu-img", "info", str(volume)], capture_output=True).returncode == 0:
+            deadline -= 1
+            assert deadline and holder.poll() is None
+            subprocess.run(["sleep", "0.1"])
+        with pytest.raises(DriverError, match="lock"):
+            asyncio.run(exports.serve(VOLUME, volume, "qcow2", [member]))
+        asyncio.run(exports.serve(VOLUME, volume, "qcow2", [member], layer=PROTOCOL, locking=False,
+                                  room=256 << 20))  # fmt: skip
+        exported = exports.exported(VOLUME, member)
+        assert exported.connection().data["format"] == "qcow2"
+        assert volume.stat().st_size == 256 << 20 > size  # room for the image to grow
+        keys = folder / "client"
+        keys.mkdir()
+        (keys / "keys.psk").write_text(f"{member.identity}:{member.key}\n")
+        args = (keys, member.identity, exported.host, exported.port)
+        out = qemu_io(*args, "read -P 0x5a 0 1M", fmt="qcow2")
+        assert "read 1048576/1048576 bytes" in out, out
+        holder.terminate()
+        holder.wait(timeout=10)
+        # Nobody else has the file: the daemon, started again on its port
+        # with its keys, holds the lock.
+        asyncio.run(exports.serve(VOLUME, volume, "qcow2", [member], layer=PROTOCOL, locking=True))
+        assert exports.port(VOLUME) == exported.port and exports.locking(VOLUME)
+        info = subprocess.run(["qemu-img", "info", str(volume)], capture_output=True, text=True)
+        assert info.returncode != 0 and "lock" in info.stderr
+        # The consumer's qcow2 allocates past the file's former end.
+        out = qemu_io(*args, "write -P 0x77 32M 8M", fmt="qcow2")
+        assert "wrote 8388608/8388608 bytes" in out, out
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        asyncio.run(exports.stop(VOLUME))
+    check = subprocess.run(["qemu-img", "check", str(volume)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    read = ["qemu-io", "-f", "qcow2", "-c", "read -P 0x5a 0 1M", "-c", "read -P 0x77 32M 8M", str(volume)]
+    out = subprocess.run(read, capture_output=True, text=True)
+    assert out.stdout.count("read ") == 2 and "failed" not in out.stdout + out.stderr, out.stdout
 
 
 def test_export_read_with_its_key_and_refused_without(

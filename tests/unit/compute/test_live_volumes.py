@@ -1,8 +1,10 @@
 """A live migration's volumes on the destination (``live_sides``): QEMU
 cannot hand over a volume reached as a file on one host and over an NBD
-export on the other (the file's lock), so that move is refused with a
-clear reason; the same kind on both sides, or the fake driver (no locks),
-goes on."""
+export of its format on the other (the file's lock), so that move is
+refused with a clear reason; the same kind on both sides, a file handed to
+a protocol export (the file's bytes, the format run by the guest's QEMU),
+or the fake driver (no locks), goes on.  A destination asked to keep NBD
+asks Cinder for an export for a volume its source reaches over one."""
 
 from __future__ import annotations
 
@@ -43,12 +45,13 @@ class Flow:
         return {}
 
 
-def moved(source: str, here: str) -> m.VolumeAttachment:
+def moved(source: str, here: str, data: dict[str, Any] | None = None) -> m.VolumeAttachment:
     return m.VolumeAttachment(
         id="r1", server_id="s1", volume_id="v1", device="/dev/vdb", status=m.VOL_ATTACHED,
         attachment_id="a1",
         connection_info={
             "driver_volume_type": here,
+            "data": data or {},
             "moved_from": {"attachment_id": "a0", "connection_info": {"driver_volume_type": source}},
         },
     )  # fmt: skip
@@ -77,3 +80,54 @@ def test_a_file_on_one_side_and_an_export_on_the_other_is_refused(source: str, h
 def test_the_same_kind_on_both_sides_moves(kind: str) -> None:
     side = destination(moved(kind, kind))
     asyncio.run(side._check_handoff(m.Server(id="s1"), QEMU_LIKE))  # type: ignore[arg-type]
+
+
+def test_a_file_handed_to_a_protocol_export_moves() -> None:
+    side = destination(moved("file", "nbd", {"host": "127.0.0.1", "format": "qcow2"}))
+    asyncio.run(side._check_handoff(m.Server(id="s1"), QEMU_LIKE))  # type: ignore[arg-type]
+    # Not the reverse: an export's daemon holds the file the arriving QEMU would open.
+    side = destination(moved("nbd", "file", {"path": "/v", "format": "qcow2"}))
+    with pytest.raises(RuntimeError, match="cannot be handed over live"):
+        asyncio.run(side._check_handoff(m.Server(id="s1"), QEMU_LIKE))  # type: ignore[arg-type]
+
+
+class Client:
+    def __init__(self) -> None:
+        self.connectors: list[dict[str, Any]] = []
+
+    async def attachments_of(self, volume_id: str, server_id: str) -> list[str]:
+        return ["a0"]
+
+    async def reserve(self, ctx: object, volume_id: str, server_id: str) -> str:
+        return "a1"
+
+    async def connect(self, attachment_id: str, connector: dict[str, Any]) -> dict[str, Any]:
+        self.connectors.append(connector)
+        return {"driver_volume_type": "nbd", "data": {}}
+
+    async def complete(self, attachment_id: str) -> None:
+        return None
+
+
+class Saving(Rows):
+    async def save(self, row_id: str, **values: Any) -> None:
+        return None
+
+
+@pytest.mark.parametrize("source, keep, flagged", [
+    ("nbd", True, True), ("nbd", False, False), ("file", True, False),
+])  # fmt: skip
+def test_a_destination_keeps_nbd_for_a_volume_its_source_reaches_over_nbd(
+    source: str, keep: bool, flagged: bool
+) -> None:
+    row = m.VolumeAttachment(
+        id="r1", server_id="s1", volume_id="v1", device="/dev/vdb", status=m.VOL_ATTACHED,
+        attachment_id="a0", connection_info={"driver_volume_type": source, "data": {}},
+    )  # fmt: skip
+    flow = Flow([row])
+    flow._records = Saving([row])
+    client = Client()
+    flow.client = client
+    asyncio.run(VolumeMoves(flow).connect_here(m.Server(id="s1"), keep_nbd=keep))  # type: ignore[arg-type]
+    (connector,) = client.connectors
+    assert connector.get("network_export", False) is flagged

@@ -141,7 +141,10 @@ class Destination(LiveSide):
             # A Cinder attachment of this host's for each volume (an NBD
             # export when this host cannot open the volume's file): the
             # incoming guest starts with the volumes, as the source has them.
-            await self.volumes.connect_here(server)
+            # A driver with file locks (QEMU) keeps a volume on NBD that the
+            # source reaches over NBD (``_check_handoff``).
+            locks = not getattr(driver, "MIXED_VOLUME_HANDOFF", False)
+            await self.volumes.connect_here(server, keep_nbd=locks)
             await self._check_handoff(server, driver)
         await self.guests.prepare(server, wait_plugged=False)
         spec = await self.spec(server, host_port)
@@ -159,12 +162,13 @@ class Destination(LiveSide):
         )
 
     async def _check_handoff(self, server: m.Server, driver: LiveMigrationDriver) -> None:
-        """QEMU hands a volume over live only when both sides reach it the
-        same way: two QEMUs on one file pass its lock at the switch-over,
-        two NBD clients share the volume host's one export; a file on one
-        side and an export on the other collide on the file's lock (the
-        export's daemon cannot open a file a running guest holds, and the
-        guest arriving cannot take it from the daemon)."""
+        """QEMU hands a volume over live when both sides reach it the same
+        way (two QEMUs on one file pass its lock at the switch-over, two NBD
+        clients share the volume host's one export) or when a file is
+        handed to a protocol export (the file's bytes, the format run here);
+        anything else collides on the file's lock (an export of the format
+        cannot open a file a running guest holds).  A source on NBD gets
+        NBD here too (``connect_here``)."""
         assert self.volumes is not None
         if getattr(driver, "MIXED_VOLUME_HANDOFF", False):
             return

@@ -45,6 +45,7 @@ class Flow(Protocol):
 log = logging.getLogger(__name__)
 
 MOVED_FROM = "moved_from"
+NETWORK_EXPORT = "network_export"  # a connector's wish for an export (volume/agent/exports.py)
 
 
 def _without(info: dict[str, Any]) -> dict[str, Any]:
@@ -74,22 +75,29 @@ class VolumeMoves:
                 found.append((row, info, moved))
         return found
 
-    async def connect_here(self, server: m.Server) -> None:
+    async def connect_here(self, server: m.Server, keep_nbd: bool = False) -> None:
         """On the destination, before its guest starts: new attachments
-        with this host's connector (the rows name them from now on)."""
+        with this host's connector (the rows name them from now on).  With
+        ``keep_nbd`` (a live move in QEMU), a volume the source reaches over
+        NBD is reached over NBD here too (``network_export``), even on a
+        host that could open its file: the export's daemon holds the file,
+        which a QEMU arriving could not take from it at the switch-over."""
         client = self.flow.client
         for row in await self._rows(server):
             assert client is not None
             info = dict(row.connection_info or {})
             if MOVED_FROM in info:
                 continue  # connected here already (a redone step)
+            connector = self.flow.connector(row)
+            if keep_nbd and info.get("driver_volume_type") == "nbd":
+                connector[NETWORK_EXPORT] = True
             found = await client.attachments_of(row.volume_id, server.id)
             spare = [a for a in found if a != row.attachment_id]
             new_id = spare[0] if spare else await client.reserve(
                 None, row.volume_id, server.id
             )
             try:
-                conn = await client.connect(new_id, self.flow.connector(row))
+                conn = await client.connect(new_id, connector)
                 await client.complete(new_id)
             except Exception:  # no row names it: it would be left behind
                 with contextlib.suppress(Exception):  # else the next start drops it
@@ -129,13 +137,17 @@ class VolumeMoves:
 
     async def changed_kind(self, server: m.Server) -> list[str]:
         """The volumes a move reaches another way on the destination than
-        on the source (a file there, an NBD export here, or the reverse)."""
-        return [
-            row.volume_id
-            for row, info, moved in await self._moved(server)
-            if info.get("driver_volume_type")
-            != (moved.get("connection_info") or {}).get("driver_volume_type")
-        ]
+        on the source (a file there, an NBD export here, or the reverse),
+        but for a file handed to a protocol export (its bytes, the format
+        run by the guest's QEMU: ``volume/drivers/nbd_export.py``)."""
+        found = []
+        for row, info, moved in await self._moved(server):
+            new = info.get("driver_volume_type")
+            old = (moved.get("connection_info") or {}).get("driver_volume_type")
+            protocol = "format" in (info.get("data") or {})
+            if new != old and not (old == "file" and new == "nbd" and protocol):
+                found.append(row.volume_id)
+        return found
 
     async def drop_strays(self, server: m.Server) -> None:
         """Every Cinder attachment of the server's volumes that its rows do

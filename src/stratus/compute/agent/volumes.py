@@ -65,6 +65,8 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
             row.device,
             "nbd",
             f"{data['host']}:{data.get('port', 10809)}",
+            # a protocol export (the file's bytes): the guest's QEMU runs the format
+            str(data.get("format") or "raw"),
             readonly=readonly,
             export=str(data.get("export") or ""),
             psk_identity=str(data.get("psk_identity") or ""),

@@ -15,7 +15,17 @@ and ports from their ``connection_info``; a fresh key for one waiting);
 one that no attachment wants any more is stopped and its folder and keys
 removed; one whose daemon died (a reboot) is started again on its port,
 with the keys its consumers hold.  At every pass, and at start (after a
-crash) each volume's daemon is checked once against the rows."""
+crash) each volume's daemon is checked once against the rows.
+
+A running guest's volume handed live between a QEMU on a host that opens
+the file and one that reaches it over NBD (the same server's attachments,
+one local with a file connection, one remote) gets a protocol export
+(``nbd_export.py``): the file's bytes, the consumer running the format,
+the daemon without the file's lock while a local attachment has it, and
+with it again once none has (a daemon's layer never changes under its
+consumers).  A connector with ``network_export`` (a live migration whose
+source reaches the volume over NBD) gets an export even from a host that
+opens the file: both QEMUs then share the one daemon."""
 
 from __future__ import annotations
 
@@ -31,10 +41,20 @@ from stratus.common.db import Database
 from stratus.volume import models as m
 from stratus.volume.drivers.base import DriverError, VolumeDriver, VolumeRef
 from stratus.volume.drivers.iscsi_export import TgtExports
-from stratus.volume.drivers.nbd_export import Member, NbdExports
+from stratus.volume.drivers.nbd_export import FORMAT, PROTOCOL, Member, NbdExports
 from stratus.volume.service.connections import ERROR_ATTACHING, LIVE, connection_info
 
 log = logging.getLogger(__name__)
+
+# A connector's key asking for a network export even on a host that opens
+# the volume's files (compute sets it for a live migration's destination
+# when the source reaches the volume over NBD).
+NETWORK_EXPORT = "network_export"
+ROOM_EXTRA = 64 << 20  # a protocol export's file: twice the volume, and this
+
+
+def _local_file(att: m.Attachment) -> bool:
+    return (att.connection_info or {}).get("driver_volume_type") == "file"
 
 
 class ExportWork:
@@ -67,7 +87,7 @@ class ExportWork:
 
     def remote(self, connector: dict[str, Any] | None) -> bool:
         host = (connector or {}).get("host")
-        return bool(host) and host not in self.local_hosts
+        return bool(host) and (host not in self.local_hosts or bool((connector or {}).get(NETWORK_EXPORT)))
 
     async def pending(self, mine: Any) -> list[str]:
         """``e:<volume id>``: volumes whose exports differ from what their
@@ -84,8 +104,11 @@ class ExportWork:
             ).all()
         wanted: dict[str, set[str]] = defaultdict(set)
         waiting: set[str] = set()
+        held: set[str] = set()  # volumes a QEMU of a local host opens as a file
         for volume_id, connector, info in rows:
             if not self.remote(connector):
+                if (info or {}).get("driver_volume_type") == "file":
+                    held.add(volume_id)
                 continue
             if info is None:
                 waiting.add(volume_id)
@@ -99,9 +122,37 @@ class ExportWork:
                 volume_id in waiting or volume_id not in running
                 or volume_id not in self._checked
                 or self.exports.members(volume_id) != identities
+                or self._relock(volume_id, volume_id in held)
             ):  # fmt: skip
                 keys.add(volume_id)
         return [f"e:{x}" for x in sorted(keys)]
+
+    def _relock(self, volume_id: str, held: bool) -> bool:
+        """A protocol export whose lock no longer fits: off while a local
+        QEMU has the file, on once none has."""
+        exports = self.exports
+        if not isinstance(exports, NbdExports) or exports.layer(volume_id) != PROTOCOL:
+            return False
+        return exports.locking(volume_id) == held
+
+    def _plan(self, atts: list[m.Attachment]) -> tuple[str, bool]:
+        """The layer a volume's export serves and whether it locks the file."""
+        local = [a for a in atts if not self.remote(a.connector) and _local_file(a)]
+        remote = [a for a in atts if self.remote(a.connector)]
+        recorded = [
+            a for a in remote
+            if (a.connection_info or {}).get("driver_volume_type") == self.exports.protocol
+        ]  # fmt: skip
+        if recorded:  # never changed under a consumer
+            layer = PROTOCOL if any(
+                "format" in ((a.connection_info or {}).get("data") or {}) for a in recorded
+            ) else FORMAT  # fmt: skip
+        else:
+            # A server moving live from a host that opens the file: the same
+            # instance on both sides (never two servers writing the image).
+            servers = {a.instance_uuid for a in local + remote}
+            layer = PROTOCOL if local and len(servers) == 1 else FORMAT
+        return layer, not (layer == PROTOCOL and local)
 
     async def reconcile(self, volume_id: str) -> None:
         async with self._changing:
@@ -129,7 +180,7 @@ class ExportWork:
             await self._stop(volume_id)
             return True
         try:
-            await self._start(volume, members, port)
+            await self._start(volume, members, port, *self._plan(atts))
         except DriverError as exc:
             if not fresh:  # the consumers keep their connections; tried again later
                 log.warning("volume: serving the export of volume %s failed: %s", volume.id, exc)
@@ -176,13 +227,21 @@ class ExportWork:
             log.info("volume: the export of volume %s stopped (no attachment wants it)", volume_id)
         self._checked.discard(volume_id)
 
-    async def _start(self, volume: m.Volume, members: list[Member], port: int | None) -> None:
+    async def _start(
+        self, volume: m.Volume, members: list[Member], port: int | None, layer: str, locking: bool
+    ) -> None:
         local = self.driver.connection(volume.id, {})
         if local.driver_volume_type != "file":
             raise DriverError(f"the {self.driver.name} backend has no network export")
+        path = Path(str(local.data["path"]))
+        fmt = str(local.data.get("format") or "raw")
+        if not isinstance(self.exports, NbdExports):
+            await self.exports.serve(volume.id, path, fmt, members, port=port or None)
+            return
+        room = 2 * (volume.size << 30) + ROOM_EXTRA
         await self.exports.serve(
-            volume.id, Path(str(local.data["path"])), str(local.data.get("format") or "raw"),
-            members, port=port or None,
+            volume.id, path, fmt, members, port=port or None, layer=layer, locking=locking,
+            room=room,
         )  # fmt: skip
 
     async def _publish(self, volume: m.Volume, fresh: list[tuple[m.Attachment, Member]]) -> bool:
@@ -230,6 +289,10 @@ class ExportWork:
         ``reconnect-delay``).  False when no export serves the volume."""
         async with self._changing:
             if volume.id not in self.exports.running():
+                return False
+            if isinstance(self.exports, NbdExports) and self.exports.layer(volume.id) == PROTOCOL:
+                # Its consumer runs the format: that QEMU grows it (within
+                # the file's room), never a second opener of the image.
                 return False
             await self.exports.halt(volume.id)
             try:

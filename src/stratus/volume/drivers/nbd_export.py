@@ -20,7 +20,23 @@ file, format).  Daemons outlive the agent (a running guest keeps its disk
 while the agent restarts); ``running`` finds them again and ``stop`` ends
 one.  A key travels to its consumer in the attachment's
 ``connection_info`` (``psk_identity``, ``psk_key``), as Cinder's connection
-properties carry an iSCSI target's CHAP secret."""
+properties carry an iSCSI target's CHAP secret.
+
+Two layers can be exported.  ``format`` (the default): the daemon runs
+the image's format (qcow2 or raw) and serves the virtual disk; it is the
+one user of the image's metadata, so any number of consumers share it.
+``protocol``: the daemon serves the file's bytes raw and each consumer runs
+the format itself, as QEMU does on shared storage.  That is how a running
+guest's volume is handed between a QEMU that opens the file on the volume's
+host and one that reaches it over NBD (a live migration): the guest's QEMU
+holds the file's lock, so the daemon opens it with ``locking: off`` while
+that QEMU lives, and QEMU's migration guarantees that the two never write
+at once (the incoming QEMU opens its images inactive and reads their
+metadata again at the switch-over).  Once no QEMU on the volume's host has
+the file, the daemon is started again with locking on (the same port and
+keys: the consumer reconnects), the file's one opener holding its lock.  An
+NBD export cannot grow, and a qcow2 image grows as it fills, so before a
+protocol export the file is made sparse up to ``room`` bytes."""
 
 from __future__ import annotations
 
@@ -62,19 +78,20 @@ class ExportedVolume:
     identity: str
     key: str
     export: str  # the NBD export's name
+    fmt: str = ""  # a protocol export: the image format its consumer runs
 
     def connection(self) -> Connection:
-        return Connection(
-            "nbd",
-            {
-                "host": self.host,
-                "port": self.port,
-                "export": self.export,
-                "psk_identity": self.identity,
-                "psk_key": self.key,
-                "volume_id": self.volume_id,
-            },
-        )
+        data: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "export": self.export,
+            "psk_identity": self.identity,
+            "psk_key": self.key,
+            "volume_id": self.volume_id,
+        }
+        if self.fmt:
+            data["format"] = self.fmt
+        return Connection("nbd", data)
 
 
 def new_member(name: str, writable: bool = True, key: str | None = None) -> Member:
@@ -113,8 +130,12 @@ def _qid(name: str) -> str:
     return f"m-{name}"
 
 
-def _export_opts(member: Member) -> dict[str, Any]:
-    return {"type": "nbd", "id": _qid(member.name), "node-name": "vol0", "name": member.name,
+FORMAT, PROTOCOL = "format", "protocol"  # the layers a daemon can export
+
+
+def _export_opts(member: Member, layer: str = FORMAT) -> dict[str, Any]:
+    node = "file0" if layer == PROTOCOL else "vol0"
+    return {"type": "nbd", "id": _qid(member.name), "node-name": node, "name": member.name,
             "writable": member.writable}  # fmt: skip
 
 
@@ -180,6 +201,13 @@ def write_keys(path: Path, members: Sequence[Member]) -> None:
     new.replace(path)
 
 
+def _make_room(path: Path, room: int) -> None:
+    """Make the file at least ``room`` bytes long (a sparse tail of zeros,
+    which a qcow2 image counts as free clusters)."""
+    if path.stat().st_size < room:
+        os.truncate(path, room)
+
+
 class NbdExports:
     """The NBD exports of one volume host: a daemon per volume."""
 
@@ -219,6 +247,14 @@ class NbdExports:
         port = self._meta(volume_id).get("port")
         return int(port) if port else None
 
+    def layer(self, volume_id: str) -> str:
+        """What the volume's daemon serves: the image's format, or the file."""
+        return str(self._meta(volume_id).get("layer") or FORMAT)
+
+    def locking(self, volume_id: str) -> bool:
+        """Whether the volume's daemon holds the file's lock."""
+        return bool(self._meta(volume_id).get("locking", True))
+
     def keys(self, volume_id: str) -> dict[str, str]:
         """The identities the volume's key file lets in, with their keys."""
         return read_keys(self.folder(volume_id) / "keys.psk")
@@ -244,31 +280,40 @@ class NbdExports:
         port = self.port(volume_id)
         if port is None:
             raise DriverError(f"volume {volume_id} is not exported")
+        meta = self._meta(volume_id)
+        fmt = str(meta.get("format") or "raw") if meta.get("layer") == PROTOCOL else ""
         return ExportedVolume(volume_id, self.advertise, port, member.identity, member.key,
-                              member.name)  # fmt: skip
+                              member.name, fmt)  # fmt: skip
 
     async def serve(
         self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
-        port: int | None = None,
+        port: int | None = None, *, layer: str = FORMAT, locking: bool = True, room: int = 0,
     ) -> int:  # fmt: skip
         """Make the volume's daemon serve exactly ``members`` (none: stop
-        it); start it when it is not running, on its former port (or
-        ``port``, or a free one).  Returns the port."""
+        it) from ``layer``, holding the file's lock or not; start it when it
+        is not running (or serves another layer, or locks otherwise), on its
+        former port (or ``port``, or a free one).  Returns the port."""
         if not members:
             await self.stop(volume_id)
             return 0
         folder = self.folder(volume_id)
+        if self._pid(volume_id) is not None and (
+            self.layer(volume_id) != layer or self.locking(volume_id) != locking
+        ):
+            await self.halt(volume_id)  # started again below, on its port
         if self._pid(volume_id) is not None:
             try:
-                await self._change(folder, members)
+                await self._change(folder, members, layer)
                 found = self.port(volume_id)
                 if found is not None:
                     return found
             except DriverError:
                 pass  # a daemon that does not answer is started again
-        return await self._start(volume_id, path, fmt, members, port)
+        if layer == PROTOCOL and room:
+            await asyncio.to_thread(_make_room, path, room)
+        return await self._start(volume_id, path, fmt, members, port, layer, locking)
 
-    async def _change(self, folder: Path, members: Sequence[Member]) -> None:
+    async def _change(self, folder: Path, members: Sequence[Member], layer: str) -> None:
         # The key file first: a removed member's reconnection is refused
         # before its export is cut.
         write_keys(folder / "keys.psk", members)
@@ -278,27 +323,33 @@ class NbdExports:
         commands: list[tuple[str, dict[str, Any]]] = [
             ("block-export-del", {"id": x, "mode": "hard"}) for x in sorted(current - set(wanted))
         ]
-        commands += [("block-export-add", _export_opts(wanted[x])) for x in sorted(set(wanted) - current)]
+        commands += [
+            ("block-export-add", _export_opts(wanted[x], layer)) for x in sorted(set(wanted) - current)
+        ]
         if commands:
             await _qmp(folder, commands)
 
     async def _start(
-        self, volume_id: str, path: Path, fmt: str, members: Sequence[Member], port: int | None
-    ) -> int:
+        self, volume_id: str, path: Path, fmt: str, members: Sequence[Member], port: int | None,
+        layer: str, locking: bool,
+    ) -> int:  # fmt: skip
         port = self.port(volume_id) or port or _free_port(self.listen)
         await self.stop(volume_id)
         folder = self.folder(volume_id)
         folder.mkdir(parents=True, mode=0o700)
         write_keys(folder / "keys.psk", members)
-        meta = {"port": port, "path": str(path), "format": fmt}
+        meta = {"port": port, "path": str(path), "format": fmt, "layer": layer, "locking": locking}
         (folder / "export.json").write_text(json.dumps(meta))
         file_node = {"driver": "file", "filename": str(path.absolute()), "node-name": "file0"}
-        fmt_node = {"driver": fmt, "file": "file0", "node-name": "vol0"}
+        if not locking:
+            file_node["locking"] = "off"
+        nodes = ["--blockdev", json.dumps(file_node)]
+        if layer != PROTOCOL:
+            nodes += ["--blockdev", json.dumps({"driver": fmt, "file": "file0", "node-name": "vol0"})]
         cmd = [
             self.binary,
             "--object", f"tls-creds-psk,id=tls0,endpoint=server,dir={folder}",
-            "--blockdev", json.dumps(file_node),
-            "--blockdev", json.dumps(fmt_node),
+            *nodes,
             "--nbd-server",
             f"addr.type=inet,addr.host={self.listen},addr.port={port},tls-creds=tls0",
             # Relative to the daemon's working folder (this one): the
@@ -309,7 +360,7 @@ class NbdExports:
             "--daemonize",
         ]  # fmt: skip
         for member in members:
-            cmd += ["--export", json.dumps(_export_opts(member))]
+            cmd += ["--export", json.dumps(_export_opts(member, layer))]
         # The daemon keeps the parent's stdout and stderr until it has set
         # up (then /dev/null): a file, not a pipe, so the parent's exit is
         # the signal, and what it said is there when it failed.

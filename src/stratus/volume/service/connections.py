@@ -65,11 +65,14 @@ async def remote(s: AsyncSession, volume: m.Volume, connector: dict[str, Any]) -
     """Whether the connector's host needs a network export to reach the
     volume: an agent that exports lists the hosts that open its files
     (``local_hosts``); one that lists none (a backend without exports)
-    hands out its own connection to everyone."""
+    hands out its own connection to everyone.  A connector with
+    ``network_export`` gets an export from any host (a live migration's
+    destination whose source reaches the volume over one)."""
     row = await s.get(m.VolumeHost, backend_of(volume.host))
     local = (row.capabilities or {}).get("local_hosts") if row is not None else None
     host = connector.get("host")
-    return isinstance(local, list) and bool(host) and host not in local
+    wanted = host not in (local or []) or bool(connector.get("network_export"))
+    return isinstance(local, list) and bool(host) and wanted
 
 
 async def live_attachments(s: AsyncSession, volume_id: str) -> list[m.Attachment]:

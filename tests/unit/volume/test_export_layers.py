@@ -1,0 +1,56 @@
+"""Which layer a volume's NBD export serves (``agent/exports.py``): the
+image's format for consumers that only reach it over NBD; the file's bytes
+(a protocol export, without the file's lock while a QEMU of the volume's
+host has it) when a server moves live from a host that opens the file to
+one that does not; and never a change of layer under a consumer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from stratus.volume import models as m
+from stratus.volume.agent.exports import ExportWork
+from stratus.volume.drivers.nbd_export import FORMAT, PROTOCOL, NbdExports
+
+
+def work(tmp_path: Path) -> ExportWork:
+    return ExportWork(None, None, NbdExports(tmp_path), frozenset({"vh"}))  # type: ignore[arg-type]
+
+
+def att(host: str, server: str, info: dict[str, Any] | None, **connector: Any) -> m.Attachment:
+    return m.Attachment(
+        id=f"{host}-{server}", volume_id="v1", instance_uuid=server, connector={"host": host, **connector},
+        connection_info=info, attach_status="attached", attach_mode="rw",
+    )  # fmt: skip
+
+
+FILE = {"driver_volume_type": "file", "data": {"path": "/v"}}
+
+
+def nbd(**data: Any) -> dict[str, Any]:
+    return {"driver_volume_type": "nbd", "data": {"psk_key": "k", "port": 1, **data}}
+
+
+def test_a_remote_consumer_alone_gets_the_format(tmp_path: Path) -> None:
+    assert work(tmp_path)._plan([att("far", "s1", None)]) == (FORMAT, True)
+
+
+def test_a_live_move_from_the_files_host_gets_the_protocol_without_lock(tmp_path: Path) -> None:
+    w = work(tmp_path)
+    assert w._plan([att("vh", "s1", FILE), att("far", "s1", None)]) == (PROTOCOL, False)
+    # The source's attachment gone: the daemon locks the file again.
+    assert w._plan([att("far", "s1", nbd(format="qcow2"))]) == (PROTOCOL, True)
+    # Back to the volume's host, over NBD too: the same protocol export.
+    both = [att("far", "s1", nbd(format="qcow2")), att("vh", "s1", None, network_export=True)]
+    assert w._plan(both) == (PROTOCOL, True)
+
+
+def test_two_servers_never_share_a_protocol_export(tmp_path: Path) -> None:
+    assert work(tmp_path)._plan([att("vh", "s1", FILE), att("far", "s2", None)]) == (FORMAT, True)
+
+
+def test_a_format_export_keeps_its_layer(tmp_path: Path) -> None:
+    w = work(tmp_path)
+    assert w._plan([att("far", "s1", nbd()), att("vh", "s1", FILE)])[0] == FORMAT
+    assert w.remote({"host": "vh", "network_export": True}) and not w.remote({"host": "vh"})
