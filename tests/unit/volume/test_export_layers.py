@@ -11,6 +11,7 @@ from typing import Any
 
 from stratus.volume import models as m
 from stratus.volume.agent.exports import ExportWork
+from stratus.volume.agent.volumes import VolumeWork
 from stratus.volume.drivers.nbd_export import FORMAT, PROTOCOL, NbdExports
 
 
@@ -54,3 +55,46 @@ def test_a_format_export_keeps_its_layer(tmp_path: Path) -> None:
     w = work(tmp_path)
     assert w._plan([att("far", "s1", nbd()), att("vh", "s1", FILE)])[0] == FORMAT
     assert w.remote({"host": "vh", "network_export": True}) and not w.remote({"host": "vh"})
+
+
+class _Driver:
+    def __init__(self) -> None:
+        self.grown: list[int] = []
+
+    async def extend(self, volume: Any, size: int) -> None:
+        self.grown.append(size)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+
+    async def update(self, volume: Any, **values: Any) -> None:
+        self.updates.append(values)
+
+
+async def test_an_in_use_volume_whose_consumer_runs_the_format_is_grown_by_that_qemu(
+    tmp_path: Path,
+) -> None:
+    driver, rec, told = _Driver(), _Recorder(), []
+
+    async def extended(volume: Any, size: int) -> None:
+        told.append(size)
+
+    work_ = VolumeWork(driver, rec, None, None, extended)  # type: ignore[arg-type]
+    exports = work(tmp_path)
+    work_.consumer_grows = exports.consumer_grows
+    volume = m.Volume(
+        id="v1", size=1, previous_status=m.IN_USE, task=m.T_EXTEND, task_args={"new_size": 2}
+    )
+    await work_.extend(volume)  # no export: the file is grown here
+    assert driver.grown == [2]
+    # A protocol export of the file's bytes (the move's): the file is left
+    # alone, even while no process holds its lock; the guest's QEMU grows it.
+    (tmp_path / "v1").mkdir()
+    (tmp_path / "v1" / "export.json").write_text('{"layer": "protocol", "locking": false}')
+    assert exports.consumer_grows(volume)  # type: ignore[arg-type]
+    await work_.extend(volume)
+    assert driver.grown == [2]
+    assert rec.updates[-1]["status"] == m.IN_USE and rec.updates[-1]["size"] == 2
+    assert told == [2, 2]

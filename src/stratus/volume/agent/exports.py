@@ -281,6 +281,17 @@ class ExportWork:
                 await self.exports.resized(volume.id)
                 log.info("volume: the export of volume %s shows its new size", volume.id)
 
+    def consumer_grows(self, volume: VolumeRef) -> bool:
+        """Whether the volume's export serves the file's bytes to a QEMU that
+        runs the format itself (locked or not: a ``qemu-img resize`` on the
+        file would change the image under that QEMU's cached metadata)."""
+        exports = self.exports
+        return (
+            isinstance(exports, NbdExports)
+            and volume.id in exports.folders()
+            and exports.layer(volume.id) == PROTOCOL
+        )
+
     async def grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
         """Grow a volume that an export holds open (the daemon holds the
         image's lock, and an export cannot grow its node): stop the daemon,

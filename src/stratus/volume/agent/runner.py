@@ -133,6 +133,7 @@ def build_agent(
     if exports is not None:
         volumes.grow_exported = exports.grow
         volumes.exports_resized = exports.resized
+        volumes.consumer_grows = exports.consumer_grows
     closers: list[object] = [store, notifier, session]
     if images is not None:
         closers.append(images)

@@ -63,6 +63,10 @@ class VolumeWork:
         self.grow_exported: Callable[[VolumeRef, int], Awaitable[bool]] | None = None
         # An export of a volume grown in place made to show its new size.
         self.exports_resized: Callable[[VolumeRef], Awaitable[None]] | None = None
+        # Whether a volume's consumer runs its format over an export of the
+        # file's bytes (a live move off the volume's host): only that QEMU
+        # may grow the image, even in the moment no process locks the file.
+        self.consumer_grows: Callable[[VolumeRef], bool] | None = None
 
     async def run(self, volume: m.Volume) -> None:
         handler = {
@@ -166,6 +170,8 @@ class VolumeWork:
         back = volume.previous_status or m.AVAILABLE
         try:
             try:
+                if back == m.IN_USE and self.consumer_grows and self.consumer_grows(ref(volume)):
+                    raise HeldOpen(f"volume {volume.id} is grown by the QEMU that runs its format")
                 await self.driver.extend(ref(volume), new_size)
                 if back == m.IN_USE and self.exports_resized is not None:
                     await self.exports_resized(ref(volume))
