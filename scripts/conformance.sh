@@ -63,6 +63,18 @@ done
 if [ "$validation" = 1 ] && [ -z "${STRATUS_CONFORMANCE_NETNS:-}" ]; then
     # Run again inside a network namespace of our own (see the header).
     ns=sconf$$
+    drop_netns() {
+        # After the inner run stopped its cloud and guests (also on ^C or an error).
+        if [ "$keep" = 0 ]; then
+            for other in $(ip netns list | awk '{print $1}' | grep -E "^$ns-" || true); do
+                ip netns delete "$other" || true
+            done
+            ip netns delete "$ns" 2>/dev/null || true
+        else
+            echo "conformance: the cloud runs in the network namespace $ns (ip netns exec $ns ...)"
+        fi
+    }
+    trap drop_netns EXIT
     ip netns add "$ns"
     ip -n "$ns" link set lo up
     set +e
@@ -70,14 +82,6 @@ if [ "$validation" = 1 ] && [ -z "${STRATUS_CONFORMANCE_NETNS:-}" ]; then
         ip netns exec "$ns" "$0" "${args[@]}"
     rc=$?
     set -e
-    if [ "$keep" = 0 ]; then
-        for other in $(ip netns list | awk '{print $1}' | grep -E "^$ns-" || true); do
-            ip netns delete "$other" || true
-        done
-        ip netns delete "$ns" || true
-    else
-        echo "conformance: the cloud runs in the network namespace $ns (ip netns exec $ns ...)"
-    fi
     exit "$rc"
 fi
 if [ "$validation" = 1 ]; then
