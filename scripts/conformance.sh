@@ -13,6 +13,15 @@
 # (image_ref_alt): guests that boot, as devstack's cirros (IMAGE_REF and
 # IMAGE_REF_ALT name others).
 # --keep leaves the cloud running afterwards (its data folder is printed).
+# --validation turns Tempest's validation on (scripts/conformance-validation.conf,
+# merged over run-tempest.sh's tempest.conf): Tempest logs into its guests over
+# SSH through floating IPs. It runs the list's tests that do (the two of
+# test_create_server that SSH into the guest) unless --list/--services/--regex
+# name others. The cloud, its data plane (network.host_namespace) and Tempest
+# then run in a network namespace of their own (sconfPID, with the cloud's
+# router and DHCP namespaces prefixed by its name): the external network's
+# bridge (198.18.0.1) is there, not in the machine's own namespace, so it
+# never meets another cloud's; all of them are removed at the end.
 # The guideline's list and run-tempest.sh come from STRATUS_CONFORMANCE_DIR
 # (default ../shared/conformance beside this checkout, or beside the main
 # checkout from a worktree); Tempest installs into a
@@ -32,14 +41,18 @@ regex=""
 services=""
 strict_images=0
 keep=0
+validation=0
+chosen=0
+args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
         --keep) keep=1 ;;
-        --list) list=$2; shift ;;
-        --services) services=$2; shift ;;
+        --list) list=$2; chosen=1; shift ;;
+        --services) services=$2; chosen=1; shift ;;
+        --validation) validation=1 ;;
         --strict-images) strict_images=1 ;;
-        --regex) regex=$2; list=""; shift ;;
-        *) echo "usage: scripts/conformance.sh [--keep] [--list FILE] [--services LIST] [--strict-images] [--regex RE]" >&2
+        --regex) regex=$2; list=""; chosen=1; shift ;;
+        *) echo "usage: scripts/conformance.sh [--keep] [--list FILE] [--services LIST] [--strict-images] [--regex RE] [--validation]" >&2
            exit 2 ;;
     esac
     shift
@@ -47,10 +60,45 @@ done
 [ -x "$conformance/run-tempest.sh" ] || {
     echo "conformance: no run-tempest.sh in $conformance (set STRATUS_CONFORMANCE_DIR)" >&2; exit 2; }
 
+if [ "$validation" = 1 ] && [ -z "${STRATUS_CONFORMANCE_NETNS:-}" ]; then
+    # Run again inside a network namespace of our own (see the header).
+    ns=sconf$$
+    drop_netns() {
+        # After the inner run stopped its cloud and guests (also on ^C or an error).
+        if [ "$keep" = 0 ]; then
+            for other in $(ip netns list | awk '{print $1}' | grep -E "^$ns-" || true); do
+                ip netns delete "$other" || true
+            done
+            ip netns delete "$ns" 2>/dev/null || true
+        else
+            echo "conformance: the cloud runs in the network namespace $ns (ip netns exec $ns ...)"
+        fi
+    }
+    trap drop_netns EXIT
+    ip netns add "$ns"
+    ip -n "$ns" link set lo up
+    set +e
+    STRATUS_CONFORMANCE_NETNS=$ns STRATUS_NETWORK__HOST_NAMESPACE=$ns \
+        ip netns exec "$ns" "$0" "${args[@]}"
+    rc=$?
+    set -e
+    exit "$rc"
+fi
+if [ "$validation" = 1 ]; then
+    export TEMPEST_EXTRA_CONF=$root/scripts/conformance-validation.conf
+    echo "conformance: validation on (Tempest SSHes into its guests), network namespace $STRATUS_CONFORMANCE_NETNS"
+fi
+
 scripts/setup.sh run
 data=$(mktemp -d /tmp/stratus-conformance.XXXXXX)
 port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 echo "conformance: starting a cloud in $data on port $port"
+if [ "$validation" = 1 ] && [ "$chosen" = 0 ]; then
+    # The guideline's tests that log into a guest (skipped without validation).
+    grep -E '\.(test_host_name_is_same_as_server_name|test_verify_created_server_vcpus)$' \
+        "$list" >"$data/validation.txt"
+    list=$data/validation.txt
+fi
 if [ "$strict_images" = 0 ]; then
     echo "conformance: image.require_format_match = false (see the header of this script)"
     export STRATUS_IMAGE__REQUIRE_FORMAT_MATCH=false

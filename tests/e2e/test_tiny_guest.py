@@ -224,6 +224,16 @@ def test_tiny_guest_boots_runs_user_data_and_powers_off(tmp_path: Path) -> None:
         )  # fmt: skip
         qmp.execute("device_add", driver="virtio-blk-pci", id="disk1", drive="extra")
         wait_for_line(console, "stratus-tiny: disk added vdb")
+        # lsblk lists both disks, as Tempest's validation reads it (the
+        # TYPE column under its header).
+        listed = subprocess.run(
+            [*ssh, "lsblk -lb --nodeps"], capture_output=True, text=True, timeout=120
+        )
+        assert listed.returncode == 0, listed.stderr
+        header, *rows = listed.stdout.splitlines()
+        column = header.index("TYPE")
+        disks = {row.split()[0]: row.split()[3] for row in rows if row[column:column + 4] == "disk"}
+        assert disks == {"vda": str(1 << 30), "vdb": str(16 << 20)}, listed.stdout
         qmp.execute("device_del", id="nic1")
         wait_for_line(console, "stratus-tiny: nic removed eth1")
         qmp.execute("device_del", id="disk1")

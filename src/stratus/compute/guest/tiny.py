@@ -4,8 +4,8 @@
 32 MiB disk with one FAT16 partition at 1 MiB holding syslinux, the host's
 Debian kernel and an initrd made of busybox-static, the kernel modules a QEMU
 guest needs and the scripts of `tiny_files`. Busybox init is PID 1; the guest
-finds an OpenStack config drive, runs its user_data and prints
-`stratus-tiny: ready` on ttyS0 (see `tiny_files.RCS` for the whole start-up).
+finds an OpenStack config drive, runs its user_data, starts dropbear (root
+logs in with the keypair) and prints `stratus-tiny: ready` on ttyS0 (see `tiny_files.RCS` for the whole start-up).
 
 Nothing is downloaded. The initrd is written here in Python (cpio "newc");
 mkfs.vfat, mcopy, syslinux and qemu-img do the disk. A build takes a couple of
@@ -53,12 +53,17 @@ OPTIONAL_MODULES = (
 )  # fmt: skip
 
 BUSYBOX = Path("/bin/busybox")
-# The guest's SSH server (Debian's dropbear-bin) and its key tool, with the
-# shared libraries they load, copied from the host as they are.
-SSH_PROGRAMS = {
+# The guest's SSH server (Debian's dropbear-bin) and its key tool, and
+# util-linux's lsblk (busybox has none: Tempest's validation lists a guest's
+# disks with `lsblk -lb --nodeps`, as cirros has it), with the shared
+# libraries they load, copied from the host as they are.
+GUEST_PROGRAMS = {
     "usr/sbin/dropbear": Path("/usr/sbin/dropbear"),
     "usr/bin/dropbearkey": Path("/usr/bin/dropbearkey"),
+    "usr/bin/lsblk": Path("/usr/bin/lsblk"),
 }
+# The Debian package of each of them (named when one is missing).
+GUEST_PACKAGES = {"dropbear": "dropbear-bin", "dropbearkey": "dropbear-bin", "lsblk": "util-linux"}
 MBR_BIN = Path("/usr/lib/syslinux/mbr/mbr.bin")
 
 
@@ -155,7 +160,7 @@ def image_name(kver: str, extras: tuple[str, ...] = ()) -> str:
     h.update(repr((REQUIRED_MODULES, OPTIONAL_MODULES, SYSLINUX_CFG)).encode())
     h.update(repr((tiny_files.FILES, tiny_files.DIRS, tiny_files.SYMLINKS)).encode())
     extra = extra_programs(extras)
-    for prog in [*SSH_PROGRAMS.values(), *extra.values()]:
+    for prog in [*GUEST_PROGRAMS.values(), *extra.values()]:
         pst = prog.stat()
         h.update(f"{prog}\0{pst.st_size}\0{pst.st_mtime_ns}\0".encode())
     variant = "".join(f"{e}-" for e in extras)
@@ -205,7 +210,11 @@ def find_tools() -> dict[str, str]:
         missing.append(f"{BUSYBOX} (Debian package busybox-static)")
     elif not _is_static(BUSYBOX):
         missing.append(f"a static {BUSYBOX} (Debian package busybox-static, not busybox)")
-    missing += [f"{p} (Debian package dropbear-bin)" for p in SSH_PROGRAMS.values() if not p.is_file()]
+    missing += [
+        f"{p} (Debian package {GUEST_PACKAGES[p.name]})"
+        for p in GUEST_PROGRAMS.values()
+        if not p.is_file()
+    ]
     if missing:
         raise TinyImageError("cannot build the tiny guest image, missing: " + ", ".join(missing))
     return tools
@@ -301,7 +310,7 @@ def make_initrd(kver: str, extras: tuple[str, ...] = ()) -> bytes:
         archive.add(path, stat.S_IFREG | mode, text.encode())
     for path, data in guest_modules(kver).items():
         archive.add(path, stat.S_IFREG | 0o644, data)
-    for path, data in ssh_server_files().items():
+    for path, data in guest_program_files().items():
         archive.add(path, stat.S_IFREG | 0o755, data)
     if extras:  # the plain image's archive stays what it was
         for path, data in with_libraries(extra_programs(extras)).items():
@@ -309,10 +318,10 @@ def make_initrd(kver: str, extras: tuple[str, ...] = ()) -> bytes:
     return archive.finish()
 
 
-def ssh_server_files() -> dict[str, bytes]:
-    """dropbear, dropbearkey and every shared library they load (with the
-    dynamic loader), at the paths the host has them."""
-    return with_libraries(SSH_PROGRAMS)
+def guest_program_files() -> dict[str, bytes]:
+    """dropbear, dropbearkey, lsblk and every shared library they load (with
+    the dynamic loader), at the paths the host has them."""
+    return with_libraries(GUEST_PROGRAMS)
 
 
 def with_libraries(programs: dict[str, Path]) -> dict[str, bytes]:
