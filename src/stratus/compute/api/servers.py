@@ -181,10 +181,8 @@ async def create(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:servers:create", {"project_id": req.ctx.project_id})
     if b.forces_host:
         req.authorize("compute:servers:create:forced_host")
-    servers, admin_pass, volumes = await req.service.servers.create(req.ctx, body.create_request())
+    servers, admin_pass = await req.service.servers.create(req.ctx, body.create_request())
     first = servers[0]
-    if volumes:  # booted from volumes: made or reserved before it is scheduled
-        await req.service.server_volumes.plan_boot(req.ctx, first, list(volumes))
     if b.return_reservation_id:
         return json_response({"reservation_id": f"r-{first.id[:8]}"}, status=202)
     out: dict[str, Any] = {
