@@ -11,7 +11,7 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
 from stratus.compute.api import history_views, views
-from stratus.compute.api.schemas import ServerCreateBody, ServerListQuery
+from stratus.compute.api.server_schemas import ServerCreateBody, ServerListQuery
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
 from stratus.compute.service.network import VifPort

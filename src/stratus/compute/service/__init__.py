@@ -77,17 +77,12 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         # The network service's ports of servers (nics.client None: no network service).
         self.nics = make_nics(cfg, db, network)
-        self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
+        volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
+        self.server_volumes = volumes
         self.servers = Servers(
-            db,
-            self.flavors,
-            self.keypairs,
-            self.quotas,
-            self.images,
-            self.wake,
-            self.nics,
-            self.server_volumes.plan_boot,
-        )
+            db, self.flavors, self.keypairs, self.quotas, self.images, self.wake, self.nics,
+            volumes.plan_boot,
+        )  # fmt: skip
         self.hosts = Hosts(db, self.scheduler)
         self.aggregates = Aggregates(db)  # os-aggregates: the hosts' zones
         self.usages = Usages(db)  # os-simple-tenant-usage
@@ -96,29 +91,18 @@ class ComputeService:
         # Snapshots, backups, shelve and rescue write images as the service user.
         self.image_records = ImageRecords(image_url, session)
         self.server_images = ServerImages(
-            db,
-            cfg.compute,
-            self.quotas,
-            self.image_records,
-            self.wake,
-            self.server_volumes,
+            db, cfg.compute, self.quotas, self.image_records, self.wake, volumes
         )
         # Offloaded servers to place on a host, shelved ones whose time is up.
         self.shelved = ShelvedServers(db, cfg.compute, self.scheduler, self.actions, self.wake)
-        self.rescues = Rescues(self.server_images, self.images, self.server_volumes)
+        self.rescues = Rescues(self.server_images, self.images, volumes)
         self.server_actions = ServerActions(self.servers, self.images, self.server_images)
         self.moves = Moves(
-            db,
-            cfg.compute,
-            self.scheduler,
-            self.flavors,
-            self.wake,
-            self.server_volumes,
-            self.quotas,
+            db, cfg.compute, self.scheduler, self.flavors, self.wake, volumes, self.quotas
         )
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
-        self.live = LiveMigrations(db, self.scheduler, self.wake, self.server_volumes)
+        self.live = LiveMigrations(db, self.scheduler, self.wake, volumes)
         self.consoles = Consoles(db)
         self.agents: dict[str, LocalAgent] = {}  # host -> the agent running in this process
         self._schedule = asyncio.Event()
