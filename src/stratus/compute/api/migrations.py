@@ -44,18 +44,14 @@ async def migrate(req: Req) -> Response:
     host = body.migrate.host if body.migrate is not None else None
     if host is not None:
         req.authorize("compute:servers:migrate:host", {"project_id": server.project_id})
-    backed = await req.service.server_volumes.volume_backed(server.id)
-    await req.service.moves.migrate(req.ctx, server.id, host=host, volume_backed=backed)
+    await req.service.moves.migrate(req.ctx, server.id, host=host)
     return empty_response(202)
 
 
 async def resize(req: Req) -> Response:
     body: ResizeAction = req.body
     server = await _server(req, "compute:servers:resize")
-    backed = await req.service.server_volumes.volume_backed(server.id)
-    await req.service.moves.migrate(
-        req.ctx, server.id, flavor_ref=body.resize.flavor_id, volume_backed=backed
-    )
+    await req.service.moves.migrate(req.ctx, server.id, flavor_ref=body.resize.flavor_id)
     return empty_response(202)
 
 

@@ -34,12 +34,6 @@ def _image_answer(req: Req, image_id: str, location: bool = True) -> Response:
 async def create_image(req: Req) -> Response:
     b = req.body.create_image
     server = await load(req, "compute:servers:create_image")
-    svc = req.service
-    if await svc.server_volumes.volume_backed(server.id):  # snapshots of its volumes
-        image_id = await svc.server_volumes.create_image(
-            req.ctx, server.id, b.name, dict(b.metadata or {}), svc.image_records
-        )
-        return _image_answer(req, image_id)
     image_id = await req.service.server_images.create_image(
         req.ctx,
         server.id,
@@ -53,7 +47,6 @@ async def create_image(req: Req) -> Response:
 async def create_backup(req: Req) -> Response:
     b = req.body.create_backup
     server = await load(req, "compute:servers:create_backup")
-    await req.service.server_volumes.refuse_volume_backed(server.id, "createBackup")
     image_id = await req.service.server_images.create_backup(
         req.ctx,
         server.id,
@@ -69,7 +62,6 @@ async def create_backup(req: Req) -> Response:
 
 async def shelve(req: Req) -> Response:
     server = await load(req, "compute:servers:shelve")
-    await req.service.server_volumes.refuse_volume_backed(server.id, "shelve")
     await req.service.server_images.shelve(req.ctx, server.id)
     return empty_response(202)
 
@@ -92,7 +84,6 @@ async def unshelve(req: Req) -> Response:
 async def rescue(req: Req) -> Response:
     r = req.body.rescue
     server = await load(req, "compute:servers:rescue")
-    await req.service.server_volumes.refuse_volume_backed(server.id, "rescue")
     password = await req.service.rescues.rescue(
         req.ctx,
         server.id,

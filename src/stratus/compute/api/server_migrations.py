@@ -30,7 +30,6 @@ async def migrate_live(req: Req) -> Response:
     body: MigrateLiveAction = req.body
     server = await load(req, "compute:servers:action")
     req.authorize("compute:servers:migrate_live", {"project_id": server.project_id})
-    await req.service.server_volumes.refuse_volumes_busy(server.id, "os-migrateLive")
     await req.service.live.start(req.ctx, server.id, body.migrate_live.request(_v(req)))
     return empty_response(202)
 

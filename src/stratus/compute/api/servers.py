@@ -11,7 +11,7 @@ from stratus.common.api import ApiRequest, empty_response, json_response
 from stratus.common.microversion import Version
 from stratus.compute import models as m
 from stratus.compute.api import history_views, views
-from stratus.compute.api.schemas import ServerCreateBody, ServerListQuery
+from stratus.compute.api.server_schemas import ServerCreateBody, ServerListQuery
 from stratus.compute.errors import BadRequest, NotFound
 from stratus.compute.service import ComputeService
 from stratus.compute.service.network import VifPort
@@ -181,10 +181,8 @@ async def create(req: ApiRequest[ComputeService]) -> Response:
     req.authorize("compute:servers:create", {"project_id": req.ctx.project_id})
     if b.forces_host:
         req.authorize("compute:servers:create:forced_host")
-    servers, admin_pass, volumes = await req.service.servers.create(req.ctx, body.create_request())
+    servers, admin_pass = await req.service.servers.create(req.ctx, body.create_request())
     first = servers[0]
-    if volumes:  # booted from volumes: made or reserved before it is scheduled
-        await req.service.server_volumes.plan_boot(req.ctx, first, list(volumes))
     if b.return_reservation_id:
         return json_response({"reservation_id": f"r-{first.id[:8]}"}, status=202)
     out: dict[str, Any] = {

@@ -38,6 +38,7 @@ from stratus.compute.service.rescue import Rescues
 from stratus.compute.service.scheduler import Scheduler
 from stratus.compute.service.server_actions import ServerActions
 from stratus.compute.service.servers import Servers
+from stratus.compute.service.shelved import ShelvedServers
 from stratus.compute.service.snapshots import ServerImages
 from stratus.compute.service.usage import Usages
 from stratus.compute.service.volumes import ServerVolumes
@@ -76,32 +77,32 @@ class ComputeService:
         self.scheduler = Scheduler(db, cfg.compute, self.wake_host)
         # The network service's ports of servers (nics.client None: no network service).
         self.nics = make_nics(cfg, db, network)
+        volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
+        self.server_volumes = volumes
         self.servers = Servers(
-            db, self.flavors, self.keypairs, self.quotas, self.images, self.wake, self.nics
-        )
+            db, self.flavors, self.keypairs, self.quotas, self.images, self.wake, self.nics,
+            volumes.plan_boot,
+        )  # fmt: skip
         self.hosts = Hosts(db, self.scheduler)
         self.aggregates = Aggregates(db)  # os-aggregates: the hosts' zones
         self.usages = Usages(db)  # os-simple-tenant-usage
         self.interfaces = Interfaces(db, self.nics, self.wake, self._local_agent)
         self.events = ServerEvents(db, self.wake)  # os-server-external-events
-        self.server_volumes = ServerVolumes(db, self.wake)  # its client: set_volume_client
         # Snapshots, backups, shelve and rescue write images as the service user.
         self.image_records = ImageRecords(image_url, session)
         self.server_images = ServerImages(
-            db,
-            cfg.compute,
-            self.quotas,
-            self.image_records,
-            self.scheduler,
-            self.actions,
-            self.wake,
+            db, cfg.compute, self.quotas, self.image_records, self.wake, volumes
         )
-        self.rescues = Rescues(self.server_images, self.images)
+        # Offloaded servers to place on a host, shelved ones whose time is up.
+        self.shelved = ShelvedServers(db, cfg.compute, self.scheduler, self.actions, self.wake)
+        self.rescues = Rescues(self.server_images, self.images, volumes)
         self.server_actions = ServerActions(self.servers, self.images, self.server_images)
-        self.moves = Moves(db, cfg.compute, self.scheduler, self.flavors, self.wake, self.quotas)
+        self.moves = Moves(
+            db, cfg.compute, self.scheduler, self.flavors, self.wake, volumes, self.quotas
+        )
         self._peers: Any = None  # a ChannelClient, made when first needed
         self._wakes: set[asyncio.Task[None]] = set()
-        self.live = LiveMigrations(db, self.scheduler, self.wake)
+        self.live = LiveMigrations(db, self.scheduler, self.wake, volumes)
         self.consoles = Consoles(db)
         self.agents: dict[str, LocalAgent] = {}  # host -> the agent running in this process
         self._schedule = asyncio.Event()
@@ -164,7 +165,7 @@ class ComputeService:
             self._schedule.clear()
             try:
                 await self.scheduler.schedule_pending()
-                await self.server_images.periodic()
+                await self.shelved.periodic()
             except Exception:
                 log.exception("compute: scheduling failed; retrying")
 

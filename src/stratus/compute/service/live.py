@@ -29,6 +29,7 @@ from stratus.compute.errors import BadRequest, Conflict, NotFound
 from stratus.compute.service.actions import add_event, start_action
 from stratus.compute.service.scheduler import Scheduler, Usage
 from stratus.compute.service.servers import Servers, visible_server
+from stratus.compute.service.volumes import ServerVolumes
 
 KEY = "live_migration"  # in Server.system_metadata
 TASK = "migrating"  # the server's task_state during a live migration
@@ -157,14 +158,22 @@ async def record_event(
 
 
 class LiveMigrations:
-    def __init__(self, db: Database, scheduler: Scheduler, wake: Callable[[str | None], None]):
+    def __init__(
+        self,
+        db: Database,
+        scheduler: Scheduler,
+        wake: Callable[[str | None], None],
+        volumes: ServerVolumes,
+    ):
         self.db = db
         self.scheduler = scheduler
         self.wake = wake
+        self.volumes = volumes  # a live migration moves attached volumes only
 
     # -- os-migrateLive ----------------------------------------------------------------------
 
     async def start(self, ctx: RequestContext, server_id: str, req: LiveRequest) -> m.Migration:
+        await self.volumes.refuse_volumes_busy(server_id, "os-migrateLive")
         async with self.db.transaction() as s:
             server = await visible_server(s, ctx, server_id)
             if server.locked:

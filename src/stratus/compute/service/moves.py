@@ -28,6 +28,7 @@ from stratus.compute.service.migration_list import MigrationFilter, list_migrati
 from stratus.compute.service.quotas import Quotas
 from stratus.compute.service.scheduler import NoValidHost, Scheduler
 from stratus.compute.service.servers import Servers, visible_server
+from stratus.compute.service.volumes import ServerVolumes
 
 # Tasks of a cold move, as Nova names them (status RESIZE while they run).
 RESIZE_TASKS = frozenset({"resize_prep", "resize_migrating", "resize_migrated", "resize_finish"})
@@ -56,9 +57,11 @@ class Moves:
         scheduler: Scheduler,
         flavors: Flavors,
         wake: Callable[[str | None], None],
+        volumes: ServerVolumes,
         quotas: Quotas | None = None,
     ):
         self.quotas = quotas
+        self.volumes = volumes  # a server booted from a volume resizes to any disk
         self.db = db
         self.cfg = cfg
         self.scheduler = scheduler
@@ -74,7 +77,6 @@ class Moves:
         *,
         host: str | None = None,
         flavor_ref: str | None = None,
-        volume_backed: bool = False,
     ) -> m.Migration:
         """Cold migration (``flavor_ref`` None) or resize: validate, choose
         the destination, record the move; the source agent starts it.  A
@@ -83,7 +85,9 @@ class Moves:
         kind = "resize" if flavor_ref is not None else "migration"
         verb = "resize" if flavor_ref is not None else "migrate"
         new_flavor: dict[str, Any] | None = None
+        volume_backed = False
         if flavor_ref is not None:
+            volume_backed = await self.volumes.volume_backed(server_id)
             new_flavor = await self._resize_flavor(ctx, server_id, flavor_ref)
         async with self.db.transaction() as s:
             await s.execute(select(m.ComputeHost.id).with_for_update())

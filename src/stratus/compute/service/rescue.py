@@ -11,15 +11,17 @@ from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.service.images import ImageClient
 from stratus.compute.service.snapshots import ServerImages, Step
+from stratus.compute.service.volumes import ServerVolumes
 
 RESCUE = Step("rescue", frozenset({m.ACTIVE, m.STOPPED, m.ERROR}), "rescuing", Capability.RESCUE)
 UNRESCUE = Step("unrescue", frozenset({m.RESCUED}), "unrescuing", Capability.RESCUE)
 
 
 class Rescues:
-    def __init__(self, steps: ServerImages, images: ImageClient):
+    def __init__(self, steps: ServerImages, images: ImageClient, volumes: ServerVolumes):
         self.steps = steps
         self.images = images
+        self.volumes = volumes
 
     async def rescue(
         self,
@@ -29,6 +31,7 @@ class Rescues:
         rescue_image_ref: str | None,
     ) -> str:
         """Returns the admin password of the rescue boot."""
+        await self.volumes.refuse_volume_backed(server_id, "rescue")
         server = await self.steps.precheck(ctx, server_id, RESCUE)
         # The rescue image must be one the caller may boot (400 otherwise);
         # by default it is the server's own image.

@@ -10,7 +10,7 @@ import dataclasses
 import re
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,7 @@ from stratus.common.db import Database
 from stratus.compute import models as m
 from stratus.compute.errors import BadRequest, Forbidden, NotFound
 from stratus.compute.service.actions import start_action
+from stratus.compute.service.boot_volumes import BootVolume
 from stratus.compute.service.flavors import Flavors, flavor_snapshot
 from stratus.compute.service.image_mappings import image_volumes, merged
 from stratus.compute.service.images import ImageClient, ImageInfo
@@ -31,6 +32,8 @@ from stratus.compute.service.nics import ServerNics, nic_metadata
 from stratus.compute.service.quotas import Quotas
 
 MAX_USER_DATA = 65535
+# Makes or reserves the volumes a new server boots with (ServerVolumes.plan_boot).
+PlanBoot = Callable[[RequestContext, m.Server, list[BootVolume]], Awaitable[None]]
 
 
 @dataclass
@@ -87,20 +90,21 @@ class ServerCreation:
         images: ImageClient,
         wake: Callable[[str | None], None],
         nics: ServerNics,
+        plan_boot: PlanBoot,
     ):
         self.nics = nics
         self.db = db
+        self.plan_boot = plan_boot
         self.flavors = flavors
         self.keypairs = keypairs
         self.quotas = quotas
         self.images = images
         self.wake = wake  # wake the agent of a host (None: the scheduler)
 
-    async def create(
-        self, ctx: RequestContext, req: CreateRequest
-    ) -> tuple[list[m.Server], str, tuple[Any, ...]]:
-        """The servers, their admin password, and the volumes they boot
-        with (the request's and the image's: ``ServerVolumes.plan_boot``)."""
+    async def create(self, ctx: RequestContext, req: CreateRequest) -> tuple[list[m.Server], str]:
+        """The servers and their admin password.  Servers that boot with
+        volumes (the request's and the image's) have them made or reserved
+        before they are scheduled (``ServerVolumes.plan_boot``)."""
         _check_counts(req)
         req, checked = await self._check(ctx, req)
         admin_pass = req.admin_pass or secrets.token_urlsafe(9)
@@ -115,9 +119,11 @@ class ServerCreation:
                 s.add(server)
                 start_action(s, server.id, "create", ctx.request_id, ctx.user_id, ctx.project_id)
                 servers.append(server)
-        if not req.block_devices:
+        if req.block_devices:
+            await self.plan_boot(ctx, servers[0], list(req.block_devices))
+        else:
             self.wake(None)
-        return servers, admin_pass, req.block_devices
+        return servers, admin_pass
 
     async def _check(
         self, ctx: RequestContext, req: CreateRequest

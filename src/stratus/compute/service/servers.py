@@ -25,7 +25,12 @@ from stratus.compute.service.images import ImageClient
 from stratus.compute.service.keypairs import KeyPairs
 from stratus.compute.service.nics import ServerNics
 from stratus.compute.service.quotas import Quotas
-from stratus.compute.service.server_create import CreateRequest, ServerCreation, hostname_for
+from stratus.compute.service.server_create import (
+    CreateRequest,
+    PlanBoot,
+    ServerCreation,
+    hostname_for,
+)
 
 # action -> (vm_states it is allowed from, task_state it starts)
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -114,13 +119,14 @@ class Servers:
         images: ImageClient,
         wake: Callable[[str | None], None],
         nics: ServerNics,
+        plan_boot: PlanBoot,
     ):
         self.nics = nics
         self.db = db
         self.quotas = quotas
         self.wake = wake  # wake the agent of a host (None: the scheduler)
         # POST /servers: its checks need the flavors, key pairs and images too.
-        self.creation = ServerCreation(db, flavors, keypairs, quotas, images, wake, nics)
+        self.creation = ServerCreation(db, flavors, keypairs, quotas, images, wake, nics, plan_boot)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -193,11 +199,8 @@ class Servers:
 
     # -- create (service/server_create.py) ------------------------------------------------------
 
-    async def create(
-        self, ctx: RequestContext, req: CreateRequest
-    ) -> tuple[list[m.Server], str, tuple[Any, ...]]:
-        """The servers, their admin password, and the volumes they boot
-        with (``ServerCreation.create``)."""
+    async def create(self, ctx: RequestContext, req: CreateRequest) -> tuple[list[m.Server], str]:
+        """The servers and their admin password (``ServerCreation.create``)."""
         return await self.creation.create(ctx, req)
 
     # -- update, delete, actions ---------------------------------------------------------------

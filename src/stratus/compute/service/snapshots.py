@@ -7,37 +7,34 @@ compare-and-swap, so the 202 can name the image and a refused request
 leaves no image behind.  The host's agent takes the snapshot, uploads it,
 and records the outcome (``agent/snapshots.py``).
 
-Unshelving an offloaded server goes through the scheduler: this module
-places such servers on a host (``place_unshelving``, run by the compute
-service's scheduling loop) and offloads shelved servers whose
-``shelved_offload_time`` has passed."""
+Unshelving an offloaded server goes through the scheduler, and shelved
+servers are offloaded when their time is up: ``shelved.py``."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 
 from stratus.common.config import ComputeConfig
 from stratus.common.context import RequestContext
-from stratus.common.db import Database, utcnow
+from stratus.common.db import Database
 from stratus.common.errors import StratusError
 from stratus.compute import models as m
 from stratus.compute.drivers.base import Capability
 from stratus.compute.errors import BadRequest, Conflict, Forbidden
-from stratus.compute.service.actions import Actions, start_action
+from stratus.compute.service.actions import start_action
 from stratus.compute.service.image_records import (
     ImageRecords,
     ImageServiceError,
     snapshot_record,
 )
 from stratus.compute.service.quotas import Quotas
-from stratus.compute.service.scheduler import NoValidHost, Scheduler
 from stratus.compute.service.servers import Servers, visible_server
+from stratus.compute.service.volumes import ServerVolumes
 
 log = logging.getLogger(__name__)
 
@@ -88,16 +85,14 @@ class ServerImages:
         cfg: ComputeConfig,
         quotas: Quotas,
         records: ImageRecords,
-        scheduler: Scheduler,
-        actions: Actions,
         wake: Callable[[str | None], None],
+        volumes: ServerVolumes,
     ):
         self.db = db
+        self.volumes = volumes  # a volume-backed server's image is its volumes' snapshots
         self.cfg = cfg
         self.quotas = quotas
         self.records = records
-        self.scheduler = scheduler
-        self.actions = actions
         self.wake = wake
 
     # -- checks and the compare-and-swap --------------------------------------------------
@@ -225,7 +220,11 @@ class ServerImages:
         quota_metadata: bool = False,
     ) -> str:
         """Snapshot the server into a new image; ``quota_metadata``: its
-        metadata counts against metadata_items (up to microversion 2.38)."""
+        metadata counts against metadata_items (up to microversion 2.38).
+        A server booted from a volume gets an image that records snapshots
+        of its volumes (``ServerVolumes.create_image``)."""
+        if await self.volumes.volume_backed(server_id):
+            return await self.volumes.create_image(ctx, server_id, name, metadata, self.records)
         await self.check_metadata(ctx, metadata, quota_metadata)
         server = await self.precheck(ctx, server_id, CREATE_IMAGE)
         image_id = await self._new_image(ctx, server, name, "snapshot", metadata)
@@ -245,6 +244,7 @@ class ServerImages:
         *,
         quota_metadata: bool = False,
     ) -> str:
+        await self.volumes.refuse_volume_backed(server_id, "createBackup")
         await self.check_metadata(ctx, metadata, quota_metadata)
         server = await self.precheck(ctx, server_id, CREATE_BACKUP)
         image_id = await self._new_image(
@@ -269,6 +269,7 @@ class ServerImages:
     # -- shelve ------------------------------------------------------------------------------
 
     async def shelve(self, ctx: RequestContext, server_id: str) -> str:
+        await self.volumes.refuse_volume_backed(server_id, "shelve")
         server = await self.precheck(ctx, server_id, SHELVE)
         image_id = await self._new_image(ctx, server, f"{server.name}-shelved", "snapshot", {})
         task = {"image_id": image_id, "kind": "shelve"}
@@ -321,78 +322,3 @@ class ServerImages:
         image_id = server.system_metadata.get("shelved_image_id")
         if server.vm_state in (m.SHELVED, m.SHELVED_OFFLOADED) and image_id:
             await self.discard(str(image_id))
-
-    # -- periodic work of the scheduling loop ------------------------------------------------
-
-    async def periodic(self) -> None:
-        await self.place_unshelving()
-        await self.offload_expired()
-
-    async def place_unshelving(self) -> None:
-        async with self.db.session() as s:
-            pending = list(
-                (
-                    await s.scalars(
-                        select(m.Server.id).where(
-                            m.Server.task_state == UNSHELVE.task,
-                            m.Server.host.is_(None),
-                            m.Server.deleted_at.is_(None),
-                        )
-                    )
-                ).all()
-            )
-        for server_id in pending:
-            await self._place(server_id)
-
-    async def _place(self, server_id: str) -> None:
-        host_name = failure = None
-        async with self.db.transaction() as s:
-            await s.execute(select(m.ComputeHost.id).with_for_update())
-            server = await s.get(m.Server, server_id)
-            if server is None or server.task_state != UNSHELVE.task or server.host is not None:
-                return
-            try:
-                host = await self.scheduler.select_host(s, server)
-            except NoValidHost as exc:
-                # Nova leaves the server offloaded, and says why in its actions.
-                failure = str(exc)
-                server.task_state = None
-                server.generation += 1
-            else:
-                server.host = host_name = host.host
-                server.availability_zone = host.availability_zone
-                server.generation += 1
-        if failure is not None:
-            log.info("compute: server %s cannot be unshelved: %s", server_id, failure)
-            await self.actions.event(server_id, "schedule_instances", None, "Error", failure)
-        if host_name:
-            self.wake(host_name)
-
-    async def offload_expired(self) -> None:
-        after = self.cfg.shelved_offload_time
-        if after <= 0:
-            return
-        deadline = utcnow() - timedelta(seconds=after)
-        woken: set[str] = set()
-        async with self.db.transaction() as s:
-            rows = (
-                await s.scalars(
-                    select(m.Server).where(
-                        m.Server.vm_state == m.SHELVED,
-                        m.Server.task_state.is_(None),
-                        m.Server.deleted_at.is_(None),
-                    )
-                )
-            ).all()
-            for server in rows:
-                shelved_at = server.system_metadata.get("shelved_at")
-                if not shelved_at or datetime.fromisoformat(shelved_at) > deadline:
-                    continue
-                log.info("compute: server %s shelved since %s: offloading", server.id, shelved_at)
-                server.task_state = SHELVE_OFFLOAD.task
-                server.generation += 1
-                start_action(s, server.id, "shelveOffload", f"req-periodic-{server.id}", None, None)
-                if server.host:
-                    woken.add(server.host)
-        for host in woken:
-            self.wake(host)
