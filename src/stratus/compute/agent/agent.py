@@ -118,7 +118,7 @@ class ComputeAgent:
         self.steps = registry([*workflows, self.image_work])
         # Volumes (agent/volumes.py): attaches and detaches once a server has
         # no other task, and released when it is deleted.
-        self.volumes = VolumeWorkflow(parts, db)
+        self.volumes = VolumeWorkflow(parts)
         self.guests.volume_disks = self.volumes.disks
         self.steps["deleting"] = self.volumes.wrap_delete(self.steps["deleting"])
         self.steps["spawning"] = self.volumes.wrap_spawn(self.steps["spawning"])
