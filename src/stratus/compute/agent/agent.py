@@ -28,7 +28,8 @@ from stratus.common import logs, metrics
 from stratus.common.db import Database
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
-from stratus.compute.agent.channel import ChannelClient, ChannelServer
+from stratus.compute.agent.channel import ChannelServer
+from stratus.compute.agent.channel_client import ChannelClient
 from stratus.compute.agent.guests import POWER, ConfigDriveWriter, GuestBuilder, Images
 from stratus.compute.agent.images import backed_images
 from stratus.compute.agent.interfaces import InterfaceWorkflow
