@@ -154,9 +154,9 @@ class FakeHost:
 
 async def hold(spec: GuestSpec, key: str) -> None:
     """Wait while the file the spec's metadata names under ``key`` exists."""
-    hold = spec.metadata.get(key)
-    if not hold:
+    named = spec.metadata.get(key)
+    if not named:
         return
-    path = Path(hold)
+    path = Path(named)
     while await asyncio.to_thread(path.exists):
         await asyncio.sleep(0.05)

@@ -52,7 +52,6 @@ def _quiet(_ctx: object, _err: object) -> None:
 class LibvirtHost:
     """A libvirt connection and the guests Stratus defined through it."""
 
-
     def __init__(
         self,
         instances_root: Path,

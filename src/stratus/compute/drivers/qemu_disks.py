@@ -42,6 +42,7 @@ async def snapshot(processes: GuestProcesses, spec: GuestSpec, target: Path) -> 
                 raise DriverError(f"could not copy the disk: {(err or out).strip()}")
     partial.rename(target)
 
+
 def export_disk(uuid: str, directory: Path) -> Path:
     """The disk of a stopped guest, to move to another host."""
     disk = disk_path(directory)
@@ -50,6 +51,7 @@ def export_disk(uuid: str, directory: Path) -> Path:
     if live_pid(directory, uuid) is not None:
         raise DriverError(f"guest {uuid} is running: stop it before moving its disk")
     return disk
+
 
 async def import_disk(processes: GuestProcesses, spec: GuestSpec, disk: Path) -> None:
     """Rebase the overlay onto this host's cached base (``-u``: the base
@@ -75,9 +77,8 @@ async def import_disk(processes: GuestProcesses, spec: GuestSpec, disk: Path) ->
             raise DriverError(f"could not grow the disk of {spec.uuid}: {(err or out).strip()}")
         log.info("guest %s: disk grown to %d GiB", spec.uuid, spec.root_gb)
 
-async def _live_backup(
-    processes: GuestProcesses, uuid: str, directory: Path, target: Path
-) -> None:
+
+async def _live_backup(processes: GuestProcesses, uuid: str, directory: Path, target: Path) -> None:
     job = f"snapshot-{uuid[:8]}"
     arguments = {
         "job-id": job,

@@ -77,7 +77,11 @@ def _job_event(qmp: QMPClient, job: str, names: tuple[str, ...]) -> dict[str, An
 
 
 async def mirror(
-    qmp: QMPClient, job: str, target: IncomingGuest, progress: ProgressCallback, state: MigrationState
+    qmp: QMPClient,
+    job: str,
+    target: IncomingGuest,
+    progress: ProgressCallback,
+    state: MigrationState,
 ) -> None:
     await qmp.execute(
         "drive-mirror",

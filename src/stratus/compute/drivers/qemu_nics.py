@@ -27,6 +27,7 @@ async def _devices(qmp: Any) -> set[str]:
     found = await qmp.execute("qom-list", {"path": "/machine/peripheral"})
     return {str(item.get("name")) for item in found or []}
 
+
 async def plug(processes: GuestProcesses, spec: GuestSpec, nic: Nic) -> None:
     """Hot-plug a port's NIC into a running guest (its tap opened by the
     host, when the driver was given ``open_tap``, and passed over QMP)."""
@@ -39,9 +40,7 @@ async def plug(processes: GuestProcesses, spec: GuestSpec, nic: Nic) -> None:
         if processes.open_tap is not None:
             # The tap is opened (a thread entering the host's namespace)
             # while the monitor says what the guest has.
-            opening = asyncio.create_task(
-                asyncio.to_thread(processes.open_tap, nic.port_id)
-            )
+            opening = asyncio.create_task(asyncio.to_thread(processes.open_tap, nic.port_id))
         try:
             async with processes.qmp(directory) as qmp:
                 if device in await _devices(qmp):
@@ -64,9 +63,7 @@ async def plug(processes: GuestProcesses, spec: GuestSpec, nic: Nic) -> None:
                     ("netdev_add", {"type": "tap", "id": netdev, "fd": name}),
                     ("device_add", nic_device(nic)),
                 ]
-                await asyncio.to_thread(
-                    execute_with_fd, qmp_socket(directory), fd, name, commands
-                )
+                await asyncio.to_thread(execute_with_fd, qmp_socket(directory), fd, name, commands)
             finally:
                 os.close(fd)
         except QMPError as exc:
@@ -75,6 +72,7 @@ async def plug(processes: GuestProcesses, spec: GuestSpec, nic: Nic) -> None:
             if opening is not None:  # not used: the guest has the NIC, or QMP failed
                 with contextlib.suppress(Exception):
                     os.close(await opening)
+
 
 async def unplug(processes: GuestProcesses, spec: GuestSpec, port_id: str) -> None:
     """Unplug a port's NIC from a running guest (nothing to do for a stopped one)."""
@@ -92,6 +90,7 @@ async def unplug(processes: GuestProcesses, spec: GuestSpec, port_id: str) -> No
                     await qmp.execute("netdev_del", {"id": netdev})
         except QMPError as exc:
             raise DriverError(f"could not unplug port {port_id}: {exc}") from exc
+
 
 async def _wait_deleted(qmp: Any, device: str) -> None:
     """The guest acknowledges an unplug (ACPI): wait for it."""
