@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stratus.compute.drivers.fake import SNAPSHOT_HOLD, SPAWN_HOLD
+from stratus.compute.drivers.fake_host import SNAPSHOT_HOLD, SPAWN_HOLD
 from tests.conftest import Server, drop_database, start_cloud, start_server
 from tests.functional.compute.conftest import FAKE, Nova
 from tests.functional.crashing import data_strays, eventually, kill_cloud, row_strays, wait_for

@@ -12,7 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from stratus.compute.agent.channel import INCOMING, ChannelError, make_app, receive_file
+from stratus.compute.agent.channel import make_app
+from stratus.compute.agent.channel_wire import ChannelError, receive_file
+from stratus.compute.agent.folders import INCOMING
 from stratus.compute.drivers.fake import FakeDriver
 
 GOOD = "good-token"

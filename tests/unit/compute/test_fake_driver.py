@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from stratus.compute.drivers.base import Capability, DriverError, GuestSpec, Power
-from stratus.compute.drivers.fake import READY_MARKER, FakeDriver
+from stratus.compute.drivers.fake import FakeDriver
+from stratus.compute.drivers.fake_host import READY_MARKER
 
 
 def make_spec(tmp_path: Path, uuid: str = "u1") -> GuestSpec:

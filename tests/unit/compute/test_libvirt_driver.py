@@ -24,7 +24,8 @@ from stratus.compute.drivers.libvirt_xml import (
 )
 
 libvirt = pytest.importorskip("libvirt")
-from stratus.compute.drivers.libvirt import LibvirtDriver, power_from_state  # noqa: E402
+from stratus.compute.drivers.libvirt import LibvirtDriver  # noqa: E402
+from stratus.compute.drivers.libvirt_facts import power_from_state  # noqa: E402
 
 needs_qemu_img = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="needs qemu-img")
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from stratus.compute.drivers.base import DriverError, GuestSpec, Power
-from stratus.compute.drivers.fake import MIGRATION_SECONDS, FakeDriver
+from stratus.compute.drivers.fake import FakeDriver
+from stratus.compute.drivers.fake_host import MIGRATION_SECONDS
 from stratus.compute.drivers.live import LiveControl, LiveMigrationDriver, LiveProgress
 
 

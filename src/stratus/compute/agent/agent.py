@@ -28,7 +28,8 @@ from stratus.common import logs, metrics
 from stratus.common.db import Database
 from stratus.common.reconciler import Reconciler, Timing
 from stratus.compute import models as m
-from stratus.compute.agent.channel import ChannelClient, ChannelServer
+from stratus.compute.agent.channel import ChannelServer
+from stratus.compute.agent.channel_client import ChannelClient
 from stratus.compute.agent.guests import POWER, ConfigDriveWriter, GuestBuilder, Images
 from stratus.compute.agent.images import backed_images
 from stratus.compute.agent.interfaces import InterfaceWorkflow
@@ -118,7 +119,7 @@ class ComputeAgent:
         self.steps = registry([*workflows, self.image_work])
         # Volumes (agent/volumes.py): attaches and detaches once a server has
         # no other task, and released when it is deleted.
-        self.volumes = VolumeWorkflow(parts, db)
+        self.volumes = VolumeWorkflow(parts)
         self.guests.volume_disks = self.volumes.disks
         self.steps["deleting"] = self.volumes.wrap_delete(self.steps["deleting"])
         self.steps["spawning"] = self.volumes.wrap_spawn(self.steps["spawning"])

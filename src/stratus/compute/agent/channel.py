@@ -1,5 +1,6 @@
 """The agent channel: a small authenticated HTTP server in every compute
-agent, and the client other agents and API processes use to reach it.
+agent (its client, which other agents and API processes use to reach it, is
+``channel_client.py``; what both ends share, ``channel_wire.py``).
 
 It carries what cannot go through the database: a server's disk moving to
 another host (streamed, SHA-256 checked, constant memory), console output of
@@ -25,14 +26,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hashlib
 import logging
-import os
 import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 import uvicorn
@@ -41,30 +40,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.client import connect as ws_connect
-from websockets.exceptions import WebSocketException
 
 from stratus.common.service_auth import ServiceSession, service_client
+from stratus.compute.agent.channel_wire import (
+    CHECKSUM_HEADER,
+    ChannelError,
+    file_chunks,
+    receive_file,
+    sha256_file,
+)
 from stratus.compute.agent.folders import INCOMING, drop_moved, moved_folder
 from stratus.compute.agent.serial_bridge import WS_POLICY, WS_UNAVAILABLE, bridge_serial
-from stratus.compute.drivers.base import (
-    Diagnostics,
-    DiskStats,
-    DriverError,
-    NicStats,
-    SerialStream,
-)
+from stratus.compute.drivers.base import Diagnostics, DriverError, SerialStream
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1024 * 1024
 TOKEN_TTL = 30.0  # seconds a validated token is trusted without asking identity again
-CHECKSUM_HEADER = "X-Checksum-SHA256"
-
-
-class ChannelError(Exception):
-    """Another agent could not be reached or refused; the message says why."""
 
 
 # -- authentication ----------------------------------------------------------------------
@@ -98,71 +89,6 @@ class TokenCheck:
 
     async def close(self) -> None:
         await self.http.aclose()
-
-
-# -- files ---------------------------------------------------------------------------------
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _read_chunks(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            yield chunk
-
-
-async def file_chunks(path: Path) -> AsyncIterator[bytes]:
-    """A file's bytes, read in a thread one chunk at a time."""
-    chunks = _read_chunks(path)
-    while True:
-        chunk = await asyncio.to_thread(next, chunks, b"")
-        if not chunk:
-            return
-        yield chunk
-
-
-async def receive_file(chunks: AsyncIterator[bytes], target: Path, checksum: str) -> int:
-    """Write a stream to ``target`` (through a partial file, fsynced, renamed
-    into place only when its SHA-256 is ``checksum``); its size."""
-    partial = target.with_name(target.name + ".partial")
-    digest = hashlib.sha256()
-    size = 0
-    f = await asyncio.to_thread(open, partial, "wb")
-    try:
-        async for chunk in chunks:
-            digest.update(chunk)
-            size += len(chunk)
-            await asyncio.to_thread(f.write, chunk)
-        await asyncio.to_thread(f.flush)
-        await asyncio.to_thread(os.fsync, f.fileno())
-    except BaseException:
-        f.close()
-        partial.unlink(missing_ok=True)
-        raise
-    f.close()
-    if digest.hexdigest() != checksum.lower():
-        partial.unlink(missing_ok=True)
-        raise ChannelError(f"the disk arrived damaged: SHA-256 {digest.hexdigest()} != {checksum}")
-    partial.rename(target)
-    return size
-
-
-def diagnostics_from(doc: dict[str, Any]) -> Diagnostics:
-    """The channel's JSON of a guest's diagnostics back into the dataclass."""
-    return Diagnostics(
-        **{
-            **doc,
-            "cpu_times": tuple(doc.get("cpu_times", ())),
-            "disks": tuple(DiskStats(**d) for d in doc.get("disks", ())),
-            "nics": tuple(NicStats(**n) for n in doc.get("nics", ())),
-        }
-    )
 
 
 # -- the server ------------------------------------------------------------------------------
@@ -402,86 +328,3 @@ class ChannelServer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._task, 10)
         await self.check.close()
-
-
-# -- the client ------------------------------------------------------------------------------
-
-
-class ChannelClient:
-    """Calls agents' channels with the service user's token."""
-
-    def __init__(self, session: ServiceSession):
-        self.session = session
-        self.http = service_client(session, httpx.Timeout(60.0, read=600.0))
-
-    async def _request(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        try:
-            return await self.http.request(method, url, **kw)
-        except httpx.HTTPError as exc:
-            raise ChannelError(f"agent at {url} unreachable: {exc}") from exc
-
-    @staticmethod
-    def _check(resp: httpx.Response, what: str) -> None:
-        if resp.status_code >= 300:
-            try:
-                reason = resp.json().get("error", resp.text)
-            except ValueError:
-                reason = resp.text
-            raise ChannelError(f"{what}: {resp.status_code} {reason}")
-
-    async def console(self, url: str, server_id: str, length: int | None) -> str:
-        params = {} if length is None else {"length": str(length)}
-        resp = await self._request("GET", f"{url}/servers/{server_id}/console", params=params)
-        self._check(resp, "console output")
-        return resp.text
-
-    async def diagnostics(self, url: str, server_id: str) -> Diagnostics:
-        resp = await self._request("GET", f"{url}/servers/{server_id}/diagnostics")
-        self._check(resp, "diagnostics")
-        return diagnostics_from(resp.json())
-
-    async def trigger_crash_dump(self, url: str, server_id: str) -> None:
-        resp = await self._request("POST", f"{url}/servers/{server_id}/nmi")
-        self._check(resp, "NMI")
-
-    async def open_serial(self, url: str, server_id: str) -> ClientConnection:
-        """A websocket to the serial console of a guest on the agent at ``url``."""
-        target = "ws" + url.removeprefix("http") + f"/servers/{server_id}/serial"
-        try:
-            return await ws_connect(
-                target,
-                additional_headers={"X-Auth-Token": await self.session.token()},
-                open_timeout=10,
-                max_size=2**20,
-            )
-        except (OSError, TimeoutError, WebSocketException, httpx.HTTPError) as exc:
-            raise ChannelError(f"serial console at {url}: {exc}") from exc
-
-    async def push_disk(self, url: str, server_id: str, disk: Path) -> None:
-        checksum = await asyncio.to_thread(sha256_file, disk)
-        headers = {CHECKSUM_HEADER: checksum, "Content-Length": str(disk.stat().st_size)}
-        resp = await self._request(
-            "PUT", f"{url}/servers/{server_id}/disk", content=file_chunks(disk), headers=headers
-        )
-        self._check(resp, "disk transfer")
-
-    async def fetch_disk(self, url: str, server_id: str, target: Path) -> None:
-        try:
-            async with self.http.stream("GET", f"{url}/servers/{server_id}/disk") as resp:
-                if resp.status_code != 200:
-                    await resp.aread()
-                    self._check(resp, "disk transfer")
-                await receive_file(resp.aiter_bytes(CHUNK), target, resp.headers[CHECKSUM_HEADER])
-        except httpx.HTTPError as exc:
-            raise ChannelError(f"agent at {url} unreachable: {exc}") from exc
-
-    async def drop_moved(self, url: str, server_id: str) -> None:
-        resp = await self._request("DELETE", f"{url}/servers/{server_id}/moved")
-        self._check(resp, "cleanup of the old copy")
-
-    async def wake(self, url: str) -> None:
-        with contextlib.suppress(ChannelError):
-            await self._request("POST", f"{url}/wake")
-
-    async def close(self) -> None:
-        await self.http.aclose()

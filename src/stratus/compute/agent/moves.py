@@ -37,7 +37,7 @@ from typing import Any
 
 from stratus.common.db import utcnow
 from stratus.compute import models as m
-from stratus.compute.agent.channel import ChannelError
+from stratus.compute.agent.channel_wire import ChannelError
 from stratus.compute.agent.folders import (
     INCOMING,
     drop_moved,

@@ -5,7 +5,8 @@ Outcomes are written with compare-and-swap on the server's ``generation``:
 a newer request (a delete, say) that came while the agent worked wins, and
 the outcome of the older one is dropped.  ``succeed`` and ``fail`` write a
 step's outcome and its instance-action event (``server event show``) in one
-transaction.  The live migration's shared rows are in ``LiveRecords``.
+transaction.  The live migration's shared rows are in ``LiveRecords``, the
+volume attachments the agent finishes in ``VolumeRecords``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.db import Database, utcnow
@@ -23,6 +24,9 @@ from stratus.compute.drivers.base import HostInfo
 from stratus.compute.service import live as shared
 from stratus.compute.service.actions import FINISHED, Actions, add_agent_event
 from stratus.compute.service.aggregates import zone_of
+
+# an attachment row in one of these states waits for the agent
+VOLUME_WORK = (m.VOL_ATTACHING, m.VOL_DETACHING, m.VOL_EXTENDING, m.VOL_SWAPPING)
 
 
 class ServerChanged(Exception):
@@ -55,6 +59,7 @@ class Recorder:
         self.db = db
         self.host = host
         self.live = LiveRecords(db, host)
+        self.volumes = VolumeRecords(db, host)
 
     # -- this host ------------------------------------------------------------------------
 
@@ -307,3 +312,59 @@ class LiveRecords:
             if current is not None and current.host == self.host:
                 current.power_state = power
                 current.updated_at = utcnow()
+
+
+class VolumeRecords:
+    """The volume work's door to the database."""
+
+    def __init__(self, db: Database, host: str):
+        self.db = db
+        self.host = host
+
+    async def pending(self) -> list[str]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(m.VolumeAttachment.server_id)
+                .join(m.Server, m.Server.id == m.VolumeAttachment.server_id)
+                .where(
+                    m.Server.host == self.host,
+                    m.Server.deleted_at.is_(None),
+                    m.VolumeAttachment.status.in_(VOLUME_WORK),
+                )
+                .distinct()
+            )
+            return [str(r) for r in rows.all()]
+
+    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]:
+        async with self.db.session() as s:
+            rows = await s.scalars(
+                select(m.VolumeAttachment)
+                .where(m.VolumeAttachment.server_id == server_id)
+                .order_by(m.VolumeAttachment.created_at, m.VolumeAttachment.device)
+            )
+            return list(rows.all())
+
+    async def save(self, row_id: str, **values: Any) -> None:
+        async with self.db.transaction() as s:
+            row = await s.get(m.VolumeAttachment, row_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
+    async def drop(self, row_id: str) -> None:
+        async with self.db.transaction() as s:
+            await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == row_id))
+
+    async def replace(self, old_id: str | None, row_id: str, **values: Any) -> None:
+        """Drop ``old_id`` (if any) and update ``row_id``, in one transaction."""
+        async with self.db.transaction() as s:
+            if old_id is not None:
+                await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == old_id))
+            row = await s.get(m.VolumeAttachment, row_id)
+            if row is not None:
+                for key, value in values.items():
+                    setattr(row, key, value)
+
+    async def event(self, server_id: str, event: str, result: str, details: str | None) -> None:
+        async with self.db.transaction() as s:
+            await add_agent_event(s, server_id, event, self.host, result, details)

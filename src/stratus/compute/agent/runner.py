@@ -10,7 +10,8 @@ from stratus.common.config import Config, ConfigError
 from stratus.common.db import Database
 from stratus.common.service_auth import service_session
 from stratus.compute.agent.agent import ComputeAgent
-from stratus.compute.agent.channel import ChannelClient, ChannelServer
+from stratus.compute.agent.channel import ChannelServer
+from stratus.compute.agent.channel_client import ChannelClient
 from stratus.compute.agent.configdrive import build_config_drive
 from stratus.compute.agent.images import ImageCache
 from stratus.compute.drivers.base import Driver

@@ -21,22 +21,17 @@ volumes are detached, and deleted when ``delete_on_termination`` says so."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import delete, select
-
-from stratus.common.db import Database
 from stratus.compute import models as m
+from stratus.compute.agent.volume_disks import KEYS, disk_of, write_psk
 from stratus.compute.agent.volume_moves import VolumeMoves
 from stratus.compute.agent.volume_swaps import swap
 from stratus.compute.agent.workflow import AgentParts, Step
 from stratus.compute.drivers.base import Capability, Power, VolumeAttacher, VolumeDisk
-from stratus.compute.service.actions import add_agent_event
 from stratus.compute.service.volume_client import VolumeClient
 
 log = logging.getLogger(__name__)
@@ -44,128 +39,12 @@ log = logging.getLogger(__name__)
 DETACH_TIMEOUT = 60.0  # for the guest to let a disk go
 BUILD_TIMEOUT = 600.0  # for Cinder to make a boot volume (from an image, say)
 GIB = 1 << 30
-WORK = (m.VOL_ATTACHING, m.VOL_DETACHING, m.VOL_EXTENDING, m.VOL_SWAPPING)
-
-
-def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
-    """The disk a row's ``connection_info`` names (None before it has one)."""
-    info = row.connection_info or {}
-    data: dict[str, Any] = info.get("data") or {}
-    kind = str(info.get("driver_volume_type") or "")
-    readonly = data.get("access_mode") == "ro"
-    origin = str(info.get("device_serial") or "")
-    if kind == "file" and data.get("path"):
-        return VolumeDisk(
-            row.volume_id, row.device, "file", str(data["path"]), str(data.get("format") or "raw"),
-            readonly, device_serial=origin,
-        )  # fmt: skip
-    if kind == "nbd" and data.get("host"):
-        return VolumeDisk(
-            row.volume_id,
-            row.device,
-            "nbd",
-            f"{data['host']}:{data.get('port', 10809)}",
-            # a protocol export (the file's bytes): the guest's QEMU runs the format
-            str(data.get("format") or "raw"),
-            readonly=readonly,
-            export=str(data.get("export") or ""),
-            psk_identity=str(data.get("psk_identity") or ""),
-            device_serial=origin,
-        )
-    if kind == "iscsi" and data.get("target_portal"):
-        return VolumeDisk(
-            row.volume_id, row.device, "iscsi", str(data["target_portal"]), readonly=readonly,
-            export=str(data.get("target_iqn") or ""), lun=int(data.get("target_lun") or 0),
-            psk_identity=str(data.get("auth_username") or ""), device_serial=origin,
-        )  # fmt: skip
-    return None
-
-
-KEYS = "nbd-"  # a server's folder holds an NBD key or iSCSI CHAP secret in nbd-<volume id[:8]>/
-
-
-def write_psk(disk: VolumeDisk, row: m.VolumeAttachment, folder: Path) -> VolumeDisk:
-    """An NBD export's pre-shared key, from the connection, written where
-    QEMU's ``tls-creds-psk`` reads it (``folder/keys.psk``, mode 0600); an
-    iSCSI target's CHAP secret where QEMU's ``secret`` object reads it
-    (``folder/chap.secret``): never on a command line."""
-    data = (row.connection_info or {}).get("data") or {}
-    if disk.kind == "iscsi" and data.get("auth_password"):
-        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        secret = folder / "chap.secret"
-        secret.touch(mode=0o600)
-        secret.write_text(str(data["auth_password"]))
-        return dataclasses.replace(disk, psk_file=str(secret))
-    key = str(data.get("psk_key") or "")
-    if disk.kind != "nbd" or not key:
-        return disk
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    keys = folder / "keys.psk"
-    keys.touch(mode=0o600)
-    keys.write_text(f"{disk.psk_identity}:{key}\n")
-    return dataclasses.replace(disk, psk_file=str(keys))
-
-
-class VolumeRecords:
-    """The volume work's door to the database."""
-
-    def __init__(self, db: Database, host: str):
-        self.db = db
-        self.host = host
-
-    async def pending(self) -> list[str]:
-        async with self.db.session() as s:
-            rows = await s.scalars(
-                select(m.VolumeAttachment.server_id)
-                .join(m.Server, m.Server.id == m.VolumeAttachment.server_id)
-                .where(
-                    m.Server.host == self.host,
-                    m.Server.deleted_at.is_(None),
-                    m.VolumeAttachment.status.in_(WORK),
-                )
-                .distinct()
-            )
-            return [str(r) for r in rows.all()]
-
-    async def of_server(self, server_id: str) -> list[m.VolumeAttachment]:
-        async with self.db.session() as s:
-            rows = await s.scalars(
-                select(m.VolumeAttachment)
-                .where(m.VolumeAttachment.server_id == server_id)
-                .order_by(m.VolumeAttachment.created_at, m.VolumeAttachment.device)
-            )
-            return list(rows.all())
-
-    async def save(self, row_id: str, **values: Any) -> None:
-        async with self.db.transaction() as s:
-            row = await s.get(m.VolumeAttachment, row_id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
-
-    async def drop(self, row_id: str) -> None:
-        async with self.db.transaction() as s:
-            await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == row_id))
-
-    async def replace(self, old_id: str | None, row_id: str, **values: Any) -> None:
-        """Drop ``old_id`` (if any) and update ``row_id``, in one transaction."""
-        async with self.db.transaction() as s:
-            if old_id is not None:
-                await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == old_id))
-            row = await s.get(m.VolumeAttachment, row_id)
-            if row is not None:
-                for key, value in values.items():
-                    setattr(row, key, value)
-
-    async def event(self, server_id: str, event: str, result: str, details: str | None) -> None:
-        async with self.db.transaction() as s:
-            await add_agent_event(s, server_id, event, self.host, result, details)
 
 
 class VolumeWorkflow:
-    def __init__(self, parts: AgentParts, db: Database):
+    def __init__(self, parts: AgentParts):
         self.parts = parts
-        self.records = VolumeRecords(db, parts.host)
+        self.records = parts.recorder.volumes
         self.client: VolumeClient | None = None  # set where a volume service is reachable
 
     @property

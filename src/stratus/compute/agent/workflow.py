@@ -33,7 +33,7 @@ class Workflow(Protocol):
 
 
 class Peers(Protocol):
-    """Other hosts' agents, over the agent channel (``channel.ChannelClient``)."""
+    """Other hosts' agents, over the agent channel (``channel_client.ChannelClient``)."""
 
     async def push_disk(self, url: str, server_id: str, disk: Path) -> None: ...
 

@@ -16,7 +16,7 @@ from starlette.websockets import WebSocket
 
 from stratus.common.api import ApiRequest, json_response
 from stratus.common.microversion import Version
-from stratus.compute.agent.channel import ChannelError
+from stratus.compute.agent.channel_wire import ChannelError
 from stratus.compute.agent.serial_bridge import WS_POLICY, WS_UNAVAILABLE, bridge_peer
 from stratus.compute.api.servers import load
 from stratus.compute.errors import NotFound

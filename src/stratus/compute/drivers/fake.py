@@ -12,134 +12,49 @@ console log per guest, and lets tests inject trouble:
 * a spawn or a snapshot waits while the file named by ``metadata[SPAWN_HOLD]``
   (``metadata[SNAPSHOT_HOLD]``) exists, a snapshot having written half its
   disk: crash tests kill the cloud in the middle of one.
-"""
 
+The guests and the test controls are in ``fake_host.py``, the live migration
+in ``fake_live.py``.
+"""
 from __future__ import annotations
 
 import asyncio
-import itertools
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from stratus.compute.drivers.base import (
-    Capability,
     Diagnostics,
     DiskStats,
     DriverError,
     GuestSpec,
     GuestStatus,
-    HostInfo,
     Nic,
     NicStats,
     Power,
     SerialStream,
     VolumeDisk,
 )
-from stratus.compute.drivers.live import (
-    IncomingGuest,
-    LiveControl,
-    LiveProgress,
-    LiveResult,
-    ProgressCallback,
+from stratus.compute.drivers.fake_host import (
+    SNAPSHOT_HOLD,
+    SPAWN_HOLD,
+    FakeGuest,
+    hold,
 )
+from stratus.compute.drivers.fake_live import FakeLiveMigration
 from stratus.compute.drivers.serial import EchoSerial
 
-READY_MARKER = "stratus-tiny: ready"
-# Server metadata keys for tests through the API: how long a fake live
-# migration takes (abort, force-complete), and a failure to inject on the
-# source (the migration) or the destination (its preparation).
-MIGRATION_SECONDS = "fake_live_migration_seconds"
-MIGRATION_FAILURE = "fake_live_migration_failure"
-INCOMING_FAILURE = "fake_incoming_failure"
-SPAWN_HOLD = "fake_spawn_hold"
-SNAPSHOT_HOLD = "fake_snapshot_hold"
 
-
-@dataclass
-class FakeGuest:
-    spec: GuestSpec
-    power: Power = Power.SHUTDOWN
-    pid: int | None = None
-    console: list[str] = field(default_factory=list)
-    boots: int = 0
-    has_disk: bool = False
-    rescue_image: Path | None = None  # booted from this image, own disk second
-    migrated: bool = False  # live-migrated away, stopped here until finish_outgoing
-    nics: dict[str, Nic] = field(default_factory=dict)  # port id -> the NIC plugged now
-    volumes: dict[str, VolumeDisk] = field(default_factory=dict)  # hot-plugged, by serial
-
-
-class FakeDriver:
+class FakeDriver(FakeLiveMigration):
     name = "fake"
     # No image locks here: a volume reached as a file on one host and over
     # NBD on the other moves live too (QEMU refuses it: ``live_sides.py``).
     MIXED_VOLUME_HANDOFF = True
 
-    def __init__(
-        self,
-        hostname: str = "fake-host",
-        *,
-        vcpus: int = 8,
-        memory_mb: int = 16384,
-        disk_gb: int = 200,
-        accelerator: str = "tcg",
-        capabilities: frozenset[Capability] | None = None,
-        host: HostInfo | None = None,
-    ) -> None:
-        self.capabilities = capabilities if capabilities is not None else frozenset(Capability)
-        self.host = host or HostInfo(
-            hostname=hostname,
-            vcpus=vcpus,
-            memory_mb=memory_mb,
-            disk_gb=disk_gb,
-            hypervisor_type="QEMU",
-            hypervisor_version=7002000,
-            accelerator=accelerator,
-        )
-        self.instances: dict[str, FakeGuest] = {}
-        self.calls: list[tuple[str, str | None]] = []
-        self._failures: dict[str, list[str]] = {}
-        self._pids = itertools.count(10_000)
-
-    # -- test controls --------------------------------------------------------
-
-    def crash(self, uuid: str, power: Power = Power.SHUTDOWN) -> None:
-        """The guest stops (or crashes) without the driver being asked."""
-        guest = self._guest(uuid)
-        guest.power = power
-        guest.pid = None
-        guest.console.append("fake: the guest went down unexpectedly")
-
-    def fail_next(self, method: str, message: str = "injected failure") -> None:
-        """The next call of ``method`` raises DriverError(message)."""
-        self._failures.setdefault(method, []).append(message)
-
-    def write_console(self, uuid: str, *lines: str) -> None:
-        self._guest(uuid).console.extend(lines)
-
-    def set_host(self, **changes: object) -> None:
-        values = {**self.host.__dict__, **changes}
-        self.host = HostInfo(**values)  # type: ignore[arg-type]
-
-    # -- the Driver protocol --------------------------------------------------
-
-    async def host_info(self) -> HostInfo:
-        await self._enter("host_info", None)
-        return self.host
-
-    async def guests(self) -> list[GuestStatus]:
-        await self._enter("guests", None)
-        return [self._status(g) for g in self.instances.values()]
-
-    async def status(self, uuid: str) -> GuestStatus:
-        await self._enter("status", uuid)
-        guest = self.instances.get(uuid)
-        return self._status(guest) if guest else GuestStatus(uuid, Power.NOSTATE)
+    # -- the Driver protocol (inventory and test controls: fake_host.py) --------
 
     async def spawn(self, spec: GuestSpec) -> GuestStatus:
         await self._enter("spawn", spec.uuid)
-        await _hold(spec, SPAWN_HOLD)
+        await hold(spec, SPAWN_HOLD)
         guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
         guest.spec = spec
         guest.has_disk = True
@@ -257,7 +172,7 @@ class FakeDriver:
         await self._enter("trigger_crash_dump", uuid)
         self._running(uuid).console.append("fake: NMI received, the kernel dumps its memory")
 
-    # -- internals ------------------------------------------------------------
+    # -- disks ----------------------------------------------------------------
 
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
         await self._enter("snapshot", spec.uuid)
@@ -266,7 +181,7 @@ class FakeDriver:
         data = spec.base_image.read_bytes() if spec.base_image.exists() else b""
         if SNAPSHOT_HOLD in spec.metadata:
             target.write_bytes(data[: len(data) // 2])
-            await _hold(spec, SNAPSHOT_HOLD)
+            await hold(spec, SNAPSHOT_HOLD)
         target.write_bytes(data + f"fake snapshot of {guest.spec.uuid}".encode())
 
     async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
@@ -313,58 +228,7 @@ class FakeDriver:
         guest.spec = spec
         guest.has_disk = True
 
-    # -- live migration (in memory: the guest leaves one fake driver and
-    #    arrives in another, possibly in another process) ---------------------
-
-    async def prepare_incoming(self, spec: GuestSpec) -> IncomingGuest:
-        await self._enter("prepare_incoming", spec.uuid)
-        if INCOMING_FAILURE in spec.metadata:
-            raise DriverError(spec.metadata[INCOMING_FAILURE])
-        guest = self.instances.setdefault(spec.uuid, FakeGuest(spec))
-        guest.spec, guest.has_disk, guest.power = spec, True, Power.PAUSED
-        guest.volumes = {v.serial: v for v in spec.volumes}  # started with them, as qemu
-        if guest.pid is None:
-            guest.pid = next(self._pids)
-        where = f"fake://{self.host.hostname}/{spec.uuid}"
-        return IncomingGuest(disk_uri=f"{where}/disk", memory_uri=f"{where}/memory")
-
-    async def live_migrate(
-        self, spec: GuestSpec, target: IncomingGuest, progress: ProgressCallback
-    ) -> LiveResult:
-        """Reports progress for ``spec.metadata[MIGRATION_SECONDS]`` seconds
-        (0.2 by default), half disk and half memory, then the guest is gone."""
-        await self._enter("live_migrate", spec.uuid)
-        guest = self._running(spec.uuid)
-        if MIGRATION_FAILURE in spec.metadata:
-            raise DriverError(spec.metadata[MIGRATION_FAILURE])
-        seconds = float(spec.metadata.get(MIGRATION_SECONDS, "0.2"))
-        started = asyncio.get_running_loop().time()
-        total = spec.memory_mb * 2**20
-        while True:
-            done = min((asyncio.get_running_loop().time() - started) / max(seconds, 1e-6), 1.0)
-            disk = min(done * 2, 1.0)
-            memory = max(done * 2 - 1, 0.0)
-            report = LiveProgress(
-                "disk" if done < 0.5 else "memory",
-                memory_total=total,
-                memory_processed=int(total * memory),
-                memory_remaining=total - int(total * memory),
-                disk_total=2**20,
-                disk_processed=int(2**20 * disk),
-                disk_remaining=2**20 - int(2**20 * disk),
-            )
-            if done >= 1.0:
-                break
-            control = await progress(report)
-            if control == LiveControl.ABORT:
-                guest.console.append("fake: live migration aborted")
-                return LiveResult(False, progress=report)
-            if control == LiveControl.FORCE_COMPLETE:
-                break
-            await asyncio.sleep(0.02)
-        guest.power, guest.migrated = Power.PAUSED, True  # stopped here until finish_outgoing
-        elapsed = int((asyncio.get_running_loop().time() - started) * 1000)
-        return LiveResult(True, total_ms=elapsed, downtime_ms=1, progress=report)
+    # -- hot-plug -------------------------------------------------------------
 
     async def attach_volume(self, uuid: str, disk: VolumeDisk) -> None:
         await self._enter("attach_volume", uuid)
@@ -395,47 +259,6 @@ class FakeDriver:
             name = disk.device.rsplit("/", 1)[-1]
             guest.console.append(f"stratus-tiny: disk resized {name} {size}")
 
-    async def finish_outgoing(self, uuid: str, directory: Path) -> None:
-        await self._enter("finish_outgoing", uuid)
-        self.instances.pop(uuid, None)
-        await asyncio.to_thread(shutil.rmtree, directory, True)
-
-    async def recover_outgoing(self, spec: GuestSpec) -> bool:
-        await self._enter("recover_outgoing", spec.uuid)
-        guest = self.instances.get(spec.uuid)
-        return guest is not None and guest.migrated
-
-    async def finish_incoming(self, spec: GuestSpec, running: bool) -> GuestStatus:
-        await self._enter("finish_incoming", spec.uuid)
-        guest = self._guest(spec.uuid)
-        guest.power = Power.RUNNING if running else Power.PAUSED
-        guest.console.append("fake: arrived by live migration")
-        return self._status(guest)
-
-    async def abort_incoming(self, uuid: str, directory: Path) -> None:
-        await self._enter("abort_incoming", uuid)
-        self.instances.pop(uuid, None)
-        await asyncio.to_thread(shutil.rmtree, directory, True)
-
-    async def _enter(self, method: str, uuid: str | None) -> None:
-        self.calls.append((method, uuid))
-        await asyncio.sleep(0)  # a real driver yields; so does this one
-        pending = self._failures.get(method)
-        if pending:
-            raise DriverError(pending.pop(0))
-
-    def _guest(self, uuid: str) -> FakeGuest:
-        guest = self.instances.get(uuid)
-        if guest is None:
-            raise DriverError(f"guest {uuid} is not on this host")
-        return guest
-
-    def _running(self, uuid: str) -> FakeGuest:
-        guest = self._guest(uuid)
-        if guest.pid is None:
-            raise DriverError(f"guest {uuid} is not running")
-        return guest
-
     async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
         await self._enter("attach_interface", spec.uuid)
         guest = self._running(spec.uuid)
@@ -449,33 +272,3 @@ class FakeDriver:
         nic = guest.nics.pop(port_id, None)
         if nic is not None:
             guest.console.append(f"stratus-tiny: nic removed {nic.mac}")
-
-    def _boot(self, guest: FakeGuest) -> None:
-        guest.nics = {n.port_id: n for n in guest.spec.nics or ()}
-        guest.boots += 1
-        guest.pid = next(self._pids)
-        guest.power = Power.RUNNING
-        guest.console.append(f"fake: booting {guest.spec.name} ({guest.boots})")
-        guest.console.append(READY_MARKER)
-        # A boot brings the disks of the spec (volumes attached while it was off).
-        guest.volumes = {v.serial: v for v in guest.spec.volumes}
-
-    async def _resume(self, guest: FakeGuest) -> GuestStatus:
-        guest.pid = next(self._pids)
-        guest.power = Power.RUNNING
-        guest.console.append("fake: resumed")
-        return self._status(guest)
-
-    @staticmethod
-    def _status(guest: FakeGuest) -> GuestStatus:
-        return GuestStatus(guest.spec.uuid, guest.power, guest.pid)
-
-
-async def _hold(spec: GuestSpec, key: str) -> None:
-    """Wait while the file the spec's metadata names under ``key`` exists."""
-    hold = spec.metadata.get(key)
-    if not hold:
-        return
-    path = Path(hold)
-    while await asyncio.to_thread(path.exists):
-        await asyncio.sleep(0.05)

@@ -18,7 +18,6 @@ running guest is copied by a libvirt push backup job, a stopped one by
 
 libvirt-python is blocking; every call runs in a worker thread.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -26,11 +25,8 @@ import contextlib
 import logging
 import shutil
 import time
-import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
-from xml.sax.saxutils import quoteattr
+from typing import Any
 
 from stratus.compute.drivers.base import (
     Capability,
@@ -39,22 +35,19 @@ from stratus.compute.drivers.base import (
     DriverError,
     GuestSpec,
     GuestStatus,
-    HostInfo,
     Nic,
     Power,
     SerialStream,
 )
-from stratus.compute.drivers.libvirt_xml import (
-    METADATA_NS,
-    NAME_PREFIX,
-    VirtType,
-    XMLError,
-    current_identity,
-    disk_path,
-    domain_xml,
-    metadata_directory,
-    virt_type_for,
+from stratus.compute.drivers.libvirt_facts import (
+    backup_xml,
+    message,
+    power_from_state,
+    wait_inactive,
+    wait_job,
 )
+from stratus.compute.drivers.libvirt_host import LibvirtHost
+from stratus.compute.drivers.libvirt_xml import current_identity, disk_path, domain_xml
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 try:
@@ -64,195 +57,12 @@ except ImportError:  # an optional extra: make_driver explains what is missing
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
 _SNAPSHOT_TIMEOUT = 600.0
 _DESTROY_TIMEOUT = 30.0
 
 
-def _quiet(_ctx: object, _err: object) -> None:
-    """libvirt prints every error on stderr by default; they are raised too."""
-
-
-class LibvirtDriver:
+class LibvirtDriver(LibvirtHost):
     name = "libvirt"
-
-    def __init__(
-        self,
-        instances_root: Path,
-        *,
-        hostname: str,
-        uri: str = "qemu:///system",
-        virt_type: str = "",
-        qemu_img: str = "qemu-img",
-    ) -> None:
-        if libvirt is None:
-            raise DriverError(
-                "the libvirt driver needs libvirt-python: pip install 'stratus[libvirt]' "
-                "(it builds against libvirt-dev, pkg-config and gcc)"
-            )
-        try:
-            self.virt: VirtType = virt_type_for(uri, virt_type)
-        except XMLError as exc:
-            raise DriverError(str(exc)) from exc
-        self.instances_root = Path(instances_root)
-        self.hostname = hostname
-        self.uri = uri
-        self.qemu_img = qemu_img
-        self.capabilities: frozenset[Capability] = self.virt.capabilities
-        self._conn: Any = None
-        self._conn_lock = asyncio.Lock()
-        self._locks: dict[str, asyncio.Lock] = {}
-        libvirt.registerErrorHandler(_quiet, None)
-
-    # -- connection -----------------------------------------------------------
-
-    async def _call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
-        """Run a blocking libvirt call in a thread; its errors become
-        DriverErrors that say what was being done."""
-        try:
-            return await asyncio.to_thread(fn, *args)
-        except libvirt.libvirtError as exc:
-            raise DriverError(f"libvirt ({self.uri}): {what} failed: {message(exc)}") from exc
-
-    async def connection(self) -> Any:
-        async with self._conn_lock:
-            if self._conn is not None:
-                alive = await asyncio.to_thread(_alive, self._conn)
-                if alive:
-                    return self._conn
-                log.warning("libvirt: the connection to %s was lost: reconnecting", self.uri)
-                self._conn = None
-            try:
-                self._conn = await asyncio.to_thread(libvirt.open, self.uri)
-            except libvirt.libvirtError as exc:
-                hint = ""
-                if self.uri.startswith("qemu:///"):
-                    hint = " (is libvirtd running? scripts/libvirtd.sh starts it without systemd)"
-                raise DriverError(
-                    f"libvirt: cannot connect to {self.uri}: {message(exc)}{hint}"
-                ) from exc
-            log.info("libvirt: connected to %s (%s guests)", self.uri, self.virt.label)
-            return self._conn
-
-    async def close(self) -> None:
-        async with self._conn_lock:
-            if self._conn is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(self._conn.close)
-                self._conn = None
-
-    async def _domain(self, uuid: str) -> Any | None:
-        conn = await self.connection()
-        try:
-            return await asyncio.to_thread(conn.lookupByUUIDString, uuid)
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return None
-            raise DriverError(f"libvirt: cannot look up guest {uuid}: {message(exc)}") from exc
-
-    async def _require(self, uuid: str) -> Any:
-        dom = await self._domain(uuid)
-        if dom is None:
-            raise DriverError(f"guest {uuid} is not defined in libvirt on this host")
-        return dom
-
-    def _lock(self, uuid: str) -> asyncio.Lock:
-        return self._locks.setdefault(uuid, asyncio.Lock())
-
-    # -- host -------------------------------------------------------------------
-
-    async def host_info(self) -> HostInfo:
-        conn = await self.connection()
-        await self._check_domain_capabilities(conn)
-        info = await self._call("reading the host's resources", conn.getInfo)
-        version = await self._call("reading the hypervisor version", conn.getVersion)
-        self.instances_root.mkdir(parents=True, exist_ok=True)
-        disk = await asyncio.to_thread(shutil.disk_usage, self.instances_root)
-        accelerator = {"kvm": "kvm", "qemu": "tcg"}.get(self.virt.name, self.virt.name)
-        return HostInfo(
-            hostname=self.hostname,
-            vcpus=int(info[2]),
-            memory_mb=int(info[1]),
-            disk_gb=disk.total // 2**30,
-            hypervisor_type=self.virt.hypervisor_type,
-            hypervisor_version=int(version),
-            accelerator=accelerator,
-        )
-
-    async def _check_domain_capabilities(self, conn: Any) -> None:
-        """Ask a QEMU host what it can run: a virt type it cannot run is a
-        clear error at start, and without backup jobs the driver does not
-        declare snapshots."""
-        if self.virt.name not in ("qemu", "kvm"):
-            return
-        xml = await self._call(
-            f"reading the host's capabilities for {self.virt.name} domains",
-            conn.getDomainCapabilities,
-            None,
-            None,
-            None,
-            self.virt.name,
-            0,
-        )
-        if not backup_supported(xml) and Capability.SNAPSHOT in self.capabilities:
-            log.warning(
-                "libvirt: %s has no backup jobs for %s domains: snapshots are not offered",
-                self.uri,
-                self.virt.name,
-            )
-            self.capabilities = self.capabilities - {Capability.SNAPSHOT}
-
-    # -- inventory --------------------------------------------------------------
-
-    async def guests(self) -> list[GuestStatus]:
-        conn = await self.connection()
-        domains = await self._call("listing domains", conn.listAllDomains, 0)
-        found = []
-        for dom in domains:
-            if not dom.name().startswith(NAME_PREFIX) or await self._owned(dom) is None:
-                continue
-            found.append(await self._status(dom))
-        return found
-
-    async def _owned(self, dom: Any) -> Path | None:
-        """The folder of a domain Stratus defined (its metadata element)."""
-        try:
-            xml = await asyncio.to_thread(
-                dom.metadata, libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0
-            )
-        except libvirt.libvirtError:
-            return None
-        return metadata_directory(xml)
-
-    async def status(self, uuid: str) -> GuestStatus:
-        dom = await self._domain(uuid)
-        if dom is None:
-            return GuestStatus(uuid, Power.NOSTATE)
-        return await self._status(dom)
-
-    async def _status(self, dom: Any) -> GuestStatus:
-        uuid = dom.UUIDString()
-        try:
-            state, _reason = await asyncio.to_thread(dom.state, 0)
-            saved = False
-            if state == libvirt.VIR_DOMAIN_SHUTOFF:
-                saved = bool(await asyncio.to_thread(dom.hasManagedSaveImage, 0))
-        except libvirt.libvirtError as exc:
-            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-                return GuestStatus(uuid, Power.NOSTATE)
-            raise DriverError(f"libvirt: cannot read guest {uuid}'s state: {message(exc)}") from exc
-        power = power_from_state(int(state), saved)
-        pid = self._pid(dom.name()) if power in (Power.RUNNING, Power.PAUSED) else None
-        return GuestStatus(uuid, power, pid)
-
-    def _pid(self, name: str) -> int | None:
-        """The QEMU process of a local qemu:///system domain (libvirt's pidfile)."""
-        if self.virt.name not in ("qemu", "kvm"):
-            return None
-        with contextlib.suppress(OSError, ValueError):
-            return int(Path(f"/run/libvirt/qemu/{name}.pid").read_text().strip())
-        return None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -493,12 +303,6 @@ class LibvirtDriver:
 
     # -- helpers -------------------------------------------------------------------
 
-    async def _running(self, uuid: str) -> Any:
-        dom = await self._require(uuid)
-        if not await self._call("reading state", dom.isActive):
-            raise DriverError(f"guest {uuid} is not running")
-        return dom
-
     async def _prepare(self, spec: GuestSpec) -> None:
         spec.directory.mkdir(parents=True, exist_ok=True)
 
@@ -510,86 +314,3 @@ class LibvirtDriver:
             disk_path(spec.directory),
             spec.root_gb,
         )
-
-
-# -- libvirt facts ----------------------------------------------------------------
-
-
-def message(exc: Exception) -> str:
-    get = getattr(exc, "get_error_message", None)
-    text = get() if callable(get) else None
-    return str(text or exc)
-
-
-def _alive(conn: Any) -> bool:
-    try:
-        return bool(conn.isAlive())
-    except Exception:
-        return False
-
-
-def power_from_state(state: int, saved: bool = False) -> Power:
-    """libvirt's domain state -> Nova's power state."""
-    if libvirt is None:
-        raise DriverError("libvirt-python is not installed")
-    if state in (libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_BLOCKED):
-        return Power.RUNNING
-    if state == libvirt.VIR_DOMAIN_SHUTDOWN:  # shutting down: still running
-        return Power.RUNNING
-    if state == libvirt.VIR_DOMAIN_PAUSED:
-        return Power.PAUSED
-    if state == libvirt.VIR_DOMAIN_SHUTOFF:
-        return Power.SUSPENDED if saved else Power.SHUTDOWN
-    if state == libvirt.VIR_DOMAIN_CRASHED:
-        return Power.CRASHED
-    if state == libvirt.VIR_DOMAIN_PMSUSPENDED:
-        return Power.SUSPENDED
-    return Power.NOSTATE
-
-
-def backup_supported(domain_capabilities: str) -> bool:
-    """Whether domain capabilities XML says backup jobs work."""
-    try:
-        root = ET.fromstring(domain_capabilities)
-    except ET.ParseError:
-        return False
-    backup = root.find("features/backup")
-    return backup is not None and backup.get("supported") == "yes"
-
-
-def backup_xml(target: Path) -> str:
-    """A push backup of the root disk (vda) to a new standalone qcow2;
-    other disks (the read-only config drive) are left out."""
-    return (
-        "<domainbackup mode='push'><disks>"
-        f"<disk name='vda' backup='yes' type='file'><target file={quoteattr(str(target))}/>"
-        "<driver type='qcow2'/></disk>"
-        "</disks></domainbackup>"
-    )
-
-
-async def wait_inactive(dom: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if not await asyncio.to_thread(dom.isActive):
-                return True
-        except Exception:
-            return True  # gone
-        if time.monotonic() >= deadline:
-            return False
-        await asyncio.sleep(0.2)
-
-
-async def wait_job(dom: Any, timeout: float) -> dict[str, Any]:
-    """Wait for a domain's job to end; its completed statistics."""
-    deadline = time.monotonic() + timeout
-    while True:
-        stats = await asyncio.to_thread(dom.jobStats, 0)
-        if stats.get("type", libvirt.VIR_DOMAIN_JOB_NONE) == libvirt.VIR_DOMAIN_JOB_NONE:
-            break
-        if time.monotonic() >= deadline:
-            raise DriverError(f"the backup job did not finish within {timeout:g} s")
-        await asyncio.sleep(0.05)
-    completed = await asyncio.to_thread(dom.jobStats, libvirt.VIR_DOMAIN_JOB_STATS_COMPLETED)
-    return dict(completed)

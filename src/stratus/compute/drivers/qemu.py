@@ -4,15 +4,15 @@ Guests outlive the agent: a new driver finds them by their pidfiles.
 
 The driver's modules: ``qemu_files.py`` (the folder's files, the process),
 ``qemu_command.py`` (the command line, host probes), ``qemu_guest.py`` (the
-processes: launch, monitor, stop), ``qemu_live.py`` (live migration), and
-``qmp.py`` (the QMP client).
+processes: launch, monitor, stop), ``qemu_disks.py`` (snapshots, a disk's
+move), ``qemu_nics.py`` and ``qemu_volumes.py`` (hot-plug), ``qemu_live.py``
+(live migration), and ``qmp.py`` (the QMP client).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import shlex
@@ -20,8 +20,8 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from stratus.compute.drivers import qemu_disks, qemu_nics
 from stratus.compute.drivers.base import (
     Capability,
     Diagnostics,
@@ -35,14 +35,13 @@ from stratus.compute.drivers.base import (
     VolumeDisk,
 )
 from stratus.compute.drivers.live import IncomingGuest, LiveResult, ProgressCallback
-from stratus.compute.drivers.qemu_command import host_memory_mb, nic_ids, parse_qemu_version
+from stratus.compute.drivers.qemu_command import host_memory_mb, parse_qemu_version
 from stratus.compute.drivers.qemu_diagnostics import read_diagnostics
 from stratus.compute.drivers.qemu_files import (
     clean_runtime_files,
     disk_path,
     kill,
     live_pid,
-    qmp_socket,
     rescue_disk_path,
     scan_guests,
     serial_socket,
@@ -54,20 +53,13 @@ from stratus.compute.drivers.qemu_files import (
 from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, QUIT_GRACE, GuestProcesses
 from stratus.compute.drivers.qemu_live import QemuLiveMigration
 from stratus.compute.drivers.qemu_volumes import hotplug, resize, swap, unplug
-from stratus.compute.drivers.qmp import QMPError, execute_with_fd
+from stratus.compute.drivers.qmp import QMPError
 from stratus.compute.drivers.serial import SocketSerial
 from stratus.compute.drivers.tools import create_overlay, run, tail_lines
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_TIMEOUT = 600.0
-UNPLUG_TIMEOUT = 30.0
 SWAP_TIMEOUT = 3600.0  # to copy one volume onto another while the guest runs
-
-
-def _nic_device(nic: Nic) -> dict[str, Any]:
-    netdev, device = nic_ids(nic.port_id)
-    return {"driver": "virtio-net-pci", "id": device, "netdev": netdev, "mac": nic.mac}
 
 
 class QemuDriver:
@@ -280,81 +272,13 @@ class QemuDriver:
         await self.processes.simple(uuid, "inject-nmi")
 
     async def snapshot(self, spec: GuestSpec, target: Path) -> None:
-        """A running guest: QMP ``drive-backup sync=full`` writes the whole
-        chain (overlay and base) as of the moment it starts, while the guest
-        keeps running.  A stopped one: ``qemu-img convert`` of its disk."""
-        directory = spec.directory
-        disk = disk_path(directory)
-        if not disk.exists():
-            raise DriverError(f"guest {spec.uuid} has no disk to snapshot")
-        partial = target.with_name(target.name + ".partial")
-        partial.unlink(missing_ok=True)
-        async with self.processes.lock(spec.uuid):
-            if live_pid(directory, spec.uuid) is not None:
-                await self._live_backup(spec.uuid, directory, partial)
-            else:
-                cmd = [self.qemu_img, "convert", "-U", "-f", "qcow2", "-O", "qcow2"]
-                rc, out, err = await run([*cmd, str(disk), str(partial)], timeout=600)
-                if rc != 0:
-                    partial.unlink(missing_ok=True)
-                    raise DriverError(f"could not copy the disk: {(err or out).strip()}")
-        partial.rename(target)
+        await qemu_disks.snapshot(self.processes, spec, target)
 
     async def export_disk(self, uuid: str, directory: Path) -> Path:
-        disk = disk_path(directory)
-        if not disk.is_file():
-            raise DriverError(f"guest {uuid} has no disk in {directory}")
-        if live_pid(directory, uuid) is not None:
-            raise DriverError(f"guest {uuid} is running: stop it before moving its disk")
-        return disk
+        return qemu_disks.export_disk(uuid, directory)
 
     async def import_disk(self, spec: GuestSpec, disk: Path) -> None:
-        """Rebase the overlay onto this host's cached base (``-u``: the base
-        holds the same image, only its path differs) and grow it."""
-        await self.processes.prepare(spec)
-        target = disk_path(spec.directory)
-        if disk.resolve() != target.resolve():
-            disk.replace(target)
-        base = spec.base_image.resolve()
-        cmd = [self.qemu_img, "rebase", "-u", "-b", str(base), "-F", spec.base_format, "-f"]
-        rc, out, err = await run([*cmd, "qcow2", str(target)], timeout=60)
-        if rc != 0:
-            raise DriverError(f"could not rebase the disk of {spec.uuid}: {(err or out).strip()}")
-        rc, out, err = await run([self.qemu_img, "info", "--output=json", str(target)], timeout=60)
-        if rc != 0:
-            raise DriverError(f"could not read the disk of {spec.uuid}: {(err or out).strip()}")
-        size = int(json.loads(out).get("virtual-size", 0))
-        wanted = spec.root_gb * 2**30
-        if wanted > size:
-            cmd = [self.qemu_img, "resize", "-f", "qcow2", str(target), str(wanted)]
-            rc, out, err = await run(cmd, timeout=60)
-            if rc != 0:
-                raise DriverError(f"could not grow the disk of {spec.uuid}: {(err or out).strip()}")
-            log.info("guest %s: disk grown to %d GiB", spec.uuid, spec.root_gb)
-
-    async def _live_backup(self, uuid: str, directory: Path, target: Path) -> None:
-        job = f"snapshot-{uuid[:8]}"
-        arguments = {
-            "job-id": job,
-            "device": "disk0",
-            "target": str(target),
-            "format": "qcow2",
-            "sync": "full",
-            "mode": "absolute-paths",
-            "auto-dismiss": True,
-        }
-        try:
-            async with self.processes.qmp(directory) as qmp:
-                await _cancel_stale_job(qmp, job)
-                await qmp.execute("drive-backup", arguments)
-                event = await qmp.wait_event("BLOCK_JOB_COMPLETED", SNAPSHOT_TIMEOUT)
-        except (QMPError, TimeoutError) as exc:
-            target.unlink(missing_ok=True)
-            raise DriverError(f"live snapshot of {uuid} failed: {exc}") from exc
-        error = event.get("data", {}).get("error")
-        if error:
-            target.unlink(missing_ok=True)
-            raise DriverError(f"live snapshot of {uuid} failed: {error}")
+        await qemu_disks.import_disk(self.processes, spec, disk)
 
     async def rescue(self, spec: GuestSpec, image: Path, image_format: str) -> GuestStatus:
         """Power off, then boot a fresh overlay of the rescue image
@@ -385,83 +309,13 @@ class QemuDriver:
             rescue_disk_path(spec.directory).unlink(missing_ok=True)
         return await self.start(spec)
 
-    # -- NIC hot-plug ---------------------------------------------------------
-
-    async def _devices(self, qmp: Any) -> set[str]:
-        found = await qmp.execute("qom-list", {"path": "/machine/peripheral"})
-        return {str(item.get("name")) for item in found or []}
+    # -- NIC hot-plug (qemu_nics.py) ------------------------------------------
 
     async def attach_interface(self, spec: GuestSpec, nic: Nic) -> None:
-        netdev, device = nic_ids(nic.port_id)
-        directory = self.processes.require_directory(spec.uuid)
-        async with self.processes.lock(spec.uuid):
-            if live_pid(directory, spec.uuid) is None:
-                raise DriverError(f"guest {spec.uuid} is not running")
-            opening: asyncio.Task[int] | None = None
-            if self.processes.open_tap is not None:
-                # The tap is opened (a thread entering the host's namespace)
-                # while the monitor says what the guest has.
-                opening = asyncio.create_task(
-                    asyncio.to_thread(self.processes.open_tap, nic.port_id)
-                )
-            try:
-                async with self.processes.qmp(directory) as qmp:
-                    if device in await self._devices(qmp):
-                        return
-                    with contextlib.suppress(QMPError):  # left by an interrupted plug
-                        await qmp.execute("netdev_del", {"id": netdev})
-                    if opening is None:
-                        await qmp.execute(
-                            "netdev_add",
-                            {"type": "tap", "id": netdev, "ifname": nic.tap,
-                             "script": "no", "downscript": "no"},
-                        )  # fmt: skip
-                        await qmp.execute("device_add", _nic_device(nic))
-                        return
-                # The tap's descriptor travels to QEMU over the monitor socket.
-                fd, opening = await opening, None
-                try:
-                    name = f"fd-{netdev}"
-                    commands = [
-                        ("netdev_add", {"type": "tap", "id": netdev, "fd": name}),
-                        ("device_add", _nic_device(nic)),
-                    ]
-                    await asyncio.to_thread(
-                        execute_with_fd, qmp_socket(directory), fd, name, commands
-                    )
-                finally:
-                    os.close(fd)
-            except QMPError as exc:
-                raise DriverError(f"could not plug port {nic.port_id}: {exc}") from exc
-            finally:
-                if opening is not None:  # not used: the guest has the NIC, or QMP failed
-                    with contextlib.suppress(Exception):
-                        os.close(await opening)
+        await qemu_nics.plug(self.processes, spec, nic)
 
     async def detach_interface(self, spec: GuestSpec, port_id: str) -> None:
-        netdev, device = nic_ids(port_id)
-        directory = self.processes.require_directory(spec.uuid)
-        async with self.processes.lock(spec.uuid):
-            if live_pid(directory, spec.uuid) is None:
-                return
-            try:
-                async with self.processes.qmp(directory) as qmp:
-                    if device in await self._devices(qmp):
-                        await qmp.execute("device_del", {"id": device})
-                        await self._wait_deleted(qmp, device)
-                    with contextlib.suppress(QMPError):
-                        await qmp.execute("netdev_del", {"id": netdev})
-            except QMPError as exc:
-                raise DriverError(f"could not unplug port {port_id}: {exc}") from exc
-
-    async def _wait_deleted(self, qmp: Any, device: str) -> None:
-        """The guest acknowledges an unplug (ACPI): wait for it."""
-        deadline = time.monotonic() + UNPLUG_TIMEOUT
-        while time.monotonic() < deadline:
-            if device not in await self._devices(qmp):
-                return
-            await asyncio.sleep(0.1)
-        raise DriverError(f"the guest did not release {device} within {UNPLUG_TIMEOUT:g} s")
+        await qemu_nics.unplug(self.processes, spec, port_id)
 
     # -- volumes (qemu_volumes.py) -------------------------------------------
 
@@ -537,20 +391,3 @@ class QemuDriver:
         self, spec: GuestSpec, accel: str, incoming: Path | str | None = None
     ) -> list[str]:
         return self.processes.command_line(spec, accel, incoming)
-
-
-async def _cancel_stale_job(qmp: Any, job: str) -> None:
-    """A backup of this guest that an agent killed midway started (QEMU
-    outlives the agent and keeps writing into a file the restart swept):
-    cancel it, so that the snapshot taken again can start its own."""
-    jobs = await qmp.execute("query-block-jobs")
-    if not any(j.get("device") == job for j in jobs or []):
-        return
-    log.warning("a backup job %s left by an interrupted snapshot runs; cancelling it", job)
-    try:
-        await qmp.execute("block-job-cancel", {"device": job, "force": True})
-        ended = "BLOCK_JOB_CANCELLED"
-    except QMPError:
-        ended = "BLOCK_JOB_COMPLETED"  # it ended meanwhile: consume its event
-    with contextlib.suppress(QMPError):
-        await qmp.wait_event(ended, 60 if ended == "BLOCK_JOB_CANCELLED" else 5)

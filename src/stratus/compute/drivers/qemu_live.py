@@ -16,7 +16,8 @@ cap raised, downtime limited) while ``query-migrate`` is polled for progress.
 When it completes the destination guest runs (no ``-S``: it starts by itself
 when the source was running) and the source cancels the mirror
 (``block-job-cancel``, which on a READY mirror just ends it); once the agent
-has recorded the move, ``finish_outgoing`` quits the source qemu.
+has recorded the move, ``finish_outgoing`` quits the source qemu.  The
+source's QMP jobs (mirror, migrate, undo) are in ``qemu_live_jobs.py``.
 
 Destination again (``finish_incoming``): ``nbd-server-stop``, and ``cont``
 when the guest should run but is paused (a force-completed migration paused
@@ -25,7 +26,6 @@ it on the source).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -37,8 +37,6 @@ from typing import Any
 from stratus.compute.drivers.base import DriverError, GuestSpec, GuestStatus
 from stratus.compute.drivers.live import (
     IncomingGuest,
-    LiveControl,
-    LiveProgress,
     LiveResult,
     ProgressCallback,
 )
@@ -50,16 +48,21 @@ from stratus.compute.drivers.qemu_files import (
     wait_exit,
     wait_incoming,
 )
-from stratus.compute.drivers.qemu_guest import MIGRATE_TIMEOUT, GuestProcesses
-from stratus.compute.drivers.qmp import QMPClient, QMPError
+from stratus.compute.drivers.qemu_guest import GuestProcesses
+from stratus.compute.drivers.qemu_live_jobs import (
+    EXPORT,
+    Aborted,
+    MigrationState,
+    cancel_mirror,
+    migrate,
+    mirror,
+    undo,
+)
+from stratus.compute.drivers.qmp import QMPError
 
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-EXPORT = "disk0"  # the NBD export name: the guest's disk drive id
-MAX_BANDWIDTH = 8 * 2**30  # bytes/s: qemu's default cap (32 MiB/s) would take seconds
-DOWNTIME_LIMIT_MS = 100
-POLL = 0.02  # query-migrate / query-block-jobs are cheap; a coarser poll adds to the total
 
 
 def incoming_file(directory: Path) -> Path:
@@ -168,10 +171,6 @@ async def finish_incoming(guests: GuestProcesses, spec: GuestSpec, running: bool
 # -- source ----------------------------------------------------------------------------
 
 
-class _Aborted(Exception):
-    pass
-
-
 async def live_migrate(
     guests: GuestProcesses, spec: GuestSpec, target: IncomingGuest, progress: ProgressCallback
 ) -> LiveResult:
@@ -182,23 +181,23 @@ async def live_migrate(
         if pid is None:
             raise DriverError(f"guest {uuid} is not running")
         started = time.monotonic()
-        state = _State()
+        state = MigrationState()
         try:
             async with guests.qmp(directory) as qmp:
                 status = (await qmp.execute("query-status")).get("status")
                 state.was_running = status == "running"
                 try:
                     if target.disk_uri:  # "": no local disk (booted from a volume)
-                        await _mirror(qmp, job, target, progress, state)
-                    info = await _migrate(qmp, target, progress, state)
-                except _Aborted:
-                    await _undo(qmp, job, state)
+                        await mirror(qmp, job, target, progress, state)
+                    info = await migrate(qmp, target, progress, state)
+                except Aborted:
+                    await undo(qmp, job, state)
                     log.info("guest %s: live migration aborted; it runs here still", uuid)
                     return LiveResult(False, progress=state.last)
                 except (QMPError, DriverError, TimeoutError) as exc:
-                    await _undo(qmp, job, state)
+                    await undo(qmp, job, state)
                     raise DriverError(f"live migration of {uuid} failed: {exc}") from exc
-                await _cancel_mirror(qmp, job)
+                await cancel_mirror(qmp, job)
         except QMPError as exc:  # the monitor itself failed (qemu died?)
             raise DriverError(f"live migration of {uuid} failed: {exc}") from exc
     total = int((time.monotonic() - started) * 1000)
@@ -241,154 +240,18 @@ async def recover_outgoing(guests: GuestProcesses, spec: GuestSpec) -> bool:
                 status = info.get("status")
                 if status == "completed":
                     for job in await qmp.execute("query-block-jobs"):
-                        await _cancel_mirror(qmp, str(job.get("device")))
+                        await cancel_mirror(qmp, str(job.get("device")))
                     return True
-                state = _State()
+                state = MigrationState()
                 state.migrating = status not in (None, "none", "failed", "cancelled")
                 runstate = (await qmp.execute("query-status")).get("status")
                 state.was_running = runstate in ("running", "finish-migrate")
                 jobs = [str(j.get("device", "")) for j in await qmp.execute("query-block-jobs")]
                 mirrors = [j for j in jobs if j.startswith("live-")]
-                await _undo(qmp, mirrors[0] if mirrors else "", state)
+                await undo(qmp, mirrors[0] if mirrors else "", state)
         except QMPError as exc:
             raise DriverError(f"could not check guest {uuid}'s migration: {exc}") from exc
         return False
-
-
-class _State:
-    def __init__(self) -> None:
-        self.deadline = time.monotonic() + MIGRATE_TIMEOUT
-        self.was_running = True
-        self.forced = False  # the guest was paused to make the migration converge
-        self.migrating = False
-        self.disk: tuple[int, int] | None = None  # (len, offset) of the mirror job
-        self.last: LiveProgress | None = None
-
-    def check_time(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise DriverError(f"the live migration did not finish within {MIGRATE_TIMEOUT:g} s")
-
-
-def _disk_fields(state: _State) -> dict[str, int]:
-    if state.disk is None:
-        return {}
-    total, done = state.disk
-    return {"disk_total": total, "disk_processed": done, "disk_remaining": max(total - done, 0)}
-
-
-async def _report(
-    qmp: QMPClient, progress: ProgressCallback, state: _State, report: LiveProgress
-) -> None:
-    state.last = report
-    control = await progress(report)
-    if control == LiveControl.ABORT:
-        raise _Aborted()
-    if control == LiveControl.FORCE_COMPLETE and not state.forced:
-        log.info("live migration: force-complete: pausing the guest so the migration converges")
-        await qmp.execute("stop")
-        state.forced = True
-
-
-def _job_event(qmp: QMPClient, job: str, names: tuple[str, ...]) -> dict[str, Any] | None:
-    for event in qmp.events():
-        if event.get("event") in names and event.get("data", {}).get("device") == job:
-            return event
-    return None
-
-
-async def _mirror(
-    qmp: QMPClient, job: str, target: IncomingGuest, progress: ProgressCallback, state: _State
-) -> None:
-    await qmp.execute(
-        "drive-mirror",
-        {
-            "device": EXPORT,
-            "job-id": job,
-            "target": target.disk_uri,
-            "format": "raw",
-            "sync": "top",
-            "mode": "existing",
-        },
-    )
-    while True:
-        ended = _job_event(qmp, job, ("BLOCK_JOB_COMPLETED", "BLOCK_JOB_CANCELLED"))
-        if ended is not None:
-            raise DriverError(
-                f"copying the disk failed: {ended['data'].get('error', 'the job ended early')}"
-            )
-        for job_info in await qmp.execute("query-block-jobs"):
-            if job_info.get("device") == job:
-                state.disk = (int(job_info.get("len", 0)), int(job_info.get("offset", 0)))
-                if job_info.get("ready"):
-                    return
-        await _report(qmp, progress, state, LiveProgress("disk", **_disk_fields(state)))
-        state.check_time()
-        with contextlib.suppress(QMPError):  # READY (or an error) ends the wait early
-            await qmp.wait_event("BLOCK_JOB_READY", POLL * 5)
-
-
-async def _migrate(
-    qmp: QMPClient, target: IncomingGuest, progress: ProgressCallback, state: _State
-) -> dict[str, Any]:
-    await qmp.execute(
-        "migrate-set-parameters",
-        {"max-bandwidth": MAX_BANDWIDTH, "downtime-limit": DOWNTIME_LIMIT_MS},
-    )
-    await qmp.execute("migrate", {"uri": target.memory_uri})
-    state.migrating = True
-    while True:
-        info = await qmp.execute("query-migrate")
-        status = info.get("status")
-        ram = info.get("ram", {})
-        report = LiveProgress(
-            "completed" if status == "completed" else "memory",
-            memory_total=ram.get("total"),
-            memory_processed=ram.get("transferred"),
-            memory_remaining=ram.get("remaining"),
-            **_disk_fields(state),
-        )
-        if status == "completed":
-            state.last = report
-            return dict(info)
-        if status in ("failed", "cancelled"):
-            raise DriverError(f"migration {status}: {info.get('error-desc', 'no reason given')}")
-        await _report(qmp, progress, state, report)
-        state.check_time()
-        await asyncio.sleep(POLL)
-
-
-async def _undo(qmp: QMPClient, job: str, state: _State) -> None:
-    """Leave the source as it was: no migration, no mirror, the guest running."""
-    with contextlib.suppress(QMPError):
-        if state.migrating:
-            await qmp.execute("migrate_cancel")
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                status = (await qmp.execute("query-migrate")).get("status")
-                if status in ("cancelled", "failed", "completed", None):
-                    break
-                await asyncio.sleep(POLL)
-    await _cancel_mirror(qmp, job, force=True)
-    with contextlib.suppress(QMPError):
-        status = (await qmp.execute("query-status")).get("status")
-        if state.was_running and status != "running":
-            await qmp.execute("cont")
-
-
-async def _cancel_mirror(qmp: QMPClient, job: str, force: bool = False) -> None:
-    """End the mirror job.  After a completed migration (not forced) it
-    finishes its last writes to the destination first."""
-    with contextlib.suppress(QMPError):
-        jobs = [j.get("device") for j in await qmp.execute("query-block-jobs")]
-        if job not in jobs:
-            return
-        await qmp.execute("block-job-cancel", {"device": job, "force": force})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            jobs = [j.get("device") for j in await qmp.execute("query-block-jobs")]
-            if job not in jobs:
-                return
-            await asyncio.sleep(POLL)
 
 
 class QemuLiveMigration:

@@ -149,7 +149,7 @@ class ComputeService:
     def _channel(self) -> Any:
         if self._peers is None:
             from stratus.common.service_auth import service_session
-            from stratus.compute.agent.channel import ChannelClient
+            from stratus.compute.agent.channel_client import ChannelClient
 
             self._peers = ChannelClient(service_session(self.cfg))
         return self._peers
@@ -258,7 +258,7 @@ class ComputeService:
         """Ask the driver of the server's host: through the agent running in
         this process, or over the agent channel of one running apart.  The
         driver's refusal (the guest is not running, ...) is a 409."""
-        from stratus.compute.agent.channel import ChannelError
+        from stratus.compute.agent.channel_wire import ChannelError
 
         agent = self.agents.get(server.host or "")
         if agent is not None:
