@@ -351,6 +351,17 @@ class VolumeRecords:
                 for key, value in values.items():
                     setattr(row, key, value)
 
+    async def save_if(self, row_id: str, expect: str, **values: Any) -> bool:
+        """Update the row if its status is still ``expect`` (a detach asked
+        meanwhile wins over the attach's last step)."""
+        async with self.db.transaction() as s:
+            done = await s.execute(
+                update(m.VolumeAttachment)
+                .where(m.VolumeAttachment.id == row_id, m.VolumeAttachment.status == expect)
+                .values(**values)
+            )
+            return bool(getattr(done, "rowcount", 0))
+
     async def drop(self, row_id: str) -> None:
         async with self.db.transaction() as s:
             await s.execute(delete(m.VolumeAttachment).where(m.VolumeAttachment.id == row_id))

@@ -143,6 +143,9 @@ class VolumeWorkflow:
                 raise RuntimeError(f"the {self.parts.driver.name} driver cannot attach volumes")
             if await self.running(server):
                 await attacher.attach_volume(server.id, disk)
+            # Recorded before Cinder hears the attachment is complete: once
+            # the volume is in-use, a detach may come, and it needs the disk.
+            await self.records.save(row.id, connection_info=info)
             await client.complete(attachment_id)
         except Exception as exc:
             message = str(exc) or type(exc).__name__
@@ -152,11 +155,12 @@ class VolumeWorkflow:
             await self._undo_attach(server, row, client)
             await self.records.event(server.id, "compute_attach_volume", "Error", message)
             return
-        await self.records.save(row.id, status=m.VOL_ATTACHED, connection_info=info)
+        marked = await self.records.save_if(row.id, m.VOL_ATTACHING, status=m.VOL_ATTACHED)
         await self.records.event(server.id, "compute_attach_volume", "Success", None)
         log.info(
-            "compute: server %s: volume %s attached as %s", server.id, row.volume_id, row.device
-        )
+            "compute: server %s: volume %s attached as %s%s", server.id, row.volume_id,
+            row.device, "" if marked else " (a detach asked meanwhile comes next)",
+        )  # fmt: skip
 
     async def _undo_attach(
         self, server: m.Server, row: m.VolumeAttachment, client: VolumeClient

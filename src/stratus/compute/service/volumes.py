@@ -38,6 +38,14 @@ ATTACHABLE = frozenset({m.ACTIVE, m.STOPPED, m.PAUSED, m.SUSPENDED})
 MAX_DEVICES = 25  # vdb .. vdz
 
 
+def detachable(row: m.VolumeAttachment) -> bool:
+    """Attached, or plugged in and being completed in Cinder (the agent
+    records the disk just before it completes the attachment)."""
+    return row.status == m.VOL_ATTACHED or (
+        row.status == m.VOL_ATTACHING and row.connection_info is not None
+    )
+
+
 def next_device(used: set[str], wanted: str | None = None) -> str:
     """The device name a new volume gets: ``wanted`` when free, else the
     first free /dev/vdX after the root disk."""
@@ -321,15 +329,19 @@ class ServerVolumes:
             row = await self.attachment_row(s, server_id, volume_id)
             if row.boot_index == 0:
                 raise BadRequest("Cannot detach a root device volume")
-            if row.status != m.VOL_ATTACHED:
+            if not detachable(row):
                 raise BadRequest(
                     f"Invalid volume: volume {volume_id} is {row.status} on instance "
                     f"{server_id}, not attached"
                 )
+        # Cinder refuses unless the volume is in-use: an attach whose agent
+        # has completed it in Cinder but not yet marked its row is detached
+        # (the agent's mark gives way to the detach), as in Nova, where the
+        # attachment is completed in Cinder last.
         await client.begin_detaching(ctx, volume_id)
         async with self.db.transaction() as s:
             row = await self.attachment_row(s, server_id, volume_id)
-            if row.status != m.VOL_ATTACHED:  # another detach won the race
+            if not detachable(row):  # another detach won the race
                 await client.roll_detaching(volume_id)
                 raise Conflict(f"Volume {volume_id} is already being detached.")
             row.status = m.VOL_DETACHING
