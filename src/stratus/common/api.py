@@ -129,13 +129,15 @@ class ServiceAPI:
         self.name = name
         self.routes = routes
         self.service = service
-        # Every service's errors are answered through one registry.
+        # Every service's errors are answered through one registry: its
+        # format, and the exceptions of its layers it translates.
         self.errors = ErrorHandlers({StratusError: renderer})
+        for cls, into in (translations or {}).items():
+            self.errors.translate(cls, into)
         self.renderer = self.errors.render
         self.validator = validator
         self.enforcer = enforcer
         self.base_url = base_url.rstrip("/")
-        self.translations = dict(translations or {})
         # The request id under the service's own name as well (Nova's
         # x-compute-request-id), beside x-openstack-request-id.
         self.request_id_header = request_id_header
@@ -180,7 +182,8 @@ class ServiceAPI:
                 log.info("%s: the client left before its request was read", self.name)
                 return Response(status_code=CLIENT_CLOSED)
             except Exception as exc:
-                return self._unexpected(exc, request, request_id)
+                return self.errors.unexpected(exc, log, self.name, request.method,
+                                              request.url.path, request_id)  # fmt: skip
 
         return endpoint
 
@@ -213,29 +216,6 @@ class ServiceAPI:
             version=version,
         )
         return chosen, api_request
-
-    def _unexpected(self, exc: Exception, request: Request, request_id: str) -> Response:
-        """An exception no handler expected: the service's own error if its
-        layers' exception translates to one, else one logged 500."""
-        translated = self._translate(exc)
-        if translated is not None:
-            return self.renderer(translated)
-        log.exception(
-            "%s: unexpected error on %s %s [%s]",
-            self.name,
-            request.method,
-            request.url.path,
-            request_id,
-        )
-        return self.renderer(StratusError())
-
-    def _translate(self, exc: Exception) -> StratusError | None:
-        """The service's own error for an exception of its layers, if any."""
-        for cls in type(exc).__mro__:
-            translate = self.translations.get(cls)
-            if translate is not None:
-                return translate(exc)
-        return None
 
     async def _authenticate(
         self, request: Request, route: Route, request_id: str

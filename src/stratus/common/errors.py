@@ -6,6 +6,7 @@ and renders them in its upstream format through an ``ErrorRenderer``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -112,11 +113,14 @@ def render_fault(exc: StratusError) -> Response:
 
 
 class ErrorHandlers:
-    """One service's error rendering: a map from exception class to the
-    renderer of its answer, looked up along the exception's class hierarchy
+    """One service's error registry: a map from exception class to the
+    handler that answers it, looked up along the exception's class hierarchy
     (the most specific registered class wins), as Starlette's exception
-    middleware does.  Every service registers its upstream format here:
-    Keystone's and Nova's JSON, Glance's pages, Swift's plain text."""
+    middleware does.  Every service registers its upstream format here
+    (Keystone's and Nova's JSON, Glance's pages, Swift's plain text) and the
+    exceptions of its own layers it translates into its errors (``translate``:
+    its database's integrity error is a lost race, a 409).  ``unexpected`` is
+    every service app's catch-all."""
 
     def __init__(self, handlers: dict[type[Exception], Callable[[Any], Response]]) -> None:
         self._handlers = dict(handlers)
@@ -125,6 +129,10 @@ class ErrorHandlers:
     def add(self, cls: type[Exception], handler: Callable[[Any], Response]) -> None:
         self._handlers[cls] = handler
         self._resolved.clear()
+
+    def translate(self, cls: type[Exception], into: Callable[[Exception], StratusError]) -> None:
+        """``cls`` is answered as the service's error ``into`` makes of it."""
+        self.add(cls, lambda exc: self.render(into(exc)))
 
     def lookup(self, exc: Exception) -> Callable[[Any], Response] | None:
         cls = type(exc)
@@ -148,9 +156,21 @@ class ErrorHandlers:
             raise LookupError(f"no renderer for {type(exc).__name__} nor StratusError") from exc
         return handler(fallback)
 
+    def unexpected(
+        self, exc: Exception, log: logging.Logger, service: str, method: str, path: str,
+        request_id: str,
+    ) -> Response:  # fmt: skip
+        """The answer to an exception a request's handler let out: its
+        registered one (a translation), else a 500, logged with its traceback."""
+        if self.lookup(exc) is None:
+            log.error("%s: unexpected error on %s %s [%s]", service, method, path, request_id,
+                      exc_info=exc)  # fmt: skip
+        return self.render(exc)
+
 
 # Exceptions of a service's own layers (its database's, say) and the error
-# each becomes: every service translates its own (``ServiceAPI(translations=)``).
+# each becomes: every service registers its own (``ServiceAPI(translations=)``
+# puts them in its ``ErrorHandlers`` with ``translate``).
 ErrorTranslations = Mapping[type[Exception], Callable[[Exception], StratusError]]
 
 

@@ -4,7 +4,10 @@
 renewed before it expires).  ``ServiceTokenAuth`` is the ``httpx.Auth`` every
 client of another service uses: it puts that token in ``X-Auth-Token`` and,
 when the other side answers 401 (the token expired early or was revoked),
-authenticates again and sends the request once more.  ``service_client``
+authenticates again and sends the request once more.  Both it and
+``RenewableTokenAuth`` (a token given, renewed by a callback: the
+orchestration engine's trust tokens) are a ``ReauthenticatingAuth``, the one
+401-and-retry flow.  ``service_client``
 makes such a client::
 
     session = service_session(cfg)              # one per process is enough
@@ -20,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from datetime import datetime
 from typing import Any
 
@@ -100,7 +103,50 @@ class ServiceSession:
         await self.client.aclose()
 
 
-class ServiceTokenAuth(httpx.Auth):
+# A request that takes a 401 as an answer (``extensions={ACCEPTS_401: True}``)
+# is never sent again.
+ACCEPTS_401 = "stratus.accepts_401"
+
+
+class ReauthenticatingAuth(httpx.Auth):
+    """The ``httpx.Auth`` of every client of another service: a token in
+    ``X-Auth-Token`` and, when the other service answers 401, one new token
+    and one retry.  A subclass says where tokens come from."""
+
+    async def token(self) -> str:
+        """The token to send."""
+        raise NotImplementedError
+
+    def refused(self) -> None:
+        """The token sent was answered 401."""
+
+    async def renewed(self, refused: str) -> str | None:
+        """A new token in place of ``refused``, or None: no retry."""
+        raise NotImplementedError
+
+    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, Any, None]:
+        raise RuntimeError(f"{type(self).__name__} works with httpx.AsyncClient only")
+        yield request  # pragma: no cover
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        replayable = isinstance(request.stream, httpx.ByteStream)  # not a stream being sent
+        sent = request.headers["X-Auth-Token"] = await self.token()
+        response = yield request
+        if response.status_code != 401 or request.extensions.get(ACCEPTS_401):
+            return
+        self.refused()
+        if not replayable:
+            return  # a streamed body is spent: the caller sees the 401
+        token = await self.renewed(sent)
+        if token is None:
+            return
+        request.headers["X-Auth-Token"] = token
+        yield request
+
+
+class ServiceTokenAuth(ReauthenticatingAuth):
     """The service user's token on every request; one new token and one
     retry when the other service answers 401.  Raises ``ServiceAuthError``
     when the service user cannot authenticate at all."""
@@ -108,23 +154,38 @@ class ServiceTokenAuth(httpx.Auth):
     def __init__(self, session: ServiceSession) -> None:
         self.session = session
 
-    def sync_auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, Any, None]:
-        raise RuntimeError("ServiceTokenAuth works with httpx.AsyncClient only")
-        yield request  # pragma: no cover
+    async def token(self) -> str:
+        return await self.session.token()
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
-        replayable = isinstance(request.stream, httpx.ByteStream)  # not a stream being sent
-        request.headers["X-Auth-Token"] = await self.session.token()
-        response = yield request
-        if response.status_code != 401:
-            return
+    def refused(self) -> None:
         self.session.forget()
-        if not replayable:
-            return  # a streamed body is spent: the caller sees the 401
-        request.headers["X-Auth-Token"] = await self.session.token()
-        yield request
+
+    async def renewed(self, refused: str) -> str | None:
+        return await self.session.token()
+
+
+class RenewableTokenAuth(ReauthenticatingAuth):
+    """A token given (a user's, a trust's) and, if ``renew`` is given, a new
+    one from it on a 401; the call is sent again only with a token other
+    than the one refused."""
+
+    def __init__(
+        self, token: str, renew: Callable[[], Awaitable[str | None]] | None = None
+    ) -> None:
+        self.current = token
+        self.renew = renew
+
+    async def token(self) -> str:
+        return self.current
+
+    async def renewed(self, refused: str) -> str | None:
+        if self.renew is None:
+            return None
+        token = await self.renew()
+        if not token or token == refused:
+            return None
+        self.current = token
+        return token
 
 
 async def on_behalf_headers(ctx: RequestContext, session: ServiceSession | None) -> dict[str, str]:

@@ -22,6 +22,7 @@ __all__ = [
     "Forbidden",
     "NotFound",
     "OverLimit",
+    "ServiceUnavailable",
     "UnprocessableEntity",
     "render",
 ]
@@ -41,6 +42,14 @@ class UnprocessableEntity(StratusError):
     status = 422
     title = "Unprocessable Entity"
     default_message = "The instance is not in a state that allows this request."
+
+
+class ServiceUnavailable(StratusError):
+    """No host runs the datastore asked for: a 503."""
+
+    status = 503
+    title = "Service Unavailable"
+    default_message = "No database host is available."
 
 
 render = render_fault

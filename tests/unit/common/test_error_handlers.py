@@ -29,3 +29,14 @@ def test_most_specific_class_wins() -> None:
 def test_nothing_registered_is_an_error() -> None:
     with pytest.raises(LookupError):
         ErrorHandlers({}).render(ValueError("boom"))
+
+
+def test_a_translation_is_answered_as_the_error_it_becomes() -> None:
+    import logging
+
+    errors = ErrorHandlers({StratusError: by_status})
+    errors.translate(KeyError, lambda exc: NotFound())
+    log = logging.getLogger("test")
+    assert errors.render(KeyError("x")).body == b"404 NotFound"
+    assert errors.unexpected(KeyError("x"), log, "svc", "GET", "/", "req").body == b"404 NotFound"
+    assert errors.unexpected(ValueError(), log, "svc", "GET", "/", "req").status_code == 500

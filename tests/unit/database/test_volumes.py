@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stratus.database.drivers import openstack
+from stratus.database.drivers import cinder as driver
 
 
 async def test_the_loops_of_a_volume(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -28,8 +28,8 @@ async def test_the_loops_of_a_volume(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         assert argv[0] == "losetup"
         return listing
 
-    monkeypatch.setattr(openstack, "run", fake_run)
-    cinder = object.__new__(openstack.CinderVolumes)
+    monkeypatch.setattr(driver, "run", fake_run)
+    cinder = object.__new__(driver.CinderVolumes)
     cinder.exports = tmp_path / "exports"
     assert await cinder._loops("v1") == ["/dev/loop0"]
     assert await cinder._loops("v2") == ["/dev/loop1", "/dev/loop2"]
@@ -45,7 +45,7 @@ async def test_raw_type_gives_up_when_a_409_type_is_never_listed() -> None:
             return httpx.Response(200, json={"volume_types": [{"id": "t1", "name": "other"}]})
         return httpx.Response(409, json={"conflictingRequest": {"message": "exists"}})
 
-    volumes = object.__new__(openstack.CinderVolumes)
+    volumes = object.__new__(driver.CinderVolumes)
     volumes.client = httpx.AsyncClient(transport=httpx.MockTransport(cinder))
     assert await volumes._raw_type("http://c/v3/p") is None
     assert calls == ["GET", "POST", "GET"]
@@ -61,8 +61,8 @@ async def test_letting_go_signals_only_the_export_daemon_its_pid_file_names(
     async def no_loops(argv: list[str], **_: Any) -> str:
         return ""
 
-    monkeypatch.setattr(openstack, "run", no_loops)
-    cinder = object.__new__(openstack.CinderVolumes)
+    monkeypatch.setattr(driver, "run", no_loops)
+    cinder = object.__new__(driver.CinderVolumes)
     cinder.exports = tmp_path / "exports"
     cinder.exports.mkdir()
     bystander = subprocess.Popen(["sleep", "60"])

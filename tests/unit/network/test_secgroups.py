@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from stratus.network.errors import (
+from stratus.network.secgroup_errors import (
     SecurityGroupCannotRemoveDefault,
     SecurityGroupInvalidPortRange,
     SecurityGroupRuleExists,

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from stratus.database import models as m
 from stratus.database.agent.recorder import Recorder
+from stratus.database.agent.specs import replication_user, spec_of
 from stratus.database.drivers.base import (
     BackupStore,
     ByteStream,
@@ -33,36 +34,6 @@ from stratus.database.drivers.base import (
 log = logging.getLogger(__name__)
 
 PORT_TIMEOUT = 60.0  # seconds for the network agent to plug a port
-
-
-def replication_user(replica_id: str) -> str:
-    """The user a replica connects to its source as."""
-    return "os_repl_" + replica_id.replace("-", "")[:12]
-
-
-def spec_of(
-    inst: m.Instance,
-    settings: dict[str, str] | None = None,
-    replication: tuple[tuple[str, str], ...] = (),
-    logs: tuple[str, ...] = (),
-) -> ServerSpec:
-    return ServerSpec(
-        instance_id=inst.id,
-        datastore=inst.datastore,
-        version=inst.datastore_version,
-        memory_mb=inst.memory_mb,
-        vcpus=inst.vcpus,
-        port=inst.port,
-        allowed_cidrs=tuple(inst.allowed_cidrs),
-        settings=dict(settings or {}),
-        replica=inst.replica_of_id is not None,
-        replication=replication,
-        logs=logs,
-    )
-
-
-def netns_of(instance_id: str) -> str:
-    return f"sdb-{instance_id[:12]}"
 
 
 class InstanceWork:
@@ -216,7 +187,9 @@ class InstanceWork:
             raise DriverError(f"the replica's source {source.id} is on another host")
         return source, self.places.get(source.id) or await self.place(source)
 
-    async def seed(self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec) -> None:
+    async def seed(
+        self, inst: m.Instance, store: Datastore, place: Place, spec: ServerSpec
+    ) -> None:
         """A replica's data copied from its source, set to follow it.  The
         replication password is made here, given to the source and the
         replica's server, and kept nowhere else."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 
 from stratus.database import models as m
-from stratus.database.agent.instances import InstanceWork, replication_user
+from stratus.database.agent.instances import InstanceWork
+from stratus.database.agent.specs import replication_user
 from stratus.database.drivers.base import DriverError
 
 log = logging.getLogger(__name__)

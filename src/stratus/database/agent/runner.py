@@ -53,9 +53,10 @@ def _swift(cfg: Config, session: ServiceSession) -> SwiftStore:
 
 def _local(cfg: Config, host: str) -> tuple[dict[str, Datastore], Isolation, Network,
                                             Volumes | None, BackupStore, list[Any]]:  # fmt: skip
+    from stratus.database.drivers.cinder import CinderVolumes
     from stratus.database.drivers.isolation import LinuxIsolation, scope_of
     from stratus.database.drivers.mariadb import MariaDB
-    from stratus.database.drivers.openstack import CinderVolumes, NeutronNetwork
+    from stratus.database.drivers.openstack import NeutronNetwork
     from stratus.database.drivers.postgresql import PostgreSQL
 
     if os.geteuid() != 0:

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
-from stratus.common.errors import StratusError
 from stratus.compute import models as cm
 from stratus.database import models as m
 from stratus.database.errors import (
@@ -21,6 +20,7 @@ from stratus.database.errors import (
     Forbidden,
     NotFound,
     OverLimit,
+    ServiceUnavailable,
     UnprocessableEntity,
 )
 from stratus.database.service.common import Wake, visible_backup, visible_instance
@@ -37,12 +37,6 @@ from stratus.database.service.new_instances import (
 )
 from stratus.database.service.quotas import ProjectQuotas, Quotas
 from stratus.network import models as nm
-
-
-class ServiceUnavailable(StratusError):
-    status = 503
-    title = "Service Unavailable"
-    default_message = "No database host is available."
 
 
 class Instances:

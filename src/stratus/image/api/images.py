@@ -12,7 +12,7 @@ from stratus.image.api import views
 from stratus.image.api.schemas import ImageListQuery
 from stratus.image.errors import BadRequest
 from stratus.image.service import ImageService
-from stratus.image.service.images import SORTABLE, ListParams
+from stratus.image.service.image_query import SORTABLE, ListParams
 
 MAX_LIMIT = 1000
 KNOWN_QUERY = set(ImageListQuery.model_fields) | {"tag"}

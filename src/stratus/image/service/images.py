@@ -1,21 +1,17 @@
 """Image records: create, list, show, update (JSON patch), delete, tags,
-members, and who may see what."""
+members, and who may see what.  The attributes' rules are in
+``image_patch``, a listing's SQL in ``image_query``."""
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, exists, false, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.common.db import Database, utcnow
-from stratus.image import formats
 from stratus.image import models as m
 from stratus.image.errors import (
     BadRequest,
@@ -25,120 +21,25 @@ from stratus.image.errors import (
     TooMany,
     image_not_found,
 )
-
-READ_ONLY = frozenset(
-    {
-        "id",
-        "status",
-        "checksum",
-        "os_hash_algo",
-        "os_hash_value",
-        "size",
-        "virtual_size",
-        "created_at",
-        "updated_at",
-        "file",
-        "self",
-        "schema",
-        "direct_url",
-        "locations",
-        "stores",
-        "os_glance_import_task",
-    }
+from stratus.image.service.image_patch import (
+    CORE,
+    MAX_PROPERTIES,
+    MAX_TAGS,
+    MEMBER_STATUSES,
+    READ_ONLY,
+    RESERVED_PREFIX,
+    apply_patch,
+    check_value,
+    editable,
 )
-CORE = frozenset(
-    {
-        "name",
-        "visibility",
-        "protected",
-        "os_hidden",
-        "tags",
-        "container_format",
-        "disk_format",
-        "min_disk",
-        "min_ram",
-        "owner",
-    }
+from stratus.image.service.image_query import (
+    SORTABLE,
+    ListParams,
+    after_marker,
+    filtered,
+    ordering,
+    sort_keys,
 )
-RESERVED_PREFIX = "os_glance"
-MAX_TAGS = 128
-MAX_PROPERTIES = 128
-MEMBER_STATUSES = ("pending", "accepted", "rejected")
-_PATH = re.compile(r"^/([^/~]|~0|~1)+$")
-
-
-@dataclass
-class ListParams:
-    filters: dict[str, Any]
-    properties: dict[str, str]
-    tags: list[str]
-    sort: list[tuple[str, str]]
-    limit: int
-    marker: str | None
-
-
-SORTABLE = {
-    "name": m.Image.name,
-    "status": m.Image.status,
-    "container_format": m.Image.container_format,
-    "disk_format": m.Image.disk_format,
-    "size": m.Image.size,
-    "id": m.Image.id,
-    "created_at": m.Image.created_at,
-    "updated_at": m.Image.updated_at,
-    "visibility": m.Image.visibility,
-    "owner": m.Image.owner,
-    "min_disk": m.Image.min_disk,
-    "min_ram": m.Image.min_ram,
-    "virtual_size": m.Image.virtual_size,
-}
-
-
-def _check_value(key: str, value: Any) -> Any:
-    """Validate one attribute's value the way Glance's schema does."""
-
-    def need(cond: bool, what: str) -> None:
-        if not cond:
-            raise BadRequest(f"Invalid value for '{key}': {what}.")
-
-    if key == "name":
-        need(
-            value is None or (isinstance(value, str) and len(value) <= 255),
-            "a string of at most 255 characters",
-        )
-    elif key == "visibility":
-        need(value in m.VISIBILITIES, f"one of {', '.join(m.VISIBILITIES)}")
-    elif key in ("protected", "os_hidden"):
-        need(isinstance(value, bool), "true or false")
-    elif key in ("min_disk", "min_ram"):
-        need(
-            isinstance(value, int) and not isinstance(value, bool) and value >= 0,
-            "a whole number of at least 0",
-        )
-    elif key == "disk_format":
-        need(
-            value is None or value in formats.DISK_FORMATS,
-            f"one of {', '.join(formats.DISK_FORMATS)}",
-        )
-    elif key == "container_format":
-        need(
-            value is None or value in formats.CONTAINER_FORMATS,
-            f"one of {', '.join(formats.CONTAINER_FORMATS)}",
-        )
-    elif key == "tags":
-        need(
-            isinstance(value, list)
-            and all(isinstance(t, str) and 0 < len(t) <= 255 for t in value),
-            "a list of strings",
-        )
-        if len(value) > MAX_TAGS:
-            raise TooMany(f"An image has at most {MAX_TAGS} tags.")
-    elif key == "owner":
-        need(value is None or (isinstance(value, str) and len(value) <= 255), "a project id")
-    else:
-        need(isinstance(value, str), "a string (custom properties are strings)")
-        need(len(value) <= 65535, "at most 65535 characters")
-    return value
 
 
 class Images:
@@ -206,7 +107,7 @@ class Images:
                 raise Forbidden(f"Attribute '{key}' is read-only.")
             if key.startswith(RESERVED_PREFIX):
                 raise Forbidden(f"Attribute '{key}' is reserved.")
-            _check_value(key, attrs[key])
+            check_value(key, attrs[key])
         owner = attrs.pop("owner", None) or ctx.project_id
         if owner != ctx.project_id and not may_set_owner:
             raise Forbidden("You may not create an image owned by another project.")
@@ -245,14 +146,14 @@ class Images:
         self, ctx: RequestContext, p: ListParams
     ) -> tuple[list[m.Image], str | None]:
         stmt = self._visible(ctx, p.filters, select(m.Image).where(m.Image.status != m.DELETED))
-        stmt = _filtered(stmt, p)
+        stmt = filtered(stmt, p)
         async with self.db.session() as s:
             if p.marker:
                 marker = await s.get(m.Image, p.marker)
                 if marker is None:
                     raise BadRequest(f"Invalid marker: image {p.marker} could not be found.")
-                stmt = stmt.where(_after(marker, p.sort))
-            order = [_ordering(SORTABLE[key], direction) for key, direction in _keys(p.sort)]
+                stmt = stmt.where(after_marker(marker, p.sort))
+            order = [ordering(SORTABLE[key], direction) for key, direction in sort_keys(p.sort)]
             rows = list((await s.scalars(stmt.order_by(*order).limit(p.limit + 1))).all())
         more = len(rows) > p.limit
         rows = rows[: p.limit]
@@ -292,9 +193,9 @@ class Images:
     ) -> m.Image:
         async with self.db.transaction() as s:
             image = await self.get(ctx, image_id, s)
-            state = _editable(image)
+            state = editable(image)
             for op in ops:
-                _apply(state, op, image)
+                apply_patch(state, op, image)
             if state["visibility"] != image.visibility:
                 if state["visibility"] == "public" and not may_publicize:
                     raise Forbidden("You are not authorized to make images public.")
@@ -345,7 +246,7 @@ class Images:
     # -- tags ----------------------------------------------------------------------------------------
 
     async def add_tag(self, ctx: RequestContext, image_id: str, tag: str) -> None:
-        _check_value("tags", [tag])
+        check_value("tags", [tag])
         async with self.db.transaction() as s:
             image = await self.get(ctx, image_id, s)
             if tag not in [t.name for t in image.tags]:
@@ -421,159 +322,3 @@ class Images:
             if row is None:
                 raise NotFound(f"Project {member_id} is not a member of image {image_id}.")
             await s.delete(row)
-
-
-def _split_in(value: str) -> list[str]:
-    return [v.strip().strip('"') for v in value[3:].split(",") if v.strip()]
-
-
-def _time_filter(column: Any, value: str) -> ColumnElement[bool]:
-    op, _, when = value.partition(":")
-    ops = {
-        "gt": column.__gt__,
-        "gte": column.__ge__,
-        "lt": column.__lt__,
-        "lte": column.__le__,
-        "eq": column.__eq__,
-        "neq": column.__ne__,
-    }
-    if op not in ops or not when:
-        raise BadRequest(
-            f"Invalid time filter {value!r}: use gt:, gte:, lt:, lte:, eq: or neq: and an ISO 8601 time."
-        )
-    try:
-        moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadRequest(f"Invalid time {when!r}.") from exc
-    return ops[op](moment)  # type: ignore[no-any-return]
-
-
-def _keys(sort: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The sort keys with id appended (same direction as the last key) as the tie-breaker."""
-    keys = list(sort)
-    if keys[-1][0] != "id":
-        keys.append(("id", keys[-1][1]))
-    return keys
-
-
-def _ordering(column: Any, direction: str) -> Any:
-    """NULLs are the smallest value on every database: first ascending, last descending.
-
-    PostgreSQL's default puts NULLs last ascending and SQLite's first, so say it explicitly.
-    """
-    return column.desc().nulls_last() if direction == "desc" else column.asc().nulls_first()
-
-
-def _same(column: Any, value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value  # type: ignore[no-any-return]
-
-
-def _after(marker: m.Image, sort: list[tuple[str, str]]) -> ColumnElement[bool]:
-    """Rows after the marker in the order of _ordering over _keys(sort) (NULLs smallest)."""
-    keys = _keys(sort)
-    clauses = []
-    for i, (key, direction) in enumerate(keys):
-        column = SORTABLE[key]
-        value = getattr(marker, key)
-        equal_before = [_same(SORTABLE[k], getattr(marker, k)) for k, _ in keys[:i]]
-        step: ColumnElement[bool]
-        if value is None:
-            # NULL is the smallest value: ascending, every non-NULL comes after it;
-            # descending, NULLs come last so nothing comes after it at this key.
-            step = column.is_not(None) if direction == "asc" else false()
-        elif direction == "desc":
-            step = or_(column < value, column.is_(None))
-        else:
-            step = column > value
-        clauses.append(and_(*equal_before, step))
-    return or_(*clauses)
-
-
-def _editable(image: m.Image) -> dict[str, Any]:
-    return {
-        "name": image.name,
-        "visibility": image.visibility,
-        "protected": image.protected,
-        "os_hidden": image.os_hidden,
-        "container_format": image.container_format,
-        "disk_format": image.disk_format,
-        "min_disk": image.min_disk,
-        "min_ram": image.min_ram,
-        "owner": image.owner,
-        "tags": [t.name for t in image.tags],
-        "properties": dict(image.properties),
-    }
-
-
-def _apply(state: dict[str, Any], op: Mapping[str, Any], image: m.Image) -> None:
-    """One JSON-patch operation, with Glance's rules: one level of paths,
-    ``add`` replaces, read-only and reserved attributes refused."""
-    kind = op.get("op")
-    path = op.get("path")
-    if kind not in ("add", "replace", "remove"):
-        raise BadRequest(f"Unsupported patch operation {kind!r}: use add, replace or remove.")
-    if not isinstance(path, str) or not _PATH.match(path):
-        raise BadRequest(f"Invalid JSON pointer {path!r}: paths are one level deep, like /name.")
-    key = path[1:].replace("~1", "/").replace("~0", "~")
-    if key in READ_ONLY:
-        raise Forbidden(f"Attribute '{key}' is read-only.")
-    if key.startswith(RESERVED_PREFIX):
-        raise Forbidden(f"Attribute '{key}' is reserved.")
-    if kind in ("add", "replace") and "value" not in op:
-        raise BadRequest(f"Operation {kind} needs a value.")
-    if key in CORE:
-        if kind == "remove":
-            raise Forbidden(f"Properties {key} cannot be deleted.")
-        state[key] = _check_value(key, op["value"])
-        return
-    props = state["properties"]
-    if kind == "remove":
-        if key not in props:
-            raise Conflict(f"Property {key} does not exist.")
-        del props[key]
-    elif kind == "replace" and key not in props:
-        raise Conflict(f"Property {key} does not exist.")
-    else:
-        props[key] = _check_value(key, op["value"])
-
-
-def _filtered(stmt: Select[Any], p: ListParams) -> Select[Any]:
-    """The list's other filters: exact and ``in:`` values, hidden images,
-    size ranges, times, tags and properties."""
-    f = p.filters
-    for key in ("name", "status", "owner", "disk_format", "container_format"):
-        value = f.get(key)
-        if value is None:
-            continue
-        column = getattr(m.Image, key)
-        if isinstance(value, str) and value.startswith("in:"):
-            stmt = stmt.where(column.in_(_split_in(value)))
-        else:
-            stmt = stmt.where(column == value)
-    if (ids := f.get("id")) is not None:
-        stmt = stmt.where(
-            m.Image.id.in_(_split_in(ids)) if ids.startswith("in:") else m.Image.id == ids
-        )
-    for key in ("protected", "os_hidden"):
-        if key in f:
-            stmt = stmt.where(getattr(m.Image, key) == f[key])
-    if "os_hidden" not in f:
-        stmt = stmt.where(m.Image.os_hidden.is_(False))
-    for key in ("size", "virtual_size", "min_disk", "min_ram", "checksum", "os_hash_value"):
-        if (exact := f.get(key)) is not None:
-            stmt = stmt.where(getattr(m.Image, key) == exact)
-    if (size_min := f.get("size_min")) is not None:
-        stmt = stmt.where(m.Image.size >= size_min)
-    if (size_max := f.get("size_max")) is not None:
-        stmt = stmt.where(m.Image.size <= size_max)
-    for op_key, column in (
-        ("created_at", m.Image.created_at),
-        ("updated_at", m.Image.updated_at),
-    ):
-        if (value := f.get(op_key)) is not None:
-            stmt = stmt.where(_time_filter(column, value))
-    for tag in p.tags:
-        stmt = stmt.where(exists().where(m.ImageTag.image_id == m.Image.id, m.ImageTag.name == tag))
-    for key, value in p.properties.items():
-        stmt = stmt.where(m.Image.properties[key].as_string() == value)
-    return stmt

@@ -9,8 +9,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from stratus.network.errors import (
-    InvalidInput,
+from stratus.network.errors import InvalidInput
+from stratus.network.secgroup_errors import (
     SecurityGroupEthertypeConflictWithProtocol,
     SecurityGroupInvalidIcmpValue,
     SecurityGroupInvalidPortRange,

@@ -10,14 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from stratus.common.context import RequestContext
 from stratus.network import models as m
-from stratus.network.errors import (
+from stratus.network.errors import SecurityGroupNotFound, SecurityGroupRuleNotFound
+from stratus.network.secgroup_errors import (
     SecurityGroupCannotRemoveDefault,
     SecurityGroupCannotUpdateDefault,
     SecurityGroupDefaultAlreadyExists,
     SecurityGroupInUse,
-    SecurityGroupNotFound,
     SecurityGroupRuleExists,
-    SecurityGroupRuleNotFound,
 )
 from stratus.network.service import records
 from stratus.network.service.core import Changes, Core, check_revision, owned, push_filters

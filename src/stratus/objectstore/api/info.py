@@ -11,7 +11,7 @@ from starlette.responses import Response
 from stratus.common.api import ApiRequest
 from stratus.objectstore.api.cors import CorsPolicy, policy_of
 from stratus.objectstore.api.request import SYNC_REALMS, VERSIONS
-from stratus.objectstore.layers import archive, bulk, dlo, slo, symlink, tempurl
+from stratus.objectstore.layers import archive, bulk, dlo, slo_manifest, symlink, tempurl
 from stratus.objectstore.service.accounts import POLICY_NAME
 from stratus.objectstore.service.container_sync import SyncRealms
 from stratus.objectstore.service.interface import ObjectStore
@@ -68,9 +68,9 @@ def capabilities(
         },
         "formpost": {"allowed_digests": sorted(tempurl.DIGESTS)},
         "slo": {
-            "max_manifest_segments": slo.MAX_SEGMENTS,
-            "max_manifest_size": slo.MAX_MANIFEST_SIZE,
-            "min_segment_size": slo.MIN_SEGMENT_SIZE,
+            "max_manifest_segments": slo_manifest.MAX_SEGMENTS,
+            "max_manifest_size": slo_manifest.MAX_MANIFEST_SIZE,
+            "min_segment_size": slo_manifest.MIN_SEGMENT_SIZE,
             "yield_frequency": 10,
             "allow_async_delete": False,
         },

@@ -102,11 +102,9 @@ class SwiftApp:
             response = await self._handle(scope, receive, request_id)
         except StratusError as exc:
             response = self.errors.render(exc)
-        except Exception:
-            log.exception(
-                "objectstore: unexpected error on %s %s [%s]", method, scope.get("path"), txid
-            )
-            response = self.errors.render(errors.SwiftError())
+        except Exception as exc:  # the shared catch-all: a logged 500 in Swift's format
+            path = str(scope.get("path"))
+            response = self.errors.unexpected(exc, log, "objectstore", method, path, txid)
         extra: list[tuple[bytes, bytes]] = [(b"x-trans-id", txid.encode())]
         extra += await self._cors(scope, response)
         if standalone:

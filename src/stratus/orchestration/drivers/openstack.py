@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import orjson
 
+from stratus.common.service_auth import ACCEPTS_401, RenewableTokenAuth
 from stratus.orchestration.drivers.base import ApiError
 from stratus.registry import SERVICES
 
@@ -47,13 +48,21 @@ class HttpApi:
         renew: Callable[[], Awaitable[str | None]] | None = None,
     ) -> None:
         self.public_url = public_url
-        # A new token when the services answer 401 (the stack's trust gives
-        # one again: a task outlives the token it started with).
-        self.renew = renew
+        # The token on each call and, when the services answer 401, one new
+        # token from ``renew`` (the stack's trust gives one again: a task
+        # outlives the token it started with) and one retry.
+        self.auth = RenewableTokenAuth(token, renew)
         self.guest_url = guest_url or public_url
-        self.token = token
         self.project_id = project_id
         self.client = client
+
+    @property
+    def token(self) -> str:
+        return self.auth.current
+
+    @token.setter
+    def token(self, token: str) -> None:
+        self.auth.current = token
 
     def endpoint(self, service: str, guest: bool = False) -> str:
         """The service's URL for this project; as guests reach it with ``guest``."""
@@ -73,7 +82,7 @@ class HttpApi:
     ) -> Any:
         if service not in SERVICES:
             raise ApiError(503, f"the {service} service is not part of this cloud")
-        hdrs = {"X-Auth-Token": self.token, "Accept": "application/json", **(headers or {})}
+        hdrs = {"Accept": "application/json", **(headers or {})}
         if service == "compute":
             hdrs.setdefault("OpenStack-API-Version", "compute 2.1")
         content = orjson.dumps(json) if json is not None else None
@@ -82,13 +91,8 @@ class HttpApi:
         url = f"{self.endpoint(service)}{path}"
         try:
             resp = await self.client.request(method, url, content=content, params=params,
-                                             headers=hdrs)  # fmt: skip
-            if resp.status_code == 401 and 401 not in ok and self.renew is not None:
-                token = await self.renew()
-                if token and token != self.token:
-                    self.token = hdrs["X-Auth-Token"] = token
-                    resp = await self.client.request(method, url, content=content,
-                                                     params=params, headers=hdrs)  # fmt: skip
+                                             headers=hdrs, auth=self.auth,
+                                             extensions={ACCEPTS_401: 401 in ok})  # fmt: skip
         except httpx.HTTPError as exc:
             raise ApiError(503, f"{service} unreachable: {exc}") from exc
         if resp.status_code not in ok:

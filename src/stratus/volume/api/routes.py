@@ -5,6 +5,8 @@ from __future__ import annotations
 from stratus.common.api import NoBody, NoQuery, Route
 from stratus.volume.api import attachments, backups, misc, snapshots, types, volumes
 from stratus.volume.api import schemas as s
+from stratus.volume.api import schemas_backups as sb
+from stratus.volume.api import schemas_types as st
 
 P = "/v3/{project_id}"
 
@@ -171,11 +173,11 @@ ROUTES: list[Route] = [
         query=NoQuery,
     ),
     # volume types
-    Route("GET", f"{P}/types", types.index, query=s.TypeListQuery, body=NoBody),
-    Route("POST", f"{P}/types", types.create, body=s.TypeCreateBody, query=NoQuery),
+    Route("GET", f"{P}/types", types.index, query=st.TypeListQuery, body=NoBody),
+    Route("POST", f"{P}/types", types.create, body=st.TypeCreateBody, query=NoQuery),
     Route("GET", f"{P}/types/default", types.default_type, body=NoBody, query=NoQuery),
     Route("GET", f"{P}/types/{{type_id}}", types.show, body=NoBody, query=NoQuery),
-    Route("PUT", f"{P}/types/{{type_id}}", types.update, body=s.TypeUpdateBody, query=NoQuery),
+    Route("PUT", f"{P}/types/{{type_id}}", types.update, body=st.TypeUpdateBody, query=NoQuery),
     Route("DELETE", f"{P}/types/{{type_id}}", types.delete, body=NoBody, query=NoQuery),
     Route(
         "GET", f"{P}/types/{{type_id}}/extra_specs", types.specs_index, body=NoBody, query=NoQuery
@@ -184,7 +186,7 @@ ROUTES: list[Route] = [
         "POST",
         f"{P}/types/{{type_id}}/extra_specs",
         types.specs_create,
-        body=s.ExtraSpecsBody,
+        body=st.ExtraSpecsBody,
         query=NoQuery,
     ),
     Route(
@@ -198,7 +200,7 @@ ROUTES: list[Route] = [
         "PUT",
         f"{P}/types/{{type_id}}/extra_specs/{{key}}",
         types.spec_update,
-        body=s.ExtraSpecItemBody,
+        body=st.ExtraSpecItemBody,
         query=NoQuery,
     ),
     Route(
@@ -216,21 +218,23 @@ ROUTES: list[Route] = [
         query=NoQuery,
     ),
     Route(
-        "POST", f"{P}/types/{{type_id}}/action", types.action, body=s.TypeActionBody, query=NoQuery
+        "POST", f"{P}/types/{{type_id}}/action", types.action, body=st.TypeActionBody, query=NoQuery
     ),
     # QoS specs
     Route("GET", f"{P}/qos-specs", types.qos_index, body=NoBody, query=NoQuery),
-    Route("POST", f"{P}/qos-specs", types.qos_create, body=s.QosCreateBody, query=NoQuery),
+    Route("POST", f"{P}/qos-specs", types.qos_create, body=st.QosCreateBody, query=NoQuery),
     Route("GET", f"{P}/qos-specs/{{qos_id}}", types.qos_show, body=NoBody, query=NoQuery),
     Route(
-        "PUT", f"{P}/qos-specs/{{qos_id}}", types.qos_update, body=s.QosUpdateBody, query=NoQuery
+        "PUT", f"{P}/qos-specs/{{qos_id}}", types.qos_update, body=st.QosUpdateBody, query=NoQuery
     ),
-    Route("DELETE", f"{P}/qos-specs/{{qos_id}}", types.qos_delete, query=s.ForceQuery, body=NoBody),
+    Route(
+        "DELETE", f"{P}/qos-specs/{{qos_id}}", types.qos_delete, query=st.ForceQuery, body=NoBody
+    ),
     Route(
         "PUT",
         f"{P}/qos-specs/{{qos_id}}/delete_keys",
         types.qos_delete_keys,
-        body=s.QosKeysBody,
+        body=st.QosKeysBody,
         query=NoQuery,
     ),
     Route(
@@ -244,14 +248,14 @@ ROUTES: list[Route] = [
         "GET",
         f"{P}/qos-specs/{{qos_id}}/associate",
         types.qos_associate,
-        query=s.QosAssocQuery,
+        query=st.QosAssocQuery,
         body=NoBody,
     ),
     Route(
         "GET",
         f"{P}/qos-specs/{{qos_id}}/disassociate",
         types.qos_disassociate,
-        query=s.QosAssocQuery,
+        query=st.QosAssocQuery,
         body=NoBody,
     ),
     Route(
@@ -262,33 +266,33 @@ ROUTES: list[Route] = [
         query=NoQuery,
     ),
     # backups
-    Route("GET", f"{P}/backups", backups.index, query=s.BackupListQuery, body=NoBody),
-    Route("GET", f"{P}/backups/detail", backups.detail, query=s.BackupListQuery, body=NoBody),
-    Route("POST", f"{P}/backups", backups.create, body=s.BackupCreateBody, query=NoQuery),
+    Route("GET", f"{P}/backups", backups.index, query=sb.BackupListQuery, body=NoBody),
+    Route("GET", f"{P}/backups/detail", backups.detail, query=sb.BackupListQuery, body=NoBody),
+    Route("POST", f"{P}/backups", backups.create, body=sb.BackupCreateBody, query=NoQuery),
     Route(
         "POST",
         f"{P}/backups/import_record",
         backups.import_record,
-        body=s.ImportBody,
+        body=sb.ImportBody,
         query=NoQuery,
     ),
     Route("GET", f"{P}/backups/{{backup_id}}", backups.show, body=NoBody, query=NoQuery),
     Route(
-        "PUT", f"{P}/backups/{{backup_id}}", backups.update, body=s.BackupUpdateBody, query=NoQuery
+        "PUT", f"{P}/backups/{{backup_id}}", backups.update, body=sb.BackupUpdateBody, query=NoQuery
     ),
     Route("DELETE", f"{P}/backups/{{backup_id}}", backups.delete, body=NoBody, query=NoQuery),
     Route(
         "POST",
         f"{P}/backups/{{backup_id}}/restore",
         backups.restore,
-        body=s.RestoreBody,
+        body=sb.RestoreBody,
         query=NoQuery,
     ),
     Route(
         "POST",
         f"{P}/backups/{{backup_id}}/action",
         backups.action,
-        body=s.BackupActionBody,
+        body=sb.BackupActionBody,
         query=NoQuery,
     ),
     Route(
@@ -304,7 +308,7 @@ ROUTES: list[Route] = [
         "GET",
         f"{P}/os-quota-sets/{{target_project}}",
         misc.quota_show,
-        query=s.QuotaQuery,
+        query=st.QuotaQuery,
         body=NoBody,
     ),
     Route(
@@ -318,7 +322,7 @@ ROUTES: list[Route] = [
         "PUT",
         f"{P}/os-quota-sets/{{target_project}}",
         misc.quota_update,
-        body=s.QuotaSetBody,
+        body=st.QuotaSetBody,
         query=NoQuery,
     ),
     Route(
@@ -329,17 +333,17 @@ ROUTES: list[Route] = [
         query=NoQuery,
     ),
     Route("GET", f"{P}/os-availability-zone", misc.zones, body=NoBody, query=NoQuery),
-    Route("GET", f"{P}/os-services", misc.services, query=s.ServiceListQuery, body=NoBody),
+    Route("GET", f"{P}/os-services", misc.services, query=st.ServiceListQuery, body=NoBody),
     Route(
         "PUT",
         f"{P}/os-services/{{action}}",
         misc.service_update,
-        body=s.ServiceUpdateBody,
+        body=st.ServiceUpdateBody,
         query=NoQuery,
     ),
     Route("GET", f"{P}/os-hosts", misc.hosts, body=NoBody, query=NoQuery),
     Route("GET", f"{P}/os-hosts/{{host_name}}", misc.host_show, body=NoBody, query=NoQuery),
-    Route("GET", f"{P}/scheduler-stats/get_pools", misc.pools, query=s.PoolQuery, body=NoBody),
+    Route("GET", f"{P}/scheduler-stats/get_pools", misc.pools, query=st.PoolQuery, body=NoBody),
     Route("GET", f"{P}/messages", misc.message_index, body=NoBody, query=NoQuery),
     Route("GET", f"{P}/messages/{{message_id}}", misc.message_show, body=NoBody, query=NoQuery),
     Route(
@@ -364,7 +368,7 @@ for _prefix in ("os-volume-transfer", "volume-transfers"):
             "POST",
             f"{P}/{_prefix}",
             backups.transfer_create,
-            body=s.TransferCreateBody,
+            body=sb.TransferCreateBody,
             query=NoQuery,
         ),
         Route(
@@ -385,7 +389,7 @@ for _prefix in ("os-volume-transfer", "volume-transfers"):
             "POST",
             f"{P}/{_prefix}/{{transfer_id}}/accept",
             backups.transfer_accept,
-            body=s.AcceptBody,
+            body=sb.AcceptBody,
             query=NoQuery,
         ),
     ]
