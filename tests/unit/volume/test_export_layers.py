@@ -12,6 +12,7 @@ from typing import Any
 from stratus.volume import models as m
 from stratus.volume.agent.exports import ExportWork
 from stratus.volume.agent.volumes import VolumeWork
+from stratus.volume.drivers.base import DriverError, VolumeRef
 from stratus.volume.drivers.nbd_export import FORMAT, PROTOCOL, NbdExports
 
 
@@ -98,3 +99,31 @@ async def test_an_in_use_volume_whose_consumer_runs_the_format_is_grown_by_that_
     assert driver.grown == [2]
     assert rec.updates[-1]["status"] == m.IN_USE and rec.updates[-1]["size"] == 2
     assert told == [2, 2]
+
+
+def test_another_servers_local_qemu_never_gets_the_lock_let_go(tmp_path: Path) -> None:
+    # s1 reaches the file's bytes over NBD; s2 (multiattach) opens the file
+    # on the volume's host: the daemon keeps the lock, so s2's QEMU is refused.
+    w = work(tmp_path)
+    assert w._plan([att("far", "s1", nbd(format="qcow2")), att("vh", "s2", FILE)]) == (
+        PROTOCOL, True,
+    )  # fmt: skip
+    assert w._plan([att("far", "s1", nbd(format="qcow2")), att("vh", "s1", FILE)]) == (
+        PROTOCOL, False,
+    )  # fmt: skip
+
+
+async def test_a_target_not_made_again_after_a_grow_is_left_to_the_next_pass(
+    tmp_path: Path,
+) -> None:
+    class Failing:
+        async def served(self) -> list[str]:
+            return ["v1"]
+
+        async def resized(self, volume_id: str) -> None:
+            raise DriverError("tgtadm: can't make the target")
+
+    w = ExportWork(None, None, Failing(), frozenset({"vh"}))  # type: ignore[arg-type]
+    w._checked.add("v1")
+    await w.resized(VolumeRef("v1", 2))  # the extend goes on: its size stands
+    assert "v1" not in w._checked  # so the next pass serves it again

@@ -143,16 +143,18 @@ class ExportWork:
             a for a in remote
             if (a.connection_info or {}).get("driver_volume_type") == self.exports.protocol
         ]  # fmt: skip
+        # A server moving live from a host that opens the file: the same
+        # instance on both sides (never two servers writing the image).
+        one_server = len({a.instance_uuid for a in local + remote}) == 1
         if recorded:  # never changed under a consumer
             layer = PROTOCOL if any(
                 "format" in ((a.connection_info or {}).get("data") or {}) for a in recorded
             ) else FORMAT  # fmt: skip
         else:
-            # A server moving live from a host that opens the file: the same
-            # instance on both sides (never two servers writing the image).
-            servers = {a.instance_uuid for a in local + remote}
-            layer = PROTOCOL if local and len(servers) == 1 else FORMAT
-        return layer, not (layer == PROTOCOL and local)
+            layer = PROTOCOL if local and one_server else FORMAT
+        # The lock is let go only for that one server's QEMU on the volume's
+        # host; another server's stays refused by it.
+        return layer, not (layer == PROTOCOL and local and one_server)
 
     async def reconcile(self, volume_id: str) -> None:
         async with self._changing:
@@ -277,9 +279,20 @@ class ExportWork:
         """A volume grew in place (its export does not lock the file: tgt):
         its export made to show the new size, if it serves the volume."""
         async with self._changing:
-            if volume.id in await self.exports.served():
+            if volume.id not in await self.exports.served():
+                return
+            try:
                 await self.exports.resized(volume.id)
-                log.info("volume: the export of volume %s shows its new size", volume.id)
+            except DriverError as exc:
+                # The file has grown: the size stands, and the next pass
+                # makes the export again (not counted as served meanwhile).
+                self._checked.discard(volume.id)
+                log.warning(
+                    "volume: the export of volume %s was not made again at its new size "
+                    "(the next pass will): %s", volume.id, exc,
+                )  # fmt: skip
+                return
+            log.info("volume: the export of volume %s shows its new size", volume.id)
 
     def consumer_grows(self, volume: VolumeRef) -> bool:
         """Whether the volume's export serves the file's bytes to a QEMU that

@@ -345,6 +345,8 @@ class TgtExports:
                 if found is None:
                     continue
                 wanted = {u: Member(u, u, keys[u], writable) for u in found.accounts if u in keys}
+                if not wanted:  # never a target without its accounts (bound to ALL)
+                    raise DriverError(f"volume {volume_id}: no key of target {iqn}'s accounts")
                 await self.admin("delete", "target", tid=found.tid, force="")
                 await self._make_target(found.tid, iqn, path, wanted)
 

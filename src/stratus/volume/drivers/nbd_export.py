@@ -309,7 +309,7 @@ class NbdExports:
                     return found
             except DriverError:
                 pass  # a daemon that does not answer is started again
-        if layer == PROTOCOL and room:
+        if layer == PROTOCOL and room and fmt == "qcow2":  # a raw file keeps its size
             await asyncio.to_thread(_make_room, path, room)
         return await self._start(volume_id, path, fmt, members, port, layer, locking)
 
