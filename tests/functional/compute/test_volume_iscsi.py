@@ -293,8 +293,10 @@ def test_a_qcow2_file_a_guest_holds_is_served_over_iscsi_to_a_qemu_running_its_f
     file's bytes while another process (the guest's QEMU on the volume's
     host) holds the image's lock, and the consumer's QEMU runs qcow2 over
     its iSCSI node (the ``format`` in the connection), reading what the
-    image holds, writing into the file's room and growing the image; an
-    export of the format stays refused.  No cloud: TgtExports and the block
+    image holds; once that process is gone, a lock holder takes the lock
+    tgt does not (a ``qemu-img snapshot`` is refused) and the consumer
+    writes into the file's room and grows the image; an export of the
+    format stays refused.  No cloud: TgtExports and the block
     node compute builds."""
     volume = tmp_path / "volume.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(volume), "1G"], check=True)
@@ -321,20 +323,28 @@ def test_a_qcow2_file_a_guest_holds_is_served_over_iscsi_to_a_qemu_running_its_f
         with pytest.raises(DriverError, match="raw volumes only"):
             asyncio.run(targets.serve("vol-1", volume, "qcow2", [member]))
         asyncio.run(targets.serve("vol-1", volume, "qcow2", [member], layer=PROTOCOL,
-                                  room=256 << 20))  # fmt: skip
+                                  room=256 << 20, locking=False))  # fmt: skip
         assert volume.stat().st_size == 256 << 20 > size  # the LUN's room for the image to grow
         conn = targets.exported("vol-1", member).connection()
         assert conn.data["format"] == "qcow2" and targets.layer("vol-1") == PROTOCOL
         info = {"driver_volume_type": "iscsi", "data": conn.data, "serial": "vol-1"}
         out = wait_io(tmp_path / "a", info, "read -P 0x5a 0 1M")
         assert "read 1048576/1048576" in out
-        assert locked() and holder.poll() is None  # tgt served beside the lock, took none
+        assert locked() and holder.poll() is None  # tgt served beside the lock
         holder.terminate()
         holder.wait(timeout=10)
         # The guest gone from the volume's host: tgt is the file's one
-        # opener (it locks nothing), the consumer's qcow2 writes past the
-        # file's former end and grows the image (as compute's block_resize).
-        assert not locked()
+        # opener and locks nothing; served again with locking on, a holder
+        # takes the image's lock (a qemu-img here is refused), and the
+        # consumer's qcow2 writes past the file's former end and grows the
+        # image (as compute's block_resize).
+        assert not locked() and not targets.locking("vol-1")
+        asyncio.run(targets.serve("vol-1", volume, "qcow2", [member], layer=PROTOCOL,
+                                  room=256 << 20, locking=True))  # fmt: skip
+        assert targets.locking("vol-1") and locked()
+        snap = subprocess.run(["qemu-img", "snapshot", "-c", "s1", str(volume)],
+                              capture_output=True, text=True)  # fmt: skip
+        assert snap.returncode != 0 and "lock" in snap.stderr, snap.stderr
         out = wait_io(tmp_path / "b", info, "write -P 0x77 32M 8M", "truncate 2G",
                       "read -P 0x5a 0 1M", "read -P 0x77 32M 8M")  # fmt: skip
         assert "wrote 8388608/8388608" in out and out.count("read ") == 2, out
@@ -344,6 +354,7 @@ def test_a_qcow2_file_a_guest_holds_is_served_over_iscsi_to_a_qemu_running_its_f
         with contextlib.suppress(DriverError):
             asyncio.run(targets.stop("vol-1"))
         asyncio.run(targets.shutdown())
+    assert not locked()  # the holder gone with the export
     check = subprocess.run(["qemu-img", "check", str(volume)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     shown = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(volume)],

@@ -78,6 +78,8 @@ def test_over_iscsi_a_live_move_gets_the_files_bytes_and_keeps_them(tmp_path: Pa
     assert not w.consumer_grows(volume)  # type: ignore[arg-type]
     meta.write_text('{"path": "/v", "layer": "protocol", "format": "qcow2"}')
     assert w.consumer_grows(volume)  # type: ignore[arg-type]
+    # No holder has its lock: served again once no QEMU here has the file.
+    assert w._relock("v1", held=False) and not w._relock("v1", held=True)
 
 
 class _Driver:

@@ -23,8 +23,9 @@ one local with a file connection, one remote) gets a protocol export
 (``nbd_export.py``): the file's bytes, the consumer running the format,
 the daemon without the file's lock while a local attachment has it, and
 with it again once none has (a daemon's layer never changes under its
-consumers).  Over iSCSI the same: tgt serves the file's bytes and never
-locks it (a qcow2 volume only so; a raw file's bytes are its disk).  A connector with ``network_export`` (a live migration whose
+consumers).  Over iSCSI the same: tgt serves the file's bytes (a qcow2 volume only
+so; a raw file's bytes are its disk) and locks nothing, so a holder
+process takes the image's lock in its stead (``lock_holder.py``).  A connector with ``network_export`` (a live migration whose
 source reaches the volume over NBD) gets an export even from a host that
 opens the file: both QEMUs then share the one daemon."""
 
@@ -132,7 +133,7 @@ class ExportWork:
         """A protocol export whose lock no longer fits: off while a local
         QEMU has the file, on once none has."""
         exports = self.exports
-        if not isinstance(exports, NbdExports) or exports.layer(volume_id) != PROTOCOL:
+        if exports.layer(volume_id) != PROTOCOL:
             return False
         return exports.locking(volume_id) == held
 
@@ -238,9 +239,9 @@ class ExportWork:
         fmt = str(local.data.get("format") or "raw")
         # A raw file's bytes are its disk: no room (it would grow the disk).
         room = 2 * (volume.size << 30) + ROOM_EXTRA if fmt != "raw" else 0
-        if not isinstance(self.exports, NbdExports):  # tgt: no lock to hold or drop
+        if not isinstance(self.exports, NbdExports):  # tgt (its lock: a holder's)
             await self.exports.serve(volume.id, path, fmt, members, port=port or None,
-                                     layer=layer, room=room)  # fmt: skip
+                                     layer=layer, room=room, locking=locking)  # fmt: skip
             return
         await self.exports.serve(
             volume.id, path, fmt, members, port=port or None, layer=layer, locking=locking,

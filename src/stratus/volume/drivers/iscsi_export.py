@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from stratus.common.pidfiles import daemon_pid
+from stratus.volume.drivers import lock_holder
 from stratus.volume.drivers.base import Connection, DriverError
 from stratus.volume.drivers.nbd_export import (
     FORMAT,
@@ -248,6 +249,14 @@ class TgtExports:
         disk)."""
         return str(self._meta(volume_id).get("layer") or FORMAT)
 
+    def _holder(self, volume_id: str) -> Path:
+        return self.folder(volume_id) / "lock.pid"
+
+    def locking(self, volume_id: str) -> bool:
+        """Whether the image's lock is held for the export (tgt takes none:
+        ``lock_holder`` does, for a LUN of a qcow2 file's bytes)."""
+        return daemon_pid(self._holder(volume_id)) is not None
+
     def exported(self, volume_id: str, member: Member) -> ExportedTarget:
         """What a member's consumer logs in to: the target of its mode."""
         iqn = target_iqn(volume_id, member.writable)
@@ -258,7 +267,7 @@ class TgtExports:
 
     async def serve(
         self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
-        port: int | None = None, *, layer: str = FORMAT, room: int = 0,
+        port: int | None = None, *, layer: str = FORMAT, room: int = 0, locking: bool = True,
     ) -> int:  # fmt: skip
         """Make the volume's targets admit exactly ``members`` (none: remove
         them), the writable ones on its writable target and the read-only
@@ -267,7 +276,9 @@ class TgtExports:
         the file's bytes: a raw file as the disk, a qcow2 one only as the
         ``protocol`` layer (its consumer runs the format; the file first
         made sparse up to ``room`` bytes, as the LUN's size is fixed when it
-        is made).  Returns the portal's port."""
+        is made), whose image lock a holder takes while ``locking`` (tgt
+        takes none; off while a QEMU of this host has the file, as the NBD
+        daemon's).  Returns the portal's port."""
         if not members:
             await self.stop(volume_id)
             return 0
@@ -292,6 +303,10 @@ class TgtExports:
             for writable in (True, False):
                 wanted = {m.identity: m for m in members if m.writable == writable}
                 await self._settle(targets, target_iqn(volume_id, writable), path, wanted)
+            if layer == PROTOCOL and locking:
+                await lock_holder.hold(path, self._holder(volume_id))
+            else:
+                await lock_holder.release(self._holder(volume_id))
             return self.portal_port
 
     async def _settle(
@@ -392,6 +407,7 @@ class TgtExports:
                 found = targets.get(target_iqn(volume_id, writable))
                 if found is not None:
                     await self._remove(found)
+            await lock_holder.release(self._holder(volume_id))
             await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
 
     def folders(self) -> list[str]:
