@@ -32,9 +32,18 @@ START_TIMEOUT = 10.0
 
 # Run as ``python -c SCRIPT MARK <file> <pid file>`` (no import of stratus:
 # it must not depend on the agent's path).
+# It forks: the first process ends once the second holds the locks (never
+# a child of the agent, which asyncio would kill with its transport).
 SCRIPT = """
 import fcntl, os, sys, time
 path, pidfile = sys.argv[2], sys.argv[3]
+child = os.fork()
+if child:
+    while not os.path.exists(pidfile):
+        if os.waitpid(child, os.WNOHANG)[0]:
+            sys.exit(1)
+        time.sleep(0.02)
+    sys.exit(0)
 fd = os.open(path, os.O_RDONLY)
 for byte in (101, 201):
     fcntl.lockf(fd, fcntl.LOCK_SH | fcntl.LOCK_NB, 1, byte)
@@ -59,15 +68,16 @@ async def hold(path: Path, pidfile: Path) -> None:
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL, stderr=err,
             start_new_session=True,
         )  # fmt: skip
-    deadline = asyncio.get_running_loop().time() + START_TIMEOUT
-    while daemon_pid(pidfile) is None:
-        if process.returncode is not None or asyncio.get_running_loop().time() > deadline:
-            with contextlib.suppress(ProcessLookupError):
-                process.kill()
-            await process.wait()
-            text = errors.read_text(errors="replace").strip()[-300:]
-            raise DriverError(f"the lock holder of {path} did not start: {text}")
-        await asyncio.sleep(0.02)
+    try:
+        code = await asyncio.wait_for(process.wait(), START_TIMEOUT)
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()
+        code = -1
+    if code != 0 or daemon_pid(pidfile) is None:
+        text = errors.read_text(errors="replace").strip()[-300:]
+        raise DriverError(f"the lock holder of {path} did not start: {text}")
 
 
 async def release(pidfile: Path) -> None:
