@@ -12,7 +12,7 @@ guest reads it after the move).  A volume kept by a volume agent of its own
 process on host live-b (``stratus volume-agent --host live-b``: live-a
 reaches its files over NBD) moves from live-b, where the guest opens the
 file, to live-a, over a protocol export, and back, the guest writing and
-reading it all along.  A final stop/start on the destination shows
+reading it all along; and the same with that agent on iSCSI (tgt).  A final stop/start on the destination shows
 that the disk (the overlay, mirrored over NBD) kept what the guest wrote
 before moving.
 """
@@ -34,6 +34,7 @@ from typing import Any
 import httpx
 import pytest
 
+from stratus.common.pidfiles import daemon_pid
 from tests import clirun
 from tests.conftest import BIN, Server, free_port, start_server
 from tests.functional.compute.conftest import tiny_image
@@ -315,37 +316,69 @@ def test_a_volume_of_the_guests_host_moves_live_to_a_host_reaching_it_over_nbd(
     file's one opener and holds its lock.  Back on live-b, the guest shares
     that export (NBD from its own host) and goes on again; detached, its
     last count is in the volume's file and the export is gone."""
-    if cloud.show("vm1")["OS-EXT-SRV-ATTR:host"] != B:
-        migrate_and_check(cloud, vm1, "--os-compute-api-version", "2.30", "server", "migrate",
-                          "--live-migration", "--host", B, "--wait", "vm1")  # fmt: skip
+    moves_live_between_file_and_export(cloud, vm1, "nbd", "migvol")
+
+
+def test_the_same_over_iscsi(cloud: TwoHosts, vm1: dict[str, Any]) -> None:
+    """The same with the volume agent on iSCSI (``target_protocol =
+    "iscsi"``): on live-a the guest's QEMU runs qcow2 over a tgt LUN of
+    the file's bytes (tgt locks nothing: a holder process takes the
+    image's lock once the guest's QEMU on live-b is gone), back on live-b
+    it logs in to the same target; detached, the target and the holder
+    are gone with the lock."""
+    moves_live_between_file_and_export(cloud, vm1, "iscsi", "migvoli")
+
+
+def volume_agent(cloud: TwoHosts, protocol: str) -> tuple[subprocess.Popen[bytes], Path]:
+    """A volume agent of its own process on live-b, exporting over ``protocol``."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("STRATUS_")}
     environ.update(
         STRATUS_SERVER__PORT=cloud.server.url.rsplit(":", 1)[1], STRATUS_SERVER__PUBLIC_URL=cloud.server.url,
-        STRATUS_VOLUME__BACKEND_NAME="mig",
+        STRATUS_VOLUME__BACKEND_NAME="mig", STRATUS_VOLUME__TARGET_PROTOCOL=protocol,
+        STRATUS_VOLUME__TARGET_PORT=str(free_port()),
     )  # fmt: skip
-    log = cloud.dir / "volume-agent-b.log"
+    log = cloud.dir / f"volume-agent-b-{protocol}.log"
     agent = subprocess.Popen(
         [str(BIN / "stratus"), "volume-agent", "--data-dir", str(cloud.dir), "--host", B],
         stdout=log.open("ab"), stderr=subprocess.STDOUT, env=environ,
     )  # fmt: skip
+    return agent, log
+
+
+def moves_live_between_file_and_export(cloud: TwoHosts, vm1: dict[str, Any], protocol: str, name: str) -> None:
+    if cloud.show("vm1")["OS-EXT-SRV-ATTR:host"] != B:
+        migrate_and_check(cloud, vm1, "--os-compute-api-version", "2.30", "server", "migrate",
+                          "--live-migration", "--host", B, "--wait", "vm1")  # fmt: skip
+    agent, log = volume_agent(cloud, protocol)
     try:
         deadline = time.monotonic() + 60
         while f"{B}@mig" not in cloud.osc("volume", "service", "list", "-f", "value").stdout:
             assert agent.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.5)
-        cloud.osc("volume", "type", "create", "--property", "volume_backend_name=mig", "mig")
-        cloud.osc("volume", "create", "--size", "1", "--type", "mig", "migvol")
+        if cloud.osc("volume", "type", "show", "mig", check=False).returncode != 0:
+            cloud.osc("volume", "type", "create", "--property", "volume_backend_name=mig", "mig")
+        cloud.osc("volume", "create", "--size", "1", "--type", "mig", name)
         deadline = time.monotonic() + 60
-        while (shown := json.loads(cloud.osc("volume", "show", "migvol", "-f", "json").stdout))[
+        while (shown := json.loads(cloud.osc("volume", "show", name, "-f", "json").stdout))[
             "status"
         ] != "available":
             assert time.monotonic() < deadline, shown
             time.sleep(0.3)
         path = cloud.dir / "volumes" / B / "volumes" / f"volume-{shown['id']}.qcow2"
-        cloud.osc("server", "add", "volume", "vm1", "migvol")
-        wait_kinds(cloud, "migvol", [(B, "file")])
-        cloud.wait_console(vm1, VDC.pattern, 60)
-        for dest, kind in ((A, "nbd"), (B, "nbd")):
+        # The guest writes its marker on the first volume it sees only: a
+        # later one has it written here.
+        marker = cloud.dir / "marker.512"
+        marker.write_bytes(f"before-{MARK}".encode().ljust(512, b"\0"))
+        subprocess.run(["qemu-io", "-f", "qcow2", "-c", f"write -s {marker} 512 512", str(path)],
+                       capture_output=True, check=True)  # fmt: skip
+        cloud.osc("server", "add", "volume", "vm1", name)
+        wait_kinds(cloud, name, [(B, "file")])
+        seen = len(vdc_counts(cloud.console(vm1)))
+        deadline = time.monotonic() + 60
+        while len(vdc_counts(cloud.console(vm1))) <= seen + 1:
+            assert time.monotonic() < deadline, cloud.console(vm1)[-2000:]
+            time.sleep(0.5)
+        for dest, kind in ((A, protocol), (B, protocol)):
             before = max(vdc_counts(cloud.console(vm1)))
             assert migrate_and_check(
                 cloud, vm1, "--os-compute-api-version", "2.30", "server", "migrate", "--live-migration",
@@ -361,19 +394,19 @@ def test_a_volume_of_the_guests_host_moves_live_to_a_host_reaching_it_over_nbd(
                 assert time.monotonic() < deadline, out[-2000:]
                 time.sleep(0.5)
             assert min(vdc_counts(out)) >= before - 2, out[-2000:]  # not started again
-            wait_kinds(cloud, "migvol", [(dest, kind)])
+            wait_kinds(cloud, name, [(dest, kind)])
             # The export's daemon, the file's one opener, holds its lock.
             deadline = time.monotonic() + 30
             while not image_locked(path):
                 assert time.monotonic() < deadline, "nobody holds the volume's lock"
                 time.sleep(0.5)
         last = max(vdc_counts(cloud.console(vm1)))
-        cloud.osc("server", "remove", "volume", "vm1", "migvol")
+        cloud.osc("server", "remove", "volume", "vm1", name)
         deadline = time.monotonic() + 90
-        while json.loads(cloud.osc("volume", "show", "migvol", "-f", "json").stdout)["status"] != "available":
+        while json.loads(cloud.osc("volume", "show", name, "-f", "json").stdout)["status"] != "available":
             assert time.monotonic() < deadline
             time.sleep(0.5)
-        exports = cloud.dir / "volumes" / B / "exports"
+        exports = cloud.dir / "volumes" / B / ("exports" if protocol == "nbd" else "targets/vols")
         deadline = time.monotonic() + 30
         while exports.is_dir() and list(exports.iterdir()):
             assert time.monotonic() < deadline, "the export outlived its attachments"
@@ -390,6 +423,11 @@ def test_a_volume_of_the_guests_host_moves_live_to_a_host_reaching_it_over_nbd(
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(timeout=30)
+        tgtd = daemon_pid(cloud.dir / "volumes" / B / "targets" / "tgtd.pid")
+        if tgtd is not None:  # (it outlives its agent)
+            os.kill(tgtd, signal.SIGKILL)
+
+
 
 
 def test_disk_written_before_the_moves_is_kept(cloud: TwoHosts, vm1: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -28,7 +29,9 @@ from stratus.common.pidfiles import daemon_pid
 from stratus.compute import models as cm
 from stratus.compute.agent.volumes import disk_of, write_psk
 from stratus.compute.drivers import qemu_volumes
+from stratus.volume.drivers.base import DriverError
 from stratus.volume.drivers.iscsi_export import TgtExports
+from stratus.volume.drivers.nbd_export import PROTOCOL
 from tests.compute_agents import Agent, start_agent
 from tests.conftest import Server, free_port, start_server, stop_cloud
 from tests.functional.compute.conftest import FAKE, Nova, fake_cloud, osc, unique
@@ -281,3 +284,83 @@ def test_read_only_attachments_and_an_extend_while_attached(
     out = wait_io(tmp_path / "rw", rw, "write -P 0x7e 1536M 64k", "read -P 0x7e 1536M 64k")
     assert "read 65536/65536" in out
     assert "read 65536/65536" in wait_io(tmp_path / "ro", ro, "read -P 0x7e 1536M 64k")
+
+
+def test_a_qcow2_file_a_guest_holds_is_served_over_iscsi_to_a_qemu_running_its_format(
+    tmp_path: Path,
+) -> None:
+    """A live move's LUN (``layer`` protocol): tgt serves a qcow2 volume
+    file's bytes while another process (the guest's QEMU on the volume's
+    host) holds the image's lock, and the consumer's QEMU runs qcow2 over
+    its iSCSI node (the ``format`` in the connection), reading what the
+    image holds; once that process is gone, a lock holder takes the lock
+    tgt does not (a ``qemu-img snapshot`` is refused) and the consumer
+    writes into the file's room and grows the image; an export of the
+    format stays refused.  No cloud: TgtExports and the block
+    node compute builds."""
+    volume = tmp_path / "volume.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(volume), "1G"], check=True)
+    subprocess.run(["qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 0 1M", str(volume)],
+                   check=True, capture_output=True)  # fmt: skip
+    size = volume.stat().st_size
+    node = {"driver": "qcow2", "node-name": "g", "file": {"driver": "file", "filename": str(volume)}}
+    holder = subprocess.Popen(
+        ["qemu-storage-daemon", "--blockdev", json.dumps(node)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    targets = TgtExports(tmp_path / "targets", port=free_port())
+    member = targets.new_member("att-1")
+
+    def locked() -> bool:
+        info = subprocess.run(["qemu-img", "info", str(volume)], capture_output=True, text=True)
+        return info.returncode != 0 and "lock" in info.stderr
+
+    try:
+        deadline = time.monotonic() + 10
+        while not locked():
+            assert time.monotonic() < deadline and holder.poll() is None
+            time.sleep(0.1)
+        with pytest.raises(DriverError, match="raw volumes only"):
+            asyncio.run(targets.serve("vol-1", volume, "qcow2", [member]))
+        asyncio.run(targets.serve("vol-1", volume, "qcow2", [member], layer=PROTOCOL,
+                                  room=256 << 20, locking=False))  # fmt: skip
+        assert volume.stat().st_size == 256 << 20 > size  # the LUN's room for the image to grow
+        conn = targets.exported("vol-1", member).connection()
+        assert conn.data["format"] == "qcow2" and targets.layer("vol-1") == PROTOCOL
+        info = {"driver_volume_type": "iscsi", "data": conn.data, "serial": "vol-1"}
+        out = wait_io(tmp_path / "a", info, "read -P 0x5a 0 1M")
+        assert "read 1048576/1048576" in out
+        assert locked() and holder.poll() is None  # tgt served beside the lock
+        holder.terminate()
+        holder.wait(timeout=10)
+        # The guest gone from the volume's host: tgt is the file's one
+        # opener and locks nothing; served again with locking on, a holder
+        # takes the image's lock (a qemu-img here is refused), and the
+        # consumer's qcow2 writes past the file's former end and grows the
+        # image (as compute's block_resize).
+        assert not locked() and not targets.locking("vol-1")
+        asyncio.run(targets.serve("vol-1", volume, "qcow2", [member], layer=PROTOCOL,
+                                  room=256 << 20, locking=True))  # fmt: skip
+        assert targets.locking("vol-1") and locked()
+        snap = subprocess.run(["qemu-img", "snapshot", "-c", "s1", str(volume)],
+                              capture_output=True, text=True)  # fmt: skip
+        assert snap.returncode != 0 and "lock" in snap.stderr, snap.stderr
+        out = wait_io(tmp_path / "b", info, "write -P 0x77 32M 8M", "truncate 2G",
+                      "read -P 0x5a 0 1M", "read -P 0x77 32M 8M")  # fmt: skip
+        assert "wrote 8388608/8388608" in out and out.count("read ") == 2, out
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+        with contextlib.suppress(DriverError):
+            asyncio.run(targets.stop("vol-1"))
+        asyncio.run(targets.shutdown())
+    assert not locked()  # the holder gone with the export
+    check = subprocess.run(["qemu-img", "check", str(volume)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    shown = json.loads(subprocess.run(["qemu-img", "info", "--output=json", str(volume)],
+                                      capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    assert shown["virtual-size"] == 2 << 30
+    read = ["qemu-io", "-f", "qcow2", "-c", "read -P 0x5a 0 1M", "-c", "read -P 0x77 32M 8M",
+            str(volume)]  # fmt: skip
+    out = subprocess.run(read, capture_output=True, text=True)
+    assert out.stdout.count("read ") == 2 and "fail" not in out.stdout + out.stderr, out.stdout

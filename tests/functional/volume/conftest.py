@@ -51,7 +51,7 @@ def stop_cloud(srv: Server) -> None:
 
 
 def end_exports(data_dir: Path) -> None:
-    """NBD exports and tgtd outlive the cloud (a remote guest keeps its
+    """NBD exports, tgtd and image lock holders outlive the cloud (a remote guest keeps its
     disk while the volume agent restarts): those a test left end with its
     cloud."""
     for pid in os.listdir("/proc"):
@@ -60,6 +60,7 @@ def end_exports(data_dir: Path) -> None:
         except OSError:
             continue
         daemon = b"qemu-storage-daemon" in cmdline or cmdline.startswith(b"tgtd\0")
+        daemon = daemon or b"\0stratus-lock-holder\0" in cmdline  # (lock_holder.MARK)
         if daemon and str(data_dir).encode() in cmdline:
             with contextlib.suppress(OSError):
                 os.kill(int(pid), signal.SIGKILL)

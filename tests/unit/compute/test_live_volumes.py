@@ -45,14 +45,18 @@ class Flow:
         return {}
 
 
-def moved(source: str, here: str, data: dict[str, Any] | None = None) -> m.VolumeAttachment:
+def moved(
+    source: str, here: str, data: dict[str, Any] | None = None, before: dict[str, Any] | None = None
+) -> m.VolumeAttachment:
     return m.VolumeAttachment(
         id="r1", server_id="s1", volume_id="v1", device="/dev/vdb", status=m.VOL_ATTACHED,
         attachment_id="a1",
         connection_info={
             "driver_volume_type": here,
             "data": data or {},
-            "moved_from": {"attachment_id": "a0", "connection_info": {"driver_volume_type": source}},
+            "moved_from": {"attachment_id": "a0", "connection_info": {
+                "driver_volume_type": source, "data": before or {},
+            }},
         },
     )  # fmt: skip
 
@@ -76,7 +80,7 @@ def test_a_file_on_one_side_and_an_export_on_the_other_is_refused(source: str, h
     asyncio.run(side._check_handoff(server, FakeDriver("b")))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["file", "nbd"])
+@pytest.mark.parametrize("kind", ["file", "nbd", "iscsi"])
 def test_the_same_kind_on_both_sides_moves(kind: str) -> None:
     side = destination(moved(kind, kind))
     asyncio.run(side._check_handoff(m.Server(id="s1"), QEMU_LIKE))  # type: ignore[arg-type]
@@ -89,6 +93,29 @@ def test_a_file_handed_to_a_protocol_export_moves() -> None:
     side = destination(moved("nbd", "file", {"path": "/v", "format": "qcow2"}))
     with pytest.raises(RuntimeError, match="cannot be handed over live"):
         asyncio.run(side._check_handoff(m.Server(id="s1"), QEMU_LIKE))  # type: ignore[arg-type]
+
+
+QCOW2 = {"path": "/v", "format": "qcow2"}
+
+
+@pytest.mark.parametrize("here, before, moves", [
+    ({"target_iqn": "q", "format": "qcow2"}, QCOW2, True),  # the qcow2 file's bytes, run as qcow2
+    ({"target_iqn": "q"}, {"path": "/v", "format": "raw"}, True),  # a raw file's bytes: its disk
+    ({"target_iqn": "q"}, QCOW2, False),  # a qcow2 file's bytes taken for the disk: never
+])  # fmt: skip
+def test_a_file_handed_to_an_iscsi_lun_of_its_bytes_moves(
+    here: dict[str, Any], before: dict[str, Any], moves: bool
+) -> None:
+    side = destination(moved("file", "iscsi", here, before))
+    server = m.Server(id="s1")
+    if moves:
+        asyncio.run(side._check_handoff(server, QEMU_LIKE))  # type: ignore[arg-type]
+        return
+    with pytest.raises(RuntimeError, match="network export on the other"):
+        asyncio.run(side._check_handoff(server, QEMU_LIKE))  # type: ignore[arg-type]
+    side = destination(moved("iscsi", "file", QCOW2, {"target_iqn": "q", "format": "qcow2"}))
+    with pytest.raises(RuntimeError, match="cannot be handed over live"):
+        asyncio.run(side._check_handoff(server, QEMU_LIKE))  # type: ignore[arg-type]
 
 
 class Client:
@@ -115,7 +142,7 @@ class Saving(Rows):
 
 
 @pytest.mark.parametrize("source, keep, flagged", [
-    ("nbd", True, True), ("nbd", False, False), ("file", True, False),
+    ("nbd", True, True), ("nbd", False, False), ("file", True, False), ("iscsi", True, True),
 ])  # fmt: skip
 def test_a_destination_keeps_nbd_for_a_volume_its_source_reaches_over_nbd(
     source: str, keep: bool, flagged: bool

@@ -13,6 +13,7 @@ from stratus.volume import models as m
 from stratus.volume.agent.exports import ExportWork
 from stratus.volume.agent.volumes import VolumeWork
 from stratus.volume.drivers.base import DriverError, VolumeRef
+from stratus.volume.drivers.iscsi_export import TgtExports
 from stratus.volume.drivers.nbd_export import FORMAT, PROTOCOL, NbdExports
 
 
@@ -56,6 +57,30 @@ def test_a_format_export_keeps_its_layer(tmp_path: Path) -> None:
     w = work(tmp_path)
     assert w._plan([att("far", "s1", nbd()), att("vh", "s1", FILE)])[0] == FORMAT
     assert w.remote({"host": "vh", "network_export": True}) and not w.remote({"host": "vh"})
+
+
+def iscsi(**data: Any) -> dict[str, Any]:
+    return {"driver_volume_type": "iscsi", "data": {"auth_password": "k", **data}}
+
+
+def test_over_iscsi_a_live_move_gets_the_files_bytes_and_keeps_them(tmp_path: Path) -> None:
+    w = ExportWork(None, None, TgtExports(tmp_path), frozenset({"vh"}))  # type: ignore[arg-type]
+    assert w._plan([att("vh", "s1", FILE), att("far", "s1", None)])[0] == PROTOCOL
+    assert w._plan([att("far", "s1", iscsi(format="qcow2"))])[0] == PROTOCOL
+    back = [att("far", "s1", iscsi(format="qcow2")), att("vh", "s1", None, network_export=True)]
+    assert w._plan(back)[0] == PROTOCOL
+    assert w._plan([att("far", "s1", iscsi())])[0] == FORMAT  # a raw LUN
+    assert w._plan([att("vh", "s1", FILE), att("far", "s2", None)])[0] == FORMAT
+    # A LUN of a qcow2 file's bytes: its consumer's QEMU grows the image.
+    (tmp_path / "vols" / "v1").mkdir(parents=True)
+    meta = tmp_path / "vols" / "v1" / "export.json"
+    meta.write_text('{"path": "/v", "layer": "format", "format": "raw"}')
+    volume = m.Volume(id="v1", size=1)
+    assert not w.consumer_grows(volume)  # type: ignore[arg-type]
+    meta.write_text('{"path": "/v", "layer": "protocol", "format": "qcow2"}')
+    assert w.consumer_grows(volume)  # type: ignore[arg-type]
+    # No holder has its lock: served again once no QEMU here has the file.
+    assert w._relock("v1", held=False) and not w._relock("v1", held=True)
 
 
 class _Driver:

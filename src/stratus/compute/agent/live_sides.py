@@ -175,7 +175,7 @@ class Destination(LiveSide):
         mixed = await self.volumes.changed_kind(server)
         if mixed:
             raise RuntimeError(
-                f"volume {mixed[0]} is reached as a file on one host and over an NBD export "
+                f"volume {mixed[0]} is reached as a file on one host and over a network export "
                 f"on the other ({self.host}): it cannot be handed over live; cold migrate the "
                 "server instead"
             )

@@ -38,7 +38,9 @@ def disk_of(row: m.VolumeAttachment) -> VolumeDisk | None:
         )
     if kind == "iscsi" and data.get("target_portal"):
         return VolumeDisk(
-            row.volume_id, row.device, "iscsi", str(data["target_portal"]), readonly=readonly,
+            row.volume_id, row.device, "iscsi", str(data["target_portal"]),
+            # a qcow2 file's bytes (a live move's LUN): the guest's QEMU runs the format
+            str(data.get("format") or "raw"), readonly=readonly,
             export=str(data.get("target_iqn") or ""), lun=int(data.get("target_lun") or 0),
             psk_identity=str(data.get("auth_username") or ""), device_serial=origin,
         )  # fmt: skip

@@ -79,9 +79,11 @@ class VolumeMoves:
         """On the destination, before its guest starts: new attachments
         with this host's connector (the rows name them from now on).  With
         ``keep_nbd`` (a live move in QEMU), a volume the source reaches over
-        NBD is reached over NBD here too (``network_export``), even on a
-        host that could open its file: the export's daemon holds the file,
-        which a QEMU arriving could not take from it at the switch-over."""
+        NBD (or iSCSI) is reached the same way here (``network_export``),
+        even on a host that could open its file: the export's daemon holds
+        the file, which a QEMU arriving could not take from it at the
+        switch-over (tgt holds no lock, but a LUN of a qcow2 file's bytes
+        and the file are two openers of one image: never mixed)."""
         client = self.flow.client
         for row in await self._rows(server):
             assert client is not None
@@ -89,7 +91,7 @@ class VolumeMoves:
             if MOVED_FROM in info:
                 continue  # connected here already (a redone step)
             connector = self.flow.connector(row)
-            if keep_nbd and info.get("driver_volume_type") == "nbd":
+            if keep_nbd and info.get("driver_volume_type") in ("nbd", "iscsi"):
                 connector[NETWORK_EXPORT] = True
             found = await client.attachments_of(row.volume_id, server.id)
             spare = [a for a in found if a != row.attachment_id]
@@ -137,15 +139,20 @@ class VolumeMoves:
 
     async def changed_kind(self, server: m.Server) -> list[str]:
         """The volumes a move reaches another way on the destination than
-        on the source (a file there, an NBD export here, or the reverse),
-        but for a file handed to a protocol export (its bytes, the format
-        run by the guest's QEMU: ``volume/drivers/nbd_export.py``)."""
+        on the source (a file there, a network export here, or the
+        reverse), but for a file handed to a protocol export (its bytes, the
+        format run by the guest's QEMU: ``volume/drivers/nbd_export.py``)
+        or to an iSCSI LUN (the file's bytes too: a raw disk, or a qcow2
+        image with its ``format``)."""
         found = []
         for row, info, moved in await self._moved(server):
             new = info.get("driver_volume_type")
-            old = (moved.get("connection_info") or {}).get("driver_volume_type")
-            protocol = "format" in (info.get("data") or {})
-            if new != old and not (old == "file" and new == "nbd" and protocol):
+            before = moved.get("connection_info") or {}
+            old = before.get("driver_volume_type")
+            data = info.get("data") or {}
+            old_fmt = str((before.get("data") or {}).get("format") or "raw")
+            bytes_of_file = "format" in data or (new == "iscsi" and old_fmt == "raw")
+            if new != old and not (old == "file" and new in ("nbd", "iscsi") and bytes_of_file):
                 found.append(row.volume_id)
         return found
 

@@ -85,9 +85,9 @@ def tls_object(disk: VolumeDisk) -> dict[str, Any]:
 
 def blockdev(disk: VolumeDisk) -> dict[str, Any]:
     """The block node of a volume: its format over its protocol (an NBD
-    export of the image's format is a raw disk; one of the file's bytes
-    carries the format its consumer runs)."""
-    fmt = disk.fmt if disk.kind in ("file", "nbd") else "raw"
+    export of the image's format is a raw disk; one of the file's bytes, or
+    an iSCSI LUN of a qcow2 file, carries the format its consumer runs)."""
+    fmt = disk.fmt if disk.kind in ("file", "nbd", "iscsi") else "raw"
     return {
         "driver": fmt,
         "node-name": node_name(disk),

@@ -23,7 +23,9 @@ one local with a file connection, one remote) gets a protocol export
 (``nbd_export.py``): the file's bytes, the consumer running the format,
 the daemon without the file's lock while a local attachment has it, and
 with it again once none has (a daemon's layer never changes under its
-consumers).  A connector with ``network_export`` (a live migration whose
+consumers).  Over iSCSI the same: tgt serves the file's bytes (a qcow2 volume only
+so; a raw file's bytes are its disk) and locks nothing, so a holder
+process takes the image's lock in its stead (``lock_holder.py``).  A connector with ``network_export`` (a live migration whose
 source reaches the volume over NBD) gets an export even from a host that
 opens the file: both QEMUs then share the one daemon."""
 
@@ -131,7 +133,7 @@ class ExportWork:
         """A protocol export whose lock no longer fits: off while a local
         QEMU has the file, on once none has."""
         exports = self.exports
-        if not isinstance(exports, NbdExports) or exports.layer(volume_id) != PROTOCOL:
+        if exports.layer(volume_id) != PROTOCOL:
             return False
         return exports.locking(volume_id) == held
 
@@ -237,10 +239,12 @@ class ExportWork:
             raise DriverError(f"the {self.driver.name} backend has no network export")
         path = Path(str(local.data["path"]))
         fmt = str(local.data.get("format") or "raw")
-        if not isinstance(self.exports, NbdExports):
-            await self.exports.serve(volume.id, path, fmt, members, port=port or None)
+        # A raw file's bytes are its disk: no room (it would grow the disk).
+        room = 2 * (volume.size << 30) + ROOM_EXTRA if fmt != "raw" else 0
+        if not isinstance(self.exports, NbdExports):  # tgt (its lock: a holder's)
+            await self.exports.serve(volume.id, path, fmt, members, port=port or None,
+                                     layer=layer, room=room, locking=locking)  # fmt: skip
             return
-        room = 2 * (volume.size << 30) + ROOM_EXTRA
         await self.exports.serve(
             volume.id, path, fmt, members, port=port or None, layer=layer, locking=locking,
             room=room,
@@ -299,11 +303,7 @@ class ExportWork:
         runs the format itself (locked or not: a ``qemu-img resize`` on the
         file would change the image under that QEMU's cached metadata)."""
         exports = self.exports
-        return (
-            isinstance(exports, NbdExports)
-            and volume.id in exports.folders()
-            and exports.layer(volume.id) == PROTOCOL
-        )
+        return volume.id in exports.folders() and exports.layer(volume.id) == PROTOCOL
 
     async def grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
         """Grow a volume that an export holds open (the daemon holds the
@@ -314,7 +314,7 @@ class ExportWork:
         async with self._changing:
             if volume.id not in self.exports.running():
                 return False
-            if isinstance(self.exports, NbdExports) and self.exports.layer(volume.id) == PROTOCOL:
+            if self.exports.layer(volume.id) == PROTOCOL:
                 # Its consumer runs the format: that QEMU grows it (within
                 # the file's room), never a second opener of the image.
                 return False

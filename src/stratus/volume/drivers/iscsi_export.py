@@ -48,8 +48,16 @@ from pathlib import Path
 from typing import Any
 
 from stratus.common.pidfiles import daemon_pid
+from stratus.volume.drivers import lock_holder
 from stratus.volume.drivers.base import Connection, DriverError
-from stratus.volume.drivers.nbd_export import Member, read_keys, write_keys
+from stratus.volume.drivers.nbd_export import (
+    FORMAT,
+    PROTOCOL,
+    Member,
+    make_room,
+    read_keys,
+    write_keys,
+)
 from stratus.volume.drivers.tgtadm import (
     CONTROL_PORT,
     LUN,
@@ -78,22 +86,24 @@ class ExportedTarget:
     iqn: str
     user: str
     secret: str
+    fmt: str = ""  # the file's bytes: the image format its consumer runs
 
     def connection(self) -> Connection:
-        """Cinder's ``iscsi`` connection properties."""
-        return Connection(
-            "iscsi",
-            {
-                "target_discovered": False,
-                "target_portal": f"{self.host}:{self.port}",
-                "target_iqn": self.iqn,
-                "target_lun": LUN,
-                "auth_method": "CHAP",
-                "auth_username": self.user,
-                "auth_password": self.secret,
-                "volume_id": self.volume_id,
-            },
-        )
+        """Cinder's ``iscsi`` connection properties (with ``format`` when the
+        LUN is a qcow2 file's bytes)."""
+        data: dict[str, Any] = {
+            "target_discovered": False,
+            "target_portal": f"{self.host}:{self.port}",
+            "target_iqn": self.iqn,
+            "target_lun": LUN,
+            "auth_method": "CHAP",
+            "auth_username": self.user,
+            "auth_password": self.secret,
+            "volume_id": self.volume_id,
+        }
+        if self.fmt:
+            data["format"] = self.fmt
+        return Connection("iscsi", data)
 
 
 class TgtExports:
@@ -226,39 +236,77 @@ class TgtExports:
     def identity_of(self, data: dict[str, Any]) -> str:
         return str(data.get("auth_username") or "")
 
+    def _meta(self, volume_id: str) -> dict[str, Any]:
+        try:
+            meta = json.loads((self.folder(volume_id) / "export.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def layer(self, volume_id: str) -> str:
+        """``protocol`` when the LUN is a qcow2 file's bytes (its consumer
+        runs the format), else ``format`` (a raw file: its bytes are the
+        disk)."""
+        return str(self._meta(volume_id).get("layer") or FORMAT)
+
+    def _holder(self, volume_id: str) -> Path:
+        return self.folder(volume_id) / "lock.pid"
+
+    def locking(self, volume_id: str) -> bool:
+        """Whether the image's lock is held for the export (tgt takes none:
+        ``lock_holder`` does, for a LUN of a qcow2 file's bytes)."""
+        return daemon_pid(self._holder(volume_id)) is not None
+
     def exported(self, volume_id: str, member: Member) -> ExportedTarget:
         """What a member's consumer logs in to: the target of its mode."""
         iqn = target_iqn(volume_id, member.writable)
+        meta = self._meta(volume_id)
+        fmt = str(meta.get("format") or "") if meta.get("layer") == PROTOCOL else ""
         return ExportedTarget(volume_id, self.advertise, self.portal_port, iqn, member.identity,
-                              member.key)  # fmt: skip
+                              member.key, fmt)  # fmt: skip
 
     async def serve(
         self, volume_id: str, path: Path, fmt: str, members: Sequence[Member],
-        port: int | None = None,
+        port: int | None = None, *, layer: str = FORMAT, room: int = 0, locking: bool = True,
     ) -> int:  # fmt: skip
         """Make the volume's targets admit exactly ``members`` (none: remove
         them), the writable ones on its writable target and the read-only
         ones on its read-only target, starting tgtd and making a target when
-        missing (and removing one its mode has no member of).  Returns the
-        portal's port."""
+        missing (and removing one its mode has no member of).  tgt serves
+        the file's bytes: a raw file as the disk, a qcow2 one only as the
+        ``protocol`` layer (its consumer runs the format; the file first
+        made sparse up to ``room`` bytes, as the LUN's size is fixed when it
+        is made), whose image lock a holder takes while ``locking`` (tgt
+        takes none; off while a QEMU of this host has the file, as the NBD
+        daemon's).  Returns the portal's port."""
         if not members:
             await self.stop(volume_id)
             return 0
-        if fmt != "raw":
+        if fmt != "raw" and layer != PROTOCOL:
             raise DriverError(
                 f"volume {volume_id} is a {fmt} file: the iSCSI target serves raw volumes "
                 "only (set [volume] file_format = \"raw\")"
             )  # fmt: skip
+        layer = PROTOCOL if fmt != "raw" else FORMAT  # a raw file's bytes are its disk
         async with self._lock:
             await self._ensure_daemon()
             folder = self.folder(volume_id)
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             write_keys(folder / "keys", members)
-            (folder / "export.json").write_text(json.dumps({"path": str(path.absolute())}))
+            meta = {"path": str(path.absolute()), "layer": layer, "format": fmt}
+            (folder / "export.json").write_text(json.dumps(meta))
             targets = await self._targets()
+            if layer == PROTOCOL and room and not any(
+                target_iqn(volume_id, w) in targets for w in (True, False)
+            ):  # (a LUN's size is read when it is made)
+                await asyncio.to_thread(make_room, path, room)
             for writable in (True, False):
                 wanted = {m.identity: m for m in members if m.writable == writable}
                 await self._settle(targets, target_iqn(volume_id, writable), path, wanted)
+            if layer == PROTOCOL and locking:
+                await lock_holder.hold(path, self._holder(volume_id))
+            else:
+                await lock_holder.release(self._holder(volume_id))
             return self.portal_port
 
     async def _settle(
@@ -361,6 +409,7 @@ class TgtExports:
                 found = targets.get(target_iqn(volume_id, writable))
                 if found is not None:
                     await self._remove(found)
+            await lock_holder.release(self._holder(volume_id))
             await asyncio.to_thread(shutil.rmtree, self.folder(volume_id), True)
 
     def folders(self) -> list[str]:

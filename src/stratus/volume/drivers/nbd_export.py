@@ -201,7 +201,7 @@ def write_keys(path: Path, members: Sequence[Member]) -> None:
     new.replace(path)
 
 
-def _make_room(path: Path, room: int) -> None:
+def make_room(path: Path, room: int) -> None:
     """Make the file at least ``room`` bytes long (a sparse tail of zeros,
     which a qcow2 image counts as free clusters)."""
     if path.stat().st_size < room:
@@ -310,7 +310,7 @@ class NbdExports:
             except DriverError:
                 pass  # a daemon that does not answer is started again
         if layer == PROTOCOL and room and fmt == "qcow2":  # a raw file keeps its size
-            await asyncio.to_thread(_make_room, path, room)
+            await asyncio.to_thread(make_room, path, room)
         return await self._start(volume_id, path, fmt, members, port, layer, locking)
 
     async def _change(self, folder: Path, members: Sequence[Member], layer: str) -> None:
