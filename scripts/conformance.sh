@@ -47,7 +47,7 @@ args=("$@")
 while [ $# -gt 0 ]; do
     case "$1" in
         --keep) keep=1 ;;
-        --list) list=$2; chosen=1; shift ;;
+        --list) list=$(realpath -e -- "$2") || exit 2; chosen=1; shift ;;  # the shared script runs elsewhere
         --services) services=$2; chosen=1; shift ;;
         --validation) validation=1 ;;
         --strict-images) strict_images=1 ;;
