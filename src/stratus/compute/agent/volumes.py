@@ -7,8 +7,10 @@ agent, once the server has no other task:
 - attaching: finds (or makes) the Cinder reservation, gives Cinder this
   host's connector and gets the volume's ``connection_info``, hot-plugs the
   disk into the running guest (a stopped guest gets it at its next start),
-  completes the attachment (the volume is ``in-use``), marks the row
-  ``attached``;
+  records the disk on the row, completes the attachment (the volume is
+  ``in-use``: from here the API takes a detach, as Nova, which completes
+  the attachment in Cinder last), marks the row ``attached`` unless a detach
+  came meanwhile;
 - detaching: unplugs the disk (the guest lets it go, its writes flushed),
   deletes the Cinder attachment (the volume is ``available``), drops the row.
 
