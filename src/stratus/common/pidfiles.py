@@ -8,6 +8,7 @@ folder given relatively when the daemon started still matches).
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 
@@ -21,3 +22,24 @@ def daemon_pid(pidfile: Path) -> int | None:
         return None
     tail = f"{pidfile.parent.name}/{pidfile.name}".encode()
     return pid if any(a == tail or a.endswith(b"/" + tail) for a in argv) else None
+
+
+def ended(pid: int) -> bool:
+    """Whether ``pid`` has ended: no such process, or a zombie (it holds no
+    port, lock or file any more; its parent has yet to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
+
+
+async def wait_ended(pid: int, timeout: float) -> bool:
+    """Wait until ``pid`` has ended (False: still there at ``timeout``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not ended(pid):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True

@@ -48,7 +48,7 @@ from stratus.compute.drivers.libvirt_facts import (
 )
 from stratus.compute.drivers.libvirt_host import LibvirtHost
 from stratus.compute.drivers.libvirt_xml import current_identity, disk_path, domain_xml
-from stratus.compute.drivers.tools import create_overlay, run, tail_lines
+from stratus.compute.drivers.tools import copy_stopped_disk, create_overlay, tail_lines
 
 try:
     import libvirt
@@ -276,11 +276,7 @@ class LibvirtDriver(LibvirtHost):
             if dom is not None and await self._call("reading state", dom.isActive):
                 await self._backup(dom, spec.uuid, partial)
             else:
-                cmd = [self.qemu_img, "convert", "-U", "-f", "qcow2", "-O", "qcow2"]
-                rc, out, err = await run([*cmd, str(disk), str(partial)], timeout=600)
-                if rc != 0:
-                    partial.unlink(missing_ok=True)
-                    raise DriverError(f"could not copy the disk: {(err or out).strip()}")
+                await copy_stopped_disk(self.qemu_img, disk, partial)
         partial.rename(target)
 
     async def _backup(self, dom: Any, uuid: str, target: Path) -> None:

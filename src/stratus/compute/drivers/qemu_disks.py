@@ -14,7 +14,7 @@ from stratus.compute.drivers.base import DriverError, GuestSpec
 from stratus.compute.drivers.qemu_files import disk_path, live_pid
 from stratus.compute.drivers.qemu_guest import GuestProcesses
 from stratus.compute.drivers.qmp import QMPError
-from stratus.compute.drivers.tools import run
+from stratus.compute.drivers.tools import copy_stopped_disk, run
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +35,7 @@ async def snapshot(processes: GuestProcesses, spec: GuestSpec, target: Path) -> 
         if live_pid(directory, spec.uuid) is not None:
             await _live_backup(processes, spec.uuid, directory, partial)
         else:
-            cmd = [processes.qemu_img, "convert", "-U", "-f", "qcow2", "-O", "qcow2"]
-            rc, out, err = await run([*cmd, str(disk), str(partial)], timeout=600)
-            if rc != 0:
-                partial.unlink(missing_ok=True)
-                raise DriverError(f"could not copy the disk: {(err or out).strip()}")
+            await copy_stopped_disk(processes.qemu_img, disk, partial)
     partial.rename(target)
 
 

@@ -45,6 +45,16 @@ async def create_overlay(
     partial.rename(target)
 
 
+async def copy_stopped_disk(qemu_img: str, disk: Path, partial: Path) -> None:
+    """A stopped guest's qcow2 disk flattened into ``partial`` (a snapshot's
+    copy; the partial file removed if it fails)."""
+    cmd = [qemu_img, "convert", "-U", "-f", "qcow2", "-O", "qcow2", str(disk), str(partial)]
+    rc, out, err = await run(cmd, timeout=600)
+    if rc != 0:
+        partial.unlink(missing_ok=True)
+        raise DriverError(f"could not copy the disk: {(err or out).strip()}")
+
+
 async def run(cmd: list[str], timeout: float) -> tuple[int, str, str]:
     """Run a command without blocking the event loop: (status, stdout, stderr)."""
     try:

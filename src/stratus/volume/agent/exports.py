@@ -23,11 +23,12 @@ one local with a file connection, one remote) gets a protocol export
 (``nbd_export.py``): the file's bytes, the consumer running the format,
 the daemon without the file's lock while a local attachment has it, and
 with it again once none has (a daemon's layer never changes under its
-consumers).  Over iSCSI the same: tgt serves the file's bytes (a qcow2 volume only
-so; a raw file's bytes are its disk) and locks nothing, so a holder
-process takes the image's lock in its stead (``lock_holder.py``).  A connector with ``network_export`` (a live migration whose
-source reaches the volume over NBD) gets an export even from a host that
-opens the file: both QEMUs then share the one daemon."""
+consumers).  Over iSCSI the same: tgt serves the file's bytes (a qcow2
+volume only so; a raw file's bytes are its disk) and locks nothing, so a
+holder process takes the image's lock in its stead (``lock_holder.py``).
+A connector with ``network_export`` (a live migration whose source reaches
+the volume over the network) gets an export even from a host that opens
+the file: both QEMUs then share the one export."""
 
 from __future__ import annotations
 
@@ -88,8 +89,9 @@ class ExportWork:
         return self.exports.member_of(att.id, data, att.attach_mode == "rw")
 
     def remote(self, connector: dict[str, Any] | None) -> bool:
-        host = (connector or {}).get("host")
-        return bool(host) and (host not in self.local_hosts or bool((connector or {}).get(NETWORK_EXPORT)))
+        connector = connector or {}
+        host = connector.get("host")
+        return bool(host) and (host not in self.local_hosts or bool(connector.get(NETWORK_EXPORT)))
 
     async def pending(self, mine: Any) -> list[str]:
         """``e:<volume id>``: volumes whose exports differ from what their
@@ -241,10 +243,6 @@ class ExportWork:
         fmt = str(local.data.get("format") or "raw")
         # A raw file's bytes are its disk: no room (it would grow the disk).
         room = 2 * (volume.size << 30) + ROOM_EXTRA if fmt != "raw" else 0
-        if not isinstance(self.exports, NbdExports):  # tgt (its lock: a holder's)
-            await self.exports.serve(volume.id, path, fmt, members, port=port or None,
-                                     layer=layer, room=room, locking=locking)  # fmt: skip
-            return
         await self.exports.serve(
             volume.id, path, fmt, members, port=port or None, layer=layer, locking=locking,
             room=room,
@@ -302,8 +300,7 @@ class ExportWork:
         """Whether the volume's export serves the file's bytes to a QEMU that
         runs the format itself (locked or not: a ``qemu-img resize`` on the
         file would change the image under that QEMU's cached metadata)."""
-        exports = self.exports
-        return volume.id in exports.folders() and exports.layer(volume.id) == PROTOCOL
+        return self.exports.layer(volume.id) == PROTOCOL  # FORMAT when none serves it
 
     async def grow(self, volume: VolumeRef, new_size_gb: int) -> bool:
         """Grow a volume that an export holds open (the daemon holds the

@@ -24,7 +24,7 @@ import signal
 import sys
 from pathlib import Path
 
-from stratus.common.pidfiles import daemon_pid
+from stratus.common.pidfiles import daemon_pid, wait_ended
 from stratus.volume.drivers.base import DriverError
 
 MARK = "stratus-lock-holder"  # on its command line (tests end leftovers by it)
@@ -88,14 +88,4 @@ async def release(pidfile: Path) -> None:
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    for _ in range(250):
-        if not Path(f"/proc/{pid}").exists() or _zombie(pid):
-            return
-        await asyncio.sleep(0.02)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
-    except (OSError, IndexError):
-        return True
+    await wait_ended(pid, 5.0)

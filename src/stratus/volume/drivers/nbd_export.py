@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from stratus.common.pidfiles import daemon_pid
+from stratus.common.pidfiles import daemon_pid, wait_ended
 from stratus.volume.drivers.base import Connection, DriverError
 
 START_TIMEOUT = 15.0
@@ -103,26 +103,6 @@ def _free_port(address: str) -> int:
     with socket.socket() as s:
         s.bind((address, 0))
         return int(s.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-async def _gone(pid: int, timeout: float) -> bool:
-    """Wait until the process has ended (False: still there at ``timeout``)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while _alive(pid):
-        if asyncio.get_running_loop().time() > deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
 
 
 def _qid(name: str) -> str:
@@ -398,10 +378,10 @@ class NbdExports:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
             # It closes the image (its lock goes with the process): ~1 s here.
-            if not await _gone(pid, 10.0):
+            if not await wait_ended(pid, 10.0):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                await _gone(pid, 5.0)
+                await wait_ended(pid, 5.0)
 
     async def stop(self, volume_id: str) -> None:
         """End the volume's daemon and remove its folder and keys (a
